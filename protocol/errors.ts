@@ -1,0 +1,98 @@
+/**
+ * Error codes shared by the server, the client and the wire.
+ *
+ * A code travels in `error` messages, so the client can branch on it and show a precise message.
+ * @module
+ */
+
+/** Every error code that can travel on the wire. */
+export type ErrorCode =
+  | "BAD_FRAME"
+  | "FRAME_TOO_LARGE"
+  | "BAD_MESSAGE"
+  | "VERSION_MISMATCH"
+  | "NOT_REGISTERED"
+  | "ALREADY_REGISTERED"
+  | "NAME_TAKEN"
+  | "NAME_INVALID"
+  | "KEY_INVALID"
+  | "UNKNOWN_PEER"
+  | "PEER_OFFLINE"
+  | "MESSAGE_TOO_LARGE"
+  | "VIDEO_NOT_FOUND"
+  | "VIDEO_NOT_READY"
+  | "VIDEO_FAILED"
+  | "RENDITION_NOT_FOUND"
+  | "NOT_PLAYING"
+  | "ALREADY_PLAYING"
+  | "RATE_LIMITED"
+  | "SERVER_FULL"
+  | "HANDSHAKE_TIMEOUT"
+  | "IDLE_TIMEOUT"
+  | "SLOW_CONSUMER"
+  | "SHUTTING_DOWN"
+  | "INTERNAL";
+
+/** All error codes, for validation of incoming `error` messages. */
+export const ERROR_CODES: readonly ErrorCode[] = [
+  "BAD_FRAME",
+  "FRAME_TOO_LARGE",
+  "BAD_MESSAGE",
+  "VERSION_MISMATCH",
+  "NOT_REGISTERED",
+  "ALREADY_REGISTERED",
+  "NAME_TAKEN",
+  "NAME_INVALID",
+  "KEY_INVALID",
+  "UNKNOWN_PEER",
+  "PEER_OFFLINE",
+  "MESSAGE_TOO_LARGE",
+  "VIDEO_NOT_FOUND",
+  "VIDEO_NOT_READY",
+  "VIDEO_FAILED",
+  "RENDITION_NOT_FOUND",
+  "NOT_PLAYING",
+  "ALREADY_PLAYING",
+  "RATE_LIMITED",
+  "SERVER_FULL",
+  "HANDSHAKE_TIMEOUT",
+  "IDLE_TIMEOUT",
+  "SLOW_CONSUMER",
+  "SHUTTING_DOWN",
+  "INTERNAL",
+];
+
+/** Options for {@linkcode PeerstreamError}. */
+export interface PeerstreamErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/**
+ * The one domain error of peerstream: a message for people and a code for programs.
+ *
+ * @example
+ * ```ts
+ * throw new PeerstreamError("UNKNOWN_PEER", 'Cannot send to "bob": no such peer; run WHO to see peers');
+ * ```
+ */
+export class PeerstreamError extends Error {
+  /** The machine-readable code; it also travels on the wire. */
+  readonly code: ErrorCode;
+
+  /**
+   * @param code The error code.
+   * @param message A message in the std style: what failed, then the state; a remedy after a semicolon.
+   * @param options The cause, if any.
+   */
+  constructor(code: ErrorCode, message: string, options?: PeerstreamErrorOptions) {
+    super(message, options);
+    this.name = "PeerstreamError";
+    this.code = code;
+  }
+}
+
+/** Whether a value is one of the {@linkcode ErrorCode}s. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && (ERROR_CODES as readonly string[]).includes(value);
+}
