@@ -1,0 +1,145 @@
+/**
+ * Frame layout of the peerstream wire protocol.
+ *
+ * Every frame is a 4-byte big-endian payload length, a 1-byte frame type, then the payload:
+ *
+ * ```
+ * +----------------+------+-------------------+
+ * | length (u32be) | type | payload (length)  |
+ * +----------------+------+-------------------+
+ * ```
+ *
+ * The declared length is checked against {@linkcode MAX_FRAME_BYTES} before anything is allocated.
+ * @module
+ */
+
+/** Bytes before the payload: the length (4) and the type (1). */
+export const FRAME_HEADER_BYTES = 5;
+
+/** The largest payload a frame may declare: 1 MiB. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/** Frame types. */
+export const FrameType = {
+  /** A control message: UTF-8 JSON. */
+  Control: 1,
+  /** A control message with a binary body: u32be JSON length, the JSON, then the body. */
+  ControlWithBody: 2,
+  /** A media chunk: u32be stream id, u32be segment index, then media bytes. */
+  Media: 3,
+} as const;
+
+/** One of the {@linkcode FrameType} values. */
+export type FrameTypeValue = typeof FrameType[keyof typeof FrameType];
+
+/** A decoded frame: its type and its payload. */
+export interface Frame {
+  /** The frame type byte. */
+  type: number;
+  /** The payload, a fresh copy owned by the caller. */
+  payload: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Encodes one frame.
+ *
+ * @param type The frame type byte.
+ * @param payload The payload; at most {@linkcode MAX_FRAME_BYTES}.
+ * @returns A fresh buffer holding the whole frame.
+ * @throws {RangeError} When the payload is larger than {@linkcode MAX_FRAME_BYTES}.
+ */
+export function encodeFrame(type: number, payload: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (payload.length > MAX_FRAME_BYTES) {
+    throw new RangeError(
+      `Cannot encode frame: payload of ${payload.length} bytes exceeds the ${MAX_FRAME_BYTES}-byte limit`,
+    );
+  }
+  const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
+  writeFrameHeader(out, type, payload.length);
+  out.set(payload, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/**
+ * Writes a frame header into the first {@linkcode FRAME_HEADER_BYTES} bytes of `target`.
+ *
+ * @param target Where to write.
+ * @param type The frame type byte.
+ * @param payloadLength The payload length that follows the header.
+ */
+export function writeFrameHeader(target: Uint8Array, type: number, payloadLength: number): void {
+  const view = new DataView(target.buffer, target.byteOffset, FRAME_HEADER_BYTES);
+  view.setUint32(0, payloadLength);
+  view.setUint8(4, type);
+}
+
+/**
+ * Incremental frame decoder: feed it bytes cut anywhere, get back the complete frames.
+ *
+ * @example
+ * ```ts
+ * const decoder = new FrameDecoder();
+ * for (const frame of decoder.push(chunk)) handle(frame);
+ * ```
+ */
+export class FrameDecoder {
+  #header = new Uint8Array(FRAME_HEADER_BYTES);
+  #headerFill = 0;
+  #payload: Uint8Array<ArrayBuffer> | null = null;
+  #payloadFill = 0;
+  #type = 0;
+  #failed = false;
+
+  /** Bytes held for a frame that is not complete yet. */
+  get pendingBytes(): number {
+    return this.#headerFill + this.#payloadFill;
+  }
+
+  /**
+   * Adds bytes and returns every frame they complete, in order.
+   *
+   * @param chunk The next bytes from the stream.
+   * @returns The complete frames, possibly none.
+   * @throws {RangeError} When a frame declares a payload larger than {@linkcode MAX_FRAME_BYTES};
+   * the decoder is then unusable, since the stream can no longer be framed.
+   */
+  push(chunk: Uint8Array): Frame[] {
+    if (this.#failed) {
+      throw new RangeError("Cannot decode frame: the stream is already broken; reconnect");
+    }
+    const frames: Frame[] = [];
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.#payload === null) {
+        const take = Math.min(FRAME_HEADER_BYTES - this.#headerFill, chunk.length - offset);
+        this.#header.set(chunk.subarray(offset, offset + take), this.#headerFill);
+        this.#headerFill += take;
+        offset += take;
+        if (this.#headerFill < FRAME_HEADER_BYTES) break;
+        const view = new DataView(this.#header.buffer);
+        const length = view.getUint32(0);
+        if (length > MAX_FRAME_BYTES) {
+          this.#failed = true;
+          throw new RangeError(
+            `Cannot decode frame: declared length ${length} exceeds the ${MAX_FRAME_BYTES}-byte limit`,
+          );
+        }
+        this.#type = view.getUint8(4);
+        this.#payload = new Uint8Array(length);
+        this.#payloadFill = 0;
+      }
+      const payload = this.#payload;
+      const take = Math.min(payload.length - this.#payloadFill, chunk.length - offset);
+      payload.set(chunk.subarray(offset, offset + take), this.#payloadFill);
+      this.#payloadFill += take;
+      offset += take;
+      if (this.#payloadFill === payload.length) {
+        frames.push({ type: this.#type, payload });
+        this.#payload = null;
+        this.#payloadFill = 0;
+        this.#headerFill = 0;
+      }
+    }
+    return frames;
+  }
+}
