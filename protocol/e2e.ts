@@ -360,12 +360,14 @@ export class ReplayGuard {
       if (now - at <= this.#windowMs) break;
       this.#seen.delete(seenId);
     }
-    if (Math.abs(now - sentAt) > this.#windowMs) {
+    // Negated so that NaN is outside the window; a time Date cannot hold is shown as a number.
+    if (!(Math.abs(now - sentAt) <= this.#windowMs)) {
+      const when = new Date(sentAt);
       throw new PeerstreamError(
         "REPLAYED",
-        `Rejected a message sent at ${new Date(sentAt).toISOString()}: outside the ${
-          this.#windowMs / 1000
-        } s window; check both clocks`,
+        `Rejected a message sent at ${
+          Number.isNaN(when.getTime()) ? sentAt : when.toISOString()
+        }: outside the ${this.#windowMs / 1000} s window; check both clocks`,
       );
     }
     if (this.#seen.has(id)) {

@@ -9,7 +9,14 @@
  */
 
 import { type ErrorCode, isErrorCode } from "./errors.ts";
-import { encodeFrame, type Frame, FRAME_HEADER_BYTES, FrameType, writeFrameHeader } from "./frame.ts";
+import {
+  encodeFrame,
+  type Frame,
+  FRAME_HEADER_BYTES,
+  FrameType,
+  MAX_FRAME_BYTES,
+  writeFrameHeader,
+} from "./frame.ts";
 
 /** The protocol version; both ends must speak the same one. */
 export const PROTOCOL_VERSION = 1;
@@ -300,7 +307,9 @@ const TEXT_MAX = 512;
 
 function str(max: number): Check {
   return (value, field) => {
-    if (typeof value !== "string") throw new TypeError(`Invalid field "${field}": expected a string`);
+    if (typeof value !== "string") {
+      throw new TypeError(`Invalid field "${field}": expected a string`);
+    }
     if (value.length > max) {
       throw new RangeError(`Invalid field "${field}": longer than ${max} characters`);
     }
@@ -320,13 +329,17 @@ const num: Check = (value, field) => {
   }
 };
 const bool: Check = (value, field) => {
-  if (typeof value !== "boolean") throw new TypeError(`Invalid field "${field}": expected a boolean`);
+  if (typeof value !== "boolean") {
+    throw new TypeError(`Invalid field "${field}": expected a boolean`);
+  }
 };
 function oneOf(values: readonly unknown[]): Check {
   return (value, field) => {
     if (!values.includes(value)) {
       throw new TypeError(
-        `Invalid field "${field}": expected one of ${values.map((v) => JSON.stringify(v)).join(", ")}`,
+        `Invalid field "${field}": expected one of ${
+          values.map((v) => JSON.stringify(v)).join(", ")
+        }`,
       );
     }
   };
@@ -434,7 +447,8 @@ const BODY_TYPES = new Set<string>(["send", "deliver"]);
 
 function checkFields(obj: Record<string, unknown>, spec: Record<string, Check>, prefix = "") {
   for (const key of Object.keys(obj)) {
-    if (!(key in spec) && !(prefix === "" && key === "type")) {
+    // Object.hasOwn, not `in`: inherited names such as "constructor" are not fields.
+    if (!Object.hasOwn(spec, key) && !(prefix === "" && key === "type")) {
       throw new TypeError(`Invalid field "${prefix}${key}": not part of this message`);
     }
   }
@@ -463,6 +477,13 @@ export const MEDIA_HEADER_BYTES = 8;
  */
 export function encodeMessage(message: Message): Uint8Array<ArrayBuffer> {
   if (message.type === "media") {
+    if (MEDIA_HEADER_BYTES + message.data.length > MAX_FRAME_BYTES) {
+      throw new RangeError(
+        `Cannot encode media: ${message.data.length} bytes exceeds the ${
+          MAX_FRAME_BYTES - MEDIA_HEADER_BYTES
+        }-byte limit; split the chunk`,
+      );
+    }
     const out = new Uint8Array(FRAME_HEADER_BYTES + MEDIA_HEADER_BYTES + message.data.length);
     writeMediaFrameHeader(out, message.streamId, message.index, message.data.length);
     out.set(message.data, FRAME_HEADER_BYTES + MEDIA_HEADER_BYTES);
@@ -496,7 +517,11 @@ export function writeMediaFrameHeader(
   dataLength: number,
 ): void {
   writeFrameHeader(target, FrameType.Media, MEDIA_HEADER_BYTES + dataLength);
-  const view = new DataView(target.buffer, target.byteOffset + FRAME_HEADER_BYTES, MEDIA_HEADER_BYTES);
+  const view = new DataView(
+    target.buffer,
+    target.byteOffset + FRAME_HEADER_BYTES,
+    MEDIA_HEADER_BYTES,
+  );
   view.setUint32(0, streamId);
   view.setUint32(4, index);
 }
@@ -515,7 +540,9 @@ export function decodeMessage(frame: Frame): Message {
   const { type, payload } = frame;
   if (type === FrameType.Media) {
     if (payload.length < MEDIA_HEADER_BYTES) {
-      throw new RangeError(`Invalid media frame: ${payload.length} bytes is shorter than its header`);
+      throw new RangeError(
+        `Invalid media frame: ${payload.length} bytes is shorter than its header`,
+      );
     }
     const view = new DataView(payload.buffer, payload.byteOffset, MEDIA_HEADER_BYTES);
     return {
@@ -598,4 +625,7 @@ const CLIENT_TYPES = new Set<string>([
 ]);
 
 /** Every message type, for tests and docs. */
-export const MESSAGE_TYPES: readonly MessageType[] = [...Object.keys(SPECS), "media"] as MessageType[];
+export const MESSAGE_TYPES: readonly MessageType[] = [
+  ...Object.keys(SPECS),
+  "media",
+] as MessageType[];

@@ -1,0 +1,97 @@
+/**
+ * Trust on first use: the client remembers each peer's key fingerprint and notices when the
+ * server hands out a different one.
+ * @module
+ */
+
+/** What the client knows of a peer's key. */
+export type KeyTrust =
+  /** Seen for the first time now, and remembered. */
+  | "new"
+  /** The same key as before. */
+  | "known"
+  /** The same key, and the user compared it out of band. */
+  | "verified"
+  /** A different key than before: not to be trusted until the user accepts it. */
+  | "changed";
+
+interface Entry {
+  fingerprint: string;
+  verified: boolean;
+}
+
+/** Loads and saves the known-peers table. */
+export interface KnownPeersStorage {
+  /** Reads the table; none when absent. */
+  load(): Record<string, Entry>;
+  /** Writes the table. */
+  save(table: Record<string, Entry>): void;
+}
+
+/** Name to fingerprint, with a verified mark. */
+export class KnownPeers {
+  #table: Record<string, Entry>;
+  #storage?: KnownPeersStorage;
+  #pending = new Map<string, string>();
+
+  /** @param storage Where the table lives; in memory only when absent. */
+  constructor(storage?: KnownPeersStorage) {
+    this.#storage = storage;
+    this.#table = storage?.load() ?? {};
+  }
+
+  /**
+   * Checks a key the server handed out, remembering it on first use.
+   *
+   * @param name The peer.
+   * @param fingerprint The key's fingerprint.
+   * @returns How far the key can be trusted.
+   */
+  check(name: string, fingerprint: string): KeyTrust {
+    const entry = this.#table[name];
+    if (entry === undefined) {
+      this.#table[name] = { fingerprint, verified: false };
+      this.#storage?.save(this.#table);
+      return "new";
+    }
+    if (entry.fingerprint !== fingerprint) {
+      this.#pending.set(name, fingerprint);
+      return "changed";
+    }
+    return entry.verified ? "verified" : "known";
+  }
+
+  /**
+   * Accepts the changed key last seen for a peer.
+   *
+   * @param name The peer.
+   * @returns False when no changed key is pending for that peer.
+   */
+  acceptChanged(name: string): boolean {
+    const fingerprint = this.#pending.get(name);
+    if (fingerprint === undefined) return false;
+    this.#pending.delete(name);
+    this.#table[name] = { fingerprint, verified: false };
+    this.#storage?.save(this.#table);
+    return true;
+  }
+
+  /**
+   * Marks a peer's remembered key as verified.
+   *
+   * @param name The peer.
+   * @returns False when no key is remembered for that peer.
+   */
+  markVerified(name: string): boolean {
+    const entry = this.#table[name];
+    if (entry === undefined) return false;
+    entry.verified = true;
+    this.#storage?.save(this.#table);
+    return true;
+  }
+
+  /** The remembered fingerprint of a peer. */
+  fingerprint(name: string): string | undefined {
+    return this.#table[name]?.fingerprint;
+  }
+}

@@ -1,0 +1,250 @@
+import { deepEqual, equal, notStrictEqual, throws } from "node:assert/strict";
+import {
+  encodeFrame,
+  type Frame,
+  FRAME_HEADER_BYTES,
+  FrameDecoder,
+  FrameType,
+  MAX_FRAME_BYTES,
+} from "./frame.ts";
+
+/** A small seeded PRNG (mulberry32), so that random cuts are reproducible. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** Feeds `bytes` in the given chunks and collects every frame. */
+function feed(
+  bytes: Uint8Array,
+  cuts: readonly number[],
+): { frames: Frame[]; decoder: FrameDecoder } {
+  const decoder = new FrameDecoder();
+  const frames: Frame[] = [];
+  let at = 0;
+  for (const end of [...cuts, bytes.length]) {
+    frames.push(...decoder.push(bytes.subarray(at, end)));
+    at = end;
+  }
+  return { frames, decoder };
+}
+
+function randomCuts(length: number, random: () => number): number[] {
+  const count = Math.floor(random() * 8);
+  const cuts: number[] = [];
+  for (let i = 0; i < count; i++) cuts.push(Math.floor(random() * (length + 1)));
+  return cuts.sort((a, b) => a - b);
+}
+
+function byteCuts(length: number): number[] {
+  return Array.from({ length }, (_, i) => i);
+}
+
+const SAMPLES: readonly Frame[] = [
+  { type: FrameType.Control, payload: new Uint8Array(0) },
+  { type: FrameType.ControlWithBody, payload: new Uint8Array([0xab]) },
+  { type: FrameType.Media, payload: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) },
+  { type: 0, payload: new Uint8Array(0) },
+  { type: 255, payload: new Uint8Array(300).map((_, i) => i & 0xff) },
+];
+
+Deno.test("encodeFrame() writes a 5-byte header then the payload", async (t) => {
+  const table: { name: string; type: number; payload: number[]; bytes: number[] }[] = [
+    { name: "empty payload", type: 1, payload: [], bytes: [0, 0, 0, 0, 1] },
+    { name: "1-byte payload", type: 3, payload: [0xff], bytes: [0, 0, 0, 1, 3, 0xff] },
+    { name: "JSON {}", type: 1, payload: [0x7b, 0x7d], bytes: [0, 0, 0, 2, 1, 0x7b, 0x7d] },
+    {
+      name: "256-byte payload uses the second length byte",
+      type: 2,
+      payload: new Array(256).fill(7),
+      bytes: [0, 0, 1, 0, 2, ...new Array(256).fill(7)],
+    },
+  ];
+  for (const row of table) {
+    await t.step(row.name, () => {
+      const frame = encodeFrame(row.type, new Uint8Array(row.payload));
+      deepEqual([...frame], row.bytes);
+      equal(frame.buffer.byteLength, row.bytes.length);
+    });
+  }
+});
+
+Deno.test("encodeFrame() returns a fresh buffer when given a view into a larger one", () => {
+  const backing = new Uint8Array([9, 9, 1, 2, 9]);
+  const frame = encodeFrame(1, backing.subarray(2, 4));
+  deepEqual([...frame], [0, 0, 0, 2, 1, 1, 2]);
+  notStrictEqual(frame.buffer, backing.buffer);
+  backing[2] = 0;
+  equal(frame[5], 1);
+});
+
+Deno.test("encodeFrame() accepts a payload of exactly MAX_FRAME_BYTES", () => {
+  const frame = encodeFrame(FrameType.Media, new Uint8Array(MAX_FRAME_BYTES));
+  equal(frame.length, FRAME_HEADER_BYTES + MAX_FRAME_BYTES);
+  deepEqual([...frame.subarray(0, 5)], [0, 0x10, 0, 0, 3]);
+});
+
+Deno.test("encodeFrame() throws RangeError when the payload is MAX_FRAME_BYTES + 1", () => {
+  throws(
+    () => encodeFrame(FrameType.Media, new Uint8Array(MAX_FRAME_BYTES + 1)),
+    (error: unknown) =>
+      error instanceof RangeError && error.message.includes(`${MAX_FRAME_BYTES + 1} bytes`) &&
+      error.message.includes("limit"),
+  );
+});
+
+Deno.test("FrameDecoder.push() decodes hand-written byte vectors", async (t) => {
+  const table: { name: string; bytes: number[]; frames: { type: number; payload: number[] }[] }[] =
+    [
+      { name: "nothing", bytes: [], frames: [] },
+      { name: "empty payload", bytes: [0, 0, 0, 0, 1], frames: [{ type: 1, payload: [] }] },
+      {
+        name: "1-byte payload",
+        bytes: [0, 0, 0, 1, 3, 0x42],
+        frames: [{ type: 3, payload: [0x42] }],
+      },
+      {
+        name: "JSON {}",
+        bytes: [0, 0, 0, 2, 1, 0x7b, 0x7d],
+        frames: [{ type: 1, payload: [0x7b, 0x7d] }],
+      },
+      {
+        name: "three frames in one chunk",
+        bytes: [0, 0, 0, 0, 1, 0, 0, 0, 1, 2, 9, 0, 0, 0, 2, 3, 7, 8],
+        frames: [
+          { type: 1, payload: [] },
+          { type: 2, payload: [9] },
+          { type: 3, payload: [7, 8] },
+        ],
+      },
+      {
+        name: "unknown type byte is passed through",
+        bytes: [0, 0, 0, 1, 0xee, 0],
+        frames: [{ type: 0xee, payload: [0] }],
+      },
+    ];
+  for (const row of table) {
+    await t.step(row.name, () => {
+      const frames = new FrameDecoder().push(new Uint8Array(row.bytes));
+      deepEqual(frames.map((f) => ({ type: f.type, payload: [...f.payload] })), row.frames);
+    });
+  }
+});
+
+Deno.test("FrameDecoder.push() returns the same frames when input is whole, byte by byte or cut randomly", async (t) => {
+  const stream = concatBytes(SAMPLES.map((s) => encodeFrame(s.type, s.payload)));
+  await t.step("whole", () => {
+    const { frames, decoder } = feed(stream, []);
+    deepEqual(frames, SAMPLES);
+    equal(decoder.pendingBytes, 0);
+  });
+  await t.step("one byte at a time", () => {
+    const { frames, decoder } = feed(stream, byteCuts(stream.length));
+    deepEqual(frames, SAMPLES);
+    equal(decoder.pendingBytes, 0);
+  });
+  await t.step("random cuts, 500 seeded iterations", () => {
+    const random = prng(0x5eed);
+    for (let i = 0; i < 500; i++) {
+      const cuts = randomCuts(stream.length, random);
+      const { frames, decoder } = feed(stream, cuts);
+      deepEqual(frames, SAMPLES, `cuts ${JSON.stringify(cuts)}`);
+      equal(decoder.pendingBytes, 0);
+    }
+  });
+});
+
+Deno.test("FrameDecoder.push() decodes a frame of exactly MAX_FRAME_BYTES split in chunks", () => {
+  const payload = new Uint8Array(MAX_FRAME_BYTES).map((_, i) => i * 31);
+  const stream = encodeFrame(FrameType.Media, payload);
+  const { frames, decoder } = feed(stream, [3, 5, 6, 1000, 500_000, stream.length - 1]);
+  equal(frames.length, 1);
+  equal(frames[0].type, FrameType.Media);
+  deepEqual(frames[0].payload, payload);
+  equal(decoder.pendingBytes, 0);
+});
+
+Deno.test("FrameDecoder.push() throws RangeError on a declared length of MAX_FRAME_BYTES + 1 before the payload arrives", () => {
+  const header = new Uint8Array(FRAME_HEADER_BYTES);
+  new DataView(header.buffer).setUint32(0, MAX_FRAME_BYTES + 1);
+  header[4] = FrameType.Control;
+  const decoder = new FrameDecoder();
+  throws(
+    () => decoder.push(header),
+    (error: unknown) =>
+      error instanceof RangeError &&
+      error.message.includes(`declared length ${MAX_FRAME_BYTES + 1}`),
+  );
+});
+
+Deno.test("FrameDecoder.push() throws RangeError on 0xffffffff declared after the header arrives byte by byte", () => {
+  const decoder = new FrameDecoder();
+  for (const byte of [0xff, 0xff, 0xff, 0xff]) deepEqual(decoder.push(new Uint8Array([byte])), []);
+  equal(decoder.pendingBytes, 4);
+  throws(
+    () => decoder.push(new Uint8Array([1])),
+    (error: unknown) => error instanceof RangeError && error.message.includes("4294967295"),
+  );
+});
+
+Deno.test("FrameDecoder.push() keeps throwing RangeError when the stream is broken", () => {
+  const decoder = new FrameDecoder();
+  const good = encodeFrame(1, new Uint8Array([0x7b, 0x7d]));
+  equal(decoder.push(good).length, 1);
+  throws(() => decoder.push(new Uint8Array([0x7f, 0xff, 0xff, 0xff, 1])), RangeError);
+  for (const chunk of [good, new Uint8Array(0), new Uint8Array([0, 0, 0, 0, 1])]) {
+    throws(
+      () => decoder.push(chunk),
+      (error: unknown) => error instanceof RangeError && error.message.includes("already broken"),
+    );
+  }
+});
+
+Deno.test("FrameDecoder.push() throws RangeError when a good frame and an oversized header share a chunk", () => {
+  // A good frame and a bad header in one chunk: the throw wins and the good frame is lost with the
+  // stream, which is fine since the connection must be closed anyway.
+  const good = encodeFrame(1, new Uint8Array([1]));
+  const bad = new Uint8Array([0xff, 0, 0, 0, 1]);
+  throws(() => new FrameDecoder().push(concatBytes([good, bad])), RangeError);
+});
+
+Deno.test("FrameDecoder.pendingBytes counts bytes of the incomplete frame", () => {
+  const decoder = new FrameDecoder();
+  equal(decoder.pendingBytes, 0);
+  const stream = concatBytes([
+    encodeFrame(1, new Uint8Array([1, 2, 3])),
+    encodeFrame(2, new Uint8Array([4])),
+  ]);
+  const expected = [1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 0];
+  for (let i = 0; i < stream.length; i++) {
+    decoder.push(stream.subarray(i, i + 1));
+    equal(decoder.pendingBytes, expected[i], `after byte ${i}`);
+  }
+  equal(decoder.push(new Uint8Array([0, 0, 0])).length, 0);
+  equal(decoder.pendingBytes, 3);
+});
+
+Deno.test("FrameDecoder.push() returns payloads that do not alias the input chunk", () => {
+  const chunk = encodeFrame(1, new Uint8Array([1, 2, 3]));
+  const [frame] = new FrameDecoder().push(chunk);
+  chunk.fill(0);
+  deepEqual([...frame.payload], [1, 2, 3]);
+  equal(frame.payload.byteOffset, 0);
+  equal(frame.payload.buffer.byteLength, 3);
+});

@@ -1,0 +1,656 @@
+import { deepEqual, equal, throws } from "node:assert/strict";
+import { type Frame, FrameDecoder, FrameType, MAX_FRAME_BYTES } from "./frame.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  isClientMessage,
+  isServerMessage,
+  MAX_SEALED_BYTES,
+  MEDIA_HEADER_BYTES,
+  type Message,
+  MESSAGE_TYPES,
+  type MessageType,
+} from "./messages.ts";
+
+/** A small seeded PRNG (mulberry32), so that random cuts are reproducible. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** Feeds `bytes` cut at `cuts` through a FrameDecoder and decodes every message. */
+function decodeStream(bytes: Uint8Array, cuts: readonly number[]): Message[] {
+  const decoder = new FrameDecoder();
+  const messages: Message[] = [];
+  let at = 0;
+  for (const end of [...cuts, bytes.length]) {
+    for (const frame of decoder.push(bytes.subarray(at, end))) messages.push(decodeMessage(frame));
+    at = end;
+  }
+  equal(decoder.pendingBytes, 0);
+  return messages;
+}
+
+const text = new TextEncoder();
+
+function control(json: string): Frame {
+  return { type: FrameType.Control, payload: new Uint8Array(text.encode(json)) };
+}
+
+function withBody(json: string, body: Uint8Array, jsonLength?: number): Frame {
+  const bytes = text.encode(json);
+  const payload = new Uint8Array(4 + bytes.length + body.length);
+  new DataView(payload.buffer).setUint32(0, jsonLength ?? bytes.length);
+  payload.set(bytes, 4);
+  payload.set(body, 4 + bytes.length);
+  return { type: FrameType.ControlWithBody, payload };
+}
+
+const KEY = "MCowBQYDK2VwAyEA" + "A".repeat(43) + "=";
+
+/** At least one valid sample per message type; optional fields both present and absent. */
+const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
+  hello: [{ type: "hello", version: 1, name: "alice", encKey: KEY, signKey: KEY, proof: "c2ln" }],
+  list: [{ type: "list", id: 0 }, { type: "list", id: 0xffff_ffff }],
+  key: [{ type: "key", id: 7, name: "bob" }],
+  send: [
+    { type: "send", id: 1, to: "bob", body: new Uint8Array([0, 1, 0xfe, 0xff]) },
+    { type: "send", id: 2, to: "bob", body: new Uint8Array(0) },
+  ],
+  receipt: [
+    { type: "receipt", rid: 3, ok: true },
+    { type: "receipt", rid: 4, ok: false, code: "BAD_SIGNATURE" },
+  ],
+  play: [
+    { type: "play", id: 5, title: "big_buck_bunny", quality: "auto" },
+    { type: "play", id: 6, title: "東京", quality: 720 },
+  ],
+  stop: [{ type: "stop", id: 8 }],
+  quality: [{ type: "quality", id: 9, quality: 240 }, { type: "quality", id: 9, quality: "auto" }],
+  "seg-ack": [{ type: "seg-ack", streamId: 1, index: 42 }],
+  ping: [{ type: "ping", id: 10 }],
+  pong: [{ type: "pong", id: 10 }],
+  quit: [{ type: "quit" }],
+  "server-hello": [{
+    type: "server-hello",
+    version: 1,
+    server: "peerstream 0.1.0",
+    challenge: "AAAA",
+  }],
+  welcome: [
+    { type: "welcome", name: "alice", peers: [], maxSealedBytes: MAX_SEALED_BYTES },
+    { type: "welcome", name: "zoë", peers: ["bob", "Łukasz"], maxSealedBytes: 1 },
+  ],
+  joined: [{ type: "joined", name: "carol" }],
+  left: [
+    { type: "left", name: "carol", reason: "quit" },
+    { type: "left", name: "carol", reason: "kicked" },
+  ],
+  "key-info": [
+    { type: "key-info", re: 7, name: "bob", encKey: KEY, signKey: KEY, online: false },
+  ],
+  videos: [
+    { type: "videos", re: 0, videos: [] },
+    {
+      type: "videos",
+      re: 1,
+      videos: [
+        {
+          title: "cat",
+          heights: [240, 480, 720],
+          duration: 12.5,
+          hasAudio: true,
+          state: "ready",
+          progress: 1,
+        },
+        {
+          title: "dog",
+          heights: [],
+          duration: 0,
+          hasAudio: false,
+          state: "preparing",
+          progress: 0.3,
+        },
+      ],
+    },
+  ],
+  deliver: [{ type: "deliver", rid: 11, from: "alice", body: new Uint8Array([0x7b, 0x7d, 0]) }],
+  delivered: [{ type: "delivered", re: 1, to: "bob" }],
+  ok: [{ type: "ok", re: 12 }],
+  error: [
+    { type: "error", code: "SHUTTING_DOWN", message: "Server is shutting down" },
+    { type: "error", re: 13, code: "UNKNOWN_PEER", message: 'Cannot send to "x": no such peer' },
+  ],
+  "stream-start": [
+    {
+      type: "stream-start",
+      re: 5,
+      streamId: 1,
+      title: "cat",
+      duration: 60,
+      codec: "h264",
+      container: "mpegts",
+      fps: 29.97,
+      hasAudio: true,
+      renditions: [
+        { height: 240, width: 426, bitrate: 400_000 },
+        { height: 720, width: 1280, bitrate: 2_500_000 },
+      ],
+      quality: "auto",
+    },
+    {
+      type: "stream-start",
+      re: 6,
+      streamId: 2,
+      title: "mjpeg",
+      duration: 1,
+      codec: "mjpeg",
+      container: "mjpeg",
+      fps: 10,
+      hasAudio: false,
+      renditions: [],
+      quality: 480,
+    },
+  ],
+  segment: [
+    {
+      type: "segment",
+      streamId: 1,
+      index: 0,
+      height: 240,
+      bitrate: 400_000,
+      start: 0,
+      duration: 2,
+      bytes: 100_000,
+    },
+  ],
+  "stream-end": [
+    { type: "stream-end", streamId: 1, reason: "finished" },
+    { type: "stream-end", streamId: 1, reason: "error", re: 5, message: "ffmpeg exited" },
+  ],
+  shutdown: [{ type: "shutdown", message: "bye" }],
+  media: [
+    { type: "media", streamId: 1, index: 0, data: new Uint8Array([0x47, 0, 0x11, 0x10]) },
+    { type: "media", streamId: 0xffff_ffff, index: 0xffff_ffff, data: new Uint8Array(0) },
+  ],
+};
+
+const ALL: Message[] = Object.values(SAMPLES).flat();
+
+Deno.test("MESSAGE_TYPES lists exactly the types that have samples here", () => {
+  deepEqual([...MESSAGE_TYPES].sort(), Object.keys(SAMPLES).sort());
+});
+
+Deno.test("decodeMessage() returns the original when each message type is encoded alone", async (t) => {
+  for (const message of ALL) {
+    await t.step(`${message.type} ${JSON.stringify(Object.keys(message))}`, () => {
+      const frames = new FrameDecoder().push(encodeMessage(message));
+      equal(frames.length, 1);
+      deepEqual(decodeMessage(frames[0]), message);
+    });
+  }
+});
+
+Deno.test("decodeMessage() returns every message when the stream is fed whole, byte by byte or cut randomly", async (t) => {
+  const stream = concatBytes(ALL.map(encodeMessage));
+  await t.step("whole", () => deepEqual(decodeStream(stream, []), ALL));
+  await t.step("one byte at a time", () => {
+    deepEqual(decodeStream(stream, Array.from({ length: stream.length }, (_, i) => i)), ALL);
+  });
+  await t.step("random cuts, 300 seeded iterations", () => {
+    const random = prng(20240601);
+    for (let i = 0; i < 300; i++) {
+      const cuts = Array.from(
+        { length: 1 + Math.floor(random() * 20) },
+        () => Math.floor(random() * (stream.length + 1)),
+      ).sort((a, b) => a - b);
+      deepEqual(decodeStream(stream, cuts), ALL, `cuts ${JSON.stringify(cuts)}`);
+    }
+  });
+});
+
+Deno.test("encodeMessage() writes hand-written byte vectors", async (t) => {
+  await t.step("quit as a control frame", () => {
+    const json = [...text.encode('{"type":"quit"}')];
+    deepEqual([...encodeMessage({ type: "quit" })], [0, 0, 0, 15, 1, ...json]);
+  });
+  await t.step("send as a body frame: u32 JSON length, JSON, body", () => {
+    const json = [...text.encode('{"type":"send","id":1,"to":"b"}')];
+    equal(json.length, 31);
+    deepEqual(
+      [...encodeMessage({ type: "send", id: 1, to: "b", body: new Uint8Array([0xee, 0xff]) })],
+      [0, 0, 0, 37, 2, 0, 0, 0, 31, ...json, 0xee, 0xff],
+    );
+  });
+  await t.step("media as stream id, index, data", () => {
+    deepEqual(
+      [...encodeMessage({ type: "media", streamId: 1, index: 2, data: new Uint8Array([0xaa]) })],
+      [0, 0, 0, 9, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0xaa],
+    );
+  });
+});
+
+Deno.test("decodeMessage() decodes a hand-written media frame of exactly its 8-byte header", () => {
+  deepEqual(
+    decodeMessage({ type: FrameType.Media, payload: new Uint8Array([0, 0, 1, 0, 0, 0, 0, 3]) }),
+    { type: "media", streamId: 256, index: 3, data: new Uint8Array(0) },
+  );
+});
+
+Deno.test("encodeMessage() accepts media of exactly MAX_FRAME_BYTES - 8 bytes", () => {
+  const data = new Uint8Array(MAX_FRAME_BYTES - MEDIA_HEADER_BYTES).fill(0x47);
+  const [frame] = new FrameDecoder().push(
+    encodeMessage({ type: "media", streamId: 1, index: 1, data }),
+  );
+  deepEqual(decodeMessage(frame), { type: "media", streamId: 1, index: 1, data });
+});
+
+Deno.test("encodeMessage() throws RangeError when a frame would exceed MAX_FRAME_BYTES", async (t) => {
+  await t.step("media of MAX_FRAME_BYTES - 7 bytes", () => {
+    const data = new Uint8Array(MAX_FRAME_BYTES - MEDIA_HEADER_BYTES + 1);
+    throws(
+      () => encodeMessage({ type: "media", streamId: 1, index: 1, data }),
+      (error: unknown) => error instanceof RangeError && error.message.includes("limit"),
+    );
+  });
+  await t.step("send whose body fills the frame", () => {
+    const body = new Uint8Array(MAX_FRAME_BYTES);
+    throws(
+      () => encodeMessage({ type: "send", id: 1, to: "bob", body }),
+      (error: unknown) => error instanceof RangeError && error.message.includes("limit"),
+    );
+  });
+  await t.step("shutdown whose message fills the frame", () => {
+    const message = "x".repeat(MAX_FRAME_BYTES);
+    throws(
+      () => encodeMessage({ type: "shutdown", message }),
+      (error: unknown) => error instanceof RangeError && error.message.includes("limit"),
+    );
+  });
+});
+
+Deno.test("decodeMessage() accepts a body of exactly MAX_SEALED_BYTES", () => {
+  const body = new Uint8Array(MAX_SEALED_BYTES).fill(1);
+  const message = decodeMessage(withBody('{"type":"send","id":1,"to":"bob"}', body));
+  deepEqual(message, { type: "send", id: 1, to: "bob", body });
+});
+
+Deno.test("decodeMessage() accepts values exactly at each field limit", async (t) => {
+  const table: { name: string; frame: Frame }[] = [
+    {
+      name: "name of 64 characters",
+      frame: control(`{"type":"joined","name":"${"n".repeat(64)}"}`),
+    },
+    { name: "id of 2^32 - 1", frame: control('{"type":"list","id":4294967295}') },
+    { name: "quality 0", frame: control('{"type":"quality","id":1,"quality":0}') },
+    { name: "quality 10000", frame: control('{"type":"quality","id":1,"quality":10000}') },
+    {
+      name: "error message of 2048 characters",
+      frame: control(`{"type":"error","code":"INTERNAL","message":"${"m".repeat(2048)}"}`),
+    },
+  ];
+  for (const row of table) {
+    await t.step(row.name, () => {
+      decodeMessage(row.frame);
+    });
+  }
+});
+
+type ErrorClass = typeof TypeError | typeof RangeError | typeof SyntaxError;
+
+const MALFORMED: { name: string; frame: Frame; error: ErrorClass; fragment: string }[] = [
+  // frame layer
+  ...[0, 4, 255].map((type) => ({
+    name: `unknown frame type ${type}`,
+    frame: { ...control('{"type":"quit"}'), type },
+    error: TypeError,
+    fragment: `unknown frame type ${type}`,
+  })),
+  {
+    name: "body frame shorter than its 4-byte JSON length",
+    frame: { type: FrameType.ControlWithBody, payload: new Uint8Array([0, 0, 0]) },
+    error: RangeError,
+    fragment: "shorter than 4 bytes",
+  },
+  {
+    name: "JSON length in a body frame exceeding the frame",
+    frame: withBody('{"type":"send","id":1,"to":"b"}', new Uint8Array(2), 34),
+    error: RangeError,
+    fragment: "JSON length 34 exceeds the frame",
+  },
+  {
+    name: "JSON length 0xffffffff in a body frame",
+    frame: withBody("", new Uint8Array(0), 0xffff_ffff),
+    error: RangeError,
+    fragment: "exceeds the frame",
+  },
+  ...[0, 7].map((length) => ({
+    name: `media frame of ${length} bytes, shorter than its 8-byte header`,
+    frame: { type: FrameType.Media, payload: new Uint8Array(length) },
+    error: RangeError,
+    fragment: "shorter than its header",
+  })),
+  // UTF-8 and JSON
+  {
+    name: "bad UTF-8",
+    frame: { type: FrameType.Control, payload: new Uint8Array([0xff, 0xfe]) },
+    error: SyntaxError,
+    fragment: "not UTF-8 JSON",
+  },
+  {
+    name: "truncated UTF-8 sequence inside a JSON string",
+    frame: {
+      type: FrameType.Control,
+      payload: concatBytes(
+        [text.encode('{"type":"joined","name":"'), [0xc3], text.encode('"}')].map(
+          (p) => new Uint8Array(p),
+        ),
+      ),
+    },
+    error: SyntaxError,
+    fragment: "not UTF-8 JSON",
+  },
+  { name: "empty payload", frame: control(""), error: SyntaxError, fragment: "not UTF-8 JSON" },
+  { name: "bad JSON", frame: control('{"type":"list",'), error: SyntaxError, fragment: "JSON" },
+  {
+    name: "bad JSON in a body frame",
+    frame: withBody("{send}", new Uint8Array(1)),
+    error: SyntaxError,
+    fragment: "JSON",
+  },
+  ...["[]", "[1]", "1", "null", '"list"', "true"].map((json) => ({
+    name: `JSON that is ${json}`,
+    frame: control(json),
+    error: TypeError,
+    fragment: "expected a JSON object",
+  })),
+  // message type
+  ...['"nope"', '"media"', '"constructor"', '"toString"', "5", "null"].map((type) => ({
+    name: `unknown message type ${type}`,
+    frame: control(`{"type":${type}}`),
+    error: TypeError,
+    fragment: "unknown type",
+  })),
+  {
+    name: "missing message type",
+    frame: control('{"id":1}'),
+    error: TypeError,
+    fragment: "unknown type undefined",
+  },
+  // missing fields
+  {
+    name: "missing id",
+    frame: control('{"type":"list"}'),
+    error: TypeError,
+    fragment: 'Missing field "id"',
+  },
+  {
+    name: "missing reason",
+    frame: control('{"type":"left","name":"bob"}'),
+    error: TypeError,
+    fragment: 'Missing field "reason"',
+  },
+  {
+    name: "missing nested field",
+    frame: control(
+      '{"type":"videos","re":1,"videos":[{"heights":[],"duration":1,"hasAudio":true,"state":"ready","progress":1}]}',
+    ),
+    error: TypeError,
+    fragment: 'Missing field "videos[0].title"',
+  },
+  {
+    name: "null in place of a required field",
+    frame: control('{"type":"list","id":null}'),
+    error: TypeError,
+    fragment: '"id": expected a non-negative integer',
+  },
+  // wrong types
+  {
+    name: "id as a string",
+    frame: control('{"type":"list","id":"1"}'),
+    error: TypeError,
+    fragment: '"id": expected a non-negative integer',
+  },
+  {
+    name: "name as a number",
+    frame: control('{"type":"joined","name":5}'),
+    error: TypeError,
+    fragment: '"name": expected a string',
+  },
+  {
+    name: "ok as a string",
+    frame: control('{"type":"receipt","rid":1,"ok":"yes"}'),
+    error: TypeError,
+    fragment: '"ok": expected a boolean',
+  },
+  {
+    name: "peers as a string",
+    frame: control('{"type":"welcome","name":"a","peers":"b","maxSealedBytes":1}'),
+    error: TypeError,
+    fragment: '"peers": expected an array',
+  },
+  {
+    name: "peer name as a number",
+    frame: control('{"type":"welcome","name":"a","peers":["b",2],"maxSealedBytes":1}'),
+    error: TypeError,
+    fragment: '"peers[1]": expected a string',
+  },
+  {
+    name: "rendition as a number",
+    frame: control(
+      '{"type":"stream-start","re":1,"streamId":1,"title":"t","duration":1,"codec":"h264","container":"mpegts","fps":1,"hasAudio":true,"renditions":[5],"quality":"auto"}',
+    ),
+    error: TypeError,
+    fragment: '"renditions[0]": expected an object',
+  },
+  {
+    name: "leave reason outside the enum",
+    frame: control('{"type":"left","name":"bob","reason":"bored"}'),
+    error: TypeError,
+    fragment: '"reason": expected one of "quit"',
+  },
+  {
+    name: "negative duration",
+    frame: control(
+      '{"type":"segment","streamId":1,"index":0,"height":1,"bitrate":1,"start":0,"duration":-1,"bytes":1}',
+    ),
+    error: TypeError,
+    fragment: '"duration": expected a non-negative number',
+  },
+  // extra fields
+  {
+    name: "extra field",
+    frame: control('{"type":"list","id":1,"extra":true}'),
+    error: TypeError,
+    fragment: 'Invalid field "extra": not part of this message',
+  },
+  ...["constructor", "toString", "__proto__", "hasOwnProperty"].map((key) => ({
+    name: `extra field named like an Object.prototype member, "${key}"`,
+    frame: control(`{"type":"list","id":1,"${key}":1}`),
+    error: TypeError,
+    fragment: `Invalid field "${key}": not part of this message`,
+  })),
+  {
+    name: "extra nested field",
+    frame: control(
+      '{"type":"videos","re":1,"videos":[{"title":"t","heights":[],"duration":1,"hasAudio":true,"state":"ready","progress":1,"x":1}]}',
+    ),
+    error: TypeError,
+    fragment: '"videos[0].x": not part of this message',
+  },
+  {
+    name: "body as a JSON field",
+    frame: withBody('{"type":"deliver","rid":1,"from":"a","body":"AA=="}', new Uint8Array(1)),
+    error: TypeError,
+    fragment: '"body": not part of this message',
+  },
+  // limits
+  {
+    name: "name of 65 characters",
+    frame: control(`{"type":"joined","name":"${"n".repeat(65)}"}`),
+    error: RangeError,
+    fragment: '"name": longer than 64 characters',
+  },
+  {
+    name: "error message of 2049 characters",
+    frame: control(`{"type":"error","code":"INTERNAL","message":"${"m".repeat(2049)}"}`),
+    error: RangeError,
+    fragment: '"message": longer than 2048 characters',
+  },
+  {
+    name: "17 renditions",
+    frame: control(
+      `{"type":"stream-start","re":1,"streamId":1,"title":"t","duration":1,"codec":"h264","container":"mpegts","fps":1,"hasAudio":true,"renditions":[${
+        new Array(17).fill('{"height":1,"width":1,"bitrate":1}').join(",")
+      }],"quality":"auto"}`,
+    ),
+    error: RangeError,
+    fragment: '"renditions": more than 16 items',
+  },
+  {
+    name: "negative id",
+    frame: control('{"type":"ping","id":-1}'),
+    error: TypeError,
+    fragment: '"id": expected a non-negative integer',
+  },
+  {
+    name: "fractional id",
+    frame: control('{"type":"ping","id":1.5}'),
+    error: TypeError,
+    fragment: '"id": expected a non-negative integer',
+  },
+  {
+    name: "id of 2^32",
+    frame: control('{"type":"ping","id":4294967296}'),
+    error: RangeError,
+    fragment: '"id": larger than 4294967295',
+  },
+  // bodies
+  {
+    name: "body on a control type",
+    frame: withBody('{"type":"list","id":1}', new Uint8Array(1)),
+    error: TypeError,
+    fragment: '"list" cannot have a binary body',
+  },
+  {
+    name: "empty body on a control type",
+    frame: withBody('{"type":"quit"}', new Uint8Array(0)),
+    error: TypeError,
+    fragment: '"quit" cannot have a binary body',
+  },
+  {
+    name: "missing body on send",
+    frame: control('{"type":"send","id":1,"to":"bob"}'),
+    error: TypeError,
+    fragment: '"send" needs a binary body',
+  },
+  {
+    name: "missing body on deliver",
+    frame: control('{"type":"deliver","rid":1,"from":"bob"}'),
+    error: TypeError,
+    fragment: '"deliver" needs a binary body',
+  },
+  {
+    name: "body of MAX_SEALED_BYTES + 1",
+    frame: withBody('{"type":"send","id":1,"to":"bob"}', new Uint8Array(MAX_SEALED_BYTES + 1)),
+    error: RangeError,
+    fragment: `body of ${MAX_SEALED_BYTES + 1} bytes exceeds`,
+  },
+  // error codes
+  {
+    name: "unknown error code",
+    frame: control('{"type":"error","code":"NOPE","message":"m"}'),
+    error: TypeError,
+    fragment: '"code": unknown error code',
+  },
+  {
+    name: "lower-case error code",
+    frame: control('{"type":"error","code":"internal","message":"m"}'),
+    error: TypeError,
+    fragment: '"code": unknown error code',
+  },
+  {
+    name: "unknown error code in a receipt",
+    frame: control('{"type":"receipt","rid":1,"ok":false,"code":42}'),
+    error: TypeError,
+    fragment: '"code": unknown error code',
+  },
+  // quality
+  ...['"best"', '"AUTO"', "-1", "1.5", "true"].map((quality) => ({
+    name: `quality ${quality}`,
+    frame: control(`{"type":"play","id":1,"title":"t","quality":${quality}}`),
+    error: TypeError,
+    fragment: '"quality": expected a non-negative integer',
+  })),
+  {
+    name: "quality 10001",
+    frame: control('{"type":"quality","id":1,"quality":10001}'),
+    error: RangeError,
+    fragment: '"quality": larger than 10000',
+  },
+];
+
+Deno.test("decodeMessage() throws the right error class and message when the frame is malformed", async (t) => {
+  for (const row of MALFORMED) {
+    await t.step(row.name, () => {
+      throws(
+        () => decodeMessage(row.frame),
+        (error: unknown) => {
+          if (!(error instanceof row.error) || error.constructor !== row.error) {
+            throw new Error(`expected ${row.error.name}, got ${String(error)}`);
+          }
+          if (!error.message.includes(row.fragment)) {
+            throw new Error(`expected "${row.fragment}" in "${error.message}"`);
+          }
+          return true;
+        },
+      );
+    });
+  }
+});
+
+Deno.test("decodeMessage() keeps the cause when the JSON does not parse", () => {
+  throws(
+    () => decodeMessage(control("{")),
+    (error: unknown) => error instanceof SyntaxError && error.cause instanceof SyntaxError,
+  );
+});
+
+Deno.test("isClientMessage() and isServerMessage() classify every message type", async (t) => {
+  const both = new Set<MessageType>(["ping", "pong"]);
+  const client = new Set<MessageType>([
+    "hello",
+    "list",
+    "key",
+    "send",
+    "receipt",
+    "play",
+    "stop",
+    "quality",
+    "seg-ack",
+    "quit",
+  ]);
+  for (const message of ALL) {
+    await t.step(message.type, () => {
+      const isBoth = both.has(message.type);
+      equal(isClientMessage(message), isBoth || client.has(message.type));
+      equal(isServerMessage(message), isBoth || !client.has(message.type));
+    });
+  }
+});

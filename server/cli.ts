@@ -1,0 +1,180 @@
+/**
+ * `peerstream serve`: flags, help and the process around {@linkcode PeerstreamServer}.
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { cacheDir, dataDir } from "../cli/paths.ts";
+import { timestamp, UsageError } from "../cli/output.ts";
+import { PeerstreamServer } from "./server.ts";
+import { DEFAULT_LIMITS } from "./limits.ts";
+import { fileNameStore } from "./name_store.ts";
+import { VideoLibrary } from "../video/videos.ts";
+import type { VideoCodec } from "../video/segmenter.ts";
+
+/** Help for `peerstream serve`. */
+export const SERVE_HELP = `Usage: peerstream serve [options]
+
+Runs the server: the directory of peers, the encrypted message relay and the video streams.
+
+Options:
+  --host HOST          Address to listen on (default 0.0.0.0: every interface)
+  --port PORT          TCP port; 0 picks a free one (default 7878)
+  --videos DIR         Folder of NAME_RESOLUTIONp.ext videos (default: built-in samples)
+  --codec CODEC        h264 (default) or mjpeg (no audio; for players without H.264)
+  --cache DIR          Prepared segments and samples (default $XDG_CACHE_HOME/peerstream)
+  --data DIR           Name-to-key bindings (default $XDG_DATA_HOME/peerstream)
+  --release NAME       Free NAME from the key that owns it, then exit
+  --tls-cert FILE      PEM certificate; with --tls-key, serve TLS
+  --tls-key FILE       PEM private key
+  --max-connections N  Connections at once (default ${DEFAULT_LIMITS.maxConnections})
+  --max-per-address N  Connections from one address (default ${DEFAULT_LIMITS.maxConnectionsPerAddress})
+  -h, --help           Show this help
+
+Ctrl-C or SIGTERM tells every client and shuts down cleanly.
+`;
+
+/** Options to run `serve` in-process (tests); the CLI fills them from flags. */
+export interface ServeIo {
+  /** Writes a log line. */
+  out: (line: string) => void;
+  /** Writes an error line. */
+  err: (line: string) => void;
+  /** Resolves when the server should stop; the CLI uses SIGINT and SIGTERM. */
+  stopSignal: Promise<string>;
+}
+
+/**
+ * Runs `peerstream serve`.
+ *
+ * @param args The arguments after `serve`.
+ * @param io Output and the stop trigger.
+ * @returns The exit code.
+ * @throws {UsageError} On bad flags.
+ */
+export async function serve(args: string[], io: ServeIo): Promise<number> {
+  const { values } = parseFlags(args);
+  if (values.help) {
+    io.out(SERVE_HELP.trimEnd());
+    return 0;
+  }
+  const port = intFlag("port", values.port, 7878, 65535);
+  const codec = values.codec ?? "h264";
+  if (codec !== "h264" && codec !== "mjpeg") {
+    throw new UsageError(`Invalid --codec "${codec}": use h264 or mjpeg`);
+  }
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
+    throw new UsageError("Options --tls-cert and --tls-key go together");
+  }
+  const names = fileNameStore(`${values.data ?? dataDir()}/names.json`);
+  if (values.release !== undefined) {
+    const bindings = names.load();
+    if (!bindings.delete(values.release.normalize("NFC"))) {
+      io.err(`error: Cannot release "${values.release}": no key owns that name`);
+      return 1;
+    }
+    names.save(bindings);
+    io.out(`Released "${values.release}": any key may register it now`);
+    return 0;
+  }
+  const tls = values["tls-cert"] !== undefined && values["tls-key"] !== undefined
+    ? {
+      cert: await Deno.readTextFile(values["tls-cert"]),
+      key: await Deno.readTextFile(values["tls-key"]),
+    }
+    : undefined;
+  const log = (line: string) => io.out(`${timestamp()} ${line}`);
+  const videos = await VideoLibrary.open({
+    dir: values.videos,
+    cacheDir: values.cache ?? cacheDir(),
+    codec: codec as VideoCodec,
+    onLog: log,
+  });
+  const server = new PeerstreamServer({
+    hostname: values.host ?? "0.0.0.0",
+    port,
+    videos,
+    log,
+    names,
+    tls,
+    limits: {
+      maxConnections: intFlag(
+        "max-connections",
+        values["max-connections"],
+        DEFAULT_LIMITS.maxConnections,
+      ),
+      maxConnectionsPerAddress: intFlag(
+        "max-per-address",
+        values["max-per-address"],
+        DEFAULT_LIMITS.maxConnectionsPerAddress,
+      ),
+    },
+  });
+  let addr: Deno.NetAddr;
+  try {
+    addr = server.start();
+  } catch (error) {
+    await videos.close();
+    if (error instanceof Deno.errors.AddrInUse) {
+      io.err(`error: Cannot listen on port ${port}: it is in use; pick another with --port`);
+      return 1;
+    }
+    throw error;
+  }
+  io.out(`Listening on ${addr.hostname}:${addr.port}${tls ? " (TLS)" : ""}`);
+  const why = await io.stopSignal;
+  log(`${why}: shutting down`);
+  await server.shutdown("Server is shutting down");
+  log("stopped");
+  return 0;
+}
+
+function parseFlags(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        videos: { type: "string" },
+        codec: { type: "string" },
+        cache: { type: "string" },
+        data: { type: "string" },
+        release: { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "max-connections": { type: "string" },
+        "max-per-address": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/**
+ * Parses an integer flag.
+ *
+ * @param name The flag, for the message.
+ * @param value Its text, if given.
+ * @param fallback The default.
+ * @param max The largest value allowed.
+ * @returns The number.
+ * @throws {UsageError} When the text is not an integer from 0 to `max`.
+ */
+export function intFlag(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  max = 1e9,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > max) {
+    throw new UsageError(`Invalid --${name} "${value}": expected a whole number from 0 to ${max}`);
+  }
+  return n;
+}

@@ -1,0 +1,87 @@
+/**
+ * The server's limits, in one place. Every rejection names its limit and error code.
+ * @module
+ */
+
+import { MAX_FRAME_BYTES } from "../protocol/frame.ts";
+import { MAX_SEALED_BYTES } from "../protocol/messages.ts";
+import { MAX_NAME_LENGTH } from "../protocol/names.ts";
+
+/** Tunable limits of a server. */
+export interface ServerLimits {
+  /** Largest frame payload, bytes (`FRAME_TOO_LARGE`). */
+  maxFrameBytes: number;
+  /** Largest sealed message, bytes (`MESSAGE_TOO_LARGE`). */
+  maxSealedBytes: number;
+  /** Longest name, characters (`NAME_INVALID`). */
+  maxNameLength: number;
+  /** Most connections at once (`SERVER_FULL`). */
+  maxConnections: number;
+  /** Most connections from one address (`SERVER_FULL`). */
+  maxConnectionsPerAddress: number;
+  /** Messages per second per connection, sustained (`RATE_LIMITED`). */
+  messagesPerSecond: number;
+  /** Messages a connection may send in a burst (`RATE_LIMITED`). */
+  messageBurst: number;
+  /** Time to complete the handshake, ms (`HANDSHAKE_TIMEOUT`). */
+  handshakeMs: number;
+  /** Silence after which a connection is pinged, ms. */
+  keepaliveMs: number;
+  /** Silence after which a connection is dropped, ms (`IDLE_TIMEOUT`). */
+  idleMs: number;
+  /** Control bytes queued for one slow reader before it is dropped (`SLOW_CONSUMER`). */
+  maxQueuedControlBytes: number;
+  /** Media bytes sent to a viewer but not yet confirmed (`SLOW_CONSUMER` once exceeded too long). */
+  maxUnackedMediaBytes: number;
+}
+
+/** The defaults; `peerstream serve --help` and README list them. */
+export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
+  maxFrameBytes: MAX_FRAME_BYTES,
+  maxSealedBytes: MAX_SEALED_BYTES,
+  maxNameLength: MAX_NAME_LENGTH,
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 10_000,
+  messagesPerSecond: 2_000,
+  messageBurst: 4_000,
+  handshakeMs: 10_000,
+  keepaliveMs: 30_000,
+  idleMs: 90_000,
+  maxQueuedControlBytes: 8 * 1024 * 1024,
+  maxUnackedMediaBytes: 4 * 1024 * 1024,
+};
+
+/**
+ * A token bucket: `take()` is false once the rate is exceeded. Pure: the caller gives the time.
+ */
+export class TokenBucket {
+  #tokens: number;
+  #last: number;
+  readonly #rate: number;
+  readonly #burst: number;
+
+  /**
+   * @param rate Tokens per second.
+   * @param options The burst size and the starting time (ms).
+   */
+  constructor(rate: number, options: { burst: number; now: number }) {
+    this.#rate = rate;
+    this.#burst = options.burst;
+    this.#tokens = options.burst;
+    this.#last = options.now;
+  }
+
+  /**
+   * Takes one token.
+   *
+   * @param now The current time, ms.
+   * @returns Whether a token was available.
+   */
+  take(now: number): boolean {
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#rate);
+    this.#last = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * One viewer's stream: sends prepared segments paced to real time with a small lead, picks the
+ * rendition at each segment boundary (fixed, or adaptive from the viewer's receipts), and stops at
+ * once on STOP.
+ * @module
+ */
+
+import type { Quality, StreamEndReason } from "../protocol/messages.ts";
+import { ABR_DEFAULTS, chooseRendition, EwmaEstimator } from "../video/abr.ts";
+import type { PreparedTitle } from "../video/segmenter.ts";
+import type { SegmentStore } from "../video/segment_store.ts";
+import { ContinuityFixer } from "../video/ts_packet.ts";
+import { PeerstreamError } from "../protocol/errors.ts";
+import type { Connection } from "./connection.ts";
+
+/** Pacing tunables. */
+export const STREAM_DEFAULTS = {
+  /** Media chunk size: a control message waits behind at most one chunk. */
+  chunkBytes: 64 * 1024,
+  /** How far ahead of the viewer's playback the server may send, seconds. */
+  leadSeconds: 6,
+  /** How long a viewer may leave the unconfirmed window full before it is stepped down. */
+  stallStepDownMs: 3_000,
+  /** How long a viewer may leave the window full before its stream is stopped. */
+  stallStopMs: 15_000,
+} as const;
+
+/** Options for {@linkcode StreamSession}. */
+export interface StreamSessionOptions {
+  /** The id put in every message of this stream. */
+  streamId: number;
+  /** The PLAY request id, answered by `stream-start`. */
+  requestId: number;
+  /** The title. */
+  prepared: PreparedTitle;
+  /** Shared segment cache. */
+  store: SegmentStore;
+  /** A fixed height, or `auto`. */
+  quality: Quality;
+  /** Media bytes sent but unconfirmed before sending waits. */
+  maxUnackedBytes: number;
+  /** Called once when the stream ends, with a detail for the log. */
+  onEnd: (reason: StreamEndReason, detail?: string) => void;
+}
+
+interface Sent {
+  bytes: number;
+  startedAt: number;
+  mediaEnd: number;
+}
+
+/** Streams one title to one viewer. */
+export class StreamSession {
+  readonly streamId: number;
+  readonly #conn: Connection;
+  readonly #options: StreamSessionOptions;
+  readonly #abort = new AbortController();
+  readonly #estimator = new EwmaEstimator();
+  readonly #fixer = new ContinuityFixer();
+  #quality: Quality;
+  #current = 0;
+  #sent = new Map<number, Sent>();
+  #unackedBytes = 0;
+  #ackedMediaEnd = 0;
+  #lastAckAt = 0;
+  #playStart: number | null = null;
+  #wake: (() => void) | null = null;
+  #ended = false;
+
+  /**
+   * @param conn The viewer's connection.
+   * @param options The title, quality and callbacks.
+   */
+  constructor(conn: Connection, options: StreamSessionOptions) {
+    this.#conn = conn;
+    this.#options = options;
+    this.streamId = options.streamId;
+    this.#quality = options.quality;
+    const renditions = options.prepared.renditions;
+    this.#current = options.quality === "auto"
+      ? chooseRendition(renditions, renditions.length - 1, {
+        estimate: ABR_DEFAULTS.defaultEstimate,
+        bufferSeconds: Infinity,
+      })
+      : renditions.findIndex((r) => r.height === options.quality);
+  }
+
+  /** Announces the stream and starts sending. */
+  start(): void {
+    const p = this.#options.prepared;
+    this.#conn.send({
+      type: "stream-start",
+      re: this.#options.requestId,
+      streamId: this.streamId,
+      title: p.name,
+      duration: p.duration,
+      codec: p.codec,
+      container: p.container,
+      fps: p.fps,
+      hasAudio: p.hasAudio,
+      renditions: p.renditions.map((r) => ({
+        height: r.height,
+        width: r.width,
+        bitrate: r.bitrate,
+      })),
+      quality: this.#quality,
+    });
+    this.#run().catch((error) => {
+      const message = error instanceof PeerstreamError
+        ? error.message
+        : `Stream failed: ${(error as Error).message}; try again`;
+      this.#end("error", { message, detail: (error as Error).message });
+    });
+  }
+
+  /**
+   * Changes the quality from the next segment on.
+   *
+   * @param quality A height the title has, or `auto`.
+   * @throws {PeerstreamError} `RENDITION_NOT_FOUND` for a height the title lacks.
+   */
+  setQuality(quality: Quality): void {
+    const renditions = this.#options.prepared.renditions;
+    if (quality !== "auto") {
+      const index = renditions.findIndex((r) => r.height === quality);
+      if (index < 0) {
+        throw new PeerstreamError(
+          "RENDITION_NOT_FOUND",
+          `Cannot switch to ${quality}p; available: ${
+            renditions.map((r) => `${r.height}p`).join(", ")
+          } or auto`,
+        );
+      }
+      this.#current = index;
+    }
+    this.#quality = quality;
+  }
+
+  /**
+   * Records the viewer's receipt of a whole segment: a throughput sample and a buffer update.
+   *
+   * @param index The segment index.
+   */
+  ack(index: number): void {
+    const sent = this.#sent.get(index);
+    if (sent === undefined) return;
+    this.#sent.delete(index);
+    const now = performance.now();
+    const began = Math.max(sent.startedAt, this.#lastAckAt);
+    this.#estimator.sample(now - began, sent.bytes);
+    this.#lastAckAt = now;
+    this.#unackedBytes -= sent.bytes;
+    this.#ackedMediaEnd = Math.max(this.#ackedMediaEnd, sent.mediaEnd);
+    this.#playStart ??= now;
+    // The player cannot play what it does not have: a stall shifts the playback clock.
+    const playhead = (now - this.#playStart) / 1000;
+    if (playhead > this.#ackedMediaEnd) this.#playStart += (playhead - this.#ackedMediaEnd) * 1000;
+    this.#wakeUp();
+  }
+
+  /**
+   * Stops at once: drops queued media and confirms with `stream-end`; no media follows it.
+   *
+   * @param requestId The STOP request id.
+   */
+  stop(requestId: number): void {
+    this.#end("stopped", { re: requestId });
+  }
+
+  /** Ends without telling the viewer (it left). */
+  abort(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#abort.abort();
+    this.#wakeUp();
+  }
+
+  #end(reason: StreamEndReason, options: { re?: number; message?: string; detail?: string }) {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#abort.abort();
+    this.#wakeUp();
+    this.#conn.dropMedia(this.streamId);
+    this.#conn.send({
+      type: "stream-end",
+      streamId: this.streamId,
+      reason,
+      ...(options.re === undefined ? {} : { re: options.re }),
+      ...(options.message === undefined ? {} : { message: options.message }),
+    });
+    this.#options.onEnd(reason, options.detail);
+  }
+
+  #bufferSeconds(now: number): number {
+    if (this.#playStart === null) return this.#ackedMediaEnd;
+    return this.#ackedMediaEnd - (now - this.#playStart) / 1000;
+  }
+
+  #playhead(now: number): number {
+    return this.#playStart === null ? 0 : (now - this.#playStart) / 1000;
+  }
+
+  async #run() {
+    const { prepared, store } = this.#options;
+    const signal = this.#abort.signal;
+    const count = prepared.renditions[0].segments.length;
+    for (let index = 0; index < count; index++) {
+      const start = prepared.renditions[0].segments[index].start;
+      // Pace: stay at most `leadSeconds` ahead of playback, and within the unconfirmed window.
+      let fullSince: number | null = null;
+      while (!signal.aborted) {
+        const now = performance.now();
+        const ahead = start - this.#playhead(now);
+        const windowFull = this.#unackedBytes >= this.#options.maxUnackedBytes;
+        if (!windowFull) fullSince = null;
+        if (ahead <= STREAM_DEFAULTS.leadSeconds && !windowFull) break;
+        if (windowFull) {
+          fullSince ??= now;
+          if (now - fullSince > STREAM_DEFAULTS.stallStopMs) {
+            this.#end("error", {
+              message:
+                "Stream stopped: your connection is not keeping up, even at the lowest quality; try again later",
+              detail: "SLOW_CONSUMER",
+            });
+            return;
+          }
+          if (now - fullSince > STREAM_DEFAULTS.stallStepDownMs) this.#current = 0;
+        }
+        await this.#sleep(
+          windowFull ? 250 : Math.max(10, (ahead - STREAM_DEFAULTS.leadSeconds) * 1000),
+        );
+      }
+      if (signal.aborted) return;
+      const now = performance.now();
+      if (this.#quality === "auto") {
+        this.#current = chooseRendition(prepared.renditions, this.#current, {
+          estimate: this.#estimator.estimate(),
+          bufferSeconds: this.#bufferSeconds(now),
+        });
+      }
+      const rendition = prepared.renditions[this.#current];
+      const segment = rendition.segments[index];
+      const raw = await store.read(segment.path);
+      if (signal.aborted) return;
+      const bytes = prepared.container === "mpegts" ? this.#fixer.fix(raw) : raw;
+      this.#sent.set(index, {
+        bytes: bytes.length,
+        startedAt: now,
+        mediaEnd: segment.start + segment.duration,
+      });
+      this.#unackedBytes += bytes.length;
+      this.#conn.send({
+        type: "segment",
+        streamId: this.streamId,
+        index,
+        height: rendition.height,
+        bitrate: rendition.bitrate,
+        start: segment.start,
+        duration: segment.duration,
+        bytes: bytes.length,
+      });
+      for (let at = 0; at < bytes.length; at += STREAM_DEFAULTS.chunkBytes) {
+        if (signal.aborted || this.#conn.closed) return;
+        await this.#conn.sendMedia(this.streamId, {
+          index,
+          data: bytes.subarray(at, at + STREAM_DEFAULTS.chunkBytes),
+        });
+      }
+    }
+    if (!signal.aborted) this.#end("finished", {});
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  #wakeUp() {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+}
