@@ -126,6 +126,7 @@ export class ClientSession {
   #inbox: Promise<void> = Promise.resolve();
   #playback: PlaybackState = "idle";
   #stream?: Stream;
+  #openSink?: (info: StreamStartMessage) => MediaSink;
   #closing = false;
   #closed = false;
   #reading: Promise<void>;
@@ -324,12 +325,12 @@ export class ClientSession {
    * Starts a stream; media goes to the sink until the stream ends.
    *
    * @param title The title.
-   * @param options The quality and the sink.
+   * @param options The quality, and a factory that opens the sink once the metadata is known.
    * @returns The stream's metadata.
    */
   async play(
     title: string,
-    options: { quality: Quality; sink: MediaSink },
+    options: { quality: Quality; sink: (info: StreamStartMessage) => MediaSink },
   ): Promise<StreamStartMessage> {
     this.#requireRegistered();
     this.#playback = nextPlaybackState(this.#playback, "play");
@@ -340,7 +341,7 @@ export class ClientSession {
         title,
         quality: options.quality,
       }) as StreamStartMessage;
-      this.#stream = { info, sink: options.sink, received: 0, totalBytes: 0 };
+      this.#stream = { info, sink: options.sink(info), received: 0, totalBytes: 0 };
       this.#playback = nextPlaybackState(this.#playback, "started");
       return info;
     } catch (error) {
@@ -485,6 +486,27 @@ export class ClientSession {
           this.#events.streamEnd?.(message);
         }
         if (message.re !== undefined) this.#answer(message.re, message);
+        return;
+      }
+      case "stream-start": {
+        const openSink = this.#openSink;
+        this.#openSink = undefined;
+        if (openSink === undefined) return;
+        let sink: MediaSink;
+        try {
+          sink = openSink(message);
+        } catch (error) {
+          // No player: stop the stream at once and report why.
+          this.#write({ type: "stop", id: this.#nextId++ });
+          this.#playback = "idle";
+          const pending = this.#pending.get(message.re);
+          this.#pending.delete(message.re);
+          pending?.reject(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
+        this.#stream = { info: message, sink, received: 0, totalBytes: 0 };
+        this.#playback = nextPlaybackState(this.#playback, "started");
+        this.#answer(message.re, message);
         return;
       }
       case "welcome":

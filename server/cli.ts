@@ -84,16 +84,9 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     }
     : undefined;
   const log = (line: string) => io.out(`${timestamp()} ${line}`);
-  const videos = await VideoLibrary.open({
-    dir: values.videos,
-    cacheDir: values.cache ?? cacheDir(),
-    codec: codec as VideoCodec,
-    onLog: log,
-  });
   const server = new PeerstreamServer({
     hostname: values.host ?? "0.0.0.0",
     port,
-    videos,
     log,
     names,
     tls,
@@ -114,7 +107,6 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   try {
     addr = server.start();
   } catch (error) {
-    await videos.close();
     if (error instanceof Deno.errors.AddrInUse) {
       io.err(`error: Cannot listen on port ${port}: it is in use; pick another with --port`);
       return 1;
@@ -122,7 +114,24 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     throw error;
   }
   io.out(`Listening on ${addr.hostname}:${addr.port}${tls ? " (TLS)" : ""}`);
+  // Chat works at once; videos appear as the library is scanned and prepared.
+  const abort = new AbortController();
+  const opening = VideoLibrary.open({
+    dir: values.videos,
+    cacheDir: values.cache ?? cacheDir(),
+    codec: codec as VideoCodec,
+    onLog: log,
+    signal: abort.signal,
+  }).then(
+    (videos) => server.setVideos(videos),
+    (error) => {
+      if (abort.signal.aborted) return;
+      io.err(`${timestamp()} error: Cannot open the video library: ${(error as Error).message}`);
+    },
+  );
   const why = await io.stopSignal;
+  abort.abort();
+  await opening;
   log(`${why}: shutting down`);
   await server.shutdown("Server is shutting down");
   log("stopped");

@@ -17,7 +17,7 @@ import { Relay } from "./relay.ts";
 import { StreamSession } from "./stream_session.ts";
 import type { VideoLibrary } from "../video/videos.ts";
 import { SegmentStore } from "../video/segment_store.ts";
-import { suggestTitles } from "../video/catalog.ts";
+import { normalizePlayArgument, suggestTitles } from "../video/catalog.ts";
 import type { NameStore } from "./name_store.ts";
 
 /** The version string sent in `server-hello`. */
@@ -65,6 +65,7 @@ export class PeerstreamServer {
   readonly #clients = new Set<Client>();
   readonly #perAddress = new Map<string, number>();
   readonly #store = new SegmentStore();
+  #videos?: VideoLibrary;
   #listener?: Deno.Listener;
   #nextId = 1;
   #timer?: ReturnType<typeof setInterval>;
@@ -78,6 +79,16 @@ export class PeerstreamServer {
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#log = options.log ?? (() => {});
     this.#directory = new Directory({ bindings: options.names?.load() });
+    this.#videos = options.videos;
+  }
+
+  /**
+   * Sets the video library once it is open (the server listens before the library is scanned).
+   *
+   * @param videos The library.
+   */
+  setVideos(videos: VideoLibrary): void {
+    this.#videos = videos;
   }
 
   /** The address the server listens on, once started. */
@@ -132,7 +143,7 @@ export class PeerstreamServer {
     for (const client of this.#clients) client.conn.close();
     await this.#accepting;
     await Promise.all(this.#handlers);
-    await this.#options.videos?.close();
+    await this.#videos?.close();
   }
 
   async #acceptLoop(listener: Deno.Listener) {
@@ -281,7 +292,7 @@ export class PeerstreamServer {
       case "hello":
         throw new PeerstreamError("ALREADY_REGISTERED", `Already registered as "${name}"`);
       case "list": {
-        const videos = (this.#options.videos?.list() ?? []).map((v) => ({
+        const videos = (this.#videos?.list() ?? []).map((v) => ({
           title: v.title,
           heights: v.heights,
           duration: v.duration,
@@ -333,7 +344,7 @@ export class PeerstreamServer {
         return;
       }
       case "play":
-        await this.#play(client, message.id, { title: message.title, quality: message.quality });
+        this.#play(client, message.id, { title: message.title, quality: message.quality });
         return;
       case "stop": {
         const stream = client.stream;
@@ -440,13 +451,22 @@ export class PeerstreamServer {
     recipient.conn.conn.send({ type: "deliver", rid, from: client.name!, body });
   }
 
-  async #play(
+  #play(
     client: Client,
     requestId: number,
     options: { title: string; quality: number | "auto" },
   ) {
-    const videos = this.#options.videos;
-    const entry = videos?.get(options.title);
+    const videos = this.#videos;
+    let entry = videos?.get(options.title);
+    let quality = options.quality;
+    if ((entry === null || entry === undefined) && videos !== undefined) {
+      // The reference's form: PLAY dog_720p.mp4 names the title "dog" at 720p.
+      const target = normalizePlayArgument(options.title);
+      if (target !== null) {
+        entry = videos.get(target.title);
+        if (target.height !== null && quality === "auto") quality = target.height;
+      }
+    }
     if (videos === undefined || entry === null || entry === undefined) {
       const titles = videos?.list().map((v) => v.title) ?? [];
       const close = suggestTitles(options.title, titles);
@@ -475,13 +495,10 @@ export class PeerstreamServer {
       );
     }
     const prepared = entry.prepared;
-    if (
-      options.quality !== "auto" &&
-      !prepared.renditions.some((r) => r.height === options.quality)
-    ) {
+    if (quality !== "auto" && !prepared.renditions.some((r) => r.height === quality)) {
       throw new PeerstreamError(
         "RENDITION_NOT_FOUND",
-        `Cannot play "${prepared.name}" at ${options.quality}p; available: ${
+        `Cannot play "${prepared.name}" at ${quality}p; available: ${
           prepared.renditions.map((r) => `${r.height}p`).join(", ")
         } or auto`,
       );
@@ -494,7 +511,7 @@ export class PeerstreamServer {
       requestId,
       prepared,
       store: this.#store,
-      quality: options.quality,
+      quality,
       maxUnackedBytes: this.#limits.maxUnackedMediaBytes,
       onEnd: (reason, detail) => {
         if (client.stream === session) client.stream = undefined;
@@ -507,7 +524,7 @@ export class PeerstreamServer {
       },
     });
     client.stream = session;
-    this.#log(`play #${client.id} "${client.name}" ${prepared.name} ${options.quality}`);
+    this.#log(`play #${client.id} "${client.name}" ${prepared.name} ${quality}`);
     session.start();
   }
 
