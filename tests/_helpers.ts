@@ -1,0 +1,397 @@
+/**
+ * Helpers for end-to-end tests: real server and client processes on loopback, and in-process
+ * clients, every wait bounded by a deadline.
+ * @module
+ */
+
+import { generateIdentity, type Identity } from "../protocol/e2e.ts";
+import type { LeaveReason, SegmentMessage, StreamEndMessage } from "../protocol/messages.ts";
+import { ClientSession, type IncomingMessage } from "../client/session.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** The permissions the program runs with (the same as the compiled binary). */
+export const PROGRAM_PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+];
+
+/** A cache of generated and prepared samples shared by the test files of one run. */
+export const TEST_CACHE = Deno.env.get("PEERSTREAM_TEST_CACHE") ??
+  `${Deno.env.get("TMPDIR") ?? "/tmp"}/peerstream-test-cache`;
+
+/** Collects a child's output lines and lets a test wait for one. */
+export class LineReader {
+  readonly lines: string[] = [];
+  #waiters: { re: RegExp; from: number; resolve: (line: string) => void }[] = [];
+  readonly done: Promise<void>;
+
+  /** @param stream The child's stdout or stderr. */
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.done = this.#pump(stream);
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>) {
+    let rest = "";
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      rest += text;
+      const parts = rest.split("\n");
+      rest = parts.pop()!;
+      for (const line of parts) this.#add(line);
+    }
+    if (rest !== "") this.#add(rest);
+  }
+
+  #add(line: string) {
+    this.lines.push(line);
+    for (const waiter of [...this.#waiters]) {
+      if (waiter.re.test(line)) {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    }
+  }
+
+  /**
+   * Waits for a line matching `re`, among lines from index `from` on.
+   *
+   * @param re The pattern.
+   * @param options Deadline (ms) and where to start looking.
+   * @returns The line.
+   */
+  waitFor(re: RegExp, options: { timeoutMs?: number; from?: number } = {}): Promise<string> {
+    const from = options.from ?? 0;
+    const found = this.lines.slice(from).find((line) => re.test(line));
+    if (found !== undefined) return Promise.resolve(found);
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        reject(
+          new Error(
+            `No line matching ${re} within ${timeoutMs} ms; got:\n${this.lines.join("\n")}`,
+          ),
+        );
+      }, timeoutMs);
+      const waiter = {
+        re,
+        from,
+        resolve: (line: string) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+}
+
+/** A running `peerstream serve` process. */
+export interface ServerProcess {
+  /** The port it listens on. */
+  port: number;
+  /** Its stdout (log) lines. */
+  out: LineReader;
+  /** Its stderr lines. */
+  err: LineReader;
+  /** The child. */
+  child: Deno.ChildProcess;
+  /** Stops it (SIGTERM by default) and waits; returns the exit code. */
+  stop(signal?: Deno.Signal): Promise<number>;
+}
+
+/** Options for {@linkcode startServer}. */
+export interface StartServerOptions {
+  /** Extra `serve` arguments. */
+  args?: string[];
+  /** Extra environment. */
+  env?: Record<string, string>;
+  /** Cache folder. @default {TEST_CACHE} */
+  cacheDir?: string;
+  /** Wait until every title is prepared. @default {false} */
+  waitReady?: boolean;
+}
+
+/**
+ * Starts `main.ts serve --port 0` on 127.0.0.1 and waits for "Listening on".
+ *
+ * @param options Arguments, environment and cache.
+ * @returns The running server.
+ */
+export async function startServer(options: StartServerOptions = {}): Promise<ServerProcess> {
+  const data = await Deno.makeTempDir({ prefix: "peerstream-data-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...PROGRAM_PERMISSIONS,
+      `${ROOT}main.ts`,
+      "serve",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--cache",
+      options.cacheDir ?? TEST_CACHE,
+      "--data",
+      data,
+      ...(options.args ?? []),
+    ],
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = new LineReader(child.stdout);
+  const err = new LineReader(child.stderr);
+  let line: string;
+  try {
+    line = await out.waitFor(/^Listening on /, { timeoutMs: 30_000 });
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.status;
+    await Promise.all([out.done, err.done]);
+    throw new Error(`Server did not start: ${(error as Error).message}\n${err.lines.join("\n")}`);
+  }
+  const port = Number(/:(\d+)/.exec(line)![1]);
+  let stopped: Promise<number> | undefined;
+  const stop = (signal: Deno.Signal = "SIGTERM") => {
+    stopped ??= (async () => {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already exited.
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already exited.
+        }
+      }, 10_000);
+      const status = await child.status;
+      clearTimeout(timer);
+      await Promise.all([out.done, err.done]);
+      await Deno.remove(data, { recursive: true });
+      return status.code;
+    })();
+    return stopped;
+  };
+  if (options.waitReady) {
+    try {
+      await waitForReady(port);
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+  }
+  return { port, out, err, child, stop };
+}
+
+/**
+ * Waits until the server lists titles and all of them are prepared.
+ *
+ * @param port The server's port.
+ * @param timeoutMs Deadline.
+ */
+export async function waitForReady(port: number, timeoutMs = 120_000): Promise<void> {
+  const client = await connectClient(port, `probe${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const videos = await client.session.list();
+      if (videos.length > 0 && videos.every((v) => v.state !== "preparing")) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`Videos not prepared within ${timeoutMs} ms`);
+  } finally {
+    await client.session.quit();
+  }
+}
+
+/** Every event an in-process client saw, in order. */
+export type ClientEvent =
+  | { kind: "joined"; name: string }
+  | { kind: "left"; name: string; reason: LeaveReason }
+  | { kind: "message"; message: IncomingMessage }
+  | { kind: "warning"; text: string; code: string }
+  | { kind: "segment"; segment: SegmentMessage }
+  | { kind: "stream-end"; end: StreamEndMessage }
+  | { kind: "shutdown"; message: string }
+  | { kind: "server-error"; code: string; message: string }
+  | { kind: "closed"; expected: boolean; message: string };
+
+/** An in-process client and what it saw. */
+export interface TestClient {
+  session: ClientSession;
+  identity: Identity;
+  events: ClientEvent[];
+  /** Waits for an event matching the predicate (looking at past events too). */
+  waitFor(predicate: (event: ClientEvent) => boolean, timeoutMs?: number): Promise<ClientEvent>;
+}
+
+const identities: Identity[] = [];
+
+/**
+ * Connects and registers an in-process client.
+ *
+ * @param port The server's port.
+ * @param name The name.
+ * @param options A fixed identity, to reuse keys.
+ * @returns The client.
+ */
+export async function connectClient(
+  port: number,
+  name: string,
+  options: { identity?: Identity; hostname?: string } = {},
+): Promise<TestClient> {
+  const events: ClientEvent[] = [];
+  const waiters: { predicate: (e: ClientEvent) => boolean; resolve: (e: ClientEvent) => void }[] =
+    [];
+  const push = (event: ClientEvent) => {
+    events.push(event);
+    for (const waiter of [...waiters]) {
+      if (waiter.predicate(event)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(event);
+      }
+    }
+  };
+  const session = await ClientSession.connect({
+    hostname: options.hostname ?? "127.0.0.1",
+    port,
+    events: {
+      joined: (n) => push({ kind: "joined", name: n }),
+      left: (n, reason) => push({ kind: "left", name: n, reason }),
+      message: (message) => push({ kind: "message", message }),
+      warning: (text, code) => push({ kind: "warning", text, code }),
+      segment: (segment) => push({ kind: "segment", segment }),
+      streamEnd: (end) => push({ kind: "stream-end", end }),
+      shutdown: (message) => push({ kind: "shutdown", message }),
+      serverError: (code, message) => push({ kind: "server-error", code, message }),
+      closed: (info) => push({ kind: "closed", ...info }),
+    },
+  });
+  const identity = options.identity ?? identities.pop() ?? await generateIdentity();
+  await session.register(name, identity);
+  return {
+    session,
+    identity,
+    events,
+    waitFor(predicate, timeoutMs = 10_000) {
+      const found = events.find(predicate);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(
+            new Error(`No matching event within ${timeoutMs} ms; saw ${JSON.stringify(events)}`),
+          );
+        }, timeoutMs);
+        const waiter = {
+          predicate,
+          resolve: (e: ClientEvent) => {
+            clearTimeout(timer);
+            resolve(e);
+          },
+        };
+        waiters.push(waiter);
+      });
+    },
+  };
+}
+
+/** A `peerstream join` process driven through stdin and stdout. */
+export interface CliClient {
+  child: Deno.ChildProcess;
+  out: LineReader;
+  err: LineReader;
+  /** Types a line. */
+  type(line: string): Promise<void>;
+  /** Closes stdin and waits for the exit code (killing after a deadline). */
+  finish(timeoutMs?: number): Promise<number>;
+  /** The config folder (fresh per client). */
+  home: string;
+}
+
+/**
+ * Starts `main.ts join` with a fresh HOME and working folder.
+ *
+ * @param port The server's port.
+ * @param name The name.
+ * @param options Extra arguments; `cwd` and `home` to reuse folders.
+ * @returns The client, once it printed "Joined" (unless `waitJoined` is false).
+ */
+export async function startCli(
+  port: number,
+  name: string,
+  options: { args?: string[]; waitJoined?: boolean; home?: string } = {},
+): Promise<CliClient> {
+  const home = options.home ?? await Deno.makeTempDir({ prefix: "peerstream-home-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...PROGRAM_PERMISSIONS,
+      `${ROOT}main.ts`,
+      "join",
+      "--name",
+      name,
+      "--server",
+      `127.0.0.1:${port}`,
+      ...(options.args ?? ["--player", "none"]),
+    ],
+    cwd: home,
+    env: {
+      NO_COLOR: "1",
+      HOME: home,
+      XDG_CONFIG_HOME: `${home}/.config`,
+      XDG_CACHE_HOME: `${home}/.cache`,
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+    },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const out = new LineReader(child.stdout);
+  const err = new LineReader(child.stderr);
+  const client: CliClient = {
+    child,
+    out,
+    err,
+    home,
+    async type(line) {
+      await writer.write(new TextEncoder().encode(`${line}\n`));
+    },
+    async finish(timeoutMs = 10_000) {
+      try {
+        await writer.close();
+      } catch {
+        // Already closed.
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already exited.
+        }
+      }, timeoutMs);
+      const status = await child.status;
+      clearTimeout(timer);
+      await Promise.all([out.done, err.done]);
+      return status.code;
+    },
+  };
+  if (options.waitJoined !== false) {
+    try {
+      await out.waitFor(/^Joined /, { timeoutMs: 20_000 });
+    } catch (error) {
+      child.kill("SIGKILL");
+      await client.finish();
+      throw new Error(`${(error as Error).message}\nstderr:\n${err.lines.join("\n")}`);
+    }
+  }
+  return client;
+}

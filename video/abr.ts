@@ -1,0 +1,188 @@
+/**
+ * Pure adaptive bitrate: an EWMA bandwidth estimator and a rendition policy, with every tunable in
+ * {@linkcode ABR_DEFAULTS}. Modelled on hls.js (`ewma.ts`, `ewma-bandwidth-estimator.ts`,
+ * `abr-controller.ts`): the streaming loop feeds (milliseconds, bytes) samples and asks for a
+ * choice at each segment boundary.
+ * @module
+ */
+
+/** Tunables of the estimator and the policy. */
+export interface AbrConfig {
+  /** Half-life of the fast moving average, in seconds of sampled transfer time. @default {3} */
+  fastHalfLife: number;
+  /** Half-life of the slow moving average, in seconds of sampled transfer time. @default {9} */
+  slowHalfLife: number;
+  /** Estimate in bits/s used until enough samples arrived. @default {1_000_000} */
+  defaultEstimate: number;
+  /** Sample weight (seconds) the fast average needs before its estimate is used. @default {0.001} */
+  minWeight: number;
+  /** Shortest sample duration in ms; shorter transfers are counted as this long. @default {50} */
+  minSampleMs: number;
+  /** Share of the estimate a higher rendition may use before stepping up. @default {0.7} */
+  upFactor: number;
+  /** Share of the estimate the current rendition may use and still be kept. @default {0.85} */
+  stayFactor: number;
+  /** Below this many buffered seconds the policy is in an emergency and steps down. @default {4} */
+  lowBufferSeconds: number;
+  /** Share of the estimate a rendition may use when the buffer is low. @default {0.5} */
+  lowBufferFactor: number;
+}
+
+/** The default ABR tunables (see {@linkcode AbrConfig} for each one). */
+export const ABR_DEFAULTS: Readonly<AbrConfig> = Object.freeze({
+  fastHalfLife: 3,
+  slowHalfLife: 9,
+  defaultEstimate: 1_000_000,
+  minWeight: 0.001,
+  minSampleMs: 50,
+  upFactor: 0.7,
+  stayFactor: 0.85,
+  lowBufferSeconds: 4,
+  lowBufferFactor: 0.5,
+});
+
+/** An exponentially weighted moving average whose samples carry a weight (here, seconds). */
+class _Ewma {
+  readonly #alpha: number;
+  #estimate = 0;
+  #totalWeight = 0;
+
+  constructor(halfLife: number) {
+    // After `halfLife` units of weight an old value counts for one half.
+    this.#alpha = halfLife > 0 ? Math.exp(Math.log(0.5) / halfLife) : 0;
+  }
+
+  sample(weight: number, value: number): void {
+    const adjAlpha = Math.pow(this.#alpha, weight);
+    this.#estimate = value * (1 - adjAlpha) + adjAlpha * this.#estimate;
+    this.#totalWeight += weight;
+  }
+
+  get totalWeight(): number {
+    return this.#totalWeight;
+  }
+
+  estimate(): number {
+    // Undo the bias towards the initial 0 (the "zero factor" of hls.js ewma.ts).
+    const zeroFactor = 1 - Math.pow(this.#alpha, this.#totalWeight);
+    return zeroFactor > 0 ? this.#estimate / zeroFactor : this.#estimate;
+  }
+}
+
+/**
+ * Bandwidth estimator from transfer samples: a fast and a slow EWMA weighted by sample duration;
+ * the estimate is the lower of the two, so it drops quickly and recovers slowly.
+ *
+ * @example
+ * ```ts
+ * const est = new EwmaEstimator();
+ * est.sample(1000, 250_000); // 250 kB in 1 s
+ * est.estimate(); // 2_000_000 bits/s
+ * ```
+ */
+export class EwmaEstimator {
+  readonly #config: Readonly<AbrConfig>;
+  readonly #fast: _Ewma;
+  readonly #slow: _Ewma;
+
+  /** @param config The tunables; defaults to {@linkcode ABR_DEFAULTS}. */
+  constructor(config: Readonly<AbrConfig> = ABR_DEFAULTS) {
+    this.#config = config;
+    this.#fast = new _Ewma(config.fastHalfLife);
+    this.#slow = new _Ewma(config.slowHalfLife);
+  }
+
+  /**
+   * Add one transfer sample.
+   *
+   * @param durationMs How long the transfer took; clamped up to `minSampleMs`.
+   * @param bytes How many bytes were transferred.
+   */
+  sample(durationMs: number, bytes: number): void {
+    if (!Number.isFinite(durationMs) || !Number.isFinite(bytes) || bytes < 0) return;
+    const seconds = Math.max(durationMs, this.#config.minSampleMs) / 1000;
+    const bitsPerSecond = (bytes * 8) / seconds;
+    this.#fast.sample(seconds, bitsPerSecond);
+    this.#slow.sample(seconds, bitsPerSecond);
+  }
+
+  /** Whether enough samples arrived for {@linkcode EwmaEstimator.estimate} to use them. */
+  canEstimate(): boolean {
+    return this.#fast.totalWeight >= this.#config.minWeight;
+  }
+
+  /**
+   * The bandwidth estimate.
+   *
+   * @returns Bits per second: the lower of the fast and slow averages, or `defaultEstimate`.
+   */
+  estimate(): number {
+    if (!this.canEstimate()) return this.#config.defaultEstimate;
+    return Math.min(this.#fast.estimate(), this.#slow.estimate());
+  }
+}
+
+/** A rendition as the policy sees it. */
+export interface AbrRendition {
+  /** Height in pixels. */
+  height: number;
+  /** Bits per second needed to play it in real time. */
+  bitrate: number;
+}
+
+/** What the policy knows about the link and the viewer. */
+export interface AbrInput {
+  /** Bandwidth estimate in bits/s. */
+  estimate: number;
+  /** Seconds of media sent ahead of real time (the viewer's buffer). */
+  bufferSeconds: number;
+}
+
+/**
+ * Choose the rendition for the next segment.
+ *
+ * - Buffer below `lowBufferSeconds`: the highest rendition, not above the current one, whose bitrate
+ *   is at most `estimate × lowBufferFactor` (possibly several steps down; index 0 at worst).
+ * - Otherwise step up to the highest rendition within `estimate × upFactor` if that is above the
+ *   current one; else keep the current one while it fits `estimate × stayFactor`; else drop to the
+ *   highest rendition that fits `estimate × stayFactor`.
+ *
+ * Because `upFactor < stayFactor`, a steady estimate settles after at most one switch.
+ *
+ * @example
+ * ```ts
+ * const ladder = [{ height: 240, bitrate: 400_000 }, { height: 720, bitrate: 2_000_000 }];
+ * chooseRendition(ladder, 0, { estimate: 3_000_000, bufferSeconds: 10 }); // 1
+ * ```
+ * @param renditions Renditions in ascending bitrate; must not be empty.
+ * @param current Index of the rendition in use (clamped into range).
+ * @param input The estimate and the buffer.
+ * @param config The tunables.
+ * @returns The index of the rendition to use.
+ * @throws {RangeError} When `renditions` is empty.
+ */
+export function chooseRendition(
+  renditions: readonly AbrRendition[],
+  current: number,
+  input: AbrInput,
+  config: Readonly<AbrConfig> = ABR_DEFAULTS,
+): number {
+  if (renditions.length === 0) {
+    throw new RangeError("Cannot choose a rendition: the list is empty");
+  }
+  const cur = Math.min(Math.max(Number.isInteger(current) ? current : 0, 0), renditions.length - 1);
+  const estimate = Number.isFinite(input.estimate) && input.estimate > 0 ? input.estimate : 0;
+  const highestWithin = (budget: number, limit: number): number => {
+    for (let i = limit; i >= 0; i--) {
+      if (renditions[i].bitrate <= budget) return i;
+    }
+    return 0;
+  };
+  if (input.bufferSeconds < config.lowBufferSeconds) {
+    return highestWithin(estimate * config.lowBufferFactor, cur);
+  }
+  const up = highestWithin(estimate * config.upFactor, renditions.length - 1);
+  if (up > cur) return up;
+  if (renditions[cur].bitrate <= estimate * config.stayFactor) return cur;
+  return highestWithin(estimate * config.stayFactor, cur);
+}

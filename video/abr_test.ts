@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import { ABR_DEFAULTS, type AbrConfig, chooseRendition, EwmaEstimator } from "./abr.ts";
+
+const LADDER = [
+  { height: 240, bitrate: 400_000 },
+  { height: 480, bitrate: 1_000_000 },
+  { height: 720, bitrate: 2_500_000 },
+];
+
+function close(actual: number, expected: number, message?: string): void {
+  assert.ok(
+    Math.abs(actual - expected) < 1e-6 * Math.max(1, expected),
+    message ?? `${actual} != ${expected}`,
+  );
+}
+
+Deno.test("`EwmaEstimator.estimate()` returns the default before any sample", () => {
+  const e = new EwmaEstimator();
+  assert.equal(e.canEstimate(), false);
+  assert.equal(e.estimate(), ABR_DEFAULTS.defaultEstimate);
+});
+
+Deno.test("`EwmaEstimator.estimate()` equals a constant rate exactly", () => {
+  const e = new EwmaEstimator();
+  e.sample(1000, 250_000);
+  close(e.estimate(), 2_000_000);
+  e.sample(2000, 500_000);
+  e.sample(500, 125_000);
+  close(e.estimate(), 2_000_000);
+});
+
+Deno.test("`EwmaEstimator.sample()` clamps short samples to minSampleMs", () => {
+  const e = new EwmaEstimator();
+  e.sample(0, 1000); // counted as 50 ms: 8000 bits / 0.05 s
+  close(e.estimate(), 160_000);
+  const f = new EwmaEstimator();
+  f.sample(10, 1000);
+  close(f.estimate(), 160_000);
+});
+
+Deno.test("`EwmaEstimator.sample()` ignores invalid samples", () => {
+  const e = new EwmaEstimator();
+  e.sample(NaN, 1000);
+  e.sample(1000, -1);
+  e.sample(Infinity, 1000);
+  assert.equal(e.canEstimate(), false);
+});
+
+Deno.test("`EwmaEstimator.estimate()` is the min of fast and slow averages with hls.js weights", () => {
+  const e = new EwmaEstimator();
+  e.sample(3000, 3_000_000); // 8 Mbit/s for 3 s
+  e.sample(3000, 750_000); // 2 Mbit/s for 3 s
+  // Fast (half-life 3 s): weights 1/2 on the new value after bias correction.
+  const fastAlpha = 0.5; // alpha^3 with alpha = 0.5^(1/3)
+  const fastRaw = (8e6 * (1 - fastAlpha)) * fastAlpha + 2e6 * (1 - fastAlpha);
+  const fast = fastRaw / (1 - fastAlpha ** 2);
+  const slowA = Math.pow(0.5, 3 / 9);
+  const slowRaw = 8e6 * (1 - slowA) * slowA + 2e6 * (1 - slowA);
+  const slow = slowRaw / (1 - slowA ** 2);
+  close(fast, 4_000_000);
+  assert.ok(slow > fast);
+  close(e.estimate(), 4_000_000);
+});
+
+Deno.test("`EwmaEstimator.estimate()` drops fast and recovers slowly", () => {
+  const e = new EwmaEstimator();
+  for (let i = 0; i < 10; i++) e.sample(1000, 1_000_000); // 8 Mbit/s
+  e.sample(1000, 125_000); // 1 Mbit/s
+  const afterDrop = e.estimate();
+  assert.ok(afterDrop < 7_000_000, String(afterDrop));
+  e.sample(1000, 1_000_000);
+  assert.ok(e.estimate() < 8_000_000);
+  assert.ok(e.estimate() > afterDrop);
+});
+
+Deno.test("`EwmaEstimator` honours a custom config", () => {
+  const config: AbrConfig = { ...ABR_DEFAULTS, defaultEstimate: 123, minWeight: 2 };
+  const e = new EwmaEstimator(config);
+  e.sample(1000, 1000);
+  assert.equal(e.estimate(), 123);
+  e.sample(1000, 1000);
+  close(e.estimate(), 8000);
+});
+
+const HIGH_BUFFER = 10;
+
+Deno.test("`chooseRendition()` steps up only within upFactor of the estimate", () => {
+  // 720p needs 2.5 Mbit/s: allowed up when 0.7 × estimate ≥ 2.5 M, i.e. estimate ≥ 3_571_428.6.
+  const table: [number, number, number][] = [
+    // [current, estimate, expected]
+    [0, 0, 0],
+    [0, 571_428, 0], // 0.7 × 571_428 = 399_999.6 < 400 k: index 0 anyway (lowest)
+    [0, 1_428_571, 0], // 999_999.7 < 1 M
+    [0, 1_428_572, 1], // 1_000_000.4 ≥ 1 M
+    [0, 3_571_428, 1],
+    [0, 3_571_429, 2],
+    [1, 3_571_429, 2],
+    [0, 100_000_000, 2],
+  ];
+  for (const [cur, estimate, want] of table) {
+    assert.equal(
+      chooseRendition(LADDER, cur, { estimate, bufferSeconds: HIGH_BUFFER }),
+      want,
+      `current ${cur}, estimate ${estimate}`,
+    );
+  }
+});
+
+Deno.test("`chooseRendition()` stays while the current rendition fits stayFactor", () => {
+  // Staying on 720p needs 0.85 × estimate ≥ 2.5 M, i.e. estimate ≥ 2_941_176.5.
+  const table: [number, number, number][] = [
+    [2, 2_941_177, 2],
+    [2, 2_941_176, 1], // drops to the highest that fits 0.85 × estimate
+    [2, 1_176_471, 1], // 1 M ≤ 0.85 × 1_176_471
+    [2, 1_176_470, 0], // two steps down
+    [1, 1_176_471, 1],
+    [1, 1_176_470, 0],
+    [2, 0, 0],
+  ];
+  for (const [cur, estimate, want] of table) {
+    assert.equal(
+      chooseRendition(LADDER, cur, { estimate, bufferSeconds: HIGH_BUFFER }),
+      want,
+      `current ${cur}, estimate ${estimate}`,
+    );
+  }
+});
+
+Deno.test("`chooseRendition()` steps down fast when the buffer is low", () => {
+  const low = ABR_DEFAULTS.lowBufferSeconds - 0.001;
+  // Low buffer: highest ≤ 0.5 × estimate, never above the current one.
+  assert.equal(chooseRendition(LADDER, 2, { estimate: 5_000_000, bufferSeconds: low }), 2);
+  assert.equal(chooseRendition(LADDER, 2, { estimate: 4_999_999, bufferSeconds: low }), 1);
+  assert.equal(chooseRendition(LADDER, 2, { estimate: 1_999_999, bufferSeconds: low }), 0);
+  assert.equal(chooseRendition(LADDER, 0, { estimate: 100e6, bufferSeconds: low }), 0);
+  assert.equal(chooseRendition(LADDER, 1, { estimate: 100e6, bufferSeconds: 0 }), 1);
+  // Exactly at lowBufferSeconds is not low.
+  assert.equal(
+    chooseRendition(LADDER, 1, {
+      estimate: 100e6,
+      bufferSeconds: ABR_DEFAULTS.lowBufferSeconds,
+    }),
+    2,
+  );
+});
+
+Deno.test("`chooseRendition()` never oscillates on a steady estimate", () => {
+  for (let estimate = 100_000; estimate <= 6_000_000; estimate += 37_000) {
+    for (let start = 0; start < LADDER.length; start++) {
+      let cur = chooseRendition(LADDER, start, { estimate, bufferSeconds: HIGH_BUFFER });
+      const settled = cur;
+      for (let i = 0; i < 20; i++) {
+        cur = chooseRendition(LADDER, cur, { estimate, bufferSeconds: HIGH_BUFFER });
+        assert.equal(cur, settled, `estimate ${estimate}, start ${start}`);
+      }
+    }
+  }
+  // Between 480p and 720p: 480p from below, 720p kept from above (hysteresis).
+  assert.equal(chooseRendition(LADDER, 0, { estimate: 3_200_000, bufferSeconds: 10 }), 1);
+  assert.equal(chooseRendition(LADDER, 2, { estimate: 3_200_000, bufferSeconds: 10 }), 2);
+});
+
+Deno.test("`chooseRendition()` clamps the current index and rejects an empty list", () => {
+  assert.equal(chooseRendition(LADDER, 99, { estimate: 3_000_000, bufferSeconds: 10 }), 2);
+  assert.equal(chooseRendition(LADDER, -1, { estimate: 0, bufferSeconds: 10 }), 0);
+  assert.equal(chooseRendition(LADDER, 1.5, { estimate: NaN, bufferSeconds: 10 }), 0);
+  assert.equal(
+    chooseRendition([{ height: 240, bitrate: 1e9 }], 0, { estimate: 1, bufferSeconds: 0 }),
+    0,
+  );
+  assert.throws(
+    () => chooseRendition([], 0, { estimate: 1, bufferSeconds: 1 }),
+    (e: unknown) => e instanceof RangeError && /list is empty/.test(e.message),
+  );
+});
+
+Deno.test("`ABR_DEFAULTS` has the documented values and is frozen", () => {
+  assert.equal(ABR_DEFAULTS.fastHalfLife, 3);
+  assert.equal(ABR_DEFAULTS.slowHalfLife, 9);
+  assert.equal(ABR_DEFAULTS.upFactor, 0.7);
+  assert.equal(ABR_DEFAULTS.stayFactor, 0.85);
+  assert.ok(ABR_DEFAULTS.upFactor < ABR_DEFAULTS.stayFactor);
+  assert.ok(Object.isFrozen(ABR_DEFAULTS));
+});

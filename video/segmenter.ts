@@ -1,0 +1,386 @@
+/**
+ * Preparation of a title into aligned segments: every rendition is cut at the same times and every
+ * segment starts with a keyframe, so a viewer can switch rendition at any segment boundary.
+ *
+ * Results are cached in `${cacheDir}/prepared/<key>/` (key = SHA-256 of the codec, the segment length
+ * and each source's path, size and mtime) and reused across restarts; `manifest.json` is written last
+ * and the folder is built under a temporary name, so an incomplete folder is never used.
+ * @module
+ */
+
+import { PeerstreamError } from "../protocol/errors.ts";
+import {
+  ladderArgs,
+  type LadderOutput,
+  type ListedSegment,
+  parseHlsPlaylist,
+  parseProgressLine,
+  parseSegmentCsv,
+  PLAYLIST_NAME,
+  probe,
+  runTool,
+  SEGMENT_LIST_NAME,
+} from "./ffmpeg.ts";
+import type { Title } from "./library.ts";
+
+/** Codecs a title can be prepared in. */
+export type VideoCodec = "h264" | "mjpeg";
+
+/** One prepared segment of a rendition. */
+export interface PreparedSegment {
+  /** Position in the rendition, from 0. */
+  index: number;
+  /** Start time in seconds from the start of the title. */
+  start: number;
+  /** Duration in seconds. */
+  duration: number;
+  /** Size of the file in bytes. */
+  bytes: number;
+  /** Absolute path of the segment file. */
+  path: string;
+}
+
+/** One prepared rendition. */
+export interface PreparedRendition {
+  /** Height in pixels. */
+  height: number;
+  /** Width in pixels. */
+  width: number;
+  /** Measured bit rate over its segments, in bits/s. */
+  bitrate: number;
+  /** Its segments, with the same count and boundaries as every other rendition of the title. */
+  segments: PreparedSegment[];
+}
+
+/** A title prepared for streaming. */
+export interface PreparedTitle {
+  /** The title. */
+  name: string;
+  /** The video codec of the segments. */
+  codec: VideoCodec;
+  /** `mpegts` for H.264 + AAC; `mjpeg` for raw JPEG streams (no timestamps: tell players `fps`). */
+  container: "mpegts" | "mjpeg";
+  /** Sum of segment durations in seconds. */
+  duration: number;
+  /** Whether the segments carry audio. */
+  hasAudio: boolean;
+  /** Frames per second. */
+  fps: number;
+  /** Renditions in ascending height. */
+  renditions: PreparedRendition[];
+}
+
+/** Options for {@linkcode prepareTitle}. */
+export interface PrepareOptions {
+  /** Cache folder; output goes to `${cacheDir}/prepared/<key>/`. */
+  cacheDir: string;
+  /** Codec of the segments. @default {"h264"} */
+  codec?: VideoCodec;
+  /** Segment length in seconds. @default {2} */
+  segmentSeconds?: number;
+  /** Aborting kills ffmpeg and removes the partial output. */
+  signal?: AbortSignal;
+  /** Called with the fraction done, from 0 to 1. */
+  onProgress?: (fraction: number) => void;
+}
+
+/** Heights a single source may be scaled down to. */
+export const LADDER_HEIGHTS: readonly number[] = [240, 360, 480, 720, 1080];
+/** Most renditions derived from a single source. */
+export const MAX_DERIVED_RENDITIONS = 3;
+
+/**
+ * Peak H.264 bit rate (`-maxrate`) for a height, in bits/s: about 0.1 bit per pixel at 25 fps,
+ * at least 300 kbit/s.
+ *
+ * @param height Height in pixels.
+ * @returns Bits per second.
+ */
+export function maxBitrateFor(height: number): number {
+  const width = (height * 16) / 9;
+  return Math.max(300_000, Math.round((width * height * 25 * 0.1) / 1000) * 1000);
+}
+
+/** A rendition to produce: which source and which height. */
+export interface LadderStep {
+  /** Index in the title's source renditions. */
+  source: number;
+  /** Output height. */
+  height: number;
+}
+
+/**
+ * Plan the renditions of a title. Several sources: one rendition each, at its own height. A single
+ * source: the heights of {@linkcode LADDER_HEIGHTS} up to its height (never upscaled), at most
+ * {@linkcode MAX_DERIVED_RENDITIONS} (the lowest, the highest and one between), or just its own
+ * height when it is below 240p.
+ *
+ * @param sourceHeights Heights of the sources in ascending order.
+ * @returns The renditions in ascending height.
+ */
+export function planLadder(sourceHeights: readonly number[]): LadderStep[] {
+  if (sourceHeights.length !== 1) {
+    return sourceHeights.map((height, source) => ({ source, height: height - (height % 2) }));
+  }
+  const top = sourceHeights[0];
+  const fits = LADDER_HEIGHTS.filter((h) => h <= top);
+  if (fits.length === 0) return [{ source: 0, height: top - (top % 2) }];
+  let picked = fits;
+  if (fits.length > MAX_DERIVED_RENDITIONS) {
+    picked = [fits[0], fits[Math.floor(fits.length / 2)], fits[fits.length - 1]];
+  }
+  return picked.map((height) => ({ source: 0, height }));
+}
+
+interface _Manifest {
+  version: 1;
+  name: string;
+  codec: VideoCodec;
+  container: "mpegts" | "mjpeg";
+  duration: number;
+  hasAudio: boolean;
+  fps: number;
+  renditions: {
+    height: number;
+    width: number;
+    bitrate: number;
+    segments: { index: number; start: number; duration: number; bytes: number; file: string }[];
+  }[];
+}
+
+/** Name of the manifest file of a prepared folder. */
+export const MANIFEST_NAME = "manifest.json";
+
+/**
+ * The cache key of a title: SHA-256 (hex) of the codec, the segment length and each source's path,
+ * size and modification time.
+ *
+ * @param title The title.
+ * @param codec The codec.
+ * @param segmentSeconds The segment length.
+ * @returns 64 hex digits.
+ */
+export async function preparationKey(
+  title: Title,
+  codec: VideoCodec,
+  segmentSeconds: number,
+): Promise<string> {
+  const sources = [];
+  for (const r of title.renditions) {
+    const info = await Deno.stat(r.path);
+    sources.push({ path: r.path, size: info.size, mtime: info.mtime?.getTime() ?? 0 });
+  }
+  const text = JSON.stringify({ v: 1, codec, segmentSeconds, sources });
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return new Uint8Array(digest).toHex();
+}
+
+function _fromManifest(dir: string, m: _Manifest): PreparedTitle {
+  return {
+    name: m.name,
+    codec: m.codec,
+    container: m.container,
+    duration: m.duration,
+    hasAudio: m.hasAudio,
+    fps: m.fps,
+    renditions: m.renditions.map((r) => ({
+      height: r.height,
+      width: r.width,
+      bitrate: r.bitrate,
+      segments: r.segments.map((s) => ({
+        index: s.index,
+        start: s.start,
+        duration: s.duration,
+        bytes: s.bytes,
+        path: `${dir}/${s.file}`,
+      })),
+    })),
+  };
+}
+
+async function _readManifest(dir: string): Promise<_Manifest | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(`${dir}/${MANIFEST_NAME}`);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return null;
+    }
+    throw error;
+  }
+  try {
+    const m = JSON.parse(text) as _Manifest;
+    if (m.version !== 1 || !Array.isArray(m.renditions) || m.renditions.length === 0) return null;
+    return m;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Check that every rendition has the same segment count and boundaries.
+ *
+ * @param lists Segment lists, one per rendition.
+ * @param tolerance Largest accepted difference of a start or duration, in seconds.
+ * @returns `null` when aligned, else a description of the first difference.
+ */
+export function checkAlignment(
+  lists: readonly (readonly { duration: number }[])[],
+  tolerance: number,
+): string | null {
+  const first = lists[0] ?? [];
+  for (let r = 1; r < lists.length; r++) {
+    const other = lists[r];
+    if (other.length !== first.length) {
+      return `rendition ${r} has ${other.length} segments, rendition 0 has ${first.length}`;
+    }
+    let a = 0;
+    let b = 0;
+    for (let i = 0; i < first.length; i++) {
+      if (
+        Math.abs(a - b) > tolerance || Math.abs(first[i].duration - other[i].duration) > tolerance
+      ) {
+        return `segment ${i} of rendition ${r} starts at ${b.toFixed(3)} s for ${
+          other[i].duration.toFixed(3)
+        } s, in rendition 0 at ${a.toFixed(3)} s for ${first[i].duration.toFixed(3)} s`;
+      }
+      a += first[i].duration;
+      b += other[i].duration;
+    }
+  }
+  return null;
+}
+
+/**
+ * Prepare a title: encode every rendition into aligned segments (or reuse the cached result).
+ *
+ * H.264 renditions are MPEG-TS segments with AAC audio when every source has audio; MJPEG
+ * renditions are raw JPEG streams without audio. Sources are always re-encoded once (a `-c copy`
+ * remux of already aligned sources is not implemented).
+ *
+ * @param title The title, from {@linkcode scanLibrary}.
+ * @param options The cache folder, the codec, the segment length, a signal and a progress callback.
+ * @returns The prepared title.
+ * @throws {PeerstreamError} `VIDEO_FAILED` when ffmpeg is missing or fails, or the renditions do
+ * not line up.
+ */
+export async function prepareTitle(title: Title, options: PrepareOptions): Promise<PreparedTitle> {
+  const codec = options.codec ?? "h264";
+  const seg = options.segmentSeconds ?? 2;
+  const { signal } = options;
+  if (!(seg > 0) || title.renditions.length === 0) {
+    throw new RangeError(`Cannot prepare "${title.name}": no sources or bad segment length ${seg}`);
+  }
+  const key = await preparationKey(title, codec, seg);
+  const root = `${options.cacheDir}/prepared`;
+  const finalDir = `${root}/${key}`;
+  const cached = await _readManifest(finalDir);
+  if (cached !== null) {
+    options.onProgress?.(1);
+    return _fromManifest(finalDir, cached);
+  }
+  await Deno.mkdir(root, { recursive: true });
+  const tmpDir = `${root}/.tmp-${key.slice(0, 16)}-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.mkdir(tmpDir);
+  try {
+    const steps = planLadder(title.renditions.map((r) => r.height));
+    const fps = Math.min(...title.renditions.map((r) => r.probe.fps || 25));
+    const hasAudio = codec === "h264" && title.hasAudio;
+    const outputs: LadderOutput[] = steps.map((s, i) => ({
+      input: s.source,
+      height: s.height,
+      dir: `${tmpDir}/r${i}`,
+      maxBitrate: maxBitrateFor(s.height),
+    }));
+    for (const o of outputs) await Deno.mkdir(o.dir);
+    const args = ladderArgs({
+      inputs: title.renditions.map((r) => r.path),
+      outputs,
+      codec,
+      segmentSeconds: seg,
+      fps,
+      audio: hasAudio,
+    });
+    const duration = title.duration > 0 ? title.duration : 1;
+    const result = await runTool("ffmpeg", args, {
+      signal,
+      onStdoutLine: (line) => {
+        const t = parseProgressLine(line);
+        if (t !== null) options.onProgress?.(Math.min(0.99, Math.max(0, t / duration)));
+      },
+    });
+    if (result.code !== 0) {
+      const detail = result.stderr.trim().split("\n").pop()?.trim();
+      throw new PeerstreamError(
+        "VIDEO_FAILED",
+        `Cannot prepare "${title.name}": ffmpeg exited with code ${result.code}${
+          detail ? ` (${detail})` : ""
+        }; see the server log`,
+      );
+    }
+    const lists: ListedSegment[][] = [];
+    for (const o of outputs) {
+      const text = await Deno.readTextFile(
+        `${o.dir}/${codec === "h264" ? PLAYLIST_NAME : SEGMENT_LIST_NAME}`,
+      );
+      lists.push(codec === "h264" ? parseHlsPlaylist(text) : parseSegmentCsv(text));
+    }
+    const problem = checkAlignment(lists, 0.5 / fps);
+    if (problem !== null || lists[0].length === 0) {
+      throw new PeerstreamError(
+        "VIDEO_FAILED",
+        `Cannot prepare "${title.name}": renditions are not aligned (${
+          problem ?? "no segments"
+        }); report this with the source files`,
+      );
+    }
+    const manifest: _Manifest = {
+      version: 1,
+      name: title.name,
+      codec,
+      container: codec === "h264" ? "mpegts" : "mjpeg",
+      duration: lists[0].reduce((n, s) => n + s.duration, 0),
+      hasAudio,
+      fps,
+      renditions: [],
+    };
+    for (let i = 0; i < outputs.length; i++) {
+      const o = outputs[i];
+      const first = await probe(`${o.dir}/${lists[i][0].file}`, { signal });
+      const segments = [];
+      let start = 0;
+      let total = 0;
+      for (const [index, s] of lists[i].entries()) {
+        const bytes = (await Deno.stat(`${o.dir}/${s.file}`)).size;
+        segments.push({ index, start, duration: s.duration, bytes, file: `r${i}/${s.file}` });
+        start += s.duration;
+        total += bytes;
+      }
+      manifest.renditions.push({
+        height: first.height,
+        width: first.width,
+        bitrate: start > 0 ? Math.round((total * 8) / start) : 0,
+        segments,
+      });
+    }
+    // Reuse the starts of rendition 0 everywhere so the boundaries are identical, not just close.
+    for (const r of manifest.renditions) {
+      r.segments.forEach((s, i) => {
+        s.start = manifest.renditions[0].segments[i].start;
+      });
+    }
+    await Deno.writeTextFile(`${tmpDir}/${MANIFEST_NAME}`, JSON.stringify(manifest, null, 1));
+    await Deno.remove(finalDir, { recursive: true }).catch(() => {});
+    await Deno.rename(tmpDir, finalDir);
+    options.onProgress?.(1);
+    return _fromManifest(finalDir, manifest);
+  } catch (error) {
+    await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+    if (error instanceof PeerstreamError || signal?.aborted) throw error;
+    throw new PeerstreamError(
+      "VIDEO_FAILED",
+      `Cannot prepare "${title.name}": ${(error as Error).message}; see the server log`,
+      { cause: error },
+    );
+  }
+}

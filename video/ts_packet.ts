@@ -1,0 +1,112 @@
+/**
+ * Pure MPEG-TS helpers: packet checks and continuity counter repair for spliced segments.
+ *
+ * Packet layout (ISO/IEC 13818-1, 2.4.3.2): byte 0 is the sync byte 0x47; bytes 1-2 carry the
+ * 13-bit PID; byte 3 carries adaptation_field_control (bits 5-4) and continuity_counter (bits 3-0).
+ * @module
+ */
+
+/** Size of one MPEG-TS packet in bytes. */
+export const TS_PACKET_SIZE = 188;
+
+/** The sync byte that starts every MPEG-TS packet. */
+export const TS_SYNC_BYTE = 0x47;
+
+/** PID of null (stuffing) packets, whose continuity counter is undefined. */
+export const NULL_PID = 0x1fff;
+
+/**
+ * Whether bytes form whole MPEG-TS packets: a non-zero length that is a multiple of
+ * {@linkcode TS_PACKET_SIZE}, and every packet starting with {@linkcode TS_SYNC_BYTE}.
+ *
+ * @param bytes The segment.
+ * @returns `true` when the segment is well framed.
+ */
+export function isValidTsSegment(bytes: Uint8Array): boolean {
+  if (bytes.length === 0 || bytes.length % TS_PACKET_SIZE !== 0) return false;
+  for (let i = 0; i < bytes.length; i += TS_PACKET_SIZE) {
+    if (bytes[i] !== TS_SYNC_BYTE) return false;
+  }
+  return true;
+}
+
+/**
+ * The PID of the packet starting at `offset`.
+ *
+ * @param bytes The packets.
+ * @param offset The offset of the packet (a multiple of 188).
+ * @returns The 13-bit PID.
+ */
+export function packetPid(bytes: Uint8Array, offset = 0): number {
+  return ((bytes[offset + 1] & 0x1f) << 8) | bytes[offset + 2];
+}
+
+/**
+ * Keeps MPEG-TS continuity counters continuous across segments that are sent one after another,
+ * even when they come from different renditions (which were muxed with their own counters).
+ *
+ * Per PID it remembers the next expected counter. The counter advances only on packets that carry a
+ * payload (adaptation_field_control `01` or `11`); packets with only an adaptation field repeat the
+ * last counter; null packets (PID 0x1FFF) are left alone. A PID seen for the first time is taken as
+ * it is. Use one fixer per outgoing stream.
+ *
+ * @example
+ * ```ts
+ * const fixer = new ContinuityFixer();
+ * const out = fixer.fix(segment); // `segment` itself when nothing needed fixing
+ * ```
+ */
+export class ContinuityFixer {
+  /** Next expected counter per PID; -1 when unknown. */
+  #next = new Int8Array(NULL_PID + 1).fill(-1);
+
+  /**
+   * Fix the counters of one segment, updating the state for the next one.
+   *
+   * @param segment Whole MPEG-TS packets (see {@linkcode isValidTsSegment}).
+   * @returns The same object when its counters already continue correctly, otherwise a fixed copy.
+   * @throws {RangeError} When the segment is not whole packets with sync bytes.
+   */
+  fix(segment: Uint8Array): Uint8Array {
+    if (segment.length % TS_PACKET_SIZE !== 0) {
+      throw new RangeError(
+        `Cannot fix continuity counters: segment length ${segment.length} is not a multiple of 188`,
+      );
+    }
+    let out = segment;
+    for (let i = 0; i < segment.length; i += TS_PACKET_SIZE) {
+      if (segment[i] !== TS_SYNC_BYTE) {
+        throw new RangeError(
+          `Cannot fix continuity counters: packet at byte ${i} has no 0x47 sync byte`,
+        );
+      }
+      const pid = packetPid(segment, i);
+      if (pid === NULL_PID) continue;
+      const b3 = segment[i + 3];
+      const hasPayload = (b3 & 0x10) !== 0;
+      const cc = b3 & 0x0f;
+      const next = this.#next[pid];
+      let want: number;
+      if (next < 0) {
+        want = cc;
+      } else if (hasPayload) {
+        want = next;
+      } else {
+        want = (next + 15) & 0x0f;
+      }
+      if (want !== cc) {
+        if (out === segment) out = segment.slice();
+        out[i + 3] = (b3 & 0xf0) | want;
+      }
+      // After a payload packet `want` is the counter just used; after one without payload it is the
+      // repeated previous counter: either way the next payload packet carries `want + 1`.
+      this.#next[pid] = (want + 1) & 0x0f;
+    }
+    return out;
+  }
+
+  /** Forget every PID, as at the start of a new stream. */
+  reset(): void {
+    this.#next.fill(-1);
+  }
+}

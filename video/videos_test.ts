@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { PeerstreamError } from "../protocol/errors.ts";
+import { VideoLibrary } from "./videos.ts";
+import { makeClip } from "./_test_media.ts";
+
+async function fixture(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "peerstream_videos_" });
+  await Deno.mkdir(`${dir}/videos`);
+  await Promise.all([
+    makeClip(`${dir}/videos/dog_160p.mp4`, { height: 160, seconds: 2 }),
+    makeClip(`${dir}/videos/dog_240p.mp4`, { height: 240, seconds: 2 }),
+    makeClip(`${dir}/videos/cat.mp4`, { height: 240, seconds: 2, toneHz: null }),
+  ]);
+  await Deno.writeTextFile(`${dir}/videos/readme.txt`, "hi");
+  return dir;
+}
+
+Deno.test("`VideoLibrary` lists titles, prepares them in the background and resolves ready()", async () => {
+  const dir = await fixture();
+  const log: string[] = [];
+  const videos = await VideoLibrary.open({
+    dir: `${dir}/videos`,
+    cacheDir: `${dir}/cache`,
+    segmentSeconds: 1,
+    onLog: (l) => log.push(l),
+  });
+  try {
+    const first = videos.list();
+    assert.deepEqual(first.map((t) => t.title), ["cat", "dog"]);
+    assert.deepEqual(first[1].heights, [160, 240]);
+    assert.equal(first[1].hasAudio, true);
+    assert.equal(first[0].hasAudio, false);
+    assert.equal(first[1].status.state, "preparing");
+    const dog = await videos.ready("dog");
+    assert.deepEqual(dog.renditions.map((r) => r.height), [160, 240]);
+    await videos.ready("cat");
+    const after = videos.list();
+    assert.deepEqual(after.map((t) => t.status), [{ state: "ready" }, { state: "ready" }]);
+    assert.deepEqual(after[0].heights, [240]);
+    assert.equal(videos.get("dog")?.prepared, dog);
+    assert.equal(videos.get("nope"), null);
+    assert.ok(log.some((l) => l.startsWith('Skipping "readme.txt"')));
+    assert.ok(
+      log.some((l) => /^Prepared "dog" \(2 renditions, 2 segments\) in \d+\.\d s$/.test(l)),
+      log.join("\n"),
+    );
+    await assert.rejects(
+      videos.ready("dgo"),
+      (e: unknown) =>
+        e instanceof PeerstreamError && e.code === "VIDEO_NOT_FOUND" &&
+        e.message === 'Cannot play "dgo": no such title; did you mean "dog"?',
+    );
+    await assert.rejects(
+      videos.ready("zebra"),
+      (e: unknown) =>
+        e instanceof PeerstreamError &&
+        e.message === 'Cannot play "zebra": no such title; run LIST to see titles',
+    );
+  } finally {
+    await videos.close();
+  }
+  // A second open reuses the prepared segments.
+  const log2: string[] = [];
+  const again = await VideoLibrary.open({
+    dir: `${dir}/videos`,
+    cacheDir: `${dir}/cache`,
+    segmentSeconds: 1,
+    onLog: (l) => log2.push(l),
+  });
+  try {
+    await again.ready("dog");
+    assert.ok(!log2.some((l) => l.startsWith("Preparing")), log2.join("\n"));
+  } finally {
+    await again.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("`VideoLibrary.close()` stops preparation and rejects waiting callers", async () => {
+  const dir = await fixture();
+  const videos = await VideoLibrary.open({ dir: `${dir}/videos`, cacheDir: `${dir}/cache` });
+  try {
+    const waiting = videos.ready("dog");
+    await videos.close();
+    await videos.close();
+    await assert.rejects(
+      waiting,
+      (e: unknown) => e instanceof PeerstreamError && e.code === "SHUTTING_DOWN",
+    );
+    assert.ok(videos.list().every((t) => t.status.state !== "preparing"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("`VideoLibrary` marks a title failed when ffmpeg is missing", async () => {
+  const dir = await fixture();
+  Deno.env.set("PEERSTREAM_FFMPEG", "/nonexistent/ffmpeg");
+  const log: string[] = [];
+  const videos = await VideoLibrary.open({
+    dir: `${dir}/videos`,
+    cacheDir: `${dir}/cache`,
+    onLog: (l) => log.push(l),
+  });
+  try {
+    await assert.rejects(
+      videos.ready("dog"),
+      (e: unknown) =>
+        e instanceof PeerstreamError && e.code === "VIDEO_FAILED" &&
+        /^Cannot run "ffmpeg": not found; /.test(e.message),
+    );
+    const status = videos.get("dog")!.status;
+    assert.equal(status.state, "failed");
+    assert.ok(
+      log.includes(
+        'Cannot run "ffmpeg": not found; install it (apt-get install ffmpeg) or put it on PATH',
+      ),
+    );
+  } finally {
+    Deno.env.delete("PEERSTREAM_FFMPEG");
+    await videos.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("`VideoLibrary.open()` rejects a missing folder with VIDEO_NOT_FOUND", async () => {
+  await assert.rejects(
+    VideoLibrary.open({ dir: "/nonexistent/videos", cacheDir: "/nonexistent/cache" }),
+    (e: unknown) => e instanceof PeerstreamError && e.code === "VIDEO_NOT_FOUND",
+  );
+});
+
+Deno.test("`VideoLibrary.open()` without a folder uses the embedded samples", async () => {
+  const cache = await Deno.makeTempDir({ prefix: "peerstream_videos_" });
+  const videos = await VideoLibrary.open({ cacheDir: cache });
+  try {
+    const list = videos.list();
+    assert.deepEqual(list.map((t) => t.title), ["bars", "pattern", "testcard"]);
+    assert.deepEqual(list[2].heights, [240, 480, 720]);
+    assert.equal(list[2].hasAudio, true);
+    assert.ok(Math.abs(list[2].duration - 12) < 0.1);
+  } finally {
+    await videos.close();
+    await Deno.remove(cache, { recursive: true });
+  }
+});
