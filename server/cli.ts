@@ -126,7 +126,9 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     (videos) => server.setVideos(videos),
     (error) => {
       if (abort.signal.aborted) return;
-      io.err(`${timestamp()} error: Cannot open the video library: ${(error as Error).message}`);
+      const message = (error as Error).message;
+      server.setVideosError(message);
+      io.err(`${timestamp()} error: Cannot open the video library: ${message}`);
     },
   );
   const why = await io.stopSignal;

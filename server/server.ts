@@ -66,6 +66,7 @@ export class PeerstreamServer {
   readonly #perAddress = new Map<string, number>();
   readonly #store = new SegmentStore();
   #videos?: VideoLibrary;
+  #videosError?: string;
   #listener?: Deno.Listener;
   #nextId = 1;
   #timer?: ReturnType<typeof setInterval>;
@@ -89,6 +90,26 @@ export class PeerstreamServer {
    */
   setVideos(videos: VideoLibrary): void {
     this.#videos = videos;
+  }
+
+  /**
+   * Records why the video library could not be opened; LIST and PLAY then say so.
+   *
+   * @param message What went wrong, with a remedy.
+   */
+  setVideosError(message: string): void {
+    this.#videosError = message;
+  }
+
+  #requireVideos(): VideoLibrary {
+    if (this.#videos !== undefined) return this.#videos;
+    if (this.#videosError !== undefined) {
+      throw new PeerstreamError("VIDEO_FAILED", `This server has no videos: ${this.#videosError}`);
+    }
+    throw new PeerstreamError(
+      "VIDEO_NOT_READY",
+      "The video library is still loading; try again in a moment",
+    );
   }
 
   /** The address the server listens on, once started. */
@@ -292,7 +313,7 @@ export class PeerstreamServer {
       case "hello":
         throw new PeerstreamError("ALREADY_REGISTERED", `Already registered as "${name}"`);
       case "list": {
-        const videos = (this.#videos?.list() ?? []).map((v) => ({
+        const videos = this.#requireVideos().list().map((v) => ({
           title: v.title,
           heights: v.heights,
           duration: v.duration,
@@ -456,10 +477,10 @@ export class PeerstreamServer {
     requestId: number,
     options: { title: string; quality: number | "auto" },
   ) {
-    const videos = this.#videos;
-    let entry = videos?.get(options.title);
+    const videos = this.#requireVideos();
+    let entry = videos.get(options.title);
     let quality = options.quality;
-    if ((entry === null || entry === undefined) && videos !== undefined) {
+    if (entry === null) {
       // The reference's form: PLAY dog_720p.mp4 names the title "dog" at 720p.
       const target = normalizePlayArgument(options.title);
       if (target !== null) {
@@ -467,8 +488,8 @@ export class PeerstreamServer {
         if (target.height !== null && quality === "auto") quality = target.height;
       }
     }
-    if (videos === undefined || entry === null || entry === undefined) {
-      const titles = videos?.list().map((v) => v.title) ?? [];
+    if (entry === null) {
+      const titles = videos.list().map((v) => v.title);
       const close = suggestTitles(options.title, titles);
       throw new PeerstreamError(
         "VIDEO_NOT_FOUND",

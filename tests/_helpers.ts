@@ -5,6 +5,7 @@
  */
 
 import { generateIdentity, type Identity } from "../protocol/e2e.ts";
+import { PeerstreamError } from "../protocol/errors.ts";
 import type { LeaveReason, SegmentMessage, StreamEndMessage } from "../protocol/messages.ts";
 import { ClientSession, type IncomingMessage } from "../client/session.ts";
 
@@ -201,8 +202,12 @@ export async function waitForReady(port: number, timeoutMs = 120_000): Promise<v
   try {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const videos = await client.session.list();
-      if (videos.length > 0 && videos.every((v) => v.state !== "preparing")) return;
+      try {
+        const videos = await client.session.list();
+        if (videos.length > 0 && videos.every((v) => v.state !== "preparing")) return;
+      } catch (error) {
+        if (!(error instanceof PeerstreamError && error.code === "VIDEO_NOT_READY")) throw error;
+      }
       await new Promise((r) => setTimeout(r, 250));
     }
     throw new Error(`Videos not prepared within ${timeoutMs} ms`);
