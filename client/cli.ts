@@ -135,6 +135,12 @@ export async function join(args: string[]): Promise<number> {
         },
         warning: (text) => term.error(style.red(`warning: ${text}`)),
         segment: (segment) => {
+          // The prompt is the status line: what plays, where, at which resolution and rate.
+          term.setPrompt(
+            `[${playing?.title ?? "stream"} ${formatDuration(segment.start)}/${
+              formatDuration(playing?.duration ?? 0)
+            } ${segment.height}p ${formatRate(segment.bitrate)}] > `,
+          );
           if (segment.height === lastHeight) return;
           lastHeight = segment.height;
           term.print(
@@ -146,6 +152,7 @@ export async function join(args: string[]): Promise<number> {
         streamEnd: (end) => {
           const title = playing?.title ?? "stream";
           const ending = player;
+          term.setPrompt("> ");
           playing = undefined;
           player = undefined;
           if (end.reason === "finished" && ending !== undefined) {

@@ -69,6 +69,23 @@ export class Terminal {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
+  /**
+   * Changes the main prompt, e.g. to show what is playing; redraws it on a terminal.
+   *
+   * @param prompt The new prompt.
+   */
+  setPrompt(prompt: string): void {
+    const waiting = this.#interactive && this.#waiters.length > 0 &&
+      this.#rl.getPrompt() === this.#prompt;
+    this.#prompt = prompt;
+    if (waiting) {
+      this.#rl.setPrompt(prompt);
+      readline.clearLine(process.stdout, 0);
+      readline.cursorTo(process.stdout, 0);
+      this.#rl.prompt(true);
+    }
+  }
+
   /** Prints a notice on stdout above the line being typed. */
   print(line: string): void {
     this.#write(process.stdout, line);
