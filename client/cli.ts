@@ -162,10 +162,13 @@ export async function join(args: string[]): Promise<number> {
           else if (end.reason === "stopped") term.print(`* stopped "${title}"`);
           else term.error(style.red(`error: ${end.message ?? `Stream "${title}" failed`}`));
         },
-        shutdown: (message) => term.print(style.yellow(`* server: ${message}`)),
+        shutdown: (message) => {
+          term.print(style.yellow(`* server: ${message}`));
+          lost = "the server shut down";
+        },
         serverError: (_code, message) => term.error(style.red(`error: ${message}`)),
         closed: (info) => {
-          if (!info.expected) lost = info.message;
+          if (!info.expected) lost ??= info.message;
           term.close();
         },
       },
@@ -288,8 +291,13 @@ export async function join(args: string[]): Promise<number> {
         const keys = await s.peerKeys(command.peer);
         term.print(`${command.peer}: ${formatFingerprint(keys.fingerprint)}`);
         if (command.confirm) {
-          s.verifyKey(command.peer);
-          term.print(`* marked ${command.peer}'s key as verified`);
+          if (s.verifyKey(command.peer, keys.fingerprint)) {
+            term.print(`* marked ${command.peer}'s key as verified`);
+          } else {
+            term.print(
+              `${command.peer}'s key changed; ACCEPT ${command.peer} first, then VERIFY again`,
+            );
+          }
         } else {
           term.print(`Compare with ${command.peer} out of band, then: VERIFY ${command.peer} yes`);
         }

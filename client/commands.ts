@@ -57,7 +57,8 @@ export const COMMAND_HELP = `Commands (case does not matter):
 export function parseQuality(text: string): Quality {
   const lower = text.toLowerCase();
   if (lower === "auto") return "auto";
-  const match = /^(\d{2,4})p?$/.exec(lower);
+  // A height of 0 ("00p") means nothing; refuse it like any other non-height.
+  const match = /^([1-9]\d{1,3})p?$/.exec(lower);
   if (match === null) {
     throw new SyntaxError(`Invalid quality "${text}": use a height such as 480p, or auto`);
   }
@@ -100,8 +101,8 @@ export function parseCommand(line: string): Command {
     case "MSG": {
       if (args.length === 0) return { kind: "message" };
       const to = args[0];
-      // Keep the text exactly as typed after the peer name.
-      const text = trimmed.slice(trimmed.indexOf(to, word.length) + to.length).replace(/^\s/, "");
+      // Keep the text exactly as typed after the peer name and the whitespace that follows it.
+      const text = trimmed.slice(trimmed.indexOf(to, word.length) + to.length).replace(/^\s+/, "");
       return text === "" ? { kind: "message", to } : { kind: "message", to, text };
     }
     case "WHO":
@@ -137,7 +138,8 @@ export function complete(
   line: string,
   options: { peers: readonly string[]; titles: readonly string[] },
 ): [string[], string] {
-  const words = line.split(/\s+/);
+  // Leading blanks would make an empty first word and hide the command.
+  const words = line.trimStart().split(/\s+/);
   const last = words[words.length - 1];
   if (words.length <= 1) {
     const hits = COMMAND_WORDS.filter((w) => w.startsWith(last.toUpperCase()));

@@ -38,7 +38,15 @@ export async function loadOrCreateIdentity(
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   if (text !== undefined) {
-    const stored = JSON.parse(text) as StoredIdentity;
+    let stored: StoredIdentity;
+    try {
+      stored = JSON.parse(text) as StoredIdentity;
+    } catch (error) {
+      throw new SyntaxError(
+        `Cannot read identity "${path}": it is not valid JSON; restore it from a backup, or delete it to create new keys`,
+        { cause: error },
+      );
+    }
     const rsa = { name: "RSA-OAEP", hash: "SHA-256" };
     const [encPub, encPriv, signPub, signPriv] = await Promise.all([
       crypto.subtle.importKey("jwk", stored.enc.publicKey, rsa, true, ["encrypt", "wrapKey"]),
@@ -84,12 +92,26 @@ export function knownPeersFile(name: string, dir: string): KnownPeersStorage {
   const path = `${dir}/known_peers/${fileSafe(name)}.json`;
   return {
     load() {
+      let text: string;
       try {
-        return JSON.parse(Deno.readTextFileSync(path));
+        text = Deno.readTextFileSync(path);
       } catch (error) {
         if (error instanceof Deno.errors.NotFound) return {};
         throw error;
       }
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        throw new SyntaxError(`Cannot read "${path}": it is not valid JSON; fix or delete it`, {
+          cause: error,
+        });
+      }
+      // KnownPeers indexes the table by name, so anything but an object would break it later.
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        throw new SyntaxError(`Cannot read "${path}": expected a JSON object; fix or delete it`);
+      }
+      return value as ReturnType<KnownPeersStorage["load"]>;
     },
     save(table) {
       Deno.mkdirSync(`${dir}/known_peers`, { recursive: true, mode: 0o700 });

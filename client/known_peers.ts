@@ -80,11 +80,14 @@ export class KnownPeers {
    * Marks a peer's remembered key as verified.
    *
    * @param name The peer.
-   * @returns False when no key is remembered for that peer.
+   * @param fingerprint The fingerprint the user compared; when given, it must be the remembered
+   * one, so that comparing a changed key never marks the old key verified.
+   * @returns False when no key is remembered for that peer, or the fingerprint differs.
    */
-  markVerified(name: string): boolean {
+  markVerified(name: string, fingerprint?: string): boolean {
     const entry = this.#table[name];
     if (entry === undefined) return false;
+    if (fingerprint !== undefined && fingerprint !== entry.fingerprint) return false;
     entry.verified = true;
     this.#storage?.save(this.#table);
     return true;

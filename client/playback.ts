@@ -37,7 +37,9 @@ export function nextPlaybackState(state: PlaybackState, event: PlaybackEvent): P
     case "started":
       return state === "requesting" ? "playing" : state;
     case "refused":
-      return state === "requesting" ? "idle" : state;
+      // A STOP sent while PLAY was pending leaves "stopping"; the refused stream never starts, so
+      // no stream-end will follow to bring the state back to idle.
+      return state === "requesting" || state === "stopping" ? "idle" : state;
     case "stop":
       if (state !== "playing" && state !== "requesting") {
         throw new PeerstreamError("NOT_PLAYING", "Cannot stop: nothing is playing");

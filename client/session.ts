@@ -294,10 +294,16 @@ export class ClientSession {
     return this.#known.acceptChanged(name);
   }
 
-  /** Marks a peer's remembered key as verified out of band. */
-  verifyKey(name: string): boolean {
+  /**
+   * Marks a peer's remembered key as verified out of band.
+   *
+   * @param name The peer.
+   * @param fingerprint The fingerprint the user compared; it must be the remembered one.
+   * @returns False when no key, or another key, is remembered for that peer.
+   */
+  verifyKey(name: string, fingerprint: string): boolean {
     this.#keys.delete(name);
-    return this.#known.markVerified(name);
+    return this.#known.markVerified(name, fingerprint);
   }
 
   /**
@@ -334,17 +340,18 @@ export class ClientSession {
   ): Promise<StreamStartMessage> {
     this.#requireRegistered();
     this.#playback = nextPlaybackState(this.#playback, "play");
+    // The "stream-start" handler opens the sink and answers the request, so that no media
+    // arriving right behind stream-start is missed.
+    this.#openSink = options.sink;
     try {
-      const info = await this.#request({
+      return await this.#request({
         type: "play",
         id: 0,
         title,
         quality: options.quality,
       }) as StreamStartMessage;
-      this.#stream = { info, sink: options.sink(info), received: 0, totalBytes: 0 };
-      this.#playback = nextPlaybackState(this.#playback, "started");
-      return info;
     } catch (error) {
+      this.#openSink = undefined;
       this.#playback = nextPlaybackState(this.#playback, "refused");
       throw error;
     }
@@ -443,8 +450,9 @@ export class ClientSession {
     } catch (error) {
       if (!this.#closing) failure = (error as Error).message;
     } finally {
-      this.close();
+      // Decide before close(), which marks the session as closing.
       const expected = this.#closing && failure === "";
+      this.close();
       const message = failure || "the server closed the connection";
       const error = new PeerstreamError("INTERNAL", `Lost connection to the server: ${message}`);
       for (const pending of this.#pending.values()) pending.reject(error);

@@ -29,19 +29,33 @@ export function fileNameStore(path: string): NameStore {
         if (error instanceof Deno.errors.NotFound) return new Map();
         throw error;
       }
-      const value: unknown = JSON.parse(text);
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        throw new SyntaxError(`Cannot read "${path}": it is not valid JSON; fix or delete it`, {
+          cause: error,
+        });
+      }
       if (typeof value !== "object" || value === null || Array.isArray(value)) {
         throw new SyntaxError(`Cannot read "${path}": expected a JSON object; fix or delete it`);
       }
       const out = new Map<string, string>();
       for (const [name, key] of Object.entries(value)) {
-        if (typeof key === "string") out.set(name, key);
+        // A skipped entry would silently free a bound name, so refuse the file instead.
+        if (typeof key !== "string") {
+          throw new SyntaxError(
+            `Cannot read "${path}": the key of "${name}" is not a string; fix or delete it`,
+          );
+        }
+        out.set(name, key);
       }
       return out;
     },
     save(bindings) {
-      const dir = path.slice(0, path.lastIndexOf("/"));
-      if (dir) Deno.mkdirSync(dir, { recursive: true });
+      // A bare file name has no folder to create (slice(0, -1) would name a bogus one).
+      const slash = path.lastIndexOf("/");
+      if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true });
       const tmp = `${path}.${crypto.randomUUID()}.tmp`;
       Deno.writeTextFileSync(tmp, JSON.stringify(Object.fromEntries(bindings), null, 1) + "\n", {
         mode: 0o600,

@@ -24,6 +24,8 @@ export interface ProbeInfo {
   fps: number;
   /** Overall bit rate in bits/s (0 when unknown). */
   bitrate: number;
+  /** Pixel format of the first video stream, e.g. `yuv420p`, when ffprobe reports one. */
+  pixFmt?: string;
 }
 
 /**
@@ -95,6 +97,7 @@ export function parseProbe(json: string): ProbeInfo {
     audioCodec: audio && typeof audio.codec_name === "string" ? audio.codec_name : null,
     fps: Math.round(fps * 1000) / 1000,
     bitrate: _number(format.bit_rate) || _number(video.bit_rate),
+    ...(typeof video.pix_fmt === "string" ? { pixFmt: video.pix_fmt } : {}),
   };
 }
 
@@ -245,21 +248,7 @@ export function ladderArgs(options: LadderOptions): string[] {
       } else {
         args.push("-an");
       }
-      args.push(
-        "-f",
-        "hls",
-        "-hls_time",
-        String(seg),
-        "-hls_list_size",
-        "0",
-        "-hls_playlist_type",
-        "vod",
-        "-hls_segment_type",
-        "mpegts",
-        "-hls_segment_filename",
-        `${o.dir}/seg_%05d.ts`,
-        `${o.dir}/${PLAYLIST_NAME}`,
-      );
+      args.push(..._hlsOutputArgs(seg, o.dir));
     } else {
       args.push("-c:v", "mjpeg", "-q:v", "5", "-an");
       args.push(
@@ -276,6 +265,68 @@ export function ladderArgs(options: LadderOptions): string[] {
         `${o.dir}/seg_%05d.mjpeg`,
       );
     }
+  });
+  return args;
+}
+
+function _hlsOutputArgs(seg: number, dir: string): string[] {
+  return [
+    "-f",
+    "hls",
+    "-hls_time",
+    String(seg),
+    "-hls_list_size",
+    "0",
+    "-hls_playlist_type",
+    "vod",
+    "-hls_segment_type",
+    "mpegts",
+    "-hls_segment_filename",
+    `${dir}/seg_%05d.ts`,
+    `${dir}/${PLAYLIST_NAME}`,
+  ];
+}
+
+/** Options for {@linkcode remuxArgs}. */
+export interface RemuxOptions {
+  /** Source files, one per rendition, all H.264 with keyframes at the same times. */
+  inputs: string[];
+  /** Folder for each input's segments and playlist (same order as `inputs`). */
+  dirs: string[];
+  /** Segment length in seconds (segments are cut at the first keyframe after each multiple). */
+  segmentSeconds: number;
+  /** Audio: `copy` the AAC stream, encode it to `aac`, or `none`. */
+  audio: "copy" | "aac" | "none";
+}
+
+/**
+ * Arguments for one ffmpeg process that remuxes already aligned H.264 sources into MPEG-TS segments
+ * without re-encoding the video (`-c:v copy`), through the same `hls` muxer settings as
+ * {@linkcode ladderArgs}. The muxer can only cut at existing keyframes, so the segments line up only
+ * when the sources' keyframes do (check with {@linkcode keyframeTimesArgs} first). Progress goes to
+ * stdout (`-progress pipe:1`).
+ *
+ * @param options What to remux.
+ * @returns The arguments.
+ */
+export function remuxArgs(options: RemuxOptions): string[] {
+  const { inputs, dirs, segmentSeconds: seg, audio } = options;
+  if (dirs.length !== inputs.length) {
+    throw new RangeError(`Cannot remux: ${inputs.length} inputs but ${dirs.length} folders`);
+  }
+  const args = ["-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats"];
+  args.push("-progress", "pipe:1");
+  for (const input of inputs) args.push("-i", input);
+  inputs.forEach((_, i) => {
+    args.push("-map", `${i}:v:0`, "-c:v", "copy");
+    if (audio === "none") {
+      args.push("-an");
+    } else {
+      args.push("-map", `${i}:a:0`);
+      if (audio === "copy") args.push("-c:a", "copy");
+      else args.push("-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2");
+    }
+    args.push(..._hlsOutputArgs(seg, dirs[i]));
   });
   return args;
 }

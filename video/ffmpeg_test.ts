@@ -10,6 +10,7 @@ import {
   parseProgressLine,
   parseSegmentCsv,
   probe,
+  remuxArgs,
   runTool,
   sampleArgs,
   toolPath,
@@ -158,6 +159,33 @@ Deno.test("`ladderArgs()` aligns keyframes and sets colour tags for H.264", () =
   assert.equal(args.filter((a) => a === "libx264").length, 2);
 });
 
+Deno.test("`remuxArgs()` copies the video into the same hls output, audio as asked", () => {
+  const args = remuxArgs({
+    inputs: ["a.mp4", "b.mp4"],
+    dirs: ["/o/r0", "/o/r1"],
+    segmentSeconds: 2,
+    audio: "copy",
+  });
+  const text = args.join(" ");
+  assert.match(
+    text,
+    /-i a\.mp4 -i b\.mp4 -map 0:v:0 -c:v copy -map 0:a:0 -c:a copy -f hls -hls_time 2 /,
+  );
+  assert.match(text, /-map 1:v:0 -c:v copy -map 1:a:0 -c:a copy -f hls /);
+  assert.match(text, /-hls_segment_filename \/o\/r1\/seg_%05d\.ts \/o\/r1\/index\.m3u8$/);
+  assert.ok(!text.includes("libx264") && !text.includes("-filter_complex"));
+  const aac = remuxArgs({ inputs: ["a"], dirs: ["/o"], segmentSeconds: 2, audio: "aac" }).join(" ");
+  assert.match(aac, /-map 0:a:0 -c:a aac -b:a 128k -ar 48000 -ac 2 -f hls/);
+  const none = remuxArgs({ inputs: ["a"], dirs: ["/o"], segmentSeconds: 2, audio: "none" }).join(
+    " ",
+  );
+  assert.match(none, /-c:v copy -an -f hls/);
+  assert.throws(
+    () => remuxArgs({ inputs: ["a"], dirs: [], segmentSeconds: 2, audio: "none" }),
+    RangeError,
+  );
+});
+
 Deno.test("`ladderArgs()` writes raw MJPEG segments without audio and forces fps for several inputs", () => {
   const args = ladderArgs({
     inputs: ["a.mp4", "b.mp4"],
@@ -243,6 +271,7 @@ Deno.test("`probe()` reads a generated clip and fails clearly on junk", async ()
     assert.equal(info.videoCodec, "h264");
     assert.equal(info.audioCodec, "aac");
     assert.equal(info.fps, 25);
+    assert.equal(info.pixFmt, "yuv420p");
     assert.ok(Math.abs(info.duration - 2) < 0.1, String(info.duration));
     assert.ok(info.bitrate > 0);
     await Deno.writeTextFile(`${dir}/junk.mp4`, "not a video");

@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
 import { PeerstreamError } from "../protocol/errors.ts";
 import { scanLibrary, type Title } from "./library.ts";
+import { runTool, sampleArgs } from "./ffmpeg.ts";
 import {
   checkAlignment,
   MANIFEST_NAME,
   maxBitrateFor,
   planLadder,
+  predictSegments,
   prepareTitle,
+  remuxProblem,
 } from "./segmenter.ts";
 import { ContinuityFixer, isValidTsSegment } from "./ts_packet.ts";
 import { firstFrameIsKey, makeClip, pipeThrough } from "./_test_media.ts";
@@ -262,4 +265,193 @@ Deno.test("`prepareTitle()` stops and cleans up when aborted", async () => {
     for await (const e of Deno.readDir(`${dir}/cache/prepared`)) names.push(e.name);
     assert.deepEqual(names, []);
   });
+});
+
+Deno.test("`predictSegments()` cuts at the first keyframe after each multiple, like the hls muxer", () => {
+  assert.deepEqual(predictSegments([0, 2, 4], 6, 2), [2, 2, 2]);
+  // x264 -g 48 at 25 fps adds keyframes at 1.92 s, 3.92 s...: they are skipped.
+  assert.deepEqual(predictSegments([0, 1.92, 2, 3.92, 4, 5.92], 6, 2), [2, 2, 2]);
+  assert.deepEqual(predictSegments([0, 1, 2, 3, 4], 5, 2), [2, 2, 1]);
+  // A late cut is followed by a short segment: the muxer catches up with n × 2 s.
+  assert.deepEqual(predictSegments([0, 3.5, 4, 6], 7, 2).map((d) => +d.toFixed(3)), [
+    3.5,
+    0.5,
+    2,
+    1,
+  ]);
+  // A first keyframe after 0 is the start; the duration counts from it.
+  assert.deepEqual(predictSegments([0.08, 2.08], 4, 2).map((d) => +d.toFixed(3)), [2, 2]);
+  assert.deepEqual(predictSegments([0], 6, 2), [6]);
+  assert.deepEqual(predictSegments([], 6, 2), []);
+});
+
+Deno.test("`remuxProblem()` accepts identical, well spaced keyframes only", () => {
+  const aligned = [0, 1.92, 2, 3.92, 4, 5.92];
+  assert.equal(remuxProblem([aligned, aligned.slice()], 6, 2), null);
+  assert.equal(remuxProblem([[0, 2, 4], [0, 2.0004, 4]], 6, 2), null, "within 1 ms");
+  assert.equal(remuxProblem([[0]], 4, 2), null, "one 4 s segment is at most twice 2 s");
+  const names = ['"a.mp4"', '"b.mp4"'];
+  const table: [number[][], number, RegExp][] = [
+    [[[0, 2, 4], [0, 2.01, 4]], 6, /^keyframe 1 of "b.mp4" is at 2.010 s, in "a.mp4" at 2.000 s$/],
+    [[[0, 2, 4], [0, 4]], 6, /^"b.mp4" has 2 keyframes, "a.mp4" has 3$/],
+    [[[0, 2], []], 6, /^"b.mp4" has no keyframes$/],
+    [[[0]], 6, /^cutting at its keyframes gives a 6.00 s segment at 0.00 s, more than twice 2 s$/],
+    [[[0, 5]], 6, /gives a 5.00 s segment at 0.00 s, more than twice 2 s$/],
+    [[[0, 2, 4]], 10, /gives a 6.00 s segment at 4.00 s, more than twice 2 s$/],
+    [[[0, 3.5, 4, 6]], 7, /gives a 0.50 s segment at 3.50 s, less than 1 s$/],
+  ];
+  for (const [keyframes, duration, re] of table) {
+    assert.match(remuxProblem(keyframes, duration, 2, names) ?? "null", re);
+  }
+});
+
+/**
+ * Write `NAME_240p.mp4` and `NAME_480p.mp4` (6 s, AAC tone) from one lavfi source with `ultrafast`
+ * x264; `aligned` forces a keyframe every 2 s in both, else x264's default keyint (250 frames)
+ * leaves one keyframe at 0 s.
+ */
+async function makePair(dir: string, name: string, aligned: boolean): Promise<void> {
+  const outputs = [`${dir}/${name}_240p.mp4`, `${dir}/${name}_480p.mp4`];
+  const args = sampleArgs({ seconds: 6, heights: [240, 480], outputs });
+  if (aligned) {
+    const keys = ["-force_key_frames", "expr:gte(t,n_forced*2)", "-sc_threshold", "0", "-g", "48"];
+    for (const out of outputs) args.splice(args.indexOf(out) - 4, 0, ...keys);
+  }
+  const result = await runTool("ffmpeg", args);
+  assert.equal(result.code, 0, result.stderr);
+}
+
+/** MD5 of every decoded video frame of a file or of concatenated MPEG-TS segments. */
+async function frameMd5(paths: string[]): Promise<string> {
+  const parts = await Promise.all(paths.map((p) => Deno.readFile(p)));
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  const r = await pipeThrough(
+    "ffmpeg",
+    ["-v", "error", "-i", "pipe:0", "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "md5", "-"],
+    bytes,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+Deno.test("`prepareTitle()` remuxes aligned H.264 sources and encodes unaligned ones", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "peerstream_remux_" });
+  try {
+    await Deno.mkdir(`${dir}/videos`);
+    await Promise.all([
+      makePair(`${dir}/videos`, "dog", true),
+      makePair(`${dir}/videos`, "cat", false),
+    ]);
+    const titles = await scanLibrary(`${dir}/videos`);
+    const dog = titles.find((t) => t.name === "dog")!;
+    const cat = titles.find((t) => t.name === "cat")!;
+    const log: string[] = [];
+    const options = { cacheDir: `${dir}/cache`, onLog: (l: string) => log.push(l) };
+
+    const remuxed = await prepareTitle(dog, options);
+    assert.equal(remuxed.method, "remux");
+    assert.deepEqual(log, [
+      'Preparing "dog" by remuxing (no re-encode): its sources are aligned H.264',
+    ]);
+    assert.equal(remuxed.hasAudio, true);
+    assert.equal(remuxed.fps, 25);
+    // The sources' own sizes (the encode path would give 426x240 from scale=-2:240).
+    assert.deepEqual(remuxed.renditions.map((r) => [r.width, r.height]), [[428, 240], [854, 480]]);
+    const [low, high] = remuxed.renditions;
+    assert.deepEqual(low.segments.map((s) => [s.start, s.duration]), [[0, 2], [2, 2], [4, 2]]);
+    assert.deepEqual(
+      high.segments.map((s) => [s.start, s.duration]),
+      low.segments.map((s) => [s.start, s.duration]),
+    );
+    for (const r of remuxed.renditions) {
+      for (const s of r.segments) {
+        assert.ok(isValidTsSegment(await Deno.readFile(s.path)), s.path);
+        assert.ok(await firstFrameIsKey(s.path), `${s.path} starts with a keyframe`);
+      }
+    }
+    const audio = await runTool("ffprobe", [
+      "-v",
+      "error",
+      "-select_streams",
+      "a:0",
+      "-show_entries",
+      "stream=codec_name",
+      "-of",
+      "csv=p=0",
+      low.segments[1].path,
+    ]);
+    assert.equal(new TextDecoder().decode(audio.stdout).trim().split("\n")[0], "aac");
+    // Proof that the video was copied, not re-encoded: H.264 is lossy, so any re-encode (even with
+    // the sources' own settings) changes the decoded pixels. Identical MD5s of every decoded frame
+    // of the source and of its concatenated segments mean the same bitstream, frame for frame. The
+    // encoded title below is the control: the same check tells it apart from its sources.
+    for (const [i, r] of remuxed.renditions.entries()) {
+      assert.equal(
+        await frameMd5(r.segments.map((s) => s.path)),
+        await frameMd5([dog.renditions[i].path]),
+        `rendition ${r.height}p`,
+      );
+    }
+    // Switching rendition at segment boundaries decodes cleanly (each segment has its own SPS/PPS).
+    const fixer = new ContinuityFixer();
+    const parts = [low.segments[0], high.segments[1], low.segments[2]];
+    const chunks = await Promise.all(parts.map((s) => Deno.readFile(s.path)));
+    const stream = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks.map((c) => fixer.fix(c))) {
+      stream.set(c, at);
+      at += c.length;
+    }
+    const decode = await pipeThrough(
+      "ffmpeg",
+      ["-v", "warning", "-err_detect", "explode", "-i", "pipe:0", "-f", "null", "-"],
+      stream,
+    );
+    assert.equal(decode.code, 0, decode.stderr);
+    assert.equal(decode.stderr.trim(), "");
+    // The cached manifest keeps the method.
+    assert.deepEqual(await prepareTitle(dog, options), remuxed);
+
+    log.length = 0;
+    const encoded = await prepareTitle(cat, options);
+    assert.equal(encoded.method, "encode");
+    assert.deepEqual(log, [
+      'Preparing "cat" by encoding: cutting at its keyframes gives a 6.00 s segment at 0.00 s, ' +
+      "more than twice 2 s",
+    ]);
+    assert.deepEqual(encoded.renditions.map((r) => r.segments.length), [3, 3]);
+    assert.notEqual(
+      await frameMd5(encoded.renditions[0].segments.map((s) => s.path)),
+      await frameMd5([cat.renditions[0].path]),
+    );
+
+    // When the remux fails, the title is encoded instead and the log says why.
+    const fake = `${dir}/ffmpeg-no-copy.sh`;
+    await Deno.writeTextFile(
+      fake,
+      '#!/bin/sh\ncase "$*" in *"-c:v copy"*) echo "copy refused" >&2; exit 3;; esac\n' +
+        'exec ffmpeg "$@"\n',
+    );
+    await Deno.chmod(fake, 0o755);
+    log.length = 0;
+    Deno.env.set("PEERSTREAM_FFMPEG", fake);
+    try {
+      const fallback = await prepareTitle(dog, { ...options, cacheDir: `${dir}/cache2` });
+      assert.equal(fallback.method, "encode");
+      assert.deepEqual(fallback.renditions.map((r) => r.segments.length), [3, 3]);
+    } finally {
+      Deno.env.delete("PEERSTREAM_FFMPEG");
+    }
+    assert.deepEqual(log, [
+      'Preparing "dog" by remuxing (no re-encode): its sources are aligned H.264',
+      'Cannot remux "dog": ffmpeg exited with code 3 (copy refused); encoding it instead',
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

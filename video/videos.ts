@@ -45,6 +45,10 @@ export interface VideoLibraryOptions {
   signal?: AbortSignal;
 }
 
+function _count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 interface _Entry {
   title: Title;
   prepared: PreparedTitle | null;
@@ -135,6 +139,7 @@ export class VideoLibrary {
           codec: options.codec,
           segmentSeconds: options.segmentSeconds,
           signal,
+          onLog: this.#log,
           onProgress: (fraction) => {
             entry.status = { state: "preparing", progress: fraction };
             const step = Math.floor(fraction * 10);
@@ -148,8 +153,11 @@ export class VideoLibrary {
         entry.status = { state: "ready" };
         const segments = prepared.renditions[0]?.segments.length ?? 0;
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        const how = prepared.method === "remux" ? "by remuxing (no re-encode)" : "by encoding";
         this.#log(
-          `Prepared "${name}" (${prepared.renditions.length} renditions, ${segments} segments) in ${seconds} s`,
+          `Prepared "${name}" ${how} (${_count(prepared.renditions.length, "rendition")}, ${
+            _count(segments, "segment")
+          }) in ${seconds} s`,
         );
         entry.resolve(prepared);
       } catch (error) {

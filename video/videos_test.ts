@@ -9,7 +9,8 @@ async function fixture(): Promise<string> {
   await Promise.all([
     makeClip(`${dir}/videos/dog_160p.mp4`, { height: 160, seconds: 2 }),
     makeClip(`${dir}/videos/dog_240p.mp4`, { height: 240, seconds: 2 }),
-    makeClip(`${dir}/videos/cat.mp4`, { height: 240, seconds: 2, toneHz: null }),
+    // 3 s with one keyframe: one 3 s segment would be too long for 1 s segments, so cat is encoded.
+    makeClip(`${dir}/videos/cat.mp4`, { height: 240, seconds: 3, toneHz: null }),
   ]);
   await Deno.writeTextFile(`${dir}/videos/readme.txt`, "hi");
   return dir;
@@ -40,8 +41,26 @@ Deno.test("`VideoLibrary` lists titles, prepares them in the background and reso
     assert.equal(videos.get("dog")?.prepared, dog);
     assert.equal(videos.get("nope"), null);
     assert.ok(log.some((l) => l.startsWith('Skipping "readme.txt"')));
+    // Both dog files have a single keyframe (at 0 s) and last 2 s: one segment, no re-encode.
     assert.ok(
-      log.some((l) => /^Prepared "dog" \(2 renditions, 2 segments\) in \d+\.\d s$/.test(l)),
+      log.some((l) =>
+        /^Prepared "dog" by remuxing \(no re-encode\) \(2 renditions, 1 segment\) in \d+\.\d s$/
+          .test(l)
+      ),
+      log.join("\n"),
+    );
+    assert.equal(dog.method, "remux");
+    assert.ok(
+      log.some((l) =>
+        /^Prepared "cat" by encoding \(1 rendition, 3 segments\) in \d+\.\d s$/.test(l)
+      ),
+      log.join("\n"),
+    );
+    assert.ok(
+      log.includes(
+        'Preparing "cat" by encoding: cutting at its keyframes gives a 3.00 s ' +
+          "segment at 0.00 s, more than twice 1 s",
+      ),
       log.join("\n"),
     );
     await assert.rejects(

@@ -1,0 +1,207 @@
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import {
+  type Command,
+  COMMAND_HELP,
+  COMMAND_WORDS,
+  complete,
+  parseCommand,
+  parseQuality,
+} from "./commands.ts";
+
+/** Asserts a SyntaxError whose message contains `fragment`. */
+function assertSyntaxError(fn: () => unknown, fragment: string, label: string): void {
+  throws(fn, (error: unknown) => {
+    ok(error instanceof SyntaxError, `${label}: expected SyntaxError, got ${error}`);
+    ok(error.message.includes(fragment), `${label}: "${error.message}" lacks "${fragment}"`);
+    return true;
+  });
+}
+
+const PARSE_TABLE: readonly [string, Command][] = [
+  ["", { kind: "empty" }],
+  ["   \t ", { kind: "empty" }],
+  ["LIST", { kind: "list" }],
+  ["list", { kind: "list" }],
+  ["  List  ", { kind: "list" }],
+  ["LS", { kind: "list" }],
+  ["ls", { kind: "list" }],
+  ["PLAY dog", { kind: "play", title: "dog", quality: "auto" }],
+  ["play Dog", { kind: "play", title: "Dog", quality: "auto" }],
+  ["PLAY dog 720p", { kind: "play", title: "dog", quality: 720 }],
+  ["PLAY dog 720", { kind: "play", title: "dog", quality: 720 }],
+  ["PLAY dog 720P", { kind: "play", title: "dog", quality: 720 }],
+  ["PLAY dog auto", { kind: "play", title: "dog", quality: "auto" }],
+  ["PLAY dog AUTO", { kind: "play", title: "dog", quality: "auto" }],
+  ["pLaY   dog \t 240p  ", { kind: "play", title: "dog", quality: 240 }],
+  ["STOP", { kind: "stop" }],
+  ["stop", { kind: "stop" }],
+  ["QUALITY 480p", { kind: "quality", quality: 480 }],
+  ["quality auto", { kind: "quality", quality: "auto" }],
+  ["MESSAGE", { kind: "message" }],
+  ["MESSAGE bob", { kind: "message", to: "bob" }],
+  ["message bob   ", { kind: "message", to: "bob" }],
+  ["MESSAGE bob hello", { kind: "message", to: "bob", text: "hello" }],
+  ["MESSAGE bob  hello   big \t world !", {
+    kind: "message",
+    to: "bob",
+    text: "hello   big \t world !",
+  }],
+  ["MESSAGE bob bob says bob", { kind: "message", to: "bob", text: "bob says bob" }],
+  ["MESSAGE message message", { kind: "message", to: "message", text: "message" }],
+  ["MSG bob hi", { kind: "message", to: "bob", text: "hi" }],
+  ["msg\tbob\thi  there", { kind: "message", to: "bob", text: "hi  there" }],
+  ["MSG", { kind: "message" }],
+  ["WHO", { kind: "who" }],
+  ["KEYS", { kind: "who" }],
+  ["keys", { kind: "who" }],
+  ["VERIFY bob", { kind: "verify", peer: "bob", confirm: false }],
+  ["VERIFY bob yes", { kind: "verify", peer: "bob", confirm: true }],
+  ["verify bob YES", { kind: "verify", peer: "bob", confirm: true }],
+  ["ACCEPT bob", { kind: "accept", peer: "bob" }],
+  ["accept bob", { kind: "accept", peer: "bob" }],
+  ["HELP", { kind: "help" }],
+  ["help", { kind: "help" }],
+  ["?", { kind: "help" }],
+  ["QUIT", { kind: "quit" }],
+  ["EXIT", { kind: "quit" }],
+  ["exit", { kind: "quit" }],
+];
+
+Deno.test("parseCommand() returns the command for every valid line", () => {
+  for (const [line, expected] of PARSE_TABLE) {
+    deepEqual(parseCommand(line), expected, JSON.stringify(line));
+  }
+});
+
+Deno.test("parseCommand() covers every command word", () => {
+  const parsed = new Set(PARSE_TABLE.map(([line]) => line.trim().split(/\s+/)[0].toUpperCase()));
+  for (const word of COMMAND_WORDS) ok(parsed.has(word), word);
+  for (const word of COMMAND_WORDS) ok(COMMAND_HELP.includes(word), `HELP lacks ${word}`);
+});
+
+const ERROR_TABLE: readonly [string, string][] = [
+  ["PLAY", "Usage: PLAY"],
+  ["PLAY dog 720p now", "too many words"],
+  ["PLAY dog fast", 'Invalid quality "fast"'],
+  ["PLAY dog 7", 'Invalid quality "7"'],
+  ["PLAY dog 0p", "Invalid quality"],
+  ["QUALITY", "Usage: QUALITY"],
+  ["QUALITY 720p auto", "Usage: QUALITY"],
+  ["QUALITY best", "Invalid quality"],
+  ["VERIFY", "Usage: VERIFY"],
+  ["VERIFY bob no", "Usage: VERIFY"],
+  ["VERIFY bob yes please", "Usage: VERIFY"],
+  ["ACCEPT", "Usage: ACCEPT"],
+  ["ACCEPT bob carol", "Usage: ACCEPT"],
+  ["DANCE", 'Unknown command "DANCE"'],
+  ["dance now", 'Unknown command "dance"'],
+  ["LISTS", "Unknown command"],
+  ["/quit", "Unknown command"],
+];
+
+Deno.test("parseCommand() throws SyntaxError with a usage hint for a bad line", () => {
+  for (const [line, fragment] of ERROR_TABLE) {
+    assertSyntaxError(() => parseCommand(line), fragment, JSON.stringify(line));
+  }
+  assertSyntaxError(() => parseCommand("DANCE"), "type HELP", "remedy");
+});
+
+Deno.test("parseQuality() accepts 2 to 4 digits with an optional p, or auto", () => {
+  const table: readonly [string, number | "auto"][] = [
+    ["auto", "auto"],
+    ["AUTO", "auto"],
+    ["Auto", "auto"],
+    ["10", 10],
+    ["10p", 10],
+    ["99", 99],
+    ["240p", 240],
+    ["720", 720],
+    ["720P", 720],
+    ["1080p", 1080],
+    ["9999", 9999],
+    ["9999p", 9999],
+  ];
+  for (const [text, expected] of table) equal(parseQuality(text), expected, text);
+});
+
+Deno.test("parseQuality() throws SyntaxError for anything that is not a height or auto", () => {
+  const table = [
+    "",
+    "p",
+    "1",
+    "9p",
+    "00",
+    "0000p",
+    "0720",
+    "10000",
+    "10000p",
+    "720pp",
+    "p720",
+    "-720",
+    "72 0",
+    " 720",
+    "1e3",
+    "0x2d0",
+    "720.5",
+    "automatic",
+    "hd",
+  ];
+  for (const text of table) {
+    assertSyntaxError(() => parseQuality(text), `Invalid quality "${text}"`, JSON.stringify(text));
+  }
+});
+
+const PEERS = ["alice", "bob", "bobby"];
+const TITLES = ["dog", "dolphin", "cat"];
+const QUALITIES = ["auto", "240p", "360p", "480p", "720p", "1080p"];
+
+Deno.test("complete() offers command words for the first word, whatever its case", () => {
+  const table: readonly [string, string[]][] = [
+    ["", COMMAND_WORDS.map((w) => `${w} `)],
+    ["P", ["PLAY "]],
+    ["pl", ["PLAY "]],
+    ["  pl", ["PLAY "]],
+    ["Q", ["QUALITY ", "QUIT "]],
+    ["qu", ["QUALITY ", "QUIT "]],
+    ["QUI", ["QUIT "]],
+    ["M", ["MESSAGE "]],
+    ["X", []],
+    ["PLAYS", []],
+  ];
+  for (const [line, expected] of table) {
+    const [hits, replaced] = complete(line, { peers: PEERS, titles: TITLES });
+    deepEqual(hits, expected, JSON.stringify(line));
+    equal(replaced, line.trim(), JSON.stringify(line));
+  }
+});
+
+Deno.test("complete() offers peers after MESSAGE/MSG/VERIFY/ACCEPT, titles after PLAY", () => {
+  const table: readonly [string, string[], string][] = [
+    ["MESSAGE ", ["alice ", "bob ", "bobby "], ""],
+    ["message b", ["bob ", "bobby "], "b"],
+    ["MSG al", ["alice "], "al"],
+    ["VERIFY bobb", ["bobby "], "bobb"],
+    ["ACCEPT ", ["alice ", "bob ", "bobby "], ""],
+    ["ACCEPT z", [], "z"],
+    ["PLAY ", ["dog ", "dolphin ", "cat "], ""],
+    ["play do", ["dog ", "dolphin "], "do"],
+    ["PLAY c", ["cat "], "c"],
+    ["QUALITY ", QUALITIES.map((q) => `${q} `), ""],
+    ["QUALITY 7", ["720p "], "7"],
+    ["PLAY dog ", QUALITIES.map((q) => `${q} `), ""],
+    ["PLAY dog 1", ["1080p "], "1"],
+    ["PLAY dog a", ["auto "], "a"],
+    ["PLAY dog 720p ", [], ""],
+    ["MESSAGE bob ", [], ""],
+    ["STOP ", [], ""],
+    ["LIST x", [], "x"],
+  ];
+  for (const [line, expected, replaced] of table) {
+    deepEqual(complete(line, { peers: PEERS, titles: TITLES }), [expected, replaced], line);
+  }
+});
+
+Deno.test("complete() offers nothing when there are no peers or titles", () => {
+  deepEqual(complete("MESSAGE ", { peers: [], titles: [] }), [[], ""]);
+  deepEqual(complete("PLAY ", { peers: [], titles: [] }), [[], ""]);
+});

@@ -1,0 +1,376 @@
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import {
+  type CliClient,
+  connectClient,
+  PROGRAM_PERMISSIONS,
+  startCli,
+  startServer,
+  type TestClient,
+} from "./_helpers.ts";
+import { exportPublicKeys, formatFingerprint, importPeerKeys } from "../protocol/e2e.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const ANSI = "\x1b[";
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `main.ts` with the program's permissions, a fresh HOME and a deadline. */
+async function run(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  const home = await Deno.makeTempDir({ prefix: "peerstream-cli-" });
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 20_000);
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PROGRAM_PERMISSIONS, MAIN, ...args],
+      cwd: home,
+      env: {
+        NO_COLOR: "1",
+        HOME: home,
+        XDG_CONFIG_HOME: `${home}/.config`,
+        XDG_CACHE_HOME: `${home}/.cache`,
+        XDG_DATA_HOME: `${home}/.local/share`,
+        DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+        ...env,
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: controller.signal,
+    }).output();
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      stdout: decoder.decode(output.stdout),
+      stderr: decoder.decode(output.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+function errorLines(text: string): string[] {
+  return text.split("\n").filter((line) => line.startsWith("error: "));
+}
+
+/** A port with nothing listening on it. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+async function finishCli(cli: CliClient): Promise<number> {
+  try {
+    return await cli.finish();
+  } finally {
+    await Deno.remove(cli.home, { recursive: true });
+  }
+}
+
+/** No ANSI escape in anything the client printed (startCli sets NO_COLOR=1). */
+function assertNoColor(cli: CliClient) {
+  for (const line of [...cli.out.lines, ...cli.err.lines]) {
+    ok(!line.includes(ANSI), `ANSI escape in ${JSON.stringify(line)}`);
+  }
+}
+
+Deno.test("main() prints help on stdout and exits 0 for every help form", async () => {
+  const cases = [
+    ["--help"],
+    ["-h"],
+    ["help"],
+    ["help", "serve"],
+    ["help", "join"],
+    ["serve", "--help"],
+    ["serve", "-h"],
+    ["join", "--help"],
+    ["join", "-h"],
+  ];
+  const results = await Promise.all(cases.map((args) => run(args)));
+  for (const [i, result] of results.entries()) {
+    const what = cases[i].join(" ");
+    equal(result.code, 0, what);
+    match(result.stdout, /Usage:/, what);
+    equal(result.stderr, "", what);
+  }
+  // The subcommands show their own options.
+  match(results[5].stdout, /--port PORT/);
+  match(results[7].stdout, /--name NAME/);
+  match(results[7].stdout, /Commands \(case does not matter\):/);
+  equal(results[3].stdout, results[5].stdout);
+  equal(results[4].stdout, results[7].stdout);
+});
+
+Deno.test("main() prints the version for --version", async () => {
+  const result = await run(["--version"]);
+  deepEqual(result, { code: 0, stdout: "peerstream 0.1.0\n", stderr: "" });
+});
+
+Deno.test("main() prints usage on stderr, nothing on stdout, and exits 2 on misuse", async () => {
+  const cases: { args: string[]; error?: RegExp }[] = [
+    { args: [] },
+    { args: ["bogus"], error: /^error: Unknown command "bogus"/ },
+    { args: ["serve", "--bogus"], error: /^error: .*--bogus/ },
+    { args: ["serve", "stray"], error: /^error: / },
+    { args: ["join"], error: /^error: Missing --name/ },
+    { args: ["join", "--name", "x", "--bogus"], error: /^error: .*--bogus/ },
+    { args: ["join", "--name", "x", "--server", "nohost"], error: /^error: Invalid --server/ },
+    { args: ["join", "--name", "x", "--server", "h:99999"], error: /^error: Invalid --server/ },
+    { args: ["join", "--name", "x", "--server", "h:"], error: /^error: Invalid --server/ },
+    { args: ["serve", "--port", "65536"], error: /^error: Invalid --port "65536"/ },
+    { args: ["serve", "--port", "abc"], error: /^error: Invalid --port "abc"/ },
+    { args: ["serve", "--port", "1.5"], error: /^error: Invalid --port "1.5"/ },
+    { args: ["serve", "--codec", "vp9"], error: /^error: Invalid --codec "vp9"/ },
+  ];
+  const results = await Promise.all(cases.map((c) => run(c.args)));
+  for (const [i, result] of results.entries()) {
+    const { args, error } = cases[i];
+    const what = JSON.stringify(args);
+    equal(result.code, 2, `${what}: exit code; stderr:\n${result.stderr}`);
+    equal(result.stdout, "", `${what}: stdout`);
+    match(result.stderr, /Usage:/, what);
+    const errors = errorLines(result.stderr);
+    if (error === undefined) {
+      deepEqual(errors, [], what);
+    } else {
+      equal(errors.length, 1, `${what}: one error line, got ${JSON.stringify(errors)}`);
+      match(errors[0], error, what);
+    }
+  }
+});
+
+Deno.test("main() prints a runtime error once as error: ... on stderr and exits 1", async () => {
+  const port = closedPort();
+  const data = await Deno.makeTempDir({ prefix: "peerstream-data-" });
+  try {
+    const results = await Promise.all([
+      run(["join", "--name", "x", "--server", `127.0.0.1:${port}`, "--ephemeral"]),
+      run(["serve", "--release", "nobody", "--data", data]),
+    ]);
+    for (const result of results) {
+      equal(result.code, 1, result.stderr);
+      equal(result.stdout, "");
+      equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+      equal(errorLines(result.stderr).length, 1, result.stderr);
+    }
+    match(results[0].stderr, /^error: Cannot connect to 127\.0\.0\.1:\d+: .*check that/);
+    match(results[1].stderr, /^error: Cannot release "nobody"/);
+  } finally {
+    await Deno.remove(data, { recursive: true });
+  }
+});
+
+Deno.test("main() prints no ANSI escape with NO_COLOR=1", async () => {
+  const results = await Promise.all([
+    run(["--help"], { NO_COLOR: "1" }),
+    run(["join", "--help"], { NO_COLOR: "1" }),
+    run(["bogus"], { NO_COLOR: "1" }),
+    run(["join", "--name", "x", "--server", `127.0.0.1:${closedPort()}`], { NO_COLOR: "1" }),
+  ]);
+  for (const result of results) {
+    ok(result.stdout.length + result.stderr.length > 0);
+    ok(!result.stdout.includes(ANSI), result.stdout);
+    ok(!result.stderr.includes(ANSI), result.stderr);
+  }
+});
+
+Deno.test("join runs the interactive client against a real server", async (t) => {
+  const server = await startServer({ waitReady: true });
+  const port = server.port;
+  try {
+    await t.step(
+      "MESSAGE with no arguments shows who is online, asks To: and Message:, and delivers",
+      async () => {
+        const bob = await connectClient(port, "m-bob");
+        const cli = await startCli(port, "m-alice");
+        try {
+          await bob.waitFor((e) => e.kind === "joined" && e.name === "m-alice");
+          await cli.type("MESSAGE");
+          await cli.out.waitFor(/^Online: m-bob$/);
+          await cli.type("m-bob");
+          await cli.type("hello from the prompt");
+          await bob.waitFor((e) =>
+            e.kind === "message" && e.message.text === "hello from the prompt"
+          );
+          await cli.out.waitFor(/^\* delivered to m-bob$/);
+
+          const from = cli.out.lines.length;
+          await cli.type("MESSAGE m-bob hello there");
+          await bob.waitFor((e) => e.kind === "message" && e.message.text === "hello there");
+          await cli.out.waitFor(/^\* delivered to m-bob$/, { from });
+          const texts = bob.events.flatMap((e) => e.kind === "message" ? [e.message] : []);
+          deepEqual(texts.map((m) => [m.from, m.text]), [
+            ["m-alice", "hello from the prompt"],
+            ["m-alice", "hello there"],
+          ]);
+
+          // And the other way: the CLI shows an incoming message.
+          await bob.session.sendText("m-alice", "hi alice");
+          await cli.out.waitFor(/^<m-bob> hi alice$/);
+          await cli.type("QUIT");
+          equal(await cli.finish(), 0);
+          await bob.waitFor((e) => e.kind === "left" && e.name === "m-alice");
+          deepEqual(errorLines(cli.err.lines.join("\n")), []);
+          assertNoColor(cli);
+        } finally {
+          await finishCli(cli);
+          await bob.session.quit();
+        }
+      },
+    );
+
+    await t.step(
+      "HELP, case-insensitive commands and WHO work, and an unknown command does not stop the client",
+      async () => {
+        const bob = await connectClient(port, "h-bob");
+        const cli = await startCli(port, "h-alice");
+        try {
+          await cli.type("HELP");
+          await cli.out.waitFor(/^Commands \(case does not matter\):$/);
+          await cli.out.waitFor(/^\s+QUIT\s/);
+          await cli.type("list");
+          await cli.out.waitFor(/^testcard\s+\d+p/, { timeoutMs: 15_000 });
+
+          await cli.type("FROB the knob");
+          await cli.err.waitFor(/^error: Unknown command "FROB"/);
+
+          // Still working after the error.
+          const keys = await importPeerKeys(await exportPublicKeys(bob.identity));
+          const fingerprint = formatFingerprint(keys.fingerprint, 4);
+          match(fingerprint, /^[0-9a-f]{4}( [0-9a-f]{4}){3}$/);
+          await cli.type("wHo");
+          const line = await cli.out.waitFor(/^h-bob\s/);
+          ok(line.includes(fingerprint), `${line} shows ${fingerprint}`);
+
+          await cli.type("MESSAGE nobody-here hi");
+          await cli.err.waitFor(/^error: .*"nobody-here"/);
+
+          await cli.type("Quit");
+          equal(await cli.finish(), 0);
+          equal(cli.err.lines.filter((l) => /Unknown command/.test(l)).length, 1);
+          equal(cli.err.lines.filter((l) => /nobody-here/.test(l)).length, 1);
+          deepEqual(errorLines(cli.out.lines.join("\n")), []);
+          assertNoColor(cli);
+        } finally {
+          await finishCli(cli);
+          await bob.session.quit();
+        }
+      },
+    );
+
+    await t.step(
+      "join asks for another name when the name is taken and registers it on the same connection",
+      async () => {
+        const alice = await connectClient(port, "n-alice");
+        const connectsBefore = server.out.lines.filter((l) => /\bconnect #/.test(l)).length;
+        const cli = await startCli(port, "n-alice", { waitJoined: false });
+        try {
+          const error = await cli.err.waitFor(/NAME_TAKEN|in use/, { timeoutMs: 20_000 });
+          match(error, /^error: Cannot register "n-alice": the name is in use/);
+          await cli.type("n-alice2");
+          await cli.out.waitFor(/^Joined 127\.0\.0\.1:\d+ as n-alice2\./);
+          await alice.waitFor((e) => e.kind === "joined" && e.name === "n-alice2");
+          const connects = server.out.lines.filter((l) => /\bconnect #/.test(l)).length;
+          equal(connects - connectsBefore, 1, "registered without reconnecting");
+          await cli.type("QUIT");
+          equal(await cli.finish(), 0);
+        } finally {
+          await finishCli(cli);
+          await alice.session.quit();
+        }
+      },
+    );
+
+    await t.step("join asks for another name when the name is invalid", async () => {
+      const cli = await startCli(port, "bad name", { waitJoined: false });
+      try {
+        const error = await cli.err.waitFor(/^error: /, { timeoutMs: 20_000 });
+        match(error, /^error: Invalid name "bad name"/);
+        await cli.type("good-name");
+        await cli.out.waitFor(/^Joined 127\.0\.0\.1:\d+ as good-name\./);
+        await cli.type("QUIT");
+        equal(await cli.finish(), 0);
+        equal(errorLines(cli.err.lines.join("\n")).length, 1);
+      } finally {
+        await finishCli(cli);
+      }
+    });
+
+    await t.step(
+      "PLAY of an unknown title says so and points to LIST or close matches",
+      async () => {
+        const cli = await startCli(port, "p-alice");
+        try {
+          await cli.type("PLAY nosuchtitle");
+          const error = await cli.err.waitFor(/^error: /);
+          match(error, /^error: Cannot play "nosuchtitle": no such title; run LIST/);
+          await cli.type("PLAY testcrd");
+          await cli.err.waitFor(
+            /^error: Cannot play "testcrd": no such title; did you mean .*"testcard"/,
+          );
+          await cli.type("QUIT");
+          equal(await cli.finish(), 0);
+          ok(!cli.out.lines.some((l) => l.startsWith("* playing")));
+        } finally {
+          await finishCli(cli);
+        }
+      },
+    );
+
+    await t.step(
+      "PLAY with a missing --player fails before any stream starts and the client keeps working",
+      async () => {
+        const cli = await startCli(port, "q-alice", { args: ["--player", "/nonexistent/player"] });
+        try {
+          await cli.type("PLAY testcard");
+          const error = await cli.err.waitFor(/^error: /);
+          match(error, /"\/nonexistent\/player": not found/);
+          await cli.type("LIST");
+          await cli.out.waitFor(/^testcard\s+\d+p/);
+          await cli.type("QUIT");
+          equal(await cli.finish(), 0);
+          ok(!cli.out.lines.some((l) => l.startsWith("* playing")));
+          ok(!server.out.lines.some((l) => /play #\d+ "q-alice"/.test(l)), "no stream started");
+        } finally {
+          await finishCli(cli);
+        }
+      },
+    );
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("join reports a lost connection on stderr and exits non-zero when the server dies", async () => {
+  const server = await startServer();
+  let cli: CliClient | undefined;
+  let peer: TestClient | undefined;
+  try {
+    cli = await startCli(server.port, "lost-alice");
+    peer = await connectClient(server.port, "lost-bob");
+    await cli.out.waitFor(/^\* lost-bob joined$/);
+    ok((await server.stop("SIGKILL")) !== 0);
+    await cli.err.waitFor(/^error: Lost connection/, { timeoutMs: 5000 });
+    // It exits on its own, without stdin closing.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      cli.child.status,
+      new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), 5000)),
+    ]);
+    clearTimeout(timer);
+    ok(status !== undefined, "the client did not exit within 5 s");
+    ok(status.code !== 0, `exit code ${status.code}`);
+    equal(errorLines(cli.err.lines.join("\n")).length, 1, cli.err.lines.join("\n"));
+    match(errorLines(cli.err.lines.join("\n"))[0], /check that the server is running/);
+  } finally {
+    if (cli !== undefined) await finishCli(cli);
+    await peer?.session.quit();
+    await server.stop();
+  }
+});
