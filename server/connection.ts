@@ -48,10 +48,20 @@ export function isPeerGone(error: unknown): boolean {
 
 /** Thrown out of {@linkcode Connection.messages} when the peer sends something undecodable. */
 export class ProtocolViolation extends Error {
-  /** @param message What was wrong. @param options The decode error. */
-  constructor(message: string, options?: ErrorOptions) {
+  /** `FRAME_TOO_LARGE` when a frame header declared too many bytes, else `BAD_FRAME`. */
+  readonly code: "BAD_FRAME" | "FRAME_TOO_LARGE";
+
+  /**
+   * @param message What was wrong.
+   * @param options The decode error, and the code (default `BAD_FRAME`).
+   */
+  constructor(
+    message: string,
+    options?: ErrorOptions & { code?: "BAD_FRAME" | "FRAME_TOO_LARGE" },
+  ) {
     super(message, options);
     this.name = "ProtocolViolation";
+    this.code = options?.code ?? "BAD_FRAME";
   }
 }
 
@@ -66,6 +76,7 @@ export class Connection {
   #closed = false;
   #scratch = new Uint8Array(FRAME_HEADER_BYTES + MEDIA_HEADER_BYTES + 64 * 1024);
   #flushWaiters: (() => void)[] = [];
+  #writeStartedAt: number | null = null;
   /** Bytes written to the socket. */
   bytesWritten = 0;
   /** Bytes read from the socket. */
@@ -103,6 +114,17 @@ export class Connection {
     return this.#closed;
   }
 
+  /**
+   * How long the socket write in flight has made no progress, ms; 0 when no write waits. A peer
+   * that stops reading makes this grow once the socket buffers are full.
+   *
+   * @param now The current time (ms, performance.now()).
+   * @returns Milliseconds.
+   */
+  writeStalledFor(now: number): number {
+    return this.#writeStartedAt === null ? 0 : Math.max(0, now - this.#writeStartedAt);
+  }
+
   /** Bytes of control and media waiting to be written. */
   get queuedBytes(): number {
     return this.#controlBytes + this.#media.reduce((n, m) => n + m.data.length, 0);
@@ -132,7 +154,11 @@ export class Connection {
       try {
         frames = decoder.push(buffer.subarray(0, n));
       } catch (error) {
-        throw new ProtocolViolation((error as Error).message, { cause: error });
+        // The frame layer only fails on a declared length over the cap.
+        throw new ProtocolViolation((error as Error).message, {
+          cause: error,
+          code: error instanceof RangeError ? "FRAME_TOO_LARGE" : "BAD_FRAME",
+        });
       }
       for (const frame of frames) {
         let message: Message;
@@ -283,7 +309,12 @@ export class Connection {
   async #writeAll(bytes: Uint8Array) {
     let at = 0;
     while (at < bytes.length) {
-      at += await this.#conn.write(bytes.subarray(at));
+      this.#writeStartedAt = performance.now();
+      try {
+        at += await this.#conn.write(bytes.subarray(at));
+      } finally {
+        this.#writeStartedAt = null;
+      }
     }
     this.bytesWritten += bytes.length;
   }

@@ -33,6 +33,12 @@ export interface ServerLimits {
   maxQueuedControlBytes: number;
   /** Media bytes sent to a viewer but not yet confirmed (`SLOW_CONSUMER` once exceeded too long). */
   maxUnackedMediaBytes: number;
+  /**
+   * How long one socket write may make no progress before the reader is dropped, ms
+   * (`SLOW_CONSUMER`). A viewer that stops reading blocks the write of a media chunk; the stream's
+   * own window check never runs while that write waits, so the connection watches it.
+   */
+  maxWriteStallMs: number;
 }
 
 /** The defaults; `peerstream serve --help` and README list them. */
@@ -49,7 +55,42 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   idleMs: 90_000,
   maxQueuedControlBytes: 8 * 1024 * 1024,
   maxUnackedMediaBytes: 4 * 1024 * 1024,
+  maxWriteStallMs: 15_000,
 };
+
+/** The environment variable that overrides limits (tests): a JSON object of {@linkcode ServerLimits} fields. */
+export const LIMITS_ENV = "PEERSTREAM_LIMITS";
+
+/**
+ * Parses limit overrides, e.g. `{"handshakeMs": 500, "maxUnackedMediaBytes": 65536}`.
+ *
+ * @param text JSON text, or undefined for none.
+ * @returns The overrides.
+ * @throws {SyntaxError} When the text is not a JSON object of known fields.
+ * @throws {RangeError} When a value is not a non-negative integer.
+ */
+export function parseLimits(text: string | undefined): Partial<ServerLimits> {
+  if (text === undefined || text.trim() === "") return {};
+  const value: unknown = JSON.parse(text);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new SyntaxError(`Invalid ${LIMITS_ENV}: expected a JSON object of limits`);
+  }
+  const out: Partial<ServerLimits> = {};
+  for (const [key, n] of Object.entries(value)) {
+    if (!Object.hasOwn(DEFAULT_LIMITS, key)) {
+      throw new SyntaxError(
+        `Invalid ${LIMITS_ENV}: unknown limit "${key}"; use ${
+          Object.keys(DEFAULT_LIMITS).join(", ")
+        }`,
+      );
+    }
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
+      throw new RangeError(`Invalid ${LIMITS_ENV}: "${key}" must be a whole number from 0`);
+    }
+    out[key as keyof ServerLimits] = n;
+  }
+  return out;
+}
 
 /**
  * A token bucket: `take()` is false once the rate is exceeded. Pure: the caller gives the time.

@@ -256,14 +256,19 @@ export class PeerstreamServer {
             this.#reject(client, "INTERNAL", "Internal server error; see the server log");
           }
         }
-        if (client.state === "closed") break;
+        if (client.state === "closed") {
+          // Let a final error (VERSION_MISMATCH) reach the client before the socket closes.
+          await within(conn.flush(), 200);
+          break;
+        }
       }
     } catch (error) {
       if (error instanceof ProtocolViolation) {
         this.#log(`bad frame #${id} ${conn.remote}: ${error.message}`);
         conn.send({
           type: "error",
-          code: error.message.includes("exceeds") ? "FRAME_TOO_LARGE" : "BAD_FRAME",
+          // Not by the message text: "JSON length exceeds the frame" is a bad frame, not a big one.
+          code: error.code,
           message: `Closing connection: ${error.message}`,
         });
         await within(conn.flush(), 200);
@@ -541,7 +546,10 @@ export class PeerstreamServer {
             detail ? ` (${detail})` : ""
           }`,
         );
-        if (detail?.startsWith("SLOW_CONSUMER")) client.conn.close();
+        // Let stream-end reach the viewer if it can still take it, then drop the viewer.
+        if (detail?.startsWith("SLOW_CONSUMER")) {
+          within(client.conn.flush(), 500).then(() => client.conn.close());
+        }
       },
     });
     client.stream = session;
@@ -583,7 +591,15 @@ export class PeerstreamServer {
     const now = performance.now();
     for (const client of this.#clients) {
       const silent = now - client.conn.lastReadAt;
-      if (client.state === "greeting" && silent > this.#limits.handshakeMs) {
+      if (client.conn.writeStalledFor(now) > this.#limits.maxWriteStallMs) {
+        // It stopped reading: nothing more can reach it, so close without a goodbye.
+        this.#log(
+          `drop #${client.id}: SLOW_CONSUMER: no write progress for ${this.#limits.maxWriteStallMs} ms`,
+        );
+        client.leaveReason = "timeout";
+        client.stream?.abort();
+        client.conn.close();
+      } else if (client.state === "greeting" && silent > this.#limits.handshakeMs) {
         this.#dropIdle(client, "HANDSHAKE_TIMEOUT", "no hello within the handshake time");
       } else if (silent > this.#limits.idleMs) {
         this.#dropIdle(client, "IDLE_TIMEOUT", "no data within the idle time");
