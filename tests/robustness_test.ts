@@ -237,11 +237,11 @@ Deno.test("server answers each bad input with its error code and logs it once pe
       closes: true,
     },
     {
-      name: "sealed body over the frame-level cap (96 KiB + 1)",
+      name: "sealed body over the default 96 KiB limit: refused, connection kept",
       state: "registered",
       input: () => bodyFrame({ type: "send", id: 1, to: "owner" }, new Uint8Array(96 * 1024 + 1)),
-      code: "BAD_FRAME",
-      closes: true,
+      code: "MESSAGE_TOO_LARGE",
+      closes: false,
     },
     {
       name: "hello version 2",
