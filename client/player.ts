@@ -162,6 +162,9 @@ export class ValidatingSink implements MediaSink {
   }
 }
 
+/** How long a player may take to exit after SIGTERM on STOP before it gets SIGKILL, ms. */
+export const PLAYER_KILL_GRACE_MS = 2_000;
+
 /** Options for {@linkcode PlayerSink}. */
 export interface PlayerSinkOptions {
   /** Called once if the player exits before the stream ends (the user closed its window). */
@@ -219,7 +222,8 @@ export class PlayerSink implements MediaSink {
 
   /**
    * Ends the player: on `finished` it closes the player's input and lets it play out what it has
-   * (await {@linkcode PlayerSink.status} to wait for that); otherwise it kills the player and waits.
+   * (await {@linkcode PlayerSink.status} to wait for that); otherwise it kills the player (SIGTERM,
+   * then SIGKILL after {@linkcode PLAYER_KILL_GRACE_MS}) and waits for it to exit.
    */
   async close(reason: "finished" | "stopped" | "error"): Promise<void> {
     if (this.#closed) return;
@@ -232,7 +236,24 @@ export class PlayerSink implements MediaSink {
     }
     if (reason === "finished") return;
     this.kill();
-    await this.status;
+    // A player may ignore SIGTERM (mpv with its default video output under Xvfb does): waiting for
+    // it forever would stall the session's read loop, so it gets SIGKILL after a grace period.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exited = await Promise.race([
+      this.status.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), PLAYER_KILL_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!exited) {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // Exited meanwhile.
+      }
+      await this.status;
+    }
   }
 
   /** Kills the player if it still runs. */
