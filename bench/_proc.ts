@@ -1,0 +1,141 @@
+/**
+ * Process and machine facts from `/proc` (Linux): CPU time and resident memory of a process, and
+ * the facts recorded next to every result.
+ * @module
+ */
+
+/** Clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`). */
+export const CLK_TCK = 100;
+
+/** CPU time and memory of one process at one moment. */
+export interface ProcSample {
+  /** User plus system CPU seconds since the process started. */
+  cpuSeconds: number;
+  /** Resident set size, bytes (`VmRSS`). */
+  rssBytes: number;
+  /** Peak resident set size, bytes (`VmHWM`). */
+  peakRssBytes: number;
+  /** When it was taken, ms (`performance.now()`). */
+  at: number;
+}
+
+/**
+ * Reads a process's CPU time and memory. Deno asks for `--allow-all` to read `/proc` directly, so
+ * this runs `cat` (`--allow-run`), which keeps the bench's permissions narrow.
+ *
+ * @param pid The process id.
+ * @returns The sample; zeros when the process is gone.
+ */
+export async function readProc(pid: number): Promise<ProcSample> {
+  const before = performance.now();
+  const out = await new Deno.Command("cat", {
+    args: [`/proc/${pid}/stat`, `/proc/${pid}/status`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const at = (before + performance.now()) / 2;
+  const text = new TextDecoder().decode(out.stdout);
+  const newline = text.indexOf("\n");
+  if (!out.success || newline < 0) return { cpuSeconds: 0, rssBytes: 0, peakRssBytes: 0, at };
+  const stat = text.slice(0, newline);
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(text)?.[1] ?? 0);
+  return {
+    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLK_TCK,
+    rssBytes: kb("VmRSS") * 1024,
+    peakRssBytes: kb("VmHWM") * 1024,
+    at,
+  };
+}
+
+/** What is recorded about the machine with every run. */
+export interface MachineFacts {
+  /** Logical cores. */
+  cores: number;
+  /** Total memory, bytes. */
+  memoryBytes: number;
+  /** CPU model name. */
+  cpu: string;
+  /** Deno, V8 and TypeScript versions. */
+  deno: typeof Deno.version;
+  /** First line of `ffmpeg -version`. */
+  ffmpeg: string;
+  /** `git rev-parse HEAD`, with `-dirty` when the tree has changes. */
+  commit: string;
+  /** Kernel release. */
+  kernel: string;
+  /** 1-minute load average when the run started. */
+  loadAverage: number;
+  /** When the run started, ISO 8601. */
+  date: string;
+}
+
+async function firstLine(
+  cmd: string,
+  args: string[],
+  cwd?: string,
+  pattern?: RegExp,
+): Promise<string> {
+  try {
+    const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "null" })
+      .output();
+    const text = new TextDecoder().decode(out.stdout);
+    if (pattern !== undefined) return pattern.exec(text)?.[1].trim() ?? "unknown";
+    return text.split("\n")[0].trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * Collects the machine facts.
+ *
+ * @param root The repository folder, for the git commit.
+ * @returns The facts.
+ */
+export async function machineFacts(root: string): Promise<MachineFacts> {
+  const cpu = await firstLine("cat", ["/proc/cpuinfo"], undefined, /^model name\s*:\s*(.+)$/m);
+  const commit = await firstLine("git", ["rev-parse", "--short=12", "HEAD"], root);
+  const dirty = await firstLine("git", ["status", "--porcelain", "--untracked-files=no"], root);
+  return {
+    cores: navigator.hardwareConcurrency,
+    memoryBytes: Deno.systemMemoryInfo().total,
+    cpu,
+    deno: Deno.version,
+    ffmpeg: await firstLine("ffmpeg", ["-hide_banner", "-version"]),
+    commit: dirty === "" || dirty === "unknown" ? commit : `${commit}-dirty`,
+    kernel: Deno.osRelease(),
+    loadAverage: Deno.loadavg()[0],
+    date: new Date().toISOString(),
+  };
+}
+
+/**
+ * Sums CPU time and memory over several processes, with one `cat`.
+ *
+ * @param pids The processes.
+ * @returns The summed sample (peak RSS is the sum of each one's peak).
+ */
+export async function readProcs(pids: readonly number[]): Promise<ProcSample> {
+  const before = performance.now();
+  const out = await new Deno.Command("cat", {
+    args: pids.flatMap((pid) => [`/proc/${pid}/stat`, `/proc/${pid}/status`]),
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const at = (before + performance.now()) / 2;
+  const sum = { cpuSeconds: 0, rssBytes: 0, peakRssBytes: 0, at };
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    const paren = line.lastIndexOf(")");
+    if (/^\d+ \(/.test(line) && paren > 0) {
+      const fields = line.slice(paren + 2).split(" ");
+      sum.cpuSeconds += (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    } else if (line.startsWith("VmRSS:")) {
+      sum.rssBytes += Number(/(\d+)/.exec(line)?.[1] ?? 0) * 1024;
+    } else if (line.startsWith("VmHWM:")) {
+      sum.peakRssBytes += Number(/(\d+)/.exec(line)?.[1] ?? 0) * 1024;
+    }
+  }
+  return sum;
+}

@@ -1,0 +1,256 @@
+/**
+ * The system under test: the bench title generated with ffmpeg, and a real `main.ts serve`
+ * process on 127.0.0.1 with a fresh data folder.
+ * @module
+ */
+
+import { generateIdentity } from "../protocol/e2e.ts";
+import { benchIdentity, LoadClient } from "./_client.ts";
+import { sleep } from "./_stats.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** The bench title's name; its file is `benchclip_480p.mp4`. */
+export const BENCH_TITLE = "benchclip";
+
+/** Seconds of the bench title. */
+export const BENCH_TITLE_SECONDS = 30;
+
+/** A longer title for the auto-switch test, in its own folder; its file is `benchlong_480p.mp4`. */
+export const LONG_TITLE = { title: "benchlong", seconds: 150, folder: "videos-long" } as const;
+
+/**
+ * ffmpeg arguments for the bench title: 30 s of 854×480 testsrc2 at 25 fps and about 1.1 Mbit/s,
+ * with a 440 Hz tone, so that the server derives 240p, 360p and 480p renditions.
+ *
+ * @param output The file to write.
+ * @returns The arguments.
+ */
+export function benchTitleArgs(output: string, seconds = BENCH_TITLE_SECONDS): string[] {
+  return [
+    ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"],
+    ["-f", "lavfi", "-i", "testsrc2=size=854x480:rate=25"],
+    ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"],
+    ["-t", String(seconds)],
+    ["-c:v", "libx264", "-preset", "veryfast", "-b:v", "1.1M", "-maxrate", "1.1M"],
+    ["-bufsize", "2.2M", "-pix_fmt", "yuv420p", "-g", "50"],
+    ["-c:a", "aac", "-b:a", "96k", "-f", "mp4", output],
+  ].flat();
+}
+
+/**
+ * Generates the bench title once into `${cache}/videos/` (kept across runs, so the server's
+ * prepared segments are reused).
+ *
+ * @param cache The bench cache folder.
+ * @param options Another title, length and folder (the auto-switch test needs a longer one).
+ * @returns The videos folder and the source file.
+ */
+export async function ensureBenchTitle(
+  cache: string,
+  options: { title: string; seconds: number; folder: string } = {
+    title: BENCH_TITLE,
+    seconds: BENCH_TITLE_SECONDS,
+    folder: "videos",
+  },
+): Promise<{ dir: string; file: string }> {
+  const dir = `${cache}/${options.folder}`;
+  const file = `${dir}/${options.title}_480p.mp4`;
+  await Deno.mkdir(dir, { recursive: true });
+  try {
+    await Deno.stat(file);
+    return { dir, file };
+  } catch {
+    // Generate it below.
+  }
+  const tmp = `${cache}/.tmp-${crypto.randomUUID().slice(0, 8)}.mp4`;
+  const out = await new Deno.Command("ffmpeg", {
+    args: benchTitleArgs(tmp, options.seconds),
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(
+      `Cannot generate the bench title: ffmpeg exited with code ${out.code}: ${
+        new TextDecoder().decode(out.stderr).trim()
+      }; check that ffmpeg has libx264`,
+    );
+  }
+  await Deno.rename(tmp, file);
+  return { dir, file };
+}
+
+/** A running server under test. */
+export interface BenchServer {
+  /** Its port. */
+  port: number;
+  /** Its process id, for `/proc`. */
+  pid: number;
+  /** Its log lines so far. */
+  log: string[];
+  /** Stops it (SIGTERM, then SIGKILL after 10 s) and removes its data folder. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Starts `main.ts serve --host 127.0.0.1 --port 0` with a fresh data folder and waits until the
+ * bench title is prepared.
+ *
+ * @param options The cache (segments are prepared once into it), the videos folder, the title to
+ * wait for and where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere.
+ * @returns The server.
+ */
+export async function startBenchServer(
+  options: {
+    cache: string;
+    videos: string;
+    title?: string;
+    readyTimeoutMs?: number;
+    profileDir?: string;
+  },
+): Promise<BenchServer> {
+  const data = await Deno.makeTempDir({ prefix: "peerstream-bench-data-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-run",
+      ...(options.profileDir === undefined
+        ? []
+        : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]),
+      `${ROOT}main.ts`,
+      "serve",
+      ...["--host", "127.0.0.1", "--port", "0"],
+      ...["--cache", `${options.cache}/server`, "--videos", options.videos, "--data", data],
+    ],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const log: string[] = [];
+  let onLine: (line: string) => void = () => {};
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    let rest = "";
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      rest += text;
+      const lines = rest.split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) {
+        // The log has a line per connection event: keep the interesting ones only.
+        if (!/ (connect|join|leave|disconnect|play|stream) #/.test(line)) log.push(line);
+        onLine(line);
+      }
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let stopped: Promise<number> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already exited.
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already exited.
+        }
+      }, 10_000);
+      const status = await child.status;
+      clearTimeout(timer);
+      await pumps;
+      await Deno.remove(data, { recursive: true }).catch(() => {});
+      return status.code;
+    })();
+    return stopped;
+  };
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`Server did not listen within 30 s:\n${log.join("\n")}`)),
+        30_000,
+      );
+      onLine = (line) => {
+        const m = /^Listening on .*:(\d+)/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      };
+      child.status.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`Server exited before listening:\n${log.join("\n")}`));
+      });
+    });
+    await waitUntilReady(port, options.title ?? BENCH_TITLE, options.readyTimeoutMs ?? 300_000);
+    return { port, pid: child.pid, log, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+let probeWho: Promise<Awaited<ReturnType<typeof benchIdentity>>> | undefined;
+
+async function waitUntilReady(port: number, title: string, timeoutMs: number): Promise<void> {
+  probeWho ??= generateIdentity().then(benchIdentity);
+  const client = await LoadClient.connect(port);
+  try {
+    await client.register(`probe-${crypto.randomUUID().slice(0, 8)}`, await probeWho);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const id = client.nextId++;
+      const answer = new Promise<string>((resolve) => {
+        client.onMessage = (m) => {
+          if (m.type === "videos" && m.re === id) {
+            const v = m.videos.find((v) => v.title === title);
+            resolve(v?.state ?? "missing");
+          } else if (m.type === "error" && m.re === id) {
+            resolve(m.code === "VIDEO_NOT_READY" ? "preparing" : `${m.code}: ${m.message}`);
+          }
+        };
+      });
+      client.send({ type: "list", id });
+      const state = await answer;
+      if (state === "ready") return;
+      if (state !== "preparing" && state !== "missing") {
+        throw new Error(`Cannot prepare the bench title: ${state}`);
+      }
+      await sleep(250);
+    }
+    throw new Error(`The bench title was not prepared within ${timeoutMs / 1000} s`);
+  } finally {
+    client.send({ type: "quit" });
+    await sleep(20);
+    client.close();
+    await client.done;
+  }
+}
+
+/**
+ * Waits until the server's CPU use falls below `share` of one core over 250 ms windows, so that a
+ * measurement does not start while the server still sends join announcements.
+ *
+ * @param readCpu Reads the server's CPU seconds.
+ * @param options The share and the longest wait.
+ */
+export async function settle(
+  readCpu: () => Promise<number>,
+  options: { share?: number; maxMs?: number } = {},
+): Promise<void> {
+  const deadline = performance.now() + (options.maxMs ?? 15_000);
+  let last = await readCpu();
+  while (performance.now() < deadline) {
+    await sleep(250);
+    const now = await readCpu();
+    if ((now - last) / 0.25 < (options.share ?? 0.1)) return;
+    last = now;
+  }
+}
