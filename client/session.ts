@@ -106,6 +106,8 @@ interface Stream {
   received: number;
   /** Media bytes received for the stream. */
   totalBytes: number;
+  /** STOP was asked: the sink is closing and late media is dropped. */
+  stopping?: Promise<void>;
 }
 
 /** A connected client. */
@@ -364,6 +366,12 @@ export class ClientSession {
    */
   async stop(): Promise<void> {
     this.#playback = nextPlaybackState(this.#playback, "stop");
+    // Media already in flight can take seconds to drain through a real-time player: close the
+    // sink now, so the picture stops at once and a blocked write to the player fails.
+    const stream = this.#stream;
+    if (stream !== undefined && stream.stopping === undefined) {
+      stream.stopping = Promise.resolve(stream.sink.close("stopped")).catch(() => {});
+    }
     try {
       await this.#request({ type: "stop", id: 0 });
     } catch (error) {
@@ -477,7 +485,7 @@ export class ClientSession {
           this.#write({ type: "seg-ack", streamId: segment.streamId, index: segment.index });
           stream.segment = undefined;
         }
-        await stream.sink.write(message.data);
+        if (stream.stopping === undefined) await stream.sink.write(message.data);
         return;
       }
       case "segment": {
@@ -572,7 +580,9 @@ export class ClientSession {
     const stream = this.#stream;
     this.#stream = undefined;
     if (this.#playback !== "idle") this.#playback = nextPlaybackState(this.#playback, "ended");
-    if (stream !== undefined) {
+    if (stream?.stopping !== undefined) {
+      await stream.stopping;
+    } else if (stream !== undefined) {
       try {
         await stream.sink.close(reason);
       } catch {

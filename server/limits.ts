@@ -39,6 +39,13 @@ export interface ServerLimits {
    * own window check never runs while that write waits, so the connection watches it.
    */
   maxWriteStallMs: number;
+  /** A viewer whose window stays full this long is moved to the lowest rendition, ms. */
+  stallStepDownMs: number;
+  /**
+   * A viewer whose window stays full, or who confirms nothing, this long is stopped, ms
+   * (`SLOW_CONSUMER`).
+   */
+  stallStopMs: number;
 }
 
 /** The defaults; `peerstream serve --help` and README list them. */
@@ -56,6 +63,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxQueuedControlBytes: 8 * 1024 * 1024,
   maxUnackedMediaBytes: 4 * 1024 * 1024,
   maxWriteStallMs: 15_000,
+  stallStepDownMs: 3_000,
+  stallStopMs: 15_000,
 };
 
 /** The environment variable that overrides limits (tests): a JSON object of {@linkcode ServerLimits} fields. */

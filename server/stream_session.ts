@@ -19,10 +19,14 @@ export const STREAM_DEFAULTS = {
   chunkBytes: 64 * 1024,
   /** How far ahead of the viewer's playback the server may send, seconds. */
   leadSeconds: 6,
-  /** How long a viewer may leave the unconfirmed window full before it is stepped down. */
-  stallStepDownMs: 3_000,
-  /** How long a viewer may leave the window full before its stream is stopped. */
-  stallStopMs: 15_000,
+  /** Longest sleep of the pacing loop, ms, so that stalls are noticed promptly. */
+  maxSleepMs: 500,
+  /**
+   * Segments sent but not yet confirmed. Bytes written cannot be recalled from the socket, so each
+   * one commits a rendition ahead of time: two keep the link busy while a slow link is noticed
+   * within about a segment.
+   */
+  maxSegmentsInFlight: 2,
 } as const;
 
 /** Options for {@linkcode StreamSession}. */
@@ -39,6 +43,10 @@ export interface StreamSessionOptions {
   quality: Quality;
   /** Media bytes sent but unconfirmed before sending waits. */
   maxUnackedBytes: number;
+  /** A full window this long moves the viewer to the lowest rendition, ms. @default {3000} */
+  stallStepDownMs?: number;
+  /** A full window, or no confirmation, this long stops the stream, ms. @default {15000} */
+  stallStopMs?: number;
   /** Called once when the stream ends, with a detail for the log. */
   onEnd: (reason: StreamEndReason, detail?: string) => void;
 }
@@ -57,6 +65,9 @@ export class StreamSession {
   readonly #abort = new AbortController();
   readonly #estimator = new EwmaEstimator();
   readonly #fixer = new ContinuityFixer();
+  /** The ladder as ABR sees it: bit rates made non-decreasing with height. */
+  readonly #ladder: { height: number; bitrate: number }[];
+  #lastThroughput: number | undefined;
   #quality: Quality;
   #current = 0;
   #sent = new Map<number, Sent>();
@@ -77,8 +88,13 @@ export class StreamSession {
     this.streamId = options.streamId;
     this.#quality = options.quality;
     const renditions = options.prepared.renditions;
+    let floor = 0;
+    this.#ladder = renditions.map((r) => {
+      floor = Math.max(floor, r.bitrate);
+      return { height: r.height, bitrate: floor };
+    });
     this.#current = options.quality === "auto"
-      ? chooseRendition(renditions, renditions.length - 1, {
+      ? chooseRendition(this.#ladder, renditions.length - 1, {
         estimate: ABR_DEFAULTS.defaultEstimate,
         bufferSeconds: Infinity,
       })
@@ -106,9 +122,10 @@ export class StreamSession {
       quality: this.#quality,
     });
     this.#run().catch((error) => {
-      const message = error instanceof PeerstreamError
-        ? error.message
-        : `Stream failed: ${(error as Error).message}; try again`;
+      // The detail (paths, causes) goes to the server log only.
+      const message = error instanceof PeerstreamError && error.code === "VIDEO_FAILED"
+        ? `Cannot continue "${p.name}": its prepared files cannot be read; try PLAY again later`
+        : `Cannot continue "${p.name}": the server failed; see the server log`;
       this.#end("error", { message, detail: (error as Error).message });
     });
   }
@@ -148,6 +165,8 @@ export class StreamSession {
     const now = performance.now();
     const began = Math.max(sent.startedAt, this.#lastAckAt);
     this.#estimator.sample(now - began, sent.bytes);
+    this.#lastThroughput = (sent.bytes * 8) /
+      (Math.max(now - began, ABR_DEFAULTS.minSampleMs) / 1000);
     this.#lastAckAt = now;
     this.#unackedBytes -= sent.bytes;
     this.#ackedMediaEnd = Math.max(this.#ackedMediaEnd, sent.mediaEnd);
@@ -191,6 +210,13 @@ export class StreamSession {
     this.#options.onEnd(reason, options.detail);
   }
 
+  /** When the viewer last confirmed a segment, or the oldest unconfirmed one was sent. */
+  #lastProgress(): number {
+    let oldest = Infinity;
+    for (const sent of this.#sent.values()) oldest = Math.min(oldest, sent.startedAt);
+    return Math.max(this.#lastAckAt, oldest);
+  }
+
   #bufferSeconds(now: number): number {
     if (this.#playStart === null) return this.#ackedMediaEnd;
     return this.#ackedMediaEnd - (now - this.#playStart) / 1000;
@@ -208,34 +234,40 @@ export class StreamSession {
       const start = prepared.renditions[0].segments[index].start;
       // Pace: stay at most `leadSeconds` ahead of playback, and within the unconfirmed window.
       let fullSince: number | null = null;
+      const stepDownMs = this.#options.stallStepDownMs ?? 3_000;
+      const stopMs = this.#options.stallStopMs ?? 15_000;
       while (!signal.aborted) {
         const now = performance.now();
         const ahead = start - this.#playhead(now);
         const windowFull = this.#unackedBytes >= this.#options.maxUnackedBytes;
         if (!windowFull) fullSince = null;
-        if (ahead <= STREAM_DEFAULTS.leadSeconds && !windowFull) break;
-        if (windowFull) {
-          fullSince ??= now;
-          if (now - fullSince > STREAM_DEFAULTS.stallStopMs) {
-            this.#end("error", {
-              message:
-                "Stream stopped: your connection is not keeping up, even at the lowest quality; try again later",
-              detail: "SLOW_CONSUMER",
-            });
-            return;
-          }
-          if (now - fullSince > STREAM_DEFAULTS.stallStepDownMs) this.#current = 0;
+        const pipelineFull = this.#sent.size >= STREAM_DEFAULTS.maxSegmentsInFlight;
+        if (ahead <= STREAM_DEFAULTS.leadSeconds && !windowFull && !pipelineFull) break;
+        // A viewer that confirms nothing, or keeps the window full, is stalled.
+        if (windowFull) fullSince ??= now;
+        const silentMs = this.#sent.size > 0 ? now - this.#lastProgress() : 0;
+        const fullMs = fullSince === null ? 0 : now - fullSince;
+        if (Math.max(silentMs, fullMs) > stopMs) {
+          this.#end("error", {
+            message:
+              "Stream stopped: your connection is not keeping up, even at the lowest quality; try again later",
+            detail: "SLOW_CONSUMER",
+          });
+          return;
         }
-        await this.#sleep(
-          windowFull ? 250 : Math.max(10, (ahead - STREAM_DEFAULTS.leadSeconds) * 1000),
-        );
+        if (fullMs > stepDownMs) this.#current = 0;
+        const wait = windowFull || pipelineFull
+          ? 250
+          : (ahead - STREAM_DEFAULTS.leadSeconds) * 1000;
+        await this.#sleep(Math.min(STREAM_DEFAULTS.maxSleepMs, Math.max(10, wait)));
       }
       if (signal.aborted) return;
       const now = performance.now();
       if (this.#quality === "auto") {
-        this.#current = chooseRendition(prepared.renditions, this.#current, {
+        this.#current = chooseRendition(this.#ladder, this.#current, {
           estimate: this.#estimator.estimate(),
           bufferSeconds: this.#bufferSeconds(now),
+          lastThroughput: this.#lastThroughput,
         });
       }
       const rendition = prepared.renditions[this.#current];

@@ -783,7 +783,10 @@ Deno.test("faults: segments removed mid-stream end that stream with a clear erro
       { kind: "stream-end" }
     >;
     equal(end.end.reason, "error");
-    ok(/Cannot read segment .*file not found/.test(end.end.message ?? ""), end.end.message);
+    // The viewer learns what happened and what to do; the server's paths stay in its log.
+    ok(/Cannot continue "clip": its prepared files cannot be read/.test(end.end.message ?? ""));
+    ok(!(end.end.message ?? "").includes(root), end.end.message);
+    await server.out.waitFor(/stream .*clip: error \(.*Cannot read segment .*file not found/);
     await friend.session.sendText("viewer", "ok?");
     await viewer.waitFor((e) => e.kind === "message");
     equal((await friend.session.list()).length, 1);

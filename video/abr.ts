@@ -136,11 +136,18 @@ export interface AbrInput {
   estimate: number;
   /** Seconds of media sent ahead of real time (the viewer's buffer). */
   bufferSeconds: number;
+  /**
+   * Throughput of the last segment alone, bits/s. When it is below the current rendition's bit
+   * rate the link cannot sustain it now: the estimate is capped by it, so the policy steps down at
+   * once instead of waiting for the averages (as hls.js abandons a fragment that arrives too slowly).
+   */
+  lastThroughput?: number;
 }
 
 /**
  * Choose the rendition for the next segment.
  *
+ * - A last segment slower than the current rendition's bit rate caps the estimate (emergency).
  * - Buffer below `lowBufferSeconds`: the highest rendition, not above the current one, whose bitrate
  *   is at most `estimate × lowBufferFactor` (possibly several steps down; index 0 at worst).
  * - Otherwise step up to the highest rendition within `estimate × upFactor` if that is above the
@@ -171,7 +178,11 @@ export function chooseRendition(
     throw new RangeError("Cannot choose a rendition: the list is empty");
   }
   const cur = Math.min(Math.max(Number.isInteger(current) ? current : 0, 0), renditions.length - 1);
-  const estimate = Number.isFinite(input.estimate) && input.estimate > 0 ? input.estimate : 0;
+  let estimate = Number.isFinite(input.estimate) && input.estimate > 0 ? input.estimate : 0;
+  const last = input.lastThroughput;
+  if (last !== undefined && Number.isFinite(last) && last >= 0 && last < renditions[cur].bitrate) {
+    estimate = Math.min(estimate, last);
+  }
   const highestWithin = (budget: number, limit: number): number => {
     for (let i = limit; i >= 0; i--) {
       if (renditions[i].bitrate <= budget) return i;

@@ -182,3 +182,23 @@ Deno.test("`ABR_DEFAULTS` has the documented values and is frozen", () => {
   assert.ok(ABR_DEFAULTS.upFactor < ABR_DEFAULTS.stayFactor);
   assert.ok(Object.isFrozen(ABR_DEFAULTS));
 });
+
+Deno.test("chooseRendition() steps down at once when the last segment was slower than the current bit rate", () => {
+  const ladder = [
+    { height: 240, bitrate: 400_000 },
+    { height: 480, bitrate: 1_000_000 },
+    { height: 720, bitrate: 2_500_000 },
+  ];
+  const steady = { estimate: 50_000_000, bufferSeconds: 8 };
+  // The averages still say 50 Mbit/s, but the last segment came at 0.9 Mbit/s.
+  assert.equal(chooseRendition(ladder, 2, { ...steady, lastThroughput: 900_000 }), 0);
+  assert.equal(chooseRendition(ladder, 2, { ...steady, lastThroughput: 1_500_000 }), 1);
+  // At or above the current bit rate the last sample changes nothing.
+  assert.equal(chooseRendition(ladder, 2, { ...steady, lastThroughput: 2_500_000 }), 2);
+  assert.equal(chooseRendition(ladder, 1, { ...steady, lastThroughput: 1_200_000 }), 2);
+  // It never pushes the choice up.
+  assert.equal(
+    chooseRendition(ladder, 0, { estimate: 300_000, bufferSeconds: 8, lastThroughput: 200_000 }),
+    0,
+  );
+});
