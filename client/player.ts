@@ -47,7 +47,8 @@ export function splitCommand(spec: string): string[] {
  *
  * For ffplay the input format is given and probing is cut to the minimum, since ffplay's default
  * probing waits about 5 s on a pipe; the window is sized for the top rendition so that switching up
- * does not shrink the picture. Other players get their words as given.
+ * does not shrink the picture; words after `ffplay` (e.g. `ffplay -fs`) are kept. Other players
+ * get their words as given.
  *
  * @param spec `ffplay`, `none`, or a command such as `mpv -`.
  * @param info The stream's metadata.
@@ -56,10 +57,12 @@ export function splitCommand(spec: string): string[] {
 export function playerArgs(spec: string, info: StreamStartMessage): string[] | null {
   if (spec === "none") return null;
   const words = splitCommand(spec);
-  if (words.length > 1 || !/(^|\/)ffplay$/.test(words[0])) return words;
+  if (!/(^|\/)ffplay$/.test(words[0])) return words;
   const top = info.renditions[info.renditions.length - 1];
   return [
     words[0],
+    // The user's own ffplay options (e.g. -fs) come first; the input options must stay last.
+    ...words.slice(1),
     "-hide_banner",
     "-loglevel",
     "error",

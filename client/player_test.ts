@@ -350,3 +350,10 @@ Deno.test("PlayerSink throws PeerstreamError when the player cannot start", () =
     return true;
   });
 });
+
+Deno.test("playerArgs() keeps the user's ffplay options and still adds the fast-start input options", () => {
+  const args = playerArgs("ffplay -fs", streamInfo())!;
+  deepEqual(args.slice(0, 2), ["ffplay", "-fs"]);
+  ok(args.includes("-probesize") && args.includes("-analyzeduration"));
+  deepEqual(args.slice(-2), ["-i", "pipe:0"]);
+});
