@@ -73,7 +73,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
       io.err(`error: Cannot release "${values.release}": no key owns that name`);
       return 1;
     }
-    names.save(bindings);
+    await names.save(bindings);
     io.out(`Released "${values.release}": any key may register it now`);
     return 0;
   }

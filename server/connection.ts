@@ -1,6 +1,7 @@
 /**
  * One TCP (or TLS) connection: a read loop that yields decoded messages, and a writer with one
- * write in flight, control frames ahead of media, and a bound on queued bytes.
+ * write in flight, control frames ahead of media, and a bound on queued bytes. Frames queued while
+ * the connection is corked (see {@linkcode Connection.batch}) leave in one write.
  * @module
  */
 
@@ -67,6 +68,8 @@ export class ProtocolViolation extends Error {
 
 /** The transport seam: logic sees messages in, `send`, `sendMedia` and `close`. */
 export class Connection {
+  /** Connections corked by the running {@linkcode Connection.batch}, or null outside one. */
+  static #batch: Connection[] | null = null;
   readonly #conn: Deno.Conn;
   readonly #maxControl: number;
   #control: Uint8Array[] = [];
@@ -74,6 +77,8 @@ export class Connection {
   #media: MediaItem[] = [];
   #writing = false;
   #closed = false;
+  #corks = 0;
+  #inBatch = false;
   #scratch = new Uint8Array(FRAME_HEADER_BYTES + MEDIA_HEADER_BYTES + 64 * 1024);
   #flushWaiters: (() => void)[] = [];
   #writeStartedAt: number | null = null;
@@ -131,12 +136,73 @@ export class Connection {
   }
 
   /**
+   * Runs `fn` with every connection it sends to corked, then uncorks them: each connection
+   * writes what `fn` queued in one write instead of one per frame. Only the synchronous part of
+   * `fn` is covered; a call inside another batch joins the outer one.
+   *
+   * @example
+   * ```ts
+   * // One write per recipient for all the replies to one read.
+   * Connection.batch(() => { for (const message of batch) handle(message); });
+   * ```
+   *
+   * @param fn The work that sends.
+   * @returns What `fn` returned.
+   */
+  static batch<T>(fn: () => T): T {
+    if (Connection.#batch !== null) return fn();
+    const corked: Connection[] = [];
+    Connection.#batch = corked;
+    try {
+      return fn();
+    } finally {
+      Connection.#batch = null;
+      for (const connection of corked) {
+        connection.#inBatch = false;
+        connection.uncork();
+      }
+    }
+  }
+
+  /**
+   * Holds queued frames back from the socket until a matching {@linkcode Connection.uncork}, so
+   * that many small frames leave in one write. Calls nest; {@linkcode Connection.flush} writes
+   * anyway. The queue bound still applies.
+   */
+  cork(): void {
+    this.#corks++;
+  }
+
+  /** Undoes one {@linkcode Connection.cork}; the last one starts writing what was queued. */
+  uncork(): void {
+    if (this.#corks === 0) return;
+    this.#corks--;
+    this.#pump();
+  }
+
+  /**
    * Reads messages until the peer closes.
    *
    * @throws {ProtocolViolation} When a frame or message is malformed; the caller should report it
    * and close.
    */
   async *messages(): AsyncGenerator<Message> {
+    for await (const batch of this.readBatches()) {
+      for (const message of batch) {
+        yield message;
+        if (this.#closed) return;
+      }
+    }
+  }
+
+  /**
+   * Reads messages until the peer closes, yielding the messages that each read completed
+   * together, so that the caller can answer them in one {@linkcode Connection.batch}.
+   *
+   * @throws {ProtocolViolation} When a frame or message is malformed, after yielding the good
+   * messages ahead of it; the caller should report it and close.
+   */
+  async *readBatches(): AsyncGenerator<Message[]> {
     const decoder = new FrameDecoder();
     const buffer = new Uint8Array(64 * 1024);
     while (!this.#closed) {
@@ -160,16 +226,19 @@ export class Connection {
           code: error instanceof RangeError ? "FRAME_TOO_LARGE" : "BAD_FRAME",
         });
       }
+      const messages: Message[] = [];
+      let violation: ProtocolViolation | undefined;
       for (const frame of frames) {
-        let message: Message;
         try {
-          message = decodeMessage(frame);
+          messages.push(decodeMessage(frame));
         } catch (error) {
-          throw new ProtocolViolation((error as Error).message, { cause: error });
+          violation = new ProtocolViolation((error as Error).message, { cause: error });
+          break;
         }
-        yield message;
-        if (this.#closed) return;
       }
+      if (messages.length > 0) yield messages;
+      if (violation !== undefined) throw violation;
+      if (this.#closed) return;
     }
   }
 
@@ -181,13 +250,25 @@ export class Connection {
    */
   send(message: Message): boolean {
     if (this.#closed) return false;
-    const bytes = encodeMessage(message);
-    if (this.#controlBytes + bytes.length > this.#maxControl) {
+    return this.sendEncoded(encodeMessage(message));
+  }
+
+  /**
+   * Queues an encoded control frame ahead of any media. Encode a broadcast once and pass the same
+   * bytes to every recipient: they are never modified.
+   *
+   * @param frame One or more whole frames from `encodeMessage`.
+   * @returns False when the connection is closed or was dropped for not reading.
+   */
+  sendEncoded(frame: Uint8Array): boolean {
+    if (this.#closed) return false;
+    if (this.#controlBytes + frame.length > this.#maxControl) {
       this.close();
       return false;
     }
-    this.#control.push(bytes);
-    this.#controlBytes += bytes.length;
+    this.#control.push(frame);
+    this.#controlBytes += frame.length;
+    this.#joinBatch();
     this.#pump();
     return true;
   }
@@ -203,6 +284,7 @@ export class Connection {
     if (this.#closed) return Promise.resolve();
     return new Promise((resolve) => {
       this.#media.push({ streamId, index: options.index, data: options.data, done: resolve });
+      this.#joinBatch();
       this.#pump();
     });
   }
@@ -221,12 +303,17 @@ export class Connection {
     this.#media = keep;
   }
 
-  /** Resolves when everything queued so far has been written (or the connection closed). */
+  /**
+   * Resolves when everything queued so far has been written (or the connection closed). Writes
+   * even while corked.
+   */
   flush(): Promise<void> {
     if (!this.#writing && this.#control.length === 0 && this.#media.length === 0) {
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+    const flushed = new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
+    this.#pump(true);
+    return flushed;
   }
 
   /** Closes the socket; queued data is dropped. Safe to call twice. */
@@ -246,13 +333,30 @@ export class Connection {
     this.onClose?.();
   }
 
-  #pump() {
-    if (this.#writing || this.#closed) return;
+  /** Corks this connection until the running {@linkcode Connection.batch} ends, if any. */
+  #joinBatch() {
+    if (Connection.#batch === null || this.#inBatch) return;
+    this.#inBatch = true;
+    this.#corks++;
+    Connection.#batch.push(this);
+  }
+
+  /**
+   * Starts the writer unless it runs already, or the connection is corked and `force` is false.
+   * Once started it drains both queues, taking frames queued while corked too: a cork only
+   * delays the start of a write, never the bytes behind one in flight.
+   */
+  #pump(force = false) {
+    if (this.#writing || this.#closed || (this.#corks > 0 && !force)) return;
     this.#writing = true;
     this.#writeLoop().finally(() => {
       this.#writing = false;
-      if (!this.#closed && (this.#control.length > 0 || this.#media.length > 0)) this.#pump();
-      else for (const resolve of this.#flushWaiters.splice(0)) resolve();
+      if (!this.#closed && (this.#control.length > 0 || this.#media.length > 0)) {
+        // Frames queued after the loop's last look; a pending flush() writes them even corked.
+        this.#pump(this.#flushWaiters.length > 0);
+      } else {
+        for (const resolve of this.#flushWaiters.splice(0)) resolve();
+      }
     });
   }
 

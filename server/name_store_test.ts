@@ -1,24 +1,24 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
-import { fileNameStore } from "./name_store.ts";
+import { fileNameStore, NameSaver, type NameStore } from "./name_store.ts";
 
 /** Runs `fn` with a fresh temporary folder, removed afterwards. */
-function withTempDir(fn: (dir: string) => void): void {
+async function withTempDir(fn: (dir: string) => void | Promise<void>): Promise<void> {
   const dir = Deno.makeTempDirSync({ prefix: "peerstream_names_" });
   try {
-    fn(dir);
+    await fn(dir);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
 }
 
-Deno.test("fileNameStore().load() returns an empty map when the file is missing", () => {
-  withTempDir((dir) => {
+Deno.test("fileNameStore().load() returns an empty map when the file is missing", async () => {
+  await withTempDir((dir) => {
     deepEqual(fileNameStore(`${dir}/absent/names.json`).load(), new Map());
   });
 });
 
-Deno.test("fileNameStore() round-trips bindings through save() and load()", () => {
-  withTempDir((dir) => {
+Deno.test("fileNameStore() round-trips bindings through save() and load()", async () => {
+  await withTempDir(async (dir) => {
     const path = `${dir}/nested/folder/names.json`;
     const bindings = new Map([
       ["alice", "MCowBQYDK2VwAyEAaaaa"],
@@ -26,12 +26,12 @@ Deno.test("fileNameStore() round-trips bindings through save() and load()", () =
       ["élodie", "key with spaces"],
     ]);
     const store = fileNameStore(path);
-    store.save(bindings);
+    await store.save(bindings);
     deepEqual(store.load(), bindings);
     // A second save replaces the file rather than merging.
-    store.save(new Map([["carol", "k"]]));
+    await store.save(new Map([["carol", "k"]]));
     deepEqual(fileNameStore(path).load(), new Map([["carol", "k"]]));
-    store.save(new Map());
+    await store.save(new Map());
     deepEqual(store.load(), new Map());
     // No temporary files are left beside it.
     deepEqual([...Deno.readDirSync(`${dir}/nested/folder`)].map((e) => e.name), ["names.json"]);
@@ -40,16 +40,16 @@ Deno.test("fileNameStore() round-trips bindings through save() and load()", () =
 
 Deno.test("fileNameStore().save() writes the file with mode 0600", {
   ignore: Deno.build.os === "windows",
-}, () => {
-  withTempDir((dir) => {
+}, async () => {
+  await withTempDir(async (dir) => {
     const path = `${dir}/names.json`;
-    fileNameStore(path).save(new Map([["alice", "k"]]));
+    await fileNameStore(path).save(new Map([["alice", "k"]]));
     equal(Deno.statSync(path).mode! & 0o777, 0o600);
   });
 });
 
-Deno.test("fileNameStore().load() throws SyntaxError with a remedy for a corrupt file", () => {
-  withTempDir((dir) => {
+Deno.test("fileNameStore().load() throws SyntaxError with a remedy for a corrupt file", async () => {
+  await withTempDir((dir) => {
     const path = `${dir}/names.json`;
     const table = ['{"alice": "k"', "not json", "", "[1, 2]", "null", '"text"', "42"];
     for (const text of table) {
@@ -64,8 +64,8 @@ Deno.test("fileNameStore().load() throws SyntaxError with a remedy for a corrupt
   });
 });
 
-Deno.test("fileNameStore().load() throws SyntaxError when a binding's key is not a string", () => {
-  withTempDir((dir) => {
+Deno.test("fileNameStore().load() throws SyntaxError when a binding's key is not a string", async () => {
+  await withTempDir((dir) => {
     const path = `${dir}/names.json`;
     for (const value of ["3", "null", "[]", "{}"]) {
       Deno.writeTextFileSync(path, `{"alice": "k", "bob": ${value}}`);
@@ -79,17 +79,126 @@ Deno.test("fileNameStore().load() throws SyntaxError when a binding's key is not
   });
 });
 
-Deno.test("fileNameStore().save() creates no stray folder for a bare file name", () => {
-  withTempDir((dir) => {
+Deno.test("fileNameStore().save() creates no stray folder for a bare file name", async () => {
+  await withTempDir(async (dir) => {
     const cwd = Deno.cwd();
     Deno.chdir(dir);
     try {
       const store = fileNameStore("names.json");
-      store.save(new Map([["alice", "k"]]));
+      await store.save(new Map([["alice", "k"]]));
       deepEqual(store.load(), new Map([["alice", "k"]]));
       deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["names.json"]);
     } finally {
       Deno.chdir(cwd);
     }
+  });
+});
+
+Deno.test("fileNameStore().save() writes the bindings as they were when it was called", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/names.json`;
+    const bindings = new Map([["alice", "k"]]);
+    const saved = fileNameStore(path).save(bindings);
+    bindings.set("bob", "k2");
+    await saved;
+    deepEqual(fileNameStore(path).load(), new Map([["alice", "k"]]));
+  });
+});
+
+Deno.test("fileNameStore().save() rejects and leaves no temporary file when the folder is a file", async () => {
+  await withTempDir(async (dir) => {
+    Deno.writeTextFileSync(`${dir}/taken`, "");
+    const store = fileNameStore(`${dir}/taken/names.json`);
+    let failed = false;
+    await store.save(new Map([["alice", "k"]])).catch(() => failed = true);
+    ok(failed);
+    deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["taken"]);
+  });
+});
+
+/** A store whose saves wait until released, recording what each one wrote. */
+function gatedStore(): NameStore & { writes: string[][]; release(): void; fail: boolean } {
+  let gate = Promise.withResolvers<void>();
+  const store = {
+    writes: [] as string[][],
+    fail: false,
+    release() {
+      const open = gate;
+      gate = Promise.withResolvers<void>();
+      open.resolve();
+    },
+    load: () => new Map<string, string>(),
+    async save(bindings: ReadonlyMap<string, string>) {
+      const names = [...bindings.keys()];
+      await gate.promise;
+      if (store.fail) throw new Error("disk full");
+      store.writes.push(names);
+    },
+  };
+  return store;
+}
+
+/** Lets every pending promise callback run. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("NameSaver.request() keeps one save in flight and folds later requests into one more", async () => {
+  const store = gatedStore();
+  const bindings = new Map<string, string>();
+  const saver = new NameSaver(store, bindings, { onError: (e) => ok(false, String(e)) });
+  bindings.set("a", "k");
+  saver.request();
+  for (const name of ["b", "c", "d"]) {
+    bindings.set(name, "k");
+    saver.request();
+  }
+  store.release();
+  await settle();
+  // The first save wrote only "a"; the three requests made meanwhile became one save of all four.
+  deepEqual(store.writes, [["a"]]);
+  store.release();
+  await saver.flush();
+  deepEqual(store.writes, [["a"], ["a", "b", "c", "d"]]);
+});
+
+Deno.test("NameSaver.flush() resolves at once when nothing was requested", async () => {
+  const store = gatedStore();
+  const saver = new NameSaver(store, new Map(), { onError: (e) => ok(false, String(e)) });
+  await saver.flush();
+  deepEqual(store.writes, []);
+});
+
+Deno.test("NameSaver reports a failed save and writes again on the next request", async () => {
+  const store = gatedStore();
+  const errors: unknown[] = [];
+  const bindings = new Map([["a", "k"]]);
+  const saver = new NameSaver(store, bindings, { onError: (e) => errors.push(e) });
+  store.fail = true;
+  saver.request();
+  store.release();
+  await saver.flush();
+  equal(errors.length, 1);
+  ok((errors[0] as Error).message.includes("disk full"));
+  store.fail = false;
+  bindings.set("b", "k");
+  saver.request();
+  store.release();
+  await saver.flush();
+  deepEqual(store.writes, [["a", "b"]]);
+});
+
+Deno.test("NameSaver leaves the latest bindings in the file after a burst of requests", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/names.json`;
+    const bindings = new Map<string, string>();
+    const saver = new NameSaver(fileNameStore(path), bindings, {
+      onError: (e) => ok(false, String(e)),
+    });
+    for (let i = 0; i < 100; i++) {
+      bindings.set(`user${i}`, `key${i}`);
+      saver.request();
+    }
+    await saver.flush();
+    deepEqual(fileNameStore(path).load(), bindings);
+    deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["names.json"]);
   });
 });

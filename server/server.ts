@@ -7,7 +7,7 @@
 import { type ErrorCode, PeerstreamError } from "../protocol/errors.ts";
 import { importPeerKeys, verifyChallenge } from "../protocol/e2e.ts";
 import type { ClientMessage, LeaveReason, Message } from "../protocol/messages.ts";
-import { isClientMessage, PROTOCOL_VERSION } from "../protocol/messages.ts";
+import { encodeMessage, isClientMessage, PROTOCOL_VERSION } from "../protocol/messages.ts";
 import { normalizeName } from "../protocol/names.ts";
 import { Connection, ProtocolViolation } from "./connection.ts";
 import { delay, within } from "./_async.ts";
@@ -18,7 +18,7 @@ import { StreamSession } from "./stream_session.ts";
 import type { VideoLibrary } from "../video/videos.ts";
 import { SegmentStore } from "../video/segment_store.ts";
 import { normalizePlayArgument, suggestTitles } from "../video/catalog.ts";
-import type { NameStore } from "./name_store.ts";
+import { NameSaver, type NameStore } from "./name_store.ts";
 
 /** The version string sent in `server-hello`. */
 export const SERVER_SOFTWARE = "peerstream/0.1.0";
@@ -35,7 +35,10 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Limits; missing fields take {@linkcode DEFAULT_LIMITS}. */
   limits?: Partial<ServerLimits>;
-  /** Where name bindings persist; in memory when absent. */
+  /**
+   * Where name bindings persist; in memory when absent. New bindings are saved in the background,
+   * coalesced, and flushed by {@linkcode PeerstreamServer.shutdown}; a crash may lose the newest.
+   */
   names?: NameStore;
   /** TLS certificate and key (PEM text); plain TCP when absent. */
   tls?: { cert: string; key: string };
@@ -73,6 +76,7 @@ export class PeerstreamServer {
   #closing = false;
   #accepting?: Promise<void>;
   #handlers = new Set<Promise<void>>();
+  readonly #nameSaver?: NameSaver;
 
   /** @param options Address, videos, limits and logging. */
   constructor(options: ServerOptions = {}) {
@@ -81,6 +85,11 @@ export class PeerstreamServer {
     this.#log = options.log ?? (() => {});
     this.#directory = new Directory({ bindings: options.names?.load() });
     this.#videos = options.videos;
+    if (options.names !== undefined) {
+      this.#nameSaver = new NameSaver(options.names, this.#directory.bindings, {
+        onError: (error) => this.#log(`cannot save name bindings: ${(error as Error).message}`),
+      });
+    }
   }
 
   /**
@@ -140,7 +149,8 @@ export class PeerstreamServer {
   }
 
   /**
-   * Tells every client, closes every connection and stops listening.
+   * Tells every client, closes every connection, stops listening and waits for the name bindings
+   * to be saved.
    *
    * @param message Told to clients.
    */
@@ -154,16 +164,19 @@ export class PeerstreamServer {
       // Already closed.
     }
     const flushes: Promise<void>[] = [];
+    const goodbye = encodeMessage({ type: "shutdown", message });
     for (const client of this.#clients) {
       client.stream?.abort();
       client.conn.dropMedia(client.stream?.streamId ?? -1);
-      client.conn.send({ type: "shutdown", message });
+      client.conn.sendEncoded(goodbye);
       flushes.push(client.conn.flush());
     }
     await within(Promise.all(flushes), 1000);
     for (const client of this.#clients) client.conn.close();
     await this.#accepting;
     await Promise.all(this.#handlers);
+    // Every handler is done, so no binding can be added after this save.
+    await this.#nameSaver?.flush();
     await this.#videos?.close();
   }
 
@@ -232,34 +245,28 @@ export class PeerstreamServer {
       challenge: client.challenge.toBase64(),
     });
     try {
-      for await (const message of conn.messages()) {
-        if (!isClientMessage(message)) {
-          this.#reject(client, "BAD_MESSAGE", `Message "${message.type}" is not for the server`);
-          continue;
-        }
-        if (!client.bucket.take(performance.now())) {
-          this.#reject(
-            client,
-            "RATE_LIMITED",
-            `Message dropped: over ${this.#limits.messagesPerSecond} messages per second; slow down`,
-            requestIdOf(message),
-          );
-          continue;
-        }
-        try {
-          await this.#dispatch(client, message);
-        } catch (error) {
-          if (error instanceof PeerstreamError) {
-            this.#reject(client, error.code, error.message, requestIdOf(message));
-          } else {
-            this.#log(`internal error #${id}: ${(error as Error).stack ?? error}`);
-            this.#reject(client, "INTERNAL", "Internal server error; see the server log");
+      reading: for await (const batch of conn.readBatches()) {
+        let next = 0;
+        while (next < batch.length && !conn.closed) {
+          // Handle the read's messages synchronously in one batch, so that the replies and relays
+          // they cause leave in one write per connection, not one per message. Stop at a
+          // message whose handling awaits (hello, quit), and go on after it.
+          const pending = Connection.batch(() => {
+            let waiting: Promise<void> | undefined;
+            while (
+              waiting === undefined && next < batch.length && !conn.closed &&
+              client.state !== "closed"
+            ) {
+              waiting = this.#receive(client, batch[next++]);
+            }
+            return waiting;
+          });
+          if (pending !== undefined) await pending;
+          if (client.state === "closed") {
+            // Let a final error (VERSION_MISMATCH) reach the client before the socket closes.
+            await within(conn.flush(), 200);
+            break reading;
           }
-        }
-        if (client.state === "closed") {
-          // Let a final error (VERSION_MISMATCH) reach the client before the socket closes.
-          await within(conn.flush(), 200);
-          break;
         }
       }
     } catch (error) {
@@ -280,6 +287,42 @@ export class PeerstreamServer {
     }
   }
 
+  /**
+   * Checks and handles one message; a failure goes back to the client as an error.
+   *
+   * @returns A promise when the handling awaits, to be awaited before the next message.
+   */
+  #receive(client: Client, message: Message): Promise<void> | undefined {
+    if (!isClientMessage(message)) {
+      this.#reject(client, "BAD_MESSAGE", `Message "${message.type}" is not for the server`);
+      return undefined;
+    }
+    if (!client.bucket.take(performance.now())) {
+      this.#reject(
+        client,
+        "RATE_LIMITED",
+        `Message dropped: over ${this.#limits.messagesPerSecond} messages per second; slow down`,
+        requestIdOf(message),
+      );
+      return undefined;
+    }
+    try {
+      return this.#dispatch(client, message)?.catch((error) => this.#fail(client, message, error));
+    } catch (error) {
+      this.#fail(client, message, error);
+      return undefined;
+    }
+  }
+
+  #fail(client: Client, message: ClientMessage, error: unknown) {
+    if (error instanceof PeerstreamError) {
+      this.#reject(client, error.code, error.message, requestIdOf(message));
+    } else {
+      this.#log(`internal error #${client.id}: ${(error as Error).stack ?? error}`);
+      this.#reject(client, "INTERNAL", "Internal server error; see the server log");
+    }
+  }
+
   #reject(client: Client, code: ErrorCode, message: string, re?: number) {
     if (!client.limitLogged.has(code)) {
       client.limitLogged.add(code);
@@ -297,12 +340,19 @@ export class PeerstreamServer {
     );
   }
 
-  async #dispatch(client: Client, message: ClientMessage) {
+  /**
+   * Handles one message; synchronous except for hello and quit, so that a read's messages can be
+   * answered in one batch.
+   *
+   * @returns A promise when the handling awaits.
+   * @throws {PeerstreamError} When the request is refused.
+   */
+  #dispatch(client: Client, message: ClientMessage): Promise<void> | undefined {
     if (client.state === "greeting") {
       if (message.type === "quit") {
         client.leaveReason = "quit";
         client.state = "closed";
-        return;
+        return undefined;
       }
       if (message.type !== "hello") {
         throw new PeerstreamError(
@@ -310,8 +360,7 @@ export class PeerstreamServer {
           `Cannot handle "${message.type}": register first with "hello"`,
         );
       }
-      await this.#hello(client, message);
-      return;
+      return this.#hello(client, message);
     }
     const name = client.name!;
     switch (message.type) {
@@ -399,8 +448,7 @@ export class PeerstreamServer {
       case "quit":
         client.leaveReason = "quit";
         client.state = "closed";
-        await within(client.conn.flush(), 200);
-        return;
+        return within(client.conn.flush(), 200).then(() => {});
     }
   }
 
@@ -440,7 +488,8 @@ export class PeerstreamServer {
       keys: { encKey: message.encKey, signKey: message.signKey },
       conn: client,
     });
-    if (newBinding) this.#options.names?.save(this.#directory.bindings);
+    // Saved in the background and coalesced: a join storm must not write the file per join.
+    if (newBinding) this.#nameSaver?.request();
     client.state = "registered";
     client.name = name;
     client.conn.send({
@@ -449,9 +498,8 @@ export class PeerstreamServer {
       peers: others,
       maxSealedBytes: this.#limits.maxSealedBytes,
     });
-    for (const other of this.#directory.othersThan(name)) {
-      other.conn.send({ type: "joined", name });
-    }
+    const joined = encodeMessage({ type: "joined", name });
+    for (const other of this.#directory.othersThan(name)) other.conn.sendEncoded(joined);
     this.#log(`join #${client.id} "${name}" key ${keys.fingerprint.slice(0, 16)}`);
   }
 
@@ -570,9 +618,8 @@ export class PeerstreamServer {
     const name = client.name;
     if (name !== undefined && this.#directory.get(name)?.conn === client) {
       const others = this.#directory.unregister(name);
-      for (const other of others) {
-        other.conn.send({ type: "left", name, reason: client.leaveReason });
-      }
+      const left = encodeMessage({ type: "left", name, reason: client.leaveReason });
+      for (const other of others) other.conn.sendEncoded(left);
       for (const pending of this.#relay.recipientLeft(name)) {
         pending.sender.conn.send({
           type: "error",

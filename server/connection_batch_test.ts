@@ -1,0 +1,194 @@
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { FrameDecoder } from "../protocol/frame.ts";
+import { decodeMessage, encodeMessage, type Message } from "../protocol/messages.ts";
+import { Connection, isPeerGone } from "./connection.ts";
+
+// Corking and batching of Connection's writer, on real loopback sockets with the sanitizers on.
+
+/** A connected pair of loopback sockets; the listener is closed before returning. */
+async function socketPair(): Promise<{ server: Deno.TcpConn; client: Deno.TcpConn }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const [server, client] = await Promise.all([
+      listener.accept(),
+      Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+    ]);
+    return { server, client };
+  } finally {
+    listener.close();
+  }
+}
+
+/** Rejects when `promise` takes longer than `ms`; clears its timer either way. */
+async function deadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Reads and decodes frames from a raw socket until EOF. */
+async function readUntilEof(conn: Deno.Conn): Promise<Message[]> {
+  const decoder = new FrameDecoder();
+  const buffer = new Uint8Array(16 * 1024);
+  const out: Message[] = [];
+  while (true) {
+    let n: number | null;
+    try {
+      n = await conn.read(buffer);
+    } catch (error) {
+      if (isPeerGone(error)) break;
+      throw error;
+    }
+    if (n === null) break;
+    for (const frame of decoder.push(buffer.subarray(0, n))) out.push(decodeMessage(frame));
+  }
+  return out;
+}
+
+/** Counts the socket writes made through `conn`. */
+function countWrites(conn: Deno.Conn): () => number {
+  let writes = 0;
+  const write = conn.write.bind(conn);
+  conn.write = (bytes: Uint8Array) => {
+    writes++;
+    return write(bytes);
+  };
+  return () => writes;
+}
+
+const pings = (type: "ping" | "pong", count: number) =>
+  Array.from({ length: count }, (_, id) => ({ type, id }));
+
+Deno.test("Connection.batch() sends what it queued to each connection in one write", async () => {
+  const a = await socketPair();
+  const b = await socketPair();
+  const writesA = countWrites(a.server);
+  const writesB = countWrites(b.server);
+  const connA = new Connection(a.server);
+  const connB = new Connection(b.server);
+  const joined = encodeMessage({ type: "joined", name: "carol" });
+  const result = Connection.batch(() => {
+    for (let id = 0; id < 50; id++) {
+      connA.send({ type: "ping", id });
+      connB.send({ type: "pong", id });
+    }
+    // One encoding, queued to both.
+    connA.sendEncoded(joined);
+    connB.sendEncoded(joined);
+    equal(writesA() + writesB(), 0, "nothing leaves while the batch runs");
+    return "done";
+  });
+  equal(result, "done");
+  await deadline(Promise.all([connA.flush(), connB.flush()]));
+  equal(writesA(), 1);
+  equal(writesB(), 1);
+  connA.close();
+  connB.close();
+  const [gotA, gotB] = await deadline(
+    Promise.all([readUntilEof(a.client), readUntilEof(b.client)]),
+  );
+  a.client.close();
+  b.client.close();
+  deepEqual(gotA, [...pings("ping", 50), { type: "joined", name: "carol" }]);
+  deepEqual(gotB, [...pings("pong", 50), { type: "joined", name: "carol" }]);
+});
+
+Deno.test("Connection.batch() keeps control ahead of media and uncorks when fn throws", async () => {
+  const { server, client } = await socketPair();
+  const connection = new Connection(server);
+  let written: Promise<void> | undefined;
+  let thrown = false;
+  try {
+    Connection.batch(() => {
+      written = connection.sendMedia(1, { index: 0, data: new Uint8Array(1000) });
+      connection.send({ type: "ping", id: 1 });
+      throw new Error("handler failed");
+    });
+  } catch {
+    thrown = true;
+  }
+  ok(thrown);
+  await deadline(written!);
+  await deadline(connection.flush());
+  connection.close();
+  const messages = await deadline(readUntilEof(client));
+  client.close();
+  deepEqual(messages.map((m) => m.type), ["ping", "media"]);
+});
+
+Deno.test("Connection.batch() nested in another joins the outer one", async () => {
+  const { server, client } = await socketPair();
+  const writes = countWrites(server);
+  const connection = new Connection(server);
+  Connection.batch(() => {
+    Connection.batch(() => connection.send({ type: "ping", id: 0 }));
+    equal(writes(), 0, "the inner batch does not uncork");
+    connection.send({ type: "ping", id: 1 });
+  });
+  await deadline(connection.flush());
+  equal(writes(), 1);
+  connection.close();
+  deepEqual(await deadline(readUntilEof(client)), pings("ping", 2));
+  client.close();
+});
+
+Deno.test("Connection.cork() holds frames until the last uncork(); flush() writes them anyway", async () => {
+  const { server, client } = await socketPair();
+  const writes = countWrites(server);
+  const connection = new Connection(server);
+  connection.cork();
+  connection.cork();
+  connection.send({ type: "ping", id: 0 });
+  connection.uncork();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  equal(writes(), 0, "still corked once");
+  equal(connection.queuedBytes, encodeMessage({ type: "ping", id: 0 }).length);
+  await deadline(connection.flush());
+  equal(writes(), 1);
+  connection.send({ type: "ping", id: 1 });
+  connection.uncork();
+  connection.uncork(); // One too many is ignored.
+  await deadline(connection.flush());
+  equal(writes(), 2);
+  connection.close();
+  deepEqual(await deadline(readUntilEof(client)), pings("ping", 2));
+  client.close();
+});
+
+Deno.test("Connection.sendEncoded() counts toward the queue bound while corked", async () => {
+  const { server, client } = await socketPair();
+  const frame = encodeMessage({ type: "ping", id: 1 });
+  const connection = new Connection(server, { maxQueuedControlBytes: frame.length });
+  connection.cork();
+  equal(connection.sendEncoded(frame), true);
+  equal(connection.sendEncoded(frame), false);
+  equal(connection.closed, true);
+  equal(connection.sendEncoded(frame), false);
+  deepEqual(await deadline(readUntilEof(client)), []);
+  client.close();
+});
+
+Deno.test("Connection.readBatches() yields the messages of one read together", async () => {
+  const { server, client } = await socketPair();
+  const connection = new Connection(server);
+  const frames = pings("ping", 20).map(encodeMessage);
+  const bytes = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  frames.reduce((at, f) => (bytes.set(f, at), at + f.length), 0);
+  // One small write arrives in one read on loopback.
+  await client.write(bytes);
+  client.close();
+  const batches: Message[][] = [];
+  await deadline((async () => {
+    for await (const batch of connection.readBatches()) batches.push(batch);
+  })());
+  deepEqual(batches, [pings("ping", 20)]);
+  connection.close();
+});
