@@ -587,6 +587,8 @@ export class PeerstreamServer {
       store: this.#store,
       quality,
       maxUnackedBytes: this.#limits.maxUnackedMediaBytes,
+      stallStepDownMs: this.#limits.stallStepDownMs,
+      stallStopMs: this.#limits.stallStopMs,
       onEnd: (reason, detail) => {
         if (client.stream === session) client.stream = undefined;
         this.#log(
