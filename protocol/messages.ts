@@ -492,11 +492,19 @@ export function encodeMessage(message: Message): Uint8Array<ArrayBuffer> {
   if (BODY_TYPES.has(message.type)) {
     const { body, ...rest } = message as SendMessage | DeliverMessage;
     const json = encoder.encode(JSON.stringify(rest));
-    const payload = new Uint8Array(4 + json.length + body.length);
-    new DataView(payload.buffer).setUint32(0, json.length);
-    payload.set(json, 4);
-    payload.set(body, 4 + json.length);
-    return encodeFrame(FrameType.ControlWithBody, payload);
+    const length = 4 + json.length + body.length;
+    if (length > MAX_FRAME_BYTES) {
+      throw new RangeError(
+        `Cannot encode "${message.type}": ${length} bytes exceeds the ${MAX_FRAME_BYTES}-byte limit`,
+      );
+    }
+    // Built in place: the body (up to 96 KiB, once per relayed message) is copied only once.
+    const out = new Uint8Array(FRAME_HEADER_BYTES + length);
+    writeFrameHeader(out, FrameType.ControlWithBody, length);
+    new DataView(out.buffer).setUint32(FRAME_HEADER_BYTES, json.length);
+    out.set(json, FRAME_HEADER_BYTES + 4);
+    out.set(body, FRAME_HEADER_BYTES + 4 + json.length);
+    return out;
   }
   return encodeFrame(FrameType.Control, encoder.encode(JSON.stringify(message)));
 }
