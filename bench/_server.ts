@@ -7,8 +7,7 @@
 import { generateIdentity } from "../protocol/e2e.ts";
 import { benchIdentity, LoadClient } from "./_client.ts";
 import { sleep } from "./_stats.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
+import { startServer } from "../tests/_helpers.ts";
 
 /** The bench title's name; its file is `benchclip_480p.mp4`. */
 export const BENCH_TITLE = "benchclip";
@@ -94,8 +93,8 @@ export interface BenchServer {
 }
 
 /**
- * Starts `main.ts serve --host 127.0.0.1 --port 0` with a fresh data folder and waits until the
- * bench title is prepared.
+ * Starts `main.ts serve --host 127.0.0.1 --port 0` with a fresh data folder (through the tests'
+ * {@linkcode startServer}) and waits until the bench title is prepared.
  *
  * @param options The cache (segments are prepared once into it), the videos folder, the title to
  * wait for and where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere.
@@ -110,89 +109,33 @@ export async function startBenchServer(
     profileDir?: string;
   },
 ): Promise<BenchServer> {
-  const data = await Deno.makeTempDir({ prefix: "peerstream-bench-data-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-run",
-      ...(options.profileDir === undefined
-        ? []
-        : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]),
-      `${ROOT}main.ts`,
-      "serve",
-      ...["--host", "127.0.0.1", "--port", "0"],
-      ...["--cache", `${options.cache}/server`, "--videos", options.videos, "--data", data],
-    ],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const log: string[] = [];
-  let onLine: (line: string) => void = () => {};
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    let rest = "";
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-      rest += text;
-      const lines = rest.split("\n");
-      rest = lines.pop()!;
-      for (const line of lines) {
-        // The log has a line per connection event: keep the interesting ones only.
-        if (!/ (connect|join|leave|disconnect|play|stream) #/.test(line)) log.push(line);
-        onLine(line);
-      }
-    }
-  };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  let stopped: Promise<number> | undefined;
-  const stop = () => {
-    stopped ??= (async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already exited.
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Already exited.
-        }
-      }, 10_000);
-      const status = await child.status;
-      clearTimeout(timer);
-      await pumps;
-      await Deno.remove(data, { recursive: true }).catch(() => {});
-      return status.code;
-    })();
-    return stopped;
+  const server = await startServer({
+    cacheDir: `${options.cache}/server`,
+    args: ["--videos", options.videos],
+    denoArgs: options.profileDir === undefined
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`],
+  });
+  const bench: BenchServer = {
+    port: server.port,
+    pid: server.child.pid,
+    // The log has a line per connection event: keep the interesting ones only.
+    get log() {
+      return [...server.out.lines, ...server.err.lines].filter((line) =>
+        !/ (connect|join|leave|disconnect|play|stream) #/.test(line)
+      );
+    },
+    stop: () => server.stop(),
   };
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`Server did not listen within 30 s:\n${log.join("\n")}`)),
-        30_000,
-      );
-      onLine = (line) => {
-        const m = /^Listening on .*:(\d+)/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      };
-      child.status.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`Server exited before listening:\n${log.join("\n")}`));
-      });
-    });
-    await waitUntilReady(port, options.title ?? BENCH_TITLE, options.readyTimeoutMs ?? 300_000);
-    return { port, pid: child.pid, log, stop };
+    await waitUntilReady(
+      server.port,
+      options.title ?? BENCH_TITLE,
+      options.readyTimeoutMs ?? 300_000,
+    );
+    return bench;
   } catch (error) {
-    await stop();
+    await server.stop();
     throw error;
   }
 }

@@ -10,21 +10,7 @@ import {
   splitCommand,
   ValidatingSink,
 } from "./player.ts";
-
-/** Rejects when `promise` takes longer than `ms`; clears its timer either way. */
-async function deadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { byteCuts, chunksAt, deadline } from "../tests/_util.ts";
 
 // ---- splitCommand ----
 
@@ -203,11 +189,7 @@ function tsPackets(count: number): Uint8Array {
 
 /** Writes `bytes` cut at the given offsets. */
 function feed(sink: ValidatingSink, bytes: Uint8Array, cuts: readonly number[]): void {
-  let at = 0;
-  for (const end of [...cuts, bytes.length]) {
-    sink.write(bytes.subarray(at, end));
-    at = end;
-  }
+  for (const chunk of chunksAt(bytes, cuts)) sink.write(chunk);
 }
 
 const TS_CUTS: readonly [string, number[]][] = [
@@ -215,7 +197,7 @@ const TS_CUTS: readonly [string, number[]][] = [
   ["at packet boundaries", [188, 376, 564]],
   ["at odd offsets", [1, 187, 189, 375, 377, 500, 751]],
   ["an empty chunk", [0, 0, 188, 188]],
-  ["byte by byte", Array.from({ length: 5 * TS_PACKET_SIZE }, (_, i) => i)],
+  ["byte by byte", byteCuts(5 * TS_PACKET_SIZE)],
 ];
 
 Deno.test("ValidatingSink counts TS packets across any chunk boundaries", () => {
@@ -265,7 +247,7 @@ Deno.test("ValidatingSink counts JPEG SOI markers for mjpeg, even split across c
     ["one chunk", []],
     ["between FF and D8", [size + 1, 2 * size + 1]],
     ["an empty chunk between FF and D8", [size + 1, size + 1]],
-    ["byte by byte", Array.from({ length: bytes.length }, (_, i) => i)],
+    ["byte by byte", byteCuts(bytes.length)],
   ];
   for (const [label, cuts] of table) {
     const sink = new ValidatingSink("mjpeg");

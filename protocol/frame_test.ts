@@ -7,28 +7,7 @@ import {
   FrameType,
   MAX_FRAME_BYTES,
 } from "./frame.ts";
-
-/** A small seeded PRNG (mulberry32), so that random cuts are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
+import { byteCuts, chunksAt, concatBytes, prng, randomCuts } from "../tests/_util.ts";
 
 /** Feeds `bytes` in the given chunks and collects every frame. */
 function feed(
@@ -37,23 +16,8 @@ function feed(
 ): { frames: Frame[]; decoder: FrameDecoder } {
   const decoder = new FrameDecoder();
   const frames: Frame[] = [];
-  let at = 0;
-  for (const end of [...cuts, bytes.length]) {
-    frames.push(...decoder.push(bytes.subarray(at, end)));
-    at = end;
-  }
+  for (const chunk of chunksAt(bytes, cuts)) frames.push(...decoder.push(chunk));
   return { frames, decoder };
-}
-
-function randomCuts(length: number, random: () => number): number[] {
-  const count = Math.floor(random() * 8);
-  const cuts: number[] = [];
-  for (let i = 0; i < count; i++) cuts.push(Math.floor(random() * (length + 1)));
-  return cuts.sort((a, b) => a - b);
-}
-
-function byteCuts(length: number): number[] {
-  return Array.from({ length }, (_, i) => i);
 }
 
 const SAMPLES: readonly Frame[] = [

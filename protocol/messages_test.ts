@@ -11,37 +11,14 @@ import {
   MESSAGE_TYPES,
   type MessageType,
 } from "./messages.ts";
-
-/** A small seeded PRNG (mulberry32), so that random cuts are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
+import { byteCuts, chunksAt, concatBytes, prng, randomCuts } from "../tests/_util.ts";
 
 /** Feeds `bytes` cut at `cuts` through a FrameDecoder and decodes every message. */
 function decodeStream(bytes: Uint8Array, cuts: readonly number[]): Message[] {
   const decoder = new FrameDecoder();
   const messages: Message[] = [];
-  let at = 0;
-  for (const end of [...cuts, bytes.length]) {
-    for (const frame of decoder.push(bytes.subarray(at, end))) messages.push(decodeMessage(frame));
-    at = end;
+  for (const chunk of chunksAt(bytes, cuts)) {
+    for (const frame of decoder.push(chunk)) messages.push(decodeMessage(frame));
   }
   equal(decoder.pendingBytes, 0);
   return messages;
@@ -211,15 +188,12 @@ Deno.test("decodeMessage() returns every message when the stream is fed whole, b
   const stream = concatBytes(ALL.map(encodeMessage));
   await t.step("whole", () => deepEqual(decodeStream(stream, []), ALL));
   await t.step("one byte at a time", () => {
-    deepEqual(decodeStream(stream, Array.from({ length: stream.length }, (_, i) => i)), ALL);
+    deepEqual(decodeStream(stream, byteCuts(stream.length)), ALL);
   });
   await t.step("random cuts, 300 seeded iterations", () => {
     const random = prng(20240601);
     for (let i = 0; i < 300; i++) {
-      const cuts = Array.from(
-        { length: 1 + Math.floor(random() * 20) },
-        () => Math.floor(random() * (stream.length + 1)),
-      ).sort((a, b) => a - b);
+      const cuts = randomCuts(stream.length, random, { min: 1, max: 20 });
       deepEqual(decodeStream(stream, cuts), ALL, `cuts ${JSON.stringify(cuts)}`);
     }
   });

@@ -2,6 +2,7 @@ import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { FRAME_HEADER_BYTES, FrameDecoder, FrameType, MAX_FRAME_BYTES } from "../protocol/frame.ts";
 import { decodeMessage, encodeMessage, type Message } from "../protocol/messages.ts";
 import { Connection, isPeerGone, ProtocolViolation } from "./connection.ts";
+import { concatBytes, deadline, writeAll } from "../tests/_util.ts";
 
 // Real sockets on 127.0.0.1; Deno's resource and op sanitizers stay on, so every test closes
 // both ends and awaits every promise it starts.
@@ -17,21 +18,6 @@ async function socketPair(): Promise<{ server: Deno.TcpConn; client: Deno.TcpCon
     return { server, client };
   } finally {
     listener.close();
-  }
-}
-
-/** Rejects when `promise` takes longer than `ms`; clears its timer either way. */
-async function deadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -57,21 +43,6 @@ async function readUntilEof(conn: Deno.Conn): Promise<Message[]> {
     }
     if (n === null) break;
     for (const frame of decoder.push(buffer.subarray(0, n))) out.push(decodeMessage(frame));
-  }
-  return out;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
   }
   return out;
 }
@@ -110,7 +81,7 @@ function media(streamId: number, index: number, size: number): Uint8Array {
 Deno.test("Connection.messages() yields every message sent in one write, then ends at EOF", async () => {
   const { server, client } = await socketPair();
   const connection = new Connection(server);
-  const bytes = concat(SAMPLE.map(encodeMessage));
+  const bytes = concatBytes(SAMPLE.map(encodeMessage));
   await writeAll(client, bytes);
   client.close();
   deepEqual(plain(await deadline(collect(connection))), plain(SAMPLE));
@@ -122,7 +93,7 @@ Deno.test("Connection.messages() yields every message sent one byte at a time", 
   const { server, client } = await socketPair();
   client.setNoDelay(true);
   const connection = new Connection(server);
-  const bytes = concat(SAMPLE.map(encodeMessage));
+  const bytes = concatBytes(SAMPLE.map(encodeMessage));
   const received = deadline(collect(connection));
   for (let i = 0; i < bytes.length; i++) {
     await writeAll(client, bytes.subarray(i, i + 1));
@@ -146,7 +117,7 @@ Deno.test("Connection.messages() ends without throwing when the peer closes mid-
   const { server, client } = await socketPair();
   const connection = new Connection(server);
   const ping = encodeMessage({ type: "ping", id: 9 });
-  await writeAll(client, concat([ping, ping.subarray(0, 3)]));
+  await writeAll(client, concatBytes([ping, ping.subarray(0, 3)]));
   client.close();
   deepEqual(await deadline(collect(connection)), [{ type: "ping", id: 9 }]);
   connection.close();
@@ -203,7 +174,7 @@ Deno.test("Connection.messages() throws ProtocolViolation for a malformed frame"
     const connection = new Connection(server);
     const received: Message[] = [];
     // A good message ahead of the bad frame in the same write is still delivered.
-    await writeAll(client, concat([encodeMessage({ type: "ping", id: 1 }), frame]));
+    await writeAll(client, concatBytes([encodeMessage({ type: "ping", id: 1 }), frame]));
     await rejects(
       deadline((async () => {
         for await (const message of connection.messages()) received.push(message);
@@ -252,7 +223,7 @@ Deno.test("Connection.messages() accepts a frame of exactly MAX_FRAME_BYTES", as
   header[4] = FrameType.Media;
   new DataView(header.buffer).setUint32(FRAME_HEADER_BYTES, 7); // stream id
   const received = deadline(collect(connection));
-  await writeAll(client, concat([header, new Uint8Array(MAX_FRAME_BYTES - 8)]));
+  await writeAll(client, concatBytes([header, new Uint8Array(MAX_FRAME_BYTES - 8)]));
   client.close();
   const messages = await received;
   equal(messages.length, 1);

@@ -27,7 +27,13 @@ export const TEST_CACHE = Deno.env.get("PEERSTREAM_TEST_CACHE") ??
 /** Collects a child's output lines and lets a test wait for one. */
 export class LineReader {
   readonly lines: string[] = [];
-  #waiters: { re: RegExp; from: number; resolve: (line: string) => void }[] = [];
+  #waiters: {
+    re: RegExp;
+    from: number;
+    resolve: (line: string) => void;
+    reject: (error: Error) => void;
+  }[] = [];
+  #ended = false;
   readonly done: Promise<void>;
 
   /** @param stream The child's stdout or stderr. */
@@ -44,6 +50,11 @@ export class LineReader {
       for (const line of parts) this.#add(line);
     }
     if (rest !== "") this.#add(rest);
+    // No line can match any more: a child that exits early fails its waits at once.
+    this.#ended = true;
+    for (const waiter of this.#waiters.splice(0)) {
+      waiter.reject(new Error(`No line matching ${waiter.re}: the stream ended`));
+    }
   }
 
   #add(line: string) {
@@ -67,6 +78,9 @@ export class LineReader {
     const from = options.from ?? 0;
     const found = this.lines.slice(from).find((line) => re.test(line));
     if (found !== undefined) return Promise.resolve(found);
+    if (this.#ended) {
+      return Promise.reject(new Error(`No line matching ${re}: the stream ended`));
+    }
     const timeoutMs = options.timeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -83,6 +97,10 @@ export class LineReader {
         resolve: (line: string) => {
           clearTimeout(timer);
           resolve(line);
+        },
+        reject: (error: Error) => {
+          clearTimeout(timer);
+          reject(error);
         },
       };
       this.#waiters.push(waiter);
@@ -114,6 +132,8 @@ export interface StartServerOptions {
   cacheDir?: string;
   /** Wait until every title is prepared. @default {false} */
   waitReady?: boolean;
+  /** Extra `deno run` flags, before `main.ts` (e.g. `--cpu-prof`). @default {[]} */
+  denoArgs?: string[];
 }
 
 /**
@@ -128,6 +148,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
     args: [
       "run",
       ...PROGRAM_PERMISSIONS,
+      ...(options.denoArgs ?? []),
       `${ROOT}main.ts`,
       "serve",
       "--host",
@@ -151,9 +172,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
   try {
     line = await out.waitFor(/^Listening on /, { timeoutMs: 30_000 });
   } catch (error) {
-    child.kill("SIGKILL");
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
     await child.status;
     await Promise.all([out.done, err.done]);
+    await Deno.remove(data, { recursive: true }).catch(() => {});
     throw new Error(`Server did not start: ${(error as Error).message}\n${err.lines.join("\n")}`);
   }
   const port = Number(/:(\d+)/.exec(line)![1]);
@@ -308,6 +334,23 @@ export async function connectClient(
   };
 }
 
+/**
+ * Environment that points a child's HOME and XDG folders into `home`, so that nothing it writes
+ * leaks between tests, while it keeps the shared Deno cache.
+ *
+ * @param home A fresh folder.
+ * @returns The variables.
+ */
+export function homeEnv(home: string): Record<string, string> {
+  return {
+    HOME: home,
+    XDG_CONFIG_HOME: `${home}/.config`,
+    XDG_CACHE_HOME: `${home}/.cache`,
+    XDG_DATA_HOME: `${home}/.local/share`,
+    DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+  };
+}
+
 /** A `peerstream join` process driven through stdin and stdout. */
 export interface CliClient {
   child: Deno.ChildProcess;
@@ -348,13 +391,7 @@ export async function startCli(
       ...(options.args ?? ["--player", "none"]),
     ],
     cwd: home,
-    env: {
-      NO_COLOR: "1",
-      HOME: home,
-      XDG_CONFIG_HOME: `${home}/.config`,
-      XDG_CACHE_HOME: `${home}/.cache`,
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
-    },
+    env: { NO_COLOR: "1", ...homeEnv(home) },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

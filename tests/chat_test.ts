@@ -24,6 +24,7 @@ import {
   type Message,
   PROTOCOL_VERSION,
 } from "../protocol/messages.ts";
+import { concatBytes, containsBytes, deadline, writeAll } from "./_util.ts";
 
 Deno.test("chat replays the reference demo with two in-process clients and one real CLI", async () => {
   const server = await startServer({ waitReady: true });
@@ -58,21 +59,6 @@ Deno.test("chat replays the reference demo with two in-process clients and one r
 
 // ---- helpers for the protocol-level tests below ----
 
-/** Rejects when `promise` does not settle within `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** A `rejects` validator: a PeerstreamError with one of the codes. */
 function hasCode(...codes: ErrorCode[]): (error: unknown) => boolean {
   return (error) => {
@@ -98,31 +84,6 @@ function messagesOf(client: TestClient, from = 0): string[] {
 
 function warningsOf(client: TestClient, from = 0): string[] {
   return client.events.slice(from).flatMap((e) => e.kind === "warning" ? [e.code] : []);
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
-  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
-    for (let j = 0; j < needle.length; j++) {
-      if (haystack[i + j] !== needle[j]) continue outer;
-    }
-    return true;
-  }
-  return false;
 }
 
 async function quitAll(clients: readonly (TestClient | undefined)[]): Promise<void> {
@@ -151,7 +112,7 @@ class RawClient {
   async next(timeoutMs = 5000): Promise<Message> {
     while (this.#queue.length === 0) {
       this.#reading ??= this.#conn.read(this.#buffer);
-      const n = await within(this.#reading, timeoutMs, "raw read");
+      const n = await deadline(this.#reading, timeoutMs, "raw read");
       this.#reading = undefined;
       if (n === null) throw new Error("The server closed the connection");
       for (const frame of this.#decoder.push(this.#buffer.subarray(0, n))) {
@@ -166,9 +127,9 @@ class RawClient {
     type: T,
     timeoutMs = 5000,
   ): Promise<Extract<Message, { type: T }>> {
-    const deadline = Date.now() + timeoutMs;
+    const end = Date.now() + timeoutMs;
     while (true) {
-      const message = await this.next(Math.max(1, deadline - Date.now()));
+      const message = await this.next(Math.max(1, end - Date.now()));
       if (message.type === type) return message as Extract<Message, { type: T }>;
     }
   }
@@ -333,7 +294,7 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
           equal(session.name, "alice2");
           await alice.waitFor((e) => e.kind === "joined" && e.name === "alice2");
           // The registration is real: the session can message right away.
-          await within(session.sendText("alice", "hello from alice2"), SEND_MS, "sendText");
+          await deadline(session.sendText("alice", "hello from alice2"), SEND_MS, "sendText");
           deepEqual(messagesOf(alice), ["hello from alice2"]);
         } finally {
           await session.quit();
@@ -413,14 +374,14 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
         const raw = await RawClient.connect(port);
         try {
           await rejects(
-            within(alice.session.sendText("nosuchpeer", "hi"), SEND_MS, "sendText"),
+            deadline(alice.session.sendText("nosuchpeer", "hi"), SEND_MS, "sendText"),
             hasCode("UNKNOWN_PEER"),
           );
 
           await bob.session.quit();
           await alice.waitFor((e) => e.kind === "left" && e.name === "u-bob");
           await rejects(
-            within(alice.session.sendText("u-bob", "are you there?"), SEND_MS, "sendText"),
+            deadline(alice.session.sendText("u-bob", "are you there?"), SEND_MS, "sendText"),
             hasCode("PEER_OFFLINE", "UNKNOWN_PEER"),
           );
 
@@ -428,7 +389,7 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
           await raw.hello("u-silent", await generateIdentity());
           await raw.nextOf("welcome");
           await alice.waitFor((e) => e.kind === "joined" && e.name === "u-silent");
-          const outcome = within(
+          const outcome = deadline(
             alice.session.sendText("u-silent", "will you confirm?"),
             SEND_MS,
             "sendText",
@@ -457,7 +418,7 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
           await bob.waitFor((e) => e.kind === "joined" && e.name === "d-carol");
           const carolBytes = carol.session.bytesRead;
           for (const text of ["first", "second, with ünïcödé ✓", "third"]) {
-            await within(alice.session.sendText("d-bob", text), SEND_MS, "sendText");
+            await deadline(alice.session.sendText("d-bob", text), SEND_MS, "sendText");
             // Resolved only once bob's client accepted it: bob's event already fired.
             equal(messagesOf(bob).at(-1), text);
           }
@@ -497,7 +458,7 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
           proxy.rewrite = (m, frame) => m.type === "send" ? [withBody(m, forged)] : [frame];
           let from = bob.events.length;
           await rejects(
-            within(mallory.session.sendText("f-bob", "innocent"), SEND_MS, "sendText"),
+            deadline(mallory.session.sendText("f-bob", "innocent"), SEND_MS, "sendText"),
             hasCode("BAD_SIGNATURE"),
           );
           deepEqual(warningsOf(bob, from), ["BAD_SIGNATURE"]);
@@ -512,7 +473,7 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
           };
           from = bob.events.length;
           await rejects(
-            within(sender.session.sendText("f-bob", "tamper with me"), SEND_MS, "sendText"),
+            deadline(sender.session.sendText("f-bob", "tamper with me"), SEND_MS, "sendText"),
             hasCode("BAD_SIGNATURE", "DECRYPT_FAILED", "BAD_MESSAGE"),
           );
           equal(warningsOf(bob, from).length, 1);
@@ -523,7 +484,7 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
           proxy.rewrite = (m, frame) => m.type === "send" ? [frame, frame] : [frame];
           from = bob.events.length;
           const senderFrom = sender.events.length;
-          await within(sender.session.sendText("f-bob", "say it once"), SEND_MS, "sendText");
+          await deadline(sender.session.sendText("f-bob", "say it once"), SEND_MS, "sendText");
           await waitForNew(bob, from, (e) => e.kind === "warning");
           deepEqual(messagesOf(bob, from), ["say it once"]);
           deepEqual(warningsOf(bob, from), ["REPLAYED"]);
@@ -542,9 +503,9 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
             return [withBody(m, recorded)];
           };
           from = bob.events.length;
-          await within(sender.session.sendText("f-bob", "original"), SEND_MS, "sendText");
+          await deadline(sender.session.sendText("f-bob", "original"), SEND_MS, "sendText");
           await rejects(
-            within(sender.session.sendText("f-bob", "something new"), SEND_MS, "sendText"),
+            deadline(sender.session.sendText("f-bob", "something new"), SEND_MS, "sendText"),
             hasCode("REPLAYED"),
           );
           deepEqual(messagesOf(bob, from), ["original"]);
@@ -573,9 +534,9 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
           long = long.slice(0, 60 * 1024);
           const distinctive = long.slice(30_000, 30_064);
 
-          await within(alice.session.sendText("p-bob", short), SEND_MS, "sendText");
-          await within(alice.session.sendText("p-bob", long), SEND_MS, "sendText");
-          await within(bob.session.sendText("p-alice", short), SEND_MS, "sendText");
+          await deadline(alice.session.sendText("p-bob", short), SEND_MS, "sendText");
+          await deadline(alice.session.sendText("p-bob", long), SEND_MS, "sendText");
+          await deadline(bob.session.sendText("p-alice", short), SEND_MS, "sendText");
           deepEqual(messagesOf(bob), [short, long]);
           deepEqual(messagesOf(alice), [short]);
 
@@ -609,22 +570,22 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
           const ascii = "a".repeat(MAX_TEXT_BYTES);
           const wide = "ü".repeat(MAX_TEXT_BYTES / 2);
           equal(new TextEncoder().encode(wide).length, MAX_TEXT_BYTES);
-          await within(alice.session.sendText("l-bob", ascii), SEND_MS, "sendText");
-          await within(alice.session.sendText("l-bob", wide), SEND_MS, "sendText");
+          await deadline(alice.session.sendText("l-bob", ascii), SEND_MS, "sendText");
+          await deadline(alice.session.sendText("l-bob", wide), SEND_MS, "sendText");
           deepEqual(messagesOf(bob), [ascii, wide]);
 
           const from = bob.events.length;
           const bobBytes = bob.session.bytesRead;
           for (const text of [`${ascii}b`, `${wide}b`]) {
             await rejects(
-              within(alice.session.sendText("l-bob", text), SEND_MS, "sendText"),
+              deadline(alice.session.sendText("l-bob", text), SEND_MS, "sendText"),
               (error: unknown) =>
                 hasCode("MESSAGE_TOO_LARGE")(error) && /65537 bytes/.test(`${error}`),
             );
           }
           equal(bob.session.bytesRead, bobBytes, "the recipient was not contacted");
           // A marker sent afterwards is the only thing the recipient sees.
-          await within(alice.session.sendText("l-bob", "marker"), SEND_MS, "sendText");
+          await deadline(alice.session.sendText("l-bob", "marker"), SEND_MS, "sendText");
           deepEqual(messagesOf(bob, from), ["marker"]);
           deepEqual(warningsOf(bob, from), []);
         } finally {

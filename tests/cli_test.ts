@@ -2,6 +2,7 @@ import { deepEqual, equal, match, ok } from "node:assert/strict";
 import {
   type CliClient,
   connectClient,
+  homeEnv,
   PROGRAM_PERMISSIONS,
   startCli,
   startServer,
@@ -27,15 +28,7 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<Ru
     const output = await new Deno.Command(Deno.execPath(), {
       args: ["run", ...PROGRAM_PERMISSIONS, MAIN, ...args],
       cwd: home,
-      env: {
-        NO_COLOR: "1",
-        HOME: home,
-        XDG_CONFIG_HOME: `${home}/.config`,
-        XDG_CACHE_HOME: `${home}/.cache`,
-        XDG_DATA_HOME: `${home}/.local/share`,
-        DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
-        ...env,
-      },
+      env: { NO_COLOR: "1", ...homeEnv(home), ...env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

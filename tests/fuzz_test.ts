@@ -12,6 +12,7 @@ import { encodeFrame, FrameType, MAX_FRAME_BYTES } from "../protocol/frame.ts";
 import { decodeMessage, encodeMessage, type Message } from "../protocol/messages.ts";
 import { connectClient, startServer } from "./_helpers.ts";
 import { RawClient, rssBytes } from "./_raw_client.ts";
+import { prng } from "./_util.ts";
 
 /** Frames the fuzzers must get through to the server (env FUZZ_FRAMES for longer runs). */
 const TARGET_FRAMES = Number(Deno.env.get("FUZZ_FRAMES") ?? 100_000);
@@ -122,18 +123,6 @@ function isFatal(bytes: Uint8Array): boolean {
   } catch {
     return true;
   }
-}
-
-/** A deterministic pseudo-random generator (mulberry32), so a failure can be replayed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A frame that breaks the stream: raw bytes, a truncated frame, a huge length, a mutation. */

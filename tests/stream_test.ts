@@ -21,25 +21,13 @@ import {
   type TestClient,
   waitForReady,
 } from "./_helpers.ts";
+import { deadline } from "./_util.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Small bounded-wait helpers
 
 function _sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Awaits `promise`, failing with `what` after `ms`. */
-async function _deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -51,7 +39,7 @@ function _play(
   title: string,
   options: { quality: number | "auto"; sink: (info: StreamStartMessage) => MediaSink },
 ): Promise<StreamStartMessage> {
-  return _deadline(client.session.play(title, options), 5_000, `PLAY ${title} to be answered`);
+  return deadline(client.session.play(title, options), 5_000, `PLAY ${title} to be answered`);
 }
 
 /** Polls `check` every 50 ms until it returns true; false when `ms` passed first. */
@@ -195,7 +183,7 @@ class Probe {
 
   async end(): Promise<ProbeResult> {
     await this.#writer.close().catch(() => {});
-    return await _deadline(this.result, 30_000, "ffprobe to finish");
+    return await deadline(this.result, 30_000, "ffprobe to finish");
   }
 
   /** For cleanup after a failure. */
@@ -503,9 +491,9 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
             },
           });
           await viewer.waitFor((e) => e.kind === "segment");
-          await _deadline(viewer.session.setQuality(720), 5_000, "QUALITY 720");
+          await deadline(viewer.session.setQuality(720), 5_000, "QUALITY 720");
           await viewer.waitFor((e) => e.kind === "segment" && e.segment.height === 720, 15_000);
-          await _deadline(viewer.session.setQuality(480), 5_000, "QUALITY 480");
+          await deadline(viewer.session.setQuality(480), 5_000, "QUALITY 480");
           await viewer.waitFor(_isEnd(info.streamId), 30_000);
           const probe = await sink!.probe.end();
           const heights = _segments(viewer, info.streamId).map((s) => s.height);
@@ -543,7 +531,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
           await viewer.waitFor((e) => e.kind === "segment" && e.segment.streamId === info.streamId);
           const stopAt = performance.now();
           const atRequest = sink.bytes;
-          await _deadline(viewer.session.stop(), 10_000, "STOP to be confirmed");
+          await deadline(viewer.session.stop(), 10_000, "STOP to be confirmed");
           const confirmedAt = performance.now();
           equal(sink.ended, "stopped");
           equal(viewer.session.playback, "idle");
@@ -578,7 +566,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
             sink: () => new CountingSink(),
           });
           await viewer.waitFor((e) => e.kind === "segment");
-          await _deadline(friend.session.sendText("watcher", "seen the test card?"), 5_000, "send");
+          await deadline(friend.session.sendText("watcher", "seen the test card?"), 5_000, "send");
           await viewer.waitFor(_isEnd(info.streamId), 30_000);
           const message = viewer.events.findIndex((e) =>
             e.kind === "message" && e.message.text === "seen the test card?"
@@ -681,7 +669,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
     await t.step(
       "auto quality steps down when the viewer reads slowly and back up when it recovers",
       async () => {
-        const driftServer = await _deadline(drift, 30_000, "the long title's server to start");
+        const driftServer = await deadline(drift, 30_000, "the long title's server to start");
         const waitStarted = performance.now();
         await waitForReady(driftServer.port, 90_000);
         const prepared = driftServer.out.lines.find((l) => /Prepared "drift"/.test(l));
@@ -820,8 +808,8 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
               }),
             });
             await _until(() => firstFrame !== 0, 15_000);
-            await _deadline(viewer.session.stop(), 5_000, "STOP");
-            await _deadline(decoder.status, 10_000, "decoder exit");
+            await deadline(viewer.session.stop(), 5_000, "STOP");
+            await deadline(decoder.status, 10_000, "decoder exit");
             await progress;
             figures.push(
               `testcard ${quality}p (${probing} probing): PLAY -> first byte ${
@@ -835,7 +823,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
         }
         const sink = { write() {}, close() {} };
         const info = await _play(viewer, "testcard", { quality: 240, sink: () => sink });
-        await _deadline(viewer.session.stop(), 5_000, "STOP");
+        await deadline(viewer.session.stop(), 5_000, "STOP");
         const manifest = await _manifestFor(info);
         for (const r of manifest.renditions) {
           const bytes = r.segments.reduce((n, s) => n + s.bytes, 0);
@@ -899,12 +887,12 @@ Deno.test('PlayerSink.close("stopped") ends a player that ignores SIGTERM', asyn
     ok(await _until(async () => (await _pgrep(`^sleep ${seconds}$`)).length === 1, 5_000));
     await player.write(new Uint8Array(188));
     const started = performance.now();
-    await _deadline(player.close("stopped"), PLAYER_KILL_GRACE_MS + 3_000, "the player to end");
+    await deadline(player.close("stopped"), PLAYER_KILL_GRACE_MS + 3_000, "the player to end");
     await player.status;
     ok(performance.now() - started >= PLAYER_KILL_GRACE_MS - 50, "SIGTERM was not ignored");
     deepEqual(await _pgrep(`^sleep ${seconds}$`), []);
   } finally {
     for (const pid of await _pgrep(`^sleep ${seconds}$`)) Deno.kill(pid, "SIGKILL");
-    await _deadline(player.status, 5_000, "the player to exit").catch(() => {});
+    await deadline(player.status, 5_000, "the player to exit").catch(() => {});
   }
 });

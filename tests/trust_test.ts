@@ -19,6 +19,7 @@ import {
   startServer,
 } from "./_helpers.ts";
 import { RawClient } from "./_raw_client.ts";
+import { writeAll } from "./_util.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -151,11 +152,6 @@ function keySwappingProxy(target: number, swap: { name: string; encKey: string; 
       await Promise.all(tasks);
     },
   };
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
 }
 
 Deno.test("a server that swaps bob's key is caught: trust changed, sending refused until ACCEPT, forged messages marked", async () => {

@@ -13,6 +13,7 @@ import {
 } from "./segmenter.ts";
 import { ContinuityFixer, isValidTsSegment } from "./ts_packet.ts";
 import { firstFrameIsKey, makeClip, pipeThrough } from "./_test_media.ts";
+import { concatBytes } from "../tests/_util.ts";
 
 Deno.test("`planLadder()` derives at most 3 heights from one source and keeps several sources", () => {
   const table: [number[], number[]][] = [
@@ -48,6 +49,21 @@ Deno.test("`maxBitrateFor()` grows with height and has a floor", () => {
   assert.equal(maxBitrateFor(160), 300_000);
   assert.ok(maxBitrateFor(720) > maxBitrateFor(480));
 });
+
+/**
+ * The width of every decoded video frame in `stream`, as ffprobe reports it.
+ *
+ * @param stream The bytes, fed on stdin.
+ * @param inputArgs ffprobe options that pick the stream or name the demuxer.
+ */
+async function frameWidths(stream: Uint8Array, inputArgs: string[]): Promise<number[]> {
+  const sizes = await pipeThrough(
+    "ffprobe",
+    ["-v", "error", ...inputArgs, "-show_entries", "frame=width", "-of", "csv=p=0", "pipe:0"],
+    stream,
+  );
+  return sizes.stdout.trim().split("\n").map((l) => Number(l.split(",")[0])).filter((w) => w > 0);
+}
 
 async function withFixture(fn: (dir: string, titles: Title[]) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "peerstream_seg_" });
@@ -101,13 +117,7 @@ Deno.test("`prepareTitle()` makes aligned H.264 segments that splice cleanly", a
     const fixer = new ContinuityFixer();
     const parts = [low.segments[0], high.segments[1], low.segments[2]];
     const chunks = await Promise.all(parts.map((s) => Deno.readFile(s.path)));
-    const fixed = chunks.map((c) => fixer.fix(c));
-    const stream = new Uint8Array(fixed.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of fixed) {
-      stream.set(c, at);
-      at += c.length;
-    }
+    const stream = concatBytes(chunks.map((c) => fixer.fix(c)));
     const decode = await pipeThrough(
       "ffmpeg",
       ["-v", "warning", "-err_detect", "explode", "-i", "pipe:0", "-f", "null", "-"],
@@ -115,24 +125,7 @@ Deno.test("`prepareTitle()` makes aligned H.264 segments that splice cleanly", a
     );
     assert.equal(decode.code, 0, decode.stderr);
     assert.equal(decode.stderr.trim(), "");
-    const sizes = await pipeThrough(
-      "ffprobe",
-      [
-        "-v",
-        "error",
-        "-select_streams",
-        "v:0",
-        "-show_entries",
-        "frame=width",
-        "-of",
-        "csv=p=0",
-        "pipe:0",
-      ],
-      stream,
-    );
-    const widths = sizes.stdout.trim().split("\n").map((l) => Number(l.split(",")[0])).filter((
-      w,
-    ) => w > 0);
+    const widths = await frameWidths(stream, ["-select_streams", "v:0"]);
     assert.ok(widths.length >= 75 && widths.length <= 77, String(widths.length));
     const runs = widths.filter((w, i) => i === 0 || w !== widths[i - 1]);
     assert.deepEqual(runs, [284, 426, 284]);
@@ -204,29 +197,7 @@ Deno.test("`prepareTitle()` makes aligned MJPEG segments without audio", async (
     const parts = await Promise.all(
       [low.segments[0], high.segments[1]].map((s) => Deno.readFile(s.path)),
     );
-    const stream = new Uint8Array(parts[0].length + parts[1].length);
-    stream.set(parts[0]);
-    stream.set(parts[1], parts[0].length);
-    const sizes = await pipeThrough(
-      "ffprobe",
-      [
-        "-v",
-        "error",
-        "-f",
-        "mjpeg",
-        "-framerate",
-        "25",
-        "-show_entries",
-        "frame=width",
-        "-of",
-        "csv=p=0",
-        "pipe:0",
-      ],
-      stream,
-    );
-    const widths = sizes.stdout.trim().split("\n").map((l) => Number(l.split(",")[0])).filter((
-      w,
-    ) => w > 0);
+    const widths = await frameWidths(concatBytes(parts), ["-f", "mjpeg", "-framerate", "25"]);
     assert.deepEqual(widths.filter((w, i) => i === 0 || w !== widths[i - 1]), [284, 426]);
     assert.equal(widths.indexOf(426), 25);
   });

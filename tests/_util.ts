@@ -1,0 +1,149 @@
+/**
+ * Small pure helpers shared by the test files: a seeded PRNG, byte helpers, a deadline and a
+ * socket write loop. Unit tests beside the code import this too, so it must not start processes
+ * or depend on anything but the platform.
+ * @module
+ */
+
+/**
+ * A small seeded PRNG (mulberry32), so that random cuts and fuzz cases are reproducible.
+ *
+ * @param seed Any 32-bit number.
+ * @returns A function giving numbers in [0, 1).
+ */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Concatenates byte arrays into a fresh buffer.
+ *
+ * @param parts The arrays, in order.
+ * @returns Their bytes, one after another.
+ */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/**
+ * Where `needle` first occurs in `haystack`.
+ *
+ * @param haystack The bytes to search.
+ * @param needle The bytes to find.
+ * @returns Its index, or -1.
+ */
+export function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) {
+      if (haystack[i + j] !== needle[j]) continue outer;
+    }
+    return i;
+  }
+  return -1;
+}
+
+/**
+ * Rejects when `promise` does not settle within `ms`; clears its timer either way.
+ *
+ * @param promise What to wait for.
+ * @param ms The deadline. @default {5000}
+ * @param what What was awaited, for the error message.
+ * @returns What `promise` resolved to.
+ */
+export async function deadline<T>(promise: Promise<T>, ms = 5_000, what?: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        const suffix = what === undefined ? "" : `: ${what}`;
+        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms${suffix}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Writes every byte to `conn` (a single `write` may take only part).
+ *
+ * @param conn The socket.
+ * @param bytes What to write.
+ */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
+}
+
+/**
+ * Seeded random cut points for splitting `length` bytes into chunks.
+ *
+ * @param length The number of bytes to cut.
+ * @param random A generator from {@linkcode prng}.
+ * @param options How many cuts at least and at most (drawn uniformly).
+ * @returns Sorted cut offsets in [0, length]; repeats give empty chunks.
+ */
+export function randomCuts(
+  length: number,
+  random: () => number,
+  options: { min?: number; max?: number } = {},
+): number[] {
+  const min = options.min ?? 0;
+  const max = options.max ?? 7;
+  const count = min + Math.floor(random() * (max - min + 1));
+  const cuts: number[] = [];
+  for (let i = 0; i < count; i++) cuts.push(Math.floor(random() * (length + 1)));
+  return cuts.sort((a, b) => a - b);
+}
+
+/**
+ * Cut points that split `length` bytes one byte at a time.
+ *
+ * @param length The number of bytes.
+ * @returns 0, 1, …, length - 1.
+ */
+export function byteCuts(length: number): number[] {
+  return Array.from({ length }, (_, i) => i);
+}
+
+/**
+ * The chunks `bytes` falls into when cut at `cuts`.
+ *
+ * @param bytes The bytes.
+ * @param cuts Sorted offsets, as from {@linkcode randomCuts} or {@linkcode byteCuts}.
+ * @returns Views of `bytes`, one per chunk, in order (the last runs to the end).
+ */
+export function chunksAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let at = 0;
+  for (const end of [...cuts, bytes.length]) {
+    chunks.push(bytes.subarray(at, end));
+    at = end;
+  }
+  return chunks;
+}
+
+/**
+ * Whether `needle` occurs in `haystack`.
+ *
+ * @param haystack The bytes to search.
+ * @param needle The bytes to find.
+ * @returns True when found.
+ */
+export function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
+  return indexOfBytes(haystack, needle) >= 0;
+}
