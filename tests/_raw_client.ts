@@ -13,6 +13,7 @@ import {
   PROTOCOL_VERSION,
   type ServerHelloMessage,
 } from "../protocol/messages.ts";
+import { readProc } from "../bench/_proc.ts";
 
 /** Options for {@linkcode RawClient.connect}. */
 export interface RawClientOptions {
@@ -260,14 +261,14 @@ export class RawClient {
 }
 
 /**
- * The resident memory of a process, from `/proc/<pid>/status`.
+ * The resident memory of a process (see `bench/_proc.ts`: read through `cat`, since Deno asks for
+ * `--allow-all` to read `/proc` itself).
  *
  * @param pid The process.
  * @returns VmRSS in bytes.
  */
-export function rssBytes(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-  if (match === null) throw new Error(`No VmRSS for process ${pid}`);
-  return Number(match[1]) * 1024;
+export async function rssBytes(pid: number): Promise<number> {
+  const { rssBytes } = await readProc(pid);
+  if (rssBytes === 0) throw new Error(`No VmRSS for process ${pid}`);
+  return rssBytes;
 }

@@ -189,7 +189,7 @@ Deno.test("a live server survives 100,000 fuzzed frames while well-behaved clien
     // ---- the well-behaved side ----
     await alice.session.sendText("bob", "warm-up");
     await bob.session.sendText("alice", "warm-up");
-    const rssBefore = rssBytes(pid);
+    const rssBefore = await rssBytes(pid);
     const arrivals: number[] = [];
     let streamEnd = "";
     await alice.session.play("testcard", {
@@ -307,7 +307,7 @@ Deno.test("a live server survives 100,000 fuzzed frames while well-behaved clien
     const late = await connectClient(server.port, "latecomer");
     await late.session.sendText("alice", "still up?");
     await alice.waitFor((e) => e.kind === "message" && e.message.text === "still up?");
-    const rssAfter = rssBytes(pid);
+    const rssAfter = await rssBytes(pid);
     console.log(
       `fuzz: ${framesSent} frames (${
         (bytesSent / 2 ** 20).toFixed(1)

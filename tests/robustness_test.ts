@@ -583,7 +583,7 @@ Deno.test("a viewer that stops reading is stepped down, stopped with SLOW_CONSUM
   const smooth = await connectClient(server.port, "smooth");
   try {
     await slow.register("slow", await identity());
-    const rssBefore = rssBytes(pid);
+    const rssBefore = await rssBytes(pid);
     // The smooth viewer plays at the same time and acks as it reads.
     const timing = timingSink();
     await smooth.session.play("testcard", { quality: "auto", sink: timing.open });
@@ -609,7 +609,7 @@ Deno.test("a viewer that stops reading is stepped down, stopped with SLOW_CONSUM
       timeoutMs: 20_000,
     });
     ok(ended);
-    const rssStalled = rssBytes(pid);
+    const rssStalled = await rssBytes(pid);
     slow.resumeReading();
     const end = await slow.next((m) => m.type === "stream-end", { from }) as Extract<
       Message,
