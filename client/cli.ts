@@ -104,6 +104,7 @@ export async function join(args: string[]): Promise<number> {
 
   let session: ClientSession | undefined;
   let player: PlayerSink | undefined;
+  let validator: ValidatingSink | undefined;
   let playing: StreamStartMessage | undefined;
   let lastHeight = 0;
   let lost: string | undefined;
@@ -153,6 +154,13 @@ export async function join(args: string[]): Promise<number> {
           const title = playing?.title ?? "stream";
           const ending = player;
           term.setPrompt("> ");
+          if (validator !== undefined) {
+            const unit = validator.container === "mpegts" ? "MPEG-TS packets" : "JPEG images";
+            term.print(
+              `* received ${validator.bytes} bytes: ${validator.units} ${unit}, ${validator.errors} sync errors`,
+            );
+            validator = undefined;
+          }
           playing = undefined;
           player = undefined;
           if (end.reason === "finished" && ending !== undefined) {
@@ -218,7 +226,10 @@ export async function join(args: string[]): Promise<number> {
       }, ${info.quality === "auto" ? "auto" : `${info.quality}p`})`,
     );
     const args = playerArgs(playerSpec, info);
-    if (args === null) return new ValidatingSink(info.container);
+    if (args === null) {
+      validator = new ValidatingSink(info.container);
+      return validator;
+    }
     player = new PlayerSink(args, {
       onExit: () => {
         if (session?.playback !== "playing") return;

@@ -122,7 +122,8 @@ export function checkPlayer(spec: string): void {
 
 /** Counts and checks the bytes of a stream without playing them. */
 export class ValidatingSink implements MediaSink {
-  readonly #container: "mpegts" | "mjpeg";
+  /** What the stream carries. */
+  readonly container: "mpegts" | "mjpeg";
   #offset = 0;
   /** Media bytes received. */
   bytes = 0;
@@ -136,12 +137,12 @@ export class ValidatingSink implements MediaSink {
 
   /** @param container What the stream carries. */
   constructor(container: "mpegts" | "mjpeg") {
-    this.#container = container;
+    this.container = container;
   }
 
   /** Checks a chunk. */
   write(data: Uint8Array): void {
-    if (this.#container === "mpegts") {
+    if (this.container === "mpegts") {
       // A packet boundary falls every 188 bytes from the start of the stream.
       let at = (TS_PACKET_SIZE - (this.#offset % TS_PACKET_SIZE)) % TS_PACKET_SIZE;
       for (; at < data.length; at += TS_PACKET_SIZE) {
