@@ -155,8 +155,8 @@ class Probe {
         new Response(child.stderr).text(),
         child.status,
       ]);
-      // deno-lint-ignore no-explicit-any
-      const json = JSON.parse(out || "{}") as { frames?: any[]; streams?: any[] };
+      type Entry = Record<string, string | number | undefined>;
+      const json = JSON.parse(out || "{}") as { frames?: Entry[]; streams?: Entry[] };
       const frames = json.frames ?? [];
       return {
         stderr: err,
