@@ -113,7 +113,7 @@ export async function baselineScenario(
   viewers?: ScenarioResult,
 ): Promise<ScenarioResult> {
   const counts = ctx.quick ? [10] : [10, 50];
-  const watchSeconds = ctx.quick ? 3 : 20;
+  const watchSeconds = ctx.quick ? 3 : 12;
   const warmupSeconds = ctx.quick ? 1 : 4;
   const metrics: Metric[] = [];
   const notes: string[] = [];
