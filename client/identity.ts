@@ -4,6 +4,8 @@
  * @module
  */
 
+import { readJsonObjectSync, writeFileAtomic, writeFileAtomicSync } from "../cli/state_file.ts";
+
 import { generateIdentity, type Identity } from "../protocol/e2e.ts";
 import type { KnownPeersStorage } from "./known_peers.ts";
 
@@ -74,10 +76,7 @@ export async function loadOrCreateIdentity(
     enc: { publicKey: encPub, privateKey: encPriv },
     sign: { publicKey: signPub, privateKey: signPriv },
   };
-  await Deno.mkdir(`${options.dir}/identities`, { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(stored), { mode: 0o600 });
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, JSON.stringify(stored));
   return { identity, created: true };
 }
 
@@ -92,32 +91,11 @@ export function knownPeersFile(name: string, dir: string): KnownPeersStorage {
   const path = `${dir}/known_peers/${fileSafe(name)}.json`;
   return {
     load() {
-      let text: string;
-      try {
-        text = Deno.readTextFileSync(path);
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) return {};
-        throw error;
-      }
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        throw new SyntaxError(`Cannot read "${path}": it is not valid JSON; fix or delete it`, {
-          cause: error,
-        });
-      }
-      // KnownPeers indexes the table by name, so anything but an object would break it later.
-      if (typeof value !== "object" || value === null || Array.isArray(value)) {
-        throw new SyntaxError(`Cannot read "${path}": expected a JSON object; fix or delete it`);
-      }
-      return value as ReturnType<KnownPeersStorage["load"]>;
+      // KnownPeers indexes the table by name, so anything but an object is refused here.
+      return (readJsonObjectSync(path) ?? {}) as ReturnType<KnownPeersStorage["load"]>;
     },
     save(table) {
-      Deno.mkdirSync(`${dir}/known_peers`, { recursive: true, mode: 0o700 });
-      const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-      Deno.writeTextFileSync(tmp, JSON.stringify(table, null, 1), { mode: 0o600 });
-      Deno.renameSync(tmp, path);
+      writeFileAtomicSync(path, JSON.stringify(table, null, 1));
     },
   };
 }

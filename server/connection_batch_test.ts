@@ -2,37 +2,9 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { FrameDecoder } from "../protocol/frame.ts";
 import { decodeMessage, encodeMessage, type Message } from "../protocol/messages.ts";
 import { Connection, isPeerGone } from "./connection.ts";
+import { deadline, socketPair } from "../tests/_util.ts";
 
 // Corking and batching of Connection's writer, on real loopback sockets with the sanitizers on.
-
-/** A connected pair of loopback sockets; the listener is closed before returning. */
-async function socketPair(): Promise<{ server: Deno.TcpConn; client: Deno.TcpConn }> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  try {
-    const [server, client] = await Promise.all([
-      listener.accept(),
-      Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
-    ]);
-    return { server, client };
-  } finally {
-    listener.close();
-  }
-}
-
-/** Rejects when `promise` takes longer than `ms`; clears its timer either way. */
-async function deadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Reads and decodes frames from a raw socket until EOF. */
 async function readUntilEof(conn: Deno.Conn): Promise<Message[]> {

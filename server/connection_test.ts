@@ -2,24 +2,10 @@ import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { FRAME_HEADER_BYTES, FrameDecoder, FrameType, MAX_FRAME_BYTES } from "../protocol/frame.ts";
 import { decodeMessage, encodeMessage, type Message } from "../protocol/messages.ts";
 import { Connection, isPeerGone, ProtocolViolation } from "./connection.ts";
-import { concatBytes, deadline, writeAll } from "../tests/_util.ts";
+import { concatBytes, deadline, socketPair, writeAll } from "../tests/_util.ts";
 
 // Real sockets on 127.0.0.1; Deno's resource and op sanitizers stay on, so every test closes
 // both ends and awaits every promise it starts.
-
-/** A connected pair of loopback sockets; the listener is closed before returning. */
-async function socketPair(): Promise<{ server: Deno.TcpConn; client: Deno.TcpConn }> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  try {
-    const [server, client] = await Promise.all([
-      listener.accept(),
-      Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
-    ]);
-    return { server, client };
-  } finally {
-    listener.close();
-  }
-}
 
 /** Every message the connection yields until it ends. */
 async function collect(connection: Connection): Promise<Message[]> {

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { readJsonObjectSync, writeFileAtomic } from "../cli/state_file.ts";
+
 /** Loads and saves bindings. */
 export interface NameStore {
   /** Reads the bindings; an absent file gives none. */
@@ -107,24 +109,8 @@ export class NameSaver {
 export function fileNameStore(path: string): NameStore {
   return {
     load() {
-      let text: string;
-      try {
-        text = Deno.readTextFileSync(path);
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) return new Map();
-        throw error;
-      }
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        throw new SyntaxError(`Cannot read "${path}": it is not valid JSON; fix or delete it`, {
-          cause: error,
-        });
-      }
-      if (typeof value !== "object" || value === null || Array.isArray(value)) {
-        throw new SyntaxError(`Cannot read "${path}": expected a JSON object; fix or delete it`);
-      }
+      const value = readJsonObjectSync(path);
+      if (value === undefined) return new Map();
       const out = new Map<string, string>();
       for (const [name, key] of Object.entries(value)) {
         // A skipped entry would silently free a bound name, so refuse the file instead.
@@ -139,19 +125,7 @@ export function fileNameStore(path: string): NameStore {
     },
     async save(bindings) {
       // Serialize first: the caller's map may change while the write is under way.
-      const text = JSON.stringify(Object.fromEntries(bindings), null, 1) + "\n";
-      // A bare file name has no folder to create (slice(0, -1) would name a bogus one).
-      const slash = path.lastIndexOf("/");
-      if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-      // Write a temporary file and rename it over the old one, so a crash never leaves half a file.
-      const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-      try {
-        await Deno.writeTextFile(tmp, text, { mode: 0o600 });
-        await Deno.rename(tmp, path);
-      } catch (error) {
-        await Deno.remove(tmp).catch(() => {});
-        throw error;
-      }
+      await writeFileAtomic(path, JSON.stringify(Object.fromEntries(bindings), null, 1) + "\n");
     },
   };
 }

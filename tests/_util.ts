@@ -22,21 +22,8 @@ export function prng(seed: number): () => number {
   };
 }
 
-/**
- * Concatenates byte arrays into a fresh buffer.
- *
- * @param parts The arrays, in order.
- * @returns Their bytes, one after another.
- */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
+/** Concatenates byte arrays into a fresh buffer (the protocol's own helper). */
+export { concat as concatBytes } from "../protocol/e2e.ts";
 
 /**
  * Where `needle` first occurs in `haystack`.
@@ -146,4 +133,22 @@ export function chunksAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array
  */
 export function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
   return indexOfBytes(haystack, needle) >= 0;
+}
+
+/**
+ * A connected pair of TCP sockets on 127.0.0.1, for tests of socket adapters.
+ *
+ * @returns The accepted (server) and connecting (client) ends; the caller closes both.
+ */
+export async function socketPair(): Promise<{ server: Deno.TcpConn; client: Deno.TcpConn }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const [server, client] = await Promise.all([
+      listener.accept(),
+      Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+    ]);
+    return { server, client };
+  } finally {
+    listener.close();
+  }
 }
