@@ -1,29 +1,9 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { FrameDecoder } from "../protocol/frame.ts";
-import { decodeMessage, encodeMessage, type Message } from "../protocol/messages.ts";
-import { Connection, isPeerGone } from "./connection.ts";
-import { deadline, socketPair } from "../tests/_util.ts";
+import { encodeMessage, type Message } from "../protocol/messages.ts";
+import { Connection } from "./connection.ts";
+import { deadline, readUntilEof, socketPair } from "../tests/_util.ts";
 
 // Corking and batching of Connection's writer, on real loopback sockets with the sanitizers on.
-
-/** Reads and decodes frames from a raw socket until EOF. */
-async function readUntilEof(conn: Deno.Conn): Promise<Message[]> {
-  const decoder = new FrameDecoder();
-  const buffer = new Uint8Array(16 * 1024);
-  const out: Message[] = [];
-  while (true) {
-    let n: number | null;
-    try {
-      n = await conn.read(buffer);
-    } catch (error) {
-      if (isPeerGone(error)) break;
-      throw error;
-    }
-    if (n === null) break;
-    for (const frame of decoder.push(buffer.subarray(0, n))) out.push(decodeMessage(frame));
-  }
-  return out;
-}
 
 /** Counts the socket writes made through `conn`. */
 function countWrites(conn: Deno.Conn): () => number {

@@ -1,8 +1,8 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import { FRAME_HEADER_BYTES, FrameDecoder, FrameType, MAX_FRAME_BYTES } from "../protocol/frame.ts";
-import { decodeMessage, encodeMessage, type Message } from "../protocol/messages.ts";
+import { FRAME_HEADER_BYTES, FrameType, MAX_FRAME_BYTES } from "../protocol/frame.ts";
+import { encodeMessage, type Message } from "../protocol/messages.ts";
 import { Connection, isPeerGone, ProtocolViolation } from "./connection.ts";
-import { concatBytes, deadline, socketPair, writeAll } from "../tests/_util.ts";
+import { concatBytes, deadline, readUntilEof, socketPair, writeAll } from "../tests/_util.ts";
 
 // Real sockets on 127.0.0.1; Deno's resource and op sanitizers stay on, so every test closes
 // both ends and awaits every promise it starts.
@@ -11,25 +11,6 @@ import { concatBytes, deadline, socketPair, writeAll } from "../tests/_util.ts";
 async function collect(connection: Connection): Promise<Message[]> {
   const out: Message[] = [];
   for await (const message of connection.messages()) out.push(message);
-  return out;
-}
-
-/** Reads and decodes frames from a raw socket until EOF. */
-async function readUntilEof(conn: Deno.Conn): Promise<Message[]> {
-  const decoder = new FrameDecoder();
-  const buffer = new Uint8Array(16 * 1024);
-  const out: Message[] = [];
-  while (true) {
-    let n: number | null;
-    try {
-      n = await conn.read(buffer);
-    } catch (error) {
-      if (isPeerGone(error)) break;
-      throw error;
-    }
-    if (n === null) break;
-    for (const frame of decoder.push(buffer.subarray(0, n))) out.push(decodeMessage(frame));
-  }
   return out;
 }
 

@@ -1,9 +1,13 @@
 /**
- * Small pure helpers shared by the test files: a seeded PRNG, byte helpers, a deadline and a
- * socket write loop. Unit tests beside the code import this too, so it must not start processes
- * or depend on anything but the platform.
+ * Small helpers shared by the test files: a seeded PRNG, byte helpers, a deadline, a socket write
+ * loop, a socket pair and a frame reader. Unit tests beside the code import this too, so it must
+ * not start processes or depend on anything but the platform, the protocol and the connection.
  * @module
  */
+
+import { FrameDecoder } from "../protocol/frame.ts";
+import { decodeMessage, type Message } from "../protocol/messages.ts";
+import { isPeerGone } from "../server/connection.ts";
 
 /**
  * A small seeded PRNG (mulberry32), so that random cuts and fuzz cases are reproducible.
@@ -151,4 +155,28 @@ export async function socketPair(): Promise<{ server: Deno.TcpConn; client: Deno
   } finally {
     listener.close();
   }
+}
+
+/**
+ * Reads and decodes frames from a raw socket until EOF (or the peer resets).
+ *
+ * @param conn The socket.
+ * @returns Every message, in order.
+ */
+export async function readUntilEof(conn: Deno.Conn): Promise<Message[]> {
+  const decoder = new FrameDecoder();
+  const buffer = new Uint8Array(16 * 1024);
+  const out: Message[] = [];
+  while (true) {
+    let n: number | null;
+    try {
+      n = await conn.read(buffer);
+    } catch (error) {
+      if (isPeerGone(error)) break;
+      throw error;
+    }
+    if (n === null) break;
+    for (const frame of decoder.push(buffer.subarray(0, n))) out.push(decodeMessage(frame));
+  }
+  return out;
 }
