@@ -104,8 +104,6 @@ interface Stream {
   sink: MediaSink;
   segment?: SegmentMessage;
   received: number;
-  /** Media bytes received for the stream. */
-  totalBytes: number;
   /** STOP was asked: the sink is closing and late media is dropped. */
   stopping?: Promise<void>;
 }
@@ -206,11 +204,6 @@ export class ClientSession {
   /** Where playback stands. */
   get playback(): PlaybackState {
     return this.#playback;
-  }
-
-  /** Media bytes received for the current or last stream. */
-  get streamBytes(): number {
-    return this.#stream?.totalBytes ?? 0;
   }
 
   /** Resolves when the connection has closed and the read loop ended. */
@@ -479,7 +472,6 @@ export class ClientSession {
         const stream = this.#stream;
         if (stream === undefined || message.streamId !== stream.info.streamId) return;
         stream.received += message.data.length;
-        stream.totalBytes += message.data.length;
         const segment = stream.segment;
         if (segment !== undefined && stream.received >= segment.bytes) {
           this.#write({ type: "seg-ack", streamId: segment.streamId, index: segment.index });
@@ -520,7 +512,7 @@ export class ClientSession {
           pending?.reject(error instanceof Error ? error : new Error(String(error)));
           return;
         }
-        this.#stream = { info: message, sink, received: 0, totalBytes: 0 };
+        this.#stream = { info: message, sink, received: 0 };
         this.#playback = nextPlaybackState(this.#playback, "started");
         this.#answer(message.re, message);
         return;

@@ -18,12 +18,22 @@ export interface NameStore {
    * @returns A promise that resolves once the bindings are stored.
    */
   save(bindings: ReadonlyMap<string, string>): Promise<void>;
+  /**
+   * A token that changes whenever the stored bindings change (a file's modification time), or null
+   * when nothing is stored. Without it, changes made by others (`serve --release`) go unnoticed.
+   */
+  version?(): number | null;
 }
 
 /** Options for {@linkcode NameSaver}. */
 export interface NameSaverOptions {
   /** Told of a save that failed; the next request writes every binding again. */
   onError: (error: unknown) => void;
+  /**
+   * Told of names someone else released in the store (`serve --release` while the server runs);
+   * the caller drops them from the live map, so that the next save does not bring them back.
+   */
+  onReleased?: (names: string[]) => void;
 }
 
 /**
@@ -34,6 +44,10 @@ export interface NameSaverOptions {
  * Durability: a binding is on disk only once a save that started after it completes. If the
  * process dies first, the newest bindings are lost and those names are free again on the next run;
  * call {@linkcode NameSaver.flush} before exiting.
+ *
+ * Releases by the operator: {@linkcode NameSaver.refresh} (called periodically, and before every
+ * save) notices that the store changed under it and reports the names that vanished from it since
+ * the last save, so a running server honours `serve --release` within a tick.
  *
  * @example
  * ```ts
@@ -47,8 +61,13 @@ export class NameSaver {
   readonly #store: NameStore;
   readonly #bindings: ReadonlyMap<string, string>;
   readonly #onError: (error: unknown) => void;
+  readonly #onReleased: (names: string[]) => void;
   #dirty = false;
   #saving: Promise<void> | undefined;
+  /** The store's version as last read or written here. */
+  #known: number | null;
+  /** The names stored as of that version. */
+  #stored: Set<string>;
 
   /**
    * @param store Where the bindings go.
@@ -63,6 +82,31 @@ export class NameSaver {
     this.#store = store;
     this.#bindings = bindings;
     this.#onError = options.onError;
+    this.#onReleased = options.onReleased ?? (() => {});
+    this.#known = store.version?.() ?? null;
+    this.#stored = new Set(bindings.keys());
+  }
+
+  /**
+   * Picks up names released in the store by someone else since it was last read or written here.
+   *
+   * @returns The released names (also given to `onReleased`).
+   */
+  refresh(): string[] {
+    const version = this.#store.version?.();
+    if (version === undefined || version === this.#known) return [];
+    let stored: Map<string, string>;
+    try {
+      stored = this.#store.load();
+    } catch (error) {
+      this.#onError(error);
+      return [];
+    }
+    this.#known = version;
+    const released = [...this.#stored].filter((name) => !stored.has(name));
+    this.#stored = new Set(stored.keys());
+    if (released.length > 0) this.#onReleased(released);
+    return released;
   }
 
   /** Marks the bindings changed and starts a save unless one is in flight. */
@@ -85,8 +129,13 @@ export class NameSaver {
     try {
       while (this.#dirty) {
         this.#dirty = false;
+        // A release made since the last save must not be written back.
+        this.refresh();
+        const names = new Set(this.#bindings.keys());
         try {
           await this.#store.save(this.#bindings);
+          this.#stored = names;
+          this.#known = this.#store.version?.() ?? null;
         } catch (error) {
           this.#onError(error);
         }
@@ -126,6 +175,14 @@ export function fileNameStore(path: string): NameStore {
     async save(bindings) {
       // Serialize first: the caller's map may change while the write is under way.
       await writeFileAtomic(path, JSON.stringify(Object.fromEntries(bindings), null, 1) + "\n");
+    },
+    version() {
+      try {
+        return Deno.statSync(path).mtime?.getTime() ?? null;
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return null;
+        throw error;
+      }
     },
   };
 }

@@ -202,3 +202,55 @@ Deno.test("NameSaver leaves the latest bindings in the file after a burst of req
     deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["names.json"]);
   });
 });
+
+Deno.test("NameSaver.refresh() reports names released in the file and keeps them out of the next save", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/names.json`;
+    const store = fileNameStore(path);
+    await store.save(new Map([["alice", "ka"], ["bob", "kb"]]));
+    const bindings = store.load();
+    const released: string[][] = [];
+    const saver = new NameSaver(store, bindings, {
+      onError: (e) => ok(false, String(e)),
+      onReleased: (names) => {
+        released.push(names);
+        for (const name of names) bindings.delete(name);
+      },
+    });
+    deepEqual(saver.refresh(), []);
+    // The operator runs `serve --release alice` while the server runs.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const onDisk = store.load();
+    onDisk.delete("alice");
+    await store.save(onDisk);
+    deepEqual(saver.refresh(), ["alice"]);
+    deepEqual(released, [["alice"]]);
+    deepEqual(saver.refresh(), []);
+    // A new binding saved afterwards does not bring alice back.
+    bindings.set("carol", "kc");
+    saver.request();
+    await saver.flush();
+    deepEqual(store.load(), new Map([["bob", "kb"], ["carol", "kc"]]));
+    deepEqual(saver.refresh(), []);
+  });
+});
+
+Deno.test("NameSaver drops a release made just before a save instead of writing the name back", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/names.json`;
+    const store = fileNameStore(path);
+    await store.save(new Map([["alice", "ka"]]));
+    const bindings = store.load();
+    const saver = new NameSaver(store, bindings, {
+      onError: (e) => ok(false, String(e)),
+      onReleased: (names) => names.forEach((name) => bindings.delete(name)),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await store.save(new Map());
+    // No tick ran: the save itself notices the release first.
+    bindings.set("bob", "kb");
+    saver.request();
+    await saver.flush();
+    deepEqual(store.load(), new Map([["bob", "kb"]]));
+  });
+});

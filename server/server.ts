@@ -83,11 +83,18 @@ export class PeerstreamServer {
     this.#options = options;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#log = options.log ?? (() => {});
-    this.#directory = new Directory({ bindings: options.names?.load() });
+    const bindings = options.names?.load() ?? new Map<string, string>();
+    this.#directory = new Directory({ bindings });
     this.#videos = options.videos;
     if (options.names !== undefined) {
-      this.#nameSaver = new NameSaver(options.names, this.#directory.bindings, {
+      this.#nameSaver = new NameSaver(options.names, bindings, {
         onError: (error) => this.#log(`cannot save name bindings: ${(error as Error).message}`),
+        onReleased: (names) => {
+          for (const name of names) {
+            this.#directory.release(name);
+            this.#log(`release "${name}": any key may register it now`);
+          }
+        },
       });
     }
   }
@@ -125,11 +132,6 @@ export class PeerstreamServer {
   get addr(): Deno.NetAddr {
     if (this.#listener === undefined) throw new Error("Server is not started");
     return this.#listener.addr as Deno.NetAddr;
-  }
-
-  /** How many clients are connected. */
-  get connectionCount(): number {
-    return this.#clients.size;
   }
 
   /**
@@ -637,6 +639,7 @@ export class PeerstreamServer {
   }
 
   #tick() {
+    this.#nameSaver?.refresh();
     const now = performance.now();
     for (const client of this.#clients) {
       const silent = now - client.conn.lastReadAt;

@@ -29,7 +29,7 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
   return error.code;
 }
 
-Deno.test("a registered name cannot be taken by another key: online, after leaving, after a restart; --release frees it", async () => {
+Deno.test("a registered name cannot be taken by another key: online, after leaving, after a restart; --release frees it, even while the server runs", async () => {
   const data = await Deno.makeTempDir({ prefix: "peerstream-names-" });
   const [alice, mallory] = await Promise.all([generateIdentity(), generateIdentity()]);
   let server = await startServer({ args: ["--data", data] });
@@ -84,6 +84,18 @@ Deno.test("a registered name cannot be taken by another key: online, after leavi
     server = await startServer({ args: ["--data", data] });
     const taken = await connectClient(server.port, "alice", { identity: mallory });
     await taken.session.quit();
+
+    // A release while the server runs takes effect within its next tick: alice's own key takes
+    // the name back from mallory, and the server's later saves keep it that way.
+    equal(await refusal(connectClient(server.port, "alice", { identity: alice })), "NAME_TAKEN");
+    equal((await release("alice")).code, 0);
+    await server.out.waitFor(/release "alice"/, { timeoutMs: 5_000 });
+    const again = await connectClient(server.port, "alice", { identity: alice });
+    const other = await connectClient(server.port, "newcomer", { identity: mallory });
+    await Promise.all([again.session.quit(), other.session.quit()]);
+    await server.stop();
+    server = await startServer({ args: ["--data", data] });
+    equal(await refusal(connectClient(server.port, "alice", { identity: mallory })), "NAME_TAKEN");
   } finally {
     await server.stop();
     await Deno.remove(data, { recursive: true });
