@@ -19,10 +19,10 @@ export interface NameStore {
    */
   save(bindings: ReadonlyMap<string, string>): Promise<void>;
   /**
-   * A token that changes whenever the stored bindings change (a file's modification time), or null
-   * when nothing is stored. Without it, changes made by others (`serve --release`) go unnoticed.
+   * A token that changes whenever the stored bindings change, or null when nothing is stored.
+   * Without it, changes made by others (`serve --release`) go unnoticed.
    */
-  version?(): number | null;
+  version?(): string | null;
 }
 
 /** Options for {@linkcode NameSaver}. */
@@ -65,7 +65,7 @@ export class NameSaver {
   #dirty = false;
   #saving: Promise<void> | undefined;
   /** The store's version as last read or written here. */
-  #known: number | null;
+  #known: string | null;
   /** The names stored as of that version. */
   #stored: Set<string>;
 
@@ -178,7 +178,10 @@ export function fileNameStore(path: string): NameStore {
     },
     version() {
       try {
-        return Deno.statSync(path).mtime?.getTime() ?? null;
+        // Every save renames a new file into place, so the inode changes even when two writes
+        // fall within the file system's coarse timestamp tick.
+        const info = Deno.statSync(path);
+        return `${info.ino}:${info.mtime?.getTime()}:${info.size}`;
       } catch (error) {
         if (error instanceof Deno.errors.NotFound) return null;
         throw error;

@@ -219,7 +219,6 @@ Deno.test("NameSaver.refresh() reports names released in the file and keeps them
     });
     deepEqual(saver.refresh(), []);
     // The operator runs `serve --release alice` while the server runs.
-    await new Promise((resolve) => setTimeout(resolve, 5));
     const onDisk = store.load();
     onDisk.delete("alice");
     await store.save(onDisk);
@@ -245,7 +244,6 @@ Deno.test("NameSaver drops a release made just before a save instead of writing 
       onError: (e) => ok(false, String(e)),
       onReleased: (names) => names.forEach((name) => bindings.delete(name)),
     });
-    await new Promise((resolve) => setTimeout(resolve, 5));
     await store.save(new Map());
     // No tick ran: the save itself notices the release first.
     bindings.set("bob", "kb");
