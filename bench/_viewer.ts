@@ -155,7 +155,12 @@ export class Viewer {
         if (segment === null) return;
         this.#segmentBytes += n;
         if (this.#segmentBytes >= segment.bytes) {
-          this.client.send({ type: "seg-ack", streamId: segment.streamId, index: segment.index });
+          this.client.send({
+            type: "seg-ack",
+            streamId: segment.streamId,
+            epoch: segment.epoch,
+            index: segment.index,
+          });
           // The lag peaks just before a segment completes.
           this.#lag(now);
           this.mediaEnd = Math.max(this.mediaEnd, segment.start + segment.duration);

@@ -22,17 +22,12 @@ export type PlaybackEvent =
  * @param state The current state.
  * @param event What happened.
  * @returns The next state.
- * @throws {PeerstreamError} `ALREADY_PLAYING` or `NOT_PLAYING` when the user's step is illegal now.
+ * @throws {PeerstreamError} `NOT_PLAYING` when the user's step is illegal now.
  */
 export function nextPlaybackState(state: PlaybackState, event: PlaybackEvent): PlaybackState {
   switch (event) {
     case "play":
-      if (state !== "idle") {
-        throw new PeerstreamError(
-          "ALREADY_PLAYING",
-          "Cannot play: a video is already playing; STOP it first",
-        );
-      }
+      // A PLAY while something plays replaces it (protocol 2): the server ends the old stream.
       return "requesting";
     case "started":
       return state === "requesting" ? "playing" : state;

@@ -73,6 +73,8 @@ function streamInfo(overrides: Partial<StreamStartMessage> = {}): StreamStartMes
       { height: 720, width: 1280, bitrate: 2_500_000 },
     ],
     quality: "auto",
+    position: 0,
+    epoch: 0,
     ...overrides,
   };
 }

@@ -474,7 +474,12 @@ export class ClientSession {
         stream.received += message.data.length;
         const segment = stream.segment;
         if (segment !== undefined && stream.received >= segment.bytes) {
-          this.#write({ type: "seg-ack", streamId: segment.streamId, index: segment.index });
+          this.#write({
+            type: "seg-ack",
+            streamId: segment.streamId,
+            epoch: segment.epoch,
+            index: segment.index,
+          });
           stream.segment = undefined;
         }
         if (stream.stopping === undefined) await stream.sink.write(message.data);
@@ -583,7 +588,7 @@ export class ClientSession {
     }
   }
 
-  async #open(rid: number, from: string, body: Uint8Array) {
+  async #open(rid: string, from: string, body: Uint8Array) {
     const identity = this.#identity;
     if (identity === undefined) return;
     try {

@@ -25,7 +25,7 @@ const ENVELOPE_VERSION = 1;
 const ID_BYTES = 16;
 const IV_BYTES = 12;
 const SIGNATURE_BYTES = 64;
-const AUTH_CONTEXT = new TextEncoder().encode("peerstream-auth-v1\0");
+const AUTH_CONTEXT = new TextEncoder().encode("peerstream-auth-v2\0");
 
 /** RSA-OAEP parameters for key generation. */
 const RSA_PARAMS: RsaHashedKeyGenParams = {
@@ -148,7 +148,31 @@ export function formatFingerprint(fingerprint: string, groups = Infinity): strin
 }
 
 /**
- * Signs the server's login challenge, proving possession of the identity's signing key.
+ * The bytes a login proof signs: the context, the challenge, the name and both public keys, each
+ * variable part length-prefixed, so that the proof binds the encryption key too (nobody can
+ * register a name with someone else's encryption key).
+ */
+function proofData(challenge: Uint8Array, options: { name: string; keys: PublicKeysText }) {
+  const parts = [
+    new TextEncoder().encode(options.name),
+    Uint8Array.fromBase64(options.keys.encKey),
+    Uint8Array.fromBase64(options.keys.signKey),
+  ];
+  const out: Uint8Array[] = [AUTH_CONTEXT, challenge];
+  for (const part of parts) {
+    if (part.length > 0xffff) {
+      throw new RangeError("Cannot sign the login proof: a part is too long");
+    }
+    const length = new Uint8Array(2);
+    new DataView(length.buffer).setUint16(0, part.length);
+    out.push(length, part);
+  }
+  return concat(out);
+}
+
+/**
+ * Signs the server's login challenge, proving possession of the identity's signing key and
+ * binding the name and both public keys.
  *
  * @param identity The identity.
  * @param challenge The challenge bytes from `server-hello`.
@@ -160,7 +184,8 @@ export async function signChallenge(
   challenge: Uint8Array,
   name: string,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const data = concat([AUTH_CONTEXT, challenge, new TextEncoder().encode(name)]);
+  const keys = await exportPublicKeys(identity);
+  const data = proofData(challenge, { name, keys });
   return new Uint8Array(await crypto.subtle.sign("Ed25519", identity.sign.privateKey, data));
 }
 
@@ -169,16 +194,16 @@ export async function signChallenge(
  *
  * @param signKey The Ed25519 public key claimed by the client.
  * @param challenge The challenge that was sent.
- * @param options The name and the signature.
+ * @param options The name, both public keys as sent in `hello`, and the signature.
  * @returns Whether the proof is valid.
  */
 export async function verifyChallenge(
   signKey: CryptoKey,
   challenge: Uint8Array,
-  options: { name: string; proof: Uint8Array },
+  options: { name: string; keys: PublicKeysText; proof: Uint8Array },
 ): Promise<boolean> {
-  const data = concat([AUTH_CONTEXT, challenge, new TextEncoder().encode(options.name)]);
   try {
+    const data = proofData(challenge, options);
     return await crypto.subtle.verify("Ed25519", signKey, toBuffer(options.proof), data);
   } catch {
     return false;

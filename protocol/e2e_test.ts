@@ -305,9 +305,11 @@ Deno.test("ReplayGuard.check() evicts ids older than the window", () => {
   throws(() => guard.check("e", 5_000, 5_001), peerstreamError("REPLAYED", "already received"));
 });
 
-Deno.test("verifyChallenge() returns true only for the right key, name and challenge", async (t) => {
+Deno.test("verifyChallenge() returns true only for the right keys, name and challenge", async (t) => {
   const challenge = crypto.getRandomValues(new Uint8Array(32));
   const proof = await signChallenge(alice, challenge, "alice");
+  const aliceText = await exportPublicKeys(alice);
+  const bobText = await exportPublicKeys(bob);
   equal(proof.length, 64);
   const other = challenge.slice();
   other[0] ^= 1;
@@ -318,6 +320,7 @@ Deno.test("verifyChallenge() returns true only for the right key, name and chall
     who: string;
     proof: Uint8Array;
     expected: boolean;
+    keys?: { encKey: string; signKey: string };
   }[] = [
     {
       name: "right key, name, challenge",
@@ -354,6 +357,17 @@ Deno.test("verifyChallenge() returns true only for the right key, name and chall
       expected: false,
     },
     {
+      // The v1 proof did not cover the encryption key: a thief could register alice's name and
+      // signing key with an encryption key of their own.
+      name: "someone else's encryption key",
+      key: aliceKeys.sign,
+      challenge,
+      who: "alice",
+      proof,
+      expected: false,
+      keys: { encKey: bobText.encKey, signKey: aliceText.signKey },
+    },
+    {
       name: "empty proof",
       key: aliceKeys.sign,
       challenge,
@@ -365,7 +379,11 @@ Deno.test("verifyChallenge() returns true only for the right key, name and chall
   for (const row of table) {
     await t.step(row.name, async () => {
       equal(
-        await verifyChallenge(row.key, row.challenge, { name: row.who, proof: row.proof }),
+        await verifyChallenge(row.key, row.challenge, {
+          name: row.who,
+          keys: row.keys ?? aliceText,
+          proof: row.proof,
+        }),
         row.expected,
       );
     });

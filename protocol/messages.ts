@@ -19,7 +19,7 @@ import {
 } from "./frame.ts";
 
 /** The protocol version; both ends must speak the same one. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The largest sealed message body a client may send: 96 KiB (64 KiB of text plus overhead). */
 export const MAX_SEALED_BYTES = 96 * 1024;
@@ -59,6 +59,9 @@ export type Quality = number | "auto";
 /** Why a peer left. */
 export type LeaveReason = "quit" | "disconnected" | "timeout" | "kicked";
 
+/** Whether a peer online on another cluster node can be reached. */
+export type PeerReachability = "unreachable" | "reachable";
+
 /** Why a stream ended. */
 export type StreamEndReason = "finished" | "stopped" | "error";
 
@@ -73,8 +76,10 @@ export interface HelloMessage {
   encKey: string;
   /** Ed25519 public key, SPKI, base64. */
   signKey: string;
-  /** Ed25519 signature of the server's challenge, base64. */
+  /** Ed25519 signature of the server's challenge, the name and both keys, base64. */
   proof: string;
+  /** The keys live in memory only: the name is held only while this connection lasts. */
+  ephemeral?: boolean;
 }
 /** Asks for the video list. */
 export interface ListMessage {
@@ -97,7 +102,8 @@ export interface SendMessage {
 /** The recipient's client confirms (or refuses) a delivered message. */
 export interface ReceiptMessage {
   type: "receipt";
-  rid: number;
+  /** The relay id from `deliver`. */
+  rid: string;
   ok: boolean;
   code?: ErrorCode;
 }
@@ -107,6 +113,8 @@ export interface PlayMessage {
   id: number;
   title: string;
   quality: Quality;
+  /** Where to start, seconds from the start of the title. @default {0} */
+  position?: number;
 }
 /** Stops the current stream. */
 export interface StopMessage {
@@ -118,11 +126,35 @@ export interface QualityMessage {
   type: "quality";
   id: number;
   quality: Quality;
+  /**
+   * The second the viewer sees now: the server jumps there in the new rendition and answers
+   * `stream-seek`. Without it the change applies from the next segment boundary.
+   */
+  position?: number;
+}
+/** Holds the current stream: nothing more is sent until `resume`. */
+export interface PauseMessage {
+  type: "pause";
+  id: number;
+}
+/** Continues a held stream. */
+export interface ResumeMessage {
+  type: "resume";
+  id: number;
+}
+/** Jumps to the segment containing `position`. */
+export interface SeekMessage {
+  type: "seek";
+  id: number;
+  /** Seconds from the start of the title. */
+  position: number;
 }
 /** The client has received a whole segment. */
 export interface SegmentAckMessage {
   type: "seg-ack";
   streamId: number;
+  /** The epoch of the segment; acks of an older epoch are ignored. */
+  epoch: number;
   index: number;
 }
 /** Keepalive request, either direction. */
@@ -158,6 +190,8 @@ export interface WelcomeMessage {
   peers: string[];
   /** The largest sealed body the server accepts. */
   maxSealedBytes: number;
+  /** Names online on a cluster node that cannot be reached now. */
+  unreachable?: string[];
 }
 /** A peer joined. */
 export interface JoinedMessage {
@@ -169,6 +203,12 @@ export interface LeftMessage {
   type: "left";
   name: string;
   reason: LeaveReason;
+}
+/** Peers online elsewhere became unreachable, or reachable again. */
+export interface PeerStateMessage {
+  type: "peer-state";
+  names: string[];
+  state: PeerReachability;
 }
 /** A peer's public keys. */
 export interface KeyInfoMessage {
@@ -188,7 +228,8 @@ export interface VideosMessage {
 /** A sealed message from a peer. */
 export interface DeliverMessage {
   type: "deliver";
-  rid: number;
+  /** A random relay id, echoed in the `receipt`. */
+  rid: string;
   from: string;
   body: Uint8Array;
 }
@@ -223,11 +264,28 @@ export interface StreamStartMessage {
   hasAudio: boolean;
   renditions: RenditionInfo[];
   quality: Quality;
+  /** Where the stream starts, seconds (the start of the first segment sent). */
+  position: number;
+  /** The epoch of the media that follows: 0. */
+  epoch: number;
+}
+/** The stream jumped: every media frame after this belongs to `epoch`, from segment `index`. */
+export interface StreamSeekMessage {
+  type: "stream-seek";
+  re: number;
+  streamId: number;
+  epoch: number;
+  /** The start of segment `index`, seconds. */
+  position: number;
+  index: number;
+  /** Whether the stream is held (a seek while paused stays paused). */
+  paused: boolean;
 }
 /** A segment begins; its media chunks follow. */
 export interface SegmentMessage {
   type: "segment";
   streamId: number;
+  epoch: number;
   index: number;
   height: number;
   bitrate: number;
@@ -241,6 +299,8 @@ export interface StreamEndMessage {
   streamId: number;
   reason: StreamEndReason;
   re?: number;
+  /** Why an `error` end happened, e.g. `SLOW_CONSUMER` or `PAUSE_TIMEOUT`. */
+  code?: ErrorCode;
   message?: string;
 }
 /** The server is shutting down. */
@@ -266,6 +326,9 @@ export type ClientMessage =
   | PlayMessage
   | StopMessage
   | QualityMessage
+  | PauseMessage
+  | ResumeMessage
+  | SeekMessage
   | SegmentAckMessage
   | PingMessage
   | PongMessage
@@ -277,6 +340,7 @@ export type ServerMessage =
   | WelcomeMessage
   | JoinedMessage
   | LeftMessage
+  | PeerStateMessage
   | KeyInfoMessage
   | VideosMessage
   | DeliverMessage
@@ -284,6 +348,7 @@ export type ServerMessage =
   | OkMessage
   | ErrorMessage
   | StreamStartMessage
+  | StreamSeekMessage
   | SegmentMessage
   | StreamEndMessage
   | ShutdownMessage
@@ -375,6 +440,13 @@ const quality: Check = (value, field) => {
 };
 
 const id = uint();
+const position = num;
+/** A relay id: an opaque token of 1 to 32 URL-safe base64 characters. */
+const rid: Check = (value, field) => {
+  if (typeof value !== "string" || !/^[A-Za-z0-9_-]{1,32}$/.test(value)) {
+    throw new TypeError(`Invalid field "${field}": expected a relay id of 1 to 32 characters`);
+  }
+};
 const name = str(NAME_MAX);
 const b64key = str(KEY_B64_MAX);
 
@@ -390,25 +462,41 @@ const rendition = object({ height: uint(10_000), width: uint(20_000), bitrate: n
 
 /** Field checks per message type; `body` and `data` are handled by the frame layer. */
 const SPECS: { [K in Exclude<MessageType, "media">]: Record<string, Check> } = {
-  hello: { version: uint(), name, encKey: b64key, signKey: b64key, proof: b64key },
+  hello: {
+    version: uint(),
+    name,
+    encKey: b64key,
+    signKey: b64key,
+    proof: b64key,
+    ephemeral: optional(bool),
+  },
   list: { id },
   key: { id, name },
   send: { id, to: name },
-  receipt: { rid: id, ok: bool, code: optional(errorCode) },
-  play: { id, title: str(NAME_MAX * 4), quality },
+  receipt: { rid, ok: bool, code: optional(errorCode) },
+  play: { id, title: str(NAME_MAX * 4), quality, position: optional(position) },
   stop: { id },
-  quality: { id, quality },
-  "seg-ack": { streamId: id, index: id },
+  quality: { id, quality, position: optional(position) },
+  pause: { id },
+  resume: { id },
+  seek: { id, position },
+  "seg-ack": { streamId: id, epoch: id, index: id },
   ping: { id },
   pong: { id },
   quit: {},
   "server-hello": { version: uint(), server: str(TEXT_MAX), challenge: b64key },
-  welcome: { name, peers: arrayOf(name, 100_000), maxSealedBytes: uint() },
+  welcome: {
+    name,
+    peers: arrayOf(name, 100_000),
+    maxSealedBytes: uint(),
+    unreachable: optional(arrayOf(name, 100_000)),
+  },
   joined: { name },
   left: { name, reason: oneOf(["quit", "disconnected", "timeout", "kicked"]) },
+  "peer-state": { names: arrayOf(name, 100_000), state: oneOf(["unreachable", "reachable"]) },
   "key-info": { re: id, name, encKey: b64key, signKey: b64key, online: bool },
   videos: { re: id, videos: arrayOf(videoSummary, 10_000) },
-  deliver: { rid: id, from: name },
+  deliver: { rid, from: name },
   delivered: { re: id, to: name },
   ok: { re: id },
   error: { re: optional(id), code: errorCode, message: str(TEXT_MAX * 4) },
@@ -423,9 +511,20 @@ const SPECS: { [K in Exclude<MessageType, "media">]: Record<string, Check> } = {
     hasAudio: bool,
     renditions: arrayOf(rendition, 16),
     quality,
+    position,
+    epoch: id,
+  },
+  "stream-seek": {
+    re: id,
+    streamId: id,
+    epoch: id,
+    position,
+    index: id,
+    paused: bool,
   },
   segment: {
     streamId: id,
+    epoch: id,
     index: id,
     height: uint(10_000),
     bitrate: num,
@@ -437,6 +536,7 @@ const SPECS: { [K in Exclude<MessageType, "media">]: Record<string, Check> } = {
     streamId: id,
     reason: oneOf(["finished", "stopped", "error"]),
     re: optional(id),
+    code: optional(errorCode),
     message: optional(str(TEXT_MAX * 4)),
   },
   shutdown: { message: str(TEXT_MAX * 4) },
@@ -621,6 +721,9 @@ const CLIENT_TYPES = new Set<string>([
   "play",
   "stop",
   "quality",
+  "pause",
+  "resume",
+  "seek",
   "seg-ack",
   "ping",
   "pong",

@@ -51,8 +51,8 @@ const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
     { type: "send", id: 2, to: "bob", body: new Uint8Array(0) },
   ],
   receipt: [
-    { type: "receipt", rid: 3, ok: true },
-    { type: "receipt", rid: 4, ok: false, code: "BAD_SIGNATURE" },
+    { type: "receipt", rid: "AAAAAAAAAAAAAAAA", ok: true },
+    { type: "receipt", rid: "x-_9", ok: false, code: "BAD_SIGNATURE" },
   ],
   play: [
     { type: "play", id: 5, title: "big_buck_bunny", quality: "auto" },
@@ -60,7 +60,10 @@ const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
   ],
   stop: [{ type: "stop", id: 8 }],
   quality: [{ type: "quality", id: 9, quality: 240 }, { type: "quality", id: 9, quality: "auto" }],
-  "seg-ack": [{ type: "seg-ack", streamId: 1, index: 42 }],
+  "seg-ack": [{ type: "seg-ack", streamId: 1, epoch: 0, index: 42 }],
+  pause: [{ type: "pause", id: 14 }],
+  resume: [{ type: "resume", id: 15 }],
+  seek: [{ type: "seek", id: 16, position: 0 }, { type: "seek", id: 17, position: 90.5 }],
   ping: [{ type: "ping", id: 10 }],
   pong: [{ type: "pong", id: 10 }],
   quit: [{ type: "quit" }],
@@ -75,6 +78,10 @@ const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
     { type: "welcome", name: "zoë", peers: ["bob", "Łukasz"], maxSealedBytes: 1 },
   ],
   joined: [{ type: "joined", name: "carol" }],
+  "peer-state": [
+    { type: "peer-state", names: ["bob"], state: "unreachable" },
+    { type: "peer-state", names: [], state: "reachable" },
+  ],
   left: [
     { type: "left", name: "carol", reason: "quit" },
     { type: "left", name: "carol", reason: "kicked" },
@@ -107,7 +114,7 @@ const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
       ],
     },
   ],
-  deliver: [{ type: "deliver", rid: 11, from: "alice", body: new Uint8Array([0x7b, 0x7d, 0]) }],
+  deliver: [{ type: "deliver", rid: "r1", from: "alice", body: new Uint8Array([0x7b, 0x7d, 0]) }],
   delivered: [{ type: "delivered", re: 1, to: "bob" }],
   ok: [{ type: "ok", re: 12 }],
   error: [
@@ -130,6 +137,8 @@ const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
         { height: 720, width: 1280, bitrate: 2_500_000 },
       ],
       quality: "auto",
+      position: 0,
+      epoch: 0,
     },
     {
       type: "stream-start",
@@ -143,12 +152,15 @@ const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
       hasAudio: false,
       renditions: [],
       quality: 480,
+      position: 30,
+      epoch: 2,
     },
   ],
   segment: [
     {
       type: "segment",
       streamId: 1,
+      epoch: 0,
       index: 0,
       height: 240,
       bitrate: 400_000,
@@ -156,6 +168,9 @@ const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
       duration: 2,
       bytes: 100_000,
     },
+  ],
+  "stream-seek": [
+    { type: "stream-seek", re: 16, streamId: 1, epoch: 1, position: 88, index: 44, paused: false },
   ],
   "stream-end": [
     { type: "stream-end", streamId: 1, reason: "finished" },
@@ -417,7 +432,7 @@ const MALFORMED: { name: string; frame: Frame; error: ErrorClass; fragment: stri
   },
   {
     name: "ok as a string",
-    frame: control('{"type":"receipt","rid":1,"ok":"yes"}'),
+    frame: control('{"type":"receipt","rid":"r1","ok":"yes"}'),
     error: TypeError,
     fragment: '"ok": expected a boolean',
   },
@@ -450,7 +465,7 @@ const MALFORMED: { name: string; frame: Frame; error: ErrorClass; fragment: stri
   {
     name: "negative duration",
     frame: control(
-      '{"type":"segment","streamId":1,"index":0,"height":1,"bitrate":1,"start":0,"duration":-1,"bytes":1}',
+      '{"type":"segment","streamId":1,"epoch":0,"index":0,"height":1,"bitrate":1,"start":0,"duration":-1,"bytes":1}',
     ),
     error: TypeError,
     fragment: '"duration": expected a non-negative number',
@@ -563,7 +578,7 @@ const MALFORMED: { name: string; frame: Frame; error: ErrorClass; fragment: stri
   },
   {
     name: "unknown error code in a receipt",
-    frame: control('{"type":"receipt","rid":1,"ok":false,"code":42}'),
+    frame: control('{"type":"receipt","rid":"r1","ok":false,"code":42}'),
     error: TypeError,
     fragment: '"code": unknown error code',
   },
@@ -619,6 +634,9 @@ Deno.test("isClientMessage() and isServerMessage() classify every message type",
     "play",
     "stop",
     "quality",
+    "pause",
+    "resume",
+    "seek",
     "seg-ack",
     "quit",
   ]);

@@ -9,3 +9,4 @@ export * from "./frame.ts";
 export * from "./messages.ts";
 export * from "./names.ts";
 export * from "./e2e.ts";
+export * from "./text.ts";

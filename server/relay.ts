@@ -29,11 +29,18 @@ export interface RelayOptions {
   maxPendingPerRecipient?: number;
 }
 
+/**
+ * A fresh relay id: 96 random bits as 16 URL-safe base64 characters, so that ids reveal nothing of
+ * the server's other traffic.
+ */
+export function newRelayId(): string {
+  return crypto.getRandomValues(new Uint8Array(12)).toBase64({ alphabet: "base64url" });
+}
+
 /** Tracks relayed messages from send to receipt. */
 export class Relay<C> {
-  #nextRid = 1;
-  #pending = new Map<number, PendingDelivery<C>>();
-  #perRecipient = new Map<string, Set<number>>();
+  #pending = new Map<string, PendingDelivery<C>>();
+  #perRecipient = new Map<string, Set<string>>();
   #maxPending: number;
 
   /** @param options Limits. */
@@ -53,7 +60,7 @@ export class Relay<C> {
    * @returns The relay id to put in `deliver`.
    * @throws {PeerstreamError} `RATE_LIMITED` when the recipient has too many unconfirmed messages.
    */
-  accept(delivery: PendingDelivery<C>): number {
+  accept(delivery: PendingDelivery<C>): string {
     let set = this.#perRecipient.get(delivery.to);
     if (set === undefined) {
       set = new Set();
@@ -65,7 +72,8 @@ export class Relay<C> {
         `Cannot send to "${delivery.to}": ${set.size} messages await their confirmation; wait and retry`,
       );
     }
-    const rid = this.#nextRid++;
+    let rid = newRelayId();
+    while (this.#pending.has(rid)) rid = newRelayId();
     this.#pending.set(rid, delivery);
     set.add(rid);
     return rid;
@@ -80,7 +88,7 @@ export class Relay<C> {
    * sent to this recipient (a stale or forged receipt is ignored).
    */
   receipt(
-    rid: number,
+    rid: string,
     options: { by: string; ok: boolean; code?: ErrorCode },
   ): ReceiptOutcome<C> | undefined {
     const pending = this.#pending.get(rid);
@@ -115,7 +123,7 @@ export class Relay<C> {
     return out;
   }
 
-  #forget(rid: number, to: string) {
+  #forget(rid: string, to: string) {
     this.#pending.delete(rid);
     const set = this.#perRecipient.get(to);
     set?.delete(rid);

@@ -439,8 +439,17 @@ export class PeerstreamServer {
         client.conn.send({ type: "ok", re: message.id });
         return;
       }
+      case "pause":
+      case "resume":
+      case "seek":
+        throw new PeerstreamError(
+          "INTERNAL",
+          `Cannot ${message.type}: this server does not support it yet; STOP and PLAY again`,
+        );
       case "seg-ack":
-        if (client.stream?.streamId === message.streamId) client.stream.ack(message.index);
+        if (client.stream?.streamId === message.streamId && message.epoch === 0) {
+          client.stream.ack(message.index);
+        }
         return;
       case "ping":
         client.conn.send({ type: "pong", id: message.id });
@@ -479,7 +488,8 @@ export class PeerstreamServer {
     } catch {
       proof = new Uint8Array();
     }
-    if (!(await verifyChallenge(keys.sign, client.challenge, { name, proof }))) {
+    const sent = { encKey: message.encKey, signKey: message.signKey };
+    if (!(await verifyChallenge(keys.sign, client.challenge, { name, keys: sent, proof }))) {
       throw new PeerstreamError(
         "KEY_INVALID",
         "Cannot register: the proof does not match the signing key; use an unmodified client",
@@ -579,8 +589,8 @@ export class PeerstreamServer {
         } or auto`,
       );
     }
-    client.stream?.abort();
-    if (client.stream !== undefined) client.conn.dropMedia(client.stream.streamId);
+    // A PLAY replaces the running stream: it ends with stream-end "stopped" before the new start.
+    client.stream?.replace();
     const streamId = client.nextStreamId++;
     const session = new StreamSession(client.conn, {
       streamId,

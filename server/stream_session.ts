@@ -120,6 +120,8 @@ export class StreamSession {
         bitrate: r.bitrate,
       })),
       quality: this.#quality,
+      position: 0,
+      epoch: 0,
     });
     this.#run().catch((error) => {
       // The detail (paths, causes) goes to the server log only.
@@ -184,6 +186,11 @@ export class StreamSession {
    */
   stop(requestId: number): void {
     this.#end("stopped", { re: requestId });
+  }
+
+  /** Ends because a new PLAY replaces this stream: `stream-end` `stopped` without `re`. */
+  replace(): void {
+    this.#end("stopped", {});
   }
 
   /** Ends without telling the viewer (it left). */
@@ -284,6 +291,7 @@ export class StreamSession {
       this.#conn.send({
         type: "segment",
         streamId: this.streamId,
+        epoch: 0,
         index,
         height: rendition.height,
         bitrate: rendition.bitrate,

@@ -50,7 +50,10 @@ const wellFormed: fc.Arbitrary<Message> = fc.oneof(
   }),
   fc.record({
     type: fc.constant("receipt" as const),
-    rid: u32,
+    rid: fc.oneof(
+      fc.constant("AAAA"),
+      fc.base64String({ minLength: 4, maxLength: 16 }).map((s) => s.replaceAll(/[+/=]/g, "_")),
+    ),
     ok: fc.boolean(),
     code: fc.constantFrom(...ERROR_CODES),
   }),
@@ -76,7 +79,7 @@ const wellFormed: fc.Arbitrary<Message> = fc.oneof(
     id: u32,
     quality: fc.oneof(fc.constant("auto" as const), fc.nat(10_000)),
   }),
-  fc.record({ type: fc.constant("seg-ack" as const), streamId: u32, index: u32 }),
+  fc.record({ type: fc.constant("seg-ack" as const), streamId: u32, epoch: u32, index: u32 }),
   fc.record({ type: fc.constant("ping" as const), id: u32 }),
   fc.record({ type: fc.constant("pong" as const), id: u32 }),
   fc.record({ type: fc.constant("joined" as const), name: fc.constantFrom(...NAMES.slice(0, 6)) }),

@@ -244,9 +244,9 @@ Deno.test("server answers each bad input with its error code and logs it once pe
       closes: false,
     },
     {
-      name: "hello version 2",
+      name: "hello version 1 (the old protocol)",
       state: "greeting",
-      input: hello({ version: 2 }),
+      input: hello({ version: 1 }),
       code: "VERSION_MISMATCH",
       closes: true,
     },
@@ -278,13 +278,13 @@ Deno.test("server answers each bad input with its error code and logs it once pe
     {
       name: "seg-ack before hello",
       state: "greeting",
-      input: m({ type: "seg-ack", streamId: 1, index: 0 }),
+      input: m({ type: "seg-ack", streamId: 1, epoch: 0, index: 0 }),
       code: "NOT_REGISTERED",
     },
     {
       name: "receipt before hello",
       state: "greeting",
-      input: m({ type: "receipt", rid: 12345, ok: true }),
+      input: m({ type: "receipt", rid: "r12345", ok: true }),
       code: "NOT_REGISTERED",
     },
     {
@@ -363,7 +363,7 @@ Deno.test("server answers each bad input with its error code and logs it once pe
         const proof = await signChallenge(me, Uint8Array.fromBase64(c.greeting.challenge), "alice");
         return encodeMessage({
           type: "hello",
-          version: 1,
+          version: PROTOCOL_VERSION,
           name: "mallory",
           ...keys,
           proof: proof.toBase64(),
@@ -509,9 +509,9 @@ Deno.test("server answers each bad input with its error code and logs it once pe
     await quiet.register("quiet", await identity());
     const from = quiet.messages.length;
     await quiet.write(
-      { type: "seg-ack", streamId: 77, index: 3 },
-      { type: "receipt", rid: 987654, ok: true },
-      { type: "receipt", rid: 1, ok: false, code: "DECRYPT_FAILED" },
+      { type: "seg-ack", streamId: 77, epoch: 0, index: 3 },
+      { type: "receipt", rid: "r987654", ok: true },
+      { type: "receipt", rid: "r1", ok: false, code: "DECRYPT_FAILED" },
       { type: "ping", id: 1 },
     );
     await quiet.next((x) => x.type === "pong", { from });
@@ -597,7 +597,7 @@ Deno.test("a viewer that stops reading is stepped down, stopped with SLOW_CONSUM
     // Read segment 0 but hold its receipt beyond the 3 s step-down time.
     await new Promise((r) => setTimeout(r, 3600));
     const from = slow.messages.length;
-    await slow.write({ type: "seg-ack", streamId: first.streamId, index: first.index });
+    await slow.write({ type: "seg-ack", streamId: first.streamId, epoch: 0, index: first.index });
     const second = await slow.next((m) => m.type === "segment", { from }) as Extract<
       Message,
       { type: "segment" }

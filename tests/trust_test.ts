@@ -218,7 +218,7 @@ Deno.test("a server that swaps bob's key is caught: trust changed, sending refus
       identity: malloryId,
       recipient: aliceKeys,
     });
-    await proxy.inject({ type: "deliver", rid: 999_999, from: "bob", body });
+    await proxy.inject({ type: "deliver", rid: "forged1", from: "bob", body });
     const deadline = Date.now() + 5000;
     while (events.length === 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
@@ -271,7 +271,7 @@ Deno.test("the CLI marks a message from a swapped key as <bob !UNVERIFIED KEY>",
       identity: malloryId,
       recipient: aliceInfo,
     });
-    await proxy.inject({ type: "deliver", rid: 999_998, from: "bob", body });
+    await proxy.inject({ type: "deliver", rid: "forged2", from: "bob", body });
     await second.out.waitFor(/^<bob !UNVERIFIED KEY> trust me$/);
     await second.type("MSG bob hi");
     await second.err.waitFor(/key changed/);
