@@ -1,7 +1,8 @@
 /**
- * One TCP (or TLS) connection: a read loop that yields decoded messages, and a writer with one
- * write in flight, control frames ahead of media, and a bound on queued bytes. Frames queued while
- * the connection is corked (see {@linkcode Connection.batch}) leave in one write.
+ * One client connection over a {@linkcode Transport} (TCP, TLS, WebSocket): a read loop that
+ * yields decoded messages, and a writer with one write in flight, control frames ahead of media,
+ * and a bound on queued bytes. Frames queued while the connection is corked (see
+ * {@linkcode Connection.batch}) leave in one write.
  * @module
  */
 
@@ -13,6 +14,7 @@ import {
   type Message,
   writeMediaFrameHeader,
 } from "../protocol/messages.ts";
+import type { Transport } from "./transport.ts";
 
 /** Options for {@linkcode Connection}. */
 export interface ConnectionOptions {
@@ -70,7 +72,7 @@ export class ProtocolViolation extends Error {
 export class Connection {
   /** Connections corked by the running {@linkcode Connection.batch}, or null outside one. */
   static #batch: Connection[] | null = null;
-  readonly #conn: Deno.Conn;
+  readonly #conn: Transport;
   readonly #maxControl: number;
   #control: Uint8Array[] = [];
   #controlBytes = 0;
@@ -94,10 +96,10 @@ export class Connection {
   onWriteError?: (error: unknown) => void;
 
   /**
-   * @param conn The socket; the connection owns it from now on.
+   * @param conn The socket (a `Deno.Conn`) or another transport; the connection owns it from now on.
    * @param options Limits.
    */
-  constructor(conn: Deno.Conn, options: ConnectionOptions = {}) {
+  constructor(conn: Transport, options: ConnectionOptions = {}) {
     this.#conn = conn;
     this.#maxControl = options.maxQueuedControlBytes ?? 8 * 1024 * 1024;
   }
