@@ -11,8 +11,12 @@ import { ClientSession, type IncomingMessage } from "../client/session.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
-/** The permissions the program runs with (the same as the compiled binary). */
+/**
+ * The permissions the program runs with (the same as the compiled binary), and `--unstable-net`,
+ * which `serve --reuse-port` needs (as the tasks and the compiled binary have it).
+ */
 export const PROGRAM_PERMISSIONS = [
+  "--unstable-net",
   "--allow-net",
   "--allow-read",
   "--allow-write",
