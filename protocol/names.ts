@@ -6,6 +6,13 @@
 /** The longest name, in characters after NFC normalization. */
 export const MAX_NAME_LENGTH = 32;
 
+// Raw input longer than this is refused before `normalize()` runs: ICU's canonical reordering is
+// quadratic in a run of combining marks (100,000 marks of alternating classes take seconds), and a
+// hello frame may carry a megabyte. The bound is exact, never refusing a valid name: a code point
+// decomposes to at most 4 (U+1F82), each at most 2 UTF-16 units, so 32 NFC characters come from
+// at most 32 * 4 * 2 = 256 units.
+const MAX_RAW_UNITS = MAX_NAME_LENGTH * 8;
+
 // Letters may carry combining marks (Hindi, Thai), but at most two in a row: no "Zalgo" stacks.
 const NAME_PATTERN = /^[\p{L}\p{N}_.\-](?:[\p{L}\p{N}_.\-]|\p{M}{1,2}(?!\p{M}))*$/u;
 
@@ -20,10 +27,17 @@ const NAME_PATTERN = /^[\p{L}\p{N}_.\-](?:[\p{L}\p{N}_.\-]|\p{M}{1,2}(?!\p{M}))*
  * @throws {SyntaxError} When the name has a character outside the rules.
  */
 export function normalizeName(raw: string): string {
-  const name = raw.normalize("NFC");
-  if (name.length === 0) {
+  if (raw.length === 0) {
     throw new RangeError("Invalid name: it is empty; choose 1 to 32 characters");
   }
+  if (raw.length > MAX_RAW_UNITS) {
+    throw new RangeError(
+      `Invalid name "${
+        raw.slice(0, 40)
+      }": longer than ${MAX_NAME_LENGTH} characters; choose a shorter one`,
+    );
+  }
+  const name = raw.normalize("NFC");
   if ([...name].length > MAX_NAME_LENGTH) {
     throw new RangeError(
       `Invalid name "${
