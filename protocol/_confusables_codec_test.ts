@@ -29,6 +29,7 @@ Deno.test("encodeConfusables() writes the hand-checked form", async (t) => {
       expected: "K1tB1t",
     },
     {
+      // 0x1d400 = 119808 = ((6 * 26 + 21) * 26 + 6) * 26 + 0 -> "GVGA"; 0x10000 = "1ekg".
       name: "an astral source and prototype",
       entries: [[0x1d400, [0x10000]]],
       expected: "GVGA1ekg",
