@@ -298,6 +298,7 @@ Deno.test("namesCollide() tells names that look alike or differ only in case", a
     { a: "bob", b: "b0b", collide: true },
     { a: "bob", b: "BOB", collide: true },
     { a: "ace", b: "\u0430\u0441\u0435", collide: true }, // all Cyrillic, one script: valid
+    { a: "ape", b: "\u0430\u0440\u0435", collide: true },
     { a: "Straße", b: "STRASSE", collide: true },
     { a: "zoë", b: "zoe\u0308", collide: true },
     { a: "οδος", b: "ΟΔΟΣ", collide: true }, // final sigma folds like any sigma
