@@ -44,6 +44,8 @@ const SCRIPT_PATTERNS = RECOMMENDED_SCRIPTS.map((script) =>
 );
 
 const ANY_SCRIPT = /^[\p{scx=Common}\p{scx=Inherited}]$/u;
+const ASCII_LETTER = /^[A-Za-z]$/;
+const LATIN: readonly string[] = ["Latin"];
 
 // UTS #39 §5.1: Han, Hiragana, Katakana, Hangul and Bopomofo also count as the writing systems
 // they take part in, so that 日本のカナ is one "script" (Japanese) for the restriction level.
@@ -66,10 +68,19 @@ const LATIN_COVERS: readonly ReadonlySet<string>[] = [
  * The recommended scripts a character is used with, or `"any"` for Common and Inherited
  * characters (digits, `_.-`, most combining marks), or an empty list when none is recommended.
  *
+ * @example
+ * ```ts
+ * import { scriptsOf } from "./_scripts.ts";
+ * scriptsOf("\u0663"); // ["Arabic", "Thaana"]: ARABIC-INDIC DIGIT THREE
+ * scriptsOf("_"); // "any"
+ * ```
+ *
  * @param char One code point.
  * @returns Script names (as in `\p{scx=…}`), `"any"`, or `[]`.
  */
 export function scriptsOf(char: string): readonly string[] | "any" {
+  // Fast path for the common case: names are mostly ASCII.
+  if (ASCII_LETTER.test(char)) return LATIN;
   if (ANY_SCRIPT.test(char)) return "any";
   return SCRIPT_PATTERNS.filter(([, pattern]) => pattern.test(char)).map(([script]) => script);
 }
@@ -78,6 +89,13 @@ export function scriptsOf(char: string): readonly string[] | "any" {
  * Checks UTS #39's "Highly Restrictive" level: all characters share one script (Han with Kana,
  * Bopomofo or Hangul counting as one), or the name is covered by Latin + Han + Hiragana + Katakana,
  * Latin + Han + Bopomofo, or Latin + Han + Hangul.
+ *
+ * @example
+ * ```ts
+ * import { mixedScripts } from "./_scripts.ts";
+ * mixedScripts("abc日本のカナ"); // undefined: Latin + Japanese
+ * mixedScripts("\u0430lice"); // ["Cyrillic", "Latin"]
+ * ```
  *
  * @param chars The code points of a name, each from a recommended script or of any script.
  * @returns `undefined` when the level is met, else the scripts in order of appearance.

@@ -44,6 +44,7 @@ const IDENTIFIER_PART = /^\p{XID_Continue}$/u;
 const MARK = /^\p{M}$/u;
 const DIGIT = /^\p{Nd}$/u;
 const PUNCTUATION = new Set(["_", ".", "-"]);
+const ASCII_NAME_CHAR = /^[A-Za-z0-9_.\-]$/;
 const REMEDY = 'use only letters, digits, "_", "." or "-"';
 
 // Shown as \uXXXX inside quoted names, so an error message never carries a bidi override or an
@@ -174,10 +175,11 @@ export function namesCollide(a: string, b: string): boolean {
 
 function checkCharacters(name: string): void {
   for (const char of name) {
+    if (ASCII_NAME_CHAR.test(char)) continue;
     if (INVISIBLE.test(char)) {
       throw invalid(
         name,
-        `it contains ${codePoint(char)}, an invisible, control or formatting character`,
+        `it contains ${codePoint(char)}, a space, control, formatting or invisible character`,
         REMEDY,
       );
     }

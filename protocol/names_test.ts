@@ -112,7 +112,7 @@ Deno.test("normalizeName() throws RangeError when the name is empty or too long"
 Deno.test("normalizeName() throws SyntaxError when the name has a character outside the rules", async (t) => {
   const letters = 'use only letters, digits, "_", "." or "-"';
   const table: { name: string; raw: string; fragment: string }[] = [
-    { name: "space", raw: "al ice", fragment: "U+0020, an invisible, control or formatting" },
+    { name: "space", raw: "al ice", fragment: "U+0020, a space, control, formatting or invisible" },
     { name: "leading space", raw: " alice", fragment: letters },
     { name: "trailing space", raw: "alice ", fragment: letters },
     { name: "only a space", raw: " ", fragment: letters },
