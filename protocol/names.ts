@@ -5,8 +5,8 @@
  * - {@linkcode normalizeName} accepts a name people can read: 1 to 32 letters, digits, `_`, `.`
  *   or `-`, no invisible characters, one script (UTS #39 "Highly Restrictive").
  * - {@linkcode nameKeys} and {@linkcode namesCollide} tell names that look alike or differ only in
- *   case (`alice`, `Alice`, `ALICE`, `aIice`, `а1ice` with a Cyrillic а), for a directory that
- *   refuses a new name colliding with a bound one.
+ *   case (`alice`, `Alice`, `ALICE`, `aIice`, `a1ice`), for a directory that refuses a new name
+ *   colliding with a bound one.
  *
  * See `docs/names.md` for the rules and their sources.
  * @module
@@ -65,7 +65,7 @@ const DEFAULT_IGNORABLE = /^\p{Default_Ignorable_Code_Point}$/u;
  * ```ts
  * import { normalizeName } from "./names.ts";
  * normalizeName("zoe\u0308"); // "zoë", composed
- * normalizeName("\u0430lice"); // throws SyntaxError: it mixes the Cyrillic and Latin scripts
+ * // normalizeName("\u0430lice") throws SyntaxError: it mixes the Cyrillic and Latin scripts
  * ```
  *
  * @param raw The name as typed.
