@@ -13,7 +13,8 @@
  * | `P members:NODE`      | set    | names online on that node                               |
  * | `P bind`              | hash   | name → signing key: the durable bindings                |
  * | `P bykey:KEY`         | set    | names bound to that signing key                         |
- * | `P nskel` / `P bskel` | hash   | name → skeleton / skeleton → the key that owns it       |
+ * | `P nskel`             | hash   | name → its look-alike keys (JSON list)                  |
+ * | `P bskel`             | hash   | look-alike key → the signing key that owns it           |
  * | `P events` (channel)  | pubsub | presence events                                         |
  * | `P to:NODE` (channel) | pubsub | sealed messages and their outcomes for that node        |
  * @module
@@ -51,11 +52,11 @@ return {'OK'}
 };
 
 const BIND = `
-local function bind(name, key, skel)
+local function bind(name, key, skels)
   redis.call('HSET', P..'bind', name, key)
   redis.call('SADD', P..'bykey:'..key, name)
-  redis.call('HSETNX', P..'bskel', skel, key)
-  redis.call('HSET', P..'nskel', name, skel)
+  for _, skel in ipairs(skels) do redis.call('HSETNX', P..'bskel', skel, key) end
+  redis.call('HSET', P..'nskel', name, cjson.encode(skels))
 end
 `;
 
@@ -66,7 +67,7 @@ end
 export const JOIN: Script = {
   name: "join",
   lua: HEAD + BIND + `
-local node, inst, name, skel = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local node, inst, name, skels = ARGV[2], ARGV[3], ARGV[4], cjson.decode(ARGV[5])
 local encKey, signKey, eph, maxPerKey = ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
 if redis.call('GET', P..'alive:'..node) ~= inst then return {'NODE'} end
 if redis.call('HEXISTS', P..'online', name) == 1 then return {'TAKEN'} end
@@ -74,11 +75,13 @@ local bound = redis.call('HGET', P..'bind', name)
 if bound and bound ~= signKey then return {'BOUND'} end
 local new = 0
 if not bound then
-  local owner = redis.call('HGET', P..'bskel', skel)
-  if owner and owner ~= signKey then return {'CONFUSABLE'} end
+  for _, skel in ipairs(skels) do
+    local owner = redis.call('HGET', P..'bskel', skel)
+    if owner and owner ~= signKey then return {'CONFUSABLE'} end
+  end
   if eph == '0' then
     if redis.call('SCARD', P..'bykey:'..signKey) >= maxPerKey then return {'LIMIT'} end
-    bind(name, signKey, skel)
+    bind(name, signKey, skels)
     new = 1
   end
 end
@@ -221,14 +224,19 @@ local key = redis.call('HGET', P..'bind', name)
 if not key then return 0 end
 redis.call('HDEL', P..'bind', name)
 redis.call('SREM', P..'bykey:'..key, name)
-local skel = redis.call('HGET', P..'nskel', name)
+local mine = redis.call('HGET', P..'nskel', name)
 redis.call('HDEL', P..'nskel', name)
-if skel and redis.call('HGET', P..'bskel', skel) == key then
-  local still = false
+if mine then
+  local kept = {}
   for _, other in ipairs(redis.call('SMEMBERS', P..'bykey:'..key)) do
-    if redis.call('HGET', P..'nskel', other) == skel then still = true end
+    local theirs = redis.call('HGET', P..'nskel', other)
+    if theirs then for _, skel in ipairs(cjson.decode(theirs)) do kept[skel] = true end end
   end
-  if not still then redis.call('HDEL', P..'bskel', skel) end
+  for _, skel in ipairs(cjson.decode(mine)) do
+    if not kept[skel] and redis.call('HGET', P..'bskel', skel) == key then
+      redis.call('HDEL', P..'bskel', skel)
+    end
+  end
 end
 return 1
 `,

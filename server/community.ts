@@ -15,6 +15,7 @@
  */
 
 import { PeerstreamError } from "../protocol/errors.ts";
+import { nameKeys } from "../protocol/names.ts";
 import type { ErrorCode } from "../protocol/errors.ts";
 import type { PublicKeysText } from "../protocol/e2e.ts";
 import type { LeaveReason, PeerReachability } from "../protocol/messages.ts";
@@ -26,8 +27,11 @@ import { Relay } from "./relay.ts";
 export interface JoinRequest<C> {
   /** The normalized name. */
   name: string;
-  /** The name's skeleton: two names with the same skeleton are one name for uniqueness. */
-  skeleton: string;
+  /**
+   * The name's look-alike keys (`nameKeys` of protocol/names.ts): two names that share one are
+   * one name for uniqueness.
+   */
+  lookalikes: string[];
   /** The public keys as registered. */
   keys: PublicKeysText;
   /** The server's handle for the connection. */
@@ -163,8 +167,8 @@ export interface MemoryCommunityOptions<C> {
   store?: NameStore;
   /** Limits; missing fields take {@linkcode DEFAULT_COMMUNITY_LIMITS}. */
   limits?: Partial<CommunityLimits>;
-  /** The skeleton of a stored name (for bindings loaded from the store). @default {(n) => n} */
-  skeleton?: (name: string) => string;
+  /** The look-alike keys of a name (for bindings loaded from the store). @default {nameKeys} */
+  lookalikes?: (name: string) => string[];
 }
 
 /**
@@ -179,17 +183,17 @@ export class MemoryCommunity<C> implements Community<C> {
   readonly #relay: Relay<C>;
   readonly #names = new Map<C, string>();
   readonly #saver?: NameSaver;
-  readonly #skeletonOf: (name: string) => string;
-  /** Skeleton of each bound name → the key it is bound to. */
-  readonly #skeletons = new Map<string, string>();
+  readonly #lookalikesOf: (name: string) => string[];
+  /** Each look-alike key of the bound names → the signing key it is bound to. */
+  readonly #lookalikes = new Map<string, string>();
   /** Signing key → the names bound to it. */
   readonly #byKey = new Map<string, Set<string>>();
 
-  /** @param options Events, store, limits and the skeleton function. */
+  /** @param options Events, store, limits and the look-alike keys function. */
   constructor(options: MemoryCommunityOptions<C>) {
     this.#events = options.events;
     this.#limits = { ...DEFAULT_COMMUNITY_LIMITS, ...options.limits };
-    this.#skeletonOf = options.skeleton ?? ((name) => name);
+    this.#lookalikesOf = options.lookalikes ?? nameKeys;
     const bindings = options.store?.load() ?? new Map<string, string>();
     this.#directory = new Directory({ bindings });
     this.#relay = new Relay({ maxPendingPerRecipient: this.#limits.maxPendingPerRecipient });
@@ -225,8 +229,10 @@ export class MemoryCommunity<C> implements Community<C> {
     const bound = this.#directory.bindings.get(name);
     if (bound !== undefined && bound !== keys.signKey) throw nameBound(name);
     if (bound === undefined) {
-      const owner = this.#skeletons.get(request.skeleton);
-      if (owner !== undefined && owner !== keys.signKey) throw nameConfusable(name);
+      for (const lookalike of request.lookalikes) {
+        const owner = this.#lookalikes.get(lookalike);
+        if (owner !== undefined && owner !== keys.signKey) throw nameConfusable(name);
+      }
       const count = this.#byKey.get(keys.signKey)?.size ?? 0;
       if (!request.ephemeral && count >= this.#limits.maxBindingsPerKey) {
         throw nameLimit(name, this.#limits.maxBindingsPerKey);
@@ -237,7 +243,7 @@ export class MemoryCommunity<C> implements Community<C> {
       // The directory binds on register; an ephemeral name holds only while connected.
       (this.#directory.bindings as Map<string, string>).delete(name);
     } else if (newBinding) {
-      this.#indexBinding(name, keys.signKey, request.skeleton);
+      this.#indexBinding(name, keys.signKey, request.lookalikes);
       // Saved in the background and coalesced: a join storm must not write the file per join.
       this.#saver?.request();
     }
@@ -309,8 +315,10 @@ export class MemoryCommunity<C> implements Community<C> {
     await this.#saver?.flush();
   }
 
-  #indexBinding(name: string, key: string, skeleton = this.#skeletonOf(name)) {
-    if (!this.#skeletons.has(skeleton)) this.#skeletons.set(skeleton, key);
+  #indexBinding(name: string, key: string, lookalikes = this.#lookalikesOf(name)) {
+    for (const lookalike of lookalikes) {
+      if (!this.#lookalikes.has(lookalike)) this.#lookalikes.set(lookalike, key);
+    }
     let names = this.#byKey.get(key);
     if (names === undefined) this.#byKey.set(key, names = new Set());
     names.add(name);
@@ -323,10 +331,12 @@ export class MemoryCommunity<C> implements Community<C> {
     const names = this.#byKey.get(key);
     names?.delete(name);
     if (names?.size === 0) this.#byKey.delete(key);
-    const skeleton = this.#skeletonOf(name);
-    // Another name of the same key may share the skeleton: keep it owned while one is bound.
-    if ([...(names ?? [])].every((other) => this.#skeletonOf(other) !== skeleton)) {
-      this.#skeletons.delete(skeleton);
+    // Another name of the same key may share a look-alike key: keep those owned.
+    const kept = new Set([...(names ?? [])].flatMap((other) => this.#lookalikesOf(other)));
+    for (const lookalike of this.#lookalikesOf(name)) {
+      if (!kept.has(lookalike) && this.#lookalikes.get(lookalike) === key) {
+        this.#lookalikes.delete(lookalike);
+      }
     }
     return true;
   }

@@ -103,7 +103,7 @@ type Sender<C> = { conn: C } | { node: string; ref: string };
 interface LocalPeer<C> {
   conn: C;
   keys: PublicKeysText;
-  skeleton: string;
+  lookalikes: string[];
   ephemeral: boolean;
 }
 
@@ -290,7 +290,7 @@ export class RedisCommunity<C> implements Community<C> {
           this.#node,
           this.#inst,
           name,
-          request.skeleton,
+          JSON.stringify(request.lookalikes),
           request.keys.encKey,
           request.keys.signKey,
           request.ephemeral ? "1" : "0",
@@ -336,7 +336,7 @@ export class RedisCommunity<C> implements Community<C> {
     this.#locals.set(name, {
       conn,
       keys: request.keys,
-      skeleton: request.skeleton,
+      lookalikes: request.lookalikes,
       ephemeral: request.ephemeral,
     });
     this.#names.set(conn, name);
@@ -558,7 +558,7 @@ export class RedisCommunity<C> implements Community<C> {
         encKey: p.keys.encKey,
         signKey: p.keys.signKey,
         eph: p.ephemeral ? 1 : 0,
-        skel: p.skeleton,
+        skel: p.lookalikes,
       }));
       let reply: unknown[];
       try {
