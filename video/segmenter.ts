@@ -29,6 +29,7 @@ import {
   SEGMENT_LIST_NAME,
 } from "./ffmpeg.ts";
 import type { Title } from "./library.ts";
+import { lockPreparation } from "./prep_lock.ts";
 
 /** Codecs a title can be prepared in. */
 export type VideoCodec = "h264" | "mjpeg";
@@ -476,9 +477,21 @@ export async function prepareTitle(title: Title, options: PrepareOptions): Promi
     return _fromManifest(finalDir, cached);
   }
   await Deno.mkdir(root, { recursive: true });
+  // Servers sharing the cache prepare a title once: the others wait, then read the result.
+  const locks = `${options.cacheDir}/locks`;
+  await Deno.mkdir(locks, { recursive: true });
+  const lock = await lockPreparation(locks, key, {
+    signal,
+    onWait: () => log(`Waiting for another server that is preparing "${title.name}"`),
+  });
   const tmpDir = `${root}/.tmp-${key.slice(0, 16)}-${crypto.randomUUID().slice(0, 8)}`;
-  await Deno.mkdir(tmpDir);
   try {
+    const done = await _readManifest(finalDir);
+    if (done !== null) {
+      options.onProgress?.(1);
+      return _fromManifest(finalDir, done);
+    }
+    await Deno.mkdir(tmpDir);
     const steps = planLadder(title.renditions.map((r) => r.height));
     const fps = Math.min(...title.renditions.map((r) => r.probe.fps || 25));
     const hasAudio = codec === "h264" && title.hasAudio;
@@ -588,5 +601,7 @@ export async function prepareTitle(title: Title, options: PrepareOptions): Promi
       `Cannot prepare "${title.name}": ${(error as Error).message}; see the server log`,
       { cause: error },
     );
+  } finally {
+    await lock.release();
   }
 }
