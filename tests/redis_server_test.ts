@@ -34,7 +34,9 @@ Deno.test("RedisServer.start() fails, never skips, when redis-server is missing"
 });
 
 Deno.test("parseInfo() reads fields and skips section headers", () => {
-  const info = parseInfo("# CPU\r\nused_cpu_sys:1.5\r\nused_cpu_user:2\r\n\r\n# Stats\r\nx:a:b\r\n");
+  const info = parseInfo(
+    "# CPU\r\nused_cpu_sys:1.5\r\nused_cpu_user:2\r\n\r\n# Stats\r\nx:a:b\r\n",
+  );
   equal(info.get("used_cpu_sys"), "1.5");
   equal(info.get("x"), "a:b");
   equal(info.size, 3);
