@@ -184,9 +184,11 @@ export async function join(
       keys: keysOf(options.key ?? name),
       conn,
       ephemeral: options.ephemeral ?? false,
+      admit: () => {
+        conn.name = name;
+        conn.registered = true;
+      },
     });
-    conn.name = name;
-    conn.registered = true;
     return { conn, welcome };
   } catch (error) {
     node.conns.delete(conn);

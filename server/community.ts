@@ -38,6 +38,13 @@ export interface JoinRequest<C> {
   conn: C;
   /** Hold the name only while connected, and never persist its binding. */
   ephemeral: boolean;
+  /**
+   * Called synchronously once the name is claimed, before anyone is told of the join: the server
+   * marks the connection registered and sends `welcome` here, so that every announcement made
+   * after this moment reaches it and none made before it is missed. Not called when the join fails
+   * or the connection left meanwhile.
+   */
+  admit?: (welcome: Welcome) => void;
 }
 
 /** What the server puts in `welcome`. */
@@ -104,10 +111,11 @@ export const DEFAULT_COMMUNITY_LIMITS: Readonly<CommunityLimits> = {
 /** One community of peers, as a server node sees it. */
 export interface Community<C> {
   /**
-   * Registers a peer: claims its name for its key (atomically across nodes), then announces it.
+   * Registers a peer: claims its name for its key (atomically across nodes), admits it (see
+   * {@linkcode JoinRequest.admit}), then announces it.
    *
    * @param request The checked request.
-   * @returns What to put in `welcome`.
+   * @returns What was put in `welcome`.
    * @throws {PeerstreamError} `NAME_TAKEN`, `NAME_CONFUSABLE`, `NAME_LIMIT`, or `UNAVAILABLE`
    * when the shared store cannot be reached.
    */
@@ -248,8 +256,14 @@ export class MemoryCommunity<C> implements Community<C> {
       this.#saver?.request();
     }
     this.#names.set(request.conn, name);
+    const welcome = {
+      peers: others,
+      unreachable: [],
+      newBinding: newBinding && !request.ephemeral,
+    };
+    request.admit?.(welcome);
     this.#events.joined(name);
-    return { peers: others, unreachable: [], newBinding: newBinding && !request.ephemeral };
+    return welcome;
   }
 
   leave(conn: C, reason: LeaveReason): void {

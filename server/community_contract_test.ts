@@ -82,6 +82,20 @@ contract("announces a join once to everyone else and lists peers in the welcome"
   deepEqual(leftNames(carol.conn), ["bob"]);
 });
 
+contract("tells each of many racing joiners of every other exactly once", async (h) => {
+  const names = Array.from({ length: 24 }, (_, i) => `racer${i}`);
+  const joined = await Promise.all(names.map((name, i) => join(h.node(i % 3), name)));
+  await eventually(
+    () => joined.every((j) => j.welcome.peers.length + joinedNames(j.conn).length >= 23),
+    "everyone to know everyone",
+  );
+  await settle();
+  for (const [i, j] of joined.entries()) {
+    const told = [...j.welcome.peers, ...joinedNames(j.conn)].sort();
+    deepEqual(told, names.filter((_, k) => k !== i).sort(), names[i]);
+  }
+});
+
 contract("refuses a name online on any node, and a name bound to another key", async (h) => {
   const alice = await join(h.node(0), "alice", { key: 1 });
   equal(await codeOf(() => join(h.node(1), "alice", { key: 1 })), "NAME_TAKEN");

@@ -342,11 +342,13 @@ export class RedisCommunity<C> implements Community<C> {
     this.#names.set(conn, name);
     this.#recent.delete(name);
     this.#replica.forget(name);
-    this.#events.joined(name);
     const { reachable, unreachable } = this.#replica.names();
     const peers = [...this.#locals.keys()].filter((n) => n !== name);
-    for (const n of reachable) if (n !== name) peers.push(n);
-    return { peers, unreachable: unreachable.filter((n) => n !== name), newBinding };
+    peers.push(...reachable);
+    const welcome = { peers, unreachable, newBinding };
+    request.admit?.(welcome);
+    this.#events.joined(name);
+    return welcome;
   }
 
   leave(conn: C, reason: LeaveReason): void {
