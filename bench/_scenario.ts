@@ -25,6 +25,8 @@ export interface BenchContext {
   profileDir?: string;
   /** Prints a progress line. */
   log: (line: string) => void;
+  /** Extra `serve` arguments for {@linkcode withServer} (e.g. `--redis URL`). */
+  serverArgs?: string[];
 }
 
 /** One measured quantity: one value per repetition (or per sample). */
@@ -73,6 +75,7 @@ export async function withServer<T>(
     videos: videos?.dir ?? ctx.videos,
     title: videos?.title,
     profileDir: ctx.profileDir,
+    args: ctx.serverArgs,
   });
   try {
     return await fn(server);

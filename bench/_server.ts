@@ -97,7 +97,8 @@ export interface BenchServer {
  * {@linkcode startServer}) and waits until the bench title is prepared.
  *
  * @param options The cache (segments are prepared once into it), the videos folder, the title to
- * wait for and where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere.
+ * wait for, where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere, and extra
+ * `serve` arguments.
  * @returns The server.
  */
 export async function startBenchServer(
@@ -107,11 +108,12 @@ export async function startBenchServer(
     title?: string;
     readyTimeoutMs?: number;
     profileDir?: string;
+    args?: string[];
   },
 ): Promise<BenchServer> {
   const server = await startServer({
     cacheDir: `${options.cache}/server`,
-    args: ["--videos", options.videos],
+    args: ["--videos", options.videos, ...(options.args ?? [])],
     denoArgs: options.profileDir === undefined
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`],
