@@ -242,3 +242,54 @@ Deno.test("RedisCommunity drops malformed messages on its channels and goes on",
     }
   });
 });
+
+Deno.test("RedisCommunity treats a frozen Redis as unreachable and comes back when it thaws", async () => {
+  await withRedis(async (redis, prefix) => {
+    const a = await openRedisNode(redis, 0, { prefix, timing: TIMING });
+    const b = await openRedisNode(redis, 1, { prefix, timing: TIMING });
+    const pid = Number((await redis.info("server")).get("process_id"));
+    let frozen = false;
+    try {
+      const alice = await join(a, "alice");
+      await join(b, "bob");
+      await eventually(() => of(alice.conn, "joined").length === 1, "alice to see bob");
+      // SIGSTOP: the sockets stay open, nothing answers; only the command deadlines notice.
+      Deno.kill(pid, "SIGSTOP");
+      frozen = true;
+      await eventually(() => of(alice.conn, "peer-state").length === 1, "bob unreachable");
+      equal(await codeOf(() => join(a, "late")), "UNAVAILABLE");
+      Deno.kill(pid, "SIGCONT");
+      frozen = false;
+      await eventually(() => of(alice.conn, "peer-state").length === 2, "bob reachable again");
+      deepEqual(of(alice.conn, "peer-state").map((r) => r.state), ["unreachable", "reachable"]);
+      equal(of(alice.conn, "left").length, 0);
+      await join(a, "late");
+    } finally {
+      if (frozen) Deno.kill(pid, "SIGCONT");
+      await closeAll([a, b]);
+    }
+  });
+});
+
+Deno.test("RedisCommunity resynchronises when it notices a missed presence event", async () => {
+  await withRedis(async (redis, prefix) => {
+    const a = await openRedisNode(redis, 0, { prefix, timing: TIMING });
+    const b = await openRedisNode(redis, 1, { prefix, timing: TIMING });
+    try {
+      const alice = await join(a, "alice");
+      // A presence change that node a never hears of (written behind the nodes' backs)...
+      const entry = { name: "sneaky", node: "n1", encKey: "E", signKey: "S", eph: 0 };
+      await redis.command("HSET", `${prefix}online`, "sneaky", JSON.stringify(entry));
+      await redis.command("SADD", `${prefix}members:n1`, "sneaky");
+      await redis.command("INCR", `${prefix}seq`);
+      // ...then a join whose number shows the gap: a's snapshot brings sneaky in, once.
+      await join(b, "bob");
+      await eventually(() => of(alice.conn, "joined").length === 2, "alice to see bob and sneaky");
+      deepEqual(of(alice.conn, "joined").map((r) => r.name).sort(), ["bob", "sneaky"]);
+      await settle(500);
+      equal(of(alice.conn, "joined").length, 2);
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+});
