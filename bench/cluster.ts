@@ -235,6 +235,25 @@ async function closeAll(clients: LoadClient[]) {
   await Promise.all(clients.map((c) => c.done));
 }
 
+/** What the scenario's parts share. */
+interface Run {
+  ctx: BenchContext;
+  redis: RedisServer;
+  who: BenchIdentity;
+  body: Uint8Array;
+  /** Adds a value to a row. */
+  add: (key: string, value: number) => void;
+  failures: string[];
+  notes: string[];
+}
+
+/** Sizes of the full and quick runs. */
+function sizes(quick: boolean) {
+  return quick
+    ? { perNode: 6, seconds: 2, rate: 600, stormN: 150, viewersN: 50 }
+    : { perNode: 30, seconds: 10, rate: 3000, stormN: 1000, viewersN: 2000 };
+}
+
 /**
  * Runs the cluster scenario.
  *
@@ -243,110 +262,129 @@ async function closeAll(clients: LoadClient[]) {
  */
 export async function clusterScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const who = await benchIdentity(await generateIdentity());
-  const body = await sealedBody(who);
-  const perNode = ctx.quick ? 6 : 30;
-  const seconds = ctx.quick ? 2 : 10;
-  const rate = ctx.quick ? 600 : 3000;
-  const stormN = ctx.quick ? 150 : 1000;
-  const viewersN = ctx.quick ? 50 : 2000;
-  const failures: string[] = [];
-  const notes: string[] = [];
+  const n = sizes(ctx.quick);
   const m: Record<string, number[]> = {};
-  const add = (key: string, value: number) => (m[key] ??= []).push(value);
-  const redis = await RedisServer.start();
+  const run: Run = {
+    ctx,
+    redis: await RedisServer.start(),
+    who,
+    body: await sealedBody(who),
+    add: (key, value) => (m[key] ??= []).push(value),
+    failures: [],
+    notes: [],
+  };
   try {
     for (let rep = 0; rep < ctx.reps; rep++) {
-      ctx.log(`cluster: 3 nodes, ${3 * perNode} clients, rep ${rep + 1}/${ctx.reps}`);
-      const nodes = await startNodes(ctx, redis, 3);
+      ctx.log(`cluster: 3 nodes, ${3 * n.perNode} clients, rep ${rep + 1}/${ctx.reps}`);
+      const nodes = await startNodes(ctx, run.redis, 3);
       try {
-        const groups = await Promise.all(nodes.map(async (node, i) => {
-          const list = names(ctx, `c${rep}n${i}-`, perNode);
-          const { clients } = await connectMany(node.port, { names: list, who });
-          return { clients, names: list };
-        }));
-        // Across nodes: one ring that visits the nodes in turn, so every hop crosses.
-        const across = { clients: [] as LoadClient[], names: [] as string[] };
-        for (let k = 0; k < perNode; k++) {
-          for (const g of groups) {
-            across.clients.push(g.clients[k]);
-            across.names.push(g.names[k]);
-          }
-        }
-        const check = (label: string, r: RelayFigures) => {
-          if (r.lost > 0) failures.push(`${label}: ${r.lost} of ${r.sent} messages lost`);
-          if (r.duplicates > 0) failures.push(`${label}: ${r.duplicates} duplicated deliveries`);
-        };
-        const idle = await idleRate(redis);
-        add("redis-us-node-s", idle.commandUsec / 3);
-        const same = await relayGroups(groups, { body, seconds });
-        check("same node", same);
-        add("same-tput", same.perSecond);
-        let cross!: RelayFigures;
-        const work = await redisWork(redis, idle, async () => {
-          cross = await relayGroups([across], { body, seconds });
-        });
-        check("across nodes", cross);
-        add("cross-tput", cross.perSecond);
-        add("redis-cmd-msg", work.commands / cross.sent);
-        add("redis-bytes-msg", work.bytes / cross.sent);
-        add("redis-cmdus-msg", work.commandUsec / cross.sent);
-        add("redis-us-msg", (work.cpuSeconds * 1e6) / cross.sent);
-        const sameLat = await relayGroups(groups, { body, seconds, rate });
-        check("same node at rate", sameLat);
-        add("same-p50", sameLat.p50);
-        add("same-p99", sameLat.p99);
-        const crossLat = await relayGroups([across], { body, seconds, rate });
-        check("across nodes at rate", crossLat);
-        add("cross-p50", crossLat.p50);
-        add("cross-p99", crossLat.p99);
-        await closeAll(groups.flatMap((g) => g.clients));
-        await sleep(1000);
-        ctx.log(`cluster: join storm of ${stormN} over 3 nodes`);
-        let storm!: Awaited<ReturnType<typeof spreadStorm>>;
-        const joins = await redisWork(redis, idle, async () => {
-          storm = await spreadStorm(
-            nodes.map((n) => n.port),
-            names(ctx, `cs${rep}-`, stormN),
-            who,
-            ctx.quick ? 20_000 : 60_000,
-          );
-        });
-        add("storm", storm.allMs);
-        if (storm.complete < stormN) {
-          notes.push(`rep ${rep + 1}: ${storm.complete} of ${stormN} knew everyone`);
-        }
-        if (storm.twice > 0) failures.push(`${storm.twice} clients were told of a peer twice`);
-        add("redis-cmd-join", joins.commands / stormN);
-        add("redis-bytes-join", joins.bytes / stormN);
-        add("redis-cmdus-join", joins.commandUsec / stormN);
-        add("redis-us-join", (joins.cpuSeconds * 1e6) / stormN);
-        add("redis-bytes-user", joins.memoryGrowth / stormN);
-        await closeAll(storm.clients);
+        const idle = await idleRate(run.redis);
+        run.add("redis-us-node-s", idle.commandUsec / 3);
+        await relayRows(run, nodes, { ...n, rep, idle });
+        ctx.log(`cluster: join storm of ${n.stormN} over 3 nodes`);
+        await stormRows(run, nodes, { ...n, rep, idle });
       } finally {
         for (const node of nodes) {
           const code = await node.stop();
-          if (code !== 0) failures.push(`a node exited with code ${code}`);
+          if (code !== 0) run.failures.push(`a node exited with code ${code}`);
         }
       }
     }
-    ctx.log(`cluster: ${viewersN} viewers on one node with --redis`);
-    const run = await runFleet(
-      { ...ctx, serverArgs: ["--redis", redis.url, "--node", "viewers"] },
-      { n: viewersN, watchSeconds: ctx.quick ? 6 : 30, warmupSeconds: ctx.quick ? 3 : 8 },
+    ctx.log(`cluster: ${n.viewersN} viewers on one node with --redis`);
+    const fleet = await runFleet(
+      { ...ctx, serverArgs: ["--redis", run.redis.url, "--node", "viewers"] },
+      { n: n.viewersN, watchSeconds: ctx.quick ? 6 : 30, warmupSeconds: ctx.quick ? 3 : 8 },
     );
-    add("viewers-rt", run.realTimeShare * 100);
-    add("viewers-cpu", run.cpuPerViewerMinute);
-    if (run.bytesAfterEnd > 0) failures.push(`${run.bytesAfterEnd} media bytes after stream-end`);
+    run.add("viewers-rt", fleet.realTimeShare * 100);
+    run.add("viewers-cpu", fleet.cpuPerViewerMinute);
+    if (fleet.bytesAfterEnd > 0) {
+      run.failures.push(`${fleet.bytesAfterEnd} media bytes after stream-end`);
+    }
   } finally {
-    await redis.close();
+    await run.redis.close();
   }
   return {
     id: "cluster",
     title: "Cluster: 3 nodes and Redis on one machine",
-    metrics: metrics(m, { perNode, rate, stormN, viewersN }),
-    failures,
-    notes: [...notes, ...capacityNotes(m)],
+    metrics: metrics(m, n),
+    failures: run.failures,
+    notes: [...run.notes, ...capacityNotes(m)],
   };
+}
+
+type Idle = Awaited<ReturnType<typeof idleRate>>;
+
+/** Throughput and latency within a node and across nodes, and Redis's cost per message. */
+async function relayRows(
+  run: Run,
+  nodes: BenchServer[],
+  n: { perNode: number; seconds: number; rate: number; rep: number; idle: Idle },
+) {
+  const { body, seconds, rate } = { body: run.body, ...n };
+  const groups = await Promise.all(nodes.map(async (node, i) => {
+    const list = names(run.ctx, `c${n.rep}n${i}-`, n.perNode);
+    const { clients } = await connectMany(node.port, { names: list, who: run.who });
+    return { clients, names: list };
+  }));
+  // Across nodes: one ring that visits the nodes in turn, so every hop crosses.
+  const across = { clients: [] as LoadClient[], names: [] as string[] };
+  for (let k = 0; k < n.perNode; k++) {
+    for (const g of groups) {
+      across.clients.push(g.clients[k]);
+      across.names.push(g.names[k]);
+    }
+  }
+  const check = (label: string, r: RelayFigures) => {
+    if (r.lost > 0) run.failures.push(`${label}: ${r.lost} of ${r.sent} messages lost`);
+    if (r.duplicates > 0) run.failures.push(`${label}: ${r.duplicates} duplicated deliveries`);
+    return r;
+  };
+  run.add("same-tput", check("same node", await relayGroups(groups, { body, seconds })).perSecond);
+  let cross!: RelayFigures;
+  const work = await redisWork(run.redis, n.idle, async () => {
+    cross = check("across nodes", await relayGroups([across], { body, seconds }));
+  });
+  run.add("cross-tput", cross.perSecond);
+  run.add("redis-cmd-msg", work.commands / cross.sent);
+  run.add("redis-bytes-msg", work.bytes / cross.sent);
+  run.add("redis-cmdus-msg", work.commandUsec / cross.sent);
+  run.add("redis-us-msg", (work.cpuSeconds * 1e6) / cross.sent);
+  const same = check("same node at rate", await relayGroups(groups, { body, seconds, rate }));
+  run.add("same-p50", same.p50);
+  run.add("same-p99", same.p99);
+  const far = check("across nodes at rate", await relayGroups([across], { body, seconds, rate }));
+  run.add("cross-p50", far.p50);
+  run.add("cross-p99", far.p99);
+  await closeAll(groups.flatMap((g) => g.clients));
+  await sleep(1000);
+}
+
+/** The join storm over the nodes, and Redis's cost per join. */
+async function stormRows(
+  run: Run,
+  nodes: BenchServer[],
+  n: { stormN: number; rep: number; idle: Idle },
+) {
+  let storm!: Awaited<ReturnType<typeof spreadStorm>>;
+  const joins = await redisWork(run.redis, n.idle, async () => {
+    storm = await spreadStorm(
+      nodes.map((node) => node.port),
+      names(run.ctx, `cs${n.rep}-`, n.stormN),
+      run.who,
+      run.ctx.quick ? 20_000 : 60_000,
+    );
+  });
+  run.add("storm", storm.allMs);
+  if (storm.complete < n.stormN) {
+    run.notes.push(`rep ${n.rep + 1}: ${storm.complete} of ${n.stormN} knew everyone`);
+  }
+  if (storm.twice > 0) run.failures.push(`${storm.twice} clients were told of a peer twice`);
+  run.add("redis-cmd-join", joins.commands / n.stormN);
+  run.add("redis-bytes-join", joins.bytes / n.stormN);
+  run.add("redis-cmdus-join", joins.commandUsec / n.stormN);
+  run.add("redis-us-join", (joins.cpuSeconds * 1e6) / n.stormN);
+  run.add("redis-bytes-user", joins.memoryGrowth / n.stormN);
+  await closeAll(storm.clients);
 }
 
 function metrics(
