@@ -143,10 +143,11 @@ export async function redisHarness(
 export async function openRedisNode(
   redis: RedisServer,
   index: number,
-  options: HarnessOptions & { prefix: string },
+  options: HarnessOptions & { prefix: string; now?: () => number },
 ): Promise<TestNode> {
   const node: TestNode = { index, community: undefined!, conns: new Set(), log: [] };
   node.community = await RedisCommunity.open({
+    now: options.now,
     url: redis.url,
     node: `n${index}`,
     events: recordingEvents(node),
