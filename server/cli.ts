@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { cacheDir, dataDir } from "../cli/paths.ts";
 import { timestamp, UsageError } from "../cli/output.ts";
 import { PeerstreamServer } from "./server.ts";
-import { DEFAULT_LIMITS, LIMITS_ENV, parseLimits } from "./limits.ts";
+import { DEFAULT_LIMITS, LIMITS_ENV, parseLimits, type ServerLimits } from "./limits.ts";
 import { fileNameStore } from "./name_store.ts";
 import { VideoLibrary } from "../video/videos.ts";
 import type { VideoCodec } from "../video/segmenter.ts";
@@ -28,7 +28,8 @@ Options:
   --tls-cert FILE      PEM certificate; with --tls-key, serve TLS
   --tls-key FILE       PEM private key
   --max-connections N  Connections at once (default ${DEFAULT_LIMITS.maxConnections})
-  --max-per-address N  Connections from one address (default ${DEFAULT_LIMITS.maxConnectionsPerAddress})
+  --max-per-address N  Connections from one address (default ${DEFAULT_LIMITS.maxConnectionsPerAddress}; behind a NAT
+                       or load balancer every client shares one address: raise it)
   -h, --help           Show this help
 
 Ctrl-C or SIGTERM tells every client and shuts down cleanly.
@@ -90,20 +91,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     log,
     names,
     tls,
-    limits: {
-      // Hidden: tests shorten timeouts and windows through the environment.
-      ...parseLimits(Deno.env.get(LIMITS_ENV)),
-      maxConnections: intFlag(
-        "max-connections",
-        values["max-connections"],
-        DEFAULT_LIMITS.maxConnections,
-      ),
-      maxConnectionsPerAddress: intFlag(
-        "max-per-address",
-        values["max-per-address"],
-        DEFAULT_LIMITS.maxConnectionsPerAddress,
-      ),
-    },
+    limits: limitsFrom(values),
   });
   let addr: Deno.NetAddr;
   try {
@@ -140,6 +128,23 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   await server.shutdown("Server is shutting down");
   log("stopped");
   return 0;
+}
+
+/**
+ * The limits: the environment's overrides (tests shorten timeouts and windows through it), then
+ * the flags given.
+ */
+function limitsFrom(
+  values: { "max-connections"?: string; "max-per-address"?: string },
+): Partial<ServerLimits> {
+  const limits = parseLimits(Deno.env.get(LIMITS_ENV));
+  if (values["max-connections"] !== undefined) {
+    limits.maxConnections = intFlag("max-connections", values["max-connections"], 0);
+  }
+  if (values["max-per-address"] !== undefined) {
+    limits.maxConnectionsPerAddress = intFlag("max-per-address", values["max-per-address"], 0);
+  }
+  return limits;
 }
 
 function parseFlags(args: string[]) {

@@ -84,6 +84,7 @@ export class Connection {
   #scratch = new Uint8Array(FRAME_HEADER_BYTES + MEDIA_HEADER_BYTES + 64 * 1024);
   #flushWaiters: (() => void)[] = [];
   #writeStartedAt: number | null = null;
+  #closeReason: string | undefined;
   /** Bytes written to the socket. */
   bytesWritten = 0;
   /** Bytes read from the socket. */
@@ -119,6 +120,11 @@ export class Connection {
   /** Whether the connection is closed. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Why the connection was closed, for the log; undefined while open. */
+  get closeReason(): string | undefined {
+    return this.#closeReason;
   }
 
   /**
@@ -265,7 +271,7 @@ export class Connection {
   sendEncoded(frame: Uint8Array): boolean {
     if (this.#closed) return false;
     if (this.#controlBytes + frame.length > this.#maxControl) {
-      this.close();
+      this.close(`SLOW_CONSUMER: over ${this.#maxControl} bytes of control data queued`);
       return false;
     }
     this.#control.push(frame);
@@ -318,10 +324,15 @@ export class Connection {
     return flushed;
   }
 
-  /** Closes the socket; queued data is dropped. Safe to call twice. */
-  close(): void {
+  /**
+   * Closes the socket; queued data is dropped. Safe to call twice: the first reason stays.
+   *
+   * @param reason Why, for the log.
+   */
+  close(reason = "closed by the server"): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closeReason = reason;
     for (const item of this.#media) item.done();
     this.#media = [];
     this.#control = [];
@@ -381,9 +392,10 @@ export class Connection {
       try {
         await this.#writeAll(bytes);
       } catch (error) {
-        if (!isPeerGone(error)) this.onWriteError?.(error);
+        const gone = isPeerGone(error);
+        if (!gone) this.onWriteError?.(error);
         media?.done();
-        this.close();
+        this.close(gone ? "the peer went away" : `write failed: ${(error as Error).message}`);
         return;
       }
       media?.done();

@@ -320,6 +320,7 @@ Deno.test("Connection.close() is idempotent and calls onClose once", async () =>
   equal(connection.queuedBytes, 0);
   connection.close();
   equal(closes, 1);
+  equal(connection.closeReason, "closed by the server", "the first reason given stays");
   // The peer sees EOF.
   equal(await deadline(client.read(new Uint8Array(16))), null);
   client.close();
@@ -334,9 +335,11 @@ Deno.test("Connection.send() closes the connection when queued control bytes pas
   // The first is taken for writing at once; the second waits (exactly at the bound).
   equal(connection.send({ type: "ping", id: 1 }), true);
   equal(connection.send({ type: "ping", id: 2 }), true);
+  equal(connection.closeReason, undefined);
   equal(connection.send({ type: "ping", id: 3 }), false);
   equal(connection.closed, true);
   equal(closes, 1);
+  equal(connection.closeReason, `SLOW_CONSUMER: over ${size} bytes of control data queued`);
   await deadline(connection.flush());
   await deadline(readUntilEof(client));
   client.close();
