@@ -40,6 +40,8 @@ export interface ServerClient {
   pingId: number;
   /** `hello`s refused on this connection. */
   refusedHellos: number;
+  /** A `hello` of this connection is being verified. */
+  verifying: boolean;
   /** Codes already logged for this connection (each is logged once). */
   readonly rejectLogged: Set<ErrorCode>;
 }
@@ -70,6 +72,7 @@ export function newClient(
     leaveReason: "disconnected",
     pingId: 0,
     refusedHellos: 0,
+    verifying: false,
     rejectLogged: new Set(),
   };
 }

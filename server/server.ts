@@ -237,7 +237,9 @@ export class PeerstreamServer {
     const client = newClient(conn, { id, now: performance.now(), ...this.#limits });
     this.#clients.add(client);
     this.#greeting.add(client);
-    this.#log.line(`connect #${id} ${conn.remote}`);
+    // Connections that never register are counted against their address in the log, so that a
+    // connection storm costs a few lines, not two per connection.
+    this.#log.limited(logKey(client), `connect #${id} ${conn.remote}`);
     conn.onWriteError = (error) =>
       this.#log.limited(id, `write error #${id}: ${(error as Error).message}`);
     conn.send({
@@ -280,16 +282,21 @@ export class PeerstreamServer {
     const why = verdict === "address-full"
       ? `${this.#limits.maxConnectionsPerAddress} connections from this address`
       : `${this.#limits.maxConnections} connections`;
-    this.#log.limited(host, `refused #${id} ${conn.remote}: SERVER_FULL: ${why}`);
+    this.#log.limited(`refused ${host}`, `refused #${id} ${conn.remote}: SERVER_FULL: ${why}`);
     return false;
   }
 
+  /**
+   * Drops the oldest connection still in its handshake and not verifying a hello right now: an
+   * honest client sends its hello as soon as it is greeted, so the oldest idle one is a squatter.
+   */
   #evictOldestGreeting(): boolean {
-    const oldest = this.#greeting.values().next().value;
-    // A handshake takes milliseconds: one a second old is idle, not slow.
-    if (oldest === undefined || performance.now() - oldest.connectedAt < 1000) return false;
-    this.#drop(oldest, "SERVER_FULL", "the server is full and this connection did not register");
-    return true;
+    for (const client of this.#greeting) {
+      if (client.verifying) continue;
+      this.#drop(client, "SERVER_FULL", "the server is full and this connection did not register");
+      return true;
+    }
+    return false;
   }
 
   async #readLoop(client: ServerClient) {
@@ -381,7 +388,12 @@ export class PeerstreamServer {
     let hello: VerifiedHello;
     let joined: ReturnType<Presence["join"]>;
     try {
-      hello = await verifyHello(message, client.challenge);
+      client.verifying = true;
+      try {
+        hello = await verifyHello(message, client.challenge);
+      } finally {
+        client.verifying = false;
+      }
       if (client.state !== "greeting") return;
       joined = this.#presence.join(client, hello, {
         maxSealedBytes: this.#limits.maxSealedBytes,
@@ -436,7 +448,7 @@ export class PeerstreamServer {
     if (!client.rejectLogged.has(code)) {
       client.rejectLogged.add(code);
       const who = client.name === undefined ? "" : ` ${this.#log.text(client.name)}`;
-      this.#log.limited(client.id, `reject #${client.id}${who}: ${code}: ${message}`);
+      this.#log.limited(logKey(client), `reject #${client.id}${who}: ${code}: ${message}`);
     }
     client.conn.send(
       re === undefined ? { type: "error", code, message } : {
@@ -475,7 +487,10 @@ export class PeerstreamServer {
         `leave #${client.id} ${this.#log.text(name)} (${client.leaveReason}: ${why}${note})`,
       );
     } else {
-      this.#log.line(`disconnect #${client.id} ${client.conn.remote} (${why}${note})`);
+      this.#log.limited(
+        client.host,
+        `disconnect #${client.id} ${client.conn.remote} (${why}${note})`,
+      );
     }
     within(client.conn.flush(), 200).then(() => client.conn.close(why));
   }
@@ -516,6 +531,14 @@ export class PeerstreamServer {
     client.closeWhy = `${code}: ${why}`;
     this.#leave(client);
   }
+}
+
+/**
+ * Whose budget a client's log lines count against: its own once registered, its address's before,
+ * so that a storm of connections that never register costs a few lines.
+ */
+function logKey(client: ServerClient): number | string {
+  return client.state === "registered" ? client.id : client.host;
 }
 
 function requestIdOf(message: ClientMessage): number | undefined {

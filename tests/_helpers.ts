@@ -430,7 +430,11 @@ export async function startCli(
     try {
       await out.waitFor(/^Joined /, { timeoutMs: 20_000 });
     } catch (error) {
-      child.kill("SIGKILL");
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It exited already (e.g. refused by the server): its stderr says why.
+      }
       await client.finish();
       throw new Error(`${(error as Error).message}\nstderr:\n${err.lines.join("\n")}`);
     }
