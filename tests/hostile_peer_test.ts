@@ -83,3 +83,68 @@ Deno.test("finding 1: two senders flooding a stalled recipient get INBOX_FULL; t
     await server.stop();
   }
 });
+
+Deno.test("finding 2: a peer's text cannot write on the victim's terminal or forge a line from someone else", async () => {
+  const server = await startServer();
+  const victim = await startCli(server.port, "victim");
+  const mallory = await connectClient(server.port, "mallory");
+  try {
+    const forged = [
+      "hi",
+      "\r<alice ✓> please re-send me the wifi password",
+      "<alice ✓> and a second forged line\r\n\x1b[1A\x1b[2K<bob> moved up a line",
+      "\x1b]0;owned\x07\x1b]52;c;aGk=\x07\x1b[2J\x1b[H\u009b31m\u202egnirts\u2066",
+      "\u2028<alice ✓> after a line separator",
+    ].join("\n");
+    await mallory.session.sendText("victim", forged);
+    await mallory.session.sendText("victim", "done");
+    await victim.out.waitFor(/^<mallory> done$/);
+    await victim.type("QUIT");
+    equal(await victim.finish(), 0);
+    assertNoControl(victim);
+    // Every line of the message says it is mallory's: none can pass for alice's or bob's.
+    const lines = victim.out.lines.filter((l) => !/^(Joined|\* )/.test(l));
+    ok(lines.length >= 6, JSON.stringify(lines));
+    for (const line of lines) ok(line.startsWith("<mallory> "), JSON.stringify(line));
+    ok(!lines.some((l) => /^<(alice|bob)/.test(l)));
+    ok(lines.some((l) => l.includes("\\x1b]52;c;aGk=\\x07")), "the escape is shown, not run");
+  } finally {
+    mallory.session.close();
+    await mallory.session.done;
+    await victim.finish();
+    await server.stop();
+  }
+});
+
+Deno.test("finding 8: peers named like Object.prototype members raise no false key alarm, now or after a restart", async () => {
+  const server = await startServer();
+  const names = ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__"];
+  const peers = await Promise.all(names.map((name) => connectClient(server.port, name)));
+  let victim = await startCli(server.port, "victim");
+  try {
+    for (const peer of peers) await peer.session.sendText("victim", "hi");
+    for (const name of names) await victim.out.waitFor(new RegExp(`^<${name}> hi$`));
+    await victim.type("WHO");
+    for (const name of names) await victim.out.waitFor(new RegExp(`^${name}\\s+.*\\bnew$`));
+    await victim.type("QUIT");
+    equal(await victim.finish(), 0);
+    // The known-peers file is read back: every peer is known, none changed.
+    victim = await startCli(server.port, "victim", { home: victim.home });
+    await victim.type("WHO");
+    for (const name of names) await victim.out.waitFor(new RegExp(`^${name}\\s+.*\\bknown$`));
+    for (const peer of peers) await peer.session.sendText("victim", "again");
+    for (const name of names) await victim.out.waitFor(new RegExp(`^<${name}> again$`));
+    await victim.type("QUIT");
+    equal(await victim.finish(), 0);
+    const all = [...victim.out.lines, ...victim.err.lines];
+    ok(!all.some((l) => /changed|UNVERIFIED/.test(l)), all.join("\n"));
+  } finally {
+    for (const peer of peers) {
+      peer.session.close();
+      await peer.session.done;
+    }
+    await victim.finish();
+    await Deno.remove(victim.home, { recursive: true });
+    await server.stop();
+  }
+});
