@@ -80,6 +80,21 @@ export async function ensureBenchTitle(
   return { dir, file };
 }
 
+/**
+ * The limits the bench server runs with: every load client connects from 127.0.0.1 and registers
+ * with one shared key pair, so the per-address and per-key limits a real server applies (64
+ * connections, 10 hellos/s, 8 names per key, 100 new names a day) are lifted; everything else
+ * keeps its default.
+ */
+export const BENCH_LIMITS = {
+  maxConnectionsPerAddress: 100_000,
+  hellosPerAddressPerSecond: 1_000_000,
+  helloBurstPerAddress: 1_000_000,
+  maxNamesPerKey: 10_000_000,
+  newNamesPerAddressPerDay: 10_000_000,
+  maxNames: 10_000_000,
+} as const;
+
 /** A running server under test. */
 export interface BenchServer {
   /** Its port. */
@@ -112,6 +127,7 @@ export async function startBenchServer(
   const server = await startServer({
     cacheDir: `${options.cache}/server`,
     args: ["--videos", options.videos],
+    env: { PEERSTREAM_LIMITS: JSON.stringify(BENCH_LIMITS) },
     denoArgs: options.profileDir === undefined
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`],

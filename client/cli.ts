@@ -136,6 +136,8 @@ export async function join(args: string[]): Promise<number> {
             ? " ✓"
             : m.trust === "changed"
             ? " !UNVERIFIED KEY"
+            : m.lookalike !== undefined
+            ? ` !LOOKS LIKE ${m.lookalike}`
             : "";
           const width = term.interactive ? process.stdout.columns : undefined;
           for (const line of speakerLines(`<${m.from}${mark}>`, m.text, { width })) {

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { nameKeys } from "../protocol/names.ts";
+
 /** What the client knows of a peer's key. */
 export type KeyTrust =
   /** Seen for the first time now, and remembered. */
@@ -40,11 +42,36 @@ export class KnownPeers {
   #table: Map<string, KnownPeer>;
   #storage?: KnownPeersStorage;
   #pending = new Map<string, string>();
+  /** Known names under each of their look-alike keys (`nameKeys`). */
+  #lookalikes = new Map<string, Set<string>>();
 
   /** @param storage Where the table lives; in memory only when absent. */
   constructor(storage?: KnownPeersStorage) {
     this.#storage = storage;
     this.#table = storage?.load() ?? new Map();
+    for (const name of this.#table.keys()) this.#index(name);
+  }
+
+  #index(name: string) {
+    for (const key of keysOf(name)) {
+      const names = this.#lookalikes.get(key) ?? new Set<string>();
+      names.add(name);
+      this.#lookalikes.set(key, names);
+    }
+  }
+
+  /**
+   * A known peer whose name looks like `name` (UTS #39 confusables, case folded), so that a new
+   * `aIice` can be flagged next to a known `alice`. Trust stays keyed by the exact name.
+   *
+   * @param name A peer's name.
+   * @returns Another known name it looks like, or undefined.
+   */
+  lookalike(name: string): string | undefined {
+    for (const key of keysOf(name)) {
+      for (const other of this.#lookalikes.get(key) ?? []) if (other !== name) return other;
+    }
+    return undefined;
   }
 
   /**
@@ -58,6 +85,7 @@ export class KnownPeers {
     const entry = this.#table.get(name);
     if (entry === undefined) {
       this.#table.set(name, { fingerprint, verified: false });
+      this.#index(name);
       this.#storage?.save(this.#table);
       return "new";
     }
@@ -103,5 +131,14 @@ export class KnownPeers {
   /** The remembered fingerprint of a peer. */
   fingerprint(name: string): string | undefined {
     return this.#table.get(name)?.fingerprint;
+  }
+}
+
+/** The look-alike keys of a name; none for a string no name could be. */
+function keysOf(name: string): string[] {
+  try {
+    return nameKeys(name);
+  } catch {
+    return [];
   }
 }

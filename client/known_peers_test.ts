@@ -143,3 +143,16 @@ Deno.test("KnownPeers treats names of Object.prototype members as any other name
     });
   }
 });
+
+Deno.test("KnownPeers.lookalike() names a known peer that a new name looks like", () => {
+  const storage = memoryStorage({ alice: { fingerprint: "a1", verified: true } });
+  const known = new KnownPeers(storage);
+  for (const name of ["aIice", "Alice", "ALICE", "a1ice"]) {
+    equal(known.lookalike(name), "alice", name);
+  }
+  equal(known.lookalike("alice"), undefined, "a name is not its own look-alike");
+  equal(known.lookalike("bob"), undefined);
+  equal(known.check("b0b", "b1"), "new");
+  equal(known.lookalike("bob"), "b0b", "peers learnt now count too");
+  equal(known.lookalike("x".repeat(300)), undefined, "no name is that long");
+});

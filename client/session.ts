@@ -57,7 +57,17 @@ export interface IncomingMessage {
   sentAt: number;
   /** Trust in the sender's key. */
   trust: KeyTrust;
+  /** A known peer whose name the sender's looks like (flag it unless verified). */
+  lookalike?: string;
 }
+
+/** A peer's keys with how far they are trusted. */
+export type TrustedKeys = PeerKeys & {
+  /** Trust in the key (trust on first use, by the exact name). */
+  trust: KeyTrust;
+  /** A known peer whose name this one looks like, if any. */
+  lookalike?: string;
+};
 
 /** Callbacks for what the server tells the client. */
 export interface SessionEvents {
@@ -178,8 +188,8 @@ export class ClientSession {
   #retired = new WeakSet<Deno.Conn>();
   #identity?: Identity;
   #name?: string;
-  #keys = new Map<string, PeerKeys & { trust: KeyTrust }>();
-  #keyLookups = new Map<string, Promise<PeerKeys & { trust: KeyTrust }>>();
+  #keys = new Map<string, TrustedKeys>();
+  #keyLookups = new Map<string, Promise<TrustedKeys>>();
   #replay: ReplayGuard;
   #inbox: Promise<void> = Promise.resolve();
   #inboxCount = 0;
@@ -339,7 +349,7 @@ export class ClientSession {
    * @returns The keys and how far they are trusted.
    * @throws {PeerstreamError} `BAD_MESSAGE` when the server answers for another name.
    */
-  peerKeys(name: string): Promise<PeerKeys & { trust: KeyTrust }> {
+  peerKeys(name: string): Promise<TrustedKeys> {
     const cached = this.#keys.get(name);
     if (cached !== undefined) return Promise.resolve(cached);
     // Messages from one sender arriving together share one lookup.
@@ -351,7 +361,7 @@ export class ClientSession {
     return lookup;
   }
 
-  async #lookUpKeys(name: string): Promise<PeerKeys & { trust: KeyTrust }> {
+  async #lookUpKeys(name: string): Promise<TrustedKeys> {
     const info = await this.#request({ type: "key", id: 0, name });
     if (info.name !== name.normalize("NFC")) {
       throw new PeerstreamError(
@@ -363,7 +373,16 @@ export class ClientSession {
     }
     const keys = await importPeerKeys(info);
     const trust = this.#known.check(name, keys.fingerprint);
-    const entry = { ...keys, trust };
+    const lookalike = this.#known.lookalike(name);
+    const entry: TrustedKeys = lookalike === undefined
+      ? { ...keys, trust }
+      : { ...keys, trust, lookalike };
+    if (trust === "new" && lookalike !== undefined) {
+      this.#events.warning?.(
+        `"${name}" is new to you and looks like "${lookalike}", a peer you know; compare fingerprints with VERIFY ${name} before trusting it`,
+        "NAME_CONFUSABLE",
+      );
+    }
     if (trust !== "changed") {
       this.#keys.set(name, entry);
       if (this.#keys.size > this.#limits.maxKeys) {
@@ -810,7 +829,11 @@ export class ClientSession {
         replay: this.#replay,
       });
       this.#write({ type: "receipt", rid, ok: true });
-      this.#events.message?.({ ...opened, trust: sender.trust });
+      this.#events.message?.({
+        ...opened,
+        trust: sender.trust,
+        ...(sender.lookalike === undefined ? {} : { lookalike: sender.lookalike }),
+      });
     } catch (error) {
       const code = error instanceof PeerstreamError ? error.code : "DECRYPT_FAILED";
       const text = error instanceof Error ? error.message : String(error);

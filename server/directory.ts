@@ -6,6 +6,7 @@
 
 import { PeerstreamError } from "../protocol/errors.ts";
 import type { PublicKeysText } from "../protocol/e2e.ts";
+import { nameKeys } from "../protocol/names.ts";
 
 /** A registered peer. */
 export interface PeerEntry<C> {
@@ -48,6 +49,11 @@ export interface RegisterOptions<C> {
  * A name is bound to the signing key that first registered it; another key cannot take it, even
  * after its owner leaves, until the operator releases it. An ephemeral key holds a name only while
  * online: it is never bound, so it is free again once its holder leaves.
+ *
+ * Names that look alike (`alice`, `Alice`, `aIice`: they share a key of `nameKeys`, UTS #39
+ * confusables with case folded) are one name for uniqueness: a new name that looks like a name
+ * bound to, or online with, another key is refused with `NAME_CONFUSABLE`. Bindings made before
+ * keep working for their own keys.
  */
 export class Directory<C> {
   #online = new Map<string, PeerEntry<C>>();
@@ -55,6 +61,8 @@ export class Directory<C> {
   /** How many names each signing key holds. */
   #perKey = new Map<string, number>();
   #offlineKeys = new Map<string, PublicKeysText>();
+  /** Bound and online names under each of their look-alike keys. */
+  #lookalikes = new Map<string, Set<string>>();
   readonly #maxPerKey: number;
   readonly #maxNames: number;
 
@@ -63,7 +71,48 @@ export class Directory<C> {
     this.#bindings = options.bindings ?? new Map();
     this.#maxPerKey = options.maxNamesPerKey ?? Infinity;
     this.#maxNames = options.maxNames ?? Infinity;
-    for (const key of this.#bindings.values()) this.#perKey.set(key, this.#countOf(key) + 1);
+    for (const [name, key] of this.#bindings) {
+      this.#perKey.set(key, this.#countOf(key) + 1);
+      this.#index(name);
+    }
+  }
+
+  /** The look-alike keys of a name; none for a string no name could be (over 256 units). */
+  #keysOf(name: string): string[] {
+    try {
+      return nameKeys(name);
+    } catch {
+      return [];
+    }
+  }
+
+  #index(name: string) {
+    for (const key of this.#keysOf(name)) {
+      const names = this.#lookalikes.get(key) ?? new Set<string>();
+      names.add(name);
+      this.#lookalikes.set(key, names);
+    }
+  }
+
+  /** Drops a name from the look-alike index once it is neither bound nor online. */
+  #unindex(name: string) {
+    if (this.#bindings.has(name) || this.#online.has(name)) return;
+    for (const key of this.#keysOf(name)) {
+      const names = this.#lookalikes.get(key);
+      names?.delete(name);
+      if (names?.size === 0) this.#lookalikes.delete(key);
+    }
+  }
+
+  /** A bound or online name of another key that `name` looks like, if any. */
+  #lookalikeOf(name: string, signKey: string): string | undefined {
+    for (const key of this.#keysOf(name)) {
+      for (const other of this.#lookalikes.get(key) ?? []) {
+        const owner = this.#bindings.get(other) ?? this.#online.get(other)?.keys.signKey;
+        if (other !== name && owner !== signKey) return other;
+      }
+    }
+    return undefined;
   }
 
   #countOf(signKey: string): number {
@@ -106,6 +155,15 @@ export class Directory<C> {
       );
     }
     const signKey = options.keys.signKey;
+    if (bound === undefined) {
+      const lookalike = this.#lookalikeOf(name, signKey);
+      if (lookalike !== undefined) {
+        throw new PeerstreamError(
+          "NAME_CONFUSABLE",
+          `Cannot register "${name}": it looks like "${lookalike}", a name of another key; choose a name that looks different`,
+        );
+      }
+    }
     const newBinding = bound === undefined && options.ephemeral !== true;
     if (newBinding) this.#checkNewBinding(name, signKey, options.canBind);
     const others = [...this.#online.keys()];
@@ -115,6 +173,7 @@ export class Directory<C> {
       this.#bindings.set(name, signKey);
       this.#perKey.set(signKey, this.#countOf(signKey) + 1);
     }
+    this.#index(name);
     return { others, newBinding };
   }
 
@@ -147,6 +206,7 @@ export class Directory<C> {
     const entry = this.#online.get(name);
     if (entry === undefined) return [];
     this.#online.delete(name);
+    this.#unindex(name);
     this.#offlineKeys.set(name, entry.keys);
     if (this.#offlineKeys.size > 10_000) {
       const oldest = this.#offlineKeys.keys().next().value;
@@ -166,6 +226,7 @@ export class Directory<C> {
     const key = this.#bindings.get(name);
     if (key === undefined) return false;
     this.#bindings.delete(name);
+    this.#unindex(name);
     const count = this.#countOf(key) - 1;
     if (count > 0) this.#perKey.set(key, count);
     else this.#perKey.delete(key);

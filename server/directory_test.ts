@@ -209,3 +209,53 @@ Deno.test("Directory.register() with ephemeral holds the name only while online 
   dir.register("tmp2", { keys: keys("k"), conn: "K2", ephemeral: true });
   dir.register("kept", { keys: keys("k"), conn: "K3" });
 });
+
+/** Asserts a `NAME_CONFUSABLE` error naming the look-alike. */
+function assertConfusable(fn: () => unknown, lookalike: string): void {
+  throws(fn, (error: unknown) => {
+    ok(error instanceof PeerstreamError, `expected PeerstreamError, got ${error}`);
+    equal(error.code, "NAME_CONFUSABLE", error.message);
+    ok(error.message.includes(`"${lookalike}"`), error.message);
+    return true;
+  });
+}
+
+Deno.test("Directory.register() refuses a name that looks like a name of another key with NAME_CONFUSABLE", async (t) => {
+  for (const name of ["Alice", "ALICE", "aIice", "a1ice", "alIce"]) {
+    await t.step(name, () => {
+      const dir = new Directory<string>();
+      dir.register("alice", { keys: keys("a"), conn: "A" });
+      dir.unregister("alice");
+      assertConfusable(() => dir.register(name, { keys: keys("m"), conn: "M" }), "alice");
+      assertConfusable(
+        () => dir.register(name, { keys: keys("m"), conn: "M", ephemeral: true }),
+        "alice",
+      );
+      // The same key may hold look-alikes of its own names.
+      dir.register(name, { keys: keys("a"), conn: "A2" });
+    });
+  }
+  await t.step("an ephemeral name online counts while it is online", () => {
+    const dir = new Directory<string>();
+    dir.register("eve", { keys: keys("e"), conn: "E", ephemeral: true });
+    assertConfusable(() => dir.register("EVE", { keys: keys("m"), conn: "M" }), "eve");
+    dir.unregister("eve");
+    dir.register("EVE", { keys: keys("m"), conn: "M" });
+  });
+  await t.step("a release frees the look-alikes too", () => {
+    const dir = new Directory<string>();
+    dir.register("bob", { keys: keys("b"), conn: "B" });
+    dir.unregister("bob");
+    dir.release("bob");
+    dir.register("BOB", { keys: keys("m"), conn: "M" });
+  });
+});
+
+Deno.test("Directory keeps bindings that collide from an earlier run working for their own keys", () => {
+  const bindings = new Map([["alice", "sign-a"], ["Alice", "sign-m"]]);
+  const dir = new Directory<string>({ bindings });
+  dir.register("alice", { keys: keys("a"), conn: "A" });
+  dir.register("Alice", { keys: keys("m"), conn: "M" });
+  assertConfusable(() => dir.register("ALICE", { keys: keys("x"), conn: "X" }), "alice");
+  equal(dir.bindings.size, 2);
+});

@@ -35,12 +35,25 @@ export function allowedBeforeWelcome(type: MessageType): boolean {
   return type === "hello" || type === "quit";
 }
 
+/** Options for {@linkcode verifyHello}. */
+export interface VerifyHelloOptions {
+  /**
+   * The signing key a name is bound to, if any: a name bound before the name rules tightened
+   * stays usable by its own key even where the rules now refuse it.
+   */
+  boundTo?: (name: string) => string | undefined;
+}
+
+/** No valid name is longer (32 characters, each at most 8 UTF-16 units before NFC). */
+const MAX_RAW_NAME_UNITS = 256;
+
 /**
  * Checks a `hello`: the protocol version, the name, the keys and the proof (a signature of the
  * challenge, the name and both keys by the signing key).
  *
  * @param message The hello.
  * @param challenge The challenge sent in `server-hello`.
+ * @param options Where to look up existing bindings.
  * @returns The verified name and keys.
  * @throws {PeerstreamError} `VERSION_MISMATCH` (the connection should close), `NAME_INVALID` or
  * `KEY_INVALID`.
@@ -48,6 +61,7 @@ export function allowedBeforeWelcome(type: MessageType): boolean {
 export async function verifyHello(
   message: HelloMessage,
   challenge: Uint8Array,
+  options: VerifyHelloOptions = {},
 ): Promise<VerifiedHello> {
   if (message.version !== PROTOCOL_VERSION) {
     throw new PeerstreamError(
@@ -55,13 +69,7 @@ export async function verifyHello(
       `Cannot register: client speaks protocol ${message.version}, server speaks ${PROTOCOL_VERSION}; use a matching peerstream`,
     );
   }
-  let name: string;
-  try {
-    name = normalizeName(message.name);
-  } catch (error) {
-    // The rule's message repeats the name: it goes to a log and a terminal, so escape it.
-    throw new PeerstreamError("NAME_INVALID", escapeControls((error as Error).message));
-  }
+  const name = checkName(message, options);
   const keys = { encKey: message.encKey, signKey: message.signKey };
   const imported = await importPeerKeys(keys);
   let proof: Uint8Array;
@@ -77,4 +85,19 @@ export async function verifyHello(
     );
   }
   return { name, keys, fingerprint: imported.fingerprint, ephemeral: message.ephemeral === true };
+}
+
+/** The normalized name, or the name as bound to this key before the rules tightened. */
+function checkName(message: HelloMessage, options: VerifyHelloOptions): string {
+  try {
+    return normalizeName(message.name);
+  } catch (error) {
+    const legacy = message.name.length <= MAX_RAW_NAME_UNITS
+      ? message.name.normalize("NFC")
+      : undefined;
+    // The proof, checked next, shows the client holds that key.
+    if (legacy !== undefined && options.boundTo?.(legacy) === message.signKey) return legacy;
+    // The rule's message repeats the name: it goes to a log and a terminal, so escape it.
+    throw new PeerstreamError("NAME_INVALID", escapeControls((error as Error).message));
+  }
 }

@@ -80,3 +80,22 @@ Deno.test("allowedBeforeWelcome() admits only hello and quit", () => {
     ["hello", "quit"],
   );
 });
+
+Deno.test("verifyHello() accepts a name bound before the name rules tightened, for its own key only", async () => {
+  // "аlice" (Cyrillic а) mixes scripts: refused now, but a binding from before still works.
+  const legacy = "\u0430lice";
+  const message = await hello({ name: legacy });
+  await refusedWith(message, "NAME_INVALID", "scripts");
+  const mine = await verifyHello(message, challenge, { boundTo: () => myKeys.signKey });
+  equal(mine.name, legacy);
+  await rejects(
+    verifyHello(message, challenge, { boundTo: () => otherKeys.signKey }),
+    { code: "NAME_INVALID" },
+  );
+  await rejects(
+    verifyHello(await hello({ name: "x".repeat(300) }), challenge, {
+      boundTo: () => myKeys.signKey,
+    }),
+    { code: "NAME_INVALID" },
+  );
+});

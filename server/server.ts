@@ -390,7 +390,9 @@ export class PeerstreamServer {
     try {
       client.verifying = true;
       try {
-        hello = await verifyHello(message, client.challenge);
+        hello = await verifyHello(message, client.challenge, {
+          boundTo: (name) => this.#presence.bindings.get(name),
+        });
       } finally {
         client.verifying = false;
       }

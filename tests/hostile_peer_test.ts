@@ -2,12 +2,13 @@
  * Hostile peers against real processes: a real `serve` and real `join` clients, the attackers
  * speaking the protocol directly. Each test is one finding of issue 9: a flood that used to cost
  * the recipient its connection (1), text that wrote on the victim's terminal (2), look-alike names
- * (7) and trust-on-first-use false alarms for names like `constructor` (8).
+ * (7), trust-on-first-use false alarms for names like `constructor` (8), and what a peer could
+ * learn or fill: relay ids, names per key, ephemeral names (9).
  * @module
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { generateIdentity } from "../protocol/e2e.ts";
+import { exportPublicKeys, generateIdentity } from "../protocol/e2e.ts";
 import { encodeMessage, type ErrorMessage } from "../protocol/messages.ts";
 import { type CliClient, connectClient, startCli, startServer } from "./_helpers.ts";
 import { RawClient } from "./_raw_client.ts";
@@ -116,6 +117,51 @@ Deno.test("finding 2: a peer's text cannot write on the victim's terminal or for
   }
 });
 
+Deno.test("finding 7: names that look like a bound name are refused with their code; the owner and the victim are undisturbed", async () => {
+  const server = await startServer();
+  const owner = await connectClient(server.port, "alice");
+  const victim = await startCli(server.port, "victim");
+  try {
+    const mallory = await generateIdentity();
+    const table: [string, string][] = [
+      ["Alice", "NAME_CONFUSABLE"],
+      ["ALICE", "NAME_CONFUSABLE"],
+      ["aIice", "NAME_CONFUSABLE"],
+      ["a1ice", "NAME_CONFUSABLE"],
+      ["\u0430lice", "NAME_INVALID"], // Cyrillic а: mixed scripts
+      ["\uff41\uff4c\uff49\uff43\uff45", "NAME_INVALID"], // fullwidth: a compatibility variant
+      ...["\u034f", "\ufe0f", "\u3164", "\u115f", "\uffa0"].map((c): [string, string] => [
+        `alice${c}`,
+        "NAME_INVALID", // invisible
+      ]),
+    ];
+    for (const [name, code] of table) {
+      const raw = await RawClient.connect(server.port);
+      try {
+        await raw.hello(name, mallory);
+        const error = await raw.nextError();
+        equal(error.code, code, `${JSON.stringify(name)}: ${error.message}`);
+        ok(!CONTROL.test(error.message), JSON.stringify(error.message));
+      } finally {
+        raw.close();
+        await raw.done;
+      }
+    }
+    // The real alice still chats; the victim saw no look-alike join.
+    await owner.session.sendText("victim", "it's really me");
+    await victim.out.waitFor(/^<alice> it's really me$/);
+    await victim.type("QUIT");
+    equal(await victim.finish(), 0);
+    ok(!victim.out.lines.some((l) => /joined/.test(l)), victim.out.lines.join("\n"));
+    assertNoControl(victim);
+  } finally {
+    owner.session.close();
+    await owner.session.done;
+    await victim.finish();
+    await server.stop();
+  }
+});
+
 Deno.test("finding 8: peers named like Object.prototype members raise no false key alarm, now or after a restart", async () => {
   const server = await startServer();
   const names = ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__"];
@@ -146,5 +192,67 @@ Deno.test("finding 8: peers named like Object.prototype members raise no false k
     await victim.finish();
     await Deno.remove(victim.home, { recursive: true });
     await server.stop();
+  }
+});
+
+Deno.test("finding 9: one key cannot fill names.json, ephemeral names are never saved, relay ids reveal nothing", async () => {
+  const data = await Deno.makeTempDir({ prefix: "peerstream-names-" });
+  const server = await startServer({ args: ["--data", data] });
+  let ephemeral: CliClient | undefined;
+  try {
+    const key = await generateIdentity();
+    const codes: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      const raw = await RawClient.connect(server.port);
+      await raw.hello(`filler${i}`, key);
+      const answer = await raw.next((m) => m.type === "welcome" || m.type === "error");
+      codes.push(answer.type === "error" ? answer.code : "welcome");
+      raw.close();
+      await raw.done;
+    }
+    deepEqual(codes, [...Array(8).fill("welcome"), "NAME_LIMIT"]);
+
+    // An ephemeral identity holds its name while connected, and only then.
+    ephemeral = await startCli(server.port, "passing", {
+      args: ["--player", "none", "--ephemeral"],
+    });
+    const other = await generateIdentity();
+    const taken = await RawClient.connect(server.port);
+    await taken.hello("passing", other);
+    equal((await taken.nextError()).code, "NAME_TAKEN");
+    taken.close();
+    await taken.done;
+    await ephemeral.type("QUIT");
+    equal(await ephemeral.finish(), 0);
+    await server.out.waitFor(/leave #\d+ "passing"/);
+
+    // Relay ids are random, not a count of the server's traffic.
+    const receiver = await RawClient.connect(server.port);
+    await receiver.register("passing", other);
+    const sender = await connectClient(server.port, "sender");
+    const rids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const from = receiver.messages.length;
+      const sent = sender.session.sendText("passing", `m${i}`).catch(() => {});
+      const deliver = await receiver.next((m) => m.type === "deliver", { from });
+      rids.push((deliver as { rid: string }).rid);
+      await receiver.write({ type: "receipt", rid: rids[i], ok: true });
+      await sent;
+    }
+    ok(rids.every((rid) => /^[A-Za-z0-9_-]{16}$/.test(rid)), rids.join(" "));
+    equal(new Set(rids).size, 3);
+    receiver.close();
+    await receiver.done;
+    sender.session.close();
+    await sender.session.done;
+    await server.stop();
+    // The ephemeral name was never written; "passing" is bound now to the key that took it after.
+    const names = JSON.parse(await Deno.readTextFile(`${data}/names.json`));
+    equal(Object.keys(names).filter((n) => n.startsWith("filler")).length, 8);
+    equal(names.passing, (await exportPublicKeys(other)).signKey);
+  } finally {
+    await ephemeral?.finish();
+    await server.stop();
+    await Deno.remove(data, { recursive: true });
   }
 });

@@ -342,3 +342,43 @@ Deno.test("ClientSession bounds what a server can make it hold: peers, unanswere
     await fake.close();
   });
 });
+
+Deno.test("a new peer whose name looks like a known peer's gets a warning and a mark on its message", async () => {
+  const [alice, mallory] = await Promise.all([generateIdentity(), generateIdentity()]);
+  const keysOf = { alice: await exportPublicKeys(alice), aIice: await exportPublicKeys(mallory) };
+  const fake = new FakeServer(async (c) => {
+    const first = c === fake.connections[0];
+    const hello = await c.welcome([first ? "alice" : "aIice"]);
+    if (!first) {
+      const me = await importPeerKeys(hello);
+      const body = await seal("it's me, alice", {
+        from: "aIice",
+        to: hello.name,
+        identity: mallory,
+        recipient: me,
+      });
+      await c.send({ type: "deliver", rid: "lookalike", from: "aIice", body });
+    }
+    const key = await c.request("key");
+    const name = key.name as keyof typeof keysOf;
+    await c.send({ type: "key-info", re: key.id, name, ...keysOf[name], online: true });
+  });
+  const first = await startCli(fake.port, "victim");
+  let second: CliClient | undefined;
+  try {
+    await first.type("WHO");
+    await first.out.waitFor(/^alice\s+.*\bnew$/);
+    await first.type("QUIT");
+    equal(await first.finish(), 0);
+    second = await startCli(fake.port, "victim", { home: first.home });
+    await second.out.waitFor(/^<aIice !LOOKS LIKE alice> it's me, alice$/);
+    await second.err.waitFor(/warning: "aIice" is new to you and looks like "alice"/);
+    await second.type("QUIT");
+    equal(await second.finish(), 0);
+  } finally {
+    await first.finish();
+    await second?.finish();
+    await fake.close();
+    await Deno.remove(first.home, { recursive: true });
+  }
+});
