@@ -105,6 +105,8 @@ export class PeerstreamServer {
     };
     if (options.names !== undefined) {
       this.#nameSaver = new NameSaver(options.names, bindings, {
+        // `serve --release` waits until this server has read its change.
+        acknowledge: true,
         onError: (error) =>
           this.#log.line(`cannot save name bindings: ${(error as Error).message}`),
         onReleased: (names) => {
@@ -197,6 +199,7 @@ export class PeerstreamServer {
     await Promise.all(this.#handlers);
     // Every handler is done, so no binding can be added after this save.
     await this.#nameSaver?.flush();
+    this.#nameSaver?.close();
     await this.#videos?.close();
   }
 
