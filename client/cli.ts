@@ -30,8 +30,8 @@ Options:
                      or none (check and count the stream, show nothing)
   --tls              Connect with TLS
   --ca FILE          Trust this PEM certificate authority (with --tls)
-  --ephemeral        Keep keys in memory only (default: saved per name in
-                     $XDG_CONFIG_HOME/peerstream, mode 0600)
+  --ephemeral        Keep keys in memory only, and the name only while connected
+                     (default: saved per name in $XDG_CONFIG_HOME/peerstream, mode 0600)
   -h, --help         Show this help
 
 ${COMMAND_HELP}
