@@ -112,7 +112,8 @@ export interface BenchServer {
  * {@linkcode startServer}) and waits until the bench title is prepared.
  *
  * @param options The cache (segments are prepared once into it), the videos folder, the title to
- * wait for and where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere.
+ * wait for, where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere, and its
+ * limits ({@linkcode BENCH_LIMITS} by default).
  * @returns The server.
  */
 export async function startBenchServer(
@@ -122,12 +123,13 @@ export async function startBenchServer(
     title?: string;
     readyTimeoutMs?: number;
     profileDir?: string;
+    limits?: Record<string, number>;
   },
 ): Promise<BenchServer> {
   const server = await startServer({
     cacheDir: `${options.cache}/server`,
     args: ["--videos", options.videos],
-    env: { PEERSTREAM_LIMITS: JSON.stringify(BENCH_LIMITS) },
+    env: { PEERSTREAM_LIMITS: JSON.stringify(options.limits ?? BENCH_LIMITS) },
     denoArgs: options.profileDir === undefined
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`],
