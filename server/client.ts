@@ -82,16 +82,16 @@ export function newClient(
  * records why for the log.
  *
  * @param client The client.
- * @param why The reason, e.g. `HANDSHAKE_TIMEOUT`.
- * @param reason What others are told if it was registered. @default {"disconnected"}
+ * @param why The reason for the log, e.g. `VERSION_MISMATCH`.
+ * @param options `reason`: what others are told if it was registered (default `disconnected`).
  */
 export function closeAfterFlush(
   client: ServerClient,
   why: string,
-  reason: LeaveReason = "disconnected",
+  options: { reason?: LeaveReason } = {},
 ): void {
   if (client.state === "closed") return;
   client.state = "closed";
   client.closeWhy ??= why;
-  client.leaveReason = reason;
+  client.leaveReason = options.reason ?? "disconnected";
 }

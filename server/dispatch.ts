@@ -46,12 +46,12 @@ export function quoted(text: string): string {
 /**
  * Handles one message of a registered client.
  *
- * @param ctx The server's parts.
  * @param client The registered client.
  * @param message The message.
+ * @param ctx The server's parts.
  * @throws {PeerstreamError} When the request is refused; the caller answers with the error.
  */
-export function dispatch(ctx: DispatchContext, client: ServerClient, message: ClientMessage): void {
+export function dispatch(client: ServerClient, message: ClientMessage, ctx: DispatchContext): void {
   switch (message.type) {
     case "hello":
       throw new PeerstreamError("ALREADY_REGISTERED", `Already registered as "${client.name}"`);
@@ -59,13 +59,13 @@ export function dispatch(ctx: DispatchContext, client: ServerClient, message: Cl
       client.conn.send({ type: "videos", re: message.id, videos: listVideos(ctx.videos()) });
       return;
     case "key":
-      return keyInfo(ctx, client, message);
+      return keyInfo(client, message, ctx);
     case "send":
-      return relaySend(ctx, client, message);
+      return relaySend(client, message, ctx);
     case "receipt":
-      return receipt(ctx, client, message);
+      return receipt(client, message, ctx);
     case "play":
-      return startPlay(ctx, client, message);
+      return startPlay(client, message, ctx);
     case "stop":
       if (client.stream === undefined) {
         throw new PeerstreamError("NOT_PLAYING", "Cannot stop: nothing is playing");
@@ -96,7 +96,7 @@ export function dispatch(ctx: DispatchContext, client: ServerClient, message: Cl
     case "pong":
       return;
     case "quit":
-      return closeAfterFlush(client, "quit", "quit");
+      return closeAfterFlush(client, "quit", { reason: "quit" });
   }
 }
 
@@ -112,9 +112,9 @@ function listVideos(library: VideoLibrary) {
 }
 
 function keyInfo(
-  ctx: DispatchContext,
   client: ServerClient,
   message: Extract<ClientMessage, { type: "key" }>,
+  ctx: DispatchContext,
 ) {
   const name = message.name.normalize("NFC");
   const found = ctx.presence.lookup(name);
@@ -135,9 +135,9 @@ function keyInfo(
 }
 
 function relaySend(
-  ctx: DispatchContext,
   client: ServerClient,
   message: Extract<ClientMessage, { type: "send" }>,
+  ctx: DispatchContext,
 ) {
   const to = message.to.normalize("NFC");
   const { body } = message;
@@ -171,9 +171,9 @@ function relaySend(
 }
 
 function receipt(
-  ctx: DispatchContext,
   client: ServerClient,
   message: Extract<ClientMessage, { type: "receipt" }>,
+  ctx: DispatchContext,
 ) {
   const outcome = ctx.relay.receipt(message.rid, {
     by: client.name!,

@@ -18,13 +18,13 @@ import { StreamSession } from "./stream_session.ts";
 /**
  * Starts a stream for a `play` request; a running stream is replaced.
  *
- * @param ctx The server's parts.
  * @param client The viewer.
  * @param message The request.
+ * @param ctx The server's parts.
  * @throws {PeerstreamError} `VIDEO_NOT_FOUND`, `VIDEO_NOT_READY`, `VIDEO_FAILED` or
  * `RENDITION_NOT_FOUND`.
  */
-export function startPlay(ctx: DispatchContext, client: ServerClient, message: PlayMessage): void {
+export function startPlay(client: ServerClient, message: PlayMessage, ctx: DispatchContext): void {
   const { prepared, quality } = findTitle(ctx.videos(), message);
   // A PLAY replaces the running stream: it ends with stream-end "stopped" before the new start.
   client.stream?.replace();

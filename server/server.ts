@@ -350,7 +350,7 @@ export class PeerstreamServer {
       return undefined;
     }
     try {
-      dispatch(this.#ctx, client, message);
+      dispatch(client, message, this.#ctx);
     } catch (error) {
       this.#fail(client, message, error);
     }
@@ -360,7 +360,7 @@ export class PeerstreamServer {
   /** Before `welcome`: `hello` (rate-limited per address) and `quit`; anything else closes. */
   #greet(client: ServerClient, message: Message): Promise<void> | undefined {
     if (message.type === "quit") {
-      closeAfterFlush(client, "quit before registering", "quit");
+      closeAfterFlush(client, "quit before registering", { reason: "quit" });
       return undefined;
     }
     if (!allowedBeforeWelcome(message.type)) {

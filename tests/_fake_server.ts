@@ -17,11 +17,13 @@ import { isPeerGone } from "../server/connection.ts";
 
 /** One client connection, as the fake server sees it. */
 export class FakeConnection {
+  /** The accepted socket. */
   readonly conn: Deno.Conn;
   /** Everything the client sent, in order. */
   readonly received: ClientMessage[] = [];
   /** Set once the client closed (or the connection failed). */
   closed = false;
+  /** Resolves when reading ends. */
   readonly done: Promise<void>;
   #waiters: { test: (m: ClientMessage) => boolean; resolve: (m: ClientMessage) => void }[] = [];
   #closeWaiters: (() => void)[] = [];
@@ -176,6 +178,7 @@ export class FakeConnection {
 export class FakeServer {
   readonly #listener: Deno.Listener;
   readonly #accepting: Promise<void>;
+  /** Every connection accepted, in order. */
   readonly connections: FakeConnection[] = [];
   readonly #tasks: Promise<unknown>[] = [];
 

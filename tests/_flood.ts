@@ -130,13 +130,16 @@ export function loopbacks(first: number, count: number): string[] {
 }
 
 /**
- * Waits until `test` holds, checking every 50 ms, or throws after `ms`.
+ * Waits until `test` holds, checking every 50 ms, or throws after the deadline.
  *
  * @param test The condition.
- * @param ms The deadline.
- * @param what What was awaited, for the message.
+ * @param options The deadline (ms) and what was awaited, for the message.
  */
-export async function until(test: () => boolean, ms: number, what: string): Promise<void> {
+export async function until(
+  test: () => boolean,
+  options: { ms: number; what: string },
+): Promise<void> {
+  const { ms, what } = options;
   const end = performance.now() + ms;
   while (!test()) {
     if (performance.now() > end) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);

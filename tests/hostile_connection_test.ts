@@ -91,7 +91,10 @@ Deno.test("frames declared but never sent: 200 connections declaring 1 MiB cost 
     new DataView(header.buffer).setUint32(0, MAX_FRAME_BYTES);
     header[4] = 1;
     for (const socket of sockets) socket.write(header);
-    await until(() => sockets.every((s) => s.messages.length > 0), 10_000, "greetings");
+    await until(() => sockets.every((s) => s.messages.length > 0), {
+      ms: 10_000,
+      what: "greetings",
+    });
     await new Promise((r) => setTimeout(r, 500));
     const held = (await readProc(pid)).rssBytes;
     console.log(
@@ -116,7 +119,10 @@ Deno.test("idle connections from one address: 64 are held, the rest get SERVER_F
   const sockets: FloodSocket[] = [];
   try {
     sockets.push(...await openMany(server.port, { addresses: ["127.0.0.2"], perAddress: 300 }));
-    await until(() => sockets.every((s) => s.messages.length > 0), 20_000, "greetings");
+    await until(() => sockets.every((s) => s.messages.length > 0), {
+      ms: 20_000,
+      what: "greetings",
+    });
     const held = sockets.filter((s) => s.messages[0].type === "server-hello");
     equal(held.length, 64);
     for (const socket of sockets.filter((s) => !held.includes(s))) {
@@ -151,7 +157,10 @@ Deno.test("thousands of idle connections from 40 addresses fill the server; an h
   try {
     const before = (await readProc(pid)).rssBytes;
     sockets.push(...await openMany(server.port, { addresses: loopbacks(10, 40), perAddress: 60 }));
-    await until(() => sockets.every((s) => s.messages.length > 0 || s.closed), 30_000, "greetings");
+    await until(() => sockets.every((s) => s.messages.length > 0 || s.closed), {
+      ms: 30_000,
+      what: "greetings",
+    });
     const open = () => sockets.filter((s) => !s.closed).length;
     ok(open() <= maxConnections - 1, `${open()} hostile connections held`);
     ok(open() >= maxConnections / 2, `${open()} hostile connections held`);
