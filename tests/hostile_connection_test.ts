@@ -239,7 +239,7 @@ Deno.test("a hello proof storm: each connection closes at its third refusal and 
 });
 
 Deno.test("logs cannot be flooded or forged: a 1 MiB unknown key gets a short error, titles and names are escaped, repeats are rate-limited", async () => {
-  const server = await startServer({ waitReady: true });
+  const server = await startServer({ waitReady: true, env: limitsEnv({}) });
   const raw: RawClient[] = [];
   try {
     const key = "k".repeat(MAX_FRAME_BYTES - 64);

@@ -18,6 +18,9 @@ const CONTROL =
   // deno-lint-ignore no-control-regex -- matching controls is the point
   /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 
+/** A real server's limits: the attacks meet the defaults, not the loopback test limits. */
+const DEFAULTS = { env: { PEERSTREAM_LIMITS: "{}" } };
+
 /** Asserts that nothing the CLI printed holds a control character. */
 function assertNoControl(cli: CliClient) {
   for (const line of [...cli.out.lines, ...cli.err.lines]) {
@@ -26,7 +29,7 @@ function assertNoControl(cli: CliClient) {
 }
 
 Deno.test("finding 1: two senders flooding a stalled recipient get INBOX_FULL; the recipient stays connected and chats", async () => {
-  const server = await startServer();
+  const server = await startServer(DEFAULTS);
   const victim = await startCli(server.port, "victim");
   const attackers: RawClient[] = [];
   const alice = await connectClient(server.port, "alice");
@@ -86,7 +89,7 @@ Deno.test("finding 1: two senders flooding a stalled recipient get INBOX_FULL; t
 });
 
 Deno.test("finding 2: a peer's text cannot write on the victim's terminal or forge a line from someone else", async () => {
-  const server = await startServer();
+  const server = await startServer(DEFAULTS);
   const victim = await startCli(server.port, "victim");
   const mallory = await connectClient(server.port, "mallory");
   try {
@@ -118,7 +121,7 @@ Deno.test("finding 2: a peer's text cannot write on the victim's terminal or for
 });
 
 Deno.test("finding 7: names that look like a bound name are refused with their code; the owner and the victim are undisturbed", async () => {
-  const server = await startServer();
+  const server = await startServer(DEFAULTS);
   const owner = await connectClient(server.port, "alice");
   const victim = await startCli(server.port, "victim");
   try {
@@ -163,7 +166,7 @@ Deno.test("finding 7: names that look like a bound name are refused with their c
 });
 
 Deno.test("finding 8: peers named like Object.prototype members raise no false key alarm, now or after a restart", async () => {
-  const server = await startServer();
+  const server = await startServer(DEFAULTS);
   const names = ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__"];
   const peers = await Promise.all(names.map((name) => connectClient(server.port, name)));
   let victim = await startCli(server.port, "victim");
@@ -197,7 +200,7 @@ Deno.test("finding 8: peers named like Object.prototype members raise no false k
 
 Deno.test("finding 9: one key cannot fill names.json, ephemeral names are never saved, relay ids reveal nothing", async () => {
   const data = await Deno.makeTempDir({ prefix: "peerstream-names-" });
-  const server = await startServer({ args: ["--data", data] });
+  const server = await startServer({ ...DEFAULTS, args: ["--data", data] });
   let ephemeral: CliClient | undefined;
   try {
     const key = await generateIdentity();
