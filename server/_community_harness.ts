@@ -13,12 +13,13 @@ import { nameKeys } from "../protocol/names.ts";
 import {
   type Community,
   type CommunityEvents,
-  type CommunityLimits,
   type DeliveryOutcome,
   MemoryCommunity,
   type Welcome,
 } from "./community.ts";
-import { type ClusterTiming, RedisCommunity } from "./redis_community.ts";
+import { type ClusterLimits, type ClusterTiming, RedisCommunity } from "./redis_community.ts";
+import { Directory } from "./directory.ts";
+import { Relay } from "./relay.ts";
 import type { RedisServer } from "../tests/_redis.ts";
 
 /** What a fake connection received. */
@@ -89,7 +90,7 @@ export function recordingEvents(node: TestNode): CommunityEvents<Conn> {
 
 /** Options for a harness. */
 export interface HarnessOptions {
-  limits?: Partial<CommunityLimits>;
+  limits?: Partial<ClusterLimits>;
   timing?: Partial<ClusterTiming>;
 }
 
@@ -101,7 +102,14 @@ export interface HarnessOptions {
  */
 export function memoryHarness(options: HarnessOptions = {}): Harness {
   const node: TestNode = { index: 0, community: undefined!, conns: new Set(), log: [] };
-  node.community = new MemoryCommunity({ events: recordingEvents(node), limits: options.limits });
+  node.community = new MemoryCommunity({
+    events: recordingEvents(node),
+    directory: new Directory({
+      maxNamesPerKey: options.limits?.maxNamesPerKey,
+      maxNames: options.limits?.maxNames,
+    }),
+    relay: new Relay(options.limits?.budgets),
+  });
   return { kind: "memory", node: () => node, close: () => node.community.close() };
 }
 
@@ -174,7 +182,7 @@ export function keysOf(id: number | string): { encKey: string; signKey: string }
 export async function join(
   node: TestNode,
   name: string,
-  options: { key?: number | string; ephemeral?: boolean } = {},
+  options: { key?: number | string; ephemeral?: boolean; canBind?: () => boolean } = {},
 ): Promise<{ conn: Conn; welcome: Welcome }> {
   const conn: Conn = { id: nextConn++, node: node.index, registered: false, inbox: [] };
   node.conns.add(conn);
@@ -185,6 +193,7 @@ export async function join(
       keys: keysOf(options.key ?? name),
       conn,
       ephemeral: options.ephemeral ?? false,
+      canBind: options.canBind,
       admit: () => {
         conn.name = name;
         conn.registered = true;

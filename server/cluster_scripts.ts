@@ -13,8 +13,8 @@
  * | `P members:NODE`      | set    | names online on that node                               |
  * | `P bind`              | hash   | name → signing key: the durable bindings                |
  * | `P bykey:KEY`         | set    | names bound to that signing key                         |
- * | `P nskel`             | hash   | name → its look-alike keys (JSON list)                  |
- * | `P bskel`             | hash   | look-alike key → the signing key that owns it           |
+ * | `P nskel`             | hash   | bound or online name → its look-alike keys (JSON list)  |
+ * | `P lk:KEY`            | set    | bound or online names with that look-alike key          |
  * | `P events` (channel)  | pubsub | presence events                                         |
  * | `P to:NODE` (channel) | pubsub | sealed messages and their outcomes for that node        |
  * @module
@@ -52,39 +52,70 @@ return {'OK'}
 };
 
 const BIND = `
-local function bind(name, key, skels)
+local function bind(name, key)
   redis.call('HSET', P..'bind', name, key)
   redis.call('SADD', P..'bykey:'..key, name)
-  for _, skel in ipairs(skels) do redis.call('HSETNX', P..'bskel', skel, key) end
-  redis.call('HSET', P..'nskel', name, cjson.encode(skels))
+end
+local function index(name, keys)
+  for _, k in ipairs(keys) do redis.call('SADD', P..'lk:'..k, name) end
+  redis.call('HSET', P..'nskel', name, cjson.encode(keys))
+end
+`;
+
+/** Drops a name from the look-alike index once it is neither bound nor online. */
+const UNINDEX = `
+local function unindex(name)
+  if redis.call('HEXISTS', P..'bind', name) == 1 or redis.call('HEXISTS', P..'online', name) == 1 then
+    return
+  end
+  local keys = redis.call('HGET', P..'nskel', name)
+  if keys then
+    for _, k in ipairs(cjson.decode(keys)) do redis.call('SREM', P..'lk:'..k, name) end
+  end
+  redis.call('HDEL', P..'nskel', name)
 end
 `;
 
 /**
  * Claims a name for a key and puts the peer online on this node: refused when the name is online
- * anywhere, bound to another key, looks like a name bound to another key, or the key has too many.
+ * anywhere (`TAKEN`), bound to another key (`BOUND`), looks like a name bound to or online with
+ * another key (`CONFUSABLE`, with that name), or a new binding would pass the key's or the
+ * cluster's bound (`LIMIT_KEY`, `LIMIT_ALL`). A new binding needs `mayBind` (the node's own
+ * per-address budget): without it the answer is `NEEDBIND` and nothing changes.
  */
 export const JOIN: Script = {
   name: "join",
   lua: HEAD + BIND + `
-local node, inst, name, skels = ARGV[2], ARGV[3], ARGV[4], cjson.decode(ARGV[5])
-local encKey, signKey, eph, maxPerKey = ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
+local node, inst, name, keys = ARGV[2], ARGV[3], ARGV[4], cjson.decode(ARGV[5])
+local encKey, signKey, eph = ARGV[6], ARGV[7], ARGV[8]
+local maxPerKey, maxNames, mayBind = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
 if redis.call('GET', P..'alive:'..node) ~= inst then return {'NODE'} end
 if redis.call('HEXISTS', P..'online', name) == 1 then return {'TAKEN'} end
 local bound = redis.call('HGET', P..'bind', name)
 if bound and bound ~= signKey then return {'BOUND'} end
-local new = 0
 if not bound then
-  for _, skel in ipairs(skels) do
-    local owner = redis.call('HGET', P..'bskel', skel)
-    if owner and owner ~= signKey then return {'CONFUSABLE'} end
-  end
-  if eph == '0' then
-    if redis.call('SCARD', P..'bykey:'..signKey) >= maxPerKey then return {'LIMIT'} end
-    bind(name, signKey, skels)
-    new = 1
+  for _, k in ipairs(keys) do
+    for _, other in ipairs(redis.call('SMEMBERS', P..'lk:'..k)) do
+      if other ~= name then
+        local owner = redis.call('HGET', P..'bind', other)
+        if not owner then
+          local e = redis.call('HGET', P..'online', other)
+          if e then owner = cjson.decode(e).signKey end
+        end
+        if owner and owner ~= signKey then return {'CONFUSABLE', other} end
+      end
+    end
   end
 end
+local new = 0
+if not bound and eph == '0' then
+  if redis.call('SCARD', P..'bykey:'..signKey) >= maxPerKey then return {'LIMIT_KEY'} end
+  if redis.call('HLEN', P..'bind') >= maxNames then return {'LIMIT_ALL'} end
+  if mayBind ~= '1' then return {'NEEDBIND'} end
+  bind(name, signKey)
+  new = 1
+end
+index(name, keys)
 local entry = {name = name, node = node, encKey = encKey, signKey = signKey}
 redis.call('HSET', P..'online', name, cjson.encode({name = name, node = node, encKey = encKey,
   signKey = signKey, eph = tonumber(eph)}))
@@ -98,12 +129,13 @@ return {'OK', new}
 /** Takes a peer of this node offline. */
 export const LEAVE: Script = {
   name: "leave",
-  lua: HEAD + `
+  lua: HEAD + UNINDEX + `
 local node, name, reason = ARGV[2], ARGV[3], ARGV[4]
 local cur = redis.call('HGET', P..'online', name)
 if not cur or cjson.decode(cur).node ~= node then return 0 end
 redis.call('HDEL', P..'online', name)
 redis.call('SREM', P..'members:'..node, name)
+unindex(name)
 local seq = redis.call('INCR', P..'seq')
 redis.call('PUBLISH', P..'events', cjson.encode({t = 'leave', seq = seq, node = node, name = name,
   reason = reason}))
@@ -118,6 +150,7 @@ local function reap(n)
     local e = redis.call('HGET', P..'online', name)
     if e and cjson.decode(e).node == n then
       redis.call('HDEL', P..'online', name)
+      unindex(name)
       gone[#gone + 1] = name
     end
   end
@@ -136,7 +169,7 @@ end
  */
 export const BEAT: Script = {
   name: "beat",
-  lua: HEAD + REAP + `
+  lua: HEAD + UNINDEX + REAP + `
 local node, inst, ttl, proto, doReap = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local cur = redis.call('GET', P..'alive:'..node)
 if cur and cur ~= inst then return {'TAKEN'} end
@@ -163,7 +196,7 @@ return {cur and 'OK' or 'LAPSED', reaped}
  */
 export const SYNC: Script = {
   name: "sync",
-  lua: HEAD + BIND + `
+  lua: HEAD + BIND + UNINDEX + `
 local node, inst, ttl, proto = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local cur = redis.call('GET', P..'alive:'..node)
 if cur and cur ~= inst then return {'TAKEN'} end
@@ -181,7 +214,10 @@ end
 for _, name in ipairs(redis.call('SMEMBERS', P..'members:'..node)) do
   if not keep[name] then
     local e = redis.call('HGET', P..'online', name)
-    if e and cjson.decode(e).node == node then redis.call('HDEL', P..'online', name) end
+    if e and cjson.decode(e).node == node then
+      redis.call('HDEL', P..'online', name)
+      unindex(name)
+    end
     redis.call('SREM', P..'members:'..node, name)
   end
 end
@@ -189,15 +225,21 @@ for name, e in pairs(keep) do
   redis.call('HSET', P..'online', name, cjson.encode({name = name, node = node, encKey = e.encKey,
     signKey = e.signKey, eph = e.eph}))
   redis.call('SADD', P..'members:'..node, name)
-  if e.eph == 0 and not redis.call('HGET', P..'bind', name) then bind(name, e.signKey, e.skel) end
+  if e.eph == 0 and not redis.call('HGET', P..'bind', name) then bind(name, e.signKey) end
+  index(name, e.skel)
   entries[#entries + 1] = {name = name, node = node, encKey = e.encKey, signKey = e.signKey}
 end
 local seq = redis.call('INCR', P..'seq')
 redis.call('PUBLISH', P..'events', cjson.encode({t = 'sync', seq = seq, node = node,
   entries = entries}))
+-- Live: a heartbeat and someone listening on the node's channel (after a Redis restart the
+-- heartbeats come back from the append-only file before their nodes reconnect).
 local live = {}
 for _, n in ipairs(redis.call('HKEYS', P..'nodes')) do
-  if redis.call('EXISTS', P..'alive:'..n) == 1 then live[#live + 1] = n end
+  if redis.call('EXISTS', P..'alive:'..n) == 1 and
+    redis.call('PUBSUB', 'NUMSUB', P..'to:'..n)[2] > 0 then
+    live[#live + 1] = n
+  end
 end
 return {'OK', cjson.encode(conflicts), seq, redis.call('HVALS', P..'online'), live}
 `,
@@ -206,7 +248,7 @@ return {'OK', cjson.encode(conflicts), seq, redis.call('HVALS', P..'online'), li
 /** Takes every peer of this node offline and forgets the node (a clean shutdown). */
 export const BYE: Script = {
   name: "bye",
-  lua: HEAD + REAP + `
+  lua: HEAD + UNINDEX + REAP + `
 local node, inst = ARGV[2], ARGV[3]
 if redis.call('GET', P..'alive:'..node) ~= inst then return 0 end
 redis.call('DEL', P..'alive:'..node)
@@ -218,26 +260,13 @@ return 1
 /** Frees a name from its key (`serve --release`). */
 export const RELEASE: Script = {
   name: "release",
-  lua: HEAD + `
+  lua: HEAD + UNINDEX + `
 local name = ARGV[2]
 local key = redis.call('HGET', P..'bind', name)
 if not key then return 0 end
 redis.call('HDEL', P..'bind', name)
 redis.call('SREM', P..'bykey:'..key, name)
-local mine = redis.call('HGET', P..'nskel', name)
-redis.call('HDEL', P..'nskel', name)
-if mine then
-  local kept = {}
-  for _, other in ipairs(redis.call('SMEMBERS', P..'bykey:'..key)) do
-    local theirs = redis.call('HGET', P..'nskel', other)
-    if theirs then for _, skel in ipairs(cjson.decode(theirs)) do kept[skel] = true end end
-  end
-  for _, skel in ipairs(cjson.decode(mine)) do
-    if not kept[skel] and redis.call('HGET', P..'bskel', skel) == key then
-      redis.call('HDEL', P..'bskel', skel)
-    end
-  end
-end
+unindex(name)
 return 1
 `,
 };

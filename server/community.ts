@@ -15,13 +15,12 @@
  */
 
 import { PeerstreamError } from "../protocol/errors.ts";
-import { nameKeys } from "../protocol/names.ts";
+import { logText } from "../protocol/text.ts";
 import type { ErrorCode } from "../protocol/errors.ts";
 import type { PublicKeysText } from "../protocol/e2e.ts";
 import type { LeaveReason, PeerReachability } from "../protocol/messages.ts";
-import { Directory } from "./directory.ts";
-import { NameSaver, type NameStore } from "./name_store.ts";
-import { Relay } from "./relay.ts";
+import type { Directory } from "./directory.ts";
+import { DELIVER_OVERHEAD_BYTES, type Relay } from "./relay.ts";
 
 /** A registration request, checked by the server (proof, name rules) before it gets here. */
 export interface JoinRequest<C> {
@@ -38,6 +37,11 @@ export interface JoinRequest<C> {
   conn: C;
   /** Hold the name only while connected, and never persist its binding. */
   ephemeral: boolean;
+  /**
+   * Asked before a new binding is made (the per-address budget of new names, kept by each node);
+   * false refuses it with `NAME_LIMIT`. Not asked for a name already bound to the key.
+   */
+  canBind?: () => boolean;
   /**
    * Called synchronously once the name is claimed, before anyone is told of the join: the server
    * marks the connection registered and sends `welcome` here, so that every announcement made
@@ -94,20 +98,6 @@ export interface CommunityEvents<C> {
   log(line: string): void;
 }
 
-/** The limits a community enforces (about names and recipients; per-connection rates stay local). */
-export interface CommunityLimits {
-  /** The most messages one recipient may have unconfirmed, from everyone (`RATE_LIMITED`). */
-  maxPendingPerRecipient: number;
-  /** The most names one signing key may have bound (`NAME_LIMIT`). */
-  maxBindingsPerKey: number;
-}
-
-/** The defaults of {@linkcode CommunityLimits}. */
-export const DEFAULT_COMMUNITY_LIMITS: Readonly<CommunityLimits> = {
-  maxPendingPerRecipient: 1000,
-  maxBindingsPerKey: 1000,
-};
-
 /** One community of peers, as a server node sees it. */
 export interface Community<C> {
   /**
@@ -126,8 +116,9 @@ export interface Community<C> {
    *
    * @param conn The connection.
    * @param reason Why it left.
+   * @returns Whether it was online under its name.
    */
-  leave(conn: C, reason: LeaveReason): void;
+  leave(conn: C, reason: LeaveReason): boolean;
   /**
    * A peer's keys: online anywhere, or left recently.
    *
@@ -171,52 +162,28 @@ export interface Community<C> {
 export interface MemoryCommunityOptions<C> {
   /** Where announcements, deliveries and outcomes go. */
   events: CommunityEvents<C>;
-  /** Where name bindings persist; in memory only when absent. */
-  store?: NameStore;
-  /** Limits; missing fields take {@linkcode DEFAULT_COMMUNITY_LIMITS}. */
-  limits?: Partial<CommunityLimits>;
-  /** The look-alike keys of a name (for bindings loaded from the store). @default {nameKeys} */
-  lookalikes?: (name: string) => string[];
+  /** The names, their keys and bindings (the server persists its bindings). */
+  directory: Directory<C>;
+  /** Sealed messages in flight, within their budgets. */
+  relay: Relay<C>;
 }
 
 /**
- * The community of one process: today's behaviour. Everything is synchronous; bindings are saved
- * in the background by {@linkcode NameSaver} (coalesced), and `serve --release` run beside it is
- * picked up by {@linkcode MemoryCommunity.tick}.
+ * The community of one process: today's behaviour, synchronous throughout, over the
+ * {@linkcode Directory} and the {@linkcode Relay}. The server keeps the bindings' persistence
+ * (`names.json`) and applies `serve --release` through {@linkcode MemoryCommunity.release}.
  */
 export class MemoryCommunity<C> implements Community<C> {
   readonly #events: CommunityEvents<C>;
-  readonly #limits: CommunityLimits;
   readonly #directory: Directory<C>;
   readonly #relay: Relay<C>;
   readonly #names = new Map<C, string>();
-  readonly #saver?: NameSaver;
-  readonly #lookalikesOf: (name: string) => string[];
-  /** Each look-alike key of the bound names → the signing key it is bound to. */
-  readonly #lookalikes = new Map<string, string>();
-  /** Signing key → the names bound to it. */
-  readonly #byKey = new Map<string, Set<string>>();
 
-  /** @param options Events, store, limits and the look-alike keys function. */
+  /** @param options Events, the directory and the relay. */
   constructor(options: MemoryCommunityOptions<C>) {
     this.#events = options.events;
-    this.#limits = { ...DEFAULT_COMMUNITY_LIMITS, ...options.limits };
-    this.#lookalikesOf = options.lookalikes ?? nameKeys;
-    const bindings = options.store?.load() ?? new Map<string, string>();
-    this.#directory = new Directory({ bindings });
-    this.#relay = new Relay({ maxPendingPerRecipient: this.#limits.maxPendingPerRecipient });
-    for (const [name, key] of bindings) this.#indexBinding(name, key);
-    if (options.store !== undefined) {
-      this.#saver = new NameSaver(options.store, bindings, {
-        onError: (error) => this.#events.log(`cannot save name bindings: ${errorText(error)}`),
-        onReleased: (names) => {
-          for (const name of names) {
-            this.#forgetBinding(name);
-            this.#events.log(`release "${name}": any key may register it now`);
-          }
-        },
-      });
-    }
+    this.#directory = options.directory;
+    this.#relay = options.relay;
   }
 
   get localCount(): number {
@@ -232,53 +199,31 @@ export class MemoryCommunity<C> implements Community<C> {
   }
 
   #join(request: JoinRequest<C>): Welcome {
-    const { name, keys } = request;
-    if (this.#directory.get(name) !== undefined) throw nameInUse(name);
-    const bound = this.#directory.bindings.get(name);
-    if (bound !== undefined && bound !== keys.signKey) throw nameBound(name);
-    if (bound === undefined) {
-      for (const lookalike of request.lookalikes) {
-        const owner = this.#lookalikes.get(lookalike);
-        if (owner !== undefined && owner !== keys.signKey) throw nameConfusable(name);
-      }
-      const count = this.#byKey.get(keys.signKey)?.size ?? 0;
-      if (!request.ephemeral && count >= this.#limits.maxBindingsPerKey) {
-        throw nameLimit(name, this.#limits.maxBindingsPerKey);
-      }
-    }
-    const { others, newBinding } = this.#directory.register(name, { keys, conn: request.conn });
-    if (newBinding && request.ephemeral) {
-      // The directory binds on register; an ephemeral name holds only while connected.
-      (this.#directory.bindings as Map<string, string>).delete(name);
-    } else if (newBinding) {
-      this.#indexBinding(name, keys.signKey, request.lookalikes);
-      // Saved in the background and coalesced: a join storm must not write the file per join.
-      this.#saver?.request();
-    }
+    const { name } = request;
+    const { others, newBinding } = this.#directory.register(name, {
+      keys: request.keys,
+      conn: request.conn,
+      ephemeral: request.ephemeral,
+      canBind: request.canBind,
+    });
     this.#names.set(request.conn, name);
-    const welcome = {
-      peers: others,
-      unreachable: [],
-      newBinding: newBinding && !request.ephemeral,
-    };
+    const welcome = { peers: others, unreachable: [], newBinding };
     request.admit?.(welcome);
     this.#events.joined(name);
     return welcome;
   }
 
-  leave(conn: C, reason: LeaveReason): void {
+  leave(conn: C, reason: LeaveReason): boolean {
     const name = this.#names.get(conn);
-    if (name === undefined) return;
+    if (name === undefined) return false;
     this.#names.delete(conn);
+    if (this.#directory.get(name)?.conn !== conn) return false;
     this.#directory.unregister(name);
     this.#events.left(name, reason);
     for (const pending of this.#relay.recipientLeft(name)) {
-      this.#events.outcome(pending.sender, pending.requestId, {
-        ok: false,
-        code: "PEER_OFFLINE",
-        message: `Message to "${name}" not confirmed: they left before receiving it`,
-      });
+      this.#events.outcome(pending.sender, pending.requestId, recipientLeft(name));
     }
+    return true;
   }
 
   lookup(name: string): PeerKeys | undefined {
@@ -288,13 +233,20 @@ export class MemoryCommunity<C> implements Community<C> {
   send(sender: C, message: { requestId: number; to: string; body: Uint8Array }): void {
     const from = this.#names.get(sender);
     if (from === undefined) throw notRegistered();
-    const { to } = message;
+    const { to, body } = message;
     const recipient = this.#directory.get(to);
     if (recipient === undefined) {
       throw this.#directory.lookup(to) !== undefined ? peerOffline(to) : unknownPeer(to);
     }
-    const rid = this.#relay.accept({ sender, from, requestId: message.requestId, to });
-    this.#events.deliver(recipient.conn, { rid, from, body: message.body });
+    // Within the fair budgets (INBOX_FULL otherwise), so the recipient's queue never overflows.
+    const rid = this.#relay.accept({
+      sender,
+      from,
+      requestId: message.requestId,
+      to,
+      bytes: body.length + DELIVER_OVERHEAD_BYTES,
+    });
+    this.#events.deliver(recipient.conn, { rid, from, body });
   }
 
   receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
@@ -316,43 +268,13 @@ export class MemoryCommunity<C> implements Community<C> {
   }
 
   release(name: string): Promise<boolean> {
-    const existed = this.#forgetBinding(name);
-    if (existed) this.#saver?.request();
-    return Promise.resolve(existed);
+    return Promise.resolve(this.#directory.release(name));
   }
 
-  tick(): void {
-    this.#saver?.refresh();
-  }
+  tick(): void {}
 
-  async close(): Promise<void> {
-    await this.#saver?.flush();
-  }
-
-  #indexBinding(name: string, key: string, lookalikes = this.#lookalikesOf(name)) {
-    for (const lookalike of lookalikes) {
-      if (!this.#lookalikes.has(lookalike)) this.#lookalikes.set(lookalike, key);
-    }
-    let names = this.#byKey.get(key);
-    if (names === undefined) this.#byKey.set(key, names = new Set());
-    names.add(name);
-  }
-
-  #forgetBinding(name: string): boolean {
-    const key = this.#directory.bindings.get(name);
-    if (key === undefined) return false;
-    this.#directory.release(name);
-    const names = this.#byKey.get(key);
-    names?.delete(name);
-    if (names?.size === 0) this.#byKey.delete(key);
-    // Another name of the same key may share a look-alike key: keep those owned.
-    const kept = new Set([...(names ?? [])].flatMap((other) => this.#lookalikesOf(other)));
-    for (const lookalike of this.#lookalikesOf(name)) {
-      if (!kept.has(lookalike) && this.#lookalikes.get(lookalike) === key) {
-        this.#lookalikes.delete(lookalike);
-      }
-    }
-    return true;
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }
 
@@ -382,33 +304,64 @@ export function nameBound(name: string): PeerstreamError {
   );
 }
 
-/** `NAME_CONFUSABLE`: the name looks like one bound to another key. */
-export function nameConfusable(name: string): PeerstreamError {
+/** `NAME_CONFUSABLE`: the name looks like one bound to, or online with, another key. */
+export function nameConfusable(name: string, lookalike: string): PeerstreamError {
   return new PeerstreamError(
     "NAME_CONFUSABLE",
-    `Cannot register "${name}": it looks like a name that belongs to another key; choose a name that looks different`,
+    `Cannot register "${name}": it looks like "${lookalike}", a name of another key; choose a name that looks different`,
   );
 }
 
-/** `NAME_LIMIT`: the key has bound too many names. */
-export function nameLimit(name: string, limit: number): PeerstreamError {
-  return new PeerstreamError(
-    "NAME_LIMIT",
-    `Cannot register "${name}": this key already has ${limit} names; use one of them`,
-  );
+/**
+ * `NAME_LIMIT`: a new binding would pass a limit (the directory's wording).
+ *
+ * @param name The name.
+ * @param limit Which limit, and its value.
+ * @returns The error.
+ */
+export function nameLimit(
+  name: string,
+  limit: { perKey: number } | { total: number } | "address",
+): PeerstreamError {
+  const why = limit === "address"
+    ? "too many new names were registered from your address today; try tomorrow"
+    : "perKey" in limit
+    ? `your key already holds ${limit.perKey} names; use one of them, or ask the operator to release one`
+    : `the server holds ${limit.total} names, its limit; ask the operator to release some`;
+  return new PeerstreamError("NAME_LIMIT", `Cannot register "${name}": ${why}`);
+}
+
+/**
+ * Untrusted text (a name a client typed) as it goes into an error message: quoted, escaped and
+ * cut (`logText`).
+ *
+ * @param text The text.
+ * @returns The quoted text.
+ */
+export function quoted(text: string): string {
+  return logText(text, 64);
 }
 
 /** `UNKNOWN_PEER`. */
 export function unknownPeer(to: string): PeerstreamError {
   return new PeerstreamError(
     "UNKNOWN_PEER",
-    `Cannot send to "${to}": no such peer; run WHO to see who is online`,
+    `Cannot send to ${quoted(to)}: no such peer; run WHO to see who is online`,
   );
 }
 
 /** `PEER_OFFLINE`. */
 export function peerOffline(to: string): PeerstreamError {
-  return new PeerstreamError("PEER_OFFLINE", `Cannot send to "${to}": they are offline`);
+  return new PeerstreamError("PEER_OFFLINE", `Cannot send to ${quoted(to)}: they are offline`);
+}
+
+/** The outcome of a message whose recipient left before confirming it. */
+export function recipientLeft(name: string): DeliveryOutcome {
+  return {
+    ok: false,
+    code: "PEER_OFFLINE",
+    message: `Message to "${name}" not confirmed: they left before receiving it`,
+  };
 }
 
 /** `NOT_REGISTERED`: a connection without a name tried to send. */

@@ -133,7 +133,7 @@ contract("bounds the names one key may bind, across nodes", async (h) => {
   equal(await codeOf(() => join(h.node(2), "three", { key: 7 })), "NAME_LIMIT");
   // An ephemeral name binds nothing, so it is not counted.
   await join(h.node(2), "four", { key: 7, ephemeral: true });
-}, { limits: { maxBindingsPerKey: 2 } });
+}, { limits: { maxNamesPerKey: 2 } });
 
 contract("holds an ephemeral name only while connected", async (h) => {
   const temp = await join(h.node(0), "temp", { key: 1, ephemeral: true });
@@ -269,11 +269,72 @@ contract(
     await settle();
     equal(deliveries(bob.conn).length, 3);
     const late = senders.flatMap((s) => outcomes(s.conn)).map((o) => o.outcome);
-    for (const o of late) equal(o.ok ? "ok" : o.code, "RATE_LIMITED");
+    for (const o of late) equal(o.ok ? "ok" : o.code, "INBOX_FULL");
     equal(refused + late.length, 3);
   },
-  { limits: { maxPendingPerRecipient: 3 } },
+  { limits: { budgets: { recipientMessages: 3 } } },
 );
+
+contract("bounds what one sender may leave unconfirmed with one recipient", async (h) => {
+  const bob = await join(h.node(0), "bob");
+  const eve = await join(h.node(1), "eve");
+  const amy = await join(h.node(2), "amy");
+  await eventually(() => joinedNames(bob.conn).length === 2, "bob to see eve and amy");
+  await settle();
+  const codes: string[] = [];
+  for (let n = 0; n < 3; n++) {
+    codes.push(
+      await codeOf(() =>
+        h.node(1).community.send(eve.conn, { requestId: n, to: "bob", body: new Uint8Array([n]) })
+      ),
+    );
+  }
+  await eventually(() => deliveries(bob.conn).length === 2, "bob to get two from eve");
+  await eventually(
+    () => codes.includes("INBOX_FULL") || outcomes(eve.conn).length === 1,
+    "eve's third refused",
+  );
+  const third = outcomes(eve.conn)[0]?.outcome;
+  equal(codes.includes("INBOX_FULL") ? "INBOX_FULL" : third?.ok ? "ok" : third?.code, "INBOX_FULL");
+  // Another sender still has room in bob's inbox.
+  h.node(2).community.send(amy.conn, { requestId: 9, to: "bob", body: new Uint8Array([9]) });
+  await eventually(() => deliveries(bob.conn).length === 3, "bob to get amy's");
+}, { limits: { budgets: { pairMessages: 2 } } });
+
+contract(
+  "bounds the names bound in all; asks the node's budget only for a new binding",
+  async (h) => {
+    let asked = 0;
+    const budget = (ok: boolean) => () => {
+      asked++;
+      return ok;
+    };
+    const first = await join(h.node(0), "first", { key: 1, canBind: budget(true) });
+    equal(asked, 1);
+    leave(h.node(0), first.conn);
+    await settle();
+    // Already bound to this key: no new binding, the budget is not asked.
+    await join(h.node(1), "first", { key: 1, canBind: budget(false) });
+    equal(asked, 1);
+    equal(
+      await codeOf(() => join(h.node(2), "second", { key: 2, canBind: budget(false) })),
+      "NAME_LIMIT",
+    );
+    await join(h.node(2), "second", { key: 2, canBind: budget(true) });
+    equal(await codeOf(() => join(h.node(0), "third", { key: 3 })), "NAME_LIMIT");
+    // An ephemeral name binds nothing.
+    await join(h.node(0), "third", { key: 3, ephemeral: true });
+  },
+  { limits: { maxNames: 2 } },
+);
+
+contract("refuses a look-alike of a name online with another key, ephemeral or not", async (h) => {
+  const temp = await join(h.node(0), "zoe", { key: 1, ephemeral: true });
+  equal(await codeOf(() => join(h.node(1), "ZOE", { key: 2 })), "NAME_CONFUSABLE");
+  leave(h.node(0), temp.conn);
+  await settle();
+  await join(h.node(1), "ZOE", { key: 2 });
+});
 
 contract("tells a peer's keys from any node, and after it left", async (h) => {
   const alice = await join(h.node(0), "alice", { key: 4 });

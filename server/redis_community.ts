@@ -33,8 +33,6 @@ import {
 import {
   type Community,
   type CommunityEvents,
-  type CommunityLimits,
-  DEFAULT_COMMUNITY_LIMITS,
   type DeliveryOutcome,
   errorText,
   type JoinRequest,
@@ -45,11 +43,30 @@ import {
   notRegistered,
   type PeerKeys,
   peerOffline,
+  quoted,
+  recipientLeft,
   unknownPeer,
   type Welcome,
 } from "./community.ts";
 import { redactUrl, RedisLink } from "./redis_link.ts";
-import { newRelayId, Relay } from "./relay.ts";
+import { DELIVER_OVERHEAD_BYTES, newRelayId, Relay, type RelayBudgets } from "./relay.ts";
+
+/** The limits about names and recipients a cluster keeps for all its nodes. */
+export interface ClusterLimits {
+  /** Budgets of unconfirmed messages per recipient and per (sender, recipient). */
+  budgets: Partial<RelayBudgets>;
+  /** Names one signing key may have bound (`NAME_LIMIT`). @default {8} */
+  maxNamesPerKey: number;
+  /** Names bound in the whole cluster (`NAME_LIMIT`). @default {100000} */
+  maxNames: number;
+}
+
+/** The defaults of {@linkcode ClusterLimits} (those of a single server). */
+export const DEFAULT_CLUSTER_LIMITS: Readonly<ClusterLimits> = {
+  budgets: {},
+  maxNamesPerKey: 8,
+  maxNames: 100_000,
+};
 
 /** The clock of a cluster node. */
 export interface ClusterTiming {
@@ -85,8 +102,8 @@ export interface RedisCommunityOptions<C> {
   node: string;
   /** Where announcements, deliveries and outcomes go. */
   events: CommunityEvents<C>;
-  /** Limits; missing fields take {@linkcode DEFAULT_COMMUNITY_LIMITS}. */
-  limits?: Partial<CommunityLimits>;
+  /** Limits; missing fields take {@linkcode DEFAULT_CLUSTER_LIMITS}. */
+  limits?: Partial<ClusterLimits>;
   /** Timing; missing fields take {@linkcode DEFAULT_TIMING}. */
   timing?: Partial<ClusterTiming>;
   /** Prefix of every key and channel. @default {"peerstream:"} */
@@ -120,7 +137,7 @@ const RECENT_LIMIT = 10_000;
 /** A cluster node's view of the community. */
 export class RedisCommunity<C> implements Community<C> {
   readonly #events: CommunityEvents<C>;
-  readonly #limits: CommunityLimits;
+  readonly #limits: ClusterLimits;
   readonly #timing: ClusterTiming;
   readonly #node: string;
   readonly #inst = crypto.randomUUID();
@@ -146,7 +163,7 @@ export class RedisCommunity<C> implements Community<C> {
 
   private constructor(options: RedisCommunityOptions<C>) {
     this.#events = options.events;
-    this.#limits = { ...DEFAULT_COMMUNITY_LIMITS, ...options.limits };
+    this.#limits = { ...DEFAULT_CLUSTER_LIMITS, ...options.limits };
     const timing = { ...DEFAULT_TIMING, ...options.timing };
     if (options.timing?.graceMs === undefined) timing.graceMs = timing.ttlMs + 2 * timing.beatMs;
     this.#timing = timing;
@@ -156,7 +173,7 @@ export class RedisCommunity<C> implements Community<C> {
     this.#now = options.now ?? (() => performance.now());
     this.#onFatal = options.onFatal ?? (() => {});
     this.#replica = new PresenceReplica(options.node);
-    this.#relay = new Relay({ maxPendingPerRecipient: this.#limits.maxPendingPerRecipient });
+    this.#relay = new Relay(this.#limits.budgets);
   }
 
   /**
@@ -283,43 +300,19 @@ export class RedisCommunity<C> implements Community<C> {
     if (this.#locals.has(name)) throw nameInUse(name);
     this.#joining.add(conn);
     let reply: unknown[];
+    let cancelled = false;
     try {
-      reply = asList(
-        await this.#link.run(JOIN, [
-          this.#prefix,
-          this.#node,
-          this.#inst,
-          name,
-          JSON.stringify(request.lookalikes),
-          request.keys.encKey,
-          request.keys.signKey,
-          request.ephemeral ? "1" : "0",
-          String(this.#limits.maxBindingsPerKey),
-        ]),
-      );
-    } catch (error) {
-      this.#events.log(`cluster: cannot register "${name}": ${errorText(error)}`);
-      throw unavailable();
+      reply = await this.#claim(request, false);
+      // A new binding spends the node's per-address budget: ask only when one is due.
+      if (reply[0] === "NEEDBIND") {
+        if (request.canBind !== undefined && !request.canBind()) throw nameLimit(name, "address");
+        reply = await this.#claim(request, true);
+      }
     } finally {
       this.#joining.delete(conn);
+      cancelled = this.#cancelled.delete(conn);
     }
-    const cancelled = this.#cancelled.delete(conn);
-    switch (reply[0]) {
-      case "OK":
-        break;
-      case "TAKEN":
-        throw nameInUse(name);
-      case "BOUND":
-        throw nameBound(name);
-      case "CONFUSABLE":
-        throw nameConfusable(name);
-      case "LIMIT":
-        throw nameLimit(name, this.#limits.maxBindingsPerKey);
-      default:
-        // NODE: this node's heartbeat lapsed; resynchronise before taking joins.
-        this.#down("this node's heartbeat lapsed");
-        throw unavailable();
-    }
+    this.#refusal(name, reply);
     if (cancelled || this.#closed) {
       // The connection closed while Redis answered: take it offline again.
       this.#runLeave(name, "disconnected");
@@ -329,6 +322,52 @@ export class RedisCommunity<C> implements Community<C> {
       );
     }
     return this.#admit(request, Number(reply[1]) === 1);
+  }
+
+  /** Runs `JOIN`; a Redis failure is `UNAVAILABLE`. */
+  async #claim(request: JoinRequest<C>, mayBind: boolean): Promise<unknown[]> {
+    try {
+      return asList(
+        await this.#link.run(JOIN, [
+          this.#prefix,
+          this.#node,
+          this.#inst,
+          request.name,
+          JSON.stringify(request.lookalikes),
+          request.keys.encKey,
+          request.keys.signKey,
+          request.ephemeral ? "1" : "0",
+          String(this.#limits.maxNamesPerKey),
+          String(this.#limits.maxNames),
+          mayBind ? "1" : "0",
+        ]),
+      );
+    } catch (error) {
+      this.#events.log(`cluster: cannot register ${quoted(request.name)}: ${errorText(error)}`);
+      throw unavailable();
+    }
+  }
+
+  /** Throws the refusal a `JOIN` answered, if any. */
+  #refusal(name: string, reply: unknown[]) {
+    switch (reply[0]) {
+      case "OK":
+        return;
+      case "TAKEN":
+        throw nameInUse(name);
+      case "BOUND":
+        throw nameBound(name);
+      case "CONFUSABLE":
+        throw nameConfusable(name, String(reply[1]));
+      case "LIMIT_KEY":
+        throw nameLimit(name, { perKey: this.#limits.maxNamesPerKey });
+      case "LIMIT_ALL":
+        throw nameLimit(name, { total: this.#limits.maxNames });
+      default:
+        // NODE: this node's heartbeat lapsed; resynchronise before taking joins.
+        this.#down("this node's heartbeat lapsed");
+        throw unavailable();
+    }
   }
 
   #admit(request: JoinRequest<C>, newBinding: boolean): Welcome {
@@ -351,15 +390,16 @@ export class RedisCommunity<C> implements Community<C> {
     return welcome;
   }
 
-  leave(conn: C, reason: LeaveReason): void {
+  leave(conn: C, reason: LeaveReason): boolean {
     if (this.#joining.has(conn)) {
       this.#cancelled.add(conn);
-      return;
+      return false;
     }
     const name = this.#names.get(conn);
-    if (name === undefined) return;
+    if (name === undefined) return false;
     this.#dropLocal(name, reason);
     this.#runLeave(name, reason);
+    return true;
   }
 
   /** Removes a local peer, announces its leave here and fails what it had not confirmed. */
@@ -371,11 +411,7 @@ export class RedisCommunity<C> implements Community<C> {
     this.#remember(name, local.keys);
     this.#events.left(name, reason);
     for (const pending of this.#relay.recipientLeft(name)) {
-      this.#settle(pending.sender, pending.requestId, {
-        ok: false,
-        code: "PEER_OFFLINE",
-        message: `Message to "${name}" not confirmed: they left before receiving it`,
-      });
+      this.#settle(pending.sender, pending.requestId, recipientLeft(name));
     }
   }
 
@@ -402,7 +438,8 @@ export class RedisCommunity<C> implements Community<C> {
     const { to, requestId } = message;
     const local = this.#locals.get(to);
     if (local !== undefined) {
-      const rid = this.#relay.accept({ sender: { conn: sender }, from, requestId, to });
+      const bytes = message.body.length + DELIVER_OVERHEAD_BYTES;
+      const rid = this.#relay.accept({ sender: { conn: sender }, from, requestId, to, bytes });
       this.#events.deliver(local.conn, { rid, from, body: message.body });
       return;
     }
@@ -656,7 +693,13 @@ export class RedisCommunity<C> implements Community<C> {
     }
     let rid: string;
     try {
-      rid = this.#relay.accept({ sender, from: message.sender, requestId: 0, to: message.to });
+      rid = this.#relay.accept({
+        sender,
+        from: message.sender,
+        requestId: 0,
+        to: message.to,
+        bytes: message.body.length + DELIVER_OVERHEAD_BYTES,
+      });
     } catch (error) {
       const refused = error instanceof PeerstreamError ? error : unavailable();
       this.#settle(sender, 0, { ok: false, code: refused.code, message: refused.message });
