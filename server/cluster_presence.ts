@@ -38,7 +38,7 @@ export interface PresenceSnapshot {
   seq: number;
   /** Everyone online, on every node (this node's entries are skipped). */
   entries: PresenceEntry[];
-  /** Nodes whose heartbeat is alive now. */
+  /** Nodes whose heartbeat is alive and that listen on their channel now. */
   liveNodes: string[];
 }
 
@@ -172,8 +172,9 @@ export class PresenceReplica {
 
   /**
    * Applies a full read of the presence table, then the events held since {@linkcode hold}.
-   * Peers missing from it whose node is alive have left; those whose node is not alive stay (or
-   * become) unreachable until their node comes back or {@linkcode expire} is called.
+   * Peers missing from it whose node is alive have left; those listed or not whose node is not
+   * alive stay (or become) unreachable until their node comes back or {@linkcode expire} is
+   * called.
    *
    * @param snapshot The table.
    * @returns What to announce.
@@ -185,12 +186,21 @@ export class PresenceReplica {
     this.#reaped = false;
     const live = new Set(snapshot.liveNodes);
     const present = new Set<string>();
+    const lost: string[] = [];
     for (const entry of snapshot.entries) {
       if (entry.node === this.#self) continue;
       present.add(entry.name);
-      this.#upsert(entry, out);
+      if (live.has(entry.node)) {
+        this.#upsert(entry, out);
+        continue;
+      }
+      // Listed, but its node is not back yet: unreachable until it is (or the grace ends).
+      const known = this.#peers.get(entry.name);
+      if (known === undefined) this.#upsert(entry, out);
+      const peer = this.#peers.get(entry.name)!;
+      if (peer.reachable) lost.push(entry.name);
+      peer.reachable = false;
     }
-    const lost: string[] = [];
     for (const [name, peer] of this.#peers) {
       if (present.has(name)) continue;
       if (live.has(peer.node)) {

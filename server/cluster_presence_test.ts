@@ -122,3 +122,17 @@ Deno.test("PresenceReplica.forget() drops a name that moved to this node without
   r.forget("bob");
   deepEqual(r.apply({ t: "leave", seq: 2, node: "n1", name: "bob", reason: "quit" }), []);
 });
+
+Deno.test("PresenceReplica.snapshot() keeps peers of a node not listening yet unreachable", () => {
+  const r = new PresenceReplica("me");
+  r.apply({ t: "join", seq: 1, entry: e("bob", "n1") });
+  r.lost();
+  r.hold();
+  // After a Redis restart bob is listed again (from the append-only file), but n1 has not
+  // reconnected: bob stays unreachable, and becomes reachable with n1's own sync.
+  deepEqual(r.snapshot({ seq: 5, entries: [e("bob", "n1")], liveNodes: ["me"] }), []);
+  deepEqual(r.names(), { reachable: [], unreachable: ["bob"] });
+  deepEqual(r.apply({ t: "sync", seq: 6, node: "n1", entries: [e("bob", "n1")] }), [
+    { kind: "peer-state", names: ["bob"], state: "reachable" },
+  ]);
+});

@@ -297,6 +297,12 @@ Deno.test("RedisCommunity resynchronises when it notices a missed presence event
 Deno.test("RedisCommunity fails a message whose node never answers, on its own clock", async () => {
   await withRedis(async (redis, prefix) => {
     // A node that is alive and listening, but never answers: a bare subscriber on its channel.
+    const listener = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
+    const channel = `${prefix}to:mute`;
+    await listener.write(
+      new TextEncoder().encode(`*2\r\n$9\r\nSUBSCRIBE\r\n$${channel.length}\r\n${channel}\r\n`),
+    );
+    await listener.read(new Uint8Array(256));
     await redis.command("SET", `${prefix}alive:mute`, "x", "PX", "60000");
     await redis.command("HSET", `${prefix}nodes`, "mute", JSON.stringify({ proto: 1, inst: "x" }));
     const entry = { name: "silent", node: "mute", encKey: "E", signKey: "S", eph: 0 };
@@ -307,13 +313,7 @@ Deno.test("RedisCommunity fails a message whose node never answers, on its own c
       timing: { ...TIMING, remoteTimeoutMs: 30_000 },
       now: () => clock,
     });
-    const listener = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
     try {
-      const channel = `${prefix}to:mute`;
-      await listener.write(
-        new TextEncoder().encode(`*2\r\n$9\r\nSUBSCRIBE\r\n$${channel.length}\r\n${channel}\r\n`),
-      );
-      await listener.read(new Uint8Array(256));
       const alice = await join(a, "alice");
       await eventually(() => a.community.lookup("silent")?.online === true, "a to know silent");
       a.community.send(alice.conn, { requestId: 9, to: "silent", body: new Uint8Array([1]) });
