@@ -13,6 +13,8 @@ import { delay } from "./_async.ts";
 import { escapeControls } from "../protocol/text.ts";
 import { VideoLibrary } from "../video/videos.ts";
 import type { VideoCodec } from "../video/segmenter.ts";
+import { CLUSTER_FLAGS, CLUSTER_HELP, clusterSettings } from "./cluster_options.ts";
+import { RedisCommunity } from "./redis_community.ts";
 
 /** Help for `peerstream serve`. */
 export const SERVE_HELP = `Usage: peerstream serve [options]
@@ -27,12 +29,15 @@ Options:
   --cache DIR          Prepared segments and samples (default $XDG_CACHE_HOME/peerstream)
   --data DIR           Name-to-key bindings (default $XDG_DATA_HOME/peerstream)
   --release NAME       Free NAME from the key that owns it, then exit; with a server
-                       running on the same --data, once that server applied it
+                       running on the same --data, once that server applied it;
+                       with --redis, in the whole cluster at once
   --tls-cert FILE      PEM certificate; with --tls-key, serve TLS
   --tls-key FILE       PEM private key
   --max-connections N  Connections at once (default ${DEFAULT_LIMITS.maxConnections})
   --max-per-address N  Connections from one address (default ${DEFAULT_LIMITS.maxConnectionsPerAddress}; behind a NAT
-                       or load balancer every client shares one address: raise it)
+                       or load balancer every client shares one address: raise it,
+                       or use --trust-proxy)
+${CLUSTER_HELP}
   -h, --help           Show this help
 
 Ctrl-C or SIGTERM tells every client and shuts down cleanly.
@@ -70,6 +75,10 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
     throw new UsageError("Options --tls-cert and --tls-key go together");
   }
+  const cluster = clusterSettings(values);
+  if (values.release !== undefined && cluster.redis !== undefined) {
+    return await releaseInCluster(cluster.redis.url, values.release, io);
+  }
   const names = fileNameStore(`${values.data ?? dataDir()}/names.json`);
   if (values.release !== undefined) return await release(names, values.release, io);
   const tls = values["tls-cert"] !== undefined && values["tls-key"] !== undefined
@@ -79,20 +88,41 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     }
     : undefined;
   const log = (line: string) => io.out(`${timestamp()} ${line}`);
+  const limits = limitsFrom(values);
+  let fatal: (why: string) => void = () => {};
+  const fatalSignal = new Promise<string>((resolve) => fatal = resolve);
   const server = new PeerstreamServer({
     hostname: values.host ?? "0.0.0.0",
     port,
     log,
     names,
     tls,
-    limits: limitsFrom(values),
+    limits,
+    cluster: cluster.redis === undefined ? undefined : {
+      ...cluster.redis,
+      timing: {
+        ttlMs: limits.clusterTtlMs ?? DEFAULT_LIMITS.clusterTtlMs,
+        beatMs: limits.clusterBeatMs ?? DEFAULT_LIMITS.clusterBeatMs,
+      },
+      onFatal: (message) => {
+        io.err(`${timestamp()} error: ${message}`);
+        fatal("cluster");
+      },
+    },
+    trustedProxies: cluster.trustedProxies,
+    reusePort: cluster.reusePort,
   });
   let addr: Deno.NetAddr;
   try {
-    addr = server.start();
+    addr = await server.start();
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
       io.err(`error: Cannot listen on port ${port}: it is in use; pick another with --port`);
+      return 1;
+    }
+    // Cannot join the cluster: the message says why and what to do.
+    if (cluster.redis !== undefined && !(error instanceof Deno.errors.PermissionDenied)) {
+      io.err(`error: ${(error as Error).message}`);
       return 1;
     }
     throw error;
@@ -115,13 +145,13 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
       io.err(`${timestamp()} error: Cannot open the video library: ${message}`);
     },
   );
-  const why = await io.stopSignal;
+  const why = await Promise.race([io.stopSignal, fatalSignal]);
   abort.abort();
   await opening;
   log(`${why}: shutting down`);
   await server.shutdown("Server is shutting down");
   log("stopped");
-  return 0;
+  return why === "cluster" ? 1 : 0;
 }
 
 /**
@@ -188,6 +218,17 @@ async function release(names: NameStore, raw: string, io: ServeIo): Promise<numb
   return 0;
 }
 
+/** `serve --release NAME --redis URL`: frees the name in the cluster's Redis, for every node. */
+async function releaseInCluster(url: string, raw: string, io: ServeIo): Promise<number> {
+  const shown = escapeControls(raw);
+  if (!(await RedisCommunity.releaseName(url, raw.normalize("NFC")))) {
+    io.err(`error: Cannot release "${shown}": no key owns that name in the cluster`);
+    return 1;
+  }
+  io.out(`Released "${shown}" in the cluster: any key may register it now, on every node`);
+  return 0;
+}
+
 /** The process id of the server running on this store (its heartbeat is recent), if any. */
 function runningServer(names: NameStore): number | undefined {
   return names.acknowledged?.()?.pid;
@@ -211,6 +252,7 @@ function parseFlags(args: string[]) {
         "tls-key": { type: "string" },
         "max-connections": { type: "string" },
         "max-per-address": { type: "string" },
+        ...CLUSTER_FLAGS,
         help: { type: "boolean", short: "h" },
       },
     });

@@ -77,6 +77,10 @@ export interface ServerLimits {
    * (`SLOW_CONSUMER`).
    */
   stallStopMs: number;
+  /** Cluster mode: a node whose heartbeat is this old is gone and its peers offline, ms. */
+  clusterTtlMs: number;
+  /** Cluster mode: how often a node renews its heartbeat, ms. */
+  clusterBeatMs: number;
 }
 
 /** The defaults; `peerstream serve --help` and README list them. */
@@ -107,6 +111,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxWriteStallMs: 15_000,
   stallStepDownMs: 3_000,
   stallStopMs: 15_000,
+  clusterTtlMs: 5000,
+  clusterBeatMs: 1000,
 };
 
 /** The environment variable that overrides limits (tests): a JSON object of {@linkcode ServerLimits} fields. */
