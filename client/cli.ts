@@ -131,6 +131,8 @@ export async function join(args: string[]): Promise<number> {
           term.print(
             style.yellow(`* ${show(name)} left${reason === "quit" ? "" : ` (${reason})`}`),
           ),
+        peerState: (names, state) =>
+          term.print(style.yellow(peerStateNotice(names.map(show), state))),
         message: (m) => {
           const mark = m.trust === "verified"
             ? " ✓"
@@ -391,4 +393,23 @@ export async function join(args: string[]): Promise<number> {
   await s.quit();
   term.close();
   return 0;
+}
+
+/**
+ * The one-line notice for a `peer-state` change in a cluster.
+ *
+ * @param names The peers, already made safe to print.
+ * @param state Unreachable, or reachable again.
+ * @returns E.g. `* bob, carol unreachable: their server lost contact; messages to them fail until
+ * it is back`.
+ */
+export function peerStateNotice(
+  names: readonly string[],
+  state: "unreachable" | "reachable",
+): string {
+  const shown = names.slice(0, 5).join(", ");
+  const who = names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
+  return state === "unreachable"
+    ? `* ${who} unreachable: their server lost contact; messages to them fail until it is back`
+    : `* ${who} reachable again`;
 }

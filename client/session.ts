@@ -24,6 +24,7 @@ import {
   type LeaveReason,
   MAX_SEALED_BYTES,
   type Message,
+  type PeerReachability,
   PROTOCOL_VERSION,
   type Quality,
   type SegmentMessage,
@@ -75,6 +76,11 @@ export interface SessionEvents {
   joined?(name: string): void;
   /** A peer left. */
   left?(name: string, reason: LeaveReason): void;
+  /**
+   * Peers online on another server of a cluster became unreachable (that server lost contact with
+   * the others; they have not left), or reachable again.
+   */
+  peerState?(names: string[], state: PeerReachability): void;
   /** A message arrived and was verified. */
   message?(message: IncomingMessage): void;
   /** Something arrived that must not be shown as genuine (bad signature, replay, changed key). */
@@ -306,7 +312,10 @@ export class ClientSession {
     }
     this.#identity = identity;
     this.#name = welcome.name;
-    this.peers.reset(welcome.name, this.#boundedPeers(welcome.peers));
+    const unreachable = welcome.unreachable ?? [];
+    this.peers.reset(welcome.name, this.#boundedPeers([...welcome.peers, ...unreachable]));
+    const shown = unreachable.filter((n) => this.peers.has(n));
+    if (shown.length > 0) this.#events.peerState?.(shown, "unreachable");
     return welcome;
   }
 
@@ -660,6 +669,12 @@ export class ClientSession {
         this.#keys.delete(message.name);
         if (this.peers.left(message.name)) this.#events.left?.(message.name, message.reason);
         return;
+      case "peer-state": {
+        // Only peers this client lists: they stay online, reachable or not.
+        const names = message.names.filter((n) => this.peers.has(n));
+        if (names.length > 0) this.#events.peerState?.(names, message.state);
+        return;
+      }
       case "deliver":
         return this.#deliver(message.rid, message.from, message.body);
       case "error":
@@ -673,7 +688,6 @@ export class ClientSession {
         return;
       case "server-hello":
       case "pong":
-      case "peer-state":
         return;
       default:
         if ("re" in message && typeof message.re === "number") this.#answer(message.re, message);
