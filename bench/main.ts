@@ -13,6 +13,7 @@ import { formatTable, resultsFile } from "./_report.ts";
 import type { BenchContext, ScenarioResult } from "./_scenario.ts";
 import { ensureBenchTitle } from "./_server.ts";
 import { baselineScenario } from "./baseline.ts";
+import { clusterScenario } from "./cluster.ts";
 import { cryptoScenario } from "./crypto.ts";
 import { hostileScenario } from "./hostile.ts";
 import { joinStormScenario } from "./join_storm.ts";
@@ -37,6 +38,7 @@ const SCENARIOS: Record<
   crypto: cryptoScenario,
   baseline: (ctx, done) => baselineScenario(ctx, done.find((r) => r.id === "viewers")),
   hostile: hostileScenario,
+  cluster: clusterScenario,
 };
 
 const HELP = `Usage: deno task bench [options]

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type ServerProcess, startServer } from "./_helpers.ts";
+import { LOOPBACK_LIMITS, type ServerProcess, startServer } from "./_helpers.ts";
 import { RedisServer } from "./_redis.ts";
 
 /** The heartbeat of test clusters: a killed node is gone after about 2 s. */
@@ -36,7 +36,13 @@ export async function startCluster(
   const redis = await RedisServer.start();
   const videos = await Deno.makeTempDir({ prefix: "peerstream-novideos-" });
   const env = {
-    PEERSTREAM_LIMITS: JSON.stringify({ ...TEST_CLUSTER_LIMITS, ...options.limits }),
+    // Every test client comes from 127.0.0.1: the per-address limits are lifted as for any test
+    // server.
+    PEERSTREAM_LIMITS: JSON.stringify({
+      ...LOOPBACK_LIMITS,
+      ...TEST_CLUSTER_LIMITS,
+      ...options.limits,
+    }),
   };
   const nodes: ServerProcess[] = [];
   const cluster: TestCluster = {
