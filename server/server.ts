@@ -421,34 +421,39 @@ export class PeerstreamServer {
         return;
       }
       case "play":
-        this.#play(client, message.id, { title: message.title, quality: message.quality });
+        this.#play(client, message.id, {
+          title: message.title,
+          quality: message.quality,
+          position: message.position,
+        });
         return;
-      case "stop": {
-        const stream = client.stream;
-        if (stream === undefined) {
-          throw new PeerstreamError("NOT_PLAYING", "Cannot stop: nothing is playing");
-        }
-        stream.stop(message.id);
+      case "stop":
+        _playing(client, "stop").stop(message.id);
         return;
-      }
       case "quality": {
-        if (client.stream === undefined) {
-          throw new PeerstreamError("NOT_PLAYING", "Cannot change quality: nothing is playing");
+        const stream = _playing(client, "change quality");
+        if (message.position === undefined) {
+          stream.setQuality(message.quality);
+          client.conn.send({ type: "ok", re: message.id });
+        } else {
+          stream.seek(message.position, { requestId: message.id, quality: message.quality });
         }
-        client.stream.setQuality(message.quality);
-        client.conn.send({ type: "ok", re: message.id });
         return;
       }
       case "pause":
+        _playing(client, "pause").pause();
+        client.conn.send({ type: "ok", re: message.id });
+        return;
       case "resume":
+        _playing(client, "resume").resume();
+        client.conn.send({ type: "ok", re: message.id });
+        return;
       case "seek":
-        throw new PeerstreamError(
-          "INTERNAL",
-          `Cannot ${message.type}: this server does not support it yet; STOP and PLAY again`,
-        );
+        _playing(client, "seek").seek(message.position, { requestId: message.id });
+        return;
       case "seg-ack":
-        if (client.stream?.streamId === message.streamId && message.epoch === 0) {
-          client.stream.ack(message.index);
+        if (client.stream?.streamId === message.streamId) {
+          client.stream.ack(message.epoch, message.index);
         }
         return;
       case "ping":
@@ -540,7 +545,7 @@ export class PeerstreamServer {
   #play(
     client: Client,
     requestId: number,
-    options: { title: string; quality: number | "auto" },
+    options: { title: string; quality: number | "auto"; position?: number },
   ) {
     const videos = this.#requireVideos();
     let entry = videos.get(options.title);
@@ -598,9 +603,11 @@ export class PeerstreamServer {
       prepared,
       store: this.#store,
       quality,
+      position: options.position,
       maxUnackedBytes: this.#limits.maxUnackedMediaBytes,
       stallStepDownMs: this.#limits.stallStepDownMs,
       stallStopMs: this.#limits.stallStopMs,
+      pauseTimeoutMs: this.#limits.pauseTimeoutMs,
       onEnd: (reason, detail) => {
         if (client.stream === session) client.stream = undefined;
         this.#log(
@@ -677,6 +684,17 @@ export class PeerstreamServer {
     client.conn.send({ type: "error", code, message: `Closing connection: ${why}; reconnect` });
     within(client.conn.flush(), 500).then(() => client.conn.close());
   }
+}
+
+/** The client's running stream, or `NOT_PLAYING` naming what could not be done. */
+function _playing(client: Client, action: string): StreamSession {
+  if (client.stream === undefined) {
+    throw new PeerstreamError(
+      "NOT_PLAYING",
+      `Cannot ${action}: nothing is playing; PLAY a title first`,
+    );
+  }
+  return client.stream;
 }
 
 function requestIdOf(message: ClientMessage): number | undefined {
