@@ -13,7 +13,8 @@ import { COMMAND_HELP, complete, parseCommand } from "./commands.ts";
 import { knownPeersFile, loadOrCreateIdentity } from "./identity.ts";
 import { KnownPeers } from "./known_peers.ts";
 import { checkPlayer, playerArgs, PlayerSink, ValidatingSink } from "./player.ts";
-import { ClientSession, type MediaSink } from "./session.ts";
+import type { ClientSession, MediaSink } from "./session.ts";
+import { connectSession } from "./connect.ts";
 import { Terminal } from "./terminal.ts";
 
 /** Help for `peerstream join`. */
@@ -115,7 +116,7 @@ export async function join(args: string[]): Promise<number> {
   const known = new KnownPeers(values.ephemeral ? undefined : knownPeersFile(values.name, dir));
 
   try {
-    session = await ClientSession.connect({
+    session = await connectSession({
       hostname,
       port,
       tls: values.tls ? { caCerts } : undefined,
@@ -232,7 +233,7 @@ export async function join(args: string[]): Promise<number> {
     }
     player = new PlayerSink(args, {
       onExit: () => {
-        if (session?.playback !== "playing") return;
+        if (session?.stream === undefined) return;
         term.print("* player closed; stopping");
         session.stop().catch(() => {});
       },

@@ -1,6 +1,11 @@
 /**
  * A client's connection to a server: handshake, requests and answers, sealed messages and
- * streams. The terminal and the tests both drive it.
+ * streams. The terminal, a page and the tests all drive it. It runs over any
+ * {@linkcode ByteTransport} and uses no `Deno.*` (see `connect.ts` for the socket factory).
+ *
+ * The read loop never waits for anything but the transport: media goes to the
+ * {@linkcode MediaSink} as it arrives (the sink queues it), each segment is acknowledged the
+ * moment its last byte is read, and chat, receipts, pings and answers are handled on arrival.
  * @module
  */
 
@@ -27,6 +32,8 @@ import {
   type ServerHelloMessage,
   type ServerMessage,
   type StreamEndMessage,
+  type StreamEndReason,
+  type StreamSeekMessage,
   type StreamStartMessage,
   type VideoSummary,
   type WelcomeMessage,
@@ -34,14 +41,21 @@ import {
 import { normalizeName } from "../protocol/names.ts";
 import { type KeyTrust, KnownPeers } from "./known_peers.ts";
 import { PeerList } from "./peers.ts";
-import { nextPlaybackState, type PlaybackState } from "./playback.ts";
+import type { ByteTransport } from "./transport.ts";
 
-/** Where a stream's media goes: a player, a validator, a test. */
+/**
+ * Where a stream's media goes: the playout queue of a player, a validator, a test. Every call is
+ * made as the data arrives and is never awaited, so a sink must queue (bounded) rather than block.
+ */
 export interface MediaSink {
-  /** Takes media bytes in order; a returned promise applies backpressure. */
-  write(data: Uint8Array): void | Promise<void>;
-  /** The stream ended; `finished` lets the sink play out what it has. */
-  close(reason: "finished" | "stopped" | "error"): void | Promise<void>;
+  /** Media bytes of the current epoch, in order. */
+  write(data: Uint8Array): void;
+  /** The stream ended; no more media follows. `finished` lets the sink play out what it has. */
+  close(reason: StreamEndReason, end?: StreamEndMessage): void;
+  /** A segment begins: its `bytes` follow. */
+  segment?(segment: SegmentMessage): void;
+  /** The stream jumped to a new epoch: the bytes that follow start at segment `seek.index`. */
+  seek?(seek: StreamSeekMessage): void;
 }
 
 /** A verified incoming message. */
@@ -76,16 +90,15 @@ export interface SessionEvents {
   serverError?(code: ErrorCode, message: string): void;
   /** The connection closed; `expected` after QUIT. */
   closed?(info: { expected: boolean; message: string }): void;
+  /**
+   * A peer in the known-peers table came online with another key than the one remembered (checked
+   * when it joins, or is online at welcome; peers never seen before cost no key lookup).
+   */
+  keyChanged?(name: string): void;
 }
 
-/** Options for {@linkcode ClientSession.connect}. */
-export interface ConnectOptions {
-  /** Server host. */
-  hostname: string;
-  /** Server port. */
-  port: number;
-  /** Use TLS; `caCerts` adds trusted certificates (PEM). */
-  tls?: { caCerts?: string[] };
+/** Options for {@linkcode ClientSession.open}. */
+export interface SessionOptions {
   /** How long to wait for the server's greeting, ms. @default {5000} */
   timeoutMs?: number;
   /** Callbacks. */
@@ -102,15 +115,17 @@ interface Pending {
 interface Stream {
   info: StreamStartMessage;
   sink: MediaSink;
+  epoch: number;
+  /** The segment whose bytes are arriving; none between a jump and the next segment. */
   segment?: SegmentMessage;
   received: number;
-  /** STOP was asked: the sink is closing and late media is dropped. */
-  stopping?: Promise<void>;
+  /** STOP was asked: the sink was closed and late media is dropped. */
+  stopping: boolean;
 }
 
 /** A connected client. */
 export class ClientSession {
-  readonly #conn: Deno.Conn;
+  readonly #transport: ByteTransport;
   readonly #events: SessionEvents;
   readonly #known: KnownPeers;
   readonly #greeting: ServerHelloMessage;
@@ -124,7 +139,7 @@ export class ClientSession {
   #keys = new Map<string, PeerKeys & { trust: KeyTrust }>();
   #replay = new ReplayGuard();
   #inbox: Promise<void> = Promise.resolve();
-  #playback: PlaybackState = "idle";
+  #requesting = false;
   #stream?: Stream;
   #openSink?: (info: StreamStartMessage) => MediaSink;
   #closing = false;
@@ -134,8 +149,12 @@ export class ClientSession {
   /** Bytes received from the server. */
   bytesRead = 0;
 
-  private constructor(conn: Deno.Conn, greeting: ServerHelloMessage, options: ConnectOptions) {
-    this.#conn = conn;
+  private constructor(
+    transport: ByteTransport,
+    greeting: ServerHelloMessage,
+    options: SessionOptions,
+  ) {
+    this.#transport = transport;
     this.#greeting = greeting;
     this.#events = options.events ?? {};
     this.#known = options.knownPeers ?? new KnownPeers();
@@ -143,52 +162,31 @@ export class ClientSession {
   }
 
   /**
-   * Connects and waits for the server's greeting.
+   * Starts a session over a transport: waits for the server's greeting.
    *
-   * @param options Address, TLS and callbacks.
+   * @param transport The byte stream to the server (see `connect.ts` for sockets).
+   * @param options Greeting timeout, callbacks and the known-peers table.
    * @returns The session, not yet registered.
-   * @throws {PeerstreamError} When the server cannot be reached, does not greet in time, or
-   * speaks another protocol version.
+   * @throws {PeerstreamError} When the server does not greet in time, answers with an error, or
+   * speaks another protocol version; the transport is closed then.
+   * @throws {Error} When the bytes are not a peerstream greeting (e.g. TLS against plain TCP).
    */
-  static async connect(options: ConnectOptions): Promise<ClientSession> {
-    const where = `${options.hostname}:${options.port}`;
-    let conn: Deno.Conn;
+  static async open(
+    transport: ByteTransport,
+    options: SessionOptions = {},
+  ): Promise<ClientSession> {
     try {
-      conn = options.tls
-        ? await Deno.connectTls({
-          hostname: options.hostname,
-          port: options.port,
-          caCerts: options.tls.caCerts,
-        })
-        : await Deno.connect({ hostname: options.hostname, port: options.port });
-    } catch (error) {
-      throw new PeerstreamError(
-        "INTERNAL",
-        `Cannot connect to ${where}: ${(error as Error).message}; check that the server is running`,
-        { cause: error },
-      );
-    }
-    const timeoutMs = options.timeoutMs ?? 5000;
-    let greeting: { message: ServerHelloMessage };
-    try {
-      greeting = await readGreeting(conn, timeoutMs);
+      const greeting = await readGreeting(transport, options.timeoutMs ?? 5000);
+      // The server says nothing more until the client's hello, so no bytes follow the greeting.
+      return new ClientSession(transport, greeting, options);
     } catch (error) {
       try {
-        conn.close();
+        transport.close();
       } catch {
         // Already closed.
       }
-      if (error instanceof PeerstreamError) throw error;
-      const text = (error as Error).message;
-      const tlsHint = options.tls
-        ? "the server may not use TLS; try without --tls"
-        : "is it a peerstream server? if it uses TLS, add --tls";
-      throw new PeerstreamError("BAD_FRAME", `Cannot talk to ${where}: ${text}; ${tlsHint}`, {
-        cause: error,
-      });
+      throw error;
     }
-    // The server says nothing more until the client's hello, so no bytes follow the greeting.
-    return new ClientSession(conn, greeting.message, options);
   }
 
   /** The server software, from its greeting. */
@@ -201,9 +199,14 @@ export class ClientSession {
     return this.#name;
   }
 
-  /** Where playback stands. */
-  get playback(): PlaybackState {
-    return this.#playback;
+  /** The server's stream, while one runs (from `stream-start` to `stream-end`). */
+  get stream(): StreamStartMessage | undefined {
+    return this.#stream?.stopping === false ? this.#stream.info : undefined;
+  }
+
+  /** Whether a PLAY waits for its answer. */
+  get requesting(): boolean {
+    return this.#requesting;
   }
 
   /** Resolves when the connection has closed and the read loop ended. */
@@ -212,15 +215,21 @@ export class ClientSession {
   }
 
   /**
-   * Registers a name. On `NAME_TAKEN` or `NAME_INVALID` the connection stays open: call again
-   * with another name.
+   * Registers a name. On `NAME_TAKEN` or `NAME_INVALID` the connection stays open until the
+   * server's handshake deadline, but a person choosing another name should reconnect (the
+   * terminal client does, for each attempt).
    *
    * @param name The name to register.
    * @param identity The key pairs; the server checks a signature of its challenge.
+   * @param options `ephemeral`: the server holds the name only while this connection lasts.
    * @returns The welcome, with the peers online.
    * @throws {PeerstreamError} With the server's code when refused.
    */
-  async register(name: string, identity: Identity): Promise<WelcomeMessage> {
+  async register(
+    name: string,
+    identity: Identity,
+    options: { ephemeral?: boolean } = {},
+  ): Promise<WelcomeMessage> {
     let normalized: string;
     try {
       normalized = normalizeName(name);
@@ -243,12 +252,25 @@ export class ClientSession {
       encKey: keys.encKey,
       signKey: keys.signKey,
       proof: proof.toBase64(),
+      ...(options.ephemeral ? { ephemeral: true } : {}),
     });
     const welcome = await answer as WelcomeMessage;
     this.#identity = identity;
     this.#name = welcome.name;
     this.peers.reset(welcome.name, welcome.peers);
+    for (const peer of this.peers.names()) this.#checkKnownKey(peer);
     return welcome;
+  }
+
+  /**
+   * The fingerprint of this client's own keys, as peers see it in WHO and VERIFY.
+   *
+   * @returns Hex digits.
+   * @throws {PeerstreamError} `NOT_REGISTERED` before registration.
+   */
+  async fingerprint(): Promise<string> {
+    const identity = this.#requireRegistered();
+    return (await importPeerKeys(await exportPublicKeys(identity))).fingerprint;
   }
 
   /** Lists the server's videos. */
@@ -276,6 +298,15 @@ export class ClientSession {
     const entry = { ...keys, trust };
     if (trust !== "changed") this.#keys.set(name, entry);
     return entry;
+  }
+
+  /**
+   * Whether the known-peers table remembers a key for a peer (met before, online or not).
+   *
+   * @param name The peer.
+   */
+  knows(name: string): boolean {
+    return this.#known.fingerprint(name) !== undefined;
   }
 
   /**
@@ -323,47 +354,60 @@ export class ClientSession {
   }
 
   /**
-   * Starts a stream; media goes to the sink until the stream ends.
+   * Starts a stream, replacing one that runs (its sink is closed with `stopped` first); media goes
+   * to the sink until the stream ends.
    *
    * @param title The title.
-   * @param options The quality, and a factory that opens the sink once the metadata is known.
+   * @param options The quality, where to start, and a factory that opens the sink once the
+   * metadata is known; if it throws, the stream is stopped and the error rejects this call.
    * @returns The stream's metadata.
    */
   async play(
     title: string,
-    options: { quality: Quality; sink: (info: StreamStartMessage) => MediaSink },
+    options: {
+      quality: Quality;
+      position?: number;
+      sink: (info: StreamStartMessage) => MediaSink;
+    },
   ): Promise<StreamStartMessage> {
     this.#requireRegistered();
-    this.#playback = nextPlaybackState(this.#playback, "play");
     // The "stream-start" handler opens the sink and answers the request, so that no media
     // arriving right behind stream-start is missed.
     this.#openSink = options.sink;
+    this.#requesting = true;
     try {
       return await this.#request({
         type: "play",
         id: 0,
         title,
         quality: options.quality,
+        ...(options.position === undefined ? {} : { position: options.position }),
       }) as StreamStartMessage;
-    } catch (error) {
+    } finally {
       this.#openSink = undefined;
-      this.#playback = nextPlaybackState(this.#playback, "refused");
-      throw error;
+      this.#requesting = false;
     }
   }
 
   /**
-   * Stops the current stream; resolves once the server confirms that no more media follows.
+   * Stops the current stream: closes its sink at once (late media is dropped), then resolves once
+   * the server confirms that no more media follows.
    *
-   * @throws {PeerstreamError} `NOT_PLAYING` when nothing plays.
+   * @throws {PeerstreamError} `NOT_PLAYING` when no stream runs.
    */
   async stop(): Promise<void> {
-    this.#playback = nextPlaybackState(this.#playback, "stop");
-    // Media already in flight can take seconds to drain through a real-time player: close the
-    // sink now, so the picture stops at once and a blocked write to the player fails.
     const stream = this.#stream;
-    if (stream !== undefined && stream.stopping === undefined) {
-      stream.stopping = Promise.resolve(stream.sink.close("stopped")).catch(() => {});
+    if (stream === undefined || stream.stopping) {
+      throw new PeerstreamError(
+        "NOT_PLAYING",
+        "Cannot stop: nothing is playing; PLAY a title first",
+      );
+    }
+    stream.stopping = true;
+    try {
+      stream.sink.close("stopped");
+    } catch {
+      // The sink (player) is already gone.
     }
     try {
       await this.#request({ type: "stop", id: 0 });
@@ -373,9 +417,57 @@ export class ClientSession {
     }
   }
 
-  /** Changes the quality of the current stream from the next segment on. */
-  async setQuality(quality: Quality): Promise<void> {
-    await this.#request({ type: "quality", id: 0, quality });
+  /**
+   * Changes the quality of the current stream. Without a position it applies from the next
+   * segment boundary (how `auto` is turned on and off); with one, the server jumps there in the
+   * new rendition (a new epoch: see {@linkcode MediaSink.seek}).
+   *
+   * @param quality A height, or `auto`.
+   * @param options `position`: the second on screen now.
+   * @returns The `stream-seek` of the jump, or null without a position.
+   * @throws {PeerstreamError} `NOT_PLAYING`, `RENDITION_NOT_FOUND`.
+   */
+  async setQuality(
+    quality: Quality,
+    options: { position?: number } = {},
+  ): Promise<StreamSeekMessage | null> {
+    const answer = await this.#request({
+      type: "quality",
+      id: 0,
+      quality,
+      ...(options.position === undefined ? {} : { position: options.position }),
+    });
+    return answer.type === "stream-seek" ? answer : null;
+  }
+
+  /**
+   * Holds the current stream on the server: nothing more is sent (what is in flight still
+   * arrives) and no slow-consumer rule applies, until {@linkcode ClientSession.resume}.
+   *
+   * @throws {PeerstreamError} `NOT_PLAYING`.
+   */
+  async pause(): Promise<void> {
+    await this.#request({ type: "pause", id: 0 });
+  }
+
+  /**
+   * Continues a held stream.
+   *
+   * @throws {PeerstreamError} `NOT_PLAYING`.
+   */
+  async resume(): Promise<void> {
+    await this.#request({ type: "resume", id: 0 });
+  }
+
+  /**
+   * Jumps to the segment containing `position` (a new epoch: see {@linkcode MediaSink.seek}).
+   *
+   * @param position Seconds from the start of the title; past the end means the last segment.
+   * @returns The `stream-seek`: where the new epoch starts and whether it is paused.
+   * @throws {PeerstreamError} `NOT_PLAYING`.
+   */
+  async seek(position: number): Promise<StreamSeekMessage> {
+    return await this.#request({ type: "seek", id: 0, position }) as StreamSeekMessage;
   }
 
   /** Says goodbye and closes. */
@@ -398,7 +490,7 @@ export class ClientSession {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      this.#conn.close();
+      this.#transport.close();
     } catch {
       // Already closed.
     }
@@ -430,7 +522,7 @@ export class ClientSession {
     const bytes = encodeMessage(message);
     this.#writeChain = this.#writeChain.then(async () => {
       let at = 0;
-      while (at < bytes.length) at += await this.#conn.write(bytes.subarray(at));
+      while (at < bytes.length) at += await this.#transport.write(bytes.subarray(at));
     }).catch(() => {
       // A failed write surfaces as a closed connection in the read loop.
     });
@@ -441,11 +533,11 @@ export class ClientSession {
     let failure = "";
     try {
       while (true) {
-        const n = await this.#conn.read(buffer);
+        const n = await this.#transport.read(buffer);
         if (n === null) break;
         this.bytesRead += n;
         for (const frame of this.#decoder.push(buffer.subarray(0, n))) {
-          await this.#handle(decodeMessage(frame) as ServerMessage);
+          this.#handle(decodeMessage(frame) as ServerMessage);
         }
       }
     } catch (error) {
@@ -460,74 +552,63 @@ export class ClientSession {
       this.#pending.clear();
       this.#registering?.reject(error);
       this.#registering = undefined;
-      await this.#endStream("error");
+      this.#endStream("error");
       await this.#inbox;
       this.#events.closed?.({ expected, message });
     }
   }
 
-  async #handle(message: ServerMessage) {
+  /** Handles one message at once; nothing here waits (opening a message runs on the side). */
+  #handle(message: ServerMessage) {
     switch (message.type) {
-      case "media": {
-        const stream = this.#stream;
-        if (stream === undefined || message.streamId !== stream.info.streamId) return;
-        stream.received += message.data.length;
-        const segment = stream.segment;
-        if (segment !== undefined && stream.received >= segment.bytes) {
-          this.#write({
-            type: "seg-ack",
-            streamId: segment.streamId,
-            epoch: segment.epoch,
-            index: segment.index,
-          });
-          stream.segment = undefined;
-        }
-        if (stream.stopping === undefined) await stream.sink.write(message.data);
-        return;
-      }
+      case "media":
+        return this.#media(message.streamId, message.data);
       case "segment": {
         const stream = this.#stream;
         if (stream === undefined || message.streamId !== stream.info.streamId) return;
+        if (message.epoch !== stream.epoch) return;
         stream.segment = message;
         stream.received = 0;
+        if (!stream.stopping) this.#toSink(stream, (sink) => sink.segment?.(message));
         this.#events.segment?.(message);
+        return;
+      }
+      case "stream-seek": {
+        const stream = this.#stream;
+        if (stream !== undefined && message.streamId === stream.info.streamId) {
+          stream.epoch = message.epoch;
+          stream.segment = undefined;
+          if (!stream.stopping) this.#toSink(stream, (sink) => sink.seek?.(message));
+        }
+        this.#answer(message.re, message);
         return;
       }
       case "stream-end": {
         if (this.#stream?.info.streamId === message.streamId) {
-          await this.#endStream(message.reason);
+          this.#endStream(message.reason, message);
           this.#events.streamEnd?.(message);
         }
         if (message.re !== undefined) this.#answer(message.re, message);
         return;
       }
-      case "stream-start": {
-        const openSink = this.#openSink;
-        this.#openSink = undefined;
-        if (openSink === undefined) return;
-        let sink: MediaSink;
-        try {
-          sink = openSink(message);
-        } catch (error) {
-          // No player: stop the stream at once and report why.
-          this.#write({ type: "stop", id: this.#nextId++ });
-          this.#playback = "idle";
-          const pending = this.#pending.get(message.re);
-          this.#pending.delete(message.re);
-          pending?.reject(error instanceof Error ? error : new Error(String(error)));
-          return;
-        }
-        this.#stream = { info: message, sink, received: 0 };
-        this.#playback = nextPlaybackState(this.#playback, "started");
-        this.#answer(message.re, message);
-        return;
-      }
+      case "stream-start":
+        return this.#streamStart(message);
+      default:
+        return this.#handleOther(message);
+    }
+  }
+
+  #handleOther(message: ServerMessage) {
+    switch (message.type) {
       case "welcome":
         this.#registering?.resolve(message);
         this.#registering = undefined;
         return;
       case "joined":
-        if (this.peers.joined(message.name)) this.#events.joined?.(message.name);
+        if (this.peers.joined(message.name)) {
+          this.#events.joined?.(message.name);
+          this.#checkKnownKey(message.name);
+        }
         return;
       case "left":
         this.#keys.delete(message.name);
@@ -538,19 +619,8 @@ export class ClientSession {
         this.#inbox = inbox;
         return;
       }
-      case "error": {
-        if (message.re !== undefined && this.#pending.has(message.re)) {
-          const pending = this.#pending.get(message.re)!;
-          this.#pending.delete(message.re);
-          pending.reject(new PeerstreamError(message.code, message.message));
-        } else if (this.#registering !== undefined) {
-          this.#registering.reject(new PeerstreamError(message.code, message.message));
-          this.#registering = undefined;
-        } else {
-          this.#events.serverError?.(message.code, message.message);
-        }
-        return;
-      }
+      case "error":
+        return this.#error(message);
       case "shutdown":
         this.#closing = true;
         this.#events.shutdown?.(message.message);
@@ -566,6 +636,72 @@ export class ClientSession {
     }
   }
 
+  #media(streamId: number, data: Uint8Array) {
+    const stream = this.#stream;
+    if (stream === undefined || streamId !== stream.info.streamId) return;
+    // Bytes of a segment cut short by a jump belong to no epoch: drop them.
+    const segment = stream.segment;
+    if (segment === undefined) return;
+    stream.received += data.length;
+    if (stream.received >= segment.bytes) {
+      // Acknowledged on receipt, whatever the player does: auto measures the network.
+      this.#write({
+        type: "seg-ack",
+        streamId: segment.streamId,
+        epoch: segment.epoch,
+        index: segment.index,
+      });
+      stream.segment = undefined;
+    }
+    if (!stream.stopping) this.#toSink(stream, (sink) => sink.write(data));
+  }
+
+  #streamStart(message: StreamStartMessage) {
+    const openSink = this.#openSink;
+    this.#openSink = undefined;
+    if (openSink === undefined) return;
+    let sink: MediaSink;
+    try {
+      sink = openSink(message);
+    } catch (error) {
+      // No player: stop the stream at once and report why.
+      this.#write({ type: "stop", id: this.#nextId++ });
+      const pending = this.#pending.get(message.re);
+      this.#pending.delete(message.re);
+      pending?.reject(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    this.#stream = { info: message, sink, epoch: message.epoch, received: 0, stopping: false };
+    this.#answer(message.re, message);
+  }
+
+  #error(message: Extract<ServerMessage, { type: "error" }>) {
+    if (message.re !== undefined && this.#pending.has(message.re)) {
+      const pending = this.#pending.get(message.re)!;
+      this.#pending.delete(message.re);
+      pending.reject(new PeerstreamError(message.code, message.message));
+    } else if (this.#registering !== undefined) {
+      this.#registering.reject(new PeerstreamError(message.code, message.message));
+      this.#registering = undefined;
+    } else {
+      this.#events.serverError?.(message.code, message.message);
+    }
+  }
+
+  /** Calls the sink; a sink that throws loses the stream, never the connection. */
+  #toSink(stream: Stream, call: (sink: MediaSink) => void) {
+    try {
+      call(stream.sink);
+    } catch (error) {
+      stream.stopping = true;
+      this.#write({ type: "stop", id: this.#nextId++ });
+      this.#events.warning?.(
+        `Stopped "${stream.info.title}": the player failed (${(error as Error).message})`,
+        "INTERNAL",
+      );
+    }
+  }
+
   #answer(re: number, message: ServerMessage) {
     const pending = this.#pending.get(re);
     if (pending === undefined) return;
@@ -573,19 +709,28 @@ export class ClientSession {
     pending.resolve(message);
   }
 
-  async #endStream(reason: "finished" | "stopped" | "error") {
+  #endStream(reason: StreamEndReason, end?: StreamEndMessage) {
     const stream = this.#stream;
     this.#stream = undefined;
-    if (this.#playback !== "idle") this.#playback = nextPlaybackState(this.#playback, "ended");
-    if (stream?.stopping !== undefined) {
-      await stream.stopping;
-    } else if (stream !== undefined) {
-      try {
-        await stream.sink.close(reason);
-      } catch {
-        // The sink (player) is already gone.
-      }
+    if (stream === undefined || stream.stopping) return;
+    try {
+      stream.sink.close(reason, end);
+    } catch {
+      // The sink (player) is already gone.
     }
+  }
+
+  /** A peer met before came online: look its key up once, and say so if it changed. */
+  #checkKnownKey(name: string) {
+    if (!this.knows(name)) return;
+    this.peerKeys(name).then(
+      (keys) => {
+        if (keys.trust === "changed") this.#events.keyChanged?.(name);
+      },
+      () => {
+        // It left meanwhile, or the connection closed: nothing to announce.
+      },
+    );
   }
 
   async #open(rid: string, from: string, body: Uint8Array) {
@@ -612,9 +757,9 @@ export class ClientSession {
 }
 
 async function readGreeting(
-  conn: Deno.Conn,
+  transport: ByteTransport,
   timeoutMs: number,
-): Promise<{ message: ServerHelloMessage }> {
+): Promise<ServerHelloMessage> {
   const decoder = new FrameDecoder();
   const buffer = new Uint8Array(4096);
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -626,7 +771,7 @@ async function readGreeting(
   });
   try {
     while (true) {
-      const n = await Promise.race([conn.read(buffer), timeout]);
+      const n = await Promise.race([transport.read(buffer), timeout]);
       if (n === null) throw new Error("the server closed the connection");
       const frames = decoder.push(buffer.subarray(0, n));
       if (frames.length === 0) continue;
@@ -641,7 +786,7 @@ async function readGreeting(
           `Cannot talk to the server: it speaks protocol ${message.version}, this client ${PROTOCOL_VERSION}; use a matching peerstream`,
         );
       }
-      return { message };
+      return message;
     }
   } finally {
     clearTimeout(timer);

@@ -7,7 +7,8 @@
 import { generateIdentity, type Identity } from "../protocol/e2e.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 import type { LeaveReason, SegmentMessage, StreamEndMessage } from "../protocol/messages.ts";
-import { ClientSession, type IncomingMessage } from "../client/session.ts";
+import type { ClientSession, IncomingMessage } from "../client/session.ts";
+import { connectSession } from "../client/connect.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -290,7 +291,7 @@ export async function connectClient(
       }
     }
   };
-  const session = await ClientSession.connect({
+  const session = await connectSession({
     hostname: options.hostname ?? "127.0.0.1",
     port,
     events: {

@@ -534,7 +534,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
           await deadline(viewer.session.stop(), 10_000, "STOP to be confirmed");
           const confirmedAt = performance.now();
           equal(sink.ended, "stopped");
-          equal(viewer.session.playback, "idle");
+          equal(viewer.session.stream, undefined);
           const atStop = sink.bytes;
           ok(atStop < total, "the stream was stopped before its end");
           await _sleep(1000);
