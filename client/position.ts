@@ -72,7 +72,8 @@ export class PositionClock {
     if (this.#held) return;
     this.#held = true;
     if (this.#runningSince !== null) {
-      this.#elapsedMs += Math.max(0, at - this.#runningSince);
+      // Never before the epoch's start, even when a starved clock was moved back since `at`.
+      this.#elapsedMs = Math.max(0, this.#elapsedMs + Math.max(0, at - this.#runningSince));
       this.#runningSince = null;
     }
   }

@@ -209,6 +209,11 @@ export class ClientSession {
     return this.#requesting;
   }
 
+  /** Whether the connection is closed (or closing). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Resolves when the connection has closed and the read loop ended. */
   get done(): Promise<void> {
     return this.#reading;

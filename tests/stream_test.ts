@@ -9,7 +9,7 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { MediaSink } from "../client/session.ts";
-import { PLAYER_KILL_GRACE_MS, PlayerSink, ValidatingSink } from "../client/player.ts";
+import { PLAYER_KILL_GRACE_MS, PlayerProcess, ValidatingSink } from "../client/player.ts";
 import type { SegmentMessage, StreamStartMessage } from "../protocol/messages.ts";
 import {
   type CliClient,
@@ -878,21 +878,21 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
   }
 });
 
-Deno.test('PlayerSink.close("stopped") ends a player that ignores SIGTERM', async () => {
+Deno.test("PlayerProcess.kill() ends a player that ignores SIGTERM", async () => {
   // mpv with its default video output under Xvfb ignores SIGTERM; STOP must not wait for it forever.
   const seconds = `60.${Math.floor(Math.random() * 1e6)}`;
-  const player = new PlayerSink(["sh", "-c", `trap '' TERM; exec sleep ${seconds}`]);
+  const player = new PlayerProcess(["sh", "-c", `trap '' TERM; exec sleep ${seconds}`]);
   try {
     // Once `sleep` runs, the trap is set (and inherited): only then is SIGTERM ignored.
     ok(await _until(async () => (await _pgrep(`^sleep ${seconds}$`)).length === 1, 5_000));
     await player.write(new Uint8Array(188));
     const started = performance.now();
-    await deadline(player.close("stopped"), PLAYER_KILL_GRACE_MS + 3_000, "the player to end");
-    await player.status;
+    await deadline(player.kill(), PLAYER_KILL_GRACE_MS + 3_000, "the player to end");
+    await player.exited;
     ok(performance.now() - started >= PLAYER_KILL_GRACE_MS - 50, "SIGTERM was not ignored");
     deepEqual(await _pgrep(`^sleep ${seconds}$`), []);
   } finally {
     for (const pid of await _pgrep(`^sleep ${seconds}$`)) Deno.kill(pid, "SIGKILL");
-    await deadline(player.status, 5_000, "the player to exit").catch(() => {});
+    await deadline(player.exited, 5_000, "the player to exit").catch(() => {});
   }
 });
