@@ -565,8 +565,9 @@ export class Viewer {
       return;
     }
     this.#emit({ kind: "player-closed", title });
-    if (this.#runs(watch)) this.#session.stop().catch(() => {});
+    const stopped = this.#runs(watch) ? this.#session.stop().catch(() => {}) : Promise.resolve();
     this.#held = false;
+    stopped.then(() => this.#emit({ kind: "stopped", title }));
   }
 
   #fail(watch: Watch, message: string) {

@@ -390,7 +390,7 @@ Deno.test("Viewer stops the stream when the player is closed early", async () =>
   await settle();
   players[0].exit(0);
   await settle();
-  deepEqual(kinds(), ["playing", "player-closed"]);
+  deepEqual(kinds(), ["playing", "player-closed", "stopped"]);
   deepEqual(session.calls.slice(1), ["stop"]);
   equal(viewer.state, "idle");
 });

@@ -173,8 +173,27 @@ Deno.test("main() prints no ANSI escape with NO_COLOR=1", async () => {
   }
 });
 
+/** This file's server gives up on a handshake after this long. */
+const HANDSHAKE_MS = 1500;
+
+/** The identity files a CLI's HOME holds. */
+async function identityFiles(home: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(`${home}/.config/peerstream/identities`)) {
+      names.push(entry.name);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return names.sort();
+}
+
 Deno.test("join runs the interactive client against a real server", async (t) => {
-  const server = await startServer({ waitReady: true });
+  const server = await startServer({
+    waitReady: true,
+    env: { PEERSTREAM_LIMITS: JSON.stringify({ handshakeMs: HANDSHAKE_MS }) },
+  });
   const port = server.port;
   try {
     await t.step(
@@ -258,7 +277,7 @@ Deno.test("join runs the interactive client against a real server", async (t) =>
     );
 
     await t.step(
-      "join asks for another name when the name is taken and registers it on the same connection",
+      "join asks for another name when the name is taken and registers it on a new connection, however long the person takes",
       async () => {
         const alice = await connectClient(port, "n-alice");
         const connectsBefore = server.out.lines.filter((l) => /\bconnect #/.test(l)).length;
@@ -266,11 +285,15 @@ Deno.test("join runs the interactive client against a real server", async (t) =>
         try {
           const error = await cli.err.waitFor(/NAME_TAKEN|in use/, { timeoutMs: 20_000 });
           match(error, /^error: Cannot register "n-alice": the name is in use/);
+          // Longer than this server's handshake limit: the next attempt connects afresh.
+          await new Promise((r) => setTimeout(r, HANDSHAKE_MS + 500));
           await cli.type("n-alice2");
           await cli.out.waitFor(/^Joined 127\.0\.0\.1:\d+ as n-alice2\./);
           await alice.waitFor((e) => e.kind === "joined" && e.name === "n-alice2");
           const connects = server.out.lines.filter((l) => /\bconnect #/.test(l)).length;
-          equal(connects - connectsBefore, 1, "registered without reconnecting");
+          equal(connects - connectsBefore, 2, "one connection per attempt");
+          // Only the accepted name has keys on disk.
+          deepEqual(await identityFiles(cli.home), ["n-alice2.json"]);
           await cli.type("QUIT");
           equal(await cli.finish(), 0);
         } finally {
@@ -280,20 +303,28 @@ Deno.test("join runs the interactive client against a real server", async (t) =>
       },
     );
 
-    await t.step("join asks for another name when the name is invalid", async () => {
-      const cli = await startCli(port, "bad name", { waitJoined: false });
-      try {
-        const error = await cli.err.waitFor(/^error: /, { timeoutMs: 20_000 });
-        match(error, /^error: Invalid name "bad name"/);
-        await cli.type("good-name");
-        await cli.out.waitFor(/^Joined 127\.0\.0\.1:\d+ as good-name\./);
-        await cli.type("QUIT");
-        equal(await cli.finish(), 0);
-        equal(errorLines(cli.err.lines.join("\n")).length, 1);
-      } finally {
-        await finishCli(cli);
-      }
-    });
+    await t.step(
+      "join asks for another name when the name is invalid, and writes no keys for it",
+      async () => {
+        const connectsBefore = server.out.lines.filter((l) => /\bconnect #/.test(l)).length;
+        const cli = await startCli(port, "bad name!", { waitJoined: false });
+        try {
+          const error = await cli.err.waitFor(/^error: /, { timeoutMs: 20_000 });
+          match(error, /^error: Invalid name "bad name!"/);
+          // Refused before connecting, and nothing written.
+          equal(server.out.lines.filter((l) => /\bconnect #/.test(l)).length, connectsBefore);
+          deepEqual(await identityFiles(cli.home), []);
+          await cli.type("good-name");
+          await cli.out.waitFor(/^Joined 127\.0\.0\.1:\d+ as good-name\./);
+          await cli.type("QUIT");
+          equal(await cli.finish(), 0);
+          equal(errorLines(cli.err.lines.join("\n")).length, 1);
+          deepEqual(await identityFiles(cli.home), ["good-name.json"]);
+        } finally {
+          await finishCli(cli);
+        }
+      },
+    );
 
     await t.step(
       "PLAY of an unknown title says so and points to LIST or close matches",

@@ -225,8 +225,6 @@ class DecodingSink implements MediaSink {
   firstByteAt?: number;
   lastByteAt?: number;
   ended?: "finished" | "stopped" | "error";
-  /** Extra delay per byte (ms), to read slower than the link: backpressure on the server. */
-  msPerByte = 0;
 
   constructor(info: StreamStartMessage) {
     this.validator = new ValidatingSink(info.container);
@@ -239,7 +237,6 @@ class DecodingSink implements MediaSink {
     this.bytes += data.length;
     this.validator.write(data);
     await this.probe.write(data);
-    if (this.msPerByte > 0) await _sleep(data.length * this.msPerByte);
   }
 
   close(reason: "finished" | "stopped" | "error"): void {
@@ -514,16 +511,8 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
         // 720p rate: media is still in flight, in the socket buffers, when STOP goes out).
         for (const bytesPerSecond of [Infinity, 250_000]) {
           const sink = new CountingSink();
-          const info = await _play(viewer, "testcard", {
-            quality: 720,
-            sink: () => ({
-              async write(data) {
-                sink.write(data);
-                if (bytesPerSecond !== Infinity) await _sleep(data.length / bytesPerSecond * 1000);
-              },
-              close: (reason) => sink.close(reason),
-            }),
-          });
+          viewer.throttle.bytesPerSecond = bytesPerSecond;
+          const info = await _play(viewer, "testcard", { quality: 720, sink: () => sink });
           const total = (await _manifestFor(info)).renditions[2].segments.reduce(
             (n, s) => n + s.bytes,
             0,
@@ -717,7 +706,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
           await _segmentAfter(viewer, 0, (s) => s.height === 720, 15_000).catch(fail);
           // 2. Read at a third of the top bitrate: the server must step down.
           const slowBytesPerSecond = top.bitrate / 8 / 3;
-          sink!.msPerByte = 1000 / slowBytesPerSecond;
+          viewer.throttle.bytesPerSecond = slowBytesPerSecond;
           const throttledAt = performance.now();
           const down = await _segmentAfter(
             viewer,
@@ -727,7 +716,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
           ).catch(fail);
           const downAt = down.at;
           // 3. Read at full speed again: back up.
-          sink!.msPerByte = 0;
+          viewer.throttle.bytesPerSecond = Infinity;
           await _segmentAfter(
             viewer,
             viewer.events.length,
