@@ -327,6 +327,42 @@ Deno.test("join runs the interactive client against a real server", async (t) =>
     );
 
     await t.step(
+      "a known peer that joins with another key is announced at once",
+      async () => {
+        const home = await Deno.makeTempDir({ prefix: "peerstream-home-" });
+        // k-alice met k-bob before, with other keys.
+        await Deno.mkdir(`${home}/.config/peerstream/known_peers`, { recursive: true });
+        await Deno.writeTextFile(
+          `${home}/.config/peerstream/known_peers/k-alice.json`,
+          JSON.stringify({ "k-bob": { fingerprint: "0".repeat(64), verified: true } }),
+        );
+        const cli = await startCli(port, "k-alice", { home });
+        let bob: TestClient | undefined;
+        try {
+          bob = await connectClient(port, "k-bob");
+          await cli.out.waitFor(/^\* k-bob joined$/);
+          const warning = await cli.err.waitFor(/k-bob's key changed/);
+          match(
+            warning,
+            /^warning: k-bob's key changed since you last talked; .*VERIFY k-bob and ACCEPT k-bob/,
+          );
+          // A peer never met costs no warning.
+          const carol = await connectClient(port, "k-carol");
+          await cli.out.waitFor(/^\* k-carol joined$/);
+          await carol.session.quit();
+          await cli.type("MESSAGE k-bob hi");
+          await cli.err.waitFor(/^error: Cannot send to "k-bob": their key changed/);
+          await cli.type("QUIT");
+          equal(await cli.finish(), 0);
+          equal(cli.err.lines.filter((l) => /^warning: .*key changed since/.test(l)).length, 1);
+        } finally {
+          await finishCli(cli);
+          await bob?.session.quit();
+        }
+      },
+    );
+
+    await t.step(
       "PLAY of an unknown title says so and points to LIST or close matches",
       async () => {
         const cli = await startCli(port, "p-alice");
