@@ -2,10 +2,12 @@
  * The on-screen position of a player, for any player. Pure: the caller gives the time.
  *
  * How it is derived: the wall clock since the player took its first bytes of the epoch, minus the
- * time it was held (SIGSTOP on PAUSE, or a player that stopped reading: paused from its own
- * window), and never past the media time of what the player has taken (a player cannot show what
- * it has not read: when it starves, the clock waits for it). Players read ahead, so what they took
- * is only an upper bound; the wall clock is what moves the position.
+ * time it was held (SIGSTOP on PAUSE), and never past the media time of what the player has taken
+ * (a player cannot show what it has not read: when it starves, or stops reading because it was
+ * paused from its own window, the clock waits there). Players read ahead (the 64 KiB pipe plus
+ * their own buffer), so what they took is only an upper bound; the wall clock is what moves the
+ * position, and a player paused from its own window shows a position at most its read-ahead
+ * ahead of its picture.
  * @module
  */
 

@@ -102,18 +102,10 @@ export interface ViewerOptions {
   now?: () => number;
   /** The playout queue's bounds. @default {PLAYOUT_DEFAULTS} */
   playout?: Readonly<PlayoutConfig>;
-  /**
-   * A player whose input has not moved for this long (plus the time a pipe's worth of media
-   * plays) while media waits is taken as stopped: its clock is held from its last read, ms.
-   * @default {2000}
-   */
-  stallMs?: number;
 }
 
 /** Bytes per write into the player: small, so that what it took is known finely. */
 const WRITE_BYTES = 16 * 1024;
-/** A pipe's capacity on Linux: what a player may not have read yet of what it "took". */
-const PIPE_BYTES = 64 * 1024;
 
 interface Epoch {
   queue: PlayoutQueue;
@@ -123,10 +115,6 @@ interface Epoch {
   playerReady: Promise<Player | null>;
   retired: boolean;
   wake?: () => void;
-  /** When the pending write into the player began; null when none is pending. */
-  writeSince: number | null;
-  lastProgress: number;
-  stalled: boolean;
 }
 
 interface Watch {
@@ -143,7 +131,6 @@ export class Viewer {
   readonly #emit: (event: ViewerEvent) => void;
   readonly #now: () => number;
   readonly #playout: Readonly<PlayoutConfig>;
-  readonly #stallMs: number;
   #state: PlaybackState = "idle";
   #watch?: Watch;
   #userPaused = false;
@@ -158,7 +145,6 @@ export class Viewer {
     this.#emit = options.onEvent;
     this.#now = options.now ?? (() => performance.now());
     this.#playout = options.playout ?? PLAYOUT_DEFAULTS;
-    this.#stallMs = options.stallMs ?? 2_000;
   }
 
   /** Where playback stands. */
@@ -274,7 +260,7 @@ export class Viewer {
     const epoch = this.#watch!.epoch;
     this.#userPaused = false;
     epoch.player?.resume();
-    if (!epoch.stalled) epoch.clock.release(this.#now());
+    epoch.clock.release(this.#now());
     this.#updateHold();
     return true;
   }
@@ -334,8 +320,8 @@ export class Viewer {
   }
 
   /**
-   * Looks at the screen: notices a player that stopped reading, announces a rendition that just
-   * reached the screen, and returns the status line. Call it a few times a second.
+   * Looks at the screen: announces a rendition that just reached it, and returns the status line.
+   * Call it a few times a second.
    *
    * @returns What is on screen, or null when nothing plays.
    */
@@ -343,9 +329,7 @@ export class Viewer {
     const watch = this.#watch;
     if (watch === undefined) return null;
     const epoch = watch.epoch;
-    const now = this.#now();
-    this.#noticeStall(epoch, now);
-    const position = epoch.clock.position(now);
+    const position = epoch.clock.position(this.#now());
     const segment = _segmentAt(epoch.timeline, position);
     if (epoch.clock.started && segment !== undefined && segment.height !== this.#shownHeight) {
       this.#shownHeight = segment.height;
@@ -483,9 +467,6 @@ export class Viewer {
       timeline: [],
       playerReady,
       retired: false,
-      writeSince: null,
-      lastProgress: this.#now(),
-      stalled: false,
     };
   }
 
@@ -524,33 +505,12 @@ export class Viewer {
         epoch.wake = undefined;
         continue;
       }
-      epoch.writeSince = this.#now();
       const taken = await player.write(piece.data);
-      epoch.writeSince = null;
       if (!taken || epoch.retired) return;
-      this.#progress(epoch, piece.mediaEnd);
+      // What the player took bounds what it can show (see position.ts).
+      epoch.clock.consumed(piece.mediaEnd, this.#now());
       this.#updateHold();
     }
-  }
-
-  #progress(epoch: Epoch, mediaEnd: number) {
-    const now = this.#now();
-    epoch.clock.consumed(mediaEnd, now);
-    epoch.lastProgress = now;
-    if (epoch.stalled) {
-      epoch.stalled = false;
-      if (!this.#userPaused) epoch.clock.release(now);
-    }
-  }
-
-  /** A player that stopped taking bytes while they wait was paused (or hung): hold its clock. */
-  #noticeStall(epoch: Epoch, now: number) {
-    if (epoch.stalled || epoch.writeSince === null || this.#userPaused) return;
-    const segment = epoch.timeline[epoch.timeline.length - 1];
-    const pipeMs = segment && segment.bitrate > 0 ? (PIPE_BYTES * 8 * 1000) / segment.bitrate : 0;
-    if (now - epoch.lastProgress < this.#stallMs + pipeMs) return;
-    epoch.stalled = true;
-    epoch.clock.hold(epoch.lastProgress);
   }
 
   #playerExited(watch: Watch, epoch: Epoch, _code: number) {

@@ -134,6 +134,8 @@ export interface StartServerOptions {
   cacheDir?: string;
   /** Wait until every title is prepared. @default {false} */
   waitReady?: boolean;
+  /** Another checkout's `main.ts` (the bench's "before" figures). */
+  main?: string;
   /** Extra `deno run` flags, before `main.ts` (e.g. `--cpu-prof`). @default {[]} */
   denoArgs?: string[];
 }
@@ -151,7 +153,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
       "run",
       ...PROGRAM_PERMISSIONS,
       ...(options.denoArgs ?? []),
-      `${ROOT}main.ts`,
+      options.main ?? `${ROOT}main.ts`,
       "serve",
       "--host",
       "127.0.0.1",
@@ -419,15 +421,21 @@ export interface CliClient {
 export async function startCli(
   port: number,
   name: string,
-  options: { args?: string[]; waitJoined?: boolean; home?: string; env?: Record<string, string> } =
-    {},
+  options: {
+    args?: string[];
+    waitJoined?: boolean;
+    home?: string;
+    env?: Record<string, string>;
+    /** Another checkout's `main.ts` (the bench's "before" figures). */
+    main?: string;
+  } = {},
 ): Promise<CliClient> {
   const home = options.home ?? await Deno.makeTempDir({ prefix: "peerstream-home-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       ...PROGRAM_PERMISSIONS,
-      `${ROOT}main.ts`,
+      options.main ?? `${ROOT}main.ts`,
       "join",
       "--name",
       name,
