@@ -183,6 +183,22 @@ export function renderViewerEvent(
       return { out: ["* player closed; stopping"], err: [] };
     case "failed":
       return { out: _stats(event.stats), err: renderError(event.message, style) };
+    case "held":
+      return {
+        out: [
+          style.dim(
+            `* the player is not taking "${
+              safe(event.title)
+            }" (paused in its window?); holding the stream until it does`,
+          ),
+        ],
+        err: [],
+      };
+    case "released":
+      return {
+        out: [style.dim(`* the player takes "${safe(event.title)}" again; continuing`)],
+        err: [],
+      };
   }
 }
 

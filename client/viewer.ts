@@ -70,7 +70,11 @@ export type ViewerEvent =
   /** The player exited before the end (its window was closed): the stream is stopped. */
   | { kind: "player-closed"; title: string }
   /** The stream failed (server error, no player, a server ignoring the hold). */
-  | { kind: "failed"; title: string; message: string; stats?: PlayerStats };
+  | { kind: "failed"; title: string; message: string; stats?: PlayerStats }
+  /** The player stopped taking the video (paused in its own window, or too slow): held. */
+  | { kind: "held"; title: string }
+  /** The player takes the video again: the stream continues. */
+  | { kind: "released"; title: string };
 
 /** The status line: what is on screen now. */
 export interface ViewerStatus {
@@ -557,6 +561,10 @@ export class Viewer {
     this.#held = hold;
     // NOT_PLAYING when the stream just ended: nothing left to hold.
     (hold ? this.#session.pause() : this.#session.resume()).catch(() => {});
+    // PAUSE says so itself; a hold the player caused is worth a word.
+    if (!this.#userPaused) {
+      this.#emit({ kind: hold ? "held" : "released", title: watch.info.title });
+    }
   }
 }
 

@@ -213,7 +213,7 @@ Deno.test("Viewer queues media as it arrives and drains it into the player in or
 });
 
 Deno.test("Viewer holds the stream when the queue reaches 10 s and resumes under 4 s", async () => {
-  const { session, players, viewer } = setup({ taking: false });
+  const { session, players, viewer, kinds } = setup({ taking: false });
   await viewer.play("testcard", "auto");
   for (let i = 0; i < 4; i++) session.segment(i);
   deepEqual(session.calls, ["play testcard auto 0"]);
@@ -226,10 +226,11 @@ Deno.test("Viewer holds the stream when the queue reaches 10 s and resumes under
   await settle();
   deepEqual(session.calls.slice(1), ["pause", "resume"]);
   equal(viewer.held, false);
+  deepEqual(kinds(), ["playing", "held", "released"]);
 });
 
 Deno.test("Viewer PAUSE freezes the player and holds the stream; RESUME undoes both", async () => {
-  const { session, players, viewer, clock } = setup();
+  const { session, players, viewer, clock, events } = setup();
   await viewer.play("testcard", 240);
   session.segment(0);
   await settle();
@@ -245,6 +246,7 @@ Deno.test("Viewer PAUSE freezes the player and holds the stream; RESUME undoes b
   equal(viewer.resume(), true);
   equal(players[0].paused, false);
   deepEqual(session.calls.slice(1), ["pause", "resume"]);
+  equal(events.filter((e) => e.kind === "held").length, 0, "PAUSE says so itself");
   clock.now = 60_500;
   equal(viewer.tick()!.position, 1.5);
 });
@@ -420,7 +422,7 @@ Deno.test("Viewer stops a stream whose server ignores the hold, instead of growi
   await viewer.play("testcard", 240);
   for (let i = 0; i < 9; i++) session.segment(i);
   await settle();
-  deepEqual(kinds(), ["playing", "failed"]);
+  deepEqual(kinds(), ["playing", "held", "failed"]);
   ok(events.some((e) => e.kind === "failed" && /more than the player can queue/.test(e.message)));
   deepEqual(session.calls.slice(1), ["pause", "stop"]);
 });

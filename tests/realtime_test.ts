@@ -231,6 +231,37 @@ async function pauseLongerThanTheLimit(server: ServerProcess, dir: string) {
   }
 }
 
+/**
+ * A player paused from its own window (here: one that stops itself after 20 kB, as ffplay stops
+ * reading on space) holds the stream, is never taken for a slow consumer, and plays to the end
+ * once it reads again.
+ */
+async function playerPausedInItsWindow(server: ServerProcess) {
+  const marker = `rtwin${crypto.randomUUID().slice(0, 8)}`;
+  const spec =
+    `timeout -s KILL 120 sh -c "head -c 20000 >/dev/null; kill -STOP $$; exec cat >/dev/null" ${marker}`;
+  const cli = await startCli(server.port, "rt-windowed", {
+    args: ["--ephemeral", "--player", spec],
+  });
+  try {
+    await cli.type("PLAY testcard 240");
+    await cli.out.waitFor(/^\* the player is not taking "testcard" .*holding the stream/, {
+      timeoutMs: 20_000,
+    });
+    const [pid] = await pgrep(`^sh -c head -c 20000 .* ${marker}$`);
+    ok(pid, "the player runs");
+    equal(await processState(pid), "T", "it stopped itself");
+    await new Promise((r) => setTimeout(r, LIMITS.stallStopMs + 1_000));
+    ok(!server.out.lines.some((l) => /"rt-windowed".*SLOW_CONSUMER/.test(l)));
+    Deno.kill(pid, "SIGCONT");
+    await cli.out.waitFor(/^\* finished "testcard"$/, { timeoutMs: 30_000 });
+    await cli.type("QUIT");
+    equal(await cli.finish(), 0);
+  } finally {
+    await closeCli(cli);
+  }
+}
+
 /** The protocol, in process: SEEK lands on the asked segment; a paused SEEK stays paused. */
 async function seekLandsOnTheSegment(server: ServerProcess) {
   const viewer = await connectClient(server.port, "rt-seeker");
@@ -321,6 +352,7 @@ Deno.test("real-time player: chat, LIST, STOP, PLAY, PAUSE, SEEK and auto behave
         chatWhilePlaying(server, dir),
       "STOP in the last seconds closes the player": () => stopNearTheEnd(server, dir),
       "a second PLAY never leaves two players": () => secondPlay(server, dir),
+      "a player paused in its own window holds the stream": () => playerPausedInItsWindow(server),
       "PAUSE longer than the slow-consumer limit, then RESUME": () =>
         pauseLongerThanTheLimit(server, dir),
       "SEEK lands on the asked segment": () => seekLandsOnTheSegment(server),
