@@ -209,8 +209,8 @@ Deno.test("CommandHandler WHO shows your own fingerprint first, then the peers",
   const { handler, out } = setup();
   await handler.run("WHO");
   equal(out.length, 2);
-  ok(/^alice\s+0011 2233 4455 6677  you$/.test(out[0]), out[0]);
-  ok(/^bob\s+ffee ddcc bbaa 9988  known$/.test(out[1]), out[1]);
+  ok(/^alice\s+0011 2233 4455 6677 {2}you$/.test(out[0]), out[0]);
+  ok(/^bob\s+ffee ddcc bbaa 9988 {2}known$/.test(out[1]), out[1]);
   const alone = setup();
   alone.session.online.clear();
   await alone.handler.run("who");
