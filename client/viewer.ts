@@ -139,7 +139,10 @@ export class Viewer {
   #watch?: Watch;
   #userPaused = false;
   #held = false;
+  /** Why the stream is held: the user's PAUSE, or a player that stopped taking the video. */
+  #holdReason: "user" | "player" = "user";
   #cancel = false;
+  #replaying = false;
   #shownHeight = 0;
 
   /** @param options The session, the player factory, the notice callback and the clock. */
@@ -351,7 +354,7 @@ export class Viewer {
       height: epoch.clock.started ? segment?.height ?? 0 : 0,
       bitrate: segment?.bitrate ?? 0,
       paused: this.#userPaused,
-      waiting: this.#held && !this.#userPaused,
+      waiting: this.#held && this.#holdReason === "player" && !this.#userPaused,
     };
   }
 
@@ -371,7 +374,12 @@ export class Viewer {
   /** A jump after everything arrived: a new stream at `position`, paused if it was. */
   async #replay(watch: Watch, position: number, quality: Quality) {
     const paused = this.#userPaused;
-    await this.play(watch.info.title, quality, position);
+    this.#replaying = true;
+    try {
+      await this.play(watch.info.title, quality, position);
+    } finally {
+      this.#replaying = false;
+    }
     if (paused && this.#watch !== undefined) this.pause();
   }
 
@@ -387,7 +395,12 @@ export class Viewer {
     this.#watch = watch;
     this.#shownHeight = 0;
     this.#state = nextPlaybackState(this.#state, "started");
-    this.#emit({ kind: "playing", info });
+    // A jump after everything arrived is a new stream, but to the person it is the same one.
+    this.#emit(
+      this.#replaying
+        ? { kind: "moved", title: info.title, position: info.position, paused: false }
+        : { kind: "playing", info },
+    );
     this.#startDrain(watch, watch.epoch);
     return this.#sink(watch);
   }
@@ -559,10 +572,11 @@ export class Viewer {
     }, this.#playout);
     if (hold === this.#held) return;
     this.#held = hold;
+    if (hold) this.#holdReason = this.#userPaused ? "user" : "player";
     // NOT_PLAYING when the stream just ended: nothing left to hold.
     (hold ? this.#session.pause() : this.#session.resume()).catch(() => {});
     // PAUSE says so itself; a hold the player caused is worth a word.
-    if (!this.#userPaused) {
+    if (this.#holdReason === "player") {
       this.#emit({ kind: hold ? "held" : "released", title: watch.info.title });
     }
   }

@@ -369,7 +369,7 @@ Deno.test("Viewer QUALITY with a height jumps at the on-screen position; auto do
 });
 
 Deno.test("Viewer SEEK after everything arrived plays again from there, paused if it was", async () => {
-  const { session, players, viewer, clock } = setup();
+  const { session, players, viewer, clock, kinds } = setup();
   await viewer.play("testcard", 720);
   session.segment(0);
   session.finish();
@@ -383,6 +383,23 @@ Deno.test("Viewer SEEK after everything arrived plays again from there, paused i
   await settle();
   equal(players[1].paused, true);
   equal(viewer.state, "playing");
+  deepEqual(kinds(), ["playing", "moved"], "to the person it is the same stream");
+});
+
+Deno.test("Viewer RESUME while the queue is still full says nothing of the player", async () => {
+  const { session, players, viewer, kinds, clock } = setup({ taking: false });
+  await viewer.play("testcard", 240);
+  session.segment(0);
+  await settle();
+  viewer.pause();
+  for (let i = 1; i < 6; i++) session.segment(i);
+  clock.now = 1000;
+  viewer.resume();
+  equal(viewer.tick()!.waiting, false);
+  players[0].take();
+  await settle();
+  deepEqual(kinds(), ["playing"]);
+  deepEqual(session.calls.slice(1), ["pause", "resume"]);
 });
 
 Deno.test("Viewer stops the stream when the player is closed early", async () => {
