@@ -19,8 +19,8 @@ Options:
   --name NAME        Your name: 1-32 letters, digits, "_", "." or "-" (required)
   --server HOST:PORT Server address (default 127.0.0.1:7878)
   --player CMD       Player fed the stream on stdin: ffplay (default; needs a
-                     display), "mpv -", "mpv --vo=tct --really-quiet -" (in the
-                     terminal), or none (check and count the stream, show nothing)
+                     display), "mpv -", or none (check and count the stream, show
+                     nothing)
   --tls              Connect with TLS
   --ca FILE          Trust this PEM certificate authority (with --tls)
   --ephemeral        Keep keys in memory only; the server holds the name only

@@ -156,8 +156,8 @@ export function checkDisplay(spec: string, env: { get(name: string): string | un
   throw new PeerstreamError(
     "INTERNAL",
     `Cannot play with "${program}": there is no display (DISPLAY and WAYLAND_DISPLAY are unset); ` +
-      `run the client where a display is, or use --player none (checks the stream, shows nothing), ` +
-      `--player "mpv --vo=tct --really-quiet -" (in this terminal), or another player with --player`,
+      `run the client where a display is (or under xvfb-run), or use --player none (checks the ` +
+      `stream, shows nothing) or another player that needs no display with --player`,
   );
 }
 

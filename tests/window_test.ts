@@ -158,7 +158,7 @@ Deno.test("with no display, the default player fails before the stream starts, n
     await cli.type("PLAY testcard");
     const error = await cli.err.waitFor(/^error: /);
     ok(error.startsWith('error: Cannot play with "ffplay": there is no display'), error);
-    for (const alternative of ["--player none", "--vo=tct", "another player"]) {
+    for (const alternative of ["--player none", "another player", "xvfb-run"]) {
       ok(error.includes(alternative), `names ${alternative}`);
     }
     await cli.type("LIST");
