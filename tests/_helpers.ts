@@ -7,7 +7,9 @@
 import { generateIdentity, type Identity } from "../protocol/e2e.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 import type { LeaveReason, SegmentMessage, StreamEndMessage } from "../protocol/messages.ts";
-import { ClientSession, type IncomingMessage } from "../client/session.ts";
+import type { ClientSession, IncomingMessage } from "../client/session.ts";
+import { connectSession } from "../client/connect.ts";
+import type { ByteTransport } from "../client/transport.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -146,6 +148,8 @@ export interface StartServerOptions {
   cacheDir?: string;
   /** Wait until every title is prepared. @default {false} */
   waitReady?: boolean;
+  /** Another checkout's `main.ts` (the bench's "before" figures). */
+  main?: string;
   /** Extra `deno run` flags, before `main.ts` (e.g. `--cpu-prof`). @default {[]} */
   denoArgs?: string[];
 }
@@ -163,7 +167,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
       "run",
       ...PROGRAM_PERMISSIONS,
       ...(options.denoArgs ?? []),
-      `${ROOT}main.ts`,
+      options.main ?? `${ROOT}main.ts`,
       "serve",
       "--host",
       "127.0.0.1",
@@ -268,11 +272,50 @@ export type ClientEvent =
   | { kind: "server-error"; code: string; message: string }
   | { kind: "closed"; expected: boolean; message: string };
 
+/**
+ * How fast an in-process client reads its socket, bytes per second (`Infinity`: as fast as it
+ * can). Tests change it while a stream runs to make a slow link.
+ */
+export interface ReadThrottle {
+  bytesPerSecond: number;
+}
+
+/**
+ * Wraps a transport so that reads take as long as `throttle` says: a slow link, seen by the
+ * server as late acknowledgements.
+ *
+ * @param transport The socket.
+ * @param throttle The rate, changeable at any time.
+ * @returns The slowed transport.
+ */
+export function throttledTransport(
+  transport: ByteTransport,
+  throttle: ReadThrottle,
+): ByteTransport {
+  return {
+    async read(buffer) {
+      // Small reads, so that the rate applies smoothly.
+      const limit = throttle.bytesPerSecond === Infinity
+        ? buffer.length
+        : Math.min(buffer.length, 16 * 1024);
+      const n = await transport.read(buffer.subarray(0, limit));
+      if (n !== null && throttle.bytesPerSecond !== Infinity) {
+        await new Promise((resolve) => setTimeout(resolve, (n / throttle.bytesPerSecond) * 1000));
+      }
+      return n;
+    },
+    write: (bytes) => transport.write(bytes),
+    close: () => transport.close(),
+  };
+}
+
 /** An in-process client and what it saw. */
 export interface TestClient {
   session: ClientSession;
   identity: Identity;
   events: ClientEvent[];
+  /** How fast it reads its socket. */
+  throttle: ReadThrottle;
   /** Waits for an event matching the predicate (looking at past events too). */
   waitFor(predicate: (event: ClientEvent) => boolean, timeoutMs?: number): Promise<ClientEvent>;
 }
@@ -290,8 +333,9 @@ const identities: Identity[] = [];
 export async function connectClient(
   port: number,
   name: string,
-  options: { identity?: Identity; hostname?: string } = {},
+  options: { identity?: Identity; hostname?: string; ephemeral?: boolean } = {},
 ): Promise<TestClient> {
+  const throttle: ReadThrottle = { bytesPerSecond: Infinity };
   const events: ClientEvent[] = [];
   const waiters: { predicate: (e: ClientEvent) => boolean; resolve: (e: ClientEvent) => void }[] =
     [];
@@ -304,9 +348,10 @@ export async function connectClient(
       }
     }
   };
-  const session = await ClientSession.connect({
+  const session = await connectSession({
     hostname: options.hostname ?? "127.0.0.1",
     port,
+    wrap: (transport) => throttledTransport(transport, throttle),
     events: {
       joined: (n) => push({ kind: "joined", name: n }),
       left: (n, reason) => push({ kind: "left", name: n, reason }),
@@ -320,11 +365,12 @@ export async function connectClient(
     },
   });
   const identity = options.identity ?? identities.pop() ?? await generateIdentity();
-  await session.register(name, identity);
+  await session.register(name, identity, { ephemeral: options.ephemeral });
   return {
     session,
     identity,
     events,
+    throttle,
     waitFor(predicate, timeoutMs = 10_000) {
       const found = events.find(predicate);
       if (found !== undefined) return Promise.resolve(found);
@@ -389,14 +435,21 @@ export interface CliClient {
 export async function startCli(
   port: number,
   name: string,
-  options: { args?: string[]; waitJoined?: boolean; home?: string } = {},
+  options: {
+    args?: string[];
+    waitJoined?: boolean;
+    home?: string;
+    env?: Record<string, string>;
+    /** Another checkout's `main.ts` (the bench's "before" figures). */
+    main?: string;
+  } = {},
 ): Promise<CliClient> {
   const home = options.home ?? await Deno.makeTempDir({ prefix: "peerstream-home-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       ...PROGRAM_PERMISSIONS,
-      `${ROOT}main.ts`,
+      options.main ?? `${ROOT}main.ts`,
       "join",
       "--name",
       name,
@@ -405,7 +458,7 @@ export async function startCli(
       ...(options.args ?? ["--player", "none"]),
     ],
     cwd: home,
-    env: { NO_COLOR: "1", ...homeEnv(home) },
+    env: { NO_COLOR: "1", ...homeEnv(home), ...options.env },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

@@ -9,7 +9,7 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { MediaSink } from "../client/session.ts";
-import { PLAYER_KILL_GRACE_MS, PlayerSink, ValidatingSink } from "../client/player.ts";
+import { PLAYER_KILL_GRACE_MS, PlayerProcess, ValidatingSink } from "../client/player.ts";
 import type { SegmentMessage, StreamStartMessage } from "../protocol/messages.ts";
 import {
   type CliClient,
@@ -225,8 +225,6 @@ class DecodingSink implements MediaSink {
   firstByteAt?: number;
   lastByteAt?: number;
   ended?: "finished" | "stopped" | "error";
-  /** Extra delay per byte (ms), to read slower than the link: backpressure on the server. */
-  msPerByte = 0;
 
   constructor(info: StreamStartMessage) {
     this.validator = new ValidatingSink(info.container);
@@ -239,7 +237,6 @@ class DecodingSink implements MediaSink {
     this.bytes += data.length;
     this.validator.write(data);
     await this.probe.write(data);
-    if (this.msPerByte > 0) await _sleep(data.length * this.msPerByte);
   }
 
   close(reason: "finished" | "stopped" | "error"): void {
@@ -514,16 +511,8 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
         // 720p rate: media is still in flight, in the socket buffers, when STOP goes out).
         for (const bytesPerSecond of [Infinity, 250_000]) {
           const sink = new CountingSink();
-          const info = await _play(viewer, "testcard", {
-            quality: 720,
-            sink: () => ({
-              async write(data) {
-                sink.write(data);
-                if (bytesPerSecond !== Infinity) await _sleep(data.length / bytesPerSecond * 1000);
-              },
-              close: (reason) => sink.close(reason),
-            }),
-          });
+          viewer.throttle.bytesPerSecond = bytesPerSecond;
+          const info = await _play(viewer, "testcard", { quality: 720, sink: () => sink });
           const total = (await _manifestFor(info)).renditions[2].segments.reduce(
             (n, s) => n + s.bytes,
             0,
@@ -534,7 +523,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
           await deadline(viewer.session.stop(), 10_000, "STOP to be confirmed");
           const confirmedAt = performance.now();
           equal(sink.ended, "stopped");
-          equal(viewer.session.playback, "idle");
+          equal(viewer.session.stream, undefined);
           const atStop = sink.bytes;
           ok(atStop < total, "the stream was stopped before its end");
           await _sleep(1000);
@@ -717,7 +706,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
           await _segmentAfter(viewer, 0, (s) => s.height === 720, 15_000).catch(fail);
           // 2. Read at a third of the top bitrate: the server must step down.
           const slowBytesPerSecond = top.bitrate / 8 / 3;
-          sink!.msPerByte = 1000 / slowBytesPerSecond;
+          viewer.throttle.bytesPerSecond = slowBytesPerSecond;
           const throttledAt = performance.now();
           const down = await _segmentAfter(
             viewer,
@@ -727,7 +716,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
           ).catch(fail);
           const downAt = down.at;
           // 3. Read at full speed again: back up.
-          sink!.msPerByte = 0;
+          viewer.throttle.bytesPerSecond = Infinity;
           await _segmentAfter(
             viewer,
             viewer.events.length,
@@ -878,21 +867,21 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
   }
 });
 
-Deno.test('PlayerSink.close("stopped") ends a player that ignores SIGTERM', async () => {
+Deno.test("PlayerProcess.kill() ends a player that ignores SIGTERM", async () => {
   // mpv with its default video output under Xvfb ignores SIGTERM; STOP must not wait for it forever.
   const seconds = `60.${Math.floor(Math.random() * 1e6)}`;
-  const player = new PlayerSink(["sh", "-c", `trap '' TERM; exec sleep ${seconds}`]);
+  const player = new PlayerProcess(["sh", "-c", `trap '' TERM; exec sleep ${seconds}`]);
   try {
     // Once `sleep` runs, the trap is set (and inherited): only then is SIGTERM ignored.
     ok(await _until(async () => (await _pgrep(`^sleep ${seconds}$`)).length === 1, 5_000));
     await player.write(new Uint8Array(188));
     const started = performance.now();
-    await deadline(player.close("stopped"), PLAYER_KILL_GRACE_MS + 3_000, "the player to end");
-    await player.status;
+    await deadline(player.kill(), PLAYER_KILL_GRACE_MS + 3_000, "the player to end");
+    await player.exited;
     ok(performance.now() - started >= PLAYER_KILL_GRACE_MS - 50, "SIGTERM was not ignored");
     deepEqual(await _pgrep(`^sleep ${seconds}$`), []);
   } finally {
     for (const pid of await _pgrep(`^sleep ${seconds}$`)) Deno.kill(pid, "SIGKILL");
-    await deadline(player.status, 5_000, "the player to exit").catch(() => {});
+    await deadline(player.exited, 5_000, "the player to exit").catch(() => {});
   }
 });
