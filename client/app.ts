@@ -137,7 +137,7 @@ async function _register(ctx: Context): Promise<ClientSession | null> {
         problem = error.message;
       }
     }
-    for (const line of renderError(problem, ctx.style)) term.error(line);
+    term.error(renderError(problem, ctx.style));
     const next = await term.read("Name: ");
     if (next === null || next.trim() === "") return null;
     name = next.trim();
@@ -161,15 +161,14 @@ function _connect(ctx: Context, name: string): Promise<ClientSession> {
 
 function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): SessionEvents {
   const { term, style } = ctx;
-  const errors = (lines: string[]) => lines.forEach((line) => term.error(line));
   return {
     joined: (name) => term.print(renderJoined(name, style)),
     left: (name, reason) => term.print(renderLeft(name, reason, style)),
     message: (message) =>
       renderMessage(message, style, { width: term.columns }).forEach((line) => term.print(line)),
-    warning: (text) => errors(renderWarning(text, style)),
+    warning: (text) => term.error(renderWarning(text, style)),
     keyChanged: (name) => term.error(renderKeyChanged(name, style)),
-    serverError: (_code, message) => errors(renderError(message, style)),
+    serverError: (_code, message) => term.error(renderError(message, style)),
     shutdown: (message) => {
       term.print(renderShutdown(message, style));
       if (ctx.session === self()) ctx.lost = "the server shut down";

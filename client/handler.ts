@@ -288,6 +288,6 @@ export class CommandHandler {
   }
 
   #error(message: string) {
-    for (const line of renderError(message, this.#style)) this.#io.error(line);
+    this.#io.error(renderError(message, this.#style));
   }
 }

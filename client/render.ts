@@ -9,7 +9,7 @@
 
 import { formatFingerprint } from "../protocol/e2e.ts";
 import type { LeaveReason, StreamStartMessage, VideoSummary } from "../protocol/messages.ts";
-import { escapeControls, speakerLines, terminalLines } from "../protocol/text.ts";
+import { escapeControls, speakerLines } from "../protocol/text.ts";
 import type { KeyTrust } from "./known_peers.ts";
 import type { PlayerStats } from "./player.ts";
 import type { IncomingMessage } from "./session.ts";
@@ -104,16 +104,17 @@ export function renderKeyChanged(name: string, style: Style = PLAIN): string {
   );
 }
 
-/** `warning: ...`, one line per line of the text. */
-export function renderWarning(text: string, style: Style = PLAIN): string[] {
-  return terminalLines(text).map((line, i) =>
-    style.red(i === 0 ? `warning: ${line}` : `  ${line}`)
-  );
+/**
+ * `warning: ...` on one line: the text often carries a server's or a peer's words, so its line
+ * breaks show escaped (`\n`) and no part of it can pass for a line of its own.
+ */
+export function renderWarning(text: string, style: Style = PLAIN): string {
+  return style.red(`warning: ${safe(text)}`);
 }
 
-/** `error: ...`, one line per line of the text. */
-export function renderError(text: string, style: Style = PLAIN): string[] {
-  return terminalLines(text).map((line, i) => style.red(i === 0 ? `error: ${line}` : `  ${line}`));
+/** `error: ...` on one line, line breaks escaped like {@linkcode renderWarning}'s. */
+export function renderError(text: string, style: Style = PLAIN): string {
+  return style.red(`error: ${safe(text)}`);
 }
 
 /** The server's shutdown notice. */
@@ -195,7 +196,7 @@ export function renderViewerEvent(
     case "player-closed":
       return { out: ["* player closed; stopping"], err: [] };
     case "failed":
-      return { out: _stats(event.stats), err: renderError(event.message, style) };
+      return { out: _stats(event.stats), err: [renderError(event.message, style)] };
     case "held":
       return {
         out: [
