@@ -6,6 +6,7 @@ import {
   LOOPBACK_LIMITS,
   PROGRAM_PERMISSIONS,
   startCli,
+  startPtyJoin,
   startServer,
   type TestClient,
 } from "./_helpers.ts";
@@ -166,72 +167,20 @@ Deno.test("main() prints a runtime error once as error: ... on stderr and exits 
 const SGR = /\x1b\[[0-9;]*m/;
 
 /**
- * Runs `join` on a pseudo-terminal (util-linux `script`; the test fails if it is missing), types
- * `input`, and returns all it printed. The environment is given whole, so that NO_COLOR is set
- * only when a case sets it.
+ * Runs `join` on a pseudo-terminal with `env` as its whole environment (see
+ * {@linkcode startPtyJoin}), types a bad command and QUIT, and returns all it printed.
  */
 async function joinInPty(port: number, env: Record<string, string>): Promise<string> {
-  const home = await Deno.makeTempDir({ prefix: "peerstream-pty-" });
-  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
-  const command = [
-    Deno.execPath(),
-    "run",
-    ...PROGRAM_PERMISSIONS,
-    MAIN,
-    "join",
-    "--name",
-    `pty${crypto.randomUUID().slice(0, 6)}`,
-    "--server",
-    `127.0.0.1:${port}`,
-    "--player",
-    "none",
-  ].map(quote).join(" ");
+  const pty = await startPtyJoin(port, `pty${crypto.randomUUID().slice(0, 6)}`, { env });
   try {
-    const child = new Deno.Command("script", {
-      args: ["-qfec", command, "/dev/null"],
-      clearEnv: true,
-      env: {
-        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-        TERM: "xterm",
-        ...homeEnv(home),
-        ...env,
-      },
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const writer = child.stdin.getWriter();
-    const type = (line: string) => writer.write(new TextEncoder().encode(`${line}\r`));
-    // Read what it prints as it comes, to type only once the client is ready for each line.
-    let text = "";
-    const waiting: { re: RegExp; resolve: () => void }[] = [];
-    const reading = (async () => {
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        text += chunk;
-        for (const w of [...waiting]) {
-          if (w.re.test(text)) waiting.splice(waiting.indexOf(w), 1) && w.resolve();
-        }
-      }
-    })();
-    const seen = (re: RegExp) =>
-      deadline(
-        re.test(text)
-          ? Promise.resolve()
-          : new Promise<void>((resolve) => waiting.push({ re, resolve })),
-        20_000,
-        `${re} on the pty; got ${JSON.stringify(text)}`,
-      );
-    await seen(/Joined /);
-    await type("FROB");
-    await seen(/Unknown command "FROB"/);
-    await type("QUIT");
-    await deadline(child.status, 20_000, "the client to quit");
-    await writer.close().catch(() => {});
-    await reading;
-    await child.stderr.cancel();
-    return text;
+    await pty.screen.waitFor(/Joined /, 20_000, 0);
+    await pty.type("FROB\r");
+    await pty.screen.waitFor(/Unknown command "FROB"/, 20_000, 0);
+    await pty.type("QUIT\r");
+    await deadline(pty.child.status, 20_000, "the client to quit");
+    return pty.screen.raw;
   } finally {
-    await Deno.remove(home, { recursive: true });
+    await pty.finish();
   }
 }
 

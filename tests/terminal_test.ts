@@ -7,69 +7,16 @@
  */
 
 import { equal, ok } from "node:assert/strict";
-import { homeEnv, PROGRAM_PERMISSIONS, startServer } from "./_helpers.ts";
+import { startPtyJoin, startServer } from "./_helpers.ts";
 import { deadline } from "./_util.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-/** What the terminal showed, without escape sequences, and a way to wait for text in it. */
-class Screen {
-  text = "";
-  #waiters: { re: RegExp; from: number; resolve: () => void }[] = [];
-  readonly done: Promise<void>;
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.done = (async () => {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        // deno-lint-ignore no-control-regex -- stripping terminal escapes
-        this.text += chunk.replace(/\x1b\[[0-9;?]*[A-Za-z~]/g, "").replace(/\r/g, "\n");
-        for (const w of [...this.#waiters]) {
-          if (w.re.test(this.text.slice(w.from))) {
-            this.#waiters.splice(this.#waiters.indexOf(w), 1);
-            w.resolve();
-          }
-        }
-      }
-    })();
-  }
-
-  /** Waits for `re` in what appears from now on (or from `from`). */
-  waitFor(re: RegExp, timeoutMs = 20_000, from = this.text.length): Promise<void> {
-    if (re.test(this.text.slice(from))) return Promise.resolve();
-    const found = new Promise<void>((resolve) => this.#waiters.push({ re, from, resolve }));
-    return deadline(found, timeoutMs, `${re} on the screen; it shows:\n${this.text.slice(-2000)}`);
-  }
-}
 
 Deno.test("in a real terminal: a 100 KB paste is refused at once, the next command works, Tab, Ctrl-C and Ctrl-D behave", async () => {
   const server = await startServer({ waitReady: true });
-  const home = await Deno.makeTempDir({ prefix: "peerstream-pty-" });
-  const command = [
-    Deno.execPath(),
-    "run",
-    ...PROGRAM_PERMISSIONS,
-    MAIN,
-    "join",
-    "--name",
-    "typist",
-    "--server",
-    `127.0.0.1:${server.port}`,
-    "--player",
-    "none",
-    "--ephemeral",
-  ].map((word) => `'${word}'`).join(" ");
-  const child = new Deno.Command("script", {
-    args: ["-qfec", command, "/dev/null"],
-    cwd: home,
-    env: { NO_COLOR: "1", TERM: "xterm", ...homeEnv(home) },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const screen = new Screen(child.stdout);
-  const errors = new Response(child.stderr).text();
-  const writer = child.stdin.getWriter();
-  const type = (text: string) => writer.write(new TextEncoder().encode(text));
+  const pty = await startPtyJoin(server.port, "typist", {
+    args: ["--player", "none", "--ephemeral"],
+    env: { NO_COLOR: "1" },
+  });
+  const { screen, type } = pty;
   try {
     await screen.waitFor(/Joined 127\.0\.0\.1:\d+ as typist\.[^]*> /, 30_000, 0);
     // Tab completion, in a terminal.
@@ -99,20 +46,11 @@ Deno.test("in a real terminal: a 100 KB paste is refused at once, the next comma
     await type("\x03");
     await screen.waitFor(/Type QUIT or press Ctrl-D to leave/);
     await type("\x04");
-    const status = await deadline(child.status, 10_000, "the client to leave on Ctrl-D");
+    const status = await deadline(pty.child.status, 10_000, "the client to leave on Ctrl-D");
     equal(status.code, 0, screen.text.slice(-2000));
     ok(!/Unknown command "QUIT/.test(screen.text));
   } finally {
-    await writer.close().catch(() => {});
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await child.status;
-    await screen.done;
-    await errors;
+    await pty.finish();
     await server.stop();
-    await Deno.remove(home, { recursive: true });
   }
 });
