@@ -162,7 +162,7 @@ Deno.test("main() prints a runtime error once as error: ... on stderr and exits 
   }
 });
 
-/** Colour: an SGR escape sequence (cursor movement by readline is not colour). */
+/** Colour: an SGR escape sequence (cursor movement by the line editor is not colour). */
 // deno-lint-ignore no-control-regex -- matching the escape is the point
 const SGR = /\x1b\[[0-9;]*m/;
 
