@@ -81,6 +81,8 @@ export interface ServerLimits {
   clusterTtlMs: number;
   /** Cluster mode: how often a node renews its heartbeat, ms. */
   clusterBeatMs: number;
+  /** A stream paused longer than this ends with `PAUSE_TIMEOUT`, ms. */
+  pauseTimeoutMs: number;
 }
 
 /** The defaults; `peerstream serve --help` and README list them. */
@@ -113,6 +115,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   stallStopMs: 15_000,
   clusterTtlMs: 5000,
   clusterBeatMs: 1000,
+  pauseTimeoutMs: 30 * 60_000,
 };
 
 /** The environment variable that overrides limits (tests): a JSON object of {@linkcode ServerLimits} fields. */
