@@ -87,7 +87,8 @@ export class LineReader {
     if (this.#ended) {
       return Promise.reject(new Error(`No line matching ${re}: the stream ended`));
     }
-    const timeoutMs = options.timeoutMs ?? 10_000;
+    // Generous: a loaded 2-core machine can take seconds to start a child or make keys.
+    const timeoutMs = options.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
@@ -375,7 +376,7 @@ export async function connectClient(
     identity,
     events,
     throttle,
-    waitFor(predicate, timeoutMs = 10_000) {
+    waitFor(predicate, timeoutMs = 30_000) {
       const found = events.find(predicate);
       if (found !== undefined) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
@@ -497,7 +498,7 @@ export async function startCli(
     async type(line) {
       await writer.write(new TextEncoder().encode(`${line}\n`));
     },
-    async finish(timeoutMs = 10_000) {
+    async finish(timeoutMs = 30_000) {
       try {
         await writer.close();
       } catch {
