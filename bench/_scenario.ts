@@ -60,19 +60,20 @@ export interface ScenarioResult {
  *
  * @param ctx The bench context.
  * @param fn The measurement.
- * @param videos Another videos folder and the title to wait for.
+ * @param videos Another videos folder and the title to wait for, and extra `serve` flags.
  * @returns What `fn` returned.
  */
 export async function withServer<T>(
   ctx: BenchContext,
   fn: (server: BenchServer) => Promise<T>,
-  videos?: { dir: string; title: string },
+  videos?: { dir?: string; title?: string; serveArgs?: string[] },
 ): Promise<T> {
   const server = await startBenchServer({
     cache: ctx.cache,
     videos: videos?.dir ?? ctx.videos,
     title: videos?.title,
     profileDir: ctx.profileDir,
+    serveArgs: videos?.serveArgs,
   });
   try {
     return await fn(server);

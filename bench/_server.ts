@@ -80,6 +80,27 @@ export async function ensureBenchTitle(
   return { dir, file };
 }
 
+/**
+ * The server's connection limits, set explicitly on every bench server: all load clients come from
+ * 127.0.0.1, so a per-address default (64 is coming) would refuse most of them. Above the largest
+ * ramp (8,000 viewers) plus the bench's other clients, and below `ulimit -n` (20,000 here).
+ */
+export const BENCH_CONNECTION_LIMITS = { maxConnections: 16_000, maxPerAddress: 16_000 } as const;
+
+/**
+ * The `serve` flags that set {@linkcode BENCH_CONNECTION_LIMITS}.
+ *
+ * @returns `--max-connections N --max-per-address N`.
+ */
+export function benchLimitArgs(): string[] {
+  return [
+    "--max-connections",
+    String(BENCH_CONNECTION_LIMITS.maxConnections),
+    "--max-per-address",
+    String(BENCH_CONNECTION_LIMITS.maxPerAddress),
+  ];
+}
+
 /** A running server under test. */
 export interface BenchServer {
   /** Its port. */
@@ -96,8 +117,11 @@ export interface BenchServer {
  * Starts `main.ts serve --host 127.0.0.1 --port 0` with a fresh data folder (through the tests'
  * {@linkcode startServer}) and waits until the bench title is prepared.
  *
+ * The connection limits are always given ({@linkcode benchLimitArgs}).
+ *
  * @param options The cache (segments are prepared once into it), the videos folder, the title to
- * wait for and where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere.
+ * wait for, where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere, and extra
+ * `serve` flags (after the limits, so they win).
  * @returns The server.
  */
 export async function startBenchServer(
@@ -107,11 +131,13 @@ export async function startBenchServer(
     title?: string;
     readyTimeoutMs?: number;
     profileDir?: string;
+    serveArgs?: string[];
   },
 ): Promise<BenchServer> {
   const server = await startServer({
     cacheDir: `${options.cache}/server`,
-    args: ["--videos", options.videos],
+    // The limits first, so that `serveArgs` can override them.
+    args: ["--videos", options.videos, ...benchLimitArgs(), ...(options.serveArgs ?? [])],
     denoArgs: options.profileDir === undefined
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`],
