@@ -27,6 +27,26 @@ export interface BenchContext {
   log: (line: string) => void;
 }
 
+/**
+ * How a metric is judged against its target (reported, never asserted): one summary statistic
+ * against a bound, or a plain reason why this run cannot judge it.
+ */
+export interface Goal {
+  /** The summary statistic compared with the bound. */
+  stat: "median" | "p99" | "min" | "max";
+  /** The statistic must be at most this. */
+  atMost?: number;
+  /** The statistic must be at least this. */
+  atLeast?: number;
+  /**
+   * Why this run cannot judge the target, e.g. quick mode's small N; the table says so instead of
+   * met or missed.
+   */
+  notTested?: string;
+  /** One clause on what the scenario saw, printed after a miss (e.g. the load thread's CPU). */
+  why?: string;
+}
+
 /** One measured quantity: one value per repetition (or per sample). */
 export interface Metric {
   /** What was measured. */
@@ -37,6 +57,8 @@ export interface Metric {
   values: number[];
   /** The target from the issue, as text (reported, never asserted). */
   target?: string;
+  /** How the target is judged; without it a target is only printed. */
+  goal?: Goal;
 }
 
 /** A scenario's results. */
