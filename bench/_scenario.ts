@@ -21,6 +21,11 @@ export interface BenchContext {
   workers: number;
   /** A fresh tag for names, so that no run reuses another's. */
   tag: string;
+  /**
+   * Whether a missing peer engine (nginx, nats-server) may be installed with apt-get: in full
+   * mode and when `--only` names scenarios; quick mode alone skips a missing engine instead.
+   */
+  install: boolean;
   /** Where servers write V8 CPU profiles (`--cpu-prof`); none when undefined. */
   profileDir?: string;
   /** Prints a progress line. */

@@ -16,6 +16,7 @@ import { baselineScenario } from "./baseline.ts";
 import { cryptoScenario } from "./crypto.ts";
 import { joinStormScenario } from "./join_storm.ts";
 import { messagesScenario } from "./messages.ts";
+import { nginxScenario } from "./nginx.ts";
 import { startScenario, stopScenario } from "./start_stop.ts";
 import { switchScenario } from "./switch.ts";
 import { viewersScenario } from "./viewers.ts";
@@ -35,6 +36,7 @@ const SCENARIOS: Record<
   join: joinStormScenario,
   crypto: cryptoScenario,
   baseline: (ctx, done) => baselineScenario(ctx, done.find((r) => r.id === "viewers")),
+  nginx: (ctx, done) => nginxScenario(ctx, done.find((r) => r.id === "viewers")),
 };
 
 const HELP = `Usage: deno task bench [options]
@@ -116,6 +118,7 @@ export async function main(args: string[]): Promise<number> {
     videos: dir,
     file,
     workers,
+    install: !quick || values.only !== undefined,
     profileDir: values["server-prof"],
     tag: crypto.randomUUID().slice(0, 6),
     log,
