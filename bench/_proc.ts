@@ -24,12 +24,15 @@ export interface ProcSample {
  * this runs `cat` (`--allow-run`), which keeps the bench's permissions narrow.
  *
  * @param pid The process id.
+ * @param tid A thread of it (its main thread's id is `pid`): that thread's CPU time only; memory
+ * is the process's either way.
  * @returns The sample; zeros when the process is gone.
  */
-export async function readProc(pid: number): Promise<ProcSample> {
+export async function readProc(pid: number, tid?: number): Promise<ProcSample> {
   const before = performance.now();
+  const dir = tid === undefined ? `/proc/${pid}` : `/proc/${pid}/task/${tid}`;
   const out = await new Deno.Command("cat", {
-    args: [`/proc/${pid}/stat`, `/proc/${pid}/status`],
+    args: [`${dir}/stat`, `${dir}/status`],
     stdout: "piped",
     stderr: "null",
   }).output();

@@ -24,7 +24,16 @@ export function formatNumber(value: number): string {
   return value.toPrecision(2);
 }
 
-const COLUMNS = ["metric", "unit", "median", "p99", "range", "n", "target", "verdict"] as const;
+const COLUMNS = [
+  "metric",
+  "unit",
+  "median",
+  "p99",
+  "range",
+  "n",
+  "target",
+  "verdict, or what limits it",
+] as const;
 
 /**
  * Judges a metric against its goal, in words: `met`, `missed: median 6.28 ms > 5; why`, or
@@ -74,7 +83,7 @@ export function formatTable(results: readonly ScenarioResult[]): string {
         s.n === 0 ? "-" : `${formatNumber(s.min)} – ${formatNumber(s.max)}`,
         String(s.n),
         m.target ?? "",
-        verdict(m),
+        m.goal === undefined && m.limit !== undefined ? `limit: ${m.limit}` : verdict(m),
       ];
     });
     rows.push(...mine);

@@ -64,6 +64,8 @@ export interface Metric {
   target?: string;
   /** How the target is judged; without it a target is only printed. */
   goal?: Goal;
+  /** For a row without a goal: one clause on which side limited it (server, load, cap). */
+  limit?: string;
 }
 
 /** A scenario's results. */
