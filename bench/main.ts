@@ -16,6 +16,7 @@ import { baselineScenario } from "./baseline.ts";
 import { cryptoScenario } from "./crypto.ts";
 import { joinStormScenario } from "./join_storm.ts";
 import { messagesScenario } from "./messages.ts";
+import { natsScenario } from "./nats.ts";
 import { nginxScenario } from "./nginx.ts";
 import { startScenario, stopScenario } from "./start_stop.ts";
 import { switchScenario } from "./switch.ts";
@@ -37,6 +38,7 @@ const SCENARIOS: Record<
   crypto: cryptoScenario,
   baseline: (ctx, done) => baselineScenario(ctx, done.find((r) => r.id === "viewers")),
   nginx: (ctx, done) => nginxScenario(ctx, done.find((r) => r.id === "viewers")),
+  nats: (ctx, done) => natsScenario(ctx, done.find((r) => r.id === "messages")),
 };
 
 const HELP = `Usage: deno task bench [options]
