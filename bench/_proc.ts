@@ -142,3 +142,44 @@ export async function readProcs(pids: readonly number[]): Promise<ProcSample> {
   }
   return sum;
 }
+
+/** The whole machine's CPU time from `/proc/stat`, every core and every process. */
+export interface MachineCpu {
+  /** Busy seconds summed over cores (all but idle and iowait). */
+  busySeconds: number;
+  /** When it was taken, ms (`performance.now()`). */
+  at: number;
+}
+
+/**
+ * Reads the whole machine's busy CPU time, so that a figure can say whether the cores were full
+ * (other work on the machine included).
+ *
+ * @returns The sample; zero busy time when `/proc/stat` cannot be read.
+ */
+export async function readMachineCpu(): Promise<MachineCpu> {
+  const before = performance.now();
+  const out = await new Deno.Command("cat", {
+    args: ["/proc/stat"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const at = (before + performance.now()) / 2;
+  const line = new TextDecoder().decode(out.stdout).split("\n")[0] ?? "";
+  if (!line.startsWith("cpu ")) return { busySeconds: 0, at };
+  // user nice system idle iowait irq softirq steal …
+  const ticks = line.slice(4).trim().split(/\s+/).map(Number);
+  const busy = ticks.slice(0, 8).reduce((a, b) => a + b, 0) - ticks[3] - ticks[4];
+  return { busySeconds: busy / CLK_TCK, at };
+}
+
+/**
+ * The cores the whole machine kept busy between two samples.
+ *
+ * @param a The earlier sample.
+ * @param b The later sample.
+ * @returns Busy cores (0 to the core count).
+ */
+export function busyCores(a: MachineCpu, b: MachineCpu): number {
+  return (b.busySeconds - a.busySeconds) / ((b.at - a.at) / 1000);
+}

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type ProcSample, readProc } from "./_proc.ts";
+import { busyCores, type ProcSample, readMachineCpu, readProc } from "./_proc.ts";
 import {
   clockOffset,
   parseReply,
@@ -170,8 +170,11 @@ export interface ProcRelayRun {
   perSecond: number;
   /** send → deliver, ms, clocks corrected (open loop only; NaN in closed loop). */
   latency: { p50: number; p99: number; n: number };
-  /** Shares of one core over the window: the server, load process A and load process B. */
-  cpu: { server: number; a: number; b: number };
+  /**
+   * Shares of one core over the window: the server, load process A, load process B, and the
+   * whole machine's busy cores (every process, the bench's and others').
+   */
+  cpu: { server: number; a: number; b: number; machine: number };
 }
 
 /** Another process's clock minus ours, and the half round trip that bounds its error, ms. */
@@ -285,9 +288,9 @@ export class RelayLoad {
     const read = () =>
       Promise.all([options.readServer(), ...this.#sides.map((s) => readProc(s.proc.child.pid))]);
     await sleep(start - sharedNow());
-    const p0 = await read();
+    const [p0, m0] = await Promise.all([read(), readMachineCpu()]);
     await sleep(end - sharedNow());
-    const p1 = await read();
+    const [p1, m1] = await Promise.all([read(), readMachineCpu()]);
     const ran = await Promise.all(runs);
     const reports = await Promise.all(receivers.map((s) => s.proc.ask({ op: "report" })));
     const share = (i: number) =>
@@ -301,7 +304,7 @@ export class RelayLoad {
       errors: {},
       perSecond: 0,
       latency: { p50: NaN, p99: NaN, n: 0 },
-      cpu: { server: share(0), a: share(1), b: share(2) },
+      cpu: { server: share(0), a: share(1), b: share(2), machine: busyCores(m0, m1) },
     };
     const all: number[] = [];
     for (const r of ran) {

@@ -6,7 +6,7 @@
  */
 
 import type { ViewerFleet } from "./_fleet.ts";
-import { type ProcSample, readProc } from "./_proc.ts";
+import { busyCores, type ProcSample, readMachineCpu, readProc } from "./_proc.ts";
 import type { Metric } from "./_scenario.ts";
 import { settle } from "./_server.ts";
 import { sleep, summarize } from "./_stats.ts";
@@ -26,6 +26,8 @@ export interface FleetRun {
   serverCpuShare: number;
   /** The bench process's CPU share (load clients) over the steady window. */
   clientCpuShare: number;
+  /** Cores the whole machine kept busy over the steady window (other work included). */
+  machineCores: number;
   /** Largest server RSS during the run, bytes. */
   peakRssBytes: number;
   /** Server RSS with the viewers connected and idle, bytes. */
@@ -78,10 +80,10 @@ export async function watchFleet(options: WatchOptions): Promise<FleetRun> {
     const t0 = performance.now();
     await fleet.play(options.title, { quality: 480, spreadMs: SPREAD_MS });
     await sleep(warmupSeconds * 1000 - (performance.now() - t0));
-    const [s0, c0] = await Promise.all([readServer(), readProc(Deno.pid)]);
+    const [s0, c0, k0] = await Promise.all([readServer(), readProc(Deno.pid), readMachineCpu()]);
     const m0 = await fleet.mark();
     await sleep(watchSeconds * 1000 - (performance.now() - t0));
-    const [s1, c1] = await Promise.all([readServer(), readProc(Deno.pid)]);
+    const [s1, c1, k1] = await Promise.all([readServer(), readProc(Deno.pid), readMachineCpu()]);
     const m1 = await fleet.mark();
     finished = true;
     const { results, bytesAfterEnd } = await fleet.finish();
@@ -93,6 +95,7 @@ export async function watchFleet(options: WatchOptions): Promise<FleetRun> {
       cpuPerViewerMinute: (s1.cpuSeconds - s0.cpuSeconds) / (n * seconds / 60),
       serverCpuShare: (s1.cpuSeconds - s0.cpuSeconds) / seconds,
       clientCpuShare: (c1.cpuSeconds - c0.cpuSeconds) / seconds,
+      machineCores: busyCores(k0, k1),
       // A fresh server per run: its peak RSS (VmHWM) is this run's peak.
       peakRssBytes: s1.peakRssBytes,
       idleRssBytes,
@@ -118,6 +121,7 @@ export const FLEET_ROWS = {
   rssPerViewer: "server RSS per viewer",
   media: "media per viewer",
   lag: "p99 of max lag",
+  machine: "whole machine busy",
 } as const;
 
 /**
@@ -143,6 +147,7 @@ export function fleetMetrics(
     rssPerViewer: ["KiB", pick((r) => (r.peakRssBytes - r.baseRssBytes) / r.n / 1024)],
     media: ["kbit/s", pick((r) => (r.bytesPerViewerSecond * 8) / 1000)],
     lag: ["s", pick((r) => r.p99LagSeconds)],
+    machine: ["% core", pick((r) => r.machineCores * 100)],
   };
   return (Object.keys(FLEET_ROWS) as (keyof typeof FLEET_ROWS)[]).map((key) => ({
     name: `N=${n}: ${FLEET_ROWS[key]}`,
@@ -166,5 +171,7 @@ export function stallClause(runs: readonly FleetRun[]): string {
     worst.errors > 0 ? `failed or lagged (${worst.errors} failed)` : "lagged > 1 s"
   } (p99 lag ${worst.p99LagSeconds.toFixed(2)} s) with the server at ${
     Math.round(worst.serverCpuShare * 100)
-  } % and the load clients at ${Math.round(worst.clientCpuShare * 100)} % of a core`;
+  } % and the load clients at ${Math.round(worst.clientCpuShare * 100)} % of a core, ${
+    worst.machineCores.toFixed(2)
+  } of ${navigator.hardwareConcurrency} cores busy`;
 }

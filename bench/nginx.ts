@@ -96,7 +96,8 @@ export function ratioRows(
   const counts = [...new Set([...RATIO_COUNTS, both])].filter((n) => n > 0).sort((a, b) => a - b);
   const rows: Metric[] = [];
   for (const n of counts) {
-    for (const row of Object.values(FLEET_ROWS)) {
+    // The machine's busy cores include the other side's load clients: not a server figure.
+    for (const row of Object.values(FLEET_ROWS).filter((r) => r !== FLEET_ROWS.machine)) {
       const name = `N=${n}: ${row}`;
       const ratio = median(ours, name) / median(theirs, name);
       if (!Number.isFinite(ratio)) continue;
