@@ -183,3 +183,29 @@ export async function readMachineCpu(): Promise<MachineCpu> {
 export function busyCores(a: MachineCpu, b: MachineCpu): number {
   return (b.busySeconds - a.busySeconds) / ((b.at - a.at) / 1000);
 }
+
+/**
+ * Waits, up to `maxMs`, for a moment when the machine is quiet apart from `own` processes: other
+ * work (other people's test suites on a shared machine) below `share` of a core over 500 ms. A
+ * measurement window that starts in a quiet moment is less often disturbed; the rows still report
+ * the other work during the window, since it may start again.
+ *
+ * @param own The processes under test and the bench's own.
+ * @param options The threshold (cores) and the longest wait.
+ * @returns How long it waited, ms, and the last other work seen (cores).
+ */
+export async function waitForQuiet(
+  own: readonly number[],
+  options: { share?: number; maxMs?: number } = {},
+): Promise<{ waitedMs: number; otherCores: number }> {
+  const t0 = performance.now();
+  let other = Infinity;
+  while (performance.now() - t0 < (options.maxMs ?? 5000)) {
+    const [m0, p0] = await Promise.all([readMachineCpu(), readProcs(own)]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const [m1, p1] = await Promise.all([readMachineCpu(), readProcs(own)]);
+    other = busyCores(m0, m1) - (p1.cpuSeconds - p0.cpuSeconds) / ((p1.at - p0.at) / 1000);
+    if (other < (options.share ?? 0.25)) break;
+  }
+  return { waitedMs: performance.now() - t0, otherCores: other };
+}

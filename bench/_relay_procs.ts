@@ -6,7 +6,14 @@
  * @module
  */
 
-import { busyCores, type ProcSample, readMachineCpu, readProc } from "./_proc.ts";
+import {
+  busyCores,
+  type ProcSample,
+  readMachineCpu,
+  readProc,
+  readProcs,
+  waitForQuiet,
+} from "./_proc.ts";
 import {
   clockOffset,
   parseReply,
@@ -150,6 +157,11 @@ export interface RelayRunOptions {
   cap?: number;
   /** Reads the server's CPU (and memory). */
   readServer: () => Promise<ProcSample>;
+  /**
+   * The processes of the system under test (the server, and a peerstream server streaming to
+   * viewers), so that other work on the machine can be told apart.
+   */
+  ownPids: readonly number[];
 }
 
 /** What one run in separate processes measured. */
@@ -171,10 +183,11 @@ export interface ProcRelayRun {
   /** send → deliver, ms, clocks corrected (open loop only; NaN in closed loop). */
   latency: { p50: number; p99: number; n: number };
   /**
-   * Shares of one core over the window: the server, load process A, load process B, and the
-   * whole machine's busy cores (every process, the bench's and others').
+   * Shares of one core over the window: the server, load process A, load process B, the whole
+   * machine's busy cores (every process), and the other work: the machine minus the system under
+   * test, the load processes and the bench process.
    */
-  cpu: { server: number; a: number; b: number; machine: number };
+  cpu: { server: number; a: number; b: number; machine: number; other: number };
 }
 
 /** Another process's clock minus ours, and the half round trip that bounds its error, ms. */
@@ -264,6 +277,9 @@ export class RelayLoad {
    * @returns The counts, latencies and CPU shares.
    */
   async run(options: RelayRunOptions): Promise<ProcRelayRun> {
+    const own = [...options.ownPids, ...this.#sides.map((s) => s.proc.child.pid), Deno.pid];
+    // Other work on a shared machine: start in a quiet moment if one comes soon.
+    await waitForQuiet(own);
     const start = sharedNow() + 300;
     const end = start + options.seconds * 1000;
     const senders = this.#sides.filter((s) => s.sends);
@@ -286,7 +302,11 @@ export class RelayLoad {
       })
     );
     const read = () =>
-      Promise.all([options.readServer(), ...this.#sides.map((s) => readProc(s.proc.child.pid))]);
+      Promise.all([
+        options.readServer(),
+        ...this.#sides.map((s) => readProc(s.proc.child.pid)),
+        readProcs(own),
+      ]);
     await sleep(start - sharedNow());
     const [p0, m0] = await Promise.all([read(), readMachineCpu()]);
     await sleep(end - sharedNow());
@@ -304,7 +324,13 @@ export class RelayLoad {
       errors: {},
       perSecond: 0,
       latency: { p50: NaN, p99: NaN, n: 0 },
-      cpu: { server: share(0), a: share(1), b: share(2), machine: busyCores(m0, m1) },
+      cpu: {
+        server: share(0),
+        a: share(1),
+        b: share(2),
+        machine: busyCores(m0, m1),
+        other: Math.max(0, busyCores(m0, m1) - share(3)),
+      },
     };
     const all: number[] = [];
     for (const r of ran) {

@@ -25,6 +25,8 @@ export interface SuiteOptions {
   port: number;
   /** Reads the server's CPU. */
   readServer: RelayRunOptions["readServer"];
+  /** The processes of the system under test (see {@linkcode RelayRunOptions.ownPids}). */
+  ownPids: readonly number[];
   /** Fresh names: `count` of them with a prefix. */
   names: (prefix: string, count: number) => string[];
   /** Clients in all (half in each load process). */
@@ -71,7 +73,7 @@ export interface SuiteRun {
 export async function runRelaySuite(options: SuiteOptions): Promise<SuiteRun> {
   const { engine, seconds, rate, log } = options;
   const half = options.clients / 2;
-  const base = { seconds, readServer: options.readServer };
+  const base = { seconds, readServer: options.readServer, ownPids: options.ownPids };
   const mixed = await RelayLoad.start({
     engine,
     port: options.port,
@@ -154,6 +156,7 @@ export function limitClause(
   const a = med((r) => r.cpu.a);
   const b = med((r) => r.cpu.b);
   const machine = med((r) => r.cpu.machine);
+  const other = med((r) => r.cpu.other);
   const pct = (x: number) => `${formatNumber(x * 100)} %`;
   const loads = `load processes ${pct(a)} and ${pct(b)}`;
   const cores = navigator.hardwareConcurrency;
@@ -172,7 +175,7 @@ export function limitClause(
     if (full !== "") return `the machine: ${full}`;
     return `no process at its limit (server ${pct(server)}, ${loads}): the 32-message windows`;
   }
-  const busy = `${formatNumber(machine)} of ${cores} cores busy`;
+  const busy = `other work ${pct(other)}`;
   if (Math.max(a, b) >= 0.5) {
     return `the load may add to it (${loads}; server ${pct(server)}; ${busy})`;
   }
@@ -208,6 +211,11 @@ function cpuRows(name: string, runs: readonly ProcRelayRun[]): Metric[] {
       name: `${name}: whole machine busy`,
       unit: "% core",
       values: runs.map((r) => r.cpu.machine * 100),
+    },
+    {
+      name: `${name}: other work on the machine`,
+      unit: "% core",
+      values: runs.map((r) => r.cpu.other * 100),
     },
   ];
 }

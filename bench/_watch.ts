@@ -6,7 +6,7 @@
  */
 
 import type { ViewerFleet } from "./_fleet.ts";
-import { busyCores, type ProcSample, readMachineCpu, readProc } from "./_proc.ts";
+import { busyCores, type ProcSample, readMachineCpu, readProc, waitForQuiet } from "./_proc.ts";
 import type { Metric } from "./_scenario.ts";
 import { settle } from "./_server.ts";
 import { sleep, summarize } from "./_stats.ts";
@@ -28,6 +28,8 @@ export interface FleetRun {
   clientCpuShare: number;
   /** Cores the whole machine kept busy over the steady window (other work included). */
   machineCores: number;
+  /** Cores busy over the steady window outside the server and the bench process. */
+  otherCores: number;
   /** Largest server RSS during the run, bytes. */
   peakRssBytes: number;
   /** Server RSS with the viewers connected and idle, bytes. */
@@ -58,6 +60,8 @@ export interface WatchOptions {
   title: string;
   /** Reads the server's CPU and memory (a fresh server per run, so its peak is this run's). */
   readServer: () => Promise<ProcSample>;
+  /** The server's process ids (nginx: master and worker), so that other work can be told apart. */
+  serverPids: () => Promise<number[]>;
   /** Connects and registers the viewers (called after the base RSS is read). */
   connect: () => Promise<ViewerFleet>;
 }
@@ -76,6 +80,8 @@ export async function watchFleet(options: WatchOptions): Promise<FleetRun> {
   let finished = false;
   try {
     await settle(async () => (await readServer()).cpuSeconds);
+    // Other work on a shared machine: start in a quiet moment if one comes soon.
+    await waitForQuiet([...await options.serverPids(), Deno.pid]);
     const idleRssBytes = (await readServer()).rssBytes;
     const t0 = performance.now();
     await fleet.play(options.title, { quality: 480, spreadMs: SPREAD_MS });
@@ -96,6 +102,11 @@ export async function watchFleet(options: WatchOptions): Promise<FleetRun> {
       serverCpuShare: (s1.cpuSeconds - s0.cpuSeconds) / seconds,
       clientCpuShare: (c1.cpuSeconds - c0.cpuSeconds) / seconds,
       machineCores: busyCores(k0, k1),
+      otherCores: Math.max(
+        0,
+        busyCores(k0, k1) -
+          (s1.cpuSeconds - s0.cpuSeconds + c1.cpuSeconds - c0.cpuSeconds) / seconds,
+      ),
       // A fresh server per run: its peak RSS (VmHWM) is this run's peak.
       peakRssBytes: s1.peakRssBytes,
       idleRssBytes,
@@ -122,6 +133,7 @@ export const FLEET_ROWS = {
   media: "media per viewer",
   lag: "p99 of max lag",
   machine: "whole machine busy",
+  other: "other work on the machine",
 } as const;
 
 /**
@@ -148,6 +160,7 @@ export function fleetMetrics(
     media: ["kbit/s", pick((r) => (r.bytesPerViewerSecond * 8) / 1000)],
     lag: ["s", pick((r) => r.p99LagSeconds)],
     machine: ["% core", pick((r) => r.machineCores * 100)],
+    other: ["% core", pick((r) => r.otherCores * 100)],
   };
   return (Object.keys(FLEET_ROWS) as (keyof typeof FLEET_ROWS)[]).map((key) => ({
     name: `N=${n}: ${FLEET_ROWS[key]}`,
@@ -171,7 +184,7 @@ export function stallClause(runs: readonly FleetRun[]): string {
     worst.errors > 0 ? `failed or lagged (${worst.errors} failed)` : "lagged > 1 s"
   } (p99 lag ${worst.p99LagSeconds.toFixed(2)} s) with the server at ${
     Math.round(worst.serverCpuShare * 100)
-  } % and the load clients at ${Math.round(worst.clientCpuShare * 100)} % of a core, ${
-    worst.machineCores.toFixed(2)
-  } of ${navigator.hardwareConcurrency} cores busy`;
+  } % and the load clients at ${
+    Math.round(worst.clientCpuShare * 100)
+  } % of a core, other work at ${Math.round(worst.otherCores * 100)} %`;
 }

@@ -72,7 +72,7 @@ export function natsRatioRows(
 
 async function natsRep(
   ctx: BenchContext,
-  options: Omit<SuiteOptions, "port" | "readServer" | "viewers" | "names"> & {
+  options: Omit<SuiteOptions, "port" | "readServer" | "viewers" | "names" | "ownPids"> & {
     binary: string;
     viewerCount: number;
     failures: string[];
@@ -81,25 +81,28 @@ async function natsRep(
 ): Promise<SuiteRun> {
   const nats = await startNats({ binary: options.binary });
   try {
-    const suite = (viewers?: SuiteOptions["viewers"]) =>
+    const suite = (ownPids: number[], viewers?: SuiteOptions["viewers"]) =>
       runRelaySuite({
         ...options,
         port: nats.port,
         readServer: () => readProc(nats.pid),
+        ownPids,
         names: (prefix, count) => names(ctx, `n${prefix}${options.rep}-`, count),
         ...(viewers === undefined ? {} : { viewers }),
       });
-    if (ctx.quick) return await suite();
+    if (ctx.quick) return await suite([nats.pid]);
     // The viewers stream from a peerstream server running alongside, as in scenario 5.
-    return await withServer(ctx, (server) =>
-      suite(() =>
-        streamViewers(ctx, {
-          port: server.port,
-          n: options.viewerCount,
-          prefix: `nv${options.rep}-`,
-          failures: options.failures,
-        })
-      ));
+    return await withServer(
+      ctx,
+      (server) =>
+        suite([nats.pid, server.pid], () =>
+          streamViewers(ctx, {
+            port: server.port,
+            n: options.viewerCount,
+            prefix: `nv${options.rep}-`,
+            failures: options.failures,
+          })),
+    );
   } finally {
     await nats.stop();
   }

@@ -60,6 +60,7 @@ async function runNginxFleet(
       ...options,
       title: playlist,
       readServer: () => readNginx(server),
+      serverPids: () => server.pids(),
       connect: () =>
         ViewerFleet.connect(server.port, {
           names: names(ctx, "h", n),
@@ -97,7 +98,11 @@ export function ratioRows(
   const rows: Metric[] = [];
   for (const n of counts) {
     // The machine's busy cores include the other side's load clients: not a server figure.
-    for (const row of Object.values(FLEET_ROWS).filter((r) => r !== FLEET_ROWS.machine)) {
+    for (
+      const row of Object.values(FLEET_ROWS).filter((r) =>
+        r !== FLEET_ROWS.machine && r !== FLEET_ROWS.other
+      )
+    ) {
       const name = `N=${n}: ${row}`;
       const ratio = median(ours, name) / median(theirs, name);
       if (!Number.isFinite(ratio)) continue;

@@ -44,6 +44,7 @@ export async function runFleet(
       ...options,
       title: BENCH_TITLE,
       readServer: () => readProc(server.pid),
+      serverPids: () => Promise.resolve([server.pid]),
       connect: () =>
         ViewerFleet.connect(server.port, {
           names: names(ctx, "v", n),
