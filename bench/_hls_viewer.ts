@@ -57,6 +57,8 @@ export class HlsViewer {
   mediaBytes = 0;
   mediaEnd = 0;
   maxLag = -Infinity;
+  /** Seconds after the first media byte when the largest lag was seen. */
+  maxLagAt = NaN;
   segments = 0;
   error: string | undefined;
   #stopped = false;
@@ -127,6 +129,7 @@ export class HlsViewer {
       watchedSeconds: watched,
       mediaSeconds: this.mediaEnd,
       maxLagSeconds: this.maxLag,
+      maxLagAtSeconds: this.maxLagAt,
       realTime: !stalled && this.error === undefined,
       segments: this.segments,
       ...(this.error === undefined ? {} : { error: this.error }),
@@ -135,7 +138,11 @@ export class HlsViewer {
 
   #lag(now: number) {
     if (Number.isNaN(this.firstByteAt)) return;
-    this.maxLag = Math.max(this.maxLag, (now - this.firstByteAt) / 1000 - this.mediaEnd);
+    const playhead = (now - this.firstByteAt) / 1000;
+    if (playhead - this.mediaEnd > this.maxLag) {
+      this.maxLag = playhead - this.mediaEnd;
+      this.maxLagAt = playhead;
+    }
   }
 
   /** Waits until a segment starting at `start` is at most the lead ahead of the playhead. */

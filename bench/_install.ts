@@ -70,6 +70,31 @@ async function run(args: string[]): Promise<void> {
 }
 
 /**
+ * Finds an engine for a scenario: installs it when allowed, or explains why the scenario is
+ * skipped (plain quick mode does not install).
+ *
+ * @param engine The engine.
+ * @param options Whether to install, a progress logger and the scenario's id for the remedy.
+ * @returns The path and version, or the reason to skip (only when installing is not allowed).
+ * @throws {Error} When installing is allowed and fails.
+ */
+export async function engineOrSkip(
+  engine: Engine,
+  options: { install: boolean; log: (line: string) => void; scenario: string },
+): Promise<{ path: string; version: string } | { skip: string }> {
+  try {
+    return await ensureEngine(engine, options);
+  } catch (error) {
+    if (options.install) throw error;
+    return {
+      skip: `Skipped in quick mode: ${
+        (error as Error).message
+      } (the full run and --only ${options.scenario} install it)`,
+    };
+  }
+}
+
+/**
  * Finds an engine, installing its Debian package with apt-get first when it is missing (and
  * `install` allows it). Installing Debian's nginx may also start its default service on port 80,
  * where the init system allows; the bench never uses, changes or stops it.

@@ -25,6 +25,8 @@ export interface SuiteOptions {
   port: number;
   /** Reads the server's CPU. */
   readServer: RelayRunOptions["readServer"];
+  /** The longest wait for a quiet machine before each window, ms. */
+  quietMs: number;
   /** The processes of the system under test (see {@linkcode RelayRunOptions.ownPids}). */
   ownPids: readonly number[];
   /** Fresh names: `count` of them with a prefix. */
@@ -73,7 +75,12 @@ export interface SuiteRun {
 export async function runRelaySuite(options: SuiteOptions): Promise<SuiteRun> {
   const { engine, seconds, rate, log } = options;
   const half = options.clients / 2;
-  const base = { seconds, readServer: options.readServer, ownPids: options.ownPids };
+  const base = {
+    seconds,
+    readServer: options.readServer,
+    ownPids: options.ownPids,
+    quietMs: options.quietMs,
+  };
   const mixed = await RelayLoad.start({
     engine,
     port: options.port,
@@ -96,7 +103,7 @@ export async function runRelaySuite(options: SuiteOptions): Promise<SuiteRun> {
       const fleet = await options.viewers();
       try {
         const b0 = await readProc(Deno.pid);
-        const run = await mixed.run({ ...base, rate });
+        const run = await mixed.run({ ...base, rate, quietMs: 0 });
         const b1 = await readProc(Deno.pid);
         out.viewers = { ...run, bench: (b1.cpuSeconds - b0.cpuSeconds) / ((b1.at - b0.at) / 1000) };
       } finally {

@@ -26,6 +26,11 @@ export interface BenchContext {
    * mode and when `--only` names scenarios; quick mode alone skips a missing engine instead.
    */
   install: boolean;
+  /**
+   * The longest wait for a quiet moment before a measurement window, ms (0 in quick mode, whose
+   * figures only check that the pieces work).
+   */
+  quietMs: number;
   /** Where servers write V8 CPU profiles (`--cpu-prof`); none when undefined. */
   profileDir?: string;
   /** Prints a progress line. */

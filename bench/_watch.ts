@@ -10,6 +10,7 @@ import { busyCores, type ProcSample, readMachineCpu, readProc, waitForQuiet } fr
 import type { Metric } from "./_scenario.ts";
 import { settle } from "./_server.ts";
 import { sleep, summarize } from "./_stats.ts";
+import { STALL_SECONDS } from "./_viewer.ts";
 
 /** PLAYs are spread evenly over this long: one segment. */
 export const SPREAD_MS = 2000;
@@ -40,6 +41,10 @@ export interface FleetRun {
   bytesPerViewerSecond: number;
   /** p99 over viewers of the largest lag, seconds. */
   p99LagSeconds: number;
+  /** Viewers that stalled (largest lag over 1 s). */
+  stalled: number;
+  /** Of those, the ones whose largest lag came within the warm-up (the start-up burst). */
+  stalledInWarmup: number;
   /** Viewers whose stream or connection failed. */
   errors: number;
   /** First error text, if any. */
@@ -60,6 +65,8 @@ export interface WatchOptions {
   title: string;
   /** Reads the server's CPU and memory (a fresh server per run, so its peak is this run's). */
   readServer: () => Promise<ProcSample>;
+  /** The longest wait for a quiet machine before the PLAYs, ms. */
+  quietMs: number;
   /** The server's process ids (nginx: master and worker), so that other work can be told apart. */
   serverPids: () => Promise<number[]>;
   /** Connects and registers the viewers (called after the base RSS is read). */
@@ -81,7 +88,7 @@ export async function watchFleet(options: WatchOptions): Promise<FleetRun> {
   try {
     await settle(async () => (await readServer()).cpuSeconds);
     // Other work on a shared machine: start in a quiet moment if one comes soon.
-    await waitForQuiet([...await options.serverPids(), Deno.pid]);
+    await waitForQuiet([...await options.serverPids(), Deno.pid], { maxMs: options.quietMs });
     const idleRssBytes = (await readServer()).rssBytes;
     const t0 = performance.now();
     await fleet.play(options.title, { quality: 480, spreadMs: SPREAD_MS });
@@ -113,6 +120,10 @@ export async function watchFleet(options: WatchOptions): Promise<FleetRun> {
       baseRssBytes,
       bytesPerViewerSecond: (m1.mediaBytes - m0.mediaBytes) / n / seconds,
       p99LagSeconds: summarize(results.map((r) => r.maxLagSeconds)).p99,
+      stalled: results.filter((r) => r.maxLagSeconds > STALL_SECONDS).length,
+      stalledInWarmup: results.filter((r) =>
+        r.maxLagSeconds > STALL_SECONDS && r.maxLagAtSeconds <= warmupSeconds
+      ).length,
       errors: errored.length,
       ...(errored.length > 0 ? { firstError: errored[0].error } : {}),
       bytesAfterEnd,
@@ -175,14 +186,18 @@ export function fleetMetrics(
  * failed, the p99 lag and who was busy.
  *
  * @param runs The repetitions.
+ * @param warmup The warm-up, seconds (stalls within it happened in the start-up burst).
  * @returns The clause.
  */
-export function stallClause(runs: readonly FleetRun[]): string {
+export function stallClause(runs: readonly FleetRun[], warmup = 8): string {
   const worst = runs.reduce((a, b) => (b.realTimeShare < a.realTimeShare ? b : a));
   const late = Math.round((1 - worst.realTimeShare) * worst.n);
+  const burst = worst.stalled > 0
+    ? `, ${worst.stalledInWarmup} of them within the first ${warmup} s (the start-up burst)`
+    : "";
   return `${late} of ${worst.n} viewers ${
     worst.errors > 0 ? `failed or lagged (${worst.errors} failed)` : "lagged > 1 s"
-  } (p99 lag ${worst.p99LagSeconds.toFixed(2)} s) with the server at ${
+  }${burst} (p99 lag ${worst.p99LagSeconds.toFixed(2)} s) with the server at ${
     Math.round(worst.serverCpuShare * 100)
   } % and the load clients at ${
     Math.round(worst.clientCpuShare * 100)

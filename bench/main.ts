@@ -121,6 +121,7 @@ export async function main(args: string[]): Promise<number> {
     file,
     workers,
     install: !quick || values.only !== undefined,
+    quietMs: quick ? 0 : 5000,
     profileDir: values["server-prof"],
     tag: crypto.randomUUID().slice(0, 6),
     log,

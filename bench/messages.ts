@@ -261,14 +261,15 @@ export async function streamViewers(
 /**
  * Runs `fn` (one in-process relay run) after a quiet moment, and measures over it the main
  * thread's CPU share, the other work on the machine (outside the server and the bench) and the
- * server's CPU share.
+ * server's CPU share. It waits at most `quietMs` (0: starts at once).
  */
 async function measured<T>(
   fn: () => Promise<T>,
   serverPid: number,
+  quietMs: number,
 ): Promise<[T, number, number, number]> {
   const own = [serverPid, Deno.pid];
-  await waitForQuiet(own);
+  await waitForQuiet(own, { maxMs: quietMs });
   const read = () =>
     Promise.all([
       readProc(Deno.pid, Deno.pid),
@@ -305,12 +306,14 @@ async function inProcessRep(
     const [run, threadCpu, other, serverCpu] = await measured(
       () => relay(clients, { body, names: list, seconds }),
       server.pid,
+      ctx.quietMs,
     );
     plan.check("throughput", run);
     ctx.log(`messages: ${rate}/s for ${seconds} s, idle, one load thread`);
     const [idle, idleThread, idleOther] = await measured(
       () => relay(clients, { body, names: list, seconds, rate }),
       server.pid,
+      ctx.quietMs,
     );
     plan.check("latency idle", idle);
     ctx.log(`messages: ${rate}/s for ${seconds} s while ${plan.viewers} viewers stream`);
@@ -324,9 +327,11 @@ async function inProcessRep(
     let busyThread: number;
     let busyOther: number;
     try {
+      // No quiet wait: the viewers' 30 s title must outlast the window.
       [busy, busyThread, busyOther] = await measured(
         () => relay(clients, { body, names: list, seconds, rate }),
         server.pid,
+        0,
       );
       plan.check("latency with viewers", busy);
     } finally {
@@ -495,6 +500,7 @@ function relaySuiteOptions(
     port: server.port,
     readServer: () => readProc(server.pid),
     ownPids: [server.pid],
+    quietMs: ctx.quietMs,
     names: (prefix, count) => names(ctx, `${prefix}${rep}-`, count),
     clients: plan.clients,
     seconds: plan.seconds,

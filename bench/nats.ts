@@ -9,7 +9,7 @@
 
 import { generateIdentity } from "../protocol/e2e.ts";
 import { benchIdentity } from "./_client.ts";
-import { ensureEngine, NATS_SERVER } from "./_install.ts";
+import { engineOrSkip, NATS_SERVER } from "./_install.ts";
 import { startNats } from "./_nats.ts";
 import { readProc } from "./_proc.ts";
 import {
@@ -87,6 +87,7 @@ async function natsRep(
         port: nats.port,
         readServer: () => readProc(nats.pid),
         ownPids,
+        quietMs: ctx.quietMs,
         names: (prefix, count) => names(ctx, `n${prefix}${options.rep}-`, count),
         ...(viewers === undefined ? {} : { viewers }),
       });
@@ -126,14 +127,9 @@ export async function natsScenario(
     failures: [],
     notes: [],
   };
-  const found = await ensureEngine(NATS_SERVER, { install: ctx.install, log: ctx.log }).catch((
-    e,
-  ) => e);
-  if (found instanceof Error) {
-    if (ctx.install) throw found;
-    result.notes.push(
-      `Skipped in quick mode: ${found.message} (the full run and --only nats install it)`,
-    );
+  const found = await engineOrSkip(NATS_SERVER, { ...ctx, scenario: "nats" });
+  if ("skip" in found) {
+    result.notes.push(found.skip);
     return result;
   }
   const who = await benchIdentity(await generateIdentity());
@@ -155,6 +151,7 @@ export async function natsScenario(
       body,
       split: !ctx.quick,
       log: ctx.log,
+      quietMs: ctx.quietMs,
       viewerCount,
       failures: result.failures,
       rep,

@@ -8,7 +8,7 @@
 
 import { ViewerFleet } from "./_fleet.ts";
 import { LEAD_SECONDS } from "./_hls_viewer.ts";
-import { ensureEngine, NGINX } from "./_install.ts";
+import { engineOrSkip, NGINX } from "./_install.ts";
 import { findPrepared, type PreparedTitle, readNginx, startNginx } from "./_nginx.ts";
 import {
   type BenchContext,
@@ -61,6 +61,7 @@ async function runNginxFleet(
       title: playlist,
       readServer: () => readNginx(server),
       serverPids: () => server.pids(),
+      quietMs: ctx.quietMs,
       connect: () =>
         ViewerFleet.connect(server.port, {
           names: names(ctx, "h", n),
@@ -141,12 +142,9 @@ export async function nginxScenario(
     failures: [],
     notes: [],
   };
-  const found = await ensureEngine(NGINX, { install: ctx.install, log: ctx.log }).catch((e) => e);
-  if (found instanceof Error) {
-    if (ctx.install) throw found;
-    result.notes.push(
-      `Skipped in quick mode: ${found.message} (the full run and --only nginx install it)`,
-    );
+  const found = await engineOrSkip(NGINX, { ...ctx, scenario: "nginx" });
+  if ("skip" in found) {
+    result.notes.push(found.skip);
     return result;
   }
   const prepared = await preparedTitle(ctx);
@@ -178,7 +176,7 @@ export async function nginxScenario(
     if (mine.every((r) => r.realTimeShare === 1)) {
       largest = n;
     } else if (!ctx.quick) {
-      result.notes.push(`Ramp stopped at N=${n}: ${stallClause(mine)}`);
+      result.notes.push(`Ramp stopped at N=${n}: ${stallClause(mine, warmupSeconds)}`);
       break;
     }
   }

@@ -45,6 +45,7 @@ export async function runFleet(
       title: BENCH_TITLE,
       readServer: () => readProc(server.pid),
       serverPids: () => Promise.resolve([server.pid]),
+      quietMs: ctx.quietMs,
       connect: () =>
         ViewerFleet.connect(server.port, {
           names: names(ctx, "v", n),
@@ -61,21 +62,22 @@ export async function runFleet(
  *
  * @param n The viewer count.
  * @param runs Its repetitions.
- * @param quickTop Set in quick mode on its largest N.
+ * @param options `quickTop` in quick mode on its largest N; the warm-up, seconds.
  * @returns The targets per row.
  */
 function viewerTargets(
   n: number,
   runs: readonly FleetRun[],
-  quickTop: boolean,
+  options: { quickTop: boolean; warmup: number },
 ): Parameters<typeof fleetMetrics>[2] {
+  const { quickTop, warmup } = options;
   const cpu = summarize(runs.map((r) => r.serverCpuShare)).median;
   return {
     ...(n <= TARGET_VIEWERS
       ? {
         realTime: {
           target: `100 % up to N=${TARGET_VIEWERS}`,
-          goal: { stat: "min", atLeast: 100, why: stallClause(runs) },
+          goal: { stat: "min", atLeast: 100, why: stallClause(runs, warmup) },
         },
       }
       : {}),
@@ -136,12 +138,19 @@ export async function viewersScenario(ctx: BenchContext): Promise<ScenarioResult
     }
     runs.push(...mine);
     metrics.push(
-      ...fleetMetrics(n, mine, viewerTargets(n, mine, ctx.quick && n === counts.at(-1))),
+      ...fleetMetrics(
+        n,
+        mine,
+        viewerTargets(n, mine, {
+          quickTop: ctx.quick && n === counts.at(-1),
+          warmup: warmupSeconds,
+        }),
+      ),
     );
     const allRealTime = mine.every((r) => r.realTimeShare === 1);
     if (allRealTime) largest = n;
     if (!allRealTime && !ctx.quick) {
-      stopped = `at N=${n}, ${stallClause(mine)}`;
+      stopped = `at N=${n}, ${stallClause(mine, warmupSeconds)}`;
       notes.push(`Ramp stopped at N=${n}: not every viewer stayed real time`);
       break;
     }
