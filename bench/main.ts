@@ -38,7 +38,7 @@ const SCENARIOS: Record<
   crypto: cryptoScenario,
   baseline: (ctx, done) => baselineScenario(ctx, done.find((r) => r.id === "viewers")),
   nginx: (ctx, done) => nginxScenario(ctx, done.find((r) => r.id === "viewers")),
-  nats: (ctx, done) => natsScenario(ctx, done.find((r) => r.id === "messages")),
+  nats: (ctx) => natsScenario(ctx),
 };
 
 const HELP = `Usage: deno task bench [options]
