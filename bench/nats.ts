@@ -207,7 +207,7 @@ export async function natsScenario(ctx: BenchContext): Promise<ScenarioResult> {
     // peerstream and NATS back to back, in alternating order, for the paired ratios.
     const run = {
       nats: () =>
-        natsRep(ctx, { ...common, engine: "nats", binary: found.path, uncapped: true, rep }),
+        natsRep(ctx, { ...common, engine: "nats", binary: found.path, uncapped: !ctx.quick, rep }),
       peerstream: () =>
         peerstreamRep(ctx, { ...common, engine: "peerstream", uncapped: false, rep }),
     };
