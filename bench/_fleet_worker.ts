@@ -62,7 +62,12 @@ async function handle(command: FleetCommand): Promise<FleetReply> {
       const results = viewers.map((v) => v.result(now));
       await Promise.all(viewers.map(async (v) => {
         if (!v.ended && !v.client.closed) {
-          await Promise.race([v.stop(), new Promise((r) => setTimeout(r, 5000))]);
+          // The title may end as STOP goes out: the server then answers NOT_PLAYING, which is
+          // no failure (bytes after a stream-end are still counted below).
+          const stopped = v.stop().catch((error) => {
+            if (!String(error).includes("NOT_PLAYING")) throw error;
+          });
+          await Promise.race([stopped, new Promise((r) => setTimeout(r, 5000))]);
         }
       }));
       // Bytes that trail a stream-end would show up here; give them a moment to arrive.

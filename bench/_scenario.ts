@@ -3,6 +3,7 @@
  * @module
  */
 
+import type { ServerLimits } from "../server/limits.ts";
 import { type BenchServer, startBenchServer } from "./_server.ts";
 
 /** Shared settings of one bench run. */
@@ -21,12 +22,42 @@ export interface BenchContext {
   workers: number;
   /** A fresh tag for names, so that no run reuses another's. */
   tag: string;
+  /**
+   * Whether a missing peer engine (nginx, nats-server) may be installed with apt-get: in full
+   * mode and when `--only` names scenarios; quick mode alone skips a missing engine instead.
+   */
+  install: boolean;
+  /**
+   * The longest wait for a quiet moment before a measurement window, ms (0 in quick mode, whose
+   * figures only check that the pieces work).
+   */
+  quietMs: number;
   /** Where servers write V8 CPU profiles (`--cpu-prof`); none when undefined. */
   profileDir?: string;
   /** Prints a progress line. */
   log: (line: string) => void;
   /** Another checkout whose server and `join` the client scenario runs (the "before" figures). */
   clientRoot?: string;
+}
+
+/**
+ * How a metric is judged against its target (reported, never asserted): one summary statistic
+ * against a bound, or a plain reason why this run cannot judge it.
+ */
+export interface Goal {
+  /** The summary statistic compared with the bound. */
+  stat: "median" | "p99" | "min" | "max";
+  /** The statistic must be at most this. */
+  atMost?: number;
+  /** The statistic must be at least this. */
+  atLeast?: number;
+  /**
+   * Why this run cannot judge the target, e.g. quick mode's small N; the table says so instead of
+   * met or missed.
+   */
+  notTested?: string;
+  /** One clause on what the scenario saw, printed after a miss (e.g. the load thread's CPU). */
+  why?: string;
 }
 
 /** One measured quantity: one value per repetition (or per sample). */
@@ -39,6 +70,10 @@ export interface Metric {
   values: number[];
   /** The target from the issue, as text (reported, never asserted). */
   target?: string;
+  /** How the target is judged; without it a target is only printed. */
+  goal?: Goal;
+  /** For a row without a goal: one clause on which side limited it (server, load, cap). */
+  limit?: string;
 }
 
 /** A scenario's results. */
@@ -71,7 +106,7 @@ export async function withServer<T>(
   fn: (server: BenchServer) => Promise<T>,
   options: {
     videos?: { dir: string; title: string };
-    limits?: Record<string, number>;
+    limits?: Readonly<Partial<ServerLimits>>;
     root?: string;
   } = {},
 ): Promise<T> {

@@ -5,6 +5,7 @@
  */
 
 import { generateIdentity } from "../protocol/e2e.ts";
+import type { ServerLimits } from "../server/limits.ts";
 import { benchIdentity, LoadClient } from "./_client.ts";
 import { sleep } from "./_stats.ts";
 import { startServer } from "../tests/_helpers.ts";
@@ -102,19 +103,45 @@ export async function ensureBenchTitle(
 }
 
 /**
- * The limits the bench server runs with: every load client connects from 127.0.0.1 and registers
- * with one shared key pair, so the per-address and per-key limits a real server applies (64
- * connections, 10 hellos/s, 8 names per key, 100 new names a day) are lifted; everything else
- * keeps its default.
+ * The limits every bench server runs with, set explicitly: every load client connects from
+ * 127.0.0.1 and registers with one shared key pair, so the per-address and per-key limits a real
+ * server applies (64 connections, 10 hellos/s, 8 names per key, 100 new names a day) are lifted.
+ * Connections: above the largest ramp (8,000 viewers) plus the bench's other clients, and below
+ * `ulimit -n` (20,000 here). Everything else, the relay budgets included, keeps its default.
  */
-export const BENCH_LIMITS = {
-  maxConnectionsPerAddress: 100_000,
+export const BENCH_LIMITS: Readonly<Partial<ServerLimits>> = {
+  maxConnections: 16_000,
+  maxConnectionsPerAddress: 16_000,
   hellosPerAddressPerSecond: 1_000_000,
   helloBurstPerAddress: 1_000_000,
   maxNamesPerKey: 10_000_000,
   newNamesPerAddressPerDay: 10_000_000,
   maxNames: 10_000_000,
-} as const;
+};
+
+/**
+ * How a server is given its limits: the connection limits as `serve` flags, which every checkout
+ * since the bench began knows (`--max-connections`, `--max-per-address`), the rest as
+ * `PEERSTREAM_LIMITS`, whose names only this checkout is sure to know. Another checkout's server
+ * gets the flags only.
+ *
+ * @param limits The limits to set; `{}` keeps every default.
+ * @param options Whether the server is another checkout's.
+ * @returns The `serve` flags and the `PEERSTREAM_LIMITS` value.
+ */
+export function limitSettings(
+  limits: Readonly<Partial<ServerLimits>>,
+  options: { otherCheckout: boolean },
+): { args: string[]; env: string } {
+  const { maxConnections, maxConnectionsPerAddress, ...rest } = limits;
+  const args = [
+    ...(maxConnections === undefined ? [] : ["--max-connections", String(maxConnections)]),
+    ...(maxConnectionsPerAddress === undefined
+      ? []
+      : ["--max-per-address", String(maxConnectionsPerAddress)]),
+  ];
+  return { args, env: JSON.stringify(options.otherCheckout ? {} : rest) };
+}
 
 /** A running server under test. */
 export interface BenchServer {
@@ -134,8 +161,8 @@ export interface BenchServer {
  *
  * @param options The cache (segments are prepared once into it), the videos folder, the title to
  * wait for, where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere, its
- * limits ({@linkcode BENCH_LIMITS} by default; another checkout's server runs its own defaults)
- * and another checkout to run.
+ * limits ({@linkcode BENCH_LIMITS} by default, `{}` for the defaults; see
+ * {@linkcode limitSettings}) and another checkout to run.
  * @returns The server.
  */
 export async function startBenchServer(
@@ -145,21 +172,20 @@ export async function startBenchServer(
     title?: string;
     readyTimeoutMs?: number;
     profileDir?: string;
-    limits?: Record<string, number>;
+    limits?: Readonly<Partial<ServerLimits>>;
     /** Another checkout to run the server of (its `main.ts`). */
     root?: string;
   },
 ): Promise<BenchServer> {
+  const limits = limitSettings(options.limits ?? BENCH_LIMITS, {
+    otherCheckout: options.root !== undefined,
+  });
   const server = await startServer({
     main: options.root === undefined ? undefined : `${options.root}/main.ts`,
     cacheDir: `${options.cache}/server`,
-    args: ["--videos", options.videos],
-    // Another checkout's server may not know these limits' names: it runs its own defaults.
-    env: {
-      PEERSTREAM_LIMITS: JSON.stringify(
-        options.limits ?? (options.root === undefined ? BENCH_LIMITS : {}),
-      ),
-    },
+    args: ["--videos", options.videos, ...limits.args],
+    // Replaces the tests' loopback limits: the bench sets its own, or none.
+    env: { PEERSTREAM_LIMITS: limits.env },
     denoArgs: options.profileDir === undefined
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`],

@@ -29,6 +29,8 @@ export interface ViewerResult {
   mediaSeconds: number;
   /** The largest (playhead − received media end), seconds; > {@linkcode STALL_SECONDS} is a stall. */
   maxLagSeconds: number;
+  /** When the largest lag was seen: seconds after the first media byte. */
+  maxLagAtSeconds: number;
   /** Whether the viewer stayed real time. */
   realTime: boolean;
   /** Segments completed. */
@@ -48,6 +50,8 @@ export class Viewer {
   mediaBytes = 0;
   mediaEnd = 0;
   maxLag = -Infinity;
+  /** Seconds after the first media byte when the largest lag was seen. */
+  maxLagAt = NaN;
   segments = 0;
   ended = false;
   endedAt = NaN;
@@ -127,6 +131,7 @@ export class Viewer {
       watchedSeconds: watched,
       mediaSeconds: this.mediaEnd,
       maxLagSeconds: this.maxLag,
+      maxLagAtSeconds: this.maxLagAt,
       realTime: !stalled && this.error === undefined,
       segments: this.segments,
       ...(this.error === undefined ? {} : { error: this.error }),
@@ -135,7 +140,11 @@ export class Viewer {
 
   #lag(now: number) {
     if (Number.isNaN(this.firstByteAt)) return;
-    this.maxLag = Math.max(this.maxLag, (now - this.firstByteAt) / 1000 - this.mediaEnd);
+    const playhead = (now - this.firstByteAt) / 1000;
+    if (playhead - this.mediaEnd > this.maxLag) {
+      this.maxLag = playhead - this.mediaEnd;
+      this.maxLagAt = playhead;
+    }
   }
 
   #handle(message: ServerMessage, now: number) {

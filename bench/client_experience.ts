@@ -1,5 +1,5 @@
 /**
- * Scenario 10, the client as a person uses it (issue 8): real `join` processes whose player is a
+ * Scenario 12, the client as a person uses it (issue 8): real `join` processes whose player is a
  * real-time decoder (`ffmpeg -re -i pipe:0 -vf showinfo -f null -`), and what reaches the screen,
  * in this order: PLAY with auto → the top rendition decoded; messages sent during playback (one
  * every 30 ms, not waiting for each) → printed by the viewer; LIST; QUALITY and SEEK → the first
@@ -248,7 +248,7 @@ async function session(
 }
 
 /**
- * Runs scenario 10.
+ * Runs scenario 12.
  *
  * @param ctx The bench context; `clientRoot` measures another checkout's client.
  * @returns Its results.
@@ -306,7 +306,7 @@ export async function clientScenario(ctx: BenchContext): Promise<ScenarioResult>
   ];
   return {
     id: "client",
-    title: `10. Client with a real-time player${which}`,
+    title: `12. Client with a real-time player${which}`,
     metrics,
     failures: [],
     notes: [

@@ -19,6 +19,8 @@ import { cryptoScenario } from "./crypto.ts";
 import { hostileScenario } from "./hostile.ts";
 import { joinStormScenario } from "./join_storm.ts";
 import { messagesScenario } from "./messages.ts";
+import { natsScenario } from "./nats.ts";
+import { nginxScenario } from "./nginx.ts";
 import { startScenario, stopScenario } from "./start_stop.ts";
 import { switchScenario } from "./switch.ts";
 import { viewersScenario } from "./viewers.ts";
@@ -38,6 +40,8 @@ const SCENARIOS: Record<
   join: joinStormScenario,
   crypto: cryptoScenario,
   baseline: (ctx, done) => baselineScenario(ctx, done.find((r) => r.id === "viewers")),
+  nginx: (ctx, done) => nginxScenario(ctx, done.find((r) => r.id === "viewers")),
+  nats: (ctx) => natsScenario(ctx),
   hostile: hostileScenario,
   client: clientScenario,
 };
@@ -124,6 +128,8 @@ export async function main(args: string[]): Promise<number> {
     videos: dir,
     file,
     workers,
+    install: !quick || values.only !== undefined,
+    quietMs: quick ? 0 : 5000,
     profileDir: values["server-prof"],
     clientRoot: values["client-root"],
     tag: crypto.randomUUID().slice(0, 6),
