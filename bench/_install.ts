@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { ScenarioResult } from "./_scenario.ts";
+
 /** An engine the bench runs side by side with peerstream. */
 export interface Engine {
   /** The command. */
@@ -70,48 +72,49 @@ async function run(args: string[]): Promise<void> {
 }
 
 /**
- * Finds an engine for a scenario: installs it when allowed, or explains why the scenario is
- * skipped (plain quick mode does not install).
+ * The engine of a side-by-side scenario, or null when the scenario is skipped. Plain `--quick`
+ * runs no side-by-side scenario, so that it stays about a minute; the full run and any `--only`
+ * run find the engine, installing it with apt-get when it is missing. A skip says so in the
+ * scenario's title and notes.
  *
  * @param engine The engine.
- * @param options Whether to install, a progress logger and the scenario's id for the remedy.
- * @returns The path and version, or the reason to skip (only when installing is not allowed).
- * @throws {Error} When installing is allowed and fails.
+ * @param ctx Whether the side-by-side scenarios run, and a progress logger.
+ * @param result The scenario's result, retitled and noted when skipped.
+ * @returns The path and version, or null when skipped.
+ * @throws {Error} When the engine is missing and cannot be installed.
  */
-export async function engineOrSkip(
+export async function peerEngine(
   engine: Engine,
-  options: { install: boolean; log: (line: string) => void; scenario: string },
-): Promise<{ path: string; version: string } | { skip: string }> {
-  try {
-    return await ensureEngine(engine, options);
-  } catch (error) {
-    if (options.install) throw error;
-    return {
-      skip: `Skipped in quick mode: ${
-        (error as Error).message
-      } (the full run and --only ${options.scenario} install it)`,
-    };
+  ctx: { peers: boolean; log: (line: string) => void },
+  result: ScenarioResult,
+): Promise<{ path: string; version: string } | null> {
+  if (!ctx.peers) {
+    result.title += " (skipped in quick mode)";
+    result.notes.push(
+      `Skipped: plain --quick runs no side-by-side scenario, so that it stays about a minute; "deno task bench --quick --only ${result.id}" runs its tiny version, the full run the real one`,
+    );
+    return null;
   }
+  return await ensureEngine(engine, ctx);
 }
 
 /**
- * Finds an engine, installing its Debian package with apt-get first when it is missing (and
- * `install` allows it). Installing Debian's nginx may also start its default service on port 80,
- * where the init system allows; the bench never uses, changes or stops it.
+ * Finds an engine, installing its Debian package with apt-get first when it is missing.
+ * Installing Debian's nginx may also start its default service on port 80, where the init system
+ * allows; the bench never uses, changes or stops it.
  *
  * @param engine The engine.
- * @param options Whether to install when missing, and a progress logger.
+ * @param options A progress logger.
  * @returns The path and version line.
- * @throws {Error} When it is missing and may not, or cannot, be installed.
+ * @throws {Error} When it is missing and cannot be installed.
  */
 export async function ensureEngine(
   engine: Engine,
-  options: { install: boolean; log: (line: string) => void },
+  options: { log: (line: string) => void },
 ): Promise<{ path: string; version: string }> {
   const found = await findEngine(engine);
   if (found !== null) return found;
   const remedy = `install it with apt-get install ${engine.package}`;
-  if (!options.install) throw new Error(`Cannot start ${engine.command}: not installed; ${remedy}`);
   options.log(`installing ${engine.package} with apt-get`);
   try {
     await run(["apt-get", "update", "-qq"]);

@@ -23,10 +23,11 @@ export interface BenchContext {
   /** A fresh tag for names, so that no run reuses another's. */
   tag: string;
   /**
-   * Whether a missing peer engine (nginx, nats-server) may be installed with apt-get: in full
-   * mode and when `--only` names scenarios; quick mode alone skips a missing engine instead.
+   * Whether the side-by-side scenarios (nginx, nats) run, installing a missing engine with
+   * apt-get: in full mode and when `--only` names scenarios. Plain quick mode skips them, so that
+   * it stays about a minute.
    */
-  install: boolean;
+  peers: boolean;
   /**
    * The longest wait for a quiet moment before a measurement window, ms (0 in quick mode, whose
    * figures only check that the pieces work).

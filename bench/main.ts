@@ -51,7 +51,8 @@ const HELP = `Usage: deno task bench [options]
 Measures peerstream against a real server process on 127.0.0.1 (see BENCHMARKS.md).
 
 Options:
-  --quick           Tiny N and one repetition; finishes in under a minute (CI)
+  --quick           Tiny N and one repetition, about a minute (CI); nginx and nats
+                    run only when --only names them
   --only LIST       Comma-separated scenarios: ${Object.keys(SCENARIOS).join(", ")}
   --reps N          Repetitions per measurement (default 3; 1 with --quick)
   --workers N       Viewer worker threads (default: 1, or 2 from 1000 viewers)
@@ -128,7 +129,7 @@ export async function main(args: string[]): Promise<number> {
     videos: dir,
     file,
     workers,
-    install: !quick || values.only !== undefined,
+    peers: !quick || values.only !== undefined,
     quietMs: quick ? 0 : 5000,
     profileDir: values["server-prof"],
     clientRoot: values["client-root"],

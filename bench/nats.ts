@@ -10,7 +10,7 @@
 
 import { generateIdentity } from "../protocol/e2e.ts";
 import { benchIdentity } from "./_client.ts";
-import { engineOrSkip, NATS_SERVER } from "./_install.ts";
+import { NATS_SERVER, peerEngine } from "./_install.ts";
 import { startNats } from "./_nats.ts";
 import { readProc } from "./_proc.ts";
 import {
@@ -178,11 +178,8 @@ export async function natsScenario(ctx: BenchContext): Promise<ScenarioResult> {
     failures: [],
     notes: [],
   };
-  const found = await engineOrSkip(NATS_SERVER, { ...ctx, scenario: "nats" });
-  if ("skip" in found) {
-    result.notes.push(found.skip);
-    return result;
-  }
+  const found = await peerEngine(NATS_SERVER, ctx, result);
+  if (found === null) return result;
   const who = await benchIdentity(await generateIdentity());
   const body = await sealedBody(who);
   const clients = ctx.quick ? 20 : 100;

@@ -8,7 +8,7 @@
 
 import { ViewerFleet } from "./_fleet.ts";
 import { LEAD_SECONDS } from "./_hls_viewer.ts";
-import { engineOrSkip, NGINX } from "./_install.ts";
+import { NGINX, peerEngine } from "./_install.ts";
 import { findPrepared, type PreparedTitle, readNginx, startNginx } from "./_nginx.ts";
 import {
   type BenchContext,
@@ -142,11 +142,8 @@ export async function nginxScenario(
     failures: [],
     notes: [],
   };
-  const found = await engineOrSkip(NGINX, { ...ctx, scenario: "nginx" });
-  if ("skip" in found) {
-    result.notes.push(found.skip);
-    return result;
-  }
+  const found = await peerEngine(NGINX, ctx, result);
+  if (found === null) return result;
   const prepared = await preparedTitle(ctx);
   const counts = ctx.quick ? QUICK_NGINX_COUNTS : FULL_COUNTS;
   const watchSeconds = ctx.quick ? 5 : 16;
