@@ -16,8 +16,10 @@ import {
 } from "./_proc.ts";
 import {
   clockOffset,
+  lostMessages,
   parseReply,
   type RelayCommand,
+  type RelayCounts,
   type RelayEngine,
   type RelayReply,
   sharedNow,
@@ -170,21 +172,7 @@ export interface RelayRunOptions {
 }
 
 /** What one run in separate processes measured. */
-export interface ProcRelayRun {
-  /** Messages sent. */
-  sent: number;
-  /** Distinct messages delivered. */
-  received: number;
-  /** Deliveries of a message already delivered (and malformed bodies). */
-  duplicates: number;
-  /** Sent messages never delivered. */
-  lost: number;
-  /** Confirmations the senders got. */
-  confirmed: number;
-  /** Error codes the server sent, with counts. */
-  errors: Record<string, number>;
-  /** Deliveries per second within the window. */
-  perSecond: number;
+export interface ProcRelayRun extends RelayCounts {
   /** send → deliver, ms, clocks corrected (open loop only; NaN in closed loop). */
   latency: { p50: number; p99: number; n: number };
   /**
@@ -353,7 +341,7 @@ export class RelayLoad {
       out.perSecond += r.inWindow / options.seconds;
       for (const ms of r.samples) all.push(ms);
     }
-    out.lost = out.sent - out.received;
+    out.lost = lostMessages(out);
     all.sort((x, y) => x - y);
     out.latency = { p50: percentile(all, 50), p99: percentile(all, 99), n: all.length };
     return out;

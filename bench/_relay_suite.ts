@@ -10,7 +10,7 @@ import { readProc } from "./_proc.ts";
 import { formatNumber } from "./_report.ts";
 import type { ProcRelayRun, RelayRunOptions } from "./_relay_procs.ts";
 import { RelayLoad } from "./_relay_procs.ts";
-import type { RelayEngine } from "./_relay_wire.ts";
+import type { RelayCounts, RelayEngine } from "./_relay_wire.ts";
 import type { Metric } from "./_scenario.ts";
 import { summarize } from "./_stats.ts";
 
@@ -39,6 +39,8 @@ export interface SuiteOptions {
   rate: number;
   /** Sends per second per client in the throughput run. */
   cap: number;
+  /** Unconfirmed messages per client in the closed-loop runs. */
+  window: number;
   /** Also run closed loop without the cap (NATS has no per-connection limit). */
   uncapped: boolean;
   /** The sealed body. */
@@ -77,6 +79,7 @@ export async function runRelaySuite(options: SuiteOptions): Promise<SuiteRun> {
   const half = options.clients / 2;
   const base = {
     seconds,
+    window: options.window,
     readServer: options.readServer,
     ownPids: options.ownPids,
     quietMs: options.quietMs,
@@ -132,31 +135,43 @@ export async function runRelaySuite(options: SuiteOptions): Promise<SuiteRun> {
 }
 
 /**
- * Real failures of a run: lost or duplicated messages.
+ * Sorts what a run counted into failures (lost or duplicated messages) and notes (the error codes
+ * the server answered with, `INBOX_FULL` among them, which is no loss: see `lostMessages` in
+ * `_relay_wire.ts`).
  *
  * @param label The run's name.
- * @param run The run.
- * @returns Failure texts.
+ * @param run The run, if it ran.
+ * @param out Where failures and notes go.
  */
-export function runFailures(label: string, run: ProcRelayRun | undefined): string[] {
-  if (run === undefined) return [];
-  const out: string[] = [];
-  if (run.lost > 0) out.push(`${label}: ${run.lost} of ${run.sent} messages lost`);
-  if (run.duplicates > 0) out.push(`${label}: ${run.duplicates} duplicated deliveries`);
-  return out;
+export function checkRun(
+  label: string,
+  run: RelayCounts | undefined,
+  out: { failures: string[]; notes: string[] },
+): void {
+  if (run === undefined) return;
+  if (run.lost > 0) out.failures.push(`${label}: ${run.lost} of ${run.sent} messages lost`);
+  if (run.duplicates > 0) out.failures.push(`${label}: ${run.duplicates} duplicated deliveries`);
+  if (Object.keys(run.errors).length > 0) {
+    out.notes.push(`${label}: server error codes ${JSON.stringify(run.errors)}`);
+  }
 }
 
 /**
  * One clause on which side limits a row, from the median CPU shares of the server and the load.
  *
  * @param runs The repetitions of one row.
- * @param options Throughput or latency, the server's usable cores, the clients' cap in msg/s
- * (closed loop), and extra load (the bench process running viewers).
+ * @param options Throughput or latency, the server's usable cores, and in closed loop the
+ * clients' cap in msg/s and their window.
  * @returns The clause.
  */
 export function limitClause(
   runs: readonly ProcRelayRun[],
-  options: { kind: "throughput" | "latency"; serverCores: number; cap?: number },
+  options: {
+    kind: "throughput" | "latency";
+    serverCores: number;
+    cap?: number;
+    window?: number;
+  },
 ): string {
   const med = (f: (r: ProcRelayRun) => number) => summarize(runs.map(f)).median;
   const server = med((r) => r.cpu.server);
@@ -180,7 +195,9 @@ export function limitClause(
     if (server >= BUSY_SHARE * options.serverCores) return `the server (${pct(server)}; ${loads})`;
     if (Math.max(a, b) >= BUSY_SHARE) return `a load process (${loads}; server ${pct(server)})`;
     if (full !== "") return `the machine: ${full}`;
-    return `no process at its limit (server ${pct(server)}, ${loads}): the 32-message windows`;
+    return `no process at its limit (server ${pct(server)}, ${loads}): the ${
+      options.window ?? "clients'"
+    }-message windows`;
   }
   const busy = `other work ${pct(other)}`;
   if (Math.max(a, b) >= 0.5) {
@@ -204,6 +221,8 @@ export interface SuiteLabels {
   serverCores: number;
   /** The capped throughput's ceiling, msg/s. */
   cap: number;
+  /** Unconfirmed messages per client in closed loop. */
+  window: number;
 }
 
 function cpuRows(name: string, runs: readonly ProcRelayRun[]): Metric[] {
@@ -249,7 +268,12 @@ export function suiteMetrics(
     name: t,
     unit: "msg/s",
     values: tput.map((r) => r.perSecond),
-    limit: limitClause(tput, { kind: "throughput", serverCores, cap: labels.cap }),
+    limit: limitClause(tput, {
+      kind: "throughput",
+      serverCores,
+      cap: labels.cap,
+      window: labels.window,
+    }),
   }, ...cpuRows(t, tput));
   const uncapped = runs.flatMap((r) => (r.uncapped === undefined ? [] : [r.uncapped]));
   if (uncapped.length > 0) {
@@ -258,7 +282,7 @@ export function suiteMetrics(
       name: u,
       unit: "msg/s",
       values: uncapped.map((r) => r.perSecond),
-      limit: limitClause(uncapped, { kind: "throughput", serverCores }),
+      limit: limitClause(uncapped, { kind: "throughput", serverCores, window: labels.window }),
     }, ...cpuRows(u, uncapped));
   }
   const latency = (

@@ -62,6 +62,39 @@ export type RelayReply =
   }
   | { op: "failed"; message: string };
 
+/** What a relay run counted, whoever drove it: one load thread, or two load processes. */
+export interface RelayCounts {
+  /** Messages sent. */
+  sent: number;
+  /** Distinct messages delivered to their recipient. */
+  received: number;
+  /** Deliveries of a message already delivered (and malformed bodies). */
+  duplicates: number;
+  /** Sent messages never delivered, and not refused with `INBOX_FULL` ({@linkcode lostMessages}). */
+  lost: number;
+  /** Confirmations the senders got (peerstream's `delivered`, a NATS reply). */
+  confirmed: number;
+  /** Error codes the server answered sends with, with counts. */
+  errors: Record<string, number>;
+  /** Deliveries per second within the window. */
+  perSecond: number;
+}
+
+/**
+ * Sent messages that were never delivered. A message the relay refused with `INBOX_FULL` (its
+ * sender had too many unconfirmed to that recipient, or the recipient in all) is not lost: the
+ * sender was told at once, and the table shows it as an error code. The load's windows stay under
+ * those budgets, so a refusal means the load outran its recipients' receipts.
+ *
+ * @param counts Sent, distinct received, and the error codes with counts.
+ * @returns The messages lost.
+ */
+export function lostMessages(
+  counts: { sent: number; received: number; errors: Readonly<Record<string, number>> },
+): number {
+  return Math.max(0, counts.sent - counts.received - (counts.errors.INBOX_FULL ?? 0));
+}
+
 /** Bytes of the stamp at the start of every relayed body: sender, sequence, send time. */
 export const STAMP_BYTES = 16;
 

@@ -6,17 +6,19 @@
 
 import { generateIdentity, importPeerKeys, seal } from "../protocol/e2e.ts";
 import { encodeMessage } from "../protocol/messages.ts";
+import { DEFAULT_RELAY_BUDGETS, DELIVER_OVERHEAD_BYTES } from "../server/relay.ts";
 import { type BenchIdentity, benchIdentity, connectMany, type LoadClient } from "./_client.ts";
 import { ViewerFleet } from "./_fleet.ts";
 import { busyCores, readMachineCpu, readProc, readProcs, waitForQuiet } from "./_proc.ts";
 import {
+  checkRun,
   limitClause,
-  runFailures,
   runRelaySuite,
   suiteMetrics,
   type SuiteOptions,
   type SuiteRun,
 } from "./_relay_suite.ts";
+import { lostMessages, type RelayCounts } from "./_relay_wire.ts";
 import { formatNumber } from "./_report.ts";
 import {
   type BenchContext,
@@ -30,29 +32,35 @@ import { percentile, sleep, summarize } from "./_stats.ts";
 
 /** Sends per second one client may make: sends plus receipts stay under the server's 2,000/s. */
 export const CLIENT_SEND_CAP = 900;
-/** Messages a throughput client keeps unconfirmed. */
+/**
+ * Messages a throughput client keeps unconfirmed: well under the relay's budget for one sender
+ * and one recipient ({@linkcode checkWindow}).
+ */
 export const WINDOW = 32;
 
-/** What one relay run counted. */
-export interface RelayRun {
-  /** Messages sent. */
-  sent: number;
-  /** Distinct messages delivered to their recipient. */
-  received: number;
-  /** Deliveries of a message already delivered. */
-  duplicates: number;
-  /** Sent messages never delivered. */
-  lost: number;
-  /** `delivered` confirmations the senders got. */
-  confirmed: number;
-  /** Error codes the server sent, with counts. */
-  errors: Record<string, number>;
-  /** Deliveries per second over the sending window. */
-  perSecond: number;
+/** What one relay run in the bench's own thread counted. */
+export interface RelayRun extends RelayCounts {
   /** send → deliver latencies, ms. */
   latencies: number[];
-  /** Server CPU share over the window. */
-  serverCpu: number;
+}
+
+/**
+ * Checks that a window of bodies fits the relay's default budgets for one sender and one
+ * recipient (256 messages or 1 MiB unconfirmed, counting each `deliver` frame's overhead): a
+ * closed-loop client past them would be refused with `INBOX_FULL` instead of measuring the relay.
+ *
+ * @param window Unconfirmed messages per client.
+ * @param bodyBytes The sealed body's size.
+ * @throws {RangeError} When the window does not fit.
+ */
+export function checkWindow(window: number, bodyBytes: number): void {
+  const budget = DEFAULT_RELAY_BUDGETS;
+  const bytes = window * (bodyBytes + DELIVER_OVERHEAD_BYTES);
+  if (window > budget.pairMessages || bytes > budget.pairBytes) {
+    throw new RangeError(
+      `The message load's window (${window} × ${bodyBytes} B) exceeds the relay's budget for one sender and one recipient (${budget.pairMessages} messages, ${budget.pairBytes} B); lower WINDOW in bench/messages.ts`,
+    );
+  }
 }
 
 /**
@@ -84,7 +92,7 @@ export async function sealedBody(who: BenchIdentity): Promise<Uint8Array<ArrayBu
 export async function relay(
   clients: LoadClient[],
   options: { body: Uint8Array; names: string[]; seconds: number; rate?: number },
-): Promise<Omit<RelayRun, "serverCpu">> {
+): Promise<RelayRun> {
   const c = clients.length;
   const sentAt: Float64Array[] = clients.map(() => new Float64Array(1 << 16));
   const seen: Uint8Array[] = clients.map(() => new Uint8Array(1 << 16));
@@ -196,7 +204,7 @@ export async function relay(
     sent: sentTotal,
     received,
     duplicates,
-    lost: sentTotal - received,
+    lost: lostMessages({ sent: sentTotal, received, errors }),
     confirmed,
     errors,
     perSecond: inWindow / options.seconds,
@@ -294,7 +302,7 @@ async function inProcessRep(
   server: BenchServer,
   plan: MessagesPlan & {
     rep: number;
-    check: (label: string, run: Omit<RelayRun, "serverCpu">) => void;
+    check: (label: string, run: RelayCounts) => void;
     failures: string[];
   },
 ): Promise<InProcess> {
@@ -323,7 +331,7 @@ async function inProcessRep(
       prefix: `mv${rep}-`,
       failures: plan.failures,
     });
-    let busy: Omit<RelayRun, "serverCpu">;
+    let busy: RelayRun;
     let busyThread: number;
     let busyOther: number;
     try {
@@ -337,7 +345,7 @@ async function inProcessRep(
     } finally {
       await viewers.stop();
     }
-    const pcts = (r: Omit<RelayRun, "serverCpu">) => {
+    const pcts = (r: RelayRun) => {
       const sorted = r.latencies.sort((a, b) => a - b);
       return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
     };
@@ -436,22 +444,17 @@ export async function messagesScenario(ctx: BenchContext): Promise<ScenarioResul
     viewers: ctx.quick ? 50 : 500,
     rate: 5000,
   };
+  checkWindow(WINDOW, plan.body.length);
   const failures: string[] = [];
   const notes: string[] = [];
-  const check = (label: string, run: Omit<RelayRun, "serverCpu">) => {
-    if (run.lost > 0) failures.push(`${label}: ${run.lost} of ${run.sent} messages lost`);
-    if (run.duplicates > 0) failures.push(`${label}: ${run.duplicates} duplicated deliveries`);
-    if (Object.keys(run.errors).length > 0) {
-      notes.push(`${label}: server errors ${JSON.stringify(run.errors)}`);
-    }
-  };
+  const check = (label: string, run: RelayCounts) => checkRun(label, run, { failures, notes });
   const inProcess: InProcess[] = [];
   const suites: SuiteRun[] = [];
   for (let rep = 0; rep < ctx.reps; rep++) {
     await withServer(ctx, async (server) => {
       inProcess.push(await inProcessRep(ctx, server, { ...plan, rep, check, failures }));
       const suite = await runRelaySuite(relaySuiteOptions(ctx, server, plan, failures, rep));
-      for (const [label, run] of Object.entries(suite)) failures.push(...runFailures(label, run));
+      for (const [label, run] of Object.entries(suite)) check(label, run);
       suites.push(suite);
     });
   }
@@ -469,6 +472,7 @@ export async function messagesScenario(ctx: BenchContext): Promise<ScenarioResul
     viewers: plan.viewers,
     serverCores: 1,
     cap: plan.clients * CLIENT_SEND_CAP,
+    window: WINDOW,
   };
   const p99 = suites.flatMap((s) => (s.viewers === undefined ? [] : [s.viewers]));
   const metrics: Metric[] = [
@@ -506,6 +510,7 @@ function relaySuiteOptions(
     seconds: plan.seconds,
     rate: plan.rate,
     cap: CLIENT_SEND_CAP,
+    window: WINDOW,
     uncapped: false,
     body: plan.body,
     ...(ctx.quick ? {} : {

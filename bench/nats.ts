@@ -14,7 +14,7 @@ import { NATS_SERVER, peerEngine } from "./_install.ts";
 import { startNats } from "./_nats.ts";
 import { readProc } from "./_proc.ts";
 import {
-  runFailures,
+  checkRun,
   runRelaySuite,
   type SuiteLabels,
   suiteMetrics,
@@ -28,7 +28,14 @@ import {
   type ScenarioResult,
   withServer,
 } from "./_scenario.ts";
-import { CLIENT_SEND_CAP, messageNotes, sealedBody, streamViewers } from "./messages.ts";
+import {
+  checkWindow,
+  CLIENT_SEND_CAP,
+  messageNotes,
+  sealedBody,
+  streamViewers,
+  WINDOW,
+} from "./messages.ts";
 
 /** The npm client used for NATS (the NATS project's own, for Node.js runtimes). */
 export const NATS_CLIENT = "npm:@nats-io/transport-node@3.4.0";
@@ -182,6 +189,7 @@ export async function natsScenario(ctx: BenchContext): Promise<ScenarioResult> {
   if (found === null) return result;
   const who = await benchIdentity(await generateIdentity());
   const body = await sealedBody(who);
+  checkWindow(WINDOW, body.length);
   const clients = ctx.quick ? 20 : 100;
   const seconds = ctx.quick ? 2 : 10;
   const viewerCount = ctx.quick ? 50 : 500;
@@ -193,6 +201,7 @@ export async function natsScenario(ctx: BenchContext): Promise<ScenarioResult> {
     seconds,
     rate,
     cap: CLIENT_SEND_CAP,
+    window: WINDOW,
     body,
     split: !ctx.quick,
     log: ctx.log,
@@ -212,9 +221,8 @@ export async function natsScenario(ctx: BenchContext): Promise<ScenarioResult> {
     const a = await run[first]();
     const b = await run[first === "nats" ? "peerstream" : "nats"]();
     const [ours, theirs] = first === "peerstream" ? [a, b] : [b, a];
-    for (const [label, r] of [...Object.entries(ours), ...Object.entries(theirs)]) {
-      result.failures.push(...runFailures(label, r));
-    }
+    for (const [label, r] of Object.entries(ours)) checkRun(`peerstream ${label}`, r, result);
+    for (const [label, r] of Object.entries(theirs)) checkRun(`NATS ${label}`, r, result);
     suites.push(theirs);
     pairs.push({ ours, theirs });
   }
@@ -225,6 +233,7 @@ export async function natsScenario(ctx: BenchContext): Promise<ScenarioResult> {
     viewers: viewerCount,
     serverCores: navigator.hardwareConcurrency,
     cap: clients * CLIENT_SEND_CAP,
+    window: WINDOW,
   };
   result.metrics.push(...suiteMetrics(suites, labels));
   const figures = suiteMetrics(pairs.map((p) => p.ours), { ...labels, serverCores: 1 })
