@@ -37,7 +37,11 @@ export interface BenchContext {
   profileDir?: string;
   /** Prints a progress line. */
   log: (line: string) => void;
-  /** Another checkout whose server and `join` the client scenario runs (the "before" figures). */
+  /**
+   * Another checkout whose server scenarios 1 (and so nginx's ratios), 10 (its peerstream runs)
+   * and 12 run, and whose `join` scenario 12 runs: the "before" figures. Scenarios 1 and 10 drive
+   * it with this checkout's load clients, so it must speak the same protocol version.
+   */
   clientRoot?: string;
 }
 
@@ -129,6 +133,17 @@ export async function withServer<T>(
       );
     }
   }
+}
+
+/**
+ * The title suffix of a scenario whose peerstream server comes from another checkout.
+ *
+ * @param ctx The bench context.
+ * @param what What comes from there.
+ * @returns ` (server from DIR)`, or nothing without `--client-root`.
+ */
+export function fromRoot(ctx: BenchContext, what = "server"): string {
+  return ctx.clientRoot === undefined ? "" : ` (${what} from ${ctx.clientRoot})`;
 }
 
 /**

@@ -122,16 +122,16 @@ export const BENCH_LIMITS: Readonly<Partial<ServerLimits>> = {
 /**
  * How a server is given its limits: the connection limits as `serve` flags, which every checkout
  * since the bench began knows (`--max-connections`, `--max-per-address`), the rest as
- * `PEERSTREAM_LIMITS`, whose names only this checkout is sure to know. Another checkout's server
- * gets the flags only.
+ * `PEERSTREAM_LIMITS`, which refuses a name it does not know: another checkout's server gets only
+ * those its own `DEFAULT_LIMITS` has.
  *
  * @param limits The limits to set; `{}` keeps every default.
- * @param options Whether the server is another checkout's.
+ * @param known The limit names the server knows; all of them when undefined.
  * @returns The `serve` flags and the `PEERSTREAM_LIMITS` value.
  */
 export function limitSettings(
   limits: Readonly<Partial<ServerLimits>>,
-  options: { otherCheckout: boolean },
+  known?: ReadonlySet<string>,
 ): { args: string[]; env: string } {
   const { maxConnections, maxConnectionsPerAddress, ...rest } = limits;
   const args = [
@@ -140,7 +140,27 @@ export function limitSettings(
       ? []
       : ["--max-per-address", String(maxConnectionsPerAddress)]),
   ];
-  return { args, env: JSON.stringify(options.otherCheckout ? {} : rest) };
+  const env = Object.fromEntries(
+    Object.entries(rest).filter(([name]) => known === undefined || known.has(name)),
+  );
+  return { args, env: JSON.stringify(env) };
+}
+
+/**
+ * The limit names another checkout's server knows: the keys of its `server/limits.ts`
+ * `DEFAULT_LIMITS`, read by importing that module; none when it has no such module.
+ *
+ * @param root The checkout.
+ * @returns The names.
+ */
+async function knownLimits(root: string): Promise<Set<string>> {
+  const url = new URL("server/limits.ts", `file://${Deno.realPathSync(root)}/`).href;
+  try {
+    const module = await import(url);
+    return new Set(Object.keys(module.DEFAULT_LIMITS ?? {}));
+  } catch {
+    return new Set();
+  }
 }
 
 /** A running server under test. */
@@ -162,7 +182,7 @@ export interface BenchServer {
  * @param options The cache (segments are prepared once into it), the videos folder, the title to
  * wait for, where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere, its
  * limits ({@linkcode BENCH_LIMITS} by default, `{}` for the defaults; see
- * {@linkcode limitSettings}) and another checkout to run.
+ * {@linkcode limitSettings}) and another checkout to run (it gets the limits it knows).
  * @returns The server.
  */
 export async function startBenchServer(
@@ -177,9 +197,10 @@ export async function startBenchServer(
     root?: string;
   },
 ): Promise<BenchServer> {
-  const limits = limitSettings(options.limits ?? BENCH_LIMITS, {
-    otherCheckout: options.root !== undefined,
-  });
+  const limits = limitSettings(
+    options.limits ?? BENCH_LIMITS,
+    options.root === undefined ? undefined : await knownLimits(options.root),
+  );
   const server = await startServer({
     main: options.root === undefined ? undefined : `${options.root}/main.ts`,
     cacheDir: `${options.cache}/server`,

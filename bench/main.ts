@@ -59,8 +59,10 @@ Options:
   --cache DIR       Bench title and prepared segments (default .cache/bench)
   --out FILE        Results file (default bench/results.json)
   --server-prof DIR Write a V8 CPU profile of every server process into DIR
-  --client-root DIR Run the client scenario with the server and join of another
-                    checkout (the "before" figures)
+  --client-root DIR Another checkout's server for viewers (and so nginx's ratios),
+                    nats's peerstream runs and client, and its join for client
+                    (the "before" figures); viewers and nats need it to speak
+                    this checkout's protocol version
   -h, --help        Show this help
 `;
 

@@ -23,6 +23,7 @@ import {
 } from "./_relay_suite.ts";
 import {
   type BenchContext,
+  fromRoot,
   type Metric,
   names,
   type ScenarioResult,
@@ -125,7 +126,8 @@ async function natsRep(
         ...(viewers === undefined ? {} : { viewers }),
       });
     if (ctx.quick) return await suite([nats.pid]);
-    // The viewers stream from a peerstream server running alongside, as in scenario 5.
+    // The viewers stream from a peerstream server running alongside, as in scenario 5 (the
+    // same server as the paired peerstream runs, so that both carry the same extra load).
     return await withServer(
       ctx,
       (server) =>
@@ -136,6 +138,7 @@ async function natsRep(
             prefix: `nv${options.rep}-`,
             failures: options.failures,
           })),
+      { root: ctx.clientRoot },
     );
   } finally {
     await nats.stop();
@@ -168,7 +171,7 @@ async function peerstreamRep(
             failures: options.failures,
           }),
       }),
-    }));
+    }), { root: ctx.clientRoot });
 }
 
 /**
@@ -180,7 +183,7 @@ async function peerstreamRep(
 export async function natsScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const result: ScenarioResult = {
     id: "nats",
-    title: "10. Side by side: NATS",
+    title: `10. Side by side: NATS${fromRoot(ctx, "peerstream")}`,
     metrics: [],
     failures: [],
     notes: [],

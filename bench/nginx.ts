@@ -187,6 +187,11 @@ export async function nginxScenario(
     result.metrics.push(
       ...ratioRows(viewers, result, { ours, theirs: largest, limits: !ctx.quick }),
     );
+    if (ctx.clientRoot !== undefined) {
+      result.notes.push(
+        `peerstream's side of the ratios is scenario 1's: the server of ${ctx.clientRoot}`,
+      );
+    }
   } else {
     result.notes.push(
       "No peerstream ÷ nginx rows: run the viewers scenario too (--only viewers,nginx)",

@@ -10,6 +10,7 @@ import { readProc } from "./_proc.ts";
 import { formatNumber } from "./_report.ts";
 import {
   type BenchContext,
+  fromRoot,
   type Metric,
   names,
   type ScenarioResult,
@@ -28,7 +29,7 @@ export const QUICK_COUNTS: readonly number[] = [10, 50];
 export const TARGET_VIEWERS = 2000;
 
 /**
- * Runs N viewers once on a fresh server.
+ * Runs N viewers once on a fresh server (another checkout's with `--client-root`).
  *
  * @param ctx The bench context.
  * @param options The count, the watch length and the warm-up excluded from rates.
@@ -52,7 +53,7 @@ export async function runFleet(
           workers: ctx.workers > 0 ? ctx.workers : n >= 1000 ? 2 : 1,
           batch: 200,
         }),
-    }));
+    }), { root: ctx.clientRoot });
 }
 
 /**
@@ -174,7 +175,7 @@ export async function viewersScenario(ctx: BenchContext): Promise<ScenarioResult
   );
   return {
     id: "viewers",
-    title: "1. Concurrent viewers (480p)",
+    title: `1. Concurrent viewers (480p)${fromRoot(ctx)}`,
     metrics,
     failures,
     notes,
