@@ -37,7 +37,8 @@ const COLUMNS = [
 
 /**
  * Judges a metric against its goal, in words: `met`, `missed: median 6.28 ms > 5; why`, or
- * `not tested: why` (quick mode's small N cannot show a full-scale target).
+ * `not tested: why` (quick mode's small N cannot show a full-scale target). A value that is not a
+ * number (a step that never happened within its deadline) misses the goal.
  *
  * @param metric The metric.
  * @returns The verdict; empty when the metric has no goal.
@@ -47,18 +48,21 @@ export function verdict(metric: Metric): string {
   if (goal === undefined) return "";
   if (goal.notTested !== undefined) return `not tested: ${goal.notTested}`;
   const s = summarize(metric.values);
+  const why = goal.why === undefined ? "" : `; ${goal.why}`;
+  const never = metric.values.length - s.n;
+  if (never > 0) return `missed: ${never} of ${metric.values.length} never happened${why}`;
   if (s.n === 0) return "not measured";
   const value = s[goal.stat];
   const unit = metric.unit === "%" ? " %" : ` ${metric.unit}`;
   if (goal.atMost !== undefined && value > goal.atMost) {
-    return `missed: ${goal.stat} ${formatNumber(value)}${unit} > ${formatNumber(goal.atMost)}${
-      goal.why === undefined ? "" : `; ${goal.why}`
-    }`;
+    return `missed: ${goal.stat} ${formatNumber(value)}${unit} > ${
+      formatNumber(goal.atMost)
+    }${why}`;
   }
   if (goal.atLeast !== undefined && value < goal.atLeast) {
-    return `missed: ${goal.stat} ${formatNumber(value)}${unit} < ${formatNumber(goal.atLeast)}${
-      goal.why === undefined ? "" : `; ${goal.why}`
-    }`;
+    return `missed: ${goal.stat} ${formatNumber(value)}${unit} < ${
+      formatNumber(goal.atLeast)
+    }${why}`;
   }
   return "met";
 }
