@@ -47,6 +47,17 @@ class _Thread {
   }
 }
 
+/**
+ * Worker threads for a fleet of `n` viewers: `--workers` when given, else 1, or 2 from 1,000.
+ *
+ * @param requested `--workers` (0: pick by N).
+ * @param n The viewers.
+ * @returns The thread count.
+ */
+export function fleetWorkers(requested: number, n: number): number {
+  return requested > 0 ? requested : n >= 1000 ? 2 : 1;
+}
+
 /** Viewers running in worker threads (peerstream viewers, or HLS viewers with another worker). */
 export class ViewerFleet {
   readonly #threads: _Thread[];

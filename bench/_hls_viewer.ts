@@ -1,12 +1,14 @@
 /**
  * One HLS load viewer: fetches a media playlist, then its segments over its own keep-alive
  * connection at real-time pace, never more than peerstream's lead ahead of its playhead, and
- * judges real time exactly as the peerstream viewer does ({@linkcode STALL_SECONDS}).
+ * judges real time exactly as the peerstream viewer does ({@linkcode WatchRecord}; the playlist's
+ * answer stands in for `stream-start`).
  * @module
  */
 
+import { concat } from "../protocol/e2e.ts";
 import type { HttpConnection } from "./_http.ts";
-import { STALL_SECONDS, type ViewerResult } from "./_viewer.ts";
+import { WatchRecord } from "./_viewer.ts";
 
 /** How far ahead of its playhead a viewer fetches, seconds: peerstream's lead (`leadSeconds`). */
 export const LEAD_SECONDS = 6;
@@ -49,23 +51,14 @@ export function parseMediaPlaylist(text: string): PlaylistSegment[] {
 }
 
 /** Drives one HLS stream on its own connection. */
-export class HlsViewer {
+export class HlsViewer extends WatchRecord {
   readonly conn: HttpConnection;
-  playSentAt = NaN;
-  startAt = NaN;
-  firstByteAt = NaN;
-  mediaBytes = 0;
-  mediaEnd = 0;
-  maxLag = -Infinity;
-  /** Seconds after the first media byte when the largest lag was seen. */
-  maxLagAt = NaN;
-  segments = 0;
-  error: string | undefined;
   #stopped = false;
   #wake: (() => void) | null = null;
 
   /** @param conn The viewer's own connection. */
   constructor(conn: HttpConnection) {
+    super();
     this.conn = conn;
   }
 
@@ -83,19 +76,14 @@ export class HlsViewer {
       if (answer.status !== 200) throw new Error(`GET ${playlist}: HTTP ${answer.status}`);
       // The playlist stands in for peerstream's stream-start.
       this.startAt = performance.now();
-      const list = parseMediaPlaylist(new TextDecoder().decode(concatAll(chunks)));
+      const list = parseMediaPlaylist(new TextDecoder().decode(concat(chunks)));
       for (const segment of list) {
         await this.#waitUntilDue(segment.start);
         if (this.#stopped) return;
         const got = await this.conn.get(segment.uri, (chunk, now, remaining) => {
           if (chunk.length > 0 && Number.isNaN(this.firstByteAt)) this.firstByteAt = now;
           this.mediaBytes += chunk.length;
-          if (remaining === 0) {
-            // The lag peaks just before a segment completes.
-            this.#lag(now);
-            this.mediaEnd = Math.max(this.mediaEnd, segment.start + segment.duration);
-            this.segments++;
-          }
+          if (remaining === 0) this.completeSegment(now, segment.start + segment.duration);
         });
         if (got.status !== 200) throw new Error(`GET ${segment.uri}: HTTP ${got.status}`);
       }
@@ -109,40 +97,6 @@ export class HlsViewer {
     this.#stopped = true;
     this.#wake?.();
     this.conn.close();
-  }
-
-  /**
-   * Records the lag at the end of the watch window and returns the result, in the peerstream
-   * viewer's terms (the playlist answer stands in for `stream-start`).
-   *
-   * @param now The end of the watch, ms.
-   * @returns What the viewer measured.
-   */
-  result(now = performance.now()): ViewerResult {
-    this.#lag(now);
-    const watched = Number.isNaN(this.firstByteAt) ? 0 : (now - this.firstByteAt) / 1000;
-    const stalled = Number.isNaN(this.firstByteAt) || this.maxLag > STALL_SECONDS;
-    return {
-      startMs: this.startAt - this.playSentAt,
-      firstByteMs: this.firstByteAt - this.playSentAt,
-      mediaBytes: this.mediaBytes,
-      watchedSeconds: watched,
-      mediaSeconds: this.mediaEnd,
-      maxLagSeconds: this.maxLag,
-      maxLagAtSeconds: this.maxLagAt,
-      realTime: !stalled && this.error === undefined,
-      segments: this.segments,
-      ...(this.error === undefined ? {} : { error: this.error }),
-    };
-  }
-
-  #lag(now: number) {
-    if (Number.isNaN(this.firstByteAt)) return;
-    const playhead = (now - this.firstByteAt) / 1000;
-    if (playhead - this.mediaEnd > this.maxLag) {
-      this.maxLag = playhead - this.mediaEnd;
-      this.maxLagAt = playhead;
-    }
   }
 
   /** Waits until a segment starting at `start` is at most the lead ahead of the playhead. */
@@ -163,14 +117,4 @@ export class HlsViewer {
       this.#wake = null;
     }
   }
-}
-
-function concatAll(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

@@ -9,6 +9,7 @@
 import type { FleetCommand, FleetReply } from "./_fleet_worker.ts";
 import { HlsViewer } from "./_hls_viewer.ts";
 import { HttpConnection } from "./_http.ts";
+import { markOf, staggered } from "./_viewer.ts";
 
 const scope = self as unknown as {
   postMessage(message: FleetReply): void;
@@ -16,7 +17,7 @@ const scope = self as unknown as {
 };
 
 let viewers: HlsViewer[] = [];
-let playing: Promise<void>[] = [];
+let playing: Promise<unknown>[] = [];
 
 async function handle(command: FleetCommand): Promise<FleetReply> {
   switch (command.type) {
@@ -30,19 +31,10 @@ async function handle(command: FleetCommand): Promise<FleetReply> {
       return { type: "connected" };
     }
     case "play":
-      playing = viewers.map((v, i) => {
-        const at = (i / viewers.length) * command.spreadMs;
-        return new Promise<void>((resolve) => setTimeout(resolve, at)).then(() =>
-          v.play(command.title)
-        );
-      });
+      playing = staggered(viewers, command.spreadMs, (v) => v.play(command.title));
       return { type: "mark", mediaBytes: 0, firstBytes: 0 };
     case "mark":
-      return {
-        type: "mark",
-        mediaBytes: viewers.reduce((n, v) => n + v.mediaBytes, 0),
-        firstBytes: viewers.filter((v) => !Number.isNaN(v.firstByteAt)).length,
-      };
+      return markOf(viewers);
     case "finish": {
       const now = performance.now();
       const results = viewers.map((v) => v.result(now));

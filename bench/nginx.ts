@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ViewerFleet } from "./_fleet.ts";
+import { fleetWorkers, ViewerFleet } from "./_fleet.ts";
 import { LEAD_SECONDS } from "./_hls_viewer.ts";
 import { NGINX, peerEngine } from "./_install.ts";
 import { findPrepared, type PreparedTitle, readNginx, startNginx } from "./_nginx.ts";
@@ -65,7 +65,7 @@ async function runNginxFleet(
       connect: () =>
         ViewerFleet.connect(server.port, {
           names: names(ctx, "h", n),
-          workers: ctx.workers > 0 ? ctx.workers : n >= 1000 ? 2 : 1,
+          workers: fleetWorkers(ctx.workers, n),
           batch: 200,
           worker: new URL("./_hls_worker.ts", import.meta.url),
         }),

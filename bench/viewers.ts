@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ViewerFleet } from "./_fleet.ts";
+import { fleetWorkers, ViewerFleet } from "./_fleet.ts";
 import { readProc } from "./_proc.ts";
 import { formatNumber } from "./_report.ts";
 import {
@@ -50,7 +50,7 @@ export async function runFleet(
       connect: () =>
         ViewerFleet.connect(server.port, {
           names: names(ctx, "v", n),
-          workers: ctx.workers > 0 ? ctx.workers : n >= 1000 ? 2 : 1,
+          workers: fleetWorkers(ctx.workers, n),
           batch: 200,
         }),
     }), { root: ctx.clientRoot });
