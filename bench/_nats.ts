@@ -4,7 +4,7 @@
  * @module
  */
 
-import { sleep } from "./_stats.ts";
+import { freePort, stopChild, waitForPort } from "./_daemon.ts";
 
 /** A running private NATS server. */
 export interface NatsServer {
@@ -36,13 +36,6 @@ write_deadline: "10s"
 `;
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 /**
  * Starts a private NATS server and waits until it accepts connections.
  *
@@ -70,20 +63,7 @@ export async function startNats(options: { binary: string }): Promise<NatsServer
       }
     })();
     const stop = async (removeDir: boolean) => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already exited.
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Already exited.
-        }
-      }, 10_000);
-      await child.status;
-      clearTimeout(timer);
+      await stopChild(child, { signal: "SIGTERM" });
       await reading;
       if (removeDir) await Deno.remove(dir, { recursive: true }).catch(() => {});
     };
@@ -95,20 +75,4 @@ export async function startNats(options: { binary: string }): Promise<NatsServer
   }
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   throw new Error(`Cannot start nats-server: ${lastError || "no answer within 10 s"}`);
-}
-
-async function waitForPort(child: Deno.ChildProcess, port: number): Promise<boolean> {
-  let exited = false;
-  child.status.then(() => (exited = true));
-  const deadline = performance.now() + 10_000;
-  while (!exited && performance.now() < deadline) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      return true;
-    } catch {
-      await sleep(20);
-    }
-  }
-  return false;
 }

@@ -6,8 +6,8 @@
  * @module
  */
 
+import { freePort, stopChild, waitForPort } from "./_daemon.ts";
 import { type ProcSample, readProcs } from "./_proc.ts";
-import { sleep } from "./_stats.ts";
 
 /** One rendition of a prepared title: segments as files in the server's cache. */
 export interface PreparedRendition {
@@ -229,13 +229,6 @@ async function childPids(pid: number): Promise<number[]> {
   return new TextDecoder().decode(out.stdout).trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 /**
  * Starts a private nginx serving `prepared` as HLS on a free loopback port, and waits until its
  * worker accepts connections.
@@ -272,7 +265,11 @@ export async function startNginx(
     }).spawn();
     const stderr = new Response(child.stderr).text();
     const stop = () => stopNginx(child, dir, stderr);
-    const started = await waitForNginx(child, port);
+    const started = await waitForPort(
+      child,
+      port,
+      async () => (await childPids(child.pid)).length > 0,
+    );
     if (started) {
       return {
         port,
@@ -282,9 +279,10 @@ export async function startNginx(
         stop,
       };
     }
+    // Stopped first: its stderr ends only when it exits.
+    await stopNginx(child, null, stderr);
     lastError = (await stderr.catch(() => "")).trim() ||
       (await Deno.readTextFile(`${dir}/error.log`).catch(() => "")).trim();
-    await stopNginx(child, null, stderr);
   }
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   throw new Error(
@@ -292,47 +290,14 @@ export async function startNginx(
   );
 }
 
-async function waitForNginx(child: Deno.ChildProcess, port: number): Promise<boolean> {
-  let exited = false;
-  child.status.then(() => (exited = true));
-  const deadline = performance.now() + 10_000;
-  while (!exited && performance.now() < deadline) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      if ((await childPids(child.pid)).length > 0) return true;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(20);
-  }
-  return false;
-}
-
 async function stopNginx(
   child: Deno.ChildProcess,
   dir: string | null,
   stderr: Promise<string>,
 ): Promise<void> {
-  const workers = await childPids(child.pid);
-  try {
-    // SIGQUIT: graceful shutdown of master and worker.
-    child.kill("SIGQUIT");
-  } catch {
-    // Already exited.
-  }
-  // A killed master would leave its worker running: kill both by their ids.
-  const timer = setTimeout(() => {
-    for (const pid of [child.pid, ...workers]) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch {
-        // Already exited.
-      }
-    }
-  }, 10_000);
-  await child.status;
-  clearTimeout(timer);
+  // SIGQUIT: graceful shutdown of master and worker; a killed master would leave its worker
+  // running, so both are killed by their ids after 10 s.
+  await stopChild(child, { signal: "SIGQUIT", alsoKill: await childPids(child.pid) });
   await stderr.catch(() => "");
   if (dir !== null) await Deno.remove(dir, { recursive: true }).catch(() => {});
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { stopChild } from "./_daemon.ts";
 import {
   busyCores,
   type ProcSample,
@@ -111,15 +112,8 @@ class _Proc {
     } catch {
       // Already gone.
     }
-    const timer = setTimeout(() => {
-      try {
-        this.child.kill("SIGKILL");
-      } catch {
-        // Already exited.
-      }
-    }, 10_000);
-    await this.child.status;
-    clearTimeout(timer);
+    // Asked to quit already: SIGKILL only if it has not exited within 10 s.
+    await stopChild(this.child, { signal: null });
     await this.done;
   }
 }
