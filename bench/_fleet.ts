@@ -16,14 +16,19 @@ export interface FleetOptions {
   workers?: number;
   /** Connections opened at once per worker. @default {200} */
   batch?: number;
+  /**
+   * The worker module: it must answer {@linkcode FleetCommand}s like `_fleet_worker.ts` (peerstream
+   * viewers) does; `_hls_worker.ts` runs HLS viewers. @default {"./_fleet_worker.ts"}
+   */
+  worker?: URL;
 }
 
 class _Thread {
   readonly worker: Worker;
   #pending: ((reply: FleetReply) => void)[] = [];
 
-  constructor() {
-    this.worker = new Worker(new URL("./_fleet_worker.ts", import.meta.url), { type: "module" });
+  constructor(module: URL) {
+    this.worker = new Worker(module, { type: "module" });
     this.worker.onmessage = (event: MessageEvent<FleetReply>) =>
       this.#pending.shift()?.(event.data);
     this.worker.onerror = (event) => {
@@ -42,7 +47,18 @@ class _Thread {
   }
 }
 
-/** Viewers running in worker threads. */
+/**
+ * Worker threads for a fleet of `n` viewers: `--workers` when given, else 1, or 2 from 1,000.
+ *
+ * @param requested `--workers` (0: pick by N).
+ * @param n The viewers.
+ * @returns The thread count.
+ */
+export function fleetWorkers(requested: number, n: number): number {
+  return requested > 0 ? requested : n >= 1000 ? 2 : 1;
+}
+
+/** Viewers running in worker threads (peerstream viewers, or HLS viewers with another worker). */
 export class ViewerFleet {
   readonly #threads: _Thread[];
 
@@ -59,7 +75,8 @@ export class ViewerFleet {
    */
   static async connect(port: number, options: FleetOptions): Promise<ViewerFleet> {
     const count = Math.max(1, Math.min(options.workers ?? 1, options.names.length));
-    const threads = Array.from({ length: count }, () => new _Thread());
+    const module = options.worker ?? new URL("./_fleet_worker.ts", import.meta.url);
+    const threads = Array.from({ length: count }, () => new _Thread(module));
     const fleet = new ViewerFleet(threads);
     try {
       // One worker at a time: the server's accept backlog is shared.

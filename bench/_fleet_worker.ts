@@ -7,7 +7,7 @@
 import { generateIdentity } from "../protocol/e2e.ts";
 import type { Quality } from "../protocol/messages.ts";
 import { benchIdentity, connectMany, type LoadClient } from "./_client.ts";
-import { Viewer, type ViewerResult } from "./_viewer.ts";
+import { markOf, staggered, Viewer, type ViewerResult } from "./_viewer.ts";
 
 /** Commands from the main thread. */
 export type FleetCommand =
@@ -45,24 +45,21 @@ async function handle(command: FleetCommand): Promise<FleetReply> {
       return { type: "connected" };
     }
     case "play":
-      viewers.forEach((v, i) => {
-        const at = (i / viewers.length) * command.spreadMs;
-        if (at === 0) v.play(command.title, command.quality);
-        else setTimeout(() => v.play(command.title, command.quality), at);
-      });
+      staggered(viewers, command.spreadMs, (v) => v.play(command.title, command.quality));
       return { type: "mark", mediaBytes: 0, firstBytes: 0 };
     case "mark":
-      return {
-        type: "mark",
-        mediaBytes: viewers.reduce((n, v) => n + v.mediaBytes, 0),
-        firstBytes: viewers.filter((v) => !Number.isNaN(v.firstByteAt)).length,
-      };
+      return markOf(viewers);
     case "finish": {
       const now = performance.now();
       const results = viewers.map((v) => v.result(now));
       await Promise.all(viewers.map(async (v) => {
         if (!v.ended && !v.client.closed) {
-          await Promise.race([v.stop(), new Promise((r) => setTimeout(r, 5000))]);
+          // The title may end as STOP goes out: the server then answers NOT_PLAYING, which is
+          // no failure (bytes after a stream-end are still counted below).
+          const stopped = v.stop().catch((error) => {
+            if (!String(error).includes("NOT_PLAYING")) throw error;
+          });
+          await Promise.race([stopped, new Promise((r) => setTimeout(r, 5000))]);
         }
       }));
       // Bytes that trail a stream-end would show up here; give them a moment to arrive.

@@ -24,12 +24,15 @@ export interface ProcSample {
  * this runs `cat` (`--allow-run`), which keeps the bench's permissions narrow.
  *
  * @param pid The process id.
+ * @param tid A thread of it (its main thread's id is `pid`): that thread's CPU time only; memory
+ * is the process's either way.
  * @returns The sample; zeros when the process is gone.
  */
-export async function readProc(pid: number): Promise<ProcSample> {
+export async function readProc(pid: number, tid?: number): Promise<ProcSample> {
   const before = performance.now();
+  const dir = tid === undefined ? `/proc/${pid}` : `/proc/${pid}/task/${tid}`;
   const out = await new Deno.Command("cat", {
-    args: [`/proc/${pid}/stat`, `/proc/${pid}/status`],
+    args: [`${dir}/stat`, `${dir}/status`],
     stdout: "piped",
     stderr: "null",
   }).output();
@@ -138,4 +141,71 @@ export async function readProcs(pids: readonly number[]): Promise<ProcSample> {
     }
   }
   return sum;
+}
+
+/** The whole machine's CPU time from `/proc/stat`, every core and every process. */
+export interface MachineCpu {
+  /** Busy seconds summed over cores (all but idle and iowait). */
+  busySeconds: number;
+  /** When it was taken, ms (`performance.now()`). */
+  at: number;
+}
+
+/**
+ * Reads the whole machine's busy CPU time, so that a figure can say whether the cores were full
+ * (other work on the machine included).
+ *
+ * @returns The sample; zero busy time when `/proc/stat` cannot be read.
+ */
+export async function readMachineCpu(): Promise<MachineCpu> {
+  const before = performance.now();
+  const out = await new Deno.Command("cat", {
+    args: ["/proc/stat"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const at = (before + performance.now()) / 2;
+  const line = new TextDecoder().decode(out.stdout).split("\n")[0] ?? "";
+  if (!line.startsWith("cpu ")) return { busySeconds: 0, at };
+  // user nice system idle iowait irq softirq steal …
+  const ticks = line.slice(4).trim().split(/\s+/).map(Number);
+  const busy = ticks.slice(0, 8).reduce((a, b) => a + b, 0) - ticks[3] - ticks[4];
+  return { busySeconds: busy / CLK_TCK, at };
+}
+
+/**
+ * The cores the whole machine kept busy between two samples.
+ *
+ * @param a The earlier sample.
+ * @param b The later sample.
+ * @returns Busy cores (0 to the core count).
+ */
+export function busyCores(a: MachineCpu, b: MachineCpu): number {
+  return (b.busySeconds - a.busySeconds) / ((b.at - a.at) / 1000);
+}
+
+/**
+ * Waits, up to `maxMs`, for a moment when the machine is quiet apart from `own` processes: other
+ * work (other people's test suites on a shared machine) below `share` of a core over 500 ms. A
+ * measurement window that starts in a quiet moment is less often disturbed; the rows still report
+ * the other work during the window, since it may start again.
+ *
+ * @param own The processes under test and the bench's own.
+ * @param options The threshold (cores) and the longest wait.
+ * @returns How long it waited, ms, and the last other work seen (cores).
+ */
+export async function waitForQuiet(
+  own: readonly number[],
+  options: { share?: number; maxMs?: number } = {},
+): Promise<{ waitedMs: number; otherCores: number }> {
+  const t0 = performance.now();
+  let other = Infinity;
+  while (performance.now() - t0 < (options.maxMs ?? 5000)) {
+    const [m0, p0] = await Promise.all([readMachineCpu(), readProcs(own)]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const [m1, p1] = await Promise.all([readMachineCpu(), readProcs(own)]);
+    other = busyCores(m0, m1) - (p1.cpuSeconds - p0.cpuSeconds) / ((p1.at - p0.at) / 1000);
+    if (other < (options.share ?? 0.25)) break;
+  }
+  return { waitedMs: performance.now() - t0, otherCores: other };
 }

@@ -4,7 +4,7 @@
  */
 
 import type { MachineFacts } from "./_proc.ts";
-import type { ScenarioResult } from "./_scenario.ts";
+import type { Metric, ScenarioResult } from "./_scenario.ts";
 import { summarize } from "./_stats.ts";
 
 /**
@@ -24,7 +24,48 @@ export function formatNumber(value: number): string {
   return value.toPrecision(2);
 }
 
-const COLUMNS = ["metric", "unit", "median", "p99", "range", "n", "target"] as const;
+const COLUMNS = [
+  "metric",
+  "unit",
+  "median",
+  "p99",
+  "range",
+  "n",
+  "target",
+  "verdict, or what limits it",
+] as const;
+
+/**
+ * Judges a metric against its goal, in words: `met`, `missed: median 6.28 ms > 5; why`, or
+ * `not tested: why` (quick mode's small N cannot show a full-scale target). A value that is not a
+ * number (a step that never happened within its deadline) misses the goal.
+ *
+ * @param metric The metric.
+ * @returns The verdict; empty when the metric has no goal.
+ */
+export function verdict(metric: Metric): string {
+  const goal = metric.goal;
+  if (goal === undefined) return "";
+  if (goal.notTested !== undefined) return `not tested: ${goal.notTested}`;
+  const s = summarize(metric.values);
+  const why = goal.why === undefined ? "" : `; ${goal.why}`;
+  const never = metric.values.length - s.n;
+  if (never > 0) return `missed: ${never} of ${metric.values.length} never happened${why}`;
+  if (s.n === 0) return "not measured";
+  const value = s[goal.stat];
+  const unit = metric.unit === "%" ? " %" : ` ${metric.unit}`;
+  if (goal.atMost !== undefined && value > goal.atMost) {
+    return `missed: ${goal.stat} ${formatNumber(value)}${unit} > ${
+      formatNumber(goal.atMost)
+    }${why}`;
+  }
+  if (goal.atLeast !== undefined && value < goal.atLeast) {
+    return `missed: ${goal.stat} ${formatNumber(value)}${unit} < ${
+      formatNumber(goal.atLeast)
+    }${why}`;
+  }
+  return "met";
+}
 
 /**
  * Renders the results as a fixed-width table: one block per scenario, one row per metric.
@@ -46,6 +87,7 @@ export function formatTable(results: readonly ScenarioResult[]): string {
         s.n === 0 ? "-" : `${formatNumber(s.min)} – ${formatNumber(s.max)}`,
         String(s.n),
         m.target ?? "",
+        m.goal === undefined && m.limit !== undefined ? `limit: ${m.limit}` : verdict(m),
       ];
     });
     rows.push(...mine);
@@ -75,7 +117,10 @@ export interface ResultsFile {
   /** Total wall time, seconds. */
   seconds: number;
   /** Every scenario with summaries and raw values. */
-  scenarios: (ScenarioResult & { summaries: Record<string, ReturnType<typeof summarize>> })[];
+  scenarios: (ScenarioResult & {
+    summaries: Record<string, ReturnType<typeof summarize>>;
+    verdicts: Record<string, string>;
+  })[];
 }
 
 /**
@@ -96,6 +141,9 @@ export function resultsFile(
     scenarios: results.map((r) => ({
       ...r,
       summaries: Object.fromEntries(r.metrics.map((m) => [m.name, summarize(m.values)])),
+      verdicts: Object.fromEntries(
+        r.metrics.filter((m) => m.goal !== undefined).map((m) => [m.name, verdict(m)]),
+      ),
     })),
   };
 }

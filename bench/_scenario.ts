@@ -3,6 +3,7 @@
  * @module
  */
 
+import type { ServerLimits } from "../server/limits.ts";
 import { type BenchServer, startBenchServer } from "./_server.ts";
 
 /** Shared settings of one bench run. */
@@ -21,14 +22,49 @@ export interface BenchContext {
   workers: number;
   /** A fresh tag for names, so that no run reuses another's. */
   tag: string;
+  /**
+   * Whether the side-by-side scenarios (nginx, nats) run, installing a missing engine with
+   * apt-get: in full mode and when `--only` names scenarios. Plain quick mode skips them, so that
+   * it stays about a minute.
+   */
+  peers: boolean;
+  /**
+   * The longest wait for a quiet moment before a measurement window, ms (0 in quick mode, whose
+   * figures only check that the pieces work).
+   */
+  quietMs: number;
   /** Where servers write V8 CPU profiles (`--cpu-prof`); none when undefined. */
   profileDir?: string;
   /** Prints a progress line. */
   log: (line: string) => void;
   /** Extra `serve` arguments for {@linkcode withServer} (e.g. `--redis URL`). */
   serverArgs?: string[];
-  /** Another checkout whose server and `join` the client scenario runs (the "before" figures). */
+  /**
+   * Another checkout whose server scenarios 1 (and so nginx's ratios), 10 (its peerstream runs)
+   * and 12 run, and whose `join` scenario 12 runs: the "before" figures. Scenarios 1 and 10 drive
+   * it with this checkout's load clients, so it must speak the same protocol version.
+   */
   clientRoot?: string;
+}
+
+/**
+ * How a metric is judged against its target (reported, never asserted): one summary statistic
+ * against a bound, or a plain reason why this run cannot judge it.
+ */
+export interface Goal {
+  /** The summary statistic compared with the bound. */
+  stat: "median" | "p99" | "min" | "max";
+  /** The statistic must be at most this. */
+  atMost?: number;
+  /** The statistic must be at least this. */
+  atLeast?: number;
+  /**
+   * Why this run cannot judge the target, e.g. quick mode's small N; the table says so instead of
+   * met or missed.
+   */
+  notTested?: string;
+  /** One clause on what the scenario saw, printed after a miss (e.g. the load thread's CPU). */
+  why?: string;
 }
 
 /** One measured quantity: one value per repetition (or per sample). */
@@ -41,6 +77,10 @@ export interface Metric {
   values: number[];
   /** The target from the issue, as text (reported, never asserted). */
   target?: string;
+  /** How the target is judged; without it a target is only printed. */
+  goal?: Goal;
+  /** For a row without a goal: one clause on which side limited it (server, load, cap). */
+  limit?: string;
 }
 
 /** A scenario's results. */
@@ -73,7 +113,7 @@ export async function withServer<T>(
   fn: (server: BenchServer) => Promise<T>,
   options: {
     videos?: { dir: string; title: string };
-    limits?: Record<string, number>;
+    limits?: Readonly<Partial<ServerLimits>>;
     root?: string;
   } = {},
 ): Promise<T> {
@@ -96,6 +136,17 @@ export async function withServer<T>(
       );
     }
   }
+}
+
+/**
+ * The title suffix of a scenario whose peerstream server comes from another checkout.
+ *
+ * @param ctx The bench context.
+ * @param what What comes from there.
+ * @returns ` (server from DIR)`, or nothing without `--client-root`.
+ */
+export function fromRoot(ctx: BenchContext, what = "server"): string {
+  return ctx.clientRoot === undefined ? "" : ` (${what} from ${ctx.clientRoot})`;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 
 import { generateIdentity } from "../protocol/e2e.ts";
+import type { ServerLimits } from "../server/limits.ts";
 import { benchIdentity, LoadClient } from "./_client.ts";
 import { sleep } from "./_stats.ts";
 import { startServer } from "../tests/_helpers.ts";
@@ -102,19 +103,65 @@ export async function ensureBenchTitle(
 }
 
 /**
- * The limits the bench server runs with: every load client connects from 127.0.0.1 and registers
- * with one shared key pair, so the per-address and per-key limits a real server applies (64
- * connections, 10 hellos/s, 8 names per key, 100 new names a day) are lifted; everything else
- * keeps its default.
+ * The limits every bench server runs with, set explicitly: every load client connects from
+ * 127.0.0.1 and registers with one shared key pair, so the per-address and per-key limits a real
+ * server applies (64 connections, 10 hellos/s, 8 names per key, 100 new names a day) are lifted.
+ * Connections: above the largest ramp (8,000 viewers) plus the bench's other clients, and below
+ * `ulimit -n` (20,000 here). Everything else, the relay budgets included, keeps its default.
  */
-export const BENCH_LIMITS = {
-  maxConnectionsPerAddress: 100_000,
+export const BENCH_LIMITS: Readonly<Partial<ServerLimits>> = {
+  maxConnections: 16_000,
+  maxConnectionsPerAddress: 16_000,
   hellosPerAddressPerSecond: 1_000_000,
   helloBurstPerAddress: 1_000_000,
   maxNamesPerKey: 10_000_000,
   newNamesPerAddressPerDay: 10_000_000,
   maxNames: 10_000_000,
-} as const;
+};
+
+/**
+ * How a server is given its limits: the connection limits as `serve` flags, which every checkout
+ * since the bench began knows (`--max-connections`, `--max-per-address`), the rest as
+ * `PEERSTREAM_LIMITS`, which refuses a name it does not know: another checkout's server gets only
+ * those its own `DEFAULT_LIMITS` has.
+ *
+ * @param limits The limits to set; `{}` keeps every default.
+ * @param known The limit names the server knows; all of them when undefined.
+ * @returns The `serve` flags and the `PEERSTREAM_LIMITS` value.
+ */
+export function limitSettings(
+  limits: Readonly<Partial<ServerLimits>>,
+  known?: ReadonlySet<string>,
+): { args: string[]; env: string } {
+  const { maxConnections, maxConnectionsPerAddress, ...rest } = limits;
+  const args = [
+    ...(maxConnections === undefined ? [] : ["--max-connections", String(maxConnections)]),
+    ...(maxConnectionsPerAddress === undefined
+      ? []
+      : ["--max-per-address", String(maxConnectionsPerAddress)]),
+  ];
+  const env = Object.fromEntries(
+    Object.entries(rest).filter(([name]) => known === undefined || known.has(name)),
+  );
+  return { args, env: JSON.stringify(env) };
+}
+
+/**
+ * The limit names another checkout's server knows: the keys of its `server/limits.ts`
+ * `DEFAULT_LIMITS`, read by importing that module; none when it has no such module.
+ *
+ * @param root The checkout.
+ * @returns The names.
+ */
+async function knownLimits(root: string): Promise<Set<string>> {
+  const url = new URL("server/limits.ts", `file://${Deno.realPathSync(root)}/`).href;
+  try {
+    const module = await import(url);
+    return new Set(Object.keys(module.DEFAULT_LIMITS ?? {}));
+  } catch {
+    return new Set();
+  }
+}
 
 /** A running server under test. */
 export interface BenchServer {
@@ -134,8 +181,9 @@ export interface BenchServer {
  *
  * @param options The cache (segments are prepared once into it), the videos folder, the title to
  * wait for, where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere, its
- * limits ({@linkcode BENCH_LIMITS} by default; another checkout's server runs its own defaults),
- * another checkout to run, and extra `serve` arguments.
+ * limits ({@linkcode BENCH_LIMITS} by default, `{}` for the defaults; see
+ * {@linkcode limitSettings}), another checkout to run (it gets the limits it knows), and extra
+ * `serve` arguments.
  * @returns The server.
  */
 export async function startBenchServer(
@@ -145,23 +193,23 @@ export async function startBenchServer(
     title?: string;
     readyTimeoutMs?: number;
     profileDir?: string;
-    limits?: Record<string, number>;
+    limits?: Readonly<Partial<ServerLimits>>;
     /** Another checkout to run the server of (its `main.ts`). */
     root?: string;
     /** Extra `serve` arguments (e.g. `--redis URL`). */
     args?: string[];
   },
 ): Promise<BenchServer> {
+  const limits = limitSettings(
+    options.limits ?? BENCH_LIMITS,
+    options.root === undefined ? undefined : await knownLimits(options.root),
+  );
   const server = await startServer({
     main: options.root === undefined ? undefined : `${options.root}/main.ts`,
     cacheDir: `${options.cache}/server`,
-    args: ["--videos", options.videos, ...(options.args ?? [])],
-    // Another checkout's server may not know these limits' names: it runs its own defaults.
-    env: {
-      PEERSTREAM_LIMITS: JSON.stringify(
-        options.limits ?? (options.root === undefined ? BENCH_LIMITS : {}),
-      ),
-    },
+    args: ["--videos", options.videos, ...limits.args, ...(options.args ?? [])],
+    // Replaces the tests' loopback limits: the bench sets its own, or none.
+    env: { PEERSTREAM_LIMITS: limits.env },
     denoArgs: options.profileDir === undefined
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`],

@@ -29,6 +29,8 @@ export interface ViewerResult {
   mediaSeconds: number;
   /** The largest (playhead − received media end), seconds; > {@linkcode STALL_SECONDS} is a stall. */
   maxLagSeconds: number;
+  /** When the largest lag was seen: seconds after the first media byte. */
+  maxLagAtSeconds: number;
   /** Whether the viewer stayed real time. */
   realTime: boolean;
   /** Segments completed. */
@@ -37,23 +39,130 @@ export interface ViewerResult {
   error?: string;
 }
 
+/**
+ * What a load viewer of any server (peerstream, or nginx serving HLS) measures, and how it judges
+ * real time: its playhead is the wall time since its first media byte, its lag that playhead minus
+ * the end of the media it has completely received, checked as each segment completes (where it
+ * peaks) and at the end of the watch.
+ */
+export class WatchRecord {
+  /** When it asked to play (PLAY, or the playlist GET), ms. */
+  playSentAt = NaN;
+  /** When the stream started (`stream-start`, or the playlist's answer), ms. */
+  startAt = NaN;
+  /** When its first media byte arrived, ms. */
+  firstByteAt = NaN;
+  /** Media bytes received. */
+  mediaBytes = 0;
+  /** The end of the media completely received, seconds. */
+  mediaEnd = 0;
+  /** The largest lag, seconds. */
+  maxLag = -Infinity;
+  /** Seconds after the first media byte when the largest lag was seen. */
+  maxLagAt = NaN;
+  /** Segments completed. */
+  segments = 0;
+  /** Whether its stream ended (no lag is counted after that). */
+  ended = false;
+  /** An error that ended the stream or the connection, if any. */
+  error: string | undefined;
+
+  /**
+   * Records a completed segment: the lag just before it counts (where it peaks), then its media.
+   *
+   * @param now When its last byte arrived, ms.
+   * @param end Its media end (`start + duration`), seconds.
+   */
+  protected completeSegment(now: number, end: number): void {
+    this.lag(now);
+    this.mediaEnd = Math.max(this.mediaEnd, end);
+    this.segments++;
+  }
+
+  /**
+   * Records the lag at the end of the watch window and returns the result.
+   *
+   * @param now The end of the watch, ms.
+   * @returns What the viewer measured.
+   */
+  result(now: number = performance.now()): ViewerResult {
+    if (!this.ended) this.lag(now);
+    const watched = Number.isNaN(this.firstByteAt) ? 0 : (now - this.firstByteAt) / 1000;
+    const stalled = Number.isNaN(this.firstByteAt) || this.maxLag > STALL_SECONDS;
+    return {
+      startMs: this.startAt - this.playSentAt,
+      firstByteMs: this.firstByteAt - this.playSentAt,
+      mediaBytes: this.mediaBytes,
+      watchedSeconds: watched,
+      mediaSeconds: this.mediaEnd,
+      maxLagSeconds: this.maxLag,
+      maxLagAtSeconds: this.maxLagAt,
+      realTime: !stalled && this.error === undefined,
+      segments: this.segments,
+      ...(this.error === undefined ? {} : { error: this.error }),
+    };
+  }
+
+  /**
+   * Notes the lag at `now`, keeping the largest.
+   *
+   * @param now The time, ms.
+   */
+  protected lag(now: number): void {
+    if (Number.isNaN(this.firstByteAt)) return;
+    const playhead = (now - this.firstByteAt) / 1000;
+    if (playhead - this.mediaEnd > this.maxLag) {
+      this.maxLag = playhead - this.mediaEnd;
+      this.maxLagAt = playhead;
+    }
+  }
+}
+
+/**
+ * The fleet workers' answer to `mark`: media bytes so far, and how many viewers have their first.
+ *
+ * @param viewers The worker's viewers.
+ * @returns The mark.
+ */
+export function markOf(
+  viewers: readonly WatchRecord[],
+): { type: "mark"; mediaBytes: number; firstBytes: number } {
+  return {
+    type: "mark",
+    mediaBytes: viewers.reduce((n, v) => n + v.mediaBytes, 0),
+    firstBytes: viewers.filter((v) => !Number.isNaN(v.firstByteAt)).length,
+  };
+}
+
+/**
+ * Starts each of `items` at its share of `spreadMs` (the first at once), as the fleet workers
+ * spread their viewers' PLAYs.
+ *
+ * @param items The viewers.
+ * @param spreadMs The spread.
+ * @param start Starts one.
+ * @returns For each, when its start has finished.
+ */
+export function staggered<T>(
+  items: readonly T[],
+  spreadMs: number,
+  start: (item: T) => unknown,
+): Promise<unknown>[] {
+  return items.map((item, i) => {
+    const at = (i / items.length) * spreadMs;
+    if (at === 0) return Promise.resolve(start(item));
+    return new Promise((resolve) => setTimeout(resolve, at)).then(() => start(item));
+  });
+}
+
 /** Drives one stream on a registered {@linkcode LoadClient}. */
-export class Viewer {
+export class Viewer extends WatchRecord {
   readonly client: LoadClient;
   streamId = -1;
-  playSentAt = NaN;
-  startAt = NaN;
-  firstByteAt = NaN;
   lastMediaAt = NaN;
-  mediaBytes = 0;
-  mediaEnd = 0;
-  maxLag = -Infinity;
-  segments = 0;
-  ended = false;
   endedAt = NaN;
   /** Media bytes of this viewer's streams that arrived after their `stream-end`. */
   bytesAfterEnd = 0;
-  error: string | undefined;
   #segment: SegmentMessage | null = null;
   #segmentBytes = 0;
   #endedStreams = new Set<number>();
@@ -65,6 +174,7 @@ export class Viewer {
 
   /** @param client A registered client; the viewer takes over its `onMessage`. */
   constructor(client: LoadClient) {
+    super();
     this.client = client;
     client.onMessage = (message, now) => this.#handle(message, now);
     client.onClose = (error) => {
@@ -110,34 +220,6 @@ export class Viewer {
     return new Promise((resolve) => this.#waiters.push({ test, resolve }));
   }
 
-  /**
-   * Records the lag at the end of the watch window and returns the result.
-   *
-   * @param now The end of the watch, ms.
-   * @returns What the viewer measured.
-   */
-  result(now = performance.now()): ViewerResult {
-    if (!this.ended) this.#lag(now);
-    const watched = Number.isNaN(this.firstByteAt) ? 0 : (now - this.firstByteAt) / 1000;
-    const stalled = Number.isNaN(this.firstByteAt) || this.maxLag > STALL_SECONDS;
-    return {
-      startMs: this.startAt - this.playSentAt,
-      firstByteMs: this.firstByteAt - this.playSentAt,
-      mediaBytes: this.mediaBytes,
-      watchedSeconds: watched,
-      mediaSeconds: this.mediaEnd,
-      maxLagSeconds: this.maxLag,
-      realTime: !stalled && this.error === undefined,
-      segments: this.segments,
-      ...(this.error === undefined ? {} : { error: this.error }),
-    };
-  }
-
-  #lag(now: number) {
-    if (Number.isNaN(this.firstByteAt)) return;
-    this.maxLag = Math.max(this.maxLag, (now - this.firstByteAt) / 1000 - this.mediaEnd);
-  }
-
   #handle(message: ServerMessage, now: number) {
     switch (message.type) {
       case "media": {
@@ -161,10 +243,7 @@ export class Viewer {
             epoch: segment.epoch,
             index: segment.index,
           });
-          // The lag peaks just before a segment completes.
-          this.#lag(now);
-          this.mediaEnd = Math.max(this.mediaEnd, segment.start + segment.duration);
-          this.segments++;
+          this.completeSegment(now, segment.start + segment.duration);
           this.#segment = null;
         }
         break;
@@ -182,7 +261,7 @@ export class Viewer {
       case "stream-end":
         this.#endedStreams.add(message.streamId);
         if (message.streamId === this.streamId) {
-          if (!this.ended) this.#lag(now);
+          if (!this.ended) this.lag(now);
           this.ended = true;
           this.endedAt = now;
           if (message.reason === "error") this.error ??= message.message ?? "stream error";

@@ -305,7 +305,7 @@ export async function clusterScenario(ctx: BenchContext): Promise<ScenarioResult
   }
   return {
     id: "cluster",
-    title: "11. Cluster: 3 nodes and Redis on one machine",
+    title: "13. Cluster: 3 nodes and Redis on one machine",
     metrics: metrics(m, n),
     failures: run.failures,
     notes: [...run.notes, ...capacityNotes(m)],

@@ -1,5 +1,5 @@
 /**
- * Scenario 9, hostile load, against a server with its default limits: what idle connections cost,
+ * Scenario 11, hostile load, against a server with its default limits: what idle connections cost,
  * how many bad login proofs a storm from one address makes the server check and what an honest
  * client's ping sees meanwhile, and how soon a killed client's leave reaches its peers. The tests
  * assert behaviour under these attacks (tests/hostile_connection_test.ts); the figures live here.
@@ -25,7 +25,7 @@ import { sleep } from "./_stats.ts";
 const PER_ADDRESS = 50;
 
 /**
- * Runs scenario 9.
+ * Runs scenario 11.
  *
  * @param ctx The bench context.
  * @returns Its results.
@@ -64,7 +64,7 @@ export async function hostileScenario(ctx: BenchContext): Promise<ScenarioResult
   ];
   return {
     id: "hostile",
-    title: "9. Hostile load (default limits)",
+    title: "11. Hostile load (default limits)",
     metrics,
     failures: [],
     notes: [

@@ -20,6 +20,8 @@ import { cryptoScenario } from "./crypto.ts";
 import { hostileScenario } from "./hostile.ts";
 import { joinStormScenario } from "./join_storm.ts";
 import { messagesScenario } from "./messages.ts";
+import { natsScenario } from "./nats.ts";
+import { nginxScenario } from "./nginx.ts";
 import { startScenario, stopScenario } from "./start_stop.ts";
 import { switchScenario } from "./switch.ts";
 import { viewersScenario } from "./viewers.ts";
@@ -39,9 +41,11 @@ const SCENARIOS: Record<
   join: joinStormScenario,
   crypto: cryptoScenario,
   baseline: (ctx, done) => baselineScenario(ctx, done.find((r) => r.id === "viewers")),
+  nginx: (ctx, done) => nginxScenario(ctx, done.find((r) => r.id === "viewers")),
+  nats: (ctx) => natsScenario(ctx),
   hostile: hostileScenario,
-  cluster: clusterScenario,
   client: clientScenario,
+  cluster: clusterScenario,
 };
 
 const HELP = `Usage: deno task bench [options]
@@ -49,15 +53,18 @@ const HELP = `Usage: deno task bench [options]
 Measures peerstream against a real server process on 127.0.0.1 (see BENCHMARKS.md).
 
 Options:
-  --quick           Tiny N and one repetition; finishes in under a minute (CI)
+  --quick           Tiny N and one repetition, about a minute (CI); nginx and nats
+                    run only when --only names them
   --only LIST       Comma-separated scenarios: ${Object.keys(SCENARIOS).join(", ")}
   --reps N          Repetitions per measurement (default 3; 1 with --quick)
   --workers N       Viewer worker threads (default: 1, or 2 from 1000 viewers)
   --cache DIR       Bench title and prepared segments (default .cache/bench)
   --out FILE        Results file (default bench/results.json)
   --server-prof DIR Write a V8 CPU profile of every server process into DIR
-  --client-root DIR Run the client scenario with the server and join of another
-                    checkout (the "before" figures)
+  --client-root DIR Another checkout's server for viewers (and so nginx's ratios),
+                    nats's peerstream runs and client, and its join for client
+                    (the "before" figures); viewers and nats need it to speak
+                    this checkout's protocol version
   -h, --help        Show this help
 `;
 
@@ -126,6 +133,8 @@ export async function main(args: string[]): Promise<number> {
     videos: dir,
     file,
     workers,
+    peers: !quick || values.only !== undefined,
+    quietMs: quick ? 0 : 5000,
     profileDir: values["server-prof"],
     clientRoot: values["client-root"],
     tag: crypto.randomUUID().slice(0, 6),
