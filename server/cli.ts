@@ -11,6 +11,7 @@ import { DEFAULT_LIMITS, LIMITS_ENV, parseLimits } from "./limits.ts";
 import { fileNameStore } from "./name_store.ts";
 import { VideoLibrary } from "../video/videos.ts";
 import type { VideoCodec } from "../video/segmenter.ts";
+import { certificateFingerprint, WebServer } from "./web.ts";
 
 /** Help for `peerstream serve`. */
 export const SERVE_HELP = `Usage: peerstream serve [options]
@@ -25,7 +26,9 @@ Options:
   --cache DIR          Prepared segments and samples (default $XDG_CACHE_HOME/peerstream)
   --data DIR           Name-to-key bindings (default $XDG_DATA_HOME/peerstream)
   --release NAME       Free NAME from the key that owns it, then exit
-  --tls-cert FILE      PEM certificate; with --tls-key, serve TLS
+  --web [HOST:]PORT    Also serve the web page and its WebSocket on PORT (off by default;
+                       HOST defaults to --host); browsers join like terminal clients
+  --tls-cert FILE      PEM certificate; with --tls-key, serve TLS (and the page over https)
   --tls-key FILE       PEM private key
   --max-connections N  Connections at once (default ${DEFAULT_LIMITS.maxConnections})
   --max-per-address N  Connections from one address (default ${DEFAULT_LIMITS.maxConnectionsPerAddress})
@@ -116,6 +119,25 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     throw error;
   }
   io.out(`Listening on ${addr.hostname}:${addr.port}${tls ? " (TLS)" : ""}`);
+  let web: WebServer | undefined;
+  if (values.web !== undefined) {
+    const where = webAddress(values.web, values.host ?? "0.0.0.0");
+    web = new WebServer({ ...where, tls, target: server, log, codec });
+    try {
+      web.start();
+    } catch (error) {
+      await server.shutdown();
+      if (error instanceof Deno.errors.AddrInUse) {
+        io.err(
+          `error: Cannot serve the web page on port ${where.port}: it is in use; pick another`,
+        );
+        return 1;
+      }
+      throw error;
+    }
+    io.out(`Web page at ${webUrl(web.addr, tls !== undefined)}`);
+  }
+  if (tls !== undefined) io.out(`TLS certificate SHA-256 ${certificateFingerprint(tls.cert)}`);
   // Chat works at once; videos appear as the library is scanned and prepared.
   const abort = new AbortController();
   const opening = VideoLibrary.open({
@@ -138,6 +160,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   await opening;
   log(`${why}: shutting down`);
   await server.shutdown("Server is shutting down");
+  await web?.shutdown();
   log("stopped");
   return 0;
 }
@@ -156,6 +179,7 @@ function parseFlags(args: string[]) {
         cache: { type: "string" },
         data: { type: "string" },
         release: { type: "string" },
+        web: { type: "string" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "max-connections": { type: "string" },
@@ -166,6 +190,41 @@ function parseFlags(args: string[]) {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+/**
+ * Parses `--web [HOST:]PORT`.
+ *
+ * @param value The flag's text.
+ * @param defaultHost The host when the flag names only a port.
+ * @returns Where the web server listens.
+ * @throws {UsageError} When the text is not `[HOST:]PORT`.
+ */
+export function webAddress(value: string, defaultHost: string): { hostname: string; port: number } {
+  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[^:\s]+):)?(\d+)$/.exec(value);
+  if (match === null) {
+    throw new UsageError(
+      `Invalid --web "${value}": expected [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080`,
+    );
+  }
+  const hostname = (match[1] ?? defaultHost).replace(/^\[(.*)\]$/, "$1");
+  return { hostname, port: intFlag("web", match[2], 0, 65535) };
+}
+
+/**
+ * The URL to print for the web page: a wildcard address is shown as `localhost`.
+ *
+ * @param addr The bound address.
+ * @param secure Whether it serves https.
+ * @returns The URL.
+ */
+export function webUrl(addr: Deno.NetAddr, secure: boolean): string {
+  const host = addr.hostname === "0.0.0.0" || addr.hostname === "::"
+    ? "localhost"
+    : addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return `${secure ? "https" : "http"}://${host}:${addr.port}/`;
 }
 
 /**

@@ -19,6 +19,7 @@ import type { VideoLibrary } from "../video/videos.ts";
 import { SegmentStore } from "../video/segment_store.ts";
 import { normalizePlayArgument, suggestTitles } from "../video/catalog.ts";
 import { NameSaver, type NameStore } from "./name_store.ts";
+import type { Transport } from "./transport.ts";
 
 /** The version string sent in `server-hello`. */
 export const SERVER_SOFTWARE = "peerstream/0.1.0";
@@ -193,15 +194,29 @@ export class PeerstreamServer {
         await delay(50);
         continue;
       }
-      const handler = this.#handle(conn).catch((error) => {
-        this.#log(`internal error: ${(error as Error).stack ?? error}`);
-      });
-      this.#handlers.add(handler);
-      handler.finally(() => this.#handlers.delete(handler));
+      this.serveTransport(conn);
     }
   }
 
-  async #handle(socket: Deno.Conn) {
+  /**
+   * Serves one client that arrived over any {@linkcode Transport} (the TCP listener's sockets,
+   * the web page's WebSockets): the same handshake, limits, timeouts and shutdown for all.
+   *
+   * @param transport The client's byte stream; the server owns it from now on.
+   */
+  serveTransport(transport: Transport): void {
+    if (this.#closing) {
+      transport.close();
+      return;
+    }
+    const handler = this.#handle(transport).catch((error) => {
+      this.#log(`internal error: ${(error as Error).stack ?? error}`);
+    });
+    this.#handlers.add(handler);
+    handler.finally(() => this.#handlers.delete(handler));
+  }
+
+  async #handle(socket: Transport) {
     const conn = new Connection(socket, {
       maxQueuedControlBytes: this.#limits.maxQueuedControlBytes,
     });

@@ -1,0 +1,241 @@
+/**
+ * The page's player controls: play a title at auto or a chosen quality, pause, seek, stop, and
+ * the line that says which rendition is on screen at what bit rate. Pause and seek are asked of
+ * the server (protocol 2 holds the stream there); a server that does not support them yet gets
+ * the same effect from what the page has buffered.
+ * @module
+ */
+
+import { PeerstreamError } from "../../protocol/errors.ts";
+import type {
+  Quality,
+  SegmentMessage,
+  StreamEndMessage,
+  StreamSeekMessage,
+  StreamStartMessage,
+  VideoSummary,
+} from "../../protocol/messages.ts";
+import { byId, clock, el, rate } from "./dom.ts";
+import { MsePlayer, videoSupport } from "./player.ts";
+import type { PageSession } from "./session.ts";
+
+/** Options for {@linkcode PagePlayer}. */
+export interface PagePlayerOptions {
+  /** The server's codec. */
+  codec: string;
+  /** Shows a notice. */
+  notice: (text: string, kind?: "info" | "warn") => void;
+}
+
+/** The player section of the page. */
+export class PagePlayer {
+  readonly #session: PageSession;
+  readonly #options: PagePlayerOptions;
+  readonly #video = byId("video", HTMLVideoElement);
+  readonly #mse: MsePlayer;
+  #stream?: StreamStartMessage;
+  #quality: Quality = "auto";
+  #paused = false;
+
+  /**
+   * @param session The joined session.
+   * @param options The server's codec and notices.
+   */
+  constructor(session: PageSession, options: PagePlayerOptions) {
+    this.#session = session;
+    this.#options = options;
+    this.#mse = new MsePlayer(this.#video);
+    this.#mse.onError = (message) => options.notice(message, "warn");
+    this.#wire();
+  }
+
+  /** Milliseconds each segment took to transmux (for the benchmark). */
+  get transmuxMs(): readonly number[] {
+    return this.#mse.transmuxMs;
+  }
+
+  /**
+   * Plays a title from the start.
+   *
+   * @param video The title.
+   */
+  async play(video: VideoSummary): Promise<void> {
+    const unsupported = this.#options.codec !== "h264"
+      ? `Video in the page needs H.264; this server streams ${this.#options.codec.toUpperCase()}`
+      : videoSupport();
+    if (unsupported !== null) {
+      this.#options.notice(`Cannot play "${video.title}": ${unsupported}`, "warn");
+      return;
+    }
+    const quality = byId("quality", HTMLSelectElement);
+    quality.replaceChildren(
+      el("option", { text: "auto", attrs: { value: "auto" } }),
+      ...video.heights.map((h) => el("option", { text: `${h}p`, attrs: { value: String(h) } })),
+    );
+    quality.value = String(this.#quality);
+    if (quality.value === "") quality.value = this.#quality = "auto";
+    let start: StreamStartMessage;
+    try {
+      start = await this.#session.play(video.title, this.#quality);
+    } catch (error) {
+      this.#options.notice(`Cannot play "${video.title}": ${(error as Error).message}`, "warn");
+      return;
+    }
+    this.#started(start);
+  }
+
+  #started(start: StreamStartMessage) {
+    if (start.codec !== "h264") {
+      this.#session.stop();
+      this.#options.notice(
+        `Cannot play "${start.title}": video in the page needs H.264; chat still works`,
+        "warn",
+      );
+      return;
+    }
+    this.#stream = start;
+    this.#paused = false;
+    byId("pause", HTMLButtonElement).textContent = "Pause";
+    const seek = byId("seek", HTMLInputElement);
+    seek.max = String(start.duration);
+    seek.value = String(start.position);
+    byId("player", HTMLElement).hidden = false;
+    document.body.dataset.playing = start.title;
+    this.#mse.start(start);
+    this.#options.notice(`Playing ${start.title} (${clock(start.duration)})`);
+  }
+
+  /** @param segment A segment of the current stream begins. */
+  segment(segment: SegmentMessage): void {
+    if (this.#stream !== undefined) this.#mse.segment(segment);
+  }
+
+  /** @param data Media bytes of the current segment. */
+  media(data: Uint8Array): void {
+    if (this.#stream !== undefined) this.#mse.media(data);
+  }
+
+  /** @param seek The server jumped to a new epoch. */
+  jumped(seek: StreamSeekMessage): void {
+    if (this.#stream !== undefined) this.#mse.jump(seek.position);
+  }
+
+  /** @param end The stream ended. */
+  ended(end: StreamEndMessage): void {
+    const stream = this.#stream;
+    if (stream === undefined) return;
+    this.#stream = undefined;
+    delete document.body.dataset.playing;
+    this.#mse.end(end.reason);
+    if (end.reason === "finished") this.#options.notice(`${stream.title} has arrived in full`);
+    if (end.reason === "error") {
+      this.#options.notice(
+        `${stream.title} stopped: ${end.code ?? ""} ${end.message ?? ""}`,
+        "warn",
+      );
+    }
+    if (end.reason !== "finished") byId("player", HTMLElement).hidden = true;
+  }
+
+  /** The connection is gone. */
+  disconnected(): void {
+    this.#stream = undefined;
+    this.#mse.reset();
+  }
+
+  async #stop() {
+    const title = this.#stream?.title;
+    this.#mse.reset();
+    byId("player", HTMLElement).hidden = true;
+    await this.#session.stop();
+    this.#stream = undefined;
+    delete document.body.dataset.playing;
+    if (title !== undefined) this.#options.notice(`Stopped ${title}`);
+  }
+
+  async #setQuality(value: string) {
+    const quality: Quality = value === "auto" ? "auto" : Number(value);
+    this.#quality = quality;
+    try {
+      await this.#session.setQuality(quality);
+      this.#options.notice(`Quality: ${value === "auto" ? "auto" : `${value}p`}`);
+    } catch (error) {
+      this.#options.notice(`Cannot change quality: ${(error as Error).message}`, "warn");
+    }
+  }
+
+  async #togglePause() {
+    this.#paused = !this.#paused;
+    byId("pause", HTMLButtonElement).textContent = this.#paused ? "Resume" : "Pause";
+    if (this.#paused) this.#video.pause();
+    else this.#video.play().catch(() => {});
+    try {
+      await this.#session.setPaused(this.#paused);
+    } catch (error) {
+      // A server without pause keeps sending; the page holds what arrives meanwhile.
+      if (!(error instanceof PeerstreamError)) throw error;
+    }
+  }
+
+  async #seek(position: number) {
+    const stream = this.#stream;
+    if (stream === undefined) return;
+    const target = Math.max(0, Math.min(position, stream.duration - 0.1));
+    try {
+      await this.#session.seek(target);
+      return;
+    } catch (error) {
+      if (!(error instanceof PeerstreamError)) throw error;
+    }
+    // This server cannot seek: move within what has arrived.
+    const buffered = this.#video.buffered;
+    for (let i = 0; i < buffered.length; i++) {
+      if (target >= buffered.start(i) && target <= buffered.end(i)) {
+        this.#video.currentTime = target;
+        return;
+      }
+    }
+    this.#options.notice(`Cannot seek to ${clock(target)}: it has not arrived yet`, "warn");
+  }
+
+  #showNow() {
+    const stream = this.#stream;
+    const line = byId("now-playing", HTMLElement);
+    if (stream === undefined) {
+      line.textContent = "";
+      return;
+    }
+    const current = this.#mse.current();
+    const at = `${clock(this.#video.currentTime)} / ${clock(stream.duration)}`;
+    const mode = this.#quality === "auto" ? "auto" : "fixed";
+    line.textContent = current === undefined
+      ? `${stream.title} · ${at} · starting…`
+      : `${stream.title} · ${at} · ${current.height}p · ${rate(current.bitrate)} (${mode})`;
+    if (current !== undefined) line.dataset.height = String(current.height);
+    const seek = byId("seek", HTMLInputElement);
+    if (document.activeElement !== seek) seek.value = String(this.#video.currentTime);
+  }
+
+  #wire() {
+    const onError = (error: unknown) =>
+      this.#options.notice(`Player: ${(error as Error).message}`, "warn");
+    byId("stop", HTMLButtonElement).addEventListener("click", () => this.#stop().catch(onError));
+    byId("pause", HTMLButtonElement).addEventListener(
+      "click",
+      () => this.#togglePause().catch(onError),
+    );
+    byId("quality", HTMLSelectElement).addEventListener("change", (event) => {
+      this.#setQuality((event.target as HTMLSelectElement).value).catch(onError);
+    });
+    byId("seek", HTMLInputElement).addEventListener("change", (event) => {
+      this.#seek(Number((event.target as HTMLInputElement).value)).catch(onError);
+    });
+    byId("back", HTMLButtonElement).addEventListener("click", () => {
+      this.#seek(this.#video.currentTime - 10).catch(onError);
+    });
+    byId("forward", HTMLButtonElement).addEventListener("click", () => {
+      this.#seek(this.#video.currentTime + 10).catch(onError);
+    });
+    this.#video.addEventListener("timeupdate", () => this.#showNow());
+  }
+}

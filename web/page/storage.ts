@@ -1,0 +1,133 @@
+/**
+ * The page's storage in IndexedDB: each name's key pairs, made with WebCrypto with the private
+ * keys non-extractable (IndexedDB keeps the `CryptoKey` objects themselves; no script, not even
+ * this page, can read the private bytes), and each name's known-peers table behind the same
+ * {@linkcode KnownPeersStorage} interface the terminal's file uses.
+ * @module
+ */
+
+import type { Identity } from "../../protocol/e2e.ts";
+import type { KnownPeersStorage } from "../../client/known_peers.ts";
+
+const DB_NAME = "peerstream";
+const IDENTITIES = "identities";
+const KNOWN_PEERS = "known-peers";
+
+type KnownTable = ReturnType<KnownPeersStorage["load"]>;
+
+function request<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error ?? new Error("IndexedDB request failed"));
+  });
+}
+
+/** The page's IndexedDB database. */
+export class PageStore {
+  readonly #db: IDBDatabase;
+
+  private constructor(db: IDBDatabase) {
+    this.#db = db;
+  }
+
+  /**
+   * Opens (and on first use creates) the database.
+   *
+   * @returns The store.
+   * @throws {Error} When IndexedDB is unavailable (e.g. a private window that forbids it).
+   */
+  static async open(): Promise<PageStore> {
+    const req = indexedDB.open(DB_NAME, 1);
+    req.onupgradeneeded = () => {
+      req.result.createObjectStore(IDENTITIES);
+      req.result.createObjectStore(KNOWN_PEERS);
+    };
+    return new PageStore(await request(req));
+  }
+
+  /**
+   * The identity saved for a name, or a new one made and saved.
+   *
+   * @param name The person's name.
+   * @returns The key pairs and whether they were just made.
+   */
+  async identity(name: string): Promise<{ identity: Identity; created: boolean }> {
+    const tx = this.#db.transaction(IDENTITIES, "readonly");
+    const stored: unknown = await request(tx.objectStore(IDENTITIES).get(name));
+    if (isIdentity(stored)) return { identity: stored, created: false };
+    const identity = await generatePageIdentity();
+    const write = this.#db.transaction(IDENTITIES, "readwrite");
+    await request(write.objectStore(IDENTITIES).put(identity, name));
+    return { identity, created: true };
+  }
+
+  /**
+   * The known-peers table of one name, loaded now and saved in the background on each change.
+   *
+   * @param name The person's name.
+   * @returns Storage for `KnownPeers`.
+   */
+  async knownPeers(name: string): Promise<KnownPeersStorage> {
+    const tx = this.#db.transaction(KNOWN_PEERS, "readonly");
+    const stored: unknown = await request(tx.objectStore(KNOWN_PEERS).get(name));
+    const table = parseKnownTable(stored);
+    return {
+      load: () => table,
+      save: (next) => {
+        // structuredClone: the table is live in KnownPeers, IndexedDB copies it here anyway.
+        const write = this.#db.transaction(KNOWN_PEERS, "readwrite");
+        write.objectStore(KNOWN_PEERS).put(structuredClone(next), name);
+      },
+    };
+  }
+}
+
+/**
+ * Makes key pairs with the same algorithms as `protocol/e2e.ts`'s `generateIdentity`, but with
+ * non-extractable private keys (public keys are always extractable, for the `hello`).
+ *
+ * @returns The identity.
+ */
+export async function generatePageIdentity(): Promise<Identity> {
+  const [enc, sign] = await Promise.all([
+    crypto.subtle.generateKey(
+      {
+        name: "RSA-OAEP",
+        modulusLength: 2048,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: "SHA-256",
+      },
+      false,
+      ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
+    ),
+    crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]) as Promise<
+      CryptoKeyPair
+    >,
+  ]);
+  return { enc, sign };
+}
+
+function isKeyPair(value: unknown): value is CryptoKeyPair {
+  if (typeof value !== "object" || value === null) return false;
+  const pair = value as Record<string, unknown>;
+  return pair.publicKey instanceof CryptoKey && pair.privateKey instanceof CryptoKey;
+}
+
+function isIdentity(value: unknown): value is Identity {
+  if (typeof value !== "object" || value === null) return false;
+  const identity = value as Record<string, unknown>;
+  return isKeyPair(identity.enc) && isKeyPair(identity.sign);
+}
+
+function parseKnownTable(value: unknown): KnownTable {
+  const table: KnownTable = {};
+  if (typeof value !== "object" || value === null) return table;
+  for (const [name, entry] of Object.entries(value)) {
+    if (typeof entry !== "object" || entry === null) continue;
+    const { fingerprint, verified } = entry as Record<string, unknown>;
+    if (typeof fingerprint === "string" && typeof verified === "boolean") {
+      table[name] = { fingerprint, verified };
+    }
+  }
+  return table;
+}
