@@ -8,7 +8,7 @@ import { PeerstreamError } from "../../protocol/errors.ts";
 import { exportPublicKeys, formatFingerprint, type Identity } from "../../protocol/e2e.ts";
 import type { LeaveReason, VideoSummary } from "../../protocol/messages.ts";
 import type { KeyTrust } from "../../client/known_peers.ts";
-import { appendItem, byId, clock, el } from "./dom.ts";
+import { appendItem, byId, clock, el, setText } from "./dom.ts";
 import { PagePlayer } from "./page_player.ts";
 import type { PageMessage, PageSession, PageSessionEvents } from "./session.ts";
 
@@ -74,7 +74,7 @@ export class App {
       ]),
     );
     const own = formatFingerprint(new Uint8Array(digest).toHex(), 4);
-    byId("me", HTMLElement).textContent = `${session.name} · your key ${own}`;
+    setText(byId("me", HTMLElement), `${session.name} · your key ${own}`);
     byId("status", HTMLElement).textContent = "Joined";
     byId("app", HTMLElement).hidden = false;
     document.body.dataset.joined = session.name ?? "";
@@ -115,8 +115,10 @@ export class App {
     body.replaceChildren(...videos.map((video) => this.#titleRow(video)));
     if (this.#options.codec !== "h264") {
       const note = byId("video-note", HTMLElement);
-      note.textContent =
-        `This server streams ${this.#options.codec.toUpperCase()}: video in the page needs H.264 (the server's default). Chat works as usual.`;
+      setText(
+        note,
+        `This server streams ${this.#options.codec.toUpperCase()}: video in the page needs H.264 (the server's default). Chat works as usual.`,
+      );
       note.hidden = false;
     }
   }
@@ -167,7 +169,7 @@ export class App {
       item.dataset.state = "delivered";
     }, (error) => {
       const code = error instanceof PeerstreamError ? `${error.code}: ` : "";
-      state.textContent = `not delivered: ${code}${(error as Error).message}`;
+      setText(state, `not delivered: ${code}${(error as Error).message}`);
       state.classList.add("warn");
       item.dataset.state = error instanceof PeerstreamError ? error.code : "error";
       if (error instanceof PeerstreamError && error.code === "KEY_CHANGED") {
@@ -284,8 +286,10 @@ export class App {
     if (view?.fingerprint === undefined) return;
     const dialog = byId("verify-dialog", HTMLDialogElement);
     dialog.dataset.peer = name;
-    byId("verify-text", HTMLElement).textContent =
-      `Compare this fingerprint with the one ${name} sees as theirs, in person or on a call:`;
+    setText(
+      byId("verify-text", HTMLElement),
+      `Compare this fingerprint with the one ${name} sees as theirs, in person or on a call:`,
+    );
     byId("verify-fingerprint", HTMLElement).textContent = formatFingerprint(view.fingerprint);
     dialog.showModal();
   }

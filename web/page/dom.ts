@@ -1,8 +1,22 @@
 /**
  * DOM helpers for the page. Untrusted text (names, messages, titles, server messages) is only
- * ever set as `textContent`, never parsed as HTML.
+ * ever set as `textContent`, never parsed as HTML, and with control characters and bidi
+ * overrides shown as visible escapes (`protocol/text.ts`, the terminal's rule), so that a message
+ * can neither run anything nor disguise itself or what follows it.
  * @module
  */
+
+import { escapeControls } from "../../protocol/text.ts";
+
+/**
+ * Sets untrusted text on a node: as text, with controls escaped and line breaks kept.
+ *
+ * @param node The element.
+ * @param text The text.
+ */
+export function setText(node: Node, text: string): void {
+  node.textContent = escapeControls(text, { keepNewlines: true });
+}
 
 /**
  * Finds an element by id, with its expected type.
@@ -22,7 +36,7 @@ export function byId<T extends HTMLElement>(id: string, type: { new (): T }): T 
 export interface ElementOptions {
   /** Class names. */
   className?: string;
-  /** Text, set as text. */
+  /** Text, set with {@linkcode setText}. */
   text?: string;
   /** Attributes. */
   attrs?: Record<string, string>;
@@ -43,7 +57,7 @@ export function el<K extends keyof HTMLElementTagNameMap>(
 ): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   if (options.className !== undefined) element.className = options.className;
-  if (options.text !== undefined) element.textContent = options.text;
+  if (options.text !== undefined) setText(element, options.text);
   for (const [name, value] of Object.entries(options.attrs ?? {})) {
     element.setAttribute(name, value);
   }

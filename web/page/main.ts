@@ -7,7 +7,7 @@
 import { PeerstreamError } from "../../protocol/errors.ts";
 import { KnownPeers } from "../../client/known_peers.ts";
 import { App } from "./app.ts";
-import { byId } from "./dom.ts";
+import { byId, setText } from "./dom.ts";
 import { PageStore } from "./storage.ts";
 import { PageSession } from "./session.ts";
 import { openWebSocketStream, websocketUrl } from "./ws_stream.ts";
@@ -111,12 +111,12 @@ async function boot(): Promise<void> {
     join(input.value.trim(), info).then(() => {
       form.hidden = true;
     }, (failure) => {
-      error.textContent = failure instanceof Error ? failure.message : String(failure);
+      setText(error, failure instanceof Error ? failure.message : String(failure));
       status.textContent = "Not joined";
     }).finally(() => button.disabled = false);
   });
 }
 
 boot().catch((error) => {
-  byId("status", HTMLElement).textContent = `Cannot start: ${(error as Error).message}`;
+  setText(byId("status", HTMLElement), `Cannot start: ${(error as Error).message}`);
 });

@@ -15,7 +15,7 @@ import type {
   StreamStartMessage,
   VideoSummary,
 } from "../../protocol/messages.ts";
-import { byId, clock, el, rate } from "./dom.ts";
+import { byId, clock, el, rate, setText } from "./dom.ts";
 import { MsePlayer, videoSupport } from "./player.ts";
 import type { PageSession } from "./session.ts";
 
@@ -33,7 +33,10 @@ export class PagePlayer {
   readonly #options: PagePlayerOptions;
   readonly #video = byId("video", HTMLVideoElement);
   readonly #mse: MsePlayer;
+  /** The title on screen, from its start until it ended on screen or was stopped. */
   #stream?: StreamStartMessage;
+  /** Whether the server still sends it (until `stream-end`). */
+  #streaming = false;
   #quality: Quality = "auto";
   #paused = false;
 
@@ -94,12 +97,15 @@ export class PagePlayer {
       return;
     }
     this.#stream = start;
+    this.#streaming = true;
     this.#paused = false;
+    const player = byId("player", HTMLElement);
+    player.dataset.renditions = start.renditions.map((r) => `${r.height}:${r.width}`).join(",");
     byId("pause", HTMLButtonElement).textContent = "Pause";
     const seek = byId("seek", HTMLInputElement);
     seek.max = String(start.duration);
     seek.value = String(start.position);
-    byId("player", HTMLElement).hidden = false;
+    player.hidden = false;
     document.body.dataset.playing = start.title;
     this.#mse.start(start);
     this.#options.notice(`Playing ${start.title} (${clock(start.duration)})`);
@@ -107,49 +113,61 @@ export class PagePlayer {
 
   /** @param segment A segment of the current stream begins. */
   segment(segment: SegmentMessage): void {
-    if (this.#stream !== undefined) this.#mse.segment(segment);
+    if (this.#streaming) this.#mse.segment(segment);
   }
 
   /** @param data Media bytes of the current segment. */
   media(data: Uint8Array): void {
-    if (this.#stream !== undefined) this.#mse.media(data);
+    if (this.#streaming) this.#mse.media(data);
   }
 
   /** @param seek The server jumped to a new epoch. */
   jumped(seek: StreamSeekMessage): void {
-    if (this.#stream !== undefined) this.#mse.jump(seek.position);
+    if (this.#streaming) this.#mse.jump(seek.position);
   }
 
-  /** @param end The stream ended. */
+  /**
+   * The server's stream ended. `finished` means everything has arrived: the title stays on
+   * screen and plays out; otherwise it ends now.
+   *
+   * @param end The end.
+   */
   ended(end: StreamEndMessage): void {
     const stream = this.#stream;
-    if (stream === undefined) return;
-    this.#stream = undefined;
-    delete document.body.dataset.playing;
+    if (stream === undefined || !this.#streaming) return;
+    this.#streaming = false;
     this.#mse.end(end.reason);
-    if (end.reason === "finished") this.#options.notice(`${stream.title} has arrived in full`);
     if (end.reason === "error") {
       this.#options.notice(
         `${stream.title} stopped: ${end.code ?? ""} ${end.message ?? ""}`,
         "warn",
       );
     }
-    if (end.reason !== "finished") byId("player", HTMLElement).hidden = true;
+    if (end.reason !== "finished") this.#close();
   }
 
   /** The connection is gone. */
   disconnected(): void {
+    this.#streaming = false;
+    this.#close();
+  }
+
+  /** Takes the title off screen. */
+  #close() {
     this.#stream = undefined;
     this.#mse.reset();
+    byId("player", HTMLElement).hidden = true;
+    byId("now-playing", HTMLElement).textContent = "";
+    delete document.body.dataset.playing;
   }
 
   async #stop() {
     const title = this.#stream?.title;
-    this.#mse.reset();
-    byId("player", HTMLElement).hidden = true;
-    await this.#session.stop();
-    this.#stream = undefined;
-    delete document.body.dataset.playing;
+    const streaming = this.#streaming;
+    this.#streaming = false;
+    this.#close();
+    // After "finished" the server has nothing left to stop.
+    if (streaming) await this.#session.stop();
     if (title !== undefined) this.#options.notice(`Stopped ${title}`);
   }
 
@@ -208,9 +226,12 @@ export class PagePlayer {
     const current = this.#mse.current();
     const at = `${clock(this.#video.currentTime)} / ${clock(stream.duration)}`;
     const mode = this.#quality === "auto" ? "auto" : "fixed";
-    line.textContent = current === undefined
-      ? `${stream.title} · ${at} · starting…`
-      : `${stream.title} · ${at} · ${current.height}p · ${rate(current.bitrate)} (${mode})`;
+    setText(
+      line,
+      current === undefined
+        ? `${stream.title} · ${at} · starting…`
+        : `${stream.title} · ${at} · ${current.height}p · ${rate(current.bitrate)} (${mode})`,
+    );
     if (current !== undefined) line.dataset.height = String(current.height);
     const seek = byId("seek", HTMLInputElement);
     if (document.activeElement !== seek) seek.value = String(this.#video.currentTime);
@@ -237,5 +258,11 @@ export class PagePlayer {
       this.#seek(this.#video.currentTime + 10).catch(onError);
     });
     this.#video.addEventListener("timeupdate", () => this.#showNow());
+    this.#video.addEventListener("ended", () => {
+      const title = this.#stream?.title;
+      if (title === undefined || this.#streaming) return;
+      this.#close();
+      this.#options.notice(`${title} finished`);
+    });
   }
 }
