@@ -56,6 +56,7 @@ export async function openPage(browser: TestBrowser, url: string): Promise<TestP
     if (message.type() === "error") errors.push(message.text());
   });
   page.setDefaultTimeout(20_000);
+  await page.setViewport({ width: 1280, height: 960 });
   await page.goto(url);
   return { page, errors };
 }
