@@ -134,6 +134,10 @@ export interface StartServerOptions {
   waitReady?: boolean;
   /** Extra `deno run` flags, before `main.ts` (e.g. `--cpu-prof`). @default {[]} */
   denoArgs?: string[];
+  /** The program to run instead of `main.ts` (the single-file bundle). */
+  entry?: string;
+  /** The working folder. */
+  cwd?: string;
 }
 
 /**
@@ -149,7 +153,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
       "run",
       ...PROGRAM_PERMISSIONS,
       ...(options.denoArgs ?? []),
-      `${ROOT}main.ts`,
+      options.entry ?? `${ROOT}main.ts`,
       "serve",
       "--host",
       "127.0.0.1",
@@ -162,6 +166,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
       ...(options.args ?? []),
     ],
     env: { NO_COLOR: "1", ...options.env },
+    cwd: options.cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -369,20 +374,20 @@ export interface CliClient {
  *
  * @param port The server's port.
  * @param name The name.
- * @param options Extra arguments; `cwd` and `home` to reuse folders.
+ * @param options Extra arguments; `home` to reuse folders; `entry` to run the bundle instead.
  * @returns The client, once it printed "Joined" (unless `waitJoined` is false).
  */
 export async function startCli(
   port: number,
   name: string,
-  options: { args?: string[]; waitJoined?: boolean; home?: string } = {},
+  options: { args?: string[]; waitJoined?: boolean; home?: string; entry?: string } = {},
 ): Promise<CliClient> {
   const home = options.home ?? await Deno.makeTempDir({ prefix: "peerstream-home-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       ...PROGRAM_PERMISSIONS,
-      `${ROOT}main.ts`,
+      options.entry ?? `${ROOT}main.ts`,
       "join",
       "--name",
       name,
