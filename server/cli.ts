@@ -12,6 +12,7 @@ import { fileNameStore } from "./name_store.ts";
 import { VideoLibrary } from "../video/videos.ts";
 import type { VideoCodec } from "../video/segmenter.ts";
 import { certificateFingerprint, WebServer } from "./web.ts";
+import { loadOrMakeSelfSigned, serverNames } from "./self_signed.ts";
 
 /** Help for `peerstream serve`. */
 export const SERVE_HELP = `Usage: peerstream serve [options]
@@ -30,6 +31,8 @@ Options:
                        HOST defaults to --host); browsers join like terminal clients
   --tls-cert FILE      PEM certificate; with --tls-key, serve TLS (and the page over https)
   --tls-key FILE       PEM private key
+  --tls-self-signed    Serve TLS (and https) with a certificate the server makes and keeps in
+                       DATA/tls/; it prints the SHA-256 fingerprint for people to compare
   --max-connections N  Connections at once (default ${DEFAULT_LIMITS.maxConnections})
   --max-per-address N  Connections from one address (default ${DEFAULT_LIMITS.maxConnectionsPerAddress})
   -h, --help           Show this help
@@ -69,6 +72,9 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
     throw new UsageError("Options --tls-cert and --tls-key go together");
   }
+  if (values["tls-self-signed"] && values["tls-cert"] !== undefined) {
+    throw new UsageError("Options --tls-self-signed and --tls-cert are alternatives; pick one");
+  }
   const names = fileNameStore(`${values.data ?? dataDir()}/names.json`);
   if (values.release !== undefined) {
     const bindings = names.load();
@@ -80,12 +86,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     io.out(`Released "${values.release}": any key may register it now`);
     return 0;
   }
-  const tls = values["tls-cert"] !== undefined && values["tls-key"] !== undefined
-    ? {
-      cert: await Deno.readTextFile(values["tls-cert"]),
-      key: await Deno.readTextFile(values["tls-key"]),
-    }
-    : undefined;
+  const tls = await tlsFiles(values, io);
   const log = (line: string) => io.out(`${timestamp()} ${line}`);
   const server = new PeerstreamServer({
     hostname: values.host ?? "0.0.0.0",
@@ -180,6 +181,7 @@ function parseFlags(args: string[]) {
         data: { type: "string" },
         release: { type: "string" },
         web: { type: "string" },
+        "tls-self-signed": { type: "boolean" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "max-connections": { type: "string" },
@@ -190,6 +192,33 @@ function parseFlags(args: string[]) {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+/**
+ * The TLS certificate and key: the person's own files, a self-signed certificate the server
+ * keeps, or none.
+ */
+async function tlsFiles(
+  values: ReturnType<typeof parseFlags>["values"],
+  io: ServeIo,
+): Promise<{ cert: string; key: string } | undefined> {
+  if (values["tls-cert"] !== undefined && values["tls-key"] !== undefined) {
+    return {
+      cert: await Deno.readTextFile(values["tls-cert"]),
+      key: await Deno.readTextFile(values["tls-key"]),
+    };
+  }
+  if (!values["tls-self-signed"]) return undefined;
+  const made = await loadOrMakeSelfSigned(
+    `${values.data ?? dataDir()}/tls`,
+    serverNames(values.host ?? "0.0.0.0"),
+  );
+  io.out(
+    `${made.created ? "Made" : "Using"} the self-signed certificate ${made.certFile}: people ` +
+      "compare its SHA-256 fingerprint (below) with what their browser shows before accepting " +
+      `it; terminal clients join with --tls --ca ${made.certFile}`,
+  );
+  return { cert: made.cert, key: made.key };
 }
 
 /**

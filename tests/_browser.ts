@@ -62,6 +62,8 @@ export interface TestBrowser {
 export interface LaunchOptions {
   /** Accept any TLS certificate, as a person who checked the fingerprint would. @default {false} */
   acceptInsecureCerts?: boolean;
+  /** More Chromium command-line flags (e.g. `--host-resolver-rules`). @default {[]} */
+  chromiumArgs?: string[];
 }
 
 /**
@@ -95,7 +97,7 @@ export async function launchBrowser(
       headless: true,
       userDataDir: profile,
       acceptInsecureCerts: options.acceptInsecureCerts ?? false,
-      args: kind === "chromium" ? CHROMIUM_ARGS : [],
+      args: kind === "chromium" ? [...CHROMIUM_ARGS, ...(options.chromiumArgs ?? [])] : [],
       extraPrefsFirefox: FIREFOX_PREFS,
       protocolTimeout: 60_000,
     });

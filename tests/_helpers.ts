@@ -18,6 +18,7 @@ export const PROGRAM_PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-run",
+  "--allow-sys=hostname,networkInterfaces",
 ];
 
 /** A cache of generated and prepared samples shared by the test files of one run. */
