@@ -19,6 +19,7 @@ import { messagesScenario } from "./messages.ts";
 import { startScenario, stopScenario } from "./start_stop.ts";
 import { switchScenario } from "./switch.ts";
 import { viewersScenario } from "./viewers.ts";
+import { webScenario } from "./web.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -34,6 +35,7 @@ const SCENARIOS: Record<
   messages: messagesScenario,
   join: joinStormScenario,
   crypto: cryptoScenario,
+  web: webScenario,
   baseline: (ctx, done) => baselineScenario(ctx, done.find((r) => r.id === "viewers")),
 };
 
