@@ -12,6 +12,7 @@
  */
 
 import { X509Certificate } from "node:crypto";
+import { logText } from "../protocol/text.ts";
 import { PAGE_ASSETS, type PageAsset } from "../web/generated/page_assets.ts";
 import type { Transport } from "./transport.ts";
 import { WebSocketTransport } from "./ws_transport.ts";
@@ -103,11 +104,11 @@ export function upgradeRefusal(
   const host = headers.get("host");
   const origin = headers.get("origin");
   if (host === null || !isLanHost(host, options.names)) {
-    return `Host ${JSON.stringify(host)} is not an address or LAN name of this server`;
+    return `Host ${logText(host ?? "")} is not an address or LAN name of this server`;
   }
   const expected = `${options.secure ? "https" : "http"}://${host.toLowerCase()}`;
   if (origin === null || origin.toLowerCase() !== expected) {
-    return `Origin ${JSON.stringify(origin)} is not ${expected}`;
+    return `Origin ${logText(origin ?? "")} is not ${logText(expected)}`;
   }
   return null;
 }
