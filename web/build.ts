@@ -4,8 +4,8 @@
  * `web/generated/page_assets.ts`, a module that embeds the bundle, the HTML and the CSS, so that
  * the server (and the single-file bundle or binary) serves the page with no files beside it.
  *
- * Run `deno task build:web` after changing anything under `web/page/`; a test checks that the
- * committed module matches the sources.
+ * Run `deno task build:web` after changing anything under `web/page/` or the `protocol/` and
+ * `client/` modules it imports; a test checks that the committed module matches the sources.
  * @module
  */
 
