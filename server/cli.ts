@@ -120,23 +120,12 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     throw error;
   }
   io.out(`Listening on ${addr.hostname}:${addr.port}${tls ? " (TLS)" : ""}`);
-  let web: WebServer | undefined;
-  if (values.web !== undefined) {
-    const where = webAddress(values.web, values.host ?? "0.0.0.0");
-    web = new WebServer({ ...where, tls, target: server, log, codec });
-    try {
-      web.start();
-    } catch (error) {
-      await server.shutdown();
-      if (error instanceof Deno.errors.AddrInUse) {
-        io.err(
-          `error: Cannot serve the web page on port ${where.port}: it is in use; pick another`,
-        );
-        return 1;
-      }
-      throw error;
-    }
-    io.out(`Web page at ${webUrl(web.addr, tls !== undefined)}`);
+  const web = values.web === undefined
+    ? undefined
+    : startWeb(values.web, { host: values.host, tls, server, log, codec, io });
+  if (web === null) {
+    await server.shutdown();
+    return 1;
   }
   if (tls !== undefined) io.out(`TLS certificate SHA-256 ${certificateFingerprint(tls.cert)}`);
   // Chat works at once; videos appear as the library is scanned and prepared.
@@ -192,6 +181,43 @@ function parseFlags(args: string[]) {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+/**
+ * Starts the web page's server beside the peerstream server and prints its URL.
+ *
+ * @returns The web server, or null when its port is taken (said on stderr).
+ */
+function startWeb(
+  flag: string,
+  options: {
+    host?: string;
+    tls?: { cert: string; key: string };
+    server: PeerstreamServer;
+    log: (line: string) => void;
+    codec: string;
+    io: ServeIo;
+  },
+): WebServer | null {
+  const where = webAddress(flag, options.host ?? "0.0.0.0");
+  const web = new WebServer({
+    ...where,
+    tls: options.tls,
+    target: options.server,
+    log: options.log,
+    codec: options.codec,
+  });
+  try {
+    web.start();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    options.io.err(
+      `error: Cannot serve the web page on port ${where.port}: it is in use; pick another`,
+    );
+    return null;
+  }
+  options.io.out(`Web page at ${webUrl(web.addr, options.tls !== undefined)}`);
+  return web;
 }
 
 /**
