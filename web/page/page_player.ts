@@ -9,15 +9,14 @@
 import { PeerstreamError } from "../../protocol/errors.ts";
 import type {
   Quality,
-  SegmentMessage,
   StreamEndMessage,
-  StreamSeekMessage,
+  StreamEndReason,
   StreamStartMessage,
   VideoSummary,
 } from "../../protocol/messages.ts";
 import { byId, clock, el, rate, setText } from "./dom.ts";
 import { MsePlayer, videoSupport } from "./player.ts";
-import type { PageSession } from "./session.ts";
+import type { MediaSink, PageSession } from "./session.ts";
 
 /** Options for {@linkcode PagePlayer}. */
 export interface PagePlayerOptions {
@@ -77,24 +76,20 @@ export class PagePlayer {
     );
     quality.value = String(this.#quality);
     if (quality.value === "") quality.value = this.#quality = "auto";
-    let start: StreamStartMessage;
     try {
-      start = await this.#session.play(video.title, this.#quality);
+      await this.#session.play(video.title, {
+        quality: this.#quality,
+        sink: (info) => this.#open(info),
+      });
     } catch (error) {
       this.#options.notice(`Cannot play "${video.title}": ${(error as Error).message}`, "warn");
-      return;
     }
-    this.#started(start);
   }
 
-  #started(start: StreamStartMessage) {
+  /** Opens the page's sink for a stream that starts: the video element through MSE. */
+  #open(start: StreamStartMessage): MediaSink {
     if (start.codec !== "h264") {
-      this.#session.stop();
-      this.#options.notice(
-        `Cannot play "${start.title}": video in the page needs H.264; chat still works`,
-        "warn",
-      );
-      return;
+      throw new Error(`video in the page needs H.264, and this stream is ${start.codec}`);
     }
     this.#stream = start;
     this.#streaming = true;
@@ -109,41 +104,30 @@ export class PagePlayer {
     document.body.dataset.playing = start.title;
     this.#mse.start(start);
     this.#options.notice(`Playing ${start.title} (${clock(start.duration)})`);
-  }
-
-  /** @param segment A segment of the current stream begins. */
-  segment(segment: SegmentMessage): void {
-    if (this.#streaming) this.#mse.segment(segment);
-  }
-
-  /** @param data Media bytes of the current segment. */
-  media(data: Uint8Array): void {
-    if (this.#streaming) this.#mse.media(data);
-  }
-
-  /** @param seek The server jumped to a new epoch. */
-  jumped(seek: StreamSeekMessage): void {
-    if (this.#streaming) this.#mse.jump(seek.position);
+    const mse = this.#mse;
+    return {
+      write: (data) => mse.media(data),
+      segment: (segment) => mse.segment(segment),
+      seek: (jump) => mse.jump(jump.position),
+      close: (reason, end) => this.#ended(start, reason, end),
+    };
   }
 
   /**
    * The server's stream ended. `finished` means everything has arrived: the title stays on
    * screen and plays out; otherwise it ends now.
-   *
-   * @param end The end.
    */
-  ended(end: StreamEndMessage): void {
-    const stream = this.#stream;
-    if (stream === undefined || !this.#streaming) return;
+  #ended(start: StreamStartMessage, reason: StreamEndReason, end?: StreamEndMessage) {
+    if (this.#stream !== start || !this.#streaming) return;
     this.#streaming = false;
-    this.#mse.end(end.reason);
-    if (end.reason === "error") {
+    this.#mse.end(reason);
+    if (reason === "error") {
       this.#options.notice(
-        `${stream.title} stopped: ${end.code ?? ""} ${end.message ?? ""}`,
+        `${start.title} stopped: ${end?.code ?? ""} ${end?.message ?? ""}`,
         "warn",
       );
     }
-    if (end.reason !== "finished") this.#close();
+    if (reason !== "finished") this.#close();
   }
 
   /** The connection is gone. */

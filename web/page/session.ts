@@ -38,6 +38,21 @@ import { type KeyTrust, KnownPeers } from "../../client/known_peers.ts";
 import { PeerList } from "../../client/peers.ts";
 import type { ByteStream } from "./ws_stream.ts";
 
+/**
+ * Where a stream's media goes (the shape of `client/session.ts`'s sink): every call is made as
+ * the data arrives and is never awaited.
+ */
+export interface MediaSink {
+  /** Media bytes of the current epoch, in order. */
+  write(data: Uint8Array): void;
+  /** The stream ended; `finished` lets the sink play out what it has. */
+  close(reason: StreamEndMessage["reason"], end?: StreamEndMessage): void;
+  /** A segment begins: its `bytes` follow. */
+  segment?(segment: SegmentMessage): void;
+  /** The stream jumped to a new epoch, starting at `seek.position`. */
+  seek?(seek: StreamSeekMessage): void;
+}
+
 /** A verified incoming message. */
 export interface PageMessage {
   /** The sender, verified by signature. */
@@ -60,12 +75,6 @@ export interface PageSessionEvents {
   message?(message: PageMessage): void;
   /** A message was rejected (bad signature, replay, changed key). */
   warning?(text: string, code: ErrorCode): void;
-  /** The stream jumped to a new epoch. */
-  streamSeek?(seek: StreamSeekMessage): void;
-  /** A segment of the current stream begins. */
-  segment?(segment: SegmentMessage): void;
-  /** Media bytes of the current segment. */
-  media?(data: Uint8Array): void;
   /** The current stream ended. */
   streamEnd?(end: StreamEndMessage): void;
   /** The server is shutting down. */
@@ -102,6 +111,8 @@ export class PageSession {
   #inbox: Promise<void> = Promise.resolve();
   #writes: Promise<void> = Promise.resolve();
   #streamId?: number;
+  #sink?: MediaSink;
+  #openSink?: (info: StreamStartMessage) => MediaSink;
   #epoch = 0;
   #segment?: SegmentMessage;
   #received = 0;
@@ -235,22 +246,33 @@ export class PageSession {
   }
 
   /**
-   * Starts a stream.
+   * Starts a stream; its media goes to the sink until it ends.
    *
    * @param title The title.
-   * @param quality A height or auto.
+   * @param options The quality, and the sink, opened when `stream-start` arrives so that no
+   * media behind it is missed.
    * @returns The stream's metadata.
    */
-  async play(title: string, quality: Quality): Promise<StreamStartMessage> {
-    const start = expect(
-      await this.#request({ type: "play", id: 0, title, quality }),
-      "stream-start",
-    );
-    return start;
+  async play(
+    title: string,
+    options: { quality: Quality; sink: (info: StreamStartMessage) => MediaSink },
+  ): Promise<StreamStartMessage> {
+    this.#openSink = options.sink;
+    try {
+      return expect(
+        await this.#request({ type: "play", id: 0, title, quality: options.quality }),
+        "stream-start",
+      );
+    } finally {
+      this.#openSink = undefined;
+    }
   }
 
-  /** Stops the stream; resolves when no more media follows. */
+  /** Stops the stream: its sink closes now; resolves when no more media follows. */
   async stop(): Promise<void> {
+    const sink = this.#sink;
+    this.#sink = undefined;
+    sink?.close("stopped");
     try {
       await this.#request({ type: "stop", id: 0 });
     } catch (error) {
@@ -357,6 +379,8 @@ export class PageSession {
       this.#pending.clear();
       this.#registering?.reject(error);
       this.#registering = undefined;
+      this.#sink?.close("error");
+      this.#sink = undefined;
       this.#stream.close();
       this.#events.closed?.({ expected: this.#closing && failure === "", message });
     }
@@ -375,7 +399,7 @@ export class PageSession {
         const segment = this.#segment;
         if (message.streamId !== this.#streamId || segment === undefined) return;
         this.#received += message.data.length;
-        this.#events.media?.(message.data);
+        this.#sink?.write(message.data);
         if (this.#received >= segment.bytes) {
           // Acknowledged once all its bytes arrived, whatever the video element does with them:
           // the server's rate estimate measures the network.
@@ -393,24 +417,25 @@ export class PageSession {
         if (message.streamId !== this.#streamId || message.epoch !== this.#epoch) return;
         this.#segment = message;
         this.#received = 0;
-        this.#events.segment?.(message);
+        this.#sink?.segment?.(message);
         return;
       case "stream-start":
-        this.#streamId = message.streamId;
-        this.#epoch = message.epoch;
-        this.#answer(message.re, message);
+        this.#started(message);
         return;
       case "stream-seek":
         if (message.streamId === this.#streamId) {
           this.#epoch = message.epoch;
           this.#segment = undefined;
-          this.#events.streamSeek?.(message);
+          this.#sink?.seek?.(message);
         }
         this.#answer(message.re, message);
         return;
       case "stream-end":
         if (message.streamId === this.#streamId) {
+          const sink = this.#sink;
           this.#streamId = undefined;
+          this.#sink = undefined;
+          sink?.close(message.reason, message);
           this.#events.streamEnd?.(message);
         }
         if (message.re !== undefined) this.#answer(message.re, message);
@@ -446,6 +471,23 @@ export class PageSession {
       default:
         this.#answer(message.re, message);
     }
+  }
+
+  #started(message: StreamStartMessage) {
+    this.#streamId = message.streamId;
+    this.#epoch = message.epoch;
+    this.#segment = undefined;
+    try {
+      this.#sink = this.#openSink?.(message);
+    } catch (error) {
+      // The page cannot play it (e.g. MJPEG): stop at once and say why.
+      this.#write({ type: "stop", id: this.#nextId++ });
+      const pending = this.#pending.get(message.re);
+      this.#pending.delete(message.re);
+      pending?.reject(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    this.#answer(message.re, message);
   }
 
   #error(code: ErrorCode, text: string, re: number | undefined) {
