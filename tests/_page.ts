@@ -69,6 +69,10 @@ export async function openPage(browser: TestBrowser, url: string): Promise<TestP
  */
 export async function joinAs(page: Page, name: string): Promise<void> {
   await page.waitForSelector("#join-form:not([hidden])");
+  // A reloaded page may have the last name filled in already.
+  await page.$eval("#name", (input) => {
+    (input as unknown as { value: string }).value = "";
+  });
   await page.type("#name", name);
   await page.click("#join");
   await page.waitForSelector(`body[data-joined="${name}"]`);

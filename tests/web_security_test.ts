@@ -7,7 +7,10 @@
 
 import { equal, ok } from "node:assert/strict";
 import { escapeControls } from "../protocol/text.ts";
+import { generateIdentity, importPeerKeys, seal } from "../protocol/e2e.ts";
+import type { Message } from "../protocol/messages.ts";
 import { connectClient } from "./_helpers.ts";
+import { RawClient } from "./_raw_client.ts";
 import { launchBrowser } from "./_browser.ts";
 import {
   joinAs,
@@ -15,6 +18,7 @@ import {
   sendFromPage,
   startWebServer,
   waitForMessage,
+  waitForNotice,
   waitForPeer,
   waitInPage,
 } from "./_page.ts";
@@ -96,6 +100,46 @@ Deno.test("a page from another origin cannot open the WebSocket", async () => {
   } finally {
     await browser.close();
     await evil.shutdown();
+    await server.stop();
+  }
+});
+
+Deno.test("a message replayed after the page reloads is rejected: seen ids live in IndexedDB", async () => {
+  const server = await startWebServer();
+  const browser = await launchBrowser("firefox");
+  const mallory = await RawClient.connect(server.port, { keep: true });
+  try {
+    const { page } = await openPage(browser, server.url);
+    await joinAs(page, "ann");
+    const identity = await generateIdentity();
+    await mallory.register("mallory", identity);
+    await mallory.write({ type: "key", id: 1, name: "ann" });
+    const info = await mallory.next((m) => m.type === "key-info");
+    if (info.type !== "key-info") throw new Error("expected key-info");
+    const envelope = await seal("only once", {
+      from: "mallory",
+      to: "ann",
+      identity,
+      recipient: await importPeerKeys(info),
+    });
+    const answer = (re: number) => (m: Message) =>
+      (m.type === "delivered" || m.type === "error") && m.re === re;
+    await mallory.write({ type: "send", id: 2, to: "ann", body: envelope });
+    equal((await mallory.next(answer(2))).type, "delivered");
+    await waitForMessage(page, "mallory", "only once");
+
+    // The page reloads and joins again: the same envelope, sent again, is a replay.
+    await page.reload();
+    await joinAs(page, "ann");
+    await mallory.write({ type: "send", id: 3, to: "ann", body: envelope });
+    const refused = await mallory.next(answer(3));
+    equal(refused.type === "error" ? refused.code : refused.type, "REPLAYED");
+    await waitForNotice(page, "Rejected a message (REPLAYED)");
+    equal(await page.$$eval("#messages li[data-from]", (items) => items.length), 0);
+  } finally {
+    mallory.close();
+    await mallory.done;
+    await browser.close();
     await server.stop();
   }
 });

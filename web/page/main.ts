@@ -12,6 +12,9 @@ import { PageStore } from "./storage.ts";
 import { PageSession } from "./session.ts";
 import { openWebSocketStream, websocketUrl } from "./ws_stream.ts";
 
+/** The replay window of `protocol/e2e.ts`'s `ReplayGuard` (its default). */
+const REPLAY_WINDOW_MS = 600_000;
+
 /** What the server says about itself at `/server.json`. */
 interface ServerInfo {
   codec: string;
@@ -64,21 +67,31 @@ async function join(name: string, info: ServerInfo): Promise<void> {
   }
   try {
     const store = await PageStore.open();
-    const [{ identity }, storage] = await Promise.all([
+    const [{ identity }, storage, seen] = await Promise.all([
       store.identity(name),
       store.knownPeers(name),
+      store.seen(name, REPLAY_WINDOW_MS),
     ]);
-    const stream = await openWebSocketStream(websocketUrl(location));
     const app = new App({ codec: info.codec, onClosed: release });
-    const session = new PageSession(stream, {
-      events: app.events,
-      known: new KnownPeers(storage),
-    });
-    try {
-      await session.register(name, identity);
-    } catch (error) {
-      session.close();
-      throw error instanceof PeerstreamError ? new Error(nameTakenMessage(name, error)) : error;
+    const known = new KnownPeers(storage);
+    let session: PageSession | undefined;
+    for (let attempt = 1; session === undefined; attempt++) {
+      const stream = await openWebSocketStream(websocketUrl(location));
+      const candidate = new PageSession(stream, { events: app.events, known, seen });
+      try {
+        await candidate.register(name, identity);
+        session = candidate;
+      } catch (error) {
+        candidate.close();
+        if (!(error instanceof PeerstreamError)) throw error;
+        // Right after a reload the server may not have seen this tab's old connection go yet:
+        // try again shortly, on a new connection as the protocol asks.
+        if (error.code === "NAME_TAKEN" && attempt < 3) {
+          await new Promise((resolve) => setTimeout(resolve, 700));
+          continue;
+        }
+        throw new Error(nameTakenMessage(name, error));
+      }
     }
     await app.start(session, identity);
   } catch (error) {

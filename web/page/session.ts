@@ -36,6 +36,7 @@ import {
 import { normalizeName } from "../../protocol/names.ts";
 import { type KeyTrust, KnownPeers } from "../../client/known_peers.ts";
 import { PeerList } from "../../client/peers.ts";
+import type { SeenMessages } from "./storage.ts";
 import type { ByteStream } from "./ws_stream.ts";
 
 /**
@@ -99,6 +100,7 @@ export class PageSession {
   readonly #events: PageSessionEvents;
   readonly #known: KnownPeers;
   readonly #replay = new ReplayGuard();
+  readonly #seen?: SeenMessages;
   readonly peers = new PeerList();
   #challenge?: Uint8Array;
   #greeted: Promise<void>;
@@ -122,8 +124,21 @@ export class PageSession {
    * @param stream The connection; the session owns it.
    * @param options Callbacks and the known-peers table.
    */
-  constructor(stream: ByteStream, options: { events: PageSessionEvents; known: KnownPeers }) {
+  constructor(
+    stream: ByteStream,
+    options: { events: PageSessionEvents; known: KnownPeers; seen?: SeenMessages },
+  ) {
     this.#stream = stream;
+    this.#seen = options.seen;
+    // Ids shown before a reload are replays now too.
+    const now = Date.now();
+    for (const { id, sentAt } of options.seen?.load() ?? []) {
+      try {
+        this.#replay.check(id, sentAt, now);
+      } catch {
+        // Outside the window, or listed twice: nothing to remember.
+      }
+    }
     this.#events = options.events;
     this.#known = options.known;
     let greeted!: () => void;
@@ -523,6 +538,7 @@ export class PageSession {
         replay: this.#replay,
       });
       this.#write({ type: "receipt", rid, ok: true });
+      this.#seen?.add(opened.id, opened.sentAt);
       this.#events.message?.({ ...opened, trust: sender.trust });
     } catch (error) {
       const code = error instanceof PeerstreamError ? error.code : "DECRYPT_FAILED";

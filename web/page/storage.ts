@@ -12,6 +12,15 @@ import type { KnownPeersStorage } from "../../client/known_peers.ts";
 const DB_NAME = "peerstream";
 const IDENTITIES = "identities";
 const KNOWN_PEERS = "known-peers";
+const SEEN = "seen-messages";
+
+/** The ids of messages already shown, so that a replay is caught after a reload too. */
+export interface SeenMessages {
+  /** The ids seen, with when they were sent (ms), as loaded. */
+  load(): { id: string; sentAt: number }[];
+  /** Records one more. */
+  add(id: string, sentAt: number): void;
+}
 
 type KnownTable = ReturnType<KnownPeersStorage["load"]>;
 
@@ -37,10 +46,12 @@ export class PageStore {
    * @throws {Error} When IndexedDB is unavailable (e.g. a private window that forbids it).
    */
   static async open(): Promise<PageStore> {
-    const req = indexedDB.open(DB_NAME, 1);
+    const req = indexedDB.open(DB_NAME, 2);
     req.onupgradeneeded = () => {
-      req.result.createObjectStore(IDENTITIES);
-      req.result.createObjectStore(KNOWN_PEERS);
+      const names = req.result.objectStoreNames;
+      if (!names.contains(IDENTITIES)) req.result.createObjectStore(IDENTITIES);
+      if (!names.contains(KNOWN_PEERS)) req.result.createObjectStore(KNOWN_PEERS);
+      if (!names.contains(SEEN)) req.result.createObjectStore(SEEN);
     };
     return new PageStore(await request(req));
   }
@@ -59,6 +70,36 @@ export class PageStore {
     const write = this.#db.transaction(IDENTITIES, "readwrite");
     await request(write.objectStore(IDENTITIES).put(identity, name));
     return { identity, created: true };
+  }
+
+  /**
+   * The seen-message ids of one name within the replay window, loaded now and saved on each
+   * add; ids outside the window are dropped when loaded.
+   *
+   * @param name The person's name.
+   * @param windowMs The replay window, ms.
+   * @returns The store.
+   */
+  async seen(name: string, windowMs: number): Promise<SeenMessages> {
+    const tx = this.#db.transaction(SEEN, "readonly");
+    const stored: unknown = await request(tx.objectStore(SEEN).get(name));
+    const now = Date.now();
+    const entries = Array.isArray(stored)
+      ? stored.filter((e): e is { id: string; sentAt: number } =>
+        typeof e === "object" && e !== null && typeof e.id === "string" &&
+        typeof e.sentAt === "number" && Math.abs(now - e.sentAt) <= windowMs
+      )
+      : [];
+    return {
+      load: () => [...entries],
+      add: (id, sentAt) => {
+        const cutoff = Date.now() - windowMs;
+        const kept = entries.filter((e) => e.sentAt >= cutoff);
+        kept.push({ id, sentAt });
+        entries.splice(0, entries.length, ...kept);
+        this.#db.transaction(SEEN, "readwrite").objectStore(SEEN).put([...entries], name);
+      },
+    };
   }
 
   /**
@@ -120,7 +161,8 @@ function isIdentity(value: unknown): value is Identity {
 }
 
 function parseKnownTable(value: unknown): KnownTable {
-  const table: KnownTable = {};
+  // No prototype: a peer named "constructor" or "__proto__" is an entry like any other.
+  const table: KnownTable = Object.create(null);
   if (typeof value !== "object" || value === null) return table;
   for (const [name, entry] of Object.entries(value)) {
     if (typeof entry !== "object" || entry === null) continue;
