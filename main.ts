@@ -9,6 +9,7 @@ import { UsageError } from "./cli/output.ts";
 import { join, JOIN_HELP } from "./client/cli.ts";
 import { serve, SERVE_HELP } from "./server/cli.ts";
 import denoJson from "./deno.json" with { type: "json" };
+import { escapeControls } from "./protocol/text.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -80,7 +81,10 @@ export async function main(args: string[]): Promise<number> {
       console.error(`error: ${error.message}\n\n${command === "join" ? JOIN_HELP : SERVE_HELP}`);
       return 2;
     }
-    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    // A server's refusal (its text) can end up here: shown escaped, like everything from the network.
+    console.error(
+      `error: ${escapeControls(error instanceof Error ? error.message : String(error))}`,
+    );
     return 1;
   }
 }

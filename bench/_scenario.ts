@@ -61,18 +61,21 @@ export interface ScenarioResult {
  * @param ctx The bench context.
  * @param fn The measurement.
  * @param videos Another videos folder and the title to wait for.
+ * @param limits The server's limits instead of `BENCH_LIMITS` (`{}`: the defaults).
  * @returns What `fn` returned.
  */
 export async function withServer<T>(
   ctx: BenchContext,
   fn: (server: BenchServer) => Promise<T>,
   videos?: { dir: string; title: string },
+  limits?: Record<string, number>,
 ): Promise<T> {
   const server = await startBenchServer({
     cache: ctx.cache,
     videos: videos?.dir ?? ctx.videos,
     title: videos?.title,
     profileDir: ctx.profileDir,
+    limits,
   });
   try {
     return await fn(server);

@@ -80,6 +80,21 @@ export async function ensureBenchTitle(
   return { dir, file };
 }
 
+/**
+ * The limits the bench server runs with: every load client connects from 127.0.0.1 and registers
+ * with one shared key pair, so the per-address and per-key limits a real server applies (64
+ * connections, 10 hellos/s, 8 names per key, 100 new names a day) are lifted; everything else
+ * keeps its default.
+ */
+export const BENCH_LIMITS = {
+  maxConnectionsPerAddress: 100_000,
+  hellosPerAddressPerSecond: 1_000_000,
+  helloBurstPerAddress: 1_000_000,
+  maxNamesPerKey: 10_000_000,
+  newNamesPerAddressPerDay: 10_000_000,
+  maxNames: 10_000_000,
+} as const;
+
 /** A running server under test. */
 export interface BenchServer {
   /** Its port. */
@@ -97,7 +112,8 @@ export interface BenchServer {
  * {@linkcode startServer}) and waits until the bench title is prepared.
  *
  * @param options The cache (segments are prepared once into it), the videos folder, the title to
- * wait for and where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere.
+ * wait for, where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere, and its
+ * limits ({@linkcode BENCH_LIMITS} by default).
  * @returns The server.
  */
 export async function startBenchServer(
@@ -107,11 +123,13 @@ export async function startBenchServer(
     title?: string;
     readyTimeoutMs?: number;
     profileDir?: string;
+    limits?: Record<string, number>;
   },
 ): Promise<BenchServer> {
   const server = await startServer({
     cacheDir: `${options.cache}/server`,
     args: ["--videos", options.videos],
+    env: { PEERSTREAM_LIMITS: JSON.stringify(options.limits ?? BENCH_LIMITS) },
     denoArgs: options.profileDir === undefined
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`],

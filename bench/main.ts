@@ -14,6 +14,7 @@ import type { BenchContext, ScenarioResult } from "./_scenario.ts";
 import { ensureBenchTitle } from "./_server.ts";
 import { baselineScenario } from "./baseline.ts";
 import { cryptoScenario } from "./crypto.ts";
+import { hostileScenario } from "./hostile.ts";
 import { joinStormScenario } from "./join_storm.ts";
 import { messagesScenario } from "./messages.ts";
 import { startScenario, stopScenario } from "./start_stop.ts";
@@ -37,6 +38,7 @@ const SCENARIOS: Record<
   crypto: cryptoScenario,
   web: webScenario,
   baseline: (ctx, done) => baselineScenario(ctx, done.find((r) => r.id === "viewers")),
+  hostile: hostileScenario,
 };
 
 const HELP = `Usage: deno task bench [options]

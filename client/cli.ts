@@ -3,6 +3,7 @@
  * @module
  */
 
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { styles, UsageError } from "../cli/output.ts";
 import { configDir } from "../cli/paths.ts";
@@ -10,7 +11,8 @@ import { PeerstreamError } from "../protocol/errors.ts";
 import { formatFingerprint } from "../protocol/e2e.ts";
 import type { StreamStartMessage } from "../protocol/messages.ts";
 import { COMMAND_HELP, complete, parseCommand } from "./commands.ts";
-import { knownPeersFile, loadOrCreateIdentity } from "./identity.ts";
+import { escapeControls, speakerLines } from "../protocol/text.ts";
+import { knownPeersFile, loadOrCreateIdentity, replayFile } from "./identity.ts";
 import { KnownPeers } from "./known_peers.ts";
 import { checkPlayer, playerArgs, PlayerSink, ValidatingSink } from "./player.ts";
 import { ClientSession, type MediaSink } from "./session.ts";
@@ -28,8 +30,8 @@ Options:
                      or none (check and count the stream, show nothing)
   --tls              Connect with TLS
   --ca FILE          Trust this PEM certificate authority (with --tls)
-  --ephemeral        Keep keys in memory only (default: saved per name in
-                     $XDG_CONFIG_HOME/peerstream, mode 0600)
+  --ephemeral        Keep keys in memory only, and the name only while connected
+                     (default: saved per name in $XDG_CONFIG_HOME/peerstream, mode 0600)
   -h, --help         Show this help
 
 ${COMMAND_HELP}
@@ -113,6 +115,8 @@ export async function join(args: string[]): Promise<number> {
     completer: (line) => complete(line, { peers: session?.peers.names() ?? [], titles }),
   });
   const known = new KnownPeers(values.ephemeral ? undefined : knownPeersFile(values.name, dir));
+  // Everything the server or a peer says is shown escaped, never replayed to the terminal.
+  const show = (text: string) => escapeControls(text);
 
   try {
     session = await ClientSession.connect({
@@ -120,25 +124,31 @@ export async function join(args: string[]): Promise<number> {
       port,
       tls: values.tls ? { caCerts } : undefined,
       knownPeers: known,
+      replay: values.ephemeral ? undefined : replayFile(values.name, dir),
       events: {
-        joined: (name) => term.print(style.green(`* ${name} joined`)),
+        joined: (name) => term.print(style.green(`* ${show(name)} joined`)),
         left: (name, reason) =>
           term.print(
-            style.yellow(`* ${name} left${reason === "quit" ? "" : ` (${reason})`}`),
+            style.yellow(`* ${show(name)} left${reason === "quit" ? "" : ` (${reason})`}`),
           ),
         message: (m) => {
           const mark = m.trust === "verified"
             ? " ✓"
             : m.trust === "changed"
             ? " !UNVERIFIED KEY"
+            : m.lookalike !== undefined
+            ? ` !LOOKS LIKE ${m.lookalike}`
             : "";
-          term.print(`${style.bold(`<${m.from}${mark}>`)} ${m.text}`);
+          const width = term.interactive ? process.stdout.columns : undefined;
+          for (const line of speakerLines(`<${m.from}${mark}>`, m.text, { width })) {
+            term.print(line);
+          }
         },
-        warning: (text) => term.error(style.red(`warning: ${text}`)),
+        warning: (text) => term.error(style.red(`warning: ${show(text)}`)),
         segment: (segment) => {
           // The prompt is the status line: what plays, where, at which resolution and rate.
           term.setPrompt(
-            `[${playing?.title ?? "stream"} ${formatDuration(segment.start)}/${
+            `[${show(playing?.title ?? "stream")} ${formatDuration(segment.start)}/${
               formatDuration(playing?.duration ?? 0)
             } ${segment.height}p ${formatRate(segment.bitrate)}] > `,
           );
@@ -146,12 +156,14 @@ export async function join(args: string[]): Promise<number> {
           lastHeight = segment.height;
           term.print(
             style.dim(
-              `* ${playing?.title ?? "stream"}: ${segment.height}p, ${formatRate(segment.bitrate)}`,
+              `* ${show(playing?.title ?? "stream")}: ${segment.height}p, ${
+                formatRate(segment.bitrate)
+              }`,
             ),
           );
         },
         streamEnd: (end) => {
-          const title = playing?.title ?? "stream";
+          const title = show(playing?.title ?? "stream");
           const ending = player;
           term.setPrompt("> ");
           if (validator !== undefined) {
@@ -168,13 +180,13 @@ export async function join(args: string[]): Promise<number> {
             ending.status.then(() => term.print(`* finished "${title}"`));
           } else if (end.reason === "finished") term.print(`* finished "${title}"`);
           else if (end.reason === "stopped") term.print(`* stopped "${title}"`);
-          else term.error(style.red(`error: ${end.message ?? `Stream "${title}" failed`}`));
+          else term.error(style.red(`error: ${show(end.message ?? `Stream "${title}" failed`)}`));
         },
         shutdown: (message) => {
-          term.print(style.yellow(`* server: ${message}`));
+          term.print(style.yellow(`* server: ${show(message)}`));
           lost = "the server shut down";
         },
-        serverError: (_code, message) => term.error(style.red(`error: ${message}`)),
+        serverError: (_code, message) => term.error(style.red(`error: ${show(message)}`)),
         closed: (info) => {
           if (!info.expected) lost ??= info.message;
           term.close();
@@ -191,8 +203,8 @@ export async function join(args: string[]): Promise<number> {
   while (true) {
     try {
       const { identity } = await loadOrCreateIdentity(name, { dir, ephemeral: values.ephemeral });
-      const welcome = await session.register(name, identity);
-      const others = welcome.peers.length > 0 ? welcome.peers.join(", ") : "nobody else yet";
+      const welcome = await session.register(name, identity, { ephemeral: values.ephemeral });
+      const others = welcome.peers.length > 0 ? show(welcome.peers.join(", ")) : "nobody else yet";
       term.print(
         `Joined ${hostname}:${port} as ${welcome.name}. Online: ${others}. Type HELP for commands.`,
       );
@@ -200,9 +212,10 @@ export async function join(args: string[]): Promise<number> {
     } catch (error) {
       if (
         error instanceof PeerstreamError &&
-        (error.code === "NAME_TAKEN" || error.code === "NAME_INVALID")
+        (error.code === "NAME_TAKEN" || error.code === "NAME_INVALID" ||
+          error.code === "NAME_CONFUSABLE")
       ) {
-        term.error(style.red(`error: ${error.message}`));
+        term.error(style.red(`error: ${show(error.message)}`));
         const next = await term.read("Name: ");
         if (next === null || next.trim() === "") {
           session.close();
@@ -221,7 +234,7 @@ export async function join(args: string[]): Promise<number> {
     playing = info;
     lastHeight = 0;
     term.print(
-      `* playing "${info.title}" (${formatDuration(info.duration)}, ${
+      `* playing "${show(info.title)}" (${formatDuration(info.duration)}, ${
         info.renditions.map((r) => `${r.height}p`).join("/")
       }, ${info.quality === "auto" ? "auto" : `${info.quality}p`})`,
     );
@@ -258,7 +271,7 @@ export async function join(args: string[]): Promise<number> {
           term.print("No videos on this server");
           return true;
         }
-        const width = Math.max(...videos.map((v) => v.title.length));
+        const width = Math.max(...videos.map((v) => show(v.title).length));
         for (const v of videos) {
           const state = v.state === "ready"
             ? ""
@@ -266,7 +279,7 @@ export async function join(args: string[]): Promise<number> {
             ? `  preparing ${Math.round(v.progress * 100)}%`
             : "  failed";
           term.print(
-            `${v.title.padEnd(width)}  ${v.heights.map((h) => `${h}p`).join(" ")}  ${
+            `${show(v.title).padEnd(width)}  ${v.heights.map((h) => `${h}p`).join(" ")}  ${
               formatDuration(v.duration)
             }  ${v.hasAudio ? "audio" : "no audio"}${state}`,
           );
@@ -294,7 +307,9 @@ export async function join(args: string[]): Promise<number> {
         if (names.length === 0) term.print("Nobody else is online");
         for (const peer of names) {
           const keys = await s.peerKeys(peer);
-          term.print(`${peer.padEnd(16)} ${formatFingerprint(keys.fingerprint, 4)}  ${keys.trust}`);
+          term.print(
+            `${show(peer).padEnd(16)} ${formatFingerprint(keys.fingerprint, 4)}  ${keys.trust}`,
+          );
         }
         return true;
       }
@@ -327,7 +342,7 @@ export async function join(args: string[]): Promise<number> {
             term.print("Nobody else is online");
             return true;
           }
-          term.print(`Online: ${names.join(", ")}`);
+          term.print(`Online: ${show(names.join(", "))}`);
           const answer = await term.read("To: ");
           if (answer === null) return false;
           to = answer.trim();
@@ -341,7 +356,7 @@ export async function join(args: string[]): Promise<number> {
         const recipient = to;
         s.sendText(recipient, text).then(
           () => term.print(style.dim(`* delivered to ${recipient}`)),
-          (error) => term.error(style.red(`error: ${(error as Error).message}`)),
+          (error) => term.error(style.red(`error: ${show((error as Error).message)}`)),
         );
         return true;
       }
@@ -356,7 +371,7 @@ export async function join(args: string[]): Promise<number> {
       keepGoing = await run(line);
     } catch (error) {
       if (error instanceof SyntaxError || error instanceof PeerstreamError) {
-        term.error(style.red(`error: ${error.message}`));
+        term.error(style.red(`error: ${show(error.message)}`));
       } else {
         throw error;
       }
@@ -366,7 +381,9 @@ export async function join(args: string[]): Promise<number> {
   if (lost !== undefined) {
     player?.kill();
     term.error(
-      `error: Lost connection to ${hostname}:${port}: ${lost}; check that the server is running`,
+      `error: Lost connection to ${hostname}:${port}: ${
+        show(lost)
+      }; check that the server is running`,
     );
     return 1;
   }

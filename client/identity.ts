@@ -7,7 +7,8 @@
 import { readJsonObjectSync, writeFileAtomic, writeFileAtomicSync } from "../cli/state_file.ts";
 
 import { generateIdentity, type Identity } from "../protocol/e2e.ts";
-import type { KnownPeersStorage } from "./known_peers.ts";
+import type { KnownPeer, KnownPeersStorage } from "./known_peers.ts";
+import type { ReplayState, ReplayStorage } from "../protocol/replay.ts";
 
 interface StoredIdentity {
   version: 1;
@@ -91,11 +92,57 @@ export function knownPeersFile(name: string, dir: string): KnownPeersStorage {
   const path = `${dir}/known_peers/${fileSafe(name)}.json`;
   return {
     load() {
-      // KnownPeers indexes the table by name, so anything but an object is refused here.
-      return (readJsonObjectSync(path) ?? {}) as ReturnType<KnownPeersStorage["load"]>;
+      const table = new Map<string, KnownPeer>();
+      // Own properties only (Object.entries): "constructor" is a name here, not Object's.
+      for (const [name, entry] of Object.entries(readJsonObjectSync(path) ?? {})) {
+        const { fingerprint, verified } = (entry ?? {}) as Partial<KnownPeer>;
+        if (typeof fingerprint !== "string" || typeof verified !== "boolean") {
+          throw new SyntaxError(
+            `Cannot read "${path}": the entry of ${
+              JSON.stringify(name)
+            } is not a fingerprint and a verified mark; fix or delete it`,
+          );
+        }
+        table.set(name, { fingerprint, verified });
+      }
+      return table;
     },
     save(table) {
-      writeFileAtomicSync(path, JSON.stringify(table, null, 1));
+      // Object.fromEntries defines own properties, "__proto__" included.
+      writeFileAtomicSync(path, JSON.stringify(Object.fromEntries(table), null, 1));
+    },
+  };
+}
+
+/**
+ * The replay guard's state of one local identity, so that a message replayed after a restart is
+ * still refused: `seen/NAME.json` in the config folder, written atomically with mode 0600.
+ *
+ * @param name The user's name.
+ * @param dir The config folder.
+ * @returns Storage for {@linkcode ReplayGuard}.
+ */
+export function replayFile(name: string, dir: string): ReplayStorage {
+  const path = `${dir}/seen/${fileSafe(name)}.json`;
+  return {
+    load() {
+      const value = readJsonObjectSync(path);
+      if (value === undefined) return undefined;
+      const { floor, seen } = value as Partial<ReplayState>;
+      const entry = (e: unknown) =>
+        Array.isArray(e) && e.length === 3 && typeof e[0] === "string" &&
+        typeof e[1] === "number" && typeof e[2] === "number";
+      if (
+        (typeof floor !== "number" && floor !== null) || !Array.isArray(seen) || !seen.every(entry)
+      ) {
+        throw new SyntaxError(
+          `Cannot read "${path}": expected the ids of messages seen; fix or delete it (replays of the last 10 minutes would then be shown again)`,
+        );
+      }
+      return { floor: floor ?? null, seen };
+    },
+    save(state) {
+      writeFileAtomicSync(path, JSON.stringify(state));
     },
   };
 }

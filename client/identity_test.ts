@@ -1,6 +1,7 @@
 import { deepEqual, equal, notDeepEqual, ok, rejects, throws } from "node:assert/strict";
 import { KnownPeers } from "./known_peers.ts";
-import { knownPeersFile, loadOrCreateIdentity } from "./identity.ts";
+import { knownPeersFile, loadOrCreateIdentity, replayFile } from "./identity.ts";
+import { ReplayGuard } from "../protocol/replay.ts";
 import type { Identity } from "../protocol/e2e.ts";
 
 /** Runs `fn` with a fresh temporary folder, removed afterwards. */
@@ -131,14 +132,16 @@ Deno.test("loadOrCreateIdentity() rejects a corrupt identity file with its path 
 Deno.test("knownPeersFile() round-trips the known-peers table with mode 0600", async () => {
   await withTempDir((dir) => {
     const storage = knownPeersFile("alice", dir);
-    deepEqual(storage.load(), {});
-    const table = {
-      bob: { fingerprint: "f1", verified: false },
-      "名前": { fingerprint: "f2", verified: true },
-    };
+    deepEqual(storage.load(), new Map());
+    const table = new Map([
+      ["bob", { fingerprint: "f1", verified: false }],
+      ["名前", { fingerprint: "f2", verified: true }],
+      ["__proto__", { fingerprint: "f3", verified: false }],
+      ["constructor", { fingerprint: "f4", verified: true }],
+    ]);
     storage.save(table);
     deepEqual(knownPeersFile("alice", dir).load(), table);
-    deepEqual(knownPeersFile("carol", dir).load(), {});
+    deepEqual(knownPeersFile("carol", dir).load(), new Map());
     equal(Deno.statSync(`${dir}/known_peers/alice.json`).mode! & 0o777, 0o600);
     deepEqual(names(`${dir}/known_peers`), ["alice.json"]);
   });
@@ -159,9 +162,53 @@ Deno.test("knownPeersFile() backs KnownPeers across restarts", async () => {
 Deno.test("knownPeersFile().load() throws SyntaxError with its path and a remedy for a corrupt file", async () => {
   await withTempDir((dir) => {
     const storage = knownPeersFile("alice", dir);
-    storage.save({});
+    storage.save(new Map());
     const path = `${dir}/known_peers/alice.json`;
-    for (const text of ["{ not json", "[]", "null", '"x"']) {
+    const bad = ["{ not json", "[]", "null", '"x"', '{"bob":1}', '{"bob":{"fingerprint":2}}'];
+    for (const text of bad) {
+      Deno.writeTextFileSync(path, text);
+      throws(() => storage.load(), (error: unknown) => {
+        ok(error instanceof SyntaxError, `${text}: ${error}`);
+        ok(error.message.includes(path), error.message);
+        ok(error.message.includes("fix or delete it"), error.message);
+        return true;
+      });
+    }
+  });
+});
+
+Deno.test("replayFile() round-trips the replay guard's state with mode 0600 and backs ReplayGuard across restarts", async () => {
+  await withTempDir((dir) => {
+    const storage = replayFile("alice", dir);
+    equal(storage.load(), undefined);
+    const state = {
+      floor: 5,
+      seen: [["a1", 10, 11], ["b2", 20, 21]] as [string, number, number][],
+    };
+    storage.save(state);
+    deepEqual(replayFile("alice", dir).load(), state);
+    equal(replayFile("bob", dir).load(), undefined);
+    equal(Deno.statSync(`${dir}/seen/alice.json`).mode! & 0o777, 0o600);
+    const first = new ReplayGuard({ storage: replayFile("carol", dir) });
+    first.check("id1", 1_000, 1_000);
+    const second = new ReplayGuard({ storage: replayFile("carol", dir) });
+    throws(() => second.check("id1", 1_000, 2_000), { code: "REPLAYED" });
+  });
+});
+
+Deno.test("replayFile().load() throws SyntaxError with its path and a remedy for a corrupt file", async () => {
+  await withTempDir((dir) => {
+    const storage = replayFile("alice", dir);
+    storage.save({ floor: 0, seen: [] });
+    const path = `${dir}/seen/alice.json`;
+    const bad = [
+      "{",
+      "[]",
+      '{"floor":"x","seen":[]}',
+      '{"floor":0,"seen":[["a",1]]}',
+      '{"floor":0}',
+    ];
+    for (const text of bad) {
       Deno.writeTextFileSync(path, text);
       throws(() => storage.load(), (error: unknown) => {
         ok(error instanceof SyntaxError, `${text}: ${error}`);

@@ -1,18 +1,18 @@
 import { deepEqual, equal } from "node:assert/strict";
-import { KnownPeers, type KnownPeersStorage } from "./known_peers.ts";
+import { type KnownPeer, KnownPeers, type KnownPeersStorage } from "./known_peers.ts";
 
-type Table = ReturnType<KnownPeersStorage["load"]>;
+type Table = Record<string, KnownPeer>;
 
-/** An in-memory storage that records every save as a deep copy. */
+/** An in-memory storage that records every save as a plain object (own properties only). */
 function memoryStorage(initial: Table = {}): KnownPeersStorage & { saves: Table[] } {
-  let stored: Table = structuredClone(initial);
+  let stored = new Map(Object.entries(structuredClone(initial)));
   const saves: Table[] = [];
   return {
     saves,
     load: () => structuredClone(stored),
     save(table) {
-      stored = structuredClone(table);
-      saves.push(stored);
+      stored = structuredClone(new Map(table));
+      saves.push(Object.fromEntries(stored));
     },
   };
 }
@@ -123,4 +123,36 @@ Deno.test("KnownPeers.markVerified() refuses a fingerprint other than the rememb
   equal(known.acceptChanged("bob"), true);
   equal(known.markVerified("bob", "f2"), true);
   equal(known.check("bob", "f2"), "verified");
+});
+
+Deno.test("KnownPeers treats names of Object.prototype members as any other name", async (t) => {
+  for (const name of ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__"]) {
+    await t.step(name, () => {
+      const storage = memoryStorage();
+      const known = new KnownPeers(storage);
+      equal(known.fingerprint(name), undefined);
+      equal(known.markVerified(name), false);
+      equal(known.acceptChanged(name), false);
+      equal(known.check(name, "f1"), "new");
+      equal(known.check(name, "f1"), "known");
+      equal(known.fingerprint(name), "f1");
+      deepEqual(storage.saves, [{ [name]: { fingerprint: "f1", verified: false } }]);
+      // A new instance reads it back as known, not changed.
+      equal(new KnownPeers(storage).check(name, "f1"), "known");
+      equal(new KnownPeers(storage).check(name, "f2"), "changed");
+    });
+  }
+});
+
+Deno.test("KnownPeers.lookalike() names a known peer that a new name looks like", () => {
+  const storage = memoryStorage({ alice: { fingerprint: "a1", verified: true } });
+  const known = new KnownPeers(storage);
+  for (const name of ["aIice", "Alice", "ALICE", "a1ice"]) {
+    equal(known.lookalike(name), "alice", name);
+  }
+  equal(known.lookalike("alice"), undefined, "a name is not its own look-alike");
+  equal(known.lookalike("bob"), undefined);
+  equal(known.check("b0b", "b1"), "new");
+  equal(known.lookalike("bob"), "b0b", "peers learnt now count too");
+  equal(known.lookalike("x".repeat(300)), undefined, "no name is that long");
 });

@@ -31,6 +31,11 @@ export class PeerList {
     return this.#names.delete(name);
   }
 
+  /** How many other peers are online. */
+  get size(): number {
+    return this.#names.size;
+  }
+
   /** Whether a peer is online. */
   has(name: string): boolean {
     return this.#names.has(name);

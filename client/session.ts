@@ -11,15 +11,18 @@ import {
   importPeerKeys,
   open,
   type PeerKeys,
-  ReplayGuard,
   seal,
   signChallenge,
 } from "../protocol/e2e.ts";
-import { FrameDecoder } from "../protocol/frame.ts";
+import { ReplayGuard, type ReplayStorage } from "../protocol/replay.ts";
+import { type Frame, FrameDecoder } from "../protocol/frame.ts";
 import {
+  type ClientMessage,
   decodeMessage,
   encodeMessage,
+  isServerMessage,
   type LeaveReason,
+  MAX_SEALED_BYTES,
   type Message,
   PROTOCOL_VERSION,
   type Quality,
@@ -54,7 +57,17 @@ export interface IncomingMessage {
   sentAt: number;
   /** Trust in the sender's key. */
   trust: KeyTrust;
+  /** A known peer whose name the sender's looks like (flag it unless verified). */
+  lookalike?: string;
 }
+
+/** A peer's keys with how far they are trusted. */
+export type TrustedKeys = PeerKeys & {
+  /** Trust in the key (trust on first use, by the exact name). */
+  trust: KeyTrust;
+  /** A known peer whose name this one looks like, if any. */
+  lookalike?: string;
+};
 
 /** Callbacks for what the server tells the client. */
 export interface SessionEvents {
@@ -92,11 +105,60 @@ export interface ConnectOptions {
   events?: SessionEvents;
   /** Trust-on-first-use store; in memory when absent. */
   knownPeers?: KnownPeers;
+  /** Where the replay guard's state persists, so replays are caught after a restart. */
+  replay?: ReplayStorage;
+  /** Bounds on what the server can make this client hold; see {@linkcode CLIENT_LIMITS}. */
+  limits?: Partial<ClientLimits>;
 }
 
+/** What a server, honest or not, can make the client hold. */
+export interface ClientLimits {
+  /** Peers remembered from the server's announcements. */
+  maxPeers: number;
+  /** Messages held unopened (waiting for a sender's key, or behind other messages). */
+  maxInbox: number;
+  /** Bytes of messages held unopened. */
+  maxInboxBytes: number;
+  /** Peers' keys cached. */
+  maxKeys: number;
+  /** Longest wait for an answer, ms. */
+  requestTimeoutMs: number;
+  /** Bytes waiting to be written; more means the server does not read, and the client leaves. */
+  maxQueuedBytes: number;
+}
+
+/**
+ * The defaults: 100,000 peers (what `welcome` may list), 1,024 unopened messages or 8 MiB (what
+ * an honest server's relay budgets let through: 1,024 or 4 MiB), 1,024 cached keys, 60 s per
+ * answer, 8 MiB of unwritten data.
+ */
+export const CLIENT_LIMITS: Readonly<ClientLimits> = {
+  maxPeers: 100_000,
+  maxInbox: 1024,
+  maxInboxBytes: 8 * 1024 * 1024,
+  maxKeys: 1024,
+  requestTimeoutMs: 60_000,
+  maxQueuedBytes: 8 * 1024 * 1024,
+};
+
+/** Which answers each request takes (an `error` answers any). */
+const ANSWERS = {
+  list: ["videos"],
+  key: ["key-info"],
+  send: ["delivered"],
+  play: ["stream-start"],
+  stop: ["stream-end"],
+  quality: ["ok"],
+} as const satisfies Partial<Record<ClientMessage["type"], readonly ServerMessage["type"][]>>;
+
+type Requested = keyof typeof ANSWERS;
+type AnswerTo<R extends Requested> = Extract<ServerMessage, { type: typeof ANSWERS[R][number] }>;
+
 interface Pending {
+  type: Requested;
   resolve: (message: ServerMessage) => void;
   reject: (error: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 interface Stream {
@@ -110,36 +172,52 @@ interface Stream {
 
 /** A connected client. */
 export class ClientSession {
-  readonly #conn: Deno.Conn;
+  #conn: Deno.Conn;
+  readonly #options: ConnectOptions;
   readonly #events: SessionEvents;
   readonly #known: KnownPeers;
-  readonly #greeting: ServerHelloMessage;
+  readonly #limits: ClientLimits;
+  #greeting: ServerHelloMessage;
   readonly peers = new PeerList();
-  #decoder = new FrameDecoder();
   #nextId = 1;
   #pending = new Map<number, Pending>();
-  #registering?: Pending;
+  #registering?: { resolve: (m: WelcomeMessage) => void; reject: (e: Error) => void };
+  /** A hello was refused on this connection: the next attempt reconnects. */
+  #refused = false;
+  /** Connections given up after a refused hello: their end is not a lost connection. */
+  #retired = new WeakSet<Deno.Conn>();
   #identity?: Identity;
   #name?: string;
-  #keys = new Map<string, PeerKeys & { trust: KeyTrust }>();
-  #replay = new ReplayGuard();
+  #keys = new Map<string, TrustedKeys>();
+  #keyLookups = new Map<string, Promise<TrustedKeys>>();
+  #replay: ReplayGuard;
   #inbox: Promise<void> = Promise.resolve();
+  #inboxCount = 0;
+  #inboxBytes = 0;
+  #inboxFullWarned = false;
+  #peersFullWarned = false;
   #playback: PlaybackState = "idle";
   #stream?: Stream;
   #openSink?: (info: StreamStartMessage) => MediaSink;
   #closing = false;
   #closed = false;
+  /** Why the client itself gave up on the connection, if it did. */
+  #failure = "";
   #reading: Promise<void>;
   #writeChain: Promise<void> = Promise.resolve();
+  #queuedBytes = 0;
   /** Bytes received from the server. */
   bytesRead = 0;
 
-  private constructor(conn: Deno.Conn, greeting: ServerHelloMessage, options: ConnectOptions) {
-    this.#conn = conn;
-    this.#greeting = greeting;
+  private constructor(opened: Opened, options: ConnectOptions) {
+    this.#conn = opened.conn;
+    this.#greeting = opened.greeting;
+    this.#options = options;
     this.#events = options.events ?? {};
     this.#known = options.knownPeers ?? new KnownPeers();
-    this.#reading = this.#readLoop();
+    this.#limits = { ...CLIENT_LIMITS, ...options.limits };
+    this.#replay = new ReplayGuard({ storage: options.replay });
+    this.#reading = this.#readLoop(opened);
   }
 
   /**
@@ -151,44 +229,7 @@ export class ClientSession {
    * speaks another protocol version.
    */
   static async connect(options: ConnectOptions): Promise<ClientSession> {
-    const where = `${options.hostname}:${options.port}`;
-    let conn: Deno.Conn;
-    try {
-      conn = options.tls
-        ? await Deno.connectTls({
-          hostname: options.hostname,
-          port: options.port,
-          caCerts: options.tls.caCerts,
-        })
-        : await Deno.connect({ hostname: options.hostname, port: options.port });
-    } catch (error) {
-      throw new PeerstreamError(
-        "INTERNAL",
-        `Cannot connect to ${where}: ${(error as Error).message}; check that the server is running`,
-        { cause: error },
-      );
-    }
-    const timeoutMs = options.timeoutMs ?? 5000;
-    let greeting: { message: ServerHelloMessage };
-    try {
-      greeting = await readGreeting(conn, timeoutMs);
-    } catch (error) {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-      if (error instanceof PeerstreamError) throw error;
-      const text = (error as Error).message;
-      const tlsHint = options.tls
-        ? "the server may not use TLS; try without --tls"
-        : "is it a peerstream server? if it uses TLS, add --tls";
-      throw new PeerstreamError("BAD_FRAME", `Cannot talk to ${where}: ${text}; ${tlsHint}`, {
-        cause: error,
-      });
-    }
-    // The server says nothing more until the client's hello, so no bytes follow the greeting.
-    return new ClientSession(conn, greeting.message, options);
+    return new ClientSession(await openConnection(options), options);
   }
 
   /** The server software, from its greeting. */
@@ -212,28 +253,37 @@ export class ClientSession {
   }
 
   /**
-   * Registers a name. On `NAME_TAKEN` or `NAME_INVALID` the connection stays open: call again
-   * with another name.
+   * Registers a name. After a refusal (`NAME_TAKEN`, `NAME_CONFUSABLE`, …) call again with another
+   * name: the attempt goes over a fresh connection, since the server allows a few attempts per
+   * connection within its handshake deadline.
    *
    * @param name The name to register.
    * @param identity The key pairs; the server checks a signature of its challenge.
+   * @param options `ephemeral`: the keys live in memory only, so the server holds the name only
+   * while connected.
    * @returns The welcome, with the peers online.
-   * @throws {PeerstreamError} With the server's code when refused.
+   * @throws {PeerstreamError} With the server's code when refused; `BAD_MESSAGE` when the server
+   * welcomes another name.
    */
-  async register(name: string, identity: Identity): Promise<WelcomeMessage> {
+  async register(
+    name: string,
+    identity: Identity,
+    options: { ephemeral?: boolean } = {},
+  ): Promise<WelcomeMessage> {
     let normalized: string;
     try {
       normalized = normalizeName(name);
     } catch (error) {
       throw new PeerstreamError("NAME_INVALID", (error as Error).message);
     }
+    if (this.#refused) await this.#reconnect();
     const keys = await exportPublicKeys(identity);
     const proof = await signChallenge(
       identity,
       Uint8Array.fromBase64(this.#greeting.challenge),
       normalized,
     );
-    const answer = new Promise<ServerMessage>((resolve, reject) => {
+    const answer = new Promise<WelcomeMessage>((resolve, reject) => {
       this.#registering = { resolve, reject };
     });
     this.#write({
@@ -243,38 +293,102 @@ export class ClientSession {
       encKey: keys.encKey,
       signKey: keys.signKey,
       proof: proof.toBase64(),
+      ...(options.ephemeral ? { ephemeral: true } : {}),
     });
-    const welcome = await answer as WelcomeMessage;
+    const welcome = await answer;
+    if (welcome.name !== normalized) {
+      throw new PeerstreamError(
+        "BAD_MESSAGE",
+        `The server welcomed ${
+          JSON.stringify(welcome.name)
+        } instead of "${normalized}"; it may be misbehaving`,
+      );
+    }
     this.#identity = identity;
     this.#name = welcome.name;
-    this.peers.reset(welcome.name, welcome.peers);
+    this.peers.reset(welcome.name, this.#boundedPeers(welcome.peers));
     return welcome;
+  }
+
+  /** Replaces a connection whose hello was refused by a fresh one, for the next attempt. */
+  async #reconnect() {
+    const opened = await openConnection(this.#options);
+    this.#conn = opened.conn;
+    this.#greeting = opened.greeting;
+    this.#refused = false;
+    this.#writeChain = Promise.resolve();
+    this.#queuedBytes = 0;
+    this.#reading = this.#readLoop(opened);
+  }
+
+  #boundedPeers(names: readonly string[]): readonly string[] {
+    if (names.length <= this.#limits.maxPeers) return names;
+    this.#warnPeersFull();
+    return names.slice(0, this.#limits.maxPeers);
+  }
+
+  #warnPeersFull() {
+    if (this.#peersFullWarned) return;
+    this.#peersFullWarned = true;
+    this.#events.warning?.(
+      `The server announced more than ${this.#limits.maxPeers} peers; ignoring the rest, it may be misbehaving`,
+      "BAD_MESSAGE",
+    );
   }
 
   /** Lists the server's videos. */
   async list(): Promise<VideoSummary[]> {
-    const answer = await this.#request({ type: "list", id: 0 });
-    return (answer as Extract<ServerMessage, { type: "videos" }>).videos;
+    return (await this.#request({ type: "list", id: 0 })).videos;
   }
 
   /**
    * Gets a peer's public keys from the server, checks them against the known-peers table and
-   * caches them.
+   * caches them (a bounded number, most recent first).
    *
    * @param name The peer.
    * @returns The keys and how far they are trusted.
+   * @throws {PeerstreamError} `BAD_MESSAGE` when the server answers for another name.
    */
-  async peerKeys(name: string): Promise<PeerKeys & { trust: KeyTrust }> {
+  peerKeys(name: string): Promise<TrustedKeys> {
     const cached = this.#keys.get(name);
-    if (cached !== undefined) return cached;
-    const info = await this.#request({ type: "key", id: 0, name }) as Extract<
-      ServerMessage,
-      { type: "key-info" }
-    >;
+    if (cached !== undefined) return Promise.resolve(cached);
+    // Messages from one sender arriving together share one lookup.
+    let lookup = this.#keyLookups.get(name);
+    if (lookup === undefined) {
+      lookup = this.#lookUpKeys(name).finally(() => this.#keyLookups.delete(name));
+      this.#keyLookups.set(name, lookup);
+    }
+    return lookup;
+  }
+
+  async #lookUpKeys(name: string): Promise<TrustedKeys> {
+    const info = await this.#request({ type: "key", id: 0, name });
+    if (info.name !== name.normalize("NFC")) {
+      throw new PeerstreamError(
+        "BAD_MESSAGE",
+        `The server answered "key" for ${
+          JSON.stringify(info.name)
+        }, not "${name}"; it may be misbehaving`,
+      );
+    }
     const keys = await importPeerKeys(info);
     const trust = this.#known.check(name, keys.fingerprint);
-    const entry = { ...keys, trust };
-    if (trust !== "changed") this.#keys.set(name, entry);
+    const lookalike = this.#known.lookalike(name);
+    const entry: TrustedKeys = lookalike === undefined
+      ? { ...keys, trust }
+      : { ...keys, trust, lookalike };
+    if (trust === "new" && lookalike !== undefined) {
+      this.#events.warning?.(
+        `"${name}" is new to you and looks like "${lookalike}", a peer you know; compare fingerprints with VERIFY ${name} before trusting it`,
+        "NAME_CONFUSABLE",
+      );
+    }
+    if (trust !== "changed") {
+      this.#keys.set(name, entry);
+      if (this.#keys.size > this.#limits.maxKeys) {
+        this.#keys.delete(this.#keys.keys().next().value!);
+      }
+    }
     return entry;
   }
 
@@ -339,12 +453,7 @@ export class ClientSession {
     // arriving right behind stream-start is missed.
     this.#openSink = options.sink;
     try {
-      return await this.#request({
-        type: "play",
-        id: 0,
-        title,
-        quality: options.quality,
-      }) as StreamStartMessage;
+      return await this.#request({ type: "play", id: 0, title, quality: options.quality });
     } catch (error) {
       this.#openSink = undefined;
       this.#playback = nextPlaybackState(this.#playback, "refused");
@@ -411,7 +520,13 @@ export class ClientSession {
     return this.#identity;
   }
 
-  #request(message: Message & { id: number }): Promise<ServerMessage> {
+  /**
+   * Sends a request and waits for its answer: one of the types it takes, or an `error`. Any
+   * other answer, or none within the limit, rejects with a clear error and the session goes on.
+   */
+  #request<M extends Extract<ClientMessage, { type: Requested; id: number }>>(
+    message: M,
+  ): Promise<AnswerTo<M["type"]>> {
     if (this.#closed) {
       return Promise.reject(
         new PeerstreamError("INTERNAL", "Not connected to the server; reconnect"),
@@ -419,72 +534,102 @@ export class ClientSession {
     }
     const id = this.#nextId++;
     message.id = id;
+    const type = message.type;
     const answer = new Promise<ServerMessage>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      const ms = this.#limits.requestTimeoutMs;
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(
+          new PeerstreamError(
+            "UNAVAILABLE",
+            `The server did not answer "${type}" within ${
+              ms / 1000
+            } s; it may be overloaded or misbehaving`,
+          ),
+        );
+      }, ms);
+      this.#pending.set(id, { type, resolve, reject, timer });
     });
     this.#write(message);
-    return answer;
+    return answer as Promise<AnswerTo<M["type"]>>;
   }
 
   #write(message: Message) {
     const bytes = encodeMessage(message);
+    this.#queuedBytes += bytes.length;
+    if (this.#queuedBytes > this.#limits.maxQueuedBytes) {
+      // Pings keep coming while our pongs pile up: a server that never reads.
+      this.#failure ||=
+        `the server does not read what this client sends (${this.#queuedBytes} bytes waiting)`;
+      this.close();
+      return;
+    }
+    const conn = this.#conn;
     this.#writeChain = this.#writeChain.then(async () => {
       let at = 0;
-      while (at < bytes.length) at += await this.#conn.write(bytes.subarray(at));
+      while (at < bytes.length) at += await conn.write(bytes.subarray(at));
     }).catch(() => {
       // A failed write surfaces as a closed connection in the read loop.
+    }).finally(() => {
+      if (conn === this.#conn) this.#queuedBytes -= bytes.length;
     });
   }
 
-  async #readLoop() {
+  async #readLoop(opened: Opened) {
+    const { conn, decoder } = opened;
     const buffer = new Uint8Array(64 * 1024);
     let failure = "";
     try {
+      for (const frame of opened.rest) await this.#receive(decodeMessage(frame));
       while (true) {
-        const n = await this.#conn.read(buffer);
+        const n = await conn.read(buffer);
         if (n === null) break;
         this.bytesRead += n;
-        for (const frame of this.#decoder.push(buffer.subarray(0, n))) {
-          await this.#handle(decodeMessage(frame) as ServerMessage);
+        for (const frame of decoder.push(buffer.subarray(0, n))) {
+          await this.#receive(decodeMessage(frame));
         }
       }
     } catch (error) {
-      if (!this.#closing) failure = (error as Error).message;
+      if (!this.#closing && conn === this.#conn) failure = (error as Error).message;
     } finally {
-      // Decide before close(), which marks the session as closing.
-      const expected = this.#closing && failure === "";
-      this.close();
-      const message = failure || "the server closed the connection";
-      const error = new PeerstreamError("INTERNAL", `Lost connection to the server: ${message}`);
-      for (const pending of this.#pending.values()) pending.reject(error);
-      this.#pending.clear();
-      this.#registering?.reject(error);
-      this.#registering = undefined;
-      await this.#endStream("error");
-      await this.#inbox;
-      this.#events.closed?.({ expected, message });
+      // A connection given up after a refused hello ends quietly.
+      if (conn === this.#conn && !this.#retired.has(conn)) await this.#lost(failure);
     }
+  }
+
+  /** The connection is gone: fail what waits, end the stream, tell the user. */
+  async #lost(readFailure: string) {
+    const failure = this.#failure || readFailure;
+    // Decide before close(), which marks the session as closing.
+    const expected = this.#closing && failure === "";
+    this.close();
+    const message = failure || "the server closed the connection";
+    const error = new PeerstreamError("INTERNAL", `Lost connection to the server: ${message}`);
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    this.#pending.clear();
+    this.#registering?.reject(error);
+    this.#registering = undefined;
+    await this.#endStream("error");
+    await this.#inbox;
+    this.#events.closed?.({ expected, message });
+  }
+
+  /** Handles a message if it is one a server may send; says so and ignores it otherwise. */
+  async #receive(message: Message) {
+    if (isServerMessage(message)) return await this.#handle(message);
+    this.#events.warning?.(
+      `The server sent "${message.type}", which only clients send; ignoring it`,
+      "BAD_MESSAGE",
+    );
   }
 
   async #handle(message: ServerMessage) {
     switch (message.type) {
-      case "media": {
-        const stream = this.#stream;
-        if (stream === undefined || message.streamId !== stream.info.streamId) return;
-        stream.received += message.data.length;
-        const segment = stream.segment;
-        if (segment !== undefined && stream.received >= segment.bytes) {
-          this.#write({
-            type: "seg-ack",
-            streamId: segment.streamId,
-            epoch: segment.epoch,
-            index: segment.index,
-          });
-          stream.segment = undefined;
-        }
-        if (stream.stopping === undefined) await stream.sink.write(message.data);
-        return;
-      }
+      case "media":
+        return await this.#media(message);
       case "segment": {
         const stream = this.#stream;
         if (stream === undefined || message.streamId !== stream.info.streamId) return;
@@ -501,56 +646,24 @@ export class ClientSession {
         if (message.re !== undefined) this.#answer(message.re, message);
         return;
       }
-      case "stream-start": {
-        const openSink = this.#openSink;
-        this.#openSink = undefined;
-        if (openSink === undefined) return;
-        let sink: MediaSink;
-        try {
-          sink = openSink(message);
-        } catch (error) {
-          // No player: stop the stream at once and report why.
-          this.#write({ type: "stop", id: this.#nextId++ });
-          this.#playback = "idle";
-          const pending = this.#pending.get(message.re);
-          this.#pending.delete(message.re);
-          pending?.reject(error instanceof Error ? error : new Error(String(error)));
-          return;
-        }
-        this.#stream = { info: message, sink, received: 0 };
-        this.#playback = nextPlaybackState(this.#playback, "started");
-        this.#answer(message.re, message);
-        return;
-      }
+      case "stream-start":
+        return this.#streamStart(message);
       case "welcome":
         this.#registering?.resolve(message);
         this.#registering = undefined;
         return;
       case "joined":
+        if (this.peers.size >= this.#limits.maxPeers) return this.#warnPeersFull();
         if (this.peers.joined(message.name)) this.#events.joined?.(message.name);
         return;
       case "left":
         this.#keys.delete(message.name);
         if (this.peers.left(message.name)) this.#events.left?.(message.name, message.reason);
         return;
-      case "deliver": {
-        const inbox = this.#inbox.then(() => this.#open(message.rid, message.from, message.body));
-        this.#inbox = inbox;
-        return;
-      }
-      case "error": {
-        if (message.re !== undefined && this.#pending.has(message.re)) {
-          const pending = this.#pending.get(message.re)!;
-          this.#pending.delete(message.re);
-          pending.reject(new PeerstreamError(message.code, message.message));
-        } else if (this.#registering !== undefined) {
-          this.#registering.reject(new PeerstreamError(message.code, message.message));
-          this.#registering = undefined;
-        } else {
-          this.#events.serverError?.(message.code, message.message);
-        }
-        return;
-      }
+      case "deliver":
+        return this.#deliver(message.rid, message.from, message.body);
+      case "error":
+        return this.#error(message);
       case "shutdown":
         this.#closing = true;
         this.#events.shutdown?.(message.message);
@@ -560,17 +673,94 @@ export class ClientSession {
         return;
       case "server-hello":
       case "pong":
+      case "peer-state":
         return;
       default:
         if ("re" in message && typeof message.re === "number") this.#answer(message.re, message);
     }
   }
 
-  #answer(re: number, message: ServerMessage) {
+  async #media(message: Extract<ServerMessage, { type: "media" }>) {
+    const stream = this.#stream;
+    if (stream === undefined || message.streamId !== stream.info.streamId) return;
+    stream.received += message.data.length;
+    const segment = stream.segment;
+    if (segment !== undefined && stream.received >= segment.bytes) {
+      this.#write({
+        type: "seg-ack",
+        streamId: segment.streamId,
+        epoch: segment.epoch,
+        index: segment.index,
+      });
+      stream.segment = undefined;
+    }
+    if (stream.stopping === undefined) await stream.sink.write(message.data);
+  }
+
+  #streamStart(message: StreamStartMessage) {
+    // Only as the answer to this client's own play request.
+    const openSink = this.#openSink;
+    if (openSink === undefined || this.#pending.get(message.re)?.type !== "play") return;
+    this.#openSink = undefined;
+    let sink: MediaSink;
+    try {
+      sink = openSink(message);
+    } catch (error) {
+      // No player: stop the stream at once and report why.
+      this.#write({ type: "stop", id: this.#nextId++ });
+      this.#playback = "idle";
+      this.#settle(message.re)?.reject(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    this.#stream = { info: message, sink, received: 0 };
+    this.#playback = nextPlaybackState(this.#playback, "started");
+    this.#answer(message.re, message);
+  }
+
+  #error(message: Extract<ServerMessage, { type: "error" }>) {
+    const pending = message.re === undefined ? undefined : this.#settle(message.re);
+    if (pending !== undefined) {
+      pending.reject(new PeerstreamError(message.code, message.message));
+    } else if (this.#registering !== undefined) {
+      // The next attempt goes over a fresh connection, with a fresh handshake deadline: this one
+      // is closed now, quietly, so that its deadline never interrupts a person choosing a name.
+      this.#refused = true;
+      this.#retired.add(this.#conn);
+      try {
+        this.#conn.close();
+      } catch {
+        // Closed by the server already.
+      }
+      this.#registering.reject(new PeerstreamError(message.code, message.message));
+      this.#registering = undefined;
+    } else {
+      this.#events.serverError?.(message.code, message.message);
+    }
+  }
+
+  /** Takes a pending request out of the table, its timer stopped. */
+  #settle(re: number): Pending | undefined {
     const pending = this.#pending.get(re);
-    if (pending === undefined) return;
+    if (pending === undefined) return undefined;
     this.#pending.delete(re);
-    pending.resolve(message);
+    clearTimeout(pending.timer);
+    return pending;
+  }
+
+  #answer(re: number, message: ServerMessage) {
+    const pending = this.#settle(re);
+    if (pending === undefined) return;
+    const expected: readonly string[] = ANSWERS[pending.type];
+    if (expected.includes(message.type)) {
+      pending.resolve(message);
+    } else {
+      pending.reject(
+        new PeerstreamError(
+          "BAD_MESSAGE",
+          `The server answered "${pending.type}" with "${message.type}"; it may be misbehaving or of another version`,
+        ),
+      );
+    }
   }
 
   async #endStream(reason: "finished" | "stopped" | "error") {
@@ -588,6 +778,44 @@ export class ClientSession {
     }
   }
 
+  /**
+   * Takes a delivered message into the inbox, where messages are opened one by one. What the
+   * inbox holds is bounded: past it, or for a body larger than any sealed message, the message is
+   * refused at once (the sender learns why) instead of held.
+   */
+  #deliver(rid: string, from: string, body: Uint8Array) {
+    if (this.#identity === undefined) return;
+    if (body.length > MAX_SEALED_BYTES) {
+      this.#write({ type: "receipt", rid, ok: false, code: "BAD_MESSAGE" });
+      this.#events.warning?.(
+        `Rejected a message from "${from}": ${body.length} bytes exceeds the ${MAX_SEALED_BYTES}-byte limit of a sealed message; the server should not have relayed it`,
+        "BAD_MESSAGE",
+      );
+      return;
+    }
+    if (
+      this.#inboxCount >= this.#limits.maxInbox ||
+      this.#inboxBytes + body.length > this.#limits.maxInboxBytes
+    ) {
+      this.#write({ type: "receipt", rid, ok: false, code: "INBOX_FULL" });
+      if (!this.#inboxFullWarned) {
+        this.#inboxFullWarned = true;
+        this.#events.warning?.(
+          `Refusing messages: this client holds ${this.#inboxCount} unopened messages (${this.#inboxBytes} bytes), its limit (INBOX_FULL); the server may be flooding it`,
+          "INBOX_FULL",
+        );
+      }
+      return;
+    }
+    this.#inboxCount++;
+    this.#inboxBytes += body.length;
+    this.#inbox = this.#inbox.then(() => this.#open(rid, from, body)).finally(() => {
+      this.#inboxCount--;
+      this.#inboxBytes -= body.length;
+      if (this.#inboxCount < this.#limits.maxInbox / 2) this.#inboxFullWarned = false;
+    });
+  }
+
   async #open(rid: string, from: string, body: Uint8Array) {
     const identity = this.#identity;
     if (identity === undefined) return;
@@ -601,7 +829,11 @@ export class ClientSession {
         replay: this.#replay,
       });
       this.#write({ type: "receipt", rid, ok: true });
-      this.#events.message?.({ ...opened, trust: sender.trust });
+      this.#events.message?.({
+        ...opened,
+        trust: sender.trust,
+        ...(sender.lookalike === undefined ? {} : { lookalike: sender.lookalike }),
+      });
     } catch (error) {
       const code = error instanceof PeerstreamError ? error.code : "DECRYPT_FAILED";
       const text = error instanceof Error ? error.message : String(error);
@@ -611,10 +843,61 @@ export class ClientSession {
   }
 }
 
+/** A fresh connection, greeted: its decoder and any frames that came right behind the greeting. */
+interface Opened {
+  conn: Deno.Conn;
+  greeting: ServerHelloMessage;
+  decoder: FrameDecoder;
+  rest: Frame[];
+}
+
+/**
+ * Connects and reads the server's greeting.
+ *
+ * @throws {PeerstreamError} When the server cannot be reached, does not greet in time, or speaks
+ * another protocol version.
+ */
+async function openConnection(options: ConnectOptions): Promise<Opened> {
+  const where = `${options.hostname}:${options.port}`;
+  let conn: Deno.Conn;
+  try {
+    conn = options.tls
+      ? await Deno.connectTls({
+        hostname: options.hostname,
+        port: options.port,
+        caCerts: options.tls.caCerts,
+      })
+      : await Deno.connect({ hostname: options.hostname, port: options.port });
+  } catch (error) {
+    throw new PeerstreamError(
+      "INTERNAL",
+      `Cannot connect to ${where}: ${(error as Error).message}; check that the server is running`,
+      { cause: error },
+    );
+  }
+  try {
+    return { conn, ...await readGreeting(conn, options.timeoutMs ?? 5000) };
+  } catch (error) {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+    if (error instanceof PeerstreamError) throw error;
+    const text = (error as Error).message;
+    const tlsHint = options.tls
+      ? "the server may not use TLS; try without --tls"
+      : "is it a peerstream server? if it uses TLS, add --tls";
+    throw new PeerstreamError("BAD_FRAME", `Cannot talk to ${where}: ${text}; ${tlsHint}`, {
+      cause: error,
+    });
+  }
+}
+
 async function readGreeting(
   conn: Deno.Conn,
   timeoutMs: number,
-): Promise<{ message: ServerHelloMessage }> {
+): Promise<Omit<Opened, "conn">> {
   const decoder = new FrameDecoder();
   const buffer = new Uint8Array(4096);
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -641,7 +924,8 @@ async function readGreeting(
           `Cannot talk to the server: it speaks protocol ${message.version}, this client ${PROTOCOL_VERSION}; use a matching peerstream`,
         );
       }
-      return { message };
+      // Whatever followed the greeting in the same read is the session's to handle.
+      return { greeting: message, decoder, rest: frames.slice(1) };
     }
   } finally {
     clearTimeout(timer);

@@ -20,6 +20,14 @@
 
 import { PeerstreamError } from "./errors.ts";
 import { MAX_TEXT_BYTES } from "./messages.ts";
+import type { ReplayGuard } from "./replay.ts";
+
+export {
+  ReplayGuard,
+  type ReplayGuardOptions,
+  type ReplayState,
+  type ReplayStorage,
+} from "./replay.ts";
 
 const ENVELOPE_VERSION = 1;
 const ID_BYTES = 16;
@@ -346,60 +354,6 @@ export async function open(envelope: Uint8Array, options: OpenOptions): Promise<
     });
   }
   return { from: parsed.from, text, id, sentAt: parsed.sentAt };
-}
-
-/** Options for {@linkcode ReplayGuard}. */
-export interface ReplayGuardOptions {
-  /** How far a message's time may be from now, ms. @default {600000} */
-  windowMs?: number;
-}
-
-/**
- * Rejects a message id seen before, and any message whose time is outside the window (so that
- * the set of remembered ids stays bounded).
- */
-export class ReplayGuard {
-  #seen = new Map<string, number>();
-  #windowMs: number;
-
-  /** @param options The time window. */
-  constructor(options: ReplayGuardOptions = {}) {
-    this.#windowMs = options.windowMs ?? 600_000;
-  }
-
-  /** How many ids are remembered. */
-  get size(): number {
-    return this.#seen.size;
-  }
-
-  /**
-   * Records an id, or throws if it is a replay.
-   *
-   * @param id The message id.
-   * @param sentAt The message's time, ms.
-   * @param now The current time, ms.
-   * @throws {PeerstreamError} `REPLAYED` for a seen id or a time outside the window.
-   */
-  check(id: string, sentAt: number, now: number): void {
-    for (const [seenId, at] of this.#seen) {
-      if (now - at <= this.#windowMs) break;
-      this.#seen.delete(seenId);
-    }
-    // Negated so that NaN is outside the window; a time Date cannot hold is shown as a number.
-    if (!(Math.abs(now - sentAt) <= this.#windowMs)) {
-      const when = new Date(sentAt);
-      throw new PeerstreamError(
-        "REPLAYED",
-        `Rejected a message sent at ${
-          Number.isNaN(when.getTime()) ? sentAt : when.toISOString()
-        }: outside the ${this.#windowMs / 1000} s window; check both clocks`,
-      );
-    }
-    if (this.#seen.has(id)) {
-      throw new PeerstreamError("REPLAYED", `Rejected message ${id.slice(0, 8)}: already received`);
-    }
-    this.#seen.set(id, Math.max(sentAt, now));
-  }
 }
 
 interface Header {

@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, notEqual, ok, rejects, throws } from "node:assert/strict";
+import { deepEqual, equal, match, notEqual, ok, rejects } from "node:assert/strict";
 import { type ErrorCode, PeerstreamError } from "./errors.ts";
 import {
   exportPublicKeys,
@@ -267,42 +267,6 @@ Deno.test("open() throws REPLAYED when sentAt is outside the window", async (t) 
       }
     });
   }
-});
-
-Deno.test("ReplayGuard.check() throws REPLAYED when sentAt is outside the window or not a number", async (t) => {
-  const table: { name: string; sentAt: number }[] = [
-    { name: "window + 1 ms ago", sentAt: 10_000 - 1_001 },
-    { name: "window + 1 ms ahead", sentAt: 10_000 + 1_001 },
-    { name: "NaN", sentAt: NaN },
-    { name: "Infinity", sentAt: Infinity },
-    { name: "-Infinity", sentAt: -Infinity },
-    { name: "1e300", sentAt: 1e300 },
-  ];
-  for (const row of table) {
-    await t.step(row.name, () => {
-      const guard = new ReplayGuard({ windowMs: 1_000 });
-      throws(() => guard.check("a", row.sentAt, 10_000), peerstreamError("REPLAYED", "window"));
-      equal(guard.size, 0);
-    });
-  }
-});
-
-Deno.test("ReplayGuard.check() evicts ids older than the window", () => {
-  const guard = new ReplayGuard({ windowMs: 1_000 });
-  guard.check("a", 0, 0);
-  guard.check("b", 500, 500);
-  equal(guard.size, 2);
-  // At 1000 "a" is exactly at the window edge: kept.
-  guard.check("c", 1_000, 1_000);
-  equal(guard.size, 3);
-  // At 1001 "a" is 1 ms past the window: evicted.
-  guard.check("d", 1_001, 1_001);
-  equal(guard.size, 3);
-  guard.check("e", 5_000, 5_000);
-  equal(guard.size, 1);
-  // "a" was evicted, and it stays rejected because its time is now outside the window.
-  throws(() => guard.check("a", 0, 5_000), peerstreamError("REPLAYED", "window"));
-  throws(() => guard.check("e", 5_000, 5_001), peerstreamError("REPLAYED", "already received"));
 });
 
 Deno.test("verifyChallenge() returns true only for the right keys, name and challenge", async (t) => {

@@ -9,7 +9,8 @@
  * +----------------+------+-------------------+
  * ```
  *
- * The declared length is checked against {@linkcode MAX_FRAME_BYTES} before anything is allocated.
+ * The declared length is checked against {@linkcode MAX_FRAME_BYTES} before anything is allocated,
+ * and a partial frame's buffer grows with the bytes that arrive, not with the declared length.
  * @module
  */
 
@@ -73,8 +74,15 @@ export function writeFrameHeader(target: Uint8Array, type: number, payloadLength
   view.setUint8(4, type);
 }
 
+/** The smallest buffer a partial frame starts with, bytes. */
+const MIN_PARTIAL_BYTES = 1024;
+
 /**
  * Incremental frame decoder: feed it bytes cut anywhere, get back the complete frames.
+ *
+ * Memory follows the bytes that arrived, not the length a header declares: a partial frame's
+ * buffer starts small and doubles as its bytes come (never beyond the declared length), so a peer
+ * that declares 1 MiB and sends one byte costs about a kilobyte.
  *
  * @example
  * ```ts
@@ -85,7 +93,9 @@ export function writeFrameHeader(target: Uint8Array, type: number, payloadLength
 export class FrameDecoder {
   #header = new Uint8Array(FRAME_HEADER_BYTES);
   #headerFill = 0;
-  #payload: Uint8Array<ArrayBuffer> | null = null;
+  /** The declared payload length of the frame in progress, or -1 while its header is incomplete. */
+  #length = -1;
+  #payload: Uint8Array<ArrayBuffer> = new Uint8Array(0);
   #payloadFill = 0;
   #type = 0;
   #failed = false;
@@ -93,6 +103,12 @@ export class FrameDecoder {
   /** Bytes held for a frame that is not complete yet. */
   get pendingBytes(): number {
     return this.#headerFill + this.#payloadFill;
+  }
+
+  /** Bytes allocated for the frame that is not complete yet: at most about twice `pendingBytes`. */
+  get bufferedBytes(): number {
+    if (this.#headerFill === 0) return 0;
+    return FRAME_HEADER_BYTES + this.#payload.length;
   }
 
   /**
@@ -110,36 +126,50 @@ export class FrameDecoder {
     const frames: Frame[] = [];
     let offset = 0;
     while (offset < chunk.length) {
-      if (this.#payload === null) {
+      if (this.#length < 0) {
         const take = Math.min(FRAME_HEADER_BYTES - this.#headerFill, chunk.length - offset);
         this.#header.set(chunk.subarray(offset, offset + take), this.#headerFill);
         this.#headerFill += take;
         offset += take;
         if (this.#headerFill < FRAME_HEADER_BYTES) break;
-        const view = new DataView(this.#header.buffer);
-        const length = view.getUint32(0);
-        if (length > MAX_FRAME_BYTES) {
-          this.#failed = true;
-          throw new RangeError(
-            `Cannot decode frame: declared length ${length} exceeds the ${MAX_FRAME_BYTES}-byte limit`,
-          );
-        }
-        this.#type = view.getUint8(4);
-        this.#payload = new Uint8Array(length);
-        this.#payloadFill = 0;
+        this.#startPayload();
       }
-      const payload = this.#payload;
-      const take = Math.min(payload.length - this.#payloadFill, chunk.length - offset);
-      payload.set(chunk.subarray(offset, offset + take), this.#payloadFill);
+      const take = Math.min(this.#length - this.#payloadFill, chunk.length - offset);
+      this.#reserve(this.#payloadFill + take);
+      this.#payload.set(chunk.subarray(offset, offset + take), this.#payloadFill);
       this.#payloadFill += take;
       offset += take;
-      if (this.#payloadFill === payload.length) {
-        frames.push({ type: this.#type, payload });
-        this.#payload = null;
-        this.#payloadFill = 0;
-        this.#headerFill = 0;
-      }
+      if (this.#payloadFill < this.#length) break;
+      frames.push({ type: this.#type, payload: this.#payload });
+      this.#length = -1;
+      this.#payload = new Uint8Array(0);
+      this.#payloadFill = 0;
+      this.#headerFill = 0;
     }
     return frames;
+  }
+
+  #startPayload() {
+    const view = new DataView(this.#header.buffer);
+    const length = view.getUint32(0);
+    if (length > MAX_FRAME_BYTES) {
+      this.#failed = true;
+      throw new RangeError(
+        `Cannot decode frame: declared length ${length} exceeds the ${MAX_FRAME_BYTES}-byte limit`,
+      );
+    }
+    this.#type = view.getUint8(4);
+    this.#length = length;
+    this.#payloadFill = 0;
+  }
+
+  /** Grows the payload buffer to hold `needed` bytes: doubling, capped at the declared length. */
+  #reserve(needed: number) {
+    if (needed <= this.#payload.length) return;
+    let size = Math.max(this.#payload.length * 2, MIN_PARTIAL_BYTES, needed);
+    size = Math.min(size, this.#length);
+    const grown = new Uint8Array(size);
+    grown.set(this.#payload.subarray(0, this.#payloadFill));
+    this.#payload = grown;
   }
 }

@@ -1,4 +1,4 @@
-import { deepEqual, equal, notStrictEqual, throws } from "node:assert/strict";
+import { deepEqual, equal, notStrictEqual, ok, throws } from "node:assert/strict";
 import {
   encodeFrame,
   type Frame,
@@ -211,4 +211,65 @@ Deno.test("FrameDecoder.push() returns payloads that do not alias the input chun
   deepEqual([...frame.payload], [1, 2, 3]);
   equal(frame.payload.byteOffset, 0);
   equal(frame.payload.buffer.byteLength, 3);
+});
+
+Deno.test("FrameDecoder.bufferedBytes grows with the bytes received, never from the declared length alone", async (t) => {
+  // [declared payload length, payload bytes sent (in one chunk after the header), most bytes held]
+  const table: [string, number, number, number][] = [
+    ["0 declared, 0 sent", 0, 0, FRAME_HEADER_BYTES],
+    ["limit declared, 0 sent", MAX_FRAME_BYTES, 0, FRAME_HEADER_BYTES + 1024],
+    ["limit declared, 1 byte sent", MAX_FRAME_BYTES, 1, FRAME_HEADER_BYTES + 1024],
+    ["limit declared, 1 KiB sent", MAX_FRAME_BYTES, 1024, FRAME_HEADER_BYTES + 2 * 1024],
+    ["limit declared, 100 KiB sent", MAX_FRAME_BYTES, 100 * 1024, FRAME_HEADER_BYTES + 200 * 1024],
+    [
+      "limit declared, limit - 1 sent",
+      MAX_FRAME_BYTES,
+      MAX_FRAME_BYTES - 1,
+      FRAME_HEADER_BYTES +
+      MAX_FRAME_BYTES,
+    ],
+    ["10 declared, 3 sent: never more than declared", 10, 3, FRAME_HEADER_BYTES + 10],
+  ];
+  for (const [name, declared, sent, most] of table) {
+    await t.step(name, () => {
+      const header = new Uint8Array(FRAME_HEADER_BYTES);
+      new DataView(header.buffer).setUint32(0, declared);
+      header[4] = FrameType.Control;
+      const decoder = new FrameDecoder();
+      decoder.push(header);
+      decoder.push(new Uint8Array(sent));
+      ok(decoder.bufferedBytes <= most, `${decoder.bufferedBytes} > ${most}`);
+      ok(decoder.bufferedBytes >= decoder.pendingBytes);
+    });
+  }
+});
+
+Deno.test("FrameDecoder.bufferedBytes stays within twice the bytes received when a frame trickles in", async (t) => {
+  const payload = new Uint8Array(MAX_FRAME_BYTES).map((_, i) => i * 7);
+  const stream = encodeFrame(FrameType.Media, payload);
+  for (const step of [1, 1000, 4096, 65_536]) {
+    await t.step(`${step} bytes at a time`, () => {
+      const decoder = new FrameDecoder();
+      const frames: Frame[] = [];
+      // One byte at a time over a whole MiB is slow: check the bound densely at the start only.
+      for (let at = 0; at < stream.length; at += step) {
+        frames.push(...decoder.push(stream.subarray(at, at + step)));
+        if (frames.length === 0) {
+          const held = decoder.pendingBytes;
+          ok(
+            decoder.bufferedBytes <= Math.max(FRAME_HEADER_BYTES + 1024, 2 * held),
+            `${decoder.bufferedBytes} held for ${held} received`,
+          );
+        }
+        if (step === 1 && at > 20_000) {
+          frames.push(...decoder.push(stream.subarray(at + step)));
+          break;
+        }
+      }
+      equal(frames.length, 1);
+      deepEqual(frames[0].payload, payload);
+      equal(frames[0].payload.buffer.byteLength, MAX_FRAME_BYTES);
+      equal(decoder.bufferedBytes, 0);
+    });
+  }
 });

@@ -17,6 +17,7 @@ import {
   MAX_FRAME_BYTES,
   writeFrameHeader,
 } from "./frame.ts";
+import { logText } from "./text.ts";
 
 /** The protocol version; both ends must speak the same one. */
 export const PROTOCOL_VERSION = 2;
@@ -367,6 +368,16 @@ export type MessageType = Message["type"];
 type Check = (value: unknown, field: string) => void;
 
 const NAME_MAX = 64;
+/** The most characters of a field name or type an error message repeats (they are untrusted). */
+const FIELD_SHOWN_MAX = 64;
+
+/**
+ * A field path as error messages show it: escaped and cut, so that a 1 MiB key makes a short
+ * error (one that still fits a frame and a log line) and a key with escapes forges nothing.
+ */
+function fieldLabel(path: string): string {
+  return logText(path, FIELD_SHOWN_MAX);
+}
 const KEY_B64_MAX = 1024;
 const TEXT_MAX = 512;
 
@@ -549,7 +560,7 @@ function checkFields(obj: Record<string, unknown>, spec: Record<string, Check>, 
   for (const key of Object.keys(obj)) {
     // Object.hasOwn, not `in`: inherited names such as "constructor" are not fields.
     if (!Object.hasOwn(spec, key) && !(prefix === "" && key === "type")) {
-      throw new TypeError(`Invalid field "${prefix}${key}": not part of this message`);
+      throw new TypeError(`Invalid field ${fieldLabel(prefix + key)}: not part of this message`);
     }
   }
   for (const [key, check] of Object.entries(spec)) {
@@ -687,7 +698,10 @@ export function decodeMessage(frame: Frame): Message {
   const obj = value as Record<string, unknown>;
   const messageType = obj.type;
   if (typeof messageType !== "string" || !Object.hasOwn(SPECS, messageType)) {
-    throw new TypeError(`Invalid message: unknown type ${JSON.stringify(messageType)}`);
+    const shown = typeof messageType === "string"
+      ? fieldLabel(messageType)
+      : String(JSON.stringify(messageType)).slice(0, FIELD_SHOWN_MAX);
+    throw new TypeError(`Invalid message: unknown type ${shown}`);
   }
   const wantsBody = BODY_TYPES.has(messageType);
   if (wantsBody !== (body !== undefined)) {

@@ -53,10 +53,69 @@ export function escapeControls(text: string, options: EscapeOptions = {}): strin
   return out;
 }
 
+/** Zero-width characters: combining marks, joiners, the byte order mark. */
+const ZERO_WIDTH = /^(?:\p{M}|[\u200b-\u200d\u2060\ufeff])$/u;
+
+/** East Asian wide and fullwidth characters, and emoji: two columns. */
+function isWide(code: number): boolean {
+  return (code >= 0x1100 && code <= 0x115f) ||
+    (code >= 0x2e80 && code <= 0xa4cf && code !== 0x303f) ||
+    (code >= 0xac00 && code <= 0xd7a3) ||
+    (code >= 0xf900 && code <= 0xfaff) ||
+    (code >= 0xfe30 && code <= 0xfe4f) ||
+    (code >= 0xff00 && code <= 0xff60) ||
+    (code >= 0xffe0 && code <= 0xffe6) ||
+    (code >= 0x1f000 && code <= 0x1faff) ||
+    (code >= 0x20000 && code <= 0x3fffd);
+}
+
+/**
+ * How many terminal columns text takes, estimated from above: wide characters and emoji count 2,
+ * combining marks and zero-width characters 0, everything else 1.
+ *
+ * @param text Text without controls (see {@linkcode escapeControls}).
+ * @returns The width in columns.
+ */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const ch of text) {
+    if (ZERO_WIDTH.test(ch)) continue;
+    width += isWide(ch.codePointAt(0)!) ? 2 : 1;
+  }
+  return width;
+}
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/** Cuts one line into pieces of at most `width` columns, never inside a character. */
+function cut(line: string, width: number): string[] {
+  const out: string[] = [];
+  let piece = "";
+  let used = 0;
+  for (const { segment } of graphemes.segment(line)) {
+    const w = displayWidth(segment);
+    if (used + w > width && piece !== "") {
+      out.push(piece);
+      piece = "";
+      used = 0;
+    }
+    piece += segment;
+    used += w;
+  }
+  out.push(piece);
+  return out;
+}
+
+/** Options for {@linkcode terminalLines}. */
+export interface TerminalLinesOptions {
+  /** Cut lines wider than this many columns, so the terminal never wraps them itself. */
+  width?: number;
+}
+
 /**
  * Splits untrusted multi-line text into safe lines for a terminal. A CR LF pair counts as one line
- * break; every other control shows escaped, so each returned line is one visual line (up to
- * wrapping) that cannot move the cursor.
+ * break; every other control shows escaped, so each returned line is one visual line that cannot
+ * move the cursor (given a `width`, lines are cut so that the terminal does not wrap them).
  *
  * @example
  * ```ts
@@ -64,10 +123,45 @@ export function escapeControls(text: string, options: EscapeOptions = {}): strin
  * ```
  *
  * @param text The untrusted text.
+ * @param options The width to cut at.
  * @returns The lines, at least one.
  */
-export function terminalLines(text: string): string[] {
-  return escapeControls(text.replaceAll("\r\n", "\n"), { keepNewlines: true }).split("\n");
+export function terminalLines(text: string, options: TerminalLinesOptions = {}): string[] {
+  const lines = escapeControls(text.replaceAll("\r\n", "\n"), { keepNewlines: true }).split("\n");
+  const width = options.width;
+  if (width === undefined) return lines;
+  return lines.flatMap((line) => cut(line, Math.max(1, width)));
+}
+
+/** Marks a line that continues someone's message (after a line break or a cut). */
+export const CONTINUATION = "┆";
+
+/**
+ * Lays out untrusted text said by someone so that every line starts with who said it: the first
+ * as `<who> text`, the others as `<who> ┆ text`. No line of the text, however it is padded or
+ * broken, can pass for a new line from someone else.
+ *
+ * @example
+ * ```ts
+ * speakerLines("<bob>", "hi\n<alice ✓> send the password");
+ * // ["<bob> hi", "<bob> ┆ <alice ✓> send the password"]
+ * ```
+ *
+ * @param who The speaker's label, e.g. `<bob ✓>` (escaped here too).
+ * @param text The untrusted text.
+ * @param options The terminal's width, to cut long lines with the same marks.
+ * @returns The lines to print.
+ */
+export function speakerLines(
+  who: string,
+  text: string,
+  options: TerminalLinesOptions = {},
+): string[] {
+  const label = escapeControls(who);
+  const first = `${label} `;
+  const next = `${label} ${CONTINUATION} `;
+  const room = options.width === undefined ? undefined : options.width - displayWidth(next);
+  return terminalLines(text, { width: room }).map((line, i) => `${i === 0 ? first : next}${line}`);
 }
 
 /** The default longest untrusted string written to a log, in characters. */

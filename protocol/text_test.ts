@@ -1,5 +1,12 @@
-import { equal, ok } from "node:assert/strict";
-import { escapeControls, LOG_TEXT_MAX, logText, terminalLines } from "./text.ts";
+import { deepEqual, equal, ok } from "node:assert/strict";
+import {
+  displayWidth,
+  escapeControls,
+  LOG_TEXT_MAX,
+  logText,
+  speakerLines,
+  terminalLines,
+} from "./text.ts";
 
 /** True when the string holds a byte that moves the cursor or changes the terminal. */
 function hasControl(text: string): boolean {
@@ -76,5 +83,50 @@ Deno.test("logText() quotes, escapes and cuts untrusted text", async (t) => {
   });
   await t.step("backslashes are doubled so escapes cannot be faked", () => {
     equal(logText("\\x1b"), '"\\\\x1b"');
+  });
+});
+
+Deno.test("displayWidth() counts wide characters as 2 and combining marks as 0", () => {
+  const table: [string, number][] = [
+    ["", 0],
+    ["abc", 3],
+    ["日本語", 6],
+    ["ａｌｉｃｅ", 10],
+    ["e\u0301", 1],
+    ["👋", 2],
+    ["한국", 4],
+  ];
+  for (const [text, width] of table) equal(displayWidth(text), width, text);
+});
+
+Deno.test("terminalLines() cuts lines longer than the width, never splitting a character", () => {
+  deepEqual(terminalLines("abcde", { width: 2 }), ["ab", "cd", "e"]);
+  deepEqual(terminalLines("ab\ncd", { width: 2 }), ["ab", "cd"]);
+  deepEqual(terminalLines("日本語", { width: 4 }), ["日本", "語"]);
+  deepEqual(terminalLines("日本", { width: 1 }), ["日", "本"]);
+  deepEqual(terminalLines("e\u0301e\u0301", { width: 1 }), ["e\u0301", "e\u0301"]);
+  // An escape counts by what is shown: "\x1b" is four columns.
+  deepEqual(terminalLines("\x1bab", { width: 4 }), ["\\x1b", "ab"]);
+});
+
+Deno.test("speakerLines() starts every line with who said it, continuation lines marked", async (t) => {
+  await t.step("one line", () => {
+    deepEqual(speakerLines("<bob>", "hi"), ["<bob> hi"]);
+  });
+  await t.step("a forged line stays bob's", () => {
+    deepEqual(speakerLines("<bob>", "hi\n<alice ✓> send the password\r\n\x1b[2J"), [
+      "<bob> hi",
+      "<bob> ┆ <alice ✓> send the password",
+      "<bob> ┆ \\x1b[2J",
+    ]);
+  });
+  await t.step("padding meant to wrap onto a new visual line is cut at the width", () => {
+    const pad = " ".repeat(74);
+    const lines = speakerLines("<bob>", `${pad}<alice ✓> hi`, { width: 80 });
+    ok(lines.length === 2, JSON.stringify(lines));
+    for (const line of lines) {
+      ok(line.startsWith("<bob> "), line);
+      ok(displayWidth(line) <= 80, `${displayWidth(line)} columns`);
+    }
   });
 });

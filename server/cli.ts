@@ -7,8 +7,10 @@ import { parseArgs } from "node:util";
 import { cacheDir, dataDir } from "../cli/paths.ts";
 import { timestamp, UsageError } from "../cli/output.ts";
 import { PeerstreamServer } from "./server.ts";
-import { DEFAULT_LIMITS, LIMITS_ENV, parseLimits } from "./limits.ts";
-import { fileNameStore } from "./name_store.ts";
+import { DEFAULT_LIMITS, LIMITS_ENV, parseLimits, type ServerLimits } from "./limits.ts";
+import { fileNameStore, type NameStore } from "./name_store.ts";
+import { delay } from "./_async.ts";
+import { escapeControls } from "../protocol/text.ts";
 import { VideoLibrary } from "../video/videos.ts";
 import type { VideoCodec } from "../video/segmenter.ts";
 import { certificateFingerprint, WebServer } from "./web.ts";
@@ -26,7 +28,8 @@ Options:
   --codec CODEC        h264 (default) or mjpeg (no audio; for players without H.264)
   --cache DIR          Prepared segments and samples (default $XDG_CACHE_HOME/peerstream)
   --data DIR           Name-to-key bindings (default $XDG_DATA_HOME/peerstream)
-  --release NAME       Free NAME from the key that owns it, then exit
+  --release NAME       Free NAME from the key that owns it, then exit; with a server
+                       running on the same --data, once that server applied it
   --web [HOST:]PORT    Also serve the web page and its WebSocket on PORT (off by default;
                        HOST defaults to --host); browsers join like terminal clients
   --tls-cert FILE      PEM certificate; with --tls-key, serve TLS (and the page over https)
@@ -34,7 +37,8 @@ Options:
   --tls-self-signed    Serve TLS (and https) with a certificate the server makes and keeps in
                        DATA/tls/; it prints the SHA-256 fingerprint for people to compare
   --max-connections N  Connections at once (default ${DEFAULT_LIMITS.maxConnections})
-  --max-per-address N  Connections from one address (default ${DEFAULT_LIMITS.maxConnectionsPerAddress})
+  --max-per-address N  Connections from one address (default ${DEFAULT_LIMITS.maxConnectionsPerAddress}; behind a NAT
+                       or load balancer every client shares one address: raise it)
   -h, --help           Show this help
 
 Ctrl-C or SIGTERM tells every client and shuts down cleanly.
@@ -76,16 +80,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     throw new UsageError("Options --tls-self-signed and --tls-cert are alternatives; pick one");
   }
   const names = fileNameStore(`${values.data ?? dataDir()}/names.json`);
-  if (values.release !== undefined) {
-    const bindings = names.load();
-    if (!bindings.delete(values.release.normalize("NFC"))) {
-      io.err(`error: Cannot release "${values.release}": no key owns that name`);
-      return 1;
-    }
-    await names.save(bindings);
-    io.out(`Released "${values.release}": any key may register it now`);
-    return 0;
-  }
+  if (values.release !== undefined) return await release(names, values.release, io);
   const tls = await tlsFiles(values, io);
   const log = (line: string) => io.out(`${timestamp()} ${line}`);
   const server = new PeerstreamServer({
@@ -94,20 +89,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     log,
     names,
     tls,
-    limits: {
-      // Hidden: tests shorten timeouts and windows through the environment.
-      ...parseLimits(Deno.env.get(LIMITS_ENV)),
-      maxConnections: intFlag(
-        "max-connections",
-        values["max-connections"],
-        DEFAULT_LIMITS.maxConnections,
-      ),
-      maxConnectionsPerAddress: intFlag(
-        "max-per-address",
-        values["max-per-address"],
-        DEFAULT_LIMITS.maxConnectionsPerAddress,
-      ),
-    },
+    limits: limitsFrom(values),
   });
   let addr: Deno.NetAddr;
   try {
@@ -153,6 +135,75 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   await web?.shutdown();
   log("stopped");
   return 0;
+}
+
+/**
+ * The limits: the environment's overrides (tests shorten timeouts and windows through it), then
+ * the flags given.
+ */
+function limitsFrom(
+  values: { "max-connections"?: string; "max-per-address"?: string },
+): Partial<ServerLimits> {
+  const limits = parseLimits(Deno.env.get(LIMITS_ENV));
+  if (values["max-connections"] !== undefined) {
+    limits.maxConnections = intFlag("max-connections", values["max-connections"], 0);
+  }
+  if (values["max-per-address"] !== undefined) {
+    limits.maxConnectionsPerAddress = intFlag("max-per-address", values["max-per-address"], 0);
+  }
+  return limits;
+}
+
+/** How long `serve --release` waits for a running server to apply the release, ms. */
+const RELEASE_CONFIRM_MS = 5000;
+
+/**
+ * `serve --release NAME`: removes the binding from the file, then, when a server runs on the same
+ * folder, waits until it has read the change (it looks every second), so that a join right after
+ * the command finds the name free.
+ */
+async function release(names: NameStore, raw: string, io: ServeIo): Promise<number> {
+  const name = raw.normalize("NFC");
+  const shown = escapeControls(raw);
+  const bindings = names.load();
+  if (!bindings.delete(name)) {
+    io.err(`error: Cannot release "${shown}": no key owns that name`);
+    return 1;
+  }
+  await names.save(bindings);
+  const version = names.version?.() ?? null;
+  const running = runningServer(names);
+  if (running === undefined) {
+    io.out(
+      `Released "${shown}": any key may register it now; no server runs on this folder, the next one started honours it`,
+    );
+    return 0;
+  }
+  const deadline = Date.now() + RELEASE_CONFIRM_MS;
+  while (names.acknowledged?.()?.version !== version) {
+    if (Date.now() > deadline || runningServer(names) === undefined) {
+      // A save of the server's own at that very moment can write the name back.
+      const state = names.load().has(name)
+        ? "the server saved its bindings at the same moment and kept the name; run --release again"
+        : "the file no longer binds the name, so the server applies it once it notices, or at its next start";
+      io.err(
+        `error: Cannot confirm the release of "${shown}": the server running on this folder (pid ${running}) did not apply it within ${
+          RELEASE_CONFIRM_MS / 1000
+        } s; ${state}`,
+      );
+      return 1;
+    }
+    await delay(100);
+  }
+  io.out(
+    `Released "${shown}": the running server (pid ${running}) applied it; any key may register it now`,
+  );
+  return 0;
+}
+
+/** The process id of the server running on this store (its heartbeat is recent), if any. */
+function runningServer(names: NameStore): number | undefined {
+  return names.acknowledged?.()?.pid;
 }
 
 function parseFlags(args: string[]) {

@@ -32,6 +32,9 @@ interface MediaItem {
 }
 
 const COALESCE_BYTES = 64 * 1024;
+/** The first read buffer: an idle or handshaking peer costs this much, not 64 KiB. */
+const MIN_READ_BYTES = 4 * 1024;
+const MAX_READ_BYTES = 64 * 1024;
 
 /**
  * Whether an error means the peer simply went away.
@@ -81,9 +84,14 @@ export class Connection {
   #closed = false;
   #corks = 0;
   #inBatch = false;
-  #scratch = new Uint8Array(FRAME_HEADER_BYTES + MEDIA_HEADER_BYTES + 64 * 1024);
+  /** Where a media frame is assembled; allocated on the first media write. */
+  #scratch = new Uint8Array(0);
+  #decoder = new FrameDecoder();
+  /** The read buffer: small until the peer fills it, then doubled up to 64 KiB. */
+  #readBuffer = new Uint8Array(MIN_READ_BYTES);
   #flushWaiters: (() => void)[] = [];
   #writeStartedAt: number | null = null;
+  #closeReason: string | undefined;
   /** Bytes written to the socket. */
   bytesWritten = 0;
   /** Bytes read from the socket. */
@@ -121,6 +129,11 @@ export class Connection {
     return this.#closed;
   }
 
+  /** Why the connection was closed, for the log; undefined while open. */
+  get closeReason(): string | undefined {
+    return this.#closeReason;
+  }
+
   /**
    * How long the socket write in flight has made no progress, ms; 0 when no write waits. A peer
    * that stops reading makes this grow once the socket buffers are full.
@@ -130,6 +143,16 @@ export class Connection {
    */
   writeStalledFor(now: number): number {
     return this.#writeStartedAt === null ? 0 : Math.max(0, now - this.#writeStartedAt);
+  }
+
+  /** Bytes this connection holds for reading: the read buffer and a partial frame. */
+  get bufferedBytes(): number {
+    return this.#readBuffer.length + this.#decoder.bufferedBytes + this.#scratch.length;
+  }
+
+  /** The size of the next read, bytes. */
+  get readBufferBytes(): number {
+    return this.#readBuffer.length;
   }
 
   /** Bytes of control and media waiting to be written. */
@@ -205,9 +228,8 @@ export class Connection {
    * messages ahead of it; the caller should report it and close.
    */
   async *readBatches(): AsyncGenerator<Message[]> {
-    const decoder = new FrameDecoder();
-    const buffer = new Uint8Array(64 * 1024);
     while (!this.#closed) {
+      const buffer = this.#readBuffer;
       let n: number | null;
       try {
         n = await this.#conn.read(buffer);
@@ -218,9 +240,13 @@ export class Connection {
       if (n === null) return;
       this.bytesRead += n;
       this.lastReadAt = performance.now();
+      // A read that filled the buffer says more is waiting: read more at a time from now on.
+      if (n === buffer.length && buffer.length < MAX_READ_BYTES) {
+        this.#readBuffer = new Uint8Array(buffer.length * 2);
+      }
       let frames;
       try {
-        frames = decoder.push(buffer.subarray(0, n));
+        frames = this.#decoder.push(buffer.subarray(0, n));
       } catch (error) {
         // The frame layer only fails on a declared length over the cap.
         throw new ProtocolViolation((error as Error).message, {
@@ -265,7 +291,7 @@ export class Connection {
   sendEncoded(frame: Uint8Array): boolean {
     if (this.#closed) return false;
     if (this.#controlBytes + frame.length > this.#maxControl) {
-      this.close();
+      this.close(`SLOW_CONSUMER: over ${this.#maxControl} bytes of control data queued`);
       return false;
     }
     this.#control.push(frame);
@@ -318,10 +344,15 @@ export class Connection {
     return flushed;
   }
 
-  /** Closes the socket; queued data is dropped. Safe to call twice. */
-  close(): void {
+  /**
+   * Closes the socket; queued data is dropped. Safe to call twice: the first reason stays.
+   *
+   * @param reason Why, for the log.
+   */
+  close(reason = "closed by the server"): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closeReason = reason;
     for (const item of this.#media) item.done();
     this.#media = [];
     this.#control = [];
@@ -381,9 +412,10 @@ export class Connection {
       try {
         await this.#writeAll(bytes);
       } catch (error) {
-        if (!isPeerGone(error)) this.onWriteError?.(error);
+        const gone = isPeerGone(error);
+        if (!gone) this.onWriteError?.(error);
         media?.done();
-        this.close();
+        this.close(gone ? "the peer went away" : `write failed: ${(error as Error).message}`);
         return;
       }
       media?.done();

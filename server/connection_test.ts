@@ -320,6 +320,7 @@ Deno.test("Connection.close() is idempotent and calls onClose once", async () =>
   equal(connection.queuedBytes, 0);
   connection.close();
   equal(closes, 1);
+  equal(connection.closeReason, "closed by the server", "the first reason given stays");
   // The peer sees EOF.
   equal(await deadline(client.read(new Uint8Array(16))), null);
   client.close();
@@ -334,9 +335,11 @@ Deno.test("Connection.send() closes the connection when queued control bytes pas
   // The first is taken for writing at once; the second waits (exactly at the bound).
   equal(connection.send({ type: "ping", id: 1 }), true);
   equal(connection.send({ type: "ping", id: 2 }), true);
+  equal(connection.closeReason, undefined);
   equal(connection.send({ type: "ping", id: 3 }), false);
   equal(connection.closed, true);
   equal(closes, 1);
+  equal(connection.closeReason, `SLOW_CONSUMER: over ${size} bytes of control data queued`);
   await deadline(connection.flush());
   await deadline(readUntilEof(client));
   client.close();
@@ -370,4 +373,24 @@ Deno.test("isPeerGone() is false for other errors and non-errors", () => {
     { name: "BrokenPipe" },
   ];
   for (const value of other) equal(isPeerGone(value), false, String(value));
+});
+
+Deno.test("Connection.bufferedBytes stays small for an idle peer and grows with what it sends", async () => {
+  const { server, client } = await socketPair();
+  const connection = new Connection(server);
+  const reading = collect(connection);
+  // An idle or handshaking peer costs a few kilobytes: no 64 KiB read or write buffer up front.
+  ok(connection.bufferedBytes <= 8 * 1024, `${connection.bufferedBytes} bytes idle`);
+  // A peer that declared a frame of almost 1 MiB and sent 40 bytes of it costs about as much again.
+  const big = encodeMessage({ type: "send", id: 1, to: "bob", body: new Uint8Array(1_000_000) });
+  await writeAll(client, big.subarray(0, 40));
+  await new Promise((r) => setTimeout(r, 50));
+  ok(connection.bufferedBytes <= 8 * 1024, `${connection.bufferedBytes} bytes after a header`);
+  // A busy peer gets bigger reads.
+  await writeAll(client, big.subarray(40));
+  await new Promise((r) => setTimeout(r, 50));
+  client.close();
+  equal((await deadline(reading)).length, 1);
+  ok(connection.readBufferBytes === 64 * 1024, `${connection.readBufferBytes}-byte reads`);
+  connection.close();
 });

@@ -3,34 +3,65 @@
  * @module
  */
 
-import { MAX_FRAME_BYTES } from "../protocol/frame.ts";
 import { MAX_SEALED_BYTES } from "../protocol/messages.ts";
-import { MAX_NAME_LENGTH } from "../protocol/names.ts";
+import { LOG_TEXT_MAX } from "../protocol/text.ts";
+import { DEFAULT_RELAY_BUDGETS } from "./relay.ts";
 
-/** Tunable limits of a server. */
+/**
+ * Tunable limits of a server. The frame size (1 MiB) and the name rules are the protocol's and
+ * cannot be tuned: `protocol/frame.ts` and `protocol/names.ts` enforce them.
+ */
 export interface ServerLimits {
-  /** Largest frame payload, bytes (`FRAME_TOO_LARGE`). */
-  maxFrameBytes: number;
   /** Largest sealed message, bytes (`MESSAGE_TOO_LARGE`). */
   maxSealedBytes: number;
-  /** Longest name, characters (`NAME_INVALID`). */
-  maxNameLength: number;
   /** Most connections at once (`SERVER_FULL`). */
   maxConnections: number;
-  /** Most connections from one address (`SERVER_FULL`). */
+  /**
+   * Most connections from one address (`SERVER_FULL`). Behind a NAT or a load balancer every
+   * client shares one address: raise it there.
+   */
   maxConnectionsPerAddress: number;
   /** Messages per second per connection, sustained (`RATE_LIMITED`). */
   messagesPerSecond: number;
   /** Messages a connection may send in a burst (`RATE_LIMITED`). */
   messageBurst: number;
-  /** Time to complete the handshake, ms (`HANDSHAKE_TIMEOUT`). */
+  /** Time from connect to `welcome`, ms, however many bytes trickle in (`HANDSHAKE_TIMEOUT`). */
   handshakeMs: number;
+  /** Refused `hello`s on one connection; the last one closes it. */
+  maxRefusedHellos: number;
+  /** `hello`s per second from one address, sustained (`RATE_LIMITED`, and the connection closes). */
+  hellosPerAddressPerSecond: number;
+  /** `hello`s one address may send in a burst. */
+  helloBurstPerAddress: number;
+  /** Names one signing key may hold (`NAME_LIMIT`). */
+  maxNamesPerKey: number;
+  /** New name bindings from one address per day, in a burst of as many (`NAME_LIMIT`). */
+  newNamesPerAddressPerDay: number;
+  /** Name bindings the server keeps in all (`NAME_LIMIT`). */
+  maxNames: number;
   /** Silence after which a connection is pinged, ms. */
   keepaliveMs: number;
   /** Silence after which a connection is dropped, ms (`IDLE_TIMEOUT`). */
   idleMs: number;
   /** Control bytes queued for one slow reader before it is dropped (`SLOW_CONSUMER`). */
   maxQueuedControlBytes: number;
+  /** Unconfirmed messages from one sender to one recipient (`INBOX_FULL`). */
+  relayPairMessages: number;
+  /** Unconfirmed bytes from one sender to one recipient (`INBOX_FULL`). */
+  relayPairBytes: number;
+  /** Unconfirmed messages to one recipient from everyone (`INBOX_FULL`). */
+  relayRecipientMessages: number;
+  /**
+   * Unconfirmed bytes to one recipient from everyone (`INBOX_FULL`); kept at or below half of
+   * `maxQueuedControlBytes`, so that relaying never makes the server drop a recipient.
+   */
+  relayRecipientBytes: number;
+  /** Most characters of one untrusted string (name, title, field) in a log line. */
+  logTextChars: number;
+  /** Log lines per second one connection may cause, sustained, beyond its lifecycle lines. */
+  logLinesPerSecond: number;
+  /** Log lines one connection may cause in a burst. */
+  logLineBurst: number;
   /** Media bytes sent to a viewer but not yet confirmed (`SLOW_CONSUMER` once exceeded too long). */
   maxUnackedMediaBytes: number;
   /**
@@ -50,17 +81,28 @@ export interface ServerLimits {
 
 /** The defaults; `peerstream serve --help` and README list them. */
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
-  maxFrameBytes: MAX_FRAME_BYTES,
   maxSealedBytes: MAX_SEALED_BYTES,
-  maxNameLength: MAX_NAME_LENGTH,
   maxConnections: 10_000,
-  maxConnectionsPerAddress: 10_000,
+  maxConnectionsPerAddress: 64,
   messagesPerSecond: 2_000,
   messageBurst: 4_000,
   handshakeMs: 10_000,
+  maxRefusedHellos: 3,
+  hellosPerAddressPerSecond: 10,
+  helloBurstPerAddress: 30,
+  maxNamesPerKey: 8,
+  newNamesPerAddressPerDay: 100,
+  maxNames: 100_000,
   keepaliveMs: 30_000,
   idleMs: 90_000,
   maxQueuedControlBytes: 8 * 1024 * 1024,
+  relayPairMessages: DEFAULT_RELAY_BUDGETS.pairMessages,
+  relayPairBytes: DEFAULT_RELAY_BUDGETS.pairBytes,
+  relayRecipientMessages: DEFAULT_RELAY_BUDGETS.recipientMessages,
+  relayRecipientBytes: DEFAULT_RELAY_BUDGETS.recipientBytes,
+  logTextChars: LOG_TEXT_MAX,
+  logLinesPerSecond: 5,
+  logLineBurst: 20,
   maxUnackedMediaBytes: 4 * 1024 * 1024,
   maxWriteStallMs: 15_000,
   stallStepDownMs: 3_000,
@@ -128,10 +170,109 @@ export class TokenBucket {
    * @returns Whether a token was available.
    */
   take(now: number): boolean {
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#rate);
-    this.#last = now;
+    this.#refill(now);
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
     return true;
+  }
+
+  /**
+   * Whether the bucket has refilled to its burst.
+   *
+   * @param now The current time, ms.
+   * @returns True when no token is missing.
+   */
+  full(now: number): boolean {
+    this.#refill(now);
+    return this.#tokens >= this.#burst;
+  }
+
+  #refill(now: number) {
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#rate);
+    this.#last = now;
+  }
+}
+
+/** Options for {@linkcode KeyedBuckets}. */
+export interface KeyedBucketsOptions {
+  /** Tokens a key may take in a burst. */
+  burst: number;
+  /** Keys tracked at most; beyond, the oldest is forgotten (it starts full again). @default {100000} */
+  maxKeys?: number;
+}
+
+/**
+ * One {@linkcode TokenBucket} per key (an address, a connection), created on first use and
+ * forgotten once refilled, so that the map holds only keys that spent tokens recently. Pure: the
+ * caller gives the time.
+ */
+export class KeyedBuckets<K> {
+  readonly #rate: number;
+  readonly #burst: number;
+  readonly #maxKeys: number;
+  #buckets = new Map<K, TokenBucket>();
+
+  /**
+   * @param rate Tokens per second per key.
+   * @param options The burst and the most keys tracked.
+   */
+  constructor(rate: number, options: KeyedBucketsOptions) {
+    this.#rate = rate;
+    this.#burst = options.burst;
+    this.#maxKeys = options.maxKeys ?? 100_000;
+  }
+
+  /** How many keys are tracked. */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  /**
+   * Takes one token for a key.
+   *
+   * @param key The key.
+   * @param now The current time, ms.
+   * @returns Whether a token was available.
+   */
+  take(key: K, now: number): boolean {
+    let bucket = this.#buckets.get(key);
+    if (bucket === undefined) {
+      if (this.#buckets.size >= this.#maxKeys) {
+        this.#buckets.delete(this.#buckets.keys().next().value as K);
+      }
+      bucket = new TokenBucket(this.#rate, { burst: this.#burst, now });
+      this.#buckets.set(key, bucket);
+    }
+    return bucket.take(now);
+  }
+
+  /**
+   * Forgets the keys whose buckets are full again: they behave as new keys would.
+   *
+   * @param now The current time, ms.
+   */
+  prune(now: number): void {
+    for (const [key, bucket] of this.#buckets) {
+      if (bucket.full(now)) this.#buckets.delete(key);
+    }
+  }
+
+  /**
+   * Whether a key is tracked (it spent tokens and has not refilled since the last prune).
+   *
+   * @param key The key.
+   * @returns True when tracked.
+   */
+  has(key: K): boolean {
+    return this.#buckets.has(key);
+  }
+
+  /**
+   * Forgets one key.
+   *
+   * @param key The key.
+   */
+  delete(key: K): void {
+    this.#buckets.delete(key);
   }
 }

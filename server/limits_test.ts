@@ -1,6 +1,7 @@
-import { deepEqual, equal, ok } from "node:assert/strict";
-import { DEFAULT_LIMITS, TokenBucket } from "./limits.ts";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { DEFAULT_LIMITS, KeyedBuckets, parseLimits, TokenBucket } from "./limits.ts";
 import { MAX_FRAME_BYTES } from "../protocol/frame.ts";
+import { DELIVER_OVERHEAD_BYTES } from "./relay.ts";
 
 /** Takes `count` tokens at one instant and returns the results. */
 function takeMany(bucket: TokenBucket, count: number, now: number): boolean[] {
@@ -52,10 +53,63 @@ Deno.test("TokenBucket.take() sustains exactly the rate over a long run", () => 
   equal(granted, 1 + 80);
 });
 
-Deno.test("DEFAULT_LIMITS are consistent with the protocol and with each other", () => {
-  equal(DEFAULT_LIMITS.maxFrameBytes, MAX_FRAME_BYTES);
-  ok(DEFAULT_LIMITS.maxSealedBytes < DEFAULT_LIMITS.maxFrameBytes);
-  ok(DEFAULT_LIMITS.messageBurst >= DEFAULT_LIMITS.messagesPerSecond);
-  ok(DEFAULT_LIMITS.keepaliveMs < DEFAULT_LIMITS.idleMs);
-  ok(DEFAULT_LIMITS.maxConnectionsPerAddress <= DEFAULT_LIMITS.maxConnections);
+Deno.test("DEFAULT_LIMITS keep relayed messages within the recipient's queue and a sealed message within every budget", () => {
+  const l = DEFAULT_LIMITS;
+  // A deliver frame carries the sealed body plus at most DELIVER_OVERHEAD_BYTES of header and JSON.
+  const largest = l.maxSealedBytes + DELIVER_OVERHEAD_BYTES;
+  ok(largest <= MAX_FRAME_BYTES, "the largest deliver fits a frame");
+  ok(largest <= l.relayPairBytes, "one largest message fits a sender's budget");
+  ok(l.relayPairBytes < l.relayRecipientBytes, "one sender cannot fill an inbox");
+  ok(l.relayPairMessages < l.relayRecipientMessages);
+  ok(l.relayRecipientBytes * 2 <= l.maxQueuedControlBytes, "relay uses at most half the queue");
+  ok(l.messageBurst >= l.messagesPerSecond);
+  ok(l.keepaliveMs < l.idleMs);
+  ok(l.handshakeMs < l.idleMs);
+  ok(l.maxConnectionsPerAddress <= l.maxConnections);
+  ok(l.helloBurstPerAddress >= l.maxRefusedHellos, "one connection can use all its attempts");
+});
+
+Deno.test("parseLimits() reads known limits and refuses unknown ones, including the protocol's fixed sizes", () => {
+  deepEqual(parseLimits('{"handshakeMs": 500, "maxConnectionsPerAddress": 2}'), {
+    handshakeMs: 500,
+    maxConnectionsPerAddress: 2,
+  });
+  deepEqual(parseLimits(undefined), {});
+  deepEqual(parseLimits("  "), {});
+  // The frame size and name length are the protocol's: a server cannot change them.
+  for (const key of ["maxFrameBytes", "maxNameLength", "nope"]) {
+    throws(
+      () => parseLimits(`{"${key}": 1}`),
+      (e: unknown) => e instanceof SyntaxError && e.message.includes(`unknown limit "${key}"`),
+    );
+  }
+  throws(() => parseLimits('{"handshakeMs": -1}'), RangeError);
+  throws(() => parseLimits('{"handshakeMs": 1.5}'), RangeError);
+  throws(() => parseLimits("[]"), SyntaxError);
+});
+
+Deno.test("KeyedBuckets.take() keeps one bucket per key and prune() forgets refilled ones", () => {
+  const buckets = new KeyedBuckets<string>(4, { burst: 2 });
+  deepEqual([buckets.take("a", 0), buckets.take("a", 0), buckets.take("a", 0)], [
+    true,
+    true,
+    false,
+  ]);
+  equal(buckets.take("b", 0), true, "another key has its own burst");
+  equal(buckets.size, 2);
+  buckets.prune(250); // a: 1 token of 2, b: 2 of 2
+  equal(buckets.size, 1);
+  deepEqual([buckets.take("a", 250), buckets.take("a", 250)], [true, false]);
+  buckets.prune(10_000);
+  equal(buckets.size, 0);
+});
+
+Deno.test("KeyedBuckets.take() forgets the oldest key beyond maxKeys", () => {
+  const buckets = new KeyedBuckets<number>(1, { burst: 1, maxKeys: 2 });
+  equal(buckets.take(1, 0), true);
+  equal(buckets.take(2, 0), true);
+  equal(buckets.take(3, 0), true);
+  equal(buckets.size, 2);
+  equal(buckets.take(2, 0), false, "key 2 is still tracked");
+  equal(buckets.take(1, 0), true, "key 1 was forgotten and starts full");
 });

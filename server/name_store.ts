@@ -4,7 +4,7 @@
  * @module
  */
 
-import { readJsonObjectSync, writeFileAtomic } from "../cli/state_file.ts";
+import { readJsonObjectSync, writeFileAtomic, writeFileAtomicSync } from "../cli/state_file.ts";
 
 /** Loads and saves bindings. */
 export interface NameStore {
@@ -23,6 +23,20 @@ export interface NameStore {
    * Without it, changes made by others (`serve --release`) go unnoticed.
    */
   version?(): string | null;
+  /**
+   * Records that a running server (this process) has read the bindings as of `version` (null:
+   * none stored); `serve --release` waits for it.
+   */
+  acknowledge?(version: string | null): void;
+  /** Says that the acknowledging server still runs; called every second or so. */
+  heartbeat?(): void;
+  /** Removes the acknowledgement: the server stops. */
+  withdraw?(): void;
+  /**
+   * What a running server last acknowledged: its process id and the version it read; undefined
+   * when none did, or its heartbeat stopped (it crashed).
+   */
+  acknowledged?(): { pid: number; version: string | null } | undefined;
 }
 
 /** Options for {@linkcode NameSaver}. */
@@ -34,6 +48,12 @@ export interface NameSaverOptions {
    * the caller drops them from the live map, so that the next save does not bring them back.
    */
   onReleased?: (names: string[]) => void;
+  /**
+   * Acknowledge in the store every version read (at start and on each refresh), until
+   * {@linkcode NameSaver.close}, so that `serve --release` can tell when the release applied.
+   * @default {false}
+   */
+  acknowledge?: boolean;
 }
 
 /**
@@ -68,6 +88,7 @@ export class NameSaver {
   #known: string | null;
   /** The names stored as of that version. */
   #stored: Set<string>;
+  readonly #acknowledge: boolean;
 
   /**
    * @param store Where the bindings go.
@@ -85,6 +106,26 @@ export class NameSaver {
     this.#onReleased = options.onReleased ?? (() => {});
     this.#known = store.version?.() ?? null;
     this.#stored = new Set(bindings.keys());
+    this.#acknowledge = options.acknowledge ?? false;
+    if (this.#acknowledge) this.#acknowledgeRead(this.#known);
+  }
+
+  #acknowledgeRead(version: string | null) {
+    try {
+      this.#store.acknowledge?.(version);
+    } catch (error) {
+      this.#onError(error);
+    }
+  }
+
+  /** Says in the store that this server no longer runs (for `serve --release`). */
+  close(): void {
+    if (!this.#acknowledge) return;
+    try {
+      this.#store.withdraw?.();
+    } catch (error) {
+      this.#onError(error);
+    }
   }
 
   /**
@@ -93,6 +134,13 @@ export class NameSaver {
    * @returns The released names (also given to `onReleased`).
    */
   refresh(): string[] {
+    if (this.#acknowledge) {
+      try {
+        this.#store.heartbeat?.();
+      } catch (error) {
+        this.#onError(error);
+      }
+    }
     const version = this.#store.version?.();
     if (version === undefined || version === this.#known) return [];
     let stored: Map<string, string>;
@@ -106,6 +154,7 @@ export class NameSaver {
     const released = [...this.#stored].filter((name) => !stored.has(name));
     this.#stored = new Set(stored.keys());
     if (released.length > 0) this.#onReleased(released);
+    if (this.#acknowledge) this.#acknowledgeRead(version);
     return released;
   }
 
@@ -146,16 +195,22 @@ export class NameSaver {
   }
 }
 
+/** How long a server's acknowledgement counts without a heartbeat, ms (it beats every second). */
+const ACKNOWLEDGED_FOR_MS = 3000;
+
 /**
  * A {@linkcode NameStore} backed by a JSON file, written atomically (a temporary file renamed over
  * it) with mode 0600. Saves run off the event loop; pair it with {@linkcode NameSaver} so that
- * concurrent saves do not race.
+ * concurrent saves do not race. A running server's acknowledgement goes in `NAME.applied.json`
+ * beside it.
  *
  * @param path The file, e.g. `~/.local/share/peerstream/names.json`.
  * @returns The store.
  * @throws {SyntaxError} On load, when the file is not a JSON object of strings.
  */
 export function fileNameStore(path: string): NameStore {
+  // Beside the bindings: which version of them the server running on this folder has read.
+  const appliedPath = `${path.replace(/\.json$/, "")}.applied.json`;
   return {
     load() {
       const value = readJsonObjectSync(path);
@@ -175,6 +230,38 @@ export function fileNameStore(path: string): NameStore {
     async save(bindings) {
       // Serialize first: the caller's map may change while the write is under way.
       await writeFileAtomic(path, JSON.stringify(Object.fromEntries(bindings), null, 1) + "\n");
+    },
+    acknowledge(version) {
+      writeFileAtomicSync(appliedPath, JSON.stringify({ pid: Deno.pid, version }));
+    },
+    heartbeat() {
+      const now = new Date();
+      try {
+        Deno.utimeSync(appliedPath, now, now);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    },
+    withdraw() {
+      try {
+        Deno.removeSync(appliedPath);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    },
+    acknowledged() {
+      let modified: number;
+      try {
+        modified = Deno.statSync(appliedPath).mtime?.getTime() ?? 0;
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return undefined;
+        throw error;
+      }
+      // A server that crashed left its file behind, but its heartbeat stopped.
+      if (Date.now() - modified > ACKNOWLEDGED_FOR_MS) return undefined;
+      const value = readJsonObjectSync(appliedPath);
+      if (value === undefined || typeof value.pid !== "number") return undefined;
+      return { pid: value.pid, version: typeof value.version === "string" ? value.version : null };
     },
     version() {
       try {

@@ -252,3 +252,51 @@ Deno.test("NameSaver drops a release made just before a save instead of writing 
     deepEqual(store.load(), new Map([["bob", "kb"]]));
   });
 });
+
+Deno.test("fileNameStore() records which version a running server acknowledged, while its heartbeat lasts", async () => {
+  await withTempDir((dir) => {
+    const store = fileNameStore(`${dir}/names.json`);
+    equal(store.acknowledged!(), undefined);
+    store.acknowledge!("v1");
+    deepEqual(store.acknowledged!(), { pid: Deno.pid, version: "v1" });
+    store.acknowledge!(null);
+    deepEqual(store.acknowledged!(), { pid: Deno.pid, version: null });
+    // A server whose heartbeat stopped (it crashed) no longer counts.
+    const path = `${dir}/names.applied.json`;
+    const old = new Date(Date.now() - 10_000);
+    Deno.utimeSync(path, old, old);
+    equal(store.acknowledged!(), undefined);
+    store.heartbeat!();
+    deepEqual(store.acknowledged!(), { pid: Deno.pid, version: null });
+    store.withdraw!();
+    equal(store.acknowledged!(), undefined);
+    deepEqual([...Deno.readDirSync(dir)], []);
+  });
+});
+
+Deno.test("NameSaver with acknowledge acknowledges every version it reads, so serve --release can wait for it", async () => {
+  await withTempDir(async (dir) => {
+    const store = fileNameStore(`${dir}/names.json`);
+    await store.save(new Map([["alice", "ka"], ["bob", "kb"]]));
+    const bindings = store.load();
+    const saver = new NameSaver(store, bindings, {
+      onError: (e) => ok(false, String(e)),
+      onReleased: (names) => names.forEach((name) => bindings.delete(name)),
+      acknowledge: true,
+    });
+    equal(store.acknowledged!()?.version, store.version!());
+    // `serve --release alice` writes the file; the server's next refresh acknowledges it.
+    await store.save(new Map([["bob", "kb"]]));
+    const released = store.version!();
+    ok(store.acknowledged!()?.version !== released);
+    deepEqual(saver.refresh(), ["alice"]);
+    equal(store.acknowledged!()?.version, released);
+    // Its own saves do not move the acknowledgement: it still says what it last read.
+    bindings.set("carol", "kc");
+    saver.request();
+    await saver.flush();
+    equal(store.acknowledged!()?.version, released);
+    saver.close();
+    equal(store.acknowledged!(), undefined);
+  });
+});

@@ -1,6 +1,12 @@
 /**
  * The relay: routes sealed messages to exactly one recipient and tracks them until the
- * recipient's client confirms. Pure: the caller sends what it returns.
+ * recipient's client confirms, within fair budgets. Pure: the caller sends what it returns.
+ *
+ * What one recipient may have unconfirmed is bounded in count and bytes, per (sender, recipient)
+ * pair and per recipient in all. The budgets sit far below what the recipient's connection queues
+ * (8 MiB), so relaying can never make the server drop a recipient; a sender over budget gets
+ * `INBOX_FULL` for that message, and one flooding sender uses at most its pair budget of another
+ * person's inbox.
  * @module
  */
 
@@ -16,18 +22,44 @@ export interface PendingDelivery<C> {
   requestId: number;
   /** The recipient's name. */
   to: string;
+  /** What the message costs the recipient's queue: its `deliver` frame, bytes. */
+  bytes: number;
 }
+
+/**
+ * The most a `deliver` frame adds to its sealed body: frame and JSON headers, a relay id and a
+ * sender name JSON-escaped at worst (32 characters × 6). Budgets count body plus this.
+ */
+export const DELIVER_OVERHEAD_BYTES = 512;
 
 /** What a receipt resolves to. */
 export type ReceiptOutcome<C> =
   & PendingDelivery<C>
   & ({ ok: true } | { ok: false; code: ErrorCode; message: string });
 
-/** Options for {@linkcode Relay}. */
-export interface RelayOptions {
-  /** The most messages one recipient may have unconfirmed. @default {1000} */
-  maxPendingPerRecipient?: number;
+/** Budgets of unconfirmed messages; see {@linkcode DEFAULT_RELAY_BUDGETS}. */
+export interface RelayBudgets {
+  /** Unconfirmed messages from one sender to one recipient. */
+  pairMessages: number;
+  /** Unconfirmed bytes from one sender to one recipient. */
+  pairBytes: number;
+  /** Unconfirmed messages to one recipient from everyone. */
+  recipientMessages: number;
+  /** Unconfirmed bytes to one recipient from everyone. */
+  recipientBytes: number;
 }
+
+/**
+ * The default budgets: 256 messages or 1 MiB per pair, 1,024 messages or 4 MiB per recipient. Four
+ * senders flooding at once fill an inbox; the recipient's 8 MiB control queue keeps 4 MiB for
+ * everything else (announcements, answers).
+ */
+export const DEFAULT_RELAY_BUDGETS: Readonly<RelayBudgets> = {
+  pairMessages: 256,
+  pairBytes: 1024 * 1024,
+  recipientMessages: 1024,
+  recipientBytes: 4 * 1024 * 1024,
+};
 
 /**
  * A fresh relay id: 96 random bits as 16 URL-safe base64 characters, so that ids reveal nothing of
@@ -37,15 +69,26 @@ export function newRelayId(): string {
   return crypto.getRandomValues(new Uint8Array(12)).toBase64({ alphabet: "base64url" });
 }
 
+interface Usage {
+  messages: number;
+  bytes: number;
+}
+
+interface Inbox extends Usage {
+  rids: Set<string>;
+  /** Usage per sender name. */
+  senders: Map<string, Usage>;
+}
+
 /** Tracks relayed messages from send to receipt. */
 export class Relay<C> {
   #pending = new Map<string, PendingDelivery<C>>();
-  #perRecipient = new Map<string, Set<string>>();
-  #maxPending: number;
+  #inboxes = new Map<string, Inbox>();
+  #budgets: RelayBudgets;
 
-  /** @param options Limits. */
-  constructor(options: RelayOptions = {}) {
-    this.#maxPending = options.maxPendingPerRecipient ?? 1000;
+  /** @param budgets The budgets; missing fields take {@linkcode DEFAULT_RELAY_BUDGETS}. */
+  constructor(budgets: Partial<RelayBudgets> = {}) {
+    this.#budgets = { ...DEFAULT_RELAY_BUDGETS, ...budgets };
   }
 
   /** How many messages await a receipt. */
@@ -54,29 +97,62 @@ export class Relay<C> {
   }
 
   /**
-   * Accepts a message for relaying.
+   * What a recipient has unconfirmed.
    *
-   * @param delivery Sender, request id and recipient (already known to be online).
+   * @param to The recipient.
+   * @returns Messages and bytes.
+   */
+  usage(to: string): { messages: number; bytes: number } {
+    const inbox = this.#inboxes.get(to);
+    return { messages: inbox?.messages ?? 0, bytes: inbox?.bytes ?? 0 };
+  }
+
+  /**
+   * Accepts a message for relaying, within the budgets.
+   *
+   * @param delivery Sender, request id, recipient (already known to be online) and size.
    * @returns The relay id to put in `deliver`.
-   * @throws {PeerstreamError} `RATE_LIMITED` when the recipient has too many unconfirmed messages.
+   * @throws {PeerstreamError} `INBOX_FULL` when the message would pass the sender's budget toward
+   * this recipient, or the recipient's budget in all.
    */
   accept(delivery: PendingDelivery<C>): string {
-    let set = this.#perRecipient.get(delivery.to);
-    if (set === undefined) {
-      set = new Set();
-      this.#perRecipient.set(delivery.to, set);
-    }
-    if (set.size >= this.#maxPending) {
-      throw new PeerstreamError(
-        "RATE_LIMITED",
-        `Cannot send to "${delivery.to}": ${set.size} messages await their confirmation; wait and retry`,
-      );
-    }
+    const inbox = this.#inboxes.get(delivery.to) ??
+      { messages: 0, bytes: 0, rids: new Set<string>(), senders: new Map<string, Usage>() };
+    const pair = inbox.senders.get(delivery.from) ?? { messages: 0, bytes: 0 };
+    this.#check(delivery, { inbox, pair });
     let rid = newRelayId();
     while (this.#pending.has(rid)) rid = newRelayId();
     this.#pending.set(rid, delivery);
-    set.add(rid);
+    this.#inboxes.set(delivery.to, inbox);
+    inbox.senders.set(delivery.from, pair);
+    inbox.rids.add(rid);
+    for (const usage of [inbox, pair]) {
+      usage.messages++;
+      usage.bytes += delivery.bytes;
+    }
     return rid;
+  }
+
+  #check(delivery: PendingDelivery<C>, usage: { inbox: Inbox; pair: Usage }) {
+    const { inbox, pair } = usage;
+    const b = this.#budgets;
+    const full = (what: string) =>
+      new PeerstreamError(
+        "INBOX_FULL",
+        `Cannot send to "${delivery.to}": ${what}; wait for delivered and retry`,
+      );
+    if (pair.messages + 1 > b.pairMessages || pair.bytes + delivery.bytes > b.pairBytes) {
+      throw full(
+        `${pair.messages} messages from you (${pair.bytes} bytes) await their confirmation`,
+      );
+    }
+    if (
+      inbox.messages + 1 > b.recipientMessages || inbox.bytes + delivery.bytes > b.recipientBytes
+    ) {
+      throw full(
+        `their inbox holds ${inbox.messages} messages (${inbox.bytes} bytes) awaiting confirmation`,
+      );
+    }
   }
 
   /**
@@ -93,7 +169,7 @@ export class Relay<C> {
   ): ReceiptOutcome<C> | undefined {
     const pending = this.#pending.get(rid);
     if (pending === undefined || pending.to !== options.by) return undefined;
-    this.#forget(rid, pending.to);
+    this.#forget(rid, pending);
     if (options.ok) return { ...pending, ok: true };
     const code = options.code ?? "DECRYPT_FAILED";
     return {
@@ -111,22 +187,31 @@ export class Relay<C> {
    * @returns The deliveries to report as failed to their senders.
    */
   recipientLeft(name: string): PendingDelivery<C>[] {
-    const set = this.#perRecipient.get(name);
-    if (set === undefined) return [];
+    const inbox = this.#inboxes.get(name);
+    if (inbox === undefined) return [];
     const out: PendingDelivery<C>[] = [];
-    for (const rid of set) {
+    for (const rid of inbox.rids) {
       const pending = this.#pending.get(rid);
       if (pending !== undefined) out.push(pending);
       this.#pending.delete(rid);
     }
-    this.#perRecipient.delete(name);
+    this.#inboxes.delete(name);
     return out;
   }
 
-  #forget(rid: string, to: string) {
+  #forget(rid: string, pending: PendingDelivery<C>) {
     this.#pending.delete(rid);
-    const set = this.#perRecipient.get(to);
-    set?.delete(rid);
-    if (set?.size === 0) this.#perRecipient.delete(to);
+    const inbox = this.#inboxes.get(pending.to);
+    if (inbox === undefined) return;
+    inbox.rids.delete(rid);
+    inbox.messages--;
+    inbox.bytes -= pending.bytes;
+    const pair = inbox.senders.get(pending.from);
+    if (pair !== undefined) {
+      pair.messages--;
+      pair.bytes -= pending.bytes;
+      if (pair.messages === 0) inbox.senders.delete(pending.from);
+    }
+    if (inbox.rids.size === 0) this.#inboxes.delete(pending.to);
   }
 }

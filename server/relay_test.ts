@@ -1,9 +1,34 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { PeerstreamError } from "../protocol/errors.ts";
-import { type PendingDelivery, Relay } from "./relay.ts";
+import { DEFAULT_RELAY_BUDGETS, type PendingDelivery, Relay, type RelayBudgets } from "./relay.ts";
 
-function delivery(from: string, to: string, requestId: number): PendingDelivery<string> {
-  return { sender: `conn-${from}`, from, requestId, to };
+function delivery(
+  from: string,
+  to: string,
+  requestId: number,
+  bytes = 100,
+): PendingDelivery<string> {
+  return { sender: `conn-${from}`, from, requestId, to, bytes };
+}
+
+/** Small budgets so that every boundary is reachable: 3 messages or 300 bytes per pair. */
+const SMALL: RelayBudgets = {
+  pairMessages: 3,
+  pairBytes: 300,
+  recipientMessages: 5,
+  recipientBytes: 500,
+};
+
+/** Asserts that `fn` throws INBOX_FULL naming the recipient and what to wait for. */
+function throwsInboxFull(fn: () => unknown, fragment: string) {
+  throws(fn, (error: unknown) => {
+    ok(error instanceof PeerstreamError, String(error));
+    equal(error.code, "INBOX_FULL");
+    ok(error.message.startsWith(`Cannot send to "bob": `), error.message);
+    ok(error.message.includes(fragment), `expected "${fragment}" in ${error.message}`);
+    ok(error.message.endsWith("; wait for delivered and retry"), error.message);
+    return true;
+  });
 }
 
 Deno.test("Relay.accept() returns a fresh relay id per message and counts them as pending", () => {
@@ -86,41 +111,78 @@ Deno.test("Relay.recipientLeft() returns every pending delivery to that recipien
   equal(relay.pendingCount, 0);
 });
 
-Deno.test("Relay.accept() throws RATE_LIMITED at limit + 1 pending for one recipient", () => {
-  for (const limit of [1, 2, 3]) {
-    const relay = new Relay<string>({ maxPendingPerRecipient: limit });
-    for (let i = 0; i < limit; i++) relay.accept(delivery("alice", "bob", i));
-    equal(relay.pendingCount, limit);
-    throws(() => relay.accept(delivery("alice", "bob", limit)), (error: unknown) => {
-      ok(error instanceof PeerstreamError);
-      equal(error.code, "RATE_LIMITED");
-      ok(error.message.includes(`Cannot send to "bob"`), error.message);
-      ok(error.message.includes("wait and retry"), error.message);
-      return true;
-    });
-    equal(relay.pendingCount, limit);
-    // Another recipient has its own allowance.
-    relay.accept(delivery("alice", "carol", 0));
-  }
+Deno.test("Relay.accept() takes exactly the pair budget in count, then throws INBOX_FULL", () => {
+  const relay = new Relay<string>(SMALL);
+  for (let i = 0; i < SMALL.pairMessages; i++) relay.accept(delivery("alice", "bob", i, 1));
+  throwsInboxFull(() => relay.accept(delivery("alice", "bob", 9, 1)), "3 messages from you");
+  equal(relay.pendingCount, SMALL.pairMessages);
+  deepEqual(relay.usage("bob"), { messages: 3, bytes: 3 });
 });
 
-Deno.test("Relay.accept() accepts again once a receipt frees a slot", () => {
-  const relay = new Relay<string>({ maxPendingPerRecipient: 2 });
-  const first = relay.accept(delivery("alice", "bob", 1));
-  relay.accept(delivery("alice", "bob", 2));
-  throws(() => relay.accept(delivery("alice", "bob", 3)), { code: "RATE_LIMITED" });
-  relay.receipt(first, { by: "bob", ok: true });
-  relay.accept(delivery("alice", "bob", 3));
-  equal(relay.pendingCount, 2);
+Deno.test("Relay.accept() takes exactly the pair budget in bytes, then throws INBOX_FULL at one byte more", () => {
+  const relay = new Relay<string>(SMALL);
+  relay.accept(delivery("alice", "bob", 1, 200));
+  relay.accept(delivery("alice", "bob", 2, 100));
+  throwsInboxFull(
+    () => relay.accept(delivery("alice", "bob", 3, 1)),
+    "2 messages from you (300 bytes)",
+  );
+  // A message alone larger than the pair budget can never be taken.
+  const fresh = new Relay<string>(SMALL);
+  throwsInboxFull(() => fresh.accept(delivery("alice", "bob", 1, 301)), "from you");
+  equal(fresh.pendingCount, 0);
 });
 
-Deno.test("Relay.accept() rejects every message when the limit is 0", () => {
-  const relay = new Relay<string>({ maxPendingPerRecipient: 0 });
-  throws(() => relay.accept(delivery("alice", "bob", 1)), (error: unknown) => {
-    ok(error instanceof PeerstreamError);
-    equal(error.code, "RATE_LIMITED");
-    ok(error.message.includes("0 messages await"), error.message);
-    return true;
+Deno.test("Relay.accept() leaves room for other senders when one fills its pair budget", () => {
+  const relay = new Relay<string>(SMALL);
+  for (let i = 0; i < 3; i++) relay.accept(delivery("mallory", "bob", i));
+  throwsInboxFull(() => relay.accept(delivery("mallory", "bob", 3)), "from you");
+  // Honest senders still get through; mallory's budget toward carol is separate too.
+  relay.accept(delivery("alice", "bob", 1));
+  relay.accept(delivery("carol", "bob", 1));
+  relay.accept(delivery("mallory", "carol", 1));
+  deepEqual(relay.usage("bob"), { messages: 5, bytes: 500 });
+});
+
+Deno.test("Relay.accept() throws INBOX_FULL once the recipient's total is reached, in count or bytes", async (t) => {
+  await t.step("count", () => {
+    const relay = new Relay<string>({ ...SMALL, recipientBytes: 10_000 });
+    for (const from of ["a", "b", "c", "d", "e"]) relay.accept(delivery(from, "bob", 1, 1));
+    throwsInboxFull(() => relay.accept(delivery("f", "bob", 1, 1)), "inbox holds 5 messages");
+    relay.accept(delivery("f", "carol", 1, 1));
   });
+  await t.step("bytes", () => {
+    const relay = new Relay<string>(SMALL);
+    relay.accept(delivery("a", "bob", 1, 300));
+    relay.accept(delivery("b", "bob", 1, 200));
+    throwsInboxFull(() => relay.accept(delivery("c", "bob", 1, 1)), "(500 bytes)");
+  });
+});
+
+Deno.test("Relay frees budget on every receipt, ok or not, and when the recipient leaves", () => {
+  const relay = new Relay<string>(SMALL);
+  const rids = [0, 1, 2].map((i) => relay.accept(delivery("alice", "bob", i)));
+  throwsInboxFull(() => relay.accept(delivery("alice", "bob", 3)), "from you");
+  relay.receipt(rids[0], { by: "bob", ok: true });
+  relay.accept(delivery("alice", "bob", 3));
+  relay.receipt(rids[1], { by: "bob", ok: false, code: "BAD_MESSAGE" });
+  relay.accept(delivery("alice", "bob", 4));
+  // A receipt by someone else frees nothing.
+  relay.receipt(rids[2], { by: "mallory", ok: true });
+  throwsInboxFull(() => relay.accept(delivery("alice", "bob", 5)), "from you");
+  equal(relay.recipientLeft("bob").length, 3);
+  deepEqual(relay.usage("bob"), { messages: 0, bytes: 0 });
+  for (let i = 0; i < 3; i++) relay.accept(delivery("alice", "bob", 10 + i));
+});
+
+Deno.test("Relay.accept() refuses every message when a budget is 0", () => {
+  const relay = new Relay<string>({ ...SMALL, recipientMessages: 0 });
+  throwsInboxFull(() => relay.accept(delivery("alice", "bob", 1)), "inbox holds 0 messages");
   equal(relay.pendingCount, 0);
+});
+
+Deno.test("DEFAULT_RELAY_BUDGETS keep a recipient's unconfirmed messages far below its 8 MiB queue", () => {
+  ok(DEFAULT_RELAY_BUDGETS.pairMessages < DEFAULT_RELAY_BUDGETS.recipientMessages);
+  ok(DEFAULT_RELAY_BUDGETS.pairBytes < DEFAULT_RELAY_BUDGETS.recipientBytes);
+  ok(DEFAULT_RELAY_BUDGETS.recipientBytes <= 4 * 1024 * 1024);
 });

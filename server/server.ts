@@ -1,28 +1,35 @@
 /**
- * The peerstream server: accepts connections, runs the handshake, keeps the directory, relays
- * sealed messages and hands PLAY requests to stream sessions.
+ * The peerstream server: accepts connections within the admission limits, runs each one's read
+ * loop and handshake, hands registered requests to the dispatcher, and watches deadlines. The
+ * parts live beside it: admission (`admission.ts`), the hello checks (`handshake.ts`), presence
+ * (`presence.ts`), requests (`dispatch.ts`), the relay (`relay.ts`) and the log (`server_log.ts`).
  * @module
  */
 
 import { type ErrorCode, PeerstreamError } from "../protocol/errors.ts";
-import { importPeerKeys, verifyChallenge } from "../protocol/e2e.ts";
-import type { ClientMessage, LeaveReason, Message } from "../protocol/messages.ts";
+import type { ClientMessage, HelloMessage, Message } from "../protocol/messages.ts";
 import { encodeMessage, isClientMessage, PROTOCOL_VERSION } from "../protocol/messages.ts";
-import { normalizeName } from "../protocol/names.ts";
-import { Connection, ProtocolViolation } from "./connection.ts";
-import { delay, within } from "./_async.ts";
-import { Directory } from "./directory.ts";
-import { DEFAULT_LIMITS, type ServerLimits, TokenBucket } from "./limits.ts";
-import { Relay } from "./relay.ts";
-import { StreamSession } from "./stream_session.ts";
-import type { VideoLibrary } from "../video/videos.ts";
 import { SegmentStore } from "../video/segment_store.ts";
-import { normalizePlayArgument, suggestTitles } from "../video/catalog.ts";
+import type { VideoLibrary } from "../video/videos.ts";
+import { delay, within } from "./_async.ts";
+import { Admission } from "./admission.ts";
+import { closeAfterFlush, newClient, type ServerClient } from "./client.ts";
+import { Connection, ProtocolViolation } from "./connection.ts";
+import { Directory } from "./directory.ts";
+import { dispatch, type DispatchContext } from "./dispatch.ts";
+import { allowedBeforeWelcome, type VerifiedHello, verifyHello } from "./handshake.ts";
+import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { NameSaver, type NameStore } from "./name_store.ts";
+import { Presence } from "./presence.ts";
+import { Relay } from "./relay.ts";
+import { ServerLog } from "./server_log.ts";
 import type { Transport } from "./transport.ts";
 
 /** The version string sent in `server-hello`. */
 export const SERVER_SOFTWARE = "peerstream/0.1.0";
+
+/** The longest error message sent to a client, characters (the protocol allows 2,048). */
+const ERROR_MESSAGE_MAX = 1000;
 
 /** Options for {@linkcode PeerstreamServer}. */
 export interface ServerOptions {
@@ -45,30 +52,19 @@ export interface ServerOptions {
   tls?: { cert: string; key: string };
 }
 
-interface Client {
-  id: number;
-  conn: Connection;
-  state: "greeting" | "registered" | "closed";
-  name?: string;
-  challenge: Uint8Array<ArrayBuffer>;
-  bucket: TokenBucket;
-  stream?: StreamSession;
-  nextStreamId: number;
-  leaveReason: LeaveReason;
-  pingId: number;
-  limitLogged: Set<ErrorCode>;
-}
-
 /** A running server. */
 export class PeerstreamServer {
   readonly #options: ServerOptions;
   readonly #limits: ServerLimits;
-  readonly #log: (line: string) => void;
-  readonly #directory: Directory<Client>;
-  readonly #relay = new Relay<Client>();
-  readonly #clients = new Set<Client>();
-  readonly #perAddress = new Map<string, number>();
-  readonly #store = new SegmentStore();
+  readonly #log: ServerLog;
+  readonly #presence: Presence;
+  readonly #relay: Relay<ServerClient>;
+  readonly #admission: Admission;
+  readonly #clients = new Set<ServerClient>();
+  /** Clients still in their handshake, oldest first. */
+  readonly #greeting = new Set<ServerClient>();
+  readonly #ctx: DispatchContext;
+  readonly #nameSaver?: NameSaver;
   #videos?: VideoLibrary;
   #videosError?: string;
   #listener?: Deno.Listener;
@@ -77,23 +73,47 @@ export class PeerstreamServer {
   #closing = false;
   #accepting?: Promise<void>;
   #handlers = new Set<Promise<void>>();
-  readonly #nameSaver?: NameSaver;
 
   /** @param options Address, videos, limits and logging. */
   constructor(options: ServerOptions = {}) {
     this.#options = options;
-    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
-    this.#log = options.log ?? (() => {});
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#limits = limits;
+    this.#log = new ServerLog(options.log ?? (() => {}), {
+      textChars: limits.logTextChars,
+      linesPerSecond: limits.logLinesPerSecond,
+      lineBurst: limits.logLineBurst,
+    });
     const bindings = options.names?.load() ?? new Map<string, string>();
-    this.#directory = new Directory({ bindings });
+    this.#presence = new Presence(
+      new Directory({ bindings, maxNamesPerKey: limits.maxNamesPerKey, maxNames: limits.maxNames }),
+    );
+    this.#relay = new Relay({
+      pairMessages: limits.relayPairMessages,
+      pairBytes: limits.relayPairBytes,
+      recipientMessages: limits.relayRecipientMessages,
+      recipientBytes: limits.relayRecipientBytes,
+    });
+    this.#admission = new Admission(limits);
     this.#videos = options.videos;
+    this.#ctx = {
+      limits,
+      log: this.#log,
+      presence: this.#presence,
+      relay: this.#relay,
+      store: new SegmentStore(),
+      videos: () => this.#requireVideos(),
+    };
     if (options.names !== undefined) {
       this.#nameSaver = new NameSaver(options.names, bindings, {
-        onError: (error) => this.#log(`cannot save name bindings: ${(error as Error).message}`),
+        // `serve --release` waits until this server has read its change.
+        acknowledge: true,
+        onError: (error) =>
+          this.#log.line(`cannot save name bindings: ${(error as Error).message}`),
         onReleased: (names) => {
           for (const name of names) {
-            this.#directory.release(name);
-            this.#log(`release "${name}": any key may register it now`);
+            this.#presence.release(name);
+            this.#log.line(`release ${this.#log.text(name)}: any key may register it now`);
           }
         },
       });
@@ -175,11 +195,12 @@ export class PeerstreamServer {
       flushes.push(client.conn.flush());
     }
     await within(Promise.all(flushes), 1000);
-    for (const client of this.#clients) client.conn.close();
+    for (const client of this.#clients) client.conn.close("the server is shutting down");
     await this.#accepting;
     await Promise.all(this.#handlers);
     // Every handler is done, so no binding can be added after this save.
     await this.#nameSaver?.flush();
+    this.#nameSaver?.close();
     await this.#videos?.close();
   }
 
@@ -190,7 +211,7 @@ export class PeerstreamServer {
         conn = await listener.accept();
       } catch (error) {
         if (this.#closing) return;
-        this.#log(`accept failed: ${(error as Error).message}`);
+        this.#log.line(`accept failed: ${(error as Error).message}`);
         await delay(50);
         continue;
       }
@@ -210,7 +231,7 @@ export class PeerstreamServer {
       return;
     }
     const handler = this.#handle(transport).catch((error) => {
-      this.#log(`internal error: ${(error as Error).stack ?? error}`);
+      this.#log.line(`internal error: ${(error as Error).stack ?? error}`);
     });
     this.#handlers.add(handler);
     handler.finally(() => this.#handlers.delete(handler));
@@ -220,41 +241,25 @@ export class PeerstreamServer {
     const conn = new Connection(socket, {
       maxQueuedControlBytes: this.#limits.maxQueuedControlBytes,
     });
-    const host = conn.remoteHost;
     const id = this.#nextId++;
-    const perAddress = (this.#perAddress.get(host) ?? 0) + 1;
-    if (
-      this.#clients.size >= this.#limits.maxConnections ||
-      perAddress > this.#limits.maxConnectionsPerAddress
-    ) {
-      this.#log(`refused #${id} ${conn.remote}: connection limit reached`);
+    if (!this.#admit(conn, id)) {
       conn.send({
         type: "error",
         code: "SERVER_FULL",
         message: "Cannot connect: the server has reached its connection limit; try again later",
       });
       await within(conn.flush(), 500);
-      conn.close();
+      conn.close("SERVER_FULL");
       return;
     }
-    this.#perAddress.set(host, perAddress);
-    const client: Client = {
-      id,
-      conn,
-      state: "greeting",
-      challenge: crypto.getRandomValues(new Uint8Array(32)),
-      bucket: new TokenBucket(this.#limits.messagesPerSecond, {
-        burst: this.#limits.messageBurst,
-        now: performance.now(),
-      }),
-      nextStreamId: 1,
-      leaveReason: "disconnected",
-      pingId: 0,
-      limitLogged: new Set(),
-    };
+    const client = newClient(conn, { id, now: performance.now(), ...this.#limits });
     this.#clients.add(client);
-    this.#log(`connect #${id} ${conn.remote}`);
-    conn.onWriteError = (error) => this.#log(`write error #${id}: ${(error as Error).message}`);
+    this.#greeting.add(client);
+    // Connections that never register are counted against their address in the log, so that a
+    // connection storm costs a few lines, not two per connection.
+    this.#log.limited(logKey(client), `connect #${id} ${conn.remote}`);
+    conn.onWriteError = (error) =>
+      this.#log.limited(id, `write error #${id}: ${(error as Error).message}`);
     conn.send({
       type: "server-hello",
       version: PROTOCOL_VERSION,
@@ -262,46 +267,81 @@ export class PeerstreamServer {
       challenge: client.challenge.toBase64(),
     });
     try {
-      reading: for await (const batch of conn.readBatches()) {
-        let next = 0;
-        while (next < batch.length && !conn.closed) {
-          // Handle the read's messages synchronously in one batch, so that the replies and relays
-          // they cause leave in one write per connection, not one per message. Stop at a
-          // message whose handling awaits (hello, quit), and go on after it.
-          const pending = Connection.batch(() => {
-            let waiting: Promise<void> | undefined;
-            while (
-              waiting === undefined && next < batch.length && !conn.closed &&
-              client.state !== "closed"
-            ) {
-              waiting = this.#receive(client, batch[next++]);
-            }
-            return waiting;
-          });
-          if (pending !== undefined) await pending;
-          if (client.state === "closed") {
-            // Let a final error (VERSION_MISMATCH) reach the client before the socket closes.
-            await within(conn.flush(), 200);
-            break reading;
-          }
-        }
-      }
+      await this.#readLoop(client);
     } catch (error) {
-      if (error instanceof ProtocolViolation) {
-        this.#log(`bad frame #${id} ${conn.remote}: ${error.message}`);
-        conn.send({
-          type: "error",
-          // Not by the message text: "JSON length exceeds the frame" is a bad frame, not a big one.
-          code: error.code,
-          message: `Closing connection: ${error.message}`,
-        });
-        await within(conn.flush(), 200);
-      } else {
-        this.#log(`read error #${id}: ${(error as Error).message}`);
-      }
+      if (!(error instanceof ProtocolViolation)) throw error;
+      client.closeWhy = `${error.code}: ${error.message}`;
+      conn.send({
+        type: "error",
+        // Not by the message text: "JSON length exceeds the frame" is a bad frame, not a big one.
+        code: error.code,
+        message: `Closing connection: ${error.message}`,
+      });
+      await within(conn.flush(), 200);
     } finally {
       this.#leave(client);
     }
+  }
+
+  /**
+   * Counts a new connection, making room by evicting the oldest connection still in its
+   * handshake when the server is full, so that idle unauthenticated connections cannot lock
+   * registered people out.
+   *
+   * @returns Whether it may stay; it is refused (and logged, rate-limited per address) otherwise.
+   */
+  #admit(conn: Connection, id: number): boolean {
+    const host = conn.remoteHost;
+    let verdict = this.#admission.admit(host);
+    if (verdict === "server-full" && this.#evictOldestGreeting()) {
+      verdict = this.#admission.admit(host);
+    }
+    if (verdict === "ok") return true;
+    const why = verdict === "address-full"
+      ? `${this.#limits.maxConnectionsPerAddress} connections from this address`
+      : `${this.#limits.maxConnections} connections`;
+    this.#log.limited(`refused ${host}`, `refused #${id} ${conn.remote}: SERVER_FULL: ${why}`);
+    return false;
+  }
+
+  /**
+   * Drops the oldest connection still in its handshake and not verifying a hello right now: an
+   * honest client sends its hello as soon as it is greeted, so the oldest idle one is a squatter.
+   */
+  #evictOldestGreeting(): boolean {
+    for (const client of this.#greeting) {
+      if (client.verifying) continue;
+      this.#drop(client, "SERVER_FULL", "the server is full and this connection did not register");
+      return true;
+    }
+    return false;
+  }
+
+  async #readLoop(client: ServerClient) {
+    const conn = client.conn;
+    reading: for await (const batch of conn.readBatches()) {
+      let next = 0;
+      while (next < batch.length) {
+        if (conn.closed || client.state === "closed") break reading;
+        // Handle the read's messages synchronously in one batch, so that the replies and relays
+        // they cause leave in one write per connection, not one per message. Stop at a message
+        // whose handling awaits (hello), and go on after it.
+        const pending = Connection.batch(() => {
+          let waiting: Promise<void> | undefined;
+          while (
+            waiting === undefined && next < batch.length && !conn.closed &&
+            client.state !== "closed"
+          ) {
+            waiting = this.#receive(client, batch[next++]);
+          }
+          return waiting;
+        });
+        if (pending !== undefined) await pending;
+      }
+      if (client.state === "closed") break;
+    }
+    // Let a final error (NOT_REGISTERED, VERSION_MISMATCH, …) reach the client before closing.
+    if (client.state === "closed") await within(conn.flush(), 200);
   }
 
   /**
@@ -309,7 +349,8 @@ export class PeerstreamServer {
    *
    * @returns A promise when the handling awaits, to be awaited before the next message.
    */
-  #receive(client: Client, message: Message): Promise<void> | undefined {
+  #receive(client: ServerClient, message: Message): Promise<void> | undefined {
+    if (client.state === "greeting") return this.#greet(client, message);
     if (!isClientMessage(message)) {
       this.#reject(client, "BAD_MESSAGE", `Message "${message.type}" is not for the server`);
       return undefined;
@@ -324,28 +365,110 @@ export class PeerstreamServer {
       return undefined;
     }
     try {
-      return this.#dispatch(client, message)?.catch((error) => this.#fail(client, message, error));
+      dispatch(client, message, this.#ctx);
     } catch (error) {
       this.#fail(client, message, error);
-      return undefined;
     }
+    return undefined;
   }
 
-  #fail(client: Client, message: ClientMessage, error: unknown) {
+  /** Before `welcome`: `hello` (rate-limited per address) and `quit`; anything else closes. */
+  #greet(client: ServerClient, message: Message): Promise<void> | undefined {
+    if (message.type === "quit") {
+      closeAfterFlush(client, "quit before registering", { reason: "quit" });
+      return undefined;
+    }
+    if (!allowedBeforeWelcome(message.type)) {
+      this.#reject(
+        client,
+        "NOT_REGISTERED",
+        `Cannot handle "${message.type}" before registering: send hello first; closing`,
+        "id" in message && typeof message.id === "number" ? message.id : undefined,
+      );
+      closeAfterFlush(client, `NOT_REGISTERED: "${message.type}" before hello`);
+      return undefined;
+    }
+    if (!this.#admission.takeHello(client.host, performance.now())) {
+      this.#reject(
+        client,
+        "RATE_LIMITED",
+        `Cannot register: over ${this.#limits.hellosPerAddressPerSecond} hellos per second from your address; wait and reconnect`,
+      );
+      closeAfterFlush(client, "RATE_LIMITED: hellos from its address");
+      return undefined;
+    }
+    return this.#hello(client, message as HelloMessage).catch((error) =>
+      this.#fail(client, message as ClientMessage, error)
+    );
+  }
+
+  async #hello(client: ServerClient, message: HelloMessage) {
+    let hello: VerifiedHello;
+    let joined: ReturnType<Presence["join"]>;
+    try {
+      client.verifying = true;
+      try {
+        hello = await verifyHello(message, client.challenge, {
+          boundTo: (name) => this.#presence.bindings.get(name),
+        });
+      } finally {
+        client.verifying = false;
+      }
+      if (client.state !== "greeting") return;
+      joined = this.#presence.join(client, hello, {
+        maxSealedBytes: this.#limits.maxSealedBytes,
+        canBind: () => this.#admission.takeNewName(client.host, performance.now()),
+      });
+    } catch (error) {
+      if (!(error instanceof PeerstreamError)) throw error;
+      return this.#refuseHello(client, error);
+    }
+    // Saved in the background and coalesced: a join storm must not write the file per join.
+    if (joined.newBinding) this.#nameSaver?.request();
+    client.state = "registered";
+    this.#greeting.delete(client);
+    client.conn.send(joined.welcome);
+    this.#log.line(
+      `join #${client.id} ${this.#log.text(hello.name)} key ${hello.fingerprint.slice(0, 16)}${
+        hello.ephemeral ? " (ephemeral)" : ""
+      }`,
+    );
+  }
+
+  /** A refused hello: the connection may try again, up to `maxRefusedHellos` in all. */
+  #refuseHello(client: ServerClient, error: PeerstreamError) {
+    if (error.code === "VERSION_MISMATCH") {
+      this.#reject(client, error.code, error.message);
+      closeAfterFlush(client, error.code);
+      return;
+    }
+    const max = this.#limits.maxRefusedHellos;
+    const last = ++client.refusedHellos >= max;
+    this.#reject(
+      client,
+      error.code,
+      last
+        ? `${error.message}; closing after ${max} refused hellos, reconnect to try again`
+        : error.message,
+    );
+    if (last) closeAfterFlush(client, `${max} refused hellos, the last ${error.code}`);
+  }
+
+  #fail(client: ServerClient, message: ClientMessage, error: unknown) {
     if (error instanceof PeerstreamError) {
       this.#reject(client, error.code, error.message, requestIdOf(message));
     } else {
-      this.#log(`internal error #${client.id}: ${(error as Error).stack ?? error}`);
+      this.#log.line(`internal error #${client.id}: ${(error as Error).stack ?? error}`);
       this.#reject(client, "INTERNAL", "Internal server error; see the server log");
     }
   }
 
-  #reject(client: Client, code: ErrorCode, message: string, re?: number) {
-    if (!client.limitLogged.has(code)) {
-      client.limitLogged.add(code);
-      this.#log(
-        `reject #${client.id}${client.name ? ` (${client.name})` : ""}: ${code}: ${message}`,
-      );
+  #reject(client: ServerClient, code: ErrorCode, text: string, re?: number) {
+    const message = text.length > ERROR_MESSAGE_MAX ? `${text.slice(0, ERROR_MESSAGE_MAX)}…` : text;
+    if (!client.rejectLogged.has(code)) {
+      client.rejectLogged.add(code);
+      const who = client.name === undefined ? "" : ` ${this.#log.text(client.name)}`;
+      this.#log.limited(logKey(client), `reject #${client.id}${who}: ${code}: ${message}`);
     }
     client.conn.send(
       re === undefined ? { type: "error", code, message } : {
@@ -358,297 +481,20 @@ export class PeerstreamServer {
   }
 
   /**
-   * Handles one message; synchronous except for hello and quit, so that a read's messages can be
-   * answered in one batch.
-   *
-   * @returns A promise when the handling awaits.
-   * @throws {PeerstreamError} When the request is refused.
+   * Forgets a client that is done (idempotent): frees its slot at once, tells the others, fails
+   * what was sent to it, logs why, and closes its socket once its last error is flushed.
    */
-  #dispatch(client: Client, message: ClientMessage): Promise<void> | undefined {
-    if (client.state === "greeting") {
-      if (message.type === "quit") {
-        client.leaveReason = "quit";
-        client.state = "closed";
-        return undefined;
-      }
-      if (message.type !== "hello") {
-        throw new PeerstreamError(
-          "NOT_REGISTERED",
-          `Cannot handle "${message.type}": register first with "hello"`,
-        );
-      }
-      return this.#hello(client, message);
-    }
-    const name = client.name!;
-    switch (message.type) {
-      case "hello":
-        throw new PeerstreamError("ALREADY_REGISTERED", `Already registered as "${name}"`);
-      case "list": {
-        const videos = this.#requireVideos().list().map((v) => ({
-          title: v.title,
-          heights: v.heights,
-          duration: v.duration,
-          hasAudio: v.hasAudio,
-          state: v.status.state,
-          progress: v.status.state === "preparing" ? v.status.progress : 1,
-        }));
-        client.conn.send({ type: "videos", re: message.id, videos });
-        return;
-      }
-      case "key": {
-        const found = this.#directory.lookup(message.name.normalize("NFC"));
-        if (found === undefined) {
-          throw new PeerstreamError(
-            "UNKNOWN_PEER",
-            `No peer named "${message.name}"; run WHO to see who is online`,
-          );
-        }
-        client.conn.send({
-          type: "key-info",
-          re: message.id,
-          name: message.name.normalize("NFC"),
-          encKey: found.keys.encKey,
-          signKey: found.keys.signKey,
-          online: found.online,
-        });
-        return;
-      }
-      case "send":
-        this.#send(client, message.id, { to: message.to.normalize("NFC"), body: message.body });
-        return;
-      case "receipt": {
-        const outcome = this.#relay.receipt(message.rid, {
-          by: name,
-          ok: message.ok,
-          code: message.code,
-        });
-        if (outcome === undefined) return;
-        if (outcome.ok) {
-          outcome.sender.conn.send({ type: "delivered", re: outcome.requestId, to: outcome.to });
-        } else {
-          outcome.sender.conn.send({
-            type: "error",
-            re: outcome.requestId,
-            code: outcome.code,
-            message: outcome.message,
-          });
-        }
-        return;
-      }
-      case "play":
-        this.#play(client, message.id, { title: message.title, quality: message.quality });
-        return;
-      case "stop": {
-        const stream = client.stream;
-        if (stream === undefined) {
-          throw new PeerstreamError("NOT_PLAYING", "Cannot stop: nothing is playing");
-        }
-        stream.stop(message.id);
-        return;
-      }
-      case "quality": {
-        if (client.stream === undefined) {
-          throw new PeerstreamError("NOT_PLAYING", "Cannot change quality: nothing is playing");
-        }
-        client.stream.setQuality(message.quality);
-        client.conn.send({ type: "ok", re: message.id });
-        return;
-      }
-      case "pause":
-      case "resume":
-      case "seek":
-        throw new PeerstreamError(
-          "INTERNAL",
-          `Cannot ${message.type}: this server does not support it yet; STOP and PLAY again`,
-        );
-      case "seg-ack":
-        if (client.stream?.streamId === message.streamId && message.epoch === 0) {
-          client.stream.ack(message.index);
-        }
-        return;
-      case "ping":
-        client.conn.send({ type: "pong", id: message.id });
-        return;
-      case "pong":
-        return;
-      case "quit":
-        client.leaveReason = "quit";
-        client.state = "closed";
-        return within(client.conn.flush(), 200).then(() => {});
-    }
-  }
-
-  async #hello(client: Client, message: Extract<Message, { type: "hello" }>) {
-    if (message.version !== PROTOCOL_VERSION) {
-      client.conn.send({
-        type: "error",
-        code: "VERSION_MISMATCH",
-        message:
-          `Cannot register: client speaks protocol ${message.version}, server speaks ${PROTOCOL_VERSION}; use a matching peerstream`,
-      });
-      this.#log(`reject #${client.id}: VERSION_MISMATCH (client ${message.version})`);
-      client.state = "closed";
-      return;
-    }
-    let name: string;
-    try {
-      name = normalizeName(message.name);
-    } catch (error) {
-      throw new PeerstreamError("NAME_INVALID", (error as Error).message);
-    }
-    const keys = await importPeerKeys({ encKey: message.encKey, signKey: message.signKey });
-    let proof: Uint8Array;
-    try {
-      proof = Uint8Array.fromBase64(message.proof);
-    } catch {
-      proof = new Uint8Array();
-    }
-    const sent = { encKey: message.encKey, signKey: message.signKey };
-    if (!(await verifyChallenge(keys.sign, client.challenge, { name, keys: sent, proof }))) {
-      throw new PeerstreamError(
-        "KEY_INVALID",
-        "Cannot register: the proof does not match the signing key; use an unmodified client",
-      );
-    }
-    if (client.state !== "greeting") return;
-    const { others, newBinding } = this.#directory.register(name, {
-      keys: { encKey: message.encKey, signKey: message.signKey },
-      conn: client,
-    });
-    // Saved in the background and coalesced: a join storm must not write the file per join.
-    if (newBinding) this.#nameSaver?.request();
-    client.state = "registered";
-    client.name = name;
-    client.conn.send({
-      type: "welcome",
-      name,
-      peers: others,
-      maxSealedBytes: this.#limits.maxSealedBytes,
-    });
-    const joined = encodeMessage({ type: "joined", name });
-    for (const other of this.#directory.othersThan(name)) other.conn.sendEncoded(joined);
-    this.#log(`join #${client.id} "${name}" key ${keys.fingerprint.slice(0, 16)}`);
-  }
-
-  #send(client: Client, requestId: number, options: { to: string; body: Uint8Array }) {
-    const { to, body } = options;
-    if (body.length > this.#limits.maxSealedBytes) {
-      throw new PeerstreamError(
-        "MESSAGE_TOO_LARGE",
-        `Cannot send to "${to}": ${body.length} bytes exceeds the ${this.#limits.maxSealedBytes}-byte limit`,
-      );
-    }
-    const recipient = this.#directory.get(to);
-    if (recipient === undefined) {
-      if (this.#directory.lookup(to) !== undefined) {
-        throw new PeerstreamError("PEER_OFFLINE", `Cannot send to "${to}": they are offline`);
-      }
-      throw new PeerstreamError(
-        "UNKNOWN_PEER",
-        `Cannot send to "${to}": no such peer; run WHO to see who is online`,
-      );
-    }
-    const rid = this.#relay.accept({ sender: client, from: client.name!, requestId, to });
-    recipient.conn.conn.send({ type: "deliver", rid, from: client.name!, body });
-  }
-
-  #play(
-    client: Client,
-    requestId: number,
-    options: { title: string; quality: number | "auto" },
-  ) {
-    const videos = this.#requireVideos();
-    let entry = videos.get(options.title);
-    let quality = options.quality;
-    if (entry === null) {
-      // The reference's form: PLAY dog_720p.mp4 names the title "dog" at 720p.
-      const target = normalizePlayArgument(options.title);
-      if (target !== null) {
-        entry = videos.get(target.title);
-        if (target.height !== null && quality === "auto") quality = target.height;
-      }
-    }
-    if (entry === null) {
-      const titles = videos.list().map((v) => v.title);
-      const close = suggestTitles(options.title, titles);
-      throw new PeerstreamError(
-        "VIDEO_NOT_FOUND",
-        `Cannot play "${options.title}": no such title; ${
-          close.length > 0
-            ? `did you mean ${close.map((t) => `"${t}"`).join(", ")}?`
-            : "run LIST to see titles"
-        }`,
-      );
-    }
-    if (entry.status.state === "failed") {
-      throw new PeerstreamError(
-        "VIDEO_FAILED",
-        `Cannot play "${options.title}": ${entry.status.message}`,
-      );
-    }
-    if (entry.status.state === "preparing" || entry.prepared === null) {
-      const percent = entry.status.state === "preparing"
-        ? ` (${Math.round(entry.status.progress * 100)}%)`
-        : "";
-      throw new PeerstreamError(
-        "VIDEO_NOT_READY",
-        `Cannot play "${options.title}" yet: it is being prepared${percent}; try again shortly`,
-      );
-    }
-    const prepared = entry.prepared;
-    if (quality !== "auto" && !prepared.renditions.some((r) => r.height === quality)) {
-      throw new PeerstreamError(
-        "RENDITION_NOT_FOUND",
-        `Cannot play "${prepared.name}" at ${quality}p; available: ${
-          prepared.renditions.map((r) => `${r.height}p`).join(", ")
-        } or auto`,
-      );
-    }
-    // A PLAY replaces the running stream: it ends with stream-end "stopped" before the new start.
-    client.stream?.replace();
-    const streamId = client.nextStreamId++;
-    const session = new StreamSession(client.conn, {
-      streamId,
-      requestId,
-      prepared,
-      store: this.#store,
-      quality,
-      maxUnackedBytes: this.#limits.maxUnackedMediaBytes,
-      stallStepDownMs: this.#limits.stallStepDownMs,
-      stallStopMs: this.#limits.stallStopMs,
-      onEnd: (reason, detail) => {
-        if (client.stream === session) client.stream = undefined;
-        this.#log(
-          `stream #${client.id} "${client.name}" ${prepared.name}: ${reason}${
-            detail ? ` (${detail})` : ""
-          }`,
-        );
-        // Let stream-end reach the viewer if it can still take it, then drop the viewer.
-        if (detail?.startsWith("SLOW_CONSUMER")) {
-          within(client.conn.flush(), 500).then(() => client.conn.close());
-        }
-      },
-    });
-    client.stream = session;
-    this.#log(`play #${client.id} "${client.name}" ${prepared.name} ${quality}`);
-    session.start();
-  }
-
-  #leave(client: Client) {
-    if (client.state === "closed" && !this.#clients.has(client)) return;
+  #leave(client: ServerClient) {
+    if (!this.#clients.delete(client)) return;
+    this.#greeting.delete(client);
     client.state = "closed";
     client.stream?.abort();
-    client.conn.close();
-    this.#clients.delete(client);
-    const host = client.conn.remoteHost;
-    const count = (this.#perAddress.get(host) ?? 1) - 1;
-    if (count <= 0) this.#perAddress.delete(host);
-    else this.#perAddress.set(host, count);
-    const name = client.name;
-    if (name !== undefined && this.#directory.get(name)?.conn === client) {
-      const others = this.#directory.unregister(name);
-      const left = encodeMessage({ type: "left", name, reason: client.leaveReason });
-      for (const other of others) other.conn.sendEncoded(left);
+    this.#admission.release(client.host);
+    const why = client.closeWhy ?? client.conn.closeReason ?? "the client closed the connection";
+    const suppressed = this.#log.forget(client.id);
+    const note = suppressed > 0 ? `; ${suppressed} log lines suppressed` : "";
+    if (this.#presence.leave(client)) {
+      const name = client.name!;
       for (const pending of this.#relay.recipientLeft(name)) {
         pending.sender.conn.send({
           type: "error",
@@ -657,41 +503,62 @@ export class PeerstreamServer {
           message: `Message to "${name}" not confirmed: they left before receiving it`,
         });
       }
-      this.#log(`leave #${client.id} "${name}" (${client.leaveReason})`);
+      this.#log.line(
+        `leave #${client.id} ${this.#log.text(name)} (${client.leaveReason}: ${why}${note})`,
+      );
     } else {
-      this.#log(`disconnect #${client.id} ${client.conn.remote}`);
+      this.#log.limited(
+        client.host,
+        `disconnect #${client.id} ${client.conn.remote} (${why}${note})`,
+      );
     }
+    within(client.conn.flush(), 200).then(() => client.conn.close(why));
   }
 
   #tick() {
-    this.#nameSaver?.refresh();
     const now = performance.now();
+    this.#nameSaver?.refresh();
+    this.#admission.prune(now);
+    this.#log.prune();
     for (const client of this.#clients) {
       const silent = now - client.conn.lastReadAt;
       if (client.conn.writeStalledFor(now) > this.#limits.maxWriteStallMs) {
         // It stopped reading: nothing more can reach it, so close without a goodbye.
-        this.#log(
-          `drop #${client.id}: SLOW_CONSUMER: no write progress for ${this.#limits.maxWriteStallMs} ms`,
-        );
         client.leaveReason = "timeout";
-        client.stream?.abort();
-        client.conn.close();
-      } else if (client.state === "greeting" && silent > this.#limits.handshakeMs) {
-        this.#dropIdle(client, "HANDSHAKE_TIMEOUT", "no hello within the handshake time");
+        client.closeWhy = `SLOW_CONSUMER: no write progress for ${this.#limits.maxWriteStallMs} ms`;
+        client.conn.close(client.closeWhy);
+        this.#leave(client);
+      } else if (
+        client.state === "greeting" && now - client.connectedAt > this.#limits.handshakeMs
+      ) {
+        this.#drop(
+          client,
+          "HANDSHAKE_TIMEOUT",
+          "no welcome within the handshake time of connecting",
+        );
       } else if (silent > this.#limits.idleMs) {
-        this.#dropIdle(client, "IDLE_TIMEOUT", "no data within the idle time");
+        this.#drop(client, "IDLE_TIMEOUT", "no data within the idle time");
       } else if (silent > this.#limits.keepaliveMs && client.state === "registered") {
         client.conn.send({ type: "ping", id: ++client.pingId });
       }
     }
   }
 
-  #dropIdle(client: Client, code: ErrorCode, why: string) {
-    this.#log(`drop #${client.id}: ${code}: ${why}`);
-    client.leaveReason = "timeout";
+  /** Tells a client why, then forgets it and closes once the error is flushed. */
+  #drop(client: ServerClient, code: ErrorCode, why: string) {
     client.conn.send({ type: "error", code, message: `Closing connection: ${why}; reconnect` });
-    within(client.conn.flush(), 500).then(() => client.conn.close());
+    client.leaveReason = "timeout";
+    client.closeWhy = `${code}: ${why}`;
+    this.#leave(client);
   }
+}
+
+/**
+ * Whose budget a client's log lines count against: its own once registered, its address's before,
+ * so that a storm of connections that never register costs a few lines.
+ */
+function logKey(client: ServerClient): number | string {
+  return client.state === "registered" ? client.id : client.host;
 }
 
 function requestIdOf(message: ClientMessage): number | undefined {

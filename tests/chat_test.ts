@@ -320,22 +320,37 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
           await session.quit();
         }
 
-        // The server enforces the rule itself: a raw hello skips the client's check.
+        // The server enforces the rule itself: a raw hello skips the client's check. Two refusals
+        // leave the connection usable; the third closes it.
         const raw = await RawClient.connect(port);
         try {
           await raw.hello(invalid[0], identity);
-          for (const [i, name] of invalid.entries()) {
+          for (const [i, name] of invalid.slice(0, 2).entries()) {
             if (i > 0) await raw.helloAgain(name, identity);
             const answer = await raw.next();
             equal(answer.type, "error", `server answer to ${JSON.stringify(name)}`);
             equal((answer as Extract<Message, { type: "error" }>).code, "NAME_INVALID", name);
           }
-          // The connection stays usable for a valid name.
           await raw.helloAgain("rawvalid", await generateIdentity());
           const welcome = await raw.nextOf("welcome");
           equal(welcome.name, "rawvalid");
         } finally {
           await raw.close();
+        }
+        const closing = await RawClient.connect(port);
+        try {
+          await closing.hello(invalid[0], identity);
+          for (const name of invalid.slice(1, 3)) await closing.helloAgain(name, identity);
+          const errors = [await closing.next(), await closing.next(), await closing.next()];
+          deepEqual(errors.map((e) => (e as Extract<Message, { type: "error" }>).code), [
+            "NAME_INVALID",
+            "NAME_INVALID",
+            "NAME_INVALID",
+          ]);
+          ok(/closing after 3 refused hellos/.test((errors[2] as { message: string }).message));
+          await rejects(closing.next(), /closed the connection/);
+        } finally {
+          await closing.close();
         }
       },
     );

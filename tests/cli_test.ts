@@ -9,6 +9,7 @@ import {
   type TestClient,
 } from "./_helpers.ts";
 import { exportPublicKeys, formatFingerprint, importPeerKeys } from "../protocol/e2e.ts";
+import { deadline } from "./_util.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const ANSI = "\x1b[";
@@ -159,12 +160,105 @@ Deno.test("main() prints a runtime error once as error: ... on stderr and exits 
   }
 });
 
-Deno.test("main() prints no ANSI escape with NO_COLOR=1", async () => {
+/** Colour: an SGR escape sequence (cursor movement by readline is not colour). */
+// deno-lint-ignore no-control-regex -- matching the escape is the point
+const SGR = /\x1b\[[0-9;]*m/;
+
+/**
+ * Runs `join` on a pseudo-terminal (util-linux `script`; the test fails if it is missing), types
+ * `input`, and returns all it printed. The environment is given whole, so that NO_COLOR is set
+ * only when a case sets it.
+ */
+async function joinInPty(port: number, env: Record<string, string>): Promise<string> {
+  const home = await Deno.makeTempDir({ prefix: "peerstream-pty-" });
+  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+  const command = [
+    Deno.execPath(),
+    "run",
+    ...PROGRAM_PERMISSIONS,
+    MAIN,
+    "join",
+    "--name",
+    `pty${crypto.randomUUID().slice(0, 6)}`,
+    "--server",
+    `127.0.0.1:${port}`,
+    "--player",
+    "none",
+  ].map(quote).join(" ");
+  try {
+    const child = new Deno.Command("script", {
+      args: ["-qfec", command, "/dev/null"],
+      clearEnv: true,
+      env: {
+        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+        TERM: "xterm",
+        ...homeEnv(home),
+        ...env,
+      },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    const type = (line: string) => writer.write(new TextEncoder().encode(`${line}\r`));
+    // Read what it prints as it comes, to type only once the client is ready for each line.
+    let text = "";
+    const waiting: { re: RegExp; resolve: () => void }[] = [];
+    const reading = (async () => {
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+        text += chunk;
+        for (const w of [...waiting]) {
+          if (w.re.test(text)) waiting.splice(waiting.indexOf(w), 1) && w.resolve();
+        }
+      }
+    })();
+    const seen = (re: RegExp) =>
+      deadline(
+        re.test(text)
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => waiting.push({ re, resolve })),
+        20_000,
+        `${re} on the pty; got ${JSON.stringify(text)}`,
+      );
+    await seen(/Joined /);
+    await type("FROB");
+    await seen(/Unknown command "FROB"/);
+    await type("QUIT");
+    await deadline(child.status, 20_000, "the client to quit");
+    await writer.close().catch(() => {});
+    await reading;
+    await child.stderr.cancel();
+    return text;
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+Deno.test("join on a terminal colours its output, and NO_COLOR=1 turns colour off", async () => {
+  const server = await startServer();
+  try {
+    const [coloured, plain] = await Promise.all([
+      joinInPty(server.port, {}),
+      joinInPty(server.port, { NO_COLOR: "1" }),
+    ]);
+    // The control case: the same run on a terminal without NO_COLOR is coloured, so the check
+    // below could fail if NO_COLOR were ignored.
+    match(coloured, /Unknown command "FROB"/);
+    ok(SGR.test(coloured), JSON.stringify(coloured));
+    match(plain, /Unknown command "FROB"/);
+    ok(!SGR.test(plain), JSON.stringify(plain));
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("main() prints no colour when its output is not a terminal, even without NO_COLOR", async () => {
+  const colourAllowed = { NO_COLOR: "" };
   const results = await Promise.all([
-    run(["--help"], { NO_COLOR: "1" }),
-    run(["join", "--help"], { NO_COLOR: "1" }),
-    run(["bogus"], { NO_COLOR: "1" }),
-    run(["join", "--name", "x", "--server", `127.0.0.1:${closedPort()}`], { NO_COLOR: "1" }),
+    run(["--help"], colourAllowed),
+    run(["join", "--help"], colourAllowed),
+    run(["bogus"], colourAllowed),
+    run(["join", "--name", "x", "--server", `127.0.0.1:${closedPort()}`], colourAllowed),
   ]);
   for (const result of results) {
     ok(result.stdout.length + result.stderr.length > 0);
@@ -258,7 +352,7 @@ Deno.test("join runs the interactive client against a real server", async (t) =>
     );
 
     await t.step(
-      "join asks for another name when the name is taken and registers it on the same connection",
+      "join asks for another name when the name is taken and registers it over a fresh connection",
       async () => {
         const alice = await connectClient(port, "n-alice");
         const connectsBefore = server.out.lines.filter((l) => /\bconnect #/.test(l)).length;
@@ -270,7 +364,8 @@ Deno.test("join runs the interactive client against a real server", async (t) =>
           await cli.out.waitFor(/^Joined 127\.0\.0\.1:\d+ as n-alice2\./);
           await alice.waitFor((e) => e.kind === "joined" && e.name === "n-alice2");
           const connects = server.out.lines.filter((l) => /\bconnect #/.test(l)).length;
-          equal(connects - connectsBefore, 1, "registered without reconnecting");
+          // Each attempt has its own connection and its own handshake deadline.
+          equal(connects - connectsBefore, 2, "one connection per attempt");
           await cli.type("QUIT");
           equal(await cli.finish(), 0);
         } finally {

@@ -16,6 +16,7 @@ import type { PageMessage, PageSession, PageSessionEvents } from "./session.ts";
 interface PeerView {
   fingerprint?: string;
   trust?: KeyTrust;
+  lookalike?: string;
 }
 
 /** Options for {@linkcode App}. */
@@ -175,7 +176,7 @@ export class App {
   }
 
   #received(message: PageMessage) {
-    const mark = trustMark(message.trust);
+    const mark = trustMark(message.trust, message.lookalike);
     const item = el("li", { attrs: { "data-from": message.from, "data-trust": message.trust } }, [
       el("span", { className: "from", text: `${message.from}${mark}: ` }),
       el("span", { className: "text", text: message.text }),
@@ -235,7 +236,7 @@ export class App {
     verify.addEventListener("click", () => this.#openVerify(name));
     const children: Node[] = [
       el("span", { className: "name", text: name }),
-      el("span", { className: "mark", text: trustMark(view.trust) }),
+      el("span", { className: "mark", text: trustMark(view.trust, view.lookalike) }),
       el("code", {
         className: "fingerprint",
         text: view.fingerprint ? formatFingerprint(view.fingerprint, 4) : "…",
@@ -305,10 +306,13 @@ export class App {
  * The mark shown after a peer's name, as in the terminal.
  *
  * @param trust The trust in the peer's key.
- * @returns ` ✓` for verified, ` !UNVERIFIED KEY` for a changed key, else nothing.
+ * @param lookalike A known peer's name this one looks like.
+ * @returns ` ✓` for verified, ` !UNVERIFIED KEY` for a changed key, ` !LOOKS LIKE name` for a
+ * look-alike, else nothing.
  */
-export function trustMark(trust: KeyTrust | undefined): string {
+export function trustMark(trust: KeyTrust | undefined, lookalike?: string): string {
   if (trust === "verified") return " ✓";
   if (trust === "changed") return " !UNVERIFIED KEY";
+  if (lookalike !== undefined) return ` !LOOKS LIKE ${lookalike}`;
   return "";
 }

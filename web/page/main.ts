@@ -12,9 +12,6 @@ import { PageStore } from "./storage.ts";
 import { PageSession } from "./session.ts";
 import { openWebSocketStream, websocketUrl } from "./ws_stream.ts";
 
-/** The replay window of `protocol/e2e.ts`'s `ReplayGuard` (its default). */
-const REPLAY_WINDOW_MS = 600_000;
-
 /** What the server says about itself at `/server.json`. */
 interface ServerInfo {
   codec: string;
@@ -67,17 +64,17 @@ async function join(name: string, info: ServerInfo): Promise<void> {
   }
   try {
     const store = await PageStore.open();
-    const [{ identity }, storage, seen] = await Promise.all([
+    const [{ identity }, storage, replay] = await Promise.all([
       store.identity(name),
       store.knownPeers(name),
-      store.seen(name, REPLAY_WINDOW_MS),
+      store.replay(name),
     ]);
     const app = new App({ codec: info.codec, onClosed: release });
     const known = new KnownPeers(storage);
     let session: PageSession | undefined;
     for (let attempt = 1; session === undefined; attempt++) {
       const stream = await openWebSocketStream(websocketUrl(location));
-      const candidate = new PageSession(stream, { events: app.events, known, seen });
+      const candidate = new PageSession(stream, { events: app.events, known, replay });
       try {
         await candidate.register(name, identity);
         session = candidate;

@@ -36,7 +36,7 @@ import {
 import { normalizeName } from "../../protocol/names.ts";
 import { type KeyTrust, KnownPeers } from "../../client/known_peers.ts";
 import { PeerList } from "../../client/peers.ts";
-import type { SeenMessages } from "./storage.ts";
+import type { ReplayStorage } from "../../protocol/replay.ts";
 import type { ByteStream } from "./ws_stream.ts";
 
 /**
@@ -64,6 +64,8 @@ export interface PageMessage {
   sentAt: number;
   /** Trust in the sender's key. */
   trust: KeyTrust;
+  /** A known peer's name that the sender's looks like, when the sender is new. */
+  lookalike?: string;
 }
 
 /** What the server tells the page. */
@@ -91,16 +93,15 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
-/** A peer's keys and how far they are trusted. */
-export type TrustedKeys = PeerKeys & { trust: KeyTrust };
+/** A peer's keys, how far they are trusted, and a known name it looks like. */
+export type TrustedKeys = PeerKeys & { trust: KeyTrust; lookalike?: string };
 
 /** The page's session with the server. */
 export class PageSession {
   readonly #stream: ByteStream;
   readonly #events: PageSessionEvents;
   readonly #known: KnownPeers;
-  readonly #replay = new ReplayGuard();
-  readonly #seen?: SeenMessages;
+  readonly #replay: ReplayGuard;
   readonly peers = new PeerList();
   #challenge?: Uint8Array;
   #greeted: Promise<void>;
@@ -126,19 +127,10 @@ export class PageSession {
    */
   constructor(
     stream: ByteStream,
-    options: { events: PageSessionEvents; known: KnownPeers; seen?: SeenMessages },
+    options: { events: PageSessionEvents; known: KnownPeers; replay?: ReplayStorage },
   ) {
     this.#stream = stream;
-    this.#seen = options.seen;
-    // Ids shown before a reload are replays now too.
-    const now = Date.now();
-    for (const { id, sentAt } of options.seen?.load() ?? []) {
-      try {
-        this.#replay.check(id, sentAt, now);
-      } catch {
-        // Outside the window, or listed twice: nothing to remember.
-      }
-    }
+    this.#replay = new ReplayGuard({ storage: options.replay });
     this.#events = options.events;
     this.#known = options.known;
     let greeted!: () => void;
@@ -212,8 +204,18 @@ export class PageSession {
     if (cached !== undefined) return cached;
     const info = expect(await this.#request({ type: "key", id: 0, name }), "key-info");
     const keys = await importPeerKeys(info);
-    const entry = { ...keys, trust: this.#known.check(name, keys.fingerprint) };
-    if (entry.trust !== "changed") this.#keys.set(name, entry);
+    const trust = this.#known.check(name, keys.fingerprint);
+    const lookalike = this.#known.lookalike(name);
+    const entry: TrustedKeys = lookalike === undefined
+      ? { ...keys, trust }
+      : { ...keys, trust, lookalike };
+    if (trust === "new" && lookalike !== undefined) {
+      this.#events.warning?.(
+        `"${name}" is new to you and looks like "${lookalike}", a peer you know; compare fingerprints (Verify) before trusting it`,
+        "NAME_CONFUSABLE",
+      );
+    }
+    if (trust !== "changed") this.#keys.set(name, entry);
     return entry;
   }
 
@@ -538,8 +540,11 @@ export class PageSession {
         replay: this.#replay,
       });
       this.#write({ type: "receipt", rid, ok: true });
-      this.#seen?.add(opened.id, opened.sentAt);
-      this.#events.message?.({ ...opened, trust: sender.trust });
+      this.#events.message?.({
+        ...opened,
+        trust: sender.trust,
+        ...(sender.lookalike === undefined ? {} : { lookalike: sender.lookalike }),
+      });
     } catch (error) {
       const code = error instanceof PeerstreamError ? error.code : "DECRYPT_FAILED";
       this.#write({ type: "receipt", rid, ok: false, code });

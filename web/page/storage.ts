@@ -7,22 +7,13 @@
  */
 
 import type { Identity } from "../../protocol/e2e.ts";
-import type { KnownPeersStorage } from "../../client/known_peers.ts";
+import type { KnownPeer, KnownPeersStorage } from "../../client/known_peers.ts";
+import type { ReplayState, ReplayStorage } from "../../protocol/replay.ts";
 
 const DB_NAME = "peerstream";
 const IDENTITIES = "identities";
 const KNOWN_PEERS = "known-peers";
 const SEEN = "seen-messages";
-
-/** The ids of messages already shown, so that a replay is caught after a reload too. */
-export interface SeenMessages {
-  /** The ids seen, with when they were sent (ms), as loaded. */
-  load(): { id: string; sentAt: number }[];
-  /** Records one more. */
-  add(id: string, sentAt: number): void;
-}
-
-type KnownTable = ReturnType<KnownPeersStorage["load"]>;
 
 function request<T>(req: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -73,31 +64,19 @@ export class PageStore {
   }
 
   /**
-   * The seen-message ids of one name within the replay window, loaded now and saved on each
-   * add; ids outside the window are dropped when loaded.
+   * The replay guard's state of one name, loaded now and saved on each change (an IndexedDB put
+   * is atomic), so that a message replayed after a reload is still refused.
    *
    * @param name The person's name.
-   * @param windowMs The replay window, ms.
-   * @returns The store.
+   * @returns Storage for `ReplayGuard`.
    */
-  async seen(name: string, windowMs: number): Promise<SeenMessages> {
+  async replay(name: string): Promise<ReplayStorage> {
     const tx = this.#db.transaction(SEEN, "readonly");
-    const stored: unknown = await request(tx.objectStore(SEEN).get(name));
-    const now = Date.now();
-    const entries = Array.isArray(stored)
-      ? stored.filter((e): e is { id: string; sentAt: number } =>
-        typeof e === "object" && e !== null && typeof e.id === "string" &&
-        typeof e.sentAt === "number" && Math.abs(now - e.sentAt) <= windowMs
-      )
-      : [];
+    const state = parseReplayState(await request(tx.objectStore(SEEN).get(name)));
     return {
-      load: () => [...entries],
-      add: (id, sentAt) => {
-        const cutoff = Date.now() - windowMs;
-        const kept = entries.filter((e) => e.sentAt >= cutoff);
-        kept.push({ id, sentAt });
-        entries.splice(0, entries.length, ...kept);
-        this.#db.transaction(SEEN, "readwrite").objectStore(SEEN).put([...entries], name);
+      load: () => state,
+      save: (next) => {
+        this.#db.transaction(SEEN, "readwrite").objectStore(SEEN).put(structuredClone(next), name);
       },
     };
   }
@@ -115,9 +94,9 @@ export class PageStore {
     return {
       load: () => table,
       save: (next) => {
-        // structuredClone: the table is live in KnownPeers, IndexedDB copies it here anyway.
+        // A Map, as KnownPeers keeps it: names such as "__proto__" stay plain entries.
         const write = this.#db.transaction(KNOWN_PEERS, "readwrite");
-        write.objectStore(KNOWN_PEERS).put(structuredClone(next), name);
+        write.objectStore(KNOWN_PEERS).put(new Map(next), name);
       },
     };
   }
@@ -160,16 +139,25 @@ function isIdentity(value: unknown): value is Identity {
   return isKeyPair(identity.enc) && isKeyPair(identity.sign);
 }
 
-function parseKnownTable(value: unknown): KnownTable {
-  // No prototype: a peer named "constructor" or "__proto__" is an entry like any other.
-  const table: KnownTable = Object.create(null);
-  if (typeof value !== "object" || value === null) return table;
-  for (const [name, entry] of Object.entries(value)) {
-    if (typeof entry !== "object" || entry === null) continue;
+function parseKnownTable(value: unknown): Map<string, KnownPeer> {
+  const table = new Map<string, KnownPeer>();
+  if (!(value instanceof Map)) return table;
+  for (const [name, entry] of value) {
+    if (typeof name !== "string" || typeof entry !== "object" || entry === null) continue;
     const { fingerprint, verified } = entry as Record<string, unknown>;
     if (typeof fingerprint === "string" && typeof verified === "boolean") {
-      table[name] = { fingerprint, verified };
+      table.set(name, { fingerprint, verified });
     }
   }
   return table;
+}
+
+function parseReplayState(value: unknown): ReplayState | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { floor, seen } = value as Record<string, unknown>;
+  const entry = (e: unknown): e is [string, number, number] =>
+    Array.isArray(e) && e.length === 3 && typeof e[0] === "string" &&
+    typeof e[1] === "number" && typeof e[2] === "number";
+  if ((typeof floor !== "number" && floor !== null) || !Array.isArray(seen)) return undefined;
+  return { floor, seen: seen.filter(entry) };
 }

@@ -1,0 +1,97 @@
+/**
+ * What the server keeps per connection. Shared by the handshake, the dispatcher and presence, so
+ * that each can be read and tested alone.
+ * @module
+ */
+
+import type { ErrorCode } from "../protocol/errors.ts";
+import type { LeaveReason } from "../protocol/messages.ts";
+import type { Connection } from "./connection.ts";
+import { TokenBucket } from "./limits.ts";
+import type { StreamSession } from "./stream_session.ts";
+
+/** One client connection. */
+export interface ServerClient {
+  /** A number for the log, unique per server run. */
+  readonly id: number;
+  /** The connection. */
+  readonly conn: Connection;
+  /** The client's address, as per-address limits see it. */
+  readonly host: string;
+  /** When the connection was accepted (ms, performance.now()): the handshake deadline counts from it. */
+  readonly connectedAt: number;
+  /** Where it stands: greeting until `welcome`, registered after, closed once done. */
+  state: "greeting" | "registered" | "closed";
+  /** The registered name. */
+  name?: string;
+  /** The random bytes the client must sign. */
+  readonly challenge: Uint8Array<ArrayBuffer>;
+  /** Its message rate. */
+  readonly bucket: TokenBucket;
+  /** Its stream, if one plays. */
+  stream?: StreamSession;
+  /** The id of its next stream. */
+  nextStreamId: number;
+  /** Why it left, as others are told. */
+  leaveReason: LeaveReason;
+  /** Why it left, in more detail, for the log. */
+  closeWhy?: string;
+  /** The id of the last keepalive ping. */
+  pingId: number;
+  /** `hello`s refused on this connection. */
+  refusedHellos: number;
+  /** A `hello` of this connection is being verified. */
+  verifying: boolean;
+  /** Codes already logged for this connection (each is logged once). */
+  readonly rejectLogged: Set<ErrorCode>;
+}
+
+/**
+ * A fresh client record, greeting.
+ *
+ * @param conn The connection.
+ * @param options Its log id, the time, and its message rate.
+ * @returns The record.
+ */
+export function newClient(
+  conn: Connection,
+  options: { id: number; now: number; messagesPerSecond: number; messageBurst: number },
+): ServerClient {
+  return {
+    id: options.id,
+    conn,
+    host: conn.remoteHost,
+    connectedAt: options.now,
+    state: "greeting",
+    challenge: crypto.getRandomValues(new Uint8Array(32)),
+    bucket: new TokenBucket(options.messagesPerSecond, {
+      burst: options.messageBurst,
+      now: options.now,
+    }),
+    nextStreamId: 1,
+    leaveReason: "disconnected",
+    pingId: 0,
+    refusedHellos: 0,
+    verifying: false,
+    rejectLogged: new Set(),
+  };
+}
+
+/**
+ * Marks a client to close once what it was sent is flushed (the server's read loop does it), and
+ * records why for the log.
+ *
+ * @param client The client.
+ * @param why The reason for the log, e.g. `VERSION_MISMATCH`.
+ * @param options `reason`: what others are told if it was registered (default `disconnected`).
+ */
+export function closeAfterFlush(
+  client: ServerClient,
+  why: string,
+  options: { reason?: LeaveReason } = {},
+): void {
+  if (client.state === "closed") return;
+  client.state = "closed";
+  client.closeWhy ??= why;
+  client.leaveReason = options.reason ?? "disconnected";
+}

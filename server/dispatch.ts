@@ -1,0 +1,194 @@
+/**
+ * What a registered client's requests do: directory lookups, the relay of sealed messages, the
+ * video requests and keepalives. Synchronous, so that the replies to one read leave in one write.
+ * @module
+ */
+
+import { PeerstreamError } from "../protocol/errors.ts";
+import type { ClientMessage } from "../protocol/messages.ts";
+import { logText } from "../protocol/text.ts";
+import type { SegmentStore } from "../video/segment_store.ts";
+import type { VideoLibrary } from "../video/videos.ts";
+import { closeAfterFlush, type ServerClient } from "./client.ts";
+import type { ServerLimits } from "./limits.ts";
+import { startPlay } from "./play_request.ts";
+import type { Presence } from "./presence.ts";
+import { DELIVER_OVERHEAD_BYTES, type Relay } from "./relay.ts";
+import type { ServerLog } from "./server_log.ts";
+
+/** What the dispatcher works with. */
+export interface DispatchContext {
+  /** The limits. */
+  readonly limits: ServerLimits;
+  /** The log. */
+  readonly log: ServerLog;
+  /** Who is online. */
+  readonly presence: Presence;
+  /** Sealed messages in flight. */
+  readonly relay: Relay<ServerClient>;
+  /** Segments shared by every viewer. */
+  readonly store: SegmentStore;
+  /** The video library. @throws {PeerstreamError} `VIDEO_NOT_READY` or `VIDEO_FAILED`. */
+  videos(): VideoLibrary;
+}
+
+/**
+ * Untrusted text (a name or title a client typed) as it goes into an error message: quoted,
+ * escaped and cut, so that the message is safe in a log and on a terminal.
+ *
+ * @param text The client's text.
+ * @returns The quoted text.
+ */
+export function quoted(text: string): string {
+  return logText(text, 64);
+}
+
+/**
+ * Handles one message of a registered client.
+ *
+ * @param client The registered client.
+ * @param message The message.
+ * @param ctx The server's parts.
+ * @throws {PeerstreamError} When the request is refused; the caller answers with the error.
+ */
+export function dispatch(client: ServerClient, message: ClientMessage, ctx: DispatchContext): void {
+  switch (message.type) {
+    case "hello":
+      throw new PeerstreamError("ALREADY_REGISTERED", `Already registered as "${client.name}"`);
+    case "list":
+      client.conn.send({ type: "videos", re: message.id, videos: listVideos(ctx.videos()) });
+      return;
+    case "key":
+      return keyInfo(client, message, ctx);
+    case "send":
+      return relaySend(client, message, ctx);
+    case "receipt":
+      return receipt(client, message, ctx);
+    case "play":
+      return startPlay(client, message, ctx);
+    case "stop":
+      if (client.stream === undefined) {
+        throw new PeerstreamError("NOT_PLAYING", "Cannot stop: nothing is playing");
+      }
+      return client.stream.stop(message.id);
+    case "quality":
+      if (client.stream === undefined) {
+        throw new PeerstreamError("NOT_PLAYING", "Cannot change quality: nothing is playing");
+      }
+      client.stream.setQuality(message.quality);
+      client.conn.send({ type: "ok", re: message.id });
+      return;
+    case "pause":
+    case "resume":
+    case "seek":
+      throw new PeerstreamError(
+        "INTERNAL",
+        `Cannot ${message.type}: this server does not support it yet; STOP and PLAY again`,
+      );
+    case "seg-ack":
+      if (client.stream?.streamId === message.streamId && message.epoch === 0) {
+        client.stream.ack(message.index);
+      }
+      return;
+    case "ping":
+      client.conn.send({ type: "pong", id: message.id });
+      return;
+    case "pong":
+      return;
+    case "quit":
+      return closeAfterFlush(client, "quit", { reason: "quit" });
+  }
+}
+
+function listVideos(library: VideoLibrary) {
+  return library.list().map((v) => ({
+    title: v.title,
+    heights: v.heights,
+    duration: v.duration,
+    hasAudio: v.hasAudio,
+    state: v.status.state,
+    progress: v.status.state === "preparing" ? v.status.progress : 1,
+  }));
+}
+
+function keyInfo(
+  client: ServerClient,
+  message: Extract<ClientMessage, { type: "key" }>,
+  ctx: DispatchContext,
+) {
+  const name = message.name.normalize("NFC");
+  const found = ctx.presence.lookup(name);
+  if (found === undefined) {
+    throw new PeerstreamError(
+      "UNKNOWN_PEER",
+      `No peer named ${quoted(message.name)}; run WHO to see who is online`,
+    );
+  }
+  client.conn.send({
+    type: "key-info",
+    re: message.id,
+    name,
+    encKey: found.keys.encKey,
+    signKey: found.keys.signKey,
+    online: found.online,
+  });
+}
+
+function relaySend(
+  client: ServerClient,
+  message: Extract<ClientMessage, { type: "send" }>,
+  ctx: DispatchContext,
+) {
+  const to = message.to.normalize("NFC");
+  const { body } = message;
+  if (body.length > ctx.limits.maxSealedBytes) {
+    throw new PeerstreamError(
+      "MESSAGE_TOO_LARGE",
+      `Cannot send to ${
+        quoted(to)
+      }: ${body.length} bytes exceeds the ${ctx.limits.maxSealedBytes}-byte limit`,
+    );
+  }
+  const recipient = ctx.presence.online(to);
+  if (recipient === undefined) {
+    if (ctx.presence.lookup(to) !== undefined) {
+      throw new PeerstreamError("PEER_OFFLINE", `Cannot send to ${quoted(to)}: they are offline`);
+    }
+    throw new PeerstreamError(
+      "UNKNOWN_PEER",
+      `Cannot send to ${quoted(to)}: no such peer; run WHO to see who is online`,
+    );
+  }
+  // Within the fair budgets (INBOX_FULL otherwise), so the recipient's queue never overflows.
+  const rid = ctx.relay.accept({
+    sender: client,
+    from: client.name!,
+    requestId: message.id,
+    to,
+    bytes: body.length + DELIVER_OVERHEAD_BYTES,
+  });
+  recipient.conn.send({ type: "deliver", rid, from: client.name!, body });
+}
+
+function receipt(
+  client: ServerClient,
+  message: Extract<ClientMessage, { type: "receipt" }>,
+  ctx: DispatchContext,
+) {
+  const outcome = ctx.relay.receipt(message.rid, {
+    by: client.name!,
+    ok: message.ok,
+    code: message.code,
+  });
+  if (outcome === undefined) return;
+  if (outcome.ok) {
+    outcome.sender.conn.send({ type: "delivered", re: outcome.requestId, to: outcome.to });
+  } else {
+    outcome.sender.conn.send({
+      type: "error",
+      re: outcome.requestId,
+      code: outcome.code,
+      message: outcome.message,
+    });
+  }
+}
