@@ -25,6 +25,8 @@ export interface BenchContext {
   profileDir?: string;
   /** Prints a progress line. */
   log: (line: string) => void;
+  /** Another checkout whose server and `join` the client scenario runs (the "before" figures). */
+  clientRoot?: string;
 }
 
 /** One measured quantity: one value per repetition (or per sample). */
@@ -60,22 +62,26 @@ export interface ScenarioResult {
  *
  * @param ctx The bench context.
  * @param fn The measurement.
- * @param videos Another videos folder and the title to wait for.
- * @param limits The server's limits instead of `BENCH_LIMITS` (`{}`: the defaults).
+ * @param options Another videos folder and the title to wait for; the server's limits instead of
+ * `BENCH_LIMITS` (`{}`: the defaults); another checkout whose server to run.
  * @returns What `fn` returned.
  */
 export async function withServer<T>(
   ctx: BenchContext,
   fn: (server: BenchServer) => Promise<T>,
-  videos?: { dir: string; title: string },
-  limits?: Record<string, number>,
+  options: {
+    videos?: { dir: string; title: string };
+    limits?: Record<string, number>;
+    root?: string;
+  } = {},
 ): Promise<T> {
   const server = await startBenchServer({
     cache: ctx.cache,
-    videos: videos?.dir ?? ctx.videos,
-    title: videos?.title,
+    videos: options.videos?.dir ?? ctx.videos,
+    title: options.videos?.title,
     profileDir: ctx.profileDir,
-    limits,
+    limits: options.limits,
+    root: options.root,
   });
   try {
     return await fn(server);

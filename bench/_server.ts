@@ -19,20 +19,40 @@ export const BENCH_TITLE_SECONDS = 30;
 export const LONG_TITLE = { title: "benchlong", seconds: 150, folder: "videos-long" } as const;
 
 /**
+ * An HD title for the client scenario: 30 s of 1280×720 at about 2.5 Mbit/s, so that the top
+ * rendition (720p) needs a link well above what a player reading at playback speed shows.
+ */
+export const HD_TITLE = {
+  title: "benchhd",
+  seconds: 30,
+  folder: "videos-hd",
+  height: 720,
+  bitrate: "2.5M",
+} as const;
+
+/**
  * ffmpeg arguments for the bench title: 30 s of 854×480 testsrc2 at 25 fps and about 1.1 Mbit/s,
  * with a 440 Hz tone, so that the server derives 240p, 360p and 480p renditions.
  *
  * @param output The file to write.
+ * @param seconds Its length.
+ * @param shape Another height (16:9) and bit rate.
  * @returns The arguments.
  */
-export function benchTitleArgs(output: string, seconds = BENCH_TITLE_SECONDS): string[] {
+export function benchTitleArgs(
+  output: string,
+  seconds: number = BENCH_TITLE_SECONDS,
+  shape: { height: number; bitrate: string } = { height: 480, bitrate: "1.1M" },
+): string[] {
+  const width = Math.round((shape.height * 16) / 9 / 2) * 2;
+  const rate = Number.parseFloat(shape.bitrate);
   return [
     ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"],
-    ["-f", "lavfi", "-i", "testsrc2=size=854x480:rate=25"],
+    ["-f", "lavfi", "-i", `testsrc2=size=${width}x${shape.height}:rate=25`],
     ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"],
     ["-t", String(seconds)],
-    ["-c:v", "libx264", "-preset", "veryfast", "-b:v", "1.1M", "-maxrate", "1.1M"],
-    ["-bufsize", "2.2M", "-pix_fmt", "yuv420p", "-g", "50"],
+    ["-c:v", "libx264", "-preset", "veryfast", "-b:v", shape.bitrate, "-maxrate", shape.bitrate],
+    ["-bufsize", `${rate * 2}M`, "-pix_fmt", "yuv420p", "-g", "50"],
     ["-c:a", "aac", "-b:a", "96k", "-f", "mp4", output],
   ].flat();
 }
@@ -47,14 +67,15 @@ export function benchTitleArgs(output: string, seconds = BENCH_TITLE_SECONDS): s
  */
 export async function ensureBenchTitle(
   cache: string,
-  options: { title: string; seconds: number; folder: string } = {
+  options: { title: string; seconds: number; folder: string; height?: number; bitrate?: string } = {
     title: BENCH_TITLE,
     seconds: BENCH_TITLE_SECONDS,
     folder: "videos",
   },
 ): Promise<{ dir: string; file: string }> {
   const dir = `${cache}/${options.folder}`;
-  const file = `${dir}/${options.title}_480p.mp4`;
+  const height = options.height ?? 480;
+  const file = `${dir}/${options.title}_${height}p.mp4`;
   await Deno.mkdir(dir, { recursive: true });
   try {
     await Deno.stat(file);
@@ -64,7 +85,7 @@ export async function ensureBenchTitle(
   }
   const tmp = `${cache}/.tmp-${crypto.randomUUID().slice(0, 8)}.mp4`;
   const out = await new Deno.Command("ffmpeg", {
-    args: benchTitleArgs(tmp, options.seconds),
+    args: benchTitleArgs(tmp, options.seconds, { height, bitrate: options.bitrate ?? "1.1M" }),
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -112,8 +133,9 @@ export interface BenchServer {
  * {@linkcode startServer}) and waits until the bench title is prepared.
  *
  * @param options The cache (segments are prepared once into it), the videos folder, the title to
- * wait for, where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere, and its
- * limits ({@linkcode BENCH_LIMITS} by default).
+ * wait for, where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere, its
+ * limits ({@linkcode BENCH_LIMITS} by default; another checkout's server runs its own defaults)
+ * and another checkout to run.
  * @returns The server.
  */
 export async function startBenchServer(
@@ -124,12 +146,20 @@ export async function startBenchServer(
     readyTimeoutMs?: number;
     profileDir?: string;
     limits?: Record<string, number>;
+    /** Another checkout to run the server of (its `main.ts`). */
+    root?: string;
   },
 ): Promise<BenchServer> {
   const server = await startServer({
+    main: options.root === undefined ? undefined : `${options.root}/main.ts`,
     cacheDir: `${options.cache}/server`,
     args: ["--videos", options.videos],
-    env: { PEERSTREAM_LIMITS: JSON.stringify(options.limits ?? BENCH_LIMITS) },
+    // Another checkout's server may not know these limits' names: it runs its own defaults.
+    env: {
+      PEERSTREAM_LIMITS: JSON.stringify(
+        options.limits ?? (options.root === undefined ? BENCH_LIMITS : {}),
+      ),
+    },
     denoArgs: options.profileDir === undefined
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`],

@@ -53,8 +53,7 @@ export async function hostileScenario(ctx: BenchContext): Promise<ScenarioResult
         pingP99.push(storm.pingP99);
         leaveMs.push(...await killedClients(ctx, server, ctx.quick ? 3 : 5));
       },
-      undefined,
-      {},
+      { limits: {} },
     );
   }
   const metrics: Metric[] = [

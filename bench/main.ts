@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: the figures of issue 5, measured against a real server process on loopback.
  *
- * Usage: `deno task bench [--quick] [--only viewers,start,...] [--reps N] [--cache DIR]`.
+ * Usage: `deno task bench [--quick] [--only viewers,start,...] [--reps N] [--cache DIR]
+ * [--client-root DIR]`.
  * Prints a table and writes `bench/results.json`. Exits non-zero only on a real failure: a crash,
  * a lost or duplicated message, or media bytes after a STOP acknowledgement.
  * @module
@@ -13,6 +14,7 @@ import { formatTable, resultsFile } from "./_report.ts";
 import type { BenchContext, ScenarioResult } from "./_scenario.ts";
 import { ensureBenchTitle } from "./_server.ts";
 import { baselineScenario } from "./baseline.ts";
+import { clientScenario } from "./client_experience.ts";
 import { cryptoScenario } from "./crypto.ts";
 import { hostileScenario } from "./hostile.ts";
 import { joinStormScenario } from "./join_storm.ts";
@@ -39,6 +41,7 @@ const SCENARIOS: Record<
   web: webScenario,
   baseline: (ctx, done) => baselineScenario(ctx, done.find((r) => r.id === "viewers")),
   hostile: hostileScenario,
+  client: clientScenario,
 };
 
 const HELP = `Usage: deno task bench [options]
@@ -53,6 +56,8 @@ Options:
   --cache DIR       Bench title and prepared segments (default .cache/bench)
   --out FILE        Results file (default bench/results.json)
   --server-prof DIR Write a V8 CPU profile of every server process into DIR
+  --client-root DIR Run the client scenario with the server and join of another
+                    checkout (the "before" figures)
   -h, --help        Show this help
 `;
 
@@ -77,6 +82,7 @@ export async function main(args: string[]): Promise<number> {
         cache: { type: "string" },
         out: { type: "string" },
         "server-prof": { type: "string" },
+        "client-root": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -121,6 +127,7 @@ export async function main(args: string[]): Promise<number> {
     file,
     workers,
     profileDir: values["server-prof"],
+    clientRoot: values["client-root"],
     tag: crypto.randomUUID().slice(0, 6),
     log,
   };

@@ -169,7 +169,7 @@ export async function autoSwitch(
       await v.stop().catch(() => {});
       v.client.close();
       await v.client.done;
-    }, videos);
+    }, { videos });
   }
   return {
     metrics: [

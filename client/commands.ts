@@ -10,6 +10,9 @@ export type Command =
   | { kind: "list" }
   | { kind: "play"; title: string; quality: Quality }
   | { kind: "stop" }
+  | { kind: "pause" }
+  | { kind: "resume" }
+  | { kind: "seek"; target: SeekTarget }
   | { kind: "quality"; quality: Quality }
   | { kind: "message"; to?: string; text?: string }
   | { kind: "who" }
@@ -19,11 +22,17 @@ export type Command =
   | { kind: "quit" }
   | { kind: "empty" };
 
+/** Where SEEK goes: a time from the start of the title, or seconds from the current position. */
+export type SeekTarget = { absolute: number } | { relative: number };
+
 /** Command words, for help and tab completion. */
 export const COMMAND_WORDS = [
   "LIST",
   "PLAY",
   "STOP",
+  "PAUSE",
+  "RESUME",
+  "SEEK",
   "QUALITY",
   "MESSAGE",
   "WHO",
@@ -38,14 +47,16 @@ export const COMMAND_WORDS = [
 export const COMMAND_HELP = `Commands (case does not matter):
   LIST                        Videos on the server
   PLAY <title> [720p|auto]    Play a title (auto adapts to your connection)
-  STOP                        Stop playing
-  QUALITY <720p|auto>         Change quality while playing
+  STOP                        Stop playing (Ctrl-C on an empty line too)
+  PAUSE / RESUME              Freeze the picture and hold the stream; continue
+  SEEK <1:30|+10|-10>         Jump to a time, or seconds forward or back
+  QUALITY <720p|auto>         Change quality while playing (720p: at once; auto adapts)
   MESSAGE [<peer> [<text>]]   Send an end-to-end encrypted message
-  WHO                         Peers online, with key fingerprints (also KEYS)
-  VERIFY <peer> [yes]         Show a peer's full fingerprint; "yes" marks it verified
+  WHO                         You and the peers online, with key fingerprints (also KEYS)
+  VERIFY <peer> [yes]         Show a peer's full fingerprint (or yours); "yes" marks it verified
   ACCEPT <peer>               Trust a peer's changed key
   HELP                        This help
-  QUIT                        Leave`;
+  QUIT                        Leave (Ctrl-D too)`;
 
 /**
  * Parses a quality: `720p`, `720` or `auto`.
@@ -63,6 +74,27 @@ export function parseQuality(text: string): Quality {
     throw new SyntaxError(`Invalid quality "${text}": use a height such as 480p, or auto`);
   }
   return Number(match[1]);
+}
+
+/**
+ * Parses a SEEK argument: `1:30` or `1:02:03` (a time), `90` (seconds), `+10` or `-10` (seconds
+ * from the current position; `+1:00` works too).
+ *
+ * @param text The word.
+ * @returns Where to go.
+ * @throws {SyntaxError} For anything else.
+ */
+export function parseSeekTarget(text: string): SeekTarget {
+  // Hours or minutes, then ":MM" or ":MM:SS" parts of two digits under 60, then a fraction.
+  const match = /^([+-]?)(\d{1,5})((?::[0-5]\d){0,2})(\.\d{1,3})?$/.exec(text);
+  if (match === null) {
+    throw new SyntaxError(`Invalid time "${text}": use 1:30, 90, +10 or -10`);
+  }
+  let seconds = Number(match[2]);
+  for (const part of match[3].split(":").slice(1)) seconds = seconds * 60 + Number(part);
+  seconds += Number(match[4] ?? 0);
+  if (match[1] === "") return { absolute: seconds };
+  return { relative: match[1] === "-" ? -seconds : seconds };
 }
 
 /**
@@ -94,6 +126,13 @@ export function parseCommand(line: string): Command {
     }
     case "STOP":
       return { kind: "stop" };
+    case "PAUSE":
+      return { kind: "pause" };
+    case "RESUME":
+      return { kind: "resume" };
+    case "SEEK":
+      if (args.length !== 1) throw new SyntaxError("Usage: SEEK <1:30|+10|-10>");
+      return { kind: "seek", target: parseSeekTarget(args[0]) };
     case "QUALITY":
       if (args.length !== 1) throw new SyntaxError("Usage: QUALITY <720p|auto>");
       return { kind: "quality", quality: parseQuality(args[0]) };
@@ -127,17 +166,37 @@ export function parseCommand(line: string): Command {
   }
 }
 
+/** A title as completion sees it: its name and the heights it has. */
+export interface TitleChoice {
+  /** The title. */
+  title: string;
+  /** Its renditions' heights. */
+  heights: readonly number[];
+}
+
+/** What completion may offer. */
+export interface CompletionSources {
+  /** Peers online. */
+  peers: readonly string[];
+  /** Titles from the last LIST. */
+  titles: readonly TitleChoice[];
+  /** Heights of what plays now, for QUALITY. @default {[]} */
+  playing?: readonly number[];
+}
+
+function _qualities(heights: readonly number[]): string[] {
+  return ["auto", ...[...heights].sort((a, b) => a - b).map((h) => `${h}p`)];
+}
+
 /**
- * Completes a partial line: command words first, then peer names or titles.
+ * Completes a partial line: command words first, then peer names, titles, or the resolutions the
+ * title (or what plays) has.
  *
  * @param line The line so far.
- * @param options Peer names and titles to offer.
+ * @param sources Peer names, titles with their heights, and the heights of what plays.
  * @returns The candidates and the part of the line they replace.
  */
-export function complete(
-  line: string,
-  options: { peers: readonly string[]; titles: readonly string[] },
-): [string[], string] {
+export function complete(line: string, sources: CompletionSources): [string[], string] {
   // Leading blanks would make an empty first word and hide the command.
   const words = line.trimStart().split(/\s+/);
   const last = words[words.length - 1];
@@ -148,11 +207,12 @@ export function complete(
   const command = words[0].toUpperCase();
   let pool: readonly string[] = [];
   if (words.length === 2) {
-    if (["MESSAGE", "MSG", "VERIFY", "ACCEPT"].includes(command)) pool = options.peers;
-    else if (command === "PLAY") pool = options.titles;
-    else if (command === "QUALITY") pool = ["auto", "240p", "360p", "480p", "720p", "1080p"];
+    if (["MESSAGE", "MSG", "VERIFY", "ACCEPT"].includes(command)) pool = sources.peers;
+    else if (command === "PLAY") pool = sources.titles.map((t) => t.title);
+    else if (command === "QUALITY") pool = _qualities(sources.playing ?? []);
   } else if (words.length === 3 && command === "PLAY") {
-    pool = ["auto", "240p", "360p", "480p", "720p", "1080p"];
+    const title = sources.titles.find((t) => t.title === words[1]);
+    pool = title === undefined ? ["auto"] : _qualities(title.heights);
   }
   return [pool.filter((p) => p.startsWith(last)).map((p) => `${p} `), last];
 }

@@ -6,6 +6,9 @@ import {
   complete,
   parseCommand,
   parseQuality,
+  parseSeekTarget,
+  type SeekTarget,
+  type TitleChoice,
 } from "./commands.ts";
 
 /** Asserts a SyntaxError whose message contains `fragment`. */
@@ -35,6 +38,12 @@ const PARSE_TABLE: readonly [string, Command][] = [
   ["pLaY   dog \t 240p  ", { kind: "play", title: "dog", quality: 240 }],
   ["STOP", { kind: "stop" }],
   ["stop", { kind: "stop" }],
+  ["PAUSE", { kind: "pause" }],
+  ["pause", { kind: "pause" }],
+  ["RESUME", { kind: "resume" }],
+  ["SEEK 1:30", { kind: "seek", target: { absolute: 90 } }],
+  ["seek +10", { kind: "seek", target: { relative: 10 } }],
+  ["SEEK -10", { kind: "seek", target: { relative: -10 } }],
   ["QUALITY 480p", { kind: "quality", quality: 480 }],
   ["quality auto", { kind: "quality", quality: "auto" }],
   ["MESSAGE", { kind: "message" }],
@@ -91,6 +100,9 @@ const ERROR_TABLE: readonly [string, string][] = [
   ["VERIFY", "Usage: VERIFY"],
   ["VERIFY bob no", "Usage: VERIFY"],
   ["VERIFY bob yes please", "Usage: VERIFY"],
+  ["SEEK", "Usage: SEEK"],
+  ["SEEK 1 2", "Usage: SEEK"],
+  ["SEEK soon", 'Invalid time "soon"'],
   ["ACCEPT", "Usage: ACCEPT"],
   ["ACCEPT bob carol", "Usage: ACCEPT"],
   ["DANCE", 'Unknown command "DANCE"'],
@@ -151,15 +163,43 @@ Deno.test("parseQuality() throws SyntaxError for anything that is not a height o
   }
 });
 
+Deno.test("parseSeekTarget() reads times, seconds and signed offsets", () => {
+  const table: readonly [string, SeekTarget][] = [
+    ["0", { absolute: 0 }],
+    ["90", { absolute: 90 }],
+    ["1:30", { absolute: 90 }],
+    ["0:05", { absolute: 5 }],
+    ["1:02:03", { absolute: 3723 }],
+    ["12:00", { absolute: 720 }],
+    ["1:30.5", { absolute: 90.5 }],
+    ["+10", { relative: 10 }],
+    ["-10", { relative: -10 }],
+    ["+1:00", { relative: 60 }],
+    ["-0", { relative: -0 }],
+  ];
+  for (const [text, expected] of table) deepEqual(parseSeekTarget(text), expected, text);
+  for (
+    const text of ["", "+", "1:5", "1:60", "1:2:3:4", "1::30", "a", "10s", "--1", "1:30:", "1.2.3"]
+  ) {
+    assertSyntaxError(() => parseSeekTarget(text), `Invalid time "${text}"`, JSON.stringify(text));
+  }
+});
+
 const PEERS = ["alice", "bob", "bobby"];
-const TITLES = ["dog", "dolphin", "cat"];
-const QUALITIES = ["auto", "240p", "360p", "480p", "720p", "1080p"];
+const TITLE_CHOICES: readonly TitleChoice[] = [
+  { title: "dog", heights: [720, 240] },
+  { title: "dolphin", heights: [480] },
+  { title: "cat", heights: [240, 360, 480, 720, 1080] },
+];
+const TITLES = { peers: PEERS, titles: TITLE_CHOICES };
 
 Deno.test("complete() offers command words for the first word, whatever its case", () => {
   const table: readonly [string, string[]][] = [
     ["", COMMAND_WORDS.map((w) => `${w} `)],
-    ["P", ["PLAY "]],
+    ["P", ["PLAY ", "PAUSE "]],
     ["pl", ["PLAY "]],
+    ["R", ["RESUME "]],
+    ["se", ["SEEK "]],
     ["  pl", ["PLAY "]],
     ["Q", ["QUALITY ", "QUIT "]],
     ["qu", ["QUALITY ", "QUIT "]],
@@ -169,7 +209,7 @@ Deno.test("complete() offers command words for the first word, whatever its case
     ["PLAYS", []],
   ];
   for (const [line, expected] of table) {
-    const [hits, replaced] = complete(line, { peers: PEERS, titles: TITLES });
+    const [hits, replaced] = complete(line, TITLES);
     deepEqual(hits, expected, JSON.stringify(line));
     equal(replaced, line.trim(), JSON.stringify(line));
   }
@@ -186,19 +226,35 @@ Deno.test("complete() offers peers after MESSAGE/MSG/VERIFY/ACCEPT, titles after
     ["PLAY ", ["dog ", "dolphin ", "cat "], ""],
     ["play do", ["dog ", "dolphin "], "do"],
     ["PLAY c", ["cat "], "c"],
-    ["QUALITY ", QUALITIES.map((q) => `${q} `), ""],
-    ["QUALITY 7", ["720p "], "7"],
-    ["PLAY dog ", QUALITIES.map((q) => `${q} `), ""],
-    ["PLAY dog 1", ["1080p "], "1"],
-    ["PLAY dog a", ["auto "], "a"],
     ["PLAY dog 720p ", [], ""],
     ["MESSAGE bob ", [], ""],
     ["STOP ", [], ""],
     ["LIST x", [], "x"],
   ];
   for (const [line, expected, replaced] of table) {
-    deepEqual(complete(line, { peers: PEERS, titles: TITLES }), [expected, replaced], line);
+    deepEqual(complete(line, TITLES), [expected, replaced], line);
   }
+});
+
+Deno.test("complete() offers only the resolutions the title, or what plays, has", () => {
+  const table: readonly [string, string[], string][] = [
+    ["PLAY dog ", ["auto ", "240p ", "720p "], ""],
+    ["PLAY dog 1", [], "1"],
+    ["PLAY dog 7", ["720p "], "7"],
+    ["PLAY dolphin ", ["auto ", "480p "], ""],
+    ["PLAY cat 1", ["1080p "], "1"],
+    ["PLAY cat a", ["auto "], "a"],
+    // A title LIST has not shown: only auto is sure to exist.
+    ["PLAY zebra ", ["auto "], ""],
+    // QUALITY: the heights of what plays.
+    ["QUALITY ", ["auto "], ""],
+  ];
+  for (const [line, expected, replaced] of table) {
+    deepEqual(complete(line, TITLES), [expected, replaced], line);
+  }
+  const playing = { ...TITLES, playing: [720, 240, 480] };
+  deepEqual(complete("QUALITY ", playing), [["auto ", "240p ", "480p ", "720p "], ""]);
+  deepEqual(complete("quality 4", playing), [["480p "], "4"]);
 });
 
 Deno.test("complete() offers nothing when there are no peers or titles", () => {

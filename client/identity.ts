@@ -21,6 +21,45 @@ function fileSafe(name: string): string {
   return encodeURIComponent(name).replaceAll(".", "%2E");
 }
 
+/** An identity loaded or made for a name, and how to keep it. */
+export interface LoadedIdentity {
+  /** The key pairs. */
+  identity: Identity;
+  /** Whether the keys were made now (nothing was saved for the name). */
+  created: boolean;
+  /** Saves new keys (mode 0600); nothing for keys that were loaded, or ephemeral ones. */
+  save(): Promise<void>;
+}
+
+/**
+ * Loads the identity saved for a name, or makes one without saving it yet: the client saves it
+ * once the server accepted the name, so that a refused name (taken, invalid) leaves no file.
+ *
+ * @param name The user's name.
+ * @param options The config folder; `ephemeral` keeps keys in memory only.
+ * @returns The identity, and `save` to keep new keys.
+ * @throws {SyntaxError} When the saved file is not valid JSON.
+ */
+export async function loadIdentity(
+  name: string,
+  options: { dir: string; ephemeral?: boolean },
+): Promise<LoadedIdentity> {
+  const none = () => Promise.resolve();
+  if (options.ephemeral) return { identity: await generateIdentity(), created: true, save: none };
+  const path = `${options.dir}/identities/${fileSafe(name)}.json`;
+  let text: string | undefined;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (text !== undefined) {
+    return { identity: await _parseIdentity(path, text), created: false, save: none };
+  }
+  const identity = await generateIdentity();
+  return { identity, created: true, save: () => _saveIdentity(path, identity) };
+}
+
 /**
  * Loads the identity saved for a name, or creates and saves one.
  *
@@ -32,40 +71,35 @@ export async function loadOrCreateIdentity(
   name: string,
   options: { dir: string; ephemeral?: boolean },
 ): Promise<{ identity: Identity; created: boolean }> {
-  if (options.ephemeral) return { identity: await generateIdentity(), created: true };
-  const path = `${options.dir}/identities/${fileSafe(name)}.json`;
-  let text: string | undefined;
+  const loaded = await loadIdentity(name, options);
+  await loaded.save();
+  return { identity: loaded.identity, created: loaded.created };
+}
+
+async function _parseIdentity(path: string, text: string): Promise<Identity> {
+  let stored: StoredIdentity;
   try {
-    text = await Deno.readTextFile(path);
+    stored = JSON.parse(text) as StoredIdentity;
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new SyntaxError(
+      `Cannot read identity "${path}": it is not valid JSON; restore it from a backup, or delete it to create new keys`,
+      { cause: error },
+    );
   }
-  if (text !== undefined) {
-    let stored: StoredIdentity;
-    try {
-      stored = JSON.parse(text) as StoredIdentity;
-    } catch (error) {
-      throw new SyntaxError(
-        `Cannot read identity "${path}": it is not valid JSON; restore it from a backup, or delete it to create new keys`,
-        { cause: error },
-      );
-    }
-    const rsa = { name: "RSA-OAEP", hash: "SHA-256" };
-    const [encPub, encPriv, signPub, signPriv] = await Promise.all([
-      crypto.subtle.importKey("jwk", stored.enc.publicKey, rsa, true, ["encrypt", "wrapKey"]),
-      crypto.subtle.importKey("jwk", stored.enc.privateKey, rsa, true, ["decrypt", "unwrapKey"]),
-      crypto.subtle.importKey("jwk", stored.sign.publicKey, { name: "Ed25519" }, true, ["verify"]),
-      crypto.subtle.importKey("jwk", stored.sign.privateKey, { name: "Ed25519" }, true, ["sign"]),
-    ]);
-    return {
-      identity: {
-        enc: { publicKey: encPub, privateKey: encPriv },
-        sign: { publicKey: signPub, privateKey: signPriv },
-      },
-      created: false,
-    };
-  }
-  const identity = await generateIdentity();
+  const rsa = { name: "RSA-OAEP", hash: "SHA-256" };
+  const [encPub, encPriv, signPub, signPriv] = await Promise.all([
+    crypto.subtle.importKey("jwk", stored.enc.publicKey, rsa, true, ["encrypt", "wrapKey"]),
+    crypto.subtle.importKey("jwk", stored.enc.privateKey, rsa, true, ["decrypt", "unwrapKey"]),
+    crypto.subtle.importKey("jwk", stored.sign.publicKey, { name: "Ed25519" }, true, ["verify"]),
+    crypto.subtle.importKey("jwk", stored.sign.privateKey, { name: "Ed25519" }, true, ["sign"]),
+  ]);
+  return {
+    enc: { publicKey: encPub, privateKey: encPriv },
+    sign: { publicKey: signPub, privateKey: signPriv },
+  };
+}
+
+async function _saveIdentity(path: string, identity: Identity): Promise<void> {
   const [encPub, encPriv, signPub, signPriv] = await Promise.all([
     crypto.subtle.exportKey("jwk", identity.enc.publicKey),
     crypto.subtle.exportKey("jwk", identity.enc.privateKey),
@@ -78,7 +112,6 @@ export async function loadOrCreateIdentity(
     sign: { publicKey: signPub, privateKey: signPriv },
   };
   await writeFileAtomic(path, JSON.stringify(stored));
-  return { identity, created: true };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { deepEqual, equal, notDeepEqual, ok, rejects, throws } from "node:assert/strict";
 import { KnownPeers } from "./known_peers.ts";
-import { knownPeersFile, loadOrCreateIdentity, replayFile } from "./identity.ts";
+import { knownPeersFile, loadIdentity, loadOrCreateIdentity, replayFile } from "./identity.ts";
 import { ReplayGuard } from "../protocol/replay.ts";
 import type { Identity } from "../protocol/e2e.ts";
 
@@ -217,5 +217,22 @@ Deno.test("replayFile().load() throws SyntaxError with its path and a remedy for
         return true;
       });
     }
+  });
+});
+
+Deno.test("loadIdentity() writes new keys only when save() is called (after the server accepted the name)", async () => {
+  await withTempDir(async (dir) => {
+    const made = await loadIdentity("alice", { dir });
+    equal(made.created, true);
+    deepEqual(names(`${dir}/identities`), [], "nothing on disk before save()");
+    await made.save();
+    deepEqual(names(`${dir}/identities`), ["alice.json"]);
+    const again = await loadIdentity("alice", { dir });
+    equal(again.created, false);
+    deepEqual(await spki(again.identity), await spki(made.identity));
+    await again.save();
+    const ephemeral = await loadIdentity("bob", { dir, ephemeral: true });
+    await ephemeral.save();
+    deepEqual(names(`${dir}/identities`), ["alice.json"]);
   });
 });

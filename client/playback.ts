@@ -1,20 +1,30 @@
 /**
- * The client's playback state machine. Pure: the session asks it whether a step is legal.
+ * The client's playback state machine: what the person sees, not what the server sends. Pure:
+ * the viewer asks it whether a step is legal.
+ *
+ * "Playing" lasts until the player has shown the end (it exits), not until the last byte
+ * arrived: after the server's `stream-end` `finished`, the state is `ending` while the player
+ * plays out what it has, and STOP, PAUSE, SEEK and QUALITY still work.
  * @module
  */
 
 import { PeerstreamError } from "../protocol/errors.ts";
 
 /** Where playback stands. */
-export type PlaybackState = "idle" | "requesting" | "playing" | "stopping";
+export type PlaybackState =
+  | "idle" // no player
+  | "requesting" // PLAY sent, no stream-start yet
+  | "playing" // the server streams and the player plays
+  | "ending"; // everything arrived; the player plays out the rest
 
 /** What happens to playback. */
 export type PlaybackEvent =
-  | "play" // the user asked to play
+  | "play" // the user asked to play (replacing whatever plays)
   | "started" // the server sent stream-start
   | "refused" // the server answered PLAY with an error
+  | "received" // the server sent all of it (stream-end finished)
   | "stop" // the user asked to stop
-  | "ended"; // the server sent stream-end, or the connection closed
+  | "ended"; // the player exited, or the stream failed
 
 /**
  * Computes the next state.
@@ -22,7 +32,7 @@ export type PlaybackEvent =
  * @param state The current state.
  * @param event What happened.
  * @returns The next state.
- * @throws {PeerstreamError} `NOT_PLAYING` when the user's step is illegal now.
+ * @throws {PeerstreamError} `NOT_PLAYING` for STOP when nothing plays.
  */
 export function nextPlaybackState(state: PlaybackState, event: PlaybackEvent): PlaybackState {
   switch (event) {
@@ -32,15 +42,30 @@ export function nextPlaybackState(state: PlaybackState, event: PlaybackEvent): P
     case "started":
       return state === "requesting" ? "playing" : state;
     case "refused":
-      // A STOP sent while PLAY was pending leaves "stopping"; the refused stream never starts, so
-      // no stream-end will follow to bring the state back to idle.
-      return state === "requesting" || state === "stopping" ? "idle" : state;
+      return state === "requesting" ? "idle" : state;
+    case "received":
+      return state === "playing" ? "ending" : state;
     case "stop":
-      if (state !== "playing" && state !== "requesting") {
+      if (state === "idle") {
         throw new PeerstreamError("NOT_PLAYING", "Cannot stop: nothing is playing");
       }
-      return "stopping";
+      return "idle";
     case "ended":
       return "idle";
   }
+}
+
+/**
+ * Checks that a command on the current stream is legal now.
+ *
+ * @param state The current state.
+ * @param action What the user asked, for the message, e.g. `seek`.
+ * @throws {PeerstreamError} `NOT_PLAYING` unless something is on screen.
+ */
+export function requireOnScreen(state: PlaybackState, action: string): void {
+  if (state === "playing" || state === "ending") return;
+  const why = state === "requesting"
+    ? "the stream is starting; try again in a moment"
+    : "nothing is playing; PLAY a title first";
+  throw new PeerstreamError("NOT_PLAYING", `Cannot ${action}: ${why}`);
 }

@@ -1,9 +1,21 @@
-import { equal, ok, throws } from "node:assert/strict";
+import { equal, throws } from "node:assert/strict";
 import { PeerstreamError } from "../protocol/errors.ts";
-import { nextPlaybackState, type PlaybackEvent, type PlaybackState } from "./playback.ts";
+import {
+  nextPlaybackState,
+  type PlaybackEvent,
+  type PlaybackState,
+  requireOnScreen,
+} from "./playback.ts";
 
-const STATES: readonly PlaybackState[] = ["idle", "requesting", "playing", "stopping"];
-const EVENTS: readonly PlaybackEvent[] = ["play", "started", "refused", "stop", "ended"];
+const STATES: readonly PlaybackState[] = ["idle", "requesting", "playing", "ending"];
+const EVENTS: readonly PlaybackEvent[] = [
+  "play",
+  "started",
+  "refused",
+  "received",
+  "stop",
+  "ended",
+];
 
 /** A next state, or the code of the error the step throws. */
 type Outcome = PlaybackState | { throws: "NOT_PLAYING" };
@@ -12,23 +24,39 @@ const NOT = { throws: "NOT_PLAYING" } as const;
 
 /** Every (state, event) pair. Rows are states, columns follow EVENTS. */
 const TABLE: Record<PlaybackState, Record<PlaybackEvent, Outcome>> = {
-  idle: { play: "requesting", started: "idle", refused: "idle", stop: NOT, ended: "idle" },
+  idle: {
+    play: "requesting",
+    started: "idle",
+    refused: "idle",
+    received: "idle",
+    stop: NOT,
+    ended: "idle",
+  },
   requesting: {
     play: "requesting",
     started: "playing",
     refused: "idle",
-    stop: "stopping",
+    received: "requesting",
+    stop: "idle",
     ended: "idle",
   },
   playing: {
     play: "requesting",
     started: "playing",
     refused: "playing",
-    stop: "stopping",
+    received: "ending",
+    stop: "idle",
     ended: "idle",
   },
-  // A refused PLAY after a STOP sent while requesting: no stream-end will come, so back to idle.
-  stopping: { play: "requesting", started: "stopping", refused: "idle", stop: NOT, ended: "idle" },
+  // All of it arrived; the player still shows the last seconds: STOP still stops.
+  ending: {
+    play: "requesting",
+    started: "ending",
+    refused: "ending",
+    received: "ending",
+    stop: "idle",
+    ended: "idle",
+  },
 };
 
 Deno.test("nextPlaybackState() follows the transition table for every (state, event) pair", () => {
@@ -40,11 +68,13 @@ Deno.test("nextPlaybackState() follows the transition table for every (state, ev
       if (typeof expected === "string") {
         equal(nextPlaybackState(state, event), expected, label);
       } else {
-        throws(() => nextPlaybackState(state, event), (error: unknown) => {
-          ok(error instanceof PeerstreamError, `${label}: ${error}`);
-          equal(error.code, expected.throws, label);
-          return true;
-        });
+        throws(
+          () => nextPlaybackState(state, event),
+          (e: unknown) =>
+            e instanceof PeerstreamError && e.code === expected.throws &&
+            /Cannot stop: nothing is playing/.test(e.message),
+          label,
+        );
       }
       pairs++;
     }
@@ -52,34 +82,18 @@ Deno.test("nextPlaybackState() follows the transition table for every (state, ev
   equal(pairs, STATES.length * EVENTS.length);
 });
 
-Deno.test("nextPlaybackState() lets a PLAY replace what plays (protocol 2)", () => {
-  for (const state of STATES) equal(nextPlaybackState(state, "play"), "requesting", state);
-});
-
-Deno.test("nextPlaybackState() throws NOT_PLAYING when stopping while idle", () => {
-  throws(() => nextPlaybackState("idle", "stop"), (error: unknown) => {
-    ok(error instanceof PeerstreamError);
-    equal(error.code, "NOT_PLAYING");
-    ok(error.message.includes("Cannot stop: nothing is playing"), error.message);
-    return true;
-  });
-});
-
-Deno.test("nextPlaybackState() returns to idle along every session path", () => {
-  const paths: readonly PlaybackEvent[][] = [
-    ["play", "started", "ended"],
-    ["play", "refused"],
-    ["play", "started", "stop", "ended"],
-    ["play", "stop", "started", "ended"],
-    ["play", "stop", "refused"],
-    ["play", "stop", "ended"],
-    ["play", "ended"],
-  ];
-  for (const path of paths) {
-    let state: PlaybackState = "idle";
-    for (const event of path) state = nextPlaybackState(state, event);
-    equal(state, "idle", path.join(" -> "));
-    // A new PLAY is legal again.
-    equal(nextPlaybackState(state, "play"), "requesting", path.join(" -> "));
-  }
+Deno.test("requireOnScreen() allows playing and ending, and says why otherwise", () => {
+  requireOnScreen("playing", "seek");
+  requireOnScreen("ending", "pause");
+  throws(
+    () => requireOnScreen("idle", "seek"),
+    (e: unknown) =>
+      e instanceof PeerstreamError && e.code === "NOT_PLAYING" &&
+      e.message === "Cannot seek: nothing is playing; PLAY a title first",
+  );
+  throws(
+    () => requireOnScreen("requesting", "pause"),
+    (e: unknown) =>
+      e instanceof PeerstreamError && /^Cannot pause: the stream is starting/.test(e.message),
+  );
 });

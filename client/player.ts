@@ -1,6 +1,11 @@
 /**
  * The player: a subprocess (ffplay by default) fed the stream on its stdin. Nothing of the video
  * touches the disk. With `--player none`, a validator counts and checks what arrives instead.
+ *
+ * PAUSE freezes the picture for any player by stopping its process (SIGSTOP, and SIGCONT on
+ * RESUME): no player needs a control channel, and a stopped player also stops reading, which the
+ * playout queue notices like a player paused from its own window. Signals go to the player's
+ * process group when it leads one (`timeout` and `setsid` wrappers do), else to the process.
  * @module
  */
 
@@ -8,6 +13,40 @@ import { PeerstreamError } from "../protocol/errors.ts";
 import type { StreamStartMessage } from "../protocol/messages.ts";
 import type { MediaSink } from "./session.ts";
 import { TS_PACKET_SIZE, TS_SYNC_BYTE } from "../video/ts_packet.ts";
+
+/** A running player as the viewer drives it (see `viewer.ts`). */
+export interface Player {
+  /**
+   * Hands bytes to the player.
+   *
+   * @returns True once it took them, false when it is gone.
+   */
+  write(data: Uint8Array): Promise<boolean>;
+  /** Closes its input: it plays out what it has, then exits. */
+  end(): Promise<void>;
+  /** Ends it at once; resolves once it exited. */
+  kill(): Promise<void>;
+  /** Freezes it (PAUSE). */
+  pause(): void;
+  /** Continues it (RESUME). */
+  resume(): void;
+  /** Resolves with its exit code once it exited, whoever ended it. */
+  readonly exited: Promise<number>;
+  /** What a validating player counted; none for a real player. */
+  readonly stats?: PlayerStats;
+}
+
+/** What `--player none` counted. */
+export interface PlayerStats {
+  /** What the stream carries. */
+  container: "mpegts" | "mjpeg";
+  /** Media bytes. */
+  bytes: number;
+  /** MPEG-TS packets, or JPEG images. */
+  units: number;
+  /** MPEG-TS sync errors. */
+  errors: number;
+}
 
 /**
  * Splits a player command line into words, honouring single and double quotes.
@@ -42,13 +81,18 @@ export function splitCommand(spec: string): string[] {
   return words;
 }
 
+/** Index of the ffplay word in a player command (it may follow a wrapper such as `timeout`). */
+function _ffplayAt(words: readonly string[]): number {
+  return words.findIndex((w) => /(^|\/)ffplay$/.test(w));
+}
+
 /**
  * Builds the player's command line for a stream.
  *
- * For ffplay the input format is given and probing is cut to the minimum, since ffplay's default
- * probing waits about 5 s on a pipe; the window is sized for the top rendition so that switching up
- * does not shrink the picture; words after `ffplay` (e.g. `ffplay -fs`) are kept. Other players
- * get their words as given.
+ * For ffplay (also behind a wrapper such as `timeout 60 ffplay`) the input format is given and
+ * probing is cut to the minimum, since ffplay's default probing waits about 5 s on a pipe; the
+ * window is sized for the top rendition so that switching never resizes it; words after `ffplay`
+ * (e.g. `ffplay -fs`) are kept. Other players get their words as given.
  *
  * @param spec `ffplay`, `none`, or a command such as `mpv -`.
  * @param info The stream's metadata.
@@ -57,12 +101,12 @@ export function splitCommand(spec: string): string[] {
 export function playerArgs(spec: string, info: StreamStartMessage): string[] | null {
   if (spec === "none") return null;
   const words = splitCommand(spec);
-  if (!/(^|\/)ffplay$/.test(words[0])) return words;
+  if (_ffplayAt(words) < 0) return words;
   const top = info.renditions[info.renditions.length - 1];
   return [
-    words[0],
-    // The user's own ffplay options (e.g. -fs) come first; the input options must stay last.
-    ...words.slice(1),
+    // The user's own words (a wrapper, ffplay, its options such as -fs) come first; the input
+    // options must stay last.
+    ...words,
     "-hide_banner",
     "-loglevel",
     "error",
@@ -80,6 +124,41 @@ export function playerArgs(spec: string, info: StreamStartMessage): string[] | n
     "-i",
     "pipe:0",
   ];
+}
+
+/**
+ * Whether a player command needs a graphical display: ffplay, mpv (unless its video output is
+ * `null`, `tct`, `caca`, `sixel` or `kitty`) and vlc do; `none` and anything else are not judged.
+ *
+ * @param spec The `--player` value.
+ * @returns True for a player that opens a window.
+ */
+export function needsDisplay(spec: string): boolean {
+  if (spec === "none") return false;
+  const words = splitCommand(spec);
+  if (_ffplayAt(words) >= 0) return !words.includes("-nodisp");
+  const mpv = words.findIndex((w) => /(^|\/)mpv$/.test(w));
+  if (mpv >= 0) return !words.some((w) => /^--vo=(null|tct|caca|sixel|kitty)\b/.test(w));
+  return words.some((w) => /(^|\/)vlc$/.test(w));
+}
+
+/**
+ * Checks that a player that needs a display has one, before a stream starts.
+ *
+ * @param spec The `--player` value.
+ * @param env The environment (`DISPLAY`, `WAYLAND_DISPLAY`).
+ * @throws {PeerstreamError} When there is no display, naming the alternatives.
+ */
+export function checkDisplay(spec: string, env: { get(name: string): string | undefined }): void {
+  if (!needsDisplay(spec)) return;
+  if ((env.get("DISPLAY") ?? "") !== "" || (env.get("WAYLAND_DISPLAY") ?? "") !== "") return;
+  const program = splitCommand(spec).find((w) => /(ffplay|mpv|vlc)$/.test(w)) ?? spec;
+  throw new PeerstreamError(
+    "INTERNAL",
+    `Cannot play with "${program}": there is no display (DISPLAY and WAYLAND_DISPLAY are unset); ` +
+      `run the client where a display is (or under xvfb-run), or use --player none (checks the ` +
+      `stream, shows nothing) or another player that needs no display with --player`,
+  );
 }
 
 /**
@@ -166,32 +245,73 @@ export class ValidatingSink implements MediaSink {
   }
 }
 
-/** How long a player may take to exit after SIGTERM on STOP before it gets SIGKILL, ms. */
-export const PLAYER_KILL_GRACE_MS = 2_000;
+/** A {@linkcode Player} that only counts and checks what it is given (`--player none`). */
+export class ValidatingPlayer implements Player {
+  readonly #sink: ValidatingSink;
+  readonly #exited: Promise<number>;
+  #exit!: (code: number) => void;
 
-/** Options for {@linkcode PlayerSink}. */
-export interface PlayerSinkOptions {
-  /** Called once if the player exits before the stream ends (the user closed its window). */
-  onExit?: (code: number) => void;
+  /** @param container What the stream carries. */
+  constructor(container: "mpegts" | "mjpeg") {
+    this.#sink = new ValidatingSink(container);
+    this.#exited = new Promise((resolve) => this.#exit = resolve);
+  }
+
+  /** What it counted so far. */
+  get stats(): PlayerStats {
+    const { container, bytes, units, errors } = this.#sink;
+    return { container, bytes, units, errors };
+  }
+
+  /** Resolves with 0 once ended or killed. */
+  get exited(): Promise<number> {
+    return this.#exited;
+  }
+
+  /** Counts and checks the bytes. */
+  write(data: Uint8Array): Promise<boolean> {
+    this.#sink.write(data);
+    return Promise.resolve(true);
+  }
+
+  /** Ends at once: it has nothing to play out. */
+  end(): Promise<void> {
+    this.#exit(0);
+    return Promise.resolve();
+  }
+
+  /** Ends at once. */
+  kill(): Promise<void> {
+    this.#exit(0);
+    return Promise.resolve();
+  }
+
+  /** Nothing to freeze. */
+  pause(): void {}
+
+  /** Nothing to continue. */
+  resume(): void {}
 }
 
-/** Pipes a stream into a player subprocess. */
-export class PlayerSink implements MediaSink {
+/** How long a player may take to exit after SIGTERM before it gets SIGKILL, ms. */
+export const PLAYER_KILL_GRACE_MS = 2_000;
+
+/** A player subprocess fed on its stdin. */
+export class PlayerProcess implements Player {
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #closed = false;
-  #exited = false;
+  #inputClosed = false;
+  #gone = false;
   /** Resolves with the player's exit code. */
-  readonly status: Promise<number>;
+  readonly exited: Promise<number>;
 
   /**
    * Starts the player.
    *
    * @param args The command and its arguments, from {@linkcode playerArgs}.
-   * @param options Exit callback.
    * @throws {PeerstreamError} When the player cannot be started.
    */
-  constructor(args: string[], options: PlayerSinkOptions = {}) {
+  constructor(args: string[]) {
     try {
       this.#child = new Deno.Command(args[0], {
         args: args.slice(1),
@@ -207,66 +327,85 @@ export class PlayerSink implements MediaSink {
       );
     }
     this.#writer = this.#child.stdin.getWriter();
-    this.status = this.#child.status.then((s) => {
-      this.#exited = true;
-      if (!this.#closed) options.onExit?.(s.code);
+    this.exited = this.#child.status.then((s) => {
+      this.#gone = true;
       return s.code;
     });
   }
 
-  /** Writes a chunk to the player; a player that went away is ignored here (see onExit). */
-  async write(data: Uint8Array): Promise<void> {
-    if (this.#closed || this.#exited) return;
+  /** The player's process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Writes to the player's input; false once it is gone or closed its input. */
+  async write(data: Uint8Array): Promise<boolean> {
+    if (this.#gone || this.#inputClosed) return false;
     try {
       await this.#writer.write(data);
+      return true;
     } catch {
-      // The player closed its input; onExit reports it.
+      return false;
     }
   }
 
+  /** Closes the player's input; it plays out what it has (await {@linkcode exited}). */
+  async end(): Promise<void> {
+    if (this.#inputClosed) return;
+    this.#inputClosed = true;
+    await this.#writer.close().catch(() => {});
+  }
+
   /**
-   * Ends the player: on `finished` it closes the player's input and lets it play out what it has
-   * (await {@linkcode PlayerSink.status} to wait for that); otherwise it kills the player (SIGTERM,
-   * then SIGKILL after {@linkcode PLAYER_KILL_GRACE_MS}) and waits for it to exit.
+   * Ends the player at once: SIGTERM (and SIGCONT, since a stopped process acts on nothing),
+   * then SIGKILL after {@linkcode PLAYER_KILL_GRACE_MS} if it ignores SIGTERM (mpv with its
+   * default video output under Xvfb does); resolves once it exited.
    */
-  async close(reason: "finished" | "stopped" | "error"): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      if (reason === "finished") await this.#writer.close();
-      else this.#writer.close().catch(() => {});
-    } catch {
-      // Already closed.
+  async kill(): Promise<void> {
+    if (!this.#inputClosed) {
+      this.#inputClosed = true;
+      this.#writer.close().catch(() => {});
     }
-    if (reason === "finished") return;
-    this.kill();
-    // A player may ignore SIGTERM (mpv with its default video output under Xvfb does): waiting for
-    // it forever would stall the session's read loop, so it gets SIGKILL after a grace period.
+    if (this.#gone) return;
+    this.#signal("SIGTERM");
+    this.#signal("SIGCONT");
     let timer: ReturnType<typeof setTimeout> | undefined;
     const exited = await Promise.race([
-      this.status.then(() => true),
+      this.exited.then(() => true),
       new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), PLAYER_KILL_GRACE_MS);
       }),
     ]);
     clearTimeout(timer);
     if (!exited) {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch {
-        // Exited meanwhile.
-      }
-      await this.status;
+      this.#signal("SIGKILL");
+      await this.exited;
     }
   }
 
-  /** Kills the player if it still runs. */
-  kill(): void {
-    if (this.#exited) return;
+  /** Freezes the player (SIGSTOP): the picture stays, nothing is read. */
+  pause(): void {
+    this.#signal("SIGSTOP");
+  }
+
+  /** Continues a frozen player (SIGCONT). */
+  resume(): void {
+    this.#signal("SIGCONT");
+  }
+
+  #signal(signal: Deno.Signal) {
+    if (this.#gone) return;
     try {
-      this.#child.kill("SIGTERM");
+      // A wrapper such as `timeout` leads its own process group: reach the real player too.
+      Deno.kill(-this.#child.pid, signal);
+      return;
     } catch {
-      // Already gone.
+      // Not a group leader: the player shares the client's group.
+    }
+    try {
+      Deno.kill(this.#child.pid, signal);
+    } catch {
+      // Exited meanwhile.
     }
   }
 }

@@ -3,11 +3,15 @@ import { PeerstreamError } from "../protocol/errors.ts";
 import type { StreamStartMessage } from "../protocol/messages.ts";
 import { TS_PACKET_SIZE, TS_SYNC_BYTE } from "../video/ts_packet.ts";
 import {
+  checkDisplay,
   checkPlayer,
   findExecutable,
+  needsDisplay,
+  PLAYER_KILL_GRACE_MS,
   playerArgs,
-  PlayerSink,
+  PlayerProcess,
   splitCommand,
+  ValidatingPlayer,
   ValidatingSink,
 } from "./player.ts";
 import { byteCuts, chunksAt, deadline } from "../tests/_util.ts";
@@ -267,70 +271,132 @@ Deno.test("ValidatingSink.close() records how the stream ended", () => {
   equal(sink.ended, "stopped");
 });
 
-// ---- PlayerSink (real subprocesses) ----
+// ---- ValidatingPlayer ----
 
-Deno.test("PlayerSink writes to the player and close(finished) lets it exit with 0", async () => {
-  const exits: number[] = [];
-  const sink = new PlayerSink(["sh", "-c", "cat > /dev/null"], { onExit: (c) => exits.push(c) });
-  for (let i = 0; i < 20; i++) await sink.write(tsPackets(50));
-  await sink.close("finished");
-  equal(await deadline(sink.status), 0);
-  deepEqual(exits, []);
-  // Closing again is harmless.
-  await sink.close("stopped");
+Deno.test("ValidatingPlayer counts what it takes and exits at once on end() or kill()", async () => {
+  const player = new ValidatingPlayer("mpegts");
+  equal(await player.write(tsPackets(3)), true);
+  player.pause();
+  player.resume();
+  deepEqual(player.stats, { container: "mpegts", bytes: 564, units: 3, errors: 0 });
+  await player.end();
+  equal(await deadline(player.exited), 0);
+  const killed = new ValidatingPlayer("mjpeg");
+  await killed.kill();
+  equal(await deadline(killed.exited), 0);
 });
 
-Deno.test("PlayerSink.close(stopped) kills a running player and does not call onExit", async () => {
-  const exits: number[] = [];
-  // The player never reads nor exits on its own: only the kill ends it.
-  const sink = new PlayerSink(["sh", "-c", "exec sleep 30"], { onExit: (c) => exits.push(c) });
-  await deadline(sink.close("stopped"));
-  const code = await sink.status;
-  ok(code !== 0, `exit code ${code}`);
-  deepEqual(exits, []);
+// ---- PlayerProcess (real subprocesses) ----
+
+/** Whether a process is stopped (state T in `ps`). */
+async function stopped(pid: number): Promise<boolean> {
+  const { stdout } = await new Deno.Command("ps", { args: ["-o", "stat=", "-p", String(pid)] })
+    .output();
+  return new TextDecoder().decode(stdout).trim().startsWith("T");
+}
+
+Deno.test("PlayerProcess writes to the player and end() lets it exit with 0", async () => {
+  const player = new PlayerProcess(["sh", "-c", "cat > /dev/null"]);
+  for (let i = 0; i < 20; i++) equal(await player.write(tsPackets(50)), true);
+  await player.end();
+  equal(await deadline(player.exited), 0);
+  // After the end, writes are refused and a kill is harmless.
+  equal(await player.write(new Uint8Array(10)), false);
+  await player.kill();
 });
 
-Deno.test("PlayerSink.close(error) kills a player reading its input", async () => {
-  const exits: number[] = [];
-  const sink = new PlayerSink(["sh", "-c", "exec cat > /dev/null"], {
-    onExit: (c) => exits.push(c),
-  });
-  await sink.write(new Uint8Array(1000));
-  await deadline(sink.close("error"));
-  await sink.status;
-  deepEqual(exits, []);
+Deno.test("PlayerProcess.kill() ends a running player at once, even a stopped (paused) one", async () => {
+  const player = new PlayerProcess(["sh", "-c", "exec sleep 30"]);
+  player.pause();
+  ok(await stopped(player.pid), "SIGSTOP took effect");
+  player.resume();
+  equal(await stopped(player.pid), false);
+  player.pause();
+  const started = performance.now();
+  await deadline(player.kill());
+  ok(performance.now() - started < PLAYER_KILL_GRACE_MS, "SIGTERM (with SIGCONT) was enough");
+  ok((await player.exited) !== 0);
 });
 
-Deno.test("PlayerSink calls onExit once when the player exits by itself", async () => {
-  const exits: number[] = [];
-  const sink = new PlayerSink(["sh", "-c", "exit 3"], { onExit: (c) => exits.push(c) });
-  equal(await deadline(sink.status), 3);
-  deepEqual(exits, [3]);
-  // Writes after the exit are ignored, and closing releases the pipe without another callback.
-  await sink.write(new Uint8Array(10));
-  await sink.close("stopped");
-  deepEqual(exits, [3]);
+Deno.test("PlayerProcess pauses a player behind a wrapper that leads its process group", async () => {
+  const seconds = `30.${Math.floor(Math.random() * 1e6)}`;
+  const player = new PlayerProcess(["timeout", "-s", "KILL", "60", "sleep", seconds]);
+  try {
+    let child = 0;
+    for (let i = 0; i < 100 && child === 0; i++) {
+      const { stdout } = await new Deno.Command("pgrep", { args: ["-f", `^sleep ${seconds}$`] })
+        .output();
+      child = Number(new TextDecoder().decode(stdout).trim() || 0);
+      if (child === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    ok(child > 0, "the wrapped player runs");
+    player.pause();
+    ok(await stopped(child), "the wrapped player is stopped too");
+    player.resume();
+    equal(await stopped(child), false);
+  } finally {
+    await deadline(player.kill());
+  }
 });
 
-Deno.test("PlayerSink.write() ignores a player that closed its input", async () => {
-  const exits: number[] = [];
-  const sink = new PlayerSink(["sh", "-c", "exec 0<&-; exec sleep 30"], {
-    onExit: (c) => exits.push(c),
-  });
+Deno.test("PlayerProcess.write() returns false for a player that exited or closed its input", async () => {
+  const exited = new PlayerProcess(["sh", "-c", "exit 3"]);
+  equal(await deadline(exited.exited), 3);
+  equal(await exited.write(new Uint8Array(10)), false);
+  const closed = new PlayerProcess(["sh", "-c", "exec 0<&-; exec sleep 30"]);
   // Large enough to fail with a broken pipe rather than sit in a buffer.
-  for (let i = 0; i < 4; i++) await deadline(sink.write(new Uint8Array(256 * 1024)));
-  await deadline(sink.close("stopped"));
-  await sink.status;
-  deepEqual(exits, []);
+  const results = [];
+  for (let i = 0; i < 4; i++) {
+    results.push(await deadline(closed.write(new Uint8Array(256 * 1024))));
+  }
+  equal(results[results.length - 1], false);
+  await deadline(closed.kill());
 });
 
-Deno.test("PlayerSink throws PeerstreamError when the player cannot start", () => {
-  throws(() => new PlayerSink(["/nonexistent/player", "-"]), (error: unknown) => {
+Deno.test("PlayerProcess throws PeerstreamError when the player cannot start", () => {
+  throws(() => new PlayerProcess(["/nonexistent/player", "-"]), (error: unknown) => {
     ok(error instanceof PeerstreamError, String(error));
     equal(error.code, "INTERNAL");
     ok(error.message.includes('Cannot start player "/nonexistent/player"'), error.message);
     ok(error.message.includes("--player"), error.message);
     ok(error.cause instanceof Error);
+    return true;
+  });
+});
+
+Deno.test("playerArgs() finds ffplay behind a wrapper and keeps the wrapper's words first", () => {
+  const args = playerArgs("timeout -s KILL 60 ffplay -fs", streamInfo())!;
+  deepEqual(args.slice(0, 6), ["timeout", "-s", "KILL", "60", "ffplay", "-fs"]);
+  equal(after(args, "-x"), "1280");
+  deepEqual(args.slice(-2), ["-i", "pipe:0"]);
+});
+
+Deno.test("needsDisplay() and checkDisplay(): window players need DISPLAY or WAYLAND_DISPLAY", () => {
+  const table: readonly [string, boolean][] = [
+    ["ffplay", true],
+    ["/usr/bin/ffplay -fs", true],
+    ["timeout 60 ffplay", true],
+    ["ffplay -nodisp", false],
+    ["mpv -", true],
+    ["mpv --vo=x11 -", true],
+    ["mpv --vo=tct -", false],
+    ["mpv --vo=null --ao=null -", false],
+    ["vlc -", true],
+    ["none", false],
+    ["ffmpeg -re -i pipe:0 -f null -", false],
+    ["cat", false],
+  ];
+  for (const [spec, expected] of table) equal(needsDisplay(spec), expected, spec);
+  const env = (vars: Record<string, string>) => ({ get: (name: string) => vars[name] });
+  checkDisplay("ffplay", env({ DISPLAY: ":99" }));
+  checkDisplay("ffplay", env({ WAYLAND_DISPLAY: "wayland-0" }));
+  checkDisplay("none", env({}));
+  throws(() => checkDisplay("ffplay", env({ DISPLAY: "" })), (error: unknown) => {
+    ok(error instanceof PeerstreamError, String(error));
+    ok(error.message.startsWith('Cannot play with "ffplay": there is no display'), error.message);
+    for (const alternative of ["--player none", "another player", "xvfb-run"]) {
+      ok(error.message.includes(alternative), `${error.message} names ${alternative}`);
+    }
     return true;
   });
 });

@@ -1,6 +1,15 @@
 /**
  * A client's connection to a server: handshake, requests and answers, sealed messages and
- * streams. The terminal and the tests both drive it.
+ * streams. The terminal, a page and the tests all drive it. It runs over any
+ * {@linkcode ByteTransport} and uses no `Deno.*` (see `connect.ts` for the socket factory).
+ *
+ * The read loop never waits for anything but the transport: media goes to the
+ * {@linkcode MediaSink} as it arrives (the sink queues it), each segment is acknowledged the
+ * moment its last byte is read, and chat, receipts, pings and answers are handled on arrival.
+ *
+ * It does not trust the server: every answer is checked against the type its request takes,
+ * and what a server can make it hold (peers, unopened messages, cached keys, unanswered requests,
+ * unwritten bytes) is bounded by {@linkcode CLIENT_LIMITS}.
  * @module
  */
 
@@ -14,7 +23,6 @@ import {
   seal,
   signChallenge,
 } from "../protocol/e2e.ts";
-import { ReplayGuard, type ReplayStorage } from "../protocol/replay.ts";
 import { type Frame, FrameDecoder } from "../protocol/frame.ts";
 import {
   type ClientMessage,
@@ -30,21 +38,31 @@ import {
   type ServerHelloMessage,
   type ServerMessage,
   type StreamEndMessage,
+  type StreamEndReason,
+  type StreamSeekMessage,
   type StreamStartMessage,
   type VideoSummary,
   type WelcomeMessage,
 } from "../protocol/messages.ts";
 import { normalizeName } from "../protocol/names.ts";
+import { ReplayGuard, type ReplayStorage } from "../protocol/replay.ts";
 import { type KeyTrust, KnownPeers } from "./known_peers.ts";
 import { PeerList } from "./peers.ts";
-import { nextPlaybackState, type PlaybackState } from "./playback.ts";
+import type { ByteTransport } from "./transport.ts";
 
-/** Where a stream's media goes: a player, a validator, a test. */
+/**
+ * Where a stream's media goes: the playout queue of a player, a validator, a test. Every call is
+ * made as the data arrives and is never awaited, so a sink must queue (bounded) rather than block.
+ */
 export interface MediaSink {
-  /** Takes media bytes in order; a returned promise applies backpressure. */
-  write(data: Uint8Array): void | Promise<void>;
-  /** The stream ended; `finished` lets the sink play out what it has. */
-  close(reason: "finished" | "stopped" | "error"): void | Promise<void>;
+  /** Media bytes of the current epoch, in order. */
+  write(data: Uint8Array): void;
+  /** The stream ended; no more media follows. `finished` lets the sink play out what it has. */
+  close(reason: StreamEndReason, end?: StreamEndMessage): void;
+  /** A segment begins: its `bytes` follow. */
+  segment?(segment: SegmentMessage): void;
+  /** The stream jumped to a new epoch: the bytes that follow start at segment `seek.index`. */
+  seek?(seek: StreamSeekMessage): void;
 }
 
 /** A verified incoming message. */
@@ -77,7 +95,10 @@ export interface SessionEvents {
   left?(name: string, reason: LeaveReason): void;
   /** A message arrived and was verified. */
   message?(message: IncomingMessage): void;
-  /** Something arrived that must not be shown as genuine (bad signature, replay, changed key). */
+  /**
+   * Something arrived that must not be shown as genuine (bad signature, replay, changed key, a
+   * look-alike name), or the server misbehaved.
+   */
   warning?(text: string, code: ErrorCode): void;
   /** A segment of the current stream began. */
   segment?(segment: SegmentMessage): void;
@@ -89,23 +110,25 @@ export interface SessionEvents {
   serverError?(code: ErrorCode, message: string): void;
   /** The connection closed; `expected` after QUIT. */
   closed?(info: { expected: boolean; message: string }): void;
+  /**
+   * A peer in the known-peers table came online with another key than the one remembered (checked
+   * when it joins, or is online at welcome; peers never seen before cost no key lookup).
+   */
+  keyChanged?(name: string): void;
 }
 
-/** Options for {@linkcode ClientSession.connect}. */
-export interface ConnectOptions {
-  /** Server host. */
-  hostname: string;
-  /** Server port. */
-  port: number;
-  /** Use TLS; `caCerts` adds trusted certificates (PEM). */
-  tls?: { caCerts?: string[] };
+/** Options for {@linkcode ClientSession.open}. */
+export interface SessionOptions {
   /** How long to wait for the server's greeting, ms. @default {5000} */
   timeoutMs?: number;
   /** Callbacks. */
   events?: SessionEvents;
   /** Trust-on-first-use store; in memory when absent. */
   knownPeers?: KnownPeers;
-  /** Where the replay guard's state persists, so replays are caught after a restart. */
+  /**
+   * Where the replay guard's state persists, so replays are caught after a restart (a file for
+   * the terminal, see `identity.ts`; IndexedDB in a page); in memory when absent.
+   */
   replay?: ReplayStorage;
   /** Bounds on what the server can make this client hold; see {@linkcode CLIENT_LIMITS}. */
   limits?: Partial<ClientLimits>;
@@ -130,7 +153,10 @@ export interface ClientLimits {
 /**
  * The defaults: 100,000 peers (what `welcome` may list), 1,024 unopened messages or 8 MiB (what
  * an honest server's relay budgets let through: 1,024 or 4 MiB), 1,024 cached keys, 60 s per
- * answer, 8 MiB of unwritten data.
+ * answer, 8 MiB of unwritten data. Media is not held here: the session hands it to the
+ * {@linkcode MediaSink} as it arrives, and the terminal's sink, the playout queue, has its own
+ * bound (`PLAYOUT_DEFAULTS` in `playout.ts`: the stream is held at 10 s queued and refused past
+ * 16 s or 64 MiB).
  */
 export const CLIENT_LIMITS: Readonly<ClientLimits> = {
   maxPeers: 100_000,
@@ -148,7 +174,10 @@ const ANSWERS = {
   send: ["delivered"],
   play: ["stream-start"],
   stop: ["stream-end"],
-  quality: ["ok"],
+  quality: ["ok", "stream-seek"],
+  pause: ["ok"],
+  resume: ["ok"],
+  seek: ["stream-seek"],
 } as const satisfies Partial<Record<ClientMessage["type"], readonly ServerMessage["type"][]>>;
 
 type Requested = keyof typeof ANSWERS;
@@ -164,28 +193,32 @@ interface Pending {
 interface Stream {
   info: StreamStartMessage;
   sink: MediaSink;
+  epoch: number;
+  /** The segment whose bytes are arriving; none between a jump and the next segment. */
   segment?: SegmentMessage;
   received: number;
-  /** STOP was asked: the sink is closing and late media is dropped. */
-  stopping?: Promise<void>;
+  /** STOP was asked: the sink was closed and late media is dropped. */
+  stopping: boolean;
+}
+
+/** A transport the server has greeted: its decoder and any frames that came right behind. */
+interface Greeted {
+  greeting: ServerHelloMessage;
+  decoder: FrameDecoder;
+  rest: Frame[];
 }
 
 /** A connected client. */
 export class ClientSession {
-  #conn: Deno.Conn;
-  readonly #options: ConnectOptions;
+  readonly #transport: ByteTransport;
   readonly #events: SessionEvents;
   readonly #known: KnownPeers;
   readonly #limits: ClientLimits;
-  #greeting: ServerHelloMessage;
+  readonly #greeting: ServerHelloMessage;
   readonly peers = new PeerList();
   #nextId = 1;
   #pending = new Map<number, Pending>();
   #registering?: { resolve: (m: WelcomeMessage) => void; reject: (e: Error) => void };
-  /** A hello was refused on this connection: the next attempt reconnects. */
-  #refused = false;
-  /** Connections given up after a refused hello: their end is not a lost connection. */
-  #retired = new WeakSet<Deno.Conn>();
   #identity?: Identity;
   #name?: string;
   #keys = new Map<string, TrustedKeys>();
@@ -196,7 +229,7 @@ export class ClientSession {
   #inboxBytes = 0;
   #inboxFullWarned = false;
   #peersFullWarned = false;
-  #playback: PlaybackState = "idle";
+  #requesting = false;
   #stream?: Stream;
   #openSink?: (info: StreamStartMessage) => MediaSink;
   #closing = false;
@@ -209,27 +242,42 @@ export class ClientSession {
   /** Bytes received from the server. */
   bytesRead = 0;
 
-  private constructor(opened: Opened, options: ConnectOptions) {
-    this.#conn = opened.conn;
-    this.#greeting = opened.greeting;
-    this.#options = options;
+  private constructor(transport: ByteTransport, greeted: Greeted, options: SessionOptions) {
+    this.#transport = transport;
+    this.#greeting = greeted.greeting;
     this.#events = options.events ?? {};
     this.#known = options.knownPeers ?? new KnownPeers();
     this.#limits = { ...CLIENT_LIMITS, ...options.limits };
     this.#replay = new ReplayGuard({ storage: options.replay });
-    this.#reading = this.#readLoop(opened);
+    this.#reading = this.#readLoop(greeted);
   }
 
   /**
-   * Connects and waits for the server's greeting.
+   * Starts a session over a transport: waits for the server's greeting.
    *
-   * @param options Address, TLS and callbacks.
+   * @param transport The byte stream to the server (see `connect.ts` for sockets).
+   * @param options Greeting timeout, callbacks, the known-peers table, the replay guard's storage
+   * and the client's limits.
    * @returns The session, not yet registered.
-   * @throws {PeerstreamError} When the server cannot be reached, does not greet in time, or
-   * speaks another protocol version.
+   * @throws {PeerstreamError} When the server does not greet in time, answers with an error, or
+   * speaks another protocol version; the transport is closed then.
+   * @throws {Error} When the bytes are not a peerstream greeting (e.g. TLS against plain TCP).
    */
-  static async connect(options: ConnectOptions): Promise<ClientSession> {
-    return new ClientSession(await openConnection(options), options);
+  static async open(
+    transport: ByteTransport,
+    options: SessionOptions = {},
+  ): Promise<ClientSession> {
+    try {
+      const greeted = await readGreeting(transport, options.timeoutMs ?? 5000);
+      return new ClientSession(transport, greeted, options);
+    } catch (error) {
+      try {
+        transport.close();
+      } catch {
+        // Already closed.
+      }
+      throw error;
+    }
   }
 
   /** The server software, from its greeting. */
@@ -242,9 +290,19 @@ export class ClientSession {
     return this.#name;
   }
 
-  /** Where playback stands. */
-  get playback(): PlaybackState {
-    return this.#playback;
+  /** The server's stream, while one runs (from `stream-start` to `stream-end`). */
+  get stream(): StreamStartMessage | undefined {
+    return this.#stream?.stopping === false ? this.#stream.info : undefined;
+  }
+
+  /** Whether a PLAY waits for its answer. */
+  get requesting(): boolean {
+    return this.#requesting;
+  }
+
+  /** Whether the connection is closed (or closing). */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** Resolves when the connection has closed and the read loop ended. */
@@ -253,14 +311,14 @@ export class ClientSession {
   }
 
   /**
-   * Registers a name. After a refusal (`NAME_TAKEN`, `NAME_CONFUSABLE`, …) call again with another
-   * name: the attempt goes over a fresh connection, since the server allows a few attempts per
-   * connection within its handshake deadline.
+   * Registers a name. On a refusal (`NAME_TAKEN`, `NAME_CONFUSABLE`, …) the connection stays open
+   * until the server's handshake deadline, which counts from connect, and the server closes it at
+   * its third refused `hello`: a person choosing another name should reconnect (the terminal
+   * client does, for each attempt).
    *
    * @param name The name to register.
    * @param identity The key pairs; the server checks a signature of its challenge.
-   * @param options `ephemeral`: the keys live in memory only, so the server holds the name only
-   * while connected.
+   * @param options `ephemeral`: the server holds the name only while this connection lasts.
    * @returns The welcome, with the peers online.
    * @throws {PeerstreamError} With the server's code when refused; `BAD_MESSAGE` when the server
    * welcomes another name.
@@ -276,7 +334,6 @@ export class ClientSession {
     } catch (error) {
       throw new PeerstreamError("NAME_INVALID", (error as Error).message);
     }
-    if (this.#refused) await this.#reconnect();
     const keys = await exportPublicKeys(identity);
     const proof = await signChallenge(
       identity,
@@ -307,18 +364,8 @@ export class ClientSession {
     this.#identity = identity;
     this.#name = welcome.name;
     this.peers.reset(welcome.name, this.#boundedPeers(welcome.peers));
+    for (const peer of this.peers.names()) this.#checkKnownKey(peer);
     return welcome;
-  }
-
-  /** Replaces a connection whose hello was refused by a fresh one, for the next attempt. */
-  async #reconnect() {
-    const opened = await openConnection(this.#options);
-    this.#conn = opened.conn;
-    this.#greeting = opened.greeting;
-    this.#refused = false;
-    this.#writeChain = Promise.resolve();
-    this.#queuedBytes = 0;
-    this.#reading = this.#readLoop(opened);
   }
 
   #boundedPeers(names: readonly string[]): readonly string[] {
@@ -334,6 +381,17 @@ export class ClientSession {
       `The server announced more than ${this.#limits.maxPeers} peers; ignoring the rest, it may be misbehaving`,
       "BAD_MESSAGE",
     );
+  }
+
+  /**
+   * The fingerprint of this client's own keys, as peers see it in WHO and VERIFY.
+   *
+   * @returns Hex digits.
+   * @throws {PeerstreamError} `NOT_REGISTERED` before registration.
+   */
+  async fingerprint(): Promise<string> {
+    const identity = this.#requireRegistered();
+    return (await importPeerKeys(await exportPublicKeys(identity))).fingerprint;
   }
 
   /** Lists the server's videos. */
@@ -393,6 +451,15 @@ export class ClientSession {
   }
 
   /**
+   * Whether the known-peers table remembers a key for a peer (met before, online or not).
+   *
+   * @param name The peer.
+   */
+  knows(name: string): boolean {
+    return this.#known.fingerprint(name) !== undefined;
+  }
+
+  /**
    * Accepts a peer's changed key, so that messages to it are allowed again.
    *
    * @param name The peer.
@@ -437,42 +504,60 @@ export class ClientSession {
   }
 
   /**
-   * Starts a stream; media goes to the sink until the stream ends.
+   * Starts a stream, replacing one that runs (its sink is closed with `stopped` first); media goes
+   * to the sink until the stream ends.
    *
    * @param title The title.
-   * @param options The quality, and a factory that opens the sink once the metadata is known.
+   * @param options The quality, where to start, and a factory that opens the sink once the
+   * metadata is known; if it throws, the stream is stopped and the error rejects this call.
    * @returns The stream's metadata.
    */
   async play(
     title: string,
-    options: { quality: Quality; sink: (info: StreamStartMessage) => MediaSink },
+    options: {
+      quality: Quality;
+      position?: number;
+      sink: (info: StreamStartMessage) => MediaSink;
+    },
   ): Promise<StreamStartMessage> {
     this.#requireRegistered();
-    this.#playback = nextPlaybackState(this.#playback, "play");
     // The "stream-start" handler opens the sink and answers the request, so that no media
     // arriving right behind stream-start is missed.
     this.#openSink = options.sink;
+    this.#requesting = true;
     try {
-      return await this.#request({ type: "play", id: 0, title, quality: options.quality });
-    } catch (error) {
+      return await this.#request({
+        type: "play",
+        id: 0,
+        title,
+        quality: options.quality,
+        ...(options.position === undefined ? {} : { position: options.position }),
+      });
+    } finally {
       this.#openSink = undefined;
-      this.#playback = nextPlaybackState(this.#playback, "refused");
-      throw error;
+      this.#requesting = false;
     }
   }
 
   /**
-   * Stops the current stream; resolves once the server confirms that no more media follows.
+   * Stops the current stream: closes its sink at once (late media is dropped), then resolves once
+   * the server confirms that no more media follows.
    *
-   * @throws {PeerstreamError} `NOT_PLAYING` when nothing plays.
+   * @throws {PeerstreamError} `NOT_PLAYING` when no stream runs.
    */
   async stop(): Promise<void> {
-    this.#playback = nextPlaybackState(this.#playback, "stop");
-    // Media already in flight can take seconds to drain through a real-time player: close the
-    // sink now, so the picture stops at once and a blocked write to the player fails.
     const stream = this.#stream;
-    if (stream !== undefined && stream.stopping === undefined) {
-      stream.stopping = Promise.resolve(stream.sink.close("stopped")).catch(() => {});
+    if (stream === undefined || stream.stopping) {
+      throw new PeerstreamError(
+        "NOT_PLAYING",
+        "Cannot stop: nothing is playing; PLAY a title first",
+      );
+    }
+    stream.stopping = true;
+    try {
+      stream.sink.close("stopped");
+    } catch {
+      // The sink (player) is already gone.
     }
     try {
       await this.#request({ type: "stop", id: 0 });
@@ -482,9 +567,65 @@ export class ClientSession {
     }
   }
 
-  /** Changes the quality of the current stream from the next segment on. */
-  async setQuality(quality: Quality): Promise<void> {
-    await this.#request({ type: "quality", id: 0, quality });
+  /**
+   * Changes the quality of the current stream. Without a position it applies from the next
+   * segment boundary (how `auto` is turned on and off); with one, the server jumps there in the
+   * new rendition (a new epoch: see {@linkcode MediaSink.seek}).
+   *
+   * @param quality A height, or `auto`.
+   * @param options `position`: the second on screen now.
+   * @returns The `stream-seek` of the jump, or null without a position.
+   * @throws {PeerstreamError} `NOT_PLAYING`, `RENDITION_NOT_FOUND`; `BAD_MESSAGE` when the server
+   * answers a jump with a plain `ok`.
+   */
+  async setQuality(
+    quality: Quality,
+    options: { position?: number } = {},
+  ): Promise<StreamSeekMessage | null> {
+    const answer = await this.#request({
+      type: "quality",
+      id: 0,
+      quality,
+      ...(options.position === undefined ? {} : { position: options.position }),
+    });
+    if (answer.type === "stream-seek") return answer;
+    if (options.position !== undefined) {
+      throw new PeerstreamError(
+        "BAD_MESSAGE",
+        `The server answered "quality" at a position with "ok", not "stream-seek"; it may be misbehaving or of another version`,
+      );
+    }
+    return null;
+  }
+
+  /**
+   * Holds the current stream on the server: nothing more is sent (what is in flight still
+   * arrives) and no slow-consumer rule applies, until {@linkcode ClientSession.resume}.
+   *
+   * @throws {PeerstreamError} `NOT_PLAYING`.
+   */
+  async pause(): Promise<void> {
+    await this.#request({ type: "pause", id: 0 });
+  }
+
+  /**
+   * Continues a held stream.
+   *
+   * @throws {PeerstreamError} `NOT_PLAYING`.
+   */
+  async resume(): Promise<void> {
+    await this.#request({ type: "resume", id: 0 });
+  }
+
+  /**
+   * Jumps to the segment containing `position` (a new epoch: see {@linkcode MediaSink.seek}).
+   *
+   * @param position Seconds from the start of the title; past the end means the last segment.
+   * @returns The `stream-seek`: where the new epoch starts and whether it is paused.
+   * @throws {PeerstreamError} `NOT_PLAYING`.
+   */
+  async seek(position: number): Promise<StreamSeekMessage> {
+    return await this.#request({ type: "seek", id: 0, position });
   }
 
   /** Says goodbye and closes. */
@@ -507,7 +648,7 @@ export class ClientSession {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      this.#conn.close();
+      this.#transport.close();
     } catch {
       // Already closed.
     }
@@ -564,36 +705,33 @@ export class ClientSession {
       this.close();
       return;
     }
-    const conn = this.#conn;
     this.#writeChain = this.#writeChain.then(async () => {
       let at = 0;
-      while (at < bytes.length) at += await conn.write(bytes.subarray(at));
+      while (at < bytes.length) at += await this.#transport.write(bytes.subarray(at));
     }).catch(() => {
       // A failed write surfaces as a closed connection in the read loop.
     }).finally(() => {
-      if (conn === this.#conn) this.#queuedBytes -= bytes.length;
+      this.#queuedBytes -= bytes.length;
     });
   }
 
-  async #readLoop(opened: Opened) {
-    const { conn, decoder } = opened;
+  async #readLoop(greeted: Greeted) {
     const buffer = new Uint8Array(64 * 1024);
     let failure = "";
     try {
-      for (const frame of opened.rest) await this.#receive(decodeMessage(frame));
+      for (const frame of greeted.rest) this.#receive(decodeMessage(frame));
       while (true) {
-        const n = await conn.read(buffer);
+        const n = await this.#transport.read(buffer);
         if (n === null) break;
         this.bytesRead += n;
-        for (const frame of decoder.push(buffer.subarray(0, n))) {
-          await this.#receive(decodeMessage(frame));
+        for (const frame of greeted.decoder.push(buffer.subarray(0, n))) {
+          this.#receive(decodeMessage(frame));
         }
       }
     } catch (error) {
-      if (!this.#closing && conn === this.#conn) failure = (error as Error).message;
+      if (!this.#closing) failure = (error as Error).message;
     } finally {
-      // A connection given up after a refused hello ends quietly.
-      if (conn === this.#conn && !this.#retired.has(conn)) await this.#lost(failure);
+      await this.#lost(failure);
     }
   }
 
@@ -612,35 +750,40 @@ export class ClientSession {
     this.#pending.clear();
     this.#registering?.reject(error);
     this.#registering = undefined;
-    await this.#endStream("error");
+    this.#endStream("error");
     await this.#inbox;
     this.#events.closed?.({ expected, message });
   }
 
   /** Handles a message if it is one a server may send; says so and ignores it otherwise. */
-  async #receive(message: Message) {
-    if (isServerMessage(message)) return await this.#handle(message);
+  #receive(message: Message) {
+    if (isServerMessage(message)) return this.#handle(message);
     this.#events.warning?.(
       `The server sent "${message.type}", which only clients send; ignoring it`,
       "BAD_MESSAGE",
     );
   }
 
-  async #handle(message: ServerMessage) {
+  /** Handles one message at once; nothing here waits (opening a message runs on the side). */
+  #handle(message: ServerMessage) {
     switch (message.type) {
       case "media":
-        return await this.#media(message);
+        return this.#media(message.streamId, message.data);
       case "segment": {
         const stream = this.#stream;
         if (stream === undefined || message.streamId !== stream.info.streamId) return;
+        if (message.epoch !== stream.epoch) return;
         stream.segment = message;
         stream.received = 0;
+        if (!stream.stopping) this.#toSink(stream, (sink) => sink.segment?.(message));
         this.#events.segment?.(message);
         return;
       }
+      case "stream-seek":
+        return this.#streamSeek(message);
       case "stream-end": {
         if (this.#stream?.info.streamId === message.streamId) {
-          await this.#endStream(message.reason);
+          this.#endStream(message.reason, message);
           this.#events.streamEnd?.(message);
         }
         if (message.re !== undefined) this.#answer(message.re, message);
@@ -648,13 +791,23 @@ export class ClientSession {
       }
       case "stream-start":
         return this.#streamStart(message);
+      default:
+        return this.#handleOther(message);
+    }
+  }
+
+  #handleOther(message: ServerMessage) {
+    switch (message.type) {
       case "welcome":
         this.#registering?.resolve(message);
         this.#registering = undefined;
         return;
       case "joined":
         if (this.peers.size >= this.#limits.maxPeers) return this.#warnPeersFull();
-        if (this.peers.joined(message.name)) this.#events.joined?.(message.name);
+        if (this.peers.joined(message.name)) {
+          this.#events.joined?.(message.name);
+          this.#checkKnownKey(message.name);
+        }
         return;
       case "left":
         this.#keys.delete(message.name);
@@ -680,12 +833,15 @@ export class ClientSession {
     }
   }
 
-  async #media(message: Extract<ServerMessage, { type: "media" }>) {
+  #media(streamId: number, data: Uint8Array) {
     const stream = this.#stream;
-    if (stream === undefined || message.streamId !== stream.info.streamId) return;
-    stream.received += message.data.length;
+    if (stream === undefined || streamId !== stream.info.streamId) return;
+    // Bytes of a segment cut short by a jump belong to no epoch: drop them.
     const segment = stream.segment;
-    if (segment !== undefined && stream.received >= segment.bytes) {
+    if (segment === undefined) return;
+    stream.received += data.length;
+    if (stream.received >= segment.bytes) {
+      // Acknowledged on receipt, whatever the player does: auto measures the network.
       this.#write({
         type: "seg-ack",
         streamId: segment.streamId,
@@ -694,7 +850,7 @@ export class ClientSession {
       });
       stream.segment = undefined;
     }
-    if (stream.stopping === undefined) await stream.sink.write(message.data);
+    if (!stream.stopping) this.#toSink(stream, (sink) => sink.write(data));
   }
 
   #streamStart(message: StreamStartMessage) {
@@ -708,12 +864,25 @@ export class ClientSession {
     } catch (error) {
       // No player: stop the stream at once and report why.
       this.#write({ type: "stop", id: this.#nextId++ });
-      this.#playback = "idle";
       this.#settle(message.re)?.reject(error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    this.#stream = { info: message, sink, received: 0 };
-    this.#playback = nextPlaybackState(this.#playback, "started");
+    this.#stream = { info: message, sink, epoch: message.epoch, received: 0, stopping: false };
+    this.#answer(message.re, message);
+  }
+
+  /** A jump: a new epoch of the running stream, only as the answer to a seek or quality. */
+  #streamSeek(message: StreamSeekMessage) {
+    const type = this.#pending.get(message.re)?.type;
+    const stream = this.#stream;
+    if (
+      (type === "seek" || type === "quality") && stream !== undefined &&
+      message.streamId === stream.info.streamId
+    ) {
+      stream.epoch = message.epoch;
+      stream.segment = undefined;
+      if (!stream.stopping) this.#toSink(stream, (sink) => sink.seek?.(message));
+    }
     this.#answer(message.re, message);
   }
 
@@ -722,19 +891,24 @@ export class ClientSession {
     if (pending !== undefined) {
       pending.reject(new PeerstreamError(message.code, message.message));
     } else if (this.#registering !== undefined) {
-      // The next attempt goes over a fresh connection, with a fresh handshake deadline: this one
-      // is closed now, quietly, so that its deadline never interrupts a person choosing a name.
-      this.#refused = true;
-      this.#retired.add(this.#conn);
-      try {
-        this.#conn.close();
-      } catch {
-        // Closed by the server already.
-      }
       this.#registering.reject(new PeerstreamError(message.code, message.message));
       this.#registering = undefined;
     } else {
       this.#events.serverError?.(message.code, message.message);
+    }
+  }
+
+  /** Calls the sink; a sink that throws loses the stream, never the connection. */
+  #toSink(stream: Stream, call: (sink: MediaSink) => void) {
+    try {
+      call(stream.sink);
+    } catch (error) {
+      stream.stopping = true;
+      this.#write({ type: "stop", id: this.#nextId++ });
+      this.#events.warning?.(
+        `Stopped "${stream.info.title}": the player failed (${(error as Error).message})`,
+        "INTERNAL",
+      );
     }
   }
 
@@ -763,19 +937,28 @@ export class ClientSession {
     }
   }
 
-  async #endStream(reason: "finished" | "stopped" | "error") {
+  #endStream(reason: StreamEndReason, end?: StreamEndMessage) {
     const stream = this.#stream;
     this.#stream = undefined;
-    if (this.#playback !== "idle") this.#playback = nextPlaybackState(this.#playback, "ended");
-    if (stream?.stopping !== undefined) {
-      await stream.stopping;
-    } else if (stream !== undefined) {
-      try {
-        await stream.sink.close(reason);
-      } catch {
-        // The sink (player) is already gone.
-      }
+    if (stream === undefined || stream.stopping) return;
+    try {
+      stream.sink.close(reason, end);
+    } catch {
+      // The sink (player) is already gone.
     }
+  }
+
+  /** A peer met before came online: look its key up once, and say so if it changed. */
+  #checkKnownKey(name: string) {
+    if (!this.knows(name)) return;
+    this.peerKeys(name).then(
+      (keys) => {
+        if (keys.trust === "changed") this.#events.keyChanged?.(name);
+      },
+      () => {
+        // It left meanwhile, or the connection closed: nothing to announce.
+      },
+    );
   }
 
   /**
@@ -843,61 +1026,13 @@ export class ClientSession {
   }
 }
 
-/** A fresh connection, greeted: its decoder and any frames that came right behind the greeting. */
-interface Opened {
-  conn: Deno.Conn;
-  greeting: ServerHelloMessage;
-  decoder: FrameDecoder;
-  rest: Frame[];
-}
-
 /**
- * Connects and reads the server's greeting.
+ * Reads the server's greeting from a fresh transport.
  *
- * @throws {PeerstreamError} When the server cannot be reached, does not greet in time, or speaks
- * another protocol version.
+ * @returns The greeting, the decoder, and whatever followed the greeting in the same read (the
+ * session's to handle).
  */
-async function openConnection(options: ConnectOptions): Promise<Opened> {
-  const where = `${options.hostname}:${options.port}`;
-  let conn: Deno.Conn;
-  try {
-    conn = options.tls
-      ? await Deno.connectTls({
-        hostname: options.hostname,
-        port: options.port,
-        caCerts: options.tls.caCerts,
-      })
-      : await Deno.connect({ hostname: options.hostname, port: options.port });
-  } catch (error) {
-    throw new PeerstreamError(
-      "INTERNAL",
-      `Cannot connect to ${where}: ${(error as Error).message}; check that the server is running`,
-      { cause: error },
-    );
-  }
-  try {
-    return { conn, ...await readGreeting(conn, options.timeoutMs ?? 5000) };
-  } catch (error) {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-    if (error instanceof PeerstreamError) throw error;
-    const text = (error as Error).message;
-    const tlsHint = options.tls
-      ? "the server may not use TLS; try without --tls"
-      : "is it a peerstream server? if it uses TLS, add --tls";
-    throw new PeerstreamError("BAD_FRAME", `Cannot talk to ${where}: ${text}; ${tlsHint}`, {
-      cause: error,
-    });
-  }
-}
-
-async function readGreeting(
-  conn: Deno.Conn,
-  timeoutMs: number,
-): Promise<Omit<Opened, "conn">> {
+async function readGreeting(transport: ByteTransport, timeoutMs: number): Promise<Greeted> {
   const decoder = new FrameDecoder();
   const buffer = new Uint8Array(4096);
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -909,7 +1044,7 @@ async function readGreeting(
   });
   try {
     while (true) {
-      const n = await Promise.race([conn.read(buffer), timeout]);
+      const n = await Promise.race([transport.read(buffer), timeout]);
       if (n === null) throw new Error("the server closed the connection");
       const frames = decoder.push(buffer.subarray(0, n));
       if (frames.length === 0) continue;
@@ -924,7 +1059,6 @@ async function readGreeting(
           `Cannot talk to the server: it speaks protocol ${message.version}, this client ${PROTOCOL_VERSION}; use a matching peerstream`,
         );
       }
-      // Whatever followed the greeting in the same read is the session's to handle.
       return { greeting: message, decoder, rest: frames.slice(1) };
     }
   } finally {

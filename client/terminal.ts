@@ -1,50 +1,59 @@
 /**
- * The interactive terminal: a readline prompt with history and tab completion, and notices that
- * appear above the line being typed without garbling it.
+ * The interactive terminal: a raw-mode prompt driven by {@linkcode LineEditor} (history, Tab
+ * completion, a sideways-scrolling line, bracketed paste), and notices that appear above the line
+ * being typed without garbling it. When stdin or stdout is not a terminal it reads plain lines and
+ * prints no prompt. Either way a line over {@linkcode MAX_LINE_BYTES} is refused at once.
  * @module
  */
 
-import process from "node:process";
-import * as readline from "node:readline";
+import { type EditorAction, LineEditor, MAX_LINE_BYTES, utf8Length } from "./line_editor.ts";
 
 /** Options for {@linkcode Terminal}. */
 export interface TerminalOptions {
-  /** Tab completion. */
+  /** Tab completion: the line up to the cursor → candidates and the word they replace. */
   completer?: (line: string) => [string[], string];
-  /** The prompt on a terminal. @default {"> "} */
+  /** Ctrl-C: the typed line was cleared when it had text. */
+  onInterrupt?: (hadText: boolean) => void;
+  /** The main prompt. @default {"> "} */
   prompt?: string;
+}
+
+/** Lines typed ahead of the reader are kept up to this many; more are dropped with a notice. */
+const MAX_QUEUED_LINES = 1000;
+
+const encoder = new TextEncoder();
+
+function _writeAll(out: { writeSync(p: Uint8Array): number }, text: string) {
+  const bytes = encoder.encode(text);
+  let at = 0;
+  while (at < bytes.length) at += out.writeSync(bytes.subarray(at));
 }
 
 /** Line input and notice output. */
 export class Terminal {
-  readonly #rl: readline.Interface;
   readonly #interactive: boolean;
+  readonly #editor: LineEditor;
+  readonly #onInterrupt: (hadText: boolean) => void;
+  #prompt: string;
+  #mainPrompt: string;
   #queue: string[] = [];
   #waiters: ((line: string | null) => void)[] = [];
   #ended = false;
-  #prompt: string;
+  #closed = false;
 
-  /** @param options Completion and prompt. */
+  /** @param options Completion, Ctrl-C and the prompt. */
   constructor(options: TerminalOptions = {}) {
     this.#interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
-    this.#prompt = options.prompt ?? "> ";
-    this.#rl = readline.createInterface({
-      input: process.stdin,
-      output: process.stdout,
-      terminal: this.#interactive,
-      completer: options.completer,
-      historySize: 500,
-      prompt: this.#prompt,
-    });
-    this.#rl.on("line", (line: string) => {
-      const waiter = this.#waiters.shift();
-      if (waiter) waiter(line);
-      else this.#queue.push(line);
-    });
-    this.#rl.on("close", () => {
-      this.#ended = true;
-      for (const waiter of this.#waiters.splice(0)) waiter(null);
-    });
+    this.#mainPrompt = this.#prompt = options.prompt ?? "> ";
+    this.#onInterrupt = options.onInterrupt ?? (() => {});
+    this.#editor = new LineEditor({ completer: options.completer });
+    if (this.#interactive) {
+      Deno.stdin.setRaw(true);
+      // Bracketed paste: a pasted line break is text, not Enter.
+      _writeAll(Deno.stdout, "\x1b[?2004h");
+      this.#redraw();
+    }
+    this.#pump().catch(() => this.#end());
   }
 
   /** Whether input and output are a terminal (prompts and redraws) or pipes (plain lines). */
@@ -52,20 +61,28 @@ export class Terminal {
     return this.#interactive;
   }
 
+  /** The terminal's width in columns, or undefined when not a terminal (lines are not cut). */
+  get columns(): number | undefined {
+    if (!this.#interactive) return undefined;
+    try {
+      return Deno.consoleSize().columns;
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * Reads the next line.
    *
    * @param prompt Shown on a terminal; defaults to the main prompt.
-   * @returns The line, or null at end of input.
+   * @returns The line, or null at the end of input.
    */
-  read(prompt = this.#prompt): Promise<string | null> {
+  read(prompt?: string): Promise<string | null> {
     const queued = this.#queue.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     if (this.#ended) return Promise.resolve(null);
-    if (this.#interactive) {
-      this.#rl.setPrompt(prompt);
-      this.#rl.prompt();
-    }
+    this.#prompt = prompt ?? this.#mainPrompt;
+    this.#redraw();
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
@@ -75,40 +92,167 @@ export class Terminal {
    * @param prompt The new prompt.
    */
   setPrompt(prompt: string): void {
-    const waiting = this.#interactive && this.#waiters.length > 0 &&
-      this.#rl.getPrompt() === this.#prompt;
+    const showing = this.#prompt === this.#mainPrompt;
+    this.#mainPrompt = prompt;
+    if (!showing || this.#prompt === prompt) return;
     this.#prompt = prompt;
-    if (waiting) {
-      this.#rl.setPrompt(prompt);
-      readline.clearLine(process.stdout, 0);
-      readline.cursorTo(process.stdout, 0);
-      this.#rl.prompt(true);
-    }
+    this.#redraw();
   }
 
   /** Prints a notice on stdout above the line being typed. */
   print(line: string): void {
-    this.#write(process.stdout, line);
+    this.#write(Deno.stdout, line);
   }
 
   /** Prints an error or warning on stderr above the line being typed. */
   error(line: string): void {
-    this.#write(process.stderr, line);
+    this.#write(Deno.stderr, line);
   }
 
-  #write(stream: { write(text: string): unknown }, line: string) {
-    if (!this.#interactive) {
-      stream.write(`${line}\n`);
+  /** Stops reading input (a pending read gets null) and gives the terminal back. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#end();
+    if (this.#interactive) {
+      _writeAll(Deno.stdout, "\r\x1b[K\x1b[?2004l");
+      try {
+        Deno.stdin.setRaw(false);
+      } catch {
+        // stdin is gone.
+      }
+    }
+  }
+
+  #write(out: { writeSync(p: Uint8Array): number }, line: string) {
+    if (this.#closed || !this.#interactive) {
+      _writeAll(out, `${line}\n`);
       return;
     }
-    readline.clearLine(process.stdout, 0);
-    readline.cursorTo(process.stdout, 0);
-    stream.write(`${line}\n`);
-    if (this.#waiters.length > 0) this.#rl.prompt(true);
+    _writeAll(Deno.stdout, "\r\x1b[K");
+    // Raw mode: a line feed does not return the carriage.
+    _writeAll(out, `${line}\r\n`);
+    this.#redraw();
   }
 
-  /** Stops reading input. */
-  close(): void {
-    this.#rl.close();
+  #redraw() {
+    if (!this.#interactive || this.#closed) return;
+    _writeAll(Deno.stdout, this.#editor.render(this.#prompt, this.columns ?? 80));
+  }
+
+  #end() {
+    this.#ended = true;
+    for (const waiter of this.#waiters.splice(0)) waiter(null);
+  }
+
+  #deliver(line: string) {
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
+      this.#prompt = this.#mainPrompt;
+      waiter(line);
+    } else if (this.#queue.length < MAX_QUEUED_LINES) {
+      this.#queue.push(line);
+    } else {
+      this.error(`error: Too many lines typed ahead; dropped "${line.slice(0, 40)}"`);
+    }
+  }
+
+  async #pump() {
+    const decoder = new TextDecoder();
+    const buffer = new Uint8Array(16 * 1024);
+    const lines = new _LineSplitter((line) => this.#deliver(line), (max) => this.#tooLong(max));
+    while (!this.#closed) {
+      const n = await Deno.stdin.read(buffer);
+      if (n === null) break;
+      const text = decoder.decode(buffer.subarray(0, n), { stream: true });
+      if (this.#interactive) this.#actions(this.#editor.feed(text));
+      else lines.push(text);
+    }
+    if (!this.#interactive) lines.flush();
+    this.#end();
+  }
+
+  #actions(actions: EditorAction[]) {
+    for (const action of actions) {
+      switch (action.kind) {
+        case "line":
+          _writeAll(Deno.stdout, `\r${this.#prompt}${action.line.slice(0, 200)}\x1b[K\r\n`);
+          this.#deliver(action.line);
+          break;
+        case "interrupt":
+          this.#onInterrupt(action.hadText);
+          break;
+        case "eof":
+          this.#end();
+          break;
+        case "too-long":
+          this.#tooLong(action.maxBytes);
+          break;
+        case "candidates":
+          this.print(action.list.join("  "));
+          break;
+        case "clear-screen":
+          _writeAll(Deno.stdout, "\x1b[H\x1b[2J");
+          break;
+      }
+    }
+    this.#redraw();
+  }
+
+  #tooLong(maxBytes: number) {
+    this.error(
+      `error: Cannot take a line over ${maxBytes} bytes (messages take up to 64 KiB); it was not sent`,
+    );
+  }
+}
+
+/** Splits piped input into lines, linearly, refusing lines over the limit. */
+class _LineSplitter {
+  #partial: string[] = [];
+  #bytes = 0;
+  #discarding = false;
+  readonly #onLine: (line: string) => void;
+  readonly #onTooLong: (max: number) => void;
+
+  constructor(onLine: (line: string) => void, onTooLong: (max: number) => void) {
+    this.#onLine = onLine;
+    this.#onTooLong = onTooLong;
+  }
+
+  push(text: string) {
+    let start = 0;
+    while (start <= text.length) {
+      const end = text.indexOf("\n", start);
+      const piece = text.slice(start, end < 0 ? text.length : end);
+      this.#add(piece);
+      if (end < 0) return;
+      this.#finish();
+      start = end + 1;
+    }
+  }
+
+  flush() {
+    if (this.#partial.length > 0 || this.#discarding) this.#finish();
+  }
+
+  #add(piece: string) {
+    if (this.#discarding || piece === "") return;
+    this.#bytes += utf8Length(piece);
+    if (this.#bytes > MAX_LINE_BYTES) {
+      this.#partial = [];
+      this.#discarding = true;
+      this.#onTooLong(MAX_LINE_BYTES);
+      return;
+    }
+    this.#partial.push(piece);
+  }
+
+  #finish() {
+    const line = this.#partial.join("").replace(/\r$/, "");
+    const discarded = this.#discarding;
+    this.#partial = [];
+    this.#bytes = 0;
+    this.#discarding = false;
+    if (!discarded) this.#onLine(line);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * What a registered client's requests do: directory lookups, the relay of sealed messages, the
- * video requests and keepalives. Synchronous, so that the replies to one read leave in one write.
+ * video requests (play, stop, quality, pause, resume, seek) and keepalives. Synchronous, so that
+ * the replies to one read leave in one write.
  * @module
  */
 
@@ -15,6 +16,7 @@ import { startPlay } from "./play_request.ts";
 import type { Presence } from "./presence.ts";
 import { DELIVER_OVERHEAD_BYTES, type Relay } from "./relay.ts";
 import type { ServerLog } from "./server_log.ts";
+import type { StreamSession } from "./stream_session.ts";
 
 /** What the dispatcher works with. */
 export interface DispatchContext {
@@ -67,27 +69,31 @@ export function dispatch(client: ServerClient, message: ClientMessage, ctx: Disp
     case "play":
       return startPlay(client, message, ctx);
     case "stop":
-      if (client.stream === undefined) {
-        throw new PeerstreamError("NOT_PLAYING", "Cannot stop: nothing is playing");
+      return playing(client, "stop").stop(message.id);
+    case "quality": {
+      const stream = playing(client, "change quality");
+      if (message.position === undefined) {
+        stream.setQuality(message.quality);
+        client.conn.send({ type: "ok", re: message.id });
+      } else {
+        // At the position on the viewer's screen: a jump there in the new rendition.
+        stream.seek(message.position, { requestId: message.id, quality: message.quality });
       }
-      return client.stream.stop(message.id);
-    case "quality":
-      if (client.stream === undefined) {
-        throw new PeerstreamError("NOT_PLAYING", "Cannot change quality: nothing is playing");
-      }
-      client.stream.setQuality(message.quality);
+      return;
+    }
+    case "pause":
+      playing(client, "pause").pause();
       client.conn.send({ type: "ok", re: message.id });
       return;
-    case "pause":
     case "resume":
+      playing(client, "resume").resume();
+      client.conn.send({ type: "ok", re: message.id });
+      return;
     case "seek":
-      throw new PeerstreamError(
-        "INTERNAL",
-        `Cannot ${message.type}: this server does not support it yet; STOP and PLAY again`,
-      );
+      return playing(client, "seek").seek(message.position, { requestId: message.id });
     case "seg-ack":
-      if (client.stream?.streamId === message.streamId && message.epoch === 0) {
-        client.stream.ack(message.index);
+      if (client.stream?.streamId === message.streamId) {
+        client.stream.ack(message.epoch, message.index);
       }
       return;
     case "ping":
@@ -98,6 +104,17 @@ export function dispatch(client: ServerClient, message: ClientMessage, ctx: Disp
     case "quit":
       return closeAfterFlush(client, "quit", { reason: "quit" });
   }
+}
+
+/** The client's running stream, or `NOT_PLAYING` naming what could not be done. */
+function playing(client: ServerClient, action: string): StreamSession {
+  if (client.stream === undefined) {
+    throw new PeerstreamError(
+      "NOT_PLAYING",
+      `Cannot ${action}: nothing is playing; PLAY a title first`,
+    );
+  }
+  return client.stream;
 }
 
 function listVideos(library: VideoLibrary) {

@@ -77,6 +77,8 @@ export interface ServerLimits {
    * (`SLOW_CONSUMER`).
    */
   stallStopMs: number;
+  /** A stream paused longer than this ends with `PAUSE_TIMEOUT`, ms. */
+  pauseTimeoutMs: number;
 }
 
 /** The defaults; `peerstream serve --help` and README list them. */
@@ -107,6 +109,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxWriteStallMs: 15_000,
   stallStepDownMs: 3_000,
   stallStopMs: 15_000,
+  pauseTimeoutMs: 30 * 60_000,
 };
 
 /** The environment variable that overrides limits (tests): a JSON object of {@linkcode ServerLimits} fields. */

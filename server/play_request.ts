@@ -34,9 +34,11 @@ export function startPlay(client: ServerClient, message: PlayMessage, ctx: Dispa
     prepared,
     store: ctx.store,
     quality,
+    position: message.position,
     maxUnackedBytes: ctx.limits.maxUnackedMediaBytes,
     stallStepDownMs: ctx.limits.stallStepDownMs,
     stallStopMs: ctx.limits.stallStopMs,
+    pauseTimeoutMs: ctx.limits.pauseTimeoutMs,
     onEnd: (reason, detail) => {
       if (client.stream === session) client.stream = undefined;
       ctx.log.limited(

@@ -1,10 +1,11 @@
 /**
  * One viewer's stream: sends prepared segments paced to real time with a small lead, picks the
- * rendition at each segment boundary (fixed, or adaptive from the viewer's receipts), and stops at
- * once on STOP.
+ * rendition at each segment boundary (fixed, or adaptive from the viewer's receipts), holds on
+ * PAUSE, jumps on SEEK (a new epoch), and stops at once on STOP.
  * @module
  */
 
+import type { ErrorCode } from "../protocol/errors.ts";
 import type { Quality, StreamEndReason } from "../protocol/messages.ts";
 import { ABR_DEFAULTS, chooseRendition, EwmaEstimator } from "../video/abr.ts";
 import type { PreparedTitle } from "../video/segmenter.ts";
@@ -29,6 +30,12 @@ export const STREAM_DEFAULTS = {
   maxSegmentsInFlight: 2,
 } as const;
 
+/**
+ * What `auto` has learnt of each connection's throughput, kept across its streams, so that a new
+ * stream (or a jump) starts from a measured estimate rather than the default.
+ */
+const ESTIMATORS = new WeakMap<Connection, EwmaEstimator>();
+
 /** Options for {@linkcode StreamSession}. */
 export interface StreamSessionOptions {
   /** The id put in every message of this stream. */
@@ -41,12 +48,16 @@ export interface StreamSessionOptions {
   store: SegmentStore;
   /** A fixed height, or `auto`. */
   quality: Quality;
+  /** Where to start, seconds: the segment containing it. @default {0} */
+  position?: number;
   /** Media bytes sent but unconfirmed before sending waits. */
   maxUnackedBytes: number;
   /** A full window this long moves the viewer to the lowest rendition, ms. @default {3000} */
   stallStepDownMs?: number;
   /** A full window, or no confirmation, this long stops the stream, ms. @default {15000} */
   stallStopMs?: number;
+  /** A pause this long ends the stream with `PAUSE_TIMEOUT`, ms. @default {1800000} */
+  pauseTimeoutMs?: number;
   /** Called once when the stream ends, with a detail for the log. */
   onEnd: (reason: StreamEndReason, detail?: string) => void;
 }
@@ -57,24 +68,88 @@ interface Sent {
   mediaEnd: number;
 }
 
+interface EndOptions {
+  re?: number;
+  code?: ErrorCode;
+  message?: string;
+  detail?: string;
+}
+
+/**
+ * The viewer's playback clock as the server models it: it starts at the first confirmed segment
+ * of an epoch, stops while paused, and never runs past what the viewer has (a stall shifts it).
+ */
+class _PlayClock {
+  #origin = 0;
+  #elapsedMs = 0;
+  #runningSince: number | null = null;
+  #started = false;
+  #paused = false;
+
+  reset(origin: number, paused: boolean) {
+    this.#origin = origin;
+    this.#elapsedMs = 0;
+    this.#runningSince = null;
+    this.#started = false;
+    this.#paused = paused;
+  }
+
+  /** The first segment of the epoch arrived: playback begins (unless paused). */
+  start(now: number) {
+    if (this.#started) return;
+    this.#started = true;
+    if (!this.#paused) this.#runningSince = now;
+  }
+
+  pause(now: number) {
+    if (this.#paused) return;
+    this.#paused = true;
+    if (this.#runningSince !== null) this.#elapsedMs += now - this.#runningSince;
+    this.#runningSince = null;
+  }
+
+  resume(now: number) {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#started) this.#runningSince = now;
+  }
+
+  playhead(now: number): number {
+    const running = this.#runningSince === null ? 0 : now - this.#runningSince;
+    return this.#origin + (this.#elapsedMs + running) / 1000;
+  }
+
+  /** The player cannot play what it does not have: hold the clock at `mediaEnd`. */
+  capAt(mediaEnd: number, now: number) {
+    const over = this.playhead(now) - mediaEnd;
+    if (over > 0) this.#elapsedMs -= over * 1000;
+  }
+}
+
 /** Streams one title to one viewer. */
 export class StreamSession {
   readonly streamId: number;
   readonly #conn: Connection;
   readonly #options: StreamSessionOptions;
   readonly #abort = new AbortController();
-  readonly #estimator = new EwmaEstimator();
-  readonly #fixer = new ContinuityFixer();
+  readonly #estimator: EwmaEstimator;
   /** The ladder as ABR sees it: bit rates made non-decreasing with height. */
   readonly #ladder: { height: number; bitrate: number }[];
+  readonly #clock = new _PlayClock();
+  #fixer = new ContinuityFixer();
   #lastThroughput: number | undefined;
   #quality: Quality;
   #current = 0;
+  #epoch = 0;
+  #next = 0;
   #sent = new Map<number, Sent>();
   #unackedBytes = 0;
   #ackedMediaEnd = 0;
   #lastAckAt = 0;
-  #playStart: number | null = null;
+  /** When the slow-consumer rules last started counting (start, resume, jump). */
+  #watchFrom = 0;
+  #paused = false;
+  #pauseTimer?: ReturnType<typeof setTimeout>;
   #wake: (() => void) | null = null;
   #ended = false;
 
@@ -87,23 +162,34 @@ export class StreamSession {
     this.#options = options;
     this.streamId = options.streamId;
     this.#quality = options.quality;
+    let estimator = ESTIMATORS.get(conn);
+    if (estimator === undefined) {
+      estimator = new EwmaEstimator();
+      ESTIMATORS.set(conn, estimator);
+    }
+    this.#estimator = estimator;
     const renditions = options.prepared.renditions;
     let floor = 0;
     this.#ladder = renditions.map((r) => {
       floor = Math.max(floor, r.bitrate);
       return { height: r.height, bitrate: floor };
     });
+    // Auto starts from what this connection measured before (or the default estimate).
     this.#current = options.quality === "auto"
       ? chooseRendition(this.#ladder, renditions.length - 1, {
-        estimate: ABR_DEFAULTS.defaultEstimate,
+        estimate: this.#estimator.estimate(),
         bufferSeconds: Infinity,
       })
       : renditions.findIndex((r) => r.height === options.quality);
+    this.#next = this.#indexAt(options.position ?? 0);
+    this.#ackedMediaEnd = this.#segmentStart(this.#next);
+    this.#clock.reset(this.#ackedMediaEnd, false);
   }
 
   /** Announces the stream and starts sending. */
   start(): void {
     const p = this.#options.prepared;
+    this.#watchFrom = performance.now();
     this.#conn.send({
       type: "stream-start",
       re: this.#options.requestId,
@@ -120,7 +206,7 @@ export class StreamSession {
         bitrate: r.bitrate,
       })),
       quality: this.#quality,
-      position: 0,
+      position: this.#segmentStart(this.#next),
       epoch: 0,
     });
     this.#run().catch((error) => {
@@ -128,7 +214,7 @@ export class StreamSession {
       const message = error instanceof PeerstreamError && error.code === "VIDEO_FAILED"
         ? `Cannot continue "${p.name}": its prepared files cannot be read; try PLAY again later`
         : `Cannot continue "${p.name}": the server failed; see the server log`;
-      this.#end("error", { message, detail: (error as Error).message });
+      this.#end("error", { code: "INTERNAL", message, detail: (error as Error).message });
     });
   }
 
@@ -139,28 +225,77 @@ export class StreamSession {
    * @throws {PeerstreamError} `RENDITION_NOT_FOUND` for a height the title lacks.
    */
   setQuality(quality: Quality): void {
-    const renditions = this.#options.prepared.renditions;
-    if (quality !== "auto") {
-      const index = renditions.findIndex((r) => r.height === quality);
-      if (index < 0) {
-        throw new PeerstreamError(
-          "RENDITION_NOT_FOUND",
-          `Cannot switch to ${quality}p; available: ${
-            renditions.map((r) => `${r.height}p`).join(", ")
-          } or auto`,
-        );
-      }
-      this.#current = index;
-    }
+    if (quality !== "auto") this.#current = this.#renditionIndex(quality);
     this.#quality = quality;
+  }
+
+  /**
+   * Jumps to the segment containing `position` (past the end: the last segment) in a new epoch,
+   * optionally in another quality, and answers `stream-seek`. Queued media is dropped. A paused
+   * stream stays paused.
+   *
+   * @param position Seconds from the start of the title.
+   * @param options The request to answer, and a quality to switch to first.
+   * @throws {PeerstreamError} `RENDITION_NOT_FOUND` for a height the title lacks (nothing moves).
+   */
+  seek(position: number, options: { requestId: number; quality?: Quality }): void {
+    if (options.quality !== undefined) this.setQuality(options.quality);
+    const index = this.#indexAt(position);
+    this.#epoch++;
+    this.#conn.dropMedia(this.streamId);
+    this.#fixer = new ContinuityFixer();
+    this.#sent.clear();
+    this.#unackedBytes = 0;
+    this.#next = index;
+    this.#ackedMediaEnd = this.#segmentStart(index);
+    this.#clock.reset(this.#ackedMediaEnd, this.#paused);
+    this.#watchFrom = performance.now();
+    this.#conn.send({
+      type: "stream-seek",
+      re: options.requestId,
+      streamId: this.streamId,
+      epoch: this.#epoch,
+      position: this.#ackedMediaEnd,
+      index,
+      paused: this.#paused,
+    });
+    this.#wakeUp();
+  }
+
+  /** Holds the stream: nothing more is sent, the clock stops, no slow-consumer rule applies. */
+  pause(): void {
+    if (this.#paused || this.#ended) return;
+    this.#paused = true;
+    this.#clock.pause(performance.now());
+    const limit = this.#options.pauseTimeoutMs ?? 30 * 60_000;
+    this.#pauseTimer = setTimeout(() => {
+      this.#end("error", {
+        code: "PAUSE_TIMEOUT",
+        message: `Stream ended: paused longer than ${_minutes(limit)}; PLAY it again to continue`,
+        detail: "PAUSE_TIMEOUT",
+      });
+    }, limit);
+  }
+
+  /** Continues a held stream. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    clearTimeout(this.#pauseTimer);
+    const now = performance.now();
+    this.#clock.resume(now);
+    this.#watchFrom = now;
+    this.#wakeUp();
   }
 
   /**
    * Records the viewer's receipt of a whole segment: a throughput sample and a buffer update.
    *
+   * @param epoch The segment's epoch; an older epoch's ack is ignored.
    * @param index The segment index.
    */
-  ack(index: number): void {
+  ack(epoch: number, index: number): void {
+    if (epoch !== this.#epoch) return;
     const sent = this.#sent.get(index);
     if (sent === undefined) return;
     this.#sent.delete(index);
@@ -172,10 +307,8 @@ export class StreamSession {
     this.#lastAckAt = now;
     this.#unackedBytes -= sent.bytes;
     this.#ackedMediaEnd = Math.max(this.#ackedMediaEnd, sent.mediaEnd);
-    this.#playStart ??= now;
-    // The player cannot play what it does not have: a stall shifts the playback clock.
-    const playhead = (now - this.#playStart) / 1000;
-    if (playhead > this.#ackedMediaEnd) this.#playStart += (playhead - this.#ackedMediaEnd) * 1000;
+    this.#clock.start(now);
+    this.#clock.capAt(this.#ackedMediaEnd, now);
     this.#wakeUp();
   }
 
@@ -197,13 +330,15 @@ export class StreamSession {
   abort(): void {
     if (this.#ended) return;
     this.#ended = true;
+    clearTimeout(this.#pauseTimer);
     this.#abort.abort();
     this.#wakeUp();
   }
 
-  #end(reason: StreamEndReason, options: { re?: number; message?: string; detail?: string }) {
+  #end(reason: StreamEndReason, options: EndOptions) {
     if (this.#ended) return;
     this.#ended = true;
+    clearTimeout(this.#pauseTimer);
     this.#abort.abort();
     this.#wakeUp();
     this.#conn.dropMedia(this.streamId);
@@ -212,102 +347,152 @@ export class StreamSession {
       streamId: this.streamId,
       reason,
       ...(options.re === undefined ? {} : { re: options.re }),
+      ...(options.code === undefined ? {} : { code: options.code }),
       ...(options.message === undefined ? {} : { message: options.message }),
     });
     this.#options.onEnd(reason, options.detail);
+  }
+
+  #renditionIndex(height: number): number {
+    const renditions = this.#options.prepared.renditions;
+    const index = renditions.findIndex((r) => r.height === height);
+    if (index < 0) {
+      throw new PeerstreamError(
+        "RENDITION_NOT_FOUND",
+        `Cannot switch to ${height}p; available: ${
+          renditions.map((r) => `${r.height}p`).join(", ")
+        } or auto`,
+      );
+    }
+    return index;
+  }
+
+  /** The segment containing `position` (clamped to the title). */
+  #indexAt(position: number): number {
+    const segments = this.#options.prepared.renditions[0].segments;
+    let index = 0;
+    for (let i = 1; i < segments.length; i++) {
+      // A position on a boundary (within a microsecond) belongs to the segment that starts there.
+      if (segments[i].start <= position + 1e-6) index = i;
+    }
+    return index;
+  }
+
+  #segmentStart(index: number): number {
+    return this.#options.prepared.renditions[0].segments[index]?.start ?? 0;
   }
 
   /** When the viewer last confirmed a segment, or the oldest unconfirmed one was sent. */
   #lastProgress(): number {
     let oldest = Infinity;
     for (const sent of this.#sent.values()) oldest = Math.min(oldest, sent.startedAt);
-    return Math.max(this.#lastAckAt, oldest);
-  }
-
-  #bufferSeconds(now: number): number {
-    if (this.#playStart === null) return this.#ackedMediaEnd;
-    return this.#ackedMediaEnd - (now - this.#playStart) / 1000;
-  }
-
-  #playhead(now: number): number {
-    return this.#playStart === null ? 0 : (now - this.#playStart) / 1000;
+    return Math.max(this.#lastAckAt, oldest, this.#watchFrom);
   }
 
   async #run() {
-    const { prepared, store } = this.#options;
+    const { prepared } = this.#options;
     const signal = this.#abort.signal;
     const count = prepared.renditions[0].segments.length;
-    for (let index = 0; index < count; index++) {
-      const start = prepared.renditions[0].segments[index].start;
-      // Pace: stay at most `leadSeconds` ahead of playback, and within the unconfirmed window.
-      let fullSince: number | null = null;
-      const stepDownMs = this.#options.stallStepDownMs ?? 3_000;
-      const stopMs = this.#options.stallStopMs ?? 15_000;
-      while (!signal.aborted) {
-        const now = performance.now();
-        const ahead = start - this.#playhead(now);
-        const windowFull = this.#unackedBytes >= this.#options.maxUnackedBytes;
-        if (!windowFull) fullSince = null;
-        const pipelineFull = this.#sent.size >= STREAM_DEFAULTS.maxSegmentsInFlight;
-        if (ahead <= STREAM_DEFAULTS.leadSeconds && !windowFull && !pipelineFull) break;
-        // A viewer that confirms nothing, or keeps the window full, is stalled.
-        if (windowFull) fullSince ??= now;
-        const silentMs = this.#sent.size > 0 ? now - this.#lastProgress() : 0;
-        const fullMs = fullSince === null ? 0 : now - fullSince;
-        if (Math.max(silentMs, fullMs) > stopMs) {
-          this.#end("error", {
-            message:
-              "Stream stopped: your connection is not keeping up, even at the lowest quality; try again later",
-            detail: "SLOW_CONSUMER",
-          });
-          return;
-        }
-        if (fullMs > stepDownMs) this.#current = 0;
-        const wait = windowFull || pipelineFull
-          ? 250
-          : (ahead - STREAM_DEFAULTS.leadSeconds) * 1000;
-        await this.#sleep(Math.min(STREAM_DEFAULTS.maxSleepMs, Math.max(10, wait)));
+    while (!signal.aborted) {
+      if (this.#next >= count) {
+        this.#end("finished", {});
+        return;
       }
-      if (signal.aborted) return;
-      const now = performance.now();
-      if (this.#quality === "auto") {
-        this.#current = chooseRendition(this.#ladder, this.#current, {
-          estimate: this.#estimator.estimate(),
-          bufferSeconds: this.#bufferSeconds(now),
-          lastThroughput: this.#lastThroughput,
-        });
-      }
-      const rendition = prepared.renditions[this.#current];
-      const segment = rendition.segments[index];
-      const raw = await store.read(segment.path);
-      if (signal.aborted) return;
-      const bytes = prepared.container === "mpegts" ? this.#fixer.fix(raw) : raw;
-      this.#sent.set(index, {
-        bytes: bytes.length,
-        startedAt: now,
-        mediaEnd: segment.start + segment.duration,
-      });
-      this.#unackedBytes += bytes.length;
-      this.#conn.send({
-        type: "segment",
-        streamId: this.streamId,
-        epoch: 0,
-        index,
-        height: rendition.height,
-        bitrate: rendition.bitrate,
-        start: segment.start,
-        duration: segment.duration,
-        bytes: bytes.length,
-      });
-      for (let at = 0; at < bytes.length; at += STREAM_DEFAULTS.chunkBytes) {
-        if (signal.aborted || this.#conn.closed) return;
-        await this.#conn.sendMedia(this.streamId, {
-          index,
-          data: bytes.subarray(at, at + STREAM_DEFAULTS.chunkBytes),
-        });
-      }
+      const epoch = this.#epoch;
+      const room = await this.#waitForRoom(epoch);
+      if (room === "ended") return;
+      if (room === "moved") continue;
+      await this.#sendSegment(epoch, this.#next);
     }
-    if (!signal.aborted) this.#end("finished", {});
+  }
+
+  /**
+   * Waits until the next segment may go: within the lead, the window and the pipeline, and not
+   * paused. Ends the stream for a viewer that stays stalled.
+   */
+  async #waitForRoom(epoch: number): Promise<"send" | "moved" | "ended"> {
+    const signal = this.#abort.signal;
+    const stepDownMs = this.#options.stallStepDownMs ?? 3_000;
+    const stopMs = this.#options.stallStopMs ?? 15_000;
+    let fullSince: number | null = null;
+    while (!signal.aborted) {
+      if (this.#epoch !== epoch) return "moved";
+      const now = performance.now();
+      if (this.#paused) {
+        fullSince = null;
+        await this.#sleep(STREAM_DEFAULTS.maxSleepMs);
+        continue;
+      }
+      const ahead = this.#segmentStart(this.#next) - this.#clock.playhead(now);
+      const windowFull = this.#unackedBytes >= this.#options.maxUnackedBytes;
+      if (!windowFull) fullSince = null;
+      // Until this connection has a throughput sample, auto sends one segment and measures it.
+      const measuring = this.#quality === "auto" && !this.#estimator.canEstimate();
+      const pipelineFull = this.#sent.size >= (measuring ? 1 : STREAM_DEFAULTS.maxSegmentsInFlight);
+      if (ahead <= STREAM_DEFAULTS.leadSeconds && !windowFull && !pipelineFull) return "send";
+      // A viewer that confirms nothing, or keeps the window full, is stalled.
+      if (windowFull) fullSince ??= Math.max(now, this.#watchFrom);
+      const silentMs = this.#sent.size > 0 ? now - this.#lastProgress() : 0;
+      const fullMs = fullSince === null ? 0 : now - fullSince;
+      if (Math.max(silentMs, fullMs) > stopMs) {
+        this.#end("error", {
+          code: "SLOW_CONSUMER",
+          message:
+            "Stream stopped: your connection is not keeping up, even at the lowest quality; try again later",
+          detail: "SLOW_CONSUMER",
+        });
+        return "ended";
+      }
+      if (fullMs > stepDownMs) this.#current = 0;
+      const wait = windowFull || pipelineFull ? 250 : (ahead - STREAM_DEFAULTS.leadSeconds) * 1000;
+      await this.#sleep(Math.min(STREAM_DEFAULTS.maxSleepMs, Math.max(10, wait)));
+    }
+    return "ended";
+  }
+
+  /** Sends one segment of `epoch`, unless a jump or the end interrupts it. */
+  async #sendSegment(epoch: number, index: number) {
+    const { prepared, store } = this.#options;
+    const signal = this.#abort.signal;
+    const now = performance.now();
+    if (this.#quality === "auto") {
+      this.#current = chooseRendition(this.#ladder, this.#current, {
+        estimate: this.#estimator.estimate(),
+        bufferSeconds: this.#ackedMediaEnd - this.#clock.playhead(now),
+        lastThroughput: this.#lastThroughput,
+      });
+    }
+    const rendition = prepared.renditions[this.#current];
+    const segment = rendition.segments[index];
+    const raw = await store.read(segment.path);
+    if (signal.aborted || this.#epoch !== epoch) return;
+    const bytes = prepared.container === "mpegts" ? this.#fixer.fix(raw) : raw;
+    this.#sent.set(index, {
+      bytes: bytes.length,
+      startedAt: now,
+      mediaEnd: segment.start + segment.duration,
+    });
+    this.#unackedBytes += bytes.length;
+    this.#next = index + 1;
+    this.#conn.send({
+      type: "segment",
+      streamId: this.streamId,
+      epoch,
+      index,
+      height: rendition.height,
+      bitrate: rendition.bitrate,
+      start: segment.start,
+      duration: segment.duration,
+      bytes: bytes.length,
+    });
+    for (let at = 0; at < bytes.length; at += STREAM_DEFAULTS.chunkBytes) {
+      // A jump dropped what was queued; the rest of this segment must not follow stream-seek.
+      if (signal.aborted || this.#conn.closed || this.#epoch !== epoch) return;
+      await this.#conn.sendMedia(this.streamId, {
+        index,
+        data: bytes.subarray(at, at + STREAM_DEFAULTS.chunkBytes),
+      });
+    }
   }
 
   #sleep(ms: number): Promise<void> {
@@ -326,4 +511,10 @@ export class StreamSession {
     this.#wake = null;
     wake?.();
   }
+}
+
+function _minutes(ms: number): string {
+  const minutes = ms / 60_000;
+  if (minutes >= 1 && Number.isInteger(minutes)) return `${minutes} min`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }

@@ -7,7 +7,9 @@
 import { generateIdentity, type Identity } from "../protocol/e2e.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 import type { LeaveReason, SegmentMessage, StreamEndMessage } from "../protocol/messages.ts";
-import { ClientSession, type IncomingMessage } from "../client/session.ts";
+import type { ClientSession, IncomingMessage } from "../client/session.ts";
+import { connectSession } from "../client/connect.ts";
+import type { ByteTransport } from "../client/transport.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -147,10 +149,10 @@ export interface StartServerOptions {
   cacheDir?: string;
   /** Wait until every title is prepared. @default {false} */
   waitReady?: boolean;
+  /** Another checkout's `main.ts` (the bench's "before" figures). */
+  main?: string;
   /** Extra `deno run` flags, before `main.ts` (e.g. `--cpu-prof`). @default {[]} */
   denoArgs?: string[];
-  /** The program to run instead of `main.ts` (the single-file bundle). */
-  entry?: string;
   /** The working folder. */
   cwd?: string;
 }
@@ -168,7 +170,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
       "run",
       ...PROGRAM_PERMISSIONS,
       ...(options.denoArgs ?? []),
-      options.entry ?? `${ROOT}main.ts`,
+      options.main ?? `${ROOT}main.ts`,
       "serve",
       "--host",
       "127.0.0.1",
@@ -274,11 +276,50 @@ export type ClientEvent =
   | { kind: "server-error"; code: string; message: string }
   | { kind: "closed"; expected: boolean; message: string };
 
+/**
+ * How fast an in-process client reads its socket, bytes per second (`Infinity`: as fast as it
+ * can). Tests change it while a stream runs to make a slow link.
+ */
+export interface ReadThrottle {
+  bytesPerSecond: number;
+}
+
+/**
+ * Wraps a transport so that reads take as long as `throttle` says: a slow link, seen by the
+ * server as late acknowledgements.
+ *
+ * @param transport The socket.
+ * @param throttle The rate, changeable at any time.
+ * @returns The slowed transport.
+ */
+export function throttledTransport(
+  transport: ByteTransport,
+  throttle: ReadThrottle,
+): ByteTransport {
+  return {
+    async read(buffer) {
+      // Small reads, so that the rate applies smoothly.
+      const limit = throttle.bytesPerSecond === Infinity
+        ? buffer.length
+        : Math.min(buffer.length, 16 * 1024);
+      const n = await transport.read(buffer.subarray(0, limit));
+      if (n !== null && throttle.bytesPerSecond !== Infinity) {
+        await new Promise((resolve) => setTimeout(resolve, (n / throttle.bytesPerSecond) * 1000));
+      }
+      return n;
+    },
+    write: (bytes) => transport.write(bytes),
+    close: () => transport.close(),
+  };
+}
+
 /** An in-process client and what it saw. */
 export interface TestClient {
   session: ClientSession;
   identity: Identity;
   events: ClientEvent[];
+  /** How fast it reads its socket. */
+  throttle: ReadThrottle;
   /** Waits for an event matching the predicate (looking at past events too). */
   waitFor(predicate: (event: ClientEvent) => boolean, timeoutMs?: number): Promise<ClientEvent>;
 }
@@ -296,8 +337,9 @@ const identities: Identity[] = [];
 export async function connectClient(
   port: number,
   name: string,
-  options: { identity?: Identity; hostname?: string } = {},
+  options: { identity?: Identity; hostname?: string; ephemeral?: boolean } = {},
 ): Promise<TestClient> {
+  const throttle: ReadThrottle = { bytesPerSecond: Infinity };
   const events: ClientEvent[] = [];
   const waiters: { predicate: (e: ClientEvent) => boolean; resolve: (e: ClientEvent) => void }[] =
     [];
@@ -310,9 +352,10 @@ export async function connectClient(
       }
     }
   };
-  const session = await ClientSession.connect({
+  const session = await connectSession({
     hostname: options.hostname ?? "127.0.0.1",
     port,
+    wrap: (transport) => throttledTransport(transport, throttle),
     events: {
       joined: (n) => push({ kind: "joined", name: n }),
       left: (n, reason) => push({ kind: "left", name: n, reason }),
@@ -326,11 +369,12 @@ export async function connectClient(
     },
   });
   const identity = options.identity ?? identities.pop() ?? await generateIdentity();
-  await session.register(name, identity);
+  await session.register(name, identity, { ephemeral: options.ephemeral });
   return {
     session,
     identity,
     events,
+    throttle,
     waitFor(predicate, timeoutMs = 10_000) {
       const found = events.find(predicate);
       if (found !== undefined) return Promise.resolve(found);
@@ -371,6 +415,34 @@ export function homeEnv(home: string): Record<string, string> {
   };
 }
 
+/**
+ * The command line of a `peerstream join` of a loopback server: `deno run` with the program's
+ * permissions.
+ *
+ * @param port The server's port.
+ * @param name The name to join as.
+ * @param options Extra `join` arguments (default `--player none`), another checkout's `main.ts`.
+ * @returns The program and its arguments.
+ */
+function joinCommand(
+  port: number,
+  name: string,
+  options: { args?: string[]; main?: string },
+): string[] {
+  return [
+    Deno.execPath(),
+    "run",
+    ...PROGRAM_PERMISSIONS,
+    options.main ?? `${ROOT}main.ts`,
+    "join",
+    "--name",
+    name,
+    "--server",
+    `127.0.0.1:${port}`,
+    ...(options.args ?? ["--player", "none"]),
+  ];
+}
+
 /** A `peerstream join` process driven through stdin and stdout. */
 export interface CliClient {
   child: Deno.ChildProcess;
@@ -389,29 +461,27 @@ export interface CliClient {
  *
  * @param port The server's port.
  * @param name The name.
- * @param options Extra arguments; `home` to reuse folders; `entry` to run the bundle instead.
+ * @param options Extra arguments; `home` to reuse folders; `main` to run another program (the bundle).
  * @returns The client, once it printed "Joined" (unless `waitJoined` is false).
  */
 export async function startCli(
   port: number,
   name: string,
-  options: { args?: string[]; waitJoined?: boolean; home?: string; entry?: string } = {},
+  options: {
+    args?: string[];
+    waitJoined?: boolean;
+    home?: string;
+    env?: Record<string, string>;
+    /** Another checkout's `main.ts` (the bench's "before" figures). */
+    main?: string;
+  } = {},
 ): Promise<CliClient> {
   const home = options.home ?? await Deno.makeTempDir({ prefix: "peerstream-home-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...PROGRAM_PERMISSIONS,
-      options.entry ?? `${ROOT}main.ts`,
-      "join",
-      "--name",
-      name,
-      "--server",
-      `127.0.0.1:${port}`,
-      ...(options.args ?? ["--player", "none"]),
-    ],
+  const [program, ...args] = joinCommand(port, name, options);
+  const child = new Deno.Command(program, {
+    args,
     cwd: home,
-    env: { NO_COLOR: "1", ...homeEnv(home) },
+    env: { NO_COLOR: "1", ...homeEnv(home), ...options.env },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -460,4 +530,125 @@ export async function startCli(
     }
   }
   return client;
+}
+
+/** What a program showed on a pseudo-terminal, and a way to wait for text in it. */
+export class PtyScreen {
+  /** Everything it wrote, escape sequences included (colour checks). */
+  raw = "";
+  /** The same without escape sequences, carriage returns as line breaks (what a person reads). */
+  text = "";
+  #waiters: { re: RegExp; from: number; resolve: () => void }[] = [];
+  /** Resolves when the output ends. */
+  readonly done: Promise<void>;
+
+  /** @param stream The pty's output. */
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.done = (async () => {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        this.raw += chunk;
+        // deno-lint-ignore no-control-regex -- stripping terminal escapes
+        this.text += chunk.replace(/\x1b\[[0-9;?]*[A-Za-z~]/g, "").replace(/\r/g, "\n");
+        for (const w of [...this.#waiters]) {
+          if (w.re.test(this.text.slice(w.from))) {
+            this.#waiters.splice(this.#waiters.indexOf(w), 1);
+            w.resolve();
+          }
+        }
+      }
+    })();
+  }
+
+  /**
+   * Waits for `re` in the text shown from `from` on.
+   *
+   * @param re What to wait for.
+   * @param timeoutMs The deadline. @default {20000}
+   * @param from Where in {@linkcode PtyScreen.text} to look from. @default {the end so far}
+   */
+  waitFor(re: RegExp, timeoutMs = 20_000, from: number = this.text.length): Promise<void> {
+    if (re.test(this.text.slice(from))) return Promise.resolve();
+    const found = new Promise<void>((resolve) => this.#waiters.push({ re, from, resolve }));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `Timed out after ${timeoutMs} ms: ${re} on the screen; it shows:\n${
+                this.text.slice(-2000)
+              }`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    return Promise.race([found, late]).finally(() => clearTimeout(timer));
+  }
+}
+
+/** A `peerstream join` on a pseudo-terminal. */
+export interface PtyClient {
+  /** The `script` process that holds the pty. */
+  child: Deno.ChildProcess;
+  /** What the client showed. */
+  screen: PtyScreen;
+  /** Types keys: `\r` is Enter, `\x03` Ctrl-C, `\x04` Ctrl-D. */
+  type(keys: string): Promise<void>;
+  /** Kills the client if it still runs, waits for it and removes its HOME. */
+  finish(): Promise<void>;
+}
+
+/**
+ * Starts `join` on a pseudo-terminal (util-linux `script`; the test fails if it is missing), so the
+ * raw-mode line editor and colours run as a person meets them. The environment is given whole
+ * (`PATH`, `TERM=xterm`, a fresh HOME and `env`), so that `NO_COLOR` is set only when asked.
+ *
+ * @param port The server's port.
+ * @param name The name to join as.
+ * @param options Extra `join` arguments (default `--player none`) and environment.
+ * @returns The running client.
+ */
+export async function startPtyJoin(
+  port: number,
+  name: string,
+  options: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<PtyClient> {
+  const home = await Deno.makeTempDir({ prefix: "peerstream-pty-" });
+  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+  const command = joinCommand(port, name, options).map(quote).join(" ");
+  const child = new Deno.Command("script", {
+    args: ["-qfec", command, "/dev/null"],
+    cwd: home,
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      TERM: "xterm",
+      ...homeEnv(home),
+      ...options.env,
+    },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const screen = new PtyScreen(child.stdout);
+  const errors = new Response(child.stderr).text();
+  const writer = child.stdin.getWriter();
+  return {
+    child,
+    screen,
+    type: (keys) => writer.write(new TextEncoder().encode(keys)),
+    async finish() {
+      await writer.close().catch(() => {});
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+      await child.status;
+      await screen.done;
+      await errors;
+      await Deno.remove(home, { recursive: true });
+    },
+  };
 }

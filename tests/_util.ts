@@ -180,3 +180,49 @@ export async function readUntilEof(conn: Deno.Conn): Promise<Message[]> {
   }
   return out;
 }
+
+/**
+ * PIDs of processes whose command line matches `pattern` (`pgrep -f`).
+ *
+ * @param pattern An extended regular expression.
+ * @returns The PIDs.
+ */
+export async function pgrep(pattern: string): Promise<number[]> {
+  const { stdout } = await new Deno.Command("pgrep", {
+    args: ["-f", pattern],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(stdout).split("\n").filter(Boolean).map(Number);
+}
+
+/**
+ * A process's state letter from `ps` (`S` sleeping, `R` running, `T` stopped), or "" when gone.
+ *
+ * @param pid The process.
+ * @returns The letter.
+ */
+export async function processState(pid: number): Promise<string> {
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-o", "stat=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(stdout).trim().slice(0, 1);
+}
+
+/**
+ * Polls `check` every 25 ms until it holds.
+ *
+ * @param check The condition.
+ * @param ms The longest wait.
+ * @returns Whether it held in time.
+ */
+export async function until(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return await check();
+}

@@ -27,7 +27,7 @@ Deno.test("the bundle alone, in an empty folder, serves the page and runs serve 
     await Deno.copyFile(`${build}/peerstream.js`, file);
     equal([...Deno.readDirSync(empty)].length, 1);
 
-    const server = await startServer({ entry: file, cwd: empty, args: ["--web", "127.0.0.1:0"] });
+    const server = await startServer({ main: file, cwd: empty, args: ["--web", "127.0.0.1:0"] });
     try {
       const web = await server.out.waitFor(/^Web page at /);
       const url = web.slice("Web page at ".length).trim();
@@ -37,8 +37,8 @@ Deno.test("the bundle alone, in an empty folder, serves the page and runs serve 
       ok(script.length > 50_000, `app.js is ${script.length} bytes`);
       await waitForReady(server.port);
 
-      const ann = await startCli(server.port, "ann", { entry: file });
-      const bob = await startCli(server.port, "bob", { entry: file });
+      const ann = await startCli(server.port, "ann", { main: file });
+      const bob = await startCli(server.port, "bob", { main: file });
       await ann.out.waitFor(/^\* bob joined$/);
       await bob.type("MESSAGE ann hello from the bundle");
       await ann.out.waitFor(/^<bob> hello from the bundle$/);

@@ -6,7 +6,7 @@ import {
   startServer,
   type TestClient,
 } from "./_helpers.ts";
-import { ClientSession } from "../client/session.ts";
+import { connectSession } from "../client/connect.ts";
 import {
   exportPublicKeys,
   generateIdentity,
@@ -284,7 +284,7 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
       "ClientSession.register() gets NAME_TAKEN for a name online, then registers another on the same connection",
       async () => {
         const alice = await connectClient(port, "alice");
-        const session = await ClientSession.connect({ hostname: "127.0.0.1", port });
+        const session = await connectSession({ hostname: "127.0.0.1", port });
         try {
           const identity = await generateIdentity();
           await rejects(session.register("alice", identity), hasCode("NAME_TAKEN"));
@@ -308,7 +308,7 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
       async () => {
         const invalid = ["bad name", "", "a/b", "n".repeat(33)];
         const identity = await generateIdentity();
-        const session = await ClientSession.connect({ hostname: "127.0.0.1", port });
+        const session = await connectSession({ hostname: "127.0.0.1", port });
         try {
           for (const name of invalid) {
             await rejects(session.register(name, identity), hasCode("NAME_INVALID"), name);
@@ -363,7 +363,7 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
         const identity = owner.identity;
         await owner.session.quit();
         await watcher.waitFor((e) => e.kind === "left" && e.name === "boundname");
-        const thief = await ClientSession.connect({ hostname: "127.0.0.1", port });
+        const thief = await connectSession({ hostname: "127.0.0.1", port });
         let back: TestClient | undefined;
         try {
           await rejects(

@@ -3,8 +3,10 @@ import {
   type CliClient,
   connectClient,
   homeEnv,
+  LOOPBACK_LIMITS,
   PROGRAM_PERMISSIONS,
   startCli,
+  startPtyJoin,
   startServer,
   type TestClient,
 } from "./_helpers.ts";
@@ -160,77 +162,25 @@ Deno.test("main() prints a runtime error once as error: ... on stderr and exits 
   }
 });
 
-/** Colour: an SGR escape sequence (cursor movement by readline is not colour). */
+/** Colour: an SGR escape sequence (cursor movement by the line editor is not colour). */
 // deno-lint-ignore no-control-regex -- matching the escape is the point
 const SGR = /\x1b\[[0-9;]*m/;
 
 /**
- * Runs `join` on a pseudo-terminal (util-linux `script`; the test fails if it is missing), types
- * `input`, and returns all it printed. The environment is given whole, so that NO_COLOR is set
- * only when a case sets it.
+ * Runs `join` on a pseudo-terminal with `env` as its whole environment (see
+ * {@linkcode startPtyJoin}), types a bad command and QUIT, and returns all it printed.
  */
 async function joinInPty(port: number, env: Record<string, string>): Promise<string> {
-  const home = await Deno.makeTempDir({ prefix: "peerstream-pty-" });
-  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
-  const command = [
-    Deno.execPath(),
-    "run",
-    ...PROGRAM_PERMISSIONS,
-    MAIN,
-    "join",
-    "--name",
-    `pty${crypto.randomUUID().slice(0, 6)}`,
-    "--server",
-    `127.0.0.1:${port}`,
-    "--player",
-    "none",
-  ].map(quote).join(" ");
+  const pty = await startPtyJoin(port, `pty${crypto.randomUUID().slice(0, 6)}`, { env });
   try {
-    const child = new Deno.Command("script", {
-      args: ["-qfec", command, "/dev/null"],
-      clearEnv: true,
-      env: {
-        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-        TERM: "xterm",
-        ...homeEnv(home),
-        ...env,
-      },
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const writer = child.stdin.getWriter();
-    const type = (line: string) => writer.write(new TextEncoder().encode(`${line}\r`));
-    // Read what it prints as it comes, to type only once the client is ready for each line.
-    let text = "";
-    const waiting: { re: RegExp; resolve: () => void }[] = [];
-    const reading = (async () => {
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        text += chunk;
-        for (const w of [...waiting]) {
-          if (w.re.test(text)) waiting.splice(waiting.indexOf(w), 1) && w.resolve();
-        }
-      }
-    })();
-    const seen = (re: RegExp) =>
-      deadline(
-        re.test(text)
-          ? Promise.resolve()
-          : new Promise<void>((resolve) => waiting.push({ re, resolve })),
-        20_000,
-        `${re} on the pty; got ${JSON.stringify(text)}`,
-      );
-    await seen(/Joined /);
-    await type("FROB");
-    await seen(/Unknown command "FROB"/);
-    await type("QUIT");
-    await deadline(child.status, 20_000, "the client to quit");
-    await writer.close().catch(() => {});
-    await reading;
-    await child.stderr.cancel();
-    return text;
+    await pty.screen.waitFor(/Joined /, 20_000, 0);
+    await pty.type("FROB\r");
+    await pty.screen.waitFor(/Unknown command "FROB"/, 20_000, 0);
+    await pty.type("QUIT\r");
+    await deadline(pty.child.status, 20_000, "the client to quit");
+    return pty.screen.raw;
   } finally {
-    await Deno.remove(home, { recursive: true });
+    await pty.finish();
   }
 }
 
@@ -267,8 +217,28 @@ Deno.test("main() prints no colour when its output is not a terminal, even witho
   }
 });
 
+/** This file's server gives up on a handshake after this long. */
+const HANDSHAKE_MS = 1500;
+
+/** The identity files a CLI's HOME holds. */
+async function identityFiles(home: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(`${home}/.config/peerstream/identities`)) {
+      names.push(entry.name);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return names.sort();
+}
+
 Deno.test("join runs the interactive client against a real server", async (t) => {
-  const server = await startServer({ waitReady: true });
+  const server = await startServer({
+    waitReady: true,
+    // Every client here connects from 127.0.0.1: the loopback limits, with a short handshake.
+    env: { PEERSTREAM_LIMITS: JSON.stringify({ ...LOOPBACK_LIMITS, handshakeMs: HANDSHAKE_MS }) },
+  });
   const port = server.port;
   try {
     await t.step(
@@ -352,7 +322,7 @@ Deno.test("join runs the interactive client against a real server", async (t) =>
     );
 
     await t.step(
-      "join asks for another name when the name is taken and registers it over a fresh connection",
+      "join asks for another name when the name is taken and registers it on a new connection, however long the person takes",
       async () => {
         const alice = await connectClient(port, "n-alice");
         const connectsBefore = server.out.lines.filter((l) => /\bconnect #/.test(l)).length;
@@ -360,12 +330,16 @@ Deno.test("join runs the interactive client against a real server", async (t) =>
         try {
           const error = await cli.err.waitFor(/NAME_TAKEN|in use/, { timeoutMs: 20_000 });
           match(error, /^error: Cannot register "n-alice": the name is in use/);
+          // Longer than this server's handshake limit: the next attempt connects afresh.
+          await new Promise((r) => setTimeout(r, HANDSHAKE_MS + 500));
           await cli.type("n-alice2");
           await cli.out.waitFor(/^Joined 127\.0\.0\.1:\d+ as n-alice2\./);
           await alice.waitFor((e) => e.kind === "joined" && e.name === "n-alice2");
           const connects = server.out.lines.filter((l) => /\bconnect #/.test(l)).length;
           // Each attempt has its own connection and its own handshake deadline.
           equal(connects - connectsBefore, 2, "one connection per attempt");
+          // Only the accepted name has keys on disk.
+          deepEqual(await identityFiles(cli.home), ["n-alice2.json"]);
           await cli.type("QUIT");
           equal(await cli.finish(), 0);
         } finally {
@@ -375,20 +349,64 @@ Deno.test("join runs the interactive client against a real server", async (t) =>
       },
     );
 
-    await t.step("join asks for another name when the name is invalid", async () => {
-      const cli = await startCli(port, "bad name", { waitJoined: false });
-      try {
-        const error = await cli.err.waitFor(/^error: /, { timeoutMs: 20_000 });
-        match(error, /^error: Invalid name "bad name"/);
-        await cli.type("good-name");
-        await cli.out.waitFor(/^Joined 127\.0\.0\.1:\d+ as good-name\./);
-        await cli.type("QUIT");
-        equal(await cli.finish(), 0);
-        equal(errorLines(cli.err.lines.join("\n")).length, 1);
-      } finally {
-        await finishCli(cli);
-      }
-    });
+    await t.step(
+      "join asks for another name when the name is invalid, and writes no keys for it",
+      async () => {
+        const connectsBefore = server.out.lines.filter((l) => /\bconnect #/.test(l)).length;
+        const cli = await startCli(port, "bad name!", { waitJoined: false });
+        try {
+          const error = await cli.err.waitFor(/^error: /, { timeoutMs: 20_000 });
+          match(error, /^error: Invalid name "bad name!"/);
+          // Refused before connecting, and nothing written.
+          equal(server.out.lines.filter((l) => /\bconnect #/.test(l)).length, connectsBefore);
+          deepEqual(await identityFiles(cli.home), []);
+          await cli.type("good-name");
+          await cli.out.waitFor(/^Joined 127\.0\.0\.1:\d+ as good-name\./);
+          await cli.type("QUIT");
+          equal(await cli.finish(), 0);
+          equal(errorLines(cli.err.lines.join("\n")).length, 1);
+          deepEqual(await identityFiles(cli.home), ["good-name.json"]);
+        } finally {
+          await finishCli(cli);
+        }
+      },
+    );
+
+    await t.step(
+      "a known peer that joins with another key is announced at once",
+      async () => {
+        const home = await Deno.makeTempDir({ prefix: "peerstream-home-" });
+        // k-alice met k-bob before, with other keys.
+        await Deno.mkdir(`${home}/.config/peerstream/known_peers`, { recursive: true });
+        await Deno.writeTextFile(
+          `${home}/.config/peerstream/known_peers/k-alice.json`,
+          JSON.stringify({ "k-bob": { fingerprint: "0".repeat(64), verified: true } }),
+        );
+        const cli = await startCli(port, "k-alice", { home });
+        let bob: TestClient | undefined;
+        try {
+          bob = await connectClient(port, "k-bob");
+          await cli.out.waitFor(/^\* k-bob joined$/);
+          const warning = await cli.err.waitFor(/k-bob's key changed/);
+          match(
+            warning,
+            /^warning: k-bob's key changed since you last talked; .*VERIFY k-bob and ACCEPT k-bob/,
+          );
+          // A peer never met costs no warning.
+          const carol = await connectClient(port, "k-carol");
+          await cli.out.waitFor(/^\* k-carol joined$/);
+          await carol.session.quit();
+          await cli.type("MESSAGE k-bob hi");
+          await cli.err.waitFor(/^error: Cannot send to "k-bob": their key changed/);
+          await cli.type("QUIT");
+          equal(await cli.finish(), 0);
+          equal(cli.err.lines.filter((l) => /^warning: .*key changed since/.test(l)).length, 1);
+        } finally {
+          await finishCli(cli);
+          await bob?.session.quit();
+        }
+      },
+    );
 
     await t.step(
       "PLAY of an unknown title says so and points to LIST or close matches",

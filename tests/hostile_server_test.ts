@@ -9,7 +9,8 @@
 
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { readProc } from "../bench/_proc.ts";
-import { ClientSession, type SessionEvents } from "../client/session.ts";
+import { connectSession } from "../client/connect.ts";
+import type { SessionEvents } from "../client/session.ts";
 import { exportPublicKeys, generateIdentity, importPeerKeys, seal } from "../protocol/e2e.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 import {
@@ -99,7 +100,7 @@ Deno.test("ClientSession rejects every answer of the wrong type or for the wrong
     await answer("key", { type: "key-info", re: 0, name: "mallory", ...keys, online: true });
     await answer("list", { type: "videos", re: 0, videos: [VIDEO] });
   });
-  const session = await ClientSession.connect({ hostname: "127.0.0.1", port: fake.port });
+  const session = await connectSession({ hostname: "127.0.0.1", port: fake.port });
   try {
     await session.register("alice", identity);
     const badMessage = (type: string, got: string) => (error: unknown) => {
@@ -119,7 +120,9 @@ Deno.test("ClientSession rejects every answer of the wrong type or for the wrong
     await rejects(session.setQuality(240), badMessage("quality", "key-info"));
     await rejects(session.peerKeys("carol"), /for "mallory", not "carol"/);
     deepEqual((await session.list()).map((v) => v.title), ["clip"]);
-    equal(session.playback, "idle");
+    // The refused PLAY left nothing playing and nothing waiting.
+    equal(session.stream, undefined);
+    equal(session.requesting, false);
     await session.quit();
   } finally {
     session.close();
@@ -276,7 +279,7 @@ Deno.test("ClientSession bounds what a server can make it hold: peers, unanswere
       for (let i = 0; i < 50; i++) await c.send({ type: "joined", name: `p${i}` });
       await c.send({ type: "ping", id: 1 });
     });
-    const session = await ClientSession.connect({
+    const session = await connectSession({
       hostname: "127.0.0.1",
       port: fake.port,
       events: on,
@@ -298,7 +301,7 @@ Deno.test("ClientSession bounds what a server can make it hold: peers, unanswere
       await c.welcome();
       await c.request("list");
     });
-    const session = await ClientSession.connect({
+    const session = await connectSession({
       hostname: "127.0.0.1",
       port: fake.port,
       limits: { requestTimeoutMs: 300 },
@@ -330,7 +333,7 @@ Deno.test("ClientSession bounds what a server can make it hold: peers, unanswere
       for (let i = 0; i < 10_000; i++) many.set(ping, i * ping.length);
       for (let i = 0; i < 40 && !c.closed; i++) await c.send(many);
     }, { read: false });
-    const session = await ClientSession.connect({
+    const session = await connectSession({
       hostname: "127.0.0.1",
       port: fake.port,
       events: on,

@@ -9,7 +9,7 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { MediaSink } from "../client/session.ts";
-import { PLAYER_KILL_GRACE_MS, PlayerSink, ValidatingSink } from "../client/player.ts";
+import { PLAYER_KILL_GRACE_MS, PlayerProcess, ValidatingSink } from "../client/player.ts";
 import type { SegmentMessage, StreamStartMessage } from "../protocol/messages.ts";
 import {
   type CliClient,
@@ -21,7 +21,7 @@ import {
   type TestClient,
   waitForReady,
 } from "./_helpers.ts";
-import { deadline } from "./_util.ts";
+import { deadline, pgrep, until } from "./_util.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Small bounded-wait helpers
@@ -40,26 +40,6 @@ function _play(
   options: { quality: number | "auto"; sink: (info: StreamStartMessage) => MediaSink },
 ): Promise<StreamStartMessage> {
   return deadline(client.session.play(title, options), 5_000, `PLAY ${title} to be answered`);
-}
-
-/** Polls `check` every 50 ms until it returns true; false when `ms` passed first. */
-async function _until(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    if (await check()) return true;
-    await _sleep(50);
-  }
-  return await check();
-}
-
-/** PIDs of processes whose command line matches `pattern` (`pgrep -f`). */
-async function _pgrep(pattern: string): Promise<number[]> {
-  const { stdout } = await new Deno.Command("pgrep", {
-    args: ["-f", pattern],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  return new TextDecoder().decode(stdout).split("\n").filter(Boolean).map(Number);
 }
 
 /** SIGKILLs a child unless it has exited. */
@@ -225,8 +205,6 @@ class DecodingSink implements MediaSink {
   firstByteAt?: number;
   lastByteAt?: number;
   ended?: "finished" | "stopped" | "error";
-  /** Extra delay per byte (ms), to read slower than the link: backpressure on the server. */
-  msPerByte = 0;
 
   constructor(info: StreamStartMessage) {
     this.validator = new ValidatingSink(info.container);
@@ -239,7 +217,6 @@ class DecodingSink implements MediaSink {
     this.bytes += data.length;
     this.validator.write(data);
     await this.probe.write(data);
-    if (this.msPerByte > 0) await _sleep(data.length * this.msPerByte);
   }
 
   close(reason: "finished" | "stopped" | "error"): void {
@@ -514,16 +491,8 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
         // 720p rate: media is still in flight, in the socket buffers, when STOP goes out).
         for (const bytesPerSecond of [Infinity, 250_000]) {
           const sink = new CountingSink();
-          const info = await _play(viewer, "testcard", {
-            quality: 720,
-            sink: () => ({
-              async write(data) {
-                sink.write(data);
-                if (bytesPerSecond !== Infinity) await _sleep(data.length / bytesPerSecond * 1000);
-              },
-              close: (reason) => sink.close(reason),
-            }),
-          });
+          viewer.throttle.bytesPerSecond = bytesPerSecond;
+          const info = await _play(viewer, "testcard", { quality: 720, sink: () => sink });
           const total = (await _manifestFor(info)).renditions[2].segments.reduce(
             (n, s) => n + s.bytes,
             0,
@@ -534,7 +503,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
           await deadline(viewer.session.stop(), 10_000, "STOP to be confirmed");
           const confirmedAt = performance.now();
           equal(sink.ended, "stopped");
-          equal(viewer.session.playback, "idle");
+          equal(viewer.session.stream, undefined);
           const atStop = sink.bytes;
           ok(atStop < total, "the stream was stopped before its end");
           await _sleep(1000);
@@ -613,7 +582,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
           equal(await cli.finish(), 0, cli.err.lines.join("\n"));
           deepEqual(cli.err.lines.filter((l) => l.trim() !== ""), []);
           deepEqual(await _listFiles(cli.home), []);
-          deepEqual(await _pgrep(_playerPattern(marker)), []);
+          deepEqual(await pgrep(_playerPattern(marker)), []);
         } finally {
           _kill(cli.child);
           await cli.finish().catch(() => {});
@@ -628,10 +597,10 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
       try {
         await cli.type("PLAY testcard 720");
         await cli.out.waitFor(/^\* testcard: 720p/, { timeoutMs: 10_000 });
-        ok((await _pgrep(_playerPattern(marker))).length === 1, "the player runs");
+        ok((await pgrep(_playerPattern(marker))).length === 1, "the player runs");
         await cli.type("STOP");
         await cli.out.waitFor(/^\* stopped "testcard"/, { timeoutMs: 5_000 });
-        deepEqual(await _pgrep(_playerPattern(marker)), [], "player left after STOP");
+        deepEqual(await pgrep(_playerPattern(marker)), [], "player left after STOP");
         await cli.type("QUIT");
         equal(await cli.finish(), 0);
       } finally {
@@ -647,12 +616,12 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
       try {
         await cli.type("PLAY testcard 240");
         await cli.out.waitFor(/^\* testcard: 240p/, { timeoutMs: 10_000 });
-        ok((await _pgrep(_playerPattern(marker))).length === 1, "the player runs");
+        ok((await pgrep(_playerPattern(marker))).length === 1, "the player runs");
         const killedAt = performance.now();
         _kill(cli.child);
         await cli.finish();
-        const gone = await _until(
-          async () => (await _pgrep(_playerPattern(marker))).length === 0,
+        const gone = await until(
+          async () => (await pgrep(_playerPattern(marker))).length === 0,
           5_000,
         );
         figures.push(
@@ -662,7 +631,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
         );
         ok(gone, "the player outlived its killed CLI by more than 5 s");
       } finally {
-        for (const pid of await _pgrep(_playerPattern(marker))) Deno.kill(pid, "SIGKILL");
+        for (const pid of await pgrep(_playerPattern(marker))) Deno.kill(pid, "SIGKILL");
       }
     });
 
@@ -717,7 +686,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
           await _segmentAfter(viewer, 0, (s) => s.height === 720, 15_000).catch(fail);
           // 2. Read at a third of the top bitrate: the server must step down.
           const slowBytesPerSecond = top.bitrate / 8 / 3;
-          sink!.msPerByte = 1000 / slowBytesPerSecond;
+          viewer.throttle.bytesPerSecond = slowBytesPerSecond;
           const throttledAt = performance.now();
           const down = await _segmentAfter(
             viewer,
@@ -727,7 +696,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
           ).catch(fail);
           const downAt = down.at;
           // 3. Read at full speed again: back up.
-          sink!.msPerByte = 0;
+          viewer.throttle.bytesPerSecond = Infinity;
           await _segmentAfter(
             viewer,
             viewer.events.length,
@@ -807,7 +776,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
                 },
               }),
             });
-            await _until(() => firstFrame !== 0, 15_000);
+            await until(() => firstFrame !== 0, 15_000);
             await deadline(viewer.session.stop(), 5_000, "STOP");
             await deadline(decoder.status, 10_000, "decoder exit");
             await progress;
@@ -848,22 +817,22 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
         try {
           await cli.type("PLAY testcard 480");
           await cli.out.waitFor(/^\* testcard: 480p/, { timeoutMs: 10_000 });
-          ok((await _pgrep(_playerPattern(marker))).length === 1, "the player runs");
+          ok((await pgrep(_playerPattern(marker))).length === 1, "the player runs");
           const driftServer = await drift;
           await Promise.all([server.stop(), driftServer.stop()]);
-          const gone = await _until(
-            async () => (await _pgrep(_playerPattern(marker))).length === 0,
+          const gone = await until(
+            async () => (await pgrep(_playerPattern(marker))).length === 0,
             5_000,
           );
           ok(gone, "the player still runs 5 s after the server stopped");
-          const exited = await _until(async () => {
+          const exited = await until(async () => {
             const status = await Promise.race([cli.child.status, _sleep(10).then(() => null)]);
             return status !== null;
           }, 5_000);
           ok(exited, "the CLI still runs 5 s after the server stopped");
           // Nothing the servers started (ffmpeg preparing into the caches) survives them.
-          deepEqual(await _pgrep(`ffmpeg .*${driftRoot}`), []);
-          deepEqual(await _pgrep(`ffmpeg .*${TEST_CACHE}`), []);
+          deepEqual(await pgrep(`ffmpeg .*${driftRoot}`), []);
+          deepEqual(await pgrep(`ffmpeg .*${TEST_CACHE}`), []);
         } finally {
           _kill(cli.child);
           await cli.finish().catch(() => {});
@@ -878,21 +847,21 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
   }
 });
 
-Deno.test('PlayerSink.close("stopped") ends a player that ignores SIGTERM', async () => {
+Deno.test("PlayerProcess.kill() ends a player that ignores SIGTERM", async () => {
   // mpv with its default video output under Xvfb ignores SIGTERM; STOP must not wait for it forever.
   const seconds = `60.${Math.floor(Math.random() * 1e6)}`;
-  const player = new PlayerSink(["sh", "-c", `trap '' TERM; exec sleep ${seconds}`]);
+  const player = new PlayerProcess(["sh", "-c", `trap '' TERM; exec sleep ${seconds}`]);
   try {
     // Once `sleep` runs, the trap is set (and inherited): only then is SIGTERM ignored.
-    ok(await _until(async () => (await _pgrep(`^sleep ${seconds}$`)).length === 1, 5_000));
+    ok(await until(async () => (await pgrep(`^sleep ${seconds}$`)).length === 1, 5_000));
     await player.write(new Uint8Array(188));
     const started = performance.now();
-    await deadline(player.close("stopped"), PLAYER_KILL_GRACE_MS + 3_000, "the player to end");
-    await player.status;
+    await deadline(player.kill(), PLAYER_KILL_GRACE_MS + 3_000, "the player to end");
+    await player.exited;
     ok(performance.now() - started >= PLAYER_KILL_GRACE_MS - 50, "SIGTERM was not ignored");
-    deepEqual(await _pgrep(`^sleep ${seconds}$`), []);
+    deepEqual(await pgrep(`^sleep ${seconds}$`), []);
   } finally {
-    for (const pid of await _pgrep(`^sleep ${seconds}$`)) Deno.kill(pid, "SIGKILL");
-    await deadline(player.status, 5_000, "the player to exit").catch(() => {});
+    for (const pid of await pgrep(`^sleep ${seconds}$`)) Deno.kill(pid, "SIGKILL");
+    await deadline(player.exited, 5_000, "the player to exit").catch(() => {});
   }
 });

@@ -9,7 +9,8 @@ import { exportPublicKeys, generateIdentity, importPeerKeys, seal } from "../pro
 import { PeerstreamError } from "../protocol/errors.ts";
 import { FrameDecoder } from "../protocol/frame.ts";
 import { decodeMessage, encodeMessage, type Message } from "../protocol/messages.ts";
-import { ClientSession } from "../client/session.ts";
+import type { ClientSession } from "../client/session.ts";
+import { connectSession } from "../client/connect.ts";
 import { KnownPeers } from "../client/known_peers.ts";
 import {
   type ClientEvent,
@@ -186,7 +187,7 @@ Deno.test("a server that swaps bob's key is caught: trust changed, sending refus
   let alice: ClientSession | undefined;
   try {
     // Session 1, honest: alice learns bob's real key.
-    const first = await ClientSession.connect({
+    const first = await connectSession({
       hostname: "127.0.0.1",
       port: server.port,
       knownPeers: known,
@@ -199,7 +200,7 @@ Deno.test("a server that swaps bob's key is caught: trust changed, sending refus
 
     // Session 2, through the dishonest path.
     const events: ClientEvent[] = [];
-    alice = await ClientSession.connect({
+    alice = await connectSession({
       hostname: "127.0.0.1",
       port: proxy.port,
       knownPeers: known,
@@ -334,7 +335,7 @@ Deno.test("TLS: the happy path (session and CLI) and both mismatches fail clearl
     ok(tlsServer.out.lines.some((l) => /^Listening on .*\(TLS\)$/.test(l)));
     // Happy path: two sessions chat over TLS.
     const connect = () =>
-      ClientSession.connect({
+      connectSession({
         hostname: "127.0.0.1",
         port: tlsServer.port,
         tls: { caCerts: [pem] },
@@ -356,7 +357,7 @@ Deno.test("TLS: the happy path (session and CLI) and both mismatches fail clearl
 
     // A plain client to the TLS server: a clear error, not a hang (the greeting deadline is 5 s).
     const plain = await deadline(
-      ClientSession.connect({ hostname: "127.0.0.1", port: tlsServer.port }).then(
+      connectSession({ hostname: "127.0.0.1", port: tlsServer.port }).then(
         () => null,
         (e) => e as PeerstreamError,
       ),
@@ -368,7 +369,7 @@ Deno.test("TLS: the happy path (session and CLI) and both mismatches fail clearl
 
     // A TLS client to a plain server: a clear error too.
     const tls = await deadline(
-      ClientSession.connect({
+      connectSession({
         hostname: "127.0.0.1",
         port: plainServer.port,
         tls: { caCerts: [pem] },
@@ -380,7 +381,7 @@ Deno.test("TLS: the happy path (session and CLI) and both mismatches fail clearl
     ok(/may not use TLS; try without --tls/.test(tls.message), tls.message);
 
     // A TLS client that does not trust the certificate.
-    const untrusted = await ClientSession.connect({
+    const untrusted = await connectSession({
       hostname: "127.0.0.1",
       port: tlsServer.port,
       tls: {},

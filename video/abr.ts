@@ -148,8 +148,11 @@ export interface AbrInput {
  * Choose the rendition for the next segment.
  *
  * - A last segment slower than the current rendition's bit rate caps the estimate (emergency).
- * - Buffer below `lowBufferSeconds`: the highest rendition, not above the current one, whose bitrate
- *   is at most `estimate × lowBufferFactor` (possibly several steps down; index 0 at worst).
+ * - Buffer below `lowBufferSeconds`: the highest rendition whose bitrate is at most
+ *   `estimate × lowBufferFactor` (possibly several steps down; index 0 at worst). It may be above
+ *   the current one: a link that carries twice a rendition's bit rate fetches a segment in half its
+ *   duration, which is what lets a stream start low and show the top rendition from its second
+ *   segment (issue 8), while the buffer is still short.
  * - Otherwise step up to the highest rendition within `estimate × upFactor` if that is above the
  *   current one; else keep the current one while it fits `estimate × stayFactor`; else drop to the
  *   highest rendition that fits `estimate × stayFactor`.
@@ -190,7 +193,7 @@ export function chooseRendition(
     return 0;
   };
   if (input.bufferSeconds < config.lowBufferSeconds) {
-    return highestWithin(estimate * config.lowBufferFactor, cur);
+    return highestWithin(estimate * config.lowBufferFactor, renditions.length - 1);
   }
   const up = highestWithin(estimate * config.upFactor, renditions.length - 1);
   if (up > cur) return up;

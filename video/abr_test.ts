@@ -128,12 +128,29 @@ Deno.test("`chooseRendition()` stays while the current rendition fits stayFactor
 
 Deno.test("`chooseRendition()` steps down fast when the buffer is low", () => {
   const low = ABR_DEFAULTS.lowBufferSeconds - 0.001;
-  // Low buffer: highest ≤ 0.5 × estimate, never above the current one.
-  assert.equal(chooseRendition(LADDER, 2, { estimate: 5_000_000, bufferSeconds: low }), 2);
-  assert.equal(chooseRendition(LADDER, 2, { estimate: 4_999_999, bufferSeconds: low }), 1);
-  assert.equal(chooseRendition(LADDER, 2, { estimate: 1_999_999, bufferSeconds: low }), 0);
-  assert.equal(chooseRendition(LADDER, 0, { estimate: 100e6, bufferSeconds: low }), 0);
-  assert.equal(chooseRendition(LADDER, 1, { estimate: 100e6, bufferSeconds: 0 }), 1);
+  // Low buffer: the highest rendition ≤ 0.5 × estimate, from any current one.
+  const table: [number, number, number][] = [
+    // [current, estimate, expected]
+    [2, 5_000_000, 2], // 2.5 M = 0.5 × 5 M
+    [2, 4_999_999, 1],
+    [2, 2_000_000, 1], // 1 M = 0.5 × 2 M
+    [2, 1_999_999, 0], // two steps down at once
+    [1, 0, 0],
+    // Up from a low buffer only when the link carries twice the bit rate.
+    [0, 1_999_999, 0],
+    [0, 2_000_000, 1],
+    [0, 4_999_999, 1],
+    [0, 5_000_000, 2],
+    [1, 100e6, 2],
+  ];
+  for (const [cur, estimate, want] of table) {
+    assert.equal(
+      chooseRendition(LADDER, cur, { estimate, bufferSeconds: low }),
+      want,
+      `current ${cur}, estimate ${estimate}`,
+    );
+    assert.equal(chooseRendition(LADDER, cur, { estimate, bufferSeconds: 0 }), want);
+  }
   // Exactly at lowBufferSeconds is not low.
   assert.equal(
     chooseRendition(LADDER, 1, {
@@ -201,4 +218,31 @@ Deno.test("chooseRendition() steps down at once when the last segment was slower
     chooseRendition(ladder, 0, { estimate: 300_000, bufferSeconds: 8, lastThroughput: 200_000 }),
     0,
   );
+});
+
+Deno.test("`chooseRendition()` reaches the top from the second segment after one measured first segment", () => {
+  // The sample testcard ladder (bits/s, made non-decreasing): 240p, 480p, 720p.
+  const ladder = [
+    { height: 240, bitrate: 346_171 },
+    { height: 480, bitrate: 825_696 },
+    { height: 720, bitrate: 2_407_403 },
+  ];
+  // Segment 0 goes at the default estimate's choice with an empty buffer model (Infinity).
+  const first = chooseRendition(ladder, 2, {
+    estimate: ABR_DEFAULTS.defaultEstimate,
+    bufferSeconds: Infinity,
+  });
+  assert.equal(first, 1); // 825_696 ≤ 0.85 × 1 M
+  // Its 206_424 bytes arrive within minSampleMs on loopback: 206_424 × 8 / 0.05 s.
+  const e = new EwmaEstimator();
+  e.sample(12, 206_424);
+  close(e.estimate(), 33_027_840);
+  // Segment 1 is chosen with 2 s buffered: low, but the link carries far more than 2 × 720p.
+  assert.equal(chooseRendition(ladder, first, { estimate: e.estimate(), bufferSeconds: 2 }), 2);
+  // A link at 4 Mbit/s starts at 480p and stays there while the buffer is short ...
+  const slow = new EwmaEstimator();
+  slow.sample(412, 206_424);
+  assert.equal(chooseRendition(ladder, first, { estimate: slow.estimate(), bufferSeconds: 2 }), 1);
+  // ... and steps up once 4 s are buffered (0.7 × 4 M ≥ 2.41 M).
+  assert.equal(chooseRendition(ladder, 1, { estimate: slow.estimate(), bufferSeconds: 4 }), 2);
 });

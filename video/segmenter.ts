@@ -2,9 +2,12 @@
  * Preparation of a title into aligned segments: every rendition is cut at the same times and every
  * segment starts with a keyframe, so a viewer can switch rendition at any segment boundary.
  *
- * Results are cached in `${cacheDir}/prepared/<key>/` (key = SHA-256 of the codec, the segment length
- * and each source's path, size and mtime) and reused across restarts; `manifest.json` is written last
- * and the folder is built under a temporary name, so an incomplete folder is never used.
+ * Results are cached in `${cacheDir}/prepared/<key>/` (key = SHA-256 of
+ * {@linkcode PREPARATION_VERSION}, the codec, the segment length, the encoder settings and each
+ * source's path, size and mtime) and reused across restarts; `manifest.json` is written last and
+ * the folder is built under a temporary name, so an incomplete folder is never used. A temporary
+ * folder is touched while its preparation runs; one left behind by a server that died (SIGKILL, a
+ * closed terminal) is removed by the next {@linkcode sweepStaleFolders}.
  *
  * Sources that are already aligned H.264 (one file per rendition, keyframes at the same times in
  * every file, spaced about one segment apart) are remuxed with `-c:v copy`; all others are encoded
@@ -80,6 +83,8 @@ export interface PreparedTitle {
   renditions: PreparedRendition[];
   /** How it was prepared (`encode` for folders prepared before remuxing existed). */
   method?: PrepareMethod;
+  /** Whether it was found prepared in the cache rather than prepared now. */
+  cached?: boolean;
 }
 
 /** Options for {@linkcode prepareTitle}. */
@@ -167,8 +172,38 @@ interface _Manifest {
 export const MANIFEST_NAME = "manifest.json";
 
 /**
- * The cache key of a title: SHA-256 (hex) of the codec, the segment length and each source's path,
- * size and modification time.
+ * The version of what preparation writes. Bump it when a change to this module or to the ffmpeg
+ * arguments it builds changes the segments, so that caches prepared by older code are not served
+ * (the encoder settings themselves are part of the key as well).
+ */
+export const PREPARATION_VERSION = 2;
+
+/** The ffmpeg arguments a title would be prepared with, with placeholder paths. */
+function _encoderSettings(title: Title, codec: VideoCodec, seg: number): string[][] {
+  const steps = planLadder(title.renditions.map((r) => r.height));
+  const inputs = title.renditions.map((_, i) => `input${i}`);
+  const outputs = steps.map((s, i) => ({
+    input: s.source,
+    height: s.height,
+    dir: `output${i}`,
+    maxBitrate: maxBitrateFor(s.height),
+  }));
+  const fps = Math.min(...title.renditions.map((r) => r.probe.fps || 25));
+  const audio = codec === "h264" && title.hasAudio;
+  const settings = [ladderArgs({ inputs, outputs, codec, segmentSeconds: seg, fps, audio })];
+  if (codec === "h264" && steps.length === inputs.length) {
+    const dirs = outputs.map((o) => o.dir);
+    for (const a of ["copy", "aac", "none"] as const) {
+      settings.push(remuxArgs({ inputs, dirs, segmentSeconds: seg, audio: a }));
+    }
+  }
+  return settings;
+}
+
+/**
+ * The cache key of a title: SHA-256 (hex) of {@linkcode PREPARATION_VERSION}, the codec, the
+ * segment length, the ffmpeg arguments it would be prepared with, and each source's path, size
+ * and modification time. Code or settings that change the segments change the key.
  *
  * @param title The title.
  * @param codec The codec.
@@ -185,9 +220,53 @@ export async function preparationKey(
     const info = await Deno.stat(r.path);
     sources.push({ path: r.path, size: info.size, mtime: info.mtime?.getTime() ?? 0 });
   }
-  const text = JSON.stringify({ v: 1, codec, segmentSeconds, sources });
+  const text = JSON.stringify({
+    v: PREPARATION_VERSION,
+    codec,
+    segmentSeconds,
+    settings: _encoderSettings(title, codec, segmentSeconds),
+    sources,
+  });
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return new Uint8Array(digest).toHex();
+}
+
+/** How often a running preparation touches its temporary folder, ms. */
+const HEARTBEAT_MS = 10_000;
+
+/** A temporary folder untouched this long belongs to a preparation that died, ms. */
+export const STALE_FOLDER_MS = 120_000;
+
+/**
+ * Removes the temporary folders of preparations that died (a server killed mid-preparation):
+ * `.tmp-*` folders under `${cacheDir}/prepared` untouched for `staleMs`. A running preparation,
+ * in this process or another sharing the cache, touches its folder every 10 s and is kept.
+ *
+ * @param cacheDir The cache folder.
+ * @param options The age after which a folder is stale, and the current time.
+ * @returns The names of the folders removed.
+ */
+export async function sweepStaleFolders(
+  cacheDir: string,
+  options: { staleMs?: number; now?: number } = {},
+): Promise<string[]> {
+  const staleMs = options.staleMs ?? STALE_FOLDER_MS;
+  const now = options.now ?? Date.now();
+  const root = `${cacheDir}/prepared`;
+  const removed: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(root)) {
+      if (!entry.isDirectory || !entry.name.startsWith(".tmp-")) continue;
+      const info = await Deno.stat(`${root}/${entry.name}`).catch(() => null);
+      const touched = info?.mtime?.getTime() ?? now;
+      if (now - touched < staleMs) continue;
+      await Deno.remove(`${root}/${entry.name}`, { recursive: true }).catch(() => {});
+      removed.push(entry.name);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return removed.sort();
 }
 
 function _fromManifest(dir: string, m: _Manifest): PreparedTitle {
@@ -337,14 +416,14 @@ export function remuxProblem(
   for (const [i, d] of segments.entries()) {
     const start = first[0] + segments.slice(0, i).reduce((n, x) => n + x, 0);
     if (d > longest + slack) {
-      return `cutting at its keyframes gives a ${d.toFixed(2)} s segment at ${
-        start.toFixed(2)
-      } s, more than twice ${segmentSeconds} s`;
+      return `its keyframes are too far apart to cut ${segmentSeconds} s segments without re-encoding (${
+        d.toFixed(2)
+      } s from ${start.toFixed(2)} s; at most ${longest} s)`;
     }
     if (i < segments.length - 1 && d < shortest - slack) {
-      return `cutting at its keyframes gives a ${d.toFixed(2)} s segment at ${
-        start.toFixed(2)
-      } s, less than ${shortest} s`;
+      return `its keyframes are too close together to cut ${segmentSeconds} s segments without re-encoding (${
+        d.toFixed(2)
+      } s from ${start.toFixed(2)} s; at least ${shortest} s)`;
     }
   }
   return null;
@@ -473,11 +552,16 @@ export async function prepareTitle(title: Title, options: PrepareOptions): Promi
   const cached = await _readManifest(finalDir);
   if (cached !== null) {
     options.onProgress?.(1);
-    return _fromManifest(finalDir, cached);
+    return { ..._fromManifest(finalDir, cached), cached: true };
   }
   await Deno.mkdir(root, { recursive: true });
   const tmpDir = `${root}/.tmp-${key.slice(0, 16)}-${crypto.randomUUID().slice(0, 8)}`;
   await Deno.mkdir(tmpDir);
+  // Touched while it runs, so that a sweep by another server never takes a live folder.
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    Deno.utime(tmpDir, now, now).catch(() => {});
+  }, HEARTBEAT_MS);
   try {
     const steps = planLadder(title.renditions.map((r) => r.height));
     const fps = Math.min(...title.renditions.map((r) => r.probe.fps || 25));
@@ -588,5 +672,7 @@ export async function prepareTitle(title: Title, options: PrepareOptions): Promi
       `Cannot prepare "${title.name}": ${(error as Error).message}; see the server log`,
       { cause: error },
     );
+  } finally {
+    clearInterval(heartbeat);
   }
 }

@@ -8,8 +8,11 @@ import {
   maxBitrateFor,
   planLadder,
   predictSegments,
+  PREPARATION_VERSION,
+  preparationKey,
   prepareTitle,
   remuxProblem,
+  sweepStaleFolders,
 } from "./segmenter.ts";
 import { ContinuityFixer, isValidTsSegment } from "./ts_packet.ts";
 import { firstFrameIsKey, makeClip, pipeThrough } from "./_test_media.ts";
@@ -146,7 +149,7 @@ Deno.test("`prepareTitle()` reuses the cache and rebuilds after a source changes
     Deno.env.set("PEERSTREAM_FFMPEG", "/nonexistent/ffmpeg");
     try {
       const again = await prepareTitle(solo, options);
-      assert.deepEqual(again, first);
+      assert.deepEqual(again, { ...first, cached: true });
       assert.deepEqual((await Deno.stat(manifest)).mtime, before);
     } finally {
       Deno.env.delete("PEERSTREAM_FFMPEG");
@@ -266,10 +269,14 @@ Deno.test("`remuxProblem()` accepts identical, well spaced keyframes only", () =
     [[[0, 2, 4], [0, 2.01, 4]], 6, /^keyframe 1 of "b.mp4" is at 2.010 s, in "a.mp4" at 2.000 s$/],
     [[[0, 2, 4], [0, 4]], 6, /^"b.mp4" has 2 keyframes, "a.mp4" has 3$/],
     [[[0, 2], []], 6, /^"b.mp4" has no keyframes$/],
-    [[[0]], 6, /^cutting at its keyframes gives a 6.00 s segment at 0.00 s, more than twice 2 s$/],
-    [[[0, 5]], 6, /gives a 5.00 s segment at 0.00 s, more than twice 2 s$/],
-    [[[0, 2, 4]], 10, /gives a 6.00 s segment at 4.00 s, more than twice 2 s$/],
-    [[[0, 3.5, 4, 6]], 7, /gives a 0.50 s segment at 3.50 s, less than 1 s$/],
+    [
+      [[0]],
+      6,
+      /^its keyframes are too far apart to cut 2 s segments without re-encoding \(6.00 s from 0.00 s; at most 4 s\)$/,
+    ],
+    [[[0, 5]], 6, /too far apart .*\(5.00 s from 0.00 s; at most 4 s\)$/],
+    [[[0, 2, 4]], 10, /too far apart .*\(6.00 s from 4.00 s; at most 4 s\)$/],
+    [[[0, 3.5, 4, 6]], 7, /too close together .*\(0.50 s from 3.50 s; at least 1 s\)$/],
   ];
   for (const [keyframes, duration, re] of table) {
     assert.match(remuxProblem(keyframes, duration, 2, names) ?? "null", re);
@@ -386,14 +393,14 @@ Deno.test("`prepareTitle()` remuxes aligned H.264 sources and encodes unaligned 
     assert.equal(decode.code, 0, decode.stderr);
     assert.equal(decode.stderr.trim(), "");
     // The cached manifest keeps the method.
-    assert.deepEqual(await prepareTitle(dog, options), remuxed);
+    assert.deepEqual(await prepareTitle(dog, options), { ...remuxed, cached: true });
 
     log.length = 0;
     const encoded = await prepareTitle(cat, options);
     assert.equal(encoded.method, "encode");
     assert.deepEqual(log, [
-      'Preparing "cat" by encoding: cutting at its keyframes gives a 6.00 s segment at 0.00 s, ' +
-      "more than twice 2 s",
+      'Preparing "cat" by encoding: its keyframes are too far apart to cut 2 s segments without ' +
+      "re-encoding (6.00 s from 0.00 s; at most 4 s)",
     ]);
     assert.deepEqual(encoded.renditions.map((r) => r.segments.length), [3, 3]);
     assert.notEqual(
@@ -425,4 +432,43 @@ Deno.test("`prepareTitle()` remuxes aligned H.264 sources and encodes unaligned 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("`sweepStaleFolders()` removes only temporary folders untouched for staleMs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "peerstream_sweep_" });
+  try {
+    assert.deepEqual(await sweepStaleFolders(dir), [], "no prepared folder yet");
+    const root = `${dir}/prepared`;
+    for (const name of [".tmp-old-1", ".tmp-fresh-2", "0123abcd", ".tmp-file"]) {
+      if (name === ".tmp-file") await Deno.writeTextFile(`${root}/${name}`, "");
+      else await Deno.mkdir(`${root}/${name}/r0`, { recursive: true });
+    }
+    const now = Date.now();
+    const old = new Date(now - 10 * 60_000);
+    await Deno.utime(`${root}/.tmp-old-1`, old, old);
+    await Deno.utime(`${root}/0123abcd`, old, old);
+    assert.deepEqual(await sweepStaleFolders(dir, { staleMs: 60_000, now }), [".tmp-old-1"]);
+    const left = [];
+    for await (const e of Deno.readDir(root)) left.push(e.name);
+    assert.deepEqual(left.sort(), [".tmp-file", ".tmp-fresh-2", "0123abcd"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("`preparationKey()` changes with the encoder settings and the preparation version", async () => {
+  await withFixture(async (_dir, titles) => {
+    const dog = titles.find((t) => t.name === "dog")!;
+    const key = await preparationKey(dog, "h264", 2);
+    assert.equal(await preparationKey(dog, "h264", 2), key, "stable");
+    assert.notEqual(await preparationKey(dog, "h264", 1), key, "segment length");
+    assert.notEqual(await preparationKey(dog, "mjpeg", 2), key, "codec");
+    // Another frame rate changes the encoder's arguments (-r, keyframe interval).
+    const faster = {
+      ...dog,
+      renditions: dog.renditions.map((r) => ({ ...r, probe: { ...r.probe, fps: 50 } })),
+    };
+    assert.notEqual(await preparationKey(faster, "h264", 2), key, "encoder settings");
+    assert.equal(PREPARATION_VERSION, 2);
+  });
 });

@@ -7,7 +7,12 @@
 import { PeerstreamError } from "../protocol/errors.ts";
 import { suggestTitles } from "./catalog.ts";
 import { ensureSampleLibrary, scanLibrary, type Title } from "./library.ts";
-import { type PreparedTitle, prepareTitle, type VideoCodec } from "./segmenter.ts";
+import {
+  type PreparedTitle,
+  prepareTitle,
+  sweepStaleFolders,
+  type VideoCodec,
+} from "./segmenter.ts";
 
 /** Where a title is in its preparation. */
 export type TitleStatus =
@@ -128,6 +133,12 @@ export class VideoLibrary {
 
   async #prepareAll(options: VideoLibraryOptions): Promise<void> {
     const signal = this.#abort.signal;
+    const swept = await sweepStaleFolders(options.cacheDir).catch(() => []);
+    if (swept.length > 0) {
+      this.#log(
+        `Removed ${_count(swept.length, "folder")} left by an interrupted preparation`,
+      );
+    }
     for (const name of [...this.#entries.keys()].sort()) {
       const entry = this.#entries.get(name)!;
       if (signal.aborted) break;
@@ -154,10 +165,13 @@ export class VideoLibrary {
         const segments = prepared.renditions[0]?.segments.length ?? 0;
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
         const how = prepared.method === "remux" ? "by remuxing (no re-encode)" : "by encoding";
+        const shape = `${_count(prepared.renditions.length, "rendition")}, ${
+          _count(segments, "segment")
+        }`;
         this.#log(
-          `Prepared "${name}" ${how} (${_count(prepared.renditions.length, "rendition")}, ${
-            _count(segments, "segment")
-          }) in ${seconds} s`,
+          prepared.cached
+            ? `Ready "${name}" (${shape}), prepared earlier`
+            : `Prepared "${name}" ${how} (${shape}) in ${seconds} s`,
         );
         entry.resolve(prepared);
       } catch (error) {

@@ -58,8 +58,8 @@ Deno.test("`VideoLibrary` lists titles, prepares them in the background and reso
     );
     assert.ok(
       log.includes(
-        'Preparing "cat" by encoding: cutting at its keyframes gives a 3.00 s ' +
-          "segment at 0.00 s, more than twice 1 s",
+        'Preparing "cat" by encoding: its keyframes are too far apart to cut 1 s segments ' +
+          "without re-encoding (3.00 s from 0.00 s; at most 2 s)",
       ),
       log.join("\n"),
     );
@@ -88,7 +88,14 @@ Deno.test("`VideoLibrary` lists titles, prepares them in the background and reso
   });
   try {
     await again.ready("dog");
+    await again.ready("cat");
     assert.ok(!log2.some((l) => l.startsWith("Preparing")), log2.join("\n"));
+    // A cache hit says so, without a preparation time.
+    assert.ok(!log2.some((l) => l.startsWith("Prepared ")), log2.join("\n"));
+    assert.ok(
+      log2.includes('Ready "cat" (1 rendition, 3 segments), prepared earlier'),
+      log2.join("\n"),
+    );
   } finally {
     await again.close();
     await Deno.remove(dir, { recursive: true });

@@ -1,0 +1,293 @@
+/**
+ * The command handler of `peerstream join`: one typed line in, what to do and what to print out.
+ * Its input and output, the session and the viewer are injected, so it runs in tests without a
+ * terminal, a socket or a player.
+ * @module
+ */
+
+import { formatFingerprint } from "../protocol/e2e.ts";
+import { PeerstreamError } from "../protocol/errors.ts";
+import type { Quality, StreamStartMessage, VideoSummary } from "../protocol/messages.ts";
+import {
+  COMMAND_HELP,
+  type CompletionSources,
+  parseCommand,
+  type SeekTarget,
+  type TitleChoice,
+} from "./commands.ts";
+import type { KeyTrust } from "./known_peers.ts";
+import type { PlaybackState } from "./playback.ts";
+import { PLAIN, renderError, renderVideos, renderWhoLine, safe, type Style } from "./render.ts";
+
+/** Where the handler reads and writes. */
+export interface HandlerIo {
+  /** Prints a line on stdout, above the line being typed. */
+  print(line: string): void;
+  /** Prints an error or warning on stderr. */
+  error(line: string): void;
+  /** Asks for a line with a prompt; null at the end of input. */
+  read(prompt: string): Promise<string | null>;
+}
+
+/** What the handler needs of a session (a `ClientSession` has it). */
+export interface HandlerSession {
+  /** The registered name. */
+  readonly name: string | undefined;
+  /** Who is online. */
+  readonly peers: { names(): string[]; has(name: string): boolean };
+  /** LIST. */
+  list(): Promise<VideoSummary[]>;
+  /** A peer's key fingerprint and trust. */
+  peerKeys(name: string): Promise<{ fingerprint: string; trust: KeyTrust }>;
+  /** Whether a peer's key is remembered. */
+  knows(name: string): boolean;
+  /** ACCEPT. */
+  acceptKey(name: string): boolean;
+  /** VERIFY ... yes. */
+  verifyKey(name: string, fingerprint: string): boolean;
+  /** Seals and sends; resolves when delivered. */
+  sendText(to: string, text: string): Promise<void>;
+  /** This client's own fingerprint. */
+  fingerprint(): Promise<string>;
+}
+
+/** What the handler needs of the viewer (a `Viewer` has it). */
+export interface HandlerViewer {
+  /** Where playback stands. */
+  readonly state: PlaybackState;
+  /** What plays. */
+  readonly playing: StreamStartMessage | undefined;
+  /** PLAY. */
+  play(title: string, quality: Quality): Promise<void>;
+  /** STOP. */
+  stop(): Promise<void>;
+  /** PAUSE; false when already paused. */
+  pause(): boolean;
+  /** RESUME; false when not paused. */
+  resume(): boolean;
+  /** SEEK. */
+  seek(target: SeekTarget): Promise<number>;
+  /** QUALITY. */
+  setQuality(quality: Quality): Promise<"now" | "next">;
+}
+
+/** Options for {@linkcode CommandHandler}. */
+export interface CommandHandlerOptions {
+  /** Input and output. */
+  io: HandlerIo;
+  /** The session. */
+  session: HandlerSession;
+  /** The viewer. */
+  viewer: HandlerViewer;
+  /** Colours. @default {PLAIN} */
+  style?: Style;
+  /** Checks, before PLAY, that the player can run (it exists, it has a display). */
+  checkPlayer?: () => void;
+}
+
+/** Runs typed commands. */
+export class CommandHandler {
+  readonly #io: HandlerIo;
+  readonly #session: HandlerSession;
+  readonly #viewer: HandlerViewer;
+  readonly #style: Style;
+  readonly #checkPlayer: () => void;
+  #titles: TitleChoice[] = [];
+
+  /** @param options Input and output, the session, the viewer. */
+  constructor(options: CommandHandlerOptions) {
+    this.#io = options.io;
+    this.#session = options.session;
+    this.#viewer = options.viewer;
+    this.#style = options.style ?? PLAIN;
+    this.#checkPlayer = options.checkPlayer ?? (() => {});
+  }
+
+  /** What Tab may offer now: peers, the titles of the last LIST, the heights of what plays. */
+  completion(): CompletionSources {
+    return {
+      peers: this.#session.peers.names(),
+      titles: this.#titles,
+      playing: this.#viewer.playing?.renditions.map((r) => r.height) ?? [],
+    };
+  }
+
+  /**
+   * Runs one typed line; a refused command prints its error and the client carries on.
+   *
+   * @param line The line.
+   * @returns False to leave (QUIT, or the end of input at a prompt).
+   */
+  async run(line: string): Promise<boolean> {
+    try {
+      return await this.#run(line);
+    } catch (error) {
+      if (error instanceof SyntaxError || error instanceof PeerstreamError) {
+        this.#error(error.message);
+        return true;
+      }
+      throw error;
+    }
+  }
+
+  /** Ctrl-C on an empty line: stops the video if one plays, else says how to leave. */
+  async interrupt(): Promise<void> {
+    if (this.#viewer.state === "idle") {
+      this.#io.print("Type QUIT or press Ctrl-D to leave");
+      return;
+    }
+    await this.run("STOP");
+  }
+
+  async #run(line: string): Promise<boolean> {
+    const command = parseCommand(line);
+    switch (command.kind) {
+      case "empty":
+        return true;
+      case "help":
+        for (const l of COMMAND_HELP.split("\n")) this.#io.print(l);
+        return true;
+      case "quit":
+        return false;
+      case "list":
+        return await this.#list();
+      case "who":
+        return await this.#who();
+      case "verify":
+        return await this.#verify(command.peer, command.confirm);
+      case "accept":
+        return this.#accept(command.peer);
+      case "message":
+        return await this.#message(command.to, command.text);
+      default:
+        return await this.#playback(command);
+    }
+  }
+
+  async #playback(command: ReturnType<typeof parseCommand>): Promise<boolean> {
+    switch (command.kind) {
+      case "play":
+        this.#checkPlayer();
+        await this.#viewer.play(command.title, command.quality);
+        return true;
+      case "stop":
+        await this.#viewer.stop();
+        return true;
+      case "pause":
+        this.#io.print(
+          this.#viewer.pause()
+            ? "* paused; RESUME to continue"
+            : "Already paused; RESUME to continue",
+        );
+        return true;
+      case "resume":
+        this.#io.print(this.#viewer.resume() ? "* resumed" : "Not paused; PAUSE first");
+        return true;
+      case "seek":
+        await this.#viewer.seek(command.target);
+        return true;
+      case "quality": {
+        const when = await this.#viewer.setQuality(command.quality);
+        this.#io.print(
+          when === "next"
+            ? "* quality auto from the next segment"
+            : `* switching to ${command.quality}p`,
+        );
+        return true;
+      }
+      default:
+        return true;
+    }
+  }
+
+  async #list(): Promise<boolean> {
+    const videos = await this.#session.list();
+    this.#titles = videos.map((v) => ({ title: v.title, heights: v.heights }));
+    for (const line of renderVideos(videos)) this.#io.print(line);
+    return true;
+  }
+
+  /** WHO: yourself first (your fingerprint, for peers to compare), then the peers online. */
+  async #who(): Promise<boolean> {
+    const me = this.#session.name ?? "";
+    this.#io.print(renderWhoLine(me, await this.#session.fingerprint(), "you"));
+    const names = this.#session.peers.names();
+    if (names.length === 0) this.#io.print("Nobody else is online");
+    for (const peer of names) {
+      const keys = await this.#session.peerKeys(peer);
+      this.#io.print(renderWhoLine(peer, keys.fingerprint, keys.trust));
+    }
+    return true;
+  }
+
+  async #verify(peer: string, confirm: boolean): Promise<boolean> {
+    const name = safe(peer);
+    if (peer === this.#session.name) {
+      this.#io.print(`${name} (you): ${formatFingerprint(await this.#session.fingerprint())}`);
+      this.#io.print(`Read it to your peer out of band; they run: VERIFY ${name} yes`);
+      return true;
+    }
+    const keys = await this.#session.peerKeys(peer);
+    this.#io.print(`${name}: ${formatFingerprint(keys.fingerprint)}`);
+    if (!confirm) {
+      this.#io.print(`Compare with ${name} out of band, then: VERIFY ${name} yes`);
+    } else if (this.#session.verifyKey(peer, keys.fingerprint)) {
+      this.#io.print(`* marked ${name}'s key as verified`);
+    } else {
+      this.#io.print(`${name}'s key changed; ACCEPT ${name} first, then VERIFY again`);
+    }
+    return true;
+  }
+
+  #accept(peer: string): boolean {
+    const name = safe(peer);
+    if (this.#session.acceptKey(peer)) {
+      this.#io.print(`* accepted ${name}'s new key`);
+    } else if (!this.#session.knows(peer) && !this.#session.peers.has(peer)) {
+      this.#error(`Cannot accept "${name}": no such peer is known; WHO lists the peers online`);
+    } else {
+      this.#io.print(`${name}'s key has not changed; nothing to accept`);
+    }
+    return true;
+  }
+
+  /** MESSAGE, asking for the recipient (online) and then the text when they are missing. */
+  async #message(to?: string, text?: string): Promise<boolean> {
+    if (to === undefined) {
+      const names = this.#session.peers.names();
+      if (names.length === 0) {
+        this.#io.print("Nobody else is online");
+        return true;
+      }
+      this.#io.print(`Online: ${names.map(safe).join(", ")}`);
+      const answer = await this.#io.read("To: ");
+      if (answer === null) return false;
+      to = answer.trim();
+      if (to === "") return true;
+    }
+    if (text === undefined) {
+      // Check before asking for the text, so that nobody types a message that cannot go.
+      if (!this.#session.peers.has(to)) {
+        this.#error(`Cannot send to "${safe(to)}": they are not online; WHO lists who is`);
+        return true;
+      }
+      const answer = await this.#io.read("Message: ");
+      if (answer === null) return false;
+      text = answer;
+    }
+    if (text.trim() === "") {
+      this.#error(`Cannot send to "${safe(to)}": the message is empty; type some text`);
+      return true;
+    }
+    const recipient = to;
+    this.#session.sendText(recipient, text).then(
+      () => this.#io.print(this.#style.dim(`* delivered to ${safe(recipient)}`)),
+      (error) => this.#error((error as Error).message),
+    );
+    return true;
+  }
+
+  #error(message: string) {
+    this.#io.error(renderError(message, this.#style));
+  }
+}

@@ -1,0 +1,312 @@
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { exportPublicKeys, generateIdentity, importPeerKeys } from "../protocol/e2e.ts";
+import { FrameDecoder } from "../protocol/frame.ts";
+import {
+  type ClientMessage,
+  decodeMessage,
+  encodeMessage,
+  type Message,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+  type StreamSeekMessage,
+  type StreamStartMessage,
+} from "../protocol/messages.ts";
+import { KnownPeers } from "./known_peers.ts";
+import { ClientSession, type MediaSink, type SessionEvents } from "./session.ts";
+import type { ByteTransport } from "./transport.ts";
+
+/** The server's end of an in-memory connection: what it sends, and what the client wrote. */
+class MemoryTransport implements ByteTransport {
+  readonly sent: ClientMessage[] = [];
+  #incoming: Uint8Array[] = [];
+  #waiter?: () => void;
+  #decoder = new FrameDecoder();
+  closed = false;
+
+  /** The server sends a message. */
+  push(message: Message) {
+    this.#incoming.push(encodeMessage(message));
+    this.#waiter?.();
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    while (this.#incoming.length === 0) {
+      if (this.closed) return null;
+      await new Promise<void>((resolve) => this.#waiter = resolve);
+    }
+    const chunk = this.#incoming[0];
+    const n = Math.min(buffer.length, chunk.length);
+    buffer.set(chunk.subarray(0, n));
+    if (n === chunk.length) this.#incoming.shift();
+    else this.#incoming[0] = chunk.subarray(n);
+    return n;
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    for (const frame of this.#decoder.push(bytes)) {
+      this.sent.push(decodeMessage(frame) as ClientMessage);
+    }
+    return Promise.resolve(bytes.length);
+  }
+
+  close() {
+    this.closed = true;
+    this.#waiter?.();
+  }
+
+  /** Types of what the client wrote. */
+  types(): string[] {
+    return this.sent.map((m) => m.type);
+  }
+}
+
+async function settle() {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+/** A registered session over memory, and its server end. */
+async function registered(
+  options: {
+    events?: SessionEvents;
+    knownPeers?: KnownPeers;
+    peers?: string[];
+    ephemeral?: boolean;
+  } = {},
+) {
+  const transport = new MemoryTransport();
+  transport.push({
+    type: "server-hello",
+    version: PROTOCOL_VERSION,
+    server: "test",
+    challenge: new Uint8Array(32).toBase64(),
+  });
+  const session = await ClientSession.open(transport, {
+    events: options.events,
+    knownPeers: options.knownPeers,
+  });
+  const identity = await generateIdentity();
+  const welcome = session.register("alice", identity, { ephemeral: options.ephemeral });
+  await settle();
+  transport.push({ type: "welcome", name: "alice", peers: options.peers ?? [], maxSealedBytes: 1 });
+  await welcome;
+  return { transport, session, identity };
+}
+
+/** Answers the session's last request of a type. */
+function answer(transport: MemoryTransport, type: string, make: (id: number) => ServerMessage) {
+  const request = transport.sent.findLast((m) => m.type === type) as { id: number } | undefined;
+  ok(request, `no ${type} request`);
+  transport.push(make(request.id));
+}
+
+const STREAM: Omit<StreamStartMessage, "re"> = {
+  type: "stream-start",
+  streamId: 7,
+  title: "testcard",
+  duration: 12,
+  codec: "h264",
+  container: "mpegts",
+  fps: 25,
+  hasAudio: true,
+  renditions: [{ height: 240, width: 426, bitrate: 1 }],
+  quality: 240,
+  position: 0,
+  epoch: 0,
+};
+
+function segment(index: number, epoch: number, bytes: number): ServerMessage {
+  return {
+    type: "segment",
+    streamId: 7,
+    epoch,
+    index,
+    height: 240,
+    bitrate: 1,
+    start: index * 2,
+    duration: 2,
+    bytes,
+  };
+}
+
+Deno.test("ClientSession.register() sends hello.ephemeral only for --ephemeral", async () => {
+  const plain = await registered();
+  const hello = plain.transport.sent.find((m) => m.type === "hello")!;
+  equal("ephemeral" in hello, false);
+  const ephemeral = await registered({ ephemeral: true });
+  const hello2 = ephemeral.transport.sent.find((m) => m.type === "hello");
+  equal(hello2?.type === "hello" && hello2.ephemeral, true);
+  plain.session.close();
+  ephemeral.session.close();
+});
+
+Deno.test("ClientSession acks each segment on receipt and never waits for its sink", async () => {
+  const { transport, session } = await registered();
+  const written: number[] = [];
+  const sink: MediaSink = {
+    // A sink that never finishes a write: the session must not wait for it.
+    write: (data) => {
+      written.push(data.length);
+      return new Promise<void>(() => {}) as unknown as void;
+    },
+    close: () => {},
+  };
+  const play = session.play("testcard", { quality: 240, sink: () => sink });
+  await settle();
+  answer(transport, "play", (id) => ({ ...STREAM, re: id }));
+  await play;
+  transport.push(segment(0, 0, 300));
+  transport.push({ type: "media", streamId: 7, index: 0, data: new Uint8Array(200) });
+  transport.push({ type: "media", streamId: 7, index: 0, data: new Uint8Array(100) });
+  transport.push(segment(1, 0, 50));
+  transport.push({ type: "media", streamId: 7, index: 1, data: new Uint8Array(50) });
+  // A ping behind the media is answered all the same.
+  transport.push({ type: "ping", id: 3 });
+  await settle();
+  deepEqual(written, [200, 100, 50]);
+  deepEqual(
+    transport.sent.filter((m) => m.type === "seg-ack" || m.type === "pong"),
+    [
+      { type: "seg-ack", streamId: 7, epoch: 0, index: 0 },
+      { type: "seg-ack", streamId: 7, epoch: 0, index: 1 },
+      { type: "pong", id: 3 },
+    ],
+  );
+  session.close();
+});
+
+Deno.test("ClientSession passes a jump to its sink and acks the new epoch's segments", async () => {
+  const { transport, session } = await registered();
+  const calls: string[] = [];
+  const play = session.play("testcard", {
+    quality: 240,
+    position: 0,
+    sink: () => ({
+      write: (d) => void calls.push(`write ${d.length}`),
+      close: (reason) => void calls.push(`close ${reason}`),
+      segment: (s) => void calls.push(`segment ${s.epoch}/${s.index}`),
+      seek: (s) => void calls.push(`seek ${s.epoch}/${s.index}`),
+    }),
+  });
+  await settle();
+  answer(transport, "play", (id) => ({ ...STREAM, re: id }));
+  await play;
+  transport.push(segment(0, 0, 100));
+  transport.push({ type: "media", streamId: 7, index: 0, data: new Uint8Array(60) });
+  const seeking = session.seek(6.5);
+  await settle();
+  equal(transport.sent.findLast((m) => m.type === "seek")?.type === "seek" && 6.5, 6.5);
+  let seek: StreamSeekMessage | undefined;
+  answer(transport, "seek", (id) =>
+    seek = {
+      type: "stream-seek",
+      re: id,
+      streamId: 7,
+      epoch: 1,
+      position: 6,
+      index: 3,
+      paused: false,
+    });
+  deepEqual(await seeking, seek);
+  // The rest of the cut segment, had it come, belongs to no epoch; then epoch 1 starts.
+  transport.push({ type: "media", streamId: 7, index: 0, data: new Uint8Array(40) });
+  transport.push(segment(3, 1, 10));
+  transport.push({ type: "media", streamId: 7, index: 3, data: new Uint8Array(10) });
+  transport.push({ type: "stream-end", streamId: 7, reason: "finished" });
+  await settle();
+  deepEqual(calls, [
+    "segment 0/0",
+    "write 60",
+    "seek 1/3",
+    "segment 1/3",
+    "write 10",
+    "close finished",
+  ]);
+  deepEqual(
+    transport.sent.filter((m) => m.type === "seg-ack"),
+    [{ type: "seg-ack", streamId: 7, epoch: 1, index: 3 }],
+  );
+  equal(session.stream, undefined);
+  session.close();
+});
+
+Deno.test("ClientSession.setQuality() jumps only with a position; pause and resume are requests", async () => {
+  const { transport, session } = await registered();
+  const next = session.setQuality("auto");
+  await settle();
+  answer(transport, "quality", (id) => ({ type: "ok", re: id }));
+  equal(await next, null);
+  const now = session.setQuality(720, { position: 3.5 });
+  await settle();
+  const request = transport.sent.findLast((m) => m.type === "quality");
+  deepEqual(request?.type === "quality" && [request.quality, request.position], [720, 3.5]);
+  answer(transport, "quality", (id) => ({
+    type: "stream-seek",
+    re: id,
+    streamId: 7,
+    epoch: 1,
+    position: 2,
+    index: 1,
+    paused: false,
+  }));
+  equal((await now)?.index, 1);
+  const paused = session.pause();
+  await settle();
+  answer(transport, "pause", (id) => ({ type: "ok", re: id }));
+  await paused;
+  const resumed = session.resume();
+  await settle();
+  answer(transport, "resume", (id) => ({ type: "ok", re: id }));
+  await resumed;
+  deepEqual(transport.types().filter((t) => ["pause", "resume"].includes(t)), ["pause", "resume"]);
+  session.close();
+});
+
+Deno.test("ClientSession looks a joining peer's key up only when it is a known peer, and says when it changed", async () => {
+  const bob = await generateIdentity();
+  const bobKeys = await exportPublicKeys(bob);
+  const other = await importPeerKeys(await exportPublicKeys(await generateIdentity()));
+  const known = new KnownPeers();
+  // Met before with another key.
+  known.check("bob", other.fingerprint);
+  const changed: string[] = [];
+  const { transport } = await registered({
+    knownPeers: known,
+    events: { keyChanged: (name) => void changed.push(name) },
+  });
+  transport.push({ type: "joined", name: "carol" });
+  transport.push({ type: "joined", name: "bob" });
+  await settle();
+  const lookups = transport.sent.filter((m) => m.type === "key");
+  deepEqual(lookups.map((m) => m.type === "key" && m.name), ["bob"], "no lookup for carol");
+  answer(
+    transport,
+    "key",
+    (id) => ({ type: "key-info", re: id, name: "bob", ...bobKeys, online: true }),
+  );
+  await settle();
+  await new Promise((r) => setTimeout(r, 50));
+  deepEqual(changed, ["bob"]);
+});
+
+Deno.test("ClientSession checks known peers already online at welcome", async () => {
+  const known = new KnownPeers();
+  known.check("bob", "0".repeat(64));
+  const { transport } = await registered({ knownPeers: known, peers: ["bob", "dave"] });
+  await settle();
+  deepEqual(transport.sent.filter((m) => m.type === "key").map((m) => m.type === "key" && m.name), [
+    "bob",
+  ]);
+});
+
+Deno.test("ClientSession.open() works over any transport and closes it on a bad greeting", async () => {
+  const transport = new MemoryTransport();
+  transport.push({ type: "ping", id: 1 });
+  let failed = false;
+  try {
+    await ClientSession.open(transport, { timeoutMs: 1000 });
+  } catch (error) {
+    failed = /unexpected "ping" first/.test((error as Error).message);
+  }
+  ok(failed);
+  ok(transport.closed);
+});

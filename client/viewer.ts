@@ -1,0 +1,591 @@
+/**
+ * The viewer: what plays on screen, driven by the user's commands and the server's stream. It
+ * owns the player (at most one, ever), the bounded playout queue between the socket and the
+ * player, the task that drains that queue into the player, and the on-screen position.
+ *
+ * - Media from the session goes into the queue at once; a separate task writes it to the player,
+ *   so the socket is never read at the player's pace. When the queue passes its bound (the
+ *   player stopped reading, is paused in its own window, or is slower than real time) the stream
+ *   is held on the server with `pause`, and resumed once the queue drains.
+ * - Playback lasts until the player exits: after the last byte arrived, STOP, PAUSE, SEEK and
+ *   QUALITY still work (a jump then starts a new stream at that position).
+ * - A jump (SEEK, or QUALITY with a height) restarts the player at the new epoch's first segment,
+ *   so it shows within about a second instead of after the old buffered lead; `auto` switches
+ *   never restart it.
+ *
+ * The player, the session and the clock are injected, so the logic runs in tests without
+ * processes or sockets.
+ * @module
+ */
+
+import { PeerstreamError } from "../protocol/errors.ts";
+import type {
+  Quality,
+  SegmentMessage,
+  StreamEndMessage,
+  StreamEndReason,
+  StreamSeekMessage,
+  StreamStartMessage,
+} from "../protocol/messages.ts";
+import type { SeekTarget } from "./commands.ts";
+import { nextPlaybackState, type PlaybackState, requireOnScreen } from "./playback.ts";
+import type { Player, PlayerStats } from "./player.ts";
+import { PLAYOUT_DEFAULTS, type PlayoutConfig, PlayoutQueue, shouldHold } from "./playout.ts";
+import { PositionClock } from "./position.ts";
+import type { MediaSink } from "./session.ts";
+
+/** What the viewer needs of a session (a {@linkcode ClientSession} has it). */
+export interface ViewerSession {
+  /** The server's running stream, if any. */
+  readonly stream: StreamStartMessage | undefined;
+  /** Starts a stream (replacing one that runs). */
+  play(
+    title: string,
+    options: { quality: Quality; position?: number; sink: (info: StreamStartMessage) => MediaSink },
+  ): Promise<StreamStartMessage>;
+  /** Stops the running stream. */
+  stop(): Promise<void>;
+  /** Holds the running stream. */
+  pause(): Promise<void>;
+  /** Continues it. */
+  resume(): Promise<void>;
+  /** Jumps. */
+  seek(position: number): Promise<StreamSeekMessage>;
+  /** Changes quality, jumping when a position is given. */
+  setQuality(quality: Quality, options?: { position?: number }): Promise<StreamSeekMessage | null>;
+}
+
+/** Something the person should be told. */
+export type ViewerEvent =
+  /** A stream started (the player opens). */
+  | { kind: "playing"; info: StreamStartMessage }
+  /** A rendition reached the screen. */
+  | { kind: "rendition"; title: string; height: number; bitrate: number }
+  /** A jump landed: the new epoch starts at `position`. */
+  | { kind: "moved"; title: string; position: number; paused: boolean }
+  /** The player showed the end. */
+  | { kind: "finished"; title: string; stats?: PlayerStats }
+  /** STOP took effect. */
+  | { kind: "stopped"; title: string; stats?: PlayerStats }
+  /** The player exited before the end (its window was closed): the stream is stopped. */
+  | { kind: "player-closed"; title: string }
+  /** The stream failed (server error, no player, a server ignoring the hold). */
+  | { kind: "failed"; title: string; message: string; stats?: PlayerStats }
+  /** The player stopped taking the video (paused in its own window, or too slow): held. */
+  | { kind: "held"; title: string }
+  /** The player takes the video again: the stream continues. */
+  | { kind: "released"; title: string };
+
+/** The status line: what is on screen now. */
+export interface ViewerStatus {
+  /** The title. */
+  title: string;
+  /** The second on screen. */
+  position: number;
+  /** The title's length, seconds. */
+  duration: number;
+  /** The height on screen (0 before the first frame). */
+  height: number;
+  /** Its bit rate. */
+  bitrate: number;
+  /** PAUSE is in effect. */
+  paused: boolean;
+  /** The stream is held on the server because the player is not reading. */
+  waiting: boolean;
+}
+
+/** Options for {@linkcode Viewer}. */
+export interface ViewerOptions {
+  /** The session whose streams are shown. */
+  session: ViewerSession;
+  /** Starts a player for a stream; throws when it cannot (e.g. no display). */
+  openPlayer: (info: StreamStartMessage) => Player;
+  /** Where notices go. */
+  onEvent: (event: ViewerEvent) => void;
+  /** The clock, ms. @default {performance.now} */
+  now?: () => number;
+  /** The playout queue's bounds. @default {PLAYOUT_DEFAULTS} */
+  playout?: Readonly<PlayoutConfig>;
+}
+
+/** Bytes per write into the player: small, so that what it took is known finely. */
+const WRITE_BYTES = 16 * 1024;
+
+interface Epoch {
+  queue: PlayoutQueue;
+  clock: PositionClock;
+  timeline: SegmentMessage[];
+  player?: Player;
+  playerReady: Promise<Player | null>;
+  retired: boolean;
+  wake?: () => void;
+}
+
+interface Watch {
+  info: StreamStartMessage;
+  quality: Quality;
+  serverDone: boolean;
+  epoch: Epoch;
+}
+
+/** Plays streams on screen through one player at a time. */
+export class Viewer {
+  readonly #session: ViewerSession;
+  readonly #openPlayer: (info: StreamStartMessage) => Player;
+  readonly #emit: (event: ViewerEvent) => void;
+  readonly #now: () => number;
+  readonly #playout: Readonly<PlayoutConfig>;
+  #state: PlaybackState = "idle";
+  #watch?: Watch;
+  #userPaused = false;
+  #held = false;
+  /** Why the stream is held: the user's PAUSE, or a player that stopped taking the video. */
+  #holdReason: "user" | "player" = "user";
+  #cancel = false;
+  #replaying = false;
+  #shownHeight = 0;
+
+  /** @param options The session, the player factory, the notice callback and the clock. */
+  constructor(options: ViewerOptions) {
+    this.#session = options.session;
+    this.#openPlayer = options.openPlayer;
+    this.#emit = options.onEvent;
+    this.#now = options.now ?? (() => performance.now());
+    this.#playout = options.playout ?? PLAYOUT_DEFAULTS;
+  }
+
+  /** Where playback stands. */
+  get state(): PlaybackState {
+    return this.#state;
+  }
+
+  /** What plays, from its `stream-start`. */
+  get playing(): StreamStartMessage | undefined {
+    return this.#watch?.info;
+  }
+
+  /** Media seconds waiting for the player. */
+  get queuedSeconds(): number {
+    return this.#watch?.epoch.queue.seconds ?? 0;
+  }
+
+  /** Whether the stream is held on the server (PAUSE, or a player not reading). */
+  get held(): boolean {
+    return this.#held;
+  }
+
+  /**
+   * Plays a title, replacing what plays: the old player is ended (and gone) before the request.
+   *
+   * @param title The title.
+   * @param quality A height or `auto`.
+   * @param position Where to start, seconds. @default {0}
+   * @throws {PeerstreamError} The server's refusal, or the player's failure to start.
+   */
+  async play(title: string, quality: Quality, position?: number): Promise<void> {
+    this.#state = nextPlaybackState(this.#state, "play");
+    this.#cancel = false;
+    const old = this.#watch;
+    this.#watch = undefined;
+    if (old !== undefined) await this.#retireEpoch(old.epoch);
+    this.#userPaused = false;
+    this.#held = false;
+    try {
+      await this.#session.play(title, {
+        quality,
+        position,
+        sink: (info) => this.#open(info, quality),
+      });
+    } catch (error) {
+      this.#state = nextPlaybackState(this.#state, "refused");
+      throw error;
+    }
+    const started = this.#watch;
+    if (this.#cancel && started !== undefined) {
+      // STOP came while PLAY waited for its answer.
+      this.#watch = undefined;
+      await this.#end(started);
+    }
+  }
+
+  /**
+   * Stops at once: the player is ended (and gone when this resolves) and the server's stream
+   * stopped if it still runs.
+   *
+   * @throws {PeerstreamError} `NOT_PLAYING` when nothing plays.
+   */
+  async stop(): Promise<void> {
+    this.#state = nextPlaybackState(this.#state, "stop");
+    const watch = this.#watch;
+    if (watch === undefined) {
+      // PLAY still waits for its answer: stop the stream once it starts.
+      this.#cancel = true;
+      return;
+    }
+    this.#watch = undefined;
+    await this.#end(watch);
+  }
+
+  /** Ends a watch taken off screen: kills its player, stops its stream, says so. */
+  async #end(watch: Watch) {
+    const stats = watch.epoch.player?.stats;
+    const exit = this.#retireEpoch(watch.epoch);
+    const serverStop = this.#runs(watch) ? this.#session.stop().catch(() => {}) : undefined;
+    this.#userPaused = false;
+    this.#held = false;
+    await exit;
+    await serverStop;
+    this.#emit({ kind: "stopped", title: watch.info.title, stats });
+  }
+
+  /**
+   * Freezes the picture (the player process is stopped) and holds the stream on the server.
+   *
+   * @returns False when it was paused already.
+   * @throws {PeerstreamError} `NOT_PLAYING` when nothing is on screen.
+   */
+  pause(): boolean {
+    requireOnScreen(this.#state, "pause");
+    if (this.#userPaused) return false;
+    const epoch = this.#watch!.epoch;
+    this.#userPaused = true;
+    epoch.player?.pause();
+    epoch.clock.hold(this.#now());
+    this.#updateHold();
+    return true;
+  }
+
+  /**
+   * Continues after PAUSE.
+   *
+   * @returns False when it was not paused.
+   * @throws {PeerstreamError} `NOT_PLAYING` when nothing is on screen.
+   */
+  resume(): boolean {
+    requireOnScreen(this.#state, "resume");
+    if (!this.#userPaused) return false;
+    const epoch = this.#watch!.epoch;
+    this.#userPaused = false;
+    epoch.player?.resume();
+    epoch.clock.release(this.#now());
+    this.#updateHold();
+    return true;
+  }
+
+  /**
+   * Jumps to a time (clamped to the title): the player restarts at the segment containing it.
+   * While paused, it moves and stays paused.
+   *
+   * @param target A time, or seconds from the position on screen.
+   * @returns The position asked for.
+   * @throws {PeerstreamError} `NOT_PLAYING` when nothing is on screen.
+   */
+  async seek(target: SeekTarget): Promise<number> {
+    requireOnScreen(this.#state, "seek");
+    const watch = this.#watch!;
+    const here = watch.epoch.clock.position(this.#now());
+    const wanted = "absolute" in target ? target.absolute : here + target.relative;
+    const to = Math.max(0, Math.min(watch.info.duration, wanted));
+    if (this.#runs(watch)) await this.#session.seek(to);
+    else await this.#replay(watch, to, watch.quality);
+    return to;
+  }
+
+  /**
+   * Changes quality. A height restarts the player at the position on screen in that rendition;
+   * `auto` applies from the next segment without a restart.
+   *
+   * @param quality A height the title has, or `auto`.
+   * @returns `now` for a jump, `next` when it applies from the next segment.
+   * @throws {PeerstreamError} `NOT_PLAYING`, or `RENDITION_NOT_FOUND` for a height the title
+   * lacks.
+   */
+  async setQuality(quality: Quality): Promise<"now" | "next"> {
+    requireOnScreen(this.#state, "change quality");
+    const watch = this.#watch!;
+    const heights = watch.info.renditions.map((r) => r.height);
+    if (quality !== "auto" && !heights.includes(quality)) {
+      throw new PeerstreamError(
+        "RENDITION_NOT_FOUND",
+        `Cannot switch to ${quality}p: "${watch.info.title}" has ${
+          heights.map((h) => `${h}p`).join(", ")
+        } or auto`,
+      );
+    }
+    watch.quality = quality;
+    if (!this.#runs(watch)) {
+      if (quality === "auto") return "next";
+      await this.#replay(watch, watch.epoch.clock.position(this.#now()), quality);
+      return "now";
+    }
+    if (quality === "auto") {
+      await this.#session.setQuality("auto");
+      return "next";
+    }
+    await this.#session.setQuality(quality, { position: watch.epoch.clock.position(this.#now()) });
+    return "now";
+  }
+
+  /**
+   * Looks at the screen: announces a rendition that just reached it, and returns the status line.
+   * Call it a few times a second.
+   *
+   * @returns What is on screen, or null when nothing plays.
+   */
+  tick(): ViewerStatus | null {
+    const watch = this.#watch;
+    if (watch === undefined) return null;
+    const epoch = watch.epoch;
+    const position = epoch.clock.position(this.#now());
+    const segment = _segmentAt(epoch.timeline, position);
+    if (epoch.clock.started && segment !== undefined && segment.height !== this.#shownHeight) {
+      this.#shownHeight = segment.height;
+      this.#emit({
+        kind: "rendition",
+        title: watch.info.title,
+        height: segment.height,
+        bitrate: segment.bitrate,
+      });
+    }
+    return {
+      title: watch.info.title,
+      position,
+      duration: watch.info.duration,
+      height: epoch.clock.started ? segment?.height ?? 0 : 0,
+      bitrate: segment?.bitrate ?? 0,
+      paused: this.#userPaused,
+      waiting: this.#held && this.#holdReason === "player" && !this.#userPaused,
+    };
+  }
+
+  /** Ends the player at once (on QUIT or a lost connection); resolves once it is gone. */
+  async close(): Promise<void> {
+    const watch = this.#watch;
+    this.#watch = undefined;
+    this.#state = "idle";
+    if (watch !== undefined) await this.#retireEpoch(watch.epoch);
+  }
+
+  /** Whether the server still streams this watch. */
+  #runs(watch: Watch): boolean {
+    return !watch.serverDone && this.#session.stream?.streamId === watch.info.streamId;
+  }
+
+  /** A jump after everything arrived: a new stream at `position`, paused if it was. */
+  async #replay(watch: Watch, position: number, quality: Quality) {
+    const paused = this.#userPaused;
+    this.#replaying = true;
+    try {
+      await this.play(watch.info.title, quality, position);
+    } finally {
+      this.#replaying = false;
+    }
+    if (paused && this.#watch !== undefined) this.pause();
+  }
+
+  /** The stream started: open the player (throwing stops the stream) and return its sink. */
+  #open(info: StreamStartMessage, quality: Quality): MediaSink {
+    const player = this.#openPlayer(info);
+    const watch: Watch = {
+      info,
+      quality,
+      serverDone: false,
+      epoch: this.#makeEpoch(info.position, Promise.resolve(player)),
+    };
+    this.#watch = watch;
+    this.#shownHeight = 0;
+    this.#state = nextPlaybackState(this.#state, "started");
+    // A jump after everything arrived is a new stream, but to the person it is the same one.
+    this.#emit(
+      this.#replaying
+        ? { kind: "moved", title: info.title, position: info.position, paused: false }
+        : { kind: "playing", info },
+    );
+    this.#startDrain(watch, watch.epoch);
+    return this.#sink(watch);
+  }
+
+  #sink(watch: Watch): MediaSink {
+    return {
+      segment: (segment: SegmentMessage) => {
+        if (watch !== this.#watch) return;
+        watch.epoch.queue.segment(segment);
+        watch.epoch.timeline.push(segment);
+      },
+      write: (data: Uint8Array) => {
+        if (watch !== this.#watch) return;
+        if (!watch.epoch.queue.push(data)) {
+          this.#fail(
+            watch,
+            `Stopped "${watch.info.title}": the server sent more than the player can queue (over ${this.#playout.maxSeconds} s); PLAY it again`,
+          );
+          return;
+        }
+        watch.epoch.wake?.();
+        this.#updateHold();
+      },
+      seek: (seek: StreamSeekMessage) => {
+        if (watch !== this.#watch) return;
+        const exit = this.#retireEpoch(watch.epoch);
+        watch.epoch = this.#makeEpoch(seek.position, exit.then(() => this.#spawn(watch)));
+        this.#startDrain(watch, watch.epoch);
+        this.#emit({
+          kind: "moved",
+          title: watch.info.title,
+          position: seek.position,
+          paused: this.#userPaused,
+        });
+        this.#updateHold();
+      },
+      close: (reason: StreamEndReason, end?: StreamEndMessage) => {
+        if (watch !== this.#watch) return;
+        this.#serverEnded(watch, reason, end);
+      },
+    };
+  }
+
+  #serverEnded(watch: Watch, reason: StreamEndReason, end?: StreamEndMessage) {
+    watch.serverDone = true;
+    this.#held = false;
+    if (reason === "finished") {
+      this.#state = nextPlaybackState(this.#state, "received");
+      watch.epoch.queue.end();
+      watch.epoch.wake?.();
+    } else if (reason === "error") {
+      this.#fail(watch, end?.message ?? `Stream "${watch.info.title}" failed`);
+    } else {
+      // Stopped on the server without a STOP from here: the player goes too.
+      this.#watch = undefined;
+      this.#state = nextPlaybackState(this.#state, "ended");
+      const stats = watch.epoch.player?.stats;
+      this.#retireEpoch(watch.epoch).then(() =>
+        this.#emit({ kind: "stopped", title: watch.info.title, stats })
+      );
+    }
+  }
+
+  /** A player for a new epoch, once the previous one is gone; null when it cannot start. */
+  #spawn(watch: Watch): Player | null {
+    if (watch !== this.#watch) return null;
+    try {
+      return this.#openPlayer(watch.info);
+    } catch (error) {
+      this.#fail(watch, (error as Error).message);
+      return null;
+    }
+  }
+
+  #makeEpoch(origin: number, playerReady: Promise<Player | null>): Epoch {
+    const clock = new PositionClock(origin);
+    if (this.#userPaused) clock.hold(this.#now());
+    return {
+      queue: new PlayoutQueue(origin, this.#playout),
+      clock,
+      timeline: [],
+      playerReady,
+      retired: false,
+    };
+  }
+
+  /** Ends an epoch: its queue is dropped and its player killed; resolves once it is gone. */
+  async #retireEpoch(epoch: Epoch): Promise<void> {
+    epoch.retired = true;
+    epoch.queue.clear();
+    epoch.wake?.();
+    const player = await epoch.playerReady.catch(() => null);
+    await player?.kill().catch(() => {});
+  }
+
+  #startDrain(watch: Watch, epoch: Epoch) {
+    this.#drain(watch, epoch).catch((error) => {
+      this.#fail(watch, `Stopped "${watch.info.title}": ${(error as Error).message}`);
+    });
+  }
+
+  /** Writes the queue into the player, one piece at a time, until the epoch ends. */
+  async #drain(watch: Watch, epoch: Epoch) {
+    const player = await epoch.playerReady;
+    if (player === null) return;
+    epoch.player = player;
+    player.exited.then((code) => this.#playerExited(watch, epoch, code));
+    if (epoch.retired) return;
+    // A jump while paused stays paused.
+    if (this.#userPaused) player.pause();
+    while (!epoch.retired) {
+      const piece = epoch.queue.take(WRITE_BYTES);
+      if (piece === undefined) {
+        if (epoch.queue.ended) {
+          await player.end();
+          return;
+        }
+        await new Promise<void>((resolve) => epoch.wake = resolve);
+        epoch.wake = undefined;
+        continue;
+      }
+      const taken = await player.write(piece.data);
+      if (!taken || epoch.retired) return;
+      // What the player took bounds what it can show (see position.ts).
+      epoch.clock.consumed(piece.mediaEnd, this.#now());
+      this.#updateHold();
+    }
+  }
+
+  #playerExited(watch: Watch, epoch: Epoch, _code: number) {
+    if (epoch.retired || watch !== this.#watch || watch.epoch !== epoch) return;
+    epoch.retired = true;
+    this.#watch = undefined;
+    this.#userPaused = false;
+    this.#state = nextPlaybackState(this.#state, "ended");
+    const title = watch.info.title;
+    if (watch.serverDone && epoch.queue.drained) {
+      this.#emit({ kind: "finished", title, stats: epoch.player?.stats });
+      return;
+    }
+    this.#emit({ kind: "player-closed", title });
+    const stopped = this.#runs(watch) ? this.#session.stop().catch(() => {}) : Promise.resolve();
+    this.#held = false;
+    stopped.then(() => this.#emit({ kind: "stopped", title }));
+  }
+
+  #fail(watch: Watch, message: string) {
+    if (watch !== this.#watch) return;
+    this.#watch = undefined;
+    this.#userPaused = false;
+    this.#state = nextPlaybackState(this.#state, "ended");
+    const stats = watch.epoch.player?.stats;
+    const stopServer = this.#runs(watch);
+    this.#held = false;
+    this.#retireEpoch(watch.epoch).then(() =>
+      this.#emit({ kind: "failed", title: watch.info.title, message, stats })
+    );
+    if (stopServer) this.#session.stop().catch(() => {});
+  }
+
+  /** Holds the server's stream while the user paused or the queue is full; resumes after. */
+  #updateHold() {
+    const watch = this.#watch;
+    if (watch === undefined || !this.#runs(watch)) return;
+    const hold = shouldHold({
+      queuedSeconds: watch.epoch.queue.seconds,
+      held: this.#held,
+      userPaused: this.#userPaused,
+    }, this.#playout);
+    if (hold === this.#held) return;
+    this.#held = hold;
+    if (hold) this.#holdReason = this.#userPaused ? "user" : "player";
+    // NOT_PLAYING when the stream just ended: nothing left to hold.
+    (hold ? this.#session.pause() : this.#session.resume()).catch(() => {});
+    // PAUSE says so itself; a hold the player caused is worth a word.
+    if (this.#holdReason === "player") {
+      this.#emit({ kind: hold ? "held" : "released", title: watch.info.title });
+    }
+  }
+}
+
+/** The segment on screen at `position`: the last one starting at or before it. */
+function _segmentAt(timeline: readonly SegmentMessage[], position: number) {
+  for (let i = timeline.length - 1; i >= 0; i--) {
+    if (timeline[i].start <= position + 1e-3) return timeline[i];
+  }
+  return timeline[0];
+}
