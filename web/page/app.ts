@@ -5,12 +5,12 @@
  */
 
 import { PeerstreamError } from "../../protocol/errors.ts";
-import { exportPublicKeys, formatFingerprint, type Identity } from "../../protocol/e2e.ts";
+import { formatFingerprint } from "../../protocol/e2e.ts";
 import type { LeaveReason, VideoSummary } from "../../protocol/messages.ts";
 import type { KeyTrust } from "../../client/known_peers.ts";
 import { appendItem, byId, clock, el, setText } from "./dom.ts";
 import { PagePlayer } from "./page_player.ts";
-import type { PageMessage, PageSession, PageSessionEvents } from "./session.ts";
+import type { ClientSession, IncomingMessage, SessionEvents } from "../../client/session.ts";
 
 /** What the page knows of a peer. */
 interface PeerView {
@@ -30,11 +30,11 @@ export interface AppOptions {
 /** The page after joining. */
 export class App {
   readonly #options: AppOptions;
-  #session?: PageSession;
+  #session?: ClientSession;
   #peers = new Map<string, PeerView>();
   #player?: PagePlayer;
   /** The session's callbacks, bound to this page. */
-  readonly events: PageSessionEvents;
+  readonly events: SessionEvents;
 
   /** @param options The server's codec and what to do on close. */
   constructor(options: AppOptions) {
@@ -47,6 +47,7 @@ export class App {
       shutdown: (message) => this.notice(`The server is shutting down: ${message}`, "warn"),
       serverError: (code, message) => this.notice(`Server error ${code}: ${message}`, "warn"),
       closed: (info) => this.#closed(info),
+      keyChanged: (name) => this.#lookup(name),
     };
   }
 
@@ -54,23 +55,14 @@ export class App {
    * Shows the joined page.
    *
    * @param session The registered session.
-   * @param identity This person's keys, for their own fingerprint.
    */
-  async start(session: PageSession, identity: Identity): Promise<void> {
+  async start(session: ClientSession): Promise<void> {
     this.#session = session;
     this.#player = new PagePlayer(session, {
       codec: this.#options.codec,
       notice: (text, kind) => this.notice(text, kind),
     });
-    const keys = await exportPublicKeys(identity);
-    const digest = await crypto.subtle.digest(
-      "SHA-256",
-      new Uint8Array([
-        ...Uint8Array.fromBase64(keys.encKey),
-        ...Uint8Array.fromBase64(keys.signKey),
-      ]),
-    );
-    const own = formatFingerprint(new Uint8Array(digest).toHex(), 4);
+    const own = formatFingerprint(await session.fingerprint(), 4);
     setText(byId("me", HTMLElement), `${session.name} · your key ${own}`);
     byId("status", HTMLElement).textContent = "Joined";
     byId("app", HTMLElement).hidden = false;
@@ -175,7 +167,7 @@ export class App {
     });
   }
 
-  #received(message: PageMessage) {
+  #received(message: IncomingMessage) {
     const mark = trustMark(message.trust, message.lookalike);
     const item = el("li", { attrs: { "data-from": message.from, "data-trust": message.trust } }, [
       el("span", { className: "from", text: `${message.from}${mark}: ` }),

@@ -9,7 +9,7 @@ import { KnownPeers } from "../../client/known_peers.ts";
 import { App } from "./app.ts";
 import { byId, setText } from "./dom.ts";
 import { PageStore } from "./storage.ts";
-import { PageSession } from "./session.ts";
+import { ClientSession } from "../../client/session.ts";
 import { openWebSocketStream, websocketUrl } from "./ws_stream.ts";
 
 /** What the server says about itself at `/server.json`. */
@@ -71,10 +71,15 @@ async function join(name: string, info: ServerInfo): Promise<void> {
     ]);
     const app = new App({ codec: info.codec, onClosed: release });
     const known = new KnownPeers(storage);
-    let session: PageSession | undefined;
+    let session: ClientSession | undefined;
     for (let attempt = 1; session === undefined; attempt++) {
       const stream = await openWebSocketStream(websocketUrl(location));
-      const candidate = new PageSession(stream, { events: app.events, known, replay });
+      // The terminal's session, over the WebSocket: one implementation of the protocol.
+      const candidate = await ClientSession.open(stream, {
+        events: app.events,
+        knownPeers: known,
+        replay,
+      });
       try {
         await candidate.register(name, identity);
         session = candidate;
@@ -90,7 +95,7 @@ async function join(name: string, info: ServerInfo): Promise<void> {
         throw new Error(nameTakenMessage(name, error));
       }
     }
-    await app.start(session, identity);
+    await app.start(session);
   } catch (error) {
     release();
     throw error;

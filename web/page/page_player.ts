@@ -16,7 +16,7 @@ import type {
 } from "../../protocol/messages.ts";
 import { byId, clock, el, rate, setText } from "./dom.ts";
 import { MsePlayer, videoSupport } from "./player.ts";
-import type { MediaSink, PageSession } from "./session.ts";
+import type { ClientSession, MediaSink } from "../../client/session.ts";
 
 /** Options for {@linkcode PagePlayer}. */
 export interface PagePlayerOptions {
@@ -28,7 +28,7 @@ export interface PagePlayerOptions {
 
 /** The player section of the page. */
 export class PagePlayer {
-  readonly #session: PageSession;
+  readonly #session: ClientSession;
   readonly #options: PagePlayerOptions;
   readonly #video = byId("video", HTMLVideoElement);
   readonly #mse: MsePlayer;
@@ -43,7 +43,7 @@ export class PagePlayer {
    * @param session The joined session.
    * @param options The server's codec and notices.
    */
-  constructor(session: PageSession, options: PagePlayerOptions) {
+  constructor(session: ClientSession, options: PagePlayerOptions) {
     this.#session = session;
     this.#options = options;
     this.#mse = new MsePlayer(this.#video);
@@ -151,7 +151,7 @@ export class PagePlayer {
     this.#streaming = false;
     this.#close();
     // After "finished" the server has nothing left to stop.
-    if (streaming) await this.#session.stop();
+    if (streaming && this.#session.stream !== undefined) await this.#session.stop();
     if (title !== undefined) this.#options.notice(`Stopped ${title}`);
   }
 
@@ -172,7 +172,7 @@ export class PagePlayer {
     if (this.#paused) this.#video.pause();
     else this.#video.play().catch(() => {});
     try {
-      await this.#session.setPaused(this.#paused);
+      await (this.#paused ? this.#session.pause() : this.#session.resume());
     } catch (error) {
       // A server without pause keeps sending; the page holds what arrives meanwhile.
       if (!(error instanceof PeerstreamError)) throw error;
@@ -184,7 +184,10 @@ export class PagePlayer {
     if (stream === undefined) return;
     const target = Math.max(0, Math.min(position, stream.duration - 0.1));
     try {
-      await this.#session.seek(target);
+      // The server restarts at the segment holding the target (the sink's seek moves the
+      // buffer there); then the picture goes to the exact second.
+      const jump = await this.#session.seek(target);
+      if (target >= jump.position) this.#video.currentTime = target;
       return;
     } catch (error) {
       if (!(error instanceof PeerstreamError)) throw error;

@@ -1,18 +1,11 @@
 /**
- * The page's side of the WebSocket transport: a byte stream `{read, write, close}` over a browser
- * WebSocket carrying the protocol's frames as binary messages (docs/PROTOCOL.md, "Transports").
+ * The page's side of the WebSocket transport: the shared client's {@linkcode ByteTransport} over
+ * a browser WebSocket carrying the protocol's frames as binary messages (docs/PROTOCOL.md,
+ * "Transports"), so that the page runs the very `ClientSession` of the terminal.
  * @module
  */
 
-/** A byte stream to the server, as the client session reads and writes it. */
-export interface ByteStream {
-  /** Reads the next bytes into `buffer`; null at the end. */
-  read(buffer: Uint8Array): Promise<number | null>;
-  /** Writes all of `bytes`; resolves when the socket has taken them. */
-  write(bytes: Uint8Array<ArrayBuffer>): Promise<number>;
-  /** Closes the stream. */
-  close(): void;
-}
+import type { ByteTransport } from "../../client/transport.ts";
 
 /** How much the browser may hold unsent before a write waits. */
 const HIGH_WATER_BYTES = 1024 * 1024;
@@ -28,14 +21,14 @@ export function websocketUrl(location: { protocol: string; host: string }): stri
 }
 
 /**
- * Opens a WebSocket to the page's server and adapts it to a {@linkcode ByteStream}.
+ * Opens a WebSocket to the page's server and adapts it to a {@linkcode ByteTransport}.
  *
  * @param url The endpoint.
  * @param timeoutMs How long the opening may take.
  * @returns The open stream.
  * @throws {Error} When the socket cannot open (the server refused the origin, or is down).
  */
-export function openWebSocketStream(url: string, timeoutMs = 10_000): Promise<ByteStream> {
+export function openWebSocketStream(url: string, timeoutMs = 10_000): Promise<ByteTransport> {
   const socket = new WebSocket(url);
   socket.binaryType = "arraybuffer";
   const chunks: Uint8Array[] = [];
@@ -56,7 +49,7 @@ export function openWebSocketStream(url: string, timeoutMs = 10_000): Promise<By
     ended = true;
     notify();
   });
-  const stream: ByteStream = {
+  const stream: ByteTransport = {
     async read(buffer) {
       while (chunks.length === 0) {
         if (ended) return null;
@@ -75,7 +68,8 @@ export function openWebSocketStream(url: string, timeoutMs = 10_000): Promise<By
     },
     async write(bytes) {
       if (socket.readyState !== WebSocket.OPEN) throw new Error("The connection is closed");
-      socket.send(bytes);
+      // A copy: the session may reuse its buffer once the write resolves.
+      socket.send(bytes.slice());
       while (socket.bufferedAmount > HIGH_WATER_BYTES && socket.readyState === WebSocket.OPEN) {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
