@@ -148,12 +148,17 @@ export interface ClientLimits {
   requestTimeoutMs: number;
   /** Bytes waiting to be written; more means the server does not read, and the client leaves. */
   maxQueuedBytes: number;
+  /** Silence from the server after which the client pings it, ms. */
+  keepaliveMs: number;
+  /** Silence from the server after which the client gives up on it, ms. */
+  silenceMs: number;
 }
 
 /**
  * The defaults: 100,000 peers (what `welcome` may list), 1,024 unopened messages or 8 MiB (what
  * an honest server's relay budgets let through: 1,024 or 4 MiB), 1,024 cached keys, 60 s per
- * answer, 8 MiB of unwritten data. Media is not held here: the session hands it to the
+ * answer, 8 MiB of unwritten data; a ping after 30 s of silence from the server and a lost
+ * connection after 90 s (the server's own keepalive rule), so a silently dead server is noticed. Media is not held here: the session hands it to the
  * {@linkcode MediaSink} as it arrives, and the terminal's sink, the playout queue, has its own
  * bound (`PLAYOUT_DEFAULTS` in `playout.ts`: the stream is held at 10 s queued and refused past
  * 16 s or 64 MiB).
@@ -165,6 +170,8 @@ export const CLIENT_LIMITS: Readonly<ClientLimits> = {
   maxKeys: 1024,
   requestTimeoutMs: 60_000,
   maxQueuedBytes: 8 * 1024 * 1024,
+  keepaliveMs: 30_000,
+  silenceMs: 90_000,
 };
 
 /** Which answers each request takes (an `error` answers any). */
@@ -239,6 +246,9 @@ export class ClientSession {
   #reading: Promise<void>;
   #writeChain: Promise<void> = Promise.resolve();
   #queuedBytes = 0;
+  #lastReadAt = Date.now();
+  #pinged = false;
+  #keepalive: ReturnType<typeof setInterval>;
   /** Bytes received from the server. */
   bytesRead = 0;
 
@@ -249,6 +259,8 @@ export class ClientSession {
     this.#known = options.knownPeers ?? new KnownPeers();
     this.#limits = { ...CLIENT_LIMITS, ...options.limits };
     this.#replay = new ReplayGuard({ storage: options.replay });
+    const every = Math.max(10, Math.min(this.#limits.keepaliveMs / 3, 10_000));
+    this.#keepalive = setInterval(() => this.#checkSilence(Date.now()), every);
     this.#reading = this.#readLoop(greeted);
   }
 
@@ -645,6 +657,7 @@ export class ClientSession {
   /** Closes the connection without a goodbye. */
   close(): void {
     this.#closing = true;
+    clearInterval(this.#keepalive);
     if (this.#closed) return;
     this.#closed = true;
     try {
@@ -724,6 +737,8 @@ export class ClientSession {
         const n = await this.#transport.read(buffer);
         if (n === null) break;
         this.bytesRead += n;
+        this.#lastReadAt = Date.now();
+        this.#pinged = false;
         for (const frame of greeted.decoder.push(buffer.subarray(0, n))) {
           this.#receive(decodeMessage(frame));
         }
@@ -732,6 +747,23 @@ export class ClientSession {
       if (!this.#closing) failure = (error as Error).message;
     } finally {
       await this.#lost(failure);
+    }
+  }
+
+  /**
+   * Pings a server that has been silent for `keepaliveMs`, and gives up on one silent for
+   * `silenceMs`: without it a server that vanished without closing (power cut, cable) would only
+   * be noticed at the next request.
+   */
+  #checkSilence(now: number) {
+    if (this.#closed) return;
+    const silent = now - this.#lastReadAt;
+    if (silent > this.#limits.silenceMs) {
+      this.#failure ||= `the server sent nothing for ${Math.round(silent / 1000)} s`;
+      this.close();
+    } else if (silent > this.#limits.keepaliveMs && !this.#pinged) {
+      this.#pinged = true;
+      this.#write({ type: "ping", id: this.#nextId++ });
     }
   }
 

@@ -12,7 +12,7 @@ import {
   type StreamStartMessage,
 } from "../protocol/messages.ts";
 import { KnownPeers } from "./known_peers.ts";
-import { ClientSession, type MediaSink, type SessionEvents } from "./session.ts";
+import { type ClientLimits, ClientSession, type MediaSink, type SessionEvents } from "./session.ts";
 import type { ByteTransport } from "./transport.ts";
 
 /** The server's end of an in-memory connection: what it sends, and what the client wrote. */
@@ -71,6 +71,7 @@ async function registered(
     knownPeers?: KnownPeers;
     peers?: string[];
     ephemeral?: boolean;
+    limits?: Partial<ClientLimits>;
   } = {},
 ) {
   const transport = new MemoryTransport();
@@ -83,6 +84,7 @@ async function registered(
   const session = await ClientSession.open(transport, {
     events: options.events,
     knownPeers: options.knownPeers,
+    limits: options.limits,
   });
   const identity = await generateIdentity();
   const welcome = session.register("alice", identity, { ephemeral: options.ephemeral });
@@ -309,4 +311,30 @@ Deno.test("ClientSession.open() works over any transport and closes it on a bad 
   }
   ok(failed);
   ok(transport.closed);
+});
+
+Deno.test("ClientSession pings a silent server, then gives up on one that stays silent", async () => {
+  let closed: { expected: boolean; message: string } | undefined;
+  const { transport } = await registered({
+    limits: { keepaliveMs: 60, silenceMs: 600 },
+    events: { closed: (info) => closed = info },
+  });
+  const deadline = Date.now() + 10_000;
+  while (!transport.types().includes("ping") && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  equal(transport.types().filter((t) => t === "ping").length, 1, "one ping per silence");
+  // An answer resets the silence: the next silence is pinged again.
+  transport.push({ type: "pong", id: 1 });
+  while (transport.types().filter((t) => t === "ping").length < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  equal(transport.types().filter((t) => t === "ping").length, 2);
+  while (closed === undefined && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  ok(closed !== undefined, "the session gave up");
+  equal(closed.expected, false);
+  ok(/sent nothing for \d+ s/.test(closed.message), closed.message);
+  equal(transport.closed, true);
 });
