@@ -25,6 +25,8 @@ export interface BenchContext {
   profileDir?: string;
   /** Prints a progress line. */
   log: (line: string) => void;
+  /** Extra `serve` arguments for {@linkcode withServer} (e.g. `--redis URL`). */
+  serverArgs?: string[];
   /** Another checkout whose server and `join` the client scenario runs (the "before" figures). */
   clientRoot?: string;
 }
@@ -82,6 +84,7 @@ export async function withServer<T>(
     profileDir: ctx.profileDir,
     limits: options.limits,
     root: options.root,
+    args: ctx.serverArgs,
   });
   try {
     return await fn(server);

@@ -134,8 +134,8 @@ export interface BenchServer {
  *
  * @param options The cache (segments are prepared once into it), the videos folder, the title to
  * wait for, where to write a V8 CPU profile of the server (`--cpu-prof`), if anywhere, its
- * limits ({@linkcode BENCH_LIMITS} by default; another checkout's server runs its own defaults)
- * and another checkout to run.
+ * limits ({@linkcode BENCH_LIMITS} by default; another checkout's server runs its own defaults),
+ * another checkout to run, and extra `serve` arguments.
  * @returns The server.
  */
 export async function startBenchServer(
@@ -148,12 +148,14 @@ export async function startBenchServer(
     limits?: Record<string, number>;
     /** Another checkout to run the server of (its `main.ts`). */
     root?: string;
+    /** Extra `serve` arguments (e.g. `--redis URL`). */
+    args?: string[];
   },
 ): Promise<BenchServer> {
   const server = await startServer({
     main: options.root === undefined ? undefined : `${options.root}/main.ts`,
     cacheDir: `${options.cache}/server`,
-    args: ["--videos", options.videos],
+    args: ["--videos", options.videos, ...(options.args ?? [])],
     // Another checkout's server may not know these limits' names: it runs its own defaults.
     env: {
       PEERSTREAM_LIMITS: JSON.stringify(

@@ -14,6 +14,7 @@ import { formatTable, resultsFile } from "./_report.ts";
 import type { BenchContext, ScenarioResult } from "./_scenario.ts";
 import { ensureBenchTitle } from "./_server.ts";
 import { baselineScenario } from "./baseline.ts";
+import { clusterScenario } from "./cluster.ts";
 import { clientScenario } from "./client_experience.ts";
 import { cryptoScenario } from "./crypto.ts";
 import { hostileScenario } from "./hostile.ts";
@@ -41,6 +42,7 @@ const SCENARIOS: Record<
   web: webScenario,
   baseline: (ctx, done) => baselineScenario(ctx, done.find((r) => r.id === "viewers")),
   hostile: hostileScenario,
+  cluster: clusterScenario,
   client: clientScenario,
 };
 

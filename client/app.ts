@@ -27,6 +27,7 @@ import {
   renderKeyChanged,
   renderLeft,
   renderMessage,
+  renderPeerState,
   renderPrompt,
   renderShutdown,
   renderViewerEvent,
@@ -164,6 +165,7 @@ function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): Se
   return {
     joined: (name) => term.print(renderJoined(name, style)),
     left: (name, reason) => term.print(renderLeft(name, reason, style)),
+    peerState: (names, state) => term.print(renderPeerState(names, state, style)),
     message: (message) =>
       renderMessage(message, style, { width: term.columns }).forEach((line) => term.print(line)),
     warning: (text) => term.error(renderWarning(text, style)),

@@ -8,7 +8,12 @@
  */
 
 import { formatFingerprint } from "../protocol/e2e.ts";
-import type { LeaveReason, StreamStartMessage, VideoSummary } from "../protocol/messages.ts";
+import type {
+  LeaveReason,
+  PeerReachability,
+  StreamStartMessage,
+  VideoSummary,
+} from "../protocol/messages.ts";
 import { escapeControls, speakerLines } from "../protocol/text.ts";
 import type { KeyTrust } from "./known_peers.ts";
 import type { PlayerStats } from "./player.ts";
@@ -94,6 +99,25 @@ export function renderJoined(name: string, style: Style = PLAIN): string {
 /** `* bob left (timeout)`. */
 export function renderLeft(name: string, reason: LeaveReason, style: Style = PLAIN): string {
   return style.yellow(`* ${safe(name)} left${reason === "quit" ? "" : ` (${reason})`}`);
+}
+
+/**
+ * The one-line notice when peers on another server of a cluster become unreachable (they have not
+ * left) or reachable again: `* bob, carol unreachable: their server lost contact; messages to them
+ * fail until it is back`. At most five names, then a count.
+ */
+export function renderPeerState(
+  names: readonly string[],
+  state: PeerReachability,
+  style: Style = PLAIN,
+): string {
+  const shown = names.slice(0, 5).map(safe).join(", ");
+  const who = names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
+  return state === "unreachable"
+    ? style.yellow(
+      `* ${who} unreachable: their server lost contact; messages to them fail until it is back`,
+    )
+    : style.green(`* ${who} reachable again`);
 }
 
 /** The warning when a known peer comes online with another key. */

@@ -32,6 +32,7 @@ import {
   type LeaveReason,
   MAX_SEALED_BYTES,
   type Message,
+  type PeerReachability,
   PROTOCOL_VERSION,
   type Quality,
   type SegmentMessage,
@@ -93,6 +94,11 @@ export interface SessionEvents {
   joined?(name: string): void;
   /** A peer left. */
   left?(name: string, reason: LeaveReason): void;
+  /**
+   * Peers online on another server of a cluster became unreachable (that server lost contact with
+   * the others; they have not left), or reachable again.
+   */
+  peerState?(names: string[], state: PeerReachability): void;
   /** A message arrived and was verified. */
   message?(message: IncomingMessage): void;
   /**
@@ -375,8 +381,12 @@ export class ClientSession {
     }
     this.#identity = identity;
     this.#name = welcome.name;
-    this.peers.reset(welcome.name, this.#boundedPeers(welcome.peers));
+    // Peers on a server that cannot be reached now are online too: listed, and said so.
+    const unreachable = welcome.unreachable ?? [];
+    this.peers.reset(welcome.name, this.#boundedPeers([...welcome.peers, ...unreachable]));
     for (const peer of this.peers.names()) this.#checkKnownKey(peer);
+    const shown = unreachable.filter((n) => this.peers.has(n));
+    if (shown.length > 0) this.#events.peerState?.(shown, "unreachable");
     return welcome;
   }
 
@@ -845,6 +855,12 @@ export class ClientSession {
         this.#keys.delete(message.name);
         if (this.peers.left(message.name)) this.#events.left?.(message.name, message.reason);
         return;
+      case "peer-state": {
+        // Only peers this client lists: they stay online, reachable or not.
+        const names = message.names.filter((n) => this.peers.has(n));
+        if (names.length > 0) this.#events.peerState?.(names, message.state);
+        return;
+      }
       case "deliver":
         return this.#deliver(message.rid, message.from, message.body);
       case "error":
@@ -858,7 +874,6 @@ export class ClientSession {
         return;
       case "server-hello":
       case "pong":
-      case "peer-state":
         return;
       default:
         if ("re" in message && typeof message.re === "number") this.#answer(message.re, message);

@@ -15,6 +15,8 @@ import { VideoLibrary } from "../video/videos.ts";
 import type { VideoCodec } from "../video/segmenter.ts";
 import { certificateFingerprint, WebServer } from "./web.ts";
 import { loadOrMakeSelfSigned, serverNames } from "./self_signed.ts";
+import { CLUSTER_FLAGS, CLUSTER_HELP, clusterSettings } from "./cluster_options.ts";
+import { RedisCommunity } from "./redis_community.ts";
 
 /** Help for `peerstream serve`. */
 export const SERVE_HELP = `Usage: peerstream serve [options]
@@ -29,7 +31,8 @@ Options:
   --cache DIR          Prepared segments and samples (default $XDG_CACHE_HOME/peerstream)
   --data DIR           Name-to-key bindings (default $XDG_DATA_HOME/peerstream)
   --release NAME       Free NAME from the key that owns it, then exit; with a server
-                       running on the same --data, once that server applied it
+                       running on the same --data, once that server applied it;
+                       with --redis, in the whole cluster at once
   --web [HOST:]PORT    Also serve the web page and its WebSocket on PORT (off by default;
                        HOST defaults to --host); browsers join like terminal clients
   --tls-cert FILE      PEM certificate; with --tls-key, serve TLS (and the page over https)
@@ -38,7 +41,9 @@ Options:
                        DATA/tls/; it prints the SHA-256 fingerprint for people to compare
   --max-connections N  Connections at once (default ${DEFAULT_LIMITS.maxConnections})
   --max-per-address N  Connections from one address (default ${DEFAULT_LIMITS.maxConnectionsPerAddress}; behind a NAT
-                       or load balancer every client shares one address: raise it)
+                       or load balancer every client shares one address: raise it,
+                       or use --trust-proxy)
+${CLUSTER_HELP}
   -h, --help           Show this help
 
 Ctrl-C or SIGTERM tells every client and shuts down cleanly.
@@ -79,24 +84,49 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   if (values["tls-self-signed"] && values["tls-cert"] !== undefined) {
     throw new UsageError("Options --tls-self-signed and --tls-cert are alternatives; pick one");
   }
+  const cluster = clusterSettings(values);
+  if (values.release !== undefined && cluster.redis !== undefined) {
+    return await releaseInCluster(cluster.redis.url, values.release, io);
+  }
   const names = fileNameStore(`${values.data ?? dataDir()}/names.json`);
   if (values.release !== undefined) return await release(names, values.release, io);
   const tls = await tlsFiles(values, io);
   const log = (line: string) => io.out(`${timestamp()} ${line}`);
+  const limits = limitsFrom(values);
+  let fatal: (why: string) => void = () => {};
+  const fatalSignal = new Promise<string>((resolve) => fatal = resolve);
   const server = new PeerstreamServer({
     hostname: values.host ?? "0.0.0.0",
     port,
     log,
     names,
     tls,
-    limits: limitsFrom(values),
+    limits,
+    cluster: cluster.redis === undefined ? undefined : {
+      ...cluster.redis,
+      timing: {
+        ttlMs: limits.clusterTtlMs ?? DEFAULT_LIMITS.clusterTtlMs,
+        beatMs: limits.clusterBeatMs ?? DEFAULT_LIMITS.clusterBeatMs,
+      },
+      onFatal: (message) => {
+        io.err(`${timestamp()} error: ${message}`);
+        fatal("cluster");
+      },
+    },
+    trustedProxies: cluster.trustedProxies,
+    reusePort: cluster.reusePort,
   });
   let addr: Deno.NetAddr;
   try {
-    addr = server.start();
+    addr = await server.start();
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
       io.err(`error: Cannot listen on port ${port}: it is in use; pick another with --port`);
+      return 1;
+    }
+    // Cannot join the cluster: the message says why and what to do.
+    if (cluster.redis !== undefined && !(error instanceof Deno.errors.PermissionDenied)) {
+      io.err(`error: ${(error as Error).message}`);
       return 1;
     }
     throw error;
@@ -127,14 +157,14 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
       io.err(`${timestamp()} error: Cannot open the video library: ${message}`);
     },
   );
-  const why = await io.stopSignal;
+  const why = await Promise.race([io.stopSignal, fatalSignal]);
   abort.abort();
   await opening;
   log(`${why}: shutting down`);
   await server.shutdown("Server is shutting down");
   await web?.shutdown();
   log("stopped");
-  return 0;
+  return why === "cluster" ? 1 : 0;
 }
 
 /**
@@ -201,6 +231,17 @@ async function release(names: NameStore, raw: string, io: ServeIo): Promise<numb
   return 0;
 }
 
+/** `serve --release NAME --redis URL`: frees the name in the cluster's Redis, for every node. */
+async function releaseInCluster(url: string, raw: string, io: ServeIo): Promise<number> {
+  const shown = escapeControls(raw);
+  if (!(await RedisCommunity.releaseName(url, raw.normalize("NFC")))) {
+    io.err(`error: Cannot release "${shown}": no key owns that name in the cluster`);
+    return 1;
+  }
+  io.out(`Released "${shown}" in the cluster: any key may register it now, on every node`);
+  return 0;
+}
+
 /** The process id of the server running on this store (its heartbeat is recent), if any. */
 function runningServer(names: NameStore): number | undefined {
   return names.acknowledged?.()?.pid;
@@ -226,6 +267,7 @@ function parseFlags(args: string[]) {
         "tls-key": { type: "string" },
         "max-connections": { type: "string" },
         "max-per-address": { type: "string" },
+        ...CLUSTER_FLAGS,
         help: { type: "boolean", short: "h" },
       },
     });

@@ -13,8 +13,7 @@ import type { VideoLibrary } from "../video/videos.ts";
 import { closeAfterFlush, type ServerClient } from "./client.ts";
 import type { ServerLimits } from "./limits.ts";
 import { startPlay } from "./play_request.ts";
-import type { Presence } from "./presence.ts";
-import { DELIVER_OVERHEAD_BYTES, type Relay } from "./relay.ts";
+import type { Community } from "./community.ts";
 import type { ServerLog } from "./server_log.ts";
 import type { StreamSession } from "./stream_session.ts";
 
@@ -24,10 +23,8 @@ export interface DispatchContext {
   readonly limits: ServerLimits;
   /** The log. */
   readonly log: ServerLog;
-  /** Who is online. */
-  readonly presence: Presence;
-  /** Sealed messages in flight. */
-  readonly relay: Relay<ServerClient>;
+  /** Presence, names and the relay of sealed messages (this process, or a cluster node). */
+  readonly community: Community<ServerClient>;
   /** Segments shared by every viewer. */
   readonly store: SegmentStore;
   /** The video library. @throws {PeerstreamError} `VIDEO_NOT_READY` or `VIDEO_FAILED`. */
@@ -134,7 +131,7 @@ function keyInfo(
   ctx: DispatchContext,
 ) {
   const name = message.name.normalize("NFC");
-  const found = ctx.presence.lookup(name);
+  const found = ctx.community.lookup(name);
   if (found === undefined) {
     throw new PeerstreamError(
       "UNKNOWN_PEER",
@@ -166,25 +163,9 @@ function relaySend(
       }: ${body.length} bytes exceeds the ${ctx.limits.maxSealedBytes}-byte limit`,
     );
   }
-  const recipient = ctx.presence.online(to);
-  if (recipient === undefined) {
-    if (ctx.presence.lookup(to) !== undefined) {
-      throw new PeerstreamError("PEER_OFFLINE", `Cannot send to ${quoted(to)}: they are offline`);
-    }
-    throw new PeerstreamError(
-      "UNKNOWN_PEER",
-      `Cannot send to ${quoted(to)}: no such peer; run WHO to see who is online`,
-    );
-  }
-  // Within the fair budgets (INBOX_FULL otherwise), so the recipient's queue never overflows.
-  const rid = ctx.relay.accept({
-    sender: client,
-    from: client.name!,
-    requestId: message.id,
-    to,
-    bytes: body.length + DELIVER_OVERHEAD_BYTES,
-  });
-  recipient.conn.send({ type: "deliver", rid, from: client.name!, body });
+  // UNKNOWN_PEER, PEER_OFFLINE, PEER_UNREACHABLE or INBOX_FULL (fair budgets) are thrown here; a
+  // recipient on this server gets the message before this returns, in the same corked write.
+  ctx.community.send(client, { requestId: message.id, to, body });
 }
 
 function receipt(
@@ -192,20 +173,5 @@ function receipt(
   message: Extract<ClientMessage, { type: "receipt" }>,
   ctx: DispatchContext,
 ) {
-  const outcome = ctx.relay.receipt(message.rid, {
-    by: client.name!,
-    ok: message.ok,
-    code: message.code,
-  });
-  if (outcome === undefined) return;
-  if (outcome.ok) {
-    outcome.sender.conn.send({ type: "delivered", re: outcome.requestId, to: outcome.to });
-  } else {
-    outcome.sender.conn.send({
-      type: "error",
-      re: outcome.requestId,
-      code: outcome.code,
-      message: outcome.message,
-    });
-  }
+  ctx.community.receipt(client, { rid: message.rid, ok: message.ok, code: message.code });
 }

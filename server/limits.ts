@@ -77,6 +77,10 @@ export interface ServerLimits {
    * (`SLOW_CONSUMER`).
    */
   stallStopMs: number;
+  /** Cluster mode: a node whose heartbeat is this old is gone and its peers offline, ms. */
+  clusterTtlMs: number;
+  /** Cluster mode: how often a node renews its heartbeat, ms. */
+  clusterBeatMs: number;
   /** A stream paused longer than this ends with `PAUSE_TIMEOUT`, ms. */
   pauseTimeoutMs: number;
 }
@@ -109,6 +113,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxWriteStallMs: 15_000,
   stallStepDownMs: 3_000,
   stallStopMs: 15_000,
+  clusterTtlMs: 5000,
+  clusterBeatMs: 1000,
   pauseTimeoutMs: 30 * 60_000,
 };
 

@@ -1,8 +1,9 @@
 /**
  * The peerstream server: accepts connections within the admission limits, runs each one's read
  * loop and handshake, hands registered requests to the dispatcher, and watches deadlines. The
- * parts live beside it: admission (`admission.ts`), the hello checks (`handshake.ts`), presence
- * (`presence.ts`), requests (`dispatch.ts`), the relay (`relay.ts`) and the log (`server_log.ts`).
+ * parts live beside it: admission (`admission.ts`), the hello checks (`handshake.ts`), the
+ * community (`community.ts`: presence, names and the relay, in this process or shared by a
+ * cluster), requests (`dispatch.ts`) and the log (`server_log.ts`).
  * @module
  */
 
@@ -20,10 +21,14 @@ import { dispatch, type DispatchContext } from "./dispatch.ts";
 import { allowedBeforeWelcome, type VerifiedHello, verifyHello } from "./handshake.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { NameSaver, type NameStore } from "./name_store.ts";
-import { Presence } from "./presence.ts";
-import { Relay } from "./relay.ts";
+import { Relay, type RelayBudgets } from "./relay.ts";
 import { ServerLog } from "./server_log.ts";
+import { type Community, MemoryCommunity, type Welcome } from "./community.ts";
+import { connectionEvents } from "./community_events.ts";
+import { type ClusterTiming, RedisCommunity } from "./redis_community.ts";
+import { acceptProxied, ProxyRefused } from "./proxy_transport.ts";
 import type { Transport } from "./transport.ts";
+import { nameKeys } from "../protocol/names.ts";
 
 /** The version string sent in `server-hello`. */
 export const SERVER_SOFTWARE = "peerstream/0.1.0";
@@ -50,6 +55,27 @@ export interface ServerOptions {
   names?: NameStore;
   /** TLS certificate and key (PEM text); plain TCP when absent. */
   tls?: { cert: string; key: string };
+  /**
+   * Cluster mode: presence, names and routing shared through Redis with the other nodes (and
+   * `names` unused); this process alone when absent.
+   */
+  cluster?: ClusterOptions;
+  /** Load balancers whose PROXY protocol headers give each client's real address. */
+  trustedProxies?: ReadonlySet<string>;
+  /** Share the port with other processes (`SO_REUSEPORT`; needs `--unstable-net`). */
+  reusePort?: boolean;
+}
+
+/** How a server joins a cluster. */
+export interface ClusterOptions {
+  /** `redis://HOST:PORT[/DB]`. */
+  url: string;
+  /** This node's name, unique among live nodes. */
+  node: string;
+  /** Heartbeat and deadlines; the defaults otherwise. */
+  timing?: Partial<ClusterTiming>;
+  /** This node cannot stay in the cluster (another instance took its name). */
+  onFatal?: (message: string) => void;
 }
 
 /** A running server. */
@@ -57,13 +83,14 @@ export class PeerstreamServer {
   readonly #options: ServerOptions;
   readonly #limits: ServerLimits;
   readonly #log: ServerLog;
-  readonly #presence: Presence;
-  readonly #relay: Relay<ServerClient>;
+  #community: Community<ServerClient>;
+  /** This process's bindings (none in cluster mode, where Redis holds them). */
+  readonly #bindings?: ReadonlyMap<string, string>;
   readonly #admission: Admission;
   readonly #clients = new Set<ServerClient>();
   /** Clients still in their handshake, oldest first. */
   readonly #greeting = new Set<ServerClient>();
-  readonly #ctx: DispatchContext;
+  #ctx: DispatchContext;
   readonly #nameSaver?: NameSaver;
   #videos?: VideoLibrary;
   #videosError?: string;
@@ -85,26 +112,26 @@ export class PeerstreamServer {
       lineBurst: limits.logLineBurst,
     });
     const bindings = options.names?.load() ?? new Map<string, string>();
-    this.#presence = new Presence(
-      new Directory({ bindings, maxNamesPerKey: limits.maxNamesPerKey, maxNames: limits.maxNames }),
-    );
-    this.#relay = new Relay({
-      pairMessages: limits.relayPairMessages,
-      pairBytes: limits.relayPairBytes,
-      recipientMessages: limits.relayRecipientMessages,
-      recipientBytes: limits.relayRecipientBytes,
+    this.#bindings = options.cluster === undefined ? bindings : undefined;
+    this.#community = new MemoryCommunity({
+      events: this.#events(false),
+      directory: new Directory({
+        bindings,
+        maxNamesPerKey: limits.maxNamesPerKey,
+        maxNames: limits.maxNames,
+      }),
+      relay: new Relay(relayBudgets(limits)),
     });
     this.#admission = new Admission(limits);
     this.#videos = options.videos;
     this.#ctx = {
       limits,
       log: this.#log,
-      presence: this.#presence,
-      relay: this.#relay,
+      community: this.#community,
       store: new SegmentStore(),
       videos: () => this.#requireVideos(),
     };
-    if (options.names !== undefined) {
+    if (options.names !== undefined && options.cluster === undefined) {
       this.#nameSaver = new NameSaver(options.names, bindings, {
         // `serve --release` waits until this server has read its change.
         acknowledge: true,
@@ -112,12 +139,30 @@ export class PeerstreamServer {
           this.#log.line(`cannot save name bindings: ${(error as Error).message}`),
         onReleased: (names) => {
           for (const name of names) {
-            this.#presence.release(name);
+            this.#community.release(name);
             this.#log.line(`release ${this.#log.text(name)}: any key may register it now`);
           }
         },
       });
     }
+  }
+
+  /** The community's events as frames on this server's connections. */
+  #events(coalesce: boolean) {
+    return connectionEvents<ServerClient>({
+      registered: () => this.#registered(),
+      kick: (client, code, message) => {
+        client.leaveReason = "kicked";
+        this.#reject(client, code, message);
+        closeAfterFlush(client, `${code}: the name went to another server`);
+      },
+      log: (line) => this.#log.line(line),
+      coalesce,
+    });
+  }
+
+  *#registered(): Iterable<ServerClient> {
+    for (const client of this.#clients) if (client.state === "registered") yield client;
   }
 
   /**
@@ -156,16 +201,45 @@ export class PeerstreamServer {
   }
 
   /**
-   * Starts listening and accepting.
+   * Joins the cluster (in cluster mode), then starts listening and accepting.
    *
    * @returns The bound address.
+   * @throws {Error} When the cluster cannot be joined (the message says why and what to do), or
+   * the address cannot be bound.
    */
-  start(): Deno.NetAddr {
+  async start(): Promise<Deno.NetAddr> {
+    const cluster = this.#options.cluster;
+    if (cluster !== undefined) {
+      this.#community = await RedisCommunity.open({
+        url: cluster.url,
+        node: cluster.node,
+        events: this.#events(true),
+        timing: cluster.timing,
+        limits: {
+          budgets: relayBudgets(this.#limits),
+          maxNamesPerKey: this.#limits.maxNamesPerKey,
+          maxNames: this.#limits.maxNames,
+        },
+        onFatal: cluster.onFatal,
+      });
+      this.#ctx = { ...this.#ctx, community: this.#community };
+      this.#log.line(`cluster: node ${this.#log.text(cluster.node)} joined the cluster`);
+    }
     const hostname = this.#options.hostname ?? "127.0.0.1";
     const port = this.#options.port ?? 7878;
-    this.#listener = this.#options.tls
-      ? Deno.listenTls({ hostname, port, cert: this.#options.tls.cert, key: this.#options.tls.key })
-      : Deno.listen({ hostname, port });
+    try {
+      this.#listener = this.#options.tls
+        ? Deno.listenTls({
+          hostname,
+          port,
+          cert: this.#options.tls.cert,
+          key: this.#options.tls.key,
+        })
+        : Deno.listen({ hostname, port, reusePort: this.#options.reusePort ?? false });
+    } catch (error) {
+      await this.#community.close();
+      throw error;
+    }
     this.#accepting = this.#acceptLoop(this.#listener);
     this.#timer = setInterval(() => this.#tick(), 1000);
     return this.addr;
@@ -198,7 +272,8 @@ export class PeerstreamServer {
     for (const client of this.#clients) client.conn.close("the server is shutting down");
     await this.#accepting;
     await Promise.all(this.#handlers);
-    // Every handler is done, so no binding can be added after this save.
+    // Every handler is done: leave the cluster, and no binding can be added after this save.
+    await this.#community.close();
     await this.#nameSaver?.flush();
     this.#nameSaver?.close();
     await this.#videos?.close();
@@ -215,13 +290,14 @@ export class PeerstreamServer {
         await delay(50);
         continue;
       }
-      this.serveTransport(conn);
+      this.#track(this.#accepted(conn));
     }
   }
 
   /**
-   * Serves one client that arrived over any {@linkcode Transport} (the TCP listener's sockets,
-   * the web page's WebSockets): the same handshake, limits, timeouts and shutdown for all.
+   * Serves one client that arrived over any {@linkcode Transport} (the web page's WebSockets; the
+   * TCP listener's sockets come this way too, after PROXY-protocol unwrapping): the same
+   * handshake, limits, timeouts and shutdown for all.
    *
    * @param transport The client's byte stream; the server owns it from now on.
    */
@@ -230,11 +306,20 @@ export class PeerstreamServer {
       transport.close();
       return;
     }
-    const handler = this.#handle(transport).catch((error) => {
+    this.#track(this.#handle(transport));
+  }
+
+  #track(handling: Promise<void>) {
+    const handler = handling.catch((error) => {
       this.#log.line(`internal error: ${(error as Error).stack ?? error}`);
     });
     this.#handlers.add(handler);
     handler.finally(() => this.#handlers.delete(handler));
+  }
+
+  async #accepted(accepted: Deno.Conn) {
+    const socket = await this.#unwrapProxy(accepted);
+    if (socket !== undefined) await this.#handle(socket);
   }
 
   async #handle(socket: Transport) {
@@ -280,6 +365,33 @@ export class PeerstreamServer {
       await within(conn.flush(), 200);
     } finally {
       this.#leave(client);
+    }
+  }
+
+  /**
+   * Behind a trusted load balancer, reads its PROXY header so that limits and logs see the real
+   * client; a trusted address that sends none is refused before the handshake.
+   *
+   * @returns The transport to use, or undefined when the connection was refused (and closed).
+   */
+  async #unwrapProxy(accepted: Deno.Conn): Promise<Transport | undefined> {
+    const trusted = this.#options.trustedProxies;
+    if (trusted === undefined || trusted.size === 0) return accepted;
+    try {
+      return await acceptProxied(accepted, { trusted });
+    } catch (error) {
+      if (!(error instanceof ProxyRefused)) throw error;
+      const from = accepted.remoteAddr as Deno.NetAddr;
+      this.#log.limited(
+        `refused ${from.hostname}`,
+        `refused ${from.hostname}:${from.port}: ${error.message}`,
+      );
+      try {
+        accepted.close();
+      } catch {
+        // Closed by the deadline.
+      }
+      return undefined;
     }
   }
 
@@ -403,31 +515,52 @@ export class PeerstreamServer {
   }
 
   async #hello(client: ServerClient, message: HelloMessage) {
-    let hello: VerifiedHello;
-    let joined: ReturnType<Presence["join"]>;
     try {
+      let hello: VerifiedHello;
       client.verifying = true;
       try {
+        // Names bound before the rules tightened stay usable by their keys (this process only).
+        const bindings = this.#bindings;
         hello = await verifyHello(message, client.challenge, {
-          boundTo: (name) => this.#presence.bindings.get(name),
+          boundTo: bindings === undefined ? undefined : (name) => bindings.get(name),
         });
       } finally {
         client.verifying = false;
       }
       if (client.state !== "greeting") return;
-      joined = this.#presence.join(client, hello, {
-        maxSealedBytes: this.#limits.maxSealedBytes,
+      // The community claims the name (atomically across a cluster), admits the client (marked
+      // registered and welcomed in the same step, so that it misses no announcement), then tells
+      // the others. A connection that closes meanwhile is never admitted.
+      await this.#community.join({
+        name: hello.name,
+        lookalikes: nameKeys(hello.name),
+        keys: hello.keys,
+        conn: client,
+        ephemeral: hello.ephemeral,
         canBind: () => this.#admission.takeNewName(client.host, performance.now()),
+        admit: (welcome) => this.#welcome(client, hello, welcome),
       });
     } catch (error) {
       if (!(error instanceof PeerstreamError)) throw error;
+      // A join cancelled because the connection closed has nobody left to tell.
+      if (error.code === "SHUTTING_DOWN" && client.state !== "greeting") return;
       return this.#refuseHello(client, error);
     }
+  }
+
+  #welcome(client: ServerClient, hello: VerifiedHello, welcome: Welcome) {
     // Saved in the background and coalesced: a join storm must not write the file per join.
-    if (joined.newBinding) this.#nameSaver?.request();
+    if (welcome.newBinding) this.#nameSaver?.request();
+    client.name = hello.name;
     client.state = "registered";
     this.#greeting.delete(client);
-    client.conn.send(joined.welcome);
+    client.conn.send({
+      type: "welcome",
+      name: hello.name,
+      peers: welcome.peers,
+      maxSealedBytes: this.#limits.maxSealedBytes,
+      ...(welcome.unreachable.length > 0 ? { unreachable: welcome.unreachable } : {}),
+    });
     this.#log.line(
       `join #${client.id} ${this.#log.text(hello.name)} key ${hello.fingerprint.slice(0, 16)}${
         hello.ephemeral ? " (ephemeral)" : ""
@@ -493,16 +626,9 @@ export class PeerstreamServer {
     const why = client.closeWhy ?? client.conn.closeReason ?? "the client closed the connection";
     const suppressed = this.#log.forget(client.id);
     const note = suppressed > 0 ? `; ${suppressed} log lines suppressed` : "";
-    if (this.#presence.leave(client)) {
+    // Also takes a connection whose join is still in flight (in a cluster) offline again.
+    if (this.#community.leave(client, client.leaveReason)) {
       const name = client.name!;
-      for (const pending of this.#relay.recipientLeft(name)) {
-        pending.sender.conn.send({
-          type: "error",
-          re: pending.requestId,
-          code: "PEER_OFFLINE",
-          message: `Message to "${name}" not confirmed: they left before receiving it`,
-        });
-      }
       this.#log.line(
         `leave #${client.id} ${this.#log.text(name)} (${client.leaveReason}: ${why}${note})`,
       );
@@ -518,6 +644,7 @@ export class PeerstreamServer {
   #tick() {
     const now = performance.now();
     this.#nameSaver?.refresh();
+    this.#community.tick();
     this.#admission.prune(now);
     this.#log.prune();
     for (const client of this.#clients) {
@@ -559,6 +686,16 @@ export class PeerstreamServer {
  */
 function logKey(client: ServerClient): number | string {
   return client.state === "registered" ? client.id : client.host;
+}
+
+/** The relay budgets among the limits. */
+function relayBudgets(limits: ServerLimits): RelayBudgets {
+  return {
+    pairMessages: limits.relayPairMessages,
+    pairBytes: limits.relayPairBytes,
+    recipientMessages: limits.relayRecipientMessages,
+    recipientBytes: limits.relayRecipientBytes,
+  };
 }
 
 function requestIdOf(message: ClientMessage): number | undefined {

@@ -86,7 +86,7 @@ export class FakeConnection {
    */
   next<T extends ClientMessage>(
     test: (m: ClientMessage) => m is T,
-    timeoutMs = 10_000,
+    timeoutMs = 30_000,
   ): Promise<T> {
     const found = this.received.find(test);
     if (found !== undefined) return Promise.resolve(found as T);
@@ -115,7 +115,7 @@ export class FakeConnection {
   /** Waits for the next request of a type sent after the ones already answered. */
   request<K extends ClientMessage["type"]>(
     type: K,
-    timeoutMs = 10_000,
+    timeoutMs = 30_000,
   ): Promise<Extract<ClientMessage, { type: K }>> {
     const seen = this.received.length;
     return this.next(

@@ -13,8 +13,12 @@ import type { ByteTransport } from "../client/transport.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
-/** The permissions the program runs with (the same as the compiled binary). */
+/**
+ * The permissions the program runs with (the same as the compiled binary), and `--unstable-net`,
+ * which `serve --reuse-port` needs (as the tasks and the compiled binary have it).
+ */
 export const PROGRAM_PERMISSIONS = [
+  "--unstable-net",
   "--allow-net",
   "--allow-read",
   "--allow-write",
@@ -84,7 +88,8 @@ export class LineReader {
     if (this.#ended) {
       return Promise.reject(new Error(`No line matching ${re}: the stream ended`));
     }
-    const timeoutMs = options.timeoutMs ?? 10_000;
+    // Generous: a loaded 2-core machine can take seconds to start a child or make keys.
+    const timeoutMs = options.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
@@ -375,7 +380,7 @@ export async function connectClient(
     identity,
     events,
     throttle,
-    waitFor(predicate, timeoutMs = 10_000) {
+    waitFor(predicate, timeoutMs = 30_000) {
       const found = events.find(predicate);
       if (found !== undefined) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
@@ -497,7 +502,7 @@ export async function startCli(
     async type(line) {
       await writer.write(new TextEncoder().encode(`${line}\n`));
     },
-    async finish(timeoutMs = 10_000) {
+    async finish(timeoutMs = 30_000) {
       try {
         await writer.close();
       } catch {

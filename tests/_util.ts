@@ -50,11 +50,11 @@ export function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
  * Rejects when `promise` does not settle within `ms`; clears its timer either way.
  *
  * @param promise What to wait for.
- * @param ms The deadline. @default {5000}
+ * @param ms The deadline. @default {15000}
  * @param what What was awaited, for the error message.
  * @returns What `promise` resolved to.
  */
-export async function deadline<T>(promise: Promise<T>, ms = 5_000, what?: string): Promise<T> {
+export async function deadline<T>(promise: Promise<T>, ms = 15_000, what?: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([

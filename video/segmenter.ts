@@ -32,6 +32,7 @@ import {
   SEGMENT_LIST_NAME,
 } from "./ffmpeg.ts";
 import type { Title } from "./library.ts";
+import { lockPreparation } from "./prep_lock.ts";
 
 /** Codecs a title can be prepared in. */
 export type VideoCodec = "h264" | "mjpeg";
@@ -555,14 +556,28 @@ export async function prepareTitle(title: Title, options: PrepareOptions): Promi
     return { ..._fromManifest(finalDir, cached), cached: true };
   }
   await Deno.mkdir(root, { recursive: true });
+  // Servers sharing the cache prepare a title once: the others wait, then read the result.
+  const locks = `${options.cacheDir}/locks`;
+  await Deno.mkdir(locks, { recursive: true });
+  const lock = await lockPreparation(locks, key, {
+    signal,
+    onWait: () => log(`Waiting for another server that is preparing "${title.name}"`),
+  });
   const tmpDir = `${root}/.tmp-${key.slice(0, 16)}-${crypto.randomUUID().slice(0, 8)}`;
-  await Deno.mkdir(tmpDir);
-  // Touched while it runs, so that a sweep by another server never takes a live folder.
-  const heartbeat = setInterval(() => {
-    const now = new Date();
-    Deno.utime(tmpDir, now, now).catch(() => {});
-  }, HEARTBEAT_MS);
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
   try {
+    // Prepared by another server while this one waited for the lock.
+    const done = await _readManifest(finalDir);
+    if (done !== null) {
+      options.onProgress?.(1);
+      return { ..._fromManifest(finalDir, done), cached: true };
+    }
+    await Deno.mkdir(tmpDir);
+    // Touched while it runs, so that a sweep by another server never takes a live folder.
+    heartbeat = setInterval(() => {
+      const now = new Date();
+      Deno.utime(tmpDir, now, now).catch(() => {});
+    }, HEARTBEAT_MS);
     const steps = planLadder(title.renditions.map((r) => r.height));
     const fps = Math.min(...title.renditions.map((r) => r.probe.fps || 25));
     const hasAudio = codec === "h264" && title.hasAudio;
@@ -674,5 +689,6 @@ export async function prepareTitle(title: Title, options: PrepareOptions): Promi
     );
   } finally {
     clearInterval(heartbeat);
+    await lock.release();
   }
 }

@@ -1,0 +1,272 @@
+/**
+ * The Lua scripts that change what a cluster shares, each atomic in Redis, and the key layout they
+ * use. Every change of presence takes the next number from `seq` and publishes one event with it
+ * on the events channel, in the same script: a node that sees a gap in the numbers knows it missed
+ * one. Keys are built from a prefix (ARGV[1]), so one Redis (not Redis Cluster) holds the data.
+ *
+ * | key                   | type   | holds                                                   |
+ * | --------------------- | ------ | ------------------------------------------------------- |
+ * | `P seq`               | string | the last presence event's number                        |
+ * | `P nodes`             | hash   | node → `{"proto":N,"inst":ID}`: nodes that hold presence  |
+ * | `P alive:NODE`        | string | the node's instance id, expiring (`PX` = heartbeat TTL) |
+ * | `P online`            | hash   | name → presence entry (JSON)                            |
+ * | `P members:NODE`      | set    | names online on that node                               |
+ * | `P bind`              | hash   | name → signing key: the durable bindings                |
+ * | `P bykey:KEY`         | set    | names bound to that signing key                         |
+ * | `P nskel`             | hash   | bound or online name → its look-alike keys (JSON list)  |
+ * | `P lk:KEY`            | set    | bound or online names with that look-alike key          |
+ * | `P events` (channel)  | pubsub | presence events                                         |
+ * | `P to:NODE` (channel) | pubsub | sealed messages and their outcomes for that node        |
+ * @module
+ */
+
+/** A script and its name for logs. */
+export interface Script {
+  /** For messages. */
+  name: string;
+  /** The Lua source. */
+  lua: string;
+}
+
+const HEAD = "local P = ARGV[1]\n";
+
+/** Marks the node alive, refusing a name held by a live node or a cluster of another version. */
+export const HELLO: Script = {
+  name: "hello",
+  lua: HEAD + `
+local node, inst, ttl, proto = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local cur = redis.call('GET', P..'alive:'..node)
+if cur and cur ~= inst then return {'TAKEN'} end
+local nodes = redis.call('HGETALL', P..'nodes')
+for i = 1, #nodes, 2 do
+  local ok, info = pcall(cjson.decode, nodes[i + 1])
+  local other = ok and type(info) == 'table' and tonumber(info.proto) or -1
+  if nodes[i] ~= node and other ~= proto and redis.call('EXISTS', P..'alive:'..nodes[i]) == 1 then
+    return {'PROTO', nodes[i], tostring(other)}
+  end
+end
+redis.call('SET', P..'alive:'..node, inst, 'PX', ttl)
+redis.call('HSET', P..'nodes', node, cjson.encode({proto = proto, inst = inst}))
+return {'OK'}
+`,
+};
+
+const BIND = `
+local function bind(name, key)
+  redis.call('HSET', P..'bind', name, key)
+  redis.call('SADD', P..'bykey:'..key, name)
+end
+local function index(name, keys)
+  for _, k in ipairs(keys) do redis.call('SADD', P..'lk:'..k, name) end
+  redis.call('HSET', P..'nskel', name, cjson.encode(keys))
+end
+`;
+
+/** Drops a name from the look-alike index once it is neither bound nor online. */
+const UNINDEX = `
+local function unindex(name)
+  if redis.call('HEXISTS', P..'bind', name) == 1 or redis.call('HEXISTS', P..'online', name) == 1 then
+    return
+  end
+  local keys = redis.call('HGET', P..'nskel', name)
+  if keys then
+    for _, k in ipairs(cjson.decode(keys)) do redis.call('SREM', P..'lk:'..k, name) end
+  end
+  redis.call('HDEL', P..'nskel', name)
+end
+`;
+
+/**
+ * Claims a name for a key and puts the peer online on this node: refused when the name is online
+ * anywhere (`TAKEN`), bound to another key (`BOUND`), looks like a name bound to or online with
+ * another key (`CONFUSABLE`, with that name), or a new binding would pass the key's or the
+ * cluster's bound (`LIMIT_KEY`, `LIMIT_ALL`). A new binding needs `mayBind` (the node's own
+ * per-address budget): without it the answer is `NEEDBIND` and nothing changes.
+ */
+export const JOIN: Script = {
+  name: "join",
+  lua: HEAD + BIND + `
+local node, inst, name, keys = ARGV[2], ARGV[3], ARGV[4], cjson.decode(ARGV[5])
+local encKey, signKey, eph = ARGV[6], ARGV[7], ARGV[8]
+local maxPerKey, maxNames, mayBind = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
+if redis.call('GET', P..'alive:'..node) ~= inst then return {'NODE'} end
+if redis.call('HEXISTS', P..'online', name) == 1 then return {'TAKEN'} end
+local bound = redis.call('HGET', P..'bind', name)
+if bound and bound ~= signKey then return {'BOUND'} end
+if not bound then
+  for _, k in ipairs(keys) do
+    for _, other in ipairs(redis.call('SMEMBERS', P..'lk:'..k)) do
+      if other ~= name then
+        local owner = redis.call('HGET', P..'bind', other)
+        if not owner then
+          local e = redis.call('HGET', P..'online', other)
+          if e then owner = cjson.decode(e).signKey end
+        end
+        if owner and owner ~= signKey then return {'CONFUSABLE', other} end
+      end
+    end
+  end
+end
+local new = 0
+if not bound and eph == '0' then
+  if redis.call('SCARD', P..'bykey:'..signKey) >= maxPerKey then return {'LIMIT_KEY'} end
+  if redis.call('HLEN', P..'bind') >= maxNames then return {'LIMIT_ALL'} end
+  if mayBind ~= '1' then return {'NEEDBIND'} end
+  bind(name, signKey)
+  new = 1
+end
+index(name, keys)
+local entry = {name = name, node = node, encKey = encKey, signKey = signKey}
+redis.call('HSET', P..'online', name, cjson.encode({name = name, node = node, encKey = encKey,
+  signKey = signKey, eph = tonumber(eph)}))
+redis.call('SADD', P..'members:'..node, name)
+local seq = redis.call('INCR', P..'seq')
+redis.call('PUBLISH', P..'events', cjson.encode({t = 'join', seq = seq, entry = entry}))
+return {'OK', new}
+`,
+};
+
+/** Takes a peer of this node offline. */
+export const LEAVE: Script = {
+  name: "leave",
+  lua: HEAD + UNINDEX + `
+local node, name, reason = ARGV[2], ARGV[3], ARGV[4]
+local cur = redis.call('HGET', P..'online', name)
+if not cur or cjson.decode(cur).node ~= node then return 0 end
+redis.call('HDEL', P..'online', name)
+redis.call('SREM', P..'members:'..node, name)
+unindex(name)
+local seq = redis.call('INCR', P..'seq')
+redis.call('PUBLISH', P..'events', cjson.encode({t = 'leave', seq = seq, node = node, name = name,
+  reason = reason}))
+return 1
+`,
+};
+
+const REAP = `
+local function reap(n)
+  local gone = {}
+  for _, name in ipairs(redis.call('SMEMBERS', P..'members:'..n)) do
+    local e = redis.call('HGET', P..'online', name)
+    if e and cjson.decode(e).node == n then
+      redis.call('HDEL', P..'online', name)
+      unindex(name)
+      gone[#gone + 1] = name
+    end
+  end
+  redis.call('DEL', P..'members:'..n)
+  redis.call('HDEL', P..'nodes', n)
+  local seq = redis.call('INCR', P..'seq')
+  redis.call('PUBLISH', P..'events', cjson.encode({t = 'gone', seq = seq, node = n, names = gone}))
+end
+`;
+
+/**
+ * Renews this node's heartbeat and, when asked, takes the peers of nodes whose heartbeat lapsed
+ * offline (one `gone` event per node). Answers `LAPSED` when this node's own heartbeat had lapsed
+ * (others may have taken its peers offline: resynchronise), `TAKEN` when another instance holds
+ * the name now.
+ */
+export const BEAT: Script = {
+  name: "beat",
+  lua: HEAD + UNINDEX + REAP + `
+local node, inst, ttl, proto, doReap = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local cur = redis.call('GET', P..'alive:'..node)
+if cur and cur ~= inst then return {'TAKEN'} end
+redis.call('SET', P..'alive:'..node, inst, 'PX', ttl)
+redis.call('HSET', P..'nodes', node, cjson.encode({proto = proto, inst = inst}))
+local reaped = 0
+if doReap == '1' then
+  for _, n in ipairs(redis.call('HKEYS', P..'nodes')) do
+    if n ~= node and redis.call('EXISTS', P..'alive:'..n) == 0 then
+      reap(n)
+      reaped = reaped + 1
+    end
+  end
+end
+return {cur and 'OK' or 'LAPSED', reaped}
+`,
+};
+
+/**
+ * Re-asserts this node's presence after a (re)connect: its peers are put back online unless their
+ * name went to someone else meanwhile (returned as conflicts), stale ones of an earlier instance
+ * are removed, and one `sync` event tells the others. Answers with a snapshot of the presence
+ * table taken in the same step.
+ */
+export const SYNC: Script = {
+  name: "sync",
+  lua: HEAD + BIND + UNINDEX + `
+local node, inst, ttl, proto = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local cur = redis.call('GET', P..'alive:'..node)
+if cur and cur ~= inst then return {'TAKEN'} end
+redis.call('SET', P..'alive:'..node, inst, 'PX', ttl)
+redis.call('HSET', P..'nodes', node, cjson.encode({proto = proto, inst = inst}))
+local keep, conflicts, entries = {}, {}, {}
+for _, e in ipairs(cjson.decode(ARGV[6])) do
+  local ok = true
+  local other = redis.call('HGET', P..'online', e.name)
+  if other and cjson.decode(other).node ~= node then ok = false end
+  local bound = redis.call('HGET', P..'bind', e.name)
+  if bound and bound ~= e.signKey then ok = false end
+  if ok then keep[e.name] = e else conflicts[#conflicts + 1] = e.name end
+end
+for _, name in ipairs(redis.call('SMEMBERS', P..'members:'..node)) do
+  if not keep[name] then
+    local e = redis.call('HGET', P..'online', name)
+    if e and cjson.decode(e).node == node then
+      redis.call('HDEL', P..'online', name)
+      unindex(name)
+    end
+    redis.call('SREM', P..'members:'..node, name)
+  end
+end
+for name, e in pairs(keep) do
+  redis.call('HSET', P..'online', name, cjson.encode({name = name, node = node, encKey = e.encKey,
+    signKey = e.signKey, eph = e.eph}))
+  redis.call('SADD', P..'members:'..node, name)
+  if e.eph == 0 and not redis.call('HGET', P..'bind', name) then bind(name, e.signKey) end
+  index(name, e.skel)
+  entries[#entries + 1] = {name = name, node = node, encKey = e.encKey, signKey = e.signKey}
+end
+local seq = redis.call('INCR', P..'seq')
+redis.call('PUBLISH', P..'events', cjson.encode({t = 'sync', seq = seq, node = node,
+  entries = entries}))
+-- Live: a heartbeat and someone listening on the node's channel (after a Redis restart the
+-- heartbeats come back from the append-only file before their nodes reconnect).
+local live = {}
+for _, n in ipairs(redis.call('HKEYS', P..'nodes')) do
+  if redis.call('EXISTS', P..'alive:'..n) == 1 and
+    redis.call('PUBSUB', 'NUMSUB', P..'to:'..n)[2] > 0 then
+    live[#live + 1] = n
+  end
+end
+return {'OK', cjson.encode(conflicts), seq, redis.call('HVALS', P..'online'), live}
+`,
+};
+
+/** Takes every peer of this node offline and forgets the node (a clean shutdown). */
+export const BYE: Script = {
+  name: "bye",
+  lua: HEAD + UNINDEX + REAP + `
+local node, inst = ARGV[2], ARGV[3]
+if redis.call('GET', P..'alive:'..node) ~= inst then return 0 end
+redis.call('DEL', P..'alive:'..node)
+reap(node)
+return 1
+`,
+};
+
+/** Frees a name from its key (`serve --release`). */
+export const RELEASE: Script = {
+  name: "release",
+  lua: HEAD + UNINDEX + `
+local name = ARGV[2]
+local key = redis.call('HGET', P..'bind', name)
+if not key then return 0 end
+redis.call('HDEL', P..'bind', name)
+redis.call('SREM', P..'bykey:'..key, name)
+unindex(name)
+return 1
+`,
+};
