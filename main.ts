@@ -18,6 +18,7 @@ const HELP = `peerstream ${VERSION}: end-to-end encrypted chat and video streami
 
 Usage:
   peerstream serve [--host HOST] [--port PORT] [--videos DIR]   Run a server
+                   [--web [HOST:]PORT]                          ... and the web page
   peerstream join --name NAME [--server HOST:PORT]              Join a server
   peerstream help [serve|join]                                  Show help
   peerstream --version                                          Show the version

@@ -25,9 +25,9 @@ export interface BenchContext {
   /** A fresh tag for names, so that no run reuses another's. */
   tag: string;
   /**
-   * Whether the side-by-side scenarios (nginx, nats) run, installing a missing engine with
-   * apt-get: in full mode and when `--only` names scenarios. Plain quick mode skips them, so that
-   * it stays about a minute.
+   * Whether the side-by-side scenarios (nginx, nats) and the cluster run, installing a missing
+   * engine with apt-get: in full mode and when `--only` names scenarios. Plain quick mode skips
+   * them, so that it stays about a minute.
    */
   peers: boolean;
   /**

@@ -261,6 +261,18 @@ function sizes(quick: boolean) {
  * @returns Its results.
  */
 export async function clusterScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  if (!ctx.peers) {
+    // Redis and three nodes take about 20 s even at the tiny size: plain --quick stays a minute.
+    return {
+      id: "cluster",
+      title: "13. Cluster: 3 nodes and Redis on one machine (skipped in quick mode)",
+      metrics: [],
+      failures: [],
+      notes: [
+        'Skipped: plain --quick runs no multi-process scenario, so that it stays about a minute; "deno task bench --quick --only cluster" runs its tiny version, the full run the real one (tests/cluster_test.ts covers the behaviour on every run)',
+      ],
+    };
+  }
   const who = await benchIdentity(await generateIdentity());
   const n = sizes(ctx.quick);
   const m: Record<string, number[]> = {};

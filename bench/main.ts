@@ -25,6 +25,7 @@ import { nginxScenario } from "./nginx.ts";
 import { startScenario, stopScenario } from "./start_stop.ts";
 import { switchScenario } from "./switch.ts";
 import { viewersScenario } from "./viewers.ts";
+import { webScenario } from "./web.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -46,6 +47,7 @@ const SCENARIOS: Record<
   hostile: hostileScenario,
   client: clientScenario,
   cluster: clusterScenario,
+  web: webScenario,
 };
 
 const HELP = `Usage: deno task bench [options]

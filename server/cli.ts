@@ -13,6 +13,8 @@ import { delay } from "./_async.ts";
 import { escapeControls } from "../protocol/text.ts";
 import { VideoLibrary } from "../video/videos.ts";
 import type { VideoCodec } from "../video/segmenter.ts";
+import { certificateFingerprint, WebServer } from "./web.ts";
+import { loadOrMakeSelfSigned, serverNames } from "./self_signed.ts";
 import { CLUSTER_FLAGS, CLUSTER_HELP, clusterSettings } from "./cluster_options.ts";
 import { RedisCommunity } from "./redis_community.ts";
 
@@ -31,8 +33,12 @@ Options:
   --release NAME       Free NAME from the key that owns it, then exit; with a server
                        running on the same --data, once that server applied it;
                        with --redis, in the whole cluster at once
-  --tls-cert FILE      PEM certificate; with --tls-key, serve TLS
+  --web [HOST:]PORT    Also serve the web page and its WebSocket on PORT (off by default;
+                       HOST defaults to --host); browsers join like terminal clients
+  --tls-cert FILE      PEM certificate; with --tls-key, serve TLS (and the page over https)
   --tls-key FILE       PEM private key
+  --tls-self-signed    Serve TLS (and https) with a certificate the server makes and keeps in
+                       DATA/tls/; it prints the SHA-256 fingerprint for people to compare
   --max-connections N  Connections at once (default ${DEFAULT_LIMITS.maxConnections})
   --max-per-address N  Connections from one address (default ${DEFAULT_LIMITS.maxConnectionsPerAddress}; behind a NAT
                        or load balancer every client shares one address: raise it,
@@ -75,18 +81,16 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
     throw new UsageError("Options --tls-cert and --tls-key go together");
   }
+  if (values["tls-self-signed"] && values["tls-cert"] !== undefined) {
+    throw new UsageError("Options --tls-self-signed and --tls-cert are alternatives; pick one");
+  }
   const cluster = clusterSettings(values);
   if (values.release !== undefined && cluster.redis !== undefined) {
     return await releaseInCluster(cluster.redis.url, values.release, io);
   }
   const names = fileNameStore(`${values.data ?? dataDir()}/names.json`);
   if (values.release !== undefined) return await release(names, values.release, io);
-  const tls = values["tls-cert"] !== undefined && values["tls-key"] !== undefined
-    ? {
-      cert: await Deno.readTextFile(values["tls-cert"]),
-      key: await Deno.readTextFile(values["tls-key"]),
-    }
-    : undefined;
+  const tls = await tlsFiles(values, io);
   const log = (line: string) => io.out(`${timestamp()} ${line}`);
   const limits = limitsFrom(values);
   let fatal: (why: string) => void = () => {};
@@ -128,6 +132,14 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     throw error;
   }
   io.out(`Listening on ${addr.hostname}:${addr.port}${tls ? " (TLS)" : ""}`);
+  const web = values.web === undefined
+    ? undefined
+    : startWeb(values.web, { host: values.host, tls, server, log, codec, io });
+  if (web === null) {
+    await server.shutdown();
+    return 1;
+  }
+  if (tls !== undefined) io.out(`TLS certificate SHA-256 ${certificateFingerprint(tls.cert)}`);
   // Chat works at once; videos appear as the library is scanned and prepared.
   const abort = new AbortController();
   const opening = VideoLibrary.open({
@@ -150,6 +162,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   await opening;
   log(`${why}: shutting down`);
   await server.shutdown("Server is shutting down");
+  await web?.shutdown();
   log("stopped");
   return why === "cluster" ? 1 : 0;
 }
@@ -248,6 +261,8 @@ function parseFlags(args: string[]) {
         cache: { type: "string" },
         data: { type: "string" },
         release: { type: "string" },
+        web: { type: "string" },
+        "tls-self-signed": { type: "boolean" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "max-connections": { type: "string" },
@@ -259,6 +274,105 @@ function parseFlags(args: string[]) {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+/**
+ * Starts the web page's server beside the peerstream server and prints its URL.
+ *
+ * @returns The web server, or null when its port is taken (said on stderr).
+ */
+function startWeb(
+  flag: string,
+  options: {
+    host?: string;
+    tls?: { cert: string; key: string };
+    server: PeerstreamServer;
+    log: (line: string) => void;
+    codec: string;
+    io: ServeIo;
+  },
+): WebServer | null {
+  const where = webAddress(flag, options.host ?? "0.0.0.0");
+  const web = new WebServer({
+    ...where,
+    tls: options.tls,
+    target: options.server,
+    log: options.log,
+    codec: options.codec,
+  });
+  try {
+    web.start();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    options.io.err(
+      `error: Cannot serve the web page on port ${where.port}: it is in use; pick another`,
+    );
+    return null;
+  }
+  options.io.out(`Web page at ${webUrl(web.addr, options.tls !== undefined)}`);
+  return web;
+}
+
+/**
+ * The TLS certificate and key: the person's own files, a self-signed certificate the server
+ * keeps, or none.
+ */
+async function tlsFiles(
+  values: ReturnType<typeof parseFlags>["values"],
+  io: ServeIo,
+): Promise<{ cert: string; key: string } | undefined> {
+  if (values["tls-cert"] !== undefined && values["tls-key"] !== undefined) {
+    return {
+      cert: await Deno.readTextFile(values["tls-cert"]),
+      key: await Deno.readTextFile(values["tls-key"]),
+    };
+  }
+  if (!values["tls-self-signed"]) return undefined;
+  const made = await loadOrMakeSelfSigned(
+    `${values.data ?? dataDir()}/tls`,
+    serverNames(values.host ?? "0.0.0.0"),
+  );
+  io.out(
+    `${made.created ? "Made" : "Using"} the self-signed certificate ${made.certFile}: people ` +
+      "compare its SHA-256 fingerprint (below) with what their browser shows before accepting " +
+      `it; terminal clients join with --tls --ca ${made.certFile}`,
+  );
+  return { cert: made.cert, key: made.key };
+}
+
+/**
+ * Parses `--web [HOST:]PORT`.
+ *
+ * @param value The flag's text.
+ * @param defaultHost The host when the flag names only a port.
+ * @returns Where the web server listens.
+ * @throws {UsageError} When the text is not `[HOST:]PORT`.
+ */
+export function webAddress(value: string, defaultHost: string): { hostname: string; port: number } {
+  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[^:\s]+):)?(\d+)$/.exec(value);
+  if (match === null) {
+    throw new UsageError(
+      `Invalid --web "${value}": expected [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080`,
+    );
+  }
+  const hostname = (match[1] ?? defaultHost).replace(/^\[(.*)\]$/, "$1");
+  return { hostname, port: intFlag("web", match[2], 0, 65535) };
+}
+
+/**
+ * The URL to print for the web page: a wildcard address is shown as `localhost`.
+ *
+ * @param addr The bound address.
+ * @param secure Whether it serves https.
+ * @returns The URL.
+ */
+export function webUrl(addr: Deno.NetAddr, secure: boolean): string {
+  const host = addr.hostname === "0.0.0.0" || addr.hostname === "::"
+    ? "localhost"
+    : addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return `${secure ? "https" : "http"}://${host}:${addr.port}/`;
 }
 
 /**

@@ -290,17 +290,39 @@ export class PeerstreamServer {
         await delay(50);
         continue;
       }
-      const handler = this.#handle(conn).catch((error) => {
-        this.#log.line(`internal error: ${(error as Error).stack ?? error}`);
-      });
-      this.#handlers.add(handler);
-      handler.finally(() => this.#handlers.delete(handler));
+      this.#track(this.#accepted(conn));
     }
   }
 
-  async #handle(accepted: Deno.Conn) {
+  /**
+   * Serves one client that arrived over any {@linkcode Transport} (the web page's WebSockets; the
+   * TCP listener's sockets come this way too, after PROXY-protocol unwrapping): the same
+   * handshake, limits, timeouts and shutdown for all.
+   *
+   * @param transport The client's byte stream; the server owns it from now on.
+   */
+  serveTransport(transport: Transport): void {
+    if (this.#closing) {
+      transport.close();
+      return;
+    }
+    this.#track(this.#handle(transport));
+  }
+
+  #track(handling: Promise<void>) {
+    const handler = handling.catch((error) => {
+      this.#log.line(`internal error: ${(error as Error).stack ?? error}`);
+    });
+    this.#handlers.add(handler);
+    handler.finally(() => this.#handlers.delete(handler));
+  }
+
+  async #accepted(accepted: Deno.Conn) {
     const socket = await this.#unwrapProxy(accepted);
-    if (socket === undefined) return;
+    if (socket !== undefined) await this.#handle(socket);
+  }
+
+  async #handle(socket: Transport) {
     const conn = new Connection(socket, {
       maxQueuedControlBytes: this.#limits.maxQueuedControlBytes,
     });

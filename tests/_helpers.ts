@@ -24,6 +24,7 @@ export const PROGRAM_PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-run",
+  "--allow-sys=hostname,networkInterfaces",
 ];
 
 /** A cache of generated and prepared samples shared by the test files of one run. */
@@ -157,6 +158,8 @@ export interface StartServerOptions {
   main?: string;
   /** Extra `deno run` flags, before `main.ts` (e.g. `--cpu-prof`). @default {[]} */
   denoArgs?: string[];
+  /** The working folder. */
+  cwd?: string;
 }
 
 /**
@@ -185,6 +188,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
       ...(options.args ?? []),
     ],
     env: { NO_COLOR: "1", PEERSTREAM_LIMITS: JSON.stringify(LOOPBACK_LIMITS), ...options.env },
+    cwd: options.cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -462,7 +466,7 @@ export interface CliClient {
  *
  * @param port The server's port.
  * @param name The name.
- * @param options Extra arguments; `cwd` and `home` to reuse folders.
+ * @param options Extra arguments; `home` to reuse folders; `main` to run another program (the bundle).
  * @returns The client, once it printed "Joined" (unless `waitJoined` is false).
  */
 export async function startCli(

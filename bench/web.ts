@@ -1,0 +1,177 @@
+/**
+ * Scenario 8, the page in real browsers (Chromium and Firefox through puppeteer-core): page
+ * load → join form, join click → joined (key generation included), PLAY → first frame shown
+ * (`requestVideoFrameCallback`) over repeated starts, the page's transmux cost per segment,
+ * stalls at rendition switches, and message send → shown in the other browser. Skipped with
+ * `--quick` (browsers take seconds to start; CI runs the page's tests instead).
+ * @module
+ */
+
+import type { Page } from "puppeteer-core";
+import { type BrowserKind, launchBrowser, type TestBrowser } from "../tests/_browser.ts";
+import { openPage, startWebServer, type WebServerProcess } from "../tests/_page.ts";
+import type { BenchContext, Metric, ScenarioResult } from "./_scenario.ts";
+
+/** Clicks PLAY on a title and resolves with ms until the first frame is presented. */
+const PLAY_TO_FIRST_FRAME = `(title) => new Promise((resolve) => {
+  const video = document.getElementById("video");
+  const t0 = performance.now();
+  video.requestVideoFrameCallback(() => resolve(performance.now() - t0));
+  document.querySelector('#titles button[data-title="' + title + '"]').click();
+})`;
+
+async function playStarts(page: Page, reps: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const ms = await page.evaluate(`(${PLAY_TO_FIRST_FRAME})("testcard")`) as number;
+    out.push(ms);
+    await page.click("#stop");
+    await page.waitForSelector("#player[hidden]");
+  }
+  return out;
+}
+
+/** Plays testcard to the end at auto, forcing a switch, and counts `waiting` (stall) events. */
+async function playThrough(page: Page): Promise<{ transmux: number[]; stalls: number }> {
+  await page.evaluate(`(() => {
+    const v = document.getElementById("video");
+    window.__stalls = 0;
+    v.addEventListener("waiting", () => { if (v.currentTime > 0.5) window.__stalls++; });
+  })()`);
+  await page.click('#titles button[data-title="testcard"]');
+  await page.waitForFunction(`document.getElementById("video").currentTime > 0.3`);
+  await page.select("#quality", "720");
+  await page.waitForFunction(`document.getElementById("video").currentTime > 10`, {
+    timeout: 30_000,
+  });
+  const transmux = String(
+    await page.evaluate(`document.getElementById("video").dataset.transmuxMs ?? ""`),
+  ).split(",").filter(Boolean).map(Number);
+  const stalls = await page.evaluate("window.__stalls") as number;
+  await page.click("#stop");
+  return { transmux, stalls };
+}
+
+/** ms from one browser's send to the other's showing it, on the machine's shared clock. */
+async function messageLatency(from: Page, to: Page, toName: string, reps: number) {
+  const out: number[] = [];
+  await to.evaluate(`(() => {
+    window.__shown = [];
+    new MutationObserver((records) => {
+      for (const r of records) for (const n of r.addedNodes) {
+        if (n.dataset && n.dataset.from) window.__shown.push(performance.timeOrigin + performance.now());
+      }
+    }).observe(document.getElementById("messages"), { childList: true });
+  })()`);
+  await from.select("#to", toName);
+  for (let i = 0; i < reps; i++) {
+    await from.$eval("#text", (input, n) => {
+      (input as unknown as { value: string }).value = `latency probe ${n}`;
+    }, i);
+    const sent = await from.evaluate(`(() => {
+      const t = performance.timeOrigin + performance.now();
+      document.getElementById("send").click();
+      return t;
+    })()`) as number;
+    await to.waitForFunction(`window.__shown.length > ${i}`);
+    out.push(await to.evaluate(`window.__shown[${i}]`) as number - sent);
+    await from.waitForFunction(
+      `[...document.querySelectorAll("#messages li[data-to]")].pop().dataset.state === "delivered"`,
+    );
+  }
+  return out;
+}
+
+async function perBrowser(
+  kind: BrowserKind,
+  server: WebServerProcess,
+  ctx: BenchContext,
+): Promise<{ metrics: Metric[]; notes: string[]; browser: TestBrowser; page: Page }> {
+  const browser = await launchBrowser(kind);
+  const loads: number[] = [];
+  const joins: number[] = [];
+  let page: Page | undefined;
+  for (let i = 0; i < Math.max(2, ctx.reps); i++) {
+    const t0 = performance.now();
+    const opened = await openPage(browser, server.url);
+    await opened.page.waitForSelector("#join-form:not([hidden])");
+    loads.push(performance.now() - t0);
+    await opened.page.type("#name", `w${kind[0]}${ctx.tag}${i}`);
+    const t1 = performance.now();
+    await opened.page.click("#join");
+    await opened.page.waitForSelector("body[data-joined]:not([data-joined=''])");
+    joins.push(performance.now() - t1);
+    if (page !== undefined) await page.close();
+    page = opened.page;
+  }
+  await page!.waitForSelector('#titles button[data-title="testcard"]:not([disabled])');
+  const starts = await playStarts(page!, ctx.reps * 5);
+  const { transmux, stalls } = await playThrough(page!);
+  ctx.log(`web: ${kind}: ${starts.length} starts, ${stalls} stalls`);
+  return {
+    browser,
+    page: page!,
+    metrics: [
+      { name: `${kind}: page load → join form`, unit: "ms", values: loads },
+      { name: `${kind}: join click → joined (new keys)`, unit: "ms", values: joins },
+      {
+        name: `${kind}: PLAY → first frame shown`,
+        unit: "ms",
+        values: starts,
+        target: "p50 ≤ 300",
+      },
+      { name: `${kind}: transmux TS → fMP4 per 2 s segment`, unit: "ms", values: transmux },
+    ],
+    notes: [`${kind}: ${stalls} stall(s) ("waiting") over a play-through with a forced switch`],
+  };
+}
+
+/**
+ * Runs scenario 14.
+ *
+ * @param ctx The bench context.
+ * @returns Its results.
+ */
+export async function webScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  if (ctx.quick) {
+    return {
+      id: "web",
+      title: "14. The page in Chromium and Firefox (skipped with --quick)",
+      metrics: [],
+      failures: [],
+      notes: ["skipped with --quick: run `deno task bench --only web` for the browser rows"],
+    };
+  }
+  const server = await startWebServer({ waitReady: true });
+  const open: TestBrowser[] = [];
+  try {
+    const chromium = await perBrowser("chromium", server, ctx);
+    open.push(chromium.browser);
+    const firefox = await perBrowser("firefox", server, ctx);
+    open.push(firefox.browser);
+    const toFirefox = await messageLatency(
+      chromium.page,
+      firefox.page,
+      await joinedName(firefox.page),
+      ctx.reps * 10,
+    );
+    return {
+      id: "web",
+      title: "14. The page in Chromium and Firefox",
+      metrics: [
+        ...chromium.metrics,
+        ...firefox.metrics,
+        { name: "message send (Chromium) → shown (Firefox)", unit: "ms", values: toFirefox },
+      ],
+      failures: [],
+      notes: [...chromium.notes, ...firefox.notes],
+    };
+  } finally {
+    for (const browser of open) await browser.close();
+    await server.stop();
+  }
+}
+
+async function joinedName(page: Page): Promise<string> {
+  return String(await page.evaluate("document.body.dataset.joined"));
+}

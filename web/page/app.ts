@@ -1,0 +1,310 @@
+/**
+ * The joined page: who is online with fingerprints and trust, chat, the library and the player,
+ * and notices. Rendering only ever sets untrusted text as text.
+ * @module
+ */
+
+import { PeerstreamError } from "../../protocol/errors.ts";
+import { formatFingerprint } from "../../protocol/e2e.ts";
+import type { LeaveReason, VideoSummary } from "../../protocol/messages.ts";
+import type { KeyTrust } from "../../client/known_peers.ts";
+import { appendItem, byId, clock, el, setText } from "./dom.ts";
+import { PagePlayer } from "./page_player.ts";
+import type { ClientSession, IncomingMessage, SessionEvents } from "../../client/session.ts";
+
+/** What the page knows of a peer. */
+interface PeerView {
+  fingerprint?: string;
+  trust?: KeyTrust;
+  lookalike?: string;
+}
+
+/** Options for {@linkcode App}. */
+export interface AppOptions {
+  /** The server's codec (`h264` or `mjpeg`). */
+  codec: string;
+  /** Called once the connection is gone. */
+  onClosed: () => void;
+}
+
+/** The page after joining. */
+export class App {
+  readonly #options: AppOptions;
+  #session?: ClientSession;
+  #peers = new Map<string, PeerView>();
+  #player?: PagePlayer;
+  /** The session's callbacks, bound to this page. */
+  readonly events: SessionEvents;
+
+  /** @param options The server's codec and what to do on close. */
+  constructor(options: AppOptions) {
+    this.#options = options;
+    this.events = {
+      joined: (name) => this.#joined(name),
+      left: (name, reason) => this.#left(name, reason),
+      message: (message) => this.#received(message),
+      warning: (text, code) => this.notice(`Rejected a message (${code}): ${text}`, "warn"),
+      shutdown: (message) => this.notice(`The server is shutting down: ${message}`, "warn"),
+      serverError: (code, message) => this.notice(`Server error ${code}: ${message}`, "warn"),
+      closed: (info) => this.#closed(info),
+      keyChanged: (name) => this.#lookup(name),
+    };
+  }
+
+  /**
+   * Shows the joined page.
+   *
+   * @param session The registered session.
+   */
+  async start(session: ClientSession): Promise<void> {
+    this.#session = session;
+    this.#player = new PagePlayer(session, {
+      codec: this.#options.codec,
+      notice: (text, kind) => this.notice(text, kind),
+    });
+    const own = formatFingerprint(await session.fingerprint(), 4);
+    setText(byId("me", HTMLElement), `${session.name} · your key ${own}`);
+    byId("status", HTMLElement).textContent = "Joined";
+    byId("app", HTMLElement).hidden = false;
+    document.body.dataset.joined = session.name ?? "";
+    this.#wireChat();
+    this.#wireVerify();
+    byId("refresh", HTMLButtonElement).addEventListener("click", () => this.refreshLibrary());
+    // A tab that closes is a leave: say goodbye so others see "quit" rather than a drop.
+    addEventListener("pagehide", () => session.quit());
+    for (const name of session.peers.names()) this.#joined(name, false);
+    this.notice(`Joined as ${session.name}`);
+    await this.refreshLibrary();
+  }
+
+  /**
+   * Adds a notice.
+   *
+   * @param text The text (shown as text).
+   * @param kind `warn` for something to look at.
+   */
+  notice(text: string, kind: "info" | "warn" = "info"): void {
+    const item = el("li", { text: `${new Date().toLocaleTimeString()} ${text}` });
+    if (kind === "warn") item.className = "warn";
+    appendItem(byId("notice-list", HTMLElement), item);
+  }
+
+  /** Fetches and shows the library. */
+  async refreshLibrary(): Promise<void> {
+    const session = this.#session;
+    if (session === undefined) return;
+    const body = byId("titles", HTMLTableElement).tBodies[0];
+    let videos: VideoSummary[];
+    try {
+      videos = await session.list();
+    } catch (error) {
+      this.notice(`Cannot list videos: ${(error as Error).message}`, "warn");
+      return;
+    }
+    body.replaceChildren(...videos.map((video) => this.#titleRow(video)));
+    if (this.#options.codec !== "h264") {
+      const note = byId("video-note", HTMLElement);
+      setText(
+        note,
+        `This server streams ${this.#options.codec.toUpperCase()}: video in the page needs H.264 (the server's default). Chat works as usual.`,
+      );
+      note.hidden = false;
+    }
+  }
+
+  #titleRow(video: VideoSummary): HTMLTableRowElement {
+    const state = video.state === "ready"
+      ? ""
+      : video.state === "preparing"
+      ? ` (preparing ${Math.round(video.progress * 100)}%)`
+      : " (failed)";
+    const play = el("button", {
+      text: "Play",
+      attrs: { type: "button", "data-title": video.title },
+    });
+    play.disabled = video.state !== "ready" || this.#options.codec !== "h264";
+    play.addEventListener("click", () => this.#player?.play(video));
+    return el("tr", { attrs: { "data-title": video.title } }, [
+      el("td", { text: `${video.title}${state}` }),
+      el("td", { text: video.heights.map((h) => `${h}p`).join(", ") }),
+      el("td", { text: clock(video.duration) }),
+      el("td", {}, [play]),
+    ]);
+  }
+
+  #wireChat() {
+    const form = byId("send-form", HTMLFormElement);
+    const input = byId("text", HTMLInputElement);
+    const to = byId("to", HTMLSelectElement);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = input.value;
+      if (text === "" || to.value === "") return;
+      input.value = "";
+      this.#send(to.value, text);
+    });
+  }
+
+  #send(to: string, text: string) {
+    const state = el("span", { className: "state", text: "sending…" });
+    const item = el("li", { attrs: { "data-to": to } }, [
+      el("span", { className: "from", text: `to ${to}: ` }),
+      el("span", { className: "text", text }),
+      state,
+    ]);
+    appendItem(byId("messages", HTMLElement), item);
+    this.#session!.sendText(to, text).then(() => {
+      state.textContent = "delivered";
+      item.dataset.state = "delivered";
+    }, (error) => {
+      const code = error instanceof PeerstreamError ? `${error.code}: ` : "";
+      setText(state, `not delivered: ${code}${(error as Error).message}`);
+      state.classList.add("warn");
+      item.dataset.state = error instanceof PeerstreamError ? error.code : "error";
+      if (error instanceof PeerstreamError && error.code === "KEY_CHANGED") {
+        this.#lookup(to);
+      }
+    });
+  }
+
+  #received(message: IncomingMessage) {
+    const mark = trustMark(message.trust, message.lookalike);
+    const item = el("li", { attrs: { "data-from": message.from, "data-trust": message.trust } }, [
+      el("span", { className: "from", text: `${message.from}${mark}: ` }),
+      el("span", { className: "text", text: message.text }),
+    ]);
+    if (message.trust === "changed") item.classList.add("warn");
+    appendItem(byId("messages", HTMLElement), item);
+  }
+
+  #joined(name: string, announce = true) {
+    this.#peers.set(name, this.#peers.get(name) ?? {});
+    if (announce) this.notice(`${name} joined`);
+    this.#renderPeers();
+    this.#lookup(name);
+  }
+
+  #left(name: string, reason: LeaveReason) {
+    this.#peers.delete(name);
+    this.notice(`${name} left (${reason})`);
+    this.#renderPeers();
+  }
+
+  /** Gets a peer's key: its fingerprint is shown, and trust on first use is decided now. */
+  #lookup(name: string) {
+    this.#session?.peerKeys(name).then(
+      (keys) => {
+        const view = this.#peers.get(name);
+        if (view === undefined) return;
+        const wasChanged = view.trust === "changed";
+        view.fingerprint = keys.fingerprint;
+        view.trust = keys.trust;
+        if (keys.trust === "changed" && !wasChanged) {
+          this.notice(
+            `Warning: the key of ${name} changed since you last talked. Messages to ${name} are blocked until you accept the new key; compare fingerprints with ${name} in person first`,
+            "warn",
+          );
+        }
+        this.#renderPeers();
+      },
+      (error) => this.notice(`Cannot get the key of ${name}: ${(error as Error).message}`, "warn"),
+    );
+  }
+
+  #renderPeers() {
+    const list = byId("peers", HTMLElement);
+    const to = byId("to", HTMLSelectElement);
+    const chosen = to.value;
+    const names = [...this.#peers.keys()].sort((a, b) => a.localeCompare(b));
+    list.replaceChildren(...names.map((name) => this.#peerItem(name, this.#peers.get(name)!)));
+    to.replaceChildren(
+      ...names.map((name) => el("option", { text: name, attrs: { value: name } })),
+    );
+    if (names.includes(chosen)) to.value = chosen;
+  }
+
+  #peerItem(name: string, view: PeerView): HTMLLIElement {
+    const verify = el("button", { text: "Verify", attrs: { type: "button", class: "verify" } });
+    verify.addEventListener("click", () => this.#openVerify(name));
+    const children: Node[] = [
+      el("span", { className: "name", text: name }),
+      el("span", { className: "mark", text: trustMark(view.trust, view.lookalike) }),
+      el("code", {
+        className: "fingerprint",
+        text: view.fingerprint ? formatFingerprint(view.fingerprint, 4) : "…",
+      }),
+      verify,
+    ];
+    if (view.trust === "changed") {
+      const accept = el("button", {
+        text: "Accept new key",
+        attrs: { type: "button", class: "accept" },
+      });
+      accept.addEventListener("click", () => this.#accept(name));
+      children.push(accept);
+    }
+    return el("li", { attrs: { "data-peer": name, "data-trust": view.trust ?? "" } }, children);
+  }
+
+  #accept(name: string) {
+    if (this.#session?.acceptKey(name)) {
+      this.notice(`Accepted the new key of ${name}`);
+      this.#lookup(name);
+    }
+  }
+
+  #wireVerify() {
+    const dialog = byId("verify-dialog", HTMLDialogElement);
+    byId("verify-close", HTMLButtonElement).addEventListener("click", () => dialog.close());
+    byId("verify-yes", HTMLButtonElement).addEventListener("click", () => {
+      const name = dialog.dataset.peer ?? "";
+      const fingerprint = this.#peers.get(name)?.fingerprint;
+      if (fingerprint !== undefined && this.#session?.verifyKey(name, fingerprint)) {
+        this.#peers.get(name)!.trust = "verified";
+        this.notice(`Marked the key of ${name} verified ✓`);
+        this.#renderPeers();
+      } else {
+        this.notice(`Cannot mark ${name} verified: their key changed; accept it first`, "warn");
+      }
+      dialog.close();
+    });
+  }
+
+  #openVerify(name: string) {
+    const view = this.#peers.get(name);
+    if (view?.fingerprint === undefined) return;
+    const dialog = byId("verify-dialog", HTMLDialogElement);
+    dialog.dataset.peer = name;
+    setText(
+      byId("verify-text", HTMLElement),
+      `Compare this fingerprint with the one ${name} sees as theirs, in person or on a call:`,
+    );
+    byId("verify-fingerprint", HTMLElement).textContent = formatFingerprint(view.fingerprint);
+    dialog.showModal();
+  }
+
+  #closed(info: { expected: boolean; message: string }) {
+    this.#player?.disconnected();
+    byId("status", HTMLElement).textContent = info.expected ? "Left" : "Disconnected";
+    if (!info.expected) {
+      this.notice(`Lost the connection: ${info.message}; reload to join again`, "warn");
+    }
+    document.body.dataset.joined = "";
+    this.#options.onClosed();
+  }
+}
+
+/**
+ * The mark shown after a peer's name, as in the terminal.
+ *
+ * @param trust The trust in the peer's key.
+ * @param lookalike A known peer's name this one looks like.
+ * @returns ` ✓` for verified, ` !UNVERIFIED KEY` for a changed key, ` !LOOKS LIKE name` for a
+ * look-alike, else nothing.
+ */
+export function trustMark(trust: KeyTrust | undefined, lookalike?: string): string {
+  if (trust === "verified") return " ✓";
+  if (trust === "changed") return " !UNVERIFIED KEY";
+  if (lookalike !== undefined) return ` !LOOKS LIKE ${lookalike}`;
+  return "";
+}

@@ -1,0 +1,255 @@
+/**
+ * The page's player controls: play a title at auto or a chosen quality, pause, seek, stop, and
+ * the line that says which rendition is on screen at what bit rate. Pause and seek are asked of
+ * the server (protocol 2 holds the stream there); a server that does not support them yet gets
+ * the same effect from what the page has buffered.
+ * @module
+ */
+
+import { PeerstreamError } from "../../protocol/errors.ts";
+import type {
+  Quality,
+  StreamEndMessage,
+  StreamEndReason,
+  StreamStartMessage,
+  VideoSummary,
+} from "../../protocol/messages.ts";
+import { byId, clock, el, rate, setText } from "./dom.ts";
+import { MsePlayer, videoSupport } from "./player.ts";
+import type { ClientSession, MediaSink } from "../../client/session.ts";
+
+/** Options for {@linkcode PagePlayer}. */
+export interface PagePlayerOptions {
+  /** The server's codec. */
+  codec: string;
+  /** Shows a notice. */
+  notice: (text: string, kind?: "info" | "warn") => void;
+}
+
+/** The player section of the page. */
+export class PagePlayer {
+  readonly #session: ClientSession;
+  readonly #options: PagePlayerOptions;
+  readonly #video = byId("video", HTMLVideoElement);
+  readonly #mse: MsePlayer;
+  /** The title on screen, from its start until it ended on screen or was stopped. */
+  #stream?: StreamStartMessage;
+  /** Whether the server still sends it (until `stream-end`). */
+  #streaming = false;
+  #quality: Quality = "auto";
+  #paused = false;
+
+  /**
+   * @param session The joined session.
+   * @param options The server's codec and notices.
+   */
+  constructor(session: ClientSession, options: PagePlayerOptions) {
+    this.#session = session;
+    this.#options = options;
+    this.#mse = new MsePlayer(this.#video);
+    this.#mse.onError = (message) => options.notice(message, "warn");
+    this.#wire();
+  }
+
+  /** Milliseconds each segment took to transmux (for the benchmark). */
+  get transmuxMs(): readonly number[] {
+    return this.#mse.transmuxMs;
+  }
+
+  /**
+   * Plays a title from the start.
+   *
+   * @param video The title.
+   */
+  async play(video: VideoSummary): Promise<void> {
+    const unsupported = this.#options.codec !== "h264"
+      ? `Video in the page needs H.264; this server streams ${this.#options.codec.toUpperCase()}`
+      : videoSupport();
+    if (unsupported !== null) {
+      this.#options.notice(`Cannot play "${video.title}": ${unsupported}`, "warn");
+      return;
+    }
+    const quality = byId("quality", HTMLSelectElement);
+    quality.replaceChildren(
+      el("option", { text: "auto", attrs: { value: "auto" } }),
+      ...video.heights.map((h) => el("option", { text: `${h}p`, attrs: { value: String(h) } })),
+    );
+    quality.value = String(this.#quality);
+    if (quality.value === "") quality.value = this.#quality = "auto";
+    try {
+      await this.#session.play(video.title, {
+        quality: this.#quality,
+        sink: (info) => this.#open(info),
+      });
+    } catch (error) {
+      this.#options.notice(`Cannot play "${video.title}": ${(error as Error).message}`, "warn");
+    }
+  }
+
+  /** Opens the page's sink for a stream that starts: the video element through MSE. */
+  #open(start: StreamStartMessage): MediaSink {
+    if (start.codec !== "h264") {
+      throw new Error(`video in the page needs H.264, and this stream is ${start.codec}`);
+    }
+    this.#stream = start;
+    this.#streaming = true;
+    this.#paused = false;
+    const player = byId("player", HTMLElement);
+    player.dataset.renditions = start.renditions.map((r) => `${r.height}:${r.width}`).join(",");
+    byId("pause", HTMLButtonElement).textContent = "Pause";
+    const seek = byId("seek", HTMLInputElement);
+    seek.max = String(start.duration);
+    seek.value = String(start.position);
+    player.hidden = false;
+    document.body.dataset.playing = start.title;
+    this.#mse.start(start);
+    this.#options.notice(`Playing ${start.title} (${clock(start.duration)})`);
+    const mse = this.#mse;
+    return {
+      write: (data) => mse.media(data),
+      segment: (segment) => mse.segment(segment),
+      seek: (jump) => mse.jump(jump.position),
+      close: (reason, end) => this.#ended(start, reason, end),
+    };
+  }
+
+  /**
+   * The server's stream ended. `finished` means everything has arrived: the title stays on
+   * screen and plays out; otherwise it ends now.
+   */
+  #ended(start: StreamStartMessage, reason: StreamEndReason, end?: StreamEndMessage) {
+    if (this.#stream !== start || !this.#streaming) return;
+    this.#streaming = false;
+    this.#mse.end(reason);
+    if (reason === "error") {
+      this.#options.notice(
+        `${start.title} stopped: ${end?.code ?? ""} ${end?.message ?? ""}`,
+        "warn",
+      );
+    }
+    if (reason !== "finished") this.#close();
+  }
+
+  /** The connection is gone. */
+  disconnected(): void {
+    this.#streaming = false;
+    this.#close();
+  }
+
+  /** Takes the title off screen. */
+  #close() {
+    this.#stream = undefined;
+    this.#mse.reset();
+    byId("player", HTMLElement).hidden = true;
+    byId("now-playing", HTMLElement).textContent = "";
+    delete document.body.dataset.playing;
+  }
+
+  async #stop() {
+    const title = this.#stream?.title;
+    const streaming = this.#streaming;
+    this.#streaming = false;
+    this.#close();
+    // After "finished" the server has nothing left to stop.
+    if (streaming && this.#session.stream !== undefined) await this.#session.stop();
+    if (title !== undefined) this.#options.notice(`Stopped ${title}`);
+  }
+
+  async #setQuality(value: string) {
+    const quality: Quality = value === "auto" ? "auto" : Number(value);
+    this.#quality = quality;
+    try {
+      await this.#session.setQuality(quality);
+      this.#options.notice(`Quality: ${value === "auto" ? "auto" : `${value}p`}`);
+    } catch (error) {
+      this.#options.notice(`Cannot change quality: ${(error as Error).message}`, "warn");
+    }
+  }
+
+  async #togglePause() {
+    this.#paused = !this.#paused;
+    byId("pause", HTMLButtonElement).textContent = this.#paused ? "Resume" : "Pause";
+    if (this.#paused) this.#video.pause();
+    else this.#video.play().catch(() => {});
+    try {
+      await (this.#paused ? this.#session.pause() : this.#session.resume());
+    } catch (error) {
+      // A server without pause keeps sending; the page holds what arrives meanwhile.
+      if (!(error instanceof PeerstreamError)) throw error;
+    }
+  }
+
+  async #seek(position: number) {
+    const stream = this.#stream;
+    if (stream === undefined) return;
+    const target = Math.max(0, Math.min(position, stream.duration - 0.1));
+    try {
+      // The server restarts at the segment holding the target (the sink's seek moves the
+      // buffer there); then the picture goes to the exact second.
+      const jump = await this.#session.seek(target);
+      if (target >= jump.position) this.#video.currentTime = target;
+      return;
+    } catch (error) {
+      if (!(error instanceof PeerstreamError)) throw error;
+    }
+    // This server cannot seek: move within what has arrived.
+    const buffered = this.#video.buffered;
+    for (let i = 0; i < buffered.length; i++) {
+      if (target >= buffered.start(i) && target <= buffered.end(i)) {
+        this.#video.currentTime = target;
+        return;
+      }
+    }
+    this.#options.notice(`Cannot seek to ${clock(target)}: it has not arrived yet`, "warn");
+  }
+
+  #showNow() {
+    const stream = this.#stream;
+    const line = byId("now-playing", HTMLElement);
+    if (stream === undefined) {
+      line.textContent = "";
+      return;
+    }
+    const current = this.#mse.current();
+    const at = `${clock(this.#video.currentTime)} / ${clock(stream.duration)}`;
+    const mode = this.#quality === "auto" ? "auto" : "fixed";
+    setText(
+      line,
+      current === undefined
+        ? `${stream.title} · ${at} · starting…`
+        : `${stream.title} · ${at} · ${current.height}p · ${rate(current.bitrate)} (${mode})`,
+    );
+    if (current !== undefined) line.dataset.height = String(current.height);
+    const seek = byId("seek", HTMLInputElement);
+    if (document.activeElement !== seek) seek.value = String(this.#video.currentTime);
+  }
+
+  #wire() {
+    const onError = (error: unknown) =>
+      this.#options.notice(`Player: ${(error as Error).message}`, "warn");
+    byId("stop", HTMLButtonElement).addEventListener("click", () => this.#stop().catch(onError));
+    byId("pause", HTMLButtonElement).addEventListener(
+      "click",
+      () => this.#togglePause().catch(onError),
+    );
+    byId("quality", HTMLSelectElement).addEventListener("change", (event) => {
+      this.#setQuality((event.target as HTMLSelectElement).value).catch(onError);
+    });
+    byId("seek", HTMLInputElement).addEventListener("change", (event) => {
+      this.#seek(Number((event.target as HTMLInputElement).value)).catch(onError);
+    });
+    byId("back", HTMLButtonElement).addEventListener("click", () => {
+      this.#seek(this.#video.currentTime - 10).catch(onError);
+    });
+    byId("forward", HTMLButtonElement).addEventListener("click", () => {
+      this.#seek(this.#video.currentTime + 10).catch(onError);
+    });
+    this.#video.addEventListener("timeupdate", () => this.#showNow());
+    this.#video.addEventListener("ended", () => {
+      const title = this.#stream?.title;
+      if (title === undefined || this.#streaming) return;
+      this.#close();
+      this.#options.notice(`${title} finished`);
+    });
+  }
+}

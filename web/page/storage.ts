@@ -1,0 +1,163 @@
+/**
+ * The page's storage in IndexedDB: each name's key pairs, made with WebCrypto with the private
+ * keys non-extractable (IndexedDB keeps the `CryptoKey` objects themselves; no script, not even
+ * this page, can read the private bytes), and each name's known-peers table behind the same
+ * {@linkcode KnownPeersStorage} interface the terminal's file uses.
+ * @module
+ */
+
+import type { Identity } from "../../protocol/e2e.ts";
+import type { KnownPeer, KnownPeersStorage } from "../../client/known_peers.ts";
+import type { ReplayState, ReplayStorage } from "../../protocol/replay.ts";
+
+const DB_NAME = "peerstream";
+const IDENTITIES = "identities";
+const KNOWN_PEERS = "known-peers";
+const SEEN = "seen-messages";
+
+function request<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error ?? new Error("IndexedDB request failed"));
+  });
+}
+
+/** The page's IndexedDB database. */
+export class PageStore {
+  readonly #db: IDBDatabase;
+
+  private constructor(db: IDBDatabase) {
+    this.#db = db;
+  }
+
+  /**
+   * Opens (and on first use creates) the database.
+   *
+   * @returns The store.
+   * @throws {Error} When IndexedDB is unavailable (e.g. a private window that forbids it).
+   */
+  static async open(): Promise<PageStore> {
+    const req = indexedDB.open(DB_NAME, 2);
+    req.onupgradeneeded = () => {
+      const names = req.result.objectStoreNames;
+      if (!names.contains(IDENTITIES)) req.result.createObjectStore(IDENTITIES);
+      if (!names.contains(KNOWN_PEERS)) req.result.createObjectStore(KNOWN_PEERS);
+      if (!names.contains(SEEN)) req.result.createObjectStore(SEEN);
+    };
+    return new PageStore(await request(req));
+  }
+
+  /**
+   * The identity saved for a name, or a new one made and saved.
+   *
+   * @param name The person's name.
+   * @returns The key pairs and whether they were just made.
+   */
+  async identity(name: string): Promise<{ identity: Identity; created: boolean }> {
+    const tx = this.#db.transaction(IDENTITIES, "readonly");
+    const stored: unknown = await request(tx.objectStore(IDENTITIES).get(name));
+    if (isIdentity(stored)) return { identity: stored, created: false };
+    const identity = await generatePageIdentity();
+    const write = this.#db.transaction(IDENTITIES, "readwrite");
+    await request(write.objectStore(IDENTITIES).put(identity, name));
+    return { identity, created: true };
+  }
+
+  /**
+   * The replay guard's state of one name, loaded now and saved on each change (an IndexedDB put
+   * is atomic), so that a message replayed after a reload is still refused.
+   *
+   * @param name The person's name.
+   * @returns Storage for `ReplayGuard`.
+   */
+  async replay(name: string): Promise<ReplayStorage> {
+    const tx = this.#db.transaction(SEEN, "readonly");
+    const state = parseReplayState(await request(tx.objectStore(SEEN).get(name)));
+    return {
+      load: () => state,
+      save: (next) => {
+        this.#db.transaction(SEEN, "readwrite").objectStore(SEEN).put(structuredClone(next), name);
+      },
+    };
+  }
+
+  /**
+   * The known-peers table of one name, loaded now and saved in the background on each change.
+   *
+   * @param name The person's name.
+   * @returns Storage for `KnownPeers`.
+   */
+  async knownPeers(name: string): Promise<KnownPeersStorage> {
+    const tx = this.#db.transaction(KNOWN_PEERS, "readonly");
+    const stored: unknown = await request(tx.objectStore(KNOWN_PEERS).get(name));
+    const table = parseKnownTable(stored);
+    return {
+      load: () => table,
+      save: (next) => {
+        // A Map, as KnownPeers keeps it: names such as "__proto__" stay plain entries.
+        const write = this.#db.transaction(KNOWN_PEERS, "readwrite");
+        write.objectStore(KNOWN_PEERS).put(new Map(next), name);
+      },
+    };
+  }
+}
+
+/**
+ * Makes key pairs with the same algorithms as `protocol/e2e.ts`'s `generateIdentity`, but with
+ * non-extractable private keys (public keys are always extractable, for the `hello`).
+ *
+ * @returns The identity.
+ */
+export async function generatePageIdentity(): Promise<Identity> {
+  const [enc, sign] = await Promise.all([
+    crypto.subtle.generateKey(
+      {
+        name: "RSA-OAEP",
+        modulusLength: 2048,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: "SHA-256",
+      },
+      false,
+      ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
+    ),
+    crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]) as Promise<
+      CryptoKeyPair
+    >,
+  ]);
+  return { enc, sign };
+}
+
+function isKeyPair(value: unknown): value is CryptoKeyPair {
+  if (typeof value !== "object" || value === null) return false;
+  const pair = value as Record<string, unknown>;
+  return pair.publicKey instanceof CryptoKey && pair.privateKey instanceof CryptoKey;
+}
+
+function isIdentity(value: unknown): value is Identity {
+  if (typeof value !== "object" || value === null) return false;
+  const identity = value as Record<string, unknown>;
+  return isKeyPair(identity.enc) && isKeyPair(identity.sign);
+}
+
+function parseKnownTable(value: unknown): Map<string, KnownPeer> {
+  const table = new Map<string, KnownPeer>();
+  if (!(value instanceof Map)) return table;
+  for (const [name, entry] of value) {
+    if (typeof name !== "string" || typeof entry !== "object" || entry === null) continue;
+    const { fingerprint, verified } = entry as Record<string, unknown>;
+    if (typeof fingerprint === "string" && typeof verified === "boolean") {
+      table.set(name, { fingerprint, verified });
+    }
+  }
+  return table;
+}
+
+function parseReplayState(value: unknown): ReplayState | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { floor, seen } = value as Record<string, unknown>;
+  const entry = (e: unknown): e is [string, number, number] =>
+    Array.isArray(e) && e.length === 3 && typeof e[0] === "string" &&
+    typeof e[1] === "number" && typeof e[2] === "number";
+  if ((typeof floor !== "number" && floor !== null) || !Array.isArray(seen)) return undefined;
+  return { floor, seen: seen.filter(entry) };
+}
