@@ -13,6 +13,7 @@ import type { SegmentStore } from "../video/segment_store.ts";
 import { ContinuityFixer } from "../video/ts_packet.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 import type { Connection } from "./connection.ts";
+import { FramedSegments } from "./framed_segments.ts";
 
 /** Pacing tunables. */
 export const STREAM_DEFAULTS = {
@@ -35,6 +36,9 @@ export const STREAM_DEFAULTS = {
  * stream (or a jump) starts from a measured estimate rather than the default.
  */
 const ESTIMATORS = new WeakMap<Connection, EwmaEstimator>();
+
+/** Segments framed once for every viewer of the same stream id (see `framed_segments.ts`). */
+const FRAMED = new FramedSegments({ chunkBytes: STREAM_DEFAULTS.chunkBytes });
 
 /** Options for {@linkcode StreamSession}. */
 export interface StreamSessionOptions {
@@ -466,13 +470,11 @@ export class StreamSession {
     const segment = rendition.segments[index];
     const raw = await store.read(segment.path);
     if (signal.aborted || this.#epoch !== epoch) return;
-    const bytes = prepared.container === "mpegts" ? this.#fixer.fix(raw) : raw;
-    this.#sent.set(index, {
-      bytes: bytes.length,
-      startedAt: now,
-      mediaEnd: segment.start + segment.duration,
-    });
-    this.#unackedBytes += bytes.length;
+    // The shared bytes, unless a rendition switch made this viewer's counters jump.
+    const data = prepared.container === "mpegts" ? this.#fixer.fix(raw) : raw;
+    const bytes = data.length;
+    this.#sent.set(index, { bytes, startedAt: now, mediaEnd: segment.start + segment.duration });
+    this.#unackedBytes += bytes;
     this.#next = index + 1;
     this.#conn.send({
       type: "segment",
@@ -483,16 +485,13 @@ export class StreamSession {
       bitrate: rendition.bitrate,
       start: segment.start,
       duration: segment.duration,
-      bytes: bytes.length,
+      bytes,
     });
-    for (let at = 0; at < bytes.length; at += STREAM_DEFAULTS.chunkBytes) {
-      // A jump dropped what was queued; the rest of this segment must not follow stream-seek.
-      if (signal.aborted || this.#conn.closed || this.#epoch !== epoch) return;
-      await this.#conn.sendMedia(this.streamId, {
-        index,
-        data: bytes.subarray(at, at + STREAM_DEFAULTS.chunkBytes),
-      });
-    }
+    // A jump or the end drops what is left of it (dropMedia), so nothing follows stream-seek.
+    await this.#conn.sendMediaFrames(
+      this.streamId,
+      FRAMED.frames(data, { streamId: this.streamId, index }),
+    );
   }
 
   #sleep(ms: number): Promise<void> {
