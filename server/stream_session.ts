@@ -14,6 +14,7 @@ import { ContinuityFixer } from "../video/ts_packet.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 import type { Connection } from "./connection.ts";
 import { FramedSegments } from "./framed_segments.ts";
+import { LeadGate } from "./lead_gate.ts";
 
 /** Pacing tunables. */
 export const STREAM_DEFAULTS = {
@@ -30,6 +31,12 @@ export const STREAM_DEFAULTS = {
    */
   maxSegmentsInFlight: 2,
 } as const;
+
+/**
+ * The server's shared write backlog: segments that only fill a viewer's lead wait while sockets
+ * have more than 16 MiB to take, so that viewers starting or about to run dry go first.
+ */
+const GATE = new LeadGate();
 
 /**
  * What `auto` has learnt of each connection's throughput, kept across its streams, so that a new
@@ -155,6 +162,8 @@ export class StreamSession {
   #paused = false;
   #pauseTimer?: ReturnType<typeof setTimeout>;
   #wake: (() => void) | null = null;
+  /** This stream's place in the shared lead queue (see {@linkcode LeadGate}). */
+  readonly #gateWake = () => this.#wakeUp();
   #ended = false;
 
   /**
@@ -335,6 +344,7 @@ export class StreamSession {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#pauseTimer);
+    GATE.cancel(this.#gateWake);
     this.#abort.abort();
     this.#wakeUp();
   }
@@ -433,7 +443,10 @@ export class StreamSession {
       // Until this connection has a throughput sample, auto sends one segment and measures it.
       const measuring = this.#quality === "auto" && !this.#estimator.canEstimate();
       const pipelineFull = this.#sent.size >= (measuring ? 1 : STREAM_DEFAULTS.maxSegmentsInFlight);
-      if (ahead <= STREAM_DEFAULTS.leadSeconds && !windowFull && !pipelineFull) return "send";
+      const roomHere = ahead <= STREAM_DEFAULTS.leadSeconds && !windowFull && !pipelineFull;
+      const waitForBacklog = roomHere && !GATE.mayGo(ahead, this.#gateWake);
+      if (roomHere && !waitForBacklog) return "send";
+      if (waitForBacklog) GATE.wait(this.#gateWake);
       // A viewer that confirms nothing, or keeps the window full, is stalled.
       if (windowFull) fullSince ??= Math.max(now, this.#watchFrom);
       const silentMs = this.#sent.size > 0 ? now - this.#lastProgress() : 0;
@@ -448,7 +461,11 @@ export class StreamSession {
         return "ended";
       }
       if (fullMs > stepDownMs) this.#current = 0;
-      const wait = windowFull || pipelineFull ? 250 : (ahead - STREAM_DEFAULTS.leadSeconds) * 1000;
+      const wait = windowFull || pipelineFull
+        ? 250
+        : waitForBacklog
+        ? (ahead - GATE.urgentSeconds) * 1000
+        : (ahead - STREAM_DEFAULTS.leadSeconds) * 1000;
       await this.#sleep(Math.min(STREAM_DEFAULTS.maxSleepMs, Math.max(10, wait)));
     }
     return "ended";
@@ -488,10 +505,15 @@ export class StreamSession {
       bytes,
     });
     // A jump or the end drops what is left of it (dropMedia), so nothing follows stream-seek.
-    await this.#conn.sendMediaFrames(
-      this.streamId,
-      FRAMED.frames(data, { streamId: this.streamId, index }),
-    );
+    GATE.writing(bytes);
+    try {
+      await this.#conn.sendMediaFrames(
+        this.streamId,
+        FRAMED.frames(data, { streamId: this.streamId, index }),
+      );
+    } finally {
+      GATE.written(bytes);
+    }
   }
 
   #sleep(ms: number): Promise<void> {
