@@ -6,15 +6,14 @@
  */
 
 import { exportPublicKeys, type Identity, signChallenge } from "../protocol/e2e.ts";
-import { FrameDecoder } from "../protocol/frame.ts";
 import {
   type ClientMessage,
-  decodeMessage,
   encodeMessage,
   PROTOCOL_VERSION,
   type ServerMessage,
   type WelcomeMessage,
 } from "../protocol/messages.ts";
+import { WireReader } from "./_wire_reader.ts";
 
 /** An identity with its public keys exported once, shared by many load clients. */
 export interface BenchIdentity {
@@ -47,7 +46,7 @@ export interface LoadClientOptions {
 /** One connection to the server, driven by the benchmark. */
 export class LoadClient {
   readonly #conn: Deno.Conn;
-  readonly #decoder = new FrameDecoder();
+  readonly #reader = new WireReader();
   #queue: Uint8Array[] = [];
   #writing = false;
   #closed = false;
@@ -57,7 +56,11 @@ export class LoadClient {
   #welcome: ((m: WelcomeMessage | Error) => void) | null = null;
   /** Resolves when the read loop ends. */
   readonly done: Promise<void>;
-  /** Called for every server message with the time it was read (`performance.now()`). */
+  /**
+   * Called for every server message with the time it was read (`performance.now()`). A media
+   * frame comes as one or more `media` messages, one per piece of it in a read, whose `data` is a
+   * view of the read buffer, valid only during the call (see {@linkcode WireReader}).
+   */
   onMessage: (message: ServerMessage, now: number) => void = () => {};
   /** Called when the connection ends, with the error if it failed. */
   onClose: (error?: unknown) => void = () => {};
@@ -187,9 +190,7 @@ export class LoadClient {
         last = n;
         this.bytesRead += n;
         const now = performance.now();
-        for (const frame of this.#decoder.push(buffer.subarray(0, n))) {
-          this.#handle(decodeMessage(frame) as ServerMessage, now);
-        }
+        this.#reader.push(buffer.subarray(0, n), (message) => this.#handle(message, now));
       }
     } catch (error) {
       if (!this.#closed) failure = error;

@@ -20,6 +20,8 @@ export interface BenchContext {
   file: string;
   /** Viewer worker threads; 0 picks by N. */
   workers: number;
+  /** Scenario 1's viewer counts (`--viewers`), instead of the ramp; undefined: the ramp. */
+  viewerCounts?: readonly number[];
   /** A fresh tag for names, so that no run reuses another's. */
   tag: string;
   /**

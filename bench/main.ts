@@ -60,6 +60,7 @@ Options:
   --only LIST       Comma-separated scenarios: ${Object.keys(SCENARIOS).join(", ")}
   --reps N          Repetitions per measurement (default 3; 1 with --quick)
   --workers N       Viewer worker threads (default: 1, or 2 from 1000 viewers)
+  --viewers LIST    Scenario 1's viewer counts instead of its ramp, e.g. 2000,5000
   --cache DIR       Bench title and prepared segments (default .cache/bench)
   --out FILE        Results file (default bench/results.json)
   --server-prof DIR Write a V8 CPU profile of every server process into DIR
@@ -88,6 +89,7 @@ export async function main(args: string[]): Promise<number> {
         only: { type: "string" },
         reps: { type: "string" },
         workers: { type: "string" },
+        viewers: { type: "string" },
         cache: { type: "string" },
         out: { type: "string" },
         "server-prof": { type: "string" },
@@ -121,6 +123,11 @@ export async function main(args: string[]): Promise<number> {
     console.error("error: --reps and --workers take whole numbers; --reps at least 1");
     return 2;
   }
+  const viewerCounts = values.viewers?.split(",").map((s) => Number(s.trim()));
+  if (viewerCounts !== undefined && !viewerCounts.every((n) => Number.isInteger(n) && n > 0)) {
+    console.error("error: --viewers takes whole numbers above 0, e.g. 2000,5000");
+    return 2;
+  }
   const started = performance.now();
   const log = (line: string) =>
     console.error(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
@@ -135,6 +142,7 @@ export async function main(args: string[]): Promise<number> {
     videos: dir,
     file,
     workers,
+    ...(viewerCounts === undefined ? {} : { viewerCounts }),
     peers: !quick || values.only !== undefined,
     quietMs: quick ? 0 : 5000,
     profileDir: values["server-prof"],

@@ -145,7 +145,7 @@ export async function nginxScenario(
   const found = await peerEngine(NGINX, ctx, result);
   if (found === null) return result;
   const prepared = await preparedTitle(ctx);
-  const counts = ctx.quick ? QUICK_NGINX_COUNTS : FULL_COUNTS;
+  const counts = ctx.viewerCounts ?? (ctx.quick ? QUICK_NGINX_COUNTS : FULL_COUNTS);
   const watchSeconds = ctx.quick ? 5 : 16;
   const warmupSeconds = ctx.quick ? 2 : 8;
   const runs: FleetRun[] = [];
@@ -172,7 +172,7 @@ export async function nginxScenario(
     result.metrics.push(...fleetMetrics(n, mine));
     if (mine.every((r) => r.realTimeShare === 1)) {
       largest = n;
-    } else if (!ctx.quick) {
+    } else if (!ctx.quick && ctx.viewerCounts === undefined) {
       result.notes.push(`Ramp stopped at N=${n}: ${stallClause(mine, warmupSeconds)}`);
       break;
     }

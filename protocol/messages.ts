@@ -620,6 +620,57 @@ export function encodeMessage(message: Message): Uint8Array<ArrayBuffer> {
   return encodeFrame(FrameType.Control, encoder.encode(JSON.stringify(message)));
 }
 
+/** Options for {@linkcode encodeMediaFrames}. */
+export interface MediaFramesOptions {
+  /** Most media bytes per frame. @default {65536} */
+  chunkBytes?: number;
+}
+
+/**
+ * Encodes media as consecutive media frames in one buffer, each with at most `chunkBytes` bytes of
+ * media, so that a segment can be framed once and the same bytes written to every viewer of a
+ * stream id (never modified after).
+ *
+ * @example
+ * ```ts
+ * const frames = encodeMediaFrames(1, 0, new Uint8Array(100_000), { chunkBytes: 65536 });
+ * // Two frames: 13 + 65,536 and 13 + 34,464 bytes.
+ * ```
+ *
+ * @param streamId The stream.
+ * @param index The segment index.
+ * @param data The media; empty gives no frames (an empty buffer).
+ * @param options The chunk size.
+ * @returns A fresh buffer of whole frames.
+ * @throws {RangeError} When `chunkBytes` is not a whole number from 1 to the largest media frame.
+ */
+export function encodeMediaFrames(
+  streamId: number,
+  index: number,
+  data: Uint8Array,
+  options: MediaFramesOptions = {},
+): Uint8Array<ArrayBuffer> {
+  const chunk = options.chunkBytes ?? 64 * 1024;
+  if (!Number.isInteger(chunk) || chunk < 1 || MEDIA_HEADER_BYTES + chunk > MAX_FRAME_BYTES) {
+    throw new RangeError(
+      `Cannot encode media frames: chunk of ${chunk} bytes is not from 1 to ${
+        MAX_FRAME_BYTES - MEDIA_HEADER_BYTES
+      }`,
+    );
+  }
+  const frames = Math.ceil(data.length / chunk);
+  const header = FRAME_HEADER_BYTES + MEDIA_HEADER_BYTES;
+  const out = new Uint8Array(frames * header + data.length);
+  let at = 0;
+  for (let from = 0; from < data.length; from += chunk) {
+    const piece = data.subarray(from, from + chunk);
+    writeMediaFrameHeader(out.subarray(at), streamId, index, piece.length);
+    out.set(piece, at + header);
+    at += header + piece.length;
+  }
+  return out;
+}
+
 /**
  * Writes the frame header and media header of a media frame, so that media bytes can follow
  * without being copied.

@@ -2,6 +2,7 @@ import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { type Frame, FrameDecoder, FrameType, MAX_FRAME_BYTES } from "./frame.ts";
 import {
   decodeMessage,
+  encodeMediaFrames,
   encodeMessage,
   isClientMessage,
   isServerMessage,
@@ -694,4 +695,47 @@ Deno.test("isClientMessage() and isServerMessage() classify every message type",
       equal(isServerMessage(message), isBoth || !client.has(message.type));
     });
   }
+});
+
+Deno.test("encodeMediaFrames() cuts media into frames of at most chunkBytes, at the boundaries", () => {
+  const chunk = 100;
+  for (const size of [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk, 2 * chunk + 1]) {
+    const data = new Uint8Array(size).map((_, i) => i % 251);
+    const bytes = encodeMediaFrames(7, 3, data, { chunkBytes: chunk });
+    const frames = Math.ceil(size / chunk);
+    equal(bytes.length, frames * (5 + MEDIA_HEADER_BYTES) + size, `size ${size}`);
+    // Decoded one byte at a time, or in one piece: the same frames, each as encodeMessage makes it.
+    for (const cuts of [[], byteCuts(bytes.length)]) {
+      const messages = decodeStream(bytes, cuts);
+      equal(messages.length, frames, `size ${size}`);
+      const pieces = messages.map((m) => m.type === "media" ? m : null);
+      ok(pieces.every((m) => m !== null && m.streamId === 7 && m.index === 3));
+      ok(pieces.every((m) => m!.data.length <= chunk && m!.data.length > 0));
+      deepEqual(concatBytes(pieces.map((m) => m!.data)), data);
+    }
+    if (size > 0) {
+      const first = data.subarray(0, chunk);
+      deepEqual(
+        bytes.subarray(0, 5 + MEDIA_HEADER_BYTES + first.length),
+        encodeMessage({ type: "media", streamId: 7, index: 3, data: first }),
+      );
+    }
+  }
+});
+
+Deno.test("encodeMediaFrames() defaults to 64 KiB frames and refuses a chunk size out of range", () => {
+  const bytes = encodeMediaFrames(1, 0, new Uint8Array(64 * 1024 + 1));
+  equal(bytes.length, 2 * (5 + MEDIA_HEADER_BYTES) + 64 * 1024 + 1);
+  for (const chunkBytes of [0, 1.5, MAX_FRAME_BYTES - MEDIA_HEADER_BYTES + 1]) {
+    throws(
+      () => encodeMediaFrames(1, 0, new Uint8Array(10), { chunkBytes }),
+      (error: unknown) => error instanceof RangeError && error.message.includes("chunk"),
+    );
+  }
+  equal(
+    encodeMediaFrames(1, 0, new Uint8Array(10), {
+      chunkBytes: MAX_FRAME_BYTES - MEDIA_HEADER_BYTES,
+    }).length,
+    5 + MEDIA_HEADER_BYTES + 10,
+  );
 });

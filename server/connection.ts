@@ -3,17 +3,16 @@
  * yields decoded messages, and a writer with one write in flight, control frames ahead of media,
  * and a bound on queued bytes. Frames queued while the connection is corked (see
  * {@linkcode Connection.batch}) leave in one write.
+ *
+ * Media is queued as whole media frames, usually a segment framed once and shared by every viewer
+ * (see `framed_segments.ts`): the writer hands the transport all that is left of it in one write,
+ * copies nothing, and keeps no buffer per connection. A control frame queued meanwhile waits only
+ * for the media frame being written to end; so does a drop (STOP, SEEK).
  * @module
  */
 
 import { FRAME_HEADER_BYTES, FrameDecoder } from "../protocol/frame.ts";
-import {
-  decodeMessage,
-  encodeMessage,
-  MEDIA_HEADER_BYTES,
-  type Message,
-  writeMediaFrameHeader,
-} from "../protocol/messages.ts";
+import { decodeMessage, encodeMessage, type Message } from "../protocol/messages.ts";
 import type { Transport } from "./transport.ts";
 
 /** Options for {@linkcode Connection}. */
@@ -22,13 +21,34 @@ export interface ConnectionOptions {
   maxQueuedControlBytes?: number;
 }
 
-/** A media chunk waiting to be written. */
+/** Media frames of one stream waiting to be written. */
 interface MediaItem {
   streamId: number;
-  index: number;
-  data: Uint8Array;
+  /** Whole media frames, possibly shared with other connections: never modified. */
+  frames: Uint8Array;
+  /** Bytes of `frames` written so far. */
+  at: number;
+  /** Where the frame holding byte `at` starts and ends. */
+  frameStart: number;
+  frameEnd: number;
+  /** Dropped while partly written: it ends with the frame in progress. */
+  dropped: boolean;
   /** Resolves once written, or dropped. */
   done: () => void;
+}
+
+/**
+ * Where the frame starting at `start` ends: its header's length field says.
+ *
+ * @param frames Whole frames.
+ * @param start The offset of a frame header.
+ * @returns The offset after that frame, at most `frames.length`.
+ */
+function frameEndAt(frames: Uint8Array, start: number): number {
+  if (start + FRAME_HEADER_BYTES > frames.length) return frames.length;
+  const length = ((frames[start] << 24) | (frames[start + 1] << 16) | (frames[start + 2] << 8) |
+    frames[start + 3]) >>> 0;
+  return Math.min(frames.length, start + FRAME_HEADER_BYTES + length);
 }
 
 const COALESCE_BYTES = 64 * 1024;
@@ -84,8 +104,8 @@ export class Connection {
   #closed = false;
   #corks = 0;
   #inBatch = false;
-  /** Where a media frame is assembled; allocated on the first media write. */
-  #scratch = new Uint8Array(0);
+  /** The media item a transport write is taking bytes of right now, if any. */
+  #inFlight: MediaItem | null = null;
   #decoder = new FrameDecoder();
   /** The read buffer: small until the peer fills it, then doubled up to 64 KiB. */
   #readBuffer = new Uint8Array(MIN_READ_BYTES);
@@ -147,7 +167,7 @@ export class Connection {
 
   /** Bytes this connection holds for reading: the read buffer and a partial frame. */
   get bufferedBytes(): number {
-    return this.#readBuffer.length + this.#decoder.bufferedBytes + this.#scratch.length;
+    return this.#readBuffer.length + this.#decoder.bufferedBytes;
   }
 
   /** The size of the next read, bytes. */
@@ -157,7 +177,7 @@ export class Connection {
 
   /** Bytes of control and media waiting to be written. */
   get queuedBytes(): number {
-    return this.#controlBytes + this.#media.reduce((n, m) => n + m.data.length, 0);
+    return this.#controlBytes + this.#media.reduce((n, m) => n + m.frames.length - m.at, 0);
   }
 
   /**
@@ -302,31 +322,64 @@ export class Connection {
   }
 
   /**
-   * Queues a media chunk behind every control message.
+   * Queues one media frame behind every control message, framed here (a copy). For bytes many
+   * viewers share, frame them once and use {@linkcode Connection.sendMediaFrames}.
    *
    * @param streamId The stream.
-   * @param options The segment index and up to 64 KiB of media.
-   * @returns A promise that resolves when the chunk is written or dropped.
+   * @param options The segment index and the media (one frame's worth at most).
+   * @returns A promise that resolves when the media is written or dropped.
+   * @throws {RangeError} When the media does not fit in one frame.
    */
   sendMedia(streamId: number, options: { index: number; data: Uint8Array }): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    return this.sendMediaFrames(
+      streamId,
+      encodeMessage({ type: "media", streamId, index: options.index, data: options.data }),
+    );
+  }
+
+  /**
+   * Queues whole media frames of a stream behind every control message, as they are: the bytes
+   * may be shared with other connections and are never modified or copied.
+   *
+   * @param streamId The stream the frames belong to (for {@linkcode Connection.dropMedia}).
+   * @param frames Whole media frames, e.g. from `encodeMediaFrames`.
+   * @returns A promise that resolves when they are written or dropped.
+   */
+  sendMediaFrames(streamId: number, frames: Uint8Array): Promise<void> {
+    if (this.#closed || frames.length === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      this.#media.push({ streamId, index: options.index, data: options.data, done: resolve });
+      this.#media.push({
+        streamId,
+        frames,
+        at: 0,
+        frameStart: 0,
+        frameEnd: frameEndAt(frames, 0),
+        dropped: false,
+        done: resolve,
+      });
       this.#joinBatch();
       this.#pump();
     });
   }
 
   /**
-   * Drops queued media of a stream that was not written yet.
+   * Drops the queued media of a stream. Media being written ends with the frame in progress,
+   * which goes out whole, ahead of any control frame queued after this call.
    *
    * @param streamId The stream.
    */
   dropMedia(streamId: number): void {
     const keep: MediaItem[] = [];
     for (const item of this.#media) {
-      if (item.streamId === streamId) item.done();
-      else keep.push(item);
+      if (item.streamId !== streamId) {
+        keep.push(item);
+      } else if (item === this.#inFlight || item.at > item.frameStart) {
+        item.dropped = true;
+        keep.push(item);
+      } else {
+        item.done();
+      }
     }
     this.#media = keep;
   }
@@ -353,7 +406,8 @@ export class Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = reason;
-    for (const item of this.#media) item.done();
+    // The item being written resolves when its write settles (the write loop sees it).
+    for (const item of this.#media) if (item !== this.#inFlight) item.done();
     this.#media = [];
     this.#control = [];
     this.#controlBytes = 0;
@@ -393,33 +447,67 @@ export class Connection {
     });
   }
 
+  /**
+   * Writes until both queues are empty: control first, except that a media frame in progress is
+   * always finished first (frames never interleave). Media goes in one transport write for all
+   * that is left of an item, or up to the end of the current frame when control waits or the
+   * item was dropped; the transport takes what it can, and the loop looks again.
+   */
   async #writeLoop() {
     while (!this.#closed) {
-      let bytes: Uint8Array;
-      let media: MediaItem | undefined;
-      if (this.#control.length > 0) {
-        bytes = this.#takeControl();
-      } else if (this.#media.length > 0) {
-        media = this.#media.shift()!;
-        const size = FRAME_HEADER_BYTES + MEDIA_HEADER_BYTES + media.data.length;
-        if (this.#scratch.length < size) this.#scratch = new Uint8Array(size);
-        writeMediaFrameHeader(this.#scratch, media.streamId, media.index, media.data.length);
-        this.#scratch.set(media.data, FRAME_HEADER_BYTES + MEDIA_HEADER_BYTES);
-        bytes = this.#scratch.subarray(0, size);
-      } else {
-        return;
+      const media = this.#media[0] as MediaItem | undefined;
+      const midFrame = media !== undefined && media.at > media.frameStart;
+      if (!midFrame && this.#control.length > 0) {
+        try {
+          await this.#writeAll(this.#takeControl());
+        } catch (error) {
+          this.#writeFailed(error);
+          return;
+        }
+        continue;
       }
+      if (media === undefined) return;
+      if (media.dropped && !midFrame) {
+        this.#finishMedia(media);
+        continue;
+      }
+      const end = media.dropped || this.#control.length > 0 ? media.frameEnd : media.frames.length;
+      this.#inFlight = media;
+      let n: number;
       try {
-        await this.#writeAll(bytes);
+        n = await this.#writeSome(media.frames.subarray(media.at, end));
       } catch (error) {
-        const gone = isPeerGone(error);
-        if (!gone) this.onWriteError?.(error);
-        media?.done();
-        this.close(gone ? "the peer went away" : `write failed: ${(error as Error).message}`);
+        this.#inFlight = null;
+        media.done();
+        this.#writeFailed(error);
         return;
       }
-      media?.done();
+      this.#inFlight = null;
+      if (this.#closed) {
+        // close() left this item to resolve once its write settled.
+        media.done();
+        return;
+      }
+      media.at += n;
+      while (media.at >= media.frameEnd && media.frameEnd < media.frames.length) {
+        media.frameStart = media.frameEnd;
+        media.frameEnd = frameEndAt(media.frames, media.frameStart);
+      }
+      if (media.at >= media.frames.length) this.#finishMedia(media);
     }
+  }
+
+  /** Takes a written (or dropped) media item off the queue and resolves its promise. */
+  #finishMedia(media: MediaItem) {
+    const at = this.#media.indexOf(media);
+    if (at >= 0) this.#media.splice(at, 1);
+    media.done();
+  }
+
+  #writeFailed(error: unknown) {
+    const gone = isPeerGone(error);
+    if (!gone) this.onWriteError?.(error);
+    this.close(gone ? "the peer went away" : `write failed: ${(error as Error).message}`);
   }
 
   #takeControl(): Uint8Array {
@@ -446,14 +534,18 @@ export class Connection {
 
   async #writeAll(bytes: Uint8Array) {
     let at = 0;
-    while (at < bytes.length) {
-      this.#writeStartedAt = performance.now();
-      try {
-        at += await this.#conn.write(bytes.subarray(at));
-      } finally {
-        this.#writeStartedAt = null;
-      }
+    while (at < bytes.length) at += await this.#writeSome(bytes.subarray(at));
+  }
+
+  /** One transport write: as many of `bytes` as it takes. */
+  async #writeSome(bytes: Uint8Array): Promise<number> {
+    this.#writeStartedAt = performance.now();
+    try {
+      const n = await this.#conn.write(bytes);
+      this.bytesWritten += n;
+      return n;
+    } finally {
+      this.#writeStartedAt = null;
     }
-    this.bytesWritten += bytes.length;
   }
 }

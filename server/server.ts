@@ -318,6 +318,9 @@ export class PeerstreamServer {
   }
 
   async #accepted(accepted: Deno.Conn) {
+    // Every write is already one batch (see Connection.batch): waiting for the peer's ACK before a
+    // small frame (Nagle) only delays chat, receipts and pings behind media in flight.
+    if (isTcpConn(accepted)) accepted.setNoDelay(true);
     const socket = await this.#unwrapProxy(accepted);
     if (socket !== undefined) await this.#handle(socket);
   }
@@ -700,4 +703,9 @@ function relayBudgets(limits: ServerLimits): RelayBudgets {
 
 function requestIdOf(message: ClientMessage): number | undefined {
   return "id" in message && typeof message.id === "number" ? message.id : undefined;
+}
+
+/** Whether an accepted connection is a plain TCP one (TLS connections have no Nagle switch). */
+function isTcpConn(conn: Deno.Conn): conn is Deno.TcpConn {
+  return typeof (conn as Partial<Deno.TcpConn>).setNoDelay === "function";
 }

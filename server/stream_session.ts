@@ -13,6 +13,8 @@ import type { SegmentStore } from "../video/segment_store.ts";
 import { ContinuityFixer } from "../video/ts_packet.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 import type { Connection } from "./connection.ts";
+import { FramedSegments } from "./framed_segments.ts";
+import { LeadGate } from "./lead_gate.ts";
 
 /** Pacing tunables. */
 export const STREAM_DEFAULTS = {
@@ -31,10 +33,19 @@ export const STREAM_DEFAULTS = {
 } as const;
 
 /**
+ * The server's shared write backlog: segments that only fill a viewer's lead wait while sockets
+ * have more than 16 MiB to take, so that viewers starting or about to run dry go first.
+ */
+const GATE = new LeadGate();
+
+/**
  * What `auto` has learnt of each connection's throughput, kept across its streams, so that a new
  * stream (or a jump) starts from a measured estimate rather than the default.
  */
 const ESTIMATORS = new WeakMap<Connection, EwmaEstimator>();
+
+/** Segments framed once for every viewer of the same stream id (see `framed_segments.ts`). */
+const FRAMED = new FramedSegments({ chunkBytes: STREAM_DEFAULTS.chunkBytes });
 
 /** Options for {@linkcode StreamSession}. */
 export interface StreamSessionOptions {
@@ -151,6 +162,8 @@ export class StreamSession {
   #paused = false;
   #pauseTimer?: ReturnType<typeof setTimeout>;
   #wake: (() => void) | null = null;
+  /** This stream's place in the shared lead queue (see {@linkcode LeadGate}). */
+  readonly #gateWake = () => this.#wakeUp();
   #ended = false;
 
   /**
@@ -331,6 +344,7 @@ export class StreamSession {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#pauseTimer);
+    GATE.cancel(this.#gateWake);
     this.#abort.abort();
     this.#wakeUp();
   }
@@ -429,7 +443,10 @@ export class StreamSession {
       // Until this connection has a throughput sample, auto sends one segment and measures it.
       const measuring = this.#quality === "auto" && !this.#estimator.canEstimate();
       const pipelineFull = this.#sent.size >= (measuring ? 1 : STREAM_DEFAULTS.maxSegmentsInFlight);
-      if (ahead <= STREAM_DEFAULTS.leadSeconds && !windowFull && !pipelineFull) return "send";
+      const roomHere = ahead <= STREAM_DEFAULTS.leadSeconds && !windowFull && !pipelineFull;
+      const waitForBacklog = roomHere && !GATE.mayGo(ahead, this.#gateWake);
+      if (roomHere && !waitForBacklog) return "send";
+      if (waitForBacklog) GATE.wait(this.#gateWake);
       // A viewer that confirms nothing, or keeps the window full, is stalled.
       if (windowFull) fullSince ??= Math.max(now, this.#watchFrom);
       const silentMs = this.#sent.size > 0 ? now - this.#lastProgress() : 0;
@@ -444,7 +461,11 @@ export class StreamSession {
         return "ended";
       }
       if (fullMs > stepDownMs) this.#current = 0;
-      const wait = windowFull || pipelineFull ? 250 : (ahead - STREAM_DEFAULTS.leadSeconds) * 1000;
+      const wait = windowFull || pipelineFull
+        ? 250
+        : waitForBacklog
+        ? (ahead - GATE.urgentSeconds) * 1000
+        : (ahead - STREAM_DEFAULTS.leadSeconds) * 1000;
       await this.#sleep(Math.min(STREAM_DEFAULTS.maxSleepMs, Math.max(10, wait)));
     }
     return "ended";
@@ -466,13 +487,11 @@ export class StreamSession {
     const segment = rendition.segments[index];
     const raw = await store.read(segment.path);
     if (signal.aborted || this.#epoch !== epoch) return;
-    const bytes = prepared.container === "mpegts" ? this.#fixer.fix(raw) : raw;
-    this.#sent.set(index, {
-      bytes: bytes.length,
-      startedAt: now,
-      mediaEnd: segment.start + segment.duration,
-    });
-    this.#unackedBytes += bytes.length;
+    // The shared bytes, unless a rendition switch made this viewer's counters jump.
+    const data = prepared.container === "mpegts" ? this.#fixer.fix(raw) : raw;
+    const bytes = data.length;
+    this.#sent.set(index, { bytes, startedAt: now, mediaEnd: segment.start + segment.duration });
+    this.#unackedBytes += bytes;
     this.#next = index + 1;
     this.#conn.send({
       type: "segment",
@@ -483,15 +502,17 @@ export class StreamSession {
       bitrate: rendition.bitrate,
       start: segment.start,
       duration: segment.duration,
-      bytes: bytes.length,
+      bytes,
     });
-    for (let at = 0; at < bytes.length; at += STREAM_DEFAULTS.chunkBytes) {
-      // A jump dropped what was queued; the rest of this segment must not follow stream-seek.
-      if (signal.aborted || this.#conn.closed || this.#epoch !== epoch) return;
-      await this.#conn.sendMedia(this.streamId, {
-        index,
-        data: bytes.subarray(at, at + STREAM_DEFAULTS.chunkBytes),
-      });
+    // A jump or the end drops what is left of it (dropMedia), so nothing follows stream-seek.
+    GATE.writing(bytes);
+    try {
+      await this.#conn.sendMediaFrames(
+        this.streamId,
+        FRAMED.frames(data, { streamId: this.streamId, index }),
+      );
+    } finally {
+      GATE.written(bytes);
     }
   }
 

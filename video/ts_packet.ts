@@ -57,8 +57,13 @@ export function packetPid(bytes: Uint8Array, offset = 0): number {
  * ```
  */
 export class ContinuityFixer {
-  /** Next expected counter per PID; -1 when unknown. */
-  #next = new Int8Array(NULL_PID + 1).fill(-1);
+  /**
+   * The PIDs seen and the next expected counter of each, side by side. A stream has a handful of
+   * PIDs and a server keeps one fixer per viewer: two short arrays searched in order cost each
+   * viewer a few dozen bytes, where a table of every PID cost 8 KiB.
+   */
+  #pids: number[] = [];
+  #next: number[] = [];
 
   /**
    * Fix the counters of one segment, updating the state for the next one.
@@ -85,7 +90,12 @@ export class ContinuityFixer {
       const b3 = segment[i + 3];
       const hasPayload = (b3 & 0x10) !== 0;
       const cc = b3 & 0x0f;
-      const next = this.#next[pid];
+      let slot = this.#pids.indexOf(pid);
+      if (slot < 0) {
+        slot = this.#pids.push(pid) - 1;
+        this.#next.push(-1);
+      }
+      const next = this.#next[slot];
       let want: number;
       if (next < 0) {
         want = cc;
@@ -100,13 +110,14 @@ export class ContinuityFixer {
       }
       // After a payload packet `want` is the counter just used; after one without payload it is the
       // repeated previous counter: either way the next payload packet carries `want + 1`.
-      this.#next[pid] = (want + 1) & 0x0f;
+      this.#next[slot] = (want + 1) & 0x0f;
     }
     return out;
   }
 
   /** Forget every PID, as at the start of a new stream. */
   reset(): void {
-    this.#next.fill(-1);
+    this.#pids = [];
+    this.#next = [];
   }
 }
