@@ -19,6 +19,7 @@ import {
 } from "./_scenario.ts";
 import { BENCH_TITLE } from "./_server.ts";
 import { summarize } from "./_stats.ts";
+import { formatNumber } from "./_report.ts";
 import { STALL_SECONDS } from "./_viewer.ts";
 import {
   FLEET_ROWS,
@@ -32,6 +33,9 @@ import { FULL_COUNTS } from "./viewers.ts";
 
 /** Viewer counts of the quick run: one tiny N, to check that the pieces work. */
 export const QUICK_NGINX_COUNTS: readonly number[] = [10];
+/** Issue 12's goal: server CPU per viewer-minute within 1.5× nginx's at 1,000 viewers. */
+const CPU_GOAL = { viewers: 1000, ratio: 1.5 } as const;
+
 /** The viewer counts peerstream ÷ nginx is given at (when both ran them). */
 export const RATIO_COUNTS: readonly number[] = [100, 1000, 2000];
 
@@ -111,6 +115,18 @@ export function ratioRows(
         name: `N=${n}${n === both ? " (largest both)" : ""}: peerstream / nginx ${row}`,
         unit: "ratio",
         values: [ratio],
+        ...(n === CPU_GOAL.viewers && row === FLEET_ROWS.cpuPerViewerMinute
+          ? {
+            target: `≤ ${CPU_GOAL.ratio} (a goal)`,
+            goal: {
+              stat: "median",
+              atMost: CPU_GOAL.ratio,
+              why: `peerstream ${formatNumber(median(ours, name))} against nginx ${
+                formatNumber(median(theirs, name))
+              } CPU-s per viewer-minute`,
+            },
+          }
+          : {}),
       });
     }
   }
