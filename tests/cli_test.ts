@@ -5,6 +5,7 @@ import {
   homeEnv,
   LOOPBACK_LIMITS,
   PROGRAM_PERMISSIONS,
+  SERVER_V8_FLAGS,
   startCli,
   startPtyJoin,
   startServer,
@@ -478,5 +479,20 @@ Deno.test("join reports a lost connection on stderr and exits non-zero when the 
     if (cli !== undefined) await finishCli(cli);
     await peer?.session.quit();
     await server.stop();
+  }
+});
+
+Deno.test("the serve and compile tasks run with the flags the tests start servers with", async () => {
+  const config: unknown = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  const tasks = (config as { tasks?: Record<string, unknown> }).tasks ?? {};
+  for (const name of ["serve", "compile"]) {
+    const task = tasks[name];
+    ok(typeof task === "string", `task ${name}`);
+    const words = task.split(" ");
+    for (const flag of [...SERVER_V8_FLAGS, ...PROGRAM_PERMISSIONS]) {
+      ok(words.includes(flag), `task ${name} lacks ${flag}`);
+    }
   }
 });
