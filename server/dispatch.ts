@@ -16,6 +16,7 @@ import { startPlay } from "./play_request.ts";
 import type { Community } from "./community.ts";
 import type { ServerLog } from "./server_log.ts";
 import type { StreamSession } from "./stream_session.ts";
+import type { LeadGate } from "./lead_gate.ts";
 
 /** What the dispatcher works with. */
 export interface DispatchContext {
@@ -27,6 +28,8 @@ export interface DispatchContext {
   readonly community: Community<ServerClient>;
   /** Segments shared by every viewer. */
   readonly store: SegmentStore;
+  /** The shared write backlog that puts urgent segments ahead of lead filling. */
+  readonly leadGate: LeadGate;
   /** The video library. @throws {PeerstreamError} `VIDEO_NOT_READY` or `VIDEO_FAILED`. */
   videos(): VideoLibrary;
 }

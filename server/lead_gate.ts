@@ -24,8 +24,8 @@ export interface LeadGateOptions {
  * ```ts
  * const gate = new LeadGate();
  * if (gate.mayGo(aheadSeconds)) {
- *   gate.writing(bytes);
- *   try { await conn.sendMediaFrames(id, frames); } finally { gate.written(bytes); }
+ *   const written = gate.writing(bytes);
+ *   try { await conn.sendMediaFrames(id, frames); } finally { written(); }
  * } else {
  *   gate.wait(wakeMe); // then sleep; wakeMe is called when it is this stream's turn
  * }
@@ -97,20 +97,24 @@ export class LeadGate {
   }
 
   /**
-   * Counts media handed to a connection.
+   * Counts media handed to a connection until it is written, dropped, or no longer counted
+   * because its socket stopped taking it.
    *
    * @param bytes Its size.
+   * @returns Uncounts it (once; later calls do nothing), waking the oldest waiting streams when
+   * there is room.
    */
-  writing(bytes: number): void {
+  writing(bytes: number): () => void {
     this.#backlogBytes += bytes;
+    let counted = true;
+    return () => {
+      if (!counted) return;
+      counted = false;
+      this.#written(bytes);
+    };
   }
 
-  /**
-   * Counts media written (or dropped), and wakes the oldest waiting streams when there is room.
-   *
-   * @param bytes Its size, as given to {@linkcode LeadGate.writing}.
-   */
-  written(bytes: number): void {
+  #written(bytes: number): void {
     this.#backlogBytes = Math.max(0, this.#backlogBytes - bytes);
     if (this.#backlogBytes > this.#maxBacklogBytes) return;
     let woken = 0;

@@ -73,6 +73,16 @@ export interface ServerLimits {
   /** A viewer whose window stays full this long is moved to the lowest rendition, ms. */
   stallStepDownMs: number;
   /**
+   * Media bytes of all streams waiting for their sockets above which segments that only fill a
+   * viewer's lead wait; segments within 2 s of a viewer's playback always go.
+   */
+  leadBacklogBytes: number;
+  /**
+   * A stream whose socket write has made no progress this long stops counting in that backlog,
+   * ms, so that viewers who stop reading cannot hold everyone else's lead back.
+   */
+  leadBacklogStallMs: number;
+  /**
    * A viewer whose window stays full, or who confirms nothing, this long is stopped, ms
    * (`SLOW_CONSUMER`).
    */
@@ -112,6 +122,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxUnackedMediaBytes: 4 * 1024 * 1024,
   maxWriteStallMs: 15_000,
   stallStepDownMs: 3_000,
+  leadBacklogBytes: 16 * 1024 * 1024,
+  leadBacklogStallMs: 2_000,
   stallStopMs: 15_000,
   clusterTtlMs: 5000,
   clusterBeatMs: 1000,

@@ -33,6 +33,7 @@ export function startPlay(client: ServerClient, message: PlayMessage, ctx: Dispa
     requestId: message.id,
     prepared,
     store: ctx.store,
+    leadGate: ctx.leadGate,
     quality,
     position: message.position,
     maxUnackedBytes: ctx.limits.maxUnackedMediaBytes,

@@ -27,6 +27,7 @@ import { type Community, MemoryCommunity, type Welcome } from "./community.ts";
 import { connectionEvents } from "./community_events.ts";
 import { type ClusterTiming, RedisCommunity } from "./redis_community.ts";
 import { acceptProxied, ProxyRefused } from "./proxy_transport.ts";
+import { LeadGate } from "./lead_gate.ts";
 import type { Transport } from "./transport.ts";
 import { nameKeys } from "../protocol/names.ts";
 
@@ -129,6 +130,7 @@ export class PeerstreamServer {
       log: this.#log,
       community: this.#community,
       store: new SegmentStore(),
+      leadGate: new LeadGate({ maxBacklogBytes: limits.leadBacklogBytes }),
       videos: () => this.#requireVideos(),
     };
     if (options.names !== undefined && options.cluster === undefined) {
@@ -651,6 +653,7 @@ export class PeerstreamServer {
     this.#admission.prune(now);
     this.#log.prune();
     for (const client of this.#clients) {
+      client.stream?.releaseStalledBacklog(now, this.#limits.leadBacklogStallMs);
       const silent = now - client.conn.lastReadAt;
       if (client.conn.writeStalledFor(now) > this.#limits.maxWriteStallMs) {
         // It stopped reading: nothing more can reach it, so close without a goodbye.

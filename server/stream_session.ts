@@ -32,11 +32,8 @@ export const STREAM_DEFAULTS = {
   maxSegmentsInFlight: 2,
 } as const;
 
-/**
- * The server's shared write backlog: segments that only fill a viewer's lead wait while sockets
- * have more than 16 MiB to take, so that viewers starting or about to run dry go first.
- */
-const GATE = new LeadGate();
+/** The lead gate of sessions started without one (the server passes its own). */
+const DEFAULT_GATE = new LeadGate();
 
 /**
  * What `auto` has learnt of each connection's throughput, kept across its streams, so that a new
@@ -51,6 +48,11 @@ const FRAMED = new FramedSegments({ chunkBytes: STREAM_DEFAULTS.chunkBytes });
 export interface StreamSessionOptions {
   /** The id put in every message of this stream. */
   streamId: number;
+  /**
+   * The server's shared write backlog: segments that only fill this viewer's lead wait while
+   * sockets fall behind (see {@linkcode LeadGate}).
+   */
+  leadGate?: LeadGate;
   /** The PLAY request id, answered by `stream-start`. */
   requestId: number;
   /** The title. */
@@ -148,6 +150,7 @@ export class StreamSession {
   readonly #ladder: { height: number; bitrate: number }[];
   readonly #clock = new _PlayClock();
   #fixer = new ContinuityFixer();
+  readonly #gate: LeadGate;
   #lastThroughput: number | undefined;
   #quality: Quality;
   #current = 0;
@@ -164,6 +167,8 @@ export class StreamSession {
   #wake: (() => void) | null = null;
   /** This stream's place in the shared lead queue (see {@linkcode LeadGate}). */
   readonly #gateWake = () => this.#wakeUp();
+  /** Uncounts the segment being written from the lead gate's backlog, if it still counts. */
+  #backlogRelease: (() => void) | null = null;
   #ended = false;
 
   /**
@@ -174,6 +179,7 @@ export class StreamSession {
     this.#conn = conn;
     this.#options = options;
     this.streamId = options.streamId;
+    this.#gate = options.leadGate ?? DEFAULT_GATE;
     this.#quality = options.quality;
     let estimator = ESTIMATORS.get(conn);
     if (estimator === undefined) {
@@ -339,12 +345,26 @@ export class StreamSession {
     this.#end("stopped", {});
   }
 
+  /**
+   * Stops counting this stream's unwritten segment in the lead gate's backlog once its socket
+   * has taken nothing for `stallMs`: a viewer that stopped reading must not hold every other
+   * viewer's lead back while it waits to be dropped. Called by the server's once-a-second check.
+   *
+   * @param now The time, ms (`performance.now()`).
+   * @param stallMs How long the write may make no progress.
+   */
+  releaseStalledBacklog(now: number, stallMs: number): void {
+    if (this.#backlogRelease === null || this.#conn.writeStalledFor(now) <= stallMs) return;
+    this.#backlogRelease();
+    this.#backlogRelease = null;
+  }
+
   /** Ends without telling the viewer (it left). */
   abort(): void {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#pauseTimer);
-    GATE.cancel(this.#gateWake);
+    this.#gate.cancel(this.#gateWake);
     this.#abort.abort();
     this.#wakeUp();
   }
@@ -444,9 +464,9 @@ export class StreamSession {
       const measuring = this.#quality === "auto" && !this.#estimator.canEstimate();
       const pipelineFull = this.#sent.size >= (measuring ? 1 : STREAM_DEFAULTS.maxSegmentsInFlight);
       const roomHere = ahead <= STREAM_DEFAULTS.leadSeconds && !windowFull && !pipelineFull;
-      const waitForBacklog = roomHere && !GATE.mayGo(ahead, this.#gateWake);
+      const waitForBacklog = roomHere && !this.#gate.mayGo(ahead, this.#gateWake);
       if (roomHere && !waitForBacklog) return "send";
-      if (waitForBacklog) GATE.wait(this.#gateWake);
+      if (waitForBacklog) this.#gate.wait(this.#gateWake);
       // A viewer that confirms nothing, or keeps the window full, is stalled.
       if (windowFull) fullSince ??= Math.max(now, this.#watchFrom);
       const silentMs = this.#sent.size > 0 ? now - this.#lastProgress() : 0;
@@ -464,7 +484,7 @@ export class StreamSession {
       const wait = windowFull || pipelineFull
         ? 250
         : waitForBacklog
-        ? (ahead - GATE.urgentSeconds) * 1000
+        ? (ahead - this.#gate.urgentSeconds) * 1000
         : (ahead - STREAM_DEFAULTS.leadSeconds) * 1000;
       await this.#sleep(Math.min(STREAM_DEFAULTS.maxSleepMs, Math.max(10, wait)));
     }
@@ -505,14 +525,16 @@ export class StreamSession {
       bytes,
     });
     // A jump or the end drops what is left of it (dropMedia), so nothing follows stream-seek.
-    GATE.writing(bytes);
+    const written = this.#gate.writing(bytes);
+    this.#backlogRelease = written;
     try {
       await this.#conn.sendMediaFrames(
         this.streamId,
         FRAMED.frames(data, { streamId: this.streamId, index }),
       );
     } finally {
-      GATE.written(bytes);
+      written();
+      if (this.#backlogRelease === written) this.#backlogRelease = null;
     }
   }
 
