@@ -16,7 +16,6 @@ import type { VideoCodec } from "../video/segmenter.ts";
 import { certificateFingerprint, WebServer } from "./web.ts";
 import { loadOrMakeSelfSigned, serverNames } from "./self_signed.ts";
 import { CLUSTER_FLAGS, CLUSTER_HELP, clusterSettings } from "./cluster_options.ts";
-import { RedisCommunity } from "./redis_community.ts";
 
 /** Help for `peerstream serve`. */
 export const SERVE_HELP = `Usage: peerstream serve [options]
@@ -234,6 +233,7 @@ async function release(names: NameStore, raw: string, io: ServeIo): Promise<numb
 /** `serve --release NAME --redis URL`: frees the name in the cluster's Redis, for every node. */
 async function releaseInCluster(url: string, raw: string, io: ServeIo): Promise<number> {
   const shown = escapeControls(raw);
+  const { RedisCommunity } = await import("./redis_community.ts");
   if (!(await RedisCommunity.releaseName(url, raw.normalize("NFC")))) {
     io.err(`error: Cannot release "${shown}": no key owns that name in the cluster`);
     return 1;

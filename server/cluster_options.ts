@@ -7,7 +7,7 @@
 import { UsageError } from "../cli/output.ts";
 import { isNodeName } from "./cluster_wire.ts";
 import { parseTrustedProxies } from "./proxy_transport.ts";
-import { checkRedisUrl } from "./redis_link.ts";
+import { checkRedisUrl } from "./redis_url.ts";
 
 /** The `parseArgs` options of the cluster flags, to spread into `serve`'s. */
 export const CLUSTER_FLAGS = {

@@ -48,7 +48,8 @@ import {
   unknownPeer,
   type Welcome,
 } from "./community.ts";
-import { redactUrl, RedisLink } from "./redis_link.ts";
+import { RedisLink } from "./redis_link.ts";
+import { redactUrl } from "./redis_url.ts";
 import { DELIVER_OVERHEAD_BYTES, newRelayId, Relay, type RelayBudgets } from "./relay.ts";
 
 /** The limits about names and recipients a cluster keeps for all its nodes. */

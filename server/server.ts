@@ -25,7 +25,8 @@ import { Relay, type RelayBudgets } from "./relay.ts";
 import { ServerLog } from "./server_log.ts";
 import { type Community, MemoryCommunity, type Welcome } from "./community.ts";
 import { connectionEvents } from "./community_events.ts";
-import { type ClusterTiming, RedisCommunity } from "./redis_community.ts";
+// Type only: the Redis community (and its npm client) loads only in cluster mode, see start().
+import type { ClusterTiming } from "./redis_community.ts";
 import { acceptProxied, ProxyRefused } from "./proxy_transport.ts";
 import { LeadGate } from "./lead_gate.ts";
 import type { Transport } from "./transport.ts";
@@ -212,6 +213,9 @@ export class PeerstreamServer {
   async start(): Promise<Deno.NetAddr> {
     const cluster = this.#options.cluster;
     if (cluster !== undefined) {
+      // Loaded here only: the Redis client adds some 18 MB to the heap of every server that
+      // imports it, and a larger heap makes every full collection (and the message tail) longer.
+      const { RedisCommunity } = await import("./redis_community.ts");
       this.#community = await RedisCommunity.open({
         url: cluster.url,
         node: cluster.node,
