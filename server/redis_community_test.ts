@@ -31,6 +31,24 @@ async function withRedis(body: (redis: RedisServer, prefix: string) => Promise<v
 const of = <K extends Received["k"]>(conn: Conn, k: K) =>
   conn.inbox.filter((r): r is Extract<Received, { k: K }> => r.k === k);
 
+/**
+ * A node that is alive and listening but runs no community: a bare subscriber on its channel,
+ * with its heartbeat and registration written by hand.
+ *
+ * @returns The subscriber's connection; close it at the end.
+ */
+async function liveBareNode(redis: RedisServer, prefix: string, node: string): Promise<Deno.Conn> {
+  const listener = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
+  const channel = `${prefix}to:${node}`;
+  await listener.write(
+    new TextEncoder().encode(`*2\r\n$9\r\nSUBSCRIBE\r\n$${channel.length}\r\n${channel}\r\n`),
+  );
+  await listener.read(new Uint8Array(256));
+  await redis.command("SET", `${prefix}alive:${node}`, "x", "PX", "60000");
+  await redis.command("HSET", `${prefix}nodes`, node, JSON.stringify({ proto: 1, inst: "x" }));
+  return listener;
+}
+
 async function closeAll(nodes: TestNode[]) {
   for (const n of nodes) await n.community.close();
 }
@@ -275,14 +293,7 @@ Deno.test("RedisCommunity resynchronises when it notices a missed presence event
   await withRedis(async (redis, prefix) => {
     // Sneaky's node is alive and listening but runs no community: were sneaky node b's, b's own
     // resynchronisation (it sees the same gap) would rightly drop it, before or after a's.
-    const listener = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
-    const channel = `${prefix}to:quiet`;
-    await listener.write(
-      new TextEncoder().encode(`*2\r\n$9\r\nSUBSCRIBE\r\n$${channel.length}\r\n${channel}\r\n`),
-    );
-    await listener.read(new Uint8Array(256));
-    await redis.command("SET", `${prefix}alive:quiet`, "x", "PX", "60000");
-    await redis.command("HSET", `${prefix}nodes`, "quiet", JSON.stringify({ proto: 1, inst: "x" }));
+    const listener = await liveBareNode(redis, prefix, "quiet");
     const a = await openRedisNode(redis, 0, { prefix, timing: TIMING });
     const b = await openRedisNode(redis, 1, { prefix, timing: TIMING });
     try {
@@ -308,14 +319,7 @@ Deno.test("RedisCommunity resynchronises when it notices a missed presence event
 Deno.test("RedisCommunity fails a message whose node never answers, on its own clock", async () => {
   await withRedis(async (redis, prefix) => {
     // A node that is alive and listening, but never answers: a bare subscriber on its channel.
-    const listener = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
-    const channel = `${prefix}to:mute`;
-    await listener.write(
-      new TextEncoder().encode(`*2\r\n$9\r\nSUBSCRIBE\r\n$${channel.length}\r\n${channel}\r\n`),
-    );
-    await listener.read(new Uint8Array(256));
-    await redis.command("SET", `${prefix}alive:mute`, "x", "PX", "60000");
-    await redis.command("HSET", `${prefix}nodes`, "mute", JSON.stringify({ proto: 1, inst: "x" }));
+    const listener = await liveBareNode(redis, prefix, "mute");
     const entry = { name: "silent", node: "mute", encKey: "E", signKey: "S", eph: 0 };
     await redis.command("HSET", `${prefix}online`, "silent", JSON.stringify(entry));
     let clock = 0;
