@@ -6,8 +6,9 @@
  *
  * Media is queued as whole media frames, usually a segment framed once and shared by every viewer
  * (see `framed_segments.ts`): the writer hands the transport all that is left of it in one write,
- * copies nothing, and keeps no buffer per connection. A control frame queued meanwhile waits only
- * for the media frame being written to end; so does a drop (STOP, SEEK).
+ * copies nothing, and keeps no buffer per connection. A control frame queued meanwhile goes right
+ * after the write in flight (what the socket took at once), finishing at most the frame in
+ * progress first; so does a drop (STOP, SEEK).
  * @module
  */
 

@@ -9,7 +9,7 @@ import { encodeMediaFrames } from "../protocol/messages.ts";
 
 /** Options for {@linkcode FramedSegments}. */
 export interface FramedSegmentsOptions {
-  /** Most media bytes per frame: a control frame waits behind at most one. @default {65536} */
+  /** Most media bytes per frame: what a control frame may wait for beyond the write in flight. @default {65536} */
   chunkBytes?: number;
   /**
    * Framed copies kept per segment (stream id and index pairs), most recently used first; a

@@ -18,7 +18,7 @@ import { LeadGate } from "./lead_gate.ts";
 
 /** Pacing tunables. */
 export const STREAM_DEFAULTS = {
-  /** Media chunk size: a control message waits behind at most one chunk. */
+  /** Media bytes per frame: a control message never waits for more than the rest of one. */
   chunkBytes: 64 * 1024,
   /** How far ahead of the viewer's playback the server may send, seconds. */
   leadSeconds: 6,
