@@ -715,7 +715,9 @@ export class RedisCommunity<C> implements Community<C> {
       this.#events.outcome(sender.conn, requestId, outcome);
       return;
     }
-    if (!this.#up) return; // Its node fails it when it notices.
+    // Resynchronising after Redis came back, this node may already hear deliveries from nodes that
+    // are in sync: answer them while the link works. With no link its node fails it on its clock.
+    if (!this.#link.ready) return;
     const bytes = encodeNodeMessage(
       outcome.ok ? { t: "result", from: this.#node, ref: sender.ref, ok: true } : {
         t: "result",
