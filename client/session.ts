@@ -231,7 +231,13 @@ export class ClientSession {
   readonly peers = new PeerList();
   #nextId = 1;
   #pending = new Map<number, Pending>();
-  #registering?: { resolve: (m: WelcomeMessage) => void; reject: (e: Error) => void };
+  /** A `hello` waiting for its answer: who registers, and how to settle {@linkcode register}. */
+  #registering?: {
+    name: string;
+    identity: Identity;
+    resolve: (m: WelcomeMessage) => void;
+    reject: (e: Error) => void;
+  };
   #identity?: Identity;
   #name?: string;
   #keys = new Map<string, TrustedKeys>();
@@ -359,7 +365,7 @@ export class ClientSession {
       normalized,
     );
     const answer = new Promise<WelcomeMessage>((resolve, reject) => {
-      this.#registering = { resolve, reject };
+      this.#registering = { name: normalized, identity, resolve, reject };
     });
     this.#write({
       type: "hello",
@@ -370,16 +376,29 @@ export class ClientSession {
       proof: proof.toBase64(),
       ...(options.ephemeral ? { ephemeral: true } : {}),
     });
-    const welcome = await answer;
-    if (welcome.name !== normalized) {
-      throw new PeerstreamError(
-        "BAD_MESSAGE",
-        `The server welcomed ${
-          JSON.stringify(welcome.name)
-        } instead of "${normalized}"; it may be misbehaving`,
+    return await answer;
+  }
+
+  /**
+   * Applies the answer to `hello` at once, in the read loop: whatever followed it in the same
+   * read (a joiner, a message sent the moment this client joined) finds it registered.
+   */
+  #welcomed(welcome: WelcomeMessage) {
+    const registering = this.#registering;
+    if (registering === undefined) return;
+    this.#registering = undefined;
+    if (welcome.name !== registering.name) {
+      registering.reject(
+        new PeerstreamError(
+          "BAD_MESSAGE",
+          `The server welcomed ${
+            JSON.stringify(welcome.name)
+          } instead of "${registering.name}"; it may be misbehaving`,
+        ),
       );
+      return;
     }
-    this.#identity = identity;
+    this.#identity = registering.identity;
     this.#name = welcome.name;
     // Peers on a server that cannot be reached now are online too: listed, and said so.
     const unreachable = welcome.unreachable ?? [];
@@ -387,7 +406,7 @@ export class ClientSession {
     for (const peer of this.peers.names()) this.#checkKnownKey(peer);
     const shown = unreachable.filter((n) => this.peers.has(n));
     if (shown.length > 0) this.#events.peerState?.(shown, "unreachable");
-    return welcome;
+    registering.resolve(welcome);
   }
 
   #boundedPeers(names: readonly string[]): readonly string[] {
@@ -841,9 +860,7 @@ export class ClientSession {
   #handleOther(message: ServerMessage) {
     switch (message.type) {
       case "welcome":
-        this.#registering?.resolve(message);
-        this.#registering = undefined;
-        return;
+        return this.#welcomed(message);
       case "joined":
         if (this.peers.size >= this.#limits.maxPeers) return this.#warnPeersFull();
         if (this.peers.joined(message.name)) {

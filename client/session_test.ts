@@ -1,5 +1,5 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { exportPublicKeys, generateIdentity, importPeerKeys } from "../protocol/e2e.ts";
+import { exportPublicKeys, generateIdentity, importPeerKeys, seal } from "../protocol/e2e.ts";
 import { FrameDecoder } from "../protocol/frame.ts";
 import {
   type ClientMessage,
@@ -26,6 +26,19 @@ class MemoryTransport implements ByteTransport {
   /** The server sends a message. */
   push(message: Message) {
     this.#incoming.push(encodeMessage(message));
+    this.#waiter?.();
+  }
+
+  /** The server sends messages that the client reads at once, in one read. */
+  pushTogether(...messages: Message[]) {
+    const frames = messages.map(encodeMessage);
+    const chunk = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    let at = 0;
+    for (const frame of frames) {
+      chunk.set(frame, at);
+      at += frame.length;
+    }
+    this.#incoming.push(chunk);
     this.#waiter?.();
   }
 
@@ -288,6 +301,56 @@ Deno.test("ClientSession looks a joining peer's key up only when it is a known p
   await settle();
   await new Promise((r) => setTimeout(r, 50));
   deepEqual(changed, ["bob"]);
+});
+
+Deno.test("ClientSession takes what arrives in the same read as its welcome: a joiner, a message", async () => {
+  // A slow reader gets welcome and whatever followed it in one read; none of it may be lost.
+  const bob = await generateIdentity();
+  const bobKeys = await exportPublicKeys(bob);
+  const alice = await generateIdentity();
+  const messages: string[] = [];
+  const joined: string[] = [];
+  const transport = new MemoryTransport();
+  transport.push({
+    type: "server-hello",
+    version: PROTOCOL_VERSION,
+    server: "test",
+    challenge: new Uint8Array(32).toBase64(),
+  });
+  const session = await ClientSession.open(transport, {
+    events: {
+      message: (m) => void messages.push(m.text),
+      joined: (name) => void joined.push(name),
+    },
+  });
+  const welcome = session.register("alice", alice);
+  await settle();
+  const body = await seal("right after your welcome", {
+    from: "bob",
+    to: "alice",
+    identity: bob,
+    recipient: await importPeerKeys(await exportPublicKeys(alice)),
+  });
+  transport.pushTogether(
+    { type: "welcome", name: "alice", peers: ["bob"], maxSealedBytes: 96 * 1024 },
+    { type: "joined", name: "carol" },
+    { type: "deliver", rid: "r1", from: "bob", body },
+  );
+  await welcome;
+  await settle();
+  deepEqual(session.peers.names().toSorted(), ["bob", "carol"]);
+  deepEqual(joined, ["carol"]);
+  answer(
+    transport,
+    "key",
+    (id) => ({ type: "key-info", re: id, name: "bob", ...bobKeys, online: true }),
+  );
+  await settle();
+  await new Promise((r) => setTimeout(r, 50));
+  deepEqual(messages, ["right after your welcome"]);
+  const receipt = transport.sent.find((m) => m.type === "receipt");
+  deepEqual(receipt, { type: "receipt", rid: "r1", ok: true });
+  session.close();
 });
 
 Deno.test("ClientSession checks known peers already online at welcome", async () => {
