@@ -11,6 +11,7 @@
  */
 
 import { MAX_TEXT_BYTES } from "../protocol/messages.ts";
+import { codePointWidth, textWidth } from "./text_width.ts";
 
 /** The longest line: a MESSAGE of the longest text, with the command and a name. */
 export const MAX_LINE_BYTES = MAX_TEXT_BYTES + 256;
@@ -64,6 +65,49 @@ export function utf8Length(text: string): number {
 function _isLow(text: string, at: number): boolean {
   const c = text.charCodeAt(at);
   return c >= 0xdc00 && c <= 0xdfff;
+}
+
+/** Where the code point before `at` starts. */
+function _previous(text: string, at: number): number {
+  return at >= 2 && _isLow(text, at - 1) ? at - 2 : at - 1;
+}
+
+/** Where the code point after the one at `at` starts. */
+function _next(text: string, at: number): number {
+  return _isLow(text, at + 1) ? at + 2 : at + 1;
+}
+
+/**
+ * The furthest index up to `limit` such that `text` from `start` to it takes at most `room`
+ * columns; it looks at no more of the text than fits.
+ */
+function _fitEnd(text: string, start: number, limit: number, room: number): number {
+  let at = start;
+  let columns = 0;
+  while (at < limit) {
+    columns += codePointWidth(text.codePointAt(at)!);
+    if (columns > room) break;
+    at = _next(text, at);
+  }
+  return Math.min(at, limit);
+}
+
+/** The smallest index such that `text` from it to `end` takes at most `room` columns. */
+function _fitStart(text: string, end: number, room: number): number {
+  let at = end;
+  let columns = 0;
+  while (at > 0) {
+    const before = _previous(text, at);
+    columns += codePointWidth(text.codePointAt(before)!);
+    if (columns > room) break;
+    at = before;
+  }
+  return at;
+}
+
+/** The end of `text` that fits `columns`. */
+function _lastColumns(text: string, columns: number): string {
+  return text.slice(_fitStart(text, text.length, columns));
 }
 
 /** Characters typed or pasted as themselves: no C0 control, no DEL. */
@@ -162,21 +206,24 @@ export class LineEditor {
    */
   render(prompt: string, columns: number): string {
     const width = Math.max(20, columns);
-    const shown = prompt.length > width - 10 ? prompt.slice(prompt.length - (width - 10)) : prompt;
-    const room = width - shown.length - 1;
+    const shown = _lastColumns(prompt, width - 10);
+    const room = width - textWidth(shown) - 1;
     if (this.#discarding) {
       const note = "[discarding a line that is too long; Enter ends it]".slice(0, room);
       return `\r${shown}${note}\x1b[K`;
     }
+    const line = this.#line;
     if (this.#cursor < this.#scroll) this.#scroll = this.#cursor;
-    if (this.#cursor > this.#scroll + room) this.#scroll = this.#cursor - room;
-    this.#scroll = Math.min(this.#scroll, Math.max(0, this.#line.length - room));
-    if (this.#scroll > 0 && _isLow(this.#line, this.#scroll)) this.#scroll++;
-    let end = Math.min(this.#line.length, this.#scroll + room);
-    if (end < this.#line.length && _isLow(this.#line, end)) end--;
-    const visible = this.#line.slice(this.#scroll, end);
-    const column = shown.length + this.#cursor - this.#scroll;
-    return `\r${shown}${visible}\x1b[K\r${column > 0 ? `\x1b[${column}C` : ""}`;
+    // The cursor stays within `room` columns of the left edge, and a short tail fills the row.
+    if (_fitEnd(line, this.#scroll, this.#cursor, room) < this.#cursor) {
+      this.#scroll = _fitStart(line, this.#cursor, room);
+    }
+    this.#scroll = Math.min(this.#scroll, _fitStart(line, line.length, room));
+    const end = _fitEnd(line, this.#scroll, line.length, room);
+    const column = textWidth(shown) + textWidth(line.slice(this.#scroll, this.#cursor));
+    return `\r${shown}${line.slice(this.#scroll, end)}\x1b[K\r${
+      column > 0 ? `\x1b[${column}C` : ""
+    }`;
   }
 
   #insert(text: string) {
@@ -333,14 +380,23 @@ export class LineEditor {
     this.#cursor = Math.max(0, Math.min(this.#line.length, to));
   }
 
+  /** One character left, with the combining marks that follow it. */
   #left() {
-    if (this.#cursor === 0) return;
-    this.#cursor -= this.#cursor >= 2 && _isLow(this.#line, this.#cursor - 1) ? 2 : 1;
+    let at = this.#cursor;
+    while (at > 0) {
+      at = _previous(this.#line, at);
+      if (codePointWidth(this.#line.codePointAt(at)!) > 0) break;
+    }
+    this.#cursor = at;
   }
 
+  /** One character right, with the combining marks that follow it. */
   #right() {
-    if (this.#cursor >= this.#line.length) return;
-    this.#cursor += _isLow(this.#line, this.#cursor + 1) ? 2 : 1;
+    const line = this.#line;
+    if (this.#cursor >= line.length) return;
+    let at = _next(line, this.#cursor);
+    while (at < line.length && codePointWidth(line.codePointAt(at)!) === 0) at = _next(line, at);
+    this.#cursor = at;
   }
 
   #wordLeft() {

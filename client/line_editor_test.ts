@@ -154,6 +154,30 @@ Deno.test("LineEditor.render() draws one row: the prompt and the part of the lin
   ok(cut.render("> ", 80).includes("discarding"));
 });
 
+Deno.test("LineEditor.render() counts columns: wide characters take two, combining marks none", () => {
+  const e = new LineEditor();
+  e.feed("日本語");
+  // The cursor goes after six columns of text, not three.
+  equal(e.render("> ", 80), "\r> 日本語\x1b[K\r\x1b[8C");
+  e.feed("\x1b[D");
+  equal(e.render("> ", 80), "\r> 日本語\x1b[K\r\x1b[6C");
+  // A long line of wide characters fits the row: 40 columns, the prompt, 18 characters of two.
+  const wide = new LineEditor();
+  wide.feed("中".repeat(60));
+  const drawn = wide.render("> ", 40);
+  equal(drawn, `\r> ${"中".repeat(18)}\x1b[K\r\x1b[38C`);
+  wide.feed("\x01");
+  equal(wide.render("> ", 40), `\r> ${"中".repeat(18)}\x1b[K\r\x1b[2C`);
+  // Left, right and backspace step over a character with its combining marks.
+  const marks = new LineEditor();
+  marks.feed("ae\u0301\u0302");
+  equal(marks.render("> ", 80), "\r> ae\u0301\u0302\x1b[K\r\x1b[4C");
+  marks.feed("\x1b[D");
+  equal(marks.cursor, 1);
+  marks.feed("\x1b[C\x7f");
+  equal(marks.line, "a");
+});
+
 Deno.test("utf8Length() matches TextEncoder", () => {
   for (const text of ["", "abc", "é", "€", "🎬", "a🎬b", "\ud800", "\udc00x", "日本語"]) {
     equal(utf8Length(text), new TextEncoder().encode(text).length, JSON.stringify(text));

@@ -18,6 +18,7 @@ import { escapeControls, speakerLines } from "../protocol/text.ts";
 import type { KeyTrust } from "./known_peers.ts";
 import type { PlayerStats } from "./player.ts";
 import type { IncomingMessage } from "./session.ts";
+import { padColumns, textWidth } from "./text_width.ts";
 import type { ViewerEvent, ViewerStatus } from "./viewer.ts";
 
 /** Text styles; each is the identity when colour is off. */
@@ -149,14 +150,14 @@ export function renderShutdown(message: string, style: Style = PLAIN): string {
 /** LIST: one line per title. */
 export function renderVideos(videos: readonly VideoSummary[]): string[] {
   if (videos.length === 0) return ["No videos on this server"];
-  const width = Math.max(...videos.map((v) => safe(v.title).length));
+  const width = Math.max(...videos.map((v) => textWidth(safe(v.title))));
   return videos.map((v) => {
     const state = v.state === "ready"
       ? ""
       : v.state === "preparing"
       ? `  preparing ${Math.round(v.progress * 100)}%`
       : "  failed";
-    return `${safe(v.title).padEnd(width)}  ${v.heights.map((h) => `${h}p`).join(" ")}  ${
+    return `${padColumns(safe(v.title), width)}  ${v.heights.map((h) => `${h}p`).join(" ")}  ${
       formatDuration(v.duration)
     }  ${v.hasAudio ? "audio" : "no audio"}${state}`;
   });
@@ -168,7 +169,7 @@ export function renderWhoLine(
   fingerprint: string,
   trust: KeyTrust | "you",
 ): string {
-  return `${safe(name).padEnd(16)} ${formatFingerprint(fingerprint, 4)}  ${trust}`;
+  return `${padColumns(safe(name), 16)} ${formatFingerprint(fingerprint, 4)}  ${trust}`;
 }
 
 /** `* playing "testcard" (0:12, 240p/480p/720p, auto)`. */
