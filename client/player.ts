@@ -293,6 +293,23 @@ export class ValidatingPlayer implements Player {
   resume(): void {}
 }
 
+let guard: string[] | undefined;
+
+/**
+ * What a player command is prefixed with so that it dies with the client: on Linux, util-linux's
+ * `setpriv --pdeathsig KILL` (the kernel signals the player when the client's main thread ends,
+ * even after a SIGKILL, when the client could not resume a paused, that is stopped, player); on
+ * other systems, or without `setpriv`, nothing.
+ *
+ * @returns The prefix, possibly empty.
+ */
+export function orphanGuard(): readonly string[] {
+  guard ??= Deno.build.os === "linux" && findExecutable("setpriv") !== null
+    ? ["setpriv", "--pdeathsig", "KILL", "--"]
+    : [];
+  return guard;
+}
+
 /** How long a player may take to exit after SIGTERM before it gets SIGKILL, ms. */
 export const PLAYER_KILL_GRACE_MS = 2_000;
 
@@ -312,9 +329,11 @@ export class PlayerProcess implements Player {
    * @throws {PeerstreamError} When the player cannot be started.
    */
   constructor(args: string[]) {
+    // A program that is not there fails to spawn here, not later inside the guard.
+    const command = findExecutable(args[0]) === null ? args : [...orphanGuard(), ...args];
     try {
-      this.#child = new Deno.Command(args[0], {
-        args: args.slice(1),
+      this.#child = new Deno.Command(command[0], {
+        args: command.slice(1),
         stdin: "piped",
         stdout: "null",
         stderr: "null",

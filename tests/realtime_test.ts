@@ -212,6 +212,37 @@ async function secondPlay(server: ServerProcess, dir: string) {
 }
 
 /**
+ * A client killed with SIGKILL while paused cannot resume its frozen player, so the player must not
+ * outlive it: the kernel kills it with the client (`setpriv --pdeathsig`). The player here is the
+ * decoder itself, with no wrapper in between.
+ */
+async function killedWhilePaused(server: ServerProcess) {
+  const marker = `rtorphan${crypto.randomUUID().slice(0, 8)}`;
+  const spec = `ffmpeg -v error -re -i pipe:0 -metadata comment=${marker} -f null -`;
+  const pattern = `^(\\S*/)?ffmpeg .*${marker}`;
+  const cli = await startRealtimeCli(server, "rt-orphan", { spec, pattern, log: "" });
+  try {
+    await cli.type("PLAY bars 240");
+    await cli.out.waitFor(/^\* bars: 240p/, { timeoutMs: 15_000 });
+    await cli.type("PAUSE");
+    await cli.out.waitFor(/^\* paused; RESUME to continue$/);
+    const [pid] = await pgrep(pattern);
+    ok(pid !== undefined, "the player runs");
+    ok(await until(async () => await processState(pid) === "T", 5_000), "the player is stopped");
+    cli.child.kill("SIGKILL");
+    await cli.finish().catch(() => {});
+    // Gone, or a zombie where nothing reaps orphans.
+    ok(
+      await until(async () => ["", "Z"].includes(await processState(pid)), 10_000),
+      "the player is gone",
+    );
+  } finally {
+    for (const left of await pgrep(pattern)) Deno.kill(left, "SIGKILL");
+    await closeCli(cli);
+  }
+}
+
+/**
  * PAUSE for longer than the slow-consumer limit freezes the player (SIGSTOP, through its
  * `timeout` wrapper) and holds the stream; RESUME plays on to the end, decoding without errors.
  */
@@ -367,6 +398,7 @@ Deno.test("real-time player: chat, LIST, STOP, PLAY, PAUSE, SEEK and auto behave
       "SEEK lands on the asked segment": () => seekLandsOnTheSegment(server),
       "auto reaches the top rendition on loopback": () => autoReachesTheTop(server),
       "a pause past the limit ends with PAUSE_TIMEOUT": () => pauseTimeout(server),
+      "a client killed while paused takes its player with it": () => killedWhilePaused(server),
     });
   } finally {
     await server.stop();
