@@ -578,102 +578,7 @@ export async function prepareTitle(title: Title, options: PrepareOptions): Promi
       const now = new Date();
       Deno.utime(tmpDir, now, now).catch(() => {});
     }, HEARTBEAT_MS);
-    const steps = planLadder(title.renditions.map((r) => r.height));
-    const fps = Math.min(...title.renditions.map((r) => r.probe.fps || 25));
-    const hasAudio = codec === "h264" && title.hasAudio;
-    const outputs: LadderOutput[] = steps.map((s, i) => ({
-      input: s.source,
-      height: s.height,
-      dir: `${tmpDir}/r${i}`,
-      maxBitrate: maxBitrateFor(s.height),
-    }));
-    const dirs = outputs.map((o) => o.dir);
-    for (const dir of dirs) await Deno.mkdir(dir);
-    const inputs = title.renditions.map((r) => r.path);
-    const duration = title.duration > 0 ? title.duration : 1;
-    let method: PrepareMethod = "encode";
-    let lists: ListedSegment[][] | string | null = null;
-    const why = await _whyNotRemux(title, codec, steps, seg, signal);
-    if (why === null) {
-      log(`Preparing "${title.name}" by remuxing (no re-encode): its sources are aligned H.264`);
-      const audio = !hasAudio
-        ? "none"
-        : title.renditions.every((r) => r.probe.audioCodec === "aac")
-        ? "copy"
-        : "aac";
-      const failure = await _runFfmpeg(
-        remuxArgs({ inputs, dirs, segmentSeconds: seg, audio }),
-        duration,
-        options,
-      );
-      lists = failure ??
-        await _readLists(dirs, codec, fps).catch((e: Error) => `no segment list (${e.message})`);
-      if (typeof lists === "string") {
-        log(`Cannot remux "${title.name}": ${lists}; encoding it instead`);
-        lists = null;
-        await _emptyDirs(dirs);
-      } else {
-        method = "remux";
-      }
-    } else {
-      log(`Preparing "${title.name}" by encoding: ${why}`);
-    }
-    if (lists === null) {
-      const failure = await _runFfmpeg(
-        ladderArgs({ inputs, outputs, codec, segmentSeconds: seg, fps, audio: hasAudio }),
-        duration,
-        options,
-      );
-      if (failure !== null) {
-        throw new PeerstreamError(
-          "VIDEO_FAILED",
-          `Cannot prepare "${title.name}": ${failure}; see the server log`,
-        );
-      }
-      lists = await _readLists(dirs, codec, fps);
-      if (typeof lists === "string") {
-        throw new PeerstreamError(
-          "VIDEO_FAILED",
-          `Cannot prepare "${title.name}": ${lists}; report this with the source files`,
-        );
-      }
-    }
-    const manifest: _Manifest = {
-      version: 1,
-      name: title.name,
-      codec,
-      container: codec === "h264" ? "mpegts" : "mjpeg",
-      duration: lists[0].reduce((n, s) => n + s.duration, 0),
-      hasAudio,
-      fps,
-      method,
-      renditions: [],
-    };
-    for (let i = 0; i < outputs.length; i++) {
-      const o = outputs[i];
-      const first = await probe(`${o.dir}/${lists[i][0].file}`, { signal });
-      const segments = [];
-      let start = 0;
-      let total = 0;
-      for (const [index, s] of lists[i].entries()) {
-        const bytes = (await Deno.stat(`${o.dir}/${s.file}`)).size;
-        segments.push({ index, start, duration: s.duration, bytes, file: `r${i}/${s.file}` });
-        start += s.duration;
-        total += bytes;
-      }
-      manifest.renditions.push({
-        height: first.height,
-        width: first.width,
-        bitrate: start > 0 ? Math.round((total * 8) / start) : 0,
-        segments,
-      });
-    }
-    // Reuse the starts of rendition 0 everywhere so the boundaries are identical, not just close.
-    for (const r of manifest.renditions) {
-      r.segments.forEach((s, i) => {
-        s.start = manifest.renditions[0].segments[i].start;
-      });
-    }
+    const manifest = await _prepareInto(tmpDir, title, { ...options, codec, segmentSeconds: seg });
     await Deno.writeTextFile(`${tmpDir}/${MANIFEST_NAME}`, JSON.stringify(manifest, null, 1));
     await Deno.remove(finalDir, { recursive: true }).catch(() => {});
     await Deno.rename(tmpDir, finalDir);
@@ -691,4 +596,140 @@ export async function prepareTitle(title: Title, options: PrepareOptions): Promi
     clearInterval(heartbeat);
     await lock.release();
   }
+}
+
+/** Makes the segments of every rendition in `tmpDir` and describes them. */
+async function _prepareInto(
+  tmpDir: string,
+  title: Title,
+  options: PrepareOptions & { codec: VideoCodec; segmentSeconds: number },
+): Promise<_Manifest> {
+  const { codec } = options;
+  const steps = planLadder(title.renditions.map((r) => r.height));
+  const fps = Math.min(...title.renditions.map((r) => r.probe.fps || 25));
+  const hasAudio = codec === "h264" && title.hasAudio;
+  const outputs: LadderOutput[] = steps.map((s, i) => ({
+    input: s.source,
+    height: s.height,
+    dir: `${tmpDir}/r${i}`,
+    maxBitrate: maxBitrateFor(s.height),
+  }));
+  for (const o of outputs) await Deno.mkdir(o.dir);
+  const { lists, method } = await _makeSegments(title, {
+    ...options,
+    steps,
+    outputs,
+    fps,
+    hasAudio,
+  });
+  const manifest: _Manifest = {
+    version: 1,
+    name: title.name,
+    codec,
+    container: codec === "h264" ? "mpegts" : "mjpeg",
+    duration: lists[0].reduce((n, s) => n + s.duration, 0),
+    hasAudio,
+    fps,
+    method,
+    renditions: [],
+  };
+  for (let i = 0; i < outputs.length; i++) {
+    manifest.renditions.push(await _describeRendition(outputs[i].dir, `r${i}`, lists[i], options));
+  }
+  // Reuse the starts of rendition 0 everywhere so the boundaries are identical, not just close.
+  for (const r of manifest.renditions) {
+    r.segments.forEach((s, i) => {
+      s.start = manifest.renditions[0].segments[i].start;
+    });
+  }
+  return manifest;
+}
+
+/**
+ * Remuxes aligned H.264 sources, or encodes (when remuxing does not apply or fails).
+ *
+ * @returns Each rendition's segment list, and how they were made.
+ * @throws {PeerstreamError} `VIDEO_FAILED` when encoding fails.
+ */
+async function _makeSegments(
+  title: Title,
+  options: PrepareOptions & {
+    codec: VideoCodec;
+    segmentSeconds: number;
+    steps: LadderStep[];
+    outputs: LadderOutput[];
+    fps: number;
+    hasAudio: boolean;
+  },
+): Promise<{ lists: ListedSegment[][]; method: PrepareMethod }> {
+  const { codec, segmentSeconds: seg, outputs, fps, hasAudio, signal } = options;
+  const log = options.onLog ?? (() => {});
+  const dirs = outputs.map((o) => o.dir);
+  const inputs = title.renditions.map((r) => r.path);
+  const duration = title.duration > 0 ? title.duration : 1;
+  const why = await _whyNotRemux(title, codec, options.steps, seg, signal);
+  if (why === null) {
+    log(`Preparing "${title.name}" by remuxing (no re-encode): its sources are aligned H.264`);
+    const audio = !hasAudio
+      ? "none"
+      : title.renditions.every((r) => r.probe.audioCodec === "aac")
+      ? "copy"
+      : "aac";
+    const failure = await _runFfmpeg(
+      remuxArgs({ inputs, dirs, segmentSeconds: seg, audio }),
+      duration,
+      options,
+    );
+    const lists = failure ??
+      await _readLists(dirs, codec, fps).catch((e: Error) => `no segment list (${e.message})`);
+    if (typeof lists !== "string") return { lists, method: "remux" };
+    log(`Cannot remux "${title.name}": ${lists}; encoding it instead`);
+    await _emptyDirs(dirs);
+  } else {
+    log(`Preparing "${title.name}" by encoding: ${why}`);
+  }
+  const failure = await _runFfmpeg(
+    ladderArgs({ inputs, outputs, codec, segmentSeconds: seg, fps, audio: hasAudio }),
+    duration,
+    options,
+  );
+  if (failure !== null) {
+    throw new PeerstreamError(
+      "VIDEO_FAILED",
+      `Cannot prepare "${title.name}": ${failure}; see the server log`,
+    );
+  }
+  const lists = await _readLists(dirs, codec, fps);
+  if (typeof lists === "string") {
+    throw new PeerstreamError(
+      "VIDEO_FAILED",
+      `Cannot prepare "${title.name}": ${lists}; report this with the source files`,
+    );
+  }
+  return { lists, method: "encode" };
+}
+
+/** One rendition's manifest entry: its size, bit rate and segments (files under `prefix/`). */
+async function _describeRendition(
+  dir: string,
+  prefix: string,
+  list: ListedSegment[],
+  options: { signal?: AbortSignal },
+): Promise<_Manifest["renditions"][number]> {
+  const first = await probe(`${dir}/${list[0].file}`, { signal: options.signal });
+  const segments = [];
+  let start = 0;
+  let total = 0;
+  for (const [index, s] of list.entries()) {
+    const bytes = (await Deno.stat(`${dir}/${s.file}`)).size;
+    segments.push({ index, start, duration: s.duration, bytes, file: `${prefix}/${s.file}` });
+    start += s.duration;
+    total += bytes;
+  }
+  return {
+    height: first.height,
+    width: first.width,
+    bitrate: start > 0 ? Math.round((total * 8) / start) : 0,
+    segments,
+  };
 }
