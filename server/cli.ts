@@ -72,17 +72,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     io.out(SERVE_HELP.trimEnd());
     return 0;
   }
-  const port = intFlag("port", values.port, 7878, 65535);
-  const codec = values.codec ?? "h264";
-  if (codec !== "h264" && codec !== "mjpeg") {
-    throw new UsageError(`Invalid --codec "${codec}": use h264 or mjpeg`);
-  }
-  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
-    throw new UsageError("Options --tls-cert and --tls-key go together");
-  }
-  if (values["tls-self-signed"] && values["tls-cert"] !== undefined) {
-    throw new UsageError("Options --tls-self-signed and --tls-cert are alternatives; pick one");
-  }
+  const { port, codec } = checkServeFlags(values);
   const cluster = clusterSettings(values);
   if (values.release !== undefined && cluster.redis !== undefined) {
     return await releaseInCluster(cluster.redis.url, values.release, io);
@@ -115,21 +105,8 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     trustedProxies: cluster.trustedProxies,
     reusePort: cluster.reusePort,
   });
-  let addr: Deno.NetAddr;
-  try {
-    addr = await server.start();
-  } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) {
-      io.err(`error: Cannot listen on port ${port}: it is in use; pick another with --port`);
-      return 1;
-    }
-    // Cannot join the cluster: the message says why and what to do.
-    if (cluster.redis !== undefined && !(error instanceof Deno.errors.PermissionDenied)) {
-      io.err(`error: ${(error as Error).message}`);
-      return 1;
-    }
-    throw error;
-  }
+  const addr = await listen(server, { port, cluster: cluster.redis !== undefined, io });
+  if (addr === null) return 1;
   io.out(`Listening on ${addr.hostname}:${addr.port}${tls ? " (TLS)" : ""}`);
   const web = values.web === undefined
     ? undefined
@@ -140,12 +117,82 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   }
   if (tls !== undefined) io.out(`TLS certificate SHA-256 ${certificateFingerprint(tls.cert)}`);
   // Chat works at once; videos appear as the library is scanned and prepared.
+  const library = openLibrary(server, { dir: values.videos, cache: values.cache, codec, log, io });
+  const why = await Promise.race([io.stopSignal, fatalSignal]);
+  await library.close();
+  log(`${why}: shutting down`);
+  await server.shutdown("Server is shutting down");
+  await web?.shutdown();
+  log("stopped");
+  return why === "cluster" ? 1 : 0;
+}
+
+/** The flags that must agree with each other, checked; the port and the codec. */
+function checkServeFlags(
+  values: ReturnType<typeof parseFlags>["values"],
+): { port: number; codec: VideoCodec } {
+  const port = intFlag("port", values.port, 7878, 65535);
+  const codec = values.codec ?? "h264";
+  if (codec !== "h264" && codec !== "mjpeg") {
+    throw new UsageError(`Invalid --codec "${codec}": use h264 or mjpeg`);
+  }
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
+    throw new UsageError("Options --tls-cert and --tls-key go together");
+  }
+  if (values["tls-self-signed"] && values["tls-cert"] !== undefined) {
+    throw new UsageError("Options --tls-self-signed and --tls-cert are alternatives; pick one");
+  }
+  return { port, codec };
+}
+
+/**
+ * Starts the server; says why not when the port is taken or the cluster cannot be joined.
+ *
+ * @returns The bound address, or null after saying why it cannot start.
+ */
+async function listen(
+  server: PeerstreamServer,
+  options: { port: number; cluster: boolean; io: ServeIo },
+): Promise<Deno.NetAddr | null> {
+  try {
+    return await server.start();
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      options.io.err(
+        `error: Cannot listen on port ${options.port}: it is in use; pick another with --port`,
+      );
+      return null;
+    }
+    // Cannot join the cluster: the message says why and what to do.
+    if (options.cluster && !(error instanceof Deno.errors.PermissionDenied)) {
+      options.io.err(`error: ${(error as Error).message}`);
+      return null;
+    }
+    throw error;
+  }
+}
+
+/**
+ * Opens the video library in the background and hands it to the server (or its error).
+ *
+ * @returns How to stop opening it, once the server stops.
+ */
+function openLibrary(
+  server: PeerstreamServer,
+  options: {
+    dir?: string;
+    cache?: string;
+    codec: VideoCodec;
+    log: (line: string) => void;
+    io: ServeIo;
+  },
+): { close(): Promise<void> } {
   const abort = new AbortController();
   const opening = VideoLibrary.open({
-    dir: values.videos,
-    cacheDir: values.cache ?? cacheDir(),
-    codec: codec as VideoCodec,
-    onLog: log,
+    dir: options.dir,
+    cacheDir: options.cache ?? cacheDir(),
+    codec: options.codec,
+    onLog: options.log,
     signal: abort.signal,
   }).then(
     (videos) => server.setVideos(videos),
@@ -153,17 +200,15 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
       if (abort.signal.aborted) return;
       const message = (error as Error).message;
       server.setVideosError(message);
-      io.err(`${timestamp()} error: Cannot open the video library: ${message}`);
+      options.io.err(`${timestamp()} error: Cannot open the video library: ${message}`);
     },
   );
-  const why = await Promise.race([io.stopSignal, fatalSignal]);
-  abort.abort();
-  await opening;
-  log(`${why}: shutting down`);
-  await server.shutdown("Server is shutting down");
-  await web?.shutdown();
-  log("stopped");
-  return why === "cluster" ? 1 : 0;
+  return {
+    close: async () => {
+      abort.abort();
+      await opening;
+    },
+  };
 }
 
 /**
