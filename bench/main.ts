@@ -71,13 +71,27 @@ Options:
   -h, --help        Show this help
 `;
 
+/** What the command line asks for. */
+interface BenchOptions {
+  only: string[];
+  quick: boolean;
+  reps: number;
+  workers: number;
+  viewerCounts?: number[];
+  cache?: string;
+  out?: string;
+  serverProf?: string;
+  clientRoot?: string;
+  /** `--only` was given. */
+  picked: boolean;
+}
+
 /**
- * Runs the benchmark.
+ * Reads the command line.
  *
- * @param args Command-line arguments.
- * @returns The exit code.
+ * @returns The options, or the exit code after printing help or an error.
  */
-export async function main(args: string[]): Promise<number> {
+function parseBenchArgs(args: string[]): BenchOptions | number {
   let values;
   try {
     ({ values } = parseArgs({
@@ -115,7 +129,6 @@ export async function main(args: string[]): Promise<number> {
     );
     return 2;
   }
-  const only = Object.keys(SCENARIOS).filter((id) => picked.includes(id));
   const quick = values.quick;
   const reps = values.reps === undefined ? (quick ? 1 : 3) : Number(values.reps);
   const workers = values.workers === undefined ? 0 : Number(values.workers);
@@ -128,47 +141,53 @@ export async function main(args: string[]): Promise<number> {
     console.error("error: --viewers takes whole numbers above 0, e.g. 2000,5000");
     return 2;
   }
+  return {
+    only: Object.keys(SCENARIOS).filter((id) => picked.includes(id)),
+    quick,
+    reps,
+    workers,
+    viewerCounts,
+    cache: values.cache,
+    out: values.out,
+    serverProf: values["server-prof"],
+    clientRoot: values["client-root"],
+    picked: values.only !== undefined,
+  };
+}
+
+/**
+ * Runs the benchmark.
+ *
+ * @param args Command-line arguments.
+ * @returns The exit code.
+ */
+export async function main(args: string[]): Promise<number> {
+  const options = parseBenchArgs(args);
+  if (typeof options === "number") return options;
+  const { quick } = options;
   const started = performance.now();
   const log = (line: string) =>
     console.error(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
   const machine = await machineFacts(ROOT);
-  const cache = values.cache ?? `${ROOT}.cache/bench`;
+  const cache = options.cache ?? `${ROOT}.cache/bench`;
   log(`preparing the bench title in ${cache}`);
   const { dir, file } = await ensureBenchTitle(cache);
   const ctx: BenchContext = {
     quick,
-    reps,
+    reps: options.reps,
     cache,
     videos: dir,
     file,
-    workers,
-    ...(viewerCounts === undefined ? {} : { viewerCounts }),
-    peers: !quick || values.only !== undefined,
+    workers: options.workers,
+    ...(options.viewerCounts === undefined ? {} : { viewerCounts: options.viewerCounts }),
+    peers: !quick || options.picked,
     quietMs: quick ? 0 : 5000,
-    profileDir: values["server-prof"],
-    clientRoot: values["client-root"],
+    profileDir: options.serverProf,
+    clientRoot: options.clientRoot,
     tag: crypto.randomUUID().slice(0, 6),
     log,
   };
-  const results: ScenarioResult[] = [];
-  let crashed = false;
-  for (const id of only) {
-    log(`scenario ${id}`);
-    try {
-      results.push(await SCENARIOS[id](ctx, results));
-    } catch (error) {
-      crashed = true;
-      const message = (error as Error)?.stack ?? String(error);
-      log(`scenario ${id} crashed: ${message}`);
-      results.push({
-        id,
-        title: `${id} (crashed)`,
-        metrics: [],
-        failures: [`crashed: ${(error as Error)?.message ?? String(error)}`],
-        notes: [],
-      });
-    }
-  }
+  const { results, crashed } = await runScenarios(options.only, ctx);
   const seconds = (performance.now() - started) / 1000;
   console.log(
     `peerstream bench (${quick ? "quick" : "full"}) — ${machine.cores} cores, ${
@@ -178,7 +197,7 @@ export async function main(args: string[]): Promise<number> {
     }, commit ${machine.commit}, ${machine.date}`,
   );
   console.log(formatTable(results));
-  const out = values.out ?? `${ROOT}bench/results.json`;
+  const out = options.out ?? `${ROOT}bench/results.json`;
   await Deno.writeTextFile(
     out,
     JSON.stringify(resultsFile(results, { quick, machine, seconds }), null, 2) + "\n",
@@ -190,6 +209,33 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+/** Runs the scenarios in order; a crash becomes that scenario's failure and the rest still run. */
+async function runScenarios(
+  only: readonly string[],
+  ctx: BenchContext,
+): Promise<{ results: ScenarioResult[]; crashed: boolean }> {
+  const results: ScenarioResult[] = [];
+  let crashed = false;
+  for (const id of only) {
+    ctx.log(`scenario ${id}`);
+    try {
+      results.push(await SCENARIOS[id](ctx, results));
+    } catch (error) {
+      crashed = true;
+      const message = (error as Error)?.stack ?? String(error);
+      ctx.log(`scenario ${id} crashed: ${message}`);
+      results.push({
+        id,
+        title: `${id} (crashed)`,
+        metrics: [],
+        failures: [`crashed: ${(error as Error)?.message ?? String(error)}`],
+        notes: [],
+      });
+    }
+  }
+  return { results, crashed };
 }
 
 if (import.meta.main) {
