@@ -69,9 +69,12 @@ export function encodeFrame(type: number, payload: Uint8Array): Uint8Array<Array
  * @param payloadLength The payload length that follows the header.
  */
 export function writeFrameHeader(target: Uint8Array, type: number, payloadLength: number): void {
-  const view = new DataView(target.buffer, target.byteOffset, FRAME_HEADER_BYTES);
-  view.setUint32(0, payloadLength);
-  view.setUint8(4, type);
+  // Byte by byte (big-endian): no DataView to allocate, once per frame.
+  target[0] = payloadLength >>> 24;
+  target[1] = (payloadLength >>> 16) & 0xff;
+  target[2] = (payloadLength >>> 8) & 0xff;
+  target[3] = payloadLength & 0xff;
+  target[4] = type;
 }
 
 /** The smallest buffer a partial frame starts with, bytes. */
@@ -126,6 +129,22 @@ export class FrameDecoder {
     const frames: Frame[] = [];
     let offset = 0;
     while (offset < chunk.length) {
+      // The common case: a whole frame in this chunk, copied out in one step.
+      if (
+        this.#length < 0 && this.#headerFill === 0 && chunk.length - offset >= FRAME_HEADER_BYTES
+      ) {
+        const length = ((chunk[offset] << 24) | (chunk[offset + 1] << 16) |
+          (chunk[offset + 2] << 8) | chunk[offset + 3]) >>> 0;
+        const end = offset + FRAME_HEADER_BYTES + length;
+        if (length <= MAX_FRAME_BYTES && end <= chunk.length) {
+          frames.push({
+            type: chunk[offset + 4],
+            payload: chunk.slice(offset + FRAME_HEADER_BYTES, end),
+          });
+          offset = end;
+          continue;
+        }
+      }
       if (this.#length < 0) {
         const take = Math.min(FRAME_HEADER_BYTES - this.#headerFill, chunk.length - offset);
         this.#header.set(chunk.subarray(offset, offset + take), this.#headerFill);

@@ -557,13 +557,16 @@ const SPECS: { [K in Exclude<MessageType, "media">]: Record<string, Check> } = {
 const BODY_TYPES = new Set<string>(["send", "deliver"]);
 
 function checkFields(obj: Record<string, unknown>, spec: Record<string, Check>, prefix = "") {
-  for (const key of Object.keys(obj)) {
+  // for…in, not Object.keys or entries: no array per message. `obj` comes from JSON.parse and
+  // `spec` is a literal, so neither has enumerable inherited keys.
+  for (const key in obj) {
     // Object.hasOwn, not `in`: inherited names such as "constructor" are not fields.
     if (!Object.hasOwn(spec, key) && !(prefix === "" && key === "type")) {
       throw new TypeError(`Invalid field ${fieldLabel(prefix + key)}: not part of this message`);
     }
   }
-  for (const [key, check] of Object.entries(spec)) {
+  for (const key in spec) {
+    const check = spec[key];
     const value = obj[key];
     if (value === undefined) {
       if ("optional" in check) continue;
@@ -602,22 +605,54 @@ export function encodeMessage(message: Message): Uint8Array<ArrayBuffer> {
   }
   if (BODY_TYPES.has(message.type)) {
     const { body, ...rest } = message as SendMessage | DeliverMessage;
-    const json = encoder.encode(JSON.stringify(rest));
-    const length = 4 + json.length + body.length;
+    const text = JSON.stringify(rest);
+    const start = FRAME_HEADER_BYTES + 4;
+    // Built in place: the body (up to 96 KiB, once per relayed message) is copied only once.
+    let out = new Uint8Array(start + text.length + body.length);
+    let jsonLength = _encodeAscii(text, out, start);
+    if (jsonLength < 0) {
+      const json = encoder.encode(text);
+      out = new Uint8Array(start + json.length + body.length);
+      out.set(json, start);
+      jsonLength = json.length;
+    }
+    const length = 4 + jsonLength + body.length;
     if (length > MAX_FRAME_BYTES) {
       throw new RangeError(
         `Cannot encode "${message.type}": ${length} bytes exceeds the ${MAX_FRAME_BYTES}-byte limit`,
       );
     }
-    // Built in place: the body (up to 96 KiB, once per relayed message) is copied only once.
-    const out = new Uint8Array(FRAME_HEADER_BYTES + length);
     writeFrameHeader(out, FrameType.ControlWithBody, length);
-    new DataView(out.buffer).setUint32(FRAME_HEADER_BYTES, json.length);
-    out.set(json, FRAME_HEADER_BYTES + 4);
-    out.set(body, FRAME_HEADER_BYTES + 4 + json.length);
+    _setUint32(out, FRAME_HEADER_BYTES, jsonLength);
+    out.set(body, start + jsonLength);
     return out;
   }
-  return encodeFrame(FrameType.Control, encoder.encode(JSON.stringify(message)));
+  const text = JSON.stringify(message);
+  if (text.length > MAX_FRAME_BYTES) return encodeFrame(FrameType.Control, encoder.encode(text));
+  const out = new Uint8Array(FRAME_HEADER_BYTES + text.length);
+  if (_encodeAscii(text, out, FRAME_HEADER_BYTES) < 0) {
+    return encodeFrame(FrameType.Control, encoder.encode(text));
+  }
+  writeFrameHeader(out, FrameType.Control, text.length);
+  return out;
+}
+
+/**
+ * Encodes `text` into `out` at `at` when it is all ASCII, as JSON text mostly is (one pass, no
+ * intermediate buffer); `out` must have room for `text.length` bytes there.
+ *
+ * @returns The bytes written, or -1 when the text is not all ASCII (nothing useful was written).
+ */
+function _encodeAscii(text: string, out: Uint8Array, at: number): number {
+  const { read, written } = encoder.encodeInto(text, out.subarray(at, at + text.length));
+  return read === text.length && written === text.length ? written : -1;
+}
+
+function _setUint32(out: Uint8Array, at: number, value: number) {
+  out[at] = value >>> 24;
+  out[at + 1] = (value >>> 16) & 0xff;
+  out[at + 2] = (value >>> 8) & 0xff;
+  out[at + 3] = value & 0xff;
 }
 
 /** Options for {@linkcode encodeMediaFrames}. */

@@ -66,8 +66,18 @@ export const DEFAULT_RELAY_BUDGETS: Readonly<RelayBudgets> = {
  * the server's other traffic.
  */
 export function newRelayId(): string {
-  return crypto.getRandomValues(new Uint8Array(12)).toBase64({ alphabet: "base64url" });
+  if (_randomAt + 12 > _random.length) {
+    crypto.getRandomValues(_random);
+    _randomAt = 0;
+  }
+  const id = _random.subarray(_randomAt, _randomAt + 12).toBase64({ alphabet: "base64url" });
+  _randomAt += 12;
+  return id;
 }
+
+/** Random bytes drawn 4 KiB at a time (one system call per 341 ids), each byte used once. */
+const _random = new Uint8Array(4092);
+let _randomAt = _random.length;
 
 interface Usage {
   messages: number;
