@@ -64,7 +64,12 @@ export function connectionEvents<T extends EventClient>(
     },
     deliver: (to, delivery) => {
       if (options.coalesce) corkForTick(to.conn);
-      to.conn.send({ type: "deliver", ...delivery });
+      to.conn.send({
+        type: "deliver",
+        rid: delivery.rid,
+        from: delivery.from,
+        body: delivery.body,
+      });
     },
     outcome: (sender, requestId, outcome) => {
       if (options.coalesce) corkForTick(sender.conn);

@@ -459,8 +459,11 @@ export class Connection {
       const media = this.#media[0] as MediaItem | undefined;
       const midFrame = media !== undefined && media.at > media.frameStart;
       if (!midFrame && this.#control.length > 0) {
+        const bytes = this.#takeControl();
         try {
-          await this.#writeAll(this.#takeControl());
+          // Usually one write takes it all: no subarray, no extra async step.
+          let at = await this.#writeSome(bytes);
+          while (at < bytes.length) at += await this.#writeSome(bytes.subarray(at));
         } catch (error) {
           this.#writeFailed(error);
           return;
@@ -531,11 +534,6 @@ export class Connection {
     }
     this.#controlBytes -= size;
     return out;
-  }
-
-  async #writeAll(bytes: Uint8Array) {
-    let at = 0;
-    while (at < bytes.length) at += await this.#writeSome(bytes.subarray(at));
   }
 
   /** One transport write: as many of `bytes` as it takes. */

@@ -136,10 +136,10 @@ export class Relay<C> {
     this.#inboxes.set(delivery.to, inbox);
     inbox.senders.set(delivery.from, pair);
     inbox.rids.add(rid);
-    for (const usage of [inbox, pair]) {
-      usage.messages++;
-      usage.bytes += delivery.bytes;
-    }
+    inbox.messages++;
+    inbox.bytes += delivery.bytes;
+    pair.messages++;
+    pair.bytes += delivery.bytes;
     return rid;
   }
 
