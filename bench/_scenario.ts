@@ -107,7 +107,8 @@ export interface ScenarioResult {
  * @param ctx The bench context.
  * @param fn The measurement.
  * @param options Another videos folder and the title to wait for; the server's limits instead of
- * `BENCH_LIMITS` (`{}`: the defaults); another checkout whose server to run.
+ * `BENCH_LIMITS` (`{}`: the defaults); another checkout whose server to run; extra `deno run`
+ * flags for it (e.g. `--v8-flags=…`).
  * @returns What `fn` returned.
  */
 export async function withServer<T>(
@@ -117,6 +118,7 @@ export async function withServer<T>(
     videos?: { dir: string; title: string };
     limits?: Readonly<Partial<ServerLimits>>;
     root?: string;
+    denoArgs?: string[];
   } = {},
 ): Promise<T> {
   const server = await startBenchServer({
@@ -127,6 +129,7 @@ export async function withServer<T>(
     limits: options.limits,
     root: options.root,
     args: ctx.serverArgs,
+    denoArgs: options.denoArgs,
   });
   try {
     return await fn(server);

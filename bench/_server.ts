@@ -198,6 +198,8 @@ export async function startBenchServer(
     root?: string;
     /** Extra `serve` arguments (e.g. `--redis URL`). */
     args?: string[];
+    /** Extra `deno run` flags (e.g. `--v8-flags=…`). */
+    denoArgs?: string[];
   },
 ): Promise<BenchServer> {
   const limits = limitSettings(
@@ -210,9 +212,12 @@ export async function startBenchServer(
     args: ["--videos", options.videos, ...limits.args, ...(options.args ?? [])],
     // Replaces the tests' loopback limits: the bench sets its own, or none.
     env: { PEERSTREAM_LIMITS: limits.env },
-    denoArgs: options.profileDir === undefined
-      ? []
-      : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`],
+    denoArgs: [
+      ...(options.denoArgs ?? []),
+      ...(options.profileDir === undefined
+        ? []
+        : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]),
+    ],
   });
   const bench: BenchServer = {
     port: server.port,

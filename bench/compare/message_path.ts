@@ -2,18 +2,20 @@
  * The single-process message path of several checkouts, interleaved: each repetition runs
  * scenario 10's peerstream load (a fresh server, 100 clients in two load processes, the same
  * 1,420-byte sealed bodies) against every checkout in turn, alternating the order, and prints the
- * closed-loop msgs/s and the send → deliver p50/p99 at 5,000 msg/s with the server's CPU. Single
- * runs of these rows move by 10 % and more on a shared machine; interleaved repetitions and their
- * medians are what tell a change from noise. Not part of `deno task bench`; run it by hand:
+ * closed-loop msgs/s and the send → deliver p50/p99 at 5,000 msg/s with the server's CPU, idle or
+ * while `--viewers N` stream 480p from the same server. Single runs of these rows move by 10 % and
+ * more on a shared machine; interleaved repetitions and their medians are what tell a change from
+ * noise. Not part of `deno task bench`; run it by hand:
  *
  * ```sh
  * git archive 9a4ed63 | tar -x -C /tmp/before    # a checkout that speaks this protocol version
  * deno run -A bench/compare/message_path.ts --reps 9 /tmp/before .
+ * deno run -A bench/compare/message_path.ts --v8-flags=--heap-growing-percent=25 --viewers 500 .
  * ```
  *
- * `.` is this checkout, run as the tests run it (with `SERVER_V8_FLAGS`); another checkout runs
- * with none, so to compare code alone, archive this checkout too. The figures behind issue 10's
- * "within noise" are in BENCHMARKS.md.
+ * `.` is this checkout. Every server runs with the same `deno run` flags: none, or `--v8-flags` as
+ * given (`serve` ships with `SERVER_V8_FLAGS`). The figures behind issue 10's "within noise" are in
+ * BENCHMARKS.md.
  * @module
  */
 
@@ -26,12 +28,18 @@ import { runRelaySuite } from "../_relay_suite.ts";
 import { type BenchContext, names, withServer } from "../_scenario.ts";
 import { ensureBenchTitle } from "../_server.ts";
 import { percentile } from "../_stats.ts";
-import { CLIENT_SEND_CAP, sealedBody, WINDOW } from "../messages.ts";
+import { CLIENT_SEND_CAP, sealedBody, streamViewers, WINDOW } from "../messages.ts";
 
-const HELP = `Usage: deno run -A bench/compare/message_path.ts [--reps N] [--cache DIR] ROOT...
+const HELP = `Usage: deno run -A bench/compare/message_path.ts [options] ROOT...
 
 Runs scenario 10's peerstream message load against each checkout ROOT ("." is this one),
-interleaved, and prints each run and the medians.`;
+interleaved, and prints each run and the medians.
+
+Options:
+  --reps N          Repetitions (default 5)
+  --viewers N       Viewers streaming during the fixed-rate window (default 0)
+  --v8-flags FLAGS  V8 flags for every server, e.g. --heap-growing-percent=25
+  --cache DIR       The bench title and its segments (default .cache/bench)`;
 
 /** One run's figures. */
 interface Row {
@@ -67,13 +75,19 @@ async function main(args: string[]): Promise<number> {
     args,
     options: {
       reps: { type: "string", default: "5" },
+      viewers: { type: "string", default: "0" },
+      "v8-flags": { type: "string" },
       cache: { type: "string", default: new URL("../../.cache/bench", import.meta.url).pathname },
       help: { type: "boolean", short: "h", default: false },
     },
     allowPositionals: true,
   });
   const reps = Number(values.reps);
-  if (values.help || positionals.length === 0 || !Number.isInteger(reps) || reps < 1) {
+  const viewers = Number(values.viewers);
+  if (
+    values.help || positionals.length === 0 || !Number.isInteger(reps) || reps < 1 ||
+    !Number.isInteger(viewers) || viewers < 0
+  ) {
     (values.help ? console.log : console.error)(HELP);
     return values.help ? 0 : 2;
   }
@@ -92,6 +106,9 @@ async function main(args: string[]): Promise<number> {
     log,
   };
   const body = await sealedBody(await benchIdentity(await generateIdentity()));
+  const here = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+  const denoArgs = values["v8-flags"] === undefined ? [] : [`--v8-flags=${values["v8-flags"]}`];
+  const failures: string[] = [];
   const rows = new Map<string, Row[]>(positionals.map((root) => [root, []]));
   for (let rep = 0; rep < reps; rep++) {
     const order = rep % 2 === 0 ? positionals : [...positionals].reverse();
@@ -113,13 +130,23 @@ async function main(args: string[]): Promise<number> {
           body,
           split: false,
           log: () => {},
-        }), { root: root === "." ? undefined : root });
-      const row = rowOf(suite.throughput, suite.idle);
+          ...(viewers === 0 ? {} : {
+            viewers: () =>
+              streamViewers(ctx, {
+                port: server.port,
+                n: viewers,
+                prefix: `mv${rep}-${i}-`,
+                failures,
+              }),
+          }),
+        }), { root: root === "." ? here : root, denoArgs });
+      const row = rowOf(suite.throughput, suite.viewers ?? suite.idle);
       rows.get(root)!.push(row);
       console.log(format(root, row));
     }
   }
-  console.log(`\nmedians of ${reps} repetitions:`);
+  for (const failure of failures) console.error(`error: ${failure}`);
+  console.log(`\nmedians of ${reps} repetitions${viewers > 0 ? `, ${viewers} viewers` : ""}:`);
   for (const [root, list] of rows) {
     console.log(format(root, {
       msgsPerSecond: median(list.map((r) => r.msgsPerSecond)),
