@@ -77,15 +77,9 @@ async function settle() {
   for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
 }
 
-/** A registered session over memory, and its server end. */
-async function registered(
-  options: {
-    events?: SessionEvents;
-    knownPeers?: KnownPeers;
-    peers?: string[];
-    ephemeral?: boolean;
-    limits?: Partial<ClientLimits>;
-  } = {},
+/** A session over memory that has read the server's greeting, and its server end. */
+async function greeted(
+  options: { events?: SessionEvents; knownPeers?: KnownPeers; limits?: Partial<ClientLimits> },
 ) {
   const transport = new MemoryTransport();
   transport.push({
@@ -99,6 +93,20 @@ async function registered(
     knownPeers: options.knownPeers,
     limits: options.limits,
   });
+  return { transport, session };
+}
+
+/** A registered session over memory, and its server end. */
+async function registered(
+  options: {
+    events?: SessionEvents;
+    knownPeers?: KnownPeers;
+    peers?: string[];
+    ephemeral?: boolean;
+    limits?: Partial<ClientLimits>;
+  } = {},
+) {
+  const { transport, session } = await greeted(options);
   const identity = await generateIdentity();
   const welcome = session.register("alice", identity, { ephemeral: options.ephemeral });
   await settle();
@@ -112,6 +120,17 @@ function answer(transport: MemoryTransport, type: string, make: (id: number) => 
   const request = transport.sent.findLast((m) => m.type === type) as { id: number } | undefined;
   ok(request, `no ${type} request`);
   transport.push(make(request.id));
+}
+
+/** Answers the session's last key lookup with a peer's keys, online, and lets it open. */
+async function answerKey(
+  transport: MemoryTransport,
+  name: string,
+  keys: Awaited<ReturnType<typeof exportPublicKeys>>,
+) {
+  answer(transport, "key", (id) => ({ type: "key-info", re: id, name, ...keys, online: true }));
+  await settle();
+  await new Promise((r) => setTimeout(r, 50));
 }
 
 const STREAM: Omit<StreamStartMessage, "re"> = {
@@ -293,13 +312,7 @@ Deno.test("ClientSession looks a joining peer's key up only when it is a known p
   await settle();
   const lookups = transport.sent.filter((m) => m.type === "key");
   deepEqual(lookups.map((m) => m.type === "key" && m.name), ["bob"], "no lookup for carol");
-  answer(
-    transport,
-    "key",
-    (id) => ({ type: "key-info", re: id, name: "bob", ...bobKeys, online: true }),
-  );
-  await settle();
-  await new Promise((r) => setTimeout(r, 50));
+  await answerKey(transport, "bob", bobKeys);
   deepEqual(changed, ["bob"]);
 });
 
@@ -310,14 +323,7 @@ Deno.test("ClientSession takes what arrives in the same read as its welcome: a j
   const alice = await generateIdentity();
   const messages: string[] = [];
   const joined: string[] = [];
-  const transport = new MemoryTransport();
-  transport.push({
-    type: "server-hello",
-    version: PROTOCOL_VERSION,
-    server: "test",
-    challenge: new Uint8Array(32).toBase64(),
-  });
-  const session = await ClientSession.open(transport, {
+  const { transport, session } = await greeted({
     events: {
       message: (m) => void messages.push(m.text),
       joined: (name) => void joined.push(name),
@@ -340,13 +346,7 @@ Deno.test("ClientSession takes what arrives in the same read as its welcome: a j
   await settle();
   deepEqual(session.peers.names().toSorted(), ["bob", "carol"]);
   deepEqual(joined, ["carol"]);
-  answer(
-    transport,
-    "key",
-    (id) => ({ type: "key-info", re: id, name: "bob", ...bobKeys, online: true }),
-  );
-  await settle();
-  await new Promise((r) => setTimeout(r, 50));
+  await answerKey(transport, "bob", bobKeys);
   deepEqual(messages, ["right after your welcome"]);
   const receipt = transport.sent.find((m) => m.type === "receipt");
   deepEqual(receipt, { type: "receipt", rid: "r1", ok: true });
