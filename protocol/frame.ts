@@ -69,12 +69,34 @@ export function encodeFrame(type: number, payload: Uint8Array): Uint8Array<Array
  * @param payloadLength The payload length that follows the header.
  */
 export function writeFrameHeader(target: Uint8Array, type: number, payloadLength: number): void {
-  // Byte by byte (big-endian): no DataView to allocate, once per frame.
-  target[0] = payloadLength >>> 24;
-  target[1] = (payloadLength >>> 16) & 0xff;
-  target[2] = (payloadLength >>> 8) & 0xff;
-  target[3] = payloadLength & 0xff;
+  writeUint32(target, 0, payloadLength);
   target[4] = type;
+}
+
+/**
+ * Writes a big-endian 32-bit unsigned integer byte by byte: no `DataView` to make, once per frame.
+ *
+ * @param target Where to write.
+ * @param at The offset.
+ * @param value The number.
+ */
+export function writeUint32(target: Uint8Array, at: number, value: number): void {
+  target[at] = value >>> 24;
+  target[at + 1] = (value >>> 16) & 0xff;
+  target[at + 2] = (value >>> 8) & 0xff;
+  target[at + 3] = value & 0xff;
+}
+
+/**
+ * Reads a big-endian 32-bit unsigned integer (the counterpart of {@linkcode writeUint32}).
+ *
+ * @param source Where to read.
+ * @param at The offset.
+ * @returns The number.
+ */
+export function readUint32(source: Uint8Array, at: number): number {
+  return ((source[at] << 24) | (source[at + 1] << 16) | (source[at + 2] << 8) | source[at + 3]) >>>
+    0;
 }
 
 /** The smallest buffer a partial frame starts with, bytes. */
@@ -133,8 +155,7 @@ export class FrameDecoder {
       if (
         this.#length < 0 && this.#headerFill === 0 && chunk.length - offset >= FRAME_HEADER_BYTES
       ) {
-        const length = ((chunk[offset] << 24) | (chunk[offset + 1] << 16) |
-          (chunk[offset + 2] << 8) | chunk[offset + 3]) >>> 0;
+        const length = readUint32(chunk, offset);
         const end = offset + FRAME_HEADER_BYTES + length;
         if (length <= MAX_FRAME_BYTES && end <= chunk.length) {
           frames.push({
@@ -169,15 +190,14 @@ export class FrameDecoder {
   }
 
   #startPayload() {
-    const view = new DataView(this.#header.buffer);
-    const length = view.getUint32(0);
+    const length = readUint32(this.#header, 0);
     if (length > MAX_FRAME_BYTES) {
       this.#failed = true;
       throw new RangeError(
         `Cannot decode frame: declared length ${length} exceeds the ${MAX_FRAME_BYTES}-byte limit`,
       );
     }
-    this.#type = view.getUint8(4);
+    this.#type = this.#header[4];
     this.#length = length;
     this.#payloadFill = 0;
   }

@@ -6,6 +6,8 @@ import {
   FrameDecoder,
   FrameType,
   MAX_FRAME_BYTES,
+  readUint32,
+  writeUint32,
 } from "./frame.ts";
 import { byteCuts, chunksAt, concatBytes, prng, randomCuts } from "../tests/_util.ts";
 
@@ -272,4 +274,24 @@ Deno.test("FrameDecoder.bufferedBytes stays within twice the bytes received when
       equal(decoder.bufferedBytes, 0);
     });
   }
+});
+
+Deno.test("writeUint32() and readUint32() are big-endian and unsigned up to 2^32 - 1", () => {
+  const bytes = new Uint8Array(6);
+  for (const value of [0, 1, 0x7fffffff, 0x80000000, 0xdeadbeef, 0xffffffff]) {
+    writeUint32(bytes, 2, value);
+    equal(readUint32(bytes, 2), value);
+  }
+  writeUint32(bytes, 1, 0x01020304);
+  deepEqual([...bytes.subarray(1, 5)], [1, 2, 3, 4]);
+});
+
+Deno.test("FrameDecoder.push() gives whole frames their own bytes: reusing the read buffer is safe", () => {
+  const chunk = new Uint8Array([
+    ...encodeFrame(FrameType.Control, new Uint8Array([1, 2, 3])),
+    ...encodeFrame(FrameType.Control, new Uint8Array([4, 5])),
+  ]);
+  const frames = new FrameDecoder().push(chunk);
+  chunk.fill(0);
+  deepEqual(frames.map((f) => [...f.payload]), [[1, 2, 3], [4, 5]]);
 });

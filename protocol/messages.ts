@@ -15,7 +15,9 @@ import {
   FRAME_HEADER_BYTES,
   FrameType,
   MAX_FRAME_BYTES,
+  readUint32,
   writeFrameHeader,
+  writeUint32,
 } from "./frame.ts";
 import { logText } from "./text.ts";
 
@@ -623,7 +625,7 @@ export function encodeMessage(message: Message): Uint8Array<ArrayBuffer> {
       );
     }
     writeFrameHeader(out, FrameType.ControlWithBody, length);
-    _setUint32(out, FRAME_HEADER_BYTES, jsonLength);
+    writeUint32(out, FRAME_HEADER_BYTES, jsonLength);
     out.set(body, start + jsonLength);
     return out;
   }
@@ -646,13 +648,6 @@ export function encodeMessage(message: Message): Uint8Array<ArrayBuffer> {
 function _encodeAscii(text: string, out: Uint8Array, at: number): number {
   const { read, written } = encoder.encodeInto(text, out.subarray(at, at + text.length));
   return read === text.length && written === text.length ? written : -1;
-}
-
-function _setUint32(out: Uint8Array, at: number, value: number) {
-  out[at] = value >>> 24;
-  out[at + 1] = (value >>> 16) & 0xff;
-  out[at + 2] = (value >>> 8) & 0xff;
-  out[at + 3] = value & 0xff;
 }
 
 /** Options for {@linkcode encodeMediaFrames}. */
@@ -722,13 +717,8 @@ export function writeMediaFrameHeader(
   dataLength: number,
 ): void {
   writeFrameHeader(target, FrameType.Media, MEDIA_HEADER_BYTES + dataLength);
-  const view = new DataView(
-    target.buffer,
-    target.byteOffset + FRAME_HEADER_BYTES,
-    MEDIA_HEADER_BYTES,
-  );
-  view.setUint32(0, streamId);
-  view.setUint32(4, index);
+  writeUint32(target, FRAME_HEADER_BYTES, streamId);
+  writeUint32(target, FRAME_HEADER_BYTES + 4, index);
 }
 
 /**
@@ -749,11 +739,10 @@ export function decodeMessage(frame: Frame): Message {
         `Invalid media frame: ${payload.length} bytes is shorter than its header`,
       );
     }
-    const view = new DataView(payload.buffer, payload.byteOffset, MEDIA_HEADER_BYTES);
     return {
       type: "media",
-      streamId: view.getUint32(0),
-      index: view.getUint32(4),
+      streamId: readUint32(payload, 0),
+      index: readUint32(payload, 4),
       data: payload.subarray(MEDIA_HEADER_BYTES),
     };
   }
@@ -763,7 +752,7 @@ export function decodeMessage(frame: Frame): Message {
     jsonBytes = payload;
   } else if (type === FrameType.ControlWithBody) {
     if (payload.length < 4) throw new RangeError("Invalid frame: body frame shorter than 4 bytes");
-    const jsonLength = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0);
+    const jsonLength = readUint32(payload, 0);
     if (jsonLength > payload.length - 4) {
       throw new RangeError(`Invalid frame: JSON length ${jsonLength} exceeds the frame`);
     }

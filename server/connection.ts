@@ -12,7 +12,7 @@
  * @module
  */
 
-import { FRAME_HEADER_BYTES, FrameDecoder } from "../protocol/frame.ts";
+import { FRAME_HEADER_BYTES, FrameDecoder, readUint32 } from "../protocol/frame.ts";
 import { decodeMessage, encodeMessage, type Message } from "../protocol/messages.ts";
 import type { Transport } from "./transport.ts";
 
@@ -47,9 +47,7 @@ interface MediaItem {
  */
 function frameEndAt(frames: Uint8Array, start: number): number {
   if (start + FRAME_HEADER_BYTES > frames.length) return frames.length;
-  const length = ((frames[start] << 24) | (frames[start + 1] << 16) | (frames[start + 2] << 8) |
-    frames[start + 3]) >>> 0;
-  return Math.min(frames.length, start + FRAME_HEADER_BYTES + length);
+  return Math.min(frames.length, start + FRAME_HEADER_BYTES + readUint32(frames, start));
 }
 
 const COALESCE_BYTES = 64 * 1024;
