@@ -24,8 +24,6 @@ export function reconnectDelay(retries: number, random: number = Math.random()):
   return Math.round(base * (0.8 + 0.4 * random));
 }
 
-export { checkRedisUrl, redactUrl } from "./redis_url.ts";
-
 /** Options for {@linkcode RedisLink.open}. */
 export interface RedisLinkOptions {
   /** `redis://HOST:PORT[/DB]`. */
