@@ -75,7 +75,7 @@ export function newRelayId(): string {
   return id;
 }
 
-/** Random bytes drawn 4 KiB at a time (one system call per 341 ids), each byte used once. */
+/** Random bytes drawn 4,092 at a time (one call per 341 ids), each byte used once. */
 const _random = new Uint8Array(4092);
 let _randomAt = _random.length;
 
