@@ -11,7 +11,7 @@
  */
 
 import { MAX_TEXT_BYTES } from "../protocol/messages.ts";
-import { codePointWidth, textWidth } from "./text_width.ts";
+import { codePointWidth, displayWidth } from "../protocol/text.ts";
 
 /** The longest line: a MESSAGE of the longest text, with the command and a name. */
 export const MAX_LINE_BYTES = MAX_TEXT_BYTES + 256;
@@ -207,7 +207,7 @@ export class LineEditor {
   render(prompt: string, columns: number): string {
     const width = Math.max(20, columns);
     const shown = _lastColumns(prompt, width - 10);
-    const room = width - textWidth(shown) - 1;
+    const room = width - displayWidth(shown) - 1;
     if (this.#discarding) {
       const note = "[discarding a line that is too long; Enter ends it]".slice(0, room);
       return `\r${shown}${note}\x1b[K`;
@@ -220,7 +220,7 @@ export class LineEditor {
     }
     this.#scroll = Math.min(this.#scroll, _fitStart(line, line.length, room));
     const end = _fitEnd(line, this.#scroll, line.length, room);
-    const column = textWidth(shown) + textWidth(line.slice(this.#scroll, this.#cursor));
+    const column = displayWidth(shown) + displayWidth(line.slice(this.#scroll, this.#cursor));
     return `\r${shown}${line.slice(this.#scroll, end)}\x1b[K\r${
       column > 0 ? `\x1b[${column}C` : ""
     }`;

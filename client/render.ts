@@ -14,11 +14,10 @@ import type {
   StreamStartMessage,
   VideoSummary,
 } from "../protocol/messages.ts";
-import { escapeControls, speakerLines } from "../protocol/text.ts";
+import { displayWidth, escapeControls, padColumns, speakerLines } from "../protocol/text.ts";
 import type { KeyTrust } from "./known_peers.ts";
 import type { PlayerStats } from "./player.ts";
 import type { IncomingMessage } from "./session.ts";
-import { padColumns, textWidth } from "./text_width.ts";
 import type { ViewerEvent, ViewerStatus } from "./viewer.ts";
 
 /** Text styles; each is the identity when colour is off. */
@@ -150,7 +149,7 @@ export function renderShutdown(message: string, style: Style = PLAIN): string {
 /** LIST: one line per title. */
 export function renderVideos(videos: readonly VideoSummary[]): string[] {
   if (videos.length === 0) return ["No videos on this server"];
-  const width = Math.max(...videos.map((v) => textWidth(safe(v.title))));
+  const width = Math.max(...videos.map((v) => displayWidth(safe(v.title))));
   return videos.map((v) => {
     const state = v.state === "ready"
       ? ""

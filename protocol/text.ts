@@ -53,8 +53,11 @@ export function escapeControls(text: string, options: EscapeOptions = {}): strin
   return out;
 }
 
-/** Zero-width characters: combining marks, joiners, the byte order mark. */
-const ZERO_WIDTH = /^(?:\p{M}|[\u200b-\u200d\u2060\ufeff])$/u;
+/**
+ * Zero-width characters: combining marks (variation selectors among them), joiners, the byte order
+ * mark, and the conjoining Hangul vowels and finals that join the syllable before them.
+ */
+const ZERO_WIDTH = /^(?:\p{M}|[\u200b-\u200d\u2060\ufeff\u1160-\u11ff\ud7b0-\ud7ff])$/u;
 
 /** East Asian wide and fullwidth characters, and emoji: two columns. */
 function isWide(code: number): boolean {
@@ -78,11 +81,32 @@ function isWide(code: number): boolean {
  */
 export function displayWidth(text: string): number {
   let width = 0;
-  for (const ch of text) {
-    if (ZERO_WIDTH.test(ch)) continue;
-    width += isWide(ch.codePointAt(0)!) ? 2 : 1;
-  }
+  for (const ch of text) width += codePointWidth(ch.codePointAt(0)!);
   return width;
+}
+
+/**
+ * The columns one code point takes, as {@linkcode displayWidth} counts them.
+ *
+ * @param code The code point (not a control).
+ * @returns 0, 1 or 2.
+ */
+export function codePointWidth(code: number): 0 | 1 | 2 {
+  // Below the combining marks every printable character is narrow.
+  if (code < 0x300) return 1;
+  if (ZERO_WIDTH.test(String.fromCodePoint(code))) return 0;
+  return isWide(code) ? 2 : 1;
+}
+
+/**
+ * Pads text with spaces to a width in columns (`padEnd` counts UTF-16 units instead).
+ *
+ * @param text Text without controls.
+ * @param columns The width to reach.
+ * @returns The text, padded when narrower.
+ */
+export function padColumns(text: string, columns: number): string {
+  return text + " ".repeat(Math.max(0, columns - displayWidth(text)));
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });

@@ -1,9 +1,11 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import {
+  codePointWidth,
   displayWidth,
   escapeControls,
   LOG_TEXT_MAX,
   logText,
+  padColumns,
   speakerLines,
   terminalLines,
 } from "./text.ts";
@@ -95,8 +97,35 @@ Deno.test("displayWidth() counts wide characters as 2 and combining marks as 0",
     ["e\u0301", 1],
     ["👋", 2],
     ["한국", 4],
+    ["a😀b", 4],
+    ["e\u0301t\u00e9", 3],
+    ["\u1100\u1161\u11a8", 2], // a Hangul syllable from conjoining jamo
+    ["x\u200dy\ufe0f", 2], // a joiner and a variation selector
   ];
   for (const [text, width] of table) equal(displayWidth(text), width, text);
+});
+
+Deno.test("codePointWidth() is 2 for wide and fullwidth characters, 0 for marks and joiners", () => {
+  const cases: [string, number][] = [
+    ["a", 1],
+    ["é", 1],
+    ["Ω", 1],
+    ["中", 2],
+    ["ア", 2],
+    ["Ａ", 2],
+    ["\u0301", 0],
+    ["\u200d", 0],
+    ["\ufe0f", 0],
+    ["\u1160", 0],
+  ];
+  for (const [ch, width] of cases) equal(codePointWidth(ch.codePointAt(0)!), width, ch);
+});
+
+Deno.test("padColumns() pads to a width in columns", () => {
+  equal(padColumns("ab", 4), "ab  ");
+  equal(padColumns("日本", 4), "日本");
+  equal(padColumns("日", 4), "日  ");
+  equal(padColumns("toolong", 3), "toolong");
 });
 
 Deno.test("terminalLines() cuts lines longer than the width, never splitting a character", () => {

@@ -1,0 +1,23 @@
+import { equal } from "node:assert/strict";
+import { displayWidth } from "../protocol/text.ts";
+import { renderVideos, renderWhoLine } from "./render.ts";
+
+Deno.test("renderVideos() and renderWhoLine() line up columns after wide characters", () => {
+  const base = {
+    heights: [240],
+    duration: 60,
+    hasAudio: true,
+    state: "ready" as const,
+    progress: 1,
+  };
+  const lines = renderVideos([{ ...base, title: "日本" }, { ...base, title: "abc" }]);
+  // The heights start in the same column on both lines.
+  equal(displayWidth(lines[0].slice(0, lines[0].indexOf("240p"))), 6);
+  equal(displayWidth(lines[1].slice(0, lines[1].indexOf("240p"))), 6);
+  const fingerprint = "ab".repeat(32);
+  const who = [renderWhoLine("日本", fingerprint, "new"), renderWhoLine("bob", fingerprint, "new")];
+  equal(
+    displayWidth(who[0].slice(0, who[0].indexOf(" ab"))),
+    displayWidth(who[1].slice(0, who[1].indexOf(" ab"))),
+  );
+});
