@@ -61,11 +61,15 @@ export class Terminal {
     return this.#interactive;
   }
 
-  /** The terminal's width in columns, or undefined when not a terminal (lines are not cut). */
+  /**
+   * The terminal's width in columns, or undefined when not a terminal or its size is unknown (a pty
+   * nobody sized, as under `script`, says 0): lines are then not cut.
+   */
   get columns(): number | undefined {
     if (!this.#interactive) return undefined;
     try {
-      return Deno.consoleSize().columns;
+      const { columns } = Deno.consoleSize();
+      return columns > 0 ? columns : undefined;
     } catch {
       return undefined;
     }

@@ -36,6 +36,14 @@ Deno.test("in a real terminal: a 100 KB paste is refused at once, the next comma
       } ms`,
     );
 
+    // Wide characters and a combining accent, edited with the arrow keys: each key moves over
+    // one character as the screen shows it (é here is e and U+0301).
+    const wideBefore = screen.text.length;
+    await type(
+      "MESSAGE typist 日本語 cafe\u0301\x1b[D\x1b[D\x1b[D\x1b[D\x1b[Dx\x1b[D\x1b[D\x1b[Dy\r",
+    );
+    // One line: a pty nobody sized (0 columns) must not cut it a character per line.
+    await screen.waitFor(/<typist> 日y本語x cafe\u0301\n/, 20_000, wideBefore);
     await type("pl\tte\t240p\r");
     await screen.waitFor(/\* playing "testcard" \(0:12, 240p\/480p\/720p, 240p\)/);
     // Ctrl-C with text clears the line; on an empty line it stops the video.
