@@ -1,4 +1,4 @@
-import { equal, throws } from "node:assert/strict";
+import { equal } from "node:assert/strict";
 import { reconnectDelay } from "./redis_link.ts";
 
 Deno.test("reconnectDelay() doubles from 100 ms to a 2 s ceiling with ±20 % jitter", () => {
