@@ -46,8 +46,36 @@ async function startXvfb(): Promise<{ display: string; stop: () => Promise<void>
   };
 }
 
-/** The windows whose title starts with `peerstream: `. */
+/**
+ * The windows whose title starts with `peerstream: `, as the X server shows them. ffplay creates
+ * its window hidden at 640x480, then sets the title and the size and maps it: a window counts
+ * once it is viewable, with the size read in the same query as the map state.
+ */
 async function peerstreamWindows(display: string): Promise<Window[]> {
+  const windows: Window[] = [];
+  for (const { id } of await titledWindows(display)) {
+    const { stdout } = await new Deno.Command("xwininfo", {
+      args: ["-id", id],
+      env: { DISPLAY: display },
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const text = new TextDecoder().decode(stdout);
+    if (!/Map State: IsViewable/.test(text)) continue;
+    const field = (name: string) => Number(new RegExp(`${name}:\\s+(-?\\d+)`).exec(text)?.[1]);
+    windows.push({
+      id,
+      width: field("Width"),
+      height: field("Height"),
+      x: field("Absolute upper-left X"),
+      y: field("Absolute upper-left Y"),
+    });
+  }
+  return windows;
+}
+
+/** Every window, mapped or not, whose title starts with `peerstream: `. */
+async function titledWindows(display: string): Promise<Window[]> {
   const { stdout } = await new Deno.Command("xwininfo", {
     args: ["-root", "-tree"],
     env: { DISPLAY: display },
@@ -106,9 +134,9 @@ Deno.test("a real ffplay window opens at the top rendition's size, shows frames,
     ok(
       await until(
         async () => (windows = await peerstreamWindows(xvfb.display)).length === 1,
-        10_000,
+        20_000,
       ),
-      "one ffplay window",
+      `one ffplay window; saw ${JSON.stringify(await titledWindows(xvfb.display))}`,
     );
     // 240p plays in a window sized for 720p: a switch up never resizes it.
     deepEqual([windows[0].width, windows[0].height], [1280, 720]);
