@@ -228,7 +228,7 @@ async function killedWhilePaused(server: ServerProcess) {
     await cli.out.waitFor(/^\* paused; RESUME to continue$/);
     const [pid] = await pgrep(pattern);
     ok(pid !== undefined, "the player runs");
-    ok(await until(async () => await processState(pid) === "T", 5_000), "the player is stopped");
+    ok(await until(async () => await processState(pid) === "T", 20_000), "the player is stopped");
     cli.child.kill("SIGKILL");
     await cli.finish().catch(() => {});
     // Gone, or a zombie where nothing reaps orphans.
@@ -255,7 +255,7 @@ async function pauseLongerThanTheLimit(server: ServerProcess, dir: string) {
     await cli.type("PAUSE");
     await cli.out.waitFor(/^\* paused; RESUME to continue$/);
     const [pid] = await pgrep(player.pattern);
-    ok(await until(async () => await processState(pid) === "T", 2_000), "the player is stopped");
+    ok(await until(async () => await processState(pid) === "T", 20_000), "the player is stopped");
     await new Promise((r) => setTimeout(r, LIMITS.stallStopMs + 1_500));
     equal(await processState(pid), "T", "still frozen");
     await cli.type("RESUME");

@@ -599,7 +599,7 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
         await cli.out.waitFor(/^\* testcard: 720p/, { timeoutMs: 10_000 });
         ok((await pgrep(_playerPattern(marker))).length === 1, "the player runs");
         await cli.type("STOP");
-        await cli.out.waitFor(/^\* stopped "testcard"/, { timeoutMs: 5_000 });
+        await cli.out.waitFor(/^\* stopped "testcard"/, { timeoutMs: 20_000 });
         deepEqual(await pgrep(_playerPattern(marker)), [], "player left after STOP");
         await cli.type("QUIT");
         equal(await cli.finish(), 0);
@@ -853,7 +853,7 @@ Deno.test("PlayerProcess.kill() ends a player that ignores SIGTERM", async () =>
   const player = new PlayerProcess(["sh", "-c", `trap '' TERM; exec sleep ${seconds}`]);
   try {
     // Once `sleep` runs, the trap is set (and inherited): only then is SIGTERM ignored.
-    ok(await until(async () => (await pgrep(`^sleep ${seconds}$`)).length === 1, 5_000));
+    ok(await until(async () => (await pgrep(`^sleep ${seconds}$`)).length === 1, 20_000));
     await player.write(new Uint8Array(188));
     const started = performance.now();
     await deadline(player.kill(), PLAYER_KILL_GRACE_MS + 3_000, "the player to end");

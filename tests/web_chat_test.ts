@@ -91,7 +91,7 @@ Deno.test("two browsers (Chromium, Firefox) and a terminal user chat in every di
     equal(await carol.finish(), 0);
     await waitForNotice(ann.page, "carol left");
     await release(data, "carol");
-    await server.out.waitFor(/release "carol"/, { timeoutMs: 5_000 });
+    await server.out.waitFor(/release "carol"/, { timeoutMs: 20_000 });
     const newCarol = await startCli(server.port, "carol");
     await waitForPeer(ann.page, "carol", "changed");
     await waitForNotice(ann.page, "the key of carol changed");
