@@ -11,11 +11,13 @@
  * git archive 9a4ed63 | tar -x -C /tmp/before    # a checkout that speaks this protocol version
  * deno run -A bench/compare/message_path.ts --reps 9 /tmp/before .
  * deno run -A bench/compare/message_path.ts --v8-flags=--heap-growing-percent=25 --viewers 500 .
+ * deno run -A bench/compare/message_path.ts --viewers 500 . .@--max-semi-space-size=32
  * ```
  *
  * `.` is this checkout. Every server runs with the same `deno run` flags: none, or `--v8-flags` as
- * given (`serve` ships with `SERVER_V8_FLAGS`). The figures behind issue 10's "within noise" are in
- * BENCHMARKS.md.
+ * given (`serve` ships with `SERVER_V8_FLAGS`), unless its ROOT says otherwise: `ROOT@FLAGS` runs
+ * that checkout with `--v8-flags=FLAGS` instead, so two entries of one checkout compare V8 flags.
+ * The figures behind issue 10's "within noise" are in BENCHMARKS.md.
  * @module
  */
 
@@ -33,7 +35,8 @@ import { CLIENT_SEND_CAP, sealedBody, streamViewers, WINDOW } from "../messages.
 const HELP = `Usage: deno run -A bench/compare/message_path.ts [options] ROOT...
 
 Runs scenario 10's peerstream message load against each checkout ROOT ("." is this one),
-interleaved, and prints each run and the medians.
+interleaved, and prints each run and the medians. ROOT@FLAGS runs ROOT with --v8-flags=FLAGS
+instead of the flags of --v8-flags.
 
 Options:
   --reps N          Repetitions (default 5)
@@ -64,6 +67,21 @@ function format(root: string, row: Row): string {
   return `${root.padEnd(24)} ${row.msgsPerSecond.toFixed(0).padStart(7)} msgs/s  p50 ${
     row.p50.toFixed(2)
   } ms  p99 ${row.p99.toFixed(2)} ms  server ${row.cpuAtRate.toFixed(1)} % at 5,000/s`;
+}
+
+/** The checkout and `deno run` flags an entry `ROOT` or `ROOT@FLAGS` names. */
+export function serverOf(
+  entry: string,
+  here: string,
+  v8Flags: string | undefined,
+): { root: string; denoArgs: string[] } {
+  const at = entry.indexOf("@");
+  const root = at < 0 ? entry : entry.slice(0, at);
+  const flags = at < 0 ? v8Flags : entry.slice(at + 1);
+  return {
+    root: root === "." ? here : root,
+    denoArgs: flags === undefined || flags === "" ? [] : [`--v8-flags=${flags}`],
+  };
 }
 
 function median(values: number[]): number {
@@ -107,7 +125,6 @@ async function main(args: string[]): Promise<number> {
   };
   const body = await sealedBody(await benchIdentity(await generateIdentity()));
   const here = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
-  const denoArgs = values["v8-flags"] === undefined ? [] : [`--v8-flags=${values["v8-flags"]}`];
   const failures: string[] = [];
   const rows = new Map<string, Row[]>(positionals.map((root) => [root, []]));
   for (let rep = 0; rep < reps; rep++) {
@@ -139,7 +156,7 @@ async function main(args: string[]): Promise<number> {
                 failures,
               }),
           }),
-        }), { root: root === "." ? here : root, denoArgs });
+        }), serverOf(root, here, values["v8-flags"]));
       const row = rowOf(suite.throughput, suite.viewers ?? suite.idle);
       rows.get(root)!.push(row);
       console.log(format(root, row));
