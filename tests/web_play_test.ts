@@ -149,3 +149,44 @@ for (const kind of BROWSER_KINDS) {
     }
   });
 }
+
+/** What the page's library shows: loading, preparing, or every title ready to play. */
+const LIBRARY_STATE = `(() => {
+  if (document.getElementById("library-state").textContent.includes("still loading")) {
+    return "loading";
+  }
+  const rows = [...document.querySelectorAll("#titles tbody tr")];
+  if (rows.length === 0) return "empty";
+  if (rows.some((row) => row.textContent.includes("preparing"))) return "preparing";
+  const buttons = [...document.querySelectorAll("#titles button[data-title]")];
+  return buttons.length === rows.length && buttons.every((b) => !b.disabled) ? "ready" : "other";
+})()`;
+
+Deno.test("joined while the server prepares its first titles, the page shows it and then the titles ready, with no click", async () => {
+  // A fresh cache: the server listens at once, then generates and prepares its samples.
+  const cacheDir = await Deno.makeTempDir({ prefix: "peerstream-cache-" });
+  const browser = await launchBrowser("chromium");
+  const server = await startWebServer({ cacheDir });
+  try {
+    const { page, errors } = await openPage(browser, server.url);
+    await joinAs(page, "early");
+    const seen: string[] = [];
+    const deadline = Date.now() + 180_000;
+    while (seen.at(-1) !== "ready" && Date.now() < deadline) {
+      const state = String(await page.evaluate(LIBRARY_STATE));
+      if (seen.at(-1) !== state) seen.push(state);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    equal(seen.at(-1), "ready", `the library went ${seen.join(" → ")}`);
+    ok(
+      seen.includes("loading") || seen.includes("preparing"),
+      `the page showed the wait: ${seen.join(" → ")}`,
+    );
+    equal(await page.$$eval("#titles tbody tr", (rows) => rows.length), 3);
+    equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
+  } finally {
+    await browser.close();
+    await server.stop();
+    await Deno.remove(cacheDir, { recursive: true }).catch(() => {});
+  }
+});

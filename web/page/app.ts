@@ -12,6 +12,9 @@ import { appendItem, byId, clock, el, setText } from "./dom.ts";
 import { PagePlayer } from "./page_player.ts";
 import type { ClientSession, IncomingMessage, SessionEvents } from "../../client/session.ts";
 
+/** How often the page asks again while the library loads or titles are being prepared, ms. */
+const LIBRARY_POLL_MS = 2000;
+
 /** What the page knows of a peer. */
 interface PeerView {
   fingerprint?: string;
@@ -33,6 +36,8 @@ export class App {
   #session?: ClientSession;
   #peers = new Map<string, PeerView>();
   #player?: PagePlayer;
+  /** The next library refresh, while it loads or a title is being prepared. */
+  #libraryTimer?: ReturnType<typeof setTimeout>;
   /** The session's callbacks, bound to this page. */
   readonly events: SessionEvents;
 
@@ -74,6 +79,14 @@ export class App {
     addEventListener("pagehide", () => session.quit());
     for (const name of session.peers.names()) this.#joined(name, false);
     this.notice(`Joined as ${session.name}`);
+    if (this.#options.codec !== "h264") {
+      const note = byId("video-note", HTMLElement);
+      setText(
+        note,
+        `This server streams ${this.#options.codec.toUpperCase()}: video in the page needs H.264 (the server's default). Chat works as usual.`,
+      );
+      note.hidden = false;
+    }
     await this.refreshLibrary();
   }
 
@@ -89,27 +102,35 @@ export class App {
     appendItem(byId("notice-list", HTMLElement), item);
   }
 
-  /** Fetches and shows the library. */
+  /**
+   * Fetches and shows the library; while it is still loading, or a title is being prepared, asks
+   * again every {@linkcode LIBRARY_POLL_MS} so that progress and readiness show by themselves.
+   */
   async refreshLibrary(): Promise<void> {
+    clearTimeout(this.#libraryTimer);
+    this.#libraryTimer = undefined;
     const session = this.#session;
-    if (session === undefined) return;
+    if (session === undefined || document.body.dataset.joined === "") return;
     const body = byId("titles", HTMLTableElement).tBodies[0];
     let videos: VideoSummary[];
     try {
       videos = await session.list();
     } catch (error) {
-      this.notice(`Cannot list videos: ${(error as Error).message}`, "warn");
+      if (error instanceof PeerstreamError && error.code === "VIDEO_NOT_READY") {
+        setText(byId("library-state", HTMLElement), "The server is still loading its videos…");
+        this.#refreshLater();
+      } else {
+        this.notice(`Cannot list videos: ${(error as Error).message}`, "warn");
+      }
       return;
     }
+    setText(byId("library-state", HTMLElement), "");
     body.replaceChildren(...videos.map((video) => this.#titleRow(video)));
-    if (this.#options.codec !== "h264") {
-      const note = byId("video-note", HTMLElement);
-      setText(
-        note,
-        `This server streams ${this.#options.codec.toUpperCase()}: video in the page needs H.264 (the server's default). Chat works as usual.`,
-      );
-      note.hidden = false;
-    }
+    if (videos.some((video) => video.state === "preparing")) this.#refreshLater();
+  }
+
+  #refreshLater() {
+    this.#libraryTimer = setTimeout(() => this.refreshLibrary(), LIBRARY_POLL_MS);
   }
 
   #titleRow(video: VideoSummary): HTMLTableRowElement {
@@ -284,6 +305,7 @@ export class App {
   }
 
   #closed(info: { expected: boolean; message: string }) {
+    clearTimeout(this.#libraryTimer);
     this.#player?.disconnected();
     byId("status", HTMLElement).textContent = info.expected ? "Left" : "Disconnected";
     if (!info.expected) {
