@@ -130,6 +130,8 @@ export class App {
   }
 
   #refreshLater() {
+    // One timer, however many refreshes were in flight (a click while one waits for LIST).
+    clearTimeout(this.#libraryTimer);
     this.#libraryTimer = setTimeout(() => this.refreshLibrary(), LIBRARY_POLL_MS);
   }
 
