@@ -18,7 +18,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
  * 25 % between full collections instead of V8's up to 4x, so that a server holding thousands of
  * connections stays near its live memory (BENCHMARKS.md, issue 12).
  */
-export const SERVER_V8_FLAGS = ["--v8-flags=--heap-growing-percent=25"];
+export const SERVER_V8_FLAGS = ["--v8-flags=--heap-growing-percent=25,--max-semi-space-size=16"];
 
 /**
  * The permissions the program runs with (the same as the compiled binary), and `--unstable-net`,
