@@ -205,6 +205,8 @@ Deno.test("cluster: Redis stopped then started during chat", async () => {
       throw new Error(
         `${e.message}\nstderr: ${alice.err.lines.join("\n")}\nnode0: ${
           cluster.nodes[0].out.lines.slice(-15).join("\n")
+        }\nnode1: ${cluster.nodes[1].out.lines.slice(-15).join("\n")}\nbob's events: ${
+          JSON.stringify(bob.events.map((e) => e.kind === "message" ? e.message.text : e.kind))
         }`,
       );
     });
