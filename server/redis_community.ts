@@ -133,7 +133,17 @@ interface Outgoing<C> {
   at: number;
 }
 
+/** A result for another node that could not be published yet. */
+interface UnsentResult {
+  node: string;
+  bytes: Uint8Array;
+  /** When it was first tried, by the community's clock. */
+  at: number;
+}
+
 const RECENT_LIMIT = 10_000;
+/** The most results kept for retry; past it the oldest go (their senders time out instead). */
+const MAX_UNSENT_RESULTS = 10_000;
 
 /** A cluster node's view of the community. */
 export class RedisCommunity<C> implements Community<C> {
@@ -153,6 +163,8 @@ export class RedisCommunity<C> implements Community<C> {
   readonly #cancelled = new Set<C>();
   readonly #relay: Relay<Sender<C>>;
   readonly #outgoing = new Map<string, Outgoing<C>>();
+  /** Results to other nodes that could not be published yet, oldest first. */
+  readonly #unsent: UnsentResult[] = [];
   readonly #recent = new Map<string, PublicKeysText>();
   #link!: RedisLink;
   #up = false;
@@ -203,6 +215,7 @@ export class RedisCommunity<C> implements Community<C> {
         onMessage: (channel, message) => community.#onMessage(channel, message),
         onDown: (cause) => community.#down(cause),
         onReady: () => community.#resync(),
+        name: `peerstream:${options.node}`,
       }, [community.#key("events"), community.#key(`to:${options.node}`)]);
     } catch (error) {
       throw new Error(`Cannot join ${where}: ${errorText(error)}; check that Redis is running`, {
@@ -540,7 +553,9 @@ export class RedisCommunity<C> implements Community<C> {
   }
 
   #beat() {
-    if (this.#closed || this.#syncing !== null) return;
+    if (this.#closed) return;
+    this.#retryResults();
+    if (this.#syncing !== null) return;
     this.tick();
     if (!this.#up || this.#replica.gap || this.#replica.reaped) {
       this.#resync();
@@ -715,9 +730,6 @@ export class RedisCommunity<C> implements Community<C> {
       this.#events.outcome(sender.conn, requestId, outcome);
       return;
     }
-    // Resynchronising after Redis came back, this node may already hear deliveries from nodes that
-    // are in sync: answer them while the link works. With no link its node fails it on its clock.
-    if (!this.#link.ready) return;
     const bytes = encodeNodeMessage(
       outcome.ok ? { t: "result", from: this.#node, ref: sender.ref, ok: true } : {
         t: "result",
@@ -728,7 +740,35 @@ export class RedisCommunity<C> implements Community<C> {
         message: outcome.message,
       },
     );
-    this.#link.publish(this.#key(`to:${sender.node}`), bytes).catch(() => {});
+    this.#publishResult({ node: sender.node, bytes, at: this.#now() });
+  }
+
+  /**
+   * Publishes a result to the node that relayed the message. After Redis comes back, this node
+   * may hear deliveries (its subscriber is back) before it can publish (its command connection is
+   * not), or the sender's node may not be subscribed again yet: a result that cannot go now is
+   * kept and retried each beat, until the sender's node would have given up on it.
+   */
+  #publishResult(result: UnsentResult) {
+    const retry = () => this.#keepResult(result);
+    if (!this.#link.ready) return retry();
+    this.#link.publish(this.#key(`to:${result.node}`), result.bytes).then(
+      (receivers) => {
+        if (receivers === 0) retry();
+      },
+      retry,
+    );
+  }
+
+  #keepResult(result: UnsentResult) {
+    if (this.#closed || this.#now() - result.at > this.#timing.remoteTimeoutMs) return;
+    if (this.#unsent.length >= MAX_UNSENT_RESULTS) this.#unsent.shift();
+    this.#unsent.push(result);
+  }
+
+  #retryResults() {
+    if (this.#unsent.length === 0 || !this.#link.ready) return;
+    for (const result of this.#unsent.splice(0)) this.#publishResult(result);
   }
 
   #failOutgoing(ref: string, outcome: DeliveryOutcome) {

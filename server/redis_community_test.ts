@@ -237,6 +237,41 @@ Deno.test("RedisCommunity fails messages in flight when Redis goes away", async 
   });
 });
 
+/** Kills one of a node's Redis connections, found by its name in `CLIENT LIST`. */
+async function killClient(redis: RedisServer, name: string): Promise<void> {
+  const line = (await redis.command("CLIENT", "LIST")).split("\n")
+    .find((l) => l.includes(` name=${name} `));
+  const id = line === undefined ? undefined : /\bid=(\d+)/.exec(line)?.[1];
+  if (id === undefined) throw new Error(`No Redis client named ${name}`);
+  await redis.command("CLIENT", "KILL", "ID", id);
+}
+
+Deno.test("RedisCommunity keeps a result it cannot publish yet and sends it once its link is back", async () => {
+  await withRedis(async (redis, prefix) => {
+    const a = await openRedisNode(redis, 0, { prefix, timing: TIMING });
+    const b = await openRedisNode(redis, 1, { prefix, timing: TIMING });
+    try {
+      const alice = await join(a, "alice");
+      const bob = await join(b, "bob");
+      await eventually(() => of(alice.conn, "joined").length === 1, "alice to see bob");
+      a.community.send(alice.conn, { requestId: 8, to: "bob", body: new Uint8Array([8]) });
+      await eventually(() => of(bob.conn, "deliver").length === 1, "bob to get it");
+      // Only bob's node loses its command connection: as after Redis comes back, when a node's
+      // subscriber reconnects (and hears deliveries) before its command connection does.
+      await killClient(redis, "peerstream:n1:commands");
+      b.community.receipt(bob.conn, { rid: of(bob.conn, "deliver")[0].rid, ok: true });
+      await eventually(() => of(alice.conn, "outcome").length === 1, "alice to hear it", 10_000);
+      const [done] = of(alice.conn, "outcome");
+      equal(done.requestId, 8);
+      equal(done.outcome.ok, true);
+      await settle(500);
+      equal(of(alice.conn, "outcome").length, 1);
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+});
+
 Deno.test("RedisCommunity drops malformed messages on its channels and goes on", async () => {
   await withRedis(async (redis, prefix) => {
     const a = await openRedisNode(redis, 0, { prefix, timing: TIMING });

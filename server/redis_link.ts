@@ -38,6 +38,11 @@ export interface RedisLinkOptions {
   commandTimeoutMs?: number;
   /** The most to wait for the first connection, ms. @default {10000} */
   connectTimeoutMs?: number;
+  /**
+   * The connections' names in `CLIENT LIST` (`NAME:commands`, `NAME:subscriber`), so that an
+   * operator can tell the nodes' connections apart.
+   */
+  name?: string;
 }
 
 type Client = ReturnType<typeof createClient>;
@@ -58,8 +63,15 @@ export class RedisLink {
       connectTimeout: options.connectTimeoutMs ?? 10_000,
       reconnectStrategy: (retries: number) => reconnectDelay(retries),
     };
-    this.#commands = createClient({ url: options.url, socket, disableOfflineQueue: true });
-    this.#subscriber = createClient({ url: options.url, socket });
+    const named = (role: string) =>
+      options.name === undefined ? {} : { name: `${options.name}:${role}` };
+    this.#commands = createClient({
+      url: options.url,
+      socket,
+      disableOfflineQueue: true,
+      ...named("commands"),
+    });
+    this.#subscriber = createClient({ url: options.url, socket, ...named("subscriber") });
     for (const client of [this.#commands, this.#subscriber]) {
       client.on("error", (error: Error) => this.#down(error.message));
       client.on("end", () => this.#down("the connection ended"));
