@@ -210,31 +210,46 @@ Deno.test("RedisCommunity keeps local chat through a Redis outage and resynchron
   });
 });
 
+/**
+ * alice on node a has sent bob on node b one message, which bob has received (not confirmed yet).
+ * Runs `body`, then closes both nodes.
+ */
+async function withMessageInFlight(
+  redis: RedisServer,
+  prefix: string,
+  requestId: number,
+  body: (nodes: { a: TestNode; b: TestNode; alice: Conn; bob: Conn }) => Promise<void>,
+) {
+  const a = await openRedisNode(redis, 0, { prefix, timing: TIMING });
+  const b = await openRedisNode(redis, 1, { prefix, timing: TIMING });
+  try {
+    const alice = (await join(a, "alice")).conn;
+    const bob = (await join(b, "bob")).conn;
+    await eventually(() => of(alice, "joined").length === 1, "alice to see bob");
+    a.community.send(alice, { requestId, to: "bob", body: new Uint8Array([requestId]) });
+    await eventually(() => of(bob, "deliver").length === 1, "bob to get it");
+    await body({ a, b, alice, bob });
+  } finally {
+    await closeAll([a, b]);
+  }
+}
+
 Deno.test("RedisCommunity fails messages in flight when Redis goes away", async () => {
-  await withRedis(async (redis, prefix) => {
-    const a = await openRedisNode(redis, 0, { prefix, timing: TIMING });
-    const b = await openRedisNode(redis, 1, { prefix, timing: TIMING });
-    try {
-      const alice = await join(a, "alice");
-      const bob = await join(b, "bob");
-      await eventually(() => of(alice.conn, "joined").length === 1, "alice to see bob");
-      a.community.send(alice.conn, { requestId: 7, to: "bob", body: new Uint8Array([7]) });
-      await eventually(() => of(bob.conn, "deliver").length === 1, "bob to get it");
+  await withRedis((redis, prefix) =>
+    withMessageInFlight(redis, prefix, 7, async ({ a, b, alice, bob }) => {
       await redis.stop("SIGKILL");
-      await eventually(() => of(alice.conn, "outcome").length === 1, "alice to hear it failed");
-      const [failed] = of(alice.conn, "outcome");
+      await eventually(() => of(alice, "outcome").length === 1, "alice to hear it failed");
+      const [failed] = of(alice, "outcome");
       equal(failed.requestId, 7);
       equal(failed.outcome.ok ? "ok" : failed.outcome.code, "PEER_UNREACHABLE");
       // The late receipt cannot travel; nothing crashes and nothing is reported twice.
-      b.community.receipt(bob.conn, { rid: of(bob.conn, "deliver")[0].rid, ok: true });
+      b.community.receipt(bob, { rid: of(bob, "deliver")[0].rid, ok: true });
       await redis.restart();
       await eventually(() => (a.community as RedisCommunity<Conn>).up, "node a back up");
       await settle(500);
-      equal(of(alice.conn, "outcome").length, 1);
-    } finally {
-      await closeAll([a, b]);
-    }
-  });
+      equal(of(alice, "outcome").length, 1);
+    })
+  );
 });
 
 /** Kills one of a node's Redis connections, found by its name in `CLIENT LIST`. */
@@ -247,29 +262,20 @@ async function killClient(redis: RedisServer, name: string): Promise<void> {
 }
 
 Deno.test("RedisCommunity keeps a result it cannot publish yet and sends it once its link is back", async () => {
-  await withRedis(async (redis, prefix) => {
-    const a = await openRedisNode(redis, 0, { prefix, timing: TIMING });
-    const b = await openRedisNode(redis, 1, { prefix, timing: TIMING });
-    try {
-      const alice = await join(a, "alice");
-      const bob = await join(b, "bob");
-      await eventually(() => of(alice.conn, "joined").length === 1, "alice to see bob");
-      a.community.send(alice.conn, { requestId: 8, to: "bob", body: new Uint8Array([8]) });
-      await eventually(() => of(bob.conn, "deliver").length === 1, "bob to get it");
+  await withRedis((redis, prefix) =>
+    withMessageInFlight(redis, prefix, 8, async ({ b, alice, bob }) => {
       // Only bob's node loses its command connection: as after Redis comes back, when a node's
       // subscriber reconnects (and hears deliveries) before its command connection does.
       await killClient(redis, "peerstream:n1:commands");
-      b.community.receipt(bob.conn, { rid: of(bob.conn, "deliver")[0].rid, ok: true });
-      await eventually(() => of(alice.conn, "outcome").length === 1, "alice to hear it", 10_000);
-      const [done] = of(alice.conn, "outcome");
+      b.community.receipt(bob, { rid: of(bob, "deliver")[0].rid, ok: true });
+      await eventually(() => of(alice, "outcome").length === 1, "alice to hear it", 10_000);
+      const [done] = of(alice, "outcome");
       equal(done.requestId, 8);
       equal(done.outcome.ok, true);
       await settle(500);
-      equal(of(alice.conn, "outcome").length, 1);
-    } finally {
-      await closeAll([a, b]);
-    }
-  });
+      equal(of(alice, "outcome").length, 1);
+    })
+  );
 });
 
 Deno.test("RedisCommunity drops malformed messages on its channels and goes on", async () => {
