@@ -302,7 +302,12 @@ async function playerPausedInItsWindow(server: ServerProcess) {
   }
 }
 
-/** The protocol, in process: SEEK lands on the asked segment; a paused SEEK stays paused. */
+/**
+ * The protocol, in process: a SEEK while paused lands on the asked segment and stays paused, and
+ * RESUME sends from there. The sink reads instantly, so the server sends 6 s ahead at once and
+ * finishes the stream when the last segment is out: the seeks come while paused (nothing is sent),
+ * so that none of them can race the end of the stream.
+ */
 async function seekLandsOnTheSegment(server: ServerProcess) {
   const viewer = await connectClient(server.port, "rt-seeker");
   try {
@@ -311,26 +316,24 @@ async function seekLandsOnTheSegment(server: ServerProcess) {
       sink: () => ({ write() {}, close() {} }),
     });
     await viewer.waitFor((e) => e.kind === "segment");
-    const seek = await deadline(viewer.session.seek(6.5), 5_000, "SEEK");
-    deepEqual([seek.epoch, seek.index, seek.position, seek.paused], [1, 3, 6, false]);
-    const next = await viewer.waitFor((e) => e.kind === "segment" && e.segment.epoch === 1);
-    deepEqual(next.kind === "segment" && [next.segment.index, next.segment.start], [3, 6]);
-    // Paused, a seek moves and stays paused: nothing is sent until RESUME.
     await viewer.session.pause();
-    const paused: StreamSeekMessage = await viewer.session.seek(2);
-    deepEqual([paused.epoch, paused.index, paused.paused], [2, 1, true]);
-    await new Promise((r) => setTimeout(r, 700));
-    equal(segments(viewer).filter((s) => s.epoch === 2).length, 0, "nothing sent while paused");
-    await viewer.session.resume();
-    const resumed = await viewer.waitFor((e) => e.kind === "segment" && e.segment.epoch === 2);
-    equal(resumed.kind === "segment" && resumed.segment.index, 1);
     // Past the end: the last segment.
-    const last = await viewer.session.seek(999);
-    equal(last.index, 5);
+    const last = await deadline(viewer.session.seek(999), 5_000, "SEEK");
+    deepEqual([last.epoch, last.index, last.paused], [1, 5, true]);
+    const seek = await viewer.session.seek(6.5);
+    deepEqual([seek.epoch, seek.index, seek.position, seek.paused], [2, 3, 6, true]);
+    await new Promise((r) => setTimeout(r, 700));
+    equal(segments(viewer).filter((s) => s.epoch > 0).length, 0, "nothing sent while paused");
+    const back = await viewer.session.seek(2.5);
+    deepEqual([back.epoch, back.index, back.position, back.paused], [3, 1, 2, true]);
+    await viewer.session.resume();
+    const next = await viewer.waitFor((e) => e.kind === "segment" && e.segment.epoch === 3);
+    deepEqual(next.kind === "segment" && [next.segment.index, next.segment.start], [1, 2]);
     await viewer.waitFor(
       (e) => e.kind === "stream-end" && e.end.streamId === info.streamId,
       15_000,
     );
+    deepEqual(segments(viewer).filter((s) => s.epoch === 3).map((s) => s.index), [1, 2, 3, 4, 5]);
   } finally {
     await viewer.session.quit();
   }
