@@ -286,8 +286,9 @@ export class Viewer {
     const here = watch.epoch.clock.position(this.#now());
     const wanted = "absolute" in target ? target.absolute : here + target.relative;
     const to = Math.max(0, Math.min(watch.info.duration, wanted));
-    if (this.#runs(watch)) await this.#session.seek(to);
-    else await this.#replay(watch, to, watch.quality);
+    if (this.#runs(watch)) {
+      await this.#orReplay(watch, () => this.#session.seek(to), to, watch.quality);
+    } else await this.#replay(watch, to, watch.quality);
     return to;
   }
 
@@ -319,10 +320,16 @@ export class Viewer {
       return "now";
     }
     if (quality === "auto") {
-      await this.#session.setQuality("auto");
+      await this.#orReplay(watch, () => this.#session.setQuality("auto"));
       return "next";
     }
-    await this.#session.setQuality(quality, { position: watch.epoch.clock.position(this.#now()) });
+    const position = watch.epoch.clock.position(this.#now());
+    await this.#orReplay(
+      watch,
+      () => this.#session.setQuality(quality, { position }),
+      position,
+      quality,
+    );
     return "now";
   }
 
@@ -369,6 +376,30 @@ export class Viewer {
   /** Whether the server still streams this watch. */
   #runs(watch: Watch): boolean {
     return !watch.serverDone && this.#session.stream?.streamId === watch.info.streamId;
+  }
+
+  /**
+   * Asks the server to change the running stream. When the request crossed the stream's end (the
+   * server sent the last segment meanwhile, so it answers `NOT_PLAYING` after `stream-end`), the
+   * title is still on screen: jumps as after everything arrived, or, with no position, lets the
+   * player play out.
+   */
+  async #orReplay(
+    watch: Watch,
+    request: () => Promise<unknown>,
+    position?: number,
+    quality?: Quality,
+  ): Promise<void> {
+    try {
+      await request();
+    } catch (error) {
+      const crossed = error instanceof PeerstreamError && error.code === "NOT_PLAYING" &&
+        !this.#runs(watch) && this.#watch === watch;
+      if (!crossed) throw error;
+      if (position !== undefined && quality !== undefined) {
+        await this.#replay(watch, position, quality);
+      }
+    }
   }
 
   /** A jump after everything arrived: a new stream at `position`, paused if it was. */

@@ -386,6 +386,38 @@ Deno.test("Viewer SEEK after everything arrived plays again from there, paused i
   deepEqual(kinds(), ["playing", "moved"], "to the person it is the same stream");
 });
 
+Deno.test("Viewer SEEK or QUALITY that crosses the stream's end plays again from there", async () => {
+  const { session, players, viewer, clock } = setup();
+  await viewer.play("testcard", 720);
+  session.segment(0);
+  await settle();
+  clock.now = 1000;
+  // The server sends its last segment and stream-end while the SEEK is on its way: it answers
+  // NOT_PLAYING after stream-end.
+  session.seek = (position: number) => {
+    session.calls.push(`seek ${position}`);
+    session.finish();
+    return Promise.reject(new PeerstreamError("NOT_PLAYING", "Cannot seek: nothing is playing"));
+  };
+  equal(await viewer.seek({ absolute: 4 }), 4);
+  deepEqual(session.calls, ["play testcard 720 0", "seek 4", "play testcard 720 4"]);
+  await settle();
+  equal(players.length, 2);
+  equal(players[0].killed, true);
+  equal(viewer.state, "playing");
+  // The same for a QUALITY with a height.
+  session.setQuality = (quality: Quality) => {
+    session.calls.push(`quality ${quality}`);
+    session.finish();
+    return Promise.reject(new PeerstreamError("NOT_PLAYING", "Cannot change quality"));
+  };
+  equal(await viewer.setQuality(240), "now");
+  deepEqual(session.calls.slice(3), ["quality 240", "play testcard 240 4"]);
+  // While the stream runs, NOT_PLAYING is the server's answer and reaches the caller.
+  session.seek = () => Promise.reject(new PeerstreamError("NOT_PLAYING", "Cannot seek"));
+  await rejects(viewer.seek({ absolute: 2 }), /Cannot seek/);
+});
+
 Deno.test("Viewer RESUME while the queue is still full says nothing of the player", async () => {
   const { session, players, viewer, kinds, clock } = setup({ taking: false });
   await viewer.play("testcard", 240);
