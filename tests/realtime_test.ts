@@ -9,7 +9,7 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import type { SegmentMessage, StreamSeekMessage } from "../protocol/messages.ts";
+import type { SegmentMessage } from "../protocol/messages.ts";
 import {
   type CliClient,
   type ClientEvent,
