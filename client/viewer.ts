@@ -287,7 +287,10 @@ export class Viewer {
     const wanted = "absolute" in target ? target.absolute : here + target.relative;
     const to = Math.max(0, Math.min(watch.info.duration, wanted));
     if (this.#runs(watch)) {
-      await this.#orReplay(watch, () => this.#session.seek(to), to, watch.quality);
+      await this.#orReplay(watch, () => this.#session.seek(to), {
+        position: to,
+        quality: watch.quality,
+      });
     } else await this.#replay(watch, to, watch.quality);
     return to;
   }
@@ -324,12 +327,10 @@ export class Viewer {
       return "next";
     }
     const position = watch.epoch.clock.position(this.#now());
-    await this.#orReplay(
-      watch,
-      () => this.#session.setQuality(quality, { position }),
+    await this.#orReplay(watch, () => this.#session.setQuality(quality, { position }), {
       position,
       quality,
-    );
+    });
     return "now";
   }
 
@@ -381,14 +382,13 @@ export class Viewer {
   /**
    * Asks the server to change the running stream. When the request crossed the stream's end (the
    * server sent the last segment meanwhile, so it answers `NOT_PLAYING` after `stream-end`), the
-   * title is still on screen: jumps as after everything arrived, or, with no position, lets the
-   * player play out.
+   * title is still on screen: makes the `jump` as after everything arrived, or, without one, lets
+   * the player play out.
    */
   async #orReplay(
     watch: Watch,
     request: () => Promise<unknown>,
-    position?: number,
-    quality?: Quality,
+    jump?: { position: number; quality: Quality },
   ): Promise<void> {
     try {
       await request();
@@ -396,9 +396,7 @@ export class Viewer {
       const crossed = error instanceof PeerstreamError && error.code === "NOT_PLAYING" &&
         !this.#runs(watch) && this.#watch === watch;
       if (!crossed) throw error;
-      if (position !== undefined && quality !== undefined) {
-        await this.#replay(watch, position, quality);
-      }
+      if (jump !== undefined) await this.#replay(watch, jump.position, jump.quality);
     }
   }
 
