@@ -99,14 +99,34 @@ interface FileProcess {
   stop(signal?: Deno.Signal): Promise<number>;
 }
 
-function spawnFile(
-  file: string,
-  args: string[],
-  options: { home: string; cwd: string; env?: Record<string, string> },
-): FileProcess {
-  const env = { HOME: options.home, PATH, NO_COLOR: "1", ...options.env };
-  const child = new Deno.Command("env", {
-    args: ["-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), file, ...args],
+/** Where and how the file runs. */
+interface FileOptions {
+  /** A fresh HOME; TMPDIR is `tmp` beside it (checked to stay empty). */
+  home: string;
+  cwd: string;
+  env?: Record<string, string>;
+  /** Run it in a network namespace of its own, with no network at all. */
+  offline?: boolean;
+}
+
+function spawnFile(file: string, args: string[], options: FileOptions): FileProcess {
+  const env = {
+    HOME: options.home,
+    PATH,
+    TMPDIR: `${options.home}/../tmp`,
+    NO_COLOR: "1",
+    ...options.env,
+  };
+  const command = [
+    ...(options.offline ? ["unshare", "--net"] : []),
+    "env",
+    "-i",
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    file,
+    ...args,
+  ];
+  const child = new Deno.Command(command[0], {
+    args: command.slice(1),
     cwd: options.cwd,
     stdin: "piped",
     stdout: "piped",
@@ -149,8 +169,8 @@ function spawnFile(
 }
 
 /** Runs the file to its end with `env -i`. */
-async function runFile(file: string, args: string[], home: string, cwd: string): Promise<TaskRun> {
-  const process = spawnFile(file, args, { home, cwd });
+async function runFile(file: string, args: string[], options: FileOptions): Promise<TaskRun> {
+  const process = spawnFile(file, args, options);
   const code = await process.stop();
   return { code, stdout: process.out.lines.join("\n"), stderr: process.err.lines.join("\n") };
 }
@@ -197,6 +217,7 @@ async function handOut(name: string): Promise<{ file: string; folder: string; ho
   const home = `${WORK}/${name}/home`;
   await Deno.mkdir(folder, { recursive: true });
   await Deno.mkdir(home, { recursive: true });
+  await Deno.mkdir(`${WORK}/${name}/tmp`, { recursive: true });
   await Deno.copyFile(file, `${folder}/peerstream`);
   await Deno.chmod(`${folder}/peerstream`, 0o755);
   deepEqual(await tree(folder, 1), ["peerstream"]);
@@ -228,8 +249,9 @@ Deno.test("dist/peerstream alone with no deno on the PATH: --version, --help, th
   }).output();
   ok(!which.success, `deno is on ${PATH}: the test would prove nothing`);
 
-  // The first run unpacks, once, and says where.
-  const version = await runFile(file, ["--version"], home, folder);
+  // The first run unpacks, once, says where, and needs no network at all.
+  const at = { home, cwd: folder };
+  const version = await runFile(file, ["--version"], { ...at, offline: true });
   equal(version.code, 0, version.stderr);
   equal(version.stdout, `peerstream ${CONFIG.version} (commit ${commit}, Deno ${DENO_VERSION})`);
   equal(
@@ -238,10 +260,10 @@ Deno.test("dist/peerstream alone with no deno on the PATH: --version, --help, th
   );
   // Help as ./run gives it, and nothing unpacked again.
   for (const args of [["serve", "--help"], ["join", "--help"]]) {
-    const [mine, theirs] = await Promise.all([runFile(file, args, home, folder), runScript(args)]);
+    const [mine, theirs] = await Promise.all([runFile(file, args, at), runScript(args)]);
     deepEqual(mine, theirs, args.join(" "));
   }
-  const help = await runFile(file, ["--help"], home, folder);
+  const help = await runFile(file, ["--help"], at);
   equal(help.code, 0);
   match(help.stdout, /^peerstream \S+: end-to-end encrypted chat/);
 
@@ -343,8 +365,9 @@ Deno.test("dist/peerstream alone with no deno on the PATH: --version, --help, th
     equal(await server.stop("SIGTERM"), 0, server.err.lines.join("\n"));
   }
   // Nothing written but the file's cache folder and the program's own XDG folders; the folder
-  // still holds the file alone.
+  // still holds the file alone, and TMPDIR is empty.
   deepEqual(await tree(folder, 1), ["peerstream"]);
+  deepEqual(await tree(`${home}/../tmp`, 1), []);
   const written = await tree(home, 3);
   deepEqual(written.filter((p) => !p.includes("/")), [".cache", ".config", ".local"]);
   deepEqual([
