@@ -15,6 +15,24 @@ export const RUNTIME_FILE = "deno";
 export const PROGRAM_FILE = "peerstream.js";
 
 /**
+ * Every command the script runs: `sh` (dash), `gzip` and coreutils, all essential packages on
+ * Debian, so that the file needs nothing installed. Its test runs it with only these on the PATH.
+ */
+export const SCRIPT_TOOLS: readonly string[] = [
+  "sh",
+  "uname",
+  "mkdir",
+  "mktemp",
+  "tail",
+  "head",
+  "gzip",
+  "sha256sum",
+  "chmod",
+  "mv",
+  "rm",
+];
+
+/**
  * Flags every run gets besides its task's: the unpacked program is one self-contained file, so no
  * `deno.json`, lock file or `package.json` found around the working folder may change how it runs,
  * and nothing may be resolved from the network.
@@ -135,6 +153,7 @@ function _script(layout: DistLayout, key: string, offset: number): string {
   const { version, commit, denoVersion: deno } = layout;
   // Anything but serve and join (help, --version, a mistake) needs no permission at all.
   const [serve, join, other] = [layout.serveFlags, layout.joinFlags, []].map(_run);
+  const tools = SCRIPT_TOOLS.filter((tool) => tool !== "sh").join(" ");
   return `#!/bin/sh
 # peerstream ${version} (commit ${commit}) for Linux x86-64, with Deno ${deno}. This file is this
 # shell script followed by Deno's runtime (gzip) and the bundled program. The first run unpacks
@@ -154,6 +173,10 @@ ps_fail() {
   exit 1
 }
 
+for ps_tool in ${tools}; do
+  command -v "$ps_tool" >/dev/null 2>&1 ||
+    ps_fail "Cannot start peerstream: \\"$ps_tool\\" is not on the PATH; put it there (every Debian has it)"
+done
 case "$(uname -s)/$(uname -m)" in
 Linux/x86_64) ;;
 *) ps_fail "Cannot start peerstream: this file is for Linux x86-64, not $(uname -s) $(uname -m); build one there with deno task dist" ;;

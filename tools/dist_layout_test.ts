@@ -16,6 +16,7 @@ import {
   renderHeader,
   RUNTIME_FILE,
   runtimeKeyInput,
+  SCRIPT_TOOLS,
   shellQuote,
   taskRunFlags,
 } from "./dist_layout.ts";
@@ -341,5 +342,43 @@ Deno.test("the script says what to do when its folder was left incomplete", asyn
       run.stderr,
       `error: Cannot start peerstream: "${dir}" is incomplete; remove that folder and run again\n`,
     );
+  });
+});
+
+Deno.test("the script needs no command but SCRIPT_TOOLS", async () => {
+  await withFile(async (file, home, { key }) => {
+    // A PATH holding only those commands (env, which starts it, is the caller's).
+    const bin = `${home}/../only`;
+    await Deno.mkdir(bin);
+    for (const tool of SCRIPT_TOOLS) {
+      const found = await new Deno.Command("sh", {
+        args: ["-c", `command -v ${tool}`],
+        stdout: "piped",
+      })
+        .output();
+      ok(found.success, `${tool} is not installed`);
+      await Deno.symlink(new TextDecoder().decode(found.stdout).trim(), `${bin}/${tool}`);
+    }
+    const env = { HOME: home, PATH: bin };
+    for (const expectUnpack of [true, false]) {
+      const run = await runFile(file, ["join", "x"], env);
+      equal(run.code, 0, run.stderr);
+      equal(run.stderr !== "", expectUnpack, run.stderr);
+      match(run.stdout, /^arg:x$/m);
+    }
+    ok((await Deno.stat(`${home}/.cache/peerstream/runtime-${key}/${RUNTIME_FILE}`)).isFile);
+    // Without one of them, it says which, and does nothing.
+    await Deno.remove(`${home}/.cache`, { recursive: true });
+    for (const tool of SCRIPT_TOOLS.filter((t) => t !== "sh")) {
+      await Deno.rename(`${bin}/${tool}`, `${bin}/_${tool}`);
+      const without = await runFile(file, ["join", "x"], env);
+      equal(without.code, 1, tool);
+      equal(
+        without.stderr,
+        `error: Cannot start peerstream: "${tool}" is not on the PATH; put it there (every Debian has it)\n`,
+      );
+      await Deno.rename(`${bin}/_${tool}`, `${bin}/${tool}`);
+    }
+    deepEqual(await tree(home), []);
   });
 });
