@@ -124,7 +124,8 @@ function spawnFile(file: string, args: string[], options: FileOptions): FileProc
     ...options.env,
   };
   const command = [
-    ...(options.offline ? ["unshare", "--net"] : []),
+    // A user namespace too, so that this works without root where user namespaces are allowed.
+    ...(options.offline ? ["unshare", "--user", "--map-root-user", "--net"] : []),
     "env",
     "-i",
     ...Object.entries(env).map(([k, v]) => `${k}=${v}`),

@@ -384,8 +384,11 @@ export async function buildDist(options: BuildDistOptions = {}): Promise<DistRes
   const path = output.startsWith("/") ? output : `${ROOT}${output}`;
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
   const commit = await _commit();
-  const denoDir = JSON.parse(await _run(Deno.execPath(), ["info", "--json"], "run deno info"))
-    .denoDir as string;
+  const info = JSON.parse(await _run(Deno.execPath(), ["info", "--json"], "run deno info"));
+  if (typeof info?.denoDir !== "string") {
+    throw new Error("Cannot find Deno's cache: deno info --json has no denoDir");
+  }
+  const denoDir: string = info.denoDir;
   const kind = chooseKind({
     denortBin: (Deno.env.get("DENORT_BIN") ?? "") !== "",
     cachedDenort: await Deno.stat(cachedDenortPath(denoDir, Deno.version.deno)).then(
