@@ -15,13 +15,14 @@ export const RUNTIME_FILE = "deno";
 export const PROGRAM_FILE = "peerstream.js";
 
 /**
- * Every command the script runs: `sh` (dash), `gzip` and coreutils, all essential packages on
+ * Every command the script runs: `sh` (dash), `gzip`, `find` and coreutils, all essential packages on
  * Debian, so that the file needs nothing installed. Its test runs it with only these on the PATH.
  */
 export const SCRIPT_TOOLS: readonly string[] = [
   "sh",
   "uname",
   "mkdir",
+  "find",
   "mktemp",
   "tail",
   "head",
@@ -194,6 +195,9 @@ ps_dir=$ps_cache/runtime-$ps_key
 # place: rename(2) is atomic, and fails when another run got there first (its copy is as good).
 ps_unpack() {
   mkdir -p "$ps_cache" || ps_fail "Cannot unpack peerstream: cannot create \\"$ps_cache\\"; check that it is writable"
+  # A run killed while unpacking (SIGKILL, power loss) leaves its temporary folder: sweep those
+  # untouched for an hour (unpacking takes seconds, so none of them is still being written).
+  find "$ps_cache" -maxdepth 1 -name '.runtime-*' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
   ps_tmp=$(mktemp -d "$ps_cache/.runtime-$ps_key.XXXXXX") ||
     ps_fail "Cannot unpack peerstream: cannot create a folder in \\"$ps_cache\\"; check that it is writable"
   trap 'rm -rf "$ps_tmp"' EXIT

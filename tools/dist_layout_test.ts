@@ -382,3 +382,25 @@ Deno.test("the script needs no command but SCRIPT_TOOLS", async () => {
     deepEqual(await tree(home), []);
   });
 });
+
+Deno.test("the script sweeps temporary folders a killed first run left an hour ago, not newer ones", async () => {
+  await withFile(async (file, home, { key }) => {
+    const cache = `${home}/.cache/peerstream`;
+    // As a run killed while unpacking leaves them; and one another run is writing right now.
+    for (const name of [".runtime-old.AAAAAA", ".runtime-now.BBBBBB"]) {
+      await Deno.mkdir(`${cache}/${name}`, { recursive: true });
+      await Deno.writeTextFile(`${cache}/${name}/deno`, "partial");
+    }
+    const hourAgo = new Date(Date.now() - 61 * 60_000);
+    await Deno.utime(`${cache}/.runtime-old.AAAAAA`, hourAgo, hourAgo);
+    const run = await runFile(file, ["join"], { HOME: home, PATH });
+    equal(run.code, 0, run.stderr);
+    deepEqual(await tree(cache), [
+      ".runtime-now.BBBBBB",
+      ".runtime-now.BBBBBB/deno",
+      `runtime-${key}`,
+      `runtime-${key}/${RUNTIME_FILE}`,
+      `runtime-${key}/${PROGRAM_FILE}`,
+    ]);
+  });
+});
