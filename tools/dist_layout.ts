@@ -220,8 +220,11 @@ ps_unpack() {
 }
 
 [ -d "$ps_dir" ] || ps_unpack
-[ -x "$ps_dir/${RUNTIME_FILE}" ] && [ -f "$ps_dir/${PROGRAM_FILE}" ] ||
+[ -f "$ps_dir/${RUNTIME_FILE}" ] && [ -f "$ps_dir/${PROGRAM_FILE}" ] ||
   ps_fail "Cannot start peerstream: \\"$ps_dir\\" is incomplete; remove that folder and run again"
+# access(2) refuses X_OK on a noexec mount too.
+[ -x "$ps_dir/${RUNTIME_FILE}" ] ||
+  ps_fail "Cannot start peerstream: \\"$ps_dir/${RUNTIME_FILE}\\" may not be run (a noexec mount?); set XDG_CACHE_HOME to a folder where programs may run"
 
 # Deno's own cache (code cache) lives in the folder too; no update check, no prompt.
 export DENO_DIR="$ps_dir/deno_dir" DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1 DENO_NO_PACKAGE_JSON=1

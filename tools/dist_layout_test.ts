@@ -332,7 +332,7 @@ Deno.test("the script's first runs, started together, all run and leave one fold
   });
 });
 
-Deno.test("the script says what to do when its folder was left incomplete", async () => {
+Deno.test("the script says what to do when its folder was left incomplete or may not run programs", async () => {
   await withFile(async (file, home, { key }) => {
     const dir = `${home}/.cache/peerstream/runtime-${key}`;
     await Deno.mkdir(dir, { recursive: true });
@@ -342,6 +342,27 @@ Deno.test("the script says what to do when its folder was left incomplete", asyn
       run.stderr,
       `error: Cannot start peerstream: "${dir}" is incomplete; remove that folder and run again\n`,
     );
+    // As a noexec mount looks to access(2), for a user other than root: not executable.
+    await Deno.remove(dir);
+    equal((await runFile(file, ["serve"], { HOME: home, PATH })).code, 0);
+    await Deno.chmod(`${dir}/${RUNTIME_FILE}`, 0o644);
+    const noexec = await runFile(file, ["serve"], { HOME: home, PATH });
+    equal(noexec.code, 1);
+    match(
+      noexec.stderr,
+      /^error: Cannot start peerstream: ".*\/deno" may not be run \(a noexec mount\?\); set XDG_CACHE_HOME/,
+    );
+  });
+});
+
+Deno.test("the script copes with spaces and quotes in the cache folder's path", async () => {
+  await withFile(async (file, home, { key, layout }) => {
+    const xdg = `${home}/it's a "cache"`;
+    const run = await runFile(file, ["serve", "x"], { XDG_CACHE_HOME: xdg, PATH });
+    equal(run.code, 0, run.stderr);
+    match(run.stdout, new RegExp(`^arg:${layout.serveFlags.at(-1)}$`, "m"));
+    ok((await Deno.stat(`${xdg}/peerstream/runtime-${key}/${PROGRAM_FILE}`)).isFile);
+    equal((await runFile(file, ["serve", "x"], { XDG_CACHE_HOME: xdg, PATH })).stderr, "");
   });
 });
 
