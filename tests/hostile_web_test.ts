@@ -300,11 +300,15 @@ Deno.test("plain text to the TLS web port costs a few log lines and no stack tra
   const pair = await HonestPair.start(server.port, { caCerts });
   try {
     const before = allLines(server).length;
-    const request = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    // Half HTTP in the clear, half a TLS record header followed by junk.
+    const garbage = [
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+      Uint8Array.of(0x16, 0x03, 0x01, 0x00, 0x05, ...new TextEncoder().encode("hello")),
+    ];
     for (let batch = 0; batch < 10; batch++) {
-      await Promise.all(Array.from({ length: 30 }, async () => {
+      await Promise.all(Array.from({ length: 30 }, async (_, i) => {
         const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-        await writeAll(conn, request).catch(() => {});
+        await writeAll(conn, garbage[i % 2]).catch(() => {});
         ok((await readUntilClosed(conn, 15_000)).closed);
       }));
     }
