@@ -80,7 +80,8 @@ export async function acceptTls(
 function duplexOf(conn: Deno.Conn): Duplex {
   return new Duplex({
     read() {
-      const buffer = new Uint8Array(16 * 1024);
+      // Small: an idle connection holds one pending read; a TLS record spans several reads.
+      const buffer = new Uint8Array(4 * 1024);
       conn.read(buffer).then(
         (n) => this.push(n === null ? null : buffer.subarray(0, n)),
         (error) => this.destroy(error),
