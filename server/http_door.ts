@@ -388,7 +388,9 @@ class HeadReader {
       const end = headEnd(this.#buffer.subarray(0, this.#length), searched);
       if (end > 0) return this.#take(end);
       if (this.#length >= MAX_HEAD_BYTES) {
-        throw new RangeError(`Request head over ${MAX_HEAD_BYTES} bytes`);
+        throw new RangeError(
+          `Cannot read the request: its head is over ${MAX_HEAD_BYTES} bytes; send fewer headers`,
+        );
       }
       searched = Math.max(0, this.#length - 3);
       if (this.#length === this.#buffer.length) {
