@@ -104,7 +104,12 @@ export function parseRequestHead(bytes: Uint8Array): RequestHead {
     if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) {
       throw new SyntaxError("Invalid header field: a control character in a value");
     }
-    headers.append(name, value);
+    try {
+      headers.append(name, value);
+    } catch (error) {
+      // Whatever else `Headers` refuses is a malformed request, not an internal error.
+      throw new SyntaxError("Invalid header field: refused by Headers", { cause: error });
+    }
   }
   const path = new URL(target, "http://door.invalid").pathname;
   return { method, target, path, version, headers };
