@@ -14,7 +14,13 @@
 import { X509Certificate } from "node:crypto";
 import { logText } from "../protocol/text.ts";
 import { PAGE_ASSETS, type PageAsset } from "../web/generated/page_assets.ts";
-import { type HttpAnswer, HttpDoor, type RequestInfo, type TakenSocket } from "./http_door.ts";
+import {
+  type HttpAnswer,
+  HttpDoor,
+  type HttpHandler,
+  type RequestInfo,
+  type TakenSocket,
+} from "./http_door.ts";
 import type { RequestHead } from "./http_head.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { ServerLog } from "./server_log.ts";
@@ -82,6 +88,11 @@ export interface WebServerOptions {
   assets?: Record<string, PageAsset>;
   /** Limits; missing fields take {@linkcode DEFAULT_LIMITS}. */
   limits?: Partial<ServerLimits>;
+  /**
+   * More endpoints, by exact path (e.g. an operator's `/metrics`), answered before the page's
+   * files; each answer is sent as it is (add the headers it needs). @default {{}}
+   */
+  routes?: Record<string, HttpHandler>;
 }
 
 /** Lines per second the web door may log per address and reason, sustained, and in a burst. */
@@ -223,6 +234,10 @@ export class WebServer {
       return plain(405, "Method not allowed", { allow: "GET, HEAD" });
     }
     if (request.path === WEBSOCKET_PATH) return this.#upgrade(request, info);
+    const route = this.#options.routes?.[request.path];
+    if (route !== undefined && Object.hasOwn(this.#options.routes!, request.path)) {
+      return route(request, info);
+    }
     if (request.path === "/server.json") {
       return {
         status: 200,
