@@ -48,9 +48,7 @@ export interface TakenSocket {
   rest: Uint8Array;
   /** The client's address. */
   remoteAddr: Deno.NetAddr;
-  /**
-   * Uncounts the connection; call once its socket is closed (idempotent).
-   */
+  /** Uncounts the connection; call once its socket is closed (idempotent, so may come sooner). */
   release: () => void;
 }
 

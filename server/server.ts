@@ -102,7 +102,7 @@ export class PeerstreamServer {
   #closing = false;
   #accepting?: Promise<void>;
   #handlers = new Set<Promise<void>>();
-  /** Clients counted before they got here (see `admitConnection`), and what to call when done. */
+  /** Clients counted from their accept (see `admitConnection`), and their releases. */
   readonly #admitted = new Map<ServerClient, () => void>();
 
   /** @param options Address, videos, limits and logging. */
@@ -308,13 +308,13 @@ export class PeerstreamServer {
    * handshake, limits, timeouts and shutdown for all.
    *
    * @param transport The client's byte stream; the server owns it from now on.
-   * @param options `admitted`: the transport was already counted by
-   * {@linkcode PeerstreamServer.admitConnection}; called once when the server is done with it.
+   * @param options `admitted`: the release {@linkcode PeerstreamServer.admitConnection} gave: the
+   * transport is counted already, and its owner releases it once its socket is closed; the
+   * server calls it sooner only when it evicts the connection to make room.
    */
   serveTransport(transport: Transport, options: { admitted?: () => void } = {}): void {
     if (this.#closing) {
       transport.close();
-      options.admitted?.();
       return;
     }
     this.#track(this.#handle(transport, options.admitted));
@@ -466,6 +466,8 @@ export class PeerstreamServer {
   #evictOldestGreeting(): boolean {
     for (const client of this.#greeting) {
       if (client.verifying) continue;
+      // Its place is needed now, not once its socket has finished closing.
+      this.#admitted.get(client)?.();
       this.#drop(client, "SERVER_FULL", "the server is full and this connection did not register");
       return true;
     }
@@ -665,10 +667,8 @@ export class PeerstreamServer {
     this.#greeting.delete(client);
     client.state = "closed";
     client.stream?.abort();
-    const admitted = this.#admitted.get(client);
-    this.#admitted.delete(client);
-    if (admitted === undefined) this.#admission.release(client.host);
-    else admitted();
+    // A connection counted from its accept (the web door) stays counted until its socket closes.
+    if (!this.#admitted.delete(client)) this.#admission.release(client.host);
     const why = client.closeWhy ?? client.conn.closeReason ?? "the client closed the connection";
     const suppressed = this.#log.forget(client.id);
     const note = suppressed > 0 ? `; ${suppressed} log lines suppressed` : "";

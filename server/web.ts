@@ -64,8 +64,8 @@ export interface TransportTarget {
    */
   admitConnection?(addr: Deno.NetAddr): (() => void) | undefined;
   /**
-   * Takes one client's byte stream. With `admitted`, it was counted by `admitConnection`: the
-   * server does not count it again, and calls `admitted` once instead of uncounting it.
+   * Takes one client's byte stream. With `admitted` (the release `admitConnection` gave), it is
+   * counted already and released when its socket closes; the server may release it sooner.
    */
   serveTransport(transport: Transport, options?: { admitted?: () => void }): void;
 }
@@ -296,14 +296,11 @@ export class WebServer {
       firstFrameMs: this.#limits.webSocketFirstFrameMs,
       closeMs: this.#limits.webSocketCloseMs,
     });
-    // Counted from accept until the socket is really gone, after its close handshake (bounded),
-    // whenever the server is done with it.
-    const release = () => void transport.closed.then(socket.release);
+    // Counted from accept until the socket is really gone, after its close handshake (bounded).
+    transport.closed.then(socket.release);
     const target = this.#options.target;
-    if (target.admitConnection === undefined) {
-      release();
-      target.serveTransport(transport);
-    } else target.serveTransport(transport, { admitted: release });
+    if (target.admitConnection === undefined) target.serveTransport(transport);
+    else target.serveTransport(transport, { admitted: socket.release });
   }
 }
 

@@ -352,3 +352,39 @@ Deno.test("2,000 cross-origin upgrade attempts are refused with 403 and cost a f
     await server.stop();
   }
 });
+
+Deno.test("a server full of idle WebSockets still takes an honest client: the oldest one still in its handshake makes room at once", async () => {
+  const server = await startWebServer({
+    env: limitsEnv({ maxConnections: 6, maxConnectionsPerAddress: 100, handshakeMs: 60_000 }),
+  });
+  const port = webPort(server);
+  const pair = await HonestPair.start(server.port);
+  const squatters: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      const squatter = await rawUpgrade(port);
+      equal(squatter.status, 101);
+      squatters.push(squatter.conn);
+    }
+    // Full: a fifth WebSocket makes the oldest squatter leave, and so does a TCP client.
+    const fifth = await rawUpgrade(port);
+    equal(fifth.status, 101, "the door made room for a new WebSocket");
+    squatters.push(fifth.conn);
+    const carol = await connectSession({ hostname: "127.0.0.1", port: server.port });
+    await carol.register("carol", await generateIdentity(), { ephemeral: true });
+    await carol.quit();
+    ok((await readUntilClosed(squatters[0], 10_000)).closed, "the oldest squatter was dropped");
+    ok((await readUntilClosed(squatters[1], 10_000)).closed, "the next oldest made room for carol");
+    await pair.finish();
+  } finally {
+    for (const conn of squatters) {
+      try {
+        conn.close();
+      } catch {
+        // Closed.
+      }
+    }
+    pair.close();
+    await server.stop();
+  }
+});
