@@ -110,7 +110,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   io.out(`Listening on ${addr.hostname}:${addr.port}${tls ? " (TLS)" : ""}`);
   const web = values.web === undefined
     ? undefined
-    : startWeb(values.web, { host: values.host, tls, server, log, codec, io });
+    : startWeb(values.web, { host: values.host, tls, server, log, codec, io, limits });
   if (web === null) {
     await server.shutdown();
     return 1;
@@ -335,6 +335,7 @@ function startWeb(
     log: (line: string) => void;
     codec: string;
     io: ServeIo;
+    limits: Partial<ServerLimits>;
   },
 ): WebServer | null {
   const where = webAddress(flag, options.host ?? "0.0.0.0");
@@ -344,6 +345,7 @@ function startWeb(
     target: options.server,
     log: options.log,
     codec: options.codec,
+    limits: options.limits,
   });
   try {
     web.start();

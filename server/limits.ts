@@ -93,6 +93,20 @@ export interface ServerLimits {
   clusterBeatMs: number;
   /** A stream paused longer than this ends with `PAUSE_TIMEOUT`, ms. */
   pauseTimeoutMs: number;
+  /** `--web` with TLS: a connection's TLS handshake must end within this, ms (else closed). */
+  webTlsHandshakeMs: number;
+  /** `--web`: a request's head must arrive whole within this of its first byte, ms (408). */
+  webRequestHeadMs: number;
+  /** `--web`: a kept-alive connection may wait this long for its next request, ms (closed). */
+  webKeepAliveMs: number;
+  /** `--web`: requests one kept-alive connection may make; the last is answered and closed. */
+  webRequestsPerConnection: number;
+  /** `--web`: a response must be taken by the peer within this, ms (else closed). */
+  webResponseMs: number;
+  /** `--web`: a WebSocket's first frame must arrive within this of the upgrade, ms (`BAD_FRAME`). */
+  webSocketFirstFrameMs: number;
+  /** `--web`: how long a closing WebSocket waits for the peer's close frame, ms (then destroyed). */
+  webSocketCloseMs: number;
 }
 
 /** The defaults; `peerstream serve --help` and README list them. */
@@ -128,6 +142,13 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   clusterTtlMs: 5000,
   clusterBeatMs: 1000,
   pauseTimeoutMs: 30 * 60_000,
+  webTlsHandshakeMs: 5_000,
+  webRequestHeadMs: 10_000,
+  webKeepAliveMs: 5_000,
+  webRequestsPerConnection: 100,
+  webResponseMs: 10_000,
+  webSocketFirstFrameMs: 10_000,
+  webSocketCloseMs: 2_000,
 };
 
 /** The environment variable that overrides limits (tests): a JSON object of {@linkcode ServerLimits} fields. */

@@ -102,6 +102,8 @@ export class PeerstreamServer {
   #closing = false;
   #accepting?: Promise<void>;
   #handlers = new Set<Promise<void>>();
+  /** Clients counted from their accept (see `admitConnection`), and their releases. */
+  readonly #admitted = new Map<ServerClient, () => void>();
 
   /** @param options Address, videos, limits and logging. */
   constructor(options: ServerOptions = {}) {
@@ -306,13 +308,44 @@ export class PeerstreamServer {
    * handshake, limits, timeouts and shutdown for all.
    *
    * @param transport The client's byte stream; the server owns it from now on.
+   * @param options `admitted`: the release {@linkcode PeerstreamServer.admitConnection} gave: the
+   * transport is counted already, and its owner releases it once its socket is closed; the
+   * server calls it sooner only when it evicts the connection to make room.
    */
-  serveTransport(transport: Transport): void {
+  serveTransport(transport: Transport, options: { admitted?: () => void } = {}): void {
     if (this.#closing) {
       transport.close();
       return;
     }
-    this.#track(this.#handle(transport));
+    this.#track(this.#handle(transport, options.admitted));
+  }
+
+  /**
+   * Counts a connection accepted elsewhere (the web door) against the connection limits from its
+   * accept, making room as `#admit` does; a refusal is logged, rate-limited per address.
+   *
+   * @param addr The client's address.
+   * @returns Its release (idempotent), or undefined when refused.
+   */
+  admitConnection(addr: Deno.NetAddr): (() => void) | undefined {
+    if (this.#closing) return undefined;
+    const host = addr.hostname;
+    let verdict = this.#admission.admit(host);
+    if (verdict === "server-full" && this.#evictOldestGreeting()) {
+      verdict = this.#admission.admit(host);
+    }
+    if (verdict !== "ok") {
+      const why = verdict === "address-full"
+        ? `${this.#limits.maxConnectionsPerAddress} connections from this address`
+        : `${this.#limits.maxConnections} connections`;
+      this.#log.limited(`refused ${host}`, `refused web ${host}:${addr.port}: SERVER_FULL: ${why}`);
+      return undefined;
+    }
+    let counted = true;
+    return () => {
+      if (counted) this.#admission.release(host);
+      counted = false;
+    };
   }
 
   #track(handling: Promise<void>) {
@@ -331,12 +364,12 @@ export class PeerstreamServer {
     if (socket !== undefined) await this.#handle(socket);
   }
 
-  async #handle(socket: Transport) {
+  async #handle(socket: Transport, admitted?: () => void) {
     const conn = new Connection(socket, {
       maxQueuedControlBytes: this.#limits.maxQueuedControlBytes,
     });
     const id = this.#nextId++;
-    if (!this.#admit(conn, id)) {
+    if (admitted === undefined && !this.#admit(conn, id)) {
       conn.send({
         type: "error",
         code: "SERVER_FULL",
@@ -347,6 +380,7 @@ export class PeerstreamServer {
       return;
     }
     const client = newClient(conn, { id, now: performance.now(), ...this.#limits });
+    if (admitted !== undefined) this.#admitted.set(client, admitted);
     this.#clients.add(client);
     this.#greeting.add(client);
     // Connections that never register are counted against their address in the log, so that a
@@ -432,6 +466,8 @@ export class PeerstreamServer {
   #evictOldestGreeting(): boolean {
     for (const client of this.#greeting) {
       if (client.verifying) continue;
+      // Its place is needed now, not once its socket has finished closing.
+      this.#admitted.get(client)?.();
       this.#drop(client, "SERVER_FULL", "the server is full and this connection did not register");
       return true;
     }
@@ -631,7 +667,8 @@ export class PeerstreamServer {
     this.#greeting.delete(client);
     client.state = "closed";
     client.stream?.abort();
-    this.#admission.release(client.host);
+    // A connection counted from its accept (the web door) stays counted until its socket closes.
+    if (!this.#admitted.delete(client)) this.#admission.release(client.host);
     const why = client.closeWhy ?? client.conn.closeReason ?? "the client closed the connection";
     const suppressed = this.#log.forget(client.id);
     const note = suppressed > 0 ? `; ${suppressed} log lines suppressed` : "";
