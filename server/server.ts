@@ -22,7 +22,7 @@ import { allowedBeforeWelcome, type VerifiedHello, verifyHello } from "./handsha
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { NameSaver, type NameStore } from "./name_store.ts";
 import { Relay, type RelayBudgets } from "./relay.ts";
-import { ServerLog } from "./server_log.ts";
+import { lineShape, ServerLog, serverLog } from "./server_log.ts";
 import { type Community, MemoryCommunity, type Welcome } from "./community.ts";
 import { connectionEvents } from "./community_events.ts";
 // Type only: the Redis community (and its npm client) loads only in cluster mode, see start().
@@ -48,6 +48,11 @@ export interface ServerOptions {
   videos?: VideoLibrary;
   /** Receives one line per connection event, without message contents. */
   log?: (line: string) => void;
+  /**
+   * The log to write to, shared with the rest of the process (`serve` makes one with its format
+   * and limits); `log` and the limits' log fields are unused when given.
+   */
+  logger?: ServerLog;
   /** Limits; missing fields take {@linkcode DEFAULT_LIMITS}. */
   limits?: Partial<ServerLimits>;
   /**
@@ -108,11 +113,7 @@ export class PeerstreamServer {
     this.#options = options;
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#limits = limits;
-    this.#log = new ServerLog(options.log ?? (() => {}), {
-      textChars: limits.logTextChars,
-      linesPerSecond: limits.logLinesPerSecond,
-      lineBurst: limits.logLineBurst,
-    });
+    this.#log = options.logger ?? serverLog(options.log ?? (() => {}), limits);
     const bindings = options.names?.load() ?? new Map<string, string>();
     this.#bindings = options.cluster === undefined ? bindings : undefined;
     this.#community = new MemoryCommunity({
@@ -139,11 +140,17 @@ export class PeerstreamServer {
         // `serve --release` waits until this server has read its change.
         acknowledge: true,
         onError: (error) =>
-          this.#log.line(`cannot save name bindings: ${(error as Error).message}`),
+          this.#log.limited(
+            "names",
+            `Cannot save name bindings: ${(error as Error).message}; check the data folder`,
+            { event: "names-save-failed", level: "error" },
+          ),
         onReleased: (names) => {
           for (const name of names) {
             this.#community.release(name);
-            this.#log.line(`release ${this.#log.text(name)}: any key may register it now`);
+            this.#log.line(`release ${this.#log.text(name)}: any key may register it now`, {
+              event: "release",
+            });
           }
         },
       });
@@ -159,7 +166,10 @@ export class PeerstreamServer {
         this.#reject(client, code, message);
         closeAfterFlush(client, `${code}: the name went to another server`);
       },
-      log: (line) => this.#log.line(line),
+      // Keyed by the line's shape, so that a flood of one kind (bad messages on a channel) is
+      // summarised without hiding another (Redis lost).
+      log: (line) =>
+        this.#log.limited(`cluster ${lineShape(line)}`, line, { event: "cluster", level: "warn" }),
       coalesce,
     });
   }
@@ -229,7 +239,9 @@ export class PeerstreamServer {
         onFatal: cluster.onFatal,
       });
       this.#ctx = { ...this.#ctx, community: this.#community };
-      this.#log.line(`cluster: node ${this.#log.text(cluster.node)} joined the cluster`);
+      this.#log.line(`cluster: node ${this.#log.text(cluster.node)} joined the cluster`, {
+        event: "cluster",
+      });
     }
     const hostname = this.#options.hostname ?? "127.0.0.1";
     const port = this.#options.port ?? 7878;
@@ -292,7 +304,10 @@ export class PeerstreamServer {
         conn = await listener.accept();
       } catch (error) {
         if (this.#closing) return;
-        this.#log.line(`accept failed: ${(error as Error).message}`);
+        this.#log.limited("accept", `accept failed: ${(error as Error).message}`, {
+          event: "accept-failed",
+          level: "warn",
+        });
         await delay(50);
         continue;
       }
@@ -316,8 +331,9 @@ export class PeerstreamServer {
   }
 
   #track(handling: Promise<void>) {
+    // Our own bug, not the peer's: one line, its stack written once per distinct stack.
     const handler = handling.catch((error) => {
-      this.#log.line(`internal error: ${(error as Error).stack ?? error}`);
+      this.#log.error("internal", "internal error", error);
     });
     this.#handlers.add(handler);
     handler.finally(() => this.#handlers.delete(handler));
@@ -351,9 +367,12 @@ export class PeerstreamServer {
     this.#greeting.add(client);
     // Connections that never register are counted against their address in the log, so that a
     // connection storm costs a few lines, not two per connection.
-    this.#log.limited(logKey(client), `connect #${id} ${conn.remote}`);
+    this.#log.limited(logKey(client), `connect #${id} ${conn.remote}`, { event: "connect" });
     conn.onWriteError = (error) =>
-      this.#log.limited(id, `write error #${id}: ${(error as Error).message}`);
+      this.#log.limited(id, `write error #${id}: ${(error as Error).message}`, {
+        event: "write-error",
+        level: "warn",
+      });
     conn.send({
       type: "server-hello",
       version: PROTOCOL_VERSION,
@@ -394,6 +413,7 @@ export class PeerstreamServer {
       this.#log.limited(
         `refused ${from.hostname}`,
         `refused ${from.hostname}:${from.port}: ${error.message}`,
+        { event: "refused", level: "warn", fields: { reason: "proxy" } },
       );
       try {
         accepted.close();
@@ -421,7 +441,11 @@ export class PeerstreamServer {
     const why = verdict === "address-full"
       ? `${this.#limits.maxConnectionsPerAddress} connections from this address`
       : `${this.#limits.maxConnections} connections`;
-    this.#log.limited(`refused ${host}`, `refused #${id} ${conn.remote}: SERVER_FULL: ${why}`);
+    this.#log.limited(`refused ${host}`, `refused #${id} ${conn.remote}: SERVER_FULL: ${why}`, {
+      event: "refused",
+      level: "warn",
+      fields: { code: "SERVER_FULL", reason: verdict },
+    });
     return false;
   }
 
@@ -574,6 +598,7 @@ export class PeerstreamServer {
       `join #${client.id} ${this.#log.text(hello.name)} key ${hello.fingerprint.slice(0, 16)}${
         hello.ephemeral ? " (ephemeral)" : ""
       }`,
+      { event: "join" },
     );
   }
 
@@ -600,7 +625,7 @@ export class PeerstreamServer {
     if (error instanceof PeerstreamError) {
       this.#reject(client, error.code, error.message, requestIdOf(message));
     } else {
-      this.#log.line(`internal error #${client.id}: ${(error as Error).stack ?? error}`);
+      this.#log.error(client.id, `internal error #${client.id}`, error);
       this.#reject(client, "INTERNAL", "Internal server error; see the server log");
     }
   }
@@ -610,7 +635,11 @@ export class PeerstreamServer {
     if (!client.rejectLogged.has(code)) {
       client.rejectLogged.add(code);
       const who = client.name === undefined ? "" : ` ${this.#log.text(client.name)}`;
-      this.#log.limited(logKey(client), `reject #${client.id}${who}: ${code}: ${message}`);
+      this.#log.limited(logKey(client), `reject #${client.id}${who}: ${code}: ${message}`, {
+        event: "reject",
+        level: "warn",
+        fields: { code },
+      });
     }
     client.conn.send(
       re === undefined ? { type: "error", code, message } : {
@@ -640,11 +669,13 @@ export class PeerstreamServer {
       const name = client.name!;
       this.#log.line(
         `leave #${client.id} ${this.#log.text(name)} (${client.leaveReason}: ${why}${note})`,
+        { event: "leave", fields: { reason: client.leaveReason } },
       );
     } else {
       this.#log.limited(
         client.host,
         `disconnect #${client.id} ${client.conn.remote} (${why}${note})`,
+        { event: "disconnect" },
       );
     }
     within(client.conn.flush(), 200).then(() => client.conn.close(why));
@@ -655,7 +686,7 @@ export class PeerstreamServer {
     this.#nameSaver?.refresh();
     this.#community.tick();
     this.#admission.prune(now);
-    this.#log.prune();
+    this.#log.flush();
     for (const client of this.#clients) {
       client.stream?.releaseStalledBacklog(now, this.#limits.leadBacklogStallMs);
       const silent = now - client.conn.lastReadAt;

@@ -1,0 +1,128 @@
+/**
+ * The server's log under attack (issue 16, item 3): floods of refused connections and peers
+ * sending garbage cost a handful of lines with aggregated counts, never a stack trace.
+ * @module
+ */
+
+import { equal, ok } from "node:assert/strict";
+import { connectClient, type LineReader, startServer } from "./_helpers.ts";
+import { deadline } from "./_util.ts";
+import { RawClient } from "./_raw_client.ts";
+
+/** A summary line's count: `… (1,998 more like this in the last 10 s)`. */
+const SUMMARY = /\(([\d,]+) more like this in the last \d+ s\)$/;
+
+/**
+ * How many events of a kind the log accounts for: each line written counts one, a summary the
+ * count it gives.
+ */
+function accounted(lines: readonly string[], kind: RegExp): { events: number; lines: string[] } {
+  const matching = lines.filter((line) => kind.test(line));
+  let events = 0;
+  for (const line of matching) {
+    const summary = SUMMARY.exec(line);
+    events += summary === null ? 1 : Number(summary[1].replaceAll(",", ""));
+  }
+  return { events, lines: matching };
+}
+
+/** Waits until the log accounts for `events` events of a kind (the summaries have come). */
+async function waitAccounted(out: LineReader, kind: RegExp, events: number) {
+  const stop = Date.now() + 60_000;
+  while (accounted(out.lines, kind).events < events) {
+    if (Date.now() > stop) {
+      throw new Error(
+        `The log accounts for ${accounted(out.lines, kind).events} of ${events} events ${kind}:\n${
+          out.lines.join("\n")
+        }`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Opens a connection, optionally writes bytes, reads until the server closes it. */
+async function touch(port: number, bytes?: Uint8Array): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    if (bytes !== undefined) await conn.write(bytes);
+    const buffer = new Uint8Array(4096);
+    while (await conn.read(buffer) !== null) {
+      // Drain until the server closes.
+    }
+  } catch {
+    // Reset by the server: closed too.
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // Closed.
+    }
+  }
+}
+
+/** `count` connections, `batch` at a time (below the listen backlog). */
+async function touchMany(port: number, count: number, bytes?: Uint8Array, batch = 50) {
+  for (let at = 0; at < count; at += batch) {
+    await deadline(
+      Promise.all(Array.from({ length: Math.min(batch, count - at) }, () => touch(port, bytes))),
+      60_000,
+      "a batch of connections",
+    );
+  }
+}
+
+Deno.test("serve logs a flood of refused connections as a handful of lines with the count", async () => {
+  const server = await startServer({
+    args: ["--max-per-address", "2"],
+    env: { PEERSTREAM_LIMITS: JSON.stringify({ handshakeMs: 120_000, logWindowMs: 2000 }) },
+  });
+  const held = await RawClient.connect(server.port);
+  // The second connection the address may have: it registers, and leaves after the flood.
+  const alice = await connectClient(server.port, "alice");
+  try {
+    await touchMany(server.port, 200);
+    const refused = /refused #\d+ 127\.0\.0\.1:\d+: SERVER_FULL: 2 connections from this address/;
+    // The summaries close the window: every refusal is accounted for, written or counted.
+    await waitAccounted(server.out, refused, 200);
+    const { lines } = accounted(server.out.lines, refused);
+    ok(lines.length <= 25, `${lines.length} lines for 200 refusals:\n${lines.join("\n")}`);
+    ok(
+      lines.some((line) => Number(SUMMARY.exec(line)?.[1].replaceAll(",", "") ?? 0) >= 50),
+      `an aggregated count of at least 50:\n${lines.join("\n")}`,
+    );
+    // The log still has room for everyone else.
+    await alice.session.quit();
+    await server.out.waitFor(/leave #\d+ "alice" \(quit/);
+  } finally {
+    held.close();
+    await held.done;
+    await server.stop();
+  }
+});
+
+Deno.test("serve logs no stack trace when 200 peers send plain text to its TLS port", async () => {
+  const server = await startServer({
+    args: ["--tls-self-signed"],
+    env: { PEERSTREAM_LIMITS: JSON.stringify({ logWindowMs: 2000 }) },
+  });
+  try {
+    await touchMany(
+      server.port,
+      200,
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+    );
+    const events = /(?:connect|disconnect) #\d+ 127\.0\.0\.1:\d+/;
+    await waitAccounted(server.out, events, 400);
+    const { lines } = accounted(server.out.lines, events);
+    ok(lines.length <= 40, `${lines.length} lines for 200 connections:\n${lines.join("\n")}`);
+    const bad = server.out.lines.filter((line) => /internal error|stack| at |←/.test(line));
+    equal(bad.length, 0, `no stack trace, no internal error:\n${bad.join("\n")}`);
+    ok(
+      lines.some((line) => /disconnect .*\(TLS failed: /.test(line)),
+      `the reason is told:\n${lines.join("\n")}`,
+    );
+  } finally {
+    await server.stop();
+  }
+});
