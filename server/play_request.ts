@@ -47,6 +47,7 @@ export function startPlay(client: ServerClient, message: PlayMessage, ctx: Dispa
         `stream #${client.id} "${client.name}" ${prepared.name}: ${reason}${
           detail ? ` (${detail})` : ""
         }`,
+        { event: "stream-end", fields: { reason } },
       );
       // Let stream-end reach the viewer if it can still take it, then drop the viewer.
       if (detail?.startsWith("SLOW_CONSUMER")) {
@@ -56,7 +57,9 @@ export function startPlay(client: ServerClient, message: PlayMessage, ctx: Dispa
     },
   });
   client.stream = session;
-  ctx.log.limited(client.id, `play #${client.id} "${client.name}" ${prepared.name} ${quality}`);
+  ctx.log.limited(client.id, `play #${client.id} "${client.name}" ${prepared.name} ${quality}`, {
+    event: "play",
+  });
   session.start();
 }
 

@@ -1,6 +1,7 @@
 /**
  * The server's log under attack (issue 16, item 3): floods of refused connections and peers
- * sending garbage cost a handful of lines with aggregated counts, never a stack trace.
+ * sending garbage cost a handful of lines with aggregated counts, never a stack trace; and
+ * `--log-format json` for log collectors, hostile text still escaped.
  * @module
  */
 
@@ -8,6 +9,7 @@ import { equal, ok } from "node:assert/strict";
 import { connectClient, type LineReader, startServer } from "./_helpers.ts";
 import { deadline } from "./_util.ts";
 import { RawClient } from "./_raw_client.ts";
+import { generateIdentity } from "../protocol/e2e.ts";
 
 /** A summary line's count: `… (1,998 more like this in the last 10 s)`. */
 const SUMMARY = /\(([\d,]+) more like this in the last \d+ s\)$/;
@@ -124,5 +126,38 @@ Deno.test("serve logs no stack trace when 200 peers send plain text to its TLS p
     );
   } finally {
     await server.stop();
+  }
+});
+
+Deno.test("serve --log-format json writes one JSON object per line, hostile text escaped", async () => {
+  const server = await startServer({ args: ["--log-format", "json"] });
+  try {
+    const namer = await RawClient.connect(server.port);
+    await namer.hello("eve\n\u202e\u200bx", await generateIdentity());
+    equal((await namer.nextError()).code, "NAME_INVALID");
+    namer.close();
+    await namer.done;
+    const alice = await connectClient(server.port, "alice");
+    await alice.session.quit();
+    await server.out.waitFor(/"event":"leave"/);
+  } finally {
+    equal(await server.stop(), 0);
+  }
+  const records = server.out.lines.map((line) => {
+    ok(!/[\u202e\u200b]/.test(line), `no raw bidi or invisible character: ${line}`);
+    const record = JSON.parse(line);
+    ok(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(record.time), line);
+    ok(["info", "warn", "error"].includes(record.level), line);
+    ok(typeof record.event === "string" && typeof record.msg === "string", line);
+    return record;
+  });
+  const events = new Set(records.map((record) => record.event));
+  for (const event of ["listening", "connect", "reject", "join", "leave", "shutdown", "stopped"]) {
+    ok(events.has(event), `an "${event}" line among ${[...events].join(", ")}`);
+  }
+  const reject = records.find((record) => record.event === "reject");
+  equal(reject.code, "NAME_INVALID");
+  for (const escaped of ["\\n", "\\u202e", "\\u200b"]) {
+    ok(reject.msg.includes(escaped), `${escaped} shown escaped in ${reject.msg}`);
   }
 });
