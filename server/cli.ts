@@ -18,6 +18,7 @@ import { loadOrMakeSelfSigned, serverNames } from "./self_signed.ts";
 import { CLUSTER_FLAGS, CLUSTER_HELP, clusterSettings } from "./cluster_options.ts";
 import { LOG_FORMATS, type LogFormat } from "./log_format.ts";
 import { ServeOutput } from "./serve_output.ts";
+import { METRICS_DEFAULT_HOST, startMetrics } from "./serve_metrics.ts";
 
 /** Help for `peerstream serve`. */
 export const SERVE_HELP = `Usage: peerstream serve [options]
@@ -46,6 +47,9 @@ Options:
                        or use --trust-proxy)
   --log-format FORMAT  text (default) or json: one JSON object per line for log
                        collectors; repeated lines are summarised either way
+  --metrics [HOST:]PORT
+                       Serve Prometheus metrics at /metrics, and /healthz and
+                       /readyz, on PORT (off by default; HOST defaults to 127.0.0.1)
 ${CLUSTER_HELP}
   -h, --help           Show this help
 
@@ -78,6 +82,9 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   }
   const { port, codec, logFormat } = checkServeFlags(values);
   const cluster = clusterSettings(values);
+  const metricsAt = values.metrics === undefined
+    ? undefined
+    : webAddress(values.metrics, METRICS_DEFAULT_HOST, "metrics");
   if (values.release !== undefined && cluster.redis !== undefined) {
     return await releaseInCluster(cluster.redis.url, values.release, io);
   }
@@ -122,6 +129,17 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     await server.shutdown();
     return 1;
   }
+  const metrics = metricsAt === undefined ? undefined : await startMetrics(metricsAt, {
+    server,
+    cluster: cluster.redis !== undefined,
+    output,
+    err: io.err,
+  });
+  if (metrics === null) {
+    await server.shutdown();
+    await web?.shutdown();
+    return 1;
+  }
   if (tls !== undefined) {
     output.notice(`TLS certificate SHA-256 ${certificateFingerprint(tls.cert)}`, "tls");
   }
@@ -137,6 +155,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   output.log.line(`${why}: shutting down`, { event: "shutdown" });
   await server.shutdown("Server is shutting down");
   await web?.shutdown();
+  await metrics?.close();
   output.log.line("stopped", { event: "stopped" });
   return why === "cluster" ? 1 : 0;
 }
@@ -325,6 +344,7 @@ function parseFlags(args: string[]) {
         "max-connections": { type: "string" },
         "max-per-address": { type: "string" },
         "log-format": { type: "string" },
+        metrics: { type: "string" },
         ...CLUSTER_FLAGS,
         help: { type: "boolean", short: "h" },
       },
@@ -403,22 +423,27 @@ async function tlsFiles(
 }
 
 /**
- * Parses `--web [HOST:]PORT`.
+ * Parses `--web [HOST:]PORT` (or another such flag).
  *
  * @param value The flag's text.
  * @param defaultHost The host when the flag names only a port.
- * @returns Where the web server listens.
+ * @param flag The flag's name, for the message. @default {"web"}
+ * @returns Where the server listens.
  * @throws {UsageError} When the text is not `[HOST:]PORT`.
  */
-export function webAddress(value: string, defaultHost: string): { hostname: string; port: number } {
+export function webAddress(
+  value: string,
+  defaultHost: string,
+  flag = "web",
+): { hostname: string; port: number } {
   const match = /^(?:(\[[0-9a-fA-F:.]+\]|[^:\s]+):)?(\d+)$/.exec(value);
   if (match === null) {
     throw new UsageError(
-      `Invalid --web "${value}": expected [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080`,
+      `Invalid --${flag} "${value}": expected [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080`,
     );
   }
   const hostname = (match[1] ?? defaultHost).replace(/^\[(.*)\]$/, "$1");
-  return { hostname, port: intFlag("web", match[2], 0, 65535) };
+  return { hostname, port: intFlag(flag, match[2], 0, 65535) };
 }
 
 /**

@@ -23,6 +23,14 @@ import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { NameSaver, type NameStore } from "./name_store.ts";
 import { Relay, type RelayBudgets } from "./relay.ts";
 import { lineShape, ServerLog, serverLog } from "./server_log.ts";
+import {
+  limitOfCode,
+  type MetricsSource,
+  type Readiness,
+  type ServerSnapshot,
+  ServerStats,
+} from "./server_stats.ts";
+import { WebSocketTransport } from "./ws_transport.ts";
 import { type Community, MemoryCommunity, type Welcome } from "./community.ts";
 import { connectionEvents } from "./community_events.ts";
 // Type only: the Redis community (and its npm client) loads only in cluster mode, see start().
@@ -86,7 +94,9 @@ export interface ClusterOptions {
 }
 
 /** A running server. */
-export class PeerstreamServer {
+export class PeerstreamServer implements MetricsSource {
+  /** What `--metrics` counts; incremented where things happen. */
+  readonly stats: ServerStats = new ServerStats();
   readonly #options: ServerOptions;
   readonly #limits: ServerLimits;
   readonly #log: ServerLog;
@@ -134,6 +144,7 @@ export class PeerstreamServer {
       store: new SegmentStore(),
       leadGate: new LeadGate({ maxBacklogBytes: limits.leadBacklogBytes }),
       videos: () => this.#requireVideos(),
+      stats: this.stats,
     };
     if (options.names !== undefined && options.cluster === undefined) {
       this.#nameSaver = new NameSaver(options.names, bindings, {
@@ -194,6 +205,53 @@ export class PeerstreamServer {
    */
   setVideosError(message: string): void {
     this.#videosError = message;
+  }
+
+  /**
+   * The state now, for the metrics: one pass over the connections.
+   *
+   * @returns Connections by door and state, users, viewers by rendition, bytes sent, Redis.
+   */
+  snapshot(): ServerSnapshot {
+    const connections: ServerSnapshot["connections"] = new Map();
+    const viewers = new Map<string, number>();
+    let registered = 0;
+    let bytesSent = this.stats.endedBytes;
+    for (const client of this.#clients) {
+      const state = client.state === "registered" ? "registered" : "handshake";
+      if (state === "registered") registered++;
+      const key = `${client.door} ${state}` as const;
+      connections.set(key, (connections.get(key) ?? 0) + 1);
+      bytesSent += client.conn.bytesWritten;
+      if (client.stream !== undefined) {
+        const rendition = `${client.stream.height}p`;
+        viewers.set(rendition, (viewers.get(rendition) ?? 0) + 1);
+      }
+    }
+    const community: Community<ServerClient> = this.#community;
+    const redisUp = "up" in community && typeof community.up === "boolean"
+      ? community.up
+      : undefined;
+    return { connections, registered, viewers, bytesSent, redisUp };
+  }
+
+  /**
+   * Whether the server is ready (`/readyz`): its video library is open and, in a cluster, its link
+   * to Redis is up.
+   *
+   * @returns Ready, or why not.
+   */
+  readiness(): Readiness {
+    if (this.#videosError !== undefined) {
+      return { ready: false, reason: `the video library failed: ${this.#videosError}` };
+    }
+    if (this.#videos === undefined) {
+      return { ready: false, reason: "the video library is still loading" };
+    }
+    if (this.#options.cluster !== undefined && this.snapshot().redisUp !== true) {
+      return { ready: false, reason: "Redis is unreachable" };
+    }
+    return { ready: true };
   }
 
   #requireVideos(): VideoLibrary {
@@ -362,7 +420,12 @@ export class PeerstreamServer {
       conn.close("SERVER_FULL");
       return;
     }
-    const client = newClient(conn, { id, now: performance.now(), ...this.#limits });
+    const client = newClient(conn, {
+      id,
+      now: performance.now(),
+      ...this.#limits,
+      door: socket instanceof WebSocketTransport ? "websocket" : this.#options.tls ? "tls" : "tcp",
+    });
     this.#clients.add(client);
     this.#greeting.add(client);
     // Connections that never register are counted against their address in the log, so that a
@@ -384,6 +447,7 @@ export class PeerstreamServer {
     } catch (error) {
       if (!(error instanceof ProtocolViolation)) throw error;
       client.closeWhy = `${error.code}: ${error.message}`;
+      this.stats.refuse(error.code);
       conn.send({
         type: "error",
         // Not by the message text: "JSON length exceeds the frame" is a bad frame, not a big one.
@@ -438,6 +502,7 @@ export class PeerstreamServer {
       verdict = this.#admission.admit(host);
     }
     if (verdict === "ok") return true;
+    this.stats.limit(verdict === "address-full" ? "connections_per_address" : "connections");
     const why = verdict === "address-full"
       ? `${this.#limits.maxConnectionsPerAddress} connections from this address`
       : `${this.#limits.maxConnections} connections`;
@@ -501,6 +566,7 @@ export class PeerstreamServer {
       return undefined;
     }
     if (!client.bucket.take(performance.now())) {
+      this.stats.limit("messages_per_connection");
       this.#reject(
         client,
         "RATE_LIMITED",
@@ -534,6 +600,7 @@ export class PeerstreamServer {
       return undefined;
     }
     if (!this.#admission.takeHello(client.host, performance.now())) {
+      this.stats.limit("hellos_per_address");
       this.#reject(
         client,
         "RATE_LIMITED",
@@ -632,6 +699,7 @@ export class PeerstreamServer {
 
   #reject(client: ServerClient, code: ErrorCode, text: string, re?: number) {
     const message = text.length > ERROR_MESSAGE_MAX ? `${text.slice(0, ERROR_MESSAGE_MAX)}…` : text;
+    this.stats.refuse(code);
     if (!client.rejectLogged.has(code)) {
       client.rejectLogged.add(code);
       const who = client.name === undefined ? "" : ` ${this.#log.text(client.name)}`;
@@ -661,6 +729,8 @@ export class PeerstreamServer {
     client.state = "closed";
     client.stream?.abort();
     this.#admission.release(client.host);
+    // Its bytes leave the live sum of the metrics: count them among the ended connections'.
+    this.stats.endedBytes += client.conn.bytesWritten;
     const why = client.closeWhy ?? client.conn.closeReason ?? "the client closed the connection";
     const suppressed = this.#log.forget(client.id);
     const note = suppressed > 0 ? `; ${suppressed} log lines suppressed` : "";
@@ -694,6 +764,7 @@ export class PeerstreamServer {
         // It stopped reading: nothing more can reach it, so close without a goodbye.
         client.leaveReason = "timeout";
         client.closeWhy = `SLOW_CONSUMER: no write progress for ${this.#limits.maxWriteStallMs} ms`;
+        this.stats.limit("slow_consumer");
         client.conn.close(client.closeWhy);
         this.#leave(client);
       } else if (
@@ -714,6 +785,8 @@ export class PeerstreamServer {
 
   /** Tells a client why, then forgets it and closes once the error is flushed. */
   #drop(client: ServerClient, code: ErrorCode, why: string) {
+    const limit = code === "SERVER_FULL" ? "connections" : limitOfCode(code);
+    if (limit !== undefined) this.stats.limit(limit);
     client.conn.send({ type: "error", code, message: `Closing connection: ${why}; reconnect` });
     client.leaveReason = "timeout";
     client.closeWhy = `${code}: ${why}`;
