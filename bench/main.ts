@@ -20,6 +20,7 @@ import { cryptoScenario } from "./crypto.ts";
 import { hostileScenario } from "./hostile.ts";
 import { joinStormScenario } from "./join_storm.ts";
 import { messagesScenario } from "./messages.ts";
+import { metricsScenario } from "./metrics.ts";
 import { natsScenario } from "./nats.ts";
 import { nginxScenario } from "./nginx.ts";
 import { startScenario, stopScenario } from "./start_stop.ts";
@@ -48,6 +49,7 @@ const SCENARIOS: Record<
   client: clientScenario,
   cluster: clusterScenario,
   web: webScenario,
+  metrics: metricsScenario,
 };
 
 const HELP = `Usage: deno task bench [options]

@@ -129,12 +129,10 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     await server.shutdown();
     return 1;
   }
-  const metrics = metricsAt === undefined ? undefined : await startMetrics(metricsAt, {
-    server,
-    cluster: cluster.redis !== undefined,
-    output,
-    err: io.err,
-  });
+  const inCluster = cluster.redis !== undefined;
+  const metrics = metricsAt === undefined
+    ? undefined
+    : await startMetrics(metricsAt, { server, cluster: inCluster, output, err: io.err });
   if (metrics === null) {
     await server.shutdown();
     await web?.shutdown();
@@ -144,12 +142,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     output.notice(`TLS certificate SHA-256 ${certificateFingerprint(tls.cert)}`, "tls");
   }
   // Chat works at once; videos appear as the library is scanned and prepared.
-  const library = openLibrary(server, {
-    dir: values.videos,
-    cache: values.cache,
-    codec,
-    output,
-  });
+  const library = openLibrary(server, { dir: values.videos, cache: values.cache, codec, output });
   const why = await Promise.race([io.stopSignal, fatalSignal]);
   await library.close();
   output.log.line(`${why}: shutting down`, { event: "shutdown" });

@@ -29,6 +29,7 @@ export const METRIC_HELP = {
   peerstream_pacing_lag_seconds: "How late segments went out after they were due, seconds",
   peerstream_redis_up: "Cluster mode: 1 while the link to Redis is up, else 0",
   peerstream_ready: "1 when ready (video library open, Redis reachable in a cluster), else 0",
+  peerstream_scrape_seconds: "How long the previous scrape took inside the server, seconds",
 } as const;
 
 /** A histogram whose buckets are counted elsewhere ({@linkcode BucketCounts}), read at scrape. */
@@ -91,6 +92,8 @@ export class ServerMetrics {
    * metrics, and segments may go out meanwhile; one scrape shows one moment.
    */
   #snapshot: { state: ServerSnapshot; stats: ServerStats } | undefined;
+  /** How long the previous scrape took, seconds. */
+  #lastScrapeSeconds = 0;
 
   /**
    * @param source The server.
@@ -122,11 +125,13 @@ export class ServerMetrics {
    * @returns The text.
    */
   async scrape(): Promise<string> {
+    const started = performance.now();
     this.#snapshot = { state: this.#source.snapshot(), stats: this.#source.stats.copy() };
     try {
       return await this.#registry.metrics();
     } finally {
       this.#snapshot = undefined;
+      this.#lastScrapeSeconds = (performance.now() - started) / 1000;
     }
   }
 
@@ -170,6 +175,7 @@ export class ServerMetrics {
     if (cluster) gauge(this.#registry, "peerstream_redis_up", () => now().redisUp ? 1 : 0);
     const source = this.#source;
     gauge(this.#registry, "peerstream_ready", () => source.readiness().ready ? 1 : 0);
+    gauge(this.#registry, "peerstream_scrape_seconds", () => this.#lastScrapeSeconds);
   }
 
   #counters() {

@@ -213,21 +213,26 @@ export class PeerstreamServer implements MetricsSource {
    * @returns Connections by door and state, users, viewers by rendition, bytes sent, Redis.
    */
   snapshot(): ServerSnapshot {
-    const connections: ServerSnapshot["connections"] = new Map();
-    const viewers = new Map<string, number>();
-    let registered = 0;
+    // Counted without making a string per connection: a scrape walks every connection.
+    const handshakes = { tcp: 0, tls: 0, websocket: 0, http: 0 };
+    const registereds = { tcp: 0, tls: 0, websocket: 0, http: 0 };
+    const heights = new Map<number, number>();
     let bytesSent = this.stats.endedBytes;
     for (const client of this.#clients) {
-      const state = client.state === "registered" ? "registered" : "handshake";
-      if (state === "registered") registered++;
-      const key = `${client.door} ${state}` as const;
-      connections.set(key, (connections.get(key) ?? 0) + 1);
+      if (client.state === "registered") registereds[client.door]++;
+      else handshakes[client.door]++;
       bytesSent += client.conn.bytesWritten;
-      if (client.stream !== undefined) {
-        const rendition = `${client.stream.height}p`;
-        viewers.set(rendition, (viewers.get(rendition) ?? 0) + 1);
-      }
+      const height = client.stream?.height;
+      if (height !== undefined) heights.set(height, (heights.get(height) ?? 0) + 1);
     }
+    const connections: ServerSnapshot["connections"] = new Map();
+    let registered = 0;
+    for (const door of ["tcp", "tls", "websocket", "http"] as const) {
+      connections.set(`${door} handshake`, handshakes[door]);
+      connections.set(`${door} registered`, registereds[door]);
+      registered += registereds[door];
+    }
+    const viewers = new Map([...heights].map(([height, n]) => [`${height}p`, n]));
     const community: Community<ServerClient> = this.#community;
     const redisUp = "up" in community && typeof community.up === "boolean"
       ? community.up

@@ -10,6 +10,7 @@ import { connectClient, type LineReader, startServer } from "./_helpers.ts";
 import { deadline } from "./_util.ts";
 import { RawClient } from "./_raw_client.ts";
 import { generateIdentity } from "../protocol/e2e.ts";
+import { type FloodSocket, loopbacks, openMany, until } from "./_flood.ts";
 
 /** A summary line's count: `… (1,998 more like this in the last 10 s)`. */
 const SUMMARY = /\(([\d,]+) more like this in the last \d+ s\)$/;
@@ -159,5 +160,42 @@ Deno.test("serve --log-format json writes one JSON object per line, hostile text
   equal(reject.code, "NAME_INVALID");
   for (const escaped of ["\\n", "\\u202e", "\\u200b"]) {
     ok(reject.msg.includes(escaped), `${escaped} shown escaped in ${reject.msg}`);
+  }
+});
+
+Deno.test("serve caps log lines in all: 200 addresses connecting at once cost a bounded number", async () => {
+  const server = await startServer({
+    env: {
+      PEERSTREAM_LIMITS: JSON.stringify({
+        logTotalLinesPerSecond: 5,
+        logTotalLineBurst: 20,
+        logWindowMs: 2000,
+      }),
+    },
+  });
+  const sockets: FloodSocket[] = [];
+  try {
+    // One connection from each of 200 addresses: every address is within its own budget.
+    sockets.push(...await openMany(server.port, { addresses: loopbacks(40, 200), perAddress: 1 }));
+    await until(() => sockets.every((s) => s.messages.length > 0), {
+      ms: 30_000,
+      what: "greetings",
+    });
+    for (const socket of sockets) socket.destroy();
+    const kind = /(?:connect|disconnect) #\d+ 127\.0\.0\.\d+:\d+/;
+    const total = () => {
+      const { events } = accounted(server.out.lines, kind);
+      const rest = server.out.lines.map((line) => / ([\d,]+) more lines from /.exec(line))
+        .reduce((sum, m) => sum + (m === null ? 0 : Number(m[1].replaceAll(",", ""))), 0);
+      return events + rest;
+    };
+    const stop = Date.now() + 60_000;
+    while (total() < 400 && Date.now() < stop) await new Promise((r) => setTimeout(r, 100));
+    equal(total(), 400, `every event accounted for:\n${server.out.lines.join("\n")}`);
+    const lines = server.out.lines.filter((l) => kind.test(l) || / more lines from /.test(l));
+    ok(lines.length <= 80, `${lines.length} lines for 400 events from 200 addresses`);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await server.stop();
   }
 });
