@@ -10,6 +10,7 @@ import parsePrometheus from "parse-prometheus-text-format";
 import { connectClient, startServer, type TestClient } from "./_helpers.ts";
 import { RawClient } from "./_raw_client.ts";
 import { deadline } from "./_util.ts";
+import { startCluster } from "./_cluster.ts";
 
 /** One sample: its labels and value. */
 interface Sample {
@@ -243,5 +244,33 @@ Deno.test("serve --metrics: garbage, oversized heads and silent clients never st
     deepEqual(bad, []);
   } finally {
     await server.stop();
+  }
+});
+
+Deno.test("serve --metrics in a cluster: /readyz and peerstream_redis_up follow the link to Redis", async () => {
+  const cluster = await startCluster({ nodes: 0 });
+  try {
+    const node = await cluster.startNode(0, ["--metrics", "127.0.0.1:0"]);
+    const port = await metricsPort(node.out);
+    const readyz = async (status: number) => {
+      const stop = Date.now() + 60_000;
+      let answer = await get(port, "/readyz");
+      while (answer.status !== status && Date.now() < stop) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        answer = await get(port, "/readyz");
+      }
+      return answer;
+    };
+    deepEqual(await readyz(200), { status: 200, text: "ready\n" });
+    equal(value(await scrape(port), "peerstream_redis_up"), 1);
+    await cluster.redis.stop();
+    deepEqual(await readyz(503), { status: 503, text: "not ready: Redis is unreachable\n" });
+    equal(value(await scrape(port), "peerstream_redis_up"), 0);
+    equal((await get(port, "/healthz")).status, 200, "alive all the same");
+    await cluster.redis.restart();
+    deepEqual(await readyz(200), { status: 200, text: "ready\n" });
+    equal(value(await scrape(port), "peerstream_redis_up"), 1);
+  } finally {
+    await cluster.stop();
   }
 });
