@@ -199,3 +199,39 @@ Deno.test("serve caps log lines in all: 200 addresses connecting at once cost a 
     await server.stop();
   }
 });
+
+Deno.test("serve --web logs 200 refused WebSocket upgrades as a handful of lines with the count", async () => {
+  const server = await startServer({
+    args: ["--web", "127.0.0.1:0"],
+    env: { PEERSTREAM_LIMITS: JSON.stringify({ logWindowMs: 2000 }) },
+  });
+  try {
+    const line = await server.out.waitFor(/Web page at http:\/\/127\.0\.0\.1:\d+\//);
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)![1]);
+    for (let at = 0; at < 200; at += 20) {
+      await deadline(
+        Promise.all(Array.from({ length: 20 }, async (_, i) => {
+          const response = await fetch(`http://127.0.0.1:${port}/ws`, {
+            headers: {
+              upgrade: "websocket",
+              connection: "Upgrade",
+              "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+              "sec-websocket-version": "13",
+              origin: `http://evil${at + i}.example`,
+            },
+          });
+          await response.body?.cancel();
+          equal(response.status, 403);
+        })),
+        60_000,
+        "refused upgrades",
+      );
+    }
+    const refused = /web: refused WebSocket from 127\.0\.0\.1:\d+: Origin "http:\/\/evil\d+/;
+    await waitAccounted(server.out, refused, 200);
+    const { lines } = accounted(server.out.lines, refused);
+    ok(lines.length <= 25, `${lines.length} lines for 200 refusals:\n${lines.join("\n")}`);
+  } finally {
+    await server.stop();
+  }
+});
