@@ -8,6 +8,7 @@
 
 import { timestamp } from "../cli/output.ts";
 import {
+  escapeLogText,
   formatJson,
   lineFormatter,
   type LogFormat,
@@ -70,7 +71,7 @@ export class ServeOutput {
     this.#io.err(
       this.#format === "json"
         ? this.#json("error", event, text)
-        : `${timestamp(new Date(this.#wallClock()))} error: ${text}`,
+        : `${timestamp(new Date(this.#wallClock()))} error: ${escapeLogText(text)}`,
     );
   }
 

@@ -16,10 +16,10 @@ function outputWith(format: "text" | "json") {
 Deno.test("ServeOutput in text writes notices as they are and errors with a time", () => {
   const { output, out, err } = outputWith("text");
   output.notice("Listening on 0.0.0.0:7878", "listening");
-  output.problem("Cannot open the video library: no ffmpeg; install ffmpeg", "video-failed");
+  output.problem("Cannot open the video library: no ffmpeg\n; install ffmpeg", "video-failed");
   deepEqual(out, ["Listening on 0.0.0.0:7878"]);
   deepEqual(err, [
-    "2026-12-07 06:00:00.005 error: Cannot open the video library: no ffmpeg; install ffmpeg",
+    "2026-12-07 06:00:00.005 error: Cannot open the video library: no ffmpeg\\n; install ffmpeg",
   ]);
 });
 
