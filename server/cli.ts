@@ -119,7 +119,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     trustedProxies: cluster.trustedProxies,
     reusePort: cluster.reusePort,
   });
-  const addr = await listen(server, { port, cluster: cluster.redis !== undefined, io });
+  const addr = await listen(server, { port, cluster: cluster.redis !== undefined, output });
   if (addr === null) return 1;
   output.notice(`Listening on ${addr.hostname}:${addr.port}${tls ? " (TLS)" : ""}`, "listening");
   const web = values.web === undefined
@@ -132,7 +132,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   const inCluster = cluster.redis !== undefined;
   const metrics = metricsAt === undefined
     ? undefined
-    : await startMetrics(metricsAt, { server, cluster: inCluster, output, err: io.err });
+    : await startMetrics(metricsAt, { server, cluster: inCluster, output });
   if (metrics === null) {
     await server.shutdown();
     await web?.shutdown();
@@ -182,20 +182,21 @@ function checkServeFlags(
  */
 async function listen(
   server: PeerstreamServer,
-  options: { port: number; cluster: boolean; io: ServeIo },
+  options: { port: number; cluster: boolean; output: ServeOutput },
 ): Promise<Deno.NetAddr | null> {
   try {
     return await server.start();
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
-      options.io.err(
-        `error: Cannot listen on port ${options.port}: it is in use; pick another with --port`,
+      options.output.cannotStart(
+        `Cannot listen on port ${options.port}: it is in use; pick another with --port`,
+        "port-in-use",
       );
       return null;
     }
     // Cannot join the cluster: the message says why and what to do.
     if (options.cluster && !(error instanceof Deno.errors.PermissionDenied)) {
-      options.io.err(`error: ${(error as Error).message}`);
+      options.output.cannotStart((error as Error).message, "cluster-failed");
       return null;
     }
     throw error;
@@ -375,8 +376,9 @@ function startWeb(
     web.start();
   } catch (error) {
     if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-    options.io.err(
-      `error: Cannot serve the web page on port ${where.port}: it is in use; pick another`,
+    options.output.cannotStart(
+      `Cannot serve the web page on port ${where.port}: it is in use; pick another`,
+      "port-in-use",
     );
     return null;
   }

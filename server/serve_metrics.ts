@@ -26,7 +26,6 @@ export async function startMetrics(
     server: PeerstreamServer;
     cluster: boolean;
     output: ServeOutput;
-    err: (line: string) => void;
   },
 ): Promise<MetricsListener | null> {
   const { ServerMetrics } = await import("./metrics.ts");
@@ -45,8 +44,9 @@ export async function startMetrics(
     addr = listener.start();
   } catch (error) {
     if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-    options.err(
-      `error: Cannot serve the metrics on port ${where.port}: it is in use; pick another`,
+    options.output.cannotStart(
+      `Cannot serve the metrics on port ${where.port}: it is in use; pick another`,
+      "port-in-use",
     );
     return null;
   }

@@ -76,6 +76,19 @@ export class ServeOutput {
   }
 
   /**
+   * Why the server cannot start, on stderr: `error: text` in `text` (as every command says it), an
+   * `error` object in `json`.
+   *
+   * @param text What went wrong, with a remedy.
+   * @param event Its kind.
+   */
+  cannotStart(text: string, event: string): void {
+    this.#io.err(
+      this.#format === "json" ? this.#json("error", event, text) : `error: ${escapeLogText(text)}`,
+    );
+  }
+
+  /**
    * A line of the web page's server (refused upgrades, its errors), limited per kind of line.
    *
    * @param line The line.

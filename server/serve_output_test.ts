@@ -44,3 +44,17 @@ Deno.test("ServeOutput.web() limits the web page's lines per kind, numbers aside
   }
   equal(out.length, DEFAULT_LIMITS.logLineBurst);
 });
+
+Deno.test("ServeOutput.cannotStart() says error: in text, an error object in json", () => {
+  const text = outputWith("text");
+  text.output.cannotStart("Cannot listen on port 7878: it is in use; pick another", "port-in-use");
+  deepEqual(text.err, ["error: Cannot listen on port 7878: it is in use; pick another"]);
+  const json = outputWith("json");
+  json.output.cannotStart("Cannot listen\n", "port-in-use");
+  deepEqual(JSON.parse(json.err[0]), {
+    time: "2026-12-07T06:00:00.005Z",
+    level: "error",
+    event: "port-in-use",
+    msg: "Cannot listen\\n",
+  });
+});

@@ -274,3 +274,22 @@ Deno.test("serve --metrics in a cluster: /readyz and peerstream_redis_up follow 
     await cluster.stop();
   }
 });
+
+Deno.test("serve --metrics on a port in use says so and exits 1, as JSON with --log-format json", async () => {
+  const first = await startServer({ args: ["--metrics", "127.0.0.1:0"] });
+  try {
+    const taken = await metricsPort(first.out);
+    const second = await startServer({
+      args: ["--metrics", `127.0.0.1:${taken}`, "--log-format", "json"],
+    });
+    equal(await second.stop(), 1);
+    const errors = second.err.lines.map((line) => JSON.parse(line));
+    deepEqual(errors.map((e) => [e.level, e.event, e.msg]), [[
+      "error",
+      "port-in-use",
+      `Cannot serve the metrics on port ${taken}: it is in use; pick another`,
+    ]]);
+  } finally {
+    await first.stop();
+  }
+});
