@@ -105,18 +105,24 @@ export function parseRequestHead(bytes: Uint8Array): RequestHead | null {
   const end = indexOfBlankLine(bytes);
   if (end < 0) {
     if (bytes.length > MAX_HEAD_BYTES) {
-      throw new RangeError(`Cannot read the request: its head exceeds ${MAX_HEAD_BYTES} bytes`);
+      throw new RangeError(
+        `Cannot read the request: its head exceeds ${MAX_HEAD_BYTES} bytes; send a shorter one`,
+      );
     }
     return null;
   }
   if (end > MAX_HEAD_BYTES) {
-    throw new RangeError(`Cannot read the request: its head exceeds ${MAX_HEAD_BYTES} bytes`);
+    throw new RangeError(
+      `Cannot read the request: its head exceeds ${MAX_HEAD_BYTES} bytes; send a shorter one`,
+    );
   }
   const head = new TextDecoder().decode(bytes.subarray(0, end));
   const line = head.split("\n", 1)[0].replace(/\r$/, "");
   const match = /^([A-Z]{1,16}) (\/[\x21-\x7e]*) HTTP\/1\.[01]$/.exec(line);
   if (match === null) {
-    throw new SyntaxError("Cannot read the request: expected METHOD /PATH HTTP/1.1");
+    throw new SyntaxError(
+      "Cannot read the request: expected METHOD /PATH HTTP/1.1; send e.g. GET /metrics HTTP/1.1",
+    );
   }
   return { method: match[1], path: match[2] };
 }

@@ -435,7 +435,10 @@ export class PeerstreamServer implements MetricsSource {
     this.#greeting.add(client);
     // Connections that never register are counted against their address in the log, so that a
     // connection storm costs a few lines, not two per connection.
-    this.#log.limited(logKey(client), `connect #${id} ${conn.remote}`, { event: "connect" });
+    this.#log.limited(logKey(client), `connect #${id} ${conn.remote}`, {
+      event: "connect",
+      fields: { id, remote: conn.remote, door: client.door },
+    });
     conn.onWriteError = (error) =>
       this.#log.limited(id, `write error #${id}: ${(error as Error).message}`, {
         event: "write-error",
@@ -514,7 +517,7 @@ export class PeerstreamServer implements MetricsSource {
     this.#log.limited(`refused ${host}`, `refused #${id} ${conn.remote}: SERVER_FULL: ${why}`, {
       event: "refused",
       level: "warn",
-      fields: { code: "SERVER_FULL", reason: verdict },
+      fields: { id, remote: conn.remote, code: "SERVER_FULL", reason: verdict },
     });
     return false;
   }
@@ -670,7 +673,7 @@ export class PeerstreamServer implements MetricsSource {
       `join #${client.id} ${this.#log.text(hello.name)} key ${hello.fingerprint.slice(0, 16)}${
         hello.ephemeral ? " (ephemeral)" : ""
       }`,
-      { event: "join" },
+      { event: "join", fields: { id: client.id } },
     );
   }
 
@@ -711,7 +714,7 @@ export class PeerstreamServer implements MetricsSource {
       this.#log.limited(logKey(client), `reject #${client.id}${who}: ${code}: ${message}`, {
         event: "reject",
         level: "warn",
-        fields: { code },
+        fields: { id: client.id, code },
       });
     }
     client.conn.send(
@@ -744,13 +747,13 @@ export class PeerstreamServer implements MetricsSource {
       const name = client.name!;
       this.#log.line(
         `leave #${client.id} ${this.#log.text(name)} (${client.leaveReason}: ${why}${note})`,
-        { event: "leave", fields: { reason: client.leaveReason } },
+        { event: "leave", fields: { id: client.id, reason: client.leaveReason } },
       );
     } else {
       this.#log.limited(
         client.host,
         `disconnect #${client.id} ${client.conn.remote} (${why}${note})`,
-        { event: "disconnect" },
+        { event: "disconnect", fields: { id: client.id, remote: client.conn.remote } },
       );
     }
     within(client.conn.flush(), 200).then(() => client.conn.close(why));

@@ -158,6 +158,10 @@ Deno.test("serve --log-format json writes one JSON object per line, hostile text
   }
   const reject = records.find((record) => record.event === "reject");
   equal(reject.code, "NAME_INVALID");
+  const connect = records.find((record) => record.event === "connect");
+  equal(typeof connect.id, "number");
+  ok(/^127\.0\.0\.1:\d+$/.test(connect.remote), connect.remote);
+  equal(connect.door, "tcp");
   for (const escaped of ["\\n", "\\u202e", "\\u200b"]) {
     ok(reject.msg.includes(escaped), `${escaped} shown escaped in ${reject.msg}`);
   }
