@@ -21,6 +21,7 @@ import { hostileScenario } from "./hostile.ts";
 import { hostileWebScenario } from "./hostile_web.ts";
 import { joinStormScenario } from "./join_storm.ts";
 import { messagesScenario } from "./messages.ts";
+import { metricsScenario } from "./metrics.ts";
 import { natsScenario } from "./nats.ts";
 import { nginxScenario } from "./nginx.ts";
 import { startScenario, stopScenario } from "./start_stop.ts";
@@ -50,6 +51,7 @@ const SCENARIOS: Record<
   client: clientScenario,
   cluster: clusterScenario,
   web: webScenario,
+  metrics: metricsScenario,
 };
 
 const HELP = `Usage: deno task bench [options]

@@ -5,7 +5,7 @@
 
 import { parseArgs } from "node:util";
 import { cacheDir, dataDir } from "../cli/paths.ts";
-import { timestamp, UsageError } from "../cli/output.ts";
+import { UsageError } from "../cli/output.ts";
 import { PeerstreamServer } from "./server.ts";
 import { DEFAULT_LIMITS, LIMITS_ENV, parseLimits, type ServerLimits } from "./limits.ts";
 import { fileNameStore, type NameStore } from "./name_store.ts";
@@ -16,6 +16,9 @@ import type { VideoCodec } from "../video/segmenter.ts";
 import { certificateFingerprint, WebServer } from "./web.ts";
 import { loadOrMakeSelfSigned, serverNames } from "./self_signed.ts";
 import { CLUSTER_FLAGS, CLUSTER_HELP, clusterSettings } from "./cluster_options.ts";
+import { LOG_FORMATS, type LogFormat } from "./log_format.ts";
+import { ServeOutput } from "./serve_output.ts";
+import { METRICS_DEFAULT_HOST, startMetrics } from "./serve_metrics.ts";
 
 /** Help for `peerstream serve`. */
 export const SERVE_HELP = `Usage: peerstream serve [options]
@@ -42,6 +45,11 @@ Options:
   --max-per-address N  Connections from one address (default ${DEFAULT_LIMITS.maxConnectionsPerAddress}; behind a NAT
                        or load balancer every client shares one address: raise it,
                        or use --trust-proxy)
+  --log-format FORMAT  text (default) or json: one JSON object per line for log
+                       collectors; repeated lines are summarised either way
+  --metrics [HOST:]PORT
+                       Serve Prometheus metrics at /metrics, and /healthz and
+                       /readyz, on PORT (off by default; HOST defaults to 127.0.0.1)
 ${CLUSTER_HELP}
   -h, --help           Show this help
 
@@ -72,22 +80,28 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     io.out(SERVE_HELP.trimEnd());
     return 0;
   }
-  const { port, codec } = checkServeFlags(values);
+  const { port, codec, logFormat } = checkServeFlags(values);
   const cluster = clusterSettings(values);
+  const metricsAt = values.metrics === undefined
+    ? undefined
+    : webAddress(values.metrics, METRICS_DEFAULT_HOST, "metrics");
   if (values.release !== undefined && cluster.redis !== undefined) {
     return await releaseInCluster(cluster.redis.url, values.release, io);
   }
   const names = fileNameStore(`${values.data ?? dataDir()}/names.json`);
   if (values.release !== undefined) return await release(names, values.release, io);
-  const tls = await tlsFiles(values, io);
-  const log = (line: string) => io.out(`${timestamp()} ${line}`);
   const limits = limitsFrom(values);
+  const output = new ServeOutput(io, {
+    format: logFormat,
+    limits: { ...DEFAULT_LIMITS, ...limits },
+  });
+  const tls = await tlsFiles(values, output);
   let fatal: (why: string) => void = () => {};
   const fatalSignal = new Promise<string>((resolve) => fatal = resolve);
   const server = new PeerstreamServer({
     hostname: values.host ?? "0.0.0.0",
     port,
-    log,
+    logger: output.log,
     names,
     tls,
     limits,
@@ -98,39 +112,51 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
         beatMs: limits.clusterBeatMs ?? DEFAULT_LIMITS.clusterBeatMs,
       },
       onFatal: (message) => {
-        io.err(`${timestamp()} error: ${message}`);
+        output.problem(message, "cluster-fatal");
         fatal("cluster");
       },
     },
     trustedProxies: cluster.trustedProxies,
     reusePort: cluster.reusePort,
   });
-  const addr = await listen(server, { port, cluster: cluster.redis !== undefined, io });
+  const addr = await listen(server, { port, cluster: cluster.redis !== undefined, output });
   if (addr === null) return 1;
-  io.out(`Listening on ${addr.hostname}:${addr.port}${tls ? " (TLS)" : ""}`);
+  output.notice(`Listening on ${addr.hostname}:${addr.port}${tls ? " (TLS)" : ""}`, "listening");
   const web = values.web === undefined
     ? undefined
-    : startWeb(values.web, { host: values.host, tls, server, log, codec, io, limits });
+    : startWeb(values.web, { host: values.host, tls, server, output, codec, io, limits });
   if (web === null) {
     await server.shutdown();
     return 1;
   }
-  if (tls !== undefined) io.out(`TLS certificate SHA-256 ${certificateFingerprint(tls.cert)}`);
+  const inCluster = cluster.redis !== undefined;
+  const metrics = metricsAt === undefined
+    ? undefined
+    : await startMetrics(metricsAt, { server, cluster: inCluster, output });
+  if (metrics === null) {
+    await server.shutdown();
+    await web?.shutdown();
+    return 1;
+  }
+  if (tls !== undefined) {
+    output.notice(`TLS certificate SHA-256 ${certificateFingerprint(tls.cert)}`, "tls");
+  }
   // Chat works at once; videos appear as the library is scanned and prepared.
-  const library = openLibrary(server, { dir: values.videos, cache: values.cache, codec, log, io });
+  const library = openLibrary(server, { dir: values.videos, cache: values.cache, codec, output });
   const why = await Promise.race([io.stopSignal, fatalSignal]);
   await library.close();
-  log(`${why}: shutting down`);
+  output.log.line(`${why}: shutting down`, { event: "shutdown" });
   await server.shutdown("Server is shutting down");
   await web?.shutdown();
-  log("stopped");
+  await metrics?.close();
+  output.log.line("stopped", { event: "stopped" });
   return why === "cluster" ? 1 : 0;
 }
 
 /** The flags that must agree with each other, checked; the port and the codec. */
 function checkServeFlags(
   values: ReturnType<typeof parseFlags>["values"],
-): { port: number; codec: VideoCodec } {
+): { port: number; codec: VideoCodec; logFormat: LogFormat } {
   const port = intFlag("port", values.port, 7878, 65535);
   const codec = values.codec ?? "h264";
   if (codec !== "h264" && codec !== "mjpeg") {
@@ -142,7 +168,11 @@ function checkServeFlags(
   if (values["tls-self-signed"] && values["tls-cert"] !== undefined) {
     throw new UsageError("Options --tls-self-signed and --tls-cert are alternatives; pick one");
   }
-  return { port, codec };
+  const logFormat = values["log-format"] ?? "text";
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new UsageError(`Invalid --log-format "${logFormat}": use text or json`);
+  }
+  return { port, codec, logFormat: logFormat as LogFormat };
 }
 
 /**
@@ -152,20 +182,21 @@ function checkServeFlags(
  */
 async function listen(
   server: PeerstreamServer,
-  options: { port: number; cluster: boolean; io: ServeIo },
+  options: { port: number; cluster: boolean; output: ServeOutput },
 ): Promise<Deno.NetAddr | null> {
   try {
     return await server.start();
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
-      options.io.err(
-        `error: Cannot listen on port ${options.port}: it is in use; pick another with --port`,
+      options.output.cannotStart(
+        `Cannot listen on port ${options.port}: it is in use; pick another with --port`,
+        "port-in-use",
       );
       return null;
     }
     // Cannot join the cluster: the message says why and what to do.
     if (options.cluster && !(error instanceof Deno.errors.PermissionDenied)) {
-      options.io.err(`error: ${(error as Error).message}`);
+      options.output.cannotStart((error as Error).message, "cluster-failed");
       return null;
     }
     throw error;
@@ -179,20 +210,14 @@ async function listen(
  */
 function openLibrary(
   server: PeerstreamServer,
-  options: {
-    dir?: string;
-    cache?: string;
-    codec: VideoCodec;
-    log: (line: string) => void;
-    io: ServeIo;
-  },
+  options: { dir?: string; cache?: string; codec: VideoCodec; output: ServeOutput },
 ): { close(): Promise<void> } {
   const abort = new AbortController();
   const opening = VideoLibrary.open({
     dir: options.dir,
     cacheDir: options.cache ?? cacheDir(),
     codec: options.codec,
-    onLog: options.log,
+    onLog: (line) => options.output.log.line(line, { event: "video" }),
     signal: abort.signal,
   }).then(
     (videos) => server.setVideos(videos),
@@ -200,7 +225,7 @@ function openLibrary(
       if (abort.signal.aborted) return;
       const message = (error as Error).message;
       server.setVideosError(message);
-      options.io.err(`${timestamp()} error: Cannot open the video library: ${message}`);
+      options.output.problem(`Cannot open the video library: ${message}`, "video-failed");
     },
   );
   return {
@@ -312,6 +337,8 @@ function parseFlags(args: string[]) {
         "tls-key": { type: "string" },
         "max-connections": { type: "string" },
         "max-per-address": { type: "string" },
+        "log-format": { type: "string" },
+        metrics: { type: "string" },
         ...CLUSTER_FLAGS,
         help: { type: "boolean", short: "h" },
       },
@@ -332,7 +359,7 @@ function startWeb(
     host?: string;
     tls?: { cert: string; key: string };
     server: PeerstreamServer;
-    log: (line: string) => void;
+    output: ServeOutput;
     codec: string;
     io: ServeIo;
     limits: Partial<ServerLimits>;
@@ -343,7 +370,7 @@ function startWeb(
     ...where,
     tls: options.tls,
     target: options.server,
-    log: options.log,
+    log: (line) => options.output.web(line),
     codec: options.codec,
     limits: options.limits,
   });
@@ -351,12 +378,16 @@ function startWeb(
     web.start();
   } catch (error) {
     if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-    options.io.err(
-      `error: Cannot serve the web page on port ${where.port}: it is in use; pick another`,
+    options.output.cannotStart(
+      `Cannot serve the web page on port ${where.port}: it is in use; pick another`,
+      "port-in-use",
     );
     return null;
   }
-  options.io.out(`Web page at ${webUrl(web.addr, options.tls !== undefined)}`);
+  options.output.notice(
+    `Web page at ${webUrl(web.addr, options.tls !== undefined)}`,
+    "web-listening",
+  );
   return web;
 }
 
@@ -366,7 +397,7 @@ function startWeb(
  */
 async function tlsFiles(
   values: ReturnType<typeof parseFlags>["values"],
-  io: ServeIo,
+  output: ServeOutput,
 ): Promise<{ cert: string; key: string } | undefined> {
   if (values["tls-cert"] !== undefined && values["tls-key"] !== undefined) {
     return {
@@ -379,31 +410,37 @@ async function tlsFiles(
     `${values.data ?? dataDir()}/tls`,
     serverNames(values.host ?? "0.0.0.0"),
   );
-  io.out(
+  output.notice(
     `${made.created ? "Made" : "Using"} the self-signed certificate ${made.certFile}: people ` +
       "compare its SHA-256 fingerprint (below) with what their browser shows before accepting " +
       `it; terminal clients join with --tls --ca ${made.certFile}`,
+    "tls",
   );
   return { cert: made.cert, key: made.key };
 }
 
 /**
- * Parses `--web [HOST:]PORT`.
+ * Parses `--web [HOST:]PORT` (or another such flag).
  *
  * @param value The flag's text.
  * @param defaultHost The host when the flag names only a port.
- * @returns Where the web server listens.
+ * @param flag The flag's name, for the message. @default {"web"}
+ * @returns Where the server listens.
  * @throws {UsageError} When the text is not `[HOST:]PORT`.
  */
-export function webAddress(value: string, defaultHost: string): { hostname: string; port: number } {
+export function webAddress(
+  value: string,
+  defaultHost: string,
+  flag = "web",
+): { hostname: string; port: number } {
   const match = /^(?:(\[[0-9a-fA-F:.]+\]|[^:\s]+):)?(\d+)$/.exec(value);
   if (match === null) {
     throw new UsageError(
-      `Invalid --web "${value}": expected [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080`,
+      `Invalid --${flag} "${value}": expected [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080`,
     );
   }
   const hostname = (match[1] ?? defaultHost).replace(/^\[(.*)\]$/, "$1");
-  return { hostname, port: intFlag("web", match[2], 0, 65535) };
+  return { hostname, port: intFlag(flag, match[2], 0, 65535) };
 }
 
 /**

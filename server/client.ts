@@ -9,6 +9,7 @@ import type { LeaveReason } from "../protocol/messages.ts";
 import type { Connection } from "./connection.ts";
 import { TokenBucket } from "./limits.ts";
 import type { StreamSession } from "./stream_session.ts";
+import type { Door } from "./server_stats.ts";
 
 /** One client connection. */
 export interface ServerClient {
@@ -18,6 +19,8 @@ export interface ServerClient {
   readonly conn: Connection;
   /** The client's address, as per-address limits see it. */
   readonly host: string;
+  /** How it reached the server (the metrics' `door`). */
+  readonly door: Door;
   /** When the connection was accepted (ms, performance.now()): the handshake deadline counts from it. */
   readonly connectedAt: number;
   /** Where it stands: greeting until `welcome`, registered after, closed once done. */
@@ -55,12 +58,19 @@ export interface ServerClient {
  */
 export function newClient(
   conn: Connection,
-  options: { id: number; now: number; messagesPerSecond: number; messageBurst: number },
+  options: {
+    id: number;
+    now: number;
+    messagesPerSecond: number;
+    messageBurst: number;
+    door?: Door;
+  },
 ): ServerClient {
   return {
     id: options.id,
     conn,
     host: conn.remoteHost,
+    door: options.door ?? "tcp",
     connectedAt: options.now,
     state: "greeting",
     challenge: crypto.getRandomValues(new Uint8Array(32)),

@@ -17,6 +17,7 @@ import type { Community } from "./community.ts";
 import type { ServerLog } from "./server_log.ts";
 import type { StreamSession } from "./stream_session.ts";
 import type { LeadGate } from "./lead_gate.ts";
+import type { ServerStats } from "./server_stats.ts";
 
 /** What the dispatcher works with. */
 export interface DispatchContext {
@@ -32,6 +33,8 @@ export interface DispatchContext {
   readonly leadGate: LeadGate;
   /** The video library. @throws {PeerstreamError} `VIDEO_NOT_READY` or `VIDEO_FAILED`. */
   videos(): VideoLibrary;
+  /** The counters of `--metrics`. */
+  readonly stats: ServerStats;
 }
 
 /**
@@ -169,6 +172,7 @@ function relaySend(
   // UNKNOWN_PEER, PEER_OFFLINE, PEER_UNREACHABLE or INBOX_FULL (fair budgets) are thrown here; a
   // recipient on this server gets the message before this returns, in the same corked write.
   ctx.community.send(client, { requestId: message.id, to, body });
+  ctx.stats.relayed++;
 }
 
 function receipt(

@@ -58,10 +58,19 @@ export interface ServerLimits {
   relayRecipientBytes: number;
   /** Most characters of one untrusted string (name, title, field) in a log line. */
   logTextChars: number;
-  /** Log lines per second one connection may cause, sustained, beyond its lifecycle lines. */
+  /**
+   * Log lines per second one connection (or, before it registers, one address) may cause,
+   * sustained; the others are counted and summarised once per `logWindowMs`.
+   */
   logLinesPerSecond: number;
-  /** Log lines one connection may cause in a burst. */
+  /** Log lines one connection (or address) may cause in a burst. */
   logLineBurst: number;
+  /** Log lines per second across all connections and addresses, sustained (summaries aside). */
+  logTotalLinesPerSecond: number;
+  /** Log lines across all connections and addresses in a burst. */
+  logTotalLineBurst: number;
+  /** How long held-back log lines are counted before their summary line is written, ms. */
+  logWindowMs: number;
   /** Media bytes sent to a viewer but not yet confirmed (`SLOW_CONSUMER` once exceeded too long). */
   maxUnackedMediaBytes: number;
   /**
@@ -131,8 +140,11 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   relayRecipientMessages: DEFAULT_RELAY_BUDGETS.recipientMessages,
   relayRecipientBytes: DEFAULT_RELAY_BUDGETS.recipientBytes,
   logTextChars: LOG_TEXT_MAX,
-  logLinesPerSecond: 5,
-  logLineBurst: 20,
+  logLinesPerSecond: 1,
+  logLineBurst: 10,
+  logTotalLinesPerSecond: 50,
+  logTotalLineBurst: 200,
+  logWindowMs: 10_000,
   maxUnackedMediaBytes: 4 * 1024 * 1024,
   maxWriteStallMs: 15_000,
   stallStepDownMs: 3_000,

@@ -40,6 +40,7 @@ export function startPlay(client: ServerClient, message: PlayMessage, ctx: Dispa
     stallStepDownMs: ctx.limits.stallStepDownMs,
     stallStopMs: ctx.limits.stallStopMs,
     pauseTimeoutMs: ctx.limits.pauseTimeoutMs,
+    onSegment: (lag) => ctx.stats.segment(lag),
     onEnd: (reason, detail) => {
       if (client.stream === session) client.stream = undefined;
       ctx.log.limited(
@@ -47,16 +48,20 @@ export function startPlay(client: ServerClient, message: PlayMessage, ctx: Dispa
         `stream #${client.id} "${client.name}" ${prepared.name}: ${reason}${
           detail ? ` (${detail})` : ""
         }`,
+        { event: "stream-end", fields: { reason } },
       );
       // Let stream-end reach the viewer if it can still take it, then drop the viewer.
       if (detail?.startsWith("SLOW_CONSUMER")) {
+        ctx.stats.limit("slow_consumer");
         client.closeWhy ??= "SLOW_CONSUMER: it did not read its stream";
         within(client.conn.flush(), 500).then(() => client.conn.close("SLOW_CONSUMER"));
       }
     },
   });
   client.stream = session;
-  ctx.log.limited(client.id, `play #${client.id} "${client.name}" ${prepared.name} ${quality}`);
+  ctx.log.limited(client.id, `play #${client.id} "${client.name}" ${prepared.name} ${quality}`, {
+    event: "play",
+  });
   session.start();
 }
 

@@ -22,7 +22,15 @@ import { allowedBeforeWelcome, type VerifiedHello, verifyHello } from "./handsha
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { NameSaver, type NameStore } from "./name_store.ts";
 import { Relay, type RelayBudgets } from "./relay.ts";
-import { ServerLog } from "./server_log.ts";
+import { lineShape, ServerLog, serverLog } from "./server_log.ts";
+import {
+  limitOfCode,
+  type MetricsSource,
+  type Readiness,
+  type ServerSnapshot,
+  ServerStats,
+} from "./server_stats.ts";
+import { WebSocketTransport } from "./ws_transport.ts";
 import { type Community, MemoryCommunity, type Welcome } from "./community.ts";
 import { connectionEvents } from "./community_events.ts";
 // Type only: the Redis community (and its npm client) loads only in cluster mode, see start().
@@ -48,6 +56,11 @@ export interface ServerOptions {
   videos?: VideoLibrary;
   /** Receives one line per connection event, without message contents. */
   log?: (line: string) => void;
+  /**
+   * The log to write to, shared with the rest of the process (`serve` makes one with its format
+   * and limits); `log` and the limits' log fields are unused when given.
+   */
+  logger?: ServerLog;
   /** Limits; missing fields take {@linkcode DEFAULT_LIMITS}. */
   limits?: Partial<ServerLimits>;
   /**
@@ -81,7 +94,9 @@ export interface ClusterOptions {
 }
 
 /** A running server. */
-export class PeerstreamServer {
+export class PeerstreamServer implements MetricsSource {
+  /** What `--metrics` counts; incremented where things happen. */
+  readonly stats: ServerStats = new ServerStats();
   readonly #options: ServerOptions;
   readonly #limits: ServerLimits;
   readonly #log: ServerLog;
@@ -110,11 +125,7 @@ export class PeerstreamServer {
     this.#options = options;
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#limits = limits;
-    this.#log = new ServerLog(options.log ?? (() => {}), {
-      textChars: limits.logTextChars,
-      linesPerSecond: limits.logLinesPerSecond,
-      lineBurst: limits.logLineBurst,
-    });
+    this.#log = options.logger ?? serverLog(options.log ?? (() => {}), limits);
     const bindings = options.names?.load() ?? new Map<string, string>();
     this.#bindings = options.cluster === undefined ? bindings : undefined;
     this.#community = new MemoryCommunity({
@@ -135,17 +146,24 @@ export class PeerstreamServer {
       store: new SegmentStore(),
       leadGate: new LeadGate({ maxBacklogBytes: limits.leadBacklogBytes }),
       videos: () => this.#requireVideos(),
+      stats: this.stats,
     };
     if (options.names !== undefined && options.cluster === undefined) {
       this.#nameSaver = new NameSaver(options.names, bindings, {
         // `serve --release` waits until this server has read its change.
         acknowledge: true,
         onError: (error) =>
-          this.#log.line(`cannot save name bindings: ${(error as Error).message}`),
+          this.#log.limited(
+            "names",
+            `Cannot save name bindings: ${(error as Error).message}; check the data folder`,
+            { event: "names-save-failed", level: "error" },
+          ),
         onReleased: (names) => {
           for (const name of names) {
             this.#community.release(name);
-            this.#log.line(`release ${this.#log.text(name)}: any key may register it now`);
+            this.#log.line(`release ${this.#log.text(name)}: any key may register it now`, {
+              event: "release",
+            });
           }
         },
       });
@@ -161,7 +179,10 @@ export class PeerstreamServer {
         this.#reject(client, code, message);
         closeAfterFlush(client, `${code}: the name went to another server`);
       },
-      log: (line) => this.#log.line(line),
+      // Keyed by the line's shape, so that a flood of one kind (bad messages on a channel) is
+      // summarised without hiding another (Redis lost).
+      log: (line) =>
+        this.#log.limited(`cluster ${lineShape(line)}`, line, { event: "cluster", level: "warn" }),
       coalesce,
     });
   }
@@ -186,6 +207,58 @@ export class PeerstreamServer {
    */
   setVideosError(message: string): void {
     this.#videosError = message;
+  }
+
+  /**
+   * The state now, for the metrics: one pass over the connections.
+   *
+   * @returns Connections by door and state, users, viewers by rendition, bytes sent, Redis.
+   */
+  snapshot(): ServerSnapshot {
+    // Counted without making a string per connection: a scrape walks every connection.
+    const handshakes = { tcp: 0, tls: 0, websocket: 0, http: 0 };
+    const registereds = { tcp: 0, tls: 0, websocket: 0, http: 0 };
+    const heights = new Map<number, number>();
+    let bytesSent = this.stats.endedBytes;
+    for (const client of this.#clients) {
+      if (client.state === "registered") registereds[client.door]++;
+      else handshakes[client.door]++;
+      bytesSent += client.conn.bytesWritten;
+      const height = client.stream?.height;
+      if (height !== undefined) heights.set(height, (heights.get(height) ?? 0) + 1);
+    }
+    const connections: ServerSnapshot["connections"] = new Map();
+    let registered = 0;
+    for (const door of ["tcp", "tls", "websocket", "http"] as const) {
+      connections.set(`${door} handshake`, handshakes[door]);
+      connections.set(`${door} registered`, registereds[door]);
+      registered += registereds[door];
+    }
+    const viewers = new Map([...heights].map(([height, n]) => [`${height}p`, n]));
+    const community: Community<ServerClient> = this.#community;
+    const redisUp = "up" in community && typeof community.up === "boolean"
+      ? community.up
+      : undefined;
+    return { connections, registered, viewers, bytesSent, redisUp };
+  }
+
+  /**
+   * Whether the server is ready (`/readyz`): its video library is open and, in a cluster, its link
+   * to Redis is up.
+   *
+   * @returns Ready, or why not.
+   */
+  readiness(): Readiness {
+    if (this.#videosError !== undefined) {
+      return { ready: false, reason: `the video library failed: ${this.#videosError}` };
+    }
+    if (this.#videos === undefined) {
+      return { ready: false, reason: "the video library is still loading" };
+    }
+    if (this.#options.cluster !== undefined && this.snapshot().redisUp !== true) {
+      return { ready: false, reason: "Redis is unreachable" };
+    }
+    return { ready: true };
   }
 
   #requireVideos(): VideoLibrary {
@@ -231,7 +304,9 @@ export class PeerstreamServer {
         onFatal: cluster.onFatal,
       });
       this.#ctx = { ...this.#ctx, community: this.#community };
-      this.#log.line(`cluster: node ${this.#log.text(cluster.node)} joined the cluster`);
+      this.#log.line(`cluster: node ${this.#log.text(cluster.node)} joined the cluster`, {
+        event: "cluster",
+      });
     }
     const hostname = this.#options.hostname ?? "127.0.0.1";
     const port = this.#options.port ?? 7878;
@@ -294,7 +369,10 @@ export class PeerstreamServer {
         conn = await listener.accept();
       } catch (error) {
         if (this.#closing) return;
-        this.#log.line(`accept failed: ${(error as Error).message}`);
+        this.#log.limited("accept", `accept failed: ${(error as Error).message}`, {
+          event: "accept-failed",
+          level: "warn",
+        });
         await delay(50);
         continue;
       }
@@ -349,8 +427,9 @@ export class PeerstreamServer {
   }
 
   #track(handling: Promise<void>) {
+    // Our own bug, not the peer's: one line, its stack written once per distinct stack.
     const handler = handling.catch((error) => {
-      this.#log.line(`internal error: ${(error as Error).stack ?? error}`);
+      this.#log.error("internal", "internal error", error);
     });
     this.#handlers.add(handler);
     handler.finally(() => this.#handlers.delete(handler));
@@ -379,15 +458,26 @@ export class PeerstreamServer {
       conn.close("SERVER_FULL");
       return;
     }
-    const client = newClient(conn, { id, now: performance.now(), ...this.#limits });
+    const client = newClient(conn, {
+      id,
+      now: performance.now(),
+      ...this.#limits,
+      door: socket instanceof WebSocketTransport ? "websocket" : this.#options.tls ? "tls" : "tcp",
+    });
     if (admitted !== undefined) this.#admitted.set(client, admitted);
     this.#clients.add(client);
     this.#greeting.add(client);
     // Connections that never register are counted against their address in the log, so that a
     // connection storm costs a few lines, not two per connection.
-    this.#log.limited(logKey(client), `connect #${id} ${conn.remote}`);
+    this.#log.limited(logKey(client), `connect #${id} ${conn.remote}`, {
+      event: "connect",
+      fields: { id, remote: conn.remote, door: client.door },
+    });
     conn.onWriteError = (error) =>
-      this.#log.limited(id, `write error #${id}: ${(error as Error).message}`);
+      this.#log.limited(id, `write error #${id}: ${(error as Error).message}`, {
+        event: "write-error",
+        level: "warn",
+      });
     conn.send({
       type: "server-hello",
       version: PROTOCOL_VERSION,
@@ -399,6 +489,7 @@ export class PeerstreamServer {
     } catch (error) {
       if (!(error instanceof ProtocolViolation)) throw error;
       client.closeWhy = `${error.code}: ${error.message}`;
+      this.stats.refuse(error.code);
       conn.send({
         type: "error",
         // Not by the message text: "JSON length exceeds the frame" is a bad frame, not a big one.
@@ -428,6 +519,7 @@ export class PeerstreamServer {
       this.#log.limited(
         `refused ${from.hostname}`,
         `refused ${from.hostname}:${from.port}: ${error.message}`,
+        { event: "refused", level: "warn", fields: { reason: "proxy" } },
       );
       try {
         accepted.close();
@@ -452,10 +544,15 @@ export class PeerstreamServer {
       verdict = this.#admission.admit(host);
     }
     if (verdict === "ok") return true;
+    this.stats.limit(verdict === "address-full" ? "connections_per_address" : "connections");
     const why = verdict === "address-full"
       ? `${this.#limits.maxConnectionsPerAddress} connections from this address`
       : `${this.#limits.maxConnections} connections`;
-    this.#log.limited(`refused ${host}`, `refused #${id} ${conn.remote}: SERVER_FULL: ${why}`);
+    this.#log.limited(`refused ${host}`, `refused #${id} ${conn.remote}: SERVER_FULL: ${why}`, {
+      event: "refused",
+      level: "warn",
+      fields: { id, remote: conn.remote, code: "SERVER_FULL", reason: verdict },
+    });
     return false;
   }
 
@@ -513,6 +610,7 @@ export class PeerstreamServer {
       return undefined;
     }
     if (!client.bucket.take(performance.now())) {
+      this.stats.limit("messages_per_connection");
       this.#reject(
         client,
         "RATE_LIMITED",
@@ -546,6 +644,7 @@ export class PeerstreamServer {
       return undefined;
     }
     if (!this.#admission.takeHello(client.host, performance.now())) {
+      this.stats.limit("hellos_per_address");
       this.#reject(
         client,
         "RATE_LIMITED",
@@ -610,6 +709,7 @@ export class PeerstreamServer {
       `join #${client.id} ${this.#log.text(hello.name)} key ${hello.fingerprint.slice(0, 16)}${
         hello.ephemeral ? " (ephemeral)" : ""
       }`,
+      { event: "join", fields: { id: client.id } },
     );
   }
 
@@ -636,17 +736,22 @@ export class PeerstreamServer {
     if (error instanceof PeerstreamError) {
       this.#reject(client, error.code, error.message, requestIdOf(message));
     } else {
-      this.#log.line(`internal error #${client.id}: ${(error as Error).stack ?? error}`);
+      this.#log.error(client.id, `internal error #${client.id}`, error);
       this.#reject(client, "INTERNAL", "Internal server error; see the server log");
     }
   }
 
   #reject(client: ServerClient, code: ErrorCode, text: string, re?: number) {
     const message = text.length > ERROR_MESSAGE_MAX ? `${text.slice(0, ERROR_MESSAGE_MAX)}…` : text;
+    this.stats.refuse(code);
     if (!client.rejectLogged.has(code)) {
       client.rejectLogged.add(code);
       const who = client.name === undefined ? "" : ` ${this.#log.text(client.name)}`;
-      this.#log.limited(logKey(client), `reject #${client.id}${who}: ${code}: ${message}`);
+      this.#log.limited(logKey(client), `reject #${client.id}${who}: ${code}: ${message}`, {
+        event: "reject",
+        level: "warn",
+        fields: { id: client.id, code },
+      });
     }
     client.conn.send(
       re === undefined ? { type: "error", code, message } : {
@@ -669,6 +774,8 @@ export class PeerstreamServer {
     client.stream?.abort();
     // A connection counted from its accept (the web door) stays counted until its socket closes.
     if (!this.#admitted.delete(client)) this.#admission.release(client.host);
+    // Its bytes leave the live sum of the metrics: count them among the ended connections'.
+    this.stats.endedBytes += client.conn.bytesWritten;
     const why = client.closeWhy ?? client.conn.closeReason ?? "the client closed the connection";
     const suppressed = this.#log.forget(client.id);
     const note = suppressed > 0 ? `; ${suppressed} log lines suppressed` : "";
@@ -677,11 +784,13 @@ export class PeerstreamServer {
       const name = client.name!;
       this.#log.line(
         `leave #${client.id} ${this.#log.text(name)} (${client.leaveReason}: ${why}${note})`,
+        { event: "leave", fields: { id: client.id, reason: client.leaveReason } },
       );
     } else {
       this.#log.limited(
         client.host,
         `disconnect #${client.id} ${client.conn.remote} (${why}${note})`,
+        { event: "disconnect", fields: { id: client.id, remote: client.conn.remote } },
       );
     }
     within(client.conn.flush(), 200).then(() => client.conn.close(why));
@@ -692,7 +801,7 @@ export class PeerstreamServer {
     this.#nameSaver?.refresh();
     this.#community.tick();
     this.#admission.prune(now);
-    this.#log.prune();
+    this.#log.flush();
     for (const client of this.#clients) {
       client.stream?.releaseStalledBacklog(now, this.#limits.leadBacklogStallMs);
       const silent = now - client.conn.lastReadAt;
@@ -700,6 +809,7 @@ export class PeerstreamServer {
         // It stopped reading: nothing more can reach it, so close without a goodbye.
         client.leaveReason = "timeout";
         client.closeWhy = `SLOW_CONSUMER: no write progress for ${this.#limits.maxWriteStallMs} ms`;
+        this.stats.limit("slow_consumer");
         client.conn.close(client.closeWhy);
         this.#leave(client);
       } else if (
@@ -720,6 +830,8 @@ export class PeerstreamServer {
 
   /** Tells a client why, then forgets it and closes once the error is flushed. */
   #drop(client: ServerClient, code: ErrorCode, why: string) {
+    const limit = code === "SERVER_FULL" ? "connections" : limitOfCode(code);
+    if (limit !== undefined) this.stats.limit(limit);
     client.conn.send({ type: "error", code, message: `Closing connection: ${why}; reconnect` });
     client.leaveReason = "timeout";
     client.closeWhy = `${code}: ${why}`;

@@ -73,6 +73,12 @@ export interface StreamSessionOptions {
   pauseTimeoutMs?: number;
   /** Called once when the stream ends, with a detail for the log. */
   onEnd: (reason: StreamEndReason, detail?: string) => void;
+  /**
+   * Called as each segment goes out, with how late it is, seconds: how long after it was due
+   * (within the lead of the viewer's modelled playback, and no earlier than the previous segment
+   * went out) it left. The metrics count it; keep it cheap.
+   */
+  onSegment?: (lagSeconds: number) => void;
 }
 
 interface Sent {
@@ -433,9 +439,11 @@ export class StreamSession {
         return;
       }
       const epoch = this.#epoch;
+      const waitFrom = performance.now();
       const room = await this.#waitForRoom(epoch);
       if (room === "ended") return;
       if (room === "moved") continue;
+      this.#options.onSegment?.(this.#lateBy(waitFrom));
       await this.#sendSegment(epoch, this.#next);
     }
   }
@@ -489,6 +497,22 @@ export class StreamSession {
       await this.#sleep(Math.min(STREAM_DEFAULTS.maxSleepMs, Math.max(10, wait)));
     }
     return "ended";
+  }
+
+  /**
+   * How late the next segment goes out, seconds: it was due when the viewer's modelled playback
+   * came within the lead of its start, but not before the wait for it began.
+   */
+  #lateBy(waitFrom: number): number {
+    const now = performance.now();
+    const ahead = this.#segmentStart(this.#next) - this.#clock.playhead(now);
+    const dueFor = Math.min((now - waitFrom) / 1000, STREAM_DEFAULTS.leadSeconds - ahead);
+    return Math.max(0, dueFor);
+  }
+
+  /** The height of the rendition being sent, e.g. 720. */
+  get height(): number {
+    return this.#options.prepared.renditions[this.#current]?.height ?? 0;
   }
 
   /** Sends one segment of `epoch`, unless a jump or the end interrupts it. */
