@@ -13,12 +13,14 @@ import { equal, ok } from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import { BROWSER_KINDS, launchBrowser } from "./_browser.ts";
 import { joinAs, openPage, startWebServer, waitInPage } from "./_page.ts";
+import { startThrottleProxy } from "./_throttle_proxy.ts";
 import {
   chooseQuality,
   FRAME_PROBE,
   framesSince,
   NUMBERED,
   numberedVideos,
+  pageNow,
   type PresentedFrame,
   waitForHeight,
 } from "./_page_video.ts";
@@ -116,6 +118,66 @@ for (const kind of BROWSER_KINDS) {
       equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
     } finally {
       await browser.close();
+      await server.stop();
+    }
+  });
+}
+
+/** A link the 240p rendition fits (with its audio, ~0.4 Mbit/s) and the 480p one does not. */
+const SLOW_LINK_BYTES_PER_S = 80_000;
+
+for (const kind of BROWSER_KINDS) {
+  Deno.test(`at auto, the page steps down on a slow link and up again, never stopping at the renditions' boundary, in ${kind}`, async () => {
+    const videos = await numberedVideos();
+    const server = await startWebServer({ waitReady: true, args: ["--videos", videos] });
+    const proxy = startThrottleProxy(Number(new URL(server.url).port));
+    const browser = await launchBrowser(kind);
+    try {
+      const { page, errors } = await openPage(browser, `http://127.0.0.1:${proxy.port}/`);
+      await joinAs(page, "viewer");
+      const button = `#titles button[data-title="${NUMBERED.title}"]:not([disabled])`;
+      await page.waitForSelector(button);
+      await page.evaluate(FRAME_PROBE);
+      await page.click(button);
+      // Auto reaches the top on the fast link.
+      await waitForHeight(page, 720, 0);
+
+      // The server steps down to 240p at a segment boundary; the page plays across it, where the
+      // Baseline rendition's audio starts ~27 ms after the High one's ended.
+      const slow = await pageNow(page);
+      proxy.throttle.bytesPerSecond = SLOW_LINK_BYTES_PER_S;
+      const down = await waitForHeight(page, 240, slow, 90_000).catch(async () => {
+        const last = (await framesSince(page, slow)).at(-1);
+        throw new Error(
+          `${kind}: 240p never reached the screen; last frame: ${JSON.stringify(last)}`,
+        );
+      });
+      await waitInPage(
+        page,
+        `window.__frames.some((f) => f.at > ${down.at + KEEP_PLAYING_MS})`,
+        KEEP_PLAYING_MS + 20_000,
+      ).catch(() => {
+        throw new Error(`${kind}: the video stopped after stepping down to 240p`);
+      });
+      const after = (await framesSince(page, down.at - 1))
+        .filter((f) => f.at <= down.at + KEEP_PLAYING_MS);
+      const advanced = (after.at(-1)!.number - down.number) / NUMBERED.fps;
+      ok(advanced > 3, `${kind}: only ${advanced.toFixed(2)} s played in the 5 s after 240p`);
+
+      // Fast again: auto steps up.
+      const fast = await pageNow(page);
+      proxy.throttle.bytesPerSecond = Infinity;
+      await waitForHeight(page, 720, fast, 40_000);
+      for (const f of await framesSince(page, 0)) {
+        ok(
+          f.label === 0 || f.label === f.height,
+          `${kind}: the line said ${f.label}p at ${f.height}p`,
+        );
+      }
+      equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
+    } finally {
+      await browser.close();
+      await proxy.close();
       await server.stop();
     }
   });

@@ -217,7 +217,12 @@ export class PagePlayer {
     this.#options.notice(`Cannot seek to ${clock(target)}: it has not arrived yet`, "warn");
   }
 
-  #showNow() {
+  /**
+   * Writes the status line.
+   *
+   * @param shown The height of the frame being presented, when a frame callback knows it.
+   */
+  #showNow(shown?: number) {
     const stream = this.#stream;
     const line = byId("now-playing", HTMLElement);
     if (stream === undefined) {
@@ -225,7 +230,7 @@ export class PagePlayer {
       return;
     }
     // What is on screen: the decoded frame's height, not the rendition asked for or buffered.
-    const height = this.#video.videoHeight;
+    const height = shown ?? this.#video.videoHeight;
     const current = height === 0 ? undefined : {
       height,
       bitrate: nearest(stream.renditions, height)?.bitrate ?? 0,
@@ -241,6 +246,25 @@ export class PagePlayer {
     if (current !== undefined) line.dataset.height = String(current.height);
     const seek = byId("seek", HTMLInputElement);
     if (document.activeElement !== seek) seek.value = String(this.#video.currentTime);
+  }
+
+  /**
+   * Where the browser tells each frame as it is presented (`requestVideoFrameCallback`: Chromium,
+   * Firefox 132+), the line changes height with that very frame; elsewhere on `resize`, a little
+   * after.
+   */
+  #watchFrames() {
+    const video = this.#video;
+    if (typeof video.requestVideoFrameCallback !== "function") return;
+    let last = 0;
+    const onFrame: VideoFrameRequestCallback = (_now, frame) => {
+      if (frame.height !== last) {
+        last = frame.height;
+        this.#showNow(frame.height);
+      }
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
   }
 
   #wire() {
@@ -265,6 +289,7 @@ export class PagePlayer {
     });
     this.#video.addEventListener("timeupdate", () => this.#showNow());
     this.#video.addEventListener("resize", () => this.#showNow());
+    this.#watchFrames();
     this.#video.addEventListener("ended", () => {
       const title = this.#stream?.title;
       if (title === undefined || this.#streaming) return;
