@@ -38,7 +38,7 @@ export async function numberedVideos(): Promise<string> {
     for (const name of names) await Deno.stat(`${dir}/${name}`);
     return dir;
   } catch {
-    // Not made yet (or half made by a run that was killed): make it.
+    // Not made yet: make it in a folder of its own and move it in place whole.
   }
   await Deno.mkdir(TEST_CACHE, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir: TEST_CACHE, prefix: ".numbered-" });
@@ -69,8 +69,17 @@ export async function numberedVideos(): Promise<string> {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw new Error(`Cannot make the numbered test title: ${result.stderr}`);
   }
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
-  await Deno.rename(tmp, dir);
+  try {
+    await Deno.rename(tmp, dir);
+  } catch (error) {
+    // Another test process (the cache is shared) made it meanwhile: use theirs.
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    for (const name of names) {
+      await Deno.stat(`${dir}/${name}`).catch(() => {
+        throw new Error(`Cannot make the numbered test title in "${dir}": ${error}`);
+      });
+    }
+  }
   return dir;
 }
 

@@ -138,8 +138,7 @@ export class MsePlayer {
   }
 
   /**
-   * The stream jumped (seek, or quality at the current position): drop what is buffered and
-   * start over at `position`.
+   * The stream jumped (a seek): drop what is buffered and start over at `position`.
    *
    * @param position The start of the new epoch, seconds.
    */
