@@ -85,6 +85,8 @@ interface Sent {
   bytes: number;
   startedAt: number;
   mediaEnd: number;
+  /** The segment's duration: its sample weighs at least this much. */
+  mediaSeconds: number;
 }
 
 interface EndOptions {
@@ -326,7 +328,7 @@ export class StreamSession {
     this.#sent.delete(index);
     const now = performance.now();
     const began = Math.max(sent.startedAt, this.#lastAckAt);
-    this.#estimator.sample(now - began, sent.bytes);
+    this.#estimator.sample(now - began, sent.bytes, { mediaSeconds: sent.mediaSeconds });
     this.#lastThroughput = (sent.bytes * 8) /
       (Math.max(now - began, ABR_DEFAULTS.minSampleMs) / 1000);
     this.#lastAckAt = now;
@@ -534,7 +536,12 @@ export class StreamSession {
     // The shared bytes, unless a rendition switch made this viewer's counters jump.
     const data = prepared.container === "mpegts" ? this.#fixer.fix(raw) : raw;
     const bytes = data.length;
-    this.#sent.set(index, { bytes, startedAt: now, mediaEnd: segment.start + segment.duration });
+    this.#sent.set(index, {
+      bytes,
+      startedAt: now,
+      mediaEnd: segment.start + segment.duration,
+      mediaSeconds: segment.duration,
+    });
     this.#unackedBytes += bytes;
     this.#next = index + 1;
     this.#conn.send({
