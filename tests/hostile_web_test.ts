@@ -40,8 +40,11 @@ class HonestPair {
 
   static async start(port: number, tls?: { caCerts: string[] }): Promise<HonestPair> {
     const connect = async (name: string) => {
+      // The key pair first: the handshake deadline runs from connect, and a test may shorten it
+      // below what RSA key generation takes on a loaded machine.
+      const identity = await generateIdentity();
       const session = await connectSession({ hostname: "127.0.0.1", port, tls });
-      await session.register(name, await generateIdentity(), { ephemeral: true });
+      await session.register(name, identity, { ephemeral: true });
       return session;
     };
     const pair = new HonestPair(await connect("alice"), await connect("bob"));
