@@ -71,6 +71,8 @@ interface Context {
   session?: ClientSession;
   handler?: CommandHandler;
   lost?: string;
+  /** The whole error when the server broke the protocol (see `ClosedInfo.broken`). */
+  broken?: string;
 }
 
 /**
@@ -179,6 +181,7 @@ function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): Se
       // A connection closed after a refused name is not the client's connection.
       if (ctx.session === undefined || ctx.session !== self()) return;
       if (!info.expected) ctx.lost ??= info.message;
+      if (info.broken !== undefined) ctx.broken ??= info.broken;
       term.close();
     },
   };
@@ -212,6 +215,11 @@ async function _run(ctx: Context, session: ClientSession): Promise<number> {
   } finally {
     clearInterval(ticker);
     await viewer.close();
+  }
+  if (ctx.broken !== undefined) {
+    term.close();
+    term.error(renderError(ctx.broken, style));
+    return 1;
   }
   if (ctx.lost !== undefined) {
     term.close();

@@ -16,6 +16,7 @@ import {
   type TitleChoice,
 } from "./commands.ts";
 import type { KeyTrust } from "./known_peers.ts";
+import { isConnectionLost } from "./session.ts";
 import type { PlaybackState } from "./playback.ts";
 import { PLAIN, renderError, renderVideos, renderWhoLine, safe, type Style } from "./render.ts";
 
@@ -122,6 +123,8 @@ export class CommandHandler {
     try {
       return await this.#run(line);
     } catch (error) {
+      // A command cut short by the lost connection: the client reports the loss once, as it leaves.
+      if (isConnectionLost(error)) return true;
       if (error instanceof SyntaxError || error instanceof PeerstreamError) {
         this.#error(error.message);
         return true;
@@ -282,7 +285,9 @@ export class CommandHandler {
     const recipient = to;
     this.#session.sendText(recipient, text).then(
       () => this.#io.print(this.#style.dim(`* delivered to ${safe(recipient)}`)),
-      (error) => this.#error((error as Error).message),
+      (error) => {
+        if (!isConnectionLost(error)) this.#error((error as Error).message);
+      },
     );
     return true;
   }
