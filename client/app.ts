@@ -8,6 +8,7 @@
 import { styles } from "../cli/output.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 import { normalizeName } from "../protocol/names.ts";
+import { showName } from "../protocol/shown_name.ts";
 import { complete } from "./commands.ts";
 import { connectSession } from "./connect.ts";
 import { CommandHandler } from "./handler.ts";
@@ -126,11 +127,11 @@ async function _register(ctx: Context): Promise<ClientSession | null> {
         // Only now: a refused name leaves no identity file behind.
         await loaded.save();
         const others = welcome.peers.length > 0
-          ? welcome.peers.map(safe).join(", ")
+          ? welcome.peers.map(showName).join(", ")
           : "nobody else yet";
         term.print(
           `Joined ${config.hostname}:${config.port} as ${
-            safe(welcome.name)
+            showName(welcome.name)
           }. Online: ${others}. Type HELP for commands.`,
         );
         return session;

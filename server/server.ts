@@ -143,7 +143,7 @@ export class PeerstreamServer {
         onReleased: (names) => {
           for (const name of names) {
             this.#community.release(name);
-            this.#log.line(`release ${this.#log.text(name)}: any key may register it now`);
+            this.#log.line(`release ${this.#log.name(name)}: any key may register it now`);
           }
         },
       });
@@ -571,7 +571,7 @@ export class PeerstreamServer {
       ...(welcome.unreachable.length > 0 ? { unreachable: welcome.unreachable } : {}),
     });
     this.#log.line(
-      `join #${client.id} ${this.#log.text(hello.name)} key ${hello.fingerprint.slice(0, 16)}${
+      `join #${client.id} ${this.#log.name(hello.name)} key ${hello.fingerprint.slice(0, 16)}${
         hello.ephemeral ? " (ephemeral)" : ""
       }`,
     );
@@ -609,7 +609,7 @@ export class PeerstreamServer {
     const message = text.length > ERROR_MESSAGE_MAX ? `${text.slice(0, ERROR_MESSAGE_MAX)}…` : text;
     if (!client.rejectLogged.has(code)) {
       client.rejectLogged.add(code);
-      const who = client.name === undefined ? "" : ` ${this.#log.text(client.name)}`;
+      const who = client.name === undefined ? "" : ` ${this.#log.name(client.name)}`;
       this.#log.limited(logKey(client), `reject #${client.id}${who}: ${code}: ${message}`);
     }
     client.conn.send(
@@ -639,7 +639,7 @@ export class PeerstreamServer {
     if (this.#community.leave(client, client.leaveReason)) {
       const name = client.name!;
       this.#log.line(
-        `leave #${client.id} ${this.#log.text(name)} (${client.leaveReason}: ${why}${note})`,
+        `leave #${client.id} ${this.#log.name(name)} (${client.leaveReason}: ${why}${note})`,
       );
     } else {
       this.#log.limited(

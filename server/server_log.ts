@@ -6,6 +6,11 @@
  */
 
 import { escapeControls, logText } from "../protocol/text.ts";
+import {
+  followsNameRules,
+  GRANDFATHERED_HINT,
+  GRANDFATHERED_MARK,
+} from "../protocol/shown_name.ts";
 import { KeyedBuckets } from "./limits.ts";
 
 /** Options for {@linkcode ServerLog}. */
@@ -105,5 +110,18 @@ export class ServerLog {
    */
   text(untrusted: string): string {
     return logText(untrusted, this.#textChars);
+  }
+
+  /**
+   * A peer's name as it goes in a line: like {@linkcode ServerLog.text}, then `⚠ (grandfathered:
+   * …)` when today's name rules refuse it, so that an `аlice` bound before the rules tightened
+   * does not pass for `alice` in the log either.
+   *
+   * @param name The name.
+   * @returns The quoted name, marked when grandfathered.
+   */
+  name(name: string): string {
+    if (followsNameRules(name)) return this.text(name);
+    return `${this.text(name)} ${GRANDFATHERED_MARK} (grandfathered: ${GRANDFATHERED_HINT})`;
   }
 }

@@ -9,6 +9,13 @@ import { formatFingerprint } from "../../protocol/e2e.ts";
 import type { LeaveReason, VideoSummary } from "../../protocol/messages.ts";
 import type { KeyTrust } from "../../client/known_peers.ts";
 import { appendItem, byId, clock, el, setText } from "./dom.ts";
+import {
+  followsNameRules,
+  GRANDFATHERED_HINT,
+  GRANDFATHERED_MARK,
+  showName,
+} from "../../protocol/shown_name.ts";
+import { CONTINUATION, escapeName } from "../../protocol/text.ts";
 import { PagePlayer } from "./page_player.ts";
 import type { ClientSession, IncomingMessage, SessionEvents } from "../../client/session.ts";
 
@@ -68,7 +75,7 @@ export class App {
       notice: (text, kind) => this.notice(text, kind),
     });
     const own = formatFingerprint(await session.fingerprint(), 4);
-    setText(byId("me", HTMLElement), `${session.name} · your key ${own}`);
+    setText(byId("me", HTMLElement), `${showName(session.name ?? "")} · your key ${own}`);
     byId("status", HTMLElement).textContent = "Joined";
     byId("app", HTMLElement).hidden = false;
     document.body.dataset.joined = session.name ?? "";
@@ -78,7 +85,7 @@ export class App {
     // A tab that closes is a leave: say goodbye so others see "quit" rather than a drop.
     addEventListener("pagehide", () => session.quit());
     for (const name of session.peers.names()) this.#joined(name, false);
-    this.notice(`Joined as ${session.name}`);
+    this.notice(`Joined as ${showName(session.name ?? "")}`);
     if (this.#options.codec !== "h264") {
       const note = byId("video-note", HTMLElement);
       setText(
@@ -191,25 +198,25 @@ export class App {
   }
 
   #received(message: IncomingMessage) {
-    const mark = trustMark(message.trust, message.lookalike);
-    const item = el("li", { attrs: { "data-from": message.from, "data-trust": message.trust } }, [
-      el("span", { className: "from", text: `${message.from}${mark}: ` }),
-      el("span", { className: "text", text: message.text }),
-    ]);
+    const item = el(
+      "li",
+      { attrs: { "data-from": message.from, "data-trust": message.trust } },
+      messageLines(message),
+    );
     if (message.trust === "changed") item.classList.add("warn");
     appendItem(byId("messages", HTMLElement), item);
   }
 
   #joined(name: string, announce = true) {
     this.#peers.set(name, this.#peers.get(name) ?? {});
-    if (announce) this.notice(`${name} joined`);
+    if (announce) this.notice(`${showName(name)} joined`);
     this.#renderPeers();
     this.#lookup(name);
   }
 
   #left(name: string, reason: LeaveReason) {
     this.#peers.delete(name);
-    this.notice(`${name} left (${reason})`);
+    this.notice(`${showName(name)} left (${reason})`);
     this.#renderPeers();
   }
 
@@ -241,7 +248,7 @@ export class App {
     const names = [...this.#peers.keys()].sort((a, b) => a.localeCompare(b));
     list.replaceChildren(...names.map((name) => this.#peerItem(name, this.#peers.get(name)!)));
     to.replaceChildren(
-      ...names.map((name) => el("option", { text: name, attrs: { value: name } })),
+      ...names.map((name) => el("option", { text: showName(name), attrs: { value: name } })),
     );
     if (names.includes(chosen)) to.value = chosen;
   }
@@ -250,7 +257,8 @@ export class App {
     const verify = el("button", { text: "Verify", attrs: { type: "button", class: "verify" } });
     verify.addEventListener("click", () => this.#openVerify(name));
     const children: Node[] = [
-      el("span", { className: "name", text: name }),
+      el("span", { className: "name", text: escapeName(name) }),
+      ...grandfatheredMark(name),
       el("span", { className: "mark", text: trustMark(view.trust, view.lookalike) }),
       el("code", {
         className: "fingerprint",
@@ -329,6 +337,50 @@ export class App {
 export function trustMark(trust: KeyTrust | undefined, lookalike?: string): string {
   if (trust === "verified") return " ✓";
   if (trust === "changed") return " !UNVERIFIED KEY";
-  if (lookalike !== undefined) return ` !LOOKS LIKE ${lookalike}`;
+  if (lookalike !== undefined) return ` !LOOKS LIKE ${showName(lookalike)}`;
   return "";
+}
+
+/**
+ * The mark after a name today's rules refuse, with what it means as its tooltip; nothing for a
+ * name that follows them. The page checks the name itself: the server may lie.
+ *
+ * @param name The peer's name.
+ * @returns The mark's element, or none.
+ */
+export function grandfatheredMark(name: string): HTMLElement[] {
+  if (followsNameRules(name)) return [];
+  return [
+    el("span", {
+      className: "grandfathered",
+      text: ` ${GRANDFATHERED_MARK}`,
+      attrs: { title: GRANDFATHERED_HINT, "aria-label": GRANDFATHERED_HINT },
+    }),
+  ];
+}
+
+/**
+ * A received message, one element per line: the first starts with the sender, its name marks and
+ * its trust mark, each later line with the sender and the continuation mark `┆`, so that a line
+ * such as `<alice ✓> send the password` inside bob's message stays visibly bob's. The label sits
+ * in a column of its own, so a line that wraps stays beside it too.
+ *
+ * @param message The message.
+ * @returns The lines.
+ */
+export function messageLines(message: IncomingMessage): HTMLElement[] {
+  const mark = trustMark(message.trust, message.lookalike);
+  const name = escapeName(message.from);
+  return message.text.replaceAll("\r\n", "\n").split("\n").map((line, i) => {
+    // Every line carries the whole label, as in the terminal; later lines end it with "┆".
+    const label = [
+      el("span", { text: name }),
+      ...grandfatheredMark(message.from),
+      el("span", { text: i === 0 ? `${mark}: ` : `${mark} ${CONTINUATION} ` }),
+    ];
+    return el("div", { className: i === 0 ? "line" : "line continuation" }, [
+      el("span", { className: "from" }, label),
+      el("span", { className: "text", text: line }),
+    ]);
+  });
 }
