@@ -321,3 +321,53 @@ unindex(name)
 return 1
 `,
 };
+
+/** The bound names (`serve --list-grandfathered`). */
+export const BOUND_NAMES: Script = {
+  name: "bound",
+  lua: HEAD + `
+return redis.call('HKEYS', P..'bind')
+`,
+};
+
+/**
+ * Moves a binding to a new name for the same key (`serve --rename OLD NEW`): `NOOLD` when no key
+ * owns OLD, `BOUND` when another name's binding holds NEW (`MINE` when OLD's key does), `TAKEN`
+ * when NEW is online with another key, `CONFUSABLE` (with the name) when NEW looks like a name
+ * bound to or online with another key. ARGV: prefix, OLD, NEW, NEW's look-alike keys (JSON).
+ */
+export const RENAME: Script = {
+  name: "rename",
+  lua: HEAD + BIND + UNINDEX + `
+local old, new, keys = ARGV[2], ARGV[3], cjson.decode(ARGV[4])
+local key = redis.call('HGET', P..'bind', old)
+if not key then return {'NOOLD'} end
+local other = redis.call('HGET', P..'bind', new)
+if other then return {other == key and 'MINE' or 'BOUND'} end
+local online = redis.call('HGET', P..'online', new)
+if online then
+  local e = decodeEntry(online)
+  if not e then return badEntry(new, online) end
+  if e.signKey ~= key then return {'TAKEN'} end
+end
+for _, k in ipairs(keys) do
+  for _, name in ipairs(redis.call('SMEMBERS', P..'lk:'..k)) do
+    if name ~= old and name ~= new then
+      local owner = redis.call('HGET', P..'bind', name)
+      if not owner then
+        local raw = redis.call('HGET', P..'online', name)
+        local e = raw and decodeEntry(raw)
+        if e then owner = e.signKey end
+      end
+      if owner and owner ~= key then return {'CONFUSABLE', name} end
+    end
+  end
+end
+redis.call('HDEL', P..'bind', old)
+redis.call('SREM', P..'bykey:'..key, old)
+unindex(old)
+bind(new, key)
+index(new, keys)
+return {'OK'}
+`,
+};

@@ -20,7 +20,17 @@ import type { PublicKeysText } from "../protocol/e2e.ts";
 import type { LeaveReason } from "../protocol/messages.ts";
 import { type Announcement, PresenceReplica } from "./cluster_presence.ts";
 import { describeCorrupt, OncePerInterval } from "./cluster_corrupt.ts";
-import { BEAT, BYE, HELLO, JOIN, LEAVE, RELEASE, SYNC } from "./cluster_scripts.ts";
+import {
+  BEAT,
+  BOUND_NAMES,
+  BYE,
+  HELLO,
+  JOIN,
+  LEAVE,
+  RELEASE,
+  RENAME,
+  SYNC,
+} from "./cluster_scripts.ts";
 import {
   checkEntry,
   CLUSTER_PROTOCOL,
@@ -245,7 +255,55 @@ export class RedisCommunity<C> implements Community<C> {
    * @param prefix The key prefix. @default {"peerstream:"}
    * @returns Whether a binding existed.
    */
-  static async releaseName(url: string, name: string, prefix = "peerstream:"): Promise<boolean> {
+  static releaseName(url: string, name: string, prefix = "peerstream:"): Promise<boolean> {
+    return RedisCommunity.#withLink(url, `release "${name}"`, async (link) => {
+      return Number(await link.run(RELEASE, [prefix, name])) === 1;
+    });
+  }
+
+  /**
+   * The names bound in a cluster's Redis (`serve --list-grandfathered --redis URL`).
+   *
+   * @param url The Redis URL.
+   * @param prefix The key prefix. @default {"peerstream:"}
+   * @returns The bound names.
+   */
+  static boundNames(url: string, prefix = "peerstream:"): Promise<string[]> {
+    return RedisCommunity.#withLink(url, "list the bound names", async (link) => {
+      return asList(await link.run(BOUND_NAMES, [prefix])).map(String);
+    });
+  }
+
+  /**
+   * Moves a binding to a new name for the same key, in a cluster's Redis, for every node at once
+   * (`serve --rename OLD NEW --redis URL`).
+   *
+   * @param url The Redis URL.
+   * @param names The bound name, the new one (normalized) and its look-alike keys (`nameKeys`).
+   * @param prefix The key prefix. @default {"peerstream:"}
+   * @returns `OK`, or why not: `NOOLD`, `BOUND`, `MINE`, `TAKEN`, `CONFUSABLE NAME`, or a
+   * corrupt value's description.
+   */
+  static renameName(
+    url: string,
+    names: { from: string; to: string; lookalikes: string[] },
+    prefix = "peerstream:",
+  ): Promise<string> {
+    return RedisCommunity.#withLink(url, `rename "${names.from}"`, async (link) => {
+      const reply = asList(
+        await link.run(RENAME, [prefix, names.from, names.to, JSON.stringify(names.lookalikes)]),
+      );
+      if (reply[0] === "CONFUSABLE") return `CONFUSABLE ${String(reply[1])}`;
+      return describeCorrupt(reply) ?? String(reply[0]);
+    });
+  }
+
+  /** Runs `use` on a short-lived link to Redis; a Redis that cannot be reached says so. */
+  static async #withLink<T>(
+    url: string,
+    what: string,
+    use: (link: RedisLink) => Promise<T>,
+  ): Promise<T> {
     let link: RedisLink;
     try {
       link = await RedisLink.open({
@@ -257,14 +315,14 @@ export class RedisCommunity<C> implements Community<C> {
       }, []);
     } catch (error) {
       throw new Error(
-        `Cannot release "${name}" in the cluster at ${redactUrl(url)}: ${
+        `Cannot ${what} in the cluster at ${redactUrl(url)}: ${
           errorText(error)
         }; check that Redis is running`,
         { cause: error },
       );
     }
     try {
-      return Number(await link.run(RELEASE, [prefix, name])) === 1;
+      return await use(link);
     } finally {
       await link.close();
     }

@@ -115,13 +115,14 @@ export class PeerstreamServer {
     });
     const bindings = options.names?.load() ?? new Map<string, string>();
     this.#bindings = options.cluster === undefined ? bindings : undefined;
+    const directory = new Directory({
+      bindings,
+      maxNamesPerKey: limits.maxNamesPerKey,
+      maxNames: limits.maxNames,
+    });
     this.#community = new MemoryCommunity({
       events: this.#events(false),
-      directory: new Directory({
-        bindings,
-        maxNamesPerKey: limits.maxNamesPerKey,
-        maxNames: limits.maxNames,
-      }),
+      directory,
       relay: new Relay(relayBudgets(limits)),
     });
     this.#admission = new Admission(limits);
@@ -144,6 +145,13 @@ export class PeerstreamServer {
           for (const name of names) {
             this.#community.release(name);
             this.#log.line(`release ${this.#log.name(name)}: any key may register it now`);
+          }
+        },
+        // `serve --rename`: the old name was released above, the new one is bound here.
+        onBound: (added) => {
+          for (const [name, key] of added) {
+            directory.bind(name, key);
+            this.#log.line(`bind ${this.#log.name(name)}: renamed by the operator`);
           }
         },
       });

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import {
   exportPublicKeys,
   generateIdentity,
@@ -18,7 +18,15 @@ import {
 } from "../protocol/e2e.ts";
 import type { Message } from "../protocol/messages.ts";
 import { GRANDFATHERED_HINT } from "../protocol/shown_name.ts";
-import { connectClient, type ServerProcess, startPtyJoin } from "./_helpers.ts";
+import {
+  connectClient,
+  PROGRAM_PERMISSIONS,
+  type ServerProcess,
+  startPtyJoin,
+} from "./_helpers.ts";
+import { startCluster } from "./_cluster.ts";
+import { redisCommand } from "./_redis.ts";
+import { until } from "./_util.ts";
 import { launchBrowser } from "./_browser.ts";
 import { inPage, joinAs, openPage, startWebServer, waitInPage } from "./_page.ts";
 import { RawClient } from "./_raw_client.ts";
@@ -239,5 +247,105 @@ Deno.test("grandfathered names in the page (Chromium): marked with a tooltip, es
     await chromium.close();
     await server.stop();
     await Deno.remove(data, { recursive: true });
+  }
+});
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Runs `serve` with operator flags (`--list-grandfathered`, `--rename`) and waits for it. */
+async function serveCommand(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PROGRAM_PERMISSIONS, `${ROOT}main.ts`, "serve", ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: result.code, out: text(result.stdout), err: text(result.stderr) };
+}
+
+/** Whether a hello with this name and identity is welcomed; else the error code. */
+async function tryJoin(port: number, name: string, identity: Identity): Promise<string> {
+  const raw = await RawClient.connect(port, { timeoutMs: 20_000 });
+  try {
+    await raw.hello(name, identity);
+    const answer = await raw.next((m) => m.type === "welcome" || m.type === "error", {
+      timeoutMs: 20_000,
+    });
+    return answer.type === "error" ? answer.code : answer.type;
+  } finally {
+    raw.close();
+  }
+}
+
+Deno.test("grandfathered names: the operator lists them and renames one while the server runs; the new binding survives the server's next save", async () => {
+  const { data, ids } = await grandfatheredData();
+  const server = await startWebServer({ args: ["--data", data] });
+  try {
+    const listed = await serveCommand(["--list-grandfathered", "--data", data]);
+    equal(listed.code, 0, listed.err);
+    const lines = listed.out.trim().split("\n");
+    equal(lines.length, 2, listed.out);
+    ok(lines.some((l) => l.startsWith(`"${ALICE}": Invalid name`)), listed.out);
+    ok(lines.some((l) => l.startsWith(`"${CAROL_SHOWN}": Invalid name`)), listed.out);
+    ok(!INVISIBLE.test(listed.out));
+
+    // Refused: a new name like another's, or one that breaks the rules.
+    const bad = await serveCommand(["--rename", ALICE, "ca\u200brol2", "--data", data]);
+    equal(bad.code, 1);
+    match(bad.err, /^error: Cannot rename "\u0430lice" to "ca\\u200brol2": the new name breaks/);
+
+    const renamed = await serveCommand(["--rename", ALICE, "alice2", "--data", data]);
+    equal(renamed.code, 0, renamed.err);
+    match(
+      renamed.out,
+      /^Renamed "\u0430lice" to "alice2": .*the running server \(pid \d+\) applied it/,
+    );
+    await server.out.waitFor(/bind "alice2": renamed by the operator/);
+
+    // The running server took the new binding: another key is refused the name at once, and
+    // a save of the server's own (for erin, a new binding) keeps it in the file.
+    const alice = ids.get(ALICE)!;
+    equal(await tryJoin(server.port, "alice2", await generateIdentity()), "NAME_TAKEN");
+    equal(await tryJoin(server.port, "erin", await generateIdentity()), "welcome");
+    const readNames = async () => JSON.parse(await Deno.readTextFile(`${data}/names.json`));
+    ok(await until(async () => "erin" in await readNames(), 20_000), "erin was never saved");
+    const saved = await readNames();
+    deepEqual(Object.keys(saved).sort(), ["alice2", CAROL, "erin"].sort());
+    equal(saved.alice2, (await exportPublicKeys(alice)).signKey);
+    equal(await tryJoin(server.port, "alice2", alice), "welcome");
+    equal(await tryJoin(server.port, ALICE, alice), "NAME_INVALID");
+    const after = await serveCommand(["--list-grandfathered", "--data", data]);
+    equal(after.out.trim().split("\n").length, 1, after.out);
+  } finally {
+    await server.stop();
+    await Deno.remove(data, { recursive: true });
+  }
+});
+
+Deno.test("grandfathered names in a cluster: --list-grandfathered and --rename act on Redis for every node", async () => {
+  const cluster = await startCluster({ nodes: 1 });
+  try {
+    const alice = await generateIdentity();
+    const key = (await exportPublicKeys(alice)).signKey;
+    equal(await redisCommand(cluster.redis.port, ["HSET", "peerstream:bind", ALICE, key]), "1");
+    const redis = ["--redis", cluster.redis.url];
+    const listed = await serveCommand(["--list-grandfathered", ...redis]);
+    equal(listed.code, 0, listed.err);
+    match(listed.out, /^"\u0430lice": Invalid name/);
+    // A cluster node checks hellos against today's rules only: the bound name is stuck until
+    // the operator moves it.
+    equal(await tryJoin(cluster.nodes[0].port, ALICE, alice), "NAME_INVALID");
+
+    const renamed = await serveCommand(["--rename", ALICE, "alice2", ...redis]);
+    equal(renamed.code, 0, renamed.err);
+    match(renamed.out, /^Renamed "\u0430lice" to "alice2" in the cluster/);
+    equal(await tryJoin(cluster.nodes[0].port, "alice2", alice), "welcome");
+    equal(await tryJoin(cluster.nodes[0].port, "alice2", await generateIdentity()), "NAME_TAKEN");
+    const again = await serveCommand(["--rename", ALICE, "alice3", ...redis]);
+    equal(again.code, 1);
+    match(again.err, /no key owns the old name in the cluster/);
+  } finally {
+    await cluster.stop();
   }
 });
