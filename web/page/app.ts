@@ -17,7 +17,12 @@ import {
 } from "../../protocol/shown_name.ts";
 import { CONTINUATION, escapeName } from "../../protocol/text.ts";
 import { PagePlayer } from "./page_player.ts";
-import type { ClientSession, IncomingMessage, SessionEvents } from "../../client/session.ts";
+import type {
+  ClientSession,
+  ClosedInfo,
+  IncomingMessage,
+  SessionEvents,
+} from "../../client/session.ts";
 
 /** How often the page asks again while the library loads or titles are being prepared, ms. */
 const LIBRARY_POLL_MS = 2000;
@@ -314,11 +319,14 @@ export class App {
     dialog.showModal();
   }
 
-  #closed(info: { expected: boolean; message: string }) {
+  #closed(info: ClosedInfo) {
     clearTimeout(this.#libraryTimer);
     this.#player?.disconnected();
     byId("status", HTMLElement).textContent = info.expected ? "Left" : "Disconnected";
-    if (!info.expected) {
+    if (info.broken !== undefined) {
+      // The server sent what no peerstream server sends (a frame over the cap): say so as such.
+      this.notice(info.broken, "warn");
+    } else if (!info.expected) {
       this.notice(`Lost the connection: ${info.message}; reload to join again`, "warn");
     }
     document.body.dataset.joined = "";
