@@ -411,6 +411,26 @@ Deno.test("a server that declares a 4 GiB frame after the welcome: join prints o
   }
 });
 
+Deno.test("a server that declares a 4 GiB frame unprompted, while join waits at its prompt: one clear line, non-zero exit", async () => {
+  const joined = Promise.withResolvers<void>();
+  const fake = new FakeServer(async (c) => {
+    await c.welcome(["bob"]);
+    await joined.promise;
+    await c.send(ABSURD_HEADER);
+  });
+  const cli = await startCli(fake.port, "alice");
+  joined.resolve();
+  try {
+    await cli.err.waitFor(/^error: /);
+    const code = await cli.finish();
+    ok(code !== 0, `exit code ${code}`);
+    deepEqual(cli.err.lines, [ABSURD_FRAME_LINE]);
+  } finally {
+    await cli.finish();
+    await fake.close();
+  }
+});
+
 Deno.test("a server that greets with a 4 GiB frame: join prints one clear line and exits non-zero", async () => {
   const fake = new FakeServer(async (c) => {
     await c.send(ABSURD_HEADER);
