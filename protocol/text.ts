@@ -17,28 +17,81 @@
  */
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|(?!\p{M})\p{Default_Ignorable_Code_Point}/u;
 
+const UNSAFE_PATTERN = new RegExp(UNSAFE.source, "gu");
+
 // Scripts whose spelling needs U+200C ZWNJ or U+200D ZWJ between letters (Persian, the Indic
 // scripts): there the joiner is text, not a disguise.
 const JOINING_LETTER =
-  "[\\p{scx=Arabic}\\p{scx=Syriac}\\p{scx=Devanagari}\\p{scx=Bengali}\\p{scx=Gurmukhi}\\p{scx=Gujarati}\\p{scx=Oriya}\\p{scx=Tamil}\\p{scx=Telugu}\\p{scx=Kannada}\\p{scx=Malayalam}\\p{scx=Sinhala}]";
+  /^[\p{scx=Arabic}\p{scx=Syriac}\p{scx=Devanagari}\p{scx=Bengali}\p{scx=Gurmukhi}\p{scx=Gujarati}\p{scx=Oriya}\p{scx=Tamil}\p{scx=Telugu}\p{scx=Kannada}\p{scx=Malayalam}\p{scx=Sinhala}]$/u;
+const PICTOGRAPH = /^\p{Extended_Pictographic}$/u;
+const SKIN_TONE = /^\p{Emoji_Modifier}$/u;
+const MARK = /^\p{M}$/u;
+const BLACK_FLAG = 0x1f3f4;
+const CANCEL_TAG = 0xe007f;
+/** The longest run of tags an emoji tag sequence holds here (a flag needs 5 or 6). */
+const MAX_TAGS = 32;
+
+/** The code point that ends just before `index`, and where it starts. */
+function before(text: string, index: number): { char: string; at: number } | undefined {
+  if (index <= 0) return undefined;
+  const low = text.charCodeAt(index - 1);
+  const at = index >= 2 && low >= 0xdc00 && low <= 0xdfff &&
+      text.charCodeAt(index - 2) >= 0xd800 && text.charCodeAt(index - 2) <= 0xdbff
+    ? index - 2
+    : index - 1;
+  return { char: String.fromCodePoint(text.codePointAt(at)!), at };
+}
+
+/** The code point at `index`, if any. */
+function at(text: string, index: number): string | undefined {
+  const code = text.codePointAt(index);
+  return code === undefined ? undefined : String.fromCodePoint(code);
+}
+
+function isTagSpec(code: number | undefined): boolean {
+  return code !== undefined && code >= 0xe0020 && code <= 0xe007e;
+}
 
 /**
- * What a message body may keep, tried before {@linkcode UNSAFE}: a ZWJ inside an emoji sequence
- * (👨‍👩‍👧: the emoji before it, with its skin tone or presentation selector, is matched too),
- * a ZWNJ or ZWJ between letters of a joining script, and an emoji tag sequence (a subdivision flag
- * such as 🏴 + tags + cancel tag).
+ * Whether the joiner or tag at `index` is one that text needs (see `keepJoiners`): a ZWJ between
+ * two emoji (the first may carry a skin tone and U+FE0F), a ZWNJ or ZWJ between letters of a
+ * joining script (marks between count with the letter), or a tag inside 🏴 + tags + cancel tag.
+ * Looked at only for those few code points, so ordinary text pays nothing for it.
  */
-const KEPT_IN_TEXT = new RegExp(
-  [
-    "\\p{Extended_Pictographic}\\p{Emoji_Modifier}?\\uFE0F?\\u200D(?=\\p{Extended_Pictographic})",
-    `${JOINING_LETTER}\\p{M}*[\\u200C\\u200D](?=${JOINING_LETTER})`,
-    "\\u{1F3F4}[\\u{E0020}-\\u{E007E}]{1,32}\\u{E007F}",
-  ].join("|"),
-  "u",
-);
-
-const TEXT_PATTERN = new RegExp(`${KEPT_IN_TEXT.source}|${UNSAFE.source}`, "gu");
-const STRICT_PATTERN = new RegExp(UNSAFE.source, "gu");
+function keptInText(ch: string, index: number, text: string): boolean {
+  const code = ch.codePointAt(0)!;
+  if (code === 0x200c || code === 0x200d) {
+    const next = at(text, index + ch.length);
+    if (next === undefined) return false;
+    let prev = before(text, index);
+    if (code === 0x200d && PICTOGRAPH.test(next)) {
+      if (prev?.char === "\ufe0f") prev = before(text, prev.at);
+      if (prev !== undefined && SKIN_TONE.test(prev.char)) prev = before(text, prev.at);
+      if (prev !== undefined && PICTOGRAPH.test(prev.char)) return true;
+    }
+    prev = before(text, index);
+    while (prev !== undefined && MARK.test(prev.char)) prev = before(text, prev.at);
+    return prev !== undefined && JOINING_LETTER.test(prev.char) && JOINING_LETTER.test(next);
+  }
+  if (!isTagSpec(code) && code !== CANCEL_TAG) return false;
+  // Back over the tags before it to the black flag, then on to the cancel tag.
+  let start = index;
+  let tags = 0;
+  for (let prev = before(text, start);; prev = before(text, start)) {
+    if (prev === undefined) return false;
+    const c = prev.char.codePointAt(0)!;
+    if (c === BLACK_FLAG) break;
+    if (!isTagSpec(c) || ++tags > MAX_TAGS) return false;
+    start = prev.at;
+  }
+  if (code === CANCEL_TAG) return tags > 0;
+  for (let i = index; tags <= MAX_TAGS; i += 2, tags++) {
+    const c = text.codePointAt(i);
+    if (c === CANCEL_TAG) return true;
+    if (!isTagSpec(c)) return false;
+  }
+  return false;
+}
 
 /**
  * The visible escape of one code point: `\x1b` up to U+00FF, `\u200b` in the BMP, `\u{e0041}`
@@ -87,9 +140,9 @@ export interface EscapeOptions {
 export function escapeControls(text: string, options: EscapeOptions = {}): string {
   const keepNewlines = options.keepNewlines ?? false;
   const keepTabs = options.keepTabs ?? true;
-  const pattern = (options.keepJoiners ?? true) ? TEXT_PATTERN : STRICT_PATTERN;
-  return text.replace(pattern, (match) => {
-    if ([...match].length > 1) return match; // a kept sequence, never a lone character
+  const keepJoiners = options.keepJoiners ?? true;
+  return text.replace(UNSAFE_PATTERN, (match: string, index: number) => {
+    if (keepJoiners && keptInText(match, index, text)) return match;
     if (match === "\n") return keepNewlines ? match : "\\n";
     if (match === "\t") return keepTabs ? match : "\\t";
     return match === "\r" ? "\\r" : visible(match);
