@@ -183,7 +183,7 @@ export class App {
   #send(to: string, text: string) {
     const state = el("span", { className: "state", text: "sending…" });
     const item = el("li", { attrs: { "data-to": to } }, [
-      el("span", { className: "from", text: `to ${to}: ` }),
+      el("span", { className: "from", text: `to ${showName(to)}: ` }),
       el("span", { className: "text", text }),
       state,
     ]);
@@ -236,13 +236,18 @@ export class App {
         view.trust = keys.trust;
         if (keys.trust === "changed" && !wasChanged) {
           this.notice(
-            `Warning: the key of ${name} changed since you last talked. Messages to ${name} are blocked until you accept the new key; compare fingerprints with ${name} in person first`,
+            `Warning: the key of ${showName(name)} changed since you last talked. Messages to ${
+              showName(name)
+            } are blocked until you accept the new key; compare fingerprints with ${
+              showName(name)
+            } in person first`,
             "warn",
           );
         }
         this.#renderPeers();
       },
-      (error) => this.notice(`Cannot get the key of ${name}: ${(error as Error).message}`, "warn"),
+      (error) =>
+        this.notice(`Cannot get the key of ${showName(name)}: ${(error as Error).message}`, "warn"),
     );
   }
 
@@ -284,7 +289,7 @@ export class App {
 
   #accept(name: string) {
     if (this.#session?.acceptKey(name)) {
-      this.notice(`Accepted the new key of ${name}`);
+      this.notice(`Accepted the new key of ${showName(name)}`);
       this.#lookup(name);
     }
   }
@@ -297,10 +302,13 @@ export class App {
       const fingerprint = this.#peers.get(name)?.fingerprint;
       if (fingerprint !== undefined && this.#session?.verifyKey(name, fingerprint)) {
         this.#peers.get(name)!.trust = "verified";
-        this.notice(`Marked the key of ${name} verified ✓`);
+        this.notice(`Marked the key of ${showName(name)} verified ✓`);
         this.#renderPeers();
       } else {
-        this.notice(`Cannot mark ${name} verified: their key changed; accept it first`, "warn");
+        this.notice(
+          `Cannot mark ${showName(name)} verified: their key changed; accept it first`,
+          "warn",
+        );
       }
       dialog.close();
     });
@@ -313,7 +321,9 @@ export class App {
     dialog.dataset.peer = name;
     setText(
       byId("verify-text", HTMLElement),
-      `Compare this fingerprint with the one ${name} sees as theirs, in person or on a call:`,
+      `Compare this fingerprint with the one ${
+        showName(name)
+      } sees as theirs, in person or on a call:`,
     );
     byId("verify-fingerprint", HTMLElement).textContent = formatFingerprint(view.fingerprint);
     dialog.showModal();
