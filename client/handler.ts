@@ -17,6 +17,8 @@ import {
 } from "./commands.ts";
 import type { KeyTrust } from "./known_peers.ts";
 import { isConnectionLost } from "./session.ts";
+import { showName } from "../protocol/shown_name.ts";
+import { escapeName } from "../protocol/text.ts";
 import type { PlaybackState } from "./playback.ts";
 import { PLAIN, renderError, renderVideos, renderWhoLine, safe, type Style } from "./render.ts";
 
@@ -224,7 +226,7 @@ export class CommandHandler {
   }
 
   async #verify(peer: string, confirm: boolean): Promise<boolean> {
-    const name = safe(peer);
+    const name = escapeName(peer);
     if (peer === this.#session.name) {
       this.#io.print(`${name} (you): ${formatFingerprint(await this.#session.fingerprint())}`);
       this.#io.print(`Read it to your peer out of band; they run: VERIFY ${name} yes`);
@@ -243,7 +245,7 @@ export class CommandHandler {
   }
 
   #accept(peer: string): boolean {
-    const name = safe(peer);
+    const name = escapeName(peer);
     if (this.#session.acceptKey(peer)) {
       this.#io.print(`* accepted ${name}'s new key`);
     } else if (!this.#session.knows(peer) && !this.#session.peers.has(peer)) {
@@ -262,7 +264,7 @@ export class CommandHandler {
         this.#io.print("Nobody else is online");
         return true;
       }
-      this.#io.print(`Online: ${names.map(safe).join(", ")}`);
+      this.#io.print(`Online: ${names.map(showName).join(", ")}`);
       const answer = await this.#io.read("To: ");
       if (answer === null) return false;
       to = answer.trim();

@@ -51,6 +51,8 @@ import {
   type WelcomeMessage,
 } from "../protocol/messages.ts";
 import { normalizeName } from "../protocol/names.ts";
+import { showName } from "../protocol/shown_name.ts";
+import { escapeName } from "../protocol/text.ts";
 import { ReplayGuard, type ReplayStorage } from "../protocol/replay.ts";
 import { type KeyTrust, KnownPeers } from "./known_peers.ts";
 import { PeerList } from "./peers.ts";
@@ -523,7 +525,11 @@ export class ClientSession {
       : { ...keys, trust, lookalike };
     if (trust === "new" && lookalike !== undefined) {
       this.#events.warning?.(
-        `"${name}" is new to you and looks like "${lookalike}", a peer you know; compare fingerprints with VERIFY ${name} before trusting it`,
+        `"${showName(name)}" is new to you and looks like "${
+          showName(lookalike)
+        }", a peer you know; compare fingerprints with VERIFY ${
+          escapeName(name)
+        } before trusting it`,
         "NAME_CONFUSABLE",
       );
     }
