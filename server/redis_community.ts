@@ -241,6 +241,9 @@ export class RedisCommunity<C> implements Community<C> {
       await community.#sync();
     } catch (error) {
       await community.#link.close();
+      if (error instanceof CorruptStateError) {
+        throw new Error(`Cannot join ${where}: ${error.message}`, { cause: error });
+      }
       throw error;
     }
     community.#timer = setInterval(() => community.#beat(), community.#timing.beatMs);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { equal, match, ok } from "node:assert/strict";
+import { equal, match, ok, rejects } from "node:assert/strict";
 import { startCluster } from "./_cluster.ts";
 import { startCli } from "./_helpers.ts";
 import { redisCommand } from "./_redis.ts";
@@ -30,6 +30,11 @@ Deno.test("cluster: a non-integer sequence key in Redis is named to the joining 
     const erin = await startCli(cluster.nodes[1].port, "erin", { waitJoined: false });
     ok((await erin.finish()) !== 0);
     match(erin.err.lines.join("\n"), CORRUPT_SEQ);
+    // A node started now says why it cannot join the cluster.
+    await rejects(
+      cluster.startNode(2),
+      /error: Cannot join the cluster at redis:\/\/127\.0\.0\.1:\d+: Redis key "peerstream:seq" holds "abc", not a number; repair or delete it/,
+    );
     // Repaired, joins work again; the join in the log closes the window for more complaints.
     equal(await redisCommand(cluster.redis.port, ["SET", "peerstream:seq", "100"]), "OK");
     const frank = await startCli(node.port, "frank");
