@@ -8,6 +8,7 @@
 import { styles } from "../cli/output.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 import { normalizeName } from "../protocol/names.ts";
+import { showName } from "../protocol/shown_name.ts";
 import { complete } from "./commands.ts";
 import { connectSession } from "./connect.ts";
 import { CommandHandler } from "./handler.ts";
@@ -71,6 +72,8 @@ interface Context {
   session?: ClientSession;
   handler?: CommandHandler;
   lost?: string;
+  /** The whole error when the server broke the protocol (see `ClosedInfo.broken`). */
+  broken?: string;
 }
 
 /**
@@ -124,11 +127,11 @@ async function _register(ctx: Context): Promise<ClientSession | null> {
         // Only now: a refused name leaves no identity file behind.
         await loaded.save();
         const others = welcome.peers.length > 0
-          ? welcome.peers.map(safe).join(", ")
+          ? welcome.peers.map(showName).join(", ")
           : "nobody else yet";
         term.print(
           `Joined ${config.hostname}:${config.port} as ${
-            safe(welcome.name)
+            showName(welcome.name)
           }. Online: ${others}. Type HELP for commands.`,
         );
         return session;
@@ -179,6 +182,7 @@ function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): Se
       // A connection closed after a refused name is not the client's connection.
       if (ctx.session === undefined || ctx.session !== self()) return;
       if (!info.expected) ctx.lost ??= info.message;
+      if (info.broken !== undefined) ctx.broken ??= info.broken;
       term.close();
     },
   };
@@ -212,6 +216,11 @@ async function _run(ctx: Context, session: ClientSession): Promise<number> {
   } finally {
     clearInterval(ticker);
     await viewer.close();
+  }
+  if (ctx.broken !== undefined) {
+    term.close();
+    term.error(renderError(ctx.broken, style));
+    return 1;
   }
   if (ctx.lost !== undefined) {
     term.close();

@@ -4,6 +4,7 @@
  */
 
 import type { Quality } from "../protocol/messages.ts";
+import { GRANDFATHERED_HINT, GRANDFATHERED_MARK } from "../protocol/shown_name.ts";
 
 /** A parsed command line. */
 export type Command =
@@ -56,7 +57,14 @@ export const COMMAND_HELP = `Commands (case does not matter):
   VERIFY <peer> [yes]         Show a peer's full fingerprint (or yours); "yes" marks it verified
   ACCEPT <peer>               Trust a peer's changed key
   HELP                        This help
-  QUIT                        Leave (Ctrl-D too)`;
+  QUIT                        Leave (Ctrl-D too)
+
+Marks after a name:
+  ✓                           You verified the peer's key (VERIFY)
+  !UNVERIFIED KEY             The peer's key changed since you last talked
+  !LOOKS LIKE <peer>          A new peer whose name looks like one you know
+  ${GRANDFATHERED_MARK}                           ${GRANDFATHERED_HINT}
+Invisible characters in names and messages show as escapes, e.g. \\u200b.`;
 
 /**
  * Parses a quality: `720p`, `720` or `auto`.

@@ -16,6 +16,9 @@ import {
   type TitleChoice,
 } from "./commands.ts";
 import type { KeyTrust } from "./known_peers.ts";
+import { isConnectionLost } from "./session.ts";
+import { showName } from "../protocol/shown_name.ts";
+import { escapeName } from "../protocol/text.ts";
 import type { PlaybackState } from "./playback.ts";
 import { PLAIN, renderError, renderVideos, renderWhoLine, safe, type Style } from "./render.ts";
 
@@ -122,6 +125,8 @@ export class CommandHandler {
     try {
       return await this.#run(line);
     } catch (error) {
+      // A command cut short by the lost connection: the client reports the loss once, as it leaves.
+      if (isConnectionLost(error)) return true;
       if (error instanceof SyntaxError || error instanceof PeerstreamError) {
         this.#error(error.message);
         return true;
@@ -221,7 +226,7 @@ export class CommandHandler {
   }
 
   async #verify(peer: string, confirm: boolean): Promise<boolean> {
-    const name = safe(peer);
+    const name = escapeName(peer);
     if (peer === this.#session.name) {
       this.#io.print(`${name} (you): ${formatFingerprint(await this.#session.fingerprint())}`);
       this.#io.print(`Read it to your peer out of band; they run: VERIFY ${name} yes`);
@@ -240,7 +245,7 @@ export class CommandHandler {
   }
 
   #accept(peer: string): boolean {
-    const name = safe(peer);
+    const name = escapeName(peer);
     if (this.#session.acceptKey(peer)) {
       this.#io.print(`* accepted ${name}'s new key`);
     } else if (!this.#session.knows(peer) && !this.#session.peers.has(peer)) {
@@ -259,7 +264,7 @@ export class CommandHandler {
         this.#io.print("Nobody else is online");
         return true;
       }
-      this.#io.print(`Online: ${names.map(safe).join(", ")}`);
+      this.#io.print(`Online: ${names.map(showName).join(", ")}`);
       const answer = await this.#io.read("To: ");
       if (answer === null) return false;
       to = answer.trim();
@@ -282,7 +287,9 @@ export class CommandHandler {
     const recipient = to;
     this.#session.sendText(recipient, text).then(
       () => this.#io.print(this.#style.dim(`* delivered to ${safe(recipient)}`)),
-      (error) => this.#error((error as Error).message),
+      (error) => {
+        if (!isConnectionLost(error)) this.#error((error as Error).message);
+      },
     );
     return true;
   }

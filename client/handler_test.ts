@@ -304,5 +304,6 @@ Deno.test("CommandHandler escapes names and titles from the network", async () =
   const { handler, session, out } = setup();
   session.online = new Set(["evil\x1b[2J"]);
   await handler.run("MESSAGE");
-  deepEqual(out, ["Online: evil\\x1b[2J"]);
+  // Such a name breaks the name rules: it also carries the mark.
+  deepEqual(out, ["Online: evil\\x1b[2J ⚠"]);
 });

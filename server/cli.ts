@@ -10,7 +10,9 @@ import { PeerstreamServer } from "./server.ts";
 import { DEFAULT_LIMITS, LIMITS_ENV, parseLimits, type ServerLimits } from "./limits.ts";
 import { fileNameStore, type NameStore } from "./name_store.ts";
 import { delay } from "./_async.ts";
-import { escapeControls } from "../protocol/text.ts";
+import { escapeControls, escapeName } from "../protocol/text.ts";
+import { nameKeys, normalizeName } from "../protocol/names.ts";
+import { grandfatheredLines, planRename, type RenamePlan } from "./name_admin.ts";
 import { VideoLibrary } from "../video/videos.ts";
 import type { VideoCodec } from "../video/segmenter.ts";
 import { certificateFingerprint, WebServer } from "./web.ts";
@@ -35,6 +37,11 @@ Options:
   --release NAME       Free NAME from the key that owns it, then exit; with a server
                        running on the same --data, once that server applied it;
                        with --redis, in the whole cluster at once
+  --list-grandfathered List the bound names today's rules refuse (kept by their keys from
+                       before the rules tightened; shown marked ⚠), then exit
+  --rename OLD NEW     Move OLD's binding to NEW (same key; NEW must follow today's rules
+                       and look like no other key's name), then exit; like --release with
+                       a running server or --redis. Its owner then joins as NEW
   --web [HOST:]PORT    Also serve the web page and its WebSocket on PORT (off by default;
                        HOST defaults to --host); browsers join like terminal clients
   --tls-cert FILE      PEM certificate; with --tls-key, serve TLS (and the page over https)
@@ -75,11 +82,12 @@ export interface ServeIo {
  * @throws {UsageError} On bad flags.
  */
 export async function serve(args: string[], io: ServeIo): Promise<number> {
-  const { values } = parseFlags(args);
+  const { values, positionals } = parseFlags(args);
   if (values.help) {
     io.out(SERVE_HELP.trimEnd());
     return 0;
   }
+  const renameTo = checkPositionals(values.rename, positionals);
   const { port, codec, logFormat } = checkServeFlags(values);
   const cluster = clusterSettings(values);
   const metricsAt = values.metrics === undefined
@@ -88,8 +96,25 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   if (values.release !== undefined && cluster.redis !== undefined) {
     return await releaseInCluster(cluster.redis.url, values.release, io);
   }
+  if (values["list-grandfathered"] && cluster.redis !== undefined) {
+    const { RedisCommunity } = await import("./redis_community.ts");
+    for (const line of grandfatheredLines(await RedisCommunity.boundNames(cluster.redis.url))) {
+      io.out(line);
+    }
+    return 0;
+  }
+  if (values.rename !== undefined && cluster.redis !== undefined) {
+    return await renameInCluster(cluster.redis.url, { from: values.rename, to: renameTo! }, io);
+  }
   const names = fileNameStore(`${values.data ?? dataDir()}/names.json`);
   if (values.release !== undefined) return await release(names, values.release, io);
+  if (values["list-grandfathered"]) {
+    for (const line of grandfatheredLines(names.load().keys())) io.out(line);
+    return 0;
+  }
+  if (values.rename !== undefined) {
+    return await rename(names, { from: values.rename, to: renameTo! }, io);
+  }
   const limits = limitsFrom(values);
   const output = new ServeOutput(io, {
     format: logFormat,
@@ -270,34 +295,147 @@ async function release(names: NameStore, raw: string, io: ServeIo): Promise<numb
     return 1;
   }
   await names.save(bindings);
-  const version = names.version?.() ?? null;
-  const running = runningServer(names);
-  if (running === undefined) {
+  const applied = await awaitApplied(names);
+  if (applied === "none") {
     io.out(
       `Released "${shown}": any key may register it now; no server runs on this folder, the next one started honours it`,
     );
     return 0;
   }
-  const deadline = Date.now() + RELEASE_CONFIRM_MS;
-  while (names.acknowledged?.()?.version !== version) {
-    if (Date.now() > deadline || runningServer(names) === undefined) {
-      // A save of the server's own at that very moment can write the name back.
-      const state = names.load().has(name)
-        ? "the server saved its bindings at the same moment and kept the name; run --release again"
-        : "the file no longer binds the name, so the server applies it once it notices, or at its next start";
-      io.err(
-        `error: Cannot confirm the release of "${shown}": the server running on this folder (pid ${running}) did not apply it within ${
-          RELEASE_CONFIRM_MS / 1000
-        } s; ${state}`,
-      );
-      return 1;
-    }
-    await delay(100);
+  if (typeof applied === "number") {
+    // A save of the server's own at that very moment can write the name back.
+    const state = names.load().has(name)
+      ? "the server saved its bindings at the same moment and kept the name; run --release again"
+      : "the file no longer binds the name, so the server applies it once it notices, or at its next start";
+    io.err(
+      `error: Cannot confirm the release of "${shown}": the server running on this folder (pid ${applied}) did not apply it within ${
+        RELEASE_CONFIRM_MS / 1000
+      } s; ${state}`,
+    );
+    return 1;
   }
   io.out(
-    `Released "${shown}": the running server (pid ${running}) applied it; any key may register it now`,
+    `Released "${shown}": the running server (pid ${applied.pid}) applied it; any key may register it now`,
   );
   return 0;
+}
+
+/**
+ * After a change to the store: waits until the server running on this folder, if any, has read
+ * it (it looks every second).
+ *
+ * @returns `none` when no server runs, `{ pid }` once it applied the change, or its pid when it
+ * did not within {@linkcode RELEASE_CONFIRM_MS}.
+ */
+async function awaitApplied(names: NameStore): Promise<"none" | { pid: number } | number> {
+  const version = names.version?.() ?? null;
+  const running = runningServer(names);
+  if (running === undefined) return "none";
+  const deadline = Date.now() + RELEASE_CONFIRM_MS;
+  while (names.acknowledged?.()?.version !== version) {
+    if (Date.now() > deadline || runningServer(names) === undefined) return running;
+    await delay(100);
+  }
+  return { pid: running };
+}
+
+/**
+ * `serve --rename OLD NEW`: moves OLD's binding to NEW in the file, then, like `--release`, waits
+ * for the server running on the same folder to apply it.
+ */
+async function rename(
+  names: NameStore,
+  request: { from: string; to: string },
+  io: ServeIo,
+): Promise<number> {
+  const bindings = names.load();
+  let plan: RenamePlan;
+  try {
+    plan = planRename(bindings, request);
+  } catch (error) {
+    io.err(`error: ${(error as Error).message}`);
+    return 1;
+  }
+  bindings.delete(plan.from);
+  bindings.set(plan.to, plan.key);
+  await names.save(bindings);
+  const what = `"${escapeName(plan.from)}" to "${plan.to}"`;
+  const applied = await awaitApplied(names);
+  if (typeof applied === "number") {
+    const now = names.load();
+    const state = now.get(plan.to) === plan.key && !now.has(plan.from)
+      ? "the file holds the new binding, so the server applies it once it notices, or at its next start"
+      : "the server saved its bindings at the same moment; run --list-grandfathered and --rename again";
+    io.err(
+      `error: Cannot confirm the rename of ${what}: the server running on this folder (pid ${applied}) did not apply it within ${
+        RELEASE_CONFIRM_MS / 1000
+      } s; ${state}`,
+    );
+    return 1;
+  }
+  const where = applied === "none"
+    ? "no server runs on this folder, the next one started honours it"
+    : `the running server (pid ${applied.pid}) applied it`;
+  io.out(`Renamed ${what}: its key joins as "${plan.to}" now; ${where}`);
+  return 0;
+}
+
+/** `serve --rename OLD NEW --redis URL`: the same in the cluster's Redis, for every node. */
+async function renameInCluster(
+  url: string,
+  request: { from: string; to: string },
+  io: ServeIo,
+): Promise<number> {
+  const from = request.from.normalize("NFC");
+  const what = `"${escapeName(from)}" to "${escapeName(request.to)}"`;
+  let to: string;
+  try {
+    to = normalizeName(request.to);
+  } catch (error) {
+    io.err(
+      `error: Cannot rename ${what}: the new name breaks today's rules (${
+        (error as Error).message
+      })`,
+    );
+    return 1;
+  }
+  const { RedisCommunity } = await import("./redis_community.ts");
+  const answer = await RedisCommunity.renameName(url, { from, to, lookalikes: nameKeys(to) });
+  const why: Record<string, string> = {
+    NOOLD:
+      "no key owns the old name in the cluster; --list-grandfathered lists the names to migrate",
+    BOUND: "another key owns the new name; pick another, or --release it first",
+    MINE: "the same key already owns the new name; release the old one with --release",
+    TAKEN: "the new name is online with another key; pick another",
+  };
+  if (answer === "OK") {
+    io.out(`Renamed ${what} in the cluster: its key joins as "${to}" now, on every node`);
+    return 0;
+  }
+  const confusable = /^CONFUSABLE (.*)$/s.exec(answer);
+  const reason = confusable !== null
+    ? `it looks like "${
+      escapeName(confusable[1])
+    }", a name of another key; pick a name that looks different`
+    : why[answer] ?? answer;
+  io.err(`error: Cannot rename ${what}: ${reason}`);
+  return 1;
+}
+
+/** The new name of `--rename OLD NEW`, the only positional argument `serve` takes. */
+function checkPositionals(rename: string | undefined, positionals: string[]): string | undefined {
+  if (rename === undefined) {
+    if (positionals.length > 0) {
+      throw new UsageError(
+        `Unexpected argument "${escapeName(positionals[0])}": serve takes options only`,
+      );
+    }
+    return undefined;
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError("Option --rename takes two names: --rename OLD NEW");
+  }
+  return positionals[0];
 }
 
 /** `serve --release NAME --redis URL`: frees the name in the cluster's Redis, for every node. */
@@ -322,7 +460,8 @@ function parseFlags(args: string[]) {
     return parseArgs({
       args,
       strict: true,
-      allowPositionals: false,
+      // Only the NEW of --rename OLD NEW (checkPositionals).
+      allowPositionals: true,
       options: {
         host: { type: "string" },
         port: { type: "string" },
@@ -331,6 +470,8 @@ function parseFlags(args: string[]) {
         cache: { type: "string" },
         data: { type: "string" },
         release: { type: "string" },
+        rename: { type: "string" },
+        "list-grandfathered": { type: "boolean" },
         web: { type: "string" },
         "tls-self-signed": { type: "boolean" },
         "tls-cert": { type: "string" },

@@ -128,13 +128,14 @@ export class PeerstreamServer implements MetricsSource {
     this.#log = options.logger ?? serverLog(options.log ?? (() => {}), limits);
     const bindings = options.names?.load() ?? new Map<string, string>();
     this.#bindings = options.cluster === undefined ? bindings : undefined;
+    const directory = new Directory({
+      bindings,
+      maxNamesPerKey: limits.maxNamesPerKey,
+      maxNames: limits.maxNames,
+    });
     this.#community = new MemoryCommunity({
       events: this.#events(false),
-      directory: new Directory({
-        bindings,
-        maxNamesPerKey: limits.maxNamesPerKey,
-        maxNames: limits.maxNames,
-      }),
+      directory,
       relay: new Relay(relayBudgets(limits)),
     });
     this.#admission = new Admission(limits);
@@ -161,8 +162,17 @@ export class PeerstreamServer implements MetricsSource {
         onReleased: (names) => {
           for (const name of names) {
             this.#community.release(name);
-            this.#log.line(`release ${this.#log.text(name)}: any key may register it now`, {
+            this.#log.line(`release ${this.#log.name(name)}: any key may register it now`, {
               event: "release",
+            });
+          }
+        },
+        // `serve --rename`: the old name was released above, the new one is bound here.
+        onBound: (added) => {
+          for (const [name, key] of added) {
+            directory.bind(name, key);
+            this.#log.line(`bind ${this.#log.name(name)}: renamed by the operator`, {
+              event: "bind",
             });
           }
         },
@@ -706,7 +716,7 @@ export class PeerstreamServer implements MetricsSource {
       ...(welcome.unreachable.length > 0 ? { unreachable: welcome.unreachable } : {}),
     });
     this.#log.line(
-      `join #${client.id} ${this.#log.text(hello.name)} key ${hello.fingerprint.slice(0, 16)}${
+      `join #${client.id} ${this.#log.name(hello.name)} key ${hello.fingerprint.slice(0, 16)}${
         hello.ephemeral ? " (ephemeral)" : ""
       }`,
       { event: "join", fields: { id: client.id } },
@@ -746,7 +756,7 @@ export class PeerstreamServer implements MetricsSource {
     this.stats.refuse(code);
     if (!client.rejectLogged.has(code)) {
       client.rejectLogged.add(code);
-      const who = client.name === undefined ? "" : ` ${this.#log.text(client.name)}`;
+      const who = client.name === undefined ? "" : ` ${this.#log.name(client.name)}`;
       this.#log.limited(logKey(client), `reject #${client.id}${who}: ${code}: ${message}`, {
         event: "reject",
         level: "warn",
@@ -783,7 +793,7 @@ export class PeerstreamServer implements MetricsSource {
     if (this.#community.leave(client, client.leaveReason)) {
       const name = client.name!;
       this.#log.line(
-        `leave #${client.id} ${this.#log.text(name)} (${client.leaveReason}: ${why}${note})`,
+        `leave #${client.id} ${this.#log.name(name)} (${client.leaveReason}: ${why}${note})`,
         { event: "leave", fields: { id: client.id, reason: client.leaveReason } },
       );
     } else {

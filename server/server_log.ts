@@ -10,6 +10,11 @@
  */
 
 import { logText } from "../protocol/text.ts";
+import {
+  followsNameRules,
+  GRANDFATHERED_HINT,
+  GRANDFATHERED_MARK,
+} from "../protocol/shown_name.ts";
 import { KeyedBuckets, type ServerLimits, TokenBucket } from "./limits.ts";
 import { formatText, type LogFields, type LogLevel, type LogRecord } from "./log_format.ts";
 
@@ -227,6 +232,19 @@ export class ServerLog {
    */
   text(untrusted: string): string {
     return logText(untrusted, this.#textChars);
+  }
+
+  /**
+   * A peer's name as it goes in a line: like {@linkcode ServerLog.text}, then `⚠ (grandfathered:
+   * …)` when today's name rules refuse it, so that an `аlice` bound before the rules tightened
+   * does not pass for `alice` in the log either.
+   *
+   * @param name The name.
+   * @returns The quoted name, marked when grandfathered.
+   */
+  name(name: string): string {
+    if (followsNameRules(name)) return this.text(name);
+    return `${this.text(name)} ${GRANDFATHERED_MARK} (grandfathered: ${GRANDFATHERED_HINT})`;
   }
 
   #holdBack(key: number | string, text: string, event: LogEvent) {
