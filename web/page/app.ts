@@ -8,7 +8,7 @@ import { PeerstreamError } from "../../protocol/errors.ts";
 import { formatFingerprint } from "../../protocol/e2e.ts";
 import type { LeaveReason, VideoSummary } from "../../protocol/messages.ts";
 import type { KeyTrust } from "../../client/known_peers.ts";
-import { appendItem, byId, clock, el, setText } from "./dom.ts";
+import { appendItem, byId, el, setText } from "./dom.ts";
 import {
   followsNameRules,
   GRANDFATHERED_HINT,
@@ -17,6 +17,7 @@ import {
 } from "../../protocol/shown_name.ts";
 import { CONTINUATION, escapeName } from "../../protocol/text.ts";
 import { PagePlayer } from "./page_player.ts";
+import { titleCard } from "./library_view.ts";
 import type {
   ClientSession,
   ClosedInfo,
@@ -123,7 +124,7 @@ export class App {
     this.#libraryTimer = undefined;
     const session = this.#session;
     if (session === undefined || document.body.dataset.joined === "") return;
-    const body = byId("titles", HTMLTableElement).tBodies[0];
+    const list = byId("titles", HTMLUListElement);
     let videos: VideoSummary[];
     try {
       videos = await session.list();
@@ -137,7 +138,13 @@ export class App {
       return;
     }
     setText(byId("library-state", HTMLElement), "");
-    body.replaceChildren(...videos.map((video) => this.#titleRow(video)));
+    list.replaceChildren(...videos.map((video) =>
+      titleCard(video, {
+        canPlay: this.#options.codec === "h264",
+        play: (chosen) => this.#player?.play(chosen),
+        posters: false,
+      })
+    ));
     if (videos.some((video) => video.state === "preparing")) this.#refreshLater();
   }
 
@@ -145,26 +152,6 @@ export class App {
     // One timer, however many refreshes were in flight (a click while one waits for LIST).
     clearTimeout(this.#libraryTimer);
     this.#libraryTimer = setTimeout(() => this.refreshLibrary(), LIBRARY_POLL_MS);
-  }
-
-  #titleRow(video: VideoSummary): HTMLTableRowElement {
-    const state = video.state === "ready"
-      ? ""
-      : video.state === "preparing"
-      ? ` (preparing ${Math.round(video.progress * 100)}%)`
-      : " (failed)";
-    const play = el("button", {
-      text: "Play",
-      attrs: { type: "button", "data-title": video.title },
-    });
-    play.disabled = video.state !== "ready" || this.#options.codec !== "h264";
-    play.addEventListener("click", () => this.#player?.play(video));
-    return el("tr", { attrs: { "data-title": video.title } }, [
-      el("td", { text: `${video.title}${state}` }),
-      el("td", { text: video.heights.map((h) => `${h}p`).join(", ") }),
-      el("td", { text: clock(video.duration) }),
-      el("td", {}, [play]),
-    ]);
   }
 
   #wireChat() {
