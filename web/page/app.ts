@@ -18,6 +18,7 @@ import {
 import { CONTINUATION, escapeName } from "../../protocol/text.ts";
 import { PagePlayer } from "./page_player.ts";
 import { titleCard } from "./library_view.ts";
+import { messageMeta, pageTitle, unreadBadge, UnreadCounts } from "./chat_view.ts";
 import type {
   ClientSession,
   ClosedInfo,
@@ -49,6 +50,8 @@ export class App {
   #session?: ClientSession;
   #peers = new Map<string, PeerView>();
   #player?: PagePlayer;
+  /** Messages not yet seen, per peer (chat_view.ts). */
+  readonly #unread = new UnreadCounts();
   /** The next library refresh, while it loads or a title is being prepared. */
   #libraryTimer?: ReturnType<typeof setTimeout>;
   /** The session's callbacks, bound to this page. */
@@ -165,6 +168,22 @@ export class App {
       input.value = "";
       this.#send(to.value, text);
     });
+    // Choosing a peer, writing to them, or coming back to the tab reads their messages.
+    to.addEventListener("change", () => this.#readSelected());
+    input.addEventListener("focus", () => this.#readSelected());
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) this.#readSelected();
+    });
+  }
+
+  #readSelected() {
+    const selected = byId("to", HTMLSelectElement).value;
+    if (document.fullscreenElement === null && this.#unread.read(selected)) this.#showUnread();
+  }
+
+  #showUnread() {
+    document.title = pageTitle(this.#unread.total);
+    this.#renderPeers();
   }
 
   #send(to: string, text: string) {
@@ -173,6 +192,7 @@ export class App {
       el("span", { className: "from", text: `to ${showName(to)}: ` }),
       el("span", { className: "text", text }),
       state,
+      messageMeta(new Date()),
     ]);
     appendItem(byId("messages", HTMLElement), item);
     this.#session!.sendText(to, text).then(() => {
@@ -196,7 +216,14 @@ export class App {
       messageLines(message),
     );
     if (message.trust === "changed") item.classList.add("warn");
+    item.append(messageMeta(new Date(), message.trust));
     appendItem(byId("messages", HTMLElement), item);
+    const counted = this.#unread.received(message.from, {
+      selected: byId("to", HTMLSelectElement).value,
+      hidden: document.hidden,
+      fullscreen: document.fullscreenElement !== null,
+    });
+    if (counted) this.#showUnread();
   }
 
   #joined(name: string, announce = true) {
@@ -257,6 +284,7 @@ export class App {
       el("span", { className: "name", text: escapeName(name) }),
       ...grandfatheredMark(name),
       el("span", { className: "mark", text: trustMark(view.trust, view.lookalike) }),
+      ...unreadBadge(this.#unread.of(name)),
       el("code", {
         className: "fingerprint",
         text: view.fingerprint ? formatFingerprint(view.fingerprint, 4) : "…",

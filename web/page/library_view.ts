@@ -65,7 +65,7 @@ export function titleCard(video: VideoSummary, options: CardOptions): HTMLLIElem
   const heights = video.heights.map((h) => `${h}p`).join(" · ");
   const body = el("div", { className: "card-body" }, [
     el("h3", { text: video.title }),
-    el("p", { className: "meta", text: `${clock(video.duration)} · ${heights}` }),
+    el("p", { className: "meta", text: heights }),
     el("p", { className: "meta state", text: stateText(video) }),
   ]);
   if (video.state === "preparing") {
