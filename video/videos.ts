@@ -8,6 +8,7 @@ import { PeerstreamError } from "../protocol/errors.ts";
 import { suggestTitles } from "./catalog.ts";
 import { ensureSampleLibrary, scanLibrary, type Title } from "./library.ts";
 import {
+  planLadder,
   type PreparedTitle,
   prepareTitle,
   sweepStaleFolders,
@@ -24,7 +25,10 @@ export type TitleStatus =
 export interface TitleSummary {
   /** The title. */
   title: string;
-  /** Heights of its renditions (prepared ones when ready, else the sources'), ascending. */
+  /**
+   * Resolution labels of its renditions (shorter sides), ascending: those preparation makes, the
+   * same before and after.
+   */
   heights: number[];
   /** Duration in seconds. */
   duration: number;
@@ -210,9 +214,10 @@ export class VideoLibrary {
       const e = this.#entries.get(name)!;
       return {
         title: name,
+        // While preparing: the heights preparation will make, so the labels do not change.
         heights: e.prepared
           ? e.prepared.renditions.map((r) => r.height)
-          : e.title.renditions.map((r) => r.height),
+          : planLadder(e.title.renditions.map((r) => r.height)).map((s) => s.height),
         duration: e.prepared?.duration ?? e.title.duration,
         hasAudio: e.prepared?.hasAudio ?? e.title.hasAudio,
         status: e.status,
