@@ -171,6 +171,7 @@ function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): Se
     warning: (text) => term.error(renderWarning(text, style)),
     keyChanged: (name) => term.error(renderKeyChanged(name, style)),
     serverError: (_code, message) => term.error(renderError(message, style)),
+    videos: (videos) => ctx.handler?.videosPushed(videos),
     shutdown: (message) => {
       term.print(renderShutdown(message, style));
       if (ctx.session === self()) ctx.lost = "the server shut down";

@@ -114,6 +114,11 @@ export interface SessionEvents {
   shutdown?(message: string): void;
   /** An error the server sent that answers no request. */
   serverError?(code: ErrorCode, message: string): void;
+  /**
+   * The server pushed the list: a title this client asked to play while it was being prepared is
+   * ready now (or failed). It comes as a `videos` answering that `play` again.
+   */
+  videos?(videos: VideoSummary[]): void;
   /** The connection closed; `expected` after QUIT. */
   closed?(info: { expected: boolean; message: string }): void;
   /**
@@ -987,7 +992,11 @@ export class ClientSession {
 
   #answer(re: number, message: ServerMessage) {
     const pending = this.#settle(re);
-    if (pending === undefined) return;
+    if (pending === undefined) {
+      // A `play` refused while its title was being prepared is answered again once it is ready.
+      if (message.type === "videos") this.#events.videos?.(message.videos);
+      return;
+    }
     const expected: readonly string[] = ANSWERS[pending.type];
     if (expected.includes(message.type)) {
       pending.resolve(message);

@@ -44,6 +44,8 @@ export interface ServerClient {
   verifying: boolean;
   /** Codes already logged for this connection (each is logged once). */
   readonly rejectLogged: Set<ErrorCode>;
+  /** Titles it asked to play while they were being prepared: it is told when each is ready. */
+  readonly readyWaits: Set<string>;
 }
 
 /**
@@ -74,6 +76,7 @@ export function newClient(
     refusedHellos: 0,
     verifying: false,
     rejectLogged: new Set(),
+    readyWaits: new Set(),
   };
 }
 

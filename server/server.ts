@@ -96,6 +96,8 @@ export class PeerstreamServer {
   readonly #nameSaver?: NameSaver;
   #videos?: VideoLibrary;
   #videosError?: string;
+  /** Settles once the library is open (or cannot be): PLAY while loading is told then. */
+  readonly #videosLoaded = Promise.withResolvers<VideoLibrary>();
   #listener?: Deno.Listener;
   #nextId = 1;
   #timer?: ReturnType<typeof setInterval>;
@@ -126,6 +128,8 @@ export class PeerstreamServer {
     });
     this.#admission = new Admission(limits);
     this.#videos = options.videos;
+    if (options.videos !== undefined) this.#videosLoaded.resolve(options.videos);
+    this.#videosLoaded.promise.catch(() => {});
     this.#ctx = {
       limits,
       log: this.#log,
@@ -133,6 +137,7 @@ export class PeerstreamServer {
       store: new SegmentStore(),
       leadGate: new LeadGate({ maxBacklogBytes: limits.leadBacklogBytes }),
       videos: () => this.#requireVideos(),
+      videosLoaded: () => this.#videosLoaded.promise,
     };
     if (options.names !== undefined && options.cluster === undefined) {
       this.#nameSaver = new NameSaver(options.names, bindings, {
@@ -175,6 +180,7 @@ export class PeerstreamServer {
    */
   setVideos(videos: VideoLibrary): void {
     this.#videos = videos;
+    this.#videosLoaded.resolve(videos);
   }
 
   /**
@@ -184,6 +190,7 @@ export class PeerstreamServer {
    */
   setVideosError(message: string): void {
     this.#videosError = message;
+    this.#videosLoaded.reject(new PeerstreamError("VIDEO_FAILED", message));
   }
 
   #requireVideos(): VideoLibrary {

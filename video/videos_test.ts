@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PeerstreamError } from "../protocol/errors.ts";
-import { VideoLibrary } from "./videos.ts";
+import { preparationOrder, VideoLibrary } from "./videos.ts";
 import { makeClip } from "./_test_media.ts";
 
 async function fixture(): Promise<string> {
@@ -206,5 +206,22 @@ Deno.test("`VideoLibrary.open()` without a folder uses the embedded samples", as
   } finally {
     await videos.close();
     await Deno.remove(cache, { recursive: true });
+  }
+});
+
+Deno.test("preparationOrder() puts the named titles first, in their order, then the rest by name", () => {
+  const table: readonly [string[], string[], string[]][] = [
+    [["bars", "pattern", "testcard"], ["testcard", "bars", "pattern"], [
+      "testcard",
+      "bars",
+      "pattern",
+    ]],
+    [["b", "a", "testcard", "c"], ["testcard"], ["testcard", "a", "b", "c"]],
+    [["b", "a"], [], ["a", "b"]],
+    [[], ["testcard"], []],
+    [["zeta", "bars"], ["testcard", "bars"], ["bars", "zeta"]],
+  ];
+  for (const [titles, first, expected] of table) {
+    assert.deepEqual(preparationOrder(titles, first), expected, JSON.stringify([titles, first]));
   }
 });
