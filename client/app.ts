@@ -19,8 +19,10 @@ import {
   type Player,
   playerArgs,
   PlayerProcess,
+  type PlayerStart,
   ValidatingPlayer,
 } from "./player.ts";
+import { isMpv, MpvPlayers } from "./mpv.ts";
 import {
   renderError,
   renderJoined,
@@ -71,6 +73,8 @@ interface Context {
   session?: ClientSession;
   handler?: CommandHandler;
   lost?: string;
+  /** The session's mpv, when the player is mpv: one window for every stream. */
+  mpv?: MpvPlayers;
 }
 
 /**
@@ -191,7 +195,7 @@ async function _run(ctx: Context, session: ClientSession): Promise<number> {
   ctx.session = session;
   const viewer = new Viewer({
     session,
-    openPlayer: (info) => _openPlayer(config.player, info),
+    openPlayer: (info, start) => _openPlayer(ctx, info, start),
     onEvent: (event) => _showViewerEvent(ctx, event),
   });
   ctx.handler = new CommandHandler({
@@ -213,6 +217,7 @@ async function _run(ctx: Context, session: ClientSession): Promise<number> {
   } finally {
     clearInterval(ticker);
     await viewer.close();
+    await ctx.mpv?.close();
   }
   if (ctx.lost !== undefined) {
     term.close();
@@ -235,7 +240,9 @@ function _showViewerEvent(ctx: Context, event: ViewerEvent) {
   for (const line of lines.err) ctx.term.error(line);
 }
 
-function _openPlayer(spec: string, info: StreamStartMessage): Player {
+function _openPlayer(ctx: Context, info: StreamStartMessage, start: PlayerStart): Player {
+  const spec = ctx.config.player;
+  if (isMpv(spec)) return (ctx.mpv ??= new MpvPlayers(spec)).open(info, start);
   const args = playerArgs(spec, info);
   return args === null ? new ValidatingPlayer(info.container) : new PlayerProcess(args);
 }
