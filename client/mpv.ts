@@ -149,6 +149,7 @@ class MpvHost {
   /** The playlist entry playing now. */
   entry?: number;
   readonly #entryEnded = new Map<number, (reason: string) => void>();
+  readonly #restarted = new Map<number, () => void>();
   #idleTimer?: ReturnType<typeof setTimeout>;
   #fifos = 0;
   gone = false;
@@ -229,6 +230,9 @@ class MpvHost {
     } else if (line.event === "start-file" && line.entry !== undefined) {
       this.entry = line.entry;
       this.timePos = undefined;
+    } else if (line.event === "playback-restart" && this.entry !== undefined) {
+      this.#restarted.get(this.entry)?.();
+      this.#restarted.delete(this.entry);
     } else if (line.event === "end-file" && line.entry !== undefined) {
       if (this.entry === line.entry) this.entry = undefined;
       this.#entryEnded.get(line.entry)?.(line.reason ?? "");
@@ -275,6 +279,14 @@ class MpvHost {
     }
     this.#entryEnded.set(entry, onEnd);
     return entry;
+  }
+
+  /** Resolves once the entry's first frame is decoded at its start (`playback-restart`). */
+  restarted(entry: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.entry === entry && this.timePos !== undefined) resolve();
+      else this.#restarted.set(entry, resolve);
+    });
   }
 
   /** Sets `pause`. */
@@ -372,6 +384,9 @@ class MpvPlayer implements Player {
   #firstPts: number | null = null;
   #entry?: number;
   #done = false;
+  /** PAUSE in effect for this input (mpv's `pause` is set to it once its first frame is up). */
+  #paused: boolean;
+  #shown = false;
   #exit!: (code: number) => void;
   /** Resolves when its input ended on screen, it was replaced or killed, or mpv exited. */
   readonly exited: Promise<number>;
@@ -379,6 +394,7 @@ class MpvPlayer implements Player {
   constructor(host: MpvHost, start: PlayerStart) {
     this.#host = host;
     this.#start = start;
+    this.#paused = start.paused;
     this.exited = new Promise((resolve) => this.#exit = resolve);
     host.exited.then((code) => this.#exit(code));
   }
@@ -399,11 +415,18 @@ class MpvPlayer implements Player {
     // leave a write-only open waiting for ever); closing it is still mpv's end of input.
     const file = await Deno.open(path, { read: true, write: true });
     const writer = file.writable.getWriter();
-    const options = loadOptions(this.#start, this.#firstPts);
-    this.#entry = await this.#host.load(path, options, (reason) => {
+    // Loaded frozen, and let go once its first frame is up: started running, mpv drops the
+    // frames it decoded late on the way from the keyframe to the start (2 of them, measured).
+    const options = loadOptions({ ...this.#start, paused: true }, this.#firstPts);
+    const entry = await this.#host.load(path, options, (reason) => {
       this.#exit(0);
       // Played to its end (not replaced by the next input): close the window unless one comes.
       if (reason !== "stop" && this.#host.entry === undefined) this.#host.idle();
+    });
+    this.#entry = entry;
+    this.#host.restarted(entry).then(() => {
+      this.#shown = true;
+      if (!this.#done && !this.#paused) this.#host.setPause(false).catch(() => {});
     });
     if (this.#done) {
       writer.abort().catch(() => {});
@@ -460,12 +483,14 @@ class MpvPlayer implements Player {
 
   /** Freezes the picture (mpv's `pause`). */
   pause(): void {
+    this.#paused = true;
     this.#host.setPause(true).catch(() => {});
   }
 
-  /** Continues from the frozen frame. */
+  /** Continues from the frozen frame (once its first frame is up, if it is not yet). */
   resume(): void {
-    this.#host.setPause(false).catch(() => {});
+    this.#paused = false;
+    if (this.#shown) this.#host.setPause(false).catch(() => {});
   }
 
   /** Seconds into its input of the frame on screen (from mpv's `time-pos`). */

@@ -125,6 +125,11 @@ interface Epoch {
   player?: Player;
   playerReady: Promise<Player | null>;
   retired: boolean;
+  /**
+   * A jump while paused into a player that shows an exact frame (mpv): the stream runs until the
+   * epoch's first segment is in, so that the target's frame shows, paused, in the window.
+   */
+  priming: boolean;
   wake?: () => void;
 }
 
@@ -484,6 +489,11 @@ export class Viewer {
         if (watch !== this.#watch) return;
         watch.epoch.queue.segment(segment);
         watch.epoch.timeline.push(segment);
+        // A second segment began: the first is in, and the frame asked for can show.
+        if (watch.epoch.priming && watch.epoch.timeline.length > 1) {
+          watch.epoch.priming = false;
+          this.#updateHold();
+        }
       },
       write: (data: Uint8Array) => {
         if (watch !== this.#watch) return;
@@ -499,10 +509,12 @@ export class Viewer {
       },
       seek: (seek: StreamSeekMessage) => {
         if (watch !== this.#watch) return;
+        const exact = watch.epoch.player?.hold !== undefined;
         const exit = this.#retireEpoch(watch.epoch, { keepWindow: true });
         const at = Math.max(seek.position, watch.jumpAt ?? seek.position);
         watch.jumpAt = undefined;
         watch.epoch = this.#makeEpoch(seek.position, at, exit.then(() => this.#spawn(watch)));
+        watch.epoch.priming = this.#userPaused && exact;
         this.#startDrain(watch, watch.epoch);
         this.#emit({
           kind: "moved",
@@ -562,6 +574,7 @@ export class Viewer {
       timeline: [],
       playerReady,
       retired: false,
+      priming: false,
     };
   }
 
@@ -649,7 +662,7 @@ export class Viewer {
     const hold = shouldHold({
       queuedSeconds: watch.epoch.queue.seconds,
       held: this.#held,
-      userPaused: this.#userPaused,
+      userPaused: this.#userPaused && !watch.epoch.priming,
     }, this.#playout);
     if (hold === this.#held) return;
     this.#held = hold;
