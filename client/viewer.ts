@@ -367,8 +367,11 @@ export class Viewer {
     const epoch = watch.epoch;
     const held = await epoch.player?.hold?.();
     if (held === undefined) return this.#onScreen(epoch).position;
-    // Half a frame on: a player starting exactly there shows the next frame first.
-    return Math.min(watch.info.duration, epoch.origin + held + 0.5 / (watch.info.fps || 25));
+    // A player starting exactly somewhere shows the first frame at or after it: half a frame on
+    // is the next frame; paused, a quarter frame back is the same frame again.
+    const frame = 1 / (watch.info.fps || 25);
+    const shift = this.#userPaused ? -frame / 4 : frame / 2;
+    return Math.max(0, Math.min(watch.info.duration, epoch.origin + held + shift));
   }
 
   /** The position on screen, from the player when it can tell, else from the clock. */

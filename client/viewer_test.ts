@@ -534,6 +534,13 @@ Deno.test("Viewer QUALITY with a player that tells its frame holds it and starts
   await settle();
   deepEqual(starts[1], { origin: 2, at: 3.58, paused: false });
   ok(players[0].killed);
+  // Paused, the same frame again, in the new rendition.
+  viewer.pause();
+  players[1].shown = 1.56;
+  session.segment(1);
+  await viewer.setQuality(240);
+  const [, at] = /^quality 240 ([\d.]+)$/.exec(session.calls.at(-2) ?? "") ?? [];
+  ok(Math.abs(Number(at) - 3.55) < 1e-9, `${session.calls.at(-2)}`);
 });
 
 Deno.test("Viewer SEEK asks a player to start at the target inside the segment", async () => {
