@@ -63,7 +63,7 @@ export function mpvArgs(spec: string, info: StreamStartMessage, ipcPath: string)
     "--keep-open=no",
     `--input-ipc-server=${ipcPath}`,
     "--no-terminal",
-    `--title=peerstream: ${info.title}`,
+    `--title=${mpvTitle(info.title)}`,
     ...(top ? [`--geometry=${top.width}x${top.height}`] : []),
     // A seekable cache of everything read: `start=+S` lands on a frame inside a pipe.
     "--cache=yes",
@@ -74,6 +74,17 @@ export function mpvArgs(spec: string, info: StreamStartMessage, ipcPath: string)
     // The format is known: no probing delay on a pipe.
     `--demuxer-lavf-format=${info.container === "mjpeg" ? "mjpeg" : "mpegts"}`,
   ];
+}
+
+/**
+ * The window title for a stream's title, with `$` doubled: mpv expands `${property}` in titles,
+ * and a title comes from the server.
+ *
+ * @param title The stream's title.
+ * @returns `peerstream: <title>`, escaped for mpv.
+ */
+export function mpvTitle(title: string): string {
+  return `peerstream: ${title}`.replaceAll("$", "$$$$");
 }
 
 /**
@@ -359,7 +370,7 @@ export class MpvPlayers {
       host = new MpvHost(mpvArgs(this.#spec, info, `${dir}/ipc`), dir, `${dir}/ipc`);
       this.#host = host;
     }
-    return new MpvPlayer(host, start);
+    return new MpvPlayer(host, start, info.title);
   }
 
   /** Quits the running mpv, if any. */
@@ -391,9 +402,12 @@ class MpvPlayer implements Player {
   /** Resolves when its input ended on screen, it was replaced or killed, or mpv exited. */
   readonly exited: Promise<number>;
 
-  constructor(host: MpvHost, start: PlayerStart) {
+  readonly #title: string;
+
+  constructor(host: MpvHost, start: PlayerStart, title: string) {
     this.#host = host;
     this.#start = start;
+    this.#title = title;
     this.#paused = start.paused;
     this.exited = new Promise((resolve) => this.#exit = resolve);
     host.exited.then((code) => this.#exit(code));
@@ -418,6 +432,8 @@ class MpvPlayer implements Player {
     // Loaded frozen, and let go once its first frame is up: started running, mpv drops the
     // frames it decoded late on the way from the keyframe to the start (2 of them, measured).
     const options = loadOptions({ ...this.#start, paused: true }, this.#firstPts);
+    // A new title in the same window is named in it.
+    this.#host.request(["set_property", "title", mpvTitle(this.#title)]).catch(() => {});
     const entry = await this.#host.load(path, options, (reason) => {
       this.#exit(0);
       // Played to its end (not replaced by the next input): close the window unless one comes.

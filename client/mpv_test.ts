@@ -1,7 +1,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { StreamStartMessage } from "../protocol/messages.ts";
 import { defaultPlayer } from "./cli.ts";
-import { isMpv, loadOptions, mpvArgs, parseMpvLine } from "./mpv.ts";
+import { isMpv, loadOptions, mpvArgs, mpvTitle, parseMpvLine } from "./mpv.ts";
 
 function streamInfo(overrides: Partial<StreamStartMessage> = {}): StreamStartMessage {
   return {
@@ -100,4 +100,9 @@ Deno.test("parseMpvLine() reads events and replies and ignores what is not an ob
 Deno.test("defaultPlayer() prefers mpv when it is installed, else ffplay", () => {
   equal(defaultPlayer((name) => name === "mpv" ? "/usr/bin/mpv" : null), "mpv");
   equal(defaultPlayer(() => null), "ffplay");
+});
+
+Deno.test("mpvTitle() names the window and keeps mpv from expanding a title's ${...}", () => {
+  equal(mpvTitle("dog"), "peerstream: dog");
+  equal(mpvTitle("${filename} $x"), "peerstream: $${filename} $$x");
 });
