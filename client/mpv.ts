@@ -88,18 +88,19 @@ export function mpvTitle(title: string): string {
 }
 
 /**
- * The options of one `loadfile`: where in the epoch to start (exactly, in the seekable cache)
- * and whether frozen.
+ * The options of one `loadfile`: where in the epoch to start (exactly, in the seekable cache).
+ * Not `pause`: a file-local `pause` is restored when its file ends, which let the next input run
+ * when it should have stayed frozen; `pause` is set as a property instead.
  *
  * @param start Where the player starts, in media time.
  * @param firstPts The stream timestamp of the epoch's first video frame (media time `origin`);
  * null when unknown (MJPEG): then relative to the input's start.
- * @returns mpv's per-file options, e.g. `start=7.480,pause=no`.
+ * @returns mpv's per-file options, e.g. `start=7.480`.
  */
 export function loadOptions(start: PlayerStart, firstPts: number | null): string {
   const offset = Math.max(0, start.at - start.origin);
   const at = firstPts === null ? `+${offset.toFixed(3)}` : (firstPts + offset).toFixed(3);
-  return `start=${at},pause=${start.paused ? "yes" : "no"}`;
+  return `start=${at}`;
 }
 
 type _Json = null | boolean | number | string | _Json[] | { [key: string]: _Json };
@@ -431,7 +432,8 @@ class MpvPlayer implements Player {
     const writer = file.writable.getWriter();
     // Loaded frozen, and let go once its first frame is up: started running, mpv drops the
     // frames it decoded late on the way from the keyframe to the start (2 of them, measured).
-    const options = loadOptions({ ...this.#start, paused: true }, this.#firstPts);
+    await this.#host.setPause(true);
+    const options = loadOptions(this.#start, this.#firstPts);
     // A new title in the same window is named in it.
     this.#host.request(["set_property", "title", mpvTitle(this.#title)]).catch(() => {});
     const entry = await this.#host.load(path, options, (reason) => {

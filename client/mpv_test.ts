@@ -64,13 +64,13 @@ Deno.test("mpvArgs() keeps the user's words, drops a trailing -, and adds an idl
 
 Deno.test("loadOptions() starts at the media time asked for, on the stream's own timestamps", () => {
   const table: readonly [Parameters<typeof loadOptions>, string][] = [
-    [[{ origin: 0, at: 0, paused: false }, 1.48], "start=1.480,pause=no"],
-    [[{ origin: 14, at: 15.2, paused: false }, 15.48], "start=16.680,pause=no"],
-    [[{ origin: 2, at: 3.58, paused: true }, 3.48], "start=5.060,pause=yes"],
+    [[{ origin: 0, at: 0, paused: false }, 1.48], "start=1.480"],
+    [[{ origin: 14, at: 15.2, paused: false }, 15.48], "start=16.680"],
+    [[{ origin: 2, at: 3.58, paused: true }, 3.48], "start=5.060"],
     // Before the epoch's start is not possible: its first frame.
-    [[{ origin: 4, at: 3, paused: false }, 5.48], "start=5.480,pause=no"],
+    [[{ origin: 4, at: 3, paused: false }, 5.48], "start=5.480"],
     // Without a timestamp (MJPEG): relative to the input's start.
-    [[{ origin: 4, at: 5.5, paused: false }, null], "start=+1.500,pause=no"],
+    [[{ origin: 4, at: 5.5, paused: false }, null], "start=+1.500"],
   ];
   for (const [args, expected] of table) equal(loadOptions(...args), expected, expected);
 });
