@@ -1,6 +1,7 @@
 /**
  * The page as people see it, in Chromium and Firefox: the landing, chat and playing states at
- * 1280×800 and 390×844 (chat with its times, key states and unread counts), saved as screenshots and checked not blank, not scrolling sideways, the
+ * 1280×800 and 390×844 (chat with its times, key states and unread counts; the library's cards with the posters the server
+ * extracts and serves), saved as screenshots and checked not blank, not scrolling sideways, the
  * video in view while it plays, and with no serious or critical axe-core violation.
  * @module
  */
@@ -10,6 +11,7 @@ import { connectClient } from "./_helpers.ts";
 import { BROWSER_KINDS, launchBrowser } from "./_browser.ts";
 import { lookAt } from "./_look.ts";
 import {
+  inPage,
   joinAs,
   openPage,
   sendFromPage,
@@ -18,6 +20,12 @@ import {
   waitForPeer,
   waitInPage,
 } from "./_page.ts";
+
+/** Reads a response's body, so the connection is not left open. */
+async function drain(response: Response): Promise<Response> {
+  await response.body?.cancel();
+  return response;
+}
 
 for (const kind of BROWSER_KINDS) {
   Deno.test(`the page looks right and passes axe in ${kind}: landing, chat, playing, at desktop and phone sizes`, async () => {
@@ -58,6 +66,29 @@ for (const kind of BROWSER_KINDS) {
         title: document.title,
       }))()`;
       deepEqual(await page.evaluate(unread), { carol: "2", bob: false, title: "(2) peerstream" });
+      // Every title's poster is served (an image the browser may keep) and shown on its card.
+      const titles = await page.$$eval(
+        "#titles li[data-title]",
+        (items) => items.map((item) => item.getAttribute("data-title") ?? ""),
+      );
+      equal(titles.length, 3);
+      for (const title of titles) {
+        const response = await fetch(`${server.url}posters/${encodeURIComponent(title)}.jpg`);
+        equal(response.status, 200, title);
+        equal(response.headers.get("content-type"), "image/jpeg");
+        ok(/max-age=\d+/.test(response.headers.get("cache-control") ?? ""));
+        const bytes = new Uint8Array(await response.arrayBuffer());
+        deepEqual([...bytes.subarray(0, 3)], [0xff, 0xd8, 0xff], `${title}: a JPEG`);
+      }
+      equal((await fetch(`${server.url}posters/nope.jpg`).then(drain)).status, 404);
+      await waitInPage(
+        page,
+        inPage(
+          `(n) => [...document.querySelectorAll("#titles .poster img")]
+            .filter((img) => img.complete && img.naturalWidth > 0).length === n`,
+          titles.length,
+        ),
+      );
       await lookAt(page, `${kind}-chat`);
       await page.select("#to", "carol");
       deepEqual(await page.evaluate(unread), { carol: "", bob: false, title: "peerstream" });

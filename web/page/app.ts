@@ -145,7 +145,6 @@ export class App {
       titleCard(video, {
         canPlay: this.#options.codec === "h264",
         play: (chosen) => this.#player?.play(chosen),
-        posters: false,
       })
     ));
     if (videos.some((video) => video.state === "preparing")) this.#refreshLater();
