@@ -7,7 +7,7 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { connectClient } from "./_helpers.ts";
+import { connectClient, PROGRAM_PERMISSIONS } from "./_helpers.ts";
 import { BROWSER_KINDS, launchBrowser } from "./_browser.ts";
 import { lookAt } from "./_look.ts";
 import {
@@ -17,9 +17,31 @@ import {
   sendFromPage,
   startWebServer,
   waitForMessage,
+  waitForNotice,
   waitForPeer,
   waitInPage,
 } from "./_page.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Frees a name with the operator's `serve --release` (as tests/web_chat_test.ts does). */
+async function releaseName(data: string, name: string): Promise<void> {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...PROGRAM_PERMISSIONS,
+      `${ROOT}main.ts`,
+      "serve",
+      "--release",
+      name,
+      "--data",
+      data,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  equal(result.code, 0, new TextDecoder().decode(result.stderr));
+}
 
 /** Reads a response's body, so the connection is not left open. */
 async function drain(response: Response): Promise<Response> {
@@ -103,6 +125,37 @@ for (const kind of BROWSER_KINDS) {
       await carol.session.close();
       await browser.close();
       await server.stop();
+    }
+  });
+}
+
+for (const kind of BROWSER_KINDS) {
+  Deno.test(`the key-changed state looks right and passes axe in ${kind}, at desktop and phone sizes`, async () => {
+    const data = await Deno.makeTempDir({ prefix: "peerstream-look-data-" });
+    const server = await startWebServer({ args: ["--data", data] });
+    const browser = await launchBrowser(kind);
+    let carol = await connectClient(server.port, "carol");
+    try {
+      const { page, errors } = await openPage(browser, server.url);
+      await page.setViewport({ width: 1280, height: 800 });
+      await joinAs(page, "ann");
+      await waitForPeer(page, "carol", "new");
+      equal(await sendFromPage(page, "carol", "see you at the film"), "delivered");
+      // carol comes back with new keys: the operator frees the name, she joins again.
+      await carol.session.close();
+      await waitForNotice(page, "carol left");
+      await releaseName(data, "carol");
+      await server.out.waitFor(/release "carol"/, { timeoutMs: 20_000 });
+      carol = await connectClient(server.port, "carol");
+      await waitForPeer(page, "carol", "changed");
+      equal(await sendFromPage(page, "carol", "are you really carol?"), "KEY_CHANGED");
+      await lookAt(page, `${kind}-key-changed`);
+      equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
+    } finally {
+      await carol.session.close();
+      await browser.close();
+      await server.stop();
+      await Deno.remove(data, { recursive: true });
     }
   });
 }
