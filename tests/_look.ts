@@ -27,6 +27,11 @@ interface Geometry {
   /** The player's box, when it is shown. */
   player: { top: number; bottom: number; height: number } | null;
   innerHeight: number;
+  /**
+   * Shown elements reaching past the window's right edge (the body hides sideways overflow, so
+   * `scrollWidth` alone would not see content cut off at the edge).
+   */
+  cut: string[];
 }
 
 const GEOMETRY = `(() => {
@@ -37,12 +42,21 @@ const GEOMETRY = `(() => {
     innerWidth,
     innerHeight,
     player: box && { top: box.top, bottom: box.bottom, height: box.height },
+    cut: [...document.body.querySelectorAll("*")]
+      .filter((e) => {
+        const r = e.getBoundingClientRect();
+        return r.width > 0 && r.height > 0 && r.right > innerWidth + 1 &&
+          e.closest(".visually-hidden") === null;
+      })
+      .slice(0, 3)
+      .map((e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") +
+        (typeof e.className === "string" && e.className ? "." + e.className.split(" ")[0] : "")),
   };
 })()`;
 
 /**
- * Checks the page at one size: no sideways scroll, and while something plays, the video fully in
- * view without scrolling.
+ * Checks the page at one size: no sideways scroll and nothing cut off at the right edge, and while
+ * something plays, the video fully in view without scrolling.
  *
  * @param page The tab, already at that size.
  * @param label For messages.
@@ -53,6 +67,7 @@ export async function checkGeometry(page: Page, label: string): Promise<void> {
     g.scrollWidth <= g.innerWidth,
     `${label}: scrolls sideways (${g.scrollWidth} > ${g.innerWidth})`,
   );
+  ok(g.cut.length === 0, `${label}: cut off at the right edge: ${g.cut.join(", ")}`);
   if (g.player !== null) {
     ok(g.player.height > 100, `${label}: the video is ${g.player.height}px high`);
     ok(
@@ -128,4 +143,20 @@ export async function lookAt(page: Page, name: string): Promise<void> {
     await checkGeometry(page, label);
     await auditPage(page, label);
   }
+}
+
+/** The page's background in the dark theme (its `--bg`, #0f1116). */
+export const DARK_BACKGROUND = "rgb(15, 17, 22)";
+
+/**
+ * Checks the page took the dark theme (the browser launched with `colorScheme: "dark"`).
+ *
+ * @param page The tab.
+ * @param label For messages.
+ */
+export async function checkDark(page: Page, label: string): Promise<void> {
+  const background = await page.evaluate(
+    `getComputedStyle(document.documentElement).backgroundColor`,
+  );
+  ok(background === DARK_BACKGROUND, `${label}: the page is not dark (${background})`);
 }

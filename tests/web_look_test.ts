@@ -1,15 +1,17 @@
 /**
- * The page as people see it, in Chromium and Firefox: the landing, chat and playing states at
- * 1280×800 and 390×844 (chat with its times, key states and unread counts; the library's cards with the posters the server
- * extracts and serves), saved as screenshots and checked not blank, not scrolling sideways, the
- * video in view while it plays, and with no serious or critical axe-core violation.
+ * The page as people see it, in Chromium and Firefox: the landing, chat, playing and key-changed
+ * states at 1280×800 and 390×844 (chat with its times, key states and unread counts; the
+ * library's cards with the posters the server extracts and serves), saved as screenshots and
+ * checked not blank, not scrolling sideways nor cut off at the edge, the video in view while it
+ * plays, and with no serious or critical axe-core violation; the key-changed state in the dark
+ * theme (the system asking for dark), the others in the light one.
  * @module
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { connectClient, PROGRAM_PERMISSIONS } from "./_helpers.ts";
 import { BROWSER_KINDS, launchBrowser } from "./_browser.ts";
-import { lookAt } from "./_look.ts";
+import { checkDark, lookAt } from "./_look.ts";
 import {
   inPage,
   joinAs,
@@ -130,10 +132,10 @@ for (const kind of BROWSER_KINDS) {
 }
 
 for (const kind of BROWSER_KINDS) {
-  Deno.test(`the key-changed state looks right and passes axe in ${kind}, at desktop and phone sizes`, async () => {
+  Deno.test(`the key-changed state looks right and passes axe in ${kind}'s dark theme, at desktop and phone sizes`, async () => {
     const data = await Deno.makeTempDir({ prefix: "peerstream-look-data-" });
     const server = await startWebServer({ args: ["--data", data] });
-    const browser = await launchBrowser(kind);
+    const browser = await launchBrowser(kind, { colorScheme: "dark" });
     let carol = await connectClient(server.port, "carol");
     try {
       const { page, errors } = await openPage(browser, server.url);
@@ -149,7 +151,8 @@ for (const kind of BROWSER_KINDS) {
       carol = await connectClient(server.port, "carol");
       await waitForPeer(page, "carol", "changed");
       equal(await sendFromPage(page, "carol", "are you really carol?"), "KEY_CHANGED");
-      await lookAt(page, `${kind}-key-changed`);
+      await checkDark(page, `${kind}-key-changed`);
+      await lookAt(page, `${kind}-key-changed-dark`);
       equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
     } finally {
       await carol.session.close();
