@@ -9,9 +9,10 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
+import type { Page } from "puppeteer-core";
 import { connectClient, PROGRAM_PERMISSIONS } from "./_helpers.ts";
 import { BROWSER_KINDS, launchBrowser } from "./_browser.ts";
-import { checkDark, lookAt } from "./_look.ts";
+import { checkDark, lookAt, VIEWPORTS } from "./_look.ts";
 import {
   inPage,
   joinAs,
@@ -43,6 +44,27 @@ async function releaseName(data: string, name: string): Promise<void> {
     stderr: "piped",
   }).output();
   equal(result.code, 0, new TextDecoder().decode(result.stderr));
+}
+
+/** Where the page's parts are, at each of the look's sizes. */
+async function layoutAtEverySize(page: Page): Promise<unknown[]> {
+  const out = [];
+  for (const size of VIEWPORTS) {
+    await page.setViewport({ width: size.width, height: size.height });
+    out.push(
+      await page.evaluate(`(() => {
+        const box = (id) => document.getElementById(id).getBoundingClientRect();
+        return {
+          size: innerWidth,
+          activity: box("notice-list").height,
+          messages: box("messages").top + scrollY,
+          library: box("library").top + scrollY,
+          page: document.documentElement.scrollHeight,
+        };
+      })()`),
+    );
+  }
+  return out;
 }
 
 /** Reads a response's body, so the connection is not left open. */
@@ -151,6 +173,15 @@ for (const kind of BROWSER_KINDS) {
       carol = await connectClient(server.port, "carol");
       await waitForPeer(page, "carol", "changed");
       equal(await sendFromPage(page, "carol", "are you really carol?"), "KEY_CHANGED");
+      // The activity list has a height of its own: six more notices move nothing on the page.
+      const before = await layoutAtEverySize(page);
+      for (const name of ["dan", "eve", "fay"]) {
+        const guest = await connectClient(server.port, name);
+        await waitForNotice(page, `${name} joined`);
+        await guest.session.close();
+        await waitForNotice(page, `${name} left`);
+      }
+      deepEqual(await layoutAtEverySize(page), before);
       await checkDark(page, `${kind}-key-changed`);
       await lookAt(page, `${kind}-key-changed-dark`);
       equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
