@@ -78,6 +78,9 @@ Deno.test("two browsers (Chromium, Firefox) and a terminal user chat in every di
     // A second tab of the same browser with the same name is told so, before the server.
     const again = await openPage(chromium, server.url);
     await again.page.waitForSelector("#join-form:not([hidden])");
+    await again.page.$eval("#name", (input) => {
+      (input as unknown as { value: string }).value = "";
+    });
     await again.page.type("#name", "ann");
     await again.page.click("#join");
     await waitInPage(
@@ -96,6 +99,10 @@ Deno.test("two browsers (Chromium, Firefox) and a terminal user chat in every di
     await waitForPeer(ann.page, "carol", "changed");
     await waitForNotice(ann.page, "the key of carol changed");
     equal(await sendFromPage(ann.page, "carol", "are you really carol?"), "KEY_CHANGED");
+    // The page speaks of its own controls; wire codes stay in the console.
+    const shown = String(await ann.page.evaluate(`document.body.innerText`));
+    ok(!/\b[A-Z]{2,}_[A-Z_]{2,}\b/.test(shown), `a wire code on the page: ${shown}`);
+    ok(shown.includes("Accept new key"), shown);
     // Accepting the new key lets messages through again.
     await ann.page.click('#peers li[data-peer="carol"] button.accept');
     await waitForPeer(ann.page, "carol", "known");
