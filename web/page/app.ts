@@ -33,8 +33,8 @@ import {
   keyChangedWords,
   offlineWords,
   reasonWords,
-  refusedWords,
   verifyWords,
+  warningWords,
 } from "./words.ts";
 
 /** Where the page's connection stands, as {@linkcode App.setConnection} shows it. */
@@ -92,7 +92,7 @@ export class App {
       message: (message) => this.#received(message),
       warning: (text, code) => {
         console.warn(`${code}: ${text}`);
-        this.notice(refusedWords(code), "warn");
+        this.notice(warningWords(code), "warn");
       },
       shutdown: (message) => {
         console.warn(`SHUTTING_DOWN: ${message}`);

@@ -55,7 +55,11 @@ export class PagePlayer {
     this.#session = session;
     this.#options = options;
     this.#mse = new MsePlayer(this.#video);
-    this.#mse.onError = (message) => options.notice(message, "warn");
+    this.#mse.onError = (message) => {
+      // The browser's own wording (a DOMException) is for the console.
+      console.warn(message);
+      options.notice("The video stopped playing in this browser; choose Play to try again", "warn");
+    };
     this.#wire();
   }
 

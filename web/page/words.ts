@@ -67,7 +67,7 @@ const CODE_WORDS: Record<ErrorCode, string> = {
 export function reasonWords(code: string, context: WordsContext = {}): string {
   const words = isErrorCode(code) ? CODE_WORDS[code] : "something went wrong; try again";
   return words
-    .replaceAll("{peer}", context.peer === undefined ? "they" : showName(context.peer))
+    .replaceAll("{peer}", context.peer === undefined ? "the other side" : showName(context.peer))
     .replaceAll("{title}", context.title === undefined ? "the title" : `"${context.title}"`);
 }
 
@@ -104,13 +104,26 @@ export function consoleDetail(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Warnings of the shared client that are not about one refused message. */
+const WARNING_WORDS: Partial<Record<ErrorCode, string>> = {
+  NAME_CONFUSABLE:
+    "Someone new has a name that looks like a person you know (marked ⚠ in Online); choose Verify before you trust them",
+  INBOX_FULL:
+    "Messages are arriving faster than this page can open them; some were refused, and their senders were told",
+  BAD_MESSAGE:
+    "The server sent something unexpected, and this page ignored it; if the page misbehaves, reload it",
+  INTERNAL: "The player failed and the title stopped; choose Play to try again",
+};
+
 /**
- * A message that arrived and was not shown, in page words.
+ * A warning of the shared client (a message refused, a look-alike name, a full inbox), in page
+ * words.
  *
- * @param code Why it was refused.
+ * @param code The warning's code.
  * @returns For example `A message was not shown: it was not signed by …`.
  */
-export function refusedWords(code: string): string {
+export function warningWords(code: string): string {
+  if (isErrorCode(code) && WARNING_WORDS[code] !== undefined) return WARNING_WORDS[code];
   return `A message was not shown: ${reasonWords(code)}`;
 }
 

@@ -6,8 +6,8 @@ import {
   keyChangedWords,
   offlineWords,
   reasonWords,
-  refusedWords,
   verifyWords,
+  warningWords,
 } from "./words.ts";
 
 /** Wire codes, and terminal commands the page has no use for. */
@@ -26,7 +26,7 @@ Deno.test("reasonWords() words every wire code without codes or terminal command
 Deno.test("reasonWords() names the peer and the title, and has a general sentence for an unknown code", () => {
   const table: [code: string, context: Parameters<typeof reasonWords>[1], words: string][] = [
     ["PEER_OFFLINE", { peer: "ann" }, "ann is offline"],
-    ["PEER_OFFLINE", {}, "they is offline"],
+    ["PEER_OFFLINE", {}, "the other side is offline"],
     ["VIDEO_NOT_FOUND", { title: "cat" }, '"cat" is no longer in the library; choose Refresh'],
     ["NO_SUCH_CODE", {}, "something went wrong; try again"],
     ["", {}, "something went wrong; try again"],
@@ -59,13 +59,23 @@ Deno.test("the key-changed notice, the Verify explanation and the offline reason
   const sentences = [
     keyChangedWords("carol"),
     verifyWords("carol"),
-    refusedWords("BAD_SIGNATURE"),
+    warningWords("BAD_SIGNATURE"),
+    warningWords("NAME_CONFUSABLE"),
+    warningWords("INBOX_FULL"),
+    warningWords("BAD_MESSAGE"),
+    warningWords("INTERNAL"),
+    warningWords("NOT_A_CODE"),
     offlineWords("waiting", 4_400),
     offlineWords("connecting"),
     offlineWords("stopped"),
     offlineWords("moved"),
   ];
   for (const sentence of sentences) ok(!NOT_FOR_PEOPLE.test(sentence), sentence);
+  equal(
+    warningWords("REPLAYED"),
+    "A message was not shown: it was a copy of a message already shown, so it was not shown again",
+  );
+  ok(warningWords("INBOX_FULL").startsWith("Messages are arriving faster"));
   ok(keyChangedWords("carol").includes("the key of carol changed"));
   ok(keyChangedWords("carol").includes("Accept new key"));
   ok(verifyWords("carol").includes("They match"));
