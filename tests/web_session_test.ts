@@ -2,7 +2,7 @@
  * The page's session survives (issue 19, part 2), in real browsers against a real `serve --web`:
  * a refresh rejoins by itself with the conversation and the title that was playing near where it
  * was; the history is encrypted at rest; "Forget this browser" leaves nothing behind; a server
- * restarted under a connected page is met with "Reconnecting…", then the page rejoins by itself
+ * restarted under a playing page is met with "Reconnecting…", then the page rejoins by itself
  * and chat with a terminal user works again; a second tab with the same name takes the
  * conversation over only when asked, and the first says so and can take it back.
  * @module
@@ -184,7 +184,7 @@ function freePort(): number {
   return port;
 }
 
-Deno.test("a server restarted under a connected page in Firefox: the page says Reconnecting…, disables Send, then rejoins by itself and chat with a terminal user works again", async () => {
+Deno.test("a server restarted under a playing page in Firefox: the page says Reconnecting…, disables Send, then rejoins by itself, plays the title again near where it was, and chat with a terminal user works again", async () => {
   const data = await Deno.makeTempDir({ prefix: "peerstream-web-data-" });
   const args = [
     "--data",
@@ -203,6 +203,9 @@ Deno.test("a server restarted under a connected page in Firefox: the page says R
     await waitForPeer(page, "carol");
     equal(await sendFromPage(page, "carol", "before the restart"), "delivered");
     await carol.out.waitFor(/^<ben> before the restart$/);
+    await page.waitForSelector('#titles button[data-title="testcard"]:not([disabled])');
+    await page.click('#titles button[data-title="testcard"]');
+    const before = await waitInPage<{ time: number }>(page, `${PLAYING}.time > 4 && ${PLAYING}`);
 
     await server.stop();
     await carol.finish();
@@ -220,6 +223,20 @@ Deno.test("a server restarted under a connected page in Firefox: the page says R
       page,
       `document.body.dataset.connection === "connected" && document.body.dataset.joined === "ben"`,
       60_000,
+    );
+    // The title that was playing plays again, near where it was when the server went away.
+    const resumed = await waitInPage<{ title: string; time: number }>(
+      page,
+      `${PLAYING}.title === "testcard" && ${PLAYING}.time > 0 && !${PLAYING}.paused && ${PLAYING}`,
+      60_000,
+    );
+    ok(
+      resumed.time >= before.time - 2.5,
+      `resumed at ${resumed.time.toFixed(1)} s, was at ${before.time.toFixed(1)} s`,
+    );
+    await waitInPage(
+      page,
+      inPage(`(t) => document.getElementById("video").currentTime > t`, resumed.time + 1),
     );
     carol = await startCli(server.port, "carol", { home: carol.home });
     await waitForPeer(page, "carol");

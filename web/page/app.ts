@@ -74,6 +74,8 @@ export class App {
   #libraryTimer?: ReturnType<typeof setTimeout>;
   /** The library as last listed, for resuming a title. */
   #videos: VideoSummary[] = [];
+  /** A title that was playing is to play again once the library lists it ready. */
+  #resumePending = false;
   #connection: ConnectionView = "connected";
   /**
    * This page is leaving (a closing tab, Forget, a move to another tab): the close that follows is
@@ -149,8 +151,8 @@ export class App {
       );
       note.hidden = false;
     }
+    this.#resumePending = true;
     await this.refreshLibrary();
-    await this.#resume();
   }
 
   /** Leaves: says goodbye to the server (others see "quit"); the page stays as it is. */
@@ -172,12 +174,18 @@ export class App {
     });
   }
 
-  /** Plays again the title that was playing before the refresh or the loss, at its second. */
+  /**
+   * Plays again the title that was playing before the refresh or the loss, at its second: once
+   * per join, when the library lists it ready (a restarted server may still be preparing it).
+   */
   async #resume() {
+    if (!this.#resumePending) return;
     const playing = this.#options.memory?.load()?.playing;
-    if (playing === undefined || document.body.dataset.playing !== undefined) return;
-    const video = this.#videos.find((v) => v.title === playing.title && v.state === "ready");
-    if (video === undefined) return;
+    const video = this.#videos.find((v) => v.title === playing?.title);
+    if (video?.state === "preparing") return;
+    this.#resumePending = false;
+    if (playing === undefined || video?.state !== "ready") return;
+    if (document.body.dataset.playing !== undefined) return;
     this.notice(`Resuming ${video.title} at ${clock(playing.position)}`);
     await this.#player?.play(video, { position: playing.position, quality: playing.quality });
   }
@@ -247,6 +255,7 @@ export class App {
     this.#videos = videos;
     body.replaceChildren(...videos.map((video) => this.#titleRow(video)));
     if (videos.some((video) => video.state === "preparing")) this.#refreshLater();
+    await this.#resume();
   }
 
   #refreshLater() {

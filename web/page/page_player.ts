@@ -154,11 +154,13 @@ export class PagePlayer {
     if (this.#stream !== start || !this.#streaming) return;
     this.#streaming = false;
     this.#mse.end(reason);
-    if (reason === "error") {
-      console.warn(`${end?.code ?? ""}: ${end?.message ?? ""}`);
-      const reason = reasonWords(end?.code ?? "INTERNAL", { title: start.title });
+    // An error with no end message is the connection lost: the title and its second stay
+    // remembered, to play again on reconnect, and the connection's banner says what happened.
+    if (reason === "error" && end !== undefined) {
+      console.warn(`${end.code ?? ""}: ${end.message ?? ""}`);
+      const reason = reasonWords(end.code ?? "INTERNAL", { title: start.title });
       this.#options.notice(`"${start.title}" stopped: ${reason}`, "warn");
-      if (end?.code !== "SHUTTING_DOWN") this.#options.onPlaying?.(undefined);
+      if (end.code !== "SHUTTING_DOWN") this.#options.onPlaying?.(undefined);
     }
     if (reason !== "finished") this.#close();
   }
