@@ -215,8 +215,14 @@ Deno.test("a server restarted under a playing page in Firefox: the page says Rec
         document.getElementById("status").textContent.includes("Reconnecting")`,
     );
     ok(await page.$eval("#send", (b) => (b as unknown as { disabled: boolean }).disabled));
+    const plays = await page.$$eval(
+      "#titles button[data-title]",
+      (buttons) => buttons.map((b) => (b as unknown as { disabled: boolean }).disabled),
+    );
+    ok(plays.length > 0 && plays.every((disabled) => disabled), `Play enabled: ${plays}`);
     const reason = await pageText(page);
     ok(reason.includes("Reconnecting"), reason);
+    ok(!/\b[A-Z]{2,}_[A-Z_]{2,}\b/.test(reason), `a wire code on the page: ${reason}`);
 
     server = await startWebServer({ args });
     await waitInPage(
