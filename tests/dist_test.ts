@@ -432,8 +432,11 @@ Deno.test("dist/peerstream serve --redis: two nodes from the file share a real R
     await ann.out.waitFor(/^<bob> across the cluster$/);
     await bob.out.waitFor(/delivered to ann/);
   } finally {
-    const codes = await Promise.all(processes.map((p) => p.stop("SIGTERM")));
+    // Clients first: a client whose server went away first exits 1, and says so.
+    const clients = await Promise.all(processes.slice(2).map((p) => p.stop("SIGTERM")));
+    const servers = await Promise.all(processes.slice(0, 2).map((p) => p.stop("SIGTERM")));
     await redis.close();
+    const codes = [...servers, ...clients];
     deepEqual(codes, codes.map(() => 0));
   }
 });
