@@ -39,6 +39,8 @@ export interface CardOptions {
   canPlay: boolean;
   /** Called when Play is pressed. */
   play: (video: VideoSummary) => void;
+  /** Whether the page is offline (Play is off until it is back). @default {false} */
+  offline?: boolean;
   /** Whether the server serves poster frames. @default {true} */
   posters?: boolean;
 }
@@ -79,7 +81,9 @@ export function titleCard(video: VideoSummary, options: CardOptions): HTMLLIElem
     className: "play primary",
     attrs: { type: "button", "data-title": video.title, "aria-label": `Play ${video.title}` },
   });
-  play.disabled = !ready || !options.canPlay;
+  // `data-ready` says whether Play may be on once the page is online again (`App.setConnection`).
+  play.dataset.ready = String(ready && options.canPlay);
+  play.disabled = !ready || !options.canPlay || options.offline === true;
   play.addEventListener("click", () => options.play(video));
   body.append(play);
   return el("li", {
