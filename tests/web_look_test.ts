@@ -1,6 +1,6 @@
 /**
- * The page as people see it, in Chromium and Firefox: the landing, chat, playing and key-changed
- * states at 1280×800 and 390×844 (chat with its times, key states and unread counts; the
+ * The page as people see it, in Chromium and Firefox: the landing, chat, playing, reconnecting and
+ * key-changed states at 1280×800 and 390×844 (chat with its times, key states and unread counts; the
  * library's cards with the posters the server extracts and serves), saved as screenshots and
  * checked not blank, not scrolling sideways nor cut off at the edge, the video in view while it
  * plays, and with no serious or critical axe-core violation; the key-changed state in the dark
@@ -74,7 +74,7 @@ async function drain(response: Response): Promise<Response> {
 }
 
 for (const kind of BROWSER_KINDS) {
-  Deno.test(`the page looks right and passes axe in ${kind}: landing, chat, playing, at desktop and phone sizes`, async () => {
+  Deno.test(`the page looks right and passes axe in ${kind}: landing, chat, playing, reconnecting, at desktop and phone sizes`, async () => {
     const server = await startWebServer({ waitReady: true });
     const browser = await launchBrowser(kind);
     const bob = await connectClient(server.port, "bob");
@@ -144,6 +144,13 @@ for (const kind of BROWSER_KINDS) {
       await waitInPage(page, `document.getElementById("video").currentTime > 1`);
       await lookAt(page, `${kind}-playing`);
       equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
+
+      // The server goes away under the page: it says it is reconnecting (its failed tries are
+      // the browser's own console errors, so they are not counted).
+      await page.setViewport({ width: 1280, height: 800 });
+      await server.stop();
+      await page.waitForSelector('body[data-connection="reconnecting"] #offline:not([hidden])');
+      await lookAt(page, `${kind}-reconnecting`);
     } finally {
       await bob.session.close();
       await carol.session.close();
