@@ -4,10 +4,11 @@
  * (`requestVideoFrameCallback`) over repeated starts, the page's transmux cost per segment,
  * stalls at rendition switches, QUALITY → the new height on screen (issue 18: a title whose
  * renditions are separately encoded files, each frame's height read from
- * `requestVideoFrameCallback`), message send → shown in the other browser, and the session that
- * survives (issue 19): refresh during playback → rejoined and playing again, and a server
- * restarted under the page → the page rejoined. Skipped with `--quick` (browsers take seconds to
- * start; CI runs the page's tests instead).
+ * `requestVideoFrameCallback`), message send → shown in the other browser, the first load (issue
+ * 19): navigation → interactive on the page's own clock, the bytes it fetched, and the embedded
+ * page's size, raw and gzipped; and the session that survives (issue 19): refresh during playback
+ * → rejoined and playing again, and a server restarted under the page → the page rejoined.
+ * Skipped with `--quick` (browsers take seconds to start; CI runs the page's tests instead).
  * @module
  */
 
@@ -28,6 +29,7 @@ import {
   waitForHeight,
 } from "../tests/_page_video.ts";
 import type { BenchContext, Metric, ScenarioResult } from "./_scenario.ts";
+import { PAGE_ASSETS } from "../web/generated/page_assets.ts";
 
 /** Where the page's video is, and which title it says plays. */
 const PLAYING_NOW = `(() => {
@@ -247,6 +249,7 @@ async function perBrowser(
   const starts = await playStarts(page!, ctx.reps * 5);
   const { transmux, stalls } = await playThrough(page!);
   const { down, up } = await qualityToScreen(browser, servers.numbered.url, ctx);
+  const firstLoads = await firstLoad(browser, server.url, Math.max(3, ctx.reps * 3));
   ctx.log(`web: ${kind}: ${starts.length} starts, ${stalls} stalls, ${down.length} switch pairs`);
   return {
     browser,
@@ -254,6 +257,16 @@ async function perBrowser(
     metrics: [
       { name: `${kind}: page load → join form`, unit: "ms", values: loads },
       { name: `${kind}: join click → joined (new keys)`, unit: "ms", values: joins },
+      {
+        name: `${kind}: navigation → interactive (page's clock)`,
+        unit: "ms",
+        values: firstLoads.interactive,
+      },
+      {
+        name: `${kind}: first load fetched (page, script, style)`,
+        unit: "KiB",
+        values: firstLoads.kib,
+      },
       {
         name: `${kind}: PLAY → first frame shown`,
         unit: "ms",
@@ -326,6 +339,7 @@ export async function webScenario(ctx: BenchContext): Promise<ScenarioResult> {
         ...chromium.metrics,
         ...firefox.metrics,
         { name: "message send (Chromium) → shown (Firefox)", unit: "ms", values: toFirefox },
+        ...await bundleSize(),
         ...sessions,
       ],
       failures: [],
@@ -340,4 +354,82 @@ export async function webScenario(ctx: BenchContext): Promise<ScenarioResult> {
 
 async function joinedName(page: Page): Promise<string> {
   return String(await page.evaluate("document.body.dataset.joined"));
+}
+
+/**
+ * Installed before the page's own script: the page's clock (ms since navigation started) when it
+ * first became usable, that is the join form shown with its name field enabled, or (a browser
+ * that remembers its identity) joined by itself.
+ */
+const INTERACTIVE_PROBE = `(() => {
+  const usable = () => {
+    const form = document.getElementById("join-form");
+    const name = document.getElementById("name");
+    const shown = form !== null && !form.hidden && name !== null && !name.disabled;
+    return shown || (document.body?.dataset.joined ?? "") !== "";
+  };
+  const observer = new MutationObserver(() => {
+    if (window.__interactive === undefined && usable()) {
+      window.__interactive = performance.now();
+      observer.disconnect();
+    }
+  });
+  observer.observe(document, { subtree: true, childList: true, attributes: true });
+})()`;
+
+/** The bytes the page fetched for itself (its HTML, script, style and server.json), in KiB. */
+const FETCHED_KIB = `(() => {
+  const entries = [...performance.getEntriesByType("navigation"),
+    ...performance.getEntriesByType("resource")];
+  return entries.reduce((sum, e) => sum + e.encodedBodySize, 0) / 1024;
+})()`;
+
+/**
+ * Opens the page as a first-time visitor would, each time in a browser context of its own (no
+ * cache, no stored identity: a tab of the bench's own context would rejoin as its name and take
+ * the conversation over): navigation → interactive, and what the first load fetched.
+ */
+async function firstLoad(
+  browser: TestBrowser,
+  url: string,
+  reps: number,
+): Promise<{ interactive: number[]; kib: number[] }> {
+  const interactive: number[] = [];
+  const kib: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const context = await browser.browser.createBrowserContext();
+    try {
+      const page = await context.newPage();
+      await page.evaluateOnNewDocument(INTERACTIVE_PROBE);
+      await page.goto(url);
+      interactive.push(
+        await waitInPage<number>(
+          page,
+          `window.__interactive !== undefined && window.__interactive`,
+        ),
+      );
+      kib.push(await page.evaluate(FETCHED_KIB) as number);
+    } finally {
+      await context.close();
+    }
+  }
+  return { interactive, kib };
+}
+
+/** The embedded page's size (every file the server sends on a first load), raw and gzipped. */
+async function bundleSize(): Promise<Metric[]> {
+  const bytes = new TextEncoder().encode(
+    Object.values(PAGE_ASSETS).map((asset) => asset.body).join(""),
+  );
+  const gzipped = await new Response(
+    new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip")),
+  ).arrayBuffer();
+  return [
+    { name: "page bundle: HTML + script + style", unit: "KiB", values: [bytes.length / 1024] },
+    {
+      name: "page bundle gzipped (as a proxy would send it)",
+      unit: "KiB",
+      values: [gzipped.byteLength / 1024],
+    },
+  ];
 }

@@ -14,6 +14,7 @@ import { escapeControls, escapeName } from "../protocol/text.ts";
 import { nameKeys, normalizeName } from "../protocol/names.ts";
 import { grandfatheredLines, planRename, type RenamePlan } from "./name_admin.ts";
 import { VideoLibrary } from "../video/videos.ts";
+import { PosterFiles } from "./posters.ts";
 import type { VideoCodec } from "../video/segmenter.ts";
 import { certificateFingerprint, WebServer } from "./web.ts";
 import { loadOrMakeSelfSigned, serverNames } from "./self_signed.ts";
@@ -144,12 +145,14 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     trustedProxies: cluster.trustedProxies,
     reusePort: cluster.reusePort,
   });
+  // The titles' poster frames, served on the web page once the library is open.
+  const posters = new PosterFiles();
   const addr = await listen(server, { port, cluster: cluster.redis !== undefined, output });
   if (addr === null) return 1;
   output.notice(`Listening on ${addr.hostname}:${addr.port}${tls ? " (TLS)" : ""}`, "listening");
   const web = values.web === undefined
     ? undefined
-    : startWeb(values.web, { host: values.host, tls, server, output, codec, io, limits });
+    : startWeb(values.web, { host: values.host, tls, server, output, codec, io, limits, posters });
   if (web === null) {
     await server.shutdown();
     return 1;
@@ -167,7 +170,13 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     output.notice(`TLS certificate SHA-256 ${certificateFingerprint(tls.cert)}`, "tls");
   }
   // Chat works at once; videos appear as the library is scanned and prepared.
-  const library = openLibrary(server, { dir: values.videos, cache: values.cache, codec, output });
+  const library = openLibrary(server, {
+    dir: values.videos,
+    cache: values.cache,
+    codec,
+    output,
+    posters,
+  });
   const why = await Promise.race([io.stopSignal, fatalSignal]);
   await library.close();
   output.log.line(`${why}: shutting down`, { event: "shutdown" });
@@ -235,7 +244,13 @@ async function listen(
  */
 function openLibrary(
   server: PeerstreamServer,
-  options: { dir?: string; cache?: string; codec: VideoCodec; output: ServeOutput },
+  options: {
+    dir?: string;
+    cache?: string;
+    codec: VideoCodec;
+    output: ServeOutput;
+    posters: PosterFiles;
+  },
 ): { close(): Promise<void> } {
   const abort = new AbortController();
   const opening = VideoLibrary.open({
@@ -245,7 +260,10 @@ function openLibrary(
     onLog: (line) => options.output.log.line(line, { event: "video" }),
     signal: abort.signal,
   }).then(
-    (videos) => server.setVideos(videos),
+    (videos) => {
+      server.setVideos(videos);
+      options.posters.setLibrary(videos);
+    },
     (error) => {
       if (abort.signal.aborted) return;
       const message = (error as Error).message;
@@ -504,6 +522,7 @@ function startWeb(
     codec: string;
     io: ServeIo;
     limits: Partial<ServerLimits>;
+    posters: PosterFiles;
   },
 ): WebServer | null {
   const where = webAddress(flag, options.host ?? "0.0.0.0");
@@ -514,6 +533,7 @@ function startWeb(
     log: (line) => options.output.web(line),
     codec: options.codec,
     limits: options.limits,
+    posters: (title) => options.posters.read(title),
   });
   try {
     web.start();

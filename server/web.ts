@@ -26,6 +26,7 @@ import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { ServerLog } from "./server_log.ts";
 import type { Transport } from "./transport.ts";
 import { websocketAccept } from "./ws_frame.ts";
+import { posterTitle } from "./posters.ts";
 import { WebSocketTransport } from "./ws_transport.ts";
 
 /** The path of the WebSocket endpoint. */
@@ -93,7 +94,15 @@ export interface WebServerOptions {
    * files; each answer is sent as it is (add the headers it needs). @default {{}}
    */
   routes?: Record<string, HttpHandler>;
+  /**
+   * The titles' poster frames, at `/posters/<title>.jpg` (`server/posters.ts`): the JPEG, or null
+   * for 404. @default {none}
+   */
+  posters?: (title: string) => Promise<Uint8Array | null>;
 }
+
+/** How long a browser may keep a poster without asking again, s. */
+export const POSTER_MAX_AGE_S = 3600;
 
 /** Lines per second the web door may log per address and reason, sustained, and in a burst. */
 const WEB_LOG_RATE = { linesPerSecond: 0.5, lineBurst: 5 };
@@ -245,12 +254,29 @@ export class WebServer {
         body: JSON.stringify({ codec: this.#options.codec }),
       };
     }
+    const poster = this.#options.posters === undefined ? null : posterTitle(request.path);
+    if (poster !== null) return this.#poster(poster);
     const asset = this.#assets[request.path];
     if (asset === undefined) return plain(404, "Not found");
     return {
       status: 200,
       headers: { ...SECURITY_HEADERS, "content-type": asset.type },
       body: asset.body,
+    };
+  }
+
+  /** A title's poster: cached by the browser for an hour (it changes only if the title does). */
+  async #poster(title: string): Promise<HttpAnswer> {
+    const bytes = await this.#options.posters!(title);
+    if (bytes === null) return plain(404, "No poster for this title");
+    return {
+      status: 200,
+      headers: {
+        ...SECURITY_HEADERS,
+        "content-type": "image/jpeg",
+        "cache-control": `private, max-age=${POSTER_MAX_AGE_S}`,
+      },
+      body: bytes,
     };
   }
 

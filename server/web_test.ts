@@ -5,6 +5,7 @@ import type { Transport } from "./transport.ts";
 import {
   CONTENT_SECURITY_POLICY,
   isLanHost,
+  POSTER_MAX_AGE_S,
   upgradeRefusal,
   WebServer,
   WEBSOCKET_PATH,
@@ -121,6 +122,41 @@ Deno.test("WebServer serves the page with a strict CSP and mounted routes, and r
     const inherited = await fetch(`${base}/toString`);
     equal(inherited.status, 404);
     await inherited.body?.cancel();
+  } finally {
+    await web.shutdown();
+  }
+});
+
+Deno.test("WebServer serves a title's poster as a JPEG the browser may keep, and 404 for others", async () => {
+  const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2]);
+  const asked: string[] = [];
+  const web = new WebServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    codec: "h264",
+    target: { serveTransport: () => {} },
+    assets: {},
+    posters: (title) => {
+      asked.push(title);
+      return Promise.resolve(title === "my film" ? jpeg : null);
+    },
+  });
+  const { port } = web.start();
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const poster = await fetch(`${base}/posters/my%20film.jpg`);
+    equal(poster.status, 200);
+    equal(poster.headers.get("content-type"), "image/jpeg");
+    equal(poster.headers.get("cache-control"), `private, max-age=${POSTER_MAX_AGE_S}`);
+    equal(poster.headers.get("x-content-type-options"), "nosniff");
+    deepEqual([...new Uint8Array(await poster.arrayBuffer())], [...jpeg]);
+    for (const path of ["/posters/other.jpg", "/posters/my%20film.png", "/posters/a/b.jpg"]) {
+      const missing = await fetch(`${base}${path}`);
+      equal(missing.status, 404, path);
+      await missing.body?.cancel();
+    }
+    // Only well-formed poster paths reach the library.
+    deepEqual(asked, ["my film", "other"]);
   } finally {
     await web.shutdown();
   }

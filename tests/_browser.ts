@@ -64,6 +64,11 @@ export interface LaunchOptions {
   acceptInsecureCerts?: boolean;
   /** More Chromium command-line flags (e.g. `--host-resolver-rules`). @default {[]} */
   chromiumArgs?: string[];
+  /**
+   * The colour scheme the system asks pages for: Firefox gets it as a preference (its WebDriver
+   * BiDi has no media emulation), each new Chromium tab by emulation. @default {the system's}
+   */
+  colorScheme?: "light" | "dark";
 }
 
 /**
@@ -98,7 +103,11 @@ export async function launchBrowser(
       userDataDir: profile,
       acceptInsecureCerts: options.acceptInsecureCerts ?? false,
       args: kind === "chromium" ? [...CHROMIUM_ARGS, ...(options.chromiumArgs ?? [])] : [],
-      extraPrefsFirefox: FIREFOX_PREFS,
+      extraPrefsFirefox: options.colorScheme === undefined ? FIREFOX_PREFS : {
+        ...FIREFOX_PREFS,
+        // 0 dark, 1 light: what prefers-color-scheme says to pages.
+        "layout.css.prefers-color-scheme.content-override": options.colorScheme === "dark" ? 0 : 1,
+      },
       protocolTimeout: 60_000,
     });
   } catch (error) {
@@ -108,7 +117,15 @@ export async function launchBrowser(
   return {
     kind,
     browser,
-    newPage: () => browser.newPage(),
+    async newPage() {
+      const page = await browser.newPage();
+      if (kind === "chromium" && options.colorScheme !== undefined) {
+        await page.emulateMediaFeatures([
+          { name: "prefers-color-scheme", value: options.colorScheme },
+        ]);
+      }
+      return page;
+    },
     async close() {
       await browser.close().catch(() => {});
       await Deno.remove(profile, { recursive: true }).catch(() => {});

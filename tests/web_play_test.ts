@@ -155,9 +155,9 @@ const LIBRARY_STATE = `(() => {
   if (document.getElementById("library-state").textContent.includes("still loading")) {
     return "loading";
   }
-  const rows = [...document.querySelectorAll("#titles tbody tr")];
+  const rows = [...document.querySelectorAll("#titles li[data-title]")];
   if (rows.length === 0) return "empty";
-  if (rows.some((row) => row.textContent.includes("preparing"))) return "preparing";
+  if (rows.some((row) => row.dataset.state === "preparing")) return "preparing";
   const buttons = [...document.querySelectorAll("#titles button[data-title]")];
   return buttons.length === rows.length && buttons.every((b) => !b.disabled) ? "ready" : "other";
 })()`;
@@ -182,7 +182,7 @@ Deno.test("joined while the server prepares its first titles, the page shows it 
       seen.includes("loading") || seen.includes("preparing"),
       `the page showed the wait: ${seen.join(" → ")}`,
     );
-    equal(await page.$$eval("#titles tbody tr", (rows) => rows.length), 3);
+    equal(await page.$$eval("#titles li[data-title]", (rows) => rows.length), 3);
     equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
   } finally {
     await browser.close();

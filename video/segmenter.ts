@@ -87,6 +87,8 @@ export interface PreparedTitle {
   method?: PrepareMethod;
   /** Whether it was found prepared in the cache rather than prepared now. */
   cached?: boolean;
+  /** Its prepared folder (where `video/poster.ts` keeps its poster). */
+  dir?: string;
 }
 
 /** Options for {@linkcode prepareTitle}. */
@@ -274,6 +276,7 @@ export async function sweepStaleFolders(
 function _fromManifest(dir: string, m: _Manifest): PreparedTitle {
   return {
     name: m.name,
+    dir,
     codec: m.codec,
     container: m.container,
     duration: m.duration,

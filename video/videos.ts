@@ -14,6 +14,7 @@ import {
   sweepStaleFolders,
   type VideoCodec,
 } from "./segmenter.ts";
+import { ensurePoster } from "./poster.ts";
 
 /** Where a title is in its preparation. */
 export type TitleStatus =
@@ -74,6 +75,8 @@ function _count(n: number, noun: string): string {
 interface _Entry {
   title: Title;
   prepared: PreparedTitle | null;
+  /** Its poster frame's file, once made. */
+  poster: string | null;
   status: TitleStatus;
   done: Promise<PreparedTitle>;
   resolve: (p: PreparedTitle) => void;
@@ -114,6 +117,7 @@ export class VideoLibrary {
       this.#entries.set(title.name, {
         title,
         prepared: null,
+        poster: null,
         status: { state: "preparing", progress: 0 },
         done,
         resolve,
@@ -183,6 +187,7 @@ export class VideoLibrary {
           },
         });
         entry.prepared = prepared;
+        entry.poster = await this.#poster(entry.title, prepared, signal);
         entry.status = { state: "ready" };
         const segments = prepared.renditions[0]?.segments.length ?? 0;
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
@@ -220,6 +225,33 @@ export class VideoLibrary {
         entry.reject(new PeerstreamError("SHUTTING_DOWN", message));
       }
     }
+  }
+
+  /**
+   * Makes a title's poster frame once (kept in its prepared folder); a title without one still
+   * plays, so a failure is logged, not thrown.
+   */
+  async #poster(title: Title, prepared: PreparedTitle, signal: AbortSignal) {
+    const source = title.renditions.at(-1);
+    if (prepared.dir === undefined || source === undefined) return null;
+    try {
+      return await ensurePoster(prepared.dir, source.path, prepared.duration, { signal });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      this.#log(`${(error as Error).message}; its card shows no picture`);
+      return null;
+    }
+  }
+
+  /**
+   * The file of a ready title's poster frame.
+   *
+   * @param title The exact title.
+   * @returns Its path, or null when the title is unknown, not ready, or has no poster.
+   */
+  poster(title: string): string | null {
+    const entry = this.#entries.get(title);
+    return entry?.status.state === "ready" ? entry.poster : null;
   }
 
   /**

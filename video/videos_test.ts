@@ -40,6 +40,14 @@ Deno.test("`VideoLibrary` lists titles, prepares them in the background and reso
     assert.deepEqual(after[0].heights, [240]);
     assert.equal(videos.get("dog")?.prepared, dog);
     assert.equal(videos.get("nope"), null);
+    // Each ready title has its poster frame in its prepared folder; unknown titles have none.
+    for (const title of ["cat", "dog"]) {
+      const poster = videos.poster(title);
+      assert.equal(poster, `${videos.get(title)?.prepared?.dir}/poster.jpg`);
+      const bytes = await Deno.readFile(poster!);
+      assert.deepEqual([...bytes.subarray(0, 3)], [0xff, 0xd8, 0xff], `${title}: a JPEG`);
+    }
+    assert.equal(videos.poster("nope"), null);
     assert.ok(log.some((l) => l.startsWith('Skipping "readme.txt"')));
     // Both dog files have a single keyframe (at 0 s) and last 2 s: one segment, no re-encode.
     assert.ok(

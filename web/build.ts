@@ -28,7 +28,20 @@ export async function bundlePage(): Promise<string> {
   const out = await Deno.makeTempFile({ prefix: "peerstream-page-", suffix: ".js" });
   try {
     const result = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--platform", "browser", "--config", CONFIG, "-o", out, ENTRY],
+      // Minified (names kept, for readable errors in the console): the first load is about half.
+      args: [
+        "bundle",
+        "--quiet",
+        "--platform",
+        "browser",
+        "--minify",
+        "--keep-names",
+        "--config",
+        CONFIG,
+        "-o",
+        out,
+        ENTRY,
+      ],
       cwd: ROOT,
       stdout: "piped",
       stderr: "piped",

@@ -17,6 +17,8 @@ import {
 } from "../../protocol/shown_name.ts";
 import { CONTINUATION, escapeName } from "../../protocol/text.ts";
 import { PagePlayer } from "./page_player.ts";
+import { titleCard } from "./library_view.ts";
+import { messageMeta, pageTitle, unreadBadge, UnreadCounts } from "./chat_view.ts";
 import type {
   ClientSession,
   ClosedInfo,
@@ -70,6 +72,8 @@ export class App {
   #session?: ClientSession;
   #peers = new Map<string, PeerView>();
   #player?: PagePlayer;
+  /** Messages not yet seen, per peer (chat_view.ts). */
+  readonly #unread = new UnreadCounts();
   /** The next library refresh, while it loads or a title is being prepared. */
   #libraryTimer?: ReturnType<typeof setTimeout>;
   /** The library as last listed, for resuming a title. */
@@ -237,7 +241,7 @@ export class App {
     this.#libraryTimer = undefined;
     const session = this.#session;
     if (session === undefined || document.body.dataset.joined === "") return;
-    const body = byId("titles", HTMLTableElement).tBodies[0];
+    const list = byId("titles", HTMLUListElement);
     let videos: VideoSummary[];
     try {
       videos = await session.list();
@@ -253,7 +257,13 @@ export class App {
     }
     setText(byId("library-state", HTMLElement), "");
     this.#videos = videos;
-    body.replaceChildren(...videos.map((video) => this.#titleRow(video)));
+    list.replaceChildren(...videos.map((video) =>
+      titleCard(video, {
+        canPlay: this.#options.codec === "h264",
+        offline: this.#connection !== "connected",
+        play: (chosen) => this.#player?.play(chosen),
+      })
+    ));
     if (videos.some((video) => video.state === "preparing")) this.#refreshLater();
     await this.#resume();
   }
@@ -262,28 +272,6 @@ export class App {
     // One timer, however many refreshes were in flight (a click while one waits for LIST).
     clearTimeout(this.#libraryTimer);
     this.#libraryTimer = setTimeout(() => this.refreshLibrary(), LIBRARY_POLL_MS);
-  }
-
-  #titleRow(video: VideoSummary): HTMLTableRowElement {
-    const state = video.state === "ready"
-      ? ""
-      : video.state === "preparing"
-      ? ` (preparing ${Math.round(video.progress * 100)}%)`
-      : " (failed)";
-    const play = el("button", {
-      text: "Play",
-      attrs: { type: "button", "data-title": video.title },
-    });
-    const ready = video.state === "ready" && this.#options.codec === "h264";
-    play.dataset.ready = String(ready);
-    play.disabled = !ready || this.#connection !== "connected";
-    play.addEventListener("click", () => this.#player?.play(video));
-    return el("tr", { attrs: { "data-title": video.title } }, [
-      el("td", { text: `${video.title}${state}` }),
-      el("td", { text: video.heights.map((h) => `${h}p`).join(", ") }),
-      el("td", { text: clock(video.duration) }),
-      el("td", {}, [play]),
-    ]);
   }
 
   #wireChat() {
@@ -297,13 +285,29 @@ export class App {
       input.value = "";
       this.#send(to.value, text);
     });
+    // Choosing a peer, writing to them, or coming back to the tab reads their messages.
+    to.addEventListener("change", () => this.#readSelected());
+    input.addEventListener("focus", () => this.#readSelected());
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) this.#readSelected();
+    });
+  }
+
+  #readSelected() {
+    const selected = byId("to", HTMLSelectElement).value;
+    if (document.fullscreenElement === null && this.#unread.read(selected)) this.#showUnread();
+  }
+
+  #showUnread() {
+    document.title = pageTitle(this.#unread.total);
+    this.#renderPeers();
   }
 
   #send(to: string, text: string) {
-    const item = this.#sentItem(to, text, "sending…");
+    const at = Date.now();
+    const item = this.#sentItem(to, text, "sending…", at);
     const state = item.querySelector(".state")!;
     appendItem(byId("messages", HTMLElement), item);
-    const at = Date.now();
     this.#session!.sendText(to, text).then(() => {
       state.textContent = "delivered";
       item.dataset.state = "delivered";
@@ -318,12 +322,13 @@ export class App {
     });
   }
 
-  /** A sent message's item, its state shown after the text. */
-  #sentItem(to: string, text: string, state: string): HTMLLIElement {
+  /** A sent message's item, its state shown after the text, its time under it. */
+  #sentItem(to: string, text: string, state: string, at: number): HTMLLIElement {
     return el("li", { attrs: { "data-to": to } }, [
       el("span", { className: "from", text: `to ${showName(to)}: ` }),
       el("span", { className: "text", text }),
       el("span", { className: "state", text: state }),
+      messageMeta(new Date(at)),
     ]);
   }
 
@@ -341,7 +346,7 @@ export class App {
         const state = delivered
           ? "delivered"
           : `not delivered: ${reasonWords(entry.state ?? "", { peer: entry.peer })}`;
-        item = this.#sentItem(entry.peer, entry.text, state);
+        item = this.#sentItem(entry.peer, entry.text, state, entry.at);
         item.dataset.state = entry.state ?? "";
       } else {
         item = this.#receivedItem({
@@ -350,7 +355,7 @@ export class App {
           sentAt: entry.at,
           trust: entry.trust ?? "new",
           ...(entry.lookalike === undefined ? {} : { lookalike: entry.lookalike }),
-        });
+        }, new Date(entry.at));
       }
       item.classList.add("earlier");
       appendItem(list, item);
@@ -358,7 +363,13 @@ export class App {
   }
 
   #received(message: IncomingMessage) {
-    appendItem(byId("messages", HTMLElement), this.#receivedItem(message));
+    appendItem(byId("messages", HTMLElement), this.#receivedItem(message, new Date()));
+    const counted = this.#unread.received(message.from, {
+      selected: byId("to", HTMLSelectElement).value,
+      hidden: document.hidden,
+      fullscreen: document.fullscreenElement !== null,
+    });
+    if (counted) this.#showUnread();
     this.#options.history?.add({
       dir: "in",
       peer: message.from,
@@ -369,13 +380,14 @@ export class App {
     });
   }
 
-  #receivedItem(message: IncomingMessage): HTMLLIElement {
+  #receivedItem(message: IncomingMessage, at: Date): HTMLLIElement {
     const item = el(
       "li",
       { attrs: { "data-from": message.from, "data-trust": message.trust } },
       messageLines(message),
     );
     if (message.trust === "changed") item.classList.add("warn");
+    item.append(messageMeta(at, message.trust));
     return item;
   }
 
@@ -433,6 +445,7 @@ export class App {
       el("span", { className: "name", text: escapeName(name) }),
       ...grandfatheredMark(name),
       el("span", { className: "mark", text: trustMark(view.trust, view.lookalike) }),
+      ...unreadBadge(this.#unread.of(name)),
       el("code", {
         className: "fingerprint",
         text: view.fingerprint ? formatFingerprint(view.fingerprint, 4) : "…",

@@ -16,6 +16,7 @@ import type {
 } from "../../protocol/messages.ts";
 import { byId, clock, el, rate, setText } from "./dom.ts";
 import { MsePlayer, videoSupport } from "./player.ts";
+import { PlayerControls } from "./controls.ts";
 import type { ClientSession, MediaSink } from "../../client/session.ts";
 import type { LastPlaying } from "./last_session.ts";
 import { consoleDetail, failureWords, reasonWords } from "./words.ts";
@@ -36,6 +37,7 @@ export class PagePlayer {
   readonly #options: PagePlayerOptions;
   readonly #video = byId("video", HTMLVideoElement);
   readonly #mse: MsePlayer;
+  readonly #controls: PlayerControls;
   /** The title on screen, from its start until it ended on screen or was stopped. */
   #stream?: StreamStartMessage;
   /** Whether the server still sends it (until `stream-end`). */
@@ -60,6 +62,16 @@ export class PagePlayer {
       console.warn(message);
       options.notice("The video stopped playing in this browser; choose Play to try again", "warn");
     };
+    const onError = (error: unknown) => {
+      console.warn(consoleDetail(error));
+      this.#options.notice(failureWords("The player failed", error), "warn");
+    };
+    this.#controls = new PlayerControls(this.#video, byId("player", HTMLElement), {
+      active: () => this.#stream !== undefined,
+      duration: () => this.#stream?.duration ?? 0,
+      togglePause: () => this.#togglePause().catch(onError),
+      seek: (position) => this.#seek(position).catch(onError),
+    });
     this.#wire();
   }
 
@@ -125,12 +137,13 @@ export class PagePlayer {
     this.#paused = false;
     const player = byId("player", HTMLElement);
     player.dataset.renditions = start.renditions.map((r) => `${r.height}:${r.width}`).join(",");
-    byId("pause", HTMLButtonElement).textContent = "Pause";
+    this.#controls.showPaused(false);
     const seek = byId("seek", HTMLInputElement);
     seek.max = String(start.duration);
     seek.value = String(start.position);
     player.hidden = false;
     document.body.dataset.playing = start.title;
+    this.#controls.paint();
     this.#mse.start(start);
     // Resuming: the server starts at the segment holding the second; the picture goes to it.
     const resumeAt = this.#resumeAt;
@@ -174,6 +187,7 @@ export class PagePlayer {
   /** Takes the title off screen. */
   #close() {
     this.#stream = undefined;
+    this.#controls.closed();
     this.#mse.reset();
     byId("player", HTMLElement).hidden = true;
     byId("now-playing", HTMLElement).textContent = "";
@@ -217,7 +231,7 @@ export class PagePlayer {
 
   async #togglePause() {
     this.#paused = !this.#paused;
-    byId("pause", HTMLButtonElement).textContent = this.#paused ? "Resume" : "Pause";
+    this.#controls.showPaused(this.#paused);
     if (this.#paused) this.#video.pause();
     else this.#video.play().catch(() => {});
     try {
@@ -280,7 +294,7 @@ export class PagePlayer {
     );
     if (current !== undefined) line.dataset.height = String(current.height);
     const seek = byId("seek", HTMLInputElement);
-    if (document.activeElement !== seek) seek.value = String(this.#video.currentTime);
+    if (seek.dataset.dragging === undefined) seek.value = String(this.#video.currentTime);
   }
 
   /**
