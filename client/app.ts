@@ -20,8 +20,10 @@ import {
   type Player,
   playerArgs,
   PlayerProcess,
+  type PlayerStart,
   ValidatingPlayer,
 } from "./player.ts";
+import { isMpv, MpvPlayers } from "./mpv.ts";
 import {
   renderError,
   renderJoined,
@@ -74,6 +76,8 @@ interface Context {
   lost?: string;
   /** The whole error when the server broke the protocol (see `ClosedInfo.broken`). */
   broken?: string;
+  /** The session's mpv, when the player is mpv: one window for every stream. */
+  mpv?: MpvPlayers;
 }
 
 /**
@@ -174,6 +178,7 @@ function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): Se
     warning: (text) => term.error(renderWarning(text, style)),
     keyChanged: (name) => term.error(renderKeyChanged(name, style)),
     serverError: (_code, message) => term.error(renderError(message, style)),
+    videos: (videos) => ctx.handler?.videosPushed(videos),
     shutdown: (message) => {
       term.print(renderShutdown(message, style));
       if (ctx.session === self()) ctx.lost = "the server shut down";
@@ -194,7 +199,7 @@ async function _run(ctx: Context, session: ClientSession): Promise<number> {
   ctx.session = session;
   const viewer = new Viewer({
     session,
-    openPlayer: (info) => _openPlayer(config.player, info),
+    openPlayer: (info, start) => _openPlayer(ctx, info, start),
     onEvent: (event) => _showViewerEvent(ctx, event),
   });
   ctx.handler = new CommandHandler({
@@ -216,6 +221,7 @@ async function _run(ctx: Context, session: ClientSession): Promise<number> {
   } finally {
     clearInterval(ticker);
     await viewer.close();
+    await ctx.mpv?.close();
   }
   if (ctx.broken !== undefined) {
     term.close();
@@ -243,7 +249,9 @@ function _showViewerEvent(ctx: Context, event: ViewerEvent) {
   for (const line of lines.err) ctx.term.error(line);
 }
 
-function _openPlayer(spec: string, info: StreamStartMessage): Player {
+function _openPlayer(ctx: Context, info: StreamStartMessage, start: PlayerStart): Player {
+  const spec = ctx.config.player;
+  if (isMpv(spec)) return (ctx.mpv ??= new MpvPlayers(spec)).open(info, start);
   const args = playerArgs(spec, info);
   return args === null ? new ValidatingPlayer(info.container) : new PlayerProcess(args);
 }

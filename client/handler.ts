@@ -12,6 +12,7 @@ import {
   COMMAND_HELP,
   type CompletionSources,
   parseCommand,
+  quoteWord,
   type SeekTarget,
   type TitleChoice,
 } from "./commands.ts";
@@ -19,6 +20,7 @@ import type { KeyTrust } from "./known_peers.ts";
 import { isConnectionLost } from "./session.ts";
 import { showName } from "../protocol/shown_name.ts";
 import { escapeName } from "../protocol/text.ts";
+import { normalizePlayArgument } from "../video/catalog.ts";
 import type { PlaybackState } from "./playback.ts";
 import { PLAIN, renderError, renderVideos, renderWhoLine, safe, type Style } from "./render.ts";
 
@@ -96,6 +98,8 @@ export class CommandHandler {
   readonly #style: Style;
   readonly #checkPlayer: () => void;
   #titles: TitleChoice[] = [];
+  /** Titles PLAY found still being prepared: the server says when they are ready. */
+  readonly #waiting = new Set<string>();
 
   /** @param options Input and output, the session, the viewer. */
   constructor(options: CommandHandlerOptions) {
@@ -173,7 +177,13 @@ export class CommandHandler {
     switch (command.kind) {
       case "play":
         this.#checkPlayer();
-        await this.#viewer.play(command.title, command.quality);
+        try {
+          await this.#viewer.play(command.title, command.quality);
+        } catch (error) {
+          if (!(error instanceof PeerstreamError && error.code === "VIDEO_NOT_READY")) throw error;
+          this.#waiting.add(command.title);
+          this.#error(`${error.message}; you will be told when it is ready`);
+        }
         return true;
       case "stop":
         await this.#viewer.stop();
@@ -202,6 +212,28 @@ export class CommandHandler {
       }
       default:
         return true;
+    }
+  }
+
+  /**
+   * The server pushed the list because a title PLAY found being prepared is ready (or failed):
+   * says so for each title waited on, and keeps the list for Tab.
+   *
+   * @param videos The list as it is now.
+   */
+  videosPushed(videos: readonly VideoSummary[]): void {
+    this.#titles = videos.map((v) => ({ title: v.title, heights: v.heights }));
+    for (const asked of [...this.#waiting]) {
+      const video = videos.find((v) => v.title === asked) ??
+        videos.find((v) => v.title === normalizePlayArgument(asked)?.title);
+      if (video?.state === "preparing") continue;
+      this.#waiting.delete(asked);
+      const name = safe(video?.title ?? asked);
+      if (video === undefined) {
+        this.#error(`Cannot play "${name}": the server has no such title; run LIST to see titles`);
+      } else if (video.state === "ready") {
+        this.#io.print(`* "${name}" is ready; PLAY ${safe(quoteWord(video.title))}`);
+      } else this.#error(`Cannot play "${name}": its preparation failed; see the server log`);
     }
   }
 

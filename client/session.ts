@@ -122,6 +122,11 @@ export interface SessionEvents {
   /** An error the server sent that answers no request. */
   serverError?(code: ErrorCode, message: string): void;
   /**
+   * The server pushed the list: a title this client asked to play while it was being prepared is
+   * ready now (or failed). It comes as a `videos` answering that `play` again.
+   */
+  videos?(videos: VideoSummary[]): void;
+  /**
    * The connection closed; `expected` after QUIT. `broken` is set when the server broke the
    * protocol beyond repair (a frame over the size cap): a whole `Cannot …` sentence to show as it
    * is, rather than as a lost connection.
@@ -1043,7 +1048,11 @@ export class ClientSession {
 
   #answer(re: number, message: ServerMessage) {
     const pending = this.#settle(re);
-    if (pending === undefined) return;
+    if (pending === undefined) {
+      // A `play` refused while its title was being prepared is answered again once it is ready.
+      if (message.type === "videos") this.#events.videos?.(message.videos);
+      return;
+    }
     const expected: readonly string[] = ANSWERS[pending.type];
     if (expected.includes(message.type)) {
       pending.resolve(message);

@@ -47,6 +47,8 @@ export interface ServerClient {
   verifying: boolean;
   /** Codes already logged for this connection (each is logged once). */
   readonly rejectLogged: Set<ErrorCode>;
+  /** Titles it asked to play while they were being prepared: it is told when each is ready. */
+  readonly readyWaits: Set<string>;
 }
 
 /**
@@ -84,6 +86,7 @@ export function newClient(
     refusedHellos: 0,
     verifying: false,
     rejectLogged: new Set(),
+    readyWaits: new Set(),
   };
 }
 

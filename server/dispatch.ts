@@ -12,7 +12,7 @@ import type { SegmentStore } from "../video/segment_store.ts";
 import type { VideoLibrary } from "../video/videos.ts";
 import { closeAfterFlush, type ServerClient } from "./client.ts";
 import type { ServerLimits } from "./limits.ts";
-import { startPlay } from "./play_request.ts";
+import { listVideos, startPlay } from "./play_request.ts";
 import type { Community } from "./community.ts";
 import type { ServerLog } from "./server_log.ts";
 import type { StreamSession } from "./stream_session.ts";
@@ -35,6 +35,8 @@ export interface DispatchContext {
   videos(): VideoLibrary;
   /** The counters of `--metrics`. */
   readonly stats: ServerStats;
+  /** Resolves once the library is open; rejects when it cannot be. @default {never, when absent} */
+  videosLoaded?(): Promise<VideoLibrary>;
 }
 
 /**
@@ -118,17 +120,6 @@ function playing(client: ServerClient, action: string): StreamSession {
     );
   }
   return client.stream;
-}
-
-function listVideos(library: VideoLibrary) {
-  return library.list().map((v) => ({
-    title: v.title,
-    heights: v.heights,
-    duration: v.duration,
-    hasAudio: v.hasAudio,
-    state: v.status.state,
-    progress: v.status.state === "preparing" ? v.status.progress : 1,
-  }));
 }
 
 function keyInfo(

@@ -111,6 +111,8 @@ export class PeerstreamServer implements MetricsSource {
   readonly #nameSaver?: NameSaver;
   #videos?: VideoLibrary;
   #videosError?: string;
+  /** Settles once the library is open (or cannot be): PLAY while loading is told then. */
+  readonly #videosLoaded = Promise.withResolvers<VideoLibrary>();
   #listener?: Deno.Listener;
   #nextId = 1;
   #timer?: ReturnType<typeof setInterval>;
@@ -140,6 +142,8 @@ export class PeerstreamServer implements MetricsSource {
     });
     this.#admission = new Admission(limits);
     this.#videos = options.videos;
+    if (options.videos !== undefined) this.#videosLoaded.resolve(options.videos);
+    this.#videosLoaded.promise.catch(() => {});
     this.#ctx = {
       limits,
       log: this.#log,
@@ -148,6 +152,7 @@ export class PeerstreamServer implements MetricsSource {
       leadGate: new LeadGate({ maxBacklogBytes: limits.leadBacklogBytes }),
       videos: () => this.#requireVideos(),
       stats: this.stats,
+      videosLoaded: () => this.#videosLoaded.promise,
     };
     if (options.names !== undefined && options.cluster === undefined) {
       this.#nameSaver = new NameSaver(options.names, bindings, {
@@ -208,6 +213,7 @@ export class PeerstreamServer implements MetricsSource {
    */
   setVideos(videos: VideoLibrary): void {
     this.#videos = videos;
+    this.#videosLoaded.resolve(videos);
   }
 
   /**
@@ -217,6 +223,7 @@ export class PeerstreamServer implements MetricsSource {
    */
   setVideosError(message: string): void {
     this.#videosError = message;
+    this.#videosLoaded.reject(new PeerstreamError("VIDEO_FAILED", message));
   }
 
   /**
