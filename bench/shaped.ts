@@ -131,7 +131,29 @@ interface ReadyPlayer {
   kind: PlayerKind;
   play(): Promise<void>;
   frames(): Promise<ShownFrame[]>;
+  /** What the player says of itself at the end (a stall's cause, when there is one). */
+  state(): Promise<string>;
   close(): Promise<void>;
+}
+
+/** The page's video element at the end: position, ready state, buffered ranges, error. */
+const VIDEO_STATE = `(() => {
+  const v = document.getElementById("video");
+  const ranges = [];
+  for (let i = 0; i < v.buffered.length; i++) {
+    ranges.push(v.buffered.start(i).toFixed(1) + "-" + v.buffered.end(i).toFixed(1));
+  }
+  return "currentTime " + v.currentTime.toFixed(1) + ", readyState " + v.readyState +
+    ", paused " + v.paused + ", ended " + v.ended + ", buffered [" + ranges.join(" ") + "]" +
+    (v.error ? ", error " + v.error.code + " " + v.error.message : "") +
+    (v.src ? "" : ", no source");
+})()`;
+
+/** A page's video state and the errors it logged. */
+async function pageState(page: Page, errors: readonly string[]): Promise<string> {
+  const video = await page.evaluate(VIDEO_STATE).catch((e) => `unreadable: ${e}`) as string;
+  const logged = errors.length === 0 ? "" : `; errors: ${errors.slice(0, 3).join(" | ")}`;
+  return video + logged;
 }
 
 /** Reads hls.js's file from Deno's npm cache (the package is imported above, so it is there). */
@@ -180,6 +202,7 @@ async function readyTerminal(link: ShapedLink, server: ServerProcess): Promise<R
     kind: "terminal",
     play: () => client.type(`PLAY ${SHAPED_TITLE.title}`),
     frames: () => Promise.resolve(log.frames.map((f) => ({ at: f.at, height: f.height }))),
+    state: () => Promise.resolve(`client said last: ${client.out.lines.slice(-3).join(" | ")}`),
     async close() {
       await client.type("QUIT").catch(() => {});
       await client.finish(10_000).catch(() => {});
@@ -201,7 +224,7 @@ async function inBrowser(link: ShapedLink, origin: string): Promise<TestBrowser>
 async function readyPage(link: ShapedLink, url: string): Promise<ReadyPlayer> {
   const browser = await inBrowser(link, new URL(url).origin);
   try {
-    const { page } = await openPage(browser, url);
+    const { page, errors } = await openPage(browser, url);
     await joinAs(page, `shaped${crypto.randomUUID().slice(0, 6)}`);
     const button = `#titles button[data-title="${SHAPED_TITLE.title}"]:not([disabled])`;
     await page.waitForSelector(button, { timeout: 60_000 });
@@ -211,6 +234,7 @@ async function readyPage(link: ShapedLink, url: string): Promise<ReadyPlayer> {
       kind: "page",
       play: () => page.click(button),
       frames: () => pageFrames(page, offset),
+      state: () => pageState(page, errors),
       close: () => browser.close(),
     };
   } catch (error) {
@@ -223,7 +247,7 @@ async function readyHls(link: ShapedLink, nginx: NginxServer): Promise<ReadyPlay
   const url = `http://${link.hostAddress}:${nginx.port}/hls.html`;
   const browser = await inBrowser(link, new URL(url).origin);
   try {
-    const { page } = await openPage(browser, url);
+    const { page, errors } = await openPage(browser, url);
     await page.waitForFunction("typeof window.__start === 'function' && typeof Hls === 'function'");
     await page.evaluate(PROBE);
     const offset = await clockOffset(page);
@@ -231,6 +255,7 @@ async function readyHls(link: ShapedLink, nginx: NginxServer): Promise<ReadyPlay
       kind: "hls.js",
       play: () => page.evaluate("window.__start()").then(() => {}),
       frames: () => pageFrames(page, offset),
+      state: () => pageState(page, errors),
       close: () => browser.close(),
     };
   } catch (error) {
@@ -241,13 +266,13 @@ async function readyHls(link: ShapedLink, nginx: NginxServer): Promise<ReadyPlay
 
 /**
  * Starts a player together with its link's schedule, waits the schedule's length, and collects
- * the frames it showed, ms from the schedule's start.
+ * the frames it showed (ms from the schedule's start) and what it says of itself at the end.
  */
 async function playOnce(
   player: ReadyPlayer,
   link: ShapedLink,
   schedule: Schedule,
-): Promise<ShownFrame[]> {
+): Promise<{ frames: ShownFrame[]; state: string }> {
   const stop = new AbortController();
   const t0 = performance.now();
   const running = runSchedule(link, schedule.steps, { signal: stop.signal });
@@ -258,8 +283,9 @@ async function playOnce(
     stop.abort();
     await running;
   }
-  return (await player.frames()).map((f) => ({ at: f.at - t0, height: f.height }))
+  const frames = (await player.frames()).map((f) => ({ at: f.at - t0, height: f.height }))
     .filter((f) => f.at <= schedule.seconds * 1000);
+  return { frames, state: await player.state() };
 }
 
 /** The figures of one player's run. */
@@ -280,6 +306,8 @@ export interface PlayerFigures {
   missed: number[];
   /** What was on screen: the first frame of each run of one height, [s from the start, height]. */
   shown: [number, number][];
+  /** What the player said of itself at the end (set by the run, not by `figuresOf`). */
+  stateAtEnd?: string;
 }
 
 /**
@@ -466,8 +494,8 @@ async function runScheduleEach(
       const player = await readyPlayer(kind, links, servers);
       try {
         ctx.log(`shaped: ${schedule.name}, ${schedule.seconds} s, ${kind}`);
-        const frames = await playOnce(player, links[i], schedule);
-        figures.set(kind, figuresOf(frames, { schedule, ladder }));
+        const { frames, state } = await playOnce(player, links[i], schedule);
+        figures.set(kind, { ...figuresOf(frames, { schedule, ladder }), stateAtEnd: state });
       } finally {
         await player.close().catch(() => {});
       }
@@ -517,7 +545,7 @@ export async function shapedScenario(ctx: BenchContext): Promise<ScenarioResult>
       result.notes.push(
         `${schedule.name}: ${kind} on screen [s, height]: ${
           f.shown.map(([t, h]) => `${t} ${h}p`).join(", ")
-        }`,
+        }${f.stalls > 0 ? `; at the end: ${f.stateAtEnd}` : ""}`,
       );
     }
   }
