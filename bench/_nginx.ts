@@ -157,6 +157,8 @@ export interface NginxConfigOptions {
   asRoot: boolean;
   /** `worker_connections`. @default {20000} */
   connections?: number;
+  /** More addresses to listen on, at the same port (a shaped link's host side). @default {[]} */
+  listen?: readonly string[];
 }
 
 /**
@@ -193,11 +195,15 @@ http {
   types {
     application/vnd.apple.mpegurl m3u8;
     video/mp2t ts;
+    text/html html;
+    text/javascript js;
   }
   default_type application/octet-stream;
   server {
     listen 127.0.0.1:${options.port};
-    root ${dir}/www;
+${
+    (options.listen ?? []).map((host) => `    listen ${host}:${options.port};\n`).join("")
+  }    root ${dir}/www;
     location /seg/ {
       alias ${options.segments}/;
     }
@@ -234,16 +240,20 @@ async function childPids(pid: number): Promise<number[]> {
  * worker accepts connections.
  *
  * @param prepared The bench server's prepared title.
- * @param options The nginx executable.
+ * @param options The nginx executable; more addresses to listen on; more files for its root
+ * (e.g. an hls.js page).
  * @returns The server.
  * @throws {Error} When nginx does not start within 10 s.
  */
 export async function startNginx(
   prepared: PreparedTitle,
-  options: { binary: string },
+  options: { binary: string; listen?: readonly string[]; www?: Record<string, string> },
 ): Promise<NginxServer> {
   const dir = await Deno.makeTempDir({ prefix: "peerstream-bench-nginx-" });
   await Deno.mkdir(`${dir}/www`);
+  for (const [name, text] of Object.entries(options.www ?? {})) {
+    await Deno.writeTextFile(`${dir}/www/${name}`, text);
+  }
   const playlists = new Map<number, string>();
   for (const r of prepared.renditions) {
     await Deno.writeTextFile(`${dir}/www/${r.height}p.m3u8`, mediaPlaylist(r, "/seg/"));
@@ -255,7 +265,13 @@ export async function startNginx(
   let lastError = "";
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = freePort();
-    const conf = nginxConfig({ port, dir, segments: prepared.dir, asRoot: Deno.uid() === 0 });
+    const conf = nginxConfig({
+      port,
+      dir,
+      segments: prepared.dir,
+      asRoot: Deno.uid() === 0,
+      listen: options.listen,
+    });
     await Deno.writeTextFile(`${dir}/nginx.conf`, conf);
     const child = new Deno.Command(options.binary, {
       args: ["-p", `${dir}/`, "-c", `${dir}/nginx.conf`, "-e", `${dir}/error.log`],

@@ -24,6 +24,7 @@ import { messagesScenario } from "./messages.ts";
 import { metricsScenario } from "./metrics.ts";
 import { natsScenario } from "./nats.ts";
 import { nginxScenario } from "./nginx.ts";
+import { shapedScenario } from "./shaped.ts";
 import { startScenario, stopScenario } from "./start_stop.ts";
 import { switchScenario } from "./switch.ts";
 import { viewersScenario } from "./viewers.ts";
@@ -52,6 +53,7 @@ const SCENARIOS: Record<
   cluster: clusterScenario,
   web: webScenario,
   metrics: metricsScenario,
+  shaped: shapedScenario,
 };
 
 const HELP = `Usage: deno task bench [options]

@@ -69,6 +69,12 @@ export interface LaunchOptions {
    * BiDi has no media emulation), each new Chromium tab by emulation. @default {the system's}
    */
   colorScheme?: "light" | "dark";
+  /**
+   * A network namespace to run the browser in (a shaped link, `tests/_netns.ts`): it is started
+   * through `ip netns exec` and driven over a pipe, since its DevTools port would be on the
+   * namespace's loopback. @default {undefined}
+   */
+  netns?: string;
 }
 
 /**
@@ -83,7 +89,7 @@ export async function launchBrowser(
   kind: BrowserKind,
   options: LaunchOptions = {},
 ): Promise<TestBrowser> {
-  const executablePath = EXECUTABLES[kind];
+  let executablePath = EXECUTABLES[kind];
   try {
     await Deno.stat(executablePath);
   } catch {
@@ -94,9 +100,20 @@ export async function launchBrowser(
     );
   }
   const profile = await Deno.makeTempDir({ prefix: `peerstream-${kind}-` });
+  if (options.netns !== undefined) {
+    // The wrapper sits beside the profile folder and goes with it.
+    const wrapper = `${profile}.netns.sh`;
+    await Deno.writeTextFile(
+      wrapper,
+      `#!/bin/sh\nexec ip netns exec '${options.netns}' '${executablePath}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    executablePath = wrapper;
+  }
   let browser: Browser;
   try {
     browser = await puppeteer.launch({
+      pipe: options.netns !== undefined,
       browser: kind === "chromium" ? "chrome" : "firefox",
       executablePath,
       headless: true,
@@ -112,6 +129,7 @@ export async function launchBrowser(
     });
   } catch (error) {
     await Deno.remove(profile, { recursive: true }).catch(() => {});
+    await Deno.remove(`${profile}.netns.sh`).catch(() => {});
     throw error;
   }
   return {
@@ -129,6 +147,7 @@ export async function launchBrowser(
     async close() {
       await browser.close().catch(() => {});
       await Deno.remove(profile, { recursive: true }).catch(() => {});
+      await Deno.remove(`${profile}.netns.sh`).catch(() => {});
     },
   };
 }

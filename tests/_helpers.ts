@@ -259,9 +259,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
  *
  * @param port The server's port.
  * @param timeoutMs Deadline.
+ * @param hostname The server's address (a shaped link's host side).
  */
-export async function waitForReady(port: number, timeoutMs = 120_000): Promise<void> {
-  const client = await connectClient(port, `probe${crypto.randomUUID().slice(0, 8)}`);
+export async function waitForReady(
+  port: number,
+  timeoutMs = 120_000,
+  hostname = "127.0.0.1",
+): Promise<void> {
+  const client = await connectClient(port, `probe${crypto.randomUUID().slice(0, 8)}`, { hostname });
   try {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
@@ -442,9 +447,10 @@ export function homeEnv(home: string): Record<string, string> {
 function joinCommand(
   port: number,
   name: string,
-  options: { args?: string[]; main?: string },
+  options: { args?: string[]; main?: string; host?: string; wrap?: readonly string[] },
 ): string[] {
   return [
+    ...(options.wrap ?? []),
     Deno.execPath(),
     "run",
     ...PROGRAM_PERMISSIONS,
@@ -453,7 +459,7 @@ function joinCommand(
     "--name",
     name,
     "--server",
-    `127.0.0.1:${port}`,
+    `${options.host ?? "127.0.0.1"}:${port}`,
     ...(options.args ?? ["--player", "none"]),
   ];
 }
@@ -489,6 +495,10 @@ export async function startCli(
     env?: Record<string, string>;
     /** Another checkout's `main.ts` (the bench's "before" figures). */
     main?: string;
+    /** The server's address. @default {"127.0.0.1"} */
+    host?: string;
+    /** A prefix the client runs under, e.g. `ip netns exec NS` (a shaped link). @default {[]} */
+    wrap?: readonly string[];
   } = {},
 ): Promise<CliClient> {
   const home = options.home ?? await Deno.makeTempDir({ prefix: "peerstream-home-" });
