@@ -4,10 +4,12 @@
  *
  * Behind a NAT or a load balancer every client shares one address, so per-address limits count
  * them together; such a server raises `maxConnectionsPerAddress` (the cluster issue adds the PROXY
- * protocol so that the real address is seen).
+ * protocol so that the real address is seen). Every budget is kept per address group (see
+ * `address_group.ts`): an IPv6 client counts with its whole /64.
  * @module
  */
 
+import { addressGroup } from "./address_group.ts";
 import { KeyedBuckets, type ServerLimits } from "./limits.ts";
 
 /** The limits {@linkcode Admission} applies. */
@@ -56,7 +58,7 @@ export class Admission {
    * @returns The count.
    */
   connectionsFrom(host: string): number {
-    return this.#perAddress.get(host) ?? 0;
+    return this.#perAddress.get(addressGroup(host)) ?? 0;
   }
 
   /**
@@ -70,7 +72,7 @@ export class Admission {
     const from = this.connectionsFrom(host);
     if (from >= this.#limits.maxConnectionsPerAddress) return "address-full";
     if (this.#total >= this.#limits.maxConnections) return "server-full";
-    this.#perAddress.set(host, from + 1);
+    this.#perAddress.set(addressGroup(host), from + 1);
     this.#total++;
     return "ok";
   }
@@ -83,8 +85,8 @@ export class Admission {
   release(host: string): void {
     const from = this.connectionsFrom(host);
     if (from === 0) return;
-    if (from === 1) this.#perAddress.delete(host);
-    else this.#perAddress.set(host, from - 1);
+    if (from === 1) this.#perAddress.delete(addressGroup(host));
+    else this.#perAddress.set(addressGroup(host), from - 1);
     this.#total--;
   }
 
@@ -96,7 +98,7 @@ export class Admission {
    * @returns False when the address sends hellos too fast.
    */
   takeHello(host: string, now: number): boolean {
-    return this.#hellos.take(host, now);
+    return this.#hellos.take(addressGroup(host), now);
   }
 
   /**
@@ -107,7 +109,7 @@ export class Admission {
    * @returns False when the address made too many names lately.
    */
   takeNewName(host: string, now: number): boolean {
-    return this.#newNames.take(host, now);
+    return this.#newNames.take(addressGroup(host), now);
   }
 
   /**

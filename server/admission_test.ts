@@ -44,3 +44,20 @@ Deno.test("Admission.takeNewName() allows newNamesPerAddressPerDay a day per add
   admission.prune(10 * day);
   deepEqual([0, 0, 0].map(() => admission.takeNewName("a", 10 * day)), [true, true, false]);
 });
+
+Deno.test("Admission counts IPv6 addresses of one /64 together, and an IPv4-mapped address as its IPv4", () => {
+  const admission = new Admission(LIMITS);
+  deepEqual(
+    ["2001:db8::1", "2001:db8::2:1", "2001:db8::3"].map((h) => admission.admit(h)),
+    ["ok", "ok", "address-full"],
+  );
+  equal(admission.connectionsFrom("2001:db8::ffff"), 2);
+  equal(admission.admit("2001:db8:0:1::1"), "ok", "another /64");
+  admission.release("2001:db8::9");
+  equal(admission.connectionsFrom("2001:db8::1"), 1);
+  const fresh = new Admission(LIMITS);
+  deepEqual(["1.2.3.4", "::ffff:1.2.3.4"].map((h) => fresh.admit(h)), ["ok", "ok"]);
+  equal(fresh.admit("::ffff:1.2.3.4"), "address-full");
+  deepEqual([0, 0, 0].map(() => fresh.takeHello("2001:db8::1:2", 0)), [true, true, false]);
+  equal(fresh.takeHello("2001:db8::7", 0), false, "the /64 shares its hello budget");
+});

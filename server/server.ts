@@ -13,6 +13,7 @@ import { encodeMessage, isClientMessage, PROTOCOL_VERSION } from "../protocol/me
 import { SegmentStore } from "../video/segment_store.ts";
 import type { VideoLibrary } from "../video/videos.ts";
 import { delay, within } from "./_async.ts";
+import { addressGroup } from "./address_group.ts";
 import { Admission } from "./admission.ts";
 import { closeAfterFlush, newClient, type ServerClient } from "./client.ts";
 import { Connection, ProtocolViolation } from "./connection.ts";
@@ -695,7 +696,7 @@ export class PeerstreamServer {
  * so that a storm of connections that never register costs a few lines.
  */
 function logKey(client: ServerClient): number | string {
-  return client.state === "registered" ? client.id : client.host;
+  return client.state === "registered" ? client.id : addressGroup(client.host);
 }
 
 /** The relay budgets among the limits. */
