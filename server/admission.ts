@@ -64,14 +64,19 @@ export class Admission {
   /**
    * Counts a new connection if the limits allow it.
    *
-   * @param host The client's address.
+   * @param host The client's address; undefined to count it in all only (a trusted balancer's
+   * connection, whose client's address is not known yet).
    * @returns `ok` (counted; call {@linkcode Admission.release} when it ends), or which limit is
    * reached.
    */
-  admit(host: string): Admit {
-    const from = this.connectionsFrom(host);
+  admit(host: string | undefined): Admit {
+    const from = host === undefined ? 0 : this.connectionsFrom(host);
     if (from >= this.#limits.maxConnectionsPerAddress) return "address-full";
     if (this.#total >= this.#limits.maxConnections) return "server-full";
+    if (host === undefined) {
+      this.#total++;
+      return "ok";
+    }
     this.#perAddress.set(addressGroup(host), from + 1);
     this.#total++;
     return "ok";
@@ -80,9 +85,13 @@ export class Admission {
   /**
    * Uncounts a connection that {@linkcode Admission.admit} counted.
    *
-   * @param host The client's address.
+   * @param host The client's address, as given to `admit`.
    */
-  release(host: string): void {
+  release(host: string | undefined): void {
+    if (host === undefined) {
+      if (this.#total > 0) this.#total--;
+      return;
+    }
     const from = this.connectionsFrom(host);
     if (from === 0) return;
     if (from === 1) this.#perAddress.delete(addressGroup(host));

@@ -27,6 +27,11 @@ export interface ServerLimits {
   messageBurst: number;
   /** Time from connect to `welcome`, ms, however many bytes trickle in (`HANDSHAKE_TIMEOUT`). */
   handshakeMs: number;
+  /**
+   * Time from accept to the end of the TLS handshake, ms (TLS only); the connection counts against
+   * its address meanwhile and is closed without a word when it passes.
+   */
+  tlsHandshakeMs: number;
   /** Refused `hello`s on one connection; the last one closes it. */
   maxRefusedHellos: number;
   /** `hello`s per second from one address, sustained (`RATE_LIMITED`, and the connection closes). */
@@ -103,6 +108,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   messagesPerSecond: 2_000,
   messageBurst: 4_000,
   handshakeMs: 10_000,
+  tlsHandshakeMs: 5_000,
   maxRefusedHellos: 3,
   hellosPerAddressPerSecond: 10,
   helloBurstPerAddress: 30,

@@ -93,6 +93,8 @@ export class PeerstreamServer {
   readonly #clients = new Set<ServerClient>();
   /** Clients still in their handshake, oldest first. */
   readonly #greeting = new Set<ServerClient>();
+  /** Accepted connections in their TLS handshake or PROXY header, oldest first. */
+  readonly #arriving = new Set<Arrival>();
   #ctx: DispatchContext;
   readonly #nameSaver?: NameSaver;
   #videos?: VideoLibrary;
@@ -267,6 +269,7 @@ export class PeerstreamServer {
     } catch {
       // Already closed.
     }
+    for (const arrival of this.#arriving) closeQuietly(arrival.conn);
     const flushes: Promise<void>[] = [];
     const goodbye = encodeMessage({ type: "shutdown", message });
     for (const client of this.#clients) {
@@ -324,20 +327,91 @@ export class PeerstreamServer {
     handler.finally(() => this.#handlers.delete(handler));
   }
 
+  /**
+   * A connection from the TCP listener: counted against its address from this moment, so that
+   * connections still in their TLS handshake or PROXY header hold a slot of their address's share
+   * and nothing more; each of those steps has a deadline, then the protocol's own greeting does.
+   */
   async #accepted(accepted: Deno.Conn) {
+    const since = performance.now();
     // Every write is already one batch (see Connection.batch): waiting for the peer's ACK before a
     // small frame (Nagle) only delays chat, receipts and pings behind media in flight.
     if (isTcpConn(accepted)) accepted.setNoDelay(true);
-    const socket = await this.#unwrapProxy(accepted);
-    if (socket !== undefined) await this.#handle(socket);
+    const id = this.#nextId++;
+    const from = accepted.remoteAddr as Deno.NetAddr;
+    // A trusted balancer's connections count in all but not against its address: the client's
+    // real address, read from the PROXY header, is what counts.
+    const trusted = this.#options.trustedProxies?.has(from.hostname) ?? false;
+    const host = trusted ? undefined : from.hostname;
+    if (!this.#admit(host, { id, remote: `${from.hostname}:${from.port}` })) {
+      await refuseAccepted(accepted);
+      return;
+    }
+    const arrival: Arrival = { host: from.hostname, since, conn: accepted };
+    this.#arriving.add(arrival);
+    let socket: Transport | undefined;
+    try {
+      socket = await this.#open(arrival, id);
+    } finally {
+      this.#arriving.delete(arrival);
+      this.#admission.release(host);
+    }
+    if (socket === undefined) return;
+    // Counted again by its real address (the same one unless behind a balancer), at once.
+    await this.#handle(socket, { since, id });
   }
 
-  async #handle(socket: Transport) {
+  /**
+   * The TLS handshake (with its deadline) and the PROXY header of an accepted connection.
+   *
+   * @returns The transport to serve, or undefined when it was closed.
+   */
+  async #open(arrival: Arrival, id: number): Promise<Transport | undefined> {
+    const conn = arrival.conn;
+    if (isTlsConn(conn) && !await this.#tlsHandshake(conn, id)) return undefined;
+    return await this.#unwrapProxy(conn);
+  }
+
+  /**
+   * Waits for a TLS connection's handshake, at most `tlsHandshakeMs`.
+   *
+   * Past the deadline the connection is done for, but Deno cannot close it yet: a `TlsConn` closed
+   * before its handshake completes keeps its socket open until the handshake ends, that is until
+   * the peer sends something or leaves (Deno finishes a handshake before shutting a connection
+   * down, denoland/deno#14547; checked on 2.9.6). Closing it would only stop counting a socket
+   * that is still open, so it stays counted against its address (the caller releases the count
+   * when this returns) and is closed the moment its handshake settles.
+   *
+   * @returns Whether the handshake completed in time.
+   */
+  async #tlsHandshake(conn: Deno.TlsConn, id: number): Promise<boolean> {
+    const ms = this.#limits.tlsHandshakeMs;
+    let failure: string | undefined;
+    const settled = conn.handshake().then(
+      () => undefined,
+      (error) => (failure = (error as Error).message),
+    );
+    const inTime = await within(settled, ms);
+    if (inTime && failure === undefined) return true;
+    const from = conn.remoteAddr as Deno.NetAddr;
+    const why = inTime
+      ? `TLS handshake failed: ${failure}`
+      : `TLS_HANDSHAKE_TIMEOUT: no TLS handshake within ${ms} ms; counted until the peer leaves`;
+    this.#log.limited(
+      addressGroup(from.hostname),
+      `disconnect #${id} ${from.hostname}:${from.port} (${why})`,
+    );
+    await settled;
+    closeQuietly(conn);
+    return false;
+  }
+
+  async #handle(socket: Transport, accepted?: { since: number; id: number }) {
     const conn = new Connection(socket, {
       maxQueuedControlBytes: this.#limits.maxQueuedControlBytes,
     });
-    const id = this.#nextId++;
-    if (!this.#admit(conn, id)) {
+    const id = accepted?.id ?? this.#nextId++;
+    if (!this.#admit(conn.remoteHost, { id, remote: conn.remote })) {
       conn.send({
         type: "error",
         code: "SERVER_FULL",
@@ -347,7 +421,12 @@ export class PeerstreamServer {
       conn.close("SERVER_FULL");
       return;
     }
-    const client = newClient(conn, { id, now: performance.now(), ...this.#limits });
+    // The handshake deadline counts from accept, TLS handshake and PROXY header included.
+    const client = newClient(conn, {
+      id,
+      now: accepted?.since ?? performance.now(),
+      ...this.#limits,
+    });
     this.#clients.add(client);
     this.#greeting.add(client);
     // Connections that never register are counted against their address in the log, so that a
@@ -410,10 +489,10 @@ export class PeerstreamServer {
    * handshake when the server is full, so that idle unauthenticated connections cannot lock
    * registered people out.
    *
+   * @param host The address it counts against; undefined to count it in all only.
    * @returns Whether it may stay; it is refused (and logged, rate-limited per address) otherwise.
    */
-  #admit(conn: Connection, id: number): boolean {
-    const host = conn.remoteHost;
+  #admit(host: string | undefined, who: { id: number; remote: string }): boolean {
     let verdict = this.#admission.admit(host);
     if (verdict === "server-full" && this.#evictOldestGreeting()) {
       verdict = this.#admission.admit(host);
@@ -422,21 +501,29 @@ export class PeerstreamServer {
     const why = verdict === "address-full"
       ? `${this.#limits.maxConnectionsPerAddress} connections from this address`
       : `${this.#limits.maxConnections} connections`;
-    this.#log.limited(`refused ${host}`, `refused #${id} ${conn.remote}: SERVER_FULL: ${why}`);
+    this.#log.limited(
+      `refused ${addressGroup(host ?? "")}`,
+      `refused #${who.id} ${who.remote}: SERVER_FULL: ${why}`,
+    );
     return false;
   }
 
   /**
-   * Drops the oldest connection still in its handshake and not verifying a hello right now: an
-   * honest client sends its hello as soon as it is greeted, so the oldest idle one is a squatter.
+   * Drops the oldest connection still in its handshake (TLS, PROXY header or hello) and not
+   * verifying a hello right now: an honest client sends its hello as soon as it is greeted, so
+   * the oldest idle one is a squatter.
    */
   #evictOldestGreeting(): boolean {
-    for (const client of this.#greeting) {
-      if (client.verifying) continue;
-      this.#drop(client, "SERVER_FULL", "the server is full and this connection did not register");
+    // Not a TLS connection in its handshake: closing it would not free its socket (see #tlsHandshake).
+    const arrival = [...this.#arriving].find((a) => !isTlsConn(a.conn));
+    const client = [...this.#greeting].find((c) => !c.verifying);
+    if (arrival !== undefined && (client === undefined || arrival.since <= client.connectedAt)) {
+      closeQuietly(arrival.conn);
       return true;
     }
-    return false;
+    if (client === undefined) return false;
+    this.#drop(client, "SERVER_FULL", "the server is full and this connection did not register");
+    return true;
   }
 
   async #readLoop(client: ServerClient) {
@@ -711,6 +798,44 @@ function relayBudgets(limits: ServerLimits): RelayBudgets {
 
 function requestIdOf(message: ClientMessage): number | undefined {
   return "id" in message && typeof message.id === "number" ? message.id : undefined;
+}
+
+/** An accepted connection before its transport is served. */
+interface Arrival {
+  /** The peer's address. */
+  host: string;
+  /** When it was accepted (ms, performance.now()). */
+  since: number;
+  conn: Deno.Conn;
+}
+
+/** The error a refused plain TCP connection gets, encoded once. */
+const SERVER_FULL_FRAME = encodeMessage({
+  type: "error",
+  code: "SERVER_FULL",
+  message: "Cannot connect: the server has reached its connection limit; try again later",
+});
+
+/**
+ * Refuses a connection right after accept: a plain TCP one gets `SERVER_FULL` (one write, not
+ * awaited long), a TLS one is closed before any handshake work.
+ */
+async function refuseAccepted(conn: Deno.Conn) {
+  if (!isTlsConn(conn)) await within(conn.write(SERVER_FULL_FRAME), 200);
+  closeQuietly(conn);
+}
+
+function closeQuietly(conn: Deno.Conn) {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/** Whether an accepted connection is a TLS one (its handshake waits for the first read). */
+function isTlsConn(conn: Deno.Conn): conn is Deno.TlsConn {
+  return typeof (conn as Partial<Deno.TlsConn>).handshake === "function";
 }
 
 /** Whether an accepted connection is a plain TCP one (TLS connections have no Nagle switch). */
