@@ -13,6 +13,7 @@ import { encodeMessage, isClientMessage, PROTOCOL_VERSION } from "../protocol/me
 import { SegmentStore } from "../video/segment_store.ts";
 import type { VideoLibrary } from "../video/videos.ts";
 import { delay, within } from "./_async.ts";
+import { AcceptFailures, isOutOfDescriptors } from "./accept_failures.ts";
 import { addressGroup } from "./address_group.ts";
 import { Admission } from "./admission.ts";
 import { closeAfterFlush, newClient, type ServerClient } from "./client.ts";
@@ -24,7 +25,7 @@ import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { NameSaver, type NameStore } from "./name_store.ts";
 import { Relay, type RelayBudgets } from "./relay.ts";
 import { ServerLog } from "./server_log.ts";
-import { type Community, MemoryCommunity, type Welcome } from "./community.ts";
+import { type Community, errorText, MemoryCommunity, type Welcome } from "./community.ts";
 import { connectionEvents } from "./community_events.ts";
 // Type only: the Redis community (and its npm client) loads only in cluster mode, see start().
 import type { ClusterTiming } from "./redis_community.ts";
@@ -289,19 +290,48 @@ export class PeerstreamServer {
     await this.#videos?.close();
   }
 
+  /**
+   * Accepts until shutdown. Out of file descriptors, the pending connections are refused rather
+   * than left waiting: a spare descriptor is closed to accept one and refuse it, then taken back.
+   * Other failures back off (10 ms doubling to 1 s); either way the log gets one line per 10 s,
+   * and one when accepts work again.
+   */
   async #acceptLoop(listener: Deno.Listener) {
+    const failures = new AcceptFailures();
+    let spare = openSpare();
+    let shedding = false;
     while (!this.#closing) {
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
       } catch (error) {
         if (this.#closing) return;
-        this.#log.line(`accept failed: ${(error as Error).message}`);
-        await delay(50);
+        const step = failures.failed(performance.now(), errorText(error));
+        if (step.log !== undefined) this.#log.line(step.log);
+        if (isOutOfDescriptors(error) && spare !== undefined) {
+          spare.close();
+          spare = undefined;
+          shedding = true;
+          failures.shed();
+          continue;
+        }
+        // The descriptor given up went elsewhere (or none was held): wait, then take one back.
+        shedding = false;
+        await delay(step.delayMs);
+        spare ??= openSpare();
         continue;
       }
+      if (shedding) {
+        shedding = false;
+        await refuseAccepted(conn);
+        spare = openSpare();
+        continue;
+      }
+      const recovered = failures.succeeded();
+      if (recovered !== undefined) this.#log.line(recovered);
       this.#track(this.#accepted(conn));
     }
+    spare?.close();
   }
 
   /**
@@ -823,6 +853,18 @@ const SERVER_FULL_FRAME = encodeMessage({
 async function refuseAccepted(conn: Deno.Conn) {
   if (!isTlsConn(conn)) await within(conn.write(SERVER_FULL_FRAME), 200);
   closeQuietly(conn);
+}
+
+/**
+ * A descriptor held in reserve, so that the accept loop can take one pending connection to refuse
+ * it when the process is out of descriptors; undefined when none is free either.
+ */
+function openSpare(): Deno.FsFile | undefined {
+  try {
+    return Deno.openSync("/dev/null");
+  } catch {
+    return undefined;
+  }
 }
 
 function closeQuietly(conn: Deno.Conn) {

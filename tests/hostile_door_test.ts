@@ -8,7 +8,7 @@
 
 import { equal, ok } from "node:assert/strict";
 import { startServer } from "./_helpers.ts";
-import { type FloodSocket, openMany, until } from "./_flood.ts";
+import { type FloodSocket, loopbacks, openFrom, openMany, until } from "./_flood.ts";
 import { honestPair } from "./_door.ts";
 
 function limitsEnv(limits: Record<string, number>): Record<string, string> {
@@ -57,5 +57,57 @@ Deno.test("silent TLS connections count against their address from accept, time 
     for (const socket of sockets) socket.destroy();
     await server.stop();
     await Deno.remove(data, { recursive: true });
+  }
+});
+
+Deno.test("out of file descriptors: the TCP listener refuses, logs once, backs off and recovers; the honest pair chats throughout", async () => {
+  const server = await startServer({
+    env: limitsEnv({ maxConnectionsPerAddress: 10_000, handshakeMs: 120_000 }),
+  });
+  const pid = server.child.pid;
+  const sockets: FloodSocket[] = [];
+  const failureLines = () => server.out.lines.filter((l) => /Cannot accept connections/.test(l));
+  try {
+    const pair = await honestPair(server.port);
+    await pair.chat();
+    // Room for 20 more descriptors, then 80 connections.
+    let open = 0;
+    for await (const _ of Deno.readDir(`/proc/${pid}/fd`)) open++;
+    const limit = await new Deno.Command("prlimit", {
+      args: [`--pid=${pid}`, `--nofile=${open + 20}:${open + 20}`],
+    }).output();
+    equal(limit.code, 0, new TextDecoder().decode(limit.stderr));
+    sockets.push(...await openMany(server.port, { addresses: loopbacks(30, 4), perAddress: 20 }));
+    // Every one is answered: greeted while descriptors last, SERVER_FULL after; none waits.
+    await until(() => sockets.every((s) => s.messages.length > 0 || s.closed), {
+      ms: 60_000,
+      what: "an answer to every connection",
+    });
+    const greeted = sockets.filter((s) => s.messages[0]?.type === "server-hello").length;
+    const refused = sockets.filter((s) => {
+      const first = s.messages[0];
+      return first?.type === "error" && first.code === "SERVER_FULL";
+    }).length;
+    ok(greeted >= 1 && refused >= 1, `${greeted} greeted, ${refused} refused`);
+    await pair.chat();
+    // One line for the whole episode (the interval is 10 s), not one per failed accept.
+    ok(failureLines().length >= 1 && failureLines().length <= 2, failureLines().join("\n"));
+    // Descriptors free up: the server accepts again, says so once, and a newcomer joins.
+    for (const socket of sockets) socket.destroy();
+    // Nothing may be pending when descriptors come back: new connections end the run.
+    for (let i = 0; !server.out.lines.some((l) => /Accepting connections again/.test(l)); i++) {
+      ok(i < 60, `no "Accepting connections again" in\n${server.out.lines.join("\n")}`);
+      sockets.push(await openFrom(server.port, "127.0.0.40"));
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const late = await honestPair(server.port, { prefix: "late" });
+    await late.chat();
+    await pair.chat();
+    await late.close();
+    await pair.close();
+    ok(failureLines().length <= 2, failureLines().join("\n"));
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    equal(await server.stop(), 0, "the process was alive and shut down cleanly");
   }
 });
