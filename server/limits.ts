@@ -21,6 +21,13 @@ export interface ServerLimits {
    * client shares one address: raise it there.
    */
   maxConnectionsPerAddress: number;
+  /**
+   * New connections per second from one address, sustained (`RATE_LIMITED`, refused right after
+   * accept), so that a reconnect loop costs its address its own budget, not everyone's slots.
+   */
+  connectsPerAddressPerSecond: number;
+  /** New connections one address may open in a burst. */
+  connectBurstPerAddress: number;
   /** Messages per second per connection, sustained (`RATE_LIMITED`). */
   messagesPerSecond: number;
   /** Messages a connection may send in a burst (`RATE_LIMITED`). */
@@ -105,6 +112,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxSealedBytes: MAX_SEALED_BYTES,
   maxConnections: 10_000,
   maxConnectionsPerAddress: 64,
+  connectsPerAddressPerSecond: 20,
+  connectBurstPerAddress: 64,
   messagesPerSecond: 2_000,
   messageBurst: 4_000,
   handshakeMs: 10_000,
@@ -204,6 +213,17 @@ export class TokenBucket {
   }
 
   /**
+   * The tokens left now.
+   *
+   * @param now The current time, ms.
+   * @returns Tokens, fractional.
+   */
+  tokens(now: number): number {
+    this.#refill(now);
+    return this.#tokens;
+  }
+
+  /**
    * Whether the bucket has refilled to its burst.
    *
    * @param now The current time, ms.
@@ -271,6 +291,17 @@ export class KeyedBuckets<K> {
       this.#buckets.set(key, bucket);
     }
     return bucket.take(now);
+  }
+
+  /**
+   * The tokens a key has left now: the burst when it is not tracked.
+   *
+   * @param key The key.
+   * @param now The current time, ms.
+   * @returns Tokens, fractional.
+   */
+  tokens(key: K, now: number): number {
+    return this.#buckets.get(key)?.tokens(now) ?? this.#burst;
   }
 
   /**

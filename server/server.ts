@@ -15,7 +15,7 @@ import type { VideoLibrary } from "../video/videos.ts";
 import { delay, within } from "./_async.ts";
 import { AcceptFailures, isOutOfDescriptors } from "./accept_failures.ts";
 import { addressGroup } from "./address_group.ts";
-import { Admission } from "./admission.ts";
+import { Admission, type Admit, chooseEviction } from "./admission.ts";
 import { closeAfterFlush, newClient, type ServerClient } from "./client.ts";
 import { Connection, ProtocolViolation } from "./connection.ts";
 import { Directory } from "./directory.ts";
@@ -373,8 +373,9 @@ export class PeerstreamServer {
     // real address, read from the PROXY header, is what counts.
     const trusted = this.#options.trustedProxies?.has(from.hostname) ?? false;
     const host = trusted ? undefined : from.hostname;
-    if (!this.#admit(host, { id, remote: `${from.hostname}:${from.port}` })) {
-      await refuseAccepted(accepted);
+    const verdict = this.#admit(host, { id, remote: `${from.hostname}:${from.port}`, now: since });
+    if (verdict !== "ok") {
+      await refuseAccepted(accepted, verdict);
       return;
     }
     const arrival: Arrival = { host: from.hostname, since, conn: accepted };
@@ -441,7 +442,7 @@ export class PeerstreamServer {
       maxQueuedControlBytes: this.#limits.maxQueuedControlBytes,
     });
     const id = accepted?.id ?? this.#nextId++;
-    if (!this.#admit(conn.remoteHost, { id, remote: conn.remote })) {
+    if (this.#admit(conn.remoteHost, { id, remote: conn.remote }) !== "ok") {
       conn.send({
         type: "error",
         code: "SERVER_FULL",
@@ -515,45 +516,65 @@ export class PeerstreamServer {
   }
 
   /**
-   * Counts a new connection, making room by evicting the oldest connection still in its
-   * handshake when the server is full, so that idle unauthenticated connections cannot lock
-   * registered people out.
+   * Counts a new connection, making room when the server is full by evicting a connection still
+   * in its handshake, fairly between addresses (see `chooseEviction`), so that idle
+   * unauthenticated connections cannot lock registered people out, and a flood from a few
+   * addresses cannot lock out newcomers from others.
    *
    * @param host The address it counts against; undefined to count it in all only.
-   * @returns Whether it may stay; it is refused (and logged, rate-limited per address) otherwise.
+   * @param who For the log; `now` when it was just accepted, to take a token of its connect rate.
+   * @returns `ok`, or why it is refused (logged, rate-limited per address).
    */
-  #admit(host: string | undefined, who: { id: number; remote: string }): boolean {
-    let verdict = this.#admission.admit(host);
-    if (verdict === "server-full" && this.#evictOldestGreeting()) {
-      verdict = this.#admission.admit(host);
-    }
-    if (verdict === "ok") return true;
+  #admit(host: string | undefined, who: { id: number; remote: string; now?: number }): Admit {
+    let verdict = host !== undefined && who.now !== undefined
+      ? this.#admission.enter(host, who.now)
+      : this.#admission.admit(host);
+    if (verdict === "server-full" && this.#evictFairly()) verdict = this.#admission.admit(host);
+    if (verdict === "ok") return verdict;
     const why = verdict === "address-full"
-      ? `${this.#limits.maxConnectionsPerAddress} connections from this address`
-      : `${this.#limits.maxConnections} connections`;
+      ? `SERVER_FULL: ${this.#limits.maxConnectionsPerAddress} connections from this address`
+      : verdict === "server-full"
+      ? `SERVER_FULL: ${this.#limits.maxConnections} connections`
+      : `RATE_LIMITED: over ${this.#limits.connectsPerAddressPerSecond} connects per second from this address`;
     this.#log.limited(
       `refused ${addressGroup(host ?? "")}`,
-      `refused #${who.id} ${who.remote}: SERVER_FULL: ${why}`,
+      `refused #${who.id} ${who.remote}: ${why}`,
     );
-    return false;
+    return verdict;
   }
 
   /**
-   * Drops the oldest connection still in its handshake (TLS, PROXY header or hello) and not
-   * verifying a hello right now: an honest client sends its hello as soon as it is greeted, so
-   * the oldest idle one is a squatter.
+   * Drops one connection still in its handshake (PROXY header or hello; not a TLS handshake, see
+   * #tlsHandshake) and not verifying a hello right now: from the address holding the most such
+   * connections, its oldest (see `chooseEviction`). An honest client sends its hello as soon as
+   * it is greeted, so a connection left idle there is a squatter.
    */
-  #evictOldestGreeting(): boolean {
-    // Not a TLS connection in its handshake: closing it would not free its socket (see #tlsHandshake).
-    const arrival = [...this.#arriving].find((a) => !isTlsConn(a.conn));
-    const client = [...this.#greeting].find((c) => !c.verifying);
-    if (arrival !== undefined && (client === undefined || arrival.since <= client.connectedAt)) {
-      closeQuietly(arrival.conn);
-      return true;
+  #evictFairly(): boolean {
+    type Candidate = { host: string; since: number; drop: () => void };
+    const candidates: Candidate[] = [];
+    for (const arrival of this.#arriving) {
+      if (isTlsConn(arrival.conn)) continue;
+      candidates.push({ ...arrival, drop: () => closeQuietly(arrival.conn) });
     }
-    if (client === undefined) return false;
-    this.#drop(client, "SERVER_FULL", "the server is full and this connection did not register");
-    return true;
+    for (const client of this.#greeting) {
+      if (client.verifying) continue;
+      candidates.push({
+        host: client.host,
+        since: client.connectedAt,
+        drop: () =>
+          this.#drop(
+            client,
+            "SERVER_FULL",
+            "the server is full and this connection did not register",
+          ),
+      });
+    }
+    const victim = chooseEviction(candidates, {
+      admission: this.#admission,
+      now: performance.now(),
+    });
+    victim?.drop();
+    return victim !== undefined;
   }
 
   async #readLoop(client: ServerClient) {
@@ -839,19 +860,31 @@ interface Arrival {
   conn: Deno.Conn;
 }
 
-/** The error a refused plain TCP connection gets, encoded once. */
-const SERVER_FULL_FRAME = encodeMessage({
-  type: "error",
-  code: "SERVER_FULL",
-  message: "Cannot connect: the server has reached its connection limit; try again later",
-});
+/** The errors a refused plain TCP connection gets, encoded once. */
+const REFUSAL_FRAMES = {
+  full: encodeMessage({
+    type: "error",
+    code: "SERVER_FULL",
+    message: "Cannot connect: the server has reached its connection limit; try again later",
+  }),
+  rate: encodeMessage({
+    type: "error",
+    code: "RATE_LIMITED",
+    message: "Cannot connect: your address opens connections too fast; wait a second and retry",
+  }),
+};
 
 /**
- * Refuses a connection right after accept: a plain TCP one gets `SERVER_FULL` (one write, not
- * awaited long), a TLS one is closed before any handshake work.
+ * Refuses a connection right after accept: a plain TCP one gets `SERVER_FULL` or `RATE_LIMITED`
+ * (one write, not awaited long), a TLS one is closed before any handshake work.
  */
-async function refuseAccepted(conn: Deno.Conn) {
-  if (!isTlsConn(conn)) await within(conn.write(SERVER_FULL_FRAME), 200);
+async function refuseAccepted(conn: Deno.Conn, why: Admit = "server-full") {
+  if (!isTlsConn(conn)) {
+    await within(
+      conn.write(why === "rate-limited" ? REFUSAL_FRAMES.rate : REFUSAL_FRAMES.full),
+      200,
+    );
+  }
   closeQuietly(conn);
 }
 

@@ -1,14 +1,28 @@
 /**
- * An honest pair of clients that keeps chatting while a test attacks the server's door: two
- * sessions (over TLS when given a certificate) that exchange numbered messages, each awaited at the
- * recipient, so that a test can prove the pair works before, during and after an attack.
+ * The door tests' parts: an honest pair of clients that keeps chatting while a test attacks the
+ * server's door (two sessions, over TLS when given a certificate, exchanging numbered messages,
+ * each awaited at the recipient), honest joins from any loopback address, and a flood of
+ * never-registering connectors that reconnect as soon as they are closed.
  * @module
  */
 
 import { equal } from "node:assert/strict";
+import net from "node:net";
 import { connectSession } from "../client/connect.ts";
 import type { ClientSession } from "../client/session.ts";
-import { generateIdentity } from "../protocol/e2e.ts";
+import {
+  exportPublicKeys,
+  generateIdentity,
+  type Identity,
+  signChallenge,
+} from "../protocol/e2e.ts";
+import { FrameDecoder } from "../protocol/frame.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  type Message,
+  PROTOCOL_VERSION,
+} from "../protocol/messages.ts";
 
 /** Two registered sessions that chat. */
 export interface HonestPair {
@@ -78,6 +92,104 @@ export async function honestPair(
     async close() {
       await sender.quit();
       await recipient.quit();
+    },
+  };
+}
+
+/**
+ * One honest join from a given loopback address (`node:net` `localAddress`): connect, answer the
+ * greeting with a signed hello as soon as it arrives, and wait for the verdict.
+ *
+ * @param port The server's port.
+ * @param options The local address, the name and the keys.
+ * @returns Whether `welcome` came; the first error's code, or why it ended, otherwise.
+ */
+export function honestJoin(
+  port: number,
+  options: { from: string; name: string; identity: Identity; timeoutMs?: number },
+): Promise<{ welcomed: boolean; why: string }> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port, localAddress: options.from });
+    const decoder = new FrameDecoder();
+    let settled = false;
+    const finish = (welcomed: boolean, why: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (welcomed) {
+        socket.end(encodeMessage({ type: "quit" }));
+      } else {
+        socket.destroy();
+      }
+      resolve({ welcomed, why });
+    };
+    const timer = setTimeout(
+      () => finish(false, "no verdict in time"),
+      options.timeoutMs ?? 60_000,
+    );
+    socket.on("data", async (chunk: Uint8Array) => {
+      let messages: Message[];
+      try {
+        messages = decoder.push(chunk).map(decodeMessage);
+      } catch (error) {
+        return finish(false, (error as Error).message);
+      }
+      for (const message of messages) {
+        if (message.type === "welcome") return finish(true, "welcome");
+        if (message.type === "error") return finish(false, message.code);
+        if (message.type !== "server-hello") continue;
+        const challenge = Uint8Array.fromBase64(message.challenge);
+        const proof = await signChallenge(options.identity, challenge, options.name);
+        socket.write(encodeMessage({
+          type: "hello",
+          version: PROTOCOL_VERSION,
+          name: options.name,
+          ...(await exportPublicKeys(options.identity)),
+          proof: proof.toBase64(),
+        }));
+      }
+    });
+    socket.on("error", (error: Error) => finish(false, error.message));
+    socket.on("close", () => finish(false, "closed"));
+  });
+}
+
+/**
+ * Never-registering connectors: each connects from its address, stays silent, and reconnects as
+ * soon as the server closes it, until stopped.
+ *
+ * @param port The server's port.
+ * @param addresses One connector per entry.
+ * @returns How many connects were made, and a stop function that waits for them all to end.
+ */
+export function reconnectFlood(
+  port: number,
+  addresses: string[],
+): { connects(): number; stop(): Promise<void> } {
+  let connects = 0;
+  let stopping = false;
+  const live = new Set<net.Socket>();
+  const loops = addresses.map(async (from) => {
+    while (!stopping) {
+      await new Promise<void>((done) => {
+        const socket = net.connect({ host: "127.0.0.1", port, localAddress: from });
+        live.add(socket);
+        connects++;
+        socket.on("data", () => {});
+        socket.on("error", () => {});
+        socket.on("close", () => {
+          live.delete(socket);
+          done();
+        });
+      });
+    }
+  });
+  return {
+    connects: () => connects,
+    async stop() {
+      stopping = true;
+      for (const socket of live) socket.destroy();
+      await Promise.all(loops);
     },
   };
 }

@@ -9,7 +9,8 @@
 import { equal, ok } from "node:assert/strict";
 import { startServer } from "./_helpers.ts";
 import { type FloodSocket, loopbacks, openFrom, openMany, until } from "./_flood.ts";
-import { honestPair } from "./_door.ts";
+import { honestJoin, honestPair, reconnectFlood } from "./_door.ts";
+import { generateIdentity } from "../protocol/e2e.ts";
 
 function limitsEnv(limits: Record<string, number>): Record<string, string> {
   return { PEERSTREAM_LIMITS: JSON.stringify(limits) };
@@ -109,5 +110,47 @@ Deno.test("out of file descriptors: the TCP listener refuses, logs once, backs o
   } finally {
     for (const socket of sockets) socket.destroy();
     equal(await server.stop(), 0, "the process was alive and shut down cleanly");
+  }
+});
+
+Deno.test("a reconnect flood of 64 never-registering connectors (--max-connections 40): every honest join from another address is admitted", async () => {
+  const server = await startServer({
+    args: ["--max-connections", "40"],
+    env: { PEERSTREAM_LIMITS: "{}" },
+  });
+  const pair = await honestPair(server.port);
+  await pair.chat();
+  // 8 addresses × 8 connectors; the honest joins each come from an address of their own.
+  const flood = reconnectFlood(server.port, loopbacks(50, 8).flatMap((a) => Array(8).fill(a)));
+  try {
+    await until(() => flood.connects() > 500, { ms: 60_000, what: "the flood under way" });
+    await pair.chat();
+    const joins = 60;
+    const identities = await Promise.all(Array.from({ length: 8 }, () => generateIdentity()));
+    const results: { welcomed: boolean; why: string }[] = [];
+    // Four at a time, while the flood runs.
+    for (let at = 0; at < joins; at += 4) {
+      results.push(
+        ...await Promise.all([0, 1, 2, 3].map((k) =>
+          honestJoin(server.port, {
+            from: `127.0.1.${at + k + 1}`,
+            name: `joiner${at + k}`,
+            identity: identities[(at + k) % 8],
+          })
+        )),
+      );
+    }
+    await pair.chat();
+    const during = flood.connects();
+    const failed = results.filter((r) => !r.welcomed).map((r) => r.why);
+    console.log(
+      `${joins - failed.length}/${joins} honest joins admitted; ${during} flood connects`,
+    );
+    // Target ≥ 99 %: with 60 joins that is every one.
+    equal(failed.length, 0, `refused: ${failed.join(", ")}`);
+    await pair.close();
+  } finally {
+    await flood.stop();
+    await server.stop();
   }
 });
