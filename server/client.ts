@@ -7,6 +7,8 @@
 import type { ErrorCode } from "../protocol/errors.ts";
 import type { LeaveReason } from "../protocol/messages.ts";
 import type { Connection } from "./connection.ts";
+import { FairOutbox } from "./fair_outbox.ts";
+import type { DeliverItem } from "./community_events.ts";
 import { TokenBucket } from "./limits.ts";
 import type { StreamSession } from "./stream_session.ts";
 
@@ -44,18 +46,27 @@ export interface ServerClient {
   verifying: boolean;
   /** Codes already logged for this connection (each is logged once). */
   readonly rejectLogged: Set<ErrorCode>;
+  /** Messages relayed to it: a window in flight, the rest held and released fairly. */
+  readonly outbox: FairOutbox<DeliverItem>;
 }
 
 /**
  * A fresh client record, greeting.
  *
  * @param conn The connection.
- * @param options Its log id, the time, and its message rate.
+ * @param options Its log id, the time, its message rate and its relay window.
  * @returns The record.
  */
 export function newClient(
   conn: Connection,
-  options: { id: number; now: number; messagesPerSecond: number; messageBurst: number },
+  options: {
+    id: number;
+    now: number;
+    messagesPerSecond: number;
+    messageBurst: number;
+    relayWindowBytes: number;
+    relayWindowMessages: number;
+  },
 ): ServerClient {
   return {
     id: options.id,
@@ -74,6 +85,10 @@ export function newClient(
     refusedHellos: 0,
     verifying: false,
     rejectLogged: new Set(),
+    outbox: new FairOutbox({
+      bytes: options.relayWindowBytes,
+      messages: options.relayWindowMessages,
+    }),
   };
 }
 

@@ -68,6 +68,14 @@ export interface ServerLimits {
    * `maxQueuedControlBytes`, so that relaying never makes the server drop a recipient.
    */
   relayRecipientBytes: number;
+  /**
+   * Relayed bytes sent to one recipient and not yet confirmed; the rest waits in the server and
+   * goes out fairly between senders (`fair_outbox.ts`), so that no sender's backlog sits in front
+   * of another's next message. One message always goes, however large.
+   */
+  relayWindowBytes: number;
+  /** Relayed messages sent to one recipient and not yet confirmed. */
+  relayWindowMessages: number;
   /** Most characters of one untrusted string (name, title, field) in a log line. */
   logTextChars: number;
   /** Log lines per second one connection may cause, sustained, beyond its lifecycle lines. */
@@ -131,6 +139,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   relayPairBytes: DEFAULT_RELAY_BUDGETS.pairBytes,
   relayRecipientMessages: DEFAULT_RELAY_BUDGETS.recipientMessages,
   relayRecipientBytes: DEFAULT_RELAY_BUDGETS.recipientBytes,
+  relayWindowBytes: 64 * 1024,
+  relayWindowMessages: 32,
   logTextChars: LOG_TEXT_MAX,
   logLinesPerSecond: 5,
   logLineBurst: 20,
