@@ -7,10 +7,10 @@
  * @module
  */
 
-import { deepEqual, ok } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { generateIdentity } from "../protocol/e2e.ts";
 import { encodeMessage } from "../protocol/messages.ts";
-import { connectClient, startServer } from "./_helpers.ts";
+import { connectClient, startCli, startServer } from "./_helpers.ts";
 import { RawClient } from "./_raw_client.ts";
 
 /** Default limits but the per-address ones (every client here connects from 127.0.0.1). */
@@ -137,6 +137,58 @@ Deno.test("20 colluding senders vs one recipient: the honest sender's messages g
     }
     await Promise.all(runs);
     await victim.session.quit();
+    await honest.session.quit();
+    await server.stop();
+  }
+});
+
+Deno.test("a flooded `join` prints a summary of the refused messages, not a line each, and still shows the honest ones", async () => {
+  const server = await startServer(LIMITS);
+  const victim = await startCli(server.port, "victim");
+  const honest = await connectClient(server.port, "honest");
+  const colluders: Colluder[] = [];
+  const runs: Promise<void>[] = [];
+  const refusedByVictim = () =>
+    colluders.reduce(
+      (n, c) => n + [...c.answers.values()].filter((a) => a.code !== "INBOX_FULL").length,
+      0,
+    );
+  try {
+    for (let i = 0; i < 20; i++) {
+      const client = await RawClient.connect(server.port, { keep: false });
+      await client.register(`colluder${i}`, await generateIdentity());
+      colluders.push(new Colluder(client));
+    }
+    const body = crypto.getRandomValues(new Uint8Array(32 * 1024));
+    for (const c of colluders) runs.push(c.run(body, 48));
+    while (refusedByVictim() < 300) await new Promise((r) => setTimeout(r, 50));
+    await honest.session.sendText("victim", "still there?");
+    await victim.out.waitFor(/^<honest> still there\?$/);
+    // The interval ends while the flood goes on: one summary line for the 20 senders.
+    await victim.err.waitFor(/more refused from 20 senders in the last 10 s/, {
+      timeoutMs: 60_000,
+    });
+    for (const c of colluders) c.stop();
+    await Promise.all(runs);
+    const refused = refusedByVictim();
+    const lines = victim.err.lines.filter((l) => /warning: /.test(l)).length;
+    console.log(`${refused} messages refused by the victim; ${lines} warning lines printed`);
+    ok(refused >= 500, `${refused} refused`);
+    ok(
+      lines <= 20 && lines <= refused / 25,
+      `${lines} warning lines:\n${victim.err.lines.slice(0, 40).join("\n")}`,
+    );
+    await honest.session.sendText("victim", "after the flood");
+    await victim.out.waitFor(/^<honest> after the flood$/);
+    await victim.type("QUIT");
+    equal(await victim.finish(), 0);
+  } finally {
+    for (const c of colluders) {
+      c.stop();
+      c.client.close();
+      await c.client.done;
+    }
+    await Promise.all(runs);
     await honest.session.quit();
     await server.stop();
   }
