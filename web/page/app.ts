@@ -10,6 +10,7 @@ import type { LeaveReason, VideoSummary } from "../../protocol/messages.ts";
 import type { KeyTrust } from "../../client/known_peers.ts";
 import { appendItem, byId, clock, el, setText } from "./dom.ts";
 import { PagePlayer } from "./page_player.ts";
+import { WarningDigest } from "../../client/warning_digest.ts";
 import type { ClientSession, IncomingMessage, SessionEvents } from "../../client/session.ts";
 
 /** How often the page asks again while the library loads or titles are being prepared, ms. */
@@ -38,6 +39,12 @@ export class App {
   #player?: PagePlayer;
   /** The next library refresh, while it loads or a title is being prepared. */
   #libraryTimer?: ReturnType<typeof setTimeout>;
+  /** Refused messages, summarised per sender: a flood costs a few notices per 10 s. */
+  readonly #warnings = new WarningDigest();
+  /** Says what a finished interval held back even when no further warning comes. */
+  readonly #summaryTimer = setInterval(() => {
+    for (const line of this.#warnings.flush(performance.now())) this.notice(line, "warn");
+  }, 1000);
   /** The session's callbacks, bound to this page. */
   readonly events: SessionEvents;
 
@@ -48,7 +55,7 @@ export class App {
       joined: (name) => this.#joined(name),
       left: (name, reason) => this.#left(name, reason),
       message: (message) => this.#received(message),
-      warning: (text, code) => this.notice(`Rejected a message (${code}): ${text}`, "warn"),
+      warning: (text, code, from) => this.#warning(text, code, from),
       shutdown: (message) => this.notice(`The server is shutting down: ${message}`, "warn"),
       serverError: (code, message) => this.notice(`Server error ${code}: ${message}`, "warn"),
       closed: (info) => this.#closed(info),
@@ -306,8 +313,15 @@ export class App {
     dialog.showModal();
   }
 
+  #warning(text: string, code: string, from?: string) {
+    for (const line of this.#warnings.add({ text, code, from }, performance.now())) {
+      this.notice(line === text ? `Rejected a message (${code}): ${text}` : line, "warn");
+    }
+  }
+
   #closed(info: { expected: boolean; message: string }) {
     clearTimeout(this.#libraryTimer);
+    clearInterval(this.#summaryTimer);
     this.#player?.disconnected();
     byId("status", HTMLElement).textContent = info.expected ? "Left" : "Disconnected";
     if (!info.expected) {
