@@ -18,6 +18,7 @@ import { clusterScenario } from "./cluster.ts";
 import { clientScenario } from "./client_experience.ts";
 import { cryptoScenario } from "./crypto.ts";
 import { hostileScenario } from "./hostile.ts";
+import { hostileTcpScenario } from "./hostile_tcp.ts";
 import { joinStormScenario } from "./join_storm.ts";
 import { messagesScenario } from "./messages.ts";
 import { natsScenario } from "./nats.ts";
@@ -45,6 +46,7 @@ const SCENARIOS: Record<
   nginx: (ctx, done) => nginxScenario(ctx, done.find((r) => r.id === "viewers")),
   nats: (ctx) => natsScenario(ctx),
   hostile: hostileScenario,
+  hostile_tcp: hostileTcpScenario,
   client: clientScenario,
   cluster: clusterScenario,
   web: webScenario,
