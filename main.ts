@@ -5,6 +5,7 @@
  * @module
  */
 
+import { BUILD_COMMIT, versionLine } from "./cli/build_info.ts";
 import { UsageError } from "./cli/output.ts";
 import { join, JOIN_HELP } from "./client/cli.ts";
 import { serve, SERVE_HELP } from "./server/cli.ts";
@@ -21,7 +22,8 @@ Usage:
                    [--web [HOST:]PORT]                          ... and the web page
   peerstream join --name NAME [--server HOST:PORT]              Join a server
   peerstream help [serve|join]                                  Show help
-  peerstream --version                                          Show the version
+  peerstream --version                                          Show the version, the commit
+                                                                and the Deno it runs on
 
 Run "peerstream serve --help" or "peerstream join --help" for their options.`;
 
@@ -67,7 +69,7 @@ export async function main(args: string[]): Promise<number> {
       case "--version":
       case "-V":
       case "version":
-        console.log(`peerstream ${VERSION}`);
+        console.log(versionLine(VERSION, { commit: BUILD_COMMIT, deno: Deno.version.deno }));
         return 0;
       case undefined:
         console.error(HELP);

@@ -20,6 +20,7 @@ import { type CliClient, connectClient, startCli, type TestClient } from "../tes
 import { type BenchContext, type Metric, type ScenarioResult, withServer } from "./_scenario.ts";
 import { ensureBenchTitle, HD_TITLE } from "./_server.ts";
 import { sleep } from "./_stats.ts";
+import { firstStartSeconds, type ScreenSamples, screenSession } from "./client_screen.ts";
 
 /** A frame a player decoded. */
 interface Frame {
@@ -248,6 +249,54 @@ async function session(
 }
 
 /**
+ * The rows read off a screen (issue 18): PAUSE 5 s → RESUME and the window's gaps, for ffplay and
+ * mpv, and a first start's `testcard`.
+ */
+async function _screenRows(ctx: BenchContext, reps: number, notes: string[]): Promise<Metric[]> {
+  const runs: Record<"ffplay" | "mpv", ScreenSamples[]> = { ffplay: [], mpv: [] };
+  const first: number[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    for (const player of ["ffplay", "mpv"] as const) {
+      ctx.log(`client: ${player} on a virtual screen, rep ${rep + 1}/${reps}`);
+      runs[player].push(await screenSession(ctx, player));
+    }
+    ctx.log(`client: first start of serve -> testcard playable, rep ${rep + 1}/${reps}`);
+    first.push(await firstStartSeconds(ctx));
+  }
+  const of = (player: "ffplay" | "mpv", key: keyof ScreenSamples) =>
+    runs[player].map((s) => s[key]);
+  notes.push(
+    "Screen rows: a 640x360 video whose frames carry their numbers, in a real window under Xvfb, grabbed at 50 fps (a grab can miss one frame on a loaded machine); mpv runs with --framedrop=no. Window gaps: xwininfo polled every ~10-20 ms",
+  );
+  const rows: Metric[] = [];
+  for (const player of ["ffplay", "mpv"] as const) {
+    rows.push(
+      {
+        name: `${player}: PAUSE 5 s → RESUME, frames skipped`,
+        unit: "frames",
+        values: of(player, "pauseSkip"),
+        target: "0 (1: a grab missed)",
+        goal: { stat: "max", atMost: 1 },
+      },
+      {
+        name: `${player}: window gap on QUALITY`,
+        unit: "ms",
+        values: of(player, "qualityGapMs"),
+        ...(player === "mpv" ? { target: "0", goal: { stat: "max", atMost: 0 } } : {}),
+      },
+      {
+        name: `${player}: window gap on SEEK`,
+        unit: "ms",
+        values: of(player, "seekGapMs"),
+        ...(player === "mpv" ? { target: "0", goal: { stat: "max", atMost: 0 } } : {}),
+      },
+    );
+  }
+  rows.push({ name: "first start of serve → testcard playable", unit: "s", values: first });
+  return rows;
+}
+
+/**
  * Runs scenario 12.
  *
  * @param ctx The bench context; `clientRoot` measures another checkout's client.
@@ -276,6 +325,7 @@ export async function clientScenario(ctx: BenchContext): Promise<ScenarioResult>
   }
   const which = ctx.clientRoot === undefined ? "" : ` (client from ${ctx.clientRoot})`;
   const metrics: Metric[] = [
+    ...await _screenRows(ctx, reps, notes),
     {
       name: "message send → shown by the viewer, playing",
       unit: "ms",

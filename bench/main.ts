@@ -19,8 +19,10 @@ import { clientScenario } from "./client_experience.ts";
 import { cryptoScenario } from "./crypto.ts";
 import { hostileScenario } from "./hostile.ts";
 import { hostileTcpScenario } from "./hostile_tcp.ts";
+import { hostileWebScenario } from "./hostile_web.ts";
 import { joinStormScenario } from "./join_storm.ts";
 import { messagesScenario } from "./messages.ts";
+import { metricsScenario } from "./metrics.ts";
 import { natsScenario } from "./nats.ts";
 import { nginxScenario } from "./nginx.ts";
 import { startScenario, stopScenario } from "./start_stop.ts";
@@ -47,9 +49,11 @@ const SCENARIOS: Record<
   nats: (ctx) => natsScenario(ctx),
   hostile: hostileScenario,
   hostile_tcp: hostileTcpScenario,
+  "hostile-web": hostileWebScenario,
   client: clientScenario,
   cluster: clusterScenario,
   web: webScenario,
+  metrics: metricsScenario,
 };
 
 const HELP = `Usage: deno task bench [options]
@@ -67,7 +71,7 @@ Options:
   --out FILE        Results file (default bench/results.json)
   --server-prof DIR Write a V8 CPU profile of every server process into DIR
   --client-root DIR Another checkout's server for viewers (and so nginx's ratios),
-                    nats's peerstream runs and client, and its join for client
+                    nats's peerstream runs, client and hostile-web, and its join for client
                     (the "before" figures); viewers and nats need it to speak
                     this checkout's protocol version
   -h, --help        Show this help

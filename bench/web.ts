@@ -2,14 +2,29 @@
  * Scenario 8, the page in real browsers (Chromium and Firefox through puppeteer-core): page
  * load → join form, join click → joined (key generation included), PLAY → first frame shown
  * (`requestVideoFrameCallback`) over repeated starts, the page's transmux cost per segment,
- * stalls at rendition switches, and message send → shown in the other browser. Skipped with
+ * stalls at rendition switches, QUALITY → the new height on screen (issue 18: a title whose
+ * renditions are separately encoded files, each frame's height read from
+ * `requestVideoFrameCallback`), and message send → shown in the other browser. Skipped with
  * `--quick` (browsers take seconds to start; CI runs the page's tests instead).
  * @module
  */
 
 import type { Page } from "puppeteer-core";
 import { type BrowserKind, launchBrowser, type TestBrowser } from "../tests/_browser.ts";
-import { openPage, startWebServer, type WebServerProcess } from "../tests/_page.ts";
+import {
+  joinAs,
+  openPage,
+  startWebServer,
+  waitInPage,
+  type WebServerProcess,
+} from "../tests/_page.ts";
+import {
+  chooseQuality,
+  FRAME_PROBE,
+  NUMBERED,
+  numberedVideos,
+  waitForHeight,
+} from "../tests/_page_video.ts";
 import type { BenchContext, Metric, ScenarioResult } from "./_scenario.ts";
 
 /** Clicks PLAY on a title and resolves with ms until the first frame is presented. */
@@ -52,6 +67,42 @@ async function playThrough(page: Page): Promise<{ transmux: number[]; stalls: nu
   return { transmux, stalls };
 }
 
+/** The most down-and-up pairs of switches that fit in the numbered title after its start. */
+const MAX_SWITCH_PAIRS = 5;
+
+/**
+ * QUALITY → the new height on screen: plays the numbered title, goes to 720p, then chooses 240p
+ * and 720p in turn, each timed from the choice to the first presented frame of that height.
+ */
+async function qualityToScreen(
+  browser: TestBrowser,
+  url: string,
+  ctx: BenchContext,
+): Promise<{ down: number[]; up: number[] }> {
+  const { page } = await openPage(browser, url);
+  await joinAs(page, `q${browser.kind[0]}${ctx.tag}`);
+  const button = `#titles button[data-title="${NUMBERED.title}"]:not([disabled])`;
+  await page.waitForSelector(button);
+  await page.evaluate(FRAME_PROBE);
+  await page.click(button);
+  await waitInPage(page, `window.__frames.some((f) => f.mediaTime > 0.5)`);
+  await chooseQuality(page, 720);
+  await waitForHeight(page, 720, 0);
+  const down: number[] = [];
+  const up: number[] = [];
+  for (let i = 0; i < Math.min(MAX_SWITCH_PAIRS, Math.max(2, ctx.reps * 2)); i++) {
+    for (const [height, out] of [[240, down], [720, up]] as const) {
+      const since = await chooseQuality(page, height);
+      const shown = await waitForHeight(page, height, since);
+      out.push(shown.at - since);
+      // A second of the new rendition before the next choice.
+      await waitInPage(page, `window.__frames.some((f) => f.at > ${shown.at + 1_000})`);
+    }
+  }
+  await page.close();
+  return { down, up };
+}
+
 /** ms from one browser's send to the other's showing it, on the machine's shared clock. */
 async function messageLatency(from: Page, to: Page, toName: string, reps: number) {
   const out: number[] = [];
@@ -84,9 +135,10 @@ async function messageLatency(from: Page, to: Page, toName: string, reps: number
 
 async function perBrowser(
   kind: BrowserKind,
-  server: WebServerProcess,
+  servers: { samples: WebServerProcess; numbered: WebServerProcess },
   ctx: BenchContext,
 ): Promise<{ metrics: Metric[]; notes: string[]; browser: TestBrowser; page: Page }> {
+  const server = servers.samples;
   const browser = await launchBrowser(kind);
   const loads: number[] = [];
   const joins: number[] = [];
@@ -107,7 +159,8 @@ async function perBrowser(
   await page!.waitForSelector('#titles button[data-title="testcard"]:not([disabled])');
   const starts = await playStarts(page!, ctx.reps * 5);
   const { transmux, stalls } = await playThrough(page!);
-  ctx.log(`web: ${kind}: ${starts.length} starts, ${stalls} stalls`);
+  const { down, up } = await qualityToScreen(browser, servers.numbered.url, ctx);
+  ctx.log(`web: ${kind}: ${starts.length} starts, ${stalls} stalls, ${down.length} switch pairs`);
   return {
     browser,
     page: page!,
@@ -121,6 +174,20 @@ async function perBrowser(
         target: "p50 ≤ 300",
       },
       { name: `${kind}: transmux TS → fMP4 per 2 s segment`, unit: "ms", values: transmux },
+      {
+        name: `${kind}: QUALITY 720p → 240p: new height on screen`,
+        unit: "ms",
+        values: down,
+        target: "≤ 1000",
+        goal: { stat: "median", atMost: 1000 },
+      },
+      {
+        name: `${kind}: QUALITY 240p → 720p: new height on screen`,
+        unit: "ms",
+        values: up,
+        target: "≤ 1000",
+        goal: { stat: "median", atMost: 1000 },
+      },
     ],
     notes: [`${kind}: ${stalls} stall(s) ("waiting") over a play-through with a forced switch`],
   };
@@ -144,10 +211,16 @@ export async function webScenario(ctx: BenchContext): Promise<ScenarioResult> {
   }
   const server = await startWebServer({ waitReady: true });
   const open: TestBrowser[] = [];
+  let numbered: WebServerProcess | undefined;
   try {
-    const chromium = await perBrowser("chromium", server, ctx);
+    numbered = await startWebServer({
+      waitReady: true,
+      args: ["--videos", await numberedVideos()],
+    });
+    const servers = { samples: server, numbered };
+    const chromium = await perBrowser("chromium", servers, ctx);
     open.push(chromium.browser);
-    const firefox = await perBrowser("firefox", server, ctx);
+    const firefox = await perBrowser("firefox", servers, ctx);
     open.push(firefox.browser);
     const toFirefox = await messageLatency(
       chromium.page,
@@ -168,6 +241,7 @@ export async function webScenario(ctx: BenchContext): Promise<ScenarioResult> {
     };
   } finally {
     for (const browser of open) await browser.close();
+    await numbered?.stop();
     await server.stop();
   }
 }

@@ -9,6 +9,7 @@ import { WarningDigest } from "./warning_digest.ts";
 import { styles } from "../cli/output.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 import { normalizeName } from "../protocol/names.ts";
+import { showName } from "../protocol/shown_name.ts";
 import { complete } from "./commands.ts";
 import { connectSession } from "./connect.ts";
 import { CommandHandler } from "./handler.ts";
@@ -20,8 +21,10 @@ import {
   type Player,
   playerArgs,
   PlayerProcess,
+  type PlayerStart,
   ValidatingPlayer,
 } from "./player.ts";
+import { isMpv, MpvPlayers } from "./mpv.ts";
 import {
   renderError,
   renderJoined,
@@ -74,6 +77,10 @@ interface Context {
   lost?: string;
   /** Warnings about messages, summarised per sender (a flood costs a line or two per 10 s). */
   warnings: WarningDigest;
+  /** The whole error when the server broke the protocol (see `ClosedInfo.broken`). */
+  broken?: string;
+  /** The session's mpv, when the player is mpv: one window for every stream. */
+  mpv?: MpvPlayers;
 }
 
 /**
@@ -135,11 +142,11 @@ async function _register(ctx: Context): Promise<ClientSession | null> {
         // Only now: a refused name leaves no identity file behind.
         await loaded.save();
         const others = welcome.peers.length > 0
-          ? welcome.peers.map(safe).join(", ")
+          ? welcome.peers.map(showName).join(", ")
           : "nobody else yet";
         term.print(
           `Joined ${config.hostname}:${config.port} as ${
-            safe(welcome.name)
+            showName(welcome.name)
           }. Online: ${others}. Type HELP for commands.`,
         );
         return session;
@@ -186,6 +193,7 @@ function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): Se
     },
     keyChanged: (name) => term.error(renderKeyChanged(name, style)),
     serverError: (_code, message) => term.error(renderError(message, style)),
+    videos: (videos) => ctx.handler?.videosPushed(videos),
     shutdown: (message) => {
       term.print(renderShutdown(message, style));
       if (ctx.session === self()) ctx.lost = "the server shut down";
@@ -194,6 +202,7 @@ function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): Se
       // A connection closed after a refused name is not the client's connection.
       if (ctx.session === undefined || ctx.session !== self()) return;
       if (!info.expected) ctx.lost ??= info.message;
+      if (info.broken !== undefined) ctx.broken ??= info.broken;
       term.close();
     },
   };
@@ -205,7 +214,7 @@ async function _run(ctx: Context, session: ClientSession): Promise<number> {
   ctx.session = session;
   const viewer = new Viewer({
     session,
-    openPlayer: (info) => _openPlayer(config.player, info),
+    openPlayer: (info, start) => _openPlayer(ctx, info, start),
     onEvent: (event) => _showViewerEvent(ctx, event),
   });
   ctx.handler = new CommandHandler({
@@ -227,6 +236,12 @@ async function _run(ctx: Context, session: ClientSession): Promise<number> {
   } finally {
     clearInterval(ticker);
     await viewer.close();
+    await ctx.mpv?.close();
+  }
+  if (ctx.broken !== undefined) {
+    term.close();
+    term.error(renderError(ctx.broken, style));
+    return 1;
   }
   if (ctx.lost !== undefined) {
     term.close();
@@ -249,7 +264,9 @@ function _showViewerEvent(ctx: Context, event: ViewerEvent) {
   for (const line of lines.err) ctx.term.error(line);
 }
 
-function _openPlayer(spec: string, info: StreamStartMessage): Player {
+function _openPlayer(ctx: Context, info: StreamStartMessage, start: PlayerStart): Player {
+  const spec = ctx.config.player;
+  if (isMpv(spec)) return (ctx.mpv ??= new MpvPlayers(spec)).open(info, start);
   const args = playerArgs(spec, info);
   return args === null ? new ValidatingPlayer(info.container) : new PlayerProcess(args);
 }

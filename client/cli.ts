@@ -9,6 +9,7 @@ import { UsageError } from "../cli/output.ts";
 import { configDir } from "../cli/paths.ts";
 import { runClient } from "./app.ts";
 import { COMMAND_HELP } from "./commands.ts";
+import { findExecutable } from "./player.ts";
 
 /** Help for `peerstream join`. */
 export const JOIN_HELP = `Usage: peerstream join --name NAME [options]
@@ -18,9 +19,11 @@ Joins a server: chat end-to-end encrypted with peers and watch the server's vide
 Options:
   --name NAME        Your name: 1-32 letters, digits, "_", "." or "-" (required)
   --server HOST:PORT Server address (default 127.0.0.1:7878)
-  --player CMD       Player fed the stream on stdin: ffplay (default; needs a
-                     display), "mpv -", or none (check and count the stream, show
-                     nothing)
+  --player CMD       Player: mpv (default when installed: driven over its IPC,
+                     one window for SEEK, QUALITY, PAUSE and new titles, exact
+                     pause and seek), ffplay (default otherwise), a command fed
+                     the stream on stdin, or none (check and count the stream,
+                     show nothing); both need a display
   --tls              Connect with TLS
   --ca FILE          Trust this PEM certificate authority (with --tls)
   --ephemeral        Keep keys in memory only; the server holds the name only
@@ -33,6 +36,17 @@ ${COMMAND_HELP}
 Keys: Tab completes, Up/Down recall history, Ctrl-C clears the line (on an empty
 line it stops the video), Ctrl-D or QUIT leaves. WHO shows your own fingerprint first.
 `;
+
+/**
+ * The player when `--player` is not given: mpv when it is installed (a control channel: exact
+ * pause, seek and quality in one window), else ffplay.
+ *
+ * @param find Finds a program on PATH. @default {findExecutable}
+ * @returns `mpv` or `ffplay`.
+ */
+export function defaultPlayer(find: (name: string) => string | null = findExecutable): string {
+  return find("mpv") !== null ? "mpv" : "ffplay";
+}
 
 /**
  * Parses `HOST:PORT` (IPv6 in brackets).
@@ -91,7 +105,7 @@ export async function join(args: string[]): Promise<number> {
     hostname,
     port,
     tls: values.tls ? { caCerts } : undefined,
-    player: values.player ?? "ffplay",
+    player: values.player ?? defaultPlayer(),
     ephemeral: values.ephemeral ?? false,
     dir: configDir(),
   });

@@ -4,6 +4,7 @@
  */
 
 import type { Quality } from "../protocol/messages.ts";
+import { GRANDFATHERED_HINT, GRANDFATHERED_MARK } from "../protocol/shown_name.ts";
 
 /** A parsed command line. */
 export type Command =
@@ -46,7 +47,7 @@ export const COMMAND_WORDS = [
 /** One line per command, for HELP. */
 export const COMMAND_HELP = `Commands (case does not matter):
   LIST                        Videos on the server
-  PLAY <title> [720p|auto]    Play a title (auto adapts to your connection)
+  PLAY <title> [720p|auto]    Play a title (auto adapts); quote one with spaces: "my film"
   STOP                        Stop playing (Ctrl-C on an empty line too)
   PAUSE / RESUME              Freeze the picture and hold the stream; continue
   SEEK <1:30|+10|-10>         Jump to a time, or seconds forward or back
@@ -56,7 +57,14 @@ export const COMMAND_HELP = `Commands (case does not matter):
   VERIFY <peer> [yes]         Show a peer's full fingerprint (or yours); "yes" marks it verified
   ACCEPT <peer>               Trust a peer's changed key
   HELP                        This help
-  QUIT                        Leave (Ctrl-D too)`;
+  QUIT                        Leave (Ctrl-D too)
+
+Marks after a name:
+  ✓                           You verified the peer's key (VERIFY)
+  !UNVERIFIED KEY             The peer's key changed since you last talked
+  !LOOKS LIKE <peer>          A new peer whose name looks like one you know
+  ${GRANDFATHERED_MARK}                           ${GRANDFATHERED_HINT}
+Invisible characters in names and messages show as escapes, e.g. \\u200b.`;
 
 /**
  * Parses a quality: `720p`, `720` or `auto`.
@@ -97,6 +105,118 @@ export function parseSeekTarget(text: string): SeekTarget {
   return { relative: match[1] === "-" ? -seconds : seconds };
 }
 
+/** Words of a line as the parser reads them, and how the last one was typed. */
+interface _Scan {
+  /** The words, unquoted. */
+  words: string[];
+  /** The last word as typed (with its quotes); empty after trailing blanks. */
+  rawLast: string;
+  /** The quote left open at the end, if any. */
+  open: "'" | '"' | null;
+  /** A backslash ends the line. */
+  escape: boolean;
+}
+
+/**
+ * Reads words the way a shell does: blanks separate words; `"..."` keeps blanks, and a backslash
+ * in it escapes `"` or `\`; `'...'` keeps everything as typed; a backslash outside quotes keeps
+ * the next character (`my\ film`). Quotes may join parts (`"my "film`).
+ */
+function _scan(text: string): _Scan {
+  const words: string[] = [];
+  let word = "";
+  let started = false;
+  let rawStart = 0;
+  let open: "'" | '"' | null = null;
+  let escape = false;
+  const chars = [...text];
+  let offset = 0;
+  for (const ch of chars) {
+    const at = offset;
+    offset += ch.length;
+    if (escape) {
+      // In double quotes only \" and \\ are escapes; elsewhere the backslash stays.
+      if (open === '"' && ch !== '"' && ch !== "\\") word += "\\";
+      word += ch;
+      escape = false;
+    } else if (open === "'") {
+      if (ch === "'") open = null;
+      else word += ch;
+    } else if (ch === "\\") {
+      if (!started) rawStart = at;
+      started = true;
+      escape = true;
+    } else if (open === '"') {
+      if (ch === '"') open = null;
+      else word += ch;
+    } else if (ch === '"' || ch === "'") {
+      if (!started) rawStart = at;
+      started = true;
+      open = ch;
+    } else if (/\s/.test(ch)) {
+      if (started) words.push(word);
+      word = "";
+      started = false;
+      rawStart = offset;
+    } else {
+      if (!started) rawStart = at;
+      started = true;
+      word += ch;
+    }
+  }
+  if (started) words.push(word);
+  return { words, rawLast: started ? text.slice(rawStart) : "", open, escape };
+}
+
+/**
+ * Splits the arguments of a command line into words, honouring quotes and backslashes as
+ * {@linkcode quoteWord} writes them: `"my film"`, `'l’été'`, `my\ film`.
+ *
+ * @param text The arguments.
+ * @returns The words, unquoted.
+ * @throws {SyntaxError} On a quote left open or a backslash at the end.
+ */
+export function splitWords(text: string): string[] {
+  const scan = _scan(text);
+  if (scan.open !== null) {
+    throw new SyntaxError(
+      `Invalid line: the quote ${scan.open} is not closed; close it, e.g. PLAY "my film"`,
+    );
+  }
+  if (scan.escape) {
+    throw new SyntaxError("Invalid line: it ends with a backslash; remove it or quote the word");
+  }
+  return scan.words;
+}
+
+/**
+ * Writes a word so that {@linkcode splitWords} reads it back unchanged: as it is when it has no
+ * blanks, quotes or backslashes, else in double quotes with `"` and `\` escaped.
+ *
+ * @param word A title or a name.
+ * @returns The word as typed.
+ * @example
+ * ```ts
+ * quoteWord("my film"); // '"my film"'
+ * ```
+ */
+export function quoteWord(word: string): string {
+  if (word !== "" && !/[\s"'\\]/.test(word)) return word;
+  return `"${word.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+}
+
+/** PLAY's quality word; one that is not a quality is likely the rest of an unquoted title. */
+function _playQuality(args: readonly string[]): Quality {
+  if (args[1] === undefined) return "auto";
+  try {
+    return parseQuality(args[1]);
+  } catch (error) {
+    throw new SyntaxError(
+      `${(error as Error).message}; quote a title with spaces: PLAY ${quoteWord(args.join(" "))}`,
+    );
+  }
+}
+
 /**
  * Parses one typed line.
  *
@@ -107,22 +227,24 @@ export function parseSeekTarget(text: string): SeekTarget {
 export function parseCommand(line: string): Command {
   const trimmed = line.trim();
   if (trimmed === "") return { kind: "empty" };
-  const [word, ...rest] = trimmed.split(/\s+/);
-  const args = rest;
-  switch (word.toUpperCase()) {
+  const word = trimmed.split(/\s/, 1)[0];
+  const upper = word.toUpperCase();
+  // MESSAGE keeps its text exactly as typed (an apostrophe is not a quote there).
+  const args = upper === "MESSAGE" || upper === "MSG"
+    ? trimmed.slice(word.length).trim().split(/\s+/).filter((w) => w !== "")
+    : splitWords(trimmed.slice(word.length));
+  switch (upper) {
     case "LIST":
     case "LS":
       return { kind: "list" };
     case "PLAY": {
       if (args.length === 0) throw new SyntaxError("Usage: PLAY <title> [720p|auto]; run LIST");
       if (args.length > 2) {
-        throw new SyntaxError("Invalid PLAY: too many words; usage: PLAY <title> [720p|auto]");
+        throw new SyntaxError(
+          'Invalid PLAY: too many words; quote a title with spaces: PLAY "my film" [720p|auto]',
+        );
       }
-      return {
-        kind: "play",
-        title: args[0],
-        quality: args[1] === undefined ? "auto" : parseQuality(args[1]),
-      };
+      return { kind: "play", title: args[0], quality: _playQuality(args) };
     }
     case "STOP":
       return { kind: "stop" };
@@ -198,21 +320,26 @@ function _qualities(heights: readonly number[]): string[] {
  */
 export function complete(line: string, sources: CompletionSources): [string[], string] {
   // Leading blanks would make an empty first word and hide the command.
-  const words = line.trimStart().split(/\s+/);
-  const last = words[words.length - 1];
-  if (words.length <= 1) {
-    const hits = COMMAND_WORDS.filter((w) => w.startsWith(last.toUpperCase()));
-    return [hits.map((w) => `${w} `), last];
+  const trimmed = line.trimStart();
+  const first = /^\S*/.exec(trimmed)![0];
+  if (first.length === trimmed.length) {
+    const hits = COMMAND_WORDS.filter((w) => w.startsWith(first.toUpperCase()));
+    return [hits.map((w) => `${w} `), first];
   }
-  const command = words[0].toUpperCase();
+  const command = first.toUpperCase();
+  const scan = _scan(trimmed.slice(first.length));
+  // The word being typed is the last one, or a new empty one after blanks.
+  const args = scan.rawLast === "" ? [...scan.words, ""] : scan.words;
+  const last = args[args.length - 1];
   let pool: readonly string[] = [];
-  if (words.length === 2) {
+  if (args.length === 1) {
     if (["MESSAGE", "MSG", "VERIFY", "ACCEPT"].includes(command)) pool = sources.peers;
     else if (command === "PLAY") pool = sources.titles.map((t) => t.title);
     else if (command === "QUALITY") pool = _qualities(sources.playing ?? []);
-  } else if (words.length === 3 && command === "PLAY") {
-    const title = sources.titles.find((t) => t.title === words[1]);
+  } else if (args.length === 2 && command === "PLAY") {
+    const title = sources.titles.find((t) => t.title === args[0]);
     pool = title === undefined ? ["auto"] : _qualities(title.heights);
   }
-  return [pool.filter((p) => p.startsWith(last)).map((p) => `${p} `), last];
+  // Candidates are written as the parser reads them: a title with spaces comes quoted.
+  return [pool.filter((p) => p.startsWith(last)).map((p) => `${quoteWord(p)} `), scan.rawLast];
 }

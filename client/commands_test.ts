@@ -7,7 +7,9 @@ import {
   parseCommand,
   parseQuality,
   parseSeekTarget,
+  quoteWord,
   type SeekTarget,
+  splitWords,
   type TitleChoice,
 } from "./commands.ts";
 
@@ -36,6 +38,20 @@ const PARSE_TABLE: readonly [string, Command][] = [
   ["PLAY dog auto", { kind: "play", title: "dog", quality: "auto" }],
   ["PLAY dog AUTO", { kind: "play", title: "dog", quality: "auto" }],
   ["pLaY   dog \t 240p  ", { kind: "play", title: "dog", quality: 240 }],
+  ['PLAY "my film"', { kind: "play", title: "my film", quality: "auto" }],
+  ['PLAY "my film" 480p', { kind: "play", title: "my film", quality: 480 }],
+  ["PLAY 'l’été'", { kind: "play", title: "l’été", quality: "auto" }],
+  ["PLAY 'l’été à Paris' 720", { kind: "play", title: "l’été à Paris", quality: 720 }],
+  ["PLAY l’été", { kind: "play", title: "l’été", quality: "auto" }],
+  ["PLAY my\\ film", { kind: "play", title: "my film", quality: "auto" }],
+  ['PLAY "say \\"hi\\""', { kind: "play", title: 'say "hi"', quality: "auto" }],
+  ['PLAY "back\\\\slash"', { kind: "play", title: "back\\slash", quality: "auto" }],
+  ['PLAY "a\\b"', { kind: "play", title: "a\\b", quality: "auto" }],
+  ["PLAY 'a\\b'", { kind: "play", title: "a\\b", quality: "auto" }],
+  ['PLAY "it\'s"', { kind: "play", title: "it's", quality: "auto" }],
+  ['PLAY "my "film', { kind: "play", title: "my film", quality: "auto" }],
+  ['PLAY ""', { kind: "play", title: "", quality: "auto" }],
+  ["PLAY 🎬\\ 🎥", { kind: "play", title: "🎬 🎥", quality: "auto" }],
   ["STOP", { kind: "stop" }],
   ["stop", { kind: "stop" }],
   ["PAUSE", { kind: "pause" }],
@@ -57,6 +73,8 @@ const PARSE_TABLE: readonly [string, Command][] = [
   }],
   ["MESSAGE bob bob says bob", { kind: "message", to: "bob", text: "bob says bob" }],
   ["MESSAGE message message", { kind: "message", to: "message", text: "message" }],
+  // MESSAGE text is not parsed: an apostrophe or a backslash is text.
+  ["MESSAGE bob it's \"fine\\", { kind: "message", to: "bob", text: "it's \"fine\\" }],
   ["MSG bob hi", { kind: "message", to: "bob", text: "hi" }],
   ["msg\tbob\thi  there", { kind: "message", to: "bob", text: "hi  there" }],
   ["MSG", { kind: "message" }],
@@ -91,6 +109,11 @@ Deno.test("parseCommand() covers every command word", () => {
 const ERROR_TABLE: readonly [string, string][] = [
   ["PLAY", "Usage: PLAY"],
   ["PLAY dog 720p now", "too many words"],
+  ["PLAY my film", "quote a title with spaces"],
+  ['PLAY "my film', 'the quote " is not closed'],
+  ["PLAY 'l’été", "the quote ' is not closed"],
+  ["PLAY dog\\", "ends with a backslash"],
+  ['SEEK "1:30', "is not closed"],
   ["PLAY dog fast", 'Invalid quality "fast"'],
   ["PLAY dog 7", 'Invalid quality "7"'],
   ["PLAY dog 0p", "Invalid quality"],
@@ -185,11 +208,52 @@ Deno.test("parseSeekTarget() reads times, seconds and signed offsets", () => {
   }
 });
 
+Deno.test("splitWords() reads back every word quoteWord() writes", () => {
+  const table = [
+    "dog",
+    "my film",
+    "l’été",
+    "l'été",
+    'say "hi"',
+    "a\\b",
+    "a\\",
+    "  lead and trail  ",
+    "tab\there",
+    "",
+    '"',
+    "'",
+    "🎬 film",
+    "\\\"'\\",
+  ];
+  for (const word of table) {
+    deepEqual(splitWords(` ${quoteWord(word)} 720p`), [word, "720p"], JSON.stringify(word));
+  }
+  equal(quoteWord("dog"), "dog");
+  equal(quoteWord("my film"), '"my film"');
+  equal(quoteWord("l’été"), "l’été");
+});
+
+Deno.test("splitWords() splits on any blanks and joins quoted parts", () => {
+  const table: readonly [string, string[]][] = [
+    ["", []],
+    ["   ", []],
+    ["a", ["a"]],
+    [" a \t b ", ["a", "b"]],
+    ['"a b"c', ["a bc"]],
+    ["'a'\"b\"", ["ab"]],
+    ["a\\ b c", ["a b", "c"]],
+    ["'' x", ["", "x"]],
+  ];
+  for (const [text, expected] of table) deepEqual(splitWords(text), expected, JSON.stringify(text));
+});
+
 const PEERS = ["alice", "bob", "bobby"];
 const TITLE_CHOICES: readonly TitleChoice[] = [
   { title: "dog", heights: [720, 240] },
   { title: "dolphin", heights: [480] },
   { title: "cat", heights: [240, 360, 480, 720, 1080] },
+  { title: "my film", heights: [480, 1080] },
+  { title: "l’été", heights: [360] },
 ];
 const TITLES = { peers: PEERS, titles: TITLE_CHOICES };
 
@@ -223,9 +287,16 @@ Deno.test("complete() offers peers after MESSAGE/MSG/VERIFY/ACCEPT, titles after
     ["VERIFY bobb", ["bobby "], "bobb"],
     ["ACCEPT ", ["alice ", "bob ", "bobby "], ""],
     ["ACCEPT z", [], "z"],
-    ["PLAY ", ["dog ", "dolphin ", "cat "], ""],
+    ["PLAY ", ["dog ", "dolphin ", "cat ", '"my film" ', "l’été "], ""],
     ["play do", ["dog ", "dolphin "], "do"],
     ["PLAY c", ["cat "], "c"],
+    // A title with spaces is inserted quoted, replacing what was typed of it, quoted or not.
+    ["PLAY my", ['"my film" '], "my"],
+    ['PLAY "my f', ['"my film" '], '"my f'],
+    ["PLAY 'my f", ['"my film" '], "'my f"],
+    ["PLAY my\\ f", ['"my film" '], "my\\ f"],
+    ["PLAY l’", ["l’été "], "l’"],
+    ["PLAY my film", [], "film"],
     ["PLAY dog 720p ", [], ""],
     ["MESSAGE bob ", [], ""],
     ["STOP ", [], ""],
@@ -244,6 +315,9 @@ Deno.test("complete() offers only the resolutions the title, or what plays, has"
     ["PLAY dolphin ", ["auto ", "480p "], ""],
     ["PLAY cat 1", ["1080p "], "1"],
     ["PLAY cat a", ["auto "], "a"],
+    ['PLAY "my film" ', ["auto ", "480p ", "1080p "], ""],
+    ["play 'my film' 1", ["1080p "], "1"],
+    ["PLAY my\\ film ", ["auto ", "480p ", "1080p "], ""],
     // A title LIST has not shown: only auto is sure to exist.
     ["PLAY zebra ", ["auto "], ""],
     // QUALITY: the heights of what plays.

@@ -12,10 +12,15 @@ import {
   COMMAND_HELP,
   type CompletionSources,
   parseCommand,
+  quoteWord,
   type SeekTarget,
   type TitleChoice,
 } from "./commands.ts";
 import type { KeyTrust } from "./known_peers.ts";
+import { isConnectionLost } from "./session.ts";
+import { showName } from "../protocol/shown_name.ts";
+import { escapeName } from "../protocol/text.ts";
+import { normalizePlayArgument } from "../video/catalog.ts";
 import type { PlaybackState } from "./playback.ts";
 import { PLAIN, renderError, renderVideos, renderWhoLine, safe, type Style } from "./render.ts";
 
@@ -93,6 +98,8 @@ export class CommandHandler {
   readonly #style: Style;
   readonly #checkPlayer: () => void;
   #titles: TitleChoice[] = [];
+  /** Titles PLAY found still being prepared: the server says when they are ready. */
+  readonly #waiting = new Set<string>();
 
   /** @param options Input and output, the session, the viewer. */
   constructor(options: CommandHandlerOptions) {
@@ -122,6 +129,8 @@ export class CommandHandler {
     try {
       return await this.#run(line);
     } catch (error) {
+      // A command cut short by the lost connection: the client reports the loss once, as it leaves.
+      if (isConnectionLost(error)) return true;
       if (error instanceof SyntaxError || error instanceof PeerstreamError) {
         this.#error(error.message);
         return true;
@@ -168,7 +177,13 @@ export class CommandHandler {
     switch (command.kind) {
       case "play":
         this.#checkPlayer();
-        await this.#viewer.play(command.title, command.quality);
+        try {
+          await this.#viewer.play(command.title, command.quality);
+        } catch (error) {
+          if (!(error instanceof PeerstreamError && error.code === "VIDEO_NOT_READY")) throw error;
+          this.#waiting.add(command.title);
+          this.#error(`${error.message}; you will be told when it is ready`);
+        }
         return true;
       case "stop":
         await this.#viewer.stop();
@@ -200,6 +215,28 @@ export class CommandHandler {
     }
   }
 
+  /**
+   * The server pushed the list because a title PLAY found being prepared is ready (or failed):
+   * says so for each title waited on, and keeps the list for Tab.
+   *
+   * @param videos The list as it is now.
+   */
+  videosPushed(videos: readonly VideoSummary[]): void {
+    this.#titles = videos.map((v) => ({ title: v.title, heights: v.heights }));
+    for (const asked of [...this.#waiting]) {
+      const video = videos.find((v) => v.title === asked) ??
+        videos.find((v) => v.title === normalizePlayArgument(asked)?.title);
+      if (video?.state === "preparing") continue;
+      this.#waiting.delete(asked);
+      const name = safe(video?.title ?? asked);
+      if (video === undefined) {
+        this.#error(`Cannot play "${name}": the server has no such title; run LIST to see titles`);
+      } else if (video.state === "ready") {
+        this.#io.print(`* "${name}" is ready; PLAY ${safe(quoteWord(video.title))}`);
+      } else this.#error(`Cannot play "${name}": its preparation failed; see the server log`);
+    }
+  }
+
   async #list(): Promise<boolean> {
     const videos = await this.#session.list();
     this.#titles = videos.map((v) => ({ title: v.title, heights: v.heights }));
@@ -221,7 +258,7 @@ export class CommandHandler {
   }
 
   async #verify(peer: string, confirm: boolean): Promise<boolean> {
-    const name = safe(peer);
+    const name = escapeName(peer);
     if (peer === this.#session.name) {
       this.#io.print(`${name} (you): ${formatFingerprint(await this.#session.fingerprint())}`);
       this.#io.print(`Read it to your peer out of band; they run: VERIFY ${name} yes`);
@@ -240,7 +277,7 @@ export class CommandHandler {
   }
 
   #accept(peer: string): boolean {
-    const name = safe(peer);
+    const name = escapeName(peer);
     if (this.#session.acceptKey(peer)) {
       this.#io.print(`* accepted ${name}'s new key`);
     } else if (!this.#session.knows(peer) && !this.#session.peers.has(peer)) {
@@ -259,7 +296,7 @@ export class CommandHandler {
         this.#io.print("Nobody else is online");
         return true;
       }
-      this.#io.print(`Online: ${names.map(safe).join(", ")}`);
+      this.#io.print(`Online: ${names.map(showName).join(", ")}`);
       const answer = await this.#io.read("To: ");
       if (answer === null) return false;
       to = answer.trim();
@@ -282,7 +319,9 @@ export class CommandHandler {
     const recipient = to;
     this.#session.sendText(recipient, text).then(
       () => this.#io.print(this.#style.dim(`* delivered to ${safe(recipient)}`)),
-      (error) => this.#error((error as Error).message),
+      (error) => {
+        if (!isConnectionLost(error)) this.#error((error as Error).message);
+      },
     );
     return true;
   }

@@ -304,5 +304,40 @@ Deno.test("CommandHandler escapes names and titles from the network", async () =
   const { handler, session, out } = setup();
   session.online = new Set(["evil\x1b[2J"]);
   await handler.run("MESSAGE");
-  deepEqual(out, ["Online: evil\\x1b[2J"]);
+  // Such a name breaks the name rules: it also carries the mark.
+  deepEqual(out, ["Online: evil\\x1b[2J ⚠"]);
+});
+
+Deno.test("CommandHandler PLAY of a title being prepared says it will tell, and tells once it is ready", async () => {
+  const { viewer, out, err, handler } = setup();
+  viewer.play = (title) =>
+    Promise.reject(
+      new PeerstreamError(
+        "VIDEO_NOT_READY",
+        `Cannot play "${title}" yet: it is being prepared (40%); try again shortly`,
+      ),
+    );
+  await handler.run("PLAY 'my film'");
+  await handler.run("PLAY dog_720p.mp4");
+  deepEqual(err, [
+    'error: Cannot play "my film" yet: it is being prepared (40%); try again shortly; you will be told when it is ready',
+    'error: Cannot play "dog_720p.mp4" yet: it is being prepared (40%); try again shortly; you will be told when it is ready',
+  ]);
+  const summary = (title: string, state: "ready" | "preparing" | "failed") => ({
+    title,
+    heights: [240, 480],
+    duration: 10,
+    hasAudio: true,
+    state,
+    progress: state === "preparing" ? 0.5 : 1,
+  });
+  // One still preparing: nothing said for it yet.
+  handler.videosPushed([summary("dog", "preparing"), summary("my film", "ready")]);
+  deepEqual(out, ['* "my film" is ready; PLAY "my film"']);
+  handler.videosPushed([summary("dog", "ready"), summary("my film", "ready")]);
+  deepEqual(out, ['* "my film" is ready; PLAY "my film"', '* "dog" is ready; PLAY dog']);
+  // Told once; and Tab now offers the titles pushed.
+  handler.videosPushed([summary("dog", "ready"), summary("my film", "ready")]);
+  equal(out.length, 2);
+  deepEqual(handler.completion().titles.map((t) => t.title), ["dog", "my film"]);
 });

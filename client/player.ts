@@ -24,8 +24,13 @@ export interface Player {
   write(data: Uint8Array): Promise<boolean>;
   /** Closes its input: it plays out what it has, then exits. */
   end(): Promise<void>;
-  /** Ends it at once; resolves once it exited. */
-  kill(): Promise<void>;
+  /**
+   * Ends it at once; resolves once it exited.
+   *
+   * @param options `keepWindow`: another player takes over at once (a jump, a new title), so a
+   * player that can keep its window (mpv) keeps it. @default {false}
+   */
+  kill(options?: { keepWindow?: boolean }): Promise<void>;
   /** Freezes it (PAUSE). */
   pause(): void;
   /** Continues it (RESUME). */
@@ -34,6 +39,26 @@ export interface Player {
   readonly exited: Promise<number>;
   /** What a validating player counted; none for a real player. */
   readonly stats?: PlayerStats;
+  /**
+   * Seconds into its input of the frame on screen, when the player can tell (mpv over its IPC);
+   * undefined before its first frame or when it cannot.
+   */
+  position?(): number | undefined;
+  /**
+   * Freezes it and resolves with the exact position of the frame it holds (mpv), so that a jump
+   * can continue at the next frame; undefined when it cannot tell.
+   */
+  hold?(): Promise<number | undefined>;
+}
+
+/** Where a player starts in its input: a jump lands inside the first segment. */
+export interface PlayerStart {
+  /** Media time of the input's first byte: the epoch's first segment. */
+  origin: number;
+  /** Media time to show first (a player that can start there exactly does). */
+  at: number;
+  /** Start frozen (PAUSE in effect). */
+  paused: boolean;
 }
 
 /** What `--player none` counted. */
@@ -111,6 +136,11 @@ export function playerArgs(spec: string, info: StreamStartMessage): string[] | n
     "-loglevel",
     "error",
     "-autoexit",
+    // Video is the master clock: after PAUSE (SIGSTOP) and RESUME, ffplay resets its frame timer
+    // and continues from the frozen frame; with the audio clock it dropped the paused time's
+    // frames to catch up (issue 18).
+    "-sync",
+    "video",
     "-window_title",
     `peerstream: ${info.title}`,
     ...(top ? ["-x", String(top.width), "-y", String(top.height)] : []),

@@ -100,6 +100,8 @@ Deno.test("playerArgs() for ffplay cuts probing and sizes the window for the top
   equal(after(args, "-y"), "720");
   equal(after(args, "-window_title"), "peerstream: dog");
   ok(args.includes("-autoexit"));
+  // Video is the master clock, so RESUME continues from the frozen frame (issue 18).
+  equal(after(args, "-sync"), "video");
   ok(!args.includes("-framerate"));
   // The input comes last, after every input option.
   deepEqual(args.slice(-2), ["-i", "pipe:0"]);

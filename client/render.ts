@@ -15,6 +15,7 @@ import type {
   VideoSummary,
 } from "../protocol/messages.ts";
 import { displayWidth, escapeControls, padColumns, speakerLines } from "../protocol/text.ts";
+import { showName } from "../protocol/shown_name.ts";
 import type { KeyTrust } from "./known_peers.ts";
 import type { PlayerStats } from "./player.ts";
 import type { IncomingMessage } from "./session.ts";
@@ -65,7 +66,7 @@ export interface RenderMessageOptions {
 /**
  * A verified message: every line starts with the sender and its mark (`✓` verified,
  * `!UNVERIFIED KEY` changed, `!LOOKS LIKE alice` for a new peer whose name looks like a known
- * one); each later line of the text, or piece of a line cut at the width, is marked as a
+ * one; the name itself shown by `showName`, so `⚠` follows a name today's rules refuse); each later line of the text, or piece of a line cut at the width, is marked as a
  * continuation (`<bob> ┆ `), so that no line of it can pass for a message from someone else.
  *
  * @param message The message.
@@ -83,9 +84,9 @@ export function renderMessage(
     : message.trust === "changed"
     ? " !UNVERIFIED KEY"
     : message.lookalike !== undefined
-    ? ` !LOOKS LIKE ${message.lookalike}`
+    ? ` !LOOKS LIKE ${showName(message.lookalike)}`
     : "";
-  const label = safe(`<${message.from}${mark}>`);
+  const label = `<${showName(message.from)}${mark}>`;
   return speakerLines(label, message.text, options).map((line) =>
     `${style.bold(label)}${line.slice(label.length)}`
   );
@@ -93,12 +94,12 @@ export function renderMessage(
 
 /** `* bob joined`. */
 export function renderJoined(name: string, style: Style = PLAIN): string {
-  return style.green(`* ${safe(name)} joined`);
+  return style.green(`* ${showName(name)} joined`);
 }
 
 /** `* bob left (timeout)`. */
 export function renderLeft(name: string, reason: LeaveReason, style: Style = PLAIN): string {
-  return style.yellow(`* ${safe(name)} left${reason === "quit" ? "" : ` (${reason})`}`);
+  return style.yellow(`* ${showName(name)} left${reason === "quit" ? "" : ` (${reason})`}`);
 }
 
 /**
@@ -111,7 +112,7 @@ export function renderPeerState(
   state: PeerReachability,
   style: Style = PLAIN,
 ): string {
-  const shown = names.slice(0, 5).map(safe).join(", ");
+  const shown = names.slice(0, 5).map(showName).join(", ");
   const who = names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
   return state === "unreachable"
     ? style.yellow(
@@ -122,7 +123,7 @@ export function renderPeerState(
 
 /** The warning when a known peer comes online with another key. */
 export function renderKeyChanged(name: string, style: Style = PLAIN): string {
-  const who = safe(name);
+  const who = showName(name);
   return style.red(
     `warning: ${who}'s key changed since you last talked; messages to ${who} are refused until you run VERIFY ${who} and ACCEPT ${who}`,
   );
@@ -168,7 +169,7 @@ export function renderWhoLine(
   fingerprint: string,
   trust: KeyTrust | "you",
 ): string {
-  return `${padColumns(safe(name), 16)} ${formatFingerprint(fingerprint, 4)}  ${trust}`;
+  return `${padColumns(showName(name), 16)} ${formatFingerprint(fingerprint, 4)}  ${trust}`;
 }
 
 /** `* playing "testcard" (0:12, 240p/480p/720p, auto)`. */

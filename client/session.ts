@@ -23,7 +23,12 @@ import {
   seal,
   signChallenge,
 } from "../protocol/e2e.ts";
-import { type Frame, FrameDecoder } from "../protocol/frame.ts";
+import {
+  type Frame,
+  FrameDecoder,
+  FrameTooLargeError,
+  MAX_FRAME_BYTES,
+} from "../protocol/frame.ts";
 import {
   type ClientMessage,
   decodeMessage,
@@ -46,6 +51,8 @@ import {
   type WelcomeMessage,
 } from "../protocol/messages.ts";
 import { normalizeName } from "../protocol/names.ts";
+import { showName } from "../protocol/shown_name.ts";
+import { escapeName } from "../protocol/text.ts";
 import { ReplayGuard, type ReplayStorage } from "../protocol/replay.ts";
 import { type KeyTrust, KnownPeers } from "./known_peers.ts";
 import { PeerList } from "./peers.ts";
@@ -115,8 +122,17 @@ export interface SessionEvents {
   shutdown?(message: string): void;
   /** An error the server sent that answers no request. */
   serverError?(code: ErrorCode, message: string): void;
-  /** The connection closed; `expected` after QUIT. */
-  closed?(info: { expected: boolean; message: string }): void;
+  /**
+   * The server pushed the list: a title this client asked to play while it was being prepared is
+   * ready now (or failed). It comes as a `videos` answering that `play` again.
+   */
+  videos?(videos: VideoSummary[]): void;
+  /**
+   * The connection closed; `expected` after QUIT. `broken` is set when the server broke the
+   * protocol beyond repair (a frame over the size cap): a whole `Cannot …` sentence to show as it
+   * is, rather than as a lost connection.
+   */
+  closed?(info: ClosedInfo): void;
   /**
    * A peer in the known-peers table came online with another key than the one remembered (checked
    * when it joins, or is online at welcome; peers never seen before cost no key lookup).
@@ -213,6 +229,42 @@ interface Stream {
   received: number;
   /** STOP was asked: the sink was closed and late media is dropped. */
   stopping: boolean;
+}
+
+/** How the connection ended, for {@linkcode SessionEvents.closed}. */
+export interface ClosedInfo {
+  /** After QUIT (or `close()`), with nothing wrong. */
+  expected: boolean;
+  /** Why it ended, e.g. `the server closed the connection`. */
+  message: string;
+  /** The whole error when the server sent something no peerstream server sends; else undefined. */
+  broken?: string;
+}
+
+/**
+ * What a client says of a frame header over the cap, from a broken or hostile server (or another
+ * protocol on the port): the declared length and the limit, then what it means.
+ *
+ * @param error The decoder's error.
+ * @returns `Cannot read from the server: it sent a frame of N bytes, over the 1 MiB limit; …`.
+ */
+export function oversizedFrameMessage(error: FrameTooLargeError): string {
+  return `Cannot read from the server: it sent a frame of ${error.declared} bytes, over the ${
+    MAX_FRAME_BYTES / 2 ** 20
+  } MiB limit; the server is broken or not a peerstream server`;
+}
+
+const lostErrors = new WeakSet<object>();
+
+/**
+ * Whether a request failed only because the connection was lost: `closed` reports that once, so
+ * a caller need not show each request's failure too.
+ *
+ * @param error What a request rejected with.
+ * @returns True for the error requests get when the connection ends under them.
+ */
+export function isConnectionLost(error: unknown): boolean {
+  return typeof error === "object" && error !== null && lostErrors.has(error);
 }
 
 /** A transport the server has greeted: its decoder and any frames that came right behind. */
@@ -479,7 +531,11 @@ export class ClientSession {
       : { ...keys, trust, lookalike };
     if (trust === "new" && lookalike !== undefined) {
       this.#events.warning?.(
-        `"${name}" is new to you and looks like "${lookalike}", a peer you know; compare fingerprints with VERIFY ${name} before trusting it`,
+        `"${showName(name)}" is new to you and looks like "${
+          showName(lookalike)
+        }", a peer you know; compare fingerprints with VERIFY ${
+          escapeName(name)
+        } before trusting it`,
         "NAME_CONFUSABLE",
       );
     }
@@ -761,6 +817,7 @@ export class ClientSession {
   async #readLoop(greeted: Greeted) {
     const buffer = new Uint8Array(64 * 1024);
     let failure = "";
+    let broken: string | undefined;
     try {
       for (const frame of greeted.rest) this.#receive(decodeMessage(frame));
       while (true) {
@@ -774,9 +831,10 @@ export class ClientSession {
         }
       }
     } catch (error) {
+      if (error instanceof FrameTooLargeError) broken = oversizedFrameMessage(error);
       if (!this.#closing) failure = (error as Error).message;
     } finally {
-      await this.#lost(failure);
+      await this.#lost(failure, broken);
     }
   }
 
@@ -798,13 +856,16 @@ export class ClientSession {
   }
 
   /** The connection is gone: fail what waits, end the stream, tell the user. */
-  async #lost(readFailure: string) {
+  async #lost(readFailure: string, broken?: string) {
     const failure = this.#failure || readFailure;
     // Decide before close(), which marks the session as closing.
     const expected = this.#closing && failure === "";
     this.close();
     const message = failure || "the server closed the connection";
-    const error = new PeerstreamError("INTERNAL", `Lost connection to the server: ${message}`);
+    const error = broken !== undefined
+      ? new PeerstreamError("BAD_FRAME", broken)
+      : new PeerstreamError("INTERNAL", `Lost connection to the server: ${message}`);
+    lostErrors.add(error);
     for (const pending of this.#pending.values()) {
       clearTimeout(pending.timer);
       pending.reject(error);
@@ -814,7 +875,7 @@ export class ClientSession {
     this.#registering = undefined;
     this.#endStream("error");
     await this.#inbox;
-    this.#events.closed?.({ expected, message });
+    this.#events.closed?.({ expected, message, broken });
   }
 
   /** Handles a message if it is one a server may send; says so and ignores it otherwise. */
@@ -988,7 +1049,11 @@ export class ClientSession {
 
   #answer(re: number, message: ServerMessage) {
     const pending = this.#settle(re);
-    if (pending === undefined) return;
+    if (pending === undefined) {
+      // A `play` refused while its title was being prepared is answered again once it is ready.
+      if (message.type === "videos") this.#events.videos?.(message.videos);
+      return;
+    }
     const expected: readonly string[] = ANSWERS[pending.type];
     if (expected.includes(message.type)) {
       pending.resolve(message);
@@ -1112,7 +1177,7 @@ async function readGreeting(transport: ByteTransport, timeoutMs: number): Promis
     while (true) {
       const n = await Promise.race([transport.read(buffer), timeout]);
       if (n === null) throw new Error("the server closed the connection");
-      const frames = decoder.push(buffer.subarray(0, n));
+      const frames = pushGreeting(decoder, buffer.subarray(0, n));
       if (frames.length === 0) continue;
       const message = decodeMessage(frames[0]);
       if (message.type === "error") {
@@ -1129,5 +1194,15 @@ async function readGreeting(transport: ByteTransport, timeoutMs: number): Promis
     }
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Decodes greeting bytes; a frame over the cap is the server's fault, said as such. */
+function pushGreeting(decoder: FrameDecoder, bytes: Uint8Array): Frame[] {
+  try {
+    return decoder.push(bytes);
+  } catch (error) {
+    if (!(error instanceof FrameTooLargeError)) throw error;
+    throw new PeerstreamError("BAD_FRAME", oversizedFrameMessage(error), { cause: error });
   }
 }

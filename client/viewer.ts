@@ -29,7 +29,7 @@ import type {
 } from "../protocol/messages.ts";
 import type { SeekTarget } from "./commands.ts";
 import { nextPlaybackState, type PlaybackState, requireOnScreen } from "./playback.ts";
-import type { Player, PlayerStats } from "./player.ts";
+import type { Player, PlayerStart, PlayerStats } from "./player.ts";
 import { PLAYOUT_DEFAULTS, type PlayoutConfig, PlayoutQueue, shouldHold } from "./playout.ts";
 import { PositionClock } from "./position.ts";
 import type { MediaSink } from "./session.ts";
@@ -98,8 +98,11 @@ export interface ViewerStatus {
 export interface ViewerOptions {
   /** The session whose streams are shown. */
   session: ViewerSession;
-  /** Starts a player for a stream; throws when it cannot (e.g. no display). */
-  openPlayer: (info: StreamStartMessage) => Player;
+  /**
+   * Starts a player for a stream, or for a jump's new epoch (where it starts in it); throws when it
+   * cannot (e.g. no display).
+   */
+  openPlayer: (info: StreamStartMessage, start: PlayerStart) => Player;
   /** Where notices go. */
   onEvent: (event: ViewerEvent) => void;
   /** The clock, ms. @default {performance.now} */
@@ -112,12 +115,21 @@ export interface ViewerOptions {
 const WRITE_BYTES = 16 * 1024;
 
 interface Epoch {
+  /** Media time of the epoch's first segment. */
+  origin: number;
+  /** Media time asked for (a SEEK target, the frame after the one on screen for QUALITY). */
+  at: number;
   queue: PlayoutQueue;
   clock: PositionClock;
   timeline: SegmentMessage[];
   player?: Player;
   playerReady: Promise<Player | null>;
   retired: boolean;
+  /**
+   * A jump while paused into a player that shows an exact frame (mpv): the stream runs until the
+   * epoch's first segment is in, so that the target's frame shows, paused, in the window.
+   */
+  priming: boolean;
   wake?: () => void;
 }
 
@@ -126,12 +138,14 @@ interface Watch {
   quality: Quality;
   serverDone: boolean;
   epoch: Epoch;
+  /** Where the jump in flight lands exactly (its epoch starts at the segment containing it). */
+  jumpAt?: number;
 }
 
 /** Plays streams on screen through one player at a time. */
 export class Viewer {
   readonly #session: ViewerSession;
-  readonly #openPlayer: (info: StreamStartMessage) => Player;
+  readonly #openPlayer: (info: StreamStartMessage, start: PlayerStart) => Player;
   readonly #emit: (event: ViewerEvent) => void;
   readonly #now: () => number;
   readonly #playout: Readonly<PlayoutConfig>;
@@ -143,6 +157,8 @@ export class Viewer {
   #holdReason: "user" | "player" = "user";
   #cancel = false;
   #replaying = false;
+  /** Where the next stream starts exactly (a jump after everything arrived). */
+  #startAt?: number;
   #shownHeight = 0;
 
   /** @param options The session, the player factory, the notice callback and the clock. */
@@ -187,9 +203,11 @@ export class Viewer {
     this.#cancel = false;
     const old = this.#watch;
     this.#watch = undefined;
-    if (old !== undefined) await this.#retireEpoch(old.epoch);
+    // The next title (or the same one, replayed) takes the window over.
+    if (old !== undefined) await this.#retireEpoch(old.epoch, { keepWindow: true });
     this.#userPaused = false;
     this.#held = false;
+    this.#startAt = position;
     try {
       await this.#session.play(title, {
         quality,
@@ -283,10 +301,11 @@ export class Viewer {
   async seek(target: SeekTarget): Promise<number> {
     requireOnScreen(this.#state, "seek");
     const watch = this.#watch!;
-    const here = watch.epoch.clock.position(this.#now());
+    const here = this.#onScreen(watch.epoch).position;
     const wanted = "absolute" in target ? target.absolute : here + target.relative;
     const to = Math.max(0, Math.min(watch.info.duration, wanted));
     if (this.#runs(watch)) {
+      watch.jumpAt = to;
       await this.#orReplay(watch, () => this.#session.seek(to), {
         position: to,
         quality: watch.quality,
@@ -317,21 +336,53 @@ export class Viewer {
       );
     }
     watch.quality = quality;
-    if (!this.#runs(watch)) {
-      if (quality === "auto") return "next";
-      await this.#replay(watch, watch.epoch.clock.position(this.#now()), quality);
-      return "now";
-    }
     if (quality === "auto") {
-      await this.#orReplay(watch, () => this.#session.setQuality("auto"));
+      if (this.#runs(watch)) await this.#orReplay(watch, () => this.#session.setQuality("auto"));
       return "next";
     }
-    const position = watch.epoch.clock.position(this.#now());
-    await this.#orReplay(watch, () => this.#session.setQuality(quality, { position }), {
-      position,
-      quality,
-    });
+    const position = await this.#holdForSwitch(watch);
+    try {
+      if (!this.#runs(watch)) await this.#replay(watch, position, quality);
+      else {
+        watch.jumpAt = position;
+        await this.#orReplay(watch, () => this.#session.setQuality(quality, { position }), {
+          position,
+          quality,
+        });
+      }
+    } catch (error) {
+      // The picture was frozen for the switch: let it run again.
+      if (!this.#userPaused && watch.epoch.player !== undefined) watch.epoch.player.resume();
+      throw error;
+    }
     return "now";
+  }
+
+  /**
+   * Where a QUALITY switch continues: a player that can tell its frame (mpv) is frozen on it and
+   * the new rendition starts at the next frame, so no frame shows twice and none is skipped;
+   * otherwise the position on screen.
+   */
+  async #holdForSwitch(watch: Watch): Promise<number> {
+    const epoch = watch.epoch;
+    const held = await epoch.player?.hold?.();
+    if (held === undefined) return this.#onScreen(epoch).position;
+    // A player starting exactly somewhere shows the first frame at or after it: half a frame on
+    // is the next frame; paused, a quarter frame back is the same frame again.
+    const frame = 1 / (watch.info.fps || 25);
+    const shift = this.#userPaused ? -frame / 4 : frame / 2;
+    return Math.max(0, Math.min(watch.info.duration, epoch.origin + held + shift));
+  }
+
+  /** The position on screen, from the player when it can tell, else from the clock. */
+  #onScreen(epoch: Epoch): { position: number; started: boolean } {
+    const player = epoch.player;
+    if (player?.position === undefined) {
+      return { position: epoch.clock.position(this.#now()), started: epoch.clock.started };
+    }
+    const shown = player.position();
+    if (shown === undefined) return { position: epoch.at, started: false };
+    return { position: epoch.origin + shown, started: true };
   }
 
   /**
@@ -344,9 +395,9 @@ export class Viewer {
     const watch = this.#watch;
     if (watch === undefined) return null;
     const epoch = watch.epoch;
-    const position = epoch.clock.position(this.#now());
+    const { position, started } = this.#onScreen(epoch);
     const segment = _segmentAt(epoch.timeline, position);
-    if (epoch.clock.started && segment !== undefined && segment.height !== this.#shownHeight) {
+    if (started && segment !== undefined && segment.height !== this.#shownHeight) {
       this.#shownHeight = segment.height;
       this.#emit({
         kind: "rendition",
@@ -359,7 +410,7 @@ export class Viewer {
       title: watch.info.title,
       position,
       duration: watch.info.duration,
-      height: epoch.clock.started ? segment?.height ?? 0 : 0,
+      height: started ? segment?.height ?? 0 : 0,
       bitrate: segment?.bitrate ?? 0,
       paused: this.#userPaused,
       waiting: this.#held && this.#holdReason === "player" && !this.#userPaused,
@@ -414,12 +465,13 @@ export class Viewer {
 
   /** The stream started: open the player (throwing stops the stream) and return its sink. */
   #open(info: StreamStartMessage, quality: Quality): MediaSink {
-    const player = this.#openPlayer(info);
+    const at = Math.max(info.position, this.#startAt ?? info.position);
+    const player = this.#openPlayer(info, { origin: info.position, at, paused: false });
     const watch: Watch = {
       info,
       quality,
       serverDone: false,
-      epoch: this.#makeEpoch(info.position, Promise.resolve(player)),
+      epoch: this.#makeEpoch(info.position, at, Promise.resolve(player)),
     };
     this.#watch = watch;
     this.#shownHeight = 0;
@@ -440,6 +492,11 @@ export class Viewer {
         if (watch !== this.#watch) return;
         watch.epoch.queue.segment(segment);
         watch.epoch.timeline.push(segment);
+        // A second segment began: the first is in, and the frame asked for can show.
+        if (watch.epoch.priming && watch.epoch.timeline.length > 1) {
+          watch.epoch.priming = false;
+          this.#updateHold();
+        }
       },
       write: (data: Uint8Array) => {
         if (watch !== this.#watch) return;
@@ -455,8 +512,12 @@ export class Viewer {
       },
       seek: (seek: StreamSeekMessage) => {
         if (watch !== this.#watch) return;
-        const exit = this.#retireEpoch(watch.epoch);
-        watch.epoch = this.#makeEpoch(seek.position, exit.then(() => this.#spawn(watch)));
+        const exact = watch.epoch.player?.hold !== undefined;
+        const exit = this.#retireEpoch(watch.epoch, { keepWindow: true });
+        const at = Math.max(seek.position, watch.jumpAt ?? seek.position);
+        watch.jumpAt = undefined;
+        watch.epoch = this.#makeEpoch(seek.position, at, exit.then(() => this.#spawn(watch)));
+        watch.epoch.priming = this.#userPaused && exact;
         this.#startDrain(watch, watch.epoch);
         this.#emit({
           kind: "moved",
@@ -496,33 +557,40 @@ export class Viewer {
   /** A player for a new epoch, once the previous one is gone; null when it cannot start. */
   #spawn(watch: Watch): Player | null {
     if (watch !== this.#watch) return null;
+    const { origin, at } = watch.epoch;
     try {
-      return this.#openPlayer(watch.info);
+      return this.#openPlayer(watch.info, { origin, at, paused: this.#userPaused });
     } catch (error) {
       this.#fail(watch, (error as Error).message);
       return null;
     }
   }
 
-  #makeEpoch(origin: number, playerReady: Promise<Player | null>): Epoch {
+  #makeEpoch(origin: number, at: number, playerReady: Promise<Player | null>): Epoch {
     const clock = new PositionClock(origin);
     if (this.#userPaused) clock.hold(this.#now());
     return {
+      origin,
+      at,
       queue: new PlayoutQueue(origin, this.#playout),
       clock,
       timeline: [],
       playerReady,
       retired: false,
+      priming: false,
     };
   }
 
-  /** Ends an epoch: its queue is dropped and its player killed; resolves once it is gone. */
-  async #retireEpoch(epoch: Epoch): Promise<void> {
+  /**
+   * Ends an epoch: its queue is dropped and its player killed; resolves once it is gone.
+   * `keepWindow` when another player takes over at once (a jump, a new title).
+   */
+  async #retireEpoch(epoch: Epoch, options: { keepWindow?: boolean } = {}): Promise<void> {
     epoch.retired = true;
     epoch.queue.clear();
     epoch.wake?.();
     const player = await epoch.playerReady.catch(() => null);
-    await player?.kill().catch(() => {});
+    await player?.kill(options).catch(() => {});
   }
 
   #startDrain(watch: Watch, epoch: Epoch) {
@@ -597,7 +665,7 @@ export class Viewer {
     const hold = shouldHold({
       queuedSeconds: watch.epoch.queue.seconds,
       held: this.#held,
-      userPaused: this.#userPaused,
+      userPaused: this.#userPaused && !watch.epoch.priming,
     }, this.#playout);
     if (hold === this.#held) return;
     this.#held = hold;

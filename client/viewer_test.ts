@@ -6,7 +6,7 @@ import type {
   StreamSeekMessage,
   StreamStartMessage,
 } from "../protocol/messages.ts";
-import type { Player } from "./player.ts";
+import type { Player, PlayerStart } from "./player.ts";
 import type { MediaSink } from "./session.ts";
 import { Viewer, type ViewerEvent, type ViewerSession } from "./viewer.ts";
 
@@ -484,4 +484,91 @@ Deno.test("Viewer STOP while PLAY waits stops the stream once it starts", async 
   equal(players[0].killed, true);
   deepEqual(session.calls, ["play testcard 240 0", "stop"]);
   equal(viewer.state, "idle");
+});
+
+/** A player that tells its frame (as mpv does): its position and a hold that freezes it. */
+class ExactPlayer extends FakePlayer {
+  shown: number | undefined = undefined;
+  held = false;
+  position(): number | undefined {
+    return this.shown;
+  }
+  hold(): Promise<number | undefined> {
+    this.held = true;
+    this.paused = true;
+    return Promise.resolve(this.shown);
+  }
+}
+
+function setupExact() {
+  const session = new FakeSession();
+  const players: ExactPlayer[] = [];
+  const starts: PlayerStart[] = [];
+  const viewer = new Viewer({
+    session,
+    openPlayer: (_info, start) => {
+      starts.push(start);
+      const player = new ExactPlayer();
+      players.push(player);
+      return player;
+    },
+    onEvent: () => {},
+    now: () => 0,
+  });
+  return { session, players, starts, viewer };
+}
+
+Deno.test("Viewer QUALITY with a player that tells its frame holds it and starts at the next frame", async () => {
+  const { session, players, starts, viewer } = setupExact();
+  await viewer.play("testcard", "auto");
+  session.segment(0);
+  session.segment(1);
+  await settle();
+  // Frame 89 of 25 fps is on screen: 3.56 s into the input.
+  players[0].shown = 3.56;
+  equal(viewer.tick()?.position, 3.56);
+  equal(await viewer.setQuality(720), "now");
+  ok(players[0].held, "the frame on screen was frozen first");
+  // The jump asks for the position half a frame after it, and the new epoch starts there.
+  equal(session.calls[1], "quality 720 3.58");
+  await settle();
+  deepEqual(starts[1], { origin: 2, at: 3.58, paused: false });
+  ok(players[0].killed);
+  // Paused, the same frame again, in the new rendition.
+  viewer.pause();
+  players[1].shown = 1.56;
+  session.segment(1);
+  await viewer.setQuality(240);
+  const [, at] = /^quality 240 ([\d.]+)$/.exec(session.calls.at(-2) ?? "") ?? [];
+  ok(Math.abs(Number(at) - 3.55) < 1e-9, `${session.calls.at(-2)}`);
+});
+
+Deno.test("Viewer SEEK asks a player to start at the target inside the segment", async () => {
+  const { session, starts, viewer } = setupExact();
+  await viewer.play("testcard", "auto");
+  session.segment(0);
+  await settle();
+  equal(await viewer.seek({ absolute: 7.3 }), 7.3);
+  await settle();
+  deepEqual(starts[1], { origin: 6, at: 7.3, paused: false });
+});
+
+Deno.test("Viewer SEEK while paused with a player that tells its frame fetches the first segment, then holds again", async () => {
+  const { session, players, starts, viewer } = setupExact();
+  await viewer.play("testcard", "auto");
+  session.segment(0);
+  await settle();
+  viewer.pause();
+  deepEqual(session.calls.slice(1), ["pause"]);
+  await viewer.seek({ absolute: 5 });
+  await settle();
+  // The stream runs again until the target's segment is in, so the target's frame can show.
+  deepEqual(session.calls.slice(1), ["pause", "seek 5", "resume"]);
+  deepEqual(starts[1], { origin: 4, at: 5, paused: true });
+  session.segment(2);
+  deepEqual(session.calls.slice(4), []);
+  session.segment(3);
+  deepEqual(session.calls.slice(4), ["pause"], "held again once the first segment is in");
+  await settle();
+  ok(players[1].paused, "the new epoch's player stays paused");
 });

@@ -42,6 +42,33 @@ export interface Frame {
 }
 
 /**
+ * A frame declared a payload over {@linkcode MAX_FRAME_BYTES}: the stream cannot be framed any
+ * more. A `RangeError`, carrying the declared length so that a client can say what the server sent.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   new FrameDecoder().push(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1]));
+ * } catch (error) {
+ *   if (error instanceof FrameTooLargeError) console.log(error.declared); // 4294967295
+ * }
+ * ```
+ */
+export class FrameTooLargeError extends RangeError {
+  /** The payload length the header declared, in bytes. */
+  readonly declared: number;
+
+  /** @param declared The payload length the header declared. */
+  constructor(declared: number) {
+    super(
+      `Cannot decode frame: declared length ${declared} exceeds the ${MAX_FRAME_BYTES}-byte limit`,
+    );
+    this.name = "FrameTooLargeError";
+    this.declared = declared;
+  }
+}
+
+/**
  * Encodes one frame.
  *
  * @param type The frame type byte.
@@ -193,9 +220,7 @@ export class FrameDecoder {
     const length = readUint32(this.#header, 0);
     if (length > MAX_FRAME_BYTES) {
       this.#failed = true;
-      throw new RangeError(
-        `Cannot decode frame: declared length ${length} exceeds the ${MAX_FRAME_BYTES}-byte limit`,
-      );
+      throw new FrameTooLargeError(length);
     }
     this.#type = this.#header[4];
     this.#length = length;

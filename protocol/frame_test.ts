@@ -4,6 +4,7 @@ import {
   type Frame,
   FRAME_HEADER_BYTES,
   FrameDecoder,
+  FrameTooLargeError,
   FrameType,
   MAX_FRAME_BYTES,
   readUint32,
@@ -294,4 +295,22 @@ Deno.test("FrameDecoder.push() gives whole frames their own bytes: reusing the r
   const frames = new FrameDecoder().push(chunk);
   chunk.fill(0);
   deepEqual(frames.map((f) => [...f.payload]), [[1, 2, 3], [4, 5]]);
+});
+
+Deno.test("FrameDecoder.push() throws FrameTooLargeError carrying the declared length, whole or byte by byte", () => {
+  for (const chunks of [[[0xff, 0xff, 0xff, 0xff, 1]], [[0xff], [0xff, 0xff], [0xff], [1]]]) {
+    const decoder = new FrameDecoder();
+    let caught: unknown;
+    try {
+      for (const chunk of chunks) decoder.push(new Uint8Array(chunk));
+    } catch (error) {
+      caught = error;
+    }
+    ok(caught instanceof FrameTooLargeError, String(caught));
+    ok(caught instanceof RangeError);
+    equal(caught.declared, 0xffffffff);
+  }
+  const atLimit = new Uint8Array(FRAME_HEADER_BYTES);
+  new DataView(atLimit.buffer).setUint32(0, MAX_FRAME_BYTES);
+  deepEqual(new FrameDecoder().push(atLimit), []);
 });

@@ -3,6 +3,7 @@ import {
   codePointWidth,
   displayWidth,
   escapeControls,
+  escapeName,
   LOG_TEXT_MAX,
   logText,
   padColumns,
@@ -158,4 +159,119 @@ Deno.test("speakerLines() starts every line with who said it, continuation lines
       ok(displayWidth(line) <= 80, `${displayWidth(line)} columns`);
     }
   });
+});
+
+/** The invisible and format characters issue 16 lists, each of which must never print raw. */
+const LISTED_INVISIBLES = [
+  0x00ad, // soft hyphen
+  0x061c, // Arabic letter mark
+  ...range(0x200b, 0x200f), // ZWSP, ZWNJ, ZWJ, LRM, RLM
+  ...range(0x202a, 0x202e), // bidi embeddings and overrides
+  ...range(0x2060, 0x2064), // word joiner, invisible operators
+  ...range(0x2066, 0x2069), // bidi isolates
+  0xfeff, // byte order mark
+  0x180e, // Mongolian vowel separator
+  0x115f, // Hangul choseong filler
+  0x1160, // Hangul jungseong filler
+  0x3164, // Hangul filler
+  0xffa0, // halfwidth Hangul filler
+  0xe0001, // language tag
+  0xe0041, // tag letter A
+  0xfff9, // interlinear annotation anchor
+];
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+function escapeOf(code: number): string {
+  const hex = code.toString(16);
+  if (code <= 0xff) return `\\x${hex}`;
+  return code <= 0xffff ? `\\u${hex.padStart(4, "0")}` : `\\u{${hex}}`;
+}
+
+Deno.test("escapeControls() shows every listed invisible or format character as its escape", async (t) => {
+  for (const code of LISTED_INVISIBLES) {
+    const ch = String.fromCodePoint(code);
+    await t.step(`U+${code.toString(16).toUpperCase().padStart(4, "0")}`, () => {
+      equal(escapeControls(`ca${ch}rol`), `ca${escapeOf(code)}rol`);
+      equal(escapeControls(`ca${ch}rol`, { keepJoiners: false }), `ca${escapeOf(code)}rol`);
+      equal(escapeName(`ca${ch}rol`), `ca${escapeOf(code)}rol`);
+      ok(logText(`ca${ch}rol`).includes(escapeOf(code)));
+    });
+  }
+});
+
+Deno.test("escapeControls() escapes every format character (category Cf), whatever its neighbours", () => {
+  for (let code = 0; code <= 0xe0fff; code++) {
+    if (code === 0x10000) code = 0xe0000; // no Cf between the BMP and the tags
+    const ch = String.fromCodePoint(code);
+    if (!/^\p{Cf}$/u.test(ch)) continue;
+    const out = escapeControls(`a${ch}b`);
+    equal(out, `a${escapeOf(code)}b`, `U+${code.toString(16)}`);
+  }
+});
+
+Deno.test("escapeControls() keeps the joiners emoji and joining scripts need, and combining marks", async (t) => {
+  const kept: [string, string][] = [
+    ["family: ZWJ between emoji", "👨\u200d👩\u200d👧"],
+    ["technologist with a skin tone", "👩🏽\u200d💻"],
+    ["heart on fire: ZWJ after a presentation selector", "\u2764\ufe0f\u200d🔥"],
+    ["rainbow flag", "🏳\ufe0f\u200d🌈"],
+    ["Scotland: an emoji tag sequence", "🏴\u{e0067}\u{e0062}\u{e0073}\u{e0063}\u{e0074}\u{e007f}"],
+    ["Persian ZWNJ between Arabic letters", "می\u200cخواهم"],
+    ["Devanagari ZWJ", "क्\u200dष"],
+    ["combining acute", "e\u0301te\u0301"],
+    ["emoji presentation selector", "\u2764\ufe0f"],
+    ["Thai marks", "กี่"],
+  ];
+  for (const [name, text] of kept) {
+    await t.step(name, () => equal(escapeControls(text), text));
+  }
+  const escaped: [string, string, string][] = [
+    ["ZWJ between Latin letters", "a\u200dlice", "a\\u200dlice"],
+    ["ZWJ after an emoji, before a letter", "👍\u200dok", "👍\\u200dok"],
+    ["ZWJ before an emoji, after a letter", "ok\u200d👍", "ok\\u200d👍"],
+    ["ZWNJ between Latin letters", "bo\u200cb", "bo\\u200cb"],
+    ["a lone tag letter", "x\u{e0041}", "x\\u{e0041}"],
+    ["tags without the black flag", "\u{e0067}\u{e007f}", "\\u{e0067}\\u{e007f}"],
+    ["ZWJ at the end", "👍\u200d", "👍\\u200d"],
+  ];
+  for (const [name, text, expected] of escaped) {
+    await t.step(name, () => equal(escapeControls(text), expected));
+  }
+  await t.step("keepJoiners: false escapes the joiners of an emoji sequence too", () => {
+    equal(escapeControls("👨\u200d👩", { keepJoiners: false }), "👨\\u200d👩");
+  });
+});
+
+Deno.test("escapeName() shows every invisible character of a name, joiners and selectors too", () => {
+  const table: [string, string][] = [
+    ["alice", "alice"],
+    ["\u0430lice", "\u0430lice"], // visible; the mark for a refused name is the caller's
+    ["ca\u200brol", "ca\\u200brol"],
+    ["👨\u200d👩", "👨\\u200d👩"],
+    ["alice\ufe0f", "alice\\ufe0f"],
+    ["alice\u034f", "alice\\u034f"],
+    ["al\u00a0ice", "al\\xa0ice"],
+    ["al\u3000ice", "al\\u3000ice"],
+    ["al ice", "al ice"],
+    ["a\nb\rc\td", "a\\nb\\rc\\x09d"],
+    ["zoe\u0308", "zoe\u0308"],
+  ];
+  for (const [name, expected] of table) equal(escapeName(name), expected, JSON.stringify(name));
+});
+
+Deno.test("logText() escapes an invisible character even inside an emoji sequence", () => {
+  equal(logText("ca\u200brol"), '"ca\\u200brol"');
+  equal(logText("👨\u200d👩"), '"👨\\u200d👩"');
+  equal(logText("a\tb"), '"a\\x09b"');
+});
+
+Deno.test("escapeControls() takes a megabyte of joiners in linear time", () => {
+  const started = performance.now();
+  const out = escapeControls("👨\u200d".repeat(256 * 1024));
+  ok(out.length > 0);
+  // Generous: a quadratic scan of this input takes minutes, a linear one well under a second.
+  ok(performance.now() - started < 20_000);
 });

@@ -11,6 +11,7 @@ import { FairOutbox } from "./fair_outbox.ts";
 import type { DeliverItem } from "./community_events.ts";
 import { TokenBucket } from "./limits.ts";
 import type { StreamSession } from "./stream_session.ts";
+import type { Door } from "./server_stats.ts";
 
 /** One client connection. */
 export interface ServerClient {
@@ -20,6 +21,8 @@ export interface ServerClient {
   readonly conn: Connection;
   /** The client's address, as per-address limits see it. */
   readonly host: string;
+  /** How it reached the server (the metrics' `door`). */
+  readonly door: Door;
   /** When the connection was accepted (ms, performance.now()): the handshake deadline counts from it. */
   readonly connectedAt: number;
   /** Where it stands: greeting until `welcome`, registered after, closed once done. */
@@ -48,6 +51,8 @@ export interface ServerClient {
   readonly rejectLogged: Set<ErrorCode>;
   /** Messages relayed to it: a window in flight, the rest held and released fairly. */
   readonly outbox: FairOutbox<DeliverItem>;
+  /** Titles it asked to play while they were being prepared: it is told when each is ready. */
+  readonly readyWaits: Set<string>;
 }
 
 /**
@@ -66,12 +71,14 @@ export function newClient(
     messageBurst: number;
     relayWindowBytes: number;
     relayWindowMessages: number;
+    door?: Door;
   },
 ): ServerClient {
   return {
     id: options.id,
     conn,
     host: conn.remoteHost,
+    door: options.door ?? "tcp",
     connectedAt: options.now,
     state: "greeting",
     challenge: crypto.getRandomValues(new Uint8Array(32)),
@@ -89,6 +96,7 @@ export function newClient(
       bytes: options.relayWindowBytes,
       messages: options.relayWindowMessages,
     }),
+    readyWaits: new Set(),
   };
 }
 

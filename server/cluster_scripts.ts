@@ -28,7 +28,33 @@ export interface Script {
   lua: string;
 }
 
-const HEAD = "local P = ARGV[1]\n";
+/**
+ * Every script starts here: the prefix, and checks of the values a script parses from Redis. A
+ * script that fails half-way keeps the writes it made (Redis does not roll a script back), so the
+ * sequence number is checked before anything is written, and a corrupt value is answered with
+ * `{'CORRUPT', key, field, kind, value, expected}` (`kind`: `value` or `type`) for the node to
+ * name, rather than a Lua error it could only call a lost connection. See `describeCorrupt`.
+ */
+const HEAD = `local P = ARGV[1]
+local function badSeq()
+  local t = redis.call('TYPE', P..'seq').ok
+  if t == 'none' then return nil end
+  if t ~= 'string' then return {'CORRUPT', P..'seq', '', 'type', t, 'a number'} end
+  local v = redis.call('GET', P..'seq')
+  if #v > 18 or not string.match(v, '^%-?%d+$') then
+    return {'CORRUPT', P..'seq', '', 'value', string.sub(v, 1, 200), 'a number'}
+  end
+  return nil
+end
+local function decodeEntry(raw)
+  local ok, e = pcall(cjson.decode, raw)
+  if ok and type(e) == 'table' then return e end
+  return nil
+end
+local function badEntry(name, raw)
+  return {'CORRUPT', P..'online', name, 'value', string.sub(raw, 1, 200), 'a presence entry (JSON)'}
+end
+`;
 
 /** Marks the node alive, refusing a name held by a live node or a cluster of another version. */
 export const HELLO: Script = {
@@ -69,8 +95,10 @@ local function unindex(name)
     return
   end
   local keys = redis.call('HGET', P..'nskel', name)
-  if keys then
-    for _, k in ipairs(cjson.decode(keys)) do redis.call('SREM', P..'lk:'..k, name) end
+  local ok, list = pcall(cjson.decode, keys or '[]')
+  -- An unreadable list leaves stale index entries, which match no owner and refuse nobody.
+  if ok and type(list) == 'table' then
+    for _, k in ipairs(list) do redis.call('SREM', P..'lk:'..k, name) end
   end
   redis.call('HDEL', P..'nskel', name)
 end
@@ -90,6 +118,8 @@ local node, inst, name, keys = ARGV[2], ARGV[3], ARGV[4], cjson.decode(ARGV[5])
 local encKey, signKey, eph = ARGV[6], ARGV[7], ARGV[8]
 local maxPerKey, maxNames, mayBind = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
 if redis.call('GET', P..'alive:'..node) ~= inst then return {'NODE'} end
+local corrupt = badSeq()
+if corrupt then return corrupt end
 if redis.call('HEXISTS', P..'online', name) == 1 then return {'TAKEN'} end
 local bound = redis.call('HGET', P..'bind', name)
 if bound and bound ~= signKey then return {'BOUND'} end
@@ -100,7 +130,11 @@ if not bound then
         local owner = redis.call('HGET', P..'bind', other)
         if not owner then
           local e = redis.call('HGET', P..'online', other)
-          if e then owner = cjson.decode(e).signKey end
+          if e then
+            local entry = decodeEntry(e)
+            if not entry then return badEntry(other, e) end
+            owner = entry.signKey
+          end
         end
         if owner and owner ~= signKey then return {'CONFUSABLE', other} end
       end
@@ -131,8 +165,13 @@ export const LEAVE: Script = {
   name: "leave",
   lua: HEAD + UNINDEX + `
 local node, name, reason = ARGV[2], ARGV[3], ARGV[4]
+local corrupt = badSeq()
+if corrupt then return corrupt end
 local cur = redis.call('HGET', P..'online', name)
-if not cur or cjson.decode(cur).node ~= node then return 0 end
+if not cur then return 0 end
+local entry = decodeEntry(cur)
+if not entry then return badEntry(name, cur) end
+if entry.node ~= node then return 0 end
 redis.call('HDEL', P..'online', name)
 redis.call('SREM', P..'members:'..node, name)
 unindex(name)
@@ -148,7 +187,9 @@ local function reap(n)
   local gone = {}
   for _, name in ipairs(redis.call('SMEMBERS', P..'members:'..n)) do
     local e = redis.call('HGET', P..'online', name)
-    if e and cjson.decode(e).node == n then
+    local entry = e and decodeEntry(e)
+    -- An unreadable entry listed under the dead node goes with it.
+    if e and (not entry or entry.node == n) then
       redis.call('HDEL', P..'online', name)
       unindex(name)
       gone[#gone + 1] = name
@@ -176,6 +217,9 @@ if cur and cur ~= inst then return {'TAKEN'} end
 redis.call('SET', P..'alive:'..node, inst, 'PX', ttl)
 redis.call('HSET', P..'nodes', node, cjson.encode({proto = proto, inst = inst}))
 local reaped = 0
+-- With a corrupt sequence, no reaping (it publishes numbered events); the answer says why.
+local corrupt = badSeq()
+if corrupt then return {'CORRUPT', corrupt[2], corrupt[3], corrupt[4], corrupt[5], corrupt[6], cur and 'OK' or 'LAPSED'} end
 if doReap == '1' then
   for _, n in ipairs(redis.call('HKEYS', P..'nodes')) do
     if n ~= node and redis.call('EXISTS', P..'alive:'..n) == 0 then
@@ -200,13 +244,17 @@ export const SYNC: Script = {
 local node, inst, ttl, proto = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local cur = redis.call('GET', P..'alive:'..node)
 if cur and cur ~= inst then return {'TAKEN'} end
+local corrupt = badSeq()
+if corrupt then return corrupt end
 redis.call('SET', P..'alive:'..node, inst, 'PX', ttl)
 redis.call('HSET', P..'nodes', node, cjson.encode({proto = proto, inst = inst}))
 local keep, conflicts, entries = {}, {}, {}
 for _, e in ipairs(cjson.decode(ARGV[6])) do
   local ok = true
   local other = redis.call('HGET', P..'online', e.name)
-  if other and cjson.decode(other).node ~= node then ok = false end
+  local entry = other and decodeEntry(other)
+  -- An unreadable entry is nobody's: this node's peer takes its place.
+  if entry and entry.node ~= node then ok = false end
   local bound = redis.call('HGET', P..'bind', e.name)
   if bound and bound ~= e.signKey then ok = false end
   if ok then keep[e.name] = e else conflicts[#conflicts + 1] = e.name end
@@ -214,7 +262,8 @@ end
 for _, name in ipairs(redis.call('SMEMBERS', P..'members:'..node)) do
   if not keep[name] then
     local e = redis.call('HGET', P..'online', name)
-    if e and cjson.decode(e).node == node then
+    local entry = e and decodeEntry(e)
+    if e and (not entry or entry.node == node) then
       redis.call('HDEL', P..'online', name)
       unindex(name)
     end
@@ -251,6 +300,8 @@ export const BYE: Script = {
   lua: HEAD + UNINDEX + REAP + `
 local node, inst = ARGV[2], ARGV[3]
 if redis.call('GET', P..'alive:'..node) ~= inst then return 0 end
+local corrupt = badSeq()
+if corrupt then return corrupt end
 redis.call('DEL', P..'alive:'..node)
 reap(node)
 return 1
@@ -268,5 +319,55 @@ redis.call('HDEL', P..'bind', name)
 redis.call('SREM', P..'bykey:'..key, name)
 unindex(name)
 return 1
+`,
+};
+
+/** The bound names (`serve --list-grandfathered`). */
+export const BOUND_NAMES: Script = {
+  name: "bound",
+  lua: HEAD + `
+return redis.call('HKEYS', P..'bind')
+`,
+};
+
+/**
+ * Moves a binding to a new name for the same key (`serve --rename OLD NEW`): `NOOLD` when no key
+ * owns OLD, `BOUND` when another name's binding holds NEW (`MINE` when OLD's key does), `TAKEN`
+ * when NEW is online with another key, `CONFUSABLE` (with the name) when NEW looks like a name
+ * bound to or online with another key. ARGV: prefix, OLD, NEW, NEW's look-alike keys (JSON).
+ */
+export const RENAME: Script = {
+  name: "rename",
+  lua: HEAD + BIND + UNINDEX + `
+local old, new, keys = ARGV[2], ARGV[3], cjson.decode(ARGV[4])
+local key = redis.call('HGET', P..'bind', old)
+if not key then return {'NOOLD'} end
+local other = redis.call('HGET', P..'bind', new)
+if other then return {other == key and 'MINE' or 'BOUND'} end
+local online = redis.call('HGET', P..'online', new)
+if online then
+  local e = decodeEntry(online)
+  if not e then return badEntry(new, online) end
+  if e.signKey ~= key then return {'TAKEN'} end
+end
+for _, k in ipairs(keys) do
+  for _, name in ipairs(redis.call('SMEMBERS', P..'lk:'..k)) do
+    if name ~= old and name ~= new then
+      local owner = redis.call('HGET', P..'bind', name)
+      if not owner then
+        local raw = redis.call('HGET', P..'online', name)
+        local e = raw and decodeEntry(raw)
+        if e then owner = e.signKey end
+      end
+      if owner and owner ~= key then return {'CONFUSABLE', name} end
+    end
+  end
+end
+redis.call('HDEL', P..'bind', old)
+redis.call('SREM', P..'bykey:'..key, old)
+unindex(old)
+bind(new, key)
+index(new, keys)
+return {'OK'}
 `,
 };

@@ -71,6 +71,19 @@ export function isPeerGone(error: unknown): boolean {
     error instanceof Deno.errors.UnexpectedEof;
 }
 
+/**
+ * Why a read or write failed through the peer's own fault, not ours: TLS that was not TLS (plain
+ * text or an HTTP request on a TLS port), a corrupt record or a fatal alert. Such a connection
+ * just ends, with the reason logged like any other leave, never as an internal error.
+ *
+ * @param error Anything thrown by a read or write.
+ * @returns The reason, or undefined when it is not the peer's fault.
+ */
+export function peerFault(error: unknown): string | undefined {
+  if (error instanceof Deno.errors.InvalidData) return `TLS failed: ${error.message}`;
+  return undefined;
+}
+
 /** Thrown out of {@linkcode Connection.messages} when the peer sends something undecodable. */
 export class ProtocolViolation extends Error {
   /** `FRAME_TOO_LARGE` when a frame header declared too many bytes, else `BAD_FRAME`. */
@@ -254,7 +267,10 @@ export class Connection {
         n = await this.#conn.read(buffer);
       } catch (error) {
         if (isPeerGone(error) || this.#closed) return;
-        throw error;
+        const fault = peerFault(error);
+        if (fault === undefined) throw error;
+        this.close(fault);
+        return;
       }
       if (n === null) return;
       this.bytesRead += n;
@@ -508,8 +524,11 @@ export class Connection {
 
   #writeFailed(error: unknown) {
     const gone = isPeerGone(error);
-    if (!gone) this.onWriteError?.(error);
-    this.close(gone ? "the peer went away" : `write failed: ${(error as Error).message}`);
+    const fault = peerFault(error);
+    if (!gone && fault === undefined) this.onWriteError?.(error);
+    this.close(
+      gone ? "the peer went away" : fault ?? `write failed: ${(error as Error).message}`,
+    );
   }
 
   #takeControl(): Uint8Array {

@@ -233,6 +233,22 @@ export class Directory<C> {
     return true;
   }
 
+  /**
+   * Adds a binding made elsewhere (the operator's `serve --rename`), as if its key had registered
+   * the name: it counts towards the key's names and is indexed for look-alikes.
+   *
+   * @param name The name, normalized.
+   * @param signKey The signing key that owns it.
+   * @returns False when the name was bound already (nothing changes).
+   */
+  bind(name: string, signKey: string): boolean {
+    if (this.#bindings.has(name)) return false;
+    this.#bindings.set(name, signKey);
+    this.#perKey.set(signKey, this.#countOf(signKey) + 1);
+    this.#index(name);
+    return true;
+  }
+
   /** The online peer with this name, if any. */
   get(name: string): PeerEntry<C> | undefined {
     return this.#online.get(name);

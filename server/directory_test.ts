@@ -259,3 +259,16 @@ Deno.test("Directory keeps bindings that collide from an earlier run working for
   assertConfusable(() => dir.register("ALICE", { keys: keys("x"), conn: "X" }), "alice");
   equal(dir.bindings.size, 2);
 });
+
+Deno.test("Directory.bind() adds a binding made by the operator: its key owns the name and its look-alikes", () => {
+  const dir = new Directory<string>({ maxNamesPerKey: 2 });
+  equal(dir.bind("alice2", keys("a").signKey), true);
+  equal(dir.bind("alice2", keys("x").signKey), false);
+  equal(dir.bindings.get("alice2"), keys("a").signKey);
+  assertNameTaken(() => dir.register("alice2", { keys: keys("x"), conn: "X" }), "another key");
+  assertConfusable(() => dir.register("aIice2", { keys: keys("x"), conn: "X" }), "alice2");
+  dir.register("alice2", { keys: keys("a"), conn: "A" });
+  // It counts towards the key's names: one more binding fits, a third does not.
+  dir.register("ann", { keys: keys("a"), conn: "A2" });
+  throws(() => dir.register("amy", { keys: keys("a"), conn: "A3" }), /already holds 2 names/);
+});

@@ -12,12 +12,13 @@ import type { SegmentStore } from "../video/segment_store.ts";
 import type { VideoLibrary } from "../video/videos.ts";
 import { closeAfterFlush, type ServerClient } from "./client.ts";
 import type { ServerLimits } from "./limits.ts";
-import { startPlay } from "./play_request.ts";
+import { listVideos, startPlay } from "./play_request.ts";
 import type { Community } from "./community.ts";
 import { sendReleased } from "./community_events.ts";
 import type { ServerLog } from "./server_log.ts";
 import type { StreamSession } from "./stream_session.ts";
 import type { LeadGate } from "./lead_gate.ts";
+import type { ServerStats } from "./server_stats.ts";
 
 /** What the dispatcher works with. */
 export interface DispatchContext {
@@ -33,6 +34,10 @@ export interface DispatchContext {
   readonly leadGate: LeadGate;
   /** The video library. @throws {PeerstreamError} `VIDEO_NOT_READY` or `VIDEO_FAILED`. */
   videos(): VideoLibrary;
+  /** The counters of `--metrics`. */
+  readonly stats: ServerStats;
+  /** Resolves once the library is open; rejects when it cannot be. @default {never, when absent} */
+  videosLoaded?(): Promise<VideoLibrary>;
 }
 
 /**
@@ -118,17 +123,6 @@ function playing(client: ServerClient, action: string): StreamSession {
   return client.stream;
 }
 
-function listVideos(library: VideoLibrary) {
-  return library.list().map((v) => ({
-    title: v.title,
-    heights: v.heights,
-    duration: v.duration,
-    hasAudio: v.hasAudio,
-    state: v.status.state,
-    progress: v.status.state === "preparing" ? v.status.progress : 1,
-  }));
-}
-
 function keyInfo(
   client: ServerClient,
   message: Extract<ClientMessage, { type: "key" }>,
@@ -170,6 +164,7 @@ function relaySend(
   // UNKNOWN_PEER, PEER_OFFLINE, PEER_UNREACHABLE or INBOX_FULL (fair budgets) are thrown here; a
   // recipient on this server gets the message before this returns, in the same corked write.
   ctx.community.send(client, { requestId: message.id, to, body });
+  ctx.stats.relayed++;
 }
 
 function receipt(

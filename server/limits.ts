@@ -78,10 +78,19 @@ export interface ServerLimits {
   relayWindowMessages: number;
   /** Most characters of one untrusted string (name, title, field) in a log line. */
   logTextChars: number;
-  /** Log lines per second one connection may cause, sustained, beyond its lifecycle lines. */
+  /**
+   * Log lines per second one connection (or, before it registers, one address) may cause,
+   * sustained; the others are counted and summarised once per `logWindowMs`.
+   */
   logLinesPerSecond: number;
-  /** Log lines one connection may cause in a burst. */
+  /** Log lines one connection (or address) may cause in a burst. */
   logLineBurst: number;
+  /** Log lines per second across all connections and addresses, sustained (summaries aside). */
+  logTotalLinesPerSecond: number;
+  /** Log lines across all connections and addresses in a burst. */
+  logTotalLineBurst: number;
+  /** How long held-back log lines are counted before their summary line is written, ms. */
+  logWindowMs: number;
   /** Media bytes sent to a viewer but not yet confirmed (`SLOW_CONSUMER` once exceeded too long). */
   maxUnackedMediaBytes: number;
   /**
@@ -113,6 +122,20 @@ export interface ServerLimits {
   clusterBeatMs: number;
   /** A stream paused longer than this ends with `PAUSE_TIMEOUT`, ms. */
   pauseTimeoutMs: number;
+  /** `--web` with TLS: a connection's TLS handshake must end within this, ms (else closed). */
+  webTlsHandshakeMs: number;
+  /** `--web`: a request's head must arrive whole within this of its first byte, ms (408). */
+  webRequestHeadMs: number;
+  /** `--web`: a kept-alive connection may wait this long for its next request, ms (closed). */
+  webKeepAliveMs: number;
+  /** `--web`: requests one kept-alive connection may make; the last is answered and closed. */
+  webRequestsPerConnection: number;
+  /** `--web`: a response must be taken by the peer within this, ms (else closed). */
+  webResponseMs: number;
+  /** `--web`: a WebSocket's first frame must arrive within this of the upgrade, ms (`BAD_FRAME`). */
+  webSocketFirstFrameMs: number;
+  /** `--web`: how long a closing WebSocket waits for the peer's close frame, ms (then destroyed). */
+  webSocketCloseMs: number;
 }
 
 /** The defaults; `peerstream serve --help` and README list them. */
@@ -142,8 +165,11 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   relayWindowBytes: 64 * 1024,
   relayWindowMessages: 32,
   logTextChars: LOG_TEXT_MAX,
-  logLinesPerSecond: 5,
-  logLineBurst: 20,
+  logLinesPerSecond: 1,
+  logLineBurst: 10,
+  logTotalLinesPerSecond: 50,
+  logTotalLineBurst: 200,
+  logWindowMs: 10_000,
   maxUnackedMediaBytes: 4 * 1024 * 1024,
   maxWriteStallMs: 15_000,
   stallStepDownMs: 3_000,
@@ -153,6 +179,13 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   clusterTtlMs: 5000,
   clusterBeatMs: 1000,
   pauseTimeoutMs: 30 * 60_000,
+  webTlsHandshakeMs: 5_000,
+  webRequestHeadMs: 10_000,
+  webKeepAliveMs: 5_000,
+  webRequestsPerConnection: 100,
+  webResponseMs: 10_000,
+  webSocketFirstFrameMs: 10_000,
+  webSocketCloseMs: 2_000,
 };
 
 /** The environment variable that overrides limits (tests): a JSON object of {@linkcode ServerLimits} fields. */

@@ -49,6 +49,12 @@ export interface NameSaverOptions {
    */
   onReleased?: (names: string[]) => void;
   /**
+   * Told of bindings someone else added to the store (`serve --rename OLD NEW` while the server
+   * runs: OLD is released, NEW bound to its key); the caller adds them to the live map, so that
+   * the next save keeps them. Only names the live map lacks are reported.
+   */
+  onBound?: (bindings: [name: string, key: string][]) => void;
+  /**
    * Acknowledge in the store every version read (at start and on each refresh), until
    * {@linkcode NameSaver.close}, so that `serve --release` can tell when the release applied.
    * @default {false}
@@ -65,9 +71,10 @@ export interface NameSaverOptions {
  * process dies first, the newest bindings are lost and those names are free again on the next run;
  * call {@linkcode NameSaver.flush} before exiting.
  *
- * Releases by the operator: {@linkcode NameSaver.refresh} (called periodically, and before every
- * save) notices that the store changed under it and reports the names that vanished from it since
- * the last save, so a running server honours `serve --release` within a tick.
+ * Releases and renames by the operator: {@linkcode NameSaver.refresh} (called periodically, and
+ * before every save) notices that the store changed under it and reports the names that vanished
+ * from it since the last save, and the bindings that appeared, so a running server honours
+ * `serve --release` and `serve --rename` within a tick.
  *
  * @example
  * ```ts
@@ -82,6 +89,7 @@ export class NameSaver {
   readonly #bindings: ReadonlyMap<string, string>;
   readonly #onError: (error: unknown) => void;
   readonly #onReleased: (names: string[]) => void;
+  readonly #onBound: (bindings: [string, string][]) => void;
   #dirty = false;
   #saving: Promise<void> | undefined;
   /** The store's version as last read or written here. */
@@ -104,6 +112,7 @@ export class NameSaver {
     this.#bindings = bindings;
     this.#onError = options.onError;
     this.#onReleased = options.onReleased ?? (() => {});
+    this.#onBound = options.onBound ?? (() => {});
     this.#known = store.version?.() ?? null;
     this.#stored = new Set(bindings.keys());
     this.#acknowledge = options.acknowledge ?? false;
@@ -152,8 +161,12 @@ export class NameSaver {
     }
     this.#known = version;
     const released = [...this.#stored].filter((name) => !stored.has(name));
+    const bound = [...stored].filter(([name]) =>
+      !this.#stored.has(name) && !this.#bindings.has(name)
+    );
     this.#stored = new Set(stored.keys());
     if (released.length > 0) this.#onReleased(released);
+    if (bound.length > 0) this.#onBound(bound);
     if (this.#acknowledge) this.#acknowledgeRead(version);
     return released;
   }

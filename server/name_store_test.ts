@@ -300,3 +300,31 @@ Deno.test("NameSaver with acknowledge acknowledges every version it reads, so se
     equal(store.acknowledged!(), undefined);
   });
 });
+
+Deno.test("NameSaver.refresh() reports bindings added in the file (serve --rename), once, and the next save keeps them", async () => {
+  await withTempDir(async (dir) => {
+    const store = fileNameStore(`${dir}/names.json`);
+    await store.save(new Map([["\u0430lice", "ka"], ["bob", "kb"]]));
+    const bindings = store.load();
+    const bound: [string, string][][] = [];
+    const saver = new NameSaver(store, bindings, {
+      onError: (e) => ok(false, String(e)),
+      onReleased: (names) => names.forEach((name) => bindings.delete(name)),
+      onBound: (added) => {
+        bound.push(added);
+        for (const [name, key] of added) bindings.set(name, key);
+      },
+    });
+    // The operator runs `serve --rename аlice alice2` while the server runs.
+    await store.save(new Map([["alice2", "ka"], ["bob", "kb"]]));
+    deepEqual(saver.refresh(), ["\u0430lice"]);
+    deepEqual(bound, [[["alice2", "ka"]]]);
+    deepEqual(saver.refresh(), []);
+    equal(bound.length, 1);
+    bindings.set("carol", "kc");
+    saver.request();
+    await saver.flush();
+    deepEqual(store.load(), new Map([["alice2", "ka"], ["bob", "kb"], ["carol", "kc"]]));
+    equal(bound.length, 1);
+  });
+});

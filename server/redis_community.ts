@@ -19,7 +19,18 @@ import type { ErrorCode } from "../protocol/errors.ts";
 import type { PublicKeysText } from "../protocol/e2e.ts";
 import type { LeaveReason } from "../protocol/messages.ts";
 import { type Announcement, PresenceReplica } from "./cluster_presence.ts";
-import { BEAT, BYE, HELLO, JOIN, LEAVE, RELEASE, SYNC } from "./cluster_scripts.ts";
+import { describeCorrupt, OncePerInterval } from "./cluster_corrupt.ts";
+import {
+  BEAT,
+  BOUND_NAMES,
+  BYE,
+  HELLO,
+  JOIN,
+  LEAVE,
+  RELEASE,
+  RENAME,
+  SYNC,
+} from "./cluster_scripts.ts";
 import {
   checkEntry,
   CLUSTER_PROTOCOL,
@@ -155,6 +166,8 @@ export class RedisCommunity<C> implements Community<C> {
   readonly #prefix: string;
   readonly #url: string;
   readonly #now: () => number;
+  /** Complaints about corrupt state in Redis reach the log once a minute, not once a join. */
+  readonly #corruptLog: OncePerInterval;
   readonly #onFatal: (message: string) => void;
   readonly #replica: PresenceReplica;
   readonly #locals = new Map<string, LocalPeer<C>>();
@@ -184,6 +197,7 @@ export class RedisCommunity<C> implements Community<C> {
     this.#prefix = options.prefix ?? "peerstream:";
     this.#url = options.url;
     this.#now = options.now ?? (() => performance.now());
+    this.#corruptLog = new OncePerInterval({ now: this.#now });
     this.#onFatal = options.onFatal ?? (() => {});
     this.#replica = new PresenceReplica(options.node);
     this.#relay = new Relay(this.#limits.budgets);
@@ -227,6 +241,9 @@ export class RedisCommunity<C> implements Community<C> {
       await community.#sync();
     } catch (error) {
       await community.#link.close();
+      if (error instanceof CorruptStateError) {
+        throw new Error(`Cannot join ${where}: ${error.message}`, { cause: error });
+      }
       throw error;
     }
     community.#timer = setInterval(() => community.#beat(), community.#timing.beatMs);
@@ -241,7 +258,55 @@ export class RedisCommunity<C> implements Community<C> {
    * @param prefix The key prefix. @default {"peerstream:"}
    * @returns Whether a binding existed.
    */
-  static async releaseName(url: string, name: string, prefix = "peerstream:"): Promise<boolean> {
+  static releaseName(url: string, name: string, prefix = "peerstream:"): Promise<boolean> {
+    return RedisCommunity.#withLink(url, `release "${name}"`, async (link) => {
+      return Number(await link.run(RELEASE, [prefix, name])) === 1;
+    });
+  }
+
+  /**
+   * The names bound in a cluster's Redis (`serve --list-grandfathered --redis URL`).
+   *
+   * @param url The Redis URL.
+   * @param prefix The key prefix. @default {"peerstream:"}
+   * @returns The bound names.
+   */
+  static boundNames(url: string, prefix = "peerstream:"): Promise<string[]> {
+    return RedisCommunity.#withLink(url, "list the bound names", async (link) => {
+      return asList(await link.run(BOUND_NAMES, [prefix])).map(String);
+    });
+  }
+
+  /**
+   * Moves a binding to a new name for the same key, in a cluster's Redis, for every node at once
+   * (`serve --rename OLD NEW --redis URL`).
+   *
+   * @param url The Redis URL.
+   * @param names The bound name, the new one (normalized) and its look-alike keys (`nameKeys`).
+   * @param prefix The key prefix. @default {"peerstream:"}
+   * @returns `OK`, or why not: `NOOLD`, `BOUND`, `MINE`, `TAKEN`, `CONFUSABLE NAME`, or a
+   * corrupt value's description.
+   */
+  static renameName(
+    url: string,
+    names: { from: string; to: string; lookalikes: string[] },
+    prefix = "peerstream:",
+  ): Promise<string> {
+    return RedisCommunity.#withLink(url, `rename "${names.from}"`, async (link) => {
+      const reply = asList(
+        await link.run(RENAME, [prefix, names.from, names.to, JSON.stringify(names.lookalikes)]),
+      );
+      if (reply[0] === "CONFUSABLE") return `CONFUSABLE ${String(reply[1])}`;
+      return describeCorrupt(reply) ?? String(reply[0]);
+    });
+  }
+
+  /** Runs `use` on a short-lived link to Redis; a Redis that cannot be reached says so. */
+  static async #withLink<T>(
+    url: string,
+    what: string,
+    use: (link: RedisLink) => Promise<T>,
+  ): Promise<T> {
     let link: RedisLink;
     try {
       link = await RedisLink.open({
@@ -253,14 +318,14 @@ export class RedisCommunity<C> implements Community<C> {
       }, []);
     } catch (error) {
       throw new Error(
-        `Cannot release "${name}" in the cluster at ${redactUrl(url)}: ${
+        `Cannot ${what} in the cluster at ${redactUrl(url)}: ${
           errorText(error)
         }; check that Redis is running`,
         { cause: error },
       );
     }
     try {
-      return Number(await link.run(RELEASE, [prefix, name])) === 1;
+      return await use(link);
     } finally {
       await link.close();
     }
@@ -367,6 +432,10 @@ export class RedisCommunity<C> implements Community<C> {
     switch (reply[0]) {
       case "OK":
         return;
+      case "CORRUPT": {
+        const what = this.#corrupt(reply, "joins are refused until then");
+        throw new PeerstreamError("UNAVAILABLE", `Cannot join: ${what}`);
+      }
       case "TAKEN":
         throw nameInUse(name);
       case "BOUND":
@@ -431,7 +500,9 @@ export class RedisCommunity<C> implements Community<C> {
 
   #runLeave(name: string, reason: LeaveReason) {
     if (!this.#up) return; // The next SYNC leaves it out.
-    this.#link.run(LEAVE, [this.#prefix, this.#node, name, reason]).catch((error) => {
+    this.#link.run(LEAVE, [this.#prefix, this.#node, name, reason]).then((reply) => {
+      if (Array.isArray(reply)) this.#corrupt(reply, `"${name}" stays listed online in Redis`);
+    }, (error) => {
       this.#events.log(`cluster: cannot record that "${name}" left: ${errorText(error)}`);
       this.#down(errorText(error));
     });
@@ -535,7 +606,9 @@ export class RedisCommunity<C> implements Community<C> {
     clearInterval(this.#timer);
     await this.#syncing?.catch(() => {});
     if (options.graceful !== false && this.#up) {
-      await this.#link.run(BYE, [this.#prefix, this.#node, this.#inst]).catch((error) => {
+      await this.#link.run(BYE, [this.#prefix, this.#node, this.#inst]).then((reply) => {
+        if (Array.isArray(reply)) this.#corrupt(reply, "this node's peers stay listed online");
+      }, (error) => {
         this.#events.log(`cluster: cannot leave cleanly: ${errorText(error)}`);
       });
     }
@@ -570,12 +643,30 @@ export class RedisCommunity<C> implements Community<C> {
     const ttl = String(this.#timing.ttlMs);
     this.#link.run(BEAT, this.#args(ttl, String(CLUSTER_PROTOCOL), settled ? "1" : "0")).then(
       (reply) => {
-        const [state] = asList(reply);
+        const list = asList(reply);
+        let state = list[0];
+        if (state === "CORRUPT") {
+          this.#corrupt(list, "nodes that stop are not taken offline until then");
+          state = list[6];
+        }
         if (state === "TAKEN") this.#fatal();
         else if (state === "LAPSED") this.#down("this node's heartbeat lapsed");
       },
       (error) => this.#down(errorText(error)),
     );
+  }
+
+  /**
+   * Says (once a minute at most) that a script found corrupt state, and what that stops.
+   *
+   * @returns The description, or "" when the answer was not a `CORRUPT` one.
+   */
+  #corrupt(reply: readonly unknown[], effect: string): string {
+    const what = describeCorrupt(reply);
+    if (what === undefined) return "";
+    const line = this.#corruptLog.line(`cluster: ${what} (${effect})`, what);
+    if (line !== undefined) this.#events.log(line);
+    return what;
   }
 
   #fatal() {
@@ -599,7 +690,10 @@ export class RedisCommunity<C> implements Community<C> {
   #resync() {
     if (this.#closed || this.#syncing !== null || !this.#link.ready) return;
     this.#sync().catch((error) => {
-      this.#events.log(`cluster: cannot resynchronise yet: ${errorText(error)}`);
+      const line = `cluster: cannot resynchronise yet: ${errorText(error)}`;
+      if (!(error instanceof CorruptStateError)) return this.#events.log(line);
+      const once = this.#corruptLog.line(line, error.message);
+      if (once !== undefined) this.#events.log(once);
     });
   }
 
@@ -632,6 +726,10 @@ export class RedisCommunity<C> implements Community<C> {
         throw error;
       }
       if (reply[0] === "TAKEN") return this.#fatal();
+      if (reply[0] === "CORRUPT") {
+        this.#replica.unhold();
+        throw new CorruptStateError(describeCorrupt(reply)!);
+      }
       this.#applySync(reply);
       if (!wasUp) this.#events.log("cluster: connected to Redis; presence is in sync");
     };
@@ -808,6 +906,15 @@ export class RedisCommunity<C> implements Community<C> {
       const oldest = this.#recent.keys().next().value;
       if (oldest !== undefined) this.#recent.delete(oldest);
     }
+  }
+}
+
+/** A script found a value in Redis it cannot use; the message names the key (see `describeCorrupt`). */
+class CorruptStateError extends Error {
+  /** @param message The description. */
+  constructor(message: string) {
+    super(message);
+    this.name = "CorruptStateError";
   }
 }
 

@@ -388,3 +388,51 @@ Deno.test("RedisCommunity fails a message whose node never answers, on its own c
     }
   });
 });
+
+Deno.test("RedisCommunity names corrupt values it parses from Redis, writes nothing half-way, and logs each once", async (t) => {
+  await withRedis(async (redis, prefix) => {
+    const a = await openRedisNode(redis, 0, { prefix, timing: TIMING });
+    try {
+      await t.step("a sequence key of the wrong type", async () => {
+        await redis.command("DEL", `${prefix}seq`);
+        await redis.command("HSET", `${prefix}seq`, "x", "1");
+        await rejects(
+          join(a, "carol"),
+          (error: Error) =>
+            error.message ===
+              `Cannot join: Redis key "${prefix}seq" is a "hash", not a number; repair or delete it`,
+        );
+        // Nothing was written before the check: carol is not left online in Redis.
+        equal(await redis.command("HEXISTS", `${prefix}online`, "carol"), "0");
+        await redis.command("DEL", `${prefix}seq`);
+        await join(a, "carol");
+      });
+      await t.step(
+        "a presence entry that is not JSON, met while checking look-alikes",
+        async () => {
+          await redis.command("HSET", `${prefix}online`, "dave", "{oops");
+          await redis.command("SADD", `${prefix}lk:dave`, "dave");
+          await rejects(
+            join(a, "DAVE", { key: 7 }),
+            (error: Error) =>
+              error.message ===
+                `Cannot join: Redis key "${prefix}online" field "dave" holds "{oops", not a presence entry (JSON); repair or delete it`,
+          );
+        },
+      );
+      await t.step(
+        "a sequence that is too long to be a number is logged once for many joins",
+        async () => {
+          await redis.command("SET", `${prefix}seq`, "9".repeat(30));
+          for (const name of ["erin", "frank", "gina"]) {
+            await rejects(join(a, name), /Redis key "f:seq" holds "9{30}", not a number/);
+          }
+          const logged = a.log.filter((line) => line.includes(`Redis key "${prefix}seq" holds`));
+          equal(logged.length, 1, logged.join("\n"));
+        },
+      );
+    } finally {
+      await closeAll([a]);
+    }
+  });
+});

@@ -24,7 +24,15 @@ import { allowedBeforeWelcome, type VerifiedHello, verifyHello } from "./handsha
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { NameSaver, type NameStore } from "./name_store.ts";
 import { Relay, type RelayBudgets } from "./relay.ts";
-import { ServerLog } from "./server_log.ts";
+import { lineShape, ServerLog, serverLog } from "./server_log.ts";
+import {
+  limitOfCode,
+  type MetricsSource,
+  type Readiness,
+  type ServerSnapshot,
+  ServerStats,
+} from "./server_stats.ts";
+import { WebSocketTransport } from "./ws_transport.ts";
 import { type Community, errorText, MemoryCommunity, type Welcome } from "./community.ts";
 import { connectionEvents } from "./community_events.ts";
 // Type only: the Redis community (and its npm client) loads only in cluster mode, see start().
@@ -50,6 +58,11 @@ export interface ServerOptions {
   videos?: VideoLibrary;
   /** Receives one line per connection event, without message contents. */
   log?: (line: string) => void;
+  /**
+   * The log to write to, shared with the rest of the process (`serve` makes one with its format
+   * and limits); `log` and the limits' log fields are unused when given.
+   */
+  logger?: ServerLog;
   /** Limits; missing fields take {@linkcode DEFAULT_LIMITS}. */
   limits?: Partial<ServerLimits>;
   /**
@@ -83,7 +96,9 @@ export interface ClusterOptions {
 }
 
 /** A running server. */
-export class PeerstreamServer {
+export class PeerstreamServer implements MetricsSource {
+  /** What `--metrics` counts; incremented where things happen. */
+  readonly stats: ServerStats = new ServerStats();
   readonly #options: ServerOptions;
   readonly #limits: ServerLimits;
   readonly #log: ServerLog;
@@ -100,36 +115,39 @@ export class PeerstreamServer {
   readonly #nameSaver?: NameSaver;
   #videos?: VideoLibrary;
   #videosError?: string;
+  /** Settles once the library is open (or cannot be): PLAY while loading is told then. */
+  readonly #videosLoaded = Promise.withResolvers<VideoLibrary>();
   #listener?: Deno.Listener;
   #nextId = 1;
   #timer?: ReturnType<typeof setInterval>;
   #closing = false;
   #accepting?: Promise<void>;
   #handlers = new Set<Promise<void>>();
+  /** Clients counted from their accept (see `admitConnection`), and their releases. */
+  readonly #admitted = new Map<ServerClient, () => void>();
 
   /** @param options Address, videos, limits and logging. */
   constructor(options: ServerOptions = {}) {
     this.#options = options;
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#limits = limits;
-    this.#log = new ServerLog(options.log ?? (() => {}), {
-      textChars: limits.logTextChars,
-      linesPerSecond: limits.logLinesPerSecond,
-      lineBurst: limits.logLineBurst,
-    });
+    this.#log = options.logger ?? serverLog(options.log ?? (() => {}), limits);
     const bindings = options.names?.load() ?? new Map<string, string>();
     this.#bindings = options.cluster === undefined ? bindings : undefined;
+    const directory = new Directory({
+      bindings,
+      maxNamesPerKey: limits.maxNamesPerKey,
+      maxNames: limits.maxNames,
+    });
     this.#community = new MemoryCommunity({
       events: this.#events(false),
-      directory: new Directory({
-        bindings,
-        maxNamesPerKey: limits.maxNamesPerKey,
-        maxNames: limits.maxNames,
-      }),
+      directory,
       relay: new Relay(relayBudgets(limits)),
     });
     this.#admission = new Admission(limits);
     this.#videos = options.videos;
+    if (options.videos !== undefined) this.#videosLoaded.resolve(options.videos);
+    this.#videosLoaded.promise.catch(() => {});
     this.#ctx = {
       limits,
       log: this.#log,
@@ -137,17 +155,34 @@ export class PeerstreamServer {
       store: new SegmentStore(),
       leadGate: new LeadGate({ maxBacklogBytes: limits.leadBacklogBytes }),
       videos: () => this.#requireVideos(),
+      stats: this.stats,
+      videosLoaded: () => this.#videosLoaded.promise,
     };
     if (options.names !== undefined && options.cluster === undefined) {
       this.#nameSaver = new NameSaver(options.names, bindings, {
         // `serve --release` waits until this server has read its change.
         acknowledge: true,
         onError: (error) =>
-          this.#log.line(`cannot save name bindings: ${(error as Error).message}`),
+          this.#log.limited(
+            "names",
+            `Cannot save name bindings: ${(error as Error).message}; check the data folder`,
+            { event: "names-save-failed", level: "error" },
+          ),
         onReleased: (names) => {
           for (const name of names) {
             this.#community.release(name);
-            this.#log.line(`release ${this.#log.text(name)}: any key may register it now`);
+            this.#log.line(`release ${this.#log.name(name)}: any key may register it now`, {
+              event: "release",
+            });
+          }
+        },
+        // `serve --rename`: the old name was released above, the new one is bound here.
+        onBound: (added) => {
+          for (const [name, key] of added) {
+            directory.bind(name, key);
+            this.#log.line(`bind ${this.#log.name(name)}: renamed by the operator`, {
+              event: "bind",
+            });
           }
         },
       });
@@ -163,7 +198,10 @@ export class PeerstreamServer {
         this.#reject(client, code, message);
         closeAfterFlush(client, `${code}: the name went to another server`);
       },
-      log: (line) => this.#log.line(line),
+      // Keyed by the line's shape, so that a flood of one kind (bad messages on a channel) is
+      // summarised without hiding another (Redis lost).
+      log: (line) =>
+        this.#log.limited(`cluster ${lineShape(line)}`, line, { event: "cluster", level: "warn" }),
       coalesce,
     });
   }
@@ -179,6 +217,7 @@ export class PeerstreamServer {
    */
   setVideos(videos: VideoLibrary): void {
     this.#videos = videos;
+    this.#videosLoaded.resolve(videos);
   }
 
   /**
@@ -188,6 +227,59 @@ export class PeerstreamServer {
    */
   setVideosError(message: string): void {
     this.#videosError = message;
+    this.#videosLoaded.reject(new PeerstreamError("VIDEO_FAILED", message));
+  }
+
+  /**
+   * The state now, for the metrics: one pass over the connections.
+   *
+   * @returns Connections by door and state, users, viewers by rendition, bytes sent, Redis.
+   */
+  snapshot(): ServerSnapshot {
+    // Counted without making a string per connection: a scrape walks every connection.
+    const handshakes = { tcp: 0, tls: 0, websocket: 0, http: 0 };
+    const registereds = { tcp: 0, tls: 0, websocket: 0, http: 0 };
+    const heights = new Map<number, number>();
+    let bytesSent = this.stats.endedBytes;
+    for (const client of this.#clients) {
+      if (client.state === "registered") registereds[client.door]++;
+      else handshakes[client.door]++;
+      bytesSent += client.conn.bytesWritten;
+      const height = client.stream?.height;
+      if (height !== undefined) heights.set(height, (heights.get(height) ?? 0) + 1);
+    }
+    const connections: ServerSnapshot["connections"] = new Map();
+    let registered = 0;
+    for (const door of ["tcp", "tls", "websocket", "http"] as const) {
+      connections.set(`${door} handshake`, handshakes[door]);
+      connections.set(`${door} registered`, registereds[door]);
+      registered += registereds[door];
+    }
+    const viewers = new Map([...heights].map(([height, n]) => [`${height}p`, n]));
+    const community: Community<ServerClient> = this.#community;
+    const redisUp = "up" in community && typeof community.up === "boolean"
+      ? community.up
+      : undefined;
+    return { connections, registered, viewers, bytesSent, redisUp };
+  }
+
+  /**
+   * Whether the server is ready (`/readyz`): its video library is open and, in a cluster, its link
+   * to Redis is up.
+   *
+   * @returns Ready, or why not.
+   */
+  readiness(): Readiness {
+    if (this.#videosError !== undefined) {
+      return { ready: false, reason: `the video library failed: ${this.#videosError}` };
+    }
+    if (this.#videos === undefined) {
+      return { ready: false, reason: "the video library is still loading" };
+    }
+    if (this.#options.cluster !== undefined && this.snapshot().redisUp !== true) {
+      return { ready: false, reason: "Redis is unreachable" };
+    }
+    return { ready: true };
   }
 
   #requireVideos(): VideoLibrary {
@@ -233,7 +325,9 @@ export class PeerstreamServer {
         onFatal: cluster.onFatal,
       });
       this.#ctx = { ...this.#ctx, community: this.#community };
-      this.#log.line(`cluster: node ${this.#log.text(cluster.node)} joined the cluster`);
+      this.#log.line(`cluster: node ${this.#log.text(cluster.node)} joined the cluster`, {
+        event: "cluster",
+      });
     }
     const hostname = this.#options.hostname ?? "127.0.0.1";
     const port = this.#options.port ?? 7878;
@@ -307,7 +401,9 @@ export class PeerstreamServer {
       } catch (error) {
         if (this.#closing) return;
         const step = failures.failed(performance.now(), errorText(error));
-        if (step.log !== undefined) this.#log.line(step.log);
+        if (step.log !== undefined) {
+          this.#log.line(step.log, { event: "accept-failed", level: "warn" });
+        }
         if (isOutOfDescriptors(error) && spare !== undefined) {
           spare.close();
           spare = undefined;
@@ -340,18 +436,48 @@ export class PeerstreamServer {
    * handshake, limits, timeouts and shutdown for all.
    *
    * @param transport The client's byte stream; the server owns it from now on.
+   * @param options `admitted`: the release {@linkcode PeerstreamServer.admitConnection} gave: the
+   * transport is counted already, and its owner releases it once its socket is closed; the
+   * server calls it sooner only when it evicts the connection to make room.
    */
-  serveTransport(transport: Transport): void {
+  serveTransport(transport: Transport, options: { admitted?: () => void } = {}): void {
     if (this.#closing) {
       transport.close();
       return;
     }
-    this.#track(this.#handle(transport));
+    this.#track(this.#handle(transport, { admitted: options.admitted }));
+  }
+
+  /**
+   * Counts a connection accepted elsewhere (the web door) against the connection limits from its
+   * accept, making room as `#admit` does; a refusal is logged, rate-limited per address.
+   *
+   * @param addr The client's address.
+   * @returns Its release (idempotent), or undefined when refused.
+   */
+  admitConnection(addr: Deno.NetAddr): (() => void) | undefined {
+    if (this.#closing) return undefined;
+    const host = addr.hostname;
+    let verdict = this.#admission.admit(host);
+    if (verdict === "server-full" && this.#evictFairly()) verdict = this.#admission.admit(host);
+    if (verdict !== "ok") {
+      const why = verdict === "address-full"
+        ? `${this.#limits.maxConnectionsPerAddress} connections from this address`
+        : `${this.#limits.maxConnections} connections`;
+      this.#log.limited(`refused ${host}`, `refused web ${host}:${addr.port}: SERVER_FULL: ${why}`);
+      return undefined;
+    }
+    let counted = true;
+    return () => {
+      if (counted) this.#admission.release(host);
+      counted = false;
+    };
   }
 
   #track(handling: Promise<void>) {
+    // Our own bug, not the peer's: one line, its stack written once per distinct stack.
     const handler = handling.catch((error) => {
-      this.#log.line(`internal error: ${(error as Error).stack ?? error}`);
+      this.#log.error("internal", "internal error", error);
     });
     this.#handlers.add(handler);
     handler.finally(() => this.#handlers.delete(handler));
@@ -431,18 +557,32 @@ export class PeerstreamServer {
     this.#log.limited(
       addressGroup(from.hostname),
       `disconnect #${id} ${from.hostname}:${from.port} (${why})`,
+      { event: "disconnect", fields: { id, remote: `${from.hostname}:${from.port}`, door: "tls" } },
     );
     await settled;
     closeQuietly(conn);
     return false;
   }
 
-  async #handle(socket: Transport, accepted?: { since: number; id: number }) {
+  /**
+   * Serves one transport: counts it (unless `admitted`), greets it and runs its read loop.
+   *
+   * @param options `admitted`: counted from its accept by its door (see `admitConnection`);
+   * `since` and `id`: accepted by the TCP listener at `since` (the handshake deadline counts
+   * from then), as connection `id`.
+   */
+  async #handle(
+    socket: Transport,
+    options: { admitted?: () => void; since?: number; id?: number } = {},
+  ) {
     const conn = new Connection(socket, {
       maxQueuedControlBytes: this.#limits.maxQueuedControlBytes,
     });
-    const id = accepted?.id ?? this.#nextId++;
-    if (this.#admit(conn.remoteHost, { id, remote: conn.remote }) !== "ok") {
+    const { admitted } = options;
+    const id = options.id ?? this.#nextId++;
+    if (
+      admitted === undefined && this.#admit(conn.remoteHost, { id, remote: conn.remote }) !== "ok"
+    ) {
       conn.send({
         type: "error",
         code: "SERVER_FULL",
@@ -455,16 +595,24 @@ export class PeerstreamServer {
     // The handshake deadline counts from accept, TLS handshake and PROXY header included.
     const client = newClient(conn, {
       id,
-      now: accepted?.since ?? performance.now(),
+      now: options.since ?? performance.now(),
       ...this.#limits,
+      door: socket instanceof WebSocketTransport ? "websocket" : this.#options.tls ? "tls" : "tcp",
     });
+    if (admitted !== undefined) this.#admitted.set(client, admitted);
     this.#clients.add(client);
     this.#greeting.add(client);
     // Connections that never register are counted against their address in the log, so that a
     // connection storm costs a few lines, not two per connection.
-    this.#log.limited(logKey(client), `connect #${id} ${conn.remote}`);
+    this.#log.limited(logKey(client), `connect #${id} ${conn.remote}`, {
+      event: "connect",
+      fields: { id, remote: conn.remote, door: client.door },
+    });
     conn.onWriteError = (error) =>
-      this.#log.limited(id, `write error #${id}: ${(error as Error).message}`);
+      this.#log.limited(id, `write error #${id}: ${(error as Error).message}`, {
+        event: "write-error",
+        level: "warn",
+      });
     conn.send({
       type: "server-hello",
       version: PROTOCOL_VERSION,
@@ -476,6 +624,7 @@ export class PeerstreamServer {
     } catch (error) {
       if (!(error instanceof ProtocolViolation)) throw error;
       client.closeWhy = `${error.code}: ${error.message}`;
+      this.stats.refuse(error.code);
       conn.send({
         type: "error",
         // Not by the message text: "JSON length exceeds the frame" is a bad frame, not a big one.
@@ -505,6 +654,7 @@ export class PeerstreamServer {
       this.#log.limited(
         `refused ${from.hostname}`,
         `refused ${from.hostname}:${from.port}: ${error.message}`,
+        { event: "refused", level: "warn", fields: { reason: "proxy" } },
       );
       try {
         accepted.close();
@@ -531,14 +681,27 @@ export class PeerstreamServer {
       : this.#admission.admit(host);
     if (verdict === "server-full" && this.#evictFairly()) verdict = this.#admission.admit(host);
     if (verdict === "ok") return verdict;
+    this.stats.limit(
+      verdict === "address-full"
+        ? "connections_per_address"
+        : verdict === "server-full"
+        ? "connections"
+        : "connects_per_address",
+    );
+    const code = verdict === "rate-limited" ? "RATE_LIMITED" : "SERVER_FULL";
     const why = verdict === "address-full"
-      ? `SERVER_FULL: ${this.#limits.maxConnectionsPerAddress} connections from this address`
+      ? `${this.#limits.maxConnectionsPerAddress} connections from this address`
       : verdict === "server-full"
-      ? `SERVER_FULL: ${this.#limits.maxConnections} connections`
-      : `RATE_LIMITED: over ${this.#limits.connectsPerAddressPerSecond} connects per second from this address`;
+      ? `${this.#limits.maxConnections} connections`
+      : `over ${this.#limits.connectsPerAddressPerSecond} connects per second from this address`;
     this.#log.limited(
       `refused ${addressGroup(host ?? "")}`,
-      `refused #${who.id} ${who.remote}: ${why}`,
+      `refused #${who.id} ${who.remote}: ${code}: ${why}`,
+      {
+        event: "refused",
+        level: "warn",
+        fields: { id: who.id, remote: who.remote, code, reason: verdict },
+      },
     );
     return verdict;
   }
@@ -561,12 +724,15 @@ export class PeerstreamServer {
       candidates.push({
         host: client.host,
         since: client.connectedAt,
-        drop: () =>
+        drop: () => {
+          // Its place is needed now, not once its socket has finished closing.
+          this.#admitted.get(client)?.();
           this.#drop(
             client,
             "SERVER_FULL",
             "the server is full and this connection did not register",
-          ),
+          );
+        },
       });
     }
     const victim = chooseEviction(candidates, {
@@ -616,6 +782,7 @@ export class PeerstreamServer {
       return undefined;
     }
     if (!client.bucket.take(performance.now())) {
+      this.stats.limit("messages_per_connection");
       this.#reject(
         client,
         "RATE_LIMITED",
@@ -649,6 +816,7 @@ export class PeerstreamServer {
       return undefined;
     }
     if (!this.#admission.takeHello(client.host, performance.now())) {
+      this.stats.limit("hellos_per_address");
       this.#reject(
         client,
         "RATE_LIMITED",
@@ -710,9 +878,10 @@ export class PeerstreamServer {
       ...(welcome.unreachable.length > 0 ? { unreachable: welcome.unreachable } : {}),
     });
     this.#log.line(
-      `join #${client.id} ${this.#log.text(hello.name)} key ${hello.fingerprint.slice(0, 16)}${
+      `join #${client.id} ${this.#log.name(hello.name)} key ${hello.fingerprint.slice(0, 16)}${
         hello.ephemeral ? " (ephemeral)" : ""
       }`,
+      { event: "join", fields: { id: client.id } },
     );
   }
 
@@ -739,17 +908,22 @@ export class PeerstreamServer {
     if (error instanceof PeerstreamError) {
       this.#reject(client, error.code, error.message, requestIdOf(message));
     } else {
-      this.#log.line(`internal error #${client.id}: ${(error as Error).stack ?? error}`);
+      this.#log.error(client.id, `internal error #${client.id}`, error);
       this.#reject(client, "INTERNAL", "Internal server error; see the server log");
     }
   }
 
   #reject(client: ServerClient, code: ErrorCode, text: string, re?: number) {
     const message = text.length > ERROR_MESSAGE_MAX ? `${text.slice(0, ERROR_MESSAGE_MAX)}…` : text;
+    this.stats.refuse(code);
     if (!client.rejectLogged.has(code)) {
       client.rejectLogged.add(code);
-      const who = client.name === undefined ? "" : ` ${this.#log.text(client.name)}`;
-      this.#log.limited(logKey(client), `reject #${client.id}${who}: ${code}: ${message}`);
+      const who = client.name === undefined ? "" : ` ${this.#log.name(client.name)}`;
+      this.#log.limited(logKey(client), `reject #${client.id}${who}: ${code}: ${message}`, {
+        event: "reject",
+        level: "warn",
+        fields: { id: client.id, code },
+      });
     }
     client.conn.send(
       re === undefined ? { type: "error", code, message } : {
@@ -770,7 +944,10 @@ export class PeerstreamServer {
     this.#greeting.delete(client);
     client.state = "closed";
     client.stream?.abort();
-    this.#admission.release(client.host);
+    // A connection counted from its accept (the web door) stays counted until its socket closes.
+    if (!this.#admitted.delete(client)) this.#admission.release(client.host);
+    // Its bytes leave the live sum of the metrics: count them among the ended connections'.
+    this.stats.endedBytes += client.conn.bytesWritten;
     const why = client.closeWhy ?? client.conn.closeReason ?? "the client closed the connection";
     const suppressed = this.#log.forget(client.id);
     const note = suppressed > 0 ? `; ${suppressed} log lines suppressed` : "";
@@ -778,12 +955,14 @@ export class PeerstreamServer {
     if (this.#community.leave(client, client.leaveReason)) {
       const name = client.name!;
       this.#log.line(
-        `leave #${client.id} ${this.#log.text(name)} (${client.leaveReason}: ${why}${note})`,
+        `leave #${client.id} ${this.#log.name(name)} (${client.leaveReason}: ${why}${note})`,
+        { event: "leave", fields: { id: client.id, reason: client.leaveReason } },
       );
     } else {
       this.#log.limited(
         client.host,
         `disconnect #${client.id} ${client.conn.remote} (${why}${note})`,
+        { event: "disconnect", fields: { id: client.id, remote: client.conn.remote } },
       );
     }
     within(client.conn.flush(), 200).then(() => client.conn.close(why));
@@ -794,7 +973,7 @@ export class PeerstreamServer {
     this.#nameSaver?.refresh();
     this.#community.tick();
     this.#admission.prune(now);
-    this.#log.prune();
+    this.#log.flush();
     for (const client of this.#clients) {
       client.stream?.releaseStalledBacklog(now, this.#limits.leadBacklogStallMs);
       const silent = now - client.conn.lastReadAt;
@@ -802,6 +981,7 @@ export class PeerstreamServer {
         // It stopped reading: nothing more can reach it, so close without a goodbye.
         client.leaveReason = "timeout";
         client.closeWhy = `SLOW_CONSUMER: no write progress for ${this.#limits.maxWriteStallMs} ms`;
+        this.stats.limit("slow_consumer");
         client.conn.close(client.closeWhy);
         this.#leave(client);
       } else if (
@@ -822,6 +1002,8 @@ export class PeerstreamServer {
 
   /** Tells a client why, then forgets it and closes once the error is flushed. */
   #drop(client: ServerClient, code: ErrorCode, why: string) {
+    const limit = code === "SERVER_FULL" ? "connections" : limitOfCode(code);
+    if (limit !== undefined) this.stats.limit(limit);
     client.conn.send({ type: "error", code, message: `Closing connection: ${why}; reconnect` });
     client.leaveReason = "timeout";
     client.closeWhy = `${code}: ${why}`;

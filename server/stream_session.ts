@@ -73,12 +73,20 @@ export interface StreamSessionOptions {
   pauseTimeoutMs?: number;
   /** Called once when the stream ends, with a detail for the log. */
   onEnd: (reason: StreamEndReason, detail?: string) => void;
+  /**
+   * Called as each segment goes out, with how late it is, seconds: how long after it was due
+   * (within the lead of the viewer's modelled playback, and no earlier than the previous segment
+   * went out) it left. The metrics count it; keep it cheap.
+   */
+  onSegment?: (lagSeconds: number) => void;
 }
 
 interface Sent {
   bytes: number;
   startedAt: number;
   mediaEnd: number;
+  /** The segment's duration: its sample weighs at least this much. */
+  mediaSeconds: number;
 }
 
 interface EndOptions {
@@ -320,7 +328,7 @@ export class StreamSession {
     this.#sent.delete(index);
     const now = performance.now();
     const began = Math.max(sent.startedAt, this.#lastAckAt);
-    this.#estimator.sample(now - began, sent.bytes);
+    this.#estimator.sample(now - began, sent.bytes, { mediaSeconds: sent.mediaSeconds });
     this.#lastThroughput = (sent.bytes * 8) /
       (Math.max(now - began, ABR_DEFAULTS.minSampleMs) / 1000);
     this.#lastAckAt = now;
@@ -433,9 +441,11 @@ export class StreamSession {
         return;
       }
       const epoch = this.#epoch;
+      const waitFrom = performance.now();
       const room = await this.#waitForRoom(epoch);
       if (room === "ended") return;
       if (room === "moved") continue;
+      this.#options.onSegment?.(this.#lateBy(waitFrom));
       await this.#sendSegment(epoch, this.#next);
     }
   }
@@ -491,6 +501,22 @@ export class StreamSession {
     return "ended";
   }
 
+  /**
+   * How late the next segment goes out, seconds: it was due when the viewer's modelled playback
+   * came within the lead of its start, but not before the wait for it began.
+   */
+  #lateBy(waitFrom: number): number {
+    const now = performance.now();
+    const ahead = this.#segmentStart(this.#next) - this.#clock.playhead(now);
+    const dueFor = Math.min((now - waitFrom) / 1000, STREAM_DEFAULTS.leadSeconds - ahead);
+    return Math.max(0, dueFor);
+  }
+
+  /** The height of the rendition being sent, e.g. 720. */
+  get height(): number {
+    return this.#options.prepared.renditions[this.#current]?.height ?? 0;
+  }
+
   /** Sends one segment of `epoch`, unless a jump or the end interrupts it. */
   async #sendSegment(epoch: number, index: number) {
     const { prepared, store } = this.#options;
@@ -510,7 +536,12 @@ export class StreamSession {
     // The shared bytes, unless a rendition switch made this viewer's counters jump.
     const data = prepared.container === "mpegts" ? this.#fixer.fix(raw) : raw;
     const bytes = data.length;
-    this.#sent.set(index, { bytes, startedAt: now, mediaEnd: segment.start + segment.duration });
+    this.#sent.set(index, {
+      bytes,
+      startedAt: now,
+      mediaEnd: segment.start + segment.duration,
+      mediaSeconds: segment.duration,
+    });
     this.#unackedBytes += bytes;
     this.#next = index + 1;
     this.#conn.send({

@@ -14,7 +14,18 @@
 import { X509Certificate } from "node:crypto";
 import { logText } from "../protocol/text.ts";
 import { PAGE_ASSETS, type PageAsset } from "../web/generated/page_assets.ts";
+import {
+  type HttpAnswer,
+  HttpDoor,
+  type HttpHandler,
+  type RequestInfo,
+  type TakenSocket,
+} from "./http_door.ts";
+import type { RequestHead } from "./http_head.ts";
+import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
+import { ServerLog } from "./server_log.ts";
 import type { Transport } from "./transport.ts";
+import { websocketAccept } from "./ws_frame.ts";
 import { WebSocketTransport } from "./ws_transport.ts";
 
 /** The path of the WebSocket endpoint. */
@@ -44,10 +55,19 @@ const SECURITY_HEADERS: Record<string, string> = {
   "cache-control": "no-cache",
 };
 
-/** Where web clients go: the peerstream server (its `serveTransport`). */
+/** Where web clients go: the peerstream server. */
 export interface TransportTarget {
-  /** Takes one client's byte stream. */
-  serveTransport(transport: Transport): void;
+  /**
+   * Counts a new connection against the server's limits from the moment it is accepted.
+   *
+   * @returns Its release, or undefined when it is refused.
+   */
+  admitConnection?(addr: Deno.NetAddr): (() => void) | undefined;
+  /**
+   * Takes one client's byte stream. With `admitted` (the release `admitConnection` gave), it is
+   * counted already and released when its socket closes; the server may release it sooner.
+   */
+  serveTransport(transport: Transport, options?: { admitted?: () => void }): void;
 }
 
 /** Options for {@linkcode WebServer}. */
@@ -58,15 +78,25 @@ export interface WebServerOptions {
   port: number;
   /** TLS certificate and key (PEM): https and wss. */
   tls?: { cert: string; key: string };
-  /** Where each WebSocket client goes. */
+  /** Where each WebSocket client goes, and who admits connections. */
   target: TransportTarget;
-  /** Receives one line per refused upgrade. */
+  /** Receives the door's log lines (peers' mistakes rate-limited by address and reason). */
   log?: (line: string) => void;
   /** What the page learns at `/server.json`: the video codec (the page plays H.264 only). */
   codec: string;
   /** The files served, by path. @default {PAGE_ASSETS} */
   assets?: Record<string, PageAsset>;
+  /** Limits; missing fields take {@linkcode DEFAULT_LIMITS}. */
+  limits?: Partial<ServerLimits>;
+  /**
+   * More endpoints, by exact path (e.g. an operator's `/metrics`), answered before the page's
+   * files; each answer is sent as it is (add the headers it needs). @default {{}}
+   */
+  routes?: Record<string, HttpHandler>;
 }
+
+/** Lines per second the web door may log per address and reason, sustained, and in a burst. */
+const WEB_LOG_RATE = { linesPerSecond: 0.5, lineBurst: 5 };
 
 /**
  * Whether a `Host` header names this server in a way a DNS-rebinding page cannot: an IP literal,
@@ -141,18 +171,39 @@ export function certificateFingerprint(pem: string): string {
   return new X509Certificate(pem).fingerprint256;
 }
 
-/** The page and its WebSocket endpoint. */
+/** The page and its WebSocket endpoint, behind the web door (`http_door.ts`). */
 export class WebServer {
   readonly #options: WebServerOptions;
   readonly #assets: Record<string, PageAsset>;
   readonly #names: Set<string>;
-  #server?: Deno.HttpServer<Deno.NetAddr>;
+  readonly #limits: ServerLimits;
+  readonly #log: ServerLog;
+  readonly #door: HttpDoor;
+  #pruner?: ReturnType<typeof setInterval>;
 
   /** @param options Address, TLS and where clients go. */
   constructor(options: WebServerOptions) {
     this.#options = options;
     this.#assets = options.assets ?? PAGE_ASSETS;
     this.#names = options.tls ? certificateNames(options.tls.cert) : new Set();
+    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#log = new ServerLog(options.log ?? (() => {}), {
+      textChars: this.#limits.logTextChars,
+      ...WEB_LOG_RATE,
+    });
+    const target = options.target;
+    this.#door = new HttpDoor({
+      hostname: options.hostname,
+      port: options.port,
+      tls: options.tls,
+      handler: (request, info) => this.#respond(request, info),
+      admit: target.admitConnection === undefined
+        ? undefined
+        : (addr) => target.admitConnection!(addr),
+      log: this.#log,
+      limits: this.#limits,
+      headers: SECURITY_HEADERS,
+    });
   }
 
   /**
@@ -161,75 +212,102 @@ export class WebServer {
    * @returns The bound address.
    */
   start(): Deno.NetAddr {
-    const { hostname, port, tls } = this.#options;
-    const handler = (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
-      this.#respond(request, info.remoteAddr);
-    const onError = (error: unknown) => {
-      this.#options.log?.(`web: internal error: ${(error as Error).message}`);
-      return new Response("Internal error", { status: 500, headers: SECURITY_HEADERS });
-    };
-    this.#server = tls
-      ? Deno.serve(
-        { hostname, port, cert: tls.cert, key: tls.key, onListen() {}, onError },
-        handler,
-      )
-      : Deno.serve({ hostname, port, onListen() {}, onError }, handler);
-    return this.#server.addr;
+    const addr = this.#door.start();
+    // Writes the counts of suppressed lines once their keys are quiet.
+    this.#pruner = setInterval(() => this.#log.prune(), 1000);
+    return addr;
   }
 
   /** The bound address, once started. */
   get addr(): Deno.NetAddr {
-    if (this.#server === undefined) throw new Error("Web server is not started");
-    return this.#server.addr;
+    return this.#door.addr;
   }
 
   /** Stops listening; open WebSockets are closed by the peerstream server's shutdown. */
   async shutdown(): Promise<void> {
-    await this.#server?.shutdown();
+    clearInterval(this.#pruner);
+    await this.#door.shutdown();
   }
 
-  #respond(request: Request, remoteAddr: Deno.NetAddr): Response {
-    const url = new URL(request.url);
+  #respond(request: RequestHead, info: RequestInfo): HttpAnswer | Promise<HttpAnswer> {
     if (request.method !== "GET" && request.method !== "HEAD") {
       return plain(405, "Method not allowed", { allow: "GET, HEAD" });
     }
-    if (url.pathname === WEBSOCKET_PATH) return this.#upgrade(request, remoteAddr);
-    if (url.pathname === "/server.json") {
-      return new Response(JSON.stringify({ codec: this.#options.codec }), {
-        headers: { ...SECURITY_HEADERS, "content-type": "application/json" },
-      });
+    if (request.path === WEBSOCKET_PATH) return this.#upgrade(request, info);
+    const route = this.#options.routes?.[request.path];
+    if (route !== undefined && Object.hasOwn(this.#options.routes!, request.path)) {
+      return route(request, info);
     }
-    const asset = this.#assets[url.pathname];
+    if (request.path === "/server.json") {
+      return {
+        status: 200,
+        headers: { ...SECURITY_HEADERS, "content-type": "application/json" },
+        body: JSON.stringify({ codec: this.#options.codec }),
+      };
+    }
+    const asset = this.#assets[request.path];
     if (asset === undefined) return plain(404, "Not found");
-    return new Response(request.method === "HEAD" ? null : asset.body, {
+    return {
+      status: 200,
       headers: { ...SECURITY_HEADERS, "content-type": asset.type },
-    });
+      body: asset.body,
+    };
   }
 
-  #upgrade(request: Request, remoteAddr: Deno.NetAddr): Response {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+  async #upgrade(request: RequestHead, info: RequestInfo): Promise<HttpAnswer> {
+    const headers = request.headers;
+    const from = info.remoteAddr;
+    if (headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return plain(426, "Expected a WebSocket upgrade", { upgrade: "websocket" });
     }
-    const refusal = upgradeRefusal(request.headers, {
-      secure: this.#options.tls !== undefined,
-      names: this.#names,
-    });
+    const refusal = upgradeRefusal(headers, { secure: info.secure, names: this.#names });
     if (refusal !== null) {
-      this.#options.log?.(
-        `web: refused WebSocket from ${remoteAddr.hostname}:${remoteAddr.port}: ${refusal}`,
+      // Keyed by the reason's kind, not the address: a storm from many addresses costs a few lines.
+      this.#log.limited(
+        `web refused ${refusal.split(" ")[0]}`,
+        `web: refused WebSocket from ${from.hostname}:${from.port}: ${refusal}`,
       );
       return plain(403, "Forbidden: this page's own origin only");
     }
+    const key = headers.get("sec-websocket-key") ?? "";
+    if (
+      headers.get("sec-websocket-version") !== "13" || !/^[A-Za-z0-9+/]{22}==$/.test(key) ||
+      request.method !== "GET"
+    ) {
+      return plain(400, "Bad WebSocket upgrade: need GET, version 13 and a 16-byte key", {
+        "sec-websocket-version": "13",
+      });
+    }
+    return {
+      status: 101,
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-accept": await websocketAccept(key),
+      },
+      takeOver: (socket) => this.#serveSocket(socket),
+    };
+  }
+
+  #serveSocket(socket: TakenSocket) {
     // The protocol has its own keepalive and idle limits, the same as on TCP.
-    const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 0 });
-    this.#options.target.serveTransport(new WebSocketTransport(socket, { remoteAddr }));
-    return response;
+    const transport = new WebSocketTransport(socket.conn, {
+      rest: socket.rest,
+      firstFrameMs: this.#limits.webSocketFirstFrameMs,
+      closeMs: this.#limits.webSocketCloseMs,
+    });
+    // Counted from accept until the socket is really gone, after its close handshake (bounded).
+    transport.closed.then(socket.release);
+    const target = this.#options.target;
+    if (target.admitConnection === undefined) target.serveTransport(transport);
+    else target.serveTransport(transport, { admitted: socket.release });
   }
 }
 
-function plain(status: number, text: string, headers: Record<string, string> = {}): Response {
-  return new Response(`${text}\n`, {
+function plain(status: number, text: string, headers: Record<string, string> = {}): HttpAnswer {
+  return {
     status,
     headers: { ...SECURITY_HEADERS, "content-type": "text/plain; charset=utf-8", ...headers },
-  });
+    body: `${text}\n`,
+  };
 }

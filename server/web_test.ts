@@ -65,7 +65,7 @@ Deno.test("webAddress() parses [HOST:]PORT and webUrl() prints a wildcard as loc
   equal(webUrl(addr("::1"), true), "https://[::1]:8080/");
 });
 
-Deno.test("WebServer serves the page with a strict CSP, and refuses other methods, paths and origins", async () => {
+Deno.test("WebServer serves the page with a strict CSP and mounted routes, and refuses other methods, paths and origins", async () => {
   const served: Transport[] = [];
   const web = new WebServer({
     hostname: "127.0.0.1",
@@ -73,6 +73,13 @@ Deno.test("WebServer serves the page with a strict CSP, and refuses other method
     codec: "mjpeg",
     target: { serveTransport: (t) => served.push(t) },
     assets: { "/": { type: "text/html; charset=utf-8", body: "<p>page</p>" } },
+    routes: {
+      "/metrics": () => ({
+        status: 200,
+        headers: { "content-type": "text/plain" },
+        body: "up 1\n",
+      }),
+    },
   });
   const { port } = web.start();
   const base = `http://127.0.0.1:${port}`;
@@ -104,6 +111,16 @@ Deno.test("WebServer serves the page with a strict CSP, and refuses other method
     equal(refused.status, 403);
     await refused.body?.cancel();
     equal(served.length, 0);
+    // A mounted endpoint answers with what its handler says; HEAD gets no body.
+    const metrics = await fetch(`${base}/metrics`);
+    equal(metrics.status, 200);
+    equal(await metrics.text(), "up 1\n");
+    const head = await fetch(`${base}/metrics`, { method: "HEAD" });
+    equal(head.headers.get("content-length"), "5");
+    equal(await head.text(), "");
+    const inherited = await fetch(`${base}/toString`);
+    equal(inherited.status, 404);
+    await inherited.body?.cancel();
   } finally {
     await web.shutdown();
   }

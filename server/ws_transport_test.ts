@@ -1,31 +1,61 @@
-import { equal, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { encodeMessage } from "../protocol/messages.ts";
 import { MAX_FRAME_BYTES } from "../protocol/frame.ts";
 import { Connection, ProtocolViolation } from "./connection.ts";
-import { WebSocketTransport } from "./ws_transport.ts";
+import { HttpDoor } from "./http_door.ts";
+import { DEFAULT_LIMITS } from "./limits.ts";
+import { ServerLog } from "./server_log.ts";
+import { websocketAccept, WS_OPCODE } from "./ws_frame.ts";
+import { WebSocketTransport, type WebSocketTransportOptions } from "./ws_transport.ts";
+import { clientFrame, rawUpgrade, readUntilClosed, writeAll } from "../tests/_ws_client.ts";
 
-/** A WebSocket server whose one connection becomes a transport, and a Deno WebSocket client. */
-async function pair(): Promise<{
-  transport: WebSocketTransport;
-  client: WebSocket;
-  received: Uint8Array[];
-  close: () => Promise<void>;
-}> {
-  let resolve!: (t: WebSocketTransport) => void;
-  const accepted = new Promise<WebSocketTransport>((r) => resolve = r);
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req, info) => {
-    // Read before the upgrade: the request is gone after it.
-    const remoteAddr = info.remoteAddr;
-    const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
-    resolve(new WebSocketTransport(socket, { remoteAddr }));
-    return response;
+/** A web door whose upgrades become transports. */
+function wsServer(options: WebSocketTransportOptions = {}) {
+  const accepted: WebSocketTransport[] = [];
+  const waiters: ((t: WebSocketTransport) => void)[] = [];
+  const door = new HttpDoor({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: new ServerLog(() => {}, { textChars: 100, linesPerSecond: 1, lineBurst: 1 }),
+    limits: DEFAULT_LIMITS,
+    handler: async (head) => ({
+      status: 101,
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-accept": await websocketAccept(head.headers.get("sec-websocket-key")!),
+      },
+      takeOver: (socket) => {
+        const transport = new WebSocketTransport(socket.conn, { rest: socket.rest, ...options });
+        transport.closed.then(socket.release);
+        accepted.push(transport);
+        waiters.shift()?.(transport);
+      },
+    }),
   });
-  const client = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+  const { port } = door.start();
+  return {
+    port,
+    next: () =>
+      accepted.length > 0
+        ? Promise.resolve(accepted.shift()!)
+        : new Promise<WebSocketTransport>((r) => waiters.push(r)),
+    shutdown: async () => {
+      for (const t of accepted) t.close();
+      await door.shutdown();
+    },
+  };
+}
+
+/** A Deno WebSocket client and its server-side transport. */
+async function pair() {
+  const server = wsServer();
+  const client = new WebSocket(`ws://127.0.0.1:${server.port}/`);
   client.binaryType = "arraybuffer";
   const received: Uint8Array[] = [];
   client.onmessage = (event) => received.push(new Uint8Array(event.data as ArrayBuffer));
   await new Promise((r) => client.onopen = r);
-  const transport = await accepted;
+  const transport = await server.next();
   return {
     transport,
     client,
@@ -38,6 +68,7 @@ async function pair(): Promise<{
           client.close();
         });
       }
+      await transport.closed;
       await server.shutdown();
     },
   };
@@ -63,6 +94,23 @@ Deno.test("WebSocketTransport.read() gives the frame stream whatever the message
     }
     equal(seen.join(", "), "ping 7, ping 7, pong 8");
     equal(transport.remoteAddr.hostname, "127.0.0.1");
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("WebSocketTransport.write() sends binary messages a browser-side WebSocket receives in order", async () => {
+  const { transport, received, close } = await pair();
+  try {
+    const small = Uint8Array.of(1, 2, 3);
+    const large = new Uint8Array(200_000).map((_, i) => i & 0xff);
+    equal(await transport.write(small), 3);
+    equal(await transport.write(large), large.length);
+    const deadline = Date.now() + 10_000;
+    while (received.length < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    deepEqual(received, [small, large]);
   } finally {
     await close();
   }
@@ -94,23 +142,93 @@ Deno.test("WebSocketTransport.read() fails with FRAME_TOO_LARGE on a message ove
   }
 });
 
+Deno.test("WebSocketTransport.read() refuses a 60 MiB declaration at its header, before any payload, and closes with 1009", async () => {
+  const server = wsServer();
+  const ws = await rawUpgrade(server.port);
+  try {
+    equal(ws.status, 101);
+    const transport = await server.next();
+    // Only the header and 1 KiB of the 60 MiB it declares.
+    await writeAll(
+      ws.conn,
+      clientFrame(WS_OPCODE.binary, new Uint8Array(1024), { length: 60 * 2 ** 20 }),
+    );
+    await rejects(
+      transport.read(new Uint8Array(64 * 1024)),
+      (error) => error instanceof ProtocolViolation && error.code === "FRAME_TOO_LARGE",
+    );
+    transport.close();
+    const { closed, data } = await readUntilClosed(ws.conn, 5000);
+    ok(closed, "the server closed the socket");
+    // A close frame with code 1009.
+    deepEqual([...data.subarray(0, 1)], [0x88]);
+    equal((data[2] << 8) | data[3], 1009);
+    await transport.closed;
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("WebSocketTransport answers a ping with a pong, and a peer's close with a close", async () => {
+  const server = wsServer();
+  const ws = await rawUpgrade(server.port);
+  try {
+    const transport = await server.next();
+    const reading = transport.read(new Uint8Array(1024));
+    await writeAll(ws.conn, clientFrame(WS_OPCODE.ping, Uint8Array.of(7, 8)));
+    await writeAll(ws.conn, clientFrame(WS_OPCODE.close, Uint8Array.of(0x03, 0xe8)));
+    equal(await reading, null);
+    const { closed, data } = await readUntilClosed(ws.conn, 5000);
+    ok(closed);
+    deepEqual([...data], [0x8a, 2, 7, 8, 0x88, 2, 0x03, 0xe8]);
+    await transport.closed;
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("WebSocketTransport.close() destroys the socket within the close deadline when the peer never answers", async () => {
+  const closeMs = 500;
+  const server = wsServer({ closeMs });
+  const ws = await rawUpgrade(server.port);
+  try {
+    const transport = await server.next();
+    const started = performance.now();
+    transport.close();
+    // The peer reads (and so sees the close frame) but never answers it.
+    const { closed, data } = await readUntilClosed(ws.conn, 10_000);
+    const took = performance.now() - started;
+    ok(closed, "the server destroyed the socket");
+    equal(data[0], 0x88);
+    ok(took >= closeMs - 50, `destroyed after ${took.toFixed(0)} ms, before the peer had its time`);
+    await transport.closed;
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("WebSocketTransport.read() fails when no frame comes within the first-frame deadline", async () => {
+  const server = wsServer({ firstFrameMs: 300 });
+  const ws = await rawUpgrade(server.port);
+  try {
+    const transport = await server.next();
+    await rejects(
+      transport.read(new Uint8Array(16)),
+      (error) =>
+        error instanceof ProtocolViolation &&
+        /No WebSocket frame within 300 ms/.test(error.message),
+    );
+    transport.close();
+    ok((await readUntilClosed(ws.conn, 5000)).closed);
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("WebSocketTransport.write() stays pending while the browser does not read, and resolves once it does", async () => {
-  // A client that completes the upgrade, then reads nothing until told to.
-  let resolve!: (t: WebSocketTransport) => void;
-  const accepted = new Promise<WebSocketTransport>((r) => resolve = r);
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req, info) => {
-    // Read before the upgrade: the request is gone after it.
-    const remoteAddr = info.remoteAddr;
-    const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
-    resolve(new WebSocketTransport(socket, { remoteAddr }));
-    return response;
-  });
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
-  await conn.write(new TextEncoder().encode(
-    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-  ));
-  const transport = await accepted;
+  const server = wsServer();
+  const ws = await rawUpgrade(server.port);
+  const transport = await server.next();
   try {
     const chunk = new Uint8Array(64 * 1024);
     let pending: Promise<number> | undefined;
@@ -127,14 +245,11 @@ Deno.test("WebSocketTransport.write() stays pending while the browser does not r
     }
     ok(pending !== undefined, `every write resolved (${written} bytes) though nothing was read`);
     // The client reads: the waiting write completes.
-    const drain = (async () => {
-      const buffer = new Uint8Array(1 << 20);
-      while ((await conn.read(buffer)) !== null) { /* discard */ }
-    })();
+    const drain = readUntilClosed(ws.conn, 30_000);
     equal(await pending, chunk.length);
     transport.close();
-    conn.close();
-    await drain.catch(() => {});
+    await drain;
+    await transport.closed;
   } finally {
     transport.close();
     await server.shutdown();

@@ -209,7 +209,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
   const err = new LineReader(child.stderr);
   let line: string;
   try {
-    line = await out.waitFor(/^Listening on /, { timeoutMs: 30_000 });
+    // A text line, or the JSON line of `--log-format json`.
+    line = await out.waitFor(/^(?:Listening on |\{.*"msg":"Listening on )/, { timeoutMs: 30_000 });
   } catch (error) {
     try {
       child.kill("SIGKILL");
@@ -221,7 +222,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
     await Deno.remove(data, { recursive: true }).catch(() => {});
     throw new Error(`Server did not start: ${(error as Error).message}\n${err.lines.join("\n")}`);
   }
-  const port = Number(/:(\d+)/.exec(line)![1]);
+  const port = Number(/Listening on [^\s"]*:(\d+)/.exec(line)![1]);
   let stopped: Promise<number> | undefined;
   const stop = (signal: Deno.Signal = "SIGTERM") => {
     stopped ??= (async () => {

@@ -163,7 +163,8 @@ export function waitForMessage(
     inPage(
       `(sender, piece) => {
         for (const item of document.querySelectorAll("#messages li[data-from]")) {
-          const text = item.querySelector(".text")?.textContent ?? "";
+          // One ".text" per line of the message (each line carries the sender's label).
+          const text = [...item.querySelectorAll(".text")].map((e) => e.textContent).join("\\n");
           if (item.dataset.from === sender && text.includes(piece)) {
             return { text, trust: item.dataset.trust ?? "" };
           }

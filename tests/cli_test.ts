@@ -104,9 +104,13 @@ Deno.test("main() prints help on stdout and exits 0 for every help form", async 
   equal(results[4].stdout, results[7].stdout);
 });
 
-Deno.test("main() prints the version for --version", async () => {
-  const result = await run(["--version"]);
-  deepEqual(result, { code: 0, stdout: "peerstream 0.1.0\n", stderr: "" });
+Deno.test("main() prints the version, where it was built from and its Deno for --version", async () => {
+  // Run from source: no commit was stamped in (tests/dist_test.ts checks a stamped build).
+  const expected = `peerstream 0.1.0 (from source, Deno ${Deno.version.deno})\n`;
+  for (const flag of ["--version", "-V", "version"]) {
+    const result = await run([flag]);
+    deepEqual(result, { code: 0, stdout: expected, stderr: "" }, flag);
+  }
 });
 
 Deno.test("main() prints usage on stderr, nothing on stdout, and exits 2 on misuse", async () => {

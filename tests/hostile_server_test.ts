@@ -384,3 +384,64 @@ Deno.test("a new peer whose name looks like a known peer's gets a warning and a 
     await Deno.remove(first.home, { recursive: true });
   }
 });
+
+/** The one line `join` prints for a frame header that declares 4 GiB - 1 (issue 16, item 5). */
+const ABSURD_FRAME_LINE =
+  "error: Cannot read from the server: it sent a frame of 4294967295 bytes, over the 1 MiB limit; the server is broken or not a peerstream server";
+
+/** A frame header declaring 0xffffffff bytes of a control frame, and nothing behind it. */
+const ABSURD_HEADER = new Uint8Array([0xff, 0xff, 0xff, 0xff, 1]);
+
+Deno.test("a server that declares a 4 GiB frame after the welcome: join prints one clear line and exits non-zero", async () => {
+  const fake = new FakeServer(async (c) => {
+    await c.welcome(["bob"]);
+    await c.next((m) => m.type === "list");
+    await c.send(ABSURD_HEADER);
+  });
+  const cli = await startCli(fake.port, "alice");
+  try {
+    await cli.type("LIST");
+    await cli.err.waitFor(/^error: /);
+    const code = await cli.finish();
+    ok(code !== 0, `exit code ${code}`);
+    deepEqual(cli.err.lines, [ABSURD_FRAME_LINE]);
+  } finally {
+    await cli.finish();
+    await fake.close();
+  }
+});
+
+Deno.test("a server that declares a 4 GiB frame unprompted, while join waits at its prompt: one clear line, non-zero exit", async () => {
+  const joined = Promise.withResolvers<void>();
+  const fake = new FakeServer(async (c) => {
+    await c.welcome(["bob"]);
+    await joined.promise;
+    await c.send(ABSURD_HEADER);
+  });
+  const cli = await startCli(fake.port, "alice");
+  joined.resolve();
+  try {
+    await cli.err.waitFor(/^error: /);
+    const code = await cli.finish();
+    ok(code !== 0, `exit code ${code}`);
+    deepEqual(cli.err.lines, [ABSURD_FRAME_LINE]);
+  } finally {
+    await cli.finish();
+    await fake.close();
+  }
+});
+
+Deno.test("a server that greets with a 4 GiB frame: join prints one clear line and exits non-zero", async () => {
+  const fake = new FakeServer(async (c) => {
+    await c.send(ABSURD_HEADER);
+  });
+  const cli = await startCli(fake.port, "alice", { waitJoined: false });
+  try {
+    const code = await cli.finish();
+    ok(code !== 0, `exit code ${code}`);
+    deepEqual(cli.err.lines, [ABSURD_FRAME_LINE]);
+  } finally {
+    await cli.finish();
+    await fake.close();
+  }
+});

@@ -53,7 +53,8 @@ Deno.test("on an MJPEG server the page says video needs H.264, and hostile text 
     await waitForPeer(page, "mallory");
     await mallory.session.sendText("ann", HOSTILE);
     const shown = await waitForMessage(page, "mallory", "evil reversed");
-    equal(shown.text, escapeControls(HOSTILE, { keepNewlines: true }));
+    // As in the terminal, CR LF is one line break; each line is shown under mallory's label.
+    equal(shown.text, escapeControls(HOSTILE.replaceAll("\r\n", "\n"), { keepNewlines: true }));
     ok(!shown.text.includes("\u202e") && !shown.text.includes("\x1b"));
     const injected = await page.evaluate(`({
       pwned: window.__pwned ?? null,

@@ -8,9 +8,9 @@
 
 /** Tunables of the estimator and the policy. */
 export interface AbrConfig {
-  /** Half-life of the fast moving average, in seconds of sampled transfer time. @default {3} */
+  /** Half-life of the fast moving average, in seconds of sample weight. @default {3} */
   fastHalfLife: number;
-  /** Half-life of the slow moving average, in seconds of sampled transfer time. @default {9} */
+  /** Half-life of the slow moving average, in seconds of sample weight. @default {9} */
   slowHalfLife: number;
   /** Estimate in bits/s used until enough samples arrived. @default {1_000_000} */
   defaultEstimate: number;
@@ -69,8 +69,18 @@ class _Ewma {
   }
 }
 
+/** Options for {@linkcode EwmaEstimator.sample}. */
+export interface SampleOptions {
+  /**
+   * The playback time the bytes carry, s: the sample weighs at least this much.
+   * @default {undefined} (the transfer time alone)
+   */
+  mediaSeconds?: number;
+}
+
 /**
- * Bandwidth estimator from transfer samples: a fast and a slow EWMA weighted by sample duration;
+ * Bandwidth estimator from transfer samples: a fast and a slow EWMA weighted by each sample's
+ * transfer time (at least the media time it carries, when given);
  * the estimate is the lower of the two, so it drops quickly and recovers slowly.
  *
  * @example
@@ -93,17 +103,27 @@ export class EwmaEstimator {
   }
 
   /**
-   * Add one transfer sample.
+   * Add one transfer sample. It weighs its transfer time, or the media time it carries when that
+   * is longer (`mediaSeconds`): a slow transfer weighs as long as it took, so the estimate drops
+   * quickly, while a fast one still counts for the seconds of playback it brought. Weighted by
+   * transfer time alone, the segments of a link that is fast again (a few ms each) would need as
+   * much transfer time as the slow spell lasted to move the averages back: minutes of playback at
+   * the lowest rendition (issue 18).
    *
    * @param durationMs How long the transfer took; clamped up to `minSampleMs`.
    * @param bytes How many bytes were transferred.
+   * @param options `mediaSeconds`: the playback time the bytes carry (a segment's duration).
    */
-  sample(durationMs: number, bytes: number): void {
+  sample(durationMs: number, bytes: number, options: SampleOptions = {}): void {
     if (!Number.isFinite(durationMs) || !Number.isFinite(bytes) || bytes < 0) return;
     const seconds = Math.max(durationMs, this.#config.minSampleMs) / 1000;
     const bitsPerSecond = (bytes * 8) / seconds;
-    this.#fast.sample(seconds, bitsPerSecond);
-    this.#slow.sample(seconds, bitsPerSecond);
+    const media = options.mediaSeconds;
+    const weight = media !== undefined && Number.isFinite(media) && media > seconds
+      ? media
+      : seconds;
+    this.#fast.sample(weight, bitsPerSecond);
+    this.#slow.sample(weight, bitsPerSecond);
   }
 
   /** Whether enough samples arrived for {@linkcode EwmaEstimator.estimate} to use them. */

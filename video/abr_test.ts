@@ -73,6 +73,55 @@ Deno.test("`EwmaEstimator.estimate()` drops fast and recovers slowly", () => {
   assert.ok(e.estimate() > afterDrop);
 });
 
+/** A fast start, then a slow spell: three 2 s segments of 625 kB at 640 kbit/s (7.8 s each). */
+function afterSlowSpell(): EwmaEstimator {
+  const e = new EwmaEstimator();
+  for (let i = 0; i < 5; i++) e.sample(20, 625_000, { mediaSeconds: 2 }); // a fast start
+  for (let i = 0; i < 3; i++) e.sample(7_812.5, 625_000, { mediaSeconds: 2 });
+  return e;
+}
+
+Deno.test("`EwmaEstimator.sample()` with mediaSeconds recovers within a few segments once the link is fast", () => {
+  // [fast 83 kB segments after the spell, with mediaSeconds, estimate above (bits/s)]
+  const table: [number, boolean, number][] = [
+    [0, true, 0],
+    [1, true, 5_000_000],
+    [3, true, 10_000_000],
+    [6, true, 12_000_000],
+  ];
+  for (const [segments, withMedia, above] of table) {
+    const e = afterSlowSpell();
+    assert.ok(e.estimate() < 1_100_000, `the spell brings it down: ${e.estimate()}`);
+    for (let i = 0; i < segments; i++) {
+      e.sample(50, 83_000, withMedia ? { mediaSeconds: 2 } : {}); // 13.3 Mbit/s
+    }
+    assert.ok(e.estimate() > above, `${segments} fast segments: ${e.estimate()} <= ${above}`);
+  }
+  // Weighed by transfer time alone (50 ms each), 16 s of playback at 13 Mbit/s left it below
+  // what 720p needs to step up (2.5 Mbit/s / 0.7).
+  const e = afterSlowSpell();
+  for (let i = 0; i < 8; i++) e.sample(50, 83_000);
+  assert.ok(e.estimate() < 2_500_000, String(e.estimate()));
+});
+
+Deno.test("`EwmaEstimator.sample()` weighs a transfer slower than its media by its transfer time", () => {
+  const table: [string, number | undefined][] = [
+    ["media shorter than the transfer", 2],
+    ["media exactly the transfer", 7.8125],
+    ["no media time", undefined],
+    ["NaN", NaN],
+    ["negative", -1],
+    ["infinite", Infinity],
+  ];
+  const reference = afterSlowSpell();
+  reference.sample(7_812.5, 625_000);
+  for (const [name, mediaSeconds] of table) {
+    const e = afterSlowSpell();
+    e.sample(7_812.5, 625_000, { mediaSeconds });
+    close(e.estimate(), reference.estimate(), name);
+  }
+});
+
 Deno.test("`EwmaEstimator` honours a custom config", () => {
   const config: AbrConfig = { ...ABR_DEFAULTS, defaultEstimate: 123, minWeight: 2 };
   const e = new EwmaEstimator(config);

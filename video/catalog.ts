@@ -26,6 +26,19 @@ export interface ParsedVideoName {
   ext: string;
 }
 
+/**
+ * The resolution label of a picture (the 1080 of "1080p"): its shorter side, so that a portrait
+ * 1080x1920 clip is 1080p like a landscape 1920x1080 one. Sources, the ladder, LIST and QUALITY all
+ * use this one rule, before and after preparation (issue 18).
+ *
+ * @param width Width in pixels.
+ * @param height Height in pixels.
+ * @returns The label height.
+ */
+export function resolutionLabel(width: number, height: number): number {
+  return Math.min(width, height);
+}
+
 /** Longest accepted title, in UTF-16 code units. */
 export const MAX_TITLE_LENGTH = 200;
 

@@ -4,6 +4,7 @@ import {
   isSafeTitle,
   normalizePlayArgument,
   parseVideoFileName,
+  resolutionLabel,
   suggestTitles,
 } from "./catalog.ts";
 
@@ -135,4 +136,16 @@ Deno.test("`normalizePlayArgument()` maps file names to a title and height", () 
     ["", null],
   ];
   for (const [arg, want] of table) assert.deepEqual(normalizePlayArgument(arg), want, arg);
+});
+
+Deno.test("resolutionLabel() is the shorter side, whatever the orientation", () => {
+  const table: readonly [number, number, number][] = [
+    [1920, 1080, 1080],
+    [1080, 1920, 1080],
+    [1080, 1080, 1080],
+    [426, 240, 240],
+    [240, 426, 240],
+    [2, 1, 1],
+  ];
+  for (const [w, h, label] of table) assert.equal(resolutionLabel(w, h), label, `${w}x${h}`);
 });

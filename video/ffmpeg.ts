@@ -170,6 +170,15 @@ export const PLAYLIST_NAME = "index.m3u8";
 export const SEGMENT_LIST_NAME = "segments.csv";
 
 /**
+ * A scale filter that makes the picture's shorter side `label` pixels (see `resolutionLabel`):
+ * the height of a landscape picture, the width of a portrait one, the other side even and in
+ * proportion.
+ */
+function _scaleShorterSide(label: number): string {
+  return `scale=w='if(gte(iw\\,ih)\\,-2\\,${label})':h='if(gte(iw\\,ih)\\,${label}\\,-2)'`;
+}
+
+/**
  * Arguments for one ffmpeg process that encodes every rendition of a title with aligned segment
  * boundaries: each input is decoded once and `split` into its outputs (FIELD_NOTES: one process is
  * faster than one per rendition). Progress goes to stdout (`-progress pipe:1`).
@@ -202,7 +211,9 @@ export function ladderArgs(options: LadderOptions): string[] {
         : `[${i}:v:0]split=${mine.length}${splitLabels.join("")}`,
     );
     for (const { o, j } of mine) {
-      filters.push(`[s${j}]${fpsFilter}scale=-2:${o.height},setsar=1,format=${pixFmt}[v${j}]`);
+      filters.push(
+        `[s${j}]${fpsFilter}${_scaleShorterSide(o.height)},setsar=1,format=${pixFmt}[v${j}]`,
+      );
     }
   });
   outputs.forEach((_, j) => labels.push(`[v${j}]`));

@@ -200,7 +200,10 @@ Deno.test("`ladderArgs()` writes raw MJPEG segments without audio and forces fps
   });
   const text = args.join(" ");
   assert.match(text, /\[0:v:0\]null\[s0\]/);
-  assert.match(text, /\[s1\]fps=25,scale=-2:480,setsar=1,format=yuvj420p\[v1\]/);
+  assert.match(
+    text,
+    /\[s1\]fps=25,scale=w='if\(gte\(iw\\,ih\)\\,-2\\,480\)':h='if\(gte\(iw\\,ih\)\\,480\\,-2\)',setsar=1,format=yuvj420p\[v1\]/,
+  );
   assert.match(text, /-segment_format mjpeg/);
   assert.doesNotMatch(text, /aac/);
 });

@@ -5,12 +5,12 @@
  */
 
 import { PeerstreamError } from "../protocol/errors.ts";
-import { groupRenditions } from "./catalog.ts";
+import { groupRenditions, resolutionLabel } from "./catalog.ts";
 import { probe, type ProbeInfo, runTool, sampleArgs } from "./ffmpeg.ts";
 
 /** One source file of a title. */
 export interface SourceRendition {
-  /** Probed height in pixels. */
+  /** Its resolution label: the shorter side ({@linkcode resolutionLabel}); its height unless portrait. */
   height: number;
   /** Probed width in pixels. */
   width: number;
@@ -85,18 +85,15 @@ export async function scanLibrary(dir: string, options: ScanOptions = {}): Promi
         warn(`Skipping "${file.fileName}": ${(error as Error).message}`);
         continue;
       }
-      if (file.height !== null && file.height !== info.height) {
-        warn(
-          `File "${file.fileName}" is ${info.height}p, not ${file.height}p; using ${info.height}p`,
-        );
+      const label = resolutionLabel(info.width, info.height);
+      if (file.height !== null && file.height !== label) {
+        warn(`File "${file.fileName}" is ${label}p, not ${file.height}p; using ${label}p`);
       }
-      if (renditions.some((r) => r.height === info.height)) {
-        warn(
-          `Skipping "${file.fileName}": title "${group.title}" already has a ${info.height}p file`,
-        );
+      if (renditions.some((r) => r.height === label)) {
+        warn(`Skipping "${file.fileName}": title "${group.title}" already has a ${label}p file`);
         continue;
       }
-      renditions.push({ height: info.height, width: info.width, path, probe: info });
+      renditions.push({ height: label, width: info.width, path, probe: info });
     }
     if (renditions.length === 0) continue;
     renditions.sort((a, b) => a.height - b.height);

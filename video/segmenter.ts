@@ -31,6 +31,7 @@ import {
   runTool,
   SEGMENT_LIST_NAME,
 } from "./ffmpeg.ts";
+import { resolutionLabel } from "./catalog.ts";
 import type { Title } from "./library.ts";
 import { lockPreparation } from "./prep_lock.ts";
 
@@ -177,7 +178,7 @@ export const MANIFEST_NAME = "manifest.json";
  * arguments it builds changes the segments, so that caches prepared by older code are not served
  * (the encoder settings themselves are part of the key as well).
  */
-export const PREPARATION_VERSION = 2;
+export const PREPARATION_VERSION = 3;
 
 /** The ffmpeg arguments a title would be prepared with, with placeholder paths. */
 function _encoderSettings(title: Title, codec: VideoCodec, seg: number): string[][] {
@@ -727,7 +728,8 @@ async function _describeRendition(
     total += bytes;
   }
   return {
-    height: first.height,
+    // The label, by the same rule as the sources' (a portrait 1080x1920 rendition is 1080p).
+    height: resolutionLabel(first.width, first.height),
     width: first.width,
     bitrate: start > 0 ? Math.round((total * 8) / start) : 0,
     segments,

@@ -469,6 +469,6 @@ Deno.test("`preparationKey()` changes with the encoder settings and the preparat
       renditions: dog.renditions.map((r) => ({ ...r, probe: { ...r.probe, fps: 50 } })),
     };
     assert.notEqual(await preparationKey(faster, "h264", 2), key, "encoder settings");
-    assert.equal(PREPARATION_VERSION, 2);
+    assert.equal(PREPARATION_VERSION, 3);
   });
 });

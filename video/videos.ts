@@ -6,8 +6,9 @@
 
 import { PeerstreamError } from "../protocol/errors.ts";
 import { suggestTitles } from "./catalog.ts";
-import { ensureSampleLibrary, scanLibrary, type Title } from "./library.ts";
+import { ensureSampleLibrary, SAMPLE_TITLES, scanLibrary, type Title } from "./library.ts";
 import {
+  planLadder,
   type PreparedTitle,
   prepareTitle,
   sweepStaleFolders,
@@ -24,7 +25,10 @@ export type TitleStatus =
 export interface TitleSummary {
   /** The title. */
   title: string;
-  /** Heights of its renditions (prepared ones when ready, else the sources'), ascending. */
+  /**
+   * Resolution labels of its renditions (shorter sides), ascending: those preparation makes, the
+   * same before and after.
+   */
   heights: number[];
   /** Duration in seconds. */
   duration: number;
@@ -48,6 +52,19 @@ export interface VideoLibraryOptions {
   onLog?: (line: string) => void;
   /** Aborting stops background preparation, like {@linkcode VideoLibrary.close}. */
   signal?: AbortSignal;
+}
+
+/**
+ * The order titles are prepared in: those named in `first`, in that order, then the others by
+ * name.
+ *
+ * @param titles The titles.
+ * @param first Titles to prepare first (the samples, in the order the README uses them).
+ * @returns The titles in preparation order.
+ */
+export function preparationOrder(titles: readonly string[], first: readonly string[]): string[] {
+  const rank = (t: string) => first.includes(t) ? first.indexOf(t) : first.length;
+  return [...titles].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
 function _count(n: number, noun: string): string {
@@ -79,9 +96,12 @@ export class VideoLibrary {
   readonly #log: (line: string) => void;
   #worker: Promise<void> = Promise.resolve();
   #closed = false;
+  /** The order titles are prepared in. */
+  readonly #order: string[];
 
-  private constructor(titles: Title[], log: (line: string) => void) {
+  private constructor(titles: Title[], log: (line: string) => void, first: readonly string[]) {
     this.#log = log;
+    this.#order = preparationOrder(titles.map((t) => t.name), first);
     for (const title of titles) {
       let resolve!: (p: PreparedTitle) => void;
       let reject!: (e: unknown) => void;
@@ -118,7 +138,9 @@ export class VideoLibrary {
       await ensureSampleLibrary(options.cacheDir, { onProgress: log, signal: options.signal });
     const titles = await scanLibrary(dir, { onWarning: log, signal: options.signal });
     if (titles.length === 0) log(`No titles found in "${dir}"; add files such as NAME_720p.mp4`);
-    const library = new VideoLibrary(titles, log);
+    // The samples are prepared in the order the README uses them: testcard first.
+    const first = options.dir === undefined ? SAMPLE_TITLES.map((s) => s.name) : [];
+    const library = new VideoLibrary(titles, log, first);
     if (options.signal) {
       const stop = () => library.#abort.abort(options.signal!.reason);
       if (options.signal.aborted) stop();
@@ -139,7 +161,7 @@ export class VideoLibrary {
         `Removed ${_count(swept.length, "folder")} left by an interrupted preparation`,
       );
     }
-    for (const name of [...this.#entries.keys()].sort()) {
+    for (const name of this.#order) {
       const entry = this.#entries.get(name)!;
       if (signal.aborted) break;
       const started = performance.now();
@@ -210,9 +232,10 @@ export class VideoLibrary {
       const e = this.#entries.get(name)!;
       return {
         title: name,
+        // While preparing: the heights preparation will make, so the labels do not change.
         heights: e.prepared
           ? e.prepared.renditions.map((r) => r.height)
-          : e.title.renditions.map((r) => r.height),
+          : planLadder(e.title.renditions.map((r) => r.height)).map((s) => s.height),
         duration: e.prepared?.duration ?? e.title.duration,
         hasAudio: e.prepared?.hasAudio ?? e.title.hasAudio,
         status: e.status,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PeerstreamError } from "../protocol/errors.ts";
-import { VideoLibrary } from "./videos.ts";
+import { preparationOrder, VideoLibrary } from "./videos.ts";
 import { makeClip } from "./_test_media.ts";
 
 async function fixture(): Promise<string> {
@@ -102,6 +102,44 @@ Deno.test("`VideoLibrary` lists titles, prepares them in the background and reso
   }
 });
 
+/** Writes a 2 s H.264 clip of the given size (no audio). */
+async function _sizedClip(path: string, size: string): Promise<void> {
+  const out = await new Deno.Command("ffmpeg", {
+    args: ["-v", "error", "-f", "lavfi", "-i", `testsrc2=size=${size}:rate=25:duration=2`]
+      .concat(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", path]),
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+Deno.test("`VideoLibrary` lists the same resolution labels before and after preparation, portrait too", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "peerstream_videos_" });
+  await Deno.mkdir(`${dir}/videos`);
+  await Promise.all([
+    _sizedClip(`${dir}/videos/tall.mp4`, "360x640"),
+    _sizedClip(`${dir}/videos/wide.mp4`, "640x360"),
+    _sizedClip(`${dir}/videos/square.mp4`, "300x300"),
+  ]);
+  const videos = await VideoLibrary.open({ dir: `${dir}/videos`, cacheDir: `${dir}/cache` });
+  try {
+    const before = videos.list();
+    assert.ok(before.every((t) => t.status.state === "preparing"));
+    const heights = (list: typeof before) => list.map((t) => [t.title, t.heights]);
+    // One rule, the shorter side: a portrait 360x640 clip is 360p like a 640x360 one.
+    const expected = [["square", [240]], ["tall", [240, 360]], ["wide", [240, 360]]];
+    assert.deepEqual(heights(before), expected);
+    const tall = await videos.ready("tall");
+    await videos.ready("wide");
+    await videos.ready("square");
+    assert.deepEqual(heights(videos.list()), expected);
+    // The portrait top rendition keeps the whole picture (360 wide), scaled by its shorter side.
+    assert.deepEqual(tall.renditions.map((r) => [r.width, r.height]), [[240, 240], [360, 360]]);
+  } finally {
+    await videos.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("`VideoLibrary.close()` stops preparation and rejects waiting callers", async () => {
   const dir = await fixture();
   const videos = await VideoLibrary.open({ dir: `${dir}/videos`, cacheDir: `${dir}/cache` });
@@ -168,5 +206,22 @@ Deno.test("`VideoLibrary.open()` without a folder uses the embedded samples", as
   } finally {
     await videos.close();
     await Deno.remove(cache, { recursive: true });
+  }
+});
+
+Deno.test("preparationOrder() puts the named titles first, in their order, then the rest by name", () => {
+  const table: readonly [string[], string[], string[]][] = [
+    [["bars", "pattern", "testcard"], ["testcard", "bars", "pattern"], [
+      "testcard",
+      "bars",
+      "pattern",
+    ]],
+    [["b", "a", "testcard", "c"], ["testcard"], ["testcard", "a", "b", "c"]],
+    [["b", "a"], [], ["a", "b"]],
+    [[], ["testcard"], []],
+    [["zeta", "bars"], ["testcard", "bars"], ["bars", "zeta"]],
+  ];
+  for (const [titles, first, expected] of table) {
+    assert.deepEqual(preparationOrder(titles, first), expected, JSON.stringify([titles, first]));
   }
 });

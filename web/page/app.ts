@@ -9,9 +9,21 @@ import { formatFingerprint } from "../../protocol/e2e.ts";
 import type { LeaveReason, VideoSummary } from "../../protocol/messages.ts";
 import type { KeyTrust } from "../../client/known_peers.ts";
 import { appendItem, byId, clock, el, setText } from "./dom.ts";
+import {
+  followsNameRules,
+  GRANDFATHERED_HINT,
+  GRANDFATHERED_MARK,
+  showName,
+} from "../../protocol/shown_name.ts";
+import { CONTINUATION, escapeName } from "../../protocol/text.ts";
 import { PagePlayer } from "./page_player.ts";
 import { WarningDigest } from "../../client/warning_digest.ts";
-import type { ClientSession, IncomingMessage, SessionEvents } from "../../client/session.ts";
+import type {
+  ClientSession,
+  ClosedInfo,
+  IncomingMessage,
+  SessionEvents,
+} from "../../client/session.ts";
 
 /** How often the page asks again while the library loads or titles are being prepared, ms. */
 const LIBRARY_POLL_MS = 2000;
@@ -75,7 +87,7 @@ export class App {
       notice: (text, kind) => this.notice(text, kind),
     });
     const own = formatFingerprint(await session.fingerprint(), 4);
-    setText(byId("me", HTMLElement), `${session.name} · your key ${own}`);
+    setText(byId("me", HTMLElement), `${showName(session.name ?? "")} · your key ${own}`);
     byId("status", HTMLElement).textContent = "Joined";
     byId("app", HTMLElement).hidden = false;
     document.body.dataset.joined = session.name ?? "";
@@ -85,7 +97,7 @@ export class App {
     // A tab that closes is a leave: say goodbye so others see "quit" rather than a drop.
     addEventListener("pagehide", () => session.quit());
     for (const name of session.peers.names()) this.#joined(name, false);
-    this.notice(`Joined as ${session.name}`);
+    this.notice(`Joined as ${showName(session.name ?? "")}`);
     if (this.#options.codec !== "h264") {
       const note = byId("video-note", HTMLElement);
       setText(
@@ -178,7 +190,7 @@ export class App {
   #send(to: string, text: string) {
     const state = el("span", { className: "state", text: "sending…" });
     const item = el("li", { attrs: { "data-to": to } }, [
-      el("span", { className: "from", text: `to ${to}: ` }),
+      el("span", { className: "from", text: `to ${showName(to)}: ` }),
       el("span", { className: "text", text }),
       state,
     ]);
@@ -198,25 +210,25 @@ export class App {
   }
 
   #received(message: IncomingMessage) {
-    const mark = trustMark(message.trust, message.lookalike);
-    const item = el("li", { attrs: { "data-from": message.from, "data-trust": message.trust } }, [
-      el("span", { className: "from", text: `${message.from}${mark}: ` }),
-      el("span", { className: "text", text: message.text }),
-    ]);
+    const item = el(
+      "li",
+      { attrs: { "data-from": message.from, "data-trust": message.trust } },
+      messageLines(message),
+    );
     if (message.trust === "changed") item.classList.add("warn");
     appendItem(byId("messages", HTMLElement), item);
   }
 
   #joined(name: string, announce = true) {
     this.#peers.set(name, this.#peers.get(name) ?? {});
-    if (announce) this.notice(`${name} joined`);
+    if (announce) this.notice(`${showName(name)} joined`);
     this.#renderPeers();
     this.#lookup(name);
   }
 
   #left(name: string, reason: LeaveReason) {
     this.#peers.delete(name);
-    this.notice(`${name} left (${reason})`);
+    this.notice(`${showName(name)} left (${reason})`);
     this.#renderPeers();
   }
 
@@ -231,13 +243,18 @@ export class App {
         view.trust = keys.trust;
         if (keys.trust === "changed" && !wasChanged) {
           this.notice(
-            `Warning: the key of ${name} changed since you last talked. Messages to ${name} are blocked until you accept the new key; compare fingerprints with ${name} in person first`,
+            `Warning: the key of ${showName(name)} changed since you last talked. Messages to ${
+              showName(name)
+            } are blocked until you accept the new key; compare fingerprints with ${
+              showName(name)
+            } in person first`,
             "warn",
           );
         }
         this.#renderPeers();
       },
-      (error) => this.notice(`Cannot get the key of ${name}: ${(error as Error).message}`, "warn"),
+      (error) =>
+        this.notice(`Cannot get the key of ${showName(name)}: ${(error as Error).message}`, "warn"),
     );
   }
 
@@ -248,7 +265,7 @@ export class App {
     const names = [...this.#peers.keys()].sort((a, b) => a.localeCompare(b));
     list.replaceChildren(...names.map((name) => this.#peerItem(name, this.#peers.get(name)!)));
     to.replaceChildren(
-      ...names.map((name) => el("option", { text: name, attrs: { value: name } })),
+      ...names.map((name) => el("option", { text: showName(name), attrs: { value: name } })),
     );
     if (names.includes(chosen)) to.value = chosen;
   }
@@ -257,7 +274,8 @@ export class App {
     const verify = el("button", { text: "Verify", attrs: { type: "button", class: "verify" } });
     verify.addEventListener("click", () => this.#openVerify(name));
     const children: Node[] = [
-      el("span", { className: "name", text: name }),
+      el("span", { className: "name", text: escapeName(name) }),
+      ...grandfatheredMark(name),
       el("span", { className: "mark", text: trustMark(view.trust, view.lookalike) }),
       el("code", {
         className: "fingerprint",
@@ -278,7 +296,7 @@ export class App {
 
   #accept(name: string) {
     if (this.#session?.acceptKey(name)) {
-      this.notice(`Accepted the new key of ${name}`);
+      this.notice(`Accepted the new key of ${showName(name)}`);
       this.#lookup(name);
     }
   }
@@ -291,10 +309,13 @@ export class App {
       const fingerprint = this.#peers.get(name)?.fingerprint;
       if (fingerprint !== undefined && this.#session?.verifyKey(name, fingerprint)) {
         this.#peers.get(name)!.trust = "verified";
-        this.notice(`Marked the key of ${name} verified ✓`);
+        this.notice(`Marked the key of ${showName(name)} verified ✓`);
         this.#renderPeers();
       } else {
-        this.notice(`Cannot mark ${name} verified: their key changed; accept it first`, "warn");
+        this.notice(
+          `Cannot mark ${showName(name)} verified: their key changed; accept it first`,
+          "warn",
+        );
       }
       dialog.close();
     });
@@ -307,7 +328,9 @@ export class App {
     dialog.dataset.peer = name;
     setText(
       byId("verify-text", HTMLElement),
-      `Compare this fingerprint with the one ${name} sees as theirs, in person or on a call:`,
+      `Compare this fingerprint with the one ${
+        showName(name)
+      } sees as theirs, in person or on a call:`,
     );
     byId("verify-fingerprint", HTMLElement).textContent = formatFingerprint(view.fingerprint);
     dialog.showModal();
@@ -319,12 +342,15 @@ export class App {
     }
   }
 
-  #closed(info: { expected: boolean; message: string }) {
+  #closed(info: ClosedInfo) {
     clearTimeout(this.#libraryTimer);
     clearInterval(this.#summaryTimer);
     this.#player?.disconnected();
     byId("status", HTMLElement).textContent = info.expected ? "Left" : "Disconnected";
-    if (!info.expected) {
+    if (info.broken !== undefined) {
+      // The server sent what no peerstream server sends (a frame over the cap): say so as such.
+      this.notice(info.broken, "warn");
+    } else if (!info.expected) {
       this.notice(`Lost the connection: ${info.message}; reload to join again`, "warn");
     }
     document.body.dataset.joined = "";
@@ -343,6 +369,50 @@ export class App {
 export function trustMark(trust: KeyTrust | undefined, lookalike?: string): string {
   if (trust === "verified") return " ✓";
   if (trust === "changed") return " !UNVERIFIED KEY";
-  if (lookalike !== undefined) return ` !LOOKS LIKE ${lookalike}`;
+  if (lookalike !== undefined) return ` !LOOKS LIKE ${showName(lookalike)}`;
   return "";
+}
+
+/**
+ * The mark after a name today's rules refuse, with what it means as its tooltip; nothing for a
+ * name that follows them. The page checks the name itself: the server may lie.
+ *
+ * @param name The peer's name.
+ * @returns The mark's element, or none.
+ */
+export function grandfatheredMark(name: string): HTMLElement[] {
+  if (followsNameRules(name)) return [];
+  return [
+    el("span", {
+      className: "grandfathered",
+      text: ` ${GRANDFATHERED_MARK}`,
+      attrs: { title: GRANDFATHERED_HINT, "aria-label": GRANDFATHERED_HINT },
+    }),
+  ];
+}
+
+/**
+ * A received message, one element per line: the first starts with the sender, its name marks and
+ * its trust mark, each later line with the sender and the continuation mark `┆`, so that a line
+ * such as `<alice ✓> send the password` inside bob's message stays visibly bob's. The label sits
+ * in a column of its own, so a line that wraps stays beside it too.
+ *
+ * @param message The message.
+ * @returns The lines.
+ */
+export function messageLines(message: IncomingMessage): HTMLElement[] {
+  const mark = trustMark(message.trust, message.lookalike);
+  const name = escapeName(message.from);
+  return message.text.replaceAll("\r\n", "\n").split("\n").map((line, i) => {
+    // Every line carries the whole label, as in the terminal; later lines end it with "┆".
+    const label = [
+      el("span", { text: name }),
+      ...grandfatheredMark(message.from),
+      el("span", { text: i === 0 ? `${mark}: ` : `${mark} ${CONTINUATION} ` }),
+    ];
+    return el("div", { className: i === 0 ? "line" : "line continuation" }, [
+      el("span", { className: "from" }, label),
+      el("span", { className: "text", text: line }),
+    ]);
+  });
 }

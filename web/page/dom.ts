@@ -1,8 +1,9 @@
 /**
  * DOM helpers for the page. Untrusted text (names, messages, titles, server messages) is only
- * ever set as `textContent`, never parsed as HTML, and with control characters and bidi
- * overrides shown as visible escapes (`protocol/text.ts`, the terminal's rule), so that a message
- * can neither run anything nor disguise itself or what follows it.
+ * ever set as `textContent`, never parsed as HTML, and with control characters, bidi overrides
+ * and invisible format characters shown as visible escapes (`protocol/text.ts`, the terminal's
+ * rule), so that a message can neither run anything nor disguise itself or what follows it. Names
+ * go through `showName` first (`protocol/shown_name.ts`).
  * @module
  */
 

@@ -38,6 +38,8 @@ export class PagePlayer {
   #streaming = false;
   #quality: Quality = "auto";
   #paused = false;
+  /** A quality change at the playhead is in flight: its jump switches, it does not seek. */
+  #switching = false;
 
   /**
    * @param session The joined session.
@@ -108,7 +110,7 @@ export class PagePlayer {
     return {
       write: (data) => mse.media(data),
       segment: (segment) => mse.segment(segment),
-      seek: (jump) => mse.jump(jump.position),
+      seek: (jump) => this.#switching ? mse.switchAt(jump.position) : mse.jump(jump.position),
       close: (reason, end) => this.#ended(start, reason, end),
     };
   }
@@ -155,14 +157,26 @@ export class PagePlayer {
     if (title !== undefined) this.#options.notice(`Stopped ${title}`);
   }
 
+  /**
+   * A chosen height replaces what is buffered ahead (the server jumps to the playhead in the new
+   * rendition), so it shows within a second instead of after the 6 s already buffered; `auto`
+   * applies from the next segment the server sends.
+   */
   async #setQuality(value: string) {
     const quality: Quality = value === "auto" ? "auto" : Number(value);
     this.#quality = quality;
+    const here = quality !== "auto" && this.#streaming;
+    this.#switching = here;
     try {
-      await this.#session.setQuality(quality);
+      await this.#session.setQuality(
+        quality,
+        here ? { position: this.#video.currentTime } : {},
+      );
       this.#options.notice(`Quality: ${value === "auto" ? "auto" : `${value}p`}`);
     } catch (error) {
       this.#options.notice(`Cannot change quality: ${(error as Error).message}`, "warn");
+    } finally {
+      this.#switching = false;
     }
   }
 
@@ -203,14 +217,24 @@ export class PagePlayer {
     this.#options.notice(`Cannot seek to ${clock(target)}: it has not arrived yet`, "warn");
   }
 
-  #showNow() {
+  /**
+   * Writes the status line.
+   *
+   * @param shown The height of the frame being presented, when a frame callback knows it.
+   */
+  #showNow(shown?: number) {
     const stream = this.#stream;
     const line = byId("now-playing", HTMLElement);
     if (stream === undefined) {
       line.textContent = "";
       return;
     }
-    const current = this.#mse.current();
+    // What is on screen: the decoded frame's height, not the rendition asked for or buffered.
+    const height = shown ?? this.#video.videoHeight;
+    const current = height === 0 ? undefined : {
+      height,
+      bitrate: nearest(stream.renditions, height)?.bitrate ?? 0,
+    };
     const at = `${clock(this.#video.currentTime)} / ${clock(stream.duration)}`;
     const mode = this.#quality === "auto" ? "auto" : "fixed";
     setText(
@@ -222,6 +246,25 @@ export class PagePlayer {
     if (current !== undefined) line.dataset.height = String(current.height);
     const seek = byId("seek", HTMLInputElement);
     if (document.activeElement !== seek) seek.value = String(this.#video.currentTime);
+  }
+
+  /**
+   * Where the browser tells each frame as it is presented (`requestVideoFrameCallback`: Chromium,
+   * Firefox 132+), the line changes height with that very frame; elsewhere on `resize`, a little
+   * after.
+   */
+  #watchFrames() {
+    const video = this.#video;
+    if (typeof video.requestVideoFrameCallback !== "function") return;
+    let last = 0;
+    const onFrame: VideoFrameRequestCallback = (_now, frame) => {
+      if (frame.height !== last) {
+        last = frame.height;
+        this.#showNow(frame.height);
+      }
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
   }
 
   #wire() {
@@ -245,6 +288,8 @@ export class PagePlayer {
       this.#seek(this.#video.currentTime + 10).catch(onError);
     });
     this.#video.addEventListener("timeupdate", () => this.#showNow());
+    this.#video.addEventListener("resize", () => this.#showNow());
+    this.#watchFrames();
     this.#video.addEventListener("ended", () => {
       const title = this.#stream?.title;
       if (title === undefined || this.#streaming) return;
@@ -252,4 +297,15 @@ export class PagePlayer {
       this.#options.notice(`${title} finished`);
     });
   }
+}
+
+/** The rendition whose height is nearest to a decoded frame's. */
+function nearest<T extends { height: number }>(renditions: readonly T[], height: number) {
+  let best: T | undefined;
+  for (const r of renditions) {
+    if (best === undefined || Math.abs(r.height - height) < Math.abs(best.height - height)) {
+      best = r;
+    }
+  }
+  return best;
 }

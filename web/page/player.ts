@@ -7,12 +7,20 @@
  * Timeline: each epoch (the start, and each jump) gets a fresh transmuxer whose decode times start
  * at the epoch's position, so `video.currentTime` is the position in the title. A rendition switch
  * changes the SPS: mux.js emits a new init segment, which is appended before the switched media
- * into the same buffer, so the picture changes size without a stall.
+ * into the same buffer (after a `changeType` when the profile or level differs).
+ *
+ * A chosen quality replaces what is buffered instead of playing it out (issue 18): the server
+ * restarts at the segment holding the playhead in the new rendition (a new epoch); when its first
+ * segment is ready, the buffer from that segment's start on is removed, the new segment appended,
+ * and the element seeks to where it is, so the next frame shown is the next frame of the title in
+ * the new rendition, well within a second. A playhead stalled at a small hole between renditions
+ * is moved over it ({@linkcode gapSkip}).
  * @module
  */
 
 import { Transmuxer } from "mux.js/lib/mp4/transmuxer.js";
 import type { SegmentMessage, StreamStartMessage } from "../../protocol/messages.ts";
+import { gapSkip, rangesOf } from "./buffer_gaps.ts";
 
 /** What the transmuxer hands back for one segment. */
 interface TransmuxedSegment {
@@ -29,16 +37,18 @@ interface MuxTransmuxer {
   dispose?(): void;
 }
 
-/** A rendition placed on the media timeline, to say what is on screen. */
-interface Placed {
-  start: number;
-  end: number;
-  height: number;
-  bitrate: number;
-}
+/** One step of the buffer's work, done in order, one at a time. */
+type BufferStep =
+  | { kind: "append"; bytes: Uint8Array }
+  | { kind: "codecs"; codecs: string }
+  | { kind: "remove"; start: number; end: number }
+  /** Seek to where the playhead is (or to the first buffered instant after it). */
+  | { kind: "seek" };
 
 /** How many seconds of already-played media the buffer keeps. */
 const BACK_BUFFER_S = 20;
+/** How often a playing video is checked for a stall at a hole, ms. */
+const STALL_CHECK_MS = 250;
 
 /**
  * Whether this browser can play the page's video: MSE with H.264 (and AAC) in fMP4.
@@ -77,18 +87,23 @@ export class MsePlayer {
   #source?: MediaSource;
   #buffer?: SourceBuffer;
   #url?: string;
+  /** The codecs of the last media queued (what the buffer will have once the queue is done). */
   #codecs = "";
+  /** The codecs the buffer has now. */
+  #bufferCodecs = "";
   #hasAudio = false;
   #transmuxer?: MuxTransmuxer;
   #segment?: SegmentMessage;
   #parts: Uint8Array[] = [];
   #received = 0;
   #lastInit?: Uint8Array;
-  #queue: Uint8Array[] = [];
-  #placed: Placed[] = [];
+  #queue: BufferStep[] = [];
   #ending = false;
-  #epochStart = 0;
   #duration = 0;
+  /** The start of a rendition switch waiting for its first segment. */
+  #switchFrom?: number;
+  #stallTimer?: ReturnType<typeof setInterval>;
+  #lastTime = -1;
   /** Milliseconds each segment took to transmux, for the benchmark. */
   readonly transmuxMs: number[] = [];
   /** Called when something fails that stops the video. */
@@ -116,22 +131,20 @@ export class MsePlayer {
     this.#duration = info.duration;
     source.addEventListener("sourceopen", () => this.#pump(), { once: true });
     this.#newEpoch(info.position);
+    this.#stallTimer = setInterval(() => this.#checkStall(), STALL_CHECK_MS);
     this.#video.play().catch(() => {
       // Autoplay refused: the person presses play on the element.
     });
   }
 
   /**
-   * The stream jumped (seek, or quality at the current position): drop what is buffered and
-   * start over at `position`.
+   * The stream jumped (a seek): drop what is buffered and start over at `position`.
    *
    * @param position The start of the new epoch, seconds.
    */
   jump(position: number): void {
-    this.#queue = [];
-    this.#placed = [];
-    this.#segment = undefined;
-    this.#parts = [];
+    this.#dropPending();
+    this.#switchFrom = undefined;
     this.#newEpoch(position);
     const buffer = this.#buffer;
     if (buffer !== undefined && this.#source?.readyState === "open") {
@@ -139,6 +152,20 @@ export class MsePlayer {
       buffer.remove(0, Infinity);
     }
     this.#video.currentTime = position;
+  }
+
+  /**
+   * The stream switched rendition at the playhead (`quality` with a position): the new epoch
+   * starts at the segment holding the playhead. What is buffered plays on until the new
+   * rendition's first segment is ready; then it replaces everything from `position` on, and the
+   * picture goes on from the frame it was at, in the new rendition.
+   *
+   * @param position The start of the new epoch (the start of the segment at the playhead), s.
+   */
+  switchAt(position: number): void {
+    this.#dropPending();
+    this.#newEpoch(position);
+    this.#switchFrom = position;
   }
 
   /**
@@ -172,7 +199,7 @@ export class MsePlayer {
       at += part.length;
     }
     this.#parts = [];
-    this.#transmux(bytes, segment);
+    this.#transmux(bytes);
   }
 
   /**
@@ -193,13 +220,16 @@ export class MsePlayer {
   reset(): void {
     this.#transmuxer?.dispose?.();
     this.#transmuxer = undefined;
+    clearInterval(this.#stallTimer);
+    this.#stallTimer = undefined;
     this.#queue = [];
-    this.#placed = [];
     this.#segment = undefined;
     this.#parts = [];
+    this.#switchFrom = undefined;
     this.#buffer = undefined;
     this.#lastInit = undefined;
     this.#codecs = "";
+    this.#bufferCodecs = "";
     this.#source = undefined;
     this.#video.pause();
     this.#video.removeAttribute("src");
@@ -208,20 +238,18 @@ export class MsePlayer {
     this.#url = undefined;
   }
 
-  /**
-   * The rendition on screen now.
-   *
-   * @returns Its height and bit rate, or undefined before the first frame.
-   */
-  current(): { height: number; bitrate: number } | undefined {
-    const t = this.#video.currentTime;
-    return this.#placed.find((p) => t >= p.start - 0.05 && t < p.end) ??
-      this.#placed.findLast((p) => p.start <= t);
+  /** Forgets media of the old epoch that has not reached the buffer yet. */
+  #dropPending() {
+    this.#queue = [];
+    this.#segment = undefined;
+    this.#parts = [];
+    // What was dropped may have held a changeType and an init segment: start from the buffer's.
+    this.#codecs = this.#bufferCodecs;
+    this.#lastInit = undefined;
   }
 
   #newEpoch(position: number) {
     this.#transmuxer?.dispose?.();
-    this.#epochStart = position;
     const transmuxer = new Transmuxer({
       remux: true,
       baseMediaDecodeTime: Math.round(position * 90_000),
@@ -230,7 +258,7 @@ export class MsePlayer {
     this.#transmuxer = transmuxer;
   }
 
-  #transmux(bytes: Uint8Array, segment: SegmentMessage) {
+  #transmux(bytes: Uint8Array) {
     const transmuxer = this.#transmuxer;
     if (transmuxer === undefined) return;
     const started = performance.now();
@@ -241,67 +269,114 @@ export class MsePlayer {
     this.#video.dataset.transmuxMs = this.transmuxMs.slice(-50).map((ms) => ms.toFixed(2)).join(
       ",",
     );
-    const start = Math.max(segment.start, this.#epochStart);
-    this.#placed.push({
-      start,
-      end: segment.start + segment.duration,
-      height: segment.height,
-      bitrate: segment.bitrate,
-    });
   }
 
   #transmuxed(out: TransmuxedSegment) {
+    // A switch replaces the buffer from its first segment's start, before that segment goes in.
+    const switchFrom = this.#switchFrom;
+    if (switchFrom !== undefined) {
+      this.#switchFrom = undefined;
+      this.#queue.push({ kind: "remove", start: switchFrom, end: Infinity });
+    }
     const codecs = codecsFor(out.info, this.#hasAudio);
     // A changed profile or level is announced with changeType, which must come before the new
     // init segment: the append after a changeType has to start with one.
     if (this.#codecs === "") this.#codecs = codecs;
     else if (codecs !== this.#codecs && this.#buffer?.changeType !== undefined) {
       this.#codecs = codecs;
-      this.#queue.push(marker(codecs));
+      this.#queue.push({ kind: "codecs", codecs });
       this.#lastInit = undefined;
     }
     if (this.#lastInit === undefined || !sameBytes(this.#lastInit, out.initSegment)) {
       this.#lastInit = out.initSegment;
-      this.#queue.push(out.initSegment);
+      this.#queue.push({ kind: "append", bytes: out.initSegment });
     }
-    this.#queue.push(out.data);
+    this.#queue.push({ kind: "append", bytes: out.data });
+    if (switchFrom !== undefined) this.#queue.push({ kind: "seek" });
     this.#pump();
   }
 
   #pump() {
     const source = this.#source;
     if (source === undefined || source.readyState !== "open") return;
-    if (this.#buffer === undefined) {
-      if (this.#codecs === "") return;
-      try {
-        source.duration = this.#duration;
-        this.#buffer = source.addSourceBuffer(`video/mp4; codecs="${this.#codecs}"`);
-      } catch (error) {
-        this.onError?.(`Cannot play: ${(error as Error).message}`);
+    if (this.#buffer === undefined && !this.#openBuffer(source)) return;
+    const buffer = this.#buffer!;
+    while (!buffer.updating) {
+      const step = this.#queue.shift();
+      if (step === undefined) {
+        if (this.#ending && source.readyState === "open") source.endOfStream();
         return;
       }
-      this.#buffer.addEventListener("updateend", () => this.#pump());
-      this.#buffer.addEventListener("error", () => this.onError?.("The video buffer failed"));
-    }
-    const buffer = this.#buffer;
-    if (buffer.updating) return;
-    const next = this.#queue.shift();
-    if (next === undefined) {
-      if (this.#ending && source.readyState === "open") source.endOfStream();
-      return;
-    }
-    try {
-      const codecs = CODEC_MARKERS.get(next);
-      if (codecs !== undefined) {
-        CODEC_MARKERS.delete(next);
-        buffer.changeType(`video/mp4; codecs="${codecs}"`);
-        this.#pump();
-      } else {
-        buffer.appendBuffer(next as Uint8Array<ArrayBuffer>);
+      try {
+        this.#run(buffer, step);
+      } catch (error) {
+        this.onError?.(`Cannot buffer the video: ${(error as Error).message}`);
+        return;
       }
-    } catch (error) {
-      this.onError?.(`Cannot buffer the video: ${(error as Error).message}`);
     }
+  }
+
+  /** Creates the SourceBuffer once the first segment says which codecs. */
+  #openBuffer(source: MediaSource): boolean {
+    if (this.#codecs === "") return false;
+    try {
+      source.duration = this.#duration;
+      this.#buffer = source.addSourceBuffer(`video/mp4; codecs="${this.#codecs}"`);
+      this.#bufferCodecs = this.#codecs;
+    } catch (error) {
+      this.onError?.(`Cannot play: ${(error as Error).message}`);
+      return false;
+    }
+    this.#buffer.addEventListener("updateend", () => this.#pump());
+    this.#buffer.addEventListener("error", () => this.onError?.("The video buffer failed"));
+    return true;
+  }
+
+  #run(buffer: SourceBuffer, step: BufferStep) {
+    switch (step.kind) {
+      case "append":
+        buffer.appendBuffer(step.bytes as Uint8Array<ArrayBuffer>);
+        return;
+      case "codecs":
+        buffer.changeType(`video/mp4; codecs="${step.codecs}"`);
+        this.#bufferCodecs = step.codecs;
+        return;
+      case "remove":
+        if (
+          buffer.buffered.length > 0 && step.start < buffer.buffered.end(buffer.buffered.length - 1)
+        ) {
+          buffer.remove(step.start, step.end);
+        }
+        return;
+      case "seek":
+        this.#seekInPlace(buffer);
+        return;
+    }
+  }
+
+  /**
+   * Seeks to the playhead, so that the decoder starts over from the new rendition's keyframe and
+   * shows the frame of this instant in it; or to the first buffered instant after the playhead,
+   * when the new rendition starts a little later than the old one did.
+   */
+  #seekInPlace(buffer: SourceBuffer) {
+    const time = this.#video.currentTime;
+    const ranges = rangesOf(buffer.buffered);
+    const inside = ranges.some((r) => r.start <= time && time < r.end);
+    const after = ranges.find((r) => r.start > time);
+    this.#video.currentTime = inside || after === undefined ? time : after.start;
+  }
+
+  /** A playing video that has not moved since the last check, at a small hole: jump it. */
+  #checkStall() {
+    const video = this.#video;
+    const time = video.currentTime;
+    const stalled = !video.paused && !video.seeking && time === this.#lastTime &&
+      video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA;
+    this.#lastTime = time;
+    if (!stalled || this.#buffer === undefined) return;
+    const target = gapSkip(time, rangesOf(video.buffered));
+    if (target !== null) video.currentTime = target;
   }
 
   /** Drops media long played, so that a long title does not fill the buffer's quota. */
@@ -311,15 +386,6 @@ export class MsePlayer {
     const upTo = this.#video.currentTime - BACK_BUFFER_S;
     if (upTo > buffer.buffered.start(0) + 5) buffer.remove(0, upTo);
   }
-}
-
-/** Queue entries that ask for `changeType` instead of an append. */
-const CODEC_MARKERS = new WeakMap<Uint8Array, string>();
-
-function marker(codecs: string): Uint8Array {
-  const entry = new Uint8Array(0);
-  CODEC_MARKERS.set(entry, codecs);
-  return entry;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

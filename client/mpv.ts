@@ -1,0 +1,544 @@
+/**
+ * mpv as a first-class player, driven over its JSON IPC (`--input-ipc-server`): one mpv process
+ * and one window for the whole session, across PAUSE, SEEK, QUALITY and new titles.
+ *
+ * Each epoch (a stream's start, or a jump's new start) is a named pipe (FIFO) that mpv opens with
+ * `loadfile ... replace`: the window stays, and the new input replaces the old one between two
+ * frames. mpv's demuxer cache is made seekable (`--demuxer-seekable-cache`, `--force-seekable`),
+ * so `start=T` lands exactly on a frame inside the epoch's first segment: SEEK shows the
+ * target's frame, and QUALITY, which first freezes the picture and reads the frame it holds,
+ * continues at the next frame (none shown twice, none skipped). mpv keeps the stream's own
+ * timestamps (`--rebase-start-time=no`: rebased, 0 would be the first audio packet, up to a few
+ * frames before the keyframe), and the epoch's first video PTS, read from its first bytes
+ * (`video/ts_pts.ts`), maps them to media time. PAUSE and RESUME set mpv's `pause` property, so
+ * the picture continues from the frozen frame; the position on screen is mpv's own `time-pos`.
+ * @module
+ */
+
+import { PeerstreamError } from "../protocol/errors.ts";
+import type { StreamStartMessage } from "../protocol/messages.ts";
+import { findExecutable, orphanGuard, PLAYER_KILL_GRACE_MS, splitCommand } from "./player.ts";
+import type { Player, PlayerStart } from "./player.ts";
+import { firstVideoPts } from "../video/ts_pts.ts";
+
+/** How long mpv may take to open its IPC socket, ms. */
+export const MPV_START_TIMEOUT_MS = 15_000;
+
+/** How long an mpv whose input ended waits for the next one before it closes its window, ms. */
+export const MPV_IDLE_CLOSE_MS = 3_000;
+
+/**
+ * Whether a `--player` value is mpv (also behind a wrapper such as `timeout 60 mpv`).
+ *
+ * @param spec The `--player` value.
+ * @returns True for mpv.
+ */
+export function isMpv(spec: string): boolean {
+  if (spec === "none") return false;
+  return _mpvAt(splitCommand(spec)) >= 0;
+}
+
+function _mpvAt(words: readonly string[]): number {
+  return words.findIndex((w) => /(^|\/)mpv$/.test(w));
+}
+
+/**
+ * The command line of the session's mpv: the user's words (a trailing `-` dropped: the input comes
+ * over IPC), then an idle mpv that keeps its window between inputs, listens on `ipcPath`, keeps a
+ * seekable cache of what it read, and sizes its window for the top rendition.
+ *
+ * @param spec The `--player` value, e.g. `mpv` or `mpv --vo=x11`.
+ * @param info The first stream (its title and top rendition size the window).
+ * @param ipcPath The IPC socket's path.
+ * @returns The command and its arguments.
+ */
+export function mpvArgs(spec: string, info: StreamStartMessage, ipcPath: string): string[] {
+  const words = splitCommand(spec);
+  if (words[words.length - 1] === "-" && words.length - 1 > _mpvAt(words)) words.pop();
+  const top = info.renditions[info.renditions.length - 1];
+  return [
+    ...words,
+    "--idle=yes",
+    "--force-window=yes",
+    "--keep-open=no",
+    `--input-ipc-server=${ipcPath}`,
+    "--no-terminal",
+    `--title=${mpvTitle(info.title)}`,
+    ...(top ? [`--geometry=${top.width}x${top.height}`] : []),
+    // A seekable cache of everything read: `start=+S` lands on a frame inside a pipe.
+    "--cache=yes",
+    "--demuxer-seekable-cache=yes",
+    "--force-seekable=yes",
+    "--hr-seek=yes",
+    "--rebase-start-time=no",
+    // The format is known: no probing delay on a pipe.
+    `--demuxer-lavf-format=${info.container === "mjpeg" ? "mjpeg" : "mpegts"}`,
+  ];
+}
+
+/**
+ * The window title for a stream's title, with `$` doubled: mpv expands `${property}` in titles,
+ * and a title comes from the server.
+ *
+ * @param title The stream's title.
+ * @returns `peerstream: <title>`, escaped for mpv.
+ */
+export function mpvTitle(title: string): string {
+  return `peerstream: ${title}`.replaceAll("$", "$$$$");
+}
+
+/**
+ * The options of one `loadfile`: where in the epoch to start (exactly, in the seekable cache).
+ * Not `pause`: a file-local `pause` is restored when its file ends, which let the next input run
+ * when it should have stayed frozen; `pause` is set as a property instead.
+ *
+ * @param start Where the player starts, in media time.
+ * @param firstPts The stream timestamp of the epoch's first video frame (media time `origin`);
+ * null when unknown (MJPEG): then relative to the input's start.
+ * @returns mpv's per-file options, e.g. `start=7.480`.
+ */
+export function loadOptions(start: PlayerStart, firstPts: number | null): string {
+  const offset = Math.max(0, start.at - start.origin);
+  const at = firstPts === null ? `+${offset.toFixed(3)}` : (firstPts + offset).toFixed(3);
+  return `start=${at}`;
+}
+
+type _Json = null | boolean | number | string | _Json[] | { [key: string]: _Json };
+
+/** An event or reply line from mpv, checked. */
+interface _MpvLine {
+  event?: string;
+  name?: string;
+  data?: _Json;
+  id?: number;
+  reason?: string;
+  entry?: number;
+  requestId?: number;
+  error?: string;
+}
+
+/**
+ * Reads one line of mpv's IPC: an object with known fields of the right types; anything else is
+ * ignored field by field.
+ *
+ * @param line The line.
+ * @returns The fields found, or null for a line that is not a JSON object.
+ */
+export function parseMpvLine(line: string): _MpvLine | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  const o = value as Record<string, unknown>;
+  const str = (k: string) => typeof o[k] === "string" ? o[k] as string : undefined;
+  const int = (k: string) => Number.isSafeInteger(o[k]) ? o[k] as number : undefined;
+  return {
+    event: str("event"),
+    name: str("name"),
+    data: o.data as _Json,
+    id: int("id"),
+    reason: str("reason"),
+    entry: int("playlist_entry_id"),
+    requestId: int("request_id"),
+    error: str("error"),
+  };
+}
+
+/** One mpv process, its IPC connection and the input it plays now. */
+class MpvHost {
+  readonly #child: Deno.ChildProcess;
+  readonly #dir: string;
+  readonly #ipcPath: string;
+  #conn?: Deno.Conn;
+  readonly #connected: Promise<void>;
+  #nextRequest = 1;
+  readonly #replies = new Map<number, (line: _MpvLine) => void>();
+  /** Latest `time-pos`, and the entry it belongs to. */
+  timePos?: number;
+  /** The playlist entry playing now. */
+  entry?: number;
+  readonly #entryEnded = new Map<number, (reason: string) => void>();
+  readonly #restarted = new Map<number, () => void>();
+  #idleTimer?: ReturnType<typeof setTimeout>;
+  #fifos = 0;
+  gone = false;
+  /** Resolves once mpv exited. */
+  readonly exited: Promise<number>;
+
+  constructor(args: string[], dir: string, ipcPath: string) {
+    this.#dir = dir;
+    this.#ipcPath = ipcPath;
+    const command = findExecutable(args[0]) === null ? args : [...orphanGuard(), ...args];
+    try {
+      this.#child = new Deno.Command(command[0], {
+        args: command.slice(1),
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    } catch (error) {
+      throw new PeerstreamError(
+        "INTERNAL",
+        `Cannot start player "${args[0]}": ${(error as Error).message}; choose one with --player`,
+        { cause: error },
+      );
+    }
+    this.exited = this.#child.status.then((s) => {
+      this.gone = true;
+      clearTimeout(this.#idleTimer);
+      for (const end of this.#entryEnded.values()) end("quit");
+      try {
+        this.#conn?.close();
+      } catch {
+        // Closed already, when mpv closed its end.
+      }
+      Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+      return s.code;
+    });
+    this.#connected = this.#connect();
+    this.#connected.catch(() => this.kill());
+  }
+
+  async #connect(): Promise<void> {
+    const started = performance.now();
+    while (!this.gone) {
+      try {
+        this.#conn = await Deno.connect({ transport: "unix", path: this.#ipcPath });
+        break;
+      } catch {
+        if (performance.now() - started > MPV_START_TIMEOUT_MS) {
+          throw new Error(`mpv did not open its IPC socket within ${MPV_START_TIMEOUT_MS} ms`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    if (this.#conn === undefined) throw new Error("mpv exited before it opened its IPC socket");
+    this.#read(this.#conn).catch(() => {});
+    this.#send(["observe_property", 1, "time-pos"]);
+  }
+
+  async #read(conn: Deno.Conn) {
+    let text = "";
+    for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) {
+      text += chunk;
+      let cut: number;
+      while ((cut = text.indexOf("\n")) >= 0) {
+        const line = parseMpvLine(text.slice(0, cut));
+        text = text.slice(cut + 1);
+        if (line !== null) this.#onLine(line);
+      }
+    }
+  }
+
+  #onLine(line: _MpvLine) {
+    if (line.requestId !== undefined && line.event === undefined) {
+      this.#replies.get(line.requestId)?.(line);
+      this.#replies.delete(line.requestId);
+    } else if (line.event === "property-change" && line.name === "time-pos") {
+      this.timePos = typeof line.data === "number" ? line.data : undefined;
+    } else if (line.event === "start-file" && line.entry !== undefined) {
+      this.entry = line.entry;
+      this.timePos = undefined;
+    } else if (line.event === "playback-restart" && this.entry !== undefined) {
+      this.#restarted.get(this.entry)?.();
+      this.#restarted.delete(this.entry);
+    } else if (line.event === "end-file" && line.entry !== undefined) {
+      if (this.entry === line.entry) this.entry = undefined;
+      this.#entryEnded.get(line.entry)?.(line.reason ?? "");
+      this.#entryEnded.delete(line.entry);
+    }
+  }
+
+  #send(command: _Json[], requestId = 0) {
+    const bytes = new TextEncoder().encode(
+      JSON.stringify({ command, request_id: requestId }) + "\n",
+    );
+    const conn = this.#conn;
+    if (conn === undefined || this.gone) return;
+    conn.write(bytes).catch(() => {});
+  }
+
+  /** Sends a command once connected and resolves with its reply. */
+  async request(command: _Json[]): Promise<_MpvLine> {
+    await this.#connected;
+    const id = this.#nextRequest++;
+    const reply = new Promise<_MpvLine>((resolve) => this.#replies.set(id, resolve));
+    this.#send(command, id);
+    return await Promise.race([reply, this.exited.then(() => ({ error: "mpv exited" }))]);
+  }
+
+  /** A fresh named pipe in the session's folder. */
+  async fifo(): Promise<string> {
+    const path = `${this.#dir}/epoch-${++this.#fifos}.ts`;
+    const made = await new Deno.Command("mkfifo", { args: ["-m", "600", path] }).output();
+    if (made.code !== 0) throw new Error(`Cannot make a pipe for mpv: mkfifo exited ${made.code}`);
+    return path;
+  }
+
+  /** Loads an input in place of the current one; resolves with its playlist entry. */
+  async load(path: string, options: string, onEnd: (reason: string) => void): Promise<number> {
+    clearTimeout(this.#idleTimer);
+    const reply = await this.request(["loadfile", path, "replace", options]);
+    const data = reply.data;
+    const entry = typeof data === "object" && data !== null && !Array.isArray(data)
+      ? data["playlist_entry_id"]
+      : undefined;
+    if (reply.error !== "success" || typeof entry !== "number") {
+      throw new Error(`mpv refused the stream: ${reply.error ?? "no answer"}`);
+    }
+    this.#entryEnded.set(entry, onEnd);
+    return entry;
+  }
+
+  /** Resolves once the entry's first frame is decoded at its start (`playback-restart`). */
+  restarted(entry: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.entry === entry && this.timePos !== undefined) resolve();
+      else this.#restarted.set(entry, resolve);
+    });
+  }
+
+  /** Sets `pause`. */
+  setPause(paused: boolean): Promise<_MpvLine> {
+    return this.request(["set_property", "pause", paused]);
+  }
+
+  /** Closes the window unless another input comes within {@linkcode MPV_IDLE_CLOSE_MS}. */
+  idle() {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => this.kill(), MPV_IDLE_CLOSE_MS);
+  }
+
+  /** Quits mpv (SIGTERM, then SIGKILL after a grace); resolves once it exited. */
+  async kill(): Promise<void> {
+    clearTimeout(this.#idleTimer);
+    if (this.gone) return;
+    this.#signal("SIGTERM");
+    this.#signal("SIGCONT");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exited = await Promise.race([
+      this.exited.then(() => true),
+      new Promise<false>((resolve) =>
+        timer = setTimeout(() => resolve(false), PLAYER_KILL_GRACE_MS)
+      ),
+    ]);
+    clearTimeout(timer);
+    if (!exited) {
+      this.#signal("SIGKILL");
+      await this.exited;
+    }
+  }
+
+  #signal(signal: Deno.Signal) {
+    for (const pid of [-this.#child.pid, this.#child.pid]) {
+      try {
+        Deno.kill(pid, signal);
+        return;
+      } catch {
+        // Not a group leader, or exited.
+      }
+    }
+  }
+}
+
+/**
+ * The session's mpv: started with the first stream, reused by every later one (jumps, new
+ * titles) while it runs, closed by STOP, QUIT, a failure, or an idle window.
+ */
+export class MpvPlayers {
+  readonly #spec: string;
+  #host?: MpvHost;
+
+  /** @param spec The `--player` value (mpv, possibly with options or a wrapper). */
+  constructor(spec: string) {
+    this.#spec = spec;
+  }
+
+  /**
+   * A player for one epoch, in the running mpv's window (or a new mpv's).
+   *
+   * @param info The stream.
+   * @param start Where to start in it.
+   * @returns The player.
+   */
+  open(info: StreamStartMessage, start: PlayerStart): Player {
+    let host = this.#host;
+    if (host === undefined || host.gone) {
+      const dir = Deno.makeTempDirSync({ prefix: "peerstream-mpv-" });
+      host = new MpvHost(mpvArgs(this.#spec, info, `${dir}/ipc`), dir, `${dir}/ipc`);
+      this.#host = host;
+    }
+    return new MpvPlayer(host, start, info.title);
+  }
+
+  /** Quits the running mpv, if any. */
+  async close(): Promise<void> {
+    await this.#host?.kill();
+  }
+}
+
+/** Bytes an epoch may hold back while looking for its first video timestamp. */
+const _PTS_SEARCH_BYTES = 2 * 1024 * 1024;
+
+/**
+ * One epoch's input into the session's mpv. It is loaded once its first bytes tell the first
+ * video timestamp, so that its start lands on the exact frame.
+ */
+class MpvPlayer implements Player {
+  readonly #host: MpvHost;
+  readonly #start: PlayerStart;
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
+  #writer?: Promise<WritableStreamDefaultWriter<Uint8Array> | null>;
+  #firstPts: number | null = null;
+  #entry?: number;
+  #done = false;
+  /** PAUSE in effect for this input (mpv's `pause` is set to it once its first frame is up). */
+  #paused: boolean;
+  #shown = false;
+  #exit!: (code: number) => void;
+  /** Resolves when its input ended on screen, it was replaced or killed, or mpv exited. */
+  readonly exited: Promise<number>;
+
+  readonly #title: string;
+
+  constructor(host: MpvHost, start: PlayerStart, title: string) {
+    this.#host = host;
+    this.#start = start;
+    this.#title = title;
+    this.#paused = start.paused;
+    this.exited = new Promise((resolve) => this.#exit = resolve);
+    host.exited.then((code) => this.#exit(code));
+  }
+
+  /** Loads the input into mpv once; resolves with the pipe's writer, null when it failed. */
+  #load(): Promise<WritableStreamDefaultWriter<Uint8Array> | null> {
+    this.#writer ??= this.#open().catch(() => {
+      // mpv refused the input or is gone: the viewer sees the player exit.
+      this.#exit(1);
+      return null;
+    });
+    return this.#writer;
+  }
+
+  async #open(): Promise<WritableStreamDefaultWriter<Uint8Array> | null> {
+    const path = await this.#host.fifo();
+    // Read and write: opening a pipe so never waits for mpv to open it (a refused load would
+    // leave a write-only open waiting for ever); closing it is still mpv's end of input.
+    const file = await Deno.open(path, { read: true, write: true });
+    const writer = file.writable.getWriter();
+    // Loaded frozen, and let go once its first frame is up: started running, mpv drops the
+    // frames it decoded late on the way from the keyframe to the start (2 of them, measured).
+    await this.#host.setPause(true);
+    const options = loadOptions(this.#start, this.#firstPts);
+    // A new title in the same window is named in it.
+    this.#host.request(["set_property", "title", mpvTitle(this.#title)]).catch(() => {});
+    const entry = await this.#host.load(path, options, (reason) => {
+      this.#exit(0);
+      // Played to its end (not replaced by the next input): close the window unless one comes.
+      if (reason !== "stop" && this.#host.entry === undefined) this.#host.idle();
+    });
+    this.#entry = entry;
+    this.#host.restarted(entry).then(() => {
+      this.#shown = true;
+      if (!this.#done && !this.#paused) this.#host.setPause(false).catch(() => {});
+    });
+    if (this.#done) {
+      writer.abort().catch(() => {});
+      return null;
+    }
+    return writer;
+  }
+
+  /** Writes into its pipe (the first bytes once its timestamp is known); false once it is gone. */
+  async write(data: Uint8Array): Promise<boolean> {
+    if (this.#done) return false;
+    let chunks = [data];
+    if (this.#writer === undefined) {
+      this.#held.push(data);
+      this.#heldBytes += data.length;
+      const bytes = _concat(this.#held);
+      this.#firstPts = firstVideoPts(bytes);
+      if (this.#firstPts === null && this.#heldBytes < _PTS_SEARCH_BYTES) return true;
+      chunks = [bytes];
+      this.#held = [];
+    }
+    const writer = await this.#load();
+    if (writer === null || this.#done) return false;
+    try {
+      for (const chunk of chunks) await writer.write(chunk);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Closes its pipe: mpv plays out what it has; `exited` resolves at the end on screen. */
+  async end(): Promise<void> {
+    const held = _concat(this.#held);
+    this.#held = [];
+    const writer = await this.#load();
+    if (held.length > 0) await writer?.write(held).catch(() => {});
+    await writer?.close().catch(() => {});
+  }
+
+  /**
+   * Ends its input at once. With `keepWindow` the next epoch's input replaces it in the same
+   * window; without, mpv quits.
+   */
+  async kill(options: { keepWindow?: boolean } = {}): Promise<void> {
+    if (!this.#done) {
+      this.#done = true;
+      this.#writer?.then((w) => w?.abort().catch(() => {}));
+    }
+    if (options.keepWindow) this.#host.idle();
+    else await this.#host.kill();
+    this.#exit(0);
+  }
+
+  /** Freezes the picture (mpv's `pause`). */
+  pause(): void {
+    this.#paused = true;
+    this.#host.setPause(true).catch(() => {});
+  }
+
+  /** Continues from the frozen frame (once its first frame is up, if it is not yet). */
+  resume(): void {
+    this.#paused = false;
+    if (this.#shown) this.#host.setPause(false).catch(() => {});
+  }
+
+  /** Seconds into its input of the frame on screen (from mpv's `time-pos`). */
+  position(): number | undefined {
+    if (this.#entry === undefined || this.#host.entry !== this.#entry) return undefined;
+    return this.#media(this.#host.timePos);
+  }
+
+  /** Freezes it and reads the frame it holds. */
+  async hold(): Promise<number | undefined> {
+    await this.#host.setPause(true);
+    const reply = await this.#host.request(["get_property", "time-pos"]);
+    if (this.#entry === undefined || this.#host.entry !== this.#entry) return undefined;
+    return this.#media(typeof reply.data === "number" ? reply.data : undefined);
+  }
+
+  /** mpv's timestamp as seconds from the input's first video frame. */
+  #media(pts: number | undefined): number | undefined {
+    if (pts === undefined) return undefined;
+    return this.#firstPts === null ? pts : pts - this.#firstPts;
+  }
+}
+
+function _concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
