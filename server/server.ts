@@ -38,6 +38,8 @@ import { connectionEvents } from "./community_events.ts";
 // Type only: the Redis community (and its npm client) loads only in cluster mode, see start().
 import type { ClusterTiming } from "./redis_community.ts";
 import { acceptProxied, ProxyRefused } from "./proxy_transport.ts";
+import { acceptTls, secureContext } from "./tls_conn.ts";
+import type { SecureContext } from "node:tls";
 import { LeadGate } from "./lead_gate.ts";
 import type { Transport } from "./transport.ts";
 import { nameKeys } from "../protocol/names.ts";
@@ -111,6 +113,8 @@ export class PeerstreamServer implements MetricsSource {
   readonly #greeting = new Set<ServerClient>();
   /** Accepted connections in their TLS handshake or PROXY header, oldest first. */
   readonly #arriving = new Set<Arrival>();
+  /** The TCP port's TLS context (`tls`), made once at start. */
+  #tlsContext?: SecureContext;
   #ctx: DispatchContext;
   readonly #nameSaver?: NameSaver;
   #videos?: VideoLibrary;
@@ -332,14 +336,10 @@ export class PeerstreamServer implements MetricsSource {
     const hostname = this.#options.hostname ?? "127.0.0.1";
     const port = this.#options.port ?? 7878;
     try {
-      this.#listener = this.#options.tls
-        ? Deno.listenTls({
-          hostname,
-          port,
-          cert: this.#options.tls.cert,
-          key: this.#options.tls.key,
-        })
-        : Deno.listen({ hostname, port, reusePort: this.#options.reusePort ?? false });
+      // TLS runs over the accepted TCP socket (tls_conn.ts), not Deno.listenTls: a TlsConn cannot
+      // be closed before its handshake ends, so a silent peer would keep its socket for ever.
+      if (this.#options.tls) this.#tlsContext = await secureContext(this.#options.tls);
+      this.#listener = Deno.listen({ hostname, port, reusePort: this.#options.reusePort ?? false });
     } catch (error) {
       await this.#community.close();
       throw error;
@@ -419,7 +419,7 @@ export class PeerstreamServer implements MetricsSource {
       }
       if (shedding) {
         shedding = false;
-        await refuseAccepted(conn);
+        await refuseAccepted(conn, { tls: this.#tlsContext !== undefined });
         spare = openSpare();
         continue;
       }
@@ -501,17 +501,26 @@ export class PeerstreamServer implements MetricsSource {
     const host = trusted ? undefined : from.hostname;
     const verdict = this.#admit(host, { id, remote: `${from.hostname}:${from.port}`, now: since });
     if (verdict !== "ok") {
-      await refuseAccepted(accepted, verdict);
+      await refuseAccepted(accepted, { why: verdict, tls: this.#tlsContext !== undefined });
       return;
     }
-    const arrival: Arrival = { host: from.hostname, since, conn: accepted };
+    let counted = true;
+    const arrival: Arrival = {
+      host: from.hostname,
+      since,
+      conn: accepted,
+      release: () => {
+        if (counted) this.#admission.release(host);
+        counted = false;
+      },
+    };
     this.#arriving.add(arrival);
     let socket: Transport | undefined;
     try {
       socket = await this.#open(arrival, id);
     } finally {
       this.#arriving.delete(arrival);
-      this.#admission.release(host);
+      arrival.release();
     }
     if (socket === undefined) return;
     // Counted again by its real address (the same one unless behind a balancer), at once.
@@ -525,43 +534,25 @@ export class PeerstreamServer implements MetricsSource {
    */
   async #open(arrival: Arrival, id: number): Promise<Transport | undefined> {
     const conn = arrival.conn;
-    if (isTlsConn(conn) && !await this.#tlsHandshake(conn, id)) return undefined;
-    return await this.#unwrapProxy(conn);
-  }
-
-  /**
-   * Waits for a TLS connection's handshake, at most `tlsHandshakeMs`.
-   *
-   * Past the deadline the connection is done for, but Deno cannot close it yet: a `TlsConn` closed
-   * before its handshake completes keeps its socket open until the handshake ends, that is until
-   * the peer sends something or leaves (Deno finishes a handshake before shutting a connection
-   * down, denoland/deno#14547; checked on 2.9.6). Closing it would only stop counting a socket
-   * that is still open, so it stays counted against its address (the caller releases the count
-   * when this returns) and is closed the moment its handshake settles.
-   *
-   * @returns Whether the handshake completed in time.
-   */
-  async #tlsHandshake(conn: Deno.TlsConn, id: number): Promise<boolean> {
-    const ms = this.#limits.tlsHandshakeMs;
-    let failure: string | undefined;
-    const settled = conn.handshake().then(
-      () => undefined,
-      (error) => (failure = (error as Error).message),
-    );
-    const inTime = await within(settled, ms);
-    if (inTime && failure === undefined) return true;
-    const from = conn.remoteAddr as Deno.NetAddr;
-    const why = inTime
-      ? `TLS handshake failed: ${failure}`
-      : `TLS_HANDSHAKE_TIMEOUT: no TLS handshake within ${ms} ms; counted until the peer leaves`;
-    this.#log.limited(
-      addressGroup(from.hostname),
-      `disconnect #${id} ${from.hostname}:${from.port} (${why})`,
-      { event: "disconnect", fields: { id, remote: `${from.hostname}:${from.port}`, door: "tls" } },
-    );
-    await settled;
-    closeQuietly(conn);
-    return false;
+    const context = this.#tlsContext;
+    if (context === undefined) return await this.#unwrapProxy(conn);
+    const timeoutMs = this.#limits.tlsHandshakeMs;
+    let secured: Transport;
+    try {
+      // On failure or past the deadline the TCP socket is closed: the peer sees its end at once.
+      secured = await acceptTls(conn, { context, timeoutMs });
+    } catch (error) {
+      const from = conn.remoteAddr as Deno.NetAddr;
+      const remote = `${from.hostname}:${from.port}`;
+      const why = error instanceof Deno.errors.TimedOut ? "TLS_HANDSHAKE_TIMEOUT" : "TLS failed";
+      this.#log.limited(
+        `tls ${addressGroup(from.hostname)}`,
+        `disconnect #${id} ${remote} (${why}: ${this.#log.text(errorText(error))})`,
+        { event: "disconnect", fields: { id, remote, door: "tls" } },
+      );
+      return undefined;
+    }
+    return await this.#unwrapProxy(secured);
   }
 
   /**
@@ -643,7 +634,7 @@ export class PeerstreamServer implements MetricsSource {
    *
    * @returns The transport to use, or undefined when the connection was refused (and closed).
    */
-  async #unwrapProxy(accepted: Deno.Conn): Promise<Transport | undefined> {
+  async #unwrapProxy(accepted: Transport): Promise<Transport | undefined> {
     const trusted = this.#options.trustedProxies;
     if (trusted === undefined || trusted.size === 0) return accepted;
     try {
@@ -707,8 +698,8 @@ export class PeerstreamServer implements MetricsSource {
   }
 
   /**
-   * Drops one connection still in its handshake (PROXY header or hello; not a TLS handshake, see
-   * #tlsHandshake) and not verifying a hello right now: from the address holding the most such
+   * Drops one connection still in its handshake (TLS, PROXY header or hello) and not verifying a
+   * hello right now: from the address holding the most such
    * connections, its oldest (see `chooseEviction`). An honest client sends its hello as soon as
    * it is greeted, so a connection left idle there is a squatter.
    */
@@ -716,8 +707,14 @@ export class PeerstreamServer implements MetricsSource {
     type Candidate = { host: string; since: number; drop: () => void };
     const candidates: Candidate[] = [];
     for (const arrival of this.#arriving) {
-      if (isTlsConn(arrival.conn)) continue;
-      candidates.push({ ...arrival, drop: () => closeQuietly(arrival.conn) });
+      candidates.push({
+        ...arrival,
+        drop: () => {
+          // Its place is needed now, not once its TLS handshake or PROXY read has failed.
+          arrival.release();
+          closeQuietly(arrival.conn);
+        },
+      });
     }
     for (const client of this.#greeting) {
       if (client.verifying) continue;
@@ -1040,6 +1037,8 @@ interface Arrival {
   /** When it was accepted (ms, performance.now()). */
   since: number;
   conn: Deno.Conn;
+  /** Stops counting it (idempotent): when it is evicted, or once it is served or closed. */
+  release: () => void;
 }
 
 /** The errors a refused plain TCP connection gets, encoded once. */
@@ -1057,13 +1056,17 @@ const REFUSAL_FRAMES = {
 };
 
 /**
- * Refuses a connection right after accept: a plain TCP one gets `SERVER_FULL` or `RATE_LIMITED`
- * (one write, not awaited long), a TLS one is closed before any handshake work.
+ * Refuses a connection right after accept: on a plain TCP port it gets `SERVER_FULL` or
+ * `RATE_LIMITED` (one write, not awaited long); on a TLS port it is closed before any handshake
+ * work.
  */
-async function refuseAccepted(conn: Deno.Conn, why: Admit = "server-full") {
-  if (!isTlsConn(conn)) {
+async function refuseAccepted(
+  conn: Deno.Conn,
+  options: { why?: Admit; tls?: boolean } = {},
+) {
+  if (!options.tls) {
     await within(
-      conn.write(why === "rate-limited" ? REFUSAL_FRAMES.rate : REFUSAL_FRAMES.full),
+      conn.write(options.why === "rate-limited" ? REFUSAL_FRAMES.rate : REFUSAL_FRAMES.full),
       200,
     );
   }
@@ -1088,11 +1091,6 @@ function closeQuietly(conn: Deno.Conn) {
   } catch {
     // Already closed.
   }
-}
-
-/** Whether an accepted connection is a TLS one (its handshake waits for the first read). */
-function isTlsConn(conn: Deno.Conn): conn is Deno.TlsConn {
-  return typeof (conn as Partial<Deno.TlsConn>).handshake === "function";
 }
 
 /** Whether an accepted connection is a plain TCP one (TLS connections have no Nagle switch). */

@@ -193,3 +193,16 @@ export function reconnectFlood(
     },
   };
 }
+
+/**
+ * How many descriptors a process has open, counted by `ls` (reading `/proc/PID/fd` with
+ * `Deno.readDir` needs more than the tests' permissions).
+ *
+ * @param pid The process.
+ * @returns The count.
+ */
+export async function openDescriptors(pid: number): Promise<number> {
+  const out = await new Deno.Command("ls", { args: [`/proc/${pid}/fd`] }).output();
+  equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout).split("\n").filter((name) => name !== "").length;
+}
