@@ -1,5 +1,5 @@
 /**
- * Scenario 15, the TCP/TLS door and fairness between senders (issue 16), against a real server:
+ * Scenario 16, the TCP/TLS door and fairness between senders (issue 16), against a real server:
  * how many honest joins get in during a reconnect flood of never-registering connectors
  * (`--max-connections 40`), an honest sender's latency to a recipient that 20 colluders flood
  * with 32 KiB messages against no flood, and what an idle TCP and TLS connection costs. The tests
@@ -16,11 +16,13 @@ import { generateIdentity, type Identity } from "../protocol/e2e.ts";
 import type { ServerLimits } from "../server/limits.ts";
 import { honestJoin, reconnectFlood } from "../tests/_door.ts";
 import { loopbacks } from "../tests/_flood.ts";
-import { startServer } from "../tests/_helpers.ts";
+import { startServer, throttledTransport } from "../tests/_helpers.ts";
+import { PeerstreamError } from "../protocol/errors.ts";
 import { benchIdentity, LoadClient } from "./_client.ts";
 import { readProc } from "./_proc.ts";
 import {
   type BenchContext,
+  fromRoot,
   type Metric,
   names,
   type ScenarioResult,
@@ -41,7 +43,7 @@ const ONE_ADDRESS: Readonly<Partial<ServerLimits>> = {
 };
 
 /**
- * Runs scenario 15.
+ * Runs scenario 16.
  *
  * @param ctx The bench context.
  * @returns Its results.
@@ -54,25 +56,37 @@ export async function hostileTcpScenario(ctx: BenchContext): Promise<ScenarioRes
   const quiet: number[] = [];
   const flooded: number[] = [];
   const spun: number[] = [];
+  const slowQuiet: number[] = [];
+  const slowFlooded: number[] = [];
+  const refusedHonest: number[] = [];
   const idleTcp: number[] = [];
   const idleTls: number[] = [];
   for (let rep = 0; rep < ctx.reps; rep++) {
-    ctx.log(`hostile_tcp: reconnect flood with ${joins} honest joins, rep ${rep + 1}/${ctx.reps}`);
+    ctx.log(`hostile-tcp: reconnect flood with ${joins} honest joins, rep ${rep + 1}/${ctx.reps}`);
     await withServer(ctx, async (server) => {
       const result = await joinsDuringFlood(server, joins);
       admitted.push(result.admittedPercent);
       floodRate.push(result.connectsPerSecond);
     }, { limits: { maxConnections: 40 }, root });
-    ctx.log(`hostile_tcp: 20 colluders against one recipient, rep ${rep + 1}/${ctx.reps}`);
+    ctx.log(`hostile-tcp: 20 colluders against one recipient, rep ${rep + 1}/${ctx.reps}`);
     await withServer(ctx, async (server) => {
       const samples = ctx.quick ? 10 : 30;
       const hold = await colluderLatency(ctx, server, { samples, mode: "hold" });
       quiet.push(hold.quiet);
       flooded.push(hold.flooded);
-      spun.push((await colluderLatency(ctx, server, { samples, mode: "spin" })).flooded);
+      const spin = await colluderLatency(ctx, server, { samples, mode: "spin" });
+      spun.push(spin.flooded);
+      const slow = await colluderLatency(ctx, server, {
+        samples: ctx.quick ? 5 : 10,
+        mode: "hold",
+        linkBytesPerSecond: 512 * 1024,
+      });
+      slowQuiet.push(slow.quiet);
+      slowFlooded.push(slow.flooded);
+      refusedHonest.push(hold.refused + spin.refused + slow.refused);
     }, { limits: ONE_ADDRESS, root });
     const idle = ctx.quick ? 200 : 1000;
-    ctx.log(`hostile_tcp: ${idle} idle TCP, then TLS, connections, rep ${rep + 1}/${ctx.reps}`);
+    ctx.log(`hostile-tcp: ${idle} idle TCP, then TLS, connections, rep ${rep + 1}/${ctx.reps}`);
     idleTcp.push(await idleCost(ctx, { n: idle, tls: false }));
     idleTls.push(await idleCost(ctx, { n: idle, tls: true }));
   }
@@ -104,16 +118,32 @@ export async function hostileTcpScenario(ctx: BenchContext): Promise<ScenarioRes
       values: spun,
       limit: "CPU: most of what they send is refused, at the server's read cost",
     },
+    {
+      name: "recipient on a 4 Mbit/s link: honest sender's p50, quiet",
+      unit: "ms",
+      values: slowQuiet,
+    },
+    {
+      name: "recipient on a 4 Mbit/s link: honest sender's p50, flooded",
+      unit: "ms",
+      values: slowFlooded,
+      limit: "the window in flight ahead (64 KiB) at the link's speed",
+    },
+    {
+      name: "honest messages refused (INBOX_FULL), of all three floods",
+      unit: "",
+      values: refusedHonest,
+    },
     { name: "idle TCP connection: server RSS", unit: "KiB", values: idleTcp },
     { name: "idle TLS connection: server RSS", unit: "KiB", values: idleTls },
   ];
   return {
-    id: "hostile_tcp",
-    title: "15. The TCP/TLS door and fair relaying (issue 16)",
+    id: "hostile-tcp",
+    title: `16. The TCP/TLS door and fair relaying (issue 16)${fromRoot(ctx)}`,
     metrics,
     failures: [],
     notes: [
-      `Flood: 64 never-registering connectors on 8 addresses (127.0.0.50…57) reconnecting as soon as they are closed, against --max-connections 40 and default limits; ${joins} honest joins, 4 at a time, each from an address of its own (127.0.1.x, 127.0.2.x). Colluders: 20 registered senders of 32 KiB messages to one recipient (a real session that opens and refuses them), up to 48 unanswered each; after an INBOX_FULL they hold until one of theirs is answered (the inbox stays full), or in the last row re-send 20 ms later; the honest sender's sendText until "delivered", one at a time, quiet then flooded. Idle: greeted, silent connections (TLS: handshake done); RSS after minus before, over N`,
+      `Flood: 64 never-registering connectors on 8 addresses (127.0.0.50…57) reconnecting as soon as they are closed, against --max-connections 40 and default limits; ${joins} honest joins, 4 at a time, each from an address of its own (127.0.1.x, 127.0.2.x). Colluders: 20 registered senders of 32 KiB messages to one recipient (a real session that opens and refuses them), up to 48 unanswered each; after an INBOX_FULL they hold until one of theirs is answered (the inbox stays full), or in the "re-sending" row re-send 20 ms later; the 4 Mbit/s rows throttle the recipient's reads; the honest sender's sendText until "delivered", one at a time, quiet then flooded. Idle: greeted, silent connections (TLS: handshake done); RSS after minus before, over N`,
     ],
   };
 }
@@ -165,31 +195,44 @@ type ColluderMode = "hold" | "spin";
 async function colluderLatency(
   ctx: BenchContext,
   server: BenchServer,
-  options: { samples: number; mode: ColluderMode },
-): Promise<{ quiet: number; flooded: number }> {
-  const [victimName, honestName] = names(ctx, `v${options.mode}`, 2);
-  const connect = (identity: Identity, name: string, events = {}) =>
-    connectSession({ hostname: "127.0.0.1", port: server.port, timeoutMs: 30_000, events }).then(
-      async (session) => {
-        await session.register(name, identity);
-        return session;
-      },
-    );
-  const victim = await connect(await generateIdentity(), victimName, { warning: () => {} });
+  options: { samples: number; mode: ColluderMode; linkBytesPerSecond?: number },
+): Promise<{ quiet: number; flooded: number; refused: number }> {
+  const tag = `${options.mode}${options.linkBytesPerSecond === undefined ? "" : "slow"}`;
+  const [victimName, honestName] = names(ctx, `v${tag}`, 2);
+  const link = { bytesPerSecond: options.linkBytesPerSecond ?? Infinity };
+  const connect = (identity: Identity, name: string, events = {}, slow = false) =>
+    connectSession({
+      hostname: "127.0.0.1",
+      port: server.port,
+      timeoutMs: 30_000,
+      events,
+      wrap: slow ? (transport) => throttledTransport(transport, link) : undefined,
+    }).then(async (session) => {
+      await session.register(name, identity);
+      return session;
+    });
+  const victim = await connect(await generateIdentity(), victimName, { warning: () => {} }, true);
   const honest = await connect(await generateIdentity(), honestName);
+  let refused = 0;
   const measure = async (session: ClientSession) => {
     const out: number[] = [];
     for (let i = 0; i < options.samples; i++) {
       const sent = performance.now();
-      await session.sendText(victimName, `sample ${i}`);
-      out.push(performance.now() - sent);
+      try {
+        await session.sendText(victimName, `sample ${i}`);
+        out.push(performance.now() - sent);
+      } catch (error) {
+        if (!(error instanceof PeerstreamError && error.code === "INBOX_FULL")) throw error;
+        refused++;
+        await sleep(100);
+      }
     }
     return percentile(out.sort((a, b) => a - b), 50);
   };
   const quiet = await measure(honest);
   const who = await benchIdentity(await generateIdentity());
   const colluders = await Promise.all(
-    names(ctx, `c${options.mode}`, 20).map(async (name) => {
+    names(ctx, `c${tag}`, 20).map(async (name) => {
       const client = await LoadClient.connect(server.port);
       await client.register(name, who);
       return client;
@@ -202,7 +245,7 @@ async function colluderLatency(
   );
   try {
     await sleep(2000);
-    return { quiet, flooded: await measure(honest) };
+    return { quiet, flooded: await measure(honest), refused };
   } finally {
     stopping = true;
     await Promise.all(runs);
