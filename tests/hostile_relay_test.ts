@@ -3,7 +3,9 @@
  * (issue 16): 20 registered senders flood one recipient with 32 KiB sealed-size messages while an
  * honest sender writes to the same recipient. The honest messages must get in (their sender's own
  * budget) and overtake the colluders' backlog (per-sender fair queueing), an ordering fact proven
- * from which colluder messages were answered before and after; never a millisecond figure.
+ * from which colluder messages were answered before and after; never a millisecond figure. The
+ * flooded recipient, a terminal `join` or the page in Chromium, shows a summary of the refusals,
+ * not a line each.
  * @module
  */
 
@@ -12,6 +14,8 @@ import { generateIdentity } from "../protocol/e2e.ts";
 import { encodeMessage } from "../protocol/messages.ts";
 import { connectClient, startCli, startServer } from "./_helpers.ts";
 import { RawClient } from "./_raw_client.ts";
+import { launchBrowser } from "./_browser.ts";
+import { inPage, joinAs, openPage, startWebServer, waitForMessage, waitInPage } from "./_page.ts";
 
 /** Default limits but the per-address ones (every client here connects from 127.0.0.1). */
 const LIMITS = {
@@ -190,6 +194,64 @@ Deno.test("a flooded `join` prints a summary of the refused messages, not a line
     }
     await Promise.all(runs);
     await honest.session.quit();
+    await server.stop();
+  }
+});
+
+Deno.test("a flooded page shows a summary of the refused messages, not a notice each, and still shows the honest ones", async () => {
+  const server = await startWebServer(LIMITS);
+  const chromium = await launchBrowser("chromium");
+  const colluders: Colluder[] = [];
+  const runs: Promise<void>[] = [];
+  const refusedByVictim = () =>
+    colluders.reduce(
+      (n, c) => n + [...c.answers.values()].filter((a) => a.code !== "INBOX_FULL").length,
+      0,
+    );
+  let honest: Awaited<ReturnType<typeof connectClient>> | undefined;
+  try {
+    const victim = await openPage(chromium, server.url);
+    await joinAs(victim.page, "victim");
+    honest = await connectClient(server.port, "honest");
+    for (let i = 0; i < 20; i++) {
+      const client = await RawClient.connect(server.port, { keep: false });
+      await client.register(`colluder${i}`, await generateIdentity());
+      colluders.push(new Colluder(client));
+    }
+    const body = crypto.getRandomValues(new Uint8Array(32 * 1024));
+    for (const c of colluders) runs.push(c.run(body, 48));
+    while (refusedByVictim() < 300) await new Promise((r) => setTimeout(r, 50));
+    await honest.session.sendText("victim", "still there?");
+    await waitForMessage(victim.page, "honest", "still there?");
+    // The interval ends while the flood goes on: one summary notice for the 20 senders.
+    await waitInPage(
+      victim.page,
+      inPage(
+        `(piece) => [...document.querySelectorAll("#notice-list li")]
+          .some((li) => li.textContent.includes(piece))`,
+        "more refused from 20 senders in the last 10 s",
+      ),
+      60_000,
+    );
+    for (const c of colluders) c.stop();
+    await Promise.all(runs);
+    const refused = refusedByVictim();
+    const notices = await victim.page.$$eval("#notice-list li.warn", (items) => items.length);
+    console.log(`${refused} messages refused by the page; ${notices} warning notices shown`);
+    ok(refused >= 300, `${refused} refused`);
+    ok(notices <= 20 && notices <= refused / 25, `${notices} warning notices`);
+    await honest.session.sendText("victim", "after the flood");
+    await waitForMessage(victim.page, "honest", "after the flood");
+    deepEqual(victim.errors, []);
+  } finally {
+    for (const c of colluders) {
+      c.stop();
+      c.client.close();
+      await c.client.done;
+    }
+    await Promise.all(runs);
+    await honest?.session.quit();
+    await chromium.close();
     await server.stop();
   }
 });
