@@ -105,13 +105,16 @@ export async function ensureBenchTitle(
 /**
  * The limits every bench server runs with, set explicitly: every load client connects from
  * 127.0.0.1 and registers with one shared key pair, so the per-address and per-key limits a real
- * server applies (64 connections, 10 hellos/s, 8 names per key, 100 new names a day) are lifted.
+ * server applies (64 connections, 20 connects/s, 10 hellos/s, 8 names per key, 100 new names a day)
+ * are lifted.
  * Connections: above the largest ramp (8,000 viewers) plus the bench's other clients, and below
  * `ulimit -n` (20,000 here). Everything else, the relay budgets included, keeps its default.
  */
 export const BENCH_LIMITS: Readonly<Partial<ServerLimits>> = {
   maxConnections: 16_000,
   maxConnectionsPerAddress: 16_000,
+  connectsPerAddressPerSecond: 1_000_000,
+  connectBurstPerAddress: 1_000_000,
   hellosPerAddressPerSecond: 1_000_000,
   helloBurstPerAddress: 1_000_000,
   maxNamesPerKey: 10_000_000,

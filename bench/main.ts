@@ -18,6 +18,7 @@ import { clusterScenario } from "./cluster.ts";
 import { clientScenario } from "./client_experience.ts";
 import { cryptoScenario } from "./crypto.ts";
 import { hostileScenario } from "./hostile.ts";
+import { hostileTcpScenario } from "./hostile_tcp.ts";
 import { hostileWebScenario } from "./hostile_web.ts";
 import { joinStormScenario } from "./join_storm.ts";
 import { messagesScenario } from "./messages.ts";
@@ -48,6 +49,7 @@ const SCENARIOS: Record<
   nginx: (ctx, done) => nginxScenario(ctx, done.find((r) => r.id === "viewers")),
   nats: (ctx) => natsScenario(ctx),
   hostile: hostileScenario,
+  "hostile-tcp": hostileTcpScenario,
   "hostile-web": hostileWebScenario,
   client: clientScenario,
   cluster: clusterScenario,
@@ -71,9 +73,9 @@ Options:
   --out FILE        Results file (default bench/results.json)
   --server-prof DIR Write a V8 CPU profile of every server process into DIR
   --client-root DIR Another checkout's server for viewers (and so nginx's ratios),
-                    nats's peerstream runs, client and hostile-web, and its join for client
-                    (the "before" figures); viewers and nats need it to speak
-                    this checkout's protocol version
+                    nats's peerstream runs, client, hostile-web and hostile-tcp,
+                    and its join for client (the "before" figures); viewers and
+                    nats need it to speak this checkout's protocol version
   -h, --help        Show this help
 `;
 

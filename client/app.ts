@@ -5,6 +5,7 @@
  * @module
  */
 
+import { WarningDigest } from "./warning_digest.ts";
 import { styles } from "../cli/output.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 import { normalizeName } from "../protocol/names.ts";
@@ -74,6 +75,8 @@ interface Context {
   session?: ClientSession;
   handler?: CommandHandler;
   lost?: string;
+  /** Warnings about messages, summarised per sender (a flood costs a line or two per 10 s). */
+  warnings: WarningDigest;
   /** The whole error when the server broke the protocol (see `ClosedInfo.broken`). */
   broken?: string;
   /** The session's mpv, when the player is mpv: one window for every stream. */
@@ -98,13 +101,21 @@ export async function runClient(config: ClientConfig): Promise<number> {
         if (!hadText) ctx.handler?.interrupt().catch(() => {});
       },
     }),
+    warnings: new WarningDigest(),
   };
   const unwatch = _watchSignals(ctx);
+  // What a finished interval held back is said even when no further warning comes.
+  const summaries = setInterval(() => {
+    for (const line of ctx.warnings.flush(performance.now())) {
+      ctx.term.error(renderWarning(line, ctx.style));
+    }
+  }, 1000);
   try {
     const session = await _register(ctx);
     if (session === null) return 1;
     return await _run(ctx, session);
   } finally {
+    clearInterval(summaries);
     unwatch();
     ctx.term.close();
   }
@@ -175,7 +186,11 @@ function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): Se
     peerState: (names, state) => term.print(renderPeerState(names, state, style)),
     message: (message) =>
       renderMessage(message, style, { width: term.columns }).forEach((line) => term.print(line)),
-    warning: (text) => term.error(renderWarning(text, style)),
+    warning: (text, code, from) => {
+      for (const line of ctx.warnings.add({ text, code, from }, performance.now())) {
+        term.error(renderWarning(line, style));
+      }
+    },
     keyChanged: (name) => term.error(renderKeyChanged(name, style)),
     serverError: (_code, message) => term.error(renderError(message, style)),
     videos: (videos) => ctx.handler?.videosPushed(videos),

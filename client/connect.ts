@@ -49,6 +49,10 @@ export async function connectSession(options: ConnectOptions): Promise<ClientSes
       { cause: error },
     );
   }
+  // Receipts, pings and messages are small writes: with Nagle on, one waits for the ACK of the
+  // last (up to the server's 40 ms delayed ACK) whenever the client writes while it receives, as
+  // a recipient confirming a stream of messages does.
+  if (!options.tls) (conn as Deno.TcpConn).setNoDelay(true);
   const transport = options.wrap ? options.wrap(conn) : conn;
   try {
     return await ClientSession.open(transport, options);

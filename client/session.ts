@@ -110,9 +110,10 @@ export interface SessionEvents {
   message?(message: IncomingMessage): void;
   /**
    * Something arrived that must not be shown as genuine (bad signature, replay, changed key, a
-   * look-alike name), or the server misbehaved.
+   * look-alike name), or the server misbehaved. `from` names the sender, as the server gave it,
+   * when the warning is about a message (a flood of them is summarised per sender).
    */
-  warning?(text: string, code: ErrorCode): void;
+  warning?(text: string, code: ErrorCode, from?: string): void;
   /** A segment of the current stream began. */
   segment?(segment: SegmentMessage): void;
   /** The current stream ended. */
@@ -1102,6 +1103,7 @@ export class ClientSession {
       this.#events.warning?.(
         `Rejected a message from "${from}": ${body.length} bytes exceeds the ${MAX_SEALED_BYTES}-byte limit of a sealed message; the server should not have relayed it`,
         "BAD_MESSAGE",
+        from,
       );
       return;
     }
@@ -1150,7 +1152,7 @@ export class ClientSession {
       const code = error instanceof PeerstreamError ? error.code : "DECRYPT_FAILED";
       const text = error instanceof Error ? error.message : String(error);
       this.#write({ type: "receipt", rid, ok: false, code });
-      this.#events.warning?.(text, code);
+      this.#events.warning?.(text, code, from);
     }
   }
 }

@@ -7,6 +7,8 @@
 import type { ErrorCode } from "../protocol/errors.ts";
 import type { LeaveReason } from "../protocol/messages.ts";
 import type { Connection } from "./connection.ts";
+import { FairOutbox } from "./fair_outbox.ts";
+import type { DeliverItem } from "./community_events.ts";
 import { TokenBucket } from "./limits.ts";
 import type { StreamSession } from "./stream_session.ts";
 import type { Door } from "./server_stats.ts";
@@ -47,6 +49,8 @@ export interface ServerClient {
   verifying: boolean;
   /** Codes already logged for this connection (each is logged once). */
   readonly rejectLogged: Set<ErrorCode>;
+  /** Messages relayed to it: a window in flight, the rest held and released fairly. */
+  readonly outbox: FairOutbox<DeliverItem>;
   /** Titles it asked to play while they were being prepared: it is told when each is ready. */
   readonly readyWaits: Set<string>;
 }
@@ -55,7 +59,7 @@ export interface ServerClient {
  * A fresh client record, greeting.
  *
  * @param conn The connection.
- * @param options Its log id, the time, and its message rate.
+ * @param options Its log id, the time, its message rate and its relay window.
  * @returns The record.
  */
 export function newClient(
@@ -65,6 +69,8 @@ export function newClient(
     now: number;
     messagesPerSecond: number;
     messageBurst: number;
+    relayWindowBytes: number;
+    relayWindowMessages: number;
     door?: Door;
   },
 ): ServerClient {
@@ -86,6 +92,10 @@ export function newClient(
     refusedHellos: 0,
     verifying: false,
     rejectLogged: new Set(),
+    outbox: new FairOutbox({
+      bytes: options.relayWindowBytes,
+      messages: options.relayWindowMessages,
+    }),
     readyWaits: new Set(),
   };
 }

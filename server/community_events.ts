@@ -10,9 +10,16 @@ import type { ErrorCode } from "../protocol/errors.ts";
 import { encodeMessage, type Message } from "../protocol/messages.ts";
 import type { CommunityEvents } from "./community.ts";
 import type { Connection } from "./connection.ts";
+import type { FairOutbox, OutboxItem } from "./fair_outbox.ts";
 
 /** Most names in one `peer-state` frame, so that it stays far below the frame limit. */
 export const PEER_STATE_CHUNK = 10_000;
+
+/** A `deliver` frame waiting in a recipient's {@linkcode FairOutbox}. */
+export interface DeliverItem extends OutboxItem {
+  /** The encoded frame. */
+  frame: Uint8Array;
+}
 
 /** What the adapter needs to know of a server's client. */
 export interface EventClient {
@@ -20,6 +27,18 @@ export interface EventClient {
   conn: Connection;
   /** Its name once registered. */
   name?: string;
+  /** Where messages relayed to it wait for room in its window; sent at once when absent. */
+  outbox?: FairOutbox<DeliverItem>;
+}
+
+/**
+ * Sends what a client's outbox released.
+ *
+ * @param client The recipient.
+ * @param released Frames from `push` or `confirm`.
+ */
+export function sendReleased(client: EventClient, released: readonly DeliverItem[]): void {
+  for (const item of released) client.conn.sendEncoded(item.frame);
 }
 
 /** Options for {@linkcode connectionEvents}. */
@@ -64,12 +83,18 @@ export function connectionEvents<T extends EventClient>(
     },
     deliver: (to, delivery) => {
       if (options.coalesce) corkForTick(to.conn);
-      to.conn.send({
+      const frame = encodeMessage({
         type: "deliver",
         rid: delivery.rid,
         from: delivery.from,
         body: delivery.body,
       });
+      if (to.outbox === undefined) {
+        to.conn.sendEncoded(frame);
+        return;
+      }
+      const item = { rid: delivery.rid, from: delivery.from, bytes: frame.length, frame };
+      sendReleased(to, to.outbox.push(item));
     },
     outcome: (sender, requestId, outcome) => {
       if (options.coalesce) corkForTick(sender.conn);

@@ -14,6 +14,7 @@ import { closeAfterFlush, type ServerClient } from "./client.ts";
 import type { ServerLimits } from "./limits.ts";
 import { listVideos, startPlay } from "./play_request.ts";
 import type { Community } from "./community.ts";
+import { sendReleased } from "./community_events.ts";
 import type { ServerLog } from "./server_log.ts";
 import type { StreamSession } from "./stream_session.ts";
 import type { LeadGate } from "./lead_gate.ts";
@@ -171,5 +172,8 @@ function receipt(
   message: Extract<ClientMessage, { type: "receipt" }>,
   ctx: DispatchContext,
 ) {
+  // Its place in the window is free: the next message, fairly chosen, goes out with this read's
+  // replies.
+  sendReleased(client, client.outbox.confirm(message.rid));
   ctx.community.receipt(client, { rid: message.rid, ok: message.ok, code: message.code });
 }

@@ -21,12 +21,24 @@ export interface ServerLimits {
    * client shares one address: raise it there.
    */
   maxConnectionsPerAddress: number;
+  /**
+   * New connections per second from one address, sustained (`RATE_LIMITED`, refused right after
+   * accept), so that a reconnect loop costs its address its own budget, not everyone's slots.
+   */
+  connectsPerAddressPerSecond: number;
+  /** New connections one address may open in a burst. */
+  connectBurstPerAddress: number;
   /** Messages per second per connection, sustained (`RATE_LIMITED`). */
   messagesPerSecond: number;
   /** Messages a connection may send in a burst (`RATE_LIMITED`). */
   messageBurst: number;
   /** Time from connect to `welcome`, ms, however many bytes trickle in (`HANDSHAKE_TIMEOUT`). */
   handshakeMs: number;
+  /**
+   * Time from accept to the end of the TLS handshake, ms (TLS only); the connection counts against
+   * its address meanwhile and is closed without a word when it passes.
+   */
+  tlsHandshakeMs: number;
   /** Refused `hello`s on one connection; the last one closes it. */
   maxRefusedHellos: number;
   /** `hello`s per second from one address, sustained (`RATE_LIMITED`, and the connection closes). */
@@ -56,6 +68,14 @@ export interface ServerLimits {
    * `maxQueuedControlBytes`, so that relaying never makes the server drop a recipient.
    */
   relayRecipientBytes: number;
+  /**
+   * Relayed bytes sent to one recipient and not yet confirmed; the rest waits in the server and
+   * goes out fairly between senders (`fair_outbox.ts`), so that no sender's backlog sits in front
+   * of another's next message. One message always goes, however large.
+   */
+  relayWindowBytes: number;
+  /** Relayed messages sent to one recipient and not yet confirmed. */
+  relayWindowMessages: number;
   /** Most characters of one untrusted string (name, title, field) in a log line. */
   logTextChars: number;
   /**
@@ -123,9 +143,12 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxSealedBytes: MAX_SEALED_BYTES,
   maxConnections: 10_000,
   maxConnectionsPerAddress: 64,
+  connectsPerAddressPerSecond: 20,
+  connectBurstPerAddress: 64,
   messagesPerSecond: 2_000,
   messageBurst: 4_000,
   handshakeMs: 10_000,
+  tlsHandshakeMs: 5_000,
   maxRefusedHellos: 3,
   hellosPerAddressPerSecond: 10,
   helloBurstPerAddress: 30,
@@ -139,6 +162,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   relayPairBytes: DEFAULT_RELAY_BUDGETS.pairBytes,
   relayRecipientMessages: DEFAULT_RELAY_BUDGETS.recipientMessages,
   relayRecipientBytes: DEFAULT_RELAY_BUDGETS.recipientBytes,
+  relayWindowBytes: 64 * 1024,
+  relayWindowMessages: 32,
   logTextChars: LOG_TEXT_MAX,
   logLinesPerSecond: 1,
   logLineBurst: 10,
@@ -231,6 +256,17 @@ export class TokenBucket {
   }
 
   /**
+   * The tokens left now.
+   *
+   * @param now The current time, ms.
+   * @returns Tokens, fractional.
+   */
+  tokens(now: number): number {
+    this.#refill(now);
+    return this.#tokens;
+  }
+
+  /**
    * Whether the bucket has refilled to its burst.
    *
    * @param now The current time, ms.
@@ -298,6 +334,17 @@ export class KeyedBuckets<K> {
       this.#buckets.set(key, bucket);
     }
     return bucket.take(now);
+  }
+
+  /**
+   * The tokens a key has left now: the burst when it is not tracked.
+   *
+   * @param key The key.
+   * @param now The current time, ms.
+   * @returns Tokens, fractional.
+   */
+  tokens(key: K, now: number): number {
+    return this.#buckets.get(key)?.tokens(now) ?? this.#burst;
   }
 
   /**

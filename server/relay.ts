@@ -3,10 +3,13 @@
  * recipient's client confirms, within fair budgets. Pure: the caller sends what it returns.
  *
  * What one recipient may have unconfirmed is bounded in count and bytes, per (sender, recipient)
- * pair and per recipient in all. The budgets sit far below what the recipient's connection queues
- * (8 MiB), so relaying can never make the server drop a recipient; a sender over budget gets
- * `INBOX_FULL` for that message, and one flooding sender uses at most its pair budget of another
- * person's inbox.
+ * pair and per recipient in all; a sender over budget gets `INBOX_FULL` for that message, and one
+ * flooding sender uses at most its pair budget of another person's inbox. When senders fill an
+ * inbox together, a sender still under its fair share (the recipient's budget over the senders
+ * holding messages there) gets in anyway, up to twice the budget in all: colluders cannot lock an
+ * honest sender out. What is unconfirmed waits in the server (`fair_outbox.ts` releases it to the
+ * recipient's connection a small window at a time, fairly between senders), so relaying never
+ * fills a recipient's connection queue.
  * @module
  */
 
@@ -90,6 +93,25 @@ interface Inbox extends Usage {
   senders: Map<string, Usage>;
 }
 
+/**
+ * A sender's fair share of a full inbox: the recipient's budget over the senders holding messages
+ * there (this one included), never less than the one message at hand.
+ *
+ * @param budgets The budgets.
+ * @param options How many senders, and the size of the message at hand.
+ * @returns The messages and bytes one sender may hold.
+ */
+export function fairShare(
+  budgets: Pick<RelayBudgets, "recipientMessages" | "recipientBytes">,
+  options: { senders: number; bytes: number },
+): { messages: number; bytes: number } {
+  const senders = Math.max(1, options.senders);
+  return {
+    messages: Math.max(1, Math.floor(budgets.recipientMessages / senders)),
+    bytes: Math.max(options.bytes, Math.floor(budgets.recipientBytes / senders)),
+  };
+}
+
 /** Tracks relayed messages from send to receipt. */
 export class Relay<C> {
   #pending = new Map<string, PendingDelivery<C>>();
@@ -156,13 +178,22 @@ export class Relay<C> {
         `${pair.messages} messages from you (${pair.bytes} bytes) await their confirmation`,
       );
     }
+    const messages = inbox.messages + 1;
+    const bytes = inbox.bytes + delivery.bytes;
+    if (messages <= b.recipientMessages && bytes <= b.recipientBytes) return;
+    // Full: a sender still under its fair share gets in anyway, up to twice the budget, so that
+    // senders who fill an inbox together cannot lock anyone else out of it.
+    const senders = inbox.senders.size + (inbox.senders.has(delivery.from) ? 0 : 1);
+    const share = fairShare(b, { senders, bytes: delivery.bytes });
     if (
-      inbox.messages + 1 > b.recipientMessages || inbox.bytes + delivery.bytes > b.recipientBytes
+      pair.messages + 1 <= share.messages && pair.bytes + delivery.bytes <= share.bytes &&
+      messages <= 2 * b.recipientMessages && bytes <= 2 * b.recipientBytes
     ) {
-      throw full(
-        `their inbox holds ${inbox.messages} messages (${inbox.bytes} bytes) awaiting confirmation`,
-      );
+      return;
     }
+    throw full(
+      `their inbox holds ${inbox.messages} messages (${inbox.bytes} bytes) awaiting confirmation, and ${pair.messages} (${pair.bytes} bytes) of them are yours, your share while ${senders} people write to them`,
+    );
   }
 
   /**

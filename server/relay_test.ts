@@ -1,6 +1,12 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { PeerstreamError } from "../protocol/errors.ts";
-import { DEFAULT_RELAY_BUDGETS, type PendingDelivery, Relay, type RelayBudgets } from "./relay.ts";
+import {
+  DEFAULT_RELAY_BUDGETS,
+  fairShare,
+  type PendingDelivery,
+  Relay,
+  type RelayBudgets,
+} from "./relay.ts";
 
 function delivery(
   from: string,
@@ -144,19 +150,47 @@ Deno.test("Relay.accept() leaves room for other senders when one fills its pair 
   deepEqual(relay.usage("bob"), { messages: 5, bytes: 500 });
 });
 
-Deno.test("Relay.accept() throws INBOX_FULL once the recipient's total is reached, in count or bytes", async (t) => {
+Deno.test("Relay.accept() past the recipient's total takes only senders under their fair share, up to twice the total", async (t) => {
   await t.step("count", () => {
     const relay = new Relay<string>({ ...SMALL, recipientBytes: 10_000 });
     for (const from of ["a", "b", "c", "d", "e"]) relay.accept(delivery(from, "bob", 1, 1));
-    throwsInboxFull(() => relay.accept(delivery("f", "bob", 1, 1)), "inbox holds 5 messages");
-    relay.accept(delivery("f", "carol", 1, 1));
+    // Full (5): a sixth sender's first message is within its share (one message).
+    relay.accept(delivery("f", "bob", 1, 1));
+    throwsInboxFull(() => relay.accept(delivery("f", "bob", 2, 1)), "your share while 6 people");
+    throwsInboxFull(() => relay.accept(delivery("a", "bob", 2, 1)), "inbox holds 6 messages");
+    for (const from of ["g", "h", "i", "j"]) relay.accept(delivery(from, "bob", 1, 1));
+    // Twice the total (10) is the hard bound, share or not.
+    throwsInboxFull(() => relay.accept(delivery("k", "bob", 1, 1)), "inbox holds 10 messages");
+    relay.accept(delivery("k", "carol", 1, 1));
   });
   await t.step("bytes", () => {
     const relay = new Relay<string>(SMALL);
     relay.accept(delivery("a", "bob", 1, 300));
     relay.accept(delivery("b", "bob", 1, 200));
-    throwsInboxFull(() => relay.accept(delivery("c", "bob", 1, 1)), "(500 bytes)");
+    // Full (500 bytes): c's share is 500 / 3 = 166 bytes.
+    relay.accept(delivery("c", "bob", 1, 166));
+    throwsInboxFull(() => relay.accept(delivery("c", "bob", 2, 1)), "(666 bytes)");
+    throwsInboxFull(
+      () => relay.accept(delivery("b", "bob", 2, 1)),
+      "(200 bytes) of them are yours",
+    );
+    // One message bigger than the share still fits when the sender holds nothing there.
+    relay.accept(delivery("d", "bob", 1, 300));
+    deepEqual(relay.usage("bob"), { messages: 4, bytes: 966 });
   });
+});
+
+Deno.test("fairShare() divides the recipient's budget between its senders, never below one message", () => {
+  const budgets = { recipientMessages: 1024, recipientBytes: 4 * 1024 * 1024 };
+  const table: [number, number, { messages: number; bytes: number }][] = [
+    [0, 100, { messages: 1024, bytes: 4 * 1024 * 1024 }],
+    [1, 100, { messages: 1024, bytes: 4 * 1024 * 1024 }],
+    [21, 33_280, { messages: 48, bytes: 199_728 }],
+    [2000, 33_280, { messages: 1, bytes: 33_280 }],
+  ];
+  for (const [senders, bytes, share] of table) {
+    deepEqual(fairShare(budgets, { senders, bytes }), share, `${senders} senders`);
+  }
 });
 
 Deno.test("Relay frees budget on every receipt, ok or not, and when the recipient leaves", () => {
@@ -181,8 +215,8 @@ Deno.test("Relay.accept() refuses every message when a budget is 0", () => {
   equal(relay.pendingCount, 0);
 });
 
-Deno.test("DEFAULT_RELAY_BUDGETS keep a recipient's unconfirmed messages far below its 8 MiB queue", () => {
+Deno.test("DEFAULT_RELAY_BUDGETS: a pair's budget is below a recipient's, whose double stays within 8 MiB", () => {
   ok(DEFAULT_RELAY_BUDGETS.pairMessages < DEFAULT_RELAY_BUDGETS.recipientMessages);
   ok(DEFAULT_RELAY_BUDGETS.pairBytes < DEFAULT_RELAY_BUDGETS.recipientBytes);
-  ok(DEFAULT_RELAY_BUDGETS.recipientBytes <= 4 * 1024 * 1024);
+  ok(2 * DEFAULT_RELAY_BUDGETS.recipientBytes <= 8 * 1024 * 1024);
 });

@@ -13,7 +13,9 @@ import { encodeMessage, isClientMessage, PROTOCOL_VERSION } from "../protocol/me
 import { SegmentStore } from "../video/segment_store.ts";
 import type { VideoLibrary } from "../video/videos.ts";
 import { delay, within } from "./_async.ts";
-import { Admission } from "./admission.ts";
+import { AcceptFailures, isOutOfDescriptors } from "./accept_failures.ts";
+import { addressGroup } from "./address_group.ts";
+import { Admission, type Admit, chooseEviction } from "./admission.ts";
 import { closeAfterFlush, newClient, type ServerClient } from "./client.ts";
 import { Connection, ProtocolViolation } from "./connection.ts";
 import { Directory } from "./directory.ts";
@@ -31,11 +33,13 @@ import {
   ServerStats,
 } from "./server_stats.ts";
 import { WebSocketTransport } from "./ws_transport.ts";
-import { type Community, MemoryCommunity, type Welcome } from "./community.ts";
+import { type Community, errorText, MemoryCommunity, type Welcome } from "./community.ts";
 import { connectionEvents } from "./community_events.ts";
 // Type only: the Redis community (and its npm client) loads only in cluster mode, see start().
 import type { ClusterTiming } from "./redis_community.ts";
 import { acceptProxied, ProxyRefused } from "./proxy_transport.ts";
+import { acceptTls, secureContext } from "./tls_conn.ts";
+import type { SecureContext } from "node:tls";
 import { LeadGate } from "./lead_gate.ts";
 import type { Transport } from "./transport.ts";
 import { nameKeys } from "../protocol/names.ts";
@@ -107,6 +111,10 @@ export class PeerstreamServer implements MetricsSource {
   readonly #clients = new Set<ServerClient>();
   /** Clients still in their handshake, oldest first. */
   readonly #greeting = new Set<ServerClient>();
+  /** Accepted connections in their TLS handshake or PROXY header, oldest first. */
+  readonly #arriving = new Set<Arrival>();
+  /** The TCP port's TLS context (`tls`), made once at start. */
+  #tlsContext?: SecureContext;
   #ctx: DispatchContext;
   readonly #nameSaver?: NameSaver;
   #videos?: VideoLibrary;
@@ -328,14 +336,10 @@ export class PeerstreamServer implements MetricsSource {
     const hostname = this.#options.hostname ?? "127.0.0.1";
     const port = this.#options.port ?? 7878;
     try {
-      this.#listener = this.#options.tls
-        ? Deno.listenTls({
-          hostname,
-          port,
-          cert: this.#options.tls.cert,
-          key: this.#options.tls.key,
-        })
-        : Deno.listen({ hostname, port, reusePort: this.#options.reusePort ?? false });
+      // TLS runs over the accepted TCP socket (tls_conn.ts), not Deno.listenTls: a TlsConn cannot
+      // be closed before its handshake ends, so a silent peer would keep its socket for ever.
+      if (this.#options.tls) this.#tlsContext = await secureContext(this.#options.tls);
+      this.#listener = Deno.listen({ hostname, port, reusePort: this.#options.reusePort ?? false });
     } catch (error) {
       await this.#community.close();
       throw error;
@@ -360,6 +364,7 @@ export class PeerstreamServer implements MetricsSource {
     } catch {
       // Already closed.
     }
+    for (const arrival of this.#arriving) closeQuietly(arrival.conn);
     const flushes: Promise<void>[] = [];
     const goodbye = encodeMessage({ type: "shutdown", message });
     for (const client of this.#clients) {
@@ -379,22 +384,50 @@ export class PeerstreamServer implements MetricsSource {
     await this.#videos?.close();
   }
 
+  /**
+   * Accepts until shutdown. Out of file descriptors, the pending connections are refused rather
+   * than left waiting: a spare descriptor is closed to accept one and refuse it, then taken back.
+   * Other failures back off (10 ms doubling to 1 s); either way the log gets one line per 10 s,
+   * and one when accepts work again.
+   */
   async #acceptLoop(listener: Deno.Listener) {
+    const failures = new AcceptFailures();
+    let spare = openSpare();
+    let shedding = false;
     while (!this.#closing) {
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
       } catch (error) {
         if (this.#closing) return;
-        this.#log.limited("accept", `accept failed: ${(error as Error).message}`, {
-          event: "accept-failed",
-          level: "warn",
-        });
-        await delay(50);
+        const step = failures.failed(performance.now(), errorText(error));
+        if (step.log !== undefined) {
+          this.#log.line(step.log, { event: "accept-failed", level: "warn" });
+        }
+        if (isOutOfDescriptors(error) && spare !== undefined) {
+          spare.close();
+          spare = undefined;
+          shedding = true;
+          failures.shed();
+          continue;
+        }
+        // The descriptor given up went elsewhere (or none was held): wait, then take one back.
+        shedding = false;
+        await delay(step.delayMs);
+        spare ??= openSpare();
         continue;
       }
+      if (shedding) {
+        shedding = false;
+        await refuseAccepted(conn, { tls: this.#tlsContext !== undefined });
+        spare = openSpare();
+        continue;
+      }
+      const recovered = failures.succeeded();
+      if (recovered !== undefined) this.#log.line(recovered);
       this.#track(this.#accepted(conn));
     }
+    spare?.close();
   }
 
   /**
@@ -412,7 +445,7 @@ export class PeerstreamServer implements MetricsSource {
       transport.close();
       return;
     }
-    this.#track(this.#handle(transport, options.admitted));
+    this.#track(this.#handle(transport, { admitted: options.admitted }));
   }
 
   /**
@@ -426,9 +459,7 @@ export class PeerstreamServer implements MetricsSource {
     if (this.#closing) return undefined;
     const host = addr.hostname;
     let verdict = this.#admission.admit(host);
-    if (verdict === "server-full" && this.#evictOldestGreeting()) {
-      verdict = this.#admission.admit(host);
-    }
+    if (verdict === "server-full" && this.#evictFairly()) verdict = this.#admission.admit(host);
     if (verdict !== "ok") {
       const why = verdict === "address-full"
         ? `${this.#limits.maxConnectionsPerAddress} connections from this address`
@@ -452,20 +483,97 @@ export class PeerstreamServer implements MetricsSource {
     handler.finally(() => this.#handlers.delete(handler));
   }
 
+  /**
+   * A connection from the TCP listener: counted against its address from this moment, so that
+   * connections still in their TLS handshake or PROXY header hold a slot of their address's share
+   * and nothing more; each of those steps has a deadline, then the protocol's own greeting does.
+   */
   async #accepted(accepted: Deno.Conn) {
+    const since = performance.now();
     // Every write is already one batch (see Connection.batch): waiting for the peer's ACK before a
     // small frame (Nagle) only delays chat, receipts and pings behind media in flight.
     if (isTcpConn(accepted)) accepted.setNoDelay(true);
-    const socket = await this.#unwrapProxy(accepted);
-    if (socket !== undefined) await this.#handle(socket);
+    const id = this.#nextId++;
+    const from = accepted.remoteAddr as Deno.NetAddr;
+    // A trusted balancer's connections count in all but not against its address: the client's
+    // real address, read from the PROXY header, is what counts.
+    const trusted = this.#options.trustedProxies?.has(from.hostname) ?? false;
+    const host = trusted ? undefined : from.hostname;
+    const verdict = this.#admit(host, { id, remote: `${from.hostname}:${from.port}`, now: since });
+    if (verdict !== "ok") {
+      await refuseAccepted(accepted, { why: verdict, tls: this.#tlsContext !== undefined });
+      return;
+    }
+    let counted = true;
+    const arrival: Arrival = {
+      host: from.hostname,
+      since,
+      conn: accepted,
+      release: () => {
+        if (counted) this.#admission.release(host);
+        counted = false;
+      },
+    };
+    this.#arriving.add(arrival);
+    let socket: Transport | undefined;
+    try {
+      socket = await this.#open(arrival, id);
+    } finally {
+      this.#arriving.delete(arrival);
+      arrival.release();
+    }
+    if (socket === undefined) return;
+    // Counted again by its real address (the same one unless behind a balancer), at once.
+    await this.#handle(socket, { since, id });
   }
 
-  async #handle(socket: Transport, admitted?: () => void) {
+  /**
+   * The TLS handshake (with its deadline) and the PROXY header of an accepted connection.
+   *
+   * @returns The transport to serve, or undefined when it was closed.
+   */
+  async #open(arrival: Arrival, id: number): Promise<Transport | undefined> {
+    const conn = arrival.conn;
+    const context = this.#tlsContext;
+    if (context === undefined) return await this.#unwrapProxy(conn);
+    const timeoutMs = this.#limits.tlsHandshakeMs;
+    let secured: Transport;
+    try {
+      // On failure or past the deadline the TCP socket is closed: the peer sees its end at once.
+      secured = await acceptTls(conn, { context, timeoutMs });
+    } catch (error) {
+      const from = conn.remoteAddr as Deno.NetAddr;
+      const remote = `${from.hostname}:${from.port}`;
+      const why = error instanceof Deno.errors.TimedOut ? "TLS_HANDSHAKE_TIMEOUT" : "TLS failed";
+      this.#log.limited(
+        `tls ${addressGroup(from.hostname)}`,
+        `disconnect #${id} ${remote} (${why}: ${this.#log.text(errorText(error))})`,
+        { event: "disconnect", fields: { id, remote, door: "tls" } },
+      );
+      return undefined;
+    }
+    return await this.#unwrapProxy(secured);
+  }
+
+  /**
+   * Serves one transport: counts it (unless `admitted`), greets it and runs its read loop.
+   *
+   * @param options `admitted`: counted from its accept by its door (see `admitConnection`);
+   * `since` and `id`: accepted by the TCP listener at `since` (the handshake deadline counts
+   * from then), as connection `id`.
+   */
+  async #handle(
+    socket: Transport,
+    options: { admitted?: () => void; since?: number; id?: number } = {},
+  ) {
     const conn = new Connection(socket, {
       maxQueuedControlBytes: this.#limits.maxQueuedControlBytes,
     });
-    const id = this.#nextId++;
-    if (admitted === undefined && !this.#admit(conn, id)) {
+    const { admitted } = options;
+    const id = options.id ?? this.#nextId++;
+    if (
+      admitted === undefined && this.#admit(conn.remoteHost, { id, remote: conn.remote }) !== "ok"
+    ) {
       conn.send({
         type: "error",
         code: "SERVER_FULL",
@@ -475,9 +583,10 @@ export class PeerstreamServer implements MetricsSource {
       conn.close("SERVER_FULL");
       return;
     }
+    // The handshake deadline counts from accept, TLS handshake and PROXY header included.
     const client = newClient(conn, {
       id,
-      now: performance.now(),
+      now: options.since ?? performance.now(),
       ...this.#limits,
       door: socket instanceof WebSocketTransport ? "websocket" : this.#options.tls ? "tls" : "tcp",
     });
@@ -525,7 +634,7 @@ export class PeerstreamServer implements MetricsSource {
    *
    * @returns The transport to use, or undefined when the connection was refused (and closed).
    */
-  async #unwrapProxy(accepted: Deno.Conn): Promise<Transport | undefined> {
+  async #unwrapProxy(accepted: Transport): Promise<Transport | undefined> {
     const trusted = this.#options.trustedProxies;
     if (trusted === undefined || trusted.size === 0) return accepted;
     try {
@@ -548,44 +657,87 @@ export class PeerstreamServer implements MetricsSource {
   }
 
   /**
-   * Counts a new connection, making room by evicting the oldest connection still in its
-   * handshake when the server is full, so that idle unauthenticated connections cannot lock
-   * registered people out.
+   * Counts a new connection, making room when the server is full by evicting a connection still
+   * in its handshake, fairly between addresses (see `chooseEviction`), so that idle
+   * unauthenticated connections cannot lock registered people out, and a flood from a few
+   * addresses cannot lock out newcomers from others.
    *
-   * @returns Whether it may stay; it is refused (and logged, rate-limited per address) otherwise.
+   * @param host The address it counts against; undefined to count it in all only.
+   * @param who For the log; `now` when it was just accepted, to take a token of its connect rate.
+   * @returns `ok`, or why it is refused (logged, rate-limited per address).
    */
-  #admit(conn: Connection, id: number): boolean {
-    const host = conn.remoteHost;
-    let verdict = this.#admission.admit(host);
-    if (verdict === "server-full" && this.#evictOldestGreeting()) {
-      verdict = this.#admission.admit(host);
-    }
-    if (verdict === "ok") return true;
-    this.stats.limit(verdict === "address-full" ? "connections_per_address" : "connections");
+  #admit(host: string | undefined, who: { id: number; remote: string; now?: number }): Admit {
+    let verdict = host !== undefined && who.now !== undefined
+      ? this.#admission.enter(host, who.now)
+      : this.#admission.admit(host);
+    if (verdict === "server-full" && this.#evictFairly()) verdict = this.#admission.admit(host);
+    if (verdict === "ok") return verdict;
+    this.stats.limit(
+      verdict === "address-full"
+        ? "connections_per_address"
+        : verdict === "server-full"
+        ? "connections"
+        : "connects_per_address",
+    );
+    const code = verdict === "rate-limited" ? "RATE_LIMITED" : "SERVER_FULL";
     const why = verdict === "address-full"
       ? `${this.#limits.maxConnectionsPerAddress} connections from this address`
-      : `${this.#limits.maxConnections} connections`;
-    this.#log.limited(`refused ${host}`, `refused #${id} ${conn.remote}: SERVER_FULL: ${why}`, {
-      event: "refused",
-      level: "warn",
-      fields: { id, remote: conn.remote, code: "SERVER_FULL", reason: verdict },
-    });
-    return false;
+      : verdict === "server-full"
+      ? `${this.#limits.maxConnections} connections`
+      : `over ${this.#limits.connectsPerAddressPerSecond} connects per second from this address`;
+    this.#log.limited(
+      `refused ${addressGroup(host ?? "")}`,
+      `refused #${who.id} ${who.remote}: ${code}: ${why}`,
+      {
+        event: "refused",
+        level: "warn",
+        fields: { id: who.id, remote: who.remote, code, reason: verdict },
+      },
+    );
+    return verdict;
   }
 
   /**
-   * Drops the oldest connection still in its handshake and not verifying a hello right now: an
-   * honest client sends its hello as soon as it is greeted, so the oldest idle one is a squatter.
+   * Drops one connection still in its handshake (TLS, PROXY header or hello) and not verifying a
+   * hello right now: from the address holding the most such
+   * connections, its oldest (see `chooseEviction`). An honest client sends its hello as soon as
+   * it is greeted, so a connection left idle there is a squatter.
    */
-  #evictOldestGreeting(): boolean {
+  #evictFairly(): boolean {
+    type Candidate = { host: string; since: number; drop: () => void };
+    const candidates: Candidate[] = [];
+    for (const arrival of this.#arriving) {
+      candidates.push({
+        ...arrival,
+        drop: () => {
+          // Its place is needed now, not once its TLS handshake or PROXY read has failed.
+          arrival.release();
+          closeQuietly(arrival.conn);
+        },
+      });
+    }
     for (const client of this.#greeting) {
       if (client.verifying) continue;
-      // Its place is needed now, not once its socket has finished closing.
-      this.#admitted.get(client)?.();
-      this.#drop(client, "SERVER_FULL", "the server is full and this connection did not register");
-      return true;
+      candidates.push({
+        host: client.host,
+        since: client.connectedAt,
+        drop: () => {
+          // Its place is needed now, not once its socket has finished closing.
+          this.#admitted.get(client)?.();
+          this.#drop(
+            client,
+            "SERVER_FULL",
+            "the server is full and this connection did not register",
+          );
+        },
+      });
     }
-    return false;
+    const victim = chooseEviction(candidates, {
+      admission: this.#admission,
+      now: performance.now(),
+    });
+    victim?.drop();
+    return victim !== undefined;
   }
 
   async #readLoop(client: ServerClient) {
@@ -861,7 +1013,7 @@ export class PeerstreamServer implements MetricsSource {
  * so that a storm of connections that never register costs a few lines.
  */
 function logKey(client: ServerClient): number | string {
-  return client.state === "registered" ? client.id : client.host;
+  return client.state === "registered" ? client.id : addressGroup(client.host);
 }
 
 /** The relay budgets among the limits. */
@@ -876,6 +1028,69 @@ function relayBudgets(limits: ServerLimits): RelayBudgets {
 
 function requestIdOf(message: ClientMessage): number | undefined {
   return "id" in message && typeof message.id === "number" ? message.id : undefined;
+}
+
+/** An accepted connection before its transport is served. */
+interface Arrival {
+  /** The peer's address. */
+  host: string;
+  /** When it was accepted (ms, performance.now()). */
+  since: number;
+  conn: Deno.Conn;
+  /** Stops counting it (idempotent): when it is evicted, or once it is served or closed. */
+  release: () => void;
+}
+
+/** The errors a refused plain TCP connection gets, encoded once. */
+const REFUSAL_FRAMES = {
+  full: encodeMessage({
+    type: "error",
+    code: "SERVER_FULL",
+    message: "Cannot connect: the server has reached its connection limit; try again later",
+  }),
+  rate: encodeMessage({
+    type: "error",
+    code: "RATE_LIMITED",
+    message: "Cannot connect: your address opens connections too fast; wait a second and retry",
+  }),
+};
+
+/**
+ * Refuses a connection right after accept: on a plain TCP port it gets `SERVER_FULL` or
+ * `RATE_LIMITED` (one write, not awaited long); on a TLS port it is closed before any handshake
+ * work.
+ */
+async function refuseAccepted(
+  conn: Deno.Conn,
+  options: { why?: Admit; tls?: boolean } = {},
+) {
+  if (!options.tls) {
+    await within(
+      conn.write(options.why === "rate-limited" ? REFUSAL_FRAMES.rate : REFUSAL_FRAMES.full),
+      200,
+    );
+  }
+  closeQuietly(conn);
+}
+
+/**
+ * A descriptor held in reserve, so that the accept loop can take one pending connection to refuse
+ * it when the process is out of descriptors; undefined when none is free either.
+ */
+function openSpare(): Deno.FsFile | undefined {
+  try {
+    return Deno.openSync("/dev/null");
+  } catch {
+    return undefined;
+  }
+}
+
+function closeQuietly(conn: Deno.Conn) {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
 }
 
 /** Whether an accepted connection is a plain TCP one (TLS connections have no Nagle switch). */

@@ -27,6 +27,7 @@ export const PACING_LAG_BUCKETS: readonly number[] = [
 export const LIMIT_REASONS = [
   "connections",
   "connections_per_address",
+  "connects_per_address",
   "hellos_per_address",
   "messages_per_connection",
   "message_size",

@@ -1,6 +1,6 @@
 /**
- * Server-side TLS over a plain accepted TCP socket, for the web door: `node:tls` runs the TLS on
- * top of the `Deno.Conn`, and the result reads and writes like a socket.
+ * Server-side TLS over a plain accepted TCP socket, for the web door and the TCP port: `node:tls`
+ * runs the TLS on top of the `Deno.Conn`, and the result reads and writes like a socket.
  *
  * Why not `Deno.listenTls`: a connection it accepted cannot be closed before its handshake ends
  * (checked on Deno 2.9.6: after `close()`, a peer that never sends a ClientHello keeps the socket

@@ -140,12 +140,15 @@ export interface ServerProcess {
 /**
  * The limits test servers run with unless a test gives its own `PEERSTREAM_LIMITS`: every test
  * client connects from 127.0.0.1, so the per-address limits a real server applies (64
- * connections, 10 hellos/s in bursts of 30, 100 new names a day) are lifted. Everything else, the
+ * connections, 20 connects/s in bursts of 64, 10 hellos/s in bursts of 30, 100 new names a day)
+ * are lifted. Everything else, the
  * names per key and the relay budgets included, keeps its default. The hostile suites give their
  * own limits, or none lifted.
  */
 export const LOOPBACK_LIMITS = {
   maxConnectionsPerAddress: 10_000,
+  connectsPerAddressPerSecond: 100_000,
+  connectBurstPerAddress: 100_000,
   hellosPerAddressPerSecond: 10_000,
   helloBurstPerAddress: 10_000,
   newNamesPerAddressPerDay: 1_000_000,

@@ -38,6 +38,8 @@ export class RawClient {
   /** A decode error, if the server sent something undecodable. */
   decodeError?: Error;
   greeting!: ServerHelloMessage;
+  /** Called with every message but media, as it arrives (kept or not). */
+  onMessage?: (message: Message) => void;
   readonly done: Promise<void>;
   readonly #keep: boolean;
   #waiters: { test: (m: Message) => boolean; from: number; resolve: (m: Message) => void }[] = [];
@@ -97,6 +99,7 @@ export class RawClient {
             continue;
           }
           if (this.#keep) this.messages.push(message);
+          this.onMessage?.(message);
           for (const waiter of [...this.#waiters]) {
             if (waiter.test(message)) {
               this.#waiters.splice(this.#waiters.indexOf(waiter), 1);

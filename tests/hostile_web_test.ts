@@ -205,7 +205,7 @@ Deno.test("WebSocket messages declared at 60 MiB and partly sent are refused at 
     ok(peak - before < 48 * MIB, `RSS grew ${((peak - before) / MIB).toFixed(0)} MiB`);
     for (const a of attackers.filter((a) => a.status !== 101)) a.conn.close();
     await pair.finish();
-    // Logged when the connection ends, which may be after the attacker saw it closed.
+    // Waited for, not looked up: the line is written when the connection is forgotten.
     await server.out.waitFor(/FRAME_TOO_LARGE/);
   } finally {
     await rss.stop();

@@ -19,6 +19,7 @@ import { CONTINUATION, escapeName } from "../../protocol/text.ts";
 import { PagePlayer } from "./page_player.ts";
 import { titleCard } from "./library_view.ts";
 import { messageMeta, pageTitle, unreadBadge, UnreadCounts } from "./chat_view.ts";
+import { WarningDigest } from "../../client/warning_digest.ts";
 import type {
   ClientSession,
   ClosedInfo,
@@ -86,6 +87,12 @@ export class App {
    * the end. Any other close, including the server's own shutdown, is a loss to reconnect from.
    */
   #leaving = false;
+  /** Refused messages, summarised per sender: a flood costs a few notices per 10 s. */
+  readonly #warnings = new WarningDigest();
+  /** Says what a finished interval held back even when no further warning comes. */
+  readonly #summaryTimer = setInterval(() => {
+    for (const line of this.#warnings.flush(performance.now())) this.notice(line, "warn");
+  }, 1000);
   /** The session's callbacks, bound to this page. */
   readonly events: SessionEvents;
 
@@ -96,9 +103,9 @@ export class App {
       joined: (name) => this.#joined(name),
       left: (name, reason) => this.#left(name, reason),
       message: (message) => this.#received(message),
-      warning: (text, code) => {
+      warning: (text, code, from) => {
         console.warn(`${code}: ${text}`);
-        this.notice(warningWords(code), "warn");
+        this.#warning(text, code, from);
       },
       shutdown: (message) => {
         console.warn(`SHUTTING_DOWN: ${message}`);
@@ -507,12 +514,20 @@ export class App {
     dialog.showModal();
   }
 
+  #warning(text: string, code: string, from?: string) {
+    for (const line of this.#warnings.add({ text, code, from }, performance.now())) {
+      // The warning itself in the page's words; a summary as the digest says it.
+      this.notice(line === text ? warningWords(code) : line, "warn");
+    }
+  }
+
   #closed(info: ClosedInfo) {
     clearTimeout(this.#libraryTimer);
     this.#player?.disconnected();
     document.body.dataset.joined = "";
     if (info.broken !== undefined) console.warn(info.broken);
     if (this.#leaving) {
+      clearInterval(this.#summaryTimer);
       byId("status", HTMLElement).textContent = "Left";
       this.#options.onClosed();
       return;
@@ -524,6 +539,7 @@ export class App {
       this.notice("Lost the connection to the server; reconnecting…", "warn");
     }
     if (this.#options.onLost === undefined) {
+      clearInterval(this.#summaryTimer);
       this.setConnection("stopped");
       this.#options.onClosed();
     } else {
