@@ -16,7 +16,7 @@ import {
   type Received,
   redisHarness,
   settle,
-} from "./_community_harness.ts";
+} from "../tests/_community_harness.ts";
 import { RedisServer } from "../tests/_redis.ts";
 
 let redis: RedisServer | undefined;

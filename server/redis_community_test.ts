@@ -12,7 +12,7 @@ import {
   type Received,
   settle,
   type TestNode,
-} from "./_community_harness.ts";
+} from "../tests/_community_harness.ts";
 import { RedisCommunity } from "./redis_community.ts";
 import { RedisServer } from "../tests/_redis.ts";
 import { encodeNodeMessage } from "./cluster_wire.ts";

@@ -11,7 +11,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { exportPublicKeys, generateIdentity } from "../protocol/e2e.ts";
 import { encodeFrame, MAX_FRAME_BYTES } from "../protocol/frame.ts";
 import { encodeMessage, type ErrorMessage, PROTOCOL_VERSION } from "../protocol/messages.ts";
-import { readProc } from "../bench/_proc.ts";
+import { readProc } from "./_proc.ts";
 import { connectClient, startCli, startServer } from "./_helpers.ts";
 import { type FloodSocket, loopbacks, openFrom, openMany, until } from "./_flood.ts";
 import { RawClient } from "./_raw_client.ts";

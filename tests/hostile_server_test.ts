@@ -8,7 +8,7 @@
  */
 
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import { readProc } from "../bench/_proc.ts";
+import { readProc } from "./_proc.ts";
 import { connectSession } from "../client/connect.ts";
 import type { SessionEvents } from "../client/session.ts";
 import { exportPublicKeys, generateIdentity, importPeerKeys, seal } from "../protocol/e2e.ts";

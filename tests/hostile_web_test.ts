@@ -10,7 +10,7 @@
 
 import { equal, ok } from "node:assert/strict";
 import { generateIdentity } from "../protocol/e2e.ts";
-import { readProc } from "../bench/_proc.ts";
+import { readProc } from "./_proc.ts";
 import { connectSession } from "../client/connect.ts";
 import type { ClientSession } from "../client/session.ts";
 import { WS_OPCODE } from "../server/ws_frame.ts";

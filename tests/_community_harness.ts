@@ -16,11 +16,15 @@ import {
   type DeliveryOutcome,
   MemoryCommunity,
   type Welcome,
-} from "./community.ts";
-import { type ClusterLimits, type ClusterTiming, RedisCommunity } from "./redis_community.ts";
-import { Directory } from "./directory.ts";
-import { Relay } from "./relay.ts";
-import type { RedisServer } from "../tests/_redis.ts";
+} from "../server/community.ts";
+import {
+  type ClusterLimits,
+  type ClusterTiming,
+  RedisCommunity,
+} from "../server/redis_community.ts";
+import { Directory } from "../server/directory.ts";
+import { Relay } from "../server/relay.ts";
+import type { RedisServer } from "./_redis.ts";
 
 /** What a fake connection received. */
 export type Received =
