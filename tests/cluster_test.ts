@@ -15,6 +15,7 @@ import { startCluster } from "./_cluster.ts";
 import { RawClient } from "./_raw_client.ts";
 import { decodeMessage, encodeMessage } from "../protocol/messages.ts";
 import { FrameDecoder } from "../protocol/frame.ts";
+import { until } from "./_util.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -86,7 +87,10 @@ Deno.test("cluster: one community across three nodes", async (t) => {
       await dave.register("dave", await generateIdentity());
       const s1 = await connectClient(n1.port, "sender1");
       const s2 = await connectClient(n2.port, "sender2");
-      await until(() => s1.session.peers.has("dave") && s2.session.peers.has("dave"), "dave seen");
+      await until(() => s1.session.peers.has("dave") && s2.session.peers.has("dave"), {
+        ms: 10_000,
+        what: "dave seen",
+      });
       const sends = [s1, s2, s1, s2, s1, s2].map((s, i) =>
         s.session.sendText("dave", `m${i}`).then(
           () => "delivered",
@@ -138,14 +142,6 @@ Deno.test("cluster: one community across three nodes", async (t) => {
     await cluster.stop();
   }
 });
-
-async function until(condition: () => boolean, what: string, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function sigkill(node: ServerProcess) {
   await node.stop("SIGKILL");
@@ -274,7 +270,7 @@ Deno.test("cluster: several serve processes share one port with --reuse-port", a
     for (let i = 0; i < 12; i++) clients.push(await connectClient(port, `u${i}`));
     await until(
       () => clients.every((c) => c.session.peers.names().length === 11),
-      "everyone to know everyone",
+      { ms: 10_000, what: "everyone to know everyone" },
     );
     const joins = (node: ServerProcess) => node.out.lines.filter((l) => / join #/.test(l)).length;
     // The kernel spread the connections over both processes (12 connections: both get some).

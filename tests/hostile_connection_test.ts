@@ -13,8 +13,9 @@ import { encodeFrame, MAX_FRAME_BYTES } from "../protocol/frame.ts";
 import { encodeMessage, type ErrorMessage, PROTOCOL_VERSION } from "../protocol/messages.ts";
 import { readProc } from "./_proc.ts";
 import { connectClient, startCli, startServer } from "./_helpers.ts";
-import { type FloodSocket, loopbacks, openFrom, openMany, until } from "./_flood.ts";
+import { type FloodSocket, loopbacks, openFrom, openMany } from "./_flood.ts";
 import { RawClient } from "./_raw_client.ts";
+import { until } from "./_util.ts";
 
 const MIB = 2 ** 20;
 

@@ -9,7 +9,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import parsePrometheus from "parse-prometheus-text-format";
 import { connectClient, startServer, type TestClient } from "./_helpers.ts";
 import { RawClient } from "./_raw_client.ts";
-import { deadline } from "./_util.ts";
+import { deadline, until } from "./_util.ts";
 import { startCluster } from "./_cluster.ts";
 
 /** One sample: its labels and value. */
@@ -189,12 +189,11 @@ Deno.test("serve --metrics: /readyz is 503 while the library loads, then 200; /h
     const health = await get(port, "/healthz");
     deepEqual(health, { status: 200, text: "ok\n" });
     equal(value(await scrape(port), "peerstream_ready"), 0);
-    const stop = Date.now() + 300_000;
     let ready = early;
-    while (ready.status !== 200 && Date.now() < stop) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      ready = await get(port, "/readyz");
-    }
+    await until(async () => (ready = await get(port, "/readyz")).status === 200, {
+      ms: 300_000,
+      what: () => `/readyz to answer 200 (last: ${ready.status})`,
+    });
     deepEqual(ready, { status: 200, text: "ready\n" });
     equal(value(await scrape(port), "peerstream_ready"), 1);
     deepEqual((await get(port, "/nothing")).status, 404);

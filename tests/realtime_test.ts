@@ -133,13 +133,10 @@ async function chatWhilePlaying(server: ServerProcess, dir: string) {
 
     await cli.type("SEEK 0:08");
     await cli.out.waitFor(/^\* testcard from 0:08$/);
-    ok(
-      await until(async () => {
-        const pids = await pgrep(player.pattern);
-        return pids.length === 1 && pids[0] !== first;
-      }, 5_000),
-      "one new player after SEEK",
-    );
+    await until(async () => {
+      const pids = await pgrep(player.pattern);
+      return pids.length === 1 && pids[0] !== first;
+    }, { ms: 5_000, what: "one new player after SEEK" });
     await cli.out.waitFor(/^\* finished "testcard"$/, { timeoutMs: 20_000 });
     deepEqual(await pgrep(player.pattern), []);
     equal(await Deno.readTextFile(player.log), "", "decode errors");
@@ -228,14 +225,17 @@ async function killedWhilePaused(server: ServerProcess) {
     await cli.out.waitFor(/^\* paused; RESUME to continue$/);
     const [pid] = await pgrep(pattern);
     ok(pid !== undefined, "the player runs");
-    ok(await until(async () => await processState(pid) === "T", 20_000), "the player is stopped");
+    await until(async () => await processState(pid) === "T", {
+      ms: 20_000,
+      what: "the player is stopped",
+    });
     cli.child.kill("SIGKILL");
     await cli.finish().catch(() => {});
     // Gone, or a zombie where nothing reaps orphans.
-    ok(
-      await until(async () => ["", "Z"].includes(await processState(pid)), 10_000),
-      "the player is gone",
-    );
+    await until(async () => ["", "Z"].includes(await processState(pid)), {
+      ms: 10_000,
+      what: "the player is gone",
+    });
   } finally {
     for (const left of await pgrep(pattern)) Deno.kill(left, "SIGKILL");
     await closeCli(cli);
@@ -255,7 +255,10 @@ async function pauseLongerThanTheLimit(server: ServerProcess, dir: string) {
     await cli.type("PAUSE");
     await cli.out.waitFor(/^\* paused; RESUME to continue$/);
     const [pid] = await pgrep(player.pattern);
-    ok(await until(async () => await processState(pid) === "T", 20_000), "the player is stopped");
+    await until(async () => await processState(pid) === "T", {
+      ms: 20_000,
+      what: "the player is stopped",
+    });
     await new Promise((r) => setTimeout(r, LIMITS.stallStopMs + 1_500));
     equal(await processState(pid), "T", "still frozen");
     await cli.type("RESUME");
