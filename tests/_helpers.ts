@@ -16,7 +16,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
 /**
  * The V8 flags `serve` runs with (the `serve` and `compile` tasks): the old generation grows by
  * 25 % between full collections instead of V8's up to 4x, so that a server holding thousands of
- * connections stays near its live memory (BENCHMARKS.md, issue 12).
+ * connections stays near its live memory (docs/benchmarks-history.md, issue 12).
  */
 export const SERVER_V8_FLAGS = ["--v8-flags=--heap-growing-percent=25,--max-semi-space-size=16"];
 

@@ -2,7 +2,7 @@
  * Hostile connections against a real `serve`: slow handshakes, byte-trickling, frames declared
  * and never sent, idle connections from one address and from many (127.0.0.2, 127.0.0.3, …), hello
  * proof storms, and log floods. Each asserts behaviour (closed at the deadline, refused, rate
- * limited) and at most a generous memory ceiling; the figures are in BENCHMARKS.md. Issue 9,
+ * limited) and at most a generous memory ceiling; the figures are in docs/benchmarks-history.md. Issue 9,
  * findings 3 and 4.
  * @module
  */
