@@ -485,7 +485,9 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
     );
 
     await t.step("stop() mid-stream: once confirmed, no media of the stream arrives", async () => {
-      const viewer = await connectClient(server.port, "stopper");
+      // Tapped: the session drops media of a stream it no longer plays, so the check reads what
+      // the server sent, off the socket.
+      const viewer = await connectClient(server.port, "stopper", { tap: true });
       try {
         // A fast reader (everything sent so far has arrived) and a slow one (2 Mbit/s, below the
         // 720p rate: media is still in flight, in the socket buffers, when STOP goes out).
@@ -506,8 +508,14 @@ Deno.test("streaming end to end: play, switch, adapt, stop, message, many viewer
           equal(viewer.session.stream, undefined);
           const atStop = sink.bytes;
           ok(atStop < total, "the stream was stopped before its end");
-          await _sleep(1000);
+          // The answer to a later request closes the window: the server writes in order, so
+          // media it sent after confirming STOP would have been read before this answer.
+          await deadline(viewer.session.list(), 10_000, "LIST after STOP");
           equal(sink.bytes, atStop, "media bytes after STOP was confirmed");
+          const ofStream = viewer.wire.filter((m) => m.streamId === info.streamId);
+          const end = ofStream.findIndex((m) => m.type === "stream-end");
+          ok(end >= 0, "stream-end on the wire");
+          deepEqual(ofStream.slice(end + 1), [], "sent after STOP was confirmed");
           equal(viewer.events.filter(_isEnd(info.streamId)).length, 1);
           figures.push(
             `STOP (reader ${
