@@ -16,6 +16,7 @@ import { FrameDecoder } from "../protocol/frame.ts";
 import type { ClientSession, IncomingMessage } from "../client/session.ts";
 import { connectSession } from "../client/connect.ts";
 import type { ByteTransport } from "../client/transport.ts";
+import { until } from "./_util.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -269,17 +270,15 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
 export async function waitForReady(port: number, timeoutMs = 120_000): Promise<void> {
   const client = await connectClient(port, `probe${crypto.randomUUID().slice(0, 8)}`);
   try {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    await until(async () => {
       try {
         const videos = await client.session.list();
-        if (videos.length > 0 && videos.every((v) => v.state !== "preparing")) return;
+        return videos.length > 0 && videos.every((v) => v.state !== "preparing");
       } catch (error) {
         if (!(error instanceof PeerstreamError && error.code === "VIDEO_NOT_READY")) throw error;
+        return false;
       }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`Videos not prepared within ${timeoutMs} ms`);
+    }, { ms: timeoutMs, what: "every title to be prepared", everyMs: 250 });
   } finally {
     await client.session.quit();
   }

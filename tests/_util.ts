@@ -217,10 +217,12 @@ export interface UntilOptions {
   ms: number;
   /** What was awaited, for the message (a function is called only on timeout, with late state). */
   what: string | (() => string | Promise<string>);
+  /** How often to check, ms (longer where a check is itself costly, e.g. a request). @default {25} */
+  everyMs?: number;
 }
 
 /**
- * The one waiting helper of the tests: polls `check` every 25 ms until it holds, and throws
+ * The one waiting helper of the tests: polls `check` (every 25 ms) until it holds, and throws
  * when it did not hold within `ms`. It never returns a verdict to be forgotten: a timeout is a
  * failure. Prove that something did *not* happen by waiting for a later event that closes the
  * window (a marker message, an answer, a state), not with this or a sleep.
@@ -243,6 +245,6 @@ export async function until(
       const what = typeof options.what === "function" ? await options.what() : options.what;
       throw new Error(`Timed out after ${options.ms} ms waiting for ${what}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 25));
   }
 }

@@ -31,17 +31,14 @@ function accounted(lines: readonly string[], kind: RegExp): { events: number; li
 
 /** Waits until the log accounts for `events` events of a kind (the summaries have come). */
 async function waitAccounted(out: LineReader, kind: RegExp, events: number) {
-  const stop = Date.now() + 60_000;
-  while (accounted(out.lines, kind).events < events) {
-    if (Date.now() > stop) {
-      throw new Error(
-        `The log accounts for ${accounted(out.lines, kind).events} of ${events} events ${kind}:\n${
-          out.lines.join("\n")
-        }`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await until(() => accounted(out.lines, kind).events >= events, {
+    ms: 60_000,
+    what: () =>
+      `the log to account for ${events} events ${kind} (${accounted(out.lines, kind).events}):\n${
+        out.lines.join("\n")
+      }`,
+    everyMs: 100,
+  });
 }
 
 /** Opens a connection, optionally writes bytes, reads until the server closes it. */
