@@ -199,6 +199,8 @@ Deno.test("with no display, the default player fails before the stream starts, n
     await cli.out.waitFor(/^testcard\s/);
     await cli.type("QUIT");
     equal(await cli.finish(), 0);
+    // The server logs in order: a stream started would be logged before the client's leave.
+    await server.out.waitFor(/leave #\d+ "blind"/);
     ok(!server.out.lines.some((l) => /play #\d+ "blind"/.test(l)), "no stream started");
   } finally {
     await cli.finish().catch(() => {});
