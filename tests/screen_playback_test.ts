@@ -49,7 +49,8 @@ function sleep(ms: number): Promise<void> {
 async function playingWindow(display: string, cli: CliClient): Promise<ScreenWindow> {
   let windows: ScreenWindow[] = [];
   await until(async () => (windows = await playerWindows(display)).length === 1, {
-    ms: 30_000,
+    // Generous: with the machine busy, a player has taken over 30 s to map its window.
+    ms: 90_000,
     what: () =>
       `one player window; saw ${JSON.stringify(windows)}; the client said:\n${
         cli.out.lines.join("\n")
@@ -58,11 +59,11 @@ async function playingWindow(display: string, cli: CliClient): Promise<ScreenWin
   const w = windows[0];
   let first = -1;
   await until(async () => (first = (await readFrame(display, w)).n) > 0, {
-    ms: 20_000,
+    ms: 40_000,
     what: "the window shows numbered frames",
   });
   await until(async () => (await readFrame(display, w)).n > first, {
-    ms: 10_000,
+    ms: 20_000,
     what: "the frames advance",
   });
   return w;
