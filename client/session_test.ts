@@ -314,7 +314,7 @@ Deno.test("ClientSession looks a joining peer's key up only when it is a known p
   deepEqual(lookups.map((m) => m.type === "key" && m.name), ["bob"], "no lookup for carol");
   await answerKey(transport, "bob", bobKeys);
   // WebCrypto checks the keys off the event loop: wait for it, however busy the machine.
-  ok(await until(() => changed.length > 0, 10_000), "the changed key is announced");
+  await until(() => changed.length > 0, { ms: 10_000, what: "the changed key is announced" });
   deepEqual(changed, ["bob"]);
 });
 
@@ -349,7 +349,7 @@ Deno.test("ClientSession takes what arrives in the same read as its welcome: a j
   deepEqual(session.peers.names().toSorted(), ["bob", "carol"]);
   deepEqual(joined, ["carol"]);
   await answerKey(transport, "bob", bobKeys);
-  ok(await until(() => messages.length > 0, 10_000), "the message is opened");
+  await until(() => messages.length > 0, { ms: 10_000, what: "the message is opened" });
   deepEqual(messages, ["right after your welcome"]);
   const receipt = transport.sent.find((m) => m.type === "receipt");
   deepEqual(receipt, { type: "receipt", rid: "r1", ok: true });
@@ -385,21 +385,15 @@ Deno.test("ClientSession pings a silent server, then gives up on one that stays 
     limits: { keepaliveMs: 60, silenceMs: 600 },
     events: { closed: (info) => closed = info },
   });
-  const deadline = Date.now() + 10_000;
-  while (!transport.types().includes("ping") && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(() => transport.types().includes("ping"), { ms: 10_000, what: "a ping" });
   equal(transport.types().filter((t) => t === "ping").length, 1, "one ping per silence");
   // An answer resets the silence: the next silence is pinged again.
   transport.push({ type: "pong", id: 1 });
-  while (transport.types().filter((t) => t === "ping").length < 2 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  equal(transport.types().filter((t) => t === "ping").length, 2);
-  while (closed === undefined && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  ok(closed !== undefined, "the session gave up");
+  const pings = () => transport.types().filter((t) => t === "ping").length;
+  await until(() => pings() >= 2, { ms: 10_000, what: "a second ping" });
+  equal(pings(), 2);
+  await until(() => closed !== undefined, { ms: 10_000, what: "the session to give up" });
+  ok(closed !== undefined);
   equal(closed.expected, false);
   ok(/sent nothing for \d+ s/.test(closed.message), closed.message);
   equal(transport.closed, true);

@@ -4,6 +4,7 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import {
+  barrier,
   codeOf,
   type Conn,
   eventually,
@@ -13,10 +14,11 @@ import {
   keysOf,
   leave,
   memoryHarness,
+  nodesOf,
   type Received,
   redisHarness,
   settle,
-} from "./_community_harness.ts";
+} from "../tests/_community_harness.ts";
 import { RedisServer } from "../tests/_redis.ts";
 
 let redis: RedisServer | undefined;
@@ -70,14 +72,14 @@ contract("announces a join once to everyone else and lists peers in the welcome"
   deepEqual(carol.welcome.peers.sort(), ["alice", "bob"]);
   await eventually(() => joinedNames(bob.conn).includes("carol"), "bob to see carol");
   await eventually(() => joinedNames(alice.conn).includes("carol"), "alice to see carol");
-  await settle();
+  await barrier(nodesOf(h), [alice.conn, bob.conn, carol.conn]);
   deepEqual(joinedNames(alice.conn), ["bob", "carol"]);
   deepEqual(joinedNames(bob.conn), ["carol"]);
   deepEqual(joinedNames(carol.conn), []);
   leave(h.node(1), bob.conn);
   await eventually(() => leftNames(alice.conn).includes("bob"), "alice to see bob leave");
   await eventually(() => leftNames(carol.conn).includes("bob"), "carol to see bob leave");
-  await settle();
+  await barrier(nodesOf(h), [alice.conn, carol.conn]);
   deepEqual(leftNames(alice.conn), ["bob"]);
   deepEqual(leftNames(carol.conn), ["bob"]);
 });
@@ -89,7 +91,7 @@ contract("tells each of many racing joiners of every other exactly once", async 
     () => joined.every((j) => j.welcome.peers.length + joinedNames(j.conn).length >= 23),
     "everyone to know everyone",
   );
-  await settle();
+  await barrier(nodesOf(h), joined.map((j) => j.conn));
   for (const [i, j] of joined.entries()) {
     const told = [...j.welcome.peers, ...joinedNames(j.conn)].sort();
     deepEqual(told, names.filter((_, k) => k !== i).sort(), names[i]);

@@ -8,7 +8,14 @@ import {
 } from "../protocol/messages.ts";
 import { Connection, isPeerGone, ProtocolViolation } from "./connection.ts";
 import type { Transport } from "./transport.ts";
-import { concatBytes, deadline, readUntilEof, socketPair, writeAll } from "../tests/_util.ts";
+import {
+  concatBytes,
+  deadline,
+  readUntilEof,
+  socketPair,
+  until,
+  writeAll,
+} from "../tests/_util.ts";
 
 // Real sockets on 127.0.0.1; Deno's resource and op sanitizers stay on, so every test closes
 // both ends and awaits every promise it starts.
@@ -390,7 +397,11 @@ Deno.test("Connection.bufferedBytes stays small for an idle peer and grows with 
   // A peer that declared a frame of almost 1 MiB and sent 40 bytes of it costs about as much again.
   const big = encodeMessage({ type: "send", id: 1, to: "bob", body: new Uint8Array(1_000_000) });
   await writeAll(client, big.subarray(0, 40));
-  await new Promise((r) => setTimeout(r, 50));
+  // Judged once the header was read (the decoder holds a frame begun), not after a pause.
+  await until(() => connection.bufferedBytes > connection.readBufferBytes, {
+    ms: 10_000,
+    what: "the header to be read",
+  });
   ok(connection.bufferedBytes <= 8 * 1024, `${connection.bufferedBytes} bytes after a header`);
   // A busy peer gets bigger reads.
   await writeAll(client, big.subarray(40));

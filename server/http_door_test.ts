@@ -4,6 +4,7 @@ import { MAX_HEAD_BYTES } from "./http_head.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { ServerLog } from "./server_log.ts";
 import { readUntilClosed, writeAll } from "../tests/_ws_client.ts";
+import { until } from "../tests/_util.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -101,16 +102,14 @@ Deno.test("HttpDoor admits each connection from accept until it closes, and answ
   try {
     const first = await connect(port);
     // Accepted and counted before it sent anything.
-    for (let i = 0; i < 100 && counted === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    equal(counted, 1);
+    await until(() => counted === 1, { ms: 10_000, what: "the first connection to be counted" });
     const second = await connect(port);
     await writeAll(second, new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
     const refused = await readUntilClosed(second, 10_000);
     ok(text(refused.data).startsWith("HTTP/1.1 503 "), text(refused.data));
     equal(counted, 1);
     first.close();
-    for (let i = 0; i < 200 && counted === 1; i++) await new Promise((r) => setTimeout(r, 10));
-    equal(counted, 0, "released once closed");
+    await until(() => counted === 0, { ms: 10_000, what: "the place to be released once closed" });
   } finally {
     await web.shutdown();
   }

@@ -8,6 +8,7 @@ import { ServerLog } from "./server_log.ts";
 import { websocketAccept, WS_OPCODE } from "./ws_frame.ts";
 import { WebSocketTransport, type WebSocketTransportOptions } from "./ws_transport.ts";
 import { clientFrame, rawUpgrade, readUntilClosed, writeAll } from "../tests/_ws_client.ts";
+import { until } from "../tests/_util.ts";
 
 /** A web door whose upgrades become transports. */
 function wsServer(options: WebSocketTransportOptions = {}) {
@@ -106,10 +107,7 @@ Deno.test("WebSocketTransport.write() sends binary messages a browser-side WebSo
     const large = new Uint8Array(200_000).map((_, i) => i & 0xff);
     equal(await transport.write(small), 3);
     equal(await transport.write(large), large.length);
-    const deadline = Date.now() + 10_000;
-    while (received.length < 2 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => received.length >= 2, { ms: 10_000, what: "two messages" });
     deepEqual(received, [small, large]);
   } finally {
     await close();

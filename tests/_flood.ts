@@ -128,21 +128,3 @@ export async function openMany(
 export function loopbacks(first: number, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `127.0.0.${first + i}`);
 }
-
-/**
- * Waits until `test` holds, checking every 50 ms, or throws after the deadline.
- *
- * @param test The condition.
- * @param options The deadline (ms) and what was awaited, for the message.
- */
-export async function until(
-  test: () => boolean,
-  options: { ms: number; what: string },
-): Promise<void> {
-  const { ms, what } = options;
-  const end = performance.now() + ms;
-  while (!test()) {
-    if (performance.now() > end) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -6,17 +6,24 @@
 
 import { generateIdentity, type Identity } from "../protocol/e2e.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
-import type { LeaveReason, SegmentMessage, StreamEndMessage } from "../protocol/messages.ts";
+import {
+  decodeMessage,
+  type LeaveReason,
+  type SegmentMessage,
+  type StreamEndMessage,
+} from "../protocol/messages.ts";
+import { FrameDecoder } from "../protocol/frame.ts";
 import type { ClientSession, IncomingMessage } from "../client/session.ts";
 import { connectSession } from "../client/connect.ts";
 import type { ByteTransport } from "../client/transport.ts";
+import { until } from "./_util.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
 /**
  * The V8 flags `serve` runs with (the `serve` and `compile` tasks): the old generation grows by
  * 25 % between full collections instead of V8's up to 4x, so that a server holding thousands of
- * connections stays near its live memory (BENCHMARKS.md, issue 12).
+ * connections stays near its live memory (docs/benchmarks-history.md, issue 12).
  */
 export const SERVER_V8_FLAGS = ["--v8-flags=--heap-growing-percent=25,--max-semi-space-size=16"];
 
@@ -271,17 +278,15 @@ export async function waitForReady(
 ): Promise<void> {
   const client = await connectClient(port, `probe${crypto.randomUUID().slice(0, 8)}`, { hostname });
   try {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    await until(async () => {
       try {
         const videos = await client.session.list();
-        if (videos.length > 0 && videos.every((v) => v.state !== "preparing")) return;
+        return videos.length > 0 && videos.every((v) => v.state !== "preparing");
       } catch (error) {
         if (!(error instanceof PeerstreamError && error.code === "VIDEO_NOT_READY")) throw error;
+        return false;
       }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`Videos not prepared within ${timeoutMs} ms`);
+    }, { ms: timeoutMs, what: "every title to be prepared", everyMs: 250 });
   } finally {
     await client.session.quit();
   }
@@ -343,11 +348,50 @@ export interface TestClient {
   events: ClientEvent[];
   /** How fast it reads its socket. */
   throttle: ReadThrottle;
+  /**
+   * With `tap`: every message the server sent, in the order it was read off the socket (type and
+   * stream only), whatever the session then did with it. Empty without `tap`.
+   */
+  wire: WireRecord[];
   /** Waits for an event matching the predicate (looking at past events too). */
   waitFor(predicate: (event: ClientEvent) => boolean, timeoutMs?: number): Promise<ClientEvent>;
 }
 
 const identities: Identity[] = [];
+
+/** One message read off a tapped client's socket. */
+export interface WireRecord {
+  /** The message type. */
+  type: string;
+  /** Its stream, for stream messages. */
+  streamId?: number;
+}
+
+/**
+ * Wraps a transport so that every message read is decoded and recorded: what the server sent,
+ * before the session's own filtering (it drops media of a stream it no longer plays).
+ *
+ * @param transport The socket.
+ * @param wire Where the records go.
+ * @returns The tapped transport.
+ */
+function tappedTransport(transport: ByteTransport, wire: WireRecord[]): ByteTransport {
+  const decoder = new FrameDecoder();
+  return {
+    write: (bytes) => transport.write(bytes),
+    close: () => transport.close(),
+    async read(buffer) {
+      const n = await transport.read(buffer);
+      if (n === null) return n;
+      for (const frame of decoder.push(buffer.slice(0, n))) {
+        const message = decodeMessage(frame);
+        const streamId = "streamId" in message ? Number(message.streamId) : undefined;
+        wire.push({ type: message.type, ...(streamId === undefined ? {} : { streamId }) });
+      }
+      return n;
+    },
+  };
+}
 
 /**
  * Connects and registers an in-process client.
@@ -360,9 +404,10 @@ const identities: Identity[] = [];
 export async function connectClient(
   port: number,
   name: string,
-  options: { identity?: Identity; hostname?: string; ephemeral?: boolean } = {},
+  options: { identity?: Identity; hostname?: string; ephemeral?: boolean; tap?: boolean } = {},
 ): Promise<TestClient> {
   const throttle: ReadThrottle = { bytesPerSecond: Infinity };
+  const wire: WireRecord[] = [];
   const events: ClientEvent[] = [];
   const waiters: { predicate: (e: ClientEvent) => boolean; resolve: (e: ClientEvent) => void }[] =
     [];
@@ -378,7 +423,10 @@ export async function connectClient(
   const session = await connectSession({
     hostname: options.hostname ?? "127.0.0.1",
     port,
-    wrap: (transport) => throttledTransport(transport, throttle),
+    wrap: (transport) => {
+      const slowed = throttledTransport(transport, throttle);
+      return options.tap ? tappedTransport(slowed, wire) : slowed;
+    },
     events: {
       joined: (n) => push({ kind: "joined", name: n }),
       left: (n, reason) => push({ kind: "left", name: n, reason }),
@@ -398,6 +446,7 @@ export async function connectClient(
     identity,
     events,
     throttle,
+    wire,
     waitFor(predicate, timeoutMs = 30_000) {
       const found = events.find(predicate);
       if (found !== undefined) return Promise.resolve(found);

@@ -13,7 +13,7 @@ import {
   PROTOCOL_VERSION,
   type ServerHelloMessage,
 } from "../protocol/messages.ts";
-import { readProc } from "../bench/_proc.ts";
+import { readProc } from "./_proc.ts";
 
 /** Options for {@linkcode RawClient.connect}. */
 export interface RawClientOptions {
@@ -264,7 +264,7 @@ export class RawClient {
 }
 
 /**
- * The resident memory of a process (see `bench/_proc.ts`: read through `cat`, since Deno asks for
+ * The resident memory of a process (see `tests/_proc.ts`: read through `cat`, since Deno asks for
  * `--allow-all` to read `/proc` itself).
  *
  * @param pid The process.

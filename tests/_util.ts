@@ -211,18 +211,40 @@ export async function processState(pid: number): Promise<string> {
   return new TextDecoder().decode(stdout).trim().slice(0, 1);
 }
 
+/** Options for {@linkcode until}. */
+export interface UntilOptions {
+  /** The longest wait, ms: generous, since a busy machine may be several times slower. */
+  ms: number;
+  /** What was awaited, for the message (a function is called only on timeout, with late state). */
+  what: string | (() => string | Promise<string>);
+  /** How often to check, ms (longer where a check is itself costly, e.g. a request). @default {25} */
+  everyMs?: number;
+}
+
 /**
- * Polls `check` every 25 ms until it holds.
+ * The one waiting helper of the tests: polls `check` (every 25 ms) until it holds, and throws
+ * when it did not hold within `ms`. It never returns a verdict to be forgotten: a timeout is a
+ * failure. Prove that something did *not* happen by waiting for a later event that closes the
+ * window (a marker message, an answer, a state), not with this or a sleep.
  *
- * @param check The condition.
- * @param ms The longest wait.
- * @returns Whether it held in time.
+ * @param check The condition (may be async).
+ * @param options The deadline and what was awaited.
+ * @throws {Error} "Timed out after N ms waiting for WHAT" when it never held.
+ * @example
+ * ```ts
+ * await until(() => seen.length === 3, { ms: 10_000, what: "three messages" });
+ * ```
  */
-export async function until(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 25));
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  options: UntilOptions,
+): Promise<void> {
+  const end = performance.now() + options.ms;
+  while (!(await check())) {
+    if (performance.now() > end) {
+      const what = typeof options.what === "function" ? await options.what() : options.what;
+      throw new Error(`Timed out after ${options.ms} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 25));
   }
-  return await check();
 }

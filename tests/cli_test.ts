@@ -437,6 +437,7 @@ Deno.test("join runs the interactive client against a real server", async (t) =>
     await t.step(
       "PLAY with a missing --player fails before any stream starts and the client keeps working",
       async () => {
+        const logged = server.out.lines.length;
         const cli = await startCli(port, "q-alice", { args: ["--player", "/nonexistent/player"] });
         try {
           await cli.type("PLAY testcard");
@@ -447,6 +448,8 @@ Deno.test("join runs the interactive client against a real server", async (t) =>
           await cli.type("QUIT");
           equal(await cli.finish(), 0);
           ok(!cli.out.lines.some((l) => l.startsWith("* playing")));
+          // The server logs in order: a stream started would be logged before the leave.
+          await server.out.waitFor(/leave #\d+ "q-alice"/, { from: logged });
           ok(!server.out.lines.some((l) => /play #\d+ "q-alice"/.test(l)), "no stream started");
         } finally {
           await finishCli(cli);

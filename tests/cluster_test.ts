@@ -1,7 +1,7 @@
 // Three `serve --redis` nodes and one real redis-server on loopback, with real `join` clients (and
 // in-process ones where a test needs many) spread over them: one community.
 
-import { equal, match, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { formatFingerprint, generateIdentity } from "../protocol/e2e.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 import {
@@ -15,6 +15,7 @@ import { startCluster } from "./_cluster.ts";
 import { RawClient } from "./_raw_client.ts";
 import { decodeMessage, encodeMessage } from "../protocol/messages.ts";
 import { FrameDecoder } from "../protocol/frame.ts";
+import { until } from "./_util.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -86,21 +87,33 @@ Deno.test("cluster: one community across three nodes", async (t) => {
       await dave.register("dave", await generateIdentity());
       const s1 = await connectClient(n1.port, "sender1");
       const s2 = await connectClient(n2.port, "sender2");
-      await until(() => s1.session.peers.has("dave") && s2.session.peers.has("dave"), "dave seen");
-      const sends = [s1, s2, s1, s2, s1, s2].map((s, i) =>
-        s.session.sendText("dave", `m${i}`).then(
+      await until(() => s1.session.peers.has("dave") && s2.session.peers.has("dave"), {
+        ms: 10_000,
+        what: "dave seen",
+      });
+      const settled: string[] = [];
+      const send = (s: typeof s1, text: string) =>
+        s.session.sendText("dave", text).then(
           () => "delivered",
           (e) => (e as PeerstreamError).code,
-        )
+        );
+      const sends = [s1, s2, s1, s2, s1, s2].map((s, i) =>
+        send(s, `m${i}`).then((outcome) => {
+          settled.push(outcome);
+          return outcome;
+        })
       );
       await dave.next(() => dave.messages.filter((m) => m.type === "deliver").length === 3, {
         timeoutMs: 10_000,
       });
-      const refused = await Promise.race([
-        Promise.all(sends.filter((_, i) => i >= 0)).then(() => "all"),
-        new Promise((resolve) => setTimeout(resolve, 3000, "some pending")),
+      await until(() => settled.length >= 3, { ms: 10_000, what: "three refusals" });
+      // A later send from each sender, refused in turn, closes the window: the three delivered
+      // ones still wait for dave's receipts (forever), not settled by anything else meanwhile.
+      deepEqual(await Promise.all([send(s1, "late1"), send(s2, "late2")]), [
+        "INBOX_FULL",
+        "INBOX_FULL",
       ]);
-      equal(refused, "some pending"); // three wait for dave's receipts, forever.
+      deepEqual(settled, ["INBOX_FULL", "INBOX_FULL", "INBOX_FULL"]);
       dave.close();
       const outcomes = await Promise.all(sends);
       equal(outcomes.filter((o) => o === "INBOX_FULL").length, 3, JSON.stringify(outcomes));
@@ -139,14 +152,6 @@ Deno.test("cluster: one community across three nodes", async (t) => {
   }
 });
 
-async function until(condition: () => boolean, what: string, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 async function sigkill(node: ServerProcess) {
   await node.stop("SIGKILL");
 }
@@ -166,12 +171,15 @@ Deno.test("cluster: a SIGKILLed node's users are announced gone and their names 
     await alice.out.waitFor(/^\* bob joined$/, {
       from: alice.out.lines.indexOf("* bob left (disconnected)"),
     });
-    // A restarted node brings no ghosts back.
+    // A restarted node brings no ghosts back: what it announces on starting comes before a
+    // later join through it, so once alice sees carol join there, a ghost would have shown.
     await cluster.startNode(1);
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const carol = await connectClient(cluster.nodes[1].port, "carol");
+    await alice.out.waitFor(/^\* carol joined$/, { timeoutMs: 15_000 });
     equal(alice.out.lines.filter((l) => l === "* bob joined").length, 2);
     equal(alice.out.lines.filter((l) => /^\* bob left/.test(l)).length, 1);
     await back.session.quit();
+    await carol.session.quit();
     await alice.type("QUIT");
     equal(await alice.finish(), 0);
     await Deno.remove(alice.home, { recursive: true });
@@ -211,9 +219,13 @@ Deno.test("cluster: Redis stopped then started during chat", async () => {
       );
     });
     await bob.waitFor((e) => e.kind === "message" && e.message.text === "back again");
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // A later message on the same path closes the window: a second copy of "back again" or a
+    // repeated announcement would have come before it.
+    await alice.type("MESSAGE bob marker");
+    await bob.waitFor((e) => e.kind === "message" && e.message.text === "marker");
     // Delivered once; nobody announced twice; no node crashed.
-    equal(bob.events.filter((e) => e.kind === "message").length, 1);
+    const texts = bob.events.flatMap((e) => e.kind === "message" ? [e.message.text] : []);
+    deepEqual(texts, ["back again", "marker"]);
     equal(alice.out.lines.filter((l) => l === "* bob joined").length, 1);
     equal(alice.out.lines.filter((l) => /^\* bob left/.test(l)).length, 0);
     const late = await connectClient(cluster.nodes[1].port, "late");
@@ -274,7 +286,7 @@ Deno.test("cluster: several serve processes share one port with --reuse-port", a
     for (let i = 0; i < 12; i++) clients.push(await connectClient(port, `u${i}`));
     await until(
       () => clients.every((c) => c.session.peers.names().length === 11),
-      "everyone to know everyone",
+      { ms: 10_000, what: "everyone to know everyone" },
     );
     const joins = (node: ServerProcess) => node.out.lines.filter((l) => / join #/.test(l)).length;
     // The kernel spread the connections over both processes (12 connections: both get some).

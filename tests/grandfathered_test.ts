@@ -309,7 +309,10 @@ Deno.test("grandfathered names: the operator lists them and renames one while th
     equal(await tryJoin(server.port, "alice2", await generateIdentity()), "NAME_TAKEN");
     equal(await tryJoin(server.port, "erin", await generateIdentity()), "welcome");
     const readNames = async () => JSON.parse(await Deno.readTextFile(`${data}/names.json`));
-    ok(await until(async () => "erin" in await readNames(), 20_000), "erin was never saved");
+    await until(async () => "erin" in await readNames(), {
+      ms: 20_000,
+      what: "erin to be saved",
+    });
     const saved = await readNames();
     deepEqual(Object.keys(saved).sort(), ["alice2", CAROL, "erin"].sort());
     equal(saved.alice2, (await exportPublicKeys(alice)).signKey);

@@ -2,7 +2,7 @@
  * Hostile connections against a real `serve`: slow handshakes, byte-trickling, frames declared
  * and never sent, idle connections from one address and from many (127.0.0.2, 127.0.0.3, …), hello
  * proof storms, and log floods. Each asserts behaviour (closed at the deadline, refused, rate
- * limited) and at most a generous memory ceiling; the figures are in BENCHMARKS.md. Issue 9,
+ * limited) and at most a generous memory ceiling; the figures are in docs/benchmarks-history.md. Issue 9,
  * findings 3 and 4.
  * @module
  */
@@ -11,10 +11,11 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { exportPublicKeys, generateIdentity } from "../protocol/e2e.ts";
 import { encodeFrame, MAX_FRAME_BYTES } from "../protocol/frame.ts";
 import { encodeMessage, type ErrorMessage, PROTOCOL_VERSION } from "../protocol/messages.ts";
-import { readProc } from "../bench/_proc.ts";
+import { readProc } from "./_proc.ts";
 import { connectClient, startCli, startServer } from "./_helpers.ts";
-import { type FloodSocket, loopbacks, openFrom, openMany, until } from "./_flood.ts";
+import { type FloodSocket, loopbacks, openFrom, openMany } from "./_flood.ts";
 import { RawClient } from "./_raw_client.ts";
+import { until } from "./_util.ts";
 
 const MIB = 2 ** 20;
 

@@ -8,7 +8,8 @@
 
 import { equal, ok } from "node:assert/strict";
 import { startServer } from "./_helpers.ts";
-import { type FloodSocket, loopbacks, openFrom, openMany, until } from "./_flood.ts";
+import { type FloodSocket, loopbacks, openFrom, openMany } from "./_flood.ts";
+import { until } from "./_util.ts";
 import { honestJoin, honestPair, openDescriptors, reconnectFlood } from "./_door.ts";
 import { generateIdentity } from "../protocol/e2e.ts";
 

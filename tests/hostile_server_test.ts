@@ -8,7 +8,7 @@
  */
 
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import { readProc } from "../bench/_proc.ts";
+import { readProc } from "./_proc.ts";
 import { connectSession } from "../client/connect.ts";
 import type { SessionEvents } from "../client/session.ts";
 import { exportPublicKeys, generateIdentity, importPeerKeys, seal } from "../protocol/e2e.ts";
@@ -21,6 +21,7 @@ import {
 } from "../protocol/messages.ts";
 import { type FakeConnection, FakeServer } from "./_fake_server.ts";
 import { type CliClient, startCli } from "./_helpers.ts";
+import { until } from "./_util.ts";
 
 const MIB = 2 ** 20;
 
@@ -156,10 +157,10 @@ Deno.test("oversized and endless deliveries while a key lookup stays unanswered:
     await cli.err.waitFor(/warning: .*INBOX_FULL|warning: .*holds? \d+ unopened/);
     // Every delivery is answered except the few the client holds until the key arrives.
     const receipts = () => served!.received.filter(isReceipt);
-    const deadline = Date.now() + 30_000;
-    while (receipts().length < 900 - 256 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until(() => receipts().length >= 900 - 256, {
+      ms: 30_000,
+      what: () => `${900 - 256} receipts (${receipts().length} so far)`,
+    });
     const codes = new Set(receipts().map((r) => r.code));
     deepEqual([...codes].sort(), ["BAD_MESSAGE", "INBOX_FULL"]);
     ok(receipts().length >= 900 - 256, `${receipts().length} receipts`);

@@ -10,7 +10,8 @@
 
 import { equal, ok } from "node:assert/strict";
 import { generateIdentity } from "../protocol/e2e.ts";
-import { readProc } from "../bench/_proc.ts";
+import { readProc } from "./_proc.ts";
+import { until } from "./_util.ts";
 import { connectSession } from "../client/connect.ts";
 import type { ClientSession } from "../client/session.ts";
 import { WS_OPCODE } from "../server/ws_frame.ts";
@@ -140,8 +141,13 @@ Deno.test("out of file descriptors: the web door refuses and logs a few lines, t
       exited,
     ]);
     ok(line.includes("web: cannot accept"), `${line}\n${allLines(server).slice(-20).join("\n")}`);
-    // Chat goes on meanwhile, on connections already open.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Chat goes on meanwhile, on connections already open: two more messages while exhausted.
+    const during = pair.latencies.length + 2;
+    await until(() => pair.latencies.length >= during || pair.failures.length > 0, {
+      ms: 20_000,
+      what: "two chat messages while descriptors are exhausted",
+    });
+    equal(pair.failures.length, 0, pair.failures.join("\n"));
     for (const socket of sockets.splice(0)) socket.close();
     // Recovery: the page is served again on a new connection.
     let status = 0;
@@ -226,11 +232,11 @@ Deno.test("WebSocket peers that never answer the close frame are destroyed at th
   const lifetimes: number[] = [];
   const stuck: number[] = [];
   try {
-    const until = performance.now() + 8000;
+    const end = performance.now() + 8000;
     // Sixteen attackers at a time keep opening WebSockets that read but never answer a close:
     // more than the ten places the per-address limit leaves them beside the honest pair.
     await Promise.all(Array.from({ length: 16 }, async () => {
-      while (performance.now() < until) {
+      while (performance.now() < end) {
         const attacker = await rawUpgrade(port);
         if (attacker.status !== 101) {
           attacker.conn.close();

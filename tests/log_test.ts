@@ -7,10 +7,10 @@
 
 import { equal, ok } from "node:assert/strict";
 import { connectClient, type LineReader, startServer } from "./_helpers.ts";
-import { deadline } from "./_util.ts";
+import { deadline, until } from "./_util.ts";
 import { RawClient } from "./_raw_client.ts";
 import { generateIdentity } from "../protocol/e2e.ts";
-import { type FloodSocket, loopbacks, openMany, until } from "./_flood.ts";
+import { type FloodSocket, loopbacks, openMany } from "./_flood.ts";
 
 /** A summary line's count: `… (1,998 more like this in the last 10 s)`. */
 const SUMMARY = /\(([\d,]+) more like this in the last \d+ s\)$/;
@@ -31,17 +31,14 @@ function accounted(lines: readonly string[], kind: RegExp): { events: number; li
 
 /** Waits until the log accounts for `events` events of a kind (the summaries have come). */
 async function waitAccounted(out: LineReader, kind: RegExp, events: number) {
-  const stop = Date.now() + 60_000;
-  while (accounted(out.lines, kind).events < events) {
-    if (Date.now() > stop) {
-      throw new Error(
-        `The log accounts for ${accounted(out.lines, kind).events} of ${events} events ${kind}:\n${
-          out.lines.join("\n")
-        }`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await until(() => accounted(out.lines, kind).events >= events, {
+    ms: 60_000,
+    what: () =>
+      `the log to account for ${events} events ${kind} (${accounted(out.lines, kind).events}):\n${
+        out.lines.join("\n")
+      }`,
+    everyMs: 100,
+  });
 }
 
 /** Opens a connection, optionally writes bytes, reads until the server closes it. */
@@ -204,8 +201,10 @@ Deno.test("serve caps log lines in all: 200 addresses connecting at once cost a 
         .reduce((sum, m) => sum + (m === null ? 0 : Number(m[1].replaceAll(",", ""))), 0);
       return events + rest;
     };
-    const stop = Date.now() + 60_000;
-    while (total() < 400 && Date.now() < stop) await new Promise((r) => setTimeout(r, 100));
+    await until(() => total() >= 400, {
+      ms: 60_000,
+      what: () => `400 events accounted for (${total()}):\n${server.out.lines.join("\n")}`,
+    });
     equal(total(), 400, `every event accounted for:\n${server.out.lines.join("\n")}`);
     const lines = server.out.lines.filter((l) => kind.test(l) || / more lines from /.test(l));
     ok(lines.length <= 80, `${lines.length} lines for 400 events from 200 addresses`);

@@ -9,7 +9,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import parsePrometheus from "parse-prometheus-text-format";
 import { connectClient, startServer, type TestClient } from "./_helpers.ts";
 import { RawClient } from "./_raw_client.ts";
-import { deadline } from "./_util.ts";
+import { deadline, until } from "./_util.ts";
 import { startCluster } from "./_cluster.ts";
 
 /** One sample: its labels and value. */
@@ -66,13 +66,12 @@ async function scrape(port: number): Promise<Scrape> {
 
 /** Scrapes until `test` holds (values settle as events are handled), or fails with the last. */
 async function scrapeUntil(port: number, test: (s: Scrape) => boolean, what: string) {
-  const stop = Date.now() + 30_000;
   let last = await scrape(port);
-  while (!test(last)) {
-    if (Date.now() > stop) throw new Error(`Metrics never showed ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    last = await scrape(port);
-  }
+  await until(async () => test(last = await scrape(port)), {
+    ms: 30_000,
+    what: `metrics showing ${what}`,
+    everyMs: 100,
+  });
   return last;
 }
 
@@ -189,12 +188,12 @@ Deno.test("serve --metrics: /readyz is 503 while the library loads, then 200; /h
     const health = await get(port, "/healthz");
     deepEqual(health, { status: 200, text: "ok\n" });
     equal(value(await scrape(port), "peerstream_ready"), 0);
-    const stop = Date.now() + 300_000;
     let ready = early;
-    while (ready.status !== 200 && Date.now() < stop) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      ready = await get(port, "/readyz");
-    }
+    await until(async () => (ready = await get(port, "/readyz")).status === 200, {
+      ms: 300_000,
+      everyMs: 250,
+      what: () => `/readyz to answer 200 (last: ${ready.status})`,
+    });
     deepEqual(ready, { status: 200, text: "ready\n" });
     equal(value(await scrape(port), "peerstream_ready"), 1);
     deepEqual((await get(port, "/nothing")).status, 404);
@@ -253,12 +252,12 @@ Deno.test("serve --metrics in a cluster: /readyz and peerstream_redis_up follow 
     const node = await cluster.startNode(0, ["--metrics", "127.0.0.1:0"]);
     const port = await metricsPort(node.out);
     const readyz = async (status: number) => {
-      const stop = Date.now() + 60_000;
       let answer = await get(port, "/readyz");
-      while (answer.status !== status && Date.now() < stop) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        answer = await get(port, "/readyz");
-      }
+      await until(async () => (answer = await get(port, "/readyz")).status === status, {
+        ms: 60_000,
+        what: () => `/readyz to answer ${status} (last: ${answer.status} ${answer.text})`,
+        everyMs: 100,
+      });
       return answer;
     };
     deepEqual(await readyz(200), { status: 200, text: "ready\n" });

@@ -21,6 +21,7 @@ import {
   type TestClient,
 } from "./_helpers.ts";
 import { RawClient, rssBytes } from "./_raw_client.ts";
+import { until } from "./_util.ts";
 
 const te = new TextEncoder();
 
@@ -674,11 +675,10 @@ Deno.test("Connection reports a write that makes no progress when the peer stops
     // 64 MiB queued, nothing read: the kernel buffers fill and the write in flight waits.
     const writes: Promise<void>[] = [];
     for (let i = 0; i < 1024; i++) writes.push(conn.sendMedia(1, { index: 0, data: chunk }));
-    const deadline = performance.now() + 20_000;
-    while (conn.writeStalledFor(performance.now()) < 300 && performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    ok(conn.writeStalledFor(performance.now()) >= 300, "a stalled write is visible");
+    await until(() => conn.writeStalledFor(performance.now()) >= 300, {
+      ms: 20_000,
+      what: "a stalled write to be visible",
+    });
     conn.close();
     await Promise.all(writes);
     equal(conn.writeStalledFor(performance.now()), 0);

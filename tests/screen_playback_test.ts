@@ -48,39 +48,37 @@ function sleep(ms: number): Promise<void> {
 /** The one player window, once it shows numbered frames that advance. */
 async function playingWindow(display: string, cli: CliClient): Promise<ScreenWindow> {
   let windows: ScreenWindow[] = [];
-  ok(
+  await until(async () => (windows = await playerWindows(display)).length === 1, {
     // Generous: with the machine busy, a player has taken over 30 s to map its window.
-    await until(async () => (windows = await playerWindows(display)).length === 1, 90_000),
-    `one player window; saw ${JSON.stringify(windows)}; the client said:\n${
-      cli.out.lines.join("\n")
-    }\n${cli.err.lines.join("\n")}`,
-  );
+    ms: 90_000,
+    what: () =>
+      `one player window; saw ${JSON.stringify(windows)}; the client said:\n${
+        cli.out.lines.join("\n")
+      }\n${cli.err.lines.join("\n")}`,
+  });
   const w = windows[0];
   let first = -1;
-  ok(
-    await until(async () => (first = (await readFrame(display, w)).n) > 0, 40_000),
-    "the window shows numbered frames",
-  );
-  ok(
-    await until(async () => (await readFrame(display, w)).n > first, 20_000),
-    "the frames advance",
-  );
+  await until(async () => (first = (await readFrame(display, w)).n) > 0, {
+    ms: 40_000,
+    what: "the window shows numbered frames",
+  });
+  await until(async () => (await readFrame(display, w)).n > first, {
+    ms: 20_000,
+    what: "the frames advance",
+  });
   return w;
 }
 
 /** The frame a frozen picture holds, once two reads 300 ms apart agree. */
 async function frozenFrame(display: string, w: ScreenWindow): Promise<number> {
   let frozen = -1;
-  ok(
-    await until(async () => {
-      const a = (await readFrame(display, w)).n;
-      await sleep(300);
-      const b = (await readFrame(display, w)).n;
-      frozen = b;
-      return a === b && a >= 0;
-    }, 10_000),
-    "the picture freezes",
-  );
+  await until(async () => {
+    const a = (await readFrame(display, w)).n;
+    await sleep(300);
+    const b = (await readFrame(display, w)).n;
+    frozen = b;
+    return a === b && a >= 0;
+  }, { ms: 10_000, what: "the picture freezes" });
   return frozen;
 }
 
@@ -189,31 +187,25 @@ Deno.test("mpv on screen: exact PAUSE, QUALITY and SEEK, in one window of one pr
     const before = await frozenFrame(display, w);
     await cli.type("SEEK 15.2");
     let landed = -1;
-    ok(
-      await until(async () => {
-        landed = (await readFrame(display, w)).n;
-        return landed >= 0 && landed !== before;
-      }, 20_000),
-      "the picture moves to the target",
-    );
+    await until(async () => {
+      landed = (await readFrame(display, w)).n;
+      return landed >= 0 && landed !== before;
+    }, { ms: 20_000, what: "the picture moves to the target" });
     equal(landed, Math.round(15.2 * FRAMES_FPS), `SEEK 15.2 shows frame 380, not ${landed}`);
     equal(await frozenFrame(display, w), landed, "still paused after SEEK");
     await cli.type("RESUME");
-    ok(
-      await until(async () => (await readFrame(display, w)).n > landed, 10_000),
-      "RESUME plays on",
-    );
+    await until(async () => (await readFrame(display, w)).n > landed, {
+      ms: 10_000,
+      what: "RESUME plays on",
+    });
 
     // A new title takes the same window.
     await cli.type('PLAY "frames again" 360p');
     await cli.out.waitFor(/^\* playing "frames again"/, { timeoutMs: 15_000 });
-    ok(
-      await until(async () => {
-        const n = (await readFrame(display, w)).n;
-        return n >= 0 && n < 5 * FRAMES_FPS;
-      }, 20_000),
-      "the new title shows from its start",
-    );
+    await until(async () => {
+      const n = (await readFrame(display, w)).n;
+      return n >= 0 && n < 5 * FRAMES_FPS;
+    }, { ms: 20_000, what: "the new title shows from its start" });
     deepEqual(await mpvs(), pids, "the same mpv process throughout");
     const gaps = await watch.stop();
     equal(gaps.missing, 0, `the window was missing ${gaps.missing} of ${gaps.polls} polls`);
@@ -225,8 +217,11 @@ Deno.test("mpv on screen: exact PAUSE, QUALITY and SEEK, in one window of one pr
 
     await cli.type("STOP");
     await cli.out.waitFor(/^\* stopped "frames again"/);
-    ok(await until(async () => (await playerWindows(display)).length === 0, 10_000), "closed");
-    ok(await until(async () => (await mpvs()).length === 0, 10_000), "mpv is gone");
+    await until(async () => (await playerWindows(display)).length === 0, {
+      ms: 10_000,
+      what: "closed",
+    });
+    await until(async () => (await mpvs()).length === 0, { ms: 10_000, what: "mpv is gone" });
     await cli.type("QUIT");
     equal(await cli.finish(), 0);
   } finally {
@@ -258,7 +253,10 @@ Deno.test("ffplay on screen: PAUSE of 5 s resumes at the next frame; jumps draw 
       await sleep(800);
       await cli.type(command);
       const frames = await recording;
-      ok(await until(async () => (await playerWindows(display)).length === 1, 20_000), "back");
+      await until(async () => (await playerWindows(display)).length === 1, {
+        ms: 20_000,
+        what: "back",
+      });
       gapsMs[command] = (await watch.stop()).longestGapMs;
       // A grab is a clean frame, or no picture at all (the window gone, or black before its
       // first frame): never a mix of two pictures.

@@ -20,7 +20,7 @@ import {
   startServer,
 } from "./_helpers.ts";
 import { RawClient } from "./_raw_client.ts";
-import { deadline, writeAll } from "./_util.ts";
+import { deadline, until, writeAll } from "./_util.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -226,10 +226,7 @@ Deno.test("a server that swaps bob's key is caught: trust changed, sending refus
       recipient: aliceKeys,
     });
     await proxy.inject({ type: "deliver", rid: "forged1", from: "bob", body });
-    const deadline = Date.now() + 20_000;
-    while (events.length === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(() => events.length > 0, { ms: 20_000, what: "the forged message" });
     equal(events.length, 1, JSON.stringify(events));
     const got = events[0] as Extract<ClientEvent, { kind: "message" }>;
     equal(got.message.text, "it's me, bob");

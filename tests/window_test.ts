@@ -132,41 +132,37 @@ Deno.test("a real ffplay window opens at the top rendition's size, shows frames,
     await cli.type("PLAY testcard 240");
     await cli.out.waitFor(/^\* testcard: 240p/, { timeoutMs: 15_000 });
     let windows: Window[] = [];
-    ok(
-      await until(
-        async () => (windows = await peerstreamWindows(xvfb.display)).length === 1,
-        20_000,
-      ),
-      `one ffplay window; saw ${JSON.stringify(await titledWindows(xvfb.display))}`,
-    );
+    await until(async () => (windows = await peerstreamWindows(xvfb.display)).length === 1, {
+      ms: 20_000,
+      what: async () =>
+        `one ffplay window; saw ${JSON.stringify(await titledWindows(xvfb.display))}`,
+    });
     // 240p plays in a window sized for 720p: a switch up never resizes it.
     deepEqual([windows[0].width, windows[0].height], [1280, 720]);
     let level = 0;
-    ok(
-      await until(async () => (level = await brightness(xvfb.display, windows[0])) > 20, 20_000),
-      `the window shows frames (mean brightness ${level.toFixed(1)})`,
-    );
+    await until(async () => (level = await brightness(xvfb.display, windows[0])) > 20, {
+      ms: 20_000,
+      what: () => `the window shows frames (mean brightness ${level.toFixed(1)})`,
+    });
     await cli.type("QUALITY 720p");
     await cli.out.waitFor(/^\* testcard: 720p/, { timeoutMs: 10_000 });
     // The old player is gone before the new one starts, and the new one needs a moment (more on
     // a busy machine) to probe its input and map its window: wait for it generously.
-    ok(
-      await until(
-        async () => (windows = await peerstreamWindows(xvfb.display)).length === 1,
-        20_000,
-      ),
-      `one ffplay window after QUALITY; saw ${JSON.stringify(windows)}, ffplay pids ${
-        JSON.stringify(await pgrep(`^(\\S*/)?ffplay .*-window_title peerstream: testcard`))
-      }, client said:\n${cli.out.lines.join("\n")}\n${cli.err.lines.join("\n")}`,
-    );
+    await until(async () => (windows = await peerstreamWindows(xvfb.display)).length === 1, {
+      ms: 20_000,
+      what: async () =>
+        `one ffplay window after QUALITY; saw ${JSON.stringify(windows)}, ffplay pids ${
+          JSON.stringify(await pgrep(`^(\\S*/)?ffplay .*-window_title peerstream: testcard`))
+        }, client said:\n${cli.out.lines.join("\n")}\n${cli.err.lines.join("\n")}`,
+    });
     deepEqual([windows[0].width, windows[0].height], [1280, 720]);
     await cli.type("STOP");
     await cli.out.waitFor(/^\* stopped "testcard"$/);
     // The player has exited; the X server drops its window as it notices the closed connection.
-    ok(
-      await until(async () => (await peerstreamWindows(xvfb.display)).length === 0, 10_000),
-      "the window is gone after STOP",
-    );
+    await until(async () => (await peerstreamWindows(xvfb.display)).length === 0, {
+      ms: 10_000,
+      what: "the window is gone after STOP",
+    });
     deepEqual(await pgrep(`^timeout -s KILL ${marker} `), [], "the wrapper is gone");
     deepEqual(await pgrep(`^(\\S*/)?ffplay .*-window_title peerstream: testcard`), []);
     await cli.type("QUIT");
@@ -203,6 +199,8 @@ Deno.test("with no display, the default player fails before the stream starts, n
     await cli.out.waitFor(/^testcard\s/);
     await cli.type("QUIT");
     equal(await cli.finish(), 0);
+    // The server logs in order: a stream started would be logged before the client's leave.
+    await server.out.waitFor(/leave #\d+ "blind"/);
     ok(!server.out.lines.some((l) => /play #\d+ "blind"/.test(l)), "no stream started");
   } finally {
     await cli.finish().catch(() => {});

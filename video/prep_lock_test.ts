@@ -3,6 +3,7 @@ import { isPreparing, lockPath, lockPreparation } from "./prep_lock.ts";
 import { makeClip } from "./_test_media.ts";
 import { MANIFEST_NAME } from "./segmenter.ts";
 import { LineReader, PROGRAM_PERMISSIONS } from "../tests/_helpers.ts";
+import { until } from "../tests/_util.ts";
 
 const CHILD = new URL("./_prepare_child.ts", import.meta.url).pathname;
 const KEY = "0123456789abcdef0123456789abcdef";
@@ -16,13 +17,23 @@ Deno.test("lockPreparation() makes a second holder wait until the first releases
     equal(await isPreparing(root, KEY.slice(0, 16)), true);
     let waits = 0;
     let second = false;
-    const waiting = lockPreparation(root, KEY, { onWait: () => waits++, pollMs: 20 }).then(
+    // The waiter checks its signal after each pause between tries: counting those checks shows
+    // its tries as events, so "still waiting" is proven after several tries, not after a sleep.
+    const signal = new AbortController().signal;
+    let checks = 0;
+    const check = signal.throwIfAborted.bind(signal);
+    signal.throwIfAborted = () => {
+      checks++;
+      check();
+    };
+    const waiting = lockPreparation(root, KEY, { onWait: () => waits++, pollMs: 20, signal }).then(
       (lock) => {
         second = true;
         return lock;
       },
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Two checks per try: three more tries after the first, all refused while the first holds.
+    await until(() => checks >= 8, { ms: 10_000, what: "the waiter to try four times" });
     equal(second, false);
     equal(waits, 1);
     await first.release();

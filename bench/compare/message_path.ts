@@ -17,7 +17,7 @@
  * `.` is this checkout. Every server runs with the same `deno run` flags: none, or `--v8-flags` as
  * given (`serve` ships with `SERVER_V8_FLAGS`), unless its ROOT says otherwise: `ROOT@FLAGS` runs
  * that checkout with `--v8-flags=FLAGS` instead, so two entries of one checkout compare V8 flags.
- * The figures behind issue 10's "within noise" are in BENCHMARKS.md.
+ * The figures behind issue 10's "within noise" are in docs/benchmarks-history.md.
  * @module
  */
 

@@ -16,11 +16,16 @@ import {
   type DeliveryOutcome,
   MemoryCommunity,
   type Welcome,
-} from "./community.ts";
-import { type ClusterLimits, type ClusterTiming, RedisCommunity } from "./redis_community.ts";
-import { Directory } from "./directory.ts";
-import { Relay } from "./relay.ts";
-import type { RedisServer } from "../tests/_redis.ts";
+} from "../server/community.ts";
+import {
+  type ClusterLimits,
+  type ClusterTiming,
+  RedisCommunity,
+} from "../server/redis_community.ts";
+import { Directory } from "../server/directory.ts";
+import { Relay } from "../server/relay.ts";
+import type { RedisServer } from "./_redis.ts";
+import { until } from "./_util.ts";
 
 /** What a fake connection received. */
 export type Received =
@@ -38,6 +43,8 @@ export interface Conn {
   name?: string;
   registered: boolean;
   inbox: Received[];
+  /** The barrier markers it was told of (kept out of `inbox`), see {@linkcode barrier}. */
+  markers?: string[];
 }
 
 /** One node: its community and its connections. */
@@ -53,8 +60,13 @@ export interface Harness {
   kind: "memory" | "redis";
   /** Node `i` (for memory, every index is the one node). */
   node(i: number): TestNode;
+  /** How many distinct nodes (memory: 1). */
+  count: number;
   close(): Promise<void>;
 }
+
+/** The prefix of barrier markers' names: their joins go to `Conn.markers`, not the inbox. */
+const MARKER = "zzbarrier";
 
 let nextConn = 1;
 
@@ -68,9 +80,14 @@ export function recordingEvents(node: TestNode): CommunityEvents<Conn> {
   const registered = () => [...node.conns].filter((c) => c.registered);
   return {
     joined: (name) => {
-      for (const c of registered()) if (c.name !== name) c.inbox.push({ k: "joined", name });
+      for (const c of registered()) {
+        if (c.name === name) continue;
+        if (name.startsWith(MARKER)) (c.markers ??= []).push(name);
+        else c.inbox.push({ k: "joined", name });
+      }
     },
     left: (name, reason) => {
+      if (name.startsWith(MARKER)) return;
       for (const c of registered()) c.inbox.push({ k: "left", name, reason });
     },
     peerState: (names, state) => {
@@ -110,7 +127,7 @@ export function memoryHarness(options: HarnessOptions = {}): Harness {
     }),
     relay: new Relay(options.limits?.budgets),
   });
-  return { kind: "memory", node: () => node, close: () => node.community.close() };
+  return { kind: "memory", node: () => node, count: 1, close: () => node.community.close() };
 }
 
 let nextPrefix = 1;
@@ -134,6 +151,7 @@ export async function redisHarness(
   return {
     kind: "redis",
     node: (i) => nodes[i],
+    count,
     close: async () => {
       for (const n of nodes) await n.community.close();
     },
@@ -236,24 +254,55 @@ export async function codeOf(fn: () => unknown): Promise<ErrorCode | "none"> {
 }
 
 /**
- * Waits until `condition` holds, polling every 10 ms.
+ * Waits until `condition` holds (the tests' one waiting helper, `until`, with this file's default).
  *
  * @param condition What to wait for.
  * @param what What it is, for the error.
  * @param ms The deadline. @default {10000}
  */
-export async function eventually(
-  condition: () => boolean,
-  what: string,
-  ms = 10_000,
+export function eventually(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
+  return until(condition, { ms, what });
+}
+
+let nextBarrier = 1;
+
+/**
+ * The distinct nodes of a harness.
+ *
+ * @param h The harness.
+ * @returns Its nodes (memory: the one).
+ */
+export function nodesOf(h: Harness): TestNode[] {
+  return Array.from({ length: h.count }, (_, i) => h.node(i));
+}
+
+/**
+ * Closes the window for events already in flight, so that "nothing more arrived" is proven by an
+ * event rather than a sleep: joins one marker name on every node and waits until each observer
+ * was told of every marker. A node announces in order, so whatever a node announced before its
+ * marker has reached the observers by then. The markers then leave; their joins and leaves stay
+ * out of the inboxes.
+ *
+ * @param nodes Every node that may still announce something (see {@linkcode nodesOf}).
+ * @param observers The connections whose inboxes are about to be checked.
+ */
+export async function barrier(
+  nodes: readonly TestNode[],
+  observers: readonly Conn[],
 ): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) {
-      throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
+  const round = nextBarrier++;
+  const markers: { node: TestNode; conn: Conn }[] = [];
+  for (const [i, node] of nodes.entries()) {
+    const name = `${MARKER}${"abcdefghij"[i]}${round}`;
+    const { conn } = await join(node, name, { key: "barrier", ephemeral: true });
+    markers.push({ node, conn });
   }
+  const names = markers.map((m) => m.conn.name!);
+  await until(
+    () => observers.every((o) => names.every((n) => o.markers?.includes(n))),
+    { ms: 10_000, what: `every observer to be told of the barrier markers ${names.join(", ")}` },
+  );
+  for (const m of markers) leave(m.node, m.conn);
 }
 
 /**
