@@ -112,7 +112,10 @@ export interface ServerLimits {
   webRequestsPerConnection: number;
   /** `--web`: a response must be taken by the peer within this, ms (else closed). */
   webResponseMs: number;
-  /** `--web`: a WebSocket's first frame must arrive within this of the upgrade, ms (`BAD_FRAME`). */
+  /**
+   * `--web`: a WebSocket's first frame must arrive within this of the upgrade, ms
+   * (`HANDSHAKE_TIMEOUT`).
+   */
   webSocketFirstFrameMs: number;
   /** `--web`: how long a closing WebSocket waits for the peer's close frame, ms (then destroyed). */
   webSocketCloseMs: number;

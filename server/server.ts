@@ -15,7 +15,7 @@ import type { VideoLibrary } from "../video/videos.ts";
 import { delay, within } from "./_async.ts";
 import { Admission } from "./admission.ts";
 import { closeAfterFlush, newClient, type ServerClient } from "./client.ts";
-import { Connection, ProtocolViolation } from "./connection.ts";
+import { Connection, isProtocolViolation } from "./connection.ts";
 import { Directory } from "./directory.ts";
 import { dispatch, type DispatchContext } from "./dispatch.ts";
 import { allowedBeforeWelcome, type VerifiedHello, verifyHello } from "./handshake.ts";
@@ -35,7 +35,7 @@ import { type Community, MemoryCommunity, type Welcome } from "./community.ts";
 import { connectionEvents } from "./community_events.ts";
 // Type only: the Redis community (and its npm client) loads only in cluster mode, see start().
 import type { ClusterTiming } from "./redis_community.ts";
-import { acceptProxied, ProxyRefused } from "./proxy_transport.ts";
+import { acceptProxied } from "./proxy_transport.ts";
 import { LeadGate } from "./lead_gate.ts";
 import type { Transport } from "./transport.ts";
 import { nameKeys } from "../protocol/names.ts";
@@ -504,7 +504,7 @@ export class PeerstreamServer implements MetricsSource {
     try {
       await this.#readLoop(client);
     } catch (error) {
-      if (!(error instanceof ProtocolViolation)) throw error;
+      if (!isProtocolViolation(error)) throw error;
       client.closeWhy = `${error.code}: ${error.message}`;
       this.stats.refuse(error.code);
       conn.send({
@@ -531,7 +531,8 @@ export class PeerstreamServer implements MetricsSource {
     try {
       return await acceptProxied(accepted, { trusted });
     } catch (error) {
-      if (!(error instanceof ProxyRefused)) throw error;
+      // acceptProxied refuses with a PeerstreamError; anything else is a fault.
+      if (!(error instanceof PeerstreamError)) throw error;
       const from = accepted.remoteAddr as Deno.NetAddr;
       this.#log.limited(
         `refused ${from.hostname}`,
