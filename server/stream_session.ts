@@ -85,24 +85,25 @@ interface EndOptions {
   detail?: string;
 }
 
-/** A pending call of {@linkcode StreamClock.setTimeout}. */
-export type TimerHandle = ReturnType<typeof setTimeout>;
-
-/** The time and timers a stream uses; tests pass a fake one. */
+/** The time and timers a stream uses; a test passes a fake one that it moves by hand. */
 export interface StreamClock {
   /** The time, ms, monotonic. */
   now(): number;
-  /** Calls `fn` after `ms`; returns a handle for {@linkcode StreamClock.clearTimeout}. */
-  setTimeout(fn: () => void, ms: number): TimerHandle;
-  /** Cancels a pending call. */
-  clearTimeout(handle: TimerHandle | undefined): void;
+  /**
+   * Calls `fn` once, `ms` from now.
+   *
+   * @returns A function that cancels the call (harmless once it happened).
+   */
+  schedule(fn: () => void, ms: number): () => void;
 }
 
 /** The real clock: `performance.now()` and the global timers. */
 export const SYSTEM_CLOCK: Readonly<StreamClock> = Object.freeze({
   now: () => performance.now(),
-  setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
-  clearTimeout: (handle: TimerHandle | undefined) => clearTimeout(handle),
+  schedule(fn: () => void, ms: number): () => void {
+    const timer = setTimeout(fn, ms);
+    return () => clearTimeout(timer);
+  },
 });
 
 /**
@@ -124,7 +125,8 @@ export class StreamSession {
   #lastThroughput: number | undefined;
   #quality: Quality;
   #current = 0;
-  #pauseTimer?: TimerHandle;
+  /** Cancels the pause time limit. */
+  #cancelPauseLimit?: () => void;
   #wake: (() => void) | null = null;
   /** This stream's place in the shared lead queue (see {@linkcode LeadGate}). */
   readonly #gateWake = () => this.#wakeUp();
@@ -245,7 +247,7 @@ export class StreamSession {
   pause(): void {
     if (!this.#pacing.pause(this.#clock.now())) return;
     const limit = this.#options.pauseTimeoutMs ?? DEFAULT_LIMITS.pauseTimeoutMs;
-    this.#pauseTimer = this.#clock.setTimeout(
+    this.#cancelPauseLimit = this.#clock.schedule(
       () => this.#end("error", pauseTimeoutEnding(limit)),
       limit,
     );
@@ -254,7 +256,7 @@ export class StreamSession {
   /** Continues a held stream. */
   resume(): void {
     if (!this.#pacing.resume(this.#clock.now())) return;
-    this.#clock.clearTimeout(this.#pauseTimer);
+    this.#cancelPauseLimit?.();
     this.#wakeUp();
   }
 
@@ -304,7 +306,7 @@ export class StreamSession {
   /** Ends without telling the viewer (it left). */
   abort(): void {
     if (!this.#pacing.end()) return;
-    this.#clock.clearTimeout(this.#pauseTimer);
+    this.#cancelPauseLimit?.();
     this.#gate.cancel(this.#gateWake);
     this.#abort.abort();
     this.#wakeUp();
@@ -312,7 +314,7 @@ export class StreamSession {
 
   #end(reason: StreamEndReason, options: EndOptions) {
     if (!this.#pacing.end()) return;
-    this.#clock.clearTimeout(this.#pauseTimer);
+    this.#cancelPauseLimit?.();
     this.#abort.abort();
     this.#wakeUp();
     this.#conn.dropMedia(this.streamId);
@@ -441,10 +443,9 @@ export class StreamSession {
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const clock = this.#clock;
-      const timer = clock.setTimeout(done, ms);
+      const cancel = this.#clock.schedule(done, ms);
       function done() {
-        clock.clearTimeout(timer);
+        cancel();
         resolve();
       }
       this.#wake = done;
