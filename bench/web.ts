@@ -4,8 +4,10 @@
  * (`requestVideoFrameCallback`) over repeated starts, the page's transmux cost per segment,
  * stalls at rendition switches, QUALITY → the new height on screen (issue 18: a title whose
  * renditions are separately encoded files, each frame's height read from
- * `requestVideoFrameCallback`), and message send → shown in the other browser. Skipped with
- * `--quick` (browsers take seconds to start; CI runs the page's tests instead).
+ * `requestVideoFrameCallback`), message send → shown in the other browser, and the session that
+ * survives (issue 19): refresh during playback → rejoined and playing again, and a server
+ * restarted under the page → the page rejoined. Skipped with `--quick` (browsers take seconds to
+ * start; CI runs the page's tests instead).
  * @module
  */
 
@@ -26,6 +28,86 @@ import {
   waitForHeight,
 } from "../tests/_page_video.ts";
 import type { BenchContext, Metric, ScenarioResult } from "./_scenario.ts";
+
+/** Where the page's video is, and which title it says plays. */
+const PLAYING_NOW = `(() => {
+  const v = document.getElementById("video");
+  return { title: document.body.dataset.playing ?? "", time: v.currentTime, paused: v.paused };
+})()`;
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/**
+ * The session that survives, in one browser with a server of its own (it is restarted): refresh
+ * during playback → rejoined, and → playing again (the resumed title advancing); the server
+ * stopped → the page shows Reconnecting…; a new server listening on the same ports and data →
+ * the page rejoined by itself (the page's backoff wait included, as a person waits it).
+ */
+async function sessionRows(kind: BrowserKind, ctx: BenchContext): Promise<Metric[]> {
+  const data = await Deno.makeTempDir({ prefix: "peerstream-bench-web-data-" });
+  const args = ["--data", data, "--port", String(freePort()), "--web", `127.0.0.1:${freePort()}`];
+  let server = await startWebServer({ waitReady: true, args });
+  const browser = await launchBrowser(kind);
+  const rejoined: number[] = [];
+  const playing: number[] = [];
+  const noticed: number[] = [];
+  const back: number[] = [];
+  try {
+    const { page } = await openPage(browser, server.url);
+    const name = `s${kind[0]}${ctx.tag}`;
+    await joinAs(page, name);
+    for (let i = 0; i < Math.max(2, ctx.reps); i++) {
+      const play = '#titles button[data-title="testcard"]:not([disabled])';
+      await page.waitForSelector(play);
+      await page.click(play);
+      await waitInPage(page, `${PLAYING_NOW}.time > 3`, 30_000);
+      const t0 = performance.now();
+      await page.reload();
+      await page.waitForSelector(`body[data-joined="${name}"]`, { timeout: 30_000 });
+      rejoined.push(performance.now() - t0);
+      const at = await waitInPage<{ time: number }>(
+        page,
+        `${PLAYING_NOW}.title === "testcard" && ${PLAYING_NOW}.time > 0 && ${PLAYING_NOW}`,
+        30_000,
+      );
+      // Playing again: the picture moves on from where it resumed.
+      await waitInPage(page, `${PLAYING_NOW}.time > ${at.time + 0.2}`, 30_000);
+      playing.push(performance.now() - t0);
+      await page.click("#stop");
+      await page.waitForSelector("#player[hidden]");
+    }
+    for (let i = 0; i < Math.max(1, ctx.reps); i++) {
+      const t0 = performance.now();
+      await server.stop();
+      await waitInPage(page, `document.body.dataset.connection === "reconnecting"`, 30_000);
+      noticed.push(performance.now() - t0);
+      server = await startWebServer({ args });
+      const t1 = performance.now();
+      await waitInPage(page, `document.body.dataset.connection === "connected"`, 60_000);
+      back.push(performance.now() - t1);
+    }
+  } finally {
+    await browser.close();
+    await server.stop();
+    await Deno.remove(data, { recursive: true }).catch(() => {});
+  }
+  return [
+    { name: `${kind}: refresh during playback → rejoined`, unit: "ms", values: rejoined },
+    { name: `${kind}: refresh during playback → playing again`, unit: "ms", values: playing },
+    { name: `${kind}: server stopped → page shows Reconnecting…`, unit: "ms", values: noticed },
+    {
+      name: `${kind}: server listening again → page rejoined`,
+      unit: "ms",
+      values: back,
+      limit: "the page's backoff (0.5 s doubling to 10 s) decides most of it",
+    },
+  ];
+}
 
 /** Clicks PLAY on a title and resolves with ms until the first frame is presented. */
 const PLAY_TO_FIRST_FRAME = `(title) => new Promise((resolve) => {
@@ -148,6 +230,11 @@ async function perBrowser(
     const opened = await openPage(browser, server.url);
     await opened.page.waitForSelector("#join-form:not([hidden])");
     loads.push(performance.now() - t0);
+    // From the second page on, the form holds the name the first page joined with (that tab
+    // keeps it): a new name replaces it.
+    await opened.page.$eval("#name", (input) => {
+      (input as unknown as { value: string }).value = "";
+    });
     await opened.page.type("#name", `w${kind[0]}${ctx.tag}${i}`);
     const t1 = performance.now();
     await opened.page.click("#join");
@@ -228,6 +315,10 @@ export async function webScenario(ctx: BenchContext): Promise<ScenarioResult> {
       await joinedName(firefox.page),
       ctx.reps * 10,
     );
+    const sessions = [
+      ...await sessionRows("chromium", ctx),
+      ...await sessionRows("firefox", ctx),
+    ];
     return {
       id: "web",
       title: "14. The page in Chromium and Firefox",
@@ -235,6 +326,7 @@ export async function webScenario(ctx: BenchContext): Promise<ScenarioResult> {
         ...chromium.metrics,
         ...firefox.metrics,
         { name: "message send (Chromium) → shown (Firefox)", unit: "ms", values: toFirefox },
+        ...sessions,
       ],
       failures: [],
       notes: [...chromium.notes, ...firefox.notes],

@@ -15,9 +15,9 @@
  * @module
  */
 
-import { PeerstreamError } from "../protocol/errors.ts";
+import { concat } from "../protocol/e2e.ts";
 import type { StreamStartMessage } from "../protocol/messages.ts";
-import { findExecutable, orphanGuard, PLAYER_KILL_GRACE_MS, splitCommand } from "./player.ts";
+import { PLAYER_KILL_GRACE_MS, spawnPlayer, splitCommand } from "./player.ts";
 import type { Player, PlayerStart } from "./player.ts";
 import { firstVideoPts } from "../video/ts_pts.ts";
 
@@ -171,21 +171,7 @@ class MpvHost {
   constructor(args: string[], dir: string, ipcPath: string) {
     this.#dir = dir;
     this.#ipcPath = ipcPath;
-    const command = findExecutable(args[0]) === null ? args : [...orphanGuard(), ...args];
-    try {
-      this.#child = new Deno.Command(command[0], {
-        args: command.slice(1),
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-    } catch (error) {
-      throw new PeerstreamError(
-        "INTERNAL",
-        `Cannot start player "${args[0]}": ${(error as Error).message}; choose one with --player`,
-        { cause: error },
-      );
-    }
+    this.#child = spawnPlayer(args, "null");
     this.exited = this.#child.status.then((s) => {
       this.gone = true;
       clearTimeout(this.#idleTimer);
@@ -460,7 +446,7 @@ class MpvPlayer implements Player {
     if (this.#writer === undefined) {
       this.#held.push(data);
       this.#heldBytes += data.length;
-      const bytes = _concat(this.#held);
+      const bytes = _joined(this.#held);
       this.#firstPts = firstVideoPts(bytes);
       if (this.#firstPts === null && this.#heldBytes < _PTS_SEARCH_BYTES) return true;
       chunks = [bytes];
@@ -478,7 +464,7 @@ class MpvPlayer implements Player {
 
   /** Closes its pipe: mpv plays out what it has; `exited` resolves at the end on screen. */
   async end(): Promise<void> {
-    const held = _concat(this.#held);
+    const held = _joined(this.#held);
     this.#held = [];
     const writer = await this.#load();
     if (held.length > 0) await writer?.write(held).catch(() => {});
@@ -532,13 +518,7 @@ class MpvPlayer implements Player {
   }
 }
 
-function _concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+/** The held parts as one array, without a copy when there is one part. */
+function _joined(parts: readonly Uint8Array[]): Uint8Array {
+  return parts.length === 1 ? parts[0] : concat(parts);
 }

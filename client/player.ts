@@ -343,6 +343,33 @@ export function orphanGuard(): readonly string[] {
 /** How long a player may take to exit after SIGTERM before it gets SIGKILL, ms. */
 export const PLAYER_KILL_GRACE_MS = 2_000;
 
+/**
+ * Starts a player process under {@linkcode orphanGuard}, its output discarded.
+ *
+ * @param args The command and its arguments.
+ * @param stdin `piped` for a player fed on its standard input, `null` for one fed otherwise.
+ * @returns The process.
+ * @throws {PeerstreamError} When the player cannot be started.
+ */
+export function spawnPlayer(args: string[], stdin: "piped" | "null"): Deno.ChildProcess {
+  // A program that is not there fails to spawn here, not later inside the guard.
+  const command = findExecutable(args[0]) === null ? args : [...orphanGuard(), ...args];
+  try {
+    return new Deno.Command(command[0], {
+      args: command.slice(1),
+      stdin,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  } catch (error) {
+    throw new PeerstreamError(
+      "INTERNAL",
+      `Cannot start player "${args[0]}": ${(error as Error).message}; choose one with --player`,
+      { cause: error },
+    );
+  }
+}
+
 /** A player subprocess fed on its stdin. */
 export class PlayerProcess implements Player {
   readonly #child: Deno.ChildProcess;
@@ -359,22 +386,7 @@ export class PlayerProcess implements Player {
    * @throws {PeerstreamError} When the player cannot be started.
    */
   constructor(args: string[]) {
-    // A program that is not there fails to spawn here, not later inside the guard.
-    const command = findExecutable(args[0]) === null ? args : [...orphanGuard(), ...args];
-    try {
-      this.#child = new Deno.Command(command[0], {
-        args: command.slice(1),
-        stdin: "piped",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-    } catch (error) {
-      throw new PeerstreamError(
-        "INTERNAL",
-        `Cannot start player "${args[0]}": ${(error as Error).message}; choose one with --player`,
-        { cause: error },
-      );
-    }
+    this.#child = spawnPlayer(args, "piped");
     this.#writer = this.#child.stdin.getWriter();
     this.exited = this.#child.status.then((s) => {
       this.#gone = true;

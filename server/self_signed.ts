@@ -11,6 +11,7 @@
  */
 
 import { X509Certificate } from "node:crypto";
+import { concat as concatBytes } from "../protocol/e2e.ts";
 
 /** ASN.1 tags used here. */
 const TAG = {
@@ -24,16 +25,6 @@ const TAG = {
   generalizedTime: 0x18,
   boolean: 0x01,
 } as const;
-
-function concatBytes(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
 
 /**
  * Encodes one DER element: tag, definite length, contents.

@@ -62,13 +62,15 @@ export async function openPage(browser: TestBrowser, url: string): Promise<TestP
 }
 
 /**
- * Joins with a name and waits until the page says it joined.
+ * Joins with a name and waits until the page says it joined (at once, if it rejoined by itself).
  *
  * @param page The tab.
  * @param name The name.
  */
 export async function joinAs(page: Page, name: string): Promise<void> {
-  await page.waitForSelector("#join-form:not([hidden])");
+  // A reloaded page rejoins by itself with the name it had.
+  await page.waitForSelector(`#join-form:not([hidden]), body[data-joined="${name}"]`);
+  if (await page.$(`body[data-joined="${name}"]`) !== null) return;
   // A reloaded page may have the last name filled in already.
   await page.$eval("#name", (input) => {
     (input as unknown as { value: string }).value = "";

@@ -12,6 +12,8 @@
  * @module
  */
 
+import { concat } from "../protocol/e2e.ts";
+
 /** Options for {@linkcode RedisServer.start}. */
 export interface RedisServerOptions {
   /** Extra config lines, e.g. `["maxclients 200"]`. @default {[]} */
@@ -84,16 +86,6 @@ export async function redisCommand(
       // Closed by the timer.
     }
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 /** The reply in `text` once complete, else null. Only simple, error, integer and bulk replies. */

@@ -78,6 +78,9 @@ Deno.test("two browsers (Chromium, Firefox) and a terminal user chat in every di
     // A second tab of the same browser with the same name is told so, before the server.
     const again = await openPage(chromium, server.url);
     await again.page.waitForSelector("#join-form:not([hidden])");
+    await again.page.$eval("#name", (input) => {
+      (input as unknown as { value: string }).value = "";
+    });
     await again.page.type("#name", "ann");
     await again.page.click("#join");
     await waitInPage(
@@ -96,6 +99,35 @@ Deno.test("two browsers (Chromium, Firefox) and a terminal user chat in every di
     await waitForPeer(ann.page, "carol", "changed");
     await waitForNotice(ann.page, "the key of carol changed");
     equal(await sendFromPage(ann.page, "carol", "are you really carol?"), "KEY_CHANGED");
+    // The page speaks of its own controls; wire codes stay in the console.
+    const shown = String(await ann.page.evaluate(`document.body.innerText`));
+    ok(!/\b[A-Z]{2,}_[A-Z_]{2,}\b/.test(shown), `a wire code on the page: ${shown}`);
+    ok(shown.includes("Accept new key"), shown);
+    // Verify says in one sentence what to do, with carol's key beside ann's own, each as the
+    // terminal shows it.
+    await newCarol.type("VERIFY carol");
+    const carolKey = (await newCarol.out.waitFor(/^carol \(you\): /)).slice("carol (you): ".length);
+    await newCarol.type("VERIFY ann");
+    const annKey = (await newCarol.out.waitFor(/^ann: \S{4} /)).slice("ann: ".length);
+    await ann.page.click('#peers li[data-peer="carol"] button.verify');
+    await ann.page.waitForSelector("#verify-dialog[open]");
+    const dialog = await ann.page.evaluate(`(() => {
+      const at = (id) => document.getElementById(id).getBoundingClientRect();
+      const theirs = at("verify-fingerprint");
+      const mine = at("verify-mine");
+      return {
+        text: document.getElementById("verify-text").textContent,
+        theirs: document.getElementById("verify-fingerprint").textContent,
+        mine: document.getElementById("verify-mine").textContent,
+        sideBySide: theirs.right <= mine.left && theirs.top < mine.bottom && mine.top < theirs.bottom,
+      };
+    })()`) as { text: string; theirs: string; mine: string; sideBySide: boolean };
+    equal(dialog.theirs, carolKey);
+    equal(dialog.mine, annKey);
+    ok(dialog.sideBySide, "the two keys are not side by side");
+    equal(dialog.text.match(/[.;:!?](\s|$)/g)?.filter((end) => end.startsWith(".")).length, 1);
+    ok(!/\b(VERIFY|ACCEPT)\b|[A-Z]{2,}_[A-Z]/.test(dialog.text), dialog.text);
+    await ann.page.click("#verify-close");
     // Accepting the new key lets messages through again.
     await ann.page.click('#peers li[data-peer="carol"] button.accept');
     await waitForPeer(ann.page, "carol", "known");

@@ -110,7 +110,31 @@ export function chooseKind(
 }
 
 /**
- * The `deno compile` flags of the `compile` task, without its `--output`.
+ * Files inside npm packages (relative to Deno's npm cache) that `deno compile` must not embed,
+ * each with why. bintrees (prom-client → tdigest → bintrees) ships `test/perf/100k`, 100,000 lines
+ * of numbers (`1\n-2\n-3…`); embedding it, `deno compile` 2.9.6 dies with "thread
+ * 'tokio-runtime-worker' has overflowed its stack" (checked: excluding that one file is enough; a
+ * 100,000-deep subtraction is the likely reading).
+ */
+export const COMPILE_EXCLUDES: Readonly<Record<string, string>> = {
+  "registry.npmjs.org/bintrees/1.0.2/test": "benchmark data that overflows deno compile's parser",
+};
+
+/**
+ * The `--exclude` flags for {@linkcode COMPILE_EXCLUDES}.
+ *
+ * @param npmCache Deno's npm cache folder (`deno info --json`'s `npmCache`, which honours
+ *   `DENO_DIR`).
+ * @returns One `--exclude=PATH` per entry.
+ */
+export function compileExcludes(npmCache: string): string[] {
+  return Object.keys(COMPILE_EXCLUDES).map((path) => `--exclude=${npmCache}/${path}`);
+}
+
+/**
+ * The `deno compile` flags of the `compile` task, without its `--output` and its `--exclude`s
+ * (written for the default `DENO_DIR` there; the dist task makes its own with
+ * {@linkcode compileExcludes}).
  *
  * @param task The task (`deno compile FLAGS --output PATH main.ts`).
  * @returns The flags.
@@ -127,7 +151,7 @@ export function compileTaskFlags(task: string): string[] {
       `Cannot read the "compile" task: expected "deno compile FLAGS --output PATH main.ts", got "${task}"`,
     );
   }
-  return words.slice(2, output);
+  return words.slice(2, output).filter((word) => !word.startsWith("--exclude="));
 }
 
 /**
@@ -334,7 +358,11 @@ async function _selfExtracting(output: string, version: string, commit: string):
   await _writeAtomically(output, parts);
 }
 
-async function _compiled(output: string, version: string, commit: string): Promise<void> {
+async function _compiled(
+  output: string,
+  facts: { version: string; commit: string; npmCache: string },
+): Promise<void> {
+  const { version, commit } = facts;
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
   const importMap = await _stamp(commit);
   const tmp = `${output}.tmp-${crypto.randomUUID().slice(0, 8)}`;
@@ -343,6 +371,7 @@ async function _compiled(output: string, version: string, commit: string): Promi
       "compile",
       "--quiet",
       ...compileTaskFlags(config.tasks.compile),
+      ...compileExcludes(facts.npmCache),
       "--import-map",
       importMap,
       "--output",
@@ -389,6 +418,7 @@ export async function buildDist(options: BuildDistOptions = {}): Promise<DistRes
     throw new Error("Cannot find Deno's cache: deno info --json has no denoDir");
   }
   const denoDir: string = info.denoDir;
+  const npmCache: string = typeof info.npmCache === "string" ? info.npmCache : `${denoDir}/npm`;
   const kind = chooseKind({
     denortBin: (Deno.env.get("DENORT_BIN") ?? "") !== "",
     cachedDenort: await Deno.stat(cachedDenortPath(denoDir, Deno.version.deno)).then(
@@ -397,8 +427,9 @@ export async function buildDist(options: BuildDistOptions = {}): Promise<DistRes
     ),
     selfExtracting: options.selfExtracting ?? false,
   });
-  if (kind === "compiled") await _compiled(path, config.version, commit);
-  else await _selfExtracting(path, config.version, commit);
+  if (kind === "compiled") {
+    await _compiled(path, { version: config.version, commit, npmCache });
+  } else await _selfExtracting(path, config.version, commit);
   const bytes = await Deno.readFile(path);
   return { path, kind, bytes: bytes.length, sha256: await _sha256(bytes), commit };
 }

@@ -3,10 +3,11 @@
  * @module
  */
 
-import { deepEqual, equal, throws } from "node:assert/strict";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import {
   cachedDenortPath,
   chooseKind,
+  compileExcludes,
   compileTaskFlags,
   machineIndependent,
   OPTIONAL_IMPORTS,
@@ -72,6 +73,10 @@ Deno.test("compileTaskFlags() reads the compile task's flags without its --outpu
     "--allow-run",
     "--allow-sys=hostname,networkInterfaces",
   ]);
+  deepEqual(
+    compileTaskFlags("deno compile --allow-net --exclude=$HOME/x --output dist/p main.ts"),
+    ["--allow-net"],
+  );
   for (
     const task of [
       "deno compile --output dist/peerstream other.ts",
@@ -82,6 +87,15 @@ Deno.test("compileTaskFlags() reads the compile task's flags without its --outpu
   ) {
     throws(() => compileTaskFlags(task), SyntaxError, task);
   }
+});
+
+Deno.test("compileExcludes() names each excluded path inside the npm cache it is given", () => {
+  deepEqual(compileExcludes("/cache/npm"), [
+    "--exclude=/cache/npm/registry.npmjs.org/bintrees/1.0.2/test",
+  ]);
+  // The compile task excludes the same paths for the default DENO_DIR.
+  const task: string = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.compile;
+  for (const flag of compileExcludes("$HOME/.cache/deno/npm")) ok(task.includes(flag), flag);
 });
 
 Deno.test("stampBuildInfo() fills in the commit of cli/build_info.ts, and refuses a module without the line", () => {

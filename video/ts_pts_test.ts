@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { firstVideoPts } from "./ts_pts.ts";
+import { concat } from "../protocol/e2e.ts";
 
 /** One TS packet with a PES header of `streamId` and a PTS, optionally after an adaptation field. */
 function pesPacket(streamId: number, pts: number | null, options: { adaptation?: number } = {}) {
@@ -28,16 +29,6 @@ function pesPacket(streamId: number, pts: number | null, options: { adaptation?:
   return packet;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 Deno.test("firstVideoPts() reads the first video PES's PTS, skipping audio, adaptation fields and PES without PTS", () => {
   const table: readonly [Uint8Array, number | null][] = [
     [new Uint8Array(0), null],
@@ -45,8 +36,8 @@ Deno.test("firstVideoPts() reads the first video PES's PTS, skipping audio, adap
     [pesPacket(0xe0, 0), 0],
     // The top bit of the 33: past 2^32 ticks.
     [pesPacket(0xe0, 2 ** 32 + 90), (2 ** 32 + 90) / 90_000],
-    [concat(pesPacket(0xc0, 90_000 * 5.405), pesPacket(0xe0, 90_000 * 5.48)), 5.48],
-    [concat(pesPacket(0xe0, null), pesPacket(0xe1, 90_000)), 1],
+    [concat([pesPacket(0xc0, 90_000 * 5.405), pesPacket(0xe0, 90_000 * 5.48)]), 5.48],
+    [concat([pesPacket(0xe0, null), pesPacket(0xe1, 90_000)]), 1],
     [pesPacket(0xe0, 90_000 * 2, { adaptation: 7 }), 2],
     [pesPacket(0xc0, 90_000), null],
     // A partial packet is not read.

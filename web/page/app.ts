@@ -23,6 +23,22 @@ import type {
   IncomingMessage,
   SessionEvents,
 } from "../../client/session.ts";
+import type { HistoryEntry, HistoryStore } from "./history_store.ts";
+import type { SessionMemory } from "./last_session.ts";
+import {
+  CONNECTION_WORDS,
+  consoleDetail,
+  errorCode,
+  failureWords,
+  keyChangedWords,
+  offlineWords,
+  reasonWords,
+  verifyWords,
+  warningWords,
+} from "./words.ts";
+
+/** Where the page's connection stands, as {@linkcode App.setConnection} shows it. */
+export type ConnectionView = keyof typeof CONNECTION_WORDS;
 
 /** How often the page asks again while the library loads or titles are being prepared, ms. */
 const LIBRARY_POLL_MS = 2000;
@@ -38,8 +54,14 @@ interface PeerView {
 export interface AppOptions {
   /** The server's codec (`h264` or `mjpeg`). */
   codec: string;
-  /** Called once the connection is gone. */
+  /** Called once the connection is gone for good (after leaving). */
   onClosed: () => void;
+  /** Called when the connection is lost unexpectedly: reconnect. */
+  onLost?: () => void;
+  /** What a refresh picks up: the name and the title playing. */
+  memory?: SessionMemory;
+  /** This name's conversation, encrypted at rest. */
+  history?: HistoryStore;
 }
 
 /** The page after joining. */
@@ -50,6 +72,16 @@ export class App {
   #player?: PagePlayer;
   /** The next library refresh, while it loads or a title is being prepared. */
   #libraryTimer?: ReturnType<typeof setTimeout>;
+  /** The library as last listed, for resuming a title. */
+  #videos: VideoSummary[] = [];
+  /** A title that was playing is to play again once the library lists it ready. */
+  #resumePending = false;
+  #connection: ConnectionView = "connected";
+  /**
+   * This page is leaving (a closing tab, Forget, a move to another tab): the close that follows is
+   * the end. Any other close, including the server's own shutdown, is a loss to reconnect from.
+   */
+  #leaving = false;
   /** The session's callbacks, bound to this page. */
   readonly events: SessionEvents;
 
@@ -60,38 +92,58 @@ export class App {
       joined: (name) => this.#joined(name),
       left: (name, reason) => this.#left(name, reason),
       message: (message) => this.#received(message),
-      warning: (text, code) => this.notice(`Rejected a message (${code}): ${text}`, "warn"),
-      shutdown: (message) => this.notice(`The server is shutting down: ${message}`, "warn"),
-      serverError: (code, message) => this.notice(`Server error ${code}: ${message}`, "warn"),
+      warning: (text, code) => {
+        console.warn(`${code}: ${text}`);
+        this.notice(warningWords(code), "warn");
+      },
+      shutdown: (message) => {
+        console.warn(`SHUTTING_DOWN: ${message}`);
+        this.notice(`The server is going away: ${reasonWords("SHUTTING_DOWN")}`, "warn");
+      },
+      serverError: (code, message) => {
+        console.warn(`${code}: ${message}`);
+        this.notice(`The server reported a problem: ${reasonWords(code)}`, "warn");
+      },
       closed: (info) => this.#closed(info),
       keyChanged: (name) => this.#lookup(name),
     };
   }
 
   /**
-   * Shows the joined page.
+   * Shows the joined page, the first time with the kept conversation; again after each reconnect,
+   * with presence as the server has it now and the title that was playing resumed.
    *
    * @param session The registered session.
    */
   async start(session: ClientSession): Promise<void> {
+    const first = this.#session === undefined;
     this.#session = session;
-    this.#player = new PagePlayer(session, {
-      codec: this.#options.codec,
-      notice: (text, kind) => this.notice(text, kind),
-    });
+    this.#leaving = false;
+    if (this.#player === undefined) {
+      this.#player = new PagePlayer(session, {
+        codec: this.#options.codec,
+        notice: (text, kind) => this.notice(text, kind),
+        onPlaying: (playing) => this.#options.memory?.savePlaying(playing),
+      });
+    } else {
+      this.#player.attach(session);
+    }
     const own = formatFingerprint(await session.fingerprint(), 4);
     setText(byId("me", HTMLElement), `${showName(session.name ?? "")} · your key ${own}`);
-    byId("status", HTMLElement).textContent = "Joined";
     byId("app", HTMLElement).hidden = false;
     document.body.dataset.joined = session.name ?? "";
-    this.#wireChat();
-    this.#wireVerify();
-    byId("refresh", HTMLButtonElement).addEventListener("click", () => this.refreshLibrary());
-    // A tab that closes is a leave: say goodbye so others see "quit" rather than a drop.
-    addEventListener("pagehide", () => session.quit());
+    this.#peers.clear();
     for (const name of session.peers.names()) this.#joined(name, false);
-    this.notice(`Joined as ${showName(session.name ?? "")}`);
-    if (this.#options.codec !== "h264") {
+    this.#renderPeers();
+    this.setConnection("connected");
+    if (first) {
+      this.#wireOnce();
+      await this.#showHistory();
+      this.notice(`Joined as ${showName(session.name ?? "")}`);
+    } else {
+      this.notice("Reconnected: you are back online");
+    }
+    if (first && this.#options.codec !== "h264") {
       const note = byId("video-note", HTMLElement);
       setText(
         note,
@@ -99,7 +151,69 @@ export class App {
       );
       note.hidden = false;
     }
+    this.#resumePending = true;
     await this.refreshLibrary();
+  }
+
+  /** Leaves: says goodbye to the server (others see "quit"); the page stays as it is. */
+  async leave(): Promise<void> {
+    this.#leaving = true;
+    await this.#session?.quit();
+  }
+
+  /** Wires the page's controls, once for all the sessions of this page. */
+  #wireOnce() {
+    this.#wireChat();
+    this.#wireVerify();
+    byId("refresh", HTMLButtonElement).addEventListener("click", () => this.refreshLibrary());
+    // A tab that closes is a leave: say goodbye so others see "quit" rather than a drop.
+    addEventListener("pagehide", () => void this.leave());
+    // Back from the back-forward cache: that session ended at pagehide; start afresh.
+    addEventListener("pageshow", (event) => {
+      if (event.persisted) location.reload();
+    });
+  }
+
+  /**
+   * Plays again the title that was playing before the refresh or the loss, at its second: once
+   * per join, when the library lists it ready (a restarted server may still be preparing it).
+   */
+  async #resume() {
+    if (!this.#resumePending) return;
+    const playing = this.#options.memory?.load()?.playing;
+    const video = this.#videos.find((v) => v.title === playing?.title);
+    if (video?.state === "preparing") return;
+    this.#resumePending = false;
+    if (playing === undefined || video?.state !== "ready") return;
+    if (document.body.dataset.playing !== undefined) return;
+    this.notice(`Resuming ${video.title} at ${clock(playing.position)}`);
+    await this.#player?.play(video, { position: playing.position, quality: playing.quality });
+  }
+
+  /**
+   * Shows where the connection stands: the status, and while not connected, why Send and Play
+   * are off.
+   *
+   * @param state The connection's state.
+   * @param waitMs The wait before the next try, while waiting.
+   */
+  setConnection(state: ConnectionView, waitMs?: number): void {
+    this.#connection = state;
+    const offline = state !== "connected";
+    document.body.dataset.connection = state === "waiting" || state === "connecting"
+      ? "reconnecting"
+      : state;
+    byId("status", HTMLElement).textContent = CONNECTION_WORDS[state];
+    const banner = byId("offline", HTMLElement);
+    banner.hidden = !offline;
+    if (offline) setText(byId("offline-text", HTMLElement), offlineWords(state, waitMs));
+    byId("reconnect-now", HTMLButtonElement).hidden = state !== "waiting" && state !== "stopped";
+    byId("take-back", HTMLButtonElement).hidden = state !== "moved";
+    byId("send", HTMLButtonElement).disabled = offline;
+    byId("refresh", HTMLButtonElement).disabled = offline;
+    for (const play of document.querySelectorAll<HTMLButtonElement>("#titles button[data-title]")) {
+      play.disabled = offline || play.dataset.ready !== "true";
+    }
   }
 
   /**
@@ -132,13 +246,16 @@ export class App {
         setText(byId("library-state", HTMLElement), "The server is still loading its videos…");
         this.#refreshLater();
       } else {
-        this.notice(`Cannot list videos: ${(error as Error).message}`, "warn");
+        console.warn(consoleDetail(error));
+        this.notice(failureWords("Cannot list the videos", error), "warn");
       }
       return;
     }
     setText(byId("library-state", HTMLElement), "");
+    this.#videos = videos;
     body.replaceChildren(...videos.map((video) => this.#titleRow(video)));
     if (videos.some((video) => video.state === "preparing")) this.#refreshLater();
+    await this.#resume();
   }
 
   #refreshLater() {
@@ -157,7 +274,9 @@ export class App {
       text: "Play",
       attrs: { type: "button", "data-title": video.title },
     });
-    play.disabled = video.state !== "ready" || this.#options.codec !== "h264";
+    const ready = video.state === "ready" && this.#options.codec === "h264";
+    play.dataset.ready = String(ready);
+    play.disabled = !ready || this.#connection !== "connected";
     play.addEventListener("click", () => this.#player?.play(video));
     return el("tr", { attrs: { "data-title": video.title } }, [
       el("td", { text: `${video.title}${state}` }),
@@ -181,35 +300,83 @@ export class App {
   }
 
   #send(to: string, text: string) {
-    const state = el("span", { className: "state", text: "sending…" });
-    const item = el("li", { attrs: { "data-to": to } }, [
-      el("span", { className: "from", text: `to ${showName(to)}: ` }),
-      el("span", { className: "text", text }),
-      state,
-    ]);
+    const item = this.#sentItem(to, text, "sending…");
+    const state = item.querySelector(".state")!;
     appendItem(byId("messages", HTMLElement), item);
+    const at = Date.now();
     this.#session!.sendText(to, text).then(() => {
       state.textContent = "delivered";
       item.dataset.state = "delivered";
+      this.#options.history?.add({ dir: "out", peer: to, text, at, state: "delivered" });
     }, (error) => {
-      const code = error instanceof PeerstreamError ? `${error.code}: ` : "";
-      setText(state, `not delivered: ${code}${(error as Error).message}`);
+      console.warn(consoleDetail(error));
+      setText(state, `not delivered: ${reasonWords(errorCode(error), { peer: to })}`);
       state.classList.add("warn");
-      item.dataset.state = error instanceof PeerstreamError ? error.code : "error";
-      if (error instanceof PeerstreamError && error.code === "KEY_CHANGED") {
-        this.#lookup(to);
-      }
+      item.dataset.state = errorCode(error);
+      this.#options.history?.add({ dir: "out", peer: to, text, at, state: errorCode(error) });
+      if (errorCode(error) === "KEY_CHANGED") this.#lookup(to);
     });
   }
 
+  /** A sent message's item, its state shown after the text. */
+  #sentItem(to: string, text: string, state: string): HTMLLIElement {
+    return el("li", { attrs: { "data-to": to } }, [
+      el("span", { className: "from", text: `to ${showName(to)}: ` }),
+      el("span", { className: "text", text }),
+      el("span", { className: "state", text: state }),
+    ]);
+  }
+
+  /** Shows the conversation kept from before this page was loaded. */
+  async #showHistory() {
+    const entries = await this.#options.history?.load().catch((error) => {
+      console.warn(consoleDetail(error));
+      return [] as HistoryEntry[];
+    }) ?? [];
+    const list = byId("messages", HTMLElement);
+    for (const entry of entries) {
+      let item: HTMLLIElement;
+      if (entry.dir === "out") {
+        const delivered = entry.state === "delivered";
+        const state = delivered
+          ? "delivered"
+          : `not delivered: ${reasonWords(entry.state ?? "", { peer: entry.peer })}`;
+        item = this.#sentItem(entry.peer, entry.text, state);
+        item.dataset.state = entry.state ?? "";
+      } else {
+        item = this.#receivedItem({
+          from: entry.peer,
+          text: entry.text,
+          sentAt: entry.at,
+          trust: entry.trust ?? "new",
+          ...(entry.lookalike === undefined ? {} : { lookalike: entry.lookalike }),
+        });
+      }
+      item.classList.add("earlier");
+      appendItem(list, item);
+    }
+  }
+
   #received(message: IncomingMessage) {
+    appendItem(byId("messages", HTMLElement), this.#receivedItem(message));
+    this.#options.history?.add({
+      dir: "in",
+      peer: message.from,
+      text: message.text,
+      at: message.sentAt,
+      trust: message.trust,
+      ...(message.lookalike === undefined ? {} : { lookalike: message.lookalike }),
+    });
+  }
+
+  #receivedItem(message: IncomingMessage): HTMLLIElement {
     const item = el(
       "li",
       { attrs: { "data-from": message.from, "data-trust": message.trust } },
       messageLines(message),
     );
     if (message.trust === "changed") item.classList.add("warn");
-    appendItem(byId("messages", HTMLElement), item);
+    return item;
   }
 
   #joined(name: string, announce = true) {
@@ -234,20 +401,16 @@ export class App {
         const wasChanged = view.trust === "changed";
         view.fingerprint = keys.fingerprint;
         view.trust = keys.trust;
-        if (keys.trust === "changed" && !wasChanged) {
-          this.notice(
-            `Warning: the key of ${showName(name)} changed since you last talked. Messages to ${
-              showName(name)
-            } are blocked until you accept the new key; compare fingerprints with ${
-              showName(name)
-            } in person first`,
-            "warn",
-          );
-        }
+        if (keys.trust === "changed" && !wasChanged) this.notice(keyChangedWords(name), "warn");
         this.#renderPeers();
       },
-      (error) =>
-        this.notice(`Cannot get the key of ${showName(name)}: ${(error as Error).message}`, "warn"),
+      (error) => {
+        console.warn(consoleDetail(error));
+        this.notice(
+          failureWords(`Cannot get the key of ${showName(name)}`, error, { peer: name }),
+          "warn",
+        );
+      },
     );
   }
 
@@ -306,7 +469,7 @@ export class App {
         this.#renderPeers();
       } else {
         this.notice(
-          `Cannot mark ${showName(name)} verified: their key changed; accept it first`,
+          `Cannot mark ${showName(name)} verified: their key changed; choose Accept new key first`,
           "warn",
         );
       }
@@ -319,43 +482,56 @@ export class App {
     if (view?.fingerprint === undefined) return;
     const dialog = byId("verify-dialog", HTMLDialogElement);
     dialog.dataset.peer = name;
+    setText(byId("verify-text", HTMLElement), verifyWords(name));
     setText(
-      byId("verify-text", HTMLElement),
-      `Compare this fingerprint with the one ${
-        showName(name)
-      } sees as theirs, in person or on a call:`,
+      byId("verify-theirs-label", HTMLElement),
+      `${showName(name)}'s key, as this page got it`,
     );
     byId("verify-fingerprint", HTMLElement).textContent = formatFingerprint(view.fingerprint);
+    this.#session?.fingerprint().then((own) => {
+      byId("verify-mine", HTMLElement).textContent = formatFingerprint(own);
+    }, () => {});
     dialog.showModal();
   }
 
   #closed(info: ClosedInfo) {
     clearTimeout(this.#libraryTimer);
     this.#player?.disconnected();
-    byId("status", HTMLElement).textContent = info.expected ? "Left" : "Disconnected";
-    if (info.broken !== undefined) {
-      // The server sent what no peerstream server sends (a frame over the cap): say so as such.
-      this.notice(info.broken, "warn");
-    } else if (!info.expected) {
-      this.notice(`Lost the connection: ${info.message}; reload to join again`, "warn");
-    }
     document.body.dataset.joined = "";
-    this.#options.onClosed();
+    if (info.broken !== undefined) console.warn(info.broken);
+    if (this.#leaving) {
+      byId("status", HTMLElement).textContent = "Left";
+      this.#options.onClosed();
+      return;
+    }
+    console.warn(`Lost the connection: ${info.message}`);
+    if (info.broken !== undefined) {
+      this.notice("The server sent something this page cannot read; reconnecting…", "warn");
+    } else {
+      this.notice("Lost the connection to the server; reconnecting…", "warn");
+    }
+    if (this.#options.onLost === undefined) {
+      this.setConnection("stopped");
+      this.#options.onClosed();
+    } else {
+      this.setConnection("waiting");
+      this.#options.onLost();
+    }
   }
 }
 
 /**
- * The mark shown after a peer's name, as in the terminal.
+ * The mark shown after a peer's name: the terminal's marks, in words for the page.
  *
  * @param trust The trust in the peer's key.
  * @param lookalike A known peer's name this one looks like.
- * @returns ` ✓` for verified, ` !UNVERIFIED KEY` for a changed key, ` !LOOKS LIKE name` for a
+ * @returns ` ✓` for verified, ` ⚠ key changed` for a changed key, ` ⚠ looks like name` for a
  * look-alike, else nothing.
  */
 export function trustMark(trust: KeyTrust | undefined, lookalike?: string): string {
   if (trust === "verified") return " ✓";
-  if (trust === "changed") return " !UNVERIFIED KEY";
-  if (lookalike !== undefined) return ` !LOOKS LIKE ${showName(lookalike)}`;
+  if (trust === "changed") return " ⚠ key changed";
+  if (lookalike !== undefined) return ` ⚠ looks like ${showName(lookalike)}`;
   return "";
 }
 

@@ -17,6 +17,8 @@ import type {
 import { byId, clock, el, rate, setText } from "./dom.ts";
 import { MsePlayer, videoSupport } from "./player.ts";
 import type { ClientSession, MediaSink } from "../../client/session.ts";
+import type { LastPlaying } from "./last_session.ts";
+import { consoleDetail, failureWords, reasonWords } from "./words.ts";
 
 /** Options for {@linkcode PagePlayer}. */
 export interface PagePlayerOptions {
@@ -24,11 +26,13 @@ export interface PagePlayerOptions {
   codec: string;
   /** Shows a notice. */
   notice: (text: string, kind?: "info" | "warn") => void;
+  /** Told what plays and where, as it plays; undefined once stopped or finished (not on a loss). */
+  onPlaying?: (playing: LastPlaying | undefined) => void;
 }
 
 /** The player section of the page. */
 export class PagePlayer {
-  readonly #session: ClientSession;
+  #session: ClientSession;
   readonly #options: PagePlayerOptions;
   readonly #video = byId("video", HTMLVideoElement);
   readonly #mse: MsePlayer;
@@ -40,6 +44,8 @@ export class PagePlayer {
   #paused = false;
   /** A quality change at the playhead is in flight: its jump switches, it does not seek. */
   #switching = false;
+  /** The second a resumed title goes to once it starts. */
+  #resumeAt?: number;
 
   /**
    * @param session The joined session.
@@ -49,8 +55,21 @@ export class PagePlayer {
     this.#session = session;
     this.#options = options;
     this.#mse = new MsePlayer(this.#video);
-    this.#mse.onError = (message) => options.notice(message, "warn");
+    this.#mse.onError = (message) => {
+      // The browser's own wording (a DOMException) is for the console.
+      console.warn(message);
+      options.notice("The video stopped playing in this browser; choose Play to try again", "warn");
+    };
     this.#wire();
+  }
+
+  /**
+   * Plays on a new session after a reconnect.
+   *
+   * @param session The rejoined session.
+   */
+  attach(session: ClientSession): void {
+    this.#session = session;
   }
 
   /** Milliseconds each segment took to transmux (for the benchmark). */
@@ -59,11 +78,15 @@ export class PagePlayer {
   }
 
   /**
-   * Plays a title from the start.
+   * Plays a title, from the start or (resuming after a refresh or a reconnect) from a second.
    *
    * @param video The title.
+   * @param options `position`: the second to resume at; `quality`: the quality to resume with.
    */
-  async play(video: VideoSummary): Promise<void> {
+  async play(
+    video: VideoSummary,
+    options: { position?: number; quality?: Quality } = {},
+  ): Promise<void> {
     const unsupported = this.#options.codec !== "h264"
       ? `Video in the page needs H.264; this server streams ${this.#options.codec.toUpperCase()}`
       : videoSupport();
@@ -71,6 +94,8 @@ export class PagePlayer {
       this.#options.notice(`Cannot play "${video.title}": ${unsupported}`, "warn");
       return;
     }
+    if (options.quality !== undefined) this.#quality = options.quality;
+    this.#resumeAt = options.position;
     const quality = byId("quality", HTMLSelectElement);
     quality.replaceChildren(
       el("option", { text: "auto", attrs: { value: "auto" } }),
@@ -81,10 +106,12 @@ export class PagePlayer {
     try {
       await this.#session.play(video.title, {
         quality: this.#quality,
+        ...(options.position === undefined ? {} : { position: options.position }),
         sink: (info) => this.#open(info),
       });
     } catch (error) {
-      this.#options.notice(`Cannot play "${video.title}": ${(error as Error).message}`, "warn");
+      console.warn(consoleDetail(error));
+      this.#options.notice(failureWords("Cannot play", error, { title: video.title }), "warn");
     }
   }
 
@@ -105,6 +132,10 @@ export class PagePlayer {
     player.hidden = false;
     document.body.dataset.playing = start.title;
     this.#mse.start(start);
+    // Resuming: the server starts at the segment holding the second; the picture goes to it.
+    const resumeAt = this.#resumeAt;
+    this.#resumeAt = undefined;
+    if (resumeAt !== undefined && resumeAt > start.position) this.#video.currentTime = resumeAt;
     this.#options.notice(`Playing ${start.title} (${clock(start.duration)})`);
     const mse = this.#mse;
     return {
@@ -123,11 +154,13 @@ export class PagePlayer {
     if (this.#stream !== start || !this.#streaming) return;
     this.#streaming = false;
     this.#mse.end(reason);
-    if (reason === "error") {
-      this.#options.notice(
-        `${start.title} stopped: ${end?.code ?? ""} ${end?.message ?? ""}`,
-        "warn",
-      );
+    // An error with no end message is the connection lost: the title and its second stay
+    // remembered, to play again on reconnect, and the connection's banner says what happened.
+    if (reason === "error" && end !== undefined) {
+      console.warn(`${end.code ?? ""}: ${end.message ?? ""}`);
+      const reason = reasonWords(end.code ?? "INTERNAL", { title: start.title });
+      this.#options.notice(`"${start.title}" stopped: ${reason}`, "warn");
+      if (end.code !== "SHUTTING_DOWN") this.#options.onPlaying?.(undefined);
     }
     if (reason !== "finished") this.#close();
   }
@@ -152,6 +185,7 @@ export class PagePlayer {
     const streaming = this.#streaming;
     this.#streaming = false;
     this.#close();
+    this.#options.onPlaying?.(undefined);
     // After "finished" the server has nothing left to stop.
     if (streaming && this.#session.stream !== undefined) await this.#session.stop();
     if (title !== undefined) this.#options.notice(`Stopped ${title}`);
@@ -174,7 +208,8 @@ export class PagePlayer {
       );
       this.#options.notice(`Quality: ${value === "auto" ? "auto" : `${value}p`}`);
     } catch (error) {
-      this.#options.notice(`Cannot change quality: ${(error as Error).message}`, "warn");
+      console.warn(consoleDetail(error));
+      this.#options.notice(failureWords("Cannot change quality", error), "warn");
     } finally {
       this.#switching = false;
     }
@@ -268,8 +303,10 @@ export class PagePlayer {
   }
 
   #wire() {
-    const onError = (error: unknown) =>
-      this.#options.notice(`Player: ${(error as Error).message}`, "warn");
+    const onError = (error: unknown) => {
+      console.warn(consoleDetail(error));
+      this.#options.notice(failureWords("The player failed", error), "warn");
+    };
     byId("stop", HTMLButtonElement).addEventListener("click", () => this.#stop().catch(onError));
     byId("pause", HTMLButtonElement).addEventListener(
       "click",
@@ -287,13 +324,20 @@ export class PagePlayer {
     byId("forward", HTMLButtonElement).addEventListener("click", () => {
       this.#seek(this.#video.currentTime + 10).catch(onError);
     });
-    this.#video.addEventListener("timeupdate", () => this.#showNow());
+    this.#video.addEventListener("timeupdate", () => {
+      this.#showNow();
+      const stream = this.#stream;
+      if (stream === undefined || this.#resumeAt !== undefined) return;
+      const position = this.#video.currentTime;
+      this.#options.onPlaying?.({ title: stream.title, position, quality: this.#quality });
+    });
     this.#video.addEventListener("resize", () => this.#showNow());
     this.#watchFrames();
     this.#video.addEventListener("ended", () => {
       const title = this.#stream?.title;
       if (title === undefined || this.#streaming) return;
       this.#close();
+      this.#options.onPlaying?.(undefined);
       this.#options.notice(`${title} finished`);
     });
   }

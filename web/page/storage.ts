@@ -9,6 +9,7 @@
 import type { Identity } from "../../protocol/e2e.ts";
 import type { KnownPeer, KnownPeersStorage } from "../../client/known_peers.ts";
 import type { ReplayState, ReplayStorage } from "../../protocol/replay.ts";
+import { createHistoryStores, HistoryStore } from "./history_store.ts";
 
 const DB_NAME = "peerstream";
 const IDENTITIES = "identities";
@@ -37,14 +38,40 @@ export class PageStore {
    * @throws {Error} When IndexedDB is unavailable (e.g. a private window that forbids it).
    */
   static async open(): Promise<PageStore> {
-    const req = indexedDB.open(DB_NAME, 2);
+    const req = indexedDB.open(DB_NAME, 3);
     req.onupgradeneeded = () => {
       const names = req.result.objectStoreNames;
       if (!names.contains(IDENTITIES)) req.result.createObjectStore(IDENTITIES);
       if (!names.contains(KNOWN_PEERS)) req.result.createObjectStore(KNOWN_PEERS);
       if (!names.contains(SEEN)) req.result.createObjectStore(SEEN);
+      createHistoryStores(req.result);
     };
-    return new PageStore(await request(req));
+    const db = await request(req);
+    // Another tab deletes the database (Forget this browser): let it, rather than block it.
+    db.onversionchange = () => db.close();
+    return new PageStore(db);
+  }
+
+  /**
+   * Deletes everything this page keeps in IndexedDB, for every name: identities (the keys),
+   * known peers, seen message ids, and the history with its key. Closes this connection first;
+   * other tabs close theirs when asked (`versionchange`).
+   *
+   * @returns When the database is gone.
+   */
+  async forget(): Promise<void> {
+    this.#db.close();
+    await request(indexedDB.deleteDatabase(DB_NAME));
+  }
+
+  /**
+   * One name's conversation, encrypted at rest.
+   *
+   * @param name The person's name.
+   * @returns The history store.
+   */
+  history(name: string): Promise<HistoryStore> {
+    return HistoryStore.open(this.#db, name);
   }
 
   /**
@@ -76,7 +103,14 @@ export class PageStore {
     return {
       load: () => state,
       save: (next) => {
-        this.#db.transaction(SEEN, "readwrite").objectStore(SEEN).put(structuredClone(next), name);
+        try {
+          this.#db.transaction(SEEN, "readwrite").objectStore(SEEN).put(
+            structuredClone(next),
+            name,
+          );
+        } catch {
+          // The database is closed: this browser was just forgotten.
+        }
       },
     };
   }
@@ -95,8 +129,12 @@ export class PageStore {
       load: () => table,
       save: (next) => {
         // A Map, as KnownPeers keeps it: names such as "__proto__" stay plain entries.
-        const write = this.#db.transaction(KNOWN_PEERS, "readwrite");
-        write.objectStore(KNOWN_PEERS).put(new Map(next), name);
+        try {
+          const write = this.#db.transaction(KNOWN_PEERS, "readwrite");
+          write.objectStore(KNOWN_PEERS).put(new Map(next), name);
+        } catch {
+          // The database is closed: this browser was just forgotten.
+        }
       },
     };
   }
