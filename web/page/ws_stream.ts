@@ -5,7 +5,6 @@
  * @module
  */
 
-import { PeerstreamError } from "../../protocol/errors.ts";
 import type { ByteTransport } from "../../client/transport.ts";
 
 /** How much the browser may hold unsent before a write waits. */
@@ -85,14 +84,7 @@ export function openWebSocketStream(url: string, timeoutMs = 10_000): Promise<By
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.close();
-      reject(
-        new PeerstreamError(
-          "UNAVAILABLE",
-          `Cannot connect to ${url}: no answer within ${
-            timeoutMs / 1000
-          } s; reload the page to try again`,
-        ),
-      );
+      reject(new Error(`Cannot connect to ${url}: no answer within ${timeoutMs / 1000} s`));
     }, timeoutMs);
     socket.addEventListener("open", () => {
       clearTimeout(timer);
@@ -100,12 +92,7 @@ export function openWebSocketStream(url: string, timeoutMs = 10_000): Promise<By
     }, { once: true });
     socket.addEventListener("close", () => {
       clearTimeout(timer);
-      reject(
-        new PeerstreamError(
-          "UNAVAILABLE",
-          `Cannot connect to ${url}: the server refused or is not running; reload the page once \`peerstream serve --web\` runs`,
-        ),
-      );
+      reject(new Error(`Cannot connect to ${url}: the server refused or is not running`));
     }, { once: true });
   });
 }
