@@ -248,7 +248,7 @@ async function _run(ctx: Context, session: ClientSession): Promise<number> {
     term.error(
       `error: Lost connection to ${config.hostname}:${config.port}: ${
         safe(ctx.lost)
-      }; check that the server is running`,
+      }; is \`peerstream serve\` still running there? join again once it is`,
     );
     return 1;
   }

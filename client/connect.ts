@@ -43,27 +43,61 @@ export async function connectSession(options: ConnectOptions): Promise<ClientSes
       })
       : await Deno.connect({ hostname: options.hostname, port: options.port });
   } catch (error) {
-    throw new PeerstreamError(
-      "INTERNAL",
-      `Cannot connect to ${where}: ${(error as Error).message}; check that the server is running`,
-      { cause: error },
-    );
+    throw connectFailure(where, error);
   }
   // Receipts, pings and messages are small writes: with Nagle on, one waits for the ACK of the
   // last (up to the server's 40 ms delayed ACK) whenever the client writes while it receives, as
   // a recipient confirming a stream of messages does.
   if (!options.tls) (conn as Deno.TcpConn).setNoDelay(true);
   const transport = options.wrap ? options.wrap(conn) : conn;
-  try {
-    return await ClientSession.open(transport, options);
-  } catch (error) {
-    if (error instanceof PeerstreamError) throw error;
-    const text = (error as Error).message;
-    const tlsHint = options.tls
-      ? "the server may not use TLS; try without --tls"
-      : "is it a peerstream server? if it uses TLS, add --tls";
-    throw new PeerstreamError("BAD_FRAME", `Cannot talk to ${where}: ${text}; ${tlsHint}`, {
-      cause: error,
-    });
+  const remedy = options.tls
+    ? "the server may not use TLS; try without --tls"
+    : "is it a peerstream server? if it uses TLS, add --tls";
+  return await ClientSession.open(transport, { ...options, greeting: { server: where, remedy } });
+}
+
+/** The remedy when nothing answers at an address. */
+export const NOT_RUNNING_REMEDY = "is `peerstream serve` running there?";
+
+/**
+ * What a person sees when a connection cannot be made: `UNAVAILABLE`, the address, why in plain
+ * words, and what to do.
+ *
+ * @example
+ * ```ts
+ * connectFailure("127.0.0.1:7878", new Deno.errors.ConnectionRefused("os error 111")).message;
+ * // "Cannot connect to 127.0.0.1:7878: connection refused; is `peerstream serve` running there?"
+ * ```
+ *
+ * @param where `HOST:PORT` as the person gave it.
+ * @param error What `Deno.connect` or `Deno.connectTls` threw.
+ * @returns The error to show.
+ */
+export function connectFailure(where: string, error: unknown): PeerstreamError {
+  const [why, remedy] = _connectWhy(error);
+  return new PeerstreamError("UNAVAILABLE", `Cannot connect to ${where}: ${why}; ${remedy}`, {
+    cause: error,
+  });
+}
+
+function _connectWhy(error: unknown): [string, string] {
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return ["connection refused", NOT_RUNNING_REMEDY];
   }
+  if (error instanceof Deno.errors.TimedOut) {
+    return ["no answer in time", "check the address and that the server is reachable from here"];
+  }
+  if (
+    error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.ConnectionAborted
+  ) {
+    return ["the connection was cut while opening", NOT_RUNNING_REMEDY];
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof Deno.errors.InvalidData) {
+    return [`TLS failed (${message})`, "if the certificate is self-signed, pass it with --ca FILE"];
+  }
+  if (/failed to lookup address|Name or service not known|No address associated/i.test(message)) {
+    return ["no such host", "check the host name"];
+  }
+  return [message, NOT_RUNNING_REMEDY];
 }

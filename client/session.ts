@@ -155,7 +155,26 @@ export interface SessionOptions {
   replay?: ReplayStorage;
   /** Bounds on what the server can make this client hold; see {@linkcode CLIENT_LIMITS}. */
   limits?: Partial<ClientLimits>;
+  /**
+   * How a failed greeting names the server and what it tells the person to try, e.g.
+   * `{ server: "host:7878", remedy: "if it uses TLS, add --tls" }`.
+   * @default {{ server: "the server", remedy: "check that it is a peerstream server" }}
+   */
+  greeting?: GreetingContext;
 }
+
+/** See {@linkcode SessionOptions.greeting}. */
+export interface GreetingContext {
+  /** The server as the person knows it (`HOST:PORT`, a URL). */
+  server: string;
+  /** What to try when it does not greet as a peerstream server does. */
+  remedy: string;
+}
+
+const _GREETING_DEFAULT: GreetingContext = {
+  server: "the server",
+  remedy: "check that it is a peerstream server",
+};
 
 /** What a server, honest or not, can make the client hold. */
 export interface ClientLimits {
@@ -336,16 +355,19 @@ export class ClientSession {
    * @param options Greeting timeout, callbacks, the known-peers table, the replay guard's storage
    * and the client's limits.
    * @returns The session, not yet registered.
-   * @throws {PeerstreamError} When the server does not greet in time, answers with an error, or
-   * speaks another protocol version; the transport is closed then.
-   * @throws {Error} When the bytes are not a peerstream greeting (e.g. TLS against plain TCP).
+   * @throws {PeerstreamError} `UNAVAILABLE` when the server does not greet in time or closes
+   * first, `BAD_FRAME` when the bytes are not a peerstream greeting (e.g. TLS against plain TCP),
+   * `VERSION_MISMATCH`, or the server's own error; the transport is closed then.
    */
   static async open(
     transport: ByteTransport,
     options: SessionOptions = {},
   ): Promise<ClientSession> {
     try {
-      const greeted = await readGreeting(transport, options.timeoutMs ?? 5000);
+      const greeted = await readGreeting(transport, {
+        timeoutMs: options.timeoutMs ?? 5000,
+        ...(options.greeting ?? _GREETING_DEFAULT),
+      });
       return new ClientSession(transport, greeted, options);
     } catch (error) {
       try {
@@ -769,7 +791,7 @@ export class ClientSession {
   ): Promise<AnswerTo<M["type"]>> {
     if (this.#closed) {
       return Promise.reject(
-        new PeerstreamError("INTERNAL", "Not connected to the server; reconnect"),
+        new PeerstreamError("UNAVAILABLE", "Cannot send: not connected to the server; reconnect"),
       );
     }
     const id = this.#nextId++;
@@ -864,7 +886,7 @@ export class ClientSession {
     const message = failure || "the server closed the connection";
     const error = broken !== undefined
       ? new PeerstreamError("BAD_FRAME", broken)
-      : new PeerstreamError("INTERNAL", `Lost connection to the server: ${message}`);
+      : new PeerstreamError("UNAVAILABLE", `Lost connection to the server: ${message}`);
     lostErrors.add(error);
     for (const pending of this.#pending.values()) {
       clearTimeout(pending.timer);
@@ -1163,31 +1185,54 @@ export class ClientSession {
  * @returns The greeting, the decoder, and whatever followed the greeting in the same read (the
  * session's to handle).
  */
-async function readGreeting(transport: ByteTransport, timeoutMs: number): Promise<Greeted> {
+async function readGreeting(
+  transport: ByteTransport,
+  options: GreetingContext & { timeoutMs: number },
+): Promise<Greeted> {
+  const { server, remedy, timeoutMs } = options;
+  const cannot = (code: ErrorCode, why: string, cause?: unknown) =>
+    new PeerstreamError(code, `Cannot talk to ${server}: ${why}; ${remedy}`, { cause });
   const decoder = new FrameDecoder();
   const buffer = new Uint8Array(4096);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`no greeting within ${timeoutMs / 1000} s`)),
+      () => reject(cannot("UNAVAILABLE", `no greeting within ${timeoutMs / 1000} s`)),
       timeoutMs,
     );
   });
   try {
     while (true) {
-      const n = await Promise.race([transport.read(buffer), timeout]);
-      if (n === null) throw new Error("the server closed the connection");
+      const n = await Promise.race([
+        transport.read(buffer).catch((error: Error) => {
+          // Bytes that are not TLS (or TLS to a plain server) fail as invalid data.
+          throw cannot(
+            error.name === "InvalidData" ? "BAD_FRAME" : "UNAVAILABLE",
+            error.message,
+            error,
+          );
+        }),
+        timeout,
+      ]);
+      if (n === null) throw cannot("UNAVAILABLE", "it closed the connection before greeting");
       const frames = pushGreeting(decoder, buffer.subarray(0, n));
       if (frames.length === 0) continue;
-      const message = decodeMessage(frames[0]);
+      let message: Message;
+      try {
+        message = decodeMessage(frames[0]);
+      } catch (error) {
+        throw cannot("BAD_FRAME", (error as Error).message, error);
+      }
       if (message.type === "error") {
         throw new PeerstreamError(message.code, message.message);
       }
-      if (message.type !== "server-hello") throw new Error(`unexpected "${message.type}" first`);
+      if (message.type !== "server-hello") {
+        throw cannot("BAD_FRAME", `unexpected "${message.type}" first`);
+      }
       if (message.version !== PROTOCOL_VERSION) {
         throw new PeerstreamError(
           "VERSION_MISMATCH",
-          `Cannot talk to the server: it speaks protocol ${message.version}, this client ${PROTOCOL_VERSION}; use a matching peerstream`,
+          `Cannot talk to ${server}: it speaks protocol ${message.version}, this client ${PROTOCOL_VERSION}; use a matching peerstream`,
         );
       }
       return { greeting: message, decoder, rest: frames.slice(1) };

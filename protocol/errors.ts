@@ -5,45 +5,13 @@
  * @module
  */
 
-/** Every error code that can travel on the wire. */
-export type ErrorCode =
-  | "BAD_FRAME"
-  | "FRAME_TOO_LARGE"
-  | "BAD_MESSAGE"
-  | "VERSION_MISMATCH"
-  | "NOT_REGISTERED"
-  | "ALREADY_REGISTERED"
-  | "NAME_TAKEN"
-  | "NAME_INVALID"
-  | "NAME_CONFUSABLE"
-  | "NAME_LIMIT"
-  | "KEY_INVALID"
-  | "UNKNOWN_PEER"
-  | "PEER_OFFLINE"
-  | "PEER_UNREACHABLE"
-  | "MESSAGE_TOO_LARGE"
-  | "INBOX_FULL"
-  | "BAD_SIGNATURE"
-  | "REPLAYED"
-  | "DECRYPT_FAILED"
-  | "KEY_CHANGED"
-  | "VIDEO_NOT_FOUND"
-  | "VIDEO_NOT_READY"
-  | "VIDEO_FAILED"
-  | "RENDITION_NOT_FOUND"
-  | "NOT_PLAYING"
-  | "RATE_LIMITED"
-  | "SERVER_FULL"
-  | "UNAVAILABLE"
-  | "HANDSHAKE_TIMEOUT"
-  | "IDLE_TIMEOUT"
-  | "SLOW_CONSUMER"
-  | "PAUSE_TIMEOUT"
-  | "SHUTTING_DOWN"
-  | "INTERNAL";
-
-/** All error codes, for validation of incoming `error` messages. */
-export const ERROR_CODES: readonly ErrorCode[] = [
+/**
+ * Every error code, in one list: the type {@linkcode ErrorCode} is made from it, and incoming
+ * `error` messages are checked against it. One code for each situation a program branches on:
+ * a connection refused, lost or not greeted in time is `UNAVAILABLE`; a peer that breaks the
+ * framing is `BAD_FRAME`; a deadline before `welcome` is `HANDSHAKE_TIMEOUT`.
+ */
+export const ERROR_CODES = [
   "BAD_FRAME",
   "FRAME_TOO_LARGE",
   "BAD_MESSAGE",
@@ -78,7 +46,10 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "PAUSE_TIMEOUT",
   "SHUTTING_DOWN",
   "INTERNAL",
-];
+] as const;
+
+/** One of {@linkcode ERROR_CODES}; it travels on the wire. */
+export type ErrorCode = typeof ERROR_CODES[number];
 
 /** Options for {@linkcode PeerstreamError}. */
 export interface PeerstreamErrorOptions {

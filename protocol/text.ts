@@ -333,3 +333,22 @@ export function logText(text: string, max: number = LOG_TEXT_MAX): string {
   const quoted = escapeName(kept.replaceAll("\\", "\\\\").replaceAll('"', '\\"'));
   return `"${quoted}"${left > 0 ? `…(+${left})` : ""}`;
 }
+
+/** Most characters of a client's text quoted in an error message. */
+export const QUOTED_MAX = 64;
+
+/**
+ * A client's text (a name, a title) in an error message: quoted, escaped and cut to
+ * {@linkcode QUOTED_MAX} characters, so that the message is safe in a log and on a terminal.
+ *
+ * @example
+ * ```ts
+ * quoted("bob"); // "\"bob\""
+ * ```
+ *
+ * @param text The client's text.
+ * @returns The quoted text.
+ */
+export function quoted(text: string): string {
+  return logText(text, QUOTED_MAX);
+}

@@ -7,6 +7,8 @@ import {
   LOG_TEXT_MAX,
   logText,
   padColumns,
+  quoted,
+  QUOTED_MAX,
   speakerLines,
   terminalLines,
 } from "./text.ts";
@@ -274,4 +276,15 @@ Deno.test("escapeControls() takes a megabyte of joiners in linear time", () => {
   ok(out.length > 0);
   // Generous: a quadratic scan of this input takes minutes, a linear one well under a second.
   ok(performance.now() - started < 20_000);
+});
+
+Deno.test("quoted() quotes, escapes and cuts a client's text for an error message", () => {
+  const table: [string, string][] = [
+    ["bob", '"bob"'],
+    ["", '""'],
+    ['say "hi"\n', '"say \\"hi\\"\\n"'],
+    ["x".repeat(QUOTED_MAX), `"${"x".repeat(QUOTED_MAX)}"`],
+    ["x".repeat(QUOTED_MAX + 1), `"${"x".repeat(QUOTED_MAX)}"…(+1)`],
+  ];
+  for (const [text, expected] of table) equal(quoted(text), expected, JSON.stringify(text));
 });

@@ -15,7 +15,7 @@
  */
 
 import { PeerstreamError } from "../protocol/errors.ts";
-import { logText } from "../protocol/text.ts";
+import { quoted } from "../protocol/text.ts";
 import type { ErrorCode } from "../protocol/errors.ts";
 import type { PublicKeysText } from "../protocol/e2e.ts";
 import type { LeaveReason, PeerReachability } from "../protocol/messages.ts";
@@ -329,17 +329,6 @@ export function nameLimit(
     ? `your key already holds ${limit.perKey} names; use one of them, or ask the operator to release one`
     : `the server holds ${limit.total} names, its limit; ask the operator to release some`;
   return new PeerstreamError("NAME_LIMIT", `Cannot register "${name}": ${why}`);
-}
-
-/**
- * Untrusted text (a name a client typed) as it goes into an error message: quoted, escaped and
- * cut (`logText`).
- *
- * @param text The text.
- * @returns The quoted text.
- */
-export function quoted(text: string): string {
-  return logText(text, 64);
 }
 
 /** `UNKNOWN_PEER`. */

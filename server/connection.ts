@@ -12,6 +12,7 @@
  * @module
  */
 
+import { PeerstreamError } from "../protocol/errors.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder, readUint32 } from "../protocol/frame.ts";
 import { decodeMessage, encodeMessage, type Message } from "../protocol/messages.ts";
 import type { Transport } from "./transport.ts";
@@ -84,23 +85,41 @@ export function peerFault(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Thrown out of {@linkcode Connection.messages} when the peer sends something undecodable. */
-export class ProtocolViolation extends Error {
-  /** `FRAME_TOO_LARGE` when a frame header declared too many bytes, else `BAD_FRAME`. */
-  readonly code: "BAD_FRAME" | "FRAME_TOO_LARGE";
+/** The codes of a {@linkcode protocolViolation}. */
+export type ViolationCode = "BAD_FRAME" | "FRAME_TOO_LARGE" | "HANDSHAKE_TIMEOUT";
 
-  /**
-   * @param message What was wrong.
-   * @param options The decode error, and the code (default `BAD_FRAME`).
-   */
-  constructor(
-    message: string,
-    options?: ErrorOptions & { code?: "BAD_FRAME" | "FRAME_TOO_LARGE" },
-  ) {
-    super(message, options);
-    this.name = "ProtocolViolation";
-    this.code = options?.code ?? "BAD_FRAME";
-  }
+const _VIOLATION_CODES: ReadonlySet<string> = new Set<ViolationCode>([
+  "BAD_FRAME",
+  "FRAME_TOO_LARGE",
+  "HANDSHAKE_TIMEOUT",
+]);
+
+/**
+ * The error thrown out of {@linkcode Connection.messages} (and a WebSocket's reads) when the peer
+ * breaks the protocol: the server tells it the code and closes it.
+ *
+ * @param message What was wrong.
+ * @param options The decode error, and the code: `FRAME_TOO_LARGE` when a frame header declared
+ * too many bytes, `HANDSHAKE_TIMEOUT` when nothing came in time. @default {"BAD_FRAME"}
+ * @returns The error.
+ */
+export function protocolViolation(
+  message: string,
+  options?: { cause?: unknown; code?: ViolationCode },
+): PeerstreamError {
+  return new PeerstreamError(options?.code ?? "BAD_FRAME", message, { cause: options?.cause });
+}
+
+/**
+ * Whether an error is a {@linkcode protocolViolation}: the peer's fault, to be told and closed.
+ *
+ * @param error Anything thrown.
+ * @returns True for a {@linkcode PeerstreamError} with a violation code.
+ */
+export function isProtocolViolation(
+  error: unknown,
+): error is PeerstreamError & { code: ViolationCode } {
+  return error instanceof PeerstreamError && _VIOLATION_CODES.has(error.code);
 }
 
 /** The transport seam: logic sees messages in, `send`, `sendMedia` and `close`. */
@@ -240,7 +259,7 @@ export class Connection {
   /**
    * Reads messages until the peer closes.
    *
-   * @throws {ProtocolViolation} When a frame or message is malformed; the caller should report it
+   * @throws {PeerstreamError} A {@linkcode protocolViolation} When a frame or message is malformed; the caller should report it
    * and close.
    */
   async *messages(): AsyncGenerator<Message> {
@@ -256,7 +275,7 @@ export class Connection {
    * Reads messages until the peer closes, yielding the messages that each read completed
    * together, so that the caller can answer them in one {@linkcode Connection.batch}.
    *
-   * @throws {ProtocolViolation} When a frame or message is malformed, after yielding the good
+   * @throws {PeerstreamError} A {@linkcode protocolViolation} When a frame or message is malformed, after yielding the good
    * messages ahead of it; the caller should report it and close.
    */
   async *readBatches(): AsyncGenerator<Message[]> {
@@ -284,18 +303,18 @@ export class Connection {
         frames = this.#decoder.push(buffer.subarray(0, n));
       } catch (error) {
         // The frame layer only fails on a declared length over the cap.
-        throw new ProtocolViolation((error as Error).message, {
+        throw protocolViolation((error as Error).message, {
           cause: error,
           code: error instanceof RangeError ? "FRAME_TOO_LARGE" : "BAD_FRAME",
         });
       }
       const messages: Message[] = [];
-      let violation: ProtocolViolation | undefined;
+      let violation: PeerstreamError | undefined;
       for (const frame of frames) {
         try {
           messages.push(decodeMessage(frame));
         } catch (error) {
-          violation = new ProtocolViolation((error as Error).message, { cause: error });
+          violation = protocolViolation((error as Error).message, { cause: error });
           break;
         }
       }

@@ -6,7 +6,8 @@ import {
   encodeMessage,
   type Message,
 } from "../protocol/messages.ts";
-import { Connection, isPeerGone, ProtocolViolation } from "./connection.ts";
+import { PeerstreamError } from "../protocol/errors.ts";
+import { Connection, isPeerGone, isProtocolViolation, protocolViolation } from "./connection.ts";
 import type { Transport } from "./transport.ts";
 import {
   concatBytes,
@@ -148,7 +149,7 @@ const MALFORMED: readonly [string, Uint8Array, string, ErrorConstructor][] = [
   ],
 ];
 
-Deno.test("Connection.messages() throws ProtocolViolation for a malformed frame", async () => {
+Deno.test("Connection.messages() throws a BAD_FRAME protocol violation for a malformed frame", async () => {
   for (const [label, frame, fragment, causeClass] of MALFORMED) {
     const { server, client } = await socketPair();
     const connection = new Connection(server);
@@ -160,8 +161,9 @@ Deno.test("Connection.messages() throws ProtocolViolation for a malformed frame"
         for await (const message of connection.messages()) received.push(message);
       })()),
       (error: unknown) => {
-        ok(error instanceof ProtocolViolation, `${label}: ${error}`);
-        equal(error.name, "ProtocolViolation");
+        ok(isProtocolViolation(error), `${label}: ${error}`);
+        equal(error.name, "PeerstreamError");
+        equal(error.code, "BAD_FRAME", label);
         ok(error.message.includes(fragment), `${label}: "${error.message}" lacks "${fragment}"`);
         ok(error.cause instanceof causeClass, `${label}: cause ${error.cause}`);
         return true;
@@ -173,7 +175,7 @@ Deno.test("Connection.messages() throws ProtocolViolation for a malformed frame"
   }
 });
 
-Deno.test("Connection.messages() throws ProtocolViolation for an oversized length before the payload", async () => {
+Deno.test("Connection.messages() throws FRAME_TOO_LARGE for an oversized length before the payload", async () => {
   for (const length of [MAX_FRAME_BYTES + 1, 0xffff_ffff]) {
     const { server, client } = await socketPair();
     const connection = new Connection(server);
@@ -183,7 +185,8 @@ Deno.test("Connection.messages() throws ProtocolViolation for an oversized lengt
     // Only the header is sent and the socket stays open: the check must not wait for a payload.
     await writeAll(client, header);
     await rejects(deadline(collect(connection)), (error: unknown) => {
-      ok(error instanceof ProtocolViolation, String(error));
+      ok(isProtocolViolation(error), String(error));
+      equal(error.code, "FRAME_TOO_LARGE");
       ok(error.message.includes(`declared length ${length}`), error.message);
       ok(error.message.includes(`${MAX_FRAME_BYTES}-byte limit`), error.message);
       ok(error.cause instanceof RangeError);
@@ -379,7 +382,7 @@ Deno.test("isPeerGone() is false for other errors and non-errors", () => {
     new Deno.errors.TimedOut("x"),
     new Deno.errors.ConnectionRefused("x"),
     new Deno.errors.NotFound("x"),
-    new ProtocolViolation("x"),
+    protocolViolation("x"),
     undefined,
     null,
     "BrokenPipe",
@@ -524,4 +527,21 @@ Deno.test("Connection.dropMedia() ends media being written with its current fram
       deepEqual(got, [...ended, "pong", "2:1000", "2:1000", "2:1000"]);
     });
   }
+});
+
+Deno.test("isProtocolViolation() is true only for the codes that close a connection for breaking the protocol", () => {
+  const table: [unknown, boolean][] = [
+    [protocolViolation("x"), true],
+    [protocolViolation("x", { code: "FRAME_TOO_LARGE" }), true],
+    [protocolViolation("x", { code: "HANDSHAKE_TIMEOUT" }), true],
+    [new PeerstreamError("BAD_FRAME", "x"), true],
+    [new PeerstreamError("UNAVAILABLE", "x"), false],
+    [new PeerstreamError("INTERNAL", "x"), false],
+    [new PeerstreamError("VIDEO_FAILED", "x"), false],
+    [new SyntaxError("x"), false],
+    [{ code: "BAD_FRAME", message: "x" }, false],
+    [undefined, false],
+  ];
+  for (const [value, expected] of table) equal(isProtocolViolation(value), expected, String(value));
+  equal(protocolViolation("x").code, "BAD_FRAME", "the default code");
 });

@@ -7,7 +7,7 @@
 
 import { PeerstreamError } from "../protocol/errors.ts";
 import type { ClientMessage } from "../protocol/messages.ts";
-import { logText } from "../protocol/text.ts";
+import { quoted } from "../protocol/text.ts";
 import type { SegmentStore } from "../video/segment_store.ts";
 import type { VideoLibrary } from "../video/videos.ts";
 import { closeAfterFlush, type ServerClient } from "./client.ts";
@@ -38,17 +38,6 @@ export interface DispatchContext {
   readonly stats: ServerStats;
   /** Resolves once the library is open; rejects when it cannot be. @default {never, when absent} */
   videosLoaded?(): Promise<VideoLibrary>;
-}
-
-/**
- * Untrusted text (a name or title a client typed) as it goes into an error message: quoted,
- * escaped and cut, so that the message is safe in a log and on a terminal.
- *
- * @param text The client's text.
- * @returns The quoted text.
- */
-export function quoted(text: string): string {
-  return logText(text, 64);
 }
 
 /**

@@ -6,10 +6,11 @@
  */
 
 import { encodeMediaFrames } from "../protocol/messages.ts";
+import { STREAM_DEFAULTS } from "./limits.ts";
 
 /** Options for {@linkcode FramedSegments}. */
 export interface FramedSegmentsOptions {
-  /** Most media bytes per frame: what a control frame may wait for beyond the write in flight. @default {65536} */
+  /** Most media bytes per frame: what a control frame may wait for beyond the write in flight. @default {STREAM_DEFAULTS.chunkBytes} */
   chunkBytes?: number;
   /**
    * Framed copies kept per segment (stream id and index pairs), most recently used first; a
@@ -36,7 +37,7 @@ export class FramedSegments {
 
   /** @param options The frame size and how many copies per segment to keep. */
   constructor(options: FramedSegmentsOptions = {}) {
-    this.#chunkBytes = options.chunkBytes ?? 64 * 1024;
+    this.#chunkBytes = options.chunkBytes ?? STREAM_DEFAULTS.chunkBytes;
     this.#copies = options.copiesPerSegment ?? 4;
   }
 

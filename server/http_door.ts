@@ -14,6 +14,7 @@
  * @module
  */
 
+import { PeerstreamError } from "../protocol/errors.ts";
 import { delay } from "./_async.ts";
 import { isPeerGone } from "./connection.ts";
 import {
@@ -102,13 +103,21 @@ const REFUSE_HEAD_MS = 1000;
 /** The pause after an accept error, ms. */
 const ACCEPT_BACKOFF_MS = 100;
 
-/** Raised inside the door when a phase's deadline passes. */
-class DeadlineExceeded extends Error {
-  /** @param phase Which phase. */
-  constructor(phase: string) {
-    super(`${phase} deadline passed`);
-    this.name = "DeadlineExceeded";
-  }
+/** The deadlines of the door: a request head in time, a response taken in time. */
+type _Phase = "request head" | "response";
+
+/**
+ * Raised inside the door when a phase's deadline passes: the head did not come in time
+ * (`HANDSHAKE_TIMEOUT`) or the peer did not take the response (`SLOW_CONSUMER`).
+ */
+function _deadlineExceeded(phase: _Phase): PeerstreamError {
+  const code = phase === "response" ? "SLOW_CONSUMER" : "HANDSHAKE_TIMEOUT";
+  return new PeerstreamError(code, `${phase} deadline passed`);
+}
+
+function _isDeadline(error: unknown): boolean {
+  return error instanceof PeerstreamError &&
+    (error.code === "HANDSHAKE_TIMEOUT" || error.code === "SLOW_CONSUMER");
 }
 
 /** The web door: accepts, admits, reads heads, answers. */
@@ -282,7 +291,7 @@ export class HttpDoor {
         { head: head.method === "HEAD", keepAlive: false },
       );
     } catch (error) {
-      if (!isPeerGone(error) && !(error instanceof DeadlineExceeded)) throw error;
+      if (!isPeerGone(error) && !_isDeadline(error)) throw error;
     } finally {
       this.#refusing--;
       if (conn !== undefined) closeQuietly(conn);
@@ -317,7 +326,7 @@ export class HttpDoor {
       try {
         await this.#write(conn, answer, { head: head.method === "HEAD", keepAlive });
       } catch (error) {
-        if (isPeerGone(error) || error instanceof DeadlineExceeded) return false;
+        if (isPeerGone(error) || _isDeadline(error)) return false;
         throw error;
       }
       if (answer.takeOver !== undefined) {
@@ -331,7 +340,7 @@ export class HttpDoor {
 
   /** A head that was malformed, too large or too slow: say so if it helps, log once in a while. */
   async #badRequest(conn: DoorConn, from: Deno.NetAddr, error: unknown) {
-    if (isPeerGone(error) || error instanceof DeadlineExceeded) return;
+    if (isPeerGone(error) || _isDeadline(error)) return;
     if (!(error instanceof SyntaxError) && !(error instanceof RangeError)) throw error;
     const status = error instanceof RangeError ? 431 : 400;
     this.#options.log.limited(
@@ -375,7 +384,7 @@ class HeadReader {
    * @param headMs How long the whole head may take once it started (never later than
    * `firstByteMs` when no byte was waiting).
    * @returns The head, or null when the peer closed between requests.
-   * @throws {DeadlineExceeded} When a deadline passed (the socket is closed).
+   * @throws {PeerstreamError} `HANDSHAKE_TIMEOUT` when a deadline passed (the socket is closed).
    * @throws {RangeError} When the head is over the limit.
    * @throws {SyntaxError} When the head is malformed.
    */
@@ -426,9 +435,9 @@ class HeadReader {
 
 /**
  * Runs `work` on `conn` within `ms`; past it the socket is closed (which ends the work) and
- * {@linkcode DeadlineExceeded} is thrown.
+ * a `_deadlineExceeded` error is thrown.
  */
-async function deadline<T>(conn: DoorConn, work: Promise<T>, ms: number, phase: string) {
+async function deadline<T>(conn: DoorConn, work: Promise<T>, ms: number, phase: _Phase) {
   let expired = false;
   const timer = setTimeout(() => {
     expired = true;
@@ -437,10 +446,10 @@ async function deadline<T>(conn: DoorConn, work: Promise<T>, ms: number, phase: 
   try {
     const result = await work;
     // Closing may end the work quietly (a read gives null): still the deadline's doing.
-    if (expired) throw new DeadlineExceeded(phase);
+    if (expired) throw _deadlineExceeded(phase);
     return result;
   } catch (error) {
-    if (expired) throw new DeadlineExceeded(phase);
+    if (expired) throw _deadlineExceeded(phase);
     throw error;
   } finally {
     clearTimeout(timer);

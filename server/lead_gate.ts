@@ -7,11 +7,13 @@
  * @module
  */
 
+import { DEFAULT_LIMITS, STREAM_DEFAULTS } from "./limits.ts";
+
 /** Options for {@linkcode LeadGate}. */
 export interface LeadGateOptions {
-  /** A segment needed within this many seconds of playback always goes. @default {2} */
+  /** A segment needed within this many seconds of playback always goes. @default {STREAM_DEFAULTS.urgentSeconds} */
   urgentSeconds?: number;
-  /** Bytes waiting for sockets above which lead-filling segments wait. @default {16 MiB} */
+  /** Bytes waiting for sockets above which lead-filling segments wait. @default {DEFAULT_LIMITS.leadBacklogBytes} */
   maxBacklogBytes?: number;
   /** Waiters woken per write that ends with the backlog under the bound. @default {4} */
   wakePerWrite?: number;
@@ -43,8 +45,8 @@ export class LeadGate {
 
   /** @param options The urgency horizon, the backlog bound, and how many to wake at a time. */
   constructor(options: LeadGateOptions = {}) {
-    this.#urgentSeconds = options.urgentSeconds ?? 2;
-    this.#maxBacklogBytes = options.maxBacklogBytes ?? 16 * 1024 * 1024;
+    this.#urgentSeconds = options.urgentSeconds ?? STREAM_DEFAULTS.urgentSeconds;
+    this.#maxBacklogBytes = options.maxBacklogBytes ?? DEFAULT_LIMITS.leadBacklogBytes;
     this.#wakePerWrite = options.wakePerWrite ?? 4;
   }
 

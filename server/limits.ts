@@ -132,7 +132,10 @@ export interface ServerLimits {
   webRequestsPerConnection: number;
   /** `--web`: a response must be taken by the peer within this, ms (else closed). */
   webResponseMs: number;
-  /** `--web`: a WebSocket's first frame must arrive within this of the upgrade, ms (`BAD_FRAME`). */
+  /**
+   * `--web`: a WebSocket's first frame must arrive within this of the upgrade, ms
+   * (`HANDSHAKE_TIMEOUT`).
+   */
   webSocketFirstFrameMs: number;
   /** `--web`: how long a closing WebSocket waits for the peer's close frame, ms (then destroyed). */
   webSocketCloseMs: number;
@@ -187,6 +190,27 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   webSocketFirstFrameMs: 10_000,
   webSocketCloseMs: 2_000,
 };
+
+/**
+ * Pacing constants of every stream (not tunable per server): how media is cut into frames and how
+ * far ahead of a viewer it may go. The stall and pause limits are in {@linkcode ServerLimits}.
+ */
+export const STREAM_DEFAULTS = {
+  /** Media bytes per frame: a control message never waits for more than the rest of one. */
+  chunkBytes: 64 * 1024,
+  /** How far ahead of the viewer's playback the server may send, seconds. */
+  leadSeconds: 6,
+  /** A segment needed within this many seconds of playback goes whatever the lead gate's backlog. */
+  urgentSeconds: 2,
+  /** Longest sleep of the pacing loop, ms, so that stalls are noticed promptly. */
+  maxSleepMs: 500,
+  /**
+   * Segments sent but not yet confirmed. Bytes written cannot be recalled from the socket, so each
+   * one commits a rendition ahead of time: two keep the link busy while a slow link is noticed
+   * within about a segment.
+   */
+  maxSegmentsInFlight: 2,
+} as const;
 
 /** The environment variable that overrides limits (tests): a JSON object of {@linkcode ServerLimits} fields. */
 export const LIMITS_ENV = "PEERSTREAM_LIMITS";

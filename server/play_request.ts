@@ -5,7 +5,7 @@
  */
 
 import { PeerstreamError } from "../protocol/errors.ts";
-import { logText } from "../protocol/text.ts";
+import { quoted } from "../protocol/text.ts";
 import type { PlayMessage, Quality, VideoSummary } from "../protocol/messages.ts";
 import { normalizePlayArgument, suggestTitles } from "../video/catalog.ts";
 import type { PreparedTitle } from "../video/segmenter.ts";
@@ -130,11 +130,6 @@ function _lookup(videos: VideoLibrary, title: string) {
   if (target === null) return null;
   const named = videos.get(target.title);
   return named === null ? null : { entry: named, height: target.height };
-}
-
-/** The client's title in an error message: quoted, escaped and cut. */
-function quoted(title: string): string {
-  return logText(title, 64);
 }
 
 function findTitle(

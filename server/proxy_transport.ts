@@ -14,20 +14,9 @@
  * @module
  */
 
+import { PeerstreamError } from "../protocol/errors.ts";
 import { MAX_PROXY_HEADER_BYTES, parseProxyHeader } from "./proxy_protocol.ts";
 import type { Transport } from "./transport.ts";
-
-/** Why a connection from a trusted balancer was refused. */
-export class ProxyRefused extends Error {
-  /**
-   * @param message What was wrong.
-   * @param options The parse error, if any.
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ProxyRefused";
-  }
-}
 
 /**
  * Parses `--trust-proxy ADDR[,ADDR]`.
@@ -68,8 +57,9 @@ export interface ProxyOptions {
  * @param options The trusted addresses and the deadline.
  * @returns `conn` itself when it is not from a trusted address; otherwise a transport whose
  * `remoteAddr` is the client's and whose first reads give the bytes that followed the header.
- * @throws {ProxyRefused} When a trusted address sends no valid header in time; the caller closes
- * the connection.
+ * @throws {PeerstreamError} When a trusted address sends no valid header (`BAD_FRAME`), none in
+ * time (`HANDSHAKE_TIMEOUT`), or fails or closes first (`UNAVAILABLE`); the caller closes the
+ * connection.
  */
 export async function acceptProxied(conn: Transport, options: ProxyOptions): Promise<Transport> {
   const addr = conn.remoteAddr;
@@ -92,24 +82,20 @@ export async function acceptProxied(conn: Transport, options: ProxyOptions): Pro
       try {
         n = await conn.read(buffer.subarray(filled));
       } catch (error) {
-        throw new ProxyRefused(late ? `no PROXY header within ${timeoutMs} ms` : "read failed", {
-          cause: error,
-        });
+        throw late ? _late(timeoutMs, error) : _refused("UNAVAILABLE", "read failed", error);
       }
       if (n === null) {
-        throw new ProxyRefused(
-          late ? `no PROXY header within ${timeoutMs} ms` : "closed before a PROXY header",
-        );
+        throw late ? _late(timeoutMs) : _refused("UNAVAILABLE", "closed before a PROXY header");
       }
       filled += n;
       let parsed;
       try {
         parsed = parseProxyHeader(buffer.subarray(0, filled));
       } catch (error) {
-        throw new ProxyRefused((error as Error).message, { cause: error });
+        throw _refused("BAD_FRAME", (error as Error).message, error);
       }
       if (parsed.state === "none") {
-        throw new ProxyRefused(`no PROXY header from trusted proxy ${addr.hostname}`);
+        throw _refused("BAD_FRAME", `no PROXY header from trusted proxy ${addr.hostname}`);
       }
       if (parsed.state === "done") {
         const remoteAddr: Deno.NetAddr = parsed.header.kind === "proxy"
@@ -117,7 +103,7 @@ export async function acceptProxied(conn: Transport, options: ProxyOptions): Pro
           : addr;
         return new ProxiedTransport(conn, remoteAddr, buffer.slice(parsed.length, filled));
       }
-      if (filled === buffer.length) throw new ProxyRefused("PROXY header too long");
+      if (filled === buffer.length) throw _refused("BAD_FRAME", "PROXY header too long");
     }
   } finally {
     clearTimeout(timer);
@@ -151,4 +137,17 @@ class ProxiedTransport implements Transport {
   close(): void {
     this.#inner.close();
   }
+}
+
+/** A refused balancer connection: the message is the log's reason. */
+function _refused(
+  code: "BAD_FRAME" | "UNAVAILABLE" | "HANDSHAKE_TIMEOUT",
+  why: string,
+  cause?: unknown,
+): PeerstreamError {
+  return new PeerstreamError(code, why, { cause });
+}
+
+function _late(timeoutMs: number, cause?: unknown): PeerstreamError {
+  return _refused("HANDSHAKE_TIMEOUT", `no PROXY header within ${timeoutMs} ms`, cause);
 }

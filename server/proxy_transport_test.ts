@@ -1,5 +1,6 @@
 import { deepEqual, equal, rejects, throws } from "node:assert/strict";
-import { acceptProxied, parseTrustedProxies, ProxyRefused } from "./proxy_transport.ts";
+import { PeerstreamError } from "../protocol/errors.ts";
+import { acceptProxied, parseTrustedProxies } from "./proxy_transport.ts";
 import { socketPair, writeAll } from "../tests/_util.ts";
 
 async function readSome(transport: { read(b: Uint8Array): Promise<number | null> }, n: number) {
@@ -60,18 +61,18 @@ Deno.test("acceptProxied() passes an untrusted connection through untouched, hea
 });
 
 Deno.test("acceptProxied() refuses a trusted address that sends no header, a bad one, or none in time", async () => {
-  const cases: [string | null, RegExp][] = [
-    ["\u0000\u0000\u0000\u0010{}", /no PROXY header from trusted proxy 127\.0\.0\.1/],
-    ["PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\n", /not a port/],
-    [null, /no PROXY header within 200 ms/],
+  const cases: [string | null, string, RegExp][] = [
+    ["\u0000\u0000\u0000\u0010{}", "BAD_FRAME", /no PROXY header from trusted proxy 127\.0\.0\.1/],
+    ["PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\n", "BAD_FRAME", /not a port/],
+    [null, "HANDSHAKE_TIMEOUT", /no PROXY header within 200 ms/],
   ];
-  for (const [sent, message] of cases) {
+  for (const [sent, code, message] of cases) {
     const { server, client } = await socketPair();
     try {
       if (sent !== null) await writeAll(client, new TextEncoder().encode(sent));
       await rejects(
         acceptProxied(server, { trusted: new Set(["127.0.0.1"]), timeoutMs: 200 }),
-        (e: Error) => e instanceof ProxyRefused && message.test(e.message),
+        (e: Error) => e instanceof PeerstreamError && e.code === code && message.test(e.message),
       );
     } finally {
       try {

@@ -18,6 +18,7 @@ import { PeerstreamError } from "../protocol/errors.ts";
 import type { ErrorCode } from "../protocol/errors.ts";
 import type { PublicKeysText } from "../protocol/e2e.ts";
 import type { LeaveReason } from "../protocol/messages.ts";
+import { quoted } from "../protocol/text.ts";
 import { type Announcement, PresenceReplica } from "./cluster_presence.ts";
 import { describeCorrupt, OncePerInterval } from "./cluster_corrupt.ts";
 import {
@@ -54,7 +55,6 @@ import {
   notRegistered,
   type PeerKeys,
   peerOffline,
-  quoted,
   recipientLeft,
   unknownPeer,
   type Welcome,
@@ -241,7 +241,7 @@ export class RedisCommunity<C> implements Community<C> {
       await community.#sync();
     } catch (error) {
       await community.#link.close();
-      if (error instanceof CorruptStateError) {
+      if (_isCorruptState(error)) {
         throw new Error(`Cannot join ${where}: ${error.message}`, { cause: error });
       }
       throw error;
@@ -691,7 +691,7 @@ export class RedisCommunity<C> implements Community<C> {
     if (this.#closed || this.#syncing !== null || !this.#link.ready) return;
     this.#sync().catch((error) => {
       const line = `cluster: cannot resynchronise yet: ${errorText(error)}`;
-      if (!(error instanceof CorruptStateError)) return this.#events.log(line);
+      if (!(_isCorruptState(error))) return this.#events.log(line);
       const once = this.#corruptLog.line(line, error.message);
       if (once !== undefined) this.#events.log(once);
     });
@@ -728,7 +728,7 @@ export class RedisCommunity<C> implements Community<C> {
       if (reply[0] === "TAKEN") return this.#fatal();
       if (reply[0] === "CORRUPT") {
         this.#replica.unhold();
-        throw new CorruptStateError(describeCorrupt(reply)!);
+        throw _corruptState(describeCorrupt(reply)!);
       }
       this.#applySync(reply);
       if (!wasUp) this.#events.log("cluster: connected to Redis; presence is in sync");
@@ -909,13 +909,16 @@ export class RedisCommunity<C> implements Community<C> {
   }
 }
 
-/** A script found a value in Redis it cannot use; the message names the key (see `describeCorrupt`). */
-class CorruptStateError extends Error {
-  /** @param message The description. */
-  constructor(message: string) {
-    super(message);
-    this.name = "CorruptStateError";
-  }
+/**
+ * A script found a value in Redis it cannot use: `INTERNAL` (the cluster's state, not the
+ * client's request, is at fault); the message names the key (see `describeCorrupt`).
+ */
+function _corruptState(message: string): PeerstreamError {
+  return new PeerstreamError("INTERNAL", message);
+}
+
+function _isCorruptState(error: unknown): error is PeerstreamError {
+  return error instanceof PeerstreamError && error.code === "INTERNAL";
 }
 
 function unavailable(): PeerstreamError {

@@ -17,7 +17,7 @@ import { AcceptFailures, isOutOfDescriptors } from "./accept_failures.ts";
 import { addressGroup } from "./address_group.ts";
 import { Admission, type Admit, chooseEviction } from "./admission.ts";
 import { closeAfterFlush, newClient, type ServerClient } from "./client.ts";
-import { Connection, ProtocolViolation } from "./connection.ts";
+import { Connection, isProtocolViolation } from "./connection.ts";
 import { Directory } from "./directory.ts";
 import { dispatch, type DispatchContext } from "./dispatch.ts";
 import { allowedBeforeWelcome, type VerifiedHello, verifyHello } from "./handshake.ts";
@@ -37,7 +37,7 @@ import { type Community, errorText, MemoryCommunity, type Welcome } from "./comm
 import { connectionEvents } from "./community_events.ts";
 // Type only: the Redis community (and its npm client) loads only in cluster mode, see start().
 import type { ClusterTiming } from "./redis_community.ts";
-import { acceptProxied, ProxyRefused } from "./proxy_transport.ts";
+import { acceptProxied } from "./proxy_transport.ts";
 import { acceptTls, secureContext } from "./tls_conn.ts";
 import type { SecureContext } from "node:tls";
 import { LeadGate } from "./lead_gate.ts";
@@ -613,7 +613,7 @@ export class PeerstreamServer implements MetricsSource {
     try {
       await this.#readLoop(client);
     } catch (error) {
-      if (!(error instanceof ProtocolViolation)) throw error;
+      if (!isProtocolViolation(error)) throw error;
       client.closeWhy = `${error.code}: ${error.message}`;
       this.stats.refuse(error.code);
       conn.send({
@@ -640,7 +640,8 @@ export class PeerstreamServer implements MetricsSource {
     try {
       return await acceptProxied(accepted, { trusted });
     } catch (error) {
-      if (!(error instanceof ProxyRefused)) throw error;
+      // acceptProxied refuses with a PeerstreamError; anything else is a fault.
+      if (!(error instanceof PeerstreamError)) throw error;
       const from = accepted.remoteAddr as Deno.NetAddr;
       this.#log.limited(
         `refused ${from.hostname}`,

@@ -15,22 +15,8 @@ import { PeerstreamError } from "../protocol/errors.ts";
 import type { Connection } from "./connection.ts";
 import { FramedSegments } from "./framed_segments.ts";
 import { LeadGate } from "./lead_gate.ts";
-
-/** Pacing tunables. */
-export const STREAM_DEFAULTS = {
-  /** Media bytes per frame: a control message never waits for more than the rest of one. */
-  chunkBytes: 64 * 1024,
-  /** How far ahead of the viewer's playback the server may send, seconds. */
-  leadSeconds: 6,
-  /** Longest sleep of the pacing loop, ms, so that stalls are noticed promptly. */
-  maxSleepMs: 500,
-  /**
-   * Segments sent but not yet confirmed. Bytes written cannot be recalled from the socket, so each
-   * one commits a rendition ahead of time: two keep the link busy while a slow link is noticed
-   * within about a segment.
-   */
-  maxSegmentsInFlight: 2,
-} as const;
+import { DEFAULT_LIMITS, STREAM_DEFAULTS } from "./limits.ts";
+import { pauseTimeoutEnding, StreamPacing, type StreamPhase } from "./stream_state.ts";
 
 /** The lead gate of sessions started without one (the server passes its own). */
 const DEFAULT_GATE = new LeadGate();
@@ -65,12 +51,23 @@ export interface StreamSessionOptions {
   position?: number;
   /** Media bytes sent but unconfirmed before sending waits. */
   maxUnackedBytes: number;
-  /** A full window this long moves the viewer to the lowest rendition, ms. @default {3000} */
+  /**
+   * A full window this long moves the viewer to the lowest rendition, ms.
+   * @default {DEFAULT_LIMITS.stallStepDownMs}
+   */
   stallStepDownMs?: number;
-  /** A full window, or no confirmation, this long stops the stream, ms. @default {15000} */
+  /**
+   * A full window, or no confirmation, this long stops the stream, ms.
+   * @default {DEFAULT_LIMITS.stallStopMs}
+   */
   stallStopMs?: number;
-  /** A pause this long ends the stream with `PAUSE_TIMEOUT`, ms. @default {1800000} */
+  /**
+   * A pause this long ends the stream with `PAUSE_TIMEOUT`, ms.
+   * @default {DEFAULT_LIMITS.pauseTimeoutMs}
+   */
   pauseTimeoutMs?: number;
+  /** The time and timers. @default {SYSTEM_CLOCK} */
+  clock?: StreamClock;
   /** Called once when the stream ends, with a detail for the log. */
   onEnd: (reason: StreamEndReason, detail?: string) => void;
   /**
@@ -81,14 +78,6 @@ export interface StreamSessionOptions {
   onSegment?: (lagSeconds: number) => void;
 }
 
-interface Sent {
-  bytes: number;
-  startedAt: number;
-  mediaEnd: number;
-  /** The segment's duration: its sample weighs at least this much. */
-  mediaSeconds: number;
-}
-
 interface EndOptions {
   re?: number;
   code?: ErrorCode;
@@ -96,88 +85,53 @@ interface EndOptions {
   detail?: string;
 }
 
-/**
- * The viewer's playback clock as the server models it: it starts at the first confirmed segment
- * of an epoch, stops while paused, and never runs past what the viewer has (a stall shifts it).
- */
-class _PlayClock {
-  #origin = 0;
-  #elapsedMs = 0;
-  #runningSince: number | null = null;
-  #started = false;
-  #paused = false;
-
-  reset(origin: number, paused: boolean) {
-    this.#origin = origin;
-    this.#elapsedMs = 0;
-    this.#runningSince = null;
-    this.#started = false;
-    this.#paused = paused;
-  }
-
-  /** The first segment of the epoch arrived: playback begins (unless paused). */
-  start(now: number) {
-    if (this.#started) return;
-    this.#started = true;
-    if (!this.#paused) this.#runningSince = now;
-  }
-
-  pause(now: number) {
-    if (this.#paused) return;
-    this.#paused = true;
-    if (this.#runningSince !== null) this.#elapsedMs += now - this.#runningSince;
-    this.#runningSince = null;
-  }
-
-  resume(now: number) {
-    if (!this.#paused) return;
-    this.#paused = false;
-    if (this.#started) this.#runningSince = now;
-  }
-
-  playhead(now: number): number {
-    const running = this.#runningSince === null ? 0 : now - this.#runningSince;
-    return this.#origin + (this.#elapsedMs + running) / 1000;
-  }
-
-  /** The player cannot play what it does not have: hold the clock at `mediaEnd`. */
-  capAt(mediaEnd: number, now: number) {
-    const over = this.playhead(now) - mediaEnd;
-    if (over > 0) this.#elapsedMs -= over * 1000;
-  }
+/** The time and timers a stream uses; a test passes a fake one that it moves by hand. */
+export interface StreamClock {
+  /** The time, ms, monotonic. */
+  now(): number;
+  /**
+   * Calls `fn` once, `ms` from now.
+   *
+   * @returns A function that cancels the call (harmless once it happened).
+   */
+  schedule(fn: () => void, ms: number): () => void;
 }
 
-/** Streams one title to one viewer. */
+/** The real clock: `performance.now()` and the global timers. */
+export const SYSTEM_CLOCK: Readonly<StreamClock> = Object.freeze({
+  now: () => performance.now(),
+  schedule(fn: () => void, ms: number): () => void {
+    const timer = setTimeout(fn, ms);
+    return () => clearTimeout(timer);
+  },
+});
+
+/**
+ * Streams one title to one viewer: the I/O around {@linkcode StreamPacing}, which decides. This
+ * class reads the clock it is given, sleeps, reads segments and writes to the connection.
+ */
 export class StreamSession {
   readonly streamId: number;
   readonly #conn: Connection;
   readonly #options: StreamSessionOptions;
+  readonly #clock: StreamClock;
   readonly #abort = new AbortController();
   readonly #estimator: EwmaEstimator;
   /** The ladder as ABR sees it: bit rates made non-decreasing with height. */
   readonly #ladder: { height: number; bitrate: number }[];
-  readonly #clock = new _PlayClock();
+  readonly #pacing: StreamPacing;
   #fixer = new ContinuityFixer();
   readonly #gate: LeadGate;
   #lastThroughput: number | undefined;
   #quality: Quality;
   #current = 0;
-  #epoch = 0;
-  #next = 0;
-  #sent = new Map<number, Sent>();
-  #unackedBytes = 0;
-  #ackedMediaEnd = 0;
-  #lastAckAt = 0;
-  /** When the slow-consumer rules last started counting (start, resume, jump). */
-  #watchFrom = 0;
-  #paused = false;
-  #pauseTimer?: ReturnType<typeof setTimeout>;
+  /** Cancels the pause time limit. */
+  #cancelPauseLimit?: () => void;
   #wake: (() => void) | null = null;
   /** This stream's place in the shared lead queue (see {@linkcode LeadGate}). */
   readonly #gateWake = () => this.#wakeUp();
   /** Uncounts the segment being written from the lead gate's backlog, if it still counts. */
   #backlogRelease: (() => void) | null = null;
-  #ended = false;
 
   /**
    * @param conn The viewer's connection.
@@ -187,6 +141,7 @@ export class StreamSession {
     this.#conn = conn;
     this.#options = options;
     this.streamId = options.streamId;
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#gate = options.leadGate ?? DEFAULT_GATE;
     this.#quality = options.quality;
     let estimator = ESTIMATORS.get(conn);
@@ -208,15 +163,24 @@ export class StreamSession {
         bufferSeconds: Infinity,
       })
       : renditions.findIndex((r) => r.height === options.quality);
-    this.#next = this.#indexAt(options.position ?? 0);
-    this.#ackedMediaEnd = this.#segmentStart(this.#next);
-    this.#clock.reset(this.#ackedMediaEnd, false);
+    this.#pacing = new StreamPacing({
+      segments: renditions[0].segments,
+      position: options.position,
+      maxUnackedBytes: options.maxUnackedBytes,
+      stallStepDownMs: options.stallStepDownMs ?? DEFAULT_LIMITS.stallStepDownMs,
+      stallStopMs: options.stallStopMs ?? DEFAULT_LIMITS.stallStopMs,
+    });
+  }
+
+  /** Where the stream stands (see {@linkcode StreamPhase}). */
+  get phase(): StreamPhase {
+    return this.#pacing.phase;
   }
 
   /** Announces the stream and starts sending. */
   start(): void {
     const p = this.#options.prepared;
-    this.#watchFrom = performance.now();
+    this.#pacing.start(this.#clock.now());
     this.#conn.send({
       type: "stream-start",
       re: this.#options.requestId,
@@ -233,7 +197,7 @@ export class StreamSession {
         bitrate: r.bitrate,
       })),
       quality: this.#quality,
-      position: this.#segmentStart(this.#next),
+      position: this.#pacing.segmentStart(this.#pacing.next),
       epoch: 0,
     });
     this.#run().catch((error) => {
@@ -267,51 +231,32 @@ export class StreamSession {
    */
   seek(position: number, options: { requestId: number; quality?: Quality }): void {
     if (options.quality !== undefined) this.setQuality(options.quality);
-    const index = this.#indexAt(position);
-    this.#epoch++;
+    const jump = this.#pacing.seek(position, this.#clock.now());
     this.#conn.dropMedia(this.streamId);
     this.#fixer = new ContinuityFixer();
-    this.#sent.clear();
-    this.#unackedBytes = 0;
-    this.#next = index;
-    this.#ackedMediaEnd = this.#segmentStart(index);
-    this.#clock.reset(this.#ackedMediaEnd, this.#paused);
-    this.#watchFrom = performance.now();
     this.#conn.send({
       type: "stream-seek",
       re: options.requestId,
       streamId: this.streamId,
-      epoch: this.#epoch,
-      position: this.#ackedMediaEnd,
-      index,
-      paused: this.#paused,
+      ...jump,
     });
     this.#wakeUp();
   }
 
   /** Holds the stream: nothing more is sent, the clock stops, no slow-consumer rule applies. */
   pause(): void {
-    if (this.#paused || this.#ended) return;
-    this.#paused = true;
-    this.#clock.pause(performance.now());
-    const limit = this.#options.pauseTimeoutMs ?? 30 * 60_000;
-    this.#pauseTimer = setTimeout(() => {
-      this.#end("error", {
-        code: "PAUSE_TIMEOUT",
-        message: `Stream ended: paused longer than ${_minutes(limit)}; PLAY it again to continue`,
-        detail: "PAUSE_TIMEOUT",
-      });
-    }, limit);
+    if (!this.#pacing.pause(this.#clock.now())) return;
+    const limit = this.#options.pauseTimeoutMs ?? DEFAULT_LIMITS.pauseTimeoutMs;
+    this.#cancelPauseLimit = this.#clock.schedule(
+      () => this.#end("error", pauseTimeoutEnding(limit)),
+      limit,
+    );
   }
 
   /** Continues a held stream. */
   resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    clearTimeout(this.#pauseTimer);
-    const now = performance.now();
-    this.#clock.resume(now);
-    this.#watchFrom = now;
+    if (!this.#pacing.resume(this.#clock.now())) return;
+    this.#cancelPauseLimit?.();
     this.#wakeUp();
   }
 
@@ -322,20 +267,11 @@ export class StreamSession {
    * @param index The segment index.
    */
   ack(epoch: number, index: number): void {
-    if (epoch !== this.#epoch) return;
-    const sent = this.#sent.get(index);
-    if (sent === undefined) return;
-    this.#sent.delete(index);
-    const now = performance.now();
-    const began = Math.max(sent.startedAt, this.#lastAckAt);
-    this.#estimator.sample(now - began, sent.bytes, { mediaSeconds: sent.mediaSeconds });
-    this.#lastThroughput = (sent.bytes * 8) /
-      (Math.max(now - began, ABR_DEFAULTS.minSampleMs) / 1000);
-    this.#lastAckAt = now;
-    this.#unackedBytes -= sent.bytes;
-    this.#ackedMediaEnd = Math.max(this.#ackedMediaEnd, sent.mediaEnd);
-    this.#clock.start(now);
-    this.#clock.capAt(this.#ackedMediaEnd, now);
+    const sample = this.#pacing.ack(epoch, index, this.#clock.now());
+    if (sample === undefined) return;
+    this.#estimator.sample(sample.ms, sample.bytes, { mediaSeconds: sample.mediaSeconds });
+    this.#lastThroughput = (sample.bytes * 8) /
+      (Math.max(sample.ms, ABR_DEFAULTS.minSampleMs) / 1000);
     this.#wakeUp();
   }
 
@@ -369,18 +305,16 @@ export class StreamSession {
 
   /** Ends without telling the viewer (it left). */
   abort(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    clearTimeout(this.#pauseTimer);
+    if (!this.#pacing.end()) return;
+    this.#cancelPauseLimit?.();
     this.#gate.cancel(this.#gateWake);
     this.#abort.abort();
     this.#wakeUp();
   }
 
   #end(reason: StreamEndReason, options: EndOptions) {
-    if (this.#ended) return;
-    this.#ended = true;
-    clearTimeout(this.#pauseTimer);
+    if (!this.#pacing.end()) return;
+    this.#cancelPauseLimit?.();
     this.#abort.abort();
     this.#wakeUp();
     this.#conn.dropMedia(this.streamId);
@@ -409,107 +343,52 @@ export class StreamSession {
     return index;
   }
 
-  /** The segment containing `position` (clamped to the title). */
-  #indexAt(position: number): number {
-    const segments = this.#options.prepared.renditions[0].segments;
-    let index = 0;
-    for (let i = 1; i < segments.length; i++) {
-      // A position on a boundary (within a microsecond) belongs to the segment that starts there.
-      if (segments[i].start <= position + 1e-6) index = i;
-    }
-    return index;
-  }
-
-  #segmentStart(index: number): number {
-    return this.#options.prepared.renditions[0].segments[index]?.start ?? 0;
-  }
-
-  /** When the viewer last confirmed a segment, or the oldest unconfirmed one was sent. */
-  #lastProgress(): number {
-    let oldest = Infinity;
-    for (const sent of this.#sent.values()) oldest = Math.min(oldest, sent.startedAt);
-    return Math.max(this.#lastAckAt, oldest, this.#watchFrom);
-  }
-
   async #run() {
-    const { prepared } = this.#options;
     const signal = this.#abort.signal;
-    const count = prepared.renditions[0].segments.length;
     while (!signal.aborted) {
-      if (this.#next >= count) {
-        this.#end("finished", {});
-        return;
-      }
-      const epoch = this.#epoch;
-      const waitFrom = performance.now();
+      const epoch = this.#pacing.epoch;
+      const waitFrom = this.#clock.now();
       const room = await this.#waitForRoom(epoch);
       if (room === "ended") return;
       if (room === "moved") continue;
-      this.#options.onSegment?.(this.#lateBy(waitFrom));
-      await this.#sendSegment(epoch, this.#next);
+      this.#options.onSegment?.(this.#pacing.lateBy(waitFrom, this.#clock.now()));
+      await this.#sendSegment(epoch, this.#pacing.next);
     }
   }
 
   /**
-   * Waits until the next segment may go: within the lead, the window and the pipeline, and not
-   * paused. Ends the stream for a viewer that stays stalled.
+   * Waits until the pacing lets the next segment go, following its decisions: finish at the
+   * end, stop a viewer that stays stalled, step down, wait for the gate.
    */
   async #waitForRoom(epoch: number): Promise<"send" | "moved" | "ended"> {
     const signal = this.#abort.signal;
-    const stepDownMs = this.#options.stallStepDownMs ?? 3_000;
-    const stopMs = this.#options.stallStopMs ?? 15_000;
-    let fullSince: number | null = null;
+    const context = {
+      measuring: false,
+      gate: (ahead: number) => this.#gate.mayGo(ahead, this.#gateWake),
+      urgentSeconds: this.#gate.urgentSeconds,
+    };
     while (!signal.aborted) {
-      if (this.#epoch !== epoch) return "moved";
-      const now = performance.now();
-      if (this.#paused) {
-        fullSince = null;
-        await this.#sleep(STREAM_DEFAULTS.maxSleepMs);
-        continue;
-      }
-      const ahead = this.#segmentStart(this.#next) - this.#clock.playhead(now);
-      const windowFull = this.#unackedBytes >= this.#options.maxUnackedBytes;
-      if (!windowFull) fullSince = null;
+      if (this.#pacing.epoch !== epoch) return "moved";
       // Until this connection has a throughput sample, auto sends one segment and measures it.
-      const measuring = this.#quality === "auto" && !this.#estimator.canEstimate();
-      const pipelineFull = this.#sent.size >= (measuring ? 1 : STREAM_DEFAULTS.maxSegmentsInFlight);
-      const roomHere = ahead <= STREAM_DEFAULTS.leadSeconds && !windowFull && !pipelineFull;
-      const waitForBacklog = roomHere && !this.#gate.mayGo(ahead, this.#gateWake);
-      if (roomHere && !waitForBacklog) return "send";
-      if (waitForBacklog) this.#gate.wait(this.#gateWake);
-      // A viewer that confirms nothing, or keeps the window full, is stalled.
-      if (windowFull) fullSince ??= Math.max(now, this.#watchFrom);
-      const silentMs = this.#sent.size > 0 ? now - this.#lastProgress() : 0;
-      const fullMs = fullSince === null ? 0 : now - fullSince;
-      if (Math.max(silentMs, fullMs) > stopMs) {
-        this.#end("error", {
-          code: "SLOW_CONSUMER",
-          message:
-            "Stream stopped: your connection is not keeping up, even at the lowest quality; try again later",
-          detail: "SLOW_CONSUMER",
-        });
-        return "ended";
+      context.measuring = this.#quality === "auto" && !this.#estimator.canEstimate();
+      const decision = this.#pacing.decide(this.#clock.now(), context);
+      switch (decision.do) {
+        case "send":
+          return "send";
+        case "finish":
+          this.#end("finished", {});
+          return "ended";
+        case "fail":
+          this.#end("error", decision.ending);
+          return "ended";
+        case "nothing":
+          return "ended";
       }
-      if (fullMs > stepDownMs) this.#current = 0;
-      const wait = windowFull || pipelineFull
-        ? 250
-        : waitForBacklog
-        ? (ahead - this.#gate.urgentSeconds) * 1000
-        : (ahead - STREAM_DEFAULTS.leadSeconds) * 1000;
-      await this.#sleep(Math.min(STREAM_DEFAULTS.maxSleepMs, Math.max(10, wait)));
+      if (decision.phase === "held") this.#gate.wait(this.#gateWake);
+      if (decision.stepDown) this.#current = 0;
+      await this.#sleep(decision.ms);
     }
     return "ended";
-  }
-
-  /**
-   * How late the next segment goes out, seconds: it was due when the viewer's modelled playback
-   * came within the lead of its start, but not before the wait for it began.
-   */
-  #lateBy(waitFrom: number): number {
-    const now = performance.now();
-    const ahead = this.#segmentStart(this.#next) - this.#clock.playhead(now);
-    const dueFor = Math.min((now - waitFrom) / 1000, STREAM_DEFAULTS.leadSeconds - ahead);
-    return Math.max(0, dueFor);
   }
 
   /** The height of the rendition being sent, e.g. 720. */
@@ -521,29 +400,22 @@ export class StreamSession {
   async #sendSegment(epoch: number, index: number) {
     const { prepared, store } = this.#options;
     const signal = this.#abort.signal;
-    const now = performance.now();
+    const now = this.#clock.now();
     if (this.#quality === "auto") {
       this.#current = chooseRendition(this.#ladder, this.#current, {
         estimate: this.#estimator.estimate(),
-        bufferSeconds: this.#ackedMediaEnd - this.#clock.playhead(now),
+        bufferSeconds: this.#pacing.bufferSeconds(now),
         lastThroughput: this.#lastThroughput,
       });
     }
     const rendition = prepared.renditions[this.#current];
     const segment = rendition.segments[index];
     const raw = await store.read(segment.path);
-    if (signal.aborted || this.#epoch !== epoch) return;
+    if (signal.aborted || this.#pacing.epoch !== epoch) return;
     // The shared bytes, unless a rendition switch made this viewer's counters jump.
     const data = prepared.container === "mpegts" ? this.#fixer.fix(raw) : raw;
     const bytes = data.length;
-    this.#sent.set(index, {
-      bytes,
-      startedAt: now,
-      mediaEnd: segment.start + segment.duration,
-      mediaSeconds: segment.duration,
-    });
-    this.#unackedBytes += bytes;
-    this.#next = index + 1;
+    this.#pacing.sending(index, bytes, now);
     this.#conn.send({
       type: "segment",
       streamId: this.streamId,
@@ -571,9 +443,9 @@ export class StreamSession {
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      const cancel = this.#clock.schedule(done, ms);
       function done() {
-        clearTimeout(timer);
+        cancel();
         resolve();
       }
       this.#wake = done;
@@ -585,10 +457,4 @@ export class StreamSession {
     this.#wake = null;
     wake?.();
   }
-}
-
-function _minutes(ms: number): string {
-  const minutes = ms / 60_000;
-  if (minutes >= 1 && Number.isInteger(minutes)) return `${minutes} min`;
-  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }

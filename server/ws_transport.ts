@@ -19,7 +19,8 @@
  */
 
 import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from "../protocol/frame.ts";
-import { ProtocolViolation } from "./connection.ts";
+import type { PeerstreamError } from "../protocol/errors.ts";
+import { protocolViolation } from "./connection.ts";
 import type { DoorConn } from "./tls_conn.ts";
 import type { Transport } from "./transport.ts";
 import {
@@ -62,7 +63,7 @@ export class WebSocketTransport implements Transport {
   #inFlight?: { buffer: Uint8Array; read: Promise<number | null> };
   #writes: Promise<unknown> = Promise.resolve();
   #pongWaiting = false;
-  #failure?: ProtocolViolation;
+  #failure?: PeerstreamError;
   #closeCode: number = WS_CLOSE.normal;
   /** No more data for the reader: closed by either side, or failed. */
   #ended = false;
@@ -93,7 +94,9 @@ export class WebSocketTransport implements Transport {
     if (firstFrameMs > 0) {
       this.#firstFrameTimer = setTimeout(() => {
         this.#fail(
-          new ProtocolViolation(`No WebSocket frame within ${firstFrameMs} ms of the upgrade`),
+          protocolViolation(`No WebSocket frame within ${firstFrameMs} ms of the upgrade`, {
+            code: "HANDSHAKE_TIMEOUT",
+          }),
           WS_CLOSE.policyViolation,
         );
       }, firstFrameMs);
@@ -114,7 +117,7 @@ export class WebSocketTransport implements Transport {
    * Reads the next data bytes into `buffer`, answering pings and a close on the way.
    *
    * @returns How many bytes, or null once the peer closed (or the transport was closed).
-   * @throws {ProtocolViolation} After a text message, a message over the cap, a malformed frame,
+   * @throws {PeerstreamError} A `protocolViolation` After a text message, a message over the cap, a malformed frame,
    * or no first frame in time.
    */
   async read(buffer: Uint8Array): Promise<number | null> {
@@ -167,7 +170,7 @@ export class WebSocketTransport implements Transport {
       case "data":
         if (event.text) {
           this.#fail(
-            new ProtocolViolation("Text WebSocket message; peerstream frames travel as binary"),
+            protocolViolation("Text WebSocket message; peerstream frames travel as binary"),
             WS_CLOSE.unsupportedData,
           );
           return undefined;
@@ -203,15 +206,15 @@ export class WebSocketTransport implements Transport {
   #failDecoding(error: unknown) {
     if (error instanceof RangeError) {
       this.#fail(
-        new ProtocolViolation(error.message, { code: "FRAME_TOO_LARGE" }),
+        protocolViolation(error.message, { code: "FRAME_TOO_LARGE" }),
         WS_CLOSE.tooBig,
       );
     } else if (error instanceof SyntaxError) {
-      this.#fail(new ProtocolViolation(error.message), WS_CLOSE.protocolError);
+      this.#fail(protocolViolation(error.message), WS_CLOSE.protocolError);
     } else throw error;
   }
 
-  #fail(violation: ProtocolViolation, closeCode: number) {
+  #fail(violation: PeerstreamError, closeCode: number) {
     if (this.#failure !== undefined || this.#ended) return;
     clearTimeout(this.#firstFrameTimer);
     this.#failure = violation;

@@ -1,7 +1,7 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { encodeMessage } from "../protocol/messages.ts";
 import { MAX_FRAME_BYTES } from "../protocol/frame.ts";
-import { Connection, ProtocolViolation } from "./connection.ts";
+import { Connection, isProtocolViolation } from "./connection.ts";
 import { HttpDoor } from "./http_door.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { ServerLog } from "./server_log.ts";
@@ -120,7 +120,7 @@ Deno.test("WebSocketTransport.read() fails with BAD_FRAME on a text message", as
     client.send("hello");
     await rejects(
       transport.read(new Uint8Array(16)),
-      (error) => error instanceof ProtocolViolation && error.code === "BAD_FRAME",
+      (error) => isProtocolViolation(error) && error.code === "BAD_FRAME",
     );
   } finally {
     await close();
@@ -133,7 +133,7 @@ Deno.test("WebSocketTransport.read() fails with FRAME_TOO_LARGE on a message ove
     client.send(new Uint8Array(MAX_FRAME_BYTES + 64));
     await rejects(
       transport.read(new Uint8Array(16)),
-      (error) => error instanceof ProtocolViolation && error.code === "FRAME_TOO_LARGE",
+      (error) => isProtocolViolation(error) && error.code === "FRAME_TOO_LARGE",
     );
   } finally {
     await close();
@@ -153,7 +153,7 @@ Deno.test("WebSocketTransport.read() refuses a 60 MiB declaration at its header,
     );
     await rejects(
       transport.read(new Uint8Array(64 * 1024)),
-      (error) => error instanceof ProtocolViolation && error.code === "FRAME_TOO_LARGE",
+      (error) => isProtocolViolation(error) && error.code === "FRAME_TOO_LARGE",
     );
     transport.close();
     const { closed, data } = await readUntilClosed(ws.conn, 5000);
@@ -213,7 +213,7 @@ Deno.test("WebSocketTransport.read() fails when no frame comes within the first-
     await rejects(
       transport.read(new Uint8Array(16)),
       (error) =>
-        error instanceof ProtocolViolation &&
+        isProtocolViolation(error) && error.code === "HANDSHAKE_TIMEOUT" &&
         /No WebSocket frame within 300 ms/.test(error.message),
     );
     transport.close();

@@ -160,7 +160,11 @@ Deno.test("main() prints a runtime error once as error: ... on stderr and exits 
       equal(result.stderr.trim().split("\n").length, 1, result.stderr);
       equal(errorLines(result.stderr).length, 1, result.stderr);
     }
-    match(results[0].stderr, /^error: Cannot connect to 127\.0\.0\.1:\d+: .*check that/);
+    // Says the server is not there, and what to check (issue 17).
+    equal(
+      results[0].stderr.trim(),
+      `error: Cannot connect to 127.0.0.1:${port}: connection refused; is \`peerstream serve\` running there?`,
+    );
     match(results[1].stderr, /^error: Cannot release "nobody"/);
   } finally {
     await Deno.remove(data, { recursive: true });
@@ -481,7 +485,10 @@ Deno.test("join reports a lost connection on stderr and exits non-zero when the 
     ok(status !== undefined, "the client did not exit within 5 s");
     ok(status.code !== 0, `exit code ${status.code}`);
     equal(errorLines(cli.err.lines.join("\n")).length, 1, cli.err.lines.join("\n"));
-    match(errorLines(cli.err.lines.join("\n"))[0], /check that the server is running/);
+    match(
+      errorLines(cli.err.lines.join("\n"))[0],
+      /^error: Lost connection to 127\.0\.0\.1:\d+: .+; is `peerstream serve` still running there\? join again once it is$/,
+    );
   } finally {
     if (cli !== undefined) await finishCli(cli);
     await peer?.session.quit();
