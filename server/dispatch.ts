@@ -8,37 +8,11 @@
 import { PeerstreamError } from "../protocol/errors.ts";
 import type { ClientMessage } from "../protocol/messages.ts";
 import { quoted } from "../protocol/text.ts";
-import type { SegmentStore } from "../video/segment_store.ts";
-import type { VideoLibrary } from "../video/videos.ts";
 import { closeAfterFlush, type ServerClient } from "./client.ts";
-import type { ServerLimits } from "./limits.ts";
+import type { DispatchContext } from "./dispatch_context.ts";
 import { listVideos, startPlay } from "./play_request.ts";
-import type { Community } from "./community.ts";
 import { sendReleased } from "./community_events.ts";
-import type { ServerLog } from "./server_log.ts";
 import type { StreamSession } from "./stream_session.ts";
-import type { LeadGate } from "./lead_gate.ts";
-import type { ServerStats } from "./server_stats.ts";
-
-/** What the dispatcher works with. */
-export interface DispatchContext {
-  /** The limits. */
-  readonly limits: ServerLimits;
-  /** The log. */
-  readonly log: ServerLog;
-  /** Presence, names and the relay of sealed messages (this process, or a cluster node). */
-  readonly community: Community<ServerClient>;
-  /** Segments shared by every viewer. */
-  readonly store: SegmentStore;
-  /** The shared write backlog that puts urgent segments ahead of lead filling. */
-  readonly leadGate: LeadGate;
-  /** The video library. @throws {PeerstreamError} `VIDEO_NOT_READY` or `VIDEO_FAILED`. */
-  videos(): VideoLibrary;
-  /** The counters of `--metrics`. */
-  readonly stats: ServerStats;
-  /** Resolves once the library is open; rejects when it cannot be. @default {never, when absent} */
-  videosLoaded?(): Promise<VideoLibrary>;
-}
 
 /**
  * Handles one message of a registered client.

@@ -12,7 +12,7 @@ import type { PreparedTitle } from "../video/segmenter.ts";
 import type { VideoLibrary } from "../video/videos.ts";
 import { within } from "./_async.ts";
 import type { ServerClient } from "./client.ts";
-import type { DispatchContext } from "./dispatch.ts";
+import type { DispatchContext } from "./dispatch_context.ts";
 import { StreamSession } from "./stream_session.ts";
 
 /**
