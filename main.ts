@@ -8,7 +8,7 @@
 import { BUILD_COMMIT, versionLine } from "./cli/build_info.ts";
 import { UsageError } from "./cli/output.ts";
 import { join, JOIN_HELP } from "./client/cli.ts";
-import { serve, SERVE_HELP } from "./server/cli.ts";
+import { serve, SERVE_HELP } from "./server/ops/cli.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { escapeControls } from "./protocol/text.ts";
 

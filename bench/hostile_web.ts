@@ -12,7 +12,7 @@ import tls from "node:tls";
 import { generateIdentity } from "../protocol/e2e.ts";
 import { connectSession } from "../client/connect.ts";
 import type { ClientSession } from "../client/session.ts";
-import { WS_OPCODE } from "../server/ws_frame.ts";
+import { WS_OPCODE } from "../server/door/ws_frame.ts";
 import { loopbacks } from "../tests/_flood.ts";
 import { startServer } from "../tests/_helpers.ts";
 import { clientFrame } from "../tests/_ws_client.ts";

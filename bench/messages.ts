@@ -6,7 +6,7 @@
 
 import { generateIdentity, importPeerKeys, seal } from "../protocol/e2e.ts";
 import { encodeMessage } from "../protocol/messages.ts";
-import { DEFAULT_RELAY_BUDGETS, DELIVER_OVERHEAD_BYTES } from "../server/relay.ts";
+import { DEFAULT_RELAY_BUDGETS, DELIVER_OVERHEAD_BYTES } from "../server/community/relay.ts";
 import { type BenchIdentity, benchIdentity, connectMany, type LoadClient } from "./_client.ts";
 import { ViewerFleet } from "./_fleet.ts";
 import { busyCores, readMachineCpu, readProc, readProcs, waitForQuiet } from "./_proc.ts";

@@ -19,8 +19,8 @@ import {
 import { BENCH_TITLE, type BenchServer, settle } from "./_server.ts";
 import { sleep, summarize } from "./_stats.ts";
 import { SPREAD_MS } from "./_watch.ts";
-import { ServerMetrics } from "../server/metrics.ts";
-import { type Door, type ServerSnapshot, ServerStats } from "../server/server_stats.ts";
+import { ServerMetrics } from "../server/ops/metrics.ts";
+import { type Door, type ServerSnapshot, ServerStats } from "../server/ops/server_stats.ts";
 
 /** The viewers of the target (issue 16). */
 export const METRICS_VIEWERS = 2000;

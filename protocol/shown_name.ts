@@ -1,7 +1,7 @@
 /**
  * How a peer's name is shown, wherever it is shown (terminal, page, server log): every invisible
  * character as a visible escape, and a mark after a name that today's name rules refuse. Such a
- * name was bound to its key before the rules tightened ("grandfathered": `server/handshake.ts`
+ * name was bound to its key before the rules tightened ("grandfathered": `server/door/handshake.ts`
  * lets its own key keep it); it may imitate another (`аlice` in Cyrillic beside `alice`). The mark
  * comes from this side's own check of the name, never from the server, which may lie. Pure.
  * @module

@@ -8,11 +8,11 @@
 import { PeerstreamError } from "../protocol/errors.ts";
 import type { ClientMessage } from "../protocol/messages.ts";
 import { quoted } from "../protocol/text.ts";
-import { closeAfterFlush, type ServerClient } from "./client.ts";
+import { closeAfterFlush, type ServerClient } from "./member.ts";
 import type { DispatchContext } from "./dispatch_context.ts";
-import { listVideos, startPlay } from "./play_request.ts";
-import { sendReleased } from "./community_events.ts";
-import type { StreamSession } from "./stream_session.ts";
+import { listVideos, startPlay } from "./streaming/play_request.ts";
+import { sendReleased } from "./community/community_events.ts";
+import type { StreamSession } from "./streaming/stream_session.ts";
 
 /**
  * Handles one message of a registered client.

@@ -5,13 +5,13 @@
  */
 
 import type { SegmentStore } from "../video/segment_store.ts";
-import type { VideoLibrary } from "../video/videos.ts";
-import type { ServerClient } from "./client.ts";
-import type { Community } from "./community.ts";
-import type { LeadGate } from "./lead_gate.ts";
+import type { VideoLibrary } from "../video/video_library.ts";
+import type { ServerClient } from "./member.ts";
+import type { Community } from "./community/community.ts";
+import type { LeadGate } from "./streaming/lead_gate.ts";
 import type { ServerLimits } from "./limits.ts";
-import type { ServerLog } from "./server_log.ts";
-import type { ServerStats } from "./server_stats.ts";
+import type { ServerLog } from "./ops/server_log.ts";
+import type { ServerStats } from "./ops/server_stats.ts";
 
 /** What the dispatcher works with. */
 export interface DispatchContext {

@@ -5,7 +5,7 @@
 
 import { MAX_SEALED_BYTES } from "../protocol/messages.ts";
 import { LOG_TEXT_MAX } from "../protocol/text.ts";
-import { DEFAULT_RELAY_BUDGETS } from "./relay.ts";
+import { DEFAULT_RELAY_BUDGETS } from "./community/relay.ts";
 
 /**
  * Tunable limits of a server. The frame size (1 MiB) and the name rules are the protocol's and

@@ -1,7 +1,7 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { DEFAULT_LIMITS, KeyedBuckets, parseLimits, TokenBucket } from "./limits.ts";
 import { MAX_FRAME_BYTES } from "../protocol/frame.ts";
-import { DELIVER_OVERHEAD_BYTES } from "./relay.ts";
+import { DELIVER_OVERHEAD_BYTES } from "./community/relay.ts";
 
 /** Takes `count` tokens at one instant and returns the results. */
 function takeMany(bucket: TokenBucket, count: number, now: number): boolean[] {

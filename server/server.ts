@@ -1,9 +1,11 @@
 /**
  * The peerstream server: accepts connections within the admission limits, runs each one's read
  * loop and handshake, hands registered requests to the dispatcher, and watches deadlines. The
- * parts live beside it: admission (`admission.ts`), the hello checks (`handshake.ts`), the
- * community (`community.ts`: presence, names and the relay, in this process or shared by a
- * cluster), requests (`dispatch.ts`) and the log (`server_log.ts`).
+ * parts live in folders by concern: `door/` (transports, admission, the hello checks, the web
+ * port), `community/` (presence, names and the relay, in this process or shared by a cluster),
+ * `streaming/` (paced adaptive streams) and `ops/` (the command line, the log, metrics); beside
+ * this file, the requests of a registered client (`dispatch.ts`), what the server keeps per
+ * connection (`member.ts`) and every limit (`limits.ts`).
  * @module
  */
 
@@ -11,38 +13,38 @@ import { type ErrorCode, PeerstreamError } from "../protocol/errors.ts";
 import type { ClientMessage, HelloMessage, Message } from "../protocol/messages.ts";
 import { encodeMessage, isClientMessage, PROTOCOL_VERSION } from "../protocol/messages.ts";
 import { SegmentStore } from "../video/segment_store.ts";
-import type { VideoLibrary } from "../video/videos.ts";
+import type { VideoLibrary } from "../video/video_library.ts";
 import { delay, within } from "./_async.ts";
-import { AcceptFailures, isOutOfDescriptors } from "./accept_failures.ts";
-import { addressGroup } from "./address_group.ts";
-import { Admission, type Admit, chooseEviction } from "./admission.ts";
-import { closeAfterFlush, newClient, type ServerClient } from "./client.ts";
-import { Connection, isProtocolViolation } from "./connection.ts";
-import { Directory } from "./directory.ts";
+import { AcceptFailures, isOutOfDescriptors } from "./door/accept_failures.ts";
+import { addressGroup } from "./door/address_group.ts";
+import { Admission, type Admit, chooseEviction } from "./door/admission.ts";
+import { closeAfterFlush, newClient, type ServerClient } from "./member.ts";
+import { Connection, isProtocolViolation } from "./door/connection.ts";
+import { Directory } from "./community/directory.ts";
 import { dispatch } from "./dispatch.ts";
 import type { DispatchContext } from "./dispatch_context.ts";
-import { allowedBeforeWelcome, type VerifiedHello, verifyHello } from "./handshake.ts";
+import { allowedBeforeWelcome, type VerifiedHello, verifyHello } from "./door/handshake.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
-import { NameSaver, type NameStore } from "./name_store.ts";
-import { Relay, type RelayBudgets } from "./relay.ts";
-import { lineShape, ServerLog, serverLog } from "./server_log.ts";
+import { NameSaver, type NameStore } from "./community/name_store.ts";
+import { Relay, type RelayBudgets } from "./community/relay.ts";
+import { lineShape, ServerLog, serverLog } from "./ops/server_log.ts";
 import {
   limitOfCode,
   type MetricsSource,
   type Readiness,
   type ServerSnapshot,
   ServerStats,
-} from "./server_stats.ts";
-import { WebSocketTransport } from "./ws_transport.ts";
-import { type Community, errorText, MemoryCommunity, type Welcome } from "./community.ts";
-import { connectionEvents } from "./community_events.ts";
+} from "./ops/server_stats.ts";
+import { WebSocketTransport } from "./door/ws_transport.ts";
+import { type Community, errorText, MemoryCommunity, type Welcome } from "./community/community.ts";
+import { connectionEvents } from "./community/community_events.ts";
 // Type only: the Redis community (and its npm client) loads only in cluster mode, see start().
-import type { ClusterTiming } from "./redis_community.ts";
-import { acceptProxied } from "./proxy_transport.ts";
-import { acceptTls, secureContext } from "./tls_conn.ts";
+import type { ClusterTiming } from "./community/redis_community.ts";
+import { acceptProxied } from "./door/proxy_transport.ts";
+import { acceptTls, secureContext } from "./door/tls_conn.ts";
 import type { SecureContext } from "node:tls";
-import { LeadGate } from "./lead_gate.ts";
-import type { Transport } from "./transport.ts";
+import { LeadGate } from "./streaming/lead_gate.ts";
+import type { Transport } from "./door/transport.ts";
 import { nameKeys } from "../protocol/names.ts";
 
 /** The version string sent in `server-hello`. */
@@ -316,7 +318,7 @@ export class PeerstreamServer implements MetricsSource {
     if (cluster !== undefined) {
       // Loaded here only: the Redis client adds some 18 MB to the heap of every server that
       // imports it, and a larger heap makes every full collection (and the message tail) longer.
-      const { RedisCommunity } = await import("./redis_community.ts");
+      const { RedisCommunity } = await import("./community/redis_community.ts");
       this.#community = await RedisCommunity.open({
         url: cluster.url,
         node: cluster.node,

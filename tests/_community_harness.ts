@@ -16,14 +16,14 @@ import {
   type DeliveryOutcome,
   MemoryCommunity,
   type Welcome,
-} from "../server/community.ts";
+} from "../server/community/community.ts";
 import {
   type ClusterLimits,
   type ClusterTiming,
   RedisCommunity,
-} from "../server/redis_community.ts";
-import { Directory } from "../server/directory.ts";
-import { Relay } from "../server/relay.ts";
+} from "../server/community/redis_community.ts";
+import { Directory } from "../server/community/directory.ts";
+import { Relay } from "../server/community/relay.ts";
 import type { RedisServer } from "./_redis.ts";
 import { until } from "./_util.ts";
 

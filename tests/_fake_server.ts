@@ -13,7 +13,7 @@ import {
   type Message,
   PROTOCOL_VERSION,
 } from "../protocol/messages.ts";
-import { isPeerGone } from "../server/connection.ts";
+import { isPeerGone } from "../server/door/connection.ts";
 
 /** One client connection, as the fake server sees it. */
 export class FakeConnection {

@@ -7,7 +7,7 @@
 
 import { FrameDecoder } from "../protocol/frame.ts";
 import { decodeMessage, type Message } from "../protocol/messages.ts";
-import { isPeerGone } from "../server/connection.ts";
+import { isPeerGone } from "../server/door/connection.ts";
 
 /**
  * A small seeded PRNG (mulberry32), so that random cuts and fuzz cases are reproducible.

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { encodeWsHeader } from "../server/ws_frame.ts";
+import { encodeWsHeader } from "../server/door/ws_frame.ts";
 
 /** An upgraded (or refused) raw socket. */
 export interface RawWebSocket {

@@ -14,7 +14,7 @@ import { readProc } from "./_proc.ts";
 import { until } from "./_util.ts";
 import { connectSession } from "../client/connect.ts";
 import type { ClientSession } from "../client/session.ts";
-import { WS_OPCODE } from "../server/ws_frame.ts";
+import { WS_OPCODE } from "../server/door/ws_frame.ts";
 import type { ServerProcess } from "./_helpers.ts";
 import { startWebServer, type WebServerProcess } from "./_page.ts";
 import { clientFrame, rawGet, rawUpgrade, readUntilClosed, writeAll } from "./_ws_client.ts";

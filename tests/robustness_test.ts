@@ -10,7 +10,7 @@ import { generateIdentity, type Identity, signChallenge } from "../protocol/e2e.
 import { encodeFrame, FrameType, MAX_FRAME_BYTES } from "../protocol/frame.ts";
 import { type ErrorCode, PeerstreamError } from "../protocol/errors.ts";
 import { encodeMessage, type Message, PROTOCOL_VERSION } from "../protocol/messages.ts";
-import { Connection } from "../server/connection.ts";
+import { Connection } from "../server/door/connection.ts";
 import { makeClip } from "../video/_test_media.ts";
 import {
   type ClientEvent,

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { scanLibrary } from "./library.ts";
+import { scanLibrary } from "./library_scan.ts";
 import { prepareTitle } from "./segmenter.ts";
 
 if (import.meta.main) {

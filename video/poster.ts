@@ -2,7 +2,7 @@
  * A title's poster frame: one JPEG picture from a little way into the title, extracted by ffmpeg
  * once per title while the library prepares it and kept in the title's prepared folder beside its
  * segments, so that a restart (or another server sharing the cache) finds it made. The page shows
- * it on the title's card; the web door serves it (`server/web.ts`).
+ * it on the title's card; the web door serves it (`server/door/web.ts`).
  * @module
  */
 

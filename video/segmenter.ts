@@ -32,7 +32,7 @@ import {
   SEGMENT_LIST_NAME,
 } from "./ffmpeg.ts";
 import { resolutionLabel } from "./catalog.ts";
-import type { Title } from "./library.ts";
+import type { Title } from "./library_scan.ts";
 import { lockPreparation } from "./prep_lock.ts";
 
 /** Codecs a title can be prepared in. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PeerstreamError } from "../protocol/errors.ts";
-import { scanLibrary, type Title } from "./library.ts";
+import { scanLibrary, type Title } from "./library_scan.ts";
 import { runTool, sampleArgs } from "./ffmpeg.ts";
 import {
   checkAlignment,

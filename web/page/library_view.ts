@@ -8,7 +8,7 @@
 import type { VideoSummary } from "../../protocol/messages.ts";
 import { clock, el } from "./dom.ts";
 
-/** Where the server serves a title's poster frame (see `server/web.ts`). */
+/** Where the server serves a title's poster frame (see `server/door/web.ts`). */
 export const POSTER_PREFIX = "/posters/";
 
 /**

@@ -1,0 +1,363 @@
+/**
+ * The folder `server/community/`: who is online, the name→key directory and the relay of sealed
+ * messages, in one process (memory and `names.json`) or shared by a cluster's nodes over Redis
+ * (the `redis_*` and `cluster_*` files), with the operator's name tools.
+ *
+ * The community seam: what every `serve` node of one community must share. Presence (who is
+ * online, on which node), the name→key bindings, routing a sealed message and its receipt to the
+ * connection that holds the recipient (with the limits about a recipient), and join/leave
+ * announcements. Two implementations: {@linkcode MemoryCommunity} (one process, bindings in
+ * `names.json`) and `RedisCommunity` (several nodes sharing one Redis).
+ *
+ * The local path stays synchronous: `send`, `receipt` and `leave` never await, and when the
+ * recipient (or the sender of a receipt) is on this node, the community calls
+ * {@linkcode CommunityEvents.deliver} or {@linkcode CommunityEvents.outcome} before it returns,
+ * so the server's replies to one read still leave in one corked write. Only a peer on another
+ * node costs an await, off the caller's path; what comes back from there arrives through the same
+ * events later.
+ * @module
+ */
+
+import { PeerstreamError } from "../../protocol/errors.ts";
+import { quoted } from "../../protocol/text.ts";
+import type { ErrorCode } from "../../protocol/errors.ts";
+import type { PublicKeysText } from "../../protocol/e2e.ts";
+import type { LeaveReason, PeerReachability } from "../../protocol/messages.ts";
+import type { Directory } from "./directory.ts";
+import { DELIVER_OVERHEAD_BYTES, type Relay } from "./relay.ts";
+
+/** A registration request, checked by the server (proof, name rules) before it gets here. */
+export interface JoinRequest<C> {
+  /** The normalized name. */
+  name: string;
+  /**
+   * The name's look-alike keys (`nameKeys` of protocol/names.ts): two names that share one are
+   * one name for uniqueness.
+   */
+  lookalikes: string[];
+  /** The public keys as registered. */
+  keys: PublicKeysText;
+  /** The server's handle for the connection. */
+  conn: C;
+  /** Hold the name only while connected, and never persist its binding. */
+  ephemeral: boolean;
+  /**
+   * Asked before a new binding is made (the per-address budget of new names, kept by each node);
+   * false refuses it with `NAME_LIMIT`. Not asked for a name already bound to the key.
+   */
+  canBind?: () => boolean;
+  /**
+   * Called synchronously once the name is claimed, before anyone is told of the join: the server
+   * marks the connection registered and sends `welcome` here, so that every announcement made
+   * after this moment reaches it and none made before it is missed. Not called when the join fails
+   * or the connection left meanwhile.
+   */
+  admit?: (welcome: Welcome) => void;
+}
+
+/** What the server puts in `welcome`. */
+export interface Welcome {
+  /** Names online and reachable, without the joiner. */
+  peers: string[];
+  /** Names online on a node that cannot be reached now. */
+  unreachable: string[];
+  /** Whether this join bound the name to the key for the first time. */
+  newBinding: boolean;
+}
+
+/** How a relayed message ended, for its sender. */
+export type DeliveryOutcome =
+  | { ok: true; to: string }
+  | { ok: false; code: ErrorCode; message: string };
+
+/** A peer's public keys, and whether it is online now. */
+export interface PeerKeys {
+  /** The keys it registered with. */
+  keys: PublicKeysText;
+  /** Whether it is online (anywhere in the community). */
+  online: boolean;
+}
+
+/**
+ * What the community tells the server. The server sends the frames; the community never touches a
+ * connection. Calls made from `send`, `receipt`, `leave` and `join` happen before those return.
+ */
+export interface CommunityEvents<C> {
+  /** Someone joined (here or elsewhere): tell every registered local connection but theirs. */
+  joined(name: string): void;
+  /** Someone left (here or elsewhere): tell every registered local connection. */
+  left(name: string, reason: LeaveReason): void;
+  /** Peers online elsewhere became unreachable, or reachable again: tell every local connection. */
+  peerState(names: string[], state: PeerReachability): void;
+  /** A sealed message for a local connection. */
+  deliver(to: C, delivery: { rid: string; from: string; body: Uint8Array }): void;
+  /** How a message a local connection sent ended (`delivered`, or `error` with `re`). */
+  outcome(sender: C, requestId: number, outcome: DeliveryOutcome): void;
+  /**
+   * A local connection lost its name (the cluster gave it to someone else while this node was cut
+   * off): tell it why and close it. Its `left` has been announced.
+   */
+  kick(conn: C, code: ErrorCode, message: string): void;
+  /** One line for the server log, without message contents. */
+  log(line: string): void;
+}
+
+/** One community of peers, as a server node sees it. */
+export interface Community<C> {
+  /**
+   * Registers a peer: claims its name for its key (atomically across nodes), admits it (see
+   * {@linkcode JoinRequest.admit}), then announces it.
+   *
+   * @param request The checked request.
+   * @returns What was put in `welcome`.
+   * @throws {PeerstreamError} `NAME_TAKEN`, `NAME_CONFUSABLE`, `NAME_LIMIT`, or `UNAVAILABLE`
+   * when the shared store cannot be reached.
+   */
+  join(request: JoinRequest<C>): Promise<Welcome>;
+  /**
+   * Removes a local connection (registered or with a join in flight) and announces the leave;
+   * messages it had not confirmed fail to their senders with `PEER_OFFLINE`. Synchronous.
+   *
+   * @param conn The connection.
+   * @param reason Why it left.
+   * @returns Whether it was online under its name.
+   */
+  leave(conn: C, reason: LeaveReason): boolean;
+  /**
+   * A peer's keys: online anywhere, or left recently.
+   *
+   * @param name The normalized name.
+   * @returns The keys, or undefined for an unknown name.
+   */
+  lookup(name: string): PeerKeys | undefined;
+  /**
+   * Routes a sealed message. A local recipient gets it before this returns; for a remote one the
+   * outcome comes later through {@linkcode CommunityEvents.outcome}.
+   *
+   * @param sender The sender's (registered) connection.
+   * @param message The request id, the recipient and the sealed body.
+   * @throws {PeerstreamError} `UNKNOWN_PEER`, `PEER_OFFLINE`, `PEER_UNREACHABLE`, or the
+   * recipient's budget code.
+   */
+  send(sender: C, message: { requestId: number; to: string; body: Uint8Array }): void;
+  /**
+   * Resolves a recipient's receipt; a stale or forged one is ignored. Synchronous.
+   *
+   * @param by The recipient's connection.
+   * @param receipt The relay id and verdict.
+   */
+  receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void;
+  /**
+   * Frees a name from the key that owns it, everywhere.
+   *
+   * @param name The normalized name.
+   * @returns Whether a binding existed.
+   */
+  release(name: string): Promise<boolean>;
+  /** Called about once a second: picks up outside changes, expires what waited too long. */
+  tick(): void;
+  /** Names online on this node. */
+  readonly localCount: number;
+  /** Saves what must persist and leaves the community. */
+  close(): Promise<void>;
+}
+
+/** Options for {@linkcode MemoryCommunity}. */
+export interface MemoryCommunityOptions<C> {
+  /** Where announcements, deliveries and outcomes go. */
+  events: CommunityEvents<C>;
+  /** The names, their keys and bindings (the server persists its bindings). */
+  directory: Directory<C>;
+  /** Sealed messages in flight, within their budgets. */
+  relay: Relay<C>;
+}
+
+/**
+ * The community of one process: today's behaviour, synchronous throughout, over the
+ * {@linkcode Directory} and the {@linkcode Relay}. The server keeps the bindings' persistence
+ * (`names.json`) and applies `serve --release` through {@linkcode MemoryCommunity.release}.
+ */
+export class MemoryCommunity<C> implements Community<C> {
+  readonly #events: CommunityEvents<C>;
+  readonly #directory: Directory<C>;
+  readonly #relay: Relay<C>;
+  readonly #names = new Map<C, string>();
+
+  /** @param options Events, the directory and the relay. */
+  constructor(options: MemoryCommunityOptions<C>) {
+    this.#events = options.events;
+    this.#directory = options.directory;
+    this.#relay = options.relay;
+  }
+
+  get localCount(): number {
+    return this.#names.size;
+  }
+
+  join(request: JoinRequest<C>): Promise<Welcome> {
+    try {
+      return Promise.resolve(this.#join(request));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #join(request: JoinRequest<C>): Welcome {
+    const { name } = request;
+    const { others, newBinding } = this.#directory.register(name, {
+      keys: request.keys,
+      conn: request.conn,
+      ephemeral: request.ephemeral,
+      canBind: request.canBind,
+    });
+    this.#names.set(request.conn, name);
+    const welcome = { peers: others, unreachable: [], newBinding };
+    request.admit?.(welcome);
+    this.#events.joined(name);
+    return welcome;
+  }
+
+  leave(conn: C, reason: LeaveReason): boolean {
+    const name = this.#names.get(conn);
+    if (name === undefined) return false;
+    this.#names.delete(conn);
+    if (this.#directory.get(name)?.conn !== conn) return false;
+    this.#directory.unregister(name);
+    this.#events.left(name, reason);
+    for (const pending of this.#relay.recipientLeft(name)) {
+      this.#events.outcome(pending.sender, pending.requestId, recipientLeft(name));
+    }
+    return true;
+  }
+
+  lookup(name: string): PeerKeys | undefined {
+    return this.#directory.lookup(name);
+  }
+
+  send(sender: C, message: { requestId: number; to: string; body: Uint8Array }): void {
+    const from = this.#names.get(sender);
+    if (from === undefined) throw notRegistered();
+    const { to, body } = message;
+    const recipient = this.#directory.get(to);
+    if (recipient === undefined) {
+      throw this.#directory.lookup(to) !== undefined ? peerOffline(to) : unknownPeer(to);
+    }
+    // Within the fair budgets (INBOX_FULL otherwise), so the recipient's queue never overflows.
+    const rid = this.#relay.accept({
+      sender,
+      from,
+      requestId: message.requestId,
+      to,
+      bytes: body.length + DELIVER_OVERHEAD_BYTES,
+    });
+    this.#events.deliver(recipient.conn, { rid, from, body });
+  }
+
+  receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
+    const name = this.#names.get(by);
+    if (name === undefined) return;
+    const outcome = this.#relay.receipt(receipt.rid, {
+      by: name,
+      ok: receipt.ok,
+      code: receipt.code,
+    });
+    if (outcome === undefined) return;
+    this.#events.outcome(
+      outcome.sender,
+      outcome.requestId,
+      outcome.ok
+        ? { ok: true, to: outcome.to }
+        : { ok: false, code: outcome.code, message: outcome.message },
+    );
+  }
+
+  release(name: string): Promise<boolean> {
+    return Promise.resolve(this.#directory.release(name));
+  }
+
+  tick(): void {}
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Text of an unknown thrown value, for a log line.
+ *
+ * @param error Anything thrown.
+ * @returns Its message.
+ */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** `NAME_TAKEN`: the name is online. */
+export function nameInUse(name: string): PeerstreamError {
+  return new PeerstreamError(
+    "NAME_TAKEN",
+    `Cannot register "${name}": the name is in use; choose another name`,
+  );
+}
+
+/** `NAME_TAKEN`: the name is bound to another key. */
+export function nameBound(name: string): PeerstreamError {
+  return new PeerstreamError(
+    "NAME_TAKEN",
+    `Cannot register "${name}": the name belongs to another key; choose another name or ask the operator to release it`,
+  );
+}
+
+/** `NAME_CONFUSABLE`: the name looks like one bound to, or online with, another key. */
+export function nameConfusable(name: string, lookalike: string): PeerstreamError {
+  return new PeerstreamError(
+    "NAME_CONFUSABLE",
+    `Cannot register "${name}": it looks like "${lookalike}", a name of another key; choose a name that looks different`,
+  );
+}
+
+/**
+ * `NAME_LIMIT`: a new binding would pass a limit (the directory's wording).
+ *
+ * @param name The name.
+ * @param limit Which limit, and its value.
+ * @returns The error.
+ */
+export function nameLimit(
+  name: string,
+  limit: { perKey: number } | { total: number } | "address",
+): PeerstreamError {
+  const why = limit === "address"
+    ? "too many new names were registered from your address today; try tomorrow"
+    : "perKey" in limit
+    ? `your key already holds ${limit.perKey} names; use one of them, or ask the operator to release one`
+    : `the server holds ${limit.total} names, its limit; ask the operator to release some`;
+  return new PeerstreamError("NAME_LIMIT", `Cannot register "${name}": ${why}`);
+}
+
+/** `UNKNOWN_PEER`. */
+export function unknownPeer(to: string): PeerstreamError {
+  return new PeerstreamError(
+    "UNKNOWN_PEER",
+    `Cannot send to ${quoted(to)}: no such peer; run WHO to see who is online`,
+  );
+}
+
+/** `PEER_OFFLINE`. */
+export function peerOffline(to: string): PeerstreamError {
+  return new PeerstreamError("PEER_OFFLINE", `Cannot send to ${quoted(to)}: they are offline`);
+}
+
+/** The outcome of a message whose recipient left before confirming it. */
+export function recipientLeft(name: string): DeliveryOutcome {
+  return {
+    ok: false,
+    code: "PEER_OFFLINE",
+    message: `Message to "${name}" not confirmed: they left before receiving it`,
+  };
+}
+
+/** `NOT_REGISTERED`: a connection without a name tried to send. */
+export function notRegistered(): PeerstreamError {
+  return new PeerstreamError("NOT_REGISTERED", 'Cannot send: register first with "hello"');
+}

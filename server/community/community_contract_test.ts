@@ -1,0 +1,377 @@
+// The community contract: every test runs against the in-memory community (one process: every
+// "node" is the same one) and against three Redis nodes sharing one real redis-server. The
+// behaviour a client sees must be the same.
+
+import { deepEqual, equal, ok } from "node:assert/strict";
+import {
+  barrier,
+  codeOf,
+  type Conn,
+  eventually,
+  type Harness,
+  type HarnessOptions,
+  join,
+  keysOf,
+  leave,
+  memoryHarness,
+  nodesOf,
+  type Received,
+  redisHarness,
+  settle,
+} from "../../tests/_community_harness.ts";
+import { RedisServer } from "../../tests/_redis.ts";
+
+let redis: RedisServer | undefined;
+
+/** One redis-server for the whole file, started on first use and stopped by the last test. */
+async function sharedRedis(): Promise<RedisServer> {
+  redis ??= await RedisServer.start();
+  return redis;
+}
+
+type Make = (options?: HarnessOptions) => Promise<Harness>;
+
+const implementations: [string, Make][] = [
+  ["memory", (options) => Promise.resolve(memoryHarness(options))],
+  ["redis", async (options) => redisHarness(await sharedRedis(), 3, options)],
+];
+
+function contract(title: string, body: (h: Harness) => Promise<void>, options?: HarnessOptions) {
+  for (const [kind, make] of implementations) {
+    Deno.test(`community (${kind}) ${title}`, async () => {
+      const harness = await make(options);
+      try {
+        await body(harness);
+      } finally {
+        await harness.close();
+      }
+    });
+  }
+}
+
+const joinedNames = (conn: Conn) =>
+  conn.inbox.filter((r): r is Extract<Received, { k: "joined" }> => r.k === "joined").map((r) =>
+    r.name
+  );
+const leftNames = (conn: Conn) =>
+  conn.inbox.filter((r): r is Extract<Received, { k: "left" }> => r.k === "left").map((r) =>
+    r.name
+  );
+const outcomes = (conn: Conn) =>
+  conn.inbox.filter((r): r is Extract<Received, { k: "outcome" }> => r.k === "outcome");
+const deliveries = (conn: Conn) =>
+  conn.inbox.filter((r): r is Extract<Received, { k: "deliver" }> => r.k === "deliver");
+
+contract("announces a join once to everyone else and lists peers in the welcome", async (h) => {
+  const alice = await join(h.node(0), "alice");
+  const bob = await join(h.node(1), "bob");
+  await eventually(() => joinedNames(alice.conn).includes("bob"), "alice to see bob");
+  deepEqual(bob.welcome.peers, ["alice"]);
+  deepEqual(bob.welcome.unreachable, []);
+  const carol = await join(h.node(2), "carol");
+  deepEqual(carol.welcome.peers.sort(), ["alice", "bob"]);
+  await eventually(() => joinedNames(bob.conn).includes("carol"), "bob to see carol");
+  await eventually(() => joinedNames(alice.conn).includes("carol"), "alice to see carol");
+  await barrier(nodesOf(h), [alice.conn, bob.conn, carol.conn]);
+  deepEqual(joinedNames(alice.conn), ["bob", "carol"]);
+  deepEqual(joinedNames(bob.conn), ["carol"]);
+  deepEqual(joinedNames(carol.conn), []);
+  leave(h.node(1), bob.conn);
+  await eventually(() => leftNames(alice.conn).includes("bob"), "alice to see bob leave");
+  await eventually(() => leftNames(carol.conn).includes("bob"), "carol to see bob leave");
+  await barrier(nodesOf(h), [alice.conn, carol.conn]);
+  deepEqual(leftNames(alice.conn), ["bob"]);
+  deepEqual(leftNames(carol.conn), ["bob"]);
+});
+
+contract("tells each of many racing joiners of every other exactly once", async (h) => {
+  const names = Array.from({ length: 24 }, (_, i) => `racer${i}`);
+  const joined = await Promise.all(names.map((name, i) => join(h.node(i % 3), name)));
+  await eventually(
+    () => joined.every((j) => j.welcome.peers.length + joinedNames(j.conn).length >= 23),
+    "everyone to know everyone",
+  );
+  await barrier(nodesOf(h), joined.map((j) => j.conn));
+  for (const [i, j] of joined.entries()) {
+    const told = [...j.welcome.peers, ...joinedNames(j.conn)].sort();
+    deepEqual(told, names.filter((_, k) => k !== i).sort(), names[i]);
+  }
+});
+
+contract("refuses a name online on any node, and a name bound to another key", async (h) => {
+  const alice = await join(h.node(0), "alice", { key: 1 });
+  equal(await codeOf(() => join(h.node(1), "alice", { key: 1 })), "NAME_TAKEN");
+  equal(await codeOf(() => join(h.node(0), "alice", { key: 2 })), "NAME_TAKEN");
+  leave(h.node(0), alice.conn);
+  await settle();
+  equal(await codeOf(() => join(h.node(2), "alice", { key: 2 })), "NAME_TAKEN");
+  const again = await join(h.node(2), "alice", { key: 1 });
+  equal(again.welcome.newBinding, false);
+});
+
+contract("gives one name to exactly one of 20 keys racing for it across nodes", async (h) => {
+  const attempts = Array.from({ length: 20 }, (_, i) => join(h.node(i % 3), "prize", { key: i }));
+  const results = await Promise.allSettled(attempts);
+  const won = results.filter((r) => r.status === "fulfilled");
+  equal(won.length, 1);
+  for (const r of results) {
+    if (r.status === "rejected") equal((r.reason as { code: string }).code, "NAME_TAKEN");
+  }
+});
+
+contract("frees a released name for another key", async (h) => {
+  const alice = await join(h.node(0), "alice", { key: 1 });
+  leave(h.node(0), alice.conn);
+  await settle();
+  equal(await h.node(1).community.release("alice"), true);
+  equal(await h.node(1).community.release("alice"), false);
+  const taken = await join(h.node(2), "alice", { key: 2 });
+  equal(taken.welcome.newBinding, true);
+});
+
+contract("bounds the names one key may bind, across nodes", async (h) => {
+  await join(h.node(0), "one", { key: 7 });
+  await join(h.node(1), "two", { key: 7 });
+  equal(await codeOf(() => join(h.node(2), "three", { key: 7 })), "NAME_LIMIT");
+  // An ephemeral name binds nothing, so it is not counted.
+  await join(h.node(2), "four", { key: 7, ephemeral: true });
+}, { limits: { maxNamesPerKey: 2 } });
+
+contract("holds an ephemeral name only while connected", async (h) => {
+  const temp = await join(h.node(0), "temp", { key: 1, ephemeral: true });
+  equal(temp.welcome.newBinding, false);
+  equal(await codeOf(() => join(h.node(1), "temp", { key: 2 })), "NAME_TAKEN");
+  leave(h.node(0), temp.conn);
+  await settle();
+  await join(h.node(1), "temp", { key: 2 });
+});
+
+contract("refuses an ephemeral key a name bound to a persistent one", async (h) => {
+  const alice = await join(h.node(0), "alice", { key: 1 });
+  leave(h.node(0), alice.conn);
+  await settle();
+  equal(await codeOf(() => join(h.node(1), "alice", { key: 9, ephemeral: true })), "NAME_TAKEN");
+});
+
+contract("refuses a look-alike of a name bound to another key", async (h) => {
+  await join(h.node(0), "alice", { key: 1 });
+  equal(await codeOf(() => join(h.node(1), "aIice", { key: 2 })), "NAME_CONFUSABLE");
+  equal(await codeOf(() => join(h.node(2), "ALICE", { key: 2 })), "NAME_CONFUSABLE");
+  // The same key may hold look-alikes of its own names.
+  await join(h.node(2), "Alice", { key: 1 });
+});
+
+contract("relays a sealed message and its receipt both ways", async (h) => {
+  const alice = await join(h.node(0), "alice");
+  const bob = await join(h.node(1), "bob");
+  await eventually(() => joinedNames(alice.conn).includes("bob"), "alice to see bob");
+  const body = new Uint8Array([1, 2, 3]);
+  h.node(0).community.send(alice.conn, { requestId: 5, to: "bob", body });
+  await eventually(() => deliveries(bob.conn).length === 1, "bob to get the message");
+  const [got] = deliveries(bob.conn);
+  equal(got.from, "alice");
+  deepEqual([...got.body], [1, 2, 3]);
+  h.node(1).community.receipt(bob.conn, { rid: got.rid, ok: true });
+  await eventually(() => outcomes(alice.conn).length === 1, "alice to get the receipt");
+  deepEqual(outcomes(alice.conn)[0], {
+    k: "outcome",
+    requestId: 5,
+    outcome: { ok: true, to: "bob" },
+  });
+  h.node(1).community.send(bob.conn, { requestId: 6, to: "alice", body });
+  await eventually(() => deliveries(alice.conn).length === 1, "alice to get the reply");
+  h.node(0).community.receipt(alice.conn, {
+    rid: deliveries(alice.conn)[0].rid,
+    ok: false,
+    code: "BAD_SIGNATURE",
+  });
+  await eventually(() => outcomes(bob.conn).length === 1, "bob to get the rejection");
+  const rejected = outcomes(bob.conn)[0].outcome;
+  equal(rejected.ok, false);
+  if (!rejected.ok) equal(rejected.code, "BAD_SIGNATURE");
+  await settle();
+  equal(deliveries(bob.conn).length, 1);
+  equal(outcomes(alice.conn).length, 1);
+});
+
+contract("delivers to a peer on the same node before send() returns", async (h) => {
+  const alice = await join(h.node(1), "alice");
+  const bob = await join(h.node(1), "bob");
+  h.node(1).community.send(alice.conn, { requestId: 1, to: "bob", body: new Uint8Array([9]) });
+  equal(deliveries(bob.conn).length, 1);
+  h.node(1).community.receipt(bob.conn, { rid: deliveries(bob.conn)[0].rid, ok: true });
+  equal(outcomes(alice.conn).length, 1);
+});
+
+contract("ignores a receipt from anyone but the recipient", async (h) => {
+  const alice = await join(h.node(0), "alice");
+  const bob = await join(h.node(1), "bob");
+  const mallory = await join(h.node(2), "mallory");
+  await eventually(() => joinedNames(alice.conn).includes("bob"), "alice to see bob");
+  h.node(0).community.send(alice.conn, { requestId: 1, to: "bob", body: new Uint8Array([1]) });
+  await eventually(() => deliveries(bob.conn).length === 1, "bob to get it");
+  h.node(2).community.receipt(mallory.conn, { rid: deliveries(bob.conn)[0].rid, ok: true });
+  await settle();
+  equal(outcomes(alice.conn).length, 0);
+});
+
+contract("refuses unknown and departed recipients", async (h) => {
+  const alice = await join(h.node(0), "alice");
+  const bob = await join(h.node(1), "bob");
+  await eventually(() => joinedNames(alice.conn).includes("bob"), "alice to see bob");
+  const send = (to: string) => () =>
+    h.node(0).community.send(alice.conn, { requestId: 1, to, body: new Uint8Array([1]) });
+  equal(await codeOf(send("nobody")), "UNKNOWN_PEER");
+  leave(h.node(1), bob.conn);
+  await eventually(() => leftNames(alice.conn).includes("bob"), "alice to see bob leave");
+  equal(await codeOf(send("bob")), "PEER_OFFLINE");
+});
+
+contract("fails unconfirmed messages to their senders when the recipient leaves", async (h) => {
+  const alice = await join(h.node(0), "alice");
+  const bob = await join(h.node(1), "bob");
+  await eventually(() => joinedNames(alice.conn).includes("bob"), "alice to see bob");
+  h.node(0).community.send(alice.conn, { requestId: 3, to: "bob", body: new Uint8Array([1]) });
+  await eventually(() => deliveries(bob.conn).length === 1, "bob to get it");
+  leave(h.node(1), bob.conn);
+  await eventually(() => outcomes(alice.conn).length >= 1, "alice to hear the message failed");
+  await settle();
+  equal(outcomes(alice.conn).length, 1);
+  const failed = outcomes(alice.conn)[0].outcome;
+  equal(failed.ok, false);
+  if (!failed.ok) equal(failed.code, "PEER_OFFLINE");
+});
+
+contract(
+  "bounds what one recipient may have unconfirmed, from senders on every node, fairly",
+  async (h) => {
+    const bob = await join(h.node(0), "bob");
+    const senders = [
+      await join(h.node(0), "s0"),
+      await join(h.node(1), "s1"),
+      await join(h.node(2), "s2"),
+    ];
+    await eventually(() => joinedNames(bob.conn).length === 3, "bob to see the senders");
+    await settle();
+    let refused = 0;
+    for (const [i, s] of senders.entries()) {
+      for (let n = 0; n < 2; n++) {
+        const code = await codeOf(() =>
+          h.node(i).community.send(s.conn, { requestId: n, to: "bob", body: new Uint8Array([n]) })
+        );
+        if (code !== "none") refused++;
+      }
+    }
+    await eventually(
+      () =>
+        deliveries(bob.conn).length + refused + senders.flatMap((s) => outcomes(s.conn)).length >=
+          6,
+      "every message to be delivered or refused",
+    );
+    await settle();
+    // Past its total (3) the inbox takes only senders under their fair share (one message each
+    // here), up to twice the total: at most 6, and every sender gets one in.
+    const got = deliveries(bob.conn);
+    ok(got.length >= 3 && got.length <= 6, `${got.length} delivered`);
+    for (const s of ["s0", "s1", "s2"]) ok(got.some((d) => d.from === s), `one from ${s}`);
+    const late = senders.flatMap((s) => outcomes(s.conn)).map((o) => o.outcome);
+    for (const o of late) equal(o.ok ? "ok" : o.code, "INBOX_FULL");
+    equal(refused + late.length, 6 - got.length);
+  },
+  { limits: { budgets: { recipientMessages: 3 } } },
+);
+
+contract("bounds what one sender may leave unconfirmed with one recipient", async (h) => {
+  const bob = await join(h.node(0), "bob");
+  const eve = await join(h.node(1), "eve");
+  const amy = await join(h.node(2), "amy");
+  await eventually(() => joinedNames(bob.conn).length === 2, "bob to see eve and amy");
+  await settle();
+  const codes: string[] = [];
+  for (let n = 0; n < 3; n++) {
+    codes.push(
+      await codeOf(() =>
+        h.node(1).community.send(eve.conn, { requestId: n, to: "bob", body: new Uint8Array([n]) })
+      ),
+    );
+  }
+  await eventually(() => deliveries(bob.conn).length === 2, "bob to get two from eve");
+  await eventually(
+    () => codes.includes("INBOX_FULL") || outcomes(eve.conn).length === 1,
+    "eve's third refused",
+  );
+  const third = outcomes(eve.conn)[0]?.outcome;
+  equal(codes.includes("INBOX_FULL") ? "INBOX_FULL" : third?.ok ? "ok" : third?.code, "INBOX_FULL");
+  // Another sender still has room in bob's inbox.
+  h.node(2).community.send(amy.conn, { requestId: 9, to: "bob", body: new Uint8Array([9]) });
+  await eventually(() => deliveries(bob.conn).length === 3, "bob to get amy's");
+}, { limits: { budgets: { pairMessages: 2 } } });
+
+contract(
+  "bounds the names bound in all; asks the node's budget only for a new binding",
+  async (h) => {
+    let asked = 0;
+    const budget = (ok: boolean) => () => {
+      asked++;
+      return ok;
+    };
+    const first = await join(h.node(0), "first", { key: 1, canBind: budget(true) });
+    equal(asked, 1);
+    leave(h.node(0), first.conn);
+    await settle();
+    // Already bound to this key: no new binding, the budget is not asked.
+    await join(h.node(1), "first", { key: 1, canBind: budget(false) });
+    equal(asked, 1);
+    equal(
+      await codeOf(() => join(h.node(2), "second", { key: 2, canBind: budget(false) })),
+      "NAME_LIMIT",
+    );
+    await join(h.node(2), "second", { key: 2, canBind: budget(true) });
+    equal(await codeOf(() => join(h.node(0), "third", { key: 3 })), "NAME_LIMIT");
+    // An ephemeral name binds nothing.
+    await join(h.node(0), "third", { key: 3, ephemeral: true });
+  },
+  { limits: { maxNames: 2 } },
+);
+
+contract("refuses a look-alike of a name online with another key, ephemeral or not", async (h) => {
+  const temp = await join(h.node(0), "zoe", { key: 1, ephemeral: true });
+  equal(await codeOf(() => join(h.node(1), "ZOE", { key: 2 })), "NAME_CONFUSABLE");
+  leave(h.node(0), temp.conn);
+  await settle();
+  await join(h.node(1), "ZOE", { key: 2 });
+});
+
+contract("tells a peer's keys from any node, and after it left", async (h) => {
+  const alice = await join(h.node(0), "alice", { key: 4 });
+  const bob = await join(h.node(1), "bob");
+  await eventually(() => h.node(1).community.lookup("alice") !== undefined, "node 1 to know alice");
+  deepEqual(h.node(1).community.lookup("alice"), { keys: keysOf(4), online: true });
+  equal(h.node(2).community.lookup("nobody"), undefined);
+  leave(h.node(0), alice.conn);
+  await eventually(() => leftNames(bob.conn).includes("alice"), "bob to see alice leave");
+  deepEqual(h.node(1).community.lookup("alice"), { keys: keysOf(4), online: false });
+});
+
+contract("takes a connection that closes during its join offline again", async (h) => {
+  const node = h.node(1);
+  const conn: Conn = { id: -1, node: 1, registered: false, inbox: [] };
+  const pending = node.community.join({
+    name: "flaky",
+    lookalikes: ["flaky"],
+    keys: keysOf("flaky"),
+    conn,
+    ephemeral: false,
+  });
+  node.community.leave(conn, "disconnected");
+  await pending.catch(() => {});
+  await settle();
+  // The binding stays with its key, but nobody holds the name online.
+  await join(h.node(2), "flaky");
+});
+
+Deno.test("community contract: stop the shared redis-server", async () => {
+  await redis?.close();
+  redis = undefined;
+  ok(true);
+});

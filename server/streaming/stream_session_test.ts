@@ -1,0 +1,165 @@
+import { deepEqual, equal } from "node:assert/strict";
+import type { StreamEndReason } from "../../protocol/messages.ts";
+import { SegmentStore } from "../../video/segment_store.ts";
+import type { PreparedTitle } from "../../video/segmenter.ts";
+import { readUntilEof, socketPair, until } from "../../tests/_util.ts";
+import { Connection } from "../door/connection.ts";
+import { DEFAULT_LIMITS } from "../limits.ts";
+import { type StreamClock, StreamSession } from "./stream_session.ts";
+
+/** A clock that moves only when told, running what falls due in order. */
+class FakeClock implements StreamClock {
+  #now = 0;
+  #due: { at: number; fn: () => void }[] = [];
+
+  now(): number {
+    return this.#now;
+  }
+
+  schedule(fn: () => void, ms: number): () => void {
+    const entry = { at: this.#now + ms, fn };
+    this.#due.push(entry);
+    return () => {
+      this.#due = this.#due.filter((e) => e !== entry);
+    };
+  }
+
+  /**
+   * Moves the time by `ms`, running each call that falls due in order, and letting what each
+   * call resumes run (microtasks) before the next; one macrotask at the end lets I/O move.
+   */
+  async advance(ms: number): Promise<void> {
+    const end = this.#now + ms;
+    while (true) {
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      const next = this.#due.filter((e) => e.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (next === undefined) break;
+      this.#due = this.#due.filter((e) => e !== next);
+      this.#now = next.at;
+      next.fn();
+    }
+    this.#now = end;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+/** Bounds a wait on real I/O (a file read, a socket write), ms: generous for a busy machine. */
+const WAIT_MS = 20_000;
+
+/** A title of segments of the given durations (seconds), 2,000 bytes each, in a temporary folder. */
+async function title(durations = [2, 2, 2]): Promise<{ prepared: PreparedTitle; dir: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "peerstream-session-" });
+  const path = `${dir}/0.mjpeg`;
+  await Deno.writeFile(path, new Uint8Array(2_000).fill(7));
+  let start = 0;
+  const segments = durations.map((duration, index) => {
+    const segment = { index, start, duration, bytes: 2_000, path };
+    start += duration;
+    return segment;
+  });
+  const prepared: PreparedTitle = {
+    name: "card",
+    codec: "mjpeg",
+    container: "mjpeg",
+    duration: start,
+    hasAudio: false,
+    fps: 25,
+    renditions: [{ height: 240, width: 320, bitrate: 8_000, segments }],
+  };
+  return { prepared, dir };
+}
+
+Deno.test("StreamSession ends a paused stream at the pause limit of its injected clock, not the wall clock's", async () => {
+  const { prepared, dir } = await title();
+  const { server, client } = await socketPair();
+  const conn = new Connection(server);
+  const clock = new FakeClock();
+  const ends: [StreamEndReason, string | undefined][] = [];
+  const session = new StreamSession(conn, {
+    streamId: 1,
+    requestId: 9,
+    prepared,
+    store: new SegmentStore(),
+    quality: 240,
+    maxUnackedBytes: DEFAULT_LIMITS.maxUnackedMediaBytes,
+    clock,
+    onEnd: (reason, detail) => ends.push([reason, detail]),
+  });
+  try {
+    session.start();
+    session.pause(); // the first segment was already chosen: it goes, then the stream holds
+    await clock.advance(DEFAULT_LIMITS.pauseTimeoutMs - 1);
+    equal(session.phase, "paused");
+    deepEqual(ends, [], "a millisecond before the limit it still holds");
+    await clock.advance(1);
+    deepEqual(ends, [["error", "PAUSE_TIMEOUT"]]);
+    equal(session.phase, "ended");
+    await conn.flush();
+  } finally {
+    conn.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  const messages = await readUntilEof(client);
+  client.close();
+  const control = messages.filter((m) => m.type !== "media" && m.type !== "segment");
+  deepEqual(
+    control.map((m) => m.type === "stream-end" ? `${m.type} ${m.reason} ${m.code}` : m.type),
+    ["stream-start", "stream-end error PAUSE_TIMEOUT"],
+  );
+  equal(messages.at(-1)?.type, "stream-end", "nothing of the stream after its end");
+});
+
+Deno.test("StreamSession paces by its injected clock: a segment beyond the lead waits for that clock, then goes", async () => {
+  // Segments at 0, 2, 4, 6 and 1,006 s: the last is due after 1,000 s of playback, which only
+  // the fake clock can reach within the test.
+  const { prepared, dir } = await title([2, 2, 2, 1_000, 2]);
+  const { server, client } = await socketPair();
+  const conn = new Connection(server);
+  const clock = new FakeClock();
+  const ends: StreamEndReason[] = [];
+  let sent = 0;
+  const session = new StreamSession(conn, {
+    streamId: 1,
+    requestId: 9,
+    prepared,
+    store: new SegmentStore(),
+    quality: 240,
+    maxUnackedBytes: DEFAULT_LIMITS.maxUnackedMediaBytes,
+    clock,
+    onSegment: () => sent++,
+    onEnd: (reason) => ends.push(reason),
+  });
+  const reaches = async (what: string, check: () => boolean) => {
+    // Real time only bounds the wait for file reads and socket writes; the pacing is the fake's.
+    await until(async () => (await clock.advance(0), check()), { ms: WAIT_MS, what });
+  };
+  try {
+    session.start();
+    await reaches("segments 0 and 1 fill the pipeline", () => sent === 2);
+    equal(session.phase, "draining");
+    session.ack(0, 0); // playback starts at 0 ms on the fake clock
+    session.ack(0, 1);
+    await reaches("segments 2 and 3 go within the 6 s lead", () => sent === 4);
+    session.ack(0, 2);
+    session.ack(0, 3);
+    await reaches("segment 4 (1,006 s) waits for the lead", () => session.phase === "leading");
+    await clock.advance(999_999);
+    equal(session.phase, "leading");
+    equal(sent, 4, "not before the fake clock reaches 1,000 s of playback");
+    await clock.advance(1);
+    await reaches("segment 4 goes at 1,000 s, and the title ends", () => ends.length > 0);
+    equal(sent, 5);
+    deepEqual(ends, ["finished"]);
+    equal(session.phase, "ended");
+    await conn.flush();
+  } finally {
+    conn.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  const messages = await readUntilEof(client);
+  client.close();
+  deepEqual(
+    messages.filter((m) => m.type === "segment").map((m) => m.type === "segment" && m.index),
+    [0, 1, 2, 3, 4],
+  );
+});
