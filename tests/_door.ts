@@ -206,3 +206,17 @@ export async function openDescriptors(pid: number): Promise<number> {
   equal(out.code, 0, new TextDecoder().decode(out.stderr));
   return new TextDecoder().decode(out.stdout).split("\n").filter((name) => name !== "").length;
 }
+
+/**
+ * How many sockets a process has open (its descriptors that are sockets, by `ls -l`): unlike
+ * {@linkcode openDescriptors}, not moved by the pipes of an ffmpeg the server runs meanwhile.
+ *
+ * @param pid The process.
+ * @returns The count.
+ */
+export async function openSockets(pid: number): Promise<number> {
+  const out = await new Deno.Command("ls", { args: ["-l", `/proc/${pid}/fd`] }).output();
+  equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout).split("\n").filter((line) => / socket:\[/.test(line))
+    .length;
+}
