@@ -3,7 +3,8 @@
  * @module
  */
 
-import { runTool, sampleArgs, type SampleOptions } from "./ffmpeg.ts";
+import { runTool } from "./ffmpeg.ts";
+import { sampleArgs, type SampleOptions } from "./ffmpeg_args.ts";
 
 /**
  * Write one small MP4 clip (lavfi pattern, optional tone).

@@ -20,17 +20,18 @@ import {
   keyframeTimesArgs,
   ladderArgs,
   type LadderOutput,
+  PLAYLIST_NAME,
+  remuxArgs,
+  SEGMENT_LIST_NAME,
+} from "./ffmpeg_args.ts";
+import {
   type ListedSegment,
   parseHlsPlaylist,
   parseKeyframeTimes,
   parseProgressLine,
   parseSegmentCsv,
-  PLAYLIST_NAME,
-  probe,
-  remuxArgs,
-  runTool,
-  SEGMENT_LIST_NAME,
-} from "./ffmpeg.ts";
+} from "./ffmpeg_parse.ts";
+import { probe, runTool } from "./ffmpeg.ts";
 import { resolutionLabel } from "./catalog.ts";
 import type { Title } from "./library_scan.ts";
 import { lockPreparation } from "./prep_lock.ts";

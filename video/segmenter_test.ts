@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { PeerstreamError } from "../protocol/errors.ts";
 import { scanLibrary, type Title } from "./library_scan.ts";
-import { runTool, sampleArgs } from "./ffmpeg.ts";
+import { runTool } from "./ffmpeg.ts";
+import { sampleArgs } from "./ffmpeg_args.ts";
 import {
   checkAlignment,
   MANIFEST_NAME,
