@@ -1,22 +1,13 @@
 import assert from "node:assert/strict";
 import { PeerstreamError } from "../protocol/errors.ts";
 import { probe, runTool, toolPath } from "./ffmpeg.ts";
-import { makeClip } from "./_test_media.ts";
+import { isFfmpegMissing, makeClip, withoutFfmpeg } from "./_test_media.ts";
 
 Deno.test("`runTool()` reports a missing ffmpeg clearly", async () => {
-  Deno.env.set("PEERSTREAM_FFMPEG", "/nonexistent/ffmpeg");
-  try {
+  await withoutFfmpeg(async () => {
     assert.equal(toolPath("ffmpeg"), "/nonexistent/ffmpeg");
-    await assert.rejects(
-      runTool("ffmpeg", ["-version"]),
-      (e: unknown) =>
-        e instanceof PeerstreamError && e.code === "VIDEO_FAILED" &&
-        e.message ===
-          'Cannot run "ffmpeg": not found; install it (apt-get install ffmpeg) or put it on PATH',
-    );
-  } finally {
-    Deno.env.delete("PEERSTREAM_FFMPEG");
-  }
+    await assert.rejects(runTool("ffmpeg", ["-version"]), isFfmpegMissing);
+  });
   assert.equal(toolPath("ffmpeg"), "ffmpeg");
 });
 

@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
-import { PeerstreamError } from "../protocol/errors.ts";
 import { scanLibrary, type Title } from "./library_scan.ts";
 import { runTool } from "./ffmpeg.ts";
 import { sampleArgs } from "./ffmpeg_args.ts";
 import { prepareTitle } from "./segmenter.ts";
 import { MANIFEST_NAME } from "./prepared_title.ts";
 import { ContinuityFixer, isValidTsSegment } from "./ts_packet.ts";
-import { firstFrameIsKey, makeClip, pipeThrough } from "./_test_media.ts";
+import {
+  firstFrameIsKey,
+  isFfmpegMissing,
+  makeClip,
+  pipeThrough,
+  withoutFfmpeg,
+} from "./_test_media.ts";
 import { concatBytes } from "../tests/_util.ts";
 
 /**
@@ -22,6 +27,17 @@ async function frameWidths(stream: Uint8Array, inputArgs: string[]): Promise<num
     stream,
   );
   return sizes.stdout.trim().split("\n").map((l) => Number(l.split(",")[0])).filter((w) => w > 0);
+}
+
+/** Asserts that ffmpeg decodes `stream` without a warning, failing at the first corrupt packet. */
+async function assertDecodesCleanly(stream: Uint8Array): Promise<void> {
+  const decode = await pipeThrough(
+    "ffmpeg",
+    ["-v", "warning", "-err_detect", "explode", "-i", "pipe:0", "-f", "null", "-"],
+    stream,
+  );
+  assert.equal(decode.code, 0, decode.stderr);
+  assert.equal(decode.stderr.trim(), "");
 }
 
 async function withFixture(fn: (dir: string, titles: Title[]) => Promise<void>): Promise<void> {
@@ -77,13 +93,7 @@ Deno.test("`prepareTitle()` makes aligned H.264 segments that splice cleanly", a
     const parts = [low.segments[0], high.segments[1], low.segments[2]];
     const chunks = await Promise.all(parts.map((s) => Deno.readFile(s.path)));
     const stream = concatBytes(chunks.map((c) => fixer.fix(c)));
-    const decode = await pipeThrough(
-      "ffmpeg",
-      ["-v", "warning", "-err_detect", "explode", "-i", "pipe:0", "-f", "null", "-"],
-      stream,
-    );
-    assert.equal(decode.code, 0, decode.stderr);
-    assert.equal(decode.stderr.trim(), "");
+    await assertDecodesCleanly(stream);
     const widths = await frameWidths(stream, ["-select_streams", "v:0"]);
     assert.ok(widths.length >= 75 && widths.length <= 77, String(widths.length));
     const runs = widths.filter((w, i) => i === 0 || w !== widths[i - 1]);
@@ -164,18 +174,9 @@ Deno.test("`prepareTitle()` makes aligned MJPEG segments without audio", async (
 
 Deno.test("`prepareTitle()` fails clearly when ffmpeg is missing", async () => {
   await withFixture(async (dir, titles) => {
-    Deno.env.set("PEERSTREAM_FFMPEG", "/nonexistent/ffmpeg");
-    try {
-      await assert.rejects(
-        prepareTitle(titles[0], { cacheDir: `${dir}/cache` }),
-        (e: unknown) =>
-          e instanceof PeerstreamError && e.code === "VIDEO_FAILED" &&
-          e.message ===
-            'Cannot run "ffmpeg": not found; install it (apt-get install ffmpeg) or put it on PATH',
-      );
-    } finally {
-      Deno.env.delete("PEERSTREAM_FFMPEG");
-    }
+    await withoutFfmpeg(() =>
+      assert.rejects(prepareTitle(titles[0], { cacheDir: `${dir}/cache` }), isFfmpegMissing)
+    );
     const names = [];
     for await (const e of Deno.readDir(`${dir}/cache/prepared`)) names.push(e.name);
     assert.deepEqual(names, []);
@@ -293,19 +294,8 @@ Deno.test("`prepareTitle()` remuxes aligned H.264 sources and encodes unaligned 
     const fixer = new ContinuityFixer();
     const parts = [low.segments[0], high.segments[1], low.segments[2]];
     const chunks = await Promise.all(parts.map((s) => Deno.readFile(s.path)));
-    const stream = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of chunks.map((c) => fixer.fix(c))) {
-      stream.set(c, at);
-      at += c.length;
-    }
-    const decode = await pipeThrough(
-      "ffmpeg",
-      ["-v", "warning", "-err_detect", "explode", "-i", "pipe:0", "-f", "null", "-"],
-      stream,
-    );
-    assert.equal(decode.code, 0, decode.stderr);
-    assert.equal(decode.stderr.trim(), "");
+    const stream = concatBytes(chunks.map((c) => fixer.fix(c)));
+    await assertDecodesCleanly(stream);
     // The cached manifest keeps the method.
     assert.deepEqual(await prepareTitle(dog, options), { ...remuxed, cached: true });
 
