@@ -124,62 +124,76 @@ export function ladderArgs(options: LadderOptions): string[] {
   const gop = Math.max(1, Math.round(fps * seg));
   outputs.forEach((o, j) => {
     args.push("-map", labels[j]);
-    if (codec === "h264") {
-      args.push(
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-crf",
-        "23",
-        "-maxrate",
-        String(o.maxBitrate),
-        "-bufsize",
-        String(o.maxBitrate * 2),
-        "-pix_fmt",
-        "yuv420p",
-        "-force_key_frames",
-        `expr:gte(t,n_forced*${seg})`,
-        "-g",
-        String(gop),
-        "-keyint_min",
-        String(gop),
-        "-sc_threshold",
-        "0",
-        // Same colour tags on every rendition, so players do not shift colours at a switch.
-        "-colorspace",
-        "bt709",
-        "-color_primaries",
-        "bt709",
-        "-color_trc",
-        "bt709",
-        "-color_range",
-        "tv",
-      );
-      if (audio) {
-        args.push("-map", `${o.input}:a:0`, "-c:a", "aac", "-b:a", "128k", "-ar", "48000");
-        args.push("-ac", "2");
-      } else {
-        args.push("-an");
-      }
-      args.push(..._hlsOutputArgs(seg, o.dir));
-    } else {
-      args.push("-c:v", "mjpeg", "-q:v", "5", "-an");
-      args.push(
-        "-f",
-        "segment",
-        "-segment_time",
-        String(seg),
-        "-segment_format",
-        "mjpeg",
-        "-segment_list",
-        `${o.dir}/${SEGMENT_LIST_NAME}`,
-        "-segment_list_type",
-        "csv",
-        `${o.dir}/seg_%05d.mjpeg`,
-      );
-    }
+    if (codec === "h264") args.push(..._h264OutputArgs(o, { seg, gop, audio }));
+    else args.push(..._mjpegOutputArgs(o, seg));
   });
+  return args;
+}
+
+/** One H.264 rendition's encoder, audio and `hls` muxer arguments (see {@linkcode ladderArgs}). */
+function _h264OutputArgs(
+  o: LadderOutput,
+  { seg, gop, audio }: { seg: number; gop: number; audio: boolean },
+): string[] {
+  const args: string[] = [];
+  args.push(
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-crf",
+    "23",
+    "-maxrate",
+    String(o.maxBitrate),
+    "-bufsize",
+    String(o.maxBitrate * 2),
+    "-pix_fmt",
+    "yuv420p",
+    "-force_key_frames",
+    `expr:gte(t,n_forced*${seg})`,
+    "-g",
+    String(gop),
+    "-keyint_min",
+    String(gop),
+    "-sc_threshold",
+    "0",
+    // Same colour tags on every rendition, so players do not shift colours at a switch.
+    "-colorspace",
+    "bt709",
+    "-color_primaries",
+    "bt709",
+    "-color_trc",
+    "bt709",
+    "-color_range",
+    "tv",
+  );
+  if (audio) {
+    args.push("-map", `${o.input}:a:0`, "-c:a", "aac", "-b:a", "128k", "-ar", "48000");
+    args.push("-ac", "2");
+  } else {
+    args.push("-an");
+  }
+  args.push(..._hlsOutputArgs(seg, o.dir));
+  return args;
+}
+
+/** One MJPEG rendition's encoder and `segment` muxer arguments (see {@linkcode ladderArgs}). */
+function _mjpegOutputArgs(o: LadderOutput, seg: number): string[] {
+  const args: string[] = [];
+  args.push("-c:v", "mjpeg", "-q:v", "5", "-an");
+  args.push(
+    "-f",
+    "segment",
+    "-segment_time",
+    String(seg),
+    "-segment_format",
+    "mjpeg",
+    "-segment_list",
+    `${o.dir}/${SEGMENT_LIST_NAME}`,
+    "-segment_list_type",
+    "csv",
+    `${o.dir}/seg_%05d.mjpeg`,
+  );
   return args;
 }
 
