@@ -32,7 +32,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Reads a prepared folder's `manifest.json` (the server's cache format of `video/segmenter.ts`),
+ * Reads a prepared folder's `manifest.json` (the server's cache format of `video/prepared_title.ts`),
  * checking every field the bench uses.
  *
  * @param text The manifest text.

@@ -3,7 +3,9 @@
  * @module
  */
 
-import { runTool, sampleArgs, type SampleOptions } from "./ffmpeg.ts";
+import { PeerstreamError } from "../protocol/errors.ts";
+import { runTool } from "./ffmpeg.ts";
+import { sampleArgs, type SampleOptions } from "./ffmpeg_args.ts";
 
 /**
  * Write one small MP4 clip (lavfi pattern, optional tone).
@@ -71,4 +73,32 @@ export async function firstFrameIsKey(path: string): Promise<boolean> {
     path,
   ]);
   return new TextDecoder().decode(r.stdout).trim().split("\n")[0].split(",")[0] === "1";
+}
+
+/**
+ * Runs `fn` with `PEERSTREAM_FFMPEG` naming a binary that does not exist, as on a machine without
+ * ffmpeg, and puts the variable back (unset) after.
+ *
+ * @param fn What to run.
+ * @returns What `fn` returns.
+ */
+export async function withoutFfmpeg<T>(fn: () => Promise<T>): Promise<T> {
+  Deno.env.set("PEERSTREAM_FFMPEG", "/nonexistent/ffmpeg");
+  try {
+    return await fn();
+  } finally {
+    Deno.env.delete("PEERSTREAM_FFMPEG");
+  }
+}
+
+/**
+ * Whether an error is the one `runTool` gives when ffmpeg is not found, word for word.
+ *
+ * @param e The error.
+ * @returns `true` for a `VIDEO_FAILED` saying so with its remedy.
+ */
+export function isFfmpegMissing(e: unknown): boolean {
+  return e instanceof PeerstreamError && e.code === "VIDEO_FAILED" &&
+    e.message ===
+      'Cannot run "ffmpeg": not found; install it (apt-get install ffmpeg) or put it on PATH';
 }

@@ -6,7 +6,9 @@
 
 import { PeerstreamError } from "../protocol/errors.ts";
 import { groupRenditions, resolutionLabel } from "./catalog.ts";
-import { probe, type ProbeInfo, runTool, sampleArgs } from "./ffmpeg.ts";
+import { probe, runTool } from "./ffmpeg.ts";
+import { sampleArgs } from "./ffmpeg_args.ts";
+import type { ProbeInfo } from "./ffmpeg_parse.ts";
 
 /** One source file of a title. */
 export interface SourceRendition {

@@ -1,7 +1,7 @@
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { isPreparing, lockPath, lockPreparation } from "./prep_lock.ts";
 import { makeClip } from "./_test_media.ts";
-import { MANIFEST_NAME } from "./segmenter.ts";
+import { MANIFEST_NAME } from "./prepared_title.ts";
 import { LineReader, PROGRAM_PERMISSIONS } from "../tests/_helpers.ts";
 import { until } from "../tests/_util.ts";
 

@@ -1,57 +1,18 @@
 import assert from "node:assert/strict";
-import { PeerstreamError } from "../protocol/errors.ts";
 import { scanLibrary, type Title } from "./library_scan.ts";
-import { runTool, sampleArgs } from "./ffmpeg.ts";
-import {
-  checkAlignment,
-  MANIFEST_NAME,
-  maxBitrateFor,
-  planLadder,
-  predictSegments,
-  PREPARATION_VERSION,
-  preparationKey,
-  prepareTitle,
-  remuxProblem,
-  sweepStaleFolders,
-} from "./segmenter.ts";
+import { runTool } from "./ffmpeg.ts";
+import { sampleArgs } from "./ffmpeg_args.ts";
+import { prepareTitle } from "./segmenter.ts";
+import { MANIFEST_NAME } from "./prepared_title.ts";
 import { ContinuityFixer, isValidTsSegment } from "./ts_packet.ts";
-import { firstFrameIsKey, makeClip, pipeThrough } from "./_test_media.ts";
+import {
+  firstFrameIsKey,
+  isFfmpegMissing,
+  makeClip,
+  pipeThrough,
+  withoutFfmpeg,
+} from "./_test_media.ts";
 import { concatBytes } from "../tests/_util.ts";
-
-Deno.test("`planLadder()` derives at most 3 heights from one source and keeps several sources", () => {
-  const table: [number[], number[]][] = [
-    [[1080], [240, 480, 1080]],
-    [[720], [240, 480, 720]],
-    [[480], [240, 360, 480]],
-    [[360], [240, 360]],
-    [[300], [240]],
-    [[240], [240]],
-    [[160], [160]],
-    [[161], [160]],
-    [[160, 240, 720], [160, 240, 720]],
-  ];
-  for (const [sources, want] of table) {
-    assert.deepEqual(planLadder(sources).map((s) => s.height), want, sources.join(","));
-  }
-  assert.deepEqual(planLadder([160, 240]).map((s) => s.source), [0, 1]);
-});
-
-Deno.test("`checkAlignment()` reports count and boundary differences", () => {
-  const d = (...xs: number[]) => xs.map((duration) => ({ duration }));
-  assert.equal(checkAlignment([d(2, 2, 1), d(2, 2, 1)], 0.02), null);
-  assert.equal(checkAlignment([d(2, 2, 1), d(2.01, 1.99, 1)], 0.02), null);
-  assert.match(
-    checkAlignment([d(2, 2), d(2, 2, 1)], 0.02)!,
-    /rendition 1 has 3 segments, rendition 0 has 2/,
-  );
-  assert.match(checkAlignment([d(2, 2, 1), d(2, 1.5, 1.5)], 0.02)!, /^segment 1 of rendition 1/);
-  assert.equal(checkAlignment([], 0.02), null);
-});
-
-Deno.test("`maxBitrateFor()` grows with height and has a floor", () => {
-  assert.equal(maxBitrateFor(160), 300_000);
-  assert.ok(maxBitrateFor(720) > maxBitrateFor(480));
-});
 
 /**
  * The width of every decoded video frame in `stream`, as ffprobe reports it.
@@ -66,6 +27,17 @@ async function frameWidths(stream: Uint8Array, inputArgs: string[]): Promise<num
     stream,
   );
   return sizes.stdout.trim().split("\n").map((l) => Number(l.split(",")[0])).filter((w) => w > 0);
+}
+
+/** Asserts that ffmpeg decodes `stream` without a warning, failing at the first corrupt packet. */
+async function assertDecodesCleanly(stream: Uint8Array): Promise<void> {
+  const decode = await pipeThrough(
+    "ffmpeg",
+    ["-v", "warning", "-err_detect", "explode", "-i", "pipe:0", "-f", "null", "-"],
+    stream,
+  );
+  assert.equal(decode.code, 0, decode.stderr);
+  assert.equal(decode.stderr.trim(), "");
 }
 
 async function withFixture(fn: (dir: string, titles: Title[]) => Promise<void>): Promise<void> {
@@ -121,13 +93,7 @@ Deno.test("`prepareTitle()` makes aligned H.264 segments that splice cleanly", a
     const parts = [low.segments[0], high.segments[1], low.segments[2]];
     const chunks = await Promise.all(parts.map((s) => Deno.readFile(s.path)));
     const stream = concatBytes(chunks.map((c) => fixer.fix(c)));
-    const decode = await pipeThrough(
-      "ffmpeg",
-      ["-v", "warning", "-err_detect", "explode", "-i", "pipe:0", "-f", "null", "-"],
-      stream,
-    );
-    assert.equal(decode.code, 0, decode.stderr);
-    assert.equal(decode.stderr.trim(), "");
+    await assertDecodesCleanly(stream);
     const widths = await frameWidths(stream, ["-select_streams", "v:0"]);
     assert.ok(widths.length >= 75 && widths.length <= 77, String(widths.length));
     const runs = widths.filter((w, i) => i === 0 || w !== widths[i - 1]);
@@ -208,18 +174,9 @@ Deno.test("`prepareTitle()` makes aligned MJPEG segments without audio", async (
 
 Deno.test("`prepareTitle()` fails clearly when ffmpeg is missing", async () => {
   await withFixture(async (dir, titles) => {
-    Deno.env.set("PEERSTREAM_FFMPEG", "/nonexistent/ffmpeg");
-    try {
-      await assert.rejects(
-        prepareTitle(titles[0], { cacheDir: `${dir}/cache` }),
-        (e: unknown) =>
-          e instanceof PeerstreamError && e.code === "VIDEO_FAILED" &&
-          e.message ===
-            'Cannot run "ffmpeg": not found; install it (apt-get install ffmpeg) or put it on PATH',
-      );
-    } finally {
-      Deno.env.delete("PEERSTREAM_FFMPEG");
-    }
+    await withoutFfmpeg(() =>
+      assert.rejects(prepareTitle(titles[0], { cacheDir: `${dir}/cache` }), isFfmpegMissing)
+    );
     const names = [];
     for await (const e of Deno.readDir(`${dir}/cache/prepared`)) names.push(e.name);
     assert.deepEqual(names, []);
@@ -239,48 +196,6 @@ Deno.test("`prepareTitle()` stops and cleans up when aborted", async () => {
     for await (const e of Deno.readDir(`${dir}/cache/prepared`)) names.push(e.name);
     assert.deepEqual(names, []);
   });
-});
-
-Deno.test("`predictSegments()` cuts at the first keyframe after each multiple, like the hls muxer", () => {
-  assert.deepEqual(predictSegments([0, 2, 4], 6, 2), [2, 2, 2]);
-  // x264 -g 48 at 25 fps adds keyframes at 1.92 s, 3.92 s...: they are skipped.
-  assert.deepEqual(predictSegments([0, 1.92, 2, 3.92, 4, 5.92], 6, 2), [2, 2, 2]);
-  assert.deepEqual(predictSegments([0, 1, 2, 3, 4], 5, 2), [2, 2, 1]);
-  // A late cut is followed by a short segment: the muxer catches up with n × 2 s.
-  assert.deepEqual(predictSegments([0, 3.5, 4, 6], 7, 2).map((d) => +d.toFixed(3)), [
-    3.5,
-    0.5,
-    2,
-    1,
-  ]);
-  // A first keyframe after 0 is the start; the duration counts from it.
-  assert.deepEqual(predictSegments([0.08, 2.08], 4, 2).map((d) => +d.toFixed(3)), [2, 2]);
-  assert.deepEqual(predictSegments([0], 6, 2), [6]);
-  assert.deepEqual(predictSegments([], 6, 2), []);
-});
-
-Deno.test("`remuxProblem()` accepts identical, well spaced keyframes only", () => {
-  const aligned = [0, 1.92, 2, 3.92, 4, 5.92];
-  assert.equal(remuxProblem([aligned, aligned.slice()], 6, 2), null);
-  assert.equal(remuxProblem([[0, 2, 4], [0, 2.0004, 4]], 6, 2), null, "within 1 ms");
-  assert.equal(remuxProblem([[0]], 4, 2), null, "one 4 s segment is at most twice 2 s");
-  const names = ['"a.mp4"', '"b.mp4"'];
-  const table: [number[][], number, RegExp][] = [
-    [[[0, 2, 4], [0, 2.01, 4]], 6, /^keyframe 1 of "b.mp4" is at 2.010 s, in "a.mp4" at 2.000 s$/],
-    [[[0, 2, 4], [0, 4]], 6, /^"b.mp4" has 2 keyframes, "a.mp4" has 3$/],
-    [[[0, 2], []], 6, /^"b.mp4" has no keyframes$/],
-    [
-      [[0]],
-      6,
-      /^its keyframes are too far apart to cut 2 s segments without re-encoding \(6.00 s from 0.00 s; at most 4 s\)$/,
-    ],
-    [[[0, 5]], 6, /too far apart .*\(5.00 s from 0.00 s; at most 4 s\)$/],
-    [[[0, 2, 4]], 10, /too far apart .*\(6.00 s from 4.00 s; at most 4 s\)$/],
-    [[[0, 3.5, 4, 6]], 7, /too close together .*\(0.50 s from 3.50 s; at least 1 s\)$/],
-  ];
-  for (const [keyframes, duration, re] of table) {
-    assert.match(remuxProblem(keyframes, duration, 2, names) ?? "null", re);
-  }
 });
 
 /**
@@ -379,19 +294,8 @@ Deno.test("`prepareTitle()` remuxes aligned H.264 sources and encodes unaligned 
     const fixer = new ContinuityFixer();
     const parts = [low.segments[0], high.segments[1], low.segments[2]];
     const chunks = await Promise.all(parts.map((s) => Deno.readFile(s.path)));
-    const stream = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of chunks.map((c) => fixer.fix(c))) {
-      stream.set(c, at);
-      at += c.length;
-    }
-    const decode = await pipeThrough(
-      "ffmpeg",
-      ["-v", "warning", "-err_detect", "explode", "-i", "pipe:0", "-f", "null", "-"],
-      stream,
-    );
-    assert.equal(decode.code, 0, decode.stderr);
-    assert.equal(decode.stderr.trim(), "");
+    const stream = concatBytes(chunks.map((c) => fixer.fix(c)));
+    await assertDecodesCleanly(stream);
     // The cached manifest keeps the method.
     assert.deepEqual(await prepareTitle(dog, options), { ...remuxed, cached: true });
 
@@ -432,43 +336,4 @@ Deno.test("`prepareTitle()` remuxes aligned H.264 sources and encodes unaligned 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-});
-
-Deno.test("`sweepStaleFolders()` removes only temporary folders untouched for staleMs", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "peerstream_sweep_" });
-  try {
-    assert.deepEqual(await sweepStaleFolders(dir), [], "no prepared folder yet");
-    const root = `${dir}/prepared`;
-    for (const name of [".tmp-old-1", ".tmp-fresh-2", "0123abcd", ".tmp-file"]) {
-      if (name === ".tmp-file") await Deno.writeTextFile(`${root}/${name}`, "");
-      else await Deno.mkdir(`${root}/${name}/r0`, { recursive: true });
-    }
-    const now = Date.now();
-    const old = new Date(now - 10 * 60_000);
-    await Deno.utime(`${root}/.tmp-old-1`, old, old);
-    await Deno.utime(`${root}/0123abcd`, old, old);
-    assert.deepEqual(await sweepStaleFolders(dir, { staleMs: 60_000, now }), [".tmp-old-1"]);
-    const left = [];
-    for await (const e of Deno.readDir(root)) left.push(e.name);
-    assert.deepEqual(left.sort(), [".tmp-file", ".tmp-fresh-2", "0123abcd"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("`preparationKey()` changes with the encoder settings and the preparation version", async () => {
-  await withFixture(async (_dir, titles) => {
-    const dog = titles.find((t) => t.name === "dog")!;
-    const key = await preparationKey(dog, "h264", 2);
-    assert.equal(await preparationKey(dog, "h264", 2), key, "stable");
-    assert.notEqual(await preparationKey(dog, "h264", 1), key, "segment length");
-    assert.notEqual(await preparationKey(dog, "mjpeg", 2), key, "codec");
-    // Another frame rate changes the encoder's arguments (-r, keyframe interval).
-    const faster = {
-      ...dog,
-      renditions: dog.renditions.map((r) => ({ ...r, probe: { ...r.probe, fps: 50 } })),
-    };
-    assert.notEqual(await preparationKey(faster, "h264", 2), key, "encoder settings");
-    assert.equal(PREPARATION_VERSION, 3);
-  });
 });

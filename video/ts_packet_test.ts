@@ -6,7 +6,9 @@ import {
   packetPid,
   TS_PACKET_SIZE,
 } from "./ts_packet.ts";
-import { ladderArgs, parseHlsPlaylist, runTool } from "./ffmpeg.ts";
+import { runTool } from "./ffmpeg.ts";
+import { ladderArgs } from "./ffmpeg_args.ts";
+import { parseHlsPlaylist } from "./ffmpeg_parse.ts";
 import { makeClip, pipeThrough } from "./_test_media.ts";
 
 /** One packet: PID, continuity counter, adaptation_field_control (1 payload, 2 AF only, 3 both). */

@@ -7,13 +7,10 @@
 import { PeerstreamError } from "../protocol/errors.ts";
 import { suggestTitles } from "./catalog.ts";
 import { ensureSampleLibrary, SAMPLE_TITLES, scanLibrary, type Title } from "./library_scan.ts";
-import {
-  planLadder,
-  type PreparedTitle,
-  prepareTitle,
-  sweepStaleFolders,
-  type VideoCodec,
-} from "./segmenter.ts";
+import { prepareTitle } from "./segmenter.ts";
+import { planLadder } from "./ladder.ts";
+import { sweepStaleFolders } from "./prep_cache.ts";
+import type { PreparedTitle, VideoCodec } from "./prepared_title.ts";
 import { ensurePoster } from "./poster.ts";
 
 /** Where a title is in its preparation. */

@@ -18,7 +18,7 @@ import { nameKeys, normalizeName } from "../../protocol/names.ts";
 import { grandfatheredLines, planRename, type RenamePlan } from "../community/name_admin.ts";
 import { VideoLibrary } from "../../video/video_library.ts";
 import { PosterFiles } from "../door/posters.ts";
-import type { VideoCodec } from "../../video/segmenter.ts";
+import type { VideoCodec } from "../../video/prepared_title.ts";
 import { certificateFingerprint, WebServer } from "../door/web.ts";
 import { loadOrMakeSelfSigned, serverNames } from "../door/self_signed.ts";
 import { CLUSTER_FLAGS, CLUSTER_HELP, clusterSettings } from "../community/cluster_options.ts";

@@ -8,7 +8,7 @@ import { PeerstreamError } from "../../protocol/errors.ts";
 import { quoted } from "../../protocol/text.ts";
 import type { PlayMessage, Quality, VideoSummary } from "../../protocol/messages.ts";
 import { normalizePlayArgument, suggestTitles } from "../../video/catalog.ts";
-import type { PreparedTitle } from "../../video/segmenter.ts";
+import type { PreparedTitle } from "../../video/prepared_title.ts";
 import type { VideoLibrary } from "../../video/video_library.ts";
 import { within } from "../_async.ts";
 import type { ServerClient } from "../member.ts";

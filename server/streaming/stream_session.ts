@@ -13,7 +13,7 @@
 import type { ErrorCode } from "../../protocol/errors.ts";
 import type { Quality, StreamEndReason } from "../../protocol/messages.ts";
 import { ABR_DEFAULTS, chooseRendition, EwmaEstimator } from "../../video/abr.ts";
-import type { PreparedTitle } from "../../video/segmenter.ts";
+import type { PreparedTitle } from "../../video/prepared_title.ts";
 import type { SegmentStore } from "../../video/segment_store.ts";
 import { ContinuityFixer } from "../../video/ts_packet.ts";
 import { PeerstreamError } from "../../protocol/errors.ts";

@@ -1,7 +1,7 @@
 import { deepEqual, equal } from "node:assert/strict";
 import type { StreamEndReason } from "../../protocol/messages.ts";
 import { SegmentStore } from "../../video/segment_store.ts";
-import type { PreparedTitle } from "../../video/segmenter.ts";
+import type { PreparedTitle } from "../../video/prepared_title.ts";
 import { readUntilEof, socketPair, until } from "../../tests/_util.ts";
 import { Connection } from "../door/connection.ts";
 import { DEFAULT_LIMITS } from "../limits.ts";
