@@ -9,7 +9,9 @@
  *   and in order, so nothing ever fills it, and Chromium waits at it forever;
  * - the same hole where moving the playhead does nothing (the element ignores `currentTime` until
  *   the page gives it a new media source): the page must start over at the playhead on a fresh
- *   media source, the server jumping there.
+ *   media source, the server jumping there;
+ * - bytes the decoder refuses appended to the buffer (a media error, which closes the media
+ *   source for good): the page must start over the same way.
  *
  * The frames the video presents (`requestVideoFrameCallback`, with the frame number read from the
  * pixels) must go on past the hole: a frozen video presents none, and the wait fails at its
@@ -159,4 +161,62 @@ Deno.test("the page's video plays on past a 2 s hole in its buffer, in Chromium"
 
 Deno.test("the page starts over at the playhead when moving it does not get past a hole, in Chromium", async () => {
   console.log(`[figures] ${await playPastHole({ ignoreSeeks: true })}`);
+});
+
+/** Appends bytes no decoder takes to the page's buffer once it is idle; resolves with the error. */
+const CORRUPT = `async () => {
+  const video = document.getElementById("video");
+  const buffer = window.__buffers.at(-1);
+  if (buffer.updating) await new Promise((r) => buffer.addEventListener("updateend", r, { once: true }));
+  const at = video.currentTime;
+  const junk = new Uint8Array(4096);
+  junk.set([0, 0, 16, 0, 0x6d, 0x6f, 0x6f, 0x66]);
+  for (let i = 8; i < junk.length; i++) junk[i] = (i * 131) & 255;
+  buffer.appendBuffer(junk);
+  while (video.error === null) await new Promise((r) => setTimeout(r, 20));
+  return { at, code: video.error.code };
+}`;
+
+Deno.test("the page starts over at the playhead after a media error, in Chromium", async () => {
+  const videos = await numberedVideos();
+  const server = await startWebServer({ waitReady: true, args: ["--videos", videos] });
+  const browser = await launchBrowser("chromium");
+  try {
+    const { page } = await openPage(browser, server.url);
+    await joinAs(page, "viewer");
+    const button = `#titles button[data-title="${NUMBERED.title}"]:not([disabled])`;
+    await page.waitForSelector(button);
+    await page.evaluate(CAPTURE_BUFFERS);
+    await page.evaluate(FRAME_PROBE);
+    await page.click(button);
+    await waitInPage(page, `window.__frames.some((f) => f.mediaTime > 2)`, 30_000);
+    const failed = await page.evaluate(`(${CORRUPT})()`) as { at: number; code: number };
+    const since = await page.evaluate("performance.now()") as number;
+    // Frames from 4 s past the error's instant reach the screen: playing again.
+    await waitInPage(
+      page,
+      `window.__frames.some((f) => f.at > ${since} && f.mediaTime > ${failed.at + 4})`,
+      60_000,
+    ).catch(async () => {
+      const state = await page.evaluate(
+        `(() => { const v = document.getElementById("video"); return v.currentTime + " s, error " + (v.error && v.error.code); })()`,
+      );
+      throw new Error(
+        `the video never played on after a media error (code ${failed.code}) at ${
+          failed.at.toFixed(2)
+        } s: the video at ${state}`,
+      );
+    });
+    const buffers = await page.evaluate("window.__buffers.length") as number;
+    ok(buffers > 1, `played on without a new media source (${buffers} SourceBuffer)`);
+    const first = (await framesSince(page, since))[0];
+    console.log(
+      `[figures] media error ${failed.code} at ${failed.at.toFixed(2)} s: the next frame ${
+        (first.at - since).toFixed(0)
+      } ms later, at ${first.mediaTime.toFixed(2)} s`,
+    );
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
 });

@@ -132,6 +132,7 @@ export class MsePlayer {
     this.#hasAudio = info.hasAudio;
     this.#ending = false;
     this.#duration = info.duration;
+    this.#stall = STALL_START;
     this.#openSource();
     this.#newEpoch(info.position);
     this.#stallTimer = setInterval(() => this.#checkStall(), STALL_CHECK_MS);
@@ -144,7 +145,6 @@ export class MsePlayer {
     this.#bufferCodecs = "";
     this.#codecs = "";
     this.#lastInit = undefined;
-    this.#stall = STALL_START;
     const source = new MediaSource();
     this.#source = source;
     this.#url = URL.createObjectURL(source);
@@ -407,6 +407,7 @@ export class MsePlayer {
       active: !video.paused && !video.ended,
       starved: !video.seeking && video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA,
       ranges: rangesOf(video.buffered),
+      failed: video.error !== null,
     });
     this.#stall = state;
     if (action.kind === "seek") {

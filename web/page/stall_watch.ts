@@ -9,7 +9,8 @@
  * seek that waits at a hole. After {@linkcode StallOptions.stuckMs} without progress the playhead
  * is moved on: over the hole to the next buffered range, or nudged a little forward inside its
  * range, as hls.js's gap controller does. If that fails {@linkcode StallOptions.maxTries} times,
- * the page starts over at the playhead (a new media source, the server restarting there).
+ * the page starts over at the playhead (a new media source, the server restarting there), as it
+ * does at once for a media error (a segment the decoder refused closes the media source).
  * A video with nothing buffered ahead is waiting for the network, which no seek fixes: nothing.
  * Pure: the page's player feeds it the element's time, buffered ranges and a clock.
  * @module
@@ -62,6 +63,8 @@ export interface StallSample {
   starved: boolean;
   /** The element's buffered ranges, ascending. */
   ranges: readonly TimeRange[];
+  /** Whether the element has a media error (a decode error closes its media source). */
+  failed?: boolean;
 }
 
 /** What to do: nothing, move the playhead (`seek`), or start over at it (`restart`). */
@@ -94,6 +97,16 @@ export function watchStall(
   const { stuckMs, nudgeS, maxTries, aheadS } = { ...STALL_DEFAULTS, ...options };
   const none = { kind: "none" } as const;
   const { now, time, ranges } = sample;
+  // A media error closes the source for good: only a new one plays again (once per stuckMs).
+  if (sample.failed === true) {
+    const justRestarted = state.tries > maxTries && state.since !== null &&
+      now - state.since < stuckMs;
+    if (justRestarted) return { state, action: none };
+    return {
+      state: { lastTime: time, since: now, tries: maxTries + 1 },
+      action: { kind: "restart", at: time },
+    };
+  }
   // Progress (or a video that is not meant to move) clears everything.
   if (!sample.active || time !== state.lastTime) {
     return { state: { lastTime: time, since: null, tries: 0 }, action: none };

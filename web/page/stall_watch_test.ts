@@ -115,3 +115,25 @@ Deno.test("watchStall() takes its tunables from options over STALL_DEFAULTS", ()
   });
   equal(STALL_DEFAULTS.stuckMs, 3_000);
 });
+
+Deno.test("watchStall() starts over at once after a media error, then not again within stuckMs", () => {
+  const ranges = [r(0, 40)];
+  let state: StallState = STALL_START;
+  const look = (now: number, failed: boolean, time = 12) => {
+    const out = watchStall(state, at(now, time, ranges, { failed }));
+    state = out.state;
+    return out.action;
+  };
+  deepEqual(look(0, true), { kind: "restart", at: 12 }, "at the first look");
+  deepEqual(look(250, true), { kind: "none" }, "the new source gets its stuckMs");
+  deepEqual(look(2_999, true), { kind: "none" });
+  deepEqual(look(3_000, true), { kind: "restart", at: 12 }, "still failing after stuckMs");
+  // Whether or not the video is meant to move: a failed element never moves again by itself.
+  deepEqual(
+    watchStall(STALL_START, at(0, 5, [], { failed: true, active: false })).action,
+    { kind: "restart", at: 5 },
+  );
+  // Once it plays again, the watch is the usual one.
+  deepEqual(look(4_000, false, 12.5), { kind: "none" });
+  deepEqual(state, { lastTime: 12.5, since: null, tries: 0 });
+});
