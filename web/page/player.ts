@@ -404,7 +404,8 @@ export class MsePlayer {
     const { state, action } = watchStall(this.#stall, {
       now: performance.now(),
       time: video.currentTime,
-      active: !video.paused && !video.ended,
+      // A hidden tab's video may be held back by the browser: not a stall to act on.
+      active: !video.paused && !video.ended && !document.hidden,
       starved: !video.seeking && video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA,
       ranges: rangesOf(video.buffered),
       failed: video.error !== null,
