@@ -225,6 +225,11 @@ async function readyPage(link: ShapedLink, url: string): Promise<ReadyPlayer> {
   const browser = await inBrowser(link, new URL(url).origin);
   try {
     const { page, errors } = await openPage(browser, url);
+    // What the page's stall watchdog did (web/page/stall_watch.ts), said on its console.
+    const watchdog: string[] = [];
+    page.on("console", (message) => {
+      if (/stalled/.test(message.text())) watchdog.push(message.text());
+    });
     await joinAs(page, `shaped${crypto.randomUUID().slice(0, 6)}`);
     const button = `#titles button[data-title="${SHAPED_TITLE.title}"]:not([disabled])`;
     await page.waitForSelector(button, { timeout: 60_000 });
@@ -234,7 +239,10 @@ async function readyPage(link: ShapedLink, url: string): Promise<ReadyPlayer> {
       kind: "page",
       play: () => page.click(button),
       frames: () => pageFrames(page, offset),
-      state: () => pageState(page, errors),
+      state: async () =>
+        `${await pageState(page, errors)}${
+          watchdog.length === 0 ? "" : `; watchdog: ${watchdog.slice(0, 5).join(" | ")}`
+        }`,
       close: () => browser.close(),
     };
   } catch (error) {
@@ -545,7 +553,11 @@ export async function shapedScenario(ctx: BenchContext): Promise<ScenarioResult>
       result.notes.push(
         `${schedule.name}: ${kind} on screen [s, height]: ${
           f.shown.map(([t, h]) => `${t} ${h}p`).join(", ")
-        }${f.stalls > 0 ? `; at the end: ${f.stateAtEnd}` : ""}`,
+        }${
+          f.stalls > 0 || /watchdog:/.test(f.stateAtEnd ?? "")
+            ? `; at the end: ${f.stateAtEnd}`
+            : ""
+        }`,
       );
     }
   }

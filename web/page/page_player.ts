@@ -66,6 +66,7 @@ export class PagePlayer {
       console.warn(consoleDetail(error));
       this.#options.notice(failureWords("The player failed", error), "warn");
     };
+    this.#mse.onStuck = (position) => this.#startOver(position).catch(onError);
     this.#controls = new PlayerControls(this.#video, byId("player", HTMLElement), {
       active: () => this.#stream !== undefined,
       duration: () => this.#stream?.duration ?? 0,
@@ -227,6 +228,29 @@ export class PagePlayer {
     } finally {
       this.#switching = false;
     }
+  }
+
+  /**
+   * The video stayed stalled (the player's watchdog; its media source is new): the title starts
+   * over at `position`, from the server, which jumps there while it streams, or plays the title
+   * again from there once it has sent everything.
+   */
+  async #startOver(position: number) {
+    const stream = this.#stream;
+    if (stream === undefined) return;
+    if (this.#streaming && this.#session.stream !== undefined) {
+      await this.#session.seek(position);
+      return;
+    }
+    const video: VideoSummary = {
+      title: stream.title,
+      heights: stream.renditions.map((r) => r.height),
+      duration: stream.duration,
+      hasAudio: stream.hasAudio,
+      state: "ready",
+      progress: 1,
+    };
+    await this.play(video, { position, quality: this.#quality });
   }
 
   async #togglePause() {

@@ -14,13 +14,15 @@
  * segment is ready, the buffer from that segment's start on is removed, the new segment appended,
  * and the element seeks to where it is, so the next frame shown is the next frame of the title in
  * the new rendition, well within a second. A playhead stalled at a small hole between renditions
- * is moved over it ({@linkcode gapSkip}).
+ * is moved over it at once; one stuck for 3 s with media ahead of it (a larger hole, a stuck
+ * decoder) is moved on, and if that fails the page starts over at it ({@linkcode watchStall}).
  * @module
  */
 
 import { Transmuxer } from "mux.js/lib/mp4/transmuxer.js";
 import type { SegmentMessage, StreamStartMessage } from "../../protocol/messages.ts";
-import { gapSkip, rangesOf } from "./buffer_gaps.ts";
+import { rangesOf } from "./buffer_gaps.ts";
+import { STALL_START, type StallState, watchStall } from "./stall_watch.ts";
 
 /** What the transmuxer hands back for one segment. */
 interface TransmuxedSegment {
@@ -47,7 +49,7 @@ type BufferStep =
 
 /** How many seconds of already-played media the buffer keeps. */
 const BACK_BUFFER_S = 20;
-/** How often a playing video is checked for a stall at a hole, ms. */
+/** How often a playing video is checked for a stall, ms. */
 const STALL_CHECK_MS = 250;
 
 /**
@@ -103,11 +105,16 @@ export class MsePlayer {
   /** The start of a rendition switch waiting for its first segment. */
   #switchFrom?: number;
   #stallTimer?: ReturnType<typeof setInterval>;
-  #lastTime = -1;
+  #stall: StallState = STALL_START;
   /** Milliseconds each segment took to transmux, for the benchmark. */
   readonly transmuxMs: number[] = [];
   /** Called when something fails that stops the video. */
   onError?: (message: string) => void;
+  /**
+   * Called when moving the playhead did not get a stalled video going: the stream should start
+   * over at `position` (the media source is new by then; the caller asks the server to jump).
+   */
+  onStuck?: (position: number) => void;
 
   /** @param video The element to play into. */
   constructor(video: HTMLVideoElement) {
@@ -124,17 +131,40 @@ export class MsePlayer {
     this.reset();
     this.#hasAudio = info.hasAudio;
     this.#ending = false;
+    this.#duration = info.duration;
+    this.#stall = STALL_START;
+    this.#openSource();
+    this.#newEpoch(info.position);
+    this.#stallTimer = setInterval(() => this.#checkStall(), STALL_CHECK_MS);
+  }
+
+  /** A fresh MediaSource on the element (its SourceBuffer comes with the first segment). */
+  #openSource() {
+    if (this.#url !== undefined) URL.revokeObjectURL(this.#url);
+    this.#buffer = undefined;
+    this.#bufferCodecs = "";
+    this.#codecs = "";
+    this.#lastInit = undefined;
     const source = new MediaSource();
     this.#source = source;
     this.#url = URL.createObjectURL(source);
     this.#video.src = this.#url;
-    this.#duration = info.duration;
     source.addEventListener("sourceopen", () => this.#pump(), { once: true });
-    this.#newEpoch(info.position);
-    this.#stallTimer = setInterval(() => this.#checkStall(), STALL_CHECK_MS);
     this.#video.play().catch(() => {
       // Autoplay refused: the person presses play on the element.
     });
+  }
+
+  /**
+   * Starts over on a fresh MediaSource (what is buffered goes); the stream's next epoch (the
+   * caller's jump, {@linkcode MsePlayer.jump}) fills it. For a video that no move of its
+   * playhead got going again.
+   */
+  restart(): void {
+    if (this.#source === undefined) return;
+    this.#dropPending();
+    this.#switchFrom = undefined;
+    this.#openSource();
   }
 
   /**
@@ -367,16 +397,33 @@ export class MsePlayer {
     this.#video.currentTime = inside || after === undefined ? time : after.start;
   }
 
-  /** A playing video that has not moved since the last check, at a small hole: jump it. */
+  /** A playing video that has not moved: jump a hole, nudge it, or start over at it. */
   #checkStall() {
     const video = this.#video;
-    const time = video.currentTime;
-    const stalled = !video.paused && !video.seeking && time === this.#lastTime &&
-      video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA;
-    this.#lastTime = time;
-    if (!stalled || this.#buffer === undefined) return;
-    const target = gapSkip(time, rangesOf(video.buffered));
-    if (target !== null) video.currentTime = target;
+    if (this.#buffer === undefined) return;
+    const { state, action } = watchStall(this.#stall, {
+      now: performance.now(),
+      time: video.currentTime,
+      // A hidden tab's video may be held back by the browser: not a stall to act on.
+      active: !video.paused && !video.ended && !document.hidden,
+      starved: !video.seeking && video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA,
+      ranges: rangesOf(video.buffered),
+      failed: video.error !== null,
+    });
+    this.#stall = state;
+    if (action.kind === "seek") {
+      // The small hole between renditions is routine (issue 18); anything else is worth a line.
+      if (action.why !== "gap") {
+        console.warn(
+          `The video stalled at ${video.currentTime} s (${action.why}): on at ${action.to} s`,
+        );
+      }
+      video.currentTime = action.to;
+    } else if (action.kind === "restart" && this.onStuck !== undefined) {
+      console.warn(`The video stayed stalled at ${action.at}: starting over there`);
+      this.restart();
+      this.onStuck(action.at);
+    }
   }
 
   /** Drops media long played, so that a long title does not fill the buffer's quota. */
