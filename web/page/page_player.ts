@@ -60,7 +60,11 @@ export class PagePlayer {
     this.#mse.onError = (message) => {
       // The browser's own wording (a DOMException) is for the console.
       console.warn(message);
-      options.notice("The video stopped playing in this browser; choose Play to try again", "warn");
+      // The stall watch starts over by itself (stall_watch.ts): say so, and what to do if it cannot.
+      options.notice(
+        "The video hit a problem in this browser and is picking up again; if it stays still, choose Play",
+        "warn",
+      );
     };
     const onError = (error: unknown) => {
       console.warn(consoleDetail(error));
