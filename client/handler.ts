@@ -17,12 +17,20 @@ import {
   type TitleChoice,
 } from "./commands.ts";
 import type { KeyTrust } from "./known_peers.ts";
-import { isConnectionLost } from "./session.ts";
+import { isConnectionLost, type SendOutcome } from "./session.ts";
 import { showName } from "../protocol/shown_name.ts";
 import { escapeName } from "../protocol/text.ts";
 import { normalizePlayArgument } from "../video/catalog.ts";
 import type { PlaybackState } from "./playback.ts";
-import { PLAIN, renderError, renderVideos, renderWhoLine, safe, type Style } from "./render.ts";
+import {
+  PLAIN,
+  renderError,
+  renderQueueState,
+  renderVideos,
+  renderWhoLine,
+  safe,
+  type Style,
+} from "./render.ts";
 
 /** Where the handler reads and writes. */
 export interface HandlerIo {
@@ -50,8 +58,8 @@ export interface HandlerSession {
   acceptKey(name: string): boolean;
   /** VERIFY ... yes. */
   verifyKey(name: string, fingerprint: string): boolean;
-  /** Seals and sends; resolves when delivered. */
-  sendText(to: string, text: string): Promise<void>;
+  /** Seals and sends; resolves when delivered, or queued for an offline peer. */
+  sendText(to: string, text: string): Promise<SendOutcome>;
   /** This client's own fingerprint. */
   fingerprint(): Promise<string>;
 }
@@ -318,7 +326,10 @@ export class CommandHandler {
     }
     const recipient = to;
     this.#session.sendText(recipient, text).then(
-      () => this.#io.print(this.#style.dim(`* delivered to ${safe(recipient)}`)),
+      (sent) =>
+        this.#io.print(
+          this.#style.dim(renderQueueState(sent.queued ? "queued" : "delivered", recipient)),
+        ),
       (error) => {
         if (!isConnectionLost(error)) this.#error((error as Error).message);
       },

@@ -5,6 +5,7 @@ import type { SeekTarget } from "./commands.ts";
 import { CommandHandler, type HandlerSession, type HandlerViewer } from "./handler.ts";
 import type { KeyTrust } from "./known_peers.ts";
 import type { PlaybackState } from "./playback.ts";
+import type { SendOutcome } from "./session.ts";
 
 const ME_FP = "00112233445566778899aabbccddeeff";
 const BOB_FP = "ffeeddccbbaa99887766554433221100";
@@ -15,7 +16,7 @@ class FakeSession implements HandlerSession {
   known = new Set(["bob", "carol"]);
   changed = new Set<string>();
   sent: [string, string][] = [];
-  sendResult: Promise<void> = Promise.resolve();
+  sendResult: Promise<SendOutcome> = Promise.resolve({ queued: false });
   keyLookups: string[] = [];
   peers = {
     names: () => [...this.online].sort(),
@@ -52,7 +53,7 @@ class FakeSession implements HandlerSession {
   verifyKey(): boolean {
     return true;
   }
-  sendText(to: string, text: string): Promise<void> {
+  sendText(to: string, text: string): Promise<SendOutcome> {
     this.sent.push([to, text]);
     return this.sendResult;
   }

@@ -117,6 +117,7 @@ export class App {
       },
       closed: (info) => this.#closed(info),
       keyChanged: (name) => this.#lookup(name),
+      queueNotice: (kind, to, qseq) => this.#queueNotice(kind, to, qseq),
     };
   }
 
@@ -315,7 +316,14 @@ export class App {
     const item = this.#sentItem(to, text, "sending…", at);
     const state = item.querySelector(".state")!;
     appendItem(byId("messages", HTMLElement), item);
-    this.#session!.sendText(to, text).then(() => {
+    this.#session!.sendText(to, text).then((sent) => {
+      if (sent.queued) {
+        // Kept on the server: "delivered" comes with a queue notice, maybe after a reload.
+        setText(state, queuedWords(to));
+        item.dataset.state = "queued";
+        item.dataset.qseq = String(sent.qseq);
+        return;
+      }
       state.textContent = "delivered";
       item.dataset.state = "delivered";
       this.#options.history?.add({ dir: "out", peer: to, text, at, state: "delivered" });
@@ -394,8 +402,29 @@ export class App {
       messageLines(message),
     );
     if (message.trust === "changed") item.classList.add("warn");
-    item.append(messageMeta(at, message.trust));
+    // A queued message shows when it was sent, and says it waited.
+    item.append(messageMeta(message.queued ? new Date(message.sentAt) : at, message.trust));
+    if (message.queued) {
+      item.dataset.queued = "true";
+      item.append(el("div", { className: "meta-line", text: "sent earlier, while you were away" }));
+    }
     return item;
+  }
+
+  /** A message queued for someone offline was opened by them, or expired unread. */
+  #queueNotice(kind: "delivered" | "expired", to: string, qseq: number) {
+    const item = byId("messages", HTMLElement).querySelector<HTMLElement>(
+      `li[data-state="queued"][data-qseq="${qseq}"][data-to="${CSS.escape(to)}"]`,
+    );
+    const words = kind === "delivered"
+      ? "delivered"
+      : "not delivered: it waited longer than the server keeps messages";
+    if (item === null) {
+      this.notice(`A message you queued for ${showName(to)}: ${words}`);
+      return;
+    }
+    setText(item.querySelector(".state")!, words);
+    item.dataset.state = kind;
   }
 
   #joined(name: string, announce = true) {
@@ -606,4 +635,14 @@ export function messageLines(message: IncomingMessage): HTMLElement[] {
       el("span", { className: "text", text: line }),
     ]);
   });
+}
+
+/**
+ * What a sent message shows while it waits on the server for its offline recipient.
+ *
+ * @param to The recipient.
+ * @returns The words.
+ */
+export function queuedWords(to: string): string {
+  return `queued for ${showName(to)} (offline)`;
 }
