@@ -12,8 +12,21 @@ import {
   startServer,
   type TestClient,
 } from "./_helpers.ts";
-import { generateIdentity, type Identity } from "../protocol/e2e.ts";
+import {
+  exportPublicKeys,
+  generateIdentity,
+  type Identity,
+  importPeerKeys,
+  seal,
+} from "../protocol/e2e.ts";
+import type { ClientMessage, ReceiptMessage } from "../protocol/messages.ts";
+import { FakeServer } from "./_fake_server.ts";
+import { startCluster } from "./_cluster.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
+
+function isReceipt(m: ClientMessage): m is ReceiptMessage {
+  return m.type === "receipt";
+}
 
 const isMessage = (e: ClientEvent): e is Extract<ClientEvent, { kind: "message" }> =>
   e.kind === "message";
@@ -175,5 +188,85 @@ Deno.test("the terminal shows 'queued for bob (offline)', then 'delivered to bob
     await watcher.session.quit();
   } finally {
     await server.stop();
+  }
+});
+
+Deno.test("a queued message sent again is shown once and confirmed; the same envelope replayed live is refused REPLAYED", async () => {
+  const bob = await generateIdentity();
+  const bobKeys = await exportPublicKeys(bob);
+  const fake = new FakeServer(async (c) => {
+    const hello = await c.welcome(["bob"]);
+    const body = await seal("once only", {
+      from: "bob",
+      to: "alice",
+      identity: bob,
+      recipient: await importPeerKeys(hello),
+    });
+    // Queued, then the same queued entry again (its receipt lost in a crash, say), then the
+    // same bytes as a live message: a replay.
+    await c.send({ type: "deliver", rid: "q1", from: "bob", body, queued: true, qseq: 1 });
+    const key = await c.request("key");
+    await c.send({ type: "key-info", re: key.id, name: "bob", ...bobKeys, online: false });
+    await c.next((m): m is ReceiptMessage => isReceipt(m) && m.rid === "q1");
+    await c.send({ type: "deliver", rid: "q1", from: "bob", body, queued: true, qseq: 1 });
+    await c.next((m): m is ReceiptMessage =>
+      isReceipt(m) && c.received.filter(isReceipt).length === 2
+    );
+    await c.send({ type: "deliver", rid: "live", from: "bob", body });
+    await c.next((m): m is ReceiptMessage => isReceipt(m) && m.rid === "live");
+    // A last, new message closes the window: nothing more was shown before it.
+    const last = await seal("the end", {
+      from: "bob",
+      to: "alice",
+      identity: bob,
+      recipient: await importPeerKeys(hello),
+    });
+    await c.send({ type: "deliver", rid: "last", from: "bob", body: last });
+    await c.next((m): m is ReceiptMessage => isReceipt(m) && m.rid === "last");
+  });
+  const cli = await startCli(fake.port, "alice");
+  try {
+    await cli.out.waitFor(/^<bob> the end$/);
+    const receipts = fake.connections[0].received.filter(isReceipt);
+    deepEqual(receipts.map((r) => [r.rid, r.ok, r.code]), [
+      ["q1", true, undefined],
+      ["q1", true, undefined],
+      ["live", false, "REPLAYED"],
+      ["last", true, undefined],
+    ]);
+    deepEqual(cli.out.lines.filter((l) => l.startsWith("<bob>")), [
+      "<bob> once only",
+      "<bob> the end",
+    ]);
+    ok(cli.err.lines.some((l) => /warning: .*already received/.test(l)), cli.err.lines.join("\n"));
+    await cli.type("QUIT");
+    equal(await cli.finish(), 0);
+  } finally {
+    await cli.finish();
+    await Deno.remove(cli.home, { recursive: true }).catch(() => {});
+    await fake.close();
+  }
+});
+
+Deno.test("in cluster mode a message to an offline peer is refused clearly, not queued half-way", async () => {
+  const cluster = await startCluster({ nodes: 2 });
+  const [a, b] = cluster.nodes;
+  try {
+    const alice = await connectClient(a.port, "alice");
+    const bobKey = await generateIdentity();
+    const bob = await connectClient(b.port, "bob", { identity: bobKey });
+    await alice.waitFor((e) => e.kind === "joined" && e.name === "bob");
+    await alice.session.peerKeys("bob");
+    await bob.session.quit();
+    await alice.waitFor((e) => e.kind === "left" && e.name === "bob");
+    await rejects(
+      alice.session.sendText("bob", "are you there?"),
+      (e: Error) =>
+        e instanceof PeerstreamError && e.code === "PEER_OFFLINE" &&
+        e.message.includes('Cannot queue for "bob" in cluster mode yet'),
+    );
+    await alice.session.quit();
+  } finally {
+    await cluster.stop();
   }
 });
