@@ -51,8 +51,11 @@ export type QueueRecord = QueuedEntry | { kind: "removed"; qseq: number };
 export interface QueueStorage {
   /** Every recipient's records, oldest first (a torn last record is left out). */
   load(): Map<string, QueueRecord[]>;
-  /** Appends records to a recipient's log, durably (fsync) before it returns. */
-  append(name: string, records: readonly QueueRecord[]): void;
+  /**
+   * Appends records to a recipient's log; with `durable` (what a `queued` answer promises) they
+   * are on disk (fsync) before it returns, without it the system writes them back when it will.
+   */
+  append(name: string, records: readonly QueueRecord[], durable: boolean): void;
   /** Deletes a recipient's log (their queue is empty). */
   remove(name: string): void;
   /** The public keys of bound names, as last saved. */
@@ -223,7 +226,7 @@ export class OfflineQueue {
     }
     const q = this.#queue(to);
     const entry: QueuedSealed = { kind: "message", qseq: q.next, at: now, ...message };
-    this.#storage.append(to, [entry]);
+    this.#storage.append(to, [entry], true);
     q.next++;
     this.#put(q, entry);
     return entry.qseq;
@@ -253,7 +256,7 @@ export class OfflineQueue {
     }
     const entry: QueuedNotice = { ...notice, qseq: q.next, at: now };
     records.push(entry);
-    this.#storage.append(sender, records);
+    this.#storage.append(sender, records, true);
     q.next++;
     this.#put(q, entry);
   }
@@ -284,7 +287,10 @@ export class OfflineQueue {
       this.#queues.delete(name);
       this.#storage.remove(name);
     } else {
-      this.#storage.append(name, [{ kind: "removed", qseq }]);
+      // Not fsynced: a removal lost in a crash only sends the entry again, which its client
+      // confirms without showing it twice. With an fsync per receipt, 1,000 queued messages
+      // took 586 ms to drain to a client that confirms at once; without, 141 ms (here, loaded).
+      this.#storage.append(name, [{ kind: "removed", qseq }], false);
     }
     return entry;
   }

@@ -16,7 +16,7 @@ function memoryStorage(): QueueStorage & { logs: Map<string, QueueRecord[]>; sav
     logs,
     saves: 0,
     load: () => new Map([...logs].map(([k, v]) => [k, [...v]])),
-    append: (name: string, records: readonly QueueRecord[]) => {
+    append: (name: string, records: readonly QueueRecord[], _durable: boolean) => {
       logs.set(name, [...logs.get(name) ?? [], ...records]);
     },
     remove: (name: string) => void logs.delete(name),

@@ -40,14 +40,14 @@ export function fileQueueStorage(dir: string): QueueStorage {
       }
       return out;
     },
-    append(name, records) {
+    append(name, records, durable) {
       Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const text = records.map((r) => JSON.stringify(toJson(r)) + "\n").join("");
       using file = Deno.openSync(path(name), { append: true, create: true, mode: 0o600 });
       const bytes = encoder.encode(text);
       let at = 0;
       while (at < bytes.length) at += file.writeSync(bytes.subarray(at));
-      file.syncDataSync();
+      if (durable) file.syncDataSync();
     },
     loadKeys() {
       const out = new Map<string, PublicKeysText>();

@@ -49,8 +49,8 @@ Deno.test("fileQueueStorage() appends, loads by name and removes a recipient's l
       re: 1,
       at: 1,
       body: new Uint8Array([7]),
-    }]);
-    storage.append("bøb", [{ kind: "removed", qseq: 1 }]);
+    }], true);
+    storage.append("bøb", [{ kind: "removed", qseq: 1 }], false);
     deepEqual([...storage.load().keys()], ["bøb"]);
     equal(storage.load().get("bøb")?.length, 2);
     storage.saveKeys(new Map([["bøb", { encKey: "E", signKey: "S" }]]));
