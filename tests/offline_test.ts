@@ -8,6 +8,7 @@ import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import {
   type ClientEvent,
   connectClient,
+  LOOPBACK_LIMITS,
   startCli,
   startServer,
   type TestClient,
@@ -127,6 +128,30 @@ Deno.test("a full queue refuses with QUEUE_FULL and loses nothing it accepted", 
     deepEqual(await alice.session.sendText("bob", "four"), { queued: false });
     await bob.waitFor((e) => isMessage(e) && e.message.text === "four");
     deepEqual(bob.events.filter(isMessage).map((e) => e.message.text), ["one", "two", "four"]);
+    await alice.session.quit();
+    await bob.session.quit();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("a queued message past its age is deleted unread and its sender told 'expired'", async () => {
+  const server = await startServer({
+    env: { PEERSTREAM_LIMITS: JSON.stringify({ ...LOOPBACK_LIMITS, queueMaxAgeMs: 1_000 }) },
+  });
+  try {
+    const alice = await connectClient(server.port, "alice");
+    const bobKey = await bindAndLeave(server.port, "bob", alice);
+    deepEqual(await alice.session.sendText("bob", "too late"), { queued: true, qseq: 1 });
+    await alice.waitFor((e) => e.kind === "queue-notice" && e.notice === "expired");
+    const bob = await connectClient(server.port, "bob", { identity: bobKey });
+    // A live message after the join closes the window: the expired one never came.
+    await alice.session.sendText("bob", "now live");
+    await bob.waitFor((e) => isMessage(e) && e.message.text === "now live");
+    deepEqual(bob.events.filter(isMessage).map((e) => e.message.text), ["now live"]);
+    deepEqual(alice.events.filter((e) => e.kind === "queue-notice"), [
+      { kind: "queue-notice", notice: "expired", to: "bob", qseq: 1 },
+    ]);
     await alice.session.quit();
     await bob.session.quit();
   } finally {

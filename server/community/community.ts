@@ -288,6 +288,8 @@ export class MemoryCommunity<C> implements Community<C> {
       this.#events.notice(online.conn, notice);
       return;
     }
+    // Only a bound name keeps a queue: an ephemeral one may belong to someone else next.
+    if (!this.#directory.bindings.has(sender)) return;
     const { kind, to, qseq: ofQseq, re } = notice;
     this.#queue?.notify(sender, { kind, to, ofQseq, re }, this.#now());
   }
@@ -364,8 +366,15 @@ export class MemoryCommunity<C> implements Community<C> {
    * A receipt for a queued message: deleted from the queue either way (a refusal would only come
    * again), and its sender told of a confirmation.
    */
-  #queuedReceipt(by: C, name: string, qseq: number, receipt: { rid: string; ok: boolean }) {
+  #queuedReceipt(
+    by: C,
+    name: string,
+    qseq: number,
+    receipt: { rid: string; ok: boolean; code?: ErrorCode },
+  ) {
     this.#queuedRids.get(by)?.delete(receipt.rid);
+    // A client too full to open it now: it stays queued, and comes again on the next join.
+    if (!receipt.ok && receipt.code === "INBOX_FULL") return;
     const entry = this.#queue?.remove(name, qseq);
     if (entry === undefined || entry.kind !== "message") return;
     if (!receipt.ok) {
@@ -376,6 +385,8 @@ export class MemoryCommunity<C> implements Community<C> {
   }
 
   release(name: string): Promise<boolean> {
+    // What waited for the name was sealed for the key that held it: never for the next holder.
+    this.#queue?.drop(name);
     return Promise.resolve(this.#directory.release(name));
   }
 

@@ -296,6 +296,19 @@ export class OfflineQueue {
   }
 
   /**
+   * Deletes a name's whole queue (the operator released the name).
+   *
+   * @param name The name.
+   */
+  drop(name: string): void {
+    const queue = this.#queues.get(name);
+    if (queue === undefined) return;
+    for (const qseq of [...queue.entries.keys()]) this.#drop(queue, qseq);
+    this.#queues.delete(name);
+    this.#storage.remove(name);
+  }
+
+  /**
    * Deletes messages older than the bound.
    *
    * @param now The time, ms.

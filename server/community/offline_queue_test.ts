@@ -87,6 +87,16 @@ Deno.test("OfflineQueue loads what its storage kept: entries, removals, numberin
   equal(again.add("bob", { from: "a", re: 3, body: body(1) }, 0), 3, "numbers never repeat");
 });
 
+Deno.test("OfflineQueue.drop() deletes a released name's queue and frees its bytes", () => {
+  const storage = memoryStorage();
+  const q = new OfflineQueue(storage, { maxTotalBytes: 4 });
+  q.add("bob", { from: "a", re: 1, body: body(4) }, 0);
+  q.drop("bob");
+  deepEqual(q.entries("bob"), []);
+  equal(storage.logs.has("bob"), false);
+  equal(q.add("carol", { from: "a", re: 1, body: body(4) }, 0), 1);
+});
+
 Deno.test("OfflineQueue.expire() deletes messages older than the bound, not at it", () => {
   const q = new OfflineQueue(memoryStorage(), { maxAgeMs: 100 });
   q.add("bob", { from: "a", re: 1, body: body(1) }, 0);
