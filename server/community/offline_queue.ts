@@ -60,8 +60,8 @@ export interface QueueStorage {
   remove(name: string): void;
   /** The public keys of bound names, as last saved. */
   loadKeys(): Map<string, PublicKeysText>;
-  /** Saves the public keys of bound names (atomically). */
-  saveKeys(keys: ReadonlyMap<string, PublicKeysText>): void;
+  /** Saves one bound name's public keys (atomically). */
+  saveKeys(name: string, keys: PublicKeysText): void;
 }
 
 /** The bounds of the queues. */
@@ -150,7 +150,7 @@ export class OfflineQueue {
     const known = this.#keys.get(name);
     if (known?.encKey === keys.encKey && known.signKey === keys.signKey) return;
     this.#keys.set(name, { encKey: keys.encKey, signKey: keys.signKey });
-    this.#storage.saveKeys(this.#keys);
+    this.#storage.saveKeys(name, { encKey: keys.encKey, signKey: keys.signKey });
   }
 
   /**

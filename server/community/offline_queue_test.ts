@@ -21,9 +21,9 @@ function memoryStorage(): QueueStorage & { logs: Map<string, QueueRecord[]>; sav
     },
     remove: (name: string) => void logs.delete(name),
     loadKeys: () => new Map(keys),
-    saveKeys: (k: ReadonlyMap<string, PublicKeysText>) => {
+    saveKeys: (name: string, k: PublicKeysText) => {
       storage.saves++;
-      keys = new Map(k);
+      keys = new Map([...keys, [name, k]]);
     },
   };
   return storage;

@@ -2,7 +2,8 @@
  * The offline queues in the data folder: one append-only file per recipient (`queue/<hex of the
  * name>.log`), one JSON record per line, each append written and fsynced before it returns, so
  * that a `send` answered `queued` survives a crash. A torn last line (a crash mid-append) is left
- * out on load; any other bad line stops the load with a clear error.
+ * out on load; any other bad line stops the load with a clear error. The public keys of bound
+ * names are kept beside them, one small file per name (`queue/keys/<hex of the name>.json`).
  * @module
  */
 
@@ -51,18 +52,27 @@ export function fileQueueStorage(dir: string): QueueStorage {
     },
     loadKeys() {
       const out = new Map<string, PublicKeysText>();
-      const json = readJsonObjectSync(`${dir}/keys.json`) ?? {};
-      for (const [name, value] of Object.entries(json)) {
-        if (typeof value !== "object" || value === null) continue;
-        const { encKey, signKey } = value as Record<string, unknown>;
+      let files: Deno.DirEntry[];
+      try {
+        files = [...Deno.readDirSync(`${dir}/keys`)];
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return out;
+        throw error;
+      }
+      for (const file of files) {
+        const match = /^([0-9a-f]+)\.json$/.exec(file.name);
+        if (!file.isFile || match === null) continue;
+        const { encKey, signKey } = readJsonObjectSync(`${dir}/keys/${file.name}`) ?? {};
         if (typeof encKey === "string" && typeof signKey === "string") {
-          out.set(name, { encKey, signKey });
+          out.set(decoder.decode(Uint8Array.fromHex(match[1])), { encKey, signKey });
         }
       }
       return out;
     },
-    saveKeys(keys) {
-      writeFileAtomicSync(`${dir}/keys.json`, JSON.stringify(Object.fromEntries(keys)));
+    saveKeys(name, keys) {
+      // One small file per name: a new binding writes its own keys, not every name's.
+      const file = `${dir}/keys/${encoder.encode(name).toHex()}.json`;
+      writeFileAtomicSync(file, JSON.stringify(keys));
     },
     remove(name) {
       try {

@@ -53,8 +53,13 @@ Deno.test("fileQueueStorage() appends, loads by name and removes a recipient's l
     storage.append("bøb", [{ kind: "removed", qseq: 1 }], false);
     deepEqual([...storage.load().keys()], ["bøb"]);
     equal(storage.load().get("bøb")?.length, 2);
-    storage.saveKeys(new Map([["bøb", { encKey: "E", signKey: "S" }]]));
-    deepEqual(storage.loadKeys(), new Map([["bøb", { encKey: "E", signKey: "S" }]]));
+    storage.saveKeys("bøb", { encKey: "E", signKey: "S" });
+    storage.saveKeys("al", { encKey: "E2", signKey: "S2" });
+    storage.saveKeys("bøb", { encKey: "E3", signKey: "S" });
+    deepEqual(
+      storage.loadKeys(),
+      new Map([["al", { encKey: "E2", signKey: "S2" }], ["bøb", { encKey: "E3", signKey: "S" }]]),
+    );
     storage.remove("bøb");
     storage.remove("bøb");
     deepEqual(storage.load(), new Map());
