@@ -311,10 +311,18 @@ export class CommandHandler {
       if (to === "") return true;
     }
     if (text === undefined) {
-      // Check before asking for the text, so that nobody types a message that cannot go.
+      // Check before asking for the text, so that nobody types a message that cannot go: a
+      // name the server knows may be queued for (protocol version 3), an unknown one not.
       if (!this.#session.peers.has(to)) {
-        this.#error(`Cannot send to "${safe(to)}": they are not online; WHO lists who is`);
-        return true;
+        try {
+          await this.#session.peerKeys(to);
+        } catch (error) {
+          if (!isConnectionLost(error)) this.#error((error as Error).message);
+          return true;
+        }
+        this.#io.print(
+          this.#style.dim(`* ${showName(to)} is offline; the server keeps the message if it can`),
+        );
       }
       const answer = await this.#io.read("Message: ");
       if (answer === null) return false;

@@ -171,13 +171,26 @@ Deno.test("CommandHandler MESSAGE never sends an empty message", async () => {
   ]);
 });
 
-Deno.test("CommandHandler MESSAGE asks for the recipient, checks it is online, then asks for text", async () => {
+Deno.test("CommandHandler MESSAGE asks for the recipient, checks the server knows them, then asks for text", async () => {
   const offline = setup(["zed", "never asked for"]);
   await offline.handler.run("MESSAGE");
   deepEqual(offline.out, ["Online: bob"]);
-  deepEqual(offline.prompts, ["To: "], "no Message: prompt for someone offline");
-  deepEqual(offline.err, ['error: Cannot send to "zed": they are not online; WHO lists who is']);
+  deepEqual(offline.prompts, ["To: "], "no Message: prompt for an unknown peer");
+  deepEqual(offline.err, ['error: Unknown peer "zed"']);
   deepEqual(offline.session.sent, []);
+
+  // Known to the server but offline: the message may wait for them (a queue).
+  const away = setup(["carol", "for later"]);
+  away.session.known.add("carol");
+  away.session.sendResult = Promise.resolve({ queued: true, qseq: 1 });
+  await away.handler.run("MESSAGE");
+  deepEqual(away.prompts, ["To: ", "Message: "]);
+  deepEqual(away.out, [
+    "Online: bob",
+    "* carol is offline; the server keeps the message if it can",
+    "* queued for carol (offline)",
+  ]);
+  deepEqual(away.session.sent, [["carol", "for later"]]);
 
   const direct = setup(["unused"]);
   await direct.handler.run("MESSAGE zed");
