@@ -33,6 +33,7 @@ import {
   renderMessage,
   renderPeerState,
   renderPrompt,
+  renderQueueState,
   renderShutdown,
   renderViewerEvent,
   renderWarning,
@@ -192,6 +193,7 @@ function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): Se
       }
     },
     keyChanged: (name) => term.error(renderKeyChanged(name, style)),
+    queueNotice: (kind, to) => term.print(style.dim(renderQueueState(kind, to))),
     serverError: (_code, message) => term.error(renderError(message, style)),
     videos: (videos) => ctx.handler?.videosPushed(videos),
     shutdown: (message) => {

@@ -17,12 +17,20 @@ import {
   type TitleChoice,
 } from "./commands.ts";
 import type { KeyTrust } from "./known_peers.ts";
-import { isConnectionLost } from "./session.ts";
+import { isConnectionLost, type SendOutcome } from "./session.ts";
 import { showName } from "../protocol/shown_name.ts";
 import { escapeName } from "../protocol/text.ts";
 import { normalizePlayArgument } from "../video/catalog.ts";
 import type { PlaybackState } from "./playback.ts";
-import { PLAIN, renderError, renderVideos, renderWhoLine, safe, type Style } from "./render.ts";
+import {
+  PLAIN,
+  renderError,
+  renderQueueState,
+  renderVideos,
+  renderWhoLine,
+  safe,
+  type Style,
+} from "./render.ts";
 
 /** Where the handler reads and writes. */
 export interface HandlerIo {
@@ -50,8 +58,8 @@ export interface HandlerSession {
   acceptKey(name: string): boolean;
   /** VERIFY ... yes. */
   verifyKey(name: string, fingerprint: string): boolean;
-  /** Seals and sends; resolves when delivered. */
-  sendText(to: string, text: string): Promise<void>;
+  /** Seals and sends; resolves when delivered, or queued for an offline peer. */
+  sendText(to: string, text: string): Promise<SendOutcome>;
   /** This client's own fingerprint. */
   fingerprint(): Promise<string>;
 }
@@ -303,10 +311,18 @@ export class CommandHandler {
       if (to === "") return true;
     }
     if (text === undefined) {
-      // Check before asking for the text, so that nobody types a message that cannot go.
+      // Check before asking for the text, so that nobody types a message that cannot go: a
+      // name the server knows may be queued for (protocol version 3), an unknown one not.
       if (!this.#session.peers.has(to)) {
-        this.#error(`Cannot send to "${safe(to)}": they are not online; WHO lists who is`);
-        return true;
+        try {
+          await this.#session.peerKeys(to);
+        } catch (error) {
+          if (!isConnectionLost(error)) this.#error((error as Error).message);
+          return true;
+        }
+        this.#io.print(
+          this.#style.dim(`* ${showName(to)} is offline; the server keeps the message if it can`),
+        );
       }
       const answer = await this.#io.read("Message: ");
       if (answer === null) return false;
@@ -318,7 +334,10 @@ export class CommandHandler {
     }
     const recipient = to;
     this.#session.sendText(recipient, text).then(
-      () => this.#io.print(this.#style.dim(`* delivered to ${safe(recipient)}`)),
+      (sent) =>
+        this.#io.print(
+          this.#style.dim(renderQueueState(sent.queued ? "queued" : "delivered", recipient)),
+        ),
       (error) => {
         if (!isConnectionLost(error)) this.#error((error as Error).message);
       },

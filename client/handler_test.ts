@@ -5,6 +5,7 @@ import type { SeekTarget } from "./commands.ts";
 import { CommandHandler, type HandlerSession, type HandlerViewer } from "./handler.ts";
 import type { KeyTrust } from "./known_peers.ts";
 import type { PlaybackState } from "./playback.ts";
+import type { SendOutcome } from "./session.ts";
 
 const ME_FP = "00112233445566778899aabbccddeeff";
 const BOB_FP = "ffeeddccbbaa99887766554433221100";
@@ -15,7 +16,7 @@ class FakeSession implements HandlerSession {
   known = new Set(["bob", "carol"]);
   changed = new Set<string>();
   sent: [string, string][] = [];
-  sendResult: Promise<void> = Promise.resolve();
+  sendResult: Promise<SendOutcome> = Promise.resolve({ queued: false });
   keyLookups: string[] = [];
   peers = {
     names: () => [...this.online].sort(),
@@ -52,7 +53,7 @@ class FakeSession implements HandlerSession {
   verifyKey(): boolean {
     return true;
   }
-  sendText(to: string, text: string): Promise<void> {
+  sendText(to: string, text: string): Promise<SendOutcome> {
     this.sent.push([to, text]);
     return this.sendResult;
   }
@@ -170,13 +171,26 @@ Deno.test("CommandHandler MESSAGE never sends an empty message", async () => {
   ]);
 });
 
-Deno.test("CommandHandler MESSAGE asks for the recipient, checks it is online, then asks for text", async () => {
+Deno.test("CommandHandler MESSAGE asks for the recipient, checks the server knows them, then asks for text", async () => {
   const offline = setup(["zed", "never asked for"]);
   await offline.handler.run("MESSAGE");
   deepEqual(offline.out, ["Online: bob"]);
-  deepEqual(offline.prompts, ["To: "], "no Message: prompt for someone offline");
-  deepEqual(offline.err, ['error: Cannot send to "zed": they are not online; WHO lists who is']);
+  deepEqual(offline.prompts, ["To: "], "no Message: prompt for an unknown peer");
+  deepEqual(offline.err, ['error: Unknown peer "zed"']);
   deepEqual(offline.session.sent, []);
+
+  // Known to the server but offline: the message may wait for them (a queue).
+  const away = setup(["carol", "for later"]);
+  away.session.known.add("carol");
+  away.session.sendResult = Promise.resolve({ queued: true, qseq: 1 });
+  await away.handler.run("MESSAGE");
+  deepEqual(away.prompts, ["To: ", "Message: "]);
+  deepEqual(away.out, [
+    "Online: bob",
+    "* carol is offline; the server keeps the message if it can",
+    "* queued for carol (offline)",
+  ]);
+  deepEqual(away.session.sent, [["carol", "for later"]]);
 
   const direct = setup(["unused"]);
   await direct.handler.run("MESSAGE zed");

@@ -169,7 +169,7 @@ export function replayFile(name: string, dir: string): ReplayStorage {
         (typeof floor !== "number" && floor !== null) || !Array.isArray(seen) || !seen.every(entry)
       ) {
         throw new SyntaxError(
-          `Cannot read "${path}": expected the ids of messages seen; fix or delete it (replays of the last 10 minutes would then be shown again)`,
+          `Cannot read "${path}": expected the ids of messages seen; fix or delete it (replays of the last 15 days would then be shown again)`,
         );
       }
       return { floor: floor ?? null, seen };

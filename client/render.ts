@@ -87,9 +87,43 @@ export function renderMessage(
     ? ` !LOOKS LIKE ${showName(message.lookalike)}`
     : "";
   const label = `<${showName(message.from)}${mark}>`;
-  return speakerLines(label, message.text, options).map((line) =>
+  const lines = speakerLines(label, message.text, options).map((line) =>
     `${style.bold(label)}${line.slice(label.length)}`
   );
+  return message.queued ? [style.dim(renderSentEarlier(message)), ...lines] : lines;
+}
+
+/**
+ * `* sent earlier by alice, at 2026-12-07 12:40 UTC (it waited while you were offline)`: the line
+ * before a message that was queued. The time is the sender's, from the sealed envelope.
+ *
+ * @param message The message (queued).
+ * @returns The line.
+ */
+export function renderSentEarlier(message: Pick<IncomingMessage, "from" | "sentAt">): string {
+  const when = new Date(message.sentAt);
+  const shown = Number.isNaN(when.getTime())
+    ? "an unknown time"
+    : `${when.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  return `* sent earlier by ${
+    showName(message.from)
+  }, at ${shown} (it waited while you were offline)`;
+}
+
+/**
+ * `* queued for bob (offline)` and, later, `* delivered to bob`.
+ *
+ * @param kind What happened: kept for them, confirmed by them, or expired unread.
+ * @param to The recipient.
+ * @returns The line.
+ */
+export function renderQueueState(kind: "queued" | "delivered" | "expired", to: string): string {
+  const name = showName(to);
+  return kind === "queued"
+    ? `* queued for ${name} (offline)`
+    : kind === "delivered"
+    ? `* delivered to ${name}`
+    : `* expired unread: a message queued for ${name} waited longer than the server keeps one`;
 }
 
 /** `* bob joined`. */

@@ -85,7 +85,12 @@ export interface IncomingMessage {
   trust: KeyTrust;
   /** A known peer whose name the sender's looks like (flag it unless verified). */
   lookalike?: string;
+  /** It waited on the server while this client was offline (sent earlier, at `sentAt`). */
+  queued?: boolean;
 }
+
+/** How a sent message went: confirmed by the recipient, or kept for them while offline. */
+export type SendOutcome = { queued: false } | { queued: true; qseq: number };
 
 /** A peer's keys with how far they are trusted. */
 export type TrustedKeys = PeerKeys & {
@@ -118,6 +123,11 @@ export interface SessionEvents {
   segment?(segment: SegmentMessage): void;
   /** The current stream ended. */
   streamEnd?(end: StreamEndMessage): void;
+  /**
+   * A message this client (maybe in an earlier session) queued for an offline peer was opened by
+   * them (`delivered`), or expired unread on the server (`expired`).
+   */
+  queueNotice?(kind: "delivered" | "expired", to: string, qseq: number): void;
   /** The server is shutting down. */
   shutdown?(message: string): void;
   /** An error the server sent that answers no request. */
@@ -216,11 +226,18 @@ export const CLIENT_LIMITS: Readonly<ClientLimits> = {
   silenceMs: 90_000,
 };
 
+/**
+ * How old a message may be (protocol version 3): 15 days, so that one the server kept 14 days
+ * for this client while it was offline still opens. Replays stay refused: every id is remembered
+ * this long, or until 4,096 newer ones push the floor past it.
+ */
+const REPLAY_WINDOW_MS = 15 * 24 * 3600 * 1000;
+
 /** Which answers each request takes (an `error` answers any). */
 const ANSWERS = {
   list: ["videos"],
   key: ["key-info"],
-  send: ["delivered"],
+  send: ["delivered", "queued"],
   play: ["stream-start"],
   stop: ["stream-end"],
   quality: ["ok", "stream-seek"],
@@ -342,7 +359,7 @@ export class ClientSession {
     this.#events = options.events ?? {};
     this.#known = options.knownPeers ?? new KnownPeers();
     this.#limits = { ...CLIENT_LIMITS, ...options.limits };
-    this.#replay = new ReplayGuard({ storage: options.replay });
+    this.#replay = new ReplayGuard({ storage: options.replay, windowMs: REPLAY_WINDOW_MS });
     const every = Math.max(10, Math.min(this.#limits.keepaliveMs / 3, 10_000));
     this.#keepalive = setInterval(() => this.#checkSilence(Date.now()), every);
     this.#reading = this.#readLoop(greeted);
@@ -603,14 +620,16 @@ export class ClientSession {
   }
 
   /**
-   * Seals a text for one peer and waits until the peer's client confirms it.
+   * Seals a text for one peer and waits until the peer's client confirms it, or the server keeps
+   * it for them while they are offline (then `queueNotice` tells of its delivery later).
    *
    * @param to The recipient.
    * @param text The text.
+   * @returns Whether it was delivered or queued.
    * @throws {PeerstreamError} `UNKNOWN_PEER`, `PEER_OFFLINE`, `KEY_CHANGED`, `MESSAGE_TOO_LARGE`,
    * or the recipient's rejection code.
    */
-  async sendText(to: string, text: string): Promise<void> {
+  async sendText(to: string, text: string): Promise<SendOutcome> {
     const identity = this.#requireRegistered();
     const recipient = await this.peerKeys(to);
     if (recipient.trust === "changed") {
@@ -620,7 +639,8 @@ export class ClientSession {
       );
     }
     const body = await seal(text, { from: this.#name!, to, identity, recipient });
-    await this.#request({ type: "send", id: 0, to, body });
+    const answer = await this.#request({ type: "send", id: 0, to, body });
+    return answer.type === "queued" ? { queued: true, qseq: answer.qseq } : { queued: false };
   }
 
   /**
@@ -963,7 +983,15 @@ export class ClientSession {
         return;
       }
       case "deliver":
-        return this.#deliver(message.rid, message.from, message.body);
+        return this.#deliver(message.rid, message.from, message.body, message.queued === true);
+      case "delivered":
+        // A queued message's confirmation answers no request of this connection.
+        if (message.qseq === undefined) return this.#answer(message.re, message);
+        this.#events.queueNotice?.("delivered", message.to, message.qseq);
+        return;
+      case "expired":
+        this.#events.queueNotice?.("expired", message.to, message.qseq);
+        return;
       case "error":
         return this.#error(message);
       case "shutdown":
@@ -1118,7 +1146,7 @@ export class ClientSession {
    * inbox holds is bounded: past it, or for a body larger than any sealed message, the message is
    * refused at once (the sender learns why) instead of held.
    */
-  #deliver(rid: string, from: string, body: Uint8Array) {
+  #deliver(rid: string, from: string, body: Uint8Array, queued: boolean) {
     if (this.#identity === undefined) return;
     if (body.length > MAX_SEALED_BYTES) {
       this.#write({ type: "receipt", rid, ok: false, code: "BAD_MESSAGE" });
@@ -1145,14 +1173,14 @@ export class ClientSession {
     }
     this.#inboxCount++;
     this.#inboxBytes += body.length;
-    this.#inbox = this.#inbox.then(() => this.#open(rid, from, body)).finally(() => {
+    this.#inbox = this.#inbox.then(() => this.#open(rid, from, body, queued)).finally(() => {
       this.#inboxCount--;
       this.#inboxBytes -= body.length;
       if (this.#inboxCount < this.#limits.maxInbox / 2) this.#inboxFullWarned = false;
     });
   }
 
-  async #open(rid: string, from: string, body: Uint8Array) {
+  async #open(rid: string, from: string, body: Uint8Array, queued: boolean) {
     const identity = this.#identity;
     if (identity === undefined) return;
     try {
@@ -1167,11 +1195,18 @@ export class ClientSession {
       this.#write({ type: "receipt", rid, ok: true });
       this.#events.message?.({
         ...opened,
+        ...(queued ? { queued } : {}),
         trust: sender.trust,
         ...(sender.lookalike === undefined ? {} : { lookalike: sender.lookalike }),
       });
     } catch (error) {
       const code = error instanceof PeerstreamError ? error.code : "DECRYPT_FAILED";
+      if (queued && code === "REPLAYED") {
+        // A queued message sent again (its receipt was lost, say in a crash): shown already,
+        // so confirmed without showing it twice (docs/PROTOCOL.md, sealed offline delivery).
+        this.#write({ type: "receipt", rid, ok: true });
+        return;
+      }
       const text = error instanceof Error ? error.message : String(error);
       this.#write({ type: "receipt", rid, ok: false, code });
       this.#events.warning?.(text, code, from);

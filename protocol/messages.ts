@@ -19,10 +19,13 @@ import {
   writeFrameHeader,
   writeUint32,
 } from "./frame.ts";
+import { type ExpiredMessage, type QueuedMessage, queueSpecs } from "./queue_messages.ts";
 import { logText } from "./text.ts";
 
+export type { ExpiredMessage, QueuedMessage } from "./queue_messages.ts";
+
 /** The protocol version; both ends must speak the same one. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The largest sealed message body a client may send: 96 KiB (64 KiB of text plus overhead). */
 export const MAX_SEALED_BYTES = 96 * 1024;
@@ -235,12 +238,18 @@ export interface DeliverMessage {
   rid: string;
   from: string;
   body: Uint8Array;
+  /** Kept for the recipient while they were offline, and sent on their join. */
+  queued?: boolean;
+  /** The message's place in the recipient's queue (with `queued`). */
+  qseq?: number;
 }
 /** The recipient's client confirmed a message. */
 export interface DeliveredMessage {
   type: "delivered";
   re: number;
   to: string;
+  /** A queued message's place in the recipient's queue: this confirms it, later. */
+  qseq?: number;
 }
 /** A generic success answer. */
 export interface OkMessage {
@@ -355,6 +364,8 @@ export type ServerMessage =
   | SegmentMessage
   | StreamEndMessage
   | ShutdownMessage
+  | QueuedMessage
+  | ExpiredMessage
   | PingMessage
   | PongMessage
   | MediaMessage;
@@ -463,6 +474,13 @@ const rid: Check = (value, field) => {
 const name = str(NAME_MAX);
 const b64key = str(KEY_B64_MAX);
 
+const queue = queueSpecs<Check>({
+  id,
+  name,
+  optionalId: optional(id),
+  optionalBool: optional(bool),
+});
+
 const videoSummary = object({
   title: str(NAME_MAX * 4),
   heights: arrayOf(uint(10_000), 16),
@@ -509,8 +527,10 @@ const SPECS: { [K in Exclude<MessageType, "media">]: Record<string, Check> } = {
   "peer-state": { names: arrayOf(name, 100_000), state: oneOf(["unreachable", "reachable"]) },
   "key-info": { re: id, name, encKey: b64key, signKey: b64key, online: bool },
   videos: { re: id, videos: arrayOf(videoSummary, 10_000) },
-  deliver: { rid, from: name },
-  delivered: { re: id, to: name },
+  deliver: { rid, from: name, ...queue.deliverExtra },
+  delivered: { re: id, to: name, ...queue.deliveredExtra },
+  queued: queue.queued,
+  expired: queue.expired,
   ok: { re: id },
   error: { re: optional(id), code: errorCode, message: str(TEXT_MAX * 4) },
   "stream-start": {

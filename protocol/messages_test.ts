@@ -115,8 +115,16 @@ const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
       ],
     },
   ],
-  deliver: [{ type: "deliver", rid: "r1", from: "alice", body: new Uint8Array([0x7b, 0x7d, 0]) }],
-  delivered: [{ type: "delivered", re: 1, to: "bob" }],
+  deliver: [
+    { type: "deliver", rid: "r1", from: "alice", body: new Uint8Array([0x7b, 0x7d, 0]) },
+    { type: "deliver", rid: "q7", from: "alice", body: new Uint8Array([1]), queued: true, qseq: 7 },
+  ],
+  delivered: [
+    { type: "delivered", re: 1, to: "bob" },
+    { type: "delivered", re: 1, to: "bob", qseq: 0xffff_ffff },
+  ],
+  queued: [{ type: "queued", re: 3, to: "bob", qseq: 1 }],
+  expired: [{ type: "expired", to: "bob", qseq: 2 }],
   ok: [{ type: "ok", re: 12 }],
   error: [
     { type: "error", code: "SHUTTING_DOWN", message: "Server is shutting down" },

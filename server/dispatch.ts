@@ -126,7 +126,11 @@ function relaySend(
   }
   // UNKNOWN_PEER, PEER_OFFLINE, PEER_UNREACHABLE or INBOX_FULL (fair budgets) are thrown here; a
   // recipient on this server gets the message before this returns, in the same corked write.
-  ctx.community.send(client, { requestId: message.id, to, body });
+  const sent = ctx.community.send(client, { requestId: message.id, to, body });
+  if (sent?.queued) {
+    client.conn.send({ type: "queued", re: message.id, to, qseq: sent.qseq });
+    return;
+  }
   ctx.stats.relayed++;
 }
 

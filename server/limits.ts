@@ -6,6 +6,7 @@
 import { MAX_SEALED_BYTES } from "../protocol/messages.ts";
 import { LOG_TEXT_MAX } from "../protocol/text.ts";
 import { DEFAULT_RELAY_BUDGETS } from "./community/relay.ts";
+import { QUEUE_DEFAULTS } from "./community/offline_queue.ts";
 
 /**
  * Tunable limits of a server. The frame size (1 MiB) and the name rules are the protocol's and
@@ -51,6 +52,14 @@ export interface ServerLimits {
   newNamesPerAddressPerDay: number;
   /** Name bindings the server keeps in all (`NAME_LIMIT`). */
   maxNames: number;
+  /** Messages waiting for one offline peer (`serve --queue-messages`; `QUEUE_FULL`). */
+  queueMessages: number;
+  /** Bytes of messages waiting for one offline peer (`serve --queue-bytes`; `QUEUE_FULL`). */
+  queueBytes: number;
+  /** How long a queued message waits before it expires, ms (`serve --queue-days`). */
+  queueMaxAgeMs: number;
+  /** Bytes of messages waiting in all queues (`QUEUE_FULL`). */
+  queueTotalBytes: number;
   /** Silence after which a connection is pinged, ms. */
   keepaliveMs: number;
   /** Silence after which a connection is dropped, ms (`IDLE_TIMEOUT`). */
@@ -158,6 +167,10 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxNamesPerKey: 8,
   newNamesPerAddressPerDay: 100,
   maxNames: 100_000,
+  queueMessages: QUEUE_DEFAULTS.maxMessages,
+  queueBytes: QUEUE_DEFAULTS.maxBytes,
+  queueMaxAgeMs: QUEUE_DEFAULTS.maxAgeMs,
+  queueTotalBytes: QUEUE_DEFAULTS.maxTotalBytes,
   keepaliveMs: 30_000,
   idleMs: 90_000,
   maxQueuedControlBytes: 8 * 1024 * 1024,

@@ -27,6 +27,7 @@ import { allowedBeforeWelcome, type VerifiedHello, verifyHello } from "./door/ha
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { NameSaver, type NameStore } from "./community/name_store.ts";
 import { Relay, type RelayBudgets } from "./community/relay.ts";
+import { OfflineQueue, type QueueStorage } from "./community/offline_queue.ts";
 import { lineShape, ServerLog, serverLog } from "./ops/server_log.ts";
 import {
   limitOfCode,
@@ -75,6 +76,11 @@ export interface ServerOptions {
    * coalesced, and flushed by {@linkcode PeerstreamServer.shutdown}; a crash may lose the newest.
    */
   names?: NameStore;
+  /**
+   * Where messages for offline, persistently bound peers wait (`DATA/queue`); without it (and in
+   * cluster mode) a message to an offline peer is refused.
+   */
+  queue?: QueueStorage;
   /** TLS certificate and key (PEM text); plain TCP when absent. */
   tls?: { cert: string; key: string };
   /**
@@ -150,6 +156,14 @@ export class PeerstreamServer implements MetricsSource {
       events: this.#events(false),
       directory,
       relay: new Relay(relayBudgets(limits)),
+      queue: options.queue === undefined || options.cluster !== undefined
+        ? undefined
+        : new OfflineQueue(options.queue, {
+          maxMessages: limits.queueMessages,
+          maxBytes: limits.queueBytes,
+          maxAgeMs: limits.queueMaxAgeMs,
+          maxTotalBytes: limits.queueTotalBytes,
+        }),
     });
     this.#admission = new Admission(limits);
     this.#videos = options.videos;

@@ -177,6 +177,11 @@ export interface StartServerOptions {
   denoArgs?: string[];
   /** The working folder. */
   cwd?: string;
+  /**
+   * The data folder, kept after `stop` (a restart on the same data); a fresh one, removed on
+   * `stop`, when absent.
+   */
+  data?: string;
 }
 
 /**
@@ -186,7 +191,8 @@ export interface StartServerOptions {
  * @returns The running server.
  */
 export async function startServer(options: StartServerOptions = {}): Promise<ServerProcess> {
-  const data = await Deno.makeTempDir({ prefix: "peerstream-data-" });
+  const data = options.data ?? await Deno.makeTempDir({ prefix: "peerstream-data-" });
+  const removeData = options.data === undefined;
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -226,7 +232,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
     }
     await child.status;
     await Promise.all([out.done, err.done]);
-    await Deno.remove(data, { recursive: true }).catch(() => {});
+    if (removeData) await Deno.remove(data, { recursive: true }).catch(() => {});
     throw new Error(`Server did not start: ${(error as Error).message}\n${err.lines.join("\n")}`);
   }
   const port = Number(/Listening on [^\s"]*:(\d+)/.exec(line)![1]);
@@ -248,7 +254,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
       const status = await child.status;
       clearTimeout(timer);
       await Promise.all([out.done, err.done]);
-      await Deno.remove(data, { recursive: true });
+      if (removeData) await Deno.remove(data, { recursive: true });
       return status.code;
     })();
     return stopped;
@@ -302,7 +308,8 @@ export type ClientEvent =
   | { kind: "stream-end"; end: StreamEndMessage }
   | { kind: "shutdown"; message: string }
   | { kind: "server-error"; code: string; message: string }
-  | { kind: "closed"; expected: boolean; message: string };
+  | { kind: "closed"; expected: boolean; message: string }
+  | { kind: "queue-notice"; notice: "delivered" | "expired"; to: string; qseq: number };
 
 /**
  * How fast an in-process client reads its socket, bytes per second (`Infinity`: as fast as it
@@ -437,6 +444,7 @@ export async function connectClient(
       shutdown: (message) => push({ kind: "shutdown", message }),
       serverError: (code, message) => push({ kind: "server-error", code, message }),
       closed: (info) => push({ kind: "closed", ...info }),
+      queueNotice: (notice, to, qseq) => push({ kind: "queue-notice", notice, to, qseq }),
     },
   });
   const identity = options.identity ?? identities.pop() ?? await generateIdentity();

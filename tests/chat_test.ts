@@ -385,7 +385,8 @@ Deno.test("chat relays end-to-end encrypted messages and rejects misuse", async 
       "ClientSession.sendText() rejects for an unknown peer, a peer who left, and a recipient who leaves before confirming",
       async () => {
         const alice = await connectClient(port, "u-alice");
-        const bob = await connectClient(port, "u-bob");
+        // Ephemeral: a bound peer who left is queued for (tests/offline_test.ts).
+        const bob = await connectClient(port, "u-bob", { ephemeral: true });
         const raw = await RawClient.connect(port);
         try {
           await rejects(

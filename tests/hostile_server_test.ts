@@ -17,6 +17,7 @@ import {
   type ClientMessage,
   encodeMessage,
   type Message,
+  PROTOCOL_VERSION,
   type ReceiptMessage,
 } from "../protocol/messages.ts";
 import { type FakeConnection, FakeServer } from "./_fake_server.ts";
@@ -324,7 +325,7 @@ Deno.test("ClientSession bounds what a server can make it hold: peers, unanswere
     const fake = new FakeServer(async (c) => {
       await c.send({
         type: "server-hello",
-        version: 2,
+        version: PROTOCOL_VERSION,
         server: "fake",
         challenge: crypto.getRandomValues(new Uint8Array(32)).toBase64(),
       });

@@ -25,6 +25,7 @@ import type { PublicKeysText } from "../../protocol/e2e.ts";
 import type { LeaveReason, PeerReachability } from "../../protocol/messages.ts";
 import type { Directory } from "./directory.ts";
 import { DELIVER_OVERHEAD_BYTES, type Relay } from "./relay.ts";
+import type { OfflineQueue } from "./offline_queue.ts";
 
 /** A registration request, checked by the server (proof, name rules) before it gets here. */
 export interface JoinRequest<C> {
@@ -70,6 +71,20 @@ export type DeliveryOutcome =
   | { ok: true; to: string }
   | { ok: false; code: ErrorCode; message: string };
 
+/** What became of a message its sender queued: `delivered` or `expired`, with its `qseq`. */
+export interface QueueNotice {
+  kind: "delivered" | "expired";
+  /** The recipient. */
+  to: string;
+  /** The message's place in the recipient's queue. */
+  qseq: number;
+  /** The sender's request id. */
+  re: number;
+}
+
+/** What `send` did when it did not throw: relayed, or kept for an offline recipient. */
+export type SendResult = { queued: false } | { queued: true; qseq: number };
+
 /** A peer's public keys, and whether it is online now. */
 export interface PeerKeys {
   /** The keys it registered with. */
@@ -89,8 +104,16 @@ export interface CommunityEvents<C> {
   left(name: string, reason: LeaveReason): void;
   /** Peers online elsewhere became unreachable, or reachable again: tell every local connection. */
   peerState(names: string[], state: PeerReachability): void;
-  /** A sealed message for a local connection. */
-  deliver(to: C, delivery: { rid: string; from: string; body: Uint8Array }): void;
+  /** A sealed message for a local connection (`queued` and `qseq` when it waited offline). */
+  deliver(
+    to: C,
+    delivery: { rid: string; from: string; body: Uint8Array; queued?: boolean; qseq?: number },
+  ): void;
+  /**
+   * A message a local connection queued earlier (maybe on an earlier connection) was confirmed
+   * (`delivered`) or expired unread: tell it. Only with an offline queue.
+   */
+  notice?(sender: C, notice: QueueNotice): void;
   /** How a message a local connection sent ended (`delivered`, or `error` with `re`). */
   outcome(sender: C, requestId: number, outcome: DeliveryOutcome): void;
   /**
@@ -136,10 +159,14 @@ export interface Community<C> {
    *
    * @param sender The sender's (registered) connection.
    * @param message The request id, the recipient and the sealed body.
-   * @throws {PeerstreamError} `UNKNOWN_PEER`, `PEER_OFFLINE`, `PEER_UNREACHABLE`, or the
-   * recipient's budget code.
+   * @returns Whether it was queued for an offline recipient (and where); void when relayed.
+   * @throws {PeerstreamError} `UNKNOWN_PEER`, `PEER_OFFLINE`, `PEER_UNREACHABLE`, `QUEUE_FULL`,
+   * or the recipient's budget code.
    */
-  send(sender: C, message: { requestId: number; to: string; body: Uint8Array }): void;
+  send(
+    sender: C,
+    message: { requestId: number; to: string; body: Uint8Array },
+  ): SendResult | void;
   /**
    * Resolves a recipient's receipt; a stale or forged one is ignored. Synchronous.
    *
@@ -170,6 +197,10 @@ export interface MemoryCommunityOptions<C> {
   directory: Directory<C>;
   /** Sealed messages in flight, within their budgets. */
   relay: Relay<C>;
+  /** Where messages for offline, persistently bound peers wait; without it they are refused. */
+  queue?: OfflineQueue;
+  /** The clock, ms. @default {Date.now} */
+  now?: () => number;
 }
 
 /**
@@ -182,12 +213,18 @@ export class MemoryCommunity<C> implements Community<C> {
   readonly #directory: Directory<C>;
   readonly #relay: Relay<C>;
   readonly #names = new Map<C, string>();
+  readonly #queue?: OfflineQueue;
+  readonly #now: () => number;
+  /** Per connection, the relay ids of queued messages sent to it and their `qseq`. */
+  readonly #queuedRids = new Map<C, Map<string, number>>();
 
-  /** @param options Events, the directory and the relay. */
+  /** @param options Events, the directory, the relay and the offline queue. */
   constructor(options: MemoryCommunityOptions<C>) {
     this.#events = options.events;
     this.#directory = options.directory;
     this.#relay = options.relay;
+    this.#queue = options.queue;
+    this.#now = options.now ?? Date.now;
   }
 
   get localCount(): number {
@@ -211,16 +248,57 @@ export class MemoryCommunity<C> implements Community<C> {
       canBind: request.canBind,
     });
     this.#names.set(request.conn, name);
+    if (!request.ephemeral) this.#queue?.rememberKeys(name, request.keys);
     const welcome = { peers: others, unreachable: [], newBinding };
     request.admit?.(welcome);
     this.#events.joined(name);
+    this.#drain(name, request.conn);
     return welcome;
+  }
+
+  /** Sends what waited for a peer who just joined, in order, after its `welcome`. */
+  #drain(name: string, conn: C) {
+    const queue = this.#queue;
+    if (queue === undefined) return;
+    const rids = new Map<string, number>();
+    this.#queuedRids.set(conn, rids);
+    for (const entry of queue.entries(name)) {
+      if (entry.kind === "message") {
+        // Relay ids are 16 characters: "q" and a number never collide with one.
+        const rid = `q${entry.qseq}`;
+        rids.set(rid, entry.qseq);
+        const { from, body, qseq } = entry;
+        this.#events.deliver(conn, { rid, from, body, queued: true, qseq });
+      } else {
+        this.#events.notice?.(conn, {
+          kind: entry.kind,
+          to: entry.to,
+          qseq: entry.ofQseq,
+          re: entry.re,
+        });
+        queue.remove(name, entry.qseq);
+      }
+    }
+  }
+
+  /** Tells a sender what became of a message it queued: at once if online, else on its join. */
+  #notify(sender: string, notice: QueueNotice) {
+    const online = this.#directory.get(sender);
+    if (online !== undefined && this.#events.notice !== undefined) {
+      this.#events.notice(online.conn, notice);
+      return;
+    }
+    // Only a bound name keeps a queue: an ephemeral one may belong to someone else next.
+    if (!this.#directory.bindings.has(sender)) return;
+    const { kind, to, qseq: ofQseq, re } = notice;
+    this.#queue?.notify(sender, { kind, to, ofQseq, re }, this.#now());
   }
 
   leave(conn: C, reason: LeaveReason): boolean {
     const name = this.#names.get(conn);
     if (name === undefined) return false;
     this.#names.delete(conn);
+    this.#queuedRids.delete(conn);
     if (this.#directory.get(name)?.conn !== conn) return false;
     this.#directory.unregister(name);
     this.#events.left(name, reason);
@@ -231,16 +309,27 @@ export class MemoryCommunity<C> implements Community<C> {
   }
 
   lookup(name: string): PeerKeys | undefined {
-    return this.#directory.lookup(name);
+    const found = this.#directory.lookup(name);
+    if (found !== undefined) return found;
+    // A bound name not seen since this server started: its keys as saved with the queues.
+    const keys = this.#queue?.keysOf(name, this.#directory.bindings.get(name));
+    return keys === undefined ? undefined : { keys, online: false };
   }
 
-  send(sender: C, message: { requestId: number; to: string; body: Uint8Array }): void {
+  send(
+    sender: C,
+    message: { requestId: number; to: string; body: Uint8Array },
+  ): SendResult | void {
     const from = this.#names.get(sender);
     if (from === undefined) throw notRegistered();
     const { to, body } = message;
     const recipient = this.#directory.get(to);
     if (recipient === undefined) {
-      throw this.#directory.lookup(to) !== undefined ? peerOffline(to) : unknownPeer(to);
+      if (this.lookup(to) === undefined) throw unknownPeer(to);
+      // Only a persistently bound name: an ephemeral one is free again once its holder left.
+      if (this.#queue === undefined || !this.#directory.bindings.has(to)) throw peerOffline(to);
+      const qseq = this.#queue.add(to, { from, re: message.requestId, body }, this.#now());
+      return { queued: true, qseq };
     }
     // Within the fair budgets (INBOX_FULL otherwise), so the recipient's queue never overflows.
     const rid = this.#relay.accept({
@@ -256,6 +345,8 @@ export class MemoryCommunity<C> implements Community<C> {
   receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
     const name = this.#names.get(by);
     if (name === undefined) return;
+    const qseq = this.#queuedRids.get(by)?.get(receipt.rid);
+    if (qseq !== undefined) return this.#queuedReceipt(by, name, qseq, receipt);
     const outcome = this.#relay.receipt(receipt.rid, {
       by: name,
       ok: receipt.ok,
@@ -271,11 +362,39 @@ export class MemoryCommunity<C> implements Community<C> {
     );
   }
 
+  /**
+   * A receipt for a queued message: deleted from the queue either way (a refusal would only come
+   * again), and its sender told of a confirmation.
+   */
+  #queuedReceipt(
+    by: C,
+    name: string,
+    qseq: number,
+    receipt: { rid: string; ok: boolean; code?: ErrorCode },
+  ) {
+    this.#queuedRids.get(by)?.delete(receipt.rid);
+    // A client too full to open it now: it stays queued, and comes again on the next join.
+    if (!receipt.ok && receipt.code === "INBOX_FULL") return;
+    const entry = this.#queue?.remove(name, qseq);
+    if (entry === undefined || entry.kind !== "message") return;
+    if (!receipt.ok) {
+      this.#events.log(`queued message ${qseq} for a peer was refused by their client; deleted`);
+      return;
+    }
+    this.#notify(entry.from, { kind: "delivered", to: name, qseq, re: entry.re });
+  }
+
   release(name: string): Promise<boolean> {
+    // What waited for the name was sealed for the key that held it: never for the next holder.
+    this.#queue?.drop(name);
     return Promise.resolve(this.#directory.release(name));
   }
 
-  tick(): void {}
+  tick(): void {
+    for (const { to, message } of this.#queue?.expire(this.#now()) ?? []) {
+      this.#notify(message.from, { kind: "expired", to, qseq: message.qseq, re: message.re });
+    }
+  }
 
   close(): Promise<void> {
     return Promise.resolve();

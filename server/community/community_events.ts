@@ -88,6 +88,7 @@ export function connectionEvents<T extends EventClient>(
         rid: delivery.rid,
         from: delivery.from,
         body: delivery.body,
+        ...(delivery.queued ? { queued: true, qseq: delivery.qseq } : {}),
       });
       if (to.outbox === undefined) {
         to.conn.sendEncoded(frame);
@@ -102,6 +103,13 @@ export function connectionEvents<T extends EventClient>(
         outcome.ok
           ? { type: "delivered", re: requestId, to: outcome.to }
           : { type: "error", re: requestId, code: outcome.code, message: outcome.message },
+      );
+    },
+    notice: (sender, notice) => {
+      sender.conn.send(
+        notice.kind === "delivered"
+          ? { type: "delivered", re: notice.re, to: notice.to, qseq: notice.qseq }
+          : { type: "expired", to: notice.to, qseq: notice.qseq },
       );
     },
     kick: options.kick,

@@ -54,7 +54,6 @@ import {
   nameLimit,
   notRegistered,
   type PeerKeys,
-  peerOffline,
   recipientLeft,
   unknownPeer,
   type Welcome,
@@ -529,7 +528,7 @@ export class RedisCommunity<C> implements Community<C> {
       return;
     }
     const remote = this.#replica.get(to);
-    if (remote === undefined) throw this.#recent.has(to) ? peerOffline(to) : unknownPeer(to);
+    if (remote === undefined) throw this.#recent.has(to) ? clusterOffline(to) : unknownPeer(to);
     if (!this.#up || !remote.reachable) throw peerUnreachable(to);
     let ref = newRelayId();
     while (this.#outgoing.has(ref)) ref = newRelayId();
@@ -955,4 +954,17 @@ function parseJsonList(raw: unknown): string[] {
   const value: unknown = JSON.parse(String(raw));
   if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string");
   return [];
+}
+
+/**
+ * `PEER_OFFLINE` in cluster mode: offline delivery is built for one process (the data folder)
+ * only; a Redis stream per recipient is the design (docs/protocol-v3.md).
+ */
+function clusterOffline(to: string): PeerstreamError {
+  return new PeerstreamError(
+    "PEER_OFFLINE",
+    `Cannot queue for ${quoted(to)} in cluster mode yet: they are offline; try when ${
+      quoted(to)
+    } is online`,
+  );
 }

@@ -8,6 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { cacheDir, dataDir } from "../../cli/paths.ts";
+import { fileQueueStorage } from "../community/offline_store.ts";
 import { UsageError } from "../../cli/output.ts";
 import { PeerstreamServer } from "../server.ts";
 import { DEFAULT_LIMITS, LIMITS_ENV, parseLimits, type ServerLimits } from "../limits.ts";
@@ -37,7 +38,8 @@ Options:
   --videos DIR         Folder of NAME_RESOLUTIONp.ext videos (default: built-in samples)
   --codec CODEC        h264 (default) or mjpeg (no audio; for players without H.264)
   --cache DIR          Prepared segments and samples (default $XDG_CACHE_HOME/peerstream)
-  --data DIR           Name-to-key bindings (default $XDG_DATA_HOME/peerstream)
+  --data DIR           Name-to-key bindings and offline queues (default
+                       $XDG_DATA_HOME/peerstream)
   --release NAME       Free NAME from the key that owns it, then exit; with a server
                        running on the same --data, once that server applied it;
                        with --redis, in the whole cluster at once
@@ -52,6 +54,11 @@ Options:
   --tls-key FILE       PEM private key
   --tls-self-signed    Serve TLS (and https) with a certificate the server makes and keeps in
                        DATA/tls/; it prints the SHA-256 fingerprint for people to compare
+  --queue-messages N   Messages kept for one offline peer (default ${DEFAULT_LIMITS.queueMessages})
+  --queue-bytes N      Bytes of messages kept for one offline peer (default ${DEFAULT_LIMITS.queueBytes})
+  --queue-days N       Days a message waits for an offline peer (default ${
+  DEFAULT_LIMITS.queueMaxAgeMs / 86_400_000
+})
   --max-connections N  Connections at once (default ${DEFAULT_LIMITS.maxConnections})
   --max-per-address N  Connections from one address (default ${DEFAULT_LIMITS.maxConnectionsPerAddress}; behind a NAT
                        or load balancer every client shares one address: raise it,
@@ -132,6 +139,9 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     port,
     logger: output.log,
     names,
+    queue: cluster.redis === undefined
+      ? fileQueueStorage(`${values.data ?? dataDir()}/queue`)
+      : undefined,
     tls,
     limits,
     cluster: cluster.redis === undefined ? undefined : {
@@ -287,9 +297,24 @@ function openLibrary(
  * the flags given.
  */
 function limitsFrom(
-  values: { "max-connections"?: string; "max-per-address"?: string },
+  values: {
+    "max-connections"?: string;
+    "max-per-address"?: string;
+    "queue-messages"?: string;
+    "queue-bytes"?: string;
+    "queue-days"?: string;
+  },
 ): Partial<ServerLimits> {
   const limits = parseLimits(Deno.env.get(LIMITS_ENV));
+  if (values["queue-messages"] !== undefined) {
+    limits.queueMessages = intFlag("queue-messages", values["queue-messages"], 1);
+  }
+  if (values["queue-bytes"] !== undefined) {
+    limits.queueBytes = intFlag("queue-bytes", values["queue-bytes"], 1);
+  }
+  if (values["queue-days"] !== undefined) {
+    limits.queueMaxAgeMs = intFlag("queue-days", values["queue-days"], 1) * 86_400_000;
+  }
   if (values["max-connections"] !== undefined) {
     limits.maxConnections = intFlag("max-connections", values["max-connections"], 0);
   }
@@ -499,6 +524,9 @@ function parseFlags(args: string[]) {
         "tls-key": { type: "string" },
         "max-connections": { type: "string" },
         "max-per-address": { type: "string" },
+        "queue-messages": { type: "string" },
+        "queue-bytes": { type: "string" },
+        "queue-days": { type: "string" },
         "log-format": { type: "string" },
         metrics: { type: "string" },
         ...CLUSTER_FLAGS,

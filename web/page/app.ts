@@ -72,6 +72,7 @@ export class App {
       unread: this.#unread,
       renderPeers: () => this.#peers.render(),
       lookup: (name) => this.#peers.lookup(name),
+      notice,
       history: options.history,
     });
     this.#library = new LibraryPanel({
@@ -100,6 +101,7 @@ export class App {
       },
       closed: (info) => this.#closed(info),
       keyChanged: (name) => this.#peers.lookup(name),
+      queueNotice: (kind, to, qseq) => this.#chat.queueNotice(kind, to, qseq),
     };
   }
 

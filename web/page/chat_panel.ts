@@ -26,6 +26,8 @@ export interface ChatPanelOptions {
   renderPeers: () => void;
   /** Looks a peer's key up again (a message was refused for a changed key). */
   lookup: (name: string) => void;
+  /** Shows a notice in the page's notice area. */
+  notice: (text: string) => void;
 }
 
 /** The messages list and the send form. */
@@ -75,7 +77,14 @@ export class ChatPanel {
     const item = sentItem(to, text, "sending…", at);
     const state = item.querySelector(".state")!;
     appendItem(byId("messages", HTMLElement), item);
-    this.#options.session()!.sendText(to, text).then(() => {
+    this.#options.session()!.sendText(to, text).then((sent) => {
+      if (sent.queued) {
+        // Kept on the server: "delivered" comes with a queue notice, maybe after a reload.
+        setText(state, queuedWords(to));
+        item.dataset.state = "queued";
+        item.dataset.qseq = String(sent.qseq);
+        return;
+      }
       state.textContent = "delivered";
       item.dataset.state = "delivered";
       history?.add({ dir: "out", peer: to, text, at, state: "delivered" });
@@ -87,6 +96,28 @@ export class ChatPanel {
       history?.add({ dir: "out", peer: to, text, at, state: errorCode(error) });
       if (errorCode(error) === "KEY_CHANGED") this.#options.lookup(to);
     });
+  }
+
+  /**
+   * A message queued for someone offline was opened by them, or expired unread.
+   *
+   * @param kind What became of it.
+   * @param to Its recipient.
+   * @param qseq Its place in the recipient's queue.
+   */
+  queueNotice(kind: "delivered" | "expired", to: string, qseq: number): void {
+    const item = byId("messages", HTMLElement).querySelector<HTMLElement>(
+      `li[data-state="queued"][data-qseq="${qseq}"][data-to="${CSS.escape(to)}"]`,
+    );
+    const words = kind === "delivered"
+      ? "delivered"
+      : "not delivered: it waited longer than the server keeps messages";
+    if (item === null) {
+      this.#options.notice(`A message you queued for ${showName(to)}: ${words}`);
+      return;
+    }
+    setText(item.querySelector(".state")!, words);
+    item.dataset.state = kind;
   }
 
   /** Shows the conversation kept from before this page was loaded. */
@@ -161,8 +192,23 @@ function receivedItem(message: IncomingMessage, at: Date): HTMLLIElement {
     messageLines(message),
   );
   if (message.trust === "changed") item.classList.add("warn");
-  item.append(messageMeta(at, message.trust));
+  // A queued message shows when it was sent, and says it waited.
+  item.append(messageMeta(message.queued ? new Date(message.sentAt) : at, message.trust));
+  if (message.queued) {
+    item.dataset.queued = "true";
+    item.append(el("div", { className: "meta-line", text: "sent earlier, while you were away" }));
+  }
   return item;
+}
+
+/**
+ * What a sent message shows while it waits on the server for its offline recipient.
+ *
+ * @param to The recipient.
+ * @returns The words.
+ */
+export function queuedWords(to: string): string {
+  return `queued for ${showName(to)} (offline)`;
 }
 
 /**

@@ -36,6 +36,7 @@ const CODE_WORDS: Record<ErrorCode, string> = {
   PEER_UNREACHABLE: "{peer} cannot be reached right now; try again in a moment",
   MESSAGE_TOO_LARGE: "the message is too long; send it in shorter parts",
   INBOX_FULL: "{peer} has too many unread messages; try again in a moment",
+  QUEUE_FULL: "Too many messages already wait for {peer}; try again when they are online",
   BAD_SIGNATURE: "it was not signed by {peer}'s key, so it was not shown",
   REPLAYED: "it was a copy of a message already shown, so it was not shown again",
   DECRYPT_FAILED: "it could not be decrypted, so it was not shown",
