@@ -110,7 +110,12 @@ async function registered(
   const { transport, session } = await greeted(options);
   const identity = await generateIdentity();
   const welcome = session.register("alice", identity, { ephemeral: options.ephemeral });
-  await settle();
+  // The hello is signed first (WebCrypto, off the main thread): a welcome pushed before it went
+  // out would answer nothing, and the session would wait for its welcome forever.
+  await until(() => transport.sent.some((m) => m.type === "hello"), {
+    ms: 10_000,
+    what: "the hello",
+  });
   transport.push({ type: "welcome", name: "alice", peers: options.peers ?? [], maxSealedBytes: 1 });
   await welcome;
   return { transport, session, identity };
