@@ -14,8 +14,8 @@ import type { ClientMessage, HelloMessage, Message } from "../protocol/messages.
 import { encodeMessage, isClientMessage, PROTOCOL_VERSION } from "../protocol/messages.ts";
 import { SegmentStore } from "../video/segment_store.ts";
 import type { VideoLibrary } from "../video/video_library.ts";
-import { delay, within } from "./_async.ts";
-import { AcceptFailures, isOutOfDescriptors } from "./door/accept_failures.ts";
+import { within } from "./_async.ts";
+import { Acceptor, closeQuietly } from "./door/acceptor.ts";
 import { addressGroup } from "./door/address_group.ts";
 import { Admission, type Admit, chooseEviction } from "./door/admission.ts";
 import { closeAfterFlush, newClient, type ServerClient } from "./member.ts";
@@ -128,7 +128,7 @@ export class PeerstreamServer implements MetricsSource {
   #nextId = 1;
   #timer?: ReturnType<typeof setInterval>;
   #closing = false;
-  #accepting?: Promise<void>;
+  #acceptor?: Acceptor;
   #handlers = new Set<Promise<void>>();
   /** Clients counted from their accept (see `admitConnection`), and their releases. */
   readonly #admitted = new Map<ServerClient, () => void>();
@@ -347,7 +347,16 @@ export class PeerstreamServer implements MetricsSource {
       await this.#community.close();
       throw error;
     }
-    this.#accepting = this.#acceptLoop(this.#listener);
+    this.#acceptor = new Acceptor(this.#listener, {
+      serve: (conn) => this.#track(this.#accepted(conn)),
+      failed: (_error, step) => {
+        if (step.log !== undefined) {
+          this.#log.line(step.log, { event: "accept-failed", level: "warn" });
+        }
+      },
+      recovered: (line) => this.#log.line(line),
+      refuse: (conn) => refuseAccepted(conn, { tls: this.#tlsContext !== undefined }),
+    });
     this.#timer = setInterval(() => this.#tick(), 1000);
     return this.addr;
   }
@@ -362,11 +371,7 @@ export class PeerstreamServer implements MetricsSource {
     if (this.#closing) return;
     this.#closing = true;
     clearInterval(this.#timer);
-    try {
-      this.#listener?.close();
-    } catch {
-      // Already closed.
-    }
+    this.#acceptor?.stop();
     for (const arrival of this.#arriving) closeQuietly(arrival.conn);
     const flushes: Promise<void>[] = [];
     const goodbye = encodeMessage({ type: "shutdown", message });
@@ -378,59 +383,13 @@ export class PeerstreamServer implements MetricsSource {
     }
     await within(Promise.all(flushes), 1000);
     for (const client of this.#clients) client.conn.close("the server is shutting down");
-    await this.#accepting;
+    await this.#acceptor?.done();
     await Promise.all(this.#handlers);
     // Every handler is done: leave the cluster, and no binding can be added after this save.
     await this.#community.close();
     await this.#nameSaver?.flush();
     this.#nameSaver?.close();
     await this.#videos?.close();
-  }
-
-  /**
-   * Accepts until shutdown. Out of file descriptors, the pending connections are refused rather
-   * than left waiting: a spare descriptor is closed to accept one and refuse it, then taken back.
-   * Other failures back off (10 ms doubling to 1 s); either way the log gets one line per 10 s,
-   * and one when accepts work again.
-   */
-  async #acceptLoop(listener: Deno.Listener) {
-    const failures = new AcceptFailures();
-    let spare = openSpare();
-    let shedding = false;
-    while (!this.#closing) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (this.#closing) return;
-        const step = failures.failed(performance.now(), errorText(error));
-        if (step.log !== undefined) {
-          this.#log.line(step.log, { event: "accept-failed", level: "warn" });
-        }
-        if (isOutOfDescriptors(error) && spare !== undefined) {
-          spare.close();
-          spare = undefined;
-          shedding = true;
-          failures.shed();
-          continue;
-        }
-        // The descriptor given up went elsewhere (or none was held): wait, then take one back.
-        shedding = false;
-        await delay(step.delayMs);
-        spare ??= openSpare();
-        continue;
-      }
-      if (shedding) {
-        shedding = false;
-        await refuseAccepted(conn, { tls: this.#tlsContext !== undefined });
-        spare = openSpare();
-        continue;
-      }
-      const recovered = failures.succeeded();
-      if (recovered !== undefined) this.#log.line(recovered);
-      this.#track(this.#accepted(conn));
-    }
-    spare?.close();
   }
 
   /**
@@ -1075,26 +1034,6 @@ async function refuseAccepted(
     );
   }
   closeQuietly(conn);
-}
-
-/**
- * A descriptor held in reserve, so that the accept loop can take one pending connection to refuse
- * it when the process is out of descriptors; undefined when none is free either.
- */
-function openSpare(): Deno.FsFile | undefined {
-  try {
-    return Deno.openSync("/dev/null");
-  } catch {
-    return undefined;
-  }
-}
-
-function closeQuietly(conn: Deno.Conn) {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }
 
 /** Whether an accepted connection is a plain TCP one (TLS connections have no Nagle switch). */
