@@ -256,19 +256,10 @@ export class MemoryCommunity<C> implements Community<C> {
   receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
     const name = this.#names.get(by);
     if (name === undefined) return;
-    const outcome = this.#relay.receipt(receipt.rid, {
-      by: name,
-      ok: receipt.ok,
-      code: receipt.code,
-    });
-    if (outcome === undefined) return;
-    this.#events.outcome(
-      outcome.sender,
-      outcome.requestId,
-      outcome.ok
-        ? { ok: true, to: outcome.to }
-        : { ok: false, code: outcome.code, message: outcome.message },
-    );
+    const settled = settleReceipt(this.#relay, { by: name, ...receipt });
+    if (settled !== undefined) {
+      this.#events.outcome(settled.sender, settled.requestId, settled.outcome);
+    }
   }
 
   release(name: string): Promise<boolean> {
@@ -280,6 +271,26 @@ export class MemoryCommunity<C> implements Community<C> {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/**
+ * Settles a relayed message with its recipient's receipt (the memory and the Redis communities
+ * alike).
+ *
+ * @param relay The relay that holds the message.
+ * @param receipt The recipient's name (`by`), the relay id, and how it went.
+ * @returns Whom to tell what, or undefined when the receipt matches nothing sent to `by`.
+ */
+export function settleReceipt<S>(
+  relay: Relay<S>,
+  receipt: { by: string; rid: string; ok: boolean; code?: ErrorCode },
+): { sender: S; requestId: number; outcome: DeliveryOutcome } | undefined {
+  const done = relay.receipt(receipt.rid, { by: receipt.by, ok: receipt.ok, code: receipt.code });
+  if (done === undefined) return undefined;
+  const outcome: DeliveryOutcome = done.ok
+    ? { ok: true, to: done.to }
+    : { ok: false, code: done.code, message: done.message };
+  return { sender: done.sender, requestId: done.requestId, outcome };
 }
 
 /**

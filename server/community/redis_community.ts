@@ -56,6 +56,7 @@ import {
   type PeerKeys,
   peerOffline,
   recipientLeft,
+  settleReceipt,
   unknownPeer,
   type Welcome,
 } from "./community.ts";
@@ -553,19 +554,8 @@ export class RedisCommunity<C> implements Community<C> {
   receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
     const name = this.#names.get(by);
     if (name === undefined) return;
-    const outcome = this.#relay.receipt(receipt.rid, {
-      by: name,
-      ok: receipt.ok,
-      code: receipt.code,
-    });
-    if (outcome === undefined) return;
-    this.#settle(
-      outcome.sender,
-      outcome.requestId,
-      outcome.ok
-        ? { ok: true, to: outcome.to }
-        : { ok: false, code: outcome.code, message: outcome.message },
-    );
+    const settled = settleReceipt(this.#relay, { by: name, ...receipt });
+    if (settled !== undefined) this.#settle(settled.sender, settled.requestId, settled.outcome);
   }
 
   async release(name: string): Promise<boolean> {
