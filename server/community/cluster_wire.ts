@@ -152,6 +152,23 @@ export function checkEntry(value: unknown): PresenceEntry {
 }
 
 /**
+ * The fields of an event about a whole node's peers (`gone`, `sync`): its sequence number, the
+ * node, and one list under `field`, nothing else.
+ */
+function nodeList(
+  v: Obj,
+  field: string,
+  what: string,
+): { seq: number; node: string; list: unknown[] } {
+  only(v, ["t", "seq", "node", field], what);
+  return {
+    seq: seqOf(v, what),
+    node: matching(v, "node", NODE_NAME, what),
+    list: list(v, field, 1_000_000, what),
+  };
+}
+
+/**
  * Decodes a presence event published by a script.
  *
  * @param json The message text.
@@ -178,22 +195,14 @@ export function decodePresenceEvent(json: string): PresenceEvent {
         reason: reason as LeaveReason,
       };
     }
-    case "gone":
-      only(v, ["t", "seq", "node", "names"], what);
-      return {
-        t: "gone",
-        seq: seqOf(v, what),
-        node: matching(v, "node", NODE_NAME, what),
-        names: list(v, "names", 1_000_000, what).map((n) => peerName({ n }, "n", what)),
-      };
-    case "sync":
-      only(v, ["t", "seq", "node", "entries"], what);
-      return {
-        t: "sync",
-        seq: seqOf(v, what),
-        node: matching(v, "node", NODE_NAME, what),
-        entries: list(v, "entries", 1_000_000, what).map(checkEntry),
-      };
+    case "gone": {
+      const { seq, node, list } = nodeList(v, "names", what);
+      return { t: "gone", seq, node, names: list.map((n) => peerName({ n }, "n", what)) };
+    }
+    case "sync": {
+      const { seq, node, list } = nodeList(v, "entries", what);
+      return { t: "sync", seq, node, entries: list.map(checkEntry) };
+    }
     default:
       throw new TypeError(`Invalid ${what}: unknown type`);
   }

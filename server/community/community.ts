@@ -347,19 +347,10 @@ export class MemoryCommunity<C> implements Community<C> {
     if (name === undefined) return;
     const qseq = this.#queuedRids.get(by)?.get(receipt.rid);
     if (qseq !== undefined) return this.#queuedReceipt(by, name, qseq, receipt);
-    const outcome = this.#relay.receipt(receipt.rid, {
-      by: name,
-      ok: receipt.ok,
-      code: receipt.code,
-    });
-    if (outcome === undefined) return;
-    this.#events.outcome(
-      outcome.sender,
-      outcome.requestId,
-      outcome.ok
-        ? { ok: true, to: outcome.to }
-        : { ok: false, code: outcome.code, message: outcome.message },
-    );
+    const settled = settleReceipt(this.#relay, { by: name, ...receipt });
+    if (settled !== undefined) {
+      this.#events.outcome(settled.sender, settled.requestId, settled.outcome);
+    }
   }
 
   /**
@@ -399,6 +390,26 @@ export class MemoryCommunity<C> implements Community<C> {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/**
+ * Settles a relayed message with its recipient's receipt (the memory and the Redis communities
+ * alike).
+ *
+ * @param relay The relay that holds the message.
+ * @param receipt The recipient's name (`by`), the relay id, and how it went.
+ * @returns Whom to tell what, or undefined when the receipt matches nothing sent to `by`.
+ */
+export function settleReceipt<S>(
+  relay: Relay<S>,
+  receipt: { by: string; rid: string; ok: boolean; code?: ErrorCode },
+): { sender: S; requestId: number; outcome: DeliveryOutcome } | undefined {
+  const done = relay.receipt(receipt.rid, { by: receipt.by, ok: receipt.ok, code: receipt.code });
+  if (done === undefined) return undefined;
+  const outcome: DeliveryOutcome = done.ok
+    ? { ok: true, to: done.to }
+    : { ok: false, code: done.code, message: done.message };
+  return { sender: done.sender, requestId: done.requestId, outcome };
 }
 
 /**

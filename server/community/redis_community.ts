@@ -21,23 +21,12 @@ import type { LeaveReason } from "../../protocol/messages.ts";
 import { quoted } from "../../protocol/text.ts";
 import { type Announcement, PresenceReplica } from "./cluster_presence.ts";
 import { describeCorrupt, OncePerInterval } from "./cluster_corrupt.ts";
-import {
-  BEAT,
-  BOUND_NAMES,
-  BYE,
-  HELLO,
-  JOIN,
-  LEAVE,
-  RELEASE,
-  RENAME,
-  SYNC,
-} from "./cluster_scripts.ts";
+import { BEAT, BYE, HELLO, JOIN, LEAVE, RELEASE, SYNC } from "./cluster_scripts.ts";
 import {
   checkEntry,
   CLUSTER_PROTOCOL,
   decodeNodeMessage,
   decodePresenceEvent,
-  encodeNodeMessage,
   isNodeName,
   type NodeMessage,
   type PresenceEntry,
@@ -55,12 +44,14 @@ import {
   notRegistered,
   type PeerKeys,
   recipientLeft,
+  settleReceipt,
   unknownPeer,
   type Welcome,
 } from "./community.ts";
 import { RedisLink } from "./redis_link.ts";
 import { redactUrl } from "./redis_url.ts";
-import { DELIVER_OVERHEAD_BYTES, newRelayId, Relay, type RelayBudgets } from "./relay.ts";
+import { DELIVER_OVERHEAD_BYTES, Relay, type RelayBudgets } from "./relay.ts";
+import { ClusterRoutes } from "./cluster_routes.ts";
 
 /** The limits about names and recipients a cluster keeps for all its nodes. */
 export interface ClusterLimits {
@@ -135,25 +126,7 @@ interface LocalPeer<C> {
   ephemeral: boolean;
 }
 
-interface Outgoing<C> {
-  sender: C;
-  requestId: number;
-  to: string;
-  node: string;
-  at: number;
-}
-
-/** A result for another node that could not be published yet. */
-interface UnsentResult {
-  node: string;
-  bytes: Uint8Array;
-  /** When it was first tried, by the community's clock. */
-  at: number;
-}
-
 const RECENT_LIMIT = 10_000;
-/** The most results kept for retry; past it the oldest go (their senders time out instead). */
-const MAX_UNSENT_RESULTS = 10_000;
 
 /** A cluster node's view of the community. */
 export class RedisCommunity<C> implements Community<C> {
@@ -174,9 +147,7 @@ export class RedisCommunity<C> implements Community<C> {
   readonly #joining = new Set<C>();
   readonly #cancelled = new Set<C>();
   readonly #relay: Relay<Sender<C>>;
-  readonly #outgoing = new Map<string, Outgoing<C>>();
-  /** Results to other nodes that could not be published yet, oldest first. */
-  readonly #unsent: UnsentResult[] = [];
+  readonly #routes: ClusterRoutes<C>;
   readonly #recent = new Map<string, PublicKeysText>();
   #link!: RedisLink;
   #up = false;
@@ -200,6 +171,15 @@ export class RedisCommunity<C> implements Community<C> {
     this.#onFatal = options.onFatal ?? (() => {});
     this.#replica = new PresenceReplica(options.node);
     this.#relay = new Relay(this.#limits.budgets);
+    this.#routes = new ClusterRoutes<C>({
+      node: options.node,
+      channel: (node) => this.#key(`to:${node}`),
+      link: () => this.#link,
+      outcome: (sender, requestId, outcome) => this.#events.outcome(sender, requestId, outcome),
+      now: this.#now,
+      remoteTimeoutMs: timing.remoteTimeoutMs,
+      closed: () => this.#closed,
+    });
   }
 
   /**
@@ -247,87 +227,6 @@ export class RedisCommunity<C> implements Community<C> {
     }
     community.#timer = setInterval(() => community.#beat(), community.#timing.beatMs);
     return community;
-  }
-
-  /**
-   * Frees a name from its key in a cluster's Redis (`serve --release NAME --redis URL`).
-   *
-   * @param url The Redis URL.
-   * @param name The normalized name.
-   * @param prefix The key prefix. @default {"peerstream:"}
-   * @returns Whether a binding existed.
-   */
-  static releaseName(url: string, name: string, prefix = "peerstream:"): Promise<boolean> {
-    return RedisCommunity.#withLink(url, `release "${name}"`, async (link) => {
-      return Number(await link.run(RELEASE, [prefix, name])) === 1;
-    });
-  }
-
-  /**
-   * The names bound in a cluster's Redis (`serve --list-grandfathered --redis URL`).
-   *
-   * @param url The Redis URL.
-   * @param prefix The key prefix. @default {"peerstream:"}
-   * @returns The bound names.
-   */
-  static boundNames(url: string, prefix = "peerstream:"): Promise<string[]> {
-    return RedisCommunity.#withLink(url, "list the bound names", async (link) => {
-      return asList(await link.run(BOUND_NAMES, [prefix])).map(String);
-    });
-  }
-
-  /**
-   * Moves a binding to a new name for the same key, in a cluster's Redis, for every node at once
-   * (`serve --rename OLD NEW --redis URL`).
-   *
-   * @param url The Redis URL.
-   * @param names The bound name, the new one (normalized) and its look-alike keys (`nameKeys`).
-   * @param prefix The key prefix. @default {"peerstream:"}
-   * @returns `OK`, or why not: `NOOLD`, `BOUND`, `MINE`, `TAKEN`, `CONFUSABLE NAME`, or a
-   * corrupt value's description.
-   */
-  static renameName(
-    url: string,
-    names: { from: string; to: string; lookalikes: string[] },
-    prefix = "peerstream:",
-  ): Promise<string> {
-    return RedisCommunity.#withLink(url, `rename "${names.from}"`, async (link) => {
-      const reply = asList(
-        await link.run(RENAME, [prefix, names.from, names.to, JSON.stringify(names.lookalikes)]),
-      );
-      if (reply[0] === "CONFUSABLE") return `CONFUSABLE ${String(reply[1])}`;
-      return describeCorrupt(reply) ?? String(reply[0]);
-    });
-  }
-
-  /** Runs `use` on a short-lived link to Redis; a Redis that cannot be reached says so. */
-  static async #withLink<T>(
-    url: string,
-    what: string,
-    use: (link: RedisLink) => Promise<T>,
-  ): Promise<T> {
-    let link: RedisLink;
-    try {
-      link = await RedisLink.open({
-        url,
-        onMessage: () => {},
-        onDown: () => {},
-        onReady: () => {},
-        connectTimeoutMs: 5000,
-      }, []);
-    } catch (error) {
-      throw new Error(
-        `Cannot ${what} in the cluster at ${redactUrl(url)}: ${
-          errorText(error)
-        }; check that Redis is running`,
-        { cause: error },
-      );
-    }
-    try {
-      return await use(link);
-    } finally {
-      await link.close();
-    }
   }
 
   /** This node's name. */
@@ -530,41 +429,14 @@ export class RedisCommunity<C> implements Community<C> {
     const remote = this.#replica.get(to);
     if (remote === undefined) throw this.#recent.has(to) ? clusterOffline(to) : unknownPeer(to);
     if (!this.#up || !remote.reachable) throw peerUnreachable(to);
-    let ref = newRelayId();
-    while (this.#outgoing.has(ref)) ref = newRelayId();
-    this.#outgoing.set(ref, { sender, requestId, to, node: remote.node, at: this.#now() });
-    const bytes = encodeNodeMessage({
-      t: "deliver",
-      from: this.#node,
-      ref,
-      sender: from,
-      to,
-      body: message.body,
-    });
-    this.#link.publish(this.#key(`to:${remote.node}`), bytes).then(
-      (receivers) => {
-        if (receivers === 0) this.#failOutgoing(ref, unreachableOutcome(to));
-      },
-      () => this.#failOutgoing(ref, unreachableOutcome(to)),
-    );
+    this.#routes.send(sender, { requestId, from, to, node: remote.node, body: message.body });
   }
 
   receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
     const name = this.#names.get(by);
     if (name === undefined) return;
-    const outcome = this.#relay.receipt(receipt.rid, {
-      by: name,
-      ok: receipt.ok,
-      code: receipt.code,
-    });
-    if (outcome === undefined) return;
-    this.#settle(
-      outcome.sender,
-      outcome.requestId,
-      outcome.ok
-        ? { ok: true, to: outcome.to }
-        : { ok: false, code: outcome.code, message: outcome.message },
-    );
+    const settled = settleReceipt(this.#relay, { by: name, ...receipt });
+    if (settled !== undefined) this.#settle(settled.sender, settled.requestId, settled.outcome);
   }
 
   async release(name: string): Promise<boolean> {
@@ -579,18 +451,7 @@ export class RedisCommunity<C> implements Community<C> {
   }
 
   tick(): void {
-    const now = this.#now();
-    for (const [ref, out] of this.#outgoing) {
-      if (now - out.at > this.#timing.remoteTimeoutMs) {
-        this.#failOutgoing(ref, {
-          ok: false,
-          code: "PEER_UNREACHABLE",
-          message: `Message to "${out.to}" not confirmed within ${
-            Math.round(this.#timing.remoteTimeoutMs / 1000)
-          } s: their server did not answer; it may have arrived`,
-        });
-      }
-    }
+    this.#routes.expire();
   }
 
   /**
@@ -626,7 +487,7 @@ export class RedisCommunity<C> implements Community<C> {
 
   #beat() {
     if (this.#closed) return;
-    this.#retryResults();
+    this.#routes.retry();
     if (this.#syncing !== null) return;
     this.tick();
     if (!this.#up || this.#replica.gap || this.#replica.reaped) {
@@ -682,7 +543,7 @@ export class RedisCommunity<C> implements Community<C> {
     this.#up = false;
     this.#events.log(`cluster: lost Redis (${cause}); peers on other nodes are unreachable`);
     this.#announce(this.#replica.lost());
-    for (const [ref, out] of this.#outgoing) this.#failOutgoing(ref, unreachableOutcome(out.to));
+    this.#routes.lost();
   }
 
   /** Starts a resynchronisation unless one runs; failures leave the node down until the next beat. */
@@ -781,19 +642,7 @@ export class RedisCommunity<C> implements Community<C> {
   }
 
   #onNodeMessage(message: NodeMessage) {
-    if (message.t === "result") {
-      const out = this.#outgoing.get(message.ref);
-      if (out === undefined || out.node !== message.from) return;
-      this.#outgoing.delete(message.ref);
-      this.#events.outcome(
-        out.sender,
-        out.requestId,
-        message.ok
-          ? { ok: true, to: out.to }
-          : { ok: false, code: message.code, message: message.message },
-      );
-      return;
-    }
+    if (message.t === "result") return this.#routes.result(message);
     const sender: Sender<C> = { node: message.from, ref: message.ref };
     const local = this.#locals.get(message.to);
     if (local === undefined) {
@@ -827,52 +676,7 @@ export class RedisCommunity<C> implements Community<C> {
       this.#events.outcome(sender.conn, requestId, outcome);
       return;
     }
-    const bytes = encodeNodeMessage(
-      outcome.ok ? { t: "result", from: this.#node, ref: sender.ref, ok: true } : {
-        t: "result",
-        from: this.#node,
-        ref: sender.ref,
-        ok: false,
-        code: outcome.code,
-        message: outcome.message,
-      },
-    );
-    this.#publishResult({ node: sender.node, bytes, at: this.#now() });
-  }
-
-  /**
-   * Publishes a result to the node that relayed the message. After Redis comes back, this node
-   * may hear deliveries (its subscriber is back) before it can publish (its command connection is
-   * not), or the sender's node may not be subscribed again yet: a result that cannot go now is
-   * kept and retried each beat, until the sender's node would have given up on it.
-   */
-  #publishResult(result: UnsentResult) {
-    const retry = () => this.#keepResult(result);
-    if (!this.#link.ready) return retry();
-    this.#link.publish(this.#key(`to:${result.node}`), result.bytes).then(
-      (receivers) => {
-        if (receivers === 0) retry();
-      },
-      retry,
-    );
-  }
-
-  #keepResult(result: UnsentResult) {
-    if (this.#closed || this.#now() - result.at > this.#timing.remoteTimeoutMs) return;
-    if (this.#unsent.length >= MAX_UNSENT_RESULTS) this.#unsent.shift();
-    this.#unsent.push(result);
-  }
-
-  #retryResults() {
-    if (this.#unsent.length === 0 || !this.#link.ready) return;
-    for (const result of this.#unsent.splice(0)) this.#publishResult(result);
-  }
-
-  #failOutgoing(ref: string, outcome: DeliveryOutcome) {
-    const out = this.#outgoing.get(ref);
-    if (out === undefined) return;
-    this.#outgoing.delete(ref);
-    this.#events.outcome(out.sender, out.requestId, outcome);
+    this.#routes.answer(sender, outcome);
   }
 
   #announce(announcements: Announcement[]) {
@@ -882,15 +686,7 @@ export class RedisCommunity<C> implements Community<C> {
         this.#events.joined(a.name);
       } else if (a.kind === "left") {
         if (a.keys !== undefined) this.#remember(a.name, a.keys);
-        for (const [ref, out] of this.#outgoing) {
-          if (out.to === a.name) {
-            this.#failOutgoing(ref, {
-              ok: false,
-              code: "PEER_OFFLINE",
-              message: `Message to "${a.name}" not confirmed: they left before receiving it`,
-            });
-          }
-        }
+        this.#routes.recipientLeft(a.name);
         this.#events.left(a.name, a.reason);
       } else {
         this.#events.peerState(a.names, a.state);
@@ -932,15 +728,6 @@ function peerUnreachable(to: string): PeerstreamError {
     "PEER_UNREACHABLE",
     `Cannot send to "${to}": their server cannot be reached now; try again later`,
   );
-}
-
-function unreachableOutcome(to: string): DeliveryOutcome {
-  return {
-    ok: false,
-    code: "PEER_UNREACHABLE",
-    message:
-      `Message to "${to}" not confirmed: their server cannot be reached now; it may have arrived`,
-  };
 }
 
 /** A Redis array reply, or an error when the reply is not one. */

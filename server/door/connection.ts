@@ -12,10 +12,22 @@
  * @module
  */
 
-import { PeerstreamError } from "../../protocol/errors.ts";
-import { FRAME_HEADER_BYTES, FrameDecoder, readUint32 } from "../../protocol/frame.ts";
-import { decodeMessage, encodeMessage, type Message } from "../../protocol/messages.ts";
+import { FrameDecoder } from "../../protocol/frame.ts";
+import { encodeMessage, type Message } from "../../protocol/messages.ts";
+import { ControlQueue } from "./control_queue.ts";
+import { advance, dropStream, type MediaItem, mediaItem } from "./media_queue.ts";
+import {
+  decodeRead,
+  isPeerGone,
+  isProtocolViolation,
+  peerFault,
+  protocolViolation,
+  type ViolationCode,
+} from "./peer_errors.ts";
 import type { Transport } from "./transport.ts";
+
+// Re-exported: the connection's callers tell its failures apart with these.
+export { isPeerGone, isProtocolViolation, peerFault, protocolViolation, type ViolationCode };
 
 /** Options for {@linkcode Connection}. */
 export interface ConnectionOptions {
@@ -23,104 +35,9 @@ export interface ConnectionOptions {
   maxQueuedControlBytes?: number;
 }
 
-/** Media frames of one stream waiting to be written. */
-interface MediaItem {
-  streamId: number;
-  /** Whole media frames, possibly shared with other connections: never modified. */
-  frames: Uint8Array;
-  /** Bytes of `frames` written so far. */
-  at: number;
-  /** Where the frame holding byte `at` starts and ends. */
-  frameStart: number;
-  frameEnd: number;
-  /** Dropped while partly written: it ends with the frame in progress. */
-  dropped: boolean;
-  /** Resolves once written, or dropped. */
-  done: () => void;
-}
-
-/**
- * Where the frame starting at `start` ends: its header's length field says.
- *
- * @param frames Whole frames.
- * @param start The offset of a frame header.
- * @returns The offset after that frame, at most `frames.length`.
- */
-function frameEndAt(frames: Uint8Array, start: number): number {
-  if (start + FRAME_HEADER_BYTES > frames.length) return frames.length;
-  return Math.min(frames.length, start + FRAME_HEADER_BYTES + readUint32(frames, start));
-}
-
-const COALESCE_BYTES = 64 * 1024;
 /** The first read buffer: an idle or handshaking peer costs this much, not 64 KiB. */
 const MIN_READ_BYTES = 4 * 1024;
 const MAX_READ_BYTES = 64 * 1024;
-
-/**
- * Whether an error means the peer simply went away.
- *
- * @param error Anything thrown by a read or write.
- * @returns True for a reset, broken pipe, closed resource or unexpected EOF.
- */
-export function isPeerGone(error: unknown): boolean {
-  return error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.BadResource ||
-    error instanceof Deno.errors.Interrupted ||
-    error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.UnexpectedEof;
-}
-
-/**
- * Why a read or write failed through the peer's own fault, not ours: TLS that was not TLS (plain
- * text or an HTTP request on a TLS port), a corrupt record or a fatal alert. Such a connection
- * just ends, with the reason logged like any other leave, never as an internal error.
- *
- * @param error Anything thrown by a read or write.
- * @returns The reason, or undefined when it is not the peer's fault.
- */
-export function peerFault(error: unknown): string | undefined {
-  if (error instanceof Deno.errors.InvalidData) return `TLS failed: ${error.message}`;
-  return undefined;
-}
-
-/** The codes of a {@linkcode protocolViolation}. */
-export type ViolationCode = "BAD_FRAME" | "FRAME_TOO_LARGE" | "HANDSHAKE_TIMEOUT";
-
-const _VIOLATION_CODES: ReadonlySet<string> = new Set<ViolationCode>([
-  "BAD_FRAME",
-  "FRAME_TOO_LARGE",
-  "HANDSHAKE_TIMEOUT",
-]);
-
-/**
- * The error thrown out of {@linkcode Connection.messages} (and a WebSocket's reads) when the peer
- * breaks the protocol: the server tells it the code and closes it.
- *
- * @param message What was wrong.
- * @param options The decode error, and the code: `FRAME_TOO_LARGE` when a frame header declared
- * too many bytes, `HANDSHAKE_TIMEOUT` when nothing came in time. @default {"BAD_FRAME"}
- * @returns The error.
- */
-export function protocolViolation(
-  message: string,
-  options?: { cause?: unknown; code?: ViolationCode },
-): PeerstreamError {
-  return new PeerstreamError(options?.code ?? "BAD_FRAME", message, { cause: options?.cause });
-}
-
-/**
- * Whether an error is a {@linkcode protocolViolation}: the peer's fault, to be told and closed.
- *
- * @param error Anything thrown.
- * @returns True for a {@linkcode PeerstreamError} with a violation code.
- */
-export function isProtocolViolation(
-  error: unknown,
-): error is PeerstreamError & { code: ViolationCode } {
-  return error instanceof PeerstreamError && _VIOLATION_CODES.has(error.code);
-}
 
 /** The transport seam: logic sees messages in, `send`, `sendMedia` and `close`. */
 export class Connection {
@@ -128,8 +45,7 @@ export class Connection {
   static #batch: Connection[] | null = null;
   readonly #conn: Transport;
   readonly #maxControl: number;
-  #control: Uint8Array[] = [];
-  #controlBytes = 0;
+  readonly #control = new ControlQueue();
   #media: MediaItem[] = [];
   #writing = false;
   #closed = false;
@@ -208,7 +124,7 @@ export class Connection {
 
   /** Bytes of control and media waiting to be written. */
   get queuedBytes(): number {
-    return this.#controlBytes + this.#media.reduce((n, m) => n + m.frames.length - m.at, 0);
+    return this.#control.bytes + this.#media.reduce((n, m) => n + m.frames.length - m.at, 0);
   }
 
   /**
@@ -298,26 +214,7 @@ export class Connection {
       if (n === buffer.length && buffer.length < MAX_READ_BYTES) {
         this.#readBuffer = new Uint8Array(buffer.length * 2);
       }
-      let frames;
-      try {
-        frames = this.#decoder.push(buffer.subarray(0, n));
-      } catch (error) {
-        // The frame layer only fails on a declared length over the cap.
-        throw protocolViolation((error as Error).message, {
-          cause: error,
-          code: error instanceof RangeError ? "FRAME_TOO_LARGE" : "BAD_FRAME",
-        });
-      }
-      const messages: Message[] = [];
-      let violation: PeerstreamError | undefined;
-      for (const frame of frames) {
-        try {
-          messages.push(decodeMessage(frame));
-        } catch (error) {
-          violation = protocolViolation((error as Error).message, { cause: error });
-          break;
-        }
-      }
+      const { messages, violation } = decodeRead(this.#decoder, buffer.subarray(0, n));
       if (messages.length > 0) yield messages;
       if (violation !== undefined) throw violation;
       if (this.#closed) return;
@@ -344,12 +241,11 @@ export class Connection {
    */
   sendEncoded(frame: Uint8Array): boolean {
     if (this.#closed) return false;
-    if (this.#controlBytes + frame.length > this.#maxControl) {
+    if (this.#control.bytes + frame.length > this.#maxControl) {
       this.close(`SLOW_CONSUMER: over ${this.#maxControl} bytes of control data queued`);
       return false;
     }
     this.#control.push(frame);
-    this.#controlBytes += frame.length;
     this.#joinBatch();
     this.#pump();
     return true;
@@ -383,15 +279,7 @@ export class Connection {
   sendMediaFrames(streamId: number, frames: Uint8Array): Promise<void> {
     if (this.#closed || frames.length === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      this.#media.push({
-        streamId,
-        frames,
-        at: 0,
-        frameStart: 0,
-        frameEnd: frameEndAt(frames, 0),
-        dropped: false,
-        done: resolve,
-      });
+      this.#media.push(mediaItem(streamId, { frames, done: resolve }));
       this.#joinBatch();
       this.#pump();
     });
@@ -404,18 +292,7 @@ export class Connection {
    * @param streamId The stream.
    */
   dropMedia(streamId: number): void {
-    const keep: MediaItem[] = [];
-    for (const item of this.#media) {
-      if (item.streamId !== streamId) {
-        keep.push(item);
-      } else if (item === this.#inFlight || item.at > item.frameStart) {
-        item.dropped = true;
-        keep.push(item);
-      } else {
-        item.done();
-      }
-    }
-    this.#media = keep;
+    this.#media = dropStream(this.#media, { streamId, inFlight: this.#inFlight });
   }
 
   /**
@@ -443,8 +320,7 @@ export class Connection {
     // The item being written resolves when its write settles (the write loop sees it).
     for (const item of this.#media) if (item !== this.#inFlight) item.done();
     this.#media = [];
-    this.#control = [];
-    this.#controlBytes = 0;
+    this.#control.clear();
     try {
       this.#conn.close();
     } catch {
@@ -492,7 +368,7 @@ export class Connection {
       const media = this.#media[0] as MediaItem | undefined;
       const midFrame = media !== undefined && media.at > media.frameStart;
       if (!midFrame && this.#control.length > 0) {
-        const bytes = this.#takeControl();
+        const bytes = this.#control.take();
         try {
           // Usually one write takes it all: no subarray, no extra async step.
           let at = await this.#writeSome(bytes);
@@ -525,12 +401,7 @@ export class Connection {
         media.done();
         return;
       }
-      media.at += n;
-      while (media.at >= media.frameEnd && media.frameEnd < media.frames.length) {
-        media.frameStart = media.frameEnd;
-        media.frameEnd = frameEndAt(media.frames, media.frameStart);
-      }
-      if (media.at >= media.frames.length) this.#finishMedia(media);
+      if (advance(media, n)) this.#finishMedia(media);
     }
   }
 
@@ -548,28 +419,6 @@ export class Connection {
     this.close(
       gone ? "the peer went away" : fault ?? `write failed: ${(error as Error).message}`,
     );
-  }
-
-  #takeControl(): Uint8Array {
-    if (this.#control.length === 1 || this.#control[0].length >= COALESCE_BYTES) {
-      const first = this.#control.shift()!;
-      this.#controlBytes -= first.length;
-      return first;
-    }
-    let size = 0;
-    let count = 0;
-    while (count < this.#control.length && size + this.#control[count].length <= COALESCE_BYTES) {
-      size += this.#control[count].length;
-      count++;
-    }
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const part of this.#control.splice(0, count)) {
-      out.set(part, at);
-      at += part.length;
-    }
-    this.#controlBytes -= size;
-    return out;
   }
 
   /** One transport write: as many of `bytes` as it takes. */

@@ -15,7 +15,7 @@
  */
 
 import { PeerstreamError } from "../../protocol/errors.ts";
-import { delay } from "../_async.ts";
+import { Acceptor, closeQuietly } from "./acceptor.ts";
 import { isPeerGone } from "./connection.ts";
 import {
   encodeResponse,
@@ -123,15 +123,12 @@ function _isDeadline(error: unknown): boolean {
 /** The web door: accepts, admits, reads heads, answers. */
 export class HttpDoor {
   readonly #options: HttpDoorOptions;
-  #listener?: Deno.Listener;
-  #accepting?: Promise<void>;
+  #acceptor?: Acceptor;
   #closing = false;
   readonly #open = new Set<DoorConn | Deno.Conn>();
   #context?: Promise<SecureContext>;
   readonly #serving = new Set<Promise<void>>();
   #refusing = 0;
-  /** A descriptor kept in reserve: closed to accept-and-close one connection at the file limit. */
-  #spare?: Deno.FsFile;
 
   /** @param options Address, TLS, handler, admission, log and limits. */
   constructor(options: HttpDoorOptions) {
@@ -146,77 +143,47 @@ export class HttpDoor {
   start(): Deno.NetAddr {
     const { hostname, port, tls } = this.#options;
     // TLS runs over accepted TCP sockets (see tls_conn.ts), so that a deadline can close them.
-    this.#listener = Deno.listen({ hostname, port });
+    const listener = Deno.listen({ hostname, port });
     if (tls !== undefined) {
       this.#context = secureContext(tls);
       // A bad certificate fails here, at start, not at the first connection.
       this.#context.catch(() => {});
     }
-    this.#spare = openSpare();
-    this.#accepting = this.#acceptLoop(this.#listener);
+    this.#acceptor = new Acceptor(listener, {
+      serve: (conn) => this.#serveAccepted(conn),
+      // Limited by the log's own budget: at the file limit every accept fails at once.
+      failed: (error) =>
+        this.#options.log.limited(
+          "web accept",
+          `web: cannot accept a connection: ${(error as Error).message}`,
+        ),
+      backoff: { firstDelayMs: ACCEPT_BACKOFF_MS, maxDelayMs: ACCEPT_BACKOFF_MS },
+    });
     return this.addr;
   }
 
   /** The bound address, once started. */
   get addr(): Deno.NetAddr {
-    if (this.#listener === undefined) throw new Error("The web door is not started");
-    return this.#listener.addr as Deno.NetAddr;
+    if (this.#acceptor === undefined) throw new Error("The web door is not started");
+    return this.#acceptor.addr;
   }
 
   /** Stops listening and closes every connection it still serves (not those taken over). */
   async shutdown(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    try {
-      this.#listener?.close();
-    } catch {
-      // Already closed.
-    }
+    this.#acceptor?.stop();
     for (const conn of this.#open) closeQuietly(conn);
-    await this.#accepting;
+    await this.#acceptor?.done();
     await Promise.all(this.#serving);
-    this.#spare?.close();
-    this.#spare = undefined;
   }
 
-  async #acceptLoop(listener: Deno.Listener) {
-    while (!this.#closing) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (this.#closing) return;
-        await this.#acceptFailed(listener, error);
-        continue;
-      }
-      const serving = this.#serve(conn).catch((error) => {
-        this.#options.log.line(`web: internal error: ${(error as Error).stack ?? error}`);
-      });
-      this.#serving.add(serving);
-      serving.finally(() => this.#serving.delete(serving));
-    }
-  }
-
-  /**
-   * An accept failed: out of descriptors (EMFILE, ENFILE), or something passing. Logs once in a
-   * while, and at the file limit frees the spare descriptor to accept and close one waiting
-   * connection (a refusal the peer sees, rather than a queue that never moves), then backs off.
-   */
-  async #acceptFailed(listener: Deno.Listener, error: unknown) {
-    const message = (error as Error).message;
-    this.#options.log.limited("web accept", `web: cannot accept a connection: ${message}`);
-    if (/os error (23|24)\b|too many open files/i.test(message) && this.#spare !== undefined) {
-      this.#spare.close();
-      this.#spare = undefined;
-      try {
-        // The failed accept means a connection is waiting: this takes it at once.
-        closeQuietly(await listener.accept());
-      } catch {
-        // Still no descriptor (taken meanwhile), or the listener closed.
-      }
-      this.#spare = openSpare();
-    }
-    await delay(ACCEPT_BACKOFF_MS);
+  #serveAccepted(conn: Deno.Conn) {
+    const serving = this.#serve(conn).catch((error) => {
+      this.#options.log.line(`web: internal error: ${(error as Error).stack ?? error}`);
+    });
+    this.#serving.add(serving);
+    serving.finally(() => this.#serving.delete(serving));
   }
 
   async #serve(tcp: Deno.Conn) {
@@ -459,22 +426,6 @@ async function deadline<T>(conn: DoorConn, work: Promise<T>, ms: number, phase: 
 async function writeAll(conn: DoorConn, bytes: Uint8Array) {
   let at = 0;
   while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-}
-
-function closeQuietly(conn: DoorConn | Deno.Conn) {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
-}
-
-function openSpare(): Deno.FsFile | undefined {
-  try {
-    return Deno.openSync("/dev/null");
-  } catch {
-    return undefined;
-  }
 }
 
 function firstLine(error: unknown): string {

@@ -1,6 +1,6 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { UsageError } from "../../cli/output.ts";
-import { webAddress, webUrl } from "../ops/cli.ts";
+import { webAddress, webUrl } from "../ops/serve_flags.ts";
 import type { Transport } from "./transport.ts";
 import {
   CONTENT_SECURITY_POLICY,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { delay } from "../_async.ts";
+import { Acceptor, closeQuietly } from "../door/acceptor.ts";
 import { encodeAnswer, type HttpAnswer, parseRequestHead } from "./metrics_http.ts";
 import type { ServerLog } from "./server_log.ts";
 
@@ -27,13 +27,14 @@ export interface MetricsListenerOptions {
   maxConnections?: number;
 }
 
+/** The pause after a failed accept, ms. */
+const ACCEPT_BACKOFF_MS = 50;
+
 /** The operator's endpoints on a port of their own. */
 export class MetricsListener {
   readonly #options: MetricsListenerOptions;
-  #listener?: Deno.Listener;
-  #accepting?: Promise<void>;
+  #acceptor?: Acceptor;
   readonly #open = new Set<Deno.Conn>();
-  #closing = false;
 
   /** @param options Address, handler and bounds. */
   constructor(options: MetricsListenerOptions) {
@@ -47,53 +48,39 @@ export class MetricsListener {
    * @throws {Deno.errors.AddrInUse} When the port is taken.
    */
   start(): Deno.NetAddr {
-    this.#listener = Deno.listen({ hostname: this.#options.hostname, port: this.#options.port });
-    this.#accepting = this.#acceptLoop(this.#listener);
-    return this.#listener.addr as Deno.NetAddr;
+    const listener = Deno.listen({ hostname: this.#options.hostname, port: this.#options.port });
+    this.#acceptor = new Acceptor(listener, {
+      serve: (conn) => this.#serveAccepted(conn),
+      failed: (error) =>
+        this.#options.log.limited(
+          "metrics accept",
+          `metrics: accept failed: ${(error as Error).message}`,
+          { event: "metrics-accept-failed", level: "warn" },
+        ),
+      backoff: { firstDelayMs: ACCEPT_BACKOFF_MS, maxDelayMs: ACCEPT_BACKOFF_MS },
+    });
+    return this.#acceptor.addr;
   }
 
   /** Stops listening and closes the connections being served. */
   async close(): Promise<void> {
-    this.#closing = true;
-    try {
-      this.#listener?.close();
-    } catch {
-      // Already closed.
-    }
+    this.#acceptor?.stop();
     for (const conn of this.#open) closeQuietly(conn);
-    await this.#accepting;
+    await this.#acceptor?.done();
   }
 
-  async #acceptLoop(listener: Deno.Listener) {
-    while (!this.#closing) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (this.#closing) return;
-        this.#options.log.limited(
-          "metrics accept",
-          `metrics: accept failed: ${(error as Error).message}`,
-          {
-            event: "metrics-accept-failed",
-            level: "warn",
-          },
-        );
-        await delay(50);
-        continue;
-      }
-      if (this.#open.size >= (this.#options.maxConnections ?? 32)) {
-        closeQuietly(conn);
-        continue;
-      }
-      this.#open.add(conn);
-      this.#serve(conn).catch((error) => {
-        this.#options.log.error("metrics", "metrics: internal error", error);
-      }).finally(() => {
-        this.#open.delete(conn);
-        closeQuietly(conn);
-      });
+  #serveAccepted(conn: Deno.Conn) {
+    if (this.#open.size >= (this.#options.maxConnections ?? 32)) {
+      closeQuietly(conn);
+      return;
     }
+    this.#open.add(conn);
+    this.#serve(conn).catch((error) => {
+      this.#options.log.error("metrics", "metrics: internal error", error);
+    }).finally(() => {
+      this.#open.delete(conn);
+      closeQuietly(conn);
+    });
   }
 
   async #serve(conn: Deno.Conn) {
@@ -135,12 +122,4 @@ async function readHead(conn: Deno.Conn) {
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
   let at = 0;
   while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-}
-
-function closeQuietly(conn: Deno.Conn) {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }
