@@ -100,6 +100,7 @@ export class ClientSession {
       challenge: greeted.greeting.challenge,
       maxPeers: limits.maxPeers,
       send,
+      closed: () => this.#connection.closed,
       online: (name) => this.#checkKnownKey(name),
       joined: (name) => events.joined?.(name),
       left: (name, reason) => events.left?.(name, reason),
@@ -208,7 +209,7 @@ export class ClientSession {
    * @param options `ephemeral`: the server holds the name only while this connection lasts.
    * @returns The welcome, with the peers online.
    * @throws {PeerstreamError} With the server's code when refused; `BAD_MESSAGE` when the server
-   * welcomes another name.
+   * welcomes another name; `UNAVAILABLE` when the connection is gone.
    */
   register(
     name: string,

@@ -118,6 +118,22 @@ export class FakeTransport implements ByteTransport {
     for (const message of messages) this.pushBytes(encodeMessage(message));
   }
 
+  /**
+   * The server sends messages that the client reads at once, in one read.
+   *
+   * @param messages What it sends.
+   */
+  pushTogether(...messages: Message[]): void {
+    const frames = messages.map(encodeMessage);
+    const chunk = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    let at = 0;
+    for (const frame of frames) {
+      chunk.set(frame, at);
+      at += frame.length;
+    }
+    this.pushBytes(chunk);
+  }
+
   /** The server closes its end. */
   end(): void {
     this.closed = true;

@@ -25,6 +25,8 @@ export interface RosterOptions {
   maxPeers: number;
   /** Sends `hello`. */
   send(message: ClientMessage): void;
+  /** Whether the connection is gone: a `hello` then would wait for ever. */
+  closed(): boolean;
   /** A peer came online (at welcome, or joined): check a remembered key. */
   online(name: string): void;
   /** A peer joined. */
@@ -77,7 +79,8 @@ export class Roster {
    * @param identity The key pairs.
    * @param options `ephemeral`: the server holds the name only while this connection lasts.
    * @returns The welcome.
-   * @throws {PeerstreamError} `NAME_INVALID`; the server's code; `BAD_MESSAGE` when another name
+   * @throws {PeerstreamError} `NAME_INVALID`; `UNAVAILABLE` when the connection is gone; the
+   * server's code; `BAD_MESSAGE` when another name
    * is welcomed.
    */
   async register(
@@ -94,6 +97,13 @@ export class Roster {
     const keys = await exportPublicKeys(identity);
     const challenge = Uint8Array.fromBase64(this.#options.challenge);
     const proof = await signChallenge(identity, challenge, normalized);
+    // Checked after signing, which takes a while: the connection may have ended meanwhile.
+    if (this.#options.closed()) {
+      throw new PeerstreamError(
+        "UNAVAILABLE",
+        "Cannot register: not connected to the server; reconnect",
+      );
+    }
     const answer = new Promise<WelcomeMessage>((resolve, reject) => {
       this.#registering = { name: normalized, identity, resolve, reject };
     });

@@ -12,6 +12,7 @@ function roster(options: Partial<RosterOptions> = {}) {
     challenge: new Uint8Array(32).toBase64(),
     maxPeers: 100,
     send: (m) => sent.push(m),
+    closed: () => false,
     online: (name) => said.push(`online ${name}`),
     joined: (name) => said.push(`joined ${name}`),
     left: (name, reason) => said.push(`left ${name} ${reason}`),
@@ -89,4 +90,11 @@ Deno.test("Roster.peerState() tells only of peers it lists", async () => {
   r.roster.peerState(["alice", "zed"], "unreachable");
   r.roster.peerState(["zed"], "reachable");
   deepEqual(r.said.slice(-1), ["unreachable alice"]);
+});
+
+Deno.test("Roster.register() rejects with UNAVAILABLE when the connection ended while signing", async () => {
+  const r = roster({ closed: () => true });
+  await rejects(r.roster.register("bob", identity), { code: "UNAVAILABLE" });
+  deepEqual(r.sent, [], "no hello into a closed connection");
+  equal(r.roster.fail(new Error("nothing waits")), false);
 });
