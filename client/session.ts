@@ -67,6 +67,8 @@ export class ClientSession {
   readonly #reading: Promise<void>;
   readonly #roster: Roster;
   #requesting = false;
+  /** Why the connection ended, once it has. */
+  #lostBecause?: string;
 
   private constructor(transport: ByteTransport, greeted: Greeted, options: SessionOptions) {
     this.#greeting = greeted.greeting;
@@ -100,7 +102,7 @@ export class ClientSession {
       challenge: greeted.greeting.challenge,
       maxPeers: limits.maxPeers,
       send,
-      closed: () => this.#connection.closed,
+      lost: () => this.#connection.closed ? this.#lostBecause ?? "" : undefined,
       online: (name) => this.#checkKnownKey(name),
       joined: (name) => events.joined?.(name),
       left: (name, reason) => events.left?.(name, reason),
@@ -441,6 +443,7 @@ export class ClientSession {
 
   /** The connection is gone: fail what waits, end the stream, tell the user. */
   async #lost(end: ConnectionEnd) {
+    this.#lostBecause = end.broken ?? end.message;
     const error = lostConnectionError(end);
     this.#requests.failAll(error);
     this.#roster.fail(error);

@@ -25,8 +25,11 @@ export interface RosterOptions {
   maxPeers: number;
   /** Sends `hello`. */
   send(message: ClientMessage): void;
-  /** Whether the connection is gone: a `hello` then would wait for ever. */
-  closed(): boolean;
+  /**
+   * Why the connection is gone (`""` when not known yet), or undefined while it is up: a `hello`
+   * into a closed connection would wait for ever.
+   */
+  lost(): string | undefined;
   /** A peer came online (at welcome, or joined): check a remembered key. */
   online(name: string): void;
   /** A peer joined. */
@@ -98,10 +101,12 @@ export class Roster {
     const challenge = Uint8Array.fromBase64(this.#options.challenge);
     const proof = await signChallenge(identity, challenge, normalized);
     // Checked after signing, which takes a while: the connection may have ended meanwhile.
-    if (this.#options.closed()) {
+    const lost = this.#options.lost();
+    if (lost !== undefined) {
+      const why = lost === "" ? "" : ` (${lost})`;
       throw new PeerstreamError(
         "UNAVAILABLE",
-        "Cannot register: not connected to the server; reconnect",
+        `Cannot register: not connected to the server${why}; reconnect`,
       );
     }
     const answer = new Promise<WelcomeMessage>((resolve, reject) => {

@@ -12,7 +12,7 @@ function roster(options: Partial<RosterOptions> = {}) {
     challenge: new Uint8Array(32).toBase64(),
     maxPeers: 100,
     send: (m) => sent.push(m),
-    closed: () => false,
+    lost: () => undefined,
     online: (name) => said.push(`online ${name}`),
     joined: (name) => said.push(`joined ${name}`),
     left: (name, reason) => said.push(`left ${name} ${reason}`),
@@ -93,8 +93,12 @@ Deno.test("Roster.peerState() tells only of peers it lists", async () => {
 });
 
 Deno.test("Roster.register() rejects with UNAVAILABLE when the connection ended while signing", async () => {
-  const r = roster({ closed: () => true });
-  await rejects(r.roster.register("bob", identity), { code: "UNAVAILABLE" });
+  const r = roster({ lost: () => "the server closed the connection" });
+  await rejects(r.roster.register("bob", identity), {
+    code: "UNAVAILABLE",
+    message:
+      "Cannot register: not connected to the server (the server closed the connection); reconnect",
+  });
   deepEqual(r.sent, [], "no hello into a closed connection");
   equal(r.roster.fail(new Error("nothing waits")), false);
 });
