@@ -17,135 +17,25 @@
 
 import { concat } from "../protocol/e2e.ts";
 import type { StreamStartMessage } from "../protocol/messages.ts";
-import { PLAYER_KILL_GRACE_MS, spawnPlayer, splitCommand } from "./player.ts";
+import { PLAYER_KILL_GRACE_MS, spawnPlayer } from "./player.ts";
 import type { Player, PlayerStart } from "./player.ts";
 import { firstVideoPts } from "../video/ts_pts.ts";
+import {
+  loadOptions,
+  mpvArgs,
+  type MpvJson,
+  type MpvLine,
+  mpvTitle,
+  parseMpvLine,
+} from "./mpv_command.ts";
+
+export { isMpv } from "./mpv_command.ts";
 
 /** How long mpv may take to open its IPC socket, ms. */
 export const MPV_START_TIMEOUT_MS = 15_000;
 
 /** How long an mpv whose input ended waits for the next one before it closes its window, ms. */
 export const MPV_IDLE_CLOSE_MS = 3_000;
-
-/**
- * Whether a `--player` value is mpv (also behind a wrapper such as `timeout 60 mpv`).
- *
- * @param spec The `--player` value.
- * @returns True for mpv.
- */
-export function isMpv(spec: string): boolean {
-  if (spec === "none") return false;
-  return _mpvAt(splitCommand(spec)) >= 0;
-}
-
-function _mpvAt(words: readonly string[]): number {
-  return words.findIndex((w) => /(^|\/)mpv$/.test(w));
-}
-
-/**
- * The command line of the session's mpv: the user's words (a trailing `-` dropped: the input comes
- * over IPC), then an idle mpv that keeps its window between inputs, listens on `ipcPath`, keeps a
- * seekable cache of what it read, and sizes its window for the top rendition.
- *
- * @param spec The `--player` value, e.g. `mpv` or `mpv --vo=x11`.
- * @param info The first stream (its title and top rendition size the window).
- * @param ipcPath The IPC socket's path.
- * @returns The command and its arguments.
- */
-export function mpvArgs(spec: string, info: StreamStartMessage, ipcPath: string): string[] {
-  const words = splitCommand(spec);
-  if (words[words.length - 1] === "-" && words.length - 1 > _mpvAt(words)) words.pop();
-  const top = info.renditions[info.renditions.length - 1];
-  return [
-    ...words,
-    "--idle=yes",
-    "--force-window=yes",
-    "--keep-open=no",
-    `--input-ipc-server=${ipcPath}`,
-    "--no-terminal",
-    `--title=${mpvTitle(info.title)}`,
-    ...(top ? [`--geometry=${top.width}x${top.height}`] : []),
-    // A seekable cache of everything read: `start=+S` lands on a frame inside a pipe.
-    "--cache=yes",
-    "--demuxer-seekable-cache=yes",
-    "--force-seekable=yes",
-    "--hr-seek=yes",
-    "--rebase-start-time=no",
-    // The format is known: no probing delay on a pipe.
-    `--demuxer-lavf-format=${info.container === "mjpeg" ? "mjpeg" : "mpegts"}`,
-  ];
-}
-
-/**
- * The window title for a stream's title, with `$` doubled: mpv expands `${property}` in titles,
- * and a title comes from the server.
- *
- * @param title The stream's title.
- * @returns `peerstream: <title>`, escaped for mpv.
- */
-export function mpvTitle(title: string): string {
-  return `peerstream: ${title}`.replaceAll("$", "$$$$");
-}
-
-/**
- * The options of one `loadfile`: where in the epoch to start (exactly, in the seekable cache).
- * Not `pause`: a file-local `pause` is restored when its file ends, which let the next input run
- * when it should have stayed frozen; `pause` is set as a property instead.
- *
- * @param start Where the player starts, in media time.
- * @param firstPts The stream timestamp of the epoch's first video frame (media time `origin`);
- * null when unknown (MJPEG): then relative to the input's start.
- * @returns mpv's per-file options, e.g. `start=7.480`.
- */
-export function loadOptions(start: PlayerStart, firstPts: number | null): string {
-  const offset = Math.max(0, start.at - start.origin);
-  const at = firstPts === null ? `+${offset.toFixed(3)}` : (firstPts + offset).toFixed(3);
-  return `start=${at}`;
-}
-
-type _Json = null | boolean | number | string | _Json[] | { [key: string]: _Json };
-
-/** An event or reply line from mpv, checked. */
-interface _MpvLine {
-  event?: string;
-  name?: string;
-  data?: _Json;
-  id?: number;
-  reason?: string;
-  entry?: number;
-  requestId?: number;
-  error?: string;
-}
-
-/**
- * Reads one line of mpv's IPC: an object with known fields of the right types; anything else is
- * ignored field by field.
- *
- * @param line The line.
- * @returns The fields found, or null for a line that is not a JSON object.
- */
-export function parseMpvLine(line: string): _MpvLine | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return null;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
-  const o = value as Record<string, unknown>;
-  const str = (k: string) => typeof o[k] === "string" ? o[k] as string : undefined;
-  const int = (k: string) => Number.isSafeInteger(o[k]) ? o[k] as number : undefined;
-  return {
-    event: str("event"),
-    name: str("name"),
-    data: o.data as _Json,
-    id: int("id"),
-    reason: str("reason"),
-    entry: int("playlist_entry_id"),
-    requestId: int("request_id"),
-    error: str("error"),
-  };
-}
 
 /** One mpv process, its IPC connection and the input it plays now. */
 class MpvHost {
@@ -155,7 +45,7 @@ class MpvHost {
   #conn?: Deno.Conn;
   readonly #connected: Promise<void>;
   #nextRequest = 1;
-  readonly #replies = new Map<number, (line: _MpvLine) => void>();
+  readonly #replies = new Map<number, (line: MpvLine) => void>();
   /** Latest `time-pos`, and the entry it belongs to. */
   timePos?: number;
   /** The playlist entry playing now. */
@@ -219,7 +109,7 @@ class MpvHost {
     }
   }
 
-  #onLine(line: _MpvLine) {
+  #onLine(line: MpvLine) {
     if (line.requestId !== undefined && line.event === undefined) {
       this.#replies.get(line.requestId)?.(line);
       this.#replies.delete(line.requestId);
@@ -238,7 +128,7 @@ class MpvHost {
     }
   }
 
-  #send(command: _Json[], requestId = 0) {
+  #send(command: MpvJson[], requestId = 0) {
     const bytes = new TextEncoder().encode(
       JSON.stringify({ command, request_id: requestId }) + "\n",
     );
@@ -248,10 +138,10 @@ class MpvHost {
   }
 
   /** Sends a command once connected and resolves with its reply. */
-  async request(command: _Json[]): Promise<_MpvLine> {
+  async request(command: MpvJson[]): Promise<MpvLine> {
     await this.#connected;
     const id = this.#nextRequest++;
-    const reply = new Promise<_MpvLine>((resolve) => this.#replies.set(id, resolve));
+    const reply = new Promise<MpvLine>((resolve) => this.#replies.set(id, resolve));
     this.#send(command, id);
     return await Promise.race([reply, this.exited.then(() => ({ error: "mpv exited" }))]);
   }
@@ -288,7 +178,7 @@ class MpvHost {
   }
 
   /** Sets `pause`. */
-  setPause(paused: boolean): Promise<_MpvLine> {
+  setPause(paused: boolean): Promise<MpvLine> {
     return this.request(["set_property", "pause", paused]);
   }
 

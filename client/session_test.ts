@@ -1,11 +1,6 @@
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { exportPublicKeys, generateIdentity, importPeerKeys, seal } from "../protocol/e2e.ts";
-import { FrameDecoder } from "../protocol/frame.ts";
 import {
-  type ClientMessage,
-  decodeMessage,
-  encodeMessage,
-  type Message,
   PROTOCOL_VERSION,
   type ServerMessage,
   type StreamSeekMessage,
@@ -13,76 +8,25 @@ import {
 } from "../protocol/messages.ts";
 import { KnownPeers } from "./known_peers.ts";
 import { until } from "../tests/_util.ts";
-import { type ClientLimits, ClientSession, type MediaSink, type SessionEvents } from "./session.ts";
-import type { ByteTransport } from "./transport.ts";
-
-/** The server's end of an in-memory connection: what it sends, and what the client wrote. */
-class MemoryTransport implements ByteTransport {
-  readonly sent: ClientMessage[] = [];
-  #incoming: Uint8Array[] = [];
-  #waiter?: () => void;
-  #decoder = new FrameDecoder();
-  closed = false;
-
-  /** The server sends a message. */
-  push(message: Message) {
-    this.#incoming.push(encodeMessage(message));
-    this.#waiter?.();
-  }
-
-  /** The server sends messages that the client reads at once, in one read. */
-  pushTogether(...messages: Message[]) {
-    const frames = messages.map(encodeMessage);
-    const chunk = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-    let at = 0;
-    for (const frame of frames) {
-      chunk.set(frame, at);
-      at += frame.length;
-    }
-    this.#incoming.push(chunk);
-    this.#waiter?.();
-  }
-
-  async read(buffer: Uint8Array): Promise<number | null> {
-    while (this.#incoming.length === 0) {
-      if (this.closed) return null;
-      await new Promise<void>((resolve) => this.#waiter = resolve);
-    }
-    const chunk = this.#incoming[0];
-    const n = Math.min(buffer.length, chunk.length);
-    buffer.set(chunk.subarray(0, n));
-    if (n === chunk.length) this.#incoming.shift();
-    else this.#incoming[0] = chunk.subarray(n);
-    return n;
-  }
-
-  write(bytes: Uint8Array): Promise<number> {
-    for (const frame of this.#decoder.push(bytes)) {
-      this.sent.push(decodeMessage(frame) as ClientMessage);
-    }
-    return Promise.resolve(bytes.length);
-  }
-
-  close() {
-    this.closed = true;
-    this.#waiter?.();
-  }
-
-  /** Types of what the client wrote. */
-  types(): string[] {
-    return this.sent.map((m) => m.type);
-  }
-}
-
-async function settle() {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
-}
+import {
+  type ClientLimits,
+  ClientSession,
+  type MediaSink,
+  type SessionClock,
+  type SessionEvents,
+} from "./session.ts";
+import { FakeClock, FakeTransport, settle } from "./session/_testing.ts";
 
 /** A session over memory that has read the server's greeting, and its server end. */
 async function greeted(
-  options: { events?: SessionEvents; knownPeers?: KnownPeers; limits?: Partial<ClientLimits> },
+  options: {
+    events?: SessionEvents;
+    knownPeers?: KnownPeers;
+    limits?: Partial<ClientLimits>;
+    clock?: SessionClock;
+  },
 ) {
-  const transport = new MemoryTransport();
+  const transport = new FakeTransport();
   transport.push({
     type: "server-hello",
     version: PROTOCOL_VERSION,
@@ -93,6 +37,7 @@ async function greeted(
     events: options.events,
     knownPeers: options.knownPeers,
     limits: options.limits,
+    clock: options.clock,
   });
   return { transport, session };
 }
@@ -105,24 +50,21 @@ async function registered(
     peers?: string[];
     ephemeral?: boolean;
     limits?: Partial<ClientLimits>;
+    clock?: SessionClock;
   } = {},
 ) {
   const { transport, session } = await greeted(options);
   const identity = await generateIdentity();
   const welcome = session.register("alice", identity, { ephemeral: options.ephemeral });
-  // The hello is signed first (WebCrypto, off the main thread): a welcome pushed before it went
-  // out would answer nothing, and the session would wait for its welcome forever.
-  await until(() => transport.sent.some((m) => m.type === "hello"), {
-    ms: 10_000,
-    what: "the hello",
-  });
+  // Signing the challenge takes a while on a busy machine: a welcome before the hello is ignored.
+  await until(() => transport.types().includes("hello"), { ms: 30_000, what: "the hello" });
   transport.push({ type: "welcome", name: "alice", peers: options.peers ?? [], maxSealedBytes: 1 });
   await welcome;
   return { transport, session, identity };
 }
 
 /** Answers the session's last request of a type. */
-function answer(transport: MemoryTransport, type: string, make: (id: number) => ServerMessage) {
+function answer(transport: FakeTransport, type: string, make: (id: number) => ServerMessage) {
   const request = transport.sent.findLast((m) => m.type === type) as { id: number } | undefined;
   ok(request, `no ${type} request`);
   transport.push(make(request.id));
@@ -130,7 +72,7 @@ function answer(transport: MemoryTransport, type: string, make: (id: number) => 
 
 /** Answers the session's last key lookup with a peer's keys, online. */
 async function answerKey(
-  transport: MemoryTransport,
+  transport: FakeTransport,
   name: string,
   keys: Awaited<ReturnType<typeof exportPublicKeys>>,
 ) {
@@ -308,7 +250,7 @@ Deno.test("ClientSession looks a joining peer's key up only when it is a known p
   // Met before with another key.
   known.check("bob", other.fingerprint);
   const changed: string[] = [];
-  const { transport } = await registered({
+  const { transport, session } = await registered({
     knownPeers: known,
     events: { keyChanged: (name) => void changed.push(name) },
   });
@@ -321,6 +263,7 @@ Deno.test("ClientSession looks a joining peer's key up only when it is a known p
   // WebCrypto checks the keys off the event loop: wait for it, however busy the machine.
   await until(() => changed.length > 0, { ms: 10_000, what: "the changed key is announced" });
   deepEqual(changed, ["bob"]);
+  session.close();
 });
 
 Deno.test("ClientSession takes what arrives in the same read as its welcome: a joiner, a message", async () => {
@@ -337,7 +280,7 @@ Deno.test("ClientSession takes what arrives in the same read as its welcome: a j
     },
   });
   const welcome = session.register("alice", alice);
-  await settle();
+  await until(() => transport.types().includes("hello"), { ms: 30_000, what: "the hello" });
   const body = await seal("right after your welcome", {
     from: "bob",
     to: "alice",
@@ -364,15 +307,16 @@ Deno.test("ClientSession takes what arrives in the same read as its welcome: a j
 Deno.test("ClientSession checks known peers already online at welcome", async () => {
   const known = new KnownPeers();
   known.check("bob", "0".repeat(64));
-  const { transport } = await registered({ knownPeers: known, peers: ["bob", "dave"] });
+  const { transport, session } = await registered({ knownPeers: known, peers: ["bob", "dave"] });
   await settle();
   deepEqual(transport.sent.filter((m) => m.type === "key").map((m) => m.type === "key" && m.name), [
     "bob",
   ]);
+  session.close();
 });
 
 Deno.test("ClientSession.open() works over any transport and closes it on a bad greeting", async () => {
-  const transport = new MemoryTransport();
+  const transport = new FakeTransport();
   transport.push({ type: "ping", id: 1 });
   let failed = false;
   try {
@@ -385,21 +329,47 @@ Deno.test("ClientSession.open() works over any transport and closes it on a bad 
 });
 
 Deno.test("ClientSession pings a silent server, then gives up on one that stays silent", async () => {
+  // On a fake clock: signing the hello on a busy machine takes no time out of the silence.
+  const clock = new FakeClock();
   let closed: { expected: boolean; message: string } | undefined;
   const { transport } = await registered({
     limits: { keepaliveMs: 60, silenceMs: 600 },
+    clock,
     events: { closed: (info) => closed = info },
   });
-  await until(() => transport.types().includes("ping"), { ms: 10_000, what: "a ping" });
-  equal(transport.types().filter((t) => t === "ping").length, 1, "one ping per silence");
+  const pings = () => transport.types().filter((t) => t === "ping").length;
+  clock.advance(60);
+  await settle();
+  equal(pings(), 0, "silent for exactly keepaliveMs: no ping yet");
+  clock.advance(40);
+  await settle();
+  equal(pings(), 1);
+  clock.advance(200);
+  await settle();
+  equal(pings(), 1, "one ping per silence");
   // An answer resets the silence: the next silence is pinged again.
   transport.push({ type: "pong", id: 1 });
-  const pings = () => transport.types().filter((t) => t === "ping").length;
-  await until(() => pings() >= 2, { ms: 10_000, what: "a second ping" });
+  await settle();
+  clock.advance(100);
+  await settle();
   equal(pings(), 2);
+  equal(closed === undefined, true, "not given up before silenceMs");
+  clock.advance(600);
   await until(() => closed !== undefined, { ms: 10_000, what: "the session to give up" });
   ok(closed !== undefined);
   equal(closed.expected, false);
-  ok(/sent nothing for \d+ s/.test(closed.message), closed.message);
+  equal(closed.message, "the server sent nothing for 1 s");
   equal(transport.closed, true);
+});
+
+Deno.test("ClientSession.register() on a lost connection rejects at once with UNAVAILABLE", async () => {
+  const { session } = await greeted({});
+  session.close();
+  await session.done;
+  const identity = await generateIdentity();
+  await rejects(session.register("alice", identity), (error: Error & { code?: string }) => {
+    equal(error.code, "UNAVAILABLE");
+    ok(error.message.startsWith("Cannot register: not connected to the server"), error.message);
+    return true;
+  });
 });

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { ChunkQueue } from "../../protocol/chunk_queue.ts";
 import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from "../../protocol/frame.ts";
 import type { PeerstreamError } from "../../protocol/errors.ts";
 import { protocolViolation } from "./connection.ts";
@@ -58,7 +59,7 @@ export class WebSocketTransport implements Transport {
   readonly #decoder: WsFrameDecoder;
   readonly #closeMs: number;
   /** Data decoded but not yet read (only from bytes that came with the upgrade). */
-  #pending: Uint8Array[] = [];
+  readonly #pending = new ChunkQueue();
   /** The socket read in flight and the buffer it fills. */
   #inFlight?: { buffer: Uint8Array; read: Promise<number | null> };
   #writes: Promise<unknown> = Promise.resolve();
@@ -122,7 +123,7 @@ export class WebSocketTransport implements Transport {
    */
   async read(buffer: Uint8Array): Promise<number | null> {
     for (;;) {
-      if (this.#pending.length > 0) return this.#fromPending(buffer);
+      if (!this.#pending.empty) return this.#pending.take(buffer);
       if (this.#failure !== undefined) throw this.#failure;
       if (this.#ended) return null;
       const read = this.#conn.read(buffer).catch((error) => {
@@ -190,19 +191,6 @@ export class WebSocketTransport implements Transport {
     }
   }
 
-  #fromPending(buffer: Uint8Array): number {
-    let n = 0;
-    while (n < buffer.length && this.#pending.length > 0) {
-      const chunk = this.#pending[0];
-      const take = Math.min(chunk.length, buffer.length - n);
-      buffer.set(chunk.subarray(0, take), n);
-      n += take;
-      if (take === chunk.length) this.#pending.shift();
-      else this.#pending[0] = chunk.subarray(take);
-    }
-    return n;
-  }
-
   #failDecoding(error: unknown) {
     if (error instanceof RangeError) {
       this.#fail(
@@ -219,7 +207,7 @@ export class WebSocketTransport implements Transport {
     clearTimeout(this.#firstFrameTimer);
     this.#failure = violation;
     this.#closeCode = closeCode;
-    this.#pending = [];
+    this.#pending.clear();
     this.#interrupt();
   }
 

@@ -6,6 +6,7 @@
  */
 
 import type { ByteTransport } from "../../client/transport.ts";
+import { ChunkQueue } from "../../protocol/chunk_queue.ts";
 
 /** How much the browser may hold unsent before a write waits. */
 const HIGH_WATER_BYTES = 1024 * 1024;
@@ -31,7 +32,7 @@ export function websocketUrl(location: { protocol: string; host: string }): stri
 export function openWebSocketStream(url: string, timeoutMs = 10_000): Promise<ByteTransport> {
   const socket = new WebSocket(url);
   socket.binaryType = "arraybuffer";
-  const chunks: Uint8Array[] = [];
+  const chunks = new ChunkQueue();
   let ended = false;
   let wake: (() => void) | undefined;
   const notify = () => {
@@ -51,20 +52,11 @@ export function openWebSocketStream(url: string, timeoutMs = 10_000): Promise<By
   });
   const stream: ByteTransport = {
     async read(buffer) {
-      while (chunks.length === 0) {
+      while (chunks.empty) {
         if (ended) return null;
         await new Promise<void>((resolve) => wake = resolve);
       }
-      let n = 0;
-      while (n < buffer.length && chunks.length > 0) {
-        const chunk = chunks[0];
-        const take = Math.min(chunk.length, buffer.length - n);
-        buffer.set(chunk.subarray(0, take), n);
-        n += take;
-        if (take === chunk.length) chunks.shift();
-        else chunks[0] = chunk.subarray(take);
-      }
-      return n;
+      return chunks.take(buffer);
     },
     async write(bytes) {
       if (socket.readyState !== WebSocket.OPEN) throw new Error("The connection is closed");

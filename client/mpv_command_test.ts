@@ -1,7 +1,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { StreamStartMessage } from "../protocol/messages.ts";
 import { defaultPlayer } from "./cli.ts";
-import { isMpv, loadOptions, mpvArgs, mpvTitle, parseMpvLine } from "./mpv.ts";
+import { isMpv, loadOptions, mpvArgs, mpvTitle, parseMpvLine } from "./mpv_command.ts";
 
 function streamInfo(overrides: Partial<StreamStartMessage> = {}): StreamStartMessage {
   return {
