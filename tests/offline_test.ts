@@ -4,6 +4,7 @@
  * `queued`, delivered in order on their join, confirmed to its sender, and survives a restart.
  */
 
+import { until } from "./_util.ts";
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import {
   type ClientEvent,
@@ -252,6 +253,11 @@ Deno.test("a queued message sent again is shown once and confirmed; the same env
   const cli = await startCli(fake.port, "alice");
   try {
     await cli.out.waitFor(/^<bob> the end$/);
+    // The client may print before its last receipt reached the fake server.
+    await until(() => fake.connections[0].received.filter(isReceipt).length === 4, {
+      ms: 10_000,
+      what: "the fourth receipt",
+    });
     const receipts = fake.connections[0].received.filter(isReceipt);
     deepEqual(receipts.map((r) => [r.rid, r.ok, r.code]), [
       ["q1", true, undefined],
