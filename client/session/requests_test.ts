@@ -30,6 +30,7 @@ function answerOf(type: string, re: number): ServerMessage {
     "videos": { type: "videos", re, videos: [] },
     "key-info": { type: "key-info", re, name: "bob", encKey: "e", signKey: "s", online: true },
     "delivered": { type: "delivered", re, to: "bob" },
+    "queued": { type: "queued", re, to: "bob", qseq: 1 },
     "stream-start": streamStartOf(re),
     "stream-end": { type: "stream-end", re, streamId: 1, reason: "stopped" },
     "ok": { type: "ok", re },
