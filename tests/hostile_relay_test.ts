@@ -177,7 +177,8 @@ Deno.test("a flooded `join` prints a summary of the refused messages, not a line
     const refused = refusedByVictim();
     const lines = victim.err.lines.filter((l) => /warning: /.test(l)).length;
     console.log(`${refused} messages refused by the victim; ${lines} warning lines printed`);
-    ok(refused >= 500, `${refused} refused`);
+    // How many the flood got refused depends on the machine's speed; at least the 300 waited for.
+    ok(refused >= 300, `${refused} refused`);
     ok(
       lines <= 20 && lines <= refused / 25,
       `${lines} warning lines:\n${victim.err.lines.slice(0, 40).join("\n")}`,
