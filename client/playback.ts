@@ -9,6 +9,7 @@
  */
 
 import { PeerstreamError } from "../protocol/errors.ts";
+import type { Quality, StreamStartMessage } from "../protocol/messages.ts";
 
 /** Where playback stands. */
 export type PlaybackState =
@@ -68,4 +69,22 @@ export function requireOnScreen(state: PlaybackState, action: string): void {
     ? "the stream is starting; try again in a moment"
     : "nothing is playing; PLAY a title first";
   throw new PeerstreamError("NOT_PLAYING", `Cannot ${action}: ${why}`);
+}
+
+/**
+ * Checks that a stream has a rendition before switching to it.
+ *
+ * @param info The stream's `stream-start`.
+ * @param quality A height or `auto`.
+ * @throws {PeerstreamError} `RENDITION_NOT_FOUND` for a height the title lacks.
+ */
+export function requireRendition(info: StreamStartMessage, quality: Quality): void {
+  const heights = info.renditions.map((r) => r.height);
+  if (quality === "auto" || heights.includes(quality)) return;
+  throw new PeerstreamError(
+    "RENDITION_NOT_FOUND",
+    `Cannot switch to ${quality}p: "${info.title}" has ${
+      heights.map((h) => `${h}p`).join(", ")
+    } or auto`,
+  );
 }

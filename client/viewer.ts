@@ -28,116 +28,25 @@ import type {
   StreamStartMessage,
 } from "../protocol/messages.ts";
 import type { SeekTarget } from "./commands.ts";
-import { nextPlaybackState, type PlaybackState, requireOnScreen } from "./playback.ts";
-import type { Player, PlayerStart, PlayerStats } from "./player.ts";
-import { PLAYOUT_DEFAULTS, type PlayoutConfig, PlayoutQueue, shouldHold } from "./playout.ts";
-import { PositionClock } from "./position.ts";
+import {
+  nextPlaybackState,
+  type PlaybackState,
+  requireOnScreen,
+  requireRendition,
+} from "./playback.ts";
+import type { Player, PlayerStart } from "./player.ts";
+import { PLAYOUT_DEFAULTS, type PlayoutConfig, shouldHold } from "./playout.ts";
 import type { MediaSink } from "./session.ts";
+import { ViewerEpoch } from "./viewer_epoch.ts";
+import type { ViewerEvent, ViewerOptions, ViewerSession, ViewerStatus } from "./viewer_types.ts";
 
-/** What the viewer needs of a session (a {@linkcode ClientSession} has it). */
-export interface ViewerSession {
-  /** The server's running stream, if any. */
-  readonly stream: StreamStartMessage | undefined;
-  /** Starts a stream (replacing one that runs). */
-  play(
-    title: string,
-    options: { quality: Quality; position?: number; sink: (info: StreamStartMessage) => MediaSink },
-  ): Promise<StreamStartMessage>;
-  /** Stops the running stream. */
-  stop(): Promise<void>;
-  /** Holds the running stream. */
-  pause(): Promise<void>;
-  /** Continues it. */
-  resume(): Promise<void>;
-  /** Jumps. */
-  seek(position: number): Promise<StreamSeekMessage>;
-  /** Changes quality, jumping when a position is given. */
-  setQuality(quality: Quality, options?: { position?: number }): Promise<StreamSeekMessage | null>;
-}
-
-/** Something the person should be told. */
-export type ViewerEvent =
-  /** A stream started (the player opens). */
-  | { kind: "playing"; info: StreamStartMessage }
-  /** A rendition reached the screen. */
-  | { kind: "rendition"; title: string; height: number; bitrate: number }
-  /** A jump landed: the new epoch starts at `position`. */
-  | { kind: "moved"; title: string; position: number; paused: boolean }
-  /** The player showed the end. */
-  | { kind: "finished"; title: string; stats?: PlayerStats }
-  /** STOP took effect. */
-  | { kind: "stopped"; title: string; stats?: PlayerStats }
-  /** The player exited before the end (its window was closed): the stream is stopped. */
-  | { kind: "player-closed"; title: string }
-  /** The stream failed (server error, no player, a server ignoring the hold). */
-  | { kind: "failed"; title: string; message: string; stats?: PlayerStats }
-  /** The player stopped taking the video (paused in its own window, or too slow): held. */
-  | { kind: "held"; title: string }
-  /** The player takes the video again: the stream continues. */
-  | { kind: "released"; title: string };
-
-/** The status line: what is on screen now. */
-export interface ViewerStatus {
-  /** The title. */
-  title: string;
-  /** The second on screen. */
-  position: number;
-  /** The title's length, seconds. */
-  duration: number;
-  /** The height on screen (0 before the first frame). */
-  height: number;
-  /** Its bit rate. */
-  bitrate: number;
-  /** PAUSE is in effect. */
-  paused: boolean;
-  /** The stream is held on the server because the player is not reading. */
-  waiting: boolean;
-}
-
-/** Options for {@linkcode Viewer}. */
-export interface ViewerOptions {
-  /** The session whose streams are shown. */
-  session: ViewerSession;
-  /**
-   * Starts a player for a stream, or for a jump's new epoch (where it starts in it); throws when it
-   * cannot (e.g. no display).
-   */
-  openPlayer: (info: StreamStartMessage, start: PlayerStart) => Player;
-  /** Where notices go. */
-  onEvent: (event: ViewerEvent) => void;
-  /** The clock, ms. @default {performance.now} */
-  now?: () => number;
-  /** The playout queue's bounds. @default {PLAYOUT_DEFAULTS} */
-  playout?: Readonly<PlayoutConfig>;
-}
-
-/** Bytes per write into the player: small, so that what it took is known finely. */
-const WRITE_BYTES = 16 * 1024;
-
-interface Epoch {
-  /** Media time of the epoch's first segment. */
-  origin: number;
-  /** Media time asked for (a SEEK target, the frame after the one on screen for QUALITY). */
-  at: number;
-  queue: PlayoutQueue;
-  clock: PositionClock;
-  timeline: SegmentMessage[];
-  player?: Player;
-  playerReady: Promise<Player | null>;
-  retired: boolean;
-  /**
-   * A jump while paused into a player that shows an exact frame (mpv): the stream runs until the
-   * epoch's first segment is in, so that the target's frame shows, paused, in the window.
-   */
-  priming: boolean;
-  wake?: () => void;
-}
+export type { ViewerEvent, ViewerOptions, ViewerSession, ViewerStatus } from "./viewer_types.ts";
 
 interface Watch {
   info: StreamStartMessage;
   quality: Quality;
   serverDone: boolean;
-  epoch: Epoch;
+  epoch: ViewerEpoch;
   /** Where the jump in flight lands exactly (its epoch starts at the segment containing it). */
   jumpAt?: number;
 }
@@ -204,7 +113,7 @@ export class Viewer {
     const old = this.#watch;
     this.#watch = undefined;
     // The next title (or the same one, replayed) takes the window over.
-    if (old !== undefined) await this.#retireEpoch(old.epoch, { keepWindow: true });
+    if (old !== undefined) await old.epoch.retire({ keepWindow: true });
     this.#userPaused = false;
     this.#held = false;
     this.#startAt = position;
@@ -247,7 +156,7 @@ export class Viewer {
   /** Ends a watch taken off screen: kills its player, stops its stream, says so. */
   async #end(watch: Watch) {
     const stats = watch.epoch.player?.stats;
-    const exit = this.#retireEpoch(watch.epoch);
+    const exit = watch.epoch.retire();
     const serverStop = this.#runs(watch) ? this.#session.stop().catch(() => {}) : undefined;
     this.#userPaused = false;
     this.#held = false;
@@ -301,7 +210,7 @@ export class Viewer {
   async seek(target: SeekTarget): Promise<number> {
     requireOnScreen(this.#state, "seek");
     const watch = this.#watch!;
-    const here = this.#onScreen(watch.epoch).position;
+    const here = watch.epoch.onScreen(this.#now).position;
     const wanted = "absolute" in target ? target.absolute : here + target.relative;
     const to = Math.max(0, Math.min(watch.info.duration, wanted));
     if (this.#runs(watch)) {
@@ -326,21 +235,13 @@ export class Viewer {
   async setQuality(quality: Quality): Promise<"now" | "next"> {
     requireOnScreen(this.#state, "change quality");
     const watch = this.#watch!;
-    const heights = watch.info.renditions.map((r) => r.height);
-    if (quality !== "auto" && !heights.includes(quality)) {
-      throw new PeerstreamError(
-        "RENDITION_NOT_FOUND",
-        `Cannot switch to ${quality}p: "${watch.info.title}" has ${
-          heights.map((h) => `${h}p`).join(", ")
-        } or auto`,
-      );
-    }
+    requireRendition(watch.info, quality);
     watch.quality = quality;
     if (quality === "auto") {
       if (this.#runs(watch)) await this.#orReplay(watch, () => this.#session.setQuality("auto"));
       return "next";
     }
-    const position = await this.#holdForSwitch(watch);
+    const position = await watch.epoch.holdForSwitch(watch.info, this.#userPaused, this.#now);
     try {
       if (!this.#runs(watch)) await this.#replay(watch, position, quality);
       else {
@@ -359,33 +260,6 @@ export class Viewer {
   }
 
   /**
-   * Where a QUALITY switch continues: a player that can tell its frame (mpv) is frozen on it and
-   * the new rendition starts at the next frame, so no frame shows twice and none is skipped;
-   * otherwise the position on screen.
-   */
-  async #holdForSwitch(watch: Watch): Promise<number> {
-    const epoch = watch.epoch;
-    const held = await epoch.player?.hold?.();
-    if (held === undefined) return this.#onScreen(epoch).position;
-    // A player starting exactly somewhere shows the first frame at or after it: half a frame on
-    // is the next frame; paused, a quarter frame back is the same frame again.
-    const frame = 1 / (watch.info.fps || 25);
-    const shift = this.#userPaused ? -frame / 4 : frame / 2;
-    return Math.max(0, Math.min(watch.info.duration, epoch.origin + held + shift));
-  }
-
-  /** The position on screen, from the player when it can tell, else from the clock. */
-  #onScreen(epoch: Epoch): { position: number; started: boolean } {
-    const player = epoch.player;
-    if (player?.position === undefined) {
-      return { position: epoch.clock.position(this.#now()), started: epoch.clock.started };
-    }
-    const shown = player.position();
-    if (shown === undefined) return { position: epoch.at, started: false };
-    return { position: epoch.origin + shown, started: true };
-  }
-
-  /**
    * Looks at the screen: announces a rendition that just reached it, and returns the status line.
    * Call it a few times a second.
    *
@@ -395,8 +269,8 @@ export class Viewer {
     const watch = this.#watch;
     if (watch === undefined) return null;
     const epoch = watch.epoch;
-    const { position, started } = this.#onScreen(epoch);
-    const segment = _segmentAt(epoch.timeline, position);
+    const { position, started } = epoch.onScreen(this.#now);
+    const segment = epoch.segmentAt(position);
     if (started && segment !== undefined && segment.height !== this.#shownHeight) {
       this.#shownHeight = segment.height;
       this.#emit({
@@ -422,7 +296,7 @@ export class Viewer {
     const watch = this.#watch;
     this.#watch = undefined;
     this.#state = "idle";
-    if (watch !== undefined) await this.#retireEpoch(watch.epoch);
+    if (watch !== undefined) await watch.epoch.retire();
   }
 
   /** Whether the server still streams this watch. */
@@ -490,13 +364,7 @@ export class Viewer {
     return {
       segment: (segment: SegmentMessage) => {
         if (watch !== this.#watch) return;
-        watch.epoch.queue.segment(segment);
-        watch.epoch.timeline.push(segment);
-        // A second segment began: the first is in, and the frame asked for can show.
-        if (watch.epoch.priming && watch.epoch.timeline.length > 1) {
-          watch.epoch.priming = false;
-          this.#updateHold();
-        }
+        if (watch.epoch.segment(segment)) this.#updateHold();
       },
       write: (data: Uint8Array) => {
         if (watch !== this.#watch) return;
@@ -513,7 +381,7 @@ export class Viewer {
       seek: (seek: StreamSeekMessage) => {
         if (watch !== this.#watch) return;
         const exact = watch.epoch.player?.hold !== undefined;
-        const exit = this.#retireEpoch(watch.epoch, { keepWindow: true });
+        const exit = watch.epoch.retire({ keepWindow: true });
         const at = Math.max(seek.position, watch.jumpAt ?? seek.position);
         watch.jumpAt = undefined;
         watch.epoch = this.#makeEpoch(seek.position, at, exit.then(() => this.#spawn(watch)));
@@ -548,7 +416,7 @@ export class Viewer {
       this.#watch = undefined;
       this.#state = nextPlaybackState(this.#state, "ended");
       const stats = watch.epoch.player?.stats;
-      this.#retireEpoch(watch.epoch).then(() =>
+      watch.epoch.retire().then(() =>
         this.#emit({ kind: "stopped", title: watch.info.title, stats })
       );
     }
@@ -566,68 +434,23 @@ export class Viewer {
     }
   }
 
-  #makeEpoch(origin: number, at: number, playerReady: Promise<Player | null>): Epoch {
-    const clock = new PositionClock(origin);
-    if (this.#userPaused) clock.hold(this.#now());
-    return {
-      origin,
-      at,
-      queue: new PlayoutQueue(origin, this.#playout),
-      clock,
-      timeline: [],
-      playerReady,
-      retired: false,
-      priming: false,
-    };
+  #makeEpoch(origin: number, at: number, playerReady: Promise<Player | null>): ViewerEpoch {
+    const pausedAt = this.#userPaused ? this.#now() : undefined;
+    return new ViewerEpoch(origin, at, playerReady, this.#playout, pausedAt);
   }
 
-  /**
-   * Ends an epoch: its queue is dropped and its player killed; resolves once it is gone.
-   * `keepWindow` when another player takes over at once (a jump, a new title).
-   */
-  async #retireEpoch(epoch: Epoch, options: { keepWindow?: boolean } = {}): Promise<void> {
-    epoch.retired = true;
-    epoch.queue.clear();
-    epoch.wake?.();
-    const player = await epoch.playerReady.catch(() => null);
-    await player?.kill(options).catch(() => {});
-  }
-
-  #startDrain(watch: Watch, epoch: Epoch) {
-    this.#drain(watch, epoch).catch((error) => {
+  #startDrain(watch: Watch, epoch: ViewerEpoch) {
+    epoch.drain({
+      now: this.#now,
+      paused: () => this.#userPaused,
+      exited: (code) => this.#playerExited(watch, epoch, code),
+      taken: () => this.#updateHold(),
+    }).catch((error) => {
       this.#fail(watch, `Stopped "${watch.info.title}": ${(error as Error).message}`);
     });
   }
 
-  /** Writes the queue into the player, one piece at a time, until the epoch ends. */
-  async #drain(watch: Watch, epoch: Epoch) {
-    const player = await epoch.playerReady;
-    if (player === null) return;
-    epoch.player = player;
-    player.exited.then((code) => this.#playerExited(watch, epoch, code));
-    if (epoch.retired) return;
-    // A jump while paused stays paused.
-    if (this.#userPaused) player.pause();
-    while (!epoch.retired) {
-      const piece = epoch.queue.take(WRITE_BYTES);
-      if (piece === undefined) {
-        if (epoch.queue.ended) {
-          await player.end();
-          return;
-        }
-        await new Promise<void>((resolve) => epoch.wake = resolve);
-        epoch.wake = undefined;
-        continue;
-      }
-      const taken = await player.write(piece.data);
-      if (!taken || epoch.retired) return;
-      // What the player took bounds what it can show (see position.ts).
-      epoch.clock.consumed(piece.mediaEnd, this.#now());
-      this.#updateHold();
-    }
-  }
-
-  #playerExited(watch: Watch, epoch: Epoch, _code: number) {
+  #playerExited(watch: Watch, epoch: ViewerEpoch, _code: number) {
     if (epoch.retired || watch !== this.#watch || watch.epoch !== epoch) return;
     epoch.retired = true;
     this.#watch = undefined;
@@ -652,7 +475,7 @@ export class Viewer {
     const stats = watch.epoch.player?.stats;
     const stopServer = this.#runs(watch);
     this.#held = false;
-    this.#retireEpoch(watch.epoch).then(() =>
+    watch.epoch.retire().then(() =>
       this.#emit({ kind: "failed", title: watch.info.title, message, stats })
     );
     if (stopServer) this.#session.stop().catch(() => {});
@@ -677,12 +500,4 @@ export class Viewer {
       this.#emit({ kind: hold ? "held" : "released", title: watch.info.title });
     }
   }
-}
-
-/** The segment on screen at `position`: the last one starting at or before it. */
-function _segmentAt(timeline: readonly SegmentMessage[], position: number) {
-  for (let i = timeline.length - 1; i >= 0; i--) {
-    if (timeline[i].start <= position + 1e-3) return timeline[i];
-  }
-  return timeline[0];
 }

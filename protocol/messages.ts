@@ -8,7 +8,6 @@
  * @module
  */
 
-import { type ErrorCode, isErrorCode } from "./errors.ts";
 import {
   encodeFrame,
   type Frame,
@@ -19,10 +18,90 @@ import {
   writeFrameHeader,
   writeUint32,
 } from "./frame.ts";
-import { type ExpiredMessage, type QueuedMessage, queueSpecs } from "./queue_messages.ts";
-import { logText } from "./text.ts";
+import { type Check, checkFields, FIELD_SHOWN_MAX, fieldLabel } from "./messages_checks.ts";
+import {
+  CLIENT_SPECS,
+  type HelloMessage,
+  type KeyRequestMessage,
+  type ListMessage,
+  type PauseMessage,
+  type PingMessage,
+  type PlayMessage,
+  type PongMessage,
+  type QualityMessage,
+  type QuitMessage,
+  type ReceiptMessage,
+  type ResumeMessage,
+  type SeekMessage,
+  type SegmentAckMessage,
+  type SendMessage,
+  type StopMessage,
+} from "./messages_client.ts";
+import {
+  type DeliveredMessage,
+  type DeliverMessage,
+  type ErrorMessage,
+  type JoinedMessage,
+  type KeyInfoMessage,
+  type LeftMessage,
+  type MediaMessage,
+  type OkMessage,
+  type PeerStateMessage,
+  type SegmentMessage,
+  SERVER_SPECS,
+  type ServerHelloMessage,
+  type ShutdownMessage,
+  type StreamEndMessage,
+  type StreamSeekMessage,
+  type StreamStartMessage,
+  type VideosMessage,
+  type WelcomeMessage,
+} from "./messages_server.ts";
+import type { ExpiredMessage, QueuedMessage } from "./queue_messages.ts";
 
 export type { ExpiredMessage, QueuedMessage } from "./queue_messages.ts";
+export type {
+  HelloMessage,
+  KeyRequestMessage,
+  ListMessage,
+  PauseMessage,
+  PingMessage,
+  PlayMessage,
+  PongMessage,
+  Quality,
+  QualityMessage,
+  QuitMessage,
+  ReceiptMessage,
+  ResumeMessage,
+  SeekMessage,
+  SegmentAckMessage,
+  SendMessage,
+  StopMessage,
+} from "./messages_client.ts";
+export type {
+  DeliveredMessage,
+  DeliverMessage,
+  ErrorMessage,
+  JoinedMessage,
+  KeyInfoMessage,
+  LeaveReason,
+  LeftMessage,
+  MediaMessage,
+  OkMessage,
+  PeerReachability,
+  PeerStateMessage,
+  RenditionInfo,
+  SegmentMessage,
+  ServerHelloMessage,
+  ShutdownMessage,
+  StreamEndMessage,
+  StreamEndReason,
+  StreamSeekMessage,
+  StreamStartMessage,
+  VideosMessage,
+  VideoSummary,
+  WelcomeMessage,
+} from "./messages_server.ts";
 
 /** The protocol version; both ends must speak the same one. */
 export const PROTOCOL_VERSION = 3;
@@ -32,301 +111,6 @@ export const MAX_SEALED_BYTES = 96 * 1024;
 
 /** The longest text a user may send in one message: 64 KiB of UTF-8. */
 export const MAX_TEXT_BYTES = 64 * 1024;
-
-/** A title as the server lists it. */
-export interface VideoSummary {
-  /** The title's name, used with PLAY. */
-  title: string;
-  /** Available heights, ascending (240 for 240p). */
-  heights: number[];
-  /** Duration in seconds. */
-  duration: number;
-  /** Whether the title has sound. */
-  hasAudio: boolean;
-  /** `ready`, `preparing` or `failed`. */
-  state: "ready" | "preparing" | "failed";
-  /** Preparation progress from 0 to 1. */
-  progress: number;
-}
-
-/** One rendition of a stream, as announced in `stream-start`. */
-export interface RenditionInfo {
-  /** Height in pixels. */
-  height: number;
-  /** Width in pixels. */
-  width: number;
-  /** Average bit rate in bits per second. */
-  bitrate: number;
-}
-
-/** A requested quality: a height, or `auto` for adaptive switching. */
-export type Quality = number | "auto";
-
-/** Why a peer left. */
-export type LeaveReason = "quit" | "disconnected" | "timeout" | "kicked";
-
-/** Whether a peer online on another cluster node can be reached. */
-export type PeerReachability = "unreachable" | "reachable";
-
-/** Why a stream ended. */
-export type StreamEndReason = "finished" | "stopped" | "error";
-
-// ---- client to server ----
-
-/** Client greeting: registers a name and its public keys. */
-export interface HelloMessage {
-  type: "hello";
-  version: number;
-  name: string;
-  /** RSA-OAEP public key, SPKI, base64. */
-  encKey: string;
-  /** Ed25519 public key, SPKI, base64. */
-  signKey: string;
-  /** Ed25519 signature of the server's challenge, the name and both keys, base64. */
-  proof: string;
-  /** The keys live in memory only: the name is held only while this connection lasts. */
-  ephemeral?: boolean;
-}
-/** Asks for the video list. */
-export interface ListMessage {
-  type: "list";
-  id: number;
-}
-/** Asks for a peer's public keys. */
-export interface KeyRequestMessage {
-  type: "key";
-  id: number;
-  name: string;
-}
-/** Sends a sealed message to one peer. */
-export interface SendMessage {
-  type: "send";
-  id: number;
-  to: string;
-  body: Uint8Array;
-}
-/** The recipient's client confirms (or refuses) a delivered message. */
-export interface ReceiptMessage {
-  type: "receipt";
-  /** The relay id from `deliver`. */
-  rid: string;
-  ok: boolean;
-  code?: ErrorCode;
-}
-/** Starts a stream. */
-export interface PlayMessage {
-  type: "play";
-  id: number;
-  title: string;
-  quality: Quality;
-  /** Where to start, seconds from the start of the title. @default {0} */
-  position?: number;
-}
-/** Stops the current stream. */
-export interface StopMessage {
-  type: "stop";
-  id: number;
-}
-/** Changes the quality of the current stream. */
-export interface QualityMessage {
-  type: "quality";
-  id: number;
-  quality: Quality;
-  /**
-   * The second the viewer sees now: the server jumps there in the new rendition and answers
-   * `stream-seek`. Without it the change applies from the next segment boundary.
-   */
-  position?: number;
-}
-/** Holds the current stream: nothing more is sent until `resume`. */
-export interface PauseMessage {
-  type: "pause";
-  id: number;
-}
-/** Continues a held stream. */
-export interface ResumeMessage {
-  type: "resume";
-  id: number;
-}
-/** Jumps to the segment containing `position`. */
-export interface SeekMessage {
-  type: "seek";
-  id: number;
-  /** Seconds from the start of the title. */
-  position: number;
-}
-/** The client has received a whole segment. */
-export interface SegmentAckMessage {
-  type: "seg-ack";
-  streamId: number;
-  /** The epoch of the segment; acks of an older epoch are ignored. */
-  epoch: number;
-  index: number;
-}
-/** Keepalive request, either direction. */
-export interface PingMessage {
-  type: "ping";
-  id: number;
-}
-/** Keepalive answer, either direction. */
-export interface PongMessage {
-  type: "pong";
-  id: number;
-}
-/** The client leaves. */
-export interface QuitMessage {
-  type: "quit";
-}
-
-// ---- server to client ----
-
-/** The server speaks first: its version and a challenge to sign. */
-export interface ServerHelloMessage {
-  type: "server-hello";
-  version: number;
-  server: string;
-  /** Random bytes, base64, that the client signs in `hello.proof`. */
-  challenge: string;
-}
-/** Registration accepted. */
-export interface WelcomeMessage {
-  type: "welcome";
-  name: string;
-  /** Names of the other peers online. */
-  peers: string[];
-  /** The largest sealed body the server accepts. */
-  maxSealedBytes: number;
-  /** Names online on a cluster node that cannot be reached now. */
-  unreachable?: string[];
-}
-/** A peer joined. */
-export interface JoinedMessage {
-  type: "joined";
-  name: string;
-}
-/** A peer left. */
-export interface LeftMessage {
-  type: "left";
-  name: string;
-  reason: LeaveReason;
-}
-/** Peers online elsewhere became unreachable, or reachable again. */
-export interface PeerStateMessage {
-  type: "peer-state";
-  names: string[];
-  state: PeerReachability;
-}
-/** A peer's public keys. */
-export interface KeyInfoMessage {
-  type: "key-info";
-  re: number;
-  name: string;
-  encKey: string;
-  signKey: string;
-  online: boolean;
-}
-/** The video list. */
-export interface VideosMessage {
-  type: "videos";
-  re: number;
-  videos: VideoSummary[];
-}
-/** A sealed message from a peer. */
-export interface DeliverMessage {
-  type: "deliver";
-  /** A random relay id, echoed in the `receipt`. */
-  rid: string;
-  from: string;
-  body: Uint8Array;
-  /** Kept for the recipient while they were offline, and sent on their join. */
-  queued?: boolean;
-  /** The message's place in the recipient's queue (with `queued`). */
-  qseq?: number;
-}
-/** The recipient's client confirmed a message. */
-export interface DeliveredMessage {
-  type: "delivered";
-  re: number;
-  to: string;
-  /** A queued message's place in the recipient's queue: this confirms it, later. */
-  qseq?: number;
-}
-/** A generic success answer. */
-export interface OkMessage {
-  type: "ok";
-  re: number;
-}
-/** An error, in answer to a request (`re`) or unprompted. */
-export interface ErrorMessage {
-  type: "error";
-  re?: number;
-  code: ErrorCode;
-  message: string;
-}
-/** A stream begins. */
-export interface StreamStartMessage {
-  type: "stream-start";
-  re: number;
-  streamId: number;
-  title: string;
-  duration: number;
-  codec: "h264" | "mjpeg";
-  container: "mpegts" | "mjpeg";
-  fps: number;
-  hasAudio: boolean;
-  renditions: RenditionInfo[];
-  quality: Quality;
-  /** Where the stream starts, seconds (the start of the first segment sent). */
-  position: number;
-  /** The epoch of the media that follows: 0. */
-  epoch: number;
-}
-/** The stream jumped: every media frame after this belongs to `epoch`, from segment `index`. */
-export interface StreamSeekMessage {
-  type: "stream-seek";
-  re: number;
-  streamId: number;
-  epoch: number;
-  /** The start of segment `index`, seconds. */
-  position: number;
-  index: number;
-  /** Whether the stream is held (a seek while paused stays paused). */
-  paused: boolean;
-}
-/** A segment begins; its media chunks follow. */
-export interface SegmentMessage {
-  type: "segment";
-  streamId: number;
-  epoch: number;
-  index: number;
-  height: number;
-  bitrate: number;
-  start: number;
-  duration: number;
-  bytes: number;
-}
-/** A stream ended; no media for it follows. */
-export interface StreamEndMessage {
-  type: "stream-end";
-  streamId: number;
-  reason: StreamEndReason;
-  re?: number;
-  /** Why an `error` end happened, e.g. `SLOW_CONSUMER` or `PAUSE_TIMEOUT`. */
-  code?: ErrorCode;
-  message?: string;
-}
-/** The server is shutting down. */
-export interface ShutdownMessage {
-  type: "shutdown";
-  message: string;
-}
-/** A chunk of media of one segment. */
-export interface MediaMessage {
-  type: "media";
-  streamId: number;
-  index: number;
-  data: Uint8Array;
-}
 
 /** Messages a client sends. */
 export type ClientMessage =
@@ -376,227 +160,14 @@ export type Message = ClientMessage | ServerMessage;
 /** The `type` of every message. */
 export type MessageType = Message["type"];
 
-// ---- validation ----
-
-type Check = (value: unknown, field: string) => void;
-
-const NAME_MAX = 64;
-/** The most characters of a field name or type an error message repeats (they are untrusted). */
-const FIELD_SHOWN_MAX = 64;
-
-/**
- * A field path as error messages show it: escaped and cut, so that a 1 MiB key makes a short
- * error (one that still fits a frame and a log line) and a key with escapes forges nothing.
- */
-function fieldLabel(path: string): string {
-  return logText(path, FIELD_SHOWN_MAX);
-}
-const KEY_B64_MAX = 1024;
-const TEXT_MAX = 512;
-
-function str(max: number): Check {
-  return (value, field) => {
-    if (typeof value !== "string") {
-      throw new TypeError(`Invalid field "${field}": expected a string`);
-    }
-    if (value.length > max) {
-      throw new RangeError(`Invalid field "${field}": longer than ${max} characters`);
-    }
-  };
-}
-function uint(max = 0xffff_ffff): Check {
-  return (value, field) => {
-    if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-      throw new TypeError(`Invalid field "${field}": expected a non-negative integer`);
-    }
-    if (value > max) throw new RangeError(`Invalid field "${field}": larger than ${max}`);
-  };
-}
-const num: Check = (value, field) => {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`Invalid field "${field}": expected a non-negative number`);
-  }
-};
-const bool: Check = (value, field) => {
-  if (typeof value !== "boolean") {
-    throw new TypeError(`Invalid field "${field}": expected a boolean`);
-  }
-};
-function oneOf(values: readonly unknown[]): Check {
-  return (value, field) => {
-    if (!values.includes(value)) {
-      throw new TypeError(
-        `Invalid field "${field}": expected one of ${
-          values.map((v) => JSON.stringify(v)).join(", ")
-        }`,
-      );
-    }
-  };
-}
-function optional(check: Check): Check & { optional: true } {
-  return Object.assign((value: unknown, field: string) => check(value, field), {
-    optional: true as const,
-  });
-}
-function arrayOf(item: Check, max: number): Check {
-  return (value, field) => {
-    if (!Array.isArray(value)) throw new TypeError(`Invalid field "${field}": expected an array`);
-    if (value.length > max) {
-      throw new RangeError(`Invalid field "${field}": more than ${max} items`);
-    }
-    value.forEach((v, i) => item(v, `${field}[${i}]`));
-  };
-}
-function object(spec: Record<string, Check>): Check {
-  return (value, field) => {
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw new TypeError(`Invalid field "${field}": expected an object`);
-    }
-    checkFields(value as Record<string, unknown>, spec, `${field}.`);
-  };
-}
-const errorCode: Check = (value, field) => {
-  if (!isErrorCode(value)) throw new TypeError(`Invalid field "${field}": unknown error code`);
-};
-const quality: Check = (value, field) => {
-  if (value === "auto") return;
-  uint(10_000)(value, field);
-};
-
-const id = uint();
-const position = num;
-/** A relay id: an opaque token of 1 to 32 URL-safe base64 characters. */
-const rid: Check = (value, field) => {
-  if (typeof value !== "string" || !/^[A-Za-z0-9_-]{1,32}$/.test(value)) {
-    throw new TypeError(`Invalid field "${field}": expected a relay id of 1 to 32 characters`);
-  }
-};
-const name = str(NAME_MAX);
-const b64key = str(KEY_B64_MAX);
-
-const queue = queueSpecs<Check>({
-  id,
-  name,
-  optionalId: optional(id),
-  optionalBool: optional(bool),
-});
-
-const videoSummary = object({
-  title: str(NAME_MAX * 4),
-  heights: arrayOf(uint(10_000), 16),
-  duration: num,
-  hasAudio: bool,
-  state: oneOf(["ready", "preparing", "failed"]),
-  progress: num,
-});
-const rendition = object({ height: uint(10_000), width: uint(20_000), bitrate: num });
-
 /** Field checks per message type; `body` and `data` are handled by the frame layer. */
 const SPECS: { [K in Exclude<MessageType, "media">]: Record<string, Check> } = {
-  hello: {
-    version: uint(),
-    name,
-    encKey: b64key,
-    signKey: b64key,
-    proof: b64key,
-    ephemeral: optional(bool),
-  },
-  list: { id },
-  key: { id, name },
-  send: { id, to: name },
-  receipt: { rid, ok: bool, code: optional(errorCode) },
-  play: { id, title: str(NAME_MAX * 4), quality, position: optional(position) },
-  stop: { id },
-  quality: { id, quality, position: optional(position) },
-  pause: { id },
-  resume: { id },
-  seek: { id, position },
-  "seg-ack": { streamId: id, epoch: id, index: id },
-  ping: { id },
-  pong: { id },
-  quit: {},
-  "server-hello": { version: uint(), server: str(TEXT_MAX), challenge: b64key },
-  welcome: {
-    name,
-    peers: arrayOf(name, 100_000),
-    maxSealedBytes: uint(),
-    unreachable: optional(arrayOf(name, 100_000)),
-  },
-  joined: { name },
-  left: { name, reason: oneOf(["quit", "disconnected", "timeout", "kicked"]) },
-  "peer-state": { names: arrayOf(name, 100_000), state: oneOf(["unreachable", "reachable"]) },
-  "key-info": { re: id, name, encKey: b64key, signKey: b64key, online: bool },
-  videos: { re: id, videos: arrayOf(videoSummary, 10_000) },
-  deliver: { rid, from: name, ...queue.deliverExtra },
-  delivered: { re: id, to: name, ...queue.deliveredExtra },
-  queued: queue.queued,
-  expired: queue.expired,
-  ok: { re: id },
-  error: { re: optional(id), code: errorCode, message: str(TEXT_MAX * 4) },
-  "stream-start": {
-    re: id,
-    streamId: id,
-    title: str(NAME_MAX * 4),
-    duration: num,
-    codec: oneOf(["h264", "mjpeg"]),
-    container: oneOf(["mpegts", "mjpeg"]),
-    fps: num,
-    hasAudio: bool,
-    renditions: arrayOf(rendition, 16),
-    quality,
-    position,
-    epoch: id,
-  },
-  "stream-seek": {
-    re: id,
-    streamId: id,
-    epoch: id,
-    position,
-    index: id,
-    paused: bool,
-  },
-  segment: {
-    streamId: id,
-    epoch: id,
-    index: id,
-    height: uint(10_000),
-    bitrate: num,
-    start: num,
-    duration: num,
-    bytes: uint(),
-  },
-  "stream-end": {
-    streamId: id,
-    reason: oneOf(["finished", "stopped", "error"]),
-    re: optional(id),
-    code: optional(errorCode),
-    message: optional(str(TEXT_MAX * 4)),
-  },
-  shutdown: { message: str(TEXT_MAX * 4) },
+  ...CLIENT_SPECS,
+  ...SERVER_SPECS,
 };
 
 /** Message types that carry a binary `body`. */
 const BODY_TYPES = new Set<string>(["send", "deliver"]);
-
-function checkFields(obj: Record<string, unknown>, spec: Record<string, Check>, prefix = "") {
-  // for…in, not Object.keys or entries: no array per message. `obj` comes from JSON.parse and
-  // `spec` is a literal, so neither has enumerable inherited keys.
-  for (const key in obj) {
-    // Object.hasOwn, not `in`: inherited names such as "constructor" are not fields.
-    if (!Object.hasOwn(spec, key) && !(prefix === "" && key === "type")) {
-      throw new TypeError(`Invalid field ${fieldLabel(prefix + key)}: not part of this message`);
-    }
-  }
-  for (const key in spec) {
-    const check = spec[key];
-    const value = obj[key];
-    if (value === undefined) {
-      if ("optional" in check) continue;
-      throw new TypeError(`Missing field "${prefix}${key}"`);
-    }
-    check(value, prefix + key);
-  }
-}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });

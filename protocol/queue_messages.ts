@@ -1,7 +1,8 @@
 /**
  * The messages of sealed offline delivery (protocol version 3): the answer `queued` to a `send`
  * whose recipient is offline, the fields a queued `deliver` and a later `delivered` carry, and the
- * `expired` notice. Kept apart from `messages.ts`, which takes these specs into its own table.
+ * `expired` notice. Kept apart from `messages.ts`; `messages_server.ts` takes these specs into its
+ * own table.
  * @module
  */
 
@@ -25,7 +26,7 @@ export interface ExpiredMessage {
   qseq: number;
 }
 
-/** Field checks this module needs from the message table (they live in `messages.ts`). */
+/** Field checks this module needs from the message table (they live in `messages_checks.ts`). */
 export interface QueueSpecChecks<Check> {
   /** A request id or sequence number. */
   id: Check;

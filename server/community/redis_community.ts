@@ -10,7 +10,8 @@
  * nodes whose heartbeat lapsed. When this node loses Redis it keeps its own peers chatting, shows
  * everyone elsewhere as unreachable, refuses new joins (`UNAVAILABLE`) and messages to other
  * nodes (`PEER_UNREACHABLE`); once Redis answers again it re-asserts its peers and reads the whole
- * table back (see `SYNC` in cluster_scripts.ts).
+ * table back (see `SYNC` in cluster_scripts.ts). The heartbeat, outage and resynchronisation run in
+ * `cluster_heartbeat.ts`; the refusals are in `cluster_refusals.ts`.
  * @module
  */
 
@@ -21,15 +22,12 @@ import type { LeaveReason } from "../../protocol/messages.ts";
 import { quoted } from "../../protocol/text.ts";
 import { type Announcement, PresenceReplica } from "./cluster_presence.ts";
 import { describeCorrupt, OncePerInterval } from "./cluster_corrupt.ts";
-import { BEAT, BYE, HELLO, JOIN, LEAVE, RELEASE, SYNC } from "./cluster_scripts.ts";
+import { BYE, JOIN, LEAVE, RELEASE } from "./cluster_scripts.ts";
 import {
-  checkEntry,
-  CLUSTER_PROTOCOL,
   decodeNodeMessage,
   decodePresenceEvent,
   isNodeName,
   type NodeMessage,
-  type PresenceEntry,
 } from "./cluster_wire.ts";
 import {
   type Community,
@@ -37,8 +35,6 @@ import {
   type DeliveryOutcome,
   errorText,
   type JoinRequest,
-  nameBound,
-  nameConfusable,
   nameInUse,
   nameLimit,
   notRegistered,
@@ -50,71 +46,25 @@ import {
 } from "./community.ts";
 import { RedisLink } from "./redis_link.ts";
 import { redactUrl } from "./redis_url.ts";
-import { DELIVER_OVERHEAD_BYTES, Relay, type RelayBudgets } from "./relay.ts";
+import { DELIVER_OVERHEAD_BYTES, Relay } from "./relay.ts";
 import { ClusterRoutes } from "./cluster_routes.ts";
+import { clusterOffline, peerUnreachable, throwRefusal, unavailable } from "./cluster_refusals.ts";
+import { asList, ClusterHeartbeat, isCorruptState } from "./cluster_heartbeat.ts";
+import {
+  type ClusterLimits,
+  type ClusterTiming,
+  DEFAULT_CLUSTER_LIMITS,
+  DEFAULT_TIMING,
+  type RedisCommunityOptions,
+} from "./cluster_config.ts";
 
-/** The limits about names and recipients a cluster keeps for all its nodes. */
-export interface ClusterLimits {
-  /** Budgets of unconfirmed messages per recipient and per (sender, recipient). */
-  budgets: Partial<RelayBudgets>;
-  /** Names one signing key may have bound (`NAME_LIMIT`). @default {8} */
-  maxNamesPerKey: number;
-  /** Names bound in the whole cluster (`NAME_LIMIT`). @default {100000} */
-  maxNames: number;
-}
-
-/** The defaults of {@linkcode ClusterLimits} (those of a single server). */
-export const DEFAULT_CLUSTER_LIMITS: Readonly<ClusterLimits> = {
-  budgets: {},
-  maxNamesPerKey: 8,
-  maxNames: 100_000,
-};
-
-/** The clock of a cluster node. */
-export interface ClusterTiming {
-  /** Heartbeat TTL: a node silent this long is gone, ms. @default {5000} */
-  ttlMs: number;
-  /** Heartbeat period, ms. @default {1000} */
-  beatMs: number;
-  /**
-   * After (re)connecting, how long to wait for other nodes to come back before taking their peers
-   * offline, ms. @default {ttlMs + 2 * beatMs}
-   */
-  graceMs: number;
-  /** Deadline of one Redis command, ms. @default {2000} */
-  commandTimeoutMs: number;
-  /** A message sent to another node whose outcome never comes fails after this, ms. @default {30000} */
-  remoteTimeoutMs: number;
-}
-
-/** The default timing. */
-export const DEFAULT_TIMING: Readonly<ClusterTiming> = {
-  ttlMs: 5000,
-  beatMs: 1000,
-  graceMs: 7000,
-  commandTimeoutMs: 2000,
-  remoteTimeoutMs: 30_000,
-};
-
-/** Options for {@linkcode RedisCommunity.open}. */
-export interface RedisCommunityOptions<C> {
-  /** `redis://HOST:PORT[/DB]`. */
-  url: string;
-  /** This node's name, unique among live nodes. */
-  node: string;
-  /** Where announcements, deliveries and outcomes go. */
-  events: CommunityEvents<C>;
-  /** Limits; missing fields take {@linkcode DEFAULT_CLUSTER_LIMITS}. */
-  limits?: Partial<ClusterLimits>;
-  /** Timing; missing fields take {@linkcode DEFAULT_TIMING}. */
-  timing?: Partial<ClusterTiming>;
-  /** Prefix of every key and channel. @default {"peerstream:"} */
-  prefix?: string;
-  /** Told when this node cannot stay in the cluster (another instance took its name). */
-  onFatal?: (message: string) => void;
-  /** The clock, ms. @default {performance.now} */
-  now?: () => number;
-}
+export {
+  type ClusterLimits,
+  type ClusterTiming,
+  DEFAULT_CLUSTER_LIMITS,
+  DEFAULT_TIMING,
+  type RedisCommunityOptions,
+} from "./cluster_config.ts";
 
 /** Who sent a message a local peer has not confirmed yet. */
 type Sender<C> = { conn: C } | { node: string; ref: string };
@@ -150,11 +100,7 @@ export class RedisCommunity<C> implements Community<C> {
   readonly #routes: ClusterRoutes<C>;
   readonly #recent = new Map<string, PublicKeysText>();
   #link!: RedisLink;
-  #up = false;
-  #upSince = 0;
-  #expirePending = false;
-  #syncing: Promise<void> | null = null;
-  #timer?: ReturnType<typeof setInterval>;
+  readonly #heartbeat: ClusterHeartbeat;
   #closed = false;
 
   private constructor(options: RedisCommunityOptions<C>) {
@@ -179,6 +125,37 @@ export class RedisCommunity<C> implements Community<C> {
       now: this.#now,
       remoteTimeoutMs: timing.remoteTimeoutMs,
       closed: () => this.#closed,
+    });
+    this.#heartbeat = this.#makeHeartbeat();
+  }
+
+  /** The heartbeat, wired to this node. */
+  #makeHeartbeat(): ClusterHeartbeat {
+    return new ClusterHeartbeat({
+      node: this.#node,
+      timing: this.#timing,
+      link: () => this.#link,
+      replica: this.#replica,
+      args: (...rest) => this.#args(...rest),
+      now: this.#now,
+      corruptLog: this.#corruptLog,
+      closed: () => this.#closed,
+      log: (line) => this.#events.log(line),
+      corrupt: (reply, effect) => this.#corrupt(reply, effect),
+      announce: (announcements) => this.#announce(announcements),
+      entries: () =>
+        [...this.#locals].map(([name, p]) => ({
+          name,
+          encKey: p.keys.encKey,
+          signKey: p.keys.signKey,
+          eph: p.ephemeral ? 1 : 0,
+          skel: p.lookalikes,
+        })),
+      kick: (name) => this.#kick(name),
+      fatal: () => this.#fatal(),
+      retry: () => this.#routes.retry(),
+      tick: () => this.tick(),
+      lost: () => this.#routes.lost(),
     });
   }
 
@@ -206,8 +183,8 @@ export class RedisCommunity<C> implements Community<C> {
         commandTimeoutMs: community.#timing.commandTimeoutMs,
         connectTimeoutMs: community.#timing.ttlMs + 2 * community.#timing.beatMs,
         onMessage: (channel, message) => community.#onMessage(channel, message),
-        onDown: (cause) => community.#down(cause),
-        onReady: () => community.#resync(),
+        onDown: (cause) => community.#heartbeat.down(cause),
+        onReady: () => community.#heartbeat.resync(),
         name: `peerstream:${options.node}`,
       }, [community.#key("events"), community.#key(`to:${options.node}`)]);
     } catch (error) {
@@ -216,16 +193,16 @@ export class RedisCommunity<C> implements Community<C> {
       });
     }
     try {
-      await community.#hello(where);
-      await community.#sync();
+      await community.#heartbeat.hello(where);
+      await community.#heartbeat.sync();
     } catch (error) {
       await community.#link.close();
-      if (_isCorruptState(error)) {
+      if (isCorruptState(error)) {
         throw new Error(`Cannot join ${where}: ${error.message}`, { cause: error });
       }
       throw error;
     }
-    community.#timer = setInterval(() => community.#beat(), community.#timing.beatMs);
+    community.#heartbeat.start();
     return community;
   }
 
@@ -236,44 +213,16 @@ export class RedisCommunity<C> implements Community<C> {
 
   /** Whether this node can reach Redis and is in sync with it. */
   get up(): boolean {
-    return this.#up;
+    return this.#heartbeat.up;
   }
 
   get localCount(): number {
     return this.#locals.size;
   }
 
-  async #hello(where: string) {
-    const deadline = this.#now() + this.#timing.ttlMs + 2 * this.#timing.beatMs;
-    while (true) {
-      const reply = asList(
-        await this.#link.run(
-          HELLO,
-          this.#args(String(this.#timing.ttlMs), String(CLUSTER_PROTOCOL)),
-        ),
-      );
-      if (reply[0] === "OK") return;
-      if (reply[0] === "PROTO") {
-        throw new Error(
-          `Cannot join ${where}: node "${reply[1]}" speaks cluster protocol ${
-            reply[2]
-          } and this node speaks ${CLUSTER_PROTOCOL}; run the same peerstream version on every node`,
-        );
-      }
-      // TAKEN: a live node has this name, or an earlier instance of this node crashed and its
-      // heartbeat has not lapsed yet.
-      if (this.#now() > deadline) {
-        throw new Error(
-          `Cannot join ${where}: another live node is named "${this.#node}"; give each node its own --node`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, this.#timing.beatMs));
-    }
-  }
-
   async join(request: JoinRequest<C>): Promise<Welcome> {
     const { name, conn } = request;
-    if (!this.#up) throw unavailable();
+    if (!this.#heartbeat.up) throw unavailable();
     if (this.#locals.has(name)) throw nameInUse(name);
     this.#joining.add(conn);
     let reply: unknown[];
@@ -289,7 +238,11 @@ export class RedisCommunity<C> implements Community<C> {
       this.#joining.delete(conn);
       cancelled = this.#cancelled.delete(conn);
     }
-    this.#refusal(name, reply);
+    throwRefusal(name, reply, {
+      limits: this.#limits,
+      corrupt: (reply, effect) => this.#corrupt(reply, effect),
+      down: (cause) => this.#heartbeat.down(cause),
+    });
     if (cancelled || this.#closed) {
       // The connection closed while Redis answered: take it offline again.
       this.#runLeave(name, "disconnected");
@@ -322,32 +275,6 @@ export class RedisCommunity<C> implements Community<C> {
     } catch (error) {
       this.#events.log(`cluster: cannot register ${quoted(request.name)}: ${errorText(error)}`);
       throw unavailable();
-    }
-  }
-
-  /** Throws the refusal a `JOIN` answered, if any. */
-  #refusal(name: string, reply: unknown[]) {
-    switch (reply[0]) {
-      case "OK":
-        return;
-      case "CORRUPT": {
-        const what = this.#corrupt(reply, "joins are refused until then");
-        throw new PeerstreamError("UNAVAILABLE", `Cannot join: ${what}`);
-      }
-      case "TAKEN":
-        throw nameInUse(name);
-      case "BOUND":
-        throw nameBound(name);
-      case "CONFUSABLE":
-        throw nameConfusable(name, String(reply[1]));
-      case "LIMIT_KEY":
-        throw nameLimit(name, { perKey: this.#limits.maxNamesPerKey });
-      case "LIMIT_ALL":
-        throw nameLimit(name, { total: this.#limits.maxNames });
-      default:
-        // NODE: this node's heartbeat lapsed; resynchronise before taking joins.
-        this.#down("this node's heartbeat lapsed");
-        throw unavailable();
     }
   }
 
@@ -397,12 +324,12 @@ export class RedisCommunity<C> implements Community<C> {
   }
 
   #runLeave(name: string, reason: LeaveReason) {
-    if (!this.#up) return; // The next SYNC leaves it out.
+    if (!this.#heartbeat.up) return; // The next SYNC leaves it out.
     this.#link.run(LEAVE, [this.#prefix, this.#node, name, reason]).then((reply) => {
       if (Array.isArray(reply)) this.#corrupt(reply, `"${name}" stays listed online in Redis`);
     }, (error) => {
       this.#events.log(`cluster: cannot record that "${name}" left: ${errorText(error)}`);
-      this.#down(errorText(error));
+      this.#heartbeat.down(errorText(error));
     });
   }
 
@@ -428,7 +355,7 @@ export class RedisCommunity<C> implements Community<C> {
     }
     const remote = this.#replica.get(to);
     if (remote === undefined) throw this.#recent.has(to) ? clusterOffline(to) : unknownPeer(to);
-    if (!this.#up || !remote.reachable) throw peerUnreachable(to);
+    if (!this.#heartbeat.up || !remote.reachable) throw peerUnreachable(to);
     this.#routes.send(sender, { requestId, from, to, node: remote.node, body: message.body });
   }
 
@@ -463,9 +390,9 @@ export class RedisCommunity<C> implements Community<C> {
   async close(options: { graceful?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
-    await this.#syncing?.catch(() => {});
-    if (options.graceful !== false && this.#up) {
+    this.#heartbeat.stop();
+    await this.#heartbeat.syncing?.catch(() => {});
+    if (options.graceful !== false && this.#heartbeat.up) {
       await this.#link.run(BYE, [this.#prefix, this.#node, this.#inst]).then((reply) => {
         if (Array.isArray(reply)) this.#corrupt(reply, "this node's peers stay listed online");
       }, (error) => {
@@ -483,37 +410,6 @@ export class RedisCommunity<C> implements Community<C> {
 
   #args(...rest: string[]): string[] {
     return [this.#prefix, this.#node, this.#inst, ...rest];
-  }
-
-  #beat() {
-    if (this.#closed) return;
-    this.#routes.retry();
-    if (this.#syncing !== null) return;
-    this.tick();
-    if (!this.#up || this.#replica.gap || this.#replica.reaped) {
-      this.#resync();
-      return;
-    }
-    const now = this.#now();
-    const settled = now - this.#upSince >= this.#timing.graceMs;
-    if (settled && this.#expirePending) {
-      this.#expirePending = false;
-      this.#announce(this.#replica.expire());
-    }
-    const ttl = String(this.#timing.ttlMs);
-    this.#link.run(BEAT, this.#args(ttl, String(CLUSTER_PROTOCOL), settled ? "1" : "0")).then(
-      (reply) => {
-        const list = asList(reply);
-        let state = list[0];
-        if (state === "CORRUPT") {
-          this.#corrupt(list, "nodes that stop are not taken offline until then");
-          state = list[6];
-        }
-        if (state === "TAKEN") this.#fatal();
-        else if (state === "LAPSED") this.#down("this node's heartbeat lapsed");
-      },
-      (error) => this.#down(errorText(error)),
-    );
   }
 
   /**
@@ -534,85 +430,8 @@ export class RedisCommunity<C> implements Community<C> {
       redactUrl(this.#url)
     }: another instance took the node name "${this.#node}"; give each node its own --node`;
     this.#events.log(message);
-    this.#down("another instance took this node's name");
+    this.#heartbeat.down("another instance took this node's name");
     this.#onFatal(message);
-  }
-
-  #down(cause: string) {
-    if (!this.#up || this.#closed) return;
-    this.#up = false;
-    this.#events.log(`cluster: lost Redis (${cause}); peers on other nodes are unreachable`);
-    this.#announce(this.#replica.lost());
-    this.#routes.lost();
-  }
-
-  /** Starts a resynchronisation unless one runs; failures leave the node down until the next beat. */
-  #resync() {
-    if (this.#closed || this.#syncing !== null || !this.#link.ready) return;
-    this.#sync().catch((error) => {
-      const line = `cluster: cannot resynchronise yet: ${errorText(error)}`;
-      if (!(_isCorruptState(error))) return this.#events.log(line);
-      const once = this.#corruptLog.line(line, error.message);
-      if (once !== undefined) this.#events.log(once);
-    });
-  }
-
-  /** Re-asserts this node's peers and reads the presence table back (see `SYNC`). */
-  #sync(): Promise<void> {
-    const wasUp = this.#up;
-    const run = async () => {
-      this.#replica.hold();
-      const entries = [...this.#locals].map(([name, p]) => ({
-        name,
-        encKey: p.keys.encKey,
-        signKey: p.keys.signKey,
-        eph: p.ephemeral ? 1 : 0,
-        skel: p.lookalikes,
-      }));
-      let reply: unknown[];
-      try {
-        reply = asList(
-          await this.#link.run(
-            SYNC,
-            this.#args(
-              String(this.#timing.ttlMs),
-              String(CLUSTER_PROTOCOL),
-              JSON.stringify(entries),
-            ),
-          ),
-        );
-      } catch (error) {
-        this.#replica.unhold();
-        throw error;
-      }
-      if (reply[0] === "TAKEN") return this.#fatal();
-      if (reply[0] === "CORRUPT") {
-        this.#replica.unhold();
-        throw _corruptState(describeCorrupt(reply)!);
-      }
-      this.#applySync(reply);
-      if (!wasUp) this.#events.log("cluster: connected to Redis; presence is in sync");
-    };
-    this.#syncing = run().finally(() => this.#syncing = null);
-    return this.#syncing;
-  }
-
-  #applySync(reply: unknown[]) {
-    const conflicts = parseJsonList(reply[1]);
-    for (const name of conflicts) this.#kick(name);
-    const entries: PresenceEntry[] = [];
-    for (const raw of asList(reply[3])) {
-      try {
-        entries.push(checkEntry(JSON.parse(String(raw))));
-      } catch (error) {
-        this.#events.log(`cluster: skipped a bad presence entry: ${errorText(error)}`);
-      }
-    }
-    const liveNodes = asList(reply[4]).map(String);
-    this.#up = true;
-    this.#upSince = this.#now();
-    this.#expirePending = true;
-    this.#announce(this.#replica.snapshot({ seq: Number(reply[2]), entries, liveNodes }));
   }
 
   #kick(name: string) {
@@ -631,7 +450,7 @@ export class RedisCommunity<C> implements Community<C> {
     try {
       if (channel === this.#key("events")) {
         const event = decodePresenceEvent(new TextDecoder().decode(message));
-        if (!this.#up && this.#syncing === null) return; // The next snapshot covers it.
+        if (!this.#heartbeat.up && this.#heartbeat.syncing === null) return; // The next snapshot covers it.
         this.#announce(this.#replica.apply(event));
       } else {
         this.#onNodeMessage(decodeNodeMessage(message));
@@ -702,56 +521,4 @@ export class RedisCommunity<C> implements Community<C> {
       if (oldest !== undefined) this.#recent.delete(oldest);
     }
   }
-}
-
-/**
- * A script found a value in Redis it cannot use: `INTERNAL` (the cluster's state, not the
- * client's request, is at fault); the message names the key (see `describeCorrupt`).
- */
-function _corruptState(message: string): PeerstreamError {
-  return new PeerstreamError("INTERNAL", message);
-}
-
-function _isCorruptState(error: unknown): error is PeerstreamError {
-  return error instanceof PeerstreamError && error.code === "INTERNAL";
-}
-
-function unavailable(): PeerstreamError {
-  return new PeerstreamError(
-    "UNAVAILABLE",
-    "Cannot register now: this server lost its connection to the cluster; try again shortly",
-  );
-}
-
-function peerUnreachable(to: string): PeerstreamError {
-  return new PeerstreamError(
-    "PEER_UNREACHABLE",
-    `Cannot send to "${to}": their server cannot be reached now; try again later`,
-  );
-}
-
-/** A Redis array reply, or an error when the reply is not one. */
-function asList(reply: unknown): unknown[] {
-  if (!Array.isArray(reply)) throw new TypeError("Unexpected reply from Redis: expected a list");
-  return reply;
-}
-
-/** A JSON list of names from a script (cjson writes an empty one as `{}`). */
-function parseJsonList(raw: unknown): string[] {
-  const value: unknown = JSON.parse(String(raw));
-  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string");
-  return [];
-}
-
-/**
- * `PEER_OFFLINE` in cluster mode: offline delivery is built for one process (the data folder)
- * only; a Redis stream per recipient is the design (docs/protocol-v3.md).
- */
-function clusterOffline(to: string): PeerstreamError {
-  return new PeerstreamError(
-    "PEER_OFFLINE",
-    `Cannot queue for ${quoted(to)} in cluster mode yet: they are offline; try when ${
-      quoted(to)
-    } is online`,
-  );
 }
