@@ -97,32 +97,38 @@ Deno.test("cluster: one community across three nodes", async (t) => {
           () => "delivered",
           (e) => (e as PeerstreamError).code,
         );
-      const sends = [s1, s2, s1, s2, s1, s2].map((s, i) =>
+      // Five from each. The budget is 3; a sender still under its fair share of a full inbox
+      // gets in anyway, up to twice the budget in all (relay.ts): which of the ten get in depends
+      // on the order they reach dave's node, how many may not.
+      const sends = [s1, s2, s1, s2, s1, s2, s1, s2, s1, s2].map((s, i) =>
         send(s, `m${i}`).then((outcome) => {
           settled.push(outcome);
           return outcome;
         })
       );
+      const delivered = () => dave.messages.filter((m) => m.type === "deliver").length;
+      // Every one either reached dave (and waits for his receipt, forever) or was refused.
       // Generous: on a busy machine each refusal crosses Redis and a second node.
-      await dave.next(() => dave.messages.filter((m) => m.type === "deliver").length === 3, {
-        timeoutMs: 30_000,
+      await until(() => delivered() + settled.length === 10, {
+        ms: 60_000,
+        what: () =>
+          `every send placed; ${delivered()} delivered, settled ${JSON.stringify(settled)}`,
       });
-      await until(() => settled.length >= 3, {
-        ms: 30_000,
-        what: () => `three refusals; settled so far: ${JSON.stringify(settled)}`,
-      });
-      // A later send from each sender, refused in turn, closes the window: the three delivered
-      // ones still wait for dave's receipts (forever), not settled by anything else meanwhile.
+      const held = delivered();
+      ok(held >= 3 && held <= 6, `${held} held unconfirmed; the budget is 3, twice that at most`);
+      deepEqual(settled, settled.map(() => "INBOX_FULL"));
+      // A later send from each sender, refused in turn, closes the window: the delivered ones
+      // still wait for dave's receipts, not settled by anything else meanwhile.
       deepEqual(await Promise.all([send(s1, "late1"), send(s2, "late2")]), [
         "INBOX_FULL",
         "INBOX_FULL",
       ]);
-      deepEqual(settled, ["INBOX_FULL", "INBOX_FULL", "INBOX_FULL"]);
+      equal(settled.length, 10 - held);
       dave.close();
       const outcomes = await Promise.all(sends);
-      equal(outcomes.filter((o) => o === "INBOX_FULL").length, 3, JSON.stringify(outcomes));
-      equal(outcomes.filter((o) => o === "PEER_OFFLINE").length, 3, JSON.stringify(outcomes));
-      equal(dave.messages.filter((m) => m.type === "deliver").length, 3);
+      equal(outcomes.filter((o) => o === "INBOX_FULL").length, 10 - held, JSON.stringify(outcomes));
+      equal(outcomes.filter((o) => o === "PEER_OFFLINE").length, held, JSON.stringify(outcomes));
+      equal(delivered(), held);
       await s1.session.quit();
       await s2.session.quit();
     });
