@@ -41,6 +41,35 @@ export const PROGRAM_PERMISSIONS = [
   "--allow-sys=hostname,networkInterfaces",
 ];
 
+/**
+ * Frees a name with the operator's `serve --release` on a data folder (no server running on it,
+ * or one that applies it).
+ *
+ * @param data The server's `--data` folder.
+ * @param name The name to free.
+ */
+export async function releaseName(data: string, name: string): Promise<void> {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...PROGRAM_PERMISSIONS,
+      `${ROOT}main.ts`,
+      "serve",
+      "--release",
+      name,
+      "--data",
+      data,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (result.code !== 0) {
+    throw new Error(
+      `serve --release ${name} exited ${result.code}: ${new TextDecoder().decode(result.stderr)}`,
+    );
+  }
+}
+
 /** A cache of generated and prepared samples shared by the test files of one run. */
 export const TEST_CACHE = Deno.env.get("PEERSTREAM_TEST_CACHE") ??
   `${Deno.env.get("TMPDIR") ?? "/tmp"}/peerstream-test-cache`;

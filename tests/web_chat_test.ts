@@ -5,7 +5,7 @@
  */
 
 import { equal, ok } from "node:assert/strict";
-import { PROGRAM_PERMISSIONS, startCli } from "./_helpers.ts";
+import { releaseName, startCli } from "./_helpers.ts";
 import { launchBrowser } from "./_browser.ts";
 import {
   joinAs,
@@ -17,26 +17,6 @@ import {
   waitForPeer,
   waitInPage,
 } from "./_page.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-
-async function release(data: string, name: string): Promise<void> {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...PROGRAM_PERMISSIONS,
-      `${ROOT}main.ts`,
-      "serve",
-      "--release",
-      name,
-      "--data",
-      data,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  equal(result.code, 0, new TextDecoder().decode(result.stderr));
-}
 
 Deno.test("two browsers (Chromium, Firefox) and a terminal user chat in every direction; a terminal key change is caught by the page's trust on first use", async () => {
   const data = await Deno.makeTempDir({ prefix: "peerstream-web-data-" });
@@ -93,7 +73,7 @@ Deno.test("two browsers (Chromium, Firefox) and a terminal user chat in every di
     await carol.type("QUIT");
     equal(await carol.finish(), 0);
     await waitForNotice(ann.page, "carol left");
-    await release(data, "carol");
+    await releaseName(data, "carol");
     await server.out.waitFor(/release "carol"/, { timeoutMs: 20_000 });
     const newCarol = await startCli(server.port, "carol");
     await waitForPeer(ann.page, "carol", "changed");

@@ -10,7 +10,7 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { connectClient, PROGRAM_PERMISSIONS } from "./_helpers.ts";
+import { connectClient, releaseName } from "./_helpers.ts";
 import { BROWSER_KINDS, launchBrowser } from "./_browser.ts";
 import { checkDark, lookAt, VIEWPORTS } from "./_look.ts";
 import {
@@ -24,27 +24,6 @@ import {
   waitForPeer,
   waitInPage,
 } from "./_page.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-
-/** Frees a name with the operator's `serve --release` (as tests/web_chat_test.ts does). */
-async function releaseName(data: string, name: string): Promise<void> {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...PROGRAM_PERMISSIONS,
-      `${ROOT}main.ts`,
-      "serve",
-      "--release",
-      name,
-      "--data",
-      data,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  equal(result.code, 0, new TextDecoder().decode(result.stderr));
-}
 
 /** Where the page's parts are, at each of the look's sizes. */
 async function layoutAtEverySize(page: Page): Promise<unknown[]> {
