@@ -10,6 +10,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { startCli, startServer } from "./_helpers.ts";
 import { pgrep, until } from "./_util.ts";
 import { defaultPlayer } from "../client/cli.ts";
+import { startXvfb } from "./_screen.ts";
 
 interface Window {
   id: string;
@@ -17,34 +18,6 @@ interface Window {
   height: number;
   x: number;
   y: number;
-}
-
-/** Starts Xvfb on a free display; resolves with the display number once it accepts clients. */
-async function startXvfb(): Promise<{ display: string; stop: () => Promise<void> }> {
-  const child = new Deno.Command("Xvfb", {
-    args: ["-displayfd", "1", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("Xvfb exited before it was ready");
-    text += value;
-  }
-  clearTimeout(timer);
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return {
-    display: `:${text.trim()}`,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
 }
 
 /**
