@@ -10,6 +10,7 @@ import { equal, ok } from "node:assert/strict";
 import { startServer } from "./_helpers.ts";
 import { type FloodSocket, loopbacks, openFrom, openMany } from "./_flood.ts";
 import { until } from "./_util.ts";
+import { PeerstreamError } from "../protocol/errors.ts";
 import { honestJoin, honestPair, openDescriptors, openSockets, reconnectFlood } from "./_door.ts";
 import { generateIdentity } from "../protocol/e2e.ts";
 
@@ -113,7 +114,18 @@ Deno.test("out of file descriptors: the TCP listener refuses, logs once, backs o
       sockets.push(await openFrom(server.port, "127.0.0.40"));
       await new Promise((r) => setTimeout(r, 1000));
     }
-    const late = await honestPair(server.port, { prefix: "late" });
+    // The probes hold descriptors too, and the server learns of the destroyed sockets' ends as it
+    // reads them: until it has, a newcomer may still be told SERVER_FULL. It gets in once they free.
+    for (const socket of sockets) socket.destroy();
+    let late: Awaited<ReturnType<typeof honestPair>> | undefined;
+    await until(async () => {
+      late = await honestPair(server.port, { prefix: "late" }).catch((error) => {
+        if (!(error instanceof PeerstreamError && error.code === "SERVER_FULL")) throw error;
+        return undefined;
+      });
+      return late !== undefined;
+    }, { ms: 60_000, what: "a newcomer admitted once descriptors are free", everyMs: 500 });
+    if (late === undefined) throw new Error("unreachable: until() returned without a pair");
     await late.chat();
     await pair.chat();
     await late.close();
