@@ -1,7 +1,8 @@
 /**
  * What the accept loop does when `accept()` fails (out of file descriptors, most often): how long
- * to back off, and what to log, once per interval rather than once per failure. Pure: the caller
- * gives the time and sleeps.
+ * to back off, and what to log, once per interval rather than once per failure, and once per interval
+ * however often accepts recover and fail again in between (near the limit, every descriptor freed
+ * elsewhere lets one accept through). Pure: the caller gives the time and sleeps.
  * @module
  */
 
@@ -33,6 +34,10 @@ export class AcceptFailures {
   #unlogged = 0;
   /** Failures since the last success. */
   #inRow = 0;
+  /** Failures since the last "again" line (across short recoveries that said nothing). */
+  #sinceAgain = 0;
+  /** Whether a failure line was logged since the last "again" line. */
+  #announced = false;
   #loggedAt = -Infinity;
 
   /** @param options Back-off and log interval. */
@@ -56,6 +61,7 @@ export class AcceptFailures {
    */
   failed(now: number, why: string): AcceptStep {
     this.#inRow++;
+    this.#sinceAgain++;
     this.#delay = this.#delay === 0 ? this.#first : Math.min(this.#max, this.#delay * 2);
     if (now - this.#loggedAt < this.#interval) {
       this.#unlogged++;
@@ -66,6 +72,7 @@ export class AcceptFailures {
       : "";
     this.#unlogged = 0;
     this.#loggedAt = now;
+    this.#announced = true;
     return {
       delayMs: this.#delay,
       log:
@@ -82,19 +89,20 @@ export class AcceptFailures {
   }
 
   /**
-   * Records a successful accept.
+   * Records a successful accept. The log budget is kept: failures soon after start no new line.
    *
-   * @returns A line to log when it ends a run of failures.
+   * @returns A line to log when it ends a run of failures that was logged.
    */
   succeeded(): string | undefined {
     if (this.#inRow === 0) return undefined;
-    const line = `Accepting connections again after ${
-      this.#inRow.toLocaleString("en-US")
-    } failed accepts`;
     this.#inRow = 0;
     this.#delay = 0;
-    this.#unlogged = 0;
-    this.#loggedAt = -Infinity;
+    if (!this.#announced) return undefined;
+    const line = `Accepting connections again after ${
+      this.#sinceAgain.toLocaleString("en-US")
+    } failed accepts`;
+    this.#announced = false;
+    this.#sinceAgain = 0;
     return line;
   }
 }

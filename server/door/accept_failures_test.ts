@@ -28,9 +28,35 @@ Deno.test("AcceptFailures.succeeded() says once that accepts work again and rese
   for (let i = 0; i < 1500; i++) failures.failed(i, "x");
   equal(failures.succeeded(), "Accepting connections again after 1,500 failed accepts");
   equal(failures.succeeded(), undefined);
-  const again = failures.failed(1600, "x");
+  const again = failures.failed(2000, "x");
   equal(again.delayMs, 10);
-  ok(again.log !== undefined, "a new run logs at once");
+  ok(again.log !== undefined, "a new run past the interval logs at once");
+});
+
+Deno.test("AcceptFailures keeps one line per interval when accepts recover and fail again in between", () => {
+  const failures = new AcceptFailures({ firstDelayMs: 10, logIntervalMs: 1000 });
+  // Near the limit every descriptor freed elsewhere lets one accept through: runs of two
+  // failures and a success, every 10 ms, for 2.5 s.
+  const lines: string[] = [];
+  for (let t = 0; t < 2500; t += 10) {
+    for (const at of [t, t + 1]) {
+      const step = failures.failed(at, "Too many open files");
+      if (step.log !== undefined) lines.push(step.log);
+      equal(step.delayMs <= 20, true, "each short run starts its back-off over");
+    }
+    const again = failures.succeeded();
+    if (again !== undefined) lines.push(again);
+  }
+  deepEqual(lines.map((l) => l.split(":")[0].split(" after")[0]), [
+    "Cannot accept connections",
+    "Accepting connections again",
+    "Cannot accept connections",
+    "Accepting connections again",
+    "Cannot accept connections",
+    "Accepting connections again",
+  ]);
+  ok(lines[2].includes("(199 more in the last 1 s)"), lines[2]);
+  ok(lines[3].endsWith("after 200 failed accepts"), lines[3]);
 });
 
 Deno.test("isOutOfDescriptors() matches EMFILE and ENFILE only", () => {
