@@ -4,7 +4,6 @@ import {
   PROTOCOL_VERSION,
   type ServerMessage,
   type StreamSeekMessage,
-  type StreamStartMessage,
 } from "../protocol/messages.ts";
 import { KnownPeers } from "./known_peers.ts";
 import { until } from "../tests/_util.ts";
@@ -15,7 +14,7 @@ import {
   type SessionClock,
   type SessionEvents,
 } from "./session.ts";
-import { FakeClock, FakeTransport, settle } from "./session/_testing.ts";
+import { FakeClock, FakeTransport, segmentOf, settle, streamStartOf } from "./session/_testing.ts";
 
 /** A session over memory that has read the server's greeting, and its server end. */
 async function greeted(
@@ -80,35 +79,6 @@ async function answerKey(
   await settle();
 }
 
-const STREAM: Omit<StreamStartMessage, "re"> = {
-  type: "stream-start",
-  streamId: 7,
-  title: "testcard",
-  duration: 12,
-  codec: "h264",
-  container: "mpegts",
-  fps: 25,
-  hasAudio: true,
-  renditions: [{ height: 240, width: 426, bitrate: 1 }],
-  quality: 240,
-  position: 0,
-  epoch: 0,
-};
-
-function segment(index: number, epoch: number, bytes: number): ServerMessage {
-  return {
-    type: "segment",
-    streamId: 7,
-    epoch,
-    index,
-    height: 240,
-    bitrate: 1,
-    start: index * 2,
-    duration: 2,
-    bytes,
-  };
-}
-
 Deno.test("ClientSession.register() sends hello.ephemeral only for --ephemeral", async () => {
   const plain = await registered();
   const hello = plain.transport.sent.find((m) => m.type === "hello")!;
@@ -133,12 +103,12 @@ Deno.test("ClientSession acks each segment on receipt and never waits for its si
   };
   const play = session.play("testcard", { quality: 240, sink: () => sink });
   await settle();
-  answer(transport, "play", (id) => ({ ...STREAM, re: id }));
+  answer(transport, "play", (id) => streamStartOf(id, 7));
   await play;
-  transport.push(segment(0, 0, 300));
+  transport.push(segmentOf(0, 300, { streamId: 7, epoch: 0 }));
   transport.push({ type: "media", streamId: 7, index: 0, data: new Uint8Array(200) });
   transport.push({ type: "media", streamId: 7, index: 0, data: new Uint8Array(100) });
-  transport.push(segment(1, 0, 50));
+  transport.push(segmentOf(1, 50, { streamId: 7, epoch: 0 }));
   transport.push({ type: "media", streamId: 7, index: 1, data: new Uint8Array(50) });
   // A ping behind the media is answered all the same.
   transport.push({ type: "ping", id: 3 });
@@ -169,9 +139,9 @@ Deno.test("ClientSession passes a jump to its sink and acks the new epoch's segm
     }),
   });
   await settle();
-  answer(transport, "play", (id) => ({ ...STREAM, re: id }));
+  answer(transport, "play", (id) => streamStartOf(id, 7));
   await play;
-  transport.push(segment(0, 0, 100));
+  transport.push(segmentOf(0, 100, { streamId: 7, epoch: 0 }));
   transport.push({ type: "media", streamId: 7, index: 0, data: new Uint8Array(60) });
   const seeking = session.seek(6.5);
   await settle();
@@ -190,7 +160,7 @@ Deno.test("ClientSession passes a jump to its sink and acks the new epoch's segm
   deepEqual(await seeking, seek);
   // The rest of the cut segment, had it come, belongs to no epoch; then epoch 1 starts.
   transport.push({ type: "media", streamId: 7, index: 0, data: new Uint8Array(40) });
-  transport.push(segment(3, 1, 10));
+  transport.push(segmentOf(3, 10, { streamId: 7, epoch: 1 }));
   transport.push({ type: "media", streamId: 7, index: 3, data: new Uint8Array(10) });
   transport.push({ type: "stream-end", streamId: 7, reason: "finished" });
   await settle();

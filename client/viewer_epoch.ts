@@ -1,8 +1,8 @@
 /**
  * One epoch of the viewer's playback: from a stream's start or a jump to the next jump or the end.
  * It holds the epoch's playout queue, position clock, timeline and player, the task that drains
- * the queue into the player, and where the screen stands in it. `client/viewer.ts` decides when
- * epochs begin and end; this file only runs one.
+ * the queue into the player, and where the screen stands in it. `client/viewer_screen.ts` decides
+ * when epochs begin and end; this file only runs one.
  * @module
  */
 

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { MAX_LISTED_NAMES } from "./bounds.ts";
 import type { ErrorCode } from "./errors.ts";
 import {
   arrayOf,
@@ -233,13 +234,16 @@ export const SERVER_SPECS = {
   "server-hello": { version: uint(), server: str(TEXT_MAX), challenge: b64key },
   welcome: {
     name,
-    peers: arrayOf(name, 100_000),
+    peers: arrayOf(name, MAX_LISTED_NAMES),
     maxSealedBytes: uint(),
-    unreachable: optional(arrayOf(name, 100_000)),
+    unreachable: optional(arrayOf(name, MAX_LISTED_NAMES)),
   },
   joined: { name },
   left: { name, reason: oneOf(["quit", "disconnected", "timeout", "kicked"]) },
-  "peer-state": { names: arrayOf(name, 100_000), state: oneOf(["unreachable", "reachable"]) },
+  "peer-state": {
+    names: arrayOf(name, MAX_LISTED_NAMES),
+    state: oneOf(["unreachable", "reachable"]),
+  },
   "key-info": { re: id, name, encKey: b64key, signKey: b64key, online: bool },
   videos: { re: id, videos: arrayOf(videoSummary, 10_000) },
   deliver: { rid, from: name, ...queue.deliverExtra },

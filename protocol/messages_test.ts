@@ -1,4 +1,5 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { MAX_LISTED_NAMES } from "./bounds.ts";
 import { type Frame, FrameDecoder, FrameType, MAX_FRAME_BYTES } from "./frame.ts";
 import {
   decodeMessage,
@@ -13,6 +14,11 @@ import {
   type MessageType,
 } from "./messages.ts";
 import { byteCuts, chunksAt, concatBytes, prng, randomCuts } from "../tests/_util.ts";
+
+/** A JSON array of `count` names. */
+function names(count: number): string {
+  return JSON.stringify(Array.from({ length: count }, () => "n"));
+}
 
 /** Feeds `bytes` cut at `cuts` through a FrameDecoder and decodes every message. */
 function decodeStream(bytes: Uint8Array, cuts: readonly number[]): Message[] {
@@ -310,6 +316,18 @@ Deno.test("decodeMessage() accepts values exactly at each field limit", async (t
       name: "error message of 2048 characters",
       frame: control(`{"type":"error","code":"INTERNAL","message":"${"m".repeat(2048)}"}`),
     },
+    {
+      name: "welcome listing MAX_LISTED_NAMES peers",
+      frame: control(
+        `{"type":"welcome","name":"a","peers":${names(MAX_LISTED_NAMES)},"maxSealedBytes":1}`,
+      ),
+    },
+    {
+      name: "peer-state listing MAX_LISTED_NAMES names",
+      frame: control(
+        `{"type":"peer-state","names":${names(MAX_LISTED_NAMES)},"state":"reachable"}`,
+      ),
+    },
   ];
   for (const row of table) {
     await t.step(row.name, () => {
@@ -528,6 +546,22 @@ const MALFORMED: { name: string; frame: Frame; error: ErrorClass; fragment: stri
     ),
     error: RangeError,
     fragment: '"renditions": more than 16 items',
+  },
+  {
+    name: "welcome listing MAX_LISTED_NAMES + 1 peers",
+    frame: control(
+      `{"type":"welcome","name":"a","peers":${names(MAX_LISTED_NAMES + 1)},"maxSealedBytes":1}`,
+    ),
+    error: RangeError,
+    fragment: `"peers": more than ${MAX_LISTED_NAMES} items`,
+  },
+  {
+    name: "peer-state listing MAX_LISTED_NAMES + 1 names",
+    frame: control(
+      `{"type":"peer-state","names":${names(MAX_LISTED_NAMES + 1)},"state":"reachable"}`,
+    ),
+    error: RangeError,
+    fragment: `"names": more than ${MAX_LISTED_NAMES} items`,
   },
   {
     name: "negative id",

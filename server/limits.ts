@@ -3,6 +3,7 @@
  * @module
  */
 
+import { KEEPALIVE_MS, SILENCE_MS } from "../protocol/bounds.ts";
 import { MAX_SEALED_BYTES } from "../protocol/messages.ts";
 import { LOG_TEXT_MAX } from "../protocol/text.ts";
 import { DEFAULT_RELAY_BUDGETS } from "./community/relay.ts";
@@ -171,8 +172,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   queueBytes: QUEUE_DEFAULTS.maxBytes,
   queueMaxAgeMs: QUEUE_DEFAULTS.maxAgeMs,
   queueTotalBytes: QUEUE_DEFAULTS.maxTotalBytes,
-  keepaliveMs: 30_000,
-  idleMs: 90_000,
+  keepaliveMs: KEEPALIVE_MS,
+  idleMs: SILENCE_MS,
   maxQueuedControlBytes: 8 * 1024 * 1024,
   relayPairMessages: DEFAULT_RELAY_BUDGETS.pairMessages,
   relayPairBytes: DEFAULT_RELAY_BUDGETS.pairBytes,

@@ -3,6 +3,8 @@
  * @module
  */
 
+import { KEEPALIVE_MS, MAX_LISTED_NAMES, SILENCE_MS } from "../../protocol/bounds.ts";
+
 /** What a server, honest or not, can make the client hold. */
 export interface ClientLimits {
   /** Peers remembered from the server's announcements. */
@@ -24,21 +26,22 @@ export interface ClientLimits {
 }
 
 /**
- * The defaults: 100,000 peers (what `welcome` may list), 1,024 unopened messages or 8 MiB (what
- * an honest server's relay budgets let through: 1,024 or 4 MiB), 1,024 cached keys, 60 s per
- * answer, 8 MiB of unwritten data; a ping after 30 s of silence from the server and a lost
- * connection after 90 s (the server's own keepalive rule), so a silently dead server is noticed.
+ * The defaults: 100,000 peers (what `welcome` may list: `MAX_LISTED_NAMES`), 1,024 unopened
+ * messages or 8 MiB (what an honest server's relay budgets let through: 1,024 or 4 MiB), 1,024
+ * cached keys, 60 s per answer, 8 MiB of unwritten data; a ping after 30 s of silence from the
+ * server and a lost connection after 90 s (the protocol's keepalive rule, `KEEPALIVE_MS` and
+ * `SILENCE_MS`, which the server follows too), so a silently dead server is noticed.
  * Media is not held here: the session hands it to the `MediaSink` as it arrives, and the
  * terminal's sink, the playout queue, has its own bound (`PLAYOUT_DEFAULTS` in `playout.ts`: the
  * stream is held at 10 s queued and refused past 16 s or 64 MiB).
  */
 export const CLIENT_LIMITS: Readonly<ClientLimits> = {
-  maxPeers: 100_000,
+  maxPeers: MAX_LISTED_NAMES,
   maxInbox: 1024,
   maxInboxBytes: 8 * 1024 * 1024,
   maxKeys: 1024,
   requestTimeoutMs: 60_000,
   maxQueuedBytes: 8 * 1024 * 1024,
-  keepaliveMs: 30_000,
-  silenceMs: 90_000,
+  keepaliveMs: KEEPALIVE_MS,
+  silenceMs: SILENCE_MS,
 };

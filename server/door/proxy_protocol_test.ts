@@ -11,6 +11,26 @@ import { byteCuts, chunksAt, concatBytes } from "../../tests/_util.ts";
 
 const ascii = (text: string) => new TextEncoder().encode(text);
 
+/** An address written as in a URL: `192.0.2.1:80`, `[2001:db8::1]:80`. */
+function address(text: string): { hostname: string; port: number } {
+  const colon = text.lastIndexOf(":");
+  return {
+    hostname: text.slice(0, colon).replace(/^\[(.*)\]$/, "$1"),
+    port: +text.slice(colon + 1),
+  };
+}
+
+/** A parse that found a relayed client, its route written `source -> destination`. */
+function proxied(version: 1 | 2, route: string, length: number): ProxyParse {
+  const [source, destination] = route.split(" -> ").map(address);
+  return { state: "done", header: { kind: "proxy", version, source, destination }, length };
+}
+
+/** A parse that found the balancer speaking for itself; the header took `length` bytes. */
+function local(version: 1 | 2, length: number): ProxyParse {
+  return { state: "done", header: { kind: "local", version }, length };
+}
+
 function v2(command: number, family: number, payload: number[]): Uint8Array {
   return concatBytes([
     PROXY_V2_SIGNATURE,
@@ -36,32 +56,16 @@ const v6Payload = [
 
 Deno.test("parseProxyHeader() reads v1 TCP4, TCP6 and UNKNOWN lines", () => {
   const cases: [string, ProxyParse][] = [
-    ["PROXY TCP4 192.0.2.1 198.51.100.7 12345 7878\r\nrest", {
-      state: "done",
-      header: {
-        kind: "proxy",
-        version: 1,
-        source: { hostname: "192.0.2.1", port: 12345 },
-        destination: { hostname: "198.51.100.7", port: 7878 },
-      },
-      length: 46,
-    }],
-    ["PROXY TCP6 2001:DB8::1 ::1 0 65535\r\n", {
-      state: "done",
-      header: {
-        kind: "proxy",
-        version: 1,
-        source: { hostname: "2001:db8::1", port: 0 },
-        destination: { hostname: "::1", port: 65535 },
-      },
-      length: 36,
-    }],
-    ["PROXY UNKNOWN\r\n", { state: "done", header: { kind: "local", version: 1 }, length: 15 }],
-    ["PROXY UNKNOWN ffff:f...f:ffff ffff:f...f:ffff 65535 65535\r\n", {
-      state: "done",
-      header: { kind: "local", version: 1 },
-      length: 59,
-    }],
+    [
+      "PROXY TCP4 192.0.2.1 198.51.100.7 12345 7878\r\nrest",
+      proxied(1, "192.0.2.1:12345 -> 198.51.100.7:7878", 46),
+    ],
+    [
+      "PROXY TCP6 2001:DB8::1 ::1 0 65535\r\n",
+      proxied(1, "[2001:db8::1]:0 -> [::1]:65535", 36),
+    ],
+    ["PROXY UNKNOWN\r\n", local(1, 15)],
+    ["PROXY UNKNOWN ffff:f...f:ffff ffff:f...f:ffff 65535 65535\r\n", local(1, 59)],
   ];
   for (const [text, expected] of cases) deepEqual(parseProxyHeader(ascii(text)), expected, text);
 });
@@ -114,29 +118,17 @@ Deno.test("parseProxyHeader() accepts a v1 line of exactly 107 bytes", () => {
 });
 
 Deno.test("parseProxyHeader() reads v2 PROXY over IPv4 and IPv6, skipping TLVs", () => {
-  deepEqual(
-    parseProxyHeader(concatBytes([v2(1, 0x11, [...v4Payload, 0x04, 0, 1, 9]), ascii("rest")])),
-    {
-      state: "done",
-      header: {
-        kind: "proxy",
-        version: 2,
-        source: { hostname: "192.0.2.1", port: 12345 },
-        destination: { hostname: "198.51.100.7", port: 7878 },
-      },
-      length: 16 + 16,
-    },
-  );
-  deepEqual(parseProxyHeader(v2(1, 0x21, v6Payload)), {
-    state: "done",
-    header: {
-      kind: "proxy",
-      version: 2,
-      source: { hostname: "2001:db8::1", port: 12345 },
-      destination: { hostname: "::ffff:7f00:1", port: 7878 },
-    },
-    length: 16 + 36,
-  });
+  const cases: [Uint8Array, ProxyParse][] = [
+    [
+      concatBytes([v2(1, 0x11, [...v4Payload, 0x04, 0, 1, 9]), ascii("rest")]),
+      proxied(2, "192.0.2.1:12345 -> 198.51.100.7:7878", 16 + 16),
+    ],
+    [
+      v2(1, 0x21, v6Payload),
+      proxied(2, "[2001:db8::1]:12345 -> [::ffff:7f00:1]:7878", 16 + 36),
+    ],
+  ];
+  for (const [bytes, expected] of cases) deepEqual(parseProxyHeader(bytes), expected);
 });
 
 Deno.test("parseProxyHeader() treats v2 LOCAL, UNSPEC and UNIX as the balancer itself", () => {
@@ -148,11 +140,7 @@ Deno.test("parseProxyHeader() treats v2 LOCAL, UNSPEC and UNIX as the balancer i
     ]] as const
   ) {
     const bytes = v2(command, family, [...payload]);
-    deepEqual(parseProxyHeader(bytes), {
-      state: "done",
-      header: { kind: "local", version: 2 },
-      length: bytes.length,
-    });
+    deepEqual(parseProxyHeader(bytes), local(2, bytes.length));
   }
 });
 

@@ -1,5 +1,5 @@
 import { deepEqual, equal } from "node:assert/strict";
-import type { StreamEndReason } from "../../protocol/messages.ts";
+import type { Message, StreamEndReason } from "../../protocol/messages.ts";
 import { SegmentStore } from "../../video/segment_store.ts";
 import type { PreparedTitle } from "../../video/prepared_title.ts";
 import { readUntilEof, socketPair, until } from "../../tests/_util.ts";
@@ -69,22 +69,58 @@ async function title(durations = [2, 2, 2]): Promise<{ prepared: PreparedTitle; 
   return { prepared, dir };
 }
 
-Deno.test("StreamSession ends a paused stream at the pause limit of its injected clock, not the wall clock's", async () => {
-  const { prepared, dir } = await title();
+/** A `StreamSession` on one end of a real socket pair, paced by a {@linkcode FakeClock}. */
+interface Rig {
+  session: StreamSession;
+  conn: Connection;
+  clock: FakeClock;
+  /** How the stream ended: `[reason, detail]` for each call of `onEnd`. */
+  ends: [StreamEndReason, string | undefined][];
+  /** Segments sent so far. */
+  sent: number;
+  /** Closes the server's end and removes the title's folder (for `finally`). */
+  close(): Promise<void>;
+  /** What the client's end received, once the server's end is closed. */
+  received(): Promise<Message[]>;
+}
+
+/** A stream of `title(durations)` at 240p with the default limits, not started yet. */
+async function rig(durations?: number[]): Promise<Rig> {
+  const { prepared, dir } = await title(durations);
   const { server, client } = await socketPair();
   const conn = new Connection(server);
   const clock = new FakeClock();
-  const ends: [StreamEndReason, string | undefined][] = [];
-  const session = new StreamSession(conn, {
-    streamId: 1,
-    requestId: 9,
-    prepared,
-    store: new SegmentStore(),
-    quality: 240,
-    maxUnackedBytes: DEFAULT_LIMITS.maxUnackedMediaBytes,
+  const rig: Rig = {
+    session: new StreamSession(conn, {
+      streamId: 1,
+      requestId: 9,
+      prepared,
+      store: new SegmentStore(),
+      quality: 240,
+      maxUnackedBytes: DEFAULT_LIMITS.maxUnackedMediaBytes,
+      clock,
+      onSegment: () => rig.sent++,
+      onEnd: (reason, detail) => rig.ends.push([reason, detail]),
+    }),
+    conn,
     clock,
-    onEnd: (reason, detail) => ends.push([reason, detail]),
-  });
+    ends: [],
+    sent: 0,
+    async close() {
+      conn.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+    async received() {
+      const messages = await readUntilEof(client);
+      client.close();
+      return messages;
+    },
+  };
+  return rig;
+}
+
+Deno.test("StreamSession ends a paused stream at the pause limit of its injected clock, not the wall clock's", async () => {
+  const { session, conn, clock, ends, close, received } = await rig();
   try {
     session.start();
     session.pause(); // the first segment was already chosen: it goes, then the stream holds
@@ -96,11 +132,9 @@ Deno.test("StreamSession ends a paused stream at the pause limit of its injected
     equal(session.phase, "ended");
     await conn.flush();
   } finally {
-    conn.close();
-    await Deno.remove(dir, { recursive: true });
+    await close();
   }
-  const messages = await readUntilEof(client);
-  client.close();
+  const messages = await received();
   const control = messages.filter((m) => m.type !== "media" && m.type !== "segment");
   deepEqual(
     control.map((m) => m.type === "stream-end" ? `${m.type} ${m.reason} ${m.code}` : m.type),
@@ -112,52 +146,35 @@ Deno.test("StreamSession ends a paused stream at the pause limit of its injected
 Deno.test("StreamSession paces by its injected clock: a segment beyond the lead waits for that clock, then goes", async () => {
   // Segments at 0, 2, 4, 6 and 1,006 s: the last is due after 1,000 s of playback, which only
   // the fake clock can reach within the test.
-  const { prepared, dir } = await title([2, 2, 2, 1_000, 2]);
-  const { server, client } = await socketPair();
-  const conn = new Connection(server);
-  const clock = new FakeClock();
-  const ends: StreamEndReason[] = [];
-  let sent = 0;
-  const session = new StreamSession(conn, {
-    streamId: 1,
-    requestId: 9,
-    prepared,
-    store: new SegmentStore(),
-    quality: 240,
-    maxUnackedBytes: DEFAULT_LIMITS.maxUnackedMediaBytes,
-    clock,
-    onSegment: () => sent++,
-    onEnd: (reason) => ends.push(reason),
-  });
+  const stream = await rig([2, 2, 2, 1_000, 2]);
+  const { session, conn, clock, ends } = stream;
   const reaches = async (what: string, check: () => boolean) => {
     // Real time only bounds the wait for file reads and socket writes; the pacing is the fake's.
     await until(async () => (await clock.advance(0), check()), { ms: WAIT_MS, what });
   };
   try {
     session.start();
-    await reaches("segments 0 and 1 fill the pipeline", () => sent === 2);
+    await reaches("segments 0 and 1 fill the pipeline", () => stream.sent === 2);
     equal(session.phase, "draining");
     session.ack(0, 0); // playback starts at 0 ms on the fake clock
     session.ack(0, 1);
-    await reaches("segments 2 and 3 go within the 6 s lead", () => sent === 4);
+    await reaches("segments 2 and 3 go within the 6 s lead", () => stream.sent === 4);
     session.ack(0, 2);
     session.ack(0, 3);
     await reaches("segment 4 (1,006 s) waits for the lead", () => session.phase === "leading");
     await clock.advance(999_999);
     equal(session.phase, "leading");
-    equal(sent, 4, "not before the fake clock reaches 1,000 s of playback");
+    equal(stream.sent, 4, "not before the fake clock reaches 1,000 s of playback");
     await clock.advance(1);
     await reaches("segment 4 goes at 1,000 s, and the title ends", () => ends.length > 0);
-    equal(sent, 5);
-    deepEqual(ends, ["finished"]);
+    equal(stream.sent, 5);
+    deepEqual(ends.map(([reason]) => reason), ["finished"]);
     equal(session.phase, "ended");
     await conn.flush();
   } finally {
-    conn.close();
-    await Deno.remove(dir, { recursive: true });
+    await stream.close();
   }
-  const messages = await readUntilEof(client);
-  client.close();
+  const messages = await stream.received();
   deepEqual(
     messages.filter((m) => m.type === "segment").map((m) => m.type === "segment" && m.index),
     [0, 1, 2, 3, 4],
