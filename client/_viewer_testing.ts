@@ -136,6 +136,8 @@ export class FakePlayer implements Player {
   killed = false;
   ended = false;
   taking = true;
+  /** What {@linkcode FakePlayer.failure} says once it exited. */
+  failed?: string;
   #waiting: (() => void)[] = [];
   #exit!: (code: number) => void;
   readonly exited: Promise<number>;
@@ -159,6 +161,9 @@ export class FakePlayer implements Player {
   end(): Promise<void> {
     this.ended = true;
     return Promise.resolve();
+  }
+  failure(): string | undefined {
+    return this.failed;
   }
   /** The player shows the last frame and exits (after end()). */
   exit(code = 0): void {

@@ -32,7 +32,7 @@ import {
 export { isMpv } from "./mpv_command.ts";
 
 /** How long mpv may take to open its IPC socket, ms. */
-export const MPV_START_TIMEOUT_MS = 15_000;
+export const MPV_START_TIMEOUT_MS = 30_000;
 
 /** How long an mpv whose input ended waits for the next one before it closes its window, ms. */
 export const MPV_IDLE_CLOSE_MS = 3_000;
@@ -55,6 +55,8 @@ class MpvHost {
   #idleTimer?: ReturnType<typeof setTimeout>;
   #fifos = 0;
   gone = false;
+  /** Why it was ended without being asked to (its IPC never opened). */
+  failure?: string;
   /** Resolves once mpv exited. */
   readonly exited: Promise<number>;
 
@@ -75,7 +77,10 @@ class MpvHost {
       return s.code;
     });
     this.#connected = this.#connect();
-    this.#connected.catch(() => this.kill());
+    this.#connected.catch((error) => {
+      this.failure = (error as Error).message;
+      return this.kill();
+    });
   }
 
   async #connect(): Promise<void> {
@@ -276,6 +281,7 @@ class MpvPlayer implements Player {
   #paused: boolean;
   #shown = false;
   #exit!: (code: number) => void;
+  #failure?: string;
   /** Resolves when its input ended on screen, it was replaced or killed, or mpv exited. */
   readonly exited: Promise<number>;
 
@@ -292,8 +298,9 @@ class MpvPlayer implements Player {
 
   /** Loads the input into mpv once; resolves with the pipe's writer, null when it failed. */
   #load(): Promise<WritableStreamDefaultWriter<Uint8Array> | null> {
-    this.#writer ??= this.#open().catch(() => {
-      // mpv refused the input or is gone: the viewer sees the player exit.
+    this.#writer ??= this.#open().catch((error) => {
+      // mpv refused the input or is gone: the viewer sees the player exit, and why.
+      this.#failure = this.#host.failure ?? (error as Error).message;
       this.#exit(1);
       return null;
     });
@@ -330,6 +337,11 @@ class MpvPlayer implements Player {
   }
 
   /** Writes into its pipe (the first bytes once its timestamp is known); false once it is gone. */
+  /** Why its input ended on its own: mpv refused it, or never opened its IPC. */
+  failure(): string | undefined {
+    return this.#failure ?? this.#host.failure;
+  }
+
   async write(data: Uint8Array): Promise<boolean> {
     if (this.#done) return false;
     let chunks = [data];

@@ -40,6 +40,11 @@ export interface Player {
   /** What a validating player counted; none for a real player. */
   readonly stats?: PlayerStats;
   /**
+   * Why it ended on its own, in a few words (its last error line, its exit code, a refused
+   * start), once it exited; undefined when it ended well or was ended.
+   */
+  failure?(): string | undefined;
+  /**
    * Seconds into its input of the frame on screen, when the player can tell (mpv over its IPC);
    * undefined before its first frame or when it cannot.
    */
@@ -351,7 +356,11 @@ export const PLAYER_KILL_GRACE_MS = 2_000;
  * @returns The process.
  * @throws {PeerstreamError} When the player cannot be started.
  */
-export function spawnPlayer(args: string[], stdin: "piped" | "null"): Deno.ChildProcess {
+export function spawnPlayer(
+  args: string[],
+  stdin: "piped" | "null",
+  stderr: "piped" | "null" = "null",
+): Deno.ChildProcess {
   // A program that is not there fails to spawn here, not later inside the guard.
   const command = findExecutable(args[0]) === null ? args : [...orphanGuard(), ...args];
   try {
@@ -359,7 +368,7 @@ export function spawnPlayer(args: string[], stdin: "piped" | "null"): Deno.Child
       args: command.slice(1),
       stdin,
       stdout: "null",
-      stderr: "null",
+      stderr,
     }).spawn();
   } catch (error) {
     throw new PeerstreamError(
@@ -374,8 +383,13 @@ export function spawnPlayer(args: string[], stdin: "piped" | "null"): Deno.Child
 export class PlayerProcess implements Player {
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #name: string;
   #inputClosed = false;
   #gone = false;
+  #killed = false;
+  #code = 0;
+  /** The player's last line on stderr (ffplay is told to print errors only). */
+  #lastWords = "";
   /** Resolves with the player's exit code. */
   readonly exited: Promise<number>;
 
@@ -386,12 +400,35 @@ export class PlayerProcess implements Player {
    * @throws {PeerstreamError} When the player cannot be started.
    */
   constructor(args: string[]) {
-    this.#child = spawnPlayer(args, "piped");
+    this.#child = spawnPlayer(args, "piped", "piped");
+    this.#name = args[0];
     this.#writer = this.#child.stdin.getWriter();
-    this.exited = this.#child.status.then((s) => {
+    const said = this.#listen(this.#child.stderr);
+    this.exited = this.#child.status.then(async (s) => {
       this.#gone = true;
+      this.#code = s.code;
+      await said;
       return s.code;
     });
+  }
+
+  /** Why it ended on its own: its exit code and last error line; undefined when it was ended. */
+  failure(): string | undefined {
+    if (!this.#gone || this.#killed || this.#code === 0) return undefined;
+    const words = this.#lastWords === "" ? "" : `: ${this.#lastWords}`;
+    return `${this.#name} exited with code ${this.#code}${words}`;
+  }
+
+  /** Keeps the last line the player said, bounded, until its stderr ends. */
+  async #listen(stderr: ReadableStream<Uint8Array>) {
+    try {
+      for await (const text of stderr.pipeThrough(new TextDecoderStream())) {
+        const lines = text.split(/\r?\n|\r/).map((l) => l.trim()).filter((l) => l !== "");
+        if (lines.length > 0) this.#lastWords = lines[lines.length - 1].slice(0, 200);
+      }
+    } catch {
+      // The pipe broke with the process: what was said stays.
+    }
   }
 
   /** The player's process id. */
@@ -423,6 +460,7 @@ export class PlayerProcess implements Player {
    * default video output under Xvfb does); resolves once it exited.
    */
   async kill(): Promise<void> {
+    this.#killed = true;
     if (!this.#inputClosed) {
       this.#inputClosed = true;
       this.#writer.close().catch(() => {});

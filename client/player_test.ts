@@ -355,6 +355,26 @@ Deno.test("PlayerProcess.write() returns false for a player that exited or close
   await deadline(closed.kill());
 });
 
+Deno.test("PlayerProcess.failure() says the exit code and the last error line of a player that failed on its own, nothing when it ended well or was ended", async () => {
+  const failed = new PlayerProcess([
+    "sh",
+    "-c",
+    "printf 'first\\n' >&2; printf 'Failed to open display\\r\\n' >&2; exit 3",
+  ]);
+  equal(failed.failure(), undefined, "nothing to say while it runs");
+  equal(await failed.exited, 3);
+  equal(failed.failure(), "sh exited with code 3: Failed to open display");
+  const silent = new PlayerProcess(["sh", "-c", "exit 4"]);
+  await silent.exited;
+  equal(silent.failure(), "sh exited with code 4");
+  const well = new PlayerProcess(["sh", "-c", "echo noise >&2; exit 0"]);
+  await well.exited;
+  equal(well.failure(), undefined);
+  const ended = new PlayerProcess(["sh", "-c", "echo waiting >&2; exec sleep 30"]);
+  await ended.kill();
+  equal(ended.failure(), undefined, "ended by the viewer, not a failure");
+});
+
 Deno.test("PlayerProcess throws PeerstreamError when the player cannot start", () => {
   throws(() => new PlayerProcess(["/nonexistent/player", "-"]), (error: unknown) => {
     ok(error instanceof PeerstreamError, String(error));

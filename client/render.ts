@@ -253,7 +253,14 @@ export function renderViewerEvent(
     case "stopped":
       return { out: [..._stats(event.stats), `* stopped "${safe(event.title)}"`], err: [] };
     case "player-closed":
-      return { out: ["* player closed; stopping"], err: [] };
+      return {
+        out: [
+          event.why === undefined
+            ? "* player closed; stopping"
+            : `* player closed (${safe(event.why)}); stopping`,
+        ],
+        err: [],
+      };
     case "failed":
       return { out: _stats(event.stats), err: [renderError(event.message, style)] };
     case "held":

@@ -1,6 +1,6 @@
 import { equal } from "node:assert/strict";
 import { displayWidth } from "../protocol/text.ts";
-import { renderVideos, renderWhoLine } from "./render.ts";
+import { renderVideos, renderViewerEvent, renderWhoLine } from "./render.ts";
 
 Deno.test("renderVideos() and renderWhoLine() line up columns after wide characters", () => {
   const base = {
@@ -19,5 +19,19 @@ Deno.test("renderVideos() and renderWhoLine() line up columns after wide charact
   equal(
     displayWidth(who[0].slice(0, who[0].indexOf(" ab"))),
     displayWidth(who[1].slice(0, who[1].indexOf(" ab"))),
+  );
+});
+
+Deno.test("renderViewerEvent() says why the player closed when it failed, escaped", () => {
+  const closed = (why?: string) =>
+    renderViewerEvent({ kind: "player-closed", title: "t", ...(why ? { why } : {}) }).out;
+  equal(closed().join(), "* player closed; stopping");
+  equal(
+    closed("mpv did not open its IPC socket within 30000 ms").join(),
+    "* player closed (mpv did not open its IPC socket within 30000 ms); stopping",
+  );
+  equal(
+    closed("ffplay exited with code 1: \x1b[2Jgone").join(),
+    "* player closed (ffplay exited with code 1: \\x1b[2Jgone); stopping",
   );
 });

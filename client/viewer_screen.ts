@@ -342,7 +342,8 @@ export class ViewerScreen {
       this.#emit({ kind: "finished", title, stats: epoch.player?.stats });
       return;
     }
-    this.#emit({ kind: "player-closed", title });
+    const why = epoch.player?.failure?.();
+    this.#emit({ kind: "player-closed", title, ...(why === undefined ? {} : { why }) });
     const stopped = this.runs(watch) ? this.#session.stop().catch(() => {}) : Promise.resolve();
     this.#held = false;
     stopped.then(() => this.#emit({ kind: "stopped", title }));

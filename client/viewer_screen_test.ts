@@ -110,6 +110,21 @@ Deno.test("Viewer stops the stream when the player is closed early", async () =>
   equal(viewer.state, "idle");
 });
 
+Deno.test("Viewer says why the player closed when it failed on its own", async () => {
+  const { session, players, viewer, events } = setup();
+  await viewer.play("testcard", 240);
+  session.segment(0);
+  await settle();
+  players[0].failed = "mpv did not open its IPC socket within 30000 ms";
+  players[0].exit(1);
+  await settle();
+  deepEqual(events.find((e) => e.kind === "player-closed"), {
+    kind: "player-closed",
+    title: "testcard",
+    why: "mpv did not open its IPC socket within 30000 ms",
+  });
+});
+
 Deno.test("Viewer's clock waits at what a player that stopped reading has taken", async () => {
   const { session, players, viewer, clock } = setup();
   await viewer.play("testcard", 720);

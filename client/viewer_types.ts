@@ -43,7 +43,7 @@ export type ViewerEvent =
   /** STOP took effect. */
   | { kind: "stopped"; title: string; stats?: PlayerStats }
   /** The player exited before the end (its window was closed): the stream is stopped. */
-  | { kind: "player-closed"; title: string }
+  | { kind: "player-closed"; title: string; why?: string }
   /** The stream failed (server error, no player, a server ignoring the hold). */
   | { kind: "failed"; title: string; message: string; stats?: PlayerStats }
   /** The player stopped taking the video (paused in its own window, or too slow): held. */
