@@ -20,6 +20,7 @@ import {
   ROOM_LIMITS,
   type RoomState,
 } from "../../protocol/room_chain.ts";
+import { MAX_ROOMS_LISTED } from "../../protocol/room_messages.ts";
 import type { RoomRecord, RoomStorage } from "./room_store.ts";
 
 /** The bounds of rooms (design: docs/protocol-v3.md "Limits"). */
@@ -337,7 +338,8 @@ export class Rooms {
       ...this.#memberOf.get(name) ?? [],
       ...this.#invitedTo.get(name) ?? [],
     ]);
-    return [...ids].map((id) => {
+    // Within what one `rooms` message lists (limits raised through PEERSTREAM_LIMITS aside).
+    return [...ids].slice(0, MAX_ROOMS_LISTED).map((id) => {
       const { name: roomName, state } = this.#rooms.get(id)!;
       return { room: id, name: roomName, seq: state.seq, head: state.head };
     });
