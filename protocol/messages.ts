@@ -64,6 +64,7 @@ import type {
   RoomCreateMessage,
   RoomEntriesMessage,
   RoomSendMessage,
+  RoomSentMessage,
   RoomsMessage,
 } from "./room_messages.ts";
 
@@ -74,6 +75,7 @@ export type {
   RoomCreateMessage,
   RoomEntriesMessage,
   RoomSendMessage,
+  RoomSentMessage,
   RoomsMessage,
   RoomSummary,
 } from "./room_messages.ts";
@@ -172,6 +174,7 @@ export type ServerMessage =
   | QueuedMessage
   | ExpiredMessage
   | RoomEntriesMessage
+  | RoomSentMessage
   | RoomsMessage
   | PingMessage
   | PongMessage

@@ -195,6 +195,17 @@ const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
     { type: "room-entries", re: 3, room: ROOM, entries: ["cGVlcg==", "cGVlcnM="] },
     { type: "room-entries", room: ROOM, entries: [] },
   ],
+  "room-sent": [
+    { type: "room-sent", re: 4, room: ROOM, relayed: [], queued: [], refused: [] },
+    {
+      type: "room-sent",
+      re: 5,
+      room: ROOM,
+      relayed: ["bob"],
+      queued: [{ name: "carol", qseq: 7 }],
+      refused: [{ name: "dave", code: "QUEUE_FULL", message: 'Cannot queue for "dave"' }],
+    },
+  ],
   rooms: [
     { type: "rooms", rooms: [] },
     { type: "rooms", rooms: [{ room: ROOM, name: "club", seq: 4, head: "A".repeat(43) + "=" }] },

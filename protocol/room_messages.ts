@@ -6,13 +6,27 @@
  * @module
  */
 
-import { arrayOf, type Check, id, name, object, optional, uint } from "./messages_checks.ts";
+import type { ErrorCode } from "./errors.ts";
+import {
+  arrayOf,
+  type Check,
+  errorCode,
+  id,
+  name,
+  object,
+  optional,
+  str,
+  TEXT_MAX,
+  uint,
+} from "./messages_checks.ts";
 import { isRoomId, MAX_ENTRY_B64 } from "./room_chain.ts";
 
 /** Most entries in one `room-entries`: a longer chain comes in several (ask again `from` the next). */
 export const MAX_ENTRIES_PER_MESSAGE = 256;
 /** Most rooms in `rooms`: 50 rooms a person is in plus 50 pending invites, with room to grow. */
 export const MAX_ROOMS_LISTED = 1000;
+/** Most names in each list of `room-sent`: a room's members (100 by default) with room to grow. */
+export const MAX_ROOM_MEMBERS_LISTED = 1000;
 
 /** Creates a room: its `create` entry, signed by the creator. */
 export interface RoomCreateMessage {
@@ -74,6 +88,24 @@ export interface RoomSendMessage {
   body: Uint8Array;
 }
 
+/**
+ * The answer to `room-send`: whom the one upload was relayed to (each confirms it later with
+ * `delivered`, `re` and `to`), whom it was queued for (offline; `delivered` with `qseq` once they
+ * open it), and whom it could not reach and why (a full queue or inbox, an ephemeral name that
+ * is offline), so that no member is dropped silently. The sender is in none of the lists.
+ */
+export interface RoomSentMessage {
+  type: "room-sent";
+  re: number;
+  room: string;
+  /** Members online it went to. */
+  relayed: string[];
+  /** Members offline it waits for, and its place in each one's queue. */
+  queued: { name: string; qseq: number }[];
+  /** Members it could not reach, with the code and words of why. */
+  refused: { name: string; code: ErrorCode; message: string }[];
+}
+
 /** A room id: 22 base64url characters. */
 export const roomId: Check = (value: unknown, field: string): void => {
   if (!isRoomId(value)) {
@@ -112,6 +144,16 @@ export const ROOM_SERVER_SPECS = {
     room: roomId,
     entries: arrayOf(entryB64, MAX_ENTRIES_PER_MESSAGE),
     name: optional(name),
+  },
+  "room-sent": {
+    re: id,
+    room: roomId,
+    relayed: arrayOf(name, MAX_ROOM_MEMBERS_LISTED),
+    queued: arrayOf(object({ name, qseq: id }), MAX_ROOM_MEMBERS_LISTED),
+    refused: arrayOf(
+      object({ name, code: errorCode, message: str(TEXT_MAX * 4) }),
+      MAX_ROOM_MEMBERS_LISTED,
+    ),
   },
   rooms: {
     rooms: arrayOf(

@@ -3,7 +3,7 @@ import { type Frame, FrameType } from "./frame.ts";
 import { decodeMessage, encodeMessage } from "./messages.ts";
 import { FrameDecoder } from "./frame.ts";
 import { MAX_ENTRY_B64 } from "./room_chain.ts";
-import { MAX_ENTRIES_PER_MESSAGE } from "./room_messages.ts";
+import { MAX_ENTRIES_PER_MESSAGE, MAX_ROOM_MEMBERS_LISTED } from "./room_messages.ts";
 
 const ROOM = "AAAAAAAAAAAAAAAAAAAAAA";
 const HEAD = "A".repeat(43) + "=";
@@ -26,6 +26,15 @@ Deno.test("decodeMessage() takes room messages with fields exactly at their limi
     { type: "room-entries", re: 9, room: ROOM, entries: [] },
     { type: "room-entries", room: ROOM, entries: ["cGVlcg=="], name: "n".repeat(64) },
     { type: "rooms", rooms: [{ room: ROOM, name: "club", seq: 0, head: HEAD }] },
+    {
+      type: "room-sent",
+      re: 3,
+      room: ROOM,
+      relayed: Array(MAX_ROOM_MEMBERS_LISTED).fill("bob"),
+      queued: [{ name: "carol", qseq: 1 }],
+      refused: [{ name: "dave", code: "QUEUE_FULL", message: "x".repeat(2048) }],
+    },
+    { type: "room-sent", re: 3, room: ROOM, relayed: [], queued: [], refused: [] },
   ];
   for (const message of table) deepEqual(decodeMessage(control(message)), message);
 });
@@ -63,6 +72,35 @@ Deno.test("decodeMessage() refuses room messages one past a limit or of the wron
       /rooms\[0\]\.head/,
     ],
     [{ type: "room-send", id: 0, room: ROOM }, TypeError, /needs a binary body/],
+    [
+      {
+        type: "room-sent",
+        re: 1,
+        room: ROOM,
+        relayed: Array(MAX_ROOM_MEMBERS_LISTED + 1).fill("bob"),
+        queued: [],
+        refused: [],
+      },
+      RangeError,
+      /more than 1000 items/,
+    ],
+    [
+      { type: "room-sent", re: 1, room: ROOM, relayed: [], queued: [{ name: "c" }], refused: [] },
+      TypeError,
+      /queued\[0\]\.qseq/,
+    ],
+    [
+      {
+        type: "room-sent",
+        re: 1,
+        room: ROOM,
+        relayed: [],
+        queued: [],
+        refused: [{ name: "d", code: "NO_SUCH_CODE", message: "" }],
+      },
+      TypeError,
+      /refused\[0\]\.code/,
+    ],
   ];
   for (const [message, error, pattern] of table) {
     throws(() => decodeMessage(control(message)), (e: unknown) => {

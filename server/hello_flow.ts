@@ -17,6 +17,7 @@ import { closeAfterFlush, type ServerClient } from "./member.ts";
 import type { ServerLog } from "./ops/server_log.ts";
 import type { ServerStats } from "./ops/server_stats.ts";
 import { type Replies, requestIdOf } from "./replies.ts";
+import { type RoomContext, sendRoomsList } from "./room_requests.ts";
 
 /** Options for {@linkcode HelloFlow}. */
 export interface HelloFlowOptions {
@@ -41,6 +42,8 @@ export interface HelloFlowOptions {
   nameSaver?: NameSaver;
   /** Told when a client is registered, before its welcome is sent. */
   registered: (client: ServerClient) => void;
+  /** The rooms now, listed to each client right after its `welcome`; none in cluster mode. */
+  rooms?: () => RoomContext | undefined;
 }
 
 /** The handshake of a connection after the server's greeting. */
@@ -137,6 +140,8 @@ export class HelloFlow {
       maxSealedBytes: this.#options.limits.maxSealedBytes,
       ...(welcome.unreachable.length > 0 ? { unreachable: welcome.unreachable } : {}),
     });
+    // Before what waited for it offline: a queued room message finds its room's head known.
+    sendRoomsList(client, this.#options.rooms?.());
     const log = this.#options.log;
     log.line(
       `join #${client.id} ${log.name(hello.name)} key ${hello.fingerprint.slice(0, 16)}${

@@ -90,6 +90,7 @@ export class Members {
       ...options,
       replies: this.#replies,
       registered: (client) => this.#greeting.delete(client),
+      rooms: () => options.context().rooms,
     });
   }
 
@@ -244,7 +245,9 @@ export class Members {
       return undefined;
     }
     try {
-      dispatch(client, message, this.#options.context());
+      const pending = dispatch(client, message, this.#options.context());
+      // A room change awaits its signature check; its refusal is answered like a throw.
+      return pending?.catch((error) => this.#replies.fail(client, message, error));
     } catch (error) {
       this.#replies.fail(client, message, error);
     }
