@@ -136,8 +136,9 @@ export const ROOM_LIMITS: Readonly<Required<RoomLimits>> = { maxMembers: 100, ma
 export interface ApplyOptions extends RoomLimits {
   /**
    * The fingerprint ({@linkcode KeyPins.sign}) of the key the entry's signature was verified with.
-   * `accept` and `decline` are refused without it, or when it is not the key the invite pinned;
-   * `create` when it is not the key the entry pins.
+   * Every entry must be signed by the key the chain pins for its author: `create` by the key it
+   * pins, `accept` and `decline` by the key the invite pinned, any other by the member's pinned
+   * key. Without it every entry is refused.
    */
   signedBy?: string;
 }
@@ -331,7 +332,8 @@ export async function keyPins(keys: PublicKeysText): Promise<KeyPins> {
 
 /**
  * Applies one entry to a room's state, enforcing the op table: seq and `prev` continuity, who may
- * make each op, `accept` signed by the key the invite pinned, an owner who hands over before
+ * make each op, each entry signed by the key the chain pins for its author (`accept` by the key
+ * the invite pinned), an owner who hands over before
  * leaving, and the limits. The signature itself is checked by the caller ({@linkcode verifyEntry})
  * with the author's key as it knows it, whose fingerprint it passes as `signedBy`.
  *
@@ -387,7 +389,7 @@ const OPS: Record<RoomOp, OpRule> = {
     throw invalid(`room ${state.room} already exists; "create" must be entry 0`);
   },
   invite: (state, entry, options) => {
-    requireMember(state, entry);
+    requireMember(state, entry, options);
     if (state.settings.invite === "owner" && entry.author !== state.owner) {
       throw notAllowed(entry, `only the owner "${state.owner}" may invite in this room`);
     }
@@ -422,8 +424,8 @@ const OPS: Record<RoomOp, OpRule> = {
     invitees.delete(entry.author);
     return { ...state, invitees };
   },
-  leave: (state, entry) => {
-    requireMember(state, entry);
+  leave: (state, entry, options) => {
+    requireMember(state, entry, options);
     if (entry.author === state.owner) {
       throw notAllowed(entry, "the owner must hand the room over first; use HANDOVER");
     }
@@ -431,20 +433,20 @@ const OPS: Record<RoomOp, OpRule> = {
     members.delete(entry.author);
     return { ...state, members };
   },
-  remove: (state, entry) => {
-    requireOwner(state, entry);
+  remove: (state, entry, options) => {
+    requireOwner(state, entry, options);
     requireSubjectMember(state, entry);
     const members = new Map(state.members);
     members.delete(entry.subject);
     return { ...state, members };
   },
-  handover: (state, entry) => {
-    requireOwner(state, entry);
+  handover: (state, entry, options) => {
+    requireOwner(state, entry, options);
     requireSubjectMember(state, entry);
     return { ...state, owner: entry.subject };
   },
-  settings: (state, entry) => {
-    requireOwner(state, entry);
+  settings: (state, entry, options) => {
+    requireOwner(state, entry, options);
     return { ...state, settings: entry.settings! };
   },
 };
@@ -470,17 +472,21 @@ function applyCreate(hashed: HashedEntry, options: ApplyOptions): RoomState {
   };
 }
 
-function requireMember(state: RoomState, entry: RoomEntry): void {
-  if (!state.members.has(entry.author)) {
+function requireMember(state: RoomState, entry: RoomEntry, options: ApplyOptions): void {
+  const pins = state.members.get(entry.author);
+  if (pins === undefined) {
     throw new PeerstreamError(
       "NOT_A_MEMBER",
       `Cannot ${entry.op} in room ${state.room} at ${entry.seq}: "${entry.author}" is not a member`,
     );
   }
+  if (options.signedBy !== pins.sign) {
+    throw notAllowed(entry, `it is not signed by the key the chain pins for "${entry.author}"`);
+  }
 }
 
-function requireOwner(state: RoomState, entry: RoomEntry): void {
-  requireMember(state, entry);
+function requireOwner(state: RoomState, entry: RoomEntry, options: ApplyOptions): void {
+  requireMember(state, entry, options);
   if (entry.author !== state.owner) {
     throw notAllowed(entry, `only the owner "${state.owner}" may ${entry.op}`);
   }

@@ -388,6 +388,24 @@ Deno.test("applyEntry() refuses each op to whoever the table does not give it", 
       ["NOT_ALLOWED", "not signed by the key the invite pinned"],
       { signedBy: "" },
     ],
+    [
+      "invite signed by another key than the member's pinned one",
+      withBob,
+      bob,
+      {
+        op: "invite",
+        subject: "carol",
+        keys: carol.pins,
+      },
+      ["NOT_ALLOWED", 'not signed by the key the chain pins for "bob"'],
+      {
+        signedBy: dave.pins.sign,
+      },
+    ],
+    ["remove without a verified signer", withBob, alice, { op: "remove", subject: "bob" }, [
+      "NOT_ALLOWED",
+      "not signed by the key the chain pins",
+    ], { signedBy: undefined }],
     ["leave by the owner", withBob, alice, { op: "leave", subject: "alice" }, [
       "NOT_ALLOWED",
       "hand the room over first",

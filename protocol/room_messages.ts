@@ -60,6 +60,11 @@ export interface RoomEntriesMessage {
   room: string;
   /** Signed entries, base64, consecutive; at most {@linkcode MAX_ENTRIES_PER_MESSAGE}. */
   entries: string[];
+  /**
+   * The room's display name: with a push, so that someone just invited (who got no `rooms` line
+   * for it) can show it; optional, the client keeps what it learnt before when it is absent.
+   */
+  name?: string;
 }
 /** A room a person is in or invited to, as `rooms` lists it. */
 export interface RoomSummary {
@@ -138,6 +143,7 @@ export const ROOM_SERVER_SPECS = {
     re: optional(id),
     room: roomId,
     entries: arrayOf(entryB64, MAX_ENTRIES_PER_MESSAGE),
+    name: optional(name),
   },
   "room-sent": {
     re: id,

@@ -24,6 +24,7 @@ Deno.test("decodeMessage() takes room messages with fields exactly at their limi
       entries: Array(MAX_ENTRIES_PER_MESSAGE).fill("cGVlcg=="),
     },
     { type: "room-entries", re: 9, room: ROOM, entries: [] },
+    { type: "room-entries", room: ROOM, entries: ["cGVlcg=="], name: "n".repeat(64) },
     { type: "rooms", rooms: [{ room: ROOM, name: "club", seq: 0, head: HEAD }] },
     {
       type: "room-sent",

@@ -162,7 +162,8 @@ export class Rooms {
         // The signature was verified when the entry was stored: the key it pins is the signer.
         const signedBy = room === undefined
           ? hashed.entry.keys?.sign
-          : room.state.invitees.get(hashed.entry.author)?.keys.sign;
+          : room.state.invitees.get(hashed.entry.author)?.keys.sign ??
+            room.state.members.get(hashed.entry.author)?.sign;
         // Limits that tightened since keep what was stored.
         const state = applyEntry(room?.state, hashed, { signedBy, maxMembers: Infinity });
         if (room === undefined) {
