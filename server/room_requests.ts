@@ -72,6 +72,7 @@ export function roomRequest(
         type: "room-entries",
         re: message.id,
         room: message.room,
+        name: rooms.rooms.get(message.room)!.name,
         entries: entries.slice(0, MAX_ENTRIES_PER_MESSAGE),
       });
       return;
@@ -115,6 +116,7 @@ async function changeRoom(
     type: "room-entries",
     re: message.id,
     room: change.room,
+    name: change.name,
     entries: [change.entry],
   });
   pushChange(change, { except: client.name!, ctx, rooms });
@@ -133,6 +135,7 @@ function pushChange(
     options.rooms.connectionOf(name)?.conn.send({
       type: "room-entries",
       room: change.room,
+      name: change.name,
       entries: [change.entry],
     });
   }

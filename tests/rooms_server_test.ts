@@ -140,7 +140,9 @@ Deno.test("rooms: create, invite, accept, remove and handover are pushed to memb
     const chain = new Chain();
     await create(chain, alice);
     await invite(chain, alice, bob);
-    await pushed(bob, chain.entries[1]);
+    // The push names the room, so that bob, just invited, can show it.
+    const invited = await pushed(bob, chain.entries[1]);
+    equal(invited.type === "room-entries" && invited.name, "club");
     await change(chain, bob, await chain.sign(bob, { op: "accept" }));
     await pushed(alice, chain.entries[2]);
     await invite(chain, bob, carol);
@@ -173,6 +175,7 @@ Deno.test("rooms: create, invite, accept, remove and handover are pushed to memb
       type: "room-entries",
       re: (answer as { re: number }).re,
       room: ROOM,
+      name: "club",
       entries: chain.entries,
     });
     // The new owner may act as one: bob removes alice after the restart.

@@ -95,6 +95,8 @@ export interface Pinned {
 export interface RoomChange {
   /** The room id. */
   room: string;
+  /** The room's display name (sent with the entry, so that someone just invited can show it). */
+  name: string;
   /** The signed entry, base64 as on the wire. */
   entry: string;
   /**
@@ -272,6 +274,7 @@ export class Rooms {
     this.#reindex(entry.room, undefined, state);
     return {
       room: entry.room,
+      name,
       entry: text,
       audience: [{ name: entry.author, sign: checked.signedBy }],
     };
@@ -311,7 +314,7 @@ export class Rooms {
     room.state = state;
     room.entries.push(text);
     room.bytes += text.length;
-    return { room: entry.room, entry: text, audience: [...audience.values()] };
+    return { room: entry.room, name: room.name, entry: text, audience: [...audience.values()] };
   }
 
   /**
