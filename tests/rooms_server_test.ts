@@ -546,6 +546,15 @@ Deno.test("rooms: someone who takes a member's freed name with another key is no
     equal(error(await roomSend(impostor, new Uint8Array([2]))).code, "NOT_A_MEMBER");
     const chainAsked = await request(impostor, { type: "room-chain", room: ROOM, from: 0 });
     equal(error(chainAsked).code, "NOT_A_MEMBER");
+    // Nor may they act as bob in the chain: a leave signed with their own key is refused.
+    const leave = await chain.sign(impostor, { op: "leave" });
+    const refused = error(
+      await request(impostor, { type: "room-change", room: ROOM, entry: leave }),
+    );
+    deepEqual([refused.code, refused.message.includes("the key the chain pins")], [
+      "NOT_ALLOWED",
+      true,
+    ]);
     // A later change is not pushed to the impostor either; a 1:1 message to "bob" closes the
     // window (it is for whoever holds the name).
     await change(chain, alice, await chain.sign(alice, { op: "remove", subject: "bob" }));
