@@ -71,6 +71,7 @@ export function roomRequest(
         room: message.room,
         entries: rooms.rooms.entries(message.room, { asker: client.name!, from: message.from })
           .slice(0, MAX_ENTRIES_PER_MESSAGE),
+        ...nameOf(message.room, rooms),
       });
       return;
     case "room-send":
@@ -113,6 +114,7 @@ async function changeRoom(
     re: message.id,
     room: change.room,
     entries: [change.entry],
+    ...nameOf(change.room, rooms),
   });
   pushChange(change, { except: client.name!, rooms });
 }
@@ -125,8 +127,16 @@ function pushChange(change: RoomChange, options: { except: string; rooms: RoomCo
       type: "room-entries",
       room: change.room,
       entries: [change.entry],
+      // An invitee learns the room's name here: no rooms list has named it to them yet.
+      ...nameOf(change.room, options.rooms),
     });
   }
+}
+
+/** The room's display name, as `room-entries` carries it. */
+function nameOf(room: string, rooms: RoomContext): { name?: string } {
+  const name = rooms.rooms.get(room)?.name;
+  return name === undefined ? {} : { name };
 }
 
 function roomSend(

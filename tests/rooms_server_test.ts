@@ -169,6 +169,7 @@ Deno.test("rooms: create, invite, accept, remove and handover are pushed to memb
       re: (answer as { re: number }).re,
       room: ROOM,
       entries: chain.entries,
+      name: "club",
     });
     // The new owner may act as one: bob removes alice after the restart.
     await change(chain, bob, await chain.sign(bob, { op: "remove", subject: "alice" }));
