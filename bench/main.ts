@@ -23,6 +23,7 @@ import { hostileWebScenario } from "./hostile_web.ts";
 import { joinStormScenario } from "./join_storm.ts";
 import { messagesScenario } from "./messages.ts";
 import { metricsScenario } from "./metrics.ts";
+import { roomsScenario } from "./rooms.ts";
 import { natsScenario } from "./nats.ts";
 import { nginxScenario } from "./nginx.ts";
 import { shapedScenario } from "./shaped.ts";
@@ -56,6 +57,7 @@ const SCENARIOS: Record<
   web: webScenario,
   metrics: metricsScenario,
   shaped: shapedScenario,
+  rooms: roomsScenario,
 };
 
 const HELP = `Usage: deno task bench [options]

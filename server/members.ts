@@ -90,7 +90,6 @@ export class Members {
       ...options,
       replies: this.#replies,
       registered: (client) => this.#greeting.delete(client),
-      rooms: () => options.context().rooms,
     });
   }
 

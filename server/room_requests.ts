@@ -7,6 +7,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { PeerstreamError } from "../protocol/errors.ts";
 import type {
   RoomChainMessage,
@@ -18,7 +19,7 @@ import type {
 import { MAX_ENTRIES_PER_MESSAGE } from "../protocol/room_messages.ts";
 import { quoted } from "../protocol/text.ts";
 import { checkRoomEntry } from "./community/room_entry_check.ts";
-import type { RoomChange, Rooms } from "./community/rooms.ts";
+import type { Pinned, RoomChange, Rooms } from "./community/rooms.ts";
 import type { DispatchContext } from "./dispatch_context.ts";
 import type { ServerClient } from "./member.ts";
 
@@ -64,16 +65,18 @@ export function roomRequest(
     case "room-create":
     case "room-change":
       return changeRoom(client, message, { ctx, rooms });
-    case "room-chain":
+    case "room-chain": {
+      const asker = pinnedClient(client, ctx);
+      const entries = rooms.rooms.entries(message.room, { asker, from: message.from });
       client.conn.send({
         type: "room-entries",
         re: message.id,
         room: message.room,
-        entries: rooms.rooms.entries(message.room, { asker: client.name!, from: message.from })
-          .slice(0, MAX_ENTRIES_PER_MESSAGE),
-        ...nameOf(message.room, rooms),
+        name: rooms.rooms.get(message.room)!.name,
+        entries: entries.slice(0, MAX_ENTRIES_PER_MESSAGE),
       });
       return;
+    }
     case "room-send":
       return roomSend(client, message, { ctx, rooms });
   }
@@ -113,30 +116,29 @@ async function changeRoom(
     type: "room-entries",
     re: message.id,
     room: change.room,
+    name: change.name,
     entries: [change.entry],
-    ...nameOf(change.room, rooms),
   });
-  pushChange(change, { except: client.name!, rooms });
+  pushChange(change, { except: client.name!, ctx, rooms });
 }
 
-/** Tells the other members and invitees online of an accepted change. */
-function pushChange(change: RoomChange, options: { except: string; rooms: RoomContext }) {
-  for (const name of change.audience) {
-    if (name === options.except) continue;
+/**
+ * Tells the other members and invitees online of an accepted change: each one whose name is held
+ * by the key the chain pinned for them (not by whoever took the name since).
+ */
+function pushChange(
+  change: RoomChange,
+  options: { except: string; ctx: DispatchContext; rooms: RoomContext },
+) {
+  for (const { name, sign } of change.audience) {
+    if (name === options.except || signPinOf(name, options.ctx) !== sign) continue;
     options.rooms.connectionOf(name)?.conn.send({
       type: "room-entries",
       room: change.room,
+      name: change.name,
       entries: [change.entry],
-      // An invitee learns the room's name here: no rooms list has named it to them yet.
-      ...nameOf(change.room, options.rooms),
     });
   }
-}
-
-/** The room's display name, as `room-entries` carries it. */
-function nameOf(room: string, rooms: RoomContext): { name?: string } {
-  const name = rooms.rooms.get(room)?.name;
-  return name === undefined ? {} : { name };
 }
 
 function roomSend(
@@ -154,7 +156,7 @@ function roomSend(
       }: ${body.length} bytes exceeds the ${ctx.limits.maxSealedBytes}-byte limit`,
     );
   }
-  const members = rooms.rooms.membersFor(message.room, client.name!);
+  const members = rooms.rooms.membersFor(message.room, pinnedClient(client, ctx));
   const answer: RoomSentMessage = {
     type: "room-sent",
     re: message.id,
@@ -163,8 +165,29 @@ function roomSend(
     queued: [],
     refused: [],
   };
-  for (const to of members) {
+  for (const [to, pins] of members) {
     if (to === client.name) continue;
+    const pin = signPinOf(to, ctx);
+    if (pin === undefined) {
+      answer.refused.push({
+        name: to,
+        code: "UNKNOWN_PEER",
+        message: `Not sent to ${quoted(to)}: this server does not know their keys now`,
+      });
+      continue;
+    }
+    if (pin !== pins.sign) {
+      // Someone else holds the name now (an ephemeral name taken again, a released one): what
+      // was sent to the member must not reach them, not even sealed.
+      answer.refused.push({
+        name: to,
+        code: "KEY_CHANGED",
+        message: `Not sent to ${
+          quoted(to)
+        }: the name is held by another key than the one the room pinned for them`,
+      });
+      continue;
+    }
     try {
       // One recipient of the one upload: relayed within the fair budgets, or queued if offline.
       const sent = ctx.community.send(client, {
@@ -195,7 +218,43 @@ function roomSend(
  * @param client The client, just welcomed.
  * @param rooms The server's rooms; nothing is sent without them (cluster mode).
  */
-export function sendRoomsList(client: ServerClient, rooms: RoomContext | undefined): void {
-  if (rooms === undefined || client.name === undefined) return;
-  client.conn.send({ type: "rooms", rooms: rooms.rooms.roomsOf(client.name) });
+export function sendRoomsList(
+  client: ServerClient,
+  parts: { rooms: RoomContext | undefined; ctx: DispatchContext },
+): void {
+  if (parts.rooms === undefined || client.name === undefined) return;
+  const rooms = parts.rooms.rooms.roomsOf(pinnedClient(client, parts.ctx));
+  client.conn.send({ type: "rooms", rooms });
+}
+
+/** A registered client as the rooms know people: its name and its signing key's fingerprint. */
+function pinnedClient(client: ServerClient, ctx: DispatchContext): Pinned {
+  return { name: client.name!, sign: signPinOf(client.name!, ctx) ?? "" };
+}
+
+/** Fingerprints of signing keys already computed (one per person, a few hundred bytes each). */
+const pinCache = new Map<string, string>();
+const PIN_CACHE_MAX = 10_000;
+
+/**
+ * The fingerprint (`KeyPins.sign`: SHA-256 of the SPKI key, hex) of the signing key a name holds
+ * on this server now, computed synchronously so that a room-send stays one synchronous step.
+ *
+ * @param name The name.
+ * @param ctx The server's parts (its community knows the keys).
+ * @returns The fingerprint, or undefined for a name the server does not know.
+ */
+export function signPinOf(
+  name: string,
+  ctx: Pick<DispatchContext, "community">,
+): string | undefined {
+  const signKey = ctx.community.lookup(name)?.keys.signKey;
+  if (signKey === undefined) return undefined;
+  let pin = pinCache.get(signKey);
+  if (pin === undefined) {
+    pin = createHash("sha256").update(Uint8Array.fromBase64(signKey)).digest("hex");
+    if (pinCache.size >= PIN_CACHE_MAX) pinCache.delete(pinCache.keys().next().value!);
+    pinCache.set(signKey, pin);
+  }
+  return pin;
 }

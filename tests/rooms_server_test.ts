@@ -6,8 +6,13 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { exportPublicKeys, generateIdentity, type Identity } from "../protocol/e2e.ts";
-import type { Message, RoomSentMessage } from "../protocol/messages.ts";
+import {
+  exportPublicKeys,
+  generateIdentity,
+  type Identity,
+  signChallenge,
+} from "../protocol/e2e.ts";
+import { type Message, PROTOCOL_VERSION, type RoomSentMessage } from "../protocol/messages.ts";
 import { keyPins, readEntry, type RoomEntry, signEntry } from "../protocol/room_chain.ts";
 import { LOOPBACK_LIMITS, type ServerProcess, startServer } from "./_helpers.ts";
 import { RawClient } from "./_raw_client.ts";
@@ -135,7 +140,9 @@ Deno.test("rooms: create, invite, accept, remove and handover are pushed to memb
     const chain = new Chain();
     await create(chain, alice);
     await invite(chain, alice, bob);
-    await pushed(bob, chain.entries[1]);
+    // The push names the room, so that bob, just invited, can show it.
+    const invited = await pushed(bob, chain.entries[1]);
+    equal(invited.type === "room-entries" && invited.name, "club");
     await change(chain, bob, await chain.sign(bob, { op: "accept" }));
     await pushed(alice, chain.entries[2]);
     await invite(chain, bob, carol);
@@ -168,8 +175,8 @@ Deno.test("rooms: create, invite, accept, remove and handover are pushed to memb
       type: "room-entries",
       re: (answer as { re: number }).re,
       room: ROOM,
-      entries: chain.entries,
       name: "club",
+      entries: chain.entries,
     });
     // The new owner may act as one: bob removes alice after the restart.
     await change(chain, bob, await chain.sign(bob, { op: "remove", subject: "alice" }));
@@ -494,5 +501,73 @@ Deno.test("rooms: a cluster node refuses room requests with a clear error", asyn
   } finally {
     await quitAll(alice);
     await cluster.stop();
+  }
+});
+
+/** Joins with an ephemeral name (held only while connected; free for anyone once it leaves). */
+async function joinEphemeral(port: number, who: Person): Promise<RawClient> {
+  const client = await RawClient.connect(port, { timeoutMs: 30_000 });
+  const keys = await exportPublicKeys(who.identity);
+  const challenge = Uint8Array.fromBase64(client.greeting.challenge);
+  const proof = (await signChallenge(who.identity, challenge, who.name)).toBase64();
+  await client.write({
+    type: "hello",
+    version: PROTOCOL_VERSION,
+    name: who.name,
+    ...keys,
+    proof,
+    ephemeral: true,
+  });
+  const answer = await client.next((m) => m.type === "welcome" || m.type === "error");
+  equal(answer.type, "welcome", JSON.stringify(answer));
+  who.client = client;
+  return client;
+}
+
+Deno.test("rooms: someone who takes a member's freed name with another key is not that member", async () => {
+  const server = await startServer();
+  const [alice, bob] = await Promise.all(["alice", "bob"].map(person));
+  const impostor: Person = { name: "bob", identity: await generateIdentity() };
+  try {
+    await join(server.port, alice);
+    await joinEphemeral(server.port, bob);
+    const chain = new Chain();
+    await create(chain, alice);
+    await invite(chain, alice, bob);
+    await change(chain, bob, await chain.sign(bob, { op: "accept" }));
+    await quitAll(bob);
+    await alice.client!.next((m) => m.type === "left" && m.name === "bob");
+    // The ephemeral name is free: another key takes it.
+    const client = await joinEphemeral(server.port, impostor);
+    deepEqual(await client.next((m) => m.type === "rooms"), { type: "rooms", rooms: [] });
+    const sent = await roomSend(alice, new Uint8Array([1])) as RoomSentMessage;
+    deepEqual([sent.relayed, sent.queued], [[], []]);
+    deepEqual(sent.refused.map((r) => [r.name, r.code]), [["bob", "KEY_CHANGED"]]);
+    equal(error(await roomSend(impostor, new Uint8Array([2]))).code, "NOT_A_MEMBER");
+    const chainAsked = await request(impostor, { type: "room-chain", room: ROOM, from: 0 });
+    equal(error(chainAsked).code, "NOT_A_MEMBER");
+    // Nor may they act as bob in the chain: a leave signed with their own key is refused.
+    const leave = await chain.sign(impostor, { op: "leave" });
+    const refused = error(
+      await request(impostor, { type: "room-change", room: ROOM, entry: leave }),
+    );
+    deepEqual([refused.code, refused.message.includes("the key the chain pins")], [
+      "NOT_ALLOWED",
+      true,
+    ]);
+    // A later change is not pushed to the impostor either; a 1:1 message to "bob" closes the
+    // window (it is for whoever holds the name).
+    await change(chain, alice, await chain.sign(alice, { op: "remove", subject: "bob" }));
+    await alice.client!.write({ type: "send", id: 999, to: "bob", body: new Uint8Array([9]) });
+    await client.next((m) => m.type === "deliver" && m.room === undefined);
+    deepEqual(
+      client.messages.filter((m) => m.type === "room-entries" || m.type === "deliver").map((m) =>
+        m.type
+      ),
+      ["deliver"],
+    );
+  } finally {
+    await quitAll(alice, bob, impostor);
+    await server.stop();
   }
 });

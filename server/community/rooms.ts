@@ -16,10 +16,12 @@ import { escapeControls, quoted } from "../../protocol/text.ts";
 import {
   applyEntry,
   type HashedEntry,
+  type KeyPins,
   readEntry,
   ROOM_LIMITS,
   type RoomState,
 } from "../../protocol/room_chain.ts";
+import { MAX_ROOMS_LISTED } from "../../protocol/room_messages.ts";
 import type { RoomRecord, RoomStorage } from "./room_store.ts";
 
 /** The bounds of rooms (design: docs/protocol-v3.md "Limits"). */
@@ -77,17 +79,31 @@ export interface RoomSummary {
   head: string;
 }
 
+/**
+ * A person as the room knows them: their name and the fingerprint of the signing key the chain
+ * pinned for them ({@linkcode KeyPins.sign}). Someone who holds the name with another key (an
+ * ephemeral name taken again, a released one) is not them.
+ */
+export interface Pinned {
+  /** The name. */
+  name: string;
+  /** The pinned signing key's fingerprint, hex. */
+  sign: string;
+}
+
 /** An accepted change: whom to tell, and the entry as it goes out. */
 export interface RoomChange {
   /** The room id. */
   room: string;
+  /** The room's display name (sent with the entry, so that someone just invited can show it). */
+  name: string;
   /** The signed entry, base64 as on the wire. */
   entry: string;
   /**
    * Members and invitees before and after the change (a removed member and a declined invitee
-   * learn of it too), the author included.
+   * learn of it too), the author included, with their pinned keys.
    */
-  audience: string[];
+  audience: Pinned[];
 }
 
 interface Room {
@@ -196,24 +212,25 @@ export class Rooms {
   }
 
   /**
-   * The room a member may send to: its members.
+   * The room a member may send to: its members and their pinned keys.
    *
    * @param room The room id.
-   * @param name The sender.
-   * @returns The members, in the order they joined.
-   * @throws {PeerstreamError} `ROOM_NOT_FOUND`, or `NOT_A_MEMBER` when `name` is not a member.
+   * @param sender The sender, with the fingerprint of the signing key they registered with.
+   * @returns The members, in the order they joined, with their pins.
+   * @throws {PeerstreamError} `ROOM_NOT_FOUND`, or `NOT_A_MEMBER` when the sender is not a member
+   * with that key.
    */
-  membersFor(room: string, name: string): string[] {
+  membersFor(room: string, sender: Pinned): ReadonlyMap<string, KeyPins> {
     const state = this.#require(room, "send").state;
-    if (!state.members.has(name)) {
+    if (state.members.get(sender.name)?.sign !== sender.sign) {
       throw new PeerstreamError(
         "NOT_A_MEMBER",
-        `Cannot send to room ${
-          quoted(this.#label(room))
-        }: you are not a member; ask a member to INVITE you`,
+        `Cannot send to room ${quoted(this.#label(room))}: you are not a member${
+          state.members.has(sender.name) ? " with this key" : ""
+        }; ask a member to INVITE you`,
       );
     }
-    return [...state.members.keys()];
+    return state.members;
   }
 
   /**
@@ -255,7 +272,12 @@ export class Rooms {
     this.#rooms.set(entry.room, { name, state, entries: [text], bytes: text.length });
     this.#indexName(name, entry.room);
     this.#reindex(entry.room, undefined, state);
-    return { room: entry.room, entry: text, audience: [entry.author] };
+    return {
+      room: entry.room,
+      name,
+      entry: text,
+      audience: [{ name: entry.author, sign: checked.signedBy }],
+    };
   }
 
   /**
@@ -284,17 +306,15 @@ export class Rooms {
     }
     this.#storage.append(entry.room, { at: now, entry: checked.hashed.bytes });
     const text = checked.hashed.bytes.toBase64();
-    const audience = new Set([
-      ...room.state.members.keys(),
-      ...room.state.invitees.keys(),
-      ...state.members.keys(),
-      ...state.invitees.keys(),
-    ]);
+    const audience = new Map<string, Pinned>();
+    for (const each of [room.state, state]) {
+      for (const person of pinnedOf(each)) audience.set(`${person.name}\n${person.sign}`, person);
+    }
     this.#reindex(entry.room, room.state, state);
     room.state = state;
     room.entries.push(text);
     room.bytes += text.length;
-    return { room: entry.room, entry: text, audience: [...audience] };
+    return { room: entry.room, name: room.name, entry: text, audience: [...audience.values()] };
   }
 
   /**
@@ -303,14 +323,14 @@ export class Rooms {
    * next seq for the rest.
    *
    * @param room The room id.
-   * @param options Who asks, and the first seq wanted.
+   * @param options Who asks (with their signing key's fingerprint), and the first seq wanted.
    * @returns The entries, base64, in order (none when `from` is past the head).
    * @throws {PeerstreamError} `ROOM_NOT_FOUND`, or `NOT_A_MEMBER` for anyone else.
    */
-  entries(room: string, options: { asker: string; from: number }): string[] {
+  entries(room: string, options: { asker: Pinned; from: number }): string[] {
     const found = this.#require(room, "read");
     const { state } = found;
-    if (!state.members.has(options.asker) && !state.invitees.has(options.asker)) {
+    if (pinOf(state, options.asker.name) !== options.asker.sign) {
       throw new PeerstreamError(
         "NOT_A_MEMBER",
         `Cannot read room ${quoted(this.#label(room))}: you are neither a member nor invited`,
@@ -328,20 +348,26 @@ export class Rooms {
   }
 
   /**
-   * The rooms a person is a member of or invited to, for the `rooms` list after `welcome`.
+   * The rooms a person is a member of or invited to, with the key the chain pinned for them, for
+   * the `rooms` list after `welcome`.
    *
-   * @param name The person.
+   * @param person The person, with their signing key's fingerprint.
    * @returns One summary per room.
    */
-  roomsOf(name: string): RoomSummary[] {
+  roomsOf(person: Pinned): RoomSummary[] {
     const ids = new Set([
-      ...this.#memberOf.get(name) ?? [],
-      ...this.#invitedTo.get(name) ?? [],
+      ...this.#memberOf.get(person.name) ?? [],
+      ...this.#invitedTo.get(person.name) ?? [],
     ]);
-    return [...ids].map((id) => {
-      const { name: roomName, state } = this.#rooms.get(id)!;
-      return { room: id, name: roomName, seq: state.seq, head: state.head };
-    });
+    const out: RoomSummary[] = [];
+    for (const id of ids) {
+      const { name, state } = this.#rooms.get(id)!;
+      if (pinOf(state, person.name) !== person.sign) continue;
+      // Within what one `rooms` message lists (limits raised through PEERSTREAM_LIMITS aside).
+      if (out.length === MAX_ROOMS_LISTED) break;
+      out.push({ room: id, name, seq: state.seq, head: state.head });
+    }
+    return out;
   }
 
   #applyOptions(checked: CheckedEntry) {
@@ -408,6 +434,17 @@ export class Rooms {
     sync(this.#memberOf, id, before?.members.keys() ?? [], after.members);
     sync(this.#invitedTo, id, before?.invitees.keys() ?? [], after.invitees);
   }
+}
+
+/** The signing key the chain pinned for a member or an invitee. */
+function pinOf(state: RoomState, name: string): string | undefined {
+  return (state.members.get(name) ?? state.invitees.get(name)?.keys)?.sign;
+}
+
+/** Every member and invitee of a state, with their pinned keys. */
+function* pinnedOf(state: RoomState): Iterable<Pinned> {
+  for (const [name, pins] of state.members) yield { name, sign: pins.sign };
+  for (const [name, invitation] of state.invitees) yield { name, sign: invitation.keys.sign };
 }
 
 function sync(

@@ -7,6 +7,7 @@ import { checkRoomEntry } from "./room_entry_check.ts";
 import type { RoomRecord, RoomStorage } from "./room_store.ts";
 import {
   type CheckedEntry,
+  type Pinned,
   ROOM_DEFAULTS,
   roomName,
   Rooms,
@@ -29,6 +30,9 @@ async function person(name: string): Promise<Person> {
 const people = await Promise.all(["alice", "bob", "carol", "dave"].map(person));
 const [alice, bob, carol, dave] = people;
 const keysOf = (name: string) => people.find((p) => p.name === name)?.keys;
+/** A person as a room knows them: name and pinned signing key. */
+const me = (p: Person): Pinned => ({ name: p.name, sign: p.pins.sign });
+const names = (audience: Pinned[]) => audience.map((p) => p.name).sort();
 const SETTINGS = { invite: "members", control: "all" } as const;
 const DAY = 24 * 3600 * 1000;
 let nextRoom = 0;
@@ -101,13 +105,13 @@ Deno.test("Rooms.create() stores the entry with its name and the creator's key, 
   const { rooms, storage } = await open();
   const room = roomId();
   const change = rooms.create("friends", await createEntry(rooms, alice, room), 5);
-  deepEqual(change.audience, ["alice"]);
+  deepEqual(change.audience, [me(alice)]);
   const [record] = storage.logs.get(room)!;
   deepEqual([record.at, record.name, record.key], [5, "friends", alice.keys.signKey]);
   equal(record.entry.toBase64(), change.entry);
   const { state } = rooms.get(room)!;
-  deepEqual(rooms.roomsOf("alice"), [{ room, name: "friends", seq: 0, head: state.head }]);
-  deepEqual(rooms.roomsOf("bob"), []);
+  deepEqual(rooms.roomsOf(me(alice)), [{ room, name: "friends", seq: 0, head: state.head }]);
+  deepEqual(rooms.roomsOf(me(bob)), []);
 });
 
 Deno.test("Rooms.change() walks invite, accept, handover, remove and leave, telling whom it concerns", async () => {
@@ -115,21 +119,21 @@ Deno.test("Rooms.change() walks invite, accept, handover, remove and leave, tell
   const room = roomId();
   rooms.create("club", await createEntry(rooms, alice, room), 0);
   let change = rooms.change(await invite(rooms, alice, room, bob), 0);
-  deepEqual(change.audience.sort(), ["alice", "bob"]);
-  deepEqual(rooms.roomsOf("bob").map((r) => r.room), [room]);
+  deepEqual(names(change.audience), ["alice", "bob"]);
+  deepEqual(rooms.roomsOf(me(bob)).map((r) => r.room), [room]);
   rooms.change(await signed(rooms, bob, { op: "accept", room }), 0);
   rooms.change(await invite(rooms, bob, room, carol), 0);
   rooms.change(await signed(rooms, carol, { op: "accept", room }), 0);
-  deepEqual(rooms.membersFor(room, "carol"), ["alice", "bob", "carol"]);
+  deepEqual([...rooms.membersFor(room, me(carol)).keys()], ["alice", "bob", "carol"]);
   rooms.change(await signed(rooms, alice, { op: "handover", room, subject: "bob" }), 0);
   equal(rooms.get(room)!.state.owner, "bob");
   change = rooms.change(await signed(rooms, bob, { op: "remove", room, subject: "carol" }), 0);
   // The removed member learns of it too.
-  deepEqual(change.audience.sort(), ["alice", "bob", "carol"]);
-  deepEqual(rooms.roomsOf("carol"), []);
-  throws(() => rooms.membersFor(room, "carol"), code("NOT_A_MEMBER", "not a member"));
+  deepEqual(names(change.audience), ["alice", "bob", "carol"]);
+  deepEqual(rooms.roomsOf(me(carol)), []);
+  throws(() => rooms.membersFor(room, me(carol)), code("NOT_A_MEMBER", "not a member"));
   rooms.change(await signed(rooms, alice, { op: "leave", room }), 0);
-  deepEqual(rooms.membersFor(room, "bob"), ["bob"]);
+  deepEqual([...rooms.membersFor(room, me(bob)).keys()], ["bob"]);
   equal(rooms.get(room)!.state.seq, 7);
 });
 
@@ -249,8 +253,8 @@ Deno.test("Rooms.open() loads what was stored: state, names, people's rooms, and
   first.create("second", await createEntry(first, alice, roomId()), 0);
   const again = await Rooms.open(storage, { createsPerKeyPerDay: 2 });
   deepEqual(again.get(room), first.get(room));
-  deepEqual(again.roomsOf("bob"), first.roomsOf("bob"));
-  deepEqual(again.roomsOf("carol"), []);
+  deepEqual(again.roomsOf(me(bob)), first.roomsOf(me(bob)));
+  deepEqual(again.roomsOf(me(carol)), []);
   await rejects(
     async () => again.create("Kept", await createEntry(again, dave, roomId()), 0),
     code("NAME_CONFUSABLE"),
@@ -274,14 +278,14 @@ Deno.test("Rooms.entries() answers members and invitees from a seq, and refuses 
   const { rooms } = await open();
   const room = await roomWith(rooms, "chain", [bob]);
   rooms.change(await invite(rooms, bob, room, carol), 0);
-  equal(rooms.entries(room, { asker: "alice", from: 0 }).length, 4);
+  equal(rooms.entries(room, { asker: me(alice), from: 0 }).length, 4);
   deepEqual(
-    rooms.entries(room, { asker: "carol", from: 2 }),
-    rooms.entries(room, { asker: "bob", from: 0 }).slice(2),
+    rooms.entries(room, { asker: me(carol), from: 2 }),
+    rooms.entries(room, { asker: me(bob), from: 0 }).slice(2),
   );
-  deepEqual(rooms.entries(room, { asker: "bob", from: 4 }), []);
-  throws(() => rooms.entries(room, { asker: "dave", from: 0 }), code("NOT_A_MEMBER"));
-  throws(() => rooms.entries(roomId(), { asker: "alice", from: 0 }), code("ROOM_NOT_FOUND"));
+  deepEqual(rooms.entries(room, { asker: me(bob), from: 4 }), []);
+  throws(() => rooms.entries(room, { asker: me(dave), from: 0 }), code("NOT_A_MEMBER"));
+  throws(() => rooms.entries(roomId(), { asker: me(alice), from: 0 }), code("ROOM_NOT_FOUND"));
 });
 
 Deno.test("checkRoomEntry() refuses a bad signature, another's entry, and keys that are not the person's", async () => {
@@ -340,4 +344,24 @@ Deno.test("roomName() applies the peer name rules", () => {
   equal(roomName("zoe\u0308"), "zo\u00eb");
   throws(() => roomName("x".repeat(33)), code("NAME_INVALID", "Invalid room name"));
   equal(ROOM_DEFAULTS.maxMembers, 100);
+});
+
+Deno.test("Rooms: a name held by another key than the one pinned is not the member", async () => {
+  const { rooms } = await open();
+  const room = await roomWith(rooms, "pinned", [bob]);
+  rooms.change(await invite(rooms, alice, room, carol), 0);
+  const other = (p: Person): Pinned => ({ name: p.name, sign: dave.pins.sign });
+  throws(
+    () => rooms.membersFor(room, other(bob)),
+    code("NOT_A_MEMBER", "not a member with this key"),
+  );
+  throws(() => rooms.entries(room, { asker: other(carol), from: 0 }), code("NOT_A_MEMBER"));
+  deepEqual(rooms.roomsOf(other(bob)), []);
+  deepEqual(rooms.roomsOf(other(carol)), []);
+  equal(rooms.roomsOf(me(carol)).length, 1);
+  const change = rooms.change(
+    await signed(rooms, alice, { op: "remove", room, subject: "bob" }),
+    0,
+  );
+  deepEqual(change.audience.find((p) => p.name === "bob"), me(bob));
 });

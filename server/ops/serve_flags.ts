@@ -148,10 +148,12 @@ export function limitsFrom(
     limits.queueMaxAgeMs = intFlag("queue-days", values["queue-days"], 1) * 86_400_000;
   }
   if (values["room-members"] !== undefined) {
-    limits.roomMembers = intFlag("room-members", values["room-members"], 1);
+    // A room-sent answer lists at most 1,000 members; a room envelope counts them in a u16.
+    limits.roomMembers = intFlag("room-members", values["room-members"], 1, 1000);
   }
   if (values["rooms-per-person"] !== undefined) {
-    limits.roomsPerPerson = intFlag("rooms-per-person", values["rooms-per-person"], 1);
+    // The `rooms` list after welcome holds at most 1,000 rooms, invitations included.
+    limits.roomsPerPerson = intFlag("rooms-per-person", values["rooms-per-person"], 1, 500);
   }
   if (values["max-connections"] !== undefined) {
     limits.maxConnections = intFlag("max-connections", values["max-connections"], 0);
