@@ -22,6 +22,7 @@ export type Command =
   | { kind: "room-create"; room: string }
   | { kind: "room-change"; op: RoomCommandOp; room: string; peer?: string }
   | { kind: "rooms" }
+  | { kind: "room-verify"; room: string }
   | { kind: "room-message"; room: string; text?: string }
   | { kind: "help" }
   | { kind: "quit" }
@@ -74,6 +75,7 @@ export const COMMAND_HELP = `Commands (case does not matter):
 Rooms (end-to-end group chat; a room is typed as #name):
   ROOM CREATE <name>          Create a room; you own it
   ROOMS                       Your rooms and invitations, with members and fingerprint
+  VERIFY #room                The room's full fingerprint, to compare with a member
   INVITE #room <peer>         Invite a peer (they ACCEPT or DECLINE)
   ACCEPT #room / DECLINE #room  Answer an invitation
   MESSAGE #room <text>        Send to every member (sealed once, to the members you checked)
@@ -305,6 +307,9 @@ export function parseCommand(line: string): Command {
     case "KEYS":
       return { kind: "who" };
     case "VERIFY":
+      if (args.length === 1 && args[0].startsWith("#")) {
+        return { kind: "room-verify", room: _room(args[0], "VERIFY #room") };
+      }
       if (args.length < 1 || args.length > 2 || (args[1] && args[1].toLowerCase() !== "yes")) {
         throw new SyntaxError("Usage: VERIFY <peer> [yes]");
       }
@@ -419,7 +424,7 @@ export function complete(line: string, sources: CompletionSources): [string[], s
   if (args.length === 1) {
     if (ROOM_FIRST.includes(command)) pool = rooms;
     else if (["MESSAGE", "MSG", "ACCEPT"].includes(command)) pool = [...rooms, ...sources.peers];
-    else if (command === "VERIFY") pool = sources.peers;
+    else if (command === "VERIFY") pool = [...sources.peers, ...rooms];
     else if (command === "PLAY") pool = sources.titles.map((t) => t.title);
     else if (command === "QUALITY") pool = _qualities(sources.playing ?? []);
   } else if (args.length === 2 && ["INVITE", "REMOVE", "HANDOVER"].includes(command)) {

@@ -95,6 +95,7 @@ const PARSE_TABLE: readonly [string, Command][] = [
   ["ROOM CREATE club", { kind: "room-create", room: "club" }],
   ["room create #club", { kind: "room-create", room: "club" }],
   ["ROOMS", { kind: "rooms" }],
+  ["VERIFY #club", { kind: "room-verify", room: "club" }],
   ["INVITE #club bob", { kind: "room-change", op: "invite", room: "club", peer: "bob" }],
   ["ACCEPT #club", { kind: "room-change", op: "accept", room: "club" }],
   ["DECLINE #club", { kind: "room-change", op: "decline", room: "club" }],
@@ -364,7 +365,7 @@ Deno.test("complete() offers rooms after the room commands, then peers", () => {
     ["MESSAGE #ch", ["#chess "], "#ch"],
     ["MESSAGE ", ["#club ", "#chess ", "bob ", "carol "], ""],
     ["ACCEPT #", ["#club ", "#chess "], "#"],
-    ["VERIFY ", ["bob ", "carol "], ""],
+    ["VERIFY ", ["bob ", "carol ", "#club ", "#chess "], ""],
     ["ROO", ["ROOM ", "ROOMS "], "ROO"],
   ];
   for (const [line, want, replaced] of table) {

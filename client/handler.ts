@@ -189,6 +189,7 @@ export class CommandHandler {
       case "room-create":
       case "room-change":
       case "rooms":
+      case "room-verify":
       case "room-message":
         return await roomCommand(command, {
           io: this.#io,

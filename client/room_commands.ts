@@ -30,7 +30,7 @@ export interface RoomCommandContext {
 /** The room commands. */
 export type RoomCommand = Extract<
   Command,
-  { kind: "room-create" | "room-change" | "rooms" | "room-message" }
+  { kind: "room-create" | "room-change" | "rooms" | "room-verify" | "room-message" }
 >;
 
 /**
@@ -68,6 +68,18 @@ export async function roomCommand(command: RoomCommand, ctx: RoomCommandContext)
     }
     case "room-message":
       return await roomMessage(command.room, command.text, ctx);
+    case "room-verify": {
+      const room = rooms.find(command.room);
+      ctx.io.print(
+        `#${safe(room.name)} at entry ${room.seq}: ${formatFingerprint(toHex(room.head))}`,
+      );
+      ctx.io.print(
+        room.broken === undefined
+          ? `Compare it with a member out of band: the same fingerprint at the same entry is the same history`
+          : `READ-ONLY: ${safe(room.broken)}`,
+      );
+      return true;
+    }
   }
 }
 
