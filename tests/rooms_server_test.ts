@@ -575,3 +575,39 @@ Deno.test("rooms: someone who takes a member's freed name with another key is no
     await server.stop();
   }
 });
+
+Deno.test("rooms: a member's full queue refuses them by name in room-sent while the others get it; an oversized body is refused", async () => {
+  const server = await startServer({
+    args: ["--queue-messages", "1"],
+    env: { PEERSTREAM_LIMITS: JSON.stringify({ ...LOOPBACK_LIMITS, maxSealedBytes: 4096 }) },
+  });
+  let people: Person[] = [];
+  try {
+    const room = await roomOfThree(server.port);
+    people = room.people;
+    const [alice, bob, carol] = people;
+    await quitAll(carol);
+    await alice.client!.next((m) => m.type === "left" && m.name === "carol");
+    const first = await roomSend(alice, new Uint8Array([1])) as RoomSentMessage;
+    deepEqual([first.relayed, first.queued], [["bob"], [{ name: "carol", qseq: 1 }]]);
+    const second = await roomSend(alice, new Uint8Array([2])) as RoomSentMessage;
+    deepEqual([second.relayed, second.queued], [["bob"], []]);
+    deepEqual(second.refused, [{
+      name: "carol",
+      code: "QUEUE_FULL",
+      message: 'Cannot queue for "carol": 1 messages wait for them; try when "carol" is online',
+    }]);
+    const big = error(await roomSend(alice, new Uint8Array(4097)));
+    deepEqual([big.code, big.message], [
+      "MESSAGE_TOO_LARGE",
+      'Cannot send to room "club": 4097 bytes exceeds the 4096-byte limit',
+    ]);
+    // bob got both small ones, in order, and nothing of the refused one (closed by a last send).
+    await roomSend(alice, new Uint8Array([3]));
+    await bob.client!.next((m) => m.type === "deliver" && m.body[0] === 3);
+    deepEqual(delivers(bob).map((m) => m.type === "deliver" && [...m.body]), [[1], [2], [3]]);
+  } finally {
+    await quitAll(...people);
+    await server.stop();
+  }
+});
