@@ -149,6 +149,7 @@ export class RoomBook {
   readonly #rooms = new Map<string, Room>();
   readonly #memory: RoomMemory;
   readonly #pins = new Map<string, KeyPins>();
+  #own?: { identity: InboxSelf["identity"]; keys: Promise<RoomKeys & RoomRecipient> };
 
   /** @param options Who this client is, the keys, the requests, callbacks. */
   constructor(options: RoomBookOptions) {
@@ -528,10 +529,17 @@ export class RoomBook {
     return { sign: keys.sign, pins };
   }
 
-  async #ownKeys(): Promise<RoomKeys & RoomRecipient> {
+  /** This client's own keys and pins, worked out once per identity. */
+  #ownKeys(): Promise<RoomKeys & RoomRecipient> {
     const self = this.#self();
-    const keys = await roomKeys(await exportPublicKeys(self.identity));
-    return { ...keys, enc: self.identity.enc.publicKey };
+    if (this.#own?.identity !== self.identity) {
+      const keys = exportPublicKeys(self.identity).then(roomKeys).then((k) => ({
+        ...k,
+        enc: self.identity.enc.publicKey,
+      }));
+      this.#own = { identity: self.identity, keys };
+    }
+    return this.#own.keys;
   }
 
   #self(): InboxSelf {

@@ -43,6 +43,8 @@ class FakeServer {
   readonly chains = new Map<string, string[]>();
   readonly names = new Map<string, string>();
   readonly clients = new Map<string, Client>();
+  /** Names the server does not push changes to (it withholds them). */
+  readonly deaf = new Set<string>();
 
   client(person: Person, memory?: RoomMemory): Client {
     const client: Client = {
@@ -91,7 +93,7 @@ class FakeServer {
   /** Pushes entries to everyone but `except`, as the server does for a change. */
   push(room: string, entries: string[], except = "") {
     for (const [name, client] of this.clients) {
-      if (name === except) continue;
+      if (name === except || this.deaf.has(name)) continue;
       client.book.pushed({ type: "room-entries", room, entries, name: this.names.get(room) });
     }
   }
@@ -248,4 +250,23 @@ Deno.test("RoomBook: a rollback or a fork against the furthest point seen makes 
   ok(b3.warnings.some(([t]) => /fork/.test(t)), JSON.stringify(b3.warnings));
   // Changes already seen before are not shown again on a new run.
   deepEqual(b3.changes, []);
+});
+
+Deno.test("RoomBook: a message at a seq the client has not seen makes it fetch the chain, then open", async () => {
+  const { server, a, b, c } = await clubOfThree();
+  // The server withholds from carol the change that adds dave... (dave joins through alice).
+  const d = server.client(dave);
+  server.deaf.add("carol");
+  await a.book.change("club", { op: "invite", subject: "dave" });
+  await settle(a, b, c, d);
+  await d.book.change("club", { op: "accept" });
+  await settle(a, b, c, d);
+  equal(c.book.find("club").seq, 4);
+  // ...then alice writes at seq 6: carol fetches entries 5 and 6, checks them, shows them, opens.
+  await a.book.sendText("club", "welcome dave");
+  await settle(a, b, c, d);
+  deepEqual(c.messages.map((m) => m.text), ["welcome dave"]);
+  equal(c.book.find("club").seq, 6);
+  deepEqual(c.changes.slice(-2), ["alice invited dave", "dave joined"]);
+  deepEqual(c.warnings, []);
 });
