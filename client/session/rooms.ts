@@ -30,6 +30,9 @@ import type { InboxSelf } from "./inbox.ts";
 import type { TrustedKeys } from "./keys.ts";
 import { describeEntry, historyProblem, type RoomHigh } from "./room_words.ts";
 
+/** Most changes shown one by one when a batch arrives; more are summed up in one line. */
+export const MAX_CHANGES_SHOWN = 8;
+
 /** A room as this client has checked it. */
 export interface RoomView {
   /** The room id. */
@@ -413,8 +416,15 @@ export class RoomBook {
     const me = this.#options.self()?.name ?? "";
     const seen = this.#memory.rooms[room.id]?.seq ?? -1;
     const view = this.#view(room);
-    for (const hashed of added) {
-      if (hashed.entry.seq <= seen) continue;
+    const unseen = added.filter((hashed) => hashed.entry.seq > seen);
+    // A long history met for the first time (a room one is invited to) is summed up, not
+    // printed line by line: its last changes, which include the invitation, are shown.
+    const shown = unseen.slice(-MAX_CHANGES_SHOWN);
+    if (unseen.length > shown.length) {
+      const earlier = unseen.length - shown.length;
+      this.#options.change?.(view, `${earlier} earlier changes; ROOMS lists the members`);
+    }
+    for (const hashed of shown) {
       this.#options.change?.(view, describeEntry(hashed.entry, { me, room: room.name }));
     }
     this.#check(room, false);

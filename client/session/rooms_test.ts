@@ -9,6 +9,7 @@ import { people, type Person } from "../../protocol/_room_testing.ts";
 import type { TrustedKeys } from "./keys.ts";
 import {
   type IncomingRoomMessage,
+  MAX_CHANGES_SHOWN,
   RoomBook,
   type RoomMemory,
   type RoomSendOutcome,
@@ -269,4 +270,27 @@ Deno.test("RoomBook: a message at a seq the client has not seen makes it fetch t
   equal(c.book.find("club").seq, 6);
   deepEqual(c.changes.slice(-2), ["alice invited dave", "dave joined"]);
   deepEqual(c.warnings, []);
+});
+
+Deno.test("RoomBook: a long history met for the first time is summed up, its last changes shown", async () => {
+  const { server, a, b, c } = await clubOfThree();
+  // Churn: bob leaves and is invited back five times (12 more entries, 17 in all).
+  for (let i = 0; i < 5; i++) {
+    await b.book.change("club", { op: "leave" });
+    await settle(a, b, c);
+    await a.book.change("club", { op: "invite", subject: "bob" });
+    await settle(a, b, c);
+    if (i < 4) await b.book.change("club", { op: "accept" });
+    await settle(a, b, c);
+  }
+  await a.book.change("club", { op: "invite", subject: "dave" });
+  await settle(a, b, c);
+  const id = a.book.find("club").id;
+  const d = server.client(dave);
+  d.book.listed([{ room: id, name: "club", seq: 19, head: "A".repeat(43) + "=" }]);
+  await settle(d);
+  equal(d.book.find("club").seq, 19);
+  equal(d.changes.length, MAX_CHANGES_SHOWN + 1);
+  equal(d.changes[0], "12 earlier changes; ROOMS lists the members");
+  equal(d.changes.at(-1), "alice invited you; ACCEPT #club or DECLINE #club");
 });
