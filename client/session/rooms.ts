@@ -255,24 +255,33 @@ export class RoomBook {
   ): Promise<RoomView> {
     const room = this.#byName(roomName);
     return await this.#enqueue(room, async () => {
-      const state = this.#usable(room, change.op);
       const self = this.#self();
       const subject = change.subject ?? self.name;
       const keys = change.op === "invite" ? (await this.#trusted(subject)).pins : null;
-      const entry = await signEntry({
-        room: room.id,
-        seq: state.seq + 1,
-        prev: state.head,
-        author: self.name,
-        op: change.op,
-        subject,
-        keys,
-        settings: null,
-        time: Date.now(),
-      }, self.identity);
-      const answer = await this.#options.requests.change(room.id, entry.toBase64());
-      await this.#take(room, answer.entries, { fill: false });
-      return this.#view(room);
+      for (let attempt = 1;; attempt++) {
+        const state = this.#usable(room, change.op);
+        const entry = await signEntry({
+          room: room.id,
+          seq: state.seq + 1,
+          prev: state.head,
+          author: self.name,
+          op: change.op,
+          subject,
+          keys,
+          settings: null,
+          time: Date.now(),
+        }, self.identity);
+        try {
+          const answer = await this.#options.requests.change(room.id, entry.toBase64());
+          await this.#take(room, answer.entries, { fill: false });
+          return this.#view(room);
+        } catch (error) {
+          // Someone else's change came first (its push is still on the way): catch up, sign again.
+          const raced = error instanceof PeerstreamError && error.code === "CHAIN_INVALID";
+          if (!raced || attempt > 1) throw error;
+          await this.#sync(room);
+        }
+      }
     });
   }
 

@@ -100,7 +100,10 @@ class FakeServer {
   }
 
   #append(author: string, entry: string, name?: string): Promise<RoomEntriesMessage> {
-    const { room } = parseEntry(entry).entry;
+    const { room, seq } = parseEntry(entry).entry;
+    if (seq !== (this.chains.get(room) ?? []).length) {
+      return Promise.reject(new PeerstreamError("CHAIN_INVALID", `seq ${seq} does not follow`));
+    }
     if (name !== undefined) this.names.set(room, name);
     const chain = this.chains.get(room) ?? [];
     chain.push(entry);
@@ -293,4 +296,19 @@ Deno.test("RoomBook: a long history met for the first time is summed up, its las
   equal(d.changes.length, MAX_CHANGES_SHOWN + 1);
   equal(d.changes[0], "12 earlier changes; ROOMS lists the members");
   equal(d.changes.at(-1), "alice invited you; ACCEPT #club or DECLINE #club");
+});
+
+Deno.test("RoomBook.change() raced by someone else's change catches up and signs again, once", async () => {
+  const { server, a, b, c } = await clubOfThree();
+  // The server withholds from alice bob's invite of dave, so alice signs on an old head.
+  server.deaf.add("alice");
+  await b.book.change("club", { op: "invite", subject: "dave" });
+  await settle(a, b, c);
+  equal(a.book.find("club").seq, 4);
+  await a.book.change("club", { op: "remove", subject: "carol" });
+  await settle(a, b, c);
+  deepEqual(a.book.find("club").members, ["alice", "bob"]);
+  equal(a.book.find("club").seq, 6);
+  deepEqual(a.changes.slice(-2), ["bob invited dave", "you removed carol"]);
+  deepEqual(a.warnings, []);
 });
