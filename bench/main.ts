@@ -23,6 +23,8 @@ import { hostileWebScenario } from "./hostile_web.ts";
 import { joinStormScenario } from "./join_storm.ts";
 import { messagesScenario } from "./messages.ts";
 import { metricsScenario } from "./metrics.ts";
+import { roomsScenario } from "./rooms.ts";
+import { roomCryptoScenario } from "./room_crypto.ts";
 import { natsScenario } from "./nats.ts";
 import { nginxScenario } from "./nginx.ts";
 import { shapedScenario } from "./shaped.ts";
@@ -56,6 +58,8 @@ const SCENARIOS: Record<
   web: webScenario,
   metrics: metricsScenario,
   shaped: shapedScenario,
+  rooms: roomsScenario,
+  "room-crypto": roomCryptoScenario,
 };
 
 const HELP = `Usage: deno task bench [options]

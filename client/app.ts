@@ -13,7 +13,7 @@ import { showName } from "../protocol/shown_name.ts";
 import { complete } from "./commands.ts";
 import { connectSession } from "./connect.ts";
 import { CommandHandler } from "./handler.ts";
-import { knownPeersFile, loadIdentity, replayFile } from "./identity.ts";
+import { knownPeersFile, loadIdentity, replayFile, roomsFile } from "./identity.ts";
 import { KnownPeers } from "./known_peers.ts";
 import {
   checkDisplay,
@@ -34,6 +34,7 @@ import {
   renderPeerState,
   renderPrompt,
   renderQueueState,
+  renderRoomMessage,
   renderShutdown,
   renderViewerEvent,
   renderWarning,
@@ -174,6 +175,8 @@ function _connect(ctx: Context, name: string): Promise<ClientSession> {
     knownPeers: new KnownPeers(config.ephemeral ? undefined : knownPeersFile(name, config.dir)),
     // What the replay guard has seen survives a restart (an ephemeral identity has no restart).
     replay: config.ephemeral ? undefined : replayFile(name, config.dir),
+    // So is the furthest entry of each room seen: a server's rollback is caught after a restart.
+    rooms: config.ephemeral ? undefined : roomsFile(name, config.dir),
     events: _sessionEvents(ctx, () => session),
   });
   return connecting.then((s) => session = s);
@@ -193,6 +196,11 @@ function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): Se
       }
     },
     keyChanged: (name) => term.error(renderKeyChanged(name, style)),
+    roomChange: (room, words) => term.print(`* #${safe(room.name)}: ${words}`),
+    roomMessage: (message) =>
+      renderRoomMessage(message, style, { width: term.columns }).forEach((line) =>
+        term.print(line)
+      ),
     queueNotice: (kind, to) => term.print(style.dim(renderQueueState(kind, to))),
     serverError: (_code, message) => term.error(renderError(message, style)),
     videos: (videos) => ctx.handler?.videosPushed(videos),

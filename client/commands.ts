@@ -19,9 +19,17 @@ export type Command =
   | { kind: "who" }
   | { kind: "verify"; peer: string; confirm: boolean }
   | { kind: "accept"; peer: string }
+  | { kind: "room-create"; room: string }
+  | { kind: "room-change"; op: RoomCommandOp; room: string; peer?: string }
+  | { kind: "rooms" }
+  | { kind: "room-verify"; room: string }
+  | { kind: "room-message"; room: string; text?: string }
   | { kind: "help" }
   | { kind: "quit" }
   | { kind: "empty" };
+
+/** A room change typed as a command: whom it takes, if anyone. */
+export type RoomCommandOp = "invite" | "accept" | "decline" | "leave" | "remove" | "handover";
 
 /** Where SEEK goes: a time from the start of the title, or seconds from the current position. */
 export type SeekTarget = { absolute: number } | { relative: number };
@@ -40,6 +48,13 @@ export const COMMAND_WORDS = [
   "KEYS",
   "VERIFY",
   "ACCEPT",
+  "ROOM",
+  "ROOMS",
+  "INVITE",
+  "DECLINE",
+  "LEAVE",
+  "REMOVE",
+  "HANDOVER",
   "HELP",
   "QUIT",
 ] as const;
@@ -56,6 +71,17 @@ export const COMMAND_HELP = `Commands (case does not matter):
   WHO                         You and the peers online, with key fingerprints (also KEYS)
   VERIFY <peer> [yes]         Show a peer's full fingerprint (or yours); "yes" marks it verified
   ACCEPT <peer>               Trust a peer's changed key
+
+Rooms (end-to-end group chat; a room is typed as #name):
+  ROOM CREATE <name>          Create a room; you own it
+  ROOMS                       Your rooms and invitations, with members and fingerprint
+  VERIFY #room                The room's full fingerprint, to compare with a member
+  INVITE #room <peer>         Invite a peer (they ACCEPT or DECLINE)
+  ACCEPT #room / DECLINE #room  Answer an invitation
+  MESSAGE #room <text>        Send to every member (sealed once, to the members you checked)
+  LEAVE #room                 Leave (the owner hands over first)
+  REMOVE #room <peer>         Remove a member (owner only)
+  HANDOVER #room <peer>       Make a member the owner (owner only)
   HELP                        This help
   QUIT                        Leave (Ctrl-D too)
 
@@ -262,6 +288,17 @@ export function parseCommand(line: string): Command {
     case "MSG": {
       if (args.length === 0) return { kind: "message" };
       const to = args[0];
+      if (to.startsWith("#")) {
+        const text = trimmed.slice(trimmed.indexOf(to, word.length) + to.length).replace(
+          /^\s+/,
+          "",
+        );
+        return {
+          kind: "room-message",
+          room: _room(to, "MESSAGE #room <text>"),
+          ...(text === "" ? {} : { text }),
+        };
+      }
       // Keep the text exactly as typed after the peer name and the whitespace that follows it.
       const text = trimmed.slice(trimmed.indexOf(to, word.length) + to.length).replace(/^\s+/, "");
       return text === "" ? { kind: "message", to } : { kind: "message", to, text };
@@ -270,13 +307,30 @@ export function parseCommand(line: string): Command {
     case "KEYS":
       return { kind: "who" };
     case "VERIFY":
+      if (args.length === 1 && args[0].startsWith("#")) {
+        return { kind: "room-verify", room: _room(args[0], "VERIFY #room") };
+      }
       if (args.length < 1 || args.length > 2 || (args[1] && args[1].toLowerCase() !== "yes")) {
         throw new SyntaxError("Usage: VERIFY <peer> [yes]");
       }
       return { kind: "verify", peer: args[0], confirm: args[1] !== undefined };
     case "ACCEPT":
-      if (args.length !== 1) throw new SyntaxError("Usage: ACCEPT <peer>");
+      if (args.length !== 1) throw new SyntaxError("Usage: ACCEPT <peer>, or ACCEPT #room");
+      if (args[0].startsWith("#")) return _roomCommand("accept", args);
       return { kind: "accept", peer: args[0] };
+    case "ROOM":
+      if (args.length !== 2 || args[0].toUpperCase() !== "CREATE") {
+        throw new SyntaxError("Usage: ROOM CREATE <name>");
+      }
+      return { kind: "room-create", room: args[1].startsWith("#") ? args[1].slice(1) : args[1] };
+    case "ROOMS":
+      return { kind: "rooms" };
+    case "INVITE":
+    case "DECLINE":
+    case "LEAVE":
+    case "REMOVE":
+    case "HANDOVER":
+      return _roomCommand(upper.toLowerCase() as RoomCommandOp, args);
     case "HELP":
     case "?":
       return { kind: "help" };
@@ -286,6 +340,35 @@ export function parseCommand(line: string): Command {
     default:
       throw new SyntaxError(`Unknown command "${word}"; type HELP for the list`);
   }
+}
+
+/** The usage of each room command, by op. */
+const ROOM_USAGE: Record<RoomCommandOp, string> = {
+  invite: "INVITE #room <peer>",
+  accept: "ACCEPT #room",
+  decline: "DECLINE #room",
+  leave: "LEAVE #room",
+  remove: "REMOVE #room <peer>",
+  handover: "HANDOVER #room <peer>",
+};
+
+/** A room command's arguments: `#room`, then a peer for those that take one. */
+function _roomCommand(op: RoomCommandOp, args: readonly string[]): Command {
+  const usage = ROOM_USAGE[op];
+  const wantsPeer = usage.endsWith("<peer>");
+  if (args.length !== (wantsPeer ? 2 : 1)) throw new SyntaxError(`Usage: ${usage}`);
+  const room = _room(args[0], usage);
+  return wantsPeer
+    ? { kind: "room-change", op, room, peer: args[1] }
+    : { kind: "room-change", op, room };
+}
+
+/** `#name` to `name`. */
+function _room(word: string, usage: string): string {
+  if (!word.startsWith("#") || word.length < 2) {
+    throw new SyntaxError(`Invalid room "${word}": type a room as #name; usage: ${usage}`);
+  }
+  return word.slice(1);
 }
 
 /** A title as completion sees it: its name and the heights it has. */
@@ -304,7 +387,12 @@ export interface CompletionSources {
   titles: readonly TitleChoice[];
   /** Heights of what plays now, for QUALITY. @default {[]} */
   playing?: readonly number[];
+  /** Rooms this client is in or invited to, without `#`. @default {[]} */
+  rooms?: readonly string[];
 }
+
+/** Commands whose first argument is a room. */
+const ROOM_FIRST = ["INVITE", "DECLINE", "LEAVE", "REMOVE", "HANDOVER"];
 
 function _qualities(heights: readonly number[]): string[] {
   return ["auto", ...[...heights].sort((a, b) => a - b).map((h) => `${h}p`)];
@@ -332,10 +420,15 @@ export function complete(line: string, sources: CompletionSources): [string[], s
   const args = scan.rawLast === "" ? [...scan.words, ""] : scan.words;
   const last = args[args.length - 1];
   let pool: readonly string[] = [];
+  const rooms = (sources.rooms ?? []).map((r) => `#${r}`);
   if (args.length === 1) {
-    if (["MESSAGE", "MSG", "VERIFY", "ACCEPT"].includes(command)) pool = sources.peers;
+    if (ROOM_FIRST.includes(command)) pool = rooms;
+    else if (["MESSAGE", "MSG", "ACCEPT"].includes(command)) pool = [...rooms, ...sources.peers];
+    else if (command === "VERIFY") pool = [...sources.peers, ...rooms];
     else if (command === "PLAY") pool = sources.titles.map((t) => t.title);
     else if (command === "QUALITY") pool = _qualities(sources.playing ?? []);
+  } else if (args.length === 2 && ["INVITE", "REMOVE", "HANDOVER"].includes(command)) {
+    pool = sources.peers;
   } else if (args.length === 2 && command === "PLAY") {
     const title = sources.titles.find((t) => t.title === args[0]);
     pool = title === undefined ? ["auto"] : _qualities(title.heights);

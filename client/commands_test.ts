@@ -92,6 +92,18 @@ const PARSE_TABLE: readonly [string, Command][] = [
   ["QUIT", { kind: "quit" }],
   ["EXIT", { kind: "quit" }],
   ["exit", { kind: "quit" }],
+  ["ROOM CREATE club", { kind: "room-create", room: "club" }],
+  ["room create #club", { kind: "room-create", room: "club" }],
+  ["ROOMS", { kind: "rooms" }],
+  ["VERIFY #club", { kind: "room-verify", room: "club" }],
+  ["INVITE #club bob", { kind: "room-change", op: "invite", room: "club", peer: "bob" }],
+  ["ACCEPT #club", { kind: "room-change", op: "accept", room: "club" }],
+  ["DECLINE #club", { kind: "room-change", op: "decline", room: "club" }],
+  ["LEAVE #club", { kind: "room-change", op: "leave", room: "club" }],
+  ["REMOVE #club dave", { kind: "room-change", op: "remove", room: "club", peer: "dave" }],
+  ["HANDOVER #club bob", { kind: "room-change", op: "handover", room: "club", peer: "bob" }],
+  ["MESSAGE #club hi  all ", { kind: "room-message", room: "club", text: "hi  all" }],
+  ["MSG #club", { kind: "room-message", room: "club" }],
 ];
 
 Deno.test("parseCommand() returns the command for every valid line", () => {
@@ -128,6 +140,13 @@ const ERROR_TABLE: readonly [string, string][] = [
   ["SEEK soon", 'Invalid time "soon"'],
   ["ACCEPT", "Usage: ACCEPT"],
   ["ACCEPT bob carol", "Usage: ACCEPT"],
+  ["ROOM", "Usage: ROOM CREATE <name>"],
+  ["ROOM MAKE club", "Usage: ROOM CREATE <name>"],
+  ["INVITE #club", "Usage: INVITE #room <peer>"],
+  ["INVITE club bob", 'Invalid room "club": type a room as #name'],
+  ["LEAVE #club now", "Usage: LEAVE #room"],
+  ["REMOVE #", "Usage: REMOVE #room <peer>"],
+  ["HANDOVER # bob", 'Invalid room "#"'],
   ["DANCE", 'Unknown command "DANCE"'],
   ["dance now", 'Unknown command "dance"'],
   ["LISTS", "Unknown command"],
@@ -262,7 +281,7 @@ Deno.test("complete() offers command words for the first word, whatever its case
     ["", COMMAND_WORDS.map((w) => `${w} `)],
     ["P", ["PLAY ", "PAUSE "]],
     ["pl", ["PLAY "]],
-    ["R", ["RESUME "]],
+    ["R", ["RESUME ", "ROOM ", "ROOMS ", "REMOVE "]],
     ["se", ["SEEK "]],
     ["  pl", ["PLAY "]],
     ["Q", ["QUALITY ", "QUIT "]],
@@ -334,4 +353,22 @@ Deno.test("complete() offers only the resolutions the title, or what plays, has"
 Deno.test("complete() offers nothing when there are no peers or titles", () => {
   deepEqual(complete("MESSAGE ", { peers: [], titles: [] }), [[], ""]);
   deepEqual(complete("PLAY ", { peers: [], titles: [] }), [[], ""]);
+});
+
+Deno.test("complete() offers rooms after the room commands, then peers", () => {
+  const sources = { peers: ["bob", "carol"], titles: [], rooms: ["club", "chess"] };
+  const table: [string, string[], string][] = [
+    ["INVITE #c", ["#club ", "#chess "], "#c"],
+    ["LEAVE ", ["#club ", "#chess "], ""],
+    ["INVITE #club ", ["bob ", "carol "], ""],
+    ["REMOVE #club c", ["carol "], "c"],
+    ["MESSAGE #ch", ["#chess "], "#ch"],
+    ["MESSAGE ", ["#club ", "#chess ", "bob ", "carol "], ""],
+    ["ACCEPT #", ["#club ", "#chess "], "#"],
+    ["VERIFY ", ["bob ", "carol ", "#club ", "#chess "], ""],
+    ["ROO", ["ROOM ", "ROOMS "], "ROO"],
+  ];
+  for (const [line, want, replaced] of table) {
+    deepEqual(complete(line, sources), [want, replaced], line);
+  }
 });

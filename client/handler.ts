@@ -17,7 +17,8 @@ import {
   type TitleChoice,
 } from "./commands.ts";
 import type { KeyTrust } from "./known_peers.ts";
-import { isConnectionLost, type SendOutcome } from "./session.ts";
+import { isConnectionLost, type RoomBook, type SendOutcome } from "./session.ts";
+import { roomCommand } from "./room_commands.ts";
 import { showName } from "../protocol/shown_name.ts";
 import { escapeName } from "../protocol/text.ts";
 import { normalizePlayArgument } from "../video/catalog.ts";
@@ -62,7 +63,15 @@ export interface HandlerSession {
   sendText(to: string, text: string): Promise<SendOutcome>;
   /** This client's own fingerprint. */
   fingerprint(): Promise<string>;
+  /** The rooms; absent, the room commands say rooms are not available. */
+  readonly rooms?: HandlerRooms;
 }
+
+/** What the handler needs of the rooms (a `RoomBook` has it). */
+export type HandlerRooms = Pick<
+  RoomBook,
+  "list" | "names" | "find" | "create" | "change" | "sendText"
+>;
 
 /** What the handler needs of the viewer (a `Viewer` has it). */
 export interface HandlerViewer {
@@ -124,6 +133,7 @@ export class CommandHandler {
       peers: this.#session.peers.names(),
       titles: this.#titles,
       playing: this.#viewer.playing?.renditions.map((r) => r.height) ?? [],
+      rooms: this.#session.rooms?.names() ?? [],
     };
   }
 
@@ -176,6 +186,18 @@ export class CommandHandler {
         return this.#accept(command.peer);
       case "message":
         return await this.#message(command.to, command.text);
+      case "room-create":
+      case "room-change":
+      case "rooms":
+      case "room-verify":
+      case "room-message":
+        return await roomCommand(command, {
+          io: this.#io,
+          rooms: this.#session.rooms,
+          style: this.#style,
+          me: this.#session.name ?? "",
+          error: (message) => this.#error(message),
+        });
       default:
         return await this.#playback(command);
     }

@@ -307,6 +307,7 @@ Deno.test("CommandHandler.completion() offers the titles of the last LIST with t
     peers: ["bob"],
     titles: [{ title: "testcard", heights: [240, 720] }],
     playing: [],
+    rooms: [],
   });
   viewer.playing = {
     renditions: [{ height: 240, width: 426, bitrate: 1 }, { height: 720, width: 1280, bitrate: 2 }],

@@ -9,6 +9,7 @@ import { readJsonObjectSync, writeFileAtomic, writeFileAtomicSync } from "../cli
 import { generateIdentity, type Identity } from "../protocol/e2e.ts";
 import type { KnownPeer, KnownPeersStorage } from "./known_peers.ts";
 import type { ReplayState, ReplayStorage } from "../protocol/replay.ts";
+import type { RoomMemory, RoomStorage } from "./session/rooms.ts";
 
 interface StoredIdentity {
   version: 1;
@@ -176,6 +177,43 @@ export function replayFile(name: string, dir: string): ReplayStorage {
     },
     save(state) {
       writeFileAtomicSync(path, JSON.stringify(state));
+    },
+  };
+}
+
+/**
+ * What the client remembers of its rooms (the furthest entry seen of each, so that a rollback is
+ * caught after a restart, and its message counters): `rooms/NAME.json` in the config folder,
+ * written atomically.
+ *
+ * @param name The user's name.
+ * @param dir The config folder.
+ * @returns Storage for the client's rooms.
+ */
+export function roomsFile(name: string, dir: string): RoomStorage {
+  const path = `${dir}/rooms/${fileSafe(name)}.json`;
+  return {
+    load() {
+      const value = readJsonObjectSync(path);
+      if (value === undefined) return undefined;
+      const { origin, rooms } = value as Partial<RoomMemory>;
+      const entry = (e: unknown) => {
+        const r = e as Record<string, unknown> | null;
+        return typeof r === "object" && r !== null && Number.isInteger(r.seq) &&
+          typeof r.head === "string" && Number.isInteger(r.counter);
+      };
+      if (
+        typeof origin !== "string" || !/^[0-9a-f]{16}$/.test(origin) ||
+        typeof rooms !== "object" || rooms === null || !Object.values(rooms).every(entry)
+      ) {
+        throw new SyntaxError(
+          `Cannot read "${path}": expected the rooms seen; fix or delete it (a rollback of your rooms would then go unnoticed once)`,
+        );
+      }
+      return { origin, rooms };
+    },
+    save(memory) {
+      writeFileAtomicSync(path, JSON.stringify(memory));
     },
   };
 }

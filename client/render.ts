@@ -18,7 +18,7 @@ import { displayWidth, escapeControls, padColumns, speakerLines } from "../proto
 import { showName } from "../protocol/shown_name.ts";
 import type { KeyTrust } from "./known_peers.ts";
 import type { PlayerStats } from "./player.ts";
-import type { IncomingMessage } from "./session.ts";
+import type { IncomingMessage, IncomingRoomMessage } from "./session.ts";
 import type { ViewerEvent, ViewerStatus } from "./viewer.ts";
 
 /** Text styles; each is the identity when colour is off. */
@@ -87,6 +87,27 @@ export function renderMessage(
     ? ` !LOOKS LIKE ${showName(message.lookalike)}`
     : "";
   const label = `<${showName(message.from)}${mark}>`;
+  const lines = speakerLines(label, message.text, options).map((line) =>
+    `${style.bold(label)}${line.slice(label.length)}`
+  );
+  return message.queued ? [style.dim(renderSentEarlier(message)), ...lines] : lines;
+}
+
+/**
+ * A room message: `#club <alice> text`, wrapped like a 1:1 message, marked as those are.
+ *
+ * @param message The verified room message.
+ * @param style Colours.
+ * @param options The terminal's width.
+ * @returns The lines to print.
+ */
+export function renderRoomMessage(
+  message: IncomingRoomMessage,
+  style: Style = PLAIN,
+  options: RenderMessageOptions = {},
+): string[] {
+  const mark = message.trust === "verified" ? " ✓" : "";
+  const label = `#${escapeControls(message.roomName)} <${showName(message.from)}${mark}>`;
   const lines = speakerLines(label, message.text, options).map((line) =>
     `${style.bold(label)}${line.slice(label.length)}`
   );

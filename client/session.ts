@@ -45,6 +45,7 @@ import { Roster } from "./session/roster.ts";
 import { routeMessage, type SessionParts } from "./session/router.ts";
 import { type AnswerTo, type RequestMessage, RequestTable } from "./session/requests.ts";
 import { type MediaSink, StreamReceiver } from "./session/stream_receiver.ts";
+import { RoomBook, type RoomRequests } from "./session/rooms.ts";
 
 export { type SessionClock, SYSTEM_CLOCK } from "./session/clock.ts";
 export { isConnectionLost } from "./session/connection.ts";
@@ -64,6 +65,13 @@ export type { IncomingMessage } from "./session/inbox.ts";
 export type { TrustedKeys } from "./session/keys.ts";
 export { CLIENT_LIMITS, type ClientLimits } from "./session/limits.ts";
 export type { MediaSink } from "./session/stream_receiver.ts";
+export type {
+  IncomingRoomMessage,
+  RoomBook,
+  RoomSendOutcome,
+  RoomStorage,
+  RoomView,
+} from "./session/rooms.ts";
 
 /** A connected client. */
 export class ClientSession {
@@ -76,6 +84,7 @@ export class ClientSession {
   readonly #connection: Connection;
   readonly #reading: Promise<void>;
   readonly #roster: Roster;
+  readonly #rooms: RoomBook;
   #requesting = false;
   /** Why the connection ended, once it has. */
   #lostBecause?: string;
@@ -96,13 +105,15 @@ export class ClientSession {
       lookUp: (name) => this.#request({ type: "key", id: 0, name }),
       warning,
     });
+    const replay = new ReplayGuard({ storage: options.replay, windowMs: REPLAY_WINDOW_MS });
+    const self = () => {
+      const { name, identity } = this.#roster;
+      return identity === undefined ? undefined : { name: name!, identity };
+    };
     this.#inbox = new Inbox({
       ...limits,
-      replay: new ReplayGuard({ storage: options.replay, windowMs: REPLAY_WINDOW_MS }),
-      self: () => {
-        const { name, identity } = this.#roster;
-        return identity === undefined ? undefined : { name: name!, identity };
-      },
+      replay,
+      self,
       keys: (name) => this.#keys.get(name),
       send,
       message: (message) => events.message?.(message),
@@ -120,6 +131,17 @@ export class ClientSession {
       warning,
     });
     this.#receiver = new StreamReceiver({ send, nextId, warning });
+    this.#rooms = new RoomBook({
+      self,
+      keys: (name) => this.#keys.get(name),
+      requests: this.#roomRequests(),
+      send,
+      replay,
+      storage: options.rooms,
+      change: (room, words) => events.roomChange?.(room, words),
+      message: (message) => events.roomMessage?.(message),
+      warning,
+    });
     const parts: SessionParts = {
       events,
       requests: this.#requests,
@@ -127,6 +149,7 @@ export class ClientSession {
       inbox: this.#inbox,
       receiver: this.#receiver,
       roster: this.#roster,
+      rooms: this.#rooms,
       connection: () => this.#connection,
     };
     this.#connection = new Connection(transport, greeted, {
@@ -188,6 +211,11 @@ export class ClientSession {
   /** The server's stream, while one runs (from `stream-start` to `stream-end`). */
   get stream(): StreamStartMessage | undefined {
     return this.#receiver.info;
+  }
+
+  /** The rooms this client is in or invited to, as it has checked them. */
+  get rooms(): RoomBook {
+    return this.#rooms;
   }
 
   /** Whether a PLAY waits for its answer. */
@@ -434,6 +462,23 @@ export class ClientSession {
   /** Closes the connection without a goodbye. */
   close(): void {
     this.#connection.close();
+  }
+
+  /** The room requests, for the room book. */
+  #roomRequests(): RoomRequests {
+    return {
+      create: (name, entry) => this.#request({ type: "room-create", id: 0, name, entry }),
+      change: (room, entry) => this.#request({ type: "room-change", id: 0, room, entry }),
+      chain: (room, from) => this.#request({ type: "room-chain", id: 0, room, from }),
+      send: async (room, body) => {
+        const sent = await this.#request({ type: "room-send", id: 0, room, body });
+        return {
+          relayed: sent.relayed,
+          queued: sent.queued.map((q) => q.name),
+          refused: sent.refused.map((r) => ({ name: r.name, message: r.message })),
+        };
+      },
+    };
   }
 
   #requireRegistered(): Identity {

@@ -58,8 +58,27 @@ import {
   type WelcomeMessage,
 } from "./messages_server.ts";
 import type { ExpiredMessage, QueuedMessage } from "./queue_messages.ts";
+import type {
+  RoomChainMessage,
+  RoomChangeMessage,
+  RoomCreateMessage,
+  RoomEntriesMessage,
+  RoomSendMessage,
+  RoomSentMessage,
+  RoomsMessage,
+} from "./room_messages.ts";
 
 export type { ExpiredMessage, QueuedMessage } from "./queue_messages.ts";
+export type {
+  RoomChainMessage,
+  RoomChangeMessage,
+  RoomCreateMessage,
+  RoomEntriesMessage,
+  RoomSendMessage,
+  RoomSentMessage,
+  RoomsMessage,
+  RoomSummary,
+} from "./room_messages.ts";
 export type {
   HelloMessage,
   KeyRequestMessage,
@@ -128,7 +147,11 @@ export type ClientMessage =
   | SegmentAckMessage
   | PingMessage
   | PongMessage
-  | QuitMessage;
+  | QuitMessage
+  | RoomCreateMessage
+  | RoomChangeMessage
+  | RoomChainMessage
+  | RoomSendMessage;
 
 /** Messages a server sends. */
 export type ServerMessage =
@@ -150,6 +173,9 @@ export type ServerMessage =
   | ShutdownMessage
   | QueuedMessage
   | ExpiredMessage
+  | RoomEntriesMessage
+  | RoomSentMessage
+  | RoomsMessage
   | PingMessage
   | PongMessage
   | MediaMessage;
@@ -167,7 +193,7 @@ const SPECS: { [K in Exclude<MessageType, "media">]: Record<string, Check> } = {
 };
 
 /** Message types that carry a binary `body`. */
-const BODY_TYPES = new Set<string>(["send", "deliver"]);
+const BODY_TYPES = new Set<string>(["send", "deliver", "room-send"]);
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -197,7 +223,7 @@ export function encodeMessage(message: Message): Uint8Array<ArrayBuffer> {
     return out;
   }
   if (BODY_TYPES.has(message.type)) {
-    const { body, ...rest } = message as SendMessage | DeliverMessage;
+    const { body, ...rest } = message as SendMessage | DeliverMessage | RoomSendMessage;
     const text = JSON.stringify(rest);
     const start = FRAME_HEADER_BYTES + 4;
     // Built in place: the body (up to 96 KiB, once per relayed message) is copied only once.
@@ -408,6 +434,10 @@ const CLIENT_TYPES = new Set<string>([
   "ping",
   "pong",
   "quit",
+  "room-create",
+  "room-change",
+  "room-chain",
+  "room-send",
 ]);
 
 /** Every message type, for tests and docs. */

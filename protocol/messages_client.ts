@@ -20,6 +20,7 @@ import {
   str,
   uint,
 } from "./messages_checks.ts";
+import { ROOM_CLIENT_SPECS } from "./room_messages.ts";
 
 /** A requested quality: a height, or `auto` for adaptive switching. */
 export type Quality = number | "auto";
@@ -153,4 +154,5 @@ export const CLIENT_SPECS = {
   ping: { id },
   pong: { id },
   quit: {},
+  ...ROOM_CLIENT_SPECS,
 } satisfies Record<string, Record<string, Check>>;

@@ -28,6 +28,7 @@ import {
 } from "./messages_checks.ts";
 import type { Quality } from "./messages_client.ts";
 import { queueSpecs } from "./queue_messages.ts";
+import { ROOM_DELIVER_EXTRA, ROOM_SERVER_SPECS } from "./room_messages.ts";
 
 /** A title as the server lists it. */
 export interface VideoSummary {
@@ -126,6 +127,8 @@ export interface DeliverMessage {
   queued?: boolean;
   /** The message's place in the recipient's queue (with `queued`). */
   qseq?: number;
+  /** The room it was sent to (`room-send`); absent for a 1:1 message. */
+  room?: string;
 }
 /** The recipient's client confirmed a message. */
 export interface DeliveredMessage {
@@ -246,7 +249,7 @@ export const SERVER_SPECS = {
   },
   "key-info": { re: id, name, encKey: b64key, signKey: b64key, online: bool },
   videos: { re: id, videos: arrayOf(videoSummary, 10_000) },
-  deliver: { rid, from: name, ...queue.deliverExtra },
+  deliver: { rid, from: name, ...queue.deliverExtra, ...ROOM_DELIVER_EXTRA },
   delivered: { re: id, to: name, ...queue.deliveredExtra },
   queued: queue.queued,
   expired: queue.expired,
@@ -292,4 +295,5 @@ export const SERVER_SPECS = {
     message: optional(str(TEXT_MAX * 4)),
   },
   shutdown: { message: str(TEXT_MAX * 4) },
+  ...ROOM_SERVER_SPECS,
 } satisfies Record<string, Record<string, Check>>;

@@ -47,6 +47,7 @@ function withBody(json: string, body: Uint8Array, jsonLength?: number): Frame {
 }
 
 const KEY = "MCowBQYDK2VwAyEA" + "A".repeat(43) + "=";
+const ROOM = "AAAAAAAAAAAAAAAAAAAA-_";
 
 /** At least one valid sample per message type; optional fields both present and absent. */
 const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
@@ -124,6 +125,7 @@ const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
   deliver: [
     { type: "deliver", rid: "r1", from: "alice", body: new Uint8Array([0x7b, 0x7d, 0]) },
     { type: "deliver", rid: "q7", from: "alice", body: new Uint8Array([1]), queued: true, qseq: 7 },
+    { type: "deliver", rid: "r2", from: "alice", body: new Uint8Array([2]), room: ROOM },
   ],
   delivered: [
     { type: "delivered", re: 1, to: "bob" },
@@ -192,6 +194,29 @@ const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
     { type: "stream-end", streamId: 1, reason: "error", re: 5, message: "ffmpeg exited" },
   ],
   shutdown: [{ type: "shutdown", message: "bye" }],
+  "room-create": [{ type: "room-create", id: 1, name: "club", entry: "cGVlcg==" }],
+  "room-change": [{ type: "room-change", id: 2, room: ROOM, entry: "cGVlcg==" }],
+  "room-chain": [{ type: "room-chain", id: 3, room: ROOM, from: 0 }],
+  "room-entries": [
+    { type: "room-entries", re: 3, room: ROOM, entries: ["cGVlcg==", "cGVlcnM="] },
+    { type: "room-entries", room: ROOM, entries: [] },
+  ],
+  "room-sent": [
+    { type: "room-sent", re: 4, room: ROOM, relayed: [], queued: [], refused: [] },
+    {
+      type: "room-sent",
+      re: 5,
+      room: ROOM,
+      relayed: ["bob"],
+      queued: [{ name: "carol", qseq: 7 }],
+      refused: [{ name: "dave", code: "QUEUE_FULL", message: 'Cannot queue for "dave"' }],
+    },
+  ],
+  rooms: [
+    { type: "rooms", rooms: [] },
+    { type: "rooms", rooms: [{ room: ROOM, name: "club", seq: 4, head: "A".repeat(43) + "=" }] },
+  ],
+  "room-send": [{ type: "room-send", id: 4, room: ROOM, body: new Uint8Array([3, 2]) }],
   media: [
     { type: "media", streamId: 1, index: 0, data: new Uint8Array([0x47, 0, 0x11, 0x10]) },
     { type: "media", streamId: 0xffff_ffff, index: 0xffff_ffff, data: new Uint8Array(0) },
@@ -729,6 +754,10 @@ Deno.test("isClientMessage() and isServerMessage() classify every message type",
     "seek",
     "seg-ack",
     "quit",
+    "room-create",
+    "room-change",
+    "room-chain",
+    "room-send",
   ]);
   for (const message of ALL) {
     await t.step(message.type, () => {

@@ -1,7 +1,8 @@
 /**
  * What a registered client's requests do: directory lookups, the relay of sealed messages, the
- * video requests (play, stop, quality, pause, resume, seek) and keepalives. Synchronous, so that
- * the replies to one read leave in one write.
+ * video requests (play, stop, quality, pause, resume, seek), rooms (`room_requests.ts`) and
+ * keepalives. Synchronous, so that the replies to one read leave in one write; only a room change
+ * awaits (its entry's signature), holding the client's next messages until it is applied.
  * @module
  */
 
@@ -13,6 +14,7 @@ import type { DispatchContext } from "./dispatch_context.ts";
 import { listVideos, startPlay } from "./streaming/play_request.ts";
 import { sendReleased } from "./community/community_events.ts";
 import type { StreamSession } from "./streaming/stream_session.ts";
+import { roomRequest } from "./room_requests.ts";
 
 /**
  * Handles one message of a registered client.
@@ -20,9 +22,15 @@ import type { StreamSession } from "./streaming/stream_session.ts";
  * @param client The registered client.
  * @param message The message.
  * @param ctx The server's parts.
+ * @returns A promise while a room change is checked: the caller awaits it before the client's
+ * next message, and answers its rejection as it answers a throw.
  * @throws {PeerstreamError} When the request is refused; the caller answers with the error.
  */
-export function dispatch(client: ServerClient, message: ClientMessage, ctx: DispatchContext): void {
+export function dispatch(
+  client: ServerClient,
+  message: ClientMessage,
+  ctx: DispatchContext,
+): Promise<void> | void {
   switch (message.type) {
     case "hello":
       throw new PeerstreamError("ALREADY_REGISTERED", `Already registered as "${client.name}"`);
@@ -72,6 +80,11 @@ export function dispatch(client: ServerClient, message: ClientMessage, ctx: Disp
       return;
     case "quit":
       return closeAfterFlush(client, "quit", { reason: "quit" });
+    case "room-create":
+    case "room-change":
+    case "room-chain":
+    case "room-send":
+      return roomRequest(client, message, ctx);
   }
 }
 

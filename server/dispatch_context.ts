@@ -12,6 +12,7 @@ import type { LeadGate } from "./streaming/lead_gate.ts";
 import type { ServerLimits } from "./limits.ts";
 import type { ServerLog } from "./ops/server_log.ts";
 import type { ServerStats } from "./ops/server_stats.ts";
+import type { RoomContext } from "./room_requests.ts";
 
 /** What the dispatcher works with. */
 export interface DispatchContext {
@@ -31,4 +32,6 @@ export interface DispatchContext {
   readonly stats: ServerStats;
   /** Resolves once the library is open; rejects when it cannot be. @default {never, when absent} */
   videosLoaded?(): Promise<VideoLibrary>;
+  /** The rooms (issue 20); absent in cluster mode, where room requests are refused. */
+  readonly rooms?: RoomContext;
 }

@@ -17,6 +17,8 @@ import { closeAfterFlush, type ServerClient } from "./member.ts";
 import type { ServerLog } from "./ops/server_log.ts";
 import type { ServerStats } from "./ops/server_stats.ts";
 import { type Replies, requestIdOf } from "./replies.ts";
+import { sendRoomsList } from "./room_requests.ts";
+import type { DispatchContext } from "./dispatch_context.ts";
 
 /** Options for {@linkcode HelloFlow}. */
 export interface HelloFlowOptions {
@@ -41,6 +43,11 @@ export interface HelloFlowOptions {
   nameSaver?: NameSaver;
   /** Told when a client is registered, before its welcome is sent. */
   registered: (client: ServerClient) => void;
+  /**
+   * The dispatcher's parts now: their rooms (none in cluster mode) are listed to each client right
+   * after its `welcome`.
+   */
+  context?: () => DispatchContext;
 }
 
 /** The handshake of a connection after the server's greeting. */
@@ -137,6 +144,9 @@ export class HelloFlow {
       maxSealedBytes: this.#options.limits.maxSealedBytes,
       ...(welcome.unreachable.length > 0 ? { unreachable: welcome.unreachable } : {}),
     });
+    // Before what waited for it offline: a queued room message finds its room's head known.
+    const context = this.#options.context?.();
+    if (context !== undefined) sendRoomsList(client, { rooms: context.rooms, ctx: context });
     const log = this.#options.log;
     log.line(
       `join #${client.id} ${log.name(hello.name)} key ${hello.fingerprint.slice(0, 16)}${

@@ -8,6 +8,7 @@ import { MAX_SEALED_BYTES } from "../protocol/messages.ts";
 import { LOG_TEXT_MAX } from "../protocol/text.ts";
 import { DEFAULT_RELAY_BUDGETS } from "./community/relay.ts";
 import { QUEUE_DEFAULTS } from "./community/offline_queue.ts";
+import { ROOM_DEFAULTS } from "./community/rooms.ts";
 
 /**
  * Tunable limits of a server. The frame size (1 MiB) and the name rules are the protocol's and
@@ -61,6 +62,18 @@ export interface ServerLimits {
   queueMaxAgeMs: number;
   /** Bytes of messages waiting in all queues (`QUEUE_FULL`). */
   queueTotalBytes: number;
+  /** Members plus pending invitees of one room (`serve --room-members`; `ROOM_LIMIT`). */
+  roomMembers: number;
+  /** Entries in one room's chain (`ROOM_LIMIT`): past it, the owner starts a new room. */
+  roomEntries: number;
+  /** Rooms one person is a member of (`serve --rooms-per-person`; `ROOM_LIMIT`). */
+  roomsPerPerson: number;
+  /** Pending room invitations one person holds (`ROOM_LIMIT`). */
+  roomInvitesPerPerson: number;
+  /** Rooms one signing key may create in 24 hours (`ROOM_LIMIT`). */
+  roomCreatesPerKeyPerDay: number;
+  /** Bytes of room changes all rooms hold, in memory and in `DATA/rooms` (`ROOM_LIMIT`). */
+  roomTotalBytes: number;
   /** Silence after which a connection is pinged, ms. */
   keepaliveMs: number;
   /** Silence after which a connection is dropped, ms (`IDLE_TIMEOUT`). */
@@ -172,6 +185,12 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   queueBytes: QUEUE_DEFAULTS.maxBytes,
   queueMaxAgeMs: QUEUE_DEFAULTS.maxAgeMs,
   queueTotalBytes: QUEUE_DEFAULTS.maxTotalBytes,
+  roomMembers: ROOM_DEFAULTS.maxMembers,
+  roomEntries: ROOM_DEFAULTS.maxEntries,
+  roomsPerPerson: ROOM_DEFAULTS.roomsPerPerson,
+  roomInvitesPerPerson: ROOM_DEFAULTS.invitesPerPerson,
+  roomCreatesPerKeyPerDay: ROOM_DEFAULTS.createsPerKeyPerDay,
+  roomTotalBytes: ROOM_DEFAULTS.totalBytes,
   keepaliveMs: KEEPALIVE_MS,
   idleMs: SILENCE_MS,
   maxQueuedControlBytes: 8 * 1024 * 1024,

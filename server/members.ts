@@ -244,7 +244,9 @@ export class Members {
       return undefined;
     }
     try {
-      dispatch(client, message, this.#options.context());
+      const pending = dispatch(client, message, this.#options.context());
+      // A room change awaits its signature check; its refusal is answered like a throw.
+      return pending?.catch((error) => this.#replies.fail(client, message, error));
     } catch (error) {
       this.#replies.fail(client, message, error);
     }

@@ -21,6 +21,8 @@ import type { NameSaver, NameStore } from "./community/name_store.ts";
 import type { ClusterTiming } from "./community/redis_community.ts";
 import { Relay, type RelayBudgets } from "./community/relay.ts";
 import { OfflineQueue, type QueueStorage } from "./community/offline_queue.ts";
+import type { RoomStorage } from "./community/room_store.ts";
+import { Rooms } from "./community/rooms.ts";
 import { savedNames } from "./community/saved_names.ts";
 import type { DispatchContext } from "./dispatch_context.ts";
 import { closeQuietly } from "./door/acceptor.ts";
@@ -73,6 +75,11 @@ export interface ServerOptions {
    * cluster mode) a message to an offline peer is refused.
    */
   queue?: QueueStorage;
+  /**
+   * Where rooms persist (`DATA/rooms`), loaded at `start`; without it (and in cluster mode) room
+   * requests are refused.
+   */
+  rooms?: RoomStorage;
   /** TLS certificate and key (PEM text); plain TCP when absent. */
   tls?: { cert: string; key: string };
   /**
@@ -106,6 +113,8 @@ export class PeerstreamServer implements MetricsSource {
   readonly #limits: ServerLimits;
   readonly #log: ServerLog;
   #community: Community<ServerClient>;
+  /** The community of this process (none in cluster mode): rooms reach members through it. */
+  readonly #memory: MemoryCommunity<ServerClient>;
   /** This process's bindings (none in cluster mode, where Redis holds them). */
   readonly #bindings?: ReadonlyMap<string, string>;
   readonly #admission: Admission;
@@ -127,12 +136,12 @@ export class PeerstreamServer implements MetricsSource {
     this.#log = options.logger ?? serverLog(options.log ?? (() => {}), limits);
     const bindings = options.names?.load() ?? new Map<string, string>();
     this.#bindings = options.cluster === undefined ? bindings : undefined;
-    const directory = new Directory({
+    const directory = new Directory<ServerClient>({
       bindings,
       maxNamesPerKey: limits.maxNamesPerKey,
       maxNames: limits.maxNames,
     });
-    this.#community = new MemoryCommunity({
+    this.#memory = new MemoryCommunity<ServerClient>({
       events: this.#events(false),
       directory,
       relay: new Relay(relayBudgets(limits)),
@@ -145,6 +154,7 @@ export class PeerstreamServer implements MetricsSource {
           maxTotalBytes: limits.queueTotalBytes,
         }),
     });
+    this.#community = this.#memory;
     this.#admission = new Admission(limits);
     this.#gate = new Gate({
       admission: this.#admission,
@@ -286,6 +296,7 @@ export class PeerstreamServer implements MetricsSource {
         event: "cluster",
       });
     }
+    if (cluster === undefined && this.#options.rooms !== undefined) await this.#openRooms();
     const hostname = this.#options.hostname ?? "127.0.0.1";
     const port = this.#options.port ?? 7878;
     let listener: Deno.Listener;
@@ -312,6 +323,24 @@ export class PeerstreamServer implements MetricsSource {
     });
     this.#timer = setInterval(() => this.#tick(), 1000);
     return this.addr;
+  }
+
+  /** Loads the rooms (one process only: a cluster refuses them for now). */
+  async #openRooms() {
+    const limits = this.#limits;
+    const rooms = await Rooms.open(this.#options.rooms!, {
+      maxMembers: limits.roomMembers,
+      maxEntries: limits.roomEntries,
+      roomsPerPerson: limits.roomsPerPerson,
+      invitesPerPerson: limits.roomInvitesPerPerson,
+      createsPerKeyPerDay: limits.roomCreatesPerKeyPerDay,
+      totalBytes: limits.roomTotalBytes,
+    });
+    const memory = this.#memory;
+    this.#ctx = {
+      ...this.#ctx,
+      rooms: { rooms, connectionOf: (name) => memory.connectionOf(name) },
+    };
   }
 
   /**

@@ -19,6 +19,7 @@ import type { ConnectionEnd } from "./connection.ts";
 import type { GreetingContext } from "./greeting.ts";
 import type { IncomingMessage } from "./inbox.ts";
 import type { ClientLimits } from "./limits.ts";
+import type { IncomingRoomMessage, RoomStorage, RoomView } from "./rooms.ts";
 
 /** How the connection ended, for {@linkcode SessionEvents.closed}. */
 export type ClosedInfo = ConnectionEnd;
@@ -66,6 +67,10 @@ export interface SessionEvents {
    * is, rather than as a lost connection.
    */
   closed?(info: ClosedInfo): void;
+  /** A change to a room, checked against this client's chain, in words ("bob invited carol"). */
+  roomChange?(room: RoomView, words: string): void;
+  /** A room message arrived and was verified against the room's checked chain. */
+  roomMessage?(message: IncomingRoomMessage): void;
   /**
    * A peer in the known-peers table came online with another key than the one remembered (checked
    * when it joins, or is online at welcome; peers never seen before cost no key lookup).
@@ -86,6 +91,11 @@ export interface SessionOptions {
    * the terminal, see `identity.ts`; IndexedDB in a page); in memory when absent.
    */
   replay?: ReplayStorage;
+  /**
+   * Where the rooms' furthest points seen (and the message counters) persist, so that a rollback
+   * is caught after a restart too; in memory when absent.
+   */
+  rooms?: RoomStorage;
   /** Bounds on what the server can make this client hold; see `CLIENT_LIMITS`. */
   limits?: Partial<ClientLimits>;
   /**

@@ -20,6 +20,10 @@ export const ANSWERS = {
   pause: ["ok"],
   resume: ["ok"],
   seek: ["stream-seek"],
+  "room-create": ["room-entries"],
+  "room-change": ["room-entries"],
+  "room-chain": ["room-entries"],
+  "room-send": ["room-sent"],
 } as const satisfies Partial<Record<ClientMessage["type"], readonly ServerMessage["type"][]>>;
 
 /** A request type that takes an answer. */

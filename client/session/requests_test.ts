@@ -11,6 +11,8 @@ function table(timeoutMs = 60_000) {
   return { clock, sent, requests };
 }
 
+const ROOM = "AAAAAAAAAAAAAAAAAAAAAA";
+
 /** A request of each type that takes an answer. */
 const REQUESTS: Record<keyof typeof ANSWERS, RequestMessage> = {
   list: { type: "list", id: 0 },
@@ -22,6 +24,10 @@ const REQUESTS: Record<keyof typeof ANSWERS, RequestMessage> = {
   pause: { type: "pause", id: 0 },
   resume: { type: "resume", id: 0 },
   seek: { type: "seek", id: 0, position: 10 },
+  "room-create": { type: "room-create", id: 0, name: "club", entry: "" },
+  "room-change": { type: "room-change", id: 0, room: ROOM, entry: "" },
+  "room-chain": { type: "room-chain", id: 0, room: ROOM, from: 0 },
+  "room-send": { type: "room-send", id: 0, room: ROOM, body: new Uint8Array([1]) },
 };
 
 /** An answer of each type a request may take, for request id `re`. */
@@ -35,6 +41,8 @@ function answerOf(type: string, re: number): ServerMessage {
     "stream-end": { type: "stream-end", re, streamId: 1, reason: "stopped" },
     "ok": { type: "ok", re },
     "stream-seek": streamSeekOf(re, 1),
+    "room-entries": { type: "room-entries", re, room: ROOM, entries: [] },
+    "room-sent": { type: "room-sent", re, room: ROOM, relayed: [], queued: [], refused: [] },
   };
   return answers[type];
 }

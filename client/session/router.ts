@@ -19,6 +19,7 @@ import type { SessionEvents } from "./events.ts";
 import type { Inbox } from "./inbox.ts";
 import type { KeyCache } from "./keys.ts";
 import type { RequestTable } from "./requests.ts";
+import type { RoomBook } from "./rooms.ts";
 import type { Roster } from "./roster.ts";
 import type { StreamReceiver } from "./stream_receiver.ts";
 
@@ -36,6 +37,8 @@ export interface SessionParts {
   receiver: StreamReceiver;
   /** Registration and peers. */
   roster: Roster;
+  /** Rooms. */
+  rooms: RoomBook;
   /** The connection (a function: messages that came with the greeting are routed before it is kept). */
   connection(): Connection;
 }
@@ -91,7 +94,20 @@ function handleOther(message: ServerMessage, parts: SessionParts) {
     case "peer-state":
       return parts.roster.peerState(message.names, message.state);
     case "deliver":
+      if (message.room !== undefined) {
+        return parts.rooms.deliver({
+          ...message,
+          room: message.room,
+          queued: message.queued === true,
+        });
+      }
       return parts.inbox.deliver(message.rid, message.from, message.body, message.queued === true);
+    case "rooms":
+      return parts.rooms.listed(message.rooms);
+    case "room-entries":
+      // An answer to this client's request, or a push of someone else's change.
+      if (message.re === undefined) return parts.rooms.pushed(message);
+      return answer(message.re, message, parts);
     case "delivered":
       // A queued message's confirmation answers no request of this connection.
       if (message.qseq === undefined) return answer(message.re, message, parts);

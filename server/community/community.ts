@@ -104,10 +104,20 @@ export interface CommunityEvents<C> {
   left(name: string, reason: LeaveReason): void;
   /** Peers online elsewhere became unreachable, or reachable again: tell every local connection. */
   peerState(names: string[], state: PeerReachability): void;
-  /** A sealed message for a local connection (`queued` and `qseq` when it waited offline). */
+  /**
+   * A sealed message for a local connection (`queued` and `qseq` when it waited offline; `room`
+   * when it was sent to a room).
+   */
   deliver(
     to: C,
-    delivery: { rid: string; from: string; body: Uint8Array; queued?: boolean; qseq?: number },
+    delivery: {
+      rid: string;
+      from: string;
+      body: Uint8Array;
+      queued?: boolean;
+      qseq?: number;
+      room?: string;
+    },
   ): void;
   /**
    * A message a local connection queued earlier (maybe on an earlier connection) was confirmed
@@ -158,14 +168,15 @@ export interface Community<C> {
    * outcome comes later through {@linkcode CommunityEvents.outcome}.
    *
    * @param sender The sender's (registered) connection.
-   * @param message The request id, the recipient and the sealed body.
+   * @param message The request id, the recipient, the sealed body and, for one recipient of a
+   * `room-send`, the room (delivered and queued with it).
    * @returns Whether it was queued for an offline recipient (and where); void when relayed.
    * @throws {PeerstreamError} `UNKNOWN_PEER`, `PEER_OFFLINE`, `PEER_UNREACHABLE`, `QUEUE_FULL`,
    * or the recipient's budget code.
    */
   send(
     sender: C,
-    message: { requestId: number; to: string; body: Uint8Array },
+    message: { requestId: number; to: string; body: Uint8Array; room?: string },
   ): SendResult | void;
   /**
    * Resolves a recipient's receipt; a stale or forged one is ignored. Synchronous.
@@ -267,8 +278,8 @@ export class MemoryCommunity<C> implements Community<C> {
         // Relay ids are 16 characters: "q" and a number never collide with one.
         const rid = `q${entry.qseq}`;
         rids.set(rid, entry.qseq);
-        const { from, body, qseq } = entry;
-        this.#events.deliver(conn, { rid, from, body, queued: true, qseq });
+        const { from, body, qseq, room } = entry;
+        this.#events.deliver(conn, { rid, from, body, queued: true, qseq, room });
       } else {
         this.#events.notice?.(conn, {
           kind: entry.kind,
@@ -318,17 +329,21 @@ export class MemoryCommunity<C> implements Community<C> {
 
   send(
     sender: C,
-    message: { requestId: number; to: string; body: Uint8Array },
+    message: { requestId: number; to: string; body: Uint8Array; room?: string },
   ): SendResult | void {
     const from = this.#names.get(sender);
     if (from === undefined) throw notRegistered();
-    const { to, body } = message;
+    const { to, body, room } = message;
     const recipient = this.#directory.get(to);
     if (recipient === undefined) {
       if (this.lookup(to) === undefined) throw unknownPeer(to);
       // Only a persistently bound name: an ephemeral one is free again once its holder left.
       if (this.#queue === undefined || !this.#directory.bindings.has(to)) throw peerOffline(to);
-      const qseq = this.#queue.add(to, { from, re: message.requestId, body }, this.#now());
+      const qseq = this.#queue.add(
+        to,
+        { from, re: message.requestId, body, ...(room === undefined ? {} : { room }) },
+        this.#now(),
+      );
       return { queued: true, qseq };
     }
     // Within the fair budgets (INBOX_FULL otherwise), so the recipient's queue never overflows.
@@ -339,7 +354,17 @@ export class MemoryCommunity<C> implements Community<C> {
       to,
       bytes: body.length + DELIVER_OVERHEAD_BYTES,
     });
-    this.#events.deliver(recipient.conn, { rid, from, body });
+    this.#events.deliver(recipient.conn, { rid, from, body, room });
+  }
+
+  /**
+   * The connection of a name online in this process (rooms reach their members through it).
+   *
+   * @param name The normalized name.
+   * @returns Its connection, or undefined when it is offline.
+   */
+  connectionOf(name: string): C | undefined {
+    return this.#directory.get(name)?.conn;
   }
 
   receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {

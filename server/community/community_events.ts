@@ -89,6 +89,7 @@ export function connectionEvents<T extends EventClient>(
         from: delivery.from,
         body: delivery.body,
         ...(delivery.queued ? { queued: true, qseq: delivery.qseq } : {}),
+        ...(delivery.room === undefined ? {} : { room: delivery.room }),
       });
       if (to.outbox === undefined) {
         to.conn.sendEncoded(frame);

@@ -24,6 +24,8 @@ export interface QueuedSealed {
   at: number;
   /** The sealed envelope, as the sender sent it. */
   body: Uint8Array;
+  /** The room it was sent to (a room envelope), absent for a 1:1 message. */
+  room?: string;
 }
 
 /** A notice for a sender: a message they queued was confirmed, or expired unread. */
@@ -206,12 +208,16 @@ export class OfflineQueue {
    * Keeps a sealed message for an offline recipient, durably, within the bounds.
    *
    * @param to The recipient (persistently bound, offline).
-   * @param message The sender, their request id and the sealed body.
+   * @param message The sender, their request id, the sealed body and, for a room message, its room.
    * @param now The time, ms.
    * @returns Its place in the recipient's queue.
    * @throws {PeerstreamError} `QUEUE_FULL` when the recipient's queue, or all queues, are full.
    */
-  add(to: string, message: { from: string; re: number; body: Uint8Array }, now: number): number {
+  add(
+    to: string,
+    message: { from: string; re: number; body: Uint8Array; room?: string },
+    now: number,
+  ): number {
     const queue = this.#queues.get(to);
     const { maxMessages, maxBytes, maxTotalBytes } = this.#limits;
     const size = message.body.length;

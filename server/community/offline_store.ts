@@ -141,9 +141,19 @@ export function parseRecord(line: string): QueueRecord | undefined {
   if (r.kind === "removed") return { kind: "removed", qseq: r.qseq };
   if (!isUint(r.re) || !isUint(r.at)) return undefined;
   if (r.kind === "message" && isStr(r.from) && typeof r.body === "string") {
+    if (r.room !== undefined && !isStr(r.room)) return undefined;
     try {
       const body = Uint8Array.fromBase64(r.body);
-      return { kind: "message", qseq: r.qseq, from: r.from, re: r.re, at: r.at, body };
+      const { qseq, from, re, at } = r;
+      return {
+        kind: "message",
+        qseq,
+        from,
+        re,
+        at,
+        body,
+        ...(isStr(r.room) ? { room: r.room } : {}),
+      };
     } catch {
       return undefined;
     }

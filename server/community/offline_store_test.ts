@@ -9,6 +9,10 @@ Deno.test("parseRecord() takes each record kind and refuses wrong shapes", () =>
     { kind: "message", qseq: 1, from: "a", re: 2, at: 3, body: new Uint8Array([1, 2]) },
   );
   deepEqual(
+    parseRecord('{"kind":"message","qseq":1,"from":"a","re":2,"at":3,"body":"","room":"r"}'),
+    { kind: "message", qseq: 1, from: "a", re: 2, at: 3, body: new Uint8Array(), room: "r" },
+  );
+  deepEqual(
     parseRecord('{"kind":"expired","qseq":1,"to":"b","ofQseq":4,"re":2,"at":3}'),
     { kind: "expired", qseq: 1, to: "b", ofQseq: 4, re: 2, at: 3 },
   );
@@ -20,6 +24,7 @@ Deno.test("parseRecord() takes each record kind and refuses wrong shapes", () =>
       '{"kind":"removed","qseq":-1}',
       '{"kind":"message","qseq":1,"from":"a","re":2,"at":3,"body":"!!"}',
       '{"kind":"message","qseq":1,"from":7,"re":2,"at":3,"body":"AA=="}',
+      '{"kind":"message","qseq":1,"from":"a","re":2,"at":3,"body":"AA==","room":5}',
       '{"kind":"delivered","qseq":1,"to":"b","re":2,"at":3}',
       '{"kind":"other","qseq":1,"re":2,"at":3}',
     ]

@@ -8,6 +8,7 @@
 
 import { cacheDir, dataDir } from "../../cli/paths.ts";
 import { fileQueueStorage } from "../community/offline_store.ts";
+import { fileRoomStorage } from "../community/room_store.ts";
 import { PeerstreamServer } from "../server.ts";
 import { DEFAULT_LIMITS, LIMITS_ENV, type ServerLimits } from "../limits.ts";
 import { fileNameStore } from "../community/name_store.ts";
@@ -97,6 +98,9 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     names,
     queue: cluster.redis === undefined
       ? fileQueueStorage(`${values.data ?? dataDir()}/queue`)
+      : undefined,
+    rooms: cluster.redis === undefined
+      ? fileRoomStorage(`${values.data ?? dataDir()}/rooms`)
       : undefined,
     tls,
     limits,

@@ -45,6 +45,8 @@ Options:
   --queue-days N       Days a message waits for an offline peer (default ${
   DEFAULT_LIMITS.queueMaxAgeMs / 86_400_000
 })
+  --room-members N     Members plus pending invitees of one room (default ${DEFAULT_LIMITS.roomMembers})
+  --rooms-per-person N Rooms one person may be a member of (default ${DEFAULT_LIMITS.roomsPerPerson})
   --max-connections N  Connections at once (default ${DEFAULT_LIMITS.maxConnections})
   --max-per-address N  Connections from one address (default ${DEFAULT_LIMITS.maxConnectionsPerAddress}; behind a NAT
                        or load balancer every client shares one address: raise it,
@@ -130,6 +132,8 @@ export function limitsFrom(
     "queue-messages"?: string;
     "queue-bytes"?: string;
     "queue-days"?: string;
+    "room-members"?: string;
+    "rooms-per-person"?: string;
   },
   env: string | undefined,
 ): Partial<ServerLimits> {
@@ -142,6 +146,14 @@ export function limitsFrom(
   }
   if (values["queue-days"] !== undefined) {
     limits.queueMaxAgeMs = intFlag("queue-days", values["queue-days"], 1) * 86_400_000;
+  }
+  if (values["room-members"] !== undefined) {
+    // A room-sent answer lists at most 1,000 members; a room envelope counts them in a u16.
+    limits.roomMembers = intFlag("room-members", values["room-members"], 1, 1000);
+  }
+  if (values["rooms-per-person"] !== undefined) {
+    // The `rooms` list after welcome holds at most 1,000 rooms, invitations included.
+    limits.roomsPerPerson = intFlag("rooms-per-person", values["rooms-per-person"], 1, 500);
   }
   if (values["max-connections"] !== undefined) {
     limits.maxConnections = intFlag("max-connections", values["max-connections"], 0);
@@ -194,6 +206,8 @@ function parseFlags(args: string[]) {
         "queue-messages": { type: "string" },
         "queue-bytes": { type: "string" },
         "queue-days": { type: "string" },
+        "room-members": { type: "string" },
+        "rooms-per-person": { type: "string" },
         "log-format": { type: "string" },
         metrics: { type: "string" },
         ...CLUSTER_FLAGS,

@@ -102,3 +102,12 @@ Deno.test("limitsFrom() takes the environment's overrides, then the flags over t
   equal(limits.idleMs, 1000);
   throws(() => limitsFrom({ "max-connections": "x" }, undefined), /Invalid --max-connections "x"/);
 });
+
+Deno.test("limitsFrom() takes the room flags up to what the room messages can list", () => {
+  deepEqual(limitsFrom({ "room-members": "1000", "rooms-per-person": "500" }, undefined), {
+    roomMembers: 1000,
+    roomsPerPerson: 500,
+  });
+  throws(() => limitsFrom({ "room-members": "1001" }, undefined), /from 0 to 1000/);
+  throws(() => limitsFrom({ "rooms-per-person": "501" }, undefined), /from 0 to 500/);
+});

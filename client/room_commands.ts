@@ -1,0 +1,153 @@
+/**
+ * The terminal's room commands: `ROOM CREATE`, `ROOMS`, `INVITE`, `ACCEPT #room`, `DECLINE`,
+ * `LEAVE`, `REMOVE`, `HANDOVER` and `MESSAGE #room`, run against the client's rooms. Split from
+ * `handler.ts`, which hands these commands here.
+ * @module
+ */
+
+import { formatFingerprint } from "../protocol/e2e.ts";
+import { PeerstreamError } from "../protocol/errors.ts";
+import { showName } from "../protocol/shown_name.ts";
+import type { Command } from "./commands.ts";
+import type { HandlerIo, HandlerRooms } from "./handler.ts";
+import { isConnectionLost, type RoomView } from "./session.ts";
+import { safe, type Style } from "./render.ts";
+
+/** What a room command needs. */
+export interface RoomCommandContext {
+  /** Input and output. */
+  io: HandlerIo;
+  /** The rooms; undefined when the session has none. */
+  rooms: HandlerRooms | undefined;
+  /** Colours. */
+  style: Style;
+  /** This client's name. */
+  me: string;
+  /** Prints an error. */
+  error(message: string): void;
+}
+
+/** The room commands. */
+export type RoomCommand = Extract<
+  Command,
+  { kind: "room-create" | "room-change" | "rooms" | "room-verify" | "room-message" }
+>;
+
+/**
+ * Runs one room command.
+ *
+ * @param command The parsed command.
+ * @param ctx The rooms, input and output.
+ * @returns True (the client carries on); false at the end of input at a prompt.
+ * @throws {PeerstreamError} A refusal, for the handler to print.
+ */
+export async function roomCommand(command: RoomCommand, ctx: RoomCommandContext): Promise<boolean> {
+  const rooms = ctx.rooms;
+  if (rooms === undefined) {
+    throw new PeerstreamError("UNAVAILABLE", "Cannot use rooms: this client has none");
+  }
+  switch (command.kind) {
+    case "rooms":
+      showRooms(rooms.list(), ctx);
+      return true;
+    case "room-create": {
+      const room = await rooms.create(command.room);
+      ctx.io.print(
+        `* created #${safe(room.name)}; INVITE #${safe(room.name)} <peer> to add people`,
+      );
+      return true;
+    }
+    case "room-change": {
+      const room = await rooms.change(command.room, {
+        op: command.op,
+        ...(command.peer === undefined ? {} : { subject: command.peer }),
+      });
+      // The change itself is shown in words as the chain accepts it (roomChange events).
+      if (command.op === "leave") ctx.io.print(`* you left #${safe(room.name)}`);
+      return true;
+    }
+    case "room-message":
+      return await roomMessage(command.room, command.text, ctx);
+    case "room-verify": {
+      const room = rooms.find(command.room);
+      ctx.io.print(
+        `#${safe(room.name)} at entry ${room.seq}: ${formatFingerprint(toHex(room.head))}`,
+      );
+      ctx.io.print(
+        room.broken === undefined
+          ? `Compare it with a member out of band: the same fingerprint at the same entry is the same history`
+          : `READ-ONLY: ${safe(room.broken)}`,
+      );
+      return true;
+    }
+  }
+}
+
+async function roomMessage(
+  room: string,
+  text: string | undefined,
+  ctx: RoomCommandContext,
+): Promise<boolean> {
+  const rooms = ctx.rooms!;
+  const view = rooms.find(room);
+  if (text === undefined) {
+    const answer = await ctx.io.read(`#${view.name} message: `);
+    if (answer === null) return false;
+    text = answer;
+  }
+  if (text.trim() === "") {
+    ctx.error(`Cannot send to #${safe(view.name)}: the message is empty; type some text`);
+    return true;
+  }
+  rooms.sendText(view.name, text).then(
+    (sent) => {
+      const parts = [
+        sent.relayed.length > 0 ? `sent to ${sent.relayed.map(showName).join(", ")}` : "",
+        sent.queued.length > 0 ? `queued for ${sent.queued.map(showName).join(", ")}` : "",
+      ].filter((p) => p !== "");
+      const shown = parts.length === 0 ? "nobody else is in the room" : parts.join("; ");
+      ctx.io.print(ctx.style.dim(`* #${safe(view.name)}: ${shown}`));
+      for (const refused of sent.refused) ctx.error(refused.message);
+    },
+    (error) => {
+      if (!isConnectionLost(error)) ctx.error((error as Error).message);
+    },
+  );
+  return true;
+}
+
+function showRooms(list: readonly RoomView[], ctx: RoomCommandContext) {
+  if (list.length === 0) {
+    ctx.io.print("You are in no room; ROOM CREATE <name> makes one");
+    return;
+  }
+  for (const room of list) {
+    const role = room.members.includes(ctx.me)
+      ? room.owner === ctx.me ? "owner" : "member"
+      : room.invitees.includes(ctx.me)
+      ? `invited; ACCEPT #${safe(room.name)} or DECLINE #${safe(room.name)}`
+      : "not a member";
+    const names = room.members.map((m) =>
+      m === room.owner ? `${showName(m)} (owner)` : showName(m)
+    );
+    const invited = room.invitees.length > 0
+      ? `; invited: ${room.invitees.map(showName).join(", ")}`
+      : "";
+    ctx.io.print(`#${safe(room.name)} (${role}): ${names.join(", ")}${invited}`);
+    ctx.io.print(
+      ctx.style.dim(
+        `  entry ${room.seq}, fingerprint ${formatFingerprint(toHex(room.head), 4)}${
+          room.broken === undefined ? "" : `; READ-ONLY: ${safe(room.broken)}`
+        }`,
+      ),
+    );
+  }
+}
+
+function toHex(base64: string): string {
+  try {
+    return Uint8Array.fromBase64(base64).toHex();
+  } catch {
+    return "";
+  }
+}

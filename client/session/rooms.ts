@@ -1,0 +1,634 @@
+/**
+ * The client's rooms: per room the chain it has checked (every entry verified with the author's
+ * key as this client knows it: trust on first use, as for 1:1), the furthest (seq, hash) it has
+ * seen (a rollback or a fork makes the room read-only), each change shown in words, and room
+ * messages sealed only to the members of the checked chain and opened only against it.
+ * It never uses a member list the server sends.
+ * @module
+ */
+
+import { exportPublicKeys } from "../../protocol/e2e.ts";
+import { type ErrorCode, PeerstreamError } from "../../protocol/errors.ts";
+import type { ClientMessage, RoomEntriesMessage, RoomSummary } from "../../protocol/messages.ts";
+import type { ReplayGuard } from "../../protocol/replay.ts";
+import {
+  type HashedEntry,
+  type KeyPins,
+  keyPins,
+  newRoomId,
+  parseEntry,
+  type RoomEntry,
+  type RoomLimits,
+  type RoomState,
+  signEntry,
+} from "../../protocol/room_chain.ts";
+import { openRoom, type RoomRecipient, sealRoom } from "../../protocol/room_envelope.ts";
+import { RoomHistory, type RoomKeys, roomKeys } from "../../protocol/room_history.ts";
+import { MAX_ENTRIES_PER_MESSAGE } from "../../protocol/room_messages.ts";
+import type { KeyTrust } from "../known_peers.ts";
+import type { InboxSelf } from "./inbox.ts";
+import type { TrustedKeys } from "./keys.ts";
+import { describeEntry, historyProblem, type RoomHigh } from "./room_words.ts";
+
+/** Most changes shown one by one when a batch arrives; more are summed up in one line. */
+export const MAX_CHANGES_SHOWN = 8;
+
+/** A room as this client has checked it. */
+export interface RoomView {
+  /** The room id. */
+  id: string;
+  /** The display name (typed as `#name`). */
+  name: string;
+  /** The last checked seq; -1 before any. */
+  seq: number;
+  /** The room's fingerprint: the hash of its last checked entry. */
+  head: string;
+  /** The owner. */
+  owner: string;
+  /** Members, in the order they joined. */
+  members: string[];
+  /** Pending invitees. */
+  invitees: string[];
+  /** Why the room is read-only (a rollback, a fork, an entry refused), if it is. */
+  broken?: string;
+}
+
+/** What `room-send` answered: who got it, who it waits for, who it could not reach. */
+export interface RoomSendOutcome {
+  /** Members online it went to. */
+  relayed: string[];
+  /** Members offline it waits for. */
+  queued: string[];
+  /** Members it could not reach, and why. */
+  refused: { name: string; message: string }[];
+}
+
+/** The room requests, as the session sends them. */
+export interface RoomRequests {
+  /** `room-create`, answered by `room-entries`. */
+  create(name: string, entry: string): Promise<RoomEntriesMessage>;
+  /** `room-change`, answered by `room-entries`. */
+  change(room: string, entry: string): Promise<RoomEntriesMessage>;
+  /** `room-chain`, answered by `room-entries`. */
+  chain(room: string, from: number): Promise<RoomEntriesMessage>;
+  /** `room-send`. */
+  send(room: string, body: Uint8Array): Promise<RoomSendOutcome>;
+}
+
+/** What persists between runs: the origin, and per room the furthest point seen and a counter. */
+export interface RoomMemory {
+  /** This installation's 8 random bytes, hex. */
+  origin: string;
+  /** Per room id. */
+  rooms: Record<string, RoomHigh & { counter: number }>;
+}
+
+/** Loads and saves {@linkcode RoomMemory}; `save` must be atomic. */
+export interface RoomStorage {
+  /** Reads it; undefined when none was saved. */
+  load(): RoomMemory | undefined;
+  /** Writes it. */
+  save(memory: RoomMemory): void;
+}
+
+/** A verified room message. */
+export interface IncomingRoomMessage {
+  /** The room id. */
+  room: string;
+  /** The room's display name. */
+  roomName: string;
+  /** The sender, verified by signature and membership. */
+  from: string;
+  /** The text. */
+  text: string;
+  /** When sealed. */
+  sentAt: number;
+  /** Trust in the sender's key. */
+  trust: KeyTrust;
+  /** It waited on the server while this client was offline. */
+  queued?: boolean;
+}
+
+/** Options for {@linkcode RoomBook}. */
+export interface RoomBookOptions {
+  /** Who this client is; undefined before registration. */
+  self(): InboxSelf | undefined;
+  /** A peer's keys (the key cache: trust on first use). */
+  keys(name: string): Promise<TrustedKeys>;
+  /** The room requests. */
+  requests: RoomRequests;
+  /** Sends a receipt. */
+  send(message: ClientMessage): void;
+  /** Refuses replays (shared with 1:1 messages). */
+  replay: ReplayGuard;
+  /** Where the furthest points seen persist; in memory when absent. */
+  storage?: RoomStorage;
+  /** The chain limits. */
+  limits?: RoomLimits;
+  /** Most rooms tracked. @default {200} */
+  maxRooms?: number;
+  /** A checked change, in words. */
+  change?(room: RoomView, words: string): void;
+  /** A verified room message. */
+  message?(message: IncomingRoomMessage): void;
+  /** Something refused or wrong; `from` names a sender when it is about one. */
+  warning?(text: string, code: ErrorCode, from?: string): void;
+}
+
+interface Room {
+  id: string;
+  name: string;
+  history: RoomHistory;
+  broken?: string;
+  /** The head seq the server last listed, once it has. */
+  listed?: number;
+  /** Work on this room, one at a time. */
+  queue: Promise<unknown>;
+}
+
+/** The rooms this client is in or invited to. */
+export class RoomBook {
+  readonly #options: RoomBookOptions;
+  readonly #rooms = new Map<string, Room>();
+  readonly #memory: RoomMemory;
+  readonly #pins = new Map<string, KeyPins>();
+  #own?: { identity: InboxSelf["identity"]; keys: Promise<RoomKeys & RoomRecipient> };
+
+  /** @param options Who this client is, the keys, the requests, callbacks. */
+  constructor(options: RoomBookOptions) {
+    this.#options = options;
+    this.#memory = options.storage?.load() ?? {
+      origin: crypto.getRandomValues(new Uint8Array(8)).toHex(),
+      rooms: {},
+    };
+  }
+
+  /** The rooms, as checked. */
+  list(): RoomView[] {
+    return [...this.#rooms.values()].map((room) => this.#view(room));
+  }
+
+  /** The display names of the rooms, for Tab. */
+  names(): string[] {
+    return [...this.#rooms.values()].map((room) => room.name).filter((n) => n !== "");
+  }
+
+  /**
+   * A room by its display name (with or without `#`).
+   *
+   * @throws {PeerstreamError} `ROOM_NOT_FOUND`.
+   */
+  find(name: string): RoomView {
+    return this.#view(this.#byName(name));
+  }
+
+  /** Resolves once the work queued on every room so far is done. */
+  get idle(): Promise<void> {
+    return Promise.all([...this.#rooms.values()].map((r) => r.queue)).then(() => {});
+  }
+
+  /**
+   * The `rooms` list after `welcome`: learn names, check each chain from where this client is.
+   *
+   * @param summaries The rooms the server says this person is in or invited to.
+   */
+  listed(summaries: readonly RoomSummary[]): void {
+    for (const summary of summaries) {
+      const room = this.#room(summary.room, summary.name);
+      if (room === undefined) continue;
+      room.listed = summary.seq;
+      this.#background(room, () => this.#sync(room));
+    }
+  }
+
+  /**
+   * `room-entries` pushed by the server (a change by someone else).
+   *
+   * @param message The push.
+   */
+  pushed(message: RoomEntriesMessage): void {
+    const room = this.#room(message.room, message.name ?? "");
+    if (room === undefined) return;
+    this.#background(room, () => this.#take(room, message.entries, { fill: true }));
+  }
+
+  /**
+   * Creates a room: signs its `create` entry and sends it.
+   *
+   * @param name The display name.
+   * @returns The room.
+   */
+  async create(name: string): Promise<RoomView> {
+    const self = this.#self();
+    const pins = (await this.#ownKeys()).pins;
+    const id = newRoomId();
+    const entry = await signEntry({
+      room: id,
+      seq: 0,
+      prev: "",
+      author: self.name,
+      op: "create",
+      subject: "",
+      keys: pins,
+      settings: { invite: "members", control: "all" },
+      time: Date.now(),
+    }, self.identity);
+    const answer = await this.#options.requests.create(name, entry.toBase64());
+    const room = this.#room(answer.room, name)!;
+    await this.#enqueue(room, () => this.#take(room, answer.entries, { fill: false }));
+    return this.#view(room);
+  }
+
+  /**
+   * Makes a change to a room as this client: `invite`, `accept`, `decline`, `leave`, `remove`
+   * or `handover`.
+   *
+   * @param roomName The room's display name.
+   * @param change The op and, for invite/remove/handover, whom.
+   * @returns The room after the change.
+   * @throws {PeerstreamError} `ROOM_NOT_FOUND`, `NOT_ALLOWED` (read-only, or the op is not
+   * yours: checked here before it goes), `KEY_CHANGED`, or the server's refusal.
+   */
+  async change(
+    roomName: string,
+    change: { op: Exclude<RoomEntry["op"], "create" | "settings">; subject?: string },
+  ): Promise<RoomView> {
+    const room = this.#byName(roomName);
+    return await this.#enqueue(room, async () => {
+      const self = this.#self();
+      const subject = change.subject ?? self.name;
+      const keys = change.op === "invite" ? (await this.#trusted(subject)).pins : null;
+      for (let attempt = 1;; attempt++) {
+        const state = this.#usable(room, change.op);
+        const entry = await signEntry({
+          room: room.id,
+          seq: state.seq + 1,
+          prev: state.head,
+          author: self.name,
+          op: change.op,
+          subject,
+          keys,
+          settings: null,
+          time: Date.now(),
+        }, self.identity);
+        try {
+          const answer = await this.#options.requests.change(room.id, entry.toBase64());
+          await this.#take(room, answer.entries, { fill: false });
+          return this.#view(room);
+        } catch (error) {
+          // Someone else's change came first (its push is still on the way): catch up, sign again.
+          const raced = error instanceof PeerstreamError && error.code === "CHAIN_INVALID";
+          if (!raced || attempt > 1) throw error;
+          await this.#sync(room);
+        }
+      }
+    });
+  }
+
+  /**
+   * Seals a text once for the members of the checked chain and sends it.
+   *
+   * @param roomName The room's display name.
+   * @param text The text.
+   * @returns Who got it, who it waits for, who it could not reach.
+   */
+  async sendText(roomName: string, text: string): Promise<RoomSendOutcome> {
+    const room = this.#byName(roomName);
+    const { state, body } = await this.#enqueue(room, async () => {
+      const state = this.#usable(room, "send");
+      const self = this.#self();
+      if (!state.members.has(self.name)) {
+        throw new PeerstreamError(
+          "NOT_A_MEMBER",
+          `Cannot send to #${room.name}: you are not a member; ACCEPT #${room.name} first if invited`,
+        );
+      }
+      const recipients = new Map<string, RoomRecipient>();
+      for (const name of state.members.keys()) {
+        const keys = name === self.name ? await this.#ownKeys() : await this.#trusted(name);
+        recipients.set(name, keys);
+      }
+      const memory = this.#remember(room, state);
+      memory.counter++;
+      this.#options.storage?.save(this.#memory);
+      const body = await sealRoom(text, {
+        from: self.name,
+        identity: self.identity,
+        state,
+        recipients,
+        origin: Uint8Array.fromHex(this.#memory.origin),
+        counter: memory.counter,
+      });
+      return { state, body };
+    });
+    return await this.#options.requests.send(state.room, body);
+  }
+
+  /**
+   * A room message delivered: opened against the checked chain (fetching entries first if it
+   * names a later seq), answered with a receipt.
+   *
+   * @param delivery The relay id, the claimed sender and room, the body, whether it was queued.
+   */
+  deliver(
+    delivery: { rid: string; from: string; room: string; body: Uint8Array; queued: boolean },
+  ): void {
+    const room = this.#rooms.get(delivery.room) ?? this.#room(delivery.room, "");
+    const { rid, from } = delivery;
+    const refuse = (code: ErrorCode, text: string) => {
+      this.#options.send({ type: "receipt", rid, ok: false, code });
+      this.#options.warning?.(text, code, from);
+    };
+    if (room === undefined) {
+      return refuse("ROOM_LIMIT", `Rejected a room message from "${from}": too many rooms`);
+    }
+    this.#background(room, async () => {
+      try {
+        await this.#open(room, delivery);
+      } catch (error) {
+        const code = error instanceof PeerstreamError ? error.code : "DECRYPT_FAILED";
+        if (delivery.queued && code === "REPLAYED") {
+          this.#options.send({ type: "receipt", rid, ok: true });
+          return;
+        }
+        refuse(code, error instanceof Error ? error.message : String(error));
+      }
+    });
+  }
+
+  async #open(
+    room: Room,
+    delivery: { rid: string; from: string; room: string; body: Uint8Array; queued: boolean },
+  ) {
+    const self = this.#self();
+    const sender = await this.#options.keys(delivery.from);
+    const open = async () =>
+      await openRoom(delivery.body, {
+        room: room.id,
+        from: delivery.from,
+        me: self.name,
+        identity: self.identity,
+        chain: room.history,
+        sender: await this.#roomKeysOf(sender),
+        replay: this.#options.replay,
+      });
+    let opened;
+    try {
+      opened = await open();
+    } catch (error) {
+      // A seq this client has not checked yet: fetch the chain, then try once more.
+      if (!(error instanceof PeerstreamError && error.code === "CHAIN_INVALID")) throw error;
+      await this.#sync(room);
+      opened = await open();
+    }
+    this.#options.send({ type: "receipt", rid: delivery.rid, ok: true });
+    this.#options.message?.({
+      room: room.id,
+      roomName: room.name,
+      from: opened.from,
+      text: opened.text,
+      sentAt: opened.sentAt,
+      trust: sender.trust,
+      ...(delivery.queued ? { queued: true } : {}),
+    });
+  }
+
+  /** Fetches entries after the last checked one until the server has no more. */
+  async #sync(room: Room): Promise<void> {
+    for (let rounds = 0; rounds < 1000; rounds++) {
+      const answer = await this.#options.requests.chain(room.id, room.history.seq + 1);
+      if (answer.room !== room.id) break;
+      await this.#take(room, answer.entries, { fill: false });
+      if (answer.entries.length < MAX_ENTRIES_PER_MESSAGE || room.broken !== undefined) break;
+    }
+    this.#check(room, true);
+  }
+
+  /** Checks and appends entries; shows each change past the furthest point seen before. */
+  async #take(room: Room, entries: readonly string[], options: { fill: boolean }) {
+    if (room.broken !== undefined || entries.length === 0) return;
+    const from = room.history.seq + 1;
+    let added: HashedEntry[];
+    try {
+      const fresh = this.#fresh(room, entries);
+      if (fresh.length === 0) return;
+      if (options.fill && parseSeq(fresh[0]) > from) {
+        // A push after a gap: fetch what is missing instead.
+        return await this.#sync(room);
+      }
+      added = await room.history.extend(fresh, (name) => this.#lookup(name));
+    } catch (error) {
+      if (!(error instanceof PeerstreamError)) throw error;
+      this.#break(room, `it refused a change the server sent: ${error.message}`, error.code);
+      return;
+    }
+    const me = this.#options.self()?.name ?? "";
+    const seen = this.#memory.rooms[room.id]?.seq ?? -1;
+    const view = this.#view(room);
+    const unseen = added.filter((hashed) => hashed.entry.seq > seen);
+    // A long history met for the first time (a room one is invited to) is summed up, not
+    // printed line by line: its last changes, which include the invitation, are shown.
+    const shown = unseen.slice(-MAX_CHANGES_SHOWN);
+    if (unseen.length > shown.length) {
+      const earlier = unseen.length - shown.length;
+      this.#options.change?.(view, `${earlier} earlier changes; ROOMS lists the members`);
+    }
+    for (const hashed of shown) {
+      this.#options.change?.(view, describeEntry(hashed.entry, { me, room: room.name }));
+    }
+    this.#check(room, false);
+  }
+
+  /** Drops entries already checked; one that differs from what was checked is a fork. */
+  #fresh(room: Room, entries: readonly string[]): string[] {
+    const out: string[] = [];
+    const have = room.history.entries;
+    for (const entry of entries) {
+      const seq = parseSeq(entry);
+      if (seq >= have.length) {
+        out.push(entry);
+        continue;
+      }
+      const known = have[seq].bytes.toBase64();
+      if (known !== entry) {
+        throw new PeerstreamError(
+          "CHAIN_INVALID",
+          `entry ${seq} differs from the one you checked before (a fork)`,
+        );
+      }
+    }
+    return out;
+  }
+
+  /** Compares with the furthest point seen; remembers a further one. */
+  #check(room: Room, complete: boolean) {
+    const high = this.#memory.rooms[room.id];
+    const problem = historyProblem(high, {
+      seq: room.history.seq,
+      headAt: (seq) => room.history.stateAt(seq)?.head,
+      complete: complete && room.listed !== undefined && room.listed <= room.history.seq,
+    });
+    if (problem !== undefined) return this.#break(room, problem, "CHAIN_INVALID");
+    const state = room.history.state;
+    if (state !== undefined && (high === undefined || state.seq > high.seq)) {
+      this.#remember(room, state);
+      this.#options.storage?.save(this.#memory);
+    }
+  }
+
+  #remember(room: Room, state: RoomState): RoomHigh & { counter: number } {
+    const memory = this.#memory.rooms[room.id] ??= { seq: -1, head: "", counter: 0 };
+    if (state.seq > memory.seq) {
+      memory.seq = state.seq;
+      memory.head = state.head;
+    }
+    return memory;
+  }
+
+  #break(room: Room, why: string, code: ErrorCode) {
+    if (room.broken !== undefined) return;
+    room.broken = why;
+    this.#options.warning?.(
+      `Room #${
+        room.name || room.id
+      } is read-only: ${why}; compare VERIFY #${room.name} with a member`,
+      code,
+    );
+  }
+
+  /** The state to make a change on; refuses what the chain would refuse, before it goes. */
+  #usable(room: Room, what: string): RoomState {
+    if (room.broken !== undefined) {
+      throw new PeerstreamError(
+        "NOT_ALLOWED",
+        `Cannot ${what} in #${room.name}: the room is read-only (${room.broken})`,
+      );
+    }
+    const state = room.history.state;
+    if (state === undefined) {
+      throw new PeerstreamError(
+        "ROOM_NOT_FOUND",
+        `Cannot ${what} in #${room.name}: its history has not arrived yet; try again in a moment`,
+      );
+    }
+    return state;
+  }
+
+  /** The keys to check entries with: this client's own, or a peer's as known (not changed). */
+  async #lookup(name: string): Promise<RoomKeys | undefined> {
+    if (name === this.#options.self()?.name) return await this.#ownKeys();
+    return await this.#trusted(name);
+  }
+
+  async #trusted(name: string): Promise<RoomKeys & RoomRecipient> {
+    const keys = await this.#options.keys(name);
+    if (keys.trust === "changed") {
+      throw new PeerstreamError(
+        "KEY_CHANGED",
+        `Cannot use "${name}" in a room: their key changed since you last talked; run VERIFY ${name} and ACCEPT ${name} if you trust it`,
+      );
+    }
+    return { ...await this.#roomKeysOf(keys), enc: keys.enc };
+  }
+
+  async #roomKeysOf(keys: TrustedKeys): Promise<RoomKeys> {
+    let pins = this.#pins.get(keys.fingerprint);
+    if (pins === undefined) {
+      const [enc, sign] = await Promise.all([
+        crypto.subtle.exportKey("spki", keys.enc),
+        crypto.subtle.exportKey("spki", keys.sign),
+      ]);
+      pins = await keyPins({
+        encKey: new Uint8Array(enc).toBase64(),
+        signKey: new Uint8Array(sign).toBase64(),
+      });
+      if (this.#pins.size > 1000) this.#pins.clear();
+      this.#pins.set(keys.fingerprint, pins);
+    }
+    return { sign: keys.sign, pins };
+  }
+
+  /** This client's own keys and pins, worked out once per identity. */
+  #ownKeys(): Promise<RoomKeys & RoomRecipient> {
+    const self = this.#self();
+    if (this.#own?.identity !== self.identity) {
+      const keys = exportPublicKeys(self.identity).then(roomKeys).then((k) => ({
+        ...k,
+        enc: self.identity.enc.publicKey,
+      }));
+      this.#own = { identity: self.identity, keys };
+    }
+    return this.#own.keys;
+  }
+
+  #self(): InboxSelf {
+    const self = this.#options.self();
+    if (self === undefined) {
+      throw new PeerstreamError("NOT_REGISTERED", "Not registered yet; register a name first");
+    }
+    return self;
+  }
+
+  #byName(name: string): Room {
+    const wanted = name.startsWith("#") ? name.slice(1) : name;
+    for (const room of this.#rooms.values()) if (room.name === wanted) return room;
+    throw new PeerstreamError(
+      "ROOM_NOT_FOUND",
+      `Cannot find room #${wanted}: you are not in it or invited to it; ROOMS lists yours`,
+    );
+  }
+
+  #room(id: string, name: string): Room | undefined {
+    let room = this.#rooms.get(id);
+    if (room === undefined) {
+      if (this.#rooms.size >= (this.#options.maxRooms ?? 200)) return undefined;
+      room = {
+        id,
+        name,
+        history: new RoomHistory(this.#options.limits),
+        queue: Promise.resolve(),
+      };
+      this.#rooms.set(id, room);
+    } else if (name !== "" && room.name === "") room.name = name;
+    return room;
+  }
+
+  /** Runs work on a room after the work before it; the caller gets its result or error. */
+  #enqueue<T>(room: Room, work: () => Promise<T>): Promise<T> {
+    const run = room.queue.then(work);
+    room.queue = run.then(() => {}, () => {});
+    return run;
+  }
+
+  /** Runs work on a room that nobody awaits: a failure is shown as a warning. */
+  #background(room: Room, work: () => Promise<unknown>): void {
+    this.#enqueue(room, work).catch((error) => {
+      const code = error instanceof PeerstreamError ? error.code : "INTERNAL";
+      this.#options.warning?.(
+        `Cannot update #${room.name || room.id}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        code,
+      );
+    });
+  }
+
+  #view(room: Room): RoomView {
+    const state = room.history.state;
+    return {
+      id: room.id,
+      name: room.name,
+      seq: room.history.seq,
+      head: state?.head ?? "",
+      owner: state?.owner ?? "",
+      members: [...state?.members.keys() ?? []],
+      invitees: [...state?.invitees.keys() ?? []],
+      ...(room.broken === undefined ? {} : { broken: room.broken }),
+    };
+  }
+}
+
+/** The seq of a signed entry, base64 (parsed and checked; its signature comes after). */
+function parseSeq(entry: string): number {
+  return parseEntry(entry).entry.seq;
+}

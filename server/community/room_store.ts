@@ -1,0 +1,153 @@
+/**
+ * Rooms in the data folder: one append-only file per room (`rooms/<room id>.log`), one JSON record
+ * per line, each append written and fsynced before it returns, so that a change answered with
+ * `room-entries` survives a crash. A record holds one signed chain entry as the author sent it,
+ * when the server took it, and for the room's first entry its display name and the creator's key.
+ * A torn last line (a crash mid-append) is left out on load; any other bad line stops the load
+ * with a clear error.
+ * @module
+ */
+
+import { PeerstreamError } from "../../protocol/errors.ts";
+
+/** One stored chain entry. */
+export interface RoomRecord {
+  /** When the server accepted it, ms (its own clock: the entry's `time` is the author's). */
+  at: number;
+  /** The signed entry's bytes, as the author sent them. */
+  entry: Uint8Array;
+  /** The room's display name (the first record only). */
+  name?: string;
+  /** The creator's signing key, base64 SPKI (the first record only): rooms created per key. */
+  key?: string;
+}
+
+/** Where rooms persist: one append-only log of records per room. */
+export interface RoomStorage {
+  /** Every room's records, oldest first (a torn last record is left out). */
+  load(): Map<string, RoomRecord[]>;
+  /** Appends one record to a room's log, durably (fsync) before it returns. */
+  append(room: string, record: RoomRecord): void;
+}
+
+/** A room id: 16 bytes in base64url, 22 characters (also the log's file name). */
+export const ROOM_ID = /^[A-Za-z0-9_-]{22}$/;
+
+const encoder = new TextEncoder();
+
+/**
+ * A {@linkcode RoomStorage} in a folder.
+ *
+ * @param dir The folder (made when missing, mode 0700).
+ * @returns The storage.
+ */
+export function fileRoomStorage(dir: string): RoomStorage {
+  return {
+    load() {
+      const out = new Map<string, RoomRecord[]>();
+      let files: Deno.DirEntry[];
+      try {
+        files = [...Deno.readDirSync(dir)];
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return out;
+        throw error;
+      }
+      for (const file of files) {
+        const match = /^(.+)\.log$/.exec(file.name);
+        if (!file.isFile || match === null || !ROOM_ID.test(match[1])) continue;
+        const records = parseRoomLog(Deno.readTextFileSync(`${dir}/${file.name}`), file.name);
+        if (records.length > 0) out.set(match[1], records);
+      }
+      return out;
+    },
+    append(room, record) {
+      if (!ROOM_ID.test(room)) throw new RangeError(`Invalid room id "${room}"`);
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      using file = Deno.openSync(`${dir}/${room}.log`, {
+        append: true,
+        create: true,
+        mode: 0o600,
+      });
+      const bytes = encoder.encode(JSON.stringify(recordJson(record)) + "\n");
+      let at = 0;
+      while (at < bytes.length) at += file.writeSync(bytes.subarray(at));
+      file.syncDataSync();
+    },
+  };
+}
+
+function recordJson(record: RoomRecord): Record<string, unknown> {
+  return {
+    at: record.at,
+    entry: record.entry.toBase64(),
+    ...(record.name === undefined ? {} : { name: record.name }),
+    ...(record.key === undefined ? {} : { key: record.key }),
+  };
+}
+
+/**
+ * Parses one room's log.
+ *
+ * @param text The file.
+ * @param file Its name, for the error.
+ * @returns The records; a torn last line is left out.
+ * @throws {PeerstreamError} `INTERNAL` for a bad line that is not the last.
+ */
+export function parseRoomLog(text: string, file: string): RoomRecord[] {
+  const lines = text.split("\n");
+  const out: RoomRecord[] = [];
+  lines.forEach((line, i) => {
+    if (line === "") return;
+    const record = parseRoomRecord(line);
+    if (record !== undefined) {
+      out.push(record);
+      return;
+    }
+    // Only the last line can be torn: it is the one an interrupted append was writing.
+    if (i === lines.length - 1) return;
+    throw new PeerstreamError(
+      "INTERNAL",
+      `Cannot load the room "${file}": line ${
+        i + 1
+      } is not a room record; move the file away to drop that room`,
+    );
+  });
+  return out;
+}
+
+/** The longest base64 text of one stored entry (an entry is far smaller than a frame). */
+const MAX_ENTRY_B64 = 64 * 1024;
+
+/**
+ * One record from a line, checked field by field.
+ *
+ * @param line One line of a room's log.
+ * @returns The record, or undefined when the line is not one.
+ */
+export function parseRoomRecord(line: string): RoomRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const r = value as Record<string, unknown>;
+  const { at, entry, name, key } = r;
+  if (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0) return undefined;
+  if (typeof entry !== "string" || entry.length > MAX_ENTRY_B64) return undefined;
+  if (name !== undefined && (typeof name !== "string" || name.length > 256)) return undefined;
+  if (key !== undefined && (typeof key !== "string" || key.length > 4096)) return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = Uint8Array.fromBase64(entry);
+  } catch {
+    return undefined;
+  }
+  return {
+    at,
+    entry: bytes,
+    ...(name === undefined ? {} : { name }),
+    ...(key === undefined ? {} : { key }),
+  };
+}

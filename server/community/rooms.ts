@@ -1,0 +1,500 @@
+/**
+ * The rooms of one server (protocol version 3, issue 20): each room's chain of signed membership
+ * entries, append-only and persisted through a {@linkcode RoomStorage}, the state
+ * `applyEntry` (protocol/room_chain.ts) derives from it, who is in or invited to which room, and
+ * the server's limits. The server cannot write an entry: it checks what it can of each one
+ * (`room_entry_check.ts`: parse, author, signature by the author's registered key, pinned keys),
+ * then this module applies it to the room's state (seq and `prev` continuity, the op allowed to
+ * its author) within the limits, stores it, and says whom to tell. Pure: the storage is an
+ * interface and the time is given.
+ * @module
+ */
+
+import { PeerstreamError } from "../../protocol/errors.ts";
+import { nameKeys, normalizeName } from "../../protocol/names.ts";
+import { escapeControls, quoted } from "../../protocol/text.ts";
+import {
+  applyEntry,
+  type HashedEntry,
+  type KeyPins,
+  readEntry,
+  ROOM_LIMITS,
+  type RoomState,
+} from "../../protocol/room_chain.ts";
+import { MAX_ROOMS_LISTED, type RoomSummary } from "../../protocol/room_messages.ts";
+import type { RoomRecord, RoomStorage } from "./room_store.ts";
+
+/** The bounds of rooms (design: docs/protocol-v3.md "Limits"). */
+export interface RoomServerLimits {
+  /** Members plus pending invitees of one room (`ROOM_LIMIT`). @default {100} */
+  maxMembers: number;
+  /** Entries in one room's chain (`ROOM_LIMIT`). @default {10000} */
+  maxEntries: number;
+  /** Rooms one person is a member of (`ROOM_LIMIT` on create and accept). @default {50} */
+  roomsPerPerson: number;
+  /** Pending invitations one person holds (`ROOM_LIMIT` on invite). @default {50} */
+  invitesPerPerson: number;
+  /** Rooms one signing key may create in 24 hours (`ROOM_LIMIT`). @default {20} */
+  createsPerKeyPerDay: number;
+  /**
+   * Bytes of entries (base64, as held in memory and sent) all rooms may hold (`ROOM_LIMIT`), so
+   * that churn in many rooms cannot grow the server without bound. @default {268435456}
+   */
+  totalBytes: number;
+}
+
+/**
+ * The default bounds: 100 members (one wrapped key per member travels with each message, about 26
+ * KiB at 100), 10,000 entries, 50 rooms and 50 pending invitations per person (each room's
+ * summary goes out at join; invitations are a way to annoy, so they are bounded too), 20 new
+ * rooms per key a day (like new names per address), 256 MiB of entries in all (an entry is about
+ * 550 bytes as base64, so some 480,000 of them: thousands of busy rooms).
+ */
+export const ROOM_DEFAULTS: Readonly<RoomServerLimits> = {
+  maxMembers: ROOM_LIMITS.maxMembers,
+  maxEntries: ROOM_LIMITS.maxEntries,
+  roomsPerPerson: 50,
+  invitesPerPerson: 50,
+  createsPerKeyPerDay: 20,
+  totalBytes: 256 * 1024 * 1024,
+};
+
+/** Most bytes of entries in one `room-entries` answer: the rest is asked for again. */
+export const ROOM_ENTRIES_ANSWER_BYTES = 256 * 1024;
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** An entry the server checked against what it knows (see `room_entry_check.ts`). */
+export interface CheckedEntry {
+  /** The parsed entry and its hash. */
+  hashed: HashedEntry;
+  /** The fingerprint of the key the signature was verified with (the author's registered one). */
+  signedBy: string;
+  /** The author's signing key, base64 SPKI (counted for rooms created per key). */
+  signKey: string;
+}
+
+/**
+ * A person as the room knows them: their name and the fingerprint of the signing key the chain
+ * pinned for them ({@linkcode KeyPins.sign}). Someone who holds the name with another key (an
+ * ephemeral name taken again, a released one) is not them.
+ */
+export interface Pinned {
+  /** The name. */
+  name: string;
+  /** The pinned signing key's fingerprint, hex. */
+  sign: string;
+}
+
+/** An accepted change: whom to tell, and the entry as it goes out. */
+export interface RoomChange {
+  /** The room id. */
+  room: string;
+  /** The room's display name (sent with the entry, so that someone just invited can show it). */
+  name: string;
+  /** The signed entry, base64 as on the wire. */
+  entry: string;
+  /**
+   * Members and invitees before and after the change (a removed member and a declined invitee
+   * learn of it too), the author included, with their pinned keys.
+   */
+  audience: Pinned[];
+}
+
+interface Room {
+  name: string;
+  state: RoomState;
+  /** Signed entries, base64 as on the wire, by seq. */
+  entries: string[];
+}
+
+/**
+ * Every room of a server, loaded from its storage. Requests that change a room are checked first
+ * (an await for the signature), then {@linkcode Rooms.create} and {@linkcode Rooms.change} apply
+ * them synchronously, so that two changes raced to one seq are told apart: the second fails as
+ * `CHAIN_INVALID`.
+ */
+export class Rooms {
+  readonly #rooms = new Map<string, Room>();
+  readonly #storage: RoomStorage;
+  readonly #limits: RoomServerLimits;
+  /** Room names under each of their look-alike keys (names are unique by skeleton). */
+  readonly #names = new Map<string, string>();
+  /** Per person, the rooms they are a member of. */
+  readonly #memberOf = new Map<string, Set<string>>();
+  /** Per person, the rooms they are invited to. */
+  readonly #invitedTo = new Map<string, Set<string>>();
+  /** Per signing key, when it created rooms (server time, ms), oldest first. */
+  readonly #creates = new Map<string, number[]>();
+  /** Bytes of entries (base64) all rooms hold. */
+  #totalBytes = 0;
+
+  private constructor(storage: RoomStorage, limits: RoomServerLimits) {
+    this.#storage = storage;
+    this.#limits = limits;
+  }
+
+  /**
+   * Loads every room its storage holds. The storage is the server's own: entries are replayed
+   * through `applyEntry` (continuity and the op table), with the signatures taken as they were
+   * checked when stored.
+   *
+   * @param storage Where rooms persist.
+   * @param limits The bounds; missing fields take {@linkcode ROOM_DEFAULTS}.
+   * @returns The rooms.
+   * @throws {PeerstreamError} `INTERNAL` when a stored chain does not check.
+   */
+  static async open(storage: RoomStorage, limits: Partial<RoomServerLimits> = {}): Promise<Rooms> {
+    const rooms = new Rooms(storage, { ...ROOM_DEFAULTS, ...limits });
+    for (const [id, records] of storage.load()) await rooms.#load(id, records);
+    return rooms;
+  }
+
+  async #load(id: string, records: RoomRecord[]) {
+    let room: Room | undefined;
+    for (const record of records) {
+      const text = record.entry.toBase64();
+      try {
+        const hashed = await readEntry(record.entry);
+        // The signature was verified when the entry was stored: the key it pins is the signer.
+        const signedBy = room === undefined
+          ? hashed.entry.keys?.sign
+          : room.state.invitees.get(hashed.entry.author)?.keys.sign ??
+            room.state.members.get(hashed.entry.author)?.sign;
+        // Limits that tightened since keep what was stored.
+        const state = applyEntry(room?.state, hashed, { signedBy, maxMembers: Infinity });
+        if (room === undefined) {
+          room = { name: record.name ?? id, state, entries: [] };
+          this.#rooms.set(id, room);
+          this.#indexName(room.name, id);
+          if (record.key !== undefined) {
+            this.#creates.set(record.key, [
+              ...this.#creates.get(record.key) ?? [],
+              record.at,
+            ]);
+          }
+        }
+        this.#reindex(id, room.state, state);
+        room.state = state;
+        room.entries.push(text);
+        this.#totalBytes += text.length;
+      } catch (error) {
+        throw new PeerstreamError(
+          "INTERNAL",
+          `Cannot load room "${id}": its entry ${room?.entries.length ?? 0} does not check (${
+            error instanceof Error ? error.message : String(error)
+          }); move its file away to drop that room`,
+          { cause: error },
+        );
+      }
+    }
+  }
+
+  /** How many rooms there are. */
+  get size(): number {
+    return this.#rooms.size;
+  }
+
+  /**
+   * A room's state.
+   *
+   * @param room The room id.
+   * @returns Its state and name, or undefined when there is no such room.
+   */
+  get(room: string): { name: string; state: RoomState } | undefined {
+    const found = this.#rooms.get(room);
+    return found === undefined ? undefined : { name: found.name, state: found.state };
+  }
+
+  /**
+   * The room a member may send to: its members and their pinned keys.
+   *
+   * @param room The room id.
+   * @param sender The sender, with the fingerprint of the signing key they registered with.
+   * @returns The members, in the order they joined, with their pins.
+   * @throws {PeerstreamError} `ROOM_NOT_FOUND`, or `NOT_A_MEMBER` when the sender is not a member
+   * with that key.
+   */
+  membersFor(room: string, sender: Pinned): ReadonlyMap<string, KeyPins> {
+    const state = this.#require(room, "send").state;
+    if (state.members.get(sender.name)?.sign !== sender.sign) {
+      throw new PeerstreamError(
+        "NOT_A_MEMBER",
+        `Cannot send to room ${quoted(this.#label(room))}: you are not a member${
+          state.members.has(sender.name) ? " with this key" : ""
+        }; ask a member to INVITE you`,
+      );
+    }
+    return state.members;
+  }
+
+  /**
+   * Creates a room from its checked `create` entry.
+   *
+   * @param rawName The display name asked for.
+   * @param checked The entry, checked.
+   * @param now The server's time, ms.
+   * @returns The change: the entry and whom to tell (the creator).
+   * @throws {PeerstreamError} `NAME_INVALID`, `NAME_TAKEN`, `NAME_CONFUSABLE`, `ROOM_LIMIT`, or
+   * `CHAIN_INVALID` / `NOT_ALLOWED` from the chain's rules (an id in use, not a `create`).
+   */
+  create(rawName: string, checked: CheckedEntry, now: number): RoomChange {
+    const { entry } = checked.hashed;
+    const name = roomName(rawName);
+    if (this.#rooms.has(entry.room)) {
+      throw new PeerstreamError(
+        "CHAIN_INVALID",
+        `Cannot create room ${
+          quoted(name)
+        }: the id ${entry.room} is in use; choose a new random id`,
+      );
+    }
+    this.#checkName(name);
+    const state = applyEntry(undefined, checked.hashed, this.#applyOptions(checked));
+    this.#checkRoomsOf(entry.author, "create a room");
+    const creates = (this.#creates.get(checked.signKey) ?? []).filter((at) => now - at < DAY_MS);
+    if (creates.length >= this.#limits.createsPerKeyPerDay) {
+      throw roomLimit(
+        `Cannot create room ${
+          quoted(name)
+        }: your key created ${creates.length} rooms in the last 24 hours, the most allowed; try tomorrow`,
+      );
+    }
+    const text = checked.hashed.bytes.toBase64();
+    this.#checkTotal(text, `create room ${quoted(name)}`);
+    const record: RoomRecord = { at: now, entry: checked.hashed.bytes, name, key: checked.signKey };
+    this.#storage.append(entry.room, record);
+    this.#creates.set(checked.signKey, [...creates, now]);
+    this.#rooms.set(entry.room, { name, state, entries: [text] });
+    this.#totalBytes += text.length;
+    this.#indexName(name, entry.room);
+    this.#reindex(entry.room, undefined, state);
+    return {
+      room: entry.room,
+      name,
+      entry: text,
+      audience: [{ name: entry.author, sign: checked.signedBy }],
+    };
+  }
+
+  /**
+   * Applies a checked entry to its room, within the limits, and stores it.
+   *
+   * @param checked The entry, checked.
+   * @param now The server's time, ms.
+   * @returns The change: the entry and whom to tell.
+   * @throws {PeerstreamError} `ROOM_NOT_FOUND`, `ROOM_LIMIT`, or the chain's `CHAIN_INVALID`,
+   * `NOT_A_MEMBER`, `NOT_ALLOWED`.
+   */
+  change(checked: CheckedEntry, now: number): RoomChange {
+    const { entry } = checked.hashed;
+    const room = this.#require(entry.room, entry.op);
+    const state = applyEntry(room.state, checked.hashed, this.#applyOptions(checked));
+    if (entry.op === "accept") this.#checkRoomsOf(entry.author, `join ${quoted(room.name)}`);
+    if (entry.op === "invite") {
+      const pending = this.#invitedTo.get(entry.subject)?.size ?? 0;
+      if (pending >= this.#limits.invitesPerPerson) {
+        throw roomLimit(
+          `Cannot invite ${quoted(entry.subject)} to ${
+            quoted(room.name)
+          }: they have ${pending} invitations pending, the most allowed; ask them to accept or decline some`,
+        );
+      }
+    }
+    const text = checked.hashed.bytes.toBase64();
+    this.#checkTotal(text, `${entry.op} in ${quoted(room.name)}`);
+    this.#storage.append(entry.room, { at: now, entry: checked.hashed.bytes });
+    const audience = new Map<string, Pinned>();
+    for (const each of [room.state, state]) {
+      for (const person of pinnedOf(each)) audience.set(`${person.name}\n${person.sign}`, person);
+    }
+    this.#reindex(entry.room, room.state, state);
+    room.state = state;
+    room.entries.push(text);
+    this.#totalBytes += text.length;
+    return { room: entry.room, name: room.name, entry: text, audience: [...audience.values()] };
+  }
+
+  /**
+   * A room's entries from a seq on, for a member or an invitee, at most
+   * {@linkcode ROOM_ENTRIES_ANSWER_BYTES} of them (at least one): the asker asks again from the
+   * next seq for the rest.
+   *
+   * @param room The room id.
+   * @param options Who asks (with their signing key's fingerprint), and the first seq wanted.
+   * @returns The entries, base64, in order (none when `from` is past the head).
+   * @throws {PeerstreamError} `ROOM_NOT_FOUND`, or `NOT_A_MEMBER` for anyone else.
+   */
+  entries(room: string, options: { asker: Pinned; from: number }): string[] {
+    const found = this.#require(room, "read");
+    const { state } = found;
+    if (pinOf(state, options.asker.name) !== options.asker.sign) {
+      throw new PeerstreamError(
+        "NOT_A_MEMBER",
+        `Cannot read room ${quoted(this.#label(room))}: you are neither a member nor invited`,
+      );
+    }
+    const out: string[] = [];
+    let bytes = 0;
+    for (let seq = options.from; seq < found.entries.length; seq++) {
+      const text = found.entries[seq];
+      if (out.length > 0 && bytes + text.length > ROOM_ENTRIES_ANSWER_BYTES) break;
+      out.push(text);
+      bytes += text.length;
+    }
+    return out;
+  }
+
+  /**
+   * The rooms a person is a member of or invited to, with the key the chain pinned for them, for
+   * the `rooms` list after `welcome`.
+   *
+   * @param person The person, with their signing key's fingerprint.
+   * @returns One summary per room.
+   */
+  roomsOf(person: Pinned): RoomSummary[] {
+    const ids = new Set([
+      ...this.#memberOf.get(person.name) ?? [],
+      ...this.#invitedTo.get(person.name) ?? [],
+    ]);
+    const out: RoomSummary[] = [];
+    for (const id of ids) {
+      const { name, state } = this.#rooms.get(id)!;
+      if (pinOf(state, person.name) !== person.sign) continue;
+      // Within what one `rooms` message lists (limits raised through PEERSTREAM_LIMITS aside).
+      if (out.length === MAX_ROOMS_LISTED) break;
+      out.push({ room: id, name, seq: state.seq, head: state.head });
+    }
+    return out;
+  }
+
+  #applyOptions(checked: CheckedEntry) {
+    return {
+      signedBy: checked.signedBy,
+      maxMembers: this.#limits.maxMembers,
+      maxEntries: this.#limits.maxEntries,
+    };
+  }
+
+  #require(room: string, action: string): Room {
+    const found = this.#rooms.get(room);
+    if (found === undefined) {
+      throw new PeerstreamError(
+        "ROOM_NOT_FOUND",
+        `Cannot ${action} in room ${room}: no such room on this server; run ROOMS to see yours`,
+      );
+    }
+    return found;
+  }
+
+  /** A room's name for a message, or its id when there is no such room. */
+  #label(room: string): string {
+    return this.#rooms.get(room)?.name ?? room;
+  }
+
+  #checkTotal(text: string, action: string) {
+    if (this.#totalBytes + text.length > this.#limits.totalBytes) {
+      throw roomLimit(
+        `Cannot ${action}: the server's rooms are full (${
+          this.#limits.totalBytes.toLocaleString("en")
+        } bytes of changes); ask the operator`,
+      );
+    }
+  }
+
+  #checkRoomsOf(person: string, action: string) {
+    const count = this.#memberOf.get(person)?.size ?? 0;
+    if (count >= this.#limits.roomsPerPerson) {
+      throw roomLimit(
+        `Cannot ${action}: ${
+          quoted(person)
+        } is in ${count} rooms, the most allowed; LEAVE one first`,
+      );
+    }
+  }
+
+  #checkName(name: string) {
+    for (const key of nameKeys(name)) {
+      const holder = this.#names.get(key);
+      if (holder === undefined) continue;
+      const other = this.#rooms.get(holder)!.name;
+      if (other === name) {
+        throw new PeerstreamError(
+          "NAME_TAKEN",
+          `Cannot create room ${quoted(name)}: a room of that name exists; choose another name`,
+        );
+      }
+      throw new PeerstreamError(
+        "NAME_CONFUSABLE",
+        `Cannot create room ${quoted(name)}: it looks like the room ${
+          quoted(other)
+        }; choose a name that looks different`,
+      );
+    }
+  }
+
+  #indexName(name: string, id: string) {
+    for (const key of nameKeys(name)) this.#names.set(key, id);
+  }
+
+  /** Moves a room between the people's member and invitee sets as its state changes. */
+  #reindex(id: string, before: RoomState | undefined, after: RoomState) {
+    sync(this.#memberOf, id, before?.members.keys() ?? [], after.members);
+    sync(this.#invitedTo, id, before?.invitees.keys() ?? [], after.invitees);
+  }
+}
+
+/** The signing key the chain pinned for a member or an invitee. */
+function pinOf(state: RoomState, name: string): string | undefined {
+  return (state.members.get(name) ?? state.invitees.get(name)?.keys)?.sign;
+}
+
+/** Every member and invitee of a state, with their pinned keys. */
+function* pinnedOf(state: RoomState): Iterable<Pinned> {
+  for (const [name, pins] of state.members) yield { name, sign: pins.sign };
+  for (const [name, invitation] of state.invitees) yield { name, sign: invitation.keys.sign };
+}
+
+function sync(
+  index: Map<string, Set<string>>,
+  id: string,
+  before: Iterable<string>,
+  after: ReadonlyMap<string, unknown>,
+) {
+  for (const name of before) {
+    if (after.has(name)) continue;
+    const set = index.get(name);
+    set?.delete(id);
+    if (set?.size === 0) index.delete(name);
+  }
+  for (const name of after.keys()) {
+    let set = index.get(name);
+    if (set === undefined) index.set(name, set = new Set());
+    set.add(id);
+  }
+}
+
+/**
+ * A room's display name, with the rules of a peer name.
+ *
+ * @param raw The name asked for.
+ * @returns The normalized name.
+ * @throws {PeerstreamError} `NAME_INVALID`, the name rules' words.
+ */
+export function roomName(raw: string): string {
+  try {
+    return normalizeName(raw);
+  } catch (error) {
+    // The rule's message repeats the name: it goes to a log and a terminal, so escape it.
+    const why = error instanceof Error ? error.message : String(error);
+    throw new PeerstreamError(
+      "NAME_INVALID",
+      escapeControls(why.replace(/^Invalid name/, "Invalid room name")),
+      { cause: error },
+    );
+  }
+}
+
+function roomLimit(message: string): PeerstreamError {
+  return new PeerstreamError("ROOM_LIMIT", message);
+}
