@@ -46,6 +46,8 @@ export interface RoomView {
   members: string[];
   /** Pending invitees. */
   invitees: string[];
+  /** Who invited each pending invitee (as the checked chain says). */
+  invitedBy: Record<string, string>;
   /** Why the room is read-only (a rollback, a fork, an entry refused), if it is. */
   broken?: string;
 }
@@ -124,8 +126,8 @@ export interface RoomBookOptions {
   limits?: RoomLimits;
   /** Most rooms tracked. @default {200} */
   maxRooms?: number;
-  /** A checked change, in words. */
-  change?(room: RoomView, words: string): void;
+  /** A checked change, in words, and the entry itself (for a page to word it its own way). */
+  change?(room: RoomView, words: string, entry: RoomEntry): void;
   /** A verified room message. */
   message?(message: IncomingRoomMessage): void;
   /** Something refused or wrong; `from` names a sender when it is about one. */
@@ -414,7 +416,8 @@ export class RoomBook {
     const view = this.#view(room);
     for (const hashed of added) {
       if (hashed.entry.seq <= seen) continue;
-      this.#options.change?.(view, describeEntry(hashed.entry, { me, room: room.name }));
+      const words = describeEntry(hashed.entry, { me, room: room.name });
+      this.#options.change?.(view, words, hashed.entry);
     }
     this.#check(room, false);
   }
@@ -596,6 +599,9 @@ export class RoomBook {
       owner: state?.owner ?? "",
       members: [...state?.members.keys() ?? []],
       invitees: [...state?.invitees.keys() ?? []],
+      invitedBy: Object.fromEntries(
+        [...state?.invitees ?? []].map(([name, invitation]) => [name, invitation.by]),
+      ),
       ...(room.broken === undefined ? {} : { broken: room.broken }),
     };
   }
