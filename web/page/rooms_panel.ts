@@ -196,9 +196,17 @@ export class RoomsPanel {
   }
 
   #close() {
+    const id = this.#open;
     this.#open = undefined;
     byId("room", HTMLElement).hidden = true;
     this.render();
+    // The focus goes back to the room's entry in the list, not to the top of the page.
+    const name = this.#options.session()?.rooms.list().find((room) => room.id === id)?.name;
+    if (name !== undefined) {
+      document.querySelector<HTMLElement>(
+        `#rooms li[data-room="${CSS.escape(name)}"] button.room-open`,
+      )?.focus();
+    }
   }
 
   #read(id: string) {
