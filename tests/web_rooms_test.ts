@@ -10,6 +10,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import { type CliClient, startCli } from "./_helpers.ts";
 import { BROWSER_KINDS, launchBrowser } from "./_browser.ts";
+import { lookAt } from "./_look.ts";
 import {
   inPage,
   joinAs,
@@ -236,5 +237,72 @@ Deno.test("rooms in chromium: the page's owner invites, removes a member who the
     for (const client of clients) await client.finish();
     await browser.close();
     await server.stop();
+  }
+});
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+Deno.test("rooms in chromium: a server that comes back with a room rolled back is caught by the page, which shows the room read-only with a warning", async () => {
+  const data = await Deno.makeTempDir({ prefix: "peerstream-web-data-" });
+  const args = ["--data", data, "--port", String(freePort()), "--web", `127.0.0.1:${freePort()}`];
+  let server = await startWebServer({ args });
+  const browser = await launchBrowser("chromium");
+  const clients: CliClient[] = [];
+  try {
+    const { page, errors } = await openPage(browser, server.url);
+    await joinAs(page, "ann");
+    const bob = await startCli(server.port, "bob");
+    clients.push(bob);
+    await waitForPeer(page, "bob");
+    await page.type("#room-name", "club");
+    await page.click("#room-create");
+    await openRoom(page, "club");
+    await page.waitForSelector('#room-invite-who option[value="bob"]');
+    await page.select("#room-invite-who", "bob");
+    await page.click("#room-invite");
+    await waitOut(bob, /^\* #club: ann invited you; ACCEPT #club or DECLINE #club$/);
+    await bob.type("ACCEPT #club");
+    await waitForLine(page, "bob joined");
+    ok(await page.$eval("#room-broken", (e) => (e as unknown as { hidden: boolean }).hidden));
+
+    // The server goes away; its data comes back without bob's accept (a rollback).
+    await server.stop();
+    await bob.finish();
+    const logs = [...Deno.readDirSync(`${data}/rooms`)].filter((e) => e.name.endsWith(".log"));
+    equal(logs.length, 1);
+    const path = `${data}/rooms/${logs[0].name}`;
+    const lines = (await Deno.readTextFile(path)).split("\n").filter((l) => l !== "");
+    equal(lines.length, 3);
+    await Deno.writeTextFile(path, lines.slice(0, 2).join("\n") + "\n");
+    server = await startWebServer({ args });
+
+    // The page rejoins by itself and says the room cannot be trusted; it sends nothing to it.
+    const warning = await waitInPage<string>(
+      page,
+      `!document.getElementById("room-broken").hidden &&
+        document.getElementById("room-broken").textContent`,
+      60_000,
+    );
+    ok(warning.startsWith("This room is read-only: "), warning);
+    ok(warning.includes("(a rollback)"), warning);
+    await page.waitForSelector('#rooms li[data-room="club"][data-broken]');
+    await page.waitForSelector("#room-send-form[hidden]");
+    await page.waitForSelector("#room-invite-form[hidden]");
+    await lookAt(page, "chromium-room-read-only");
+    const shown = String(await page.evaluate(`document.body.innerText`));
+    ok(!/\b[A-Z]{2,}_[A-Z_]{2,}\b|\bVERIFY\b/.test(shown), `a wire code on the page: ${shown}`);
+    // The browser's own errors for the tries while the server was away are not the page's.
+    const other = errors.filter((error) => !/ERR_CONNECTION_REFUSED/.test(error));
+    equal(other.length, 0, `page errors: ${other.join("\n")}`);
+  } finally {
+    for (const client of clients) await client.finish();
+    await browser.close();
+    await server.stop();
+    await Deno.remove(data, { recursive: true });
   }
 });

@@ -130,10 +130,13 @@ export class PageStore {
    */
   async rooms(name: string): Promise<RoomStorage> {
     const tx = this.#db.transaction(ROOMS, "readonly");
-    const memory = parseRoomMemory(await request(tx.objectStore(ROOMS).get(name)));
+    let memory = parseRoomMemory(await request(tx.objectStore(ROOMS).get(name)));
     return {
+      // The latest saved, not the one read at load: each reconnect's session loads it again, and
+      // a rollback while the page was reconnecting must be caught as after a refresh.
       load: () => memory,
       save: (next) => {
+        memory = structuredClone(next);
         try {
           this.#db.transaction(ROOMS, "readwrite").objectStore(ROOMS).put(
             structuredClone(next),
