@@ -109,7 +109,9 @@ export class RoomsPanel {
    */
   changed(room: RoomView, entry: RoomEntry): void {
     const text = roomChangeWords(entry, this.#me());
-    this.#add(room.id, changeItem(text, entry.time), true);
+    // Messages count unread, and an invitation to this person; other changes are only lines.
+    const forMe = entry.op === "invite" && entry.subject === this.#me();
+    this.#add(room.id, changeItem(text, entry.time), forMe);
     this.#options.history?.add({ dir: "change", peer: "", text, at: entry.time, room: room.id });
     if (entry.op === "invite" && entry.subject === this.#me()) {
       this.#options.notice(invitationWords(room, this.#me()));
