@@ -24,6 +24,7 @@ import { joinStormScenario } from "./join_storm.ts";
 import { messagesScenario } from "./messages.ts";
 import { metricsScenario } from "./metrics.ts";
 import { roomsScenario } from "./rooms.ts";
+import { roomCryptoScenario } from "./room_crypto.ts";
 import { natsScenario } from "./nats.ts";
 import { nginxScenario } from "./nginx.ts";
 import { shapedScenario } from "./shaped.ts";
@@ -58,6 +59,7 @@ const SCENARIOS: Record<
   metrics: metricsScenario,
   shaped: shapedScenario,
   rooms: roomsScenario,
+  "room-crypto": roomCryptoScenario,
 };
 
 const HELP = `Usage: deno task bench [options]

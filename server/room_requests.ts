@@ -213,7 +213,8 @@ function roomSend(
 
 /**
  * Sends a newly registered client the rooms it is in or invited to (right after `welcome`, before
- * anything queued for it, so that it holds each room's head before a room message arrives).
+ * anything queued for it, so that it holds each room's head before a room message arrives); none
+ * when it is in no room.
  *
  * @param client The client, just welcomed.
  * @param rooms The server's rooms; nothing is sent without them (cluster mode).
@@ -224,7 +225,8 @@ export function sendRoomsList(
 ): void {
   if (parts.rooms === undefined || client.name === undefined) return;
   const rooms = parts.rooms.rooms.roomsOf(pinnedClient(client, parts.ctx));
-  client.conn.send({ type: "rooms", rooms });
+  // Someone in no room (most people, most joins) gets no frame: nothing follows their welcome.
+  if (rooms.length > 0) client.conn.send({ type: "rooms", rooms });
 }
 
 /** A registered client as the rooms know people: its name and its signing key's fingerprint. */

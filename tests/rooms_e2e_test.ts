@@ -299,3 +299,48 @@ Deno.test("rooms: a membership change the server makes up is caught by every cli
     await server.stop();
   }
 });
+
+Deno.test("rooms: a room message to an offline member waits, survives a restart, and is shown once", async () => {
+  const data = await Deno.makeTempDir({ prefix: "peerstream-data-" });
+  let server = await startServer({ data });
+  const clients: CliClient[] = [];
+  try {
+    const alice = await startCli(server.port, "alice");
+    clients.push(alice);
+    let bob = await startCli(server.port, "bob");
+    clients.push(bob);
+    await club(alice, [[bob, "bob"]]);
+    await waitOut(bob, /^\* #club: you joined$/);
+    const bobHome = bob.home;
+    equal(await bob.finish(), 0);
+    await waitOut(alice, /bob left/);
+    await say(alice, "MESSAGE #club while you were away");
+    await waitOut(alice, /^\* #club: queued for bob$/);
+    equal(await alice.finish(), 0);
+    await server.stop();
+
+    server = await startServer({ data });
+    bob = await startCli(server.port, "bob", { home: bobHome });
+    clients.push(bob);
+    await waitOut(bob, /^#club <alice> while you were away$/);
+    await waitOut(bob, /^\* sent earlier by alice, at .* \(it waited while you were offline\)$/);
+    // Shown once; and the changes bob saw before his restart are not shown again. A room
+    // message bob sends now reaches nobody online, which closes the window.
+    await say(bob, "MESSAGE #club back");
+    await waitOut(bob, /^\* #club: queued for alice$/);
+    equal(bob.out.lines.filter((l) => l.includes("while you were away")).length, 1);
+    ok(
+      !bob.out.lines.some((l) => /^\* #club: alice (created|invited)/.test(l)),
+      bob.out.lines.join("\n"),
+    );
+    // bob's client remembered how far it had checked the room.
+    const remembered = JSON.parse(
+      await Deno.readTextFile(`${bobHome}/.config/peerstream/rooms/bob.json`),
+    );
+    equal(Object.values(remembered.rooms as Record<string, { seq: number }>)[0].seq, 2);
+  } finally {
+    for (const client of clients) await client.finish();
+    await server.stop();
+    await Deno.remove(data, { recursive: true });
+  }
+});

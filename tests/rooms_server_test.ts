@@ -160,7 +160,8 @@ Deno.test("rooms: create, invite, accept, remove and handover are pushed to memb
 
     server = await startServer({ data });
     const summary = [{ room: ROOM, name: "club", seq: 6, head: chain.head }];
-    for (const [who, rooms] of [[bob, summary], [alice, summary], [carol, []]] as const) {
+    await join(server.port, carol);
+    for (const [who, rooms] of [[bob, summary], [alice, summary]] as const) {
       const client = await join(server.port, who);
       const listed = await client.next((m) => m.type === "rooms", { timeoutMs: 30_000 });
       deepEqual(listed, { type: "rooms", rooms });
@@ -185,6 +186,8 @@ Deno.test("rooms: create, invite, accept, remove and handover are pushed to memb
       error(await request(carol, { type: "room-chain", room: ROOM, from: 0 })).code,
       "NOT_A_MEMBER",
     );
+    // carol, removed, is in no room: no `rooms` list came before that answer.
+    deepEqual(carol.client!.messages.filter((m) => m.type === "rooms"), []);
   } finally {
     await quitAll(alice, bob, carol);
     await server.stop();
@@ -539,13 +542,14 @@ Deno.test("rooms: someone who takes a member's freed name with another key is no
     await alice.client!.next((m) => m.type === "left" && m.name === "bob");
     // The ephemeral name is free: another key takes it.
     const client = await joinEphemeral(server.port, impostor);
-    deepEqual(await client.next((m) => m.type === "rooms"), { type: "rooms", rooms: [] });
     const sent = await roomSend(alice, new Uint8Array([1])) as RoomSentMessage;
     deepEqual([sent.relayed, sent.queued], [[], []]);
     deepEqual(sent.refused.map((r) => [r.name, r.code]), [["bob", "KEY_CHANGED"]]);
     equal(error(await roomSend(impostor, new Uint8Array([2]))).code, "NOT_A_MEMBER");
     const chainAsked = await request(impostor, { type: "room-chain", room: ROOM, from: 0 });
     equal(error(chainAsked).code, "NOT_A_MEMBER");
+    // No `rooms` list came to them before that answer: they are in no room.
+    deepEqual(client.messages.filter((m) => m.type === "rooms"), []);
     // Nor may they act as bob in the chain: a leave signed with their own key is refused.
     const leave = await chain.sign(impostor, { op: "leave" });
     const refused = error(
@@ -568,6 +572,42 @@ Deno.test("rooms: someone who takes a member's freed name with another key is no
     );
   } finally {
     await quitAll(alice, bob, impostor);
+    await server.stop();
+  }
+});
+
+Deno.test("rooms: a member's full queue refuses them by name in room-sent while the others get it; an oversized body is refused", async () => {
+  const server = await startServer({
+    args: ["--queue-messages", "1"],
+    env: { PEERSTREAM_LIMITS: JSON.stringify({ ...LOOPBACK_LIMITS, maxSealedBytes: 4096 }) },
+  });
+  let people: Person[] = [];
+  try {
+    const room = await roomOfThree(server.port);
+    people = room.people;
+    const [alice, bob, carol] = people;
+    await quitAll(carol);
+    await alice.client!.next((m) => m.type === "left" && m.name === "carol");
+    const first = await roomSend(alice, new Uint8Array([1])) as RoomSentMessage;
+    deepEqual([first.relayed, first.queued], [["bob"], [{ name: "carol", qseq: 1 }]]);
+    const second = await roomSend(alice, new Uint8Array([2])) as RoomSentMessage;
+    deepEqual([second.relayed, second.queued], [["bob"], []]);
+    deepEqual(second.refused, [{
+      name: "carol",
+      code: "QUEUE_FULL",
+      message: 'Cannot queue for "carol": 1 messages wait for them; try when "carol" is online',
+    }]);
+    const big = error(await roomSend(alice, new Uint8Array(4097)));
+    deepEqual([big.code, big.message], [
+      "MESSAGE_TOO_LARGE",
+      'Cannot send to room "club": 4097 bytes exceeds the 4096-byte limit',
+    ]);
+    // bob got both small ones, in order, and nothing of the refused one (closed by a last send).
+    await roomSend(alice, new Uint8Array([3]));
+    await bob.client!.next((m) => m.type === "deliver" && m.body[0] === 3);
+    deepEqual(delivers(bob).map((m) => m.type === "deliver" && [...m.body]), [[1], [2], [3]]);
+  } finally {
+    await quitAll(...people);
     await server.stop();
   }
 });

@@ -70,9 +70,10 @@ export interface SessionEvents {
   closed?(info: ClosedInfo): void;
   /**
    * A change to a room, checked against this client's chain, in words ("bob invited carol"),
-   * with the checked entry for a user interface that words it its own way.
+   * with the checked entry for a user interface that words it its own way (none for the line
+   * that sums up a long history's earlier changes).
    */
-  roomChange?(room: RoomView, words: string, entry: RoomEntry): void;
+  roomChange?(room: RoomView, words: string, entry?: RoomEntry): void;
   /**
    * The server listed this client's rooms (right after `welcome`); their chains are being checked
    * (`session.rooms.idle` resolves once they are).

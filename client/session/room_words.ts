@@ -7,6 +7,7 @@
 
 import type { RoomEntry } from "../../protocol/room_chain.ts";
 import { showName } from "../../protocol/shown_name.ts";
+import { escapeName } from "../../protocol/text.ts";
 
 /**
  * One change in words, as the person sees it in the room's line.
@@ -19,7 +20,8 @@ export function describeEntry(entry: RoomEntry, options: { me: string; room: str
   const who = (name: string) => name === options.me ? "you" : showName(name);
   const author = who(entry.author);
   const subject = who(entry.subject);
-  const tag = `#${options.room}`;
+  // The room's name came from the server: shown escaped, like every name from the network.
+  const tag = `#${escapeName(options.room)}`;
   switch (entry.op) {
     case "create":
       return `${author} created ${tag}`;

@@ -30,6 +30,9 @@ import type { InboxSelf } from "./inbox.ts";
 import type { TrustedKeys } from "./keys.ts";
 import { describeEntry, historyProblem, type RoomHigh } from "./room_words.ts";
 
+/** Most changes shown one by one when a batch arrives; more are summed up in one line. */
+export const MAX_CHANGES_SHOWN = 8;
+
 /** A room as this client has checked it. */
 export interface RoomView {
   /** The room id. */
@@ -126,8 +129,11 @@ export interface RoomBookOptions {
   limits?: RoomLimits;
   /** Most rooms tracked. @default {200} */
   maxRooms?: number;
-  /** A checked change, in words, and the entry itself (for a page to word it its own way). */
-  change?(room: RoomView, words: string, entry: RoomEntry): void;
+  /**
+   * A checked change, in words, and the entry itself (for a page to word it its own way); no
+   * entry for the line that sums up a long history's earlier changes.
+   */
+  change?(room: RoomView, words: string, entry?: RoomEntry): void;
   /** A verified room message. */
   message?(message: IncomingRoomMessage): void;
   /** Something refused or wrong; `from` names a sender when it is about one. */
@@ -151,6 +157,7 @@ export class RoomBook {
   readonly #rooms = new Map<string, Room>();
   readonly #memory: RoomMemory;
   readonly #pins = new Map<string, KeyPins>();
+  #own?: { identity: InboxSelf["identity"]; keys: Promise<RoomKeys & RoomRecipient> };
 
   /** @param options Who this client is, the keys, the requests, callbacks. */
   constructor(options: RoomBookOptions) {
@@ -253,24 +260,33 @@ export class RoomBook {
   ): Promise<RoomView> {
     const room = this.#byName(roomName);
     return await this.#enqueue(room, async () => {
-      const state = this.#usable(room, change.op);
       const self = this.#self();
       const subject = change.subject ?? self.name;
       const keys = change.op === "invite" ? (await this.#trusted(subject)).pins : null;
-      const entry = await signEntry({
-        room: room.id,
-        seq: state.seq + 1,
-        prev: state.head,
-        author: self.name,
-        op: change.op,
-        subject,
-        keys,
-        settings: null,
-        time: Date.now(),
-      }, self.identity);
-      const answer = await this.#options.requests.change(room.id, entry.toBase64());
-      await this.#take(room, answer.entries, { fill: false });
-      return this.#view(room);
+      for (let attempt = 1;; attempt++) {
+        const state = this.#usable(room, change.op);
+        const entry = await signEntry({
+          room: room.id,
+          seq: state.seq + 1,
+          prev: state.head,
+          author: self.name,
+          op: change.op,
+          subject,
+          keys,
+          settings: null,
+          time: Date.now(),
+        }, self.identity);
+        try {
+          const answer = await this.#options.requests.change(room.id, entry.toBase64());
+          await this.#take(room, answer.entries, { fill: false });
+          return this.#view(room);
+        } catch (error) {
+          // Someone else's change came first (its push is still on the way): catch up, sign again.
+          const raced = error instanceof PeerstreamError && error.code === "CHAIN_INVALID";
+          if (!raced || attempt > 1) throw error;
+          await this.#sync(room);
+        }
+      }
     });
   }
 
@@ -414,8 +430,15 @@ export class RoomBook {
     const me = this.#options.self()?.name ?? "";
     const seen = this.#memory.rooms[room.id]?.seq ?? -1;
     const view = this.#view(room);
-    for (const hashed of added) {
-      if (hashed.entry.seq <= seen) continue;
+    const unseen = added.filter((hashed) => hashed.entry.seq > seen);
+    // A long history met for the first time (a room one is invited to) is summed up, not
+    // printed line by line: its last changes, which include the invitation, are shown.
+    const shown = unseen.slice(-MAX_CHANGES_SHOWN);
+    if (unseen.length > shown.length) {
+      const earlier = unseen.length - shown.length;
+      this.#options.change?.(view, `${earlier} earlier changes; ROOMS lists the members`);
+    }
+    for (const hashed of shown) {
       const words = describeEntry(hashed.entry, { me, room: room.name });
       this.#options.change?.(view, words, hashed.entry);
     }
@@ -531,10 +554,17 @@ export class RoomBook {
     return { sign: keys.sign, pins };
   }
 
-  async #ownKeys(): Promise<RoomKeys & RoomRecipient> {
+  /** This client's own keys and pins, worked out once per identity. */
+  #ownKeys(): Promise<RoomKeys & RoomRecipient> {
     const self = this.#self();
-    const keys = await roomKeys(await exportPublicKeys(self.identity));
-    return { ...keys, enc: self.identity.enc.publicKey };
+    if (this.#own?.identity !== self.identity) {
+      const keys = exportPublicKeys(self.identity).then(roomKeys).then((k) => ({
+        ...k,
+        enc: self.identity.enc.publicKey,
+      }));
+      this.#own = { identity: self.identity, keys };
+    }
+    return this.#own.keys;
   }
 
   #self(): InboxSelf {

@@ -9,6 +9,7 @@ import { people, type Person } from "../../protocol/_room_testing.ts";
 import type { TrustedKeys } from "./keys.ts";
 import {
   type IncomingRoomMessage,
+  MAX_CHANGES_SHOWN,
   RoomBook,
   type RoomMemory,
   type RoomSendOutcome,
@@ -45,6 +46,8 @@ class FakeServer {
   readonly chains = new Map<string, string[]>();
   readonly names = new Map<string, string>();
   readonly clients = new Map<string, Client>();
+  /** Names the server does not push changes to (it withholds them). */
+  readonly deaf = new Set<string>();
 
   client(person: Person, memory?: RoomMemory): Client {
     const client: Client = {
@@ -85,7 +88,11 @@ class FakeServer {
       },
       change: (_room, words, entry) => {
         client.changes.push(words);
-        client.entries.push(`${entry.seq} ${entry.op} ${entry.author} ${entry.subject}`);
+        client.entries.push(
+          entry === undefined
+            ? "summary"
+            : `${entry.seq} ${entry.op} ${entry.author} ${entry.subject}`,
+        );
       },
       message: (m) => client.messages.push(m),
       warning: (text, code) => client.warnings.push([text, code]),
@@ -97,13 +104,16 @@ class FakeServer {
   /** Pushes entries to everyone but `except`, as the server does for a change. */
   push(room: string, entries: string[], except = "") {
     for (const [name, client] of this.clients) {
-      if (name === except) continue;
+      if (name === except || this.deaf.has(name)) continue;
       client.book.pushed({ type: "room-entries", room, entries, name: this.names.get(room) });
     }
   }
 
   #append(author: string, entry: string, name?: string): Promise<RoomEntriesMessage> {
-    const { room } = parseEntry(entry).entry;
+    const { room, seq } = parseEntry(entry).entry;
+    if (seq !== (this.chains.get(room) ?? []).length) {
+      return Promise.reject(new PeerstreamError("CHAIN_INVALID", `seq ${seq} does not follow`));
+    }
     if (name !== undefined) this.names.set(room, name);
     const chain = this.chains.get(room) ?? [];
     chain.push(entry);
@@ -279,4 +289,61 @@ Deno.test("RoomBook: a rollback or a fork against the furthest point seen makes 
   ok(b3.warnings.some(([t]) => /fork/.test(t)), JSON.stringify(b3.warnings));
   // Changes already seen before are not shown again on a new run.
   deepEqual(b3.changes, []);
+});
+
+Deno.test("RoomBook: a message at a seq the client has not seen makes it fetch the chain, then open", async () => {
+  const { server, a, b, c } = await clubOfThree();
+  // The server withholds from carol the change that adds dave... (dave joins through alice).
+  const d = server.client(dave);
+  server.deaf.add("carol");
+  await a.book.change("club", { op: "invite", subject: "dave" });
+  await settle(a, b, c, d);
+  await d.book.change("club", { op: "accept" });
+  await settle(a, b, c, d);
+  equal(c.book.find("club").seq, 4);
+  // ...then alice writes at seq 6: carol fetches entries 5 and 6, checks them, shows them, opens.
+  await a.book.sendText("club", "welcome dave");
+  await settle(a, b, c, d);
+  deepEqual(c.messages.map((m) => m.text), ["welcome dave"]);
+  equal(c.book.find("club").seq, 6);
+  deepEqual(c.changes.slice(-2), ["alice invited dave", "dave joined"]);
+  deepEqual(c.warnings, []);
+});
+
+Deno.test("RoomBook: a long history met for the first time is summed up, its last changes shown", async () => {
+  const { server, a, b, c } = await clubOfThree();
+  // Churn: bob leaves and is invited back five times (12 more entries, 17 in all).
+  for (let i = 0; i < 5; i++) {
+    await b.book.change("club", { op: "leave" });
+    await settle(a, b, c);
+    await a.book.change("club", { op: "invite", subject: "bob" });
+    await settle(a, b, c);
+    if (i < 4) await b.book.change("club", { op: "accept" });
+    await settle(a, b, c);
+  }
+  await a.book.change("club", { op: "invite", subject: "dave" });
+  await settle(a, b, c);
+  const id = a.book.find("club").id;
+  const d = server.client(dave);
+  d.book.listed([{ room: id, name: "club", seq: 19, head: "A".repeat(43) + "=" }]);
+  await settle(d);
+  equal(d.book.find("club").seq, 19);
+  equal(d.changes.length, MAX_CHANGES_SHOWN + 1);
+  equal(d.changes[0], "12 earlier changes; ROOMS lists the members");
+  equal(d.changes.at(-1), "alice invited you; ACCEPT #club or DECLINE #club");
+});
+
+Deno.test("RoomBook.change() raced by someone else's change catches up and signs again, once", async () => {
+  const { server, a, b, c } = await clubOfThree();
+  // The server withholds from alice bob's invite of dave, so alice signs on an old head.
+  server.deaf.add("alice");
+  await b.book.change("club", { op: "invite", subject: "dave" });
+  await settle(a, b, c);
+  equal(a.book.find("club").seq, 4);
+  await a.book.change("club", { op: "remove", subject: "carol" });
+  await settle(a, b, c);
+  deepEqual(a.book.find("club").members, ["alice", "bob"]);
+  equal(a.book.find("club").seq, 6);
+  deepEqual(a.changes.slice(-2), ["bob invited dave", "you removed carol"]);
+  deepEqual(a.warnings, []);
 });

@@ -105,9 +105,10 @@ export class RoomsPanel {
    * A checked change: a line in its room, kept.
    *
    * @param room The room after it.
-   * @param entry The change.
+   * @param entry The change; none for the line that sums up a long history's earlier changes.
    */
-  changed(room: RoomView, entry: RoomEntry): void {
+  changed(room: RoomView, entry: RoomEntry | undefined): void {
+    if (entry === undefined) return this.#earlier(room);
     const text = roomChangeWords(entry, this.#me());
     // Messages count unread, and an invitation to this person; other changes are only lines.
     const forMe = entry.op === "invite" && entry.subject === this.#me();
@@ -117,6 +118,14 @@ export class RoomsPanel {
       this.#options.notice(invitationWords(room, this.#me()));
     }
     this.render();
+  }
+
+  /** A long history met for the first time: its earlier changes summed up in one line. */
+  #earlier(room: RoomView) {
+    const text = EARLIER_CHANGES;
+    const at = Date.now();
+    this.#add(room.id, changeItem(text, at), false);
+    this.#options.history?.add({ dir: "change", peer: "", text, at, room: room.id });
   }
 
   /**
@@ -351,6 +360,10 @@ export class RoomsPanel {
     this.render();
   }
 }
+
+/** The line that stands for a long history's earlier changes (the client shows the last few). */
+export const EARLIER_CHANGES =
+  "Earlier changes are not shown one by one: the members are listed above";
 
 /** What each action is called in a failure's sentence. */
 const ACTION_WORDS: Record<Change, string> = {
