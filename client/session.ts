@@ -68,6 +68,7 @@ export type { MediaSink } from "./session/stream_receiver.ts";
 export type {
   IncomingRoomMessage,
   RoomBook,
+  RoomMemory,
   RoomSendOutcome,
   RoomStorage,
   RoomView,
@@ -138,7 +139,7 @@ export class ClientSession {
       send,
       replay,
       storage: options.rooms,
-      change: (room, words) => events.roomChange?.(room, words),
+      change: (room, words, entry) => events.roomChange?.(room, words, entry),
       message: (message) => events.roomMessage?.(message),
       warning,
     });

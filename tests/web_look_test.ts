@@ -1,5 +1,6 @@
 /**
- * The page as people see it, in Chromium and Firefox: the landing, chat, playing, reconnecting and
+ * The page as people see it, in Chromium and Firefox: the landing, chat, rooms (a room open, an
+ * invitation), playing, reconnecting and
  * key-changed states at 1280×800 and 390×844 (chat with its times, key states and unread counts; the
  * library's cards with the posters the server extracts and serves), saved as screenshots and
  * checked not blank, not scrolling sideways nor cut off at the edge, the video in view while it
@@ -53,7 +54,7 @@ async function drain(response: Response): Promise<Response> {
 }
 
 for (const kind of BROWSER_KINDS) {
-  Deno.test(`the page looks right and passes axe in ${kind}: landing, chat, playing, reconnecting, at desktop and phone sizes`, async () => {
+  Deno.test(`the page looks right and passes axe in ${kind}: landing, chat, rooms, playing, reconnecting, at desktop and phone sizes`, async () => {
     const server = await startWebServer({ waitReady: true });
     const browser = await launchBrowser(kind);
     const bob = await connectClient(server.port, "bob");
@@ -117,6 +118,25 @@ for (const kind of BROWSER_KINDS) {
       await lookAt(page, `${kind}-chat`);
       await page.select("#to", "carol");
       deepEqual(await page.evaluate(unread), { carol: "", bob: false, title: "peerstream" });
+
+      // Rooms beside the people: an invitation from bob, and ann's own room open with its lines.
+      await page.setViewport({ width: 1280, height: 800 });
+      await bob.session.rooms.create("film");
+      await bob.session.rooms.change("film", { op: "invite", subject: "ann" });
+      await page.waitForSelector('#rooms li[data-room="film"][data-role="invited"]');
+      await page.type("#room-name", "club");
+      await page.click("#room-create");
+      await page.waitForSelector("#room:not([hidden]) #room-messages li[data-change]");
+      await page.select("#room-invite-who", "bob");
+      await page.click("#room-invite");
+      await page.waitForSelector('#room-members li[data-member="bob"][data-invited]');
+      await lookAt(page, `${kind}-rooms`);
+      await page.click('#rooms li[data-room="film"] button.room-open');
+      await page.waitForSelector("#room-invitation:not([hidden])");
+      await lookAt(page, `${kind}-room-invitation`);
+      await page.click("#room-close");
+      // Back at the top, where a person starts a title (the player does not scroll itself).
+      await page.evaluate("scrollTo(0, 0)");
 
       await page.setViewport({ width: 1280, height: 800 });
       await page.click('#titles button[data-title="testcard"]');

@@ -19,6 +19,7 @@ import type { ConnectionEnd } from "./connection.ts";
 import type { GreetingContext } from "./greeting.ts";
 import type { IncomingMessage } from "./inbox.ts";
 import type { ClientLimits } from "./limits.ts";
+import type { RoomEntry } from "../../protocol/room_chain.ts";
 import type { IncomingRoomMessage, RoomStorage, RoomView } from "./rooms.ts";
 
 /** How the connection ended, for {@linkcode SessionEvents.closed}. */
@@ -67,8 +68,17 @@ export interface SessionEvents {
    * is, rather than as a lost connection.
    */
   closed?(info: ClosedInfo): void;
-  /** A change to a room, checked against this client's chain, in words ("bob invited carol"). */
-  roomChange?(room: RoomView, words: string): void;
+  /**
+   * A change to a room, checked against this client's chain, in words ("bob invited carol"),
+   * with the checked entry for a user interface that words it its own way (none for the line
+   * that sums up a long history's earlier changes).
+   */
+  roomChange?(room: RoomView, words: string, entry?: RoomEntry): void;
+  /**
+   * The server listed this client's rooms (right after `welcome`); their chains are being checked
+   * (`session.rooms.idle` resolves once they are).
+   */
+  roomsListed?(): void;
   /** A room message arrived and was verified against the room's checked chain. */
   roomMessage?(message: IncomingRoomMessage): void;
   /**

@@ -49,6 +49,8 @@ export interface RoomView {
   members: string[];
   /** Pending invitees. */
   invitees: string[];
+  /** Who invited each pending invitee (as the checked chain says). */
+  invitedBy: Record<string, string>;
   /** Why the room is read-only (a rollback, a fork, an entry refused), if it is. */
   broken?: string;
 }
@@ -127,8 +129,11 @@ export interface RoomBookOptions {
   limits?: RoomLimits;
   /** Most rooms tracked. @default {200} */
   maxRooms?: number;
-  /** A checked change, in words. */
-  change?(room: RoomView, words: string): void;
+  /**
+   * A checked change, in words, and the entry itself (for a page to word it its own way); no
+   * entry for the line that sums up a long history's earlier changes.
+   */
+  change?(room: RoomView, words: string, entry?: RoomEntry): void;
   /** A verified room message. */
   message?(message: IncomingRoomMessage): void;
   /** Something refused or wrong; `from` names a sender when it is about one. */
@@ -434,7 +439,8 @@ export class RoomBook {
       this.#options.change?.(view, `${earlier} earlier changes; ROOMS lists the members`);
     }
     for (const hashed of shown) {
-      this.#options.change?.(view, describeEntry(hashed.entry, { me, room: room.name }));
+      const words = describeEntry(hashed.entry, { me, room: room.name });
+      this.#options.change?.(view, words, hashed.entry);
     }
     this.#check(room, false);
   }
@@ -623,6 +629,9 @@ export class RoomBook {
       owner: state?.owner ?? "",
       members: [...state?.members.keys() ?? []],
       invitees: [...state?.invitees.keys() ?? []],
+      invitedBy: Object.fromEntries(
+        [...state?.invitees ?? []].map(([name, invitation]) => [name, invitation.by]),
+      ),
       ...(room.broken === undefined ? {} : { broken: room.broken }),
     };
   }

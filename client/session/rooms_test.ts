@@ -29,6 +29,8 @@ interface Client {
   person: Person;
   book: RoomBook;
   changes: string[];
+  /** Each change's checked entry, as `seq op author subject`. */
+  entries: string[];
   messages: IncomingRoomMessage[];
   warnings: [string, ErrorCode][];
   receipts: ClientMessage[];
@@ -51,6 +53,7 @@ class FakeServer {
     const client: Client = {
       person,
       changes: [],
+      entries: [],
       messages: [],
       warnings: [],
       receipts: [],
@@ -83,7 +86,14 @@ class FakeServer {
         load: () => memory,
         save: (m) => client.memory = structuredClone(m),
       },
-      change: (_room, words) => client.changes.push(words),
+      change: (_room, words, entry) => {
+        client.changes.push(words);
+        client.entries.push(
+          entry === undefined
+            ? "summary"
+            : `${entry.seq} ${entry.op} ${entry.author} ${entry.subject}`,
+        );
+      },
       message: (m) => client.messages.push(m),
       warning: (text, code) => client.warnings.push([text, code]),
     });
@@ -172,6 +182,31 @@ Deno.test("RoomBook: three members see each change in words and chat both ways",
   deepEqual(c.messages.map((m) => [m.from, m.text]), [["bob", "hi all"], ["alice", "hello bob"]]);
   deepEqual(b.messages.map((m) => [m.from, m.text]), [["alice", "hello bob"]]);
   ok(b.receipts.every((r) => r.type === "receipt" && r.ok));
+});
+
+Deno.test("RoomBook: each change comes with its checked entry, and the view says who invited whom", async () => {
+  const server = new FakeServer();
+  const [a, b, c] = [alice, bob, carol].map((p) => server.client(p));
+  await a.book.create("club");
+  await a.book.change("club", { op: "invite", subject: "bob" });
+  await settle(a, b, c);
+  await b.book.change("club", { op: "accept" });
+  await settle(a, b, c);
+  await b.book.change("club", { op: "invite", subject: "carol" });
+  await settle(a, b, c);
+  deepEqual(a.entries, [
+    "0 create alice ",
+    "1 invite alice bob",
+    "2 accept bob bob",
+    "3 invite bob carol",
+  ]);
+  deepEqual(c.entries, a.entries);
+  for (const client of [a, b, c]) {
+    deepEqual(client.book.find("club").invitedBy, { carol: "bob" });
+  }
+  await c.book.change("club", { op: "accept" });
+  await settle(a, b, c);
+  deepEqual(a.book.find("club").invitedBy, {});
 });
 
 Deno.test("RoomBook: a member removed cannot read what follows; their client says so", async () => {

@@ -103,7 +103,8 @@ function handleOther(message: ServerMessage, parts: SessionParts) {
       }
       return parts.inbox.deliver(message.rid, message.from, message.body, message.queued === true);
     case "rooms":
-      return parts.rooms.listed(message.rooms);
+      parts.rooms.listed(message.rooms);
+      return parts.events.roomsListed?.();
     case "room-entries":
       // An answer to this client's request, or a push of someone else's change.
       if (message.re === undefined) return parts.rooms.pushed(message);

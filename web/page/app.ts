@@ -13,6 +13,7 @@ import { UnreadCounts } from "./chat_view.ts";
 import { ChatPanel } from "./chat_panel.ts";
 import { LibraryPanel } from "./library_panel.ts";
 import { PeersPanel } from "./peers_panel.ts";
+import { RoomsPanel } from "./rooms_panel.ts";
 import { WarningDigest } from "../../client/warning_digest.ts";
 import type { ClientSession, ClosedInfo, SessionEvents } from "../../client/session.ts";
 import type { HistoryStore } from "./history_store.ts";
@@ -46,6 +47,7 @@ export class App {
   readonly #peers: PeersPanel;
   readonly #chat: ChatPanel;
   readonly #library: LibraryPanel;
+  readonly #rooms: RoomsPanel;
   #connection: ConnectionView = "connected";
   /**
    * This page is leaving (a closing tab, Forget, a move to another tab): the close that follows is
@@ -75,6 +77,12 @@ export class App {
       notice,
       history: options.history,
     });
+    this.#rooms = new RoomsPanel({
+      session,
+      unread: this.#unread,
+      history: options.history,
+      notice,
+    });
     this.#library = new LibraryPanel({
       codec: options.codec,
       session,
@@ -84,12 +92,26 @@ export class App {
       memory: options.memory,
     });
     this.events = {
-      joined: (name) => this.#peers.joined(name),
-      left: (name, reason) => this.#peers.left(name, reason),
+      joined: (name) => {
+        this.#peers.joined(name);
+        this.#rooms.render();
+      },
+      left: (name, reason) => {
+        this.#peers.left(name, reason);
+        this.#rooms.render();
+      },
       message: (message) => this.#chat.received(message),
       warning: (text, code, from) => {
         console.warn(`${code}: ${text}`);
         this.#warning(text, code, from);
+        // A room that stopped checking shows it (RoomBook marks it before it warns).
+        this.#rooms.render();
+      },
+      roomChange: (room, _words, entry) => this.#rooms.changed(room, entry),
+      roomMessage: (message) => this.#rooms.received(message),
+      roomsListed: () => {
+        this.#rooms.render();
+        this.#session?.rooms.idle.then(() => this.#rooms.render());
       },
       shutdown: (message) => {
         console.warn(`SHUTTING_DOWN: ${message}`);
@@ -129,10 +151,14 @@ export class App {
     byId("app", HTMLElement).hidden = false;
     document.body.dataset.joined = session.name ?? "";
     this.#peers.reset(session.peers.names());
+    this.#rooms.render();
+    // The rooms listed after welcome may be checked already, or soon (roomsListed then renders).
+    session.rooms.idle.then(() => this.#rooms.render());
     this.setConnection("connected");
     if (first) {
       this.#wireOnce();
       await this.#chat.showHistory();
+      await this.#rooms.showHistory();
       this.notice(`Joined as ${showName(session.name ?? "")}`);
     } else {
       this.notice("Reconnected: you are back online");
@@ -158,6 +184,7 @@ export class App {
   /** Wires the page's controls, once for all the sessions of this page. */
   #wireOnce() {
     this.#chat.wire();
+    this.#rooms.wire();
     this.#peers.wireVerify();
     byId("refresh", HTMLButtonElement).addEventListener("click", () => this.#library.refresh());
     // A tab that closes is a leave: say goodbye so others see "quit" rather than a drop.
@@ -188,6 +215,7 @@ export class App {
     byId("reconnect-now", HTMLButtonElement).hidden = state !== "waiting" && state !== "stopped";
     byId("take-back", HTMLButtonElement).hidden = state !== "moved";
     byId("send", HTMLButtonElement).disabled = offline;
+    byId("room-send", HTMLButtonElement).disabled = offline;
     byId("refresh", HTMLButtonElement).disabled = offline;
     for (const play of document.querySelectorAll<HTMLButtonElement>("#titles button[data-title]")) {
       play.disabled = offline || play.dataset.ready !== "true";

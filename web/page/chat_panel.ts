@@ -128,6 +128,8 @@ export class ChatPanel {
     }) ?? [];
     const list = byId("messages", HTMLElement);
     for (const entry of entries) {
+      // A room's lines are the rooms panel's (rooms_panel.ts).
+      if (entry.room !== undefined || entry.dir === "change") continue;
       let item: HTMLLIElement;
       if (entry.dir === "out") {
         const delivered = entry.state === "delivered";

@@ -9,10 +9,12 @@ import type { KeyTrust } from "../../client/known_peers.ts";
 
 /** One line of the conversation. */
 export interface HistoryEntry {
-  /** `in` from a peer, `out` to a peer. */
-  dir: "in" | "out";
-  /** The other side. */
+  /** `in` from a peer, `out` to a peer; in a room, `change` for a membership change. */
+  dir: "in" | "out" | "change";
+  /** The other side; in a room, the sender (`in`) or nobody (`out`, `change`). */
   peer: string;
+  /** The room's id, for a line of a room's chat; absent for 1:1. */
+  room?: string;
   /** The text. */
   text: string;
   /** When it was sent, ms since the epoch. */
@@ -35,14 +37,17 @@ const TRUSTS: readonly string[] = ["new", "known", "verified", "changed"];
  */
 export function parseEntry(value: unknown): HistoryEntry | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const { dir, peer, text, at, trust, lookalike, state } = value as Record<string, unknown>;
-  if (dir !== "in" && dir !== "out") return undefined;
+  const { dir, peer, text, at, trust, lookalike, state, room } = value as Record<string, unknown>;
+  if (dir !== "in" && dir !== "out" && dir !== "change") return undefined;
+  if (room !== undefined && typeof room !== "string") return undefined;
+  if (dir === "change" && room === undefined) return undefined;
   if (typeof peer !== "string" || typeof text !== "string") return undefined;
   if (typeof at !== "number" || !Number.isFinite(at)) return undefined;
   const entry: HistoryEntry = { dir, peer, text, at };
   if (typeof trust === "string" && TRUSTS.includes(trust)) entry.trust = trust as KeyTrust;
   if (typeof lookalike === "string") entry.lookalike = lookalike;
   if (typeof state === "string") entry.state = state;
+  if (typeof room === "string") entry.room = room;
   return entry;
 }
 

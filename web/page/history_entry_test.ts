@@ -52,6 +52,21 @@ Deno.test("parseEntry() keeps a valid entry and refuses what is not one", () => 
   });
 });
 
+Deno.test("parseEntry() keeps a room's lines, and refuses a change line outside a room", () => {
+  const change: HistoryEntry = {
+    dir: "change",
+    peer: "",
+    text: "bob invited carol",
+    at: 1,
+    room: "r1",
+  };
+  const said: HistoryEntry = { ...IN, room: "r1" };
+  deepEqual(parseEntry(change), change);
+  deepEqual(parseEntry(said), said);
+  equal(parseEntry({ ...change, room: undefined }), undefined);
+  equal(parseEntry({ ...said, room: 7 }), undefined);
+});
+
 Deno.test("sealEntry() stores no plaintext, and openEntry() opens it back with the same key and name only", async () => {
   const key = await generateHistoryKey();
   equal(key.extractable, false);

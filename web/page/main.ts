@@ -20,7 +20,7 @@ import { consoleDetail, failureWords, reasonWords } from "./words.ts";
 import type { ErrorCode } from "../../protocol/errors.ts";
 import type { Identity } from "../../protocol/e2e.ts";
 import type { ReplayStorage } from "../../protocol/replay.ts";
-import { ClientSession } from "../../client/session.ts";
+import { ClientSession, type RoomStorage } from "../../client/session.ts";
 import { openWebSocketStream, websocketUrl } from "./ws_stream.ts";
 
 /** What the server says about itself at `/server.json`. */
@@ -100,6 +100,7 @@ interface Keys {
   identity: Identity;
   known: KnownPeers;
   replay: ReplayStorage;
+  rooms: RoomStorage;
 }
 
 /** Connects and registers, trying again shortly if the server still holds this tab's last go. */
@@ -111,6 +112,7 @@ async function openSession(name: string, keys: Keys, app: App): Promise<ClientSe
       events: app.events,
       knownPeers: keys.known,
       replay: keys.replay,
+      rooms: keys.rooms,
     });
     try {
       await candidate.register(name, keys.identity);
@@ -140,13 +142,14 @@ async function join(name: string, info: ServerInfo, options: JoinOptions = {}): 
   if (release === null) throw new OtherTabError(name);
   try {
     const store = await PageStore.open();
-    const [{ identity }, storage, replay, history] = await Promise.all([
+    const [{ identity }, storage, replay, history, rooms] = await Promise.all([
       store.identity(name),
       store.knownPeers(name),
       store.replay(name),
       store.history(name),
+      store.rooms(name),
     ]);
-    const keys: Keys = { identity, known: new KnownPeers(storage), replay };
+    const keys: Keys = { identity, known: new KnownPeers(storage), replay, rooms };
     const reconnector: Reconnector = new Reconnector({
       connect: async () => await app.start(await openSession(name, keys, app)),
       isFatal: (error) => error instanceof PeerstreamError && FATAL.includes(error.code),

@@ -2,19 +2,23 @@
  * The page's storage in IndexedDB: each name's key pairs, made with WebCrypto with the private
  * keys non-extractable (IndexedDB keeps the `CryptoKey` objects themselves; no script, not even
  * this page, can read the private bytes), and each name's known-peers table behind the same
- * {@linkcode KnownPeersStorage} interface the terminal's file uses.
+ * {@linkcode KnownPeersStorage} interface the terminal's file uses, and what each name remembers
+ * of its rooms.
  * @module
  */
 
 import type { Identity } from "../../protocol/e2e.ts";
 import type { KnownPeer, KnownPeersStorage } from "../../client/known_peers.ts";
 import type { ReplayState, ReplayStorage } from "../../protocol/replay.ts";
+import type { RoomStorage } from "../../client/session.ts";
 import { createHistoryStores, HistoryStore } from "./history_store.ts";
+import { parseRoomMemory } from "./room_memory.ts";
 
 const DB_NAME = "peerstream";
 const IDENTITIES = "identities";
 const KNOWN_PEERS = "known-peers";
 const SEEN = "seen-messages";
+const ROOMS = "room-memory";
 
 function request<T>(req: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -38,12 +42,13 @@ export class PageStore {
    * @throws {Error} When IndexedDB is unavailable (e.g. a private window that forbids it).
    */
   static async open(): Promise<PageStore> {
-    const req = indexedDB.open(DB_NAME, 3);
+    const req = indexedDB.open(DB_NAME, 4);
     req.onupgradeneeded = () => {
       const names = req.result.objectStoreNames;
       if (!names.contains(IDENTITIES)) req.result.createObjectStore(IDENTITIES);
       if (!names.contains(KNOWN_PEERS)) req.result.createObjectStore(KNOWN_PEERS);
       if (!names.contains(SEEN)) req.result.createObjectStore(SEEN);
+      if (!names.contains(ROOMS)) req.result.createObjectStore(ROOMS);
       createHistoryStores(req.result);
     };
     const db = await request(req);
@@ -105,6 +110,35 @@ export class PageStore {
       save: (next) => {
         try {
           this.#db.transaction(SEEN, "readwrite").objectStore(SEEN).put(
+            structuredClone(next),
+            name,
+          );
+        } catch {
+          // The database is closed: this browser was just forgotten.
+        }
+      },
+    };
+  }
+
+  /**
+   * What one name remembers of its rooms (the furthest entry checked of each, the message
+   * counters), loaded now and saved on each change (an IndexedDB put is atomic), so that a room
+   * rolled back while this page was closed is caught after a refresh.
+   *
+   * @param name The person's name.
+   * @returns Storage for the session's `RoomBook`.
+   */
+  async rooms(name: string): Promise<RoomStorage> {
+    const tx = this.#db.transaction(ROOMS, "readonly");
+    let memory = parseRoomMemory(await request(tx.objectStore(ROOMS).get(name)));
+    return {
+      // The latest saved, not the one read at load: each reconnect's session loads it again, and
+      // a rollback while the page was reconnecting must be caught as after a refresh.
+      load: () => memory,
+      save: (next) => {
+        memory = structuredClone(next);
+        try {
+          this.#db.transaction(ROOMS, "readwrite").objectStore(ROOMS).put(
             structuredClone(next),
             name,
           );

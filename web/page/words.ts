@@ -119,6 +119,8 @@ const WARNING_WORDS: Partial<Record<ErrorCode, string>> = {
   BAD_MESSAGE:
     "The server sent something unexpected, and this page ignored it; if the page misbehaves, reload it",
   INTERNAL: "The player failed and the title stopped; choose Play to try again",
+  CHAIN_INVALID:
+    "Something in a room did not check out against its signed history and was not shown; if the room says read-only, compare its fingerprint with a member",
 };
 
 /**

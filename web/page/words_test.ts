@@ -64,6 +64,7 @@ Deno.test("the key-changed notice, the Verify explanation and the offline reason
     warningWords("INBOX_FULL"),
     warningWords("BAD_MESSAGE"),
     warningWords("INTERNAL"),
+    warningWords("CHAIN_INVALID"),
     warningWords("NOT_A_CODE"),
     offlineWords("waiting", 4_400),
     offlineWords("connecting"),
