@@ -17,12 +17,10 @@
 
 import { PeerstreamError } from "../../protocol/errors.ts";
 import type { ErrorCode } from "../../protocol/errors.ts";
-import type { PublicKeysText } from "../../protocol/e2e.ts";
 import type { LeaveReason } from "../../protocol/messages.ts";
-import { quoted } from "../../protocol/text.ts";
 import { type Announcement, PresenceReplica } from "./cluster_presence.ts";
 import { describeCorrupt, OncePerInterval } from "./cluster_corrupt.ts";
-import { BYE, JOIN, LEAVE, RELEASE } from "./cluster_scripts.ts";
+import { BYE, LEAVE, RELEASE } from "./cluster_scripts.ts";
 import {
   decodeNodeMessage,
   decodePresenceEvent,
@@ -36,7 +34,6 @@ import {
   errorText,
   type JoinRequest,
   nameInUse,
-  nameLimit,
   notRegistered,
   type PeerKeys,
   recipientLeft,
@@ -48,8 +45,10 @@ import { RedisLink } from "./redis_link.ts";
 import { redactUrl } from "./redis_url.ts";
 import { DELIVER_OVERHEAD_BYTES, Relay } from "./relay.ts";
 import { ClusterRoutes } from "./cluster_routes.ts";
-import { clusterOffline, peerUnreachable, throwRefusal, unavailable } from "./cluster_refusals.ts";
-import { asList, ClusterHeartbeat, isCorruptState } from "./cluster_heartbeat.ts";
+import { clusterOffline, peerUnreachable, unavailable } from "./cluster_refusals.ts";
+import { ClusterHeartbeat, isCorruptState } from "./cluster_heartbeat.ts";
+import { ClusterClaims } from "./cluster_join.ts";
+import { LocalPeers } from "./cluster_locals.ts";
 import {
   type ClusterLimits,
   type ClusterTiming,
@@ -69,15 +68,6 @@ export {
 /** Who sent a message a local peer has not confirmed yet. */
 type Sender<C> = { conn: C } | { node: string; ref: string };
 
-interface LocalPeer<C> {
-  conn: C;
-  keys: PublicKeysText;
-  lookalikes: string[];
-  ephemeral: boolean;
-}
-
-const RECENT_LIMIT = 10_000;
-
 /** A cluster node's view of the community. */
 export class RedisCommunity<C> implements Community<C> {
   readonly #events: CommunityEvents<C>;
@@ -92,13 +82,10 @@ export class RedisCommunity<C> implements Community<C> {
   readonly #corruptLog: OncePerInterval;
   readonly #onFatal: (message: string) => void;
   readonly #replica: PresenceReplica;
-  readonly #locals = new Map<string, LocalPeer<C>>();
-  readonly #names = new Map<C, string>();
-  readonly #joining = new Set<C>();
-  readonly #cancelled = new Set<C>();
+  readonly #locals = new LocalPeers<C>();
+  readonly #claims: ClusterClaims<C>;
   readonly #relay: Relay<Sender<C>>;
   readonly #routes: ClusterRoutes<C>;
-  readonly #recent = new Map<string, PublicKeysText>();
   #link!: RedisLink;
   readonly #heartbeat: ClusterHeartbeat;
   #closed = false;
@@ -127,6 +114,16 @@ export class RedisCommunity<C> implements Community<C> {
       closed: () => this.#closed,
     });
     this.#heartbeat = this.#makeHeartbeat();
+    this.#claims = new ClusterClaims({
+      prefix: this.#prefix,
+      node: this.#node,
+      inst: this.#inst,
+      limits: this.#limits,
+      link: () => this.#link,
+      log: (line) => this.#events.log(line),
+      corrupt: (reply, effect) => this.#corrupt(reply, effect),
+      down: (cause) => this.#heartbeat.down(cause),
+    });
   }
 
   /** The heartbeat, wired to this node. */
@@ -143,14 +140,7 @@ export class RedisCommunity<C> implements Community<C> {
       log: (line) => this.#events.log(line),
       corrupt: (reply, effect) => this.#corrupt(reply, effect),
       announce: (announcements) => this.#announce(announcements),
-      entries: () =>
-        [...this.#locals].map(([name, p]) => ({
-          name,
-          encKey: p.keys.encKey,
-          signKey: p.keys.signKey,
-          eph: p.ephemeral ? 1 : 0,
-          skel: p.lookalikes,
-        })),
+      entries: () => this.#locals.syncEntries(),
       kick: (name) => this.#kick(name),
       fatal: () => this.#fatal(),
       retry: () => this.#routes.retry(),
@@ -221,28 +211,10 @@ export class RedisCommunity<C> implements Community<C> {
   }
 
   async join(request: JoinRequest<C>): Promise<Welcome> {
-    const { name, conn } = request;
+    const { name } = request;
     if (!this.#heartbeat.up) throw unavailable();
-    if (this.#locals.has(name)) throw nameInUse(name);
-    this.#joining.add(conn);
-    let reply: unknown[];
-    let cancelled = false;
-    try {
-      reply = await this.#claim(request, false);
-      // A new binding spends the node's per-address budget: ask only when one is due.
-      if (reply[0] === "NEEDBIND") {
-        if (request.canBind !== undefined && !request.canBind()) throw nameLimit(name, "address");
-        reply = await this.#claim(request, true);
-      }
-    } finally {
-      this.#joining.delete(conn);
-      cancelled = this.#cancelled.delete(conn);
-    }
-    throwRefusal(name, reply, {
-      limits: this.#limits,
-      corrupt: (reply, effect) => this.#corrupt(reply, effect),
-      down: (cause) => this.#heartbeat.down(cause),
-    });
+    if (this.#locals.get(name) !== undefined) throw nameInUse(name);
+    const { newBinding, cancelled } = await this.#claims.claim(request);
     if (cancelled || this.#closed) {
       // The connection closed while Redis answered: take it offline again.
       this.#runLeave(name, "disconnected");
@@ -251,46 +223,20 @@ export class RedisCommunity<C> implements Community<C> {
         `Cannot register "${name}": the connection closed`,
       );
     }
-    return this.#admit(request, Number(reply[1]) === 1);
-  }
-
-  /** Runs `JOIN`; a Redis failure is `UNAVAILABLE`. */
-  async #claim(request: JoinRequest<C>, mayBind: boolean): Promise<unknown[]> {
-    try {
-      return asList(
-        await this.#link.run(JOIN, [
-          this.#prefix,
-          this.#node,
-          this.#inst,
-          request.name,
-          JSON.stringify(request.lookalikes),
-          request.keys.encKey,
-          request.keys.signKey,
-          request.ephemeral ? "1" : "0",
-          String(this.#limits.maxNamesPerKey),
-          String(this.#limits.maxNames),
-          mayBind ? "1" : "0",
-        ]),
-      );
-    } catch (error) {
-      this.#events.log(`cluster: cannot register ${quoted(request.name)}: ${errorText(error)}`);
-      throw unavailable();
-    }
+    return this.#admit(request, newBinding);
   }
 
   #admit(request: JoinRequest<C>, newBinding: boolean): Welcome {
     const { name, conn } = request;
-    this.#locals.set(name, {
+    this.#locals.add(name, {
       conn,
       keys: request.keys,
       lookalikes: request.lookalikes,
       ephemeral: request.ephemeral,
     });
-    this.#names.set(conn, name);
-    this.#recent.delete(name);
     this.#replica.forget(name);
     const { reachable, unreachable } = this.#replica.names();
-    const peers = [...this.#locals.keys()].filter((n) => n !== name);
+    const peers = this.#locals.names().filter((n) => n !== name);
     peers.push(...reachable);
     const welcome = { peers, unreachable, newBinding };
     request.admit?.(welcome);
@@ -299,11 +245,8 @@ export class RedisCommunity<C> implements Community<C> {
   }
 
   leave(conn: C, reason: LeaveReason): boolean {
-    if (this.#joining.has(conn)) {
-      this.#cancelled.add(conn);
-      return false;
-    }
-    const name = this.#names.get(conn);
+    if (this.#claims.cancel(conn)) return false;
+    const name = this.#locals.nameOf(conn);
     if (name === undefined) return false;
     this.#dropLocal(name, reason);
     this.#runLeave(name, reason);
@@ -312,11 +255,7 @@ export class RedisCommunity<C> implements Community<C> {
 
   /** Removes a local peer, announces its leave here and fails what it had not confirmed. */
   #dropLocal(name: string, reason: LeaveReason) {
-    const local = this.#locals.get(name);
-    if (local === undefined) return;
-    this.#locals.delete(name);
-    this.#names.delete(local.conn);
-    this.#remember(name, local.keys);
+    if (this.#locals.remove(name) === undefined) return;
     this.#events.left(name, reason);
     for (const pending of this.#relay.recipientLeft(name)) {
       this.#settle(pending.sender, pending.requestId, recipientLeft(name));
@@ -338,12 +277,12 @@ export class RedisCommunity<C> implements Community<C> {
     if (local !== undefined) return { keys: local.keys, online: true };
     const remote = this.#replica.get(name);
     if (remote !== undefined) return { keys: remote.keys, online: true };
-    const keys = this.#recent.get(name);
+    const keys = this.#locals.recent(name);
     return keys === undefined ? undefined : { keys, online: false };
   }
 
   send(sender: C, message: { requestId: number; to: string; body: Uint8Array }): void {
-    const from = this.#names.get(sender);
+    const from = this.#locals.nameOf(sender);
     if (from === undefined) throw notRegistered();
     const { to, requestId } = message;
     const local = this.#locals.get(to);
@@ -354,13 +293,15 @@ export class RedisCommunity<C> implements Community<C> {
       return;
     }
     const remote = this.#replica.get(to);
-    if (remote === undefined) throw this.#recent.has(to) ? clusterOffline(to) : unknownPeer(to);
+    if (remote === undefined) {
+      throw this.#locals.recent(to) !== undefined ? clusterOffline(to) : unknownPeer(to);
+    }
     if (!this.#heartbeat.up || !remote.reachable) throw peerUnreachable(to);
     this.#routes.send(sender, { requestId, from, to, node: remote.node, body: message.body });
   }
 
   receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
-    const name = this.#names.get(by);
+    const name = this.#locals.nameOf(by);
     if (name === undefined) return;
     const settled = settleReceipt(this.#relay, { by: name, ...receipt });
     if (settled !== undefined) this.#settle(settled.sender, settled.requestId, settled.outcome);
@@ -501,24 +442,15 @@ export class RedisCommunity<C> implements Community<C> {
   #announce(announcements: Announcement[]) {
     for (const a of announcements) {
       if (a.kind === "joined") {
-        this.#recent.delete(a.name);
+        this.#locals.forget(a.name);
         this.#events.joined(a.name);
       } else if (a.kind === "left") {
-        if (a.keys !== undefined) this.#remember(a.name, a.keys);
+        if (a.keys !== undefined) this.#locals.remember(a.name, a.keys);
         this.#routes.recipientLeft(a.name);
         this.#events.left(a.name, a.reason);
       } else {
         this.#events.peerState(a.names, a.state);
       }
-    }
-  }
-
-  #remember(name: string, keys: PublicKeysText) {
-    this.#recent.delete(name);
-    this.#recent.set(name, keys);
-    if (this.#recent.size > RECENT_LIMIT) {
-      const oldest = this.#recent.keys().next().value;
-      if (oldest !== undefined) this.#recent.delete(oldest);
     }
   }
 }
