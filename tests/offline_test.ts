@@ -23,7 +23,6 @@ import {
 } from "../protocol/e2e.ts";
 import type { ClientMessage, ReceiptMessage } from "../protocol/messages.ts";
 import { FakeServer } from "./_fake_server.ts";
-import { startCluster } from "./_cluster.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 
 function isReceipt(m: ClientMessage): m is ReceiptMessage {
@@ -276,28 +275,5 @@ Deno.test("a queued message sent again is shown once and confirmed; the same env
     await cli.finish();
     await Deno.remove(cli.home, { recursive: true }).catch(() => {});
     await fake.close();
-  }
-});
-
-Deno.test("in cluster mode a message to an offline peer is refused clearly, not queued half-way", async () => {
-  const cluster = await startCluster({ nodes: 2 });
-  const [a, b] = cluster.nodes;
-  try {
-    const alice = await connectClient(a.port, "alice");
-    const bobKey = await generateIdentity();
-    const bob = await connectClient(b.port, "bob", { identity: bobKey });
-    await alice.waitFor((e) => e.kind === "joined" && e.name === "bob");
-    await alice.session.peerKeys("bob");
-    await bob.session.quit();
-    await alice.waitFor((e) => e.kind === "left" && e.name === "bob");
-    await rejects(
-      alice.session.sendText("bob", "are you there?"),
-      (e: Error) =>
-        e instanceof PeerstreamError && e.code === "PEER_OFFLINE" &&
-        e.message.includes('Cannot queue for "bob" in cluster mode yet'),
-    );
-    await alice.session.quit();
-  } finally {
-    await cluster.stop();
   }
 });

@@ -39,6 +39,8 @@ export interface Claim {
   newBinding: boolean;
   /** Whether the connection closed while Redis answered (the name is online in Redis anyway). */
   cancelled: boolean;
+  /** Whether messages or notices wait for the name in its offline queue. */
+  queued: boolean;
 }
 
 /** Names claimed through Redis for this node's joining connections. */
@@ -78,7 +80,7 @@ export class ClusterClaims<C> {
     }
     const { limits, corrupt, down } = this.#options;
     throwRefusal(name, reply, { limits, corrupt, down });
-    return { newBinding: Number(reply[1]) === 1, cancelled };
+    return { newBinding: Number(reply[1]) === 1, cancelled, queued: Number(reply[2]) === 1 };
   }
 
   /**

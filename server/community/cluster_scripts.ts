@@ -17,8 +17,12 @@
  * | `P lk:KEY`            | set    | bound or online names with that look-alike key          |
  * | `P events` (channel)  | pubsub | presence events                                         |
  * | `P to:NODE` (channel) | pubsub | sealed messages and their outcomes for that node        |
+ *
+ * The offline queues' keys are in `cluster_queue_scripts.ts`.
  * @module
  */
+
+import { DROP_QUEUE } from "./cluster_queue_scripts.ts";
 
 /** A script and its name for logs. */
 export interface Script {
@@ -109,7 +113,8 @@ end
  * anywhere (`TAKEN`), bound to another key (`BOUND`), looks like a name bound to or online with
  * another key (`CONFUSABLE`, with that name), or a new binding would pass the key's or the
  * cluster's bound (`LIMIT_KEY`, `LIMIT_ALL`). A new binding needs `mayBind` (the node's own
- * per-address budget): without it the answer is `NEEDBIND` and nothing changes.
+ * per-address budget): without it the answer is `NEEDBIND` and nothing changes. Answers
+ * `{'OK', new, queued}`: whether the binding is new, and whether a queue waits for the name.
  */
 export const JOIN: Script = {
   name: "join",
@@ -156,7 +161,8 @@ redis.call('HSET', P..'online', name, cjson.encode({name = name, node = node, en
 redis.call('SADD', P..'members:'..node, name)
 local seq = redis.call('INCR', P..'seq')
 redis.call('PUBLISH', P..'events', cjson.encode({t = 'join', seq = seq, entry = entry}))
-return {'OK', new}
+-- Whether messages or notices wait for the name (cluster_queue_scripts.ts).
+return {'OK', new, redis.call('EXISTS', P..'q:'..name)}
 `,
 };
 
@@ -308,13 +314,14 @@ return 1
 `,
 };
 
-/** Frees a name from its key (`serve --release`). */
+/** Frees a name from its key (`serve --release`), and deletes what waited for it. */
 export const RELEASE: Script = {
   name: "release",
-  lua: HEAD + UNINDEX + `
+  lua: HEAD + UNINDEX + DROP_QUEUE + `
 local name = ARGV[2]
 local key = redis.call('HGET', P..'bind', name)
 if not key then return 0 end
+dropQueue(name)
 redis.call('HDEL', P..'bind', name)
 redis.call('SREM', P..'bykey:'..key, name)
 unindex(name)

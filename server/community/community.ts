@@ -114,6 +114,11 @@ export interface CommunityEvents<C> {
    * (`delivered`) or expired unread: tell it. Only with an offline queue.
    */
   notice?(sender: C, notice: QueueNotice): void;
+  /**
+   * A message a local connection sent was kept for its offline recipient (`queued`), when the
+   * community learns it after `send` returned (in cluster mode, once Redis answered).
+   */
+  queued?(sender: C, requestId: number, queued: { to: string; qseq: number }): void;
   /** How a message a local connection sent ended (`delivered`, or `error` with `re`). */
   outcome(sender: C, requestId: number, outcome: DeliveryOutcome): void;
   /**
@@ -159,7 +164,8 @@ export interface Community<C> {
    *
    * @param sender The sender's (registered) connection.
    * @param message The request id, the recipient and the sealed body.
-   * @returns Whether it was queued for an offline recipient (and where); void when relayed.
+   * @returns Whether it was queued for an offline recipient (and where); void when relayed, or
+   * when the answer comes later (`queued`, or `outcome` with a refusal, through the events).
    * @throws {PeerstreamError} `UNKNOWN_PEER`, `PEER_OFFLINE`, `PEER_UNREACHABLE`, `QUEUE_FULL`,
    * or the recipient's budget code.
    */

@@ -24,6 +24,7 @@ import { BYE, LEAVE, RELEASE } from "./cluster_scripts.ts";
 import {
   decodeNodeMessage,
   decodePresenceEvent,
+  decodeQueueEvent,
   isNodeName,
   type NodeMessage,
 } from "./cluster_wire.ts";
@@ -36,6 +37,7 @@ import {
   nameInUse,
   notRegistered,
   type PeerKeys,
+  peerOffline,
   recipientLeft,
   settleReceipt,
   unknownPeer,
@@ -45,7 +47,8 @@ import { RedisLink } from "./redis_link.ts";
 import { redactUrl } from "./redis_url.ts";
 import { DELIVER_OVERHEAD_BYTES, Relay } from "./relay.ts";
 import { ClusterRoutes } from "./cluster_routes.ts";
-import { clusterOffline, peerUnreachable, unavailable } from "./cluster_refusals.ts";
+import { peerUnreachable, unavailable } from "./cluster_refusals.ts";
+import { ClusterQueue } from "./cluster_queue.ts";
 import { ClusterHeartbeat, isCorruptState } from "./cluster_heartbeat.ts";
 import { ClusterClaims } from "./cluster_join.ts";
 import { LocalPeers } from "./cluster_locals.ts";
@@ -86,6 +89,7 @@ export class RedisCommunity<C> implements Community<C> {
   readonly #claims: ClusterClaims<C>;
   readonly #relay: Relay<Sender<C>>;
   readonly #routes: ClusterRoutes<C>;
+  readonly #queue: ClusterQueue<C>;
   #link!: RedisLink;
   readonly #heartbeat: ClusterHeartbeat;
   #closed = false;
@@ -114,6 +118,13 @@ export class RedisCommunity<C> implements Community<C> {
       closed: () => this.#closed,
     });
     this.#heartbeat = this.#makeHeartbeat();
+    this.#queue = new ClusterQueue<C>({
+      prefix: this.#prefix,
+      limits: this.#limits.queue,
+      link: () => this.#link,
+      events: this.#events,
+      local: (name) => this.#locals.get(name)?.conn,
+    });
     this.#claims = new ClusterClaims({
       prefix: this.#prefix,
       node: this.#node,
@@ -176,7 +187,11 @@ export class RedisCommunity<C> implements Community<C> {
         onDown: (cause) => community.#heartbeat.down(cause),
         onReady: () => community.#heartbeat.resync(),
         name: `peerstream:${options.node}`,
-      }, [community.#key("events"), community.#key(`to:${options.node}`)]);
+      }, [
+        community.#key("events"),
+        community.#key(`to:${options.node}`),
+        community.#key("queue"),
+      ]);
     } catch (error) {
       throw new Error(`Cannot join ${where}: ${errorText(error)}; check that Redis is running`, {
         cause: error,
@@ -214,7 +229,7 @@ export class RedisCommunity<C> implements Community<C> {
     const { name } = request;
     if (!this.#heartbeat.up) throw unavailable();
     if (this.#locals.get(name) !== undefined) throw nameInUse(name);
-    const { newBinding, cancelled } = await this.#claims.claim(request);
+    const { newBinding, cancelled, queued } = await this.#claims.claim(request);
     if (cancelled || this.#closed) {
       // The connection closed while Redis answered: take it offline again.
       this.#runLeave(name, "disconnected");
@@ -223,10 +238,10 @@ export class RedisCommunity<C> implements Community<C> {
         `Cannot register "${name}": the connection closed`,
       );
     }
-    return this.#admit(request, newBinding);
+    return this.#admit(request, newBinding, queued);
   }
 
-  #admit(request: JoinRequest<C>, newBinding: boolean): Welcome {
+  #admit(request: JoinRequest<C>, newBinding: boolean, queued: boolean): Welcome {
     const { name, conn } = request;
     this.#locals.add(name, {
       conn,
@@ -241,6 +256,9 @@ export class RedisCommunity<C> implements Community<C> {
     const welcome = { peers, unreachable, newBinding };
     request.admit?.(welcome);
     this.#events.joined(name);
+    // Only a bound name has a queue (an ephemeral one may belong to someone else next). Without
+    // one, live messages to the joiner go at once; with one, after what waited.
+    if (queued && !request.ephemeral) this.#queue.drain(name, conn);
     return welcome;
   }
 
@@ -255,7 +273,9 @@ export class RedisCommunity<C> implements Community<C> {
 
   /** Removes a local peer, announces its leave here and fails what it had not confirmed. */
   #dropLocal(name: string, reason: LeaveReason) {
-    if (this.#locals.remove(name) === undefined) return;
+    const local = this.#locals.remove(name);
+    if (local === undefined) return;
+    this.#queue.forget(local.conn);
     this.#events.left(name, reason);
     for (const pending of this.#relay.recipientLeft(name)) {
       this.#settle(pending.sender, pending.requestId, recipientLeft(name));
@@ -286,23 +306,62 @@ export class RedisCommunity<C> implements Community<C> {
     if (from === undefined) throw notRegistered();
     const { to, requestId } = message;
     const local = this.#locals.get(to);
-    if (local !== undefined) {
-      const bytes = message.body.length + DELIVER_OVERHEAD_BYTES;
-      const rid = this.#relay.accept({ sender: { conn: sender }, from, requestId, to, bytes });
-      this.#events.deliver(local.conn, { rid, from, body: message.body });
-      return;
-    }
+    if (local !== undefined) return this.#relayLocal(sender, local.conn, { ...message, from });
     const remote = this.#replica.get(to);
-    if (remote === undefined) {
-      throw this.#locals.recent(to) !== undefined ? clusterOffline(to) : unknownPeer(to);
-    }
+    if (remote === undefined) return this.#sendOffline(sender, { ...message, from });
     if (!this.#heartbeat.up || !remote.reachable) throw peerUnreachable(to);
     this.#routes.send(sender, { requestId, from, to, node: remote.node, body: message.body });
+  }
+
+  /** A message to a peer who left: kept in Redis when their name is bound to the keys they had. */
+  #sendOffline(
+    sender: C,
+    message: { requestId: number; from: string; to: string; body: Uint8Array },
+  ) {
+    const { to } = message;
+    const keys = this.#locals.recent(to);
+    if (keys === undefined) throw unknownPeer(to);
+    if (!this.#heartbeat.up) throw peerUnreachable(to);
+    this.#queue.send(sender, { ...message, signKey: keys.signKey }, (node) => {
+      // They joined while Redis answered: send it live, here or to their node.
+      const local = this.#locals.get(to);
+      if (local === undefined && node !== this.#node && node !== "") {
+        this.#routes.send(sender, { ...message, node });
+        return;
+      }
+      try {
+        if (local === undefined) throw peerOffline(to);
+        this.#relayLocal(sender, local.conn, message);
+      } catch (error) {
+        const refused = error instanceof PeerstreamError ? error : unavailable();
+        const outcome = { ok: false as const, code: refused.code, message: refused.message };
+        this.#events.outcome(sender, message.requestId, outcome);
+      }
+    });
+  }
+
+  /** A message to a peer on this node, within the fair budgets (throws past them). */
+  #relayLocal(
+    sender: C,
+    to: C,
+    message: { requestId: number; from: string; to: string; body: Uint8Array },
+  ) {
+    const { requestId, from, body } = message;
+    const bytes = body.length + DELIVER_OVERHEAD_BYTES;
+    const rid = this.#relay.accept({
+      sender: { conn: sender },
+      from,
+      requestId,
+      to: message.to,
+      bytes,
+    });
+    this.#queue.deliver(to, { rid, from, body });
   }
 
   receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
     const name = this.#locals.nameOf(by);
     if (name === undefined) return;
+    if (this.#queue.receipt(by, name, receipt)) return;
     const settled = settleReceipt(this.#relay, { by: name, ...receipt });
     if (settled !== undefined) this.#settle(settled.sender, settled.requestId, settled.outcome);
   }
@@ -320,6 +379,7 @@ export class RedisCommunity<C> implements Community<C> {
 
   tick(): void {
     this.#routes.expire();
+    if (this.#heartbeat.up && !this.#closed) this.#queue.expire();
   }
 
   /**
@@ -389,7 +449,9 @@ export class RedisCommunity<C> implements Community<C> {
   #onMessage(channel: string, message: Uint8Array) {
     if (this.#closed) return;
     try {
-      if (channel === this.#key("events")) {
+      if (channel === this.#key("queue")) {
+        this.#queue.onEvent(decodeQueueEvent(new TextDecoder().decode(message)));
+      } else if (channel === this.#key("events")) {
         const event = decodePresenceEvent(new TextDecoder().decode(message));
         if (!this.#heartbeat.up && this.#heartbeat.syncing === null) return; // The next snapshot covers it.
         this.#announce(this.#replica.apply(event));
@@ -427,7 +489,7 @@ export class RedisCommunity<C> implements Community<C> {
       this.#settle(sender, 0, { ok: false, code: refused.code, message: refused.message });
       return;
     }
-    this.#events.deliver(local.conn, { rid, from: message.sender, body: message.body });
+    this.#queue.deliver(local.conn, { rid, from: message.sender, body: message.body });
   }
 
   /** Tells a sender how its message ended: locally, or through its node's channel. */

@@ -17,7 +17,7 @@ import {
 import { RedisCommunity } from "./redis_community.ts";
 import { RedisServer } from "../../tests/_redis.ts";
 import { until } from "../../tests/_util.ts";
-import { encodeNodeMessage } from "./cluster_wire.ts";
+import { CLUSTER_PROTOCOL, encodeNodeMessage } from "./cluster_wire.ts";
 
 const TIMING = { ttlMs: 1000, beatMs: 150, commandTimeoutMs: 500 };
 
@@ -47,7 +47,12 @@ async function liveBareNode(redis: RedisServer, prefix: string, node: string): P
   );
   await listener.read(new Uint8Array(256));
   await redis.command("SET", `${prefix}alive:${node}`, "x", "PX", "60000");
-  await redis.command("HSET", `${prefix}nodes`, node, JSON.stringify({ proto: 1, inst: "x" }));
+  await redis.command(
+    "HSET",
+    `${prefix}nodes`,
+    node,
+    JSON.stringify({ proto: CLUSTER_PROTOCOL, inst: "x" }),
+  );
   return listener;
 }
 
@@ -123,7 +128,9 @@ Deno.test("RedisCommunity refuses to join live nodes of another cluster protocol
     await rejects(openRedisNode(redis, 0, { prefix, timing: TIMING }), (error: Error) => {
       match(
         error.message,
-        /^Cannot join the cluster at redis:\/\/127\.0\.0\.1:\d+: node "old" speaks cluster protocol 99 and this node speaks 1; run the same peerstream version on every node$/,
+        new RegExp(
+          `^Cannot join the cluster at redis://127\\.0\\.0\\.1:\\d+: node "old" speaks cluster protocol 99 and this node speaks ${CLUSTER_PROTOCOL}; run the same peerstream version on every node$`,
+        ),
       );
       return true;
     });

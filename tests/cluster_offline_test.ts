@@ -1,0 +1,158 @@
+/**
+ * Sealed offline delivery in cluster mode (issue 20 item 3): real `serve --redis` nodes and one
+ * real redis-server. A message to a persistently bound peer who is offline is kept in Redis,
+ * answered `queued`, delivered by whichever node the peer next joins, exactly once and in order,
+ * confirmed to its sender wherever they are, and survives the death of the node that queued it.
+ */
+
+import { deepEqual, equal, rejects } from "node:assert/strict";
+import { type ClientEvent, connectClient, type TestClient } from "./_helpers.ts";
+import { generateIdentity, type Identity } from "../protocol/e2e.ts";
+import { PeerstreamError } from "../protocol/errors.ts";
+import { startCluster } from "./_cluster.ts";
+import { until } from "./_util.ts";
+
+const isMessage = (e: ClientEvent): e is Extract<ClientEvent, { kind: "message" }> =>
+  e.kind === "message";
+
+const texts = (client: TestClient) =>
+  client.events.filter(isMessage).map((e) => [e.message.text, e.message.queued]);
+
+const notices = (client: TestClient) => client.events.filter((e) => e.kind === "queue-notice");
+
+/** Binds `name` to a fresh key on a node (a first join, then QUIT), seen leaving by `watcher`. */
+async function bindAndLeave(port: number, name: string, watcher: TestClient): Promise<Identity> {
+  const identity = await generateIdentity();
+  const client = await connectClient(port, name, { identity });
+  await watcher.waitFor((e) => e.kind === "joined" && e.name === name);
+  await client.session.quit();
+  await watcher.waitFor((e) => e.kind === "left" && e.name === name);
+  return identity;
+}
+
+Deno.test("cluster: messages queued through node A are delivered once and in order when the peer joins node B, and the sender sees queued then delivered", async () => {
+  const cluster = await startCluster({ nodes: 2 });
+  const [a, b] = cluster.nodes;
+  try {
+    const alice = await connectClient(a.port, "alice");
+    const bobKey = await bindAndLeave(b.port, "bob", alice);
+    for (const [i, text] of ["first", "second", "third"].entries()) {
+      deepEqual(await alice.session.sendText("bob", text), { queued: true, qseq: i + 1 });
+    }
+    const bob = await connectClient(b.port, "bob", { identity: bobKey });
+    await bob.waitFor((e) => isMessage(e) && e.message.text === "third");
+    await alice.waitFor(() => notices(alice).length === 3);
+    // A live message after the queue closes the window: nothing queued came twice before it.
+    deepEqual(await alice.session.sendText("bob", "live"), { queued: false });
+    await bob.waitFor((e) => isMessage(e) && e.message.text === "live");
+    deepEqual(texts(bob), [
+      ["first", true],
+      ["second", true],
+      ["third", true],
+      ["live", undefined],
+    ]);
+    deepEqual(
+      notices(alice),
+      [1, 2, 3].map((qseq) => ({
+        kind: "queue-notice",
+        notice: "delivered",
+        to: "bob",
+        qseq,
+      })),
+    );
+    // Confirmed entries are deleted: bob joining again (on node A this time) gets nothing more.
+    await bob.session.quit();
+    await alice.waitFor((e) => e.kind === "left" && e.name === "bob");
+    const again = await connectClient(a.port, "bob", { identity: bobKey });
+    deepEqual(await alice.session.sendText("bob", "closing"), { queued: false });
+    await again.waitFor((e) => isMessage(e) && e.message.text === "closing");
+    deepEqual(texts(again), [["closing", undefined]]);
+    await again.session.quit();
+    await alice.session.quit();
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("cluster: a message queued through a node that is then SIGKILLed is still delivered through another, and its receipt waits for the sender", async () => {
+  const cluster = await startCluster({ nodes: 2 });
+  const [a, b] = cluster.nodes;
+  try {
+    const aliceKey = await generateIdentity();
+    const alice = await connectClient(a.port, "alice", { identity: aliceKey });
+    const bobKey = await bindAndLeave(b.port, "bob", alice);
+    deepEqual(await alice.session.sendText("bob", "before the crash"), { queued: true, qseq: 1 });
+    deepEqual(await alice.session.sendText("bob", "and this too"), { queued: true, qseq: 2 });
+    await a.stop("SIGKILL");
+    const bob = await connectClient(b.port, "bob", { identity: bobKey });
+    await bob.waitFor((e) => isMessage(e) && e.message.text === "and this too");
+    deepEqual(texts(bob), [["before the crash", true], ["and this too", true]]);
+    // Alice's name is free once the cluster has taken node A's peers offline (its heartbeat).
+    await until(() => !bob.session.peers.has("alice"), { ms: 20_000, what: "alice gone" });
+    // Alice's node is gone: her "delivered" notices wait in her own queue for her next join.
+    const back = await connectClient(b.port, "alice", { identity: aliceKey });
+    await back.waitFor(() => notices(back).length === 2);
+    deepEqual(
+      notices(back),
+      [1, 2].map((qseq) => ({
+        kind: "queue-notice",
+        notice: "delivered",
+        to: "bob",
+        qseq,
+      })),
+    );
+    await back.session.quit();
+    await bob.session.quit();
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("cluster: a full queue refuses with QUEUE_FULL and loses nothing it accepted", async () => {
+  const cluster = await startCluster({ nodes: 2, limits: { queueMessages: 2 } });
+  const [a, b] = cluster.nodes;
+  try {
+    const alice = await connectClient(a.port, "alice");
+    const bobKey = await bindAndLeave(b.port, "bob", alice);
+    deepEqual(await alice.session.sendText("bob", "one"), { queued: true, qseq: 1 });
+    deepEqual(await alice.session.sendText("bob", "two"), { queued: true, qseq: 2 });
+    await rejects(
+      alice.session.sendText("bob", "three"),
+      (e: Error) =>
+        e instanceof PeerstreamError && e.code === "QUEUE_FULL" &&
+        e.message === 'Cannot queue for "bob": 2 messages wait for them; try when "bob" is online',
+    );
+    const bob = await connectClient(a.port, "bob", { identity: bobKey });
+    await bob.waitFor((e) => isMessage(e) && e.message.text === "two");
+    await alice.waitFor(() => notices(alice).length === 2);
+    // Emptied by the receipts: bob, online, gets the next one at once.
+    deepEqual(await alice.session.sendText("bob", "four"), { queued: false });
+    await bob.waitFor((e) => isMessage(e) && e.message.text === "four");
+    deepEqual(bob.events.filter(isMessage).map((e) => e.message.text), ["one", "two", "four"]);
+    await alice.session.quit();
+    await bob.session.quit();
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("cluster: an ephemeral peer who left is never queued for: PEER_OFFLINE", async () => {
+  const cluster = await startCluster({ nodes: 2 });
+  const [a, b] = cluster.nodes;
+  try {
+    const alice = await connectClient(a.port, "alice");
+    const carol = await connectClient(b.port, "carol", { ephemeral: true });
+    await alice.waitFor((e) => e.kind === "joined" && e.name === "carol");
+    await alice.session.peerKeys("carol");
+    await carol.session.quit();
+    await alice.waitFor((e) => e.kind === "left" && e.name === "carol");
+    await rejects(
+      alice.session.sendText("carol", "hello?"),
+      (e: Error) => e instanceof PeerstreamError && e.code === "PEER_OFFLINE",
+    );
+    equal(notices(alice).length, 0);
+    await alice.session.quit();
+  } finally {
+    await cluster.stop();
+  }
+});
