@@ -136,6 +136,27 @@ Deno.test("cluster: a full queue refuses with QUEUE_FULL and loses nothing it ac
   }
 });
 
+Deno.test("cluster: a queued message past its age is deleted unread and its sender, on another node, told 'expired'", async () => {
+  const cluster = await startCluster({ nodes: 2, limits: { queueMaxAgeMs: 1000 } });
+  const [a, b] = cluster.nodes;
+  try {
+    const alice = await connectClient(a.port, "alice");
+    const bobKey = await bindAndLeave(b.port, "bob", alice);
+    deepEqual(await alice.session.sendText("bob", "too late"), { queued: true, qseq: 1 });
+    await alice.waitFor((e) => e.kind === "queue-notice" && e.notice === "expired");
+    const bob = await connectClient(b.port, "bob", { identity: bobKey });
+    // A live message after the join closes the window: the expired one never came.
+    deepEqual(await alice.session.sendText("bob", "now live"), { queued: false });
+    await bob.waitFor((e) => isMessage(e) && e.message.text === "now live");
+    deepEqual(texts(bob), [["now live", undefined]]);
+    deepEqual(notices(alice), [{ kind: "queue-notice", notice: "expired", to: "bob", qseq: 1 }]);
+    await alice.session.quit();
+    await bob.session.quit();
+  } finally {
+    await cluster.stop();
+  }
+});
+
 Deno.test("cluster: an ephemeral peer who left is never queued for: PEER_OFFLINE", async () => {
   const cluster = await startCluster({ nodes: 2 });
   const [a, b] = cluster.nodes;

@@ -12,7 +12,7 @@ import { PeerstreamError } from "../../protocol/errors.ts";
 import type { ErrorCode } from "../../protocol/errors.ts";
 import { quoted } from "../../protocol/text.ts";
 import type { QueueEvent } from "./cluster_wire.ts";
-import { fullError, parseAddReply, parseTaken } from "./cluster_queue_wire.ts";
+import { expiryInterval, fullError, parseAddReply, parseTaken } from "./cluster_queue_wire.ts";
 import { QUEUE_ACK, QUEUE_ADD, QUEUE_EXPIRE, QUEUE_TAKE } from "./cluster_queue_scripts.ts";
 import { type CommunityEvents, errorText, peerOffline } from "./community.ts";
 import { QUEUE_DEFAULTS, type QueueLimits } from "./offline_queue.ts";
@@ -59,6 +59,7 @@ export class ClusterQueue<C> {
   /** Live deliveries held while a joiner's queue is read, so that they follow it. */
   readonly #held = new Map<C, Delivery[]>();
   #expiring = false;
+  #expiredAt = -Infinity;
 
   /** @param options The prefix, bounds, link, events and local peers. */
   constructor(options: ClusterQueueOptions<C>) {
@@ -221,10 +222,16 @@ export class ClusterQueue<C> {
     });
   }
 
-  /** Deletes messages past their age (senders told `expired`); one run at a time. */
-  expire(): void {
-    if (this.#expiring) return;
+  /**
+   * Deletes messages past their age (senders told `expired`): one run at a time, at most once per
+   * {@linkcode expiryInterval}.
+   *
+   * @param now The node's clock, ms.
+   */
+  expire(now: number): void {
+    if (this.#expiring || now - this.#expiredAt < expiryInterval(this.#limits.maxAgeMs)) return;
     this.#expiring = true;
+    this.#expiredAt = now;
     const args = [String(this.#limits.maxAgeMs), String(MAX_NOTICES), String(EXPIRE_BATCH)];
     this.#run(QUEUE_EXPIRE, args).catch((error) => {
       this.#options.events.log(`cluster: cannot expire queued messages: ${errorText(error)}`);

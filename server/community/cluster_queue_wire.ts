@@ -128,3 +128,15 @@ export function parseTaken(reply: unknown): QueuedEntry[] {
     };
   });
 }
+
+/**
+ * How often a node looks for expired messages: a tenth of their age, within 1 s and a minute (a
+ * message waits 14 days by default; a minute late is nothing, and an idle cluster costs Redis one
+ * script per node per minute).
+ *
+ * @param maxAgeMs How long a message waits before it expires.
+ * @returns Milliseconds between runs.
+ */
+export function expiryInterval(maxAgeMs: number): number {
+  return Math.min(60_000, Math.max(1000, Math.floor(maxAgeMs / 10)));
+}

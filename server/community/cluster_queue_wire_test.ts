@@ -1,5 +1,11 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
-import { type AddAnswer, fullError, parseAddReply, parseTaken } from "./cluster_queue_wire.ts";
+import {
+  type AddAnswer,
+  expiryInterval,
+  fullError,
+  parseAddReply,
+  parseTaken,
+} from "./cluster_queue_wire.ts";
 import { PeerstreamError } from "../../protocol/errors.ts";
 import { QUEUE_DEFAULTS } from "./offline_queue.ts";
 
@@ -98,4 +104,17 @@ Deno.test("parseTaken() refuses an entry read from Redis that is not one", () =>
       (e: Error) => e instanceof TypeError && message.test(e.message),
     );
   }
+});
+
+Deno.test("expiryInterval() is a tenth of the age, within 1 s and a minute", () => {
+  const cases: [number, number][] = [
+    [0, 1000],
+    [1000, 1000],
+    [10_000, 1000],
+    [10_010, 1001],
+    [600_000, 60_000],
+    [600_010, 60_000],
+    [14 * 24 * 3600 * 1000, 60_000],
+  ];
+  for (const [age, interval] of cases) equal(expiryInterval(age), interval, String(age));
 });

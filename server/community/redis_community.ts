@@ -3,8 +3,10 @@
  * (`serve --redis`). Names are claimed by Lua scripts (atomic across nodes); presence changes are
  * published with a sequence number and mirrored by every node in a {@linkcode PresenceReplica};
  * a sealed message to a peer on another node is published to that node's channel, and its
- * outcome comes back on ours. Peers on this node are served exactly as by
- * {@linkcode MemoryCommunity}: synchronously, with no Redis on the path.
+ * outcome comes back on ours (`cluster_inbox.ts` takes what comes for this node's peers). Peers on
+ * this node are served exactly as by {@linkcode MemoryCommunity}: synchronously, with no Redis on
+ * the path, except for a joiner's offline queue, which goes first (`cluster_queue.ts`: messages to
+ * offline, bound peers wait in Redis).
  *
  * Each node renews a heartbeat key (TTL `ttlMs`) every `beatMs` and takes offline the peers of
  * nodes whose heartbeat lapsed. When this node loses Redis it keeps its own peers chatting, shows
@@ -26,26 +28,22 @@ import {
   decodePresenceEvent,
   decodeQueueEvent,
   isNodeName,
-  type NodeMessage,
 } from "./cluster_wire.ts";
 import {
   type Community,
   type CommunityEvents,
-  type DeliveryOutcome,
   errorText,
   type JoinRequest,
   nameInUse,
   notRegistered,
   type PeerKeys,
   peerOffline,
-  recipientLeft,
-  settleReceipt,
   unknownPeer,
   type Welcome,
 } from "./community.ts";
 import { RedisLink } from "./redis_link.ts";
 import { redactUrl } from "./redis_url.ts";
-import { DELIVER_OVERHEAD_BYTES, Relay } from "./relay.ts";
+import { ClusterInbox } from "./cluster_inbox.ts";
 import { ClusterRoutes } from "./cluster_routes.ts";
 import { peerUnreachable, unavailable } from "./cluster_refusals.ts";
 import { ClusterQueue } from "./cluster_queue.ts";
@@ -60,16 +58,7 @@ import {
   type RedisCommunityOptions,
 } from "./cluster_config.ts";
 
-export {
-  type ClusterLimits,
-  type ClusterTiming,
-  DEFAULT_CLUSTER_LIMITS,
-  DEFAULT_TIMING,
-  type RedisCommunityOptions,
-} from "./cluster_config.ts";
-
-/** Who sent a message a local peer has not confirmed yet. */
-type Sender<C> = { conn: C } | { node: string; ref: string };
+export * from "./cluster_config.ts";
 
 /** A cluster node's view of the community. */
 export class RedisCommunity<C> implements Community<C> {
@@ -87,7 +76,7 @@ export class RedisCommunity<C> implements Community<C> {
   readonly #replica: PresenceReplica;
   readonly #locals = new LocalPeers<C>();
   readonly #claims: ClusterClaims<C>;
-  readonly #relay: Relay<Sender<C>>;
+  readonly #inbox: ClusterInbox<C>;
   readonly #routes: ClusterRoutes<C>;
   readonly #queue: ClusterQueue<C>;
   #link!: RedisLink;
@@ -107,7 +96,6 @@ export class RedisCommunity<C> implements Community<C> {
     this.#corruptLog = new OncePerInterval({ now: this.#now });
     this.#onFatal = options.onFatal ?? (() => {});
     this.#replica = new PresenceReplica(options.node);
-    this.#relay = new Relay(this.#limits.budgets);
     this.#routes = new ClusterRoutes<C>({
       node: options.node,
       channel: (node) => this.#key(`to:${node}`),
@@ -118,12 +106,20 @@ export class RedisCommunity<C> implements Community<C> {
       closed: () => this.#closed,
     });
     this.#heartbeat = this.#makeHeartbeat();
+    const local = (name: string) => this.#locals.get(name)?.conn;
     this.#queue = new ClusterQueue<C>({
       prefix: this.#prefix,
       limits: this.#limits.queue,
       link: () => this.#link,
       events: this.#events,
-      local: (name) => this.#locals.get(name)?.conn,
+      local,
+    });
+    this.#inbox = new ClusterInbox<C>({
+      budgets: this.#limits.budgets,
+      local,
+      deliver: (conn, delivery) => this.#queue.deliver(conn, delivery),
+      outcome: (sender, requestId, outcome) => this.#events.outcome(sender, requestId, outcome),
+      answer: (sender, outcome) => this.#routes.answer(sender, outcome),
     });
     this.#claims = new ClusterClaims({
       prefix: this.#prefix,
@@ -277,9 +273,7 @@ export class RedisCommunity<C> implements Community<C> {
     if (local === undefined) return;
     this.#queue.forget(local.conn);
     this.#events.left(name, reason);
-    for (const pending of this.#relay.recipientLeft(name)) {
-      this.#settle(pending.sender, pending.requestId, recipientLeft(name));
-    }
+    this.#inbox.recipientLeft(name);
   }
 
   #runLeave(name: string, reason: LeaveReason) {
@@ -306,7 +300,7 @@ export class RedisCommunity<C> implements Community<C> {
     if (from === undefined) throw notRegistered();
     const { to, requestId } = message;
     const local = this.#locals.get(to);
-    if (local !== undefined) return this.#relayLocal(sender, local.conn, { ...message, from });
+    if (local !== undefined) return this.#inbox.local(sender, local.conn, { ...message, from });
     const remote = this.#replica.get(to);
     if (remote === undefined) return this.#sendOffline(sender, { ...message, from });
     if (!this.#heartbeat.up || !remote.reachable) throw peerUnreachable(to);
@@ -331,7 +325,7 @@ export class RedisCommunity<C> implements Community<C> {
       }
       try {
         if (local === undefined) throw peerOffline(to);
-        this.#relayLocal(sender, local.conn, message);
+        this.#inbox.local(sender, local.conn, message);
       } catch (error) {
         const refused = error instanceof PeerstreamError ? error : unavailable();
         const outcome = { ok: false as const, code: refused.code, message: refused.message };
@@ -340,30 +334,10 @@ export class RedisCommunity<C> implements Community<C> {
     });
   }
 
-  /** A message to a peer on this node, within the fair budgets (throws past them). */
-  #relayLocal(
-    sender: C,
-    to: C,
-    message: { requestId: number; from: string; to: string; body: Uint8Array },
-  ) {
-    const { requestId, from, body } = message;
-    const bytes = body.length + DELIVER_OVERHEAD_BYTES;
-    const rid = this.#relay.accept({
-      sender: { conn: sender },
-      from,
-      requestId,
-      to: message.to,
-      bytes,
-    });
-    this.#queue.deliver(to, { rid, from, body });
-  }
-
   receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
     const name = this.#locals.nameOf(by);
     if (name === undefined) return;
-    if (this.#queue.receipt(by, name, receipt)) return;
-    const settled = settleReceipt(this.#relay, { by: name, ...receipt });
-    if (settled !== undefined) this.#settle(settled.sender, settled.requestId, settled.outcome);
+    if (!this.#queue.receipt(by, name, receipt)) this.#inbox.receipt(name, receipt);
   }
 
   async release(name: string): Promise<boolean> {
@@ -379,7 +353,7 @@ export class RedisCommunity<C> implements Community<C> {
 
   tick(): void {
     this.#routes.expire();
-    if (this.#heartbeat.up && !this.#closed) this.#queue.expire();
+    if (this.#heartbeat.up && !this.#closed) this.#queue.expire(this.#now());
   }
 
   /**
@@ -456,49 +430,13 @@ export class RedisCommunity<C> implements Community<C> {
         if (!this.#heartbeat.up && this.#heartbeat.syncing === null) return; // The next snapshot covers it.
         this.#announce(this.#replica.apply(event));
       } else {
-        this.#onNodeMessage(decodeNodeMessage(message));
+        const decoded = decodeNodeMessage(message);
+        if (decoded.t === "result") this.#routes.result(decoded);
+        else this.#inbox.fromNode(decoded);
       }
     } catch (error) {
       this.#events.log(`cluster: dropped a bad message on ${channel}: ${errorText(error)}`);
     }
-  }
-
-  #onNodeMessage(message: NodeMessage) {
-    if (message.t === "result") return this.#routes.result(message);
-    const sender: Sender<C> = { node: message.from, ref: message.ref };
-    const local = this.#locals.get(message.to);
-    if (local === undefined) {
-      this.#settle(sender, 0, {
-        ok: false,
-        code: "PEER_OFFLINE",
-        message: `Message to "${message.to}" not delivered: they left`,
-      });
-      return;
-    }
-    let rid: string;
-    try {
-      rid = this.#relay.accept({
-        sender,
-        from: message.sender,
-        requestId: 0,
-        to: message.to,
-        bytes: message.body.length + DELIVER_OVERHEAD_BYTES,
-      });
-    } catch (error) {
-      const refused = error instanceof PeerstreamError ? error : unavailable();
-      this.#settle(sender, 0, { ok: false, code: refused.code, message: refused.message });
-      return;
-    }
-    this.#queue.deliver(local.conn, { rid, from: message.sender, body: message.body });
-  }
-
-  /** Tells a sender how its message ended: locally, or through its node's channel. */
-  #settle(sender: Sender<C>, requestId: number, outcome: DeliveryOutcome) {
-    if ("conn" in sender) {
-      this.#events.outcome(sender.conn, requestId, outcome);
-      return;
-    }
-    this.#routes.answer(sender, outcome);
   }
 
   #announce(announcements: Announcement[]) {
