@@ -237,6 +237,56 @@ contract("refuses unknown and departed ephemeral recipients", async (h) => {
   }
 });
 
+/** Sends, recording a `queued` answer given at once (one process) as the later event is. */
+function sendTo(h: Harness, i: number, from: Conn, message: { requestId: number; to: string }) {
+  const body = new Uint8Array([message.requestId]);
+  const sent = h.node(i).community.send(from, { ...message, body });
+  if (sent?.queued) from.inbox.push({ k: "queued", ...message, qseq: sent.qseq });
+}
+
+const queuedOf = (conn: Conn) =>
+  conn.inbox.filter((r): r is Extract<Received, { k: "queued" }> => r.k === "queued");
+const noticesOf = (conn: Conn) =>
+  conn.inbox.filter((r): r is Extract<Received, { k: "notice" }> => r.k === "notice").map((r) =>
+    r.notice
+  );
+
+contract(
+  "keeps messages for a departed bound peer, delivers them once and in order on their next join, and tells the sender",
+  async (h) => {
+    const alice = await join(h.node(0), "alice");
+    const bob = await join(h.node(1), "bob");
+    await eventually(() => joinedNames(alice.conn).includes("bob"), "alice to see bob");
+    leave(h.node(1), bob.conn);
+    await eventually(() => leftNames(alice.conn).includes("bob"), "alice to see bob leave");
+    sendTo(h, 0, alice.conn, { requestId: 7, to: "bob" });
+    sendTo(h, 0, alice.conn, { requestId: 8, to: "bob" });
+    await eventually(() => queuedOf(alice.conn).length === 2, "both queued");
+    deepEqual(queuedOf(alice.conn).map((q) => [q.requestId, q.qseq]), [[7, 1], [8, 2]]);
+    const back = await join(h.node(h.count - 1), "bob");
+    await eventually(() => deliveries(back.conn).length === 2, "bob to get both");
+    deepEqual(deliveries(back.conn).map((d) => [d.from, [...d.body], d.queued, d.qseq]), [
+      ["alice", [7], true, 1],
+      ["alice", [8], true, 2],
+    ]);
+    for (const d of deliveries(back.conn)) {
+      h.node(h.count - 1).community.receipt(back.conn, { rid: d.rid, ok: true });
+    }
+    await eventually(() => noticesOf(alice.conn).length === 2, "alice to hear of both");
+    deepEqual(noticesOf(alice.conn), [
+      { kind: "delivered", to: "bob", qseq: 1, re: 7 },
+      { kind: "delivered", to: "bob", qseq: 2, re: 8 },
+    ]);
+    // Confirmed, so deleted: bob's next join gets nothing (a barrier closes the window).
+    leave(h.node(h.count - 1), back.conn);
+    await eventually(() => leftNames(alice.conn).filter((n) => n === "bob").length === 2, "leave");
+    const third = await join(h.node(1), "bob");
+    await barrier(nodesOf(h), [alice.conn, third.conn]);
+    equal(deliveries(third.conn).length, 0);
+    equal(outcomes(alice.conn).length, 0);
+  },
+);
+
 contract("fails unconfirmed messages to their senders when the recipient leaves", async (h) => {
   const alice = await join(h.node(0), "alice");
   const bob = await join(h.node(1), "bob");
