@@ -20,6 +20,7 @@ import {
   settle,
 } from "../../tests/_community_harness.ts";
 import { RedisServer } from "../../tests/_redis.ts";
+import { PeerstreamError } from "../../protocol/errors.ts";
 
 let redis: RedisServer | undefined;
 
@@ -284,6 +285,46 @@ contract(
     await barrier(nodesOf(h), [alice.conn, third.conn]);
     equal(deliveries(third.conn).length, 0);
     equal(outcomes(alice.conn).length, 0);
+  },
+);
+
+contract(
+  "a message sent while its offline recipient joins reaches them once or is refused, never both, never lost",
+  async (h) => {
+    const alice = await join(h.node(0), "alice");
+    const bob = await join(h.node(1), "bob");
+    await eventually(() => joinedNames(alice.conn).includes("bob"), "alice to see bob");
+    leave(h.node(1), bob.conn);
+    await eventually(() => leftNames(alice.conn).includes("bob"), "alice to see bob leave");
+    const count = 40;
+    let joining: ReturnType<typeof join> | undefined;
+    for (let requestId = 1; requestId <= count; requestId++) {
+      if (requestId === 10) joining = join(h.node(h.count - 1), "bob");
+      try {
+        sendTo(h, 0, alice.conn, { requestId, to: "bob" });
+      } catch (error) {
+        if (!(error instanceof PeerstreamError)) throw error;
+        const outcome = { ok: false as const, code: error.code, message: error.message };
+        alice.conn.inbox.push({ k: "outcome", requestId, outcome });
+      }
+      // Spread the sends over the join (queued before it, live after, and the races between).
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    const back = await joining!;
+    const got = () => deliveries(back.conn).map((d) => d.body[0]);
+    const refused = () => outcomes(alice.conn).map((o) => o.requestId);
+    await eventually(() => new Set([...got(), ...refused()]).size === count, "every send settled");
+    await barrier(nodesOf(h), [alice.conn, back.conn]);
+    const all = [...got(), ...refused()].sort((x, y) => x - y);
+    deepEqual(all, Array.from({ length: count }, (_, i) => i + 1));
+    // What waited comes first, in order; what came live follows, in order.
+    const queued = deliveries(back.conn).filter((d) => d.queued).map((d) => d.body[0]);
+    const live = deliveries(back.conn).filter((d) => !d.queued).map((d) => d.body[0]);
+    deepEqual(got(), [...queued, ...live]);
+    deepEqual(queued, [...queued].sort((x, y) => x - y));
+    // Those sent before the join began were offline messages: queued, none refused.
+    deepEqual(queued.slice(0, 9), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    equal(queuedOf(alice.conn).length, queued.length);
   },
 );
 

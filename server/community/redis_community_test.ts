@@ -466,3 +466,48 @@ Deno.test("RedisCommunity names corrupt values it parses from Redis, writes noth
     }
   });
 });
+
+Deno.test("RedisCommunity's offline queue leaves no keys once empty, counts the bytes in all, and goes with a released name", async () => {
+  await withRedis(async (redis, prefix) => {
+    const a = await openRedisNode(redis, 0, { prefix, timing: TIMING });
+    const b = await openRedisNode(redis, 1, { prefix, timing: TIMING });
+    const keys = async (name: string) =>
+      [
+        await redis.command("EXISTS", `${prefix}q:${name}`),
+        await redis.command("EXISTS", `${prefix}qm:${name}`),
+        await redis.command("ZSCORE", `${prefix}qdue`, name) !== "",
+        await redis.command("GET", `${prefix}qtotal`),
+      ].join(" ");
+    try {
+      const alice = await join(a, "alice");
+      for (const name of ["bob", "carol"]) {
+        const peer = await join(b, name);
+        await eventually(() => of(alice.conn, "joined").some((r) => r.name === name), name);
+        leave(b, peer.conn);
+        await eventually(() => of(alice.conn, "left").some((r) => r.name === name), name);
+      }
+      const send = (requestId: number, to: string, size: number) =>
+        a.community.send(alice.conn, { requestId, to, body: new Uint8Array(size) });
+      send(1, "bob", 100);
+      send(2, "bob", 20);
+      send(3, "carol", 7);
+      await eventually(() => of(alice.conn, "queued").length === 3, "three queued");
+      equal(await keys("bob"), "1 1 true 127");
+      // bob confirms both: his queue's keys go, the bytes in all are carol's alone.
+      const bob = await join(b, "bob");
+      await eventually(() => of(bob.conn, "deliver").length === 2, "bob's queue");
+      for (const d of of(bob.conn, "deliver")) {
+        b.community.receipt(bob.conn, { rid: d.rid, ok: true });
+      }
+      await eventually(() => of(alice.conn, "notice").length === 2, "alice told");
+      equal(await keys("bob"), "0 0 false 7");
+      // Released, carol's queue goes with her binding: never for the name's next holder.
+      equal(await a.community.release("carol"), true);
+      equal(await keys("carol"), "0 0 false 0");
+      // alice's notices were sent to her at once: her own queue is empty again too.
+      equal(await keys("alice"), "0 0 false 0");
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+});
