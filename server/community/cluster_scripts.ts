@@ -341,11 +341,12 @@ return redis.call('HKEYS', P..'bind')
  * Moves a binding to a new name for the same key (`serve --rename OLD NEW`): `NOOLD` when no key
  * owns OLD, `BOUND` when another name's binding holds NEW (`MINE` when OLD's key does), `TAKEN`
  * when NEW is online with another key, `CONFUSABLE` (with the name) when NEW looks like a name
- * bound to or online with another key. ARGV: prefix, OLD, NEW, NEW's look-alike keys (JSON).
+ * bound to or online with another key. OLD's offline queue is deleted. ARGV: prefix, OLD, NEW,
+ * NEW's look-alike keys (JSON).
  */
 export const RENAME: Script = {
   name: "rename",
-  lua: HEAD + BIND + UNINDEX + `
+  lua: HEAD + BIND + UNINDEX + DROP_QUEUE + `
 local old, new, keys = ARGV[2], ARGV[3], cjson.decode(ARGV[4])
 local key = redis.call('HGET', P..'bind', old)
 if not key then return {'NOOLD'} end
@@ -373,6 +374,8 @@ end
 redis.call('HDEL', P..'bind', old)
 redis.call('SREM', P..'bykey:'..key, old)
 unindex(old)
+-- What waited was addressed to OLD, which anyone may claim now: it goes, as with --release.
+dropQueue(old)
 bind(new, key)
 index(new, keys)
 return {'OK'}

@@ -18,6 +18,8 @@ import { RedisCommunity } from "./redis_community.ts";
 import { RedisServer } from "../../tests/_redis.ts";
 import { until } from "../../tests/_util.ts";
 import { CLUSTER_PROTOCOL, encodeNodeMessage } from "./cluster_wire.ts";
+import { renameClusterName } from "./cluster_admin.ts";
+import { nameKeys } from "../../protocol/names.ts";
 
 const TIMING = { ttlMs: 1000, beatMs: 150, commandTimeoutMs: 500 };
 
@@ -467,7 +469,7 @@ Deno.test("RedisCommunity names corrupt values it parses from Redis, writes noth
   });
 });
 
-Deno.test("RedisCommunity's offline queue leaves no keys once empty, counts the bytes in all, and goes with a released name", async () => {
+Deno.test("RedisCommunity's offline queue leaves no keys once empty, counts the bytes in all, and goes with a released or renamed name", async () => {
   await withRedis(async (redis, prefix) => {
     const a = await openRedisNode(redis, 0, { prefix, timing: TIMING });
     const b = await openRedisNode(redis, 1, { prefix, timing: TIMING });
@@ -480,7 +482,7 @@ Deno.test("RedisCommunity's offline queue leaves no keys once empty, counts the 
       ].join(" ");
     try {
       const alice = await join(a, "alice");
-      for (const name of ["bob", "carol"]) {
+      for (const name of ["bob", "carol", "dave"]) {
         const peer = await join(b, name);
         await eventually(() => of(alice.conn, "joined").some((r) => r.name === name), name);
         leave(b, peer.conn);
@@ -504,6 +506,13 @@ Deno.test("RedisCommunity's offline queue leaves no keys once empty, counts the 
       // Released, carol's queue goes with her binding: never for the name's next holder.
       equal(await a.community.release("carol"), true);
       equal(await keys("carol"), "0 0 false 0");
+      // Renamed, dave's queue goes too: it was addressed to a name anyone may claim now.
+      send(4, "dave", 5);
+      await eventually(() => of(alice.conn, "queued").length === 4, "dave's queued");
+      equal(await keys("dave"), "1 1 true 5");
+      const renamed = { from: "dave", to: "david", lookalikes: nameKeys("david") };
+      equal(await renameClusterName(redis.url, renamed, prefix), "OK");
+      equal(await keys("dave"), "0 0 false 0");
       // alice's notices were sent to her at once: her own queue is empty again too.
       equal(await keys("alice"), "0 0 false 0");
     } finally {
