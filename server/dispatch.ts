@@ -1,7 +1,8 @@
 /**
  * What a registered client's requests do: directory lookups, the relay of sealed messages, the
  * video requests (play, stop, quality, pause, resume, seek) and keepalives. Synchronous, so that
- * the replies to one read leave in one write.
+ * the replies to one read leave in one write (but for a cluster's look-up of a name offline since
+ * before its node started, answered when Redis answers).
  * @module
  */
 
@@ -13,6 +14,7 @@ import type { DispatchContext } from "./dispatch_context.ts";
 import { listVideos, startPlay } from "./streaming/play_request.ts";
 import { sendReleased } from "./community/community_events.ts";
 import type { StreamSession } from "./streaming/stream_session.ts";
+import type { PeerKeys } from "./community/community.ts";
 
 /**
  * Handles one message of a registered client.
@@ -92,16 +94,33 @@ function keyInfo(
   ctx: DispatchContext,
 ) {
   const name = message.name.normalize("NFC");
-  const found = ctx.community.lookup(name);
-  if (found === undefined) {
-    throw new PeerstreamError(
+  const unknown = () =>
+    new PeerstreamError(
       "UNKNOWN_PEER",
       `No peer named ${quoted(message.name)}; run WHO to see who is online`,
     );
+  const found = ctx.community.lookup(name);
+  if (found === undefined && ctx.community.find !== undefined) {
+    // In a cluster, a bound name offline since before this node started: ask Redis.
+    ctx.community.find(name).then((keys) => {
+      if (keys === undefined) throw unknown();
+      sendKeyInfo(client, message.id, name, keys);
+    }).catch((error) => {
+      const { code, message: text } = error instanceof PeerstreamError
+        ? error
+        : new PeerstreamError("INTERNAL", "Cannot look the name up: the server failed");
+      client.conn.send({ type: "error", re: message.id, code, message: text });
+    });
+    return;
   }
+  if (found === undefined) throw unknown();
+  sendKeyInfo(client, message.id, name, found);
+}
+
+function sendKeyInfo(client: ServerClient, re: number, name: string, found: PeerKeys) {
   client.conn.send({
     type: "key-info",
-    re: message.id,
+    re,
     name,
     encKey: found.keys.encKey,
     signKey: found.keys.signKey,

@@ -108,6 +108,33 @@ Deno.test("cluster: a message queued through a node that is then SIGKILLed is st
   }
 });
 
+Deno.test("cluster: a node started after the peer left finds their keys in Redis and queues for them", async () => {
+  const cluster = await startCluster({ nodes: 2 });
+  const [a, b] = cluster.nodes;
+  try {
+    const watcher = await connectClient(a.port, "watcher");
+    const bobKey = await bindAndLeave(b.port, "bob", watcher);
+    // Node 2 never saw bob: only Redis knows his name is bound, and to which keys.
+    const late = await cluster.startNode(2);
+    const alice = await connectClient(late.port, "alice");
+    deepEqual(await alice.session.sendText("bob", "found you"), { queued: true, qseq: 1 });
+    const bob = await connectClient(b.port, "bob", { identity: bobKey });
+    await bob.waitFor((e) => isMessage(e) && e.message.text === "found you");
+    await alice.waitFor(() => notices(alice).length === 1);
+    deepEqual(notices(alice), [{ kind: "queue-notice", notice: "delivered", to: "bob", qseq: 1 }]);
+    // A name nobody bound is still unknown.
+    await rejects(
+      alice.session.sendText("nobody", "hello?"),
+      (e: Error) => e instanceof PeerstreamError && e.code === "UNKNOWN_PEER",
+    );
+    await alice.session.quit();
+    await bob.session.quit();
+    await watcher.session.quit();
+  } finally {
+    await cluster.stop();
+  }
+});
+
 Deno.test("cluster: a full queue refuses with QUEUE_FULL and loses nothing it accepted", async () => {
   const cluster = await startCluster({ nodes: 2, limits: { queueMessages: 2 } });
   const [a, b] = cluster.nodes;

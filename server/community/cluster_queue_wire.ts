@@ -7,6 +7,7 @@
 import type { QueuedEntry, QueueLimits } from "./offline_queue.ts";
 import { queueFull } from "./offline_queue.ts";
 import type { PeerstreamError } from "../../protocol/errors.ts";
+import type { PublicKeysText } from "../../protocol/e2e.ts";
 
 /** What `QUEUE_ADD` answered. */
 export type AddAnswer =
@@ -127,6 +128,36 @@ export function parseTaken(reply: unknown): QueuedEntry[] {
       at: uint(e[5], "at"),
     };
   });
+}
+
+/**
+ * Reads `BOUND_KEYS`'s answer: a bound name's keys, if they are the bound key's.
+ *
+ * @param reply The script's reply (nil is `null`).
+ * @returns The keys, or undefined when the name is not bound or its keys are not known (or were
+ * stored for another key).
+ * @throws {TypeError} When the reply has another shape.
+ */
+export function parseBoundKeys(reply: unknown): PublicKeysText | undefined {
+  if (reply === null) return undefined;
+  const r = listOf(reply, "reply");
+  if (r.length !== 2 || typeof r[0] !== "string" || typeof r[1] !== "string") {
+    throw new TypeError(`Invalid ${what}: not an answer of bound-keys`);
+  }
+  let keys: unknown;
+  try {
+    keys = JSON.parse(r[1]);
+  } catch {
+    throw new TypeError(`Invalid ${what}: the keys are not JSON`);
+  }
+  const { encKey, signKey } = (typeof keys === "object" && keys !== null ? keys : {}) as Record<
+    string,
+    unknown
+  >;
+  const isKey = (v: unknown): v is string =>
+    typeof v === "string" && v.length > 0 && v.length <= 4096;
+  if (!isKey(encKey) || !isKey(signKey)) throw new TypeError(`Invalid ${what}: not public keys`);
+  return signKey === r[0] ? { encKey, signKey } : undefined;
 }
 
 /**

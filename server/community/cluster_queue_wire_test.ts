@@ -4,6 +4,7 @@ import {
   expiryInterval,
   fullError,
   parseAddReply,
+  parseBoundKeys,
   parseTaken,
 } from "./cluster_queue_wire.ts";
 import { PeerstreamError } from "../../protocol/errors.ts";
@@ -117,4 +118,30 @@ Deno.test("expiryInterval() is a tenth of the age, within 1 s and a minute", () 
     [14 * 24 * 3600 * 1000, 60_000],
   ];
   for (const [age, interval] of cases) equal(expiryInterval(age), interval, String(age));
+});
+
+Deno.test("parseBoundKeys() reads a bound name's keys, only when they are the bound key's", () => {
+  const keys = { encKey: "E", signKey: "S" };
+  deepEqual(parseBoundKeys(["S", JSON.stringify(keys)]), keys);
+  // Not bound, or keys never stored (a binding older than this version).
+  equal(parseBoundKeys(null), undefined);
+  // Stored for a key the name is no longer bound to.
+  equal(parseBoundKeys(["OTHER", JSON.stringify(keys)]), undefined);
+  const bad: [unknown, RegExp][] = [
+    ["S", /must be a list/],
+    [["S"], /not an answer of bound-keys/],
+    [["S", 1], /not an answer of bound-keys/],
+    [["S", "{"], /not JSON/],
+    [["S", "null"], /not public keys/],
+    [["S", '{"encKey":"E"}'], /not public keys/],
+    [["S", '{"encKey":"","signKey":"S"}'], /not public keys/],
+    [["S", JSON.stringify({ encKey: "E".repeat(4097), signKey: "S" })], /not public keys/],
+  ];
+  for (const [reply, message] of bad) {
+    throws(
+      () => parseBoundKeys(reply),
+      (e: Error) => e instanceof TypeError && message.test(e.message),
+      JSON.stringify(reply),
+    );
+  }
 });

@@ -15,6 +15,7 @@
  * | `P bykey:KEY`         | set    | names bound to that signing key                         |
  * | `P nskel`             | hash   | bound or online name → its look-alike keys (JSON list)  |
  * | `P lk:KEY`            | set    | bound or online names with that look-alike key          |
+ * | `P bkeys`             | hash   | bound name → its public keys (JSON), for it offline      |
  * | `P events` (channel)  | pubsub | presence events                                         |
  * | `P to:NODE` (channel) | pubsub | sealed messages and their outcomes for that node        |
  *
@@ -155,6 +156,10 @@ if not bound and eph == '0' then
   new = 1
 end
 index(name, keys)
+-- A bound name's keys, so that any node can answer for it (and queue for it) while it is offline.
+if bound or new == 1 then
+  redis.call('HSET', P..'bkeys', name, cjson.encode({encKey = encKey, signKey = signKey}))
+end
 local entry = {name = name, node = node, encKey = encKey, signKey = signKey}
 redis.call('HSET', P..'online', name, cjson.encode({name = name, node = node, encKey = encKey,
   signKey = signKey, eph = tonumber(eph)}))
@@ -280,7 +285,10 @@ for name, e in pairs(keep) do
   redis.call('HSET', P..'online', name, cjson.encode({name = name, node = node, encKey = e.encKey,
     signKey = e.signKey, eph = e.eph}))
   redis.call('SADD', P..'members:'..node, name)
-  if e.eph == 0 and not redis.call('HGET', P..'bind', name) then bind(name, e.signKey) end
+  if e.eph == 0 and not redis.call('HGET', P..'bind', name) then
+    bind(name, e.signKey)
+    redis.call('HSET', P..'bkeys', name, cjson.encode({encKey = e.encKey, signKey = e.signKey}))
+  end
   index(name, e.skel)
   entries[#entries + 1] = {name = name, node = node, encKey = e.encKey, signKey = e.signKey}
 end
@@ -323,9 +331,25 @@ local key = redis.call('HGET', P..'bind', name)
 if not key then return 0 end
 dropQueue(name)
 redis.call('HDEL', P..'bind', name)
+redis.call('HDEL', P..'bkeys', name)
 redis.call('SREM', P..'bykey:'..key, name)
 unindex(name)
 return 1
+`,
+};
+
+/**
+ * A bound name's public keys as its key last joined with: `{signing key bound, keys JSON}`, or
+ * nil when the name is not bound or its keys are not known. ARGV: prefix, name.
+ */
+export const BOUND_KEYS: Script = {
+  name: "bound-keys",
+  lua: HEAD + `
+local name = ARGV[2]
+local key = redis.call('HGET', P..'bind', name)
+local keys = redis.call('HGET', P..'bkeys', name)
+if not key or not keys then return false end
+return {key, keys}
 `,
 };
 
@@ -376,6 +400,9 @@ redis.call('SREM', P..'bykey:'..key, old)
 unindex(old)
 -- What waited was addressed to OLD, which anyone may claim now: it goes, as with --release.
 dropQueue(old)
+local known = redis.call('HGET', P..'bkeys', old)
+redis.call('HDEL', P..'bkeys', old)
+if known then redis.call('HSET', P..'bkeys', new, known) end
 bind(new, key)
 index(new, keys)
 return {'OK'}

@@ -159,6 +159,16 @@ export interface Community<C> {
    */
   lookup(name: string): PeerKeys | undefined;
   /**
+   * A bound name's keys from the shared store, for a name {@linkcode Community.lookup} does not
+   * know (offline since before this node started); later lookups know it. Only where the store is
+   * shared (cluster mode).
+   *
+   * @param name The normalized name.
+   * @returns The keys, or undefined for a name that is not bound.
+   * @throws {PeerstreamError} `UNAVAILABLE` when the shared store cannot be reached.
+   */
+  find?(name: string): Promise<PeerKeys | undefined>;
+  /**
    * Routes a sealed message. A local recipient gets it before this returns; for a remote one the
    * outcome comes later through {@linkcode CommunityEvents.outcome}.
    *

@@ -22,7 +22,10 @@ import type { ErrorCode } from "../../protocol/errors.ts";
 import type { LeaveReason } from "../../protocol/messages.ts";
 import { type Announcement, PresenceReplica } from "./cluster_presence.ts";
 import { describeCorrupt, OncePerInterval } from "./cluster_corrupt.ts";
-import { BYE, LEAVE, RELEASE } from "./cluster_scripts.ts";
+import { BOUND_KEYS, BYE, LEAVE, RELEASE } from "./cluster_scripts.ts";
+import { parseBoundKeys } from "./cluster_queue_wire.ts";
+import type { PublicKeysText } from "../../protocol/e2e.ts";
+import { quoted } from "../../protocol/text.ts";
 import {
   decodeNodeMessage,
   decodePresenceEvent,
@@ -293,6 +296,25 @@ export class RedisCommunity<C> implements Community<C> {
     if (remote !== undefined) return { keys: remote.keys, online: true };
     const keys = this.#locals.recent(name);
     return keys === undefined ? undefined : { keys, online: false };
+  }
+
+  async find(name: string): Promise<PeerKeys | undefined> {
+    const known = this.lookup(name);
+    if (known !== undefined) return known;
+    let keys: PublicKeysText | undefined;
+    try {
+      keys = parseBoundKeys(await this.#link.run(BOUND_KEYS, [this.#prefix, name]));
+    } catch (error) {
+      this.#events.log(`cluster: cannot look up the keys of a name: ${errorText(error)}`);
+      throw new PeerstreamError(
+        "UNAVAILABLE",
+        `Cannot look up ${quoted(name)}: the cluster cannot be reached now; try again shortly`,
+      );
+    }
+    // Online meanwhile: what the presence says wins.
+    if (keys === undefined || this.lookup(name) !== undefined) return this.lookup(name);
+    this.#locals.remember(name, keys);
+    return { keys, online: false };
   }
 
   send(sender: C, message: { requestId: number; to: string; body: Uint8Array }): void {
