@@ -5,30 +5,23 @@
  * confirmed to its sender wherever they are, and survives the death of the node that queued it.
  */
 
-import { deepEqual, equal, rejects } from "node:assert/strict";
-import { type ClientEvent, connectClient, type TestClient } from "./_helpers.ts";
-import { generateIdentity, type Identity } from "../protocol/e2e.ts";
+import { deepEqual, rejects } from "node:assert/strict";
+import { connectClient, type TestClient } from "./_helpers.ts";
+import { generateIdentity } from "../protocol/e2e.ts";
+import {
+  bindAndLeave,
+  ephemeralCase,
+  expiredCase,
+  fullQueueCase,
+  isMessage,
+  notices,
+} from "./_offline_cases.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
 import { startCluster } from "./_cluster.ts";
 import { until } from "./_util.ts";
 
-const isMessage = (e: ClientEvent): e is Extract<ClientEvent, { kind: "message" }> =>
-  e.kind === "message";
-
 const texts = (client: TestClient) =>
   client.events.filter(isMessage).map((e) => [e.message.text, e.message.queued]);
-
-const notices = (client: TestClient) => client.events.filter((e) => e.kind === "queue-notice");
-
-/** Binds `name` to a fresh key on a node (a first join, then QUIT), seen leaving by `watcher`. */
-async function bindAndLeave(port: number, name: string, watcher: TestClient): Promise<Identity> {
-  const identity = await generateIdentity();
-  const client = await connectClient(port, name, { identity });
-  await watcher.waitFor((e) => e.kind === "joined" && e.name === name);
-  await client.session.quit();
-  await watcher.waitFor((e) => e.kind === "left" && e.name === name);
-  return identity;
-}
 
 Deno.test("cluster: messages queued through node A are delivered once and in order when the peer joins node B, and the sender sees queued then delivered", async () => {
   const cluster = await startCluster({ nodes: 2 });
@@ -139,25 +132,7 @@ Deno.test("cluster: a full queue refuses with QUEUE_FULL and loses nothing it ac
   const cluster = await startCluster({ nodes: 2, limits: { queueMessages: 2 } });
   const [a, b] = cluster.nodes;
   try {
-    const alice = await connectClient(a.port, "alice");
-    const bobKey = await bindAndLeave(b.port, "bob", alice);
-    deepEqual(await alice.session.sendText("bob", "one"), { queued: true, qseq: 1 });
-    deepEqual(await alice.session.sendText("bob", "two"), { queued: true, qseq: 2 });
-    await rejects(
-      alice.session.sendText("bob", "three"),
-      (e: Error) =>
-        e instanceof PeerstreamError && e.code === "QUEUE_FULL" &&
-        e.message === 'Cannot queue for "bob": 2 messages wait for them; try when "bob" is online',
-    );
-    const bob = await connectClient(a.port, "bob", { identity: bobKey });
-    await bob.waitFor((e) => isMessage(e) && e.message.text === "two");
-    await alice.waitFor(() => notices(alice).length === 2);
-    // Emptied by the receipts: bob, online, gets the next one at once.
-    deepEqual(await alice.session.sendText("bob", "four"), { queued: false });
-    await bob.waitFor((e) => isMessage(e) && e.message.text === "four");
-    deepEqual(bob.events.filter(isMessage).map((e) => e.message.text), ["one", "two", "four"]);
-    await alice.session.quit();
-    await bob.session.quit();
+    await fullQueueCase({ alice: a.port, bind: b.port, back: a.port });
   } finally {
     await cluster.stop();
   }
@@ -167,18 +142,7 @@ Deno.test("cluster: a queued message past its age is deleted unread and its send
   const cluster = await startCluster({ nodes: 2, limits: { queueMaxAgeMs: 1000 } });
   const [a, b] = cluster.nodes;
   try {
-    const alice = await connectClient(a.port, "alice");
-    const bobKey = await bindAndLeave(b.port, "bob", alice);
-    deepEqual(await alice.session.sendText("bob", "too late"), { queued: true, qseq: 1 });
-    await alice.waitFor((e) => e.kind === "queue-notice" && e.notice === "expired");
-    const bob = await connectClient(b.port, "bob", { identity: bobKey });
-    // A live message after the join closes the window: the expired one never came.
-    deepEqual(await alice.session.sendText("bob", "now live"), { queued: false });
-    await bob.waitFor((e) => isMessage(e) && e.message.text === "now live");
-    deepEqual(texts(bob), [["now live", undefined]]);
-    deepEqual(notices(alice), [{ kind: "queue-notice", notice: "expired", to: "bob", qseq: 1 }]);
-    await alice.session.quit();
-    await bob.session.quit();
+    await expiredCase({ alice: a.port, bind: b.port, back: b.port });
   } finally {
     await cluster.stop();
   }
@@ -188,18 +152,7 @@ Deno.test("cluster: an ephemeral peer who left is never queued for: PEER_OFFLINE
   const cluster = await startCluster({ nodes: 2 });
   const [a, b] = cluster.nodes;
   try {
-    const alice = await connectClient(a.port, "alice");
-    const carol = await connectClient(b.port, "carol", { ephemeral: true });
-    await alice.waitFor((e) => e.kind === "joined" && e.name === "carol");
-    await alice.session.peerKeys("carol");
-    await carol.session.quit();
-    await alice.waitFor((e) => e.kind === "left" && e.name === "carol");
-    await rejects(
-      alice.session.sendText("carol", "hello?"),
-      (e: Error) => e instanceof PeerstreamError && e.code === "PEER_OFFLINE",
-    );
-    equal(notices(alice).length, 0);
-    await alice.session.quit();
+    await ephemeralCase({ alice: a.port, bind: b.port });
   } finally {
     await cluster.stop();
   }

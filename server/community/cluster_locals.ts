@@ -5,6 +5,7 @@
  */
 
 import type { PublicKeysText } from "../../protocol/e2e.ts";
+import type { SyncEntry } from "./cluster_heartbeat.ts";
 
 /** A peer registered on this node. */
 export interface LocalPeer<C> {
@@ -16,16 +17,6 @@ export interface LocalPeer<C> {
   lookalikes: string[];
   /** Whether it holds its name only while connected. */
   ephemeral: boolean;
-}
-
-/** A local peer as the `SYNC` script re-asserts it. */
-export interface SyncEntry {
-  name: string;
-  encKey: string;
-  signKey: string;
-  /** 1 for an ephemeral name. */
-  eph: number;
-  skel: string[];
 }
 
 /** Names whose keys are remembered after they left, at most. */

@@ -252,14 +252,20 @@ const noticesOf = (conn: Conn) =>
     r.notice
   );
 
+/** alice online on node 0, and `name` bound on node 1 then gone (seen leaving by alice). */
+async function withDeparted(h: Harness, name: string) {
+  const alice = await join(h.node(0), "alice");
+  const peer = await join(h.node(1), name);
+  await eventually(() => joinedNames(alice.conn).includes(name), `alice to see ${name}`);
+  leave(h.node(1), peer.conn);
+  await eventually(() => leftNames(alice.conn).includes(name), `alice to see ${name} leave`);
+  return alice;
+}
+
 contract(
   "keeps messages for a departed bound peer, delivers them once and in order on their next join, and tells the sender",
   async (h) => {
-    const alice = await join(h.node(0), "alice");
-    const bob = await join(h.node(1), "bob");
-    await eventually(() => joinedNames(alice.conn).includes("bob"), "alice to see bob");
-    leave(h.node(1), bob.conn);
-    await eventually(() => leftNames(alice.conn).includes("bob"), "alice to see bob leave");
+    const alice = await withDeparted(h, "bob");
     sendTo(h, 0, alice.conn, { requestId: 7, to: "bob" });
     sendTo(h, 0, alice.conn, { requestId: 8, to: "bob" });
     await eventually(() => queuedOf(alice.conn).length === 2, "both queued");
@@ -291,11 +297,7 @@ contract(
 contract(
   "a message sent while its offline recipient joins reaches them once or is refused, never both, never lost",
   async (h) => {
-    const alice = await join(h.node(0), "alice");
-    const bob = await join(h.node(1), "bob");
-    await eventually(() => joinedNames(alice.conn).includes("bob"), "alice to see bob");
-    leave(h.node(1), bob.conn);
-    await eventually(() => leftNames(alice.conn).includes("bob"), "alice to see bob leave");
+    const alice = await withDeparted(h, "bob");
     const count = 40;
     let joining: ReturnType<typeof join> | undefined;
     for (let requestId = 1; requestId <= count; requestId++) {
