@@ -250,8 +250,8 @@ interface Run {
 /** Sizes of the full and quick runs. */
 function sizes(quick: boolean) {
   return quick
-    ? { perNode: 6, seconds: 2, rate: 600, stormN: 150, viewersN: 50 }
-    : { perNode: 30, seconds: 10, rate: 3000, stormN: 1000, viewersN: 2000 };
+    ? { perNode: 6, seconds: 2, rate: 600, stormN: 150, viewersN: 50, queueN: 200 }
+    : { perNode: 30, seconds: 10, rate: 3000, stormN: 1000, viewersN: 2000, queueN: 1000 };
 }
 
 /**
@@ -295,6 +295,8 @@ export async function clusterScenario(ctx: BenchContext): Promise<ScenarioResult
         await relayRows(run, nodes, { ...n, rep, idle });
         ctx.log(`cluster: join storm of ${n.stormN} over 3 nodes`);
         await stormRows(run, nodes, { ...n, rep, idle });
+        ctx.log(`cluster: ${n.queueN} messages queued on one node, drained on another`);
+        await queueRows(run, nodes, { ...n, rep });
       } finally {
         for (const node of nodes) {
           const code = await node.stop();
@@ -406,7 +408,7 @@ async function stormRows(
 
 function metrics(
   m: Record<string, number[]>,
-  n: { perNode: number; rate: number; stormN: number; viewersN: number },
+  n: { perNode: number; rate: number; stormN: number; viewersN: number; queueN: number },
 ): Metric[] {
   const c = 3 * n.perNode;
   const row = (key: string, name: string, unit: string, target?: string): Metric => ({
@@ -435,7 +437,65 @@ function metrics(
     row("redis-us-join", "Redis process CPU per join (3 nodes)", "µs"),
     row("redis-us-node-s", "Redis command time per node per second (heartbeat)", "µs"),
     row("redis-bytes-user", "Redis memory per user online (presence + binding)", "B"),
+    row(
+      "queue-drain",
+      `${n.queueN} queued messages drained on join, across nodes: to the last`,
+      "ms",
+      "≤ 1000 (N=1000)",
+    ),
+    row("queue-bytes-msg", "Redis memory per queued message (1 KiB of text, sealed)", "B"),
   ];
+}
+
+/**
+ * Issue 20's offline queue in a cluster: a sender on node 0 queues `queueN` sealed messages for a
+ * bound peer who is offline; the peer joins node 1 and confirms each as it comes. Rows: the time
+ * from its hello to the last message, and Redis's memory per queued message.
+ */
+async function queueRows(run: Run, nodes: BenchServer[], n: { queueN: number; rep: number }) {
+  const [from, to] = names(run.ctx, `cq${n.rep}-`, 2);
+  const them = await benchIdentity(await generateIdentity());
+  const seen = { queued: 0, refused: 0, notices: 0, left: false };
+  const sender = await LoadClient.connect(nodes[0].port);
+  sender.onMessage = (m) => {
+    if (m.type === "queued") seen.queued++;
+    else if (m.type === "error") seen.refused++;
+    else if (m.type === "delivered" && m.qseq !== undefined) seen.notices++;
+    else if (m.type === "left" && m.name === to) seen.left = true;
+  };
+  await sender.register(from, run.who);
+  const first = await LoadClient.connect(nodes[1].port);
+  await first.register(to, them);
+  first.send({ type: "quit" });
+  const waitFor = async (ok: () => boolean, what: string) => {
+    const end = performance.now() + 60_000;
+    while (!ok()) {
+      if (performance.now() > end) throw new Error(`cluster queue: no ${what} within 60 s`);
+      await sleep(5);
+    }
+  };
+  await waitFor(() => seen.left, "leave");
+  const before = await redisCounters(run.redis);
+  for (let i = 0; i < n.queueN; i++) {
+    sender.send({ type: "send", id: sender.nextId++, to, body: run.body });
+  }
+  await waitFor(() => seen.queued + seen.refused === n.queueN, "queued answers");
+  if (seen.refused > 0) run.failures.push(`${seen.refused} of ${n.queueN} queued sends refused`);
+  run.add("queue-bytes-msg", ((await redisCounters(run.redis)).memory - before.memory) / n.queueN);
+  const back = await LoadClient.connect(nodes[1].port);
+  let got = 0;
+  let last = 0;
+  back.onMessage = (m, now) => {
+    if (m.type !== "deliver") return;
+    if (++got === n.queueN) last = now;
+    back.send({ type: "receipt", rid: m.rid, ok: true });
+  };
+  const start = performance.now();
+  await back.register(to, them);
+  await waitFor(() => got >= n.queueN && seen.notices >= n.queueN, "deliveries and notices");
+  run.add("queue-drain", last - start);
+  if (got > n.queueN) run.failures.push(`${got - n.queueN} queued messages delivered twice`);
+  for (const client of [sender, first, back]) client.close();
 }
 
 /** What the measured costs say one Redis (one core) carries. */

@@ -2,7 +2,8 @@
  * What a registered client's requests do: directory lookups, the relay of sealed messages, the
  * video requests (play, stop, quality, pause, resume, seek), rooms (`room_requests.ts`) and
  * keepalives. Synchronous, so that the replies to one read leave in one write; only a room change
- * awaits (its entry's signature), holding the client's next messages until it is applied.
+ * awaits (its entry's signature), holding the client's next messages until it is applied, and a
+ * cluster's look-up of a name offline since before its node started is answered when Redis answers.
  * @module
  */
 
@@ -15,6 +16,7 @@ import { listVideos, startPlay } from "./streaming/play_request.ts";
 import { sendReleased } from "./community/community_events.ts";
 import type { StreamSession } from "./streaming/stream_session.ts";
 import { roomRequest } from "./room_requests.ts";
+import type { PeerKeys } from "./community/community.ts";
 
 /**
  * Handles one message of a registered client.
@@ -105,16 +107,33 @@ function keyInfo(
   ctx: DispatchContext,
 ) {
   const name = message.name.normalize("NFC");
-  const found = ctx.community.lookup(name);
-  if (found === undefined) {
-    throw new PeerstreamError(
+  const unknown = () =>
+    new PeerstreamError(
       "UNKNOWN_PEER",
       `No peer named ${quoted(message.name)}; run WHO to see who is online`,
     );
+  const found = ctx.community.lookup(name);
+  if (found === undefined && ctx.community.find !== undefined) {
+    // In a cluster, a bound name offline since before this node started: ask Redis.
+    ctx.community.find(name).then((keys) => {
+      if (keys === undefined) throw unknown();
+      sendKeyInfo(client, message.id, name, keys);
+    }).catch((error) => {
+      const { code, message: text } = error instanceof PeerstreamError
+        ? error
+        : new PeerstreamError("INTERNAL", "Cannot look the name up: the server failed");
+      client.conn.send({ type: "error", re: message.id, code, message: text });
+    });
+    return;
   }
+  if (found === undefined) throw unknown();
+  sendKeyInfo(client, message.id, name, found);
+}
+
+function sendKeyInfo(client: ServerClient, re: number, name: string, found: PeerKeys) {
   client.conn.send({
     type: "key-info",
-    re: message.id,
+    re,
     name,
     encKey: found.keys.encKey,
     signKey: found.keys.signKey,

@@ -20,9 +20,9 @@ import type { NameSaver, NameStore } from "./community/name_store.ts";
 // Type only: the Redis community (and its npm client) loads only in cluster mode, see start().
 import type { ClusterTiming } from "./community/redis_community.ts";
 import { Relay, type RelayBudgets } from "./community/relay.ts";
-import { OfflineQueue, type QueueStorage } from "./community/offline_queue.ts";
 import type { RoomStorage } from "./community/room_store.ts";
 import { Rooms } from "./community/rooms.ts";
+import { OfflineQueue, type QueueLimits, type QueueStorage } from "./community/offline_queue.ts";
 import { savedNames } from "./community/saved_names.ts";
 import type { DispatchContext } from "./dispatch_context.ts";
 import { closeQuietly } from "./door/acceptor.ts";
@@ -71,8 +71,8 @@ export interface ServerOptions {
    */
   names?: NameStore;
   /**
-   * Where messages for offline, persistently bound peers wait (`DATA/queue`); without it (and in
-   * cluster mode) a message to an offline peer is refused.
+   * Where messages for offline, persistently bound peers wait (`DATA/queue`); without it a message
+   * to an offline peer is refused. Unused in cluster mode, where the queues are in Redis.
    */
   queue?: QueueStorage;
   /**
@@ -147,12 +147,7 @@ export class PeerstreamServer implements MetricsSource {
       relay: new Relay(relayBudgets(limits)),
       queue: options.queue === undefined || options.cluster !== undefined
         ? undefined
-        : new OfflineQueue(options.queue, {
-          maxMessages: limits.queueMessages,
-          maxBytes: limits.queueBytes,
-          maxAgeMs: limits.queueMaxAgeMs,
-          maxTotalBytes: limits.queueTotalBytes,
-        }),
+        : new OfflineQueue(options.queue, queueLimits(limits)),
     });
     this.#community = this.#memory;
     this.#admission = new Admission(limits);
@@ -288,6 +283,7 @@ export class PeerstreamServer implements MetricsSource {
           budgets: relayBudgets(this.#limits),
           maxNamesPerKey: this.#limits.maxNamesPerKey,
           maxNames: this.#limits.maxNames,
+          queue: queueLimits(this.#limits),
         },
         onFatal: cluster.onFatal,
       });
@@ -445,5 +441,15 @@ function relayBudgets(limits: ServerLimits): RelayBudgets {
     pairBytes: limits.relayPairBytes,
     recipientMessages: limits.relayRecipientMessages,
     recipientBytes: limits.relayRecipientBytes,
+  };
+}
+
+/** The offline queues' bounds among the server's limits. */
+function queueLimits(limits: ServerLimits): QueueLimits {
+  return {
+    maxMessages: limits.queueMessages,
+    maxBytes: limits.queueBytes,
+    maxAgeMs: limits.queueMaxAgeMs,
+    maxTotalBytes: limits.queueTotalBytes,
   };
 }

@@ -15,6 +15,7 @@ import {
   type CommunityEvents,
   type DeliveryOutcome,
   MemoryCommunity,
+  type QueueNotice,
   type Welcome,
 } from "../server/community/community.ts";
 import {
@@ -24,6 +25,7 @@ import {
 } from "../server/community/redis_community.ts";
 import { Directory } from "../server/community/directory.ts";
 import { Relay } from "../server/community/relay.ts";
+import { OfflineQueue, type QueueStorage } from "../server/community/offline_queue.ts";
 import type { RedisServer } from "./_redis.ts";
 import { until } from "./_util.ts";
 
@@ -32,8 +34,10 @@ export type Received =
   | { k: "joined"; name: string }
   | { k: "left"; name: string; reason: LeaveReason }
   | { k: "peer-state"; names: string[]; state: PeerReachability }
-  | { k: "deliver"; rid: string; from: string; body: Uint8Array }
+  | { k: "deliver"; rid: string; from: string; body: Uint8Array; queued?: boolean; qseq?: number }
   | { k: "outcome"; requestId: number; outcome: DeliveryOutcome }
+  | { k: "queued"; requestId: number; to: string; qseq: number }
+  | { k: "notice"; notice: QueueNotice }
   | { k: "kick"; code: ErrorCode };
 
 /** A fake connection. */
@@ -96,6 +100,9 @@ export function recordingEvents(node: TestNode): CommunityEvents<Conn> {
     deliver: (to, d) => to.inbox.push({ k: "deliver", ...d }),
     outcome: (sender, requestId, outcome) =>
       sender.inbox.push({ k: "outcome", requestId, outcome }),
+    queued: (sender, requestId, { to, qseq }) =>
+      sender.inbox.push({ k: "queued", requestId, to, qseq }),
+    notice: (sender, notice) => sender.inbox.push({ k: "notice", notice: { ...notice } }),
     kick: (conn, code) => {
       conn.inbox.push({ k: "kick", code });
       conn.registered = false;
@@ -126,9 +133,20 @@ export function memoryHarness(options: HarnessOptions = {}): Harness {
       maxNames: options.limits?.maxNames,
     }),
     relay: new Relay(options.limits?.budgets),
+    // The queue itself is in memory: a storage that keeps nothing is enough for one process.
+    queue: new OfflineQueue(keepsNothing, options.limits?.queue),
   });
   return { kind: "memory", node: () => node, count: 1, close: () => node.community.close() };
 }
+
+/** A {@linkcode QueueStorage} that keeps nothing (the queue holds its entries in memory). */
+const keepsNothing: QueueStorage = {
+  load: () => new Map(),
+  append: () => {},
+  remove: () => {},
+  loadKeys: () => new Map(),
+  saveKeys: () => {},
+};
 
 let nextPrefix = 1;
 

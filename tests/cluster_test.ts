@@ -384,7 +384,8 @@ Deno.test("cluster: streaming stays on the node, with no Redis traffic per segme
     const after = await count();
     equal(node.out.lines.filter((l) => /play #\d+ "viewer"/.test(l)).length, 1);
     equal(after.messages - before.messages, 0);
-    // Only the heartbeat (every 250 ms here), whatever the number of segments.
+    // Only the heartbeat (every 250 ms here) and the offline queues' expiry (once a minute),
+    // whatever the number of segments.
     ok(
       after.scripts - before.scripts <= seconds * 4 + 4,
       `${after.scripts - before.scripts} scripts`,

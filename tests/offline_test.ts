@@ -2,44 +2,26 @@
  * Sealed offline delivery (issue 20, protocol version 3) with real `serve` processes and real
  * clients: a message to a persistently bound peer who is offline is kept sealed, answered
  * `queued`, delivered in order on their join, confirmed to its sender, and survives a restart.
+ * The cases that hold in a cluster too are in tests/_offline_cases.ts; the cluster's own tests in
+ * tests/cluster_offline_test.ts.
  */
 
 import { until } from "./_util.ts";
-import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import {
-  type ClientEvent,
-  connectClient,
-  LOOPBACK_LIMITS,
-  startCli,
-  startServer,
-  type TestClient,
-} from "./_helpers.ts";
-import {
-  exportPublicKeys,
-  generateIdentity,
-  type Identity,
-  importPeerKeys,
-  seal,
-} from "../protocol/e2e.ts";
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { connectClient, LOOPBACK_LIMITS, startCli, startServer } from "./_helpers.ts";
+import { exportPublicKeys, generateIdentity, importPeerKeys, seal } from "../protocol/e2e.ts";
 import type { ClientMessage, ReceiptMessage } from "../protocol/messages.ts";
 import { FakeServer } from "./_fake_server.ts";
-import { startCluster } from "./_cluster.ts";
-import { PeerstreamError } from "../protocol/errors.ts";
+import {
+  bindAndLeave,
+  ephemeralCase,
+  expiredCase,
+  fullQueueCase,
+  isMessage,
+} from "./_offline_cases.ts";
 
 function isReceipt(m: ClientMessage): m is ReceiptMessage {
   return m.type === "receipt";
-}
-
-const isMessage = (e: ClientEvent): e is Extract<ClientEvent, { kind: "message" }> =>
-  e.kind === "message";
-
-/** Binds `name` to a fresh key (a first join, then QUIT) and returns the key. */
-async function bindAndLeave(port: number, name: string, watcher?: TestClient): Promise<Identity> {
-  const identity = await generateIdentity();
-  const client = await connectClient(port, name, { identity });
-  await client.session.quit();
-  await watcher?.waitFor((e) => e.kind === "left" && e.name === name);
-  return identity;
 }
 
 Deno.test("a message to an offline bound peer is queued, delivered once and in order on their join, and confirmed to the sender", async () => {
@@ -112,25 +94,7 @@ Deno.test("a queued message survives a server restart (data folder) and its rece
 Deno.test("a full queue refuses with QUEUE_FULL and loses nothing it accepted", async () => {
   const server = await startServer({ args: ["--queue-messages", "2"] });
   try {
-    const alice = await connectClient(server.port, "alice");
-    const bobKey = await bindAndLeave(server.port, "bob", alice);
-    await alice.session.sendText("bob", "one");
-    await alice.session.sendText("bob", "two");
-    await rejects(
-      alice.session.sendText("bob", "three"),
-      (e: Error) =>
-        e instanceof PeerstreamError && e.code === "QUEUE_FULL" &&
-        e.message === 'Cannot queue for "bob": 2 messages wait for them; try when "bob" is online',
-    );
-    const bob = await connectClient(server.port, "bob", { identity: bobKey });
-    await bob.waitFor((e) => isMessage(e) && e.message.text === "two");
-    await alice.waitFor((e) => e.kind === "queue-notice" && e.qseq === 2);
-    // The queue is empty again: a new message for bob, now online, goes at once.
-    deepEqual(await alice.session.sendText("bob", "four"), { queued: false });
-    await bob.waitFor((e) => isMessage(e) && e.message.text === "four");
-    deepEqual(bob.events.filter(isMessage).map((e) => e.message.text), ["one", "two", "four"]);
-    await alice.session.quit();
-    await bob.session.quit();
+    await fullQueueCase({ alice: server.port, bind: server.port, back: server.port });
   } finally {
     await server.stop();
   }
@@ -141,20 +105,7 @@ Deno.test("a queued message past its age is deleted unread and its sender told '
     env: { PEERSTREAM_LIMITS: JSON.stringify({ ...LOOPBACK_LIMITS, queueMaxAgeMs: 1_000 }) },
   });
   try {
-    const alice = await connectClient(server.port, "alice");
-    const bobKey = await bindAndLeave(server.port, "bob", alice);
-    deepEqual(await alice.session.sendText("bob", "too late"), { queued: true, qseq: 1 });
-    await alice.waitFor((e) => e.kind === "queue-notice" && e.notice === "expired");
-    const bob = await connectClient(server.port, "bob", { identity: bobKey });
-    // A live message after the join closes the window: the expired one never came.
-    await alice.session.sendText("bob", "now live");
-    await bob.waitFor((e) => isMessage(e) && e.message.text === "now live");
-    deepEqual(bob.events.filter(isMessage).map((e) => e.message.text), ["now live"]);
-    deepEqual(alice.events.filter((e) => e.kind === "queue-notice"), [
-      { kind: "queue-notice", notice: "expired", to: "bob", qseq: 1 },
-    ]);
-    await alice.session.quit();
-    await bob.session.quit();
+    await expiredCase({ alice: server.port, bind: server.port, back: server.port });
   } finally {
     await server.stop();
   }
@@ -163,16 +114,7 @@ Deno.test("a queued message past its age is deleted unread and its sender told '
 Deno.test("an ephemeral peer who left is never queued for: PEER_OFFLINE as in version 2", async () => {
   const server = await startServer();
   try {
-    const alice = await connectClient(server.port, "alice");
-    const carol = await connectClient(server.port, "carol", { ephemeral: true });
-    await alice.session.peerKeys("carol");
-    await carol.session.quit();
-    await alice.waitFor((e) => e.kind === "left" && e.name === "carol");
-    await rejects(
-      alice.session.sendText("carol", "hello?"),
-      (e: Error) => e instanceof PeerstreamError && e.code === "PEER_OFFLINE",
-    );
-    await alice.session.quit();
+    await ephemeralCase({ alice: server.port, bind: server.port });
   } finally {
     await server.stop();
   }
@@ -276,28 +218,5 @@ Deno.test("a queued message sent again is shown once and confirmed; the same env
     await cli.finish();
     await Deno.remove(cli.home, { recursive: true }).catch(() => {});
     await fake.close();
-  }
-});
-
-Deno.test("in cluster mode a message to an offline peer is refused clearly, not queued half-way", async () => {
-  const cluster = await startCluster({ nodes: 2 });
-  const [a, b] = cluster.nodes;
-  try {
-    const alice = await connectClient(a.port, "alice");
-    const bobKey = await generateIdentity();
-    const bob = await connectClient(b.port, "bob", { identity: bobKey });
-    await alice.waitFor((e) => e.kind === "joined" && e.name === "bob");
-    await alice.session.peerKeys("bob");
-    await bob.session.quit();
-    await alice.waitFor((e) => e.kind === "left" && e.name === "bob");
-    await rejects(
-      alice.session.sendText("bob", "are you there?"),
-      (e: Error) =>
-        e instanceof PeerstreamError && e.code === "PEER_OFFLINE" &&
-        e.message.includes('Cannot queue for "bob" in cluster mode yet'),
-    );
-    await alice.session.quit();
-  } finally {
-    await cluster.stop();
   }
 });

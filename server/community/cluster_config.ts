@@ -6,6 +6,7 @@
 
 import type { CommunityEvents } from "./community.ts";
 import type { RelayBudgets } from "./relay.ts";
+import type { QueueLimits } from "./offline_queue.ts";
 
 /** The limits about names and recipients a cluster keeps for all its nodes. */
 export interface ClusterLimits {
@@ -15,6 +16,8 @@ export interface ClusterLimits {
   maxNamesPerKey: number;
   /** Names bound in the whole cluster (`NAME_LIMIT`). @default {100000} */
   maxNames: number;
+  /** The bounds of the offline queues in Redis. @default {QUEUE_DEFAULTS} */
+  queue: Partial<QueueLimits>;
 }
 
 /** The defaults of {@linkcode ClusterLimits} (those of a single server). */
@@ -22,6 +25,7 @@ export const DEFAULT_CLUSTER_LIMITS: Readonly<ClusterLimits> = {
   budgets: {},
   maxNamesPerKey: 8,
   maxNames: 100_000,
+  queue: {},
 };
 
 /** The clock of a cluster node. */

@@ -1,11 +1,10 @@
 /**
  * The refusals of a cluster node: what a `JOIN` script's answer means for the person joining,
- * and the errors of an outage and of offline delivery in cluster mode.
+ * and the errors of an outage.
  * @module
  */
 
 import { PeerstreamError } from "../../protocol/errors.ts";
-import { quoted } from "../../protocol/text.ts";
 import type { ClusterLimits } from "./cluster_config.ts";
 import { nameBound, nameConfusable, nameInUse, nameLimit } from "./community.ts";
 
@@ -66,18 +65,5 @@ export function peerUnreachable(to: string): PeerstreamError {
   return new PeerstreamError(
     "PEER_UNREACHABLE",
     `Cannot send to "${to}": their server cannot be reached now; try again later`,
-  );
-}
-
-/**
- * `PEER_OFFLINE` in cluster mode: offline delivery is built for one process (the data folder)
- * only; a Redis stream per recipient is the design (docs/protocol-v3.md).
- */
-export function clusterOffline(to: string): PeerstreamError {
-  return new PeerstreamError(
-    "PEER_OFFLINE",
-    `Cannot queue for ${quoted(to)} in cluster mode yet: they are offline; try when ${
-      quoted(to)
-    } is online`,
   );
 }

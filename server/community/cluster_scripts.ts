@@ -15,10 +15,15 @@
  * | `P bykey:KEY`         | set    | names bound to that signing key                         |
  * | `P nskel`             | hash   | bound or online name → its look-alike keys (JSON list)  |
  * | `P lk:KEY`            | set    | bound or online names with that look-alike key          |
+ * | `P bkeys`             | hash   | bound name → its public keys (JSON), for it offline      |
  * | `P events` (channel)  | pubsub | presence events                                         |
  * | `P to:NODE` (channel) | pubsub | sealed messages and their outcomes for that node        |
+ *
+ * The offline queues' keys are in `cluster_queue_scripts.ts`.
  * @module
  */
+
+import { DROP_QUEUE } from "./cluster_queue_scripts.ts";
 
 /** A script and its name for logs. */
 export interface Script {
@@ -109,7 +114,8 @@ end
  * anywhere (`TAKEN`), bound to another key (`BOUND`), looks like a name bound to or online with
  * another key (`CONFUSABLE`, with that name), or a new binding would pass the key's or the
  * cluster's bound (`LIMIT_KEY`, `LIMIT_ALL`). A new binding needs `mayBind` (the node's own
- * per-address budget): without it the answer is `NEEDBIND` and nothing changes.
+ * per-address budget): without it the answer is `NEEDBIND` and nothing changes. Answers
+ * `{'OK', new, queued}`: whether the binding is new, and whether a queue waits for the name.
  */
 export const JOIN: Script = {
   name: "join",
@@ -150,13 +156,18 @@ if not bound and eph == '0' then
   new = 1
 end
 index(name, keys)
+-- A bound name's keys, so that any node can answer for it (and queue for it) while it is offline.
+if bound or new == 1 then
+  redis.call('HSET', P..'bkeys', name, cjson.encode({encKey = encKey, signKey = signKey}))
+end
 local entry = {name = name, node = node, encKey = encKey, signKey = signKey}
 redis.call('HSET', P..'online', name, cjson.encode({name = name, node = node, encKey = encKey,
   signKey = signKey, eph = tonumber(eph)}))
 redis.call('SADD', P..'members:'..node, name)
 local seq = redis.call('INCR', P..'seq')
 redis.call('PUBLISH', P..'events', cjson.encode({t = 'join', seq = seq, entry = entry}))
-return {'OK', new}
+-- Whether messages or notices wait for the name (cluster_queue_scripts.ts).
+return {'OK', new, redis.call('EXISTS', P..'q:'..name)}
 `,
 };
 
@@ -274,7 +285,10 @@ for name, e in pairs(keep) do
   redis.call('HSET', P..'online', name, cjson.encode({name = name, node = node, encKey = e.encKey,
     signKey = e.signKey, eph = e.eph}))
   redis.call('SADD', P..'members:'..node, name)
-  if e.eph == 0 and not redis.call('HGET', P..'bind', name) then bind(name, e.signKey) end
+  if e.eph == 0 and not redis.call('HGET', P..'bind', name) then
+    bind(name, e.signKey)
+    redis.call('HSET', P..'bkeys', name, cjson.encode({encKey = e.encKey, signKey = e.signKey}))
+  end
   index(name, e.skel)
   entries[#entries + 1] = {name = name, node = node, encKey = e.encKey, signKey = e.signKey}
 end
@@ -308,17 +322,34 @@ return 1
 `,
 };
 
-/** Frees a name from its key (`serve --release`). */
+/** Frees a name from its key (`serve --release`), and deletes what waited for it. */
 export const RELEASE: Script = {
   name: "release",
-  lua: HEAD + UNINDEX + `
+  lua: HEAD + UNINDEX + DROP_QUEUE + `
 local name = ARGV[2]
 local key = redis.call('HGET', P..'bind', name)
 if not key then return 0 end
+dropQueue(name)
 redis.call('HDEL', P..'bind', name)
+redis.call('HDEL', P..'bkeys', name)
 redis.call('SREM', P..'bykey:'..key, name)
 unindex(name)
 return 1
+`,
+};
+
+/**
+ * A bound name's public keys as its key last joined with: `{signing key bound, keys JSON}`, or
+ * nil when the name is not bound or its keys are not known. ARGV: prefix, name.
+ */
+export const BOUND_KEYS: Script = {
+  name: "bound-keys",
+  lua: HEAD + `
+local name = ARGV[2]
+local key = redis.call('HGET', P..'bind', name)
+local keys = redis.call('HGET', P..'bkeys', name)
+if not key or not keys then return false end
+return {key, keys}
 `,
 };
 
@@ -334,11 +365,12 @@ return redis.call('HKEYS', P..'bind')
  * Moves a binding to a new name for the same key (`serve --rename OLD NEW`): `NOOLD` when no key
  * owns OLD, `BOUND` when another name's binding holds NEW (`MINE` when OLD's key does), `TAKEN`
  * when NEW is online with another key, `CONFUSABLE` (with the name) when NEW looks like a name
- * bound to or online with another key. ARGV: prefix, OLD, NEW, NEW's look-alike keys (JSON).
+ * bound to or online with another key. OLD's offline queue is deleted. ARGV: prefix, OLD, NEW,
+ * NEW's look-alike keys (JSON).
  */
 export const RENAME: Script = {
   name: "rename",
-  lua: HEAD + BIND + UNINDEX + `
+  lua: HEAD + BIND + UNINDEX + DROP_QUEUE + `
 local old, new, keys = ARGV[2], ARGV[3], cjson.decode(ARGV[4])
 local key = redis.call('HGET', P..'bind', old)
 if not key then return {'NOOLD'} end
@@ -366,6 +398,11 @@ end
 redis.call('HDEL', P..'bind', old)
 redis.call('SREM', P..'bykey:'..key, old)
 unindex(old)
+-- What waited was addressed to OLD, which anyone may claim now: it goes, as with --release.
+dropQueue(old)
+local known = redis.call('HGET', P..'bkeys', old)
+redis.call('HDEL', P..'bkeys', old)
+if known then redis.call('HSET', P..'bkeys', new, known) end
 bind(new, key)
 index(new, keys)
 return {'OK'}

@@ -11,9 +11,10 @@ import type { LeaveReason } from "../../protocol/messages.ts";
 
 /**
  * The version of what nodes say to each other. A node refuses to join a cluster whose live nodes
- * speak another one, and drops messages of another version.
+ * speak another one, and drops messages of another version. 2: offline queues in Redis (a node of
+ * version 1 would refuse what others queue, and never deliver it).
  */
-export const CLUSTER_PROTOCOL = 1;
+export const CLUSTER_PROTOCOL = 2;
 
 /** The largest header of a node message, bytes. */
 export const MAX_NODE_HEADER_BYTES = 4096;
@@ -38,6 +39,18 @@ export type PresenceEvent =
   | { t: "leave"; seq: number; node: string; name: string; reason: LeaveReason }
   | { t: "gone"; seq: number; node: string; names: string[] }
   | { t: "sync"; seq: number; node: string; entries: PresenceEntry[] };
+
+/**
+ * What the offline queue's scripts announce on the queue channel: notices wait for a peer who is
+ * online (`notices`), or a notice for an online peer whose name is not bound (`notice`).
+ */
+export type QueueEvent =
+  | { t: "notices"; name: string }
+  | {
+    t: "notice";
+    name: string;
+    notice: { kind: "delivered" | "expired"; to: string; qseq: number; re: number };
+  };
 
 /** A message from one node to another. */
 export type NodeMessage =
@@ -286,4 +299,39 @@ export function decodeNodeMessage(bytes: Uint8Array): NodeMessage {
     code: v.code,
     message: text(v, "message", 512, what),
   };
+}
+
+/**
+ * Decodes an event of the queue channel (JSON from the queue scripts).
+ *
+ * @param json The published text.
+ * @returns The event.
+ * @throws {SyntaxError} When it is not JSON.
+ * @throws {TypeError} When its shape is wrong.
+ */
+export function decodeQueueEvent(json: string): QueueEvent {
+  const what = "queue event";
+  const v = object(JSON.parse(json), what);
+  const name = peerName(v, "name", what);
+  if (v.t === "notices") {
+    only(v, ["t", "name"], what);
+    return { t: "notices", name };
+  }
+  if (v.t !== "notice") throw new TypeError(`Invalid ${what}: unknown type`);
+  only(v, ["t", "name", "kind", "to", "qseq", "re"], what);
+  const kind: "delivered" | "expired" | undefined = v.kind === "d"
+    ? "delivered"
+    : v.kind === "e"
+    ? "expired"
+    : undefined;
+  const count = (field: string) => {
+    const n = v[field];
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
+      throw new TypeError(`Invalid ${what}: "${field}" must be a whole number`);
+    }
+    return n;
+  };
+  if (kind === undefined) throw new TypeError(`Invalid ${what}: "kind" must be "d" or "e"`);
+  const notice = { kind, to: peerName(v, "to", what), qseq: count("qseq"), re: count("re") };
+  return { t: "notice", name, notice };
 }

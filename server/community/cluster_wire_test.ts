@@ -4,6 +4,7 @@ import {
   CLUSTER_PROTOCOL,
   decodeNodeMessage,
   decodePresenceEvent,
+  decodeQueueEvent,
   encodeNodeMessage,
   isNodeName,
   MAX_NODE_BODY_BYTES,
@@ -154,16 +155,26 @@ Deno.test("decodeNodeMessage() refuses short, oversized, foreign and malformed m
     [new Uint8Array([0, 0, 0, 9, 123]), RangeError],
     [new Uint8Array([0, 0, 0x10, 1]), RangeError],
     [header("{"), SyntaxError],
-    [header('{"v":2,"t":"result","from":"a","ref":"r","ok":true}'), TypeError],
-    [header('{"v":1,"t":"result","from":"a","ref":"r","ok":true}', [1]), TypeError],
     [
-      header('{"v":1,"t":"result","from":"a","ref":"r","ok":false,"code":"NOPE","message":"m"}'),
+      header(`{"v":${CLUSTER_PROTOCOL + 1},"t":"result","from":"a","ref":"r","ok":true}`),
       TypeError,
     ],
-    [header('{"v":1,"t":"result","from":"a","ref":"r r","ok":true}'), TypeError],
-    [header('{"v":1,"t":"other","from":"a","ref":"r"}'), TypeError],
     [
-      header('{"v":1,"t":"deliver","from":"a","ref":"r","sender":"s","to":"t","extra":1}'),
+      header(`{"v":${CLUSTER_PROTOCOL},"t":"result","from":"a","ref":"r","ok":true}`, [1]),
+      TypeError,
+    ],
+    [
+      header(
+        `{"v":${CLUSTER_PROTOCOL},"t":"result","from":"a","ref":"r","ok":false,"code":"NOPE","message":"m"}`,
+      ),
+      TypeError,
+    ],
+    [header(`{"v":${CLUSTER_PROTOCOL},"t":"result","from":"a","ref":"r r","ok":true}`), TypeError],
+    [header(`{"v":${CLUSTER_PROTOCOL},"t":"other","from":"a","ref":"r"}`), TypeError],
+    [
+      header(
+        `{"v":${CLUSTER_PROTOCOL},"t":"deliver","from":"a","ref":"r","sender":"s","to":"t","extra":1}`,
+      ),
       TypeError,
     ],
   ];
@@ -171,4 +182,38 @@ Deno.test("decodeNodeMessage() refuses short, oversized, foreign and malformed m
     throws(() => decodeNodeMessage(bytes), (e: Error) => e instanceof kind);
   }
   equal(MAX_NODE_HEADER_BYTES, 4096);
+});
+
+Deno.test("decodeQueueEvent() decodes notices and a notice", () => {
+  deepEqual(decodeQueueEvent('{"t":"notices","name":"alice"}'), { t: "notices", name: "alice" });
+  deepEqual(
+    decodeQueueEvent('{"t":"notice","name":"eve","kind":"d","to":"bob","qseq":3,"re":9}'),
+    { t: "notice", name: "eve", notice: { kind: "delivered", to: "bob", qseq: 3, re: 9 } },
+  );
+  deepEqual(
+    decodeQueueEvent('{"t":"notice","name":"eve","kind":"e","to":"bob","qseq":0,"re":0}'),
+    { t: "notice", name: "eve", notice: { kind: "expired", to: "bob", qseq: 0, re: 0 } },
+  );
+});
+
+Deno.test("decodeQueueEvent() refuses what a node must not trust", () => {
+  const bad: [string, ErrorConstructor, RegExp][] = [
+    ["not json", SyntaxError, /JSON/],
+    ["[]", TypeError, /expected an object/],
+    ['{"t":"notices"}', TypeError, /"name"/],
+    ['{"t":"notices","name":"a\\u0007"}', TypeError, /control characters/],
+    ['{"t":"notices","name":"a","extra":1}', TypeError, /unexpected field "extra"/],
+    ['{"t":"other","name":"a"}', TypeError, /unknown type/],
+    ['{"t":"notice","name":"a","kind":"x","to":"b","qseq":1,"re":1}', TypeError, /"kind"/],
+    ['{"t":"notice","name":"a","kind":"d","to":"b","qseq":-1,"re":1}', TypeError, /"qseq"/],
+    ['{"t":"notice","name":"a","kind":"d","to":"b","qseq":1,"re":1.5}', TypeError, /"re"/],
+    ['{"t":"notice","name":"a","kind":"d","qseq":1,"re":1}', TypeError, /"to"/],
+  ];
+  for (const [json, type, message] of bad) {
+    throws(
+      () => decodeQueueEvent(json),
+      (e: Error) => e instanceof type && message.test(e.message),
+      json,
+    );
+  }
 });

@@ -124,6 +124,11 @@ export interface CommunityEvents<C> {
    * (`delivered`) or expired unread: tell it. Only with an offline queue.
    */
   notice?(sender: C, notice: QueueNotice): void;
+  /**
+   * A message a local connection sent was kept for its offline recipient (`queued`), when the
+   * community learns it after `send` returned (in cluster mode, once Redis answered).
+   */
+  queued?(sender: C, requestId: number, queued: { to: string; qseq: number }): void;
   /** How a message a local connection sent ended (`delivered`, or `error` with `re`). */
   outcome(sender: C, requestId: number, outcome: DeliveryOutcome): void;
   /**
@@ -164,13 +169,24 @@ export interface Community<C> {
    */
   lookup(name: string): PeerKeys | undefined;
   /**
+   * A bound name's keys from the shared store, for a name {@linkcode Community.lookup} does not
+   * know (offline since before this node started); later lookups know it. Only where the store is
+   * shared (cluster mode).
+   *
+   * @param name The normalized name.
+   * @returns The keys, or undefined for a name that is not bound.
+   * @throws {PeerstreamError} `UNAVAILABLE` when the shared store cannot be reached.
+   */
+  find?(name: string): Promise<PeerKeys | undefined>;
+  /**
    * Routes a sealed message. A local recipient gets it before this returns; for a remote one the
    * outcome comes later through {@linkcode CommunityEvents.outcome}.
    *
    * @param sender The sender's (registered) connection.
    * @param message The request id, the recipient, the sealed body and, for one recipient of a
    * `room-send`, the room (delivered and queued with it).
-   * @returns Whether it was queued for an offline recipient (and where); void when relayed.
+   * @returns Whether it was queued for an offline recipient (and where); void when relayed, or
+   * when the answer comes later (`queued`, or `outcome` with a refusal, through the events).
    * @throws {PeerstreamError} `UNKNOWN_PEER`, `PEER_OFFLINE`, `PEER_UNREACHABLE`, `QUEUE_FULL`,
    * or the recipient's budget code.
    */

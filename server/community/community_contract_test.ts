@@ -20,6 +20,7 @@ import {
   settle,
 } from "../../tests/_community_harness.ts";
 import { RedisServer } from "../../tests/_redis.ts";
+import { PeerstreamError } from "../../protocol/errors.ts";
 
 let redis: RedisServer | undefined;
 
@@ -215,17 +216,119 @@ contract("ignores a receipt from anyone but the recipient", async (h) => {
   equal(outcomes(alice.conn).length, 0);
 });
 
-contract("refuses unknown and departed recipients", async (h) => {
+contract("refuses unknown and departed ephemeral recipients", async (h) => {
   const alice = await join(h.node(0), "alice");
-  const bob = await join(h.node(1), "bob");
+  // Ephemeral: a departed bound peer may have its messages queued (where the community queues).
+  const bob = await join(h.node(1), "bob", { ephemeral: true });
   await eventually(() => joinedNames(alice.conn).includes("bob"), "alice to see bob");
   const send = (to: string) => () =>
     h.node(0).community.send(alice.conn, { requestId: 1, to, body: new Uint8Array([1]) });
   equal(await codeOf(send("nobody")), "UNKNOWN_PEER");
   leave(h.node(1), bob.conn);
   await eventually(() => leftNames(alice.conn).includes("bob"), "alice to see bob leave");
-  equal(await codeOf(send("bob")), "PEER_OFFLINE");
+  // Refused at once, or (in a cluster, where only Redis knows the name is not bound) as the
+  // outcome of the request once Redis answered.
+  const code = await codeOf(send("bob"));
+  if (code === "none") {
+    await eventually(() => outcomes(alice.conn).length === 1, "the refusal");
+    const { outcome } = outcomes(alice.conn)[0];
+    equal(outcome.ok ? "delivered" : outcome.code, "PEER_OFFLINE");
+  } else {
+    equal(code, "PEER_OFFLINE");
+  }
 });
+
+/** Sends, recording a `queued` answer given at once (one process) as the later event is. */
+function sendTo(h: Harness, i: number, from: Conn, message: { requestId: number; to: string }) {
+  const body = new Uint8Array([message.requestId]);
+  const sent = h.node(i).community.send(from, { ...message, body });
+  if (sent?.queued) from.inbox.push({ k: "queued", ...message, qseq: sent.qseq });
+}
+
+const queuedOf = (conn: Conn) =>
+  conn.inbox.filter((r): r is Extract<Received, { k: "queued" }> => r.k === "queued");
+const noticesOf = (conn: Conn) =>
+  conn.inbox.filter((r): r is Extract<Received, { k: "notice" }> => r.k === "notice").map((r) =>
+    r.notice
+  );
+
+/** alice online on node 0, and `name` bound on node 1 then gone (seen leaving by alice). */
+async function withDeparted(h: Harness, name: string) {
+  const alice = await join(h.node(0), "alice");
+  const peer = await join(h.node(1), name);
+  await eventually(() => joinedNames(alice.conn).includes(name), `alice to see ${name}`);
+  leave(h.node(1), peer.conn);
+  await eventually(() => leftNames(alice.conn).includes(name), `alice to see ${name} leave`);
+  return alice;
+}
+
+contract(
+  "keeps messages for a departed bound peer, delivers them once and in order on their next join, and tells the sender",
+  async (h) => {
+    const alice = await withDeparted(h, "bob");
+    sendTo(h, 0, alice.conn, { requestId: 7, to: "bob" });
+    sendTo(h, 0, alice.conn, { requestId: 8, to: "bob" });
+    await eventually(() => queuedOf(alice.conn).length === 2, "both queued");
+    deepEqual(queuedOf(alice.conn).map((q) => [q.requestId, q.qseq]), [[7, 1], [8, 2]]);
+    const back = await join(h.node(h.count - 1), "bob");
+    await eventually(() => deliveries(back.conn).length === 2, "bob to get both");
+    deepEqual(deliveries(back.conn).map((d) => [d.from, [...d.body], d.queued, d.qseq]), [
+      ["alice", [7], true, 1],
+      ["alice", [8], true, 2],
+    ]);
+    for (const d of deliveries(back.conn)) {
+      h.node(h.count - 1).community.receipt(back.conn, { rid: d.rid, ok: true });
+    }
+    await eventually(() => noticesOf(alice.conn).length === 2, "alice to hear of both");
+    deepEqual(noticesOf(alice.conn), [
+      { kind: "delivered", to: "bob", qseq: 1, re: 7 },
+      { kind: "delivered", to: "bob", qseq: 2, re: 8 },
+    ]);
+    // Confirmed, so deleted: bob's next join gets nothing (a barrier closes the window).
+    leave(h.node(h.count - 1), back.conn);
+    await eventually(() => leftNames(alice.conn).filter((n) => n === "bob").length === 2, "leave");
+    const third = await join(h.node(1), "bob");
+    await barrier(nodesOf(h), [alice.conn, third.conn]);
+    equal(deliveries(third.conn).length, 0);
+    equal(outcomes(alice.conn).length, 0);
+  },
+);
+
+contract(
+  "a message sent while its offline recipient joins reaches them once or is refused, never both, never lost",
+  async (h) => {
+    const alice = await withDeparted(h, "bob");
+    const count = 40;
+    let joining: ReturnType<typeof join> | undefined;
+    for (let requestId = 1; requestId <= count; requestId++) {
+      if (requestId === 10) joining = join(h.node(h.count - 1), "bob");
+      try {
+        sendTo(h, 0, alice.conn, { requestId, to: "bob" });
+      } catch (error) {
+        if (!(error instanceof PeerstreamError)) throw error;
+        const outcome = { ok: false as const, code: error.code, message: error.message };
+        alice.conn.inbox.push({ k: "outcome", requestId, outcome });
+      }
+      // Spread the sends over the join (queued before it, live after, and the races between).
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    const back = await joining!;
+    const got = () => deliveries(back.conn).map((d) => d.body[0]);
+    const refused = () => outcomes(alice.conn).map((o) => o.requestId);
+    await eventually(() => new Set([...got(), ...refused()]).size === count, "every send settled");
+    await barrier(nodesOf(h), [alice.conn, back.conn]);
+    const all = [...got(), ...refused()].sort((x, y) => x - y);
+    deepEqual(all, Array.from({ length: count }, (_, i) => i + 1));
+    // What waited comes first, in order; what came live follows, in order.
+    const queued = deliveries(back.conn).filter((d) => d.queued).map((d) => d.body[0]);
+    const live = deliveries(back.conn).filter((d) => !d.queued).map((d) => d.body[0]);
+    deepEqual(got(), [...queued, ...live]);
+    deepEqual(queued, [...queued].sort((x, y) => x - y));
+    // Those sent before the join began were offline messages: queued, none refused.
+    deepEqual(queued.slice(0, 9), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    equal(queuedOf(alice.conn).length, queued.length);
+  },
+);
 
 contract("fails unconfirmed messages to their senders when the recipient leaves", async (h) => {
   const alice = await join(h.node(0), "alice");

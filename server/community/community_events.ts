@@ -106,7 +106,12 @@ export function connectionEvents<T extends EventClient>(
           : { type: "error", re: requestId, code: outcome.code, message: outcome.message },
       );
     },
+    queued: (sender, requestId, queued) => {
+      if (options.coalesce) corkForTick(sender.conn);
+      sender.conn.send({ type: "queued", re: requestId, to: queued.to, qseq: queued.qseq });
+    },
     notice: (sender, notice) => {
+      if (options.coalesce) corkForTick(sender.conn);
       sender.conn.send(
         notice.kind === "delivered"
           ? { type: "delivered", re: notice.re, to: notice.to, qseq: notice.qseq }

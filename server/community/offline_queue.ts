@@ -335,8 +335,14 @@ export class OfflineQueue {
   }
 }
 
-/** `QUEUE_FULL`, in the design's words. */
-function queueFull(to: string, why: string): PeerstreamError {
+/**
+ * `QUEUE_FULL`, in the design's words (the cluster's queue says it the same way).
+ *
+ * @param to The recipient.
+ * @param why Which bound is reached.
+ * @returns The error.
+ */
+export function queueFull(to: string, why: string): PeerstreamError {
   return new PeerstreamError(
     "QUEUE_FULL",
     `Cannot queue for ${quoted(to)}: ${why}; try when ${quoted(to)} is online`,

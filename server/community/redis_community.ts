@@ -3,8 +3,10 @@
  * (`serve --redis`). Names are claimed by Lua scripts (atomic across nodes); presence changes are
  * published with a sequence number and mirrored by every node in a {@linkcode PresenceReplica};
  * a sealed message to a peer on another node is published to that node's channel, and its
- * outcome comes back on ours. Peers on this node are served exactly as by
- * {@linkcode MemoryCommunity}: synchronously, with no Redis on the path.
+ * outcome comes back on ours (`cluster_inbox.ts` takes what comes for this node's peers). Peers on
+ * this node are served exactly as by {@linkcode MemoryCommunity}: synchronously, with no Redis on
+ * the path, except for a joiner's offline queue, which goes first (`cluster_queue.ts`: messages to
+ * offline, bound peers wait in Redis).
  *
  * Each node renews a heartbeat key (TTL `ttlMs`) every `beatMs` and takes offline the peers of
  * nodes whose heartbeat lapsed. When this node loses Redis it keeps its own peers chatting, shows
@@ -17,39 +19,40 @@
 
 import { PeerstreamError } from "../../protocol/errors.ts";
 import type { ErrorCode } from "../../protocol/errors.ts";
-import type { PublicKeysText } from "../../protocol/e2e.ts";
 import type { LeaveReason } from "../../protocol/messages.ts";
-import { quoted } from "../../protocol/text.ts";
 import { type Announcement, PresenceReplica } from "./cluster_presence.ts";
 import { describeCorrupt, OncePerInterval } from "./cluster_corrupt.ts";
-import { BYE, JOIN, LEAVE, RELEASE } from "./cluster_scripts.ts";
+import { BOUND_KEYS, BYE, LEAVE, RELEASE } from "./cluster_scripts.ts";
+import { parseBoundKeys } from "./cluster_queue_wire.ts";
+import type { PublicKeysText } from "../../protocol/e2e.ts";
+import { quoted } from "../../protocol/text.ts";
 import {
   decodeNodeMessage,
   decodePresenceEvent,
+  decodeQueueEvent,
   isNodeName,
-  type NodeMessage,
 } from "./cluster_wire.ts";
 import {
   type Community,
   type CommunityEvents,
-  type DeliveryOutcome,
   errorText,
   type JoinRequest,
   nameInUse,
-  nameLimit,
   notRegistered,
   type PeerKeys,
-  recipientLeft,
-  settleReceipt,
+  peerOffline,
   unknownPeer,
   type Welcome,
 } from "./community.ts";
 import { RedisLink } from "./redis_link.ts";
 import { redactUrl } from "./redis_url.ts";
-import { DELIVER_OVERHEAD_BYTES, Relay } from "./relay.ts";
+import { ClusterInbox } from "./cluster_inbox.ts";
 import { ClusterRoutes } from "./cluster_routes.ts";
-import { clusterOffline, peerUnreachable, throwRefusal, unavailable } from "./cluster_refusals.ts";
-import { asList, ClusterHeartbeat, isCorruptState } from "./cluster_heartbeat.ts";
+import { peerUnreachable, unavailable } from "./cluster_refusals.ts";
+import { ClusterQueue } from "./cluster_queue.ts";
+import { ClusterHeartbeat, isCorruptState } from "./cluster_heartbeat.ts";
+import { ClusterClaims } from "./cluster_join.ts";
+import { LocalPeers } from "./cluster_locals.ts";
 import {
   type ClusterLimits,
   type ClusterTiming,
@@ -58,25 +61,7 @@ import {
   type RedisCommunityOptions,
 } from "./cluster_config.ts";
 
-export {
-  type ClusterLimits,
-  type ClusterTiming,
-  DEFAULT_CLUSTER_LIMITS,
-  DEFAULT_TIMING,
-  type RedisCommunityOptions,
-} from "./cluster_config.ts";
-
-/** Who sent a message a local peer has not confirmed yet. */
-type Sender<C> = { conn: C } | { node: string; ref: string };
-
-interface LocalPeer<C> {
-  conn: C;
-  keys: PublicKeysText;
-  lookalikes: string[];
-  ephemeral: boolean;
-}
-
-const RECENT_LIMIT = 10_000;
+export * from "./cluster_config.ts";
 
 /** A cluster node's view of the community. */
 export class RedisCommunity<C> implements Community<C> {
@@ -92,13 +77,11 @@ export class RedisCommunity<C> implements Community<C> {
   readonly #corruptLog: OncePerInterval;
   readonly #onFatal: (message: string) => void;
   readonly #replica: PresenceReplica;
-  readonly #locals = new Map<string, LocalPeer<C>>();
-  readonly #names = new Map<C, string>();
-  readonly #joining = new Set<C>();
-  readonly #cancelled = new Set<C>();
-  readonly #relay: Relay<Sender<C>>;
+  readonly #locals = new LocalPeers<C>();
+  readonly #claims: ClusterClaims<C>;
+  readonly #inbox: ClusterInbox<C>;
   readonly #routes: ClusterRoutes<C>;
-  readonly #recent = new Map<string, PublicKeysText>();
+  readonly #queue: ClusterQueue<C>;
   #link!: RedisLink;
   readonly #heartbeat: ClusterHeartbeat;
   #closed = false;
@@ -116,7 +99,6 @@ export class RedisCommunity<C> implements Community<C> {
     this.#corruptLog = new OncePerInterval({ now: this.#now });
     this.#onFatal = options.onFatal ?? (() => {});
     this.#replica = new PresenceReplica(options.node);
-    this.#relay = new Relay(this.#limits.budgets);
     this.#routes = new ClusterRoutes<C>({
       node: options.node,
       channel: (node) => this.#key(`to:${node}`),
@@ -127,6 +109,31 @@ export class RedisCommunity<C> implements Community<C> {
       closed: () => this.#closed,
     });
     this.#heartbeat = this.#makeHeartbeat();
+    const local = (name: string) => this.#locals.get(name)?.conn;
+    this.#queue = new ClusterQueue<C>({
+      prefix: this.#prefix,
+      limits: this.#limits.queue,
+      link: () => this.#link,
+      events: this.#events,
+      local,
+    });
+    this.#inbox = new ClusterInbox<C>({
+      budgets: this.#limits.budgets,
+      local,
+      deliver: (conn, delivery) => this.#queue.deliver(conn, delivery),
+      outcome: (sender, requestId, outcome) => this.#events.outcome(sender, requestId, outcome),
+      answer: (sender, outcome) => this.#routes.answer(sender, outcome),
+    });
+    this.#claims = new ClusterClaims({
+      prefix: this.#prefix,
+      node: this.#node,
+      inst: this.#inst,
+      limits: this.#limits,
+      link: () => this.#link,
+      log: (line) => this.#events.log(line),
+      corrupt: (reply, effect) => this.#corrupt(reply, effect),
+      down: (cause) => this.#heartbeat.down(cause),
+    });
   }
 
   /** The heartbeat, wired to this node. */
@@ -143,14 +150,7 @@ export class RedisCommunity<C> implements Community<C> {
       log: (line) => this.#events.log(line),
       corrupt: (reply, effect) => this.#corrupt(reply, effect),
       announce: (announcements) => this.#announce(announcements),
-      entries: () =>
-        [...this.#locals].map(([name, p]) => ({
-          name,
-          encKey: p.keys.encKey,
-          signKey: p.keys.signKey,
-          eph: p.ephemeral ? 1 : 0,
-          skel: p.lookalikes,
-        })),
+      entries: () => this.#locals.syncEntries(),
       kick: (name) => this.#kick(name),
       fatal: () => this.#fatal(),
       retry: () => this.#routes.retry(),
@@ -186,7 +186,11 @@ export class RedisCommunity<C> implements Community<C> {
         onDown: (cause) => community.#heartbeat.down(cause),
         onReady: () => community.#heartbeat.resync(),
         name: `peerstream:${options.node}`,
-      }, [community.#key("events"), community.#key(`to:${options.node}`)]);
+      }, [
+        community.#key("events"),
+        community.#key(`to:${options.node}`),
+        community.#key("queue"),
+      ]);
     } catch (error) {
       throw new Error(`Cannot join ${where}: ${errorText(error)}; check that Redis is running`, {
         cause: error,
@@ -221,28 +225,10 @@ export class RedisCommunity<C> implements Community<C> {
   }
 
   async join(request: JoinRequest<C>): Promise<Welcome> {
-    const { name, conn } = request;
+    const { name } = request;
     if (!this.#heartbeat.up) throw unavailable();
-    if (this.#locals.has(name)) throw nameInUse(name);
-    this.#joining.add(conn);
-    let reply: unknown[];
-    let cancelled = false;
-    try {
-      reply = await this.#claim(request, false);
-      // A new binding spends the node's per-address budget: ask only when one is due.
-      if (reply[0] === "NEEDBIND") {
-        if (request.canBind !== undefined && !request.canBind()) throw nameLimit(name, "address");
-        reply = await this.#claim(request, true);
-      }
-    } finally {
-      this.#joining.delete(conn);
-      cancelled = this.#cancelled.delete(conn);
-    }
-    throwRefusal(name, reply, {
-      limits: this.#limits,
-      corrupt: (reply, effect) => this.#corrupt(reply, effect),
-      down: (cause) => this.#heartbeat.down(cause),
-    });
+    if (this.#locals.get(name) !== undefined) throw nameInUse(name);
+    const { newBinding, cancelled, queued } = await this.#claims.claim(request);
     if (cancelled || this.#closed) {
       // The connection closed while Redis answered: take it offline again.
       this.#runLeave(name, "disconnected");
@@ -251,59 +237,33 @@ export class RedisCommunity<C> implements Community<C> {
         `Cannot register "${name}": the connection closed`,
       );
     }
-    return this.#admit(request, Number(reply[1]) === 1);
+    return this.#admit(request, newBinding, queued);
   }
 
-  /** Runs `JOIN`; a Redis failure is `UNAVAILABLE`. */
-  async #claim(request: JoinRequest<C>, mayBind: boolean): Promise<unknown[]> {
-    try {
-      return asList(
-        await this.#link.run(JOIN, [
-          this.#prefix,
-          this.#node,
-          this.#inst,
-          request.name,
-          JSON.stringify(request.lookalikes),
-          request.keys.encKey,
-          request.keys.signKey,
-          request.ephemeral ? "1" : "0",
-          String(this.#limits.maxNamesPerKey),
-          String(this.#limits.maxNames),
-          mayBind ? "1" : "0",
-        ]),
-      );
-    } catch (error) {
-      this.#events.log(`cluster: cannot register ${quoted(request.name)}: ${errorText(error)}`);
-      throw unavailable();
-    }
-  }
-
-  #admit(request: JoinRequest<C>, newBinding: boolean): Welcome {
+  #admit(request: JoinRequest<C>, newBinding: boolean, queued: boolean): Welcome {
     const { name, conn } = request;
-    this.#locals.set(name, {
+    this.#locals.add(name, {
       conn,
       keys: request.keys,
       lookalikes: request.lookalikes,
       ephemeral: request.ephemeral,
     });
-    this.#names.set(conn, name);
-    this.#recent.delete(name);
     this.#replica.forget(name);
     const { reachable, unreachable } = this.#replica.names();
-    const peers = [...this.#locals.keys()].filter((n) => n !== name);
+    const peers = this.#locals.names().filter((n) => n !== name);
     peers.push(...reachable);
     const welcome = { peers, unreachable, newBinding };
     request.admit?.(welcome);
     this.#events.joined(name);
+    // Only a bound name has a queue (an ephemeral one may belong to someone else next). Without
+    // one, live messages to the joiner go at once; with one, after what waited.
+    if (queued && !request.ephemeral) this.#queue.drain(name, conn);
     return welcome;
   }
 
   leave(conn: C, reason: LeaveReason): boolean {
-    if (this.#joining.has(conn)) {
-      this.#cancelled.add(conn);
-      return false;
-    }
-    const name = this.#names.get(conn);
+    if (this.#claims.cancel(conn)) return false;
+    const name = this.#locals.nameOf(conn);
     if (name === undefined) return false;
     this.#dropLocal(name, reason);
     this.#runLeave(name, reason);
@@ -312,15 +272,11 @@ export class RedisCommunity<C> implements Community<C> {
 
   /** Removes a local peer, announces its leave here and fails what it had not confirmed. */
   #dropLocal(name: string, reason: LeaveReason) {
-    const local = this.#locals.get(name);
+    const local = this.#locals.remove(name);
     if (local === undefined) return;
-    this.#locals.delete(name);
-    this.#names.delete(local.conn);
-    this.#remember(name, local.keys);
+    this.#queue.forget(local.conn);
     this.#events.left(name, reason);
-    for (const pending of this.#relay.recipientLeft(name)) {
-      this.#settle(pending.sender, pending.requestId, recipientLeft(name));
-    }
+    this.#inbox.recipientLeft(name);
   }
 
   #runLeave(name: string, reason: LeaveReason) {
@@ -338,32 +294,72 @@ export class RedisCommunity<C> implements Community<C> {
     if (local !== undefined) return { keys: local.keys, online: true };
     const remote = this.#replica.get(name);
     if (remote !== undefined) return { keys: remote.keys, online: true };
-    const keys = this.#recent.get(name);
+    const keys = this.#locals.recent(name);
     return keys === undefined ? undefined : { keys, online: false };
   }
 
+  async find(name: string): Promise<PeerKeys | undefined> {
+    const known = this.lookup(name);
+    if (known !== undefined) return known;
+    let keys: PublicKeysText | undefined;
+    try {
+      keys = parseBoundKeys(await this.#link.run(BOUND_KEYS, [this.#prefix, name]));
+    } catch (error) {
+      this.#events.log(`cluster: cannot look up the keys of a name: ${errorText(error)}`);
+      throw new PeerstreamError(
+        "UNAVAILABLE",
+        `Cannot look up ${quoted(name)}: the cluster cannot be reached now; try again shortly`,
+      );
+    }
+    // Online meanwhile: what the presence says wins.
+    if (keys === undefined || this.lookup(name) !== undefined) return this.lookup(name);
+    this.#locals.remember(name, keys);
+    return { keys, online: false };
+  }
+
   send(sender: C, message: { requestId: number; to: string; body: Uint8Array }): void {
-    const from = this.#names.get(sender);
+    const from = this.#locals.nameOf(sender);
     if (from === undefined) throw notRegistered();
     const { to, requestId } = message;
     const local = this.#locals.get(to);
-    if (local !== undefined) {
-      const bytes = message.body.length + DELIVER_OVERHEAD_BYTES;
-      const rid = this.#relay.accept({ sender: { conn: sender }, from, requestId, to, bytes });
-      this.#events.deliver(local.conn, { rid, from, body: message.body });
-      return;
-    }
+    if (local !== undefined) return this.#inbox.local(sender, local.conn, { ...message, from });
     const remote = this.#replica.get(to);
-    if (remote === undefined) throw this.#recent.has(to) ? clusterOffline(to) : unknownPeer(to);
+    if (remote === undefined) return this.#sendOffline(sender, { ...message, from });
     if (!this.#heartbeat.up || !remote.reachable) throw peerUnreachable(to);
     this.#routes.send(sender, { requestId, from, to, node: remote.node, body: message.body });
   }
 
+  /** A message to a peer who left: kept in Redis when their name is bound to the keys they had. */
+  #sendOffline(
+    sender: C,
+    message: { requestId: number; from: string; to: string; body: Uint8Array },
+  ) {
+    const { to } = message;
+    const keys = this.#locals.recent(to);
+    if (keys === undefined) throw unknownPeer(to);
+    if (!this.#heartbeat.up) throw peerUnreachable(to);
+    this.#queue.send(sender, { ...message, signKey: keys.signKey }, (node) => {
+      // They joined while Redis answered: send it live, here or to their node.
+      const local = this.#locals.get(to);
+      if (local === undefined && node !== this.#node && node !== "") {
+        this.#routes.send(sender, { ...message, node });
+        return;
+      }
+      try {
+        if (local === undefined) throw peerOffline(to);
+        this.#inbox.local(sender, local.conn, message);
+      } catch (error) {
+        const refused = error instanceof PeerstreamError ? error : unavailable();
+        const outcome = { ok: false as const, code: refused.code, message: refused.message };
+        this.#events.outcome(sender, message.requestId, outcome);
+      }
+    });
+  }
+
   receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
-    const name = this.#names.get(by);
+    const name = this.#locals.nameOf(by);
     if (name === undefined) return;
-    const settled = settleReceipt(this.#relay, { by: name, ...receipt });
-    if (settled !== undefined) this.#settle(settled.sender, settled.requestId, settled.outcome);
+    if (!this.#queue.receipt(by, name, receipt)) this.#inbox.receipt(name, receipt);
   }
 
   async release(name: string): Promise<boolean> {
@@ -379,6 +375,7 @@ export class RedisCommunity<C> implements Community<C> {
 
   tick(): void {
     this.#routes.expire();
+    if (this.#heartbeat.up && !this.#closed) this.#queue.expire(this.#now());
   }
 
   /**
@@ -448,77 +445,34 @@ export class RedisCommunity<C> implements Community<C> {
   #onMessage(channel: string, message: Uint8Array) {
     if (this.#closed) return;
     try {
-      if (channel === this.#key("events")) {
+      if (channel === this.#key("queue")) {
+        this.#queue.onEvent(decodeQueueEvent(new TextDecoder().decode(message)));
+      } else if (channel === this.#key("events")) {
         const event = decodePresenceEvent(new TextDecoder().decode(message));
         if (!this.#heartbeat.up && this.#heartbeat.syncing === null) return; // The next snapshot covers it.
         this.#announce(this.#replica.apply(event));
       } else {
-        this.#onNodeMessage(decodeNodeMessage(message));
+        const decoded = decodeNodeMessage(message);
+        if (decoded.t === "result") this.#routes.result(decoded);
+        else this.#inbox.fromNode(decoded);
       }
     } catch (error) {
       this.#events.log(`cluster: dropped a bad message on ${channel}: ${errorText(error)}`);
     }
   }
 
-  #onNodeMessage(message: NodeMessage) {
-    if (message.t === "result") return this.#routes.result(message);
-    const sender: Sender<C> = { node: message.from, ref: message.ref };
-    const local = this.#locals.get(message.to);
-    if (local === undefined) {
-      this.#settle(sender, 0, {
-        ok: false,
-        code: "PEER_OFFLINE",
-        message: `Message to "${message.to}" not delivered: they left`,
-      });
-      return;
-    }
-    let rid: string;
-    try {
-      rid = this.#relay.accept({
-        sender,
-        from: message.sender,
-        requestId: 0,
-        to: message.to,
-        bytes: message.body.length + DELIVER_OVERHEAD_BYTES,
-      });
-    } catch (error) {
-      const refused = error instanceof PeerstreamError ? error : unavailable();
-      this.#settle(sender, 0, { ok: false, code: refused.code, message: refused.message });
-      return;
-    }
-    this.#events.deliver(local.conn, { rid, from: message.sender, body: message.body });
-  }
-
-  /** Tells a sender how its message ended: locally, or through its node's channel. */
-  #settle(sender: Sender<C>, requestId: number, outcome: DeliveryOutcome) {
-    if ("conn" in sender) {
-      this.#events.outcome(sender.conn, requestId, outcome);
-      return;
-    }
-    this.#routes.answer(sender, outcome);
-  }
-
   #announce(announcements: Announcement[]) {
     for (const a of announcements) {
       if (a.kind === "joined") {
-        this.#recent.delete(a.name);
+        this.#locals.forget(a.name);
         this.#events.joined(a.name);
       } else if (a.kind === "left") {
-        if (a.keys !== undefined) this.#remember(a.name, a.keys);
+        if (a.keys !== undefined) this.#locals.remember(a.name, a.keys);
         this.#routes.recipientLeft(a.name);
         this.#events.left(a.name, a.reason);
       } else {
         this.#events.peerState(a.names, a.state);
       }
-    }
-  }
-
-  #remember(name: string, keys: PublicKeysText) {
-    this.#recent.delete(name);
-    this.#recent.set(name, keys);
-    if (this.#recent.size > RECENT_LIMIT) {
-      const oldest = this.#recent.keys().next().value;
-      if (oldest !== undefined) this.#recent.delete(oldest);
     }
   }
 }

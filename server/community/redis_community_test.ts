@@ -17,7 +17,9 @@ import {
 import { RedisCommunity } from "./redis_community.ts";
 import { RedisServer } from "../../tests/_redis.ts";
 import { until } from "../../tests/_util.ts";
-import { encodeNodeMessage } from "./cluster_wire.ts";
+import { CLUSTER_PROTOCOL, encodeNodeMessage } from "./cluster_wire.ts";
+import { renameClusterName } from "./cluster_admin.ts";
+import { nameKeys } from "../../protocol/names.ts";
 
 const TIMING = { ttlMs: 1000, beatMs: 150, commandTimeoutMs: 500 };
 
@@ -47,7 +49,12 @@ async function liveBareNode(redis: RedisServer, prefix: string, node: string): P
   );
   await listener.read(new Uint8Array(256));
   await redis.command("SET", `${prefix}alive:${node}`, "x", "PX", "60000");
-  await redis.command("HSET", `${prefix}nodes`, node, JSON.stringify({ proto: 1, inst: "x" }));
+  await redis.command(
+    "HSET",
+    `${prefix}nodes`,
+    node,
+    JSON.stringify({ proto: CLUSTER_PROTOCOL, inst: "x" }),
+  );
   return listener;
 }
 
@@ -123,7 +130,9 @@ Deno.test("RedisCommunity refuses to join live nodes of another cluster protocol
     await rejects(openRedisNode(redis, 0, { prefix, timing: TIMING }), (error: Error) => {
       match(
         error.message,
-        /^Cannot join the cluster at redis:\/\/127\.0\.0\.1:\d+: node "old" speaks cluster protocol 99 and this node speaks 1; run the same peerstream version on every node$/,
+        new RegExp(
+          `^Cannot join the cluster at redis://127\\.0\\.0\\.1:\\d+: node "old" speaks cluster protocol 99 and this node speaks ${CLUSTER_PROTOCOL}; run the same peerstream version on every node$`,
+        ),
       );
       return true;
     });
@@ -456,6 +465,58 @@ Deno.test("RedisCommunity names corrupt values it parses from Redis, writes noth
       );
     } finally {
       await closeAll([a]);
+    }
+  });
+});
+
+Deno.test("RedisCommunity's offline queue leaves no keys once empty, counts the bytes in all, and goes with a released or renamed name", async () => {
+  await withRedis(async (redis, prefix) => {
+    const a = await openRedisNode(redis, 0, { prefix, timing: TIMING });
+    const b = await openRedisNode(redis, 1, { prefix, timing: TIMING });
+    const keys = async (name: string) =>
+      [
+        await redis.command("EXISTS", `${prefix}q:${name}`),
+        await redis.command("EXISTS", `${prefix}qm:${name}`),
+        await redis.command("ZSCORE", `${prefix}qdue`, name) !== "",
+        await redis.command("GET", `${prefix}qtotal`),
+      ].join(" ");
+    try {
+      const alice = await join(a, "alice");
+      for (const name of ["bob", "carol", "dave"]) {
+        const peer = await join(b, name);
+        await eventually(() => of(alice.conn, "joined").some((r) => r.name === name), name);
+        leave(b, peer.conn);
+        await eventually(() => of(alice.conn, "left").some((r) => r.name === name), name);
+      }
+      const send = (requestId: number, to: string, size: number) =>
+        a.community.send(alice.conn, { requestId, to, body: new Uint8Array(size) });
+      send(1, "bob", 100);
+      send(2, "bob", 20);
+      send(3, "carol", 7);
+      await eventually(() => of(alice.conn, "queued").length === 3, "three queued");
+      equal(await keys("bob"), "1 1 true 127");
+      // bob confirms both: his queue's keys go, the bytes in all are carol's alone.
+      const bob = await join(b, "bob");
+      await eventually(() => of(bob.conn, "deliver").length === 2, "bob's queue");
+      for (const d of of(bob.conn, "deliver")) {
+        b.community.receipt(bob.conn, { rid: d.rid, ok: true });
+      }
+      await eventually(() => of(alice.conn, "notice").length === 2, "alice told");
+      equal(await keys("bob"), "0 0 false 7");
+      // Released, carol's queue goes with her binding: never for the name's next holder.
+      equal(await a.community.release("carol"), true);
+      equal(await keys("carol"), "0 0 false 0");
+      // Renamed, dave's queue goes too: it was addressed to a name anyone may claim now.
+      send(4, "dave", 5);
+      await eventually(() => of(alice.conn, "queued").length === 4, "dave's queued");
+      equal(await keys("dave"), "1 1 true 5");
+      const renamed = { from: "dave", to: "david", lookalikes: nameKeys("david") };
+      equal(await renameClusterName(redis.url, renamed, prefix), "OK");
+      equal(await keys("dave"), "0 0 false 0");
+      // alice's notices were sent to her at once: her own queue is empty again too.
+      equal(await keys("alice"), "0 0 false 0");
+    } finally {
+      await closeAll([a, b]);
     }
   });
 });

@@ -54,6 +54,7 @@ export class RedisLink {
   readonly #options: RedisLinkOptions;
   readonly #timeoutMs: number;
   readonly #sha = new Map<string, string>();
+  readonly #loading = new Map<string, Promise<string>>();
   #closed = false;
 
   private constructor(options: RedisLinkOptions) {
@@ -127,11 +128,10 @@ export class RedisLink {
    * @throws {Error} When Redis is unreachable, errs, or does not answer within the deadline.
    */
   async run(script: Script, args: readonly string[]): Promise<unknown> {
-    let sha = this.#sha.get(script.name);
-    if (sha === undefined) {
-      sha = String(await this.#command(["SCRIPT", "LOAD", script.lua]));
-      this.#sha.set(script.name, sha);
-    }
+    // Calls made while the script loads wait for that one load, and go in the order they were
+    // made: a second load in flight would let a later call overtake them (the offline queue's
+    // order is the order of its scripts).
+    const sha = this.#sha.get(script.name) ?? await this.#load(script);
     try {
       return await this.#command(["EVALSHA", sha, "0", ...args]);
     } catch (error) {
@@ -139,6 +139,19 @@ export class RedisLink {
       this.#sha.delete(script.name);
       return await this.#command(["EVAL", script.lua, "0", ...args]);
     }
+  }
+
+  /** Loads a script once, however many calls wait for it. */
+  #load(script: Script): Promise<string> {
+    let loading = this.#loading.get(script.name);
+    if (loading === undefined) {
+      loading = this.#command(["SCRIPT", "LOAD", script.lua]).then((sha) => {
+        this.#sha.set(script.name, String(sha));
+        return String(sha);
+      }).finally(() => this.#loading.delete(script.name));
+      this.#loading.set(script.name, loading);
+    }
+    return loading;
   }
 
   /**
