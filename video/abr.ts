@@ -142,6 +142,24 @@ export class EwmaEstimator {
   }
 }
 
+/**
+ * The highest rate a link can have if a segment is still on its way: its bytes in the time it has
+ * taken so far (at least `minSampleMs`).
+ *
+ * @param inFlight The segment on its way, if any.
+ * @param config The tunables.
+ * @returns Bits per second, or Infinity when nothing (valid) is on its way.
+ */
+export function inFlightCap(
+  inFlight: InFlight | undefined,
+  config: Readonly<AbrConfig> = ABR_DEFAULTS,
+): number {
+  if (inFlight === undefined) return Infinity;
+  const { bytes, ms } = inFlight;
+  if (!Number.isFinite(bytes) || !Number.isFinite(ms) || bytes <= 0) return Infinity;
+  return (bytes * 8) / (Math.max(ms, config.minSampleMs) / 1000);
+}
+
 /** A rendition as the policy sees it. */
 export interface AbrRendition {
   /** Height in pixels. */
@@ -162,12 +180,29 @@ export interface AbrInput {
    * once instead of waiting for the averages (as hls.js abandons a fragment that arrives too slowly).
    */
   lastThroughput?: number;
+  /**
+   * The oldest segment sent and not yet confirmed: its bytes, and how long its transfer has lasted
+   * so far, ms (from when it went, or the previous receipt if later). It has not arrived, so the
+   * link carried less than `bytes` in `ms`: the estimate is capped by `bytes × 8 / ms`. This is
+   * what tells a drop before the slow segment's receipt: at 0.6× its bit rate a 2 s segment
+   * arrives after 3.3 s, while the next boundary comes 2 s after it went (issue 22).
+   */
+  inFlight?: InFlight;
+}
+
+/** A segment on its way: see {@linkcode AbrInput.inFlight}. */
+export interface InFlight {
+  /** Its bytes. */
+  bytes: number;
+  /** How long its transfer has lasted so far, ms. */
+  ms: number;
 }
 
 /**
  * Choose the rendition for the next segment.
  *
  * - A last segment slower than the current rendition's bit rate caps the estimate (emergency).
+ * - A segment still on its way caps it at the rate it cannot have exceeded (`inFlight`).
  * - Buffer below `lowBufferSeconds`: the highest rendition whose bitrate is at most
  *   `estimate × lowBufferFactor` (possibly several steps down; index 0 at worst). It may be above
  *   the current one: a link that carries twice a rendition's bit rate fetches a segment in half its
@@ -206,6 +241,7 @@ export function chooseRendition(
   if (last !== undefined && Number.isFinite(last) && last >= 0 && last < renditions[cur].bitrate) {
     estimate = Math.min(estimate, last);
   }
+  estimate = Math.min(estimate, inFlightCap(input.inFlight, config));
   const highestWithin = (budget: number, limit: number): number => {
     for (let i = limit; i >= 0; i--) {
       if (renditions[i].bitrate <= budget) return i;

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { ABR_DEFAULTS, type AbrConfig, chooseRendition, EwmaEstimator } from "./abr.ts";
+import {
+  ABR_DEFAULTS,
+  type AbrConfig,
+  chooseRendition,
+  EwmaEstimator,
+  inFlightCap,
+} from "./abr.ts";
 
 const LADDER = [
   { height: 240, bitrate: 400_000 },
@@ -294,4 +300,163 @@ Deno.test("`chooseRendition()` reaches the top from the second segment after one
   assert.equal(chooseRendition(ladder, first, { estimate: slow.estimate(), bufferSeconds: 2 }), 1);
   // ... and steps up once 4 s are buffered (0.7 × 4 M ≥ 2.41 M).
   assert.equal(chooseRendition(ladder, 1, { estimate: slow.estimate(), bufferSeconds: 4 }), 2);
+});
+
+Deno.test("`inFlightCap()` is the rate a segment still on its way cannot have exceeded", () => {
+  close(inFlightCap({ bytes: 250_000, ms: 2000 }), 1_000_000);
+  // Clamped up to minSampleMs, like a sample.
+  close(inFlightCap({ bytes: 1000, ms: 0 }), 160_000);
+  assert.equal(inFlightCap(undefined), Infinity);
+  assert.equal(inFlightCap({ bytes: 0, ms: 2000 }), Infinity);
+  assert.equal(inFlightCap({ bytes: NaN, ms: 2000 }), Infinity);
+  assert.equal(inFlightCap({ bytes: 1000, ms: Infinity }), Infinity);
+});
+
+Deno.test("`chooseRendition()` steps down while a segment is overdue, before its receipt", () => {
+  // 720p's 2 s segment (625 kB) went 2 s ago and has not arrived: the link is below 2.5 Mbit/s.
+  const overdue = { bytes: 625_000, ms: 2000 };
+  const steady = { estimate: 5_000_000, bufferSeconds: 6, lastThroughput: 5_000_000 };
+  assert.equal(chooseRendition(LADDER, 2, { ...steady, inFlight: overdue }), 1);
+  // After 1.7 s it may still be a link at 2.94 Mbit/s, which 720p fits within stayFactor.
+  assert.equal(
+    chooseRendition(LADDER, 2, { ...steady, inFlight: { bytes: 625_000, ms: 1700 } }),
+    2,
+  );
+  assert.equal(
+    chooseRendition(LADDER, 2, { ...steady, inFlight: { bytes: 625_000, ms: 1800 } }),
+    1,
+  );
+  // Far overdue: down to what the bound allows.
+  assert.equal(
+    chooseRendition(LADDER, 2, { ...steady, inFlight: { bytes: 625_000, ms: 9000 } }),
+    0,
+  );
+  // A segment just sent says nothing.
+  assert.equal(chooseRendition(LADDER, 2, { ...steady, inFlight: { bytes: 625_000, ms: 10 } }), 2);
+  // It never pushes the choice up.
+  assert.equal(
+    chooseRendition(LADDER, 0, { estimate: 300_000, bufferSeconds: 6, inFlight: overdue }),
+    0,
+  );
+});
+
+/** The bench's ladder (scenario 16's title, bits/s): 240p, 480p, 720p. */
+const SHAPED_LADDER = [
+  { height: 240, bitrate: 330_000 },
+  { height: 480, bitrate: 807_000 },
+  { height: 720, bitrate: 2_353_000 },
+];
+
+/** A rate from a moment on: seconds, bits/s. */
+type RateStep = [at: number, bitsPerSecond: number];
+
+/** When a transfer of `bits` that begins at `from` (s) ends on a link that follows `steps`. */
+function transferEnd(steps: readonly RateStep[], from: number, bits: number): number {
+  let t = from;
+  let left = bits;
+  for (let i = 0; i < steps.length; i++) {
+    const until = steps[i + 1]?.[0] ?? Infinity;
+    if (until <= t) continue;
+    const rate = steps[i][1];
+    if (left <= (until - t) * rate) return t + left / rate;
+    left -= (until - t) * rate;
+    t = until;
+  }
+  return Infinity;
+}
+
+/** One segment of a simulated stream: when it went, began to move, arrived; its rendition. */
+interface SimSegment {
+  sentAt: number;
+  began: number;
+  end: number;
+  index: number;
+  bytes: number;
+}
+
+/**
+ * The server's loop on a simulated link, as `stream_session.ts` runs it in steady state: 2 s
+ * segments, each sent once playback is within the 6 s lead of it and at most 2 in flight, the
+ * link carrying them one after the other; receipts feed the estimator as they come and each send
+ * asks the policy with the receipts so far, the last one's throughput, the oldest segment in
+ * flight (when `inFlight`) and the buffer. Playback runs from 6 s before the first segment's send.
+ *
+ * @returns Per segment: when it went (s) and the rendition chosen.
+ */
+function simulate(
+  steps: readonly RateStep[],
+  options: { segments: number; inFlight?: boolean },
+): { sentAt: number; index: number }[] {
+  const D = 2;
+  const LEAD = 6;
+  const estimator = new EwmaEstimator();
+  const sent: SimSegment[] = [];
+  let fed = 0;
+  let current = SHAPED_LADDER.length - 1;
+  let last: number | undefined;
+  for (let k = 0; k < options.segments; k++) {
+    const twoBack = sent[k - 2]?.end ?? 0;
+    const sentAt = Math.max(k * D, twoBack, sent[k - 1]?.sentAt ?? 0);
+    while (fed < sent.length && sent[fed].end <= sentAt) {
+      const s = sent[fed++];
+      estimator.sample((s.end - s.began) * 1000, s.bytes, { mediaSeconds: D });
+      last = (s.bytes * 8) / Math.max(s.end - s.began, 0.05);
+    }
+    const pending = sent[fed];
+    const ackedEnd = fed * D;
+    current = chooseRendition(SHAPED_LADDER, current, {
+      estimate: estimator.estimate(),
+      bufferSeconds: ackedEnd - (sentAt - LEAD),
+      lastThroughput: last,
+      ...(options.inFlight !== false && pending !== undefined
+        ? { inFlight: { bytes: pending.bytes, ms: (sentAt - pending.began) * 1000 } }
+        : {}),
+    });
+    const bytes = (SHAPED_LADDER[current].bitrate * D) / 8;
+    const began = Math.max(sentAt, sent[k - 1]?.end ?? 0);
+    const end = transferEnd(steps, began, bytes * 8);
+    sent.push({ sentAt, began, end, index: current, bytes });
+  }
+  return sent.map((s) => ({ sentAt: s.sentAt, index: s.index }));
+}
+
+/** Seconds from `at` to the send of the first segment whose rendition `fits`; NaN if none. */
+function decidedAfter(
+  run: readonly { sentAt: number; index: number }[],
+  at: number,
+  fits: (index: number) => boolean,
+): number {
+  const found = run.find((s) => s.sentAt >= at && fits(s.index));
+  return found === undefined ? NaN : found.sentAt - at;
+}
+
+Deno.test("the policy settles without oscillating on a steady link, on a rendition the link sustains", () => {
+  for (const rate of [400_000, 600_000, 1_000_000, 1_500_000, 2_000_000, 3_000_000, 5_000_000]) {
+    const run = simulate([[0, rate]], { segments: 60 });
+    const settled = run.slice(10);
+    const heights = new Set(settled.map((s) => SHAPED_LADDER[s.index].height));
+    assert.equal(heights.size, 1, `${rate} bits/s: ${[...heights]}`);
+    assert.ok(SHAPED_LADDER[settled[0].index].bitrate <= rate, `${rate} bits/s: ${[...heights]}`);
+  }
+});
+
+Deno.test("the policy steps down at the first boundary after a drop to 0.6× shows", () => {
+  // 720p on 5 Mbit/s, then 0.6× 720p's rate: each boundary comes 2 s after the segment before it
+  // went, and that segment needs 3.3 s at the new rate: the next one is lower.
+  const DROP = 41; // 1 s into a segment's 2 s slot, the segment that went at 40 s half across
+  for (const drop of [DROP, 40, 40.5, 41.9]) {
+    const rate = 0.6 * SHAPED_LADDER[2].bitrate;
+    const run = simulate([[0, 5_000_000], [drop, rate]], { segments: 40 });
+    assert.equal(run.find((s) => s.sentAt >= 30 && s.sentAt < drop)?.index, 2);
+    const seconds = decidedAfter(run, drop, (i) => SHAPED_LADDER[i].bitrate <= rate);
+    // The first segment sent after the drop is at most 2 s after it; the next is lower.
+    assert.ok(seconds <= 4, `drop at ${drop}: lower after ${seconds} s`);
+  }
+});
+
+Deno.test("the policy steps up within 3 segments after the link rises to 5× the rendition", () => {
+  const run = simulate([[0, 600_000], [60, 3_000_000]], { segments: 60 });
+  assert.equal(run.find((s) => s.sentAt >= 50 && s.sentAt < 60)?.index, 0);
+  const seconds = decidedAfter(run, 60, (i) => i > 0);
+  assert.ok(seconds <= 6, `up after ${seconds} s`);
 });

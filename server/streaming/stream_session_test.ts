@@ -5,7 +5,7 @@ import type { PreparedTitle } from "../../video/prepared_title.ts";
 import { readUntilEof, socketPair, until } from "../../tests/_util.ts";
 import { Connection } from "../door/connection.ts";
 import { DEFAULT_LIMITS } from "../limits.ts";
-import { type StreamClock, StreamSession } from "./stream_session.ts";
+import { type StreamClock, StreamSession, switchText } from "./stream_session.ts";
 
 /** A clock that moves only when told, running what falls due in order. */
 class FakeClock implements StreamClock {
@@ -161,5 +161,87 @@ Deno.test("StreamSession paces by its injected clock: a segment beyond the lead 
   deepEqual(
     messages.filter((m) => m.type === "segment").map((m) => m.type === "segment" && m.index),
     [0, 1, 2, 3, 4],
+  );
+});
+
+Deno.test("StreamSession in auto steps down at the next boundary while a segment is overdue, before its receipt", async () => {
+  // 240p at 4,000 bits/s (1,000-byte segments) and 480p at 8,000 (2,000 bytes), six 2 s segments.
+  const { prepared: one, dir } = await title([2, 2, 2, 2, 2, 2]);
+  const low = `${dir}/low.mjpeg`;
+  await Deno.writeFile(low, new Uint8Array(1_000).fill(3));
+  const high = one.renditions[0];
+  const prepared: PreparedTitle = {
+    ...one,
+    renditions: [
+      {
+        height: 240,
+        width: 320,
+        bitrate: 4_000,
+        segments: high.segments.map((s) => ({ ...s, bytes: 1_000, path: low })),
+      },
+      { ...high, height: 480, width: 640, bitrate: 8_000 },
+    ],
+  };
+  const { server, client } = await socketPair();
+  const conn = new Connection(server);
+  const clock = new FakeClock();
+  let sent = 0;
+  const session = new StreamSession(conn, {
+    streamId: 1,
+    requestId: 9,
+    prepared,
+    store: new SegmentStore(),
+    quality: "auto",
+    maxUnackedBytes: DEFAULT_LIMITS.maxUnackedMediaBytes,
+    clock,
+    onSegment: () => sent++,
+    onEnd: () => {},
+  });
+  const reaches = async (what: string, check: () => boolean) => {
+    await until(async () => (await clock.advance(0), check()), { ms: WAIT_MS, what });
+  };
+  try {
+    session.start();
+    await reaches("segment 0 goes alone, to measure", () => sent === 1);
+    session.ack(0, 0); // fast: 2,000 bytes within minSampleMs, 320 kbit/s
+    await reaches("segments 1 and 2 go", () => sent === 3);
+    session.ack(0, 1);
+    session.ack(0, 2);
+    await reaches("segment 3 goes within the lead", () => sent === 4);
+    await reaches("segment 4 waits for the lead", () => session.phase === "leading");
+    // Segment 3 has not arrived 2 s after it went: the link carried less than 8,000 bits/s.
+    await clock.advance(2_000);
+    await reaches("segment 4 goes at 2 s", () => sent === 5);
+    session.stop(10);
+    await conn.flush();
+  } finally {
+    conn.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  const messages = await readUntilEof(client);
+  client.close();
+  deepEqual(
+    messages.flatMap((m) => m.type === "segment" ? [`${m.index} ${m.height}p`] : []),
+    ["0 480p", "1 480p", "2 480p", "3 480p", "4 240p"],
+  );
+});
+
+Deno.test("switchText() says the change and what it was decided from, without the caps that did not apply", () => {
+  const change = {
+    index: 21,
+    from: 720,
+    to: 480,
+    estimate: 4_870_400,
+    bufferSeconds: 4.04,
+    lastThroughput: 4_912_000,
+    inFlightCap: 2_351_000,
+  };
+  equal(
+    switchText(change),
+    "720p → 480p from segment 21 (estimate 4,870 kbit/s, last 4,912, on its way ≤ 2,351, buffer 4.0 s)",
+  );
+  equal(
+    switchText({ ...change, from: 240, to: 720, lastThroughput: undefined, inFlightCap: Infinity }),
+    "240p → 720p from segment 21 (estimate 4,870 kbit/s, buffer 4.0 s)",
   );
 });

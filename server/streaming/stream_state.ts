@@ -302,6 +302,23 @@ export class StreamPacing {
     return this.#ackedMediaEnd - this.#clock.playhead(now);
   }
 
+  /**
+   * The oldest segment sent and not yet confirmed, for the rendition choice: its bytes and how
+   * long its transfer has lasted at `now`, ms (from when it went, or the previous receipt if later:
+   * the link carries segments one after the other).
+   *
+   * @returns The segment on its way, or undefined when every segment sent was confirmed.
+   */
+  oldestInFlight(now: number): { bytes: number; ms: number } | undefined {
+    for (const sent of this.#sent.values()) {
+      return {
+        bytes: sent.bytes,
+        ms: Math.max(0, now - Math.max(sent.startedAt, this.#lastAckAt)),
+      };
+    }
+    return undefined;
+  }
+
   /** The stream was announced: the slow-consumer rules count from now. */
   start(now: number): void {
     this.#watchFrom = now;
