@@ -203,6 +203,9 @@ export interface InFlight {
  *
  * - A last segment slower than the current rendition's bit rate caps the estimate (emergency).
  * - A segment still on its way caps it at the rate it cannot have exceeded (`inFlight`).
+ * - No step up (nor a low-buffer choice) above what the last segment came at: after a step down
+ *   made while a segment was on its way, its receipt may show the link slower still, while the
+ *   averages remember the fast link before.
  * - Buffer below `lowBufferSeconds`: the highest rendition whose bitrate is at most
  *   `estimate × lowBufferFactor` (possibly several steps down; index 0 at worst). It may be above
  *   the current one: a link that carries twice a rendition's bit rate fetches a segment in half its
@@ -237,11 +240,12 @@ export function chooseRendition(
   }
   const cur = Math.min(Math.max(Number.isInteger(current) ? current : 0, 0), renditions.length - 1);
   let estimate = Number.isFinite(input.estimate) && input.estimate > 0 ? input.estimate : 0;
-  const last = input.lastThroughput;
-  if (last !== undefined && Number.isFinite(last) && last >= 0 && last < renditions[cur].bitrate) {
-    estimate = Math.min(estimate, last);
-  }
   estimate = Math.min(estimate, inFlightCap(input.inFlight, config));
+  const last = input.lastThroughput;
+  const lastValid = last !== undefined && Number.isFinite(last) && last >= 0;
+  // Never higher than the last segment came: the averages may still remember a faster link.
+  const upEstimate = lastValid ? Math.min(estimate, last) : estimate;
+  if (lastValid && last < renditions[cur].bitrate) estimate = upEstimate;
   const highestWithin = (budget: number, limit: number): number => {
     for (let i = limit; i >= 0; i--) {
       if (renditions[i].bitrate <= budget) return i;
@@ -249,9 +253,9 @@ export function chooseRendition(
     return 0;
   };
   if (input.bufferSeconds < config.lowBufferSeconds) {
-    return highestWithin(estimate * config.lowBufferFactor, renditions.length - 1);
+    return highestWithin(upEstimate * config.lowBufferFactor, renditions.length - 1);
   }
-  const up = highestWithin(estimate * config.upFactor, renditions.length - 1);
+  const up = highestWithin(upEstimate * config.upFactor, renditions.length - 1);
   if (up > cur) return up;
   if (renditions[cur].bitrate <= estimate * config.stayFactor) return cur;
   return highestWithin(estimate * config.stayFactor, cur);

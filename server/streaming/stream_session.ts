@@ -413,7 +413,13 @@ export class StreamSession {
     while (!signal.aborted) {
       if (this.#pacing.epoch !== epoch) return "moved";
       // Until this connection has a throughput sample, auto sends one segment and measures it.
-      context.measuring = this.#quality === "auto" && !this.#estimator.canEstimate();
+      // A segment not in by the next one's turn means that the link no longer carries its
+      // rendition: the next is chosen lower at once, from the rate that bounds (logged, so the
+      // step-down is seen when it is decided), and waits for that segment's receipt (the link is
+      // busy with it anyway) to be chosen again from what it measured (issue 22).
+      const overdue = this.#quality === "auto" && this.#pacing.overdue(this.#clock.now());
+      if (overdue) this.#chooseAuto(this.#pacing.next, this.#clock.now());
+      context.measuring = this.#quality === "auto" && (!this.#estimator.canEstimate() || overdue);
       const decision = this.#pacing.decide(this.#clock.now(), context);
       switch (decision.do) {
         case "send":

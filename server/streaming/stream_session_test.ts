@@ -164,8 +164,22 @@ Deno.test("StreamSession paces by its injected clock: a segment beyond the lead 
   );
 });
 
-Deno.test("StreamSession in auto steps down at the next boundary while a segment is overdue, before its receipt", async () => {
-  // 240p at 4,000 bits/s (1,000-byte segments) and 480p at 8,000 (2,000 bytes), six 2 s segments.
+/**
+ * An auto stream of six 2 s segments, 240p at 4,000 bits/s (1,000-byte segments) and 480p at
+ * 8,000 (2,000 bytes), whose segments 0-2 arrived at once (320 kbit/s measured) and segment 3
+ * went at 0 ms and has not arrived: `then` moves the fake clock on from there.
+ *
+ * @returns The segments the viewer got, as `index height`, and auto's changes as `at ms: from → to
+ *   from index`.
+ */
+async function afterFastStart(
+  then: (steps: {
+    session: StreamSession;
+    clock: FakeClock;
+    reaches: (what: string, check: () => boolean) => Promise<void>;
+    sent: () => number;
+  }) => Promise<void>,
+): Promise<{ segments: string[]; switches: string[] }> {
   const { prepared: one, dir } = await title([2, 2, 2, 2, 2, 2]);
   const low = `${dir}/low.mjpeg`;
   await Deno.writeFile(low, new Uint8Array(1_000).fill(3));
@@ -195,8 +209,10 @@ Deno.test("StreamSession in auto steps down at the next boundary while a segment
     maxUnackedBytes: DEFAULT_LIMITS.maxUnackedMediaBytes,
     clock,
     onSegment: () => sent++,
+    onSwitch: (c) => switches.push(`${clock.now()} ms: ${c.from} → ${c.to} from ${c.index}`),
     onEnd: () => {},
   });
+  const switches: string[] = [];
   const reaches = async (what: string, check: () => boolean) => {
     await until(async () => (await clock.advance(0), check()), { ms: WAIT_MS, what });
   };
@@ -209,9 +225,7 @@ Deno.test("StreamSession in auto steps down at the next boundary while a segment
     session.ack(0, 2);
     await reaches("segment 3 goes within the lead", () => sent === 4);
     await reaches("segment 4 waits for the lead", () => session.phase === "leading");
-    // Segment 3 has not arrived 2 s after it went: the link carried less than 8,000 bits/s.
-    await clock.advance(2_000);
-    await reaches("segment 4 goes at 2 s", () => sent === 5);
+    await then({ session, clock, reaches, sent: () => sent });
     session.stop(10);
     await conn.flush();
   } finally {
@@ -220,10 +234,27 @@ Deno.test("StreamSession in auto steps down at the next boundary while a segment
   }
   const messages = await readUntilEof(client);
   client.close();
-  deepEqual(
-    messages.flatMap((m) => m.type === "segment" ? [`${m.index} ${m.height}p`] : []),
-    ["0 480p", "1 480p", "2 480p", "3 480p", "4 240p"],
-  );
+  const segments = messages.flatMap((m) => m.type === "segment" ? [`${m.index} ${m.height}p`] : []);
+  return { segments, switches };
+}
+
+Deno.test("StreamSession in auto steps down at the turn of a segment not in by then, and sends it once that one is", async () => {
+  const got = await afterFastStart(async ({ session, clock, reaches, sent }) => {
+    await clock.advance(1_999);
+    equal(sent(), 4);
+    // Segment 3 is not in by segment 4's turn (2 s): the link carried less than 8,000 bits/s.
+    await clock.advance(1);
+    await reaches("segment 4 waits for segment 3", () => session.phase === "draining");
+    await clock.advance(500);
+    equal(sent(), 4);
+    // Segment 3 arrives at 2.5 s: 6,400 bits/s, below 480p's bit rate: segment 4 goes in 240p.
+    session.ack(0, 3);
+    await reaches("segment 4 goes once segment 3 arrived", () => sent() === 5);
+  });
+  deepEqual(got, {
+    segments: ["0 480p", "1 480p", "2 480p", "3 480p", "4 240p"],
+    switches: ["2000 ms: 480 → 240 from 4"],
+  });
 });
 
 Deno.test("switchText() says the change and what it was decided from, without the caps that did not apply", () => {
