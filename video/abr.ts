@@ -203,9 +203,9 @@ export interface InFlight {
  *
  * - A last segment slower than the current rendition's bit rate caps the estimate (emergency).
  * - A segment still on its way caps it at the rate it cannot have exceeded (`inFlight`).
- * - No step up (nor a low-buffer choice) above what the last segment came at: after a step down
+ * - No step up above what the last segment came at (within the same factors): after a step down
  *   made while a segment was on its way, its receipt may show the link slower still, while the
- *   averages remember the fast link before.
+ *   averages remember the fast link before. Staying and stepping down follow the estimate.
  * - Buffer below `lowBufferSeconds`: the highest rendition whose bitrate is at most
  *   `estimate × lowBufferFactor` (possibly several steps down; index 0 at worst). It may be above
  *   the current one: a link that carries twice a rendition's bit rate fetches a segment in half its
@@ -253,7 +253,9 @@ export function chooseRendition(
     return 0;
   };
   if (input.bufferSeconds < config.lowBufferSeconds) {
-    return highestWithin(upEstimate * config.lowBufferFactor, renditions.length - 1);
+    const within = highestWithin(estimate * config.lowBufferFactor, renditions.length - 1);
+    if (within <= cur) return within;
+    return Math.max(cur, highestWithin(upEstimate * config.lowBufferFactor, renditions.length - 1));
   }
   const up = highestWithin(upEstimate * config.upFactor, renditions.length - 1);
   if (up > cur) return up;

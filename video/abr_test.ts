@@ -271,9 +271,14 @@ Deno.test("chooseRendition() steps down at once when the last segment was slower
   // ... and steps up only within upFactor of it (0.7 × 3.6 M ≥ 2.5 M).
   assert.equal(chooseRendition(ladder, 1, { ...steady, lastThroughput: 3_570_000 }), 1);
   assert.equal(chooseRendition(ladder, 1, { ...steady, lastThroughput: 3_580_000 }), 2);
-  // With a low buffer too: 0.5 × 2 M fits 480p only, whatever the averages say.
+  // With a low buffer too: 0.5 × 2 M fits 480p only, whatever the averages say ...
   assert.equal(
     chooseRendition(ladder, 0, { ...steady, bufferSeconds: 1, lastThroughput: 2_000_000 }),
+    1,
+  );
+  // ... but a rendition the averages keep is kept (0.5 × 1.5 M would not fit 480p).
+  assert.equal(
+    chooseRendition(ladder, 1, { ...steady, bufferSeconds: 1, lastThroughput: 1_500_000 }),
     1,
   );
   // It never pushes the choice up.

@@ -166,6 +166,8 @@ export class StreamSession {
   #fixer = new ContinuityFixer();
   readonly #gate: LeadGate;
   #lastThroughput: number | undefined;
+  /** The segment last held for an overdue one (chosen from the bound once), or -1. */
+  #heldAt = -1;
   #quality: Quality;
   #current = 0;
   /** Cancels the pause time limit. */
@@ -416,9 +418,14 @@ export class StreamSession {
       // A segment not in by the next one's turn means that the link no longer carries its
       // rendition: the next is chosen lower at once, from the rate that bounds (logged, so the
       // step-down is seen when it is decided), and waits for that segment's receipt (the link is
-      // busy with it anyway) to be chosen again from what it measured (issue 22).
+      // busy with it anyway) to be chosen again from what it measured (issue 22). Once: the bound
+      // keeps falling while it waits, and the buffer with it, which would step down further on
+      // no news (the receipt says how fast the link is).
       const overdue = this.#quality === "auto" && this.#pacing.overdue(this.#clock.now());
-      if (overdue) this.#chooseAuto(this.#pacing.next, this.#clock.now());
+      if (overdue && this.#heldAt !== this.#pacing.next) {
+        this.#heldAt = this.#pacing.next;
+        this.#chooseAuto(this.#pacing.next, this.#clock.now());
+      }
       context.measuring = this.#quality === "auto" && (!this.#estimator.canEstimate() || overdue);
       const decision = this.#pacing.decide(this.#clock.now(), context);
       switch (decision.do) {

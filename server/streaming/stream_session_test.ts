@@ -165,12 +165,12 @@ Deno.test("StreamSession paces by its injected clock: a segment beyond the lead 
 });
 
 /**
- * An auto stream of six 2 s segments, 240p at 4,000 bits/s (1,000-byte segments) and 480p at
- * 8,000 (2,000 bytes), whose segments 0-2 arrived at once (320 kbit/s measured) and segment 3
- * went at 0 ms and has not arrived: `then` moves the fake clock on from there.
+ * An auto stream of six 2 s segments, 240p at 2,000 bits/s (500-byte segments), 360p at 4,000
+ * (1,000 bytes) and 480p at 8,000 (2,000 bytes), whose segments 0-2 arrived at once (320 kbit/s
+ * measured) and segment 3 went at 0 ms and has not arrived: `then` moves the fake clock on.
  *
- * @returns The segments the viewer got, as `index height`, and auto's changes as `at ms: from → to
- *   from index`.
+ * @returns The first five segments the viewer got, as `index height`, and auto's changes for
+ *   segment 4 as `at ms: from → to from 4`.
  */
 async function afterFastStart(
   then: (steps: {
@@ -178,23 +178,20 @@ async function afterFastStart(
     clock: FakeClock;
     reaches: (what: string, check: () => boolean) => Promise<void>;
     sent: () => number;
+    playsOut: () => Promise<void>;
   }) => Promise<void>,
 ): Promise<{ segments: string[]; switches: string[] }> {
   const { prepared: one, dir } = await title([2, 2, 2, 2, 2, 2]);
-  const low = `${dir}/low.mjpeg`;
-  await Deno.writeFile(low, new Uint8Array(1_000).fill(3));
   const high = one.renditions[0];
+  const rung = async (height: number, bytes: number) => {
+    const path = `${dir}/${height}.mjpeg`;
+    await Deno.writeFile(path, new Uint8Array(bytes).fill(3));
+    const segments = high.segments.map((s) => ({ ...s, bytes, path }));
+    return { height, width: height * 2, bitrate: bytes * 4, segments };
+  };
   const prepared: PreparedTitle = {
     ...one,
-    renditions: [
-      {
-        height: 240,
-        width: 320,
-        bitrate: 4_000,
-        segments: high.segments.map((s) => ({ ...s, bytes: 1_000, path: low })),
-      },
-      { ...high, height: 480, width: 640, bitrate: 8_000 },
-    ],
+    renditions: [await rung(240, 500), await rung(360, 1_000), { ...high, height: 480 }],
   };
   const { server, client } = await socketPair();
   const conn = new Connection(server);
@@ -219,13 +216,23 @@ async function afterFastStart(
   try {
     session.start();
     await reaches("segment 0 goes alone, to measure", () => sent === 1);
-    session.ack(0, 0); // fast: 2,000 bytes within minSampleMs, 320 kbit/s
-    await reaches("segments 1 and 2 go", () => sent === 3);
-    session.ack(0, 1);
-    session.ack(0, 2);
-    await reaches("segment 3 goes within the lead", () => sent === 4);
+    // Confirmed at 0 ms, fast: 2,000 bytes within minSampleMs, 320 kbit/s. (A receipt before the
+    // session has recorded the segment as sent is ignored: confirm until the next ones go.)
+    await reaches("segments 1 and 2 go", () => (session.ack(0, 0), sent === 3));
+    await reaches("segment 3 goes within the lead", () => {
+      session.ack(0, 1);
+      session.ack(0, 2);
+      return sent === 4;
+    });
     await reaches("segment 4 waits for the lead", () => session.phase === "leading");
-    await then({ session, clock, reaches, sent: () => sent });
+    // The rest goes as the clock moves and the viewer confirms what it gets.
+    const playsOut = () =>
+      until(async () => {
+        await clock.advance(250);
+        for (const index of [4, 5]) session.ack(0, index);
+        return session.phase === "ended";
+      }, { ms: WAIT_MS, what: "the title ends" });
+    await then({ session, clock, reaches, sent: () => sent, playsOut });
     session.stop(10);
     await conn.flush();
   } finally {
@@ -234,12 +241,13 @@ async function afterFastStart(
   }
   const messages = await readUntilEof(client);
   client.close();
-  const segments = messages.flatMap((m) => m.type === "segment" ? [`${m.index} ${m.height}p`] : []);
-  return { segments, switches };
+  const segments = messages.flatMap((m) => m.type === "segment" ? [`${m.index} ${m.height}p`] : [])
+    .slice(0, 5);
+  return { segments, switches: switches.filter((s) => s.endsWith(" from 4")) };
 }
 
 Deno.test("StreamSession in auto steps down at the turn of a segment not in by then, and sends it once that one is", async () => {
-  const got = await afterFastStart(async ({ session, clock, reaches, sent }) => {
+  const got = await afterFastStart(async ({ session, clock, reaches, sent, playsOut }) => {
     await clock.advance(1_999);
     equal(sent(), 4);
     // Segment 3 is not in by segment 4's turn (2 s): the link carried less than 8,000 bits/s.
@@ -247,13 +255,30 @@ Deno.test("StreamSession in auto steps down at the turn of a segment not in by t
     await reaches("segment 4 waits for segment 3", () => session.phase === "draining");
     await clock.advance(500);
     equal(sent(), 4);
-    // Segment 3 arrives at 2.5 s: 6,400 bits/s, below 480p's bit rate: segment 4 goes in 240p.
+    // Segment 3 arrives at 2.5 s: 6,400 bits/s, which carries 360p.
     session.ack(0, 3);
-    await reaches("segment 4 goes once segment 3 arrived", () => sent() === 5);
+    await playsOut();
   });
   deepEqual(got, {
-    segments: ["0 480p", "1 480p", "2 480p", "3 480p", "4 240p"],
-    switches: ["2000 ms: 480 → 240 from 4"],
+    segments: ["0 480p", "1 480p", "2 480p", "3 480p", "4 360p"],
+    switches: ["2000 ms: 480 → 360 from 4"],
+  });
+});
+
+Deno.test("StreamSession in auto chooses from the bound once while it waits, not lower and lower", async () => {
+  const got = await afterFastStart(async ({ session, clock, reaches, sent, playsOut }) => {
+    await clock.advance(2_000);
+    await reaches("segment 4 waits for segment 3", () => session.phase === "draining");
+    // By 4 s the bound is 4,000 bits/s and the modelled buffer 2 s: no news, no new choice.
+    await clock.advance(2_000);
+    equal(sent(), 4);
+    // Segment 3 arrives at 4 s: 4,000 bits/s, which still carries 360p.
+    session.ack(0, 3);
+    await playsOut();
+  });
+  deepEqual(got, {
+    segments: ["0 480p", "1 480p", "2 480p", "3 480p", "4 360p"],
+    switches: ["2000 ms: 480 → 360 from 4"],
   });
 });
 
