@@ -131,6 +131,11 @@ interface ReadyPlayer {
   kind: PlayerKind;
   play(): Promise<void>;
   frames(): Promise<ShownFrame[]>;
+  /**
+   * The renditions auto chose, from the server's log: from when (wall clock, ms since the epoch)
+   * each height was chosen; none for hls.js, which decides in the page.
+   */
+  choices?(): ShownFrame[];
   /** What the player says of itself at the end (a stall's cause, when there is one). */
   state(): Promise<string>;
   close(): Promise<void>;
@@ -202,6 +207,7 @@ async function readyTerminal(link: ShapedLink, server: ServerProcess): Promise<R
     kind: "terminal",
     play: () => client.type(`PLAY ${SHAPED_TITLE.title}`),
     frames: () => Promise.resolve(log.frames.map((f) => ({ at: f.at, height: f.height }))),
+    choices: () => autoChoices(server.out.lines),
     state: () => Promise.resolve(`client said last: ${client.out.lines.slice(-3).join(" | ")}`),
     async close() {
       await client.type("QUIT").catch(() => {});
@@ -221,7 +227,11 @@ async function inBrowser(link: ShapedLink, origin: string): Promise<TestBrowser>
   });
 }
 
-async function readyPage(link: ShapedLink, url: string): Promise<ReadyPlayer> {
+async function readyPage(
+  link: ShapedLink,
+  server: ServerProcess & { url: string },
+): Promise<ReadyPlayer> {
+  const url = server.url;
   const browser = await inBrowser(link, new URL(url).origin);
   try {
     const { page, errors } = await openPage(browser, url);
@@ -239,6 +249,7 @@ async function readyPage(link: ShapedLink, url: string): Promise<ReadyPlayer> {
       kind: "page",
       play: () => page.click(button),
       frames: () => pageFrames(page, offset),
+      choices: () => autoChoices(server.out.lines),
       state: async () =>
         `${await pageState(page, errors)}${
           watchdog.length === 0 ? "" : `; watchdog: ${watchdog.slice(0, 5).join(" | ")}`
@@ -280,9 +291,10 @@ async function playOnce(
   player: ReadyPlayer,
   link: ShapedLink,
   schedule: Schedule,
-): Promise<{ frames: ShownFrame[]; state: string }> {
+): Promise<{ frames: ShownFrame[]; choices?: ShownFrame[]; state: string }> {
   const stop = new AbortController();
   const t0 = performance.now();
+  const wall0 = Date.now();
   const running = runSchedule(link, schedule.steps, { signal: stop.signal });
   try {
     await player.play();
@@ -293,7 +305,12 @@ async function playOnce(
   }
   const frames = (await player.frames()).map((f) => ({ at: f.at - t0, height: f.height }))
     .filter((f) => f.at <= schedule.seconds * 1000);
-  return { frames, state: await player.state() };
+  const choices = player.choices?.().map((c) => ({
+    at: Math.max(0, c.at - wall0),
+    height: c.height,
+  }))
+    .filter((c) => c.at <= schedule.seconds * 1000);
+  return { frames, choices, state: await player.state() };
 }
 
 /** The figures of one player's run. */
@@ -312,6 +329,11 @@ export interface PlayerFigures {
   stepUpMs: number[];
   /** The changes (ms from the start) after which the screen never got there while they held. */
   missed: number[];
+  /**
+   * The same times for the renditions auto chose on the server (its log), when known: how long
+   * the decision took, without the buffered media that still plays out before it shows.
+   */
+  chosen?: { stepDownMs: number[]; stepUpMs: number[]; shown: [number, number][] };
   /** What was on screen: the first frame of each run of one height, [s from the start, height]. */
   shown: [number, number][];
   /** What the player said of itself at the end (set by the run, not by `figuresOf`). */
@@ -323,35 +345,20 @@ export interface PlayerFigures {
  * stalled too); a step down or up is timed only while the rate that called for it held.
  *
  * @param frames The frames, ms from the schedule's start.
- * @param options The schedule and the ladder.
+ * @param options The schedule, the ladder, and the renditions auto chose (ms from the start).
  * @returns The figures.
  */
 export function figuresOf(
   frames: readonly ShownFrame[],
-  options: { schedule: Schedule; ladder: readonly LadderRung[] },
+  options: { schedule: Schedule; ladder: readonly LadderRung[]; choices?: readonly ShownFrame[] },
 ): PlayerFigures {
   const end = options.schedule.seconds * 1000;
   const stalls = findStalls(frames);
   const last = frames.at(-1);
   if (last !== undefined && end - last.at > STALL_MS) stalls.push({ from: last.at, to: end });
   const bitrateOf = (h: number) => options.ladder.find((r) => r.height === h)?.bitrate ?? 0;
-  const steps = options.schedule.steps;
-  const stepDownMs: number[] = [];
-  const stepUpMs: number[] = [];
-  const missed: number[] = [];
-  for (let i = 1; i < steps.length; i++) {
-    const { atMs, bitsPerSecond } = steps[i];
-    const held = (steps[i + 1]?.atMs ?? end) - atMs;
-    const down = bitsPerSecond < steps[i - 1].bitsPerSecond;
-    let ms = down
-      ? stepDownAfter(frames, { at: atMs, rate: bitsPerSecond, ladder: options.ladder })
-      : stepUpAfter(frames, atMs);
-    if (!(ms <= held)) {
-      missed.push(atMs);
-      ms = held;
-    }
-    (down ? stepDownMs : stepUpMs).push(ms);
-  }
+  const { stepDownMs, stepUpMs, missed } = changeTimes(frames, options);
+  const chosen = options.choices === undefined ? undefined : changeTimes(options.choices, options);
   const shown: [number, number][] = frames
     .filter((f, i) => i === 0 || f.height !== frames[i - 1].height)
     .map((f) => [Math.round(f.at / 100) / 10, f.height]);
@@ -364,8 +371,65 @@ export function figuresOf(
     stepDownMs,
     stepUpMs,
     missed,
+    ...(chosen === undefined ? {} : {
+      chosen: {
+        stepDownMs: chosen.stepDownMs,
+        stepUpMs: chosen.stepUpMs,
+        shown: options.choices!.map((c) => [Math.round(c.at / 100) / 10, c.height]),
+      },
+    }),
     shown,
   };
+}
+
+/**
+ * Per change of the schedule, how long until a timeline of heights (frames on screen, or the
+ * renditions chosen) got there: a sustainable rendition after a drop, a higher one after a rise,
+ * timed only while the rate held (the whole time it held, and the change `missed`, when it never).
+ */
+function changeTimes(
+  timeline: readonly ShownFrame[],
+  options: { schedule: Schedule; ladder: readonly LadderRung[] },
+): { stepDownMs: number[]; stepUpMs: number[]; missed: number[] } {
+  const end = options.schedule.seconds * 1000;
+  const steps = options.schedule.steps;
+  const stepDownMs: number[] = [];
+  const stepUpMs: number[] = [];
+  const missed: number[] = [];
+  for (let i = 1; i < steps.length; i++) {
+    const { atMs, bitsPerSecond } = steps[i];
+    const held = (steps[i + 1]?.atMs ?? end) - atMs;
+    const down = bitsPerSecond < steps[i - 1].bitsPerSecond;
+    let ms = down
+      ? stepDownAfter(timeline, { at: atMs, rate: bitsPerSecond, ladder: options.ladder })
+      : stepUpAfter(timeline, atMs);
+    if (!(ms <= held)) {
+      missed.push(atMs);
+      ms = held;
+    }
+    (down ? stepDownMs : stepUpMs).push(ms);
+  }
+  return { stepDownMs, stepUpMs, missed };
+}
+
+/**
+ * The renditions auto chose, from a server's log lines (`auto #3 720p → 480p from segment 21
+ * (…)`, each after its time): the height before the first change from the first change's time,
+ * then each new height from its line's time.
+ *
+ * @param lines The server's stdout lines (text format).
+ * @returns From when (ms since the epoch) each height was chosen.
+ */
+export function autoChoices(lines: readonly string[]): ShownFrame[] {
+  const choices: ShownFrame[] = [];
+  for (const line of lines) {
+    const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d+) auto #\d+ (\d+)p → (\d+)p /.exec(line);
+    if (m === null) continue;
+    const at = Date.parse(`${m[1]}T${m[2]}Z`);
+    if (choices.length === 0) choices.push({ at, height: Number(m[3]) });
+    choices.push({ at, height: Number(m[4]) });
+  }
+  return choices;
 }
 
 /** The rows of one schedule: each player's figures, peerstream's judged against hls.js's. */
@@ -416,6 +480,23 @@ function scheduleMetrics(schedule: Schedule, figures: Map<PlayerKind, PlayerFigu
         name: row("rise → higher rendition on screen"),
         unit: "ms",
         values: f.stepUpMs,
+      });
+    }
+    if (f.chosen !== undefined && f.chosen.stepDownMs.length > 0) {
+      metrics.push({
+        name: row("drop → sustainable rendition chosen (server)"),
+        unit: "ms",
+        values: f.chosen.stepDownMs,
+        // A drop is measurable once a segment crosses the link after it: the next goes within 2 s.
+        target: "≤ 4000 (2 s after the drop is measurable)",
+        goal: { stat: "max", atMost: 4000 },
+      });
+    }
+    if (f.chosen !== undefined && f.chosen.stepUpMs.length > 0) {
+      metrics.push({
+        name: row("rise → higher rendition chosen (server)"),
+        unit: "ms",
+        values: f.chosen.stepUpMs,
       });
     }
   }
@@ -474,7 +555,7 @@ function readyPlayer(
   servers: Servers,
 ): Promise<ReadyPlayer> {
   if (kind === "terminal") return readyTerminal(links[0], servers.terminal);
-  if (kind === "page") return readyPage(links[1], servers.web.url);
+  if (kind === "page") return readyPage(links[1], servers.web);
   return readyHls(links[2], servers.nginx);
 }
 
@@ -502,8 +583,11 @@ async function runScheduleEach(
       const player = await readyPlayer(kind, links, servers);
       try {
         ctx.log(`shaped: ${schedule.name}, ${schedule.seconds} s, ${kind}`);
-        const { frames, state } = await playOnce(player, links[i], schedule);
-        figures.set(kind, { ...figuresOf(frames, { schedule, ladder }), stateAtEnd: state });
+        const { frames, choices, state } = await playOnce(player, links[i], schedule);
+        figures.set(kind, {
+          ...figuresOf(frames, { schedule, ladder, choices }),
+          stateAtEnd: state,
+        });
       } finally {
         await player.close().catch(() => {});
       }
@@ -548,6 +632,13 @@ export async function shapedScenario(ctx: BenchContext): Promise<ScenarioResult>
           `${schedule.name}: ${kind} never showed the rendition the change at ${
             at / 1000
           } s called for while that rate held (its row counts the whole time it held)`,
+        );
+      }
+      if (f.chosen !== undefined) {
+        result.notes.push(
+          `${schedule.name}: ${kind} chosen by the server [s, height]: ${
+            f.chosen.shown.map(([t, h]) => `${t} ${h}p`).join(", ")
+          }`,
         );
       }
       result.notes.push(

@@ -6,7 +6,7 @@
 
 import { deepEqual, equal } from "node:assert/strict";
 import type { ShownFrame } from "../tests/_playback_stats.ts";
-import { figuresOf, type Schedule } from "./shaped.ts";
+import { autoChoices, figuresOf, type Schedule } from "./shaped.ts";
 
 const M = 1_000_000;
 const SCHEDULE: Schedule = {
@@ -74,4 +74,36 @@ Deno.test("figuresOf() times each change while its rate holds and counts a froze
     );
     equal(f.startupMs, 1_000, c.name);
   }
+});
+
+Deno.test("autoChoices() reads auto's changes and their times from a server's log", () => {
+  const lines = [
+    '2026-12-07 14:00:00.000 play #3 "viewer" benchshaped auto',
+    "2026-12-07 14:00:02.250 auto #3 240p → 720p from segment 1 (estimate 9,000 kbit/s, buffer 2.0 s)",
+    "2026-12-07 14:00:31.500 auto #3 720p → 480p from segment 16 (estimate 4,870 kbit/s, last 4,912, on its way ≤ 2,351, buffer 4.0 s)",
+    "2026-12-07 14:00:31.600 auto #3 nonsense",
+  ];
+  const t = Date.parse("2026-12-07T14:00:00.000Z");
+  deepEqual(autoChoices(lines), [
+    { at: t + 2_250, height: 240 },
+    { at: t + 2_250, height: 720 },
+    { at: t + 31_500, height: 480 },
+  ]);
+  deepEqual(autoChoices(["Listening on 127.0.0.1:4000"]), []);
+});
+
+Deno.test("figuresOf() times the renditions chosen on the server like those on screen", () => {
+  const frames = [...run(1_000, 18_000, 720), ...run(18_000, 30_000, 240)];
+  const choices = [
+    { at: 500, height: 240 },
+    { at: 900, height: 720 },
+    { at: 12_500, height: 240 },
+    { at: 23_000, height: 480 },
+  ];
+  const f = figuresOf(frames, { schedule: SCHEDULE, ladder: LADDER, choices });
+  deepEqual(f.stepDownMs, [8_000]);
+  deepEqual(f.chosen?.stepDownMs, [2_500]);
+  deepEqual(f.chosen?.stepUpMs, [3_000]);
+  deepEqual(f.chosen?.shown, [[0.5, 240], [0.9, 720], [12.5, 240], [23, 480]]);
+  equal(figuresOf(frames, { schedule: SCHEDULE, ladder: LADDER }).chosen, undefined);
 });

@@ -142,6 +142,24 @@ export class EwmaEstimator {
   }
 }
 
+/**
+ * The highest rate a link can have if a segment is still on its way: its bytes in the time it has
+ * taken so far (at least `minSampleMs`).
+ *
+ * @param inFlight The segment on its way, if any.
+ * @param config The tunables.
+ * @returns Bits per second, or Infinity when nothing (valid) is on its way.
+ */
+export function inFlightCap(
+  inFlight: InFlight | undefined,
+  config: Readonly<AbrConfig> = ABR_DEFAULTS,
+): number {
+  if (inFlight === undefined) return Infinity;
+  const { bytes, ms } = inFlight;
+  if (!Number.isFinite(bytes) || !Number.isFinite(ms) || bytes <= 0) return Infinity;
+  return (bytes * 8) / (Math.max(ms, config.minSampleMs) / 1000);
+}
+
 /** A rendition as the policy sees it. */
 export interface AbrRendition {
   /** Height in pixels. */
@@ -162,12 +180,32 @@ export interface AbrInput {
    * once instead of waiting for the averages (as hls.js abandons a fragment that arrives too slowly).
    */
   lastThroughput?: number;
+  /**
+   * The oldest segment sent and not yet confirmed: its bytes, and how long its transfer has lasted
+   * so far, ms (from when it went, or the previous receipt if later). It has not arrived, so the
+   * link carried less than `bytes` in `ms`: the estimate is capped by `bytes × 8 / ms`. This is
+   * what tells a drop before the slow segment's receipt: at 0.6× its bit rate a 2 s segment
+   * arrives after 3.3 s, while the next boundary comes 2 s after it went (issue 22).
+   */
+  inFlight?: InFlight;
+}
+
+/** A segment on its way: see {@linkcode AbrInput.inFlight}. */
+export interface InFlight {
+  /** Its bytes. */
+  bytes: number;
+  /** How long its transfer has lasted so far, ms. */
+  ms: number;
 }
 
 /**
  * Choose the rendition for the next segment.
  *
  * - A last segment slower than the current rendition's bit rate caps the estimate (emergency).
+ * - A segment still on its way caps it at the rate it cannot have exceeded (`inFlight`).
+ * - No step up above what the last segment came at (within the same factors): after a step down
+ *   made while a segment was on its way, its receipt may show the link slower still, while the
+ *   averages remember the fast link before. Staying and stepping down follow the estimate.
  * - Buffer below `lowBufferSeconds`: the highest rendition whose bitrate is at most
  *   `estimate × lowBufferFactor` (possibly several steps down; index 0 at worst). It may be above
  *   the current one: a link that carries twice a rendition's bit rate fetches a segment in half its
@@ -202,10 +240,12 @@ export function chooseRendition(
   }
   const cur = Math.min(Math.max(Number.isInteger(current) ? current : 0, 0), renditions.length - 1);
   let estimate = Number.isFinite(input.estimate) && input.estimate > 0 ? input.estimate : 0;
+  estimate = Math.min(estimate, inFlightCap(input.inFlight, config));
   const last = input.lastThroughput;
-  if (last !== undefined && Number.isFinite(last) && last >= 0 && last < renditions[cur].bitrate) {
-    estimate = Math.min(estimate, last);
-  }
+  const lastValid = last !== undefined && Number.isFinite(last) && last >= 0;
+  // Never higher than the last segment came: the averages may still remember a faster link.
+  const upEstimate = lastValid ? Math.min(estimate, last) : estimate;
+  if (lastValid && last < renditions[cur].bitrate) estimate = upEstimate;
   const highestWithin = (budget: number, limit: number): number => {
     for (let i = limit; i >= 0; i--) {
       if (renditions[i].bitrate <= budget) return i;
@@ -213,9 +253,11 @@ export function chooseRendition(
     return 0;
   };
   if (input.bufferSeconds < config.lowBufferSeconds) {
-    return highestWithin(estimate * config.lowBufferFactor, renditions.length - 1);
+    const within = highestWithin(estimate * config.lowBufferFactor, renditions.length - 1);
+    if (within <= cur) return within;
+    return Math.max(cur, highestWithin(upEstimate * config.lowBufferFactor, renditions.length - 1));
   }
-  const up = highestWithin(estimate * config.upFactor, renditions.length - 1);
+  const up = highestWithin(upEstimate * config.upFactor, renditions.length - 1);
   if (up > cur) return up;
   if (renditions[cur].bitrate <= estimate * config.stayFactor) return cur;
   return highestWithin(estimate * config.stayFactor, cur);

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { ABR_DEFAULTS, type AbrConfig, chooseRendition, EwmaEstimator } from "./abr.ts";
+import {
+  ABR_DEFAULTS,
+  type AbrConfig,
+  chooseRendition,
+  EwmaEstimator,
+  inFlightCap,
+} from "./abr.ts";
 
 const LADDER = [
   { height: 240, bitrate: 400_000 },
@@ -259,9 +265,22 @@ Deno.test("chooseRendition() steps down at once when the last segment was slower
   // The averages still say 50 Mbit/s, but the last segment came at 0.9 Mbit/s.
   assert.equal(chooseRendition(ladder, 2, { ...steady, lastThroughput: 900_000 }), 0);
   assert.equal(chooseRendition(ladder, 2, { ...steady, lastThroughput: 1_500_000 }), 1);
-  // At or above the current bit rate the last sample changes nothing.
+  // At or above the current bit rate the last sample keeps it ...
   assert.equal(chooseRendition(ladder, 2, { ...steady, lastThroughput: 2_500_000 }), 2);
-  assert.equal(chooseRendition(ladder, 1, { ...steady, lastThroughput: 1_200_000 }), 2);
+  assert.equal(chooseRendition(ladder, 1, { ...steady, lastThroughput: 1_200_000 }), 1);
+  // ... and steps up only within upFactor of it (0.7 × 3.6 M ≥ 2.5 M).
+  assert.equal(chooseRendition(ladder, 1, { ...steady, lastThroughput: 3_570_000 }), 1);
+  assert.equal(chooseRendition(ladder, 1, { ...steady, lastThroughput: 3_580_000 }), 2);
+  // With a low buffer too: 0.5 × 2 M fits 480p only, whatever the averages say ...
+  assert.equal(
+    chooseRendition(ladder, 0, { ...steady, bufferSeconds: 1, lastThroughput: 2_000_000 }),
+    1,
+  );
+  // ... but a rendition the averages keep is kept (0.5 × 1.5 M would not fit 480p).
+  assert.equal(
+    chooseRendition(ladder, 1, { ...steady, bufferSeconds: 1, lastThroughput: 1_500_000 }),
+    1,
+  );
   // It never pushes the choice up.
   assert.equal(
     chooseRendition(ladder, 0, { estimate: 300_000, bufferSeconds: 8, lastThroughput: 200_000 }),
@@ -294,4 +313,208 @@ Deno.test("`chooseRendition()` reaches the top from the second segment after one
   assert.equal(chooseRendition(ladder, first, { estimate: slow.estimate(), bufferSeconds: 2 }), 1);
   // ... and steps up once 4 s are buffered (0.7 × 4 M ≥ 2.41 M).
   assert.equal(chooseRendition(ladder, 1, { estimate: slow.estimate(), bufferSeconds: 4 }), 2);
+});
+
+Deno.test("`inFlightCap()` is the rate a segment still on its way cannot have exceeded", () => {
+  close(inFlightCap({ bytes: 250_000, ms: 2000 }), 1_000_000);
+  // Clamped up to minSampleMs, like a sample.
+  close(inFlightCap({ bytes: 1000, ms: 0 }), 160_000);
+  assert.equal(inFlightCap(undefined), Infinity);
+  assert.equal(inFlightCap({ bytes: 0, ms: 2000 }), Infinity);
+  assert.equal(inFlightCap({ bytes: NaN, ms: 2000 }), Infinity);
+  assert.equal(inFlightCap({ bytes: 1000, ms: Infinity }), Infinity);
+});
+
+Deno.test("`chooseRendition()` steps down while a segment is overdue, before its receipt", () => {
+  // 720p's 2 s segment (625 kB) went 2 s ago and has not arrived: the link is below 2.5 Mbit/s.
+  const overdue = { bytes: 625_000, ms: 2000 };
+  const steady = { estimate: 5_000_000, bufferSeconds: 6, lastThroughput: 5_000_000 };
+  assert.equal(chooseRendition(LADDER, 2, { ...steady, inFlight: overdue }), 1);
+  // After 1.7 s it may still be a link at 2.94 Mbit/s, which 720p fits within stayFactor.
+  assert.equal(
+    chooseRendition(LADDER, 2, { ...steady, inFlight: { bytes: 625_000, ms: 1700 } }),
+    2,
+  );
+  assert.equal(
+    chooseRendition(LADDER, 2, { ...steady, inFlight: { bytes: 625_000, ms: 1800 } }),
+    1,
+  );
+  // Far overdue: down to what the bound allows.
+  assert.equal(
+    chooseRendition(LADDER, 2, { ...steady, inFlight: { bytes: 625_000, ms: 9000 } }),
+    0,
+  );
+  // A segment just sent says nothing.
+  assert.equal(chooseRendition(LADDER, 2, { ...steady, inFlight: { bytes: 625_000, ms: 10 } }), 2);
+  // It never pushes the choice up.
+  assert.equal(
+    chooseRendition(LADDER, 0, { estimate: 300_000, bufferSeconds: 6, inFlight: overdue }),
+    0,
+  );
+});
+
+/** The bench's ladder (scenario 16's title, bits/s): 240p, 480p, 720p. */
+const SHAPED_LADDER = [
+  { height: 240, bitrate: 330_000 },
+  { height: 480, bitrate: 807_000 },
+  { height: 720, bitrate: 2_353_000 },
+];
+
+/** A rate from a moment on: seconds, bits/s. */
+type RateStep = [at: number, bitsPerSecond: number];
+
+/** When a transfer of `bits` that begins at `from` (s) ends on a link that follows `steps`. */
+function transferEnd(steps: readonly RateStep[], from: number, bits: number): number {
+  let t = from;
+  let left = bits;
+  for (let i = 0; i < steps.length; i++) {
+    const until = steps[i + 1]?.[0] ?? Infinity;
+    if (until <= t) continue;
+    const rate = steps[i][1];
+    if (left <= (until - t) * rate) return t + left / rate;
+    left -= (until - t) * rate;
+    t = until;
+  }
+  return Infinity;
+}
+
+/** One segment of a simulated stream: when it went, began to move and arrived; its rendition. */
+interface SimSegment {
+  sentAt: number;
+  began: number;
+  end: number;
+  index: number;
+  bytes: number;
+}
+
+/** What a simulated stream did. */
+interface SimRun {
+  /** Each segment: when it went (s) and its rendition. */
+  sent: { sentAt: number; index: number }[];
+  /** Each change of rendition chosen: from when (s), and to which. */
+  choices: { at: number; index: number }[];
+  /** Seconds the player waited for a segment (playback starts 6 s after the first send). */
+  stalledSeconds: number;
+}
+
+/**
+ * The server's loop on a simulated link, as `stream_session.ts` runs it: 2 s segments, each sent
+ * once playback is within the 6 s lead of it and at most 2 in flight, the link carrying them one
+ * after the other; receipts feed the estimator as they come. When the oldest segment on its way
+ * is not in by the next one's turn (`hold`, as the server does), the next is chosen at once from
+ * the bound (`inFlight`) and then waits for that receipt to be chosen again; without `hold`, it
+ * is chosen and sent at its turn.
+ */
+function simulate(
+  steps: readonly RateStep[],
+  options: { segments: number; inFlight?: boolean; hold?: boolean },
+): SimRun {
+  const D = 2;
+  const LEAD = 6;
+  const estimator = new EwmaEstimator();
+  const sent: SimSegment[] = [];
+  const choices: { at: number; index: number }[] = [];
+  let fed = 0;
+  let current = SHAPED_LADDER.length - 1;
+  let last: number | undefined;
+  let stalled = 0;
+  const feed = (until: number) => {
+    while (fed < sent.length && sent[fed].end <= until) {
+      const s = sent[fed++];
+      estimator.sample((s.end - s.began) * 1000, s.bytes, { mediaSeconds: D });
+      last = (s.bytes * 8) / Math.max(s.end - s.began, 0.05);
+    }
+  };
+  const choose = (at: number) => {
+    const pending = sent[fed];
+    const next = chooseRendition(SHAPED_LADDER, current, {
+      estimate: estimator.estimate(),
+      bufferSeconds: fed * D - (at - LEAD - stalled),
+      lastThroughput: last,
+      ...(options.inFlight !== false && pending !== undefined
+        ? { inFlight: { bytes: pending.bytes, ms: (at - pending.began) * 1000 } }
+        : {}),
+    });
+    if (next !== current) choices.push({ at, index: next });
+    current = next;
+  };
+  for (let k = 0; k < options.segments; k++) {
+    let sentAt = Math.max(k * D + stalled, sent[k - 2]?.end ?? 0, sent[k - 1]?.sentAt ?? 0);
+    feed(sentAt);
+    const pending = sent[fed];
+    if (options.hold !== false && pending !== undefined && sentAt - pending.began >= D) {
+      choose(Math.max(pending.began + D, sent[k - 1].sentAt));
+      sentAt = pending.end;
+      feed(sentAt);
+    }
+    choose(sentAt);
+    const bytes = (SHAPED_LADDER[current].bitrate * D) / 8;
+    const began = Math.max(sentAt, sent[k - 1]?.end ?? 0);
+    const end = transferEnd(steps, began, bytes * 8);
+    // Segment k plays from 6 s after the first send, plus the stalls so far.
+    stalled += Math.max(0, end - (k * D + LEAD + stalled));
+    sent.push({ sentAt, began, end, index: current, bytes });
+  }
+  return {
+    sent: sent.map((s) => ({ sentAt: s.sentAt, index: s.index })),
+    choices,
+    stalledSeconds: stalled,
+  };
+}
+
+/** Seconds from `at` to the first choice of a rendition that `fits`; NaN if none. */
+function chosenAfter(run: SimRun, at: number, fits: (index: number) => boolean): number {
+  const found = run.choices.find((c) => c.at >= at && fits(c.index));
+  return found === undefined ? NaN : found.at - at;
+}
+
+Deno.test("the policy settles without oscillating on a steady link, on a rendition the link sustains", () => {
+  for (const rate of [400_000, 600_000, 1_000_000, 1_500_000, 2_000_000, 3_000_000, 5_000_000]) {
+    const run = simulate([[0, rate]], { segments: 60 });
+    const settled = run.sent.slice(10);
+    const heights = new Set(settled.map((s) => SHAPED_LADDER[s.index].height));
+    assert.equal(heights.size, 1, `${rate} bits/s: ${[...heights]}`);
+    assert.ok(SHAPED_LADDER[settled[0].index].bitrate <= rate, `${rate} bits/s: ${[...heights]}`);
+    assert.equal(run.stalledSeconds, 0, `${rate} bits/s`);
+  }
+});
+
+Deno.test("the policy chooses a lower rendition 2 s after a drop to 0.6× shows, at the next turn", () => {
+  // 720p on 5 Mbit/s, then 0.6× 720p's rate at several phases of a segment's 2 s slot (the one
+  // that went at 40 s arrives at 40.94 s at 5 Mbit/s): the first segment that crosses the link
+  // after the drop shows it, and is not in by the next turn, 2 s after it went.
+  const rate = 0.6 * SHAPED_LADDER[2].bitrate;
+  const fits = (i: number) => SHAPED_LADDER[i].bitrate <= rate;
+  for (const [drop, shows] of [[40, 40], [40.5, 40], [41, 42], [41.9, 42]]) {
+    const run = simulate([[0, 5_000_000], [drop, rate]], { segments: 40 });
+    assert.equal(run.sent.find((s) => s.sentAt >= 30 && s.sentAt < drop)?.index, 2);
+    assert.equal(chosenAfter(run, drop, fits), shows + 2 - drop, `drop at ${drop}`);
+    // Without the bound of the segment on its way (or the hold), the receipt tells it later.
+    const before = simulate([[0, 5_000_000], [drop, rate]], {
+      segments: 40,
+      inFlight: false,
+      hold: false,
+    });
+    assert.ok(chosenAfter(before, drop, fits) > shows + 2 - drop, `drop at ${drop}, before`);
+  }
+});
+
+Deno.test("the policy stalls less after a deep drop by choosing the segment after the slow one from its receipt", () => {
+  // 720p on 5 Mbit/s, then 0.6 Mbit/s (a quarter of 720p): the segment on its way needs 7.8 s.
+  const steps: RateStep[] = [[0, 5_000_000], [41, 600_000]];
+  const now = simulate(steps, { segments: 40 });
+  const boundOnly = simulate(steps, { segments: 40, hold: false });
+  const before = simulate(steps, { segments: 40, inFlight: false, hold: false });
+  // The segment after the slow one is 240p (the bound alone says 480p, the old policy 720p).
+  const after = (run: SimRun) => run.sent.find((s) => s.sentAt > 42)!.index;
+  assert.deepEqual([after(now), after(boundOnly), after(before)], [0, 1, 2]);
+  assert.ok(now.stalledSeconds < boundOnly.stalledSeconds, `${now.stalledSeconds}`);
+  assert.ok(boundOnly.stalledSeconds < before.stalledSeconds, `${boundOnly.stalledSeconds}`);
+});
+
+Deno.test("the policy steps up within 3 segments after the link rises to 5× the rendition", () => {
+  const run = simulate([[0, 600_000], [60, 3_000_000]], { segments: 60 });
+  assert.equal(run.sent.find((s) => s.sentAt >= 50 && s.sentAt < 60)?.index, 0);
+  const seconds = chosenAfter(run, 60, (i) => i > 0);
+  assert.ok(seconds <= 6, `up after ${seconds} s`);
 });

@@ -13,7 +13,7 @@ import type { VideoLibrary } from "../../video/video_library.ts";
 import { within } from "../_async.ts";
 import type { ServerClient } from "../member.ts";
 import type { DispatchContext } from "../dispatch_context.ts";
-import { StreamSession } from "./stream_session.ts";
+import { StreamSession, switchText } from "./stream_session.ts";
 
 /**
  * Starts a stream for a `play` request; a running stream is replaced.
@@ -52,6 +52,11 @@ export function startPlay(client: ServerClient, message: PlayMessage, ctx: Dispa
     stallStopMs: ctx.limits.stallStopMs,
     pauseTimeoutMs: ctx.limits.pauseTimeoutMs,
     onSegment: (lag) => ctx.stats.segment(lag),
+    onSwitch: (change) =>
+      ctx.log.limited(client.id, `auto #${client.id} ${switchText(change)}`, {
+        event: "auto",
+        fields: { from: change.from, to: change.to, segment: change.index },
+      }),
     onEnd: (reason, detail) => {
       if (client.stream === session) client.stream = undefined;
       ctx.log.limited(

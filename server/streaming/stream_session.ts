@@ -12,7 +12,7 @@
 
 import type { ErrorCode } from "../../protocol/errors.ts";
 import type { Quality, StreamEndReason } from "../../protocol/messages.ts";
-import { ABR_DEFAULTS, chooseRendition, EwmaEstimator } from "../../video/abr.ts";
+import { ABR_DEFAULTS, chooseRendition, EwmaEstimator, inFlightCap } from "../../video/abr.ts";
 import type { PreparedTitle } from "../../video/prepared_title.ts";
 import type { SegmentStore } from "../../video/segment_store.ts";
 import { ContinuityFixer } from "../../video/ts_packet.ts";
@@ -81,6 +81,26 @@ export interface StreamSessionOptions {
    * went out) it left. The metrics count it; keep it cheap.
    */
   onSegment?: (lagSeconds: number) => void;
+  /** Called when auto changes the rendition, with what it decided from (for the log). */
+  onSwitch?: (change: AutoSwitch) => void;
+}
+
+/** A change of rendition made by auto, and what it was decided from. */
+export interface AutoSwitch {
+  /** The segment it applies from. */
+  index: number;
+  /** The height before. */
+  from: number;
+  /** The height from this segment on. */
+  to: number;
+  /** The averaged bandwidth estimate, bits/s. */
+  estimate: number;
+  /** The viewer's modelled buffer, seconds. */
+  bufferSeconds: number;
+  /** The last segment's throughput, bits/s. */
+  lastThroughput?: number;
+  /** The highest rate the segment still on its way allows, bits/s (Infinity: none). */
+  inFlightCap: number;
 }
 
 interface EndOptions {
@@ -88,6 +108,24 @@ interface EndOptions {
   code?: ErrorCode;
   message?: string;
   detail?: string;
+}
+
+/**
+ * A change of rendition by auto, for the log, e.g. `720p → 480p from segment 21 (estimate 4,870
+ * kbit/s, last 4,912, on its way ≤ 2,351, buffer 4.0 s)`.
+ *
+ * @param change The change.
+ * @returns The text.
+ */
+export function switchText(change: AutoSwitch): string {
+  const kbps = (bps: number) => Math.round(bps / 1000).toLocaleString("en-US");
+  const last = change.lastThroughput === undefined ? "" : `, last ${kbps(change.lastThroughput)}`;
+  const cap = Number.isFinite(change.inFlightCap)
+    ? `, on its way ≤ ${kbps(change.inFlightCap)}`
+    : "";
+  return `${change.from}p → ${change.to}p from segment ${change.index} (estimate ${
+    kbps(change.estimate)
+  } kbit/s${last}${cap}, buffer ${change.bufferSeconds.toFixed(1)} s)`;
 }
 
 /** The time and timers a stream uses; a test passes a fake one that it moves by hand. */
@@ -128,6 +166,8 @@ export class StreamSession {
   #fixer = new ContinuityFixer();
   readonly #gate: LeadGate;
   #lastThroughput: number | undefined;
+  /** The segment last held for an overdue one (chosen from the bound once), or -1. */
+  #heldAt = -1;
   #quality: Quality;
   #current = 0;
   /** Cancels the pause time limit. */
@@ -375,7 +415,18 @@ export class StreamSession {
     while (!signal.aborted) {
       if (this.#pacing.epoch !== epoch) return "moved";
       // Until this connection has a throughput sample, auto sends one segment and measures it.
-      context.measuring = this.#quality === "auto" && !this.#estimator.canEstimate();
+      // A segment not in by the next one's turn means that the link no longer carries its
+      // rendition: the next is chosen lower at once, from the rate that bounds (logged, so the
+      // step-down is seen when it is decided), and waits for that segment's receipt (the link is
+      // busy with it anyway) to be chosen again from what it measured (issue 22). Once: the bound
+      // keeps falling while it waits, and the buffer with it, which would step down further on
+      // no news (the receipt says how fast the link is).
+      const overdue = this.#quality === "auto" && this.#pacing.overdue(this.#clock.now());
+      if (overdue && this.#heldAt !== this.#pacing.next) {
+        this.#heldAt = this.#pacing.next;
+        this.#chooseAuto(this.#pacing.next, this.#clock.now());
+      }
+      context.measuring = this.#quality === "auto" && (!this.#estimator.canEstimate() || overdue);
       const decision = this.#pacing.decide(this.#clock.now(), context);
       switch (decision.do) {
         case "send":
@@ -406,13 +457,7 @@ export class StreamSession {
     const { prepared, store } = this.#options;
     const signal = this.#abort.signal;
     const now = this.#clock.now();
-    if (this.#quality === "auto") {
-      this.#current = chooseRendition(this.#ladder, this.#current, {
-        estimate: this.#estimator.estimate(),
-        bufferSeconds: this.#pacing.bufferSeconds(now),
-        lastThroughput: this.#lastThroughput,
-      });
-    }
+    if (this.#quality === "auto") this.#chooseAuto(index, now);
     const rendition = prepared.renditions[this.#current];
     const segment = rendition.segments[index];
     const raw = await store.read(segment.path);
@@ -444,6 +489,27 @@ export class StreamSession {
       written();
       if (this.#backlogRelease === written) this.#backlogRelease = null;
     }
+  }
+
+  /** Auto: the rendition of segment `index`, from what the receipts and the link tell now. */
+  #chooseAuto(index: number, now: number): void {
+    const from = this.#current;
+    const input = {
+      estimate: this.#estimator.estimate(),
+      bufferSeconds: this.#pacing.bufferSeconds(now),
+      lastThroughput: this.#lastThroughput,
+      inFlight: this.#pacing.oldestInFlight(now),
+    };
+    this.#current = chooseRendition(this.#ladder, from, input);
+    if (this.#current === from || this.#options.onSwitch === undefined) return;
+    const heights = this.#options.prepared.renditions;
+    this.#options.onSwitch({
+      index,
+      from: heights[from].height,
+      to: heights[this.#current].height,
+      ...input,
+      inFlightCap: inFlightCap(input.inFlight),
+    });
   }
 
   #sleep(ms: number): Promise<void> {

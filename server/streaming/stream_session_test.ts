@@ -5,7 +5,7 @@ import type { PreparedTitle } from "../../video/prepared_title.ts";
 import { readUntilEof, socketPair, until } from "../../tests/_util.ts";
 import { Connection } from "../door/connection.ts";
 import { DEFAULT_LIMITS } from "../limits.ts";
-import { type StreamClock, StreamSession } from "./stream_session.ts";
+import { type StreamClock, StreamSession, switchText } from "./stream_session.ts";
 
 /** A clock that moves only when told, running what falls due in order. */
 class FakeClock implements StreamClock {
@@ -178,5 +178,143 @@ Deno.test("StreamSession paces by its injected clock: a segment beyond the lead 
   deepEqual(
     messages.filter((m) => m.type === "segment").map((m) => m.type === "segment" && m.index),
     [0, 1, 2, 3, 4],
+  );
+});
+
+/**
+ * An auto stream of six 2 s segments, 240p at 2,000 bits/s (500-byte segments), 360p at 4,000
+ * (1,000 bytes) and 480p at 8,000 (2,000 bytes), whose segments 0-2 arrived at once (320 kbit/s
+ * measured) and segment 3 went at 0 ms and has not arrived: `then` moves the fake clock on.
+ *
+ * @returns The first five segments the viewer got, as `index height`, and auto's changes for
+ *   segment 4 as `at ms: from → to from 4`.
+ */
+async function afterFastStart(
+  then: (steps: {
+    session: StreamSession;
+    clock: FakeClock;
+    reaches: (what: string, check: () => boolean) => Promise<void>;
+    sent: () => number;
+    playsOut: () => Promise<void>;
+  }) => Promise<void>,
+): Promise<{ segments: string[]; switches: string[] }> {
+  const { prepared: one, dir } = await title([2, 2, 2, 2, 2, 2]);
+  const high = one.renditions[0];
+  const rung = async (height: number, bytes: number) => {
+    const path = `${dir}/${height}.mjpeg`;
+    await Deno.writeFile(path, new Uint8Array(bytes).fill(3));
+    const segments = high.segments.map((s) => ({ ...s, bytes, path }));
+    return { height, width: height * 2, bitrate: bytes * 4, segments };
+  };
+  const prepared: PreparedTitle = {
+    ...one,
+    renditions: [await rung(240, 500), await rung(360, 1_000), { ...high, height: 480 }],
+  };
+  const { server, client } = await socketPair();
+  const conn = new Connection(server);
+  const clock = new FakeClock();
+  let sent = 0;
+  const session = new StreamSession(conn, {
+    streamId: 1,
+    requestId: 9,
+    prepared,
+    store: new SegmentStore(),
+    quality: "auto",
+    maxUnackedBytes: DEFAULT_LIMITS.maxUnackedMediaBytes,
+    clock,
+    onSegment: () => sent++,
+    onSwitch: (c) => switches.push(`${clock.now()} ms: ${c.from} → ${c.to} from ${c.index}`),
+    onEnd: () => {},
+  });
+  const switches: string[] = [];
+  const reaches = async (what: string, check: () => boolean) => {
+    await until(async () => (await clock.advance(0), check()), { ms: WAIT_MS, what });
+  };
+  try {
+    session.start();
+    await reaches("segment 0 goes alone, to measure", () => sent === 1);
+    // Confirmed at 0 ms, fast: 2,000 bytes within minSampleMs, 320 kbit/s. (A receipt before the
+    // session has recorded the segment as sent is ignored: confirm until the next ones go.)
+    await reaches("segments 1 and 2 go", () => (session.ack(0, 0), sent === 3));
+    await reaches("segment 3 goes within the lead", () => {
+      session.ack(0, 1);
+      session.ack(0, 2);
+      return sent === 4;
+    });
+    await reaches("segment 4 waits for the lead", () => session.phase === "leading");
+    // The rest goes as the clock moves and the viewer confirms what it gets.
+    const playsOut = () =>
+      until(async () => {
+        await clock.advance(250);
+        for (const index of [4, 5]) session.ack(0, index);
+        return session.phase === "ended";
+      }, { ms: WAIT_MS, what: "the title ends" });
+    await then({ session, clock, reaches, sent: () => sent, playsOut });
+    session.stop(10);
+    await conn.flush();
+  } finally {
+    conn.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  const messages = await readUntilEof(client);
+  client.close();
+  const segments = messages.flatMap((m) => m.type === "segment" ? [`${m.index} ${m.height}p`] : [])
+    .slice(0, 5);
+  return { segments, switches: switches.filter((s) => s.endsWith(" from 4")) };
+}
+
+Deno.test("StreamSession in auto steps down at the turn of a segment not in by then, and sends it once that one is", async () => {
+  const got = await afterFastStart(async ({ session, clock, reaches, sent, playsOut }) => {
+    await clock.advance(1_999);
+    equal(sent(), 4);
+    // Segment 3 is not in by segment 4's turn (2 s): the link carried less than 8,000 bits/s.
+    await clock.advance(1);
+    await reaches("segment 4 waits for segment 3", () => session.phase === "draining");
+    await clock.advance(500);
+    equal(sent(), 4);
+    // Segment 3 arrives at 2.5 s: 6,400 bits/s, which carries 360p.
+    session.ack(0, 3);
+    await playsOut();
+  });
+  deepEqual(got, {
+    segments: ["0 480p", "1 480p", "2 480p", "3 480p", "4 360p"],
+    switches: ["2000 ms: 480 → 360 from 4"],
+  });
+});
+
+Deno.test("StreamSession in auto chooses from the bound once while it waits, not lower and lower", async () => {
+  const got = await afterFastStart(async ({ session, clock, reaches, sent, playsOut }) => {
+    await clock.advance(2_000);
+    await reaches("segment 4 waits for segment 3", () => session.phase === "draining");
+    // By 4 s the bound is 4,000 bits/s and the modelled buffer 2 s: no news, no new choice.
+    await clock.advance(2_000);
+    equal(sent(), 4);
+    // Segment 3 arrives at 4 s: 4,000 bits/s, which still carries 360p.
+    session.ack(0, 3);
+    await playsOut();
+  });
+  deepEqual(got, {
+    segments: ["0 480p", "1 480p", "2 480p", "3 480p", "4 360p"],
+    switches: ["2000 ms: 480 → 360 from 4"],
+  });
+});
+
+Deno.test("switchText() says the change and what it was decided from, without the caps that did not apply", () => {
+  const change = {
+    index: 21,
+    from: 720,
+    to: 480,
+    estimate: 4_870_400,
+    bufferSeconds: 4.04,
+    lastThroughput: 4_912_000,
+    inFlightCap: 2_351_000,
+  };
+  equal(
+    switchText(change),
+    "720p → 480p from segment 21 (estimate 4,870 kbit/s, last 4,912, on its way ≤ 2,351, buffer 4.0 s)",
+  );
+  equal(
+    switchText({ ...change, from: 240, to: 720, lastThroughput: undefined, inFlightCap: Infinity }),
+    "240p → 720p from segment 21 (estimate 4,870 kbit/s, buffer 4.0 s)",
   );
 });

@@ -302,6 +302,34 @@ export class StreamPacing {
     return this.#ackedMediaEnd - this.#clock.playhead(now);
   }
 
+  /**
+   * The oldest segment sent and not yet confirmed, for the rendition choice: its bytes and how
+   * long its transfer has lasted at `now`, ms (from when it went, or the previous receipt if later:
+   * the link carries segments one after the other).
+   *
+   * @returns The segment on its way, or undefined when every segment sent was confirmed.
+   */
+  oldestInFlight(now: number): { bytes: number; ms: number } | undefined {
+    const oldest = this.#oldestSent();
+    if (oldest === undefined) return undefined;
+    return {
+      bytes: oldest.bytes,
+      ms: Math.max(0, now - Math.max(oldest.startedAt, this.#lastAckAt)),
+    };
+  }
+
+  /**
+   * Whether the oldest segment sent and not yet confirmed has been on its way (timed as in
+   * {@linkcode StreamPacing.oldestInFlight}) as long as the media it carries: the link does not
+   * carry its rendition in real time now. In steady state the next segment's turn comes that long
+   * after the previous one went, so this is "it has not arrived by the next turn".
+   */
+  overdue(now: number): boolean {
+    const oldest = this.#oldestSent();
+    if (oldest === undefined) return false;
+    return now - Math.max(oldest.startedAt, this.#lastAckAt) >= oldest.mediaSeconds * 1000;
+  }
+
   /** The stream was announced: the slow-consumer rules count from now. */
   start(now: number): void {
     this.#watchFrom = now;
@@ -453,6 +481,12 @@ export class StreamPacing {
     this.#phase = phase;
     if (phase === "paused") return { do: "wait", phase, ms, stepDown };
     return { do: "wait", phase, ms: Math.min(this.#maxSleepMs, Math.max(10, ms)), stepDown };
+  }
+
+  /** The oldest segment sent and not yet confirmed (the map keeps the order they went in). */
+  #oldestSent(): _Sent | undefined {
+    for (const sent of this.#sent.values()) return sent;
+    return undefined;
   }
 
   /** When the viewer last confirmed a segment, or the oldest unconfirmed one was sent. */

@@ -310,3 +310,38 @@ Deno.test("PlayClock runs from start() while not paused, and capAt() shifts it b
   clock.resume(5_000);
   equal(clock.playhead(6_000), 1);
 });
+
+Deno.test("StreamPacing.oldestInFlight() times the segment on its way from the later of sending and the previous receipt", () => {
+  const pacing = new StreamPacing(OPTIONS);
+  pacing.start(0);
+  equal(pacing.oldestInFlight(0), undefined, "nothing sent");
+  pacing.sending(0, 300, 0);
+  pacing.sending(1, 400, 100);
+  deepEqual(pacing.oldestInFlight(2_000), { bytes: 300, ms: 2_000 });
+  pacing.ack(0, 0, 2_500);
+  // Segment 1 went at 100 ms but could only move once segment 0 had arrived.
+  deepEqual(pacing.oldestInFlight(4_500), { bytes: 400, ms: 2_000 });
+  pacing.ack(0, 1, 4_600);
+  equal(pacing.oldestInFlight(5_000), undefined, "every segment sent was confirmed");
+  pacing.sending(2, 500, 6_000);
+  deepEqual(pacing.oldestInFlight(6_000), { bytes: 500, ms: 0 });
+  // A jump forgets what was in flight.
+  pacing.seek(0, 6_500);
+  equal(pacing.oldestInFlight(7_000), undefined);
+});
+
+Deno.test("StreamPacing.overdue() is true once the segment on its way has taken as long as its media", () => {
+  const pacing = new StreamPacing(OPTIONS);
+  pacing.start(0);
+  equal(pacing.overdue(10_000), false, "nothing sent");
+  pacing.sending(0, 300, 0);
+  pacing.sending(1, 400, 100);
+  equal(pacing.overdue(1_999), false);
+  equal(pacing.overdue(2_000), true, "not in by its 2 s");
+  pacing.ack(0, 0, 2_500);
+  // Segment 1 moves from segment 0's receipt on.
+  equal(pacing.overdue(4_499), false);
+  equal(pacing.overdue(4_500), true);
+  pacing.ack(0, 1, 4_600);
+  equal(pacing.overdue(9_000), false, "every segment sent was confirmed");
+});
