@@ -32,7 +32,7 @@ const DEFAULT_GATE = new LeadGate();
  */
 const ESTIMATORS = new WeakMap<Connection, EwmaEstimator>();
 
-/** Segments framed once for every viewer of the same stream id (see `framed_segments.ts`). */
+/** Segments framed once for every viewer of the same stream id and epoch (see `framed_segments.ts`). */
 const FRAMED = new FramedSegments({ chunkBytes: STREAM_DEFAULTS.chunkBytes });
 
 /** Options for {@linkcode StreamSession}. */
@@ -421,7 +421,10 @@ export class StreamSession {
     const data = prepared.container === "mpegts" ? this.#fixer.fix(raw) : raw;
     const bytes = data.length;
     this.#pacing.sending(index, bytes, now);
-    this.#conn.send({
+    // The `segment` message and the media go in one write, framed once for every viewer of this
+    // stream id and epoch. A jump or the end drops what is left of it (dropMedia): nothing of it
+    // follows stream-seek or stream-end.
+    const frames = FRAMED.frames(data, {
       type: "segment",
       streamId: this.streamId,
       epoch,
@@ -432,14 +435,10 @@ export class StreamSession {
       duration: segment.duration,
       bytes,
     });
-    // A jump or the end drops what is left of it (dropMedia), so nothing follows stream-seek.
     const written = this.#gate.writing(bytes);
     this.#backlogRelease = written;
     try {
-      await this.#conn.sendMediaFrames(
-        this.streamId,
-        FRAMED.frames(data, { streamId: this.streamId, index }),
-      );
+      await this.#conn.sendMediaFrames(this.streamId, frames);
     } finally {
       written();
       if (this.#backlogRelease === written) this.#backlogRelease = null;

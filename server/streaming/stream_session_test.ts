@@ -1,5 +1,6 @@
 import { deepEqual, equal } from "node:assert/strict";
-import type { StreamEndReason } from "../../protocol/messages.ts";
+import { FrameDecoder } from "../../protocol/frame.ts";
+import { decodeMessage, type StreamEndReason } from "../../protocol/messages.ts";
 import { SegmentStore } from "../../video/segment_store.ts";
 import type { PreparedTitle } from "../../video/prepared_title.ts";
 import { readUntilEof, socketPair, until } from "../../tests/_util.ts";
@@ -161,5 +162,76 @@ Deno.test("StreamSession paces by its injected clock: a segment beyond the lead 
   deepEqual(
     messages.filter((m) => m.type === "segment").map((m) => m.type === "segment" && m.index),
     [0, 1, 2, 3, 4],
+  );
+});
+
+Deno.test("StreamSession hands each segment's `segment` message and its media to the transport in one write", async () => {
+  const { prepared, dir } = await title([2, 2, 2]);
+  const { server, client } = await socketPair();
+  // The real socket, with every write's bytes recorded as they are handed to it.
+  const writes: Uint8Array[] = [];
+  const counted = {
+    read: (buffer: Uint8Array) => server.read(buffer),
+    write: async (bytes: Uint8Array) => {
+      const n = await server.write(bytes);
+      writes.push(bytes.slice(0, n));
+      return n;
+    },
+    close: () => server.close(),
+    remoteAddr: server.remoteAddr,
+  };
+  const conn = new Connection(counted);
+  const clock = new FakeClock();
+  const ends: StreamEndReason[] = [];
+  const session = new StreamSession(conn, {
+    streamId: 1,
+    requestId: 9,
+    prepared,
+    store: new SegmentStore(),
+    quality: 240,
+    maxUnackedBytes: DEFAULT_LIMITS.maxUnackedMediaBytes,
+    clock,
+    onEnd: (reason) => ends.push(reason),
+  });
+  try {
+    session.start();
+    await until(async () => (await clock.advance(0), session.phase === "draining"), {
+      ms: WAIT_MS,
+      what: "segments 0 and 1 fill the pipeline",
+    });
+    for (const index of [0, 1, 2]) session.ack(0, index);
+    await until(async () => (await clock.advance(0), ends.length > 0), {
+      ms: WAIT_MS,
+      what: "the title ends",
+    });
+    await conn.flush();
+  } finally {
+    conn.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  const messages = await readUntilEof(client);
+  client.close();
+  deepEqual(
+    messages.map((m) =>
+      m.type === "segment" || m.type === "media" ? `${m.type} ${m.index}` : m.type
+    ),
+    [
+      "stream-start",
+      "segment 0",
+      "media 0",
+      "segment 1",
+      "media 1",
+      "segment 2",
+      "media 2",
+      "stream-end",
+    ],
+  );
+  // Each segment's message and media leave together: one write (the socket takes 2 KB at once).
+  const decoded = writes.map((bytes) => new FrameDecoder().push(bytes).map(decodeMessage));
+  deepEqual(
+    decoded.filter((ms) => ms.some((m) => m.type === "segment" || m.type === "media")).map((ms) =>
+      ms.map((m) => m.type === "segment" || m.type === "media" ? `${m.type} ${m.index}` : m.type)
+    ),
+    [["segment 0", "media 0"], ["segment 1", "media 1"], ["segment 2", "media 2"]],
   );
 });
