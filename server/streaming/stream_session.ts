@@ -379,6 +379,7 @@ export class StreamSession {
       const decision = this.#pacing.decide(this.#clock.now(), context);
       switch (decision.do) {
         case "send":
+          this.#reserve();
           return "send";
         case "finish":
           this.#end("finished", {});
@@ -401,18 +402,39 @@ export class StreamSession {
     return this.#options.prepared.renditions[this.#current]?.height ?? 0;
   }
 
-  /** Sends one segment of `epoch`, unless a jump or the end interrupts it. */
-  async #sendSegment(epoch: number, index: number) {
-    const { prepared, store } = this.#options;
-    const signal = this.#abort.signal;
-    const now = this.#clock.now();
+  /**
+   * The next segment may go: picks its rendition and counts it in the lead gate's backlog at once,
+   * in the same step as the gate's yes, so that streams deciding in the same tick see each
+   * other's segments and cannot all pass a gate that only had room for one.
+   */
+  #reserve() {
     if (this.#quality === "auto") {
       this.#current = chooseRendition(this.#ladder, this.#current, {
         estimate: this.#estimator.estimate(),
-        bufferSeconds: this.#pacing.bufferSeconds(now),
+        bufferSeconds: this.#pacing.bufferSeconds(this.#clock.now()),
         lastThroughput: this.#lastThroughput,
       });
     }
+    const segment = this.#options.prepared.renditions[this.#current].segments[this.#pacing.next];
+    this.#backlogRelease = this.#gate.writing(segment.bytes);
+  }
+
+  /** Sends one segment of `epoch`, unless a jump or the end interrupts it. */
+  async #sendSegment(epoch: number, index: number) {
+    const written = this.#backlogRelease ?? (() => {});
+    try {
+      await this.#sendReserved(epoch, index);
+    } finally {
+      written();
+      if (this.#backlogRelease === written) this.#backlogRelease = null;
+    }
+  }
+
+  /** Reads, frames and writes the segment {@linkcode StreamSession.#reserve} counted. */
+  async #sendReserved(epoch: number, index: number) {
+    const { prepared, store } = this.#options;
+    const signal = this.#abort.signal;
+    const now = this.#clock.now();
     const rendition = prepared.renditions[this.#current];
     const segment = rendition.segments[index];
     const raw = await store.read(segment.path);
@@ -435,14 +457,7 @@ export class StreamSession {
       duration: segment.duration,
       bytes,
     });
-    const written = this.#gate.writing(bytes);
-    this.#backlogRelease = written;
-    try {
-      await this.#conn.sendMediaFrames(this.streamId, frames);
-    } finally {
-      written();
-      if (this.#backlogRelease === written) this.#backlogRelease = null;
-    }
+    await this.#conn.sendMediaFrames(this.streamId, frames);
   }
 
   #sleep(ms: number): Promise<void> {

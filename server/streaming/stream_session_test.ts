@@ -6,6 +6,7 @@ import type { PreparedTitle } from "../../video/prepared_title.ts";
 import { readUntilEof, socketPair, until } from "../../tests/_util.ts";
 import { Connection } from "../door/connection.ts";
 import { DEFAULT_LIMITS } from "../limits.ts";
+import { LeadGate } from "./lead_gate.ts";
 import { type StreamClock, StreamSession } from "./stream_session.ts";
 
 /** A clock that moves only when told, running what falls due in order. */
@@ -234,4 +235,45 @@ Deno.test("StreamSession hands each segment's `segment` message and its media to
     ),
     [["segment 0", "media 0"], ["segment 1", "media 1"], ["segment 2", "media 2"]],
   );
+});
+
+Deno.test("StreamSession counts a segment in the lead gate's backlog as soon as the gate lets it go, so streams woken together cannot all pass a full gate", async () => {
+  const { prepared, dir } = await title([2, 2, 2]);
+  // Nothing is urgent and the gate lets a segment go only while nothing else is being written.
+  const gate = new LeadGate({ urgentSeconds: -1, maxBacklogBytes: 0 });
+  const clock = new FakeClock();
+  const store = new SegmentStore();
+  const pairs = await Promise.all([0, 1, 2].map(() => socketPair()));
+  const conns = pairs.map(({ server }) => new Connection(server));
+  let sent = 0;
+  const sessions = conns.map((conn) =>
+    new StreamSession(conn, {
+      streamId: 1,
+      requestId: 9,
+      prepared,
+      store,
+      quality: 240,
+      maxUnackedBytes: DEFAULT_LIMITS.maxUnackedMediaBytes,
+      leadGate: gate,
+      clock,
+      onSegment: () => sent++,
+      onEnd: () => {},
+    })
+  );
+  try {
+    // All three decide in the same tick, before any segment is read or written.
+    for (const session of sessions) session.start();
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    equal(sent, 1, "the first one goes; its segment counts at once");
+    equal(gate.waiting, 2, "the others wait for their turn");
+    await until(async () => (await clock.advance(0), sent >= 3), {
+      ms: WAIT_MS,
+      what: "the others go as writes end",
+    });
+  } finally {
+    for (const session of sessions) session.abort();
+    for (const conn of conns) conn.close();
+    for (const { client } of pairs) client.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
