@@ -39,7 +39,13 @@ const CPU_GOAL = { viewers: 1000, ratio: 1.5 } as const;
 /** The viewer counts peerstream ÷ nginx is given at (when both ran them). */
 export const RATIO_COUNTS: readonly number[] = [100, 1000, 2000];
 
-async function preparedTitle(ctx: BenchContext): Promise<PreparedTitle> {
+/**
+ * The bench title's prepared renditions, preparing them with a peerstream server first if needed.
+ *
+ * @param ctx The bench context.
+ * @returns The title as nginx serves it.
+ */
+export async function preparedTitle(ctx: BenchContext): Promise<PreparedTitle> {
   try {
     return await findPrepared(ctx.cache, BENCH_TITLE);
   } catch {
@@ -50,7 +56,15 @@ async function preparedTitle(ctx: BenchContext): Promise<PreparedTitle> {
   }
 }
 
-async function runNginxFleet(
+/**
+ * Runs N HLS viewers once against a fresh nginx serving the bench title's 480p.
+ *
+ * @param ctx The bench context.
+ * @param options The count, the watch length and the warm-up excluded from rates.
+ * @param engine The nginx binary and the prepared title.
+ * @returns The run's figures.
+ */
+export async function runNginxFleet(
   ctx: BenchContext,
   options: { n: number; watchSeconds: number; warmupSeconds: number },
   engine: { binary: string; prepared: PreparedTitle },

@@ -45,14 +45,15 @@ export const CLOSE_IN = { viewers: 5000, rssPerViewerKiB: 64 } as const;
  * Runs N viewers once on a fresh server (another checkout's with `--client-root`).
  *
  * @param ctx The bench context.
- * @param options The count, the watch length and the warm-up excluded from rates.
+ * @param options The count, the watch length, the warm-up excluded from rates, and extra
+ * `deno run` flags for the server (e.g. `--v8-flags=…`).
  * @returns The run's figures.
  */
 export async function runFleet(
   ctx: BenchContext,
-  options: { n: number; watchSeconds: number; warmupSeconds: number },
+  options: { n: number; watchSeconds: number; warmupSeconds: number; denoArgs?: string[] },
 ): Promise<FleetRun> {
-  const { n } = options;
+  const { n, denoArgs } = options;
   return await withServer(ctx, (server) =>
     watchFleet({
       ...options,
@@ -66,7 +67,7 @@ export async function runFleet(
           workers: fleetWorkers(ctx.workers, n),
           batch: 200,
         }),
-    }), { root: ctx.clientRoot });
+    }), { root: ctx.clientRoot, ...(denoArgs === undefined ? {} : { denoArgs }) });
 }
 
 /**

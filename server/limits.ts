@@ -235,7 +235,10 @@ export const STREAM_DEFAULTS = {
   leadSeconds: 6,
   /** A segment needed within this many seconds of playback goes whatever the lead gate's backlog. */
   urgentSeconds: 2,
-  /** Longest sleep of the pacing loop, ms, so that stalls are noticed promptly. */
+  /**
+   * Longest sleep of the pacing loop while paused, held or draining, ms, so that stalls are noticed
+   * promptly (a leading stream sleeps until its next segment is due).
+   */
   maxSleepMs: 500,
   /**
    * Segments sent but not yet confirmed. Bytes written cannot be recalled from the socket, so each

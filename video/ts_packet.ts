@@ -42,6 +42,24 @@ export function packetPid(bytes: Uint8Array, offset = 0): number {
 }
 
 /**
+ * What a segment does to the continuity counters, worked out once per segment object and shared by
+ * every fixer: for each PID (in order of first appearance) the expected counter under which its
+ * first packet needs no change, and the expected counter after the segment.
+ */
+interface _Continuity {
+  pids: number[];
+  entry: number[];
+  exit: number[];
+}
+
+/**
+ * Each segment's {@linkcode _Continuity}, or null when the segment is not continuous in itself
+ * (every fixer scans it). Keyed by the bytes, which are never modified once shared (the segment
+ * store's objects), and let go with them.
+ */
+const CONTINUITY = new WeakMap<Uint8Array, _Continuity | null>();
+
+/**
  * Keeps MPEG-TS continuity counters continuous across segments that are sent one after another,
  * even when they come from different renditions (which were muxed with their own counters).
  *
@@ -49,6 +67,11 @@ export function packetPid(bytes: Uint8Array, offset = 0): number {
  * payload (adaptation_field_control `01` or `11`); packets with only an adaptation field repeat the
  * last counter; null packets (PID 0x1FFF) are left alone. A PID seen for the first time is taken as
  * it is. Use one fixer per outgoing stream.
+ *
+ * A segment already continuous with what went before (the usual case: the next segment of the same
+ * rendition) costs a look at each of its few PIDs, not a scan of its packets: what a segment does
+ * to the counters is worked out once per segment object, for every fixer (every viewer). Segments
+ * must not be modified once fixed.
  *
  * @example
  * ```ts
@@ -68,11 +91,48 @@ export class ContinuityFixer {
   /**
    * Fix the counters of one segment, updating the state for the next one.
    *
-   * @param segment Whole MPEG-TS packets (see {@linkcode isValidTsSegment}).
+   * @param segment Whole MPEG-TS packets (see {@linkcode isValidTsSegment}), not modified later.
    * @returns The same object when its counters already continue correctly, otherwise a fixed copy.
    * @throws {RangeError} When the segment is not whole packets with sync bytes.
    */
   fix(segment: Uint8Array): Uint8Array {
+    let continuity = CONTINUITY.get(segment);
+    if (continuity === undefined) {
+      continuity = ContinuityFixer.#continuityOf(segment);
+      CONTINUITY.set(segment, continuity);
+    }
+    if (continuity === null || !this.#continues(continuity)) return this.#scan(segment);
+    const { pids, exit } = continuity;
+    for (let i = 0; i < pids.length; i++) {
+      const slot = this.#pids.indexOf(pids[i]);
+      if (slot < 0) {
+        this.#pids.push(pids[i]);
+        this.#next.push(exit[i]);
+      } else {
+        this.#next[slot] = exit[i];
+      }
+    }
+    return segment;
+  }
+
+  /** Forget every PID, as at the start of a new stream. */
+  reset(): void {
+    this.#pids = [];
+    this.#next = [];
+  }
+
+  /** Whether a segment continuous in itself continues this state unchanged. */
+  #continues(continuity: _Continuity): boolean {
+    const { pids, entry } = continuity;
+    for (let i = 0; i < pids.length; i++) {
+      const slot = this.#pids.indexOf(pids[i]);
+      if (slot >= 0 && this.#next[slot] !== entry[i]) return false;
+    }
+    return true;
+  }
+
+  /** Fixes a segment packet by packet. */
+  #scan(segment: Uint8Array): Uint8Array {
     if (segment.length % TS_PACKET_SIZE !== 0) {
       throw new RangeError(
         `Cannot fix continuity counters: segment length ${segment.length} is not a multiple of 188`,
@@ -115,9 +175,25 @@ export class ContinuityFixer {
     return out;
   }
 
-  /** Forget every PID, as at the start of a new stream. */
-  reset(): void {
-    this.#pids = [];
-    this.#next = [];
+  /**
+   * What a segment does to the counters: a fresh fixer's scan (which takes each PID's first counter
+   * as it is) leaves it unchanged exactly when it is continuous in itself; each PID's first packet
+   * then needs no change under the expected counter that it carries (a payload packet) or follows
+   * (a packet without payload repeats the previous counter), and the scan's end state is the exit.
+   *
+   * @throws {RangeError} When the segment is not whole packets with sync bytes.
+   */
+  static #continuityOf(segment: Uint8Array): _Continuity | null {
+    const probe = new ContinuityFixer();
+    if (probe.#scan(segment) !== segment) return null;
+    const entry = probe.#pids.map(() => -1);
+    for (let i = 0, found = 0; i < segment.length && found < entry.length; i += TS_PACKET_SIZE) {
+      const slot = probe.#pids.indexOf(packetPid(segment, i));
+      if (slot < 0 || entry[slot] >= 0) continue;
+      const b3 = segment[i + 3];
+      entry[slot] = (b3 & 0x10) !== 0 ? b3 & 0x0f : ((b3 & 0x0f) + 1) & 0x0f;
+      found++;
+    }
+    return { pids: probe.#pids, entry, exit: probe.#next };
   }
 }

@@ -10,6 +10,7 @@ import { runTool } from "./ffmpeg.ts";
 import { ladderArgs } from "./ffmpeg_args.ts";
 import { parseHlsPlaylist } from "./ffmpeg_parse.ts";
 import { makeClip, pipeThrough } from "./_test_media.ts";
+import { prng } from "../tests/_util.ts";
 
 /** One packet: PID, continuity counter, adaptation_field_control (1 payload, 2 AF only, 3 both). */
 function packet(pid: number, cc: number, afc = 1): Uint8Array {
@@ -177,5 +178,67 @@ Deno.test("`ContinuityFixer` makes spliced hls segments of two renditions decode
     assert.equal(good.stderr.trim(), "");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The counters a packet-by-packet repair gives, written plainly: the reference for the fixer. */
+function referenceFixer(): (seg: Uint8Array) => number[] {
+  const next = new Map<number, number>();
+  return (seg) => {
+    const out: number[] = [];
+    for (let i = 0; i < seg.length; i += TS_PACKET_SIZE) {
+      const pid = packetPid(seg, i);
+      const b3 = seg[i + 3];
+      const cc = b3 & 0x0f;
+      if (pid === NULL_PID) {
+        out.push(cc);
+        continue;
+      }
+      const expected = next.get(pid);
+      const want = expected === undefined
+        ? cc
+        : (b3 & 0x10) !== 0
+        ? expected
+        : (expected + 15) & 15;
+      next.set(pid, (want + 1) & 15);
+      out.push(want);
+    }
+    return out;
+  };
+}
+
+Deno.test("`ContinuityFixer.fix()` repairs like a packet-by-packet scan when many fixers share segments across splices", () => {
+  // Two "renditions" of six segments each, continuous within themselves (PIDs 0, 0x100, 0x101,
+  // with adaptation-field-only packets and null packets), whose counters start apart.
+  const random = prng(22);
+  const renditions = [3, 11].map((offset) => {
+    const cc = new Map<number, number>();
+    return Array.from({ length: 6 }, () =>
+      segment(...Array.from({ length: 12 }, () => {
+        const pid = [0, 0x100, 0x101, NULL_PID][Math.floor(random() * 4)];
+        const afc = random() < 0.2 ? 2 : random() < 0.5 ? 3 : 1;
+        const now = cc.get(pid) ?? offset;
+        if (afc !== 2) cc.set(pid, (now + 1) & 15);
+        return packet(pid, afc === 2 ? (now + 15) & 15 : now, afc);
+      })));
+  });
+  // Ten viewers, each a path through the segments that switches rendition at random boundaries.
+  for (let viewer = 0; viewer < 10; viewer++) {
+    const fixer = new ContinuityFixer();
+    const reference = referenceFixer();
+    let r = viewer % 2;
+    for (let index = 0; index < 6; index++) {
+      if (random() < 0.4) r = 1 - r;
+      const seg = renditions[r][index];
+      const before = seg.slice();
+      const out = fixer.fix(seg);
+      assert.deepEqual(counters(out), reference(seg), `viewer ${viewer}, segment ${index}`);
+      assert.deepEqual(seg, before, "the shared segment is never modified");
+      for (let at = 0; at < seg.length; at++) {
+        // Only the counter (the low half of each packet's byte 3) may differ.
+        const mask = at % TS_PACKET_SIZE === 3 ? 0xf0 : 0xff;
+        assert.equal(out[at] & mask, before[at] & mask, `byte ${at}`);
+      }
+    }
   }
 });

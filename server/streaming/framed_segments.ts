@@ -1,11 +1,14 @@
 /**
- * Segments framed once and shared: the media frames of a segment depend only on its bytes, the
- * stream id and the segment index, and nearly every viewer's stream id is 1 (its first PLAY), so
- * one framed copy serves them all and each connection writes the same bytes, copying nothing.
+ * Segments framed once and shared: a segment goes out as its `segment` message followed by its
+ * media frames, and those bytes depend only on the segment's bytes and the message's fields. Nearly
+ * every viewer streams with stream id 1 in epoch 0 (its first PLAY, no jump), so one framed copy
+ * serves them all: each connection hands the same bytes to its socket in one write, copying and
+ * encoding nothing per viewer.
  * @module
  */
 
-import { encodeMediaFrames } from "../../protocol/messages.ts";
+import type { SegmentMessage } from "../../protocol/messages.ts";
+import { encodeMediaFrames, encodeMessage } from "../../protocol/messages.ts";
 import { STREAM_DEFAULTS } from "../limits.ts";
 
 /** Options for {@linkcode FramedSegments}. */
@@ -13,8 +16,8 @@ export interface FramedSegmentsOptions {
   /** Most media bytes per frame: what a control frame may wait for beyond the write in flight. @default {STREAM_DEFAULTS.chunkBytes} */
   chunkBytes?: number;
   /**
-   * Framed copies kept per segment (stream id and index pairs), most recently used first; a
-   * viewer whose pair is not among them gets a copy of its own while it sends. @default {4}
+   * Framed copies kept per segment (stream id, epoch and index), most recently used first; a
+   * viewer whose copy is not among them gets one of its own while it sends. @default {4}
    */
   copiesPerSegment?: number;
 }
@@ -26,7 +29,9 @@ export interface FramedSegmentsOptions {
  * @example
  * ```ts
  * const framed = new FramedSegments();
- * const frames = framed.frames(await store.read(path), { streamId: 1, index: 0 });
+ * const data = await store.read(path);
+ * const frames = framed.frames(data, { type: "segment", streamId: 1, epoch: 0, index: 0,
+ *   height: 480, bitrate: 1_000_000, start: 0, duration: 2, bytes: data.length });
  * await connection.sendMediaFrames(1, frames);
  * ```
  */
@@ -42,14 +47,16 @@ export class FramedSegments {
   }
 
   /**
-   * The media frames of a segment for one stream id and index: shared, never to be modified.
+   * A segment as it goes out: its `segment` message, then its media frames; shared, never to be
+   * modified. The message's other fields (height, bit rate, start, duration, size) follow from
+   * the segment's bytes, as the store shares one object per segment file.
    *
    * @param segment The segment's bytes, as the store shares them.
-   * @param options The stream id and segment index the frames carry.
-   * @returns Whole media frames.
+   * @param message The `segment` message announcing them (its `bytes` is `segment.length`).
+   * @returns Whole frames: the message, then the media.
    */
-  frames(segment: Uint8Array, options: { streamId: number; index: number }): Uint8Array {
-    const key = `${options.streamId}:${options.index}`;
+  frames(segment: Uint8Array, message: SegmentMessage): Uint8Array {
+    const key = `${message.streamId}:${message.epoch}:${message.index}`;
     let copies = this.#bySegment.get(segment);
     const hit = copies?.get(key);
     if (hit !== undefined) {
@@ -58,9 +65,7 @@ export class FramedSegments {
       copies!.set(key, hit);
       return hit;
     }
-    const frames = encodeMediaFrames(options.streamId, options.index, segment, {
-      chunkBytes: this.#chunkBytes,
-    });
+    const frames = this.#encode(segment, message);
     if (this.#copies < 1) return frames;
     if (copies === undefined) {
       copies = new Map();
@@ -69,5 +74,16 @@ export class FramedSegments {
     copies.set(key, frames);
     if (copies.size > this.#copies) copies.delete(copies.keys().next().value!);
     return frames;
+  }
+
+  #encode(segment: Uint8Array, message: SegmentMessage): Uint8Array {
+    const head = encodeMessage(message);
+    const media = encodeMediaFrames(message.streamId, message.index, segment, {
+      chunkBytes: this.#chunkBytes,
+    });
+    const out = new Uint8Array(head.length + media.length);
+    out.set(head);
+    out.set(media, head.length);
+    return out;
   }
 }

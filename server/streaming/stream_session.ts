@@ -32,7 +32,7 @@ const DEFAULT_GATE = new LeadGate();
  */
 const ESTIMATORS = new WeakMap<Connection, EwmaEstimator>();
 
-/** Segments framed once for every viewer of the same stream id (see `framed_segments.ts`). */
+/** Segments framed once for every viewer of the same stream id and epoch (see `framed_segments.ts`). */
 const FRAMED = new FramedSegments({ chunkBytes: STREAM_DEFAULTS.chunkBytes });
 
 /** Options for {@linkcode StreamSession}. */
@@ -430,6 +430,7 @@ export class StreamSession {
       const decision = this.#pacing.decide(this.#clock.now(), context);
       switch (decision.do) {
         case "send":
+          this.#reserve();
           return "send";
         case "finish":
           this.#end("finished", {});
@@ -452,12 +453,33 @@ export class StreamSession {
     return this.#options.prepared.renditions[this.#current]?.height ?? 0;
   }
 
+  /**
+   * The next segment may go: picks its rendition and counts it in the lead gate's backlog at once,
+   * in the same step as the gate's yes, so that streams deciding in the same tick see each
+   * other's segments and cannot all pass a gate that only had room for one.
+   */
+  #reserve() {
+    if (this.#quality === "auto") this.#chooseAuto(this.#pacing.next, this.#clock.now());
+    const segment = this.#options.prepared.renditions[this.#current].segments[this.#pacing.next];
+    this.#backlogRelease = this.#gate.writing(segment.bytes);
+  }
+
   /** Sends one segment of `epoch`, unless a jump or the end interrupts it. */
   async #sendSegment(epoch: number, index: number) {
+    const written = this.#backlogRelease ?? (() => {});
+    try {
+      await this.#sendReserved(epoch, index);
+    } finally {
+      written();
+      if (this.#backlogRelease === written) this.#backlogRelease = null;
+    }
+  }
+
+  /** Reads, frames and writes the segment {@linkcode StreamSession.#reserve} counted. */
+  async #sendReserved(epoch: number, index: number) {
     const { prepared, store } = this.#options;
     const signal = this.#abort.signal;
     const now = this.#clock.now();
-    if (this.#quality === "auto") this.#chooseAuto(index, now);
     const rendition = prepared.renditions[this.#current];
     const segment = rendition.segments[index];
     const raw = await store.read(segment.path);
@@ -466,7 +488,10 @@ export class StreamSession {
     const data = prepared.container === "mpegts" ? this.#fixer.fix(raw) : raw;
     const bytes = data.length;
     this.#pacing.sending(index, bytes, now);
-    this.#conn.send({
+    // The `segment` message and the media go in one write, framed once for every viewer of this
+    // stream id and epoch. A jump or the end drops what is left of it (dropMedia): nothing of it
+    // follows stream-seek or stream-end.
+    const frames = FRAMED.frames(data, {
       type: "segment",
       streamId: this.streamId,
       epoch,
@@ -477,18 +502,7 @@ export class StreamSession {
       duration: segment.duration,
       bytes,
     });
-    // A jump or the end drops what is left of it (dropMedia), so nothing follows stream-seek.
-    const written = this.#gate.writing(bytes);
-    this.#backlogRelease = written;
-    try {
-      await this.#conn.sendMediaFrames(
-        this.streamId,
-        FRAMED.frames(data, { streamId: this.streamId, index }),
-      );
-    } finally {
-      written();
-      if (this.#backlogRelease === written) this.#backlogRelease = null;
-    }
+    await this.#conn.sendMediaFrames(this.streamId, frames);
   }
 
   /** Auto: the rendition of segment `index`, from what the receipts and the link tell now. */

@@ -1,10 +1,12 @@
 import { deepEqual, equal } from "node:assert/strict";
-import type { Message, StreamEndReason } from "../../protocol/messages.ts";
+import { FrameDecoder } from "../../protocol/frame.ts";
+import { decodeMessage, type Message, type StreamEndReason } from "../../protocol/messages.ts";
 import { SegmentStore } from "../../video/segment_store.ts";
 import type { PreparedTitle } from "../../video/prepared_title.ts";
 import { readUntilEof, socketPair, until } from "../../tests/_util.ts";
 import { Connection } from "../door/connection.ts";
 import { DEFAULT_LIMITS } from "../limits.ts";
+import { LeadGate } from "./lead_gate.ts";
 import { type StreamClock, StreamSession, switchText } from "./stream_session.ts";
 
 /** A clock that moves only when told, running what falls due in order. */
@@ -317,4 +319,116 @@ Deno.test("switchText() says the change and what it was decided from, without th
     switchText({ ...change, from: 240, to: 720, lastThroughput: undefined, inFlightCap: Infinity }),
     "240p → 720p from segment 21 (estimate 4,870 kbit/s, buffer 4.0 s)",
   );
+});
+
+Deno.test("StreamSession hands each segment's `segment` message and its media to the transport in one write", async () => {
+  const { prepared, dir } = await title([2, 2, 2]);
+  const { server, client } = await socketPair();
+  // The real socket, with every write's bytes recorded as they are handed to it.
+  const writes: Uint8Array[] = [];
+  const counted = {
+    read: (buffer: Uint8Array) => server.read(buffer),
+    write: async (bytes: Uint8Array) => {
+      const n = await server.write(bytes);
+      writes.push(bytes.slice(0, n));
+      return n;
+    },
+    close: () => server.close(),
+    remoteAddr: server.remoteAddr,
+  };
+  const conn = new Connection(counted);
+  const clock = new FakeClock();
+  const ends: StreamEndReason[] = [];
+  const session = new StreamSession(conn, {
+    streamId: 1,
+    requestId: 9,
+    prepared,
+    store: new SegmentStore(),
+    quality: 240,
+    maxUnackedBytes: DEFAULT_LIMITS.maxUnackedMediaBytes,
+    clock,
+    onEnd: (reason) => ends.push(reason),
+  });
+  try {
+    session.start();
+    await until(async () => (await clock.advance(0), session.phase === "draining"), {
+      ms: WAIT_MS,
+      what: "segments 0 and 1 fill the pipeline",
+    });
+    for (const index of [0, 1, 2]) session.ack(0, index);
+    await until(async () => (await clock.advance(0), ends.length > 0), {
+      ms: WAIT_MS,
+      what: "the title ends",
+    });
+    await conn.flush();
+  } finally {
+    conn.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  const messages = await readUntilEof(client);
+  client.close();
+  deepEqual(
+    messages.map((m) =>
+      m.type === "segment" || m.type === "media" ? `${m.type} ${m.index}` : m.type
+    ),
+    [
+      "stream-start",
+      "segment 0",
+      "media 0",
+      "segment 1",
+      "media 1",
+      "segment 2",
+      "media 2",
+      "stream-end",
+    ],
+  );
+  // Each segment's message and media leave together: one write (the socket takes 2 KB at once).
+  const decoded = writes.map((bytes) => new FrameDecoder().push(bytes).map(decodeMessage));
+  deepEqual(
+    decoded.filter((ms) => ms.some((m) => m.type === "segment" || m.type === "media")).map((ms) =>
+      ms.map((m) => m.type === "segment" || m.type === "media" ? `${m.type} ${m.index}` : m.type)
+    ),
+    [["segment 0", "media 0"], ["segment 1", "media 1"], ["segment 2", "media 2"]],
+  );
+});
+
+Deno.test("StreamSession counts a segment in the lead gate's backlog as soon as the gate lets it go, so streams woken together cannot all pass a full gate", async () => {
+  const { prepared, dir } = await title([2, 2, 2]);
+  // Nothing is urgent and the gate lets a segment go only while nothing else is being written.
+  const gate = new LeadGate({ urgentSeconds: -1, maxBacklogBytes: 0 });
+  const clock = new FakeClock();
+  const store = new SegmentStore();
+  const pairs = await Promise.all([0, 1, 2].map(() => socketPair()));
+  const conns = pairs.map(({ server }) => new Connection(server));
+  let sent = 0;
+  const sessions = conns.map((conn) =>
+    new StreamSession(conn, {
+      streamId: 1,
+      requestId: 9,
+      prepared,
+      store,
+      quality: 240,
+      maxUnackedBytes: DEFAULT_LIMITS.maxUnackedMediaBytes,
+      leadGate: gate,
+      clock,
+      onSegment: () => sent++,
+      onEnd: () => {},
+    })
+  );
+  try {
+    // All three decide in the same tick, before any segment is read or written.
+    for (const session of sessions) session.start();
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    equal(sent, 1, "the first one goes; its segment counts at once");
+    equal(gate.waiting, 2, "the others wait for their turn");
+    await until(async () => (await clock.advance(0), sent >= 3), {
+      ms: WAIT_MS,
+      what: "the others go as writes end",
+    });
+  } finally {
+    for (const session of sessions) session.abort();
+    for (const conn of conns) conn.close();
+    for (const { client } of pairs) client.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

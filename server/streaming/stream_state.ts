@@ -46,7 +46,10 @@ export interface StreamPacingOptions {
   leadSeconds?: number;
   /** Segments in flight at most. @default {STREAM_DEFAULTS.maxSegmentsInFlight} */
   maxSegmentsInFlight?: number;
-  /** Longest wait before deciding again, ms. @default {STREAM_DEFAULTS.maxSleepMs} */
+  /**
+   * Longest wait before deciding again while paused, held or draining, ms; a leading stream sleeps
+   * until its segment is due. @default {STREAM_DEFAULTS.maxSleepMs}
+   */
   maxSleepMs?: number;
 }
 
@@ -460,7 +463,12 @@ export class StreamPacing {
     const stepDown = fullMs > this.#stepDownMs;
     if (windowFull || pipelineFull) return this.#wait("draining", 250, stepDown);
     if (held) return this.#wait("held", (ahead - context.urgentSeconds) * 1000, stepDown);
-    return this.#wait("leading", (ahead - this.#leadSeconds) * 1000, stepDown);
+    // Nothing but the time or a receipt (which wakes it) can let a leading stream send: it sleeps
+    // until its segment is due, or until the silence rule could stop it, not in short polls.
+    const dueMs = (ahead - this.#leadSeconds) * 1000;
+    const silenceMs = this.#sent.size > 0 ? this.#stopMs - silentMs : Infinity;
+    this.#phase = "leading";
+    return { do: "wait", phase: "leading", ms: Math.max(10, Math.min(dueMs, silenceMs)), stepDown };
   }
 
   /**

@@ -75,8 +75,8 @@ Deno.test("StreamPacing.decide() waits while the next segment is more than the l
   const lead = STREAM_DEFAULTS.leadSeconds;
   equal(lead, 6);
   const table: [number, string][] = [
-    [0, "wait leading 500"], // 8 s ahead: 2 s to wait, capped at the longest sleep
-    [1_500, "wait leading 500"], // 6.5 s ahead: exactly the longest sleep
+    [0, "wait leading 2000"], // 8 s ahead: it wakes when the segment is due, not before
+    [1_500, "wait leading 500"], // 6.5 s ahead
     [1_700, "wait leading 300"], // 6.3 s ahead
     [1_995, "wait leading 10"], // 6.005 s ahead: the shortest sleep
     [2_000, "send"], // exactly the lead
@@ -87,6 +87,23 @@ Deno.test("StreamPacing.decide() waits while the next segment is more than the l
     equal(pacing.next, 4);
     equal(brief(pacing.decide(now, openGate())), expected, `at ${now} ms`);
     equal(pacing.phase, expected === "send" ? "sending" : "leading");
+  }
+});
+
+Deno.test("StreamPacing.decide() wakes a leading stream when its segment is due or when the silence limit would stop it, whichever comes first", () => {
+  // Segments 0–2 confirmed at 0 ms, segment 3 (6 s) sent at 0 ms and never confirmed: segment 4
+  // (8 s) is due at 2 s; the viewer's silence stops it after the stop limit.
+  const table: [number, number, string][] = [
+    [15_000, 0, "wait leading 2000"], // the segment is due first
+    [1_000, 0, "wait leading 1000"], // silent 1 s: the stop rule could fire first
+    [1_000, 400, "wait leading 600"],
+    [1_000, 1_001, "fail SLOW_CONSUMER"],
+  ];
+  for (const [stallStopMs, now, expected] of table) {
+    const pacing = playing(3, { stallStopMs });
+    equal(brief(pacing.decide(0, openGate())), "send");
+    pacing.sending(3, 100, 0);
+    equal(brief(pacing.decide(now, openGate())), expected, `stop ${stallStopMs} ms, at ${now} ms`);
   }
 });
 
@@ -106,7 +123,7 @@ Deno.test("StreamPacing.decide() holds a lead-filling segment at the gate, askin
   equal(brief(pacing.decide(5_800, closedGate(asked))), "wait held 200");
   // Beyond the lead, or with a full pipeline, the gate is not asked (asking may take a turn).
   const early = playing(4);
-  equal(brief(early.decide(0, closedGate(asked))), "wait leading 500");
+  equal(brief(early.decide(0, closedGate(asked))), "wait leading 2000");
   const busy = playing(0);
   busy.sending(0, 100, 0);
   busy.sending(1, 100, 0);
