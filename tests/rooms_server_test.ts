@@ -611,3 +611,41 @@ Deno.test("rooms: a member's full queue refuses them by name in room-sent while 
     await server.stop();
   }
 });
+
+Deno.test("rooms: two changes raced on one head: exactly one is stored, the other is refused CHAIN_INVALID", async () => {
+  const data = await Deno.makeTempDir({ prefix: "peerstream-rooms-" });
+  const server = await startServer({ data });
+  const people = await Promise.all(["alice", "bob", "carol", "dave"].map(person));
+  const [alice, bob, carol, dave] = people;
+  try {
+    for (const who of people) await join(server.port, who);
+    const chain = new Chain();
+    await create(chain, alice);
+    await invite(chain, alice, bob);
+    await change(chain, bob, await chain.sign(bob, { op: "accept" }));
+    // Both sign the next entry on the same head, and send at once.
+    const byAlice = await chain.sign(alice, {
+      op: "invite",
+      subject: "carol",
+      keys: await pins(carol),
+    });
+    const byBob = await chain.sign(bob, { op: "invite", subject: "dave", keys: await pins(dave) });
+    const answers = await Promise.all([
+      request(alice, { type: "room-change", room: ROOM, entry: byAlice }),
+      request(bob, { type: "room-change", room: ROOM, entry: byBob }),
+    ]);
+    const kinds = answers.map((a) => a.type === "error" ? a.code : a.type).sort();
+    deepEqual(kinds, ["CHAIN_INVALID", "room-entries"]);
+    const won = answers[0].type === "room-entries" ? byAlice : byBob;
+    // The invitee of the stored change may read it: the chain goes on with it alone.
+    const asker = won === byAlice ? carol : dave;
+    const seen = await request(asker, { type: "room-chain", room: ROOM, from: 3 });
+    deepEqual(seen.type === "room-entries" && seen.entries, [won]);
+    const lines = (await Deno.readTextFile(`${data}/rooms/${ROOM}.log`)).trim().split("\n");
+    equal(lines.length, 4);
+  } finally {
+    await quitAll(...people);
+    await server.stop();
+    await Deno.remove(data, { recursive: true });
+  }
+});
