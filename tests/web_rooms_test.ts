@@ -8,7 +8,10 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { type CliClient, startCli } from "./_helpers.ts";
+import { generateIdentity } from "../protocol/e2e.ts";
+import { hashEntry, parseEntry, signEntry } from "../protocol/room_chain.ts";
+import { type CliClient, connectClient, startCli } from "./_helpers.ts";
+import { startWsTap } from "./_ws_tap.ts";
 import { BROWSER_KINDS, launchBrowser } from "./_browser.ts";
 import { lookAt } from "./_look.ts";
 import {
@@ -335,5 +338,65 @@ Deno.test("rooms in chromium: a server that comes back with a room rolled back i
     await browser.close();
     await server.stop();
     await Deno.remove(data, { recursive: true });
+  }
+});
+
+Deno.test("rooms in chromium: a membership change the server makes up is caught by the page, which shows the room read-only with no way to send to it", async () => {
+  const server = await startWebServer();
+  const webPort = Number(new URL(server.url).port);
+  const tap = startWsTap(webPort);
+  const browser = await launchBrowser("chromium");
+  // dave is a real peer with a registered key: his made-up entry is signed by him.
+  const daveIdentity = await generateIdentity();
+  const dave = await connectClient(server.port, "dave", { identity: daveIdentity });
+  try {
+    const { page, errors } = await openPage(browser, `http://127.0.0.1:${tap.port}/`);
+    await joinAs(page, "ann");
+    await page.type("#room-name", "club");
+    await page.click("#room-create");
+    await openRoom(page, "club");
+    await waitForLine(page, "You created the room");
+    const entries = tap.received.flatMap((m) => m.type === "room-entries" ? m.entries : []);
+    equal(entries.length, 1);
+    const last = await hashEntry(parseEntry(entries[0]));
+    // The server "adds" dave: an accept of an invitation nobody made.
+    const forged = await signEntry({
+      room: last.entry.room,
+      seq: 1,
+      prev: last.hash,
+      author: "dave",
+      op: "accept",
+      subject: "dave",
+      keys: null,
+      settings: null,
+      time: Date.now(),
+    }, daveIdentity);
+    await tap.inject({
+      type: "room-entries",
+      room: last.entry.room,
+      entries: [forged.toBase64()],
+      name: "club",
+    });
+    const warning = await waitInPage<string>(
+      page,
+      `!document.getElementById("room-broken").hidden &&
+        document.getElementById("room-broken").textContent`,
+      60_000,
+    );
+    ok(warning.includes("does not check out"), warning);
+    await page.waitForSelector('#rooms li[data-room="club"][data-broken]');
+    await page.waitForSelector("#room-send-form[hidden]");
+    // The members shown are those the page checked; dave's made-up arrival is not a line.
+    deepEqual(
+      await page.$$eval("#room-members li", (items) => items.map((li) => li.dataset.member)),
+      ["ann"],
+    );
+    ok(!(await roomLines(page)).some((line) => line.includes("dave")));
+    equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
+  } finally {
+    await dave.session.quit();
+    await browser.close();
+    await tap.close();
+    await server.stop();
   }
 });
