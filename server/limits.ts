@@ -71,6 +71,8 @@ export interface ServerLimits {
   roomInvitesPerPerson: number;
   /** Rooms one signing key may create in 24 hours (`ROOM_LIMIT`). */
   roomCreatesPerKeyPerDay: number;
+  /** Bytes of room changes all rooms hold, in memory and in `DATA/rooms` (`ROOM_LIMIT`). */
+  roomTotalBytes: number;
   /** Silence after which a connection is pinged, ms. */
   keepaliveMs: number;
   /** Silence after which a connection is dropped, ms (`IDLE_TIMEOUT`). */
@@ -187,6 +189,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   roomsPerPerson: ROOM_DEFAULTS.roomsPerPerson,
   roomInvitesPerPerson: ROOM_DEFAULTS.invitesPerPerson,
   roomCreatesPerKeyPerDay: ROOM_DEFAULTS.createsPerKeyPerDay,
+  roomTotalBytes: ROOM_DEFAULTS.totalBytes,
   keepaliveMs: 30_000,
   idleMs: 90_000,
   maxQueuedControlBytes: 8 * 1024 * 1024,

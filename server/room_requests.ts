@@ -167,48 +167,54 @@ function roomSend(
   };
   for (const [to, pins] of members) {
     if (to === client.name) continue;
-    const pin = signPinOf(to, ctx);
-    if (pin === undefined) {
-      answer.refused.push({
-        name: to,
-        code: "UNKNOWN_PEER",
-        message: `Not sent to ${quoted(to)}: this server does not know their keys now`,
-      });
-      continue;
-    }
-    if (pin !== pins.sign) {
-      // Someone else holds the name now (an ephemeral name taken again, a released one): what
-      // was sent to the member must not reach them, not even sealed.
-      answer.refused.push({
-        name: to,
-        code: "KEY_CHANGED",
-        message: `Not sent to ${
-          quoted(to)
-        }: the name is held by another key than the one the room pinned for them`,
-      });
-      continue;
-    }
-    try {
-      // One recipient of the one upload: relayed within the fair budgets, or queued if offline.
-      const sent = ctx.community.send(client, {
-        requestId: message.id,
-        to,
-        body,
-        room: message.room,
-      });
-      if (sent?.queued) {
-        answer.queued.push({ name: to, qseq: sent.qseq });
-      } else {
-        answer.relayed.push(to);
-        ctx.stats.relayed++;
-      }
-    } catch (error) {
-      if (!(error instanceof PeerstreamError)) throw error;
-      // A full queue or inbox refuses this member only: the sender is told, never silently.
-      answer.refused.push({ name: to, code: error.code, message: error.message });
-    }
+    const outcome = sendToMember(client, { message, to, pinned: pins.sign, ctx });
+    if ("refused" in outcome) answer.refused.push({ name: to, ...outcome.refused });
+    else if (outcome.qseq !== undefined) answer.queued.push({ name: to, qseq: outcome.qseq });
+    else answer.relayed.push(to);
   }
   client.conn.send(answer);
+}
+
+/** What became of a room message for one member: relayed, queued (`qseq`), or refused. */
+type MemberOutcome =
+  | { qseq?: number }
+  | { refused: { code: RoomSentMessage["refused"][number]["code"]; message: string } };
+
+/** Sends one room message to one member, as the key the room pinned for them holds the name. */
+function sendToMember(
+  client: ServerClient,
+  options: { message: RoomSendMessage; to: string; pinned: string; ctx: DispatchContext },
+): MemberOutcome {
+  const { message, to, ctx } = options;
+  const pin = signPinOf(to, ctx);
+  if (pin === undefined) {
+    const words = `Not sent to ${quoted(to)}: this server does not know their keys now`;
+    return { refused: { code: "UNKNOWN_PEER", message: words } };
+  }
+  if (pin !== options.pinned) {
+    // Someone else holds the name now (an ephemeral name taken again, a released one): what was
+    // sent to the member must not reach them, not even sealed.
+    const words = `Not sent to ${
+      quoted(to)
+    }: the name is held by another key than the one the room pinned for them`;
+    return { refused: { code: "KEY_CHANGED", message: words } };
+  }
+  try {
+    // One recipient of the one upload: relayed within the fair budgets, or queued if offline.
+    const sent = ctx.community.send(client, {
+      requestId: message.id,
+      to,
+      body: message.body,
+      room: message.room,
+    });
+    if (sent?.queued) return { qseq: sent.qseq };
+    ctx.stats.relayed++;
+    return {};
+  } catch (error) {
+    if (!(error instanceof PeerstreamError)) throw error;
+    // A full queue or inbox refuses this member only: the sender is told, never silently.
+    return { refused: { code: error.code, message: error.message } };
+  }
 }
 
 /**

@@ -334,6 +334,7 @@ export class PeerstreamServer implements MetricsSource {
       roomsPerPerson: limits.roomsPerPerson,
       invitesPerPerson: limits.roomInvitesPerPerson,
       createsPerKeyPerDay: limits.roomCreatesPerKeyPerDay,
+      totalBytes: limits.roomTotalBytes,
     });
     const memory = this.#memory;
     this.#ctx = {

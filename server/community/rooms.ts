@@ -21,7 +21,7 @@ import {
   ROOM_LIMITS,
   type RoomState,
 } from "../../protocol/room_chain.ts";
-import { MAX_ROOMS_LISTED } from "../../protocol/room_messages.ts";
+import { MAX_ROOMS_LISTED, type RoomSummary } from "../../protocol/room_messages.ts";
 import type { RoomRecord, RoomStorage } from "./room_store.ts";
 
 /** The bounds of rooms (design: docs/protocol-v3.md "Limits"). */
@@ -36,13 +36,19 @@ export interface RoomServerLimits {
   invitesPerPerson: number;
   /** Rooms one signing key may create in 24 hours (`ROOM_LIMIT`). @default {20} */
   createsPerKeyPerDay: number;
+  /**
+   * Bytes of entries (base64, as held in memory and sent) all rooms may hold (`ROOM_LIMIT`), so
+   * that churn in many rooms cannot grow the server without bound. @default {268435456}
+   */
+  totalBytes: number;
 }
 
 /**
  * The default bounds: 100 members (one wrapped key per member travels with each message, about 26
  * KiB at 100), 10,000 entries, 50 rooms and 50 pending invitations per person (each room's
  * summary goes out at join; invitations are a way to annoy, so they are bounded too), 20 new
- * rooms per key a day (like new names per address).
+ * rooms per key a day (like new names per address), 256 MiB of entries in all (an entry is about
+ * 550 bytes as base64, so some 480,000 of them: thousands of busy rooms).
  */
 export const ROOM_DEFAULTS: Readonly<RoomServerLimits> = {
   maxMembers: ROOM_LIMITS.maxMembers,
@@ -50,6 +56,7 @@ export const ROOM_DEFAULTS: Readonly<RoomServerLimits> = {
   roomsPerPerson: 50,
   invitesPerPerson: 50,
   createsPerKeyPerDay: 20,
+  totalBytes: 256 * 1024 * 1024,
 };
 
 /** Most bytes of entries in one `room-entries` answer: the rest is asked for again. */
@@ -65,18 +72,6 @@ export interface CheckedEntry {
   signedBy: string;
   /** The author's signing key, base64 SPKI (counted for rooms created per key). */
   signKey: string;
-}
-
-/** A room as its members and invitees see it listed (`rooms` after `welcome`). */
-export interface RoomSummary {
-  /** The room id. */
-  room: string;
-  /** Its display name. */
-  name: string;
-  /** The last entry's seq. */
-  seq: number;
-  /** The last entry's hash. */
-  head: string;
 }
 
 /**
@@ -111,8 +106,6 @@ interface Room {
   state: RoomState;
   /** Signed entries, base64 as on the wire, by seq. */
   entries: string[];
-  /** Bytes of each entry as base64 (for the answer's size). */
-  bytes: number;
 }
 
 /**
@@ -133,6 +126,8 @@ export class Rooms {
   readonly #invitedTo = new Map<string, Set<string>>();
   /** Per signing key, when it created rooms (server time, ms), oldest first. */
   readonly #creates = new Map<string, number[]>();
+  /** Bytes of entries (base64) all rooms hold. */
+  #totalBytes = 0;
 
   private constructor(storage: RoomStorage, limits: RoomServerLimits) {
     this.#storage = storage;
@@ -169,7 +164,7 @@ export class Rooms {
         // Limits that tightened since keep what was stored.
         const state = applyEntry(room?.state, hashed, { signedBy, maxMembers: Infinity });
         if (room === undefined) {
-          room = { name: record.name ?? id, state, entries: [], bytes: 0 };
+          room = { name: record.name ?? id, state, entries: [] };
           this.#rooms.set(id, room);
           this.#indexName(room.name, id);
           if (record.key !== undefined) {
@@ -182,7 +177,7 @@ export class Rooms {
         this.#reindex(id, room.state, state);
         room.state = state;
         room.entries.push(text);
-        room.bytes += text.length;
+        this.#totalBytes += text.length;
       } catch (error) {
         throw new PeerstreamError(
           "INTERNAL",
@@ -265,11 +260,13 @@ export class Rooms {
         }: your key created ${creates.length} rooms in the last 24 hours, the most allowed; try tomorrow`,
       );
     }
+    const text = checked.hashed.bytes.toBase64();
+    this.#checkTotal(text, `create room ${quoted(name)}`);
     const record: RoomRecord = { at: now, entry: checked.hashed.bytes, name, key: checked.signKey };
     this.#storage.append(entry.room, record);
     this.#creates.set(checked.signKey, [...creates, now]);
-    const text = checked.hashed.bytes.toBase64();
-    this.#rooms.set(entry.room, { name, state, entries: [text], bytes: text.length });
+    this.#rooms.set(entry.room, { name, state, entries: [text] });
+    this.#totalBytes += text.length;
     this.#indexName(name, entry.room);
     this.#reindex(entry.room, undefined, state);
     return {
@@ -304,8 +301,9 @@ export class Rooms {
         );
       }
     }
-    this.#storage.append(entry.room, { at: now, entry: checked.hashed.bytes });
     const text = checked.hashed.bytes.toBase64();
+    this.#checkTotal(text, `${entry.op} in ${quoted(room.name)}`);
+    this.#storage.append(entry.room, { at: now, entry: checked.hashed.bytes });
     const audience = new Map<string, Pinned>();
     for (const each of [room.state, state]) {
       for (const person of pinnedOf(each)) audience.set(`${person.name}\n${person.sign}`, person);
@@ -313,7 +311,7 @@ export class Rooms {
     this.#reindex(entry.room, room.state, state);
     room.state = state;
     room.entries.push(text);
-    room.bytes += text.length;
+    this.#totalBytes += text.length;
     return { room: entry.room, name: room.name, entry: text, audience: [...audience.values()] };
   }
 
@@ -392,6 +390,16 @@ export class Rooms {
   /** A room's name for a message, or its id when there is no such room. */
   #label(room: string): string {
     return this.#rooms.get(room)?.name ?? room;
+  }
+
+  #checkTotal(text: string, action: string) {
+    if (this.#totalBytes + text.length > this.#limits.totalBytes) {
+      throw roomLimit(
+        `Cannot ${action}: the server's rooms are full (${
+          this.#limits.totalBytes.toLocaleString("en")
+        } bytes of changes); ask the operator`,
+      );
+    }
   }
 
   #checkRoomsOf(person: string, action: string) {

@@ -365,3 +365,30 @@ Deno.test("Rooms: a name held by another key than the one pinned is not the memb
   );
   deepEqual(change.audience.find((p) => p.name === "bob"), me(bob));
 });
+
+Deno.test("Rooms refuse ROOM_LIMIT past the bytes of entries all rooms hold, exactly at the bound", async () => {
+  // Sizes of the same entries measured on a first server: the same fields give the same length.
+  const { rooms: probe } = await open();
+  const id = await roomWith(probe, "sized", [bob]);
+  const sizes = probe.entries(id, { asker: me(alice), from: 0 }).map((e) => e.length);
+  // Room for the create and the invite exactly: bob's accept is one entry past the bound.
+  const { rooms, storage } = await open({ totalBytes: sizes[0] + sizes[1] });
+  const room = roomId();
+  rooms.create("sized", await createEntry(rooms, alice, room), 0);
+  rooms.change(await invite(rooms, alice, room, bob), 0);
+  await rejects(
+    async () => rooms.change(await signed(rooms, bob, { op: "accept", room }), 0),
+    code("ROOM_LIMIT", "the server's rooms are full"),
+  );
+  await rejects(
+    async () => rooms.create("other", await createEntry(rooms, carol, roomId()), 0),
+    code("ROOM_LIMIT", "the server's rooms are full"),
+  );
+  equal(storage.logs.get(room)!.length, 2);
+  // What is loaded counts too.
+  const again = await Rooms.open(storage, { totalBytes: sizes[0] + sizes[1] });
+  await rejects(
+    async () => again.change(await signed(again, bob, { op: "accept", room }), 0),
+    code("ROOM_LIMIT"),
+  );
+});
