@@ -474,6 +474,7 @@ export class ClientSession {
       send: async (room, body) => {
         const sent = await this.#request({ type: "room-send", id: 0, room, body });
         return {
+          re: sent.re,
           relayed: sent.relayed,
           queued: sent.queued.map((q) => q.name),
           refused: sent.refused.map((r) => ({ name: r.name, message: r.message })),

@@ -343,3 +343,22 @@ Deno.test("ClientSession.register() on a lost connection rejects at once with UN
     return true;
   });
 });
+
+Deno.test("ClientSession hands on a delivered that answers no pending request as a room receipt, and says when rooms are listed", async () => {
+  const receipts: [number, string][] = [];
+  let listed = 0;
+  const { transport, session } = await registered({
+    events: {
+      roomDelivered: (re, to) => void receipts.push([re, to]),
+      roomsListed: () => void listed++,
+    },
+  });
+  transport.push({ type: "rooms", rooms: [] });
+  // room-sent answered request 41 already; each member's receipt follows with its id.
+  transport.push({ type: "delivered", re: 41, to: "bob" });
+  transport.push({ type: "delivered", re: 41, to: "carol" });
+  await until(() => receipts.length === 2, { ms: 10_000, what: "the receipts" });
+  deepEqual(receipts, [[41, "bob"], [41, "carol"]]);
+  equal(listed, 1);
+  session.close();
+});

@@ -8,7 +8,10 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { type CliClient, startCli } from "./_helpers.ts";
+import { generateIdentity } from "../protocol/e2e.ts";
+import { hashEntry, parseEntry, signEntry } from "../protocol/room_chain.ts";
+import { type CliClient, connectClient, startCli } from "./_helpers.ts";
+import { startWsTap } from "./_ws_tap.ts";
 import { BROWSER_KINDS, launchBrowser } from "./_browser.ts";
 import { lookAt } from "./_look.ts";
 import {
@@ -64,7 +67,10 @@ async function openRoom(page: Page, name: string): Promise<void> {
   );
 }
 
-/** Sends to the open room from the page and waits for what became of it. */
+/**
+ * Sends to the open room from the page and waits for what became of it: every receipt of the
+ * members it went to, or a failure.
+ */
 async function sendToRoom(page: Page, text: string): Promise<string> {
   const before = await page.$$eval("#room-messages li[data-to]", (items) => items.length);
   await page.$eval("#room-text", (input, value) => {
@@ -76,7 +82,8 @@ async function sendToRoom(page: Page, text: string): Promise<string> {
     inPage(
       `(index) => {
         const item = document.querySelectorAll("#room-messages li[data-to]")[index];
-        return item && item.dataset.state ? item.querySelector(".state").textContent : false;
+        const done = item && ["delivered", "failed"].includes(item.dataset.state);
+        return done ? item.querySelector(".state").textContent : false;
       }`,
       before,
     ),
@@ -137,7 +144,8 @@ for (const kind of BROWSER_KINDS) {
       );
 
       // Both ways: the page to the room, each terminal to the room.
-      equal(await sendToRoom(page, "hello from the page"), "sent to alice, bob");
+      // Each member's client confirmed it opened the message: its receipt reaches the page.
+      equal(await sendToRoom(page, "hello from the page"), "delivered to alice, bob");
       await waitOut(alice, /^#club <ann> hello from the page$/);
       await waitOut(bob, /^#club <ann> hello from the page$/);
       await bob.type("MESSAGE #club hi ann, bob here");
@@ -192,7 +200,7 @@ for (const kind of BROWSER_KINDS) {
       await alice.type("MESSAGE #club welcome back");
       await waitForLine(page, "alice: welcome back");
       deepEqual(await roomLines(page), [...before, "alice: welcome back"]);
-      equal(await sendToRoom(page, "still here"), "sent to alice, bob");
+      equal(await sendToRoom(page, "still here"), "delivered to alice, bob");
       await waitOut(bob, /^#club <ann> still here$/);
       equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
     } finally {
@@ -235,7 +243,7 @@ for (const kind of BROWSER_KINDS) {
         await waitForLine(page, `${name} joined`);
       }
       await waitOut(carol, /^\* #film: bob joined$/);
-      equal(await sendToRoom(page, "for both of you"), "sent to bob, carol");
+      equal(await sendToRoom(page, "for both of you"), "delivered to bob, carol");
       await waitOut(carol, /^#film <ann> for both of you$/);
 
       // The owner removes carol: everyone sees it, and the next message goes to bob only.
@@ -243,7 +251,7 @@ for (const kind of BROWSER_KINDS) {
       await waitForLine(page, "You removed carol");
       await waitOut(carol, /^\* #film: ann removed you$/);
       await waitOut(bob, /^\* #film: ann removed carol$/);
-      equal(await sendToRoom(page, "only for bob now"), "sent to bob");
+      equal(await sendToRoom(page, "only for bob now"), "delivered to bob");
       await waitOut(bob, /^#film <ann> only for bob now$/);
       // A 1:1 message to carol after it closes the window: the server relays ann's in order.
       equal(await sendFromPage(page, "carol", "are you still there?"), "delivered");
@@ -335,5 +343,65 @@ Deno.test("rooms in chromium: a server that comes back with a room rolled back i
     await browser.close();
     await server.stop();
     await Deno.remove(data, { recursive: true });
+  }
+});
+
+Deno.test("rooms in chromium: a membership change the server makes up is caught by the page, which shows the room read-only with no way to send to it", async () => {
+  const server = await startWebServer();
+  const webPort = Number(new URL(server.url).port);
+  const tap = startWsTap(webPort);
+  const browser = await launchBrowser("chromium");
+  // dave is a real peer with a registered key: his made-up entry is signed by him.
+  const daveIdentity = await generateIdentity();
+  const dave = await connectClient(server.port, "dave", { identity: daveIdentity });
+  try {
+    const { page, errors } = await openPage(browser, `http://127.0.0.1:${tap.port}/`);
+    await joinAs(page, "ann");
+    await page.type("#room-name", "club");
+    await page.click("#room-create");
+    await openRoom(page, "club");
+    await waitForLine(page, "You created the room");
+    const entries = tap.received.flatMap((m) => m.type === "room-entries" ? m.entries : []);
+    equal(entries.length, 1);
+    const last = await hashEntry(parseEntry(entries[0]));
+    // The server "adds" dave: an accept of an invitation nobody made.
+    const forged = await signEntry({
+      room: last.entry.room,
+      seq: 1,
+      prev: last.hash,
+      author: "dave",
+      op: "accept",
+      subject: "dave",
+      keys: null,
+      settings: null,
+      time: Date.now(),
+    }, daveIdentity);
+    await tap.inject({
+      type: "room-entries",
+      room: last.entry.room,
+      entries: [forged.toBase64()],
+      name: "club",
+    });
+    const warning = await waitInPage<string>(
+      page,
+      `!document.getElementById("room-broken").hidden &&
+        document.getElementById("room-broken").textContent`,
+      60_000,
+    );
+    ok(warning.includes("does not check out"), warning);
+    await page.waitForSelector('#rooms li[data-room="club"][data-broken]');
+    await page.waitForSelector("#room-send-form[hidden]");
+    // The members shown are those the page checked; dave's made-up arrival is not a line.
+    deepEqual(
+      await page.$$eval("#room-members li", (items) => items.map((li) => li.dataset.member)),
+      ["ann"],
+    );
+    ok(!(await roomLines(page)).some((line) => line.includes("dave")));
+    equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
+  } finally {
+    await dave.session.quit();
+    await browser.close();
+    await tap.close();
+    await server.stop();
   }
 });

@@ -79,6 +79,11 @@ export interface SessionEvents {
    * (`session.rooms.idle` resolves once they are).
    */
   roomsListed?(): void;
+  /**
+   * A member's client opened a room message this client sent (its receipt): `re` is the
+   * `room-send` request's id, as in `RoomSendOutcome.re`.
+   */
+  roomDelivered?(re: number, to: string): void;
   /** A room message arrived and was verified against the room's checked chain. */
   roomMessage?(message: IncomingRoomMessage): void;
   /**

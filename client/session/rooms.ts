@@ -57,6 +57,11 @@ export interface RoomView {
 
 /** What `room-send` answered: who got it, who it waits for, who it could not reach. */
 export interface RoomSendOutcome {
+  /**
+   * The `room-send` request's id: each member's receipt comes later as `delivered` with this id
+   * (`SessionEvents.roomDelivered`).
+   */
+  re?: number;
   /** Members online it went to. */
   relayed: string[];
   /** Members offline it waits for. */

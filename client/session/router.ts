@@ -111,7 +111,13 @@ function handleOther(message: ServerMessage, parts: SessionParts) {
       return answer(message.re, message, parts);
     case "delivered":
       // A queued message's confirmation answers no request of this connection.
-      if (message.qseq === undefined) return answer(message.re, message, parts);
+      if (message.qseq === undefined) {
+        // One already answered is a room member's receipt: room-sent came first.
+        if (!parts.requests.answer(message.re, message)) {
+          parts.events.roomDelivered?.(message.re, message.to);
+        }
+        return;
+      }
       parts.events.queueNotice?.("delivered", message.to, message.qseq);
       return;
     case "expired":

@@ -95,14 +95,20 @@ export function roomBrokenWords(why: string): string {
 }
 
 /**
- * What became of a message sent to a room.
+ * What became of a message sent to a room: whose clients confirmed they opened it, whom it went
+ * to and awaits their receipt, whom it waits for on the server.
  *
- * @param sent Who got it and who it waits for.
- * @returns For example `sent to bob, carol; queued for dave (offline)`.
+ * @param sent Who got it, who it waits for, and whose receipts came.
+ * @returns For example `delivered to bob; sent to carol; queued for dave (offline)`.
  */
-export function roomSentWords(sent: { relayed: string[]; queued: string[] }): string {
+export function roomSentWords(
+  sent: { relayed: string[]; queued: string[]; delivered?: readonly string[] },
+): string {
+  const delivered = sent.relayed.filter((name) => sent.delivered?.includes(name));
+  const waiting = sent.relayed.filter((name) => !delivered.includes(name));
   const parts = [
-    sent.relayed.length > 0 ? `sent to ${sent.relayed.map(showName).join(", ")}` : "",
+    delivered.length > 0 ? `delivered to ${delivered.map(showName).join(", ")}` : "",
+    waiting.length > 0 ? `sent to ${waiting.map(showName).join(", ")}` : "",
     sent.queued.length > 0 ? `queued for ${sent.queued.map(showName).join(", ")} (offline)` : "",
   ].filter((part) => part !== "");
   return parts.length === 0 ? "nobody else is in the room" : parts.join("; ");

@@ -72,11 +72,22 @@ Deno.test("roomBrokenWords() tells a rollback, a fork and a made-up change apart
   }
 });
 
-Deno.test("roomSentWords() says who got it and who it waits for", () => {
+Deno.test("roomSentWords() says whose receipts came, who got it and who it waits for", () => {
   equal(roomSentWords({ relayed: ["bob", "carol"], queued: [] }), "sent to bob, carol");
   equal(
     roomSentWords({ relayed: ["bob"], queued: ["dave"] }),
     "sent to bob; queued for dave (offline)",
   );
   equal(roomSentWords({ relayed: [], queued: [] }), "nobody else is in the room");
+  const relayed = ["bob", "carol"];
+  equal(
+    roomSentWords({ relayed, queued: [], delivered: ["carol"] }),
+    "delivered to carol; sent to bob",
+  );
+  equal(
+    roomSentWords({ relayed, queued: ["dave"], delivered: ["bob", "carol"] }),
+    "delivered to bob, carol; queued for dave (offline)",
+  );
+  // A receipt from someone it was not sent to changes nothing.
+  equal(roomSentWords({ relayed, queued: [], delivered: ["mallory"] }), "sent to bob, carol");
 });

@@ -9,7 +9,12 @@
  * @module
  */
 
-import type { ClientSession, IncomingRoomMessage, RoomView } from "../../client/session.ts";
+import type {
+  ClientSession,
+  IncomingRoomMessage,
+  RoomSendOutcome,
+  RoomView,
+} from "../../client/session.ts";
 import { formatFingerprint } from "../../protocol/e2e.ts";
 import type { RoomEntry } from "../../protocol/room_chain.ts";
 import { showName } from "../../protocol/shown_name.ts";
@@ -49,6 +54,8 @@ export class RoomsPanel {
   readonly #lines = new Map<string, HTMLLIElement[]>();
   /** The open room's id. */
   #open?: string;
+  /** Messages sent in this page's session whose receipts may still come, by request id. */
+  readonly #sent = new Map<number, SentLine>();
 
   /** @param options The session, unread counts, the kept conversation and notices. */
   constructor(options: RoomsPanelOptions) {
@@ -341,10 +348,13 @@ export class RoomsPanel {
     const state = item.querySelector(".state")!;
     this.#add(room.id, item, false);
     book.sendText(room.name, text).then((sent) => {
-      const words = roomSentWords(sent);
-      setText(state, words);
-      item.dataset.state = "sent";
+      setText(state, roomSentWords(sent));
+      // "delivered" once every member it went to confirmed; none to wait for is done at once.
+      item.dataset.state = sent.relayed.length > 0 ? "sent" : "delivered";
       for (const refused of sent.refused) console.warn(refused.message);
+      const line: SentLine = { item, outcome: sent, delivered: [] };
+      if (sent.re !== undefined && sent.relayed.length > 0) this.#remember(sent.re, line);
+      const words = roomSentWords(sent);
       this.#options.history?.add({ dir: "out", peer: "", text, at, state: words, room: room.id });
     }, (error) => {
       console.warn(consoleDetail(error));
@@ -352,6 +362,29 @@ export class RoomsPanel {
       state.classList.add("warn");
       item.dataset.state = "failed";
     });
+  }
+
+  /**
+   * A member's receipt for a message this page sent: its line says so.
+   *
+   * @param re The `room-send` request's id.
+   * @param to The member whose client opened it.
+   */
+  delivered(re: number, to: string): void {
+    const line = this.#sent.get(re);
+    if (line === undefined || line.delivered.includes(to)) return;
+    line.delivered.push(to);
+    setText(line.item.querySelector(".state")!, roomSentWords({ ...line.outcome, ...line }));
+    if (line.delivered.length >= line.outcome.relayed.length) {
+      line.item.dataset.state = "delivered";
+      this.#sent.delete(re);
+    }
+  }
+
+  #remember(re: number, line: SentLine) {
+    this.#sent.set(re, line);
+    // Receipts that never come (a member gone) must not hold lines for ever.
+    if (this.#sent.size > 200) this.#sent.delete(this.#sent.keys().next().value!);
   }
 
   #failed(action: string, error: unknown) {
@@ -364,6 +397,13 @@ export class RoomsPanel {
 /** The line that stands for a long history's earlier changes (the client shows the last few). */
 export const EARLIER_CHANGES =
   "Earlier changes are not shown one by one: the members are listed above";
+
+/** A message this page sent to a room, awaiting its members' receipts. */
+interface SentLine {
+  item: HTMLLIElement;
+  outcome: RoomSendOutcome;
+  delivered: string[];
+}
 
 /** What each action is called in a failure's sentence. */
 const ACTION_WORDS: Record<Change, string> = {
