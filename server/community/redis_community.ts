@@ -47,7 +47,7 @@ import { redactUrl } from "./redis_url.ts";
 import { ClusterInbox } from "./cluster_inbox.ts";
 import { ClusterRoutes } from "./cluster_routes.ts";
 import { peerUnreachable, unavailable } from "./cluster_refusals.ts";
-import { ClusterQueue } from "./cluster_queue.ts";
+import { ClusterQueue, queueUnavailable } from "./cluster_queue.ts";
 import { ClusterHeartbeat, isCorruptState } from "./cluster_heartbeat.ts";
 import { ClusterClaims } from "./cluster_join.ts";
 import { LocalPeers } from "./cluster_locals.ts";
@@ -323,7 +323,7 @@ export class RedisCommunity<C> implements Community<C> {
     const { to } = message;
     const keys = this.#locals.recent(to);
     if (keys === undefined) throw unknownPeer(to);
-    if (!this.#heartbeat.up) throw peerUnreachable(to);
+    if (!this.#heartbeat.up) throw queueUnavailable(to);
     this.#queue.send(sender, { ...message, signKey: keys.signKey }, (node) => {
       // They joined while Redis answered: send it live, here or to their node.
       const local = this.#locals.get(to);
