@@ -50,6 +50,19 @@ export interface QueueSend {
   body: Uint8Array;
 }
 
+/**
+ * `UNAVAILABLE`: a message for an offline peer cannot be queued while Redis is away.
+ *
+ * @param to The recipient.
+ * @returns The error.
+ */
+export function queueUnavailable(to: string): PeerstreamError {
+  return new PeerstreamError(
+    "UNAVAILABLE",
+    `Cannot queue for ${quoted(to)}: the cluster cannot be reached now; try again shortly`,
+  );
+}
+
 /** The offline queues of a cluster, as one node uses them. */
 export class ClusterQueue<C> {
   readonly #options: ClusterQueueOptions<C>;
@@ -98,12 +111,7 @@ export class ClusterQueue<C> {
       else fail(fullError(to, answer.bound, this.#limits));
     }).catch((error) => {
       events.log(`cluster: cannot queue a message for ${quoted(to)}: ${errorText(error)}`);
-      fail(
-        new PeerstreamError(
-          "UNAVAILABLE",
-          `Cannot queue for ${quoted(to)}: the cluster cannot be reached now; try again shortly`,
-        ),
-      );
+      fail(queueUnavailable(to));
     });
   }
 

@@ -22,10 +22,8 @@ import type { ErrorCode } from "../../protocol/errors.ts";
 import type { LeaveReason } from "../../protocol/messages.ts";
 import { type Announcement, PresenceReplica } from "./cluster_presence.ts";
 import { describeCorrupt, OncePerInterval } from "./cluster_corrupt.ts";
-import { BOUND_KEYS, BYE, LEAVE, RELEASE } from "./cluster_scripts.ts";
-import { parseBoundKeys } from "./cluster_queue_wire.ts";
-import type { PublicKeysText } from "../../protocol/e2e.ts";
-import { quoted } from "../../protocol/text.ts";
+import { BYE, LEAVE, RELEASE } from "./cluster_scripts.ts";
+import { ClusterKeys } from "./cluster_keys.ts";
 import {
   decodeNodeMessage,
   decodePresenceEvent,
@@ -49,7 +47,7 @@ import { redactUrl } from "./redis_url.ts";
 import { ClusterInbox } from "./cluster_inbox.ts";
 import { ClusterRoutes } from "./cluster_routes.ts";
 import { peerUnreachable, unavailable } from "./cluster_refusals.ts";
-import { ClusterQueue } from "./cluster_queue.ts";
+import { ClusterQueue, queueUnavailable } from "./cluster_queue.ts";
 import { ClusterHeartbeat, isCorruptState } from "./cluster_heartbeat.ts";
 import { ClusterClaims } from "./cluster_join.ts";
 import { LocalPeers } from "./cluster_locals.ts";
@@ -82,6 +80,7 @@ export class RedisCommunity<C> implements Community<C> {
   readonly #inbox: ClusterInbox<C>;
   readonly #routes: ClusterRoutes<C>;
   readonly #queue: ClusterQueue<C>;
+  readonly #keys: ClusterKeys<C>;
   #link!: RedisLink;
   readonly #heartbeat: ClusterHeartbeat;
   #closed = false;
@@ -116,6 +115,13 @@ export class RedisCommunity<C> implements Community<C> {
       link: () => this.#link,
       events: this.#events,
       local,
+    });
+    this.#keys = new ClusterKeys<C>({
+      prefix: this.#prefix,
+      locals: this.#locals,
+      replica: this.#replica,
+      link: () => this.#link,
+      log: (line) => this.#events.log(line),
     });
     this.#inbox = new ClusterInbox<C>({
       budgets: this.#limits.budgets,
@@ -290,31 +296,11 @@ export class RedisCommunity<C> implements Community<C> {
   }
 
   lookup(name: string): PeerKeys | undefined {
-    const local = this.#locals.get(name);
-    if (local !== undefined) return { keys: local.keys, online: true };
-    const remote = this.#replica.get(name);
-    if (remote !== undefined) return { keys: remote.keys, online: true };
-    const keys = this.#locals.recent(name);
-    return keys === undefined ? undefined : { keys, online: false };
+    return this.#keys.lookup(name);
   }
 
-  async find(name: string): Promise<PeerKeys | undefined> {
-    const known = this.lookup(name);
-    if (known !== undefined) return known;
-    let keys: PublicKeysText | undefined;
-    try {
-      keys = parseBoundKeys(await this.#link.run(BOUND_KEYS, [this.#prefix, name]));
-    } catch (error) {
-      this.#events.log(`cluster: cannot look up the keys of a name: ${errorText(error)}`);
-      throw new PeerstreamError(
-        "UNAVAILABLE",
-        `Cannot look up ${quoted(name)}: the cluster cannot be reached now; try again shortly`,
-      );
-    }
-    // Online meanwhile: what the presence says wins.
-    if (keys === undefined || this.lookup(name) !== undefined) return this.lookup(name);
-    this.#locals.remember(name, keys);
-    return { keys, online: false };
+  find(name: string): Promise<PeerKeys | undefined> {
+    return this.#keys.find(name);
   }
 
   send(sender: C, message: { requestId: number; to: string; body: Uint8Array }): void {
@@ -337,7 +323,7 @@ export class RedisCommunity<C> implements Community<C> {
     const { to } = message;
     const keys = this.#locals.recent(to);
     if (keys === undefined) throw unknownPeer(to);
-    if (!this.#heartbeat.up) throw peerUnreachable(to);
+    if (!this.#heartbeat.up) throw queueUnavailable(to);
     this.#queue.send(sender, { ...message, signKey: keys.signKey }, (node) => {
       // They joined while Redis answered: send it live, here or to their node.
       const local = this.#locals.get(to);

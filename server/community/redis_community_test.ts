@@ -16,6 +16,7 @@ import {
 } from "../../tests/_community_harness.ts";
 import { RedisCommunity } from "./redis_community.ts";
 import { RedisServer } from "../../tests/_redis.ts";
+import { PeerstreamError } from "../../protocol/errors.ts";
 import { until } from "../../tests/_util.ts";
 import { CLUSTER_PROTOCOL, encodeNodeMessage } from "./cluster_wire.ts";
 import { renameClusterName } from "./cluster_admin.ts";
@@ -517,6 +518,35 @@ Deno.test("RedisCommunity's offline queue leaves no keys once empty, counts the 
       equal(await keys("alice"), "0 0 false 0");
     } finally {
       await closeAll([a, b]);
+    }
+  });
+});
+
+Deno.test("RedisCommunity refuses to queue while Redis is away, saying so, and queues once it is back", async () => {
+  await withRedis(async (redis, prefix) => {
+    const a = await openRedisNode(redis, 0, { prefix, timing: TIMING });
+    try {
+      const alice = await join(a, "alice");
+      const bob = await join(a, "bob");
+      leave(a, bob.conn);
+      // A clean stop: Redis writes its append-only file (a kill may lose bob's new binding).
+      await redis.stop();
+      await eventually(() => !(a.community as RedisCommunity<Conn>).up, "node a to notice");
+      const send = () =>
+        a.community.send(alice.conn, { requestId: 1, to: "bob", body: new Uint8Array(1) });
+      await rejects(
+        async () => await send(),
+        (e: Error) =>
+          e instanceof PeerstreamError && e.code === "UNAVAILABLE" &&
+          e.message ===
+            'Cannot queue for "bob": the cluster cannot be reached now; try again shortly',
+      );
+      await redis.restart();
+      await eventually(() => (a.community as RedisCommunity<Conn>).up, "node a back up");
+      send();
+      await eventually(() => of(alice.conn, "queued").length === 1, "queued once Redis is back");
+    } finally {
+      await closeAll([a]);
     }
   });
 });
