@@ -166,7 +166,13 @@ Deno.test("mpv on screen: exact PAUSE, QUALITY and SEEK, in one window of one pr
     env: { DISPLAY: xvfb.display },
   });
   const display = xvfb.display;
-  const mpvs = () => pgrep(`^(\\S*/)?mpv .*--input-ipc-server=`);
+  // This run's mpv only, the child of its own `timeout`: another run on the machine (another
+  // worktree's) has an mpv of its own, which made "one mpv" fail.
+  const mpvs = async () => {
+    const wrappers = await pgrep(`^timeout -s KILL ${marker.replace(".", "\\.")} mpv `);
+    if (wrappers.length === 0) return [];
+    return await pgrep(`^(\\S*/)?mpv .*--input-ipc-server=`, { parents: wrappers });
+  };
   try {
     await cli.type("PLAY frames 360p");
     const w = await playingWindow(display, cli);
