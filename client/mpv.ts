@@ -52,6 +52,8 @@ class MpvHost {
   entry?: number;
   readonly #entryEnded = new Map<number, (reason: string) => void>();
   readonly #restarted = new Map<number, () => void>();
+  /** The last entry whose first frame mpv showed (`playback-restart`). */
+  #shownEntry?: number;
   #idleTimer?: ReturnType<typeof setTimeout>;
   #fifos = 0;
   gone = false;
@@ -124,6 +126,7 @@ class MpvHost {
       this.entry = line.entry;
       this.timePos = undefined;
     } else if (line.event === "playback-restart" && this.entry !== undefined) {
+      this.#shownEntry = this.entry;
       this.#restarted.get(this.entry)?.();
       this.#restarted.delete(this.entry);
     } else if (line.event === "end-file" && line.entry !== undefined) {
@@ -174,10 +177,14 @@ class MpvHost {
     return entry;
   }
 
-  /** Resolves once the entry's first frame is decoded at its start (`playback-restart`). */
+  /**
+   * Resolves once the entry's first frame is on screen: mpv's `playback-restart` comes after the
+   * first frame after a load or seek is shown (it waits for the VO to draw it). Its `time-pos` is
+   * known earlier, on the `seek` before that frame is decoded, so it tells nothing here.
+   */
   restarted(entry: number): Promise<void> {
     return new Promise((resolve) => {
-      if (this.entry === entry && this.timePos !== undefined) resolve();
+      if (this.#shownEntry === entry) resolve();
       else this.#restarted.set(entry, resolve);
     });
   }
@@ -399,9 +406,14 @@ class MpvPlayer implements Player {
     if (this.#shown) this.#host.setPause(false).catch(() => {});
   }
 
-  /** Seconds into its input of the frame on screen (from mpv's `time-pos`). */
+  /**
+   * Seconds into its input of the frame on screen (from mpv's `time-pos`); undefined until its
+   * first frame is on screen (the previous input's picture is there until then).
+   */
   position(): number | undefined {
-    if (this.#entry === undefined || this.#host.entry !== this.#entry) return undefined;
+    if (!this.#shown || this.#entry === undefined || this.#host.entry !== this.#entry) {
+      return undefined;
+    }
     return this.#media(this.#host.timePos);
   }
 

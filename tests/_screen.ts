@@ -172,38 +172,88 @@ export function decodeFrame(gray: Uint8Array, w: ScreenWindow): ReadFrame {
   return { n: clean ? n : -1, clean, level: sum / 12 };
 }
 
+/** A recording of a window under way. */
+export interface Recording {
+  /**
+   * Resolves once the first grab is in, so that what happens from then on is recorded (ffmpeg
+   * took 0.5-0.9 s from its start to its first grab on the loaded 2-core machine: a test that
+   * sleeps a fixed time after starting it may act before anything is grabbed).
+   */
+  started: Promise<void>;
+  /** The frames read, in order, once it ends. */
+  frames: Promise<ReadFrame[]>;
+}
+
 /**
  * Grabs the blocks' row of the window for `seconds` at 50 fps (twice the video's rate, so that
  * every frame shown is seen; a strip 2 pixels high, so that a grab is cheap and comes on time on a
- * loaded machine) and reads each grab.
+ * loaded machine) and reads each grab as it comes.
  *
  * @param display The display.
  * @param w The window.
- * @param seconds How long.
- * @returns The frames read, in order.
+ * @param seconds How long, from ffmpeg's start.
+ * @returns The recording.
  */
-export async function recordFrames(
-  display: string,
-  w: ScreenWindow,
-  seconds: number,
-): Promise<ReadFrame[]> {
-  const out = await new Deno.Command("ffmpeg", {
+export function startRecording(display: string, w: ScreenWindow, seconds: number): Recording {
+  const child = new Deno.Command("ffmpeg", {
     args: [
       ...["-v", "error", "-f", "x11grab", "-framerate", "50"],
       ...["-video_size", `${w.width}x2`],
       ...["-i", `${display}+${w.x},${w.y + Math.floor(w.height / 16)}`],
       ...["-t", String(seconds), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
     ],
+    stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
-  if (out.code !== 0) throw new Error(`x11grab failed: ${new TextDecoder().decode(out.stderr)}`);
-  const size = w.width * 2;
-  const frames: ReadFrame[] = [];
-  for (let at = 0; at + size <= out.stdout.length; at += size) {
-    frames.push(decodeFrame(out.stdout.subarray(at, at + size), w));
-  }
-  return frames;
+  }).spawn();
+  let first!: () => void;
+  const started = new Promise<void>((resolve) => first = resolve);
+  const stderr = new Response(child.stderr).text();
+  const frames = (async () => {
+    const size = w.width * 2;
+    const read: ReadFrame[] = [];
+    let rest = new Uint8Array(0);
+    for await (const chunk of child.stdout) {
+      const bytes = new Uint8Array(rest.length + chunk.length);
+      bytes.set(rest);
+      bytes.set(chunk, rest.length);
+      let at = 0;
+      for (; at + size <= bytes.length; at += size) {
+        read.push(decodeFrame(bytes.subarray(at, at + size), w));
+        first();
+      }
+      rest = bytes.slice(at);
+    }
+    const { code } = await child.status;
+    if (code !== 0) throw new Error(`x11grab failed: ${await stderr}`);
+    await stderr;
+    return read;
+  })();
+  // A grab that never starts fails `started` too, with ffmpeg's words.
+  const checked = Promise.race([
+    started,
+    frames.then(() => {
+      throw new Error("x11grab ended before its first grab");
+    }),
+  ]);
+  checked.catch(() => {});
+  return { started: checked, frames };
+}
+
+/**
+ * Grabs the blocks' row of the window for `seconds` (see {@linkcode startRecording}).
+ *
+ * @param display The display.
+ * @param w The window.
+ * @param seconds How long.
+ * @returns The frames read, in order.
+ */
+export function recordFrames(
+  display: string,
+  w: ScreenWindow,
+  seconds: number,
+): Promise<ReadFrame[]> {
+  return startRecording(display, w, seconds).frames;
 }
 
 /**

@@ -185,11 +185,16 @@ export async function readUntilEof(conn: Deno.Conn): Promise<Message[]> {
  * PIDs of processes whose command line matches `pattern` (`pgrep -f`).
  *
  * @param pattern An extended regular expression.
+ * @param options `parents`: only children of these processes (`pgrep -P`).
  * @returns The PIDs.
  */
-export async function pgrep(pattern: string): Promise<number[]> {
+export async function pgrep(
+  pattern: string,
+  options: { parents?: readonly number[] } = {},
+): Promise<number[]> {
+  const parents = options.parents ?? [];
   const { stdout } = await new Deno.Command("pgrep", {
-    args: ["-f", pattern],
+    args: [...(parents.length > 0 ? ["-P", parents.join(",")] : []), "-f", pattern],
     stdout: "piped",
     stderr: "null",
   }).output();

@@ -18,6 +18,12 @@
  * than one before it) fails at once. The faults these tests catch are far larger: ffplay skipped
  * the paused time (125-190 frames for 5 s), and a QUALITY restart shows again everything from the
  * segment's start (up to 50 frames back).
+ *
+ * Order, not time: a recording's first grab is in before the command it watches is typed (ffmpeg
+ * took 0.5-0.9 s to its first grab here, so a fixed sleep let RESUME run before the recording
+ * began, and "the frozen frame until RESUME" read the frame after it), and a client's answer is
+ * a line printed after the command (the rendition's line from PLAY matched the QUALITY back to it
+ * at once, so the frame was read off the old rendition's picture).
  * @module
  */
 
@@ -28,9 +34,9 @@ import {
   framesLibrary,
   playerWindows,
   readFrame,
-  recordFrames,
   type ScreenWindow,
   shownNumbers,
+  startRecording,
   startXvfb,
   watchWindow,
 } from "./_screen.ts";
@@ -89,15 +95,15 @@ async function frozenFrame(display: string, w: ScreenWindow): Promise<number> {
  * @returns How many frames the first frame after RESUME is past the next one (0 when exact).
  */
 async function pauseResume(cli: CliClient, display: string, w: ScreenWindow): Promise<number> {
-  await cli.type("PAUSE");
-  await cli.out.waitFor(/^\* paused/);
+  await command(cli, "PAUSE", /^\* paused/);
   const frozen = await frozenFrame(display, w);
   // The pause's length is the subject here: 5 s, as a person would.
   await sleep(5_000);
-  const recording = recordFrames(display, w, 3);
-  await sleep(800);
+  const recording = startRecording(display, w, 4);
+  await recording.started;
+  await sleep(300);
   await cli.type("RESUME");
-  const shown = shownNumbers(await recording);
+  const shown = shownNumbers(await recording.frames);
   equal(shown[0], frozen, `the frozen frame until RESUME; shown ${shown.join(" ")}`);
   ok(shown.length > 1, `the picture moves after RESUME; shown ${shown.join(" ")}`);
   const offset = shown[1] - (frozen + 1);
@@ -109,6 +115,16 @@ async function pauseResume(cli: CliClient, display: string, w: ScreenWindow): Pr
   const step = assertForward(shown, "after RESUME");
   ok(step <= STEP, `after RESUME the picture jumped ${step} frames: ${shown.join(" ")}`);
   return offset;
+}
+
+/**
+ * Types a command and waits for the client's answer to it: a line matching `re` printed after
+ * the command, never one from before (a rendition's line is printed again on every switch).
+ */
+async function command(cli: CliClient, line: string, re: RegExp): Promise<void> {
+  const from = cli.out.lines.length;
+  await cli.type(line);
+  await cli.out.waitFor(re, { from, timeoutMs: 15_000 });
 }
 
 /** The steps between the distinct frames shown; throws on a frame shown again. */
@@ -150,7 +166,13 @@ Deno.test("mpv on screen: exact PAUSE, QUALITY and SEEK, in one window of one pr
     env: { DISPLAY: xvfb.display },
   });
   const display = xvfb.display;
-  const mpvs = () => pgrep(`^(\\S*/)?mpv .*--input-ipc-server=`);
+  // This run's mpv only, the child of its own `timeout`: another run on the machine (another
+  // worktree's) has an mpv of its own, which made "one mpv" fail.
+  const mpvs = async () => {
+    const wrappers = await pgrep(`^timeout -s KILL ${marker.replace(".", "\\.")} mpv `);
+    if (wrappers.length === 0) return [];
+    return await pgrep(`^(\\S*/)?mpv .*--input-ipc-server=`, { parents: wrappers });
+  };
   try {
     await cli.type("PLAY frames 360p");
     const w = await playingWindow(display, cli);
@@ -161,26 +183,34 @@ Deno.test("mpv on screen: exact PAUSE, QUALITY and SEEK, in one window of one pr
     const pauseOffset = await pauseResume(cli, display, w);
 
     // QUALITY: no frame shown twice, none skipped.
-    const recording = recordFrames(display, w, 4);
-    await sleep(1_000);
-    await cli.type("QUALITY 240p");
-    const shown = shownNumbers(await recording);
-    await cli.out.waitFor(/^\* frames: 240p/, { timeoutMs: 15_000 });
+    const recording = startRecording(display, w, 5);
+    await recording.started;
+    await sleep(500);
+    await command(cli, "QUALITY 240p", /^\* frames: 240p/);
+    const shown = shownNumbers(await recording.frames);
     const step = assertForward(shown, "QUALITY");
     ok(step <= STEP, `QUALITY jumped ${step} frames: ${shown.join(" ")}`);
 
-    // QUALITY while paused: the same frame, in the other rendition, then the next one.
-    await cli.type("PAUSE");
+    // QUALITY while paused: the same frame, in the other rendition, then the next one. The
+    // client says "frames: 360p" once mpv shows the new input's first frame (its
+    // `playback-restart`), so the frame read after it is the new rendition's, not the old one's.
+    await command(cli, "PAUSE", /^\* paused/);
     const still = await frozenFrame(display, w);
-    await cli.type("QUALITY 360p");
-    await cli.out.waitFor(/^\* frames: 360p/, { timeoutMs: 15_000 });
+    const switching = startRecording(display, w, 4);
+    await switching.started;
+    await command(cli, "QUALITY 360p", /^\* frames: 360p/);
     equal(await frozenFrame(display, w), still, "QUALITY while paused keeps the frame");
-    const resumed = recordFrames(display, w, 1.5);
+    const during = shownNumbers(await switching.frames);
+    deepEqual(during, [still], `no other frame during the switch: ${during.join(" ")}`);
+    const resumed = startRecording(display, w, 2.5);
+    await resumed.started;
     await sleep(300);
     await cli.type("RESUME");
-    const after = shownNumbers(await resumed);
+    const after = shownNumbers(await resumed.frames);
     equal(after[0], still, `then RESUME: ${after.join(" ")}`);
     ok(after[1] - still >= 1 && after[1] - still <= MISSED + 1, `then ${after.join(" ")}`);
+    const resumedStep = assertForward(after, "then RESUME");
+    ok(resumedStep <= STEP, `then RESUME jumped ${resumedStep} frames: ${after.join(" ")}`);
 
     // SEEK while paused: the target's frame, still paused, in the same window.
     await cli.type("PAUSE");
@@ -249,10 +279,11 @@ Deno.test("ffplay on screen: PAUSE of 5 s resumes at the next frame; jumps draw 
     const gapsMs: Record<string, number> = {};
     for (const command of ["QUALITY 240p", "SEEK 20"]) {
       const watch = watchWindow(display);
-      const recording = recordFrames(display, w, 4);
-      await sleep(800);
+      const recording = startRecording(display, w, 4.5);
+      await recording.started;
+      await sleep(300);
       await cli.type(command);
-      const frames = await recording;
+      const frames = await recording.frames;
       await until(async () => (await playerWindows(display)).length === 1, {
         ms: 20_000,
         what: "back",
