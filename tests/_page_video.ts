@@ -100,7 +100,9 @@ export interface PresentedFrame {
 /**
  * Starts recording every frame the page's video presents (`window.__frames`), until the page
  * goes away. Reading the number: the top eighth of the frame is drawn onto a 96×8 canvas, and the
- * centre of each 8-pixel block is one bit.
+ * centre of each 8-pixel block is one bit; a frame with a grey block or a number past the title's
+ * last frame (decoded with missing references, seen once under load: 3121 between 49 and 51) has
+ * none (-1).
  */
 export const FRAME_PROBE = `(() => {
   const video = document.getElementById("video");
@@ -116,7 +118,13 @@ export const FRAME_PROBE = `(() => {
       ctx.drawImage(video, 0, 0, meta.width, meta.height / 8, 0, 0, 96, 8);
       const px = ctx.getImageData(0, 4, 96, 1).data;
       number = 0;
-      for (let bit = 0; bit < 12; bit++) number = number * 2 + (px[(bit * 8 + 4) * 4] > 127 ? 1 : 0);
+      for (let bit = 0; bit < 12 && number >= 0; bit++) {
+        const v = px[(bit * 8 + 4) * 4];
+        // A block neither black nor white (a frame decoded from missing references after a hole)
+        // has no number; nor has a number past the title's last frame.
+        number = v < 64 ? number * 2 : v > 191 ? number * 2 + 1 : -1;
+      }
+      if (number >= ${NUMBERED.fps * NUMBERED.seconds}) number = -1;
     }
     window.__frames.push({ at: performance.now(), mediaTime: meta.mediaTime, height: meta.height,
       number, label: Number(line.dataset.height ?? 0) });
