@@ -1,8 +1,9 @@
 /**
  * The folder `server/streaming/`: paced, adaptive streaming of prepared segments: one session per
  * viewer (this file), its decisions as a pure state machine on an injected clock
- * (`stream_state.ts`), the frames shared by every viewer (`framed_segments.ts`), the shared write
- * backlog (`lead_gate.ts`) and the PLAY and LIST requests (`play_request.ts`).
+ * (`stream_state.ts`, with the viewer's modelled playhead in `play_clock.ts`), the auto quality
+ * choice (`auto_quality.ts`), the frames shared by every viewer (`framed_segments.ts`), the shared
+ * write backlog (`lead_gate.ts`) and the PLAY and LIST requests (`play_request.ts`).
  *
  * One viewer's stream: sends prepared segments paced to real time with a small lead, picks the
  * rendition at each segment boundary (fixed, or adaptive from the viewer's receipts), holds on
@@ -12,7 +13,6 @@
 
 import type { ErrorCode } from "../../protocol/errors.ts";
 import type { Quality, StreamEndReason } from "../../protocol/messages.ts";
-import { ABR_DEFAULTS, chooseRendition, EwmaEstimator, inFlightCap } from "../../video/abr.ts";
 import type { PreparedTitle } from "../../video/prepared_title.ts";
 import type { SegmentStore } from "../../video/segment_store.ts";
 import { ContinuityFixer } from "../../video/ts_packet.ts";
@@ -22,15 +22,12 @@ import { FramedSegments } from "./framed_segments.ts";
 import { LeadGate } from "./lead_gate.ts";
 import { DEFAULT_LIMITS, STREAM_DEFAULTS } from "../limits.ts";
 import { pauseTimeoutEnding, StreamPacing, type StreamPhase } from "./stream_state.ts";
+import { AutoQuality, type AutoSwitch } from "./auto_quality.ts";
+
+export { type AutoSwitch, switchText } from "./auto_quality.ts";
 
 /** The lead gate of sessions started without one (the server passes its own). */
 const DEFAULT_GATE = new LeadGate();
-
-/**
- * What `auto` has learnt of each connection's throughput, kept across its streams, so that a new
- * stream (or a jump) starts from a measured estimate rather than the default.
- */
-const ESTIMATORS = new WeakMap<Connection, EwmaEstimator>();
 
 /** Segments framed once for every viewer of the same stream id and epoch (see `framed_segments.ts`). */
 const FRAMED = new FramedSegments({ chunkBytes: STREAM_DEFAULTS.chunkBytes });
@@ -85,47 +82,11 @@ export interface StreamSessionOptions {
   onSwitch?: (change: AutoSwitch) => void;
 }
 
-/** A change of rendition made by auto, and what it was decided from. */
-export interface AutoSwitch {
-  /** The segment it applies from. */
-  index: number;
-  /** The height before. */
-  from: number;
-  /** The height from this segment on. */
-  to: number;
-  /** The averaged bandwidth estimate, bits/s. */
-  estimate: number;
-  /** The viewer's modelled buffer, seconds. */
-  bufferSeconds: number;
-  /** The last segment's throughput, bits/s. */
-  lastThroughput?: number;
-  /** The highest rate the segment still on its way allows, bits/s (Infinity: none). */
-  inFlightCap: number;
-}
-
 interface EndOptions {
   re?: number;
   code?: ErrorCode;
   message?: string;
   detail?: string;
-}
-
-/**
- * A change of rendition by auto, for the log, e.g. `720p → 480p from segment 21 (estimate 4,870
- * kbit/s, last 4,912, on its way ≤ 2,351, buffer 4.0 s)`.
- *
- * @param change The change.
- * @returns The text.
- */
-export function switchText(change: AutoSwitch): string {
-  const kbps = (bps: number) => Math.round(bps / 1000).toLocaleString("en-US");
-  const last = change.lastThroughput === undefined ? "" : `, last ${kbps(change.lastThroughput)}`;
-  const cap = Number.isFinite(change.inFlightCap)
-    ? `, on its way ≤ ${kbps(change.inFlightCap)}`
-    : "";
-  return `${change.from}p → ${change.to}p from segment ${change.index} (estimate ${
-    kbps(change.estimate)
-  } kbit/s${last}${cap}, buffer ${change.bufferSeconds.toFixed(1)} s)`;
 }
 
 /** The time and timers a stream uses; a test passes a fake one that it moves by hand. */
@@ -159,13 +120,10 @@ export class StreamSession {
   readonly #options: StreamSessionOptions;
   readonly #clock: StreamClock;
   readonly #abort = new AbortController();
-  readonly #estimator: EwmaEstimator;
-  /** The ladder as ABR sees it: bit rates made non-decreasing with height. */
-  readonly #ladder: { height: number; bitrate: number }[];
+  readonly #auto: AutoQuality;
   readonly #pacing: StreamPacing;
   #fixer = new ContinuityFixer();
   readonly #gate: LeadGate;
-  #lastThroughput: number | undefined;
   /** The segment last held for an overdue one (chosen from the bound once), or -1. */
   #heldAt = -1;
   #quality: Quality;
@@ -189,24 +147,11 @@ export class StreamSession {
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#gate = options.leadGate ?? DEFAULT_GATE;
     this.#quality = options.quality;
-    let estimator = ESTIMATORS.get(conn);
-    if (estimator === undefined) {
-      estimator = new EwmaEstimator();
-      ESTIMATORS.set(conn, estimator);
-    }
-    this.#estimator = estimator;
     const renditions = options.prepared.renditions;
-    let floor = 0;
-    this.#ladder = renditions.map((r) => {
-      floor = Math.max(floor, r.bitrate);
-      return { height: r.height, bitrate: floor };
-    });
+    this.#auto = new AutoQuality(conn, renditions);
     // Auto starts from what this connection measured before (or the default estimate).
     this.#current = options.quality === "auto"
-      ? chooseRendition(this.#ladder, renditions.length - 1, {
-        estimate: this.#estimator.estimate(),
-        bufferSeconds: Infinity,
-      })
+      ? this.#auto.initial()
       : renditions.findIndex((r) => r.height === options.quality);
     this.#pacing = new StreamPacing({
       segments: renditions[0].segments,
@@ -314,9 +259,7 @@ export class StreamSession {
   ack(epoch: number, index: number): void {
     const sample = this.#pacing.ack(epoch, index, this.#clock.now());
     if (sample === undefined) return;
-    this.#estimator.sample(sample.ms, sample.bytes, { mediaSeconds: sample.mediaSeconds });
-    this.#lastThroughput = (sample.bytes * 8) /
-      (Math.max(sample.ms, ABR_DEFAULTS.minSampleMs) / 1000);
+    this.#auto.sample(sample);
     this.#wakeUp();
   }
 
@@ -426,7 +369,7 @@ export class StreamSession {
         this.#heldAt = this.#pacing.next;
         this.#chooseAuto(this.#pacing.next, this.#clock.now());
       }
-      context.measuring = this.#quality === "auto" && (!this.#estimator.canEstimate() || overdue);
+      context.measuring = this.#quality === "auto" && (!this.#auto.canEstimate() || overdue);
       const decision = this.#pacing.decide(this.#clock.now(), context);
       switch (decision.do) {
         case "send":
@@ -507,22 +450,10 @@ export class StreamSession {
 
   /** Auto: the rendition of segment `index`, from what the receipts and the link tell now. */
   #chooseAuto(index: number, now: number): void {
-    const from = this.#current;
-    const input = {
-      estimate: this.#estimator.estimate(),
+    this.#current = this.#auto.choose(this.#current, index, {
       bufferSeconds: this.#pacing.bufferSeconds(now),
-      lastThroughput: this.#lastThroughput,
       inFlight: this.#pacing.oldestInFlight(now),
-    };
-    this.#current = chooseRendition(this.#ladder, from, input);
-    if (this.#current === from || this.#options.onSwitch === undefined) return;
-    const heights = this.#options.prepared.renditions;
-    this.#options.onSwitch({
-      index,
-      from: heights[from].height,
-      to: heights[this.#current].height,
-      ...input,
-      inFlightCap: inFlightCap(input.inFlight),
+      onSwitch: this.#options.onSwitch,
     });
   }
 
