@@ -12,6 +12,7 @@ import type { Command } from "./commands.ts";
 import type { HandlerIo, HandlerRooms } from "./handler.ts";
 import { isConnectionLost, type RoomView } from "./session.ts";
 import { safe, type Style } from "./render.ts";
+import type { RoomReceipts } from "./room_receipts.ts";
 
 /** What a room command needs. */
 export interface RoomCommandContext {
@@ -25,12 +26,16 @@ export interface RoomCommandContext {
   me: string;
   /** Prints an error. */
   error(message: string): void;
+  /** Sums up members' receipts of room messages; without it, none are shown. */
+  receipts?: RoomReceipts;
 }
 
 /** The room commands. */
 export type RoomCommand = Extract<
   Command,
-  { kind: "room-create" | "room-change" | "rooms" | "room-verify" | "room-message" }
+  {
+    kind: "room-create" | "room-change" | "rooms" | "room-verify" | "room-message";
+  }
 >;
 
 /**
@@ -108,6 +113,9 @@ async function roomMessage(
       const shown = parts.length === 0 ? "nobody else is in the room" : parts.join("; ");
       ctx.io.print(ctx.style.dim(`* #${safe(view.name)}: ${shown}`));
       for (const refused of sent.refused) ctx.error(refused.message);
+      for (const line of ctx.receipts?.sent(view.name, sent, performance.now()) ?? []) {
+        ctx.io.print(ctx.style.dim(line));
+      }
     },
     (error) => {
       if (!isConnectionLost(error)) ctx.error((error as Error).message);

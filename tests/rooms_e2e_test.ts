@@ -175,6 +175,8 @@ Deno.test("rooms: three terminals chat both ways; a removed member gets nothing 
     await waitOut(alice, /^#club <bob> hello from bob$/);
     await waitOut(carol, /^#club <bob> hello from bob$/);
     await waitOut(bob, /^\* #club: sent to alice, carol$/);
+    // Then each member's receipt, in one line once both opened it.
+    await waitOut(bob, /^\* #club: delivered to alice, carol$/);
     await say(alice, "MESSAGE #club hi bob, hi carol");
     await waitOut(bob, /^#club <alice> hi bob, hi carol$/);
     await waitOut(carol, /^#club <alice> hi bob, hi carol$/);
@@ -342,5 +344,40 @@ Deno.test("rooms: a room message to an offline member waits, survives a restart,
     for (const client of clients) await client.finish();
     await server.stop();
     await Deno.remove(data, { recursive: true });
+  }
+});
+
+Deno.test("rooms: a room message queued for an offline member turns delivered in the terminal once they open it", async () => {
+  const server = await startServer();
+  const clients: CliClient[] = [];
+  try {
+    const alice = await startCli(server.port, "alice");
+    clients.push(alice);
+    let bob = await startCli(server.port, "bob");
+    clients.push(bob);
+    let carol = await startCli(server.port, "carol");
+    clients.push(carol);
+    await club(alice, [[bob, "bob"], [carol, "carol"]]);
+    await waitOut(carol, /^\* #club: you joined$/);
+    const [bobHome, carolHome] = [bob.home, carol.home];
+    equal(await bob.finish(), 0);
+    equal(await carol.finish(), 0);
+    await waitOut(alice, /bob left/);
+    await waitOut(alice, /carol left/);
+    await say(alice, "MESSAGE #club while you were away");
+    await waitOut(alice, /^\* #club: queued for bob, carol$/);
+    bob = await startCli(server.port, "bob", { home: bobHome });
+    clients.push(bob);
+    await waitOut(bob, /^#club <alice> while you were away$/);
+    // One of two opened it: the line says so with a count, not as a 1:1 message's receipt.
+    await waitOut(alice, /^\* #club: delivered to 1 of 2 \(bob\)$/);
+    carol = await startCli(server.port, "carol", { home: carolHome });
+    clients.push(carol);
+    await waitOut(carol, /^#club <alice> while you were away$/);
+    await waitOut(alice, /^\* #club: delivered to bob, carol$/);
+    ok(!alice.out.lines.some((l) => /^\* delivered to /.test(l)), alice.out.lines.join("\n"));
+  } finally {
+    for (const client of clients) await client.finish();
+    await server.stop();
   }
 });

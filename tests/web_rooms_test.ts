@@ -279,6 +279,60 @@ for (const kind of BROWSER_KINDS) {
   });
 }
 
+Deno.test("rooms in chromium: a room message queued for an offline member turns delivered on the page once they open it", async () => {
+  const server = await startWebServer();
+  const browser = await launchBrowser("chromium");
+  const clients: CliClient[] = [];
+  try {
+    const { page, errors } = await openPage(browser, server.url);
+    await joinAs(page, "ann");
+    const bob = await startCli(server.port, "bob");
+    clients.push(bob);
+    let carol = await startCli(server.port, "carol");
+    clients.push(carol);
+    await waitForPeer(page, "bob");
+    await waitForPeer(page, "carol");
+    await page.focus("#room-name");
+    await page.keyboard.type("film");
+    await page.keyboard.press("Enter");
+    await openRoom(page, "film");
+    for (const [name, client] of [["bob", bob], ["carol", carol]] as const) {
+      await page.waitForSelector(`#room-invite-who option[value="${name}"]`);
+      await page.select("#room-invite-who", name);
+      await page.click("#room-invite");
+      await waitOut(client, /^\* #film: ann invited you; ACCEPT #film or DECLINE #film$/);
+      await client.type("ACCEPT #film");
+      await waitForLine(page, `${name} joined`);
+    }
+    await waitOut(carol, /^\* #film: bob joined$/);
+    const carolHome = carol.home;
+    equal(await carol.finish(), 0);
+    // The server has seen carol go once bob is told.
+    await waitOut(bob, /carol left/);
+    // bob opens it at once; carol's copy waits on the server, and the line says so.
+    const sending = sendToRoom(page, "while carol is away");
+    await waitOut(bob, /^#film <ann> while carol is away$/);
+    await waitInPage(
+      page,
+      inPage(
+        `(text) => [...document.querySelectorAll("#room-messages li[data-to] .state")]
+          .some((e) => e.textContent === text)`,
+        "delivered to bob; queued for carol (offline)",
+      ),
+      60_000,
+    );
+    carol = await startCli(server.port, "carol", { home: carolHome });
+    clients.push(carol);
+    await waitOut(carol, /^#film <ann> while carol is away$/);
+    equal(await sending, "delivered to bob, carol");
+    equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
+  } finally {
+    for (const client of clients) await client.finish();
+    await browser.close();
+    await server.stop();
+  }
+});
+
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;

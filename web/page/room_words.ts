@@ -104,12 +104,15 @@ export function roomBrokenWords(why: string): string {
 export function roomSentWords(
   sent: { relayed: string[]; queued: string[]; delivered?: readonly string[] },
 ): string {
-  const delivered = sent.relayed.filter((name) => sent.delivered?.includes(name));
-  const waiting = sent.relayed.filter((name) => !delivered.includes(name));
+  const opened = (name: string) => sent.delivered?.includes(name) === true;
+  // A queued member's receipt comes when they are back: they count as delivered too.
+  const delivered = [...sent.relayed, ...sent.queued].filter(opened);
+  const waiting = sent.relayed.filter((name) => !opened(name));
+  const queued = sent.queued.filter((name) => !opened(name));
   const parts = [
     delivered.length > 0 ? `delivered to ${delivered.map(showName).join(", ")}` : "",
     waiting.length > 0 ? `sent to ${waiting.map(showName).join(", ")}` : "",
-    sent.queued.length > 0 ? `queued for ${sent.queued.map(showName).join(", ")} (offline)` : "",
+    queued.length > 0 ? `queued for ${queued.map(showName).join(", ")} (offline)` : "",
   ].filter((part) => part !== "");
   return parts.length === 0 ? "nobody else is in the room" : parts.join("; ");
 }

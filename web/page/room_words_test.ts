@@ -88,6 +88,15 @@ Deno.test("roomSentWords() says whose receipts came, who got it and who it waits
     roomSentWords({ relayed, queued: ["dave"], delivered: ["bob", "carol"] }),
     "delivered to bob, carol; queued for dave (offline)",
   );
+  // A queued member's receipt, when they are back, moves them to delivered.
+  equal(
+    roomSentWords({ relayed, queued: ["dave", "erin"], delivered: ["bob", "erin"] }),
+    "delivered to bob, erin; sent to carol; queued for dave (offline)",
+  );
+  equal(
+    roomSentWords({ relayed: [], queued: ["dave"], delivered: ["dave"] }),
+    "delivered to dave",
+  );
   // A receipt from someone it was not sent to changes nothing.
   equal(roomSentWords({ relayed, queued: [], delivered: ["mallory"] }), "sent to bob, carol");
 });

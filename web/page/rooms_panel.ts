@@ -349,11 +349,16 @@ export class RoomsPanel {
     this.#add(room.id, item, false);
     book.sendText(room.name, text).then((sent) => {
       setText(state, roomSentWords(sent));
-      // "delivered" once every member it went to confirmed; none to wait for is done at once.
-      item.dataset.state = sent.relayed.length > 0 ? "sent" : "delivered";
+      // "delivered" once every member it went to or waits for confirmed; none is done at once.
+      const awaited = sent.relayed.length + sent.queued.length;
+      item.dataset.state = sent.relayed.length > 0
+        ? "sent"
+        : sent.queued.length > 0
+        ? "queued"
+        : "delivered";
       for (const refused of sent.refused) console.warn(refused.message);
       const line: SentLine = { item, outcome: sent, delivered: [] };
-      if (sent.re !== undefined && sent.relayed.length > 0) this.#remember(sent.re, line);
+      if (sent.re !== undefined && awaited > 0) this.#remember(sent.re, line);
       const words = roomSentWords(sent);
       this.#options.history?.add({ dir: "out", peer: "", text, at, state: words, room: room.id });
     }, (error) => {
@@ -373,9 +378,11 @@ export class RoomsPanel {
   delivered(re: number, to: string): void {
     const line = this.#sent.get(re);
     if (line === undefined || line.delivered.includes(to)) return;
+    const { relayed, queued } = line.outcome;
+    if (!relayed.includes(to) && !queued.includes(to)) return;
     line.delivered.push(to);
     setText(line.item.querySelector(".state")!, roomSentWords({ ...line.outcome, ...line }));
-    if (line.delivered.length >= line.outcome.relayed.length) {
+    if (line.delivered.length >= relayed.length + queued.length) {
       line.item.dataset.state = "delivered";
       this.#sent.delete(re);
     }
