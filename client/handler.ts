@@ -71,7 +71,7 @@ export interface HandlerSession {
 /** What the handler needs of the rooms (a `RoomBook` has it). */
 export type HandlerRooms = Pick<
   RoomBook,
-  "list" | "names" | "find" | "create" | "change" | "sendText"
+  "list" | "names" | "find" | "create" | "change" | "sendText" | "check"
 >;
 
 /** What the handler needs of the viewer (a `Viewer` has it). */
@@ -195,6 +195,7 @@ export class CommandHandler {
       case "room-change":
       case "rooms":
       case "room-verify":
+      case "room-check":
       case "room-message":
         return await roomCommand(command, {
           io: this.#io,

@@ -34,7 +34,7 @@ export interface RoomCommandContext {
 export type RoomCommand = Extract<
   Command,
   {
-    kind: "room-create" | "room-change" | "rooms" | "room-verify" | "room-message";
+    kind: "room-create" | "room-change" | "rooms" | "room-verify" | "room-check" | "room-message";
   }
 >;
 
@@ -83,9 +83,35 @@ export async function roomCommand(command: RoomCommand, ctx: RoomCommandContext)
           ? `Compare it with a member out of band: the same fingerprint at the same entry is the same history`
           : `READ-ONLY: ${safe(room.broken)}`,
       );
+      if (room.broken !== undefined) {
+        ctx.io.print(
+          `Once the server is fixed, ROOM CHECK #${safe(room.name)} fetches its history again`,
+        );
+      }
       return true;
     }
+    case "room-check":
+      return await roomCheck(command.room, ctx);
   }
+}
+
+async function roomCheck(name: string, ctx: RoomCommandContext): Promise<boolean> {
+  const checked = await ctx.rooms!.check(name);
+  const room = `#${safe(checked.room.name)}`;
+  if (checked.still !== undefined) {
+    throw new PeerstreamError(
+      "CHAIN_INVALID",
+      `Cannot use ${room} again: checked from entry 0, ${checked.still}; compare VERIFY ${room} with a member`,
+    );
+  }
+  ctx.io.print(
+    `* ${room}: checked again from entry 0: ${
+      checked.wasBroken
+        ? `the server's history extends the one you checked (entry ${checked.room.seq}); you can send again`
+        : `its history checks out (entry ${checked.room.seq})`
+    }`,
+  );
+  return true;
 }
 
 async function roomMessage(

@@ -294,6 +294,22 @@ Deno.test("rooms: a membership change the server makes up is caught by every cli
     const outs = alice.out.lines.length;
     await say(alice, "VERIFY #club");
     await waitOut(alice, /^READ-ONLY: it refused a change the server sent/, outs);
+    await waitOut(alice, /ROOM CHECK #club/, outs);
+
+    // The server itself never made that change: checked again from entry 0, its history extends
+    // the one each client checked, and the room works again.
+    for (const client of clients) {
+      const from = client.out.lines.length;
+      await say(client, "ROOM CHECK #club");
+      await waitOut(
+        client,
+        /^\* #club: checked again from entry 0: the server's history extends the one you checked \(entry 2\); you can send again$/,
+        from,
+      );
+    }
+    await say(alice, "MESSAGE #club back to normal");
+    await waitOut(bob, /^#club <alice> back to normal$/);
+    await waitOut(alice, /^\* #club: delivered to bob$/);
   } finally {
     for (const client of clients) await client.finish();
     for (const tap of taps) await tap.close();

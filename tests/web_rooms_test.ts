@@ -389,6 +389,20 @@ Deno.test("rooms in chromium: a server that comes back with a room rolled back i
     await lookAt(page, "chromium-room-read-only");
     const shown = String(await page.evaluate(`document.body.innerText`));
     ok(!/\b[A-Z]{2,}_[A-Z_]{2,}\b|\bVERIFY\b/.test(shown), `a wire code on the page: ${shown}`);
+    // Checked again, the server still shows the older history: the room stays read-only.
+    await page.click("#room-check");
+    const still = await waitInPage<string>(
+      page,
+      `!document.getElementById("room-checked").hidden &&
+        document.getElementById("room-checked").textContent`,
+      60_000,
+    );
+    equal(
+      still,
+      "Checked again: the server still shows an older history of this room than the one this page saw (a rollback), so the room stays read-only",
+    );
+    await page.waitForSelector("#room-send-form[hidden]");
+    ok(!(await page.$eval("#room-broken", (e) => (e as unknown as { hidden: boolean }).hidden)));
     // The browser's own errors for the tries while the server was away are not the page's.
     const other = errors.filter((error) => !/ERR_CONNECTION_REFUSED/.test(error));
     equal(other.length, 0, `page errors: ${other.join("\n")}`);
@@ -451,6 +465,17 @@ Deno.test("rooms in chromium: a membership change the server makes up is caught 
       ["ann"],
     );
     ok(!(await roomLines(page)).some((line) => line.includes("dave")));
+    // The server itself never made that change: checked again, its history extends the page's,
+    // and the room is usable again.
+    await page.click("#room-check");
+    await page.waitForSelector("#room-broken[hidden]");
+    await page.waitForSelector("#room-send-form:not([hidden])");
+    equal(
+      await page.$eval("#room-checked", (e) => e.textContent),
+      "Checked again: the server's history agrees with what this page saw, so the room works again",
+    );
+    equal(await page.$('#rooms li[data-room="club"][data-broken]'), null);
+    equal(await sendToRoom(page, "back to normal"), "nobody else is in the room");
     equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
   } finally {
     await dave.session.quit();

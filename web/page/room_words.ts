@@ -95,6 +95,25 @@ export function roomBrokenWords(why: string): string {
 }
 
 /**
+ * What "Check again" found, in words without codes.
+ *
+ * @param still Why the room stays read-only (`RoomCheck.still`); undefined when it works again.
+ * @returns For example `Checked again: the server's history agrees with what this page saw, so
+ * the room works again`.
+ */
+export function roomCheckWords(still: string | undefined): string {
+  if (still === undefined) {
+    return "Checked again: the server's history agrees with what this page saw, so the room works again";
+  }
+  const what = still.includes("(a rollback)")
+    ? "the server still shows an older history of this room than the one this page saw (a rollback)"
+    : still.includes("(a fork)")
+    ? "the server still shows another history of this room than the one this page saw (a fork)"
+    : "the server still sends a membership change that does not check out";
+  return `Checked again: ${what}, so the room stays read-only`;
+}
+
+/**
  * What became of a message sent to a room: whose clients confirmed they opened it, whom it went
  * to and awaits their receipt, whom it waits for on the server.
  *

@@ -4,6 +4,7 @@ import {
   invitationWords,
   roomBrokenWords,
   roomChangeWords,
+  roomCheckWords,
   roomRole,
   roomSentWords,
 } from "./room_words.ts";
@@ -99,4 +100,29 @@ Deno.test("roomSentWords() says whose receipts came, who got it and who it waits
   );
   // A receipt from someone it was not sent to changes nothing.
   equal(roomSentWords({ relayed, queued: [], delivered: ["mallory"] }), "sent to bob, carol");
+});
+
+Deno.test("roomCheckWords() says whether the room works again, and why not, without codes", () => {
+  const table: [string | undefined, string][] = [
+    [
+      undefined,
+      "Checked again: the server's history agrees with what this page saw, so the room works again",
+    ],
+    [
+      "the server shows the room at entry 1, but you saw it at entry 2 (a rollback)",
+      "Checked again: the server still shows an older history of this room than the one this page saw (a rollback), so the room stays read-only",
+    ],
+    [
+      "the server still shows another history than the one you checked at entry 3 (a fork)",
+      "Checked again: the server still shows another history of this room than the one this page saw (a fork), so the room stays read-only",
+    ],
+    [
+      'its history still does not check out: entry 1 is not signed by "alice"\'s key',
+      "Checked again: the server still sends a membership change that does not check out, so the room stays read-only",
+    ],
+  ];
+  for (const [still, words] of table) {
+    equal(roomCheckWords(still), words);
+    ok(!NOT_FOR_PEOPLE.test(words), words);
+  }
 });

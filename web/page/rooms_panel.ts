@@ -27,6 +27,7 @@ import {
   invitationWords,
   roomBrokenWords,
   roomChangeWords,
+  roomCheckWords,
   roomRole,
   roomSentWords,
 } from "./room_words.ts";
@@ -89,6 +90,7 @@ export class RoomsPanel {
     );
     byId("room-leave", HTMLButtonElement).addEventListener("click", () => this.#change("leave"));
     byId("room-close", HTMLButtonElement).addEventListener("click", () => this.#close());
+    byId("room-check", HTMLButtonElement).addEventListener("click", () => this.#check());
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden && this.#open !== undefined) this.#read(this.#open);
     });
@@ -206,6 +208,7 @@ export class RoomsPanel {
 
   #show(id: string) {
     this.#open = id;
+    byId("room-checked", HTMLElement).hidden = true;
     byId("room", HTMLElement).hidden = false;
     byId("room-messages", HTMLElement).replaceChildren(...this.#lines.get(id) ?? []);
     this.#read(id);
@@ -259,6 +262,7 @@ export class RoomsPanel {
     const broken = byId("room-broken", HTMLElement);
     broken.hidden = room.broken === undefined;
     if (room.broken !== undefined) setText(broken, roomBrokenWords(room.broken));
+    byId("room-check", HTMLButtonElement).hidden = room.broken === undefined;
     const usable = room.broken === undefined;
     const invitation = byId("room-invitation", HTMLElement);
     invitation.hidden = !(usable && role === "invited");
@@ -337,6 +341,23 @@ export class RoomsPanel {
       () => this.render(),
       (error) => this.#failed(`Cannot ${ACTION_WORDS[op]} in #${room.name}`, error),
     );
+  }
+
+  /** "Check again": fetches the open room's history from the start and says what it found. */
+  #check() {
+    const book = this.#options.session()?.rooms;
+    const room = book?.list().find((r) => r.id === this.#open);
+    if (book === undefined || room === undefined) return;
+    const button = byId("room-check", HTMLButtonElement);
+    button.disabled = true;
+    book.check(room.name).then((checked) => {
+      const said = byId("room-checked", HTMLElement);
+      setText(said, roomCheckWords(checked.still));
+      said.hidden = false;
+    }, (error) => this.#failed(`Cannot check #${room.name} again`, error)).finally(() => {
+      button.disabled = false;
+      this.render();
+    });
   }
 
   #send(text: string) {
