@@ -247,7 +247,11 @@ async function _run(ctx: Context, session: ClientSession): Promise<number> {
     },
     receipts: ctx.receipts,
   });
-  const ticker = setInterval(() => term.setPrompt(renderPrompt(viewer.tick())), TICK_MS);
+  const ticker = setInterval(() => {
+    term.setPrompt(renderPrompt(viewer.tick()));
+    // Room receipts held back within their second are counted once it is up.
+    for (const line of ctx.receipts.flush(performance.now())) term.print(style.dim(line));
+  }, TICK_MS);
   try {
     while (ctx.lost === undefined && !session.closed) {
       const line = await term.read();

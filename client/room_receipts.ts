@@ -4,7 +4,9 @@
  * member who was online is shown at most once a second as a count (`* #club: delivered to 5 of
  * 7`), and the last one as one line (`* #club: delivered to alice, bob`, or `to all 7` past five
  * names); a receipt from a member the message was queued for comes later, alone, and is shown at
- * once. Pure: the caller passes the clock's reading and prints the lines.
+ * once. A count held back within its second is shown once the second is up (`flush`), so
+ * receipts that stop coming are still counted. Pure: the caller passes the clock's reading and
+ * prints the lines.
  * @module
  */
 
@@ -28,6 +30,8 @@ interface Awaited {
   delivered: string[];
   /** When the last line about this message was shown. */
   shownAt: number;
+  /** How many receipts that line counted. */
+  shown: number;
 }
 
 /** Options for {@linkcode RoomReceipts}. */
@@ -82,6 +86,7 @@ export class RoomReceipts {
       queued: new Set(sent.queued),
       delivered: [],
       shownAt: now,
+      shown: 0,
     });
     this.#trim(this.#awaited);
     return early.flatMap((to) => this.delivered(sent.re!, to, now));
@@ -117,10 +122,33 @@ export class RoomReceipts {
       ];
     }
     if (!late && now - message.shownAt < this.#intervalMs) return [];
+    return [this.#count(message, now)];
+  }
+
+  /**
+   * The counts held back within their second, once it is up (call it a few times a second):
+   * receipts that stop coming are still counted.
+   *
+   * @param now The clock's reading, in ms.
+   * @returns A count line per message with receipts not shown yet.
+   */
+  flush(now: number): string[] {
+    const lines: string[] = [];
+    for (const message of this.#awaited.values()) {
+      const held = message.delivered.length > message.shown;
+      if (held && now - message.shownAt >= this.#intervalMs) lines.push(this.#count(message, now));
+    }
+    return lines;
+  }
+
+  /** `* #club: delivered to 2 of 3 (alice, bob)`; names only up to five. */
+  #count(message: Awaited, now: number): string {
     message.shownAt = now;
+    message.shown = message.delivered.length;
     const count = message.delivered.length;
+    const total = message.relayed.size + message.queued.size;
     const names = count > MAX_NAMES ? "" : ` (${message.delivered.map(showName).join(", ")})`;
-    return [`${prefix} ${count} of ${total}${names}`];
+    return `* #${safe(message.room)}: delivered to ${count} of ${total}${names}`;
   }
 
   #trim<V>(map: Map<number, V>) {

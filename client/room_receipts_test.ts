@@ -66,3 +66,16 @@ Deno.test("RoomReceipts forgets the oldest message past its limit", () => {
   deepEqual(receipts.delivered(1, "alice", 10), []);
   deepEqual(receipts.delivered(2, "alice", 10), ["* #two: delivered to alice"]);
 });
+
+Deno.test("RoomReceipts.flush() shows a held count once its second is up, and only once", () => {
+  const receipts = new RoomReceipts();
+  receipts.sent("club", sent(["alice", "bob", "carol"]), 0);
+  deepEqual(receipts.delivered(7, "alice", 100), []);
+  deepEqual(receipts.delivered(7, "bob", 200), []);
+  deepEqual(receipts.flush(999), [], "within the second: held");
+  // carol never answers: the count still shows, once.
+  deepEqual(receipts.flush(1_000), ["* #club: delivered to 2 of 3 (alice, bob)"]);
+  deepEqual(receipts.flush(5_000), []);
+  deepEqual(receipts.delivered(7, "carol", 5_100), ["* #club: delivered to alice, bob, carol"]);
+  deepEqual(receipts.flush(9_000), []);
+});
