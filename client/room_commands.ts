@@ -12,7 +12,7 @@ import type { Command } from "./commands.ts";
 import type { HandlerIo, HandlerRooms } from "./handler.ts";
 import { isConnectionLost, type RoomView } from "./session.ts";
 import { safe, type Style } from "./render.ts";
-import type { RoomReceipts } from "./room_receipts.ts";
+import { type RoomReceipts, roomSentLines } from "./room_receipts.ts";
 
 /** What a room command needs. */
 export interface RoomCommandContext {
@@ -132,13 +132,9 @@ async function roomMessage(
   }
   rooms.sendText(view.name, text).then(
     (sent) => {
-      const parts = [
-        sent.relayed.length > 0 ? `sent to ${sent.relayed.map(showName).join(", ")}` : "",
-        sent.queued.length > 0 ? `queued for ${sent.queued.map(showName).join(", ")}` : "",
-      ].filter((p) => p !== "");
-      const shown = parts.length === 0 ? "nobody else is in the room" : parts.join("; ");
-      ctx.io.print(ctx.style.dim(`* #${safe(view.name)}: ${shown}`));
-      for (const refused of sent.refused) ctx.error(refused.message);
+      const { lines, errors } = roomSentLines(view.name, sent);
+      for (const line of lines) ctx.io.print(ctx.style.dim(line));
+      for (const error of errors) ctx.error(error);
       for (const line of ctx.receipts?.sent(view.name, sent, performance.now()) ?? []) {
         ctx.io.print(ctx.style.dim(line));
       }

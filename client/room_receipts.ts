@@ -23,6 +23,42 @@ export const MAX_AWAITED_RECEIPTS = 200;
 /** Most names a line lists; past it, a count. */
 const MAX_NAMES = 5;
 
+/** Most refusals printed one by one after the sent line; past it, a count. */
+const MAX_REFUSALS_SHOWN = 3;
+
+/** What the terminal prints once a room message is sent: a line, and refusals as errors. */
+export interface RoomSentLines {
+  /** The `* #club: sent to …; queued for …; not sent to …` line. */
+  lines: string[];
+  /** The server's words for the first refusals, then a count of the rest (raw: print as errors). */
+  errors: string[];
+}
+
+/**
+ * The lines for a room message just sent, in few lines however large the room: names up to five
+ * per part, else a count.
+ *
+ * @param room The room's display name.
+ * @param sent What `room-send` answered.
+ * @returns The line, and the refusals' words.
+ */
+export function roomSentLines(room: string, sent: RoomSendOutcome): RoomSentLines {
+  const who = (names: readonly string[]) =>
+    names.length > MAX_NAMES ? `${names.length} members` : names.map(showName).join(", ");
+  const notSent = sent.refused.map((r) => r.name);
+  const parts = [
+    sent.relayed.length > 0 ? `sent to ${who(sent.relayed)}` : "",
+    sent.queued.length > 0 ? `queued for ${who(sent.queued)}` : "",
+    notSent.length > 0 ? `not sent to ${who(notSent)}` : "",
+  ].filter((p) => p !== "");
+  const shown = parts.length === 0 ? "nobody else is in the room" : parts.join("; ");
+  // Printed as errors, which make them safe.
+  const errors = sent.refused.slice(0, MAX_REFUSALS_SHOWN).map((r) => r.message);
+  const more = sent.refused.length - errors.length;
+  if (more > 0) errors.push(`…and ${more} more not sent (named above)`);
+  return { lines: [`* #${safe(room)}: ${shown}`], errors };
+}
+
 interface Awaited {
   room: string;
   relayed: Set<string>;

@@ -1,5 +1,5 @@
 import { deepEqual } from "node:assert/strict";
-import { RoomReceipts } from "./room_receipts.ts";
+import { RoomReceipts, roomSentLines } from "./room_receipts.ts";
 
 const sent = (relayed: string[], queued: string[] = []) => ({
   re: 7,
@@ -78,4 +78,36 @@ Deno.test("RoomReceipts.flush() shows a held count once its second is up, and on
   deepEqual(receipts.flush(5_000), []);
   deepEqual(receipts.delivered(7, "carol", 5_100), ["* #club: delivered to alice, bob, carol"]);
   deepEqual(receipts.flush(9_000), []);
+});
+
+Deno.test("roomSentLines() says whom it went to, waits for and did not reach, in a few lines", () => {
+  const refused = (name: string) => ({ name, message: `Not sent to "${name}": why` });
+  const many = Array.from({ length: 97 }, (_, i) => `m${i}`);
+  const table: [Parameters<typeof roomSentLines>[1], string[], string[]][] = [
+    [{ relayed: [], queued: [], refused: [] }, ["* #club: nobody else is in the room"], []],
+    [{ relayed: ["alice", "bob"], queued: [], refused: [] }, ["* #club: sent to alice, bob"], []],
+    [
+      { relayed: ["alice"], queued: ["bob"], refused: [refused("carol")] },
+      ["* #club: sent to alice; queued for bob; not sent to carol"],
+      ['Not sent to "carol": why'],
+    ],
+    [
+      { relayed: many, queued: ["a", "b", "c", "d", "e", "f"], refused: [] },
+      ["* #club: sent to 97 members; queued for 6 members"],
+      [],
+    ],
+    [
+      { relayed: [], queued: [], refused: ["a", "b", "c", "d"].map(refused) },
+      ["* #club: not sent to a, b, c, d"],
+      [
+        'Not sent to "a": why',
+        'Not sent to "b": why',
+        'Not sent to "c": why',
+        "…and 1 more not sent (named above)",
+      ],
+    ],
+  ];
+  for (const [sent, lines, errors] of table) {
+    deepEqual(roomSentLines("club", sent), { lines, errors });
+  }
 });
