@@ -19,7 +19,13 @@ import {
 import { hashEntry, keyPins, parseEntry, signEntry } from "../protocol/room_chain.ts";
 import { exportPublicKeys } from "../protocol/e2e.ts";
 import { parseRoomEnvelope } from "../protocol/room_envelope.ts";
-import { type CliClient, connectClient, startCli, startServer } from "./_helpers.ts";
+import {
+  type CliClient,
+  connectClient,
+  startCli,
+  startServer,
+  type TestClient,
+} from "./_helpers.ts";
 
 /** A relay between one client and the server that decodes what the server sends. */
 interface Tap {
@@ -393,6 +399,52 @@ Deno.test("rooms: a room message queued for an offline member turns delivered in
     await waitOut(alice, /^\* #club: delivered to bob, carol$/);
     ok(!alice.out.lines.some((l) => /^\* delivered to /.test(l)), alice.out.lines.join("\n"));
   } finally {
+    for (const client of clients) await client.finish();
+    await server.stop();
+  }
+});
+
+/** Waits until a client's room book holds the room with `name` invited (its push checked). */
+async function invitedTo(client: TestClient, room: string, name: string) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    await client.session.rooms.idle;
+    const view = client.session.rooms.list().find((r) => r.name === room);
+    if (view?.invitees.includes(name)) return;
+    if (Date.now() > deadline) throw new Error(`${name} never saw the invitation to #${room}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+Deno.test("rooms: a room of seven: the sender's terminal sums the receipts up instead of a line per member", async () => {
+  const server = await startServer();
+  const clients: CliClient[] = [];
+  const members: TestClient[] = [];
+  try {
+    const alice = await startCli(server.port, "alice");
+    clients.push(alice);
+    for (let i = 1; i <= 6; i++) members.push(await connectClient(server.port, `m${i}`));
+    await say(alice, "ROOM CREATE big");
+    await waitOut(alice, /^\* created #big/);
+    for (const [i, member] of members.entries()) {
+      const name = `m${i + 1}`;
+      await say(alice, `INVITE #big ${name}`);
+      await invitedTo(member, "big", name);
+      await member.session.rooms.change("big", { op: "accept" });
+      await waitOut(alice, new RegExp(`^\\* #big: ${name} joined$`));
+    }
+    const from = alice.out.lines.length;
+    await say(alice, "MESSAGE #big hello all");
+    await waitOut(alice, /^\* #big: sent to 6 members$/, from);
+    // The last receipt closes the window: up to it, only counts, never a line per member.
+    await waitOut(alice, /^\* #big: delivered to all 6$/, from);
+    const between = alice.out.lines.slice(from).filter((l) => /delivered/.test(l));
+    equal(between.at(-1), "* #big: delivered to all 6");
+    for (const line of between.slice(0, -1)) {
+      ok(/^\* #big: delivered to [1-5] of 6( \(.*\))?$/.test(line), between.join("\n"));
+    }
+  } finally {
+    for (const member of members) await member.session.quit().catch(() => {});
     for (const client of clients) await client.finish();
     await server.stop();
   }
