@@ -283,6 +283,7 @@ Deno.test("rooms: a membership change the server makes up is caught by every cli
     });
     await waitErr(alice, /Room #club is read-only: .*"dave" is not invited/, errs[0]);
     await waitErr(bob, /Room #club is read-only: .*not signed by "alice"'s key/, errs[1]);
+    await waitErr(bob, /read-only: .*, and ROOM CHECK #club once the server is fixed$/, errs[1]);
     for (const [i, client] of clients.entries()) {
       // Nothing was sent on a history the client does not trust...
       const errors = client.err.lines.length;

@@ -582,7 +582,7 @@ export class RoomBook {
     this.#options.warning?.(
       `Room #${
         room.name || room.id
-      } is read-only: ${why}; compare VERIFY #${room.name} with a member`,
+      } is read-only: ${why}; compare VERIFY #${room.name} with a member, and ROOM CHECK #${room.name} once the server is fixed`,
       code,
     );
   }
