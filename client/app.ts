@@ -41,6 +41,7 @@ import {
   safe,
   type Style,
 } from "./render.ts";
+import { RoomReceipts } from "./room_receipts.ts";
 import type { ClientSession, SessionEvents } from "./session.ts";
 import { Terminal } from "./terminal.ts";
 import { Viewer, type ViewerEvent } from "./viewer.ts";
@@ -83,6 +84,8 @@ interface Context {
   broken?: string;
   /** The session's mpv, when the player is mpv: one window for every stream. */
   mpv?: MpvPlayers;
+  /** Room members' receipts of messages this client sent, summed up. */
+  receipts: RoomReceipts;
 }
 
 /**
@@ -104,6 +107,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
       },
     }),
     warnings: new WarningDigest(),
+    receipts: new RoomReceipts(),
   };
   const unwatch = _watchSignals(ctx);
   // What a finished interval held back is said even when no further warning comes.
@@ -201,6 +205,11 @@ function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): Se
       renderRoomMessage(message, style, { width: term.columns }).forEach((line) =>
         term.print(line)
       ),
+    roomDelivered: (re, to) => {
+      for (const line of ctx.receipts.delivered(re, to, performance.now())) {
+        term.print(style.dim(line));
+      }
+    },
     queueNotice: (kind, to) => term.print(style.dim(renderQueueState(kind, to))),
     serverError: (_code, message) => term.error(renderError(message, style)),
     videos: (videos) => ctx.handler?.videosPushed(videos),
@@ -236,8 +245,13 @@ async function _run(ctx: Context, session: ClientSession): Promise<number> {
       checkPlayer(config.player);
       checkDisplay(config.player, Deno.env);
     },
+    receipts: ctx.receipts,
   });
-  const ticker = setInterval(() => term.setPrompt(renderPrompt(viewer.tick())), TICK_MS);
+  const ticker = setInterval(() => {
+    term.setPrompt(renderPrompt(viewer.tick()));
+    // Room receipts held back within their second are counted once it is up.
+    for (const line of ctx.receipts.flush(performance.now())) term.print(style.dim(line));
+  }, TICK_MS);
   try {
     while (ctx.lost === undefined && !session.closed) {
       const line = await term.read();

@@ -23,6 +23,7 @@ export type Command =
   | { kind: "room-change"; op: RoomCommandOp; room: string; peer?: string }
   | { kind: "rooms" }
   | { kind: "room-verify"; room: string }
+  | { kind: "room-check"; room: string }
   | { kind: "room-message"; room: string; text?: string }
   | { kind: "help" }
   | { kind: "quit" }
@@ -76,6 +77,7 @@ Rooms (end-to-end group chat; a room is typed as #name):
   ROOM CREATE <name>          Create a room; you own it
   ROOMS                       Your rooms and invitations, with members and fingerprint
   VERIFY #room                The room's full fingerprint, to compare with a member
+  ROOM CHECK #room            Fetch a read-only room's history again; usable if it extends yours
   INVITE #room <peer>         Invite a peer (they ACCEPT or DECLINE)
   ACCEPT #room / DECLINE #room  Answer an invitation
   MESSAGE #room <text>        Send to every member (sealed once, to the members you checked)
@@ -319,8 +321,11 @@ export function parseCommand(line: string): Command {
       if (args[0].startsWith("#")) return _roomCommand("accept", args);
       return { kind: "accept", peer: args[0] };
     case "ROOM":
+      if (args.length === 2 && args[0].toUpperCase() === "CHECK") {
+        return { kind: "room-check", room: _room(args[1], "ROOM CHECK #room") };
+      }
       if (args.length !== 2 || args[0].toUpperCase() !== "CREATE") {
-        throw new SyntaxError("Usage: ROOM CREATE <name>");
+        throw new SyntaxError("Usage: ROOM CREATE <name>, or ROOM CHECK #room");
       }
       return { kind: "room-create", room: args[1].startsWith("#") ? args[1].slice(1) : args[1] };
     case "ROOMS":

@@ -19,6 +19,7 @@ import {
 import type { KeyTrust } from "./known_peers.ts";
 import { isConnectionLost, type RoomBook, type SendOutcome } from "./session.ts";
 import { roomCommand } from "./room_commands.ts";
+import type { RoomReceipts } from "./room_receipts.ts";
 import { showName } from "../protocol/shown_name.ts";
 import { escapeName } from "../protocol/text.ts";
 import { normalizePlayArgument } from "../video/catalog.ts";
@@ -70,7 +71,7 @@ export interface HandlerSession {
 /** What the handler needs of the rooms (a `RoomBook` has it). */
 export type HandlerRooms = Pick<
   RoomBook,
-  "list" | "names" | "find" | "create" | "change" | "sendText"
+  "list" | "names" | "find" | "create" | "change" | "sendText" | "check"
 >;
 
 /** What the handler needs of the viewer (a `Viewer` has it). */
@@ -105,6 +106,8 @@ export interface CommandHandlerOptions {
   style?: Style;
   /** Checks, before PLAY, that the player can run (it exists, it has a display). */
   checkPlayer?: () => void;
+  /** Sums up room members' receipts; without it, none are shown. */
+  receipts?: RoomReceipts;
 }
 
 /** Runs typed commands. */
@@ -114,6 +117,7 @@ export class CommandHandler {
   readonly #viewer: HandlerViewer;
   readonly #style: Style;
   readonly #checkPlayer: () => void;
+  readonly #receipts: RoomReceipts | undefined;
   #titles: TitleChoice[] = [];
   /** Titles PLAY found still being prepared: the server says when they are ready. */
   readonly #waiting = new Set<string>();
@@ -125,6 +129,7 @@ export class CommandHandler {
     this.#viewer = options.viewer;
     this.#style = options.style ?? PLAIN;
     this.#checkPlayer = options.checkPlayer ?? (() => {});
+    this.#receipts = options.receipts;
   }
 
   /** What Tab may offer now: peers, the titles of the last LIST, the heights of what plays. */
@@ -190,6 +195,7 @@ export class CommandHandler {
       case "room-change":
       case "rooms":
       case "room-verify":
+      case "room-check":
       case "room-message":
         return await roomCommand(command, {
           io: this.#io,
@@ -197,6 +203,7 @@ export class CommandHandler {
           style: this.#style,
           me: this.#session.name ?? "",
           error: (message) => this.#error(message),
+          receipts: this.#receipts,
         });
       default:
         return await this.#playback(command);

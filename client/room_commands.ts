@@ -12,6 +12,7 @@ import type { Command } from "./commands.ts";
 import type { HandlerIo, HandlerRooms } from "./handler.ts";
 import { isConnectionLost, type RoomView } from "./session.ts";
 import { safe, type Style } from "./render.ts";
+import { type RoomReceipts, roomSentLines } from "./room_receipts.ts";
 
 /** What a room command needs. */
 export interface RoomCommandContext {
@@ -25,12 +26,16 @@ export interface RoomCommandContext {
   me: string;
   /** Prints an error. */
   error(message: string): void;
+  /** Sums up members' receipts of room messages; without it, none are shown. */
+  receipts?: RoomReceipts;
 }
 
 /** The room commands. */
 export type RoomCommand = Extract<
   Command,
-  { kind: "room-create" | "room-change" | "rooms" | "room-verify" | "room-message" }
+  {
+    kind: "room-create" | "room-change" | "rooms" | "room-verify" | "room-check" | "room-message";
+  }
 >;
 
 /**
@@ -78,9 +83,35 @@ export async function roomCommand(command: RoomCommand, ctx: RoomCommandContext)
           ? `Compare it with a member out of band: the same fingerprint at the same entry is the same history`
           : `READ-ONLY: ${safe(room.broken)}`,
       );
+      if (room.broken !== undefined) {
+        ctx.io.print(
+          `Once the server is fixed, ROOM CHECK #${safe(room.name)} fetches its history again`,
+        );
+      }
       return true;
     }
+    case "room-check":
+      return await roomCheck(command.room, ctx);
   }
+}
+
+async function roomCheck(name: string, ctx: RoomCommandContext): Promise<boolean> {
+  const checked = await ctx.rooms!.check(name);
+  const room = `#${safe(checked.room.name)}`;
+  if (checked.still !== undefined) {
+    throw new PeerstreamError(
+      "CHAIN_INVALID",
+      `Cannot use ${room} again: checked from entry 0, ${checked.still}; compare VERIFY ${room} with a member`,
+    );
+  }
+  ctx.io.print(
+    `* ${room}: checked again from entry 0: ${
+      checked.wasBroken
+        ? `the server's history extends the one you checked (entry ${checked.room.seq}); you can send again`
+        : `its history checks out (entry ${checked.room.seq})`
+    }`,
+  );
+  return true;
 }
 
 async function roomMessage(
@@ -101,13 +132,12 @@ async function roomMessage(
   }
   rooms.sendText(view.name, text).then(
     (sent) => {
-      const parts = [
-        sent.relayed.length > 0 ? `sent to ${sent.relayed.map(showName).join(", ")}` : "",
-        sent.queued.length > 0 ? `queued for ${sent.queued.map(showName).join(", ")}` : "",
-      ].filter((p) => p !== "");
-      const shown = parts.length === 0 ? "nobody else is in the room" : parts.join("; ");
-      ctx.io.print(ctx.style.dim(`* #${safe(view.name)}: ${shown}`));
-      for (const refused of sent.refused) ctx.error(refused.message);
+      const { lines, errors } = roomSentLines(view.name, sent);
+      for (const line of lines) ctx.io.print(ctx.style.dim(line));
+      for (const error of errors) ctx.error(error);
+      for (const line of ctx.receipts?.sent(view.name, sent, performance.now()) ?? []) {
+        ctx.io.print(ctx.style.dim(line));
+      }
     },
     (error) => {
       if (!isConnectionLost(error)) ctx.error((error as Error).message);

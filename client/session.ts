@@ -42,6 +42,7 @@ import { Inbox } from "./session/inbox.ts";
 import { KeyCache, type TrustedKeys } from "./session/keys.ts";
 import { CLIENT_LIMITS, type ClientLimits } from "./session/limits.ts";
 import { Roster } from "./session/roster.ts";
+import { QueuedRoomSends } from "./session/room_queued.ts";
 import { routeMessage, type SessionParts } from "./session/router.ts";
 import { type AnswerTo, type RequestMessage, RequestTable } from "./session/requests.ts";
 import { type MediaSink, StreamReceiver } from "./session/stream_receiver.ts";
@@ -86,6 +87,7 @@ export class ClientSession {
   readonly #reading: Promise<void>;
   readonly #roster: Roster;
   readonly #rooms: RoomBook;
+  readonly #roomQueued = new QueuedRoomSends();
   #requesting = false;
   /** Why the connection ended, once it has. */
   #lostBecause?: string;
@@ -151,6 +153,7 @@ export class ClientSession {
       receiver: this.#receiver,
       roster: this.#roster,
       rooms: this.#rooms,
+      roomQueued: this.#roomQueued,
       connection: () => this.#connection,
     };
     this.#connection = new Connection(transport, greeted, {

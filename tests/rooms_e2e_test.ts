@@ -19,7 +19,13 @@ import {
 import { hashEntry, keyPins, parseEntry, signEntry } from "../protocol/room_chain.ts";
 import { exportPublicKeys } from "../protocol/e2e.ts";
 import { parseRoomEnvelope } from "../protocol/room_envelope.ts";
-import { type CliClient, connectClient, startCli, startServer } from "./_helpers.ts";
+import {
+  type CliClient,
+  connectClient,
+  startCli,
+  startServer,
+  type TestClient,
+} from "./_helpers.ts";
 
 /** A relay between one client and the server that decodes what the server sends. */
 interface Tap {
@@ -175,6 +181,8 @@ Deno.test("rooms: three terminals chat both ways; a removed member gets nothing 
     await waitOut(alice, /^#club <bob> hello from bob$/);
     await waitOut(carol, /^#club <bob> hello from bob$/);
     await waitOut(bob, /^\* #club: sent to alice, carol$/);
+    // Then each member's receipt, in one line once both opened it.
+    await waitOut(bob, /^\* #club: delivered to alice, carol$/);
     await say(alice, "MESSAGE #club hi bob, hi carol");
     await waitOut(bob, /^#club <alice> hi bob, hi carol$/);
     await waitOut(carol, /^#club <alice> hi bob, hi carol$/);
@@ -275,6 +283,7 @@ Deno.test("rooms: a membership change the server makes up is caught by every cli
     });
     await waitErr(alice, /Room #club is read-only: .*"dave" is not invited/, errs[0]);
     await waitErr(bob, /Room #club is read-only: .*not signed by "alice"'s key/, errs[1]);
+    await waitErr(bob, /read-only: .*, and ROOM CHECK #club once the server is fixed$/, errs[1]);
     for (const [i, client] of clients.entries()) {
       // Nothing was sent on a history the client does not trust...
       const errors = client.err.lines.length;
@@ -292,6 +301,22 @@ Deno.test("rooms: a membership change the server makes up is caught by every cli
     const outs = alice.out.lines.length;
     await say(alice, "VERIFY #club");
     await waitOut(alice, /^READ-ONLY: it refused a change the server sent/, outs);
+    await waitOut(alice, /ROOM CHECK #club/, outs);
+
+    // The server itself never made that change: checked again from entry 0, its history extends
+    // the one each client checked, and the room works again.
+    for (const client of clients) {
+      const from = client.out.lines.length;
+      await say(client, "ROOM CHECK #club");
+      await waitOut(
+        client,
+        /^\* #club: checked again from entry 0: the server's history extends the one you checked \(entry 2\); you can send again$/,
+        from,
+      );
+    }
+    await say(alice, "MESSAGE #club back to normal");
+    await waitOut(bob, /^#club <alice> back to normal$/);
+    await waitOut(alice, /^\* #club: delivered to bob$/);
   } finally {
     for (const client of clients) await client.finish();
     for (const tap of taps) await tap.close();
@@ -342,5 +367,86 @@ Deno.test("rooms: a room message to an offline member waits, survives a restart,
     for (const client of clients) await client.finish();
     await server.stop();
     await Deno.remove(data, { recursive: true });
+  }
+});
+
+Deno.test("rooms: a room message queued for an offline member turns delivered in the terminal once they open it", async () => {
+  const server = await startServer();
+  const clients: CliClient[] = [];
+  try {
+    const alice = await startCli(server.port, "alice");
+    clients.push(alice);
+    let bob = await startCli(server.port, "bob");
+    clients.push(bob);
+    let carol = await startCli(server.port, "carol");
+    clients.push(carol);
+    await club(alice, [[bob, "bob"], [carol, "carol"]]);
+    await waitOut(carol, /^\* #club: you joined$/);
+    const [bobHome, carolHome] = [bob.home, carol.home];
+    equal(await bob.finish(), 0);
+    equal(await carol.finish(), 0);
+    await waitOut(alice, /bob left/);
+    await waitOut(alice, /carol left/);
+    await say(alice, "MESSAGE #club while you were away");
+    await waitOut(alice, /^\* #club: queued for bob, carol$/);
+    bob = await startCli(server.port, "bob", { home: bobHome });
+    clients.push(bob);
+    await waitOut(bob, /^#club <alice> while you were away$/);
+    // One of two opened it: the line says so with a count, not as a 1:1 message's receipt.
+    await waitOut(alice, /^\* #club: delivered to 1 of 2 \(bob\)$/);
+    carol = await startCli(server.port, "carol", { home: carolHome });
+    clients.push(carol);
+    await waitOut(carol, /^#club <alice> while you were away$/);
+    await waitOut(alice, /^\* #club: delivered to bob, carol$/);
+    ok(!alice.out.lines.some((l) => /^\* delivered to /.test(l)), alice.out.lines.join("\n"));
+  } finally {
+    for (const client of clients) await client.finish();
+    await server.stop();
+  }
+});
+
+/** Waits until a client's room book holds the room with `name` invited (its push checked). */
+async function invitedTo(client: TestClient, room: string, name: string) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    await client.session.rooms.idle;
+    const view = client.session.rooms.list().find((r) => r.name === room);
+    if (view?.invitees.includes(name)) return;
+    if (Date.now() > deadline) throw new Error(`${name} never saw the invitation to #${room}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+Deno.test("rooms: a room of seven: the sender's terminal sums the receipts up instead of a line per member", async () => {
+  const server = await startServer();
+  const clients: CliClient[] = [];
+  const members: TestClient[] = [];
+  try {
+    const alice = await startCli(server.port, "alice");
+    clients.push(alice);
+    for (let i = 1; i <= 6; i++) members.push(await connectClient(server.port, `m${i}`));
+    await say(alice, "ROOM CREATE big");
+    await waitOut(alice, /^\* created #big/);
+    for (const [i, member] of members.entries()) {
+      const name = `m${i + 1}`;
+      await say(alice, `INVITE #big ${name}`);
+      await invitedTo(member, "big", name);
+      await member.session.rooms.change("big", { op: "accept" });
+      await waitOut(alice, new RegExp(`^\\* #big: ${name} joined$`));
+    }
+    const from = alice.out.lines.length;
+    await say(alice, "MESSAGE #big hello all");
+    await waitOut(alice, /^\* #big: sent to 6 members$/, from);
+    // The last receipt closes the window: up to it, only counts, never a line per member.
+    await waitOut(alice, /^\* #big: delivered to all 6$/, from);
+    const between = alice.out.lines.slice(from).filter((l) => /delivered/.test(l));
+    equal(between.at(-1), "* #big: delivered to all 6");
+    for (const line of between.slice(0, -1)) {
+      ok(/^\* #big: delivered to [1-5] of 6( \(.*\))?$/.test(line), between.join("\n"));
+    }
+  } finally {
+    for (const member of members) await member.session.quit().catch(() => {});
+    for (const client of clients) await client.finish();
+    await server.stop();
   }
 });

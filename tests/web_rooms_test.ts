@@ -279,6 +279,60 @@ for (const kind of BROWSER_KINDS) {
   });
 }
 
+Deno.test("rooms in chromium: a room message queued for an offline member turns delivered on the page once they open it", async () => {
+  const server = await startWebServer();
+  const browser = await launchBrowser("chromium");
+  const clients: CliClient[] = [];
+  try {
+    const { page, errors } = await openPage(browser, server.url);
+    await joinAs(page, "ann");
+    const bob = await startCli(server.port, "bob");
+    clients.push(bob);
+    let carol = await startCli(server.port, "carol");
+    clients.push(carol);
+    await waitForPeer(page, "bob");
+    await waitForPeer(page, "carol");
+    await page.focus("#room-name");
+    await page.keyboard.type("film");
+    await page.keyboard.press("Enter");
+    await openRoom(page, "film");
+    for (const [name, client] of [["bob", bob], ["carol", carol]] as const) {
+      await page.waitForSelector(`#room-invite-who option[value="${name}"]`);
+      await page.select("#room-invite-who", name);
+      await page.click("#room-invite");
+      await waitOut(client, /^\* #film: ann invited you; ACCEPT #film or DECLINE #film$/);
+      await client.type("ACCEPT #film");
+      await waitForLine(page, `${name} joined`);
+    }
+    await waitOut(carol, /^\* #film: bob joined$/);
+    const carolHome = carol.home;
+    equal(await carol.finish(), 0);
+    // The server has seen carol go once bob is told.
+    await waitOut(bob, /carol left/);
+    // bob opens it at once; carol's copy waits on the server, and the line says so.
+    const sending = sendToRoom(page, "while carol is away");
+    await waitOut(bob, /^#film <ann> while carol is away$/);
+    await waitInPage(
+      page,
+      inPage(
+        `(text) => [...document.querySelectorAll("#room-messages li[data-to] .state")]
+          .some((e) => e.textContent === text)`,
+        "delivered to bob; queued for carol (offline)",
+      ),
+      60_000,
+    );
+    carol = await startCli(server.port, "carol", { home: carolHome });
+    clients.push(carol);
+    await waitOut(carol, /^#film <ann> while carol is away$/);
+    equal(await sending, "delivered to bob, carol");
+    equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
+  } finally {
+    for (const client of clients) await client.finish();
+    await browser.close();
+    await server.stop();
+  }
+});
+
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -335,6 +389,20 @@ Deno.test("rooms in chromium: a server that comes back with a room rolled back i
     await lookAt(page, "chromium-room-read-only");
     const shown = String(await page.evaluate(`document.body.innerText`));
     ok(!/\b[A-Z]{2,}_[A-Z_]{2,}\b|\bVERIFY\b/.test(shown), `a wire code on the page: ${shown}`);
+    // Checked again, the server still shows the older history: the room stays read-only.
+    await page.click("#room-check");
+    const still = await waitInPage<string>(
+      page,
+      `!document.getElementById("room-checked").hidden &&
+        document.getElementById("room-checked").textContent`,
+      60_000,
+    );
+    equal(
+      still,
+      "Checked again: the server still shows an older history of this room than the one this page saw (a rollback), so the room stays read-only",
+    );
+    await page.waitForSelector("#room-send-form[hidden]");
+    ok(!(await page.$eval("#room-broken", (e) => (e as unknown as { hidden: boolean }).hidden)));
     // The browser's own errors for the tries while the server was away are not the page's.
     const other = errors.filter((error) => !/ERR_CONNECTION_REFUSED/.test(error));
     equal(other.length, 0, `page errors: ${other.join("\n")}`);
@@ -397,6 +465,17 @@ Deno.test("rooms in chromium: a membership change the server makes up is caught 
       ["ann"],
     );
     ok(!(await roomLines(page)).some((line) => line.includes("dave")));
+    // The server itself never made that change: checked again, its history extends the page's,
+    // and the room is usable again.
+    await page.click("#room-check");
+    await page.waitForSelector("#room-broken[hidden]");
+    await page.waitForSelector("#room-send-form:not([hidden])");
+    equal(
+      await page.$eval("#room-checked", (e) => e.textContent),
+      "Checked again: the server's history agrees with what this page saw, so the room works again",
+    );
+    equal(await page.$('#rooms li[data-room="club"][data-broken]'), null);
+    equal(await sendToRoom(page, "back to normal"), "nobody else is in the room");
     equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
   } finally {
     await dave.session.quit();

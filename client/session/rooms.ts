@@ -70,6 +70,19 @@ export interface RoomSendOutcome {
   refused: { name: string; message: string }[];
 }
 
+/** What checking a room again found (`RoomBook.check`). */
+export interface RoomCheck {
+  /** The room after the check. */
+  room: RoomView;
+  /** It was read-only before the check. */
+  wasBroken: boolean;
+  /**
+   * Why it stays read-only: the server's history, fetched again from entry 0, does not extend
+   * the one this client checked. Undefined when it does (the room is usable).
+   */
+  still?: string;
+}
+
 /** The room requests, as the session sends them. */
 export interface RoomRequests {
   /** `room-create`, answered by `room-entries`. */
@@ -403,6 +416,68 @@ export class RoomBook {
     });
   }
 
+  /**
+   * Checks a room again (issue 20): fetches its whole history from entry 0 and checks it afresh.
+   * A read-only room becomes usable only if that history extends the one this client checked
+   * (every checked entry the same, and at least as far as the furthest point seen before).
+   *
+   * @param roomName The room's display name.
+   * @returns Whether it was read-only, and why it still is, if it is.
+   * @throws {PeerstreamError} `ROOM_NOT_FOUND`, or the server's refusal of `room-chain`.
+   */
+  async check(roomName: string): Promise<RoomCheck> {
+    const room = this.#byName(roomName);
+    return await this.#enqueue(room, async () => {
+      const wasBroken = room.broken !== undefined;
+      const entries: string[] = [];
+      for (let rounds = 0; rounds < 1000; rounds++) {
+        const answer = await this.#options.requests.chain(room.id, entries.length);
+        if (answer.room !== room.id) break;
+        entries.push(...answer.entries);
+        if (answer.entries.length < MAX_ENTRIES_PER_MESSAGE) break;
+      }
+      const fresh = new RoomHistory(this.#options.limits);
+      let still: string | undefined;
+      try {
+        await fresh.extend(entries, (name) => this.#lookup(name));
+        still = this.#extends(room, fresh);
+      } catch (error) {
+        if (!(error instanceof PeerstreamError)) throw error;
+        still = `its history still does not check out: ${error.message}`;
+      }
+      if (still !== undefined) {
+        this.#break(room, still, "CHAIN_INVALID");
+        return { room: this.#view(room), wasBroken, still };
+      }
+      const added = fresh.entries.slice(room.history.seq + 1);
+      room.history = fresh;
+      room.broken = undefined;
+      room.listed = Math.max(room.listed ?? -1, fresh.seq);
+      this.#show(room, added);
+      this.#check(room, true);
+      return { room: this.#view(room), wasBroken };
+    });
+  }
+
+  /** Why a freshly fetched history does not extend the checked one, if it does not. */
+  #extends(room: Room, fresh: RoomHistory): string | undefined {
+    const have = room.history.entries;
+    const got = fresh.entries;
+    for (let seq = 0; seq < have.length && seq < got.length; seq++) {
+      if (have[seq].bytes.toBase64() !== got[seq].bytes.toBase64()) {
+        return `the server still shows another history than the one you checked at entry ${seq} (a fork)`;
+      }
+    }
+    if (got.length < have.length) {
+      return `the server still shows the room at entry ${fresh.seq}, but you checked it to entry ${room.history.seq} (a rollback)`;
+    }
+    return historyProblem(this.#memory.rooms[room.id], {
+      seq: fresh.seq,
+      headAt: (seq) => fresh.stateAt(seq)?.head,
+      complete: true,
+    });
+  }
+
   /** Fetches entries after the last checked one until the server has no more. */
   async #sync(room: Room): Promise<void> {
     for (let rounds = 0; rounds < 1000; rounds++) {
@@ -432,6 +507,12 @@ export class RoomBook {
       this.#break(room, `it refused a change the server sent: ${error.message}`, error.code);
       return;
     }
+    this.#show(room, added);
+    this.#check(room, false);
+  }
+
+  /** Shows each change past the furthest point seen before. */
+  #show(room: Room, added: readonly HashedEntry[]) {
     const me = this.#options.self()?.name ?? "";
     const seen = this.#memory.rooms[room.id]?.seq ?? -1;
     const view = this.#view(room);
@@ -447,7 +528,6 @@ export class RoomBook {
       const words = describeEntry(hashed.entry, { me, room: room.name });
       this.#options.change?.(view, words, hashed.entry);
     }
-    this.#check(room, false);
   }
 
   /** Drops entries already checked; one that differs from what was checked is a fork. */
@@ -502,7 +582,7 @@ export class RoomBook {
     this.#options.warning?.(
       `Room #${
         room.name || room.id
-      } is read-only: ${why}; compare VERIFY #${room.name} with a member`,
+      } is read-only: ${why}; compare VERIFY #${room.name} with a member, and ROOM CHECK #${room.name} once the server is fixed`,
       code,
     );
   }

@@ -291,6 +291,75 @@ Deno.test("RoomBook: a rollback or a fork against the furthest point seen makes 
   deepEqual(b3.changes, []);
 });
 
+Deno.test("RoomBook.check() lifts read-only only when the chain fetched again from 0 extends the checked one", async () => {
+  const { server, a, b, c } = await clubOfThree();
+  const id = a.book.find("club").id;
+  const chain = server.chains.get(id)!;
+  const head = parseEntry(chain.at(-1)!);
+  const headHash = new Uint8Array(await crypto.subtle.digest("SHA-256", head.bytes)).toBase64();
+  const injected = await signEntry({
+    room: id,
+    seq: head.entry.seq + 1,
+    prev: headHash,
+    author: "dave",
+    op: "invite",
+    subject: "eve",
+    keys: dave.keys.pins,
+    settings: null,
+    time: 1,
+  }, dave.identity);
+  server.push(id, [injected.toBase64()]);
+  await settle(a, b, c);
+  ok(a.book.find("club").broken !== undefined);
+  // A server that keeps the made-up change: still read-only, and why.
+  server.chains.set(id, [...chain, injected.toBase64()]);
+  const kept = await a.book.check("club");
+  equal(kept.wasBroken, true);
+  ok(kept.still?.startsWith("its history still does not check out: "), kept.still);
+  ok(a.book.find("club").broken !== undefined);
+  // A server whose stored history never had it: usable again, and a message goes.
+  server.chains.set(id, chain);
+  const fixed = await a.book.check("club");
+  deepEqual([fixed.wasBroken, fixed.still, fixed.room.broken, fixed.room.seq], [
+    true,
+    undefined,
+    undefined,
+    4,
+  ]);
+  await a.book.sendText("club", "back");
+  await settle(a, b, c);
+  equal(b.messages.at(-1)?.text, "back");
+  // A room that was fine checks out again, and stays fine.
+  const fine = await a.book.check("club");
+  deepEqual([fine.wasBroken, fine.still], [false, undefined]);
+
+  // A rollback and a fork stay read-only when checked again.
+  const memory = structuredClone(b.memory!);
+  const rolled = new FakeServer();
+  rolled.chains.set(id, chain.slice(0, 3));
+  const b2 = rolled.client(bob, memory);
+  b2.book.listed([{ room: id, name: "club", seq: 2, head: "A".repeat(43) + "=" }]);
+  await settle(b2);
+  const stillRolled = await b2.book.check("club");
+  ok(/\(a rollback\)$/.test(stillRolled.still ?? ""), stillRolled.still);
+  ok(b2.book.find("club").broken !== undefined);
+  const forked = new FakeServer();
+  const third = parseEntry(chain[3]);
+  const hash3 = new Uint8Array(await crypto.subtle.digest("SHA-256", third.bytes)).toBase64();
+  const other = await signEntry({
+    ...parseEntry(chain[4]).entry,
+    prev: hash3,
+    op: "decline",
+  }, carol.identity);
+  forked.chains.set(id, [...chain.slice(0, 4), other.toBase64()]);
+  const b3 = forked.client(bob, memory);
+  b3.book.listed([{ room: id, name: "club", seq: 4, head: "A".repeat(43) + "=" }]);
+  await settle(b3);
+  const stillForked = await b3.book.check("club");
+  ok(/\(a fork\)$/.test(stillForked.still ?? ""), stillForked.still);
+  ok(b3.book.find("club").broken !== undefined);
+});
+
 Deno.test("RoomBook: a message at a seq the client has not seen makes it fetch the chain, then open", async () => {
   const { server, a, b, c } = await clubOfThree();
   // The server withholds from carol the change that adds dave... (dave joins through alice).

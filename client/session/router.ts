@@ -19,6 +19,7 @@ import type { SessionEvents } from "./events.ts";
 import type { Inbox } from "./inbox.ts";
 import type { KeyCache } from "./keys.ts";
 import type { RequestTable } from "./requests.ts";
+import type { QueuedRoomSends } from "./room_queued.ts";
 import type { RoomBook } from "./rooms.ts";
 import type { Roster } from "./roster.ts";
 import type { StreamReceiver } from "./stream_receiver.ts";
@@ -39,8 +40,17 @@ export interface SessionParts {
   roster: Roster;
   /** Rooms. */
   rooms: RoomBook;
+  /** Room messages queued for members, so their later receipts count as the room message's. */
+  roomQueued: QueuedRoomSends;
   /** The connection (a function: messages that came with the greeting are routed before it is kept). */
   connection(): Connection;
+}
+
+/** A queued message's receipt: a room member's, or a 1:1 message's. */
+function queuedReceipt(to: string, qseq: number, parts: SessionParts) {
+  const re = parts.roomQueued.take(to, qseq);
+  if (re === undefined) parts.events.queueNotice?.("delivered", to, qseq);
+  else parts.events.roomDelivered?.(re, to);
 }
 
 /**
@@ -109,6 +119,10 @@ function handleOther(message: ServerMessage, parts: SessionParts) {
       // An answer to this client's request, or a push of someone else's change.
       if (message.re === undefined) return parts.rooms.pushed(message);
       return answer(message.re, message, parts);
+    case "room-sent":
+      // Kept before the answer is handed on: a queued member's receipt may follow at once.
+      for (const queued of message.queued) parts.roomQueued.add(message.re, queued);
+      return answer(message.re, message, parts);
     case "delivered":
       // A queued message's confirmation answers no request of this connection.
       if (message.qseq === undefined) {
@@ -118,9 +132,9 @@ function handleOther(message: ServerMessage, parts: SessionParts) {
         }
         return;
       }
-      parts.events.queueNotice?.("delivered", message.to, message.qseq);
-      return;
+      return queuedReceipt(message.to, message.qseq, parts);
     case "expired":
+      parts.roomQueued.take(message.to, message.qseq);
       parts.events.queueNotice?.("expired", message.to, message.qseq);
       return;
     case "error":

@@ -95,6 +95,25 @@ export function roomBrokenWords(why: string): string {
 }
 
 /**
+ * What "Check again" found, in words without codes.
+ *
+ * @param still Why the room stays read-only (`RoomCheck.still`); undefined when it works again.
+ * @returns For example `Checked again: the server's history agrees with what this page saw, so
+ * the room works again`.
+ */
+export function roomCheckWords(still: string | undefined): string {
+  if (still === undefined) {
+    return "Checked again: the server's history agrees with what this page saw, so the room works again";
+  }
+  const what = still.includes("(a rollback)")
+    ? "the server still shows an older history of this room than the one this page saw (a rollback)"
+    : still.includes("(a fork)")
+    ? "the server still shows another history of this room than the one this page saw (a fork)"
+    : "the server still sends a membership change that does not check out";
+  return `Checked again: ${what}, so the room stays read-only`;
+}
+
+/**
  * What became of a message sent to a room: whose clients confirmed they opened it, whom it went
  * to and awaits their receipt, whom it waits for on the server.
  *
@@ -104,12 +123,15 @@ export function roomBrokenWords(why: string): string {
 export function roomSentWords(
   sent: { relayed: string[]; queued: string[]; delivered?: readonly string[] },
 ): string {
-  const delivered = sent.relayed.filter((name) => sent.delivered?.includes(name));
-  const waiting = sent.relayed.filter((name) => !delivered.includes(name));
+  const opened = (name: string) => sent.delivered?.includes(name) === true;
+  // A queued member's receipt comes when they are back: they count as delivered too.
+  const delivered = [...sent.relayed, ...sent.queued].filter(opened);
+  const waiting = sent.relayed.filter((name) => !opened(name));
+  const queued = sent.queued.filter((name) => !opened(name));
   const parts = [
     delivered.length > 0 ? `delivered to ${delivered.map(showName).join(", ")}` : "",
     waiting.length > 0 ? `sent to ${waiting.map(showName).join(", ")}` : "",
-    sent.queued.length > 0 ? `queued for ${sent.queued.map(showName).join(", ")} (offline)` : "",
+    queued.length > 0 ? `queued for ${queued.map(showName).join(", ")} (offline)` : "",
   ].filter((part) => part !== "");
   return parts.length === 0 ? "nobody else is in the room" : parts.join("; ");
 }

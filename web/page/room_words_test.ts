@@ -4,6 +4,7 @@ import {
   invitationWords,
   roomBrokenWords,
   roomChangeWords,
+  roomCheckWords,
   roomRole,
   roomSentWords,
 } from "./room_words.ts";
@@ -88,6 +89,40 @@ Deno.test("roomSentWords() says whose receipts came, who got it and who it waits
     roomSentWords({ relayed, queued: ["dave"], delivered: ["bob", "carol"] }),
     "delivered to bob, carol; queued for dave (offline)",
   );
+  // A queued member's receipt, when they are back, moves them to delivered.
+  equal(
+    roomSentWords({ relayed, queued: ["dave", "erin"], delivered: ["bob", "erin"] }),
+    "delivered to bob, erin; sent to carol; queued for dave (offline)",
+  );
+  equal(
+    roomSentWords({ relayed: [], queued: ["dave"], delivered: ["dave"] }),
+    "delivered to dave",
+  );
   // A receipt from someone it was not sent to changes nothing.
   equal(roomSentWords({ relayed, queued: [], delivered: ["mallory"] }), "sent to bob, carol");
+});
+
+Deno.test("roomCheckWords() says whether the room works again, and why not, without codes", () => {
+  const table: [string | undefined, string][] = [
+    [
+      undefined,
+      "Checked again: the server's history agrees with what this page saw, so the room works again",
+    ],
+    [
+      "the server shows the room at entry 1, but you saw it at entry 2 (a rollback)",
+      "Checked again: the server still shows an older history of this room than the one this page saw (a rollback), so the room stays read-only",
+    ],
+    [
+      "the server still shows another history than the one you checked at entry 3 (a fork)",
+      "Checked again: the server still shows another history of this room than the one this page saw (a fork), so the room stays read-only",
+    ],
+    [
+      'its history still does not check out: entry 1 is not signed by "alice"\'s key',
+      "Checked again: the server still sends a membership change that does not check out, so the room stays read-only",
+    ],
+  ];
+  for (const [still, words] of table) {
+    equal(roomCheckWords(still), words);
+    ok(!NOT_FOR_PEOPLE.test(words), words);
+  }
 });

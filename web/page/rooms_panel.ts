@@ -27,6 +27,7 @@ import {
   invitationWords,
   roomBrokenWords,
   roomChangeWords,
+  roomCheckWords,
   roomRole,
   roomSentWords,
 } from "./room_words.ts";
@@ -89,6 +90,7 @@ export class RoomsPanel {
     );
     byId("room-leave", HTMLButtonElement).addEventListener("click", () => this.#change("leave"));
     byId("room-close", HTMLButtonElement).addEventListener("click", () => this.#close());
+    byId("room-check", HTMLButtonElement).addEventListener("click", () => this.#check());
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden && this.#open !== undefined) this.#read(this.#open);
     });
@@ -206,6 +208,7 @@ export class RoomsPanel {
 
   #show(id: string) {
     this.#open = id;
+    byId("room-checked", HTMLElement).hidden = true;
     byId("room", HTMLElement).hidden = false;
     byId("room-messages", HTMLElement).replaceChildren(...this.#lines.get(id) ?? []);
     this.#read(id);
@@ -259,6 +262,7 @@ export class RoomsPanel {
     const broken = byId("room-broken", HTMLElement);
     broken.hidden = room.broken === undefined;
     if (room.broken !== undefined) setText(broken, roomBrokenWords(room.broken));
+    byId("room-check", HTMLButtonElement).hidden = room.broken === undefined;
     const usable = room.broken === undefined;
     const invitation = byId("room-invitation", HTMLElement);
     invitation.hidden = !(usable && role === "invited");
@@ -339,6 +343,23 @@ export class RoomsPanel {
     );
   }
 
+  /** "Check again": fetches the open room's history from the start and says what it found. */
+  #check() {
+    const book = this.#options.session()?.rooms;
+    const room = book?.list().find((r) => r.id === this.#open);
+    if (book === undefined || room === undefined) return;
+    const button = byId("room-check", HTMLButtonElement);
+    button.disabled = true;
+    book.check(room.name).then((checked) => {
+      const said = byId("room-checked", HTMLElement);
+      setText(said, roomCheckWords(checked.still));
+      said.hidden = false;
+    }, (error) => this.#failed(`Cannot check #${room.name} again`, error)).finally(() => {
+      button.disabled = false;
+      this.render();
+    });
+  }
+
   #send(text: string) {
     const book = this.#options.session()?.rooms;
     const room = book?.list().find((r) => r.id === this.#open);
@@ -349,11 +370,16 @@ export class RoomsPanel {
     this.#add(room.id, item, false);
     book.sendText(room.name, text).then((sent) => {
       setText(state, roomSentWords(sent));
-      // "delivered" once every member it went to confirmed; none to wait for is done at once.
-      item.dataset.state = sent.relayed.length > 0 ? "sent" : "delivered";
+      // "delivered" once every member it went to or waits for confirmed; none is done at once.
+      const awaited = sent.relayed.length + sent.queued.length;
+      item.dataset.state = sent.relayed.length > 0
+        ? "sent"
+        : sent.queued.length > 0
+        ? "queued"
+        : "delivered";
       for (const refused of sent.refused) console.warn(refused.message);
       const line: SentLine = { item, outcome: sent, delivered: [] };
-      if (sent.re !== undefined && sent.relayed.length > 0) this.#remember(sent.re, line);
+      if (sent.re !== undefined && awaited > 0) this.#remember(sent.re, line);
       const words = roomSentWords(sent);
       this.#options.history?.add({ dir: "out", peer: "", text, at, state: words, room: room.id });
     }, (error) => {
@@ -373,9 +399,11 @@ export class RoomsPanel {
   delivered(re: number, to: string): void {
     const line = this.#sent.get(re);
     if (line === undefined || line.delivered.includes(to)) return;
+    const { relayed, queued } = line.outcome;
+    if (!relayed.includes(to) && !queued.includes(to)) return;
     line.delivered.push(to);
     setText(line.item.querySelector(".state")!, roomSentWords({ ...line.outcome, ...line }));
-    if (line.delivered.length >= line.outcome.relayed.length) {
+    if (line.delivered.length >= relayed.length + queued.length) {
       line.item.dataset.state = "delivered";
       this.#sent.delete(re);
     }
