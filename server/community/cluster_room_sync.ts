@@ -10,7 +10,7 @@
  */
 
 import { PeerstreamError } from "../../protocol/errors.ts";
-import type { ClusterRoomLog, RoomNotice } from "./cluster_rooms.ts";
+import { type ClusterRoomLog, parseRoomNotice, type RoomNotice } from "./cluster_rooms.ts";
 import { type RoomChange, Rooms, type RoomServerLimits, type StagedChange } from "./rooms.ts";
 
 /** Options for {@linkcode ClusterRooms.open}. */
@@ -66,13 +66,25 @@ export class ClusterRooms {
    * @param stage Checks the change against the head held here (`Rooms.stageCreate` or
    * `Rooms.stageChange`); called in turn with the other changes.
    * @returns Whom to tell.
-   * @throws {PeerstreamError} What staging throws, or `CHAIN_INVALID` when another node stored
-   * that seq first.
+   * @throws {PeerstreamError} What staging throws, `CHAIN_INVALID` when another node stored that
+   * seq first, or `UNAVAILABLE` when Redis did not answer (nothing applied here).
    */
   apply(stage: (rooms: Rooms) => StagedChange): Promise<RoomChange> {
     return this.#serial(async () => {
       const staged = stage(this.#rooms);
-      if (await this.#log.append(staged.room, staged.seq, staged.record)) return staged.commit();
+      let stored: boolean;
+      try {
+        stored = await this.#log.append(staged.room, staged.seq, staged.record);
+      } catch (error) {
+        throw new PeerstreamError(
+          "UNAVAILABLE",
+          `Cannot change room ${
+            this.#rooms.get(staged.room)?.name ?? staged.room
+          }: the cluster's Redis did not answer; try again`,
+          { cause: error },
+        );
+      }
+      if (stored) return staged.commit();
       await this.#catchUp(staged.room);
       throw new PeerstreamError(
         "CHAIN_INVALID",
@@ -127,5 +139,49 @@ export class ClusterRooms {
     const run = this.#tail.then(job, job);
     this.#tail = run.catch(() => {});
     return run;
+  }
+}
+
+/**
+ * The rooms channel of a node, before and after its rooms are loaded: notices that come while they
+ * load are kept and applied once they are (the load may have read past them: then they are
+ * skipped), so that an append made during the load is not missed.
+ */
+export class RoomNotices {
+  #rooms?: ClusterRooms;
+  #fail: (error: string) => void = () => {};
+  #early: RoomNotice[] = [];
+
+  /**
+   * A message on the rooms channel.
+   *
+   * @param message Its bytes (ignored unless a notice).
+   */
+  notice(message: Uint8Array): void {
+    const notice = parseRoomNotice(message);
+    if (notice === undefined) return;
+    if (this.#rooms === undefined) this.#early.push(notice);
+    else this.#apply(notice);
+  }
+
+  /** The link to Redis is back: notices may have been missed, so every room's tail is read. */
+  reconnected(): void {
+    this.#rooms?.resync().catch((error) => this.#fail(String(error)));
+  }
+
+  /**
+   * The rooms are loaded: applies the notices that came meanwhile, and those to come.
+   *
+   * @param rooms The node's rooms.
+   * @param fail Where a failure to read a room goes (the log).
+   */
+  attach(rooms: ClusterRooms, fail: (error: string) => void): void {
+    this.#rooms = rooms;
+    this.#fail = fail;
+    for (const notice of this.#early.splice(0)) this.#apply(notice);
+  }
+
+  #apply(notice: RoomNotice) {
+    this.#rooms!.notice(notice).catch((error) => this.#fail(String(error)));
   }
 }
