@@ -10,7 +10,14 @@
  */
 
 import { PeerstreamError } from "../../protocol/errors.ts";
-import { type ClusterRoomLog, parseRoomNotice, type RoomNotice } from "./cluster_rooms.ts";
+import { nameKeys } from "../../protocol/names.ts";
+import { quoted } from "../../protocol/text.ts";
+import {
+  type AppendOutcome,
+  type ClusterRoomLog,
+  parseRoomNotice,
+  type RoomNotice,
+} from "./cluster_rooms.ts";
 import { type RoomChange, Rooms, type RoomServerLimits, type StagedChange } from "./rooms.ts";
 
 /** Options for {@linkcode ClusterRooms.open}. */
@@ -67,14 +74,18 @@ export class ClusterRooms {
    * `Rooms.stageChange`); called in turn with the other changes.
    * @returns Whom to tell.
    * @throws {PeerstreamError} What staging throws, `CHAIN_INVALID` when another node stored that
-   * seq first, or `UNAVAILABLE` when Redis did not answer (nothing applied here).
+   * seq first, `NAME_TAKEN` when another node's room holds a new room's name, or `UNAVAILABLE`
+   * when Redis did not answer (nothing applied here).
    */
   apply(stage: (rooms: Rooms) => StagedChange): Promise<RoomChange> {
     return this.#serial(async () => {
       const staged = stage(this.#rooms);
-      let stored: boolean;
+      const name = staged.record.name;
+      let stored: AppendOutcome;
       try {
-        stored = await this.#log.append(staged.room, staged.seq, staged.record);
+        stored = await this.#log.append(staged.room, staged.seq, staged.record, {
+          nameKeys: staged.seq === 0 && name !== undefined ? nameKeys(name) : [],
+        });
       } catch (error) {
         throw new PeerstreamError(
           "UNAVAILABLE",
@@ -84,7 +95,17 @@ export class ClusterRooms {
           { cause: error },
         );
       }
-      if (stored) return staged.commit();
+      if (stored === "stored") return staged.commit();
+      if (stored === "name-taken") {
+        // Another node's room holds the name: learn the rooms this node has not seen yet.
+        for (const id of await this.#log.ids()) await this.#catchUp(id);
+        throw new PeerstreamError(
+          "NAME_TAKEN",
+          `Cannot create room ${
+            quoted(name ?? staged.room)
+          }: a room of that name (or one that looks like it) exists; choose another name`,
+        );
+      }
       await this.#catchUp(staged.room);
       throw new PeerstreamError(
         "CHAIN_INVALID",
@@ -115,7 +136,7 @@ export class ClusterRooms {
    */
   resync(): Promise<void> {
     return this.#serial(async () => {
-      for (const id of (await this.#log.load()).keys()) await this.#catchUp(id);
+      for (const id of await this.#log.ids()) await this.#catchUp(id);
     });
   }
 

@@ -207,3 +207,33 @@ Deno.test("ClusterRooms.resync() reads what a node missed, and RoomNotices appli
     await redis.close();
   }
 });
+
+Deno.test("ClusterRooms: two nodes creating rooms of one name at once: one is refused NAME_TAKEN and learns the other", async () => {
+  const redis = await RedisServer.start();
+  const a = await node(redis);
+  const b = await node(redis);
+  try {
+    const settings = { invite: "members", control: "all" } as const;
+    const other = "clusterroom11111111111";
+    const [byAlice, byBob] = [
+      await signed(a.rooms.rooms, alice, { op: "create", keys: alice.pins, settings }),
+      await signed(b.rooms.rooms, bob, { op: "create", room: other, keys: bob.pins, settings }),
+    ];
+    const race = await Promise.allSettled([
+      a.rooms.apply((rooms) => rooms.stageCreate("club", byAlice, 1)),
+      // A look-alike of the same name is the same name.
+      b.rooms.apply((rooms) => rooms.stageCreate("cIub", byBob, 1)),
+    ]);
+    deepEqual(race.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+    const lost = race.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    equal(lost.reason instanceof PeerstreamError && lost.reason.code, "NAME_TAKEN");
+    const [winner, loser] = race[0].status === "fulfilled" ? [ROOM, b] : [other, a];
+    // The refused node holds the winner's room now, and nothing of its own.
+    equal(loser.rooms.rooms.count(winner), 1);
+    equal(loser.rooms.rooms.size, 1);
+  } finally {
+    await a.link.close();
+    await b.link.close();
+    await redis.close();
+  }
+});

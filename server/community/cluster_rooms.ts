@@ -11,6 +11,7 @@
  * | key                 | type   | holds                                                      |
  * | ------------------- | ------ | ---------------------------------------------------------- |
  * | `P rooms`           | set    | the ids of every room                                      |
+ * | `P roomnames`       | hash   | each room name's look-alike key → the room id holding it   |
  * | `P room:ID`         | list   | the room's records (`room_store.ts` lines), index = seq    |
  * | `P rooms` (channel) | pubsub | `ID SEQ`: the room's entry SEQ was stored                  |
  * @module
@@ -22,19 +23,28 @@ import { parseRoomRecord, ROOM_ID, type RoomRecord, roomRecordLine } from "./roo
 
 /**
  * Appends one record to a room at an expected seq: ARGV = prefix, room id, seq, the record's
- * line. Answers 1 when stored (and announced on the rooms channel), 0 when the room's list does
- * not hold exactly `seq` records (another node stored that seq first, or a gap).
+ * line, then (a room's `create`) the look-alike keys of its name. Answers 1 when stored (and
+ * announced on the rooms channel; a create's name keys then held by the room), 0 when the room's
+ * list does not hold exactly `seq` records (another node stored that seq first, or a gap), 2 when
+ * another room holds one of the name's keys (room names are unique by skeleton in the cluster).
  */
 export const APPEND_ROOM: Script = {
   name: "append-room",
   lua: `local P, room, seq, line = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local key = P..'room:'..room
 if redis.call('LLEN', key) ~= seq then return 0 end
+for i = 5, #ARGV do
+  if redis.call('HEXISTS', P..'roomnames', ARGV[i]) == 1 then return 2 end
+end
+for i = 5, #ARGV do redis.call('HSET', P..'roomnames', ARGV[i], room) end
 redis.call('RPUSH', key, line)
 redis.call('SADD', P..'rooms', room)
 redis.call('PUBLISH', P..'rooms', room..' '..seq)
 return 1`,
 };
+
+/** What became of an append: stored, the head moved on, or the room's name is held. */
+export type AppendOutcome = "stored" | "moved" | "name-taken";
 
 /** What a node needs of its Redis link (`redis_link.ts`). */
 export interface RoomLink {
@@ -90,14 +100,22 @@ export class ClusterRoomLog {
    * @throws {PeerstreamError} `INTERNAL` when a stored record is not one.
    */
   async load(): Promise<Map<string, RoomRecord[]>> {
-    const ids = await this.#link.command(["SMEMBERS", `${this.#prefix}rooms`]);
     const out = new Map<string, RoomRecord[]>();
-    for (const id of Array.isArray(ids) ? ids.map(String).sort() : []) {
-      if (!ROOM_ID.test(id)) continue;
+    for (const id of await this.ids()) {
       const records = await this.tail(id, 0);
       if (records.length > 0) out.set(id, records);
     }
     return out;
+  }
+
+  /**
+   * The ids of every room, sorted.
+   *
+   * @returns The ids (anything in the set that is not a room id left out).
+   */
+  async ids(): Promise<string[]> {
+    const ids = await this.#link.command(["SMEMBERS", `${this.#prefix}rooms`]);
+    return (Array.isArray(ids) ? ids.map(String) : []).filter((id) => ROOM_ID.test(id)).sort();
   }
 
   /**
@@ -128,21 +146,31 @@ export class ClusterRoomLog {
   }
 
   /**
-   * Stores a room's record at a seq, if the room holds exactly the records before it.
+   * Stores a room's record at a seq, if the room holds exactly the records before it (and, for
+   * a room's `create`, no other room holds its name).
    *
    * @param room The room id.
    * @param seq The entry's seq (0 for the room's `create`).
    * @param record The record.
-   * @returns True when stored; false when another node stored that seq first.
+   * @param options For a `create`: the look-alike keys of the room's name (`nameKeys`).
+   * @returns `stored`; `moved` when another node stored that seq first; `name-taken` when another
+   * room holds the name.
    */
-  async append(room: string, seq: number, record: RoomRecord): Promise<boolean> {
+  async append(
+    room: string,
+    seq: number,
+    record: RoomRecord,
+    options: { nameKeys?: readonly string[] } = {},
+  ): Promise<AppendOutcome> {
     if (!ROOM_ID.test(room)) throw new RangeError(`Invalid room id "${room}"`);
     const reply = await this.#link.run(APPEND_ROOM, [
       this.#prefix,
       room,
       String(seq),
       roomRecordLine(record),
+      ...options.nameKeys ?? [],
     ]);
-    return Number(reply) === 1;
+    const outcome = Number(reply);
+    return outcome === 1 ? "stored" : outcome === 2 ? "name-taken" : "moved";
   }
 }

@@ -65,18 +65,18 @@ Deno.test("ClusterRoomLog.append() lets exactly one of two nodes store one seq, 
     const [a, b] = links.map((link) => new ClusterRoomLog(link, "t:"));
     equal(
       await a.append(ROOM, 0, { at: 1, entry: new Uint8Array([1]), name: "club", key: "k" }),
-      true,
+      "stored",
     );
     // Both nodes checked seq 1 against the head they held; both send it at once.
     const race = await Promise.all([
       a.append(ROOM, 1, { at: 2, entry: new Uint8Array([2]) }),
       b.append(ROOM, 1, { at: 3, entry: new Uint8Array([3]) }),
     ]);
-    deepEqual(race.filter((stored) => stored).length, 1, `race: ${race}`);
+    deepEqual(race.slice().sort(), ["moved", "stored"], `race: ${race}`);
     // A gap is refused too: seq 3 cannot follow seq 1.
-    equal(await b.append(ROOM, 3, { at: 4, entry: new Uint8Array([4]) }), false);
-    equal(await b.append(ROOM, 2, { at: 5, entry: new Uint8Array([5]) }), true);
-    const winner = race[0] ? new Uint8Array([2]) : new Uint8Array([3]);
+    equal(await b.append(ROOM, 3, { at: 4, entry: new Uint8Array([4]) }), "moved");
+    equal(await b.append(ROOM, 2, { at: 5, entry: new Uint8Array([5]) }), "stored");
+    const winner = race[0] === "stored" ? new Uint8Array([2]) : new Uint8Array([3]);
     const stored = await b.tail(ROOM, 0);
     deepEqual(stored.map((record) => record.entry), [
       new Uint8Array([1]),
@@ -124,6 +124,38 @@ Deno.test("ClusterRoomLog.load() gives every room's records and refuses a record
         e.message ===
           `Cannot load the room "${ROOM}": its record 2 in Redis is not a room record; delete the key "t:room:${ROOM}" to drop that room`,
     );
+  } finally {
+    for (const link of links) await link.close();
+    await redis.close();
+  }
+});
+
+Deno.test("ClusterRoomLog.append() refuses a room's create whose name another room holds, and keeps the name of a refused create free", async () => {
+  const redis = await RedisServer.start();
+  const { links } = await twoNodes(redis);
+  try {
+    const [a, b] = links.map((link) => new ClusterRoomLog(link, "t:"));
+    const club = { at: 1, entry: new Uint8Array([1]), name: "club", key: "k" };
+    // Two nodes create a room of one name (look-alike keys given) at once: one holds it.
+    const race = await Promise.all([
+      a.append(ROOM, 0, club, { nameKeys: ["club"] }),
+      b.append(OTHER, 0, club, { nameKeys: ["club", "c1ub"] }),
+    ]);
+    deepEqual(race.slice().sort(), ["name-taken", "stored"]);
+    // A look-alike key alone is enough.
+    const THIRD = "CCCCCCCCCCCCCCCCCCCCCC";
+    equal(
+      await a.append(THIRD, 0, club, { nameKeys: ["c1ub"] }),
+      race[1] === "stored" ? "name-taken" : "stored",
+    );
+    // A create refused for its seq (the id in use) takes no name.
+    const taken = race[0] === "stored" ? ROOM : OTHER;
+    equal(await a.append(taken, 0, { ...club, name: "pub" }, { nameKeys: ["pub"] }), "moved");
+    const FOURTH = "DDDDDDDDDDDDDDDDDDDDDD";
+    equal(await b.append(FOURTH, 0, { ...club, name: "pub" }, { nameKeys: ["pub"] }), "stored");
+    // Later entries carry no name.
+    equal(await b.append(FOURTH, 1, { at: 2, entry: new Uint8Array([2]) }), "stored");
+    equal((await a.load()).size, race[1] === "stored" ? 2 : 3);
   } finally {
     for (const link of links) await link.close();
     await redis.close();
