@@ -32,6 +32,6 @@ export interface DispatchContext {
   readonly stats: ServerStats;
   /** Resolves once the library is open; rejects when it cannot be. @default {never, when absent} */
   videosLoaded?(): Promise<VideoLibrary>;
-  /** The rooms (issue 20); absent in cluster mode, where room requests are refused. */
+  /** The rooms (issue 20); absent in a server started without them, which refuses room requests. */
   readonly rooms?: RoomContext;
 }

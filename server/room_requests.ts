@@ -19,7 +19,7 @@ import type {
 import { MAX_ENTRIES_PER_MESSAGE } from "../protocol/room_messages.ts";
 import { quoted } from "../protocol/text.ts";
 import { checkRoomEntry } from "./community/room_entry_check.ts";
-import type { Pinned, RoomChange, Rooms } from "./community/rooms.ts";
+import type { Pinned, RoomChange, Rooms, StagedChange } from "./community/rooms.ts";
 import type { DispatchContext } from "./dispatch_context.ts";
 import type { ServerClient } from "./member.ts";
 
@@ -31,6 +31,11 @@ export interface RoomContext {
   connectionOf(name: string): ServerClient | undefined;
   /** The server's clock, ms. @default {Date.now} */
   now?: () => number;
+  /**
+   * Stores and applies a staged change (cluster mode: at its seq in Redis, `CHAIN_INVALID` when
+   * another node took it first). Without it the change is stored and applied at once.
+   */
+  apply?: (stage: (rooms: Rooms) => StagedChange) => Promise<RoomChange>;
 }
 
 /** A room request. */
@@ -45,7 +50,8 @@ export type RoomRequest =
  *
  * @param client The client.
  * @param message The request.
- * @param ctx The server's parts; without `rooms` (cluster mode) rooms are refused.
+ * @param ctx The server's parts; without `rooms` (a server started without them) rooms are
+ * refused.
  * @returns A promise while an entry's signature is checked, to await before the next message.
  * @throws {PeerstreamError} The refusal, for the caller to answer.
  */
@@ -58,7 +64,7 @@ export function roomRequest(
   if (rooms === undefined) {
     throw new PeerstreamError(
       "UNAVAILABLE",
-      "Cannot use rooms: this server runs in a cluster (--redis), where rooms are not built yet; use a single server for rooms",
+      "Cannot use rooms: this server was started without them; ask the operator",
     );
   }
   switch (message.type) {
@@ -100,10 +106,17 @@ async function changeRoom(
   }
   if (client.state !== "registered") return;
   const now = (rooms.now ?? Date.now)();
-  // Applied now, synchronously: a change raced to the same seq fails as CHAIN_INVALID.
-  const change = message.type === "room-create"
-    ? rooms.rooms.create(message.name, checked, now)
-    : rooms.rooms.change(checked, now);
+  // Applied now, synchronously (or, in a cluster, stored at its seq in Redis first): a change
+  // raced to the same seq fails as CHAIN_INVALID.
+  const change = rooms.apply === undefined
+    ? (message.type === "room-create"
+      ? rooms.rooms.create(message.name, checked, now)
+      : rooms.rooms.change(checked, now))
+    : await rooms.apply((each) =>
+      message.type === "room-create"
+        ? each.stageCreate(message.name, checked, now)
+        : each.stageChange(checked, now)
+    );
   const { entry } = checked.hashed;
   ctx.log.limited(
     client.id,
@@ -119,17 +132,21 @@ async function changeRoom(
     name: change.name,
     entries: [change.entry],
   });
-  pushChange(change, { except: client.name!, ctx, rooms });
+  pushRoomChange(change, { except: client.name!, ctx, rooms });
 }
 
 /**
- * Tells the other members and invitees online of an accepted change: each one whose name is held
- * by the key the chain pinned for them (not by whoever took the name since).
+ * Tells the other members and invitees online here of an accepted change: each one whose name is
+ * held by the key the chain pinned for them (not by whoever took the name since). In a cluster
+ * each node tells its own, as it applies a change another node stored.
+ *
+ * @param change The change.
+ * @param options Whom not to tell (its author, answered already), the server's parts.
  */
-function pushChange(
+export function pushRoomChange(
   change: RoomChange,
-  options: { except: string; ctx: DispatchContext; rooms: RoomContext },
-) {
+  options: { except: string; ctx: Pick<DispatchContext, "community">; rooms: RoomContext },
+): void {
   for (const { name, sign } of change.audience) {
     if (name === options.except || signPinOf(name, options.ctx) !== sign) continue;
     options.rooms.connectionOf(name)?.conn.send({
@@ -223,7 +240,7 @@ function sendToMember(
  * when it is in no room.
  *
  * @param client The client, just welcomed.
- * @param rooms The server's rooms; nothing is sent without them (cluster mode).
+ * @param rooms The server's rooms; nothing is sent without them.
  */
 export function sendRoomsList(
   client: ServerClient,

@@ -21,7 +21,10 @@ import type { NameSaver, NameStore } from "./community/name_store.ts";
 import type { ClusterTiming } from "./community/redis_community.ts";
 import { Relay, type RelayBudgets } from "./community/relay.ts";
 import type { RoomStorage } from "./community/room_store.ts";
-import { Rooms } from "./community/rooms.ts";
+import { Rooms, type RoomServerLimits } from "./community/rooms.ts";
+import { ClusterRooms, RoomNotices } from "./community/cluster_room_sync.ts";
+import type { ClusterRoomLog } from "./community/cluster_rooms.ts";
+import { pushRoomChange, type RoomContext } from "./room_requests.ts";
 import { OfflineQueue, type QueueLimits, type QueueStorage } from "./community/offline_queue.ts";
 import { savedNames } from "./community/saved_names.ts";
 import type { DispatchContext } from "./dispatch_context.ts";
@@ -274,7 +277,8 @@ export class PeerstreamServer implements MetricsSource {
       // Loaded here only: the Redis client adds some 18 MB to the heap of every server that
       // imports it, and a larger heap makes every full collection (and the message tail) longer.
       const { RedisCommunity } = await import("./community/redis_community.ts");
-      this.#community = await RedisCommunity.open({
+      const roomNotices = new RoomNotices();
+      const community = await RedisCommunity.open({
         url: cluster.url,
         node: cluster.node,
         events: this.#events(true),
@@ -286,8 +290,19 @@ export class PeerstreamServer implements MetricsSource {
           queue: queueLimits(this.#limits),
         },
         onFatal: cluster.onFatal,
+        rooms: {
+          notice: (message) => roomNotices.notice(message),
+          reconnected: () => roomNotices.reconnected(),
+        },
       });
-      this.#ctx = { ...this.#ctx, community: this.#community };
+      this.#community = community;
+      this.#ctx = { ...this.#ctx, community };
+      try {
+        await this.#openClusterRooms(community, roomNotices);
+      } catch (error) {
+        await community.close();
+        throw error;
+      }
       this.#log.line(`cluster: node ${this.#log.text(cluster.node)} joined the cluster`, {
         event: "cluster",
       });
@@ -321,17 +336,43 @@ export class PeerstreamServer implements MetricsSource {
     return this.addr;
   }
 
-  /** Loads the rooms (one process only: a cluster refuses them for now). */
+  /**
+   * Loads the cluster's rooms from Redis and keeps them in step: notices that came while they
+   * loaded are applied once they are (a notice for what the load read already is skipped).
+   */
+  async #openClusterRooms(
+    community: { roomLog(): ClusterRoomLog; connectionOf(name: string): ServerClient | undefined },
+    notices: RoomNotices,
+  ) {
+    const limits = this.#limits;
+    const log = this.#log;
+    const rooms = await ClusterRooms.open(community.roomLog(), {
+      limits: roomLimits(limits),
+      // Told once the rooms are in the context: changes learned during the load are in it.
+      onLearned: (change) => {
+        const context = this.#ctx.rooms;
+        if (context !== undefined) {
+          pushRoomChange(change, { except: "", ctx: this.#ctx, rooms: context });
+        }
+      },
+      log: (line) => log.line(line, { event: "cluster" }),
+    });
+    const context: RoomContext = {
+      rooms: rooms.rooms,
+      connectionOf: (name) => community.connectionOf(name),
+      apply: (stage) => rooms.apply(stage),
+    };
+    this.#ctx = { ...this.#ctx, rooms: context };
+    notices.attach(
+      rooms,
+      (error) => log.line(`cluster: cannot read a room from Redis: ${error}`, { event: "cluster" }),
+    );
+  }
+
+  /** Loads the rooms of this process from the data folder. */
   async #openRooms() {
     const limits = this.#limits;
-    const rooms = await Rooms.open(this.#options.rooms!, {
-      maxMembers: limits.roomMembers,
-      maxEntries: limits.roomEntries,
-      roomsPerPerson: limits.roomsPerPerson,
-      invitesPerPerson: limits.roomInvitesPerPerson,
-      createsPerKeyPerDay: limits.roomCreatesPerKeyPerDay,
-      totalBytes: limits.roomTotalBytes,
-    });
+    const rooms = await Rooms.open(this.#options.rooms!, roomLimits(limits));
     const memory = this.#memory;
     this.#ctx = {
       ...this.#ctx,
@@ -451,5 +492,17 @@ function queueLimits(limits: ServerLimits): QueueLimits {
     maxBytes: limits.queueBytes,
     maxAgeMs: limits.queueMaxAgeMs,
     maxTotalBytes: limits.queueTotalBytes,
+  };
+}
+
+/** The room bounds of the server's limits. */
+function roomLimits(limits: ServerLimits): Partial<RoomServerLimits> {
+  return {
+    maxMembers: limits.roomMembers,
+    maxEntries: limits.roomEntries,
+    roomsPerPerson: limits.roomsPerPerson,
+    invitesPerPerson: limits.roomInvitesPerPerson,
+    createsPerKeyPerDay: limits.roomCreatesPerKeyPerDay,
+    totalBytes: limits.roomTotalBytes,
   };
 }

@@ -72,4 +72,9 @@ export interface RedisCommunityOptions<C> {
   onFatal?: (message: string) => void;
   /** The clock, ms. @default {performance.now} */
   now?: () => number;
+  /**
+   * A notice on the rooms channel (`cluster_rooms.ts`: another node stored a room's entry), and
+   * the link to Redis back after an outage (notices may have been missed).
+   */
+  rooms?: { notice(message: Uint8Array): void; reconnected(): void };
 }

@@ -23,7 +23,10 @@ export interface ClusterInboxOptions<C> {
   /** A peer's connection if it is online on this node now. */
   local: (name: string) => C | undefined;
   /** Hands a relayed message to a local peer (after its offline queue, if that is being sent). */
-  deliver: (conn: C, delivery: { rid: string; from: string; body: Uint8Array }) => void;
+  deliver: (
+    conn: C,
+    delivery: { rid: string; from: string; body: Uint8Array; room?: string },
+  ) => void;
   /** Tells a local sender how its message ended. */
   outcome: (sender: C, requestId: number, outcome: DeliveryOutcome) => void;
   /** Tells another node how its sender's message ended. */
@@ -38,6 +41,8 @@ interface Inbound {
   /** The recipient's name. */
   to: string;
   body: Uint8Array;
+  /** The room, for a room message. */
+  room?: string;
 }
 
 /** What this node's peers were sent and have not confirmed yet. */
@@ -69,7 +74,12 @@ export class ClusterInbox<C> {
       to: message.to,
       bytes,
     });
-    this.#options.deliver(to, { rid, from, body });
+    this.#options.deliver(to, {
+      rid,
+      from,
+      body,
+      ...(message.room === undefined ? {} : { room: message.room }),
+    });
   }
 
   /**
@@ -102,7 +112,12 @@ export class ClusterInbox<C> {
       this.#settle(sender, 0, { ok: false, code: refused.code, message: refused.message });
       return;
     }
-    this.#options.deliver(conn, { rid, from: message.sender, body: message.body });
+    this.#options.deliver(conn, {
+      rid,
+      from: message.sender,
+      body: message.body,
+      ...(message.room === undefined ? {} : { room: message.room }),
+    });
   }
 
   /**

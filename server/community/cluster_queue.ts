@@ -24,7 +24,7 @@ const MAX_NOTICES = 1000;
 const EXPIRE_BATCH = 50;
 
 /** A live delivery to a local peer. */
-type Delivery = { rid: string; from: string; body: Uint8Array };
+type Delivery = { rid: string; from: string; body: Uint8Array; room?: string };
 
 /** Options for {@linkcode ClusterQueue}. */
 export interface ClusterQueueOptions<C> {
@@ -48,6 +48,8 @@ export interface QueueSend {
   /** The signing key the recipient's name was bound to when the sender sealed for it. */
   signKey: string;
   body: Uint8Array;
+  /** The room, for a room message. */
+  room?: string;
 }
 
 /**
@@ -103,6 +105,7 @@ export class ClusterQueue<C> {
       String(this.#limits.maxMessages),
       String(this.#limits.maxBytes),
       String(this.#limits.maxTotalBytes),
+      message.room ?? "",
     ]).then((reply) => {
       const answer = parseAddReply(reply);
       if (answer.kind === "queued") events.queued?.(sender, requestId, { to, qseq: answer.qseq });
@@ -134,8 +137,8 @@ export class ClusterQueue<C> {
           // Relay ids are 16 characters: "q" and a number never collide with one.
           const rid = `q${entry.qseq}`;
           rids.set(rid, entry.qseq);
-          const { from, body, qseq } = entry;
-          events.deliver(conn, { rid, from, body, queued: true, qseq });
+          const { from, body, qseq, room } = entry;
+          events.deliver(conn, { rid, from, body, queued: true, qseq, room });
         } else {
           events.notice?.(conn, {
             kind: entry.kind,

@@ -107,13 +107,15 @@ end
  * Keeps a sealed message for an offline peer whose name is bound to the key it was sealed for.
  * Answers `{'OK', qseq}`, `{'ONLINE', node}` (they joined meanwhile: send it live), `{'OFFLINE'}`
  * (not bound, or bound to another key) or `{'FULL', 'messages'|'bytes'|'total'}`. ARGV: prefix,
- * to, signKey, from, re, body (base64), size, maxMessages, maxBytes, maxTotalBytes.
+ * to, signKey, from, re, body (base64), size, maxMessages, maxBytes, maxTotalBytes, room (`''`
+ * for a 1:1 message; kept as the entry's field `g`).
  */
 export const QUEUE_ADD: Script = {
   name: "queue-add",
   lua: QHEAD + `
 local to, key, from, re, body, size = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
 local maxN, maxB, maxT = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local room = ARGV[11] or ''
 local online = redis.call('HGET', P..'online', to)
 if online then
   local ok, e = pcall(cjson.decode, online)
@@ -127,8 +129,13 @@ if tonumber(redis.call('HGET', m, 'b') or '0') + size > maxB then return {'FULL'
 if tonumber(redis.call('GET', P..'qtotal') or '0') + size > maxT then return {'FULL', 'total'} end
 local qseq = redis.call('HINCRBY', m, 'next', 1)
 local now = clock()
-redis.call('XADD', P..'q:'..to, qseq..'-1', 'k', 'm', 'f', from, 'r', re, 't', now, 'z', size,
-  'b', body)
+if room == '' then
+  redis.call('XADD', P..'q:'..to, qseq..'-1', 'k', 'm', 'f', from, 'r', re, 't', now, 'z', size,
+    'b', body)
+else
+  redis.call('XADD', P..'q:'..to, qseq..'-1', 'k', 'm', 'f', from, 'r', re, 't', now, 'z', size,
+    'b', body, 'g', room)
+end
 redis.call('HINCRBY', m, 'n', 1)
 redis.call('HINCRBY', m, 'b', size)
 redis.call('INCRBY', P..'qtotal', size)
@@ -140,7 +147,7 @@ return {'OK', qseq}
 /**
  * What waits for a peer who joined (or, with `noticesOnly`, the notices of one online), in order:
  * notices are deleted as they are taken, messages stay until their receipt. Answers a list of
- * `{'m', qseq, from, re, at, body}` and `{'d'|'e', qseq, to, ofQseq, re, at}`. ARGV: prefix, name,
+ * `{'m', qseq, from, re, at, body, room}` (room `''` for a 1:1 message) and `{'d'|'e', qseq, to, ofQseq, re, at}`. ARGV: prefix, name,
  * noticesOnly (`1` or `0`).
  */
 export const QUEUE_TAKE: Script = {
@@ -153,7 +160,7 @@ for _, e in ipairs(redis.call('XRANGE', s, '-', '+')) do
   local f = fields(e[2])
   local qseq = qseqOf(e[1])
   if f.k == 'm' then
-    if not noticesOnly then out[#out + 1] = {'m', qseq, f.f, f.r, f.t, f.b} end
+    if not noticesOnly then out[#out + 1] = {'m', qseq, f.f, f.r, f.t, f.b, f.g or ''} end
   else
     out[#out + 1] = {f.k, qseq, f.o, f.s, f.r, f.t}
     redis.call('XDEL', s, e[1])

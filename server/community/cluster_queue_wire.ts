@@ -105,7 +105,10 @@ export function fullError(
 export function parseTaken(reply: unknown): QueuedEntry[] {
   return listOf(reply, "reply").map((item) => {
     const e = listOf(item, "entry");
-    if (e.length !== 6) throw new TypeError(`Invalid ${what}: an entry has ${e.length} fields`);
+    const fields = e[0] === "m" ? [6, 7] : [6];
+    if (!fields.includes(e.length)) {
+      throw new TypeError(`Invalid ${what}: an entry has ${e.length} fields`);
+    }
     const qseq = uint(e[1], "qseq");
     if (e[0] === "m") {
       if (typeof e[5] !== "string") throw new TypeError(`Invalid ${what}: "body" must be base64`);
@@ -116,7 +119,11 @@ export function parseTaken(reply: unknown): QueuedEntry[] {
         throw new TypeError(`Invalid ${what}: "body" must be base64`);
       }
       const [from, re, at] = [name(e[2], "from"), uint(e[3], "re"), uint(e[4], "at")];
-      return { kind: "message", qseq, from, re, at, body };
+      const room = e[6] ?? "";
+      if (room !== "" && (typeof room !== "string" || !/^[A-Za-z0-9_-]{22}$/.test(room))) {
+        throw new TypeError(`Invalid ${what}: "room" must be a room id`);
+      }
+      return { kind: "message", qseq, from, re, at, body, ...(room === "" ? {} : { room }) };
     }
     if (e[0] !== "d" && e[0] !== "e") throw new TypeError(`Invalid ${what}: unknown entry kind`);
     return {

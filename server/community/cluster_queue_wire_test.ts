@@ -77,6 +77,30 @@ Deno.test("parseTaken() reads messages and notices in order, bodies from base64"
     ],
   );
   deepEqual(parseTaken([]), []);
+  // A room message keeps its room; "" is a 1:1 message.
+  deepEqual(
+    parseTaken([["m", 1, "a", "0", "0", "", "AAAAAAAAAAAAAAAAAAAAAA"], [
+      "m",
+      2,
+      "a",
+      "0",
+      "0",
+      "",
+      "",
+    ]]),
+    [
+      {
+        kind: "message",
+        qseq: 1,
+        from: "a",
+        re: 0,
+        at: 0,
+        body: new Uint8Array(),
+        room: "AAAAAAAAAAAAAAAAAAAAAA",
+      },
+      { kind: "message", qseq: 2, from: "a", re: 0, at: 0, body: new Uint8Array() },
+    ],
+  );
   // An empty body is still a body.
   deepEqual(parseTaken([["m", 1, "a", "0", "0", ""]]), [
     { kind: "message", qseq: 1, from: "a", re: 0, at: 0, body: new Uint8Array() },
@@ -98,6 +122,9 @@ Deno.test("parseTaken() refuses an entry read from Redis that is not one", () =>
     [[["m", 1, "a", "0", "0", "not base64!"]], /"body" must be base64/],
     [[["m", 1, "a", "0", "0", 5]], /"body" must be base64/],
     [[["d", 1, "a", "x", "0", "0"]], /"ofQseq"/],
+    [[["m", 1, "a", "0", "0", "", "short"]], /"room" must be a room id/],
+    [[["m", 1, "a", "0", "0", "", 5]], /"room" must be a room id/],
+    [[["d", 1, "a", "0", "0", "0", "AAAAAAAAAAAAAAAAAAAAAA"]], /7 fields/],
   ];
   for (const [reply, message] of bad) {
     throws(

@@ -78,7 +78,14 @@ export class ClusterRoutes<C> {
    */
   send(
     sender: C,
-    message: { requestId: number; from: string; to: string; node: string; body: Uint8Array },
+    message: {
+      requestId: number;
+      from: string;
+      to: string;
+      node: string;
+      body: Uint8Array;
+      room?: string;
+    },
   ): void {
     const { to, node } = message;
     let ref = newRelayId();
@@ -97,6 +104,7 @@ export class ClusterRoutes<C> {
       sender: message.from,
       to,
       body: message.body,
+      ...(message.room === undefined ? {} : { room: message.room }),
     });
     this.#options.link().publish(this.#options.channel(node), bytes).then(
       (receivers) => {

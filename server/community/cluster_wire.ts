@@ -66,10 +66,13 @@ export type NodeMessage =
     to: string;
     /** The sealed envelope. */
     body: Uint8Array;
+    /** The room it was sent to (a room message). */
+    room?: string;
   }
   | { t: "result"; from: string; ref: string; ok: true }
   | { t: "result"; from: string; ref: string; ok: false; code: ErrorCode; message: string };
 
+const ROOM_ID = /^[A-Za-z0-9_-]{22}$/;
 const NODE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const REF = /^[A-Za-z0-9_-]{1,32}$/;
 const LEAVE_REASONS: readonly string[] = ["quit", "disconnected", "timeout", "kicked"];
@@ -270,7 +273,7 @@ export function decodeNodeMessage(bytes: Uint8Array): NodeMessage {
   const from = matching(v, "from", NODE_NAME, what);
   const ref = matching(v, "ref", REF, what);
   if (v.t === "deliver") {
-    only(v, ["v", "t", "from", "ref", "sender", "to"], what);
+    only(v, ["v", "t", "from", "ref", "sender", "to", "room"], what);
     if (body.length > MAX_NODE_BODY_BYTES) throw new RangeError(`Invalid ${what}: body too large`);
     return {
       t: "deliver",
@@ -279,6 +282,7 @@ export function decodeNodeMessage(bytes: Uint8Array): NodeMessage {
       sender: peerName(v, "sender", what),
       to: peerName(v, "to", what),
       body,
+      ...(v.room === undefined ? {} : { room: matching(v, "room", ROOM_ID, what) }),
     };
   }
   if (v.t !== "result") throw new TypeError(`Invalid ${what}: unknown type`);

@@ -100,6 +100,16 @@ Deno.test("encodeNodeMessage() and decodeNodeMessage() round-trip each message",
       body: new Uint8Array([0, 1, 255]),
     },
     { t: "deliver", from: "n1", ref: "r", sender: "alice", to: "bob", body: new Uint8Array(0) },
+    // A room message keeps its room across nodes.
+    {
+      t: "deliver",
+      from: "n1",
+      ref: "r",
+      sender: "alice",
+      to: "bob",
+      body: new Uint8Array([7]),
+      room: "AAAAAAAAAAAAAAAAAAAAAA",
+    },
     { t: "result", from: "n2", ref: "r", ok: true },
     { t: "result", from: "n2", ref: "r", ok: false, code: "INBOX_FULL", message: "Cannot send" },
   ];
@@ -174,6 +184,12 @@ Deno.test("decodeNodeMessage() refuses short, oversized, foreign and malformed m
     [
       header(
         `{"v":${CLUSTER_PROTOCOL},"t":"deliver","from":"a","ref":"r","sender":"s","to":"t","extra":1}`,
+      ),
+      TypeError,
+    ],
+    [
+      header(
+        `{"v":${CLUSTER_PROTOCOL},"t":"deliver","from":"a","ref":"r","sender":"s","to":"t","room":"short"}`,
       ),
       TypeError,
     ],

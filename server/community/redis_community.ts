@@ -59,6 +59,8 @@ import {
   type RedisCommunityOptions,
 } from "./cluster_config.ts";
 
+import { ClusterRoomLog } from "./cluster_rooms.ts";
+
 export * from "./cluster_config.ts";
 
 /** A cluster node's view of the community. */
@@ -82,6 +84,7 @@ export class RedisCommunity<C> implements Community<C> {
   readonly #queue: ClusterQueue<C>;
   readonly #keys: ClusterKeys<C>;
   #link!: RedisLink;
+  readonly #rooms: RedisCommunityOptions<C>["rooms"];
   readonly #heartbeat: ClusterHeartbeat;
   #closed = false;
 
@@ -97,6 +100,7 @@ export class RedisCommunity<C> implements Community<C> {
     this.#now = options.now ?? (() => performance.now());
     this.#corruptLog = new OncePerInterval({ now: this.#now });
     this.#onFatal = options.onFatal ?? (() => {});
+    this.#rooms = options.rooms;
     this.#replica = new PresenceReplica(options.node);
     this.#routes = new ClusterRoutes<C>({
       node: options.node,
@@ -190,12 +194,16 @@ export class RedisCommunity<C> implements Community<C> {
         connectTimeoutMs: community.#timing.ttlMs + 2 * community.#timing.beatMs,
         onMessage: (channel, message) => community.#onMessage(channel, message),
         onDown: (cause) => community.#heartbeat.down(cause),
-        onReady: () => community.#heartbeat.resync(),
+        onReady: () => {
+          community.#heartbeat.resync();
+          options.rooms?.reconnected();
+        },
         name: `peerstream:${options.node}`,
       }, [
         community.#key("events"),
         community.#key(`to:${options.node}`),
         community.#key("queue"),
+        community.#key("rooms"),
       ]);
     } catch (error) {
       throw new Error(`Cannot join ${where}: ${errorText(error)}; check that Redis is running`, {
@@ -295,6 +303,16 @@ export class RedisCommunity<C> implements Community<C> {
     });
   }
 
+  /**
+   * The connection of a name online on this node (rooms push to their members through it).
+   *
+   * @param name The normalized name.
+   * @returns Its connection, or undefined when it is not online here.
+   */
+  connectionOf(name: string): C | undefined {
+    return this.#locals.get(name)?.conn;
+  }
+
   lookup(name: string): PeerKeys | undefined {
     return this.#keys.lookup(name);
   }
@@ -303,7 +321,10 @@ export class RedisCommunity<C> implements Community<C> {
     return this.#keys.find(name);
   }
 
-  send(sender: C, message: { requestId: number; to: string; body: Uint8Array }): void {
+  send(
+    sender: C,
+    message: { requestId: number; to: string; body: Uint8Array; room?: string },
+  ): void {
     const from = this.#locals.nameOf(sender);
     if (from === undefined) throw notRegistered();
     const { to, requestId } = message;
@@ -312,13 +333,13 @@ export class RedisCommunity<C> implements Community<C> {
     const remote = this.#replica.get(to);
     if (remote === undefined) return this.#sendOffline(sender, { ...message, from });
     if (!this.#heartbeat.up || !remote.reachable) throw peerUnreachable(to);
-    this.#routes.send(sender, { requestId, from, to, node: remote.node, body: message.body });
+    this.#routes.send(sender, { ...message, requestId, from, to, node: remote.node });
   }
 
   /** A message to a peer who left: kept in Redis when their name is bound to the keys they had. */
   #sendOffline(
     sender: C,
-    message: { requestId: number; from: string; to: string; body: Uint8Array },
+    message: { requestId: number; from: string; to: string; body: Uint8Array; room?: string },
   ) {
     const { to } = message;
     const keys = this.#locals.recent(to);
@@ -428,10 +449,21 @@ export class RedisCommunity<C> implements Community<C> {
     );
   }
 
+  /**
+   * The cluster's rooms in Redis, on this node's link.
+   *
+   * @returns The room log.
+   */
+  roomLog(): ClusterRoomLog {
+    return new ClusterRoomLog(this.#link, this.#prefix);
+  }
+
   #onMessage(channel: string, message: Uint8Array) {
     if (this.#closed) return;
     try {
-      if (channel === this.#key("queue")) {
+      if (channel === this.#key("rooms")) {
+        this.#rooms?.notice(message);
+      } else if (channel === this.#key("queue")) {
         this.#queue.onEvent(decodeQueueEvent(new TextDecoder().decode(message)));
       } else if (channel === this.#key("events")) {
         const event = decodePresenceEvent(new TextDecoder().decode(message));

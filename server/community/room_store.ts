@@ -68,7 +68,7 @@ export function fileRoomStorage(dir: string): RoomStorage {
         create: true,
         mode: 0o600,
       });
-      const bytes = encoder.encode(JSON.stringify(recordJson(record)) + "\n");
+      const bytes = encoder.encode(roomRecordLine(record) + "\n");
       let at = 0;
       while (at < bytes.length) at += file.writeSync(bytes.subarray(at));
       file.syncDataSync();
@@ -76,13 +76,19 @@ export function fileRoomStorage(dir: string): RoomStorage {
   };
 }
 
-function recordJson(record: RoomRecord): Record<string, unknown> {
-  return {
+/**
+ * One record as one line of JSON (no newline), as the data folder and Redis (cluster mode) hold it.
+ *
+ * @param record The record.
+ * @returns The line; {@linkcode parseRoomRecord} reads it back.
+ */
+export function roomRecordLine(record: RoomRecord): string {
+  return JSON.stringify({
     at: record.at,
     entry: record.entry.toBase64(),
     ...(record.name === undefined ? {} : { name: record.name }),
     ...(record.key === undefined ? {} : { key: record.key }),
-  };
+  });
 }
 
 /**

@@ -101,6 +101,25 @@ export interface RoomChange {
   audience: Pinned[];
 }
 
+/**
+ * A change checked against a room's head but not yet applied: store {@linkcode record} at
+ * {@linkcode seq}, then {@linkcode commit} it.
+ */
+export interface StagedChange {
+  /** The room id. */
+  room: string;
+  /** The seq the entry takes (the room's entries before it). */
+  seq: number;
+  /** What to store. */
+  record: RoomRecord;
+  /**
+   * Applies the change.
+   * @returns Whom to tell.
+   * @throws {PeerstreamError} `CHAIN_INVALID` when the room's head moved since it was staged.
+   */
+  commit(): RoomChange;
+}
+
 interface Room {
   name: string;
   state: RoomState;
@@ -151,43 +170,65 @@ export class Rooms {
   }
 
   async #load(id: string, records: RoomRecord[]) {
-    let room: Room | undefined;
     for (const record of records) {
-      const text = record.entry.toBase64();
       try {
-        const hashed = await readEntry(record.entry);
-        // The signature was verified when the entry was stored: the key it pins is the signer.
-        const signedBy = room === undefined
-          ? hashed.entry.keys?.sign
-          : room.state.invitees.get(hashed.entry.author)?.keys.sign ??
-            room.state.members.get(hashed.entry.author)?.sign;
-        // Limits that tightened since keep what was stored.
-        const state = applyEntry(room?.state, hashed, { signedBy, maxMembers: Infinity });
-        if (room === undefined) {
-          room = { name: record.name ?? id, state, entries: [] };
-          this.#rooms.set(id, room);
-          this.#indexName(room.name, id);
-          if (record.key !== undefined) {
-            this.#creates.set(record.key, [
-              ...this.#creates.get(record.key) ?? [],
-              record.at,
-            ]);
-          }
-        }
-        this.#reindex(id, room.state, state);
-        room.state = state;
-        room.entries.push(text);
-        this.#totalBytes += text.length;
+        await this.#replay(id, record);
       } catch (error) {
         throw new PeerstreamError(
           "INTERNAL",
-          `Cannot load room "${id}": its entry ${room?.entries.length ?? 0} does not check (${
+          `Cannot load room "${id}": its entry ${
+            this.#rooms.get(id)?.entries.length ?? 0
+          } does not check (${
             error instanceof Error ? error.message : String(error)
           }); move its file away to drop that room`,
           { cause: error },
         );
       }
     }
+  }
+
+  /**
+   * Applies entries another cluster node stored (read back from the shared storage, checked when
+   * that node stored them) after the room's head here, in order.
+   *
+   * @param id The room id.
+   * @param records The records that follow the room's head here (a new room's from its `create`).
+   * @returns One change per entry: whom to tell here.
+   * @throws {PeerstreamError} `CHAIN_INVALID` (or the op table's code) when a record does not
+   * follow the head; the entries before it are applied.
+   */
+  async learn(id: string, records: RoomRecord[]): Promise<RoomChange[]> {
+    const out: RoomChange[] = [];
+    for (const record of records) out.push(await this.#replay(id, record));
+    return out;
+  }
+
+  /** Replays one stored record onto its room (the signature was checked when it was stored). */
+  async #replay(id: string, record: RoomRecord): Promise<RoomChange> {
+    const text = record.entry.toBase64();
+    const hashed = await readEntry(record.entry);
+    let room = this.#rooms.get(id);
+    // The signature was verified when the entry was stored: the key it pins is the signer.
+    const signedBy = room === undefined
+      ? hashed.entry.keys?.sign
+      : room.state.invitees.get(hashed.entry.author)?.keys.sign ??
+        room.state.members.get(hashed.entry.author)?.sign;
+    // Limits that tightened since keep what was stored.
+    const state = applyEntry(room?.state, hashed, { signedBy, maxMembers: Infinity });
+    const before = room?.state;
+    if (room === undefined) {
+      room = { name: record.name ?? id, state, entries: [] };
+      this.#rooms.set(id, room);
+      this.#indexName(room.name, id);
+      if (record.key !== undefined) {
+        this.#creates.set(record.key, [...this.#creates.get(record.key) ?? [], record.at]);
+      }
+    }
+    this.#reindex(id, before, state);
+    room.state = state;
+    room.entries.push(text);
+    this.#totalBytes += text.length;
+    return { room: id, name: room.name, entry: text, audience: audienceOf(before, state) };
   }
 
   /** How many rooms there are. */
@@ -239,6 +280,22 @@ export class Rooms {
    * `CHAIN_INVALID` / `NOT_ALLOWED` from the chain's rules (an id in use, not a `create`).
    */
   create(rawName: string, checked: CheckedEntry, now: number): RoomChange {
+    const staged = this.stageCreate(rawName, checked, now);
+    this.#storage.append(staged.room, staged.record);
+    return staged.commit();
+  }
+
+  /**
+   * Checks a room's `create` entry as {@linkcode Rooms.create} does, without storing or applying
+   * it: the caller stores the record (cluster mode: at its seq in Redis), then commits.
+   *
+   * @param rawName The display name asked for.
+   * @param checked The entry, checked.
+   * @param now The server's time, ms.
+   * @returns The staged change.
+   * @throws {PeerstreamError} As {@linkcode Rooms.create}.
+   */
+  stageCreate(rawName: string, checked: CheckedEntry, now: number): StagedChange {
     const { entry } = checked.hashed;
     const name = roomName(rawName);
     if (this.#rooms.has(entry.room)) {
@@ -263,18 +320,50 @@ export class Rooms {
     const text = checked.hashed.bytes.toBase64();
     this.#checkTotal(text, `create room ${quoted(name)}`);
     const record: RoomRecord = { at: now, entry: checked.hashed.bytes, name, key: checked.signKey };
-    this.#storage.append(entry.room, record);
-    this.#creates.set(checked.signKey, [...creates, now]);
-    this.#rooms.set(entry.room, { name, state, entries: [text] });
-    this.#totalBytes += text.length;
-    this.#indexName(name, entry.room);
-    this.#reindex(entry.room, undefined, state);
+    return this.#staged(entry.room, record, () => {
+      this.#creates.set(checked.signKey, [...creates, now]);
+      this.#rooms.set(entry.room, { name, state, entries: [text] });
+      this.#totalBytes += text.length;
+      this.#indexName(name, entry.room);
+      this.#reindex(entry.room, undefined, state);
+      return {
+        room: entry.room,
+        name,
+        entry: text,
+        audience: [{ name: entry.author, sign: checked.signedBy }],
+      };
+    });
+  }
+
+  /** A staged change: committed only while the room's head is still the one it was checked at. */
+  #staged(id: string, record: RoomRecord, apply: () => RoomChange): StagedChange {
+    const seq = this.count(id);
     return {
-      room: entry.room,
-      name,
-      entry: text,
-      audience: [{ name: entry.author, sign: checked.signedBy }],
+      room: id,
+      seq,
+      record,
+      commit: () => {
+        if (this.count(id) !== seq) {
+          throw new PeerstreamError(
+            "CHAIN_INVALID",
+            `Cannot change room ${
+              quoted(this.#label(id))
+            }: another change took seq ${seq} first; fetch the chain and sign again`,
+          );
+        }
+        return apply();
+      },
     };
+  }
+
+  /**
+   * How many entries a room holds here (the seq its next entry takes).
+   *
+   * @param room The room id.
+   * @returns The count; 0 for a room not known here.
+   */
+  count(room: string): number {
+    return this.#rooms.get(room)?.entries.length ?? 0;
   }
 
   /**
@@ -287,6 +376,21 @@ export class Rooms {
    * `NOT_A_MEMBER`, `NOT_ALLOWED`.
    */
   change(checked: CheckedEntry, now: number): RoomChange {
+    const staged = this.stageChange(checked, now);
+    this.#storage.append(staged.room, staged.record);
+    return staged.commit();
+  }
+
+  /**
+   * Checks an entry as {@linkcode Rooms.change} does, without storing or applying it: the caller
+   * stores the record (cluster mode: at its seq in Redis), then commits.
+   *
+   * @param checked The entry, checked.
+   * @param now The server's time, ms.
+   * @returns The staged change.
+   * @throws {PeerstreamError} As {@linkcode Rooms.change}.
+   */
+  stageChange(checked: CheckedEntry, now: number): StagedChange {
     const { entry } = checked.hashed;
     const room = this.#require(entry.room, entry.op);
     const state = applyEntry(room.state, checked.hashed, this.#applyOptions(checked));
@@ -303,16 +407,14 @@ export class Rooms {
     }
     const text = checked.hashed.bytes.toBase64();
     this.#checkTotal(text, `${entry.op} in ${quoted(room.name)}`);
-    this.#storage.append(entry.room, { at: now, entry: checked.hashed.bytes });
-    const audience = new Map<string, Pinned>();
-    for (const each of [room.state, state]) {
-      for (const person of pinnedOf(each)) audience.set(`${person.name}\n${person.sign}`, person);
-    }
-    this.#reindex(entry.room, room.state, state);
-    room.state = state;
-    room.entries.push(text);
-    this.#totalBytes += text.length;
-    return { room: entry.room, name: room.name, entry: text, audience: [...audience.values()] };
+    return this.#staged(entry.room, { at: now, entry: checked.hashed.bytes }, () => {
+      const audience = audienceOf(room.state, state);
+      this.#reindex(entry.room, room.state, state);
+      room.state = state;
+      room.entries.push(text);
+      this.#totalBytes += text.length;
+      return { room: entry.room, name: room.name, entry: text, audience };
+    });
   }
 
   /**
@@ -442,6 +544,15 @@ export class Rooms {
     sync(this.#memberOf, id, before?.members.keys() ?? [], after.members);
     sync(this.#invitedTo, id, before?.invitees.keys() ?? [], after.invitees);
   }
+}
+
+/** Members and invitees before and after a change, each once. */
+function audienceOf(before: RoomState | undefined, after: RoomState): Pinned[] {
+  const audience = new Map<string, Pinned>();
+  for (const each of before === undefined ? [after] : [before, after]) {
+    for (const person of pinnedOf(each)) audience.set(`${person.name}\n${person.sign}`, person);
+  }
+  return [...audience.values()];
 }
 
 /** The signing key the chain pinned for a member or an invitee. */
