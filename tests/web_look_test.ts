@@ -162,7 +162,8 @@ for (const kind of BROWSER_KINDS) {
 for (const kind of BROWSER_KINDS) {
   Deno.test(`the key-changed state looks right and passes axe in ${kind}'s dark theme, at desktop and phone sizes`, async () => {
     const data = await Deno.makeTempDir({ prefix: "peerstream-look-data-" });
-    const server = await startWebServer({ args: ["--data", data] });
+    // Titles ready first: a title becoming ready grows the library while the layout is compared.
+    const server = await startWebServer({ args: ["--data", data], waitReady: true });
     const browser = await launchBrowser(kind, { colorScheme: "dark" });
     let carol = await connectClient(server.port, "carol");
     try {
