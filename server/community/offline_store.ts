@@ -7,7 +7,7 @@
  * @module
  */
 
-import { PeerstreamError } from "../../protocol/errors.ts";
+import { appendLog, logFiles, parseLogLines } from "./append_log.ts";
 import type { QueueRecord, QueueStorage } from "./offline_queue.ts";
 import type { PublicKeysText } from "../../protocol/e2e.ts";
 import { readJsonObjectSync, writeFileAtomicSync } from "../../cli/state_file.ts";
@@ -26,29 +26,15 @@ export function fileQueueStorage(dir: string): QueueStorage {
   return {
     load() {
       const out = new Map<string, QueueRecord[]>();
-      let files: Deno.DirEntry[];
-      try {
-        files = [...Deno.readDirSync(dir)];
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) return out;
-        throw error;
-      }
-      for (const file of files) {
-        const match = /^([0-9a-f]+)\.log$/.exec(file.name);
-        if (!file.isFile || match === null) continue;
-        const name = decoder.decode(Uint8Array.fromHex(match[1]));
-        out.set(name, parseLog(Deno.readTextFileSync(`${dir}/${file.name}`), file.name));
+      for (const { file, key } of logFiles(dir, /^([0-9a-f]+)\.log$/)) {
+        const name = decoder.decode(Uint8Array.fromHex(key));
+        out.set(name, parseLog(Deno.readTextFileSync(`${dir}/${file}`), file));
       }
       return out;
     },
     append(name, records, durable) {
-      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const text = records.map((r) => JSON.stringify(toJson(r)) + "\n").join("");
-      using file = Deno.openSync(path(name), { append: true, create: true, mode: 0o600 });
-      const bytes = encoder.encode(text);
-      let at = 0;
-      while (at < bytes.length) at += file.writeSync(bytes.subarray(at));
-      if (durable) file.syncDataSync();
+      appendLog(dir, `${encoder.encode(name).toHex()}.log`, text, durable);
     },
     loadKeys() {
       const out = new Map<string, PublicKeysText>();
@@ -97,25 +83,12 @@ function toJson(record: QueueRecord): Record<string, unknown> {
  * @throws {PeerstreamError} `INTERNAL` for a bad line that is not the last.
  */
 export function parseLog(text: string, file: string): QueueRecord[] {
-  const lines = text.split("\n");
-  const out: QueueRecord[] = [];
-  lines.forEach((line, i) => {
-    if (line === "") return;
-    const record = parseRecord(line);
-    if (record !== undefined) {
-      out.push(record);
-      return;
-    }
-    // Only the last line can be torn: it is the one an interrupted append was writing.
-    if (i === lines.length - 1) return;
-    throw new PeerstreamError(
-      "INTERNAL",
-      `Cannot load the offline queue "${file}": line ${
-        i + 1
-      } is not a queue record; move the file away to start that queue afresh`,
-    );
-  });
-  return out;
+  return parseLogLines(
+    text,
+    parseRecord,
+    (line) =>
+      `Cannot load the offline queue "${file}": line ${line} is not a queue record; move the file away to start that queue afresh`,
+  );
 }
 
 const isUint = (v: unknown): v is number =>

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { PeerstreamError } from "../../protocol/errors.ts";
+import { appendLog, logFiles, parseLogLines } from "./append_log.ts";
 
 /** One stored chain entry. */
 export interface RoomRecord {
@@ -33,8 +33,6 @@ export interface RoomStorage {
 /** A room id: 16 bytes in base64url, 22 characters (also the log's file name). */
 export const ROOM_ID = /^[A-Za-z0-9_-]{22}$/;
 
-const encoder = new TextEncoder();
-
 /**
  * A {@linkcode RoomStorage} in a folder.
  *
@@ -45,33 +43,16 @@ export function fileRoomStorage(dir: string): RoomStorage {
   return {
     load() {
       const out = new Map<string, RoomRecord[]>();
-      let files: Deno.DirEntry[];
-      try {
-        files = [...Deno.readDirSync(dir)];
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) return out;
-        throw error;
-      }
-      for (const file of files) {
-        const match = /^(.+)\.log$/.exec(file.name);
-        if (!file.isFile || match === null || !ROOM_ID.test(match[1])) continue;
-        const records = parseRoomLog(Deno.readTextFileSync(`${dir}/${file.name}`), file.name);
-        if (records.length > 0) out.set(match[1], records);
+      for (const { file, key } of logFiles(dir, /^(.+)\.log$/)) {
+        if (!ROOM_ID.test(key)) continue;
+        const records = parseRoomLog(Deno.readTextFileSync(`${dir}/${file}`), file);
+        if (records.length > 0) out.set(key, records);
       }
       return out;
     },
     append(room, record) {
       if (!ROOM_ID.test(room)) throw new RangeError(`Invalid room id "${room}"`);
-      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      using file = Deno.openSync(`${dir}/${room}.log`, {
-        append: true,
-        create: true,
-        mode: 0o600,
-      });
-      const bytes = encoder.encode(roomRecordLine(record) + "\n");
-      let at = 0;
-      while (at < bytes.length) at += file.writeSync(bytes.subarray(at));
-      file.syncDataSync();
+      appendLog(dir, `${room}.log`, roomRecordLine(record) + "\n", true);
     },
   };
 }
@@ -100,25 +81,12 @@ export function roomRecordLine(record: RoomRecord): string {
  * @throws {PeerstreamError} `INTERNAL` for a bad line that is not the last.
  */
 export function parseRoomLog(text: string, file: string): RoomRecord[] {
-  const lines = text.split("\n");
-  const out: RoomRecord[] = [];
-  lines.forEach((line, i) => {
-    if (line === "") return;
-    const record = parseRoomRecord(line);
-    if (record !== undefined) {
-      out.push(record);
-      return;
-    }
-    // Only the last line can be torn: it is the one an interrupted append was writing.
-    if (i === lines.length - 1) return;
-    throw new PeerstreamError(
-      "INTERNAL",
-      `Cannot load the room "${file}": line ${
-        i + 1
-      } is not a room record; move the file away to drop that room`,
-    );
-  });
-  return out;
+  return parseLogLines(
+    text,
+    parseRoomRecord,
+    (line) =>
+      `Cannot load the room "${file}": line ${line} is not a room record; move the file away to drop that room`,
+  );
 }
 
 /** The longest base64 text of one stored entry (an entry is far smaller than a frame). */
