@@ -210,6 +210,11 @@ function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): Se
         term.print(style.dim(line));
       }
     },
+    roomQueued: (re, to) => {
+      for (const line of ctx.receipts.queued(re, to)) {
+        term.print(style.dim(line));
+      }
+    },
     queueNotice: (kind, to) => term.print(style.dim(renderQueueState(kind, to))),
     serverError: (_code, message) => term.error(renderError(message, style)),
     videos: (videos) => ctx.handler?.videosPushed(videos),

@@ -6,7 +6,8 @@
  * names); a receipt from a member the message was queued for comes later, alone, and is shown at
  * once. A count held back within its second is shown once the second is up (`flush`), so
  * receipts that stop coming are still counted. Pure: the caller passes the clock's reading and
- * prints the lines.
+ * prints the lines. In a cluster a member listed as sent to may turn out offline: that `queued`
+ * comes later and is shown at once (`* #club: queued for bob`), and their receipt when they are back.
  * @module
  */
 
@@ -59,6 +60,12 @@ export function roomSentLines(room: string, sent: RoomSendOutcome): RoomSentLine
   return { lines: [`* #${safe(room)}: ${shown}`], errors };
 }
 
+/** A receipt, or a cluster `queued`, that came before its answer was handled. */
+interface Early {
+  to: string;
+  queued: boolean;
+}
+
 interface Awaited {
   room: string;
   relayed: Set<string>;
@@ -91,8 +98,8 @@ export interface RoomReceiptsOptions {
  */
 export class RoomReceipts {
   readonly #awaited = new Map<number, Awaited>();
-  /** Receipts that came before the answer they belong to was handled. */
-  readonly #early = new Map<number, string[]>();
+  /** Receipts (and cluster `queued`s) that came before the answer they belong to was handled. */
+  readonly #early = new Map<number, Early[]>();
   readonly #intervalMs: number;
   readonly #limit: number;
 
@@ -125,7 +132,26 @@ export class RoomReceipts {
       shown: 0,
     });
     this.#trim(this.#awaited);
-    return early.flatMap((to) => this.delivered(sent.re!, to, now));
+    return early.flatMap(({ to, queued }) =>
+      queued ? this.queued(sent.re!, to) : this.delivered(sent.re!, to, now)
+    );
+  }
+
+  /**
+   * A member the message was relayed to through the cluster was offline, and it is queued for
+   * them (issue 20): shown at once; their receipt comes when they are back.
+   *
+   * @param re The `room-send` request's id.
+   * @param to The member.
+   * @returns The line to show now, if any.
+   */
+  queued(re: number, to: string): string[] {
+    const message = this.#awaited.get(re);
+    if (message === undefined) return this.#keepEarly(re, { to, queued: true });
+    if (!message.relayed.has(to) || message.delivered.includes(to)) return [];
+    message.relayed.delete(to);
+    message.queued.add(to);
+    return [`* #${safe(message.room)}: queued for ${showName(to)}`];
   }
 
   /**
@@ -138,12 +164,7 @@ export class RoomReceipts {
    */
   delivered(re: number, to: string, now: number): string[] {
     const message = this.#awaited.get(re);
-    if (message === undefined) {
-      // The answer may still be on its way to the command that sent it.
-      this.#early.set(re, [...(this.#early.get(re) ?? []), to]);
-      this.#trim(this.#early);
-      return [];
-    }
+    if (message === undefined) return this.#keepEarly(re, { to, queued: false });
     const late = message.queued.has(to);
     if (!late && !message.relayed.has(to) || message.delivered.includes(to)) return [];
     message.delivered.push(to);
@@ -185,6 +206,13 @@ export class RoomReceipts {
     const total = message.relayed.size + message.queued.size;
     const names = count > MAX_NAMES ? "" : ` (${message.delivered.map(showName).join(", ")})`;
     return `* #${safe(message.room)}: delivered to ${count} of ${total}${names}`;
+  }
+
+  /** The answer may still be on its way to the command that sent it. */
+  #keepEarly(re: number, early: Early): string[] {
+    this.#early.set(re, [...(this.#early.get(re) ?? []), early]);
+    this.#trim(this.#early);
+    return [];
   }
 
   #trim<V>(map: Map<number, V>) {

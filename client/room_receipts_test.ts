@@ -111,3 +111,21 @@ Deno.test("roomSentLines() says whom it went to, waits for and did not reach, in
     deepEqual(roomSentLines("club", sent), { lines, errors });
   }
 });
+
+Deno.test("RoomReceipts.queued() shows at once a member relayed through the cluster and then queued", () => {
+  const receipts = new RoomReceipts();
+  receipts.sent("club", sent(["alice", "bob"]), 0);
+  deepEqual(receipts.queued(7, "bob"), ["* #club: queued for bob"]);
+  deepEqual(receipts.queued(7, "bob"), [], "told once");
+  deepEqual(receipts.queued(7, "mallory"), [], "not a member it went to");
+  deepEqual(receipts.delivered(7, "alice", 20), []);
+  // bob's receipt comes when he is back: at once, like any queued member's.
+  deepEqual(receipts.delivered(7, "bob", 30), ["* #club: delivered to alice, bob"]);
+});
+
+Deno.test("RoomReceipts.sent() applies a queued that came before the answer was handled", () => {
+  const receipts = new RoomReceipts();
+  deepEqual(receipts.queued(7, "bob"), []);
+  deepEqual(receipts.sent("club", sent(["alice", "bob"]), 5), ["* #club: queued for bob"]);
+  deepEqual(receipts.delivered(7, "bob", 6), ["* #club: delivered to 1 of 2 (bob)"]);
+});

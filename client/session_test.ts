@@ -344,6 +344,30 @@ Deno.test("ClientSession.register() on a lost connection rejects at once with UN
   });
 });
 
+Deno.test("ClientSession hands on a later queued of a room message, then that member's receipt, as the room message's", async () => {
+  const queued: [number, string, number][] = [];
+  const receipts: [number, string][] = [];
+  const notices: string[] = [];
+  const { transport, session } = await registered({
+    events: {
+      roomQueued: (re, to, qseq) => void queued.push([re, to, qseq]),
+      roomDelivered: (re, to) => void receipts.push([re, to]),
+      queueNotice: (kind, to) => void notices.push(`${kind} ${to}`),
+    },
+  });
+  // In a cluster room-sent listed bob under relayed (request 41, answered already); he was
+  // offline on his node, so a queued with the room-send's id follows, then his receipt.
+  transport.push({ type: "queued", re: 41, to: "bob", qseq: 5 });
+  transport.push({ type: "delivered", re: 0, to: "bob", qseq: 5 });
+  // A 1:1 message's receipt after it stays a queue notice.
+  transport.push({ type: "delivered", re: 0, to: "bob", qseq: 6 });
+  await until(() => notices.length === 1, { ms: 10_000, what: "the 1:1 receipt" });
+  deepEqual(queued, [[41, "bob", 5]]);
+  deepEqual(receipts, [[41, "bob"]]);
+  deepEqual(notices, ["delivered bob"]);
+  session.close();
+});
+
 Deno.test("ClientSession hands on a delivered that answers no pending request as a room receipt, and says when rooms are listed", async () => {
   const receipts: [number, string][] = [];
   let listed = 0;

@@ -84,6 +84,12 @@ export interface SessionEvents {
    * `room-send` request's id, as in `RoomSendOutcome.re`.
    */
   roomDelivered?(re: number, to: string): void;
+  /**
+   * A member a room message this client sent was handed to through the cluster (listed under
+   * `relayed`) was offline, so it is queued for them: their receipt comes later by
+   * `roomDelivered`. `re` is the `room-send` request's id, as in `RoomSendOutcome.re`.
+   */
+  roomQueued?(re: number, to: string, qseq: number): void;
   /** A room message arrived and was verified against the room's checked chain. */
   roomMessage?(message: IncomingRoomMessage): void;
   /**

@@ -123,6 +123,14 @@ function handleOther(message: ServerMessage, parts: SessionParts) {
       // Kept before the answer is handed on: a queued member's receipt may follow at once.
       for (const queued of message.queued) parts.roomQueued.add(message.re, queued);
       return answer(message.re, message, parts);
+    case "queued":
+      // In a cluster a room member on another node is listed under `relayed`; that they were
+      // offline follows with the room-send's id, which room-sent answered already (issue 20).
+      if (!parts.requests.answer(message.re, message)) {
+        parts.roomQueued.add(message.re, { name: message.to, qseq: message.qseq });
+        parts.events.roomQueued?.(message.re, message.to, message.qseq);
+      }
+      return;
     case "delivered":
       // A queued message's confirmation answers no request of this connection.
       if (message.qseq === undefined) {

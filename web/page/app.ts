@@ -110,6 +110,7 @@ export class App {
       roomChange: (room, _words, entry) => this.#rooms.changed(room, entry),
       roomMessage: (message) => this.#rooms.received(message),
       roomDelivered: (re, to) => this.#rooms.delivered(re, to),
+      roomQueued: (re, to) => this.#rooms.queued(re, to),
       roomsListed: () => {
         this.#rooms.render();
         this.#session?.rooms.idle.then(() => this.#rooms.render());

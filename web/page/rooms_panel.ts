@@ -409,6 +409,28 @@ export class RoomsPanel {
     }
   }
 
+  /**
+   * A member this page's message was handed to through the cluster was offline (issue 20): its
+   * line says it is queued for them until their receipt comes.
+   *
+   * @param re The `room-send` request's id.
+   * @param to The member.
+   */
+  queued(re: number, to: string): void {
+    const line = this.#sent.get(re);
+    if (line === undefined || line.delivered.includes(to)) return;
+    const { relayed, queued } = line.outcome;
+    if (!relayed.includes(to)) return;
+    line.outcome = {
+      ...line.outcome,
+      relayed: relayed.filter((name) => name !== to),
+      queued: [...queued, to],
+    };
+    setText(line.item.querySelector(".state")!, roomSentWords({ ...line.outcome, ...line }));
+    const waiting = line.outcome.relayed.filter((name) => !line.delivered.includes(name));
+    if (waiting.length === 0) line.item.dataset.state = "queued";
+  }
+
   #remember(re: number, line: SentLine) {
     this.#sent.set(re, line);
     // Receipts that never come (a member gone) must not hold lines for ever.
