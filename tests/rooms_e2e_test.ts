@@ -26,6 +26,7 @@ import {
   startServer,
   type TestClient,
 } from "./_helpers.ts";
+import { startCluster } from "./_cluster.ts";
 
 /** A relay between one client and the server that decodes what the server sends. */
 interface Tap {
@@ -402,6 +403,40 @@ Deno.test("rooms: a room message queued for an offline member turns delivered in
   } finally {
     for (const client of clients) await client.finish();
     await server.stop();
+  }
+});
+
+Deno.test("rooms in a cluster: a member on another node found offline shows as queued, then delivered, in the terminal", async () => {
+  const cluster = await startCluster({ nodes: 2 });
+  const [a, b] = cluster.nodes;
+  const clients: CliClient[] = [];
+  try {
+    const alice = await startCli(a.port, "alice");
+    clients.push(alice);
+    let bob = await startCli(b.port, "bob");
+    clients.push(bob);
+    await club(alice, [[bob, "bob"]]);
+    await waitOut(bob, /^\* #club: you joined$/);
+    const bobHome = bob.home;
+    equal(await bob.finish(), 0);
+    await waitOut(alice, /bob left/);
+    // Node A hands the message to the cluster (room-sent lists bob as relayed); that bob was
+    // offline comes later with the room-send's id (issue 20).
+    const mark = alice.out.lines.length;
+    await say(alice, "MESSAGE #club while you were away");
+    await waitOut(alice, /^\* #club: queued for bob$/, mark);
+    const lines = alice.out.lines.slice(mark);
+    const at = lines.indexOf("* #club: sent to bob");
+    ok(at >= 0 && at < lines.indexOf("* #club: queued for bob"), lines.join("\n"));
+    bob = await startCli(b.port, "bob", { home: bobHome });
+    clients.push(bob);
+    await waitOut(bob, /^#club <alice> while you were away$/);
+    await waitOut(alice, /^\* #club: delivered to bob$/);
+    // Shown as the room message's receipt, not as a 1:1 message's.
+    ok(!alice.out.lines.some((l) => /^\* delivered to /.test(l)), alice.out.lines.join("\n"));
+  } finally {
+    for (const client of clients) await client.finish();
+    await cluster.stop();
   }
 });
 
