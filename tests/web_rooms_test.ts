@@ -12,6 +12,7 @@ import { generateIdentity } from "../protocol/e2e.ts";
 import { hashEntry, parseEntry, signEntry } from "../protocol/room_chain.ts";
 import { type CliClient, connectClient, startCli } from "./_helpers.ts";
 import { startWsTap } from "./_ws_tap.ts";
+import { startCluster } from "./_cluster.ts";
 import { BROWSER_KINDS, launchBrowser } from "./_browser.ts";
 import { lookAt } from "./_look.ts";
 import {
@@ -330,6 +331,60 @@ Deno.test("rooms in chromium: a room message queued for an offline member turns 
     for (const client of clients) await client.finish();
     await browser.close();
     await server.stop();
+  }
+});
+
+Deno.test("rooms in chromium, in a cluster: a member on another node found offline turns queued on the page's line, then delivered", async () => {
+  const cluster = await startCluster({ nodes: 1 });
+  const web = await startWebServer({
+    args: ["--redis", cluster.redis.url, "--node", "web"],
+    env: cluster.env,
+  });
+  const browser = await launchBrowser("chromium");
+  const clients: CliClient[] = [];
+  try {
+    const { page, errors } = await openPage(browser, web.url);
+    await joinAs(page, "ann");
+    // bob is on the other node; dave, on ann's, only tells when the cluster has seen bob go.
+    let bob = await startCli(cluster.nodes[0].port, "bob");
+    clients.push(bob);
+    const dave = await startCli(web.port, "dave");
+    clients.push(dave);
+    await waitForPeer(page, "bob");
+    await page.focus("#room-name");
+    await page.keyboard.type("film");
+    await page.keyboard.press("Enter");
+    await openRoom(page, "film");
+    await page.waitForSelector(`#room-invite-who option[value="bob"]`);
+    await page.select("#room-invite-who", "bob");
+    await page.click("#room-invite");
+    await waitOut(bob, /^\* #film: ann invited you; ACCEPT #film or DECLINE #film$/);
+    await bob.type("ACCEPT #film");
+    await waitForLine(page, "bob joined");
+    const bobHome = bob.home;
+    equal(await bob.finish(), 0);
+    await waitOut(dave, /bob left/);
+    // Handed to the cluster first ("sent to bob"); that bob was offline follows (issue 20).
+    const sending = sendToRoom(page, "while bob is away");
+    await waitInPage(
+      page,
+      inPage(
+        `(text) => [...document.querySelectorAll("#room-messages li[data-to] .state")]
+          .some((e) => e.textContent === text)`,
+        "queued for bob (offline)",
+      ),
+      60_000,
+    );
+    bob = await startCli(cluster.nodes[0].port, "bob", { home: bobHome });
+    clients.push(bob);
+    await waitOut(bob, /^#film <ann> while bob is away$/);
+    equal(await sending, "delivered to bob");
+    equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
+  } finally {
+    for (const client of clients) await client.finish();
+    await browser.close();
+    await web.stop();
+    await cluster.stop();
   }
 });
 
