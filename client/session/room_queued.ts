@@ -1,9 +1,10 @@
 /**
  * Which queued receipts are room members' (issue 20): a member the server queued a room message
  * for confirms it later as `delivered` with their `qseq` and no room, like a 1:1 message. The
- * `room-sent` answer names each queued member's `qseq`; kept here, the router turns that receipt
- * into the room message's (`SessionEvents.roomDelivered`). Only for this connection: a receipt
- * that comes after a reconnect is shown as a 1:1 one.
+ * `room-sent` answer names each queued member's `qseq` (in a cluster a member on another node
+ * found offline comes later, as `queued` with the room-send's id); kept here, the router turns
+ * that receipt into the room message's (`SessionEvents.roomDelivered`). Only for this
+ * connection: a receipt that comes after a reconnect is shown as a 1:1 one.
  * @module
  */
 
