@@ -40,25 +40,19 @@ import type { SessionEvents, SessionOptions } from "./session/events.ts";
 import { type Greeted, GREETING_DEFAULT, readGreeting } from "./session/greeting.ts";
 import { Inbox } from "./session/inbox.ts";
 import { KeyCache, type TrustedKeys } from "./session/keys.ts";
-import { CLIENT_LIMITS, type ClientLimits } from "./session/limits.ts";
+import { CLIENT_LIMITS, type ClientLimits, REPLAY_WINDOW_MS } from "./session/limits.ts";
 import { Roster } from "./session/roster.ts";
 import { QueuedRoomSends } from "./session/room_queued.ts";
 import { routeMessage, type SessionParts } from "./session/router.ts";
 import { type AnswerTo, type RequestMessage, RequestTable } from "./session/requests.ts";
 import { type MediaSink, StreamReceiver } from "./session/stream_receiver.ts";
-import { RoomBook, type RoomRequests } from "./session/rooms.ts";
+import type { RoomBook } from "./session/rooms.ts";
+import { sessionRooms } from "./session/room_requests.ts";
 
 export { type SessionClock, SYSTEM_CLOCK } from "./session/clock.ts";
 export { isConnectionLost } from "./session/connection.ts";
 /** How a sent message went: confirmed by the recipient, or kept for them while offline. */
 export type SendOutcome = { queued: false } | { queued: true; qseq: number };
-
-/**
- * How old a message may be (protocol version 3): 15 days, so that one the server kept 14 days
- * for this client while it was offline still opens. Replays stay refused: every id is remembered
- * this long, or until 4,096 newer ones push the floor past it.
- */
-const REPLAY_WINDOW_MS = 15 * 24 * 3600 * 1000;
 
 export type { ClosedInfo, SessionEvents, SessionOptions } from "./session/events.ts";
 export { type GreetingContext, oversizedFrameMessage } from "./session/greeting.ts";
@@ -127,22 +121,21 @@ export class ClientSession {
       maxPeers: limits.maxPeers,
       send,
       lost: () => this.#connection.closed ? this.#lostBecause ?? "" : undefined,
-      online: (name) => this.#checkKnownKey(name),
+      online: (name) => this.#keys.recheck(name, (changed) => events.keyChanged?.(changed)),
       joined: (name) => events.joined?.(name),
       left: (name, reason) => events.left?.(name, reason),
       peerState: (names, state) => events.peerState?.(names, state),
       warning,
     });
     this.#receiver = new StreamReceiver({ send, nextId, warning });
-    this.#rooms = new RoomBook({
+    this.#rooms = sessionRooms({
       self,
       keys: (name) => this.#keys.get(name),
-      requests: this.#roomRequests(),
+      ask: (message) => this.#request(message),
       send,
       replay,
       storage: options.rooms,
-      change: (room, words, entry) => events.roomChange?.(room, words, entry),
-      message: (message) => events.roomMessage?.(message),
+      events,
       warning,
     });
     const parts: SessionParts = {
@@ -468,24 +461,6 @@ export class ClientSession {
     this.#connection.close();
   }
 
-  /** The room requests, for the room book. */
-  #roomRequests(): RoomRequests {
-    return {
-      create: (name, entry) => this.#request({ type: "room-create", id: 0, name, entry }),
-      change: (room, entry) => this.#request({ type: "room-change", id: 0, room, entry }),
-      chain: (room, from) => this.#request({ type: "room-chain", id: 0, room, from }),
-      send: async (room, body) => {
-        const sent = await this.#request({ type: "room-send", id: 0, room, body });
-        return {
-          re: sent.re,
-          relayed: sent.relayed,
-          queued: sent.queued.map((q) => q.name),
-          refused: sent.refused.map((r) => ({ name: r.name, message: r.message })),
-        };
-      },
-    };
-  }
-
   #requireRegistered(): Identity {
     const identity = this.#roster.identity;
     if (identity === undefined) {
@@ -513,18 +488,5 @@ export class ClientSession {
     this.#receiver.end("error");
     await this.#inbox.idle;
     this.#events.closed?.(end);
-  }
-
-  /** A peer met before came online: look its key up once, and say so if it changed. */
-  #checkKnownKey(name: string) {
-    if (!this.knows(name)) return;
-    this.peerKeys(name).then(
-      (keys) => {
-        if (keys.trust === "changed") this.#events.keyChanged?.(name);
-      },
-      () => {
-        // It left meanwhile, or the connection closed: nothing to announce.
-      },
-    );
   }
 }

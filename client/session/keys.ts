@@ -109,6 +109,24 @@ export class KeyCache {
     return this.#options.known.markVerified(name, fingerprint);
   }
 
+  /**
+   * A peer met before came online: looks its key up once and calls `changed` if it changed.
+   *
+   * @param name The peer.
+   * @param changed Told when the key changed since last talked.
+   */
+  recheck(name: string, changed: (name: string) => void): void {
+    if (!this.knows(name)) return;
+    this.get(name).then(
+      (keys) => {
+        if (keys.trust === "changed") changed(name);
+      },
+      () => {
+        // It left meanwhile, or the connection closed: nothing to announce.
+      },
+    );
+  }
+
   async #lookUp(name: string): Promise<TrustedKeys> {
     const info = await this.#options.lookUp(name);
     if (info.name !== name.normalize("NFC")) {

@@ -45,3 +45,10 @@ export const CLIENT_LIMITS: Readonly<ClientLimits> = {
   keepaliveMs: KEEPALIVE_MS,
   silenceMs: SILENCE_MS,
 };
+
+/**
+ * How old a message may be (protocol version 3): 15 days, so that one the server kept 14 days
+ * for this client while it was offline still opens. Replays stay refused: every id is remembered
+ * this long, or until 4,096 newer ones push the floor past it.
+ */
+export const REPLAY_WINDOW_MS = 15 * 24 * 3600 * 1000;

@@ -7,179 +7,61 @@
  * @module
  */
 
-import { exportPublicKeys } from "../../protocol/e2e.ts";
 import { type ErrorCode, PeerstreamError } from "../../protocol/errors.ts";
-import type { ClientMessage, RoomEntriesMessage, RoomSummary } from "../../protocol/messages.ts";
-import type { ReplayGuard } from "../../protocol/replay.ts";
+import type { RoomEntriesMessage, RoomSummary } from "../../protocol/messages.ts";
 import {
   type HashedEntry,
-  type KeyPins,
-  keyPins,
   newRoomId,
-  parseEntry,
   type RoomEntry,
-  type RoomLimits,
   type RoomState,
   signEntry,
 } from "../../protocol/room_chain.ts";
 import { openRoom, type RoomRecipient, sealRoom } from "../../protocol/room_envelope.ts";
-import { RoomHistory, type RoomKeys, roomKeys } from "../../protocol/room_history.ts";
+import { RoomHistory } from "../../protocol/room_history.ts";
 import { MAX_ENTRIES_PER_MESSAGE } from "../../protocol/room_messages.ts";
-import type { KeyTrust } from "../known_peers.ts";
-import type { InboxSelf } from "./inbox.ts";
-import type { TrustedKeys } from "./keys.ts";
+import type {
+  RoomBookOptions,
+  RoomCheck,
+  RoomMemory,
+  RoomSendOutcome,
+  RoomView,
+} from "./room_book_types.ts";
+import { RoomKeyRing } from "./room_keys.ts";
+import {
+  extendsProblem,
+  freshEntries,
+  parseSeq,
+  type Room,
+  roomView,
+  usableState,
+} from "./room_record.ts";
 import { describeEntry, historyProblem, type RoomHigh } from "./room_words.ts";
+
+export type {
+  IncomingRoomMessage,
+  RoomBookOptions,
+  RoomCheck,
+  RoomMemory,
+  RoomRequests,
+  RoomSendOutcome,
+  RoomStorage,
+  RoomView,
+} from "./room_book_types.ts";
 
 /** Most changes shown one by one when a batch arrives; more are summed up in one line. */
 export const MAX_CHANGES_SHOWN = 8;
-
-/** A room as this client has checked it. */
-export interface RoomView {
-  /** The room id. */
-  id: string;
-  /** The display name (typed as `#name`). */
-  name: string;
-  /** The last checked seq; -1 before any. */
-  seq: number;
-  /** The room's fingerprint: the hash of its last checked entry. */
-  head: string;
-  /** The owner. */
-  owner: string;
-  /** Members, in the order they joined. */
-  members: string[];
-  /** Pending invitees. */
-  invitees: string[];
-  /** Who invited each pending invitee (as the checked chain says). */
-  invitedBy: Record<string, string>;
-  /** Why the room is read-only (a rollback, a fork, an entry refused), if it is. */
-  broken?: string;
-}
-
-/** What `room-send` answered: who got it, who it waits for, who it could not reach. */
-export interface RoomSendOutcome {
-  /**
-   * The `room-send` request's id: each member's receipt comes later as `delivered` with this id
-   * (`SessionEvents.roomDelivered`).
-   */
-  re?: number;
-  /** Members online it went to. */
-  relayed: string[];
-  /** Members offline it waits for. */
-  queued: string[];
-  /** Members it could not reach, and why. */
-  refused: { name: string; message: string }[];
-}
-
-/** What checking a room again found (`RoomBook.check`). */
-export interface RoomCheck {
-  /** The room after the check. */
-  room: RoomView;
-  /** It was read-only before the check. */
-  wasBroken: boolean;
-  /**
-   * Why it stays read-only: the server's history, fetched again from entry 0, does not extend
-   * the one this client checked. Undefined when it does (the room is usable).
-   */
-  still?: string;
-}
-
-/** The room requests, as the session sends them. */
-export interface RoomRequests {
-  /** `room-create`, answered by `room-entries`. */
-  create(name: string, entry: string): Promise<RoomEntriesMessage>;
-  /** `room-change`, answered by `room-entries`. */
-  change(room: string, entry: string): Promise<RoomEntriesMessage>;
-  /** `room-chain`, answered by `room-entries`. */
-  chain(room: string, from: number): Promise<RoomEntriesMessage>;
-  /** `room-send`. */
-  send(room: string, body: Uint8Array): Promise<RoomSendOutcome>;
-}
-
-/** What persists between runs: the origin, and per room the furthest point seen and a counter. */
-export interface RoomMemory {
-  /** This installation's 8 random bytes, hex. */
-  origin: string;
-  /** Per room id. */
-  rooms: Record<string, RoomHigh & { counter: number }>;
-}
-
-/** Loads and saves {@linkcode RoomMemory}; `save` must be atomic. */
-export interface RoomStorage {
-  /** Reads it; undefined when none was saved. */
-  load(): RoomMemory | undefined;
-  /** Writes it. */
-  save(memory: RoomMemory): void;
-}
-
-/** A verified room message. */
-export interface IncomingRoomMessage {
-  /** The room id. */
-  room: string;
-  /** The room's display name. */
-  roomName: string;
-  /** The sender, verified by signature and membership. */
-  from: string;
-  /** The text. */
-  text: string;
-  /** When sealed. */
-  sentAt: number;
-  /** Trust in the sender's key. */
-  trust: KeyTrust;
-  /** It waited on the server while this client was offline. */
-  queued?: boolean;
-}
-
-/** Options for {@linkcode RoomBook}. */
-export interface RoomBookOptions {
-  /** Who this client is; undefined before registration. */
-  self(): InboxSelf | undefined;
-  /** A peer's keys (the key cache: trust on first use). */
-  keys(name: string): Promise<TrustedKeys>;
-  /** The room requests. */
-  requests: RoomRequests;
-  /** Sends a receipt. */
-  send(message: ClientMessage): void;
-  /** Refuses replays (shared with 1:1 messages). */
-  replay: ReplayGuard;
-  /** Where the furthest points seen persist; in memory when absent. */
-  storage?: RoomStorage;
-  /** The chain limits. */
-  limits?: RoomLimits;
-  /** Most rooms tracked. @default {200} */
-  maxRooms?: number;
-  /**
-   * A checked change, in words, and the entry itself (for a page to word it its own way); no
-   * entry for the line that sums up a long history's earlier changes.
-   */
-  change?(room: RoomView, words: string, entry?: RoomEntry): void;
-  /** A verified room message. */
-  message?(message: IncomingRoomMessage): void;
-  /** Something refused or wrong; `from` names a sender when it is about one. */
-  warning?(text: string, code: ErrorCode, from?: string): void;
-}
-
-interface Room {
-  id: string;
-  name: string;
-  history: RoomHistory;
-  broken?: string;
-  /** The head seq the server last listed, once it has. */
-  listed?: number;
-  /** Work on this room, one at a time. */
-  queue: Promise<unknown>;
-}
 
 /** The rooms this client is in or invited to. */
 export class RoomBook {
   readonly #options: RoomBookOptions;
   readonly #rooms = new Map<string, Room>();
   readonly #memory: RoomMemory;
-  readonly #pins = new Map<string, KeyPins>();
-  #own?: { identity: InboxSelf["identity"]; keys: Promise<RoomKeys & RoomRecipient> };
+  readonly #keys: RoomKeyRing;
 
   /** @param options Who this client is, the keys, the requests, callbacks. */
   constructor(options: RoomBookOptions) {
     this.#options = options;
+    this.#keys = new RoomKeyRing(options);
     this.#memory = options.storage?.load() ?? {
       origin: crypto.getRandomValues(new Uint8Array(8)).toHex(),
       rooms: {},
@@ -188,7 +70,7 @@ export class RoomBook {
 
   /** The rooms, as checked. */
   list(): RoomView[] {
-    return [...this.#rooms.values()].map((room) => this.#view(room));
+    return [...this.#rooms.values()].map((room) => roomView(room));
   }
 
   /** The display names of the rooms, for Tab. */
@@ -202,7 +84,7 @@ export class RoomBook {
    * @throws {PeerstreamError} `ROOM_NOT_FOUND`.
    */
   find(name: string): RoomView {
-    return this.#view(this.#byName(name));
+    return roomView(this.#byName(name));
   }
 
   /** Resolves once the work queued on every room so far is done. */
@@ -242,8 +124,8 @@ export class RoomBook {
    * @returns The room.
    */
   async create(name: string): Promise<RoomView> {
-    const self = this.#self();
-    const pins = (await this.#ownKeys()).pins;
+    const self = this.#keys.self();
+    const pins = (await this.#keys.own()).pins;
     const id = newRoomId();
     const entry = await signEntry({
       room: id,
@@ -259,7 +141,7 @@ export class RoomBook {
     const answer = await this.#options.requests.create(name, entry.toBase64());
     const room = this.#room(answer.room, name)!;
     await this.#enqueue(room, () => this.#take(room, answer.entries, { fill: false }));
-    return this.#view(room);
+    return roomView(room);
   }
 
   /**
@@ -278,11 +160,11 @@ export class RoomBook {
   ): Promise<RoomView> {
     const room = this.#byName(roomName);
     return await this.#enqueue(room, async () => {
-      const self = this.#self();
+      const self = this.#keys.self();
       const subject = change.subject ?? self.name;
-      const keys = change.op === "invite" ? (await this.#trusted(subject)).pins : null;
+      const keys = change.op === "invite" ? (await this.#keys.trusted(subject)).pins : null;
       for (let attempt = 1;; attempt++) {
-        const state = this.#usable(room, change.op);
+        const state = usableState(room, change.op);
         const entry = await signEntry({
           room: room.id,
           seq: state.seq + 1,
@@ -297,7 +179,7 @@ export class RoomBook {
         try {
           const answer = await this.#options.requests.change(room.id, entry.toBase64());
           await this.#take(room, answer.entries, { fill: false });
-          return this.#view(room);
+          return roomView(room);
         } catch (error) {
           // Someone else's change came first (its push is still on the way): catch up, sign again.
           const raced = error instanceof PeerstreamError && error.code === "CHAIN_INVALID";
@@ -318,8 +200,8 @@ export class RoomBook {
   async sendText(roomName: string, text: string): Promise<RoomSendOutcome> {
     const room = this.#byName(roomName);
     const { state, body } = await this.#enqueue(room, async () => {
-      const state = this.#usable(room, "send");
-      const self = this.#self();
+      const state = usableState(room, "send");
+      const self = this.#keys.self();
       if (!state.members.has(self.name)) {
         throw new PeerstreamError(
           "NOT_A_MEMBER",
@@ -328,7 +210,7 @@ export class RoomBook {
       }
       const recipients = new Map<string, RoomRecipient>();
       for (const name of state.members.keys()) {
-        const keys = name === self.name ? await this.#ownKeys() : await this.#trusted(name);
+        const keys = name === self.name ? await this.#keys.own() : await this.#keys.trusted(name);
         recipients.set(name, keys);
       }
       const memory = this.#remember(room, state);
@@ -383,7 +265,7 @@ export class RoomBook {
     room: Room,
     delivery: { rid: string; from: string; room: string; body: Uint8Array; queued: boolean },
   ) {
-    const self = this.#self();
+    const self = this.#keys.self();
     const sender = await this.#options.keys(delivery.from);
     const open = async () =>
       await openRoom(delivery.body, {
@@ -392,7 +274,7 @@ export class RoomBook {
         me: self.name,
         identity: self.identity,
         chain: room.history,
-        sender: await this.#roomKeysOf(sender),
+        sender: await this.#keys.of(sender),
         replay: this.#options.replay,
       });
     let opened;
@@ -439,15 +321,15 @@ export class RoomBook {
       const fresh = new RoomHistory(this.#options.limits);
       let still: string | undefined;
       try {
-        await fresh.extend(entries, (name) => this.#lookup(name));
-        still = this.#extends(room, fresh);
+        await fresh.extend(entries, (name) => this.#keys.lookup(name));
+        still = extendsProblem(room.history, fresh, this.#memory.rooms[room.id]);
       } catch (error) {
         if (!(error instanceof PeerstreamError)) throw error;
         still = `its history still does not check out: ${error.message}`;
       }
       if (still !== undefined) {
         this.#break(room, still, "CHAIN_INVALID");
-        return { room: this.#view(room), wasBroken, still };
+        return { room: roomView(room), wasBroken, still };
       }
       const added = fresh.entries.slice(room.history.seq + 1);
       room.history = fresh;
@@ -455,26 +337,7 @@ export class RoomBook {
       room.listed = Math.max(room.listed ?? -1, fresh.seq);
       this.#show(room, added);
       this.#check(room, true);
-      return { room: this.#view(room), wasBroken };
-    });
-  }
-
-  /** Why a freshly fetched history does not extend the checked one, if it does not. */
-  #extends(room: Room, fresh: RoomHistory): string | undefined {
-    const have = room.history.entries;
-    const got = fresh.entries;
-    for (let seq = 0; seq < have.length && seq < got.length; seq++) {
-      if (have[seq].bytes.toBase64() !== got[seq].bytes.toBase64()) {
-        return `the server still shows another history than the one you checked at entry ${seq} (a fork)`;
-      }
-    }
-    if (got.length < have.length) {
-      return `the server still shows the room at entry ${fresh.seq}, but you checked it to entry ${room.history.seq} (a rollback)`;
-    }
-    return historyProblem(this.#memory.rooms[room.id], {
-      seq: fresh.seq,
-      headAt: (seq) => fresh.stateAt(seq)?.head,
-      complete: true,
+      return { room: roomView(room), wasBroken };
     });
   }
 
@@ -495,13 +358,13 @@ export class RoomBook {
     const from = room.history.seq + 1;
     let added: HashedEntry[];
     try {
-      const fresh = this.#fresh(room, entries);
+      const fresh = freshEntries(room.history, entries);
       if (fresh.length === 0) return;
       if (options.fill && parseSeq(fresh[0]) > from) {
         // A push after a gap: fetch what is missing instead.
         return await this.#sync(room);
       }
-      added = await room.history.extend(fresh, (name) => this.#lookup(name));
+      added = await room.history.extend(fresh, (name) => this.#keys.lookup(name));
     } catch (error) {
       if (!(error instanceof PeerstreamError)) throw error;
       this.#break(room, `it refused a change the server sent: ${error.message}`, error.code);
@@ -515,7 +378,7 @@ export class RoomBook {
   #show(room: Room, added: readonly HashedEntry[]) {
     const me = this.#options.self()?.name ?? "";
     const seen = this.#memory.rooms[room.id]?.seq ?? -1;
-    const view = this.#view(room);
+    const view = roomView(room);
     const unseen = added.filter((hashed) => hashed.entry.seq > seen);
     // A long history met for the first time (a room one is invited to) is summed up, not
     // printed line by line: its last changes, which include the invitation, are shown.
@@ -528,27 +391,6 @@ export class RoomBook {
       const words = describeEntry(hashed.entry, { me, room: room.name });
       this.#options.change?.(view, words, hashed.entry);
     }
-  }
-
-  /** Drops entries already checked; one that differs from what was checked is a fork. */
-  #fresh(room: Room, entries: readonly string[]): string[] {
-    const out: string[] = [];
-    const have = room.history.entries;
-    for (const entry of entries) {
-      const seq = parseSeq(entry);
-      if (seq >= have.length) {
-        out.push(entry);
-        continue;
-      }
-      const known = have[seq].bytes.toBase64();
-      if (known !== entry) {
-        throw new PeerstreamError(
-          "CHAIN_INVALID",
-          `entry ${seq} differs from the one you checked before (a fork)`,
-        );
-      }
-    }
-    return out;
   }
 
   /** Compares with the furthest point seen; remembers a further one. */
@@ -585,79 +427,6 @@ export class RoomBook {
       } is read-only: ${why}; compare VERIFY #${room.name} with a member, and ROOM CHECK #${room.name} once the server is fixed`,
       code,
     );
-  }
-
-  /** The state to make a change on; refuses what the chain would refuse, before it goes. */
-  #usable(room: Room, what: string): RoomState {
-    if (room.broken !== undefined) {
-      throw new PeerstreamError(
-        "NOT_ALLOWED",
-        `Cannot ${what} in #${room.name}: the room is read-only (${room.broken})`,
-      );
-    }
-    const state = room.history.state;
-    if (state === undefined) {
-      throw new PeerstreamError(
-        "ROOM_NOT_FOUND",
-        `Cannot ${what} in #${room.name}: its history has not arrived yet; try again in a moment`,
-      );
-    }
-    return state;
-  }
-
-  /** The keys to check entries with: this client's own, or a peer's as known (not changed). */
-  async #lookup(name: string): Promise<RoomKeys | undefined> {
-    if (name === this.#options.self()?.name) return await this.#ownKeys();
-    return await this.#trusted(name);
-  }
-
-  async #trusted(name: string): Promise<RoomKeys & RoomRecipient> {
-    const keys = await this.#options.keys(name);
-    if (keys.trust === "changed") {
-      throw new PeerstreamError(
-        "KEY_CHANGED",
-        `Cannot use "${name}" in a room: their key changed since you last talked; run VERIFY ${name} and ACCEPT ${name} if you trust it`,
-      );
-    }
-    return { ...await this.#roomKeysOf(keys), enc: keys.enc };
-  }
-
-  async #roomKeysOf(keys: TrustedKeys): Promise<RoomKeys> {
-    let pins = this.#pins.get(keys.fingerprint);
-    if (pins === undefined) {
-      const [enc, sign] = await Promise.all([
-        crypto.subtle.exportKey("spki", keys.enc),
-        crypto.subtle.exportKey("spki", keys.sign),
-      ]);
-      pins = await keyPins({
-        encKey: new Uint8Array(enc).toBase64(),
-        signKey: new Uint8Array(sign).toBase64(),
-      });
-      if (this.#pins.size > 1000) this.#pins.clear();
-      this.#pins.set(keys.fingerprint, pins);
-    }
-    return { sign: keys.sign, pins };
-  }
-
-  /** This client's own keys and pins, worked out once per identity. */
-  #ownKeys(): Promise<RoomKeys & RoomRecipient> {
-    const self = this.#self();
-    if (this.#own?.identity !== self.identity) {
-      const keys = exportPublicKeys(self.identity).then(roomKeys).then((k) => ({
-        ...k,
-        enc: self.identity.enc.publicKey,
-      }));
-      this.#own = { identity: self.identity, keys };
-    }
-    return this.#own.keys;
-  }
-
-  #self(): InboxSelf {
-    const self = this.#options.self();
-    if (self === undefined) {
-      throw new PeerstreamError("NOT_REGISTERED", "Not registered yet; register a name first");
-    }
-    return self;
   }
 
   #byName(name: string): Room {
@@ -703,26 +472,4 @@ export class RoomBook {
       );
     });
   }
-
-  #view(room: Room): RoomView {
-    const state = room.history.state;
-    return {
-      id: room.id,
-      name: room.name,
-      seq: room.history.seq,
-      head: state?.head ?? "",
-      owner: state?.owner ?? "",
-      members: [...state?.members.keys() ?? []],
-      invitees: [...state?.invitees.keys() ?? []],
-      invitedBy: Object.fromEntries(
-        [...state?.invitees ?? []].map(([name, invitation]) => [name, invitation.by]),
-      ),
-      ...(room.broken === undefined ? {} : { broken: room.broken }),
-    };
-  }
-}
-
-/** The seq of a signed entry, base64 (parsed and checked; its signature comes after). */
-function parseSeq(entry: string): number {
-  return parseEntry(entry).entry.seq;
 }

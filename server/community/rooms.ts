@@ -13,112 +13,31 @@
 import { PeerstreamError } from "../../protocol/errors.ts";
 import { nameKeys, normalizeName } from "../../protocol/names.ts";
 import { escapeControls, quoted } from "../../protocol/text.ts";
-import {
-  applyEntry,
-  type HashedEntry,
-  type KeyPins,
-  readEntry,
-  ROOM_LIMITS,
-  type RoomState,
-} from "../../protocol/room_chain.ts";
+import { applyEntry, type KeyPins, readEntry, type RoomState } from "../../protocol/room_chain.ts";
 import { MAX_ROOMS_LISTED, type RoomSummary } from "../../protocol/room_messages.ts";
 import type { RoomRecord, RoomStorage } from "./room_store.ts";
+import { audienceOf, pinOf, syncIndex } from "./room_members.ts";
+import {
+  type CheckedEntry,
+  type Pinned,
+  ROOM_DEFAULTS,
+  ROOM_ENTRIES_ANSWER_BYTES,
+  type RoomChange,
+  type RoomServerLimits,
+  type StagedChange,
+} from "./room_types.ts";
 
-/** The bounds of rooms (design: docs/protocol-v3.md "Limits"). */
-export interface RoomServerLimits {
-  /** Members plus pending invitees of one room (`ROOM_LIMIT`). @default {100} */
-  maxMembers: number;
-  /** Entries in one room's chain (`ROOM_LIMIT`). @default {10000} */
-  maxEntries: number;
-  /** Rooms one person is a member of (`ROOM_LIMIT` on create and accept). @default {50} */
-  roomsPerPerson: number;
-  /** Pending invitations one person holds (`ROOM_LIMIT` on invite). @default {50} */
-  invitesPerPerson: number;
-  /** Rooms one signing key may create in 24 hours (`ROOM_LIMIT`). @default {20} */
-  createsPerKeyPerDay: number;
-  /**
-   * Bytes of entries (base64, as held in memory and sent) all rooms may hold (`ROOM_LIMIT`), so
-   * that churn in many rooms cannot grow the server without bound. @default {268435456}
-   */
-  totalBytes: number;
-}
-
-/**
- * The default bounds: 100 members (one wrapped key per member travels with each message, about 26
- * KiB at 100), 10,000 entries, 50 rooms and 50 pending invitations per person (each room's
- * summary goes out at join; invitations are a way to annoy, so they are bounded too), 20 new
- * rooms per key a day (like new names per address), 256 MiB of entries in all (an entry is about
- * 550 bytes as base64, so some 480,000 of them: thousands of busy rooms).
- */
-export const ROOM_DEFAULTS: Readonly<RoomServerLimits> = {
-  maxMembers: ROOM_LIMITS.maxMembers,
-  maxEntries: ROOM_LIMITS.maxEntries,
-  roomsPerPerson: 50,
-  invitesPerPerson: 50,
-  createsPerKeyPerDay: 20,
-  totalBytes: 256 * 1024 * 1024,
-};
-
-/** Most bytes of entries in one `room-entries` answer: the rest is asked for again. */
-export const ROOM_ENTRIES_ANSWER_BYTES = 256 * 1024;
+export {
+  type CheckedEntry,
+  type Pinned,
+  ROOM_DEFAULTS,
+  ROOM_ENTRIES_ANSWER_BYTES,
+  type RoomChange,
+  type RoomServerLimits,
+  type StagedChange,
+} from "./room_types.ts";
 
 const DAY_MS = 24 * 3600 * 1000;
-
-/** An entry the server checked against what it knows (see `room_entry_check.ts`). */
-export interface CheckedEntry {
-  /** The parsed entry and its hash. */
-  hashed: HashedEntry;
-  /** The fingerprint of the key the signature was verified with (the author's registered one). */
-  signedBy: string;
-  /** The author's signing key, base64 SPKI (counted for rooms created per key). */
-  signKey: string;
-}
-
-/**
- * A person as the room knows them: their name and the fingerprint of the signing key the chain
- * pinned for them ({@linkcode KeyPins.sign}). Someone who holds the name with another key (an
- * ephemeral name taken again, a released one) is not them.
- */
-export interface Pinned {
-  /** The name. */
-  name: string;
-  /** The pinned signing key's fingerprint, hex. */
-  sign: string;
-}
-
-/** An accepted change: whom to tell, and the entry as it goes out. */
-export interface RoomChange {
-  /** The room id. */
-  room: string;
-  /** The room's display name (sent with the entry, so that someone just invited can show it). */
-  name: string;
-  /** The signed entry, base64 as on the wire. */
-  entry: string;
-  /**
-   * Members and invitees before and after the change (a removed member and a declined invitee
-   * learn of it too), the author included, with their pinned keys.
-   */
-  audience: Pinned[];
-}
-
-/**
- * A change checked against a room's head but not yet applied: store {@linkcode record} at
- * {@linkcode seq}, then {@linkcode commit} it.
- */
-export interface StagedChange {
-  /** The room id. */
-  room: string;
-  /** The seq the entry takes (the room's entries before it). */
-  seq: number;
-  /** What to store. */
-  record: RoomRecord;
-  /**
-   * Applies the change.
-   * @returns Whom to tell.
-   * @throws {PeerstreamError} `CHAIN_INVALID` when the room's head moved since it was staged.
-   */
-  commit(): RoomChange;
-}
 
 interface Room {
   name: string;
@@ -541,47 +460,8 @@ export class Rooms {
 
   /** Moves a room between the people's member and invitee sets as its state changes. */
   #reindex(id: string, before: RoomState | undefined, after: RoomState) {
-    sync(this.#memberOf, id, before?.members.keys() ?? [], after.members);
-    sync(this.#invitedTo, id, before?.invitees.keys() ?? [], after.invitees);
-  }
-}
-
-/** Members and invitees before and after a change, each once. */
-function audienceOf(before: RoomState | undefined, after: RoomState): Pinned[] {
-  const audience = new Map<string, Pinned>();
-  for (const each of before === undefined ? [after] : [before, after]) {
-    for (const person of pinnedOf(each)) audience.set(`${person.name}\n${person.sign}`, person);
-  }
-  return [...audience.values()];
-}
-
-/** The signing key the chain pinned for a member or an invitee. */
-function pinOf(state: RoomState, name: string): string | undefined {
-  return (state.members.get(name) ?? state.invitees.get(name)?.keys)?.sign;
-}
-
-/** Every member and invitee of a state, with their pinned keys. */
-function* pinnedOf(state: RoomState): Iterable<Pinned> {
-  for (const [name, pins] of state.members) yield { name, sign: pins.sign };
-  for (const [name, invitation] of state.invitees) yield { name, sign: invitation.keys.sign };
-}
-
-function sync(
-  index: Map<string, Set<string>>,
-  id: string,
-  before: Iterable<string>,
-  after: ReadonlyMap<string, unknown>,
-) {
-  for (const name of before) {
-    if (after.has(name)) continue;
-    const set = index.get(name);
-    set?.delete(id);
-    if (set?.size === 0) index.delete(name);
-  }
-  for (const name of after.keys()) {
-    let set = index.get(name);
-    if (set === undefined) index.set(name, set = new Set());
-    set.add(id);
+    syncIndex(this.#memberOf, id, before?.members.keys() ?? [], after.members);
+    syncIndex(this.#invitedTo, id, before?.invitees.keys() ?? [], after.invitees);
   }
 }
 
