@@ -235,8 +235,9 @@ async function colluderLatency(
       } catch (error) {
         if (!(error instanceof PeerstreamError)) throw error;
         if (error.code === "UNAVAILABLE" && /did not answer/.test(error.message)) {
+          // The recipient's path is stuck: more samples would each wait as long.
           unanswered++;
-          continue;
+          break;
         }
         if (error.code !== "INBOX_FULL") throw error;
         refused++;
