@@ -172,6 +172,19 @@ export class RoomNotices {
   #rooms?: ClusterRooms;
   #fail: (error: string) => void = () => {};
   #early: RoomNotice[] = [];
+  readonly #maxEarly: number;
+  /** More came during the load than are kept: every room's tail is read once attached. */
+  #overflowed = false;
+
+  /** @param options `maxEarly`: notices kept while the rooms load. @default {10000} */
+  constructor(options: { maxEarly?: number } = {}) {
+    this.#maxEarly = options.maxEarly ?? 10_000;
+  }
+
+  /** Notices kept until the rooms are loaded. */
+  get held(): number {
+    return this.#early.length;
+  }
 
   /**
    * A message on the rooms channel.
@@ -181,8 +194,9 @@ export class RoomNotices {
   notice(message: Uint8Array): void {
     const notice = parseRoomNotice(message);
     if (notice === undefined) return;
-    if (this.#rooms === undefined) this.#early.push(notice);
-    else this.#apply(notice);
+    if (this.#rooms !== undefined) this.#apply(notice);
+    else if (this.#early.length < this.#maxEarly) this.#early.push(notice);
+    else this.#overflowed = true;
   }
 
   /** The link to Redis is back: notices may have been missed, so every room's tail is read. */
@@ -199,6 +213,11 @@ export class RoomNotices {
   attach(rooms: ClusterRooms, fail: (error: string) => void): void {
     this.#rooms = rooms;
     this.#fail = fail;
+    if (this.#overflowed) {
+      this.#early = [];
+      this.reconnected();
+      return;
+    }
     for (const notice of this.#early.splice(0)) this.#apply(notice);
   }
 

@@ -201,6 +201,19 @@ Deno.test("ClusterRooms.resync() reads what a node missed, and RoomNotices appli
     }
     equal(d.rooms.count(ROOM), 3);
     deepEqual(failures, []);
+    // Bounded while the rooms load: past the cap nothing more is kept, and the node reads every
+    // room's tail once attached instead.
+    const e = await ClusterRooms.open(new ClusterRoomLog(deaf, "t:"));
+    const capped = new RoomNotices({ maxEarly: 1 });
+    for (const seq of [1, 2, 3]) capped.notice(new TextEncoder().encode(`${ROOM} ${seq}`));
+    equal(capped.held, 1);
+    const lateFailures: string[] = [];
+    capped.attach(e, (error) => lateFailures.push(error));
+    equal(capped.held, 0);
+    // The resync it starts reads what the node holds already: no failure, nothing learnt twice.
+    await e.resync();
+    equal(e.rooms.count(ROOM), 3);
+    deepEqual(lateFailures, []);
   } finally {
     await deaf.close();
     await a.link.close();
