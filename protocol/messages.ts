@@ -67,7 +67,20 @@ import type {
   RoomSentMessage,
   RoomsMessage,
 } from "./room_messages.ts";
+import type {
+  RoomControlMessage,
+  RoomPlaybackMessage,
+  TimeIsMessage,
+  TimeMessage,
+} from "./watch_messages.ts";
 
+export type {
+  RoomControlMessage,
+  RoomPlaybackMessage,
+  TimeIsMessage,
+  TimeMessage,
+  WatchAction,
+} from "./watch_messages.ts";
 export type { ExpiredMessage, QueuedMessage } from "./queue_messages.ts";
 export type {
   RoomChainMessage,
@@ -151,7 +164,9 @@ export type ClientMessage =
   | RoomCreateMessage
   | RoomChangeMessage
   | RoomChainMessage
-  | RoomSendMessage;
+  | RoomSendMessage
+  | TimeMessage
+  | RoomControlMessage;
 
 /** Messages a server sends. */
 export type ServerMessage =
@@ -176,6 +191,8 @@ export type ServerMessage =
   | RoomEntriesMessage
   | RoomSentMessage
   | RoomsMessage
+  | TimeIsMessage
+  | RoomPlaybackMessage
   | PingMessage
   | PongMessage
   | MediaMessage;

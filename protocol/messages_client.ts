@@ -21,6 +21,7 @@ import {
   uint,
 } from "./messages_checks.ts";
 import { ROOM_CLIENT_SPECS } from "./room_messages.ts";
+import { WATCH_CLIENT_SPECS } from "./watch_messages.ts";
 
 /** A requested quality: a height, or `auto` for adaptive switching. */
 export type Quality = number | "auto";
@@ -155,4 +156,5 @@ export const CLIENT_SPECS = {
   pong: { id },
   quit: {},
   ...ROOM_CLIENT_SPECS,
+  ...WATCH_CLIENT_SPECS,
 } satisfies Record<string, Record<string, Check>>;

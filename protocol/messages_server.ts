@@ -29,6 +29,7 @@ import {
 import type { Quality } from "./messages_client.ts";
 import { queueSpecs } from "./queue_messages.ts";
 import { ROOM_DELIVER_EXTRA, ROOM_SERVER_SPECS } from "./room_messages.ts";
+import { WATCH_SERVER_SPECS } from "./watch_messages.ts";
 
 /** A title as the server lists it. */
 export interface VideoSummary {
@@ -296,4 +297,5 @@ export const SERVER_SPECS = {
   },
   shutdown: { message: str(TEXT_MAX * 4) },
   ...ROOM_SERVER_SPECS,
+  ...WATCH_SERVER_SPECS,
 } satisfies Record<string, Record<string, Check>>;

@@ -217,6 +217,36 @@ const SAMPLES: { [K in MessageType]: Extract<Message, { type: K }>[] } = {
     { type: "rooms", rooms: [{ room: ROOM, name: "club", seq: 4, head: "A".repeat(43) + "=" }] },
   ],
   "room-send": [{ type: "room-send", id: 4, room: ROOM, body: new Uint8Array([3, 2]) }],
+  time: [{ type: "time", id: 9 }],
+  "time-is": [{ type: "time-is", re: 9, server: 1_765_000_000_123.25 }],
+  "room-control": [
+    { type: "room-control", id: 10, room: ROOM, action: "play", title: "The Movie", position: 0 },
+    { type: "room-control", id: 11, room: ROOM, action: "pause" },
+    { type: "room-control", id: 12, room: ROOM, action: "seek", position: 61.5 },
+  ],
+  "room-playback": [
+    {
+      type: "room-playback",
+      re: 10,
+      room: ROOM,
+      action: "play",
+      by: "alice",
+      title: "The Movie",
+      epoch: 1,
+      anchor: 1_765_000_000_000,
+      position: 0,
+      rate: 1,
+    },
+    {
+      type: "room-playback",
+      room: ROOM,
+      action: "stop",
+      epoch: 7,
+      anchor: 1_765_000_000_500.5,
+      position: 12.25,
+      rate: 0,
+    },
+  ],
   media: [
     { type: "media", streamId: 1, index: 0, data: new Uint8Array([0x47, 0, 0x11, 0x10]) },
     { type: "media", streamId: 0xffff_ffff, index: 0xffff_ffff, data: new Uint8Array(0) },
@@ -395,6 +425,27 @@ const MALFORMED: { name: string; frame: Frame; error: ErrorClass; fragment: stri
     error: RangeError,
     fragment: "shorter than its header",
   })),
+  // watching together
+  {
+    name: "room-control with an unknown action",
+    frame: control(`{"type":"room-control","id":1,"room":"${ROOM}","action":"rewind"}`),
+    error: TypeError,
+    fragment: `"action": expected one of "play"`,
+  },
+  {
+    name: "room-playback with rate 2",
+    frame: control(
+      `{"type":"room-playback","room":"${ROOM}","action":"seek","epoch":1,"anchor":5,"position":1,"rate":2}`,
+    ),
+    error: TypeError,
+    fragment: `"rate": expected one of 0, 1`,
+  },
+  {
+    name: "time-is with a negative server time",
+    frame: control('{"type":"time-is","re":1,"server":-5}'),
+    error: TypeError,
+    fragment: `"server": expected a non-negative number`,
+  },
   // UTF-8 and JSON
   {
     name: "bad UTF-8",
