@@ -24,10 +24,13 @@ import { exportPublicKeys, type Identity, importPeerKeys, seal } from "../protoc
 import {
   type ClientMessage,
   type Quality,
+  type RoomPlaybackMessage,
   type ServerHelloMessage,
   type StreamSeekMessage,
   type StreamStartMessage,
+  type TimeIsMessage,
   type VideoSummary,
+  type WatchAction,
   type WelcomeMessage,
 } from "../protocol/messages.ts";
 import { ReplayGuard } from "../protocol/replay.ts";
@@ -449,6 +452,34 @@ export class ClientSession {
    */
   async seek(position: number): Promise<StreamSeekMessage> {
     return await this.#request({ type: "seek", id: 0, position });
+  }
+
+  /**
+   * Asks the server's clock (`time`), for `ClockOffset` (protocol/watch_sync.ts).
+   *
+   * @returns The server's `time-is`.
+   */
+  async serverTime(): Promise<TimeIsMessage> {
+    return await this.#request({ type: "time", id: 0 });
+  }
+
+  /**
+   * Changes a room's shared playback (watching together); every member online hears the new
+   * timeline (`roomPlayback`), this client too, as the answer.
+   *
+   * @param room The room's id.
+   * @param action What to do.
+   * @param options `title` for `play`, `position` for `seek` (and optionally `play`).
+   * @returns The new timeline.
+   * @throws {PeerstreamError} `ROOM_NOT_FOUND`, `NOT_A_MEMBER`, `NOT_ALLOWED` (a host-only room),
+   * `VIDEO_NOT_FOUND`, `VIDEO_NOT_READY`, `BAD_MESSAGE`.
+   */
+  async roomControl(
+    room: string,
+    action: WatchAction,
+    options: { title?: string; position?: number } = {},
+  ): Promise<RoomPlaybackMessage> {
+    return await this.#request({ type: "room-control", id: 0, room, action, ...options });
   }
 
   /** Says goodbye and closes. */

@@ -386,3 +386,35 @@ Deno.test("ClientSession hands on a delivered that answers no pending request as
   equal(listed, 1);
   session.close();
 });
+
+Deno.test("ClientSession.roomControl() and serverTime() are requests; every room-playback reaches roomPlayback, the sender's answering it too", async () => {
+  const heard: { epoch: number; re?: number }[] = [];
+  const { transport, session } = await registered({
+    events: { roomPlayback: (p) => heard.push({ epoch: p.epoch, re: p.re }) },
+  });
+  const room = "AAAAAAAAAAAAAAAAAAAAAA";
+  const timeline = { room, title: "cat", anchor: 1_000, position: 3, rate: 1 as const };
+  // Another member's change: pushed without re.
+  transport.push({ type: "room-playback", action: "play", by: "bob", epoch: 1, ...timeline });
+  await settle();
+  const paused = session.roomControl(room, "pause");
+  await settle();
+  const request = transport.sent.findLast((m) => m.type === "room-control");
+  deepEqual(request?.type === "room-control" && [request.room, request.action], [room, "pause"]);
+  answer(transport, "room-control", (id) => ({
+    type: "room-playback",
+    re: id,
+    action: "pause",
+    by: "alice",
+    epoch: 2,
+    ...timeline,
+    rate: 0,
+  }));
+  equal((await paused).epoch, 2);
+  deepEqual(heard.map((h) => h.epoch), [1, 2]);
+  const time = session.serverTime();
+  await settle();
+  answer(transport, "time", (id) => ({ type: "time-is", re: id, server: 123.5 }));
+  equal((await time).server, 123.5);
+  session.close();
+});

@@ -8,6 +8,7 @@ import type { ErrorCode } from "../../protocol/errors.ts";
 import type {
   LeaveReason,
   PeerReachability,
+  RoomPlaybackMessage,
   SegmentMessage,
   StreamEndMessage,
   VideoSummary,
@@ -97,6 +98,12 @@ export interface SessionEvents {
    * when it joins, or is online at welcome; peers never seen before cost no key lookup).
    */
   keyChanged?(name: string): void;
+  /**
+   * A room's shared timeline (watching together): after a member's change, the state after
+   * `welcome` or a join, and the answer to this client's own `room-control`. A client drops one
+   * older than the last it had for that room (`epoch`).
+   */
+  roomPlayback?(playback: RoomPlaybackMessage): void;
 }
 
 /** Options for `ClientSession.open`. */
