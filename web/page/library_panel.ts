@@ -31,6 +31,8 @@ export interface LibraryPanelOptions {
   notice: (text: string, kind?: "info" | "warn") => void;
   /** What a refresh picks up: the title playing. */
   memory?: SessionMemory;
+  /** Whether the player follows a room (its title is the room's, not one to resume). */
+  following?: () => boolean;
 }
 
 /** The titles' cards, their refresh, and resuming what was playing. */
@@ -46,6 +48,11 @@ export class LibraryPanel {
   /** @param options The codec, the session and player, the connection, notices, memory. */
   constructor(options: LibraryPanelOptions) {
     this.#options = options;
+  }
+
+  /** The library as last listed. */
+  get videos(): readonly VideoSummary[] {
+    return this.#videos;
   }
 
   /** After a join: the title that was playing plays again once the library lists it ready. */
@@ -68,6 +75,7 @@ export class LibraryPanel {
     const video = this.#videos.find((v) => v.title === playing?.title);
     if (video?.state === "preparing") return;
     this.#resumePending = false;
+    if (this.#options.following?.() === true) return;
     if (playing === undefined || video?.state !== "ready") return;
     if (document.body.dataset.playing !== undefined) return;
     this.#options.notice(`Resuming ${video.title} at ${clock(playing.position)}`);

@@ -17,6 +17,8 @@ import type {
 import { byId, clock, el, rate, setText } from "./dom.ts";
 import { MsePlayer, videoSupport } from "./player.ts";
 import { PlayerControls } from "./controls.ts";
+import { OnScreenFrame } from "./on_screen.ts";
+import type { RoomHooks } from "./room_watch.ts";
 import type { ClientSession, MediaSink } from "../../client/session.ts";
 import type { LastPlaying } from "./last_session.ts";
 import { consoleDetail, failureWords, reasonWords } from "./words.ts";
@@ -48,6 +50,10 @@ export class PagePlayer {
   #switching = false;
   /** The second a resumed title goes to once it starts. */
   #resumeAt?: number;
+  /** The room followed, while watching together. */
+  #room?: RoomHooks;
+  /** The frame on screen, and a play or seek waiting for its first one. */
+  readonly #frames = new OnScreenFrame();
 
   /**
    * @param session The joined session.
@@ -74,8 +80,8 @@ export class PagePlayer {
     this.#controls = new PlayerControls(this.#video, byId("player", HTMLElement), {
       active: () => this.#stream !== undefined,
       duration: () => this.#stream?.duration ?? 0,
-      togglePause: () => this.#togglePause().catch(onError),
-      seek: (position) => this.#seek(position).catch(onError),
+      togglePause: () => this.#askPause(onError),
+      seek: (position) => this.#askSeek(position, onError),
     });
     this.#wire();
   }
@@ -295,6 +301,100 @@ export class PagePlayer {
   }
 
   /**
+   * Follows a room (watching together), or no room: the controls go to its hooks.
+   *
+   * @param hooks The room's, or undefined to stop following one.
+   */
+  follow(hooks: RoomHooks | undefined): void {
+    this.#room = hooks;
+    if (hooks === undefined) this.#video.playbackRate = 1;
+  }
+
+  /** The title on screen, if any. */
+  get title(): string | undefined {
+    return this.#stream?.title;
+  }
+
+  /** Whether a play or seek waits for its first frame (no drift to correct meanwhile). */
+  get landing(): boolean {
+    return this.#frames.landing(this.#now());
+  }
+
+  /**
+   * The frame on screen now (`requestVideoFrameCallback`'s media time, moved on while playing);
+   * the element's time where the browser tells no frames.
+   *
+   * @returns The position (s) and the playback rate, or undefined with nothing on screen.
+   */
+  onScreen(): { position: number; rate: number } | undefined {
+    if (this.#stream === undefined) return undefined;
+    const video = this.#video;
+    const position = this.#frames.position(this.#now(), !video.paused, video.playbackRate);
+    return { position: position ?? video.currentTime, rate: video.playbackRate };
+  }
+
+  /**
+   * Sets the video's playback rate (a drift correction within ±5 %).
+   *
+   * @param rate The rate.
+   */
+  setRate(rate: number): void {
+    this.#video.playbackRate = rate;
+  }
+
+  /**
+   * Plays a title for a room at its position, paused or not, in this person's quality.
+   *
+   * @param video The title.
+   * @param position Where, s.
+   * @param paused Whether the room is paused.
+   */
+  async playAt(video: VideoSummary, position: number, paused: boolean): Promise<void> {
+    this.#frames.asked(this.#now(), position);
+    await this.play(video, { position });
+    if (paused) await this.hold(true);
+  }
+
+  /**
+   * Pauses or resumes the picture and the stream for the room (not a toggle).
+   *
+   * @param paused Whether to pause.
+   */
+  async hold(paused: boolean): Promise<void> {
+    if (this.#stream === undefined || this.#paused === paused) return;
+    await this.#togglePause();
+  }
+
+  /**
+   * Jumps the page's own stream to a position for the room (the ordinary seek).
+   *
+   * @param position Where, s.
+   */
+  async seekTo(position: number): Promise<void> {
+    this.#frames.asked(this.#now(), position);
+    await this.#seek(position);
+  }
+
+  /** Stops the page's stream (the room stopped). */
+  async stop(): Promise<void> {
+    if (this.#stream !== undefined) await this.#stop();
+  }
+
+  #now(): number {
+    return performance.timeOrigin + performance.now();
+  }
+
+  #askPause(onError: (error: unknown) => void) {
+    if (this.#room !== undefined) this.#room.togglePause();
+    else this.#togglePause().catch(onError);
+  }
+
+  #askSeek(position: number, onError: (error: unknown) => void) {
+    if (this.#room !== undefined) this.#room.seek(position);
+    else this.#seek(position).catch(onError);
+  }
+
+  /**
    * Writes the status line.
    *
    * @param shown The height of the frame being presented, when a frame callback knows it.
@@ -334,7 +434,9 @@ export class PagePlayer {
     const video = this.#video;
     if (typeof video.requestVideoFrameCallback !== "function") return;
     let last = 0;
-    const onFrame: VideoFrameRequestCallback = (_now, frame) => {
+    const onFrame: VideoFrameRequestCallback = (now, frame) => {
+      const landed = this.#frames.framed(performance.timeOrigin + now, frame.mediaTime);
+      if (landed !== undefined) this.#room?.landed(landed.askedAt, landed.shownAt);
       if (frame.height !== last) {
         last = frame.height;
         this.#showNow(frame.height);
@@ -349,22 +451,24 @@ export class PagePlayer {
       console.warn(consoleDetail(error));
       this.#options.notice(failureWords("The player failed", error), "warn");
     };
-    byId("stop", HTMLButtonElement).addEventListener("click", () => this.#stop().catch(onError));
-    byId("pause", HTMLButtonElement).addEventListener(
-      "click",
-      () => this.#togglePause().catch(onError),
-    );
+    byId("stop", HTMLButtonElement).addEventListener("click", () => {
+      const room = this.#room;
+      this.#room = undefined;
+      room?.left();
+      this.#stop().catch(onError);
+    });
+    byId("pause", HTMLButtonElement).addEventListener("click", () => this.#askPause(onError));
     byId("quality", HTMLSelectElement).addEventListener("change", (event) => {
       this.#setQuality((event.target as HTMLSelectElement).value).catch(onError);
     });
     byId("seek", HTMLInputElement).addEventListener("change", (event) => {
-      this.#seek(Number((event.target as HTMLInputElement).value)).catch(onError);
+      this.#askSeek(Number((event.target as HTMLInputElement).value), onError);
     });
     byId("back", HTMLButtonElement).addEventListener("click", () => {
-      this.#seek(this.#video.currentTime - 10).catch(onError);
+      this.#askSeek(this.#video.currentTime - 10, onError);
     });
     byId("forward", HTMLButtonElement).addEventListener("click", () => {
-      this.#seek(this.#video.currentTime + 10).catch(onError);
+      this.#askSeek(this.#video.currentTime + 10, onError);
     });
     this.#video.addEventListener("timeupdate", () => {
       this.#showNow();
