@@ -6,6 +6,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { PeerstreamError } from "../protocol/errors.ts";
 import type { RoomChange, Rooms, StagedChange } from "./community/rooms.ts";
 import type { RoomTimelines, Timeline } from "./community/room_timelines.ts";
 import type { Community } from "./community/community.ts";
@@ -66,4 +67,21 @@ export function signPinOf(
     pinCache.set(signKey, pin);
   }
   return pin;
+}
+
+/**
+ * The server's rooms, or `UNAVAILABLE` for a server started without them.
+ *
+ * @param rooms The rooms, if the server has them.
+ * @param action What could not be done, for the message ("use rooms").
+ * @throws {PeerstreamError} `UNAVAILABLE`.
+ */
+export function requireRooms(rooms: RoomContext | undefined, action: string): RoomContext {
+  if (rooms === undefined) {
+    throw new PeerstreamError(
+      "UNAVAILABLE",
+      `Cannot ${action}: this server was started without rooms; ask the operator`,
+    );
+  }
+  return rooms;
 }

@@ -22,7 +22,7 @@ import { sendTimelines } from "./watch_requests.ts";
 import type { Pinned, RoomChange } from "./community/rooms.ts";
 import type { DispatchContext } from "./dispatch_context.ts";
 import type { ServerClient } from "./member.ts";
-import { type RoomContext, signPinOf } from "./room_context.ts";
+import { requireRooms, type RoomContext, signPinOf } from "./room_context.ts";
 
 /** A room request. */
 export type RoomRequest =
@@ -46,13 +46,7 @@ export function roomRequest(
   message: RoomRequest,
   ctx: DispatchContext,
 ): Promise<void> | void {
-  const rooms = ctx.rooms;
-  if (rooms === undefined) {
-    throw new PeerstreamError(
-      "UNAVAILABLE",
-      "Cannot use rooms: this server was started without them; ask the operator",
-    );
-  }
+  const rooms = requireRooms(ctx.rooms, "use rooms");
   switch (message.type) {
     case "room-create":
     case "room-change":

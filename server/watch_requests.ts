@@ -19,7 +19,7 @@ import {
 } from "./community/room_timelines.ts";
 import type { DispatchContext } from "./dispatch_context.ts";
 import type { ServerClient } from "./member.ts";
-import { type RoomContext, signPinOf } from "./room_context.ts";
+import { requireRooms, type RoomContext, signPinOf } from "./room_context.ts";
 import { findPlayable } from "./streaming/play_request.ts";
 
 /** The server's clock for timelines and `time-is`: ms since the epoch, with a fraction. */
@@ -52,13 +52,7 @@ export function roomControl(
   message: RoomControlMessage,
   ctx: DispatchContext,
 ): Promise<void> | void {
-  const rooms = ctx.rooms;
-  if (rooms === undefined) {
-    throw new PeerstreamError(
-      "UNAVAILABLE",
-      "Cannot watch together: this server was started without rooms; ask the operator",
-    );
-  }
+  const rooms = requireRooms(ctx.rooms, "watch together");
   const name = client.name!;
   // NOT_A_MEMBER or ROOM_NOT_FOUND, in the words room messages use.
   rooms.rooms.membersFor(message.room, { name, sign: signPinOf(name, ctx) ?? "" });
