@@ -26,14 +26,18 @@ import { until } from "./_util.ts";
  */
 const NEAR_S = { median: 0.1, each: 0.3 };
 
-/** bob makes a room (host-only or not), invites the page's person, who accepts in the page. */
+/**
+ * bob makes a room (host-only or not), invites the page's person, does what `before` says, and
+ * the page's person accepts in the page.
+ */
 async function roomWithPage(
   page: Page,
   bob: TestClient,
-  options: { control?: "all" | "host" } = {},
+  options: { control?: "all" | "host"; before?: (room: string) => Promise<void> } = {},
 ): Promise<string> {
-  const room = await bob.session.rooms.create("club", options);
+  const room = await bob.session.rooms.create("club", { control: options.control });
   await bob.session.rooms.change("club", { op: "invite", subject: "ann" });
+  await options.before?.(room.id);
   await page.waitForSelector('#rooms li[data-room="club"][data-role="invited"] button.room-open');
   await page.click('#rooms li[data-room="club"] button.room-open');
   await page.waitForSelector("#room-invitation:not([hidden]) #room-accept");
@@ -191,6 +195,13 @@ for (const kind of BROWSER_KINDS) {
       equal(still.title, NUMBERED.title);
       await waitForLine(page, "bob paused at");
       equal(await page.$("#player:not([hidden])"), null, "the page did not start again");
+
+      // The page starts a title for the room from the room's view, and follows it.
+      await page.select("#room-watch-title", NUMBERED.title);
+      await page.click("#room-watch-start");
+      await waitForLine(page, `You started "${NUMBERED.title}" for the room`);
+      await page.waitForSelector("#watch-banner:not([hidden])");
+      await waitInPage(page, `!document.getElementById("video").paused`);
       equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
     } finally {
       await bob.session.close();
@@ -200,16 +211,24 @@ for (const kind of BROWSER_KINDS) {
   });
 }
 
-Deno.test("watching together in chromium: in a host-only room the page's controls are off with the reason, and the host's pause still applies", async () => {
+Deno.test("watching together in chromium: joining a room that plays, the page offers Join and starts at the room's position; in a host-only room its controls are off with the reason, and the host's pause still applies", async () => {
   const videos = await numberedVideos();
   const server = await startWebServer({ waitReady: true, args: ["--videos", videos] });
   const browser = await launchBrowser("chromium");
   const bob = await connectClient(server.port, "bob");
+  let started: RoomPlaybackMessage | undefined;
   try {
     const { page, errors } = await openPage(browser, server.url);
     await joinAs(page, "ann");
     await page.waitForSelector(`#titles button[data-title="${NUMBERED.title}"]:not([disabled])`);
-    const room = await roomWithPage(page, bob, { control: "host" });
+    // The host starts the title before the page joins the room: joining, the page hears the
+    // room's state (a late joiner) and offers Join.
+    const room = await roomWithPage(page, bob, {
+      control: "host",
+      before: async (id) => {
+        started = await bob.session.roomControl(id, "play", { title: NUMBERED.title });
+      },
+    });
     const reason = "Only the host, bob, controls playback in #club";
     equal(await page.$eval("#room-watch-blocked", (e) => e.textContent), reason);
     equal(
@@ -217,9 +236,13 @@ Deno.test("watching together in chromium: in a host-only room the page's control
       "true",
     );
     await page.evaluate(FRAME_PROBE);
-    await bobStarts(page, bob, room);
+    await page.waitForSelector("#room-watch-join:not([hidden])");
+    equal(
+      await page.$eval("#room-watch-now", (e) => e.textContent),
+      `#club is watching "${NUMBERED.title}"`,
+    );
     await page.click("#room-watch-join");
-    await waitInPage(page, `window.__frames.some((f) => f.mediaTime > 1)`, 30_000);
+    await waitNearRoom(page, started!);
     for (const id of ["pause", "back", "forward", "seek"]) {
       const state = await page.$eval(`#${id}`, (e) => [
         e.getAttribute("aria-disabled"),

@@ -101,6 +101,7 @@ export class App {
       notice,
       memory: options.memory,
       following: () => this.#watch.following !== undefined,
+      played: () => this.#watch.leave(),
     });
     this.events = {
       joined: (name) => {

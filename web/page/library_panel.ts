@@ -33,6 +33,8 @@ export interface LibraryPanelOptions {
   memory?: SessionMemory;
   /** Whether the player follows a room (its title is the room's, not one to resume). */
   following?: () => boolean;
+  /** A card's Play was pressed: a title of this person's own (they leave a room's playback). */
+  played?: () => void;
 }
 
 /** The titles' cards, their refresh, and resuming what was playing. */
@@ -114,7 +116,10 @@ export class LibraryPanel {
       titleCard(video, {
         canPlay: this.#options.codec === "h264",
         offline: this.#options.offline(),
-        play: (chosen) => this.#options.player()?.play(chosen),
+        play: (chosen) => {
+          this.#options.played?.();
+          this.#options.player()?.play(chosen);
+        },
       })
     ));
     if (videos.some((video) => video.state === "preparing")) this.#refreshLater();

@@ -110,9 +110,17 @@ export class RoomWatch {
     if (words !== null) this.#options.line(playback.room, words);
     if (this.#shown?.id === playback.room) this.render(this.#shown);
     const following = this.#following;
-    if (following?.room !== playback.room) return;
+    // Between a loss and the new session's start the timeline is kept; `connected` applies it.
+    if (following?.room !== playback.room || this.#options.session()?.closed !== false) return;
     const step = following.steer.take(playback);
     if (step !== null) this.#apply(following.steer, step);
+  }
+
+  /** This person plays a title of their own: the room plays on without them. */
+  leave(): void {
+    if (this.#following === undefined) return;
+    this.#unfollow();
+    if (this.#shown !== undefined) this.render(this.#shown);
   }
 
   /** After a reconnect: the room followed is joined again at its position. */
@@ -224,8 +232,13 @@ export class RoomWatch {
     this.#following = { room, steer };
     this.#options.player()?.follow(this.#hooks(room, steer));
     this.#correcting = setInterval(() => this.#correct(steer), CORRECT_EVERY_MS);
-    this.#clocking = setInterval(() => void this.#sampleClock(steer), CLOCK_EVERY_MS);
-    const joined = this.#sampleClock(steer).then(() => {
+    this.#clocking = setInterval(() => {
+      this.#sampleClock(steer).catch((error) => console.warn(consoleDetail(error)));
+    }, CLOCK_EVERY_MS);
+    const joined = this.#sampleClock(steer).catch((error) => {
+      // No sample: the page's own clock stands in until the next one; the drift shows it.
+      console.warn(consoleDetail(error));
+    }).then(() => {
       const playback = this.#rooms.get(room);
       if (!join || playback === undefined || this.#following?.steer !== steer) return;
       const step = steer.take(playback);
