@@ -24,13 +24,10 @@ import { exportPublicKeys, type Identity, importPeerKeys, seal } from "../protoc
 import {
   type ClientMessage,
   type Quality,
-  type RoomPlaybackMessage,
   type ServerHelloMessage,
   type StreamSeekMessage,
   type StreamStartMessage,
-  type TimeIsMessage,
   type VideoSummary,
-  type WatchAction,
   type WelcomeMessage,
 } from "../protocol/messages.ts";
 import { ReplayGuard } from "../protocol/replay.ts";
@@ -51,6 +48,7 @@ import { type AnswerTo, type RequestMessage, RequestTable } from "./session/requ
 import { type MediaSink, StreamReceiver } from "./session/stream_receiver.ts";
 import type { RoomBook } from "./session/rooms.ts";
 import { sessionRooms } from "./session/room_requests.ts";
+import { WatchLink } from "./session/watch_link.ts";
 
 export { type SessionClock, SYSTEM_CLOCK } from "./session/clock.ts";
 export { isConnectionLost } from "./session/connection.ts";
@@ -61,6 +59,7 @@ export type { ClosedInfo, SessionEvents, SessionOptions } from "./session/events
 export { type GreetingContext, oversizedFrameMessage } from "./session/greeting.ts";
 export type { IncomingMessage } from "./session/inbox.ts";
 export type { TrustedKeys } from "./session/keys.ts";
+export type { WatchLink } from "./session/watch_link.ts";
 export { CLIENT_LIMITS, type ClientLimits } from "./session/limits.ts";
 export type { MediaSink } from "./session/stream_receiver.ts";
 export type {
@@ -85,6 +84,7 @@ export class ClientSession {
   readonly #roster: Roster;
   readonly #rooms: RoomBook;
   readonly #roomQueued = new QueuedRoomSends();
+  readonly #watch: WatchLink;
   #requesting = false;
   /** Why the connection ended, once it has. */
   #lostBecause?: string;
@@ -140,6 +140,10 @@ export class ClientSession {
       storage: options.rooms,
       events,
       warning,
+    });
+    this.#watch = new WatchLink({
+      ask: (message) => this.#request(message),
+      find: (name) => this.#rooms.find(name),
     });
     const parts: SessionParts = {
       events,
@@ -216,6 +220,11 @@ export class ClientSession {
   /** The rooms this client is in or invited to, as it has checked them. */
   get rooms(): RoomBook {
     return this.#rooms;
+  }
+
+  /** Watching together: the server's clock and rooms' shared playback (issue 21). */
+  get watch(): WatchLink {
+    return this.#watch;
   }
 
   /** Whether a PLAY waits for its answer. */
@@ -452,34 +461,6 @@ export class ClientSession {
    */
   async seek(position: number): Promise<StreamSeekMessage> {
     return await this.#request({ type: "seek", id: 0, position });
-  }
-
-  /**
-   * Asks the server's clock (`time`), for `ClockOffset` (protocol/watch_sync.ts).
-   *
-   * @returns The server's `time-is`.
-   */
-  async serverTime(): Promise<TimeIsMessage> {
-    return await this.#request({ type: "time", id: 0 });
-  }
-
-  /**
-   * Changes a room's shared playback (watching together); every member online hears the new
-   * timeline (`roomPlayback`), this client too, as the answer.
-   *
-   * @param room The room's id.
-   * @param action What to do.
-   * @param options `title` for `play`, `position` for `seek` (and optionally `play`).
-   * @returns The new timeline.
-   * @throws {PeerstreamError} `ROOM_NOT_FOUND`, `NOT_A_MEMBER`, `NOT_ALLOWED` (a host-only room),
-   * `VIDEO_NOT_FOUND`, `VIDEO_NOT_READY`, `BAD_MESSAGE`.
-   */
-  async roomControl(
-    room: string,
-    action: WatchAction,
-    options: { title?: string; position?: number } = {},
-  ): Promise<RoomPlaybackMessage> {
-    return await this.#request({ type: "room-control", id: 0, room, action, ...options });
   }
 
   /** Says goodbye and closes. */

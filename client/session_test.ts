@@ -387,34 +387,20 @@ Deno.test("ClientSession hands on a delivered that answers no pending request as
   session.close();
 });
 
-Deno.test("ClientSession.roomControl() and serverTime() are requests; every room-playback reaches roomPlayback, the sender's answering it too", async () => {
-  const heard: { epoch: number; re?: number }[] = [];
+Deno.test("ClientSession.watch.time() is answered by time-is; room-playback, pushed or answering, reaches roomPlayback", async () => {
+  const playbacks: string[] = [];
   const { transport, session } = await registered({
-    events: { roomPlayback: (p) => heard.push({ epoch: p.epoch, re: p.re }) },
+    events: { roomPlayback: (m) => void playbacks.push(`${m.action} ${m.epoch} ${m.re ?? "-"}`) },
   });
+  const time = session.watch.time();
+  await settle();
+  answer(transport, "time", (id) => ({ type: "time-is", re: id, server: 1234.5 }));
+  equal(await time, 1234.5);
   const room = "AAAAAAAAAAAAAAAAAAAAAA";
-  const timeline = { room, title: "cat", anchor: 1_000, position: 3, rate: 1 as const };
-  // Another member's change: pushed without re.
-  transport.push({ type: "room-playback", action: "play", by: "bob", epoch: 1, ...timeline });
-  await settle();
-  const paused = session.roomControl(room, "pause");
-  await settle();
-  const request = transport.sent.findLast((m) => m.type === "room-control");
-  deepEqual(request?.type === "room-control" && [request.room, request.action], [room, "pause"]);
-  answer(transport, "room-control", (id) => ({
-    type: "room-playback",
-    re: id,
-    action: "pause",
-    by: "alice",
-    epoch: 2,
-    ...timeline,
-    rate: 0,
-  }));
-  equal((await paused).epoch, 2);
-  deepEqual(heard.map((h) => h.epoch), [1, 2]);
-  const time = session.serverTime();
-  await settle();
-  answer(transport, "time", (id) => ({ type: "time-is", re: id, server: 123.5 }));
-  equal((await time).server, 123.5);
+  const base = { type: "room-playback", room, anchor: 1, position: 2 } as const;
+  transport.push({ ...base, action: "state", epoch: 1, title: "film", rate: 1 });
+  transport.push({ ...base, action: "pause", by: "bob", epoch: 2, title: "film", rate: 0, re: 77 });
+  await until(() => playbacks.length === 2, { ms: 10_000, what: "the playbacks" });
+  deepEqual(playbacks, ["state 1 -", "pause 2 77"]);
   session.close();
 });

@@ -33,11 +33,11 @@ const NEAR_S = { median: 0.1, each: 0.3 };
 async function roomWithPage(
   page: Page,
   bob: TestClient,
-  options: { control?: "all" | "host"; before?: (room: string) => Promise<void> } = {},
-): Promise<string> {
-  const room = await bob.session.rooms.create("club", { control: options.control });
+  options: { control?: "all" | "host"; before?: () => Promise<void> } = {},
+): Promise<void> {
+  await bob.session.rooms.create("club", { control: options.control });
   await bob.session.rooms.change("club", { op: "invite", subject: "ann" });
-  await options.before?.(room.id);
+  await options.before?.();
   await page.waitForSelector('#rooms li[data-room="club"][data-role="invited"] button.room-open');
   await page.click('#rooms li[data-room="club"] button.room-open');
   await page.waitForSelector("#room-invitation:not([hidden]) #room-accept");
@@ -47,7 +47,6 @@ async function roomWithPage(
     ms: 30_000,
     what: "ann in bob's view of #club",
   });
-  return room.id;
 }
 
 /** Waits until the open room's chat shows a line. */
@@ -106,8 +105,8 @@ async function waitNearRoom(
 }
 
 /** Starts a title for the room as bob, and waits for the page to offer Join. */
-async function bobStarts(page: Page, bob: TestClient, room: string): Promise<RoomPlaybackMessage> {
-  const started = await bob.session.roomControl(room, "play", { title: NUMBERED.title });
+async function bobStarts(page: Page, bob: TestClient): Promise<RoomPlaybackMessage> {
+  const started = await bob.session.watch.control("club", "play", { title: NUMBERED.title });
   equal(started.title, NUMBERED.title);
   await waitForLine(page, `bob started "${NUMBERED.title}" for the room`);
   await page.waitForSelector("#room-watch-join:not([hidden])");
@@ -124,9 +123,9 @@ for (const kind of BROWSER_KINDS) {
       const { page, errors } = await openPage(browser, server.url);
       await joinAs(page, "ann");
       await page.waitForSelector(`#titles button[data-title="${NUMBERED.title}"]:not([disabled])`);
-      const room = await roomWithPage(page, bob);
+      await roomWithPage(page, bob);
       await page.evaluate(FRAME_PROBE);
-      const started = await bobStarts(page, bob, room);
+      const started = await bobStarts(page, bob);
       equal(
         await page.$eval("#watch-banner", (e) => (e as unknown as { hidden: boolean }).hidden),
         true,
@@ -140,7 +139,7 @@ for (const kind of BROWSER_KINDS) {
 
       // bob pauses: the page's video pauses at the room's frame, and no frame follows while the
       // room is paused; a message of the room's chat (sealed, as ever) closes that window.
-      const paused = await bob.session.roomControl(room, "pause");
+      const paused = await bob.session.watch.control("club", "pause");
       await waitForLine(page, `bob paused at`);
       await waitInPage(page, `document.getElementById("video").paused`);
       const pausedAt = await pageNow(page);
@@ -158,7 +157,7 @@ for (const kind of BROWSER_KINDS) {
       equal(await page.evaluate(`document.getElementById("video").paused`), true);
 
       // bob resumes: the page plays on with the room.
-      const resumed = await bob.session.roomControl(room, "resume");
+      const resumed = await bob.session.watch.control("club", "resume");
       await waitForLine(page, "bob resumed at");
       await waitInPage(
         page,
@@ -168,7 +167,7 @@ for (const kind of BROWSER_KINDS) {
       await waitNearRoom(page, resumed);
 
       // bob jumps ahead: the page lands near the room's position after the jump.
-      const seeked = await bob.session.roomControl(room, "seek", { position: 25 });
+      const seeked = await bob.session.watch.control("club", "seek", { position: 25 });
       await waitForLine(page, "bob jumped to 0:25");
       await waitNearRoom(page, seeked);
 
@@ -176,7 +175,7 @@ for (const kind of BROWSER_KINDS) {
       await page.click("#pause");
       await waitForLine(page, "You paused at");
       await waitInPage(page, `document.getElementById("video").paused`);
-      const after = await bob.session.roomControl(room, "resume");
+      const after = await bob.session.watch.control("club", "resume");
       ok(after.epoch > seeked.epoch + 1, `the page's pause made epoch ${after.epoch - 1}`);
       await waitInPage(page, `!document.getElementById("video").paused`);
 
@@ -191,7 +190,7 @@ for (const kind of BROWSER_KINDS) {
       await page.click("#stop");
       await page.waitForSelector("#watch-banner[hidden]");
       await page.waitForSelector("#room-watch-join:not([hidden])");
-      const still = await bob.session.roomControl(room, "pause");
+      const still = await bob.session.watch.control("club", "pause");
       equal(still.title, NUMBERED.title);
       await waitForLine(page, "bob paused at");
       equal(await page.$("#player:not([hidden])"), null, "the page did not start again");
@@ -223,10 +222,10 @@ Deno.test("watching together in chromium: joining a room that plays, the page of
     await page.waitForSelector(`#titles button[data-title="${NUMBERED.title}"]:not([disabled])`);
     // The host starts the title before the page joins the room: joining, the page hears the
     // room's state (a late joiner) and offers Join.
-    const room = await roomWithPage(page, bob, {
+    await roomWithPage(page, bob, {
       control: "host",
-      before: async (id) => {
-        started = await bob.session.roomControl(id, "play", { title: NUMBERED.title });
+      before: async () => {
+        started = await bob.session.watch.control("club", "play", { title: NUMBERED.title });
       },
     });
     const reason = "Only the host, bob, controls playback in #club";
@@ -263,7 +262,7 @@ Deno.test("watching together in chromium: joining a room that plays, the page of
     );
     equal(await page.evaluate(`document.getElementById("video").paused`), false);
     // The host's pause applies; the page's chat says who did it.
-    await bob.session.roomControl(room, "pause");
+    await bob.session.watch.control("club", "pause");
     await waitForLine(page, "bob paused at");
     await waitInPage(page, `document.getElementById("video").paused`);
     await page.setViewport({ width: 390, height: 844 });

@@ -99,11 +99,11 @@ export interface SessionEvents {
    */
   keyChanged?(name: string): void;
   /**
-   * A room's shared timeline (watching together): after a member's change, the state after
-   * `welcome` or a join, and the answer to this client's own `room-control`. A client drops one
-   * older than the last it had for that room (`epoch`).
+   * A room's shared playback changed (or its state after `welcome` and a join), watching together
+   * (issue 21): `room` is the room's id. The answer to this client's own `room-control` comes here
+   * too.
    */
-  roomPlayback?(playback: RoomPlaybackMessage): void;
+  roomPlayback?(message: RoomPlaybackMessage): void;
 }
 
 /** Options for `ClientSession.open`. */

@@ -145,13 +145,12 @@ function handleOther(message: ServerMessage, parts: SessionParts) {
       parts.roomQueued.take(message.to, message.qseq);
       parts.events.queueNotice?.("expired", message.to, message.qseq);
       return;
-    case "room-playback":
-      // Every timeline goes to the watcher; the sender's copy also answers its room-control.
-      parts.events.roomPlayback?.(message);
-      if (message.re !== undefined) answer(message.re, message, parts);
-      return;
     case "error":
       return error(message, parts);
+    case "room-playback":
+      // The answer to this client's own room-control is the room's new timeline too.
+      if (message.re !== undefined) answer(message.re, message, parts);
+      return parts.events.roomPlayback?.(message);
     case "shutdown":
       parts.connection().expectEnd();
       parts.events.shutdown?.(message.message);

@@ -211,12 +211,13 @@ export class RoomWatch {
 
   #control(room: string, action: WatchAction, options: { title?: string; position?: number } = {}) {
     const session = this.#options.session();
-    if (session === undefined) return;
-    session.roomControl(room, action, options).then(
+    const name = this.#room(room)?.name;
+    if (session === undefined || name === undefined) return;
+    // The session's watch link names a room as people type it.
+    session.watch.control(name, action, options).then(
       (playback) => this.playback(playback),
       (error) => {
         console.warn(consoleDetail(error));
-        const name = this.#room(room)?.name ?? "";
         this.#options.notice(failureWords(`Cannot ${action} in #${name}`, error), "warn");
       },
     );
@@ -282,8 +283,8 @@ export class RoomWatch {
     const session = this.#options.session();
     if (session === undefined || session.closed) return;
     const t0 = localNow();
-    const answer = await session.serverTime();
-    steer.sample(t0, answer.server, localNow());
+    const server = await session.watch.time();
+    steer.sample(t0, server, localNow());
   }
 
   /** Does what a new timeline asks of the page's own stream. */
