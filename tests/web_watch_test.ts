@@ -16,7 +16,14 @@ import { connectClient, type TestClient } from "./_helpers.ts";
 import { BROWSER_KINDS, launchBrowser } from "./_browser.ts";
 import { auditPage } from "./_look.ts";
 import { inPage, joinAs, openPage, startWebServer, waitInPage } from "./_page.ts";
-import { FRAME_PROBE, NUMBERED, numberedVideos, pageNow } from "./_page_video.ts";
+import {
+  chooseQuality,
+  FRAME_PROBE,
+  NUMBERED,
+  numberedVideos,
+  pageNow,
+  waitForHeight,
+} from "./_page_video.ts";
 import { until } from "./_util.ts";
 
 /**
@@ -114,7 +121,7 @@ async function bobStarts(page: Page, bob: TestClient): Promise<RoomPlaybackMessa
 }
 
 for (const kind of BROWSER_KINDS) {
-  Deno.test(`watching together in ${kind}: the page joins a room's playback near its position, pauses, resumes and seeks with the other member, its own pause goes to the room, and it passes axe at a phone's size`, async () => {
+  Deno.test(`watching together in ${kind}: the page joins a room's playback near its position, pauses, resumes and seeks with the other member in its own quality, sends its own pause and a title to the room, Stop leaves only it, and it passes axe at a phone's size`, async () => {
     const videos = await numberedVideos();
     const server = await startWebServer({ waitReady: true, args: ["--videos", videos] });
     const browser = await launchBrowser(kind);
@@ -166,10 +173,17 @@ for (const kind of BROWSER_KINDS) {
       );
       await waitNearRoom(page, resumed);
 
-      // bob jumps ahead: the page lands near the room's position after the jump.
+      // The page's quality is its own: 240p chosen here stays through bob's jump, which lands
+      // near the room's position.
+      await chooseQuality(page, 240);
+      await waitForHeight(page, 240, await pageNow(page), 30_000);
       const seeked = await bob.session.watch.control("club", "seek", { position: 25 });
       await waitForLine(page, "bob jumped to 0:25");
       await waitNearRoom(page, seeked);
+      const heights = await page.evaluate(
+        `[...new Set(window.__frames.filter((f) => f.mediaTime > 25).map((f) => f.height))]`,
+      ) as number[];
+      equal(heights.join(), "240", "the page's own quality after the room's jump");
 
       // The page's own pause goes to the room: its line says so, and bob's resume follows it.
       await page.click("#pause");
@@ -201,6 +215,13 @@ for (const kind of BROWSER_KINDS) {
       await waitForLine(page, `You started "${NUMBERED.title}" for the room`);
       await page.waitForSelector("#watch-banner:not([hidden])");
       await waitInPage(page, `!document.getElementById("video").paused`);
+
+      // Stop for everyone: the room's video stops, here too, and nothing is left to join.
+      await page.click("#room-watch-stop");
+      await waitForLine(page, "You stopped the room's video");
+      await page.waitForSelector("#player[hidden]");
+      await page.waitForSelector("#room-watch-join[hidden]");
+      await page.waitForSelector("#watch-banner[hidden]");
       equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
     } finally {
       await bob.session.close();
