@@ -263,6 +263,7 @@ export class App {
   #closed(info: ClosedInfo) {
     this.#library.stop();
     this.#player?.disconnected();
+    this.#watch.disconnected();
     document.body.dataset.joined = "";
     if (info.broken !== undefined) console.warn(info.broken);
     if (this.#leaving) {

@@ -123,11 +123,23 @@ export class RoomWatch {
     if (this.#shown !== undefined) this.render(this.#shown);
   }
 
-  /** After a reconnect: the room followed is joined again at its position. */
+  /**
+   * The connection is gone: what the rooms played is forgotten, since the server tells each
+   * room's state again after `welcome` (a room that stopped meanwhile tells nothing).
+   */
+  disconnected(): void {
+    this.#rooms.clear();
+  }
+
+  /**
+   * After a reconnect: the room followed is joined again at its position, or left if it plays
+   * nothing any more.
+   */
   connected(): void {
     const room = this.#following?.room;
     if (room === undefined) return;
-    this.#follow(room);
+    if (this.#rooms.get(room)?.title !== undefined) this.#follow(room);
+    else this.leave();
   }
 
   /**
