@@ -15,6 +15,7 @@ import type { RoomPlaybackMessage } from "../protocol/messages.ts";
 import { connectClient, type TestClient } from "./_helpers.ts";
 import { BROWSER_KINDS, launchBrowser } from "./_browser.ts";
 import { auditPage } from "./_look.ts";
+import { startThrottleProxy } from "./_throttle_proxy.ts";
 import { inPage, joinAs, openPage, startWebServer, waitInPage } from "./_page.ts";
 import {
   chooseQuality,
@@ -292,6 +293,38 @@ Deno.test("watching together in chromium: joining a room that plays, the page of
   } finally {
     await bob.session.close();
     await browser.close();
+    await server.stop();
+  }
+});
+
+Deno.test("watching together in chromium: a page that lost its connection comes back to the room's position, where the room went meanwhile", async () => {
+  const videos = await numberedVideos();
+  const server = await startWebServer({ waitReady: true, args: ["--videos", videos] });
+  const proxy = startThrottleProxy(Number(new URL(server.url).port));
+  const browser = await launchBrowser("chromium");
+  const bob = await connectClient(server.port, "bob");
+  try {
+    const { page, errors } = await openPage(browser, `http://127.0.0.1:${proxy.port}/`);
+    await joinAs(page, "ann");
+    await page.waitForSelector(`#titles button[data-title="${NUMBERED.title}"]:not([disabled])`);
+    await roomWithPage(page, bob);
+    await page.evaluate(FRAME_PROBE);
+    const started = await bobStarts(page, bob);
+    await page.click("#room-watch-join");
+    await waitNearRoom(page, started);
+    equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
+
+    // The page's link drops; bob jumps while it is away; back, it lands where the room is.
+    proxy.cut();
+    await page.waitForSelector('body[data-connection="reconnecting"]');
+    const seeked = await bob.session.watch.control("club", "seek", { position: 20 });
+    await page.waitForSelector('body[data-connection="connected"]', { timeout: 30_000 });
+    await waitNearRoom(page, seeked);
+    equal(await page.$eval("#watch-with", (e) => e.textContent), "Watching with #club");
+  } finally {
+    await bob.session.close();
+    await browser.close();
+    await proxy.close();
     await server.stop();
   }
 });

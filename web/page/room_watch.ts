@@ -88,7 +88,7 @@ export class RoomWatch {
     });
     byId("room-watch-join", HTMLButtonElement).addEventListener("click", () => {
       const room = this.#shown;
-      if (room !== undefined) this.#follow(room.id);
+      if (room !== undefined) this.#follow(room.id, "join");
     });
     byId("room-watch-stop", HTMLButtonElement).addEventListener("click", () => {
       const room = this.#shown;
@@ -133,13 +133,12 @@ export class RoomWatch {
 
   /**
    * After a reconnect: the room followed is joined again at its position, or left if it plays
-   * nothing any more.
+   * nothing any more. The server tells each room's state right after `welcome`, before it reads
+   * any request: once its clock has answered, a room that told nothing plays nothing.
    */
   connected(): void {
     const room = this.#following?.room;
-    if (room === undefined) return;
-    if (this.#rooms.get(room)?.title !== undefined) this.#follow(room);
-    else this.leave();
+    if (room !== undefined) this.#follow(room, "rejoin");
   }
 
   /**
@@ -217,7 +216,7 @@ export class RoomWatch {
   #start(title: string) {
     const room = this.#shown;
     if (room === undefined) return;
-    this.#follow(room.id, false);
+    this.#follow(room.id, "start");
     this.#control(room.id, "play", { title });
   }
 
@@ -237,9 +236,10 @@ export class RoomWatch {
 
   /**
    * Follows a room: a fresh steer on the server's clock, the player's controls to the room, and
-   * (when the room plays something) its title at its position.
+   * (when the room plays something) its title at its position; `start`: the title is being
+   * started, its timeline comes as the answer; `rejoin`: left if the room plays nothing.
    */
-  #follow(room: string, join = true) {
+  #follow(room: string, how: "start" | "join" | "rejoin") {
     this.#unfollow();
     const steer = new WatchSteer({ now: localNow });
     this.#following = { room, steer };
@@ -253,7 +253,11 @@ export class RoomWatch {
       console.warn(consoleDetail(error));
     }).then(() => {
       const playback = this.#rooms.get(room);
-      if (!join || playback === undefined || this.#following?.steer !== steer) return;
+      if (how === "start" || this.#following?.steer !== steer) return;
+      if (playback?.title === undefined) {
+        if (how === "rejoin") this.leave();
+        return;
+      }
       const step = steer.take(playback);
       if (step !== null) this.#apply(steer, step);
     });
