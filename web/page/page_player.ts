@@ -17,7 +17,6 @@ import type {
 import { byId, clock, el, rate, setText } from "./dom.ts";
 import { MsePlayer, videoSupport } from "./player.ts";
 import { PlayerControls } from "./controls.ts";
-import { OnScreenFrame } from "./on_screen.ts";
 import type { RoomHooks } from "./room_watch.ts";
 import type { ClientSession, MediaSink } from "../../client/session.ts";
 import type { LastPlaying } from "./last_session.ts";
@@ -52,8 +51,6 @@ export class PagePlayer {
   #resumeAt?: number;
   /** The room followed, while watching together. */
   #room?: RoomHooks;
-  /** The frame on screen, and a play or seek waiting for its first one. */
-  readonly #frames = new OnScreenFrame();
 
   /**
    * @param session The joined session.
@@ -315,46 +312,6 @@ export class PagePlayer {
     return this.#stream?.title;
   }
 
-  /** Whether a play or seek waits for its first frame (no drift to correct meanwhile). */
-  get landing(): boolean {
-    return this.#frames.landing(this.#now());
-  }
-
-  /**
-   * The frame on screen now (`requestVideoFrameCallback`'s media time, moved on while playing);
-   * the element's time where the browser tells no frames.
-   *
-   * @returns The position (s) and the playback rate, or undefined with nothing on screen.
-   */
-  onScreen(): { position: number; rate: number } | undefined {
-    if (this.#stream === undefined) return undefined;
-    const video = this.#video;
-    const position = this.#frames.position(this.#now(), !video.paused, video.playbackRate);
-    return { position: position ?? video.currentTime, rate: video.playbackRate };
-  }
-
-  /**
-   * Sets the video's playback rate (a drift correction within ±5 %).
-   *
-   * @param rate The rate.
-   */
-  setRate(rate: number): void {
-    this.#video.playbackRate = rate;
-  }
-
-  /**
-   * Plays a title for a room at its position, paused or not, in this person's quality.
-   *
-   * @param video The title.
-   * @param position Where, s.
-   * @param paused Whether the room is paused.
-   */
-  async playAt(video: VideoSummary, position: number, paused: boolean): Promise<void> {
-    this.#frames.asked(this.#now(), position);
-    await this.play(video, { position });
-    if (paused) await this.hold(true);
-  }
-
   /**
    * Pauses or resumes the picture and the stream for the room (not a toggle).
    *
@@ -370,18 +327,13 @@ export class PagePlayer {
    *
    * @param position Where, s.
    */
-  async seekTo(position: number): Promise<void> {
-    this.#frames.asked(this.#now(), position);
+  async seek(position: number): Promise<void> {
     await this.#seek(position);
   }
 
   /** Stops the page's stream (the room stopped). */
   async stop(): Promise<void> {
     if (this.#stream !== undefined) await this.#stop();
-  }
-
-  #now(): number {
-    return performance.timeOrigin + performance.now();
   }
 
   #askPause(onError: (error: unknown) => void) {
@@ -434,9 +386,7 @@ export class PagePlayer {
     const video = this.#video;
     if (typeof video.requestVideoFrameCallback !== "function") return;
     let last = 0;
-    const onFrame: VideoFrameRequestCallback = (now, frame) => {
-      const landed = this.#frames.framed(performance.timeOrigin + now, frame.mediaTime);
-      if (landed !== undefined) this.#room?.landed(landed.askedAt, landed.shownAt);
+    const onFrame: VideoFrameRequestCallback = (_now, frame) => {
       if (frame.height !== last) {
         last = frame.height;
         this.#showNow(frame.height);

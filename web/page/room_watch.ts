@@ -14,6 +14,7 @@ import type { RoomPlaybackMessage, VideoSummary, WatchAction } from "../../proto
 import type { ClientSession, RoomView } from "../../client/session.ts";
 import { byId, el, setText } from "./dom.ts";
 import type { PagePlayer } from "./page_player.ts";
+import { WatchedPlayer } from "./watched_player.ts";
 import { type PlaybackStep, WatchSteer } from "./watch_steer.ts";
 import {
   controlBlockedWords,
@@ -24,8 +25,8 @@ import {
 import { consoleDetail, failureWords } from "./words.ts";
 
 /**
- * While the player follows a room: its play/pause and seek go to the room, Stop leaves only this
- * person, and the first frame after a play or seek is told (the start-up).
+ * While the player follows a room: its play/pause and seek go to the room, and Stop leaves only
+ * this person.
  */
 export interface RoomHooks {
   /** Play/pause (button, click on the picture, space, k) asks the room. */
@@ -34,8 +35,6 @@ export interface RoomHooks {
   seek(position: number): void;
   /** The person pressed Stop: they leave the room's playback; the room plays on. */
   left(): void;
-  /** The first frame of a play or seek showed: asked at `askedAt`, shown at `shownAt` (ms). */
-  landed(askedAt: number, shownAt: number): void;
 }
 
 /** How often the drift is corrected, ms (docs/watch-together.md: twice a second). */
@@ -68,6 +67,8 @@ export class RoomWatch {
   #clocking?: ReturnType<typeof setInterval>;
   /** The room shown in the room's view. */
   #shown?: RoomView;
+  /** The player as the steering sees it, once there is a player. */
+  #watched?: WatchedPlayer;
 
   /** @param options The session, the player, the library, lines and notices. */
   constructor(options: RoomWatchOptions) {
@@ -244,6 +245,8 @@ export class RoomWatch {
     const steer = new WatchSteer({ now: localNow });
     this.#following = { room, steer };
     this.#options.player()?.follow(this.#hooks(room, steer));
+    const watched = this.#steered()?.watched;
+    if (watched !== undefined) watched.onLanded = (asked, shown) => steer.started(asked, shown);
     this.#correcting = setInterval(() => this.#correct(steer), CORRECT_EVERY_MS);
     this.#clocking = setInterval(() => {
       this.#sampleClock(steer).catch((error) => console.warn(consoleDetail(error)));
@@ -290,7 +293,6 @@ export class RoomWatch {
         this.#unfollow();
         if (this.#shown !== undefined) this.render(this.#shown);
       },
-      landed: (askedAt, shownAt) => steer.started(askedAt, shownAt),
     };
   }
 
@@ -303,10 +305,21 @@ export class RoomWatch {
     steer.sample(t0, server, localNow());
   }
 
+  /** The page's player and its steered view, once there is a player. */
+  #steered(): { player: PagePlayer; watched: WatchedPlayer } | undefined {
+    const player = this.#options.player();
+    if (player === undefined) return undefined;
+    this.#watched ??= new WatchedPlayer(player, byId("video", HTMLVideoElement));
+    return { player, watched: this.#watched };
+  }
+
   /** Does what a new timeline asks of the page's own stream. */
   #apply(steer: WatchSteer, step: PlaybackStep) {
-    const player = this.#options.player();
-    if (player === undefined) return;
+    const steered = this.#steered();
+    if (steered === undefined) return;
+    const { player, watched } = steered;
+    // While the room plays, a play or seek lands on its position of the moment the media can play.
+    const roomNow = steer.timeline?.rate === 1 ? () => steer.roomPosition() : undefined;
     const failed = (error: unknown) => {
       console.warn(consoleDetail(error));
       this.#options.notice(failureWords("The player failed", error), "warn");
@@ -315,17 +328,17 @@ export class RoomWatch {
       case "play": {
         const video = this.#options.videos().find((v) => v.title === step.title);
         const known = video ?? { ...UNLISTED, title: step.title };
-        player.setRate(1);
-        player.playAt(known, step.position, step.paused).catch(failed);
+        watched.playAt(known, step.position, { paused: step.paused, roomNow }).catch(failed);
         return;
       }
       case "seek":
-        player.setRate(1);
-        player.hold(step.paused).then(() => player.seekTo(step.position)).catch(failed);
+        watched.setRate(1);
+        player.hold(step.paused).then(() => watched.seekTo(step.position, { roomNow }))
+          .catch(failed);
         return;
       case "pause":
       case "resume":
-        player.setRate(1);
+        watched.setRate(1);
         player.hold(step.kind === "pause").then(() => this.#correct(steer)).catch(failed);
         return;
       case "stop":
@@ -339,15 +352,16 @@ export class RoomWatch {
 
   /** Twice a second: the drift of the frame on screen, corrected. */
   #correct(steer: WatchSteer) {
-    const player = this.#options.player();
-    if (player === undefined || this.#following?.steer !== steer || player.landing) return;
-    if (player.title !== steer.timeline?.title) return;
-    const screen = player.onScreen();
+    const watched = this.#steered()?.watched;
+    if (watched === undefined || this.#following?.steer !== steer || watched.landing) return;
+    if (watched.title !== steer.timeline?.title) return;
+    const screen = watched.onScreen();
     if (screen === undefined) return;
     const action = steer.correct(screen);
-    if (action.kind === "rate") player.setRate(action.rate);
+    if (action.kind === "rate") watched.setRate(action.rate);
     else if (action.kind === "seek") {
-      player.seekTo(action.position).catch((error) => console.warn(consoleDetail(error)));
+      const roomNow = steer.timeline?.rate === 1 ? () => steer.roomPosition() : undefined;
+      watched.seekTo(action.position, { roomNow }).catch((e) => console.warn(consoleDetail(e)));
     }
   }
 }
