@@ -86,14 +86,14 @@ Deno.test("watch together in a cluster: a control through node A is answered the
     const chain = await room(alice, [bob, carol]);
 
     // alice, on A, starts a title: bob and carol, on B, hear the same timeline from B.
-    const from = bob.client!.messages.length;
+    const from = [bob, carol].map((who) => who.client!.messages.length);
     const started = playback(await control(alice, { action: "play", title: "testcard" }));
     deepEqual(
       [started.action, started.by, started.title, started.epoch, started.position, started.rate],
       ["play", "alice", "testcard", 1, 0, 1],
     );
-    for (const who of [bob, carol]) {
-      deepEqual({ ...await pushedPlayback(who, 1, from), re: started.re }, started);
+    for (const [i, who] of [bob, carol].entries()) {
+      deepEqual({ ...await pushedPlayback(who, 1, from[i]), re: started.re }, started);
     }
     // bob, on B, pauses: answered by B, pushed to alice by A, at the next epoch.
     const paused = playback(await control(bob, { action: "pause" }));
