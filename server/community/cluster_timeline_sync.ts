@@ -14,6 +14,7 @@ import {
   type ClusterTimelineStore,
   parseTimelineNotice,
   type StoredTimeline,
+  timelineLine,
 } from "./cluster_timelines.ts";
 import type { RoomTimelines, Timeline } from "./room_timelines.ts";
 
@@ -49,6 +50,11 @@ export function newerTimeline(
   if (a === undefined) return b;
   if (b === undefined) return a;
   return b.epoch > a.epoch ? b : a;
+}
+
+/** Whether two timelines are the same, field by field. */
+function sameTimeline(a: Timeline | undefined, b: Timeline): boolean {
+  return a !== undefined && timelineLine(a) === timelineLine(b);
 }
 
 /** What a node needs of the timelines in Redis (a {@linkcode ClusterTimelineStore}). */
@@ -120,7 +126,10 @@ export class ClusterTimelines {
       const outcome = await this.#redis(
         words,
         () => this.#store.store(room, stored[0].raw, next),
+        // Its answer was lost, but its notice came: it was stored, and the member is answered.
+        () => sameTimeline(this.#options.timelines.get(room), next),
       );
+      if (outcome === undefined) return next;
       if (outcome === "corrupt") {
         throw new PeerstreamError(
           "INTERNAL",
@@ -186,10 +195,22 @@ export class ClusterTimelines {
   }
 
   /** Runs a Redis step; its failure is `UNAVAILABLE` with words a member can act on. */
-  async #redis<T>(words: string, step: () => Promise<T>): Promise<T> {
+  async #redis<T>(words: string, step: () => Promise<T>): Promise<T>;
+  /** The same, but undefined when `done` says a failed step took effect all the same. */
+  async #redis<T>(
+    words: string,
+    step: () => Promise<T>,
+    done: () => boolean,
+  ): Promise<T | undefined>;
+  async #redis<T>(
+    words: string,
+    step: () => Promise<T>,
+    done: () => boolean = () => false,
+  ): Promise<T | undefined> {
     try {
       return await step();
     } catch (error) {
+      if (done()) return undefined;
       throw new PeerstreamError(
         "UNAVAILABLE",
         `Cannot ${words}: the cluster's Redis did not answer; try again`,

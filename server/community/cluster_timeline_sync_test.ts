@@ -23,6 +23,8 @@ class FakeStore implements TimelineStore {
   beforeStore?: () => void;
   /** Hears each notice as soon as it is published (before the store's answer). */
   heard?: (notice: Uint8Array) => void;
+  /** The next store is made, then its answer lost (a deadline passed). */
+  loseAnswer = false;
   stores = 0;
   readonly channel = "t:timelines";
 
@@ -42,6 +44,10 @@ class FakeStore implements TimelineStore {
     this.beforeStore?.();
     if ((this.values.get(room) ?? "") !== read) return Promise.resolve("moved");
     this.put(room, timeline);
+    if (this.loseAnswer) {
+      this.loseAnswer = false;
+      return Promise.reject(new Error("Redis did not answer within 2000 ms"));
+    }
     return Promise.resolve("stored");
   }
 
@@ -224,5 +230,26 @@ Deno.test("ClusterTimelines: the author's own notice heard while its change is i
   // Once answered, a notice of bob's (made on another node, say after a reconnect) tells him too.
   const resumed = { ...paused, epoch: 3, rate: 1 as const, action: "resume" as const };
   store.put(ROOM, resumed);
+  deepEqual(a.told.at(-1), [ROOM, 3, ""]);
+});
+
+Deno.test("ClusterTimelines.change(): a store whose answer is lost but whose notice came is answered; without its notice, UNAVAILABLE", async () => {
+  const store = new FakeStore();
+  const a = node(store);
+  await a.sync.change(ROOM, play("alice", 1000), "play");
+  store.heard = (notice) => a.sync.notice(notice);
+  store.loseAnswer = true;
+  const paused = await a.sync.change(ROOM, pause("bob", 2000), "pause");
+  deepEqual([paused.epoch, paused.by], [2, "bob"]);
+  deepEqual(a.told, [[ROOM, 1, "alice"], [ROOM, 2, "bob"]]);
+  // Its notice never came (the subscriber was cut too): the member is told Redis did not answer,
+  // and hears the timeline once a notice or a load brings it.
+  store.heard = undefined;
+  store.loseAnswer = true;
+  await rejects(
+    a.sync.change(ROOM, pause("carol", 3000), "pause"),
+    /the cluster's Redis did not answer; try again/,
+  );
+  await a.sync.load([ROOM]);
   deepEqual(a.told.at(-1), [ROOM, 3, ""]);
 });
