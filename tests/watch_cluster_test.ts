@@ -117,9 +117,9 @@ Deno.test("watch together in a cluster: a control through node A is answered the
       ok(Math.abs(fromA.server - (t0 + t1) / 2) <= (t1 - t0) / 2 + 5, "A reads the local time");
     }
 
-    // carol comes back on A: after welcome and `rooms`, A tells her the state B's member made.
+    // carol comes back on B: after welcome and `rooms`, B tells her the state alice made through A.
     await quitAll(carol);
-    const again = await join(a.port, carol);
+    const again = await join(b.port, carol);
     const state = playback(
       await again.next((m) => m.type === "room-playback", { timeoutMs: 30_000 }),
     );
