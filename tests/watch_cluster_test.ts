@@ -4,7 +4,8 @@
  * pushed by node B to its members with the same epoch and timeline; a member joining on another
  * node, or on a node started later, gets the state after `welcome`; controls raced from two nodes
  * each get their own epoch and every node tells the same last one; `time-is` from two nodes reads
- * one clock; with Redis gone a control is refused `UNAVAILABLE` and the node keeps serving.
+ * one clock; with Redis gone a control is refused `UNAVAILABLE` and the node keeps serving; a
+ * change whose notice the nodes missed is read once their links to Redis are back.
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
@@ -233,6 +234,14 @@ Deno.test("watch together in a cluster: with Redis gone a control is refused UNA
     }, { ms: 30_000, what: "a control through node A once Redis is back", everyMs: 200 });
     deepEqual([paused!.epoch, paused!.rate], [2, 0]);
     deepEqual({ ...await pushedPlayback(bob, 2), re: paused!.re }, paused);
+
+    // A change whose notice the nodes missed (written to Redis with none, as if published while
+    // their subscribers were away) is read when their links come back, and told to everyone.
+    const missed = { ...timelineOf(paused!), epoch: 3, position: 4 };
+    const line = { ...missed, duration: 12, action: "seek", by: "alice" };
+    await cluster.redis.command("SET", `peerstream:timeline:${ROOM}`, JSON.stringify(line));
+    await cluster.redis.command("CLIENT", "KILL", "TYPE", "pubsub");
+    for (const who of [alice, bob]) deepEqual(timelineOf(await pushedPlayback(who, 3)), missed);
     for (const node of [a, b]) {
       equal(
         node.err.lines.filter((l) => /error|uncaught/i.test(l)).length,
