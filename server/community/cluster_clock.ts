@@ -31,6 +31,8 @@ export class ClusterClock {
   readonly #options: ClusterClockOptions;
   readonly #offset = new ClockOffset();
   #timer?: ReturnType<typeof setInterval>;
+  /** Stopped (the node is shutting down): a measure failing then is not news. */
+  #stopped = false;
 
   /**
    * @param redisTime Reads Redis's clock (`ClusterTimelineStore.time`), ms since the epoch.
@@ -71,6 +73,7 @@ export class ClusterClock {
         this.#offset.add(t0, server, this.#options.local());
         taken = true;
       } catch (error) {
+        if (this.#stopped) break;
         this.#options.log?.(
           `cluster: cannot read the cluster's clock (Redis TIME): ${
             error instanceof Error ? error.message : String(error)
@@ -89,12 +92,14 @@ export class ClusterClock {
    */
   async start(): Promise<void> {
     await this.measure(CLOCK_FIRST_SAMPLES);
-    this.stop();
+    clearInterval(this.#timer);
+    this.#stopped = false;
     this.#timer = setInterval(() => this.measure(), this.#options.everyMs ?? CLOCK_EVERY_MS);
   }
 
   /** Stops measuring. */
   stop(): void {
+    this.#stopped = true;
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
