@@ -52,6 +52,10 @@ Deno.test("ClusterClock keeps the offset it measured when Redis does not answer,
       logged[0],
     ),
   );
+  // Stopped (the node shutting down, its link closed): not news, not logged.
+  clock.stop();
+  equal(await clock.measure(), false);
+  equal(logged.length, 1);
 });
 
 // Stopped means stopped: the test's op sanitizer fails it if the interval were left running.
