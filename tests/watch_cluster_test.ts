@@ -21,6 +21,7 @@ import {
   join,
   type Person,
   person,
+  pushed,
   quitAll,
   request,
   ROOM,
@@ -145,6 +146,20 @@ Deno.test("watch together in a cluster: a control through node A is answered the
     const resumed = playback(await control(bob, { action: "resume" }));
     deepEqual([resumed.epoch, resumed.position, resumed.rate], [4, 7, 1]);
     for (const who of [alice, carol, dave]) await pushedPlayback(who, 4);
+
+    // Host only, set through A: once node C told bob of it, C refuses his control; alice's
+    // through A still goes, and C pushes it to him.
+    const hostOnly = await chain.sign(alice, {
+      op: "settings",
+      settings: { invite: "members", control: "host" },
+    });
+    const mark = onC.messages.length;
+    await change(chain, alice, hostOnly);
+    await pushed(bob, hostOnly, mark);
+    equal(error(await control(bob, { action: "pause" })).code, "NOT_ALLOWED");
+    const byHost = playback(await control(alice, { action: "pause" }));
+    equal(byHost.epoch, 5);
+    await pushedPlayback(bob, 5);
   } finally {
     await quitAll(...people);
     await cluster.stop();
