@@ -26,6 +26,11 @@ import { RoomTimelines } from "./community/room_timelines.ts";
 import { ClusterRooms, RoomNotices } from "./community/cluster_room_sync.ts";
 import type { ClusterRoomLog } from "./community/cluster_rooms.ts";
 import { pushRoomChange } from "./room_requests.ts";
+import { ClusterTimelines } from "./community/cluster_timeline_sync.ts";
+import type { ClusterTimelineStore } from "./community/cluster_timelines.ts";
+import { ClusterClock } from "./community/cluster_clock.ts";
+import { serverClock, tellTimeline } from "./watch_requests.ts";
+import { quoted } from "../protocol/text.ts";
 import type { RoomContext } from "./room_context.ts";
 import { OfflineQueue, type QueueLimits, type QueueStorage } from "./community/offline_queue.ts";
 import { savedNames } from "./community/saved_names.ts";
@@ -129,6 +134,8 @@ export class PeerstreamServer implements MetricsSource {
   readonly #nameSaver?: NameSaver;
   readonly #videos: VideoShelf;
   #timer?: ReturnType<typeof setInterval>;
+  /** In a cluster: the cluster's clock (Redis TIME), measured every 30 s. */
+  #clusterClock?: ClusterClock;
   #closing = false;
   #door?: TcpDoor;
   #handlers = new Set<Promise<void>>();
@@ -280,6 +287,8 @@ export class PeerstreamServer implements MetricsSource {
       // imports it, and a larger heap makes every full collection (and the message tail) longer.
       const { RedisCommunity } = await import("./community/redis_community.ts");
       const roomNotices = new RoomNotices();
+      // Set once the rooms are loaded; a timeline stored before is read by its load.
+      const watch: { timelines?: ClusterTimelines; reload?: () => void } = {};
       const community = await RedisCommunity.open({
         url: cluster.url,
         node: cluster.node,
@@ -294,14 +303,19 @@ export class PeerstreamServer implements MetricsSource {
         onFatal: cluster.onFatal,
         rooms: {
           notice: (message) => roomNotices.notice(message),
-          reconnected: () => roomNotices.reconnected(),
+          reconnected: () => {
+            roomNotices.reconnected();
+            watch.reload?.();
+          },
+          timeline: (message) => watch.timelines?.notice(message),
         },
       });
       this.#community = community;
       this.#ctx = { ...this.#ctx, community };
       try {
-        await this.#openClusterRooms(community, roomNotices);
+        await this.#openClusterRooms(community, roomNotices, watch);
       } catch (error) {
+        this.#clusterClock?.stop();
         await community.close();
         throw error;
       }
@@ -343,8 +357,13 @@ export class PeerstreamServer implements MetricsSource {
    * loaded are applied once they are (a notice for what the load read already is skipped).
    */
   async #openClusterRooms(
-    community: { roomLog(): ClusterRoomLog; connectionOf(name: string): ServerClient | undefined },
+    community: {
+      roomLog(): ClusterRoomLog;
+      timelineStore(): ClusterTimelineStore;
+      connectionOf(name: string): ServerClient | undefined;
+    },
     notices: RoomNotices,
+    watch: { timelines?: ClusterTimelines; reload?: () => void },
   ) {
     const limits = this.#limits;
     const log = this.#log;
@@ -370,6 +389,46 @@ export class PeerstreamServer implements MetricsSource {
       rooms,
       (error) => log.line(`cluster: cannot read a room from Redis: ${error}`, { event: "cluster" }),
     );
+    await this.#openClusterTimelines(community, context, watch);
+  }
+
+  /**
+   * Shares the rooms' timelines through Redis (watching together): on the cluster's clock, changed
+   * at the next epoch in Redis, told by every node to its members; read when the node starts and
+   * when its link to Redis comes back.
+   */
+  async #openClusterTimelines(
+    community: { roomLog(): ClusterRoomLog; timelineStore(): ClusterTimelineStore },
+    context: RoomContext,
+    watch: { timelines?: ClusterTimelines; reload?: () => void },
+  ) {
+    const log = (line: string) => this.#log.limited(lineShape(line), line, { event: "cluster" });
+    const store = community.timelineStore();
+    const clock = new ClusterClock(() => store.time(), { local: serverClock, log });
+    this.#clusterClock = clock;
+    await clock.start();
+    context.clock = () => clock.now();
+    const timelines = new ClusterTimelines(store, {
+      timelines: context.timelines,
+      tell: (room, timeline, except) =>
+        tellTimeline(room, timeline, { except, ctx: this.#ctx, rooms: context }),
+      log,
+    });
+    context.changeTimeline = (room, change) =>
+      timelines.change(
+        room,
+        change,
+        `change the playback of ${quoted(context.rooms.get(room)?.name ?? room)}`,
+      );
+    const roomLog = community.roomLog();
+    const load = async () => timelines.load(await roomLog.ids());
+    watch.timelines = timelines;
+    watch.reload = () => {
+      load().catch((error) =>
+        log(`cluster: cannot read the rooms' timelines from Redis: ${error}`)
+      );
+    };
+    await load();
   }
 
   /** Loads the rooms of this process from the data folder. */
@@ -397,6 +456,7 @@ export class PeerstreamServer implements MetricsSource {
     if (this.#closing) return;
     this.#closing = true;
     clearInterval(this.#timer);
+    this.#clusterClock?.stop();
     this.#door?.stop();
     const flushes: Promise<void>[] = [];
     const goodbye = encodeMessage({ type: "shutdown", message });
