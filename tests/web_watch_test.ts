@@ -73,21 +73,21 @@ async function waitForLine(page: Page, text: string): Promise<void> {
 /**
  * Waits until the frames the page presented in the last second are near the room's position at
  * their moment ({@linkcode NEAR_S}; the page's clock read as the machine's: one machine, one
- * clock), and there were some.
+ * clock), and there were some (presented after `since`, page clock, when given).
  *
  * @returns The drifts of those frames, s.
  */
 async function waitNearRoom(
   page: Page,
   timeline: RoomPlaybackMessage,
-  timeoutMs = 40_000,
+  options: { since?: number; timeoutMs?: number } = {},
 ): Promise<number[]> {
   return await waitInPage<number[]>(
     page,
     inPage(
-      `(t, near) => {
+      `(t, near, since) => {
         const now = performance.now();
-        const recent = window.__frames.filter((f) => f.at > now - 1000);
+        const recent = window.__frames.filter((f) => f.at > Math.max(since, now - 1000));
         if (recent.length < 5) return false;
         const drifts = recent.map((f) => {
           const server = performance.timeOrigin + f.at;
@@ -100,8 +100,9 @@ async function waitNearRoom(
       }`,
       timeline,
       NEAR_S,
+      options.since ?? 0,
     ),
-    timeoutMs,
+    options.timeoutMs ?? 40_000,
   ).catch(async (error) => {
     const last = await page.evaluate(`window.__frames.slice(-3)`);
     throw new Error(
@@ -297,7 +298,7 @@ Deno.test("watching together in chromium: joining a room that plays, the page of
   }
 });
 
-Deno.test("watching together in chromium: a page that lost its connection comes back to the room's position, where the room went meanwhile", async () => {
+Deno.test("watching together in chromium: a page that lost its connection comes back to the room's position, where the room went meanwhile; paused behind its back, it catches up alone", async () => {
   const videos = await numberedVideos();
   const server = await startWebServer({ waitReady: true, args: ["--videos", videos] });
   const proxy = startThrottleProxy(Number(new URL(server.url).port));
@@ -321,6 +322,13 @@ Deno.test("watching together in chromium: a page that lost its connection comes 
     await page.waitForSelector('body[data-connection="connected"]', { timeout: 30_000 });
     await waitNearRoom(page, seeked);
     equal(await page.$eval("#watch-with", (e) => e.textContent), "Watching with #club");
+
+    // Something pauses the page's video behind its back (the browser, a media key): the room
+    // plays on, and the page plays again and catches up alone.
+    const pausedAt = await page.evaluate(
+      `document.getElementById("video").pause(), performance.now()`,
+    ) as number;
+    await waitNearRoom(page, seeked, { since: pausedAt });
   } finally {
     await bob.session.close();
     await browser.close();

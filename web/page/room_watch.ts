@@ -357,6 +357,7 @@ export class RoomWatch {
     if (watched.title !== steer.timeline?.title) return;
     const screen = watched.onScreen();
     if (screen === undefined) return;
+    watched.keepPlaying(steer.timeline?.rate === 1);
     const action = steer.correct(screen);
     if (action.kind === "rate") watched.setRate(action.rate);
     else if (action.kind === "seek") {

@@ -74,6 +74,18 @@ export class WatchedPlayer {
   }
 
   /**
+   * Keeps the picture playing while the room plays and still while it is paused, whatever
+   * paused or played it meanwhile (the browser, a media key): it then catches up alone.
+   *
+   * @param playing Whether the room plays.
+   */
+  keepPlaying(playing: boolean): void {
+    const video = this.#video;
+    if (playing && video.paused && !video.ended) video.play().catch(() => {});
+    else if (!playing && !video.paused) video.pause();
+  }
+
+  /**
    * Sets the playback rate (a drift correction within ±5 %).
    *
    * @param rate The rate.
