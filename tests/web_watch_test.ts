@@ -233,7 +233,7 @@ for (const kind of BROWSER_KINDS) {
   });
 }
 
-Deno.test("watching together in chromium: joining a room that plays, the page offers Join and starts at the room's position; in a host-only room its controls are off with the reason, and the host's pause still applies", async () => {
+Deno.test("watching together in chromium: joining a room that plays, the page offers Join and starts at the room's position; in a host-only room its controls are off with the reason, and the host's pause still applies; leaving the room, it stops following", async () => {
   const videos = await numberedVideos();
   const server = await startWebServer({ waitReady: true, args: ["--videos", videos] });
   const browser = await launchBrowser("chromium");
@@ -290,6 +290,10 @@ Deno.test("watching together in chromium: joining a room that plays, the page of
     await waitInPage(page, `document.getElementById("video").paused`);
     await page.setViewport({ width: 390, height: 844 });
     await auditPage(page, "chromium host-only room at 390×844");
+    // Leaving the room, the page no longer follows its playback.
+    await page.click("#room-leave");
+    await page.waitForSelector("#watch-banner[hidden]");
+    await page.waitForSelector("#room-watch[hidden]");
     equal(errors.length, 0, `page errors: ${errors.join("\n")}`);
   } finally {
     await bob.session.close();

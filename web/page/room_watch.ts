@@ -151,8 +151,7 @@ export class RoomWatch {
     this.#shown = room;
     const section = byId("room-watch", HTMLElement);
     const me = this.#me();
-    const member = room !== undefined && room.broken === undefined &&
-      (room.owner === me || room.members.includes(me));
+    const member = room !== undefined && isMember(room, me);
     section.hidden = !member;
     if (!member) return;
     const playback = this.#rooms.get(room.id);
@@ -193,6 +192,10 @@ export class RoomWatch {
     const select = byId("room-watch-title", HTMLSelectElement);
     const chosen = select.value;
     const ready = this.#options.videos().filter((video) => video.state === "ready");
+    // Rendered again only when the titles change: a list open in the person's hand stays as it is.
+    const titles = JSON.stringify(ready.map((video) => video.title));
+    if (select.dataset.titles === titles) return;
+    select.dataset.titles = titles;
     select.replaceChildren(
       ...ready.map((video) => el("option", { text: video.title, attrs: { value: video.title } })),
     );
@@ -352,8 +355,14 @@ export class RoomWatch {
 
   /** Twice a second: the drift of the frame on screen, corrected. */
   #correct(steer: WatchSteer) {
+    const following = this.#following;
+    if (following?.steer !== steer) return;
+    // Out of the room (left, removed): its playback is not this person's any more.
+    const room = this.#room(following.room);
+    const me = this.#me();
+    if (room !== undefined && room.owner !== me && !room.members.includes(me)) return this.leave();
     const watched = this.#steered()?.watched;
-    if (watched === undefined || this.#following?.steer !== steer || watched.landing) return;
+    if (watched === undefined || watched.landing) return;
     if (watched.title !== steer.timeline?.title) return;
     const screen = watched.onScreen();
     if (screen === undefined) return;
@@ -376,6 +385,11 @@ const UNLISTED: VideoSummary = {
   state: "ready",
   progress: 1,
 };
+
+/** Whether a person is a member of a room that works (not read-only). */
+function isMember(room: RoomView, me: string): boolean {
+  return room.broken === undefined && (room.owner === me || room.members.includes(me));
+}
 
 /** This end's clock, ms since the epoch, monotonic within the page. */
 function localNow(): number {
