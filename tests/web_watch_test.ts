@@ -194,6 +194,19 @@ for (const kind of BROWSER_KINDS) {
       const after = await bob.session.watch.control("club", "resume");
       ok(after.epoch > seeked.epoch + 1, `the page's pause made epoch ${after.epoch - 1}`);
       await waitInPage(page, `!document.getElementById("video").paused`);
+      // The player's keys too: j goes back 10 s for the whole room.
+      const back = await page.evaluate(`document.getElementById("video").currentTime`) as number;
+      const pressed = await pageNow(page);
+      await page.keyboard.press("j");
+      await waitForLine(page, "You jumped to");
+      await waitInPage(
+        page,
+        inPage(
+          `(to, t) => window.__frames.some((f) => f.at > t && Math.abs(f.mediaTime - to) < 1)`,
+          back - 10,
+          pressed,
+        ),
+      );
 
       // At a phone's size, with the room's playback and the player shown.
       await page.setViewport({ width: 390, height: 844 });
