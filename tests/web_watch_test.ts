@@ -315,7 +315,7 @@ Deno.test("watching together in chromium: joining a room that plays, the page of
   }
 });
 
-Deno.test("watching together in chromium: a page that lost its connection comes back to the room's position, where the room went meanwhile; paused behind its back, it catches up alone", async () => {
+Deno.test("watching together in chromium: a page that lost its connection comes back to the room's position, where the room went meanwhile; paused behind its back, it catches up alone; refreshed, it follows the room again", async () => {
   const videos = await numberedVideos();
   const server = await startWebServer({ waitReady: true, args: ["--videos", videos] });
   const proxy = startThrottleProxy(Number(new URL(server.url).port));
@@ -346,6 +346,14 @@ Deno.test("watching together in chromium: a page that lost its connection comes 
       `document.getElementById("video").pause(), performance.now()`,
     ) as number;
     await waitNearRoom(page, seeked, { since: pausedAt });
+
+    // A refresh: the page rejoins by itself and follows the room again, where the room is.
+    await page.reload();
+    await joinAs(page, "ann");
+    await page.evaluate(FRAME_PROBE);
+    await page.waitForSelector("#watch-banner:not([hidden])", { timeout: 30_000 });
+    equal(await page.$eval("#watch-with", (e) => e.textContent), "Watching with #club");
+    await waitNearRoom(page, seeked);
   } finally {
     await bob.session.close();
     await browser.close();

@@ -102,6 +102,7 @@ export class App {
       memory: options.memory,
       following: () => this.#watch.following !== undefined,
       played: () => this.#watch.leave(),
+      rejoinRoom: (room) => this.#watch.rejoin(room),
     });
     this.events = {
       joined: (name) => {
@@ -156,7 +157,13 @@ export class App {
       this.#player = new PagePlayer(session, {
         codec: this.#options.codec,
         notice: (text, kind) => this.notice(text, kind),
-        onPlaying: (playing) => this.#options.memory?.savePlaying(playing),
+        onPlaying: (playing) => {
+          // A room's title is remembered with the room, for a refresh to follow it again.
+          const room = this.#watch.following;
+          this.#options.memory?.savePlaying(
+            playing === undefined || room === undefined ? playing : { ...playing, room },
+          );
+        },
       });
     } else {
       this.#player.attach(session);

@@ -35,6 +35,8 @@ export interface LibraryPanelOptions {
   following?: () => boolean;
   /** A card's Play was pressed: a title of this person's own (they leave a room's playback). */
   played?: () => void;
+  /** The title played was a room's: follow that room again (by id) instead of resuming it. */
+  rejoinRoom?: (room: string) => void;
 }
 
 /** The titles' cards, their refresh, and resuming what was playing. */
@@ -78,6 +80,9 @@ export class LibraryPanel {
     if (video?.state === "preparing") return;
     this.#resumePending = false;
     if (this.#options.following?.() === true) return;
+    if (playing?.room !== undefined && this.#options.rejoinRoom !== undefined) {
+      return this.#options.rejoinRoom(playing.room);
+    }
     if (playing === undefined || video?.state !== "ready") return;
     if (document.body.dataset.playing !== undefined) return;
     this.#options.notice(`Resuming ${video.title} at ${clock(playing.position)}`);

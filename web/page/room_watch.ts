@@ -143,6 +143,25 @@ export class RoomWatch {
   }
 
   /**
+   * After a refresh: follows again the room this page followed, if this person is still a member
+   * (left again if the room plays nothing any more).
+   *
+   * @param room The room's id.
+   */
+  rejoin(room: string): void {
+    const session = this.#options.session();
+    // Membership as the checked chains say, once they are checked.
+    session?.rooms.idle.then(() => {
+      const view = this.#room(room);
+      const me = this.#me();
+      if (view === undefined || (view.owner !== me && !view.members.includes(me))) return;
+      if (this.#following === undefined && this.#options.session() === session) {
+        this.#follow(room, "rejoin");
+      }
+    }, (error) => console.warn(consoleDetail(error)));
+  }
+
+  /**
    * Shows the open room's playback and its controls.
    *
    * @param room The open room, or undefined when none is open.
