@@ -48,6 +48,7 @@ import { type AnswerTo, type RequestMessage, RequestTable } from "./session/requ
 import { type MediaSink, StreamReceiver } from "./session/stream_receiver.ts";
 import type { RoomBook } from "./session/rooms.ts";
 import { sessionRooms } from "./session/room_requests.ts";
+import { WatchLink } from "./session/watch_link.ts";
 
 export { type SessionClock, SYSTEM_CLOCK } from "./session/clock.ts";
 export { isConnectionLost } from "./session/connection.ts";
@@ -58,6 +59,7 @@ export type { ClosedInfo, SessionEvents, SessionOptions } from "./session/events
 export { type GreetingContext, oversizedFrameMessage } from "./session/greeting.ts";
 export type { IncomingMessage } from "./session/inbox.ts";
 export type { TrustedKeys } from "./session/keys.ts";
+export type { WatchLink } from "./session/watch_link.ts";
 export { CLIENT_LIMITS, type ClientLimits } from "./session/limits.ts";
 export type { MediaSink } from "./session/stream_receiver.ts";
 export type {
@@ -82,6 +84,7 @@ export class ClientSession {
   readonly #roster: Roster;
   readonly #rooms: RoomBook;
   readonly #roomQueued = new QueuedRoomSends();
+  readonly #watch: WatchLink;
   #requesting = false;
   /** Why the connection ended, once it has. */
   #lostBecause?: string;
@@ -137,6 +140,10 @@ export class ClientSession {
       storage: options.rooms,
       events,
       warning,
+    });
+    this.#watch = new WatchLink({
+      ask: (message) => this.#request(message),
+      find: (name) => this.#rooms.find(name),
     });
     const parts: SessionParts = {
       events,
@@ -213,6 +220,11 @@ export class ClientSession {
   /** The rooms this client is in or invited to, as it has checked them. */
   get rooms(): RoomBook {
     return this.#rooms;
+  }
+
+  /** Watching together: the server's clock and rooms' shared playback (issue 21). */
+  get watch(): WatchLink {
+    return this.#watch;
   }
 
   /** Whether a PLAY waits for its answer. */

@@ -386,3 +386,21 @@ Deno.test("ClientSession hands on a delivered that answers no pending request as
   equal(listed, 1);
   session.close();
 });
+
+Deno.test("ClientSession.watch.time() is answered by time-is; room-playback, pushed or answering, reaches roomPlayback", async () => {
+  const playbacks: string[] = [];
+  const { transport, session } = await registered({
+    events: { roomPlayback: (m) => void playbacks.push(`${m.action} ${m.epoch} ${m.re ?? "-"}`) },
+  });
+  const time = session.watch.time();
+  await settle();
+  answer(transport, "time", (id) => ({ type: "time-is", re: id, server: 1234.5 }));
+  equal(await time, 1234.5);
+  const room = "AAAAAAAAAAAAAAAAAAAAAA";
+  const base = { type: "room-playback", room, anchor: 1, position: 2 } as const;
+  transport.push({ ...base, action: "state", epoch: 1, title: "film", rate: 1 });
+  transport.push({ ...base, action: "pause", by: "bob", epoch: 2, title: "film", rate: 0, re: 77 });
+  await until(() => playbacks.length === 2, { ms: 10_000, what: "the playbacks" });
+  deepEqual(playbacks, ["state 1 -", "pause 2 77"]);
+  session.close();
+});

@@ -8,6 +8,7 @@ import type { ErrorCode } from "../../protocol/errors.ts";
 import type {
   LeaveReason,
   PeerReachability,
+  RoomPlaybackMessage,
   SegmentMessage,
   StreamEndMessage,
   VideoSummary,
@@ -97,6 +98,12 @@ export interface SessionEvents {
    * when it joins, or is online at welcome; peers never seen before cost no key lookup).
    */
   keyChanged?(name: string): void;
+  /**
+   * A room's shared playback changed (or its state after `welcome` and a join), watching together
+   * (issue 21): `room` is the room's id. The answer to this client's own `room-control` comes here
+   * too.
+   */
+  roomPlayback?(message: RoomPlaybackMessage): void;
 }
 
 /** Options for `ClientSession.open`. */

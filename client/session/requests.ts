@@ -24,6 +24,8 @@ export const ANSWERS = {
   "room-change": ["room-entries"],
   "room-chain": ["room-entries"],
   "room-send": ["room-sent"],
+  time: ["time-is"],
+  "room-control": ["room-playback"],
 } as const satisfies Partial<Record<ClientMessage["type"], readonly ServerMessage["type"][]>>;
 
 /** A request type that takes an answer. */

@@ -28,6 +28,8 @@ const REQUESTS: Record<keyof typeof ANSWERS, RequestMessage> = {
   "room-change": { type: "room-change", id: 0, room: ROOM, entry: "" },
   "room-chain": { type: "room-chain", id: 0, room: ROOM, from: 0 },
   "room-send": { type: "room-send", id: 0, room: ROOM, body: new Uint8Array([1]) },
+  time: { type: "time", id: 0 },
+  "room-control": { type: "room-control", id: 0, room: ROOM, action: "pause" },
 };
 
 /** An answer of each type a request may take, for request id `re`. */
@@ -43,6 +45,17 @@ function answerOf(type: string, re: number): ServerMessage {
     "stream-seek": streamSeekOf(re, 1),
     "room-entries": { type: "room-entries", re, room: ROOM, entries: [] },
     "room-sent": { type: "room-sent", re, room: ROOM, relayed: [], queued: [], refused: [] },
+    "time-is": { type: "time-is", re, server: 1.5 },
+    "room-playback": {
+      type: "room-playback",
+      re,
+      room: ROOM,
+      action: "pause",
+      epoch: 2,
+      anchor: 1,
+      position: 3,
+      rate: 0,
+    },
   };
   return answers[type];
 }

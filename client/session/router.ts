@@ -147,6 +147,10 @@ function handleOther(message: ServerMessage, parts: SessionParts) {
       return;
     case "error":
       return error(message, parts);
+    case "room-playback":
+      // The answer to this client's own room-control is the room's new timeline too.
+      if (message.re !== undefined) answer(message.re, message, parts);
+      return parts.events.roomPlayback?.(message);
     case "shutdown":
       parts.connection().expectEnd();
       parts.events.shutdown?.(message.message);
