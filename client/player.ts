@@ -56,6 +56,11 @@ export interface Player {
    * can continue at the next frame; undefined when it cannot tell.
    */
   hold?(): Promise<number | undefined>;
+  /**
+   * Plays faster or slower (1 is normal), for a small drift from a room's timeline (mpv's
+   * `speed`); absent when the player cannot change its rate while playing (ffplay).
+   */
+  setRate?(rate: number): void;
 }
 
 /** Where a player starts in its input: a jump lands inside the first segment. */

@@ -193,6 +193,8 @@ export class RoomWatch {
   close(): void {
     this.#closed = true;
     this.#release(false);
+    // mpv keeps its speed across inputs: what plays next is not a room's.
+    this.#setRate(1);
   }
 
   #reconcile() {
