@@ -435,27 +435,8 @@ export function isServerMessage(message: Message): message is ServerMessage {
   return !CLIENT_TYPES.has(message.type) || message.type === "ping" || message.type === "pong";
 }
 
-const CLIENT_TYPES = new Set<string>([
-  "hello",
-  "list",
-  "key",
-  "send",
-  "receipt",
-  "play",
-  "stop",
-  "quality",
-  "pause",
-  "resume",
-  "seek",
-  "seg-ack",
-  "ping",
-  "pong",
-  "quit",
-  "room-create",
-  "room-change",
-  "room-chain",
-  "room-send",
-]);
+/** What a client may send: every type of the client specs (`ping` and `pong` go both ways). */
+const CLIENT_TYPES = new Set<string>(Object.keys(CLIENT_SPECS));
 
 /** Every message type, for tests and docs. */
 export const MESSAGE_TYPES: readonly MessageType[] = [

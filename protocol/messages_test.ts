@@ -809,6 +809,8 @@ Deno.test("isClientMessage() and isServerMessage() classify every message type",
     "room-change",
     "room-chain",
     "room-send",
+    "time",
+    "room-control",
   ]);
   for (const message of ALL) {
     await t.step(message.type, () => {

@@ -16,6 +16,7 @@ import { listVideos, startPlay } from "./streaming/play_request.ts";
 import { sendReleased } from "./community/community_events.ts";
 import type { StreamSession } from "./streaming/stream_session.ts";
 import { roomRequest } from "./room_requests.ts";
+import { answerTime, roomControl } from "./watch_requests.ts";
 import type { PeerKeys } from "./community/community.ts";
 
 /**
@@ -87,6 +88,10 @@ export function dispatch(
     case "room-chain":
     case "room-send":
       return roomRequest(client, message, ctx);
+    case "time":
+      return answerTime(client, message.id, ctx.rooms);
+    case "room-control":
+      return roomControl(client, message, ctx);
   }
 }
 

@@ -12,7 +12,7 @@ import type { LeadGate } from "./streaming/lead_gate.ts";
 import type { ServerLimits } from "./limits.ts";
 import type { ServerLog } from "./ops/server_log.ts";
 import type { ServerStats } from "./ops/server_stats.ts";
-import type { RoomContext } from "./room_requests.ts";
+import type { RoomContext } from "./room_context.ts";
 
 /** What the dispatcher works with. */
 export interface DispatchContext {

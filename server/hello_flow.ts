@@ -18,6 +18,7 @@ import type { ServerLog } from "./ops/server_log.ts";
 import type { ServerStats } from "./ops/server_stats.ts";
 import { type Replies, requestIdOf } from "./replies.ts";
 import { sendRoomsList } from "./room_requests.ts";
+import { sendTimelines } from "./watch_requests.ts";
 import type { DispatchContext } from "./dispatch_context.ts";
 
 /** Options for {@linkcode HelloFlow}. */
@@ -146,7 +147,10 @@ export class HelloFlow {
     });
     // Before what waited for it offline: a queued room message finds its room's head known.
     const context = this.#options.context?.();
-    if (context !== undefined) sendRoomsList(client, { rooms: context.rooms, ctx: context });
+    if (context !== undefined) {
+      sendRoomsList(client, { rooms: context.rooms, ctx: context });
+      sendTimelines(client, { rooms: context.rooms, ctx: context });
+    }
     const log = this.#options.log;
     log.line(
       `join #${client.id} ${log.name(hello.name)} key ${hello.fingerprint.slice(0, 16)}${

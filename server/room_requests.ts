@@ -7,7 +7,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { PeerstreamError } from "../protocol/errors.ts";
 import type {
   RoomChainMessage,
@@ -19,24 +18,11 @@ import type {
 import { MAX_ENTRIES_PER_MESSAGE } from "../protocol/room_messages.ts";
 import { quoted } from "../protocol/text.ts";
 import { checkRoomEntry } from "./community/room_entry_check.ts";
-import type { Pinned, RoomChange, Rooms, StagedChange } from "./community/rooms.ts";
+import { sendTimelines } from "./watch_requests.ts";
+import type { Pinned, RoomChange } from "./community/rooms.ts";
 import type { DispatchContext } from "./dispatch_context.ts";
 import type { ServerClient } from "./member.ts";
-
-/** The rooms of a server and how to reach their members here. */
-export interface RoomContext {
-  /** The rooms. */
-  readonly rooms: Rooms;
-  /** The connection of a name online on this server, if it is. */
-  connectionOf(name: string): ServerClient | undefined;
-  /** The server's clock, ms. @default {Date.now} */
-  now?: () => number;
-  /**
-   * Stores and applies a staged change (cluster mode: at its seq in Redis, `CHAIN_INVALID` when
-   * another node took it first). Without it the change is stored and applied at once.
-   */
-  apply?: (stage: (rooms: Rooms) => StagedChange) => Promise<RoomChange>;
-}
+import { requireRooms, type RoomContext, signPinOf } from "./room_context.ts";
 
 /** A room request. */
 export type RoomRequest =
@@ -60,13 +46,7 @@ export function roomRequest(
   message: RoomRequest,
   ctx: DispatchContext,
 ): Promise<void> | void {
-  const rooms = ctx.rooms;
-  if (rooms === undefined) {
-    throw new PeerstreamError(
-      "UNAVAILABLE",
-      "Cannot use rooms: this server was started without them; ask the operator",
-    );
-  }
+  const rooms = requireRooms(ctx.rooms, "use rooms");
   switch (message.type) {
     case "room-create":
     case "room-change":
@@ -133,6 +113,8 @@ async function changeRoom(
     entries: [change.entry],
   });
   pushRoomChange(change, { except: client.name!, ctx, rooms });
+  // Someone who has just joined hears what the room plays, if anything.
+  if (entry.op === "accept") sendTimelines(client, { rooms, ctx, only: change.room });
 }
 
 /**
@@ -255,31 +237,4 @@ export function sendRoomsList(
 /** A registered client as the rooms know people: its name and its signing key's fingerprint. */
 function pinnedClient(client: ServerClient, ctx: DispatchContext): Pinned {
   return { name: client.name!, sign: signPinOf(client.name!, ctx) ?? "" };
-}
-
-/** Fingerprints of signing keys already computed (one per person, a few hundred bytes each). */
-const pinCache = new Map<string, string>();
-const PIN_CACHE_MAX = 10_000;
-
-/**
- * The fingerprint (`KeyPins.sign`: SHA-256 of the SPKI key, hex) of the signing key a name holds
- * on this server now, computed synchronously so that a room-send stays one synchronous step.
- *
- * @param name The name.
- * @param ctx The server's parts (its community knows the keys).
- * @returns The fingerprint, or undefined for a name the server does not know.
- */
-export function signPinOf(
-  name: string,
-  ctx: Pick<DispatchContext, "community">,
-): string | undefined {
-  const signKey = ctx.community.lookup(name)?.keys.signKey;
-  if (signKey === undefined) return undefined;
-  let pin = pinCache.get(signKey);
-  if (pin === undefined) {
-    pin = createHash("sha256").update(Uint8Array.fromBase64(signKey)).digest("hex");
-    if (pinCache.size >= PIN_CACHE_MAX) pinCache.delete(pinCache.keys().next().value!);
-    pinCache.set(signKey, pin);
-  }
-  return pin;
 }

@@ -22,9 +22,11 @@ import type { ClusterTiming } from "./community/redis_community.ts";
 import { Relay, type RelayBudgets } from "./community/relay.ts";
 import type { RoomStorage } from "./community/room_store.ts";
 import { Rooms, type RoomServerLimits } from "./community/rooms.ts";
+import { RoomTimelines } from "./community/room_timelines.ts";
 import { ClusterRooms, RoomNotices } from "./community/cluster_room_sync.ts";
 import type { ClusterRoomLog } from "./community/cluster_rooms.ts";
-import { pushRoomChange, type RoomContext } from "./room_requests.ts";
+import { pushRoomChange } from "./room_requests.ts";
+import type { RoomContext } from "./room_context.ts";
 import { OfflineQueue, type QueueLimits, type QueueStorage } from "./community/offline_queue.ts";
 import { savedNames } from "./community/saved_names.ts";
 import type { DispatchContext } from "./dispatch_context.ts";
@@ -361,6 +363,7 @@ export class PeerstreamServer implements MetricsSource {
       rooms: rooms.rooms,
       connectionOf: (name) => community.connectionOf(name),
       apply: (stage) => rooms.apply(stage),
+      timelines: new RoomTimelines(),
     };
     this.#ctx = { ...this.#ctx, rooms: context };
     notices.attach(
@@ -376,7 +379,11 @@ export class PeerstreamServer implements MetricsSource {
     const memory = this.#memory;
     this.#ctx = {
       ...this.#ctx,
-      rooms: { rooms, connectionOf: (name) => memory.connectionOf(name) },
+      rooms: {
+        rooms,
+        connectionOf: (name) => memory.connectionOf(name),
+        timelines: new RoomTimelines(),
+      },
     };
   }
 

@@ -6,130 +6,27 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import {
-  exportPublicKeys,
-  generateIdentity,
-  type Identity,
-  signChallenge,
-} from "../protocol/e2e.ts";
-import { type Message, PROTOCOL_VERSION, type RoomSentMessage } from "../protocol/messages.ts";
-import { keyPins, readEntry, type RoomEntry, signEntry } from "../protocol/room_chain.ts";
+import { exportPublicKeys, generateIdentity, signChallenge } from "../protocol/e2e.ts";
+import { PROTOCOL_VERSION, type RoomSentMessage } from "../protocol/messages.ts";
 import { LOOPBACK_LIMITS, type ServerProcess, startServer } from "./_helpers.ts";
 import { RawClient } from "./_raw_client.ts";
 import { startCluster } from "./_cluster.ts";
-
-const ROOM = "c2VydmVyLXJvb21zLXRlc3";
-const SETTINGS = { invite: "members", control: "all" } as const;
-
-/** A person: a name, an identity, and a raw connection once joined. */
-interface Person {
-  name: string;
-  identity: Identity;
-  client?: RawClient;
-}
-
-async function person(name: string): Promise<Person> {
-  return { name, identity: await generateIdentity() };
-}
-
-/** Connects and registers (again), replacing the person's connection. */
-async function join(port: number, who: Person): Promise<RawClient> {
-  const client = await RawClient.connect(port, { timeoutMs: 30_000 });
-  await client.register(who.name, who.identity);
-  who.client = client;
-  return client;
-}
-
-/** Sends `room-*` requests and waits for the answer that names them. */
-let nextId = 1;
-async function request(
-  who: Person,
-  message: Record<string, unknown> & { type: string },
-): Promise<Message> {
-  const id = nextId++;
-  const from = who.client!.messages.length;
-  await who.client!.write({ ...message, id } as unknown as Message);
-  return await who.client!.next((m) => "re" in m && m.re === id, { from, timeoutMs: 30_000 });
-}
-
-/** A room's chain as a client keeps it: what the server accepted, in order. */
-class Chain {
-  readonly entries: string[] = [];
-  seq = -1;
-  head = "";
-
-  /** Signs the next entry by `who` (seq and prev filled in unless given). */
-  async sign(who: Person, fields: Partial<RoomEntry> & Pick<RoomEntry, "op">, as?: Identity) {
-    const self = fields.op === "accept" || fields.op === "decline" || fields.op === "leave";
-    const entry: RoomEntry = {
-      room: ROOM,
-      seq: this.seq + 1,
-      prev: this.head,
-      author: who.name,
-      subject: self ? who.name : "",
-      keys: null,
-      settings: null,
-      time: Date.now(),
-      ...fields,
-    };
-    return (await signEntry(entry, as ?? who.identity)).toBase64();
-  }
-
-  /** Takes an entry the server accepted. */
-  async accepted(entry: string) {
-    const hashed = await readEntry(entry);
-    this.entries.push(entry);
-    this.seq = hashed.entry.seq;
-    this.head = hashed.hash;
-  }
-}
-
-async function pins(who: Person) {
-  return await keyPins(await exportPublicKeys(who.identity));
-}
-
-/** Asks for a change and expects it accepted: the answer names the entry, the chain takes it. */
-async function change(chain: Chain, who: Person, entry: string): Promise<void> {
-  const answer = await request(who, { type: "room-change", room: ROOM, entry });
-  equal(answer.type, "room-entries", JSON.stringify(answer));
-  deepEqual(answer.type === "room-entries" && answer.entries, [entry]);
-  await chain.accepted(entry);
-}
-
-async function create(chain: Chain, who: Person, name = "club"): Promise<void> {
-  const entry = await chain.sign(who, { op: "create", keys: await pins(who), settings: SETTINGS });
-  const answer = await request(who, { type: "room-create", name, entry });
-  equal(answer.type, "room-entries", JSON.stringify(answer));
-  await chain.accepted(entry);
-}
-
-async function invite(chain: Chain, who: Person, subject: Person): Promise<void> {
-  await change(
-    chain,
-    who,
-    await chain.sign(who, { op: "invite", subject: subject.name, keys: await pins(subject) }),
-  );
-}
-
-/** A pushed `room-entries` (no `re`) carrying `entry`, from message index `from` on. */
-function pushed(who: Person, entry: string, from = 0) {
-  return who.client!.next(
-    (m) => m.type === "room-entries" && m.re === undefined && m.entries.includes(entry),
-    { from, timeoutMs: 30_000 },
-  );
-}
-
-function error(answer: Message): { code: string; message: string } {
-  ok(answer.type === "error", `expected an error, got ${JSON.stringify(answer)}`);
-  return { code: answer.code, message: answer.message };
-}
-
-async function quitAll(...people: Person[]) {
-  for (const who of people) {
-    who.client?.close();
-    await who.client?.done;
-  }
-}
+import {
+  Chain,
+  change,
+  create,
+  error,
+  invite,
+  join,
+  type Person,
+  person,
+  pins,
+  pushed,
+  quitAll,
+  request,
+  ROOM,
+  SETTINGS,
+} from "./_room_people.ts";
 
 Deno.test("rooms: create, invite, accept, remove and handover are pushed to members and survive a restart", async () => {
   const data = await Deno.makeTempDir({ prefix: "peerstream-rooms-" });

@@ -137,6 +137,23 @@ function _lookup(videos: VideoLibrary, title: string) {
   return named === null ? null : { entry: named, height: target.height };
 }
 
+/**
+ * A title a room may start (watching together): found as `play` finds it, and ready.
+ *
+ * @param videos The library.
+ * @param title The title asked for.
+ * @returns The library's name of the title and its length, seconds.
+ * @throws {PeerstreamError} `VIDEO_NOT_FOUND`, `VIDEO_NOT_READY` or `VIDEO_FAILED`.
+ */
+export function findPlayable(
+  videos: VideoLibrary,
+  title: string,
+): { name: string; duration: number } {
+  const message: PlayMessage = { type: "play", id: 0, title, quality: "auto" };
+  const { prepared } = findTitle(videos, message, () => {});
+  return { name: prepared.name, duration: prepared.duration };
+}
+
 function findTitle(
   videos: VideoLibrary,
   message: PlayMessage,
