@@ -69,6 +69,9 @@ export interface WatchViewer {
   stop(): Promise<void>;
 }
 
+/** A start (a new stream) or a jump (a seek in the stream): their start-ups differ. */
+export type Launch = "start" | "jump";
+
 /** Where the watch stands. */
 export type WatchState =
   | "waiting" // no timeline yet
@@ -118,13 +121,14 @@ export class RoomWatch {
   readonly #serverNow: () => number;
   readonly #segment: number;
   readonly #onEvent: (event: WatchEvent) => void;
-  #startup: number;
+  /** The start-up of a start (a new stream, maybe a new window) and of a jump, seconds. */
+  readonly #startups: Record<Launch, number>;
   #timeline?: WatchTimeline;
   #state: WatchState = "waiting";
   /** A play or seek in flight: nothing else is decided until it settles. */
   #busy = false;
   /** A start or jump aimed while the room ran, until its first frame is up: it measures the start-up. */
-  #launched = false;
+  #launched?: { kind: Launch; at: number };
   /** The title this watch started on the viewer. */
   #title?: string;
   #rate = 1;
@@ -142,7 +146,8 @@ export class RoomWatch {
     this.#clock = options.clock;
     this.#serverNow = options.serverNow;
     this.#segment = options.segment ?? 2;
-    this.#startup = options.startup ?? 0.5;
+    const startup = options.startup ?? 0.5;
+    this.#startups = { start: startup, jump: startup };
     this.#onEvent = options.onEvent ?? (() => {});
   }
 
@@ -156,9 +161,9 @@ export class RoomWatch {
     return this.#timeline;
   }
 
-  /** The start-up last measured (or the default), seconds. */
-  get startup(): number {
-    return this.#startup;
+  /** The start-ups last measured (or the default) of a start and a jump, seconds. */
+  get startup(): Readonly<Record<Launch, number>> {
+    return this.#startups;
   }
 
   /** The room's position now, seconds; undefined without a timeline with a title. */
@@ -207,6 +212,7 @@ export class RoomWatch {
     if (!screen.started) return;
     const roomPosition = timelinePosition(t, this.#serverNow());
     const drift = screen.position - roomPosition;
+    const landing = this.#launched !== undefined;
     this.#measureStartup(drift, t.rate);
     if (t.rate === 0) return this.#whilePaused(screen, roomPosition, drift);
     this.#state = "playing";
@@ -216,7 +222,7 @@ export class RoomWatch {
       this.#seen = undefined;
     }
     if (this.#stalled(screen.position)) return;
-    this.#correct(drift, roomPosition);
+    this.#correct(drift, roomPosition, landing);
   }
 
   #roomStopped() {
@@ -242,8 +248,8 @@ export class RoomWatch {
     this.#state = "starting";
     this.#title = title;
     this.#setRate(1);
-    const at = startPosition(timelinePosition(t, this.#serverNow()), this.#steerOptions());
-    this.#launch(async () => {
+    const at = startPosition(timelinePosition(t, this.#serverNow()), this.#steerOptions("start"));
+    this.#launch("start", async () => {
       await this.#viewer.play(title, at);
       if (this.#timeline?.rate === 0) this.#viewer.pause();
     });
@@ -258,12 +264,16 @@ export class RoomWatch {
     // mpv shows the room's exact frame while paused; ffplay would land at a segment's start, so
     // it is corrected once the room runs again.
     if (this.#viewer.canRate && Math.abs(drift) > PAUSED_SEEK_SECONDS) {
-      this.#launch(() => this.#viewer.seek(roomPosition));
+      this.#launch("jump", () => this.#viewer.seek(roomPosition));
     }
   }
 
-  #correct(drift: number, roomPosition: number) {
-    const action = steer(drift, roomPosition, { ...this.#steerOptions(), rate: this.#rate });
+  #correct(drift: number, roomPosition: number, landing: boolean) {
+    const action = steer(drift, roomPosition, {
+      ...this.#steerOptions("jump"),
+      rate: this.#rate,
+      landing,
+    });
     switch (action.kind) {
       case "none":
         return;
@@ -271,7 +281,7 @@ export class RoomWatch {
         return this.#setRate(action.rate);
       case "seek":
         this.#setRate(1);
-        return this.#launch(() => this.#viewer.seek(action.position));
+        return this.#launch("jump", () => this.#viewer.seek(action.position));
       case "hold":
         return this.#hold(action.seconds);
     }
@@ -321,13 +331,14 @@ export class RoomWatch {
     this.#viewer.setRate(rate);
   }
 
-  #steerOptions() {
-    return { canRate: this.#viewer.canRate, startup: this.#startup, segment: this.#segment };
+  #steerOptions(kind: Launch) {
+    const startup = this.#startups[kind];
+    return { canRate: this.#viewer.canRate, startup, segment: this.#segment };
   }
 
   /** A start or a jump: measured from now to its first frame; nothing else runs meanwhile. */
-  #launch(action: () => Promise<void>) {
-    this.#launched = this.#timeline?.rate === 1;
+  #launch(kind: Launch, action: () => Promise<void>) {
+    this.#launched = this.#timeline?.rate === 1 ? { kind, at: this.#clock.now() } : undefined;
     this.#seen = undefined;
     this.#run(action);
   }
@@ -335,7 +346,7 @@ export class RoomWatch {
   #run(action: () => Promise<void>) {
     this.#busy = true;
     action().catch((error) => {
-      this.#launched = false;
+      this.#launched = undefined;
       if (this.#state === "starting") this.#state = "ended";
       this.#onEvent({ kind: "failed", message: (error as Error).message });
     }).finally(() => {
@@ -344,16 +355,21 @@ export class RoomWatch {
   }
 
   /**
-   * The start-up, from the first drift after a start or jump aimed at the room's position plus
-   * the start-up `S`: a player that showed that frame `S'` after the request and ran since is
-   * `S − S'` ahead, whenever it is looked at, so `S' = S − drift` (exact with mpv; ffplay lands at
-   * a segment's start, so its drift says nothing of its start-up).
+   * The start-up of the start or jump just shown. With mpv, from its first drift: aimed at the
+   * room's position plus the start-up `S`, a player that showed that frame `S'` after the request
+   * and ran since is `S − S'` ahead whenever it is looked at, so `S' = S − drift` (a check twice a
+   * second does not blur it). ffplay lands at a segment's start, so its drift says nothing of its
+   * start-up: the time to its first frame is taken, as seen (up to a check late, which only makes
+   * it land further ahead and freeze longer).
    */
   #measureStartup(drift: number, rate: 0 | 1) {
-    if (!this.#launched) return;
-    this.#launched = false;
-    if (!this.#viewer.canRate || rate === 0) return;
-    const seconds = this.#startup - drift;
-    this.#startup = Math.min(STARTUP_RANGE[1], Math.max(STARTUP_RANGE[0], seconds));
+    const launched = this.#launched;
+    if (launched === undefined) return;
+    this.#launched = undefined;
+    if (rate === 0) return;
+    const seconds = this.#viewer.canRate
+      ? this.#startups[launched.kind] - drift
+      : (this.#clock.now() - launched.at) / 1000;
+    this.#startups[launched.kind] = Math.min(STARTUP_RANGE[1], Math.max(STARTUP_RANGE[0], seconds));
   }
 }

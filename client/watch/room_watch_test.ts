@@ -222,7 +222,7 @@ Deno.test("RoomWatch.tick() corrects a small drift with the rate and ends it onc
   equal(Math.abs(drift) < 0.02, true, `drift ${drift}`);
 });
 
-Deno.test("RoomWatch measures the start-up from the first drift and aims the next jump with it (mpv)", async () => {
+Deno.test("RoomWatch measures the start-ups of a start and of a jump, and aims the next of each with its own", async () => {
   const { clock, viewer, watch, timeline } = setup(true);
   watch.update(timeline({ epoch: 1, position: 10 }));
   await settle();
@@ -231,12 +231,32 @@ Deno.test("RoomWatch measures the start-up from the first drift and aims the nex
   viewer.show();
   clock.advance(200);
   watch.tick();
-  equal(+watch.startup.toFixed(3), 0.8);
+  equal(+watch.startup.start.toFixed(3), 0.8);
+  equal(watch.startup.jump, 0.5, "a jump's start-up is its own");
   viewer.calls.length = 0;
-  // Someone moved the room to 100.
+  // Someone moved the room to 100: asked at 100.5; the frame came after 0.2 s.
   watch.update(timeline({ epoch: 2, position: 100 }));
   await settle();
-  deepEqual(viewer.calls, ["rate 1", "seek 100.80"]);
+  deepEqual(viewer.calls, ["rate 1", "seek 100.50"]);
+  clock.advance(200);
+  viewer.show();
+  clock.advance(300);
+  watch.tick();
+  equal(+watch.startup.jump.toFixed(3), 0.2);
+  viewer.calls.length = 0;
+  watch.update(timeline({ epoch: 3, position: 200 }));
+  await settle();
+  deepEqual(viewer.calls, ["rate 1", "seek 200.20"]);
+});
+
+Deno.test("RoomWatch with ffplay takes the time to the first frame as its start-up", async () => {
+  const { clock, viewer, watch, timeline } = setup(false);
+  watch.update(timeline({ epoch: 1, position: 10 }));
+  await settle();
+  clock.advance(1_500);
+  viewer.show(12);
+  watch.tick();
+  equal(watch.startup.start, 1.5);
 });
 
 Deno.test("RoomWatch: a SEEK of the room moves the picture there", async () => {

@@ -9,12 +9,20 @@
  * would seek again, for ever. So with ffplay a start or a seek aims one segment further (it lands
  * ahead of the room, never behind), and a picture ahead of the room by more than the seek
  * threshold is frozen (SIGSTOP, as PAUSE does) for exactly as long as it is ahead, then runs on:
- * it is on the timeline again with no second jump. Behind the room by more than the threshold,
- * it seeks (aiming ahead again).
+ * it is on the timeline again with no second jump. The freeze lasts up to a segment and the
+ * start-up (and a margin) when the picture just landed from a start or jump, and up to mpv's seek
+ * threshold (1 s) otherwise: a room moved back by a member's SEEK is a jump back, not a long
+ * freeze. Behind the room by more than the threshold, or further ahead, it seeks (aiming ahead
+ * again).
  * @module
  */
 
-import { type DriftAction, driftAction, SEEK_ONLY_RULES } from "../../protocol/watch_sync.ts";
+import {
+  type DriftAction,
+  driftAction,
+  RATE_RULES,
+  SEEK_ONLY_RULES,
+} from "../../protocol/watch_sync.ts";
 
 /** What a player does about its drift: the protocol's actions, or a freeze of `seconds`. */
 export type SteerAction = DriftAction | { kind: "hold"; seconds: number };
@@ -51,13 +59,14 @@ export function startPosition(roomPosition: number, options: SteerOptions): numb
  *
  * @param drift Seconds: the position on screen minus the room's (positive: ahead).
  * @param roomPosition The room's position now, seconds.
- * @param options The player's abilities, its start-up, the segment length, and its rate now.
+ * @param options The player's abilities, its start-up, the segment length, its rate now, and
+ * whether the picture just landed from a start or a jump (a longer freeze is then allowed).
  * @returns Nothing, a rate (mpv), a seek, or a freeze (ffplay ahead of the room).
  */
 export function steer(
   drift: number,
   roomPosition: number,
-  options: SteerOptions & { rate: number },
+  options: SteerOptions & { rate: number; landing?: boolean },
 ): SteerAction {
   if (options.canRate) {
     return driftAction(drift, roomPosition, options.rate, {
@@ -65,7 +74,9 @@ export function steer(
       startup: options.startup,
     });
   }
-  const maxHold = options.segment + options.startup + HOLD_MARGIN_SECONDS;
+  const maxHold = options.landing
+    ? options.segment + options.startup + HOLD_MARGIN_SECONDS
+    : RATE_RULES.seekOver;
   if (drift > SEEK_ONLY_RULES.seekOver && drift <= maxHold) {
     return { kind: "hold", seconds: drift };
   }

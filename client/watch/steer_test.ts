@@ -16,6 +16,17 @@ Deno.test("startPosition() aims at the first frame's time, and one segment furth
   }
 });
 
+Deno.test("steer() freezes ffplay up to 1 s ahead once it has landed; further ahead it seeks back", () => {
+  const cases: [string, number, SteerAction][] = [
+    ["1 s ahead freezes", 1, { kind: "hold", seconds: 1 }],
+    ["1.01 s ahead seeks", 1.01, { kind: "seek", position: 22.4 }],
+    ["3 s ahead (a SEEK back by a member) seeks", 3, { kind: "seek", position: 22.4 }],
+  ];
+  for (const [what, drift, want] of cases) {
+    deepEqual(steer(drift, 20, { ...FFPLAY, rate: 1 }), want, what);
+  }
+});
+
 Deno.test("steer() follows the protocol's rules with mpv, and seeks ahead then freezes with ffplay", () => {
   const maxHold = FFPLAY.segment + FFPLAY.startup + HOLD_MARGIN_SECONDS;
   const cases: [string, number, typeof MPV, number, SteerAction][] = [
@@ -41,6 +52,6 @@ Deno.test("steer() follows the protocol's rules with mpv, and seeks ahead then f
     }],
   ];
   for (const [what, drift, options, rate, want] of cases) {
-    deepEqual(steer(drift, 20, { ...options, rate }), want, what);
+    deepEqual(steer(drift, 20, { ...options, rate, landing: true }), want, what);
   }
 });

@@ -76,6 +76,8 @@ interface Current {
   id: string;
   name: string;
   watch: RoomWatch;
+  /** The server's clock is known: timelines are followed. */
+  ready: boolean;
   stopTicks: () => void;
 }
 
@@ -122,9 +124,10 @@ export class Watching {
       const line = playbackNotice(message, { room: view.name, watching });
       if (line !== undefined) this.#options.print(line);
     }
-    if (current === undefined) return;
+    if (current === undefined || !current.ready) return;
     current.watch.update(message);
-    if (message.title === undefined) this.#drop(current);
+    // The title stopped for everyone: this client no longer watches the room.
+    if (message.title === undefined && message.action === "stop") this.#drop(current);
   }
 
   /**
@@ -154,11 +157,10 @@ export class Watching {
     if (timeline?.title === undefined) {
       const name = `#${safe(view.name)}`;
       this.#options.print(
-        `Nothing plays in ${name}; WATCH ${name} <title> starts one for everyone`,
+        `Nothing plays in ${name} yet; you will watch what it plays (WATCH ${name} <title> starts one for everyone)`,
       );
-      return;
     }
-    await this.#follow(view, timeline);
+    await this.#follow(view);
   }
 
   /**
@@ -228,24 +230,31 @@ export class Watching {
     this.#sampler.stop();
   }
 
-  async #follow(view: RoomView, timeline: RoomPlaybackMessage) {
+  async #follow(view: RoomView) {
     if (this.#current !== undefined) this.#drop(this.#current);
-    await this.#sampler.start();
     const watch = new RoomWatch({
       viewer: this.#viewerLink(),
       clock: this.#clock,
       serverNow: () => this.#sampler.serverNow(),
       onEvent: (event) => this.#watchEvent(current, event),
     });
+    // Watched from now on (what the room does meanwhile is not news to join), steered once the
+    // server's clock is known.
     const current: Current = {
       id: view.id,
       name: view.name,
       watch,
-      stopTicks: this.#clock.every(WATCH_TICK_MS, () => watch.tick()),
+      ready: false,
+      stopTicks: () => {},
     };
     this.#current = current;
+    await this.#sampler.start();
+    if (this.#current !== current) return;
+    current.ready = true;
+    current.stopTicks = this.#clock.every(WATCH_TICK_MS, () => watch.tick());
     // The newest timeline: one may have come while the clock was sampled.
-    watch.update(this.#timelines.get(view.id) ?? timeline);
+    const timeline = this.#timelines.get(view.id);
+    if (timeline?.title !== undefined) watch.update(timeline);
   }
 
   #drop(current: Current) {
