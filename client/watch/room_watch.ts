@@ -96,8 +96,8 @@ export interface RoomWatchOptions {
   serverNow: () => number;
   /** The title's segment length, seconds. @default {2} */
   segment?: number;
-  /** The start-up before one was measured, seconds. @default {0.5} */
-  startup?: number;
+  /** The start-ups before one was measured (a start's, a jump's), seconds. @default {0.5 each} */
+  startups?: Partial<Record<Launch, number>>;
   /** What the person should hear of. */
   onEvent?: (event: WatchEvent) => void;
 }
@@ -110,6 +110,12 @@ export const PAUSED_SEEK_SECONDS = 0.1;
 
 /** A picture that moved less than this share of the time since it was last looked at is stalled. */
 const STALL_SHARE = 0.5;
+
+/**
+ * How long after the picture runs again (RESUME, the end of a freeze) nothing is corrected, ms:
+ * ffplay's first status lines after SIGCONT jump about, and one seek for nothing costs a restart.
+ */
+export const SETTLE_MS = 1_000;
 
 /** The range a measured start-up is kept in, seconds. */
 const STARTUP_RANGE = [0.05, 5] as const;
@@ -136,6 +142,8 @@ export class RoomWatch {
   /** The last position seen and when, to tell a stalled player (it stopped reading). */
   #seen?: { position: number; at: number };
   #stalledNow = false;
+  /** No correction before this time (this end's ms): the picture just runs again. */
+  #settleUntil = 0;
   #closed = false;
   /** The title's length, seconds, as last seen on screen. */
   #duration = Infinity;
@@ -146,8 +154,7 @@ export class RoomWatch {
     this.#clock = options.clock;
     this.#serverNow = options.serverNow;
     this.#segment = options.segment ?? 2;
-    const startup = options.startup ?? 0.5;
-    this.#startups = { start: startup, jump: startup };
+    this.#startups = { start: 0.5, jump: 0.5, ...options.startups };
     this.#onEvent = options.onEvent ?? (() => {});
   }
 
@@ -217,11 +224,8 @@ export class RoomWatch {
     if (t.rate === 0) return this.#whilePaused(screen, roomPosition, drift);
     this.#state = "playing";
     if (this.#cancelHold !== undefined) return;
-    if (screen.paused) {
-      this.#viewer.resume();
-      this.#seen = undefined;
-    }
-    if (this.#stalled(screen.position)) return;
+    if (screen.paused) this.#resumed();
+    if (this.#stalled(screen.position) || this.#clock.now() < this.#settleUntil) return;
     this.#correct(drift, roomPosition, landing);
   }
 
@@ -297,6 +301,13 @@ export class RoomWatch {
     this.#cancelHold = cancel;
   }
 
+  /** Lets the picture run again, and settle before it is corrected. */
+  #resumed() {
+    this.#viewer.resume();
+    this.#seen = undefined;
+    this.#settleUntil = this.#clock.now() + SETTLE_MS;
+  }
+
   /** Ends a freeze; `resume` lets the picture run again (the room runs). */
   #release(resume: boolean) {
     const cancel = this.#cancelHold;
@@ -304,7 +315,7 @@ export class RoomWatch {
     this.#cancelHold = undefined;
     cancel();
     this.#seen = undefined;
-    if (resume && !this.#closed && this.#timeline?.rate === 1) this.#viewer.resume();
+    if (resume && !this.#closed && this.#timeline?.rate === 1) this.#resumed();
   }
 
   /**

@@ -346,3 +346,27 @@ Deno.test("RoomWatch: the room's STOP stops the picture; a closed player ends th
   deepEqual(other.events, [{ kind: "ended", why: "closed" }]);
   deepEqual(other.viewer.calls, ["play film 0.50"], "not started again");
 });
+
+Deno.test("RoomWatch leaves a picture that just runs again alone for a second, then corrects it", async () => {
+  const { clock, viewer, watch, timeline } = setup(false);
+  watch.update(timeline({ epoch: 1, position: 0 }));
+  await settle();
+  clock.advance(500);
+  viewer.show(0.5);
+  await run(clock, watch, 1_000);
+  watch.update(timeline({ epoch: 2, position: 1.5, rate: 0 }));
+  await settle();
+  // The picture froze 0.5 s off the room's frame (ffplay does not seek while paused).
+  viewer.show(2.0);
+  viewer.pause();
+  viewer.calls.length = 0;
+  watch.update(timeline({ epoch: 3, position: 1.5, rate: 1 }));
+  await settle();
+  deepEqual(viewer.calls, ["resume"]);
+  await run(clock, watch, 500);
+  deepEqual(viewer.calls, ["resume"], "settling");
+  await run(clock, watch, 500);
+  deepEqual(viewer.calls, ["resume", "pause"], "then frozen for the 0.5 s it is ahead");
+  await run(clock, watch, 500);
+  deepEqual(viewer.calls, ["resume", "pause", "resume"], "and runs on the room's time");
+});

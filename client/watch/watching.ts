@@ -91,6 +91,8 @@ export class Watching {
   /** The room this client is starting a title in: its own `play` is not news to it. */
   #joining?: string;
   #quality: Quality = "auto";
+  /** The start-ups the last watch measured: the next one starts from them. */
+  #startups?: RoomWatch["startup"];
 
   /** @param options The session, the viewer, the player's abilities and where to print. */
   constructor(options: WatchingOptions) {
@@ -236,6 +238,7 @@ export class Watching {
       viewer: this.#viewerLink(),
       clock: this.#clock,
       serverNow: () => this.#sampler.serverNow(),
+      ...(this.#startups === undefined ? {} : { startups: this.#startups }),
       onEvent: (event) => this.#watchEvent(current, event),
     });
     // Watched from now on (what the room does meanwhile is not news to join), steered once the
@@ -258,6 +261,7 @@ export class Watching {
   }
 
   #drop(current: Current) {
+    this.#startups = { ...current.watch.startup };
     current.stopTicks();
     current.watch.close();
     if (this.#current === current) this.#current = undefined;
