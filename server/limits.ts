@@ -6,9 +6,9 @@
 import { KEEPALIVE_MS, SILENCE_MS } from "../protocol/bounds.ts";
 import { MAX_SEALED_BYTES } from "../protocol/messages.ts";
 import { LOG_TEXT_MAX } from "../protocol/text.ts";
-import { DEFAULT_RELAY_BUDGETS } from "./community/relay.ts";
-import { QUEUE_DEFAULTS } from "./community/offline_queue.ts";
-import { ROOM_DEFAULTS } from "./community/rooms.ts";
+import { DEFAULT_RELAY_BUDGETS, type RelayBudgets } from "./community/relay.ts";
+import { QUEUE_DEFAULTS, type QueueLimits } from "./community/offline_queue.ts";
+import { ROOM_DEFAULTS, type RoomServerLimits } from "./community/rooms.ts";
 
 /**
  * Tunable limits of a server. The frame size (1 MiB) and the name rules are the protocol's and
@@ -436,4 +436,36 @@ export class KeyedBuckets<K> {
   delete(key: K): void {
     this.#buckets.delete(key);
   }
+}
+
+/** The relay budgets among the limits. */
+export function relayBudgets(limits: ServerLimits): RelayBudgets {
+  return {
+    pairMessages: limits.relayPairMessages,
+    pairBytes: limits.relayPairBytes,
+    recipientMessages: limits.relayRecipientMessages,
+    recipientBytes: limits.relayRecipientBytes,
+  };
+}
+
+/** The offline queues' bounds among the server's limits. */
+export function queueLimits(limits: ServerLimits): QueueLimits {
+  return {
+    maxMessages: limits.queueMessages,
+    maxBytes: limits.queueBytes,
+    maxAgeMs: limits.queueMaxAgeMs,
+    maxTotalBytes: limits.queueTotalBytes,
+  };
+}
+
+/** The room bounds of the server's limits. */
+export function roomLimits(limits: ServerLimits): Partial<RoomServerLimits> {
+  return {
+    maxMembers: limits.roomMembers,
+    maxEntries: limits.roomEntries,
+    roomsPerPerson: limits.roomsPerPerson,
+    invitesPerPerson: limits.roomInvitesPerPerson,
+    createsPerKeyPerDay: limits.roomCreatesPerKeyPerDay,
+    totalBytes: limits.roomTotalBytes,
+  };
 }

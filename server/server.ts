@@ -17,17 +17,13 @@ import { type Community, MemoryCommunity } from "./community/community.ts";
 import { connectionEvents } from "./community/community_events.ts";
 import { Directory } from "./community/directory.ts";
 import type { NameSaver, NameStore } from "./community/name_store.ts";
-// Type only: the Redis community (and its npm client) loads only in cluster mode, see start().
-import type { ClusterTiming } from "./community/redis_community.ts";
-import { Relay, type RelayBudgets } from "./community/relay.ts";
+import { Relay } from "./community/relay.ts";
 import type { RoomStorage } from "./community/room_store.ts";
-import { Rooms, type RoomServerLimits } from "./community/rooms.ts";
+import { Rooms } from "./community/rooms.ts";
 import { RoomTimelines } from "./community/room_timelines.ts";
-import { ClusterRooms, RoomNotices } from "./community/cluster_room_sync.ts";
-import type { ClusterRoomLog } from "./community/cluster_rooms.ts";
-import { pushRoomChange } from "./room_requests.ts";
-import type { RoomContext } from "./room_context.ts";
-import { OfflineQueue, type QueueLimits, type QueueStorage } from "./community/offline_queue.ts";
+import type { ClusterClock } from "./community/cluster_clock.ts";
+import { type ClusterOptions, joinCluster } from "./cluster_start.ts";
+import { OfflineQueue, type QueueStorage } from "./community/offline_queue.ts";
 import { savedNames } from "./community/saved_names.ts";
 import type { DispatchContext } from "./dispatch_context.ts";
 import { closeQuietly } from "./door/acceptor.ts";
@@ -36,7 +32,13 @@ import { type Evictable, Gate } from "./door/gate.ts";
 import { TcpDoor } from "./door/tcp_door.ts";
 import { secureContext } from "./door/tls_conn.ts";
 import type { Transport } from "./door/transport.ts";
-import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
+import {
+  DEFAULT_LIMITS,
+  queueLimits,
+  relayBudgets,
+  roomLimits,
+  type ServerLimits,
+} from "./limits.ts";
 import { closeAfterFlush, type ServerClient } from "./member.ts";
 import { Members } from "./members.ts";
 import { lineShape, ServerLog, serverLog } from "./ops/server_log.ts";
@@ -52,6 +54,7 @@ import { VideoShelf } from "./streaming/video_shelf.ts";
 import type { SecureContext } from "node:tls";
 
 export { SERVER_SOFTWARE } from "./members.ts";
+export type { ClusterOptions } from "./cluster_start.ts";
 
 /** Options for {@linkcode PeerstreamServer}. */
 export interface ServerOptions {
@@ -98,18 +101,6 @@ export interface ServerOptions {
   reusePort?: boolean;
 }
 
-/** How a server joins a cluster. */
-export interface ClusterOptions {
-  /** `redis://HOST:PORT[/DB]`. */
-  url: string;
-  /** This node's name, unique among live nodes. */
-  node: string;
-  /** Heartbeat and deadlines; the defaults otherwise. */
-  timing?: Partial<ClusterTiming>;
-  /** This node cannot stay in the cluster (another instance took its name). */
-  onFatal?: (message: string) => void;
-}
-
 /** A running server. */
 export class PeerstreamServer implements MetricsSource {
   /** What `--metrics` counts; incremented where things happen. */
@@ -129,6 +120,8 @@ export class PeerstreamServer implements MetricsSource {
   readonly #nameSaver?: NameSaver;
   readonly #videos: VideoShelf;
   #timer?: ReturnType<typeof setInterval>;
+  /** In a cluster: the cluster's clock (Redis TIME), measured every 30 s. */
+  #clusterClock?: ClusterClock;
   #closing = false;
   #door?: TcpDoor;
   #handlers = new Set<Promise<void>>();
@@ -276,38 +269,17 @@ export class PeerstreamServer implements MetricsSource {
   async start(): Promise<Deno.NetAddr> {
     const cluster = this.#options.cluster;
     if (cluster !== undefined) {
-      // Loaded here only: the Redis client adds some 18 MB to the heap of every server that
-      // imports it, and a larger heap makes every full collection (and the message tail) longer.
-      const { RedisCommunity } = await import("./community/redis_community.ts");
-      const roomNotices = new RoomNotices();
-      const community = await RedisCommunity.open({
-        url: cluster.url,
-        node: cluster.node,
+      const joined = await joinCluster(cluster, {
+        limits: this.#limits,
+        log: this.#log,
         events: this.#events(true),
-        timing: cluster.timing,
-        limits: {
-          budgets: relayBudgets(this.#limits),
-          maxNamesPerKey: this.#limits.maxNamesPerKey,
-          maxNames: this.#limits.maxNames,
-          queue: queueLimits(this.#limits),
-        },
-        onFatal: cluster.onFatal,
-        rooms: {
-          notice: (message) => roomNotices.notice(message),
-          reconnected: () => roomNotices.reconnected(),
+        ctx: () => this.#ctx,
+        update: (parts) => {
+          this.#ctx = { ...this.#ctx, ...parts };
+          if (parts.community !== undefined) this.#community = parts.community;
         },
       });
-      this.#community = community;
-      this.#ctx = { ...this.#ctx, community };
-      try {
-        await this.#openClusterRooms(community, roomNotices);
-      } catch (error) {
-        await community.close();
-        throw error;
-      }
-      this.#log.line(`cluster: node ${this.#log.text(cluster.node)} joined the cluster`, {
-        event: "cluster",
-      });
+      this.#clusterClock = joined.clock;
     }
     if (cluster === undefined && this.#options.rooms !== undefined) await this.#openRooms();
     const hostname = this.#options.hostname ?? "127.0.0.1";
@@ -338,40 +310,6 @@ export class PeerstreamServer implements MetricsSource {
     return this.addr;
   }
 
-  /**
-   * Loads the cluster's rooms from Redis and keeps them in step: notices that came while they
-   * loaded are applied once they are (a notice for what the load read already is skipped).
-   */
-  async #openClusterRooms(
-    community: { roomLog(): ClusterRoomLog; connectionOf(name: string): ServerClient | undefined },
-    notices: RoomNotices,
-  ) {
-    const limits = this.#limits;
-    const log = this.#log;
-    const rooms = await ClusterRooms.open(community.roomLog(), {
-      limits: roomLimits(limits),
-      // Told once the rooms are in the context: changes learned during the load are in it.
-      onLearned: (change) => {
-        const context = this.#ctx.rooms;
-        if (context !== undefined) {
-          pushRoomChange(change, { except: "", ctx: this.#ctx, rooms: context });
-        }
-      },
-      log: (line) => log.line(line, { event: "cluster" }),
-    });
-    const context: RoomContext = {
-      rooms: rooms.rooms,
-      connectionOf: (name) => community.connectionOf(name),
-      apply: (stage) => rooms.apply(stage),
-      timelines: new RoomTimelines(),
-    };
-    this.#ctx = { ...this.#ctx, rooms: context };
-    notices.attach(
-      rooms,
-      (error) => log.line(`cluster: cannot read a room from Redis: ${error}`, { event: "cluster" }),
-    );
-  }
-
   /** Loads the rooms of this process from the data folder. */
   async #openRooms() {
     const limits = this.#limits;
@@ -397,6 +335,7 @@ export class PeerstreamServer implements MetricsSource {
     if (this.#closing) return;
     this.#closing = true;
     clearInterval(this.#timer);
+    this.#clusterClock?.stop();
     this.#door?.stop();
     const flushes: Promise<void>[] = [];
     const goodbye = encodeMessage({ type: "shutdown", message });
@@ -480,36 +419,4 @@ export class PeerstreamServer implements MetricsSource {
     this.#log.flush();
     this.#members.tick(now);
   }
-}
-
-/** The relay budgets among the limits. */
-function relayBudgets(limits: ServerLimits): RelayBudgets {
-  return {
-    pairMessages: limits.relayPairMessages,
-    pairBytes: limits.relayPairBytes,
-    recipientMessages: limits.relayRecipientMessages,
-    recipientBytes: limits.relayRecipientBytes,
-  };
-}
-
-/** The offline queues' bounds among the server's limits. */
-function queueLimits(limits: ServerLimits): QueueLimits {
-  return {
-    maxMessages: limits.queueMessages,
-    maxBytes: limits.queueBytes,
-    maxAgeMs: limits.queueMaxAgeMs,
-    maxTotalBytes: limits.queueTotalBytes,
-  };
-}
-
-/** The room bounds of the server's limits. */
-function roomLimits(limits: ServerLimits): Partial<RoomServerLimits> {
-  return {
-    maxMembers: limits.roomMembers,
-    maxEntries: limits.roomEntries,
-    roomsPerPerson: limits.roomsPerPerson,
-    invitesPerPerson: limits.roomInvitesPerPerson,
-    createsPerKeyPerDay: limits.roomCreatesPerKeyPerDay,
-    totalBytes: limits.roomTotalBytes,
-  };
 }

@@ -78,15 +78,26 @@ export function roomControl(
     // A cluster: the change is made in Redis, at the room's next epoch, and told by every node.
     return rooms.changeTimeline(message.room, change).then((timeline) => {
       client.conn.send(playbackMessage(message.room, timeline, { re: message.id }));
+      logControl(client, message, timeline, ctx);
     });
   }
   const timeline = change(rooms.timelines.get(message.room));
   rooms.timelines.set(message.room, timeline);
   client.conn.send(playbackMessage(message.room, timeline, { re: message.id }));
   tellTimeline(message.room, timeline, { except: name, ctx, rooms });
+  logControl(client, message, timeline, ctx);
+}
+
+/** One log line per control done, limited per connection. */
+function logControl(
+  client: ServerClient,
+  message: RoomControlMessage,
+  timeline: Timeline,
+  ctx: DispatchContext,
+) {
   ctx.log.limited(
     client.id,
-    `watch ${message.room} ${message.action} by #${client.id} ${ctx.log.name(name)}${
+    `watch ${message.room} ${message.action} by #${client.id} ${ctx.log.name(client.name!)}${
       timeline.title === undefined ? "" : ` ${ctx.log.text(timeline.title)}`
     } at ${timeline.position.toFixed(3)}`,
     { event: "watch", fields: { action: message.action } },

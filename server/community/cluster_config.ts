@@ -73,8 +73,14 @@ export interface RedisCommunityOptions<C> {
   /** The clock, ms. @default {performance.now} */
   now?: () => number;
   /**
-   * A notice on the rooms channel (`cluster_rooms.ts`: another node stored a room's entry), and
-   * the link to Redis back after an outage (notices may have been missed).
+   * What concerns rooms: a notice on the rooms channel (`cluster_rooms.ts`: another node stored a
+   * room's entry), the link to Redis back after an outage (notices may have been missed), and a
+   * message on the timelines channel.
    */
-  rooms?: { notice(message: Uint8Array): void; reconnected(): void };
+  rooms?: {
+    notice(message: Uint8Array): void;
+    reconnected(): void;
+    /** A message on the timelines channel (`cluster_timelines.ts`: a room's timeline stored). */
+    timeline?(message: Uint8Array): void;
+  };
 }

@@ -60,6 +60,7 @@ import {
 } from "./cluster_config.ts";
 
 import { ClusterRoomLog } from "./cluster_rooms.ts";
+import { ClusterTimelineStore } from "./cluster_timelines.ts";
 
 export * from "./cluster_config.ts";
 
@@ -204,6 +205,7 @@ export class RedisCommunity<C> implements Community<C> {
         community.#key(`to:${options.node}`),
         community.#key("queue"),
         community.#key("rooms"),
+        community.#key("timelines"),
       ]);
     } catch (error) {
       throw new Error(`Cannot join ${where}: ${errorText(error)}; check that Redis is running`, {
@@ -458,11 +460,22 @@ export class RedisCommunity<C> implements Community<C> {
     return new ClusterRoomLog(this.#link, this.#prefix);
   }
 
+  /**
+   * The rooms' timelines in Redis (watching together), on this node's link.
+   *
+   * @returns The timeline store.
+   */
+  timelineStore(): ClusterTimelineStore {
+    return new ClusterTimelineStore(this.#link, this.#prefix);
+  }
+
   #onMessage(channel: string, message: Uint8Array) {
     if (this.#closed) return;
     try {
       if (channel === this.#key("rooms")) {
         this.#rooms?.notice(message);
+      } else if (channel === this.#key("timelines")) {
+        this.#rooms?.timeline?.(message);
       } else if (channel === this.#key("queue")) {
         this.#queue.onEvent(decodeQueueEvent(new TextDecoder().decode(message)));
       } else if (channel === this.#key("events")) {
