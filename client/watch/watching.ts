@@ -71,6 +71,12 @@ export interface WatchingOptions {
   clock?: SessionClock;
 }
 
+/**
+ * The most rooms whose timelines are kept: a client is in far fewer (a server's room limits), and
+ * a hostile server must not make it hold an unbounded map.
+ */
+export const MAX_TIMELINES = 1_000;
+
 /** The room watched now. */
 interface Current {
   id: string;
@@ -118,6 +124,7 @@ export class Watching {
   playback(message: RoomPlaybackMessage): void {
     const known = this.#timelines.get(message.room);
     if (known !== undefined && message.epoch < known.epoch) return;
+    if (known === undefined && this.#timelines.size >= MAX_TIMELINES) return;
     this.#timelines.set(message.room, message);
     const current = this.#current?.id === message.room ? this.#current : undefined;
     const view = this.#options.session.rooms.list().find((r) => r.id === message.room);

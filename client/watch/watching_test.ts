@@ -4,7 +4,7 @@ import type { RoomPlaybackMessage, WatchAction } from "../../protocol/messages.t
 import { FakeClock } from "../session/_testing.ts";
 import type { RoomView } from "../session/room_book_types.ts";
 import type { PlaybackState } from "../playback.ts";
-import { Watching, type WatchingViewer } from "./watching.ts";
+import { MAX_TIMELINES, Watching, type WatchingViewer } from "./watching.ts";
 
 const CLUB = { id: "Y2x1Yi1yb29tLWlkLTAwMD", name: "club", owner: "alice" } as RoomView;
 
@@ -161,5 +161,17 @@ Deno.test("Watching words a host-only room's refusal with its host; STOP leaves 
   deepEqual(printed, ["* you stopped watching #club; it plays on — WATCH #club to come back"]);
   equal(controls.length, 1, "nothing sent to the room");
   equal(watching.room, undefined);
+  watching.close();
+});
+
+Deno.test("Watching keeps at most MAX_TIMELINES rooms' timelines, whatever a server pushes", async () => {
+  const { watching, playback, printed } = setup();
+  for (let i = 0; i < MAX_TIMELINES + 5; i++) {
+    watching.playback({ ...playback("state"), room: `room${String(i).padStart(18, "0")}` });
+  }
+  // The club's own timeline comes after the bound: it is not kept, so WATCH says nothing plays.
+  watching.playback(playback("state"));
+  await watching.watch("club");
+  ok(printed.at(-1)?.startsWith("Nothing plays in #club yet"), printed.at(-1));
   watching.close();
 });
