@@ -310,7 +310,9 @@ export class PlayerProcess implements Player {
     this.#child = spawnPlayer(args, "piped", "piped");
     this.#name = args[0];
     this.#writer = this.#child.stdin.getWriter();
-    if (args.includes("-stats")) this.position = () => this.#shown();
+    // Its clock is in the stream's timestamps: MPEG-TS only (MJPEG through a pipe has none).
+    const ts = args.some((word, i) => word === "-f" && args[i + 1] === "mpegts");
+    if (args.includes("-stats") && ts) this.position = () => this.#shown();
     else this.#head = undefined;
     const said = this.#listen(this.#child.stderr);
     this.exited = this.#child.status.then(async (s) => {
