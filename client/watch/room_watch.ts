@@ -219,7 +219,7 @@ export class RoomWatch {
     if (!screen.started) return;
     const roomPosition = timelinePosition(t, this.#serverNow());
     const drift = screen.position - roomPosition;
-    const landing = this.#launched !== undefined;
+    const landing = this.#launched?.kind;
     this.#measureStartup(drift, t.rate);
     if (t.rate === 0) return this.#whilePaused(screen, roomPosition, drift);
     this.#state = "playing";
@@ -272,7 +272,7 @@ export class RoomWatch {
     }
   }
 
-  #correct(drift: number, roomPosition: number, landing: boolean) {
+  #correct(drift: number, roomPosition: number, landing: Launch | undefined) {
     const action = steer(drift, roomPosition, {
       ...this.#steerOptions("jump"),
       rate: this.#rate,

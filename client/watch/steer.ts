@@ -37,6 +37,9 @@ export interface SteerOptions {
   segment: number;
 }
 
+/** mpv landing further than this off the room after a start jumps again at once, seconds. */
+export const RESEEK_SECONDS = 0.25;
+
 /** The longest freeze that lands a player ahead of the room, beyond one segment and the start-up, seconds. */
 export const HOLD_MARGIN_SECONDS = 1;
 
@@ -60,14 +63,20 @@ export function startPosition(roomPosition: number, options: SteerOptions): numb
  * @param drift Seconds: the position on screen minus the room's (positive: ahead).
  * @param roomPosition The room's position now, seconds.
  * @param options The player's abilities, its start-up, the segment length, its rate now, and
- * whether the picture just landed from a start or a jump (a longer freeze is then allowed).
+ * whether the picture just landed from a start or a jump (`landing`: a longer freeze is then
+ * allowed, and mpv off by more than {@linkcode RESEEK_SECONDS} after a start jumps again).
  * @returns Nothing, a rate (mpv), a seek, or a freeze (ffplay ahead of the room).
  */
 export function steer(
   drift: number,
   roomPosition: number,
-  options: SteerOptions & { rate: number; landing?: boolean },
+  options: SteerOptions & { rate: number; landing?: "start" | "jump" },
 ): SteerAction {
+  if (options.canRate && options.landing === "start" && Math.abs(drift) > RESEEK_SECONDS) {
+    // A new window's first start-up is a guess (0.5 s; 0.8-2.6 s measured here): at 5 % a drift
+    // of 0.9 s would take 18 s to close, while a jump (0.1-0.3 s, now measured) lands on the frame.
+    return { kind: "seek", position: Math.max(0, roomPosition + options.startup) };
+  }
   if (options.canRate) {
     return driftAction(drift, roomPosition, options.rate, {
       canRate: true,

@@ -1,5 +1,11 @@
 import { deepEqual } from "node:assert/strict";
-import { HOLD_MARGIN_SECONDS, startPosition, steer, type SteerAction } from "./steer.ts";
+import {
+  HOLD_MARGIN_SECONDS,
+  RESEEK_SECONDS,
+  startPosition,
+  steer,
+  type SteerAction,
+} from "./steer.ts";
 
 const MPV = { canRate: true, startup: 0.4, segment: 2 };
 const FFPLAY = { canRate: false, startup: 0.4, segment: 2 };
@@ -52,6 +58,19 @@ Deno.test("steer() follows the protocol's rules with mpv, and seeks ahead then f
     }],
   ];
   for (const [what, drift, options, rate, want] of cases) {
-    deepEqual(steer(drift, 20, { ...options, rate, landing: true }), want, what);
+    deepEqual(steer(drift, 20, { ...options, rate, landing: "jump" }), want, what);
+  }
+});
+
+Deno.test("steer() jumps mpv again when a start landed more than 0.25 s off; after a jump, the rate does it", () => {
+  const cases: [string, number, "start" | "jump" | undefined, SteerAction][] = [
+    ["a start 0.9 s behind jumps", -0.9, "start", { kind: "seek", position: 20.4 }],
+    ["a start 0.3 s ahead jumps", 0.3, "start", { kind: "seek", position: 20.4 }],
+    ["a start at the limit: the rate", RESEEK_SECONDS, "start", { kind: "rate", rate: 0.95 }],
+    ["a jump 0.9 s behind: the rate", -0.9, "jump", { kind: "rate", rate: 1.05 }],
+    ["no landing: the rate", -0.9, undefined, { kind: "rate", rate: 1.05 }],
+  ];
+  for (const [what, drift, landing, want] of cases) {
+    deepEqual(steer(drift, 20, { ...MPV, rate: 1, ...(landing ? { landing } : {}) }), want, what);
   }
 });
