@@ -252,7 +252,9 @@ export class RoomWatch {
     this.#state = "starting";
     this.#title = title;
     this.#setRate(1);
-    const at = startPosition(timelinePosition(t, this.#serverNow()), this.#steerOptions("start"));
+    // A paused room's frame does not move while the player starts: no start-up to aim past.
+    const options = { ...this.#steerOptions("start"), ...(t.rate === 0 ? { startup: 0 } : {}) };
+    const at = startPosition(timelinePosition(t, this.#serverNow()), options);
     this.#launch("start", async () => {
       await this.#viewer.play(title, at);
       if (this.#timeline?.rate === 0) this.#viewer.pause();

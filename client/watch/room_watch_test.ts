@@ -166,10 +166,14 @@ Deno.test("RoomWatch.update() drops an older epoch and takes the same one again"
 });
 
 Deno.test("RoomWatch: a late joiner of a paused room starts at its frame, paused", async () => {
-  const { viewer, watch, timeline } = setup(true);
+  const { clock, viewer, watch, timeline } = setup(true);
   watch.update(timeline({ epoch: 3, position: 42, rate: 0 }));
   await settle();
-  deepEqual(viewer.calls, ["play film 42.50", "pause"]);
+  deepEqual(viewer.calls, ["play film 42.00", "pause"]);
+  // The frame is the room's: nothing more while paused.
+  viewer.show();
+  await run(clock, watch, 2_000);
+  deepEqual(viewer.calls, ["play film 42.00", "pause"]);
 });
 
 Deno.test("RoomWatch: PAUSE and RESUME of the room pause and resume the picture, which keeps the room's frame", async () => {
