@@ -158,6 +158,8 @@ export class Watching {
       } finally {
         this.#joining = undefined;
       }
+      // Watching the room already: the new timeline came to its watch.
+      if (this.#current?.id === view.id) return;
     } else if (this.#current?.id === view.id) {
       this.#options.print(`Already watching #${safe(view.name)}; STOP to stop`);
       return;
@@ -240,7 +242,11 @@ export class Watching {
   }
 
   async #follow(view: RoomView) {
-    if (this.#current !== undefined) this.#drop(this.#current);
+    if (this.#current !== undefined) {
+      // Another room's title is not this one's: it goes.
+      this.#drop(this.#current);
+      if (this.#options.viewer.state !== "idle") await this.#options.viewer.stop();
+    }
     const watch = new RoomWatch({
       viewer: this.#viewerLink(),
       clock: this.#clock,

@@ -175,3 +175,15 @@ Deno.test("Watching keeps at most MAX_TIMELINES rooms' timelines, whatever a ser
   ok(printed.at(-1)?.startsWith("Nothing plays in #club yet"), printed.at(-1));
   watching.close();
 });
+
+Deno.test("Watching: WATCH #room <title> while watching it starts no second watch; another room's title goes", async () => {
+  const { clock, calls, controls, watching } = setup();
+  await watching.watch("club", { title: "film" });
+  await watching.watch("club", { title: "other" });
+  // The start in flight settles; the next check (twice a second) starts the new title.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  clock.advance(500);
+  deepEqual(controls, ['club play {"title":"film"}', 'club play {"title":"other"}']);
+  deepEqual(calls, ["play film auto 0.50", "play other auto 1.00"], `one play per title: ${calls}`);
+  watching.close();
+});
