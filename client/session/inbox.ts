@@ -1,7 +1,11 @@
 /**
- * The inbox: delivered messages opened one by one (verified, replays refused by the replay
- * guard), each answered with a receipt. What it holds unopened is bounded: past the bound, or for
- * a body larger than any sealed message, a message is refused at once (the sender learns why).
+ * The inbox: delivered messages opened (verified, replays refused by the replay guard), each
+ * answered with a receipt. One sender's messages are opened in order, one by one; different
+ * senders' do not wait for each other, so that a sender whose keys must first be looked up (a
+ * round trip to the server, seconds on a loaded one, once per new sender of a flood) holds no
+ * one else's receipt, nor the server's window of messages in flight to this client (issue 16).
+ * What it holds unopened is bounded: past the bound, or for a body larger than any sealed message,
+ * a message is refused at once (the sender learns why).
  * @module
  */
 
@@ -56,10 +60,11 @@ export interface InboxOptions {
   warning?(text: string, code: ErrorCode, from?: string): void;
 }
 
-/** Delivered messages, opened in order. */
+/** Delivered messages, each sender's opened in order. */
 export class Inbox {
   readonly #options: InboxOptions;
-  #chain: Promise<void> = Promise.resolve();
+  /** Per sender with messages held, the end of its chain of openings. */
+  readonly #chains = new Map<string, Promise<void>>();
   #count = 0;
   #bytes = 0;
   #fullWarned = false;
@@ -76,11 +81,11 @@ export class Inbox {
 
   /** Resolves once every message taken so far is opened (or refused). */
   get idle(): Promise<void> {
-    return this.#chain;
+    return Promise.all(this.#chains.values()).then(() => {});
   }
 
   /**
-   * Takes a delivered message; it is opened after those before it.
+   * Takes a delivered message; it is opened after those of the same sender before it.
    *
    * @param rid The relay id its receipt names.
    * @param from The sender, as the server gave it.
@@ -111,11 +116,15 @@ export class Inbox {
     }
     this.#count++;
     this.#bytes += body.length;
-    this.#chain = this.#chain.then(() => this.#open(rid, from, body, queued)).finally(() => {
-      this.#count--;
-      this.#bytes -= body.length;
-      if (this.#count < maxInbox / 2) this.#fullWarned = false;
-    });
+    const chain = (this.#chains.get(from) ?? Promise.resolve())
+      .then(() => this.#open(rid, from, body, queued))
+      .finally(() => {
+        this.#count--;
+        this.#bytes -= body.length;
+        if (this.#count < maxInbox / 2) this.#fullWarned = false;
+        if (this.#chains.get(from) === chain) this.#chains.delete(from);
+      });
+    this.#chains.set(from, chain);
   }
 
   async #open(rid: string, from: string, body: Uint8Array, queued: boolean) {
