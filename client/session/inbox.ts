@@ -58,6 +58,11 @@ export interface InboxOptions {
   message?(message: IncomingMessage): void;
   /** A message was refused; `from` names the sender when it is about one. */
   warning?(text: string, code: ErrorCode, from?: string): void;
+  /**
+   * `message` or `warning` threw: the inbox goes on (the receipt is sent already, the sender's
+   * next message is opened), and the error is handed here. @default {console.error}
+   */
+  failed?(error: unknown): void;
 }
 
 /** Delivered messages, each sender's opened in order. */
@@ -96,10 +101,12 @@ export class Inbox {
     if (this.#options.self() === undefined) return;
     if (body.length > MAX_SEALED_BYTES) {
       this.#options.send({ type: "receipt", rid, ok: false, code: "BAD_MESSAGE" });
-      this.#options.warning?.(
-        `Rejected a message from "${from}": ${body.length} bytes exceeds the ${MAX_SEALED_BYTES}-byte limit of a sealed message; the server should not have relayed it`,
-        "BAD_MESSAGE",
-        from,
+      this.#tell(() =>
+        this.#options.warning?.(
+          `Rejected a message from "${from}": ${body.length} bytes exceeds the ${MAX_SEALED_BYTES}-byte limit of a sealed message; the server should not have relayed it`,
+          "BAD_MESSAGE",
+          from,
+        )
       );
       return;
     }
@@ -107,9 +114,11 @@ export class Inbox {
       this.#options.send({ type: "receipt", rid, ok: false, code: "INBOX_FULL" });
       if (!this.#fullWarned) {
         this.#fullWarned = true;
-        this.#options.warning?.(
-          `Refusing messages: this client holds ${this.#count} unopened messages (${this.#bytes} bytes), its limit (INBOX_FULL); the server may be flooding it`,
-          "INBOX_FULL",
+        this.#tell(() =>
+          this.#options.warning?.(
+            `Refusing messages: this client holds ${this.#count} unopened messages (${this.#bytes} bytes), its limit (INBOX_FULL); the server may be flooding it`,
+            "INBOX_FULL",
+          )
         );
       }
       return;
@@ -140,12 +149,14 @@ export class Inbox {
         replay: this.#options.replay,
       });
       this.#options.send({ type: "receipt", rid, ok: true });
-      this.#options.message?.({
-        ...opened,
-        ...(queued ? { queued } : {}),
-        trust: sender.trust,
-        ...(sender.lookalike === undefined ? {} : { lookalike: sender.lookalike }),
-      });
+      this.#tell(() =>
+        this.#options.message?.({
+          ...opened,
+          ...(queued ? { queued } : {}),
+          trust: sender.trust,
+          ...(sender.lookalike === undefined ? {} : { lookalike: sender.lookalike }),
+        })
+      );
     } catch (error) {
       const code = error instanceof PeerstreamError ? error.code : "DECRYPT_FAILED";
       if (queued && code === "REPLAYED") {
@@ -156,7 +167,16 @@ export class Inbox {
       }
       const text = error instanceof Error ? error.message : String(error);
       this.#options.send({ type: "receipt", rid, ok: false, code });
-      this.#options.warning?.(text, code, from);
+      this.#tell(() => this.#options.warning?.(text, code, from));
+    }
+  }
+
+  /** Runs a callback; what it throws is not the message's fault, nor the next one's. */
+  #tell(callback: () => void) {
+    try {
+      callback();
+    } catch (error) {
+      (this.#options.failed ?? console.error)(error);
     }
   }
 }

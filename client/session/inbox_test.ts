@@ -153,3 +153,29 @@ Deno.test("Inbox.deliver() answers a sender whose keys are known while another s
   deepEqual(messages.map((m) => m.text), ["one", "two"], "one sender's messages in order");
   equal(box.count, 0);
 });
+
+Deno.test("Inbox: a callback that throws costs neither a second receipt nor the sender's next message", async () => {
+  const errors: unknown[] = [];
+  let calls = 0;
+  const { box, sent } = inbox({
+    message: () => {
+      if (calls++ === 0) throw new Error("the screen failed");
+    },
+    warning: () => {
+      throw new Error("the warning failed too");
+    },
+    failed: (error) => errors.push(error),
+  });
+  const first = await sealFromAlice("one");
+  box.deliver("r1", "alice", first);
+  // A replay: refused, and its warning throws.
+  box.deliver("r2", "alice", first);
+  box.deliver("r3", "alice", await sealFromAlice("three"));
+  await box.idle;
+  deepEqual(receipts(sent), ["r1 ok", "r2 REPLAYED", "r3 ok"]);
+  deepEqual(errors.map((e) => (e as Error).message), [
+    "the screen failed",
+    "the warning failed too",
+  ]);
+  equal(box.count, 0);
+});
