@@ -132,7 +132,7 @@ Deno.test("Watching sends PAUSE, RESUME and SEEK to the watched room, and says n
   ]);
 });
 
-Deno.test("Watching drops an older timeline and follows the newest", async () => {
+Deno.test("Watching drops an older timeline and follows the newest", () => {
   const { printed, watching, playback } = setup();
   const newer = playback("pause", { by: "bob", position: 754 });
   const older = { ...playback("seek", { by: "bob", position: 5 }), epoch: newer.epoch - 1 };
