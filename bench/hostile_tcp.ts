@@ -18,7 +18,7 @@ import { honestJoin, reconnectFlood } from "../tests/_door.ts";
 import { loopbacks } from "../tests/_flood.ts";
 import { startServer, throttledTransport } from "../tests/_helpers.ts";
 import { PeerstreamError } from "../protocol/errors.ts";
-import { benchIdentity, LoadClient } from "./_client.ts";
+import type { ColluderCommand, ColluderMode, ColluderReply } from "./_colluders_worker.ts";
 import { readProc } from "./_proc.ts";
 import {
   type BenchContext,
@@ -195,13 +195,6 @@ async function joinsDuringFlood(
   }
 }
 
-/**
- * How colluders behave after an `INBOX_FULL`: `hold` waits until one of their messages is
- * answered by the recipient (the inbox stays full, nothing is wasted: the queueing attack), `spin`
- * pauses 20 ms and sends again (most of what it sends is refused: a CPU and bandwidth flood on top).
- */
-type ColluderMode = "hold" | "spin";
-
 async function colluderLatency(
   ctx: BenchContext,
   server: BenchServer,
@@ -247,73 +240,45 @@ async function colluderLatency(
     return percentile(out.sort((a, b) => a - b), 50);
   };
   const quiet = await measure(honest);
-  const who = await benchIdentity(await generateIdentity());
-  const colluders = await Promise.all(
-    names(ctx, `c${tag}`, 20).map(async (name) => {
-      const client = await LoadClient.connect(server.port);
-      await client.register(name, who);
-      return client;
-    }),
-  );
-  let stopping = false;
-  const body = crypto.getRandomValues(new Uint8Array(32 * 1024));
-  const runs = colluders.map((client) =>
-    collude(client, { to: victimName, body, mode: options.mode, stopped: () => stopping })
-  );
+  // On a thread of their own: on the victim's event loop the flood took its time (issue 16).
+  const colluders = new Worker(new URL("./_colluders_worker.ts", import.meta.url), {
+    type: "module",
+  });
   try {
+    await ask(colluders, {
+      type: "start",
+      port: server.port,
+      names: names(ctx, `c${tag}`, 20),
+      to: victimName,
+      mode: options.mode,
+    });
     await sleep(2000);
-    return { quiet, flooded: await measure(honest), refused, unanswered };
+    const flooded = await measure(honest);
+    await ask(colluders, { type: "stop" });
+    return { quiet, flooded, refused, unanswered };
   } finally {
-    stopping = true;
-    await Promise.all(runs);
-    for (const client of colluders) client.close();
-    await Promise.all(colluders.map((c) => c.done));
+    colluders.terminate();
     await honest.quit();
     await victim.quit();
   }
 }
 
-/**
- * One colluder: up to 48 messages unanswered. After a refusal, `hold` keeps as many unanswered as
- * were accepted then (one new message per answer from the recipient); `spin` waits 20 ms.
- */
-async function collude(
-  client: LoadClient,
-  options: { to: string; body: Uint8Array; mode: ColluderMode; stopped: () => boolean },
-): Promise<void> {
-  let open = 0;
-  let cap = 48;
-  let refused = false;
-  let wake: () => void = () => {};
-  client.onMessage = (m) => {
-    if ((m.type === "error" || m.type === "delivered") && m.re !== undefined) {
-      open--;
-      if (m.type === "error" && m.code === "INBOX_FULL") {
-        refused = true;
-        // Refusals come at once: what is still unanswered was accepted.
-        if (options.mode === "hold") cap = Math.max(1, open);
+/** Sends the colluders' worker a command and waits for its answer; a failure throws. */
+function ask(worker: Worker, command: ColluderCommand): Promise<void> {
+  return new Promise((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<ColluderReply>) => {
+      if (event.data.type === "failed") {
+        reject(new Error(`Cannot run the colluders: ${event.data.message}`));
+      } else {
+        resolve();
       }
-      wake();
-    }
-  };
-  let id = 1;
-  while (!options.stopped() && !client.closed) {
-    if (refused && options.mode === "spin") {
-      refused = false;
-      await sleep(20);
-      continue;
-    }
-    if (open >= cap) {
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, 1000);
-      });
-      continue;
-    }
-    open++;
-    client.send({ type: "send", id: id++, to: options.to, body: options.body });
-    if (id % 8 === 0) await sleep(0);
-  }
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(`Cannot run the colluders: ${event.message}`));
+    };
+    worker.postMessage(command);
+  });
 }
 
 /**

@@ -45,7 +45,8 @@ import { RoomReceipts } from "./room_receipts.ts";
 import type { ClientSession, SessionEvents } from "./session.ts";
 import { Terminal } from "./terminal.ts";
 import { Viewer, type ViewerEvent } from "./viewer.ts";
-import type { StreamStartMessage } from "../protocol/messages.ts";
+import type { RoomPlaybackMessage, StreamStartMessage } from "../protocol/messages.ts";
+import { Watching } from "./watch/watching.ts";
 
 /** What `join` was asked to do. */
 export interface ClientConfig {
@@ -86,6 +87,10 @@ interface Context {
   mpv?: MpvPlayers;
   /** Room members' receipts of messages this client sent, summed up. */
   receipts: RoomReceipts;
+  /** Watching together, once the session runs. */
+  watching?: Watching;
+  /** Rooms' timelines pushed before it does (right after `welcome`). */
+  early: RoomPlaybackMessage[];
 }
 
 /**
@@ -108,6 +113,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     }),
     warnings: new WarningDigest(),
     receipts: new RoomReceipts(),
+    early: [],
   };
   const unwatch = _watchSignals(ctx);
   // What a finished interval held back is said even when no further warning comes.
@@ -218,6 +224,10 @@ function _sessionEvents(ctx: Context, self: () => ClientSession | undefined): Se
     queueNotice: (kind, to) => term.print(style.dim(renderQueueState(kind, to))),
     serverError: (_code, message) => term.error(renderError(message, style)),
     videos: (videos) => ctx.handler?.videosPushed(videos),
+    roomPlayback: (message) => {
+      if (ctx.watching !== undefined) ctx.watching.playback(message);
+      else if (ctx.early.length < 1_000) ctx.early.push(message);
+    },
     shutdown: (message) => {
       term.print(renderShutdown(message, style));
       if (ctx.session === self()) ctx.lost = "the server shut down";
@@ -241,16 +251,28 @@ async function _run(ctx: Context, session: ClientSession): Promise<number> {
     openPlayer: (info, start) => _openPlayer(ctx, info, start),
     onEvent: (event) => _showViewerEvent(ctx, event),
   });
+  const checkPlayerNow = () => {
+    checkPlayer(config.player);
+    checkDisplay(config.player, Deno.env);
+  };
+  const watching = new Watching({
+    session,
+    viewer,
+    canRate: isMpv(config.player),
+    print: (l) => term.print(l),
+    error: (l) => term.error(renderError(l, style)),
+    checkPlayer: checkPlayerNow,
+  });
+  ctx.watching = watching;
+  for (const message of ctx.early.splice(0)) watching.playback(message);
   ctx.handler = new CommandHandler({
     io: { print: (l) => term.print(l), error: (l) => term.error(l), read: (p) => term.read(p) },
     session,
     viewer,
     style,
-    checkPlayer: () => {
-      checkPlayer(config.player);
-      checkDisplay(config.player, Deno.env);
-    },
+    checkPlayer: checkPlayerNow,
     receipts: ctx.receipts,
+    watching,
   });
   const ticker = setInterval(() => {
     term.setPrompt(renderPrompt(viewer.tick()));
@@ -264,6 +286,7 @@ async function _run(ctx: Context, session: ClientSession): Promise<number> {
     }
   } finally {
     clearInterval(ticker);
+    watching.close();
     await viewer.close();
     await ctx.mpv?.close();
   }

@@ -25,6 +25,9 @@ export type Command =
   | { kind: "room-verify"; room: string }
   | { kind: "room-check"; room: string }
   | { kind: "room-message"; room: string; text?: string }
+  | { kind: "watch"; room: string; title?: string; quality?: Quality }
+  | { kind: "room-stop"; room: string }
+  | { kind: "room-control"; room: string; control: "all" | "host" }
   | { kind: "help" }
   | { kind: "quit" }
   | { kind: "empty" };
@@ -44,6 +47,7 @@ export const COMMAND_WORDS = [
   "RESUME",
   "SEEK",
   "QUALITY",
+  "WATCH",
   "MESSAGE",
   "WHO",
   "KEYS",
@@ -84,6 +88,16 @@ Rooms (end-to-end group chat; a room is typed as #name):
   LEAVE #room                 Leave (the owner hands over first)
   REMOVE #room <peer>         Remove a member (owner only)
   HANDOVER #room <peer>       Make a member the owner (owner only)
+
+Watching together (a title plays for the whole room; each member in their own quality):
+  WATCH #room <title> [720p|auto]  Start a title for everyone in the room and watch it
+  WATCH #room                 Join what the room plays, at its position
+  PAUSE / RESUME / SEEK       While watching: for the whole room (who did it is shown)
+  QUALITY <720p|auto>         Yours alone
+  STOP                        Stop watching yourself; the room plays on
+  ROOM STOP #room             Stop the title for everyone
+  ROOM CONTROL #room host|all  Who controls playback: only you, the host, or every member
+
   HELP                        This help
   QUIT                        Leave (Ctrl-D too)
 
@@ -320,12 +334,20 @@ export function parseCommand(line: string): Command {
       if (args.length !== 1) throw new SyntaxError("Usage: ACCEPT <peer>, or ACCEPT #room");
       if (args[0].startsWith("#")) return _roomCommand("accept", args);
       return { kind: "accept", peer: args[0] };
+    case "WATCH":
+      return _watch(args);
     case "ROOM":
       if (args.length === 2 && args[0].toUpperCase() === "CHECK") {
         return { kind: "room-check", room: _room(args[1], "ROOM CHECK #room") };
       }
+      if (args.length === 2 && args[0].toUpperCase() === "STOP") {
+        return { kind: "room-stop", room: _room(args[1], "ROOM STOP #room") };
+      }
+      if (args[0]?.toUpperCase() === "CONTROL") return _roomControl(args);
       if (args.length !== 2 || args[0].toUpperCase() !== "CREATE") {
-        throw new SyntaxError("Usage: ROOM CREATE <name>, or ROOM CHECK #room");
+        throw new SyntaxError(
+          "Usage: ROOM CREATE <name>, ROOM CHECK #room, ROOM STOP #room or ROOM CONTROL #room host|all",
+        );
       }
       return { kind: "room-create", room: args[1].startsWith("#") ? args[1].slice(1) : args[1] };
     case "ROOMS":
@@ -345,6 +367,29 @@ export function parseCommand(line: string): Command {
     default:
       throw new SyntaxError(`Unknown command "${word}"; type HELP for the list`);
   }
+}
+
+/** `WATCH #room [<title> [quality]]`. */
+function _watch(args: readonly string[]): Command {
+  const usage = "WATCH #room [<title> [720p|auto]]";
+  if (args.length === 0 || args.length > 3) {
+    throw new SyntaxError(
+      `Usage: ${usage}; quote a title with spaces: WATCH #club "my film"`,
+    );
+  }
+  const room = _room(args[0], usage);
+  if (args.length === 1) return { kind: "watch", room };
+  return { kind: "watch", room, title: args[1], quality: _playQuality(args.slice(1)) };
+}
+
+/** `ROOM CONTROL #room host|all`. */
+function _roomControl(args: readonly string[]): Command {
+  const usage = "ROOM CONTROL #room host|all";
+  const control = args[2]?.toLowerCase();
+  if (args.length !== 3 || (control !== "host" && control !== "all")) {
+    throw new SyntaxError(`Usage: ${usage}`);
+  }
+  return { kind: "room-control", room: _room(args[1], usage), control };
 }
 
 /** The usage of each room command, by op. */
@@ -397,7 +442,7 @@ export interface CompletionSources {
 }
 
 /** Commands whose first argument is a room. */
-const ROOM_FIRST = ["INVITE", "DECLINE", "LEAVE", "REMOVE", "HANDOVER"];
+const ROOM_FIRST = ["INVITE", "DECLINE", "LEAVE", "REMOVE", "HANDOVER", "WATCH"];
 
 function _qualities(heights: readonly number[]): string[] {
   return ["auto", ...[...heights].sort((a, b) => a - b).map((h) => `${h}p`)];
@@ -434,6 +479,8 @@ export function complete(line: string, sources: CompletionSources): [string[], s
     else if (command === "QUALITY") pool = _qualities(sources.playing ?? []);
   } else if (args.length === 2 && ["INVITE", "REMOVE", "HANDOVER"].includes(command)) {
     pool = sources.peers;
+  } else if (args.length === 2 && command === "WATCH") {
+    pool = sources.titles.map((t) => t.title);
   } else if (args.length === 2 && command === "PLAY") {
     const title = sources.titles.find((t) => t.title === args[0]);
     pool = title === undefined ? ["auto"] : _qualities(title.heights);

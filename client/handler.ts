@@ -94,6 +94,24 @@ export interface HandlerViewer {
   setQuality(quality: Quality): Promise<"now" | "next">;
 }
 
+/** What the handler needs of watching together (a `Watching` has it). */
+export interface HandlerWatching {
+  /** The room watched now. */
+  readonly room: string | undefined;
+  /** WATCH. */
+  watch(room: string, options: { title?: string; quality?: Quality }): Promise<void>;
+  /** PAUSE or RESUME for the watched room; false when none is watched. */
+  control(action: "pause" | "resume"): Promise<boolean>;
+  /** SEEK for the watched room; false when none is watched. */
+  seek(target: SeekTarget): Promise<boolean>;
+  /** STOP watching; false when none is watched. */
+  stopWatching(): Promise<boolean>;
+  /** ROOM STOP. */
+  roomStop(room: string): Promise<void>;
+  /** QUALITY, kept for what the room starts later. */
+  noteQuality(quality: Quality): void;
+}
+
 /** Options for {@linkcode CommandHandler}. */
 export interface CommandHandlerOptions {
   /** Input and output. */
@@ -108,6 +126,8 @@ export interface CommandHandlerOptions {
   checkPlayer?: () => void;
   /** Sums up room members' receipts; without it, none are shown. */
   receipts?: RoomReceipts;
+  /** Watching together; without it, WATCH says it is not available. */
+  watching?: HandlerWatching;
 }
 
 /** Runs typed commands. */
@@ -118,6 +138,7 @@ export class CommandHandler {
   readonly #style: Style;
   readonly #checkPlayer: () => void;
   readonly #receipts: RoomReceipts | undefined;
+  readonly #watching: HandlerWatching | undefined;
   #titles: TitleChoice[] = [];
   /** Titles PLAY found still being prepared: the server says when they are ready. */
   readonly #waiting = new Set<string>();
@@ -130,6 +151,7 @@ export class CommandHandler {
     this.#style = options.style ?? PLAIN;
     this.#checkPlayer = options.checkPlayer ?? (() => {});
     this.#receipts = options.receipts;
+    this.#watching = options.watching;
   }
 
   /** What Tab may offer now: peers, the titles of the last LIST, the heights of what plays. */
@@ -197,6 +219,7 @@ export class CommandHandler {
       case "room-verify":
       case "room-check":
       case "room-message":
+      case "room-control":
         return await roomCommand(command, {
           io: this.#io,
           rooms: this.#session.rooms,
@@ -205,12 +228,55 @@ export class CommandHandler {
           error: (message) => this.#error(message),
           receipts: this.#receipts,
         });
+      case "watch":
+      case "room-stop":
+        return await this.#watch(command);
       default:
         return await this.#playback(command);
     }
   }
 
+  /** WATCH and ROOM STOP (`client/watch/watching.ts`). */
+  async #watch(
+    command: Extract<ReturnType<typeof parseCommand>, { kind: "watch" | "room-stop" }>,
+  ): Promise<boolean> {
+    const watching = this.#watching;
+    if (watching === undefined) {
+      throw new PeerstreamError("UNAVAILABLE", "Cannot watch together: this client has no rooms");
+    }
+    if (command.kind === "room-stop") await watching.roomStop(command.room);
+    else {
+      await watching.watch(command.room, {
+        ...(command.title === undefined ? {} : { title: command.title }),
+        ...(command.quality === undefined ? {} : { quality: command.quality }),
+      });
+    }
+    return true;
+  }
+
+  /** PAUSE, RESUME, SEEK and STOP go to the watched room when there is one. */
+  async #roomPlayback(command: ReturnType<typeof parseCommand>): Promise<boolean> {
+    const watching = this.#watching;
+    if (watching?.room === undefined) return false;
+    switch (command.kind) {
+      case "pause":
+      case "resume":
+        return await watching.control(command.kind);
+      case "seek":
+        return await watching.seek(command.target);
+      case "stop":
+        return await watching.stopWatching();
+      case "play":
+        // A title of one's own ends watching the room.
+        await watching.stopWatching();
+        return false;
+      default:
+        return false;
+    }
+  }
+
   async #playback(command: ReturnType<typeof parseCommand>): Promise<boolean> {
+    if (await this.#roomPlayback(command)) return true;
     switch (command.kind) {
       case "play":
         this.#checkPlayer();
@@ -240,6 +306,7 @@ export class CommandHandler {
         return true;
       case "quality": {
         const when = await this.#viewer.setQuality(command.quality);
+        this.#watching?.noteQuality(command.quality);
         this.#io.print(
           when === "next"
             ? "* quality auto from the next segment"

@@ -2,7 +2,12 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { PeerstreamError } from "../protocol/errors.ts";
 import type { Quality, StreamStartMessage, VideoSummary } from "../protocol/messages.ts";
 import type { SeekTarget } from "./commands.ts";
-import { CommandHandler, type HandlerSession, type HandlerViewer } from "./handler.ts";
+import {
+  CommandHandler,
+  type HandlerSession,
+  type HandlerViewer,
+  type HandlerWatching,
+} from "./handler.ts";
 import type { KeyTrust } from "./known_peers.ts";
 import type { PlaybackState } from "./playback.ts";
 import type { SendOutcome } from "./session.ts";
@@ -355,4 +360,61 @@ Deno.test("CommandHandler PLAY of a title being prepared says it will tell, and 
   handler.videosPushed([summary("dog", "ready"), summary("my film", "ready")]);
   equal(out.length, 2);
   deepEqual(handler.completion().titles.map((t) => t.title), ["dog", "my film"]);
+});
+
+Deno.test("CommandHandler: WATCH goes to watching; while a room is watched PAUSE, RESUME, SEEK and STOP go to it, QUALITY stays the viewer's", async () => {
+  const calls: string[] = [];
+  let room: string | undefined;
+  const watching: HandlerWatching = {
+    get room() {
+      return room;
+    },
+    watch: (r, options) => {
+      calls.push(`watch ${r} ${JSON.stringify(options)}`);
+      room = r;
+      return Promise.resolve();
+    },
+    control: (action) => (calls.push(action), Promise.resolve(room !== undefined)),
+    seek: (target) => (calls.push(`seek ${JSON.stringify(target)}`), Promise.resolve(true)),
+    stopWatching: () => {
+      calls.push("stop watching");
+      const was = room !== undefined;
+      room = undefined;
+      return Promise.resolve(was);
+    },
+    roomStop: (r) => (calls.push(`room stop ${r}`), Promise.resolve()),
+    noteQuality: (q) => void calls.push(`quality ${q}`),
+  };
+  const viewer = new FakeViewer();
+  const handler = new CommandHandler({
+    io: { print: () => {}, error: () => {}, read: () => Promise.resolve(null) },
+    session: new FakeSession(),
+    viewer,
+    watching,
+  });
+  for (const line of ["WATCH #club film 240p", "PAUSE", "RESUME", "SEEK -10", "QUALITY 480p"]) {
+    await handler.run(line);
+  }
+  await handler.run("STOP");
+  await handler.run("ROOM STOP #club");
+  deepEqual(calls, [
+    'watch club {"title":"film","quality":240}',
+    "pause",
+    "resume",
+    'seek {"relative":-10}',
+    "quality 480",
+    "stop watching",
+    "room stop club",
+  ]);
+  deepEqual(viewer.calls, ["quality 480"], "only QUALITY reached the viewer");
+  // Not watching: PAUSE is the viewer's own again.
+  viewer.state = "playing";
+  await handler.run("PAUSE");
+  equal(viewer.calls.at(-1), "pause");
+});
+
+Deno.test("CommandHandler WATCH without rooms says so", async () => {
+  const { err, handler } = setup();
+  await handler.run("WATCH #club");
+  ok(err[0].includes("Cannot watch together: this client has no rooms"), err[0]);
 });

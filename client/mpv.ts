@@ -194,6 +194,11 @@ class MpvHost {
     return this.request(["set_property", "pause", paused]);
   }
 
+  /** Sets `speed` (it holds across inputs: the window's player, not the input's). */
+  setSpeed(rate: number): Promise<MpvLine> {
+    return this.request(["set_property", "speed", rate]);
+  }
+
   /** Closes the window unless another input comes within {@linkcode MPV_IDLE_CLOSE_MS}. */
   idle() {
     clearTimeout(this.#idleTimer);
@@ -404,6 +409,11 @@ class MpvPlayer implements Player {
   resume(): void {
     this.#paused = false;
     if (this.#shown) this.#host.setPause(false).catch(() => {});
+  }
+
+  /** Plays faster or slower (mpv's `speed`, its pitch kept), to follow a room's timeline. */
+  setRate(rate: number): void {
+    this.#host.setSpeed(rate).catch(() => {});
   }
 
   /**

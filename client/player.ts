@@ -13,6 +13,9 @@ import { PeerstreamError } from "../protocol/errors.ts";
 import type { MediaSink } from "./session.ts";
 import { TS_PACKET_SIZE, TS_SYNC_BYTE } from "../video/ts_packet.ts";
 import { splitCommand } from "./player_args.ts";
+import { parseFfplayStatus } from "./ffplay_status.ts";
+import { concat } from "../protocol/e2e.ts";
+import { firstVideoPts } from "../video/ts_pts.ts";
 
 export { checkDisplay, needsDisplay, playerArgs, splitCommand } from "./player_args.ts";
 
@@ -56,6 +59,11 @@ export interface Player {
    * can continue at the next frame; undefined when it cannot tell.
    */
   hold?(): Promise<number | undefined>;
+  /**
+   * Plays faster or slower (1 is normal), for a small drift from a room's timeline (mpv's
+   * `speed`); absent when the player cannot change its rate while playing (ffplay).
+   */
+  setRate?(rate: number): void;
 }
 
 /** Where a player starts in its input: a jump lands inside the first segment. */
@@ -263,6 +271,9 @@ export function spawnPlayer(
   }
 }
 
+/** Bytes a player's input is searched for its first video timestamp. */
+const _PTS_SEARCH_BYTES = 2 * 1024 * 1024;
+
 /** A player subprocess fed on its stdin. */
 export class PlayerProcess implements Player {
   readonly #child: Deno.ChildProcess;
@@ -274,6 +285,18 @@ export class PlayerProcess implements Player {
   #code = 0;
   /** The player's last line on stderr (ffplay is told to print errors only). */
   #lastWords = "";
+  /** ffplay's clock from its last status line (`-stats`), and when it came. */
+  #status?: number | null;
+  /** The first video timestamp of its input, once its first bytes told it. */
+  #firstPts: number | null = null;
+  /** Its first bytes, kept until they tell the first video timestamp. */
+  #head: Uint8Array[] | undefined = [];
+  #headBytes = 0;
+  /**
+   * Seconds into its input of the frame on screen, from ffplay's own clock (its status line,
+   * `client/ffplay_status.ts`); only for a player started with `-stats`.
+   */
+  readonly position?: () => number | undefined;
   /** Resolves with the player's exit code. */
   readonly exited: Promise<number>;
 
@@ -287,6 +310,10 @@ export class PlayerProcess implements Player {
     this.#child = spawnPlayer(args, "piped", "piped");
     this.#name = args[0];
     this.#writer = this.#child.stdin.getWriter();
+    // Its clock is in the stream's timestamps: MPEG-TS only (MJPEG through a pipe has none).
+    const ts = args.some((word, i) => word === "-f" && args[i + 1] === "mpegts");
+    if (args.includes("-stats") && ts) this.position = () => this.#shown();
+    else this.#head = undefined;
     const said = this.#listen(this.#child.stderr);
     this.exited = this.#child.status.then(async (s) => {
       this.#gone = true;
@@ -303,16 +330,44 @@ export class PlayerProcess implements Player {
     return `${this.#name} exited with code ${this.#code}${words}`;
   }
 
-  /** Keeps the last line the player said, bounded, until its stderr ends. */
+  /**
+   * Keeps the last line the player said, bounded, until its stderr ends; ffplay's status lines
+   * set its clock instead.
+   */
   async #listen(stderr: ReadableStream<Uint8Array>) {
+    let rest = "";
     try {
       for await (const text of stderr.pipeThrough(new TextDecoderStream())) {
-        const lines = text.split(/\r?\n|\r/).map((l) => l.trim()).filter((l) => l !== "");
-        if (lines.length > 0) this.#lastWords = lines[lines.length - 1].slice(0, 200);
+        const lines = (rest + text).split(/\r?\n|\r/);
+        // A line cut by the chunk waits for its end (bounded: a player's lines are short).
+        rest = lines.pop()!.slice(-1000);
+        for (const line of lines) {
+          const clock = parseFfplayStatus(line);
+          if (clock !== undefined) this.#status = clock;
+          else if (line.trim() !== "") this.#lastWords = line.trim().slice(0, 200);
+        }
       }
     } catch {
       // The pipe broke with the process: what was said stays.
     }
+  }
+
+  /** ffplay's clock as seconds into its input; undefined before its first frame. */
+  #shown(): number | undefined {
+    if (this.#status === undefined || this.#status === null || this.#firstPts === null) {
+      return undefined;
+    }
+    return Math.max(0, this.#status - this.#firstPts);
+  }
+
+  /** Looks for the first video timestamp in the first bytes written (with `-stats` only). */
+  #scan(data: Uint8Array) {
+    const head = this.#head;
+    if (head === undefined) return;
+    head.push(data);
+    this.#headBytes += data.length;
+    this.#firstPts = firstVideoPts(head.length === 1 ? head[0] : concat(head));
+    if (this.#firstPts !== null || this.#headBytes > _PTS_SEARCH_BYTES) this.#head = undefined;
   }
 
   /** The player's process id. */
@@ -323,6 +378,7 @@ export class PlayerProcess implements Player {
   /** Writes to the player's input; false once it is gone or closed its input. */
   async write(data: Uint8Array): Promise<boolean> {
     if (this.#gone || this.#inputClosed) return false;
+    this.#scan(data);
     try {
       await this.#writer.write(data);
       return true;

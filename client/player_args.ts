@@ -76,6 +76,9 @@ export function playerArgs(spec: string, info: StreamStartMessage): string[] | n
     // frames to catch up (issue 18).
     "-sync",
     "video",
+    // Its clock on stderr, every 30 ms (client/ffplay_status.ts): where its picture is, for
+    // watching together (issue 21).
+    "-stats",
     "-window_title",
     `peerstream: ${info.title}`,
     ...(top ? ["-x", String(top.width), "-y", String(top.height)] : []),

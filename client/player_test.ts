@@ -14,7 +14,7 @@ import {
   ValidatingPlayer,
   ValidatingSink,
 } from "./player.ts";
-import { byteCuts, chunksAt, deadline } from "../tests/_util.ts";
+import { byteCuts, chunksAt, deadline, until } from "../tests/_util.ts";
 
 // ---- splitCommand ----
 
@@ -102,6 +102,8 @@ Deno.test("playerArgs() for ffplay cuts probing and sizes the window for the top
   ok(args.includes("-autoexit"));
   // Video is the master clock, so RESUME continues from the frozen frame (issue 18).
   equal(after(args, "-sync"), "video");
+  // Its clock on stderr: the frame on screen, for watching together (issue 21).
+  ok(args.includes("-stats"));
   ok(!args.includes("-framerate"));
   // The input comes last, after every input option.
   deepEqual(args.slice(-2), ["-i", "pipe:0"]);
@@ -428,4 +430,42 @@ Deno.test("playerArgs() keeps the user's ffplay options and still adds the fast-
   deepEqual(args.slice(0, 2), ["ffplay", "-fs"]);
   ok(args.includes("-probesize") && args.includes("-analyzeduration"));
   deepEqual(args.slice(-2), ["-i", "pipe:0"]);
+});
+
+/** One TS packet starting a video PES whose PTS is `seconds`. */
+function videoPes(seconds: number): Uint8Array {
+  const pts = Math.round(seconds * 90_000);
+  const packet = new Uint8Array(188).fill(0xff);
+  packet.set([0x47, 0x41, 0x00, 0x10]);
+  packet.set([0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5], 4);
+  const hi = Math.floor(pts / 2 ** 30) & 0x7;
+  const mid = Math.floor(pts / 2 ** 15) & 0x7fff;
+  const lo = pts & 0x7fff;
+  packet.set(
+    [0x21 | (hi << 1), mid >> 7, ((mid & 0x7f) << 1) | 1, lo >> 7, ((lo & 0x7f) << 1) | 1],
+    13,
+  );
+  return packet;
+}
+
+Deno.test("PlayerProcess.position() is ffplay's clock from its -stats line, from the input's first video timestamp; none for MJPEG", async () => {
+  // A stand-in ffplay: its status line once it read its input's first packet, then waits.
+  const script = "head -c 188 >/dev/null; printf '    nan    :  0.000 fd=0\\r' >&2; sleep 0.1; " +
+    "printf '   13.90 M-V:  0.001 fd=   0 aq=    0KB vq=    0KB sq=    0B f=0/0   \\r' >&2; " +
+    "printf 'an error line\\n' >&2; exec sleep 30";
+  const player = new PlayerProcess(["sh", "-c", script, "-stats", "-f", "mpegts"]);
+  try {
+    equal(player.position?.(), undefined, "before its first frame");
+    ok(await player.write(videoPes(11.4)));
+    await until(() => player.position?.() !== undefined, { ms: 10_000, what: "the clock" });
+    equal(+player.position!()!.toFixed(3), 2.5, "13.90 - 11.40 into its input");
+  } finally {
+    await player.kill();
+  }
+  const mjpeg = new PlayerProcess(["sh", "-c", "exec sleep 30", "-stats", "-f", "mjpeg"]);
+  equal(mjpeg.position, undefined, "MJPEG has no timestamps: the wall clock estimate stays");
+  await mjpeg.kill();
+  const plain = new PlayerProcess(["sh", "-c", "exec sleep 30"]);
+  equal(plain.position, undefined, "a player without -stats");
+  await plain.kill();
 });

@@ -1,6 +1,6 @@
 /**
  * The terminal's room commands: `ROOM CREATE`, `ROOMS`, `INVITE`, `ACCEPT #room`, `DECLINE`,
- * `LEAVE`, `REMOVE`, `HANDOVER` and `MESSAGE #room`, run against the client's rooms. Split from
+ * `LEAVE`, `REMOVE`, `HANDOVER`, `ROOM CONTROL` (who controls playback) and `MESSAGE #room`, run against the client's rooms. Split from
  * `handler.ts`, which hands these commands here.
  * @module
  */
@@ -34,7 +34,14 @@ export interface RoomCommandContext {
 export type RoomCommand = Extract<
   Command,
   {
-    kind: "room-create" | "room-change" | "rooms" | "room-verify" | "room-check" | "room-message";
+    kind:
+      | "room-create"
+      | "room-change"
+      | "rooms"
+      | "room-verify"
+      | "room-check"
+      | "room-message"
+      | "room-control";
   }
 >;
 
@@ -73,6 +80,10 @@ export async function roomCommand(command: RoomCommand, ctx: RoomCommandContext)
     }
     case "room-message":
       return await roomMessage(command.room, command.text, ctx);
+    case "room-control":
+      // The change is shown in words as the chain accepts it (roomChange events).
+      await rooms.change(command.room, { op: "settings", settings: { control: command.control } });
+      return true;
     case "room-verify": {
       const room = rooms.find(command.room);
       ctx.io.print(

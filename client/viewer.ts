@@ -203,6 +203,35 @@ export class Viewer {
   }
 
   /**
+   * What is on screen, without announcing anything (watching together reads it twice a second).
+   *
+   * @returns The title, the second on screen, whether the current start or jump shows its first
+   * frame yet, PAUSE, and the title's length; undefined when nothing is on screen.
+   */
+  screen():
+    | { title: string; position: number; started: boolean; paused: boolean; duration: number }
+    | undefined {
+    const watch = this.#screen.watch;
+    if (watch === undefined) return undefined;
+    const { position, started } = watch.epoch.onScreen(this.#now);
+    const { title, duration } = watch.info;
+    return { title, position, started, paused: this.#screen.userPaused, duration };
+  }
+
+  /**
+   * Plays faster or slower, when the player can (mpv).
+   *
+   * @param rate 1 is normal; watching together keeps it within ±5 %.
+   * @returns False when nothing plays or its player cannot change its rate.
+   */
+  setRate(rate: number): boolean {
+    const player = this.#screen.watch?.epoch.player;
+    if (player?.setRate === undefined) return false;
+    player.setRate(rate);
+    return true;
+  }
+
+  /**
    * Looks at the screen: announces a rendition that just reached it, and returns the status line.
    * Call it a few times a second.
    *

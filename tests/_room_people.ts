@@ -7,7 +7,7 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { exportPublicKeys, generateIdentity, type Identity } from "../protocol/e2e.ts";
-import type { Message } from "../protocol/messages.ts";
+import type { Message, RoomPlaybackMessage } from "../protocol/messages.ts";
 import {
   type KeyPins,
   keyPins,
@@ -132,4 +132,29 @@ export async function quitAll(...people: Person[]): Promise<void> {
     who.client?.close();
     await who.client?.done;
   }
+}
+
+/** The message as a `room-playback`, or a failed assertion saying what came instead. */
+export function playback(answer: Message): RoomPlaybackMessage {
+  ok(answer.type === "room-playback", `expected room-playback, got ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+/** The next pushed `room-playback` (no `re`) of `epoch`, from message index `from` on. */
+export async function pushedPlayback(
+  who: Person,
+  epoch: number,
+  from = 0,
+): Promise<RoomPlaybackMessage> {
+  return playback(
+    await who.client!.next(
+      (m) => m.type === "room-playback" && m.re === undefined && m.epoch === epoch,
+      { from, timeoutMs: 30_000 },
+    ),
+  );
+}
+
+/** A `room-control` for {@linkcode ROOM}, and its answer. */
+export async function control(who: Person, fields: Record<string, unknown>): Promise<Message> {
+  return await request(who, { type: "room-control", room: ROOM, ...fields });
 }

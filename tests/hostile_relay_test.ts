@@ -61,8 +61,9 @@ Deno.test("20 colluding senders vs one recipient: the honest sender's messages g
     // The flood under way: the victim has rejected a few hundred.
     const rejected = () => victim.events.filter((e) => e.kind === "warning").length;
     await until(() => rejected() >= 100, { ms: 120_000, what: "100 rejections by the victim" });
-    // The victim handles what it receives one by one, so its events are the order of arrival:
-    // count the colluders' messages it handled between each honest send and that arrival.
+    // The victim's events are the order in which it handled what it received (each sender's in
+    // order; a sender's key lookup holds no one else's): count the colluders' messages it handled
+    // between each honest send and that arrival.
     const warningsBefore = (index: number) =>
       victim.events.slice(0, index).filter((e) => e.kind === "warning").length;
     const texts = ["one", "two", "three", "four", "five"];

@@ -9,43 +9,27 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import type { Message, RoomPlaybackMessage } from "../protocol/messages.ts";
+import type { RoomPlaybackMessage } from "../protocol/messages.ts";
 import { startCluster, type TestCluster } from "./_cluster.ts";
 import { type ServerProcess, startServer } from "./_helpers.ts";
 import {
   Chain,
   change,
+  control,
   create,
   error,
   invite,
   join,
   type Person,
   person,
+  playback,
   pushed,
+  pushedPlayback,
   quitAll,
   request,
   ROOM,
 } from "./_room_people.ts";
 import { until } from "./_util.ts";
-
-function playback(answer: Message): RoomPlaybackMessage {
-  ok(answer.type === "room-playback", `expected room-playback, got ${JSON.stringify(answer)}`);
-  return answer;
-}
-
-/** The next pushed `room-playback` (no `re`) of `epoch`, from message index `from` on. */
-async function pushedPlayback(who: Person, epoch: number, from = 0): Promise<RoomPlaybackMessage> {
-  return playback(
-    await who.client!.next(
-      (m) => m.type === "room-playback" && m.re === undefined && m.epoch === epoch,
-      { from, timeoutMs: 30_000 },
-    ),
-  );
-}
-
-async function control(who: Person, fields: Record<string, unknown>): Promise<Message> {
-  return await request(who, { type: "room-control", room: ROOM, ...fields });
-}
 
 /** A timeline as the members compare it: without `re`, and without `by`/`action` for a state. */
 function timelineOf(message: RoomPlaybackMessage) {

@@ -6,42 +6,23 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import type { Message, RoomPlaybackMessage } from "../protocol/messages.ts";
 import { timelinePosition } from "../protocol/watch_sync.ts";
 import { startServer } from "./_helpers.ts";
 import {
   Chain,
   change,
+  control,
   create,
   error,
   invite,
   join,
-  type Person,
   person,
+  playback,
   pushed,
+  pushedPlayback,
   quitAll,
   request,
-  ROOM,
 } from "./_room_people.ts";
-
-function playback(answer: Message): RoomPlaybackMessage {
-  ok(answer.type === "room-playback", `expected room-playback, got ${JSON.stringify(answer)}`);
-  return answer;
-}
-
-/** The next pushed `room-playback` (no `re`) of `epoch`, from message index `from` on. */
-async function pushedPlayback(who: Person, epoch: number, from = 0): Promise<RoomPlaybackMessage> {
-  return playback(
-    await who.client!.next(
-      (m) => m.type === "room-playback" && m.re === undefined && m.epoch === epoch,
-      { from, timeoutMs: 30_000 },
-    ),
-  );
-}
-
-async function control(who: Person, fields: Record<string, unknown>): Promise<Message> {
-  return await request(who, { type: "room-control", room: ROOM, ...fields });
-}
 
 Deno.test("watch together: the timeline is the server's, changed by members and told to every member online", async () => {
   const server = await startServer({ waitReady: true });

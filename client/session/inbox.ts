@@ -1,7 +1,11 @@
 /**
- * The inbox: delivered messages opened one by one (verified, replays refused by the replay
- * guard), each answered with a receipt. What it holds unopened is bounded: past the bound, or for
- * a body larger than any sealed message, a message is refused at once (the sender learns why).
+ * The inbox: delivered messages opened (verified, replays refused by the replay guard), each
+ * answered with a receipt. One sender's messages are opened in order, one by one; different
+ * senders' do not wait for each other, so that a sender whose keys must first be looked up (a
+ * round trip to the server, seconds on a loaded one, once per new sender of a flood) holds no
+ * one else's receipt, nor the server's window of messages in flight to this client (issue 16).
+ * What it holds unopened is bounded: past the bound, or for a body larger than any sealed message,
+ * a message is refused at once (the sender learns why).
  * @module
  */
 
@@ -54,12 +58,18 @@ export interface InboxOptions {
   message?(message: IncomingMessage): void;
   /** A message was refused; `from` names the sender when it is about one. */
   warning?(text: string, code: ErrorCode, from?: string): void;
+  /**
+   * `message` or `warning` threw: the inbox goes on (the receipt is sent already, the sender's
+   * next message is opened), and the error is handed here. @default {console.error}
+   */
+  failed?(error: unknown): void;
 }
 
-/** Delivered messages, opened in order. */
+/** Delivered messages, each sender's opened in order. */
 export class Inbox {
   readonly #options: InboxOptions;
-  #chain: Promise<void> = Promise.resolve();
+  /** Per sender with messages held, the end of its chain of openings. */
+  readonly #chains = new Map<string, Promise<void>>();
   #count = 0;
   #bytes = 0;
   #fullWarned = false;
@@ -76,11 +86,11 @@ export class Inbox {
 
   /** Resolves once every message taken so far is opened (or refused). */
   get idle(): Promise<void> {
-    return this.#chain;
+    return Promise.all(this.#chains.values()).then(() => {});
   }
 
   /**
-   * Takes a delivered message; it is opened after those before it.
+   * Takes a delivered message; it is opened after those of the same sender before it.
    *
    * @param rid The relay id its receipt names.
    * @param from The sender, as the server gave it.
@@ -91,10 +101,12 @@ export class Inbox {
     if (this.#options.self() === undefined) return;
     if (body.length > MAX_SEALED_BYTES) {
       this.#options.send({ type: "receipt", rid, ok: false, code: "BAD_MESSAGE" });
-      this.#options.warning?.(
-        `Rejected a message from "${from}": ${body.length} bytes exceeds the ${MAX_SEALED_BYTES}-byte limit of a sealed message; the server should not have relayed it`,
-        "BAD_MESSAGE",
-        from,
+      this.#tell(() =>
+        this.#options.warning?.(
+          `Rejected a message from "${from}": ${body.length} bytes exceeds the ${MAX_SEALED_BYTES}-byte limit of a sealed message; the server should not have relayed it`,
+          "BAD_MESSAGE",
+          from,
+        )
       );
       return;
     }
@@ -102,20 +114,26 @@ export class Inbox {
       this.#options.send({ type: "receipt", rid, ok: false, code: "INBOX_FULL" });
       if (!this.#fullWarned) {
         this.#fullWarned = true;
-        this.#options.warning?.(
-          `Refusing messages: this client holds ${this.#count} unopened messages (${this.#bytes} bytes), its limit (INBOX_FULL); the server may be flooding it`,
-          "INBOX_FULL",
+        this.#tell(() =>
+          this.#options.warning?.(
+            `Refusing messages: this client holds ${this.#count} unopened messages (${this.#bytes} bytes), its limit (INBOX_FULL); the server may be flooding it`,
+            "INBOX_FULL",
+          )
         );
       }
       return;
     }
     this.#count++;
     this.#bytes += body.length;
-    this.#chain = this.#chain.then(() => this.#open(rid, from, body, queued)).finally(() => {
-      this.#count--;
-      this.#bytes -= body.length;
-      if (this.#count < maxInbox / 2) this.#fullWarned = false;
-    });
+    const chain = (this.#chains.get(from) ?? Promise.resolve())
+      .then(() => this.#open(rid, from, body, queued))
+      .finally(() => {
+        this.#count--;
+        this.#bytes -= body.length;
+        if (this.#count < maxInbox / 2) this.#fullWarned = false;
+        if (this.#chains.get(from) === chain) this.#chains.delete(from);
+      });
+    this.#chains.set(from, chain);
   }
 
   async #open(rid: string, from: string, body: Uint8Array, queued: boolean) {
@@ -131,12 +149,14 @@ export class Inbox {
         replay: this.#options.replay,
       });
       this.#options.send({ type: "receipt", rid, ok: true });
-      this.#options.message?.({
-        ...opened,
-        ...(queued ? { queued } : {}),
-        trust: sender.trust,
-        ...(sender.lookalike === undefined ? {} : { lookalike: sender.lookalike }),
-      });
+      this.#tell(() =>
+        this.#options.message?.({
+          ...opened,
+          ...(queued ? { queued } : {}),
+          trust: sender.trust,
+          ...(sender.lookalike === undefined ? {} : { lookalike: sender.lookalike }),
+        })
+      );
     } catch (error) {
       const code = error instanceof PeerstreamError ? error.code : "DECRYPT_FAILED";
       if (queued && code === "REPLAYED") {
@@ -147,7 +167,16 @@ export class Inbox {
       }
       const text = error instanceof Error ? error.message : String(error);
       this.#options.send({ type: "receipt", rid, ok: false, code });
-      this.#options.warning?.(text, code, from);
+      this.#tell(() => this.#options.warning?.(text, code, from));
+    }
+  }
+
+  /** Runs a callback; what it throws is not the message's fault, nor the next one's. */
+  #tell(callback: () => void) {
+    try {
+      callback();
+    } catch (error) {
+      (this.#options.failed ?? console.error)(error);
     }
   }
 }

@@ -109,3 +109,73 @@ Deno.test("Inbox answers a message it cannot open with the reason as its receipt
   deepEqual(receipts(sent), ["r1 DECRYPT_FAILED", "r2 DECRYPT_FAILED"]);
   deepEqual(warnings.map((w) => w[0]), ["no keys for alice", "no keys for mallory"]);
 });
+
+/** A promise and its resolver. */
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Resolves once `sent` holds a receipt for `rid`, or fails after `ms`. */
+function receiptFor(sent: ClientMessage[], rid: string, ms = 10_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  return new Promise((resolve, reject) => {
+    const look = () => {
+      if (sent.some((m) => m.type === "receipt" && m.rid === rid)) return resolve();
+      if (performance.now() > deadline) {
+        return reject(new Error(`no receipt for ${rid} within ${ms} ms: ${receipts(sent)}`));
+      }
+      setTimeout(look, 5);
+    };
+    look();
+  });
+}
+
+Deno.test("Inbox.deliver() answers a sender whose keys are known while another sender's keys are still looked up (issue 16)", async () => {
+  // Under a flood each new colluder costs the recipient a key lookup, a round trip to a busy
+  // server; the honest sender's message, delivered behind one, waited for it (and the server's
+  // window, full of unanswered messages, held everyone else's).
+  const carol = deferred<TrustedKeys>();
+  const { box, sent, messages } = inbox({
+    keys: (name) => name === "carol" ? carol.promise : Promise.resolve(aliceKeys),
+  });
+  box.deliver("c1", "carol", new Uint8Array([1, 2, 3]));
+  box.deliver("a1", "alice", await sealFromAlice("one"));
+  box.deliver("c2", "carol", new Uint8Array([4, 5, 6]));
+  box.deliver("a2", "alice", await sealFromAlice("two"));
+  await receiptFor(sent, "a2");
+  deepEqual(receipts(sent), ["a1 ok", "a2 ok"], "carol's wait for her keys");
+  equal(box.count, 2, "carol's two still held");
+  carol.resolve(aliceKeys);
+  await box.idle;
+  deepEqual(receipts(sent), ["a1 ok", "a2 ok", "c1 BAD_MESSAGE", "c2 BAD_MESSAGE"]);
+  deepEqual(messages.map((m) => m.text), ["one", "two"], "one sender's messages in order");
+  equal(box.count, 0);
+});
+
+Deno.test("Inbox: a callback that throws costs neither a second receipt nor the sender's next message", async () => {
+  const errors: unknown[] = [];
+  let calls = 0;
+  const { box, sent } = inbox({
+    message: () => {
+      if (calls++ === 0) throw new Error("the screen failed");
+    },
+    warning: () => {
+      throw new Error("the warning failed too");
+    },
+    failed: (error) => errors.push(error),
+  });
+  const first = await sealFromAlice("one");
+  box.deliver("r1", "alice", first);
+  // A replay: refused, and its warning throws.
+  box.deliver("r2", "alice", first);
+  box.deliver("r3", "alice", await sealFromAlice("three"));
+  await box.idle;
+  deepEqual(receipts(sent), ["r1 ok", "r2 REPLAYED", "r3 ok"]);
+  deepEqual(errors.map((e) => (e as Error).message), [
+    "the screen failed",
+    "the warning failed too",
+  ]);
+  equal(box.count, 0);
+});

@@ -13,6 +13,7 @@ import {
   type HashedEntry,
   newRoomId,
   type RoomEntry,
+  type RoomSettings,
   type RoomState,
   signEntry,
 } from "../../protocol/room_chain.ts";
@@ -150,19 +151,24 @@ export class RoomBook {
    * or `handover`.
    *
    * @param roomName The room's display name.
-   * @param change The op and, for invite/remove/handover, whom.
+   * @param change The op and, for invite/remove/handover, whom; for `settings` (the owner's), the
+   * settings that change (the others are kept).
    * @returns The room after the change.
    * @throws {PeerstreamError} `ROOM_NOT_FOUND`, `NOT_ALLOWED` (read-only, or the op is not
    * yours: checked here before it goes), `KEY_CHANGED`, or the server's refusal.
    */
   async change(
     roomName: string,
-    change: { op: Exclude<RoomEntry["op"], "create" | "settings">; subject?: string },
+    change: {
+      op: Exclude<RoomEntry["op"], "create">;
+      subject?: string;
+      settings?: Partial<RoomSettings>;
+    },
   ): Promise<RoomView> {
     const room = this.#byName(roomName);
     return await this.#enqueue(room, async () => {
       const self = this.#keys.self();
-      const subject = change.subject ?? self.name;
+      const subject = change.op === "settings" ? "" : change.subject ?? self.name;
       const keys = change.op === "invite" ? (await this.#keys.trusted(subject)).pins : null;
       for (let attempt = 1;; attempt++) {
         const state = usableState(room, change.op);
@@ -174,7 +180,7 @@ export class RoomBook {
           op: change.op,
           subject,
           keys,
-          settings: null,
+          settings: change.op === "settings" ? { ...state.settings, ...change.settings } : null,
           time: Date.now(),
         }, self.identity);
         try {
