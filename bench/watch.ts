@@ -1,0 +1,393 @@
+/**
+ * Scenario `watch` (issue 21's figures): rooms of 3, 10 and 50 load members (quick: 3 and 10)
+ * watching one title together against a real server, each member a model of a rate-capable player
+ * (bench/_watch_member.ts) following the rules of protocol/watch_sync.ts: the drift between
+ * members' pictures, PAUSE and SEEK by one member to every picture paused or at the target, a
+ * late joiner's time to a picture within 150 ms of the room, and the server's CPU per member
+ * against the same number of members watching alone in the same run.
+ * @module
+ */
+
+import { generateIdentity } from "../protocol/e2e.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
+import { type BenchIdentity, benchIdentity, connectMany, LoadClient } from "./_client.ts";
+import { readProc } from "./_proc.ts";
+import {
+  type BenchContext,
+  type Metric,
+  names,
+  type ScenarioResult,
+  withServer,
+} from "./_scenario.ts";
+import { BENCH_TITLE } from "./_server.ts";
+import { percentile, sleep } from "./_stats.ts";
+import { WatchMember } from "./_watch_member.ts";
+import { makeRoom, roomId, wire } from "./rooms.ts";
+
+/** A picture within this of the room counts as with the room (the late joiner's figure), s. */
+export const ALIGNED_SECONDS = 0.15;
+
+/** How long each phase of one room's run lasts. */
+interface Plan {
+  /** From the room's `play` to the first drift sample, ms. */
+  warmMs: number;
+  /** The steady window: drift sampled, CPU read at both ends (the same for members alone), ms. */
+  windowMs: number;
+  /** Drift samples: one every so many ms. */
+  sampleMs: number;
+  /** Seek targets, one PAUSE/RESUME/SEEK round each; the last is early so late joins fit. */
+  seeks: number[];
+  /** Late joiners, one after the other. */
+  lateJoins: number;
+  /** The longest wait for every picture to follow a control, or a joiner to align, ms. */
+  deadlineMs: number;
+}
+
+const QUICK: Plan = {
+  warmMs: 3000,
+  windowMs: 6000,
+  sampleMs: 250,
+  seeks: [12, 3],
+  lateJoins: 2,
+  deadlineMs: 8000,
+};
+const FULL: Plan = {
+  warmMs: 4000,
+  windowMs: 10_000,
+  sampleMs: 250,
+  seeks: [16, 8, 3],
+  lateJoins: 3,
+  deadlineMs: 10_000,
+};
+
+/** What one room's run measured (ms unless said). */
+interface RoomRun {
+  n: number;
+  /** Largest minus smallest picture over the members, each sample. */
+  spreads: number[];
+  /** Each member's |picture − room| at each sample. */
+  vsRoom: number[];
+  /** Each member's control → paused (NaN: not within the deadline). */
+  pauseMs: number[];
+  /** Each member's control → its picture at the seek's target. */
+  seekMs: number[];
+  /** Each member's |picture − room| as its seek landed. */
+  seekMissMs: number[];
+  /** Each late joiner's connect → picture within {@linkcode ALIGNED_SECONDS} of the room. */
+  joinMs: number[];
+  /** Server CPU-s per member-minute over the steady window: in the room, and alone. */
+  cpuRoom: number;
+  cpuAlone: number;
+  /** Drift corrections the members made (rate changes are not counted; seeks are). */
+  correctionSeeks: number;
+  refusals: string[];
+}
+
+/** The server's CPU-s per member-minute over a window in which `fn` waits. */
+async function cpuOver(pid: number, n: number, ms: number): Promise<number> {
+  const a = await readProc(pid);
+  await sleep(ms);
+  const b = await readProc(pid);
+  return (b.cpuSeconds - a.cpuSeconds) / n / ((b.at - a.at) / 60_000);
+}
+
+/** N members watching alone (plain `play`, no room) over the same window as the room's. */
+async function aloneRun(
+  ctx: BenchContext,
+  server: { port: number; pid: number },
+  who: BenchIdentity,
+  n: number,
+  plan: Plan,
+): Promise<number> {
+  const { clients } = await connectMany(server.port, { names: names(ctx, `wa${n}-`, n), who });
+  const members = clients.map((client) => new WatchMember(client));
+  try {
+    for (const member of members) member.playAlone(BENCH_TITLE);
+    await sleep(plan.warmMs);
+    return await cpuOver(server.pid, n, plan.windowMs);
+  } finally {
+    for (const member of members) member.close();
+  }
+}
+
+/** Waits for every member's event of a room epoch, and returns each one's delay from `t0`. */
+async function delays(
+  members: readonly WatchMember[],
+  kind: "paused" | "landed",
+  epoch: number,
+  t0: number,
+  deadlineMs: number,
+): Promise<number[]> {
+  const find = (m: WatchMember) =>
+    m.events.find((e) => e.kind === kind && e.epoch === epoch && !e.correction);
+  await Promise.all(members.map((m) => m.until(() => find(m) !== undefined, deadlineMs)));
+  return members.map((m) => (find(m)?.at ?? NaN) - t0);
+}
+
+/** Asks a control and returns its epoch; a refusal throws. */
+async function control(
+  member: WatchMember,
+  action: "play" | "pause" | "resume" | "seek" | "stop",
+  fields: { title?: string; position?: number } = {},
+): Promise<number> {
+  const answer: ServerMessage = await member.control(action, fields);
+  if (answer.type !== "room-playback") {
+    throw new Error(
+      `Cannot ${action} the room: ${
+        answer.type === "error" ? `${answer.code}: ${answer.message}` : answer.type
+      }; see the server log`,
+    );
+  }
+  return answer.epoch;
+}
+
+/** Samples the spread of the members' pictures and each one against the room. */
+async function sampleDrift(members: readonly WatchMember[], plan: Plan, run: RoomRun) {
+  const end = performance.now() + plan.windowMs;
+  while (performance.now() < end) {
+    const now = performance.now();
+    const shown = members.filter((m) => m.player.started && !m.player.paused);
+    const positions = shown.map((m) => m.player.position(now));
+    if (positions.length > 1) {
+      run.spreads.push((Math.max(...positions) - Math.min(...positions)) * 1000);
+    }
+    for (const m of shown) {
+      run.vsRoom.push(Math.abs(m.player.position(now) - m.roomPosition(now)) * 1000);
+    }
+    await sleep(plan.sampleMs);
+  }
+}
+
+/** One PAUSE, RESUME and SEEK round, each by another member. */
+async function controlRound(
+  members: readonly WatchMember[],
+  plan: Plan,
+  round: number,
+  run: RoomRun,
+) {
+  const n = members.length;
+  let t0 = performance.now();
+  const paused = await control(members[(round + 1) % n], "pause");
+  run.pauseMs.push(...await delays(members, "paused", paused, t0, plan.deadlineMs));
+  await sleep(500);
+  await control(members[(round + 2) % n], "resume");
+  await sleep(1000);
+  t0 = performance.now();
+  const seek = await control(members[round % n], "seek", { position: plan.seeks[round] });
+  run.seekMs.push(...await delays(members, "landed", seek, t0, plan.deadlineMs));
+  for (const m of members) {
+    const landed = m.events.find((e) => e.kind === "landed" && e.epoch === seek);
+    if (landed === undefined) continue;
+    run.seekMissMs.push(
+      Math.abs(m.player.position(landed.at) - m.roomPosition(landed.at)) * 1000,
+    );
+  }
+  await sleep(1500);
+}
+
+/** A member joining the playing room: connect → its picture within 150 ms of the room. */
+async function lateJoin(
+  port: number,
+  who: BenchIdentity,
+  name: string,
+  room: string,
+  deadlineMs: number,
+): Promise<{ ms: number; refusals: string[] }> {
+  const t0 = performance.now();
+  const joiner = new WatchMember(await LoadClient.connect(port), { room });
+  try {
+    await joiner.client.register(name, who);
+    await joiner.start();
+    const deadline = t0 + deadlineMs;
+    while (performance.now() < deadline) {
+      const now = performance.now();
+      if (
+        joiner.player.started &&
+        Math.abs(joiner.player.position(now) - joiner.roomPosition(now)) <= ALIGNED_SECONDS
+      ) return { ms: now - t0, refusals: joiner.refusals };
+      await sleep(20);
+    }
+    return { ms: NaN, refusals: joiner.refusals };
+  } finally {
+    joiner.close();
+  }
+}
+
+/** One room of N members (+ late joiners): the figures, after N members alone. */
+async function roomRun(
+  ctx: BenchContext,
+  server: { port: number; pid: number },
+  who: BenchIdentity,
+  n: number,
+  plan: Plan,
+): Promise<RoomRun> {
+  const cpuAlone = await aloneRun(ctx, server, who, n, plan);
+  const all = names(ctx, `w${n}-`, n + plan.lateJoins);
+  const { clients } = await connectMany(server.port, { names: all, who });
+  const room = roomId();
+  await makeRoom(clients.map((client, i) => wire(all[i], client)), who, room);
+  // The late joiners are members already; they come online one by one later.
+  for (const client of clients.slice(n)) client.close();
+  await Promise.all(clients.slice(n).map((client) => client.done));
+  const members = clients.slice(0, n).map((client) => new WatchMember(client, { room }));
+  const run: RoomRun = {
+    n,
+    spreads: [],
+    vsRoom: [],
+    pauseMs: [],
+    seekMs: [],
+    seekMissMs: [],
+    joinMs: [],
+    cpuRoom: NaN,
+    cpuAlone,
+    correctionSeeks: 0,
+    refusals: [],
+  };
+  try {
+    await Promise.all(members.map((m) => m.start()));
+    const t0 = performance.now();
+    const played = await control(members[0], "play", { title: BENCH_TITLE });
+    await delays(members, "landed", played, t0, plan.deadlineMs);
+    await sleep(plan.warmMs - (performance.now() - t0));
+    const cpu = cpuOver(server.pid, n, plan.windowMs);
+    await sampleDrift(members, plan, run);
+    run.cpuRoom = await cpu;
+    for (let round = 0; round < plan.seeks.length; round++) {
+      await controlRound(members, plan, round, run);
+    }
+    for (const name of all.slice(n)) {
+      const joined = await lateJoin(server.port, who, name, room, plan.deadlineMs);
+      run.joinMs.push(joined.ms);
+      run.refusals.push(...joined.refusals);
+    }
+    await control(members[0], "stop");
+  } finally {
+    for (const m of members) {
+      run.correctionSeeks += m.events.filter((e) => e.correction).length;
+      run.refusals.push(...m.refusals);
+      m.close();
+    }
+  }
+  return run;
+}
+
+/** p-th percentile of samples (NaN when none), as one row value. */
+function pct(values: readonly number[], p: number): number {
+  return percentile(values.filter(Number.isFinite).sort((a, b) => a - b), p);
+}
+
+/** The table rows of one room size over the repetitions. */
+function roomMetrics(n: number, runs: readonly RoomRun[]): Metric[] {
+  const per = (f: (r: RoomRun) => number) => runs.map(f);
+  const within = (atMost: number) => ({ stat: "max" as const, atMost });
+  // A control that never reached a member within the deadline is a miss, not a smaller p95.
+  const p95OrNever = (values: readonly number[]) =>
+    values.some(Number.isNaN) ? NaN : pct(values, 95);
+  return [
+    {
+      name: `N=${n}: drift between members p50`,
+      unit: "ms",
+      values: per((r) => pct(r.spreads, 50)),
+    },
+    {
+      name: `N=${n}: drift between members p95`,
+      unit: "ms",
+      values: per((r) => pct(r.spreads, 95)),
+      target: "≤ 150 ms (rate-capable players)",
+      goal: within(150),
+    },
+    {
+      name: `N=${n}: drift between members max`,
+      unit: "ms",
+      values: per((r) => pct(r.spreads, 100)),
+    },
+    {
+      name: `N=${n}: picture vs the room's timeline p95`,
+      unit: "ms",
+      values: per((r) => pct(r.vsRoom, 95)),
+      limit: "each member against the server's clock, steady window",
+    },
+    {
+      name: `N=${n}: PAUSE by one → every picture paused p95`,
+      unit: "ms",
+      values: per((r) => p95OrNever(r.pauseMs)),
+      target: "≤ 500 ms",
+      goal: within(500),
+    },
+    {
+      name: `N=${n}: SEEK by one → every picture at the target p95`,
+      unit: "ms",
+      values: per((r) => p95OrNever(r.seekMs)),
+      target: "≤ 500 ms",
+      goal: within(500),
+    },
+    {
+      name: `N=${n}: SEEK landing vs the room p95`,
+      unit: "ms",
+      values: per((r) => pct(r.seekMissMs, 95)),
+      limit: "the start-up the member measured on its last start",
+    },
+    {
+      name: `N=${n}: late join → picture within 150 ms of the room`,
+      unit: "ms",
+      values: runs.flatMap((r) => r.joinMs),
+      target: "≤ 2000 ms",
+      goal: within(2000),
+    },
+    {
+      name: `N=${n}: server CPU per member-minute, in the room`,
+      unit: "s",
+      values: per((r) => r.cpuRoom),
+      limit: "steady window, same length as alone",
+    },
+    {
+      name: `N=${n}: server CPU per member-minute, alone (plain play)`,
+      unit: "s",
+      values: per((r) => r.cpuAlone),
+      limit: "the same N in the same run, before the room",
+    },
+  ];
+}
+
+/**
+ * Runs the watch scenario.
+ *
+ * @param ctx The bench context.
+ * @returns Drift, PAUSE/SEEK propagation, late-join alignment and CPU per member by room size.
+ */
+export async function watchScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  const sizes = ctx.quick ? [3, 10] : [3, 10, 50];
+  const plan = ctx.quick ? QUICK : FULL;
+  const who = await benchIdentity(await generateIdentity());
+  const runs = new Map<number, RoomRun[]>(sizes.map((n) => [n, []]));
+  await withServer(ctx, async (server) => {
+    for (let rep = 0; rep < ctx.reps; rep++) {
+      for (const n of sizes) {
+        ctx.log(`watch: a room of ${n} (and ${n} alone), repetition ${rep + 1} of ${ctx.reps}`);
+        runs.get(n)!.push(await roomRun({ ...ctx, tag: `${ctx.tag}${rep}` }, server, who, n, plan));
+      }
+    }
+  });
+  const all = [...runs.values()].flat();
+  const refusals = all.flatMap((r) => r.refusals);
+  const seeks = all.reduce((sum, r) => sum + r.correctionSeeks, 0);
+  return {
+    id: "watch",
+    title:
+      "Watching together: load members modelling a rate-capable player (mpv, the page) in one room, against a real server",
+    metrics: sizes.flatMap((n) => roomMetrics(n, runs.get(n)!)),
+    failures: [],
+    notes: [
+      "Each member is a model of a player (bench/_sim_player.ts): media time at its rate from its first segment, a stall past its media, a seek landing on the exact position asked; no decoder. Its figures are what the protocol and the server allow, not a real player's own delays.",
+      `Drift corrections by seek over the whole run: ${seeks}; requests refused: ${refusals.length}${
+        refusals.length > 0 ? ` (first: ${refusals[0]})` : ""
+      }.`,
+    ],
+    detail: Object.fromEntries(
+      [...runs].map(([n, r]) => [
+        `N=${n}`,
+        r.map((run) => ({ joinMs: run.joinMs, pauseMs: run.pauseMs, seekMs: run.seekMs })),
+      ]),
+    ),
+  };
+}
