@@ -166,3 +166,28 @@ export async function waitForQuiet(
   }
   return { waitedMs: performance.now() - t0, otherCores: other };
 }
+
+/**
+ * A process's CPU time with nanosecond resolution, where `/proc/PID/stat` counts 10 ms ticks: the
+ * sum of its threads' time on a CPU (`/proc/PID/task/TID/schedstat`, first field), read with one
+ * `cat` (Deno refuses to read `/proc` itself without `--allow-all`). A thread that has ended is no
+ * longer counted, so compare two readings only over a window in which the process's threads live
+ * on (a server's do).
+ *
+ * @param pid The process.
+ * @returns Its threads' CPU seconds, and when they were read (`performance.now()` ms).
+ */
+export async function readThreadsCpu(pid: number): Promise<{ cpuSeconds: number; at: number }> {
+  const before = performance.now();
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `cat /proc/${Math.trunc(pid)}/task/*/schedstat`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const at = (before + performance.now()) / 2;
+  let nanoseconds = 0;
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    nanoseconds += Number(line.split(" ")[0]) || 0;
+  }
+  return { cpuSeconds: nanoseconds / 1e9, at };
+}

@@ -14,7 +14,7 @@ import type {
   SegmentMessage,
   ServerMessage,
 } from "../protocol/messages.ts";
-import { ClockOffset, driftAction, timelinePosition } from "../protocol/watch_sync.ts";
+import { ClockOffset, driftAction, RATE_RULES, timelinePosition } from "../protocol/watch_sync.ts";
 import type { LoadClient } from "./_client.ts";
 import { SimPlayer } from "./_sim_player.ts";
 
@@ -24,6 +24,8 @@ export const FIRST_STARTUP_SECONDS = 0.5;
 export const CORRECT_EVERY_MS = 500;
 /** How often the clock offset is measured again, ms. */
 export const TIME_EVERY_MS = 30_000;
+/** The longest wait for the answer to a request (`time`, `room-control`), ms. */
+export const ANSWER_MS = 15_000;
 
 /** Something the member's picture did, for the scenario's figures. */
 export interface PictureEvent {
@@ -45,6 +47,12 @@ export interface WatchMemberOptions {
   quality?: Quality;
   /** Whether its player changes its rate (mpv, the page) or only seeks (ffplay). @default {true} */
   canRate?: boolean;
+  /**
+   * Holds a picture that lands ahead of the room until the room reaches it, instead of slowing
+   * down to it: a policy the rules of protocol/watch_sync.ts do not have, measured beside them.
+   * @default {false}
+   */
+  holdAhead?: boolean;
 }
 
 /** A request whose first picture is awaited. */
@@ -74,6 +82,8 @@ export class WatchMember {
   readonly #room: string | undefined;
   readonly #quality: Quality;
   readonly #canRate: boolean;
+  readonly #holdAhead: boolean;
+  #hold: ReturnType<typeof setTimeout> | undefined;
   #startup = FIRST_STARTUP_SECONDS;
   #streamId = -1;
   #playId = -1;
@@ -97,6 +107,7 @@ export class WatchMember {
     this.#room = options.room;
     this.#quality = options.quality ?? 480;
     this.#canRate = options.canRate ?? true;
+    this.#holdAhead = options.holdAhead ?? false;
     client.onMessage = (message, now) => this.#handle(message, now);
   }
 
@@ -112,7 +123,8 @@ export class WatchMember {
   async start(): Promise<void> {
     for (let i = 0; i < 3; i++) await this.askTime();
     this.#timers.push(
-      setInterval(() => this.askTime(), TIME_EVERY_MS),
+      // A late answer is one sample fewer: the offset in use stays.
+      setInterval(() => this.askTime().catch(() => {}), TIME_EVERY_MS),
       setInterval(() => this.#correct(performance.now()), CORRECT_EVERY_MS),
     );
   }
@@ -121,6 +133,7 @@ export class WatchMember {
   close(): void {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
+    clearTimeout(this.#hold);
     this.client.close();
   }
 
@@ -195,8 +208,22 @@ export class WatchMember {
     });
   }
 
+  /** Sends a request; its answer, or a rejection after {@linkcode ANSWER_MS} without one. */
   #ask(id: number, message: Parameters<LoadClient["send"]>[0]): Promise<ServerMessage> {
-    const answer = new Promise<ServerMessage>((resolve) => this.#answers.set(id, resolve));
+    const answer = new Promise<ServerMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#answers.delete(id);
+        reject(
+          new Error(
+            `Cannot hear the answer to "${message.type}": none within ${ANSWER_MS} ms; see the server log`,
+          ),
+        );
+      }, ANSWER_MS);
+      this.#answers.set(id, (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+    });
     this.client.send(message);
     return answer;
   }
@@ -271,6 +298,7 @@ export class WatchMember {
       this.#pending = undefined;
       this.#startup = (now - pending.sentAt) / 1000;
       this.player.received(now, end, pending.position);
+      if (this.#holdAhead) this.#holdUntilRoom(now);
       this.#event({
         kind: "landed",
         epoch: pending.roomEpoch,
@@ -308,6 +336,8 @@ export class WatchMember {
       return;
     }
     if (message.action === "resume") {
+      clearTimeout(this.#hold);
+      this.#hold = undefined;
       this.player.resume(now);
       this.client.send({ type: "resume", id: this.client.nextId++ });
       return;
@@ -344,11 +374,25 @@ export class WatchMember {
     this.client.send({ type: "seek", id: this.client.nextId++, position });
   }
 
+  /** Holds a picture ahead of the room (by more than the dead band) until the room is there. */
+  #holdUntilRoom(now: number): void {
+    const ahead = this.player.position(now) - this.roomPosition(now);
+    if (!(ahead > RATE_RULES.dead) || this.timeline?.rate !== 1) return;
+    this.player.pause(now);
+    clearTimeout(this.#hold);
+    this.#hold = setTimeout(() => {
+      this.#hold = undefined;
+      // A room paused meanwhile keeps the picture held; its resume lets it go.
+      if (this.timeline?.rate === 1) this.player.resume(performance.now());
+    }, ahead * 1000);
+  }
+
   /** Twice a second: the drift between its picture and the room, and what `driftAction` says. */
   #correct(now: number): void {
     const timeline = this.timeline;
     if (timeline?.title === undefined || timeline.rate !== 1) return;
     if (!this.player.started || this.player.paused || this.#pending !== undefined) return;
+    if (this.#hold !== undefined) return;
     const room = this.roomPosition(now);
     const drift = this.player.position(now) - room;
     const action = driftAction(drift, room, this.player.rate, {
