@@ -11,7 +11,7 @@
 import { generateIdentity } from "../protocol/e2e.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { type BenchIdentity, benchIdentity, connectMany, LoadClient } from "./_client.ts";
-import { readThreadsCpu } from "./_proc.ts";
+import { readThreadsCpu, waitForQuiet } from "./_proc.ts";
 import {
   type BenchContext,
   type Metric,
@@ -19,7 +19,7 @@ import {
   type ScenarioResult,
   withServer,
 } from "./_scenario.ts";
-import { BENCH_TITLE } from "./_server.ts";
+import { BENCH_TITLE, settle } from "./_server.ts";
 import { percentile, sleep } from "./_stats.ts";
 import { WatchMember } from "./_watch_member.ts";
 import { makeRoom, roomId, wire } from "./rooms.ts";
@@ -95,12 +95,27 @@ interface RoomRun {
   refusals: string[];
 }
 
-/** The server's CPU-s per member-minute over the next `ms`. */
-async function cpuOver(pid: number, n: number, ms: number): Promise<number> {
+/**
+ * The server's CPU-s per member-minute over the next `ms`, after a quiet moment on the shared
+ * machine if one comes within `quietMs` (full mode; quick mode does not wait).
+ */
+async function cpuOver(
+  pid: number,
+  n: number,
+  { ms, quietMs }: { ms: number; quietMs: number },
+): Promise<number> {
+  if (quietMs > 0) await waitForQuiet([pid, Deno.pid], { maxMs: quietMs });
   const a = await readThreadsCpu(pid);
   await sleep(ms);
   const b = await readThreadsCpu(pid);
   return (b.cpuSeconds - a.cpuSeconds) / n / ((b.at - a.at) / 60_000);
+}
+
+/** Waits until the server is idle (join announcements sent, the last run's leaves handled). */
+function serverIdle(pid: number, quick: boolean): Promise<void> {
+  return settle(async () => (await readThreadsCpu(pid)).cpuSeconds, {
+    maxMs: quick ? 3000 : 10_000,
+  });
 }
 
 /** N members watching alone (plain `play`, no room) over the same window as the room's. */
@@ -114,9 +129,10 @@ async function aloneRun(
   const { clients } = await connectMany(server.port, { names: names(ctx, `wa${n}-`, n), who });
   const members = clients.map((client) => new WatchMember(client));
   try {
+    await serverIdle(server.pid, ctx.quick);
     for (const member of members) member.playAlone(BENCH_TITLE);
     await sleep(plan.warmMs);
-    return await cpuOver(server.pid, n, plan.windowMs);
+    return await cpuOver(server.pid, n, { ms: plan.windowMs, quietMs: ctx.quietMs });
   } finally {
     for (const member of members) member.close();
   }
@@ -255,10 +271,11 @@ async function roomRun(
   ctx: BenchContext,
   server: { port: number; pid: number },
   who: BenchIdentity,
-  n: number,
-  plan: Plan,
+  options: { n: number; plan: Plan; aloneFirst: boolean },
 ): Promise<RoomRun> {
-  const cpuAlone = await aloneRun(ctx, server, who, n, plan);
+  const { n, plan } = options;
+  // Alone first in even repetitions, after the room in odd ones: neither always gets a fresher server.
+  const cpuAlone = options.aloneFirst ? await aloneRun(ctx, server, who, n, plan) : NaN;
   const all = names(ctx, `w${n}-`, n + plan.joiners.length);
   const { clients } = await connectMany(server.port, { names: all, who });
   const room = roomId();
@@ -283,12 +300,14 @@ async function roomRun(
   };
   try {
     await Promise.all(members.map((m) => m.start()));
+    await serverIdle(server.pid, ctx.quick);
     const whole = await readThreadsCpu(server.pid);
     const t0 = performance.now();
     const played = await control(members[0], "play", { title: BENCH_TITLE });
     await delays(members, "landed", played, t0, plan.deadlineMs);
     await sleep(plan.warmMs - (performance.now() - t0));
-    const cpu = cpuOver(server.pid, n, plan.windowMs);
+    if (ctx.quietMs > 0) await waitForQuiet([server.pid, Deno.pid], { maxMs: ctx.quietMs });
+    const cpu = cpuOver(server.pid, n, { ms: plan.windowMs, quietMs: 0 });
     await sampleDrift(members, plan, run);
     run.cpuRoom = await cpu;
     for (let round = 0; round < plan.seeks.length; round++) {
@@ -310,6 +329,8 @@ async function roomRun(
     await control(members[0], "stop");
     const end = await readThreadsCpu(server.pid);
     run.cpuRoomWhole = (end.cpuSeconds - whole.cpuSeconds) / n / ((end.at - whole.at) / 60_000);
+    for (const m of members) m.close();
+    if (!options.aloneFirst) run.cpuAlone = await aloneRun(ctx, server, who, n, plan);
   } finally {
     for (const m of members) {
       run.correctionSeeks += m.events.filter((e) => e.correction).length;
@@ -406,7 +427,7 @@ function roomMetrics(n: number, runs: readonly RoomRun[]): Metric[] {
       name: `N=${n}: server CPU per member-minute, alone (plain play)`,
       unit: "s",
       values: per((r) => r.cpuAlone),
-      limit: "the same N in the same run, before the room",
+      limit: "the same N on the same server, before the room (after it in odd repetitions)",
     },
   ];
 }
@@ -429,7 +450,11 @@ export async function watchScenario(ctx: BenchContext): Promise<ScenarioResult> 
         ctx.log(`watch: a room of ${n} (and ${n} alone), repetition ${rep + 1} of ${ctx.reps}`);
         try {
           runs.get(n)!.push(
-            await roomRun({ ...ctx, tag: `${ctx.tag}${rep}` }, server, who, n, plan),
+            await roomRun({ ...ctx, tag: `${ctx.tag}${rep}` }, server, who, {
+              n,
+              plan,
+              aloneFirst: rep % 2 === 0,
+            }),
           );
         } catch (error) {
           // One room's failure is reported; the other sizes still run.
