@@ -39,9 +39,9 @@ const JOIN_AT_SECONDS = 2;
 
 /** How long each phase of one room's run lasts. */
 interface Plan {
-  /** From the room's `play` to the first drift sample, ms. */
+  /** From the `play` to the steady window, ms (drift is sampled from every first picture on). */
   warmMs: number;
-  /** The steady window: drift sampled, CPU read at both ends (the same for members alone), ms. */
+  /** The steady window: CPU read at both ends (the same for members alone), ms. */
   windowMs: number;
   /** Drift samples: one every so many ms. */
   sampleMs: number;
@@ -95,27 +95,23 @@ interface RoomRun {
   refusals: string[];
 }
 
-/**
- * The server's CPU-s per member-minute over the next `ms`, after a quiet moment on the shared
- * machine if one comes within `quietMs` (full mode; quick mode does not wait).
- */
-async function cpuOver(
-  pid: number,
-  n: number,
-  { ms, quietMs }: { ms: number; quietMs: number },
-): Promise<number> {
-  if (quietMs > 0) await waitForQuiet([pid, Deno.pid], { maxMs: quietMs });
+/** The server's CPU-s per member-minute over the next `ms`. */
+async function cpuOver(pid: number, n: number, ms: number): Promise<number> {
   const a = await readThreadsCpu(pid);
   await sleep(ms);
   const b = await readThreadsCpu(pid);
   return (b.cpuSeconds - a.cpuSeconds) / n / ((b.at - a.at) / 60_000);
 }
 
-/** Waits until the server is idle (join announcements sent, the last run's leaves handled). */
-function serverIdle(pid: number, quick: boolean): Promise<void> {
-  return settle(async () => (await readThreadsCpu(pid)).cpuSeconds, {
-    maxMs: quick ? 3000 : 10_000,
+/**
+ * Waits until the server is idle (join announcements sent, the last run's leaves handled), and in
+ * full mode for a quiet moment on the shared machine if one comes within `quietMs`.
+ */
+async function quiet(pid: number, ctx: BenchContext): Promise<void> {
+  await settle(async () => (await readThreadsCpu(pid)).cpuSeconds, {
+    maxMs: ctx.quick ? 3000 : 10_000,
   });
+  if (ctx.quietMs > 0) await waitForQuiet([pid, Deno.pid], { maxMs: ctx.quietMs });
 }
 
 /** N members watching alone (plain `play`, no room) over the same window as the room's. */
@@ -129,10 +125,10 @@ async function aloneRun(
   const { clients } = await connectMany(server.port, { names: names(ctx, `wa${n}-`, n), who });
   const members = clients.map((client) => new WatchMember(client));
   try {
-    await serverIdle(server.pid, ctx.quick);
+    await quiet(server.pid, ctx);
     for (const member of members) member.playAlone(BENCH_TITLE);
     await sleep(plan.warmMs);
-    return await cpuOver(server.pid, n, { ms: plan.windowMs, quietMs: ctx.quietMs });
+    return await cpuOver(server.pid, n, plan.windowMs);
   } finally {
     for (const member of members) member.close();
   }
@@ -170,9 +166,12 @@ async function control(
 }
 
 /** Samples the spread of the members' pictures and each one against the room. */
-async function sampleDrift(members: readonly WatchMember[], plan: Plan, run: RoomRun) {
-  const end = performance.now() + plan.windowMs;
-  while (performance.now() < end) {
+async function sampleDrift(
+  members: readonly WatchMember[],
+  plan: Plan,
+  { until, run }: { until: number; run: RoomRun },
+) {
+  while (performance.now() < until) {
     const now = performance.now();
     const shown = members.filter((m) => m.player.started && !m.player.paused);
     const positions = shown.map((m) => m.player.position(now));
@@ -300,16 +299,16 @@ async function roomRun(
   };
   try {
     await Promise.all(members.map((m) => m.start()));
-    await serverIdle(server.pid, ctx.quick);
+    await quiet(server.pid, ctx);
     const whole = await readThreadsCpu(server.pid);
     const t0 = performance.now();
     const played = await control(members[0], "play", { title: BENCH_TITLE });
     await delays(members, "landed", played, t0, plan.deadlineMs);
+    // Drift from every first picture on (a start's spread counts), to the CPU window's end.
+    const sampled = sampleDrift(members, plan, { until: t0 + plan.warmMs + plan.windowMs, run });
     await sleep(plan.warmMs - (performance.now() - t0));
-    if (ctx.quietMs > 0) await waitForQuiet([server.pid, Deno.pid], { maxMs: ctx.quietMs });
-    const cpu = cpuOver(server.pid, n, { ms: plan.windowMs, quietMs: 0 });
-    await sampleDrift(members, plan, run);
-    run.cpuRoom = await cpu;
+    run.cpuRoom = await cpuOver(server.pid, n, plan.windowMs);
+    await sampled;
     for (let round = 0; round < plan.seeks.length; round++) {
       await controlRound(members, plan, round, run);
     }
@@ -365,6 +364,7 @@ function roomMetrics(n: number, runs: readonly RoomRun[]): Metric[] {
       name: `N=${n}: drift between members p50`,
       unit: "ms",
       values: per((r) => pct(r.spreads, 50)),
+      limit: "largest − smallest picture, every 250 ms from the first pictures of a start on",
     },
     {
       name: `N=${n}: drift between members p95`,
@@ -382,7 +382,7 @@ function roomMetrics(n: number, runs: readonly RoomRun[]): Metric[] {
       name: `N=${n}: picture vs the room's timeline p95`,
       unit: "ms",
       values: per((r) => pct(r.vsRoom, 95)),
-      limit: "each member against the server's clock, steady window",
+      limit: "each member against the server's clock",
     },
     {
       name: `N=${n}: PAUSE by one → every picture paused p95`,
