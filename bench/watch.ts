@@ -11,7 +11,7 @@
 import { generateIdentity } from "../protocol/e2e.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { type BenchIdentity, benchIdentity, connectMany, LoadClient } from "./_client.ts";
-import { readThreadsCpu, waitForQuiet } from "./_proc.ts";
+import { cpuBetween, readProc, readThreadsCpu, type ThreadsCpu, waitForQuiet } from "./_proc.ts";
 import {
   type BenchContext,
   type Metric,
@@ -99,8 +99,13 @@ interface RoomRun {
 async function cpuOver(pid: number, n: number, ms: number): Promise<number> {
   const a = await readThreadsCpu(pid);
   await sleep(ms);
-  const b = await readThreadsCpu(pid);
-  return (b.cpuSeconds - a.cpuSeconds) / n / ((b.at - a.at) / 60_000);
+  return perMemberMinute(a, await readThreadsCpu(pid), n);
+}
+
+/** CPU-s per member-minute between two readings. */
+function perMemberMinute(a: ThreadsCpu, b: ThreadsCpu, n: number): number {
+  const { cpuSeconds, seconds } = cpuBetween(a, b);
+  return cpuSeconds / n / (seconds / 60);
 }
 
 /**
@@ -108,7 +113,14 @@ async function cpuOver(pid: number, n: number, ms: number): Promise<number> {
  * full mode for a quiet moment on the shared machine if one comes within `quietMs`.
  */
 async function quiet(pid: number, ctx: BenchContext): Promise<void> {
-  await settle(async () => (await readThreadsCpu(pid)).cpuSeconds, {
+  let last = await readThreadsCpu(pid);
+  let total = 0;
+  await settle(async () => {
+    const now = await readThreadsCpu(pid);
+    total += cpuBetween(last, now).cpuSeconds;
+    last = now;
+    return total;
+  }, {
     maxMs: ctx.quick ? 3000 : 10_000,
   });
   if (ctx.quietMs > 0) await waitForQuiet([pid, Deno.pid], { maxMs: ctx.quietMs });
@@ -300,7 +312,8 @@ async function roomRun(
   try {
     await Promise.all(members.map((m) => m.start()));
     await quiet(server.pid, ctx);
-    const whole = await readThreadsCpu(server.pid);
+    // The whole run is long enough for /proc/PID/stat's ticks, which keep ended threads' time.
+    const whole = await readProc(server.pid);
     const t0 = performance.now();
     const played = await control(members[0], "play", { title: BENCH_TITLE });
     await delays(members, "landed", played, t0, plan.deadlineMs);
@@ -326,7 +339,7 @@ async function roomRun(
       run.refusals.push(...joined.refusals);
     }
     await control(members[0], "stop");
-    const end = await readThreadsCpu(server.pid);
+    const end = await readProc(server.pid);
     run.cpuRoomWhole = (end.cpuSeconds - whole.cpuSeconds) / n / ((end.at - whole.at) / 60_000);
     for (const m of members) m.close();
     if (!options.aloneFirst) run.cpuAlone = await aloneRun(ctx, server, who, n, plan);
