@@ -440,7 +440,8 @@ function roomMetrics(n: number, runs: readonly RoomRun[]): Metric[] {
       name: `N=${n}: server CPU per member-minute, alone (plain play)`,
       unit: "s",
       values: per((r) => r.cpuAlone),
-      limit: "the same N on the same server, before the room (after it in odd repetitions)",
+      limit:
+        "the same N on the same server: before the room in repetitions 1, 3…, after it in 2, 4…",
     },
   ];
 }
