@@ -285,7 +285,7 @@ async function roomRun(
   options: { n: number; plan: Plan; aloneFirst: boolean },
 ): Promise<RoomRun> {
   const { n, plan } = options;
-  // Alone first in even repetitions, after the room in odd ones: neither always gets a fresher server.
+  // Alone first in repetitions 1, 3…, after the room in 2, 4…: neither always meets a fresher server.
   const cpuAlone = options.aloneFirst ? await aloneRun(ctx, server, who, n, plan) : NaN;
   const all = names(ctx, `w${n}-`, n + plan.joiners.length);
   const { clients } = await connectMany(server.port, { names: all, who });
