@@ -166,3 +166,51 @@ export async function waitForQuiet(
   }
   return { waitedMs: performance.now() - t0, otherCores: other };
 }
+
+/** Each thread's CPU time on a CPU, ns by thread id, and when it was read. */
+export interface ThreadsCpu {
+  /** ns on a CPU by thread id. */
+  threads: Map<number, number>;
+  /** When they were read, `performance.now()` ms. */
+  at: number;
+}
+
+/**
+ * A process's threads' CPU time with nanosecond resolution, where `/proc/PID/stat` counts 10 ms
+ * ticks: each thread's time on a CPU (`/proc/PID/task/TID/schedstat`, first field), read with one
+ * `grep` (Deno refuses to read `/proc` itself without `--allow-all`).
+ *
+ * @param pid The process.
+ * @returns Its threads' CPU ns by thread id.
+ */
+export async function readThreadsCpu(pid: number): Promise<ThreadsCpu> {
+  const before = performance.now();
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `grep -H . /proc/${Math.trunc(pid)}/task/*/schedstat`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const at = (before + performance.now()) / 2;
+  const threads = new Map<number, number>();
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    const match = /\/task\/(\d+)\/schedstat:(\d+) /.exec(line);
+    if (match !== null) threads.set(Number(match[1]), Number(match[2]));
+  }
+  return { threads, at };
+}
+
+/**
+ * CPU seconds a process's threads spent between two readings: each thread's growth, a thread
+ * born since counted whole. A thread that ended in between is left out rather than subtracted
+ * (summing the threads instead would take its whole life off); a runtime's pool thread ends only
+ * after idling (tokio's keep-alive: 10 s), so little of its work is lost from a window that long.
+ *
+ * @param a The earlier reading.
+ * @param b The later one.
+ * @returns CPU seconds, and the seconds between the readings.
+ */
+export function cpuBetween(a: ThreadsCpu, b: ThreadsCpu): { cpuSeconds: number; seconds: number } {
+  let nanoseconds = 0;
+  for (const [tid, ns] of b.threads) nanoseconds += Math.max(0, ns - (a.threads.get(tid) ?? 0));
+  return { cpuSeconds: nanoseconds / 1e9, seconds: (b.at - a.at) / 1000 };
+}

@@ -31,6 +31,7 @@ import { shapedScenario } from "./shaped.ts";
 import { startScenario, stopScenario } from "./start_stop.ts";
 import { switchScenario } from "./switch.ts";
 import { viewersScenario } from "./viewers.ts";
+import { watchScenario } from "./watch.ts";
 import { webScenario } from "./web.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -60,6 +61,7 @@ const SCENARIOS: Record<
   shaped: shapedScenario,
   rooms: roomsScenario,
   "room-crypto": roomCryptoScenario,
+  watch: watchScenario,
 };
 
 const HELP = `Usage: deno task bench [options]

@@ -22,7 +22,7 @@ export const ENVELOPE_BYTES_2 = 2 * 262 + 1024 + 200;
 const WINDOW = 8;
 
 /** One member's connection with its answers by request id. */
-interface Member {
+export interface Member {
   name: string;
   client: LoadClient;
   answers: Map<number, (m: ServerMessage) => void>;
@@ -32,7 +32,14 @@ interface Member {
   onLeft?: (name: string) => void;
 }
 
-function wire(name: string, client: LoadClient): Member {
+/**
+ * Takes over a client's messages: answers by request id, receipts for room deliveries.
+ *
+ * @param name The member's name.
+ * @param client Its registered client.
+ * @returns The member.
+ */
+export function wire(name: string, client: LoadClient): Member {
   const member: Member = { name, client, answers: new Map() };
   client.onMessage = (message, now) => {
     if (message.type === "deliver") {
@@ -62,8 +69,15 @@ function ask(member: Member, message: Record<string, unknown> & { type: string }
   });
 }
 
-/** Creates a room owned by `owner`, every other one invited and accepted. */
-async function makeRoom(members: Member[], who: BenchIdentity, room: string): Promise<void> {
+/**
+ * Creates a room owned by the first member, every other one invited and accepted (signed entries,
+ * the room's chain followed as a client keeps it; settings: anyone invites, anyone controls).
+ *
+ * @param members The owner first, then the others.
+ * @param who The identity they all share.
+ * @param room A fresh room id ({@linkcode roomId}).
+ */
+export async function makeRoom(members: Member[], who: BenchIdentity, room: string): Promise<void> {
   const pins = await keyPins(who);
   let seq = -1;
   let head = "";
@@ -104,7 +118,12 @@ async function makeRoom(members: Member[], who: BenchIdentity, room: string): Pr
   }
 }
 
-function roomId(): string {
+/**
+ * A fresh random room id.
+ *
+ * @returns 16 random bytes in base64url.
+ */
+export function roomId(): string {
   return crypto.getRandomValues(new Uint8Array(16)).toBase64({
     alphabet: "base64url",
     omitPadding: true,

@@ -1,0 +1,508 @@
+/**
+ * Scenario `watch` (issue 21's figures): rooms of 3, 10 and 50 load members (quick: 3 and 10)
+ * watching one title together against a real server, each member a model of a rate-capable player
+ * (bench/_watch_member.ts) following the rules of protocol/watch_sync.ts: the drift between
+ * members' pictures, PAUSE and SEEK by one member to every picture paused or at the target, a
+ * late joiner's time to a picture within 150 ms of the room, and the server's CPU per member
+ * against the same number of members watching alone in the same run.
+ * @module
+ */
+
+import { generateIdentity } from "../protocol/e2e.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
+import { type BenchIdentity, benchIdentity, connectMany, LoadClient } from "./_client.ts";
+import { cpuBetween, readProc, readThreadsCpu, type ThreadsCpu, waitForQuiet } from "./_proc.ts";
+import {
+  type BenchContext,
+  type Metric,
+  names,
+  type ScenarioResult,
+  withServer,
+} from "./_scenario.ts";
+import { BENCH_TITLE, settle } from "./_server.ts";
+import { percentile, sleep } from "./_stats.ts";
+import { WatchMember } from "./_watch_member.ts";
+import { makeRoom, roomId, wire } from "./rooms.ts";
+
+/** A picture within this of the room counts as with the room (the late joiner's figure), s. */
+export const ALIGNED_SECONDS = 0.15;
+
+/**
+ * A late joiner's player: `rate` follows the rules (mpv, the page), `seek-only` the rules of a
+ * player that cannot change its rate (ffplay), `hold` the rules plus a first picture held until
+ * the room reaches it (not in the rules; measured to show what it would change).
+ */
+export type JoinerKind = "rate" | "seek-only" | "hold";
+
+/** Where the room is sent back to before each late join, so that the 30 s title does not end. */
+const JOIN_AT_SECONDS = 2;
+
+/** How long each phase of one room's run lasts. */
+interface Plan {
+  /** From the `play` to the steady window, ms (drift is sampled from every first picture on). */
+  warmMs: number;
+  /** The steady window: CPU read at both ends (the same for members alone), ms. */
+  windowMs: number;
+  /** Drift samples: one every so many ms. */
+  sampleMs: number;
+  /** Seek targets, one PAUSE/RESUME/SEEK round each. */
+  seeks: number[];
+  /** Late joiners' players, one joiner after the other. */
+  joiners: JoinerKind[];
+  /** The longest wait for every picture to follow a control, or a joiner to align, ms. */
+  deadlineMs: number;
+}
+
+const QUICK: Plan = {
+  warmMs: 3000,
+  windowMs: 6000,
+  sampleMs: 250,
+  seeks: [12, 3],
+  joiners: ["rate", "seek-only", "hold"],
+  deadlineMs: 10_000,
+};
+const FULL: Plan = {
+  warmMs: 4000,
+  windowMs: 10_000,
+  sampleMs: 250,
+  seeks: [16, 8, 3],
+  joiners: ["rate", "rate", "rate", "seek-only", "seek-only", "seek-only", "hold", "hold", "hold"],
+  deadlineMs: 12_000,
+};
+
+/** What one room's run measured (ms unless said). */
+interface RoomRun {
+  n: number;
+  /** Largest minus smallest picture over the members, each sample. */
+  spreads: number[];
+  /** Each member's |picture − room| at each sample. */
+  vsRoom: number[];
+  /** Each member's control → paused (NaN: not within the deadline). */
+  pauseMs: number[];
+  /** Each member's control → its picture at the seek's target. */
+  seekMs: number[];
+  /** Each member's |picture − room| as its seek landed. */
+  seekMissMs: number[];
+  /** Each late joiner's connect → picture moving within {@linkcode ALIGNED_SECONDS} of the room. */
+  joinMs: Record<JoinerKind, number[]>;
+  /** Server CPU-s per member-minute over the steady window: in the room, and alone. */
+  cpuRoom: number;
+  cpuAlone: number;
+  /** The same over the room's whole run, from its `play` to its `stop` (controls, joins). */
+  cpuRoomWhole: number;
+  /** Drift corrections the members made (rate changes are not counted; seeks are). */
+  correctionSeeks: number;
+  refusals: string[];
+}
+
+/** The server's CPU-s per member-minute over the next `ms`. */
+async function cpuOver(pid: number, n: number, ms: number): Promise<number> {
+  const a = await readThreadsCpu(pid);
+  await sleep(ms);
+  return perMemberMinute(a, await readThreadsCpu(pid), n);
+}
+
+/** CPU-s per member-minute between two readings. */
+function perMemberMinute(a: ThreadsCpu, b: ThreadsCpu, n: number): number {
+  const { cpuSeconds, seconds } = cpuBetween(a, b);
+  return cpuSeconds / n / (seconds / 60);
+}
+
+/**
+ * Waits until the server is idle (join announcements sent, the last run's leaves handled), and in
+ * full mode for a quiet moment on the shared machine if one comes within `quietMs`.
+ */
+async function quiet(pid: number, ctx: BenchContext): Promise<void> {
+  let last = await readThreadsCpu(pid);
+  let total = 0;
+  await settle(async () => {
+    const now = await readThreadsCpu(pid);
+    total += cpuBetween(last, now).cpuSeconds;
+    last = now;
+    return total;
+  }, {
+    maxMs: ctx.quick ? 3000 : 10_000,
+  });
+  if (ctx.quietMs > 0) await waitForQuiet([pid, Deno.pid], { maxMs: ctx.quietMs });
+}
+
+/** N members watching alone (plain `play`, no room) over the same window as the room's. */
+async function aloneRun(
+  ctx: BenchContext,
+  server: { port: number; pid: number },
+  who: BenchIdentity,
+  n: number,
+  plan: Plan,
+): Promise<number> {
+  const { clients } = await connectMany(server.port, { names: names(ctx, `wa${n}-`, n), who });
+  const members = clients.map((client) => new WatchMember(client));
+  try {
+    await quiet(server.pid, ctx);
+    for (const member of members) member.playAlone(BENCH_TITLE);
+    await sleep(plan.warmMs);
+    return await cpuOver(server.pid, n, plan.windowMs);
+  } finally {
+    for (const member of members) member.close();
+  }
+}
+
+/** Waits for every member's event of a room epoch, and returns each one's delay from `t0`. */
+async function delays(
+  members: readonly WatchMember[],
+  kind: "paused" | "landed",
+  epoch: number,
+  t0: number,
+  deadlineMs: number,
+): Promise<number[]> {
+  const find = (m: WatchMember) =>
+    m.events.find((e) => e.kind === kind && e.epoch === epoch && !e.correction);
+  await Promise.all(members.map((m) => m.until(() => find(m) !== undefined, deadlineMs)));
+  return members.map((m) => (find(m)?.at ?? NaN) - t0);
+}
+
+/** Asks a control and returns its epoch; a refusal throws. */
+async function control(
+  member: WatchMember,
+  action: "play" | "pause" | "resume" | "seek" | "stop",
+  fields: { title?: string; position?: number } = {},
+): Promise<number> {
+  const answer: ServerMessage = await member.control(action, fields);
+  if (answer.type !== "room-playback") {
+    throw new Error(
+      `Cannot ${action} the room: ${
+        answer.type === "error" ? `${answer.code}: ${answer.message}` : answer.type
+      }; see the server log`,
+    );
+  }
+  return answer.epoch;
+}
+
+/** Samples the spread of the members' pictures and each one against the room. */
+async function sampleDrift(
+  members: readonly WatchMember[],
+  plan: Plan,
+  { until, run }: { until: number; run: RoomRun },
+) {
+  while (performance.now() < until) {
+    const now = performance.now();
+    const shown = members.filter((m) => m.player.started && !m.player.paused);
+    const positions = shown.map((m) => m.player.position(now));
+    if (positions.length > 1) {
+      run.spreads.push((Math.max(...positions) - Math.min(...positions)) * 1000);
+    }
+    for (const m of shown) {
+      run.vsRoom.push(Math.abs(m.player.position(now) - m.roomPosition(now)) * 1000);
+    }
+    await sleep(plan.sampleMs);
+  }
+}
+
+/** One PAUSE, RESUME and SEEK round, each by another member. */
+async function controlRound(
+  members: readonly WatchMember[],
+  plan: Plan,
+  round: number,
+  run: RoomRun,
+) {
+  const n = members.length;
+  let t0 = performance.now();
+  const paused = await control(members[(round + 1) % n], "pause");
+  run.pauseMs.push(...await delays(members, "paused", paused, t0, plan.deadlineMs));
+  await sleep(500);
+  await control(members[(round + 2) % n], "resume");
+  await sleep(1000);
+  t0 = performance.now();
+  const seek = await control(members[round % n], "seek", { position: plan.seeks[round] });
+  run.seekMs.push(...await delays(members, "landed", seek, t0, plan.deadlineMs));
+  for (const m of members) {
+    const landed = m.events.find((e) => e.kind === "landed" && e.epoch === seek);
+    if (landed === undefined) continue;
+    run.seekMissMs.push(
+      Math.abs(m.player.position(landed.at) - m.roomPosition(landed.at)) * 1000,
+    );
+  }
+  await sleep(1500);
+}
+
+/** A member joining the playing room: connect → its picture within 150 ms of the room. */
+async function lateJoin(
+  port: number,
+  who: BenchIdentity,
+  joiner: { name: string; room: string; kind: JoinerKind },
+  deadlineMs: number,
+): Promise<{ ms: number; refusals: string[] }> {
+  const t0 = performance.now();
+  const member = new WatchMember(await LoadClient.connect(port), {
+    room: joiner.room,
+    canRate: joiner.kind !== "seek-only",
+    holdAhead: joiner.kind === "hold",
+  });
+  return await aligned(member, joiner.name, who, { t0, deadlineMs });
+}
+
+/** Registers a late joiner and waits for its picture to move with the room. */
+async function aligned(
+  joiner: WatchMember,
+  name: string,
+  who: BenchIdentity,
+  { t0, deadlineMs }: { t0: number; deadlineMs: number },
+): Promise<{ ms: number; refusals: string[] }> {
+  try {
+    await within(joiner.client.register(name, who), deadlineMs, "a late joiner's welcome");
+    await joiner.start();
+    const deadline = t0 + deadlineMs;
+    while (performance.now() < deadline) {
+      const now = performance.now();
+      if (
+        joiner.player.started && !joiner.player.paused &&
+        Math.abs(joiner.player.position(now) - joiner.roomPosition(now)) <= ALIGNED_SECONDS
+      ) return { ms: now - t0, refusals: joiner.refusals };
+      await sleep(20);
+    }
+    return { ms: NaN, refusals: joiner.refusals };
+  } finally {
+    joiner.close();
+  }
+}
+
+/** A promise, or a rejection after `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Cannot measure: no ${what} within ${ms} ms; see the server log`)),
+      ms,
+    );
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** One room of N members (+ late joiners): the figures, after N members alone. */
+async function roomRun(
+  ctx: BenchContext,
+  server: { port: number; pid: number },
+  who: BenchIdentity,
+  options: { n: number; plan: Plan; aloneFirst: boolean },
+): Promise<RoomRun> {
+  const { n, plan } = options;
+  // Alone first in repetitions 1, 3…, after the room in 2, 4…: neither always meets a fresher server.
+  const cpuAlone = options.aloneFirst ? await aloneRun(ctx, server, who, n, plan) : NaN;
+  const all = names(ctx, `w${n}-`, n + plan.joiners.length);
+  const { clients } = await connectMany(server.port, { names: all, who });
+  const room = roomId();
+  await makeRoom(clients.map((client, i) => wire(all[i], client)), who, room);
+  // The late joiners are members already; they come online one by one later.
+  for (const client of clients.slice(n)) client.close();
+  await Promise.all(clients.slice(n).map((client) => client.done));
+  const members = clients.slice(0, n).map((client) => new WatchMember(client, { room }));
+  const run: RoomRun = {
+    n,
+    spreads: [],
+    vsRoom: [],
+    pauseMs: [],
+    seekMs: [],
+    seekMissMs: [],
+    joinMs: { rate: [], "seek-only": [], hold: [] },
+    cpuRoom: NaN,
+    cpuAlone,
+    cpuRoomWhole: NaN,
+    correctionSeeks: 0,
+    refusals: [],
+  };
+  try {
+    await Promise.all(members.map((m) => m.start()));
+    await quiet(server.pid, ctx);
+    // The whole run is long enough for /proc/PID/stat's ticks, which keep ended threads' time.
+    const whole = await readProc(server.pid);
+    const t0 = performance.now();
+    const played = await control(members[0], "play", { title: BENCH_TITLE });
+    await delays(members, "landed", played, t0, plan.deadlineMs);
+    // Drift from every first picture on (a start's spread counts), to the CPU window's end.
+    const sampled = sampleDrift(members, plan, { until: t0 + plan.warmMs + plan.windowMs, run });
+    await sleep(plan.warmMs - (performance.now() - t0));
+    run.cpuRoom = await cpuOver(server.pid, n, plan.windowMs);
+    await sampled;
+    for (let round = 0; round < plan.seeks.length; round++) {
+      await controlRound(members, plan, round, run);
+    }
+    for (const [i, kind] of plan.joiners.entries()) {
+      const back = performance.now();
+      const seek = await control(members[0], "seek", { position: JOIN_AT_SECONDS });
+      await delays(members, "landed", seek, back, plan.deadlineMs);
+      const joined = await lateJoin(
+        server.port,
+        who,
+        { name: all[n + i], room, kind },
+        plan.deadlineMs,
+      );
+      run.joinMs[kind].push(joined.ms);
+      run.refusals.push(...joined.refusals);
+    }
+    await control(members[0], "stop");
+    const end = await readProc(server.pid);
+    run.cpuRoomWhole = (end.cpuSeconds - whole.cpuSeconds) / n / ((end.at - whole.at) / 60_000);
+    for (const m of members) m.close();
+    if (!options.aloneFirst) run.cpuAlone = await aloneRun(ctx, server, who, n, plan);
+  } finally {
+    for (const m of members) {
+      run.correctionSeeks += m.events.filter((e) => e.correction).length;
+      run.refusals.push(...m.refusals);
+      m.close();
+    }
+  }
+  return run;
+}
+
+/** The late joiners' rows, by player. */
+const JOINERS: Record<JoinerKind, string> = {
+  rate: "rate-capable player (the rules)",
+  "seek-only": "seek-only player (ffplay's rules)",
+  hold: "rate-capable, first picture held (not in the rules)",
+};
+
+/** p-th percentile of samples (NaN when none), as one row value. */
+function pct(values: readonly number[], p: number): number {
+  return percentile(values.filter(Number.isFinite).sort((a, b) => a - b), p);
+}
+
+/** The table rows of one room size over the repetitions. */
+function roomMetrics(n: number, runs: readonly RoomRun[]): Metric[] {
+  const per = (f: (r: RoomRun) => number) => runs.map(f);
+  const atMost = (bound: number) => ({ stat: "max" as const, atMost: bound });
+  // A control that never reached a member within the deadline is a miss, not a smaller p95.
+  const p95OrNever = (values: readonly number[]) =>
+    values.some(Number.isNaN) ? NaN : pct(values, 95);
+  return [
+    {
+      name: `N=${n}: drift between members p50`,
+      unit: "ms",
+      values: per((r) => pct(r.spreads, 50)),
+      limit: "largest − smallest picture, every 250 ms from the first pictures of a start on",
+    },
+    {
+      name: `N=${n}: drift between members p95`,
+      unit: "ms",
+      values: per((r) => pct(r.spreads, 95)),
+      target: "≤ 150 ms (rate-capable players)",
+      goal: atMost(150),
+    },
+    {
+      name: `N=${n}: drift between members max`,
+      unit: "ms",
+      values: per((r) => pct(r.spreads, 100)),
+    },
+    {
+      name: `N=${n}: picture vs the room's timeline p95`,
+      unit: "ms",
+      values: per((r) => pct(r.vsRoom, 95)),
+      limit: "each member against the server's clock",
+    },
+    {
+      name: `N=${n}: PAUSE by one → every picture paused p95`,
+      unit: "ms",
+      values: per((r) => p95OrNever(r.pauseMs)),
+      target: "≤ 500 ms",
+      goal: atMost(500),
+    },
+    {
+      name: `N=${n}: SEEK by one → every picture at the target p95`,
+      unit: "ms",
+      values: per((r) => p95OrNever(r.seekMs)),
+      target: "≤ 500 ms",
+      goal: atMost(500),
+    },
+    {
+      name: `N=${n}: SEEK landing vs the room p95`,
+      unit: "ms",
+      values: per((r) => pct(r.seekMissMs, 95)),
+      limit: "the start-up the member measured on its last start",
+    },
+    ...(Object.keys(JOINERS) as JoinerKind[]).map((kind) => ({
+      name: `N=${n}: late join → picture with the room (±150 ms), ${JOINERS[kind]}`,
+      unit: "ms",
+      values: runs.flatMap((r) => r.joinMs[kind]),
+      target: "≤ 2000 ms",
+      goal: atMost(2000),
+    })),
+    {
+      name: `N=${n}: server CPU per member-minute, in the room`,
+      unit: "s",
+      values: per((r) => r.cpuRoom),
+      limit: "steady window, same length as alone",
+    },
+    {
+      name: `N=${n}: server CPU per member-minute, in the room, play → stop`,
+      unit: "s",
+      values: per((r) => r.cpuRoomWhole),
+      limit: "its controls and late joins included",
+    },
+    {
+      name: `N=${n}: server CPU per member-minute, alone (plain play)`,
+      unit: "s",
+      values: per((r) => r.cpuAlone),
+      limit:
+        "the same N on the same server: before the room in repetitions 1, 3…, after it in 2, 4…",
+    },
+  ];
+}
+
+/**
+ * Runs the watch scenario.
+ *
+ * @param ctx The bench context.
+ * @returns Drift, PAUSE/SEEK propagation, late-join alignment and CPU per member by room size.
+ */
+export async function watchScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  const sizes = ctx.quick ? [3, 10] : [3, 10, 50];
+  const plan = ctx.quick ? QUICK : FULL;
+  const who = await benchIdentity(await generateIdentity());
+  const runs = new Map<number, RoomRun[]>(sizes.map((n) => [n, []]));
+  const failures: string[] = [];
+  await withServer(ctx, async (server) => {
+    for (let rep = 0; rep < ctx.reps; rep++) {
+      for (const n of sizes) {
+        ctx.log(`watch: a room of ${n} (and ${n} alone), repetition ${rep + 1} of ${ctx.reps}`);
+        try {
+          runs.get(n)!.push(
+            await roomRun({ ...ctx, tag: `${ctx.tag}${rep}` }, server, who, {
+              n,
+              plan,
+              aloneFirst: rep % 2 === 0,
+            }),
+          );
+        } catch (error) {
+          // One room's failure is reported; the other sizes still run.
+          failures.push(`N=${n}: ${(error as Error)?.message ?? String(error)}`);
+          ctx.log(`watch: N=${n} failed: ${(error as Error)?.stack ?? String(error)}`);
+        }
+      }
+    }
+  });
+  const all = [...runs.values()].flat();
+  const refusals = all.flatMap((r) => r.refusals);
+  const seeks = all.reduce((sum, r) => sum + r.correctionSeeks, 0);
+  return {
+    id: "watch",
+    title:
+      "Watching together: load members modelling a rate-capable player (mpv, the page) in one room, against a real server",
+    metrics: sizes.flatMap((n) => roomMetrics(n, runs.get(n)!)),
+    failures,
+    notes: [
+      "Each member is a model of a player (bench/_sim_player.ts): media time at its rate from its first segment, a stall past its media, a seek landing on the exact position asked; no decoder. Its figures are what the protocol and the server allow, not a real player's own delays.",
+      `Drift corrections by seek over the whole run: ${seeks}; requests refused: ${refusals.length}${
+        refusals.length > 0 ? ` (first: ${refusals[0]})` : ""
+      }.`,
+    ],
+    detail: Object.fromEntries(
+      [...runs].map(([n, r]) => [
+        `N=${n}`,
+        r.map((run) => ({
+          joinMs: run.joinMs,
+          pauseMs: run.pauseMs,
+          seekMs: run.seekMs,
+          correctionSeeks: run.correctionSeeks,
+        })),
+      ]),
+    ),
+  };
+}
