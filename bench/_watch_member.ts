@@ -14,7 +14,12 @@ import type {
   SegmentMessage,
   ServerMessage,
 } from "../protocol/messages.ts";
-import { ClockOffset, driftAction, RATE_RULES, timelinePosition } from "../protocol/watch_sync.ts";
+import {
+  ClockOffset,
+  driftAction,
+  landingAction,
+  timelinePosition,
+} from "../protocol/watch_sync.ts";
 import type { LoadClient } from "./_client.ts";
 import { SimPlayer } from "./_sim_player.ts";
 
@@ -47,12 +52,6 @@ export interface WatchMemberOptions {
   quality?: Quality;
   /** Whether its player changes its rate (mpv, the page) or only seeks (ffplay). @default {true} */
   canRate?: boolean;
-  /**
-   * Holds a picture that lands ahead of the room until the room reaches it, instead of slowing
-   * down to it: a policy the rules of protocol/watch_sync.ts do not have, measured beside them.
-   * @default {false}
-   */
-  holdAhead?: boolean;
 }
 
 /** A request whose first picture is awaited. */
@@ -82,7 +81,6 @@ export class WatchMember {
   readonly #room: string | undefined;
   readonly #quality: Quality;
   readonly #canRate: boolean;
-  readonly #holdAhead: boolean;
   #hold: ReturnType<typeof setTimeout> | undefined;
   #startup = FIRST_STARTUP_SECONDS;
   #streamId = -1;
@@ -107,7 +105,6 @@ export class WatchMember {
     this.#room = options.room;
     this.#quality = options.quality ?? 480;
     this.#canRate = options.canRate ?? true;
-    this.#holdAhead = options.holdAhead ?? false;
     client.onMessage = (message, now) => this.#handle(message, now);
   }
 
@@ -298,7 +295,7 @@ export class WatchMember {
       this.#pending = undefined;
       this.#startup = (now - pending.sentAt) / 1000;
       this.player.received(now, end, pending.position);
-      if (this.#holdAhead) this.#holdUntilRoom(now);
+      this.#land(now);
       this.#event({
         kind: "landed",
         epoch: pending.roomEpoch,
@@ -374,17 +371,25 @@ export class WatchMember {
     this.client.send({ type: "seek", id: this.client.nextId++, position });
   }
 
-  /** Holds a picture ahead of the room (by more than the dead band) until the room is there. */
-  #holdUntilRoom(now: number): void {
-    const ahead = this.player.position(now) - this.roomPosition(now);
-    if (!(ahead > RATE_RULES.dead) || this.timeline?.rate !== 1) return;
+  /**
+   * Where a start or a jump landed, by the landing rule of protocol/watch_sync.ts (as the real
+   * clients land): ahead, the first picture held until the room is there; far behind, a jump
+   * again with the start-up now measured.
+   */
+  #land(now: number): void {
+    const timeline = this.timeline;
+    if (timeline?.rate !== 1) return;
+    const room = this.roomPosition(now);
+    const action = landingAction(this.player.position(now) - room, room, this.#startup);
+    if (action.kind === "seek") this.#seek(action.position, now, timeline.epoch, true);
+    if (action.kind !== "hold") return;
     this.player.pause(now);
     clearTimeout(this.#hold);
     this.#hold = setTimeout(() => {
       this.#hold = undefined;
       // A room paused meanwhile keeps the picture held; its resume lets it go.
       if (this.timeline?.rate === 1) this.player.resume(performance.now());
-    }, ahead * 1000);
+    }, action.seconds * 1000);
   }
 
   /** Twice a second: the drift between its picture and the room, and what `driftAction` says. */

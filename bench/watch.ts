@@ -28,11 +28,10 @@ import { makeRoom, roomId, wire } from "./rooms.ts";
 export const ALIGNED_SECONDS = 0.15;
 
 /**
- * A late joiner's player: `rate` follows the rules (mpv, the page), `seek-only` the rules of a
- * player that cannot change its rate (ffplay), `hold` the rules plus a first picture held until
- * the room reaches it (not in the rules; measured to show what it would change).
+ * A late joiner's player: `rate` follows the rules of a player that changes its rate (mpv, the
+ * page), `seek-only` those of one that cannot (ffplay); both land by the landing rule.
  */
-export type JoinerKind = "rate" | "seek-only" | "hold";
+export type JoinerKind = "rate" | "seek-only";
 
 /** Where the room is sent back to before each late join, so that the 30 s title does not end. */
 const JOIN_AT_SECONDS = 2;
@@ -58,7 +57,7 @@ const QUICK: Plan = {
   windowMs: 6000,
   sampleMs: 250,
   seeks: [12, 3],
-  joiners: ["rate", "seek-only", "hold"],
+  joiners: ["rate", "seek-only"],
   deadlineMs: 10_000,
 };
 const FULL: Plan = {
@@ -66,7 +65,7 @@ const FULL: Plan = {
   windowMs: 10_000,
   sampleMs: 250,
   seeks: [16, 8, 3],
-  joiners: ["rate", "rate", "rate", "seek-only", "seek-only", "seek-only", "hold", "hold", "hold"],
+  joiners: ["rate", "rate", "rate", "seek-only", "seek-only", "seek-only"],
   deadlineMs: 12_000,
 };
 
@@ -235,7 +234,6 @@ async function lateJoin(
   const member = new WatchMember(await LoadClient.connect(port), {
     room: joiner.room,
     canRate: joiner.kind !== "seek-only",
-    holdAhead: joiner.kind === "hold",
   });
   return await aligned(member, joiner.name, who, { t0, deadlineMs });
 }
@@ -302,7 +300,7 @@ async function roomRun(
     pauseMs: [],
     seekMs: [],
     seekMissMs: [],
-    joinMs: { rate: [], "seek-only": [], hold: [] },
+    joinMs: { rate: [], "seek-only": [] },
     cpuRoom: NaN,
     cpuAlone,
     cpuRoomWhole: NaN,
@@ -355,9 +353,8 @@ async function roomRun(
 
 /** The late joiners' rows, by player. */
 const JOINERS: Record<JoinerKind, string> = {
-  rate: "rate-capable player (the rules)",
+  rate: "rate-capable player (mpv, the page)",
   "seek-only": "seek-only player (ffplay's rules)",
-  hold: "rate-capable, first picture held (not in the rules)",
 };
 
 /** p-th percentile of samples (NaN when none), as one row value. */

@@ -147,3 +147,32 @@ export function driftAction(
 function roundRate(rate: number): number {
   return Math.round(rate * 200) / 200;
 }
+
+/** Behind the room by more than this right after a landing, a player jumps again, seconds. */
+export const LANDING_BEHIND = 0.25;
+
+/** What to do where a start or a jump landed. */
+export type LandingAction =
+  | { kind: "none" }
+  | { kind: "hold"; seconds: number }
+  | { kind: "seek"; position: number };
+
+/**
+ * Where a start or a jump landed, at its first picture: the start-up it assumed is a guess until
+ * measured, and a rate of ±5 % takes 20 s per second of error (a late joiner 0.45 s ahead took
+ * 7.5 s to come within 150 ms in the bench). Ahead by more than the dead band: the first picture
+ * is held until the room reaches it (a still picture at a start is not noticed). Behind by more
+ * than {@linkcode LANDING_BEHIND}: a jump again, now with the start-up measured. Otherwise nothing:
+ * the rate rules of {@linkcode driftAction} take it.
+ *
+ * @param drift Seconds: the position on screen minus the room's (positive: ahead).
+ * @param roomPosition The room's position now, seconds.
+ * @param startup The start-up just measured, seconds.
+ */
+export function landingAction(drift: number, roomPosition: number, startup: number): LandingAction {
+  if (drift > RATE_RULES.dead) return { kind: "hold", seconds: drift };
+  if (drift < -LANDING_BEHIND) {
+    return { kind: "seek", position: Math.max(0, roomPosition + startup) };
+  }
+  return { kind: "none" };
+}

@@ -1,5 +1,12 @@
 import { deepEqual } from "node:assert/strict";
-import { ClockOffset, type DriftAction, driftAction, timelinePosition } from "./watch_sync.ts";
+import {
+  ClockOffset,
+  type DriftAction,
+  driftAction,
+  type LandingAction,
+  landingAction,
+  timelinePosition,
+} from "./watch_sync.ts";
 
 Deno.test("timelinePosition: playing runs on from the anchor, paused stays, never below 0", () => {
   const rows: [anchor: number, position: number, rate: 0 | 1, now: number, expected: number][] = [
@@ -65,4 +72,21 @@ Deno.test("driftAction: nothing, a rate within 5 %, or a seek, from a table", ()
     kind: "seek",
     position: 0,
   });
+});
+
+Deno.test("landingAction: a first picture ahead is held, far behind jumps again, near is left to the rate", () => {
+  const rows: [drift: number, expected: LandingAction][] = [
+    [0, { kind: "none" }],
+    [0.04, { kind: "none" }],
+    [0.045, { kind: "hold", seconds: 0.045 }],
+    [0.45, { kind: "hold", seconds: 0.45 }],
+    [-0.1, { kind: "none" }],
+    [-0.25, { kind: "none" }],
+    [-0.26, { kind: "seek", position: 30.4 }],
+    [-3, { kind: "seek", position: 30.4 }],
+  ];
+  for (const [drift, expected] of rows) {
+    deepEqual(landingAction(drift, 30, 0.4), expected, `drift ${drift}`);
+  }
+  deepEqual(landingAction(-1, 0, -0.5), { kind: "seek", position: 0 });
 });
