@@ -46,6 +46,7 @@ import { QueuedRoomSends } from "./session/room_queued.ts";
 import { routeMessage, type SessionParts } from "./session/router.ts";
 import { type AnswerTo, type RequestMessage, RequestTable } from "./session/requests.ts";
 import { type MediaSink, StreamReceiver } from "./session/stream_receiver.ts";
+import { StreamControl } from "./session/stream_control.ts";
 import type { RoomBook } from "./session/rooms.ts";
 import { sessionRooms } from "./session/room_requests.ts";
 import { WatchLink } from "./session/watch_link.ts";
@@ -85,7 +86,7 @@ export class ClientSession {
   readonly #rooms: RoomBook;
   readonly #roomQueued = new QueuedRoomSends();
   readonly #watch: WatchLink;
-  #requesting = false;
+  readonly #stream: StreamControl;
   /** Why the connection ended, once it has. */
   #lostBecause?: string;
 
@@ -131,6 +132,11 @@ export class ClientSession {
       warning,
     });
     this.#receiver = new StreamReceiver({ send, nextId, warning });
+    this.#stream = new StreamControl({
+      receiver: this.#receiver,
+      ask: (message) => this.#request(message),
+      requireRegistered: () => this.#requireRegistered(),
+    });
     this.#rooms = sessionRooms({
       self,
       keys: (name) => this.#keys.get(name),
@@ -229,7 +235,7 @@ export class ClientSession {
 
   /** Whether a PLAY waits for its answer. */
   get requesting(): boolean {
-    return this.#requesting;
+    return this.#stream.requesting;
   }
 
   /** Whether the connection is closed (or closing). */
@@ -359,7 +365,7 @@ export class ClientSession {
    * metadata is known; if it throws, the stream is stopped and the error rejects this call.
    * @returns The stream's metadata.
    */
-  async play(
+  play(
     title: string,
     options: {
       quality: Quality;
@@ -367,23 +373,7 @@ export class ClientSession {
       sink: (info: StreamStartMessage) => MediaSink;
     },
   ): Promise<StreamStartMessage> {
-    this.#requireRegistered();
-    // The "stream-start" handler opens the sink and answers the request, so that no media
-    // arriving right behind stream-start is missed.
-    this.#receiver.expect(options.sink);
-    this.#requesting = true;
-    try {
-      return await this.#request({
-        type: "play",
-        id: 0,
-        title,
-        quality: options.quality,
-        ...(options.position === undefined ? {} : { position: options.position }),
-      });
-    } finally {
-      this.#receiver.expect(undefined);
-      this.#requesting = false;
-    }
+    return this.#stream.play(title, options);
   }
 
   /**
@@ -392,14 +382,8 @@ export class ClientSession {
    *
    * @throws {PeerstreamError} `NOT_PLAYING` when no stream runs.
    */
-  async stop(): Promise<void> {
-    this.#receiver.stop();
-    try {
-      await this.#request({ type: "stop", id: 0 });
-    } catch (error) {
-      if (!(error instanceof PeerstreamError && error.code === "NOT_PLAYING")) throw error;
-      // The stream had already ended on the server.
-    }
+  stop(): Promise<void> {
+    return this.#stream.stop();
   }
 
   /**
@@ -413,24 +397,11 @@ export class ClientSession {
    * @throws {PeerstreamError} `NOT_PLAYING`, `RENDITION_NOT_FOUND`; `BAD_MESSAGE` when the server
    * answers a jump with a plain `ok`.
    */
-  async setQuality(
+  setQuality(
     quality: Quality,
     options: { position?: number } = {},
   ): Promise<StreamSeekMessage | null> {
-    const answer = await this.#request({
-      type: "quality",
-      id: 0,
-      quality,
-      ...(options.position === undefined ? {} : { position: options.position }),
-    });
-    if (answer.type === "stream-seek") return answer;
-    if (options.position !== undefined) {
-      throw new PeerstreamError(
-        "BAD_MESSAGE",
-        `The server answered "quality" at a position with "ok", not "stream-seek"; it may be misbehaving or of another version`,
-      );
-    }
-    return null;
+    return this.#stream.setQuality(quality, options);
   }
 
   /**
@@ -439,8 +410,8 @@ export class ClientSession {
    *
    * @throws {PeerstreamError} `NOT_PLAYING`.
    */
-  async pause(): Promise<void> {
-    await this.#request({ type: "pause", id: 0 });
+  pause(): Promise<void> {
+    return this.#stream.pause();
   }
 
   /**
@@ -448,8 +419,8 @@ export class ClientSession {
    *
    * @throws {PeerstreamError} `NOT_PLAYING`.
    */
-  async resume(): Promise<void> {
-    await this.#request({ type: "resume", id: 0 });
+  resume(): Promise<void> {
+    return this.#stream.resume();
   }
 
   /**
@@ -459,8 +430,8 @@ export class ClientSession {
    * @returns The `stream-seek`: where the new epoch starts and whether it is paused.
    * @throws {PeerstreamError} `NOT_PLAYING`.
    */
-  async seek(position: number): Promise<StreamSeekMessage> {
-    return await this.#request({ type: "seek", id: 0, position });
+  seek(position: number): Promise<StreamSeekMessage> {
+    return this.#stream.seek(position);
   }
 
   /** Says goodbye and closes. */
