@@ -13,41 +13,37 @@
  * everyone elsewhere as unreachable, refuses new joins (`UNAVAILABLE`) and messages to other
  * nodes (`PEER_UNREACHABLE`); once Redis answers again it re-asserts its peers and reads the whole
  * table back (see `SYNC` in cluster_scripts.ts). The heartbeat, outage and resynchronisation run in
- * `cluster_heartbeat.ts`; the refusals are in `cluster_refusals.ts`.
+ * `cluster_heartbeat.ts`; the refusals are in `cluster_refusals.ts`. Where a message goes (here,
+ * another node, an offline queue) is `cluster_send.ts`; what comes in on the node's channels is
+ * routed by `cluster_channels.ts`.
  * @module
  */
 
 import { PeerstreamError } from "../../protocol/errors.ts";
 import type { ErrorCode } from "../../protocol/errors.ts";
 import type { LeaveReason } from "../../protocol/messages.ts";
-import { type Announcement, PresenceReplica } from "./cluster_presence.ts";
+import { PresenceReplica } from "./cluster_presence.ts";
 import { describeCorrupt, OncePerInterval } from "./cluster_corrupt.ts";
 import { BYE, LEAVE, RELEASE } from "./cluster_scripts.ts";
 import { ClusterKeys } from "./cluster_keys.ts";
-import {
-  decodeNodeMessage,
-  decodePresenceEvent,
-  decodeQueueEvent,
-  isNodeName,
-} from "./cluster_wire.ts";
+import { isNodeName } from "./cluster_wire.ts";
 import {
   type Community,
   type CommunityEvents,
   errorText,
   type JoinRequest,
   nameInUse,
-  notRegistered,
   type PeerKeys,
-  peerOffline,
-  unknownPeer,
   type Welcome,
 } from "./community.ts";
 import { RedisLink } from "./redis_link.ts";
 import { redactUrl } from "./redis_url.ts";
 import { ClusterInbox } from "./cluster_inbox.ts";
+import { ClusterSend } from "./cluster_send.ts";
+import { ClusterChannels } from "./cluster_channels.ts";
 import { ClusterRoutes } from "./cluster_routes.ts";
-import { peerUnreachable, unavailable } from "./cluster_refusals.ts";
-import { ClusterQueue, queueUnavailable } from "./cluster_queue.ts";
+import { unavailable } from "./cluster_refusals.ts";
+import { ClusterQueue } from "./cluster_queue.ts";
 import { ClusterHeartbeat, isCorruptState } from "./cluster_heartbeat.ts";
 import { ClusterClaims } from "./cluster_join.ts";
 import { LocalPeers } from "./cluster_locals.ts";
@@ -84,6 +80,8 @@ export class RedisCommunity<C> implements Community<C> {
   readonly #routes: ClusterRoutes<C>;
   readonly #queue: ClusterQueue<C>;
   readonly #keys: ClusterKeys<C>;
+  readonly #send: ClusterSend<C>;
+  readonly #channels: ClusterChannels<C>;
   #link!: RedisLink;
   readonly #rooms: RedisCommunityOptions<C>["rooms"];
   readonly #heartbeat: ClusterHeartbeat;
@@ -145,6 +143,28 @@ export class RedisCommunity<C> implements Community<C> {
       corrupt: (reply, effect) => this.#corrupt(reply, effect),
       down: (cause) => this.#heartbeat.down(cause),
     });
+    this.#send = new ClusterSend<C>({
+      node: this.#node,
+      locals: this.#locals,
+      replica: this.#replica,
+      inbox: this.#inbox,
+      routes: this.#routes,
+      queue: this.#queue,
+      up: () => this.#heartbeat.up,
+      events: this.#events,
+    });
+    this.#channels = new ClusterChannels<C>({
+      prefix: this.#prefix,
+      closed: () => this.#closed,
+      rooms: this.#rooms,
+      locals: this.#locals,
+      replica: this.#replica,
+      heartbeat: this.#heartbeat,
+      queue: this.#queue,
+      routes: this.#routes,
+      inbox: this.#inbox,
+      events: this.#events,
+    });
   }
 
   /** The heartbeat, wired to this node. */
@@ -160,7 +180,7 @@ export class RedisCommunity<C> implements Community<C> {
       closed: () => this.#closed,
       log: (line) => this.#events.log(line),
       corrupt: (reply, effect) => this.#corrupt(reply, effect),
-      announce: (announcements) => this.#announce(announcements),
+      announce: (announcements) => this.#channels.announce(announcements),
       entries: () => this.#locals.syncEntries(),
       kick: (name) => this.#kick(name),
       fatal: () => this.#fatal(),
@@ -193,7 +213,7 @@ export class RedisCommunity<C> implements Community<C> {
         url: options.url,
         commandTimeoutMs: community.#timing.commandTimeoutMs,
         connectTimeoutMs: community.#timing.ttlMs + 2 * community.#timing.beatMs,
-        onMessage: (channel, message) => community.#onMessage(channel, message),
+        onMessage: (channel, message) => community.#channels.receive(channel, message),
         onDown: (cause) => community.#heartbeat.down(cause),
         onReady: () => {
           community.#heartbeat.resync();
@@ -327,48 +347,11 @@ export class RedisCommunity<C> implements Community<C> {
     sender: C,
     message: { requestId: number; to: string; body: Uint8Array; room?: string },
   ): void {
-    const from = this.#locals.nameOf(sender);
-    if (from === undefined) throw notRegistered();
-    const { to, requestId } = message;
-    const local = this.#locals.get(to);
-    if (local !== undefined) return this.#inbox.local(sender, local.conn, { ...message, from });
-    const remote = this.#replica.get(to);
-    if (remote === undefined) return this.#sendOffline(sender, { ...message, from });
-    if (!this.#heartbeat.up || !remote.reachable) throw peerUnreachable(to);
-    this.#routes.send(sender, { ...message, requestId, from, to, node: remote.node });
-  }
-
-  /** A message to a peer who left: kept in Redis when their name is bound to the keys they had. */
-  #sendOffline(
-    sender: C,
-    message: { requestId: number; from: string; to: string; body: Uint8Array; room?: string },
-  ) {
-    const { to } = message;
-    const keys = this.#locals.recent(to);
-    if (keys === undefined) throw unknownPeer(to);
-    if (!this.#heartbeat.up) throw queueUnavailable(to);
-    this.#queue.send(sender, { ...message, signKey: keys.signKey }, (node) => {
-      // They joined while Redis answered: send it live, here or to their node.
-      const local = this.#locals.get(to);
-      if (local === undefined && node !== this.#node && node !== "") {
-        this.#routes.send(sender, { ...message, node });
-        return;
-      }
-      try {
-        if (local === undefined) throw peerOffline(to);
-        this.#inbox.local(sender, local.conn, message);
-      } catch (error) {
-        const refused = error instanceof PeerstreamError ? error : unavailable();
-        const outcome = { ok: false as const, code: refused.code, message: refused.message };
-        this.#events.outcome(sender, message.requestId, outcome);
-      }
-    });
+    this.#send.send(sender, message);
   }
 
   receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
-    const name = this.#locals.nameOf(by);
-    if (name === undefined) return;
-    if (!this.#queue.receipt(by, name, receipt)) this.#inbox.receipt(name, receipt);
+    this.#send.receipt(by, receipt);
   }
 
   async release(name: string): Promise<boolean> {
@@ -467,43 +450,5 @@ export class RedisCommunity<C> implements Community<C> {
    */
   timelineStore(): ClusterTimelineStore {
     return new ClusterTimelineStore(this.#link, this.#prefix);
-  }
-
-  #onMessage(channel: string, message: Uint8Array) {
-    if (this.#closed) return;
-    try {
-      if (channel === this.#key("rooms")) {
-        this.#rooms?.notice(message);
-      } else if (channel === this.#key("timelines")) {
-        this.#rooms?.timeline?.(message);
-      } else if (channel === this.#key("queue")) {
-        this.#queue.onEvent(decodeQueueEvent(new TextDecoder().decode(message)));
-      } else if (channel === this.#key("events")) {
-        const event = decodePresenceEvent(new TextDecoder().decode(message));
-        if (!this.#heartbeat.up && this.#heartbeat.syncing === null) return; // The next snapshot covers it.
-        this.#announce(this.#replica.apply(event));
-      } else {
-        const decoded = decodeNodeMessage(message);
-        if (decoded.t === "result") this.#routes.result(decoded);
-        else this.#inbox.fromNode(decoded);
-      }
-    } catch (error) {
-      this.#events.log(`cluster: dropped a bad message on ${channel}: ${errorText(error)}`);
-    }
-  }
-
-  #announce(announcements: Announcement[]) {
-    for (const a of announcements) {
-      if (a.kind === "joined") {
-        this.#locals.forget(a.name);
-        this.#events.joined(a.name);
-      } else if (a.kind === "left") {
-        if (a.keys !== undefined) this.#locals.remember(a.name, a.keys);
-        this.#routes.recipientLeft(a.name);
-        this.#events.left(a.name, a.reason);
-      } else {
-        this.#events.peerState(a.names, a.state);
-      }
-    }
   }
 }
