@@ -5,18 +5,19 @@
  * the server's limits. The server cannot write an entry: it checks what it can of each one
  * (`room_entry_check.ts`: parse, author, signature by the author's registered key, pinned keys),
  * then this module applies it to the room's state (seq and `prev` continuity, the op allowed to
- * its author) within the limits, stores it, and says whom to tell. Pure: the storage is an
- * interface and the time is given.
+ * its author) within the limits (`room_index.ts` keeps the bounds across rooms), stores it, and
+ * says whom to tell. Pure: the storage is an interface and the time is given.
  * @module
  */
 
 import { PeerstreamError } from "../../protocol/errors.ts";
-import { nameKeys, normalizeName } from "../../protocol/names.ts";
+import { normalizeName } from "../../protocol/names.ts";
 import { escapeControls, quoted } from "../../protocol/text.ts";
 import { applyEntry, type KeyPins, readEntry, type RoomState } from "../../protocol/room_chain.ts";
 import { MAX_ROOMS_LISTED, type RoomSummary } from "../../protocol/room_messages.ts";
 import type { RoomRecord, RoomStorage } from "./room_store.ts";
-import { audienceOf, pinOf, syncIndex } from "./room_members.ts";
+import { audienceOf, pinOf } from "./room_members.ts";
+import { RoomIndex } from "./room_index.ts";
 import {
   type CheckedEntry,
   type Pinned,
@@ -37,8 +38,6 @@ export {
   type StagedChange,
 } from "./room_types.ts";
 
-const DAY_MS = 24 * 3600 * 1000;
-
 interface Room {
   name: string;
   state: RoomState;
@@ -56,20 +55,13 @@ export class Rooms {
   readonly #rooms = new Map<string, Room>();
   readonly #storage: RoomStorage;
   readonly #limits: RoomServerLimits;
-  /** Room names under each of their look-alike keys (names are unique by skeleton). */
-  readonly #names = new Map<string, string>();
-  /** Per person, the rooms they are a member of. */
-  readonly #memberOf = new Map<string, Set<string>>();
-  /** Per person, the rooms they are invited to. */
-  readonly #invitedTo = new Map<string, Set<string>>();
-  /** Per signing key, when it created rooms (server time, ms), oldest first. */
-  readonly #creates = new Map<string, number[]>();
-  /** Bytes of entries (base64) all rooms hold. */
-  #totalBytes = 0;
+  /** Names, who is in which room, creations and bytes: the bounds across rooms. */
+  readonly #index: RoomIndex;
 
   private constructor(storage: RoomStorage, limits: RoomServerLimits) {
     this.#storage = storage;
     this.#limits = limits;
+    this.#index = new RoomIndex(limits, (id) => this.#rooms.get(id)!.name);
   }
 
   /**
@@ -138,15 +130,14 @@ export class Rooms {
     if (room === undefined) {
       room = { name: record.name ?? id, state, entries: [] };
       this.#rooms.set(id, room);
-      this.#indexName(room.name, id);
-      if (record.key !== undefined) {
-        this.#creates.set(record.key, [...this.#creates.get(record.key) ?? [], record.at]);
-      }
+      this.#index.addRoom(id, room.name, state);
+      if (record.key !== undefined) this.#index.created(record.key, record.at);
+    } else {
+      this.#index.reindex(id, before, state);
     }
-    this.#reindex(id, before, state);
     room.state = state;
     room.entries.push(text);
-    this.#totalBytes += text.length;
+    this.#index.addBytes(text);
     return { room: id, name: room.name, entry: text, audience: audienceOf(before, state) };
   }
 
@@ -225,26 +216,18 @@ export class Rooms {
         }: the id ${entry.room} is in use; choose a new random id`,
       );
     }
-    this.#checkName(name);
+    this.#index.checkName(name);
     const state = applyEntry(undefined, checked.hashed, this.#applyOptions(checked));
-    this.#checkRoomsOf(entry.author, "create a room");
-    const creates = (this.#creates.get(checked.signKey) ?? []).filter((at) => now - at < DAY_MS);
-    if (creates.length >= this.#limits.createsPerKeyPerDay) {
-      throw roomLimit(
-        `Cannot create room ${
-          quoted(name)
-        }: your key created ${creates.length} rooms in the last 24 hours, the most allowed; try tomorrow`,
-      );
-    }
+    this.#index.checkRoomsOf(entry.author, "create a room");
+    const created = this.#index.checkCreates(checked.signKey, name, now);
     const text = checked.hashed.bytes.toBase64();
-    this.#checkTotal(text, `create room ${quoted(name)}`);
+    this.#index.checkTotal(text, `create room ${quoted(name)}`);
     const record: RoomRecord = { at: now, entry: checked.hashed.bytes, name, key: checked.signKey };
     return this.#staged(entry.room, record, () => {
-      this.#creates.set(checked.signKey, [...creates, now]);
+      created();
       this.#rooms.set(entry.room, { name, state, entries: [text] });
-      this.#totalBytes += text.length;
-      this.#indexName(name, entry.room);
-      this.#reindex(entry.room, undefined, state);
+      this.#index.addBytes(text);
+      this.#index.addRoom(entry.room, name, state);
       return {
         room: entry.room,
         name,
@@ -313,25 +296,16 @@ export class Rooms {
     const { entry } = checked.hashed;
     const room = this.#require(entry.room, entry.op);
     const state = applyEntry(room.state, checked.hashed, this.#applyOptions(checked));
-    if (entry.op === "accept") this.#checkRoomsOf(entry.author, `join ${quoted(room.name)}`);
-    if (entry.op === "invite") {
-      const pending = this.#invitedTo.get(entry.subject)?.size ?? 0;
-      if (pending >= this.#limits.invitesPerPerson) {
-        throw roomLimit(
-          `Cannot invite ${quoted(entry.subject)} to ${
-            quoted(room.name)
-          }: they have ${pending} invitations pending, the most allowed; ask them to accept or decline some`,
-        );
-      }
-    }
+    if (entry.op === "accept") this.#index.checkRoomsOf(entry.author, `join ${quoted(room.name)}`);
+    if (entry.op === "invite") this.#index.checkInvites(entry.subject, room.name);
     const text = checked.hashed.bytes.toBase64();
-    this.#checkTotal(text, `${entry.op} in ${quoted(room.name)}`);
+    this.#index.checkTotal(text, `${entry.op} in ${quoted(room.name)}`);
     return this.#staged(entry.room, { at: now, entry: checked.hashed.bytes }, () => {
       const audience = audienceOf(room.state, state);
-      this.#reindex(entry.room, room.state, state);
+      this.#index.reindex(entry.room, room.state, state);
       room.state = state;
       room.entries.push(text);
-      this.#totalBytes += text.length;
+      this.#index.addBytes(text);
       return { room: entry.room, name: room.name, entry: text, audience };
     });
   }
@@ -374,12 +348,8 @@ export class Rooms {
    * @returns One summary per room.
    */
   roomsOf(person: Pinned): RoomSummary[] {
-    const ids = new Set([
-      ...this.#memberOf.get(person.name) ?? [],
-      ...this.#invitedTo.get(person.name) ?? [],
-    ]);
     const out: RoomSummary[] = [];
-    for (const id of ids) {
+    for (const id of this.#index.roomsOf(person.name)) {
       const { name, state } = this.#rooms.get(id)!;
       if (pinOf(state, person.name) !== person.sign) continue;
       // Within what one `rooms` message lists (limits raised through PEERSTREAM_LIMITS aside).
@@ -412,57 +382,6 @@ export class Rooms {
   #label(room: string): string {
     return this.#rooms.get(room)?.name ?? room;
   }
-
-  #checkTotal(text: string, action: string) {
-    if (this.#totalBytes + text.length > this.#limits.totalBytes) {
-      throw roomLimit(
-        `Cannot ${action}: the server's rooms are full (${
-          this.#limits.totalBytes.toLocaleString("en")
-        } bytes of changes); ask the operator`,
-      );
-    }
-  }
-
-  #checkRoomsOf(person: string, action: string) {
-    const count = this.#memberOf.get(person)?.size ?? 0;
-    if (count >= this.#limits.roomsPerPerson) {
-      throw roomLimit(
-        `Cannot ${action}: ${
-          quoted(person)
-        } is in ${count} rooms, the most allowed; LEAVE one first`,
-      );
-    }
-  }
-
-  #checkName(name: string) {
-    for (const key of nameKeys(name)) {
-      const holder = this.#names.get(key);
-      if (holder === undefined) continue;
-      const other = this.#rooms.get(holder)!.name;
-      if (other === name) {
-        throw new PeerstreamError(
-          "NAME_TAKEN",
-          `Cannot create room ${quoted(name)}: a room of that name exists; choose another name`,
-        );
-      }
-      throw new PeerstreamError(
-        "NAME_CONFUSABLE",
-        `Cannot create room ${quoted(name)}: it looks like the room ${
-          quoted(other)
-        }; choose a name that looks different`,
-      );
-    }
-  }
-
-  #indexName(name: string, id: string) {
-    for (const key of nameKeys(name)) this.#names.set(key, id);
-  }
-
-  /** Moves a room between the people's member and invitee sets as its state changes. */
-  #reindex(id: string, before: RoomState | undefined, after: RoomState) {
-    syncIndex(this.#memberOf, id, before?.members.keys() ?? [], after.members);
-    syncIndex(this.#invitedTo, id, before?.invitees.keys() ?? [], after.invitees);
-  }
 }
 
 /**
@@ -484,8 +403,4 @@ export function roomName(raw: string): string {
       { cause: error },
     );
   }
-}
-
-function roomLimit(message: string): PeerstreamError {
-  return new PeerstreamError("ROOM_LIMIT", message);
 }
