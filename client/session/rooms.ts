@@ -3,7 +3,8 @@
  * key as this client knows it: trust on first use, as for 1:1), the furthest (seq, hash) it has
  * seen (a rollback or a fork makes the room read-only), each change shown in words, and room
  * messages sealed only to the members of the checked chain and opened only against it.
- * It never uses a member list the server sends.
+ * It never uses a member list the server sends. Sealing and opening the messages is
+ * `room_mail.ts`'s; this file keeps the chains and each room's queue of work.
  * @module
  */
 
@@ -17,7 +18,6 @@ import {
   type RoomState,
   signEntry,
 } from "../../protocol/room_chain.ts";
-import { openRoom, type RoomRecipient, sealRoom } from "../../protocol/room_envelope.ts";
 import { RoomHistory } from "../../protocol/room_history.ts";
 import { MAX_ENTRIES_PER_MESSAGE } from "../../protocol/room_messages.ts";
 import type {
@@ -28,6 +28,7 @@ import type {
   RoomView,
 } from "./room_book_types.ts";
 import { RoomKeyRing } from "./room_keys.ts";
+import { type RoomDelivery, RoomMail } from "./room_mail.ts";
 import {
   extendsProblem,
   freshEntries,
@@ -58,6 +59,7 @@ export class RoomBook {
   readonly #rooms = new Map<string, Room>();
   readonly #memory: RoomMemory;
   readonly #keys: RoomKeyRing;
+  readonly #mail: RoomMail;
 
   /** @param options Who this client is, the keys, the requests, callbacks. */
   constructor(options: RoomBookOptions) {
@@ -67,6 +69,21 @@ export class RoomBook {
       origin: crypto.getRandomValues(new Uint8Array(8)).toHex(),
       rooms: {},
     };
+    this.#mail = new RoomMail({
+      keys: (name) => options.keys(name),
+      send: (message) => options.send(message),
+      replay: options.replay,
+      message: (message) => options.message?.(message),
+      ring: this.#keys,
+      counter: (room, state) => {
+        const memory = this.#remember(room, state);
+        memory.counter++;
+        this.#options.storage?.save(this.#memory);
+        return memory.counter;
+      },
+      origin: () => Uint8Array.fromHex(this.#memory.origin),
+      sync: (room) => this.#sync(room),
+    });
   }
 
   /** The rooms, as checked. */
@@ -206,33 +223,7 @@ export class RoomBook {
    */
   async sendText(roomName: string, text: string): Promise<RoomSendOutcome> {
     const room = this.#byName(roomName);
-    const { state, body } = await this.#enqueue(room, async () => {
-      const state = usableState(room, "send");
-      const self = this.#keys.self();
-      if (!state.members.has(self.name)) {
-        throw new PeerstreamError(
-          "NOT_A_MEMBER",
-          `Cannot send to #${room.name}: you are not a member; ACCEPT #${room.name} first if invited`,
-        );
-      }
-      const recipients = new Map<string, RoomRecipient>();
-      for (const name of state.members.keys()) {
-        const keys = name === self.name ? await this.#keys.own() : await this.#keys.trusted(name);
-        recipients.set(name, keys);
-      }
-      const memory = this.#remember(room, state);
-      memory.counter++;
-      this.#options.storage?.save(this.#memory);
-      const body = await sealRoom(text, {
-        from: self.name,
-        identity: self.identity,
-        state,
-        recipients,
-        origin: Uint8Array.fromHex(this.#memory.origin),
-        counter: memory.counter,
-      });
-      return { state, body };
-    });
+    const { state, body } = await this.#enqueue(room, () => this.#mail.seal(room, text));
     return await this.#options.requests.send(state.room, body);
   }
 
@@ -242,9 +233,7 @@ export class RoomBook {
    *
    * @param delivery The relay id, the claimed sender and room, the body, whether it was queued.
    */
-  deliver(
-    delivery: { rid: string; from: string; room: string; body: Uint8Array; queued: boolean },
-  ): void {
+  deliver(delivery: RoomDelivery): void {
     const room = this.#rooms.get(delivery.room) ?? this.#room(delivery.room, "");
     const { rid, from } = delivery;
     const refuse = (code: ErrorCode, text: string) => {
@@ -256,7 +245,7 @@ export class RoomBook {
     }
     this.#background(room, async () => {
       try {
-        await this.#open(room, delivery);
+        await this.#mail.open(room, delivery);
       } catch (error) {
         const code = error instanceof PeerstreamError ? error.code : "DECRYPT_FAILED";
         if (delivery.queued && code === "REPLAYED") {
@@ -265,43 +254,6 @@ export class RoomBook {
         }
         refuse(code, error instanceof Error ? error.message : String(error));
       }
-    });
-  }
-
-  async #open(
-    room: Room,
-    delivery: { rid: string; from: string; room: string; body: Uint8Array; queued: boolean },
-  ) {
-    const self = this.#keys.self();
-    const sender = await this.#options.keys(delivery.from);
-    const open = async () =>
-      await openRoom(delivery.body, {
-        room: room.id,
-        from: delivery.from,
-        me: self.name,
-        identity: self.identity,
-        chain: room.history,
-        sender: await this.#keys.of(sender),
-        replay: this.#options.replay,
-      });
-    let opened;
-    try {
-      opened = await open();
-    } catch (error) {
-      // A seq this client has not checked yet: fetch the chain, then try once more.
-      if (!(error instanceof PeerstreamError && error.code === "CHAIN_INVALID")) throw error;
-      await this.#sync(room);
-      opened = await open();
-    }
-    this.#options.send({ type: "receipt", rid: delivery.rid, ok: true });
-    this.#options.message?.({
-      room: room.id,
-      roomName: room.name,
-      from: opened.from,
-      text: opened.text,
-      sentAt: opened.sentAt,
-      trust: sender.trust,
-      ...(delivery.queued ? { queued: true } : {}),
     });
   }
 
