@@ -5,16 +5,12 @@
  * chat, where each checked membership change is a line and a message goes sealed to the members
  * of the checked chain (the client's `RoomBook`, the terminal's own). A room whose chain does not
  * check is shown read-only with a warning. The room's lines are kept across refreshes with the
- * conversation (`history_store.ts`). Rendering only ever sets untrusted text as text.
+ * conversation (`history_store.ts`); a sent message's line follows its receipts (`room_sent.ts`).
+ * Rendering only ever sets untrusted text as text.
  * @module
  */
 
-import type {
-  ClientSession,
-  IncomingRoomMessage,
-  RoomSendOutcome,
-  RoomView,
-} from "../../client/session.ts";
+import type { ClientSession, IncomingRoomMessage, RoomView } from "../../client/session.ts";
 import { formatFingerprint } from "../../protocol/e2e.ts";
 import type { RoomEntry } from "../../protocol/room_chain.ts";
 import { showName } from "../../protocol/shown_name.ts";
@@ -32,6 +28,7 @@ import {
   roomSentWords,
 } from "./room_words.ts";
 import { consoleDetail, failureWords } from "./words.ts";
+import { RoomSentLines, sentItem } from "./room_sent.ts";
 
 /** Options for {@linkcode RoomsPanel}. */
 export interface RoomsPanelOptions {
@@ -57,8 +54,8 @@ export class RoomsPanel {
   readonly #lines = new Map<string, HTMLLIElement[]>();
   /** The open room's id. */
   #open?: string;
-  /** Messages sent in this page's session whose receipts may still come, by request id. */
-  readonly #sent = new Map<number, SentLine>();
+  /** Messages sent in this page's session whose receipts may still come. */
+  readonly #sent = new RoomSentLines();
 
   /** @param options The session, unread counts, the kept conversation and notices. */
   constructor(options: RoomsPanelOptions) {
@@ -382,17 +379,8 @@ export class RoomsPanel {
     const state = item.querySelector(".state")!;
     this.#add(room.id, item, false);
     book.sendText(room.name, text).then((sent) => {
-      setText(state, roomSentWords(sent));
-      // "delivered" once every member it went to or waits for confirmed; none is done at once.
-      const awaited = sent.relayed.length + sent.queued.length;
-      item.dataset.state = sent.relayed.length > 0
-        ? "sent"
-        : sent.queued.length > 0
-        ? "queued"
-        : "delivered";
+      this.#sent.sent(item, sent);
       for (const refused of sent.refused) console.warn(refused.message);
-      const line: SentLine = { item, outcome: sent, delivered: [] };
-      if (sent.re !== undefined && awaited > 0) this.#remember(sent.re, line);
       const words = roomSentWords(sent);
       this.#options.history?.add({ dir: "out", peer: "", text, at, state: words, room: room.id });
     }, (error) => {
@@ -410,16 +398,7 @@ export class RoomsPanel {
    * @param to The member whose client opened it.
    */
   delivered(re: number, to: string): void {
-    const line = this.#sent.get(re);
-    if (line === undefined || line.delivered.includes(to)) return;
-    const { relayed, queued } = line.outcome;
-    if (!relayed.includes(to) && !queued.includes(to)) return;
-    line.delivered.push(to);
-    setText(line.item.querySelector(".state")!, roomSentWords({ ...line.outcome, ...line }));
-    if (line.delivered.length >= relayed.length + queued.length) {
-      line.item.dataset.state = "delivered";
-      this.#sent.delete(re);
-    }
+    this.#sent.delivered(re, to);
   }
 
   /**
@@ -430,24 +409,7 @@ export class RoomsPanel {
    * @param to The member.
    */
   queued(re: number, to: string): void {
-    const line = this.#sent.get(re);
-    if (line === undefined || line.delivered.includes(to)) return;
-    const { relayed, queued } = line.outcome;
-    if (!relayed.includes(to)) return;
-    line.outcome = {
-      ...line.outcome,
-      relayed: relayed.filter((name) => name !== to),
-      queued: [...queued, to],
-    };
-    setText(line.item.querySelector(".state")!, roomSentWords({ ...line.outcome, ...line }));
-    const waiting = line.outcome.relayed.filter((name) => !line.delivered.includes(name));
-    if (waiting.length === 0) line.item.dataset.state = "queued";
-  }
-
-  #remember(re: number, line: SentLine) {
-    this.#sent.set(re, line);
-    // Receipts that never come (a member gone) must not hold lines for ever.
-    if (this.#sent.size > 200) this.#sent.delete(this.#sent.keys().next().value!);
+    this.#sent.queued(re, to);
   }
 
   #failed(action: string, error: unknown) {
@@ -460,13 +422,6 @@ export class RoomsPanel {
 /** The line that stands for a long history's earlier changes (the client shows the last few). */
 export const EARLIER_CHANGES =
   "Earlier changes are not shown one by one: the members are listed above";
-
-/** A message this page sent to a room, awaiting its members' receipts. */
-interface SentLine {
-  item: HTMLLIElement;
-  outcome: RoomSendOutcome;
-  delivered: string[];
-}
 
 /** What each action is called in a failure's sentence. */
 const ACTION_WORDS: Record<Change, string> = {
@@ -486,16 +441,6 @@ function brokenAttr(room: RoomView): Record<string, string> {
 function changeItem(text: string, at: number): HTMLLIElement {
   return el("li", { className: "change", attrs: { "data-change": "" } }, [
     el("span", { className: "text", text }),
-    messageMeta(new Date(at)),
-  ]);
-}
-
-/** A sent message's line, its state after the text. */
-function sentItem(text: string, state: string, at: number): HTMLLIElement {
-  return el("li", { attrs: { "data-to": "room" } }, [
-    el("span", { className: "from", text: "You: " }),
-    el("span", { className: "text", text }),
-    el("span", { className: "state", text: state }),
     messageMeta(new Date(at)),
   ]);
 }
