@@ -18,6 +18,7 @@
  * @module
  */
 
+import { u16, u32 } from "./_bytes.ts";
 import { PeerstreamError } from "./errors.ts";
 import { MAX_TEXT_BYTES } from "./messages.ts";
 import type { ReplayGuard } from "./replay.ts";
@@ -439,18 +440,6 @@ function parseEnvelope(bytes: Uint8Array): ParsedEnvelope {
     signed: bytes.subarray(0, at),
     signature: bytes.subarray(at),
   };
-}
-
-function u16(n: number): Uint8Array {
-  const out = new Uint8Array(2);
-  new DataView(out.buffer).setUint16(0, n);
-  return out;
-}
-
-function u32(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n);
-  return out;
 }
 
 /** Concatenates byte arrays into a fresh buffer. */

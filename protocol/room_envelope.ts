@@ -20,6 +20,7 @@
  */
 
 import { concat, type Identity } from "./e2e.ts";
+import { u16, u32 } from "./_bytes.ts";
 import { PeerstreamError } from "./errors.ts";
 import { MAX_SEALED_BYTES, MAX_TEXT_BYTES } from "./messages.ts";
 import type { ReplayGuard } from "./replay.ts";
@@ -443,16 +444,4 @@ function utf8(bytes: Uint8Array): string {
 
 function samePins(a: KeyPins, b: KeyPins): boolean {
   return a.enc === b.enc && a.sign === b.sign;
-}
-
-function u16(n: number): Uint8Array {
-  const out = new Uint8Array(2);
-  new DataView(out.buffer).setUint16(0, n);
-  return out;
-}
-
-function u32(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n);
-  return out;
 }
