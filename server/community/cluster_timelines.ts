@@ -18,7 +18,7 @@
 import { WATCH_ACTIONS, type WatchAction } from "../../protocol/watch_messages.ts";
 import type { Script } from "./cluster_scripts.ts";
 import type { RoomLink } from "./cluster_rooms.ts";
-import { ROOM_ID } from "./room_store.ts";
+import { parseJsonObject, ROOM_ID } from "./room_store.ts";
 import type { Timeline } from "./room_timelines.ts";
 
 /**
@@ -65,14 +65,8 @@ const ACTIONS: ReadonlySet<string> = new Set(WATCH_ACTIONS);
  */
 export function parseTimeline(line: string): Timeline | undefined {
   if (line.length > MAX_TIMELINE_LINE) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const v = value as Record<string, unknown>;
+  const v = parseJsonObject(line);
+  if (v === undefined) return undefined;
   const { title, duration, epoch, anchor, position, rate, action, by } = v;
   const finite = (n: unknown, min: number): n is number =>
     typeof n === "number" && Number.isFinite(n) && n >= min;

@@ -36,16 +36,8 @@ import type {
   Welcome,
 } from "./community_types.ts";
 
-export type {
-  Community,
-  CommunityEvents,
-  DeliveryOutcome,
-  JoinRequest,
-  PeerKeys,
-  QueueNotice,
-  SendResult,
-  Welcome,
-} from "./community_types.ts";
+// Every shape of community_types.ts, where importers of this module find them.
+export type * from "./community_types.ts";
 
 /** Options for {@linkcode MemoryCommunity}. */
 export interface MemoryCommunityOptions<C> {

@@ -93,12 +93,12 @@ export function parseRoomLog(text: string, file: string): RoomRecord[] {
 const MAX_ENTRY_B64 = 64 * 1024;
 
 /**
- * One record from a line, checked field by field.
+ * A stored line read as a JSON object, for a reader to check field by field.
  *
- * @param line One line of a room's log.
- * @returns The record, or undefined when the line is not one.
+ * @param line The line.
+ * @returns Its fields, or undefined when it is not JSON or not a plain object (an array, null).
  */
-export function parseRoomRecord(line: string): RoomRecord | undefined {
+export function parseJsonObject(line: string): Record<string, unknown> | undefined {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -106,7 +106,18 @@ export function parseRoomRecord(line: string): RoomRecord | undefined {
     return undefined;
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const r = value as Record<string, unknown>;
+  return value as Record<string, unknown>;
+}
+
+/**
+ * One record from a line, checked field by field.
+ *
+ * @param line One line of a room's log.
+ * @returns The record, or undefined when the line is not one.
+ */
+export function parseRoomRecord(line: string): RoomRecord | undefined {
+  const r = parseJsonObject(line);
+  if (r === undefined) return undefined;
   const { at, entry, name, key } = r;
   if (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0) return undefined;
   if (typeof entry !== "string" || entry.length > MAX_ENTRY_B64) return undefined;
