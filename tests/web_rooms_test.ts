@@ -56,8 +56,18 @@ async function waitForLine(page: Page, line: string): Promise<void> {
 
 /** Opens a room from the sidebar and waits for its view. */
 async function openRoom(page: Page, name: string): Promise<void> {
-  await page.waitForSelector(`#rooms li[data-room="${name}"] button.room-open`);
-  await page.click(`#rooms li[data-room="${name}"] button.room-open`);
+  const button = `#rooms li[data-room="${name}"] button.room-open`;
+  // The list is drawn anew on every room event: a button found may be replaced before the mouse
+  // reaches it ("Node is detached from document"); then click the new one.
+  for (let attempt = 1;; attempt++) {
+    await page.waitForSelector(button);
+    try {
+      await page.click(button);
+      break;
+    } catch (error) {
+      if (attempt === 5 || !String(error).includes("detached")) throw error;
+    }
+  }
   await waitInPage(
     page,
     inPage(
