@@ -13,6 +13,8 @@ export interface ThrottleProxy {
   port: number;
   /** The rate toward clients, changeable at any time (`Infinity`: no limit). */
   throttle: ReadThrottle;
+  /** Closes every relayed connection (a lost link), and goes on accepting new ones. */
+  cut(): void;
   /** Stops accepting, closes every relayed connection and waits for them. */
   close(): Promise<void>;
 }
@@ -39,19 +41,23 @@ export function startThrottleProxy(targetPort: number): ThrottleProxy {
   })().catch(() => {
     // The listener was closed.
   });
+  const closeAll = () => {
+    for (const conn of conns) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed by its pump.
+      }
+    }
+  };
   return {
     port: (listener.addr as Deno.NetAddr).port,
     throttle,
+    cut: closeAll,
     async close() {
       listener.close();
       await accepting;
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // Already closed by its pump.
-        }
-      }
+      closeAll();
       await Promise.all(relays);
     },
   };

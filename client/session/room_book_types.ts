@@ -31,6 +31,8 @@ export interface RoomView {
   invitees: string[];
   /** Who invited each pending invitee (as the checked chain says). */
   invitedBy: Record<string, string>;
+  /** Who controls shared playback: every member, or the owner (host) only. */
+  control: "all" | "host";
   /** Why the room is read-only (a rollback, a fork, an entry refused), if it is. */
   broken?: string;
 }

@@ -41,6 +41,7 @@ export function roomView(room: Room): RoomView {
     invitedBy: Object.fromEntries(
       [...state?.invitees ?? []].map(([name, invitation]) => [name, invitation.by]),
     ),
+    control: state?.settings.control ?? "all",
     ...(room.broken === undefined ? {} : { broken: room.broken }),
   };
 }

@@ -122,9 +122,10 @@ export class RoomBook {
    * Creates a room: signs its `create` entry and sends it.
    *
    * @param name The display name.
+   * @param options `control: "host"` for a room whose shared playback only its owner controls.
    * @returns The room.
    */
-  async create(name: string): Promise<RoomView> {
+  async create(name: string, options: { control?: "all" | "host" } = {}): Promise<RoomView> {
     const self = this.#keys.self();
     const pins = (await this.#keys.own()).pins;
     const id = newRoomId();
@@ -136,7 +137,7 @@ export class RoomBook {
       op: "create",
       subject: "",
       keys: pins,
-      settings: { invite: "members", control: "all" },
+      settings: { invite: "members", control: options.control ?? "all" },
       time: Date.now(),
     }, self.identity);
     const answer = await this.#options.requests.create(name, entry.toBase64());

@@ -209,6 +209,18 @@ Deno.test("RoomBook: each change comes with its checked entry, and the view says
   deepEqual(a.book.find("club").invitedBy, {});
 });
 
+Deno.test("RoomBook.create() makes a host-only room on request, and every member's view says so", async () => {
+  const server = new FakeServer();
+  const [a, b] = [alice, bob].map((p) => server.client(p));
+  equal((await a.book.create("open")).control, "all");
+  equal((await a.book.create("club", { control: "host" })).control, "host");
+  await a.book.change("club", { op: "invite", subject: "bob" });
+  await settle(a, b);
+  await b.book.change("club", { op: "accept" });
+  await settle(a, b);
+  equal(b.book.find("club").control, "host");
+});
+
 Deno.test("RoomBook: a member removed cannot read what follows; their client says so", async () => {
   const { a, b, c } = await clubOfThree();
   await a.book.change("club", { op: "remove", subject: "carol" });

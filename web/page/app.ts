@@ -14,6 +14,7 @@ import { ChatPanel } from "./chat_panel.ts";
 import { LibraryPanel } from "./library_panel.ts";
 import { PeersPanel } from "./peers_panel.ts";
 import { RoomsPanel } from "./rooms_panel.ts";
+import { RoomWatch } from "./room_watch.ts";
 import { WarningDigest } from "../../client/warning_digest.ts";
 import type { ClientSession, ClosedInfo, SessionEvents } from "../../client/session.ts";
 import type { HistoryStore } from "./history_store.ts";
@@ -48,6 +49,7 @@ export class App {
   readonly #chat: ChatPanel;
   readonly #library: LibraryPanel;
   readonly #rooms: RoomsPanel;
+  readonly #watch: RoomWatch;
   #connection: ConnectionView = "connected";
   /**
    * This page is leaving (a closing tab, Forget, a move to another tab): the close that follows is
@@ -77,11 +79,19 @@ export class App {
       notice,
       history: options.history,
     });
+    this.#watch = new RoomWatch({
+      session,
+      player: () => this.#player,
+      videos: () => this.#library.videos,
+      line: (room, text) => this.#rooms.line(room, text),
+      notice,
+    });
     this.#rooms = new RoomsPanel({
       session,
       unread: this.#unread,
       history: options.history,
       notice,
+      watch: this.#watch,
     });
     this.#library = new LibraryPanel({
       codec: options.codec,
@@ -90,6 +100,9 @@ export class App {
       offline: () => this.#connection !== "connected",
       notice,
       memory: options.memory,
+      following: () => this.#watch.following !== undefined,
+      played: () => this.#watch.leave(),
+      rejoinRoom: (room) => this.#watch.rejoin(room),
     });
     this.events = {
       joined: (name) => {
@@ -126,6 +139,7 @@ export class App {
       closed: (info) => this.#closed(info),
       keyChanged: (name) => this.#peers.lookup(name),
       queueNotice: (kind, to, qseq) => this.#chat.queueNotice(kind, to, qseq),
+      roomPlayback: (playback) => this.#watch.playback(playback),
     };
   }
 
@@ -143,7 +157,13 @@ export class App {
       this.#player = new PagePlayer(session, {
         codec: this.#options.codec,
         notice: (text, kind) => this.notice(text, kind),
-        onPlaying: (playing) => this.#options.memory?.savePlaying(playing),
+        onPlaying: (playing) => {
+          // A room's title is remembered with the room, for a refresh to follow it again.
+          const room = this.#watch.following;
+          this.#options.memory?.savePlaying(
+            playing === undefined || room === undefined ? playing : { ...playing, room },
+          );
+        },
       });
     } else {
       this.#player.attach(session);
@@ -164,6 +184,7 @@ export class App {
       this.notice(`Joined as ${showName(session.name ?? "")}`);
     } else {
       this.notice("Reconnected: you are back online");
+      this.#watch.connected();
     }
     if (first && this.#options.codec !== "h264") {
       const note = byId("video-note", HTMLElement);
@@ -175,6 +196,8 @@ export class App {
     }
     this.#library.resumeAfterJoin();
     await this.#library.refresh();
+    // The room's "Watch together" lists the titles just listed.
+    this.#rooms.render();
   }
 
   /** Leaves: says goodbye to the server (others see "quit"); the page stays as it is. */
@@ -187,6 +210,7 @@ export class App {
   #wireOnce() {
     this.#chat.wire();
     this.#rooms.wire();
+    this.#watch.wire();
     this.#peers.wireVerify();
     byId("refresh", HTMLButtonElement).addEventListener("click", () => this.#library.refresh());
     // A tab that closes is a leave: say goodbye so others see "quit" rather than a drop.
@@ -246,6 +270,7 @@ export class App {
   #closed(info: ClosedInfo) {
     this.#library.stop();
     this.#player?.disconnected();
+    this.#watch.disconnected();
     document.body.dataset.joined = "";
     if (info.broken !== undefined) console.warn(info.broken);
     if (this.#leaving) {

@@ -1,12 +1,13 @@
 /**
  * What a refresh needs to pick up where the page was: the name it joined with and the title that
- * was playing, at which second and quality. Kept in `localStorage` (read synchronously at load and
+ * was playing, at which second and quality, and the room whose playback it followed. Kept in `localStorage` (read synchronously at load and
  * written on every `timeupdate`, so the position is current when the tab goes away); nothing
  * secret is in it: the conversation is in `history_store.ts`, encrypted.
  * @module
  */
 
 import type { Quality } from "../../protocol/messages.ts";
+import { isRoomId } from "../../protocol/room_entry.ts";
 
 /** The `localStorage` key. */
 export const LAST_SESSION_KEY = "peerstream:last-session";
@@ -19,6 +20,8 @@ export interface LastPlaying {
   position: number;
   /** The quality chosen. */
   quality: Quality;
+  /** The room whose playback it followed (watching together), by id. */
+  room?: string;
 }
 
 /** What the page remembers across a refresh. */
@@ -55,7 +58,7 @@ export function parseLastSession(text: string | null): LastSession | undefined {
 
 function parsePlaying(value: unknown): LastPlaying | undefined {
   if (typeof value !== "object" || value === null) return undefined;
-  const { title, position, quality } = value as Record<string, unknown>;
+  const { title, position, quality, room } = value as Record<string, unknown>;
   if (typeof title !== "string" || title === "") return undefined;
   if (typeof position !== "number" || !Number.isFinite(position) || position < 0) return undefined;
   const q = quality === "auto"
@@ -63,7 +66,10 @@ function parsePlaying(value: unknown): LastPlaying | undefined {
     : typeof quality === "number" && Number.isInteger(quality) && quality > 0
     ? quality
     : undefined;
-  return q === undefined ? undefined : { title, position, quality: q };
+  if (q === undefined) return undefined;
+  // Anything but a room id (22 base64url characters) is dropped.
+  const followed = isRoomId(room) ? room : undefined;
+  return { title, position, quality: q, ...(followed === undefined ? {} : { room: followed }) };
 }
 
 /** The page's memory of its last session. */

@@ -25,6 +25,18 @@ Deno.test("parseLastSession() reads a saved session and refuses what is not one"
     ['{"name":"ann","playing":{"title":"cat","position":1,"quality":480.5}}', { name: "ann" }],
     ['{"name":"ann","playing":{"title":"","position":1,"quality":480}}', { name: "ann" }],
     ['{"name":"ann","playing":"cat"}', { name: "ann" }],
+    // The room followed, by id; one that is not an id is dropped, the rest kept.
+    [
+      '{"name":"ann","playing":{"title":"cat","position":1,"quality":480,"room":"c2VydmVyLXJvb21zLXRlc3"}}',
+      {
+        name: "ann",
+        playing: { title: "cat", position: 1, quality: 480, room: "c2VydmVyLXJvb21zLXRlc3" },
+      },
+    ],
+    [
+      '{"name":"ann","playing":{"title":"cat","position":1,"quality":480,"room":"<b>"}}',
+      { name: "ann", playing: { title: "cat", position: 1, quality: 480 } },
+    ],
   ];
   for (const [text, expected] of table) deepEqual(parseLastSession(text), expected, String(text));
 });

@@ -31,6 +31,12 @@ export interface LibraryPanelOptions {
   notice: (text: string, kind?: "info" | "warn") => void;
   /** What a refresh picks up: the title playing. */
   memory?: SessionMemory;
+  /** Whether the player follows a room (its title is the room's, not one to resume). */
+  following?: () => boolean;
+  /** A card's Play was pressed: a title of this person's own (they leave a room's playback). */
+  played?: () => void;
+  /** The title played was a room's: follow that room again (by id) instead of resuming it. */
+  rejoinRoom?: (room: string) => void;
 }
 
 /** The titles' cards, their refresh, and resuming what was playing. */
@@ -46,6 +52,11 @@ export class LibraryPanel {
   /** @param options The codec, the session and player, the connection, notices, memory. */
   constructor(options: LibraryPanelOptions) {
     this.#options = options;
+  }
+
+  /** The library as last listed. */
+  get videos(): readonly VideoSummary[] {
+    return this.#videos;
   }
 
   /** After a join: the title that was playing plays again once the library lists it ready. */
@@ -68,6 +79,10 @@ export class LibraryPanel {
     const video = this.#videos.find((v) => v.title === playing?.title);
     if (video?.state === "preparing") return;
     this.#resumePending = false;
+    if (this.#options.following?.() === true) return;
+    if (playing?.room !== undefined && this.#options.rejoinRoom !== undefined) {
+      return this.#options.rejoinRoom(playing.room);
+    }
     if (playing === undefined || video?.state !== "ready") return;
     if (document.body.dataset.playing !== undefined) return;
     this.#options.notice(`Resuming ${video.title} at ${clock(playing.position)}`);
@@ -106,7 +121,10 @@ export class LibraryPanel {
       titleCard(video, {
         canPlay: this.#options.codec === "h264",
         offline: this.#options.offline(),
-        play: (chosen) => this.#options.player()?.play(chosen),
+        play: (chosen) => {
+          this.#options.played?.();
+          this.#options.player()?.play(chosen);
+        },
       })
     ));
     if (videos.some((video) => video.state === "preparing")) this.#refreshLater();

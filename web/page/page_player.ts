@@ -17,6 +17,7 @@ import type {
 import { byId, clock, el, rate, setText } from "./dom.ts";
 import { MsePlayer, videoSupport } from "./player.ts";
 import { PlayerControls } from "./controls.ts";
+import type { RoomHooks } from "./room_watch.ts";
 import type { ClientSession, MediaSink } from "../../client/session.ts";
 import type { LastPlaying } from "./last_session.ts";
 import { consoleDetail, failureWords, reasonWords } from "./words.ts";
@@ -48,6 +49,8 @@ export class PagePlayer {
   #switching = false;
   /** The second a resumed title goes to once it starts. */
   #resumeAt?: number;
+  /** The room followed, while watching together. */
+  #room?: RoomHooks;
 
   /**
    * @param session The joined session.
@@ -74,8 +77,8 @@ export class PagePlayer {
     this.#controls = new PlayerControls(this.#video, byId("player", HTMLElement), {
       active: () => this.#stream !== undefined,
       duration: () => this.#stream?.duration ?? 0,
-      togglePause: () => this.#togglePause().catch(onError),
-      seek: (position) => this.#seek(position).catch(onError),
+      togglePause: () => this.#askPause(onError),
+      seek: (position) => this.#askSeek(position, onError),
     });
     this.#wire();
   }
@@ -295,6 +298,55 @@ export class PagePlayer {
   }
 
   /**
+   * Follows a room (watching together), or no room: the controls go to its hooks.
+   *
+   * @param hooks The room's, or undefined to stop following one.
+   */
+  follow(hooks: RoomHooks | undefined): void {
+    this.#room = hooks;
+    if (hooks === undefined) this.#video.playbackRate = 1;
+  }
+
+  /** The title on screen, if any. */
+  get title(): string | undefined {
+    return this.#stream?.title;
+  }
+
+  /**
+   * Pauses or resumes the picture and the stream for the room (not a toggle).
+   *
+   * @param paused Whether to pause.
+   */
+  async hold(paused: boolean): Promise<void> {
+    if (this.#stream === undefined || this.#paused === paused) return;
+    await this.#togglePause();
+  }
+
+  /**
+   * Jumps the page's own stream to a position for the room (the ordinary seek).
+   *
+   * @param position Where, s.
+   */
+  async seek(position: number): Promise<void> {
+    await this.#seek(position);
+  }
+
+  /** Stops the page's stream (the room stopped). */
+  async stop(): Promise<void> {
+    if (this.#stream !== undefined) await this.#stop();
+  }
+
+  #askPause(onError: (error: unknown) => void) {
+    if (this.#room !== undefined) this.#room.togglePause();
+    else this.#togglePause().catch(onError);
+  }
+
+  #askSeek(position: number, onError: (error: unknown) => void) {
+    if (this.#room !== undefined) this.#room.seek(position);
+    else this.#seek(position).catch(onError);
+  }
+
+  /**
    * Writes the status line.
    *
    * @param shown The height of the frame being presented, when a frame callback knows it.
@@ -349,22 +401,24 @@ export class PagePlayer {
       console.warn(consoleDetail(error));
       this.#options.notice(failureWords("The player failed", error), "warn");
     };
-    byId("stop", HTMLButtonElement).addEventListener("click", () => this.#stop().catch(onError));
-    byId("pause", HTMLButtonElement).addEventListener(
-      "click",
-      () => this.#togglePause().catch(onError),
-    );
+    byId("stop", HTMLButtonElement).addEventListener("click", () => {
+      const room = this.#room;
+      this.#room = undefined;
+      room?.left();
+      this.#stop().catch(onError);
+    });
+    byId("pause", HTMLButtonElement).addEventListener("click", () => this.#askPause(onError));
     byId("quality", HTMLSelectElement).addEventListener("change", (event) => {
       this.#setQuality((event.target as HTMLSelectElement).value).catch(onError);
     });
     byId("seek", HTMLInputElement).addEventListener("change", (event) => {
-      this.#seek(Number((event.target as HTMLInputElement).value)).catch(onError);
+      this.#askSeek(Number((event.target as HTMLInputElement).value), onError);
     });
     byId("back", HTMLButtonElement).addEventListener("click", () => {
-      this.#seek(this.#video.currentTime - 10).catch(onError);
+      this.#askSeek(this.#video.currentTime - 10, onError);
     });
     byId("forward", HTMLButtonElement).addEventListener("click", () => {
-      this.#seek(this.#video.currentTime + 10).catch(onError);
+      this.#askSeek(this.#video.currentTime + 10, onError);
     });
     this.#video.addEventListener("timeupdate", () => {
       this.#showNow();

@@ -43,6 +43,8 @@ export interface RoomsPanelOptions {
   history?: HistoryStore;
   /** Adds a notice to the page. */
   notice: (text: string, kind?: "info" | "warn") => void;
+  /** Watching together: renders the open room's playback and its controls (room_watch.ts). */
+  watch?: { render(room: RoomView | undefined): void };
 }
 
 /** The actions a room's view offers, by the op they sign. */
@@ -170,6 +172,17 @@ export class RoomsPanel {
     byId("rooms-empty", HTMLElement).hidden = rooms.length > 0;
     const open = rooms.find((room) => room.id === this.#open);
     if (open !== undefined) this.#renderOpen(open);
+    this.#options.watch?.render(open);
+  }
+
+  /**
+   * A line in a room's chat that is not a message: watching together's "alice paused".
+   *
+   * @param room The room's id.
+   * @param text The line (set as text).
+   */
+  line(room: string, text: string): void {
+    this.#add(room, changeItem(text, Date.now()), false);
   }
 
   #me(): string {
