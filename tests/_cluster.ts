@@ -1,7 +1,7 @@
 /**
  * A cluster for end-to-end tests: one real `redis-server` and several real `serve --redis`
  * processes on loopback, with short heartbeats through `PEERSTREAM_LIMITS`. Nodes serve an empty
- * video folder: the cluster tests are about presence, names and messages.
+ * video folder unless told one: most cluster tests are about presence, names and messages.
  * @module
  */
 
@@ -27,14 +27,21 @@ export interface TestCluster {
 /**
  * Starts Redis and `count` nodes.
  *
- * @param options How many nodes, and extra limits.
+ * @param options How many nodes, extra limits, the video folder every node serves (an empty one of
+ * its own by default), and extra arguments of node `i` at the start (e.g. `--web`).
  * @returns The cluster.
  */
 export async function startCluster(
-  options: { nodes?: number; limits?: Record<string, number> } = {},
+  options: {
+    nodes?: number;
+    limits?: Record<string, number>;
+    videos?: string;
+    args?: (i: number) => string[];
+  } = {},
 ): Promise<TestCluster> {
   const redis = await RedisServer.start();
-  const videos = await Deno.makeTempDir({ prefix: "peerstream-novideos-" });
+  const own = options.videos === undefined;
+  const videos = options.videos ?? await Deno.makeTempDir({ prefix: "peerstream-novideos-" });
   const env = {
     // Every test client comes from 127.0.0.1: the per-address limits are lifted as for any test
     // server.
@@ -60,11 +67,11 @@ export async function startCluster(
     async stop() {
       await Promise.all(nodes.map((n) => n.stop().catch(() => -1)));
       await redis.close();
-      await Deno.remove(videos, { recursive: true }).catch(() => {});
+      if (own) await Deno.remove(videos, { recursive: true }).catch(() => {});
     },
   };
   try {
-    for (let i = 0; i < (options.nodes ?? 3); i++) await cluster.startNode(i);
+    for (let i = 0; i < (options.nodes ?? 3); i++) await cluster.startNode(i, options.args?.(i));
   } catch (error) {
     await cluster.stop();
     throw error;

@@ -23,193 +23,24 @@
  */
 
 import { ok } from "node:assert/strict";
-import { type CliClient, startCli, startServer } from "./_helpers.ts";
+import { startCli, startServer } from "./_helpers.ts";
+import { FRAMES_FPS, framesLibrary, startXvfb } from "./_screen.ts";
+import { pgrep } from "./_util.ts";
 import {
-  FRAMES_FPS,
-  framesLibrary,
-  playerWindows,
-  readFrame,
-  type ScreenWindow,
-  startXvfb,
-  type Xvfb,
-} from "./_screen.ts";
-import { pgrep, until } from "./_util.ts";
-
-/** How far apart two pictures may be and still count as together, seconds. */
-const TOGETHER = 1;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A terminal client and its screen. */
-interface Viewer {
-  name: string;
-  cli: CliClient;
-  xvfb: Xvfb;
-  window?: ScreenWindow;
-}
-
-/** Types a line and waits for a line matching `re` on stdout printed after it. */
-async function command(viewer: Viewer, line: string, re: RegExp, stream: "out" | "err" = "out") {
-  const reader = stream === "out" ? viewer.cli.out : viewer.cli.err;
-  const from = reader.lines.length;
-  await viewer.cli.type(line);
-  return await reader.waitFor(re, { from, timeoutMs: 60_000 });
-}
-
-/** What the client said, for a failure's message. */
-function said(viewer: Viewer): string {
-  return `${viewer.name} said:\n${viewer.cli.out.lines.join("\n")}\n${
-    viewer.cli.err.lines.join("\n")
-  }`;
-}
-
-/** The viewer's one player window, once it shows numbered frames. */
-async function playerWindow(viewer: Viewer): Promise<ScreenWindow> {
-  let windows: ScreenWindow[] = [];
-  await until(async () => (windows = await playerWindows(viewer.xvfb.display)).length === 1, {
-    ms: 90_000,
-    what: () => `one player window for ${viewer.name}; ${said(viewer)}`,
-  });
-  const w = windows[0];
-  await until(async () => (await readFrame(viewer.xvfb.display, w)).n >= 0, {
-    ms: 40_000,
-    what: () => `numbered frames in ${viewer.name}'s window; ${said(viewer)}`,
-  });
-  viewer.window = w;
-  return w;
-}
-
-/**
- * The frame on a viewer's screen now, and when it was read (ms); -1 when it is not a clean frame,
- * or the window is black (a black window reads as frame 0: a restarting ffplay's new window).
- */
-async function frameNow(viewer: Viewer): Promise<{ n: number; at: number }> {
-  const frame = await readFrame(viewer.xvfb.display, viewer.window!);
-  return { n: frame.n === 0 && frame.level < 10 ? -1 : frame.n, at: performance.now() };
-}
-
-/** A clean read of the frame on a viewer's screen (a frame being drawn is read again). */
-async function cleanFrame(viewer: Viewer): Promise<{ n: number; at: number }> {
-  let frame = { n: -1, at: 0 };
-  await until(async () => (frame = await frameNow(viewer)).n >= 0, {
-    ms: 10_000,
-    what: () => `a clean frame on ${viewer.name}'s screen; ${said(viewer)}`,
-  });
-  return frame;
-}
-
-/**
- * How far ahead a's picture is of b's, seconds, both playing: each read is corrected for the time
- * between the two reads. Undefined when a read was not clean (a frame being drawn).
- */
-async function apart(a: Viewer, b: Viewer): Promise<number | undefined> {
-  const [fa, fb] = await Promise.all([frameNow(a), frameNow(b)]);
-  if (fa.n < 0 || fb.n < 0) return undefined;
-  const bAtA = fb.n + (fa.at - fb.at) / 1000 * FRAMES_FPS;
-  return (fa.n - bAtA) / FRAMES_FPS;
-}
-
-/** Waits until both pictures play within {@linkcode TOGETHER} of each other; returns the gap. */
-async function together(a: Viewer, b: Viewer, what: string): Promise<number> {
-  const seen: string[] = [];
-  let gap = Infinity;
-  await until(async () => {
-    const d = await apart(a, b);
-    if (d === undefined) return false;
-    seen.push(d.toFixed(2));
-    gap = d;
-    return Math.abs(d) <= TOGETHER;
-  }, {
-    ms: 45_000,
-    everyMs: 250,
-    what: () =>
-      `${what}: ${a.name} and ${b.name} within ${TOGETHER} s; gaps seen ${seen.join(" ")}`,
-  });
-  return gap;
-}
-
-/** The frame a frozen picture holds, once two reads 400 ms apart agree. */
-async function frozen(viewer: Viewer, what: string): Promise<number> {
-  let n = -1;
-  await until(async () => {
-    const a = (await frameNow(viewer)).n;
-    await sleep(400);
-    const b = (await frameNow(viewer)).n;
-    n = b;
-    return a === b && a >= 0;
-  }, { ms: 30_000, what: () => `${what}: ${viewer.name}'s picture freezes; ${said(viewer)}` });
-  return n;
-}
-
-/** Waits until a viewer's picture moves on past `from`. */
-async function moves(viewer: Viewer, from: number, what: string): Promise<void> {
-  await until(async () => (await frameNow(viewer)).n > from, {
-    ms: 30_000,
-    everyMs: 200,
-    what: () => `${what}: ${viewer.name}'s picture moves on from ${from}; ${said(viewer)}`,
-  });
-}
-
-/** Waits until a viewer's picture shows a frame between `from` and `to` seconds. */
-async function within(viewer: Viewer, from: number, to: number, what: string) {
-  const seen: number[] = [];
-  await until(async () => {
-    const n = (await frameNow(viewer)).n;
-    seen.push(n);
-    return n >= 0 && n >= from * FRAMES_FPS && n <= to * FRAMES_FPS;
-  }, {
-    ms: 30_000,
-    everyMs: 200,
-    what: () =>
-      `${what}: ${viewer.name} between ${from} s and ${to} s; saw ${seen.join(" ")}; ${
-        said(viewer)
-      }`,
-  });
-}
-
-/**
- * Stops a viewer's player (SIGSTOP) for 10 s: the other's picture goes on at the room's pace;
- * after SIGCONT the stopped one comes back within {@linkcode TOGETHER} of the other.
- *
- * @returns How long after SIGCONT it was back, ms.
- */
-async function stopPlayer(pid: number, stopped: Viewer, other: Viewer): Promise<number> {
-  const before = await cleanFrame(other);
-  Deno.kill(pid, "SIGSTOP");
-  try {
-    const at = performance.now();
-    await sleep(8_000);
-    const later = await cleanFrame(other);
-    ok(
-      later.n - before.n > (later.at - at) / 1000 * FRAMES_FPS / 2,
-      `${other.name}'s picture went on while ${stopped.name}'s player was stopped: frame ${before.n} then ${later.n} ${
-        ((later.at - at) / 1000).toFixed(1)
-      } s later; ${said(other)}`,
-    );
-    await sleep(Math.max(0, 10_000 - (performance.now() - at)));
-  } finally {
-    Deno.kill(pid, "SIGCONT");
-  }
-  const resumed = performance.now();
-  await together(stopped, other, `${stopped.name} after SIGCONT`);
-  const back = performance.now() - resumed;
-  // Generous (5 s on a quiet machine): the shared machine is 2-3x slower.
-  ok(back < 15_000, `${stopped.name} back in ${back.toFixed(0)} ms`);
-  return back;
-}
-
-async function stopViewer(viewer: Viewer) {
-  try {
-    viewer.cli.child.kill("SIGKILL");
-  } catch {
-    // Exited.
-  }
-  await viewer.cli.finish(10_000).catch(() => {});
-  await Deno.remove(viewer.cli.home, { recursive: true }).catch(() => {});
-  await viewer.xvfb.stop().catch(() => {});
-}
+  apart,
+  command,
+  frozen,
+  moves,
+  playerWindow,
+  screenViewer,
+  sleep,
+  stopPlayer,
+  stopViewer,
+  TOGETHER,
+  together,
+  type Viewer,
+  within,
+} from "./_watching.ts";
 
 Deno.test("watching together: mpv and ffplay in one room follow each other's WATCH, PAUSE, RESUME, SEEK; a late joiner and a stopped player catch up; a host-only room refuses a member", async () => {
   const dir = await framesLibrary();
@@ -218,10 +49,9 @@ Deno.test("watching together: mpv and ffplay in one room follow each other's WAT
   const viewers: Viewer[] = [];
   try {
     const [xa, xb] = await Promise.all([startXvfb(), startXvfb()]);
-    const alice: Viewer = {
-      name: "alice",
-      xvfb: xa,
-      cli: await startCli(server.port, "alice", {
+    const alice = screenViewer(
+      "alice",
+      await startCli(server.port, "alice", {
         args: [
           "--ephemeral",
           "--player",
@@ -229,16 +59,17 @@ Deno.test("watching together: mpv and ffplay in one room follow each other's WAT
         ],
         env: { DISPLAY: xa.display },
       }),
-    };
+      xa,
+    );
     viewers.push(alice);
-    const bob: Viewer = {
-      name: "bob",
-      xvfb: xb,
-      cli: await startCli(server.port, "bob", {
+    const bob = screenViewer(
+      "bob",
+      await startCli(server.port, "bob", {
         args: ["--ephemeral", "--player", `timeout -s KILL ${marker} ffplay`],
         env: { DISPLAY: xb.display, SDL_AUDIODRIVER: "dummy" },
       }),
-    };
+      xb,
+    );
     viewers.push(bob);
     await command(alice, "ROOM CREATE club", /^\* created #club/);
     await command(alice, "INVITE #club bob", /^\* #club: you invited bob/);
@@ -275,7 +106,7 @@ Deno.test("watching together: mpv and ffplay in one room follow each other's WAT
     // bob stops watching; the room plays on; 5 s later he comes back at its position.
     await command(bob, "STOP", /^\* you stopped watching #club; it plays on/);
     await sleep(5_000);
-    const roomAt = await frameNow(alice);
+    const roomAt = await alice.frameNow();
     await bob.cli.type("WATCH #club");
     bob.window = undefined;
     await playerWindow(bob);
@@ -299,7 +130,7 @@ Deno.test("watching together: mpv and ffplay in one room follow each other's WAT
       parents: await pgrep(`^timeout -s KILL ${marker.replace(".", "\\.")} mpv `),
     });
     ok(mpvs.length === 1, `one mpv: ${mpvs}`);
-    const mpvBack = await stopPlayer(mpvs[0], alice, bob);
+    const mpvBack = await stopPlayer(mpvs[0], alice, [bob]);
 
     // The same for bob's ffplay (the one running now: each jump starts a new one).
     await command(alice, "SEEK 0:01", /^\* alice moved #club to 0:01$/);
@@ -309,7 +140,7 @@ Deno.test("watching together: mpv and ffplay in one room follow each other's WAT
       parents: await pgrep(`^timeout -s KILL ${marker.replace(".", "\\.")} ffplay `),
     });
     ok(ffplays.length === 1, `one ffplay: ${ffplays}`);
-    const ffplayBack = await stopPlayer(ffplays[0], bob, alice);
+    const ffplayBack = await stopPlayer(ffplays[0], bob, [alice]);
 
     // A host-only room: bob may not pause it.
     await command(alice, "ROOM CONTROL #club host", /who controls playback: host/);
