@@ -280,7 +280,7 @@ export async function stopPlayer(
   const resumed = clock();
   await together(stopped, others[0], `${stopped.name} after SIGCONT`);
   const back = clock() - resumed;
-  // Generous (5 s on a quiet machine): the shared machine is 2-3x slower.
-  ok(back < 15_000, `${stopped.name} back in ${back.toFixed(0)} ms`);
+  // The issue's bound: back with the room within 5 s (measured 1.0-2.6 s on the shared machine).
+  ok(back < 5_000, `${stopped.name} back in ${back.toFixed(0)} ms`);
   return back;
 }
