@@ -195,3 +195,22 @@ export async function waitForNotice(page: Page, piece: string): Promise<void> {
     ),
   );
 }
+
+/**
+ * Waits until the open room's chat on the page shows a line that contains `text`.
+ *
+ * @param page The page.
+ * @param text Part of the line.
+ * @param timeoutMs How long to wait. @default {60000}
+ */
+export async function waitForRoomLine(page: Page, text: string, timeoutMs = 60_000): Promise<void> {
+  await waitInPage(
+    page,
+    inPage(
+      `(wanted) => [...document.querySelectorAll("#room-messages li")]
+        .some((li) => li.textContent.includes(wanted))`,
+      text,
+    ),
+    timeoutMs,
+  );
+}

@@ -48,6 +48,19 @@ async function startNode(cluster: TestCluster, i: number): Promise<ServerProcess
   return node;
 }
 
+/** Two nodes; alice and dave join node A, bob and carol node B. */
+async function fourOnTwoNodes(
+  cluster: TestCluster,
+  [alice, bob, carol, dave]: Person[],
+): Promise<[ServerProcess, ServerProcess]> {
+  const [a, b] = [await startNode(cluster, 0), await startNode(cluster, 1)];
+  await join(a.port, alice);
+  await join(b.port, bob);
+  await join(b.port, carol);
+  await join(a.port, dave);
+  return [a, b];
+}
+
 /** A room of members spread over nodes: `owner` creates it, each other one is invited and accepts. */
 async function room(owner: Person, members: Person[]): Promise<Chain> {
   const chain = new Chain();
@@ -64,11 +77,7 @@ Deno.test("watch together in a cluster: a control through node A is answered the
   const people = await Promise.all(["alice", "bob", "carol", "dave"].map(person));
   const [alice, bob, carol, dave] = people;
   try {
-    const [a, b] = [await startNode(cluster, 0), await startNode(cluster, 1)];
-    await join(a.port, alice);
-    await join(b.port, bob);
-    await join(b.port, carol);
-    await join(a.port, dave);
+    const [, b] = await fourOnTwoNodes(cluster, people);
     const chain = await room(alice, [bob, carol]);
 
     // alice, on A, starts a title: bob and carol, on B, hear the same timeline from B.
@@ -155,11 +164,7 @@ Deno.test("watch together in a cluster: controls raced from two nodes each take 
   const people = await Promise.all(["alice", "bob", "carol", "dave"].map(person));
   const [alice, bob, carol, dave] = people;
   try {
-    const [a, b] = [await startNode(cluster, 0), await startNode(cluster, 1)];
-    await join(a.port, alice);
-    await join(b.port, bob);
-    await join(b.port, carol);
-    await join(a.port, dave);
+    const [, b] = await fourOnTwoNodes(cluster, people);
     await room(alice, [bob, carol, dave]);
     playback(await control(alice, { action: "play", title: "testcard" }));
     const rounds = 8;

@@ -25,7 +25,7 @@ import type { Page } from "puppeteer-core";
 import { startCli } from "./_helpers.ts";
 import { startCluster, type TestCluster } from "./_cluster.ts";
 import { BROWSER_KINDS, launchBrowser, type TestBrowser } from "./_browser.ts";
-import { inPage, joinAs, openPage, waitInPage } from "./_page.ts";
+import { joinAs, openPage, waitForRoomLine, waitInPage } from "./_page.ts";
 import { FRAME_PROBE } from "./_page_video.ts";
 import { FRAMES_FPS, framesLibrary, startXvfb } from "./_screen.ts";
 import { pgrep, until } from "./_util.ts";
@@ -58,19 +58,6 @@ function pageWatcher(name: string, page: Page, errors: string[]): Watcher {
       })()`) as { n: number; at: number },
     said: () => `${name}'s page errors: ${errors.join("\n")}`,
   };
-}
-
-/** Waits until the open room's chat on the page shows a line. */
-async function waitForLine(page: Page, text: string): Promise<void> {
-  await waitInPage(
-    page,
-    inPage(
-      `(wanted) => [...document.querySelectorAll("#room-messages li")]
-        .some((li) => li.textContent.includes(wanted))`,
-      text,
-    ),
-    60_000,
-  );
 }
 
 /** Starts a terminal client on its own virtual screen, on a node. */
@@ -154,7 +141,7 @@ for (const kind of BROWSER_KINDS) {
       await command(bob, "WATCH #club", /^Nothing plays in #club yet/);
       await command(alice, "WATCH #club frames", /^\* alice started "frames" in #club$/);
       await bob.cli.out.waitFor(/^\* alice started "frames" in #club$/, { timeoutMs: 60_000 });
-      await waitForLine(page, `alice started "frames" for the room`);
+      await waitForRoomLine(page, `alice started "frames" for the room`);
       await Promise.all([playerWindow(alice), playerWindow(bob)]);
       const started = await together(alice, bob, "after WATCH");
 
@@ -193,7 +180,7 @@ for (const kind of BROWSER_KINDS) {
       // PAUSE by bob freezes all three near one frame; RESUME by alice runs them again.
       await command(bob, "PAUSE", /^\* bob paused #club at \d+:\d\d$/);
       await alice.cli.out.waitFor(/^\* bob paused #club at /, { timeoutMs: 60_000 });
-      await waitForLine(page, "bob paused at");
+      await waitForRoomLine(page, "bob paused at");
       const held = await Promise.all(all.map((m) => frozen(m, "PAUSE")));
       // Each within TOGETHER of the middle one (ffplay, steered only past 300 ms and frozen by
       // SIGSTOP, held 0.76 s ahead of mpv once, 0.92 s of the page: a spread of all three within
@@ -204,7 +191,7 @@ for (const kind of BROWSER_KINDS) {
         `paused on frames ${held} (alice, bob, ann)`,
       );
       await command(alice, "RESUME", /^\* alice resumed #club at /);
-      await waitForLine(page, "alice resumed at");
+      await waitForRoomLine(page, "alice resumed at");
       await Promise.all(all.map((m, i) => moves(m, held[i], "RESUME")));
       const resumed = await together(ann, alice, "after RESUME");
       await together(bob, alice, "after RESUME");

@@ -16,7 +16,7 @@ import { connectClient, type TestClient } from "./_helpers.ts";
 import { BROWSER_KINDS, launchBrowser } from "./_browser.ts";
 import { auditPage } from "./_look.ts";
 import { startThrottleProxy } from "./_throttle_proxy.ts";
-import { inPage, joinAs, openPage, startWebServer, waitInPage } from "./_page.ts";
+import { inPage, joinAs, openPage, startWebServer, waitForRoomLine, waitInPage } from "./_page.ts";
 import {
   chooseQuality,
   FRAME_PROBE,
@@ -55,19 +55,6 @@ async function roomWithPage(
     ms: 30_000,
     what: "ann in bob's view of #club",
   });
-}
-
-/** Waits until the open room's chat shows a line. */
-async function waitForLine(page: Page, text: string): Promise<void> {
-  await waitInPage(
-    page,
-    inPage(
-      `(wanted) => [...document.querySelectorAll("#room-messages li")]
-        .some((li) => li.textContent.includes(wanted))`,
-      text,
-    ),
-    30_000,
-  );
 }
 
 /**
@@ -117,7 +104,7 @@ async function waitNearRoom(
 async function bobStarts(page: Page, bob: TestClient): Promise<RoomPlaybackMessage> {
   const started = await bob.session.watch.control("club", "play", { title: NUMBERED.title });
   equal(started.title, NUMBERED.title);
-  await waitForLine(page, `bob started "${NUMBERED.title}" for the room`);
+  await waitForRoomLine(page, `bob started "${NUMBERED.title}" for the room`);
   await page.waitForSelector("#room-watch-join:not([hidden])");
   return started;
 }
@@ -149,7 +136,7 @@ for (const kind of BROWSER_KINDS) {
       // bob pauses: the page's video pauses at the room's frame, and no frame follows while the
       // room is paused; a message of the room's chat (sealed, as ever) closes that window.
       const paused = await bob.session.watch.control("club", "pause");
-      await waitForLine(page, `bob paused at`);
+      await waitForRoomLine(page, `bob paused at`);
       await waitInPage(page, `document.getElementById("video").paused`);
       const pausedAt = await pageNow(page);
       const heldAt = await page.evaluate(`window.__frames.at(-1).mediaTime`) as number;
@@ -167,7 +154,7 @@ for (const kind of BROWSER_KINDS) {
 
       // bob resumes: the page plays on with the room.
       const resumed = await bob.session.watch.control("club", "resume");
-      await waitForLine(page, "bob resumed at");
+      await waitForRoomLine(page, "bob resumed at");
       await waitInPage(
         page,
         inPage(`(at) => window.__frames.some((f) => f.mediaTime > at + 1)`, heldAt),
@@ -180,7 +167,7 @@ for (const kind of BROWSER_KINDS) {
       await chooseQuality(page, 240);
       await waitForHeight(page, 240, await pageNow(page), 30_000);
       const seeked = await bob.session.watch.control("club", "seek", { position: 25 });
-      await waitForLine(page, "bob jumped to 0:25");
+      await waitForRoomLine(page, "bob jumped to 0:25");
       await waitNearRoom(page, seeked);
       const heights = await page.evaluate(
         `[...new Set(window.__frames.filter((f) => f.mediaTime > 25).map((f) => f.height))]`,
@@ -189,7 +176,7 @@ for (const kind of BROWSER_KINDS) {
 
       // The page's own pause goes to the room: its line says so, and bob's resume follows it.
       await page.click("#pause");
-      await waitForLine(page, "You paused at");
+      await waitForRoomLine(page, "You paused at");
       await waitInPage(page, `document.getElementById("video").paused`);
       const after = await bob.session.watch.control("club", "resume");
       ok(after.epoch > seeked.epoch + 1, `the page's pause made epoch ${after.epoch - 1}`);
@@ -198,7 +185,7 @@ for (const kind of BROWSER_KINDS) {
       const back = await page.evaluate(`document.getElementById("video").currentTime`) as number;
       const pressed = await pageNow(page);
       await page.keyboard.press("j");
-      await waitForLine(page, "You jumped to");
+      await waitForRoomLine(page, "You jumped to");
       await waitInPage(
         page,
         inPage(
@@ -221,19 +208,19 @@ for (const kind of BROWSER_KINDS) {
       await page.waitForSelector("#room-watch-join:not([hidden])");
       const still = await bob.session.watch.control("club", "pause");
       equal(still.title, NUMBERED.title);
-      await waitForLine(page, "bob paused at");
+      await waitForRoomLine(page, "bob paused at");
       equal(await page.$("#player:not([hidden])"), null, "the page did not start again");
 
       // The page starts a title for the room from the room's view, and follows it.
       await page.select("#room-watch-title", NUMBERED.title);
       await page.click("#room-watch-start");
-      await waitForLine(page, `You started "${NUMBERED.title}" for the room`);
+      await waitForRoomLine(page, `You started "${NUMBERED.title}" for the room`);
       await page.waitForSelector("#watch-banner:not([hidden])");
       await waitInPage(page, `!document.getElementById("video").paused`);
 
       // Stop for everyone: the room's video stops, here too, and nothing is left to join.
       await page.click("#room-watch-stop");
-      await waitForLine(page, "You stopped the room's video");
+      await waitForRoomLine(page, "You stopped the room's video");
       await page.waitForSelector("#player[hidden]");
       await page.waitForSelector("#room-watch-join[hidden]");
       await page.waitForSelector("#watch-banner[hidden]");
@@ -299,7 +286,7 @@ Deno.test("watching together in chromium: joining a room that plays, the page of
     equal(await page.evaluate(`document.getElementById("video").paused`), false);
     // The host's pause applies; the page's chat says who did it.
     await bob.session.watch.control("club", "pause");
-    await waitForLine(page, "bob paused at");
+    await waitForRoomLine(page, "bob paused at");
     await waitInPage(page, `document.getElementById("video").paused`);
     await page.setViewport({ width: 390, height: 844 });
     await auditPage(page, "chromium host-only room at 390×844");
