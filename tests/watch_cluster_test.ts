@@ -164,7 +164,7 @@ Deno.test("watch together in a cluster: controls raced from two nodes each take 
   const people = await Promise.all(["alice", "bob", "carol", "dave"].map(person));
   const [alice, bob, carol, dave] = people;
   try {
-    const [, b] = await fourOnTwoNodes(cluster, people);
+    await fourOnTwoNodes(cluster, people);
     await room(alice, [bob, carol, dave]);
     playback(await control(alice, { action: "play", title: "testcard" }));
     const rounds = 8;
