@@ -7,7 +7,7 @@
  */
 
 import type { ErrorCode } from "../protocol/errors.ts";
-import type { Message } from "../protocol/messages.ts";
+import type { ClientMessage, Message } from "../protocol/messages.ts";
 import { isClientMessage, PROTOCOL_VERSION } from "../protocol/messages.ts";
 import { within } from "./_async.ts";
 import type { Community } from "./community/community.ts";
@@ -233,7 +233,7 @@ export class Members {
       );
       return undefined;
     }
-    if (!client.bucket.take(performance.now())) {
+    if (!confirmsDelivery(client, message) && !client.bucket.take(performance.now())) {
       this.#options.stats.limit("messages_per_connection");
       this.#replies.reject(
         client,
@@ -331,4 +331,16 @@ export class Members {
     client.closeWhy = `${code}: ${why}`;
     this.#leave(client);
   }
+}
+
+/**
+ * Whether a message is the receipt for a delivery in the client's window: it is not counted
+ * against the client's message rate. The server chose to send that delivery, so such receipts
+ * come at most as fast as it releases them, a window at a time; and a receipt dropped would hold
+ * its place in the window for good: a recipient confirming over 2,000 deliveries a second (a
+ * flood of messages it refuses at once) lost some, and once its window was all lost ones nothing
+ * reached it again (issue 16). Receipts that match nothing still count.
+ */
+function confirmsDelivery(client: ServerClient, message: ClientMessage): boolean {
+  return message.type === "receipt" && client.outbox.holds(message.rid);
 }

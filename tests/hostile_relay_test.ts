@@ -104,6 +104,63 @@ Deno.test("20 colluding senders vs one recipient: the honest sender's messages g
   }
 });
 
+Deno.test("a recipient whose receipts outrun its message rate still has each one taken: every sender is answered, the window never leaks", async () => {
+  // The rule at 40 messages/s (burst 40) instead of the default 2,000 (burst 4,000): 140
+  // deliveries confirmed at loopback speed pass it as thousands do at the default. Before the fix
+  // the receipts past the rate were dropped, each left its delivery in the window, and once the
+  // window (32 messages) was all lost ones, nothing more reached the recipient, ever.
+  const limits = JSON.parse(LIMITS.env.PEERSTREAM_LIMITS);
+  const server = await startServer({
+    env: {
+      PEERSTREAM_LIMITS: JSON.stringify({ ...limits, messagesPerSecond: 40, messageBurst: 40 }),
+    },
+  });
+  const victim = await connectClient(server.port, "victim");
+  const alice = await connectClient(server.port, "alice");
+  const bob = await connectClient(server.port, "bob");
+  const senders = await Promise.all(
+    ["s1", "s2", "s3", "s4"].map((name) => connectClient(server.port, name)),
+  );
+  try {
+    // Each sender learns the victim's key first, so that its burst is sends only (35, within its
+    // own 40).
+    for (const sender of senders) await sender.session.sendText("victim", "hello");
+    await alice.session.sendText("bob", "before the burst");
+    let answered = 0;
+    // Each outcome settles to its error's text, or "" once delivered.
+    const outcomes = senders.flatMap((sender) =>
+      Array.from(
+        { length: 35 },
+        (_, i) =>
+          sender.session.sendText("victim", `burst ${i}`).then(() => "", String).finally(() =>
+            answered++
+          ),
+      )
+    );
+    await alice.session.sendText("bob", "during the burst");
+    await until(() => answered === outcomes.length, {
+      ms: 30_000,
+      what: () => `answers to ${outcomes.length - answered} of ${outcomes.length} sends`,
+    });
+    deepEqual((await Promise.all(outcomes)).filter(Boolean), [], "every send delivered");
+    await until(
+      () => victim.events.filter((e) => e.kind === "message").length === 4 + outcomes.length,
+      { ms: 30_000, what: "every message shown to the victim" },
+    );
+    // The window is free: the next message goes through at once.
+    await senders[0].session.sendText("victim", "after the burst");
+    await victim.waitFor((e) => e.kind === "message" && e.message.text === "after the burst");
+    await bob.session.sendText("alice", "after the burst");
+    const chat = (client: typeof alice) =>
+      client.events.flatMap((e) => e.kind === "message" ? [e.message.text] : []);
+    deepEqual(chat(bob), ["before the burst", "during the burst"]);
+    await alice.waitFor((e) => e.kind === "message" && e.message.text === "after the burst");
+  } finally {
+    for (const client of [victim, alice, bob, ...senders]) await client.session.quit();
+    await server.stop();
+  }
+});
+
 Deno.test("a flooded `join` prints a summary of the refused messages, not a line each, and still shows the honest ones", async () => {
   const server = await startServer(LIMITS);
   const victim = await startCli(server.port, "victim");

@@ -62,6 +62,15 @@ export class FairOutbox<T extends OutboxItem> {
   }
 
   /**
+   * Whether a message is sent and awaits its receipt.
+   *
+   * @param rid The relay id.
+   */
+  holds(rid: string): boolean {
+    return this.#inFlight.has(rid);
+  }
+
+  /**
    * Takes a message relayed to this recipient.
    *
    * @param item The message.

@@ -20,6 +20,18 @@ Deno.test("FairOutbox.push() sends at once while the window has room, then holds
   deepEqual(rids(outbox.confirm("zz")), [], "an unknown rid is ignored");
 });
 
+Deno.test("FairOutbox.holds() is true from release to receipt only", () => {
+  const outbox = new FairOutbox({ bytes: 1000, messages: 1 });
+  outbox.push(item("a", 1));
+  outbox.push(item("a", 2));
+  const held = () => ["a1", "a2", "zz"].filter((rid) => outbox.holds(rid));
+  deepEqual(held(), ["a1"], "sent; a2 is still queued, not sent");
+  outbox.confirm("a1");
+  deepEqual(held(), ["a2"]);
+  outbox.confirm("a2");
+  deepEqual(held(), []);
+});
+
 Deno.test("FairOutbox counts the window in bytes, and always lets one message go", () => {
   const outbox = new FairOutbox({ bytes: 25, messages: 100 });
   deepEqual(rids(outbox.push(item("a", 1, 10))), ["a1"]);
