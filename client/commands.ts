@@ -174,12 +174,13 @@ export function parseCommand(line: string): Command {
   if (trimmed === "") return { kind: "empty" };
   const word = trimmed.split(/\s/, 1)[0];
   const upper = word.toUpperCase();
+  const verb = _ALIASES.get(upper) ?? upper;
   const rest = trimmed.slice(word.length);
   // MESSAGE keeps its text exactly as typed (an apostrophe is not a quote there).
-  const args = _AS_TYPED.has(upper)
+  const args = verb === "MESSAGE"
     ? rest.trim().split(/\s+/).filter((w) => w !== "")
     : splitWords(rest);
-  const parse = _VERBS.get(upper);
+  const parse = _VERBS.get(verb);
   if (parse === undefined) {
     throw new SyntaxError(`Unknown command "${word}"; type HELP for the list`);
   }
@@ -194,8 +195,14 @@ export function parseCommand(line: string): Command {
  */
 type _VerbParser = (args: readonly string[], rest: string) => Command;
 
-/** Verbs whose words are split at blanks only, quotes and backslashes being text. */
-const _AS_TYPED: ReadonlySet<string> = new Set(["MESSAGE", "MSG"]);
+/** Other spellings of verbs (upper case), and the verb each stands for. */
+const _ALIASES: ReadonlyMap<string, string> = new Map([
+  ["LS", "LIST"],
+  ["MSG", "MESSAGE"],
+  ["KEYS", "WHO"],
+  ["?", "HELP"],
+  ["EXIT", "QUIT"],
+]);
 
 /** A verb that takes no arguments (any typed after it are ignored). */
 function _bare(kind: "list" | "stop" | "pause" | "resume" | "who" | "rooms" | "help" | "quit") {
@@ -207,10 +214,9 @@ function _change(op: RoomCommandOp): _VerbParser {
   return (args) => _roomCommand(op, args);
 }
 
-/** Every verb (upper case) and its parser. */
+/** Every verb (upper case, as in {@linkcode COMMAND_WORDS} but KEYS) and its parser. */
 const _VERBS: ReadonlyMap<string, _VerbParser> = new Map<string, _VerbParser>([
   ["LIST", _bare("list")],
-  ["LS", _bare("list")],
   ["PLAY", _play],
   ["STOP", _bare("stop")],
   ["PAUSE", _bare("pause")],
@@ -218,9 +224,7 @@ const _VERBS: ReadonlyMap<string, _VerbParser> = new Map<string, _VerbParser>([
   ["SEEK", _seek],
   ["QUALITY", _quality],
   ["MESSAGE", _message],
-  ["MSG", _message],
   ["WHO", _bare("who")],
-  ["KEYS", _bare("who")],
   ["VERIFY", _verify],
   ["ACCEPT", _accept],
   ["WATCH", _watch],
@@ -232,9 +236,7 @@ const _VERBS: ReadonlyMap<string, _VerbParser> = new Map<string, _VerbParser>([
   ["REMOVE", _change("remove")],
   ["HANDOVER", _change("handover")],
   ["HELP", _bare("help")],
-  ["?", _bare("help")],
   ["QUIT", _bare("quit")],
-  ["EXIT", _bare("quit")],
 ]);
 
 /** `PLAY <title> [quality]`. */
