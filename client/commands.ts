@@ -5,6 +5,9 @@
 
 import type { Quality } from "../protocol/messages.ts";
 import { GRANDFATHERED_HINT, GRANDFATHERED_MARK } from "../protocol/shown_name.ts";
+import { quoteWord, scanWords, splitWords } from "./shell_words.ts";
+
+export { quoteWord, splitWords };
 
 /** A parsed command line. */
 export type Command =
@@ -147,106 +150,6 @@ export function parseSeekTarget(text: string): SeekTarget {
   return { relative: match[1] === "-" ? -seconds : seconds };
 }
 
-/** Words of a line as the parser reads them, and how the last one was typed. */
-interface _Scan {
-  /** The words, unquoted. */
-  words: string[];
-  /** The last word as typed (with its quotes); empty after trailing blanks. */
-  rawLast: string;
-  /** The quote left open at the end, if any. */
-  open: "'" | '"' | null;
-  /** A backslash ends the line. */
-  escape: boolean;
-}
-
-/**
- * Reads words the way a shell does: blanks separate words; `"..."` keeps blanks, and a backslash
- * in it escapes `"` or `\`; `'...'` keeps everything as typed; a backslash outside quotes keeps
- * the next character (`my\ film`). Quotes may join parts (`"my "film`).
- */
-function _scan(text: string): _Scan {
-  const words: string[] = [];
-  let word = "";
-  let started = false;
-  let rawStart = 0;
-  let open: "'" | '"' | null = null;
-  let escape = false;
-  const chars = [...text];
-  let offset = 0;
-  for (const ch of chars) {
-    const at = offset;
-    offset += ch.length;
-    if (escape) {
-      // In double quotes only \" and \\ are escapes; elsewhere the backslash stays.
-      if (open === '"' && ch !== '"' && ch !== "\\") word += "\\";
-      word += ch;
-      escape = false;
-    } else if (open === "'") {
-      if (ch === "'") open = null;
-      else word += ch;
-    } else if (ch === "\\") {
-      if (!started) rawStart = at;
-      started = true;
-      escape = true;
-    } else if (open === '"') {
-      if (ch === '"') open = null;
-      else word += ch;
-    } else if (ch === '"' || ch === "'") {
-      if (!started) rawStart = at;
-      started = true;
-      open = ch;
-    } else if (/\s/.test(ch)) {
-      if (started) words.push(word);
-      word = "";
-      started = false;
-      rawStart = offset;
-    } else {
-      if (!started) rawStart = at;
-      started = true;
-      word += ch;
-    }
-  }
-  if (started) words.push(word);
-  return { words, rawLast: started ? text.slice(rawStart) : "", open, escape };
-}
-
-/**
- * Splits the arguments of a command line into words, honouring quotes and backslashes as
- * {@linkcode quoteWord} writes them: `"my film"`, `'l’été'`, `my\ film`.
- *
- * @param text The arguments.
- * @returns The words, unquoted.
- * @throws {SyntaxError} On a quote left open or a backslash at the end.
- */
-export function splitWords(text: string): string[] {
-  const scan = _scan(text);
-  if (scan.open !== null) {
-    throw new SyntaxError(
-      `Invalid line: the quote ${scan.open} is not closed; close it, e.g. PLAY "my film"`,
-    );
-  }
-  if (scan.escape) {
-    throw new SyntaxError("Invalid line: it ends with a backslash; remove it or quote the word");
-  }
-  return scan.words;
-}
-
-/**
- * Writes a word so that {@linkcode splitWords} reads it back unchanged: as it is when it has no
- * blanks, quotes or backslashes, else in double quotes with `"` and `\` escaped.
- *
- * @param word A title or a name.
- * @returns The word as typed.
- * @example
- * ```ts
- * quoteWord("my film"); // '"my film"'
- * ```
- */
-export function quoteWord(word: string): string {
-  if (word !== "" && !/[\s"'\\]/.test(word)) return word;
-  return `"${word.replace(/["\\]/g, (c) => `\\${c}`)}"`;
-}
-
 /** PLAY's quality word; one that is not a quality is likely the rest of an unquoted title. */
 function _playQuality(args: readonly string[]): Quality {
   if (args[1] === undefined) return "auto";
@@ -271,102 +174,141 @@ export function parseCommand(line: string): Command {
   if (trimmed === "") return { kind: "empty" };
   const word = trimmed.split(/\s/, 1)[0];
   const upper = word.toUpperCase();
+  const verb = _ALIASES.get(upper) ?? upper;
+  const rest = trimmed.slice(word.length);
   // MESSAGE keeps its text exactly as typed (an apostrophe is not a quote there).
-  const args = upper === "MESSAGE" || upper === "MSG"
-    ? trimmed.slice(word.length).trim().split(/\s+/).filter((w) => w !== "")
-    : splitWords(trimmed.slice(word.length));
-  switch (upper) {
-    case "LIST":
-    case "LS":
-      return { kind: "list" };
-    case "PLAY": {
-      if (args.length === 0) throw new SyntaxError("Usage: PLAY <title> [720p|auto]; run LIST");
-      if (args.length > 2) {
-        throw new SyntaxError(
-          'Invalid PLAY: too many words; quote a title with spaces: PLAY "my film" [720p|auto]',
-        );
-      }
-      return { kind: "play", title: args[0], quality: _playQuality(args) };
-    }
-    case "STOP":
-      return { kind: "stop" };
-    case "PAUSE":
-      return { kind: "pause" };
-    case "RESUME":
-      return { kind: "resume" };
-    case "SEEK":
-      if (args.length !== 1) throw new SyntaxError("Usage: SEEK <1:30|+10|-10>");
-      return { kind: "seek", target: parseSeekTarget(args[0]) };
-    case "QUALITY":
-      if (args.length !== 1) throw new SyntaxError("Usage: QUALITY <720p|auto>");
-      return { kind: "quality", quality: parseQuality(args[0]) };
-    case "MESSAGE":
-    case "MSG": {
-      if (args.length === 0) return { kind: "message" };
-      const to = args[0];
-      if (to.startsWith("#")) {
-        const text = trimmed.slice(trimmed.indexOf(to, word.length) + to.length).replace(
-          /^\s+/,
-          "",
-        );
-        return {
-          kind: "room-message",
-          room: _room(to, "MESSAGE #room <text>"),
-          ...(text === "" ? {} : { text }),
-        };
-      }
-      // Keep the text exactly as typed after the peer name and the whitespace that follows it.
-      const text = trimmed.slice(trimmed.indexOf(to, word.length) + to.length).replace(/^\s+/, "");
-      return text === "" ? { kind: "message", to } : { kind: "message", to, text };
-    }
-    case "WHO":
-    case "KEYS":
-      return { kind: "who" };
-    case "VERIFY":
-      if (args.length === 1 && args[0].startsWith("#")) {
-        return { kind: "room-verify", room: _room(args[0], "VERIFY #room") };
-      }
-      if (args.length < 1 || args.length > 2 || (args[1] && args[1].toLowerCase() !== "yes")) {
-        throw new SyntaxError("Usage: VERIFY <peer> [yes]");
-      }
-      return { kind: "verify", peer: args[0], confirm: args[1] !== undefined };
-    case "ACCEPT":
-      if (args.length !== 1) throw new SyntaxError("Usage: ACCEPT <peer>, or ACCEPT #room");
-      if (args[0].startsWith("#")) return _roomCommand("accept", args);
-      return { kind: "accept", peer: args[0] };
-    case "WATCH":
-      return _watch(args);
-    case "ROOM":
-      if (args.length === 2 && args[0].toUpperCase() === "CHECK") {
-        return { kind: "room-check", room: _room(args[1], "ROOM CHECK #room") };
-      }
-      if (args.length === 2 && args[0].toUpperCase() === "STOP") {
-        return { kind: "room-stop", room: _room(args[1], "ROOM STOP #room") };
-      }
-      if (args[0]?.toUpperCase() === "CONTROL") return _roomControl(args);
-      if (args.length !== 2 || args[0].toUpperCase() !== "CREATE") {
-        throw new SyntaxError(
-          "Usage: ROOM CREATE <name>, ROOM CHECK #room, ROOM STOP #room or ROOM CONTROL #room host|all",
-        );
-      }
-      return { kind: "room-create", room: args[1].startsWith("#") ? args[1].slice(1) : args[1] };
-    case "ROOMS":
-      return { kind: "rooms" };
-    case "INVITE":
-    case "DECLINE":
-    case "LEAVE":
-    case "REMOVE":
-    case "HANDOVER":
-      return _roomCommand(upper.toLowerCase() as RoomCommandOp, args);
-    case "HELP":
-    case "?":
-      return { kind: "help" };
-    case "QUIT":
-    case "EXIT":
-      return { kind: "quit" };
-    default:
-      throw new SyntaxError(`Unknown command "${word}"; type HELP for the list`);
+  const args = verb === "MESSAGE"
+    ? rest.trim().split(/\s+/).filter((w) => w !== "")
+    : splitWords(rest);
+  const parse = _VERBS.get(verb);
+  if (parse === undefined) {
+    throw new SyntaxError(`Unknown command "${word}"; type HELP for the list`);
   }
+  return parse(args, rest);
+}
+
+/**
+ * One verb's parser.
+ *
+ * @param args The words after the verb (for MESSAGE split at blanks only).
+ * @param rest The line after the verb, as typed.
+ */
+type _VerbParser = (args: readonly string[], rest: string) => Command;
+
+/** Other spellings of verbs (upper case), and the verb each stands for. */
+const _ALIASES: ReadonlyMap<string, string> = new Map([
+  ["LS", "LIST"],
+  ["MSG", "MESSAGE"],
+  ["KEYS", "WHO"],
+  ["?", "HELP"],
+  ["EXIT", "QUIT"],
+]);
+
+/** A verb that takes no arguments (any typed after it are ignored). */
+function _bare(kind: "list" | "stop" | "pause" | "resume" | "who" | "rooms" | "help" | "quit") {
+  return (): Command => ({ kind });
+}
+
+/** A room change verb: `#room`, then a peer for those that take one. */
+function _change(op: RoomCommandOp): _VerbParser {
+  return (args) => _roomCommand(op, args);
+}
+
+/** Every verb (upper case, as in {@linkcode COMMAND_WORDS} but KEYS) and its parser. */
+const _VERBS: ReadonlyMap<string, _VerbParser> = new Map<string, _VerbParser>([
+  ["LIST", _bare("list")],
+  ["PLAY", _play],
+  ["STOP", _bare("stop")],
+  ["PAUSE", _bare("pause")],
+  ["RESUME", _bare("resume")],
+  ["SEEK", _seek],
+  ["QUALITY", _quality],
+  ["MESSAGE", _message],
+  ["WHO", _bare("who")],
+  ["VERIFY", _verify],
+  ["ACCEPT", _accept],
+  ["WATCH", _watch],
+  ["ROOM", _roomVerb],
+  ["ROOMS", _bare("rooms")],
+  ["INVITE", _change("invite")],
+  ["DECLINE", _change("decline")],
+  ["LEAVE", _change("leave")],
+  ["REMOVE", _change("remove")],
+  ["HANDOVER", _change("handover")],
+  ["HELP", _bare("help")],
+  ["QUIT", _bare("quit")],
+]);
+
+/** `PLAY <title> [quality]`. */
+function _play(args: readonly string[]): Command {
+  if (args.length === 0) throw new SyntaxError("Usage: PLAY <title> [720p|auto]; run LIST");
+  if (args.length > 2) {
+    throw new SyntaxError(
+      'Invalid PLAY: too many words; quote a title with spaces: PLAY "my film" [720p|auto]',
+    );
+  }
+  return { kind: "play", title: args[0], quality: _playQuality(args) };
+}
+
+/** `SEEK <1:30|+10|-10>`. */
+function _seek(args: readonly string[]): Command {
+  if (args.length !== 1) throw new SyntaxError("Usage: SEEK <1:30|+10|-10>");
+  return { kind: "seek", target: parseSeekTarget(args[0]) };
+}
+
+/** `QUALITY <720p|auto>`. */
+function _quality(args: readonly string[]): Command {
+  if (args.length !== 1) throw new SyntaxError("Usage: QUALITY <720p|auto>");
+  return { kind: "quality", quality: parseQuality(args[0]) };
+}
+
+/** `MESSAGE [<peer> [<text>]]` or `MESSAGE #room [<text>]`: the text exactly as typed. */
+function _message(args: readonly string[], rest: string): Command {
+  if (args.length === 0) return { kind: "message" };
+  const to = args[0];
+  // The text after the peer name and the whitespace that follows it.
+  const text = rest.slice(rest.indexOf(to) + to.length).replace(/^\s+/, "");
+  if (to.startsWith("#")) {
+    const room = _room(to, "MESSAGE #room <text>");
+    return { kind: "room-message", room, ...(text === "" ? {} : { text }) };
+  }
+  return text === "" ? { kind: "message", to } : { kind: "message", to, text };
+}
+
+/** `VERIFY <peer> [yes]` or `VERIFY #room`. */
+function _verify(args: readonly string[]): Command {
+  if (args.length === 1 && args[0].startsWith("#")) {
+    return { kind: "room-verify", room: _room(args[0], "VERIFY #room") };
+  }
+  if (args.length < 1 || args.length > 2 || (args[1] && args[1].toLowerCase() !== "yes")) {
+    throw new SyntaxError("Usage: VERIFY <peer> [yes]");
+  }
+  return { kind: "verify", peer: args[0], confirm: args[1] !== undefined };
+}
+
+/** `ACCEPT <peer>` (a changed key) or `ACCEPT #room` (an invitation). */
+function _accept(args: readonly string[]): Command {
+  if (args.length !== 1) throw new SyntaxError("Usage: ACCEPT <peer>, or ACCEPT #room");
+  if (args[0].startsWith("#")) return _roomCommand("accept", args);
+  return { kind: "accept", peer: args[0] };
+}
+
+/** `ROOM CREATE <name>`, `ROOM CHECK #room`, `ROOM STOP #room`, `ROOM CONTROL #room host|all`. */
+function _roomVerb(args: readonly string[]): Command {
+  const sub = args[0]?.toUpperCase();
+  if (args.length === 2 && sub === "CHECK") {
+    return { kind: "room-check", room: _room(args[1], "ROOM CHECK #room") };
+  }
+  if (args.length === 2 && sub === "STOP") {
+    return { kind: "room-stop", room: _room(args[1], "ROOM STOP #room") };
+  }
+  if (sub === "CONTROL") return _roomControl(args);
+  if (args.length !== 2 || sub !== "CREATE") {
+    throw new SyntaxError(
+      "Usage: ROOM CREATE <name>, ROOM CHECK #room, ROOM STOP #room or ROOM CONTROL #room host|all",
+    );
+  }
+  return { kind: "room-create", room: args[1].startsWith("#") ? args[1].slice(1) : args[1] };
 }
 
 /** `WATCH #room [<title> [quality]]`. */
@@ -465,7 +407,7 @@ export function complete(line: string, sources: CompletionSources): [string[], s
     return [hits.map((w) => `${w} `), first];
   }
   const command = first.toUpperCase();
-  const scan = _scan(trimmed.slice(first.length));
+  const scan = scanWords(trimmed.slice(first.length));
   // The word being typed is the last one, or a new empty one after blanks.
   const args = scan.rawLast === "" ? [...scan.words, ""] : scan.words;
   const last = args[args.length - 1];

@@ -112,6 +112,9 @@ const PARSE_TABLE: readonly [string, Command][] = [
   ["ROOM STOP #club", { kind: "room-stop", room: "club" }],
   ["room control #club HOST", { kind: "room-control", room: "club", control: "host" }],
   ["ROOM CONTROL #club all", { kind: "room-control", room: "club", control: "all" }],
+  ["MESSAGE #club", { kind: "room-message", room: "club" }],
+  ["msg #club it's \"fine\\", { kind: "room-message", room: "club", text: "it's \"fine\\" }],
+  ["LIST anything", { kind: "list" }],
 ];
 
 Deno.test("parseCommand() returns the command for every valid line", () => {
@@ -165,6 +168,15 @@ const ERROR_TABLE: readonly [string, string][] = [
   ["dance now", 'Unknown command "dance"'],
   ["LISTS", "Unknown command"],
   ["/quit", "Unknown command"],
+  ["constructor", 'Unknown command "constructor"'],
+  ["__proto__", 'Unknown command "__proto__"'],
+  ['DANCE "now', 'the quote " is not closed'],
+  ["MESSAGE # hi", 'Invalid room "#"'],
+  ["VERIFY #", 'Invalid room "#"'],
+  ["ROOM CREATE", "Usage: ROOM CREATE <name>"],
+  ["ROOM CHECK club", 'Invalid room "club"'],
+  ["ROOM CONTROL #club", "Usage: ROOM CONTROL #room host|all"],
+  ["ROOM CONTROL club all", 'Invalid room "club"'],
 ];
 
 Deno.test("parseCommand() throws SyntaxError with a usage hint for a bad line", () => {

@@ -7,7 +7,7 @@
 
 import type { ErrorCode } from "../../protocol/errors.ts";
 import type { PublicKeysText } from "../../protocol/e2e.ts";
-import type { LeaveReason, PeerReachability } from "../../protocol/messages.ts";
+import type { DeliverMessage, LeaveReason, PeerReachability } from "../../protocol/messages.ts";
 
 /** A registration request, checked by the server (proof, name rules) before it gets here. */
 export interface JoinRequest<C> {
@@ -90,17 +90,7 @@ export interface CommunityEvents<C> {
    * A sealed message for a local connection (`queued` and `qseq` when it waited offline; `room`
    * when it was sent to a room).
    */
-  deliver(
-    to: C,
-    delivery: {
-      rid: string;
-      from: string;
-      body: Uint8Array;
-      queued?: boolean;
-      qseq?: number;
-      room?: string;
-    },
-  ): void;
+  deliver(to: C, delivery: Omit<DeliverMessage, "type">): void;
   /**
    * A message a local connection queued earlier (maybe on an earlier connection) was confirmed
    * (`delivered`) or expired unread: tell it. Only with an offline queue.

@@ -1,8 +1,9 @@
 /**
- * The page's player controls: play a title at auto or a chosen quality, pause, seek, stop, and
- * the line that says which rendition is on screen at what bit rate. Pause and seek are asked of
- * the server (protocol 2 holds the stream there); a server that does not support them yet gets
- * the same effect from what the page has buffered.
+ * The page's player controls: play a title at auto or a chosen quality, pause, seek and stop;
+ * what the section shows of it (the quality choices, the line that says which rendition is on
+ * screen at what bit rate) is written by `player_screen.ts`. Pause and seek are asked of the
+ * server (protocol 2 holds the stream there); a server that does not support them yet gets the
+ * same effect from what the page has buffered.
  * @module
  */
 
@@ -14,9 +15,10 @@ import type {
   StreamStartMessage,
   VideoSummary,
 } from "../../protocol/messages.ts";
-import { byId, clock, el, rate, setText } from "./dom.ts";
+import { byId, clock } from "./dom.ts";
 import { MsePlayer, videoSupport } from "./player.ts";
 import { PlayerControls } from "./controls.ts";
+import { PlayerScreen } from "./player_screen.ts";
 import type { RoomHooks } from "./room_watch.ts";
 import type { ClientSession, MediaSink } from "../../client/session.ts";
 import type { LastPlaying } from "./last_session.ts";
@@ -39,6 +41,7 @@ export class PagePlayer {
   readonly #video = byId("video", HTMLVideoElement);
   readonly #mse: MsePlayer;
   readonly #controls: PlayerControls;
+  readonly #screen: PlayerScreen;
   /** The title on screen, from its start until it ended on screen or was stopped. */
   #stream?: StreamStartMessage;
   /** Whether the server still sends it (until `stream-end`). */
@@ -51,6 +54,12 @@ export class PagePlayer {
   #resumeAt?: number;
   /** The room followed, while watching together. */
   #room?: RoomHooks;
+
+  /** A control's action failed: the detail to the console, the words to a notice. */
+  readonly #failed = (error: unknown): void => {
+    console.warn(consoleDetail(error));
+    this.#options.notice(failureWords("The player failed", error), "warn");
+  };
 
   /**
    * @param session The joined session.
@@ -69,17 +78,17 @@ export class PagePlayer {
         "warn",
       );
     };
-    const onError = (error: unknown) => {
-      console.warn(consoleDetail(error));
-      this.#options.notice(failureWords("The player failed", error), "warn");
-    };
-    this.#mse.onStuck = (position) => this.#startOver(position).catch(onError);
+    this.#mse.onStuck = (position) => this.#startOver(position).catch(this.#failed);
     this.#controls = new PlayerControls(this.#video, byId("player", HTMLElement), {
       active: () => this.#stream !== undefined,
       duration: () => this.#stream?.duration ?? 0,
-      togglePause: () => this.#askPause(onError),
-      seek: (position) => this.#askSeek(position, onError),
+      togglePause: () => this.#askPause(),
+      seek: (position) => this.#askSeek(position),
     });
+    this.#screen = new PlayerScreen(this.#video, () => ({
+      stream: this.#stream,
+      quality: this.#quality,
+    }));
     this.#wire();
   }
 
@@ -116,13 +125,7 @@ export class PagePlayer {
     }
     if (options.quality !== undefined) this.#quality = options.quality;
     this.#resumeAt = options.position;
-    const quality = byId("quality", HTMLSelectElement);
-    quality.replaceChildren(
-      el("option", { text: "auto", attrs: { value: "auto" } }),
-      ...video.heights.map((h) => el("option", { text: `${h}p`, attrs: { value: String(h) } })),
-    );
-    quality.value = String(this.#quality);
-    if (quality.value === "") quality.value = this.#quality = "auto";
+    this.#quality = this.#screen.offer(video.heights, this.#quality);
     try {
       await this.#session.play(video.title, {
         quality: this.#quality,
@@ -143,14 +146,8 @@ export class PagePlayer {
     this.#stream = start;
     this.#streaming = true;
     this.#paused = false;
-    const player = byId("player", HTMLElement);
-    player.dataset.renditions = start.renditions.map((r) => `${r.height}:${r.width}`).join(",");
     this.#controls.showPaused(false);
-    const seek = byId("seek", HTMLInputElement);
-    seek.max = String(start.duration);
-    seek.value = String(start.position);
-    player.hidden = false;
-    document.body.dataset.playing = start.title;
+    this.#screen.open(start);
     this.#controls.paint();
     this.#mse.start(start);
     // Resuming: the server starts at the segment holding the second; the picture goes to it.
@@ -197,9 +194,7 @@ export class PagePlayer {
     this.#stream = undefined;
     this.#controls.closed();
     this.#mse.reset();
-    byId("player", HTMLElement).hidden = true;
-    byId("now-playing", HTMLElement).textContent = "";
-    delete document.body.dataset.playing;
+    this.#screen.close();
   }
 
   async #stop() {
@@ -249,15 +244,7 @@ export class PagePlayer {
       await this.#session.seek(position);
       return;
     }
-    const video: VideoSummary = {
-      title: stream.title,
-      heights: stream.renditions.map((r) => r.height),
-      duration: stream.duration,
-      hasAudio: stream.hasAudio,
-      state: "ready",
-      progress: 1,
-    };
-    await this.play(video, { position, quality: this.#quality });
+    await this.play(summaryOf(stream), { position, quality: this.#quality });
   }
 
   async #togglePause() {
@@ -336,99 +323,43 @@ export class PagePlayer {
     if (this.#stream !== undefined) await this.#stop();
   }
 
-  #askPause(onError: (error: unknown) => void) {
+  #askPause() {
     if (this.#room !== undefined) this.#room.togglePause();
-    else this.#togglePause().catch(onError);
+    else this.#togglePause().catch(this.#failed);
   }
 
-  #askSeek(position: number, onError: (error: unknown) => void) {
+  #askSeek(position: number) {
     if (this.#room !== undefined) this.#room.seek(position);
-    else this.#seek(position).catch(onError);
-  }
-
-  /**
-   * Writes the status line.
-   *
-   * @param shown The height of the frame being presented, when a frame callback knows it.
-   */
-  #showNow(shown?: number) {
-    const stream = this.#stream;
-    const line = byId("now-playing", HTMLElement);
-    if (stream === undefined) {
-      line.textContent = "";
-      return;
-    }
-    // What is on screen: the decoded frame's height, not the rendition asked for or buffered.
-    const height = shown ?? this.#video.videoHeight;
-    const current = height === 0 ? undefined : {
-      height,
-      bitrate: nearest(stream.renditions, height)?.bitrate ?? 0,
-    };
-    const at = `${clock(this.#video.currentTime)} / ${clock(stream.duration)}`;
-    const mode = this.#quality === "auto" ? "auto" : "fixed";
-    setText(
-      line,
-      current === undefined
-        ? `${stream.title} · ${at} · starting…`
-        : `${stream.title} · ${at} · ${current.height}p · ${rate(current.bitrate)} (${mode})`,
-    );
-    if (current !== undefined) line.dataset.height = String(current.height);
-    const seek = byId("seek", HTMLInputElement);
-    if (seek.dataset.dragging === undefined) seek.value = String(this.#video.currentTime);
-  }
-
-  /**
-   * Where the browser tells each frame as it is presented (`requestVideoFrameCallback`: Chromium,
-   * Firefox 132+), the line changes height with that very frame; elsewhere on `resize`, a little
-   * after.
-   */
-  #watchFrames() {
-    const video = this.#video;
-    if (typeof video.requestVideoFrameCallback !== "function") return;
-    let last = 0;
-    const onFrame: VideoFrameRequestCallback = (_now, frame) => {
-      if (frame.height !== last) {
-        last = frame.height;
-        this.#showNow(frame.height);
-      }
-      video.requestVideoFrameCallback(onFrame);
-    };
-    video.requestVideoFrameCallback(onFrame);
+    else this.#seek(position).catch(this.#failed);
   }
 
   #wire() {
-    const onError = (error: unknown) => {
-      console.warn(consoleDetail(error));
-      this.#options.notice(failureWords("The player failed", error), "warn");
-    };
     byId("stop", HTMLButtonElement).addEventListener("click", () => {
       const room = this.#room;
       this.#room = undefined;
       room?.left();
-      this.#stop().catch(onError);
+      this.#stop().catch(this.#failed);
     });
-    byId("pause", HTMLButtonElement).addEventListener("click", () => this.#askPause(onError));
+    byId("pause", HTMLButtonElement).addEventListener("click", () => this.#askPause());
     byId("quality", HTMLSelectElement).addEventListener("change", (event) => {
-      this.#setQuality((event.target as HTMLSelectElement).value).catch(onError);
+      this.#setQuality((event.target as HTMLSelectElement).value).catch(this.#failed);
     });
     byId("seek", HTMLInputElement).addEventListener("change", (event) => {
-      this.#askSeek(Number((event.target as HTMLInputElement).value), onError);
+      this.#askSeek(Number((event.target as HTMLInputElement).value));
     });
     byId("back", HTMLButtonElement).addEventListener("click", () => {
-      this.#askSeek(this.#video.currentTime - 10, onError);
+      this.#askSeek(this.#video.currentTime - 10);
     });
     byId("forward", HTMLButtonElement).addEventListener("click", () => {
-      this.#askSeek(this.#video.currentTime + 10, onError);
+      this.#askSeek(this.#video.currentTime + 10);
     });
     this.#video.addEventListener("timeupdate", () => {
-      this.#showNow();
+      this.#screen.showNow();
       const stream = this.#stream;
       if (stream === undefined || this.#resumeAt !== undefined) return;
       const position = this.#video.currentTime;
       this.#options.onPlaying?.({ title: stream.title, position, quality: this.#quality });
     });
-    this.#video.addEventListener("resize", () => this.#showNow());
-    this.#watchFrames();
     this.#video.addEventListener("ended", () => {
       const title = this.#stream?.title;
       if (title === undefined || this.#streaming) return;
@@ -439,13 +370,14 @@ export class PagePlayer {
   }
 }
 
-/** The rendition whose height is nearest to a decoded frame's. */
-function nearest<T extends { height: number }>(renditions: readonly T[], height: number) {
-  let best: T | undefined;
-  for (const r of renditions) {
-    if (best === undefined || Math.abs(r.height - height) < Math.abs(best.height - height)) {
-      best = r;
-    }
-  }
-  return best;
+/** The title a stream plays, as the library lists it: to play it again. */
+function summaryOf(stream: StreamStartMessage): VideoSummary {
+  return {
+    title: stream.title,
+    heights: stream.renditions.map((r) => r.height),
+    duration: stream.duration,
+    hasAudio: stream.hasAudio,
+    state: "ready",
+    progress: 1,
+  };
 }
