@@ -10,7 +10,7 @@
 import { generateIdentity, importPeerKeys, seal } from "../protocol/e2e.ts";
 import { RedisServer } from "../tests/_redis.ts";
 import { type BenchIdentity, benchIdentity, connectMany, LoadClient } from "./_client.ts";
-import { relay } from "./messages.ts";
+import { relay } from "./_message_load.ts";
 import { type BenchContext, type Metric, names, type ScenarioResult } from "./_scenario.ts";
 import { type BenchServer, startBenchServer } from "./_server.ts";
 import { percentile, sleep } from "./_stats.ts";
