@@ -9,7 +9,7 @@ import { equal, ok } from "node:assert/strict";
 import { generateIdentity } from "../protocol/e2e.ts";
 import { startServer } from "../tests/_helpers.ts";
 import { benchIdentity, connectMany, LoadClient } from "./_client.ts";
-import { ALIGNED_SECONDS } from "./watch.ts";
+import { ALIGNED_SECONDS } from "./_watch_plan.ts";
 import { type PictureEvent, WatchMember } from "./_watch_member.ts";
 import { makeRoom, roomId, wire } from "./rooms.ts";
 

@@ -32,11 +32,11 @@ import {
 import {
   checkWindow,
   CLIENT_SEND_CAP,
-  messageNotes,
   sealedBody,
   streamViewers,
   WINDOW,
-} from "./messages.ts";
+} from "./_message_load.ts";
+import { messageNotes } from "./messages.ts";
 
 /** The npm client used for NATS (the NATS project's own, for Node.js runtimes). */
 export const NATS_CLIENT = "npm:@nats-io/transport-node@3.4.0";

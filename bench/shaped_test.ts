@@ -6,7 +6,8 @@
 
 import { deepEqual, equal } from "node:assert/strict";
 import type { ShownFrame } from "../tests/_playback_stats.ts";
-import { autoChoices, figuresOf, type Schedule } from "./shaped.ts";
+import { autoChoices, figuresOf } from "./_shaped_figures.ts";
+import type { Schedule } from "./_shaped_plan.ts";
 
 const M = 1_000_000;
 const SCHEDULE: Schedule = {

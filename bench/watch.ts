@@ -9,9 +9,8 @@
  */
 
 import { generateIdentity } from "../protocol/e2e.ts";
-import type { ServerMessage } from "../protocol/messages.ts";
-import { type BenchIdentity, benchIdentity, connectMany, LoadClient } from "./_client.ts";
-import { cpuBetween, readProc, readThreadsCpu, type ThreadsCpu, waitForQuiet } from "./_proc.ts";
+import { type BenchIdentity, benchIdentity, connectMany } from "./_client.ts";
+import { readProc } from "./_proc.ts";
 import {
   type BenchContext,
   type Metric,
@@ -19,261 +18,28 @@ import {
   type ScenarioResult,
   withServer,
 } from "./_scenario.ts";
-import { BENCH_TITLE, settle } from "./_server.ts";
+import { BENCH_TITLE } from "./_server.ts";
 import { percentile, sleep } from "./_stats.ts";
 import { WatchMember } from "./_watch_member.ts";
 import { makeRoom, roomId, wire } from "./rooms.ts";
-
-/** A picture within this of the room counts as with the room (the late joiner's figure), s. */
-export const ALIGNED_SECONDS = 0.15;
-
-/**
- * A late joiner's player: `rate` follows the rules of a player that changes its rate (mpv, the
- * page), `seek-only` those of one that cannot (ffplay); both land by the landing rule.
- */
-export type JoinerKind = "rate" | "seek-only";
-
-/** Where the room is sent back to before each late join, so that the 30 s title does not end. */
-const JOIN_AT_SECONDS = 2;
-
-/** How long each phase of one room's run lasts. */
-interface Plan {
-  /** From the `play` to the steady window, ms (drift is sampled from every first picture on). */
-  warmMs: number;
-  /** The steady window: CPU read at both ends (the same for members alone), ms. */
-  windowMs: number;
-  /** Drift samples: one every so many ms. */
-  sampleMs: number;
-  /** Seek targets, one PAUSE/RESUME/SEEK round each. */
-  seeks: number[];
-  /** Late joiners' players, one joiner after the other. */
-  joiners: JoinerKind[];
-  /** The longest wait for every picture to follow a control, or a joiner to align, ms. */
-  deadlineMs: number;
-}
-
-const QUICK: Plan = {
-  warmMs: 3000,
-  windowMs: 6000,
-  sampleMs: 250,
-  seeks: [12, 3],
-  joiners: ["rate", "seek-only"],
-  deadlineMs: 10_000,
-};
-const FULL: Plan = {
-  warmMs: 4000,
-  windowMs: 10_000,
-  sampleMs: 250,
-  seeks: [16, 8, 3],
-  joiners: ["rate", "rate", "rate", "seek-only", "seek-only", "seek-only"],
-  deadlineMs: 12_000,
-};
-
-/** What one room's run measured (ms unless said). */
-interface RoomRun {
-  n: number;
-  /** Largest minus smallest picture over the members, each sample. */
-  spreads: number[];
-  /** Each member's |picture − room| at each sample. */
-  vsRoom: number[];
-  /** Each member's control → paused (NaN: not within the deadline). */
-  pauseMs: number[];
-  /** Each member's control → its picture at the seek's target. */
-  seekMs: number[];
-  /** Each member's |picture − room| as its seek landed. */
-  seekMissMs: number[];
-  /** Each late joiner's connect → picture moving within {@linkcode ALIGNED_SECONDS} of the room. */
-  joinMs: Record<JoinerKind, number[]>;
-  /** Server CPU-s per member-minute over the steady window: in the room, and alone. */
-  cpuRoom: number;
-  cpuAlone: number;
-  /** The same over the room's whole run, from its `play` to its `stop` (controls, joins). */
-  cpuRoomWhole: number;
-  /** Drift corrections the members made (rate changes are not counted; seeks are). */
-  correctionSeeks: number;
-  refusals: string[];
-}
-
-/** The server's CPU-s per member-minute over the next `ms`. */
-async function cpuOver(pid: number, n: number, ms: number): Promise<number> {
-  const a = await readThreadsCpu(pid);
-  await sleep(ms);
-  return perMemberMinute(a, await readThreadsCpu(pid), n);
-}
-
-/** CPU-s per member-minute between two readings. */
-function perMemberMinute(a: ThreadsCpu, b: ThreadsCpu, n: number): number {
-  const { cpuSeconds, seconds } = cpuBetween(a, b);
-  return cpuSeconds / n / (seconds / 60);
-}
-
-/**
- * Waits until the server is idle (join announcements sent, the last run's leaves handled), and in
- * full mode for a quiet moment on the shared machine if one comes within `quietMs`.
- */
-async function quiet(pid: number, ctx: BenchContext): Promise<void> {
-  let last = await readThreadsCpu(pid);
-  let total = 0;
-  await settle(async () => {
-    const now = await readThreadsCpu(pid);
-    total += cpuBetween(last, now).cpuSeconds;
-    last = now;
-    return total;
-  }, {
-    maxMs: ctx.quick ? 3000 : 10_000,
-  });
-  if (ctx.quietMs > 0) await waitForQuiet([pid, Deno.pid], { maxMs: ctx.quietMs });
-}
-
-/** N members watching alone (plain `play`, no room) over the same window as the room's. */
-async function aloneRun(
-  ctx: BenchContext,
-  server: { port: number; pid: number },
-  who: BenchIdentity,
-  n: number,
-  plan: Plan,
-): Promise<number> {
-  const { clients } = await connectMany(server.port, { names: names(ctx, `wa${n}-`, n), who });
-  const members = clients.map((client) => new WatchMember(client));
-  try {
-    await quiet(server.pid, ctx);
-    for (const member of members) member.playAlone(BENCH_TITLE);
-    await sleep(plan.warmMs);
-    return await cpuOver(server.pid, n, plan.windowMs);
-  } finally {
-    for (const member of members) member.close();
-  }
-}
-
-/** Waits for every member's event of a room epoch, and returns each one's delay from `t0`. */
-async function delays(
-  members: readonly WatchMember[],
-  kind: "paused" | "landed",
-  epoch: number,
-  t0: number,
-  deadlineMs: number,
-): Promise<number[]> {
-  const find = (m: WatchMember) =>
-    m.events.find((e) => e.kind === kind && e.epoch === epoch && !e.correction);
-  await Promise.all(members.map((m) => m.until(() => find(m) !== undefined, deadlineMs)));
-  return members.map((m) => (find(m)?.at ?? NaN) - t0);
-}
-
-/** Asks a control and returns its epoch; a refusal throws. */
-async function control(
-  member: WatchMember,
-  action: "play" | "pause" | "resume" | "seek" | "stop",
-  fields: { title?: string; position?: number } = {},
-): Promise<number> {
-  const answer: ServerMessage = await member.control(action, fields);
-  if (answer.type !== "room-playback") {
-    throw new Error(
-      `Cannot ${action} the room: ${
-        answer.type === "error" ? `${answer.code}: ${answer.message}` : answer.type
-      }; see the server log`,
-    );
-  }
-  return answer.epoch;
-}
-
-/** Samples the spread of the members' pictures and each one against the room. */
-async function sampleDrift(
-  members: readonly WatchMember[],
-  plan: Plan,
-  { until, run }: { until: number; run: RoomRun },
-) {
-  while (performance.now() < until) {
-    const now = performance.now();
-    const shown = members.filter((m) => m.player.started && !m.player.paused);
-    const positions = shown.map((m) => m.player.position(now));
-    if (positions.length > 1) {
-      run.spreads.push((Math.max(...positions) - Math.min(...positions)) * 1000);
-    }
-    for (const m of shown) {
-      run.vsRoom.push(Math.abs(m.player.position(now) - m.roomPosition(now)) * 1000);
-    }
-    await sleep(plan.sampleMs);
-  }
-}
-
-/** One PAUSE, RESUME and SEEK round, each by another member. */
-async function controlRound(
-  members: readonly WatchMember[],
-  plan: Plan,
-  round: number,
-  run: RoomRun,
-) {
-  const n = members.length;
-  let t0 = performance.now();
-  const paused = await control(members[(round + 1) % n], "pause");
-  run.pauseMs.push(...await delays(members, "paused", paused, t0, plan.deadlineMs));
-  await sleep(500);
-  await control(members[(round + 2) % n], "resume");
-  await sleep(1000);
-  t0 = performance.now();
-  const seek = await control(members[round % n], "seek", { position: plan.seeks[round] });
-  run.seekMs.push(...await delays(members, "landed", seek, t0, plan.deadlineMs));
-  for (const m of members) {
-    const landed = m.events.find((e) => e.kind === "landed" && e.epoch === seek);
-    if (landed === undefined) continue;
-    run.seekMissMs.push(
-      Math.abs(m.player.position(landed.at) - m.roomPosition(landed.at)) * 1000,
-    );
-  }
-  await sleep(1500);
-}
-
-/** A member joining the playing room: connect → its picture within 150 ms of the room. */
-async function lateJoin(
-  port: number,
-  who: BenchIdentity,
-  joiner: { name: string; room: string; kind: JoinerKind },
-  deadlineMs: number,
-): Promise<{ ms: number; refusals: string[] }> {
-  const t0 = performance.now();
-  const member = new WatchMember(await LoadClient.connect(port), {
-    room: joiner.room,
-    canRate: joiner.kind !== "seek-only",
-  });
-  return await aligned(member, joiner.name, who, { t0, deadlineMs });
-}
-
-/** Registers a late joiner and waits for its picture to move with the room. */
-async function aligned(
-  joiner: WatchMember,
-  name: string,
-  who: BenchIdentity,
-  { t0, deadlineMs }: { t0: number; deadlineMs: number },
-): Promise<{ ms: number; refusals: string[] }> {
-  try {
-    await within(joiner.client.register(name, who), deadlineMs, "a late joiner's welcome");
-    await joiner.start();
-    const deadline = t0 + deadlineMs;
-    while (performance.now() < deadline) {
-      const now = performance.now();
-      if (
-        joiner.player.started && !joiner.player.paused &&
-        Math.abs(joiner.player.position(now) - joiner.roomPosition(now)) <= ALIGNED_SECONDS
-      ) return { ms: now - t0, refusals: joiner.refusals };
-      await sleep(20);
-    }
-    return { ms: NaN, refusals: joiner.refusals };
-  } finally {
-    joiner.close();
-  }
-}
-
-/** A promise, or a rejection after `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Cannot measure: no ${what} within ${ms} ms; see the server log`)),
-      ms,
-    );
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
+import {
+  FULL,
+  JOIN_AT_SECONDS,
+  type JoinerKind,
+  type Plan,
+  QUICK,
+  type RoomRun,
+} from "./_watch_plan.ts";
+import {
+  aloneRun,
+  control,
+  controlRound,
+  cpuOver,
+  delays,
+  lateJoin,
+  quiet,
+  sampleDrift,
+} from "./_watch_steps.ts";
 
 /** One room of N members (+ late joiners): the figures, after N members alone. */
 async function roomRun(

@@ -30,7 +30,7 @@ import { runRelaySuite } from "../_relay_suite.ts";
 import { type BenchContext, names, withServer } from "../_scenario.ts";
 import { ensureBenchTitle } from "../_server.ts";
 import { percentile } from "../_stats.ts";
-import { CLIENT_SEND_CAP, sealedBody, streamViewers, WINDOW } from "../messages.ts";
+import { CLIENT_SEND_CAP, sealedBody, streamViewers, WINDOW } from "../_message_load.ts";
 
 const HELP = `Usage: deno run -A bench/compare/message_path.ts [options] ROOT...
 
