@@ -457,6 +457,19 @@ export function relayBudgets(limits: ServerLimits): RelayBudgets {
   };
 }
 
+/**
+ * How long a cluster node waits for the outcome of a message it sent to another node, ms: 30 s,
+ * and at least 5 s past the receipt deadline, so that the recipient's node, which ends a message
+ * its client leaves unconfirmed, answers first and with that reason.
+ *
+ * @param limits The limits (overrides; the rest take their defaults).
+ * @returns The timeout, ms.
+ */
+export function remoteTimeoutOf(limits: Partial<ServerLimits>): number {
+  const receiptMs = limits.receiptTimeoutMs ?? DEFAULT_LIMITS.receiptTimeoutMs;
+  return Math.max(30_000, receiptMs + 5_000);
+}
+
 /** The offline queues' bounds among the server's limits. */
 export function queueLimits(limits: ServerLimits): QueueLimits {
   return {
