@@ -178,6 +178,6 @@ function receipt(
 ) {
   // Its place in the window is free: the next message, fairly chosen, goes out with this read's
   // replies.
-  sendReleased(client, client.outbox.confirm(message.rid));
+  sendReleased(client, client.outbox.confirm(message.rid, performance.now()));
   ctx.community.receipt(client, { rid: message.rid, ok: message.ok, code: message.code });
 }

@@ -99,6 +99,14 @@ export interface ServerLimits {
   relayWindowBytes: number;
   /** Relayed messages sent to one recipient and not yet confirmed. */
   relayWindowMessages: number;
+  /**
+   * How long a relayed message sent to its recipient may wait for their client's receipt, ms.
+   * Past it the message leaves the recipient's window (the next one goes) and its sender gets
+   * `PEER_UNREACHABLE`, as if the client had refused it; a later receipt is ignored. Below the
+   * client's 60 s request timeout, so that a recipient that never confirms cannot leave its
+   * senders waiting on the server, nor hold its window for good (issue 16).
+   */
+  receiptTimeoutMs: number;
   /** Most characters of one untrusted string (name, title, field) in a log line. */
   logTextChars: number;
   /**
@@ -200,6 +208,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   relayRecipientBytes: DEFAULT_RELAY_BUDGETS.recipientBytes,
   relayWindowBytes: 64 * 1024,
   relayWindowMessages: 32,
+  receiptTimeoutMs: 30_000,
   logTextChars: LOG_TEXT_MAX,
   logLinesPerSecond: 1,
   logLineBurst: 10,
@@ -446,6 +455,19 @@ export function relayBudgets(limits: ServerLimits): RelayBudgets {
     recipientMessages: limits.relayRecipientMessages,
     recipientBytes: limits.relayRecipientBytes,
   };
+}
+
+/**
+ * How long a cluster node waits for the outcome of a message it sent to another node, ms: 30 s,
+ * and at least 5 s past the receipt deadline, so that the recipient's node, which ends a message
+ * its client leaves unconfirmed, answers first and with that reason.
+ *
+ * @param limits The limits (overrides; the rest take their defaults).
+ * @returns The timeout, ms.
+ */
+export function remoteTimeoutOf(limits: Partial<ServerLimits>): number {
+  const receiptMs = limits.receiptTimeoutMs ?? DEFAULT_LIMITS.receiptTimeoutMs;
+  return Math.max(30_000, receiptMs + 5_000);
 }
 
 /** The offline queues' bounds among the server's limits. */

@@ -1,5 +1,11 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
-import { DEFAULT_LIMITS, KeyedBuckets, parseLimits, TokenBucket } from "./limits.ts";
+import {
+  DEFAULT_LIMITS,
+  KeyedBuckets,
+  parseLimits,
+  remoteTimeoutOf,
+  TokenBucket,
+} from "./limits.ts";
 import { MAX_FRAME_BYTES } from "../protocol/frame.ts";
 import { DELIVER_OVERHEAD_BYTES } from "./community/relay.ts";
 
@@ -112,4 +118,20 @@ Deno.test("KeyedBuckets.take() forgets the oldest key beyond maxKeys", () => {
   equal(buckets.size, 2);
   equal(buckets.take(2, 0), false, "key 2 is still tracked");
   equal(buckets.take(1, 0), true, "key 1 was forgotten and starts full");
+});
+
+Deno.test("remoteTimeoutOf() waits for another node at least 5 s past the receipt deadline, never under 30 s", () => {
+  const cases: [Partial<typeof DEFAULT_LIMITS>, number][] = [
+    [{}, 35_000],
+    [{ receiptTimeoutMs: 2_000 }, 30_000],
+    [{ receiptTimeoutMs: 25_000 }, 30_000],
+    [{ receiptTimeoutMs: 25_001 }, 30_001],
+    [{ receiptTimeoutMs: 60_000 }, 65_000],
+  ];
+  for (const [limits, want] of cases) equal(remoteTimeoutOf(limits), want, JSON.stringify(limits));
+});
+
+Deno.test("DEFAULT_LIMITS: the receipt deadline is below the client's 60 s request timeout", () => {
+  ok(DEFAULT_LIMITS.receiptTimeoutMs < 60_000);
+  deepEqual(parseLimits('{"receiptTimeoutMs": 2000}'), { receiptTimeoutMs: 2000 });
 });

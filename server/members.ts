@@ -24,6 +24,7 @@ import { WebSocketTransport } from "./door/ws_transport.ts";
 import { HelloFlow } from "./hello_flow.ts";
 import type { ServerLimits } from "./limits.ts";
 import { newClient, type ServerClient } from "./member.ts";
+import { sendReleased } from "./community/community_events.ts";
 import type { ServerLog } from "./ops/server_log.ts";
 import { limitOfCode, type ServerStats } from "./ops/server_stats.ts";
 import { readLoop } from "./read_loop.ts";
@@ -288,13 +289,15 @@ export class Members {
 
   /**
    * Applies the deadlines once: closes stalled writers, drops connections past the handshake or
-   * idle time, pings quiet ones, and lets a stalled lead backlog go.
+   * idle time, pings quiet ones, lets a stalled lead backlog go, and fails relayed messages whose
+   * recipient's client has not confirmed them within the receipt deadline.
    *
    * @param now The time, ms (performance.now()).
    */
   tick(now: number): void {
     for (const client of this.#clients) {
       client.stream?.releaseStalledBacklog(now, this.#limits.leadBacklogStallMs);
+      this.#unconfirmed(client, now);
       const due = deadlineOf({
         state: client.state,
         connectedAt: client.connectedAt,
@@ -303,6 +306,30 @@ export class Members {
       }, { now, limits: this.#limits });
       if (due !== undefined) this.#overdue(client, due);
     }
+  }
+
+  /**
+   * Ends the deliveries a client was sent and has not confirmed within the receipt deadline as if
+   * its client had refused them (`PEER_UNREACHABLE`, said to be unconfirmed), and sends the next
+   * ones in their places (issue 16). The sender's node tells the sender, here or in the cluster.
+   */
+  #unconfirmed(client: ServerClient, now: number) {
+    if (client.state !== "registered" || client.outbox.inFlight === 0) return;
+    const unconfirmedMs = this.#limits.receiptTimeoutMs;
+    const { late, released } = client.outbox.overdue(now, unconfirmedMs);
+    if (late.length === 0) return;
+    Connection.batch(() => {
+      sendReleased(client, released);
+      const community = this.#options.community();
+      for (const { rid } of late) {
+        community.receipt(client, { rid, ok: false, code: "PEER_UNREACHABLE", unconfirmedMs });
+      }
+    });
+    this.#log.limited(
+      client.id,
+      `unconfirmed #${client.id}: ${late.length} messages not confirmed within ${unconfirmedMs} ms`,
+      { event: "unconfirmed", level: "warn", fields: { id: client.id, messages: late.length } },
+    );
   }
 
   #overdue(client: ServerClient, due: Deadline) {

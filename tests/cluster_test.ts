@@ -20,7 +20,10 @@ import { until } from "./_util.ts";
 const ROOT = new URL("..", import.meta.url).pathname;
 
 Deno.test("cluster: one community across three nodes", async (t) => {
-  const cluster = await startCluster({ limits: { relayRecipientMessages: 3 } });
+  // dave never confirms: his deliveries must wait for him, not end at the receipt deadline.
+  const cluster = await startCluster({
+    limits: { relayRecipientMessages: 3, receiptTimeoutMs: 600_000 },
+  });
   const [n0, n1, n2] = cluster.nodes;
   try {
     await t.step("presence and announcements, each once, on every node", async () => {

@@ -6,8 +6,8 @@
  * @module
  */
 
+import type { ReceiptVerdict } from "./relay.ts";
 import { PeerstreamError } from "../../protocol/errors.ts";
-import type { ErrorCode } from "../../protocol/errors.ts";
 import type { NodeMessage } from "./cluster_wire.ts";
 import { type DeliveryOutcome, recipientLeft, settleReceipt } from "./community.ts";
 import { DELIVER_OVERHEAD_BYTES, Relay, type RelayBudgets } from "./relay.ts";
@@ -126,7 +126,7 @@ export class ClusterInbox<C> {
    * @param by The recipient's name.
    * @param receipt The relay id and verdict.
    */
-  receipt(by: string, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
+  receipt(by: string, receipt: ReceiptVerdict): void {
     const settled = settleReceipt(this.#relay, { by, ...receipt });
     if (settled !== undefined) this.#settle(settled.sender, settled.requestId, settled.outcome);
   }

@@ -8,8 +8,8 @@
  * @module
  */
 
+import type { ReceiptVerdict } from "./relay.ts";
 import { PeerstreamError } from "../../protocol/errors.ts";
-import type { ErrorCode } from "../../protocol/errors.ts";
 import { quoted } from "../../protocol/text.ts";
 import type { QueueEvent } from "./cluster_wire.ts";
 import { expiryInterval, fullError, parseAddReply, parseTaken } from "./cluster_queue_wire.ts";
@@ -179,13 +179,16 @@ export class ClusterQueue<C> {
    * @param receipt The relay id and verdict.
    * @returns Whether it was a queued message's receipt.
    */
-  receipt(conn: C, name: string, receipt: { rid: string; ok: boolean; code?: ErrorCode }): boolean {
+  receipt(conn: C, name: string, receipt: ReceiptVerdict): boolean {
     const rids = this.#rids.get(conn);
     const qseq = rids?.get(receipt.rid);
     if (qseq === undefined) return false;
     rids?.delete(receipt.rid);
-    // A client too full to open it now: it stays queued, and comes again on the next join.
-    if (!receipt.ok && receipt.code === "INBOX_FULL") return true;
+    // A client too full to open it now, or silent past the receipt deadline: it stays queued, and
+    // comes again on the next join.
+    if (!receipt.ok && (receipt.code === "INBOX_FULL" || receipt.unconfirmedMs !== undefined)) {
+      return true;
+    }
     const { events } = this.#options;
     const ok = receipt.ok ? "1" : "0";
     this.#run(QUEUE_ACK, [name, String(qseq), ok, String(MAX_NOTICES)]).then((reply) => {

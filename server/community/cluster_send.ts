@@ -7,8 +7,8 @@
  * @module
  */
 
+import type { ReceiptVerdict } from "./relay.ts";
 import { PeerstreamError } from "../../protocol/errors.ts";
-import type { ErrorCode } from "../../protocol/errors.ts";
 import type { PresenceReplica } from "./cluster_presence.ts";
 import type { ClusterInbox } from "./cluster_inbox.ts";
 import type { LocalPeers } from "./cluster_locals.ts";
@@ -76,7 +76,7 @@ export class ClusterSend<C> {
    * @param by The receiving peer's connection.
    * @param receipt The message's `rid` and whether it was opened.
    */
-  receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
+  receipt(by: C, receipt: ReceiptVerdict): void {
     const name = this.#options.locals.nameOf(by);
     if (name === undefined) return;
     if (!this.#options.queue.receipt(by, name, receipt)) this.#options.inbox.receipt(name, receipt);

@@ -18,9 +18,9 @@
  * @module
  */
 
+import type { ReceiptVerdict } from "./relay.ts";
 import { PeerstreamError } from "../../protocol/errors.ts";
 import { quoted } from "../../protocol/text.ts";
-import type { ErrorCode } from "../../protocol/errors.ts";
 import type { LeaveReason } from "../../protocol/messages.ts";
 import type { Directory } from "./directory.ts";
 import { DELIVER_OVERHEAD_BYTES, type Relay } from "./relay.ts";
@@ -206,7 +206,7 @@ export class MemoryCommunity<C> implements Community<C> {
     return this.#directory.get(name)?.conn;
   }
 
-  receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
+  receipt(by: C, receipt: ReceiptVerdict): void {
     const name = this.#names.get(by);
     if (name === undefined) return;
     const qseq = this.#queuedRids.get(by)?.get(receipt.rid);
@@ -225,11 +225,14 @@ export class MemoryCommunity<C> implements Community<C> {
     by: C,
     name: string,
     qseq: number,
-    receipt: { rid: string; ok: boolean; code?: ErrorCode },
+    receipt: ReceiptVerdict,
   ) {
     this.#queuedRids.get(by)?.delete(receipt.rid);
-    // A client too full to open it now: it stays queued, and comes again on the next join.
-    if (!receipt.ok && receipt.code === "INBOX_FULL") return;
+    // A client too full to open it now, or silent past the receipt deadline: it stays queued, and
+    // comes again on the next join.
+    if (!receipt.ok && (receipt.code === "INBOX_FULL" || receipt.unconfirmedMs !== undefined)) {
+      return;
+    }
     const entry = this.#queue?.remove(name, qseq);
     if (entry === undefined || entry.kind !== "message") return;
     if (!receipt.ok) {
@@ -266,9 +269,10 @@ export class MemoryCommunity<C> implements Community<C> {
  */
 export function settleReceipt<S>(
   relay: Relay<S>,
-  receipt: { by: string; rid: string; ok: boolean; code?: ErrorCode },
+  receipt: { by: string } & ReceiptVerdict,
 ): { sender: S; requestId: number; outcome: DeliveryOutcome } | undefined {
-  const done = relay.receipt(receipt.rid, { by: receipt.by, ok: receipt.ok, code: receipt.code });
+  const { rid, ...verdict } = receipt;
+  const done = relay.receipt(rid, verdict);
   if (done === undefined) return undefined;
   const outcome: DeliveryOutcome = done.ok
     ? { ok: true, to: done.to }

@@ -295,6 +295,67 @@ contract(
 );
 
 contract(
+  "ends a message unconfirmed past the receipt deadline PEER_UNREACHABLE at its sender, and ignores a late receipt",
+  async (h) => {
+    const alice = await join(h.node(0), "alice");
+    const bob = await join(h.node(1), "bob");
+    await eventually(() => joinedNames(alice.conn).includes("bob"), "alice to see bob");
+    h.node(0).community.send(alice.conn, { requestId: 3, to: "bob", body: new Uint8Array([1]) });
+    await eventually(() => deliveries(bob.conn).length === 1, "bob to get it");
+    const [got] = deliveries(bob.conn);
+    // What the server's tick does for bob's client, silent past the deadline.
+    h.node(1).community.receipt(bob.conn, {
+      rid: got.rid,
+      ok: false,
+      code: "PEER_UNREACHABLE",
+      unconfirmedMs: 2_000,
+    });
+    await eventually(() => outcomes(alice.conn).length === 1, "alice to be told");
+    const { requestId, outcome } = outcomes(alice.conn)[0];
+    equal(requestId, 3);
+    ok(!outcome.ok);
+    equal(outcome.code, "PEER_UNREACHABLE");
+    equal(
+      outcome.message,
+      'Message to "bob" was not confirmed by their client within 2 s; it may not have been shown; send it again later',
+    );
+    // bob's client confirms late: nothing more reaches alice, as a next message's outcome shows.
+    h.node(1).community.receipt(bob.conn, { rid: got.rid, ok: true });
+    h.node(0).community.send(alice.conn, { requestId: 4, to: "bob", body: new Uint8Array([2]) });
+    await eventually(() => deliveries(bob.conn).length === 2, "bob to get the next");
+    h.node(1).community.receipt(bob.conn, { rid: deliveries(bob.conn)[1].rid, ok: true });
+    await eventually(() => outcomes(alice.conn).length === 2, "alice to hear of the next");
+    deepEqual(outcomes(alice.conn).map((o) => [o.requestId, o.outcome.ok]), [[3, false], [
+      4,
+      true,
+    ]]);
+  },
+);
+
+contract(
+  "keeps a queued message its recipient's client left unconfirmed past the deadline, for their next join",
+  async (h) => {
+    const alice = await withDeparted(h, "bob");
+    sendTo(h, 0, alice.conn, { requestId: 7, to: "bob" });
+    await eventually(() => queuedOf(alice.conn).length === 1, "queued");
+    const back = await join(h.node(h.count - 1), "bob");
+    await eventually(() => deliveries(back.conn).length === 1, "bob to get it");
+    h.node(h.count - 1).community.receipt(back.conn, {
+      rid: deliveries(back.conn)[0].rid,
+      ok: false,
+      code: "PEER_UNREACHABLE",
+      unconfirmedMs: 2_000,
+    });
+    leave(h.node(h.count - 1), back.conn);
+    await eventually(() => leftNames(alice.conn).filter((n) => n === "bob").length === 2, "leave");
+    const again = await join(h.node(1), "bob");
+    await eventually(() => deliveries(again.conn).length === 1, "bob to get it again");
+    equal(deliveries(again.conn)[0].qseq, 1);
+    deepEqual(noticesOf(alice.conn), [], "no delivered notice for an unconfirmed message");
+  },
+);
+
+contract(
   "a message sent while its offline recipient joins reaches them once or is refused, never both, never lost",
   async (h) => {
     const alice = await withDeparted(h, "bob");

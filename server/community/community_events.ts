@@ -96,7 +96,7 @@ export function connectionEvents<T extends EventClient>(
         return;
       }
       const item = { rid: delivery.rid, from: delivery.from, bytes: frame.length, frame };
-      sendReleased(to, to.outbox.push(item));
+      sendReleased(to, to.outbox.push(item, performance.now()));
     },
     outcome: (sender, requestId, outcome) => {
       if (options.coalesce) corkForTick(sender.conn);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ReceiptVerdict } from "./relay.ts";
 import type { ErrorCode } from "../../protocol/errors.ts";
 import type { PublicKeysText } from "../../protocol/e2e.ts";
 import type { DeliverMessage, LeaveReason, PeerReachability } from "../../protocol/messages.ts";
@@ -172,7 +173,7 @@ export interface Community<C> {
    * @param by The recipient's connection.
    * @param receipt The relay id and verdict.
    */
-  receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void;
+  receipt(by: C, receipt: ReceiptVerdict): void;
   /**
    * Frees a name from the key that owns it, everywhere.
    *

@@ -9,6 +9,11 @@
  * room, release the next message of the sender with the fewest messages in flight, between
  * equals the one served longest ago (a newcomer first). Each sender's own messages keep their
  * order. The relay's budgets bound what is held.
+ *
+ * A message released and not confirmed within the receipt deadline is taken out of the window by
+ * {@linkcode FairOutbox.overdue} (issue 16): a recipient's client that never confirms cannot hold
+ * its window, and its senders' messages, for good. The caller gives the time; nothing here reads
+ * a clock.
  * @module
  */
 
@@ -30,6 +35,20 @@ export interface OutboxWindow {
   messages: number;
 }
 
+/** What {@linkcode FairOutbox.overdue} took out of the window. */
+export interface Overdue<T> {
+  /** The messages released and not confirmed in time, oldest first: no longer in flight. */
+  late: T[];
+  /** The messages to send now, in the places they freed. */
+  released: T[];
+}
+
+interface InFlight<T> {
+  item: T;
+  /** When it was released, ms. */
+  at: number;
+}
+
 interface Sender<T> {
   queue: T[];
   inFlight: number;
@@ -41,7 +60,8 @@ interface Sender<T> {
 export class FairOutbox<T extends OutboxItem> {
   readonly #window: OutboxWindow;
   readonly #senders = new Map<string, Sender<T>>();
-  readonly #inFlight = new Map<string, T>();
+  /** In release order. */
+  readonly #inFlight = new Map<string, InFlight<T>>();
   #inFlightBytes = 0;
   #queued = 0;
   #served = 0;
@@ -74,9 +94,10 @@ export class FairOutbox<T extends OutboxItem> {
    * Takes a message relayed to this recipient.
    *
    * @param item The message.
+   * @param now The time, ms: what is released now is due back by now plus the receipt deadline.
    * @returns The messages to send now, in order (this one, or none, or others first).
    */
-  push(item: T): T[] {
+  push(item: T, now: number): T[] {
     let sender = this.#senders.get(item.from);
     if (sender === undefined) {
       sender = { queue: [], inFlight: 0, servedAt: -1 };
@@ -84,18 +105,46 @@ export class FairOutbox<T extends OutboxItem> {
     }
     sender.queue.push(item);
     this.#queued++;
-    return this.#release();
+    return this.#release(now);
   }
 
   /**
    * Notes the recipient's receipt for a message: its place in the window is free.
    *
-   * @param rid The relay id; one not in flight here is ignored.
+   * @param rid The relay id; one not in flight here (never sent, confirmed, or overdue) is ignored.
+   * @param now The time, ms.
    * @returns The messages to send now.
    */
-  confirm(rid: string): T[] {
-    const item = this.#inFlight.get(rid);
-    if (item === undefined) return [];
+  confirm(rid: string, now: number): T[] {
+    if (!this.#remove(rid)) return [];
+    return this.#release(now);
+  }
+
+  /**
+   * Takes out of the window the messages released at least `maxMs` ago and still unconfirmed, as
+   * if refused, and releases the next ones in their places. A receipt for one of them later is
+   * ignored here.
+   *
+   * @param now The time, ms.
+   * @param maxMs The receipt deadline, ms.
+   * @returns The late messages and the messages to send now.
+   */
+  overdue(now: number, maxMs: number): Overdue<T> {
+    const late: T[] = [];
+    for (const [rid, { item, at }] of this.#inFlight) {
+      // In release order: the first one in time means the rest are too.
+      if (now - at < maxMs) break;
+      this.#remove(rid);
+      late.push(item);
+    }
+    return { late, released: late.length === 0 ? [] : this.#release(now) };
+  }
+
+  /** Frees an in-flight message's place; false when it is not in flight. */
+  #remove(rid: string): boolean {
+    const entry = this.#inFlight.get(rid);
+    if (entry === undefined) return false;
+    const { item } = entry;
     this.#inFlight.delete(rid);
     this.#inFlightBytes -= item.bytes;
     const sender = this.#senders.get(item.from);
@@ -103,10 +152,10 @@ export class FairOutbox<T extends OutboxItem> {
       sender.inFlight--;
       if (sender.inFlight === 0 && sender.queue.length === 0) this.#senders.delete(item.from);
     }
-    return this.#release();
+    return true;
   }
 
-  #release(): T[] {
+  #release(now: number): T[] {
     const out: T[] = [];
     while (this.#queued > 0 && this.#hasRoom()) {
       const sender = this.#next();
@@ -114,7 +163,7 @@ export class FairOutbox<T extends OutboxItem> {
       this.#queued--;
       sender.inFlight++;
       sender.servedAt = this.#served++;
-      this.#inFlight.set(item.rid, item);
+      this.#inFlight.set(item.rid, { item, at: now });
       this.#inFlightBytes += item.bytes;
       out.push(item);
     }

@@ -19,8 +19,8 @@
  * @module
  */
 
+import type { ReceiptVerdict } from "./relay.ts";
 import { PeerstreamError } from "../../protocol/errors.ts";
-import type { ErrorCode } from "../../protocol/errors.ts";
 import type { LeaveReason } from "../../protocol/messages.ts";
 import { PresenceReplica } from "./cluster_presence.ts";
 import { describeCorrupt, OncePerInterval } from "./cluster_corrupt.ts";
@@ -350,7 +350,7 @@ export class RedisCommunity<C> implements Community<C> {
     this.#send.send(sender, message);
   }
 
-  receipt(by: C, receipt: { rid: string; ok: boolean; code?: ErrorCode }): void {
+  receipt(by: C, receipt: ReceiptVerdict): void {
     this.#send.receipt(by, receipt);
   }
 

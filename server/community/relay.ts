@@ -40,6 +40,21 @@ export type ReceiptOutcome<C> =
   & PendingDelivery<C>
   & ({ ok: true } | { ok: false; code: ErrorCode; message: string });
 
+/** A recipient's verdict on a relayed message: its client's `receipt`, or the server's deadline. */
+export interface ReceiptVerdict {
+  /** The relay id from `deliver`. */
+  rid: string;
+  /** Whether the recipient's client opened it. */
+  ok: boolean;
+  /** Why not, when not. */
+  code?: ErrorCode;
+  /**
+   * Set by the server, never from the wire: no receipt came within this receipt deadline, ms
+   * (`receiptTimeoutMs`). The sender is told so, and a queued message stays queued.
+   */
+  unconfirmedMs?: number;
+}
+
 /** Budgets of unconfirmed messages; see {@linkcode DEFAULT_RELAY_BUDGETS}. */
 export interface RelayBudgets {
   /** Unconfirmed messages from one sender to one recipient. */
@@ -202,23 +217,21 @@ export class Relay<C> {
    * @param rid The relay id from `deliver`.
    * @param options Who sent the receipt, and its verdict.
    * @returns The outcome to report to the sender, or undefined when the receipt matches nothing
-   * sent to this recipient (a stale or forged receipt is ignored).
+   * sent to this recipient (a stale or forged receipt, or one after the deadline, is ignored).
    */
   receipt(
     rid: string,
-    options: { by: string; ok: boolean; code?: ErrorCode },
+    options: { by: string } & Omit<ReceiptVerdict, "rid">,
   ): ReceiptOutcome<C> | undefined {
     const pending = this.#pending.get(rid);
     if (pending === undefined || pending.to !== options.by) return undefined;
     this.#forget(rid, pending);
     if (options.ok) return { ...pending, ok: true };
     const code = options.code ?? "DECRYPT_FAILED";
-    return {
-      ...pending,
-      ok: false,
-      code,
-      message: `Message to "${pending.to}" was rejected by their client (${code})`,
-    };
+    const message = options.unconfirmedMs === undefined
+      ? `Message to "${pending.to}" was rejected by their client (${code})`
+      : unconfirmedMessage(pending.to, options.unconfirmedMs);
+    return { ...pending, ok: false, code, message };
   }
 
   /**
@@ -255,4 +268,16 @@ export class Relay<C> {
     }
     if (inbox.rids.size === 0) this.#inboxes.delete(pending.to);
   }
+}
+
+/**
+ * What a sender is told of a message its recipient's client did not confirm in time.
+ *
+ * @param to The recipient.
+ * @param ms The receipt deadline, ms.
+ * @returns The message, e.g. `Message to "bob" was not confirmed by their client within 30 s; …`.
+ */
+export function unconfirmedMessage(to: string, ms: number): string {
+  const within = ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+  return `Message to "${to}" was not confirmed by their client within ${within}; it may not have been shown; send it again later`;
 }

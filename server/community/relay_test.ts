@@ -78,6 +78,28 @@ Deno.test("Relay.receipt() defaults a failed receipt without a code to DECRYPT_F
   equal(outcome.code, "DECRYPT_FAILED");
 });
 
+Deno.test("Relay.receipt() tells the sender a message unconfirmed past the deadline was not confirmed", () => {
+  const relay = new Relay<string>();
+  const cases: [number, string][] = [[30_000, "30 s"], [2_000, "2 s"], [1_500, "1500 ms"]];
+  for (const [unconfirmedMs, within] of cases) {
+    const rid = relay.accept(delivery("alice", "bob", 1));
+    const outcome = relay.receipt(rid, {
+      by: "bob",
+      ok: false,
+      code: "PEER_UNREACHABLE",
+      unconfirmedMs,
+    });
+    ok(outcome !== undefined && !outcome.ok);
+    equal(outcome.code, "PEER_UNREACHABLE");
+    equal(
+      outcome.message,
+      `Message to "bob" was not confirmed by their client within ${within}; it may not have been shown; send it again later`,
+    );
+    equal(relay.receipt(rid, { by: "bob", ok: true }), undefined, "a late receipt is ignored");
+  }
+  equal(relay.pendingCount, 0);
+});
+
 Deno.test("Relay.receipt() ignores a receipt from someone other than the recipient", () => {
   const relay = new Relay<string>();
   const rid = relay.accept(delivery("alice", "bob", 1));

@@ -10,7 +10,7 @@ import { cacheDir, dataDir } from "../../cli/paths.ts";
 import { fileQueueStorage } from "../community/offline_store.ts";
 import { fileRoomStorage } from "../community/room_store.ts";
 import { PeerstreamServer } from "../server.ts";
-import { DEFAULT_LIMITS, LIMITS_ENV, type ServerLimits } from "../limits.ts";
+import { DEFAULT_LIMITS, LIMITS_ENV, remoteTimeoutOf, type ServerLimits } from "../limits.ts";
 import { fileNameStore } from "../community/name_store.ts";
 import { grandfatheredLines } from "../community/name_admin.ts";
 import { VideoLibrary } from "../../video/video_library.ts";
@@ -109,6 +109,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
       timing: {
         ttlMs: limits.clusterTtlMs ?? DEFAULT_LIMITS.clusterTtlMs,
         beatMs: limits.clusterBeatMs ?? DEFAULT_LIMITS.clusterBeatMs,
+        remoteTimeoutMs: remoteTimeoutOf(limits),
       },
       onFatal: (message) => {
         output.problem(message, "cluster-fatal");
