@@ -100,8 +100,9 @@ export interface ServerLimits {
   /** Relayed messages sent to one recipient and not yet confirmed. */
   relayWindowMessages: number;
   /**
-   * How long a relayed message sent to its recipient may wait for their client's receipt, ms.
-   * Past it the message leaves the recipient's window (the next one goes) and its sender gets
+   * How long a relayed message sent to its recipient may wait for their client's receipt, ms,
+   * while the client confirms nothing else either (slow but confirming is not silent). Past it
+   * the message leaves the recipient's window (the next one goes) and its sender gets
    * `PEER_UNREACHABLE`, as if the client had refused it; a later receipt is ignored. Below the
    * client's 60 s request timeout, so that a recipient that never confirms cannot leave its
    * senders waiting on the server, nor hold its window for good (issue 16).

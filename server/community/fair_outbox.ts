@@ -10,9 +10,10 @@
  * equals the one served longest ago (a newcomer first). Each sender's own messages keep their
  * order. The relay's budgets bound what is held.
  *
- * A message released and not confirmed within the receipt deadline is taken out of the window by
- * {@linkcode FairOutbox.overdue} (issue 16): a recipient's client that never confirms cannot hold
- * its window, and its senders' messages, for good. The caller gives the time; nothing here reads
+ * A message released and not confirmed within the receipt deadline, while the recipient confirmed
+ * nothing else for as long, is taken out of the window by {@linkcode FairOutbox.overdue} (issue
+ * 16): a recipient's client that stops confirming cannot hold its window, and its senders'
+ * messages, for good; one that is slow but still confirming keeps them. The caller gives the time; nothing here reads
  * a clock.
  * @module
  */
@@ -63,6 +64,8 @@ export class FairOutbox<T extends OutboxItem> {
   /** In release order. */
   readonly #inFlight = new Map<string, InFlight<T>>();
   #inFlightBytes = 0;
+  /** When the recipient last confirmed a message in flight, ms; -Infinity before its first. */
+  #confirmedAt = -Infinity;
   #queued = 0;
   #served = 0;
 
@@ -117,13 +120,14 @@ export class FairOutbox<T extends OutboxItem> {
    */
   confirm(rid: string, now: number): T[] {
     if (!this.#remove(rid)) return [];
+    this.#confirmedAt = now;
     return this.#release(now);
   }
 
   /**
    * Takes out of the window the messages released at least `maxMs` ago and still unconfirmed, as
-   * if refused, and releases the next ones in their places. A receipt for one of them later is
-   * ignored here.
+   * if refused, and releases the next ones in their places, once the recipient has confirmed
+   * nothing for `maxMs` either. A receipt for one of them later is ignored here.
    *
    * @param now The time, ms.
    * @param maxMs The receipt deadline, ms.
@@ -131,6 +135,9 @@ export class FairOutbox<T extends OutboxItem> {
    */
   overdue(now: number, maxMs: number): Overdue<T> {
     const late: T[] = [];
+    // A recipient still confirming is slow, not silent (a loaded client opening a backlog): none
+    // of its messages is late while its last receipt is recent.
+    if (now - this.#confirmedAt < maxMs) return { late, released: [] };
     for (const [rid, { item, at }] of this.#inFlight) {
       // In release order: the first one in time means the rest are too.
       if (now - at < maxMs) break;

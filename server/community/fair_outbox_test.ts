@@ -97,6 +97,21 @@ Deno.test("FairOutbox.overdue() takes out what was released maxMs ago or more, a
   equal(outbox.queued, 0);
 });
 
+Deno.test("FairOutbox.overdue() waits while the recipient still confirms: slow is not silent", () => {
+  // A window of 2: a1 and a2 go at 0; the recipient confirms a2 at 900, then nothing.
+  const cases: { now: number; late: string[]; why: string }[] = [
+    { now: 1000, late: [], why: "a1 is 1,000 ms out, but a receipt came 100 ms ago" },
+    { now: 1899, late: [], why: "1 ms before a second without a receipt" },
+    { now: 1900, late: ["a1", "b1"], why: "a second without one: a1 and b1 (out since 900)" },
+  ];
+  const outbox = new FairOutbox({ bytes: 1000, messages: 2 });
+  outbox.push(item("a", 1), 0);
+  outbox.push(item("a", 2), 0);
+  outbox.push(item("b", 1), 0);
+  deepEqual(rids(outbox.confirm("a2", 900)), ["b1"]);
+  for (const c of cases) deepEqual(rids(outbox.overdue(c.now, 1000).late), c.late, c.why);
+});
+
 Deno.test("FairOutbox.confirm() ignores a receipt that comes after its message was overdue", () => {
   const outbox = new FairOutbox({ bytes: 1000, messages: 1 });
   outbox.push(item("a", 1), 0);
