@@ -227,8 +227,12 @@ async function colluderLatency(
         out.push(performance.now() - sent);
       } catch (error) {
         if (!(error instanceof PeerstreamError)) throw error;
-        if (error.code === "UNAVAILABLE" && /did not answer/.test(error.message)) {
-          // The recipient's path is stuck: more samples would each wait as long.
+        if (
+          (error.code === "UNAVAILABLE" && /did not answer/.test(error.message)) ||
+          error.code === "PEER_UNREACHABLE"
+        ) {
+          // The recipient's path is stuck (the client's timeout, or the server's receipt deadline:
+          // the recipient confirmed nothing for 30 s): more samples would each wait as long.
           unanswered++;
           break;
         }
