@@ -42,14 +42,15 @@ export async function waitForLine(page: Page, line: string): Promise<void> {
 export async function openRoom(page: Page, name: string): Promise<void> {
   const button = `#rooms li[data-room="${name}"] button.room-open`;
   // The list is drawn anew on every room event: a button found may be replaced before the mouse
-  // reaches it ("Node is detached from document"); then click the new one.
+  // reaches it ("Node is detached from document", or "not clickable" once it is gone from the
+  // layout); then click the new one.
   for (let attempt = 1;; attempt++) {
     await page.waitForSelector(button);
     try {
       await page.click(button);
       break;
     } catch (error) {
-      if (attempt === 5 || !String(error).includes("detached")) throw error;
+      if (attempt === 5 || !/detached|not clickable/.test(String(error))) throw error;
     }
   }
   await waitInPage(
