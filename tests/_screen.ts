@@ -184,6 +184,9 @@ export interface Recording {
   frames: Promise<ReadFrame[]>;
 }
 
+/** How long past its length a grab may run before it counts as hung, seconds. */
+const GRAB_STALL_S = 20;
+
 /**
  * Grabs the blocks' row of the window for `seconds` at 50 fps (twice the video's rate, so that
  * every frame shown is seen; a strip 2 pixels high, so that a grab is cheap and comes on time on a
@@ -206,6 +209,17 @@ export function startRecording(display: string, w: ScreenWindow, seconds: number
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  // A grab that hangs (an X server starved or gone) is killed: its read fails instead of waiting.
+  let killed = false;
+  const hung = setTimeout(() => {
+    killed = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Ended meanwhile.
+    }
+  }, (seconds + GRAB_STALL_S) * 1000);
+  child.status.finally(() => clearTimeout(hung));
   let first!: () => void;
   const started = new Promise<void>((resolve) => first = resolve);
   const stderr = new Response(child.stderr).text();
@@ -225,6 +239,7 @@ export function startRecording(display: string, w: ScreenWindow, seconds: number
       rest = bytes.slice(at);
     }
     const { code } = await child.status;
+    if (killed) throw new Error(`x11grab hung for ${seconds + GRAB_STALL_S} s: killed`);
     if (code !== 0) throw new Error(`x11grab failed: ${await stderr}`);
     await stderr;
     return read;

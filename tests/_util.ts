@@ -224,12 +224,15 @@ export interface UntilOptions {
   what: string | (() => string | Promise<string>);
   /** How often to check, ms (longer where a check is itself costly, e.g. a request). @default {25} */
   everyMs?: number;
+  /** How long past `ms` one call of `check` may run before it counts as hung. @default {15_000} */
+  hangMs?: number;
 }
 
 /**
  * The one waiting helper of the tests: polls `check` (every 25 ms) until it holds, and throws
  * when it did not hold within `ms`. It never returns a verdict to be forgotten: a timeout is a
- * failure. Prove that something did *not* happen by waiting for a later event that closes the
+ * failure, and a check that never returns (a hung subprocess) fails too, 15 s past the deadline.
+ * Prove that something did *not* happen by waiting for a later event that closes the
  * window (a marker message, an answer, a state), not with this or a sleep.
  *
  * @param check The condition (may be async).
@@ -245,11 +248,32 @@ export async function until(
   options: UntilOptions,
 ): Promise<void> {
   const end = performance.now() + options.ms;
-  while (!(await check())) {
-    if (performance.now() > end) {
-      const what = typeof options.what === "function" ? await options.what() : options.what;
-      throw new Error(`Timed out after ${options.ms} ms waiting for ${what}`);
-    }
+  const timedOut = async (hung: string) => {
+    const what = typeof options.what === "function" ? await options.what() : options.what;
+    return new Error(`Timed out after ${options.ms} ms waiting for ${what}${hung}`);
+  };
+  for (;;) {
+    const held = await bounded(check(), end - performance.now() + (options.hangMs ?? 15_000));
+    if (held === undefined) throw await timedOut(" (a check never returned)");
+    if (held) return;
+    if (performance.now() > end) throw await timedOut("");
     await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 25));
+  }
+}
+
+/** The check's verdict, or undefined when it did not settle within `ms`. */
+async function bounded(
+  check: boolean | Promise<boolean>,
+  ms: number,
+): Promise<boolean | undefined> {
+  if (typeof check === "boolean") return check;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(ms, 0));
+  });
+  try {
+    return await Promise.race([check, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

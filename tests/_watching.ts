@@ -174,6 +174,28 @@ export async function apart(a: Watcher, b: Watcher): Promise<number | undefined>
 }
 
 /**
+ * `count` clean reads of how far apart two playing pictures are, sorted (absolute, seconds).
+ *
+ * @returns The gaps, smallest first.
+ */
+export async function settledGaps(a: Watcher, b: Watcher, count: number): Promise<number[]> {
+  const gaps: number[] = [];
+  let reads = 0;
+  await until(async () => {
+    reads++;
+    const d = await apart(a, b);
+    if (d !== undefined) gaps.push(Math.abs(d));
+    return gaps.length >= count;
+  }, {
+    ms: 60_000,
+    everyMs: 100,
+    what: () =>
+      `${count} clean reads of ${a.name} and ${b.name} (${gaps.length} of ${reads}); ${a.said()}\n${b.said()}`,
+  });
+  return gaps.sort((x, y) => x - y);
+}
+
+/**
  * Waits until both pictures play within {@linkcode TOGETHER} of each other.
  *
  * @returns The gap, seconds (a ahead of b).

@@ -27,12 +27,12 @@ import { startCli, startServer } from "./_helpers.ts";
 import { FRAMES_FPS, framesLibrary, startXvfb } from "./_screen.ts";
 import { pgrep } from "./_util.ts";
 import {
-  apart,
   command,
   frozen,
   moves,
   playerWindow,
   screenViewer,
+  settledGaps,
   sleep,
   stopPlayer,
   stopViewer,
@@ -112,12 +112,7 @@ Deno.test("watching together: mpv and ffplay in one room follow each other's WAT
     await playerWindow(bob);
     await together(alice, bob, "the late joiner");
     // Settled: the gap over a few seconds of both playing.
-    const gaps: number[] = [];
-    while (gaps.length < 8) {
-      const d = await apart(alice, bob);
-      if (d !== undefined) gaps.push(Math.abs(d));
-    }
-    gaps.sort((x, y) => x - y);
+    const gaps = await settledGaps(alice, bob, 8);
     ok(gaps[gaps.length - 1] <= TOGETHER, `settled gaps ${gaps.map((g) => g.toFixed(2))}`);
     ok(roomAt.n / FRAMES_FPS >= 16, `the room played on meanwhile (frame ${roomAt.n})`);
 
