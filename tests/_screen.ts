@@ -11,7 +11,7 @@ import { TEST_CACHE } from "./_helpers.ts";
 export const FRAMES_FPS = 25;
 
 /** Seconds of the test video. */
-export const FRAMES_SECONDS = 30;
+export const FRAMES_SECONDS = 90;
 
 /** A window on the virtual screen. */
 export interface ScreenWindow {
@@ -65,14 +65,14 @@ export async function startXvfb(): Promise<Xvfb> {
 }
 
 /**
- * A folder with the test video, made once and cached: `frames.mp4`, 640x360 at 25 fps for 30 s,
+ * A folder with the test video, made once and cached: `frames.mp4`, 640x360 at 25 fps for 90 s,
  * with a tone, every frame's number drawn as 12 blocks across the top eighth (most significant
  * bit left), and `frames again.mp4`, the same picture under a second title.
  *
  * @returns The folder, for `serve --videos`.
  */
 export async function framesLibrary(): Promise<string> {
-  const dir = `${TEST_CACHE}/frames-v1`;
+  const dir = `${TEST_CACHE}/frames-v2`;
   const path = `${dir}/frames.mp4`;
   try {
     await Deno.stat(`${dir}/frames again.mp4`);

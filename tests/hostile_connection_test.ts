@@ -156,9 +156,14 @@ Deno.test("thousands of idle connections from 40 addresses fill the server; an h
   try {
     const before = (await readProc(pid)).rssBytes;
     sockets.push(...await openMany(server.port, { addresses: loopbacks(10, 40), perAddress: 60 }));
-    await until(() => sockets.every((s) => s.messages.length > 0 || s.closed), {
+    // Each is greeted or refused and closed: a refusal is read before its close on a busy
+    // machine, and a refused socket not yet seen closed is not held.
+    await until(() => sockets.every((s) => s.closed || s.messages[0]?.type === "server-hello"), {
       ms: 30_000,
-      what: "greetings",
+      what: () =>
+        `each greeted or closed; ${
+          sockets.filter((s) => !s.closed && s.messages[0]?.type !== "server-hello").length
+        } neither`,
     });
     const open = () => sockets.filter((s) => !s.closed).length;
     ok(open() <= maxConnections - 1, `${open()} hostile connections held`);

@@ -17,8 +17,9 @@
  * Tolerances: the players are steered to within 150 ms (mpv) and 300 ms (ffplay) on a quiet
  * machine; two x11grab reads are not simultaneous (each is corrected for the time between them)
  * and the machine is shared and slow, so "together" is asserted as within 1 s, and every wait is
- * for the behaviour to show, with generous deadlines. The video is 30 s long: the steps seek back
- * so that the room never reaches its end.
+ * for the behaviour to show, with generous deadlines. The video is 90 s long (on a busy machine a
+ * late joiner once met the end of a 30 s one) and the steps seek back so that the room never
+ * reaches its end.
  * @module
  */
 
