@@ -115,7 +115,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     receipts: new RoomReceipts(),
     early: [],
   };
-  const unwatch = _watchSignals(ctx);
+  _watchSignals(ctx);
   // What a finished interval held back is said even when no further warning comes.
   const summaries = setInterval(() => {
     for (const line of ctx.warnings.flush(performance.now())) {
@@ -128,7 +128,6 @@ export async function runClient(config: ClientConfig): Promise<number> {
     return await _run(ctx, session);
   } finally {
     clearInterval(summaries);
-    unwatch();
     ctx.term.close();
   }
 }
@@ -323,13 +322,15 @@ function _openPlayer(ctx: Context, info: StreamStartMessage, start: PlayerStart)
   return args === null ? new ValidatingPlayer(info.container) : new PlayerProcess(args);
 }
 
-/** SIGTERM and SIGHUP (and SIGINT when not on a terminal) end the client cleanly. */
-function _watchSignals(ctx: Context): () => void {
+/**
+ * SIGTERM and SIGHUP (and SIGINT when not on a terminal) end the client cleanly. The listeners
+ * stay until the process exits (they do not keep it alive): one removed while the client was
+ * still leaving let a SIGTERM in that moment kill it (exit 143 instead of 0, seen on a busy
+ * machine after the end of input).
+ */
+function _watchSignals(ctx: Context): void {
   const signals: Deno.Signal[] = ["SIGTERM", "SIGHUP"];
   if (!ctx.term.interactive) signals.push("SIGINT");
   const leave = () => ctx.term.close();
   for (const signal of signals) Deno.addSignalListener(signal, leave);
-  return () => {
-    for (const signal of signals) Deno.removeSignalListener(signal, leave);
-  };
 }
