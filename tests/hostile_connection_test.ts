@@ -156,17 +156,19 @@ Deno.test("thousands of idle connections from 40 addresses fill the server; an h
   try {
     const before = (await readProc(pid)).rssBytes;
     sockets.push(...await openMany(server.port, { addresses: loopbacks(10, 40), perAddress: 60 }));
-    // Each is greeted or refused and closed: a refusal is read before its close on a busy
-    // machine, and a refused socket not yet seen closed is not held.
-    await until(() => sockets.every((s) => s.closed || s.messages[0]?.type === "server-hello"), {
+    // Each is greeted or refused, and at most the cap is held. A connection past the cap evicts
+    // the oldest squatter (greeted before, then told SERVER_FULL and closed), and a refusal is read
+    // before its close: until the last ones land, the sockets see more open than the server
+    // holds (2,060 of 1,999 once on a busy machine). A server over its cap for good fails here.
+    const open = () => sockets.filter((s) => !s.closed).length;
+    const settled = (s: FloodSocket) => s.closed || s.messages[0]?.type === "server-hello";
+    await until(() => sockets.every(settled) && open() <= maxConnections - 1, {
       ms: 30_000,
       what: () =>
-        `each greeted or closed; ${
-          sockets.filter((s) => !s.closed && s.messages[0]?.type !== "server-hello").length
-        } neither`,
+        `each greeted or closed (${sockets.filter((s) => !settled(s)).length} neither), at most ${
+          maxConnections - 1
+        } held (${open()})`,
     });
-    const open = () => sockets.filter((s) => !s.closed).length;
-    ok(open() <= maxConnections - 1, `${open()} hostile connections held`);
     ok(open() >= maxConnections / 2, `${open()} hostile connections held`);
     const rss = (await readProc(pid)).rssBytes;
     console.log(
