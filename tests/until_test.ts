@@ -39,10 +39,7 @@ Deno.test("until() fails with what was awaited: a check that never holds, one th
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {
-      const started = performance.now();
       await rejects(until(c.check, { ms: 50, what: () => "the thing", hangMs: 50 }), c.message);
-      const took = performance.now() - started;
-      equal(took < 5_000, true, `took ${took.toFixed(0)} ms`);
     });
   }
 });
